@@ -1,0 +1,160 @@
+package io.dlanalyze.cli;
+
+import io.dlanalyze.trace.TraceFormatException;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * The {@code dl-analyze} command. {@code dl-analyze TRACE} is short for {@code dl-analyze analyze
+ * TRACE}.
+ */
+@Command(
+    name = "dl-analyze",
+    mixinStandardHelpOptions = true,
+    versionProvider = ManifestVersionProvider.class,
+    sortOptions = false,
+    usageHelpAutoWidth = true,
+    description = {
+      "Finds where a deep-learning training run went wrong, from its recorded trace.",
+      "Replays DeepLocalize (ICSE 2021) and its successors over a Parquet, Arrow IPC or CSV"
+          + " trace and prints a ranked localization report.",
+      "",
+      "  dl-analyze TRACE            same as: dl-analyze analyze TRACE",
+    },
+    exitCodeListHeading = "%nExit codes:%n")
+public final class DlAnalyze implements Runnable {
+  @Spec CommandSpec spec;
+
+  @Option(
+      names = "--verbose",
+      scope = CommandLine.ScopeType.INHERIT,
+      description = "Print stack traces for errors, and progress details.")
+  boolean verbose;
+
+  @Override
+  public void run() {
+    spec.commandLine().usage(spec.commandLine().getOut());
+  }
+
+  /** The subcommands, in the order {@code --help} lists them. */
+  static List<Object> subcommands() {
+    List<Object> commands = new ArrayList<>();
+    return commands;
+  }
+
+  /** Builds the command line with its subcommands, output streams and error handling. */
+  public static CommandLine commandLine(PrintWriter out, PrintWriter err) {
+    CommandLine cli = new CommandLine(new DlAnalyze());
+    for (Object sub : subcommands()) {
+      cli.addSubcommand(sub);
+    }
+    applyExitCodeList(cli);
+    cli.setOut(out);
+    cli.setErr(err);
+    cli.setCaseInsensitiveEnumValuesAllowed(true);
+    cli.setExecutionExceptionHandler(DlAnalyze::handleExecutionException);
+    cli.setParameterExceptionHandler(DlAnalyze::handleParameterException);
+    return cli;
+  }
+
+  private static void applyExitCodeList(CommandLine cli) {
+    cli.getCommandSpec().usageMessage().exitCodeListHeading("%nExit codes:%n").exitCodeList(ExitCodes.helpList());
+    for (CommandLine sub : cli.getSubcommands().values()) {
+      applyExitCodeList(sub);
+    }
+  }
+
+  /** Runs one command line and returns its exit code; the entry point of tests. */
+  public static int run(PrintWriter out, PrintWriter err, String... args) {
+    CommandLine cli = commandLine(out, err);
+    int code = cli.execute(withDefaultCommand(cli, args));
+    out.flush();
+    err.flush();
+    return code;
+  }
+
+  public static void main(String[] args) {
+    PrintWriter out =
+        new PrintWriter(new java.io.OutputStreamWriter(System.out, StandardCharsets.UTF_8), true);
+    PrintWriter err =
+        new PrintWriter(new java.io.OutputStreamWriter(System.err, StandardCharsets.UTF_8), true);
+    System.exit(run(out, err, args));
+  }
+
+  /** {@code dl-analyze TRACE [options]} becomes {@code dl-analyze analyze TRACE [options]}. */
+  static String[] withDefaultCommand(CommandLine cli, String[] args) {
+    for (String arg : args) {
+      if (arg.equals("--")) {
+        break;
+      }
+      if (arg.startsWith("-")) {
+        continue;
+      }
+      if (cli.getSubcommands().containsKey(arg) || !cli.getSubcommands().containsKey("analyze")) {
+        return args;
+      }
+      List<String> rewritten = new ArrayList<>(args.length + 1);
+      rewritten.add("analyze");
+      rewritten.addAll(Arrays.asList(args));
+      return rewritten.toArray(String[]::new);
+    }
+    return args;
+  }
+
+  private static boolean verbose(CommandLine cli) {
+    CommandLine root = cli;
+    while (root.getParent() != null) {
+      root = root.getParent();
+    }
+    return root.getCommand() instanceof DlAnalyze top && top.verbose
+        || cli.getParseResult() != null && cli.getParseResult().hasMatchedOption("--verbose");
+  }
+
+  private static int handleExecutionException(
+      Exception e, CommandLine cli, CommandLine.ParseResult parseResult) {
+    PrintWriter err = cli.getErr();
+    boolean verbose = verbose(cli);
+    int code;
+    String message;
+    if (e instanceof TraceFormatException tfe) {
+      code = ExitCodes.BAD_INPUT;
+      message = tfe.getMessage();
+    } else if (e instanceof CliException ce) {
+      code = ce.exitCode();
+      message = ce.getMessage();
+    } else if (e instanceof UncheckedIOException io) {
+      code = ExitCodes.OUTPUT_ERROR;
+      message = String.valueOf(io.getCause().getMessage());
+    } else {
+      code = ExitCodes.SOFTWARE;
+      message = "internal error: " + e;
+      verbose = true;
+    }
+    err.println("dl-analyze: error: " + message);
+    if (verbose) {
+      e.printStackTrace(err);
+    }
+    err.flush();
+    return code;
+  }
+
+  private static int handleParameterException(CommandLine.ParameterException e, String[] args) {
+    CommandLine cli = e.getCommandLine();
+    PrintWriter err = cli.getErr();
+    err.println("dl-analyze: error: " + e.getMessage());
+    if (!CommandLine.UnmatchedArgumentException.printSuggestions(e, err)) {
+      err.println("Try '" + cli.getCommandSpec().qualifiedName() + " --help' for more information.");
+    }
+    err.flush();
+    return ExitCodes.USAGE;
+  }
+}

@@ -1,0 +1,21 @@
+package io.dlanalyze.trace;
+
+import static java.util.Objects.requireNonNull;
+
+/**
+ * One entry of the {@code dltrace.layers} metadata: a layer as the recorder saw it.
+ *
+ * @param index 0-based position in forward execution order
+ * @param name the layer's name in the model
+ * @param type the framework's class name, or {@code null} when not known
+ * @param activation the activation applied after the layer ("relu", "softmax", "linear"...), or
+ *     {@code null} when not known
+ * @param params number of parameters, or -1 when not known
+ * @param trainable whether the optimizer updates the layer; frozen layers are {@code false}
+ */
+public record LayerInfo(
+    int index, String name, String type, String activation, long params, boolean trainable) {
+  public LayerInfo {
+    requireNonNull(name, "name is null");
+  }
+}

@@ -1,0 +1,61 @@
+package io.dlanalyze.trace;
+
+import static java.util.Objects.requireNonNull;
+
+import java.nio.file.Path;
+
+/**
+ * A trace that cannot be read or does not follow the contract. The message is one line, meant
+ * for the user: {@code run.parquet: row group 3: column 'phase' is missing}.
+ */
+public final class TraceFormatException extends RuntimeException {
+  private static final long serialVersionUID = 1L;
+
+  private final ErrorCode code;
+  private final transient Path file;
+  private final String location;
+  private final String detail;
+
+  public TraceFormatException(ErrorCode code, Path file, String location, String detail) {
+    this(code, file, location, detail, null);
+  }
+
+  public TraceFormatException(
+      ErrorCode code, Path file, String location, String detail, Throwable cause) {
+    super(render(file, location, detail), cause);
+    this.code = requireNonNull(code, "code is null");
+    this.file = file;
+    this.location = location;
+    this.detail = requireNonNull(detail, "detail is null");
+  }
+
+  public ErrorCode code() {
+    return code;
+  }
+
+  /** The file the problem is in, or {@code null} when there is none. */
+  public Path file() {
+    return file;
+  }
+
+  /** Where in the file ("row 12", "row group 3"), or {@code null}. */
+  public String location() {
+    return location;
+  }
+
+  /** The problem without file and location. */
+  public String detail() {
+    return detail;
+  }
+
+  private static String render(Path file, String location, String detail) {
+    StringBuilder message = new StringBuilder();
+    if (file != null) {
+      message.append(file).append(": ");
+    }
+    if (location != null) {
+      message.append(location).append(": ");
+    }
+    return message.append(detail).toString();
+  }
+}

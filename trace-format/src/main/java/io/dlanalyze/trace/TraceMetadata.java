@@ -1,0 +1,236 @@
+package io.dlanalyze.trace;
+
+import static java.lang.String.format;
+import static java.util.Locale.ROOT;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalDouble;
+import java.util.OptionalInt;
+
+/**
+ * The key-value metadata of a trace (Parquet footer, Arrow schema metadata or the CSV sidecar
+ * JSON), in file order, with typed accessors for the keys of the contract.
+ */
+public final class TraceMetadata {
+  public static final String VERSION = "dltrace.version";
+  public static final String RUN_ID = "dltrace.run_id";
+  public static final String MODEL = "dltrace.model";
+  public static final String FRAMEWORK = "dltrace.framework";
+  public static final String OPTIMIZER = "dltrace.optimizer";
+  public static final String LEARNING_RATE = "dltrace.learning_rate";
+  public static final String BATCH_SIZE = "dltrace.batch_size";
+  public static final String TASK = "dltrace.task";
+  public static final String LOSS = "dltrace.loss";
+  public static final String LAYERS = "dltrace.layers";
+  /** Extension: batches per epoch, when the recorder knows it. */
+  public static final String STEPS_PER_EPOCH = "dltrace.steps_per_epoch";
+  /** Extension: the number of output classes of a classifier. */
+  public static final String NUM_CLASSES = "dltrace.num_classes";
+
+  /** The format version this library writes. */
+  public static final String CURRENT_VERSION = "1";
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private final Map<String, String> values;
+  private final List<LayerInfo> layers;
+
+  private TraceMetadata(Map<String, String> values, List<LayerInfo> layers) {
+    this.values = Collections.unmodifiableMap(new LinkedHashMap<>(values));
+    this.layers = List.copyOf(layers);
+  }
+
+  public static TraceMetadata empty() {
+    return new TraceMetadata(Map.of(), List.of());
+  }
+
+  /**
+   * Metadata from raw key-value pairs. A {@code dltrace.layers} value that is not a JSON array of
+   * layer objects is an error: the caller names the file.
+   *
+   * @throws IllegalArgumentException when {@code dltrace.layers} cannot be parsed
+   */
+  public static TraceMetadata of(Map<String, String> values) {
+    return new TraceMetadata(values, parseLayers(values.get(LAYERS)));
+  }
+
+  /** All key-value pairs, in file order. */
+  public Map<String, String> asMap() {
+    return values;
+  }
+
+  public Optional<String> get(String key) {
+    return Optional.ofNullable(values.get(key));
+  }
+
+  public Optional<String> version() {
+    return get(VERSION);
+  }
+
+  public Optional<String> runId() {
+    return get(RUN_ID);
+  }
+
+  public Optional<String> model() {
+    return get(MODEL);
+  }
+
+  public Optional<String> framework() {
+    return get(FRAMEWORK);
+  }
+
+  public Optional<String> optimizer() {
+    return get(OPTIMIZER);
+  }
+
+  public Optional<String> task() {
+    return get(TASK);
+  }
+
+  public Optional<String> loss() {
+    return get(LOSS);
+  }
+
+  public OptionalDouble learningRate() {
+    return parseDouble(values.get(LEARNING_RATE));
+  }
+
+  public OptionalInt batchSize() {
+    return parseInt(values.get(BATCH_SIZE));
+  }
+
+  public OptionalInt stepsPerEpoch() {
+    return parseInt(values.get(STEPS_PER_EPOCH));
+  }
+
+  public OptionalInt numClasses() {
+    return parseInt(values.get(NUM_CLASSES));
+  }
+
+  /** The layers listed in {@code dltrace.layers}, or an empty list when the key is absent. */
+  public List<LayerInfo> layers() {
+    return layers;
+  }
+
+  /** The layer with this index in {@code dltrace.layers}, if listed. */
+  public Optional<LayerInfo> layer(int index) {
+    for (LayerInfo layer : layers) {
+      if (layer.index() == index) {
+        return Optional.of(layer);
+      }
+    }
+    return Optional.empty();
+  }
+
+  /** A copy with one key set (or replaced). */
+  public TraceMetadata with(String key, String value) {
+    Map<String, String> copy = new LinkedHashMap<>(values);
+    copy.put(key, value);
+    return of(copy);
+  }
+
+  /** Serializes a layer list the way {@code dltrace.layers} holds it. */
+  public static String layersJson(List<LayerInfo> layers) {
+    ArrayNode array = JSON.createArrayNode();
+    for (LayerInfo layer : layers) {
+      ObjectNode node = array.addObject();
+      node.put("index", layer.index());
+      node.put("name", layer.name());
+      node.put("type", layer.type());
+      node.put("activation", layer.activation());
+      node.put("params", layer.params());
+      node.put("trainable", layer.trainable());
+    }
+    return array.toString();
+  }
+
+  private static List<LayerInfo> parseLayers(String json) {
+    if (json == null || json.isBlank()) {
+      return List.of();
+    }
+    JsonNode root;
+    try {
+      root = JSON.readTree(json);
+    } catch (JsonProcessingException e) {
+      throw new IllegalArgumentException(
+          format(ROOT, "%s is not valid JSON: %s", LAYERS, e.getOriginalMessage()), e);
+    }
+    if (!root.isArray()) {
+      throw new IllegalArgumentException(format(ROOT, "%s must be a JSON array", LAYERS));
+    }
+    List<LayerInfo> layers = new ArrayList<>();
+    int position = 0;
+    for (JsonNode node : root) {
+      if (!node.isObject()) {
+        throw new IllegalArgumentException(
+            format(ROOT, "%s[%d] must be a JSON object", LAYERS, position));
+      }
+      int index = node.path("index").asInt(position);
+      String name = node.path("name").asText(null);
+      if (name == null) {
+        throw new IllegalArgumentException(format(ROOT, "%s[%d] has no name", LAYERS, position));
+      }
+      layers.add(
+          new LayerInfo(
+              index,
+              name,
+              textOrNull(node.get("type")),
+              textOrNull(node.get("activation")),
+              node.path("params").asLong(-1),
+              node.path("trainable").asBoolean(true)));
+      position++;
+    }
+    return layers;
+  }
+
+  private static String textOrNull(JsonNode node) {
+    return node == null || node.isNull() ? null : node.asText();
+  }
+
+  private static OptionalDouble parseDouble(String text) {
+    if (text == null) {
+      return OptionalDouble.empty();
+    }
+    try {
+      return OptionalDouble.of(Double.parseDouble(text.trim()));
+    } catch (NumberFormatException e) {
+      return OptionalDouble.empty();
+    }
+  }
+
+  private static OptionalInt parseInt(String text) {
+    if (text == null) {
+      return OptionalInt.empty();
+    }
+    try {
+      return OptionalInt.of(Integer.parseInt(text.trim()));
+    } catch (NumberFormatException e) {
+      return OptionalInt.empty();
+    }
+  }
+
+  @Override
+  public boolean equals(Object other) {
+    return other instanceof TraceMetadata that && values.equals(that.values);
+  }
+
+  @Override
+  public int hashCode() {
+    return values.hashCode();
+  }
+
+  @Override
+  public String toString() {
+    return values.toString();
+  }
+}

@@ -1,0 +1,88 @@
+package io.dlanalyze.trace;
+
+import static java.lang.String.format;
+import static java.util.Locale.ROOT;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+
+/**
+ * Opens a trace in any supported format. The format is told from the first bytes of the file
+ * (Parquet's {@code PAR1}, the Arrow IPC file's {@code ARROW1}, the IPC stream's continuation
+ * marker), falling back to the extension for CSV; a directory is read as Parquet part files.
+ */
+public final class TraceReaders {
+  private TraceReaders() {}
+
+  /**
+   * Opens {@code path} for streaming.
+   *
+   * @throws TraceFormatException when the path is missing, empty, of an unknown format, or not a
+   *     valid trace
+   */
+  public static TraceReader open(Path path, ReadOptions options) {
+    TraceFormat format = detect(path);
+    switch (format) {
+      case PARQUET, ARROW_FILE, ARROW_STREAM, CSV, SYNTHETIC -> {}
+    }
+    throw new TraceFormatException(
+        ErrorCode.UNKNOWN_FORMAT, path, null, format + " traces are not readable yet");
+  }
+
+  /** Tells the format of a trace on disk without reading more than its first bytes. */
+  public static TraceFormat detect(Path path) {
+    if (Files.isDirectory(path)) {
+      return TraceFormat.PARQUET;
+    }
+    if (!Files.exists(path)) {
+      throw new TraceFormatException(ErrorCode.NOT_FOUND, path, null, "no such file");
+    }
+    if (!Files.isReadable(path)) {
+      throw new TraceFormatException(ErrorCode.NOT_FOUND, path, null, "file is not readable");
+    }
+    byte[] head = new byte[8];
+    int n;
+    try (InputStream in = Files.newInputStream(path)) {
+      n = in.readNBytes(head, 0, head.length);
+    } catch (NoSuchFileException e) {
+      throw new TraceFormatException(ErrorCode.NOT_FOUND, path, null, "no such file");
+    } catch (IOException e) {
+      throw new TraceFormatException(
+          ErrorCode.IO_ERROR, path, null, format(ROOT, "cannot read: %s", e.getMessage()), e);
+    }
+    if (n == 0) {
+      throw new TraceFormatException(ErrorCode.EMPTY, path, null, "file is empty (0 bytes)");
+    }
+    if (n >= 4 && head[0] == 'P' && head[1] == 'A' && head[2] == 'R' && head[3] == '1') {
+      return TraceFormat.PARQUET;
+    }
+    if (n >= 6
+        && head[0] == 'A' && head[1] == 'R' && head[2] == 'R'
+        && head[3] == 'O' && head[4] == 'W' && head[5] == '1') {
+      return TraceFormat.ARROW_FILE;
+    }
+    if (n >= 4 && (head[0] & 0xFF) == 0xFF && (head[1] & 0xFF) == 0xFF
+        && (head[2] & 0xFF) == 0xFF && (head[3] & 0xFF) == 0xFF) {
+      return TraceFormat.ARROW_STREAM;
+    }
+    var byName = TraceFormat.fromExtension(path);
+    if (byName.isPresent() && byName.get() == TraceFormat.CSV) {
+      return TraceFormat.CSV;
+    }
+    if (byName.isPresent()) {
+      throw new TraceFormatException(
+          ErrorCode.CORRUPT,
+          path,
+          null,
+          format(ROOT, "not a %s file: its first bytes are not the %s magic number", byName.get(), byName.get()));
+    }
+    throw new TraceFormatException(
+        ErrorCode.UNKNOWN_FORMAT,
+        path,
+        null,
+        "unknown trace format: expected Parquet, Arrow IPC (file or stream) or CSV");
+  }
+}
