@@ -3,6 +3,7 @@ package io.dlanalyze.trace;
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 
+import io.dlanalyze.trace.parquet.ParquetTraceReader;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -26,7 +27,10 @@ public final class TraceReaders {
   public static TraceReader open(Path path, ReadOptions options) {
     TraceFormat format = detect(path);
     switch (format) {
-      case PARQUET, ARROW_FILE, ARROW_STREAM, CSV, SYNTHETIC -> {}
+      case PARQUET -> {
+        return ParquetTraceReader.open(path, options);
+      }
+      case ARROW_FILE, ARROW_STREAM, CSV, SYNTHETIC -> {}
     }
     throw new TraceFormatException(
         ErrorCode.UNKNOWN_FORMAT, path, null, format + " traces are not readable yet");

@@ -1,0 +1,434 @@
+package io.dlanalyze.trace.parquet;
+
+import static java.util.Locale.ROOT;
+
+import io.dlanalyze.trace.Column;
+import io.dlanalyze.trace.ErrorCode;
+import io.dlanalyze.trace.Phase;
+import io.dlanalyze.trace.ReadOptions;
+import io.dlanalyze.trace.TraceBatch;
+import io.dlanalyze.trace.TraceDictionary;
+import io.dlanalyze.trace.TraceFormat;
+import io.dlanalyze.trace.TraceFormatException;
+import io.dlanalyze.trace.TraceMetadata;
+import io.dlanalyze.trace.TraceReader;
+import java.io.IOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
+import org.apache.parquet.NoHadoopReadOptions;
+import org.apache.parquet.ParquetReadOptions;
+import org.apache.parquet.column.ColumnDescriptor;
+import org.apache.parquet.column.page.PageReadStore;
+import org.apache.parquet.hadoop.ParquetFileReader;
+import org.apache.parquet.hadoop.metadata.BlockMetaData;
+import org.apache.parquet.schema.MessageType;
+import org.apache.parquet.schema.PrimitiveType;
+
+/**
+ * Streams a Parquet trace (one file, or a directory of {@code *.parquet} part files read in name
+ * order as one trace) row group by row group into one reused {@link TraceBatch}.
+ *
+ * <p>Only the projected columns are read from disk and decoded ({@link ColumnDecoder}). A batch
+ * holds {@code min(batchRows, rows left in the row group)} rows: it never spans two row groups,
+ * so a row group is the unit of I/O and memory stays bounded by one row group's compressed column
+ * chunks plus one batch of arrays, whatever the size of the file.
+ *
+ * <p>A projected nullable column that the file does not have is loaded as all nulls. Values at
+ * null positions are NaN (float64), 0 (integers) and -1 (string ids).
+ *
+ * <p>Runs without Hadoop: footers are read by {@link ParquetPart}, pages come from parquet-mr's
+ * {@link ParquetFileReader} with {@link NoHadoopReadOptions} and {@link NoHadoopCodecFactory}.
+ */
+public final class ParquetTraceReader implements TraceReader {
+  private final Path path;
+  private final List<ParquetPart> parts;
+  private final TraceMetadata metadata;
+  private final Set<Column> inFile;
+  private final TraceDictionary dictionary = new TraceDictionary();
+  private final TraceBatch batch;
+  private final int batchRows;
+  private final Column[] projected;
+  private final Column[] absent;
+  private final ParquetReadOptions readOptions;
+  private final long totalRows;
+  private long[] unknownPhaseRows = new long[4];
+
+  private int partIndex = -1;
+  private ParquetPart part;
+  private ParquetFileReader fileReader;
+  private ColumnDecoder[] decoders = new ColumnDecoder[0];
+  private ColumnDecoder phaseDecoder;
+  private int rowGroup;
+  private long rowGroupFirstRow;
+  private long nextRowGroupFirstRow;
+  private long rowsLeftInGroup;
+  private long rowsRead;
+  private boolean closed;
+
+  private ParquetTraceReader(Path path, List<ParquetPart> parts, ReadOptions options, ParquetReadOptions readOptions) {
+    this.path = path;
+    this.parts = parts;
+    this.readOptions = readOptions;
+    this.batchRows = options.batchRows();
+    ParquetPart first = parts.get(0);
+    try {
+      this.metadata = TraceMetadata.of(first.keyValues());
+    } catch (IllegalArgumentException e) {
+      throw new TraceFormatException(ErrorCode.BAD_METADATA, first.file(), "footer", e.getMessage(), e);
+    }
+    EnumSet<Column> present = EnumSet.noneOf(Column.class);
+    for (Column column : Column.values()) {
+      if (first.columns()[column.ordinal()] != null) {
+        present.add(column);
+      }
+    }
+    this.inFile = present;
+    List<Column> read = new ArrayList<>();
+    List<Column> missing = new ArrayList<>();
+    for (Column column : options.columns()) {
+      (present.contains(column) ? read : missing).add(column);
+    }
+    this.projected = read.toArray(new Column[0]);
+    this.absent = missing.toArray(new Column[0]);
+    long rows = 0;
+    long largestGroup = 0;
+    for (ParquetPart p : parts) {
+      rows += p.rows();
+      for (BlockMetaData block : p.footer().getBlocks()) {
+        largestGroup = Math.max(largestGroup, block.getRowCount());
+      }
+    }
+    this.totalRows = rows;
+    this.batch =
+        new TraceBatch(dictionary, options.columns(), (int) Math.min(batchRows, largestGroup));
+  }
+
+  /**
+   * Opens a Parquet file, or a directory of part files, and checks every footer and schema.
+   *
+   * @throws TraceFormatException EMPTY, TRUNCATED (no footer), CORRUPT, MISSING_COLUMN or
+   *     WRONG_TYPE, naming the file
+   */
+  public static ParquetTraceReader open(Path path, ReadOptions options) {
+    ParquetReadOptions readOptions = NoHadoopReadOptions.create(new NoHadoopCodecFactory());
+    List<Path> files = Files.isDirectory(path) ? partFiles(path) : List.of(path);
+    List<ParquetPart> parts = new ArrayList<>(files.size());
+    for (Path file : files) {
+      ParquetPart part = ParquetPart.open(file, readOptions);
+      if (!parts.isEmpty()) {
+        checkSameColumns(parts.get(0), part);
+      }
+      parts.add(part);
+    }
+    return new ParquetTraceReader(path, List.copyOf(parts), options, readOptions);
+  }
+
+  /** The {@code *.parquet} files of a directory in name order, skipping hidden and _ files. */
+  static List<Path> partFiles(Path directory) {
+    List<Path> files = new ArrayList<>();
+    try (DirectoryStream<Path> stream = Files.newDirectoryStream(directory)) {
+      for (Path file : stream) {
+        String name = file.getFileName().toString();
+        if (name.endsWith(".parquet") && !name.startsWith(".") && !name.startsWith("_")
+            && Files.isRegularFile(file)) {
+          files.add(file);
+        }
+      }
+    } catch (IOException e) {
+      throw new TraceFormatException(
+          ErrorCode.IO_ERROR, directory, null, String.format(ROOT, "cannot list directory: %s", e.getMessage()), e);
+    }
+    if (files.isEmpty()) {
+      throw new TraceFormatException(
+          ErrorCode.EMPTY, directory, null, "directory has no *.parquet part files");
+    }
+    files.sort((a, b) -> a.getFileName().toString().compareTo(b.getFileName().toString()));
+    return files;
+  }
+
+  private static void checkSameColumns(ParquetPart first, ParquetPart part) {
+    String firstName = first.file().getFileName().toString();
+    for (Column column : Column.values()) {
+      PrimitiveType expected = first.columns()[column.ordinal()];
+      PrimitiveType actual = part.columns()[column.ordinal()];
+      if (expected == null && actual == null) {
+        continue;
+      }
+      if (actual == null) {
+        throw new TraceFormatException(
+            ErrorCode.MISSING_COLUMN,
+            part.file(),
+            null,
+            String.format(ROOT, "column '%s' is missing here but present in the first part file %s",
+                column.wireName(), firstName));
+      }
+      if (expected == null) {
+        throw new TraceFormatException(
+            ErrorCode.WRONG_TYPE,
+            part.file(),
+            null,
+            String.format(ROOT, "column '%s' is present here but missing in the first part file %s:"
+                + " part files must have the same columns", column.wireName(), firstName));
+      }
+      if (expected.getPrimitiveTypeName() != actual.getPrimitiveTypeName()) {
+        throw new TraceFormatException(
+            ErrorCode.WRONG_TYPE,
+            part.file(),
+            null,
+            String.format(ROOT, "column '%s' is Parquet type %s here but %s in the first part file %s",
+                column.wireName(), actual.getPrimitiveTypeName(), expected.getPrimitiveTypeName(),
+                firstName));
+      }
+    }
+  }
+
+  @Override
+  public Path path() {
+    return path;
+  }
+
+  @Override
+  public TraceFormat format() {
+    return TraceFormat.PARQUET;
+  }
+
+  @Override
+  public TraceMetadata metadata() {
+    return metadata;
+  }
+
+  @Override
+  public Set<Column> columnsInFile() {
+    return Collections.unmodifiableSet(inFile);
+  }
+
+  @Override
+  public TraceDictionary dictionary() {
+    return dictionary;
+  }
+
+  @Override
+  public TraceBatch batch() {
+    return batch;
+  }
+
+  @Override
+  public boolean next() {
+    if (closed) {
+      throw new IllegalStateException("reader is closed: " + path);
+    }
+    while (rowsLeftInGroup == 0) {
+      if (!nextRowGroup()) {
+        batch.reset(0);
+        return false;
+      }
+    }
+    int n = (int) Math.min(batchRows, rowsLeftInGroup);
+    batch.reset(n);
+    for (ColumnDecoder decoder : decoders) {
+      try {
+        decoder.read(batch, n);
+      } catch (TraceFormatException e) {
+        throw e;
+      } catch (IOException | RuntimeException e) {
+        throw corrupt(decoder.column(), e);
+      }
+    }
+    for (Column column : absent) {
+      fillNulls(column, n);
+    }
+    if (phaseDecoder != null && phaseDecoder.sawUnknownPhase()) {
+      countUnknownPhases(n);
+    }
+    rowsLeftInGroup -= n;
+    rowsRead += n;
+    return true;
+  }
+
+  private boolean nextRowGroup() {
+    while (true) {
+      if (part != null) {
+        List<BlockMetaData> blocks = part.footer().getBlocks();
+        while (++rowGroup < blocks.size()) {
+          long rows = blocks.get(rowGroup).getRowCount();
+          if (rows == 0) {
+            continue; // parquet-mr's readNextRowGroup skips empty row groups too
+          }
+          rowGroupFirstRow = nextRowGroupFirstRow;
+          nextRowGroupFirstRow += rows;
+          if (decoders.length > 0) {
+            startRowGroup();
+          }
+          rowsLeftInGroup = rows;
+          return true;
+        }
+        closeFile();
+      }
+      if (partIndex + 1 >= parts.size()) {
+        return false;
+      }
+      openPart(parts.get(++partIndex));
+    }
+  }
+
+  private void startRowGroup() {
+    PageReadStore store;
+    try {
+      store = fileReader.readNextRowGroup();
+    } catch (IOException | RuntimeException e) {
+      throw new TraceFormatException(
+          ErrorCode.CORRUPT,
+          part.file(),
+          String.format(ROOT, "row group %d", rowGroup),
+          "cannot read the row group: " + describe(e),
+          e);
+    }
+    if (store == null) {
+      throw new TraceFormatException(
+          ErrorCode.CORRUPT, part.file(), String.format(ROOT, "row group %d", rowGroup), "row group is missing");
+    }
+    for (ColumnDecoder decoder : decoders) {
+      try {
+        decoder.startChunk(store.getPageReader(decoder.descriptor()), rowGroup, rowGroupFirstRow);
+      } catch (TraceFormatException e) {
+        throw e;
+      } catch (IOException | RuntimeException e) {
+        throw corrupt(decoder.column(), e);
+      }
+    }
+  }
+
+  private void openPart(ParquetPart next) {
+    part = next;
+    rowGroup = -1;
+    nextRowGroupFirstRow = 0;
+    MessageType schema = next.footer().getFileMetaData().getSchema();
+    List<ColumnDescriptor> descriptors = new ArrayList<>(projected.length);
+    decoders = new ColumnDecoder[projected.length];
+    phaseDecoder = null;
+    for (int i = 0; i < projected.length; i++) {
+      ColumnDescriptor descriptor = schema.getColumnDescription(new String[] {projected[i].wireName()});
+      descriptors.add(descriptor);
+      decoders[i] = new ColumnDecoder(next.file(), projected[i], descriptor, dictionary);
+      if (projected[i] == Column.PHASE) {
+        phaseDecoder = decoders[i];
+      }
+    }
+    try {
+      fileReader = new ParquetFileReader(next.input(), next.footer(), readOptions, next.input().newStream());
+    } catch (IOException | RuntimeException e) {
+      throw new TraceFormatException(
+          ErrorCode.IO_ERROR, next.file(), null, "cannot open: " + describe(e), e);
+    }
+    fileReader.setRequestedSchema(descriptors);
+  }
+
+  private void fillNulls(Column column, int n) {
+    Arrays.fill(batch.nullMaskForWrite(column), 0, n, true);
+    switch (column.type()) {
+      case INT32 -> Arrays.fill(batch.ints(column), 0, n, 0);
+      case STRING -> Arrays.fill(batch.ints(column), 0, n, -1);
+      case INT64 -> Arrays.fill(batch.longs(column), 0, n, 0L);
+      case FLOAT64 -> Arrays.fill(batch.doubles(column), 0, n, Double.NaN);
+    }
+  }
+
+  private void countUnknownPhases(int n) {
+    int[] phases = batch.ints(Column.PHASE);
+    for (int i = 0; i < n; i++) {
+      int unknown = phases[i] - Phase.COUNT;
+      if (unknown >= 0) {
+        if (unknown >= unknownPhaseRows.length) {
+          unknownPhaseRows = Arrays.copyOf(unknownPhaseRows, Math.max(unknown + 1, 2 * unknownPhaseRows.length));
+        }
+        unknownPhaseRows[unknown]++;
+      }
+    }
+  }
+
+  private TraceFormatException corrupt(Column column, Exception e) {
+    return new TraceFormatException(
+        ErrorCode.CORRUPT,
+        part.file(),
+        String.format(ROOT, "row group %d, column '%s'", rowGroup, column.wireName()),
+        "corrupt page: " + describe(e),
+        e);
+  }
+
+  /** The messages of an exception and its causes, de-duplicated, on one line. */
+  static String describe(Throwable error) {
+    StringBuilder text = new StringBuilder();
+    String last = null;
+    for (Throwable t = error; t != null && t.getCause() != t; t = t.getCause()) {
+      String message = t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
+      if (last != null && last.contains(message)) {
+        continue;
+      }
+      if (text.length() > 0) {
+        text.append(": ");
+      }
+      text.append(message.replace('\n', ' '));
+      last = message;
+    }
+    return text.toString();
+  }
+
+  @Override
+  public long rowsRead() {
+    return rowsRead;
+  }
+
+  @Override
+  public long totalRows() {
+    return totalRows;
+  }
+
+  /** Always false: a Parquet file without its footer cannot be read at all. */
+  @Override
+  public boolean truncated() {
+    return false;
+  }
+
+  /** One warning per phase name this version does not know, with its row count so far. */
+  @Override
+  public List<String> warnings() {
+    List<String> warnings = new ArrayList<>();
+    List<String> names = dictionary.unknownPhaseNames();
+    for (int i = 0; i < names.size() && i < unknownPhaseRows.length; i++) {
+      if (unknownPhaseRows[i] > 0) {
+        warnings.add(
+            String.format(ROOT, "unknown phase '%s' in %d rows: the rows are kept, but no detector reads them",
+                names.get(i), unknownPhaseRows[i]));
+      }
+    }
+    return warnings;
+  }
+
+  @Override
+  public void close() {
+    if (!closed) {
+      closed = true;
+      closeFile();
+    }
+  }
+
+  private void closeFile() {
+    ParquetFileReader reader = fileReader;
+    fileReader = null;
+    part = null;
+    if (reader != null) {
+      try {
+        reader.close();
+      } catch (IOException e) {
+        // Closing a read-only file: nothing was lost, nothing to report.
+      }
+    }
+  }
+}
