@@ -3,6 +3,7 @@ package io.dlanalyze.trace;
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 
+import io.dlanalyze.trace.arrow.ArrowTraceReader;
 import io.dlanalyze.trace.parquet.ParquetTraceReader;
 import java.io.IOException;
 import java.io.InputStream;
@@ -30,7 +31,10 @@ public final class TraceReaders {
       case PARQUET -> {
         return ParquetTraceReader.open(path, options);
       }
-      case ARROW_FILE, ARROW_STREAM, CSV, SYNTHETIC -> {}
+      case ARROW_FILE, ARROW_STREAM -> {
+        return ArrowTraceReader.open(path, format, options);
+      }
+      case CSV, SYNTHETIC -> {}
     }
     throw new TraceFormatException(
         ErrorCode.UNKNOWN_FORMAT, path, null, format + " traces are not readable yet");

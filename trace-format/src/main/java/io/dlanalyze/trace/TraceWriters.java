@@ -1,5 +1,6 @@
 package io.dlanalyze.trace;
 
+import io.dlanalyze.trace.arrow.ArrowTraceWriter;
 import java.nio.file.Path;
 
 /** Creates a trace writer for a format; the output appears atomically on close. */
@@ -24,7 +25,10 @@ public final class TraceWriters {
   public static TraceWriter create(
       Path path, TraceFormat format, TraceMetadata metadata, WriteOptions options) {
     switch (format) {
-      case PARQUET, ARROW_FILE, ARROW_STREAM, CSV, SYNTHETIC -> {}
+      case ARROW_FILE, ARROW_STREAM -> {
+        return ArrowTraceWriter.create(path, format, metadata, options);
+      }
+      case PARQUET, CSV, SYNTHETIC -> {}
     }
     throw new TraceFormatException(
         ErrorCode.UNKNOWN_FORMAT, path, null, format + " traces are not writable yet");
