@@ -1,0 +1,218 @@
+package io.dlanalyze.analyzer;
+
+import static java.lang.String.format;
+import static java.util.Locale.ROOT;
+import static java.util.Objects.requireNonNull;
+
+import io.dlanalyze.trace.ReadOptions;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * What an analysis runs and how strict it is. Immutable; build with {@link #builder()}, which
+ * checks each setting when it is set.
+ *
+ * <pre>{@code
+ * AnalysisOptions options = AnalysisOptions.builder()
+ *     .mode(AnalysisMode.DEFAULT)
+ *     .set(Thresholds.WINDOW, 20)
+ *     .failOn(Severity.ERROR)
+ *     .build();
+ * }</pre>
+ */
+public final class AnalysisOptions {
+  private final AnalysisMode mode;
+  private final Map<String, Double> thresholds;
+  private final Set<String> enabledDetectors;
+  private final Set<String> disabledDetectors;
+  private final Severity failOn;
+  private final boolean firstFault;
+  private final int readBatchRows;
+
+  private AnalysisOptions(Builder builder) {
+    this.mode = builder.mode;
+    this.thresholds = Map.copyOf(builder.thresholds);
+    this.enabledDetectors =
+        builder.enabledDetectors == null ? null : Set.copyOf(builder.enabledDetectors);
+    this.disabledDetectors = Set.copyOf(builder.disabledDetectors);
+    this.failOn = builder.failOn;
+    this.firstFault = builder.firstFault;
+    this.readBatchRows = builder.readBatchRows;
+  }
+
+  /** The defaults: default mode, every built-in detector, fail on warning. */
+  public static AnalysisOptions defaults() {
+    return builder().build();
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** A builder holding this object's settings. */
+  public Builder toBuilder() {
+    Builder builder = new Builder();
+    builder.mode = mode;
+    builder.thresholds.putAll(thresholds);
+    builder.enabledDetectors = enabledDetectors == null ? null : new LinkedHashSet<>(enabledDetectors);
+    builder.disabledDetectors.addAll(disabledDetectors);
+    builder.failOn = failOn;
+    builder.firstFault = firstFault;
+    builder.readBatchRows = readBatchRows;
+    return builder;
+  }
+
+  public AnalysisMode mode() {
+    return mode;
+  }
+
+  /** The value of a threshold: the one set, or its default. */
+  public double get(Threshold threshold) {
+    Double value = thresholds.get(threshold.key());
+    return value == null ? threshold.defaultValue() : value;
+  }
+
+  /** The value of a whole-number threshold. */
+  public int getInt(Threshold threshold) {
+    return (int) Math.min(Integer.MAX_VALUE, Math.round(get(threshold)));
+  }
+
+  /** True when the threshold was set explicitly. */
+  public boolean isSet(Threshold threshold) {
+    return thresholds.containsKey(threshold.key());
+  }
+
+  /** Every known threshold with its effective value, in {@link Thresholds#all()} order. */
+  public Map<String, Double> effectiveThresholds() {
+    Map<String, Double> values = new LinkedHashMap<>();
+    for (Threshold threshold : Thresholds.all()) {
+      values.put(threshold.key(), get(threshold));
+    }
+    return values;
+  }
+
+  /** True when the detector with this id runs (in a mode that has it). */
+  public boolean isEnabled(String detectorId) {
+    if (disabledDetectors.contains(detectorId)) {
+      return false;
+    }
+    return enabledDetectors == null || enabledDetectors.contains(detectorId);
+  }
+
+  /** The detector ids named by {@link Builder#enableOnly} and {@link Builder#disable}. */
+  public List<String> namedDetectors() {
+    List<String> ids = new ArrayList<>();
+    if (enabledDetectors != null) {
+      ids.addAll(enabledDetectors);
+    }
+    ids.addAll(disabledDetectors);
+    ids.sort(null);
+    return ids;
+  }
+
+  /**
+   * The least severity that makes {@link Report#fails(AnalysisOptions)} true, or empty for
+   * "never".
+   */
+  public Optional<Severity> failOn() {
+    return Optional.ofNullable(failOn);
+  }
+
+  /** Stop reading at the end of the first step in which a detector fired. */
+  public boolean firstFault() {
+    return firstFault;
+  }
+
+  /** Rows per batch when {@link Analyzer} opens a trace itself. */
+  public int readBatchRows() {
+    return readBatchRows;
+  }
+
+  /** Settings of an analysis; each setter checks its argument. */
+  public static final class Builder {
+    private AnalysisMode mode = AnalysisMode.DEFAULT;
+    private final Map<String, Double> thresholds = new LinkedHashMap<>();
+    private Set<String> enabledDetectors;
+    private final Set<String> disabledDetectors = new LinkedHashSet<>();
+    private Severity failOn = Severity.WARNING;
+    private boolean firstFault;
+    private int readBatchRows = ReadOptions.DEFAULT_BATCH_ROWS;
+
+    private Builder() {}
+
+    public Builder mode(AnalysisMode mode) {
+      this.mode = requireNonNull(mode, "mode is null");
+      return this;
+    }
+
+    /** Sets a threshold, checking its range. */
+    public Builder set(Threshold threshold, double value) {
+      thresholds.put(threshold.key(), threshold.validate(value));
+      return this;
+    }
+
+    /** Sets a threshold by key ({@code "window"}), checking the key and the range. */
+    public Builder set(String key, double value) {
+      return set(Thresholds.require(key), value);
+    }
+
+    /** Runs only these detectors (ids as in {@link DetectorSpec#id()}). */
+    public Builder enableOnly(Collection<String> detectorIds) {
+      Set<String> ids = new LinkedHashSet<>();
+      for (String id : detectorIds) {
+        ids.add(checkId(id));
+      }
+      this.enabledDetectors = ids;
+      return this;
+    }
+
+    /** Does not run this detector. */
+    public Builder disable(String detectorId) {
+      disabledDetectors.add(checkId(detectorId));
+      return this;
+    }
+
+    /** Findings at or above this severity make the analysis fail (CLI exit code 3). */
+    public Builder failOn(Severity severity) {
+      this.failOn = requireNonNull(severity, "severity is null");
+      return this;
+    }
+
+    /** No finding makes the analysis fail. */
+    public Builder neverFail() {
+      this.failOn = null;
+      return this;
+    }
+
+    public Builder firstFault(boolean firstFault) {
+      this.firstFault = firstFault;
+      return this;
+    }
+
+    public Builder readBatchRows(int rows) {
+      if (rows <= 0) {
+        throw new IllegalArgumentException(format(ROOT, "readBatchRows must be positive: %s", rows));
+      }
+      this.readBatchRows = rows;
+      return this;
+    }
+
+    public AnalysisOptions build() {
+      return new AnalysisOptions(this);
+    }
+
+    private static String checkId(String id) {
+      requireNonNull(id, "detector id is null");
+      if (!DetectorSpec.ID_PATTERN.matcher(id).matches()) {
+        throw new IllegalArgumentException(format(ROOT, "detector id must be kebab-case: %s", id));
+      }
+      return id;
+    }
+  }
+}

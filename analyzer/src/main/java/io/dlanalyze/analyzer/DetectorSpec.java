@@ -1,0 +1,44 @@
+package io.dlanalyze.analyzer;
+
+import java.lang.annotation.Documented;
+import java.lang.annotation.ElementType;
+import java.lang.annotation.Retention;
+import java.lang.annotation.RetentionPolicy;
+import java.lang.annotation.Target;
+import java.util.regex.Pattern;
+
+/**
+ * The metadata of a {@link Detector}, on its class:
+ *
+ * <pre>{@code
+ * @DetectorSpec(
+ *     id = "dead-or-zero",
+ *     symptom = Symptom.DEAD_OR_ZERO,
+ *     severity = Severity.ERROR,
+ *     summary = "A layer's activations or gradients are all zero for many steps",
+ *     source = "DeepLocalize Alg. 2 zero rule (DEEPLOCALIZE-AND-PEERS.md 1.3)")
+ * public final class DeadOrZeroDetector implements Detector { ... }
+ * }</pre>
+ */
+@Documented
+@Retention(RetentionPolicy.RUNTIME)
+@Target(ElementType.TYPE)
+public @interface DetectorSpec {
+  /** What a detector id looks like: kebab-case. */
+  Pattern ID_PATTERN = Pattern.compile("[a-z][a-z0-9]*(-[a-z0-9]+)*");
+
+  /** Stable kebab-case id: appears in flags, JSON and docs; never renamed. */
+  String id();
+
+  /** The symptom class of the detector's findings (a finding may name another one). */
+  Symptom symptom();
+
+  /** The default severity of the detector's findings. */
+  Severity severity();
+
+  /** One line in sentence case, no final period. */
+  String summary();
+
+  /** Where the rule comes from (paper, tool, section of the research notes). */
+  String source();
+}

@@ -1,0 +1,66 @@
+package io.dlanalyze.analyzer;
+
+import io.dlanalyze.trace.Column;
+import io.dlanalyze.trace.Phase;
+
+/**
+ * Every row of one completed training step, addressed by (layer, phase); model-level rows have
+ * layer -1. Valid only during {@link Detector#observe}: the engine reuses it for the next step.
+ *
+ * <p>Statistics a row left null, or a trace did not record, are not {@link #present}; their
+ * {@link #value} is NaN, so always test {@code present} first (a NaN mean is a finding, a missing
+ * std is not).
+ */
+public interface StepView {
+  /**
+   * A dense index for per-(layer, phase) state kept in flat arrays: {@code (layer + 1) *
+   * Phase.COUNT + phase.code()}; model-level phases (layer -1) take 0..COUNT-1.
+   */
+  static int slot(int layer, Phase phase) {
+    return (layer + 1) * Phase.COUNT + phase.code();
+  }
+
+  /** The number of slots that {@link #slot} can return for layers 0..layers-1 (plus the model). */
+  static int slotCount(int layers) {
+    return (layers + 1) * Phase.COUNT;
+  }
+
+  AnalysisContext context();
+
+  /** The trace's step value. */
+  long step();
+
+  /** 1-based position of this step among the steps of the trace (DeepLocalize's counter). */
+  long ordinal();
+
+  int epoch();
+
+  /** The in-epoch batch index, as Keras numbers batches. */
+  int batch();
+
+  /** Same as {@code context().layerCount()}. */
+  int layerCount();
+
+  /** Same as {@code context().layer(index)}. */
+  Layer layer(int index);
+
+  /** True when this step has a row for (layer, phase). */
+  boolean has(int layer, Phase phase);
+
+  /** True when that row exists and its {@code column} is not null. */
+  boolean present(int layer, Phase phase, Column column);
+
+  /**
+   * A floating-point statistic (mean, std, min, max, l2_norm, zero_fraction), or NaN when not
+   * {@link #present}.
+   */
+  double value(int layer, Phase phase, Column column);
+
+  /** A count statistic (nan_count, inf_count, numel), or -1 when not {@link #present}. */
+  long count(int layer, Phase phase, Column column);
+
+  /** Shorthand for {@code value(layer, phase, Column.MEAN)}. */
+  default double mean(int layer, Phase phase) {
+    return value(layer, phase, Column.MEAN);
+  }
+}

@@ -1,0 +1,259 @@
+package io.dlanalyze.analyzer.detectors;
+
+import static java.lang.String.format;
+import static java.util.Locale.ROOT;
+
+import io.dlanalyze.analyzer.AnalysisContext;
+import io.dlanalyze.analyzer.CausalOrder;
+import io.dlanalyze.analyzer.Consequence;
+import io.dlanalyze.analyzer.Detector;
+import io.dlanalyze.analyzer.DetectorSpec;
+import io.dlanalyze.analyzer.Evidence;
+import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.Severity;
+import io.dlanalyze.analyzer.StepView;
+import io.dlanalyze.analyzer.Symptom;
+import io.dlanalyze.analyzer.Thresholds;
+import io.dlanalyze.analyzer.report.Numbers;
+import io.dlanalyze.analyzer.report.Phrases;
+import io.dlanalyze.trace.Column;
+import io.dlanalyze.trace.Phase;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Reports NaN and Inf values, grouped by propagation: the earliest non-finite observation of an
+ * episode (by step, then DeepLocalize's phase order, then execution order) is the root finding,
+ * and every other stream that turned non-finite during the episode is listed as its consequence.
+ *
+ * <p>Implementation notes: a row is non-finite when its mean, min or max is NaN/Inf or its
+ * nan_count/inf_count is positive. An episode starts at the first step with a non-finite row and
+ * ends after {@code window} steps in a row without one (a run that recovers, e.g. loss scaling
+ * skipping an overflowed step, can have several episodes). Source: DeepLocalize Alg. 2's NaN/Inf
+ * test on every stream (DEEPLOCALIZE-AND-PEERS.md 1.3); grouping is ours (section 6.3).
+ */
+@DetectorSpec(
+    id = "numerical-error",
+    symptom = Symptom.NUMERICAL_ERROR,
+    severity = Severity.CRITICAL,
+    summary = "NaN or Inf values, grouped from the layer and phase where they were born",
+    source = "DeepLocalize Alg. 2 NaN/Inf rule (DEEPLOCALIZE-AND-PEERS.md 1.3); TheDeepChecker NaN checks (3.7)")
+public final class NumericalErrorDetector implements Detector {
+  private static final DetectorSpec SPEC = NumericalErrorDetector.class.getAnnotation(DetectorSpec.class);
+  private static final Phase[] PHASES = Phase.values();
+
+  private final List<Finding> findings = new ArrayList<>();
+  private int window;
+  private int[] slotEpisode = new int[0];
+  private long[] slotFirst = new long[0];
+  private long[] slotOccurrences = new long[0];
+  private int[] episodeSlots = new int[16];
+  private int episodeSlotCount;
+  private int episode;
+  private boolean active;
+  private long cleanStreak;
+  private long rootStep;
+  private int rootLayer;
+  private Phase rootPhase;
+  private String rootKind;
+  private String rootStatistic;
+  private double rootMean;
+  private long rootNanCount;
+  private long rootInfCount;
+  private long lastStep;
+  private long episodeSteps;
+
+  @Override
+  public Set<Column> columns() {
+    return EnumSet.of(Column.MEAN, Column.MIN, Column.MAX, Column.NAN_COUNT, Column.INF_COUNT);
+  }
+
+  @Override
+  public Set<Phase> phases() {
+    return EnumSet.allOf(Phase.class);
+  }
+
+  @Override
+  public void begin(AnalysisContext context) {
+    window = context.options().getInt(Thresholds.WINDOW);
+  }
+
+  @Override
+  public void observe(StepView step) {
+    int layers = step.layerCount();
+    int slots = StepView.slotCount(layers);
+    if (slotEpisode.length < slots) {
+      slotEpisode = Arrays.copyOf(slotEpisode, slots);
+      slotFirst = Arrays.copyOf(slotFirst, slots);
+      slotOccurrences = Arrays.copyOf(slotOccurrences, slots);
+    }
+    boolean any = false;
+    for (int layer = -1; layer < layers; layer++) {
+      for (Phase phase : PHASES) {
+        if (!step.has(layer, phase) || !nonFinite(step, layer, phase)) {
+          continue;
+        }
+        if (!any && !active) {
+          episode++;
+          active = true;
+          episodeSlotCount = 0;
+          episodeSteps = 0;
+          rootPhase = null;
+        }
+        any = true;
+        if (rootPhase == null
+            || step.step() == rootStep
+                && CausalOrder.compare(step.step(), layer, phase, rootStep, rootLayer, rootPhase) < 0) {
+          setRoot(step, layer, phase);
+        }
+        int slot = StepView.slot(layer, phase);
+        if (slotEpisode[slot] != episode) {
+          slotEpisode[slot] = episode;
+          slotFirst[slot] = step.step();
+          slotOccurrences[slot] = 0;
+          if (episodeSlotCount == episodeSlots.length) {
+            episodeSlots = Arrays.copyOf(episodeSlots, episodeSlotCount * 2);
+          }
+          episodeSlots[episodeSlotCount++] = slot;
+        }
+        slotOccurrences[slot]++;
+      }
+    }
+    if (any) {
+      cleanStreak = 0;
+      lastStep = step.step();
+      episodeSteps++;
+    } else if (active && ++cleanStreak >= window) {
+      close(step.context());
+    }
+  }
+
+  private static boolean nonFinite(StepView step, int layer, Phase phase) {
+    if (!Double.isFinite(step.mean(layer, phase))) {
+      return true;
+    }
+    if (step.present(layer, phase, Column.MIN) && !Double.isFinite(step.value(layer, phase, Column.MIN))) {
+      return true;
+    }
+    if (step.present(layer, phase, Column.MAX) && !Double.isFinite(step.value(layer, phase, Column.MAX))) {
+      return true;
+    }
+    return step.count(layer, phase, Column.NAN_COUNT) > 0 || step.count(layer, phase, Column.INF_COUNT) > 0;
+  }
+
+  private void setRoot(StepView step, int layer, Phase phase) {
+    rootStep = step.step();
+    rootLayer = layer;
+    rootPhase = phase;
+    double mean = step.mean(layer, phase);
+    double min = step.value(layer, phase, Column.MIN);
+    double max = step.value(layer, phase, Column.MAX);
+    long nan = step.count(layer, phase, Column.NAN_COUNT);
+    long inf = step.count(layer, phase, Column.INF_COUNT);
+    rootMean = mean;
+    rootNanCount = nan;
+    rootInfCount = inf;
+    boolean isNan = Double.isNaN(mean) || nan > 0 || Double.isNaN(min) && step.present(layer, phase, Column.MIN)
+        || Double.isNaN(max) && step.present(layer, phase, Column.MAX);
+    rootKind = isNan ? "NaN" : "Inf";
+    if (!Double.isFinite(mean)) {
+      rootStatistic = "mean";
+    } else if (nan > 0) {
+      rootStatistic = "nan_count";
+    } else if (inf > 0) {
+      rootStatistic = "inf_count";
+    } else if (!Double.isFinite(max) && step.present(layer, phase, Column.MAX)) {
+      rootStatistic = "max";
+    } else {
+      rootStatistic = "min";
+    }
+  }
+
+  @Override
+  public boolean fired() {
+    return episode > 0;
+  }
+
+  @Override
+  public List<Finding> finish(AnalysisContext context) {
+    if (active) {
+      close(context);
+    }
+    return List.copyOf(findings);
+  }
+
+  private void close(AnalysisContext context) {
+    active = false;
+    cleanStreak = 0;
+    List<Consequence> consequences = new ArrayList<>();
+    int rootSlot = StepView.slot(rootLayer, rootPhase);
+    int[] order = Arrays.copyOf(episodeSlots, episodeSlotCount);
+    Integer[] sorted = new Integer[order.length];
+    for (int i = 0; i < order.length; i++) {
+      sorted[i] = order[i];
+    }
+    Arrays.sort(
+        sorted,
+        (a, b) -> CausalOrder.compare(
+            slotFirst[a], layerOf(a), phaseOf(a), slotFirst[b], layerOf(b), phaseOf(b)));
+    int layersAffected = 0;
+    boolean[] layerSeen = new boolean[context.layerCount() + 1];
+    for (int slot : sorted) {
+      int layer = layerOf(slot);
+      if (layer >= 0 && !layerSeen[layer + 1]) {
+        layerSeen[layer + 1] = true;
+        layersAffected++;
+      }
+      if (slot == rootSlot) {
+        continue;
+      }
+      consequences.add(
+          new Consequence(layer, context.layer(layer).name(), phaseOf(slot), slotFirst[slot], slotOccurrences[slot]));
+    }
+    String name = context.layer(rootLayer).name();
+    Evidence.Builder evidence = Evidence.builder()
+        .put("kind", rootKind)
+        .put("statistic", rootStatistic)
+        .put("mean", rootMean);
+    if (rootNanCount >= 0) {
+      evidence.put("nan_count", rootNanCount);
+    }
+    if (rootInfCount >= 0) {
+      evidence.put("inf_count", rootInfCount);
+    }
+    evidence
+        .put("affected_streams", (long) sorted.length)
+        .put("affected_layers", (long) layersAffected)
+        .put("steps_with_non_finite", episodeSteps);
+    String where = Phrases.subject(name, rootLayer, rootPhase);
+    String spread = consequences.isEmpty()
+        ? "it stayed there"
+        : format(ROOT, "it spread to %d other %s", consequences.size(),
+            consequences.size() == 1 ? "stream" : "streams");
+    findings.add(
+        Finding.builder(SPEC)
+            .at(rootLayer, rootPhase)
+            .steps(rootStep, lastStep, episodeSteps)
+            .evidence(evidence.build())
+            .consequences(consequences)
+            .message(
+                "%s first turned %s at step %d (%s %s); %s, and %d %s had non-finite values up to step %d.",
+                where, rootKind, rootStep, rootStatistic,
+                rootStatistic.equals("mean") ? Numbers.format(rootMean)
+                    : rootStatistic.equals("nan_count") ? Long.toString(rootNanCount)
+                    : rootStatistic.equals("inf_count") ? Long.toString(rootInfCount) : "non-finite",
+                spread, episodeSteps, episodeSteps == 1 ? "step" : "steps", lastStep)
+            .build());
+  }
+
+  private static int layerOf(int slot) {
+    return slot / Phase.COUNT - 1;
+  }
+
+  private static Phase phaseOf(int slot) {
+    return Phase.ofCode(slot % Phase.COUNT);
+  }
+}

@@ -1,0 +1,362 @@
+package io.dlanalyze.analyzer.engine;
+
+import static java.lang.String.format;
+import static java.util.Locale.ROOT;
+
+import io.dlanalyze.analyzer.AnalysisContext;
+import io.dlanalyze.analyzer.AnalysisOptions;
+import io.dlanalyze.analyzer.BaselineResult;
+import io.dlanalyze.analyzer.Detector;
+import io.dlanalyze.analyzer.DetectorInfo;
+import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.Layer;
+import io.dlanalyze.analyzer.Report;
+import io.dlanalyze.analyzer.Timing;
+import io.dlanalyze.analyzer.baselines.KerasBaselines;
+import io.dlanalyze.trace.Column;
+import io.dlanalyze.trace.ErrorCode;
+import io.dlanalyze.trace.Phase;
+import io.dlanalyze.trace.TraceBatch;
+import io.dlanalyze.trace.TraceFormatException;
+import io.dlanalyze.trace.TraceMetadata;
+import io.dlanalyze.trace.TraceReader;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * The single pass: reads a trace's batches, cuts them at step boundaries, scatters each step's
+ * rows into a {@link StepTable} and hands every completed step to the detectors and the
+ * baselines; then ranks the findings and assembles the {@link Report}.
+ *
+ * <p>Implementation notes: per batch, the loop finds each run of rows with one step value and
+ * scatters it column by column (index loops over the batch's primitive arrays, no per-row
+ * objects). A step is complete when a row of a later step arrives or the trace ends, so batch and
+ * row-group boundaries never show, and detectors never see the order of rows inside a step.
+ */
+public final class AnalysisEngine {
+  /** The columns the engine itself reads. */
+  public static final Set<Column> KEY_COLUMNS =
+      EnumSet.of(
+          Column.EPOCH, Column.BATCH, Column.STEP, Column.LAYER_INDEX, Column.LAYER_NAME,
+          Column.LAYER_TYPE, Column.PHASE, Column.MEAN);
+
+  private final TraceReader reader;
+  private final AnalysisOptions options;
+  private final List<DetectorInfo> infos;
+  private final List<Detector> detectors = new ArrayList<>();
+  private final KerasBaselines baselines;
+  private final List<String> warnings = new ArrayList<>();
+  private final TraceMetadata metadata;
+  private final LayerTable layers;
+  private final StepIndex stepIndex = new StepIndex();
+  private final Context context = new Context();
+  private final StepTable table;
+  private final boolean[] phaseSeen = new boolean[Phase.COUNT];
+  private final Set<Column> statColumns = EnumSet.noneOf(Column.class);
+  private int[] rowSlots = new int[0];
+  private long rows;
+  private long skippedRows;
+  private long duplicateRows;
+  private long relabeledRows;
+  private long stoppedAtStep = -1;
+
+  private AnalysisEngine(TraceReader reader, AnalysisOptions options, List<DetectorInfo> infos) {
+    this.reader = reader;
+    this.options = options;
+    this.infos = infos;
+    this.metadata = reader.metadata();
+    this.layers = new LayerTable(metadata, reader.dictionary(), warnings);
+    this.table = new StepTable(context, Math.max(1, layers.count()));
+    this.baselines = new KerasBaselines();
+    for (DetectorInfo info : infos) {
+      detectors.add(info.create());
+    }
+  }
+
+  /** The columns to load so the given detectors (and the engine and baselines) can run. */
+  public static Set<Column> projection(List<DetectorInfo> infos) {
+    Set<Column> columns = EnumSet.copyOf(KEY_COLUMNS);
+    for (DetectorInfo info : infos) {
+      columns.addAll(info.create().columns());
+    }
+    return columns;
+  }
+
+  /**
+   * Runs the given detectors over the reader's batches and assembles the report. The reader is
+   * read to its end (or to the first fault with {@link AnalysisOptions#firstFault()}) but not
+   * closed.
+   *
+   * @throws TraceFormatException when the trace breaks the contract (steps out of order...)
+   */
+  public static Report run(TraceReader reader, AnalysisOptions options, List<DetectorInfo> detectors) {
+    return new AnalysisEngine(reader, options, List.copyOf(detectors)).run();
+  }
+
+  private Report run() {
+    long start = System.nanoTime();
+    TraceBatch batch = reader.batch();
+    for (Column column : KEY_COLUMNS) {
+      if (!column.isNullable() && !batch.has(column)) {
+        throw new IllegalArgumentException(
+            format(ROOT, "the reader must load column %s for analysis", column.wireName()));
+      }
+    }
+    Set<Column> inFile = reader.columnsInFile();
+    for (Column column : StepTable.DOUBLE_COLUMNS) {
+      if (batch.has(column) && inFile.contains(column)) {
+        statColumns.add(column);
+      }
+    }
+    for (Column column : StepTable.LONG_COLUMNS) {
+      if (batch.has(column) && inFile.contains(column)) {
+        statColumns.add(column);
+      }
+    }
+    for (Detector detector : detectors) {
+      detector.begin(context);
+    }
+    baselines.begin(context);
+    boolean inStep = false;
+    boolean stop = false;
+    long rowIndex = 0;
+    while (!stop && reader.next()) {
+      int n = batch.size();
+      long[] steps = batch.longs(Column.STEP);
+      int[] epochs = batch.ints(Column.EPOCH);
+      int[] batches = batch.ints(Column.BATCH);
+      int r = 0;
+      while (r < n) {
+        long step = steps[r];
+        if (!inStep || step != table.step()) {
+          if (inStep) {
+            completeStep();
+            if (shouldStop()) {
+              stop = true;
+              stoppedAtStep = table.step();
+              break;
+            }
+            if (step < table.step()) {
+              throw new TraceFormatException(
+                  ErrorCode.INVALID_VALUE,
+                  reader.path(),
+                  format(ROOT, "row %d", rowIndex + r),
+                  format(ROOT, "step %d comes after step %d: rows must be ordered by step", step, table.step()));
+            }
+          }
+          table.begin(step, epochs[r], batches[r]);
+          stepIndex.add(step, epochs[r], batches[r]);
+          inStep = true;
+        }
+        int end = r + 1;
+        while (end < n && steps[end] == step) {
+          end++;
+        }
+        scatter(batch, r, end, rowIndex);
+        r = end;
+      }
+      rowIndex += n;
+    }
+    if (inStep && !stop) {
+      completeStep();
+      if (shouldStop()) {
+        stoppedAtStep = table.step();
+      }
+    }
+    List<Finding> findings = new ArrayList<>();
+    for (Detector detector : detectors) {
+      findings.addAll(detector.finish(context));
+    }
+    List<BaselineResult> baselineResults = baselines.finish(context);
+    long elapsed = System.nanoTime() - start;
+    collectWarnings();
+    return ReportAssembler.assemble(
+        options,
+        infos,
+        findings,
+        baselineResults,
+        context,
+        summaryInput(),
+        new Timing(elapsed, rows));
+  }
+
+  private boolean shouldStop() {
+    if (!options.firstFault()) {
+      return false;
+    }
+    for (Detector detector : detectors) {
+      if (detector.fired()) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private void completeStep() {
+    for (Detector detector : detectors) {
+      detector.observe(table);
+    }
+    baselines.observe(table);
+  }
+
+  /** Scatters rows [from, to) of one step into the table. */
+  private void scatter(TraceBatch batch, int from, int to, long rowBase) {
+    int[] layerIndex = batch.ints(Column.LAYER_INDEX);
+    int[] phase = batch.ints(Column.PHASE);
+    int[] names = batch.has(Column.LAYER_NAME) ? batch.ints(Column.LAYER_NAME) : null;
+    int[] types = batch.has(Column.LAYER_TYPE) ? batch.ints(Column.LAYER_TYPE) : null;
+    boolean[] typeNulls = types == null ? null : batch.nullMask(Column.LAYER_TYPE);
+    if (rowSlots.length < to) {
+      rowSlots = new int[Math.max(to, batch.capacity())];
+    }
+    int[] slots = rowSlots;
+    for (int r = from; r < to; r++) {
+      int code = phase[r];
+      if (code < 0 || code >= Phase.COUNT) {
+        slots[r] = -1;
+        skippedRows++;
+        continue;
+      }
+      int layer = layerIndex[r];
+      if (layer < -1 || layer > StepTable.MAX_LAYER_INDEX) {
+        throw new TraceFormatException(
+            ErrorCode.INVALID_VALUE,
+            reader.path(),
+            format(ROOT, "row %d", rowBase + r),
+            format(ROOT, "layer_index must be -1 or in [0, %d]: %d", StepTable.MAX_LAYER_INDEX, layer));
+      }
+      if (layer >= 0 && Phase.ofCode(code).isModelLevel()) {
+        layer = -1;
+        relabeledRows++;
+      }
+      if (layer >= 0) {
+        table.ensureLayer(layer);
+        if (names != null) {
+          int type = types == null || typeNulls != null && typeNulls[r] ? -1 : types[r];
+          layers.observe(layer, names[r], type);
+        }
+      }
+      int slot = StepTable.slot(layer, code);
+      if (!table.claim(slot)) {
+        duplicateRows++;
+      }
+      phaseSeen[code] = true;
+      slots[r] = slot;
+    }
+    int[] bits = table.presentBits();
+    for (Column column : statColumns) {
+      int bit = 1 << column.ordinal();
+      boolean[] nulls = batch.nullMask(column);
+      int doubleIndex = StepTable.DOUBLE_INDEX[column.ordinal()];
+      if (doubleIndex >= 0) {
+        double[] source = batch.doubles(column);
+        double[] target = table.doubles(doubleIndex);
+        for (int r = from; r < to; r++) {
+          int slot = slots[r];
+          if (slot >= 0 && (nulls == null || !nulls[r])) {
+            target[slot] = source[r];
+            bits[slot] |= bit;
+          }
+        }
+      } else {
+        long[] source = batch.longs(column);
+        long[] target = table.longs(StepTable.LONG_INDEX[column.ordinal()]);
+        for (int r = from; r < to; r++) {
+          int slot = slots[r];
+          if (slot >= 0 && (nulls == null || !nulls[r])) {
+            target[slot] = source[r];
+            bits[slot] |= bit;
+          }
+        }
+      }
+    }
+    rows += to - from;
+  }
+
+  private void collectWarnings() {
+    if (duplicateRows > 0) {
+      warnings.add(
+          format(ROOT, "%d rows repeat a (step, layer, phase) already read; the later row was used", duplicateRows));
+    }
+    if (skippedRows > 0) {
+      warnings.add(
+          format(ROOT, "%d rows of phases this version does not know (%s) were skipped",
+              skippedRows, String.join(", ", reader.dictionary().unknownPhaseNames())));
+    }
+    if (relabeledRows > 0) {
+      warnings.add(
+          format(ROOT, "%d rows of model-level phases had a layer_index other than -1; read as model-level", relabeledRows));
+    }
+    if (stoppedAtStep >= 0) {
+      warnings.add(format(ROOT, "stopped reading after step %d at the first fault (--first-fault)", stoppedAtStep));
+    }
+  }
+
+  private ReportAssembler.TraceFacts summaryInput() {
+    List<String> phases = new ArrayList<>();
+    for (Phase phase : Phase.values()) {
+      if (phaseSeen[phase.code()]) {
+        phases.add(phase.wireName());
+      }
+    }
+    Set<String> unknown = new LinkedHashSet<>(reader.dictionary().unknownPhaseNames());
+    phases.addAll(unknown);
+    List<String> allWarnings = new ArrayList<>(reader.warnings());
+    allWarnings.addAll(warnings);
+    return new ReportAssembler.TraceFacts(
+        reader.path().toString(),
+        reader.format().displayName(),
+        rows,
+        stepIndex.steps(),
+        stepIndex.firstStep(),
+        stepIndex.lastStep(),
+        stepIndex.epochs(),
+        layers.all(),
+        phases,
+        metadata,
+        reader.truncated(),
+        stoppedAtStep,
+        allWarnings);
+  }
+
+  /** The live context detectors see. */
+  private final class Context implements AnalysisContext {
+    @Override
+    public AnalysisOptions options() {
+      return options;
+    }
+
+    @Override
+    public TraceMetadata metadata() {
+      return metadata;
+    }
+
+    @Override
+    public int layerCount() {
+      return layers.count();
+    }
+
+    @Override
+    public Layer layer(int index) {
+      return layers.layer(index);
+    }
+
+    @Override
+    public long stepCount() {
+      return stepIndex.steps();
+    }
+
+    @Override
+    public int epochOf(long step) {
+      return stepIndex.epochOf(step);
+    }
+
+    @Override
+    public int batchOf(long step) {
+      return stepIndex.batchOf(step);
+    }
+  }
+}

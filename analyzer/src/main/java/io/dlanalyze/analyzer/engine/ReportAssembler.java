@@ -1,0 +1,166 @@
+package io.dlanalyze.analyzer.engine;
+
+import static java.lang.String.format;
+import static java.util.Locale.ROOT;
+
+import io.dlanalyze.analyzer.AnalysisContext;
+import io.dlanalyze.analyzer.AnalysisMode;
+import io.dlanalyze.analyzer.AnalysisOptions;
+import io.dlanalyze.analyzer.BaselineResult;
+import io.dlanalyze.analyzer.DetectorInfo;
+import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.Layer;
+import io.dlanalyze.analyzer.Report;
+import io.dlanalyze.analyzer.RootCause;
+import io.dlanalyze.analyzer.Severity;
+import io.dlanalyze.analyzer.Thresholds;
+import io.dlanalyze.analyzer.Timing;
+import io.dlanalyze.analyzer.TraceSummary;
+import io.dlanalyze.analyzer.Verdict;
+import io.dlanalyze.trace.TraceMetadata;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** Ranks findings, fills in what detectors left unset, and decides the verdict. */
+final class ReportAssembler {
+  /** The metadata keys copied into the trace summary, in this order. */
+  static final List<String> SUMMARY_KEYS =
+      List.of(
+          TraceMetadata.VERSION,
+          TraceMetadata.RUN_ID,
+          TraceMetadata.MODEL,
+          TraceMetadata.FRAMEWORK,
+          TraceMetadata.OPTIMIZER,
+          TraceMetadata.LEARNING_RATE,
+          TraceMetadata.BATCH_SIZE,
+          TraceMetadata.TASK,
+          TraceMetadata.LOSS,
+          TraceMetadata.STEPS_PER_EPOCH,
+          TraceMetadata.NUM_CLASSES);
+
+  /** What the engine learnt about the trace while reading it. */
+  record TraceFacts(
+      String path,
+      String format,
+      long rows,
+      long steps,
+      long firstStep,
+      long lastStep,
+      int epochs,
+      List<Layer> layers,
+      List<String> phases,
+      TraceMetadata metadata,
+      boolean truncated,
+      long stoppedAtStep,
+      List<String> warnings) {}
+
+  private ReportAssembler() {}
+
+  static Report assemble(
+      AnalysisOptions options,
+      List<DetectorInfo> detectors,
+      List<Finding> raw,
+      List<BaselineResult> rawBaselines,
+      AnalysisContext context,
+      TraceFacts facts,
+      Timing timing) {
+    List<Finding> findings = new ArrayList<>(raw.size());
+    for (Finding finding : raw) {
+      findings.add(resolve(finding, context));
+    }
+    findings.sort(Finding.RANKING);
+    Finding root = null;
+    for (Finding finding : findings) {
+      if (finding.severity().atLeast(Severity.WARNING)) {
+        root = finding;
+        break;
+      }
+    }
+    long rootStep = root == null ? -1 : root.firstStep();
+    List<BaselineResult> baselines = new ArrayList<>();
+    for (BaselineResult baseline : rawBaselines) {
+      baselines.add(baseline.relativeTo(rootStep));
+    }
+    Verdict verdict;
+    String reason;
+    int minSteps =
+        options.mode() == AnalysisMode.DEEPLOCALIZE
+            ? options.getInt(Thresholds.DL_WINDOW)
+            : options.getInt(Thresholds.WINDOW);
+    if (root != null) {
+      long count = 0;
+      for (Finding finding : findings) {
+        if (finding.severity().atLeast(Severity.WARNING)) {
+          count++;
+        }
+      }
+      verdict = Verdict.BUGGY;
+      reason =
+          format(ROOT, "%d %s of severity warning or more; the first starts at step %d.",
+              count, count == 1 ? "finding" : "findings", root.firstStep());
+    } else if (facts.rows() == 0) {
+      verdict = Verdict.INCONCLUSIVE;
+      reason = "The trace has no rows.";
+    } else if (facts.steps() < minSteps) {
+      verdict = Verdict.INCONCLUSIVE;
+      reason =
+          format(ROOT, "Only %d steps were read; judging a run takes at least %d (%s).",
+              facts.steps(), minSteps,
+              options.mode() == AnalysisMode.DEEPLOCALIZE ? "dl-window" : "window");
+    } else if (!facts.phases().contains("loss") && !facts.phases().contains("forward")
+        && !facts.phases().contains("activation")) {
+      verdict = Verdict.INCONCLUSIVE;
+      reason = "The trace has neither loss nor forward/activation rows to judge the run by.";
+    } else {
+      verdict = Verdict.HEALTHY;
+      reason = format(ROOT, "No finding of severity warning or more in %d steps.", facts.steps());
+    }
+    RootCause rootCause = root == null ? null : RootCauseSelector.select(root, options.mode());
+    Map<String, String> metadata = new LinkedHashMap<>();
+    for (String key : SUMMARY_KEYS) {
+      facts.metadata().get(key).ifPresent(value -> metadata.put(key, value));
+    }
+    TraceSummary summary =
+        new TraceSummary(
+            facts.path(),
+            facts.format(),
+            facts.rows(),
+            facts.steps(),
+            facts.firstStep(),
+            facts.lastStep(),
+            facts.epochs(),
+            facts.layers(),
+            facts.phases(),
+            metadata,
+            facts.truncated(),
+            facts.stoppedAtStep(),
+            facts.warnings());
+    List<String> ids = new ArrayList<>();
+    for (DetectorInfo info : detectors) {
+      ids.add(info.id());
+    }
+    return new Report(
+        Report.VERSION,
+        options.mode(),
+        verdict,
+        reason,
+        rootCause,
+        findings,
+        baselines,
+        summary,
+        options.effectiveThresholds(),
+        ids,
+        timing);
+  }
+
+  private static Finding resolve(Finding finding, AnalysisContext context) {
+    Layer layer = context.layer(finding.layerIndex());
+    String name = finding.layerName() != null ? finding.layerName() : layer.name();
+    String type = finding.layerType() != null ? finding.layerType() : layer.type();
+    int epoch = finding.epoch() >= 0 ? finding.epoch() : context.epochOf(finding.firstStep());
+    int batch = finding.batch() >= 0 ? finding.batch() : context.batchOf(finding.firstStep());
+    return finding.withResolved(name, type, epoch, batch);
+  }
+}

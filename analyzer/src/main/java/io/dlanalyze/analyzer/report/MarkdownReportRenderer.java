@@ -1,0 +1,94 @@
+package io.dlanalyze.analyzer.report;
+
+import static java.lang.String.format;
+import static java.util.Locale.ROOT;
+
+import io.dlanalyze.analyzer.BaselineResult;
+import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.Report;
+import io.dlanalyze.analyzer.RootCause;
+import io.dlanalyze.analyzer.TraceSummary;
+import java.io.IOException;
+import java.io.Writer;
+import java.util.Map;
+
+/** The report as GitHub-flavoured markdown: a summary, a findings table, details, baselines. */
+public final class MarkdownReportRenderer implements ReportRenderer {
+  private final RenderOptions options;
+
+  public MarkdownReportRenderer(RenderOptions options) {
+    this.options = options;
+  }
+
+  @Override
+  public void render(Report report, Writer out) throws IOException {
+    StringBuilder md = new StringBuilder();
+    md.append("# dl-analyze report\n\n");
+    md.append("- **Verdict:** ").append(report.verdict().wireName()).append(" - ")
+        .append(escape(report.verdictReason())).append('\n');
+    md.append("- **Mode:** ").append(report.mode().wireName()).append('\n');
+    md.append("- **Trace:** ").append(escape(TextSupport.traceLine(report.trace()))).append('\n');
+    RootCause root = report.rootCause();
+    if (root != null) {
+      String where = root.layerIndex() < 0 ? "model" : format(ROOT, "`%s` (layer %d)", root.layerName(), root.layerIndex());
+      md.append("- **Root cause:** ").append(where).append(": ").append(escape(root.cause())).append('\n');
+      if (root.suggestedFix() != null) {
+        md.append("- **Suggested fix:** ").append(escape(root.suggestedFix())).append('\n');
+      }
+    }
+    md.append("\n## Findings\n\n");
+    if (report.findings().isEmpty()) {
+      md.append("None.\n");
+    } else {
+      md.append("| # | severity | detector | symptom | layer | phase | first step | epoch | batch | last step | occurrences |\n");
+      md.append("|---:|---|---|---|---|---|---:|---:|---:|---:|---:|\n");
+      int rank = 1;
+      for (Finding f : report.findings()) {
+        String layer = f.isModelLevel() ? "model" : format(ROOT, "`%s` (%d)", f.layerName(), f.layerIndex());
+        md.append(format(ROOT, "| %d | %s | `%s` | %s | %s | %s | %d | %s | %s | %d | %d |%n",
+            rank++, f.severity().wireName(), f.detector(), f.symptom().wireName(), layer, f.phase().wireName(),
+            f.firstStep(), TextSupport.orDash(f.epoch()), TextSupport.orDash(f.batch()), f.lastStep(),
+            f.occurrences()).replace("\r\n", "\n"));
+      }
+      md.append('\n');
+      rank = 1;
+      for (Finding f : report.findings()) {
+        md.append(rank++).append(". ").append(escape(f.message())).append('\n');
+        if (!f.evidence().isEmpty()) {
+          md.append("   - Evidence: `").append(TextSupport.evidence(f.evidence())).append("`\n");
+        }
+        if (!f.consequences().isEmpty()) {
+          md.append("   - Spread to: ").append(escape(TextSupport.consequences(f.consequences()))).append('\n');
+        }
+      }
+    }
+    md.append("\n## Keras baselines\n\n");
+    md.append("| callback | checks per | outcome | detail |\n|---|---|---|---|\n");
+    for (BaselineResult b : report.baselines()) {
+      md.append("| `").append(b.callback()).append("` | ").append(b.level()).append(" | ")
+          .append(escape(TextSupport.baselineOutcome(b))).append(" | ").append(escape(b.detail())).append(" |\n");
+    }
+    TraceSummary trace = report.trace();
+    md.append("\n## Trace\n\n");
+    md.append(format(ROOT, "- Steps %s to %s, phases: %s%n", TextSupport.orDash(trace.firstStep()),
+        TextSupport.orDash(trace.lastStep()), String.join(", ", trace.phases())).replace("\r\n", "\n"));
+    for (Map.Entry<String, String> entry : trace.metadata().entrySet()) {
+      md.append("- `").append(entry.getKey()).append("`: ").append(escape(entry.getValue())).append('\n');
+    }
+    if (trace.truncated()) {
+      md.append("- The file is truncated: only its complete batches were read.\n");
+    }
+    for (String warning : trace.warnings()) {
+      md.append("- Warning: ").append(escape(warning)).append('\n');
+    }
+    if (options.timing() && report.timing() != null) {
+      md.append(format(ROOT, "- Time: %d ms, %s rows/s%n", report.timing().elapsedNanos() / 1_000_000,
+          Numbers.format(report.timing().rowsPerSecond())).replace("\r\n", "\n"));
+    }
+    out.write(md.toString());
+  }
+
+  private static String escape(String text) {
+    return text.replace("|", "\\|").replace("*", "\\*").replace("_", "\\_");
+  }
+}

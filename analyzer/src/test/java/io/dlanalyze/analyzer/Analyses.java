@@ -1,0 +1,41 @@
+package io.dlanalyze.analyzer;
+
+import io.dlanalyze.trace.ReadOptions;
+import io.dlanalyze.trace.TraceReader;
+import io.dlanalyze.trace.synthetic.Fault;
+import io.dlanalyze.trace.synthetic.SyntheticTrace;
+
+/** Test helpers: analyse synthetic traces in memory. */
+public final class Analyses {
+  private Analyses() {}
+
+  /** A synthetic trace: 6 layers, 1000 steps, 100 steps per epoch, seed 1, with the faults. */
+  public static SyntheticTrace trace(Fault... faults) {
+    SyntheticTrace.Builder builder = SyntheticTrace.builder().layers(6).steps(1_000).stepsPerEpoch(100).seed(1);
+    for (Fault fault : faults) {
+      builder.fault(fault);
+    }
+    return builder.build();
+  }
+
+  public static Report analyze(SyntheticTrace trace) {
+    return analyze(trace, AnalysisOptions.defaults());
+  }
+
+  public static Report analyze(SyntheticTrace trace, AnalysisOptions options) {
+    return analyze(trace, options, ReadOptions.DEFAULT_BATCH_ROWS);
+  }
+
+  public static Report analyze(SyntheticTrace trace, AnalysisOptions options, int batchRows) {
+    Analyzer analyzer = new Analyzer();
+    try (TraceReader reader =
+        trace.open(new ReadOptions(analyzer.projection(options), batchRows))) {
+      return analyzer.analyze(reader, options).withoutTiming();
+    }
+  }
+
+  /** Default options restricted to one detector. */
+  public static AnalysisOptions only(String detectorId) {
+    return AnalysisOptions.builder().enableOnly(java.util.List.of(detectorId)).build();
+  }
+}
