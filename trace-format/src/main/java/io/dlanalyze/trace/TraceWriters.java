@@ -1,6 +1,7 @@
 package io.dlanalyze.trace;
 
 import io.dlanalyze.trace.arrow.ArrowTraceWriter;
+import io.dlanalyze.trace.parquet.ParquetTraceWriter;
 import java.nio.file.Path;
 
 /** Creates a trace writer for a format; the output appears atomically on close. */
@@ -25,10 +26,13 @@ public final class TraceWriters {
   public static TraceWriter create(
       Path path, TraceFormat format, TraceMetadata metadata, WriteOptions options) {
     switch (format) {
+      case PARQUET -> {
+        return ParquetTraceWriter.create(path, metadata, options);
+      }
       case ARROW_FILE, ARROW_STREAM -> {
         return ArrowTraceWriter.create(path, format, metadata, options);
       }
-      case PARQUET, CSV, SYNTHETIC -> {}
+      case CSV, SYNTHETIC -> {}
     }
     throw new TraceFormatException(
         ErrorCode.UNKNOWN_FORMAT, path, null, format + " traces are not writable yet");

@@ -143,7 +143,12 @@ final class NoHadoopCodecFactory implements CompressionCodecFactory {
       if (out.length < size) {
         out = new byte[size];
       }
-      decompress(in, offset, length, out, size);
+      try {
+        decompress(in, offset, length, out, size);
+      } catch (RuntimeException e) {
+        // zstd-jni and snappy-java throw unchecked exceptions on corrupt input.
+        throw new IOException(codecName() + " decompression failed: " + e.getMessage(), e);
+      }
       return BytesInput.from(out, 0, size);
     }
 
@@ -167,8 +172,12 @@ final class NoHadoopCodecFactory implements CompressionCodecFactory {
       }
       if (n != size) {
         throw new IOException(
-            format(ROOT, "%s page decompressed to %d bytes, expected %d", codec, n, size));
+            format(ROOT, "%s page decompressed to %d bytes, expected %d", codecName(), n, size));
       }
+    }
+
+    private String codecName() {
+      return codec.name().toLowerCase(ROOT);
     }
 
     @Override

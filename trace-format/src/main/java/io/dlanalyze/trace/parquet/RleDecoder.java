@@ -19,12 +19,16 @@ import org.apache.parquet.io.ParquetDecodingException;
  * bytes; an odd header is {@code h >>> 1} groups of eight values bit-packed LSB first.
  */
 final class RleDecoder {
+  /** Packers by bit width, made on first use: each width is a large generated class. */
   private static final BytePacker[] PACKERS = new BytePacker[33];
 
-  static {
-    for (int width = 0; width <= 32; width++) {
-      PACKERS[width] = Packer.LITTLE_ENDIAN.newBytePacker(width);
+  private static synchronized BytePacker packer(int bitWidth) {
+    BytePacker packer = PACKERS[bitWidth];
+    if (packer == null) {
+      packer = Packer.LITTLE_ENDIAN.newBytePacker(bitWidth);
+      PACKERS[bitWidth] = packer;
     }
+    return packer;
   }
 
   private byte[] data;
@@ -56,7 +60,7 @@ final class RleDecoder {
     this.bitWidth = bitWidth;
     this.byteWidth = (bitWidth + 7) >>> 3;
     this.maxValues = maxValues;
-    this.packer = PACKERS[bitWidth];
+    this.packer = packer(bitWidth);
     this.remaining = 0;
   }
 
