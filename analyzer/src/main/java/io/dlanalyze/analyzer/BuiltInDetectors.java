@@ -1,6 +1,10 @@
 package io.dlanalyze.analyzer;
 
+import io.dlanalyze.analyzer.detectors.DeadOrZeroDetector;
+import io.dlanalyze.analyzer.detectors.DeepLocalizeDetector;
+import io.dlanalyze.analyzer.detectors.NotLearningDetector;
 import io.dlanalyze.analyzer.detectors.NumericalErrorDetector;
+import io.dlanalyze.analyzer.detectors.UnchangedValuesDetector;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -11,7 +15,11 @@ import java.util.List;
 public final class BuiltInDetectors {
   private static final List<DetectorInfo> ALL =
       List.of(
-          DetectorInfo.of(NumericalErrorDetector.class, NumericalErrorDetector::new, AnalysisMode.DEFAULT));
+          DetectorInfo.of(NumericalErrorDetector.class, NumericalErrorDetector::new, AnalysisMode.DEFAULT),
+          DetectorInfo.of(DeadOrZeroDetector.class, DeadOrZeroDetector::new, AnalysisMode.DEFAULT),
+          DetectorInfo.of(UnchangedValuesDetector.class, UnchangedValuesDetector::new, AnalysisMode.DEFAULT),
+          DetectorInfo.of(NotLearningDetector.class, NotLearningDetector::new, AnalysisMode.DEFAULT),
+          DetectorInfo.of(DeepLocalizeDetector.class, DeepLocalizeDetector::new, AnalysisMode.DEEPLOCALIZE));
 
   private BuiltInDetectors() {}
 

@@ -34,6 +34,40 @@ public final class Analyses {
     }
   }
 
+  public static Report analyze(RowTrace trace, AnalysisOptions options) {
+    return analyze(trace, options, 4096);
+  }
+
+  public static Report analyze(RowTrace trace, AnalysisOptions options, int batchRows) {
+    try (TraceReader reader = trace.open(batchRows)) {
+      return new Analyzer().analyze(reader, options).withoutTiming();
+    }
+  }
+
+  /**
+   * Analyses a synthetic trace whose {@code dltrace.layers} entry of {@code layer} says
+   * trainable=false.
+   */
+  public static Report analyzeFrozen(SyntheticTrace trace, int layer, AnalysisOptions options) {
+    java.util.List<io.dlanalyze.trace.LayerInfo> layers = new java.util.ArrayList<>();
+    for (io.dlanalyze.trace.LayerInfo info : trace.metadata().layers()) {
+      layers.add(info.index() == layer
+          ? new io.dlanalyze.trace.LayerInfo(info.index(), info.name(), info.type(), info.activation(), info.params(), false)
+          : info);
+    }
+    io.dlanalyze.trace.TraceMetadata metadata =
+        trace.metadata().with(io.dlanalyze.trace.TraceMetadata.LAYERS, io.dlanalyze.trace.TraceMetadata.layersJson(layers));
+    try (TraceReader reader = trace.open(ReadOptions.all())) {
+      RowTrace rows = RowTrace.copyOf(reader);
+      return analyze(RowTrace.of(metadata, rows.rows()), options);
+    }
+  }
+
+  /** Options of deeplocalize mode. */
+  public static AnalysisOptions deeplocalize() {
+    return AnalysisOptions.builder().mode(AnalysisMode.DEEPLOCALIZE).build();
+  }
+
   /** Default options restricted to one detector. */
   public static AnalysisOptions only(String detectorId) {
     return AnalysisOptions.builder().enableOnly(java.util.List.of(detectorId)).build();

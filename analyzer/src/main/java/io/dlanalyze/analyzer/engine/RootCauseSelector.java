@@ -20,7 +20,7 @@ public final class RootCauseSelector {
   /** The root cause named by {@code top}, the first finding of severity warning or more. */
   public static RootCause select(Finding top, AnalysisMode mode) {
     String scope = top.isModelLevel() ? RootCause.MODEL : RootCause.LAYER;
-    String where = top.isModelLevel() ? "the model's " + Phrases.of(top.phase()) : Phrases.of(top.phase()) + " of " + top.layerName();
+    String where = top.isModelLevel() ? "model's " + Phrases.of(top.phase()) : Phrases.of(top.phase()) + " of " + top.layerName();
     String cause =
         mode == AnalysisMode.DEEPLOCALIZE
             ? top.message()

@@ -1,0 +1,244 @@
+package io.dlanalyze.analyzer.detectors;
+
+import static java.lang.String.format;
+import static java.util.Locale.ROOT;
+
+import io.dlanalyze.analyzer.AnalysisContext;
+import io.dlanalyze.analyzer.Detector;
+import io.dlanalyze.analyzer.DetectorSpec;
+import io.dlanalyze.analyzer.Evidence;
+import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.Severity;
+import io.dlanalyze.analyzer.StepView;
+import io.dlanalyze.analyzer.Symptom;
+import io.dlanalyze.analyzer.Thresholds;
+import io.dlanalyze.analyzer.report.Numbers;
+import io.dlanalyze.analyzer.report.Phrases;
+import io.dlanalyze.trace.Column;
+import io.dlanalyze.trace.Phase;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Model-level checks that the model learns: the loss keeps decreasing, and the accuracy is not
+ * stuck at zero.
+ *
+ * <p>Implementation notes. Loss: the batch losses are averaged over consecutive blocks of {@code
+ * window} steps; a block makes progress when its mean is below the best block mean so far by
+ * more than {@code min-improvement} (relative). After {@code patience} blocks in a row without
+ * progress the model does not learn, from the first step of the best block. A flat loss that has
+ * already fallen by {@code converged-drop} or more from the first block counts as converged and
+ * is not reported, unless it rises again by more than 10% over the best block. Once the loss is
+ * NaN/Inf, numerical-error owns the run and this check stops. Accuracy: {@code window} batches in
+ * a row with accuracy exactly 0. DeepLocalize's "model does not learn" is 5 exactly equal values
+ * (DEEPLOCALIZE-AND-PEERS.md 1.4); the direction-aware block test follows TheDeepChecker's loss
+ * non-decreasing check (3.7) and AUTOTRAINER's not-converge gate (3.2).
+ */
+@DetectorSpec(
+    id = "not-learning",
+    symptom = Symptom.NOT_LEARNING,
+    severity = Severity.ERROR,
+    summary = "The loss stops decreasing long before it converges, or the accuracy stays at zero",
+    source = "DeepLocalize MDL (DEEPLOCALIZE-AND-PEERS.md 1.4); TheDeepChecker loss checks (3.7); AUTOTRAINER (3.2)")
+public final class NotLearningDetector implements Detector {
+  private static final DetectorSpec SPEC = NotLearningDetector.class.getAnnotation(DetectorSpec.class);
+  /** A block this much above the best one means the loss is rising, not converged. */
+  private static final double RISE = 0.1;
+
+  private final List<Finding> findings = new ArrayList<>();
+  private int window;
+  private double minImprovement;
+  private int patience;
+  private double convergedDrop;
+
+  private boolean lossStopped;
+  private double blockSum;
+  private long blockCount;
+  private long blockStart;
+  private long blocks;
+  private double firstBlock;
+  private double best;
+  private long bestStart;
+  private int stale;
+  private double lastBlock;
+  private boolean lossFired;
+  private long lossLastStep;
+  private long lossSteps;
+  private long plateauSteps;
+  private long onset;
+  private long firstStaleStart;
+
+  private long zeroRunStart = -1;
+  private long zeroRun;
+  private boolean accuracyFired;
+  private long accuracyFirst;
+  private long accuracyLast;
+  private long accuracySteps;
+
+  @Override
+  public Set<Column> columns() {
+    return EnumSet.of(Column.MEAN);
+  }
+
+  @Override
+  public Set<Phase> phases() {
+    return EnumSet.of(Phase.LOSS, Phase.ACCURACY);
+  }
+
+  @Override
+  public void begin(AnalysisContext context) {
+    window = context.options().getInt(Thresholds.WINDOW);
+    minImprovement = context.options().get(Thresholds.MIN_IMPROVEMENT);
+    patience = context.options().getInt(Thresholds.PATIENCE);
+    convergedDrop = context.options().get(Thresholds.CONVERGED_DROP);
+  }
+
+  @Override
+  public void observe(StepView step) {
+    if (step.has(-1, Phase.LOSS)) {
+      observeLoss(step.step(), step.mean(-1, Phase.LOSS));
+    }
+    if (step.has(-1, Phase.ACCURACY)) {
+      observeAccuracy(step.step(), step.mean(-1, Phase.ACCURACY));
+    }
+  }
+
+  private void observeLoss(long step, double loss) {
+    if (lossStopped) {
+      return;
+    }
+    if (!Double.isFinite(loss)) {
+      lossStopped = true;
+      return;
+    }
+    if (blockCount == 0) {
+      blockStart = step;
+    }
+    blockSum += loss;
+    blockCount++;
+    if (lossFired) {
+      lossLastStep = step;
+      lossSteps++;
+    }
+    if (blockCount < window) {
+      return;
+    }
+    double mean = blockSum / blockCount;
+    blockSum = 0;
+    blockCount = 0;
+    blocks++;
+    lastBlock = mean;
+    if (blocks == 1) {
+      firstBlock = mean;
+      best = mean;
+      bestStart = blockStart;
+      return;
+    }
+    if (mean < best - minImprovement * Math.abs(best)) {
+      best = mean;
+      bestStart = blockStart;
+      stale = 0;
+      return;
+    }
+    stale++;
+    if (stale == 1) {
+      firstStaleStart = blockStart;
+    }
+    if (lossFired || stale < patience) {
+      return;
+    }
+    boolean rising = mean > best + RISE * Math.abs(best);
+    boolean converged = firstBlock - best >= convergedDrop * Math.abs(firstBlock);
+    if (converged && !rising) {
+      return;
+    }
+    lossFired = true;
+    onset = rising ? firstStaleStart : bestStart;
+    plateauSteps = step - onset + 1;
+    lossLastStep = step;
+    lossSteps = plateauSteps;
+    findings.add(lossFinding(rising));
+  }
+
+  private Finding lossFinding(boolean rising) {
+    double drop = firstBlock == 0 ? 0 : (firstBlock - best) / Math.abs(firstBlock);
+    String trend = rising
+        ? format(ROOT, "rose to %s, %s above the best, %s", Numbers.format(lastBlock),
+            Numbers.percent((lastBlock - best) / Math.abs(best)), Numbers.format(best))
+        : format(ROOT, "stayed within %s of the best, %s (last block %s)",
+            Numbers.percent(minImprovement), Numbers.format(best), Numbers.format(lastBlock));
+    return Finding.builder(SPEC)
+        .at(-1, Phase.LOSS)
+        .steps(onset, lossLastStep, Math.max(1, lossSteps))
+        .evidence(
+            Evidence.builder()
+                .put("trend", rising ? "rising" : "flat")
+                .put("first_block_mean", firstBlock)
+                .put("best_block_mean", best)
+                .put("last_block_mean", lastBlock)
+                .put("drop_from_first_block", drop)
+                .put("window", (long) window)
+                .put("blocks_without_progress", (long) stale)
+                .build())
+        .message(
+            format(ROOT, "The loss stopped decreasing at step %d: for %d blocks of %d steps its block mean %s, only %s below the first block's %s.",
+                onset, stale, window, trend, Numbers.percent(drop), Numbers.format(firstBlock)))
+        .build();
+  }
+
+  private void observeAccuracy(long step, double accuracy) {
+    if (accuracy == 0) {
+      if (zeroRun == 0) {
+        zeroRunStart = step;
+      }
+      zeroRun++;
+      if (zeroRun == window && !accuracyFired) {
+        accuracyFired = true;
+        accuracyFirst = zeroRunStart;
+        accuracySteps = window;
+        accuracyLast = step;
+      } else if (zeroRun > window && accuracyFired) {
+        accuracySteps++;
+        accuracyLast = step;
+      }
+    } else {
+      zeroRun = 0;
+    }
+  }
+
+  @Override
+  public boolean fired() {
+    return lossFired || accuracyFired;
+  }
+
+  @Override
+  public List<Finding> finish(AnalysisContext context) {
+    List<Finding> result = new ArrayList<>();
+    for (Finding finding : findings) {
+      result.add(
+          lossFired
+              ? Finding.builder(SPEC)
+                  .at(-1, Phase.LOSS)
+                  .steps(finding.firstStep(), Math.max(finding.firstStep(), lossLastStep), Math.max(1, lossSteps))
+                  .evidence(finding.evidence())
+                  .message(finding.message())
+                  .build()
+              : finding);
+    }
+    if (accuracyFired) {
+      result.add(
+          Finding.builder(SPEC)
+              .at(-1, Phase.ACCURACY)
+              .steps(accuracyFirst, accuracyLast, accuracySteps)
+              .evidence(Evidence.builder().put("window", (long) window).put("zero_accuracy_steps", accuracySteps).build())
+              .message(
+                  format(ROOT, "%s was exactly 0 for %d batches in a row from step %d (%d batches in all up to step %d).",
+                      Phrases.capitalize(Phrases.where("model", -1, Phase.ACCURACY)), window, accuracyFirst,
+                      accuracySteps, accuracyLast))
+              .build());
+    }
+    return result;
+  }
+}

@@ -1,0 +1,190 @@
+package io.dlanalyze.analyzer.detectors;
+
+import static java.lang.String.format;
+import static java.util.Locale.ROOT;
+
+import io.dlanalyze.analyzer.AnalysisContext;
+import io.dlanalyze.analyzer.Detector;
+import io.dlanalyze.analyzer.DetectorSpec;
+import io.dlanalyze.analyzer.Evidence;
+import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.Layer;
+import io.dlanalyze.analyzer.Severity;
+import io.dlanalyze.analyzer.StepView;
+import io.dlanalyze.analyzer.Symptom;
+import io.dlanalyze.analyzer.Thresholds;
+import io.dlanalyze.analyzer.report.Numbers;
+import io.dlanalyze.trace.Column;
+import io.dlanalyze.trace.Phase;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Reports weights, weight gradients and layer outputs that stop changing: {@code window}
+ * consecutive observations of a stream whose statistics all stay within a relative tolerance of
+ * the previous observation. One finding per layer; its other unchanged streams are consequences.
+ *
+ * <p>Implementation notes: compared are mean, std, min, max and l2_norm where both observations
+ * have them; the stream is unchanged when at least one is compared and none moved by more than
+ * {@code unchanged-tolerance} times its scale (max(|a|, |b|); for the mean also the std, so a mean
+ * near zero is not judged on cancellation noise). DeepLocalize compares only the exact mean over
+ * non-overlapping blocks of 5 (DEEPLOCALIZE-AND-PEERS.md 1.3). Not judged, because constant by
+ * construction (5.2): the learning rate; a softmax output's mean (1/K; the layer's activation or
+ * type says softmax, or the mean is 1/K for an integer K); normalization layers' outputs; weights
+ * and gradients of layers marked trainable=false; all-zero tensors (dead-or-zero reports those).
+ */
+@DetectorSpec(
+    id = "unchanged-values",
+    symptom = Symptom.UNCHANGED_VALUES,
+    severity = Severity.ERROR,
+    summary = "A layer's weights, weight gradients or outputs stop changing from step to step",
+    source = "DeepLocalize Alg. 2 unchanged rule (DEEPLOCALIZE-AND-PEERS.md 1.3); DeepFD cons_mean/std_weight (3.4)")
+public final class UnchangedValuesDetector implements Detector {
+  private static final DetectorSpec SPEC = UnchangedValuesDetector.class.getAnnotation(DetectorSpec.class);
+  private static final Phase[] PHASES = {Phase.FORWARD, Phase.ACTIVATION, Phase.WEIGHT, Phase.GRADIENT};
+  private static final Column[] STATS = {Column.MEAN, Column.STD, Column.MIN, Column.MAX, Column.L2_NORM};
+
+  private int window;
+  private double tolerance;
+  private double zeroFraction;
+  private RunTracker runs;
+  /** Previous observation per slot: one row of STATS.length values, NaN where absent. */
+  private double[] previous = new double[0];
+  private long[] previousStep = new long[0];
+  private boolean[] hasPrevious = new boolean[0];
+
+  @Override
+  public Set<Column> columns() {
+    return EnumSet.of(Column.MEAN, Column.STD, Column.MIN, Column.MAX, Column.L2_NORM, Column.ZERO_FRACTION);
+  }
+
+  @Override
+  public Set<Phase> phases() {
+    return EnumSet.of(Phase.FORWARD, Phase.ACTIVATION, Phase.WEIGHT, Phase.GRADIENT);
+  }
+
+  @Override
+  public void begin(AnalysisContext context) {
+    window = context.options().getInt(Thresholds.WINDOW);
+    tolerance = context.options().get(Thresholds.UNCHANGED_TOLERANCE);
+    zeroFraction = context.options().get(Thresholds.ZERO_FRACTION);
+    runs = new RunTracker(Math.max(1, window - 1));
+  }
+
+  @Override
+  public void observe(StepView step) {
+    int slots = StepView.slotCount(step.layerCount());
+    if (hasPrevious.length < slots) {
+      previous = Arrays.copyOf(previous, slots * STATS.length);
+      previousStep = Arrays.copyOf(previousStep, slots);
+      hasPrevious = Arrays.copyOf(hasPrevious, slots);
+    }
+    for (int layer = 0; layer < step.layerCount(); layer++) {
+      Layer info = step.layer(layer);
+      for (Phase phase : PHASES) {
+        if (!step.has(layer, phase) || skipped(info, phase)) {
+          continue;
+        }
+        int slot = StepView.slot(layer, phase);
+        boolean usable = !DeadOrZeroDetector.allZero(step, layer, phase, zeroFraction)
+            && Double.isFinite(step.mean(layer, phase));
+        boolean unchanged = usable && hasPrevious[slot] && unchanged(step, layer, phase, info, slot);
+        runs.observe(layer, phase, step.step(), unchanged, previousStep[slot]);
+        int base = slot * STATS.length;
+        for (int i = 0; i < STATS.length; i++) {
+          previous[base + i] = step.value(layer, phase, STATS[i]);
+        }
+        previousStep[slot] = step.step();
+        hasPrevious[slot] = usable;
+      }
+    }
+  }
+
+  private static boolean skipped(Layer info, Phase phase) {
+    return switch (phase) {
+      case FORWARD, ACTIVATION -> info.isNormalization();
+      case WEIGHT, GRADIENT -> !info.trainable();
+      case LOSS, ACCURACY, BACKWARD, INPUT, TARGET, LEARNING_RATE, VAL_LOSS, VAL_ACCURACY -> true;
+    };
+  }
+
+  private boolean unchanged(StepView step, int layer, Phase phase, Layer info, int slot) {
+    int base = slot * STATS.length;
+    boolean output = phase == Phase.FORWARD || phase == Phase.ACTIVATION;
+    double std = step.value(layer, phase, Column.STD);
+    int compared = 0;
+    for (int i = 0; i < STATS.length; i++) {
+      double before = previous[base + i];
+      double now = step.value(layer, phase, STATS[i]);
+      if (Double.isNaN(before) || Double.isNaN(now)) {
+        continue;
+      }
+      double scale = Math.max(Math.abs(before), Math.abs(now));
+      if (STATS[i] == Column.MEAN) {
+        if (output && (info.isSoftmax() || isReciprocalOfInteger(now) && before == now)) {
+          continue;
+        }
+        if (!Double.isNaN(std)) {
+          scale = Math.max(scale, Math.abs(std));
+        }
+      }
+      compared++;
+      if (Math.abs(now - before) > tolerance * scale) {
+        return false;
+      }
+    }
+    return compared > 0;
+  }
+
+  /** True when {@code mean} is 1/K for an integer K >= 2: a softmax output's mean. */
+  static boolean isReciprocalOfInteger(double mean) {
+    if (!(mean > 0 && mean <= 0.5)) {
+      return false;
+    }
+    double k = Math.rint(1 / mean);
+    return Math.abs(mean * k - 1) <= 1e-9;
+  }
+
+  @Override
+  public boolean fired() {
+    return runs.any();
+  }
+
+  @Override
+  public List<Finding> finish(AnalysisContext context) {
+    List<Finding> findings = new ArrayList<>();
+    for (List<LayerGroups.Run> group : LayerGroups.byLayer(runs.runs())) {
+      LayerGroups.Run root = group.get(0);
+      String name = context.layer(root.layer()).name();
+      List<String> others = new ArrayList<>();
+      for (int i = 1; i < group.size(); i++) {
+        others.add(group.get(i).phase().wireName());
+      }
+      String also = others.isEmpty() ? "" : "; so did its " + String.join(", ", others) + " values";
+      boolean output = root.phase() == Phase.FORWARD || root.phase() == Phase.ACTIVATION;
+      long steps = root.longest() + 1;
+      findings.add(
+          Finding.builder(SPEC)
+              .severity(output ? Severity.WARNING : Severity.ERROR)
+              .at(root.layer(), root.phase())
+              .steps(root.firstStep(), root.lastStep(), root.occurrences())
+              .evidence(
+                  Evidence.builder()
+                      .put("relative_tolerance", tolerance)
+                      .put("window", (long) window)
+                      .put("longest_run_steps", steps)
+                      .put("unchanged_steps", root.occurrences())
+                      .build())
+              .consequences(LayerGroups.consequences(group, context))
+              .message(
+                  format(ROOT, "%s %s values stopped changing at step %d: %d observations in a row within a relative %s of each other, up to step %d%s.",
+                      name, root.phase().wireName(), root.firstStep(), steps, Numbers.format(tolerance),
+                      root.lastStep(), also))
+              .build());
+    }
+    return findings;
+  }
+}

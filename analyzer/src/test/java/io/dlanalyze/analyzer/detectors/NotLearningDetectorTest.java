@@ -1,0 +1,89 @@
+package io.dlanalyze.analyzer.detectors;
+
+import static io.dlanalyze.analyzer.Analyses.analyze;
+import static io.dlanalyze.analyzer.Analyses.only;
+import static io.dlanalyze.analyzer.Analyses.trace;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.RowTrace;
+import io.dlanalyze.analyzer.Severity;
+import io.dlanalyze.analyzer.Symptom;
+import io.dlanalyze.trace.Phase;
+import io.dlanalyze.trace.synthetic.Fault;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class NotLearningDetectorTest {
+  private static final String ID = "not-learning";
+
+  @Test
+  void reports_lossPlateau_fromTheStepTheLossFlattened() {
+    List<Finding> findings = analyze(trace(Fault.lossPlateau(100)), only(ID)).findings();
+
+    assertThat(findings).hasSize(1);
+    Finding finding = findings.get(0);
+    assertThat(finding.symptom()).isEqualTo(Symptom.NOT_LEARNING);
+    assertThat(finding.severity()).isEqualTo(Severity.ERROR);
+    assertThat(finding.layerIndex()).isEqualTo(-1);
+    assertThat(finding.layerName()).isEqualTo("model");
+    assertThat(finding.phase()).isEqualTo(Phase.LOSS);
+    assertThat(finding.firstStep()).isEqualTo(100);
+    assertThat(finding.lastStep()).isEqualTo(999);
+    assertThat(finding.evidence().get("trend")).isEqualTo("flat");
+  }
+
+  @Test
+  void doesNotFire_onHealthyTrace() {
+    assertThat(analyze(trace(), only(ID)).findings()).isEmpty();
+  }
+
+  @Test
+  void doesNotFire_onRunThatConvergesAndFlattensLate() {
+    RowTrace.Builder b = RowTrace.builder();
+    for (long s = 0; s < 1000; s++) {
+      double loss = s < 600 ? 2.3 * Math.exp(-s / 100.0) + 0.05 : 2.3 * Math.exp(-6) + 0.05;
+      b.model(s, Phase.LOSS, loss * (1 + 0.02 * Math.sin(7.1 * s)));
+    }
+
+    assertThat(analyze(b.build(), only(ID)).findings()).isEmpty();
+  }
+
+  @Test
+  void reports_risingLoss_fromTheFirstBlockWithoutProgress() {
+    Finding finding = analyze(trace(Fault.explodingGradient(500, 1.5)), only(ID)).findings().get(0);
+
+    assertThat(finding.firstStep()).isEqualTo(500);
+    assertThat(finding.evidence().get("trend")).isEqualTo("rising");
+  }
+
+  @Test
+  void reports_flatLossFromTheStart_evenWithNoiseAboveExactEquality() {
+    RowTrace.Builder b = RowTrace.builder();
+    for (long s = 0; s < 400; s++) {
+      b.model(s, Phase.LOSS, 2.302 * (1 + 0.01 * Math.sin(3.7 * s)));
+    }
+
+    assertThat(analyze(b.build(), only(ID)).findings())
+        .singleElement().extracting(Finding::firstStep).isEqualTo(0L);
+  }
+
+  @Test
+  void reports_accuracyStuckAtZero() {
+    RowTrace.Builder b = RowTrace.builder();
+    for (long s = 0; s < 200; s++) {
+      b.model(s, Phase.LOSS, 2.0 - 5e-3 * s);
+      b.model(s, Phase.ACCURACY, s < 30 ? 0.1 : 0.0);
+    }
+
+    Finding finding = analyze(b.build(), only(ID)).findings().get(0);
+    assertThat(finding.phase()).isEqualTo(Phase.ACCURACY);
+    assertThat(finding.firstStep()).isEqualTo(30);
+    assertThat(finding.occurrences()).isEqualTo(170);
+  }
+
+  @Test
+  void doesNotFire_onNanLoss_numericalErrorOwnsIt() {
+    assertThat(analyze(trace(Fault.nan(3, 420)), only(ID)).findings()).isEmpty();
+  }
+}
