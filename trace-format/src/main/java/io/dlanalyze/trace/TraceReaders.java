@@ -4,6 +4,7 @@ import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 
 import io.dlanalyze.trace.arrow.ArrowTraceReader;
+import io.dlanalyze.trace.csv.CsvTraceReader;
 import io.dlanalyze.trace.parquet.ParquetTraceReader;
 import java.io.IOException;
 import java.io.InputStream;
@@ -34,7 +35,10 @@ public final class TraceReaders {
       case ARROW_FILE, ARROW_STREAM -> {
         return ArrowTraceReader.open(path, format, options);
       }
-      case CSV, SYNTHETIC -> {}
+      case CSV -> {
+        return CsvTraceReader.open(path, options);
+      }
+      case SYNTHETIC -> {}
     }
     throw new TraceFormatException(
         ErrorCode.UNKNOWN_FORMAT, path, null, format + " traces are not readable yet");

@@ -1,6 +1,7 @@
 package io.dlanalyze.trace;
 
 import io.dlanalyze.trace.arrow.ArrowTraceWriter;
+import io.dlanalyze.trace.csv.CsvTraceWriter;
 import io.dlanalyze.trace.parquet.ParquetTraceWriter;
 import java.nio.file.Path;
 
@@ -32,7 +33,10 @@ public final class TraceWriters {
       case ARROW_FILE, ARROW_STREAM -> {
         return ArrowTraceWriter.create(path, format, metadata, options);
       }
-      case CSV, SYNTHETIC -> {}
+      case CSV -> {
+        return CsvTraceWriter.create(path, metadata, options);
+      }
+      case SYNTHETIC -> {}
     }
     throw new TraceFormatException(
         ErrorCode.UNKNOWN_FORMAT, path, null, format + " traces are not writable yet");

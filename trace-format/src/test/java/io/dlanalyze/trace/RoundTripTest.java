@@ -18,7 +18,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 class RoundTripTest {
   /** The formats under test; each is a parameter so a new format joins every pair. */
-  static final List<TraceFormat> FORMATS = List.of(TraceFormat.ARROW_FILE, TraceFormat.ARROW_STREAM);
+  static final List<TraceFormat> FORMATS =
+      List.of(TraceFormat.ARROW_FILE, TraceFormat.ARROW_STREAM, TraceFormat.CSV);
 
   @TempDir Path dir;
 

@@ -1,0 +1,120 @@
+package io.dlanalyze.trace.csv;
+
+import static java.lang.String.format;
+import static java.util.Locale.ROOT;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.dlanalyze.trace.ErrorCode;
+import io.dlanalyze.trace.TraceFormatException;
+import io.dlanalyze.trace.TraceMetadata;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * The metadata sidecar of a CSV trace: one JSON object of key-value pairs. The sidecar of {@code
+ * run.csv} is {@code run.csv.meta.json} (what the writer writes); {@code run.meta.json} is also
+ * read when the first does not exist.
+ */
+public final class CsvSidecar {
+  static final ObjectMapper JSON =
+      new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+  private CsvSidecar() {}
+
+  /** The sidecar the writer writes and the reader looks for first: {@code run.csv.meta.json}. */
+  public static Path path(Path csv) {
+    return csv.resolveSibling(csv.getFileName() + ".meta.json");
+  }
+
+  /** The alternative name: {@code run.meta.json} for {@code run.csv}, or {@code null}. */
+  public static Path alternatePath(Path csv) {
+    String name = csv.getFileName().toString();
+    if (!name.toLowerCase(Locale.ROOT).endsWith(".csv") || name.length() == 4) {
+      return null;
+    }
+    return csv.resolveSibling(name.substring(0, name.length() - 4) + ".meta.json");
+  }
+
+  /** Reads the sidecar of {@code csv}; a missing one gives empty metadata and a warning. */
+  static TraceMetadata read(Path csv, List<String> warnings) {
+    Path primary = path(csv);
+    Path alternate = alternatePath(csv);
+    Path chosen;
+    if (Files.isRegularFile(primary)) {
+      chosen = primary;
+      if (alternate != null && Files.isRegularFile(alternate)) {
+        warnings.add(
+            format(ROOT, "metadata: %s is ignored, %s takes precedence", alternate.getFileName(), primary.getFileName()));
+      }
+    } else if (alternate != null && Files.isRegularFile(alternate)) {
+      chosen = alternate;
+    } else {
+      warnings.add(
+          format(
+              ROOT,
+              "no metadata: %s does not exist%s; the metadata is empty",
+              primary.getFileName(),
+              alternate == null ? "" : " (nor " + alternate.getFileName() + ")"));
+      return TraceMetadata.empty();
+    }
+    JsonNode root;
+    try {
+      root = JSON.readTree(Files.readString(chosen, StandardCharsets.UTF_8));
+    } catch (JsonProcessingException e) {
+      throw new TraceFormatException(
+          ErrorCode.BAD_METADATA, chosen, null, format(ROOT, "not valid JSON: %s", oneLine(e.getOriginalMessage())), e);
+    } catch (IOException e) {
+      throw new TraceFormatException(
+          ErrorCode.IO_ERROR, chosen, null, format(ROOT, "cannot read: %s", e.getMessage()), e);
+    }
+    if (root == null || !root.isObject()) {
+      throw new TraceFormatException(
+          ErrorCode.BAD_METADATA, chosen, null, "must hold one JSON object of metadata keys and values");
+    }
+    Map<String, String> values = new LinkedHashMap<>();
+    Iterator<Map.Entry<String, JsonNode>> fields = root.fields();
+    while (fields.hasNext()) {
+      Map.Entry<String, JsonNode> field = fields.next();
+      JsonNode value = field.getValue();
+      if (value.isNull()) {
+        continue;
+      }
+      // Strings as they are; a number, array or object (e.g. dltrace.layers written as a real
+      // JSON array) as its JSON text.
+      values.put(field.getKey(), value.isTextual() ? value.textValue() : value.toString());
+    }
+    try {
+      return TraceMetadata.of(values);
+    } catch (IllegalArgumentException e) {
+      throw new TraceFormatException(ErrorCode.BAD_METADATA, chosen, null, e.getMessage(), e);
+    }
+  }
+
+  /** The sidecar text: every value as a JSON string, so any metadata round-trips exactly. */
+  static String render(TraceMetadata metadata) {
+    ObjectNode root = JSON.createObjectNode();
+    for (Map.Entry<String, String> entry : metadata.asMap().entrySet()) {
+      root.put(entry.getKey(), entry.getValue());
+    }
+    try {
+      return JSON.writeValueAsString(root) + "\n";
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("cannot render metadata", e);
+    }
+  }
+
+  private static String oneLine(String text) {
+    return text == null ? "" : text.replace('\n', ' ').replace('\r', ' ');
+  }
+}
