@@ -19,7 +19,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 class RoundTripTest {
   /** The formats under test; each is a parameter so a new format joins every pair. */
   static final List<TraceFormat> FORMATS =
-      List.of(TraceFormat.ARROW_FILE, TraceFormat.ARROW_STREAM, TraceFormat.CSV);
+      List.of(TraceFormat.PARQUET, TraceFormat.ARROW_FILE, TraceFormat.ARROW_STREAM, TraceFormat.CSV);
 
   @TempDir Path dir;
 
