@@ -48,6 +48,7 @@ public final class DlAnalyze implements Runnable {
   /** The subcommands, in the order {@code --help} lists them. */
   static List<Object> subcommands() {
     List<Object> commands = new ArrayList<>();
+    commands.add(new AnalyzeCommand());
     return commands;
   }
 

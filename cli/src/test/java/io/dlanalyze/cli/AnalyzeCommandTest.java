@@ -1,0 +1,179 @@
+package io.dlanalyze.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.dlanalyze.trace.ReadOptions;
+import io.dlanalyze.trace.TraceReader;
+import io.dlanalyze.trace.TraceWriter;
+import io.dlanalyze.trace.TraceWriters;
+import io.dlanalyze.trace.WriteOptions;
+import io.dlanalyze.trace.synthetic.Fault;
+import io.dlanalyze.trace.synthetic.SyntheticTrace;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class AnalyzeCommandTest {
+  @TempDir Path dir;
+
+  private final StringWriter out = new StringWriter();
+  private final StringWriter err = new StringWriter();
+
+  private int run(String... args) {
+    return DlAnalyze.run(new PrintWriter(out), new PrintWriter(err), args);
+  }
+
+  /** Writes a 6-layer, 1000-step synthetic trace with the faults to {@code name}. */
+  private Path write(String name, Fault... faults) {
+    SyntheticTrace.Builder builder = SyntheticTrace.builder().steps(1_000).stepsPerEpoch(100).seed(1);
+    for (Fault fault : faults) {
+      builder.fault(fault);
+    }
+    SyntheticTrace trace = builder.build();
+    Path path = dir.resolve(name);
+    try (TraceReader reader = trace.open(ReadOptions.all().withBatchRows(4096));
+        TraceWriter writer = TraceWriters.create(path, reader.metadata(), WriteOptions.defaults())) {
+      while (reader.next()) {
+        writer.write(reader.batch());
+      }
+    }
+    return path;
+  }
+
+  @Test
+  void analyze_healthyParquet_exitsZeroWithHealthyVerdict() {
+    int code = run("analyze", write("healthy.parquet").toString());
+
+    assertThat(code).isEqualTo(ExitCodes.OK);
+    assertThat(out.toString()).contains("Verdict: HEALTHY").doesNotContain("\u001B[");
+    assertThat(err.toString()).isEmpty();
+  }
+
+  @Test
+  void analyze_nanTrace_exitsThreeAndTopFindingNamesLayerPhaseStep() throws IOException {
+    int code = run("analyze", "--format", "json", write("nan.parquet", Fault.nan(3, 420)).toString());
+
+    assertThat(code).isEqualTo(ExitCodes.FAULT_FOUND);
+    JsonNode json = new ObjectMapper().readTree(out.toString());
+    assertThat(json.get("verdict").asText()).isEqualTo("buggy");
+    JsonNode top = json.get("findings").get(0);
+    assertThat(top.get("layer_name").asText()).isEqualTo("fc3");
+    assertThat(top.get("phase").asText()).isEqualTo("forward");
+    assertThat(top.get("first_step").asLong()).isEqualTo(420);
+    assertThat(json.get("trace").get("format").asText()).isEqualTo("parquet");
+  }
+
+  @Test
+  void plainTraceArgument_isAnalyze() {
+    int code = run(write("dead.arrow", Fault.deadLayer(2, 300)).toString(), "--format", "markdown");
+
+    assertThat(code).isEqualTo(ExitCodes.FAULT_FOUND);
+    assertThat(out.toString()).startsWith("# dl-analyze report").contains("dead-or-zero");
+  }
+
+  @Test
+  void readsArrowStream() {
+    assertThat(run("analyze", write("healthy.arrows").toString())).isEqualTo(ExitCodes.OK);
+  }
+
+  @Test
+  void output_writesTheSameReportToAFile() throws IOException {
+    Path trace = write("nan.parquet", Fault.nan(3, 420));
+    Path report = dir.resolve("report.json");
+
+    int code = run("analyze", "--format", "json", "--output", report.toString(), trace.toString());
+    run("analyze", "--format", "json", trace.toString());
+
+    assertThat(code).isEqualTo(ExitCodes.FAULT_FOUND);
+    assertThat(Files.readString(report, StandardCharsets.UTF_8)).isEqualTo(out.toString());
+    try (var files = Files.list(dir)) {
+      assertThat(files.map(p -> p.getFileName().toString())).noneMatch(n -> n.endsWith(".tmp"));
+    }
+  }
+
+  @Test
+  void output_missingDirectory_exitsFive() {
+    int code = run("analyze", "-o", dir.resolve("no/such/dir/r.txt").toString(), write("h.parquet").toString());
+
+    assertThat(code).isEqualTo(ExitCodes.OUTPUT_ERROR);
+    assertThat(err.toString()).startsWith("dl-analyze: error: ");
+  }
+
+  @Test
+  void failOn_controlsTheExitCode() {
+    Path dead = write("dead.parquet", Fault.deadLayer(2, 300));
+
+    assertThat(run("analyze", "--fail-on", "critical", dead.toString())).isEqualTo(ExitCodes.OK);
+    assertThat(run("analyze", "--fail-on", "error", dead.toString())).isEqualTo(ExitCodes.FAULT_FOUND);
+    assertThat(run("analyze", "--fail-on", "never", write("nan.parquet", Fault.nan(3, 420)).toString()))
+        .isEqualTo(ExitCodes.OK);
+  }
+
+  @Test
+  void deeplocalizeMode_reproducesTheSoftmaxFalsePositive() {
+    int code = run("analyze", "--mode", "deeplocalize", write("healthy.parquet").toString());
+
+    assertThat(code).isEqualTo(ExitCodes.FAULT_FOUND);
+    assertThat(out.toString()).contains("Batch 4 layer 5: Error in forward");
+  }
+
+  @Test
+  void missingTrace_exitsFourWithOneLine() {
+    int code = run("analyze", dir.resolve("missing.parquet").toString());
+
+    assertThat(code).isEqualTo(ExitCodes.BAD_INPUT);
+    assertThat(err.toString()).startsWith("dl-analyze: error: ").contains("missing.parquet");
+    assertThat(err.toString().strip().lines()).hasSize(1);
+  }
+
+  @Test
+  void badThreshold_exitsTwo() {
+    int code = run("analyze", "--window", "0", write("h.parquet").toString());
+
+    assertThat(code).isEqualTo(ExitCodes.USAGE);
+    assertThat(err.toString()).contains("window must be in [1, 1000000000]: 0");
+  }
+
+  @Test
+  void unknownThresholdKey_exitsTwo() {
+    assertThat(run("analyze", "--set", "no-such=1", write("h.parquet").toString())).isEqualTo(ExitCodes.USAGE);
+    assertThat(err.toString()).contains("unknown threshold: no-such");
+  }
+
+  @Test
+  void unknownDetector_exitsTwo() {
+    assertThat(run("analyze", "--detectors", "nope", write("h.parquet").toString())).isEqualTo(ExitCodes.USAGE);
+    assertThat(err.toString()).contains("unknown detector: nope");
+  }
+
+  @Test
+  void thresholdOptions_changeTheResult() {
+    Path dead = write("dead.parquet", Fault.deadLayer(2, 960));
+
+    assertThat(run("analyze", dead.toString())).isEqualTo(ExitCodes.OK);
+    assertThat(run("analyze", "--window", "20", dead.toString())).isEqualTo(ExitCodes.FAULT_FOUND);
+    assertThat(run("analyze", "--set", "window=20", "--disable", "dead-or-zero,unchanged-values", dead.toString()))
+        .isEqualTo(ExitCodes.OK);
+  }
+
+  @Test
+  void colorAlways_paintsTheTextReport() {
+    run("analyze", "--color", "always", write("h.parquet").toString());
+
+    assertThat(out.toString()).contains("\u001B[");
+  }
+
+  @Test
+  void timing_addsRowsPerSecond() {
+    run("analyze", "--timing", write("h.parquet").toString());
+
+    assertThat(out.toString()).contains("rows/s");
+  }
+}
