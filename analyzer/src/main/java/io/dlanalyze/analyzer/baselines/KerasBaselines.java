@@ -193,6 +193,6 @@ public final class KerasBaselines {
   }
 
   private static String number(double value) {
-    return io.dlanalyze.analyzer.report.Numbers.format(value);
+    return io.dlanalyze.analyzer.report.Numbers.precise(value);
   }
 }
