@@ -35,9 +35,10 @@ import org.apache.parquet.schema.MessageType;
 
 /**
  * Writes a trace as one Parquet file in the v1 schema ({@link TraceParquetSchema#v1()}): contract
- * column order, nullable columns OPTIONAL, strings as dictionary-encoded UTF8, float64 statistics
- * PLAIN (dictionaries rarely pay off for them and PLAIN doubles decode with one bulk copy), V1 data
- * pages, zstd by default. A row group is flushed every {@link WriteOptions#rowGroupRows()} rows;
+ * column order, nullable columns OPTIONAL, strings and small integers dictionary-encoded, float64
+ * statistics and the step PLAIN (their dictionaries rarely pay off, the writer pays a hash lookup
+ * per value for them, and PLAIN numbers decode with one bulk copy), V1 data pages, zstd by
+ * default. A row group is flushed every {@link WriteOptions#rowGroupRows()} rows;
  * the trace metadata goes into the footer in its own order.
  *
  * <p>Values go straight to parquet-mr's column writers, column by column in chunks of {@link
@@ -81,7 +82,7 @@ public final class ParquetTraceWriter implements TraceWriter {
             .withAllocator(new HeapByteBufferAllocator())
             .withDictionaryEncoding(true);
     for (Column column : Column.values()) {
-      if (column.type() == ColumnType.FLOAT64) {
+      if (column.type() == ColumnType.FLOAT64 || column == Column.STEP) {
         builder.withDictionaryEncoding(column.wireName(), false);
       }
     }

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Read throughput of the trace readers: rows/s, MB/s and peak RSS, one fresh JVM per measurement.
+#
+#   bench/read-throughput.sh                    # 20M- and 5M-row traces, every format below
+#   bench/read-throughput.sh 2000000            # other sizes (multiples of 32 rows)
+#   JAVA_OPTS=-Xmx256m bench/read-throughput.sh # extra JVM flags for the read runs
+#
+# Each trace is generated once into bench/work/ (gitignored; delete a file to regenerate) by
+# SyntheticTrace (6 Linear layers, 32 rows per step, a NaN fault at 90%) and the format's own
+# writer with default options. Each measurement is a fresh `java` process under /usr/bin/time -v
+# reading the whole trace: all 16 columns, or the 4-column projection step, layer_index, phase,
+# mean. Files are read from the page cache (generated just before or read before).
+# Output: one line per measurement, then the same as Markdown table rows for docs/performance.md.
+set -euo pipefail
+
+# One line per format: "<name> <file extension>". Adding a format is adding a line here.
+FORMATS=(
+  "parquet .parquet"
+)
+PROJECTIONS=(all proj4)
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=$root/bench/work
+mkdir -p "$work"
+if [ $# -gt 0 ]; then sizes=("$@"); else sizes=(20000000 5000000); fi
+
+echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
+  "$(free -g | awk '/Mem:/ {print $2}') GB RAM, $(java -version 2>&1 | head -1)"
+echo "# load at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# trace-format and its test classes (the bench main lives there); the runtime class path without
+# the compile-only Hadoop API, i.e. what the CLI ships.
+(cd "$root" && mvn -B -q -pl trace-format -am test-compile)
+(cd "$root" && mvn -B -q -pl trace-format dependency:build-classpath \
+  -Dmdep.includeScope=runtime -Dmdep.outputFile="$work/classpath.txt")
+deps=$(tr ':' '\n' < "$work/classpath.txt" | grep -v '/org/apache/hadoop/' | paste -sd: -)
+cp="$root/trace-format/target/test-classes:$root/trace-format/target/classes:$deps"
+main=io.dlanalyze.trace.bench.ReadThroughput
+flags=(--add-opens=java.base/java.nio=ALL-UNNAMED)
+
+table=()
+for rows in "${sizes[@]}"; do
+  for format in "${FORMATS[@]}"; do
+    read -r name extension <<< "$format"
+    file=$work/trace-$rows$extension
+    if [ ! -e "$file" ]; then
+      echo "# generating $file"
+      java "${flags[@]}" -cp "$cp" "$main" generate "$file" "$rows"
+    fi
+    mb=$(du -sm "$file" | cut -f1)
+    for projection in "${PROJECTIONS[@]}"; do
+      # shellcheck disable=SC2086
+      /usr/bin/time -v -o "$work/time.txt" \
+        java "${flags[@]}" ${JAVA_OPTS:-} -cp "$cp" "$main" read "$file" "$projection" > "$work/out.txt"
+      result=$(cat "$work/out.txt")
+      rss_mb=$(awk '/Maximum resident set size/ {printf "%d", $NF / 1024}' "$work/time.txt")
+      elapsed=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$work/time.txt")
+      field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" <<< "$result"; }
+      echo "$name rows=$rows columns=$projection file_mb=$mb $result process_elapsed=$elapsed peak_rss_mb=$rss_mb"
+      table+=("| $name | $rows | $projection | $mb | $(field seconds) | $(field cpu) | $(awk -v r="$(field rows_per_s)" 'BEGIN {printf "%.1f", r / 1e6}') | $(field file_mb_per_s) | $(field decoded_mb_per_s) | $elapsed | $rss_mb |")
+    done
+  done
+done
+echo "# load at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "| format | rows | columns | file MB | read s | read CPU s | Mrows/s | file MB/s | decoded MB/s | process elapsed | peak RSS MB |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
+printf '%s\n' "${table[@]}"
