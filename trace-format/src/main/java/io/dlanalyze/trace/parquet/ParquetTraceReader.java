@@ -65,6 +65,7 @@ public final class ParquetTraceReader implements TraceReader {
   private ParquetFileReader fileReader;
   private ColumnDecoder[] decoders = new ColumnDecoder[0];
   private ColumnDecoder phaseDecoder;
+  private PageReadStore rowGroupStore;
   private int rowGroup;
   private long rowGroupFirstRow;
   private long nextRowGroupFirstRow;
@@ -279,6 +280,7 @@ public final class ParquetTraceReader implements TraceReader {
   }
 
   private void startRowGroup() {
+    releaseRowGroup();
     PageReadStore store;
     try {
       store = fileReader.readNextRowGroup();
@@ -294,6 +296,7 @@ public final class ParquetTraceReader implements TraceReader {
       throw new TraceFormatException(
           ErrorCode.CORRUPT, part.file(), String.format(ROOT, "row group %d", rowGroup), "row group is missing");
     }
+    rowGroupStore = store;
     for (ColumnDecoder decoder : decoders) {
       try {
         decoder.startChunk(store.getPageReader(decoder.descriptor()), rowGroup, rowGroupFirstRow);
@@ -419,7 +422,17 @@ public final class ParquetTraceReader implements TraceReader {
     }
   }
 
+  /** Hands the previous row group's buffers back to parquet-mr's allocator. */
+  private void releaseRowGroup() {
+    PageReadStore store = rowGroupStore;
+    rowGroupStore = null;
+    if (store != null) {
+      store.close();
+    }
+  }
+
   private void closeFile() {
+    releaseRowGroup();
     ParquetFileReader reader = fileReader;
     fileReader = null;
     part = null;

@@ -37,6 +37,7 @@ final class ParquetTestFile {
   private boolean byteStreamSplit;
   private int rowGroupRows = Integer.MAX_VALUE;
   private int pageRows = 20_000;
+  private int dictionaryPageSize = 1 << 20;
 
   /** A v1 trace of {@code steps} steps x 4 rows (fc0 forward, fc0 activation, loss, accuracy). */
   static ParquetTestFile v1Trace(int steps) {
@@ -140,6 +141,12 @@ final class ParquetTestFile {
     return this;
   }
 
+  /** A small dictionary page size makes parquet-mr fall back to PLAIN pages mid-chunk. */
+  ParquetTestFile dictionaryPageSize(int bytes) {
+    dictionaryPageSize = bytes;
+    return this;
+  }
+
   ParquetTestFile pageRows(int rows) {
     pageRows = rows;
     return this;
@@ -165,6 +172,7 @@ final class ParquetTestFile {
             .withDictionaryEncoding(dictionary)
             .withByteStreamSplitEncoding(byteStreamSplit)
             .withPageRowCountLimit(pageRows)
+            .withDictionaryPageSize(dictionaryPageSize)
             .withMinRowCountForPageSizeCheck(1)
             .withAllocator(new HeapByteBufferAllocator())
             .build();

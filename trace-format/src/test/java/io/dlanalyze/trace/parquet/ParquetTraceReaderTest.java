@@ -386,6 +386,36 @@ class ParquetTraceReaderTest {
     }
   }
 
+  @Test
+  void read_dictionaryFallingBackToPlainMidChunk_sameValues() throws IOException {
+    int steps = 2_000;
+    ParquetTestFile file = ParquetTestFile.v1Trace(steps).pageRows(100).dictionaryPageSize(2_048);
+    Object[] names = new Object[steps * 4];
+    for (int r = 0; r < names.length; r++) {
+      names[r] = "layer-" + (r / 4); // distinct names overflow the 2 KB dictionary after some pages
+    }
+    Object[] min = new Object[steps * 4];
+    for (int r = 0; r < min.length; r++) {
+      min[r] = (r / 20) * 0.5; // few values per page, so the dictionary pays off until it is full
+    }
+    file.column("layer_name", "required binary (STRING)", names);
+    file.column("min", "optional double", min);
+    Path path = dir.resolve("fallback.parquet");
+    file.write(path);
+    ParquetPart part = ParquetPart.open(path, NoHadoopReadOptions.create(new NoHadoopCodecFactory()));
+    var chunks = part.footer().getBlocks().get(0).getColumns();
+    assertThat(chunks.get(Column.LAYER_NAME.ordinal()).getEncodings())
+        .contains(org.apache.parquet.column.Encoding.PLAIN_DICTIONARY, org.apache.parquet.column.Encoding.PLAIN);
+    assertThat(chunks.get(Column.MIN.ordinal()).getEncodings())
+        .contains(org.apache.parquet.column.Encoding.PLAIN_DICTIONARY, org.apache.parquet.column.Encoding.PLAIN);
+
+    TraceRows rows = read(path, ReadOptions.all().withBatchRows(1_000));
+    for (int r = 0; r < rows.rows; r++) {
+      assertThat(rows.get(Column.LAYER_NAME).strings()[r]).isEqualTo(names[r]);
+      assertThat(rows.doubles(Column.MIN)[r]).isEqualTo(min[r]);
+    }
+  }
+
   // ---- directories ----------------------------------------------------------------------------
 
   @Test
