@@ -1,0 +1,46 @@
+package io.dlanalyze.batch;
+
+import io.dlanalyze.trace.AtomicOutput;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * The files of the output directory: {@code findings.parquet}, {@code runs.parquet} and one
+ * summary per {@link SummaryFormat}, in that order. The runs table is the state the next run
+ * compares against, so it is written after the findings it refers to.
+ */
+public final class ResultsOutput {
+  private ResultsOutput() {}
+
+  /** Each output file's name and bytes, in the order they are written. */
+  public static Map<String, byte[]> files(BatchResults results, String out) {
+    Map<String, byte[]> files = new LinkedHashMap<>();
+    files.put(ResultsTables.FINDINGS_FILE, ResultsTables.writeFindings(results.findings()));
+    files.put(ResultsTables.RUNS_FILE, ResultsTables.writeRuns(results.runs()));
+    for (SummaryFormat format : SummaryFormat.values()) {
+      files.put(format.fileName(), format.render(results, out).getBytes(StandardCharsets.UTF_8));
+    }
+    return files;
+  }
+
+  /**
+   * Writes every file into a local directory (created if missing), each atomically: a temporary
+   * file beside the target, then a rename.
+   */
+  public static void writeLocal(Path directory, BatchResults results) throws IOException {
+    Files.createDirectories(directory);
+    for (Map.Entry<String, byte[]> file : files(results, directory.toString()).entrySet()) {
+      AtomicOutput output = AtomicOutput.create(directory.resolve(file.getKey()));
+      try {
+        Files.write(output.temporary(), file.getValue());
+        output.commit();
+      } finally {
+        output.abort();
+      }
+    }
+  }
+}

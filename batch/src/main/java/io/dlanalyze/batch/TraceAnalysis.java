@@ -1,0 +1,234 @@
+package io.dlanalyze.batch;
+
+import static java.util.Locale.ROOT;
+import static java.util.Objects.requireNonNull;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import io.dlanalyze.analyzer.AnalysisOptions;
+import io.dlanalyze.analyzer.Analyzer;
+import io.dlanalyze.analyzer.DetectorInfo;
+import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.Report;
+import io.dlanalyze.analyzer.RootCause;
+import io.dlanalyze.analyzer.report.Numbers;
+import io.dlanalyze.trace.TraceFormatException;
+import io.dlanalyze.trace.TraceMetadata;
+import io.dlanalyze.trace.TraceReaders;
+import java.io.IOException;
+import java.io.StringWriter;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One trace analysed and turned into table rows: the code both the local batch and each Spark
+ * task run, so both produce the same rows. A failure never escapes: it becomes a row with status
+ * error, an error code and a one-line message. Thread-safe.
+ */
+public final class TraceAnalysis {
+  private static final JsonFactory JSON = new JsonFactory();
+
+  private final Analyzer analyzer = new Analyzer();
+  private final AnalysisOptions options;
+  private final String config;
+
+  public TraceAnalysis(AnalysisSettings settings) {
+    this.options = requireNonNull(settings, "settings is null").options();
+    this.config = configOf(analyzer, options);
+  }
+
+  /** A trace's analysis: its runs row and its findings rows in rank order. */
+  public record Result(RunRow run, List<FindingRow> findings) {
+    public Result {
+      requireNonNull(run, "run is null");
+      findings = List.copyOf(findings);
+    }
+  }
+
+  /**
+   * The analysis configuration, kept in every row: a trace is re-analysed when it changes, and
+   * also when this changes (another dl-analyze version, mode, detector set or threshold). For
+   * example {@code dl-analyze 0.1.0; mode=default; detectors=numerical-error;
+   * thresholds=sha256:1f2e3d4c5b6a}.
+   */
+  public String config() {
+    return config;
+  }
+
+  /**
+   * Analyses a trace.
+   *
+   * @param local where the trace can be read on this machine
+   * @param path the trace's name in the results (the same as {@code local} for the local batch; the
+   *     original URI when a Spark task analyses a local copy); error messages name it
+   * @param fingerprint the trace's fingerprint, computed before the analysis
+   */
+  public Result analyze(Path local, String path, Fingerprint fingerprint) {
+    long start = System.nanoTime();
+    try {
+      Report report = analyzer.analyze(local, options);
+      long millis = (System.nanoTime() - start) / 1_000_000;
+      return rows(report, path, fingerprint, millis);
+    } catch (TraceFormatException e) {
+      return failed(local, path, fingerprint, e.code().name().toLowerCase(ROOT), e.getMessage(), start);
+    } catch (RuntimeException | OutOfMemoryError | StackOverflowError e) {
+      return failed(local, path, fingerprint, "internal", "internal error: " + e, start);
+    }
+  }
+
+  private Result failed(
+      Path local, String path, Fingerprint fingerprint, String code, String message, long start) {
+    long millis = (System.nanoTime() - start) / 1_000_000;
+    String format;
+    try {
+      format = TraceReaders.detect(local).displayName();
+    } catch (RuntimeException e) {
+      format = null;
+    }
+    RunRow row =
+        RunRow.error(
+            path, format, fingerprint, config, code, oneLine(message, local, path), millis,
+            System.currentTimeMillis());
+    return new Result(row, List.of());
+  }
+
+  private Result rows(Report report, String path, Fingerprint fingerprint, long millis) {
+    int[] bySeverity = new int[4];
+    List<FindingRow> findings = new ArrayList<>(report.findings().size());
+    int rank = 0;
+    for (Finding finding : report.findings()) {
+      rank++;
+      bySeverity[finding.severity().ordinal()]++;
+      findings.add(
+          new FindingRow(
+              path,
+              rank,
+              finding.detector(),
+              finding.symptom().wireName(),
+              finding.severity().wireName(),
+              finding.layerIndex(),
+              finding.layerName(),
+              finding.layerType(),
+              finding.phase().wireName(),
+              finding.firstStep(),
+              finding.lastStep(),
+              finding.epoch(),
+              finding.batch(),
+              finding.occurrences(),
+              finding.consequences().size(),
+              finding.message(),
+              finding.suggestedFix(),
+              evidenceJson(finding)));
+    }
+    RootCause root = report.rootCause();
+    Finding top = report.topFinding().orElse(null);
+    RunRow row =
+        new RunRow(
+            path,
+            report.trace().format(),
+            fingerprint,
+            config,
+            RunStatus.OK,
+            null,
+            null,
+            report.verdict().wireName(),
+            report.verdictReason(),
+            root == null ? null : root.scope(),
+            root == null ? null : root.layerIndex(),
+            root == null ? null : root.layerName(),
+            root == null ? null : root.cause(),
+            root == null ? null : root.suggestedFix(),
+            top == null ? null : top.detector(),
+            top == null ? null : top.symptom().wireName(),
+            top == null ? null : top.severity().wireName(),
+            top == null ? null : top.layerIndex(),
+            top == null ? null : top.layerName(),
+            top == null ? null : top.phase().wireName(),
+            top == null ? null : top.firstStep(),
+            findings.size(),
+            bySeverity[0],
+            bySeverity[1],
+            bySeverity[2],
+            bySeverity[3],
+            report.trace().rows(),
+            report.trace().steps(),
+            report.trace().truncated(),
+            report.trace().warnings().size(),
+            report.trace().metadata().get(TraceMetadata.RUN_ID),
+            millis,
+            System.currentTimeMillis());
+    return new Result(row, findings);
+  }
+
+  /**
+   * The message on one line, naming {@code path} instead of a local copy: a Spark task that copied
+   * {@code hdfs://.../run.arrows} to a temporary file reports the original name.
+   */
+  static String oneLine(String message, Path local, String path) {
+    String text = message == null ? "" : message;
+    String localName = local.toString();
+    if (!localName.equals(path)) {
+      text = text.replace(localName, path);
+    }
+    return text.replaceAll("\\s*[\\r\\n]+\\s*", " ").strip();
+  }
+
+  private static String evidenceJson(Finding finding) {
+    StringWriter out = new StringWriter();
+    try (JsonGenerator json = JSON.createGenerator(out)) {
+      json.writeStartObject();
+      for (Map.Entry<String, Object> entry : finding.evidence().asMap().entrySet()) {
+        json.writeFieldName(entry.getKey());
+        Object value = entry.getValue();
+        if (value instanceof Double d) {
+          if (Double.isFinite(d)) {
+            json.writeNumber(Numbers.precise(d));
+          } else {
+            json.writeString(Numbers.precise(d));
+          }
+        } else if (value instanceof Long l) {
+          json.writeNumber(l);
+        } else if (value instanceof Boolean b) {
+          json.writeBoolean(b);
+        } else {
+          json.writeString(String.valueOf(value));
+        }
+      }
+      json.writeEndObject();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return out.toString();
+  }
+
+  private static String configOf(Analyzer analyzer, AnalysisOptions options) {
+    List<String> ids = new ArrayList<>();
+    for (DetectorInfo info : analyzer.detectorsFor(options)) {
+      ids.add(info.id());
+    }
+    StringBuilder thresholds = new StringBuilder();
+    for (Map.Entry<String, Double> entry : options.effectiveThresholds().entrySet()) {
+      thresholds.append(entry.getKey()).append('=').append(entry.getValue()).append('\n');
+    }
+    return "dl-analyze " + BatchVersion.get()
+        + "; mode=" + options.mode().wireName()
+        + "; detectors=" + String.join(",", ids)
+        + "; thresholds=sha256:" + sha256(thresholds.toString()).substring(0, 12);
+  }
+
+  private static String sha256(String text) {
+    try {
+      MessageDigest digest = MessageDigest.getInstance("SHA-256");
+      return HexFormat.of().formatHex(digest.digest(text.getBytes(StandardCharsets.UTF_8)));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("the JDK has no SHA-256", e);
+    }
+  }
+}

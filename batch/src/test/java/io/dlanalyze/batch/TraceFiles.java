@@ -1,0 +1,61 @@
+package io.dlanalyze.batch;
+
+import io.dlanalyze.trace.ReadOptions;
+import io.dlanalyze.trace.TraceReader;
+import io.dlanalyze.trace.TraceWriter;
+import io.dlanalyze.trace.TraceWriters;
+import io.dlanalyze.trace.WriteOptions;
+import io.dlanalyze.trace.synthetic.Fault;
+import io.dlanalyze.trace.synthetic.SyntheticTrace;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+
+/** Test helpers: synthetic traces written to real files. */
+public final class TraceFiles {
+  private TraceFiles() {}
+
+  /** A small synthetic trace: 4 layers, 200 steps, with the faults. */
+  public static SyntheticTrace small(long seed, Fault... faults) {
+    SyntheticTrace.Builder builder = SyntheticTrace.builder().layers(4).steps(200).stepsPerEpoch(50).seed(seed);
+    for (Fault fault : faults) {
+      builder.fault(fault);
+    }
+    return builder.build();
+  }
+
+  /** Writes a synthetic trace in the format {@code path}'s extension names; returns the path. */
+  public static Path write(Path path, SyntheticTrace trace) {
+    return write(path, trace, WriteOptions.defaults().withRowGroupRows(1_000));
+  }
+
+  public static Path write(Path path, SyntheticTrace trace, WriteOptions options) {
+    try {
+      Files.createDirectories(path.toAbsolutePath().getParent());
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    try (TraceReader source = trace.open(ReadOptions.all().withBatchRows(1_000));
+        TraceWriter writer = TraceWriters.create(path, source.metadata(), options)) {
+      while (source.next()) {
+        writer.write(source.batch());
+      }
+    }
+    return path;
+  }
+
+  /** Keeps the file's bytes, moves its mtime by {@code millis}. */
+  public static void touch(Path path, long millis) throws IOException {
+    FileTime time = Files.getLastModifiedTime(path);
+    Files.setLastModifiedTime(path, FileTime.fromMillis(time.toMillis() + millis));
+  }
+
+  /** Cuts a file to its first {@code bytes} bytes. */
+  public static void truncate(Path path, long bytes) throws IOException {
+    try (var channel = java.nio.channels.FileChannel.open(path, java.nio.file.StandardOpenOption.WRITE)) {
+      channel.truncate(bytes);
+    }
+  }
+}
