@@ -5,7 +5,9 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -15,6 +17,17 @@ import java.util.Map;
  */
 public final class ResultsOutput {
   private ResultsOutput() {}
+
+  /** The names of the output files, in the order they are written. */
+  public static List<String> fileNames() {
+    List<String> names = new ArrayList<>();
+    names.add(ResultsTables.FINDINGS_FILE);
+    names.add(ResultsTables.RUNS_FILE);
+    for (SummaryFormat format : SummaryFormat.values()) {
+      names.add(format.fileName());
+    }
+    return names;
+  }
 
   /** Each output file's name and bytes, in the order they are written. */
   public static Map<String, byte[]> files(BatchResults results, String out) {

@@ -49,6 +49,7 @@ public final class DlAnalyze implements Runnable {
   static List<Object> subcommands() {
     List<Object> commands = new ArrayList<>();
     commands.add(new AnalyzeCommand());
+    commands.add(new BatchCommand());
     return commands;
   }
 

@@ -1,0 +1,194 @@
+package io.dlanalyze.cli;
+
+import static java.lang.String.format;
+import static java.util.Locale.ROOT;
+
+import io.dlanalyze.analyzer.AnalysisMode;
+import io.dlanalyze.batch.AnalysisSettings;
+import io.dlanalyze.batch.BatchListener;
+import io.dlanalyze.batch.BatchResults;
+import io.dlanalyze.batch.BatchRunner;
+import io.dlanalyze.batch.LocalDiscovery;
+import io.dlanalyze.batch.PreviousResults;
+import io.dlanalyze.batch.ResultsOutput;
+import io.dlanalyze.batch.SummaryFormat;
+import io.dlanalyze.batch.TraceAnalysis;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code dl-analyze batch PATH... --out DIR}: the nightly job on one machine. Finds the traces,
+ * analyses the new and changed ones in parallel, writes the results tables and summaries, prints
+ * the summary, and exits with the state of the whole results table.
+ */
+@Command(
+    name = "batch",
+    mixinStandardHelpOptions = true,
+    versionProvider = ManifestVersionProvider.class,
+    sortOptions = false,
+    usageHelpAutoWidth = true,
+    description = {
+      "Analyses every trace under the given paths, in parallel, and writes into --out: runs.parquet"
+          + " (one row per trace), findings.parquet (one row per finding) and summary.txt/.json/.md;"
+          + " then prints the summary.",
+      "A trace already in --out/runs.parquet is skipped while its fingerprint (size, mtime, SHA-256"
+          + " of its first and last 64 KiB) and the analysis settings are unchanged; traces no longer"
+          + " found are dropped. A trace that cannot be read is a row with status error and never"
+          + " stops the batch.",
+      "Exit code, over every trace in the results (skipped ones too): 4 if some trace could not be"
+          + " read, else 3 if some trace is buggy, else 0. See docs/nightly.md.",
+    })
+final class BatchCommand implements Callable<Integer> {
+  /** How progress is shown on standard error. */
+  enum Progress {
+    AUTO,
+    BAR,
+    LINES,
+    NONE
+  }
+
+  @Spec CommandSpec spec;
+
+  @Parameters(arity = "1..*", paramLabel = "PATH",
+      description = "Trace files, directories (searched recursively; a *.parquet directory is one"
+          + " trace of part files) or quoted glob patterns ('/data/runs/**.arrows').")
+  List<String> paths;
+
+  @Option(names = "--out", required = true, paramLabel = "DIR",
+      description = "The results directory (created if missing); never searched for traces.")
+  Path out;
+
+  @Option(names = {"-j", "--jobs"}, paramLabel = "N",
+      description = "Traces analysed at once (default: one per core, here ${DEFAULT-VALUE}).")
+  int jobs = BatchRunner.defaultJobs();
+
+  @Option(names = "--force", description = "Analyse every trace again, changed or not.")
+  boolean force;
+
+  @Option(names = "--mode", paramLabel = "MODE", defaultValue = "default",
+      description = "default or deeplocalize, as for analyze (default: ${DEFAULT-VALUE}).")
+  AnalysisMode mode;
+
+  @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "text",
+      description = "The summary printed on standard output: text, json or markdown (all three are"
+          + " written to --out; default: ${DEFAULT-VALUE}).")
+  SummaryFormat format;
+
+  @Option(names = "--set", paramLabel = "KEY=VALUE",
+      description = "Set a threshold by key, as for analyze (see docs/detectors.md).")
+  Map<String, String> thresholds;
+
+  @Option(names = "--detectors", paramLabel = "ID", split = ",",
+      description = "Run only these detectors (comma-separated ids).")
+  List<String> detectors;
+
+  @Option(names = "--disable", paramLabel = "ID", split = ",",
+      description = "Do not run these detectors (comma-separated ids).")
+  List<String> disabled;
+
+  @Option(names = "--progress", paramLabel = "WHEN", defaultValue = "auto",
+      description = "Progress on standard error: auto (a bar on a terminal, one line per trace"
+          + " otherwise), bar, lines or none (default: ${DEFAULT-VALUE}).")
+  Progress progress;
+
+  @Override
+  public Integer call() {
+    if (jobs < 1) {
+      throw new ParameterException(spec.commandLine(), format(ROOT, "--jobs must be positive: %s", jobs));
+    }
+    AnalysisSettings settings = settings();
+    PrintWriter err = spec.commandLine().getErr();
+    Path outDir = out.toAbsolutePath().normalize();
+    if (Files.exists(outDir) && !Files.isDirectory(outDir)) {
+      throw new CliException(ExitCodes.OUTPUT_ERROR, format(ROOT, "%s: --out must be a directory", outDir));
+    }
+    LocalDiscovery.Found found = LocalDiscovery.find(paths, outDir);
+    for (String note : found.notes()) {
+      err.println("dl-analyze: note: " + note);
+    }
+    PreviousResults previous = previous(outDir, err);
+    BatchResults results;
+    try {
+      results = new BatchRunner(settings, jobs, force).run(found.traces(), previous, listener(err));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new CliException(ExitCodes.SOFTWARE, "interrupted", e);
+    }
+    try {
+      ResultsOutput.writeLocal(outDir, results);
+    } catch (IOException e) {
+      throw new CliException(
+          ExitCodes.OUTPUT_ERROR, format(ROOT, "%s: cannot write the results: %s", outDir, e.getMessage()), e);
+    }
+    PrintWriter stdout = spec.commandLine().getOut();
+    stdout.print(format.render(results, outDir.toString()));
+    stdout.flush();
+    err.println(format(ROOT, "dl-analyze: wrote %s to %s", String.join(", ", ResultsOutput.fileNames()), outDir));
+    err.flush();
+    return switch (results.health()) {
+      case HEALTHY -> ExitCodes.OK;
+      case BUGGY -> ExitCodes.FAULT_FOUND;
+      case UNREADABLE -> ExitCodes.BAD_INPUT;
+    };
+  }
+
+  private AnalysisSettings settings() {
+    try {
+      Map<String, Double> values = new LinkedHashMap<>();
+      if (thresholds != null) {
+        for (Map.Entry<String, String> entry : thresholds.entrySet()) {
+          values.put(entry.getKey(), number(entry.getKey(), entry.getValue()));
+        }
+      }
+      AnalysisSettings settings =
+          new AnalysisSettings(mode, values, detectors, disabled == null ? List.of() : disabled);
+      new TraceAnalysis(settings);
+      return settings;
+    } catch (IllegalArgumentException e) {
+      throw new ParameterException(spec.commandLine(), e.getMessage(), e);
+    }
+  }
+
+  private static double number(String key, String text) {
+    try {
+      return Double.parseDouble(text.trim());
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(format(ROOT, "%s must be a number: %s", key, text), e);
+    }
+  }
+
+  /** The previous results, or none (with a note) when the tables cannot be read. */
+  private static PreviousResults previous(Path outDir, PrintWriter err) {
+    try {
+      return PreviousResults.readLocal(outDir);
+    } catch (IOException e) {
+      err.println("dl-analyze: note: cannot read the previous results (" + e.getMessage()
+          + "); every trace is analysed again");
+      return PreviousResults.none();
+    }
+  }
+
+  private BatchListener listener(PrintWriter err) {
+    Progress mode = progress;
+    if (mode == Progress.AUTO) {
+      mode = System.console() != null ? Progress.BAR : Progress.LINES;
+    }
+    return switch (mode) {
+      case BAR -> new BatchProgress.Bar(System.err);
+      case LINES -> new BatchProgress.Lines(err);
+      case NONE, AUTO -> BatchListener.none();
+    };
+  }
+}

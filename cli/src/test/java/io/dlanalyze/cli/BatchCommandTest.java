@@ -1,0 +1,168 @@
+package io.dlanalyze.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.dlanalyze.trace.ReadOptions;
+import io.dlanalyze.trace.TraceReader;
+import io.dlanalyze.trace.TraceWriter;
+import io.dlanalyze.trace.TraceWriters;
+import io.dlanalyze.trace.WriteOptions;
+import io.dlanalyze.trace.synthetic.Fault;
+import io.dlanalyze.trace.synthetic.SyntheticTrace;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class BatchCommandTest {
+  @TempDir Path dir;
+
+  private StringWriter out = new StringWriter();
+  private StringWriter err = new StringWriter();
+
+  private int run(String... args) {
+    out = new StringWriter();
+    err = new StringWriter();
+    return DlAnalyze.run(new PrintWriter(out), new PrintWriter(err), args);
+  }
+
+  private Path in() {
+    return dir.resolve("in");
+  }
+
+  private Path results() {
+    return dir.resolve("results");
+  }
+
+  private Path write(String name, Fault... faults) throws IOException {
+    SyntheticTrace.Builder builder = SyntheticTrace.builder().layers(4).steps(200).stepsPerEpoch(50).seed(name.length());
+    for (Fault fault : faults) {
+      builder.fault(fault);
+    }
+    Path path = in().resolve(name);
+    Files.createDirectories(path.getParent());
+    try (TraceReader reader = builder.build().open(ReadOptions.all().withBatchRows(1_000));
+        TraceWriter writer = TraceWriters.create(path, reader.metadata(), WriteOptions.defaults())) {
+      while (reader.next()) {
+        writer.write(reader.batch());
+      }
+    }
+    return path;
+  }
+
+  @Test
+  void batch_buggyTrace_exitsThreeWritesResultsAndPrintsProgressLines() throws IOException {
+    write("healthy.arrows");
+    write("runs/nan.parquet", Fault.nan(1, 60));
+
+    int code = run("batch", in().toString(), "--out", results().toString(), "--jobs", "2");
+
+    assertThat(code).isEqualTo(ExitCodes.FAULT_FOUND);
+    assertThat(out.toString())
+        .contains("dl-analyze batch: 2 traces")
+        .contains("this run: 2 analyzed, 0 unchanged and skipped")
+        .contains("1 healthy, 1 buggy, 0 inconclusive, 0 unreadable")
+        .contains("nan.parquet");
+    assertThat(err.toString())
+        .contains("dl-analyze: batch of 2 traces")
+        .contains("[1/2] ")
+        .contains("[2/2] ")
+        .containsPattern("buggy .*nan\\.parquet \\(\\d+ ms\\)")
+        .contains("wrote findings.parquet, runs.parquet, summary.txt, summary.json, summary.md to " + results().toAbsolutePath());
+    for (String name : new String[] {"runs.parquet", "findings.parquet", "summary.txt", "summary.json", "summary.md"}) {
+      assertThat(results().resolve(name)).isNotEmptyFile();
+    }
+  }
+
+  @Test
+  void batch_secondRunUnchanged_skipsEverythingSameExitCode() throws IOException {
+    write("healthy.arrows");
+    write("nan.arrows", Fault.nan(1, 60));
+    run("batch", in().toString(), "--out", results().toString());
+
+    int code = run("batch", in().toString(), "--out", results().toString());
+
+    assertThat(code).isEqualTo(ExitCodes.FAULT_FOUND);
+    assertThat(out.toString()).contains("this run: 0 analyzed, 2 unchanged and skipped");
+    assertThat(err.toString()).contains("[2/2] unchanged ");
+  }
+
+  @Test
+  void batch_unreadableTraces_exitsFourAndListsThem() throws IOException {
+    write("nan.arrows", Fault.nan(1, 60));
+    Files.writeString(in().resolve("corrupt.arrow"), "garbage, not arrow");
+    Path cut = write("cut.arrows");
+    try (FileChannel channel = FileChannel.open(cut, StandardOpenOption.WRITE)) {
+      channel.truncate(20);
+    }
+    Files.createFile(in().resolve("empty.parquet"));
+
+    int code = run("batch", in().toString(), "--out", results().toString(), "--progress", "none");
+
+    assertThat(code).isEqualTo(ExitCodes.BAD_INPUT);
+    assertThat(out.toString())
+        .contains("0 healthy, 1 buggy, 0 inconclusive, 3 unreadable")
+        .contains("unreadable (3):")
+        .contains("corrupt.arrow").contains("cut.arrows").contains("empty.parquet");
+    assertThat(err.toString()).doesNotContain("[1/4]");
+  }
+
+  @Test
+  void batch_jsonFormat_printsTheJsonSummary() throws Exception {
+    write("healthy.arrows");
+
+    int code = run("batch", in().toString(), "--out", results().toString(), "--format", "json", "--progress", "none");
+
+    assertThat(code).isEqualTo(ExitCodes.OK);
+    JsonNode json = new ObjectMapper().readTree(out.toString());
+    assertThat(json.get("health").asText()).isEqualTo("healthy");
+    assertThat(json.get("results").get("healthy").asInt()).isEqualTo(1);
+  }
+
+  @Test
+  void batch_missingPath_exitsFourNamingIt() {
+    Path missing = dir.resolve("nowhere");
+
+    int code = run("batch", missing.toString(), "--out", results().toString());
+
+    assertThat(code).isEqualTo(ExitCodes.BAD_INPUT);
+    assertThat(err.toString()).contains(missing.toAbsolutePath() + ": no such file or directory");
+  }
+
+  @Test
+  void batch_badOptions_exitTwo() throws IOException {
+    write("healthy.arrows");
+
+    assertThat(run("batch", in().toString(), "--out", results().toString(), "--jobs", "0")).isEqualTo(ExitCodes.USAGE);
+    assertThat(err.toString()).contains("--jobs must be positive: 0");
+    assertThat(run("batch", in().toString())).isEqualTo(ExitCodes.USAGE);
+    assertThat(run("batch", in().toString(), "--out", results().toString(), "--set", "no-such-key=1"))
+        .isEqualTo(ExitCodes.USAGE);
+  }
+
+  @Test
+  void batch_outIsAFile_exitsFive() throws IOException {
+    write("healthy.arrows");
+    Path file = Files.writeString(dir.resolve("file"), "x");
+
+    assertThat(run("batch", in().toString(), "--out", file.toString())).isEqualTo(ExitCodes.OUTPUT_ERROR);
+  }
+
+  @Test
+  void help_documentsTheBatchExitCodes() {
+    assertThat(run("batch", "--help")).isEqualTo(ExitCodes.OK);
+
+    assertThat(out.toString().replaceAll("\\s+", " "))
+        .contains("--out=DIR")
+        .contains("--jobs=N")
+        .contains("some trace unreadable (wins over 3)")
+        .contains("4 if some trace could not be read, else 3 if some trace is buggy, else 0");
+  }
+}
