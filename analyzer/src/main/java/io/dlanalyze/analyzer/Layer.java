@@ -3,18 +3,43 @@ package io.dlanalyze.analyzer;
 import static java.util.Locale.ROOT;
 import static java.util.Objects.requireNonNull;
 
+import java.util.Objects;
+
 /**
  * A layer as the analysis knows it, from the trace's rows and its {@code dltrace.layers} metadata.
- *
- * @param index 0-based position in forward execution order
- * @param name the layer's name ({@code "layer_<index>"} when no row or metadata named it)
- * @param type the framework's class name, or {@code null}
- * @param activation the activation applied after the layer, or {@code null}
- * @param trainable false for layers marked frozen in {@code dltrace.layers}
+ * Immutable; the kind tests ({@link #isSoftmax()}...) are computed once, since detectors ask them
+ * for every layer in every step.
  */
-public record Layer(int index, String name, String type, String activation, boolean trainable) {
-  public Layer {
-    requireNonNull(name, "name is null");
+public final class Layer {
+  private final int index;
+  private final String name;
+  private final String type;
+  private final String activation;
+  private final boolean trainable;
+  private final boolean softmax;
+  private final boolean normalization;
+  private final boolean flatten;
+  private final boolean denseLike;
+
+  /**
+   * @param index 0-based position in forward execution order (-1 for the model)
+   * @param name the layer's name ({@code "layer_<index>"} when no row or metadata named it)
+   * @param type the framework's class name, or {@code null}
+   * @param activation the activation applied after the layer, or {@code null}
+   * @param trainable false for layers marked frozen in {@code dltrace.layers}
+   */
+  public Layer(int index, String name, String type, String activation, boolean trainable) {
+    this.index = index;
+    this.name = requireNonNull(name, "name is null");
+    this.type = type;
+    this.activation = activation;
+    this.trainable = trainable;
+    String t = type == null ? null : type.toLowerCase(ROOT);
+    String n = name.toLowerCase(ROOT);
+    this.softmax = "softmax".equals(activation == null ? null : activation.toLowerCase(ROOT)) || "softmax".equals(t);
+    this.normalization = t != null && t.contains("norm");
+    this.flatten = t != null && t.contains("flatten") || n.contains("flatten");
+    this.denseLike = t != null ? t.contains("dense") || t.contains("linear") : n.contains("dense");
   }
 
   /** A layer nothing is known about. */
@@ -22,12 +47,35 @@ public record Layer(int index, String name, String type, String activation, bool
     return new Layer(index, "layer_" + index, null, null, true);
   }
 
+  public int index() {
+    return index;
+  }
+
+  public String name() {
+    return name;
+  }
+
+  /** The framework's class name, or {@code null}. */
+  public String type() {
+    return type;
+  }
+
+  /** The activation applied after the layer ("relu", "softmax"...), or {@code null}. */
+  public String activation() {
+    return activation;
+  }
+
+  /** False for layers marked trainable=false in {@code dltrace.layers}. */
+  public boolean trainable() {
+    return trainable;
+  }
+
   /**
    * True when the layer's output is a softmax: activation {@code softmax}, or a type named {@code
    * Softmax}. Its mean is 1/K for every batch by construction.
    */
   public boolean isSoftmax() {
-    return "softmax".equals(lower(activation)) || "softmax".equals(lower(type));
+    return softmax;
   }
 
   /**
@@ -35,17 +83,15 @@ public record Layer(int index, String name, String type, String activation, bool
    * BatchNormalization, GroupNorm...): their output statistics are pinned by construction.
    */
   public boolean isNormalization() {
-    String t = lower(type);
-    return t != null && t.contains("norm");
+    return normalization;
   }
 
   /**
-   * True for flatten/reshape layers, which DeepLocalize skips: the type or the name contains
-   * {@code flatten}.
+   * True for flatten layers, which DeepLocalize skips: the type or the name contains {@code
+   * flatten}.
    */
   public boolean isFlatten() {
-    String t = lower(type);
-    return t != null && t.contains("flatten") || lower(name).contains("flatten");
+    return flatten;
   }
 
   /**
@@ -55,14 +101,27 @@ public record Layer(int index, String name, String type, String activation, bool
    * default names), as DeepLocalize's own name test does.
    */
   public boolean isDenseLike() {
-    String t = lower(type);
-    if (t != null) {
-      return t.contains("dense") || t.contains("linear");
-    }
-    return lower(name).contains("dense");
+    return denseLike;
   }
 
-  private static String lower(String text) {
-    return text == null ? null : text.toLowerCase(ROOT);
+  @Override
+  public boolean equals(Object other) {
+    return other instanceof Layer that
+        && index == that.index
+        && trainable == that.trainable
+        && name.equals(that.name)
+        && Objects.equals(type, that.type)
+        && Objects.equals(activation, that.activation);
+  }
+
+  @Override
+  public int hashCode() {
+    return Objects.hash(index, name, type, activation, trainable);
+  }
+
+  @Override
+  public String toString() {
+    return "Layer[index=" + index + ", name=" + name + ", type=" + type + ", activation=" + activation
+        + ", trainable=" + trainable + "]";
   }
 }

@@ -43,6 +43,8 @@ public final class DeadOrZeroDetector implements Detector {
   private static final DetectorSpec SPEC = DeadOrZeroDetector.class.getAnnotation(DetectorSpec.class);
   private static final Phase[] PHASES = {Phase.FORWARD, Phase.ACTIVATION, Phase.BACKWARD, Phase.GRADIENT};
 
+  private static final Column[] SPREAD = {Column.STD, Column.MIN, Column.MAX, Column.L2_NORM};
+
   private int window;
   private double zeroFraction;
   private RunTracker runs;
@@ -85,7 +87,7 @@ public final class DeadOrZeroDetector implements Detector {
     if (step.mean(layer, phase) != 0) {
       return false;
     }
-    for (Column column : new Column[] {Column.STD, Column.MIN, Column.MAX, Column.L2_NORM}) {
+    for (Column column : SPREAD) {
       if (step.present(layer, phase, column) && step.value(layer, phase, column) != 0) {
         return false;
       }

@@ -31,6 +31,7 @@ final class RunTracker {
       return;
     }
     int old = runStart.length;
+    slots = Math.max(slots, old * 2);
     runStart = Arrays.copyOf(runStart, slots);
     runLength = Arrays.copyOf(runLength, slots);
     firstStep = Arrays.copyOf(firstStep, slots);

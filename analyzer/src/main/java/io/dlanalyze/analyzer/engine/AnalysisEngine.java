@@ -43,6 +43,15 @@ public final class AnalysisEngine {
           Column.EPOCH, Column.BATCH, Column.STEP, Column.LAYER_INDEX, Column.LAYER_NAME,
           Column.LAYER_TYPE, Column.PHASE, Column.MEAN);
 
+  /** Per phase code: true for model-level phases. */
+  private static final boolean[] MODEL_LEVEL = new boolean[Phase.COUNT];
+
+  static {
+    for (Phase phase : Phase.values()) {
+      MODEL_LEVEL[phase.code()] = phase.isModelLevel();
+    }
+  }
+
   private final TraceReader reader;
   private final AnalysisOptions options;
   private final List<DetectorInfo> infos;
@@ -228,13 +237,13 @@ public final class AnalysisEngine {
             format(ROOT, "row %d", rowBase + r),
             format(ROOT, "layer_index must be -1 or in [0, %d]: %d", StepTable.MAX_LAYER_INDEX, layer));
       }
-      if (layer >= 0 && Phase.ofCode(code).isModelLevel()) {
+      if (layer >= 0 && MODEL_LEVEL[code]) {
         layer = -1;
         relabeledRows++;
       }
       if (layer >= 0) {
         table.ensureLayer(layer);
-        if (names != null) {
+        if (names != null && !layers.complete(layer)) {
           int type = types == null || typeNulls != null && typeNulls[r] ? -1 : types[r];
           layers.observe(layer, names[r], type);
         }

@@ -55,6 +55,11 @@ final class LayerTable {
     cache = Arrays.copyOf(cache, n);
   }
 
+  /** True when the layer's name and type are both known from the rows (nothing left to record). */
+  boolean complete(int layer) {
+    return layer < dataLayers && nameId[layer] >= 0 && typeId[layer] >= 0;
+  }
+
   /** Records the name and type ids of a row of layer {@code layer} (>= 0). */
   void observe(int layer, int layerNameId, int layerTypeId) {
     if (layer >= dataLayers) {
