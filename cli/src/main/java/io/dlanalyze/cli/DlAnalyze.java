@@ -50,6 +50,9 @@ public final class DlAnalyze implements Runnable {
     List<Object> commands = new ArrayList<>();
     commands.add(new AnalyzeCommand());
     commands.add(new BatchCommand());
+    commands.add(new InspectCommand());
+    commands.add(new ConvertCommand());
+    commands.add(new GenerateCommand());
     return commands;
   }
 

@@ -5,14 +5,15 @@ import static java.util.Locale.ROOT;
 
 import io.dlanalyze.trace.AtomicOutput;
 import io.dlanalyze.trace.Column;
+import io.dlanalyze.trace.ErrorCode;
 import io.dlanalyze.trace.TraceBatch;
 import io.dlanalyze.trace.TraceDictionary;
+import io.dlanalyze.trace.TraceFormatException;
 import io.dlanalyze.trace.TraceFormat;
 import io.dlanalyze.trace.TraceMetadata;
 import io.dlanalyze.trace.TraceWriter;
 import io.dlanalyze.trace.WriteOptions;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.channels.WritableByteChannel;
@@ -91,7 +92,7 @@ public final class ArrowTraceWriter implements TraceWriter {
     try {
       this.output = AtomicOutput.create(target);
     } catch (IOException e) {
-      throw failure(target, e);
+      throw failure(target, "cannot create", e);
     }
     this.allocator =
         parent == null
@@ -145,7 +146,7 @@ public final class ArrowTraceWriter implements TraceWriter {
       closeQuietly(opened, created);
       output.abort();
       if (e instanceof IOException io) {
-        throw failure(target, io);
+        throw failure(target, "cannot create", io);
       }
       throw (RuntimeException) e;
     }
@@ -208,7 +209,7 @@ public final class ArrowTraceWriter implements TraceWriter {
       }
     } catch (IOException e) {
       abort();
-      throw failure(target, e);
+      throw failure(target, "cannot write", e);
     } catch (RuntimeException e) {
       abort();
       throw e;
@@ -321,7 +322,7 @@ public final class ArrowTraceWriter implements TraceWriter {
       channel.force(false);
     } catch (IOException e) {
       abort();
-      throw failure(target, e);
+      throw failure(target, "cannot finish writing", e);
     } catch (RuntimeException e) {
       abort();
       throw e;
@@ -332,7 +333,7 @@ public final class ArrowTraceWriter implements TraceWriter {
       output.commit();
     } catch (IOException e) {
       output.abort();
-      throw failure(target, e);
+      throw failure(target, "cannot finish writing", e);
     }
   }
 
@@ -371,9 +372,9 @@ public final class ArrowTraceWriter implements TraceWriter {
     allocator.close();
   }
 
-  private static UncheckedIOException failure(Path target, IOException e) {
+  private static TraceFormatException failure(Path target, String what, IOException e) {
     String reason = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
-    return new UncheckedIOException(new IOException(format(ROOT, "cannot write %s: %s", target, reason), e));
+    return new TraceFormatException(ErrorCode.IO_ERROR, target, null, what + ": " + reason, e);
   }
 
   /**

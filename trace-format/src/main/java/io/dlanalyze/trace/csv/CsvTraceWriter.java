@@ -5,15 +5,16 @@ import static java.util.Locale.ROOT;
 
 import io.dlanalyze.trace.AtomicOutput;
 import io.dlanalyze.trace.Column;
+import io.dlanalyze.trace.ErrorCode;
 import io.dlanalyze.trace.TraceBatch;
 import io.dlanalyze.trace.TraceDictionary;
+import io.dlanalyze.trace.TraceFormatException;
 import io.dlanalyze.trace.TraceMetadata;
 import io.dlanalyze.trace.TraceWriter;
 import io.dlanalyze.trace.WriteOptions;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.OutputStreamWriter;
-import java.io.UncheckedIOException;
 import java.io.Writer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -47,7 +48,7 @@ public final class CsvTraceWriter implements TraceWriter {
     try {
       this.data = AtomicOutput.create(target);
     } catch (IOException e) {
-      throw failure(target, e);
+      throw failure(target, "cannot create", e);
     }
     try {
       this.out =
@@ -63,7 +64,7 @@ public final class CsvTraceWriter implements TraceWriter {
       out.write(header.append('\n').toString());
     } catch (IOException e) {
       data.abort();
-      throw failure(target, e);
+      throw failure(target, "cannot create", e);
     }
   }
 
@@ -127,7 +128,7 @@ public final class CsvTraceWriter implements TraceWriter {
       rowsWritten += batch.size();
     } catch (IOException e) {
       abort();
-      throw failure(target, e);
+      throw failure(target, "cannot write", e);
     } catch (RuntimeException e) {
       abort();
       throw e;
@@ -189,7 +190,7 @@ public final class CsvTraceWriter implements TraceWriter {
         sidecar.abort();
       }
       abort();
-      throw failure(target, e);
+      throw failure(target, "cannot finish writing", e);
     }
   }
 
@@ -207,8 +208,8 @@ public final class CsvTraceWriter implements TraceWriter {
     data.abort();
   }
 
-  private static UncheckedIOException failure(Path target, IOException e) {
+  private static TraceFormatException failure(Path target, String what, IOException e) {
     String reason = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
-    return new UncheckedIOException(new IOException(format(ROOT, "cannot write %s: %s", target, reason), e));
+    return new TraceFormatException(ErrorCode.IO_ERROR, target, null, what + ": " + reason, e);
   }
 }

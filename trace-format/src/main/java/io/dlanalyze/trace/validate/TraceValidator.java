@@ -197,7 +197,7 @@ public final class TraceValidator {
     }
     if (nan != null && inf != null && numel != null) {
       for (int i = 0; i < n; i++) {
-        if (nan[i] >= 0 && inf[i] >= 0 && numel[i] >= 0 && nan[i] + inf[i] > numel[i]
+        if (nan[i] >= 0 && inf[i] >= 0 && numel[i] >= 0 && nan[i] > numel[i] - inf[i]
             && !batch.isNull(Column.NAN_COUNT, i) && !batch.isNull(Column.INF_COUNT, i)
             && !batch.isNull(Column.NUMEL, i)) {
           report(Severity.ERROR, "counts", rows + i,
@@ -336,8 +336,9 @@ public final class TraceValidator {
           if (unknownPhaseRows[i] > 0) {
             problems.add(
                 new Problem(Severity.WARNING, "unknown-phase", file, unknownPhaseFirstRow[i],
-                    format(ROOT, "unknown phase '%s' (%d rows from here on): the rows are kept, but no"
-                        + " detector reads them", names.get(i), unknownPhaseRows[i])));
+                    format(ROOT, "unknown phase '%s' (%d %s from here on): the rows are kept, but no"
+                        + " detector reads them", names.get(i), unknownPhaseRows[i],
+                        unknownPhaseRows[i] == 1 ? "row" : "rows")));
           }
         }
       }

@@ -14,7 +14,6 @@ import io.dlanalyze.trace.TraceReaders;
 import io.dlanalyze.trace.WriteOptions;
 import io.dlanalyze.trace.synthetic.SyntheticTrace;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -171,11 +170,11 @@ class ArrowTraceWriterTest {
   }
 
   @Test
-  void create_missingDirectory_throwsUncheckedIoWithThePath() {
+  void create_missingDirectory_throwsIoErrorWithThePath() {
     Path path = dir.resolve("no/such/dir/t.arrows");
     assertThatThrownBy(
             () -> ArrowTraceWriter.create(path, TraceFormat.ARROW_STREAM, TRACE.metadata(), WriteOptions.defaults()))
-        .isInstanceOf(UncheckedIOException.class)
-        .hasMessageContaining("cannot write " + path + ": directory does not exist: " + dir.resolve("no/such/dir"));
+        .isInstanceOf(io.dlanalyze.trace.TraceFormatException.class)
+        .hasMessage(path + ": cannot create: directory does not exist: " + dir.resolve("no/such/dir"));
   }
 }

@@ -10,7 +10,6 @@ import io.dlanalyze.trace.TraceDictionary;
 import io.dlanalyze.trace.TraceMetadata;
 import io.dlanalyze.trace.WriteOptions;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -81,11 +80,11 @@ class CsvTraceWriterTest {
   }
 
   @Test
-  void create_missingDirectory_throwsUncheckedIoWithThePath() {
+  void create_missingDirectory_throwsIoErrorWithThePath() {
     Path path = dir.resolve("nope/run.csv");
     assertThatThrownBy(() -> CsvTraceWriter.create(path, TraceMetadata.empty(), WriteOptions.defaults()))
-        .isInstanceOf(UncheckedIOException.class)
-        .hasMessageContaining("cannot write " + path + ": directory does not exist: " + dir.resolve("nope"));
+        .isInstanceOf(io.dlanalyze.trace.TraceFormatException.class)
+        .hasMessage(path + ": cannot create: directory does not exist: " + dir.resolve("nope"));
   }
 
   @Test

@@ -154,7 +154,8 @@ class TraceValidatorTest {
                 base.counts(1.5, 0L, -2L, 10L),
                 base.counts(Double.NaN, 6L, 5L, 10L),
                 base.counts(-0.1, 0L, 0L, -4L),
-                base.counts(null, null, 20L, 10L)))
+                base.counts(null, null, 20L, 10L),
+                base.counts(0.0, Long.MAX_VALUE, Long.MAX_VALUE, 10L)))
         .containsExactly(
             "ERROR counts run.parquet: row 0: nan_count -1 is negative",
             "ERROR counts run.parquet: row 1: inf_count -2 is negative",
@@ -162,7 +163,9 @@ class TraceValidatorTest {
             "ERROR counts run.parquet: row 2: nan_count 6 + inf_count 5 exceeds numel 10",
             "ERROR zero-fraction run.parquet: row 2: zero_fraction NaN is outside [0, 1]",
             "ERROR counts run.parquet: row 3: numel -4 is negative",
-            "ERROR zero-fraction run.parquet: row 3: zero_fraction -0.1 is outside [0, 1]");
+            "ERROR zero-fraction run.parquet: row 3: zero_fraction -0.1 is outside [0, 1]",
+            "ERROR counts run.parquet: row 5: nan_count 9223372036854775807 + inf_count 9223372036854775807"
+                + " exceeds numel 10");
   }
 
   @Test
@@ -205,7 +208,7 @@ class TraceValidatorTest {
         .containsExactly(
             "WARNING unknown-phase run.parquet: row 1: unknown phase 'grad_norm' (2 rows from here on): the rows"
                 + " are kept, but no detector reads them",
-            "WARNING unknown-phase run.parquet: row 2: unknown phase 'lr_scale' (1 rows from here on): the rows"
+            "WARNING unknown-phase run.parquet: row 2: unknown phase 'lr_scale' (1 row from here on): the rows"
                 + " are kept, but no detector reads them");
   }
 
