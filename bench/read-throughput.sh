@@ -10,6 +10,9 @@
 # writer with default options. Each measurement is a fresh `java` process under /usr/bin/time -v
 # reading the whole trace: all 16 columns, or the 4-column projection step, layer_index, phase,
 # mean. Files are read from the page cache (generated just before or read before).
+# "read" figures are measured inside the JVM from open to the last batch; "CPU" is the reading
+# thread's CPU time (the stable figure on a shared machine); "process" figures (JVM start, JIT
+# and GC threads included) and the peak RSS come from /usr/bin/time -v.
 # Output: one line per measurement, then the same as Markdown table rows for docs/performance.md.
 set -euo pipefail
 
@@ -55,14 +58,16 @@ for rows in "${sizes[@]}"; do
       result=$(cat "$work/out.txt")
       rss_mb=$(awk '/Maximum resident set size/ {printf "%d", $NF / 1024}' "$work/time.txt")
       elapsed=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$work/time.txt")
-      field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" <<< "$result"; }
-      echo "$name rows=$rows columns=$projection file_mb=$mb $result process_elapsed=$elapsed peak_rss_mb=$rss_mb"
-      table+=("| $name | $rows | $projection | $mb | $(field seconds) | $(field cpu) | $(awk -v r="$(field rows_per_s)" 'BEGIN {printf "%.1f", r / 1e6}') | $(field file_mb_per_s) | $(field decoded_mb_per_s) | $elapsed | $rss_mb |")
+      process_cpu=$(awk '/User time/ {u = $NF} /System time/ {s = $NF} END {printf "%.1f", u + s}' "$work/time.txt")
+      field() { sed -n "s/.*[ ^]$1=\([^ ]*\).*/\1/p" <<< " $result"; }
+      mrows() { awk -v r="$1" 'BEGIN {printf "%.1f", r / 1e6}'; }
+      echo "$name rows=$rows columns=$projection file_mb=$mb $result process_elapsed=$elapsed process_cpu_s=$process_cpu peak_rss_mb=$rss_mb"
+      table+=("| $name | $rows | $projection | $mb | $(field seconds) | $(field cpu) | $(mrows "$(field rows_per_s)") | $(mrows "$(field rows_per_cpu_s)") | $(field file_mb_per_cpu_s) | $(field decoded_mb_per_cpu_s) | $elapsed | $process_cpu | $rss_mb |")
     done
   done
 done
 echo "# load at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "| format | rows | columns | file MB | read s | read CPU s | Mrows/s | file MB/s | decoded MB/s | process elapsed | peak RSS MB |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| format | rows | columns | file MB | read s | read CPU s | Mrows/s | Mrows/CPU-s | file MB/CPU-s | decoded MB/CPU-s | process elapsed | process CPU s | peak RSS MB |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${table[@]}"
