@@ -7,7 +7,9 @@ import static java.util.Locale.ROOT;
 public enum ReportFormat {
   TEXT("text"),
   JSON("json"),
-  MARKDOWN("markdown");
+  MARKDOWN("markdown"),
+  /** One self-contained HTML page; see {@link HtmlReportRenderer}. */
+  HTML("html");
 
   private final String wireName;
 
@@ -25,6 +27,7 @@ public enum ReportFormat {
       case TEXT -> new TextReportRenderer(options);
       case JSON -> new JsonReportRenderer(options);
       case MARKDOWN -> new MarkdownReportRenderer(options);
+      case HTML -> new HtmlReportRenderer(options);
     };
   }
 
@@ -35,7 +38,7 @@ public enum ReportFormat {
       }
     }
     throw new IllegalArgumentException(
-        format(ROOT, "unknown report format: %s (expected text, json or markdown)", name));
+        format(ROOT, "unknown report format: %s (expected text, json, markdown or html)", name));
   }
 
   @Override

@@ -1,0 +1,308 @@
+package io.dlanalyze.analyzer.report;
+
+import static java.util.Objects.requireNonNull;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * One line chart of bucketed series over steps, written as inline SVG: axes with ticks, one path
+ * per series (the emphasised one with its min-max band when buckets hold several steps), a strip
+ * along the top where a bucket held NaN/Inf, and vertical step markers with labels. Linear y axis,
+ * or log10 when every value is positive and they span three decades or more.
+ */
+final class LineChart {
+  static final int WIDTH = 540;
+  static final int HEIGHT = 200;
+  private static final int LEFT = 62;
+  private static final int RIGHT = 12;
+  private static final int TOP = 6;
+  private static final int BOTTOM = 30;
+  private static final int PLOT_WIDTH = WIDTH - LEFT - RIGHT;
+  /** Height of one NaN/Inf strip row above the plot. */
+  private static final int STRIP = 4;
+
+  /** A series to draw. */
+  record Line(String name, BucketSeries series, String color, boolean emphasis) {
+    Line {
+      requireNonNull(name, "name is null");
+      requireNonNull(series, "series is null");
+      requireNonNull(color, "color is null");
+    }
+  }
+
+  /** A vertical line at a step, with a label. */
+  record Marker(long step, String label, String color) {
+    Marker {
+      requireNonNull(label, "label is null");
+      requireNonNull(color, "color is null");
+    }
+  }
+
+  private final TraceCharts charts;
+  private final String ariaLabel;
+  private final List<Line> lines = new ArrayList<>();
+  private final List<Marker> markers = new ArrayList<>();
+  private boolean logScale;
+  private int plotTop;
+  private int plotHeight;
+
+  LineChart(TraceCharts charts, String ariaLabel) {
+    this.charts = charts;
+    this.ariaLabel = ariaLabel;
+  }
+
+  LineChart line(Line line) {
+    lines.add(line);
+    return this;
+  }
+
+  LineChart marker(Marker marker) {
+    markers.add(marker);
+    return this;
+  }
+
+  boolean isEmpty() {
+    for (Line line : lines) {
+      if (!line.series().isEmpty()) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** True after {@link #render} chose a log10 y axis. */
+  boolean logScale() {
+    return logScale;
+  }
+
+  /** Writes the {@code <svg>} element. */
+  void render(StringBuilder out) {
+    int buckets = charts.buckets();
+    double yMin = Double.POSITIVE_INFINITY;
+    double yMax = Double.NEGATIVE_INFINITY;
+    for (Line line : lines) {
+      BucketSeries s = line.series();
+      for (int b = 0; b < buckets; b++) {
+        if (s.hasFinite(b)) {
+          double lo = line.emphasis() ? s.min(b) : s.last(b);
+          double hi = line.emphasis() ? s.max(b) : s.last(b);
+          yMin = Math.min(yMin, lo);
+          yMax = Math.max(yMax, hi);
+        }
+      }
+    }
+    boolean anyFinite = yMin <= yMax;
+    if (!anyFinite) {
+      yMin = 0;
+      yMax = 1;
+    }
+    logScale = anyFinite && yMin > 0 && yMax / yMin >= 1e3;
+    double lo;
+    double hi;
+    if (logScale) {
+      lo = Math.floor(Math.log10(yMin));
+      hi = Math.ceil(Math.log10(yMax));
+      if (hi == lo) {
+        hi = lo + 1;
+      }
+    } else if (yMax == yMin) {
+      double pad = yMin == 0 ? 1 : Math.abs(yMin) * 0.1;
+      lo = yMin - pad;
+      hi = yMax + pad;
+    } else {
+      double pad = (yMax - yMin) * 0.05;
+      lo = yMin - pad;
+      hi = yMax + pad;
+      if (yMin >= 0 && lo < 0) {
+        lo = 0;
+      }
+    }
+    int strips = 0;
+    for (Line line : lines) {
+      for (int b = 0; b < buckets; b++) {
+        if (line.series().hasNonFinite(b)) {
+          strips++;
+          break;
+        }
+      }
+    }
+    plotTop = TOP + (strips == 0 ? 0 : strips * STRIP + 4);
+    plotHeight = HEIGHT - plotTop - BOTTOM;
+    final double yLo = lo;
+    final double yHi = hi;
+    double xLo = charts.firstStep();
+    double xHi = Math.max(charts.lastStep(), charts.firstStep() + 1);
+
+    out.append("<svg class=\"chart\" viewBox=\"0 0 ").append(WIDTH).append(' ').append(HEIGHT)
+        .append("\" width=\"").append(WIDTH).append("\" height=\"").append(HEIGHT)
+        .append("\" role=\"img\" aria-label=\"").append(Html.attribute(ariaLabel)).append("\">");
+    out.append("<rect class=\"plot\" x=\"").append(LEFT).append("\" y=\"").append(plotTop).append("\" width=\"")
+        .append(PLOT_WIDTH).append("\" height=\"").append(plotHeight).append("\"/>");
+    // y axis
+    out.append("<g class=\"axis\">");
+    if (logScale) {
+      int decades = (int) (yHi - yLo);
+      int every = Math.max(1, (decades + 4) / 5);
+      for (int d = (int) yLo; d <= (int) yHi; d += every) {
+        double y = yOf(d, yLo, yHi);
+        gridLine(out, y);
+        out.append("<text x=\"").append(LEFT - 4).append("\" y=\"").append(Svg.num(y + 3))
+            .append("\" text-anchor=\"end\">1e").append(d).append("</text>");
+      }
+    } else {
+      for (double tick : Svg.linearTicks(yLo, yHi, 4)) {
+        double y = yOf(tick, yLo, yHi);
+        gridLine(out, y);
+        out.append("<text x=\"").append(LEFT - 4).append("\" y=\"").append(Svg.num(y + 3))
+            .append("\" text-anchor=\"end\">").append(Html.text(Numbers.format(tick, 3))).append("</text>");
+      }
+    }
+    for (double tick : Svg.linearTicks(xLo, xHi, 5)) {
+      if (tick != Math.rint(tick)) {
+        continue;
+      }
+      double x = xOf(tick, xLo, xHi);
+      out.append("<line x1=\"").append(Svg.num(x)).append("\" x2=\"").append(Svg.num(x)).append("\" y1=\"")
+          .append(plotTop + plotHeight).append("\" y2=\"").append(plotTop + plotHeight + 4).append("\"/>");
+      out.append("<text x=\"").append(Svg.num(x)).append("\" y=\"").append(plotTop + plotHeight + 16)
+          .append("\" text-anchor=\"middle\">").append((long) tick).append("</text>");
+    }
+    out.append("<text x=\"").append(LEFT + PLOT_WIDTH).append("\" y=\"").append(HEIGHT - 2)
+        .append("\" text-anchor=\"end\">step</text>");
+    out.append("</g>");
+
+    // bands, then lines: emphasised last so it is on top
+    for (int pass = 0; pass < 2; pass++) {
+      for (Line line : lines) {
+        if (line.emphasis() != (pass == 1)) {
+          continue;
+        }
+        if (line.emphasis() && charts.stepsPerBucket() > 1) {
+          band(out, line, xLo, xHi, yLo, yHi);
+        }
+        Svg.PathBuilder path = new Svg.PathBuilder();
+        BucketSeries s = line.series();
+        for (int b = 0; b < buckets; b++) {
+          double v = s.hasFinite(b) ? s.last(b) : Double.NaN;
+          if (Double.isNaN(v) || logScale && v <= 0) {
+            path.breakRun();
+            continue;
+          }
+          path.point(xOf(charts.bucketStep(b), xLo, xHi), yOf(logScale ? Math.log10(v) : v, yLo, yHi));
+        }
+        String d = path.build();
+        if (!d.isEmpty()) {
+          out.append("<path class=\"").append(line.emphasis() ? "line main" : "line").append("\" stroke=\"")
+              .append(line.color()).append("\" d=\"").append(d).append("\"><title>")
+              .append(Html.text(Html.shorten(line.name(), 200))).append("</title></path>");
+        }
+      }
+    }
+    // non-finite strips above the plot, one row per line that has any
+    int strip = 0;
+    for (int i = 0; i < lines.size(); i++) {
+      Line line = lines.get(i);
+      BucketSeries s = line.series();
+      StringBuilder d = new StringBuilder();
+      double y = TOP + STRIP * strip + STRIP / 2.0;
+      int b = 0;
+      while (b < buckets) {
+        if (!s.hasNonFinite(b)) {
+          b++;
+          continue;
+        }
+        int start = b;
+        while (b < buckets && s.hasNonFinite(b)) {
+          b++;
+        }
+        double x0 = xOf(charts.bucketStep(start) - charts.stepsPerBucket() / 2.0, xLo, xHi);
+        double x1 = xOf(charts.bucketStep(b - 1) + charts.stepsPerBucket() / 2.0, xLo, xHi);
+        x0 = Math.max(LEFT, x0);
+        x1 = Math.min(LEFT + PLOT_WIDTH, Math.max(x1, x0 + 1));
+        d.append('M').append(Svg.num(x0)).append(' ').append(Svg.num(y)).append('H').append(Svg.num(x1));
+      }
+      if (d.length() > 0) {
+        strip++;
+        out.append("<path class=\"nonfinite\" stroke=\"").append(line.color()).append("\" d=\"").append(d)
+            .append("\"><title>NaN/Inf: ").append(Html.text(Html.shorten(line.name(), 200)))
+            .append("</title></path>");
+      }
+    }
+    if (strips > 0) {
+      out.append("<text class=\"nonfinite-label\" x=\"").append(LEFT - 4).append("\" y=\"")
+          .append(TOP + strips * STRIP / 2 + 3).append("\" text-anchor=\"end\">NaN/Inf</text>");
+    }
+    // markers
+    for (int i = 0; i < markers.size(); i++) {
+      Marker marker = markers.get(i);
+      if (marker.step() < charts.firstStep() || marker.step() > charts.lastStep()) {
+        continue;
+      }
+      double x = xOf(marker.step(), xLo, xHi);
+      out.append("<line class=\"marker\" stroke=\"").append(marker.color()).append("\" x1=\"").append(Svg.num(x))
+          .append("\" x2=\"").append(Svg.num(x)).append("\" y1=\"").append(plotTop).append("\" y2=\"")
+          .append(plotTop + plotHeight).append("\"/>");
+      boolean right = x < LEFT + PLOT_WIDTH * 0.6;
+      out.append("<text class=\"marker-label\" fill=\"").append(marker.color()).append("\" x=\"")
+          .append(Svg.num(right ? x + 3 : x - 3)).append("\" y=\"").append(plotTop + 11 + 11 * i)
+          .append("\" text-anchor=\"").append(right ? "start" : "end").append("\">")
+          .append(Html.text(marker.label())).append("</text>");
+    }
+    if (!anyFinite) {
+      out.append("<text class=\"note\" x=\"").append(LEFT + PLOT_WIDTH / 2).append("\" y=\"")
+          .append(plotTop + plotHeight / 2).append("\" text-anchor=\"middle\">no finite value</text>");
+    }
+    out.append("</svg>");
+  }
+
+  private void band(StringBuilder out, Line line, double xLo, double xHi, double yLo, double yHi) {
+    BucketSeries s = line.series();
+    int buckets = charts.buckets();
+    StringBuilder d = new StringBuilder();
+    int b = 0;
+    while (b < buckets) {
+      if (!bandable(s, b)) {
+        b++;
+        continue;
+      }
+      int start = b;
+      while (b < buckets && bandable(s, b)) {
+        b++;
+      }
+      Svg.PathBuilder upper = new Svg.PathBuilder();
+      for (int i = start; i < b; i++) {
+        upper.point(xOf(charts.bucketStep(i), xLo, xHi), yOf(scaled(s.max(i)), yLo, yHi));
+      }
+      for (int i = b - 1; i >= start; i--) {
+        upper.point(xOf(charts.bucketStep(i), xLo, xHi), yOf(scaled(s.min(i)), yLo, yHi));
+      }
+      d.append(upper.build()).append('Z');
+    }
+    if (d.length() > 0) {
+      out.append("<path class=\"band\" fill=\"").append(line.color()).append("\" d=\"").append(d).append("\"/>");
+    }
+  }
+
+  private boolean bandable(BucketSeries s, int b) {
+    return s.hasFinite(b) && (!logScale || s.min(b) > 0);
+  }
+
+  private double scaled(double v) {
+    return logScale ? Math.log10(v) : v;
+  }
+
+  private void gridLine(StringBuilder out, double y) {
+    out.append("<line class=\"gl\" x1=\"").append(LEFT).append("\" x2=\"").append(LEFT + PLOT_WIDTH)
+        .append("\" y1=\"").append(Svg.num(y)).append("\" y2=\"").append(Svg.num(y)).append("\"/>");
+  }
+
+  private static double xOf(double step, double lo, double hi) {
+    return LEFT + (step - lo) / (hi - lo) * PLOT_WIDTH;
+  }
+
+  private double yOf(double value, double lo, double hi) {
+    double y = plotTop + plotHeight - (value - lo) / (hi - lo) * plotHeight;
+    return Math.max(plotTop - 2, Math.min(plotTop + plotHeight + 2, y));
+  }
+}

@@ -1,0 +1,213 @@
+package io.dlanalyze.analyzer.report;
+
+import static io.dlanalyze.analyzer.Analyses.analyze;
+import static io.dlanalyze.analyzer.Analyses.trace;
+import static io.dlanalyze.analyzer.report.HtmlReports.count;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.dlanalyze.analyzer.Report;
+import io.dlanalyze.trace.synthetic.Fault;
+import io.dlanalyze.trace.synthetic.SyntheticTrace;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class HtmlReportRendererTest {
+  private static final ObjectMapper MAPPER = new ObjectMapper();
+  private static final String JSON_OPEN = "<script type=\"application/json\" id=\"dl-report\">";
+
+  @Test
+  void render_nanTrace_bannerWithVerdictRootCauseAndFix() {
+    SyntheticTrace trace = trace(Fault.nan(3, 400));
+    Report report = analyze(trace);
+
+    String html = HtmlReports.render(trace);
+
+    assertThat(html).startsWith("<!DOCTYPE html>\n").endsWith("</html>\n");
+    assertThat(html).contains("<header class=\"banner buggy\">", "<span class=\"word\">BUGGY</span>");
+    assertThat(html).contains("<h2>Root cause</h2>", "(layer 3)", Html.text(report.rootCause().cause()));
+    assertThat(html).contains("<h2>Suggested fix</h2>", Html.text(report.rootCause().suggestedFix()));
+  }
+
+  @Test
+  void render_healthyTrace_healthyBannerWithoutRootCause() {
+    String html = HtmlReports.render(trace());
+
+    assertThat(html).contains("<header class=\"banner healthy\">", "No root cause")
+        .doesNotContain("<h2>Root cause</h2>");
+    assertThat(html).contains("<p>No finding.</p>");
+  }
+
+  @Test
+  void render_findings_oneRowPerFindingWithMessageAndEvidence() {
+    SyntheticTrace trace = trace(Fault.nan(3, 400), Fault.nan(1, 700));
+    Report report = analyze(trace);
+
+    String html = HtmlReports.render(trace);
+
+    assertThat(count(html, "<tr class=\"finding\"")).isEqualTo(report.findings().size());
+    assertThat(html).contains(Html.text(report.findings().get(0).message()));
+    assertThat(html).contains("<li><code>affected_layers</code>=");
+    assertThat(html).contains("<details class=\"spread\"><summary>spread to ");
+  }
+
+  @Test
+  void render_withCharts_statChartsCurvesAndHeatmapsWithMarkers() {
+    String html = HtmlReports.render(trace(Fault.nan(3, 400)));
+
+    // 5 statistics for the one finding, loss and accuracy, 2 heatmaps
+    assertThat(count(html, "<svg class=\"chart")).isEqualTo(9);
+    assertThat(count(html, "<svg class=\"chart heatmap\"")).isEqualTo(2);
+    assertThat(html).contains("<image ", "href=\"data:image/png;base64,");
+    assertThat(html).contains("first fault: step 400", "first finding: 400", "TerminateOnNaN stops: 400",
+        "EarlyStopping(loss) stops: 499");
+    assertThat(html).contains("<figcaption>mean</figcaption>", "<figcaption>nan_count + inf_count</figcaption>",
+        "<figcaption>loss</figcaption>", "<figcaption>accuracy</figcaption>");
+    assertThat(html).contains("forward: log10 |mean| per layer and step");
+    assertThat(html).contains("Sampling: steps 0 to 999 in 334 buckets of 3 steps",
+        "Each column covers 3 steps, one row per layer.");
+  }
+
+  @Test
+  void render_shortRun_everyStepIsAPoint() {
+    SyntheticTrace trace = SyntheticTrace.builder().layers(4).steps(120).seed(5).fault(Fault.nan(2, 60)).build();
+
+    String html = HtmlReports.render(trace);
+
+    assertThat(html).contains("Sampling: every step from 0 to 119 is a point.", "One column per step");
+  }
+
+  @Test
+  void render_embeddedJson_isTheJsonReport() throws Exception {
+    SyntheticTrace trace = trace(Fault.nan(3, 400));
+    Report report = analyze(trace);
+
+    String html = HtmlReports.render(trace);
+
+    JsonNode embedded = MAPPER.readTree(embeddedJson(html));
+    assertThat(embedded).isEqualTo(MAPPER.readTree(new JsonReportRenderer(RenderOptions.plain()).render(report)));
+  }
+
+  @Test
+  void render_selfContained_noReferenceOutsideThePage() {
+    String html = HtmlReports.render(trace(Fault.nan(3, 400)));
+
+    assertThat(html).contains("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none';"
+        + " style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">");
+    Matcher reference = Pattern.compile("(?i)\\b(src|href|xlink:href|action|srcset|poster)\\s*=\\s*\"([^\"]*)\"")
+        .matcher(html);
+    List<String> references = new ArrayList<>();
+    while (reference.find()) {
+      references.add(reference.group(2));
+    }
+    assertThat(references).isNotEmpty()
+        .allSatisfy(url -> assertThat(url).matches("#[a-z-]+|data:.*"));
+    assertThat(html.toLowerCase(java.util.Locale.ROOT))
+        .doesNotContain("http:", "https:", "url(", "@import", "fetch(", "xmlhttprequest", "<iframe", "<object",
+            "<embed", "<link rel=\"stylesheet\"");
+  }
+
+  @Test
+  void render_hostileNames_appearOnlyAsEscapedText(@TempDir Path dir) throws Exception {
+    Path trace = HostileTrace.write(dir.resolve("hostile.arrows"));
+
+    String html = HtmlReports.render(trace);
+
+    // markup outside the embedded JSON is escaped for HTML; the JSON has no < > & at all
+    String json = embeddedJson(html);
+    String page = html.replace(json, "");
+    for (String hostile : HostileTrace.markup()) {
+      assertThat(page).doesNotContain(hostile);
+    }
+    assertThat(json).doesNotContain("<", ">", "&", "\u2028", "\u2029");
+    assertThat(count(html, "<script")).isEqualTo(2);
+    assertThat(count(html, "</script>")).isEqualTo(2);
+    String lower = html.toLowerCase(java.util.Locale.ROOT);
+    for (String tag : List.of("<img", "<iframe", "<svg onload", "<b>", "<phase", "<relu", "</textarea", "<!--")) {
+      assertThat(lower).as(tag).doesNotContain(tag);
+    }
+    assertOnlyOwnMarkup(html);
+    // the names are there, as text: in the findings, the layer table and the charts
+    assertThat(html).contains(Html.text(HostileTrace.NAMES.get(HostileTrace.NAN_LAYER)));
+    assertThat(html).contains(Html.text(HostileTrace.NAMES.get(0)));
+    assertThat(html).contains(Html.text(HostileTrace.NAMES.get(5)));
+    assertThat(html).contains("couche_\u00e9t\u00e9_\u5c42_\ud83d\ude80 \u05e9\u05db\u05d1\u05d4");
+    assertThat(html).contains(Html.text(HostileTrace.META_KEY), Html.text(HostileTrace.META_VALUE),
+        Html.text(HostileTrace.PHASE), Html.text(HostileTrace.TYPE));
+    assertThat(html).doesNotContain("\u0000", "\u001b");
+    assertThat(html.getBytes(StandardCharsets.UTF_8)).hasSizeLessThan(1_000_000);
+    JsonNode embedded = MAPPER.readTree(embeddedJson(html));
+    List<String> names = new ArrayList<>();
+    embedded.get("trace").get("layers").forEach(layer -> names.add(layer.get("name").asText()));
+    assertThat(names).containsExactlyElementsOf(HostileTrace.NAMES);
+  }
+
+  @Test
+  void render_withoutCharts_everySectionSaysChartsAreMissing() {
+    Report report = analyze(trace(Fault.nan(3, 400)));
+
+    String html = ReportFormat.fromWireName("html").renderer(RenderOptions.plain()).render(report);
+
+    assertThat(count(html, "Charts need the trace's series")).isEqualTo(3);
+    assertThat(html).doesNotContain("<svg").contains("<tr class=\"finding\"", "id=\"dl-report\"");
+  }
+
+  @Test
+  void render_sameReportTwice_identicalBytes() {
+    SyntheticTrace trace = trace(Fault.nan(3, 400));
+
+    assertThat(HtmlReports.render(trace)).isEqualTo(HtmlReports.render(trace));
+  }
+
+  @Test
+  void render_40000Steps_reportStaysSmall() {
+    SyntheticTrace trace = SyntheticTrace.builder().layers(12).steps(40_000).stepsPerEpoch(400).seed(11)
+        .fault(Fault.explodingGradient(30_000, 1.01)).build();
+
+    String html = HtmlReports.render(trace);
+
+    assertThat(html).contains("buckets of 100 steps", "Each column covers 100 steps");
+    assertThat(html.getBytes(StandardCharsets.UTF_8).length).isLessThan(600_000);
+  }
+
+  @Test
+  void shortCallback_kerasCallbacks_shortLabels() {
+    assertThat(HtmlReportRenderer.shortCallback("EarlyStopping(monitor='loss', patience=1)"))
+        .isEqualTo("EarlyStopping(loss)");
+    assertThat(HtmlReportRenderer.shortCallback("TerminateOnNaN()")).isEqualTo("TerminateOnNaN");
+    assertThat(HtmlReportRenderer.shortCallback("Custom")).isEqualTo("Custom");
+  }
+
+  /** Tags the renderer writes; a tag outside this list (or an on* attribute) came from the trace. */
+  private static final java.util.Set<String> OWN_TAGS = java.util.Set.of(
+      "html", "head", "meta", "link", "title", "style", "body", "header", "nav", "main", "section", "article",
+      "footer", "div", "span", "p", "h2", "h3", "strong", "a", "dl", "dt", "dd", "table", "thead", "tbody", "tr",
+      "th", "td", "code", "br", "ul", "li", "details", "summary", "label", "input", "select", "option", "figure",
+      "figcaption", "svg", "g", "rect", "line", "text", "path", "image", "pre", "script");
+
+  static void assertOnlyOwnMarkup(String html) {
+    Matcher tag = Pattern.compile("<(/?)([a-zA-Z][a-zA-Z0-9]*)([^>]*)>").matcher(html);
+    int tags = 0;
+    while (tag.find()) {
+      tags++;
+      assertThat(OWN_TAGS).as("tag %s", tag.group()).contains(tag.group(2));
+      // attribute names only: values are double-quoted, and a quote inside a value is &quot;
+      String names = tag.group(3).replaceAll("\"[^\"]*\"", "\"\"");
+      assertThat(names).as("attributes of %s", tag.group()).doesNotContainPattern("(?i)\\son[a-z]+\\s*=")
+          .doesNotContain("'");
+    }
+    assertThat(tags).isGreaterThan(100);
+  }
+
+  static String embeddedJson(String html) {
+    int start = html.indexOf(JSON_OPEN) + JSON_OPEN.length();
+    return html.substring(start, html.indexOf("</script>", start));
+  }
+}
