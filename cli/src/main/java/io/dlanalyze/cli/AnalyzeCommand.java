@@ -9,8 +9,10 @@ import io.dlanalyze.analyzer.Analyzer;
 import io.dlanalyze.analyzer.Report;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.Thresholds;
+import io.dlanalyze.analyzer.report.HtmlReportRenderer;
 import io.dlanalyze.analyzer.report.RenderOptions;
 import io.dlanalyze.analyzer.report.ReportFormat;
+import io.dlanalyze.analyzer.report.TraceCharts;
 import io.dlanalyze.trace.AtomicOutput;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -50,7 +52,8 @@ final class AnalyzeCommand implements Callable<Integer> {
   Path trace;
 
   @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "text",
-      description = "Report format: text, json or markdown (default: ${DEFAULT-VALUE}).")
+      description = "Report format: text, json, markdown or html (one self-contained page with"
+          + " charts; reads the trace a second time for them) (default: ${DEFAULT-VALUE}).")
   ReportFormat format;
 
   @Option(names = {"-o", "--output"}, paramLabel = "FILE",
@@ -127,7 +130,7 @@ final class AnalyzeCommand implements Callable<Integer> {
     }
     Report report = analyzer.analyze(trace, options);
     RenderOptions render = new RenderOptions(useColor(), timing);
-    String text = format.renderer(render).render(report);
+    String text = render(report, render);
     if (output != null) {
       try {
         AtomicOutput.writeString(output, text);
@@ -139,6 +142,15 @@ final class AnalyzeCommand implements Callable<Integer> {
       spec.commandLine().getOut().flush();
     }
     return report.fails(options) ? ExitCodes.FAULT_FOUND : ExitCodes.OK;
+  }
+
+  private String render(Report report, RenderOptions render) {
+    if (format == ReportFormat.HTML) {
+      // the charts' series come from a second streaming pass over the trace (see TraceCharts)
+      TraceCharts charts = TraceCharts.collect(trace, report, TraceCharts.Options.defaults());
+      return new HtmlReportRenderer(render, charts).render(report);
+    }
+    return format.renderer(render).render(report);
   }
 
   private AnalysisOptions options() {

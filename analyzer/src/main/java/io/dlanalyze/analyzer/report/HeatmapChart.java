@@ -9,7 +9,7 @@ import java.util.List;
  * first-fault step and layer marked, and a legend.
  */
 final class HeatmapChart {
-  static final int WIDTH = 900;
+  static final int WIDTH = 1100;
   private static final int LEFT = 170;
   private static final int RIGHT = 14;
   private static final int TOP = 8;

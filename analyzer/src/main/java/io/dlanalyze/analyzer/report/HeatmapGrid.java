@@ -45,7 +45,7 @@ final class HeatmapGrid {
     this.rows = Math.max(1, (layers + layersPerRow - 1) / layersPerRow);
     this.firstStep = firstStep;
     long span = lastStep - firstStep + 1;
-    this.stepsPerColumn = Math.max(1, (span + maxColumns - 1) / maxColumns);
+    this.stepsPerColumn = TraceCharts.bucketWidth(span, maxColumns);
     this.columns = (int) Math.max(1, (span + stepsPerColumn - 1) / stepsPerColumn);
     this.maxLog = new float[rows * columns];
     Arrays.fill(maxLog, Float.NaN);

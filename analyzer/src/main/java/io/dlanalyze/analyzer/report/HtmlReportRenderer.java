@@ -263,8 +263,9 @@ public final class HtmlReportRenderer implements ReportRenderer {
       html.append("<p class=\"msg\">").append(Html.text(f.message())).append("</p>\n");
       html.append("<div class=\"charts\">\n");
       List<String> missing = new ArrayList<>();
+      List<String> constants = new ArrayList<>();
       for (ChartStat stat : ChartStat.values()) {
-        LineChart chart = new LineChart(charts, stat.label() + " of " + streamName(f));
+        LineChart chart = new LineChart(charts, LineChart.SMALL, stat.label() + " of " + streamName(f));
         List<String> legendItems = new ArrayList<>();
         int neighbour = 0;
         int from = f.isModelLevel() ? -1 : f.layerIndex() - charts.options().neighbours();
@@ -284,10 +285,19 @@ public final class HtmlReportRenderer implements ReportRenderer {
           missing.add(stat.label());
           continue;
         }
+        double constant = chart.constantValue();
+        if (!Double.isNaN(constant)) {
+          constants.add(stat.label() + " = " + Numbers.format(constant));
+          continue;
+        }
         chart.marker(new LineChart.Marker(f.firstStep(), "first fault: step " + f.firstStep(), FAULT_COLOR));
         figure(html, stat.label(), chart, legendItems);
       }
       html.append("</div>\n");
+      if (!constants.isEmpty()) {
+        html.append("<p class=\"muted\">Constant at every step for every layer shown (not drawn): ")
+            .append(Html.text(String.join(", ", constants))).append(".</p>\n");
+      }
       if (!missing.isEmpty()) {
         html.append("<p class=\"muted\">Not in the trace for this stream: ")
             .append(Html.text(String.join(", ", missing))).append(".</p>\n");
@@ -363,7 +373,7 @@ public final class HtmlReportRenderer implements ReportRenderer {
   }
 
   private boolean curve(StringBuilder html, String title, List<Phase> phases, List<LineChart.Marker> markers) {
-    LineChart chart = new LineChart(charts, title + " over steps");
+    LineChart chart = new LineChart(charts, LineChart.WIDE, title + " over steps");
     List<String> legend = new ArrayList<>();
     boolean first = true;
     for (Phase phase : phases) {

@@ -12,13 +12,15 @@ import java.util.List;
  * or log10 when every value is positive and they span three decades or more.
  */
 final class LineChart {
-  static final int WIDTH = 540;
-  static final int HEIGHT = 200;
+  /** Width of the small charts, three to a row. */
+  static final int SMALL = 356;
+  /** Width of the loss and accuracy curves, two to a row. */
+  static final int WIDE = 550;
+  private static final int HEIGHT = 190;
   private static final int LEFT = 62;
   private static final int RIGHT = 12;
   private static final int TOP = 6;
   private static final int BOTTOM = 30;
-  private static final int PLOT_WIDTH = WIDTH - LEFT - RIGHT;
   /** Height of one NaN/Inf strip row above the plot. */
   private static final int STRIP = 4;
 
@@ -40,6 +42,8 @@ final class LineChart {
   }
 
   private final TraceCharts charts;
+  private final int width;
+  private final int plotWidth;
   private final String ariaLabel;
   private final List<Line> lines = new ArrayList<>();
   private final List<Marker> markers = new ArrayList<>();
@@ -47,8 +51,10 @@ final class LineChart {
   private int plotTop;
   private int plotHeight;
 
-  LineChart(TraceCharts charts, String ariaLabel) {
+  LineChart(TraceCharts charts, int width, String ariaLabel) {
     this.charts = charts;
+    this.width = width;
+    this.plotWidth = width - LEFT - RIGHT;
     this.ariaLabel = ariaLabel;
   }
 
@@ -69,6 +75,25 @@ final class LineChart {
       }
     }
     return true;
+  }
+
+  /**
+   * The value every line holds in every bucket (say nan_count 0 throughout), or NaN when the
+   * lines vary, hold a NaN/Inf, or have a bucket without a value.
+   */
+  double constantValue() {
+    double value = Double.NaN;
+    for (Line line : lines) {
+      BucketSeries s = line.series();
+      for (int b = 0; b < s.buckets(); b++) {
+        if (!s.hasFinite(b) || s.hasNonFinite(b) || s.min(b) != s.max(b)
+            || !Double.isNaN(value) && s.min(b) != value) {
+          return Double.NaN;
+        }
+        value = s.min(b);
+      }
+    }
+    return value;
   }
 
   /** True after {@link #render} chose a log10 y axis. */
@@ -134,11 +159,11 @@ final class LineChart {
     double xLo = charts.firstStep();
     double xHi = Math.max(charts.lastStep(), charts.firstStep() + 1);
 
-    out.append("<svg class=\"chart\" viewBox=\"0 0 ").append(WIDTH).append(' ').append(HEIGHT)
-        .append("\" width=\"").append(WIDTH).append("\" height=\"").append(HEIGHT)
+    out.append("<svg class=\"chart\" viewBox=\"0 0 ").append(width).append(' ').append(HEIGHT)
+        .append("\" width=\"").append(width).append("\" height=\"").append(HEIGHT)
         .append("\" role=\"img\" aria-label=\"").append(Html.attribute(ariaLabel)).append("\">");
     out.append("<rect class=\"plot\" x=\"").append(LEFT).append("\" y=\"").append(plotTop).append("\" width=\"")
-        .append(PLOT_WIDTH).append("\" height=\"").append(plotHeight).append("\"/>");
+        .append(plotWidth).append("\" height=\"").append(plotHeight).append("\"/>");
     // y axis
     out.append("<g class=\"axis\">");
     if (logScale) {
@@ -158,7 +183,7 @@ final class LineChart {
             .append("\" text-anchor=\"end\">").append(Html.text(Numbers.format(tick, 3))).append("</text>");
       }
     }
-    for (double tick : Svg.linearTicks(xLo, xHi, 5)) {
+    for (double tick : Svg.linearTicks(xLo, xHi, width > 400 ? 5 : 4)) {
       if (tick != Math.rint(tick)) {
         continue;
       }
@@ -168,7 +193,7 @@ final class LineChart {
       out.append("<text x=\"").append(Svg.num(x)).append("\" y=\"").append(plotTop + plotHeight + 16)
           .append("\" text-anchor=\"middle\">").append((long) tick).append("</text>");
     }
-    out.append("<text x=\"").append(LEFT + PLOT_WIDTH).append("\" y=\"").append(HEIGHT - 2)
+    out.append("<text x=\"").append(LEFT + plotWidth).append("\" y=\"").append(HEIGHT - 2)
         .append("\" text-anchor=\"end\">step</text>");
     out.append("</g>");
 
@@ -219,7 +244,7 @@ final class LineChart {
         double x0 = xOf(charts.bucketStep(start) - charts.stepsPerBucket() / 2.0, xLo, xHi);
         double x1 = xOf(charts.bucketStep(b - 1) + charts.stepsPerBucket() / 2.0, xLo, xHi);
         x0 = Math.max(LEFT, x0);
-        x1 = Math.min(LEFT + PLOT_WIDTH, Math.max(x1, x0 + 1));
+        x1 = Math.min(LEFT + plotWidth, Math.max(x1, x0 + 1));
         d.append('M').append(Svg.num(x0)).append(' ').append(Svg.num(y)).append('H').append(Svg.num(x1));
       }
       if (d.length() > 0) {
@@ -243,14 +268,14 @@ final class LineChart {
       out.append("<line class=\"marker\" stroke=\"").append(marker.color()).append("\" x1=\"").append(Svg.num(x))
           .append("\" x2=\"").append(Svg.num(x)).append("\" y1=\"").append(plotTop).append("\" y2=\"")
           .append(plotTop + plotHeight).append("\"/>");
-      boolean right = x < LEFT + PLOT_WIDTH * 0.6;
+      boolean right = x < LEFT + plotWidth * 0.6;
       out.append("<text class=\"marker-label\" fill=\"").append(marker.color()).append("\" x=\"")
           .append(Svg.num(right ? x + 3 : x - 3)).append("\" y=\"").append(plotTop + 11 + 11 * i)
           .append("\" text-anchor=\"").append(right ? "start" : "end").append("\">")
           .append(Html.text(marker.label())).append("</text>");
     }
     if (!anyFinite) {
-      out.append("<text class=\"note\" x=\"").append(LEFT + PLOT_WIDTH / 2).append("\" y=\"")
+      out.append("<text class=\"note\" x=\"").append(LEFT + plotWidth / 2).append("\" y=\"")
           .append(plotTop + plotHeight / 2).append("\" text-anchor=\"middle\">no finite value</text>");
     }
     out.append("</svg>");
@@ -293,12 +318,12 @@ final class LineChart {
   }
 
   private void gridLine(StringBuilder out, double y) {
-    out.append("<line class=\"gl\" x1=\"").append(LEFT).append("\" x2=\"").append(LEFT + PLOT_WIDTH)
+    out.append("<line class=\"gl\" x1=\"").append(LEFT).append("\" x2=\"").append(LEFT + plotWidth)
         .append("\" y1=\"").append(Svg.num(y)).append("\" y2=\"").append(Svg.num(y)).append("\"/>");
   }
 
-  private static double xOf(double step, double lo, double hi) {
-    return LEFT + (step - lo) / (hi - lo) * PLOT_WIDTH;
+  private double xOf(double step, double lo, double hi) {
+    return LEFT + (step - lo) / (hi - lo) * plotWidth;
   }
 
   private double yOf(double value, double lo, double hi) {

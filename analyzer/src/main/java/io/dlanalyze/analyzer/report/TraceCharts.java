@@ -81,9 +81,9 @@ public final class TraceCharts {
       check("heatmapRows", heatmapRows, 10, 2000);
     }
 
-    /** 3 findings, 2 neighbours each side, 400 points per series, 2 heatmaps of 400 x 200. */
+    /** 3 findings, 2 neighbours each side, 300 points per series, 2 heatmaps of 400 x 200. */
     public static Options defaults() {
-      return new Options(3, 2, 400, 2, 400, 200);
+      return new Options(3, 2, 300, 2, 400, 200);
     }
 
     private static void check(String name, int value, int min, int max) {
@@ -169,7 +169,7 @@ public final class TraceCharts {
           options, -1, -1, 1, 0, List.of(), new BucketSeries[0][], List.of(), metadata, infos, columns);
     }
     long span = last - first + 1;
-    long perBucket = Math.max(1, (span + options.maxPoints() - 1) / options.maxPoints());
+    long perBucket = bucketWidth(span, options.maxPoints());
     int buckets = (int) ((span + perBucket - 1) / perBucket);
 
     List<Key> keys = keys(report, options, layerCount);
@@ -270,6 +270,23 @@ public final class TraceCharts {
     }
     return new TraceCharts(
         options, first, last, perBucket, buckets, keys, series, heatmaps, metadata, infos, columns);
+  }
+
+  /**
+   * The steps per bucket: the smallest of 1, 2, 5, 10, 20, 50... that cuts {@code span} steps into
+   * at most {@code maxBuckets} buckets (round widths make readable captions: "buckets of 200 steps").
+   */
+  static long bucketWidth(long span, int maxBuckets) {
+    long raw = Math.max(1, (span + maxBuckets - 1) / maxBuckets);
+    long width = 1;
+    while (true) {
+      for (long factor : new long[] {1, 2, 5}) {
+        if (width * factor >= raw) {
+          return width * factor;
+        }
+      }
+      width *= 10;
+    }
   }
 
   /** The streams kept: the top findings' layers and neighbours, then the model-level curves. */

@@ -62,8 +62,9 @@ class HtmlReportRendererTest {
   void render_withCharts_statChartsCurvesAndHeatmapsWithMarkers() {
     String html = HtmlReports.render(trace(Fault.nan(3, 400)));
 
-    // 5 statistics for the one finding, loss and accuracy, 2 heatmaps
-    assertThat(count(html, "<svg class=\"chart")).isEqualTo(9);
+    // 4 statistics for the one finding (zero_fraction is 0 throughout), loss and accuracy, 2 heatmaps
+    assertThat(count(html, "<svg class=\"chart")).isEqualTo(8);
+    assertThat(html).contains("(not drawn): zero_fraction = 0.");
     assertThat(count(html, "<svg class=\"chart heatmap\"")).isEqualTo(2);
     assertThat(html).contains("<image ", "href=\"data:image/png;base64,");
     assertThat(html).contains("first fault: step 400", "first finding: 400", "TerminateOnNaN stops: 400",
@@ -71,8 +72,17 @@ class HtmlReportRendererTest {
     assertThat(html).contains("<figcaption>mean</figcaption>", "<figcaption>nan_count + inf_count</figcaption>",
         "<figcaption>loss</figcaption>", "<figcaption>accuracy</figcaption>");
     assertThat(html).contains("forward: log10 |mean| per layer and step");
-    assertThat(html).contains("Sampling: steps 0 to 999 in 334 buckets of 3 steps",
-        "Each column covers 3 steps, one row per layer.");
+    assertThat(html).contains("Sampling: steps 0 to 999 in 200 buckets of 5 steps",
+        "Each column covers 5 steps, one row per layer.");
+  }
+
+  @Test
+  void render_statisticConstantForEveryLayer_notedInsteadOfDrawn() {
+    String html = HtmlReports.render(trace(Fault.deadLayer(2, 300)));
+
+    assertThat(html).contains("Constant at every step for every layer shown (not drawn): nan_count + inf_count = 0.");
+    assertThat(html).doesNotContain("<figcaption>nan_count + inf_count</figcaption>")
+        .contains("<figcaption>zero_fraction</figcaption>");
   }
 
   @Test
@@ -173,7 +183,7 @@ class HtmlReportRendererTest {
 
     String html = HtmlReports.render(trace);
 
-    assertThat(html).contains("buckets of 100 steps", "Each column covers 100 steps");
+    assertThat(html).contains("buckets of 200 steps", "Each column covers 100 steps");
     assertThat(html.getBytes(StandardCharsets.UTF_8).length).isLessThan(600_000);
   }
 

@@ -106,9 +106,9 @@ class TraceChartsTest {
 
     TraceCharts charts = collect(trace, report, TraceCharts.Options.defaults());
 
-    assertThat(charts.buckets()).isEqualTo(400);
-    assertThat(charts.stepsPerBucket()).isEqualTo(100);
-    assertThat(charts.series(1, Phase.FORWARD, ChartStat.MEAN).buckets()).isEqualTo(400);
+    assertThat(charts.stepsPerBucket()).isEqualTo(200);
+    assertThat(charts.buckets()).isEqualTo(200);
+    assertThat(charts.series(1, Phase.FORWARD, ChartStat.MEAN).buckets()).isEqualTo(200);
     assertThat(charts.heatmaps()).isNotEmpty().allSatisfy(grid -> {
       assertThat(grid.columns()).isEqualTo(400);
       assertThat(grid.stepsPerColumn()).isEqualTo(100);
@@ -209,6 +209,16 @@ class TraceChartsTest {
 
     assertThat(charts.buckets()).isZero();
     assertThat(charts.heatmaps()).isEmpty();
+  }
+
+  @Test
+  void bucketWidth_span_smallestRoundWidthWithinTheLimit() {
+    assertThat(TraceCharts.bucketWidth(1_000, 300)).isEqualTo(5);
+    assertThat(TraceCharts.bucketWidth(300, 300)).isEqualTo(1);
+    assertThat(TraceCharts.bucketWidth(301, 300)).isEqualTo(2);
+    assertThat(TraceCharts.bucketWidth(40_000, 300)).isEqualTo(200);
+    assertThat(TraceCharts.bucketWidth(40_000, 400)).isEqualTo(100);
+    assertThat(TraceCharts.bucketWidth(1_000_001, 300)).isEqualTo(5_000);
   }
 
   @Test
