@@ -84,7 +84,7 @@ class AnalyzeHtmlTest {
     int code = run("analyze", write("nan.arrow", Fault.nan(2, 300)).toString(), "--format", "html", "--first-fault");
 
     assertThat(code).isEqualTo(ExitCodes.FAULT_FOUND);
-    assertThat(out.toString()).contains("Sampling: every step from 0 to 300 is a point.");
+    assertThat(out.toString()).contains("Sampling: steps 0 to 300 in 151 buckets of 2 steps");
   }
 
   @Test
