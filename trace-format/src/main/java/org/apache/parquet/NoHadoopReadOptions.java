@@ -27,7 +27,8 @@ public final class NoHadoopReadOptions {
 
   /**
    * Read options with every filter off (no statistics, dictionary, bloom or column-index
-   * filtering; no page checksum check), heap buffers, and the given codec factory.
+   * filtering), page checksums verified where the writer stored them, heap buffers, and the given
+   * codec factory.
    */
   public static ParquetReadOptions create(CompressionCodecFactory codecs) {
     return new ParquetReadOptions(
@@ -36,7 +37,7 @@ public final class NoHadoopReadOptions {
         false, // useDictionaryFilter
         false, // useRecordFilter
         false, // useColumnIndexFilter
-        false, // usePageChecksumVerification
+        true, // usePageChecksumVerification: pages that carry a CRC (parquet-mr writes them) are checked
         false, // useBloomFilter
         false, // useOffHeapDecryptBuffer
         false, // useHadoopVectoredIo

@@ -22,6 +22,7 @@ import java.util.Collections;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
+import java.util.regex.Pattern;
 import org.apache.parquet.NoHadoopReadOptions;
 import org.apache.parquet.ParquetReadOptions;
 import org.apache.parquet.column.ColumnDescriptor;
@@ -47,6 +48,8 @@ import org.apache.parquet.schema.PrimitiveType;
  * {@link ParquetFileReader} with {@link NoHadoopReadOptions} and {@link NoHadoopCodecFactory}.
  */
 public final class ParquetTraceReader implements TraceReader {
+  private static final Pattern OBJECT_ID = Pattern.compile(" ?Struct: \\S+@[0-9a-f]+");
+
   private final Path path;
   private final List<ParquetPart> parts;
   private final TraceMetadata metadata;
@@ -285,12 +288,7 @@ public final class ParquetTraceReader implements TraceReader {
     try {
       store = fileReader.readNextRowGroup();
     } catch (IOException | RuntimeException e) {
-      throw new TraceFormatException(
-          ErrorCode.CORRUPT,
-          part.file(),
-          String.format(ROOT, "row group %d", rowGroup),
-          "cannot read the row group: " + describe(e),
-          e);
+      throw rowGroupError(e);
     }
     if (store == null) {
       throw new TraceFormatException(
@@ -306,6 +304,28 @@ public final class ParquetTraceReader implements TraceReader {
         throw corrupt(decoder.column(), e);
       }
     }
+  }
+
+  /**
+   * The error for a row group parquet-mr could not read (page headers and checksums are checked
+   * while it reads a row group's column chunks). Its messages do not say which column failed, so
+   * the projected chunks are read again one by one to name it.
+   */
+  private TraceFormatException rowGroupError(Exception error) {
+    for (ColumnDecoder decoder : decoders) {
+      try {
+        fileReader.setRequestedSchema(List.of(decoder.descriptor()));
+        fileReader.readRowGroup(rowGroup).close();
+      } catch (IOException | RuntimeException e) {
+        return corrupt(decoder.column(), e);
+      }
+    }
+    return new TraceFormatException(
+        ErrorCode.CORRUPT,
+        part.file(),
+        String.format(ROOT, "row group %d", rowGroup),
+        "cannot read the row group: " + describe(error),
+        error);
   }
 
   private void openPart(ParquetPart next) {
@@ -377,7 +397,8 @@ public final class ParquetTraceReader implements TraceReader {
       if (text.length() > 0) {
         text.append(": ");
       }
-      text.append(message.replace('\n', ' '));
+      // Thrift appends "Struct: ...StandardScheme@1b2c3d" to its messages: noise for the user.
+      text.append(OBJECT_ID.matcher(message.replace('\n', ' ')).replaceAll("").strip());
       last = message;
     }
     return text.toString();

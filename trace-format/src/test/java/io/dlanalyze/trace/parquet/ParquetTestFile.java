@@ -38,6 +38,7 @@ final class ParquetTestFile {
   private int rowGroupRows = Integer.MAX_VALUE;
   private int pageRows = 20_000;
   private int dictionaryPageSize = 1 << 20;
+  private boolean checksums = true;
 
   /** A v1 trace of {@code steps} steps x 4 rows (fc0 forward, fc0 activation, loss, accuracy). */
   static ParquetTestFile v1Trace(int steps) {
@@ -141,6 +142,12 @@ final class ParquetTestFile {
     return this;
   }
 
+  /** Pages without CRC checksums, as DuckDB and pyarrow write them by default. */
+  ParquetTestFile noChecksums() {
+    checksums = false;
+    return this;
+  }
+
   /** A small dictionary page size makes parquet-mr fall back to PLAIN pages mid-chunk. */
   ParquetTestFile dictionaryPageSize(int bytes) {
     dictionaryPageSize = bytes;
@@ -192,6 +199,7 @@ final class ParquetTestFile {
               .withSchema(schema)
               .withAllocator(properties.getAllocator())
               .withColumnIndexTruncateLength(properties.getColumnIndexTruncateLength())
+              .withPageWriteChecksumEnabled(checksums)
               .build();
       ColumnWriteStore store = properties.newColumnWriteStore(schema, pages, pages);
       for (int r = start; r < end; r++) {

@@ -146,29 +146,66 @@ class ParquetTraceReaderTest {
     assertThat(error.getMessage()).startsWith(bad + ": footer: the footer cannot be decoded: ");
   }
 
-  @Test
-  void next_corruptPageData_corruptNamesRowGroupAndColumn() throws IOException {
-    Path file = dir.resolve("pages.parquet");
-    ParquetTestFile.v1Trace(200).codec(CompressionCodecName.ZSTD).rowGroupRows(400).write(file);
-    // Overwrite the compressed data of the first page of 'mean' in row group 1.
+  /** Overwrites part of the first page of 'mean' in row group 1: its header or its data. */
+  private static void corruptMeanPage(Path file, boolean header) throws IOException {
     ParquetPart part = ParquetPart.open(file, NoHadoopReadOptions.create(new NoHadoopCodecFactory()));
     ColumnChunkMetaData mean = part.footer().getBlocks().get(1).getColumns().get(Column.MEAN.ordinal());
     byte[] bytes = Files.readAllBytes(file);
     int start = (int) mean.getStartingPos();
-    ByteArrayInputStream in = new ByteArrayInputStream(bytes, start, bytes.length - start);
-    PageHeader header = Util.readPageHeader(in);
-    int dataStart = bytes.length - in.available();
-    Arrays.fill(bytes, dataStart, dataStart + header.getCompressed_page_size(), (byte) 0x55);
+    if (header) {
+      Arrays.fill(bytes, start, start + 6, (byte) 0xEE);
+    } else {
+      ByteArrayInputStream in = new ByteArrayInputStream(bytes, start, bytes.length - start);
+      PageHeader pageHeader = Util.readPageHeader(in);
+      int dataStart = bytes.length - in.available();
+      Arrays.fill(bytes, dataStart, dataStart + pageHeader.getCompressed_page_size(), (byte) 0x55);
+    }
     Files.write(file, bytes);
+  }
 
+  private static TraceFormatException secondBatchFails(Path file) {
     try (TraceReader reader = ParquetTraceReader.open(file, ReadOptions.all())) {
       assertThat(reader.next()).isTrue();
       assertThat(reader.batch().size()).isEqualTo(400);
-      TraceFormatException error = catchThrowableOfType(TraceFormatException.class, reader::next);
-      assertThat(error.code()).isEqualTo(ErrorCode.CORRUPT);
-      assertThat(error.getMessage()).startsWith(file + ": row group 1, column 'mean': corrupt page: ");
-      assertThat(error.getMessage()).contains("zstd decompression failed");
+      return catchThrowableOfType(TraceFormatException.class, reader::next);
     }
+  }
+
+  @Test
+  void next_corruptPageWithChecksum_corruptNamesRowGroupAndColumn() throws IOException {
+    Path file = dir.resolve("pages.parquet");
+    ParquetTestFile.v1Trace(200).codec(CompressionCodecName.ZSTD).rowGroupRows(400).write(file);
+    corruptMeanPage(file, false);
+    TraceFormatException error = secondBatchFails(file);
+    assertThat(error.code()).isEqualTo(ErrorCode.CORRUPT);
+    assertThat(error.getMessage())
+        .isEqualTo(file + ": row group 1, column 'mean': corrupt page: could not verify page integrity,"
+            + " CRC checksum verification failed");
+  }
+
+  @Test
+  void next_corruptPageWithoutChecksum_corruptNamesRowGroupAndColumn() throws IOException {
+    Path file = dir.resolve("pages.parquet");
+    ParquetTestFile.v1Trace(200).codec(CompressionCodecName.ZSTD).rowGroupRows(400).noChecksums().write(file);
+    corruptMeanPage(file, false);
+    TraceFormatException error = secondBatchFails(file);
+    assertThat(error.code()).isEqualTo(ErrorCode.CORRUPT);
+    assertThat(error.getMessage())
+        .startsWith(file + ": row group 1, column 'mean': corrupt page: could not decompress page:"
+            + " zstd decompression failed: ");
+  }
+
+  @Test
+  void next_corruptPageHeader_corruptNamesRowGroupAndColumn() throws IOException {
+    Path file = dir.resolve("pages.parquet");
+    ParquetTestFile.v1Trace(200).codec(CompressionCodecName.SNAPPY).rowGroupRows(400).noChecksums().write(file);
+    corruptMeanPage(file, true);
+    TraceFormatException error = secondBatchFails(file);
+    assertThat(error.code()).isEqualTo(ErrorCode.CORRUPT);
+    assertThat(error.getMessage())
+        .startsWith(file + ": row group 1, column 'mean': corrupt page: can not read class"
+            + " org.apache.parquet.format.PageHeader: ")
+        .doesNotContain("@");
   }
 
   // ---- schema ---------------------------------------------------------------------------------
