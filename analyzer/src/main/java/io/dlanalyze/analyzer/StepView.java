@@ -59,6 +59,24 @@ public interface StepView {
   /** A count statistic (nan_count, inf_count, numel), or -1 when not {@link #present}. */
   long count(int layer, Phase phase, Column column);
 
+  /**
+   * Fast path: the presence bits of a slot ({@link #slot}) in this step. Bit {@code 1 <<
+   * column.ordinal()} is set when that statistic is present; the mask is 0 exactly when the step
+   * has no row for the slot. Slots beyond {@link #layerCount()} give 0.
+   */
+  int presentMask(int slot);
+
+  /**
+   * Fast path: the engine's array of a floating-point statistic, indexed by {@link #slot}. A value
+   * means something only where {@link #presentMask} has the column's bit; read only, and only
+   * during {@link Detector#observe}. Its length covers at least {@link #slotCount}({@link
+   * #layerCount()}).
+   */
+  double[] doubles(Column column);
+
+  /** Fast path: like {@link #doubles} for the count statistics (nan_count, inf_count, numel). */
+  long[] longs(Column column);
+
   /** Shorthand for {@code value(layer, phase, Column.MEAN)}. */
   default double mean(int layer, Phase phase) {
     return value(layer, phase, Column.MEAN);

@@ -8,7 +8,6 @@ import io.dlanalyze.analyzer.Detector;
 import io.dlanalyze.analyzer.DetectorSpec;
 import io.dlanalyze.analyzer.Evidence;
 import io.dlanalyze.analyzer.Finding;
-import io.dlanalyze.analyzer.Layer;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.StepView;
 import io.dlanalyze.analyzer.Symptom;
@@ -43,7 +42,11 @@ public final class DeadOrZeroDetector implements Detector {
   private static final DetectorSpec SPEC = DeadOrZeroDetector.class.getAnnotation(DetectorSpec.class);
   private static final Phase[] PHASES = {Phase.FORWARD, Phase.ACTIVATION, Phase.BACKWARD, Phase.GRADIENT};
 
-  private static final Column[] SPREAD = {Column.STD, Column.MIN, Column.MAX, Column.L2_NORM};
+  static final int ZERO_BIT = 1 << Column.ZERO_FRACTION.ordinal();
+  static final int STD_BIT = 1 << Column.STD.ordinal();
+  static final int MIN_BIT = 1 << Column.MIN.ordinal();
+  static final int MAX_BIT = 1 << Column.MAX.ordinal();
+  static final int L2_BIT = 1 << Column.L2_NORM.ordinal();
 
   private int window;
   private double zeroFraction;
@@ -68,31 +71,40 @@ public final class DeadOrZeroDetector implements Detector {
 
   @Override
   public void observe(StepView step) {
+    double[] zero = step.doubles(Column.ZERO_FRACTION);
+    double[] mean = step.doubles(Column.MEAN);
+    double[] std = step.doubles(Column.STD);
+    double[] min = step.doubles(Column.MIN);
+    double[] max = step.doubles(Column.MAX);
+    double[] l2 = step.doubles(Column.L2_NORM);
+    long now = step.step();
     for (int layer = 0; layer < step.layerCount(); layer++) {
-      Layer info = step.layer(layer);
+      boolean trainable = step.layer(layer).trainable();
       for (Phase phase : PHASES) {
-        if (!step.has(layer, phase) || phase == Phase.GRADIENT && !info.trainable()) {
+        int slot = StepView.slot(layer, phase);
+        int mask = step.presentMask(slot);
+        if (mask == 0 || phase == Phase.GRADIENT && !trainable) {
           continue;
         }
-        runs.observe(layer, phase, step.step(), allZero(step, layer, phase, zeroFraction), step.step());
+        runs.observe(slot, now, allZero(mask, slot, zero, mean, std, min, max, l2, zeroFraction), now);
       }
     }
   }
 
-  /** True when the tensor of (layer, phase) in this step counts as all zero. */
-  static boolean allZero(StepView step, int layer, Phase phase, double zeroFraction) {
-    if (step.present(layer, phase, Column.ZERO_FRACTION)) {
-      return step.value(layer, phase, Column.ZERO_FRACTION) >= zeroFraction;
+  /**
+   * True when the tensor of a slot counts as all zero: zero_fraction at or above the threshold,
+   * or, without zero_fraction, a zero mean and zero std, min, max and l2_norm where present.
+   */
+  static boolean allZero(int mask, int slot, double[] zero, double[] mean, double[] std, double[] min,
+      double[] max, double[] l2, double zeroFraction) {
+    if ((mask & ZERO_BIT) != 0) {
+      return zero[slot] >= zeroFraction;
     }
-    if (step.mean(layer, phase) != 0) {
-      return false;
-    }
-    for (Column column : SPREAD) {
-      if (step.present(layer, phase, column) && step.value(layer, phase, column) != 0) {
-        return false;
-      }
-    }
-    return true;
+    return mean[slot] == 0
+        && ((mask & STD_BIT) == 0 || std[slot] == 0)
+        && ((mask & MIN_BIT) == 0 || min[slot] == 0)
+        && ((mask & MAX_BIT) == 0 || max[slot] == 0)
+        && ((mask & L2_BIT) == 0 || l2[slot] == 0);
   }
 
   @Override

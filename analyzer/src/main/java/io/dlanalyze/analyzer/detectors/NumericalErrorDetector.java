@@ -43,7 +43,10 @@ import java.util.Set;
     source = "DeepLocalize Alg. 2 NaN/Inf rule (DEEPLOCALIZE-AND-PEERS.md 1.3); TheDeepChecker NaN checks (3.7)")
 public final class NumericalErrorDetector implements Detector {
   private static final DetectorSpec SPEC = NumericalErrorDetector.class.getAnnotation(DetectorSpec.class);
-  private static final Phase[] PHASES = Phase.values();
+  private static final int MIN_BIT = 1 << Column.MIN.ordinal();
+  private static final int MAX_BIT = 1 << Column.MAX.ordinal();
+  private static final int NAN_BIT = 1 << Column.NAN_COUNT.ordinal();
+  private static final int INF_BIT = 1 << Column.INF_COUNT.ordinal();
 
   private final List<Finding> findings = new ArrayList<>();
   private int window;
@@ -86,41 +89,52 @@ public final class NumericalErrorDetector implements Detector {
     int layers = step.layerCount();
     int slots = StepView.slotCount(layers);
     if (slotEpisode.length < slots) {
-      slotEpisode = Arrays.copyOf(slotEpisode, slots);
-      slotFirst = Arrays.copyOf(slotFirst, slots);
-      slotOccurrences = Arrays.copyOf(slotOccurrences, slots);
+      int n = Math.max(slots, slotEpisode.length * 2);
+      slotEpisode = Arrays.copyOf(slotEpisode, n);
+      slotFirst = Arrays.copyOf(slotFirst, n);
+      slotOccurrences = Arrays.copyOf(slotOccurrences, n);
     }
+    double[] mean = step.doubles(Column.MEAN);
+    double[] min = step.doubles(Column.MIN);
+    double[] max = step.doubles(Column.MAX);
+    long[] nan = step.longs(Column.NAN_COUNT);
+    long[] inf = step.longs(Column.INF_COUNT);
     boolean any = false;
-    for (int layer = -1; layer < layers; layer++) {
-      for (Phase phase : PHASES) {
-        if (!step.has(layer, phase) || !nonFinite(step, layer, phase)) {
-          continue;
-        }
-        if (!any && !active) {
-          episode++;
-          active = true;
-          episodeSlotCount = 0;
-          episodeSteps = 0;
-          rootPhase = null;
-        }
-        any = true;
-        if (rootPhase == null
-            || step.step() == rootStep
-                && CausalOrder.compare(step.step(), layer, phase, rootStep, rootLayer, rootPhase) < 0) {
-          setRoot(step, layer, phase);
-        }
-        int slot = StepView.slot(layer, phase);
-        if (slotEpisode[slot] != episode) {
-          slotEpisode[slot] = episode;
-          slotFirst[slot] = step.step();
-          slotOccurrences[slot] = 0;
-          if (episodeSlotCount == episodeSlots.length) {
-            episodeSlots = Arrays.copyOf(episodeSlots, episodeSlotCount * 2);
-          }
-          episodeSlots[episodeSlotCount++] = slot;
-        }
-        slotOccurrences[slot]++;
+    for (int slot = 0; slot < slots; slot++) {
+      int mask = step.presentMask(slot);
+      if (mask == 0
+          || Double.isFinite(mean[slot])
+              && ((mask & MIN_BIT) == 0 || Double.isFinite(min[slot]))
+              && ((mask & MAX_BIT) == 0 || Double.isFinite(max[slot]))
+              && ((mask & NAN_BIT) == 0 || nan[slot] <= 0)
+              && ((mask & INF_BIT) == 0 || inf[slot] <= 0)) {
+        continue;
       }
+      int layer = layerOf(slot);
+      Phase phase = phaseOf(slot);
+      if (!any && !active) {
+        episode++;
+        active = true;
+        episodeSlotCount = 0;
+        episodeSteps = 0;
+        rootPhase = null;
+      }
+      any = true;
+      if (rootPhase == null
+          || step.step() == rootStep
+              && CausalOrder.compare(step.step(), layer, phase, rootStep, rootLayer, rootPhase) < 0) {
+        setRoot(step, layer, phase);
+      }
+      if (slotEpisode[slot] != episode) {
+        slotEpisode[slot] = episode;
+        slotFirst[slot] = step.step();
+        slotOccurrences[slot] = 0;
+        if (episodeSlotCount == episodeSlots.length) {
+          episodeSlots = Arrays.copyOf(episodeSlots, episodeSlotCount * 2);
+        }
+        episodeSlots[episodeSlotCount++] = slot;
+      }
+      slotOccurrences[slot]++;
     }
     if (any) {
       cleanStreak = 0;
@@ -129,19 +143,6 @@ public final class NumericalErrorDetector implements Detector {
     } else if (active && ++cleanStreak >= window) {
       close(step.context());
     }
-  }
-
-  private static boolean nonFinite(StepView step, int layer, Phase phase) {
-    if (!Double.isFinite(step.mean(layer, phase))) {
-      return true;
-    }
-    if (step.present(layer, phase, Column.MIN) && !Double.isFinite(step.value(layer, phase, Column.MIN))) {
-      return true;
-    }
-    if (step.present(layer, phase, Column.MAX) && !Double.isFinite(step.value(layer, phase, Column.MAX))) {
-      return true;
-    }
-    return step.count(layer, phase, Column.NAN_COUNT) > 0 || step.count(layer, phase, Column.INF_COUNT) > 0;
   }
 
   private void setRoot(StepView step, int layer, Phase phase) {

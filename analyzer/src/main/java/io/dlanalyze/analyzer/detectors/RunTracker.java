@@ -47,7 +47,11 @@ final class RunTracker {
    * @param start the step the run starts at if this observation starts one (usually {@code step})
    */
   void observe(int layer, Phase phase, long step, boolean holds, long start) {
-    int slot = StepView.slot(layer, phase);
+    observe(StepView.slot(layer, phase), step, holds, start);
+  }
+
+  /** {@link #observe(int, Phase, long, boolean, long)} by slot ({@link StepView#slot}). */
+  void observe(int slot, long step, boolean holds, long start) {
     ensure(slot + 1);
     if (!holds) {
       runLength[slot] = 0;

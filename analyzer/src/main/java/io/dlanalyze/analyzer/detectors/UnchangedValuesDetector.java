@@ -46,6 +46,13 @@ public final class UnchangedValuesDetector implements Detector {
   private static final DetectorSpec SPEC = UnchangedValuesDetector.class.getAnnotation(DetectorSpec.class);
   private static final Phase[] PHASES = {Phase.FORWARD, Phase.ACTIVATION, Phase.WEIGHT, Phase.GRADIENT};
   private static final Column[] STATS = {Column.MEAN, Column.STD, Column.MIN, Column.MAX, Column.L2_NORM};
+  private static final int[] STAT_BITS = new int[STATS.length];
+
+  static {
+    for (int i = 0; i < STATS.length; i++) {
+      STAT_BITS[i] = 1 << STATS[i].ordinal();
+    }
+  }
 
   private int window;
   private double tolerance;
@@ -78,26 +85,37 @@ public final class UnchangedValuesDetector implements Detector {
   public void observe(StepView step) {
     int slots = StepView.slotCount(step.layerCount());
     if (hasPrevious.length < slots) {
-      previous = Arrays.copyOf(previous, slots * STATS.length);
-      previousStep = Arrays.copyOf(previousStep, slots);
-      hasPrevious = Arrays.copyOf(hasPrevious, slots);
+      int n = Math.max(slots, hasPrevious.length * 2);
+      previous = Arrays.copyOf(previous, n * STATS.length);
+      previousStep = Arrays.copyOf(previousStep, n);
+      hasPrevious = Arrays.copyOf(hasPrevious, n);
     }
+    double[] zero = step.doubles(Column.ZERO_FRACTION);
+    double[] mean = step.doubles(Column.MEAN);
+    double[] std = step.doubles(Column.STD);
+    double[] min = step.doubles(Column.MIN);
+    double[] max = step.doubles(Column.MAX);
+    double[] l2 = step.doubles(Column.L2_NORM);
+    double[][] stats = {mean, std, min, max, l2};
+    long now = step.step();
     for (int layer = 0; layer < step.layerCount(); layer++) {
       Layer info = step.layer(layer);
       for (Phase phase : PHASES) {
-        if (!step.has(layer, phase) || skipped(info, phase)) {
+        int slot = StepView.slot(layer, phase);
+        int mask = step.presentMask(slot);
+        if (mask == 0 || skipped(info, phase)) {
           continue;
         }
-        int slot = StepView.slot(layer, phase);
-        boolean usable = !DeadOrZeroDetector.allZero(step, layer, phase, zeroFraction)
-            && Double.isFinite(step.mean(layer, phase));
-        boolean unchanged = usable && hasPrevious[slot] && unchanged(step, layer, phase, info, slot);
-        runs.observe(layer, phase, step.step(), unchanged, previousStep[slot]);
+        boolean usable = Double.isFinite(mean[slot])
+            && !DeadOrZeroDetector.allZero(mask, slot, zero, mean, std, min, max, l2, zeroFraction);
+        boolean output = phase == Phase.FORWARD || phase == Phase.ACTIVATION;
+        boolean unchanged = usable && hasPrevious[slot] && unchanged(stats, mask, slot, output && info.isSoftmax());
+        runs.observe(slot, now, unchanged, previousStep[slot]);
         int base = slot * STATS.length;
         for (int i = 0; i < STATS.length; i++) {
-          previous[base + i] = step.value(layer, phase, STATS[i]);
+          previous[base + i] = (mask & STAT_BITS[i]) != 0 ? stats[i][slot] : Double.NaN;
         }
-        previousStep[slot] = step.step();
+        previousStep[slot] = now;
         hasPrevious[slot] = usable;
       }
     }
@@ -111,20 +129,26 @@ public final class UnchangedValuesDetector implements Detector {
     };
   }
 
-  private boolean unchanged(StepView step, int layer, Phase phase, Layer info, int slot) {
+  /**
+   * True when every statistic both observations have moved by at most the tolerance (and at least
+   * one was compared). {@code softmaxOutput}: the mean is constant by construction, not compared.
+   */
+  private boolean unchanged(double[][] stats, int mask, int slot, boolean softmaxOutput) {
     int base = slot * STATS.length;
-    boolean output = phase == Phase.FORWARD || phase == Phase.ACTIVATION;
-    double std = step.value(layer, phase, Column.STD);
+    double std = (mask & STAT_BITS[1]) != 0 ? stats[1][slot] : Double.NaN;
     int compared = 0;
     for (int i = 0; i < STATS.length; i++) {
+      if ((mask & STAT_BITS[i]) == 0) {
+        continue;
+      }
       double before = previous[base + i];
-      double now = step.value(layer, phase, STATS[i]);
+      double now = stats[i][slot];
       if (Double.isNaN(before) || Double.isNaN(now)) {
         continue;
       }
       double scale = Math.max(Math.abs(before), Math.abs(now));
-      if (STATS[i] == Column.MEAN) {
-        if (output && (info.isSoftmax() || isReciprocalOfInteger(now) && before == now)) {
+      if (i == 0) {
+        if (softmaxOutput || before == now && isReciprocalOfInteger(now)) {
           continue;
         }
         if (!Double.isNaN(std)) {

@@ -25,6 +25,8 @@ final class StepTable implements StepView {
   static final int[] LONG_INDEX = new int[Column.COUNT];
   static final Column[] DOUBLE_COLUMNS;
   static final Column[] LONG_COLUMNS;
+  /** Set in every claimed slot's bits, so a slot with a row never has mask 0. */
+  static final int ROW_BIT = 1 << 31;
   /** The largest layer index accepted; beyond it a trace is taken as corrupt. */
   static final int MAX_LAYER_INDEX = 1 << 20;
 
@@ -112,7 +114,7 @@ final class StepTable implements StepView {
       return false;
     }
     seen[slot] = ordinal;
-    presentBits[slot] = 0;
+    presentBits[slot] = ROW_BIT;
     presentSlots[presentCount++] = slot;
     return true;
   }
@@ -196,6 +198,29 @@ final class StepTable implements StepView {
       throw new IllegalArgumentException("not a floating-point statistic: " + column.wireName());
     }
     return present(layer, phase, column) ? doubles[index][slot(layer, phase.code())] : Double.NaN;
+  }
+
+  @Override
+  public int presentMask(int slot) {
+    return slot >= 0 && slot < seen.length && seen[slot] == ordinal ? presentBits[slot] : 0;
+  }
+
+  @Override
+  public double[] doubles(Column column) {
+    int index = DOUBLE_INDEX[column.ordinal()];
+    if (index < 0) {
+      throw new IllegalArgumentException("not a floating-point statistic: " + column.wireName());
+    }
+    return doubles[index];
+  }
+
+  @Override
+  public long[] longs(Column column) {
+    int index = LONG_INDEX[column.ordinal()];
+    if (index < 0) {
+      throw new IllegalArgumentException("not a count statistic: " + column.wireName());
+    }
+    return longs[index];
   }
 
   @Override
