@@ -51,6 +51,86 @@ public final class Thresholds {
   public static final Threshold EARLY_STOPPING_PATIENCE =
       Threshold.integer("es-patience", 1, 0, 1_000_000, "Patience in epochs of the replayed Keras EarlyStopping baselines");
 
+  /** Growth of a layer's gradient norm over its early level that counts as exploding. */
+  public static final Threshold EXPLODING_GROWTH =
+      Threshold.real("exploding-growth", 1e3, 2, 1e300, "Growth of a layer's gradient l2 norm over its first steps that counts as exploding");
+
+  /** AUTOTRAINER's beta_3: first-layer over last-layer gradient norm above which gradients explode. */
+  public static final Threshold EXPLODING_RATIO =
+      Threshold.real("exploding-ratio", 70, 1, 1e300, "First-layer / last-layer gradient l2 ratio above which gradients explode (AUTOTRAINER)");
+
+  /** AUTOTRAINER's beta_1: first-layer over last-layer gradient norm below which gradients vanish. */
+  public static final Threshold VANISHING_RATIO =
+      Threshold.real("vanishing-ratio", 1e-3, 0, 1, "First-layer / last-layer gradient l2 ratio below which gradients vanish (AUTOTRAINER)");
+
+  /** AUTOTRAINER's beta_2: the first layer's gradient norm must also be below this. */
+  public static final Threshold VANISHING_NORM =
+      Threshold.real("vanishing-norm", 1e-4, 0, 1e300, "First-layer gradient l2 norm below which gradients vanish (AUTOTRAINER)");
+
+  /** TheDeepChecker's vanishing-gradient bound on the mean absolute gradient (here its RMS). */
+  public static final Threshold VANISHING_RMS =
+      Threshold.real("vanishing-rms", 1e-6, 0, 1e300, "Root-mean-square weight gradient of a layer below which it vanishes (TheDeepChecker)");
+
+  /** zero_fraction of a ReLU layer's output at or above which its units count as dying. */
+  public static final Threshold DYING_RELU_FRACTION =
+      Threshold.real("dying-relu-fraction", 0.95, 0.5, 1, "zero_fraction of a ReLU layer's output at or above which it is dying");
+
+  /** DeepDiagnosis' share of pre-activations beyond +-5 that makes a sigmoid/tanh layer saturated. */
+  public static final Threshold SATURATION_FRACTION =
+      Threshold.real("saturation-fraction", 0.5, 0, 1, "Estimated share of sigmoid/tanh inputs beyond +-5 that counts as saturated (DeepDiagnosis)");
+
+  /** A sigmoid/tanh output whose std is below this share of the function's range is pinned. */
+  public static final Threshold SATURATION_STD =
+      Threshold.real("saturation-std", 0.02, 0, 1, "Output std, as a share of the activation's range, below which a pinned output counts as saturated");
+
+  /** Steps per loss block of the oscillation rule (TheDeepChecker checks every 10 iterations). */
+  public static final Threshold OSCILLATION_BLOCK =
+      Threshold.integer("oscillation-block", 10, 1, 1_000_000, "Steps per averaged loss block of the oscillation rule");
+
+  /** AUTOTRAINER's zeta, relative: a swing counts when it is this share of the first block's loss. */
+  public static final Threshold OSCILLATION_AMPLITUDE =
+      Threshold.real("oscillation-amplitude", 0.5, 0, 1e6, "Rise of the block loss, as a share of the first block's loss, that counts as a swing");
+
+  /** AUTOTRAINER's eta, as a count: swings needed before the loss counts as oscillating. */
+  public static final Threshold OSCILLATION_SWINGS =
+      Threshold.integer("oscillation-swings", 3, 1, 1_000_000, "Rising swings of the block loss before it counts as oscillating");
+
+  /** AUTOTRAINER's delta: the largest epoch-to-epoch accuracy gain below which training is slow. */
+  public static final Threshold SLOW_CONVERGENCE_DELTA =
+      Threshold.real("slow-convergence-delta", 0.01, 0, 1, "Largest epoch-to-epoch accuracy gain below which convergence is slow (AUTOTRAINER)");
+
+  /** Epochs needed before the epoch-level rules judge a run. */
+  public static final Threshold MIN_EPOCHS =
+      Threshold.integer("min-epochs", 3, 2, 1_000_000, "Epochs needed before the epoch-level rules judge a run");
+
+  /** Accuracy margin over chance (as a share of 1 - chance) that a converging classifier must reach. */
+  public static final Threshold CHANCE_MARGIN =
+      Threshold.real("chance-margin", 0.1, 0, 1, "Share of the way from chance to 1 that the best epoch accuracy must reach");
+
+  /** Lower end of the effective learning-rate band (DeepDiagnosis: 1e-3 / 100). */
+  public static final Threshold LR_LOW =
+      Threshold.real("effective-lr-low", 1e-5, 0, 1, "Effective learning rate lr x ||g|| / ||w|| below which updates are too small (DeepDiagnosis)");
+
+  /** Upper end of the effective learning-rate band (DeepDiagnosis: 1e-3 x 100). */
+  public static final Threshold LR_HIGH =
+      Threshold.real("effective-lr-high", 0.1, 0, 1e300, "Effective learning rate lr x ||g|| / ||w|| above which updates are too large (DeepDiagnosis)");
+
+  /** UMLAUT/DeepDiagnosis: inputs beyond +-this are not normalized. */
+  public static final Threshold INPUT_BOUND =
+      Threshold.real("input-bound", 1, 0, 1e300, "Input magnitude beyond which the inputs count as not normalized (UMLAUT, DeepDiagnosis)");
+
+  /** AUTOTRAINER's abnormal data: mean |first-layer output| at or above this. */
+  public static final Threshold ABNORMAL_HIDDEN =
+      Threshold.real("abnormal-hidden", 10, 0, 1e300, "RMS of the first layer's output at or above which unnormalized inputs are a fault (AUTOTRAINER)");
+
+  /** DeepDiagnosis' poor weight: variance below this. */
+  public static final Threshold WEIGHT_VARIANCE_LOW =
+      Threshold.real("weight-variance-low", 1e-5, 0, 1e300, "Weight variance (std^2) below which a layer's weights are poor (DeepDiagnosis)");
+
+  /** DeepDiagnosis' poor weight: variance above this. */
+  public static final Threshold WEIGHT_VARIANCE_HIGH =
+      Threshold.real("weight-variance-high", 10, 0, 1e300, "Weight variance (std^2) above which a layer's weights are poor (DeepDiagnosis)");
+
   private static final List<Threshold> ALL =
       List.of(
           WINDOW,
@@ -61,7 +141,27 @@ public final class Thresholds {
           CONVERGED_DROP,
           DL_WINDOW,
           DL_ZERO_RATIO,
-          EARLY_STOPPING_PATIENCE);
+          EARLY_STOPPING_PATIENCE,
+          EXPLODING_GROWTH,
+          EXPLODING_RATIO,
+          VANISHING_RATIO,
+          VANISHING_NORM,
+          VANISHING_RMS,
+          DYING_RELU_FRACTION,
+          SATURATION_FRACTION,
+          SATURATION_STD,
+          OSCILLATION_BLOCK,
+          OSCILLATION_AMPLITUDE,
+          OSCILLATION_SWINGS,
+          SLOW_CONVERGENCE_DELTA,
+          MIN_EPOCHS,
+          CHANCE_MARGIN,
+          LR_LOW,
+          LR_HIGH,
+          INPUT_BOUND,
+          ABNORMAL_HIDDEN,
+          WEIGHT_VARIANCE_LOW,
+          WEIGHT_VARIANCE_HIGH);
 
   private Thresholds() {}
 

@@ -1,0 +1,193 @@
+package io.dlanalyze.analyzer.detectors;
+
+import static java.lang.String.format;
+import static java.util.Locale.ROOT;
+
+import io.dlanalyze.analyzer.AnalysisContext;
+import io.dlanalyze.analyzer.Detector;
+import io.dlanalyze.analyzer.DetectorSpec;
+import io.dlanalyze.analyzer.Evidence;
+import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.Severity;
+import io.dlanalyze.analyzer.StepView;
+import io.dlanalyze.analyzer.Symptom;
+import io.dlanalyze.analyzer.Thresholds;
+import io.dlanalyze.analyzer.report.Numbers;
+import io.dlanalyze.trace.Column;
+import io.dlanalyze.trace.Phase;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.OptionalDouble;
+import java.util.Set;
+
+/**
+ * Reports layers whose effective learning rate, {@code lr x ||grad|| / ||weight||} (the relative
+ * size of a plain SGD update), stays outside [{@code effective-lr-low}, {@code effective-lr-high}]
+ * for {@code window} steps in a row. A warning when the loss stalls at the end of that stretch
+ * and the run never learned (too high: {@code oscillation}; too low: {@code slow_convergence});
+ * otherwise an info finding that the root-cause analysis can quote.
+ *
+ * <p>Implementation notes: DeepDiagnosis' learning-rate test is {@code lr*||dW||/||W||} outside
+ * [1e-3/100, 1e-3*100] = [1e-5, 1e-1] for any layer (DEEPLOCALIZE-AND-PEERS.md 3.1);
+ * TheDeepChecker's update ratio is log10 outside [-4, -1] (3.7). The lower end here is
+ * DeepDiagnosis' 1e-5: a converged healthy sample run (exploding-gradient-fixed) sits at 3.5e-5,
+ * below TheDeepChecker's 1e-4. The learning rate comes from the {@code learning_rate} phase of the
+ * step, else {@code dltrace.learning_rate}; with neither the detector stays silent. Adaptive
+ * optimizers (Adam...) scale updates per parameter, so for them the ratio is only indicative. A
+ * non-finite loss belongs to numerical-error and exploding-gradient, so then only info is given.
+ */
+@DetectorSpec(
+    id = "effective-learning-rate",
+    symptom = Symptom.OSCILLATION,
+    severity = Severity.WARNING,
+    summary = "A layer's effective learning rate lr x ||grad|| / ||weight|| stays outside its normal band",
+    source = "DeepDiagnosis learning-rate band 1e-5..1e-1 (DEEPLOCALIZE-AND-PEERS.md 3.1); TheDeepChecker update ratio log10 in [-4, -1] (3.7)")
+public final class EffectiveLearningRateDetector implements Detector {
+  private static final DetectorSpec SPEC = EffectiveLearningRateDetector.class.getAnnotation(DetectorSpec.class);
+
+  private final LossHistory loss = new LossHistory();
+  private int window;
+  private double low;
+  private double high;
+  private double minImprovement;
+  private double convergedDrop;
+  private double metadataRate = Double.NaN;
+  private int[] side = new int[0];
+  private long[] runStart = new long[0];
+  private long[] run = new long[0];
+  private int[] firedSide = new int[0];
+  private long[] firedStart = new long[0];
+  private long[] firedEnd = new long[0];
+  private double[] firedSum = new double[0];
+  private long[] firedCount = new long[0];
+  private double[] firedRate = new double[0];
+
+  @Override
+  public Set<Column> columns() {
+    return EnumSet.of(Column.MEAN, Column.L2_NORM);
+  }
+
+  @Override
+  public Set<Phase> phases() {
+    return EnumSet.of(Phase.GRADIENT, Phase.WEIGHT, Phase.LEARNING_RATE, Phase.LOSS, Phase.ACCURACY);
+  }
+
+  @Override
+  public void begin(AnalysisContext context) {
+    window = context.options().getInt(Thresholds.WINDOW);
+    low = context.options().get(Thresholds.LR_LOW);
+    high = context.options().get(Thresholds.LR_HIGH);
+    minImprovement = context.options().get(Thresholds.MIN_IMPROVEMENT);
+    convergedDrop = context.options().get(Thresholds.CONVERGED_DROP);
+    OptionalDouble rate = context.metadata().learningRate();
+    if (rate.isPresent()) {
+      metadataRate = rate.getAsDouble();
+    }
+  }
+
+  private void ensure(int layers) {
+    if (run.length >= layers) {
+      return;
+    }
+    int old = run.length;
+    side = Arrays.copyOf(side, layers);
+    runStart = Arrays.copyOf(runStart, layers);
+    run = Arrays.copyOf(run, layers);
+    firedSide = Arrays.copyOf(firedSide, layers);
+    firedStart = Arrays.copyOf(firedStart, layers);
+    firedEnd = Arrays.copyOf(firedEnd, layers);
+    firedSum = Arrays.copyOf(firedSum, layers);
+    firedCount = Arrays.copyOf(firedCount, layers);
+    firedRate = Arrays.copyOf(firedRate, layers);
+    Arrays.fill(firedStart, old, layers, -1);
+  }
+
+  @Override
+  public void observe(StepView step) {
+    loss.observe(step);
+    double rate = step.has(-1, Phase.LEARNING_RATE) ? step.mean(-1, Phase.LEARNING_RATE) : metadataRate;
+    if (!(rate > 0) || !Double.isFinite(rate)) {
+      return;
+    }
+    ensure(step.layerCount());
+    for (int layer = 0; layer < step.layerCount(); layer++) {
+      if (!step.layer(layer).trainable()
+          || !step.present(layer, Phase.GRADIENT, Column.L2_NORM)
+          || !step.present(layer, Phase.WEIGHT, Column.L2_NORM)) {
+        continue;
+      }
+      double g = step.value(layer, Phase.GRADIENT, Column.L2_NORM);
+      double w = step.value(layer, Phase.WEIGHT, Column.L2_NORM);
+      if (!Double.isFinite(g) || !Double.isFinite(w) || !(w > 0) || !(g > 0)) {
+        run[layer] = 0;
+        continue;
+      }
+      double effective = rate * g / w;
+      int s = effective > high ? 1 : effective < low ? -1 : 0;
+      if (s == 0 || s != side[layer]) {
+        run[layer] = 0;
+      }
+      side[layer] = s;
+      if (s == 0) {
+        continue;
+      }
+      if (run[layer] == 0) {
+        runStart[layer] = step.step();
+      }
+      run[layer]++;
+      if (run[layer] >= window && (firedStart[layer] < 0 || firedStart[layer] == runStart[layer])) {
+        if (firedStart[layer] < 0) {
+          firedStart[layer] = runStart[layer];
+          firedSide[layer] = s;
+        }
+        firedEnd[layer] = step.step();
+        firedSum[layer] += Math.log10(effective);
+        firedCount[layer]++;
+        firedRate[layer] = rate;
+      }
+    }
+  }
+
+  @Override
+  public List<Finding> finish(AnalysisContext context) {
+    List<Finding> findings = new ArrayList<>();
+    boolean learned = loss.learned(window, convergedDrop);
+    for (int layer = 0; layer < run.length; layer++) {
+      if (firedStart[layer] < 0) {
+        continue;
+      }
+      boolean tooHigh = firedSide[layer] > 0;
+      double typical = Math.pow(10, firedSum[layer] / firedCount[layer]);
+      long length = firedEnd[layer] - firedStart[layer] + 1;
+      boolean stalled = loss.judgeable(window) && loss.stalledAt(firedEnd[layer], window, minImprovement);
+      boolean warn = stalled && !learned && loss.firstNonFiniteStep() < 0;
+      String name = context.layer(layer).name();
+      double bound = tooHigh ? high : low;
+      double suggested = firedRate[layer] * Math.sqrt(low * high) / typical;
+      findings.add(
+          Finding.builder(SPEC)
+              .symptom(tooHigh ? Symptom.OSCILLATION : Symptom.SLOW_CONVERGENCE)
+              .severity(warn ? Severity.WARNING : Severity.INFO)
+              .at(layer, Phase.GRADIENT)
+              .steps(firedStart[layer], firedEnd[layer], length)
+              .evidence(Evidence.builder()
+                  .put("direction", tooHigh ? "high" : "low")
+                  .put("effective_lr", typical)
+                  .put("learning_rate", firedRate[layer])
+                  .put("band_low", low)
+                  .put("band_high", high)
+                  .put("suggested_learning_rate", suggested)
+                  .put("loss_stalled", stalled)
+                  .put("run_steps", length)
+                  .build())
+              .message(format(ROOT,
+                  "The effective learning rate of %s (lr %s x ||grad|| / ||weight||) stayed %s %s for %d steps from step %d (typically %s)%s.",
+                  name, Numbers.format(firedRate[layer]), tooHigh ? "above" : "below", Numbers.format(bound), length,
+                  firedStart[layer], Numbers.format(typical), warn ? ", and the loss did not improve" : ""))
+              .build());
+    }
+    return findings;
+  }
+}

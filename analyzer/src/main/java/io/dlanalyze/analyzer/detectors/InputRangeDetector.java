@@ -1,0 +1,171 @@
+package io.dlanalyze.analyzer.detectors;
+
+import static java.lang.String.format;
+import static java.util.Locale.ROOT;
+
+import io.dlanalyze.analyzer.AnalysisContext;
+import io.dlanalyze.analyzer.Detector;
+import io.dlanalyze.analyzer.DetectorSpec;
+import io.dlanalyze.analyzer.Evidence;
+import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.Severity;
+import io.dlanalyze.analyzer.StepView;
+import io.dlanalyze.analyzer.Symptom;
+import io.dlanalyze.analyzer.Thresholds;
+import io.dlanalyze.analyzer.report.Numbers;
+import io.dlanalyze.trace.Column;
+import io.dlanalyze.trace.Phase;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Reports inputs that are not normalized: values beyond +-{@code input-bound} that are not
+ * standardized either (mean far from 0 or std far from 1). On its own an info finding (5.2: a
+ * warning sign, not a fault: images in [0, 255] feeding a BatchNorm layer train fine); a warning
+ * when the first layer's output is abnormal as well, its root mean square at or above {@code
+ * abnormal-hidden} for {@code window} steps in a row.
+ *
+ * <p>Implementation notes: UMLAUT and DeepDiagnosis flag min(X) < -1 or max(X) > 1
+ * (DEEPLOCALIZE-AND-PEERS.md 3.1, 3.3); standardized data has tails beyond +-1 by construction
+ * (about a third of its values), so data with |mean| <= 0.5 and std in [0.5, 2] counts as
+ * normalized. AUTOTRAINER's abnormal-data rule is mean |hidden output| >= 10 (3.2); the trace has
+ * the first layer's forward mean and std, whose RMS sqrt(mean^2 + std^2) bounds the mean absolute
+ * value from above. The symptom class of the warning is the one unscaled inputs cause downstream:
+ * saturation when the model has a sigmoid, tanh or softmax layer, else exploding gradients.
+ */
+@DetectorSpec(
+    id = "input-range",
+    symptom = Symptom.SATURATION,
+    severity = Severity.INFO,
+    summary = "The inputs are not normalized; a warning when the first layer's outputs are abnormally large too",
+    source = "UMLAUT / DeepDiagnosis input outside [-1, 1] (DEEPLOCALIZE-AND-PEERS.md 3.1, 3.3); AUTOTRAINER abnormal data >= 10 (3.2)")
+public final class InputRangeDetector implements Detector {
+  private static final DetectorSpec SPEC = InputRangeDetector.class.getAnnotation(DetectorSpec.class);
+
+  private int window;
+  private double bound;
+  private double hidden;
+  private double min = Double.POSITIVE_INFINITY;
+  private double max = Double.NEGATIVE_INFINITY;
+  private double meanSum;
+  private double stdSum;
+  private long steps;
+  private long firstOutside = -1;
+  private long lastStep;
+  private int firstLayer = -1;
+  private long hiddenRunStart = -1;
+  private long hiddenRun;
+  private long hiddenFiredStart = -1;
+  private double hiddenRms;
+
+  @Override
+  public Set<Column> columns() {
+    return EnumSet.of(Column.MEAN, Column.STD, Column.MIN, Column.MAX);
+  }
+
+  @Override
+  public Set<Phase> phases() {
+    return EnumSet.of(Phase.INPUT, Phase.FORWARD);
+  }
+
+  @Override
+  public void begin(AnalysisContext context) {
+    window = context.options().getInt(Thresholds.WINDOW);
+    bound = context.options().get(Thresholds.INPUT_BOUND);
+    hidden = context.options().get(Thresholds.ABNORMAL_HIDDEN);
+  }
+
+  @Override
+  public void observe(StepView step) {
+    lastStep = step.step();
+    if (step.has(-1, Phase.INPUT)) {
+      double lo = step.present(-1, Phase.INPUT, Column.MIN) ? step.value(-1, Phase.INPUT, Column.MIN) : step.mean(-1, Phase.INPUT);
+      double hi = step.present(-1, Phase.INPUT, Column.MAX) ? step.value(-1, Phase.INPUT, Column.MAX) : step.mean(-1, Phase.INPUT);
+      if (Double.isFinite(lo) && Double.isFinite(hi)) {
+        min = Math.min(min, lo);
+        max = Math.max(max, hi);
+        if (firstOutside < 0 && (lo < -bound || hi > bound)) {
+          firstOutside = step.step();
+        }
+        double mean = step.mean(-1, Phase.INPUT);
+        double std = step.present(-1, Phase.INPUT, Column.STD) ? step.value(-1, Phase.INPUT, Column.STD) : Double.NaN;
+        if (Double.isFinite(mean) && Double.isFinite(std)) {
+          meanSum += mean;
+          stdSum += std;
+          steps++;
+        }
+      }
+    }
+    if (firstLayer < 0) {
+      for (int layer = 0; layer < step.layerCount(); layer++) {
+        if (step.has(layer, Phase.FORWARD)) {
+          firstLayer = layer;
+          break;
+        }
+      }
+    }
+    if (firstLayer >= 0 && step.present(firstLayer, Phase.FORWARD, Column.STD)) {
+      double mean = step.mean(firstLayer, Phase.FORWARD);
+      double std = step.value(firstLayer, Phase.FORWARD, Column.STD);
+      double rms = Math.sqrt(mean * mean + std * std);
+      if (rms >= hidden && Double.isFinite(rms)) {
+        if (hiddenRun == 0) {
+          hiddenRunStart = step.step();
+        }
+        hiddenRun++;
+        if (hiddenRun >= window && hiddenFiredStart < 0) {
+          hiddenFiredStart = hiddenRunStart;
+          hiddenRms = rms;
+        }
+      } else {
+        hiddenRun = 0;
+      }
+    }
+  }
+
+  @Override
+  public List<Finding> finish(AnalysisContext context) {
+    List<Finding> findings = new ArrayList<>();
+    if (firstOutside < 0) {
+      return findings;
+    }
+    double mean = steps > 0 ? meanSum / steps : Double.NaN;
+    double std = steps > 0 ? stdSum / steps : Double.NaN;
+    boolean standardized = Math.abs(mean) <= 0.5 && std >= 0.5 && std <= 2;
+    if (standardized) {
+      return findings;
+    }
+    boolean abnormal = hiddenFiredStart >= 0;
+    boolean saturating = false;
+    for (int layer = 0; layer < context.layerCount(); layer++) {
+      ActivationKind kind = ActivationKind.of(context.layer(layer));
+      saturating |= kind.saturates() || kind == ActivationKind.SOFTMAX;
+    }
+    Evidence.Builder evidence = Evidence.builder()
+        .put("input_min", min)
+        .put("input_max", max)
+        .put("input_mean", mean)
+        .put("input_std", std)
+        .put("bound", bound);
+    String more = "";
+    if (abnormal) {
+      evidence.put("first_layer", context.layer(firstLayer).name()).put("first_layer_rms", hiddenRms).put("abnormal_hidden", hidden);
+      more = format(ROOT, "; the outputs of %s reached an RMS of %s from step %d",
+          context.layer(firstLayer).name(), Numbers.format(hiddenRms), hiddenFiredStart);
+    }
+    findings.add(
+        Finding.builder(SPEC)
+            .symptom(abnormal && !saturating ? Symptom.EXPLODING_GRADIENT : Symptom.SATURATION)
+            .severity(abnormal ? Severity.WARNING : Severity.INFO)
+            .at(-1, Phase.INPUT)
+            .steps(firstOutside, Math.max(firstOutside, lastStep), Math.max(1, steps))
+            .evidence(evidence.build())
+            .message(format(ROOT,
+                "The inputs are not normalized: they range over [%s, %s] with mean %s and std %s%s.",
+                Numbers.format(min), Numbers.format(max), Numbers.format(mean), Numbers.format(std), more))
+            .build());
+    return findings;
+  }
+}

@@ -1,0 +1,143 @@
+package io.dlanalyze.analyzer.detectors;
+
+import static java.lang.String.format;
+import static java.util.Locale.ROOT;
+
+import io.dlanalyze.analyzer.AnalysisContext;
+import io.dlanalyze.analyzer.Detector;
+import io.dlanalyze.analyzer.DetectorSpec;
+import io.dlanalyze.analyzer.Evidence;
+import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.Severity;
+import io.dlanalyze.analyzer.StepView;
+import io.dlanalyze.analyzer.Symptom;
+import io.dlanalyze.analyzer.Thresholds;
+import io.dlanalyze.analyzer.report.Numbers;
+import io.dlanalyze.trace.Column;
+import io.dlanalyze.trace.Phase;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Reports a loss that swings up and down instead of converging: averaged over blocks of {@code
+ * oscillation-block} steps, the loss rises from a local minimum to the next local maximum by at
+ * least {@code oscillation-amplitude} times the first block's loss, {@code oscillation-swings}
+ * times or more.
+ *
+ * <p>Implementation notes: AUTOTRAINER counts pairs (local max - local min) >= zeta = 0.03 of the
+ * accuracy curve and calls training unstable when there are at least eta = 0.2 x #epochs of them
+ * (DEEPLOCALIZE-AND-PEERS.md 3.2); TheDeepChecker calls a loss fluctuating when more than 50% of
+ * its derivative signs switch over 50 iterations (3.7). Batch losses switch sign about 65% of the
+ * time in every healthy sample run, so raw sign switches say nothing; block means of 10 steps
+ * remove the batch noise, and measuring swings against the first block's loss (not the current
+ * level) keeps the relative jitter of a loss near zero from counting. Only rises count: a falling
+ * loss is progress.
+ */
+@DetectorSpec(
+    id = "oscillating-loss",
+    symptom = Symptom.OSCILLATION,
+    severity = Severity.WARNING,
+    summary = "The loss swings up and down by a large share of its starting value instead of converging",
+    source = "AUTOTRAINER unstable rule, zeta/eta (DEEPLOCALIZE-AND-PEERS.md 3.2); TheDeepChecker fluctuating loss (3.7)")
+public final class OscillatingLossDetector implements Detector {
+  private static final DetectorSpec SPEC = OscillatingLossDetector.class.getAnnotation(DetectorSpec.class);
+
+  private final LossHistory loss = new LossHistory();
+  private int block;
+  private double amplitude;
+  private int swings;
+
+  @Override
+  public Set<Column> columns() {
+    return EnumSet.of(Column.MEAN);
+  }
+
+  @Override
+  public Set<Phase> phases() {
+    return EnumSet.of(Phase.LOSS);
+  }
+
+  @Override
+  public void begin(AnalysisContext context) {
+    block = context.options().getInt(Thresholds.OSCILLATION_BLOCK);
+    amplitude = context.options().get(Thresholds.OSCILLATION_AMPLITUDE);
+    swings = context.options().getInt(Thresholds.OSCILLATION_SWINGS);
+  }
+
+  @Override
+  public void observe(StepView step) {
+    loss.observe(step);
+  }
+
+  @Override
+  public List<Finding> finish(AnalysisContext context) {
+    List<Finding> findings = new ArrayList<>();
+    int blocks = loss.size() / block;
+    if (blocks < 3) {
+      return findings;
+    }
+    double[] means = new double[blocks];
+    for (int b = 0; b < blocks; b++) {
+      means[b] = loss.mean(b * block, (b + 1) * block);
+    }
+    double reference = Math.abs(means[0]);
+    if (!(reference > 0)) {
+      return findings;
+    }
+    int count = 0;
+    double largest = 0;
+    int firstLow = -1;
+    int lastHigh = -1;
+    int low = 0;
+    for (int b = 1; b < blocks; b++) {
+      if (means[b] < means[low]) {
+        low = b;
+      }
+      boolean peak = means[b] > means[b - 1] && (b == blocks - 1 || means[b + 1] <= means[b]);
+      if (!peak) {
+        continue;
+      }
+      double rise = (means[b] - means[low]) / reference;
+      if (rise >= amplitude) {
+        count++;
+        largest = Math.max(largest, rise);
+        if (firstLow < 0) {
+          firstLow = low;
+        }
+        lastHigh = b;
+        low = b;
+      }
+    }
+    if (count < swings) {
+      return findings;
+    }
+    long first = loss.step(firstLow * block);
+    long last = loss.step(Math.min(loss.size() - 1, (lastHigh + 1) * block - 1));
+    double min = Double.POSITIVE_INFINITY;
+    double max = Double.NEGATIVE_INFINITY;
+    for (double m : means) {
+      min = Math.min(min, m);
+      max = Math.max(max, m);
+    }
+    findings.add(
+        Finding.builder(SPEC)
+            .at(-1, Phase.LOSS)
+            .steps(first, Math.max(first, last), count)
+            .evidence(Evidence.builder()
+                .put("swings", (long) count)
+                .put("largest_rise", largest)
+                .put("first_block_loss", means[0])
+                .put("min_block_loss", min)
+                .put("max_block_loss", max)
+                .put("block_steps", (long) block)
+                .build())
+            .message(format(ROOT,
+                "The loss (averaged over %d steps) rose %d times by %s or more of its starting value %s between step %d and step %d, swinging between %s and %s.",
+                block, count, Numbers.percent(amplitude), Numbers.format(means[0]), first, last,
+                Numbers.format(min), Numbers.format(max)))
+            .build());
+    return findings;
+  }
+}

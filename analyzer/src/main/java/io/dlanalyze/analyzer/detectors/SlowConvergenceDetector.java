@@ -1,0 +1,135 @@
+package io.dlanalyze.analyzer.detectors;
+
+import static java.lang.String.format;
+import static java.util.Locale.ROOT;
+
+import io.dlanalyze.analyzer.AnalysisContext;
+import io.dlanalyze.analyzer.Detector;
+import io.dlanalyze.analyzer.DetectorSpec;
+import io.dlanalyze.analyzer.Evidence;
+import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.Severity;
+import io.dlanalyze.analyzer.StepView;
+import io.dlanalyze.analyzer.Symptom;
+import io.dlanalyze.analyzer.Thresholds;
+import io.dlanalyze.analyzer.report.Numbers;
+import io.dlanalyze.trace.Column;
+import io.dlanalyze.trace.Phase;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Reports training that makes almost no progress from epoch to epoch: no epoch raised the mean
+ * accuracy by {@code slow-convergence-delta} or more over the one before (or, without accuracy,
+ * no epoch lowered the mean loss by that share), over at least {@code min-epochs} epochs.
+ *
+ * <p>Implementation notes: AUTOTRAINER's {@code sc_accuracy} is exactly "the largest
+ * epoch-to-epoch accuracy gain < delta = 0.01" on train and validation accuracy, judged after 30%
+ * of the epochs (DEEPLOCALIZE-AND-PEERS.md 3.2); the loss form (relative decrease) is ours, for
+ * regression traces. Not judged when the loss fell by {@code converged-drop}
+ * overall (the gains came inside the first epoch). Fewer epochs than {@code min-epochs}: an info
+ * finding saying why the run was not judged, only when the epochs seen show no gain.
+ */
+@DetectorSpec(
+    id = "slow-convergence",
+    symptom = Symptom.SLOW_CONVERGENCE,
+    severity = Severity.WARNING,
+    summary = "No epoch improves the accuracy (or the loss) by more than a small step",
+    source = "AUTOTRAINER slow convergence, delta = 0.01 (DEEPLOCALIZE-AND-PEERS.md 3.2)")
+public final class SlowConvergenceDetector implements Detector {
+  private static final DetectorSpec SPEC = SlowConvergenceDetector.class.getAnnotation(DetectorSpec.class);
+
+  private final LossHistory loss = new LossHistory();
+  private int window;
+  private double delta;
+  private int minEpochs;
+  private double convergedDrop;
+  private long firstStep = -1;
+  private long lastStep = -1;
+
+  @Override
+  public Set<Column> columns() {
+    return EnumSet.of(Column.MEAN);
+  }
+
+  @Override
+  public Set<Phase> phases() {
+    return EnumSet.of(Phase.LOSS, Phase.ACCURACY);
+  }
+
+  @Override
+  public void begin(AnalysisContext context) {
+    window = context.options().getInt(Thresholds.WINDOW);
+    delta = context.options().get(Thresholds.SLOW_CONVERGENCE_DELTA);
+    minEpochs = context.options().getInt(Thresholds.MIN_EPOCHS);
+    convergedDrop = context.options().get(Thresholds.CONVERGED_DROP);
+  }
+
+  @Override
+  public void observe(StepView step) {
+    loss.observe(step);
+    if (firstStep < 0) {
+      firstStep = step.step();
+    }
+    lastStep = step.step();
+  }
+
+  /** The first step at which the rule can be judged: the start of epoch {@code min-epochs - 1}. */
+  private long onset(int epochs) {
+    return loss.epochFirstStep(Math.min(epochs, minEpochs) - 1);
+  }
+
+  @Override
+  public List<Finding> finish(AnalysisContext context) {
+    List<Finding> findings = new ArrayList<>();
+    int epochs = loss.epochs();
+    if (epochs < 2 || loss.firstNonFiniteStep() >= 0 || loss.learned(window, convergedDrop)) {
+      return findings;
+    }
+    boolean accuracy = loss.hasAccuracy();
+    double best = Double.NEGATIVE_INFINITY;
+    int bestEpoch = -1;
+    for (int e = 1; e < epochs; e++) {
+      double gain = accuracy
+          ? loss.epochAccuracy(e) - loss.epochAccuracy(e - 1)
+          : (loss.epochLoss(e - 1) - loss.epochLoss(e)) / Math.abs(loss.epochLoss(e - 1));
+      if (Double.isNaN(gain)) {
+        return findings;
+      }
+      if (gain > best) {
+        best = gain;
+        bestEpoch = loss.epoch(e);
+      }
+    }
+    if (best >= delta) {
+      return findings;
+    }
+    String what = accuracy ? "accuracy" : "loss";
+    Evidence.Builder evidence = Evidence.builder()
+        .put("metric", what)
+        .put("largest_epoch_gain", best)
+        .put("best_epoch", (long) bestEpoch)
+        .put("delta", delta)
+        .put("epochs", (long) epochs)
+        .put("first_epoch_" + what, accuracy ? loss.epochAccuracy(0) : loss.epochLoss(0))
+        .put("last_epoch_" + what, accuracy ? loss.epochAccuracy(epochs - 1) : loss.epochLoss(epochs - 1));
+    Finding.Builder finding = Finding.builder(SPEC)
+        .at(-1, accuracy ? Phase.ACCURACY : Phase.LOSS)
+        .steps(onset(epochs), lastStep, epochs);
+    if (epochs < minEpochs) {
+      evidence.put("inconclusive", format(ROOT, "only %d epochs; slow convergence is judged over at least %d", epochs, minEpochs));
+      finding.severity(Severity.INFO);
+    }
+    String gainText = accuracy ? Numbers.format(best) : Numbers.percent(best);
+    findings.add(finding.evidence(evidence.build())
+        .message(format(ROOT,
+            "Over %d epochs no epoch improved the mean %s by %s or more: the largest gain was %s (epoch %d); the %s went from %s to %s.",
+            epochs, what, accuracy ? Numbers.format(delta) : Numbers.percent(delta), gainText, bestEpoch, what,
+            Numbers.format(accuracy ? loss.epochAccuracy(0) : loss.epochLoss(0)),
+            Numbers.format(accuracy ? loss.epochAccuracy(epochs - 1) : loss.epochLoss(epochs - 1))))
+        .build());
+    return findings;
+  }
+}

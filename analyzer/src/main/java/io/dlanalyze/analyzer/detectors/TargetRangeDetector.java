@@ -1,0 +1,201 @@
+package io.dlanalyze.analyzer.detectors;
+
+import static java.lang.String.format;
+import static java.util.Locale.ROOT;
+
+import io.dlanalyze.analyzer.AnalysisContext;
+import io.dlanalyze.analyzer.Detector;
+import io.dlanalyze.analyzer.DetectorSpec;
+import io.dlanalyze.analyzer.Evidence;
+import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.Severity;
+import io.dlanalyze.analyzer.StepView;
+import io.dlanalyze.analyzer.Symptom;
+import io.dlanalyze.analyzer.report.Numbers;
+import io.dlanalyze.trace.Column;
+import io.dlanalyze.trace.Phase;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+
+/**
+ * Reports outputs that cannot match their targets: targets outside the output activation's range
+ * (sigmoid [0, 1], tanh [-1, 1], relu [0, inf)), a softmax over a single unit (always 1), a ReLU
+ * output under a cross-entropy loss (a row of zeros gives log 0), and targets that never vary.
+ *
+ * <p>Implementation notes: DeepDiagnosis' "out of range" check compares the label range with the
+ * last layer's activation range at the first epoch, and flags relu/linear outputs under a
+ * cross-entropy loss (DEEPLOCALIZE-AND-PEERS.md 3.1); its fix branch always says "use softmax"
+ * because of a bug, so the fix here depends on the case. The output layer is the last layer; its
+ * activation comes from {@code dltrace.layers} or its type. A linear output under PyTorch's
+ * cross-entropy (which takes logits) is normal and not flagged. The output width is the output's
+ * numel divided by {@code dltrace.batch_size}; where that is unknown, a softmax output that is
+ * exactly 1 with zero std in every step counts as one unit wide. Targets are judged from the
+ * {@code target} phase's min and max over the whole run; a finding starts at the first step that
+ * breaks the rule. Each finding carries the symptom class the mismatch produces.
+ */
+@DetectorSpec(
+    id = "target-range",
+    symptom = Symptom.SATURATION,
+    severity = Severity.ERROR,
+    summary = "Targets outside the output activation's range, a one-unit softmax, or constant targets",
+    source = "DeepDiagnosis out-of-range check and relu/linear output with cross-entropy (DEEPLOCALIZE-AND-PEERS.md 3.1)")
+public final class TargetRangeDetector implements Detector {
+  private static final DetectorSpec SPEC = TargetRangeDetector.class.getAnnotation(DetectorSpec.class);
+  private static final double SLACK = 1e-6;
+
+  private double min = Double.POSITIVE_INFINITY;
+  private double max = Double.NEGATIVE_INFINITY;
+  private long targetSteps;
+  private long firstTarget = -1;
+  private long firstBelow = -1;
+  private long firstAbove = -1;
+  private long lastStep = -1;
+  private long firstStep = -1;
+  private int output = -1;
+  private ActivationKind kind = ActivationKind.UNKNOWN;
+  private long outputSteps;
+  private long outputConstantOne;
+  private long outputNumel = -1;
+  private double belowBound;
+  private double aboveBound;
+
+  @Override
+  public Set<Column> columns() {
+    return EnumSet.of(Column.MEAN, Column.STD, Column.MIN, Column.MAX, Column.NUMEL);
+  }
+
+  @Override
+  public Set<Phase> phases() {
+    return EnumSet.of(Phase.TARGET, Phase.ACTIVATION);
+  }
+
+  @Override
+  public void observe(StepView step) {
+    if (firstStep < 0) {
+      firstStep = step.step();
+      output = step.layerCount() - 1;
+      if (output >= 0) {
+        kind = ActivationKind.of(step.layer(output));
+        belowBound = kind.low();
+        aboveBound = kind.high();
+      }
+    }
+    lastStep = step.step();
+    if (output >= 0 && step.has(output, Phase.ACTIVATION)) {
+      outputSteps++;
+      double mean = step.mean(output, Phase.ACTIVATION);
+      double std = step.present(output, Phase.ACTIVATION, Column.STD) ? step.value(output, Phase.ACTIVATION, Column.STD) : Double.NaN;
+      if (mean == 1 && std == 0) {
+        outputConstantOne++;
+      }
+      if (outputNumel < 0) {
+        outputNumel = step.count(output, Phase.ACTIVATION, Column.NUMEL);
+      }
+    }
+    if (!step.has(-1, Phase.TARGET)) {
+      return;
+    }
+    double lo = step.present(-1, Phase.TARGET, Column.MIN) ? step.value(-1, Phase.TARGET, Column.MIN) : step.mean(-1, Phase.TARGET);
+    double hi = step.present(-1, Phase.TARGET, Column.MAX) ? step.value(-1, Phase.TARGET, Column.MAX) : step.mean(-1, Phase.TARGET);
+    if (!Double.isFinite(lo) || !Double.isFinite(hi)) {
+      return;
+    }
+    if (firstTarget < 0) {
+      firstTarget = step.step();
+    }
+    targetSteps++;
+    min = Math.min(min, lo);
+    max = Math.max(max, hi);
+    if (firstBelow < 0 && lo < belowBound - SLACK) {
+      firstBelow = step.step();
+    }
+    if (firstAbove < 0 && hi > aboveBound + SLACK) {
+      firstAbove = step.step();
+    }
+  }
+
+  @Override
+  public List<Finding> finish(AnalysisContext context) {
+    List<Finding> findings = new ArrayList<>();
+    if (firstStep < 0) {
+      return findings;
+    }
+    String lossName = context.metadata().loss().orElse("").toLowerCase(Locale.ROOT);
+    boolean crossEntropy = lossName.contains("entropy") || lossName.equals("nll") || lossName.contains("nll_loss");
+    int batchSize = context.metadata().batchSize().orElse(0);
+    long width = batchSize > 0 && outputNumel > 0 ? outputNumel / batchSize : -1;
+    String name = output >= 0 ? context.layer(output).name() : "model";
+    if (targetSteps > 0 && min == max && targetSteps >= 2) {
+      findings.add(
+          Finding.builder(SPEC)
+              .symptom(Symptom.NOT_LEARNING)
+              .at(-1, Phase.TARGET)
+              .steps(firstTarget, lastStep, targetSteps)
+              .evidence(Evidence.builder().put("rule", "constant_targets").put("target_value", min).put("target_steps", targetSteps).build())
+              .message(format(ROOT,
+                  "Every target in %d steps was %s: the labels carry no information (scaled or cast away?), so the loss can fall while nothing is learned.",
+                  targetSteps, Numbers.format(min)))
+              .build());
+    }
+    if (output < 0) {
+      return findings;
+    }
+    if (kind == ActivationKind.SOFTMAX
+        && (width == 1 || width < 0 && outputSteps > 0 && outputConstantOne == outputSteps)) {
+      findings.add(
+          Finding.builder(SPEC)
+              .symptom(Symptom.DEAD_OR_ZERO)
+              .at(output, Phase.ACTIVATION)
+              .steps(firstStep, lastStep, Math.max(1, outputSteps))
+              .evidence(Evidence.builder().put("rule", "single_unit_softmax").put("output_activation", "softmax")
+                  .put("output_width", width).put("constant_one_steps", outputConstantOne).build())
+              .message(format(ROOT,
+                  "The output layer %s applies softmax over a single unit: its output is always 1, so every gradient through it is zero.",
+                  name))
+              .build());
+      return findings;
+    }
+    if (kind == ActivationKind.RELU && crossEntropy) {
+      findings.add(
+          Finding.builder(SPEC)
+              .symptom(Symptom.DEAD_OR_ZERO)
+              .severity(Severity.WARNING)
+              .at(output, Phase.ACTIVATION)
+              .steps(firstStep, firstStep, 1)
+              .evidence(Evidence.builder().put("rule", "relu_output_cross_entropy").put("output_activation", "relu")
+                  .put("loss", lossName).build())
+              .message(format(ROOT,
+                  "The output layer %s uses ReLU under a %s loss: a row of all-zero outputs has no probability mass, which gives log(0) or 0/0.",
+                  name, lossName))
+              .build());
+    }
+    if (targetSteps == 0 || !(kind.saturates() || kind == ActivationKind.RELU)) {
+      return findings;
+    }
+    long first = firstBelow < 0 ? firstAbove : firstAbove < 0 ? firstBelow : Math.min(firstBelow, firstAbove);
+    if (first < 0) {
+      return findings;
+    }
+    findings.add(
+        Finding.builder(SPEC)
+            .symptom(kind == ActivationKind.RELU ? Symptom.DEAD_OR_ZERO : Symptom.SATURATION)
+            .at(output, Phase.ACTIVATION)
+            .steps(first, lastStep, targetSteps)
+            .evidence(Evidence.builder()
+                .put("rule", "targets_outside_activation_range")
+                .put("output_activation", kind.wireName())
+                .put("activation_low", kind.low())
+                .put("activation_high", kind.high())
+                .put("target_min", min)
+                .put("target_max", max)
+                .build())
+            .message(format(ROOT,
+                "The targets range over [%s, %s] but the output layer %s ends in %s, which can only produce [%s, %s].",
+                Numbers.format(min), Numbers.format(max), name, kind.wireName(), Numbers.format(kind.low()), Numbers.format(kind.high())))
+            .build());
+    return findings;
+  }
+}

@@ -1,0 +1,199 @@
+package io.dlanalyze.analyzer.detectors;
+
+import static java.lang.String.format;
+import static java.util.Locale.ROOT;
+
+import io.dlanalyze.analyzer.AnalysisContext;
+import io.dlanalyze.analyzer.Detector;
+import io.dlanalyze.analyzer.DetectorSpec;
+import io.dlanalyze.analyzer.Evidence;
+import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.Severity;
+import io.dlanalyze.analyzer.StepView;
+import io.dlanalyze.analyzer.Symptom;
+import io.dlanalyze.analyzer.Thresholds;
+import io.dlanalyze.analyzer.report.Numbers;
+import io.dlanalyze.trace.Column;
+import io.dlanalyze.trace.Phase;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Reports gradients that vanish before they reach the first layers: for {@code window} steps in a
+ * row the first layer's gradient norm is below {@code vanishing-ratio} times the last layer's and
+ * below {@code vanishing-norm}, or some layer's root-mean-square gradient is below {@code
+ * vanishing-rms} though not exactly zero; and the run never learned.
+ *
+ * <p>Implementation notes: the ratio rule is AUTOTRAINER's vanish (beta_1 = 1e-3, beta_2 = 1e-4,
+ * DEEPLOCALIZE-AND-PEERS.md 3.2); the RMS rule is TheDeepChecker's mean |g| < 1e-6 (3.7), with
+ * l2 / sqrt(numel) standing in for the mean absolute value (it is an upper bound of it, so the
+ * rule errs on the quiet side); DeepDiagnosis' own bound is mean |dW| < 1e-7 (3.1). Gradients that
+ * are exactly zero (zero_fraction 1 or l2 0) are dead-or-zero's, not a vanishing trend. A
+ * converged model has small gradients too, so a run whose loss fell by {@code converged-drop} is
+ * not judged (AUTOTRAINER consults its gradient rules only when training does not converge).
+ */
+@DetectorSpec(
+    id = "vanishing-gradient",
+    symptom = Symptom.VANISHING_GRADIENT,
+    severity = Severity.WARNING,
+    summary = "The first layers' gradients are orders of magnitude smaller than the last layer's, or near zero",
+    source = "AUTOTRAINER vanish rule, ratio < 1e-3 and ||g_first|| < 1e-4 (DEEPLOCALIZE-AND-PEERS.md 3.2); TheDeepChecker mean |g| < 1e-6 (3.7)")
+public final class VanishingGradientDetector implements Detector {
+  private static final DetectorSpec SPEC = VanishingGradientDetector.class.getAnnotation(DetectorSpec.class);
+
+  private final LossHistory loss = new LossHistory();
+  private int window;
+  private double ratioLimit;
+  private double normLimit;
+  private double rmsLimit;
+  private double convergedDrop;
+  private double zeroFraction;
+
+  private long runStart = -1;
+  private long run;
+  private int runLayer = -1;
+  private double runWorstRatio = Double.NaN;
+  private double runWorstNorm = Double.NaN;
+  private double runWorstRms = Double.NaN;
+  private String runRule;
+  private long firedStart = -1;
+  private long firedEnd;
+  private long firedSteps;
+  private int firedLayer;
+  private String firedRule;
+  private double firedRatio;
+  private double firedNorm;
+  private double firedRms;
+  private String lastLayerName;
+
+  @Override
+  public Set<Column> columns() {
+    return EnumSet.of(Column.MEAN, Column.L2_NORM, Column.NUMEL, Column.ZERO_FRACTION);
+  }
+
+  @Override
+  public Set<Phase> phases() {
+    return EnumSet.of(Phase.GRADIENT, Phase.BACKWARD, Phase.LOSS, Phase.ACCURACY);
+  }
+
+  @Override
+  public void begin(AnalysisContext context) {
+    window = context.options().getInt(Thresholds.WINDOW);
+    ratioLimit = context.options().get(Thresholds.VANISHING_RATIO);
+    normLimit = context.options().get(Thresholds.VANISHING_NORM);
+    rmsLimit = context.options().get(Thresholds.VANISHING_RMS);
+    convergedDrop = context.options().get(Thresholds.CONVERGED_DROP);
+    zeroFraction = context.options().get(Thresholds.ZERO_FRACTION);
+  }
+
+  @Override
+  public void observe(StepView step) {
+    loss.observe(step);
+    int first = -1;
+    int last = -1;
+    int rmsLayer = -1;
+    double rmsValue = Double.NaN;
+    for (int layer = 0; layer < step.layerCount(); layer++) {
+      Phase phase = GradientNorms.phase(step, layer);
+      if (phase == null) {
+        continue;
+      }
+      double l2 = step.value(layer, phase, Column.L2_NORM);
+      if (!Double.isFinite(l2) || l2 <= 0 || allZero(step, layer, phase)) {
+        continue;
+      }
+      if (first < 0) {
+        first = layer;
+      }
+      last = layer;
+      double rms = GradientNorms.rms(step, layer, phase);
+      if (rms < rmsLimit && (rmsLayer < 0 || rms < rmsValue)) {
+        rmsLayer = layer;
+        rmsValue = rms;
+      }
+    }
+    boolean ratioHolds = false;
+    double ratio = Double.NaN;
+    double norm = Double.NaN;
+    if (first >= 0 && last > first) {
+      norm = GradientNorms.l2(step, first);
+      ratio = norm / GradientNorms.l2(step, last);
+      ratioHolds = ratio < ratioLimit && norm < normLimit;
+      lastLayerName = step.layer(last).name();
+    }
+    if (!ratioHolds && rmsLayer < 0) {
+      run = 0;
+      return;
+    }
+    int layer = ratioHolds ? first : rmsLayer;
+    if (run == 0 || layer != runLayer) {
+      runStart = step.step();
+      runLayer = layer;
+      run = 0;
+      runWorstRatio = Double.NaN;
+      runWorstNorm = Double.NaN;
+      runWorstRms = Double.NaN;
+    }
+    run++;
+    runRule = ratioHolds ? "ratio" : "rms";
+    if (ratioHolds) {
+      runWorstRatio = Double.isNaN(runWorstRatio) ? ratio : Math.min(runWorstRatio, ratio);
+      runWorstNorm = Double.isNaN(runWorstNorm) ? norm : Math.min(runWorstNorm, norm);
+    } else {
+      runWorstRms = Double.isNaN(runWorstRms) ? rmsValue : Math.min(runWorstRms, rmsValue);
+    }
+    if (run >= window && (firedStart < 0 || firedStart == runStart)) {
+      firedStart = runStart;
+      firedEnd = step.step();
+      firedSteps = run;
+      firedLayer = runLayer;
+      firedRule = runRule;
+      firedRatio = runWorstRatio;
+      firedNorm = runWorstNorm;
+      firedRms = runWorstRms;
+    }
+  }
+
+  private boolean allZero(StepView step, int layer, Phase phase) {
+    return step.present(layer, phase, Column.ZERO_FRACTION) && step.value(layer, phase, Column.ZERO_FRACTION) >= zeroFraction;
+  }
+
+  @Override
+  public List<Finding> finish(AnalysisContext context) {
+    List<Finding> findings = new ArrayList<>();
+    if (firedStart < 0 || loss.learned(window, convergedDrop)) {
+      return findings;
+    }
+    boolean judged = loss.judgeable(window);
+    String name = context.layer(firedLayer).name();
+    Evidence.Builder evidence = Evidence.builder().put("rule", firedRule).put("run_steps", firedSteps);
+    String message;
+    if (firedRule.equals("ratio")) {
+      evidence.put("min_ratio", firedRatio).put("ratio_threshold", ratioLimit)
+          .put("min_first_l2", firedNorm).put("norm_threshold", normLimit);
+      if (lastLayerName != null) {
+        evidence.put("last_layer", lastLayerName);
+      }
+      message = format(ROOT,
+          "The gradient norm of %s stayed below %s times the last layer's and below %s for %d steps from step %d (down to %s, ratio %s).",
+          name, Numbers.format(ratioLimit), Numbers.format(normLimit), firedSteps, firedStart,
+          Numbers.format(firedNorm), Numbers.format(firedRatio));
+    } else {
+      evidence.put("min_rms", firedRms).put("rms_threshold", rmsLimit);
+      message = format(ROOT,
+          "The root-mean-square gradient of %s stayed below %s for %d steps from step %d (down to %s).",
+          name, Numbers.format(rmsLimit), firedSteps, firedStart, Numbers.format(firedRms));
+    }
+    Finding.Builder finding = Finding.builder(SPEC)
+        .at(firedLayer, Phase.GRADIENT)
+        .steps(firedStart, firedEnd, firedSteps);
+    if (!judged) {
+      evidence.put("inconclusive", "too few loss values to tell a vanishing gradient from a converged model");
+      finding.severity(Severity.INFO);
+    }
+    findings.add(finding.evidence(evidence.build()).message(message).build());
+    return findings;
+  }
+}

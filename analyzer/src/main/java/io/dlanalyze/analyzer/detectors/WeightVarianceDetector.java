@@ -1,0 +1,166 @@
+package io.dlanalyze.analyzer.detectors;
+
+import static java.lang.String.format;
+import static java.util.Locale.ROOT;
+
+import io.dlanalyze.analyzer.AnalysisContext;
+import io.dlanalyze.analyzer.Detector;
+import io.dlanalyze.analyzer.DetectorSpec;
+import io.dlanalyze.analyzer.Evidence;
+import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.Severity;
+import io.dlanalyze.analyzer.StepView;
+import io.dlanalyze.analyzer.Symptom;
+import io.dlanalyze.analyzer.Thresholds;
+import io.dlanalyze.analyzer.report.Numbers;
+import io.dlanalyze.trace.Column;
+import io.dlanalyze.trace.Phase;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Reports layers whose weight variance (std^2 of the weight phase) stays outside
+ * [{@code weight-variance-low}, {@code weight-variance-high}] for {@code window} steps in a row.
+ * Too large is a warning (weights that diverge drive exploding activations and gradients); too
+ * small is info (a deliberately small initialization, a large layer's fan-in, can be healthy).
+ *
+ * <p>Implementation notes: DeepDiagnosis' "poor weight" is any kernel with {@code var(ddof=1) <
+ * 1e-5 or > 10} (DEEPLOCALIZE-AND-PEERS.md 3.1); the trace's std is the population std, which
+ * differs from ddof=1 by a factor n/(n-1), negligible for a weight tensor. Normalization layers
+ * (their scale starts at exactly 1 with variance 0) and layers with fewer than 2 weights are
+ * skipped.
+ */
+@DetectorSpec(
+    id = "weight-variance",
+    symptom = Symptom.EXPLODING_GRADIENT,
+    severity = Severity.WARNING,
+    summary = "A layer's weight variance stays outside its normal band",
+    source = "DeepDiagnosis poor weight, var < 1e-5 or > 10 (DEEPLOCALIZE-AND-PEERS.md 3.1)")
+public final class WeightVarianceDetector implements Detector {
+  private static final DetectorSpec SPEC = WeightVarianceDetector.class.getAnnotation(DetectorSpec.class);
+
+  private int window;
+  private double low;
+  private double high;
+  private double[] initial = new double[0];
+  private int[] side = new int[0];
+  private long[] runStart = new long[0];
+  private long[] run = new long[0];
+  private int[] firedSide = new int[0];
+  private long[] firedStart = new long[0];
+  private long[] firedEnd = new long[0];
+  private double[] extreme = new double[0];
+
+  @Override
+  public Set<Column> columns() {
+    return EnumSet.of(Column.MEAN, Column.STD, Column.NUMEL);
+  }
+
+  @Override
+  public Set<Phase> phases() {
+    return EnumSet.of(Phase.WEIGHT);
+  }
+
+  @Override
+  public void begin(AnalysisContext context) {
+    window = context.options().getInt(Thresholds.WINDOW);
+    low = context.options().get(Thresholds.WEIGHT_VARIANCE_LOW);
+    high = context.options().get(Thresholds.WEIGHT_VARIANCE_HIGH);
+  }
+
+  private void ensure(int layers) {
+    if (run.length >= layers) {
+      return;
+    }
+    int old = run.length;
+    initial = Arrays.copyOf(initial, layers);
+    side = Arrays.copyOf(side, layers);
+    runStart = Arrays.copyOf(runStart, layers);
+    run = Arrays.copyOf(run, layers);
+    firedSide = Arrays.copyOf(firedSide, layers);
+    firedStart = Arrays.copyOf(firedStart, layers);
+    firedEnd = Arrays.copyOf(firedEnd, layers);
+    extreme = Arrays.copyOf(extreme, layers);
+    Arrays.fill(initial, old, layers, Double.NaN);
+    Arrays.fill(firedStart, old, layers, -1);
+  }
+
+  @Override
+  public void observe(StepView step) {
+    ensure(step.layerCount());
+    for (int layer = 0; layer < step.layerCount(); layer++) {
+      if (!step.present(layer, Phase.WEIGHT, Column.STD) || step.layer(layer).isNormalization()) {
+        continue;
+      }
+      long numel = step.count(layer, Phase.WEIGHT, Column.NUMEL);
+      if (numel >= 0 && numel < 2) {
+        continue;
+      }
+      double std = step.value(layer, Phase.WEIGHT, Column.STD);
+      if (!Double.isFinite(std)) {
+        run[layer] = 0;
+        continue;
+      }
+      double variance = std * std;
+      if (Double.isNaN(initial[layer])) {
+        initial[layer] = variance;
+      }
+      int s = variance > high ? 1 : variance < low ? -1 : 0;
+      if (s == 0 || s != side[layer]) {
+        run[layer] = 0;
+      }
+      side[layer] = s;
+      if (s == 0) {
+        continue;
+      }
+      if (run[layer] == 0) {
+        runStart[layer] = step.step();
+      }
+      run[layer]++;
+      if (run[layer] >= window && (firedStart[layer] < 0 || firedStart[layer] == runStart[layer])) {
+        if (firedStart[layer] < 0) {
+          firedStart[layer] = runStart[layer];
+          firedSide[layer] = s;
+          extreme[layer] = variance;
+        }
+        firedEnd[layer] = step.step();
+        extreme[layer] = s > 0 ? Math.max(extreme[layer], variance) : Math.min(extreme[layer], variance);
+      }
+    }
+  }
+
+  @Override
+  public List<Finding> finish(AnalysisContext context) {
+    List<Finding> findings = new ArrayList<>();
+    for (int layer = 0; layer < run.length; layer++) {
+      if (firedStart[layer] < 0) {
+        continue;
+      }
+      boolean tooHigh = firedSide[layer] > 0;
+      long length = firedEnd[layer] - firedStart[layer] + 1;
+      findings.add(
+          Finding.builder(SPEC)
+              .symptom(tooHigh ? Symptom.EXPLODING_GRADIENT : Symptom.VANISHING_GRADIENT)
+              .severity(tooHigh ? Severity.WARNING : Severity.INFO)
+              .at(layer, Phase.WEIGHT)
+              .steps(firedStart[layer], firedEnd[layer], length)
+              .evidence(Evidence.builder()
+                  .put("direction", tooHigh ? "high" : "low")
+                  .put("initial_variance", initial[layer])
+                  .put(tooHigh ? "max_variance" : "min_variance", extreme[layer])
+                  .put("band_low", low)
+                  .put("band_high", high)
+                  .put("run_steps", length)
+                  .build())
+              .message(format(ROOT,
+                  "The weight variance of %s stayed %s %s for %d steps from step %d (%s at its extreme, %s at the first step).",
+                  context.layer(layer).name(), tooHigh ? "above" : "below", Numbers.format(tooHigh ? high : low), length,
+                  firedStart[layer], Numbers.format(extreme[layer]), Numbers.format(initial[layer])))
+              .build());
+    }
+    return findings;
+  }
+}

@@ -1,0 +1,58 @@
+package io.dlanalyze.analyzer.detectors;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.Symptom;
+import io.dlanalyze.analyzer.detectors.ScriptedTrace.Stats;
+import io.dlanalyze.trace.Phase;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class DyingReluDetectorTest {
+  private static final String ID = "dying-relu";
+
+  private static ScriptedTrace relu(double lateZero, String activation) {
+    return ScriptedTrace.steps(200)
+        .layer("fc1", "relu").layer("fc2", activation).layer("fc3", "linear")
+        .healthyLoss()
+        .everyLayer(Phase.ACTIVATION, (step, layer) -> {
+          double zero = layer == 1 && step >= 60 ? lateZero : layer == 2 ? 0 : 0.5;
+          return Stats.of(0.3, 0.4).withZero(zero);
+        })
+        .everyLayer(Phase.BACKWARD, (step, layer) -> Stats.of(0, 0.01).withZero(layer == 1 && step >= 60 ? lateZero : 0.5));
+  }
+
+  @Test
+  void reluLayer_mostlyZeroForAWindow_fires() {
+    List<Finding> findings = relu(0.97, "relu").findings(ID);
+
+    assertThat(findings).hasSize(1);
+    Finding f = findings.get(0);
+    assertThat(f.symptom()).isEqualTo(Symptom.DEAD_OR_ZERO);
+    assertThat(f.layerName()).isEqualTo("fc2");
+    assertThat(f.firstStep()).isEqualTo(60);
+    assertThat(f.evidence().get("initial_zero_fraction")).isEqualTo(0.5);
+    assertThat((double) f.evidence().get("backward_zero_fraction")).isCloseTo(0.97, org.assertj.core.data.Offset.offset(1e-9));
+  }
+
+  @Test
+  void healthyDeepReluSparsity_noFinding() {
+    // 0.88 zeros: the worst healthy sample layer; DeepDiagnosis' 0.7 would fire here.
+    assertThat(relu(0.88, "relu").findings(ID)).isEmpty();
+  }
+
+  @Test
+  void nonReluLayer_withZeros_isNotJudged() {
+    assertThat(relu(0.99, "tanh").findings(ID)).isEmpty();
+  }
+
+  @Test
+  void shortBurst_shorterThanWindow_noFinding() {
+    ScriptedTrace trace = ScriptedTrace.steps(200)
+        .layer("fc1", "relu")
+        .everyLayer(Phase.ACTIVATION, (step, layer) -> Stats.of(0.3, 0.4).withZero(step >= 60 && step < 90 ? 0.99 : 0.5));
+
+    assertThat(trace.findings(ID)).isEmpty();
+  }
+}

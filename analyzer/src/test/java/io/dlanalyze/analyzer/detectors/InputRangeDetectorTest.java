@@ -1,0 +1,60 @@
+package io.dlanalyze.analyzer.detectors;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.Severity;
+import io.dlanalyze.analyzer.Symptom;
+import io.dlanalyze.analyzer.detectors.ScriptedTrace.Stats;
+import io.dlanalyze.trace.Phase;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class InputRangeDetectorTest {
+  private static final String ID = "input-range";
+
+  private static ScriptedTrace pixels(double firstLayerStd, String outputActivation) {
+    return ScriptedTrace.steps(120).layer("fc1", "relu").layer("out", outputActivation)
+        .model(Phase.INPUT, step -> new Stats(78, 96.0, 0.0, 255.0, 1e4, 0.3, 784L))
+        .stream(Phase.FORWARD, 0, step -> Stats.of(0, firstLayerStd));
+  }
+
+  @Test
+  void rawPixels_withHugeFirstLayerOutputs_warns() {
+    List<Finding> findings = pixels(270, "sigmoid").findings(ID);
+
+    assertThat(findings).hasSize(1);
+    Finding f = findings.get(0);
+    assertThat(f.severity()).isEqualTo(Severity.WARNING);
+    assertThat(f.symptom()).isEqualTo(Symptom.SATURATION);
+    assertThat(f.evidence().get("input_max")).isEqualTo(255.0);
+    assertThat(f.message()).contains("[0, 255]");
+  }
+
+  @Test
+  void rawPixels_withNormalFirstLayer_isInfo() {
+    // Images in [0, 255] feeding a normalization layer train fine (5.2).
+    assertThat(pixels(1.2, "sigmoid").findings(ID)).extracting(Finding::severity).containsExactly(Severity.INFO);
+  }
+
+  @Test
+  void reluOnlyModel_warningNamesExplodingGradients() {
+    assertThat(pixels(270, "linear").findings(ID)).extracting(Finding::symptom).containsExactly(Symptom.EXPLODING_GRADIENT);
+  }
+
+  @Test
+  void standardizedInputs_withTails_noFinding() {
+    ScriptedTrace trace = ScriptedTrace.steps(120).layer("fc1", "relu")
+        .model(Phase.INPUT, step -> new Stats(0.01, 1.0, -4.2, 4.5, 30.0, 0.0, 640L));
+
+    assertThat(trace.findings(ID)).isEmpty();
+  }
+
+  @Test
+  void inputsInsideUnitRange_noFinding() {
+    ScriptedTrace trace = ScriptedTrace.steps(120).layer("fc1", "relu")
+        .model(Phase.INPUT, step -> new Stats(0.3, 0.37, 0.0, 1.0, 10.0, 0.5, 784L));
+
+    assertThat(trace.findings(ID)).isEmpty();
+  }
+}

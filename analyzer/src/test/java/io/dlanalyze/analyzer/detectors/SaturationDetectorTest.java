@@ -1,0 +1,89 @@
+package io.dlanalyze.analyzer.detectors;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.Severity;
+import io.dlanalyze.analyzer.Symptom;
+import io.dlanalyze.analyzer.detectors.ScriptedTrace.Stats;
+import io.dlanalyze.trace.Phase;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class SaturationDetectorTest {
+  private static final String ID = "saturation";
+
+  @Test
+  void sigmoidOutputPinnedAtOne_whileLossFlat_fires() {
+    ScriptedTrace trace = ScriptedTrace.steps(120)
+        .layer("fc1", "relu").layer("out", "sigmoid")
+        .flatLoss()
+        .stream(Phase.FORWARD, 1, step -> Stats.of(14, 3))
+        .stream(Phase.ACTIVATION, 1, step -> Stats.of(0.9999, 1e-5));
+
+    List<Finding> findings = trace.findings(ID);
+
+    assertThat(findings).hasSize(1);
+    Finding f = findings.get(0);
+    assertThat(f.symptom()).isEqualTo(Symptom.SATURATION);
+    assertThat(f.layerName()).isEqualTo("out");
+    assertThat(f.evidence().get("rule")).isEqualTo("pinned_output");
+    assertThat(f.message()).contains("sigmoid").contains("pinned near 1");
+  }
+
+  @Test
+  void tanhInputsFarBeyondFive_fires() {
+    ScriptedTrace trace = ScriptedTrace.steps(120)
+        .layer("fc1", "tanh").layer("fc2", "linear")
+        .flatLoss()
+        .stream(Phase.FORWARD, 0, step -> Stats.of(10, 300))
+        .stream(Phase.ACTIVATION, 0, step -> Stats.of(0, 0.99));
+
+    List<Finding> findings = trace.findings(ID);
+
+    assertThat(findings).extracting(Finding::layerName).containsExactly("fc1");
+    assertThat((double) findings.get(0).evidence().get("share_beyond_5")).isGreaterThan(0.9);
+  }
+
+  @Test
+  void confidentTrainedSigmoid_whileLossConverges_noFinding() {
+    ScriptedTrace trace = ScriptedTrace.steps(200)
+        .layer("fc1", "relu").layer("out", "sigmoid")
+        .healthyLoss()
+        .stream(Phase.FORWARD, 1, step -> Stats.of(1, 12))
+        .stream(Phase.ACTIVATION, 1, step -> Stats.of(0.6, 0.45));
+
+    assertThat(trace.findings(ID)).isEmpty();
+  }
+
+  @Test
+  void sigmoidInLinearRegime_noFinding() {
+    ScriptedTrace trace = ScriptedTrace.steps(120)
+        .layer("fc1", "sigmoid")
+        .flatLoss()
+        .stream(Phase.FORWARD, 0, step -> Stats.of(0.1, 1.5))
+        .stream(Phase.ACTIVATION, 0, step -> Stats.of(0.52, 0.2));
+
+    assertThat(trace.findings(ID)).isEmpty();
+  }
+
+  @Test
+  void noLoss_isInconclusiveInfo() {
+    ScriptedTrace trace = ScriptedTrace.steps(120)
+        .layer("out", "sigmoid")
+        .stream(Phase.ACTIVATION, 0, step -> Stats.of(0.0001, 1e-6));
+
+    List<Finding> findings = trace.findings(ID);
+
+    assertThat(findings).hasSize(1);
+    assertThat(findings.get(0).severity()).isEqualTo(Severity.INFO);
+    assertThat(findings.get(0).evidence().asMap()).containsKey("inconclusive");
+  }
+
+  @Test
+  void normalCdf_matchesKnownValues() {
+    assertThat(SaturationDetector.normalCdf(0)).isCloseTo(0.5, org.assertj.core.data.Offset.offset(1e-7));
+    assertThat(SaturationDetector.normalCdf(1.959964)).isCloseTo(0.975, org.assertj.core.data.Offset.offset(1e-6));
+    assertThat(SaturationDetector.normalCdf(-3)).isCloseTo(0.0013499, org.assertj.core.data.Offset.offset(1e-6));
+  }
+}

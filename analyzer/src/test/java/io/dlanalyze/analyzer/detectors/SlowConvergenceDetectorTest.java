@@ -1,0 +1,64 @@
+package io.dlanalyze.analyzer.detectors;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.Severity;
+import io.dlanalyze.analyzer.Symptom;
+import io.dlanalyze.analyzer.detectors.ScriptedTrace.Stats;
+import io.dlanalyze.trace.Phase;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class SlowConvergenceDetectorTest {
+  private static final String ID = "slow-convergence";
+
+  @Test
+  void accuracyGainingUnderDeltaPerEpoch_fires() {
+    ScriptedTrace trace = ScriptedTrace.steps(200).stepsPerEpoch(20).layer("fc1", "relu")
+        .flatLoss()
+        .model(Phase.ACCURACY, step -> Stats.scalar(0.5 + 0.0004 * step));
+
+    List<Finding> findings = trace.findings(ID);
+
+    assertThat(findings).hasSize(1);
+    Finding f = findings.get(0);
+    assertThat(f.symptom()).isEqualTo(Symptom.SLOW_CONVERGENCE);
+    assertThat(f.severity()).isEqualTo(Severity.WARNING);
+    assertThat((double) f.evidence().get("largest_epoch_gain")).isLessThan(0.01);
+    assertThat(f.firstStep()).isEqualTo(40);
+  }
+
+  @Test
+  void accuracyClimbing_noFinding() {
+    ScriptedTrace trace = ScriptedTrace.steps(200).stepsPerEpoch(20).layer("fc1", "relu")
+        .flatLoss()
+        .model(Phase.ACCURACY, step -> Stats.scalar(Math.min(0.95, 0.5 + 0.004 * step)));
+
+    assertThat(trace.findings(ID)).isEmpty();
+  }
+
+  @Test
+  void regressionLossBarelyMoving_firesOnTheLoss() {
+    ScriptedTrace trace = ScriptedTrace.steps(200).stepsPerEpoch(20).layer("fc1", "linear")
+        .model(Phase.LOSS, step -> Stats.scalar(1.0 - 0.0002 * step));
+
+    List<Finding> findings = trace.findings(ID);
+
+    assertThat(findings).hasSize(1);
+    assertThat(findings.get(0).evidence().get("metric")).isEqualTo("loss");
+  }
+
+  @Test
+  void twoEpochs_isInconclusiveInfo() {
+    ScriptedTrace trace = ScriptedTrace.steps(40).stepsPerEpoch(20).layer("fc1", "relu")
+        .flatLoss()
+        .model(Phase.ACCURACY, step -> Stats.scalar(0.5));
+
+    List<Finding> findings = trace.findings(ID);
+
+    assertThat(findings).hasSize(1);
+    assertThat(findings.get(0).severity()).isEqualTo(Severity.INFO);
+    assertThat((String) findings.get(0).evidence().get("inconclusive")).contains("only 2 epochs");
+  }
+}

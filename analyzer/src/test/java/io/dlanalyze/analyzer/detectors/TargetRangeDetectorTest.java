@@ -1,0 +1,98 @@
+package io.dlanalyze.analyzer.detectors;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.Severity;
+import io.dlanalyze.analyzer.Symptom;
+import io.dlanalyze.analyzer.detectors.ScriptedTrace.Stats;
+import io.dlanalyze.trace.Phase;
+import io.dlanalyze.trace.TraceMetadata;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class TargetRangeDetectorTest {
+  private static final String ID = "target-range";
+
+  private static ScriptedTrace regression(String outputActivation, double lo, double hi) {
+    return ScriptedTrace.steps(60).layer("fc1", "relu").layer("out", outputActivation)
+        .meta(TraceMetadata.LOSS, "mse").meta(TraceMetadata.BATCH_SIZE, "20")
+        .stream(Phase.ACTIVATION, 1, step -> Stats.of(0.5, 0.1).withNumel(20))
+        .model(Phase.TARGET, step -> Stats.of((lo + hi) / 2, (hi - lo) / 4).withRange(lo, hi));
+  }
+
+  @Test
+  void sigmoidOutput_targetsInTheHundreds_isSaturationAtTheOutputLayer() {
+    List<Finding> findings = regression("sigmoid", 25, 346).findings(ID);
+
+    assertThat(findings).hasSize(1);
+    Finding f = findings.get(0);
+    assertThat(f.symptom()).isEqualTo(Symptom.SATURATION);
+    assertThat(f.layerName()).isEqualTo("out");
+    assertThat(f.severity()).isEqualTo(Severity.ERROR);
+    assertThat(f.message()).contains("[25, 346]").contains("sigmoid");
+  }
+
+  @Test
+  void reluOutput_negativeTargets_isDeadOrZero() {
+    assertThat(regression("relu", -1, 0.84).findings(ID)).extracting(Finding::symptom).containsExactly(Symptom.DEAD_OR_ZERO);
+  }
+
+  @Test
+  void tanhOutput_targetsInsideRange_noFinding() {
+    assertThat(regression("tanh", -1, 0.84).findings(ID)).isEmpty();
+  }
+
+  @Test
+  void linearOutput_anyTargets_noFinding() {
+    assertThat(regression("linear", -500, 1e4).findings(ID)).isEmpty();
+  }
+
+  @Test
+  void softmaxOverOneUnit_isDeadOrZero() {
+    ScriptedTrace trace = ScriptedTrace.steps(60).layer("fc1", "relu").layer("out", "softmax")
+        .meta(TraceMetadata.BATCH_SIZE, "32")
+        .stream(Phase.ACTIVATION, 1, step -> new Stats(1, 0.0, 1.0, 1.0, 5.66, 0.0, 32L))
+        .model(Phase.TARGET, step -> Stats.of(0.5, 0.5).withRange(0, 1));
+
+    List<Finding> findings = trace.findings(ID);
+
+    assertThat(findings).hasSize(1);
+    assertThat(findings.get(0).evidence().get("rule")).isEqualTo("single_unit_softmax");
+    assertThat(findings.get(0).symptom()).isEqualTo(Symptom.DEAD_OR_ZERO);
+  }
+
+  @Test
+  void softmaxOverTenUnits_noFinding() {
+    ScriptedTrace trace = ScriptedTrace.steps(60).layer("fc1", "relu").layer("out", "softmax")
+        .meta(TraceMetadata.BATCH_SIZE, "32").meta(TraceMetadata.LOSS, "cross_entropy")
+        .stream(Phase.ACTIVATION, 1, step -> new Stats(0.1, 0.25, 0.0, 1.0, 5.0, 0.0, 320L))
+        .model(Phase.TARGET, step -> Stats.of(4.5, 2.8).withRange(0, 9));
+
+    assertThat(trace.findings(ID)).isEmpty();
+  }
+
+  @Test
+  void reluOutputUnderCrossEntropy_warns() {
+    ScriptedTrace trace = ScriptedTrace.steps(60).layer("fc1", "relu").layer("out", "relu")
+        .meta(TraceMetadata.LOSS, "categorical_crossentropy")
+        .model(Phase.TARGET, step -> Stats.of(0.1, 0.3).withRange(0, 1));
+
+    List<Finding> findings = trace.findings(ID);
+
+    assertThat(findings).extracting(f -> f.evidence().get("rule")).containsExactly("relu_output_cross_entropy");
+    assertThat(findings.get(0).severity()).isEqualTo(Severity.WARNING);
+  }
+
+  @Test
+  void constantTargets_areNotLearning() {
+    ScriptedTrace trace = ScriptedTrace.steps(60).layer("fc1", "relu").layer("out", "linear")
+        .model(Phase.TARGET, step -> new Stats(0, 0.0, 0.0, 0.0, 0.0, 1.0, 32L));
+
+    List<Finding> findings = trace.findings(ID);
+
+    assertThat(findings).hasSize(1);
+    assertThat(findings.get(0).symptom()).isEqualTo(Symptom.NOT_LEARNING);
+    assertThat(findings.get(0).isModelLevel()).isTrue();
+  }
+}

@@ -1,0 +1,52 @@
+package io.dlanalyze.analyzer.detectors;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.Severity;
+import io.dlanalyze.analyzer.Symptom;
+import io.dlanalyze.analyzer.detectors.ScriptedTrace.Stats;
+import io.dlanalyze.trace.Phase;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class WeightVarianceDetectorTest {
+  private static final String ID = "weight-variance";
+
+  private static ScriptedTrace weights(double lateStd) {
+    return ScriptedTrace.steps(150).layer("fc1", "relu").layer("fc2", "linear")
+        .everyLayer(Phase.WEIGHT, (step, layer) -> Stats.of(0, layer == 0 && step >= 50 ? lateStd : 0.1));
+  }
+
+  @Test
+  void divergingWeights_varianceAboveTen_warns() {
+    List<Finding> findings = weights(6).findings(ID);
+
+    assertThat(findings).hasSize(1);
+    Finding f = findings.get(0);
+    assertThat(f.layerName()).isEqualTo("fc1");
+    assertThat(f.symptom()).isEqualTo(Symptom.EXPLODING_GRADIENT);
+    assertThat(f.severity()).isEqualTo(Severity.WARNING);
+    assertThat(f.firstStep()).isEqualTo(50);
+    assertThat((double) f.evidence().get("max_variance")).isCloseTo(36, org.assertj.core.data.Offset.offset(1e-9));
+  }
+
+  @Test
+  void tinyWeights_varianceBelowBand_isInfo() {
+    assertThat(weights(1e-3).findings(ID)).extracting(Finding::severity).containsExactly(Severity.INFO);
+  }
+
+  @Test
+  void normalInitialization_noFinding() {
+    assertThat(weights(0.05).findings(ID)).isEmpty();
+  }
+
+  @Test
+  void normalizationLayer_isSkipped() {
+    // A BatchNorm scale starts at exactly 1 with variance 0.
+    ScriptedTrace trace = ScriptedTrace.steps(150).layer("bn1", "BatchNorm1d", null).layer("fc1", "Linear", "relu")
+        .everyLayer(Phase.WEIGHT, (step, layer) -> Stats.of(1, 0));
+
+    assertThat(trace.findings(ID)).extracting(Finding::layerName).containsExactly("fc1");
+  }
+}
