@@ -4,6 +4,7 @@ import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 
 import io.dlanalyze.analyzer.AnalysisContext;
+import io.dlanalyze.analyzer.Consequence;
 import io.dlanalyze.analyzer.Detector;
 import io.dlanalyze.analyzer.DetectorSpec;
 import io.dlanalyze.analyzer.Evidence;
@@ -154,40 +155,60 @@ public final class EffectiveLearningRateDetector implements Detector {
   public List<Finding> finish(AnalysisContext context) {
     List<Finding> findings = new ArrayList<>();
     boolean learned = loss.learned(window, convergedDrop);
-    for (int layer = 0; layer < run.length; layer++) {
-      if (firedStart[layer] < 0) {
+    for (int direction : new int[] {1, -1}) {
+      int root = -1;
+      List<Consequence> others = new ArrayList<>();
+      for (int layer = 0; layer < run.length; layer++) {
+        if (firedStart[layer] >= 0 && firedSide[layer] == direction
+            && (root < 0 || firedStart[layer] < firedStart[root])) {
+          root = layer;
+        }
+      }
+      if (root < 0) {
         continue;
       }
-      boolean tooHigh = firedSide[layer] > 0;
-      double typical = Math.pow(10, firedSum[layer] / firedCount[layer]);
-      long length = firedEnd[layer] - firedStart[layer] + 1;
-      boolean stalled = loss.judgeable(window) && loss.stalledAt(firedEnd[layer], window, minImprovement);
-      boolean warn = stalled && !learned && loss.firstNonFiniteStep() < 0;
-      String name = context.layer(layer).name();
-      double bound = tooHigh ? high : low;
-      double suggested = firedRate[layer] * Math.sqrt(low * high) / typical;
-      findings.add(
-          Finding.builder(SPEC)
-              .symptom(tooHigh ? Symptom.OSCILLATION : Symptom.SLOW_CONVERGENCE)
-              .severity(warn ? Severity.WARNING : Severity.INFO)
-              .at(layer, Phase.GRADIENT)
-              .steps(firedStart[layer], firedEnd[layer], length)
-              .evidence(Evidence.builder()
-                  .put("direction", tooHigh ? "high" : "low")
-                  .put("effective_lr", typical)
-                  .put("learning_rate", firedRate[layer])
-                  .put("band_low", low)
-                  .put("band_high", high)
-                  .put("suggested_learning_rate", suggested)
-                  .put("loss_stalled", stalled)
-                  .put("run_steps", length)
-                  .build())
-              .message(format(ROOT,
-                  "The effective learning rate of %s (lr %s x ||grad|| / ||weight||) stayed %s %s for %d steps from step %d (typically %s)%s.",
-                  name, Numbers.format(firedRate[layer]), tooHigh ? "above" : "below", Numbers.format(bound), length,
-                  firedStart[layer], Numbers.format(typical), warn ? ", and the loss did not improve" : ""))
-              .build());
+      for (int layer = 0; layer < run.length; layer++) {
+        if (layer != root && firedStart[layer] >= 0 && firedSide[layer] == direction) {
+          others.add(new Consequence(layer, context.layer(layer).name(), Phase.GRADIENT, firedStart[layer],
+              firedEnd[layer] - firedStart[layer] + 1));
+        }
+      }
+      findings.add(finding(root, others, learned, context));
     }
     return findings;
+  }
+
+  private Finding finding(int layer, List<Consequence> others, boolean learned, AnalysisContext context) {
+    boolean tooHigh = firedSide[layer] > 0;
+    double typical = Math.pow(10, firedSum[layer] / firedCount[layer]);
+    long length = firedEnd[layer] - firedStart[layer] + 1;
+    boolean stalled = loss.judgeable(window) && loss.stalledAt(firedEnd[layer], window, minImprovement);
+    boolean warn = stalled && !learned && loss.firstNonFiniteStep() < 0;
+    String name = context.layer(layer).name();
+    double bound = tooHigh ? high : low;
+    Evidence.Builder evidence = Evidence.builder()
+        .put("direction", tooHigh ? "high" : "low")
+        .put("effective_lr", typical)
+        .put("learning_rate", firedRate[layer])
+        .put("band_low", low)
+        .put("band_high", high);
+    if (typical < high * 1e3 && typical > low / 1e3) {
+      // Moving the learning rate by the factor that brings the ratio to the band's geometric centre.
+      evidence.put("suggested_learning_rate", firedRate[layer] * Math.sqrt(low * high) / typical);
+    }
+    evidence.put("loss_stalled", stalled).put("run_steps", length).put("layers_out_of_band", (long) others.size() + 1);
+    String more = others.isEmpty() ? "" : format(ROOT, "; so did %d more layers", others.size());
+    return Finding.builder(SPEC)
+        .symptom(tooHigh ? Symptom.OSCILLATION : Symptom.SLOW_CONVERGENCE)
+        .severity(warn ? Severity.WARNING : Severity.INFO)
+        .at(layer, Phase.GRADIENT)
+        .steps(firedStart[layer], firedEnd[layer], length)
+        .evidence(evidence.build())
+        .consequences(others)
+        .message(format(ROOT,
+            "The effective learning rate of %s (lr %s x ||grad|| / ||weight||) stayed %s %s for %d steps from step %d (typically %s)%s%s.",
+            name, Numbers.format(firedRate[layer]), tooHigh ? "above" : "below", Numbers.format(bound), length,
+            firedStart[layer], Numbers.format(typical), more, warn ? ", and the loss did not improve" : ""))
+        .build();
   }
 }

@@ -27,8 +27,9 @@ class EffectiveLearningRateDetectorTest {
   void tooHigh_whileLossFlat_warnsWithOscillation() {
     List<Finding> findings = run(0.5, true).findings(ID);
 
-    assertThat(findings).hasSize(2);
+    assertThat(findings).hasSize(1);
     Finding f = findings.get(0);
+    assertThat(f.consequences()).hasSize(1);
     assertThat(f.severity()).isEqualTo(Severity.WARNING);
     assertThat(f.symptom()).isEqualTo(Symptom.OSCILLATION);
     assertThat((double) f.evidence().get("effective_lr")).isCloseTo(0.5, org.assertj.core.data.Offset.offset(1e-9));
