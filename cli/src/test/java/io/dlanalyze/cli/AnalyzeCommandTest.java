@@ -159,7 +159,7 @@ class AnalyzeCommandTest {
 
     assertThat(run("analyze", dead.toString())).isEqualTo(ExitCodes.OK);
     assertThat(run("analyze", "--window", "20", dead.toString())).isEqualTo(ExitCodes.FAULT_FOUND);
-    assertThat(run("analyze", "--set", "window=20", "--disable", "dead-or-zero,unchanged-values", dead.toString()))
+    assertThat(run("analyze", "--set", "window=20", "--disable", "dead-or-zero,unchanged-values,dying-relu", dead.toString()))
         .isEqualTo(ExitCodes.OK);
   }
 
