@@ -16,6 +16,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Set;
 import org.apache.parquet.ParquetReadOptions;
 import org.apache.parquet.format.FileMetaData;
 import org.apache.parquet.format.KeyValue;
@@ -44,6 +45,14 @@ record ParquetPart(
 
   private static final byte[] MAGIC = {'P', 'A', 'R', '1'};
   private static final byte[] ENCRYPTED_MAGIC = {'P', 'A', 'R', 'E'};
+
+  /**
+   * Footer keys in which other writers keep their own copy of the schema (pyarrow, pandas, Spark,
+   * parquet-mr's object model). They are not trace metadata, and copied into a converted trace
+   * they would describe a schema that is no longer there, so the reader drops them.
+   */
+  static final Set<String> WRITER_SCHEMA_KEYS =
+      Set.of("ARROW:schema", "pandas", "org.apache.spark.sql.parquet.row.metadata", "writer.model.name");
 
   /** The message for a file whose footer is missing; tests and docs quote it. */
   static final String MISSING_FOOTER =
@@ -112,7 +121,9 @@ record ParquetPart(
     Map<String, String> keyValues = new LinkedHashMap<>();
     if (thrift.getKey_value_metadata() != null) {
       for (KeyValue keyValue : thrift.getKey_value_metadata()) {
-        keyValues.put(keyValue.getKey(), keyValue.getValue() == null ? "" : keyValue.getValue());
+        if (!WRITER_SCHEMA_KEYS.contains(keyValue.getKey())) {
+          keyValues.put(keyValue.getKey(), keyValue.getValue() == null ? "" : keyValue.getValue());
+        }
       }
     }
     PrimitiveType[] columns = TraceParquetSchema.resolve(file, footer.getFileMetaData().getSchema());

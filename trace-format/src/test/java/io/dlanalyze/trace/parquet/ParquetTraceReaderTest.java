@@ -559,6 +559,23 @@ class ParquetTraceReaderTest {
   }
 
   @Test
+  void open_footerWithOtherWritersSchemaCopies_keepsOnlyTraceMetadataInFileOrder() throws IOException {
+    Path file = dir.resolve("pyarrow.parquet");
+    ParquetTestFile.v1Trace(2)
+        .keyValue("dltrace.version", "1")
+        .keyValue("ARROW:schema", "/////3gBAAAQAAAAAAAKAA4ABgAFAAgACgAAAAABBAAQAAAA")
+        .keyValue("dltrace.run_id", "run-7")
+        .keyValue("pandas", "{\"index_columns\": []}")
+        .keyValue("recorder.host", "gpu-3")
+        .write(file);
+    try (TraceReader reader = ParquetTraceReader.open(file, ReadOptions.all())) {
+      assertThat(List.copyOf(reader.metadata().asMap().keySet()))
+          .containsExactly("dltrace.version", "dltrace.run_id", "recorder.host");
+      assertThat(reader.metadata().runId()).contains("run-7");
+    }
+  }
+
+  @Test
   void open_badLayersMetadata_badMetadata() throws IOException {
     Path file = dir.resolve("layers.parquet");
     ParquetTestFile.v1Trace(2).keyValue(TraceMetadata.LAYERS, "{not json").write(file);
