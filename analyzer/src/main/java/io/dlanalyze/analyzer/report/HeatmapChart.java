@@ -149,12 +149,12 @@ final class HeatmapChart {
       double x = LEFT + (markStep + 0.5 - xLo) / (xHi - xLo) * PLOT_WIDTH;
       out.append("<line class=\"marker hm\" x1=\"").append(Svg.num(x)).append("\" x2=\"").append(Svg.num(x))
           .append("\" y1=\"").append(TOP).append("\" y2=\"").append(Svg.num(TOP + plotHeight))
-          .append("\"><title>first finding: step ").append(markStep).append("</title></line>");
+          .append("\"><title>first step of the marked finding: ").append(markStep).append("</title></line>");
     }
     if (markLayer >= 0 && markLayer < grid.layers()) {
       double y = TOP + (markLayer / grid.layersPerRow()) * cell + cell / 2;
       out.append("<path class=\"pointer\" d=\"M").append(LEFT - 1).append(' ').append(Svg.num(y))
-          .append("l-7 -5v10z\"><title>layer of the first finding</title></path>");
+          .append("l-7 -5v10z\"><title>layer of the marked finding</title></path>");
     }
     out.append("</svg>");
     return hasScale ? new double[] {lo, hi} : null;

@@ -406,12 +406,13 @@ public final class HtmlReportRenderer implements ReportRenderer {
       html.append("<p>The trace has no layer rows to draw.</p>\n</section>\n");
       return;
     }
-    Finding top = report.topFinding().orElse(null);
     for (HeatmapGrid grid : charts.heatmaps()) {
       html.append("<figure class=\"chart-box wide\"><figcaption>").append(grid.phase().wireName())
           .append(": log10 |mean| per layer and step</figcaption>\n");
-      int markLayer = top != null && !top.isModelLevel() ? top.layerIndex() : -1;
-      long markStep = top != null ? top.firstStep() : -1;
+      int rank = heatmapMark(report, grid.phase());
+      Finding mark = rank < 0 ? null : report.findings().get(rank);
+      int markLayer = mark != null && !mark.isModelLevel() ? mark.layerIndex() : -1;
+      long markStep = mark != null ? mark.firstStep() : -1;
       double[] range =
           HeatmapChart.render(html, grid, report.trace().layers(), markLayer, markStep, charts.lastStep());
       HeatmapChart.legend(html, range);
@@ -420,10 +421,34 @@ public final class HtmlReportRenderer implements ReportRenderer {
           : "Each column covers " + grid.stepsPerColumn() + " steps");
       html.append(grid.layersPerRow() == 1 ? ", one row per layer" : ", each row " + grid.layersPerRow() + " layers");
       html.append(". A cell shows the largest log10 |mean| of its rows; red: a NaN/Inf value or count in the"
-          + " cell; black: every row all zero (zero_fraction 1). Dashed line: the first finding's step;"
-          + " triangle: its layer. Hover a row for the layer name.</p>\n</figure>\n");
+          + " cell; black: every row all zero (zero_fraction 1).");
+      if (mark != null) {
+        html.append(" Dashed line").append(markLayer >= 0 ? " and triangle" : "").append(": the first step")
+            .append(markLayer >= 0 ? " and the layer" : "").append(" of finding #").append(rank + 1).append('.');
+      }
+      html.append(" Hover a row for the layer name.</p>\n</figure>\n");
     }
     html.append("</section>\n");
+  }
+
+  /**
+   * The index of the finding a heatmap marks: the highest-ranked layer-level finding in the
+   * heatmap's phase, else the highest-ranked layer-level finding, else the top finding; -1 when
+   * there is none.
+   */
+  static int heatmapMark(Report report, Phase phase) {
+    List<Finding> findings = report.findings();
+    for (int i = 0; i < findings.size(); i++) {
+      if (!findings.get(i).isModelLevel() && findings.get(i).phase() == phase) {
+        return i;
+      }
+    }
+    for (int i = 0; i < findings.size(); i++) {
+      if (!findings.get(i).isModelLevel()) {
+        return i;
+      }
+    }
+    return findings.isEmpty() ? -1 : 0;
   }
 
   private static void baselines(StringBuilder html, Report report) {

@@ -39,8 +39,9 @@ import java.util.Set;
  *       ChartStat} for its (layer, phase) and for the {@link Options#neighbours()} layers on each
  *       side in the same phase (a model-level finding: its own phase only);
  *   <li>the means of the model-level phases loss, accuracy, val_loss and val_accuracy;
- *   <li>one {@link HeatmapGrid} per heatmap phase: the top finding's phase, then the phases its
- *       consequences reached, then forward and gradient, at most {@link Options#heatmaps()}.
+ *   <li>one {@link HeatmapGrid} per heatmap phase: the layer-level phases of the top findings in
+ *       rank order, each followed by the phases its consequences reached, then forward and
+ *       gradient; at most {@link Options#heatmaps()}.
  * </ul>
  *
  * <p>Sampling: the report's step range [first, last] is cut into at most {@link
@@ -316,10 +317,11 @@ public final class TraceCharts {
   /** The heatmap phases: see the class comment. Only layer-level phases the trace has. */
   static List<Phase> heatmapPhases(Report report, Options options) {
     List<Phase> candidates = new ArrayList<>();
-    if (!report.findings().isEmpty()) {
-      Finding top = report.findings().get(0);
-      candidates.add(top.phase());
-      for (Consequence consequence : top.consequences()) {
+    List<Finding> findings = report.findings();
+    for (int i = 0; i < findings.size() && i < Math.max(1, options.topFindings()); i++) {
+      Finding finding = findings.get(i);
+      candidates.add(finding.phase());
+      for (Consequence consequence : finding.consequences()) {
         candidates.add(consequence.phase());
       }
     }

@@ -193,6 +193,23 @@ class TraceChartsTest {
   }
 
   @Test
+  void heatmapPhases_modelLevelTopFinding_phaseOfTheNextLayerFindingFirst() {
+    Report report = withFindings(analyze(trace()), List.of(
+        Finding.builder("not-learning", Symptom.NOT_LEARNING, Severity.ERROR).at(-1, Phase.LOSS)
+            .layerName("model").steps(100, 999, 900).message("the loss does not decrease").build(),
+        Finding.builder("dead-or-zero", Symptom.DEAD_OR_ZERO, Severity.ERROR).at(2, Phase.ACTIVATION)
+            .layerName("fc2").steps(500, 999, 500).message("fc2 is dead").build()));
+
+    assertThat(TraceCharts.heatmapPhases(report, TraceCharts.Options.defaults()))
+        .containsExactly(Phase.ACTIVATION, Phase.FORWARD);
+    assertThat(HtmlReportRenderer.heatmapMark(report, Phase.ACTIVATION)).isEqualTo(1);
+    assertThat(HtmlReportRenderer.heatmapMark(report, Phase.FORWARD)).isEqualTo(1);
+    assertThat(HtmlReportRenderer.heatmapMark(withFindings(report, List.of(report.findings().get(0))),
+        Phase.FORWARD)).isZero();
+    assertThat(HtmlReportRenderer.heatmapMark(withFindings(report, List.of()), Phase.FORWARD)).isEqualTo(-1);
+  }
+
+  @Test
   void heatmapPhases_nanFinding_findingPhaseThenWhereItSpread() {
     Report report = analyze(trace(Fault.nan(3, 400)));
 
