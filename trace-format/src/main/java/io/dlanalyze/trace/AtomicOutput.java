@@ -12,6 +12,10 @@ import java.nio.file.StandardCopyOption;
  * on {@link #abort()}: the target either keeps its old content or gets the complete new one.
  */
 public final class AtomicOutput {
+  /** rw-r--r--: what a plain file write would give under the common umask 022. */
+  private static final java.util.Set<java.nio.file.attribute.PosixFilePermission> OUTPUT_PERMISSIONS =
+      java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--");
+
   private final Path target;
   private final Path temporary;
   private boolean done;
@@ -30,6 +34,12 @@ public final class AtomicOutput {
     }
     String name = absolute.getFileName().toString();
     Path temporary = Files.createTempFile(directory, "." + name + ".", ".tmp");
+    // createTempFile makes the file private (0600); an output file should get the usual mode.
+    try {
+      Files.setPosixFilePermissions(temporary, OUTPUT_PERMISSIONS);
+    } catch (UnsupportedOperationException e) {
+      // not a POSIX file system: keep the default
+    }
     return new AtomicOutput(target, temporary);
   }
 
