@@ -84,6 +84,20 @@ class AnalyzeCommandTest {
   }
 
   @Test
+  void readsCsv_sameFindingsAsParquet() throws IOException {
+    run("analyze", "--format", "json", write("nan.parquet", Fault.nan(3, 420)).toString());
+    JsonNode parquet = new ObjectMapper().readTree(out.toString()).get("findings");
+    out.getBuffer().setLength(0);
+
+    int code = run("analyze", "--format", "json", write("nan.csv", Fault.nan(3, 420)).toString());
+
+    assertThat(code).isEqualTo(ExitCodes.FAULT_FOUND);
+    JsonNode json = new ObjectMapper().readTree(out.toString());
+    assertThat(json.get("trace").get("format").asText()).isEqualTo("csv");
+    assertThat(json.get("findings")).isEqualTo(parquet);
+  }
+
+  @Test
   void output_writesTheSameReportToAFile() throws IOException {
     Path trace = write("nan.parquet", Fault.nan(3, 420));
     Path report = dir.resolve("report.json");
