@@ -1,0 +1,104 @@
+package io.dlanalyze.analyzer.engine;
+
+import static io.dlanalyze.analyzer.Analyses.analyze;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.dlanalyze.analyzer.AnalysisOptions;
+import io.dlanalyze.analyzer.Report;
+import io.dlanalyze.analyzer.RowTrace;
+import io.dlanalyze.trace.Phase;
+import io.dlanalyze.trace.TraceFormatException;
+import io.dlanalyze.trace.TraceMetadata;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class AnalysisEngineTest {
+  private static RowTrace.Row row(long step, int layer, String name, String phase, double mean) {
+    return new RowTrace.Row(0, (int) step, step, layer, name, layer < 0 ? null : "Linear", phase, mean,
+        null, null, null, null, null, null, null, null);
+  }
+
+  @Test
+  void stepsOutOfOrder_throwWithTheRow() {
+    RowTrace trace = RowTrace.of(TraceMetadata.empty(),
+        List.of(row(0, 0, "fc", "forward", 1), row(2, 0, "fc", "forward", 1), row(1, 0, "fc", "forward", 1)));
+
+    assertThatThrownBy(() -> analyze(trace, AnalysisOptions.defaults()))
+        .isInstanceOf(TraceFormatException.class)
+        .hasMessageContaining("row 2")
+        .hasMessageContaining("step 1 comes after step 2");
+  }
+
+  @Test
+  void negativeLayerIndexBelowMinusOne_throws() {
+    RowTrace trace = RowTrace.of(TraceMetadata.empty(), List.of(row(0, -2, "x", "forward", 1)));
+
+    assertThatThrownBy(() -> analyze(trace, AnalysisOptions.defaults()))
+        .isInstanceOf(TraceFormatException.class)
+        .hasMessageContaining("layer_index");
+  }
+
+  @Test
+  void duplicatesUnknownPhasesAndMislabelledModelRows_areWarnings() {
+    RowTrace trace = RowTrace.of(TraceMetadata.empty(), List.of(
+        row(0, 0, "fc", "forward", 1), row(0, 0, "fc", "forward", 2),
+        row(0, -1, "model", "custom_metric", 3), row(0, 4, "model", "loss", 2.0)));
+
+    Report report = analyze(trace, AnalysisOptions.defaults());
+
+    assertThat(report.trace().warnings()).anyMatch(w -> w.startsWith("1 rows repeat"));
+    assertThat(report.trace().warnings()).anyMatch(w -> w.contains("custom_metric") && w.contains("skipped"));
+    assertThat(report.trace().warnings()).anyMatch(w -> w.contains("read as model-level"));
+    assertThat(report.trace().phases()).containsExactly("forward", "loss", "custom_metric");
+    assertThat(report.trace().layers()).hasSize(1);
+  }
+
+  @Test
+  void layers_mergeRowsAndMetadata() {
+    TraceMetadata metadata = TraceMetadata.of(Map.of(TraceMetadata.LAYERS,
+        "[{\"index\":0,\"name\":\"fc\",\"type\":\"Linear\",\"activation\":\"relu\",\"trainable\":false},"
+            + "{\"index\":1,\"name\":\"out\",\"type\":\"Linear\",\"activation\":\"softmax\"}]"));
+    RowTrace trace = RowTrace.of(metadata, List.of(row(0, 0, "fc", "forward", 1)));
+
+    Report report = analyze(trace, AnalysisOptions.defaults());
+
+    assertThat(report.trace().layers()).hasSize(2);
+    assertThat(report.trace().layers().get(0).trainable()).isFalse();
+    assertThat(report.trace().layers().get(1).isSoftmax()).isTrue();
+    assertThat(report.trace().layers().get(1).name()).isEqualTo("out");
+  }
+
+  @Test
+  void stepIndex_mapsStepsToEpochAndBatch_acrossGaps() {
+    StepIndex index = new StepIndex();
+    index.add(0, 0, 0);
+    index.add(10, 0, 10);
+    index.add(20, 1, 0);
+    index.add(25, 1, 5);
+
+    assertThat(index.epochOf(10)).isEqualTo(0);
+    assertThat(index.batchOf(25)).isEqualTo(5);
+    assertThat(index.epochOf(22)).isEqualTo(1);
+    assertThat(index.epochOf(99)).isEqualTo(-1);
+    assertThat(index.epochs()).isEqualTo(2);
+    assertThat(index.steps()).isEqualTo(4);
+    assertThat(index.firstStep()).isZero();
+    assertThat(index.lastStep()).isEqualTo(25);
+  }
+
+  @Test
+  void modelLevelRows_areReadAtLayerMinusOne() {
+    RowTrace.Builder b = RowTrace.builder();
+    for (long s = 0; s < 60; s++) {
+      b.model(s, Phase.LOSS, s == 30 ? Double.NaN : 1.0 / (s + 1));
+    }
+
+    Report report = analyze(b.build(), AnalysisOptions.defaults());
+
+    assertThat(report.topFinding().orElseThrow().layerIndex()).isEqualTo(-1);
+    assertThat(report.topFinding().orElseThrow().phase()).isEqualTo(Phase.LOSS);
+    assertThat(report.rootCause().scope()).isEqualTo("model");
+  }
+}
