@@ -92,4 +92,14 @@ final class Html {
     }
     return out.toString();
   }
+
+  /** A name, escaped, cut to {@code max} characters with the full name in the title. */
+  static String name(String name, int max) {
+    String shown = shorten(name, max);
+    if (shown.equals(name)) {
+      return "<span class=\"name\">" + text(name) + "</span>";
+    }
+    return "<span class=\"name\" title=\"" + attribute(shorten(name, 2000)) + "\">" + text(shown)
+        + "</span>";
+  }
 }

@@ -189,10 +189,10 @@ class HtmlReportRendererTest {
 
   @Test
   void shortCallback_kerasCallbacks_shortLabels() {
-    assertThat(HtmlReportRenderer.shortCallback("EarlyStopping(monitor='loss', patience=1)"))
+    assertThat(HtmlChartSections.shortCallback("EarlyStopping(monitor='loss', patience=1)"))
         .isEqualTo("EarlyStopping(loss)");
-    assertThat(HtmlReportRenderer.shortCallback("TerminateOnNaN()")).isEqualTo("TerminateOnNaN");
-    assertThat(HtmlReportRenderer.shortCallback("Custom")).isEqualTo("Custom");
+    assertThat(HtmlChartSections.shortCallback("TerminateOnNaN()")).isEqualTo("TerminateOnNaN");
+    assertThat(HtmlChartSections.shortCallback("Custom")).isEqualTo("Custom");
   }
 
   /** Tags the renderer writes; a tag outside this list (or an on* attribute) came from the trace. */

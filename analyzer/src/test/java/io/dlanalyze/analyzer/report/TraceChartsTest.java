@@ -202,11 +202,11 @@ class TraceChartsTest {
 
     assertThat(TraceCharts.heatmapPhases(report, TraceCharts.Options.defaults()))
         .containsExactly(Phase.ACTIVATION, Phase.FORWARD);
-    assertThat(HtmlReportRenderer.heatmapMark(report, Phase.ACTIVATION)).isEqualTo(1);
-    assertThat(HtmlReportRenderer.heatmapMark(report, Phase.FORWARD)).isEqualTo(1);
-    assertThat(HtmlReportRenderer.heatmapMark(withFindings(report, List.of(report.findings().get(0))),
+    assertThat(HtmlChartSections.heatmapMark(report, Phase.ACTIVATION)).isEqualTo(1);
+    assertThat(HtmlChartSections.heatmapMark(report, Phase.FORWARD)).isEqualTo(1);
+    assertThat(HtmlChartSections.heatmapMark(withFindings(report, List.of(report.findings().get(0))),
         Phase.FORWARD)).isZero();
-    assertThat(HtmlReportRenderer.heatmapMark(withFindings(report, List.of()), Phase.FORWARD)).isEqualTo(-1);
+    assertThat(HtmlChartSections.heatmapMark(withFindings(report, List.of()), Phase.FORWARD)).isEqualTo(-1);
   }
 
   @Test

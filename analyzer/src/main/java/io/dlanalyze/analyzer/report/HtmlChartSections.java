@@ -1,0 +1,294 @@
+package io.dlanalyze.analyzer.report;
+
+import static java.lang.String.format;
+import static java.util.Locale.ROOT;
+
+import io.dlanalyze.analyzer.BaselineResult;
+import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.Layer;
+import io.dlanalyze.analyzer.Report;
+import io.dlanalyze.trace.Phase;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The chart sections of the HTML page ({@link HtmlReportRenderer}): the top findings' statistics,
+ * the loss and accuracy curves, the heatmaps. Each section says when the page has no series.
+ */
+final class HtmlChartSections {
+  private static final String FAULT_COLOR = "#d62728";
+  private static final String MAIN_COLOR = "#1f77b4";
+  private static final String[] NEIGHBOUR_COLORS = {
+    "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#17becf", "#bcbd22", "#7f7f7f", "#e377c2", "#aec7e8", "#98df8a"
+  };
+  private static final String[] BASELINE_COLORS = {"#ff7f0e", "#9467bd", "#8c564b", "#2ca02c", "#17becf"};
+
+  private final TraceCharts charts;
+
+  /** @param charts the trace's series, or {@code null} when the page is rendered without them */
+  HtmlChartSections(TraceCharts charts) {
+    this.charts = charts;
+  }
+
+  /** The charts of the top findings: one small chart per statistic, the finding's layer and its neighbours. */
+  void topFindings(StringBuilder html, Report report) {
+    html.append("<section id=\"top-findings\">\n<h2>Top findings over time</h2>\n");
+    if (!chartsAvailable(html)) {
+      html.append("</section>\n");
+      return;
+    }
+    List<Finding> findings = report.findings();
+    int count = Math.min(findings.size(), charts.options().topFindings());
+    if (count == 0) {
+      html.append("<p>No finding to chart.</p>\n</section>\n");
+      return;
+    }
+    html.append("<p class=\"sampling\">").append(samplingNote()).append("</p>\n");
+    List<Layer> layers = report.trace().layers();
+    for (int i = 0; i < count; i++) {
+      Finding f = findings.get(i);
+      html.append("<article class=\"finding-charts\" id=\"top-").append(i + 1).append("\"><h3>#").append(i + 1)
+          .append(" <span class=\"sev ").append(f.severity().wireName()).append("\">").append(f.severity().wireName())
+          .append("</span> <code>").append(Html.text(f.detector())).append("</code>: ");
+      if (f.isModelLevel()) {
+        html.append("model ").append(f.phase().wireName());
+      } else {
+        html.append(Html.name(String.valueOf(f.layerName()), HtmlReportRenderer.NAME_CUT)).append(" (layer ").append(f.layerIndex())
+            .append(") ").append(f.phase().wireName());
+      }
+      html.append(", from step ").append(f.firstStep()).append("</h3>\n");
+      html.append("<p class=\"msg\">").append(Html.text(f.message())).append("</p>\n");
+      html.append("<div class=\"charts\">\n");
+      List<String> missing = new ArrayList<>();
+      List<String> constants = new ArrayList<>();
+      for (ChartStat stat : ChartStat.values()) {
+        LineChart chart = new LineChart(charts, LineChart.SMALL, stat.label() + " of " + streamName(f));
+        List<String> legendItems = new ArrayList<>();
+        int neighbour = 0;
+        int from = f.isModelLevel() ? -1 : f.layerIndex() - charts.options().neighbours();
+        int to = f.isModelLevel() ? -1 : f.layerIndex() + charts.options().neighbours();
+        for (int layer = from; layer <= to; layer++) {
+          BucketSeries series = charts.series(layer, f.phase(), stat);
+          if (series == null || series.isEmpty()) {
+            continue;
+          }
+          boolean main = layer == f.layerIndex() || f.isModelLevel();
+          String color = main ? MAIN_COLOR : NEIGHBOUR_COLORS[neighbour++ % NEIGHBOUR_COLORS.length];
+          String name = layer < 0 ? "model " + f.phase().wireName() : layerName(layers, layer) + " (" + layer + ")";
+          chart.line(new LineChart.Line(name, series, color, main));
+          legendItems.add(legendItem(color, name, main));
+        }
+        if (chart.isEmpty()) {
+          missing.add(stat.label());
+          continue;
+        }
+        double constant = chart.constantValue();
+        if (!Double.isNaN(constant)) {
+          constants.add(stat.label() + " = " + Numbers.format(constant));
+          continue;
+        }
+        chart.marker(new LineChart.Marker(f.firstStep(), "first fault: step " + f.firstStep(), FAULT_COLOR));
+        figure(html, stat.label(), chart, legendItems);
+      }
+      html.append("</div>\n");
+      if (!constants.isEmpty()) {
+        html.append("<p class=\"muted\">Constant at every step for every layer shown (not drawn): ")
+            .append(Html.text(String.join(", ", constants))).append(".</p>\n");
+      }
+      if (!missing.isEmpty()) {
+        html.append("<p class=\"muted\">Not in the trace for this stream: ")
+            .append(Html.text(String.join(", ", missing))).append(".</p>\n");
+      }
+      html.append("</article>\n");
+    }
+    html.append("</section>\n");
+  }
+
+  private static String streamName(Finding f) {
+    return f.isModelLevel() ? "model " + f.phase().wireName()
+        : Html.shorten(String.valueOf(f.layerName()), 60) + " " + f.phase().wireName();
+  }
+
+  private void figure(StringBuilder html, String title, LineChart chart, List<String> legendItems) {
+    StringBuilder svg = new StringBuilder();
+    chart.render(svg);
+    html.append("<figure class=\"chart-box\"><figcaption>").append(Html.text(title));
+    if (chart.logScale()) {
+      html.append(" <span class=\"muted\">(log scale)</span>");
+    }
+    html.append("</figcaption>").append(svg).append("<div class=\"legend\">");
+    for (String item : legendItems) {
+      html.append(item);
+    }
+    html.append("</div></figure>\n");
+  }
+
+  private static String legendItem(String color, String name, boolean main) {
+    return "<span class=\"key" + (main ? " main" : "") + "\"><span class=\"swatch\" style=\"background:" + color
+        + "\"></span>" + Html.text(Html.shorten(name, 48)) + "</span>";
+  }
+
+  /** The loss and accuracy curves with the top finding's step and the Keras baselines' stop steps. */
+  void curves(StringBuilder html, Report report) {
+    html.append("<section id=\"curves\">\n<h2>Loss and accuracy</h2>\n");
+    if (!chartsAvailable(html)) {
+      html.append("</section>\n");
+      return;
+    }
+    List<LineChart.Marker> markers = new ArrayList<>();
+    List<String> notes = new ArrayList<>();
+    int color = 0;
+    for (BaselineResult b : report.baselines()) {
+      if (b.status() == BaselineResult.Status.STOPPED) {
+        markers.add(new LineChart.Marker(b.stopStep(), shortCallback(b.callback()) + " stops: " + b.stopStep(),
+            BASELINE_COLORS[color++ % BASELINE_COLORS.length]));
+      } else {
+        notes.add(b.callback() + ": " + TextSupport.baselineOutcome(b));
+      }
+    }
+    Finding top = report.topFinding().orElse(null);
+    if (top != null) {
+      markers.add(0, new LineChart.Marker(top.firstStep(), "first finding: " + top.firstStep(), FAULT_COLOR));
+    }
+    html.append("<p class=\"sampling\">").append(samplingNote())
+        .append(" Vertical lines: the first finding's step and the step after which each Keras callback"
+            + " would have stopped training.</p>\n<div class=\"charts\">\n");
+    boolean any = false;
+    any |= curve(html, "loss", List.of(Phase.LOSS, Phase.VAL_LOSS), markers);
+    any |= curve(html, "accuracy", List.of(Phase.ACCURACY, Phase.VAL_ACCURACY), markers);
+    html.append("</div>\n");
+    if (!any) {
+      html.append("<p>The trace has no loss or accuracy rows.</p>\n");
+    }
+    if (!notes.isEmpty()) {
+      html.append("<ul class=\"muted\">");
+      for (String note : notes) {
+        html.append("<li>").append(Html.text(note)).append("</li>");
+      }
+      html.append("</ul>\n");
+    }
+    html.append("</section>\n");
+  }
+
+  private boolean curve(StringBuilder html, String title, List<Phase> phases, List<LineChart.Marker> markers) {
+    LineChart chart = new LineChart(charts, LineChart.WIDE, title + " over steps");
+    List<String> legend = new ArrayList<>();
+    boolean first = true;
+    for (Phase phase : phases) {
+      BucketSeries series = charts.series(-1, phase, ChartStat.MEAN);
+      if (series == null || series.isEmpty()) {
+        continue;
+      }
+      String color = first ? MAIN_COLOR : NEIGHBOUR_COLORS[0];
+      chart.line(new LineChart.Line(phase.wireName(), series, color, first));
+      legend.add(legendItem(color, phase.wireName(), first));
+      first = false;
+    }
+    if (chart.isEmpty()) {
+      return false;
+    }
+    for (LineChart.Marker marker : markers) {
+      chart.marker(marker);
+    }
+    figure(html, title, chart, legend);
+    return true;
+  }
+
+  /** The layer x step heatmaps. */
+  void heatmaps(StringBuilder html, Report report) {
+    html.append("<section id=\"heatmaps\">\n<h2>Layer x step heatmaps</h2>\n");
+    if (!chartsAvailable(html)) {
+      html.append("</section>\n");
+      return;
+    }
+    if (charts.heatmaps().isEmpty()) {
+      html.append("<p>The trace has no layer rows to draw.</p>\n</section>\n");
+      return;
+    }
+    for (HeatmapGrid grid : charts.heatmaps()) {
+      html.append("<figure class=\"chart-box wide\"><figcaption>").append(grid.phase().wireName())
+          .append(": log10 |mean| per layer and step</figcaption>\n");
+      int rank = heatmapMark(report, grid.phase());
+      Finding mark = rank < 0 ? null : report.findings().get(rank);
+      int markLayer = mark != null && !mark.isModelLevel() ? mark.layerIndex() : -1;
+      long markStep = mark != null ? mark.firstStep() : -1;
+      double[] range =
+          HeatmapChart.render(html, grid, report.trace().layers(), markLayer, markStep, charts.lastStep());
+      HeatmapChart.legend(html, range);
+      html.append("<p class=\"sampling\">");
+      html.append(grid.stepsPerColumn() == 1 ? "One column per step"
+          : "Each column covers " + grid.stepsPerColumn() + " steps");
+      html.append(grid.layersPerRow() == 1 ? ", one row per layer" : ", each row " + grid.layersPerRow() + " layers");
+      html.append(". A cell shows the largest log10 |mean| of its rows; red: a NaN/Inf value or count in the"
+          + " cell; black: every row all zero (zero_fraction 1).");
+      if (mark != null) {
+        html.append(" Dashed line").append(markLayer >= 0 ? " and triangle" : "").append(": the first step")
+            .append(markLayer >= 0 ? " and the layer" : "").append(" of finding #").append(rank + 1).append('.');
+      }
+      html.append(" Hover a row for the layer name.</p>\n</figure>\n");
+    }
+    html.append("</section>\n");
+  }
+
+  /**
+   * The index of the finding a heatmap marks: the highest-ranked layer-level finding in the
+   * heatmap's phase, else the highest-ranked layer-level finding, else the top finding; -1 when
+   * there is none.
+   */
+  static int heatmapMark(Report report, Phase phase) {
+    List<Finding> findings = report.findings();
+    for (int i = 0; i < findings.size(); i++) {
+      if (!findings.get(i).isModelLevel() && findings.get(i).phase() == phase) {
+        return i;
+      }
+    }
+    for (int i = 0; i < findings.size(); i++) {
+      if (!findings.get(i).isModelLevel()) {
+        return i;
+      }
+    }
+    return findings.isEmpty() ? -1 : 0;
+  }
+
+  /** Writes a note and returns false when the page has no trace series. */
+  private boolean chartsAvailable(StringBuilder html) {
+    if (charts == null) {
+      html.append("<p class=\"muted\">Charts need the trace's series; this report was rendered without them.</p>\n");
+      return false;
+    }
+    if (charts.buckets() == 0) {
+      html.append("<p>The trace has no step to draw.</p>\n");
+      return false;
+    }
+    return true;
+  }
+
+  private String samplingNote() {
+    if (charts.stepsPerBucket() == 1) {
+      return format(ROOT, "Sampling: every step from %d to %d is a point.", charts.firstStep(), charts.lastStep());
+    }
+    return format(ROOT, "Sampling: steps %d to %d in %d buckets of %d steps; the line is the last value of each"
+        + " bucket and the shaded band its min-max (for the highlighted series). A strip along the top marks"
+        + " buckets that held a NaN or Inf.", charts.firstStep(), charts.lastStep(), charts.buckets(),
+        charts.stepsPerBucket());
+  }
+
+  /** {@code EarlyStopping(monitor='loss', patience=1)} as {@code EarlyStopping(loss)}, for chart labels. */
+  static String shortCallback(String callback) {
+    int open = callback.indexOf('(');
+    if (open < 0) {
+      return callback;
+    }
+    String name = callback.substring(0, open);
+    int monitor = callback.indexOf("monitor='", open);
+    if (monitor < 0) {
+      return name;
+    }
+    int end = callback.indexOf('\'', monitor + 9);
+    return end < 0 ? name : name + "(" + callback.substring(monitor + 9, end) + ")";
+  }
+
+  private static String layerName(List<Layer> layers, int index) {
+    return index >= 0 && index < layers.size() ? layers.get(index).name() : "layer_" + index;
+  }
+}
