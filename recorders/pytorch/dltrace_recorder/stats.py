@@ -25,17 +25,21 @@ def tensor_stats(tensor):
     n = t.numel()
     if n == 0:
         return (math.nan, None, None, None, None, None, 0, 0, 0)
-    mean = t.mean()
-    std = t.std(unbiased=False)
+    total = float(t.sum())
+    mean = total / n
+    l2 = math.sqrt(float(torch.dot(t, t)))
+    if math.isfinite(total):
+        # Every element is finite: a float32 or float64 tensor cannot overflow these sums.
+        centered = t - mean
+        std = math.sqrt(float(torch.dot(centered, centered)) / n)
+        nans = infs = 0
+    else:
+        std = math.nan
+        nans = int(torch.count_nonzero(torch.isnan(t)))
+        infs = int(torch.count_nonzero(torch.isinf(t)))
     low, high = torch.aminmax(t)
-    l2 = torch.linalg.vector_norm(t)
-    zeros = (t == 0).sum()
-    nans = torch.isnan(t).sum()
-    infs = torch.isinf(t).sum()
-    floats = torch.stack((mean, std, low, high, l2)).tolist()
-    counts = torch.stack((zeros, nans, infs)).tolist()
-    return (floats[0], floats[1], floats[2], floats[3], floats[4],
-            counts[0] / n, counts[1], counts[2], n)
+    zeros = int(torch.count_nonzero(t == 0))
+    return (mean, std, float(low), float(high), l2, zeros / n, nans, infs, n)
 
 
 def scalar_stats(value):

@@ -1,0 +1,499 @@
+"""Tests of the recorder: run with ``/usr/bin/python3 -m unittest discover -s recorders/pytorch/tests -t recorders/pytorch``."""
+
+import csv
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import unittest
+import warnings
+
+import numpy as np
+import torch
+from torch import nn
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PACKAGE_ROOT = os.path.dirname(HERE)
+sys.path.insert(0, PACKAGE_ROOT)
+
+import dltrace_recorder as dltrace  # noqa: E402
+from dltrace_recorder import writers  # noqa: E402
+
+STATS = ("mean", "std", "min", "max", "l2_norm", "zero_fraction", "nan_count", "inf_count", "numel")
+
+
+def numpy_stats(array):
+    """The v1 statistics computed independently with numpy (float64)."""
+    a = np.asarray(array, dtype=np.float64).reshape(-1)
+    with np.errstate(invalid="ignore", over="ignore"):
+        return {
+            "mean": float(np.mean(a)),
+            "std": float(np.std(a)),
+            "min": float(np.min(a)),
+            "max": float(np.max(a)),
+            "l2_norm": float(np.sqrt(np.sum(a * a))),
+            "zero_fraction": float(np.count_nonzero(a == 0.0)) / a.size,
+            "nan_count": int(np.count_nonzero(np.isnan(a))),
+            "inf_count": int(np.count_nonzero(np.isinf(a))),
+            "numel": int(a.size),
+        }
+
+
+def read_trace(path):
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    with open(dltrace.sidecar_path(path)) as f:
+        meta = json.load(f)
+    return rows, meta
+
+
+def row_stats(row):
+    out = {}
+    for key in STATS:
+        text = row[key]
+        out[key] = int(text) if key in ("nan_count", "inf_count", "numel") else float(text)
+    return out
+
+
+def find(rows, step, layer, phase):
+    hits = [r for r in rows if int(r["step"]) == step and r["layer_name"] == layer
+            and r["phase"] == phase]
+    if len(hits) != 1:
+        raise AssertionError("expected one row for step %d %s %s, got %d"
+                             % (step, layer, phase, len(hits)))
+    return hits[0]
+
+
+class StatsCase(unittest.TestCase):
+    def assertStatsClose(self, actual, expected, msg=None):
+        for key in STATS:
+            a, e = actual[key], expected[key]
+            if isinstance(e, float) and math.isnan(e):
+                self.assertTrue(math.isnan(a), "%s: %s is %r, expected NaN" % (msg, key, a))
+            elif isinstance(e, float) and math.isinf(e):
+                self.assertEqual(a, e, "%s: %s" % (msg, key))
+            else:
+                self.assertAlmostEqual(a, e, delta=1e-9 * max(1.0, abs(e)),
+                                       msg="%s: %s" % (msg, key))
+
+
+class TensorStatsTest(StatsCase):
+    def as_dict(self, stats):
+        return dict(zip(STATS, stats))
+
+    def test_tensorStats_randomFloat32_matchesNumpy(self):
+        g = torch.Generator().manual_seed(1)
+        t = torch.randn(7, 13, generator=g)
+        t[0, :4] = 0.0
+        self.assertStatsClose(self.as_dict(dltrace.tensor_stats(t)), numpy_stats(t.numpy()), "randn")
+
+    def test_tensorStats_withNan_propagatesNanAndCounts(self):
+        t = torch.tensor([1.0, float("nan"), 0.0, 3.0])
+        s = self.as_dict(dltrace.tensor_stats(t))
+        for key in ("mean", "std", "min", "max", "l2_norm"):
+            self.assertTrue(math.isnan(s[key]), key)
+        self.assertEqual((s["nan_count"], s["inf_count"], s["numel"]), (1, 0, 4))
+        self.assertEqual(s["zero_fraction"], 0.25)
+
+    def test_tensorStats_withPositiveInf_meanInfStdNan(self):
+        t = torch.tensor([1.0, float("inf"), 2.0], dtype=torch.float32)
+        s = self.as_dict(dltrace.tensor_stats(t))
+        self.assertEqual(s["mean"], math.inf)
+        self.assertTrue(math.isnan(s["std"]))
+        self.assertEqual((s["min"], s["max"], s["l2_norm"]), (1.0, math.inf, math.inf))
+        self.assertEqual(s["inf_count"], 1)
+        self.assertEqual(s["mean"], float(t.mean()))  # what torch itself reports
+
+    def test_tensorStats_withBothInfinities_meanNan(self):
+        s = self.as_dict(dltrace.tensor_stats(torch.tensor([float("inf"), float("-inf")])))
+        self.assertTrue(math.isnan(s["mean"]))
+        self.assertEqual(s["inf_count"], 2)
+
+    def test_tensorStats_integerTensor_convertedToFloat64(self):
+        t = torch.tensor([0, 1, 2, 2, 9])
+        self.assertStatsClose(self.as_dict(dltrace.tensor_stats(t)), numpy_stats(t.numpy()), "ints")
+
+    def test_tensorStats_float32Sum_computedInFloat64(self):
+        # 2**24 + 1 is not representable in float32; a float32 mean would lose the 1s.
+        t = torch.full((1000,), 1.0, dtype=torch.float32)
+        t[0] = 2.0 ** 24
+        s = self.as_dict(dltrace.tensor_stats(t))
+        self.assertEqual(s["mean"], (2.0 ** 24 + 999.0) / 1000.0)
+
+    def test_tensorStats_empty_meanNanCountsZero(self):
+        s = self.as_dict(dltrace.tensor_stats(torch.zeros(0)))
+        self.assertTrue(math.isnan(s["mean"]))
+        self.assertIsNone(s["std"])
+        self.assertEqual(s["numel"], 0)
+
+    def test_scalarStats_number_matchesOneElementTensor(self):
+        self.assertEqual(dltrace.scalar_stats(0.5), dltrace.tensor_stats(torch.tensor([0.5], dtype=torch.float64)))
+        self.assertTrue(math.isnan(dltrace.scalar_stats(float("nan"))[0]))
+        self.assertEqual(dltrace.scalar_stats(float("inf"))[7], 1)
+
+
+class Mlp(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(5, 6)
+        self.act1 = nn.Tanh()
+        self.drop = nn.Dropout(0.0)
+        self.fc2 = nn.Linear(6, 4)
+        self.act2 = nn.ReLU(inplace=True)
+        self.out = nn.Linear(4, 3)
+
+    def forward(self, x):
+        return self.out(self.act2(self.fc2(self.drop(self.act1(self.fc1(x))))))
+
+
+def make_data(n=24, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, 5, generator=g), torch.randint(0, 3, (n,), generator=g)
+
+
+class RecordedValuesTest(StatsCase):
+    """Every phase of a recorded step against values computed independently from the tensors."""
+
+    def test_step_everyPhase_matchesIndependentComputation(self):
+        torch.manual_seed(3)
+        model = Mlp()
+        opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+        x, y = make_data()
+        expected = []
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "run.csv")
+            rec = dltrace.attach(model, path, optimizer=opt, task="classification",
+                                 loss_name="CrossEntropyLoss", steps_per_epoch=3, num_classes=3)
+            for step in range(6):
+                xb, yb = x[(step % 3) * 8:(step % 3 + 1) * 8], y[(step % 3) * 8:(step % 3 + 1) * 8]
+                # Independent forward with the same weights, intermediate grads retained.
+                w = {n: p.detach().clone().requires_grad_(False) for n, p in model.named_parameters()}
+                h1 = xb @ w["fc1.weight"].T + w["fc1.bias"]
+                h1.requires_grad_(True)
+                a1 = torch.tanh(h1)
+                h2 = a1 @ w["fc2.weight"].T + w["fc2.bias"]
+                h2.retain_grad()
+                a2 = torch.relu(h2)
+                h3 = a2 @ w["out.weight"].T + w["out.bias"]
+                h3.retain_grad()
+                ref_loss = nn.functional.cross_entropy(h3, yb)
+                ref_loss.backward()
+                exp = {("fc1", "forward"): h1.detach(), ("fc1", "activation"): a1.detach(),
+                       ("fc2", "forward"): h2.detach(), ("fc2", "activation"): a2.detach(),
+                       ("out", "forward"): h3.detach(), ("out", "activation"): h3.detach(),
+                       ("fc1", "backward"): h1.grad, ("fc2", "backward"): h2.grad,
+                       ("out", "backward"): h3.grad}
+
+                opt.zero_grad()
+                logits = model(xb)
+                loss = nn.functional.cross_entropy(logits, yb)
+                loss.backward()
+                opt.step()
+                acc = (logits.argmax(1) == yb).float().mean()
+                for name in ("fc1", "fc2", "out"):
+                    layer = getattr(model, name)
+                    exp[(name, "gradient")] = layer.weight.grad.detach().clone()
+                    exp[(name, "weight")] = layer.weight.detach().clone()
+                exp[("model", "loss")] = torch.tensor([float(ref_loss)])
+                exp[("model", "accuracy")] = torch.tensor([float(acc)])
+                exp[("model", "input")] = xb
+                exp[("model", "target")] = yb
+                exp[("model", "learning_rate")] = torch.tensor([0.05])
+                expected.append(exp)
+                rec.step(loss, accuracy=acc, inputs=xb, targets=yb)
+            rec.close()
+            rows, meta = read_trace(path)
+
+        self.assertEqual(len(rows), 6 * (9 + 6 + 5))
+        for step, exp in enumerate(expected):
+            for (layer, phase), tensor in exp.items():
+                row = find(rows, step, layer, phase)
+                self.assertStatsClose(row_stats(row), numpy_stats(tensor.numpy()),
+                                      "step %d %s %s" % (step, layer, phase))
+        self.assertEqual([(r["epoch"], r["batch"]) for r in rows if r["phase"] == "loss"],
+                         [("0", "0"), ("0", "1"), ("0", "2"), ("1", "0"), ("1", "1"), ("1", "2")])
+        self.assertEqual([r["step"] for r in rows], sorted([r["step"] for r in rows], key=int))
+
+    def test_step_rowOrderInsideStep_followsContract(self):
+        torch.manual_seed(0)
+        model = Mlp()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        x, y = make_data(8)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "run.csv")
+            with dltrace.attach(model, path, optimizer=opt) as rec:
+                opt.zero_grad()
+                loss = nn.functional.cross_entropy(model(x), y)
+                loss.backward()
+                opt.step()
+                rec.step(loss, accuracy=0.5, inputs=x, targets=y)
+            rows, _ = read_trace(path)
+        self.assertEqual([(r["layer_name"], r["phase"]) for r in rows], [
+            ("model", "input"), ("model", "target"),
+            ("fc1", "forward"), ("fc1", "activation"), ("fc2", "forward"), ("fc2", "activation"),
+            ("out", "forward"), ("out", "activation"), ("model", "loss"), ("model", "accuracy"),
+            ("out", "backward"), ("fc2", "backward"), ("fc1", "backward"),
+            ("fc1", "gradient"), ("fc2", "gradient"), ("out", "gradient"),
+            ("fc1", "weight"), ("fc2", "weight"), ("out", "weight"),
+            ("model", "learning_rate")])
+        self.assertEqual([r["layer_index"] for r in rows if r["phase"] == "forward"], ["0", "1", "2"])
+        self.assertEqual({r["layer_type"] for r in rows if r["layer_name"] == "model"}, {""})
+
+    def test_step_evalAndNoGradForwards_areNotRecorded(self):
+        torch.manual_seed(0)
+        model = Mlp()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        x, y = make_data(8)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "run.csv")
+            with dltrace.attach(model, path, optimizer=opt) as rec:
+                opt.zero_grad()
+                train_out = model(x)
+                loss = nn.functional.cross_entropy(train_out, y)
+                loss.backward()
+                opt.step()
+                with torch.no_grad():
+                    model(x * 100)  # a validation pass: must not replace the training forward
+                model.eval()
+                model(x * 100)
+                model.train()
+                rec.step(loss)
+            rows, _ = read_trace(path)
+        self.assertStatsClose(row_stats(find(rows, 0, "out", "forward")),
+                              numpy_stats(train_out.detach().numpy()), "training forward")
+
+    def test_step_beforeAnyForward_raises(self):
+        model = Mlp()
+        with tempfile.TemporaryDirectory() as tmp:
+            rec = dltrace.attach(model, os.path.join(tmp, "run.csv"))
+            with self.assertRaises(RuntimeError):
+                rec.step(1.0)
+            rec.close()
+
+    def test_nanLoss_recordedAsNan(self):
+        torch.manual_seed(0)
+        model = Mlp()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        x, y = make_data(8)
+        x[0, 0] = float("nan")
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "run.csv")
+            with dltrace.attach(model, path, optimizer=opt) as rec:
+                opt.zero_grad()
+                loss = nn.functional.cross_entropy(model(x), y)
+                loss.backward()
+                opt.step()
+                rec.step(loss)
+            rows, _ = read_trace(path)
+        self.assertEqual(find(rows, 0, "model", "loss")["mean"], "nan")
+        self.assertEqual(find(rows, 0, "fc1", "forward")["nan_count"], "6")
+        self.assertEqual(find(rows, 0, "fc1", "weight")["nan_count"], "30")
+
+
+class Cnn(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 4, 3)
+        self.bn1 = nn.BatchNorm2d(4)
+        self.relu1 = nn.ReLU()
+        self.pool = nn.MaxPool2d(2)
+        self.flatten = nn.Flatten()
+        self.fc = nn.Linear(4 * 3 * 3, 10)
+        self.softmax = nn.Softmax(dim=1)
+
+    def forward(self, x):
+        return self.softmax(self.fc(self.flatten(self.pool(self.relu1(self.bn1(self.conv1(x)))))))
+
+
+class Seq(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(20, 4)
+        self.lstm = nn.LSTM(4, 5, batch_first=True)
+        self.head = nn.Linear(5, 1)
+        self.sigmoid = nn.Sigmoid()
+
+    def forward(self, tokens):
+        out, _ = self.lstm(self.emb(tokens))
+        return self.sigmoid(self.head(out[:, -1]))
+
+
+class MetadataTest(unittest.TestCase):
+    def record_one_step(self, model, x, y, loss_fn, path, **options):
+        opt = torch.optim.Adam(model.parameters(), lr=0.001)
+        rec = dltrace.attach(model, path, optimizer=opt, **options)
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        rec.step(loss, inputs=x, targets=y)
+        rec.close()
+        return read_trace(path)
+
+    def test_metadata_cnn_keysInContractOrderAndLayers(self):
+        torch.manual_seed(0)
+        x = torch.randn(4, 1, 8, 8)
+        y = torch.randint(0, 10, (4,))
+        with tempfile.TemporaryDirectory() as tmp:
+            rows, meta = self.record_one_step(
+                Cnn(), x, y, lambda out, t: nn.functional.nll_loss(torch.log(out), t),
+                os.path.join(tmp, "cnn-run.csv"), task="classification", loss_name="NLLLoss",
+                steps_per_epoch=10, num_classes=10, model_name="SmallCnn")
+        self.assertEqual(list(meta), [
+            "dltrace.version", "dltrace.run_id", "dltrace.model", "dltrace.framework",
+            "dltrace.optimizer", "dltrace.learning_rate", "dltrace.batch_size", "dltrace.task",
+            "dltrace.loss", "dltrace.layers", "dltrace.steps_per_epoch", "dltrace.num_classes"])
+        self.assertEqual(meta["dltrace.version"], "1")
+        self.assertEqual(meta["dltrace.run_id"], "cnn-run")
+        self.assertEqual(meta["dltrace.model"], "SmallCnn")
+        self.assertEqual(meta["dltrace.framework"], "pytorch")
+        self.assertEqual(meta["dltrace.optimizer"], "Adam")
+        self.assertEqual(meta["dltrace.learning_rate"], "0.001")
+        self.assertEqual(meta["dltrace.batch_size"], "4")
+        self.assertEqual(meta["dltrace.task"], "classification")
+        self.assertEqual(meta["dltrace.loss"], "NLLLoss")
+        self.assertEqual(meta["dltrace.steps_per_epoch"], "10")
+        self.assertEqual(meta["dltrace.num_classes"], "10")
+        self.assertTrue(all(isinstance(v, str) for v in meta.values()))
+        self.assertEqual(json.loads(meta["dltrace.layers"]), [
+            {"index": 0, "name": "conv1", "type": "Conv2d", "activation": "linear", "params": 40, "trainable": True},
+            {"index": 1, "name": "bn1", "type": "BatchNorm2d", "activation": "relu", "params": 8, "trainable": True},
+            {"index": 2, "name": "fc", "type": "Linear", "activation": "softmax", "params": 370, "trainable": True},
+        ])
+        # The softmax output's mean is 1/K: the activation row is the softmax module's output.
+        self.assertAlmostEqual(float(find(rows, 0, "fc", "activation")["mean"]), 0.1, delta=1e-7)
+
+    def test_metadata_embeddingLstm_recordsTupleOutputsAndAllWeights(self):
+        torch.manual_seed(0)
+        x = torch.randint(0, 20, (3, 6))
+        y = torch.tensor([[1.0], [0.0], [1.0]])
+        model = Seq()
+        with tempfile.TemporaryDirectory() as tmp:
+            rows, meta = self.record_one_step(model, x, y, nn.functional.binary_cross_entropy,
+                                              os.path.join(tmp, "seq.csv"), task="classification")
+        layers = json.loads(meta["dltrace.layers"])
+        self.assertEqual([(l["name"], l["type"], l["activation"]) for l in layers],
+                         [("emb", "Embedding", "linear"), ("lstm", "LSTM", "linear"),
+                          ("head", "Linear", "sigmoid")])
+        self.assertEqual(int(find(rows, 0, "lstm", "forward")["numel"]), 3 * 6 * 5)
+        # LSTM weight = weight_ih_l0 + weight_hh_l0 (biases left out).
+        self.assertEqual(int(find(rows, 0, "lstm", "weight")["numel"]), 4 * 5 * 4 + 4 * 5 * 5)
+        self.assertEqual(int(find(rows, 0, "emb", "gradient")["numel"]), 20 * 4)
+
+    def test_metadata_frozenLayer_trainableFalseAndNoGradientRow(self):
+        torch.manual_seed(0)
+        model = Mlp()
+        for p in model.fc1.parameters():
+            p.requires_grad_(False)
+        x, y = make_data(8)
+        with tempfile.TemporaryDirectory() as tmp:
+            rows, meta = self.record_one_step(model, x, y, nn.functional.cross_entropy,
+                                              os.path.join(tmp, "frozen.csv"))
+        layers = json.loads(meta["dltrace.layers"])
+        self.assertEqual([l["trainable"] for l in layers], [False, True, True])
+        self.assertEqual([r for r in rows if r["layer_name"] == "fc1" and r["phase"] == "gradient"], [])
+        self.assertEqual(len([r for r in rows if r["layer_name"] == "fc1" and r["phase"] == "weight"]), 1)
+
+    def test_trace_sameSeed_byteIdentical(self):
+        outputs = []
+        with tempfile.TemporaryDirectory() as tmp:
+            for i in range(2):
+                torch.manual_seed(7)
+                model = Mlp()
+                x, y = make_data(16, seed=2)
+                path = os.path.join(tmp, "run%d" % i, "same.csv")
+                os.makedirs(os.path.dirname(path))
+                opt = torch.optim.SGD(model.parameters(), lr=0.1)
+                with dltrace.attach(model, path, optimizer=opt, task="classification") as rec:
+                    for _ in range(5):
+                        opt.zero_grad()
+                        loss = nn.functional.cross_entropy(model(x), y)
+                        loss.backward()
+                        opt.step()
+                        rec.step(loss, inputs=x, targets=y)
+                with open(path, "rb") as f, open(dltrace.sidecar_path(path), "rb") as g:
+                    outputs.append((f.read(), g.read()))
+        self.assertEqual(outputs[0], outputs[1])
+
+    def test_attach_arrowsWithoutPyarrow_fallsBackToCsvWithWarning(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                rec = dltrace.attach(Mlp(), os.path.join(tmp, "run.arrows"))
+            rec.close()
+        if writers.pyarrow_available():
+            self.assertTrue(rec.path.endswith(".arrows"))
+            self.assertEqual(caught, [])
+        else:
+            self.assertTrue(rec.path.endswith("run.csv"), rec.path)
+            self.assertIn("pyarrow is not installed", str(caught[0].message))
+
+    def test_attach_unknownExtension_raises(self):
+        with self.assertRaises(ValueError):
+            dltrace.attach(Mlp(), "run.txt")
+
+
+CRASH_PROGRAM = textwrap.dedent("""
+    import os, sys
+    sys.path.insert(0, {root!r})
+    import torch
+    from torch import nn
+    import dltrace_recorder as dltrace
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    rec = dltrace.attach(model, sys.argv[1], optimizer=opt, flush_every=5)
+    x, y = torch.randn(16, 4), torch.randint(0, 2, (16,))
+    for step in range(100):
+        if step == 23:
+            if sys.argv[2] == "kill":
+                os._exit(9)          # no cleanup at all, like SIGKILL or an OOM kill
+            raise RuntimeError("simulated crash")
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        rec.step(loss)
+""")
+
+
+class CrashTest(unittest.TestCase):
+    def run_crash(self, how):
+        with tempfile.TemporaryDirectory() as tmp:
+            program = os.path.join(tmp, "crash.py")
+            with open(program, "w") as f:
+                f.write(CRASH_PROGRAM.format(root=PACKAGE_ROOT))
+            path = os.path.join(tmp, "crash.csv")
+            result = subprocess.run([sys.executable, program, path, how],
+                                    capture_output=True, text=True, timeout=120)
+            self.assertNotEqual(result.returncode, 0)
+            with open(path, "rb") as f:
+                raw = f.read()
+            rows, meta = read_trace(path)
+        return raw, rows, meta
+
+    def assert_whole_steps(self, raw, rows, steps):
+        self.assertTrue(raw.endswith(b"\n"))
+        per_step = 2 * 2 + 1 + 2 + 2 + 2 + 1  # fwd/act x2, loss, backward, gradient, weight, lr
+        self.assertEqual(len(rows), steps * per_step)
+        self.assertEqual(sorted({int(r["step"]) for r in rows}), list(range(steps)))
+        for r in rows:
+            self.assertEqual(len(r), len(writers.COLUMNS))
+            float(r["mean"])
+
+    def test_crash_killedWithoutCleanup_leavesFlushedWholeSteps(self):
+        raw, rows, meta = self.run_crash("kill")
+        self.assert_whole_steps(raw, rows, 20)  # flushed every 5 steps: steps 0..19
+        self.assertEqual(meta["dltrace.version"], "1")
+
+    def test_crash_exception_atexitFlushesEveryStep(self):
+        raw, rows, meta = self.run_crash("raise")
+        self.assert_whole_steps(raw, rows, 23)
+        self.assertEqual(len(json.loads(meta["dltrace.layers"])), 2)
+
+
+if __name__ == "__main__":
+    unittest.main()
