@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from .stats import scalar_stats, tensor_stats
-from .writers import ArrowTraceWriter, CsvTraceWriter, pyarrow_available
+from .writers import ArrowTraceWriter, CsvTraceWriter, IpcStreamTraceWriter, pyarrow_available
 
 FORMAT_VERSION = "1"
 
@@ -109,11 +109,12 @@ class Recorder:
         if ext not in (".csv", ".arrows", ".arrow", ".parquet"):
             raise ValueError("cannot tell the trace format from %r: use .arrows, .arrow,"
                              " .parquet or .csv" % path)
-        if ext != ".csv" and not pyarrow_available():
-            csv_path = os.path.splitext(path)[0] + ".csv"
-            warnings.warn("pyarrow is not installed: writing CSV to %s instead of %s"
-                          % (csv_path, path), stacklevel=3)
-            path = csv_path
+        if ext in (".arrow", ".parquet") and not pyarrow_available():
+            stream_path = os.path.splitext(path)[0] + ".arrows"
+            warnings.warn("pyarrow is not installed: writing an Arrow IPC stream to %s instead of"
+                          " %s (convert it with: dl-analyze convert %s %s)"
+                          % (stream_path, path, stream_path, path), stacklevel=3)
+            path = stream_path
         self.path = path
         self.model = model
         self.optimizer = optimizer
@@ -257,6 +258,8 @@ class Recorder:
         meta = self.metadata()
         if self.path.endswith(".csv"):
             self._writer = CsvTraceWriter(self.path, meta)
+        elif self.path.endswith(".arrows"):
+            self._writer = IpcStreamTraceWriter(self.path, meta)
         else:
             self._writer = ArrowTraceWriter(self.path, meta, [l.name for l in self.layers],
                                             [l.type for l in self.layers], _PHASES)
@@ -381,9 +384,9 @@ class Recorder:
 def attach(model, path, optimizer=None, task=None, loss_name=None, **options):
     """Instruments ``model`` and returns a :class:`Recorder` writing the trace to ``path``.
 
-    ``path`` ends in .csv (CSV + ``<path>.meta.json``), .arrows (Arrow IPC stream; needs
-    pyarrow), .arrow (IPC file) or .parquet; without pyarrow the non-CSV formats fall back to
-    CSV beside it with a warning. Options: run_id, model_name, batch_size, steps_per_epoch,
+    ``path`` ends in .arrows (Arrow IPC stream, crash-tolerant, no dependency), .csv (CSV +
+    ``<path>.meta.json``), .arrow (IPC file) or .parquet; the last two need pyarrow and fall
+    back to an .arrows stream beside the requested path, with a warning, without it. Options: run_id, model_name, batch_size, steps_per_epoch,
     num_classes, flush_every (default 50 steps), record_inputs (default True), activations
     (layer name -> activation name, for activations applied with torch.nn.functional).
     """

@@ -89,8 +89,55 @@ class CsvTraceWriter:
         self._fd = None
 
 
+class IpcStreamTraceWriter:
+    """Arrow IPC stream (.arrows) without pyarrow: metadata in the schema, one record batch per
+    flush, written with one ``write`` call each, so a crash leaves every flushed batch readable."""
+
+    def __init__(self, path, metadata):
+        from . import arrow_ipc
+        types = {"epoch": arrow_ipc.INT32, "batch": arrow_ipc.INT32, "step": arrow_ipc.INT64,
+                 "layer_index": arrow_ipc.INT32, "layer_name": arrow_ipc.UTF8,
+                 "layer_type": arrow_ipc.UTF8, "phase": arrow_ipc.UTF8,
+                 "nan_count": arrow_ipc.INT64, "inf_count": arrow_ipc.INT64,
+                 "numel": arrow_ipc.INT64}
+        required = ("epoch", "batch", "step", "layer_index", "layer_name", "phase", "mean")
+        columns = [(c, types.get(c, arrow_ipc.FLOAT64), c not in required) for c in COLUMNS]
+        self.path = str(path)
+        self._writer = arrow_ipc.ArrowStreamWriter(self.path, columns, metadata)
+        self._pending = []
+
+    def write_rows(self, rows):
+        self._pending.extend(rows)
+
+    def flush(self):
+        if self._writer is None or not self._pending:
+            return
+        rows, self._pending = self._pending, []
+        self._writer.write_batch([_typed(row) for row in rows])
+
+    def close(self):
+        if self._writer is None:
+            return
+        self.flush()
+        self._writer.close()
+        self._writer = None
+
+
+def _typed(row):
+    out = list(row)
+    for i, column in enumerate(COLUMNS):
+        v = out[i]
+        if v is None:
+            continue
+        if column in _FLOAT_COLUMNS:
+            out[i] = float(v)
+        elif column not in ("layer_name", "layer_type", "phase"):
+            out[i] = int(v)
+    return out
+
+
 class ArrowTraceWriter:
-    """Arrow IPC stream (.arrows), IPC file (.arrow) or Parquet (.parquet) through pyarrow.
+    """Arrow IPC file (.arrow) or Parquet (.parquet) through pyarrow (also .arrows if asked).
 
     Metadata goes into the schema (Arrow) or the footer (Parquet). One record batch (or row
     group) per flush. Only the IPC stream survives a crash: a Parquet file is unreadable

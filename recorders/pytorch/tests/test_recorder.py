@@ -418,18 +418,27 @@ class MetadataTest(unittest.TestCase):
                     outputs.append((f.read(), g.read()))
         self.assertEqual(outputs[0], outputs[1])
 
-    def test_attach_arrowsWithoutPyarrow_fallsBackToCsvWithWarning(self):
+    def test_attach_parquetWithoutPyarrow_fallsBackToArrowStreamWithWarning(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                rec = dltrace.attach(Mlp(), os.path.join(tmp, "run.parquet"))
+            rec.close()
+        if writers.pyarrow_available():
+            self.assertTrue(rec.path.endswith("run.parquet"))
+            self.assertEqual(caught, [])
+        else:
+            self.assertTrue(rec.path.endswith("run.arrows"), rec.path)
+            self.assertIn("pyarrow is not installed", str(caught[0].message))
+
+    def test_attach_arrowStream_needsNoPyarrowAndNoWarning(self):
         with tempfile.TemporaryDirectory() as tmp:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 rec = dltrace.attach(Mlp(), os.path.join(tmp, "run.arrows"))
             rec.close()
-        if writers.pyarrow_available():
-            self.assertTrue(rec.path.endswith(".arrows"))
-            self.assertEqual(caught, [])
-        else:
-            self.assertTrue(rec.path.endswith("run.csv"), rec.path)
-            self.assertIn("pyarrow is not installed", str(caught[0].message))
+        self.assertTrue(rec.path.endswith("run.arrows"))
+        self.assertEqual(caught, [])
 
     def test_attach_unknownExtension_raises(self):
         with self.assertRaises(ValueError):
