@@ -4,8 +4,8 @@
     /usr/bin/python3 sample-traces/regenerate.py [--only PREFIX] [--format parquet|csv]
 
 Each program runs twice (buggy, then --fixed) in its own process, seeded, single-threaded,
-with torch.use_deterministic_algorithms(True); the recorder writes CSV, which
-`./dl-analyze convert` turns into the committed Parquet file. The same torch version on
+with torch.use_deterministic_algorithms(True); the recorder writes an Arrow IPC stream,
+which `./dl-analyze convert` turns into the committed Parquet file. The same torch version on
 the same CPU gives byte-identical traces. manifest.json is built from each program's CASES
 (the ground truth lives next to the code that produces the bug).
 """
@@ -60,12 +60,12 @@ def run(program, fixed, out):
     return line.split(": ", 1)[1]
 
 
-def convert(csv_path, target):
+def convert(source, target):
     launcher = os.path.join(ROOT, "dl-analyze")
-    result = subprocess.run([launcher, "convert", csv_path, target], capture_output=True, text=True)
+    result = subprocess.run([launcher, "convert", source, target], capture_output=True, text=True)
     if result.returncode != 0:
         sys.stderr.write(result.stdout + result.stderr)
-        raise SystemExit("conversion of %s failed" % csv_path)
+        raise SystemExit("conversion of %s failed" % source)
 
 
 def manifest_entry(program, cases, buggy, summary, trace_path):
@@ -93,7 +93,9 @@ def manifest_entry(program, cases, buggy, summary, trace_path):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--only", help="only programs whose name starts with this")
-    parser.add_argument("--format", choices=("parquet", "csv"), default="parquet")
+    parser.add_argument("--format", choices=("parquet", "arrows", "csv"), default="parquet",
+                        help="format of the committed traces (recorded as an Arrow IPC stream,"
+                             " converted with ./dl-analyze convert unless arrows)")
     args = parser.parse_args()
     os.makedirs(TRACES, exist_ok=True)
     entries = []
@@ -112,13 +114,15 @@ def main():
                     if cid in previous:
                         entries.append(previous[cid])
                     continue
-                csv_path = os.path.join(work, cid + ".csv")
-                summary = run(program, not buggy, csv_path)
                 if args.format == "csv":
-                    shutil.copyfile(csv_path, target)
-                    shutil.copyfile(csv_path + ".meta.json", target + ".meta.json")
+                    summary = run(program, not buggy, target)
                 else:
-                    convert(csv_path, target)
+                    recorded = os.path.join(work, cid + ".arrows")
+                    summary = run(program, not buggy, recorded)
+                    if args.format == "arrows":
+                        shutil.copyfile(recorded, target)
+                    else:
+                        convert(recorded, target)
                 entries.append(manifest_entry(program, cases, buggy, summary, target))
     manifest = {
         "version": 1,

@@ -20,7 +20,7 @@ CASES = {
     "buggy": {
         "symptom": "numerical_error",
         "acceptable_symptoms": ["exploding_gradient"],
-        "root_cause": {"layer_name": "fc1", "layer_index": 0},
+        "root_cause": {"layer_name": "fc2", "layer_index": 1},
         "description": "64-30-10 MLP with no activation functions trained with MSE and SGD"
                        " lr=3: activations and gradients grow until the loss is Inf/NaN",
     },

@@ -53,6 +53,7 @@ public final class DlAnalyze implements Runnable {
     commands.add(new InspectCommand());
     commands.add(new ConvertCommand());
     commands.add(new GenerateCommand());
+    commands.add(new EvalCommand());
     return commands;
   }
 

@@ -1,0 +1,12 @@
+package io.dlanalyze.cli.eval;
+
+import java.nio.file.Path;
+
+/** A manifest that cannot be read or breaks its schema; rendered as {@code file: detail}. */
+public final class ManifestException extends RuntimeException {
+  private static final long serialVersionUID = 1L;
+
+  public ManifestException(Path file, String detail) {
+    super(file + ": " + detail);
+  }
+}

@@ -1,0 +1,138 @@
+package io.dlanalyze.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.dlanalyze.cli.eval.EvalTraces;
+import io.dlanalyze.trace.synthetic.Fault;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class EvalCommandTest {
+  @TempDir Path dir;
+  private Path manifest;
+
+  /** A NaN case (born in layer 2 (fc2) at step 50) with its clean twin, and a case whose trace is missing. */
+  @BeforeEach
+  void writeBenchmark() throws IOException {
+    Files.createDirectories(dir.resolve("traces"));
+    EvalTraces.write(dir.resolve("traces/nan-buggy.arrows"), Fault.nan(2, 50));
+    EvalTraces.write(dir.resolve("traces/nan-fixed.arrows"));
+    manifest = Files.writeString(dir.resolve("manifest.json"), """
+        {"version": 1, "cases": [
+          {"id": "nan-buggy", "trace": "traces/nan-buggy.arrows", "buggy": true, "symptom": "numerical_error",
+           "root_cause": {"layer_name": "fc2", "layer_index": 2}, "twin": "nan-fixed"},
+          {"id": "nan-fixed", "trace": "traces/nan-fixed.arrows", "buggy": false, "twin": "nan-buggy"},
+          {"id": "wrong-place", "trace": "traces/nan-buggy.arrows", "buggy": true, "symptom": "oscillation",
+           "root_cause": {"layer_name": "fc0", "layer_index": 0}},
+          {"id": "gone", "trace": "traces/gone.parquet", "buggy": true, "symptom": "not_learning", "root_cause": "model"}
+        ]}
+        """);
+  }
+
+  private Result run(String... args) {
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    int code = DlAnalyze.run(new PrintWriter(out), new PrintWriter(err), args);
+    return new Result(code, out.toString(), err.toString());
+  }
+
+  private record Result(int code, String out, String err) {}
+
+  @Test
+  void eval_json_scoresDetectionLocalizationSymptomAndFalseAlarms() throws IOException {
+    Result result = run("eval", manifest.toString(), "--format", "json");
+
+    assertThat(result.code()).as(result.err()).isZero();
+    JsonNode root = new ObjectMapper().readTree(result.out());
+    JsonNode buggy = root.at("/cases/0/tools/default");
+    assertThat(buggy.get("detected").asBoolean()).isTrue();
+    assertThat(buggy.get("step").asLong()).isEqualTo(50);
+    assertThat(buggy.get("symptom").asText()).isEqualTo("numerical_error");
+    assertThat(buggy.get("localized").asBoolean()).isTrue();
+    assertThat(buggy.get("symptom_right").asBoolean()).isTrue();
+    assertThat(root.at("/cases/0/tools/terminate_on_nan/detected").asBoolean()).isTrue();
+    assertThat(root.at("/cases/0/trace").asText()).isEqualTo("traces/nan-buggy.arrows");
+
+    assertThat(root.at("/cases/1/tools/default/detected").asBoolean()).isFalse();
+    assertThat(root.at("/cases/1/tools/default/localized").isNull()).isTrue();
+    assertThat(root.at("/cases/2/tools/default/localized").asBoolean()).isFalse();
+    assertThat(root.at("/cases/2/tools/default/symptom_right").asBoolean()).isFalse();
+    assertThat(root.at("/cases/3/error").asText()).contains("gone.parquet").contains("no such file");
+
+    JsonNode totals = root.at("/totals/default");
+    assertThat(totals.get("buggy").asInt()).isEqualTo(3);
+    assertThat(totals.get("detected").asInt()).isEqualTo(2);
+    assertThat(totals.get("localized").asInt()).isEqualTo(1);
+    assertThat(totals.get("symptom_right").asInt()).isEqualTo(1);
+    assertThat(totals.get("fixed").asInt()).isEqualTo(1);
+    assertThat(totals.get("false_alarms").asInt()).isZero();
+    assertThat(root.get("errors").asInt()).isEqualTo(1);
+  }
+
+  @Test
+  void eval_nanCase_stepsEarlierThanBaselinesMatchesTheirStops() throws IOException {
+    JsonNode root = new ObjectMapper().readTree(run("eval", manifest.toString(), "--format", "json").out());
+
+    JsonNode tools = root.at("/cases/0/tools");
+    long ours = tools.at("/default/step").asLong();
+    JsonNode earlier = root.at("/cases/0/steps_earlier_than");
+    for (String baseline : new String[] {"terminate_on_nan", "early_stopping_loss", "early_stopping_accuracy"}) {
+      JsonNode stop = tools.at("/" + baseline + "/step");
+      if (stop.isNull()) {
+        assertThat(earlier.get(baseline).isNull()).as(baseline).isTrue();
+      } else {
+        assertThat(earlier.get(baseline).asLong()).as(baseline).isEqualTo(stop.asLong() - ours);
+      }
+    }
+    JsonNode vsNan = root.at("/first_fault_vs_baselines/terminate_on_nan");
+    assertThat(vsNan.get("both_fired").asInt()).isEqualTo(2);
+  }
+
+  @Test
+  void eval_text_printsPerCaseRowsAndTotals() {
+    Result result = run("eval", manifest.toString());
+
+    assertThat(result.code()).isZero();
+    assertThat(result.out())
+        .contains("nan-buggy", "numerical_error @ fc2 (#2)", "buggy @50 numerical_error in fc2 (#2)")
+        .contains("gone", "error: ")
+        .contains("detected (of 3 buggy)", "false alarms (of 1 fixed)")
+        .contains("TerminateOnNaN()", "EarlyStopping(monitor='loss', patience=1)");
+  }
+
+  @Test
+  void eval_markdownToOutputFile_writesPipeTables() throws IOException {
+    Path out = dir.resolve("table.md");
+
+    Result result = run("eval", manifest.toString(), "--format", "markdown", "--output", out.toString());
+
+    assertThat(result.code()).isZero();
+    assertThat(result.out()).isEmpty();
+    String table = Files.readString(out);
+    assertThat(table).startsWith("### Per case").contains("| case | truth | expected |").contains("|---|");
+    assertThat(table).contains("### Totals");
+  }
+
+  @Test
+  void eval_badManifest_exitCode4OneLine() throws IOException {
+    Path bad = Files.writeString(dir.resolve("bad.json"), "[]");
+
+    Result result = run("eval", bad.toString());
+
+    assertThat(result.code()).isEqualTo(ExitCodes.BAD_INPUT);
+    assertThat(result.err().strip()).isEqualTo("dl-analyze: error: " + bad + ": expected a JSON object with a \"cases\" array");
+  }
+
+  @Test
+  void eval_unknownFormat_usageError() {
+    assertThat(run("eval", manifest.toString(), "--format", "html").code()).isEqualTo(ExitCodes.USAGE);
+  }
+}

@@ -1,0 +1,115 @@
+package io.dlanalyze.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.dlanalyze.trace.Column;
+import io.dlanalyze.trace.ReadOptions;
+import io.dlanalyze.trace.TraceReader;
+import io.dlanalyze.trace.TraceReaders;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Trains small PyTorch models with the recorder (/usr/bin/python3, a second or two each), then
+ * reads and analyses the recorded Arrow IPC streams with the CLI.
+ */
+class RecorderEndToEndTest {
+  @TempDir Path dir;
+
+  @BeforeAll
+  static void needsTorch() {
+    Python.requireTorch();
+  }
+
+  private Path train(String name, String... extra) {
+    Path script = Python.repoRoot().resolve("cli/src/test/resources/e2e/train_buggy.py");
+    Path out = dir.resolve(name);
+    List<String> command = new ArrayList<>(List.of(Python.INTERPRETER, script.toString(),
+        Python.repoRoot().toString(), out.toString()));
+    command.addAll(List.of(extra));
+    Python.Result result = Python.run(command, dir, 300);
+    if (extra.length > 0 && extra[0].equals("--kill-at")) {
+      assertThat(result.exitCode()).as(result.output()).isEqualTo(9);
+    } else {
+      assertThat(result.exitCode()).as(result.output()).isZero();
+    }
+    return out;
+  }
+
+  @Test
+  void recordedBuggyAndFixedRuns_cliFindsNanInOutputLayerAndHealthyTwin() throws IOException {
+    train("buggy.arrows");
+    train("fixed.arrows", "--fixed");
+    Path manifest = Files.writeString(dir.resolve("manifest.json"), """
+        {"version": 1, "cases": [
+          {"id": "buggy", "trace": "buggy.arrows", "buggy": true, "symptom": "numerical_error",
+           "acceptable_symptoms": ["exploding_gradient"],
+           "root_cause": {"layer_name": "out", "layer_index": 1}, "twin": "fixed"},
+          {"id": "fixed", "trace": "fixed.arrows", "buggy": false, "twin": "buggy"}]}
+        """);
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+
+    int code = DlAnalyze.run(new PrintWriter(out), new PrintWriter(err), "eval", manifest.toString(), "--format", "json");
+
+    assertThat(code).as(err.toString()).isZero();
+    JsonNode root = new ObjectMapper().readTree(out.toString());
+    JsonNode buggy = root.at("/cases/0/tools/default");
+    assertThat(buggy.get("verdict").asText()).isEqualTo("buggy");
+    assertThat(buggy.get("location").asText()).isEqualTo("out (#1)");
+    assertThat(buggy.get("localized").asBoolean()).isTrue();
+    assertThat(buggy.get("symptom_right").asBoolean()).isTrue();
+    assertThat(root.at("/cases/0/steps").asLong()).isEqualTo(60);
+    assertThat(root.at("/cases/1/tools/default/verdict").asText()).isEqualTo("healthy");
+  }
+
+  @Test
+  void recordedRun_metadataAndRowsReadBackFromArrowStream() {
+    Path trace = train("buggy.arrows");
+
+    try (TraceReader reader = TraceReaders.open(trace, ReadOptions.all())) {
+      assertThat(reader.metadata().framework()).contains("pytorch");
+      assertThat(reader.metadata().version()).contains("1");
+      assertThat(reader.metadata().stepsPerEpoch()).hasValue(10);
+      assertThat(reader.metadata().layers()).extracting(l -> l.name()).containsExactly("hidden", "out");
+      long rows = 0;
+      long maxStep = -1;
+      while (reader.next()) {
+        rows += reader.batch().size();
+        long[] steps = reader.batch().longs(Column.STEP);
+        for (int i = 0; i < reader.batch().size(); i++) {
+          maxStep = Math.max(maxStep, steps[i]);
+        }
+      }
+      // per step: input, target, 2 x (forward, activation), loss, accuracy, 2 x backward,
+      // 2 x gradient, 2 x weight, learning_rate
+      assertThat(rows).isEqualTo(60L * 15);
+      assertThat(maxStep).isEqualTo(59);
+      assertThat(reader.truncated()).isFalse();
+    }
+  }
+
+  @Test
+  void runKilledMidTraining_streamReadableUpToLastFlush() {
+    Path trace = train("killed.arrows", "--kill-at", "23");
+
+    try (TraceReader reader = TraceReaders.open(trace, ReadOptions.all())) {
+      long rows = 0;
+      while (reader.next()) {
+        rows += reader.batch().size();
+      }
+      assertThat(rows).isEqualTo(20L * 15); // flushed every 5 steps: steps 0..19
+      assertThat(reader.truncated()).isTrue();
+    }
+  }
+}

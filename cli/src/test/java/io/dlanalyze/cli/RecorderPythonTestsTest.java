@@ -1,0 +1,27 @@
+package io.dlanalyze.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Runs the PyTorch recorder's own unittest suite (recorders/pytorch/tests) with /usr/bin/python3,
+ * so that {@code mvn -B verify} covers it.
+ */
+class RecorderPythonTestsTest {
+  @Test
+  void recorderUnitTests_systemPython_allPass() {
+    Python.requireTorch();
+
+    Python.Result result =
+        Python.run(
+            List.of(Python.INTERPRETER, "-m", "unittest", "discover", "-s", "recorders/pytorch/tests",
+                "-t", "recorders/pytorch"),
+            Python.repoRoot(),
+            600);
+
+    assertThat(result.exitCode()).as(result.output()).isZero();
+    assertThat(result.output()).containsPattern("Ran [1-9][0-9]* tests").contains("\nOK");
+  }
+}

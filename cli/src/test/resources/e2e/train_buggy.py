@@ -1,0 +1,61 @@
+"""End-to-end fixture: a small buggy training run recorded with dltrace_recorder.
+
+The bug of Stack Overflow 48385830 in miniature: an MLP with no activation functions trained
+with MSE and SGD at lr=3 on generated 3-class data. The outputs of the last layer ("out")
+overflow to Inf within a few steps and the loss becomes NaN. With --kill-at N the process
+dies at step N without any cleanup (like SIGKILL), to check crash tolerance.
+
+    /usr/bin/python3 train_buggy.py REPO_ROOT OUT.arrows [--fixed] [--kill-at N]
+"""
+
+import argparse
+import os
+import sys
+from collections import OrderedDict
+
+parser = argparse.ArgumentParser()
+parser.add_argument("repo")
+parser.add_argument("out")
+parser.add_argument("--fixed", action="store_true")
+parser.add_argument("--kill-at", type=int, default=-1)
+args = parser.parse_args()
+sys.path.insert(0, os.path.join(args.repo, "recorders", "pytorch"))
+
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+import dltrace_recorder as dltrace  # noqa: E402
+
+torch.manual_seed(1)
+torch.set_num_threads(1)
+torch.use_deterministic_algorithms(True)
+centers = torch.randn(3, 8) * 2
+labels = torch.arange(300) % 3
+x = centers[labels] + torch.randn(300, 8)
+y = nn.functional.one_hot(labels, 3).float()
+
+if args.fixed:
+    model = nn.Sequential(OrderedDict([("hidden", nn.Linear(8, 16)), ("sigmoid", nn.Sigmoid()),
+                                       ("out", nn.Linear(16, 3)), ("softmax", nn.Softmax(dim=1))]))
+    lr = 0.5
+else:
+    model = nn.Sequential(OrderedDict([("hidden", nn.Linear(8, 16)), ("out", nn.Linear(16, 3))]))
+    lr = 3.0
+opt = torch.optim.SGD(model.parameters(), lr=lr)
+rec = dltrace.attach(model, args.out, optimizer=opt, task="classification", loss_name="mse",
+                     steps_per_epoch=10, num_classes=3, flush_every=5)
+for epoch in range(6):
+    for b in range(10):
+        step = epoch * 10 + b
+        if step == args.kill_at:
+            os._exit(9)
+        xb, yb = x[b * 30:(b + 1) * 30], y[b * 30:(b + 1) * 30]
+        opt.zero_grad()
+        out = model(xb)
+        loss = nn.functional.mse_loss(out, yb)
+        loss.backward()
+        opt.step()
+        acc = (out.argmax(1) == yb.argmax(1)).float().mean()
+        rec.step(loss, accuracy=acc, inputs=xb, targets=yb)
+rec.close()
+print("final loss %s" % float(loss))
