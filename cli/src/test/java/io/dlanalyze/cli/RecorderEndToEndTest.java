@@ -46,8 +46,41 @@ class RecorderEndToEndTest {
     return out;
   }
 
+  private record Run(int code, JsonNode json, String err) {}
+
+  private static Run cli(String... args) throws IOException {
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    int code = DlAnalyze.run(new PrintWriter(out), new PrintWriter(err), args);
+    return new Run(code, new ObjectMapper().readTree(out.toString()), err.toString());
+  }
+
   @Test
-  void recordedBuggyAndFixedRuns_cliFindsNanInOutputLayerAndHealthyTwin() throws IOException {
+  void analyze_recordedBuggyRun_verdictBuggyRootCauseInOutputLayer() throws IOException {
+    Path trace = train("buggy.arrows");
+
+    Run run = cli("analyze", trace.toString(), "--format", "json");
+
+    assertThat(run.code()).as(run.err()).isEqualTo(ExitCodes.FAULT_FOUND);
+    assertThat(run.json().get("verdict").asText()).isEqualTo("buggy");
+    assertThat(run.json().at("/root_cause/scope").asText()).isEqualTo("layer");
+    assertThat(run.json().at("/root_cause/layer_name").asText()).isEqualTo("out");
+    assertThat(run.json().at("/root_cause/layer_index").asInt()).isEqualTo(1);
+    assertThat(run.json().at("/findings/0/symptom").asText()).isIn("numerical_error", "exploding_gradient");
+  }
+
+  @Test
+  void analyze_recordedFixedRun_verdictHealthy() throws IOException {
+    Path trace = train("fixed.arrows", "--fixed");
+
+    Run run = cli("analyze", trace.toString(), "--format", "json");
+
+    assertThat(run.code()).as(run.err()).isEqualTo(ExitCodes.OK);
+    assertThat(run.json().get("verdict").asText()).isEqualTo("healthy");
+  }
+
+  @Test
+  void eval_recordedBuggyAndFixedRuns_scoredAsDetectedLocalizedAndNoFalseAlarm() throws IOException {
     train("buggy.arrows");
     train("fixed.arrows", "--fixed");
     Path manifest = Files.writeString(dir.resolve("manifest.json"), """
