@@ -120,7 +120,14 @@ final class HtmlChartSections {
     for (String item : legendItems) {
       html.append(item);
     }
-    html.append("</div></figure>\n");
+    html.append("</div><div class=\"chart-sampling\">").append(chartSampling()).append("</div></figure>\n");
+  }
+
+  /** The sampling in a few words, under each chart. */
+  private String chartSampling() {
+    return charts.stepsPerBucket() == 1
+        ? "every step"
+        : "last value of every " + charts.stepsPerBucket() + " steps; band: min-max";
   }
 
   private static String legendItem(String color, String name, boolean main) {

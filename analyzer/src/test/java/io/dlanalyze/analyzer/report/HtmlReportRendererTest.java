@@ -72,6 +72,8 @@ class HtmlReportRendererTest {
     assertThat(html).contains("<figcaption>mean</figcaption>", "<figcaption>nan_count + inf_count</figcaption>",
         "<figcaption>loss</figcaption>", "<figcaption>accuracy</figcaption>");
     assertThat(html).contains("forward: log10 |mean| per layer and step");
+    assertThat(count(html, "<div class=\"chart-sampling\">last value of every 5 steps; band: min-max</div>"))
+        .isEqualTo(6);
     assertThat(html).contains("Sampling: steps 0 to 999 in 200 buckets of 5 steps",
         "Each column covers 5 steps, one row per layer.");
   }
@@ -91,7 +93,8 @@ class HtmlReportRendererTest {
 
     String html = HtmlReports.render(trace);
 
-    assertThat(html).contains("Sampling: every step from 0 to 119 is a point.", "One column per step");
+    assertThat(html).contains("Sampling: every step from 0 to 119 is a point.", "One column per step",
+        "<div class=\"chart-sampling\">every step</div>");
   }
 
   @Test
