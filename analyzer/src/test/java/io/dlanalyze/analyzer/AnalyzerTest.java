@@ -74,6 +74,17 @@ class AnalyzerTest {
   }
 
   @Test
+  void analyze_firstFaultInTheLastStep_readsEverythingAndSaysNothingAboutStopping() {
+    AnalysisOptions options = AnalysisOptions.builder().firstFault(true).build();
+
+    Report report = analyze(trace(Fault.nan(3, 999)), options);
+
+    assertThat(report.trace().stoppedAtStep()).isEqualTo(-1);
+    assertThat(report.trace().warnings()).isEmpty();
+    assertThat(report.topFinding().orElseThrow().firstStep()).isEqualTo(999);
+  }
+
+  @Test
   void detectorsFor_unknownDetector_throwsWithKnownIds() {
     AnalysisOptions options = AnalysisOptions.builder().disable("no-such-detector").build();
 

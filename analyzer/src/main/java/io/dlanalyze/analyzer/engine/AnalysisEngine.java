@@ -171,9 +171,6 @@ public final class AnalysisEngine {
     }
     if (inStep && !stop) {
       completeStep();
-      if (shouldStop()) {
-        stoppedAtStep = table.step();
-      }
     }
     List<Finding> findings = new ArrayList<>();
     for (Detector detector : detectors) {
