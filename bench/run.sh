@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# dl-analyze against DuckDB on the same Parquet trace, in the same run (issue 6).
+#
+#   bench/run.sh                 # the medium trace (5M rows)
+#   bench/run.sh small|medium|large|all
+#   REPS=5 bench/run.sh large    # repetitions per measurement (default 3; best and median reported)
+#   BENCH_NO_BUILD=1 bench/run.sh   # reuse the last build
+#
+# Traces (generated once into bench/work/, gitignored; delete a file to regenerate): the real
+# `dl-analyze generate` of a 160-layer MLP (802 rows a step: forward, activation, weight, gradient
+# and backward per layer, loss, accuracy) with a dead layer injected at 60% of the run and a NaN at
+# 90%: small = 1,250 steps (1.0M rows), medium = 6,250 steps (5.0M rows), large = 40,000 steps
+# (32.1M rows). Files are read from the page cache (each is read once before measuring).
+#
+# Measurements, one line each:
+#   dl-analyze  the real launcher as a process (JVM start, rendering and exit included) under
+#               /usr/bin/time -v: wall, user+sys CPU, peak RSS; modes default, deeplocalize and
+#               default --first-fault. `analysis_s` is the analysis alone as the report times it.
+#   warm        the same analysis through the Analyzer API inside one warm JVM (io.dlanalyze.bench.
+#               WarmAnalyze): wall, process CPU, main-thread CPU, peak RSS (VmHWM reset per rep).
+#   duckdb      DuckDB 2.0 JDBC, 2 threads, inside one warm JVM (io.dlanalyze.bench.DuckDbBench):
+#               scan_mean, scan_alg2 (6 columns), scan_default / scan_deeplocalize (the columns
+#               dl-analyze loads in that mode), deeplocalize_sql (DeepLocalize's checks with window
+#               functions, first hit).
+# Then the comparison: one line per goal of issue 6 with the ratio (best against best, and the
+# CPU-time ratio, the stable figure on a shared machine), and Markdown rows for docs/performance.md.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=$root/bench/work
+mkdir -p "$work"
+reps=${REPS:-3}
+case "${1:-medium}" in
+  small | medium | large) sizes=("${1:-medium}") ;;
+  all) sizes=(small medium large) ;;
+  *) echo "usage: bench/run.sh [small|medium|large|all]" >&2; exit 2 ;;
+esac
+
+steps_of() {
+  case "$1" in
+    small) echo 1250 ;;
+    medium) echo 6250 ;;
+    large) echo 40000 ;;
+  esac
+}
+
+echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
+  "$(free -g | awk '/Mem:/ {print $2}') GB RAM, $(java -version 2>&1 | head -1)"
+echo "# uptime at start: $(uptime)"
+
+if [ "${BENCH_NO_BUILD:-}" != 1 ]; then
+  echo "# building cli and benchmarks"
+  (cd "$root" && mvn -B -q -DskipTests -pl cli,benchmarks -am package)
+fi
+export DL_ANALYZE_NO_BUILD=1
+launcher=$root/dl-analyze
+bench_cp="$root/benchmarks/target/benchmarks-0.1.0-SNAPSHOT.jar:$root/benchmarks/target/lib/*"
+bench_java=(java --add-opens=java.base/java.nio=ALL-UNNAMED -XX:+UseParallelGC -Xmx1g -cp "$bench_cp")
+
+# field NAME LINE: the value of NAME=... in a key=value line.
+field() { sed -n "s/.*[ ^]$1=\([^ ]*\).*/\1/p" <<< " $2"; }
+
+results=$work/results.txt
+: > "$results"
+for size in "${sizes[@]}"; do
+  steps=$(steps_of "$size")
+  trace=$work/trace-$size.parquet
+  if [ ! -e "$trace" ]; then
+    echo "# generating $trace"
+    "$launcher" generate "$trace" --layers 160 --steps "$steps" --steps-per-epoch 1000 \
+      --fault "dead:40:$((steps * 6 / 10))" --fault "nan:120:$((steps * 9 / 10))"
+  fi
+  cat "$trace" > /dev/null
+  mb=$(du -m "$trace" | cut -f1)
+  echo "# $size: $trace, $mb MB; uptime: $(uptime | sed 's/.*load/load/')"
+
+  # DuckDB, warm JVM.
+  "${bench_java[@]}" io.dlanalyze.bench.DuckDbBench "$trace" "$reps" | tee "$work/duckdb-$size.txt" \
+    | grep -v ' rep=' | sed "s/^duckdb /duckdb size=$size /"
+  grep '^duckdb .* stat=' "$work/duckdb-$size.txt" | sed "s/^duckdb /duckdb size=$size /" >> "$results"
+
+  # dl-analyze, warm JVM.
+  for mode in default deeplocalize; do
+    "${bench_java[@]}" io.dlanalyze.bench.WarmAnalyze "$trace" "$mode" "$reps" | tee "$work/warm-$size-$mode.txt" \
+      | grep -v ' rep=' | sed "s/^warm /warm size=$size /"
+    grep '^warm .* stat=' "$work/warm-$size-$mode.txt" | sed "s/^warm /warm size=$size /" >> "$results"
+  done
+
+  # dl-analyze, the launcher as a process.
+  for run in "default" "deeplocalize" "default --first-fault"; do
+    read -r mode extra <<< "$run"
+    name=$mode${extra:+_first_fault}
+    lines=()
+    for ((i = 0; i < reps; i++)); do
+      set +e
+      # shellcheck disable=SC2086
+      /usr/bin/time -v -o "$work/time.txt" "$launcher" analyze "$trace" --mode "$mode" $extra --timing \
+        --format json -o "$work/report-$size-$name.json"
+      status=$?
+      set -e
+      if [ "$status" != 0 ] && [ "$status" != 3 ]; then
+        echo "dl-analyze failed with exit code $status" >&2
+        exit 1
+      fi
+      wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, p, ":"); s = 0; for (k = 1; k <= n; k++) s = s * 60 + p[k]; printf "%.3f", s}' "$work/time.txt")
+      cpu=$(awk '/User time/ {u = $NF} /System time/ {s = $NF} END {printf "%.2f", u + s}' "$work/time.txt")
+      rss=$(awk '/Maximum resident set size/ {printf "%d", $NF / 1024}' "$work/time.txt")
+      rows=$(sed -n 's/.*"rows": \([0-9]*\).*/\1/p' "$work/report-$size-$name.json" | head -1)
+      analysis=$(sed -n 's/.*"elapsed_ms": \([0-9]*\).*/\1/p' "$work/report-$size-$name.json" | head -1)
+      line=$(awk -v w="$wall" -v c="$cpu" -v r="$rows" -v m="$rss" -v a="$analysis" \
+        'BEGIN {printf "wall_s=%.3f cpu_s=%.2f analysis_s=%.3f rows=%d rows_per_s=%.0f rows_per_cpu_s=%.0f peak_rss_mb=%d", w, c, a / 1000, r, r / w, r / c, m}')
+      echo "dl-analyze size=$size mode=$name rep=$i $line" >> "$work/process-$size.txt"
+      lines+=("$line")
+    done
+    best=$(printf '%s\n' "${lines[@]}" | sort -t= -k2 -g | head -1)
+    median=$(printf '%s\n' "${lines[@]}" | sort -t= -k2 -g | sed -n "$(((reps + 1) / 2))p")
+    echo "dl-analyze size=$size mode=$name stat=best $best" | tee -a "$results"
+    echo "dl-analyze size=$size mode=$name stat=median $median" | tee -a "$results"
+  done
+done
+echo "# uptime at end: $(uptime)"
+
+# The comparison: one line per goal and size.
+get() { # get SIZE TOOL KEY STAT FIELD
+  local line
+  line=$(grep "^$2 size=$1 .*=$3 stat=$4 " "$results" | head -1)
+  field "$5" "$line"
+}
+echo
+echo "# comparison (best of $reps; ratio = dl-analyze / DuckDB, < 1 is faster)"
+table=()
+for size in "${sizes[@]}"; do
+  for pair in "default scan_default" "default scan_alg2" "deeplocalize deeplocalize_sql" "deeplocalize scan_deeplocalize"; do
+    read -r mode query <<< "$pair"
+    for kind in dl-analyze warm; do
+      ours_wall=$(get "$size" "$kind" "$mode" best wall_s)
+      ours_cpu=$(get "$size" "$kind" "$mode" best cpu_s)
+      ours_rss=$(get "$size" "$kind" "$mode" best peak_rss_mb)
+      rows=$(get "$size" "$kind" "$mode" best rows)
+      duck_wall=$(get "$size" duckdb "$query" best wall_s)
+      duck_cpu=$(get "$size" duckdb "$query" best cpu_s)
+      duck_rss=$(get "$size" duckdb "$query" best peak_rss_mb)
+      line=$(awk -v ow="$ours_wall" -v oc="$ours_cpu" -v dw="$duck_wall" -v dc="$duck_cpu" -v r="$rows" \
+        'BEGIN {printf "ratio_wall=%.2f ratio_cpu=%.2f ours_wall_s=%.3f ours_cpu_s=%.2f duckdb_wall_s=%.3f duckdb_cpu_s=%.2f ours_rows_per_s=%.0f", ow / dw, (dc > 0 ? oc / dc : 0), ow, oc, dw, dc, r / ow}')
+      echo "compare size=$size ours=$kind:$mode duckdb=$query $line ours_rss_mb=$ours_rss duckdb_rss_mb=$duck_rss"
+      table+=("| $size | $rows | $kind $mode | $ours_wall | $ours_cpu | $ours_rss | $query | $duck_wall | $duck_cpu | $duck_rss | $(field ratio_wall "$line") | $(field ratio_cpu "$line") |")
+    done
+  done
+done
+echo
+echo "| size | rows | dl-analyze | wall s | CPU s | peak RSS MB | DuckDB query | wall s | CPU s | peak RSS MB | ratio wall | ratio CPU |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+printf '%s\n' "${table[@]}"
