@@ -34,6 +34,7 @@ public final class AnalysisOptions {
   private final Severity failOn;
   private final boolean firstFault;
   private final int readBatchRows;
+  private final boolean readAhead;
 
   private AnalysisOptions(Builder builder) {
     this.mode = builder.mode;
@@ -44,6 +45,7 @@ public final class AnalysisOptions {
     this.failOn = builder.failOn;
     this.firstFault = builder.firstFault;
     this.readBatchRows = builder.readBatchRows;
+    this.readAhead = builder.readAhead;
   }
 
   /** The defaults: default mode, every built-in detector, fail on warning. */
@@ -65,6 +67,7 @@ public final class AnalysisOptions {
     builder.failOn = failOn;
     builder.firstFault = firstFault;
     builder.readBatchRows = readBatchRows;
+    builder.readAhead = readAhead;
     return builder;
   }
 
@@ -134,6 +137,14 @@ public final class AnalysisOptions {
     return readBatchRows;
   }
 
+  /**
+   * Decode the next batch on a second thread while this one is analysed. The report is the same
+   * either way; the default is on when the JVM has more than one processor.
+   */
+  public boolean readAhead() {
+    return readAhead;
+  }
+
   /** Settings of an analysis; each setter checks its argument. */
   public static final class Builder {
     private AnalysisMode mode = AnalysisMode.DEFAULT;
@@ -143,6 +154,7 @@ public final class AnalysisOptions {
     private Severity failOn = Severity.WARNING;
     private boolean firstFault;
     private int readBatchRows = ReadOptions.DEFAULT_BATCH_ROWS;
+    private boolean readAhead = Runtime.getRuntime().availableProcessors() > 1;
 
     private Builder() {}
 
@@ -200,6 +212,12 @@ public final class AnalysisOptions {
         throw new IllegalArgumentException(format(ROOT, "readBatchRows must be positive: %s", rows));
       }
       this.readBatchRows = rows;
+      return this;
+    }
+
+    /** See {@link AnalysisOptions#readAhead()}. */
+    public Builder readAhead(boolean readAhead) {
+      this.readAhead = readAhead;
       return this;
     }
 

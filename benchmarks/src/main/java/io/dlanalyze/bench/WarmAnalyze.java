@@ -16,7 +16,7 @@ import java.nio.file.Path;
  * JVM start-up.
  *
  * <pre>
- * java -cp ... io.dlanalyze.bench.WarmAnalyze TRACE [default|deeplocalize] [REPS] [--first-fault]
+ * java -cp ... io.dlanalyze.bench.WarmAnalyze TRACE [default|deeplocalize] [REPS] [--first-fault] [--no-read-ahead]
  * </pre>
  */
 public final class WarmAnalyze {
@@ -30,11 +30,14 @@ public final class WarmAnalyze {
     Path trace = Path.of(args[0]);
     AnalysisMode mode = args.length > 1 ? AnalysisMode.fromWireName(args[1]) : AnalysisMode.DEFAULT;
     int reps = args.length > 2 ? Integer.parseInt(args[2]) : 3;
-    boolean firstFault = args.length > 3 && args[3].equals("--first-fault");
-    AnalysisOptions options = AnalysisOptions.builder().mode(mode).firstFault(firstFault).build();
+    java.util.List<String> flags = java.util.Arrays.asList(args).subList(Math.min(3, args.length), args.length);
+    boolean firstFault = flags.contains("--first-fault");
+    boolean readAhead = !flags.contains("--no-read-ahead");
+    AnalysisOptions options =
+        AnalysisOptions.builder().mode(mode).firstFault(firstFault).readAhead(readAhead).build();
     Analyzer analyzer = new Analyzer();
     Report report = analyzer.analyze(trace, options); // warm-up
-    String name = mode.wireName() + (firstFault ? "_first_fault" : "");
+    String name = mode.wireName() + (firstFault ? "_first_fault" : "") + (readAhead ? "" : "_single_thread");
     Measure.Result[] results = new Measure.Result[reps];
     for (int i = 0; i < reps; i++) {
       Measure measure = Measure.start();

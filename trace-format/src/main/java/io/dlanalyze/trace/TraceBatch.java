@@ -162,6 +162,43 @@ public final class TraceBatch {
     return hasNulls[i] ? nullMasks[i] : null;
   }
 
+  /**
+   * Exchanges the rows of this batch and {@code other} (arrays, null masks, sizes) in O(1), no
+   * copy: a reader can decode its next batch into its own batch while a consumer works on rows it
+   * swapped out of it before. Both batches must load the same columns from the same dictionary.
+   *
+   * @throws IllegalArgumentException when the batches load different columns or dictionaries
+   */
+  public void swapContents(TraceBatch other) {
+    if (other.dictionary != dictionary || !other.loaded.equals(loaded)) {
+      throw new IllegalArgumentException(
+          format(ROOT, "cannot swap a batch of %s with one of %s (or of another dictionary)", other.loaded, loaded));
+    }
+    swap(ints, other.ints);
+    swap(longs, other.longs);
+    swap(doubles, other.doubles);
+    swap(nullMasks, other.nullMasks);
+    for (int i = 0; i < Column.COUNT; i++) {
+      boolean h = hasNulls[i];
+      hasNulls[i] = other.hasNulls[i];
+      other.hasNulls[i] = h;
+    }
+    int c = capacity;
+    capacity = other.capacity;
+    other.capacity = c;
+    int s = size;
+    size = other.size;
+    other.size = s;
+  }
+
+  private static <T> void swap(T[] a, T[] b) {
+    for (int i = 0; i < a.length; i++) {
+      T t = a[i];
+      a[i] = b[i];
+      b[i] = t;
+    }
+  }
+
   private void checkType(Column column, ColumnType expected, ColumnType alsoAllowed) {
     if (column.type() != expected && column.type() != alsoAllowed) {
       throw new IllegalArgumentException(

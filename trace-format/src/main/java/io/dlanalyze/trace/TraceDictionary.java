@@ -62,14 +62,19 @@ public final class TraceDictionary {
 
   /** Phase names seen in the trace that this version does not know, in order of appearance. */
   public List<String> unknownPhaseNames() {
-    return List.copyOf(unknownPhases.values);
+    return unknownPhases.all();
   }
 
+  /**
+   * One string table. Synchronized so that a reader thread may add strings while an analysis
+   * thread looks up the ids of earlier batches (see TraceBatch#swapContents); calls come once per
+   * dictionary page or layer, never once per row.
+   */
   private static final class Strings {
     private final Map<String, Integer> ids = new HashMap<>();
     private final List<String> values = new ArrayList<>();
 
-    int idOf(String value) {
+    synchronized int idOf(String value) {
       Integer id = ids.get(value);
       if (id == null) {
         id = values.size();
@@ -79,12 +84,16 @@ public final class TraceDictionary {
       return id;
     }
 
-    String get(int id) {
+    synchronized String get(int id) {
       return values.get(id);
     }
 
-    int size() {
+    synchronized int size() {
       return values.size();
+    }
+
+    synchronized List<String> all() {
+      return List.copyOf(values);
     }
   }
 }

@@ -97,12 +97,18 @@ public final class AnalysisEngine {
   /**
    * Runs the given detectors over the reader's batches and assembles the report. The reader is
    * read to its end (or to the first fault with {@link AnalysisOptions#firstFault()}) but not
-   * closed.
+   * closed. With {@link AnalysisOptions#readAhead()} a second thread decodes the next batch while
+   * this one is analysed ({@link ReadAheadReader}); the report is the same.
    *
    * @throws TraceFormatException when the trace breaks the contract (steps out of order...)
    */
   public static Report run(TraceReader reader, AnalysisOptions options, List<DetectorInfo> detectors) {
-    return new AnalysisEngine(reader, options, List.copyOf(detectors)).run();
+    if (!options.readAhead()) {
+      return new AnalysisEngine(reader, options, List.copyOf(detectors)).run();
+    }
+    try (ReadAheadReader readAhead = ReadAheadReader.start(reader)) {
+      return new AnalysisEngine(readAhead, options, List.copyOf(detectors)).run();
+    }
   }
 
   private Report run() {
