@@ -76,13 +76,13 @@ for size in "${sizes[@]}"; do
 
   # DuckDB, warm JVM.
   "${bench_java[@]}" io.dlanalyze.bench.DuckDbBench "$trace" "$reps" | tee "$work/duckdb-$size.txt" \
-    | grep -v ' rep=' | sed "s/^duckdb /duckdb size=$size /"
+    | grep --line-buffered -v ' rep=' | sed -u "s/^duckdb /duckdb size=$size /"
   grep '^duckdb .* stat=' "$work/duckdb-$size.txt" | sed "s/^duckdb /duckdb size=$size /" >> "$results"
 
   # dl-analyze, warm JVM.
   for mode in default deeplocalize; do
     "${bench_java[@]}" io.dlanalyze.bench.WarmAnalyze "$trace" "$mode" "$reps" | tee "$work/warm-$size-$mode.txt" \
-      | grep -v ' rep=' | sed "s/^warm /warm size=$size /"
+      | grep --line-buffered -v ' rep=' | sed -u "s/^warm /warm size=$size /"
     grep '^warm .* stat=' "$work/warm-$size-$mode.txt" | sed "s/^warm /warm size=$size /" >> "$results"
   done
 
