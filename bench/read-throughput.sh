@@ -4,6 +4,7 @@
 #   bench/read-throughput.sh                    # 20M- and 5M-row traces, every format below
 #   bench/read-throughput.sh 2000000            # other sizes (multiples of 32 rows)
 #   JAVA_OPTS=-Xmx256m bench/read-throughput.sh # extra JVM flags for the read runs
+#   BENCH_FORMATS="arrow-stream csv" bench/read-throughput.sh 5000000   # only these formats
 #
 # Each trace is generated once into bench/work/ (gitignored; delete a file to regenerate) by
 # SyntheticTrace (6 Linear layers, 32 rows per step, a NaN fault at 90%) and the format's own
@@ -19,6 +20,9 @@ set -euo pipefail
 # One line per format: "<name> <file extension>". Adding a format is adding a line here.
 FORMATS=(
   "parquet .parquet"
+  "arrow-stream .arrows"
+  "arrow-file .arrow"
+  "csv .csv"
 )
 PROJECTIONS=(all proj4)
 
@@ -45,6 +49,9 @@ table=()
 for rows in "${sizes[@]}"; do
   for format in "${FORMATS[@]}"; do
     read -r name extension <<< "$format"
+    if [ -n "${BENCH_FORMATS:-}" ] && [[ " $BENCH_FORMATS " != *" $name "* ]]; then
+      continue
+    fi
     file=$work/trace-$rows$extension
     if [ ! -e "$file" ]; then
       echo "# generating $file"

@@ -27,7 +27,7 @@ class CsvNumbersTest {
   @Test
   void formatThenParse_randomBitPatterns_sameBits() {
     SplittableRandom random = new SplittableRandom(7);
-    for (int i = 0; i < 200_000; i++) {
+    for (int i = 0; i < 300_000; i++) {
       double value = Double.longBitsToDouble(random.nextLong());
       double back = doubleOf(CsvNumbers.format(value));
       if (Double.isNaN(value)) {
@@ -48,6 +48,65 @@ class CsvNumbersTest {
       assertThat(doubleOf(text)).as(text).isEqualTo(Double.parseDouble(text));
       String decimal = "0." + mantissa;
       assertThat(doubleOf(decimal)).as(decimal).isEqualTo(Double.parseDouble(decimal));
+    }
+  }
+
+  /** Up to 19 significant digits over the whole exponent range, the Eisel-Lemire path: as the JDK. */
+  @Test
+  void parseDouble_longMantissasAnyExponent_matchTheJdk() {
+    SplittableRandom random = new SplittableRandom(13);
+    for (int i = 0; i < 1_000_000; i++) {
+      int digits = random.nextInt(1, 20);
+      StringBuilder text = new StringBuilder();
+      text.append((char) ('1' + random.nextInt(9)));
+      for (int d = 1; d < digits; d++) {
+        text.append((char) ('0' + random.nextInt(10)));
+      }
+      if (random.nextBoolean()) {
+        text.insert(random.nextInt(1, text.length() + 1), '.');
+      }
+      text.append('e').append(random.nextInt(-345, 330));
+      String value = text.toString();
+      assertThat(Double.doubleToRawLongBits(doubleOf(value)))
+          .as(value)
+          .isEqualTo(Double.doubleToRawLongBits(Double.parseDouble(value)));
+    }
+  }
+
+  /** The fast path decides typical 17-digit statistics itself (else reading CSV gets slow). */
+  @Test
+  void eiselLemire_shortestReprOfRandomValues_decidesAlmostAll() {
+    SplittableRandom random = new SplittableRandom(17);
+    int decided = 0;
+    int n = 100_000;
+    for (int i = 0; i < n; i++) {
+      double value = random.nextDouble() * Math.pow(10, random.nextInt(-30, 30));
+      java.math.BigDecimal exact = new java.math.BigDecimal(Double.toString(value));
+      long mantissa = exact.unscaledValue().longValueExact();
+      if (CsvNumbers.eiselLemire(mantissa, -exact.scale(), false, result)) {
+        decided++;
+        assertThat(result.doubleValue).isEqualTo(value);
+      }
+    }
+    assertThat(decided).isGreaterThan(n * 99 / 100);
+  }
+
+  @Test
+  void parseDouble_hardCases_matchTheJdk() {
+    for (String value :
+        new String[] {
+          "2.2250738585072011e-308", "2.2250738585072012e-308", "2.2250738585072014e-308", "4.9e-324",
+          "2.4703282292062327e-324", "2.4703282292062328e-324", "1.7976931348623157e308",
+          "1.7976931348623158e308", "1.7976931348623159e308", "9007199254740993", "9007199254740992",
+          "9007199254740994", "9007199254740995", "18446744073709551615", "9999999999999999999",
+          "0.1000000000000000055511151231257827", "7.0420557077594588669468784357561207962098443483187940792729600000e+59",
+          "1e23", "8.41e21", "5e-324", "1e-350", "123456789012345678e-10", "0.30000000000000004",
+          "3.0517578125e-05", "1.00000000000000011102230246251565404236316680908203125",
+          "1.00000000000000011102230246251565404236316680908203124", "4.35679212874756e-309"
+        }) {
+      assertThat(Double.doubleToRawLongBits(doubleOf(value)))
+          .as(value)
+          .isEqualTo(Double.doubleToRawLongBits(Double.parseDouble(value)));
     }
   }
 
