@@ -6,7 +6,8 @@
 Each program runs twice (buggy, then --fixed) in its own process, seeded, single-threaded,
 with torch.use_deterministic_algorithms(True); the recorder writes an Arrow IPC stream,
 which `./dl-analyze convert` turns into the committed Parquet file. The same torch version on
-the same CPU gives byte-identical traces. manifest.json is built from each program's CASES
+the same CPU records byte-identical streams; the Parquet bytes also depend on the
+dl-analyze Parquet writer's version (its encodings), not the values. manifest.json is built from each program's CASES
 (the ground truth lives next to the code that produces the bug).
 """
 
