@@ -45,8 +45,13 @@ public final class ResultsOutput {
    * file beside the target, then a rename.
    */
   public static void writeLocal(Path directory, BatchResults results) throws IOException {
+    writeLocal(directory, files(results, directory.toString()));
+  }
+
+  /** Writes {@code files} (name to bytes) into a local directory, in order, each atomically. */
+  public static void writeLocal(Path directory, Map<String, byte[]> files) throws IOException {
     Files.createDirectories(directory);
-    for (Map.Entry<String, byte[]> file : files(results, directory.toString()).entrySet()) {
+    for (Map.Entry<String, byte[]> file : files.entrySet()) {
       AtomicOutput output = AtomicOutput.create(directory.resolve(file.getKey()));
       try {
         Files.write(output.temporary(), file.getValue());

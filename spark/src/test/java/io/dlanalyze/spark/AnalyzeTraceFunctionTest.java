@@ -1,0 +1,88 @@
+package io.dlanalyze.spark;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.dlanalyze.batch.AnalysisSettings;
+import io.dlanalyze.batch.Fingerprints;
+import io.dlanalyze.batch.RunRow;
+import io.dlanalyze.batch.RunStatus;
+import io.dlanalyze.batch.TraceAnalysis;
+import io.dlanalyze.trace.synthetic.Fault;
+import java.io.IOException;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.RawLocalFileSystem;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The task body on a file system that is not {@code file:}, so traces are copied to the executor. */
+class AnalyzeTraceFunctionTest {
+  /** The local disk under another scheme, standing in for HDFS or S3A. */
+  public static final class RemoteFileSystem extends RawLocalFileSystem {
+    @Override
+    public URI getUri() {
+      return URI.create("remote:///");
+    }
+
+    @Override
+    public String getScheme() {
+      return "remote";
+    }
+  }
+
+  @TempDir Path dir;
+  final TraceAnalysis analysis = new TraceAnalysis(AnalysisSettings.defaults());
+  final Configuration conf = new Configuration();
+
+  AnalyzeTraceFunctionTest() {
+    conf.set("fs.remote.impl", RemoteFileSystem.class.getName());
+    conf.setBoolean("fs.remote.impl.disable.cache", true);
+  }
+
+  TaskResult run(Path file, RunRow previous) {
+    String uri = "remote://" + file.toAbsolutePath();
+    return AnalyzeTraceFunction.run(
+        new TraceTask(uri, uri, previous == null ? null : previous.fingerprint(), previous == null ? null : previous.config()),
+        analysis, false, conf);
+  }
+
+  @Test
+  void run_remoteTrace_copiedAnalysedAndNamedByItsUri() throws IOException {
+    Path trace = Inputs.write(dir.resolve("nan.arrows"), Inputs.trace(2, Fault.nan(1, 50)));
+
+    TaskResult result = run(trace, null);
+
+    RunRow local = analysis.analyze(trace, trace.toString(), Fingerprints.ofLocal(trace)).run();
+    assertThat(result.skipped()).isFalse();
+    assertThat(result.run().path()).isEqualTo("remote://" + trace.toAbsolutePath());
+    assertThat(result.run().fingerprint()).isEqualTo(local.fingerprint());
+    assertThat(result.run().verdict()).isEqualTo("buggy");
+    assertThat(result.run().rootCause()).isEqualTo(local.rootCause());
+    assertThat(result.findings()).allMatch(f -> f.path().equals(result.run().path())).isNotEmpty();
+    try (var files = Files.list(Path.of(System.getProperty("java.io.tmpdir")))) {
+      assertThat(files.filter(p -> p.getFileName().toString().startsWith("dl-analyze-"))
+          .filter(p -> Files.exists(p.resolve("nan.arrows")))).isEmpty();
+    }
+  }
+
+  @Test
+  void run_remoteEmptyFile_errorNamesTheUriNotTheCopy() throws IOException {
+    Path empty = Files.createFile(dir.resolve("empty.arrows"));
+
+    RunRow row = run(empty, null).run();
+
+    assertThat(row.status()).isEqualTo(RunStatus.ERROR);
+    assertThat(row.errorCode()).isEqualTo("empty");
+    assertThat(row.error()).isEqualTo("remote://" + empty.toAbsolutePath() + ": file is empty (0 bytes)");
+  }
+
+  @Test
+  void run_unchangedSincePreviousRow_skippedWithoutAnalysis() throws IOException {
+    Path trace = Inputs.write(dir.resolve("a.arrows"), Inputs.trace(1));
+    RunRow previous = run(trace, null).run();
+
+    assertThat(run(trace, previous).skipped()).isTrue();
+  }
+}

@@ -1,0 +1,136 @@
+package io.dlanalyze.spark;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.dlanalyze.batch.AnalysisSettings;
+import io.dlanalyze.batch.BatchListener;
+import io.dlanalyze.batch.BatchResults;
+import io.dlanalyze.batch.BatchRunner;
+import io.dlanalyze.batch.FindingRow;
+import io.dlanalyze.batch.LocalDiscovery;
+import io.dlanalyze.batch.PreviousResults;
+import io.dlanalyze.batch.ResultsOutput;
+import io.dlanalyze.batch.ResultsTables;
+import io.dlanalyze.batch.RunRow;
+import io.dlanalyze.batch.RunStatus;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The Spark job in local[2] on loopback, compared with {@code dl-analyze batch}'s engine. */
+class SparkBatchTest {
+  static SparkSession spark;
+
+  @TempDir Path dir;
+  final ByteArrayOutputStream out = new ByteArrayOutputStream();
+  final ByteArrayOutputStream err = new ByteArrayOutputStream();
+
+  @BeforeAll
+  static void startSpark() {
+    spark =
+        SparkSession.builder()
+            .master("local[2]")
+            .appName("dl-analyze-spark-test")
+            .config("spark.ui.enabled", "false")
+            .config("spark.driver.bindAddress", "127.0.0.1")
+            .config("spark.driver.host", "127.0.0.1")
+            .config("spark.sql.shuffle.partitions", "2")
+            .getOrCreate();
+  }
+
+  @AfterAll
+  static void stopSpark() {
+    spark.stop();
+  }
+
+  int sparkJob(String... args) {
+    out.reset();
+    err.reset();
+    return SparkBatchJob.run(
+        spark, JobArguments.parse(args), new PrintStream(out, true, StandardCharsets.UTF_8),
+        new PrintStream(err, true, StandardCharsets.UTF_8));
+  }
+
+  static BatchResults localBatch(Path input, Path results) throws Exception {
+    List<Path> traces = LocalDiscovery.find(List.of(input.toString()), results).traces();
+    BatchResults batch =
+        new BatchRunner(AnalysisSettings.defaults(), 2, false)
+            .run(traces, PreviousResults.readLocal(results), BatchListener.none());
+    ResultsOutput.writeLocal(results, batch);
+    return batch;
+  }
+
+  static List<RunRow> runs(Path results) throws IOException {
+    List<RunRow> rows = new ArrayList<>();
+    for (RunRow row : ResultsTables.readRuns(Files.readAllBytes(results.resolve(ResultsTables.RUNS_FILE)), "runs")) {
+      rows.add(row.withoutTiming());
+    }
+    return rows;
+  }
+
+  static List<FindingRow> findings(Path results) throws IOException {
+    return ResultsTables.readFindings(Files.readAllBytes(results.resolve(ResultsTables.FINDINGS_FILE)), "findings");
+  }
+
+  @Test
+  void sparkJob_sameInputAsBatch_sameTablesExceptTimings() throws Exception {
+    Path input = dir.resolve("in");
+    Inputs.mixed(input);
+    Path local = dir.resolve("local");
+    Path distributed = dir.resolve("spark");
+    localBatch(input, local);
+
+    int code = sparkJob(input.toString(), "--out", distributed.toString());
+
+    assertThat(code).isEqualTo(SparkBatchJob.BAD_INPUT);
+    List<RunRow> expected = runs(local);
+    assertThat(expected).hasSize(9);
+    assertThat(expected).filteredOn(r -> r.status() == RunStatus.ERROR).extracting(RunRow::errorCode)
+        .containsExactlyInAnyOrder("corrupt", "truncated", "empty");
+    assertThat(expected).filteredOn(RunRow::isBuggy).hasSizeGreaterThanOrEqualTo(4);
+    assertThat(runs(distributed)).isEqualTo(expected);
+    assertThat(findings(distributed)).isEqualTo(findings(local)).isNotEmpty();
+    String summary = out.toString(StandardCharsets.UTF_8);
+    assertThat(summary).contains("dl-analyze batch: 9 traces").contains("3 unreadable");
+    assertThat(err.toString(StandardCharsets.UTF_8)).contains("wrote findings.parquet, runs.parquet");
+  }
+
+  @Test
+  void sparkJob_secondRun_skipsUnchangedThenPicksUpChangedAndAdded() throws Exception {
+    Path input = dir.resolve("in");
+    Inputs.write(input.resolve("a.arrows"), Inputs.trace(1));
+    Inputs.write(input.resolve("b.parquet"), Inputs.trace(2, io.dlanalyze.trace.synthetic.Fault.nan(1, 40)));
+    Path results = dir.resolve("results");
+    assertThat(sparkJob(input.toString(), "--out", results.toString())).isEqualTo(SparkBatchJob.FAULT_FOUND);
+    List<RunRow> first = runs(results);
+
+    sparkJob(input.toString(), "--out", results.toString());
+
+    assertThat(out.toString(StandardCharsets.UTF_8)).contains("this run: 0 analyzed, 2 unchanged and skipped");
+    assertThat(runs(results)).isEqualTo(first);
+
+    Inputs.write(input.resolve("a.arrows"), Inputs.trace(1, io.dlanalyze.trace.synthetic.Fault.inf(0, 10)));
+    Inputs.write(input.resolve("c.arrow"), Inputs.trace(3));
+    sparkJob(input.toString(), "--out", results.toString());
+
+    assertThat(out.toString(StandardCharsets.UTF_8)).contains("this run: 2 analyzed, 1 unchanged and skipped");
+    assertThat(runs(results)).extracting(RunRow::verdict).containsExactly("buggy", "buggy", "healthy");
+  }
+
+  @Test
+  void sparkJob_missingPathOrBadArguments_exitCodes() {
+    assertThat(sparkJob(dir.resolve("missing").toString(), "--out", dir.resolve("o").toString()))
+        .isEqualTo(SparkBatchJob.BAD_INPUT);
+    assertThat(err.toString(StandardCharsets.UTF_8)).contains("missing: no such file or directory");
+  }
+}
