@@ -2,7 +2,6 @@ package io.dlanalyze.batch;
 
 import static java.util.Objects.requireNonNull;
 
-import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashSet;
@@ -13,9 +12,7 @@ import java.util.Set;
  * The results of a batch: the runs and findings tables as they are after this run (every trace
  * found now, analysed now or carried over; traces no longer found are dropped), and the counts.
  */
-public final class BatchResults implements Serializable {
-  private static final long serialVersionUID = 1L;
-
+public final class BatchResults {
   private final List<RunRow> runs;
   private final List<FindingRow> findings;
   private final Counts counts;
@@ -49,10 +46,7 @@ public final class BatchResults implements Serializable {
       int errors,
       int findings,
       long analysisMillis,
-      long elapsedMillis)
-      implements Serializable {
-    private static final long serialVersionUID = 1L;
-  }
+      long elapsedMillis) {}
 
   private BatchResults(List<RunRow> runs, List<FindingRow> findings, Counts counts, String config) {
     this.runs = List.copyOf(runs);

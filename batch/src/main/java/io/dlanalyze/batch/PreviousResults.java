@@ -1,11 +1,9 @@
 package io.dlanalyze.batch;
 
 import java.io.IOException;
-import java.io.Serializable;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -15,9 +13,7 @@ import java.util.TreeMap;
  * by path. A trace whose fingerprint and configuration match its previous row is skipped and its
  * previous rows are carried over.
  */
-public final class PreviousResults implements Serializable {
-  private static final long serialVersionUID = 1L;
-
+public final class PreviousResults {
   private final Map<String, RunRow> runs;
   private final Map<String, List<FindingRow>> findings;
 
@@ -92,10 +88,5 @@ public final class PreviousResults implements Serializable {
   public boolean unchanged(String path, Fingerprint fingerprint, String config) {
     RunRow previous = runs.get(path);
     return previous != null && previous.config().equals(config) && fingerprint.sameAs(previous.fingerprint());
-  }
-
-  /** The previous fingerprint and configuration of each path, for shipping to Spark tasks. */
-  public Map<String, RunRow> runsByPath() {
-    return new LinkedHashMap<>(runs);
   }
 }

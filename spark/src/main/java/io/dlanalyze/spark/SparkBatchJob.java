@@ -5,6 +5,7 @@ import io.dlanalyze.batch.ResultsOutput;
 import io.dlanalyze.trace.TraceFormatException;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import org.apache.spark.sql.SparkSession;
 
@@ -58,6 +59,10 @@ public final class SparkBatchJob {
     } catch (IOException e) {
       err.println("dl-analyze-spark: error: " + args.out() + ": cannot write the results: " + e.getMessage());
       return OUTPUT_ERROR;
+    } catch (UncheckedIOException e) {
+      // Listing the input failed (a name node or bucket that cannot be reached, permissions).
+      err.println("dl-analyze-spark: error: cannot list the input: " + e.getCause().getMessage());
+      return BAD_INPUT;
     }
     for (String note : outcome.notes()) {
       err.println("dl-analyze-spark: note: " + note);

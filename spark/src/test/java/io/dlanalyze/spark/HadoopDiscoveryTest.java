@@ -51,7 +51,7 @@ class HadoopDiscoveryTest {
 
   @Test
   void find_directory_sameTracesAsTheLocalWalk() {
-    assertThat(hadoop(input.toString())).isEqualTo(local(input.toString())).hasSize(9);
+    assertThat(hadoop(input.toString())).isEqualTo(local(input.toString())).hasSize(10);
   }
 
   @Test

@@ -62,9 +62,9 @@ final class Inputs {
   }
 
   /**
-   * Healthy and buggy traces in Parquet, Arrow file and Arrow stream, a directory of part files, a
-   * stream cut by a crash (recoverable), and a corrupt, a truncated-past-recovery and an empty
-   * file; plus files that are not traces.
+   * Healthy and buggy traces in Parquet, Arrow file, Arrow stream and CSV (with its sidecar), a
+   * directory of part files, a stream cut by a crash (recoverable), and a corrupt, a
+   * truncated-past-recovery and an empty file; plus files that are not traces.
    */
   static void mixed(Path root) throws IOException {
     write(root.resolve("healthy.arrows"), trace(1));
@@ -72,6 +72,7 @@ final class Inputs {
     write(root.resolve("deep/inf.parquet"), trace(3, Fault.inf(3, 80)));
     write(root.resolve("deep/er/plateau.parquet"), trace(4, Fault.lossPlateau(60)));
     writeParts(root.resolve("dataset.parquet"), trace(5, Fault.nan(0, 150)), 2);
+    write(root.resolve("team/run.csv"), trace(9, Fault.deadLayer(2, 40)));
     Path cut = write(root.resolve("crashed.arrows"), trace(7, Fault.nan(2, 30)));
     truncate(cut, Files.size(cut) * 3 / 4);
     Files.writeString(root.resolve("corrupt.parquet"), "this is not a parquet file");

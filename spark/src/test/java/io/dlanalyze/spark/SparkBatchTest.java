@@ -94,14 +94,15 @@ class SparkBatchTest {
 
     assertThat(code).isEqualTo(SparkBatchJob.BAD_INPUT);
     List<RunRow> expected = runs(local);
-    assertThat(expected).hasSize(9);
+    assertThat(expected).hasSize(10);
     assertThat(expected).filteredOn(r -> r.status() == RunStatus.ERROR).extracting(RunRow::errorCode)
         .containsExactlyInAnyOrder("corrupt", "truncated", "empty");
-    assertThat(expected).filteredOn(RunRow::isBuggy).hasSizeGreaterThanOrEqualTo(4);
+    assertThat(expected).filteredOn(RunRow::isBuggy).hasSizeGreaterThanOrEqualTo(5);
+    assertThat(expected).extracting(RunRow::format).contains("parquet", "arrow-file", "arrow-stream", "csv");
     assertThat(runs(distributed)).isEqualTo(expected);
     assertThat(findings(distributed)).isEqualTo(findings(local)).isNotEmpty();
     String summary = out.toString(StandardCharsets.UTF_8);
-    assertThat(summary).contains("dl-analyze batch: 9 traces").contains("3 unreadable");
+    assertThat(summary).contains("dl-analyze batch: 10 traces").contains("3 unreadable");
     assertThat(err.toString(StandardCharsets.UTF_8)).contains("wrote findings.parquet, runs.parquet");
   }
 

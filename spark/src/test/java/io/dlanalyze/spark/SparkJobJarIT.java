@@ -59,6 +59,9 @@ class SparkJobJarIT {
 
   /** This test's class path minus our modules and parquet-mr, plus Spark's own parquet-mr. */
   static String sparkClassPath() throws IOException {
+    if (System.getProperty("job.jar") == null) {
+      throw new IllegalStateException("run by failsafe (mvn verify), which builds the job jar and sets job.jar");
+    }
     List<String> entries = new ArrayList<>();
     entries.add(System.getProperty("job.jar"));
     for (String entry : System.getProperty("java.class.path").split(File.pathSeparator)) {
