@@ -5,14 +5,15 @@ import static java.util.Locale.ROOT;
 
 /**
  * The formats of the batch summary, each written to the output directory as {@link #fileName()}.
- * A new format (an HTML page once the report has an HTML renderer) is one constant here and one
- * method in {@link BatchSummaries}; the CLI's {@code --format} and the output directory pick it
- * up from this enum.
+ * A new format is one constant here and one method in {@link BatchSummaries}; the CLI's {@code
+ * --format} and the output directory pick it up from this enum.
  */
 public enum SummaryFormat {
   TEXT("text", "summary.txt"),
   JSON("json", "summary.json"),
-  MARKDOWN("markdown", "summary.md");
+  MARKDOWN("markdown", "summary.md"),
+  /** One self-contained page (inline CSS, no script, no request). */
+  HTML("html", "summary.html");
 
   private final String wireName;
   private final String fileName;
@@ -37,6 +38,7 @@ public enum SummaryFormat {
       case TEXT -> BatchSummaries.text(results, out);
       case JSON -> BatchSummaries.json(results, out);
       case MARKDOWN -> BatchSummaries.markdown(results, out);
+      case HTML -> BatchSummaries.html(results, out);
     };
   }
 
@@ -47,7 +49,7 @@ public enum SummaryFormat {
       }
     }
     throw new IllegalArgumentException(
-        format(ROOT, "unknown summary format: %s (expected text, json or markdown)", name));
+        format(ROOT, "unknown summary format: %s (expected text, json, markdown or html)", name));
   }
 
   @Override

@@ -52,4 +52,31 @@ class BatchSummariesTest {
     assertThat(json.get("errors").get(0).get("error_code").asText()).isEqualTo("empty");
     assertThat(json.get("this_run").get("elapsed_ms").asLong()).isEqualTo(1_500);
   }
+
+  @Test
+  void html_selfContainedEscapedAndLimited() {
+    List<TraceOutcome> outcomes = new ArrayList<>();
+    outcomes.add(TraceOutcome.analyzed(new TraceAnalysis.Result(
+        ResultsTablesTest.okRow("/runs/<script>alert(1)</script>.arrows", "fc\"3'"), List.of())));
+    outcomes.add(TraceOutcome.skipped(ResultsTablesTest.errorRow("/runs/a&b.arrows"), List.of()));
+    String html = SummaryFormat.HTML.render(BatchResults.assemble(outcomes, PreviousResults.none(), "config", 10), "/out");
+
+    assertThat(html)
+        .startsWith("<!DOCTYPE html>")
+        .contains("default-src 'none'")
+        .doesNotContain("<script")
+        .contains("/runs/&lt;script&gt;alert(1)&lt;/script&gt;.arrows")
+        .contains("fc&quot;3&#39; (forward)")
+        .contains("/runs/a&amp;b.arrows")
+        .contains("<b>1</b>buggy")
+        .contains("<b>1</b>unreadable")
+        .endsWith("</html>\n");
+    assertThat(SummaryFormat.HTML.render(results(BatchSummaries.LIST_LIMIT + 2), "/out"))
+        .contains("... and 2 more in <code>runs.parquet</code>");
+  }
+
+  @Test
+  void escape_controlCharactersAndLoneSurrogates_replaced() {
+    assertThat(BatchSummaries.escape("a\u0001b\ud800c\ud83d\ude80")).isEqualTo("a\ufffdb\ufffdc\ud83d\ude80");
+  }
 }

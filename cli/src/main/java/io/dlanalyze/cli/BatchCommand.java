@@ -41,8 +41,8 @@ import picocli.CommandLine.Spec;
     usageHelpAutoWidth = true,
     description = {
       "Analyses every trace under the given paths, in parallel, and writes into --out: runs.parquet"
-          + " (one row per trace), findings.parquet (one row per finding) and summary.txt/.json/.md;"
-          + " then prints the summary.",
+          + " (one row per trace), findings.parquet (one row per finding) and"
+          + " summary.txt/.json/.md/.html; then prints the summary.",
       "A trace already in --out/runs.parquet is skipped while its fingerprint (size, mtime, SHA-256"
           + " of its first and last 64 KiB) and the analysis settings are unchanged; traces no longer"
           + " found are dropped. A trace that cannot be read is a row with status error and never"
@@ -82,7 +82,7 @@ final class BatchCommand implements Callable<Integer> {
   AnalysisMode mode;
 
   @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "text",
-      description = "The summary printed on standard output: text, json or markdown (all three are"
+      description = "The summary printed on standard output: text, json, markdown or html (all are"
           + " written to --out; default: ${DEFAULT-VALUE}).")
   SummaryFormat format;
 

@@ -75,8 +75,8 @@ class BatchCommandTest {
         .contains("[1/2] ")
         .contains("[2/2] ")
         .containsPattern("buggy .*nan\\.parquet \\(\\d+ ms\\)")
-        .contains("wrote findings.parquet, runs.parquet, summary.txt, summary.json, summary.md to " + results().toAbsolutePath());
-    for (String name : new String[] {"runs.parquet", "findings.parquet", "summary.txt", "summary.json", "summary.md"}) {
+        .contains("wrote findings.parquet, runs.parquet, summary.txt, summary.json, summary.md, summary.html to " + results().toAbsolutePath());
+    for (String name : new String[] {"runs.parquet", "findings.parquet", "summary.txt", "summary.json", "summary.md", "summary.html"}) {
       assertThat(results().resolve(name)).isNotEmptyFile();
     }
   }

@@ -22,7 +22,7 @@ import java.util.Map;
 record JobArguments(List<String> paths, String out, AnalysisSettings settings, boolean force, SummaryFormat summaryFormat) {
   static final String USAGE =
       "usage: SparkBatchJob PATH... --out DIR [--force] [--mode default|deeplocalize]"
-          + " [--format text|json|markdown] [--set KEY=VALUE]... [--detectors ID,...] [--disable ID,...]";
+          + " [--format text|json|markdown|html] [--set KEY=VALUE]... [--detectors ID,...] [--disable ID,...]";
 
   JobArguments {
     paths = List.copyOf(paths);
