@@ -79,6 +79,11 @@ class TraceAnalysisTest {
   }
 
   @Test
+  void options_readAheadOff_oneThreadPerJob() {
+    assertThat(AnalysisSettings.defaults().options().readAhead()).isFalse();
+  }
+
+  @Test
   void config_namesVersionModeAndDetectors() {
     assertThat(analysis.config())
         .startsWith("dl-analyze " + BatchVersion.get() + "; mode=default; detectors=")
