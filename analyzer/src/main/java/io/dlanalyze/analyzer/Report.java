@@ -39,7 +39,7 @@ public record Report(
     List<String> detectors,
     Timing timing) {
   /** The version of the report format; bumped on incompatible changes to the JSON. */
-  public static final int VERSION = 1;
+  public static final int VERSION = 2;
 
   public Report {
     requireNonNull(mode, "mode is null");

@@ -113,11 +113,19 @@ final class ReportAssembler {
         && !facts.phases().contains("activation")) {
       verdict = Verdict.INCONCLUSIVE;
       reason = "The trace has neither loss nor forward/activation rows to judge the run by.";
+    } else if (!weakEvidence(findings).isEmpty()) {
+      verdict = Verdict.INCONCLUSIVE;
+      reason = "Weak evidence, not judged: " + weakEvidence(findings) + ".";
     } else {
       verdict = Verdict.HEALTHY;
       reason = format(ROOT, "No finding of severity warning or more in %d steps.", facts.steps());
     }
-    RootCause rootCause = root == null ? null : RootCauseSelector.select(root, options.mode());
+    RootCause rootCause =
+        root == null
+            ? null
+            : options.mode() == AnalysisMode.DEFAULT
+                ? RootCauseAnalysis.analyze(findings, context)
+                : RootCauseSelector.select(root, options.mode());
     Map<String, String> metadata = new LinkedHashMap<>();
     for (String key : SUMMARY_KEYS) {
       facts.metadata().get(key).ifPresent(value -> metadata.put(key, value));
@@ -153,6 +161,21 @@ final class ReportAssembler {
         options.effectiveThresholds(),
         ids,
         timing);
+  }
+
+  /**
+   * The reasons of findings that a detector marked inconclusive (evidence {@code inconclusive}):
+   * its rule matched, but the data to confirm it was missing.
+   */
+  private static String weakEvidence(List<Finding> findings) {
+    StringBuilder reasons = new StringBuilder();
+    for (Finding finding : findings) {
+      if (finding.evidence().get("inconclusive") instanceof String why) {
+        reasons.append(reasons.length() == 0 ? "" : "; ").append(finding.detector()).append(" on ")
+            .append(finding.layerName()).append(": ").append(why);
+      }
+    }
+    return reasons.toString();
   }
 
   private static Finding resolve(Finding finding, AnalysisContext context) {

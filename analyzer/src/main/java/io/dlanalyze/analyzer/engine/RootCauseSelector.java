@@ -33,7 +33,7 @@ public final class RootCauseSelector {
     return new RootCause(scope, top.layerIndex(), top.layerName(), cause, fix);
   }
 
-  static String symptomPhrase(Symptom symptom) {
+  public static String symptomPhrase(Symptom symptom) {
     return switch (symptom) {
       case NUMERICAL_ERROR -> "Numerical error (NaN/Inf)";
       case DEAD_OR_ZERO -> "All-zero values";
@@ -47,7 +47,7 @@ public final class RootCauseSelector {
     };
   }
 
-  static String suggestedFix(Finding top) {
+  public static String suggestedFix(Finding top) {
     String layer = top.layerName();
     return switch (top.symptom()) {
       case NUMERICAL_ERROR ->

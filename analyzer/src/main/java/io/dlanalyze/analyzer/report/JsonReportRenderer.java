@@ -65,6 +65,18 @@ public final class JsonReportRenderer implements ReportRenderer {
       json.writeStringField("layer_name", root.layerName());
       json.writeStringField("cause", root.cause());
       nullableString(json, "suggested_fix", root.suggestedFix());
+      nullableString(json, "symptom", root.symptom());
+      json.writeNumberField("finding_rank", root.findingRank());
+      json.writeArrayFieldStart("alternatives");
+      for (RootCause.Alternative alternative : root.alternatives()) {
+        json.writeStartObject();
+        json.writeStringField("cause", alternative.cause());
+        nullableString(json, "suggested_fix", alternative.suggestedFix());
+        json.writeStringField("symptom", alternative.symptom());
+        json.writeNumberField("finding_rank", alternative.findingRank());
+        json.writeEndObject();
+      }
+      json.writeEndArray();
       json.writeEndObject();
     }
     json.writeArrayFieldStart("findings");

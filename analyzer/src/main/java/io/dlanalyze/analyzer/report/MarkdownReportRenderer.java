@@ -35,6 +35,13 @@ public final class MarkdownReportRenderer implements ReportRenderer {
       if (root.suggestedFix() != null) {
         md.append("- **Suggested fix:** ").append(escape(root.suggestedFix())).append('\n');
       }
+      for (RootCause.Alternative alternative : root.alternatives()) {
+        md.append("- **Alternative:** ").append(escape(alternative.cause()));
+        if (alternative.suggestedFix() != null) {
+          md.append(" - ").append(escape(alternative.suggestedFix()));
+        }
+        md.append('\n');
+      }
     }
     md.append("\n## Findings\n\n");
     if (report.findings().isEmpty()) {

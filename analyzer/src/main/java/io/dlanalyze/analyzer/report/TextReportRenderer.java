@@ -42,6 +42,13 @@ public final class TextReportRenderer implements ReportRenderer {
       if (root.suggestedFix() != null) {
         text.append("Suggested fix: ").append(root.suggestedFix()).append('\n');
       }
+      for (RootCause.Alternative alternative : root.alternatives()) {
+        text.append("  or: ").append(alternative.cause());
+        if (alternative.suggestedFix() != null) {
+          text.append(" -> ").append(alternative.suggestedFix());
+        }
+        text.append('\n');
+      }
     }
     text.append('\n');
     if (report.findings().isEmpty()) {

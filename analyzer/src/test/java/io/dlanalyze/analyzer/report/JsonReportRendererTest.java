@@ -26,7 +26,12 @@ class JsonReportRendererTest {
     assertThat(fields).containsExactly(
         "report_version", "mode", "verdict", "verdict_reason", "root_cause", "findings", "baselines",
         "trace", "options");
-    assertThat(json.get("report_version").asInt()).isEqualTo(1);
+    assertThat(json.get("report_version").asInt()).isEqualTo(2);
+    List<String> rootFields = new ArrayList<>();
+    json.get("root_cause").fieldNames().forEachRemaining(rootFields::add);
+    assertThat(rootFields).containsExactly(
+        "scope", "layer_index", "layer_name", "cause", "suggested_fix", "symptom", "finding_rank", "alternatives");
+    assertThat(json.get("root_cause").get("finding_rank").asInt()).isPositive();
     assertThat(json.get("verdict").asText()).isEqualTo("buggy");
     assertThat(json.get("root_cause").get("scope").asText()).isEqualTo("layer");
     JsonNode finding = json.get("findings").get(0);
