@@ -27,10 +27,14 @@ import java.util.Set;
  * }</pre>
  */
 public final class AnalysisOptions {
+  /** The key of layer exclusions that apply to every detector. */
+  public static final String ALL_DETECTORS = "*";
+
   private final AnalysisMode mode;
   private final Map<String, Double> thresholds;
   private final Set<String> enabledDetectors;
   private final Set<String> disabledDetectors;
+  private final Map<String, List<String>> excludedLayers;
   private final Severity failOn;
   private final boolean firstFault;
   private final int readBatchRows;
@@ -42,6 +46,9 @@ public final class AnalysisOptions {
     this.enabledDetectors =
         builder.enabledDetectors == null ? null : Set.copyOf(builder.enabledDetectors);
     this.disabledDetectors = Set.copyOf(builder.disabledDetectors);
+    Map<String, List<String>> excluded = new LinkedHashMap<>();
+    builder.excludedLayers.forEach((id, globs) -> excluded.put(id, List.copyOf(globs)));
+    this.excludedLayers = java.util.Collections.unmodifiableMap(excluded);
     this.failOn = builder.failOn;
     this.firstFault = builder.firstFault;
     this.readBatchRows = builder.readBatchRows;
@@ -64,6 +71,7 @@ public final class AnalysisOptions {
     builder.thresholds.putAll(thresholds);
     builder.enabledDetectors = enabledDetectors == null ? null : new LinkedHashSet<>(enabledDetectors);
     builder.disabledDetectors.addAll(disabledDetectors);
+    excludedLayers.forEach((id, globs) -> builder.excludedLayers.put(id, new ArrayList<>(globs)));
     builder.failOn = failOn;
     builder.firstFault = firstFault;
     builder.readBatchRows = readBatchRows;
@@ -106,6 +114,52 @@ public final class AnalysisOptions {
       return false;
     }
     return enabledDetectors == null || enabledDetectors.contains(detectorId);
+  }
+
+  /**
+   * True when findings of this detector on the layer with this name are dropped: the name
+   * matches a glob given for every detector or for this one ({@code *} any run of characters,
+   * {@code ?} one character, anything else literal).
+   */
+  public boolean isExcluded(String detectorId, String layerName) {
+    return matches(excludedLayers.get(ALL_DETECTORS), layerName) || matches(excludedLayers.get(detectorId), layerName);
+  }
+
+  /** True when any layer exclusion is set. */
+  public boolean hasExclusions() {
+    return !excludedLayers.isEmpty();
+  }
+
+  /** The layer exclusions by detector id ({@code "*"} for every detector), in the order set. */
+  public Map<String, List<String>> excludedLayers() {
+    return excludedLayers;
+  }
+
+  private static boolean matches(List<String> globs, String name) {
+    if (globs == null || name == null) {
+      return false;
+    }
+    for (String glob : globs) {
+      if (globMatches(glob, name)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  static boolean globMatches(String glob, String name) {
+    StringBuilder regex = new StringBuilder();
+    for (int i = 0; i < glob.length(); i++) {
+      char c = glob.charAt(i);
+      if (c == '*') {
+        regex.append(".*");
+      } else if (c == '?') {
+        regex.append('.');
+      } else {
+        regex.append(java.util.regex.Pattern.quote(String.valueOf(c)));
+      }
+    }
+    return name.matches(regex.toString());
   }
 
   /** The detector ids named by {@link Builder#enableOnly} and {@link Builder#disable}. */
@@ -151,6 +205,7 @@ public final class AnalysisOptions {
     private final Map<String, Double> thresholds = new LinkedHashMap<>();
     private Set<String> enabledDetectors;
     private final Set<String> disabledDetectors = new LinkedHashSet<>();
+    private final Map<String, List<String>> excludedLayers = new LinkedHashMap<>();
     private Severity failOn = Severity.WARNING;
     private boolean firstFault;
     private int readBatchRows = ReadOptions.DEFAULT_BATCH_ROWS;
@@ -187,6 +242,31 @@ public final class AnalysisOptions {
     /** Does not run this detector. */
     public Builder disable(String detectorId) {
       disabledDetectors.add(checkId(detectorId));
+      return this;
+    }
+
+    /** Runs this detector again after {@link #disable} (a config file's {@code enabled: true}). */
+    public Builder enable(String detectorId) {
+      disabledDetectors.remove(checkId(detectorId));
+      if (enabledDetectors != null) {
+        enabledDetectors.add(detectorId);
+      }
+      return this;
+    }
+
+    /** Drops every detector's findings on layers whose name matches {@code glob}. */
+    public Builder excludeLayers(String glob) {
+      return excludeLayers(ALL_DETECTORS, glob);
+    }
+
+    /** Drops this detector's findings on layers whose name matches {@code glob}. */
+    public Builder excludeLayers(String detectorId, String glob) {
+      requireNonNull(glob, "glob is null");
+      if (glob.isEmpty()) {
+        throw new IllegalArgumentException("layer glob is empty");
+      }
+      String id = detectorId.equals(ALL_DETECTORS) ? detectorId : checkId(detectorId);
+      excludedLayers.computeIfAbsent(id, k -> new ArrayList<>()).add(glob);
       return this;
     }
 

@@ -56,6 +56,21 @@ public record DetectorInfo(
         spec.id(), spec.symptom(), spec.severity(), spec.summary(), spec.source(), modes, factory);
   }
 
+  /**
+   * The thresholds the detector reads, from its class's {@link DetectorSpec#thresholds()}; empty
+   * for detectors that declare none.
+   */
+  public java.util.List<Threshold> thresholds() {
+    DetectorSpec spec = create().getClass().getAnnotation(DetectorSpec.class);
+    java.util.List<Threshold> list = new java.util.ArrayList<>();
+    if (spec != null) {
+      for (String key : spec.thresholds()) {
+        list.add(Thresholds.require(key));
+      }
+    }
+    return list;
+  }
+
   /** A new instance for one analysis. */
   public Detector create() {
     return factory.get();

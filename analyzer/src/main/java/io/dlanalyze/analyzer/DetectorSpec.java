@@ -41,4 +41,7 @@ public @interface DetectorSpec {
 
   /** Where the rule comes from (paper, tool, section of the research notes). */
   String source();
+
+  /** The keys of the {@link Thresholds} the detector reads, in documentation order. */
+  String[] thresholds() default {};
 }

@@ -126,6 +126,13 @@ public record Finding(
         lastStep, occurrences, evidence, message, consequences, suggestedFix);
   }
 
+  /** A copy with these consequences. */
+  public Finding withConsequences(List<Consequence> consequences) {
+    return new Finding(
+        detector, symptom, severity, layerIndex, layerName, layerType, phase, firstStep, epoch, batch,
+        lastStep, occurrences, evidence, message, consequences, suggestedFix);
+  }
+
   /** Builds a {@link Finding}; the detector, symptom and severity are set up front. */
   public static final class Builder {
     private final String detector;

@@ -4,6 +4,7 @@ import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 
 import io.dlanalyze.analyzer.AnalysisMode;
+import io.dlanalyze.analyzer.AnalysisConfig;
 import io.dlanalyze.analyzer.AnalysisOptions;
 import io.dlanalyze.analyzer.Analyzer;
 import io.dlanalyze.analyzer.Report;
@@ -60,14 +61,14 @@ final class AnalyzeCommand implements Callable<Integer> {
       description = "Write the report to FILE (atomically) instead of standard output.")
   Path output;
 
-  @Option(names = "--mode", paramLabel = "MODE", defaultValue = "default",
+  @Option(names = "--mode", paramLabel = "MODE",
       description = "default (all symptoms, tolerance-aware, ranked) or deeplocalize (DeepLocalize's"
-          + " own algorithm: first hit, exact equality, its messages).")
+          + " own algorithm: first hit, exact equality, its messages). Default: the config's, else default.")
   AnalysisMode mode;
 
-  @Option(names = "--fail-on", paramLabel = "SEVERITY", defaultValue = "warning",
+  @Option(names = "--fail-on", paramLabel = "SEVERITY",
       description = "Exit with 3 when a finding has this severity or more: info, warning, error,"
-          + " critical, or never (default: ${DEFAULT-VALUE}).")
+          + " critical, or never (default: the config's, else warning).")
   String failOn;
 
   @Option(names = "--first-fault", description = "Stop reading at the end of the first step in which a detector fired.")
@@ -99,6 +100,11 @@ final class AnalyzeCommand implements Callable<Integer> {
   @Option(names = "--es-patience", paramLabel = "EPOCHS",
       description = "Patience of the replayed Keras EarlyStopping baselines (default 1).")
   Integer esPatience;
+
+  @Option(names = "--config", paramLabel = "FILE",
+      description = "A JSON or YAML file of thresholds, detectors on/off and layer exclusions (docs/detectors.md);"
+          + " options on the command line override it.")
+  Path config;
 
   @Option(names = "--set", paramLabel = "KEY=VALUE",
       description = "Set any threshold by key (see docs/detectors.md), e.g. --set converged-drop=0.6.")
@@ -155,8 +161,17 @@ final class AnalyzeCommand implements Callable<Integer> {
 
   private AnalysisOptions options() {
     try {
-      AnalysisOptions.Builder builder = AnalysisOptions.builder().mode(mode).firstFault(firstFault);
-      if (failOn.equalsIgnoreCase("never")) {
+      AnalysisOptions.Builder builder = AnalysisOptions.builder();
+      if (config != null) {
+        AnalysisConfig.apply(config, builder);
+      }
+      builder.firstFault(firstFault);
+      if (mode != null) {
+        builder.mode(mode);
+      }
+      if (failOn == null) {
+        // the config's, or the builder's default (warning)
+      } else if (failOn.equalsIgnoreCase("never")) {
         builder.neverFail();
       } else {
         builder.failOn(Severity.fromWireName(failOn));

@@ -54,6 +54,7 @@ public final class DlAnalyze implements Runnable {
     commands.add(new ConvertCommand());
     commands.add(new GenerateCommand());
     commands.add(new EvalCommand());
+    commands.add(new DetectorsCommand());
     return commands;
   }
 

@@ -190,4 +190,27 @@ class AnalyzeCommandTest {
 
     assertThat(out.toString()).contains("rows/s");
   }
+
+  @Test
+  void config_yamlDisablesDetectorsAndExcludesLayers_commandLineOverrides() throws IOException {
+    Path dead = write("dead-config.parquet", Fault.deadLayer(2, 300));
+    Path config = dir.resolve("dl.yaml");
+    java.nio.file.Files.writeString(config, "exclude-layers: [fc2]\nfail-on: error\n");
+
+    assertThat(run("analyze", dead.toString())).isEqualTo(ExitCodes.FAULT_FOUND);
+    assertThat(run("analyze", "--config", config.toString(), dead.toString())).isEqualTo(ExitCodes.OK);
+    assertThat(run("analyze", "--config", config.toString(), "--fail-on", "info", "--set", "window=5", dead.toString()))
+        .isEqualTo(ExitCodes.OK);
+  }
+
+  @Test
+  void config_unknownKey_isAUsageErrorNamingKeyAndFile() throws IOException {
+    Path config = dir.resolve("bad.json");
+    java.nio.file.Files.writeString(config, "{\"detectors\": {\"dying-relu\": {\"exclude\": [\"fc1\"]}}}");
+
+    int code = run("analyze", "--config", config.toString(), write("h2.parquet").toString());
+
+    assertThat(code).isEqualTo(ExitCodes.USAGE);
+    assertThat(err.toString()).contains(config.toString()).contains("detectors.dying-relu.exclude: unknown key");
+  }
 }

@@ -37,7 +37,8 @@ import java.util.Set;
     symptom = Symptom.DEAD_OR_ZERO,
     severity = Severity.ERROR,
     summary = "A layer's outputs or gradients are all zero for many steps in a row",
-    source = "DeepLocalize Alg. 2 zero rule (DEEPLOCALIZE-AND-PEERS.md 1.3), with zero_fraction and a window (5.2)")
+    source = "DeepLocalize Alg. 2 zero rule (DEEPLOCALIZE-AND-PEERS.md 1.3), with zero_fraction and a window (5.2)",
+    thresholds = {"window", "zero-fraction"})
 public final class DeadOrZeroDetector implements Detector {
   private static final DetectorSpec SPEC = DeadOrZeroDetector.class.getAnnotation(DetectorSpec.class);
   private static final Phase[] PHASES = {Phase.FORWARD, Phase.ACTIVATION, Phase.BACKWARD, Phase.GRADIENT};

@@ -49,7 +49,8 @@ import java.util.Set;
     symptom = Symptom.NUMERICAL_ERROR,
     severity = Severity.ERROR,
     summary = "DeepLocalize's fault-localization loop, first hit only, in its own words",
-    source = "DeepLocalize (ICSE 2021) Keras callback, Alg. 1-2 (DEEPLOCALIZE-AND-PEERS.md 1.2-1.5)")
+    source = "DeepLocalize (ICSE 2021) Keras callback, Alg. 1-2 (DEEPLOCALIZE-AND-PEERS.md 1.2-1.5)",
+    thresholds = {"dl-window", "dl-zero-ratio"})
 public final class DeepLocalizeDetector implements Detector {
   private static final DetectorSpec SPEC = DeepLocalizeDetector.class.getAnnotation(DetectorSpec.class);
 

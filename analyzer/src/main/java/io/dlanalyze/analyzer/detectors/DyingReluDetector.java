@@ -40,7 +40,8 @@ import java.util.Set;
     symptom = Symptom.DEAD_OR_ZERO,
     severity = Severity.WARNING,
     summary = "Most units of a ReLU layer output exactly zero for many steps in a row",
-    source = "DeepDiagnosis dead node >= 0.7, AUTOTRAINER dying ReLU >= 0.7 (DEEPLOCALIZE-AND-PEERS.md 3.1, 3.2), raised to 0.95 for normal ReLU sparsity (5.2)")
+    source = "DeepDiagnosis dead node >= 0.7, AUTOTRAINER dying ReLU >= 0.7 (DEEPLOCALIZE-AND-PEERS.md 3.1, 3.2), raised to 0.95 for normal ReLU sparsity (5.2)",
+    thresholds = {"window", "dying-relu-fraction"})
 public final class DyingReluDetector implements Detector {
   private static final DetectorSpec SPEC = DyingReluDetector.class.getAnnotation(DetectorSpec.class);
 

@@ -44,7 +44,8 @@ import java.util.Set;
     symptom = Symptom.OSCILLATION,
     severity = Severity.WARNING,
     summary = "A layer's effective learning rate lr x ||grad|| / ||weight|| stays outside its normal band",
-    source = "DeepDiagnosis learning-rate band 1e-5..1e-1 (DEEPLOCALIZE-AND-PEERS.md 3.1); TheDeepChecker update ratio log10 in [-4, -1] (3.7)")
+    source = "DeepDiagnosis learning-rate band 1e-5..1e-1 (DEEPLOCALIZE-AND-PEERS.md 3.1); TheDeepChecker update ratio log10 in [-4, -1] (3.7)",
+    thresholds = {"window", "effective-lr-low", "effective-lr-high", "min-improvement", "converged-drop"})
 public final class EffectiveLearningRateDetector implements Detector {
   private static final DetectorSpec SPEC = EffectiveLearningRateDetector.class.getAnnotation(DetectorSpec.class);
 

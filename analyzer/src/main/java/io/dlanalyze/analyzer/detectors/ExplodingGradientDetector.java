@@ -47,7 +47,8 @@ import java.util.Set;
     symptom = Symptom.EXPLODING_GRADIENT,
     severity = Severity.ERROR,
     summary = "Gradient norms grow by orders of magnitude, or the first layer's dwarf the last layer's",
-    source = "AUTOTRAINER explode rule, ratio > 70 (DEEPLOCALIZE-AND-PEERS.md 3.2); TheDeepChecker growth > 2x and > 1e6 (3.7)")
+    source = "AUTOTRAINER explode rule, ratio > 70 (DEEPLOCALIZE-AND-PEERS.md 3.2); TheDeepChecker growth > 2x and > 1e6 (3.7)",
+    thresholds = {"window", "exploding-growth", "exploding-ratio", "min-improvement", "converged-drop"})
 public final class ExplodingGradientDetector implements Detector {
   private static final DetectorSpec SPEC = ExplodingGradientDetector.class.getAnnotation(DetectorSpec.class);
   private static final double CALM = 10;

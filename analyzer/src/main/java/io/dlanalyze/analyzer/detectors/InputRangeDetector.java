@@ -40,7 +40,8 @@ import java.util.Set;
     symptom = Symptom.SATURATION,
     severity = Severity.INFO,
     summary = "The inputs are not normalized; a warning when the first layer's outputs are abnormally large too",
-    source = "UMLAUT / DeepDiagnosis input outside [-1, 1] (DEEPLOCALIZE-AND-PEERS.md 3.1, 3.3); AUTOTRAINER abnormal data >= 10 (3.2)")
+    source = "UMLAUT / DeepDiagnosis input outside [-1, 1] (DEEPLOCALIZE-AND-PEERS.md 3.1, 3.3); AUTOTRAINER abnormal data >= 10 (3.2)",
+    thresholds = {"window", "input-bound", "abnormal-hidden"})
 public final class InputRangeDetector implements Detector {
   private static final DetectorSpec SPEC = InputRangeDetector.class.getAnnotation(DetectorSpec.class);
 

@@ -42,7 +42,8 @@ import java.util.Set;
     symptom = Symptom.NOT_LEARNING,
     severity = Severity.ERROR,
     summary = "The accuracy never rises meaningfully above chance, or a regression never beats predicting the mean",
-    source = "AUTOTRAINER not-converge, max accuracy < Theta (DEEPLOCALIZE-AND-PEERS.md 3.2), relative to chance")
+    source = "AUTOTRAINER not-converge, max accuracy < Theta (DEEPLOCALIZE-AND-PEERS.md 3.2), relative to chance",
+    thresholds = {"min-epochs", "chance-margin"})
 public final class NotConvergingDetector implements Detector {
   private static final DetectorSpec SPEC = NotConvergingDetector.class.getAnnotation(DetectorSpec.class);
 

@@ -41,7 +41,8 @@ import java.util.Set;
     symptom = Symptom.NOT_LEARNING,
     severity = Severity.ERROR,
     summary = "The loss stops decreasing long before it converges, or the accuracy stays at zero",
-    source = "DeepLocalize MDL (DEEPLOCALIZE-AND-PEERS.md 1.4); TheDeepChecker loss checks (3.7); AUTOTRAINER (3.2)")
+    source = "DeepLocalize MDL (DEEPLOCALIZE-AND-PEERS.md 1.4); TheDeepChecker loss checks (3.7); AUTOTRAINER (3.2)",
+    thresholds = {"window", "min-improvement", "patience", "converged-drop"})
 public final class NotLearningDetector implements Detector {
   private static final DetectorSpec SPEC = NotLearningDetector.class.getAnnotation(DetectorSpec.class);
   /** A block this much above the best one means the loss is rising, not converged. */

@@ -40,7 +40,8 @@ import java.util.Set;
     symptom = Symptom.NUMERICAL_ERROR,
     severity = Severity.CRITICAL,
     summary = "NaN or Inf values, grouped from the layer and phase where they were born",
-    source = "DeepLocalize Alg. 2 NaN/Inf rule (DEEPLOCALIZE-AND-PEERS.md 1.3); TheDeepChecker NaN checks (3.7)")
+    source = "DeepLocalize Alg. 2 NaN/Inf rule (DEEPLOCALIZE-AND-PEERS.md 1.3); TheDeepChecker NaN checks (3.7)",
+    thresholds = {"window"})
 public final class NumericalErrorDetector implements Detector {
   private static final DetectorSpec SPEC = NumericalErrorDetector.class.getAnnotation(DetectorSpec.class);
   private static final int MIN_BIT = 1 << Column.MIN.ordinal();

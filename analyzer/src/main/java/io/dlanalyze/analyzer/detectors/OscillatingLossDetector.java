@@ -40,7 +40,8 @@ import java.util.Set;
     symptom = Symptom.OSCILLATION,
     severity = Severity.WARNING,
     summary = "The loss swings up and down by a large share of its starting value instead of converging",
-    source = "AUTOTRAINER unstable rule, zeta/eta (DEEPLOCALIZE-AND-PEERS.md 3.2); TheDeepChecker fluctuating loss (3.7)")
+    source = "AUTOTRAINER unstable rule, zeta/eta (DEEPLOCALIZE-AND-PEERS.md 3.2); TheDeepChecker fluctuating loss (3.7)",
+    thresholds = {"oscillation-block", "oscillation-amplitude", "oscillation-swings"})
 public final class OscillatingLossDetector implements Detector {
   private static final DetectorSpec SPEC = OscillatingLossDetector.class.getAnnotation(DetectorSpec.class);
 

@@ -41,7 +41,8 @@ import java.util.Set;
     symptom = Symptom.SATURATION,
     severity = Severity.WARNING,
     summary = "A sigmoid or tanh layer sits in its flat tails for many steps while the model does not learn",
-    source = "DeepDiagnosis saturated activation, share beyond +-5 > 0.5 (DEEPLOCALIZE-AND-PEERS.md 3.1); TheDeepChecker saturation (3.7)")
+    source = "DeepDiagnosis saturated activation, share beyond +-5 > 0.5 (DEEPLOCALIZE-AND-PEERS.md 3.1); TheDeepChecker saturation (3.7)",
+    thresholds = {"window", "saturation-fraction", "saturation-std", "converged-drop"})
 public final class SaturationDetector implements Detector {
   private static final DetectorSpec SPEC = SaturationDetector.class.getAnnotation(DetectorSpec.class);
   private static final double TAIL = 5;

@@ -37,7 +37,8 @@ import java.util.Set;
     symptom = Symptom.SLOW_CONVERGENCE,
     severity = Severity.WARNING,
     summary = "No epoch improves the accuracy (or the loss) by more than a small step",
-    source = "AUTOTRAINER slow convergence, delta = 0.01 (DEEPLOCALIZE-AND-PEERS.md 3.2)")
+    source = "AUTOTRAINER slow convergence, delta = 0.01 (DEEPLOCALIZE-AND-PEERS.md 3.2)",
+    thresholds = {"window", "slow-convergence-delta", "min-epochs", "converged-drop"})
 public final class SlowConvergenceDetector implements Detector {
   private static final DetectorSpec SPEC = SlowConvergenceDetector.class.getAnnotation(DetectorSpec.class);
 

@@ -41,7 +41,8 @@ import java.util.Set;
     symptom = Symptom.UNCHANGED_VALUES,
     severity = Severity.ERROR,
     summary = "A layer's weights, weight gradients or outputs stop changing from step to step",
-    source = "DeepLocalize Alg. 2 unchanged rule (DEEPLOCALIZE-AND-PEERS.md 1.3); DeepFD cons_mean/std_weight (3.4)")
+    source = "DeepLocalize Alg. 2 unchanged rule (DEEPLOCALIZE-AND-PEERS.md 1.3); DeepFD cons_mean/std_weight (3.4)",
+    thresholds = {"window", "unchanged-tolerance", "zero-fraction"})
 public final class UnchangedValuesDetector implements Detector {
   private static final DetectorSpec SPEC = UnchangedValuesDetector.class.getAnnotation(DetectorSpec.class);
   private static final Phase[] PHASES = {Phase.FORWARD, Phase.ACTIVATION, Phase.WEIGHT, Phase.GRADIENT};

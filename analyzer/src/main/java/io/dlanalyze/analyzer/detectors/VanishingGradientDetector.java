@@ -39,7 +39,8 @@ import java.util.Set;
     symptom = Symptom.VANISHING_GRADIENT,
     severity = Severity.WARNING,
     summary = "The first layers' gradients are orders of magnitude smaller than the last layer's, or near zero",
-    source = "AUTOTRAINER vanish rule, ratio < 1e-3 and ||g_first|| < 1e-4 (DEEPLOCALIZE-AND-PEERS.md 3.2); TheDeepChecker mean |g| < 1e-6 (3.7)")
+    source = "AUTOTRAINER vanish rule, ratio < 1e-3 and ||g_first|| < 1e-4 (DEEPLOCALIZE-AND-PEERS.md 3.2); TheDeepChecker mean |g| < 1e-6 (3.7)",
+    thresholds = {"window", "vanishing-ratio", "vanishing-norm", "vanishing-rms", "zero-fraction", "converged-drop"})
 public final class VanishingGradientDetector implements Detector {
   private static final DetectorSpec SPEC = VanishingGradientDetector.class.getAnnotation(DetectorSpec.class);
 

@@ -38,7 +38,8 @@ import java.util.Set;
     symptom = Symptom.EXPLODING_GRADIENT,
     severity = Severity.WARNING,
     summary = "A layer's weight variance stays outside its normal band",
-    source = "DeepDiagnosis poor weight, var < 1e-5 or > 10 (DEEPLOCALIZE-AND-PEERS.md 3.1)")
+    source = "DeepDiagnosis poor weight, var < 1e-5 or > 10 (DEEPLOCALIZE-AND-PEERS.md 3.1)",
+    thresholds = {"window", "weight-variance-low", "weight-variance-high"})
 public final class WeightVarianceDetector implements Detector {
   private static final DetectorSpec SPEC = WeightVarianceDetector.class.getAnnotation(DetectorSpec.class);
 

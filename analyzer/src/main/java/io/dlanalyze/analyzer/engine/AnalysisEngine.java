@@ -71,6 +71,7 @@ public final class AnalysisEngine {
   private long duplicateRows;
   private long relabeledRows;
   private long stoppedAtStep = -1;
+  private long excludedFindings;
 
   private AnalysisEngine(TraceReader reader, AnalysisOptions options, List<DetectorInfo> infos) {
     this.reader = reader;
@@ -179,8 +180,8 @@ public final class AnalysisEngine {
       completeStep();
     }
     List<Finding> findings = new ArrayList<>();
-    for (Detector detector : detectors) {
-      findings.addAll(detector.finish(context));
+    for (int i = 0; i < detectors.size(); i++) {
+      findings.addAll(excluded(infos.get(i).id(), detectors.get(i).finish(context)));
     }
     List<BaselineResult> baselineResults = baselines.finish(context);
     long elapsed = System.nanoTime() - start;
@@ -193,6 +194,32 @@ public final class AnalysisEngine {
         context,
         summaryInput(),
         new Timing(elapsed, rows));
+  }
+
+  /** The findings left after the options' layer exclusions; consequences on excluded layers go too. */
+  private List<Finding> excluded(String detectorId, List<Finding> raw) {
+    if (!options.hasExclusions()) {
+      return raw;
+    }
+    List<Finding> kept = new ArrayList<>(raw.size());
+    for (Finding finding : raw) {
+      if (finding.layerIndex() >= 0 && options.isExcluded(detectorId, layerName(finding.layerIndex(), finding.layerName()))) {
+        excludedFindings++;
+        continue;
+      }
+      List<io.dlanalyze.analyzer.Consequence> consequences = new ArrayList<>();
+      for (io.dlanalyze.analyzer.Consequence consequence : finding.consequences()) {
+        if (consequence.layerIndex() < 0 || !options.isExcluded(detectorId, consequence.layerName())) {
+          consequences.add(consequence);
+        }
+      }
+      kept.add(consequences.size() == finding.consequences().size() ? finding : finding.withConsequences(consequences));
+    }
+    return kept;
+  }
+
+  private String layerName(int index, String given) {
+    return given != null ? given : layers.layer(index).name();
   }
 
   private boolean shouldStop() {
@@ -301,6 +328,9 @@ public final class AnalysisEngine {
     if (relabeledRows > 0) {
       warnings.add(
           format(ROOT, "%d rows of model-level phases had a layer_index other than -1; read as model-level", relabeledRows));
+    }
+    if (excludedFindings > 0) {
+      warnings.add(format(ROOT, "%d findings on excluded layers were dropped", excludedFindings));
     }
     if (stoppedAtStep >= 0) {
       warnings.add(format(ROOT, "stopped reading after step %d at the first fault (--first-fault)", stoppedAtStep));
