@@ -169,6 +169,12 @@ public final class Evaluation {
       }
     }
     RootCause cause = report.rootCause();
+    Finding first = root;
+    if (cause != null && cause.findingRank() > 0 && cause.findingRank() <= report.findings().size()) {
+      // The symptom is the one of the finding the root cause rests on, which can be a later-ranked
+      // finding than the first warning (an earlier-starting consequence ranks first).
+      root = report.findings().get(cause.findingRank() - 1);
+    }
     String location = null;
     if (cause != null) {
       location = cause.scope().equals(RootCause.MODEL) ? "model" : cause.layerName() + " (#" + cause.layerIndex() + ")";
@@ -190,7 +196,7 @@ public final class Evaluation {
     }
     return new Outcome(
         detected,
-        detected && root != null ? root.firstStep() : -1,
+        detected && first != null ? first.firstStep() : -1,
         report.verdict().wireName(),
         location,
         symptom,
