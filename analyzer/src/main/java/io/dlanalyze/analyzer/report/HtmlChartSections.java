@@ -113,21 +113,28 @@ final class HtmlChartSections {
     StringBuilder svg = new StringBuilder();
     chart.render(svg);
     html.append("<figure class=\"chart-box\"><figcaption>").append(Html.text(title));
-    if (chart.logScale()) {
-      html.append(" <span class=\"muted\">(log scale)</span>");
+    switch (chart.scale()) {
+      case LOG -> html.append(" <span class=\"muted\">(log scale)</span>");
+      case SYMLOG -> html.append(" <span class=\"muted\">(symmetric log scale)</span>");
+      case LINEAR -> {}
     }
     html.append("</figcaption>").append(svg).append("<div class=\"legend\">");
     for (String item : legendItems) {
       html.append(item);
     }
-    html.append("</div><div class=\"chart-sampling\">").append(chartSampling()).append("</div></figure>\n");
+    html.append("</div><div class=\"chart-sampling\">").append(chartSampling(chart)).append("</div></figure>\n");
   }
 
   /** The sampling in a few words, under each chart. */
-  private String chartSampling() {
-    return charts.stepsPerBucket() == 1
+  private String chartSampling(LineChart chart) {
+    String sampling = charts.stepsPerBucket() == 1
         ? "every step"
         : "last value of every " + charts.stepsPerBucket() + " steps; band: min-max";
+    if (chart.clippedAt() >= 0) {
+      sampling += "; drawn to step " + chart.clippedAt() + " of " + charts.lastStep()
+          + ", no finite value after";
+    }
+    return sampling;
   }
 
   private static String legendItem(String color, String name, boolean main) {

@@ -3,13 +3,18 @@ package io.dlanalyze.analyzer.report;
 import static java.util.Objects.requireNonNull;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
  * One line chart of bucketed series over steps, written as inline SVG: axes with ticks, one path
  * per series (the emphasised one with its min-max band when buckets hold several steps), a strip
- * along the top where a bucket held NaN/Inf, and vertical step markers with labels. Linear y axis,
- * or log10 when every value is positive and they span three decades or more.
+ * above the plot where a bucket held NaN/Inf, and vertical step markers with labels.
+ *
+ * <p>The y axis is linear; log10 when every value is positive and they span three decades or
+ * more; symmetric log ({@code sign(v) log10(1 + |v| / c)}, with {@code c} a tenth of the median
+ * magnitude) when values of both signs or zeros reach a thousand times their median magnitude, as
+ * exploding values do, so the steps before the explosion stay visible.
  */
 final class LineChart {
   /** Width of the small charts, three to a row. */
@@ -47,7 +52,19 @@ final class LineChart {
   private final String ariaLabel;
   private final List<Line> lines = new ArrayList<>();
   private final List<Marker> markers = new ArrayList<>();
-  private boolean logScale;
+  /** How values map to the y axis. */
+  enum Scale {
+    LINEAR,
+    LOG,
+    SYMLOG
+  }
+
+  private Scale scale = Scale.LINEAR;
+  private double symlogUnit = 1;
+  private long clippedAt = -1;
+  private int drawn;
+  private final double[] tickYs = new double[32];
+  private int tickCount;
   private int plotTop;
   private int plotHeight;
 
@@ -96,9 +113,18 @@ final class LineChart {
     return value;
   }
 
-  /** True after {@link #render} chose a log10 y axis. */
-  boolean logScale() {
-    return logScale;
+  /**
+   * The last step drawn when {@link #render} cut the x axis short, or -1: when every value after
+   * the first quarter of the run is NaN/Inf (a run that blew up early), the axis ends shortly after
+   * the last finite value and the last marker, and the NaN/Inf strips run to its edge.
+   */
+  long clippedAt() {
+    return clippedAt;
+  }
+
+  /** The y axis {@link #render} chose. */
+  Scale scale() {
+    return scale;
   }
 
   /** Writes the {@code <svg>} element. */
@@ -122,27 +148,36 @@ final class LineChart {
       yMin = 0;
       yMax = 1;
     }
-    logScale = anyFinite && yMin > 0 && yMax / yMin >= 1e3;
-    double lo;
-    double hi;
-    if (logScale) {
-      lo = Math.floor(Math.log10(yMin));
-      hi = Math.ceil(Math.log10(yMax));
-      if (hi == lo) {
-        hi = lo + 1;
-      }
-    } else if (yMax == yMin) {
-      double pad = yMin == 0 ? 1 : Math.abs(yMin) * 0.1;
-      lo = yMin - pad;
-      hi = yMax + pad;
+    double typical = anyFinite ? typicalMagnitude() : 0;
+    double maxAbs = Math.max(Math.abs(yMin), Math.abs(yMax));
+    if (anyFinite && yMin > 0 && yMax / yMin >= 1e3) {
+      scale = Scale.LOG;
+    } else if (anyFinite && typical > 0 && maxAbs / typical >= 1e3) {
+      scale = Scale.SYMLOG;
+      symlogUnit = typical / 10;
     } else {
-      double pad = (yMax - yMin) * 0.05;
-      lo = yMin - pad;
-      hi = yMax + pad;
-      if (yMin >= 0 && lo < 0) {
-        lo = 0;
-      }
+      scale = Scale.LINEAR;
     }
+    double[] range =
+        switch (scale) {
+          case LOG -> {
+            double lo = Math.floor(Math.log10(yMin));
+            double hi = Math.ceil(Math.log10(yMax));
+            yield new double[] {lo, hi == lo ? lo + 1 : hi};
+          }
+          case SYMLOG -> {
+            double pad = (scaled(yMax) - scaled(yMin)) * 0.04;
+            yield new double[] {scaled(yMin) - (yMin < 0 ? pad : 0), scaled(yMax) + (yMax > 0 ? pad : 0)};
+          }
+          case LINEAR -> {
+            if (yMax == yMin) {
+              double pad = yMin == 0 ? 1 : Math.abs(yMin) * 0.1;
+              yield new double[] {yMin - pad, yMax + pad};
+            }
+            double pad = (yMax - yMin) * 0.05;
+            yield new double[] {yMin >= 0 && yMin - pad < 0 ? 0 : yMin - pad, yMax + pad};
+          }
+        };
     int strips = 0;
     for (Line line : lines) {
       for (int b = 0; b < buckets; b++) {
@@ -154,10 +189,36 @@ final class LineChart {
     }
     plotTop = TOP + (strips == 0 ? 0 : strips * STRIP + 4);
     plotHeight = HEIGHT - plotTop - BOTTOM;
-    final double yLo = lo;
-    final double yHi = hi;
+    final double yLo = range[0];
+    final double yHi = range[1];
     double xLo = charts.firstStep();
     double xHi = Math.max(charts.lastStep(), charts.firstStep() + 1);
+    drawn = buckets;
+    int lastFinite = -1;
+    for (Line line : lines) {
+      for (int b = buckets - 1; b > lastFinite; b--) {
+        if (line.series().hasFinite(b)) {
+          lastFinite = b;
+          break;
+        }
+      }
+    }
+    if (lastFinite >= 0) {
+      double limit = charts.bucketStep(lastFinite);
+      for (Marker marker : markers) {
+        if (marker.step() <= charts.lastStep()) {
+          limit = Math.max(limit, marker.step());
+        }
+      }
+      if (limit - xLo < 0.25 * (xHi - xLo)) {
+        clippedAt = (long) Math.min(charts.lastStep(),
+            Math.ceil(limit + 0.15 * (limit - xLo) + charts.stepsPerBucket() + 1));
+        xHi = clippedAt;
+        while (drawn > 0 && charts.bucketStep(drawn - 1) > xHi) {
+          drawn--;
+        }
+      }
+    }
 
     out.append("<svg class=\"chart\" viewBox=\"0 0 ").append(width).append(' ').append(HEIGHT)
         .append("\" width=\"").append(width).append("\" height=\"").append(HEIGHT)
@@ -166,21 +227,32 @@ final class LineChart {
         .append(plotWidth).append("\" height=\"").append(plotHeight).append("\"/>");
     // y axis
     out.append("<g class=\"axis\">");
-    if (logScale) {
-      int decades = (int) (yHi - yLo);
-      int every = Math.max(1, (decades + 4) / 5);
-      for (int d = (int) yLo; d <= (int) yHi; d += every) {
-        double y = yOf(d, yLo, yHi);
-        gridLine(out, y);
-        out.append("<text x=\"").append(LEFT - 4).append("\" y=\"").append(Svg.num(y + 3))
-            .append("\" text-anchor=\"end\">1e").append(d).append("</text>");
+    switch (scale) {
+      case LOG -> {
+        int decades = (int) (yHi - yLo);
+        int every = Math.max(1, (decades + 4) / 5);
+        for (int d = (int) yLo; d <= (int) yHi; d += every) {
+          yTick(out, yOf(d, yLo, yHi), "1e" + d);
+        }
       }
-    } else {
-      for (double tick : Svg.linearTicks(yLo, yHi, 4)) {
-        double y = yOf(tick, yLo, yHi);
-        gridLine(out, y);
-        out.append("<text x=\"").append(LEFT - 4).append("\" y=\"").append(Svg.num(y + 3))
-            .append("\" text-anchor=\"end\">").append(Html.text(Numbers.format(tick, 3))).append("</text>");
+      case SYMLOG -> {
+        yTick(out, yOf(0, yLo, yHi), "0");
+        int from = (int) Math.ceil(Math.log10(symlogUnit * 10));
+        int to = (int) Math.floor(Math.log10(maxAbs));
+        int every = Math.max(1, (to - from + 3) / 3);
+        for (int d = from; d <= to; d += every) {
+          if (yMax >= Math.pow(10, d)) {
+            yTick(out, yOf(scaled(Math.pow(10, d)), yLo, yHi), "1e" + d);
+          }
+          if (yMin <= -Math.pow(10, d)) {
+            yTick(out, yOf(scaled(-Math.pow(10, d)), yLo, yHi), "-1e" + d);
+          }
+        }
+      }
+      case LINEAR -> {
+        for (double tick : Svg.linearTicks(yLo, yHi, 4)) {
+          yTick(out, yOf(tick, yLo, yHi), Numbers.format(tick, 3));
+        }
       }
     }
     for (double tick : Svg.linearTicks(xLo, xHi, width > 400 ? 5 : 4)) {
@@ -208,13 +280,13 @@ final class LineChart {
         }
         Svg.PathBuilder path = new Svg.PathBuilder();
         BucketSeries s = line.series();
-        for (int b = 0; b < buckets; b++) {
+        for (int b = 0; b < drawn; b++) {
           double v = s.hasFinite(b) ? s.last(b) : Double.NaN;
-          if (Double.isNaN(v) || logScale && v <= 0) {
+          if (Double.isNaN(v) || scale == Scale.LOG && v <= 0) {
             path.breakRun();
             continue;
           }
-          path.point(xOf(charts.bucketStep(b), xLo, xHi), yOf(logScale ? Math.log10(v) : v, yLo, yHi));
+          path.point(xOf(charts.bucketStep(b), xLo, xHi), yOf(scaled(v), yLo, yHi));
         }
         String d = path.build();
         if (!d.isEmpty()) {
@@ -244,6 +316,9 @@ final class LineChart {
         double x0 = xOf(charts.bucketStep(start) - charts.stepsPerBucket() / 2.0, xLo, xHi);
         double x1 = xOf(charts.bucketStep(b - 1) + charts.stepsPerBucket() / 2.0, xLo, xHi);
         x0 = Math.max(LEFT, x0);
+        if (x0 >= LEFT + plotWidth) {
+          break;
+        }
         x1 = Math.min(LEFT + plotWidth, Math.max(x1, x0 + 1));
         d.append('M').append(Svg.num(x0)).append(' ').append(Svg.num(y)).append('H').append(Svg.num(x1));
       }
@@ -261,7 +336,7 @@ final class LineChart {
     // markers
     for (int i = 0; i < markers.size(); i++) {
       Marker marker = markers.get(i);
-      if (marker.step() < charts.firstStep() || marker.step() > charts.lastStep()) {
+      if (marker.step() < charts.firstStep() || marker.step() > xHi) {
         continue;
       }
       double x = xOf(marker.step(), xLo, xHi);
@@ -283,7 +358,7 @@ final class LineChart {
 
   private void band(StringBuilder out, Line line, double xLo, double xHi, double yLo, double yHi) {
     BucketSeries s = line.series();
-    int buckets = charts.buckets();
+    int buckets = drawn;
     StringBuilder d = new StringBuilder();
     int b = 0;
     while (b < buckets) {
@@ -310,11 +385,52 @@ final class LineChart {
   }
 
   private boolean bandable(BucketSeries s, int b) {
-    return s.hasFinite(b) && (!logScale || s.min(b) > 0);
+    return s.hasFinite(b) && (scale != Scale.LOG || s.min(b) > 0);
   }
 
+  /** A value in axis units. */
   private double scaled(double v) {
-    return logScale ? Math.log10(v) : v;
+    return switch (scale) {
+      case LINEAR -> v;
+      case LOG -> Math.log10(v);
+      case SYMLOG -> Math.signum(v) * Math.log10(1 + Math.abs(v) / symlogUnit);
+    };
+  }
+
+  /**
+   * The median magnitude of the drawn values (last per bucket) that are not zero, or 0 when there
+   * is none.
+   */
+  private double typicalMagnitude() {
+    double[] values = new double[lines.size() * charts.buckets()];
+    int n = 0;
+    for (Line line : lines) {
+      BucketSeries s = line.series();
+      for (int b = 0; b < s.buckets(); b++) {
+        if (s.hasFinite(b) && s.last(b) != 0) {
+          values[n++] = Math.abs(s.last(b));
+        }
+      }
+    }
+    if (n == 0) {
+      return 0;
+    }
+    Arrays.sort(values, 0, n);
+    return values[n / 2];
+  }
+
+  private void yTick(StringBuilder out, double y, String label) {
+    for (int i = 0; i < tickCount; i++) {
+      if (Math.abs(tickYs[i] - y) < 10) {
+        return; // would overlap a label already drawn
+      }
+    }
+    if (tickCount < tickYs.length) {
+      tickYs[tickCount++] = y;
+    }
+    gridLine(out, y);
+    out.append("<text x=\"").append(LEFT - 4).append("\" y=\"").append(Svg.num(y + 3))
+        .append("\" text-anchor=\"end\">").append(Html.text(label)).append("</text>");
   }
 
   private void gridLine(StringBuilder out, double y) {

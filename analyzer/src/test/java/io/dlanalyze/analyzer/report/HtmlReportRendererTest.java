@@ -88,6 +88,15 @@ class HtmlReportRendererTest {
   }
 
   @Test
+  void render_runBlownUpEarly_xAxisEndsAfterTheLastFiniteValue() {
+    String html = HtmlReports.render(trace(Fault.nan(3, 100)));
+
+    // every layer is NaN from step 101 on: the charts end shortly after, the strips run to the edge
+    assertThat(html).contains("last value of every 5 steps; band: min-max; drawn to step 124 of 999, no finite"
+        + " value after");
+  }
+
+  @Test
   void render_shortRun_everyStepIsAPoint() {
     SyntheticTrace trace = SyntheticTrace.builder().layers(4).steps(120).seed(5).fault(Fault.nan(2, 60)).build();
 
