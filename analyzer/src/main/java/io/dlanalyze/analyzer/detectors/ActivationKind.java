@@ -69,6 +69,33 @@ enum ActivationKind {
     };
   }
 
+  /**
+   * {@link #of(Layer)} remembered per layer, for detectors that ask once per layer and step: the
+   * parse lower-cases and copies strings, while a layer's description changes at most a few times
+   * in a trace (the engine hands out the same {@link Layer} object until it learns more about it).
+   */
+  static final class PerLayer {
+    private Layer[] layers = new Layer[0];
+    private ActivationKind[] kinds = new ActivationKind[0];
+
+    ActivationKind of(Layer layer) {
+      int index = layer.index();
+      if (index < 0) {
+        return ActivationKind.of(layer);
+      }
+      if (index >= layers.length) {
+        int n = Math.max(index + 1, 2 * layers.length);
+        layers = java.util.Arrays.copyOf(layers, n);
+        kinds = java.util.Arrays.copyOf(kinds, n);
+      }
+      if (layers[index] != layer) {
+        layers[index] = layer;
+        kinds[index] = ActivationKind.of(layer);
+      }
+      return kinds[index];
+    }
+  }
+
   /** The name used in messages: {@code relu}, {@code sigmoid}... */
   String wireName() {
     return name().toLowerCase(ROOT);

@@ -45,6 +45,8 @@ import java.util.Set;
 public final class DyingReluDetector implements Detector {
   private static final DetectorSpec SPEC = DyingReluDetector.class.getAnnotation(DetectorSpec.class);
 
+  private final ActivationKind.PerLayer activations = new ActivationKind.PerLayer();
+
   private int window;
   private double threshold;
   private double[] initial = new double[0];
@@ -98,7 +100,7 @@ public final class DyingReluDetector implements Detector {
     ensure(step.layerCount());
     for (int layer = 0; layer < step.layerCount(); layer++) {
       if (!step.present(layer, Phase.ACTIVATION, Column.ZERO_FRACTION)
-          || ActivationKind.of(step.layer(layer)) != ActivationKind.RELU) {
+          || activations.of(step.layer(layer)) != ActivationKind.RELU) {
         continue;
       }
       double zero = step.value(layer, Phase.ACTIVATION, Column.ZERO_FRACTION);

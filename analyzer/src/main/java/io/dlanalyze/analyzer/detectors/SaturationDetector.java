@@ -45,6 +45,8 @@ import java.util.Set;
     thresholds = {"window", "saturation-fraction", "saturation-std", "converged-drop"})
 public final class SaturationDetector implements Detector {
   private static final DetectorSpec SPEC = SaturationDetector.class.getAnnotation(DetectorSpec.class);
+
+  private final ActivationKind.PerLayer activations = new ActivationKind.PerLayer();
   private static final double TAIL = 5;
   private static final double NEAR_END = 0.05;
 
@@ -101,7 +103,7 @@ public final class SaturationDetector implements Detector {
     loss.observe(step);
     ensure(step.layerCount());
     for (int layer = 0; layer < step.layerCount(); layer++) {
-      ActivationKind kind = ActivationKind.of(step.layer(layer));
+      ActivationKind kind = activations.of(step.layer(layer));
       if (!kind.saturates()) {
         continue;
       }
