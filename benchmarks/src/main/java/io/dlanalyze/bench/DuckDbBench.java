@@ -124,14 +124,18 @@ public final class DuckDbBench {
 
   /**
    * DeepLocalize's per-batch checks (DeepLocalizeDetector, DEEPLOCALIZE-AND-PEERS.md 1.2-1.5) as
-   * one SQL query, first hit only. Streams: 0 forward (the activation row where the layer has
-   * them, else forward), 1 weights, 2 loss, 3 accuracy, 4 delta weights (gradient), 5 output
-   * gradient (backward). Rules: NaN/Inf; mean == 0 in at least {@code zeroRatio} of the batches
-   * so far (layer streams); every {@code window} batches, mean == max over the block (unchanged,
-   * MDL for loss and accuracy). The weight and delta-weight block tests and delta weights run on
-   * dense-like layers only, the forward and backward block tests skip flatten layers. One
-   * simplification in DuckDB's favour: whether a layer's forward stream reads activation rows is
-   * decided once per layer, not per batch (the same thing for every trace a recorder writes).
+   * one SQL query, first hit only, written to be cheap: one scan of the 7 columns, a hash join
+   * with the step counters, window functions only where an order matters (the batch counter, and
+   * the running count of zero means over the rows whose mean is 0), plain aggregates for the
+   * blocks. Streams: 0 forward (the activation row where the layer has them, else forward), 1
+   * weights, 2 loss, 3 accuracy, 4 delta weights (gradient), 5 output gradient (backward). Rules:
+   * NaN/Inf; mean == 0 in at least {@code zeroRatio} of the batches so far (layer streams); at
+   * every {@code window}-th batch, mean == max over the block (unchanged; MDL for loss and
+   * accuracy). The weight and delta-weight block tests and delta weights run on dense-like layers
+   * only, the forward and backward block tests skip flatten layers; hits are ordered as the
+   * detector checks them. One simplification in DuckDB's favour: whether a layer's forward stream
+   * reads activation rows is decided once per layer, not per batch (the same thing for every
+   * trace a recorder writes).
    */
   static String deepLocalizeSql(String file, int window, double zeroRatio) {
     return """
@@ -153,28 +157,32 @@ public final class DuckDbBench {
             coalesce(t.layer_type = 'Flatten', false) AS flatten
           FROM t JOIN counters c USING (step)
           WHERE NOT (t.phase = 'forward' AND t.layer_index IN (SELECT layer_index FROM activation_layers))
+            AND (t.phase <> 'gradient' OR coalesce(t.layer_type IN ('Dense', 'Linear'), false)
+              OR (t.layer_type IS NULL AND lower(t.layer_name) LIKE '%%dense%%'))
         ),
-        w AS (
-          SELECT *,
-            sum(CASE WHEN mean = 0 THEN 1 ELSE 0 END) OVER (
-              PARTITION BY stream, layer_index ORDER BY counter ROWS UNBOUNDED PRECEDING) AS zeros,
-            avg(mean) OVER (PARTITION BY stream, layer_index, (counter - 1) // %2$d) AS block_mean,
-            max(mean) OVER (PARTITION BY stream, layer_index, (counter - 1) // %2$d) AS block_max
-          FROM v
-          WHERE stream <> 4 OR dense
+        value_hits AS (
+          SELECT counter, batch, layer_index, stream, 'nan_inf' AS rule FROM v
+          WHERE isnan(mean) OR isinf(mean)
+          UNION ALL
+          SELECT counter, batch, layer_index, stream, 'zero_frequency' FROM (
+            SELECT *, row_number() OVER (PARTITION BY stream, layer_index ORDER BY counter) AS zeros
+            FROM v WHERE mean = 0 AND stream NOT IN (2, 3))
+          WHERE zeros >= counter * %3$s
         ),
-        hits AS (
-          SELECT counter, batch, layer_index, stream,
-            CASE
-              WHEN isnan(mean) OR isinf(mean) THEN 'nan_inf'
-              WHEN stream NOT IN (2, 3) AND mean = 0 AND zeros >= counter * %3$s THEN 'zero_frequency'
-              WHEN counter %% %2$d = 0 AND block_mean = block_max
-                AND (CASE WHEN stream IN (1, 4) THEN dense WHEN stream IN (0, 5) THEN NOT flatten ELSE true END)
-                THEN CASE WHEN stream IN (2, 3) THEN 'mdl' ELSE 'unchanged' END
-            END AS rule
-          FROM w
+        blocks AS (
+          SELECT stream, layer_index, (counter - 1) // %2$d AS block, avg(mean) AS block_mean,
+            max(mean) AS block_max, bool_and(dense) AS dense, bool_or(flatten) AS flatten
+          FROM v GROUP BY stream, layer_index, (counter - 1) // %2$d
+        ),
+        block_hits AS (
+          SELECT c.counter, c.batch, b.layer_index, b.stream,
+            CASE WHEN b.stream IN (2, 3) THEN 'mdl' ELSE 'unchanged' END AS rule
+          FROM blocks b JOIN counters c ON c.counter = (b.block + 1) * %2$d
+          WHERE b.block_mean = b.block_max
+            AND (CASE WHEN b.stream IN (1, 4) THEN b.dense WHEN b.stream IN (0, 5) THEN NOT b.flatten ELSE true END)
         )
-        SELECT counter, batch, layer_index, stream, rule FROM hits WHERE rule IS NOT NULL
+        SELECT counter, batch, layer_index, stream, rule
+        FROM (SELECT * FROM value_hits UNION ALL SELECT * FROM block_hits)
         ORDER BY counter, stream, rule IN ('unchanged', 'mdl'),
           CASE WHEN stream = 0 THEN layer_index ELSE -layer_index END
         LIMIT 1
