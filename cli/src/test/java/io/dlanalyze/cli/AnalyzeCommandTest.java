@@ -17,6 +17,7 @@ import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -95,6 +96,33 @@ class AnalyzeCommandTest {
     JsonNode json = new ObjectMapper().readTree(out.toString());
     assertThat(json.get("trace").get("format").asText()).isEqualTo("csv");
     assertThat(json.get("findings")).isEqualTo(parquet);
+  }
+
+  @Test
+  void parquetWithTinyRowGroups_sameFindingsAsDefaultRowGroups() throws IOException {
+    Path defaults = dir.resolve("default.parquet");
+    Path tiny = dir.resolve("tiny.parquet");
+    for (Path path : new Path[] {defaults, tiny}) {
+      String[] rowGroups = path == tiny ? new String[] {"--row-group-rows", "7"} : new String[0];
+      String[] args = new String[] {"generate", path.toString(), "--steps", "300", "--layers", "4", "--fault", "nan:2:150"};
+      assertThat(run(concat(args, rowGroups))).isEqualTo(ExitCodes.OK);
+    }
+    out.getBuffer().setLength(0);
+    run("analyze", "--format", "json", defaults.toString());
+    JsonNode expected = new ObjectMapper().readTree(out.toString()).get("findings");
+    out.getBuffer().setLength(0);
+
+    int code = run("analyze", "--format", "json", tiny.toString());
+
+    assertThat(err.toString()).isEmpty();
+    assertThat(code).isEqualTo(ExitCodes.FAULT_FOUND);
+    assertThat(new ObjectMapper().readTree(out.toString()).get("findings")).isEqualTo(expected);
+  }
+
+  private static String[] concat(String[] a, String[] b) {
+    String[] all = Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, all, a.length, b.length);
+    return all;
   }
 
   @Test

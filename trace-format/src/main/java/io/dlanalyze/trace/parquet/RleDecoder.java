@@ -116,6 +116,12 @@ final class RleDecoder {
         if (packed.length < count) {
           packed = new int[Math.max(count, packed.length * 2)];
         }
+        if (bitWidth == 0) {
+          // Every value is 0, and no byte stores it: the width-0 packer writes nothing, so the
+          // buffer would still hold the previous page's ids.
+          Arrays.fill(packed, 0, count, 0);
+          groups = 0;
+        }
         for (int g = 0; g < groups; g++) {
           if (pos + bitWidth <= end) {
             packer.unpack8Values(data, pos, packed, g * 8);

@@ -142,6 +142,22 @@ class ParquetTraceWriterTest {
   }
 
   @Test
+  void roundTrip_tinyRowGroups_identicalRows() {
+    SyntheticTrace trace = SyntheticTrace.builder().layers(4).steps(300).seed(5).build();
+    TraceRows expected;
+    try (TraceReader source = trace.open(ReadOptions.all())) {
+      expected = TraceRows.readAll(source);
+    }
+    for (int rows : new int[] {1, 2, 3, 7, 13}) {
+      Path path;
+      try (TraceReader source = trace.open(ReadOptions.all().withBatchRows(50))) {
+        path = write(dir.resolve("g" + rows + ".parquet"), source, WriteOptions.defaults().withRowGroupRows(rows));
+      }
+      assertThat(read(path).columns).as("row groups of %d rows", rows).isEqualTo(expected.columns);
+    }
+  }
+
+  @Test
   void roundTrip_nullsInEveryNullableColumn_keptAsNulls() {
     TraceDictionary dictionary = new TraceDictionary();
     TraceBatch batch = TraceBatch.allColumns(dictionary, 10);
