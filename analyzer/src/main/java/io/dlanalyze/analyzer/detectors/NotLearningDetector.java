@@ -27,12 +27,18 @@ import java.util.Set;
  *
  * <p>Implementation notes. Loss: the batch losses are averaged over consecutive blocks of {@code
  * window} steps; a block makes progress when its mean is below the best block mean so far by
- * more than {@code min-improvement} (relative). After {@code patience} blocks in a row without
- * progress the model does not learn, from the first step of the best block. A flat loss that has
- * already fallen by {@code converged-drop} or more from the first block counts as converged and
- * is not reported, unless it rises again by more than 10% over the best block. Once the loss is
- * NaN/Inf, numerical-error owns the run and this check stops. Accuracy: {@code window} batches in
- * a row with accuracy exactly 0. DeepLocalize's "model does not learn" is 5 exactly equal values
+ * more than {@code min-improvement} (relative). {@code patience} blocks in a row without progress
+ * make a stall, from the first step of the best block; a stall only counts when it is also at
+ * least {@code patience} times as long as the progress before it took (the blocks between the
+ * last two best blocks), so a loss that falls slowly but steadily is not stalled because a few
+ * blocks fell short of {@code min-improvement}. A stall is reported only if it lasts to the end
+ * of the run: a later block that makes progress again ends it, and the check starts over (the
+ * analysis is offline, like Keras EarlyStopping's patience and AUTOTRAINER's late loss-curve
+ * rules it judges the whole curve, not its first few blocks). A flat loss that has already fallen
+ * by {@code converged-drop} or more from the first block counts as converged and is not reported,
+ * unless it rises again by more than 10% over the best block. Once the loss is NaN/Inf,
+ * numerical-error owns the run and this check stops. Accuracy: {@code window} batches in a row
+ * with accuracy exactly 0. DeepLocalize's "model does not learn" is 5 exactly equal values
  * (DEEPLOCALIZE-AND-PEERS.md 1.4); the direction-aware block test follows TheDeepChecker's loss
  * non-decreasing check (3.7) and AUTOTRAINER's not-converge gate (3.2).
  */
@@ -48,7 +54,6 @@ public final class NotLearningDetector implements Detector {
   /** A block this much above the best one means the loss is rising, not converged. */
   private static final double RISE = 0.1;
 
-  private final List<Finding> findings = new ArrayList<>();
   private int window;
   private double minImprovement;
   private int patience;
@@ -62,9 +67,13 @@ public final class NotLearningDetector implements Detector {
   private double firstBlock;
   private double best;
   private long bestStart;
+  private long bestBlock;
+  private long pace;
   private int stale;
   private double lastBlock;
-  private boolean lossFired;
+  /** A stall that has lasted so far; a finding only if it lasts to the end of the run. */
+  private boolean stalled;
+  private Finding stall;
   private long lossLastStep;
   private long lossSteps;
   private long plateauSteps;
@@ -119,7 +128,7 @@ public final class NotLearningDetector implements Detector {
     }
     blockSum += loss;
     blockCount++;
-    if (lossFired) {
+    if (stalled) {
       lossLastStep = step;
       lossSteps++;
     }
@@ -135,19 +144,26 @@ public final class NotLearningDetector implements Detector {
       firstBlock = mean;
       best = mean;
       bestStart = blockStart;
+      bestBlock = 1;
+      pace = 1;
       return;
     }
     if (mean < best - minImprovement * Math.abs(best)) {
+      pace = blocks - bestBlock;
       best = mean;
       bestStart = blockStart;
+      bestBlock = blocks;
       stale = 0;
+      // Progress again: a stall so far was a pause, not a model that stopped learning.
+      stalled = false;
+      stall = null;
       return;
     }
     stale++;
     if (stale == 1) {
       firstStaleStart = blockStart;
     }
-    if (lossFired || stale < patience) {
+    if (stalled || stale < patience || stale < patience * pace) {
       return;
     }
     boolean rising = mean > best + RISE * Math.abs(best);
@@ -155,12 +171,12 @@ public final class NotLearningDetector implements Detector {
     if (converged && !rising) {
       return;
     }
-    lossFired = true;
+    stalled = true;
     onset = rising ? firstStaleStart : bestStart;
     plateauSteps = step - onset + 1;
     lossLastStep = step;
     lossSteps = plateauSteps;
-    findings.add(lossFinding(rising));
+    stall = lossFinding(rising);
   }
 
   private Finding lossFinding(boolean rising) {
@@ -209,24 +225,23 @@ public final class NotLearningDetector implements Detector {
     }
   }
 
+  /** A loss stall is final only at the end of the run, so only the accuracy check stops early. */
   @Override
   public boolean fired() {
-    return lossFired || accuracyFired;
+    return accuracyFired;
   }
 
   @Override
   public List<Finding> finish(AnalysisContext context) {
     List<Finding> result = new ArrayList<>();
-    for (Finding finding : findings) {
+    if (stall != null) {
       result.add(
-          lossFired
-              ? Finding.builder(SPEC)
-                  .at(-1, Phase.LOSS)
-                  .steps(finding.firstStep(), Math.max(finding.firstStep(), lossLastStep), Math.max(1, lossSteps))
-                  .evidence(finding.evidence())
-                  .message(finding.message())
-                  .build()
-              : finding);
+          Finding.builder(SPEC)
+              .at(-1, Phase.LOSS)
+              .steps(stall.firstStep(), Math.max(stall.firstStep(), lossLastStep), Math.max(1, lossSteps))
+              .evidence(stall.evidence())
+              .message(stall.message())
+              .build());
     }
     if (accuracyFired) {
       result.add(

@@ -30,7 +30,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * False-positive control: every default-mode detector runs over healthy runs, synthetic ones of
- * several shapes and the fixed twins of sample-traces/, and nothing above info may come out.
+ * several shapes (up to 200,000 steps: long runs whose loss falls slowly per step) and the fixed
+ * twins of sample-traces/, and nothing above info may come out.
  */
 class HealthyRunsTest {
   private static final Path MANIFEST = Path.of("..", "sample-traces", "manifest.json");
@@ -41,7 +42,10 @@ class HealthyRunsTest {
         Arguments.of(6, 1_000, 100, 2L),
         Arguments.of(12, 600, 50, 3L),
         Arguments.of(24, 400, 40, 4L),
-        Arguments.of(4, 5_000, 500, 5L));
+        Arguments.of(4, 5_000, 500, 5L),
+        Arguments.of(6, 10_000, 500, 6L),
+        Arguments.of(2, 50_000, 500, 7L),
+        Arguments.of(1, 200_000, 500, 8L));
   }
 
   @ParameterizedTest(name = "{0} layers, {1} steps")

@@ -11,6 +11,7 @@ import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.Symptom;
 import io.dlanalyze.trace.Phase;
 import io.dlanalyze.trace.synthetic.Fault;
+import io.dlanalyze.trace.synthetic.SyntheticTrace;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -47,6 +48,63 @@ class NotLearningDetectorTest {
     }
 
     assertThat(analyze(b.build(), only(ID)).findings()).isEmpty();
+  }
+
+  @Test
+  void doesNotFire_onLongHealthyRun_whoseLossFallsLessThanMinImprovementPerBlock() {
+    // 50,000 steps: the loss falls from 2.3 to 0.2, about 0.3% per block of 50 steps early on.
+    SyntheticTrace trace = SyntheticTrace.builder().layers(2).steps(50_000).stepsPerEpoch(500).seed(1).build();
+
+    assertThat(analyze(trace, only(ID)).findings()).isEmpty();
+  }
+
+  @Test
+  void reports_plateauInLongRun_fromThePlateauNotFromAnEarlierPause() {
+    SyntheticTrace trace = SyntheticTrace.builder().layers(2).steps(50_000).stepsPerEpoch(500).seed(1)
+        .fault(Fault.lossPlateau(5_000)).build();
+
+    Finding finding = analyze(trace, only(ID)).findings().get(0);
+
+    assertThat(finding.firstStep()).isBetween(4_800L, 5_000L);
+    assertThat(finding.lastStep()).isEqualTo(49_999);
+    assertThat(finding.evidence().get("trend")).isEqualTo("flat");
+  }
+
+  @Test
+  void doesNotFire_onPauseThatEndsBeforeTheRunDoes() {
+    RowTrace.Builder b = RowTrace.builder();
+    for (long s = 0; s < 1000; s++) {
+      // falls, stays flat for 400 steps (8 blocks), then falls again to a quarter of the start
+      long t = s < 200 ? s : s < 600 ? 200 : s - 400;
+      b.model(s, Phase.LOSS, 2.0 - 2.5e-3 * t);
+    }
+
+    assertThat(analyze(b.build(), only(ID)).findings()).isEmpty();
+  }
+
+  @Test
+  void doesNotFire_onSteadySlowDecrease_whoseLastBlocksFallShortOfMinImprovement() {
+    // 0.1% per block: progress of 1% every 10 blocks; the run ends 4 blocks after the last one
+    RowTrace.Builder b = RowTrace.builder();
+    for (long s = 0; s < 50 * 95; s++) {
+      b.model(s, Phase.LOSS, 2.0 * (1 - 2e-5 * s));
+    }
+
+    assertThat(analyze(b.build(), only(ID)).findings()).isEmpty();
+  }
+
+  @Test
+  void reports_stallAfterSlowProgress_onceItIsPatienceTimesLongerThanTheProgressBeforeIt() {
+    // 0.1% per block for 30 blocks (progress every 10 blocks), then flat for 60: a stall of more
+    // than patience x 10 blocks, from the last block that made progress
+    RowTrace.Builder b = RowTrace.builder();
+    for (long s = 0; s < 50 * 90; s++) {
+      b.model(s, Phase.LOSS, 2.0 * (1 - 2e-5 * Math.min(s, 1_500)));
+    }
+
+    Finding finding = analyze(b.build(), only(ID)).findings().get(0);
+    assertThat(finding.firstStep()).isEqualTo(1_000);
+    assertThat(finding.lastStep()).isEqualTo(50 * 90 - 1);
   }
 
   @Test
