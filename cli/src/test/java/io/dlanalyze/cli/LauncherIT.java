@@ -1,0 +1,116 @@
+package io.dlanalyze.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The {@code ./dl-analyze} launcher against the packaged jar (after {@code package}), on the Java
+ * of the PATH and on every other JDK installed under /usr/lib/jvm: no JVM warning may reach the
+ * user, and the class-data-sharing archive is written once per Java version and then used.
+ */
+class LauncherIT {
+  private static final Path ROOT = Python.repoRoot();
+  private static final Path LAUNCHER = ROOT.resolve("dl-analyze");
+  private static final Path SAMPLE = ROOT.resolve("sample-traces/traces/so-48385830-buggy.parquet");
+
+  record Run(int exitCode, String out, String err) {}
+
+  private static Run run(String javaHome, String... args) throws IOException, InterruptedException {
+    List<String> command = new ArrayList<>();
+    command.add(LAUNCHER.toString());
+    command.addAll(List.of(args));
+    ProcessBuilder builder = new ProcessBuilder(command).directory(ROOT.toFile());
+    builder.environment().put("DL_ANALYZE_NO_BUILD", "1");
+    builder.environment().remove("DL_ANALYZE_JAVA_OPTS");
+    builder.environment().remove("DL_ANALYZE_CDS");
+    if (javaHome == null) {
+      builder.environment().remove("JAVA_HOME");
+    } else {
+      builder.environment().put("JAVA_HOME", javaHome);
+    }
+    Path out = Files.createTempFile("launcher", ".out");
+    Path err = Files.createTempFile("launcher", ".err");
+    try {
+      Process process = builder.redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+      if (!process.waitFor(180, TimeUnit.SECONDS)) {
+        process.destroyForcibly();
+        throw new AssertionError("dl-analyze " + String.join(" ", args) + " did not finish in 180 s");
+      }
+      return new Run(process.exitValue(), Files.readString(out, StandardCharsets.UTF_8),
+          Files.readString(err, StandardCharsets.UTF_8));
+    } finally {
+      Files.deleteIfExists(out);
+      Files.deleteIfExists(err);
+    }
+  }
+
+  /** JAVA_HOME values to test: null (the java of the PATH) and each JDK under /usr/lib/jvm. */
+  private static Map<String, String> javas() throws IOException {
+    Map<String, String> javas = new LinkedHashMap<>();
+    javas.put("PATH", null);
+    Path jvm = Path.of("/usr/lib/jvm");
+    if (Files.isDirectory(jvm)) {
+      try (Stream<Path> homes = Files.list(jvm)) {
+        for (Path home : homes.sorted().toList()) {
+          if (Files.isExecutable(home.resolve("bin/java")) && Files.isRegularFile(home.resolve("release"))) {
+            javas.putIfAbsent(home.toRealPath().toString(), home.toRealPath().toString());
+          }
+        }
+      }
+    }
+    return javas;
+  }
+
+  private static int major(String versionOutput) {
+    Matcher m = Pattern.compile("Java (\\d+)").matcher(versionOutput);
+    assertThat(m.find()).as("version output: %s", versionOutput).isTrue();
+    return Integer.parseInt(m.group(1));
+  }
+
+  @Test
+  void version_everyInstalledJava_noWarnings() throws Exception {
+    for (Map.Entry<String, String> java : javas().entrySet()) {
+      Run run = run(java.getValue(), "--version");
+      assertThat(run.exitCode()).as(java.getKey()).isZero();
+      assertThat(run.err()).as(java.getKey()).isEmpty();
+      assertThat(run.out()).as(java.getKey()).startsWith("dl-analyze ").contains("Java ");
+    }
+  }
+
+  @Test
+  void analyzeSample_everyInstalledJava_sameReportNoWarningsArchiveWrittenThenUsed() throws Exception {
+    String expected = null;
+    for (Map.Entry<String, String> java : javas().entrySet()) {
+      int major = major(run(java.getValue(), "--version").out());
+      Path archive = ROOT.resolve("cli/target/dl-analyze-java" + major + ".jsa");
+      Files.deleteIfExists(archive);
+
+      Run first = run(java.getValue(), SAMPLE.toString());
+      assertThat(first.exitCode()).as(java.getKey()).isEqualTo(ExitCodes.FAULT_FOUND);
+      assertThat(first.err()).as(java.getKey()).isEmpty();
+      assertThat(archive).as(java.getKey()).isNotEmptyFile();
+
+      Run second = run(java.getValue(), SAMPLE.toString());
+      assertThat(second.exitCode()).as(java.getKey()).isEqualTo(ExitCodes.FAULT_FOUND);
+      assertThat(second.err()).as(java.getKey()).isEmpty();
+      assertThat(second.out()).as(java.getKey()).isEqualTo(first.out());
+      if (expected == null) {
+        expected = first.out();
+      }
+      assertThat(first.out()).as(java.getKey()).isEqualTo(expected);
+    }
+  }
+}
