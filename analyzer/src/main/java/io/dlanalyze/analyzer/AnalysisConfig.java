@@ -2,11 +2,13 @@ package io.dlanalyze.analyzer;
 
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
+import static java.util.Objects.requireNonNull;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -40,30 +42,58 @@ public final class AnalysisConfig {
   private static final List<String> TOP_KEYS = List.of("mode", "fail-on", "thresholds", "exclude-layers", "detectors");
   private static final List<String> DETECTOR_KEYS = List.of("enabled", "exclude-layers", "thresholds");
 
-  private final Path file;
+  /** The file's name as given: error messages start with it; its extension picks YAML or JSON. */
+  private final String file;
 
-  private AnalysisConfig(Path file) {
+  private AnalysisConfig(String file) {
     this.file = file;
   }
 
   /**
    * Applies the file's settings to {@code builder} and returns it.
    *
-   * @throws IllegalArgumentException naming the file and the key for anything unknown or invalid
-   * @throws java.io.UncheckedIOException when the file cannot be read
+   * @throws IllegalArgumentException naming the file and the key for anything unknown or invalid,
+   *     or when the file cannot be read
    */
   public static AnalysisOptions.Builder apply(Path file, AnalysisOptions.Builder builder) {
-    return new AnalysisConfig(file).read(builder);
+    return apply(file.toString(), read(file), builder);
   }
 
-  private AnalysisOptions.Builder read(AnalysisOptions.Builder builder) {
-    JsonNode root;
+  /**
+   * Applies the settings of a config file read before (the batch reads it once and ships the text
+   * to every analysis, also to Spark tasks that cannot see the file).
+   *
+   * @param name the file's name as given, for error messages and the format ({@code .yaml} or
+   *     {@code .yml}: YAML, otherwise JSON)
+   * @param content the file's text
+   * @throws IllegalArgumentException naming the file and the key for anything unknown or invalid
+   */
+  public static AnalysisOptions.Builder apply(String name, String content, AnalysisOptions.Builder builder) {
+    requireNonNull(content, "content is null");
+    return new AnalysisConfig(requireNonNull(name, "name is null")).read(content, builder);
+  }
+
+  /**
+   * The text of a config file (UTF-8).
+   *
+   * @throws IllegalArgumentException naming the file when it is missing or cannot be read
+   */
+  public static String read(Path file) {
     try {
-      String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
-      ObjectMapper mapper = name.endsWith(".yaml") || name.endsWith(".yml") ? new ObjectMapper(new YAMLFactory()) : new ObjectMapper();
-      root = mapper.readTree(Files.readAllBytes(file));
+      return new String(Files.readAllBytes(file), StandardCharsets.UTF_8);
     } catch (java.nio.file.NoSuchFileException e) {
       throw new IllegalArgumentException(format(ROOT, "%s: config file not found", file));
+    } catch (IOException e) {
+      throw new IllegalArgumentException(format(ROOT, "%s: cannot read the config file: %s", file, firstLine(e.getMessage())));
+    }
+  }
+
+  private AnalysisOptions.Builder read(String content, AnalysisOptions.Builder builder) {
+    JsonNode root;
+    try {
+      String name = file.toLowerCase(Locale.ROOT);
+      ObjectMapper mapper = name.endsWith(".yaml") || name.endsWith(".yml") ? new ObjectMapper(new YAMLFactory()) : new ObjectMapper();
+      root = mapper.readTree(content);
     } catch (IOException e) {
       throw new IllegalArgumentException(format(ROOT, "%s: not valid JSON or YAML: %s", file, firstLine(e.getMessage())));
     }

@@ -41,7 +41,7 @@ public final class TraceAnalysis {
 
   public TraceAnalysis(AnalysisSettings settings) {
     this.options = requireNonNull(settings, "settings is null").options();
-    this.config = configOf(analyzer, options);
+    this.config = configOf(analyzer, options, settings.config());
   }
 
   /** A trace's analysis: its runs row and its findings rows in rank order. */
@@ -54,9 +54,10 @@ public final class TraceAnalysis {
 
   /**
    * The analysis configuration, kept in every row: a trace is re-analysed when it changes, and
-   * also when this changes (another dl-analyze version, mode, detector set or threshold). For
-   * example {@code dl-analyze 0.1.0; mode=default; detectors=numerical-error;
-   * thresholds=sha256:1f2e3d4c5b6a}.
+   * also when this changes (another dl-analyze version, mode, detector set or threshold, or the
+   * text of the config file). For example {@code dl-analyze 0.1.0; mode=default;
+   * detectors=numerical-error; thresholds=sha256:1f2e3d4c5b6a}, followed by {@code ;
+   * config=sha256:7a8b9c0d1e2f} (the SHA-256 of the config file's text) when there is one.
    */
   public String config() {
     return config;
@@ -208,7 +209,7 @@ public final class TraceAnalysis {
     return out.toString();
   }
 
-  private static String configOf(Analyzer analyzer, AnalysisOptions options) {
+  private static String configOf(Analyzer analyzer, AnalysisOptions options, AnalysisSettings.ConfigFile file) {
     List<String> ids = new ArrayList<>();
     for (DetectorInfo info : analyzer.detectorsFor(options)) {
       ids.add(info.id());
@@ -220,7 +221,8 @@ public final class TraceAnalysis {
     return "dl-analyze " + BatchVersion.get()
         + "; mode=" + options.mode().wireName()
         + "; detectors=" + String.join(",", ids)
-        + "; thresholds=sha256:" + sha256(thresholds.toString()).substring(0, 12);
+        + "; thresholds=sha256:" + sha256(thresholds.toString()).substring(0, 12)
+        + (file == null ? "" : "; config=sha256:" + sha256(file.content()).substring(0, 12));
   }
 
   private static String sha256(String text) {

@@ -139,6 +139,40 @@ class BatchRunnerTest {
         .isEqualTo(4);
   }
 
+  AnalysisSettings withConfig(String name, String text) throws IOException {
+    Path file = dir.resolve(name);
+    Files.writeString(file, text, StandardCharsets.UTF_8);
+    return new AnalysisSettings(null, java.util.Map.of(), null, List.of(), AnalysisSettings.ConfigFile.read(file));
+  }
+
+  @Test
+  void run_configFile_appliedToEveryTrace() throws Exception {
+    write(input().resolve("dead1.arrows"), small(1, Fault.deadLayer(1, 20)));
+    write(input().resolve("dead2.parquet"), small(2, Fault.deadLayer(1, 40)));
+    assertThat(batch().counts().buggy()).isEqualTo(2);
+
+    BatchResults results = batch(withConfig("quiet.yaml", "exclude-layers: [fc1]\n"), false, new ArrayList<>());
+
+    assertThat(results.counts().analyzed()).isEqualTo(2);
+    assertThat(results.runs()).extracting(RunRow::verdict).containsExactly("healthy", "healthy");
+    assertThat(results.runs()).extracting(RunRow::config).allMatch(c -> c.contains("; config=sha256:"));
+  }
+
+  @Test
+  void run_changedConfigFile_analysesEveryUnchangedTraceAgain() throws Exception {
+    writeInputs();
+    AnalysisSettings config = withConfig("c.yaml", "thresholds:\n  window: 40\n");
+    assertThat(batch(config, false, new ArrayList<>()).counts().analyzed()).isEqualTo(4);
+    assertThat(batch(config, false, new ArrayList<>()).counts().skipped()).isEqualTo(4);
+
+    // the same settings, other text: re-analysed; then no config at all: re-analysed again
+    AnalysisSettings edited = withConfig("c.yaml", "thresholds:\n  window: 40   # steps\n");
+
+    assertThat(batch(edited, false, new ArrayList<>()).counts().analyzed()).isEqualTo(4);
+    assertThat(batch(edited, false, new ArrayList<>()).counts().analyzed()).isZero();
+    assertThat(batch().counts().analyzed()).isEqualTo(4);
+  }
+
   @Test
   void run_corruptTruncatedAndEmptyFiles_completeWithThreeErrorRows() throws Exception {
     write(input().resolve("healthy.arrows"), small(1));

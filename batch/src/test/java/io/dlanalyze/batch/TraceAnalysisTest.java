@@ -92,4 +92,16 @@ class TraceAnalysisTest {
     assertThat(new TraceAnalysis(new AnalysisSettings(AnalysisMode.DEEPLOCALIZE)).config())
         .isNotEqualTo(analysis.config());
   }
+
+  @Test
+  void config_withConfigFile_endsWithTheHashOfItsText() {
+    AnalysisSettings.ConfigFile file = new AnalysisSettings.ConfigFile("c.yaml", "thresholds:\n  window: 30\n");
+    AnalysisSettings.ConfigFile edited = new AnalysisSettings.ConfigFile("c.yaml", "thresholds:\n  window: 30 # more steps\n");
+    String config = new TraceAnalysis(new AnalysisSettings(null, java.util.Map.of(), null, java.util.List.of(), file)).config();
+
+    assertThat(config).containsPattern("; config=sha256:[0-9a-f]{12}$");
+    assertThat(new TraceAnalysis(new AnalysisSettings(null, java.util.Map.of(), null, java.util.List.of(), edited)).config())
+        .isNotEqualTo(config);
+    assertThat(analysis.config()).doesNotContain("config=");
+  }
 }

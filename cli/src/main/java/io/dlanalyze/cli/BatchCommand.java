@@ -44,7 +44,8 @@ import picocli.CommandLine.Spec;
           + " (one row per trace), findings.parquet (one row per finding) and"
           + " summary.txt/.json/.md/.html; then prints the summary.",
       "A trace already in --out/runs.parquet is skipped while its fingerprint (size, mtime, SHA-256"
-          + " of its first and last 64 KiB) and the analysis settings are unchanged; traces no longer"
+          + " of its first and last 64 KiB) and the analysis settings (with the --config file's text)"
+          + " are unchanged; traces no longer"
           + " found are dropped. A trace that cannot be read is a row with status error and never"
           + " stops the batch.",
       "Exit code, over every trace in the results (skipped ones too): 4 if some trace could not be"
@@ -77,9 +78,15 @@ final class BatchCommand implements Callable<Integer> {
   @Option(names = "--force", description = "Analyse every trace again, changed or not.")
   boolean force;
 
-  @Option(names = "--mode", paramLabel = "MODE", defaultValue = "default",
-      description = "default or deeplocalize, as for analyze (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--mode", paramLabel = "MODE",
+      description = "default or deeplocalize, as for analyze (default: the config's, else default).")
   AnalysisMode mode;
+
+  @Option(names = "--config", paramLabel = "FILE",
+      description = "A JSON or YAML file of thresholds, detectors on/off and layer exclusions, as for"
+          + " analyze, applied to every trace (its fail-on has no effect here); options on the command"
+          + " line override it. A changed file re-analyses every trace.")
+  Path config;
 
   @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "text",
       description = "The summary printed on standard output: text, json, markdown or html (all are"
@@ -153,7 +160,8 @@ final class BatchCommand implements Callable<Integer> {
         }
       }
       AnalysisSettings settings =
-          new AnalysisSettings(mode, values, detectors, disabled == null ? List.of() : disabled);
+          new AnalysisSettings(mode, values, detectors, disabled == null ? List.of() : disabled,
+              config == null ? null : AnalysisSettings.ConfigFile.read(config));
       new TraceAnalysis(settings);
       return settings;
     } catch (IllegalArgumentException e) {

@@ -148,6 +148,43 @@ class BatchCommandTest {
   }
 
   @Test
+  void batch_config_appliedToEveryTraceAndAChangedFileReanalysesThem() throws IOException {
+    write("dead1.arrows", Fault.deadLayer(1, 20));
+    write("dead2.parquet", Fault.deadLayer(1, 40));
+    Path config = Files.writeString(dir.resolve("nightly.yaml"), "exclude-layers: [fc1]\n");
+
+    int code = run("batch", in().toString(), "--out", results().toString(), "--config", config.toString());
+
+    assertThat(code).isEqualTo(ExitCodes.OK);
+    assertThat(out.toString()).contains("2 healthy, 0 buggy");
+    assertThat(run("batch", in().toString(), "--out", results().toString(), "--config", config.toString()))
+        .isEqualTo(ExitCodes.OK);
+    assertThat(out.toString()).contains("this run: 0 analyzed, 2 unchanged and skipped");
+
+    Files.writeString(config, "exclude-layers: [fc2]\n");
+
+    assertThat(run("batch", in().toString(), "--out", results().toString(), "--config", config.toString()))
+        .isEqualTo(ExitCodes.FAULT_FOUND);
+    assertThat(out.toString()).contains("this run: 2 analyzed, 0 unchanged and skipped").contains("0 healthy, 2 buggy");
+  }
+
+  @Test
+  void batch_badConfig_exitsTwoWithOneLineNamingTheFileAndKey() throws IOException {
+    write("healthy.arrows");
+    Path bad = Files.writeString(dir.resolve("bad.json"), "{\"thresholds\": {\"windoww\": 3}}");
+    Path missing = dir.resolve("missing.yaml");
+
+    assertThat(run("batch", in().toString(), "--out", results().toString(), "--config", bad.toString()))
+        .isEqualTo(ExitCodes.USAGE);
+    assertThat(err.toString().lines().findFirst().orElseThrow())
+        .startsWith("dl-analyze: error: " + bad + ": thresholds.windoww: unknown threshold");
+    assertThat(run("batch", in().toString(), "--out", results().toString(), "--config", missing.toString()))
+        .isEqualTo(ExitCodes.USAGE);
+    assertThat(err.toString()).startsWith("dl-analyze: error: " + missing + ": config file not found");
+    assertThat(results()).doesNotExist();
+  }
+
+  @Test
   void batch_outIsAFile_exitsFive() throws IOException {
     write("healthy.arrows");
     Path file = Files.writeString(dir.resolve("file"), "x");

@@ -7,6 +7,7 @@ import static java.util.Objects.requireNonNull;
 import io.dlanalyze.analyzer.AnalysisMode;
 import io.dlanalyze.batch.AnalysisSettings;
 import io.dlanalyze.batch.SummaryFormat;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -14,15 +15,17 @@ import java.util.Map;
 
 /**
  * The Spark job's command line, the same options as {@code dl-analyze batch} where they apply:
- * {@code PATH... --out DIR [--force] [--mode MODE] [--format FORMAT] [--set KEY=VALUE]...
- * [--detectors ID,...] [--disable ID,...]}. Paths and {@code --out} are Hadoop paths or URIs
- * ({@code hdfs://nn/runs}, {@code s3a://bucket/runs}, {@code file:/data/runs}, or a path on the
- * default file system).
+ * {@code PATH... --out DIR [--force] [--mode MODE] [--format FORMAT] [--config FILE] [--set
+ * KEY=VALUE]... [--detectors ID,...] [--disable ID,...]}. Paths and {@code --out} are Hadoop paths
+ * or URIs ({@code hdfs://nn/runs}, {@code s3a://bucket/runs}, {@code file:/data/runs}, or a path
+ * on the default file system); {@code --config} is a file on the driver's local file system (with
+ * {@code spark-submit --files} in cluster mode), read once and shipped to the tasks.
  */
 record JobArguments(List<String> paths, String out, AnalysisSettings settings, boolean force, SummaryFormat summaryFormat) {
   static final String USAGE =
       "usage: SparkBatchJob PATH... --out DIR [--force] [--mode default|deeplocalize]"
-          + " [--format text|json|markdown|html] [--set KEY=VALUE]... [--detectors ID,...] [--disable ID,...]";
+          + " [--format text|json|markdown|html] [--config FILE] [--set KEY=VALUE]... [--detectors ID,...]"
+          + " [--disable ID,...]";
 
   JobArguments {
     paths = List.copyOf(paths);
@@ -43,7 +46,8 @@ record JobArguments(List<String> paths, String out, AnalysisSettings settings, b
     List<String> paths = new ArrayList<>();
     String out = null;
     boolean force = false;
-    AnalysisMode mode = AnalysisMode.DEFAULT;
+    AnalysisMode mode = null;
+    AnalysisSettings.ConfigFile config = null;
     SummaryFormat summary = SummaryFormat.TEXT;
     Map<String, Double> thresholds = new LinkedHashMap<>();
     List<String> enabled = null;
@@ -55,6 +59,7 @@ record JobArguments(List<String> paths, String out, AnalysisSettings settings, b
         case "--force" -> force = true;
         case "--mode" -> mode = AnalysisMode.fromWireName(value(args, ++i, arg));
         case "--format" -> summary = SummaryFormat.fromWireName(value(args, ++i, arg));
+        case "--config" -> config = AnalysisSettings.ConfigFile.read(Path.of(value(args, ++i, arg)));
         case "--set" -> {
           String pair = value(args, ++i, arg);
           int eq = pair.indexOf('=');
@@ -80,7 +85,7 @@ record JobArguments(List<String> paths, String out, AnalysisSettings settings, b
     if (out == null) {
       throw new IllegalArgumentException("--out is required; " + USAGE);
     }
-    return new JobArguments(paths, out, new AnalysisSettings(mode, thresholds, enabled, disabled), force, summary);
+    return new JobArguments(paths, out, new AnalysisSettings(mode, thresholds, enabled, disabled, config), force, summary);
   }
 
   private static String value(String[] args, int i, String option) {

@@ -129,6 +129,42 @@ class SparkBatchTest {
   }
 
   @Test
+  void sparkJob_configFile_appliedInTheTasksAndAChangedFileReanalyses() throws Exception {
+    Path input = dir.resolve("in");
+    Inputs.write(input.resolve("a.arrows"), Inputs.trace(1, io.dlanalyze.trace.synthetic.Fault.deadLayer(1, 20)));
+    Inputs.write(input.resolve("b.parquet"), Inputs.trace(2, io.dlanalyze.trace.synthetic.Fault.deadLayer(1, 40)));
+    Path config = Files.writeString(dir.resolve("nightly.yaml"), "exclude-layers: [fc1]\n");
+    Path results = dir.resolve("results");
+    Path local = dir.resolve("local");
+
+    int code = sparkJob(input.toString(), "--out", results.toString(), "--config", config.toString());
+
+    assertThat(code).isEqualTo(SparkBatchJob.OK);
+    List<Path> traces = LocalDiscovery.find(List.of(input.toString()), local).traces();
+    BatchResults batch =
+        new BatchRunner(new AnalysisSettings(null, java.util.Map.of(), null, List.of(), AnalysisSettings.ConfigFile.read(config)), 2, false)
+            .run(traces, PreviousResults.none(), BatchListener.none());
+    ResultsOutput.writeLocal(local, batch);
+    assertThat(runs(results)).isEqualTo(runs(local)).extracting(RunRow::verdict).containsExactly("healthy", "healthy");
+
+    Files.writeString(config, "exclude-layers: [fc2]\n");
+
+    assertThat(sparkJob(input.toString(), "--out", results.toString(), "--config", config.toString()))
+        .isEqualTo(SparkBatchJob.FAULT_FOUND);
+    assertThat(out.toString(StandardCharsets.UTF_8)).contains("this run: 2 analyzed, 0 unchanged and skipped");
+  }
+
+  @Test
+  void jobArguments_badConfig_namesTheFileAndTheKey() throws IOException {
+    Path bad = Files.writeString(dir.resolve("bad.json"), "{\"detectors\": {\"no-such-detector\": false}}");
+
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> JobArguments.parse(dir.toString(), "--out", dir.resolve("o").toString(), "--config", bad.toString()))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageStartingWith(bad + ": detectors.no-such-detector: unknown detector");
+  }
+
+  @Test
   void sparkJob_missingPathOrBadArguments_exitCodes() {
     assertThat(sparkJob(dir.resolve("missing").toString(), "--out", dir.resolve("o").toString()))
         .isEqualTo(SparkBatchJob.BAD_INPUT);

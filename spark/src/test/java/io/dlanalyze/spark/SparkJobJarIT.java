@@ -26,7 +26,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The shipped job jar on the class path a cluster gives it: Spark 4.2 with Spark's own parquet-mr
  * 1.17.0 (not our 1.18.1) and none of our modules unshaded. The jar must bring everything it needs
- * relocated, and produce the same runs table as the local batch.
+ * relocated, and produce the same runs table as the local batch, with the same YAML config file.
  */
 class SparkJobJarIT {
   @TempDir Path dir;
@@ -38,23 +38,26 @@ class SparkJobJarIT {
     Inputs.write(input.resolve("nan.arrows"), Inputs.trace(2, Fault.nan(1, 40)));
     Inputs.write(input.resolve("dead.arrow"), Inputs.trace(3, Fault.deadLayer(1, 30)));
     Files.writeString(input.resolve("corrupt.parquet"), "not parquet");
+    // the faults are all in fc1: excluded, every readable trace is healthy
+    Path config = Files.writeString(dir.resolve("nightly.yaml"), "exclude-layers: [fc1]\nthresholds:\n  window: 40\n");
     Path local = dir.resolve("local");
     List<Path> traces = LocalDiscovery.find(List.of(input.toString()), local).traces();
-    BatchResults batch =
-        new BatchRunner(AnalysisSettings.defaults(), 1, false).run(traces, PreviousResults.none(), BatchListener.none());
+    AnalysisSettings settings =
+        new AnalysisSettings(null, java.util.Map.of(), null, List.of(), AnalysisSettings.ConfigFile.read(config));
+    BatchResults batch = new BatchRunner(settings, 1, false).run(traces, PreviousResults.none(), BatchListener.none());
     ResultsOutput.writeLocal(local, batch);
     Path distributed = dir.resolve("spark");
 
     String classPath = sparkClassPath();
-    Process process = launch(classPath, input, distributed);
+    Process process = launch(classPath, input, distributed, config);
 
     assertThat(classPath).contains("parquet-hadoop-1.17.0.jar").doesNotContain("parquet-hadoop-1.18.1.jar")
         .doesNotContain(File.separator + "io" + File.separator + "dlanalyze" + File.separator);
     assertThat(process.waitFor(5, TimeUnit.MINUTES)).isTrue();
     String log = Files.readString(dir.resolve("job.log"));
     assertThat(process.exitValue()).as(log).isEqualTo(SparkBatchJob.BAD_INPUT);
-    assertThat(Files.readString(dir.resolve("job.out"))).contains("1 healthy, 2 buggy, 0 inconclusive, 1 unreadable");
-    assertThat(runs(distributed)).isEqualTo(runs(local));
+    assertThat(Files.readString(dir.resolve("job.out"))).contains("3 healthy, 0 buggy, 0 inconclusive, 1 unreadable");
+    assertThat(runs(distributed)).isEqualTo(runs(local)).extracting(RunRow::config).allMatch(c -> c.contains("; config=sha256:"));
   }
 
   /** This test's class path minus our modules and parquet-mr, plus Spark's own parquet-mr. */
@@ -81,7 +84,7 @@ class SparkJobJarIT {
     return String.join(File.pathSeparator, entries);
   }
 
-  Process launch(String classPath, Path input, Path out) throws IOException {
+  Process launch(String classPath, Path input, Path out, Path config) throws IOException {
     Path log4j = dir.resolve("log4j2.properties");
     Files.writeString(log4j, "rootLogger.level = error\n");
     List<String> command = new ArrayList<>();
@@ -96,7 +99,7 @@ class SparkJobJarIT {
         "-Dlog4j2.configurationFile=" + log4j.toUri(),
         "-cp", classPath,
         SparkBatchJob.class.getName(),
-        input.toString(), "--out", out.toString()));
+        input.toString(), "--out", out.toString(), "--config", config.toString()));
     ProcessBuilder builder = new ProcessBuilder(command);
     builder.environment().put("SPARK_LOCAL_IP", "127.0.0.1");
     builder.redirectOutput(dir.resolve("job.out").toFile());
