@@ -6,6 +6,7 @@ import static java.util.Locale.ROOT;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
 import io.dlanalyze.analyzer.Severity;
+import io.dlanalyze.trace.Printable;
 import java.io.IOException;
 import java.io.StringWriter;
 import java.io.UncheckedIOException;
@@ -33,17 +34,17 @@ public final class BatchSummaries {
   static String text(BatchResults results, String out) {
     BatchResults.Counts c = results.counts();
     StringBuilder text = new StringBuilder();
-    text.append(format(ROOT, "dl-analyze batch: %d %s -> %s%n", c.traces(), plural(c.traces(), "trace"), out));
+    text.append(format(ROOT, "dl-analyze batch: %d %s -> %s%n", c.traces(), plural(c.traces(), "trace"), Printable.escape(out)));
     text.append(thisRun(c)).append('\n');
     text.append(format(ROOT, "results:  %s%n", totals(c)));
     List<RunRow> buggy = buggy(results);
     if (!buggy.isEmpty()) {
       text.append(format(ROOT, "%nbuggy (%d), most severe first:%n", buggy.size()));
       for (RunRow run : buggy.subList(0, Math.min(LIST_LIMIT, buggy.size()))) {
-        text.append("  ").append(run.path()).append('\n');
-        text.append("    ").append(topFinding(run)).append('\n');
+        text.append("  ").append(Printable.escape(run.path())).append('\n');
+        text.append("    ").append(Printable.escape(topFinding(run))).append('\n');
         if (run.rootCause() != null) {
-          text.append("    ").append(run.rootCause()).append('\n');
+          text.append("    ").append(Printable.escape(run.rootCause())).append('\n');
         }
       }
       more(text, buggy.size(), "  ");
@@ -52,8 +53,8 @@ public final class BatchSummaries {
     if (!errors.isEmpty()) {
       text.append(format(ROOT, "%nunreadable (%d):%n", errors.size()));
       for (RunRow run : errors.subList(0, Math.min(LIST_LIMIT, errors.size()))) {
-        text.append("  ").append(run.path()).append('\n');
-        text.append("    ").append(run.errorCode()).append(": ").append(run.error()).append('\n');
+        text.append("  ").append(Printable.escape(run.path())).append('\n');
+        text.append("    ").append(run.errorCode()).append(": ").append(Printable.escape(run.error())).append('\n');
       }
       more(text, errors.size(), "  ");
     }
@@ -64,7 +65,7 @@ public final class BatchSummaries {
     BatchResults.Counts c = results.counts();
     StringBuilder md = new StringBuilder();
     md.append("# dl-analyze batch summary\n\n");
-    md.append(format(ROOT, "%d %s, results in `%s`.%n%n", c.traces(), plural(c.traces(), "trace"), out));
+    md.append(format(ROOT, "%d %s, results in `%s`.%n%n", c.traces(), plural(c.traces(), "trace"), Printable.escape(out)));
     md.append("| | traces |\n|---|---:|\n");
     md.append(format(ROOT, "| healthy | %d |%n| buggy | %d |%n| inconclusive | %d |%n| unreadable | %d |%n%n",
         c.healthy(), c.buggy(), c.inconclusive(), c.errors()));
@@ -319,7 +320,7 @@ public final class BatchSummaries {
     if (value == null) {
       return "";
     }
-    return value.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("\r", " ");
+    return Printable.escape(value).replace("\\", "\\\\").replace("|", "\\|").replace("<", "\\<");
   }
 
   private static String seconds(long millis) {

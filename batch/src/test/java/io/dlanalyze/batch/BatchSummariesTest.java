@@ -76,6 +76,26 @@ class BatchSummariesTest {
   }
 
   @Test
+  void textAndMarkdown_hostileNames_controlCharactersVisibleOneLineEach() {
+    String evil = "/runs/x\u001b[2J\nforged: line\u202e.arrows";
+    List<TraceOutcome> outcomes = new ArrayList<>();
+    outcomes.add(TraceOutcome.analyzed(new TraceAnalysis.Result(ResultsTablesTest.okRow(evil, "fc\u001b[31m"), List.of())));
+    outcomes.add(TraceOutcome.skipped(ResultsTablesTest.errorRow(evil + "2"), List.of()));
+    BatchResults results = BatchResults.assemble(outcomes, PreviousResults.none(), "config", 10);
+
+    for (SummaryFormat format : List.of(SummaryFormat.TEXT, SummaryFormat.MARKDOWN)) {
+      String summary = format.render(results, "/out\n");
+      assertThat(summary).as(format.name()).doesNotContain("\u001b", "\u202e", "\nforged");
+      assertThat(summary.lines()).as(format.name()).noneMatch(line -> line.startsWith("forged"));
+      assertThat(summary).as(format.name()).contains("forged: line");
+    }
+    // Markdown doubles the backslash of an escape so that it renders as typed.
+    assertThat(SummaryFormat.MARKDOWN.render(results, "/out\n"))
+        .contains("| /runs/x\\\\e[2J\\\\nforged: line\\\\u202e.arrows |").contains("results in `/out\\n`");
+    assertThat(SummaryFormat.TEXT.render(results, "/out")).contains("  /runs/x\\e[2J\\nforged: line\\u202e.arrows\n");
+  }
+
+  @Test
   void escape_controlCharactersAndLoneSurrogates_replaced() {
     assertThat(BatchSummaries.escape("a\u0001b\ud800c\ud83d\ude80")).isEqualTo("a\ufffdb\ufffdc\ud83d\ude80");
   }

@@ -7,6 +7,7 @@ import io.dlanalyze.batch.BatchListener;
 import io.dlanalyze.batch.RunRow;
 import io.dlanalyze.batch.RunStatus;
 import io.dlanalyze.batch.TraceOutcome;
+import io.dlanalyze.trace.Printable;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -64,7 +65,7 @@ final class BatchProgress {
     @Override
     public void traceDone(TraceOutcome outcome, int done, int total) {
       Path name = Path.of(outcome.path()).getFileName();
-      bar.setExtraMessage(name == null ? outcome.path() : name.toString());
+      bar.setExtraMessage(Printable.escape(name == null ? outcome.path() : name.toString()));
       bar.stepTo(done);
     }
 
@@ -81,11 +82,12 @@ final class BatchProgress {
   static String describe(TraceOutcome outcome) {
     RunRow run = outcome.run();
     if (outcome.skipped()) {
-      return "unchanged " + run.path();
+      return "unchanged " + Printable.escape(run.path());
     }
     if (run.status() == RunStatus.ERROR) {
-      return format(ROOT, "error %s (%d ms): %s", run.path(), run.analysisMillis(), run.error());
+      return format(ROOT, "error %s (%d ms): %s", Printable.escape(run.path()), run.analysisMillis(),
+          Printable.escape(run.error()));
     }
-    return format(ROOT, "%s %s (%d ms)", run.verdict(), run.path(), run.analysisMillis());
+    return format(ROOT, "%s %s (%d ms)", run.verdict(), Printable.escape(run.path()), run.analysisMillis());
   }
 }

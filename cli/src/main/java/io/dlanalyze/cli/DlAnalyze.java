@@ -1,5 +1,6 @@
 package io.dlanalyze.cli;
 
+import io.dlanalyze.trace.Printable;
 import io.dlanalyze.trace.TraceFormatException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
@@ -146,7 +147,7 @@ public final class DlAnalyze implements Runnable {
       message = "internal error: " + e;
       verbose = true;
     }
-    err.println("dl-analyze: error: " + message);
+    err.println("dl-analyze: error: " + Printable.escape(message));
     if (verbose) {
       e.printStackTrace(err);
     }
@@ -157,7 +158,7 @@ public final class DlAnalyze implements Runnable {
   private static int handleParameterException(CommandLine.ParameterException e, String[] args) {
     CommandLine cli = e.getCommandLine();
     PrintWriter err = cli.getErr();
-    err.println("dl-analyze: error: " + e.getMessage());
+    err.println("dl-analyze: error: " + Printable.escape(e.getMessage()));
     if (!CommandLine.UnmatchedArgumentException.printSuggestions(e, err)) {
       err.println("Try '" + cli.getCommandSpec().qualifiedName() + " --help' for more information.");
     }

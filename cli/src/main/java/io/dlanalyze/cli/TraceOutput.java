@@ -9,6 +9,7 @@ import io.dlanalyze.trace.TraceReader;
 import io.dlanalyze.trace.TraceWriter;
 import io.dlanalyze.trace.TraceWriters;
 import io.dlanalyze.trace.WriteOptions;
+import io.dlanalyze.trace.Printable;
 import java.nio.file.Path;
 import picocli.CommandLine;
 import picocli.CommandLine.Model.CommandSpec;
@@ -67,7 +68,7 @@ final class TraceOutput {
   }
 
   static void warn(CommandSpec spec, String message) {
-    spec.commandLine().getErr().println("dl-analyze: warning: " + message);
+    spec.commandLine().getErr().println("dl-analyze: warning: " + Printable.escape(message));
     spec.commandLine().getErr().flush();
   }
 

@@ -126,6 +126,35 @@ class AnalyzeCommandTest {
   }
 
   @Test
+  void hostileFileName_oneLineErrorWithTheNameEscaped() throws IOException {
+    Path evil = dir.resolve("run\u001b[2J\nforged: line.parquet");
+    Files.write(evil, new byte[] {1, 2, 3});
+
+    int code = run("analyze", evil.toString());
+
+    assertThat(code).isEqualTo(ExitCodes.BAD_INPUT);
+    assertThat(out.toString()).isEmpty();
+    assertThat(err.toString()).endsWith(System.lineSeparator()).doesNotContain("\u001b");
+    assertThat(err.toString().lines()).hasSize(1);
+    assertThat(err.toString()).startsWith("dl-analyze: error: " + dir + "/run\\e[2J\\nforged: line.parquet: ");
+  }
+
+  @Test
+  void hostileLayerName_textReportEscapesIt() throws IOException {
+    Path csv = write("nan.csv", Fault.nan(3, 420));
+    String text = Files.readString(csv).replace(",fc3,", ",\"fc3\u001b[2J\u001b[31m\nforged: line\",");
+    Files.writeString(csv, text);
+    Path meta = dir.resolve("nan.csv.meta.json");
+    Files.writeString(meta, Files.readString(meta).replace("\"fc3\"", "\"fc3\\u001b[2J\\u001b[31m\\nforged: line\""));
+
+    int code = run("analyze", csv.toString());
+
+    assertThat(code).isEqualTo(ExitCodes.FAULT_FOUND);
+    assertThat(out.toString()).doesNotContain("\u001b").contains("fc3\\e[2J\\e[31m\\nforged: line");
+    assertThat(out.toString().lines()).noneMatch(line -> line.startsWith("forged"));
+  }
+
+  @Test
   void output_writesTheSameReportToAFile() throws IOException {
     Path trace = write("nan.parquet", Fault.nan(3, 420));
     Path report = dir.resolve("report.json");

@@ -37,6 +37,15 @@ class BatchProgressTest {
   }
 
   @Test
+  void describe_hostilePath_escapedOnOneLine() {
+    String evil = "/x\u001b[2J\nforged.parquet";
+    assertThat(BatchProgress.describe(TraceOutcome.skipped(ok(evil, "healthy"), List.of())))
+        .isEqualTo("unchanged /x\\e[2J\\nforged.parquet");
+    assertThat(BatchProgress.describe(new TraceOutcome(false, error(evil), List.of())))
+        .isEqualTo("error /x\\e[2J\\nforged.parquet (1 ms): /x\\e[2J\\nforged.parquet: file is empty (0 bytes)");
+  }
+
+  @Test
   void lines_printCountsAndOneLinePerTrace() {
     StringWriter text = new StringWriter();
     BatchProgress.Lines lines = new BatchProgress.Lines(new PrintWriter(text));

@@ -8,6 +8,7 @@ import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Report;
 import io.dlanalyze.analyzer.RootCause;
 import io.dlanalyze.analyzer.TraceSummary;
+import io.dlanalyze.trace.Printable;
 import java.io.IOException;
 import java.io.Writer;
 import java.util.Map;
@@ -30,7 +31,7 @@ public final class MarkdownReportRenderer implements ReportRenderer {
     md.append("- **Trace:** ").append(escape(TextSupport.traceLine(report.trace()))).append('\n');
     RootCause root = report.rootCause();
     if (root != null) {
-      String where = root.layerIndex() < 0 ? "model" : format(ROOT, "`%s` (layer %d)", root.layerName(), root.layerIndex());
+      String where = root.layerIndex() < 0 ? "model" : format(ROOT, "%s (layer %d)", code(root.layerName()), root.layerIndex());
       md.append("- **Root cause:** ").append(where).append(": ").append(escape(root.cause())).append('\n');
       if (root.suggestedFix() != null) {
         md.append("- **Suggested fix:** ").append(escape(root.suggestedFix())).append('\n');
@@ -51,7 +52,7 @@ public final class MarkdownReportRenderer implements ReportRenderer {
       md.append("|---:|---|---|---|---|---|---:|---:|---:|---:|---:|\n");
       int rank = 1;
       for (Finding f : report.findings()) {
-        String layer = f.isModelLevel() ? "model" : format(ROOT, "`%s` (%d)", f.layerName(), f.layerIndex());
+        String layer = f.isModelLevel() ? "model" : format(ROOT, "%s (%d)", code(f.layerName()), f.layerIndex());
         md.append(format(ROOT, "| %d | %s | `%s` | %s | %s | %s | %d | %s | %s | %d | %d |%n",
             rank++, f.severity().wireName(), f.detector(), f.symptom().wireName(), layer, f.phase().wireName(),
             f.firstStep(), TextSupport.orDash(f.epoch()), TextSupport.orDash(f.batch()), f.lastStep(),
@@ -62,7 +63,7 @@ public final class MarkdownReportRenderer implements ReportRenderer {
       for (Finding f : report.findings()) {
         md.append(rank++).append(". ").append(escape(f.message())).append('\n');
         if (!f.evidence().isEmpty()) {
-          md.append("   - Evidence: `").append(TextSupport.evidence(f.evidence())).append("`\n");
+          md.append("   - Evidence: ").append(code(TextSupport.evidence(f.evidence()))).append('\n');
         }
         if (!f.consequences().isEmpty()) {
           md.append("   - Spread to: ").append(escape(TextSupport.consequences(f.consequences()))).append('\n');
@@ -78,9 +79,9 @@ public final class MarkdownReportRenderer implements ReportRenderer {
     TraceSummary trace = report.trace();
     md.append("\n## Trace\n\n");
     md.append(format(ROOT, "- Steps %s to %s, phases: %s%n", TextSupport.orDash(trace.firstStep()),
-        TextSupport.orDash(trace.lastStep()), String.join(", ", trace.phases())).replace("\r\n", "\n"));
+        TextSupport.orDash(trace.lastStep()), escape(String.join(", ", trace.phases()))).replace("\r\n", "\n"));
     for (Map.Entry<String, String> entry : trace.metadata().entrySet()) {
-      md.append("- `").append(entry.getKey()).append("`: ").append(escape(entry.getValue())).append('\n');
+      md.append("- ").append(code(entry.getKey())).append(": ").append(escape(entry.getValue())).append('\n');
     }
     if (trace.truncated()) {
       md.append("- The file is truncated: only its complete batches were read.\n");
@@ -95,7 +96,38 @@ public final class MarkdownReportRenderer implements ReportRenderer {
     out.write(md.toString());
   }
 
+  /**
+   * A code span that holds {@code text} whatever it contains: control characters made visible,
+   * {@code |} escaped (a table cell would end there), and a fence one backtick longer than the
+   * longest run of backticks inside, padded when the text starts or ends with one.
+   */
+  private static String code(String text) {
+    String printable = Printable.escape(text).replace("|", "\\|");
+    int longest = 0;
+    int run = 0;
+    for (int i = 0; i < printable.length(); i++) {
+      run = printable.charAt(i) == '`' ? run + 1 : 0;
+      longest = Math.max(longest, run);
+    }
+    String fence = "`".repeat(longest + 1);
+    String pad = printable.startsWith("`") || printable.endsWith("`") ? " " : "";
+    return fence + pad + printable + pad + fence;
+  }
+
+  /**
+   * Control characters made visible ({@link Printable#escape}), then the characters that would
+   * start Markdown or inline HTML escaped with a backslash.
+   */
   private static String escape(String text) {
-    return text.replace("|", "\\|").replace("*", "\\*").replace("_", "\\_");
+    String printable = Printable.escape(text);
+    StringBuilder out = new StringBuilder(printable.length() + 8);
+    for (int i = 0; i < printable.length(); i++) {
+      char c = printable.charAt(i);
+      if ("\\|*_`<[]".indexOf(c) >= 0) {
+        out.append('\\');
+      }
+      out.append(c);
+    }
+    return out.toString();
   }
 }

@@ -9,10 +9,16 @@ import io.dlanalyze.analyzer.Report;
 import io.dlanalyze.analyzer.RootCause;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.Verdict;
+import io.dlanalyze.trace.Printable;
 import java.io.IOException;
 import java.io.Writer;
 
-/** The report for a terminal: short, aligned, coloured only when {@link RenderOptions#color()}. */
+/**
+ * The report for a terminal: short, aligned, coloured only when {@link RenderOptions#color()}.
+ * Every string that comes from the trace (layer names, messages that quote them, paths, warnings)
+ * goes through {@link Printable#escape}: a hostile layer name cannot emit escape sequences or forge
+ * report lines.
+ */
 public final class TextReportRenderer implements ReportRenderer {
   private static final String RESET = "\u001B[0m";
   private static final String BOLD = "\u001B[1m";
@@ -32,20 +38,20 @@ public final class TextReportRenderer implements ReportRenderer {
   public void render(Report report, Writer out) throws IOException {
     StringBuilder text = new StringBuilder();
     text.append(paint(BOLD, "dl-analyze report")).append(" (").append(report.mode().wireName()).append(" mode)\n");
-    text.append("Trace:   ").append(TextSupport.traceLine(report.trace())).append('\n');
+    text.append("Trace:   ").append(p(TextSupport.traceLine(report.trace()))).append('\n');
     text.append("Verdict: ").append(paint(verdictColor(report.verdict()), report.verdict().wireName().toUpperCase(ROOT)))
-        .append(" - ").append(report.verdictReason()).append('\n');
+        .append(" - ").append(p(report.verdictReason())).append('\n');
     RootCause root = report.rootCause();
     if (root != null) {
       String where = root.layerIndex() < 0 ? "model" : format(ROOT, "%s (layer %d)", root.layerName(), root.layerIndex());
-      text.append("Root cause: ").append(paint(BOLD, where)).append(": ").append(root.cause()).append('\n');
+      text.append("Root cause: ").append(paint(BOLD, p(where))).append(": ").append(p(root.cause())).append('\n');
       if (root.suggestedFix() != null) {
-        text.append("Suggested fix: ").append(root.suggestedFix()).append('\n');
+        text.append("Suggested fix: ").append(p(root.suggestedFix())).append('\n');
       }
       for (RootCause.Alternative alternative : root.alternatives()) {
-        text.append("  or: ").append(alternative.cause());
+        text.append("  or: ").append(p(alternative.cause()));
         if (alternative.suggestedFix() != null) {
-          text.append(" -> ").append(alternative.suggestedFix());
+          text.append(" -> ").append(p(alternative.suggestedFix()));
         }
         text.append('\n');
       }
@@ -59,14 +65,14 @@ public final class TextReportRenderer implements ReportRenderer {
       for (Finding finding : report.findings()) {
         text.append(format(ROOT, "%3d. ", rank++))
             .append(paint(severityColor(finding.severity()), "[" + finding.severity().wireName() + "]"))
-            .append(' ').append(finding.detector()).append(": ").append(TextSupport.place(finding)).append(", ")
+            .append(' ').append(finding.detector()).append(": ").append(p(TextSupport.place(finding))).append(", ")
             .append(TextSupport.steps(finding)).append('\n');
-        text.append("     ").append(finding.message()).append('\n');
+        text.append("     ").append(p(finding.message())).append('\n');
         if (!finding.evidence().isEmpty()) {
-          text.append("     evidence: ").append(TextSupport.evidence(finding.evidence())).append('\n');
+          text.append("     evidence: ").append(p(TextSupport.evidence(finding.evidence()))).append('\n');
         }
         if (!finding.consequences().isEmpty()) {
-          text.append("     spread to: ").append(TextSupport.consequences(finding.consequences())).append('\n');
+          text.append("     spread to: ").append(p(TextSupport.consequences(finding.consequences()))).append('\n');
         }
       }
     }
@@ -78,12 +84,12 @@ public final class TextReportRenderer implements ReportRenderer {
     for (BaselineResult baseline : report.baselines()) {
       text.append("  ").append(baseline.callback());
       text.append(" ".repeat(width - baseline.callback().length() + 2));
-      text.append(TextSupport.baselineOutcome(baseline)).append('\n');
+      text.append(p(TextSupport.baselineOutcome(baseline))).append('\n');
     }
     if (!report.trace().warnings().isEmpty()) {
       text.append('\n').append("Warnings:\n");
       for (String warning : report.trace().warnings()) {
-        text.append("  - ").append(warning).append('\n');
+        text.append("  - ").append(p(warning)).append('\n');
       }
     }
     if (options.timing() && report.timing() != null) {
@@ -92,6 +98,11 @@ public final class TextReportRenderer implements ReportRenderer {
           .replace("\r\n", "\n"));
     }
     out.write(text.toString());
+  }
+
+  /** A string from the trace or derived from it, with control characters made visible. */
+  private static String p(String text) {
+    return Printable.escape(text);
   }
 
   private String paint(String color, String text) {

@@ -34,7 +34,7 @@ final class HostileTrace {
           "<!-- ]]> &amp; &lt;b&gt; <svg onload=" + PWN + ">",
           "<b>" + "long".repeat(2_500) + "</b>",
           "couche_\u00e9t\u00e9_\u5c42_\ud83d\ude80 \u05e9\u05db\u05d1\u05d4 line\u2028sep\u2029end",
-          "ctl\u0000\u0007\u001b[31m\tname");
+          "ctl\u0000\u0007\u001b[31m\tname\nforged: line");
 
   static final int NAN_LAYER = 2;
   static final long NAN_STEP = 30;
