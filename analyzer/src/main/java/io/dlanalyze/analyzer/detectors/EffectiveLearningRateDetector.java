@@ -49,7 +49,7 @@ import java.util.Set;
 public final class EffectiveLearningRateDetector implements Detector {
   private static final DetectorSpec SPEC = EffectiveLearningRateDetector.class.getAnnotation(DetectorSpec.class);
 
-  private final LossHistory loss = new LossHistory();
+  private LossHistory loss;
   private int window;
   private double low;
   private double high;
@@ -78,6 +78,7 @@ public final class EffectiveLearningRateDetector implements Detector {
 
   @Override
   public void begin(AnalysisContext context) {
+    loss = LossHistory.of(context);
     window = context.options().getInt(Thresholds.WINDOW);
     low = context.options().get(Thresholds.LR_LOW);
     high = context.options().get(Thresholds.LR_HIGH);

@@ -53,7 +53,7 @@ public final class ExplodingGradientDetector implements Detector {
   private static final DetectorSpec SPEC = ExplodingGradientDetector.class.getAnnotation(DetectorSpec.class);
   private static final double CALM = 10;
 
-  private final LossHistory loss = new LossHistory();
+  private LossHistory loss;
   private int window;
   private double growth;
   private double ratioLimit;
@@ -95,6 +95,7 @@ public final class ExplodingGradientDetector implements Detector {
 
   @Override
   public void begin(AnalysisContext context) {
+    loss = LossHistory.of(context);
     window = context.options().getInt(Thresholds.WINDOW);
     growth = context.options().get(Thresholds.EXPLODING_GROWTH);
     ratioLimit = context.options().get(Thresholds.EXPLODING_RATIO);

@@ -1,18 +1,35 @@
 package io.dlanalyze.analyzer.detectors;
 
+import io.dlanalyze.analyzer.AnalysisContext;
 import io.dlanalyze.analyzer.StepView;
 import io.dlanalyze.trace.Phase;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.Map;
+import java.util.WeakHashMap;
 
 /**
- * The model-level loss and accuracy of a run, kept per step (one double each) and per epoch, for
- * the gates of the symptom detectors: a symptom that shows up while the loss falls steadily is
- * usually benign (DEEPLOCALIZE-AND-PEERS.md 5.2: "condition on loss trend, not only ratio").
+ * The model-level loss and accuracy of a run, kept per step and per epoch, for the gates of the
+ * symptom detectors: a symptom that shows up while the loss falls steadily is usually benign
+ * (DEEPLOCALIZE-AND-PEERS.md 5.2: "condition on loss trend, not only ratio").
+ *
+ * <p>Memory: one history per analysis, shared by every detector that needs one ({@link
+ * #of(AnalysisContext)}); 8 bytes per finite loss (the losses) plus 12 bytes per run of
+ * consecutive steps (one run for a trace logged at every step), so a run of a million steps
+ * costs 8 MB, once, not once per detector.
  */
 final class LossHistory {
-  private long[] steps = new long[256];
+  /** The history of each running analysis; an entry goes with its analysis' context. */
+  private static final Map<AnalysisContext, LossHistory> SHARED = Collections.synchronizedMap(new WeakHashMap<>());
+
   private double[] losses = new double[256];
   private int size;
+  /** Runs of consecutive steps: run r holds the losses from index runIndex[r], at step runStep[r] on. */
+  private int[] runIndex = new int[4];
+  private long[] runStep = new long[4];
+  private int runs;
+  private boolean observedAny;
+  private long lastObserved;
   private long firstNonFiniteStep = -1;
   private double[] epochLossSum = new double[16];
   private long[] epochLossCount = new long[16];
@@ -23,8 +40,22 @@ final class LossHistory {
   private int epochs;
   private long currentStep;
 
-  /** Records the loss and accuracy rows of one step, if any. */
+  /**
+   * The history of this analysis, shared by the detectors that call this from {@code begin}: each
+   * of them calls {@link #observe} first thing in its own {@code observe}; the first call of a step
+   * records it, the others find it recorded.
+   */
+  static LossHistory of(AnalysisContext context) {
+    return SHARED.computeIfAbsent(context, c -> new LossHistory());
+  }
+
+  /** Records the loss and accuracy rows of one step, if any; a step already recorded is ignored. */
   void observe(StepView step) {
+    if (observedAny && step.step() <= lastObserved) {
+      return;
+    }
+    observedAny = true;
+    lastObserved = step.step();
     boolean hasLoss = step.has(-1, Phase.LOSS);
     boolean hasAccuracy = step.has(-1, Phase.ACCURACY);
     if (!hasLoss && !hasAccuracy) {
@@ -35,13 +66,7 @@ final class LossHistory {
     if (hasLoss) {
       double loss = step.mean(-1, Phase.LOSS);
       if (Double.isFinite(loss)) {
-        if (size == steps.length) {
-          steps = Arrays.copyOf(steps, size * 2);
-          losses = Arrays.copyOf(losses, size * 2);
-        }
-        steps[size] = step.step();
-        losses[size] = loss;
-        size++;
+        append(step.step(), loss);
         epochLossSum[epoch] += loss;
         epochLossCount[epoch]++;
       } else if (firstNonFiniteStep < 0) {
@@ -55,6 +80,23 @@ final class LossHistory {
         epochAccuracyCount[epoch]++;
       }
     }
+  }
+
+  private void append(long step, double loss) {
+    if (size == losses.length) {
+      losses = Arrays.copyOf(losses, size + (size >> 1));
+    }
+    if (runs == 0 || step != runStep[runs - 1] + (size - runIndex[runs - 1])) {
+      if (runs == runIndex.length) {
+        runIndex = Arrays.copyOf(runIndex, runs * 2);
+        runStep = Arrays.copyOf(runStep, runs * 2);
+      }
+      runIndex[runs] = size;
+      runStep[runs] = step;
+      runs++;
+    }
+    losses[size] = loss;
+    size++;
   }
 
   private int epochSlot(int epoch) {
@@ -80,8 +122,28 @@ final class LossHistory {
     return size;
   }
 
+  /** The step of the finite loss at {@code index}. */
   long step(int index) {
-    return steps[index];
+    if (index < 0 || index >= size) {
+      throw new IndexOutOfBoundsException(index);
+    }
+    int r = runOfIndex(index);
+    return runStep[r] + (index - runIndex[r]);
+  }
+
+  /** The run holding the loss at {@code index} (0 <= index < size). */
+  private int runOfIndex(int index) {
+    int lo = 0;
+    int hi = runs - 1;
+    while (lo < hi) {
+      int mid = (lo + hi + 1) >>> 1;
+      if (runIndex[mid] <= index) {
+        lo = mid;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    return lo;
   }
 
   double loss(int index) {
@@ -95,8 +157,22 @@ final class LossHistory {
 
   /** The index of the first finite loss at or after {@code step}, or {@link #size()}. */
   int indexAtOrAfter(long step) {
-    int i = Arrays.binarySearch(steps, 0, size, step);
-    return i >= 0 ? i : -i - 1;
+    if (runs == 0 || step <= runStep[0]) {
+      return 0;
+    }
+    int lo = 0;
+    int hi = runs - 1;
+    while (lo < hi) {
+      int mid = (lo + hi + 1) >>> 1;
+      if (runStep[mid] <= step) {
+        lo = mid;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    int end = lo + 1 < runs ? runIndex[lo + 1] : size;
+    long offset = step - runStep[lo];
+    return offset < end - runIndex[lo] ? runIndex[lo] + (int) offset : end;
   }
 
   /** The mean of the finite losses with index in [from, to), or NaN when empty. */

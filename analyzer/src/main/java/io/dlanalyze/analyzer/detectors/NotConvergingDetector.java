@@ -47,7 +47,7 @@ import java.util.Set;
 public final class NotConvergingDetector implements Detector {
   private static final DetectorSpec SPEC = NotConvergingDetector.class.getAnnotation(DetectorSpec.class);
 
-  private final LossHistory history = new LossHistory();
+  private LossHistory history;
   private int minEpochs;
   private double margin;
   private long firstStep = -1;
@@ -73,6 +73,7 @@ public final class NotConvergingDetector implements Detector {
 
   @Override
   public void begin(AnalysisContext context) {
+    history = LossHistory.of(context);
     minEpochs = context.options().getInt(Thresholds.MIN_EPOCHS);
     margin = context.options().get(Thresholds.CHANCE_MARGIN);
   }

@@ -45,7 +45,7 @@ import java.util.Set;
 public final class OscillatingLossDetector implements Detector {
   private static final DetectorSpec SPEC = OscillatingLossDetector.class.getAnnotation(DetectorSpec.class);
 
-  private final LossHistory loss = new LossHistory();
+  private LossHistory loss;
   private int block;
   private double amplitude;
   private int swings;
@@ -62,6 +62,7 @@ public final class OscillatingLossDetector implements Detector {
 
   @Override
   public void begin(AnalysisContext context) {
+    loss = LossHistory.of(context);
     block = context.options().getInt(Thresholds.OSCILLATION_BLOCK);
     amplitude = context.options().get(Thresholds.OSCILLATION_AMPLITUDE);
     swings = context.options().getInt(Thresholds.OSCILLATION_SWINGS);

@@ -50,7 +50,7 @@ public final class SaturationDetector implements Detector {
   private static final double TAIL = 5;
   private static final double NEAR_END = 0.05;
 
-  private final LossHistory loss = new LossHistory();
+  private LossHistory loss;
   private int window;
   private double fraction;
   private double stdShare;
@@ -76,6 +76,7 @@ public final class SaturationDetector implements Detector {
 
   @Override
   public void begin(AnalysisContext context) {
+    loss = LossHistory.of(context);
     window = context.options().getInt(Thresholds.WINDOW);
     fraction = context.options().get(Thresholds.SATURATION_FRACTION);
     stdShare = context.options().get(Thresholds.SATURATION_STD);

@@ -42,7 +42,7 @@ import java.util.Set;
 public final class SlowConvergenceDetector implements Detector {
   private static final DetectorSpec SPEC = SlowConvergenceDetector.class.getAnnotation(DetectorSpec.class);
 
-  private final LossHistory loss = new LossHistory();
+  private LossHistory loss;
   private int window;
   private double delta;
   private int minEpochs;
@@ -62,6 +62,7 @@ public final class SlowConvergenceDetector implements Detector {
 
   @Override
   public void begin(AnalysisContext context) {
+    loss = LossHistory.of(context);
     window = context.options().getInt(Thresholds.WINDOW);
     delta = context.options().get(Thresholds.SLOW_CONVERGENCE_DELTA);
     minEpochs = context.options().getInt(Thresholds.MIN_EPOCHS);

@@ -44,7 +44,7 @@ import java.util.Set;
 public final class VanishingGradientDetector implements Detector {
   private static final DetectorSpec SPEC = VanishingGradientDetector.class.getAnnotation(DetectorSpec.class);
 
-  private final LossHistory loss = new LossHistory();
+  private LossHistory loss;
   private int window;
   private double ratioLimit;
   private double normLimit;
@@ -81,6 +81,7 @@ public final class VanishingGradientDetector implements Detector {
 
   @Override
   public void begin(AnalysisContext context) {
+    loss = LossHistory.of(context);
     window = context.options().getInt(Thresholds.WINDOW);
     ratioLimit = context.options().get(Thresholds.VANISHING_RATIO);
     normLimit = context.options().get(Thresholds.VANISHING_NORM);
