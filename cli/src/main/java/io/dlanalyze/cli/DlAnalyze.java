@@ -8,6 +8,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.function.Supplier;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -46,24 +47,46 @@ public final class DlAnalyze implements Runnable {
     spec.commandLine().usage(spec.commandLine().getOut());
   }
 
+  /** A subcommand by name, made only when the command line needs it. */
+  private record Subcommand(String name, Supplier<Object> factory) {}
+
+  /** The subcommands, in the order {@code --help} lists them. */
+  private static final List<Subcommand> SUBCOMMANDS =
+      List.of(
+          new Subcommand("analyze", AnalyzeCommand::new),
+          new Subcommand("batch", BatchCommand::new),
+          new Subcommand("inspect", InspectCommand::new),
+          new Subcommand("convert", ConvertCommand::new),
+          new Subcommand("generate", GenerateCommand::new),
+          new Subcommand("eval", EvalCommand::new),
+          new Subcommand("detectors", DetectorsCommand::new));
+
   /** The subcommands, in the order {@code --help} lists them. */
   static List<Object> subcommands() {
     List<Object> commands = new ArrayList<>();
-    commands.add(new AnalyzeCommand());
-    commands.add(new BatchCommand());
-    commands.add(new InspectCommand());
-    commands.add(new ConvertCommand());
-    commands.add(new GenerateCommand());
-    commands.add(new EvalCommand());
-    commands.add(new DetectorsCommand());
+    for (Subcommand sub : SUBCOMMANDS) {
+      commands.add(sub.factory().get());
+    }
     return commands;
   }
 
-  /** Builds the command line with its subcommands, output streams and error handling. */
+  /** Builds the command line with all its subcommands, output streams and error handling. */
   public static CommandLine commandLine(PrintWriter out, PrintWriter err) {
+    return commandLine(out, err, null);
+  }
+
+  /**
+   * Builds the command line for {@code args}: with only the subcommand they name when they name
+   * one (picocli builds a command's model from its annotations, about 30 ms a command at start-up),
+   * with all of them otherwise ({@code --help}, no arguments, a bad name).
+   */
+  private static CommandLine commandLine(PrintWriter out, PrintWriter err, String[] args) {
     CommandLine cli = new CommandLine(new DlAnalyze());
-    for (Object sub : subcommands()) {
-      cli.addSubcommand(sub);
+    String only = args == null ? null : subcommandNamed(args);
+    for (Subcommand sub : SUBCOMMANDS) {
+      if (only == null || sub.name().equals(only)) {
+        cli.addSubcommand(sub.name(), sub.factory().get());
+      }
     }
     applyExitCodeList(cli);
     cli.setOut(out);
@@ -72,6 +95,28 @@ public final class DlAnalyze implements Runnable {
     cli.setExecutionExceptionHandler(DlAnalyze::handleExecutionException);
     cli.setParameterExceptionHandler(DlAnalyze::handleParameterException);
     return cli;
+  }
+
+  /**
+   * The subcommand the arguments run: the first argument that is not an option, when it names a
+   * subcommand; {@code analyze} when it does not (a trace); null when there is none.
+   */
+  private static String subcommandNamed(String[] args) {
+    for (String arg : args) {
+      if (arg.equals("--")) {
+        return null;
+      }
+      if (arg.startsWith("-")) {
+        continue;
+      }
+      for (Subcommand sub : SUBCOMMANDS) {
+        if (sub.name().equals(arg)) {
+          return arg;
+        }
+      }
+      return "analyze";
+    }
+    return null;
   }
 
   private static void applyExitCodeList(CommandLine cli) {
@@ -83,7 +128,7 @@ public final class DlAnalyze implements Runnable {
 
   /** Runs one command line and returns its exit code; the entry point of tests. */
   public static int run(PrintWriter out, PrintWriter err, String... args) {
-    CommandLine cli = commandLine(out, err);
+    CommandLine cli = commandLine(out, err, args);
     int code = cli.execute(withDefaultCommand(cli, args));
     out.flush();
     err.flush();

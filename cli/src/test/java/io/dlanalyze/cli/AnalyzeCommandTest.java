@@ -155,6 +155,23 @@ class AnalyzeCommandTest {
   }
 
   @Test
+  void subcommandAfterRootOptions_runsThatSubcommand() {
+    int code = run("--verbose", "inspect", dir.resolve("missing.parquet").toString());
+
+    assertThat(code).isEqualTo(ExitCodes.BAD_INPUT);
+    assertThat(err.toString()).startsWith("dl-analyze: error: " + dir.resolve("missing.parquet"));
+    assertThat(err.toString()).contains("\tat io.dlanalyze."); // --verbose reached the handler
+  }
+
+  @Test
+  void rootHelp_listsEverySubcommand() {
+    int code = run("--help");
+
+    assertThat(code).isEqualTo(ExitCodes.OK);
+    assertThat(out.toString()).contains("analyze", "batch", "inspect", "convert", "generate", "eval", "detectors");
+  }
+
+  @Test
   void output_writesTheSameReportToAFile() throws IOException {
     Path trace = write("nan.parquet", Fault.nan(3, 420));
     Path report = dir.resolve("report.json");
