@@ -163,6 +163,13 @@ public final class AnalysisEngine {
                   format(ROOT, "step %d comes after step %d: rows must be ordered by step", step, table.step()));
             }
           }
+          if (step < 0) {
+            throw new TraceFormatException(
+                ErrorCode.INVALID_VALUE,
+                reader.path(),
+                format(ROOT, "row %d", rowIndex + r),
+                format(ROOT, "step must not be negative: %d", step));
+          }
           table.begin(step, epochs[r], batches[r]);
           stepIndex.add(step, epochs[r], batches[r]);
           inStep = true;

@@ -44,9 +44,8 @@ final class HeatmapGrid {
     this.layersPerRow = Math.max(1, (layers + maxRows - 1) / maxRows);
     this.rows = Math.max(1, (layers + layersPerRow - 1) / layersPerRow);
     this.firstStep = firstStep;
-    long span = lastStep - firstStep + 1;
-    this.stepsPerColumn = TraceCharts.bucketWidth(span, maxColumns);
-    this.columns = (int) Math.max(1, (span + stepsPerColumn - 1) / stepsPerColumn);
+    this.stepsPerColumn = TraceCharts.bucketWidth(firstStep, lastStep, maxColumns);
+    this.columns = Math.max(1, TraceCharts.bucketCount(firstStep, lastStep, stepsPerColumn));
     this.maxLog = new float[rows * columns];
     Arrays.fill(maxLog, Float.NaN);
     this.flags = new byte[rows * columns];

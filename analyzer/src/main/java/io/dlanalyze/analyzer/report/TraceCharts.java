@@ -169,9 +169,8 @@ public final class TraceCharts {
       return new TraceCharts(
           options, -1, -1, 1, 0, List.of(), new BucketSeries[0][], List.of(), metadata, infos, columns);
     }
-    long span = last - first + 1;
-    long perBucket = bucketWidth(span, options.maxPoints());
-    int buckets = (int) ((span + perBucket - 1) / perBucket);
+    long perBucket = bucketWidth(first, last, options.maxPoints());
+    int buckets = bucketCount(first, last, perBucket);
 
     List<Key> keys = keys(report, options, layerCount);
     int[] slotToKey = new int[(layerCount + 1) * Phase.COUNT];
@@ -274,20 +273,31 @@ public final class TraceCharts {
   }
 
   /**
-   * The steps per bucket: the smallest of 1, 2, 5, 10, 20, 50... that cuts {@code span} steps into
-   * at most {@code maxBuckets} buckets (round widths make readable captions: "buckets of 200 steps").
+   * The steps per bucket: the smallest of 1, 2, 5, 10, 20, 50... that cuts the steps {@code first}
+   * to {@code last} (both at least 0) into at most {@code maxBuckets} buckets (round widths make
+   * readable captions: "buckets of 200 steps"). Exact for any steps up to {@code Long.MAX_VALUE}.
    */
-  static long bucketWidth(long span, int maxBuckets) {
-    long raw = Math.max(1, (span + maxBuckets - 1) / maxBuckets);
+  static long bucketWidth(long first, long last, int maxBuckets) {
+    // A width w is enough when w * maxBuckets >= last - first + 1, that is w > q below; the
+    // step count last - first + 1 itself overflows for the steps 0 to Long.MAX_VALUE.
+    long q = (last - first) / maxBuckets;
     long width = 1;
     while (true) {
       for (long factor : new long[] {1, 2, 5}) {
-        if (width * factor >= raw) {
+        if (width * factor > q) {
           return width * factor;
         }
       }
+      if (width > Long.MAX_VALUE / 50) {
+        return q == Long.MAX_VALUE ? q : q + 1;
+      }
       width *= 10;
     }
+  }
+
+  /** The buckets of {@code width} steps that cover the steps {@code first} to {@code last}. */
+  static int bucketCount(long first, long last, long width) {
+    return (int) ((last - first) / width + 1);
   }
 
   /** The streams kept: the top findings' layers and neighbours, then the model-level curves. */

@@ -230,12 +230,24 @@ class TraceChartsTest {
 
   @Test
   void bucketWidth_span_smallestRoundWidthWithinTheLimit() {
-    assertThat(TraceCharts.bucketWidth(1_000, 300)).isEqualTo(5);
-    assertThat(TraceCharts.bucketWidth(300, 300)).isEqualTo(1);
-    assertThat(TraceCharts.bucketWidth(301, 300)).isEqualTo(2);
-    assertThat(TraceCharts.bucketWidth(40_000, 300)).isEqualTo(200);
-    assertThat(TraceCharts.bucketWidth(40_000, 400)).isEqualTo(100);
-    assertThat(TraceCharts.bucketWidth(1_000_001, 300)).isEqualTo(5_000);
+    assertThat(TraceCharts.bucketWidth(0, 999, 300)).isEqualTo(5);
+    assertThat(TraceCharts.bucketWidth(0, 299, 300)).isEqualTo(1);
+    assertThat(TraceCharts.bucketWidth(0, 300, 300)).isEqualTo(2);
+    assertThat(TraceCharts.bucketWidth(10, 40_009, 300)).isEqualTo(200);
+    assertThat(TraceCharts.bucketWidth(0, 39_999, 400)).isEqualTo(100);
+    assertThat(TraceCharts.bucketWidth(0, 1_000_000, 300)).isEqualTo(5_000);
+    assertThat(TraceCharts.bucketCount(0, 1_000_000, 5_000)).isEqualTo(201);
+  }
+
+  @Test
+  void bucketWidth_stepsUpToLongMax_noOverflow() {
+    long width = TraceCharts.bucketWidth(0, Long.MAX_VALUE, 300);
+    int buckets = TraceCharts.bucketCount(0, Long.MAX_VALUE, width);
+
+    assertThat(width).isEqualTo(50_000_000_000_000_000L);
+    assertThat(buckets).isBetween(1, 300);
+    assertThat(TraceCharts.bucketWidth(0, Long.MAX_VALUE, 10)).isPositive();
+    assertThat(TraceCharts.bucketCount(Long.MAX_VALUE, Long.MAX_VALUE, 1)).isEqualTo(1);
   }
 
   @Test
