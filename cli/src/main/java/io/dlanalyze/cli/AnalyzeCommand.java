@@ -128,6 +128,10 @@ final class AnalyzeCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     AnalysisOptions options = options();
+    if (output != null && OutputGuard.overwrites(trace, output)) {
+      throw new ParameterException(
+          spec.commandLine(), format(ROOT, "refusing to overwrite the input trace with the report: %s", output));
+    }
     Analyzer analyzer = new Analyzer();
     try {
       analyzer.detectorsFor(options);

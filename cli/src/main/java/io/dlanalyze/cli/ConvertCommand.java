@@ -8,8 +8,6 @@ import io.dlanalyze.trace.TraceFormat;
 import io.dlanalyze.trace.TraceReader;
 import io.dlanalyze.trace.TraceReaders;
 import io.dlanalyze.trace.TraceWriter;
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -66,13 +64,7 @@ final class ConvertCommand implements Callable<Integer> {
 
   /** Converting a file onto itself would replace the input while it is read. */
   private void refuseSameFile() {
-    boolean same;
-    try {
-      same = Files.exists(output) && Files.exists(input) && Files.isSameFile(input, output);
-    } catch (IOException e) {
-      same = false;
-    }
-    if (same) {
+    if (OutputGuard.overwrites(input, output)) {
       throw new ParameterException(
           spec.commandLine(), format(ROOT, "refusing to overwrite the input with itself: %s", output));
     }

@@ -1,5 +1,8 @@
 package io.dlanalyze.cli;
 
+import static java.lang.String.format;
+import static java.util.Locale.ROOT;
+
 import io.dlanalyze.analyzer.Analyzer;
 import io.dlanalyze.cli.eval.EvalFormat;
 import io.dlanalyze.cli.eval.EvalRenderer;
@@ -14,6 +17,7 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
@@ -53,6 +57,10 @@ final class EvalCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
+    if (output != null && OutputGuard.overwrites(manifest, output)) {
+      throw new ParameterException(
+          spec.commandLine(), format(ROOT, "refusing to overwrite the manifest with the table: %s", output));
+    }
     Manifest parsed;
     try {
       parsed = Manifest.read(manifest);

@@ -2,6 +2,7 @@ package io.dlanalyze.cli;
 
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.TraceBatch;
+import io.dlanalyze.trace.validate.TraceValidator;
 import java.util.Arrays;
 
 /**
@@ -58,7 +59,8 @@ final class TraceSummary {
       }
       phaseRows[code]++;
       int slot = index[i] + 1;
-      if (slot < 0) {
+      if (slot < 0 || slot > TraceValidator.MAX_LAYER_INDEX + 1) {
+        // outside the contract's range: the validator reports it, and no table is sized by it
         continue;
       }
       if (slot >= layerRows.length) {

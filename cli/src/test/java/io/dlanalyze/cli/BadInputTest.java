@@ -76,4 +76,75 @@ class BadInputTest {
     assertThat(run.err()).isEmpty();
     assertThat(Files.readString(html)).contains("</html>");
   }
+
+  @Test
+  void analyze_outputIsTheInput_usageErrorAndTheTraceIsKept() throws IOException {
+    Path trace = csv("run.csv");
+    Path parquet = dir.resolve("run.parquet");
+    assertThat(CliRun.of("convert", trace.toString(), parquet.toString()).code()).isEqualTo(ExitCodes.OK);
+    byte[] before = Files.readAllBytes(parquet);
+    byte[] sidecar = Files.readAllBytes(dir.resolve("run.csv.meta.json"));
+
+    for (String format : new String[] {"text", "json", "markdown", "html"}) {
+      CliRun.of("analyze", parquet.toString(), "--format", format, "-o", parquet.toString())
+          .failsWith(
+              ExitCodes.USAGE,
+              "dl-analyze: error: refusing to overwrite the input trace with the report: " + parquet);
+    }
+    Path sidecarPath = dir.resolve("run.csv.meta.json");
+    CliRun.of("analyze", trace.toString(), "-o", sidecarPath.toString())
+        .failsWith(
+            ExitCodes.USAGE,
+            "dl-analyze: error: refusing to overwrite the input trace with the report: " + sidecarPath);
+
+    assertThat(Files.readAllBytes(parquet)).isEqualTo(before);
+    assertThat(Files.readAllBytes(sidecarPath)).isEqualTo(sidecar);
+  }
+
+  @Test
+  void convert_outputInsideTheInputDirectory_usageError() throws IOException {
+    Path parts = Files.createDirectory(dir.resolve("run.parquet"));
+    Path part = parts.resolve("part-0.parquet");
+    assertThat(CliRun.of("convert", csv("run.csv").toString(), part.toString()).code()).isEqualTo(ExitCodes.OK);
+    byte[] before = Files.readAllBytes(part);
+
+    CliRun.of("convert", parts.toString(), part.toString())
+        .failsWith(ExitCodes.USAGE, "dl-analyze: error: refusing to overwrite the input with itself: " + part);
+    assertThat(Files.readAllBytes(part)).isEqualTo(before);
+  }
+
+  @Test
+  void inspect_layerIndexOfABillion_contractViolationNotOutOfMemory() throws IOException {
+    Path trace =
+        csvWithRows(
+            "far.csv",
+            f -> {
+              if (!f[3].equals("-1")) {
+                f[3] = Integer.toString(1_000_000_000 + Integer.parseInt(f[3]));
+              }
+              return f;
+            });
+
+    CliRun run = CliRun.of("inspect", trace.toString());
+
+    assertThat(run.code()).isEqualTo(ExitCodes.BAD_INPUT);
+    assertThat(run.out()).contains("layer_index 1000000000 is above the limit 1048576");
+    assertThat(run.err().lines()).hasSize(1);
+    run.assertNoStackTrace();
+  }
+
+  @Test
+  void generate_absurdSizes_usageErrors() {
+    String out = dir.resolve("g.parquet").toString();
+
+    CliRun.of("generate", out, "--layers", "2000000000")
+        .failsWith(ExitCodes.USAGE, "dl-analyze: error: layers must be in [1, 1048577]: 2000000000");
+    CliRun.of("generate", out, "--steps", Long.toString(Long.MAX_VALUE))
+        .failsWith(
+            ExitCodes.USAGE,
+            "dl-analyze: error: steps x rows per step (32) does not fit in a long: 9223372036854775807 steps");
+    CliRun.of("generate", out, "--fault", "exploding:5:NaN")
+        .failsWith(ExitCodes.USAGE, "dl-analyze: error: rate must be positive and finite: NaN");
+    assertThat(dir.resolve("g.parquet")).doesNotExist();
+  }
 }

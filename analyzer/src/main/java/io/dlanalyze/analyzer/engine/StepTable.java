@@ -6,6 +6,7 @@ import io.dlanalyze.analyzer.StepView;
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.ColumnType;
 import io.dlanalyze.trace.Phase;
+import io.dlanalyze.trace.validate.TraceValidator;
 import java.util.Arrays;
 
 /**
@@ -28,7 +29,7 @@ final class StepTable implements StepView {
   /** Set in every claimed slot's bits, so a slot with a row never has mask 0. */
   static final int ROW_BIT = 1 << 31;
   /** The largest layer index accepted; beyond it a trace is taken as corrupt. */
-  static final int MAX_LAYER_INDEX = 1 << 20;
+  static final int MAX_LAYER_INDEX = TraceValidator.MAX_LAYER_INDEX;
 
   static {
     Arrays.fill(DOUBLE_INDEX, -1);

@@ -45,6 +45,10 @@ public record Fault(Kind kind, int layer, long step, double rate) {
     if (step < 0) {
       throw new IllegalArgumentException(format(ROOT, "step must not be negative: %s", step));
     }
+    if ((kind == Kind.EXPLODING_GRADIENT || kind == Kind.VANISHING_GRADIENT)
+        && !(rate > 0 && Double.isFinite(rate))) {
+      throw new IllegalArgumentException(format(ROOT, "rate must be positive and finite: %s", rate));
+    }
   }
 
   public static Fault nan(int layer, long step) {

@@ -6,6 +6,7 @@ import static java.util.Locale.ROOT;
 import io.dlanalyze.trace.LayerInfo;
 import io.dlanalyze.trace.ReadOptions;
 import io.dlanalyze.trace.TraceMetadata;
+import io.dlanalyze.trace.validate.TraceValidator;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -26,6 +27,9 @@ import java.util.Map;
  * }</pre>
  */
 public final class SyntheticTrace {
+  /** The most layers a synthetic model may have: layer indices stay within the validator's limit. */
+  public static final int MAX_LAYERS = TraceValidator.MAX_LAYER_INDEX + 1;
+
   private final int layers;
   private final long steps;
   private final int stepsPerEpoch;
@@ -46,6 +50,10 @@ public final class SyntheticTrace {
     this.learningRate = builder.learningRate;
     this.optionalPhases = builder.optionalPhases;
     this.faults = List.copyOf(builder.faults);
+    if (steps > Long.MAX_VALUE / rowsPerStep()) {
+      throw new IllegalArgumentException(
+          format(ROOT, "steps x rows per step (%d) does not fit in a long: %d steps", rowsPerStep(), steps));
+    }
     for (Fault fault : faults) {
       if (fault.layer() >= layers) {
         throw new IllegalArgumentException(
@@ -175,8 +183,9 @@ public final class SyntheticTrace {
     private Builder() {}
 
     public Builder layers(int layers) {
-      if (layers < 1) {
-        throw new IllegalArgumentException(format(ROOT, "layers must be positive: %s", layers));
+      if (layers < 1 || layers > MAX_LAYERS) {
+        throw new IllegalArgumentException(
+            format(ROOT, "layers must be in [1, %d]: %s", MAX_LAYERS, layers));
       }
       this.layers = layers;
       return this;

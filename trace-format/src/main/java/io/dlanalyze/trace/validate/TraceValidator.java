@@ -38,7 +38,7 @@ import java.util.Set;
  *   <tr><td>{@code layer-identity}</td><td>error</td><td>one name per layer_index, one layer_index
  *       per name</td></tr>
  *   <tr><td>{@code layer-index}</td><td>error</td><td>model-level phases have layer_index -1, layer
- *       phases 0 or more; nothing below -1</td></tr>
+ *       phases 0 or more; nothing below -1 or above {@link #MAX_LAYER_INDEX}</td></tr>
  *   <tr><td>{@code required-null}</td><td>error</td><td>no null in a required column</td></tr>
  *   <tr><td>{@code unknown-phase}</td><td>warning</td><td>phases this version does not know (the rows
  *       are kept)</td></tr>
@@ -50,6 +50,12 @@ import java.util.Set;
  * closing line per rule. A rule whose columns the batch does not load is skipped.
  */
 public final class TraceValidator {
+  /**
+   * The largest layer_index a trace may use (2^20): larger values are rejected rather than sizing
+   * per-layer tables by them.
+   */
+  public static final int MAX_LAYER_INDEX = 1 << 20;
+
   /** Problems listed per rule before the rest are only counted. */
   public static final int DEFAULT_LIMIT_PER_RULE = 20;
 
@@ -250,6 +256,11 @@ public final class TraceValidator {
       if (layer < -1) {
         report(Severity.ERROR, "layer-index", row,
             format(ROOT, "layer_index %d is invalid (-1 for model-level rows, else a 0-based position)", layer));
+        continue;
+      }
+      if (layer > MAX_LAYER_INDEX) {
+        report(Severity.ERROR, "layer-index", row,
+            format(ROOT, "layer_index %d is above the limit %d", layer, MAX_LAYER_INDEX));
         continue;
       }
       if (name != null && name[i] >= 0) {
