@@ -48,7 +48,8 @@ import org.apache.arrow.vector.types.pojo.ArrowType;
  * <p>Crash tolerance: a stream that ends without its end-of-stream marker, or inside a message,
  * yields every complete record batch and then reports the truncation in {@link #warnings()}. An
  * IPC file without its footer is read the same way, as the stream that follows its 8-byte header.
- * A file cut inside the schema has nothing to recover: {@link ErrorCode#TRUNCATED}.
+ * A file cut inside the schema or the first record batch has nothing to recover: {@link
+ * ErrorCode#TRUNCATED}.
  *
  * <p>Implementation notes: Arrow Java 19's {@code ArrowFileReader} loads one dictionary batch per
  * dictionary and ignores the delta batches that follow; {@link DeltaFileReader} applies them.
@@ -338,6 +339,18 @@ public final class ArrowTraceReader implements TraceReader {
   }
 
   private void markTruncated() {
+    if (recordBatches == 0) {
+      // nothing to recover: the same error as a cut inside the schema
+      throw new TraceFormatException(
+          ErrorCode.TRUNCATED,
+          path,
+          null,
+          String.format(
+              ROOT,
+              "truncated before the end of the first record batch (%d bytes): the file holds no complete"
+                  + " record batch",
+              fileSize));
+    }
     truncated = true;
     String what =
         footerMissing

@@ -38,6 +38,28 @@ final class CsvScanner {
   private boolean malformed;
   private long line = 1;
   private long rowLine;
+  private boolean unclosed;
+  private long unclosedLines;
+
+  /**
+   * The longest row the scanner holds (16 MiB): a longer one is an error rather than a buffer that
+   * grows with the file (an unclosed quote would otherwise make the rest of the file one field).
+   */
+  static final int MAX_ROW_BYTES = 16 << 20;
+
+  /** A row longer than {@link #MAX_ROW_BYTES}; {@link #line()} is the line it starts on. */
+  static final class RowTooLongException extends IOException {
+    private final long line;
+
+    RowTooLongException(long line) {
+      super("row longer than " + (MAX_ROW_BYTES >> 20) + " MiB");
+      this.line = line;
+    }
+
+    long line() {
+      return line;
+    }
+  }
 
   CsvScanner(InputStream in) {
     this.in = in;
@@ -90,6 +112,8 @@ final class CsvScanner {
     int fields = 0;
     long lines = 0;
     boolean bad = false;
+    unclosed = false;
+    unclosedLines = 0;
     while (true) {
       if (fields == starts.length) {
         growFields();
@@ -108,6 +132,8 @@ final class CsvScanner {
             }
             stop = p;
             bad = true;
+            unclosed = true;
+            unclosedLines = lines;
             break;
           }
           byte c = b[p];
@@ -204,7 +230,10 @@ final class CsvScanner {
       position = 0;
       limit = unread;
     } else if (limit == buffer.length) {
-      buffer = Arrays.copyOf(buffer, buffer.length * 2);
+      if (buffer.length >= MAX_ROW_BYTES) {
+        throw new RowTooLongException(line);
+      }
+      buffer = Arrays.copyOf(buffer, Math.min(MAX_ROW_BYTES, buffer.length * 2));
     }
     int n = in.readNBytes(buffer, limit, buffer.length - limit);
     limit += n;
@@ -254,6 +283,16 @@ final class CsvScanner {
   /** The 1-based line the current row starts on. */
   long rowLine() {
     return rowLine;
+  }
+
+  /** True when the last row ends inside a quoted field that the input never closes. */
+  boolean unclosedQuote() {
+    return unclosed;
+  }
+
+  /** The line breaks inside the unclosed quoted field of the last row. */
+  long unclosedQuoteLines() {
+    return unclosedLines;
   }
 
   /** True when the row is one empty field ending in a line break: a blank line. */

@@ -185,6 +185,16 @@ public final class CsvTraceReader implements TraceReader {
           break;
         }
         if (scanner.rowEnd() == CsvScanner.End.END_OF_INPUT) {
+          if (scanner.unclosedQuote() && scanner.unclosedQuoteLines() > 1) {
+            // a writer cut off inside a field leaves part of one row, not whole lines after it
+            throw error(
+                rowsRead + rows,
+                String.format(
+                    ROOT,
+                    "a quoted field opened here is never closed: the %d lines after it up to the end of"
+                        + " the file would be part of it",
+                    scanner.unclosedQuoteLines()));
+          }
           if (!scanner.blank()) {
             markTruncated("the last line has no line break", rowsRead + rows);
           }
@@ -197,6 +207,13 @@ public final class CsvTraceReader implements TraceReader {
         parseRow(rows, rowsRead + rows);
         rows++;
       }
+    } catch (CsvScanner.RowTooLongException e) {
+      throw new TraceFormatException(
+          ErrorCode.INVALID_VALUE,
+          path,
+          String.format(ROOT, "row %d (line %d)", rowsRead + rows, e.line()),
+          String.format(ROOT, "%s (a quoted field that is never closed?)", e.getMessage()),
+          e);
     } catch (IOException e) {
       throw new TraceFormatException(
           ErrorCode.IO_ERROR, path, null, String.format(ROOT, "cannot read: %s", e.getMessage()), e);

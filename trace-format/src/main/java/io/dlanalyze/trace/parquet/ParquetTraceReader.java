@@ -49,6 +49,9 @@ import org.apache.parquet.schema.PrimitiveType;
  */
 public final class ParquetTraceReader implements TraceReader {
   private static final Pattern OBJECT_ID = Pattern.compile(" ?Struct: \\S+@[0-9a-f]+");
+  /** A package-qualified Java class name such as org.apache.parquet.format.FileMetaData. */
+  private static final Pattern QUALIFIED_NAME =
+      Pattern.compile("\\b(?:[a-z][a-z0-9_]*\\.){2,}([A-Z][A-Za-z0-9_$]*)");
 
   private final Path path;
   private final List<ParquetPart> parts;
@@ -385,23 +388,48 @@ public final class ParquetTraceReader implements TraceReader {
         e);
   }
 
-  /** The messages of an exception and its causes, de-duplicated, on one line. */
+  /**
+   * The messages of an exception and its causes, de-duplicated, on one line, in the user's terms:
+   * the messages of Java programming errors raised while decoding damaged bytes (a null pointer, an
+   * index out of bounds...) are left out, and qualified class names are shortened to their simple
+   * names. "the data cannot be decoded" when nothing is left.
+   */
   static String describe(Throwable error) {
     StringBuilder text = new StringBuilder();
     String last = null;
     for (Throwable t = error; t != null && t.getCause() != t; t = t.getCause()) {
-      String message = t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
+      if (t.getMessage() == null
+          || isProgrammingError(t)
+          || t.getCause() != null && t.getMessage().equals(t.getCause().toString())) {
+        // no text of its own, a bug's text, or only the text of its cause (which follows)
+        continue;
+      }
+      String message = t.getMessage();
       if (last != null && last.contains(message)) {
+        continue;
+      }
+      // Thrift appends "Struct: ...StandardScheme@1b2c3d" to its messages: noise for the user.
+      String shown = OBJECT_ID.matcher(message.replace('\n', ' ')).replaceAll("");
+      shown = QUALIFIED_NAME.matcher(shown).replaceAll("$1").strip();
+      last = message;
+      if (shown.isEmpty()) {
         continue;
       }
       if (text.length() > 0) {
         text.append(": ");
       }
-      // Thrift appends "Struct: ...StandardScheme@1b2c3d" to its messages: noise for the user.
-      text.append(OBJECT_ID.matcher(message.replace('\n', ' ')).replaceAll("").strip());
-      last = message;
+      text.append(shown);
     }
-    return text.toString();
+    return text.length() == 0 ? "the data cannot be decoded" : text.toString();
+  }
+
+  private static boolean isProgrammingError(Throwable t) {
+    return t instanceof NullPointerException
+        || t instanceof ClassCastException
+        || t instanceof IndexOutOfBoundsException
+        || t instanceof NegativeArraySizeException
+        || t instanceof ArithmeticException
+        || t instanceof ArrayStoreException;
   }
 
   @Override

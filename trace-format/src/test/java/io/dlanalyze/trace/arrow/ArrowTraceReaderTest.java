@@ -152,7 +152,10 @@ class ArrowTraceReaderTest {
 
   // ---- truncation ----------------------------------------------------------------------------
 
-  /** Every complete record batch before the cut is recovered, at boundaries and in between. */
+  /**
+   * Every complete record batch before the cut is recovered, at boundaries and in between; a cut
+   * before the end of the first record batch leaves nothing to recover and is an error.
+   */
   @ParameterizedTest
   @EnumSource(names = {"ARROW_FILE", "ARROW_STREAM"})
   void next_truncatedAtManyPoints_recoversEveryCompleteBatch(TraceFormat format) throws IOException {
@@ -188,6 +191,18 @@ class ArrowTraceReaderTest {
         if (end <= cut) {
           complete++;
         }
+      }
+      if (complete == 0) {
+        assertThatThrownBy(() -> read(cutFile, format, 25))
+            .as("cut at %d", cut)
+            .isInstanceOf(TraceFormatException.class)
+            .hasMessage(
+                cutFile + ": truncated before the end of the first record batch (" + cut
+                    + " bytes): the file holds no complete record batch")
+            .extracting(e -> ((TraceFormatException) e).code())
+            .isEqualTo(ErrorCode.TRUNCATED);
+        Files.delete(cutFile);
+        continue;
       }
       long rows = Math.min((long) complete * batchRows, all.size());
       Result result = read(cutFile, format, 25);

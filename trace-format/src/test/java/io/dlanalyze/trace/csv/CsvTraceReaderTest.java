@@ -224,6 +224,29 @@ class CsvTraceReaderTest {
   }
 
   @Test
+  void next_quoteNeverClosedOverManyLines_errorNamingTheLineNotATruncation() throws IOException {
+    String ok = "0,0,0,0,fc1,forward,1.0\n";
+    Path path = csv("stray.csv", HEADER + ok + "0,0,1,0,\"fc1,forward,2.0\n" + ok.repeat(5));
+
+    assertThat(firstRowError(path))
+        .isEqualTo(
+            path + ": row 1 (line 3): a quoted field opened here is never closed: the 6 lines after it"
+                + " up to the end of the file would be part of it");
+  }
+
+  @Test
+  void next_rowLongerThanTheLimit_errorInsteadOfABufferAsLargeAsTheFile() throws IOException {
+    String ok = "0,0,0,0,fc1,forward,1.0\n";
+    String rest = ok.repeat((CsvScanner.MAX_ROW_BYTES / ok.length()) + 10);
+    Path path = csv("unclosed.csv", HEADER + ok + "0,0,1,0,\"fc1,forward,2.0\n" + rest);
+
+    assertError(
+        () -> rows(path),
+        ErrorCode.INVALID_VALUE,
+        path + ": row 1 (line 3): row longer than 16 MiB (a quoted field that is never closed?)");
+  }
+
+  @Test
   void open_cutInsideTheHeader_throwsTruncated() throws IOException {
     Path path = csv("cuth.csv", "epoch,batch,ste");
     assertError(

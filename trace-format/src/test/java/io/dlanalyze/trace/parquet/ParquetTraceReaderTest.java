@@ -203,9 +203,9 @@ class ParquetTraceReaderTest {
     TraceFormatException error = secondBatchFails(file);
     assertThat(error.code()).isEqualTo(ErrorCode.CORRUPT);
     assertThat(error.getMessage())
-        .startsWith(file + ": row group 1, column 'mean': corrupt page: can not read class"
-            + " org.apache.parquet.format.PageHeader: ")
-        .doesNotContain("@");
+        .startsWith(file + ": row group 1, column 'mean': corrupt page: can not read class PageHeader: ")
+        .doesNotContain("@")
+        .doesNotContain("org.apache");
   }
 
   // ---- schema ---------------------------------------------------------------------------------
@@ -582,5 +582,27 @@ class ParquetTraceReaderTest {
     TraceFormatException error = openFails(file);
     assertThat(error.code()).isEqualTo(ErrorCode.BAD_METADATA);
     assertThat(error.getMessage()).startsWith(file + ": footer: dltrace.layers is not valid JSON");
+  }
+
+  @Test
+  void describe_decoderNullPointer_noJavaInternalsInTheMessage() {
+    Exception error =
+        new RuntimeException(
+            new NullPointerException(
+                "Cannot invoke \"org.apache.parquet.format.DictionaryPageHeader.getNum_values()\""
+                    + " because \"dicHeader\" is null"));
+
+    assertThat(ParquetTraceReader.describe(error)).isEqualTo("the data cannot be decoded");
+  }
+
+  @Test
+  void describe_thriftFooterError_classNamesShortened() {
+    Exception error =
+        new IOException(
+            "can not read class org.apache.parquet.format.FileMetaData: don't know what type: 14",
+            new ArrayIndexOutOfBoundsException("Index 14 out of bounds for length 3"));
+
+    assertThat(ParquetTraceReader.describe(error))
+        .isEqualTo("can not read class FileMetaData: don't know what type: 14");
   }
 }
