@@ -147,4 +147,26 @@ class BadInputTest {
         .failsWith(ExitCodes.USAGE, "dl-analyze: error: rate must be positive and finite: NaN");
     assertThat(dir.resolve("g.parquet")).doesNotExist();
   }
+
+  @Test
+  void eval_unclosedJsonManifest_oneLineWithoutTheParserSourceNote() throws IOException {
+    Path manifest = Files.writeString(dir.resolve("manifest.json"), "{");
+
+    CliRun.of("eval", manifest.toString())
+        .failsWith(
+            ExitCodes.BAD_INPUT,
+            "dl-analyze: error: " + manifest
+                + ": not valid JSON: Unexpected end-of-input: expected close marker for Object");
+  }
+
+  @Test
+  void analyze_unclosedJsonSidecar_oneLineWithoutTheParserSourceNote() throws IOException {
+    Path trace = csv("run.csv");
+    Path sidecar = Files.writeString(dir.resolve("run.csv.meta.json"), "{\"dltrace.version\": [");
+
+    CliRun run = CliRun.of("analyze", trace.toString());
+
+    run.failsWith(ExitCodes.BAD_INPUT, run.errorLine());
+    assertThat(run.errorLine()).startsWith("dl-analyze: error: " + sidecar + ": not valid JSON: ").doesNotContain("Source");
+  }
 }

@@ -163,7 +163,7 @@ public final class TraceMetadata {
       root = JSON.readTree(json);
     } catch (JsonProcessingException e) {
       throw new IllegalArgumentException(
-          format(ROOT, "%s is not valid JSON: %s", LAYERS, e.getOriginalMessage()), e);
+          format(ROOT, "%s is not valid JSON: %s", LAYERS, jsonProblem(e.getOriginalMessage())), e);
     }
     if (!root.isArray()) {
       throw new IllegalArgumentException(format(ROOT, "%s must be a JSON array", LAYERS));
@@ -233,4 +233,16 @@ public final class TraceMetadata {
   public String toString() {
     return values.toString();
   }
+
+  /**
+   * A JSON parser's message for a user: on one line, without the parser's "(start marker at
+   * [Source: ...])" note, which names no file and tells nothing the message does not.
+   */
+  public static String jsonProblem(String parserMessage) {
+    String text = parserMessage == null ? "" : parserMessage;
+    return JSON_SOURCE_NOTE.matcher(text).replaceAll("").replace('\n', ' ').replace('\r', ' ').strip();
+  }
+
+  private static final java.util.regex.Pattern JSON_SOURCE_NOTE =
+      java.util.regex.Pattern.compile("\\s*\\(start marker at \\[Source: [^\\]]*\\][^)]*\\)");
 }

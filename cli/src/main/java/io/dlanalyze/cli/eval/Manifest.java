@@ -108,7 +108,7 @@ public record Manifest(Path path, List<Case> cases) {
     } catch (NoSuchFileException e) {
       throw new ManifestException(path, "no such file");
     } catch (JsonProcessingException e) {
-      throw new ManifestException(path, "not valid JSON: " + e.getOriginalMessage());
+      throw new ManifestException(path, "not valid JSON: " + io.dlanalyze.trace.TraceMetadata.jsonProblem(e.getOriginalMessage()));
     } catch (IOException e) {
       throw new ManifestException(path, "cannot read: " + e.getMessage());
     }

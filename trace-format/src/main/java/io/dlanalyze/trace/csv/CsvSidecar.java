@@ -73,7 +73,7 @@ public final class CsvSidecar {
       root = JSON.readTree(Files.readString(chosen, StandardCharsets.UTF_8));
     } catch (JsonProcessingException e) {
       throw new TraceFormatException(
-          ErrorCode.BAD_METADATA, chosen, null, format(ROOT, "not valid JSON: %s", oneLine(e.getOriginalMessage())), e);
+          ErrorCode.BAD_METADATA, chosen, null, format(ROOT, "not valid JSON: %s", TraceMetadata.jsonProblem(e.getOriginalMessage())), e);
     } catch (IOException e) {
       throw new TraceFormatException(
           ErrorCode.IO_ERROR, chosen, null, format(ROOT, "cannot read: %s", e.getMessage()), e);
@@ -112,9 +112,5 @@ public final class CsvSidecar {
     } catch (JsonProcessingException e) {
       throw new IllegalStateException("cannot render metadata", e);
     }
-  }
-
-  private static String oneLine(String text) {
-    return text == null ? "" : text.replace('\n', ' ').replace('\r', ' ');
   }
 }
