@@ -195,6 +195,17 @@ class AnalyzeCommandTest {
   }
 
   @Test
+  void output_existingDirectory_exitsFiveNamingIt() throws IOException {
+    Path target = Files.createDirectory(dir.resolve("reports"));
+
+    int code = run("analyze", "-o", target.toString(), write("h.parquet").toString());
+
+    assertThat(code).isEqualTo(ExitCodes.OUTPUT_ERROR);
+    assertThat(err.toString())
+        .isEqualTo("dl-analyze: error: " + target + ": cannot write the report: is a directory" + System.lineSeparator());
+  }
+
+  @Test
   void failOn_controlsTheExitCode() {
     Path dead = write("dead.parquet", Fault.deadLayer(2, 300));
 

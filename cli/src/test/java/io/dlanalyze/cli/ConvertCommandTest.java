@@ -95,7 +95,7 @@ class ConvertCommandTest {
     Path fake = Files.writeString(dir.resolve("fake.parquet"), "not parquet at all");
     CliRun.of("convert", fake.toString(), out.toString())
         .failsWith(ExitCodes.BAD_INPUT,
-            "dl-analyze: error: " + fake + ": not a parquet file: its first bytes are not the parquet magic number");
+            "dl-analyze: error: " + fake + ": not a valid parquet file: its first bytes are not the parquet magic number");
     Path schema = Files.writeString(dir.resolve("schema.csv"), "epoch,batch,step,layer_index,layer_name,mean\n");
     CliRun.of("convert", schema.toString(), out.toString())
         .failsWith(ExitCodes.BAD_INPUT,

@@ -164,7 +164,7 @@ class InspectCommandTest {
     Path wrong = Files.writeString(dir.resolve("trace.arrows"), "epoch,batch\n");
     CliRun.of("inspect", wrong.toString())
         .failsWith(ExitCodes.BAD_INPUT,
-            "dl-analyze: error: " + wrong + ": not a arrow-stream file: its first bytes are not the arrow-stream magic number");
+            "dl-analyze: error: " + wrong + ": not a valid arrow-stream file: its first bytes are not the arrow-stream magic number");
     Path full = generate("s.arrows", "--steps", "2");
     Path cut = dir.resolve("schema-cut.arrows");
     Files.write(cut, Arrays.copyOf(Files.readAllBytes(full), 64));

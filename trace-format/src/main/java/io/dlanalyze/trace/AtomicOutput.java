@@ -32,6 +32,9 @@ public final class AtomicOutput {
     if (directory != null && !Files.isDirectory(directory)) {
       throw new IOException("directory does not exist: " + directory);
     }
+    if (Files.isDirectory(absolute)) {
+      throw new IOException("is a directory");
+    }
     String name = absolute.getFileName().toString();
     Path temporary = Files.createTempFile(directory, "." + name + ".", ".tmp");
     // createTempFile makes the file private (0600); an output file should get the usual mode.

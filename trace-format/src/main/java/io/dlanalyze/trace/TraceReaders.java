@@ -89,7 +89,7 @@ public final class TraceReaders {
           ErrorCode.CORRUPT,
           path,
           null,
-          format(ROOT, "not a %s file: its first bytes are not the %s magic number", byName.get(), byName.get()));
+          format(ROOT, "not a valid %s file: its first bytes are not the %s magic number", byName.get(), byName.get()));
     }
     throw new TraceFormatException(
         ErrorCode.UNKNOWN_FORMAT,

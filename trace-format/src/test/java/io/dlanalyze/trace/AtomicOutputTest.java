@@ -1,6 +1,7 @@
 package io.dlanalyze.trace;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -11,6 +12,18 @@ import org.junit.jupiter.api.io.TempDir;
 
 class AtomicOutputTest {
   @TempDir Path dir;
+
+  @Test
+  void create_targetIsADirectory_errorAndNothingWritten() throws IOException {
+    Path target = Files.createDirectory(dir.resolve("out"));
+
+    assertThatThrownBy(() -> AtomicOutput.create(target))
+        .isInstanceOf(IOException.class)
+        .hasMessage("is a directory");
+    try (var files = Files.list(dir)) {
+      assertThat(files.toList()).containsExactly(target);
+    }
+  }
 
   @Test
   void commit_movesContentIntoPlace_withReadableMode() throws IOException {
