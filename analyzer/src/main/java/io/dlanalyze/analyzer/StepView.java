@@ -77,6 +77,20 @@ public interface StepView {
   /** Fast path: like {@link #doubles} for the count statistics (nan_count, inf_count, numel). */
   long[] longs(Column column);
 
+  /**
+   * The number of layers with at least one row in this step: detectors that skip absent layers
+   * visit {@link #presentLayer}(0..n-1) instead of every layer, so a trace that records a few
+   * layers a step costs what its rows cost, not steps x layers.
+   */
+  default int presentLayerCount() {
+    return layerCount();
+  }
+
+  /** The {@code i}-th layer with a row in this step, in ascending layer order. */
+  default int presentLayer(int i) {
+    return i;
+  }
+
   /** Shorthand for {@code value(layer, phase, Column.MEAN)}. */
   default double mean(int layer, Phase phase) {
     return value(layer, phase, Column.MEAN);

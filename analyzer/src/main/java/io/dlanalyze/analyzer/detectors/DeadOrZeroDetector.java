@@ -79,7 +79,11 @@ public final class DeadOrZeroDetector implements Detector {
     double[] max = step.doubles(Column.MAX);
     double[] l2 = step.doubles(Column.L2_NORM);
     long now = step.step();
-    for (int layer = 0; layer < step.layerCount(); layer++) {
+    for (int i = 0, n = step.presentLayerCount(), layers = step.layerCount(); i < n; i++) {
+      int layer = step.presentLayer(i);
+      if (layer >= layers) {
+        break;
+      }
       boolean trainable = step.layer(layer).trainable();
       for (Phase phase : PHASES) {
         int slot = StepView.slot(layer, phase);

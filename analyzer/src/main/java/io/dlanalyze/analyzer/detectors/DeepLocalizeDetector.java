@@ -90,6 +90,7 @@ public final class DeepLocalizeDetector implements Detector {
         return;
       }
       int old = count.length;
+      layers = Math.max(layers, old * 2); // doubling: a trace that adds layers one by one copies O(layers)
       values = Arrays.copyOf(values, layers);
       count = Arrays.copyOf(count, layers);
       zeros = Arrays.copyOf(zeros, layers);

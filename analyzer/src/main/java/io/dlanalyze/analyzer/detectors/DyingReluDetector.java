@@ -81,6 +81,7 @@ public final class DyingReluDetector implements Detector {
       return;
     }
     int old = run.length;
+    layers = Math.max(layers, old * 2); // doubling: a trace that adds layers one by one copies O(layers)
     initial = Arrays.copyOf(initial, layers);
     runStart = Arrays.copyOf(runStart, layers);
     run = Arrays.copyOf(run, layers);
@@ -98,7 +99,11 @@ public final class DyingReluDetector implements Detector {
   @Override
   public void observe(StepView step) {
     ensure(step.layerCount());
-    for (int layer = 0; layer < step.layerCount(); layer++) {
+    for (int i = 0, n = step.presentLayerCount(), layers = step.layerCount(); i < n; i++) {
+      int layer = step.presentLayer(i);
+      if (layer >= layers) {
+        break;
+      }
       if (!step.present(layer, Phase.ACTIVATION, Column.ZERO_FRACTION)
           || activations.of(step.layer(layer)) != ActivationKind.RELU) {
         continue;

@@ -95,6 +95,7 @@ public final class EffectiveLearningRateDetector implements Detector {
       return;
     }
     int old = run.length;
+    layers = Math.max(layers, old * 2); // doubling: a trace that adds layers one by one copies O(layers)
     side = Arrays.copyOf(side, layers);
     runStart = Arrays.copyOf(runStart, layers);
     run = Arrays.copyOf(run, layers);
@@ -115,7 +116,11 @@ public final class EffectiveLearningRateDetector implements Detector {
       return;
     }
     ensure(step.layerCount());
-    for (int layer = 0; layer < step.layerCount(); layer++) {
+    for (int i = 0, n = step.presentLayerCount(), layers = step.layerCount(); i < n; i++) {
+      int layer = step.presentLayer(i);
+      if (layer >= layers) {
+        break;
+      }
       if (!step.layer(layer).trainable()
           || !step.present(layer, Phase.GRADIENT, Column.L2_NORM)
           || !step.present(layer, Phase.WEIGHT, Column.L2_NORM)) {

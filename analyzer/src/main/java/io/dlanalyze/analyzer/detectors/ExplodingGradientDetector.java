@@ -108,6 +108,7 @@ public final class ExplodingGradientDetector implements Detector {
       return;
     }
     int old = reference.length;
+    layers = Math.max(layers, old * 2); // doubling: a trace that adds layers one by one copies O(layers)
     early = Arrays.copyOf(early, layers);
     for (int i = old; i < layers; i++) {
       early[i] = new double[3];
@@ -136,7 +137,11 @@ public final class ExplodingGradientDetector implements Detector {
     ensure(layers);
     int first = -1;
     int last = -1;
-    for (int layer = 0; layer < layers; layer++) {
+    for (int i = 0, n = step.presentLayerCount(); i < n; i++) {
+      int layer = step.presentLayer(i);
+      if (layer >= layers) {
+        break;
+      }
       Phase phase = GradientNorms.phase(step, layer);
       if (phase == null) {
         continue;

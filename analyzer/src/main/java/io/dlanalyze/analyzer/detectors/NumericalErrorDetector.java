@@ -101,41 +101,48 @@ public final class NumericalErrorDetector implements Detector {
     long[] nan = step.longs(Column.NAN_COUNT);
     long[] inf = step.longs(Column.INF_COUNT);
     boolean any = false;
-    for (int slot = 0; slot < slots; slot++) {
-      int mask = step.presentMask(slot);
-      if (mask == 0
-          || Double.isFinite(mean[slot])
-              && ((mask & MIN_BIT) == 0 || Double.isFinite(min[slot]))
-              && ((mask & MAX_BIT) == 0 || Double.isFinite(max[slot]))
-              && ((mask & NAN_BIT) == 0 || nan[slot] <= 0)
-              && ((mask & INF_BIT) == 0 || inf[slot] <= 0)) {
-        continue;
+    // The model-level slots, then those of each layer with rows in this step, in slot order.
+    for (int i = -1, n = step.presentLayerCount(); i < n; i++) {
+      int base = (i < 0 ? 0 : step.presentLayer(i) + 1) * Phase.COUNT;
+      if (base + Phase.COUNT > slots) {
+        break;
       }
-      int layer = layerOf(slot);
-      Phase phase = phaseOf(slot);
-      if (!any && !active) {
-        episode++;
-        active = true;
-        episodeSlotCount = 0;
-        episodeSteps = 0;
-        rootPhase = null;
-      }
-      any = true;
-      if (rootPhase == null
-          || step.step() == rootStep
-              && CausalOrder.compare(step.step(), layer, phase, rootStep, rootLayer, rootPhase) < 0) {
-        setRoot(step, layer, phase);
-      }
-      if (slotEpisode[slot] != episode) {
-        slotEpisode[slot] = episode;
-        slotFirst[slot] = step.step();
-        slotOccurrences[slot] = 0;
-        if (episodeSlotCount == episodeSlots.length) {
-          episodeSlots = Arrays.copyOf(episodeSlots, episodeSlotCount * 2);
+      for (int slot = base; slot < base + Phase.COUNT; slot++) {
+        int mask = step.presentMask(slot);
+        if (mask == 0
+            || Double.isFinite(mean[slot])
+                && ((mask & MIN_BIT) == 0 || Double.isFinite(min[slot]))
+                && ((mask & MAX_BIT) == 0 || Double.isFinite(max[slot]))
+                && ((mask & NAN_BIT) == 0 || nan[slot] <= 0)
+                && ((mask & INF_BIT) == 0 || inf[slot] <= 0)) {
+          continue;
         }
-        episodeSlots[episodeSlotCount++] = slot;
+        int layer = layerOf(slot);
+        Phase phase = phaseOf(slot);
+        if (!any && !active) {
+          episode++;
+          active = true;
+          episodeSlotCount = 0;
+          episodeSteps = 0;
+          rootPhase = null;
+        }
+        any = true;
+        if (rootPhase == null
+            || step.step() == rootStep
+                && CausalOrder.compare(step.step(), layer, phase, rootStep, rootLayer, rootPhase) < 0) {
+          setRoot(step, layer, phase);
+        }
+        if (slotEpisode[slot] != episode) {
+          slotEpisode[slot] = episode;
+          slotFirst[slot] = step.step();
+          slotOccurrences[slot] = 0;
+          if (episodeSlotCount == episodeSlots.length) {
+            episodeSlots = Arrays.copyOf(episodeSlots, episodeSlotCount * 2);
+          }
+          episodeSlots[episodeSlotCount++] = slot;
+        }
+        slotOccurrences[slot]++;
       }
-      slotOccurrences[slot]++;
     }
     if (any) {
       cleanStreak = 0;

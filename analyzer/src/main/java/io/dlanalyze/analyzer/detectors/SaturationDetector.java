@@ -57,6 +57,8 @@ public final class SaturationDetector implements Detector {
   private double convergedDrop;
   private long[] runStart = new long[0];
   private long[] run = new long[0];
+  /** Per layer: the ordinal of the last step it had rows in (a step without them ends its run). */
+  private long[] seenAt = new long[0];
   private long[] firedStart = new long[0];
   private long[] firedEnd = new long[0];
   private double[] lastMean = new double[0];
@@ -88,8 +90,10 @@ public final class SaturationDetector implements Detector {
       return;
     }
     int old = run.length;
+    layers = Math.max(layers, old * 2); // doubling: a trace that adds layers one by one copies O(layers)
     runStart = Arrays.copyOf(runStart, layers);
     run = Arrays.copyOf(run, layers);
+    seenAt = Arrays.copyOf(seenAt, layers);
     firedStart = Arrays.copyOf(firedStart, layers);
     firedEnd = Arrays.copyOf(firedEnd, layers);
     lastMean = Arrays.copyOf(lastMean, layers);
@@ -103,11 +107,20 @@ public final class SaturationDetector implements Detector {
   public void observe(StepView step) {
     loss.observe(step);
     ensure(step.layerCount());
-    for (int layer = 0; layer < step.layerCount(); layer++) {
+    long ordinal = step.ordinal();
+    for (int i = 0, n = step.presentLayerCount(), layers = step.layerCount(); i < n; i++) {
+      int layer = step.presentLayer(i);
+      if (layer >= layers) {
+        break;
+      }
       ActivationKind kind = activations.of(step.layer(layer));
       if (!kind.saturates()) {
         continue;
       }
+      if (seenAt[layer] != ordinal - 1) {
+        run[layer] = 0; // steps without its rows since it was last seen: not pinned there
+      }
+      seenAt[layer] = ordinal;
       boolean isPinned = pinned(step, layer, kind);
       double share = tailShare(step, layer);
       boolean holds = isPinned || share >= fraction;

@@ -99,7 +99,11 @@ public final class UnchangedValuesDetector implements Detector {
     double[] l2 = step.doubles(Column.L2_NORM);
     double[][] stats = {mean, std, min, max, l2};
     long now = step.step();
-    for (int layer = 0; layer < step.layerCount(); layer++) {
+    for (int i = 0, n = step.presentLayerCount(), layers = step.layerCount(); i < n; i++) {
+      int layer = step.presentLayer(i);
+      if (layer >= layers) {
+        break;
+      }
       Layer info = step.layer(layer);
       for (Phase phase : PHASES) {
         int slot = StepView.slot(layer, phase);
@@ -113,8 +117,8 @@ public final class UnchangedValuesDetector implements Detector {
         boolean unchanged = usable && hasPrevious[slot] && unchanged(stats, mask, slot, output && info.isSoftmax());
         runs.observe(slot, now, unchanged, previousStep[slot]);
         int base = slot * STATS.length;
-        for (int i = 0; i < STATS.length; i++) {
-          previous[base + i] = (mask & STAT_BITS[i]) != 0 ? stats[i][slot] : Double.NaN;
+        for (int k = 0; k < STATS.length; k++) {
+          previous[base + k] = (mask & STAT_BITS[k]) != 0 ? stats[k][slot] : Double.NaN;
         }
         previousStep[slot] = now;
         hasPrevious[slot] = usable;

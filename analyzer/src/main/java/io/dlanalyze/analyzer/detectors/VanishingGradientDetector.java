@@ -97,7 +97,11 @@ public final class VanishingGradientDetector implements Detector {
     int last = -1;
     int rmsLayer = -1;
     double rmsValue = Double.NaN;
-    for (int layer = 0; layer < step.layerCount(); layer++) {
+    for (int i = 0, n = step.presentLayerCount(), layers = step.layerCount(); i < n; i++) {
+      int layer = step.presentLayer(i);
+      if (layer >= layers) {
+        break;
+      }
       Phase phase = GradientNorms.phase(step, layer);
       if (phase == null) {
         continue;

@@ -77,6 +77,7 @@ public final class WeightVarianceDetector implements Detector {
       return;
     }
     int old = run.length;
+    layers = Math.max(layers, old * 2); // doubling: a trace that adds layers one by one copies O(layers)
     initial = Arrays.copyOf(initial, layers);
     side = Arrays.copyOf(side, layers);
     runStart = Arrays.copyOf(runStart, layers);
@@ -92,7 +93,11 @@ public final class WeightVarianceDetector implements Detector {
   @Override
   public void observe(StepView step) {
     ensure(step.layerCount());
-    for (int layer = 0; layer < step.layerCount(); layer++) {
+    for (int i = 0, n = step.presentLayerCount(), layers = step.layerCount(); i < n; i++) {
+      int layer = step.presentLayer(i);
+      if (layer >= layers) {
+        break;
+      }
       if (!step.present(layer, Phase.WEIGHT, Column.STD) || step.layer(layer).isNormalization()) {
         continue;
       }

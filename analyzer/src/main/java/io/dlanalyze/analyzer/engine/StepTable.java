@@ -59,6 +59,12 @@ final class StepTable implements StepView {
   private long[] seen;
   private int[] presentSlots;
   private int presentCount;
+  /** Per layer: the ordinal of the last step that had a row of it. */
+  private long[] layerSeen;
+  /** The layers of this step, in order of their first row; sorted on first read. */
+  private int[] presentLayers;
+  private int presentLayerCount;
+  private boolean presentLayersSorted;
 
   private long step = -1;
   private long ordinal;
@@ -93,6 +99,8 @@ final class StepTable implements StepView {
     presentBits = presentBits == null ? new int[slots] : Arrays.copyOf(presentBits, slots);
     seen = seen == null ? new long[slots] : Arrays.copyOf(seen, slots);
     presentSlots = presentSlots == null ? new int[slots] : Arrays.copyOf(presentSlots, slots);
+    layerSeen = layerSeen == null ? new long[layers] : Arrays.copyOf(layerSeen, layers);
+    presentLayers = presentLayers == null ? new int[layers] : Arrays.copyOf(presentLayers, layers);
     layerCapacity = layers;
   }
 
@@ -103,6 +111,8 @@ final class StepTable implements StepView {
     this.batch = batch;
     this.ordinal++;
     this.presentCount = 0;
+    this.presentLayerCount = 0;
+    this.presentLayersSorted = true;
   }
 
   /**
@@ -117,6 +127,14 @@ final class StepTable implements StepView {
     seen[slot] = ordinal;
     presentBits[slot] = ROW_BIT;
     presentSlots[presentCount++] = slot;
+    int layer = slot / Phase.COUNT - 1;
+    if (layer >= 0 && layerSeen[layer] != ordinal) {
+      layerSeen[layer] = ordinal;
+      if (presentLayerCount > 0 && presentLayers[presentLayerCount - 1] > layer) {
+        presentLayersSorted = false;
+      }
+      presentLayers[presentLayerCount++] = layer;
+    }
     return true;
   }
 
@@ -173,6 +191,20 @@ final class StepTable implements StepView {
   @Override
   public Layer layer(int index) {
     return context.layer(index);
+  }
+
+  @Override
+  public int presentLayerCount() {
+    return presentLayerCount;
+  }
+
+  @Override
+  public int presentLayer(int i) {
+    if (!presentLayersSorted) {
+      Arrays.sort(presentLayers, 0, presentLayerCount);
+      presentLayersSorted = true;
+    }
+    return presentLayers[i];
   }
 
   @Override

@@ -32,6 +32,18 @@ class SaturationDetectorTest {
   }
 
   @Test
+  void sigmoidPinned_stepsWithoutTheLayersRows_breakTheRun() {
+    // The layer has no rows at steps 45 and 90: the longest pinned run is 45 steps, under the window.
+    ScriptedTrace trace = ScriptedTrace.steps(120)
+        .layer("fc1", "relu").layer("out", "sigmoid")
+        .flatLoss()
+        .stream(Phase.FORWARD, 1, step -> step == 45 || step == 90 ? null : Stats.of(14, 3))
+        .stream(Phase.ACTIVATION, 1, step -> step == 45 || step == 90 ? null : Stats.of(0.9999, 1e-5));
+
+    assertThat(trace.findings(ID)).isEmpty();
+  }
+
+  @Test
   void tanhInputsFarBeyondFive_fires() {
     ScriptedTrace trace = ScriptedTrace.steps(120)
         .layer("fc1", "tanh").layer("fc2", "linear")

@@ -137,6 +137,9 @@ final class ScriptedTrace {
             continue;
           }
           Stats s = stream.stats().apply(step);
+          if (s == null) {
+            continue; // no row of this stream at this step
+          }
           String name = stream.layer() < 0 ? "model" : layers.get(stream.layer()).name();
           String type = stream.layer() < 0 ? null : layers.get(stream.layer()).type();
           rows.add(new RowTrace.Row(epoch, batch, step, stream.layer(), name, type, phase.wireName(), s.mean(),
