@@ -1,5 +1,8 @@
 package io.dlanalyze.cli;
 
+import static java.lang.String.format;
+import static java.util.Locale.ROOT;
+
 import io.dlanalyze.trace.Printable;
 import io.dlanalyze.trace.TraceFormatException;
 import java.io.PrintWriter;
@@ -129,7 +132,19 @@ public final class DlAnalyze implements Runnable {
   /** Runs one command line and returns its exit code; the entry point of tests. */
   public static int run(PrintWriter out, PrintWriter err, String... args) {
     CommandLine cli = commandLine(out, err, args);
-    int code = cli.execute(withDefaultCommand(cli, args));
+    int code;
+    try {
+      code = cli.execute(withDefaultCommand(cli, args));
+    } catch (OutOfMemoryError e) {
+      // Memory grows with the layers and phases of a trace (and with the row-group size), not
+      // its length: say how to give the JVM more. Nothing was written: outputs are renamed into
+      // place only when complete.
+      err.println(format(ROOT,
+          "dl-analyze: error: out of memory with a heap of %d MB (a trace with very many layers, or"
+              + " very large row groups); run with more, e.g. DL_ANALYZE_JAVA_OPTS=-Xmx2g",
+          Runtime.getRuntime().maxMemory() >> 20));
+      code = ExitCodes.SOFTWARE;
+    }
     out.flush();
     err.flush();
     return code;

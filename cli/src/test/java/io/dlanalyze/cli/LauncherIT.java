@@ -29,6 +29,11 @@ class LauncherIT {
   record Run(int exitCode, String out, String err) {}
 
   private static Run run(String javaHome, String... args) throws IOException, InterruptedException {
+    return run(javaHome, Map.of(), args);
+  }
+
+  private static Run run(String javaHome, Map<String, String> env, String... args)
+      throws IOException, InterruptedException {
     List<String> command = new ArrayList<>();
     command.add(LAUNCHER.toString());
     command.addAll(List.of(args));
@@ -36,6 +41,7 @@ class LauncherIT {
     builder.environment().put("DL_ANALYZE_NO_BUILD", "1");
     builder.environment().remove("DL_ANALYZE_JAVA_OPTS");
     builder.environment().remove("DL_ANALYZE_CDS");
+    builder.environment().putAll(env);
     if (javaHome == null) {
       builder.environment().remove("JAVA_HOME");
     } else {
@@ -112,5 +118,33 @@ class LauncherIT {
       }
       assertThat(first.out()).as(java.getKey()).isEqualTo(expected);
     }
+  }
+
+  @Test
+  void outOfMemory_oneLineErrorWithTheRemedyAndNoOutput() throws Exception {
+    // 100,000 layers, one row each: the per-layer state of the detectors does not fit in 64 MB.
+    Path dir = Files.createTempDirectory("launcher-oom");
+    Path trace = dir.resolve("wide.csv");
+    StringBuilder csv = new StringBuilder(
+        "epoch,batch,step,layer_index,layer_name,layer_type,phase,mean,std,min,max,l2_norm,zero_fraction,nan_count,inf_count,numel\n");
+    for (int step = 0; step < 100_000; step++) {
+      csv.append("0,").append(step).append(',').append(step).append(',').append(step).append(",l").append(step)
+          .append(",Linear,forward,0.5,0.1,0,1,1.0,0.0,0,0,10\n");
+    }
+    Files.writeString(trace, csv);
+    Path report = dir.resolve("report.txt");
+
+    Run run = run(null, Map.of("DL_ANALYZE_JAVA_OPTS", "-Xmx64m"), trace.toString(), "-o", report.toString());
+
+    assertThat(run.exitCode()).isEqualTo(ExitCodes.SOFTWARE);
+    assertThat(run.err().lines().toList())
+        .singleElement(org.assertj.core.api.InstanceOfAssertFactories.STRING)
+        .startsWith("dl-analyze: error: out of memory with a heap of ")
+        .endsWith("run with more, e.g. DL_ANALYZE_JAVA_OPTS=-Xmx2g");
+    try (Stream<Path> files = Files.list(dir)) {
+      assertThat(files.toList()).containsExactly(trace);
+    }
+    Files.delete(trace);
+    Files.delete(dir);
   }
 }
