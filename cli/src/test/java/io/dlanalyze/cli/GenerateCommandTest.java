@@ -75,6 +75,8 @@ class GenerateCommandTest {
             + " plateau:STEP or exploding|vanishing:STEP[:RATE]");
     CliRun.of("generate", out, "--layers", "3", "--fault", "dead:5:1")
         .failsWith(ExitCodes.USAGE, "dl-analyze: error: fault layer 5 is out of range: the model has 3 layers");
+    CliRun.of("generate", out, "--steps", "100", "--fault", "nan:1:100")
+        .failsWith(ExitCodes.USAGE, "dl-analyze: error: fault step 100 is beyond the last step, 99: the fault would never show");
     CliRun.of("generate", out, "--layers", "0").failsWith(ExitCodes.USAGE, "dl-analyze: error: layers must be in [1, 1048577]: 0");
     CliRun.of("generate", out, "--compression", "lz4")
         .failsWith(ExitCodes.USAGE, "dl-analyze: error: compression must be zstd, snappy or uncompressed: lz4");

@@ -59,6 +59,10 @@ public final class SyntheticTrace {
         throw new IllegalArgumentException(
             format(ROOT, "fault layer %d is out of range: the model has %d layers", fault.layer(), layers));
       }
+      if (fault.step() >= steps) {
+        throw new IllegalArgumentException(
+            format(ROOT, "fault step %d is beyond the last step, %d: the fault would never show", fault.step(), steps - 1));
+      }
     }
   }
 
