@@ -50,6 +50,12 @@ public final class CsvSidecar {
   static TraceMetadata read(Path csv, List<String> warnings) {
     Path primary = path(csv);
     Path alternate = alternatePath(csv);
+    for (Path candidate : new Path[] {primary, alternate}) {
+      if (candidate != null && Files.exists(candidate) && !Files.isRegularFile(candidate)) {
+        throw new TraceFormatException(
+            ErrorCode.BAD_METADATA, candidate, null, "not a file: the CSV trace's metadata must be a JSON file");
+      }
+    }
     Path chosen;
     if (Files.isRegularFile(primary)) {
       chosen = primary;

@@ -2,6 +2,7 @@ package io.dlanalyze.trace.csv;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.ErrorCode;
@@ -123,6 +124,18 @@ class CsvTraceReaderTest {
       assertThat(reader.warnings())
           .containsExactly("metadata: run.meta.json is ignored, run.csv.meta.json takes precedence");
     }
+  }
+
+  @Test
+  void open_sidecarIsADirectory_badMetadataNamingIt() throws IOException {
+    Path path = csv("run.csv", HEADER + "0,0,0,0,fc1,forward,1.0\n");
+    Path sidecar = Files.createDirectory(dir.resolve("run.csv.meta.json"));
+
+    TraceFormatException e =
+        catchThrowableOfType(() -> TraceReaders.open(path, ReadOptions.all()), TraceFormatException.class);
+
+    assertThat(e.code()).isEqualTo(ErrorCode.BAD_METADATA);
+    assertThat(e.getMessage()).isEqualTo(sidecar + ": not a file: the CSV trace's metadata must be a JSON file");
   }
 
   @Test
