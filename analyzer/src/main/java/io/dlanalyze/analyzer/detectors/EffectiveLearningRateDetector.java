@@ -56,12 +56,8 @@ public final class EffectiveLearningRateDetector implements Detector {
   private double minImprovement;
   private double convergedDrop;
   private double metadataRate = Double.NaN;
-  private int[] side = new int[0];
-  private long[] runStart = new long[0];
-  private long[] run = new long[0];
-  private int[] firedSide = new int[0];
-  private long[] firedStart = new long[0];
-  private long[] firedEnd = new long[0];
+  private BandRuns runs;
+  /** Over the first firing run: the sum of log10(effective rate), its count, the last learning rate. */
   private double[] firedSum = new double[0];
   private long[] firedCount = new long[0];
   private double[] firedRate = new double[0];
@@ -84,6 +80,7 @@ public final class EffectiveLearningRateDetector implements Detector {
     high = context.options().get(Thresholds.LR_HIGH);
     minImprovement = context.options().get(Thresholds.MIN_IMPROVEMENT);
     convergedDrop = context.options().get(Thresholds.CONVERGED_DROP);
+    runs = new BandRuns(window);
     OptionalDouble rate = context.metadata().learningRate();
     if (rate.isPresent()) {
       metadataRate = rate.getAsDouble();
@@ -91,21 +88,14 @@ public final class EffectiveLearningRateDetector implements Detector {
   }
 
   private void ensure(int layers) {
-    if (run.length >= layers) {
+    int old = runs.capacity();
+    int n = runs.ensure(layers);
+    if (n == old) {
       return;
     }
-    int old = run.length;
-    layers = Math.max(layers, old * 2); // doubling: a trace that adds layers one by one copies O(layers)
-    side = Arrays.copyOf(side, layers);
-    runStart = Arrays.copyOf(runStart, layers);
-    run = Arrays.copyOf(run, layers);
-    firedSide = Arrays.copyOf(firedSide, layers);
-    firedStart = Arrays.copyOf(firedStart, layers);
-    firedEnd = Arrays.copyOf(firedEnd, layers);
-    firedSum = Arrays.copyOf(firedSum, layers);
-    firedCount = Arrays.copyOf(firedCount, layers);
-    firedRate = Arrays.copyOf(firedRate, layers);
-    Arrays.fill(firedStart, old, layers, -1);
+    firedSum = Arrays.copyOf(firedSum, n);
+    firedCount = Arrays.copyOf(firedCount, n);
+    firedRate = Arrays.copyOf(firedRate, n);
   }
 
   @Override
@@ -129,28 +119,12 @@ public final class EffectiveLearningRateDetector implements Detector {
       double g = step.value(layer, Phase.GRADIENT, Column.L2_NORM);
       double w = step.value(layer, Phase.WEIGHT, Column.L2_NORM);
       if (!Double.isFinite(g) || !Double.isFinite(w) || !(w > 0) || !(g > 0)) {
-        run[layer] = 0;
+        runs.interrupt(layer);
         continue;
       }
       double effective = rate * g / w;
       int s = effective > high ? 1 : effective < low ? -1 : 0;
-      if (s == 0 || s != side[layer]) {
-        run[layer] = 0;
-      }
-      side[layer] = s;
-      if (s == 0) {
-        continue;
-      }
-      if (run[layer] == 0) {
-        runStart[layer] = step.step();
-      }
-      run[layer]++;
-      if (run[layer] >= window && (firedStart[layer] < 0 || firedStart[layer] == runStart[layer])) {
-        if (firedStart[layer] < 0) {
-          firedStart[layer] = runStart[layer];
-          firedSide[layer] = s;
-        }
-        firedEnd[layer] = step.step();
+      if (runs.observe(layer, step.step(), s)) {
         firedSum[layer] += Math.log10(effective);
         firedCount[layer]++;
         firedRate[layer] = rate;
@@ -165,19 +139,19 @@ public final class EffectiveLearningRateDetector implements Detector {
     for (int direction : new int[] {1, -1}) {
       int root = -1;
       List<Consequence> others = new ArrayList<>();
-      for (int layer = 0; layer < run.length; layer++) {
-        if (firedStart[layer] >= 0 && firedSide[layer] == direction
-            && (root < 0 || firedStart[layer] < firedStart[root])) {
+      for (int layer = 0; layer < runs.capacity(); layer++) {
+        if (runs.fired(layer) && runs.firedSide(layer) == direction
+            && (root < 0 || runs.firedStart(layer) < runs.firedStart(root))) {
           root = layer;
         }
       }
       if (root < 0) {
         continue;
       }
-      for (int layer = 0; layer < run.length; layer++) {
-        if (layer != root && firedStart[layer] >= 0 && firedSide[layer] == direction) {
-          others.add(new Consequence(layer, context.layer(layer).name(), Phase.GRADIENT, firedStart[layer],
-              firedEnd[layer] - firedStart[layer] + 1));
+      for (int layer = 0; layer < runs.capacity(); layer++) {
+        if (layer != root && runs.fired(layer) && runs.firedSide(layer) == direction) {
+          others.add(new Consequence(layer, context.layer(layer).name(), Phase.GRADIENT, runs.firedStart(layer),
+              runs.firedLength(layer)));
         }
       }
       findings.add(finding(root, others, learned, context));
@@ -186,10 +160,10 @@ public final class EffectiveLearningRateDetector implements Detector {
   }
 
   private Finding finding(int layer, List<Consequence> others, boolean learned, AnalysisContext context) {
-    boolean tooHigh = firedSide[layer] > 0;
+    boolean tooHigh = runs.firedSide(layer) > 0;
     double typical = Math.pow(10, firedSum[layer] / firedCount[layer]);
-    long length = firedEnd[layer] - firedStart[layer] + 1;
-    boolean stalled = loss.judgeable(window) && loss.stalledAt(firedEnd[layer], window, minImprovement);
+    long length = runs.firedLength(layer);
+    boolean stalled = loss.judgeable(window) && loss.stalledAt(runs.firedEnd(layer), window, minImprovement);
     boolean warn = stalled && !learned && loss.firstNonFiniteStep() < 0;
     String name = context.layer(layer).name();
     double bound = tooHigh ? high : low;
@@ -209,13 +183,13 @@ public final class EffectiveLearningRateDetector implements Detector {
         .symptom(tooHigh ? Symptom.OSCILLATION : Symptom.SLOW_CONVERGENCE)
         .severity(warn ? Severity.WARNING : Severity.INFO)
         .at(layer, Phase.GRADIENT)
-        .steps(firedStart[layer], firedEnd[layer], length)
+        .steps(runs.firedStart(layer), runs.firedEnd(layer), length)
         .evidence(evidence.build())
         .consequences(others)
         .message(format(ROOT,
             "The effective learning rate of %s (lr %s x ||grad|| / ||weight||) stayed %s %s for %d steps from step %d (typically %s)%s%s.",
             name, Numbers.format(firedRate[layer]), tooHigh ? "above" : "below", Numbers.format(bound), length,
-            firedStart[layer], Numbers.format(typical), more, warn ? ", and the loss did not improve" : ""))
+            runs.firedStart(layer), Numbers.format(typical), more, warn ? ", and the loss did not improve" : ""))
         .build();
   }
 }

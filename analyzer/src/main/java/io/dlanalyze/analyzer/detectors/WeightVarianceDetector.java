@@ -46,13 +46,9 @@ public final class WeightVarianceDetector implements Detector {
   private int window;
   private double low;
   private double high;
+  private BandRuns runs;
   private double[] initial = new double[0];
-  private int[] side = new int[0];
-  private long[] runStart = new long[0];
-  private long[] run = new long[0];
-  private int[] firedSide = new int[0];
-  private long[] firedStart = new long[0];
-  private long[] firedEnd = new long[0];
+  /** The largest (above the band) or smallest (below) variance of the first firing run. */
   private double[] extreme = new double[0];
 
   @Override
@@ -70,24 +66,19 @@ public final class WeightVarianceDetector implements Detector {
     window = context.options().getInt(Thresholds.WINDOW);
     low = context.options().get(Thresholds.WEIGHT_VARIANCE_LOW);
     high = context.options().get(Thresholds.WEIGHT_VARIANCE_HIGH);
+    runs = new BandRuns(window);
   }
 
   private void ensure(int layers) {
-    if (run.length >= layers) {
+    int old = runs.capacity();
+    int n = runs.ensure(layers);
+    if (n == old) {
       return;
     }
-    int old = run.length;
-    layers = Math.max(layers, old * 2); // doubling: a trace that adds layers one by one copies O(layers)
-    initial = Arrays.copyOf(initial, layers);
-    side = Arrays.copyOf(side, layers);
-    runStart = Arrays.copyOf(runStart, layers);
-    run = Arrays.copyOf(run, layers);
-    firedSide = Arrays.copyOf(firedSide, layers);
-    firedStart = Arrays.copyOf(firedStart, layers);
-    firedEnd = Arrays.copyOf(firedEnd, layers);
-    extreme = Arrays.copyOf(extreme, layers);
-    Arrays.fill(initial, old, layers, Double.NaN);
-    Arrays.fill(firedStart, old, layers, -1);
+    initial = Arrays.copyOf(initial, n);
+    extreme = Arrays.copyOf(extreme, n);
+    Arrays.fill(initial, old, n, Double.NaN);
+    Arrays.fill(extreme, old, n, Double.NaN);
   }
 
   @Override
@@ -107,7 +98,7 @@ public final class WeightVarianceDetector implements Detector {
       }
       double std = step.value(layer, Phase.WEIGHT, Column.STD);
       if (!Double.isFinite(std)) {
-        run[layer] = 0;
+        runs.interrupt(layer);
         continue;
       }
       double variance = std * std;
@@ -115,25 +106,9 @@ public final class WeightVarianceDetector implements Detector {
         initial[layer] = variance;
       }
       int s = variance > high ? 1 : variance < low ? -1 : 0;
-      if (s == 0 || s != side[layer]) {
-        run[layer] = 0;
-      }
-      side[layer] = s;
-      if (s == 0) {
-        continue;
-      }
-      if (run[layer] == 0) {
-        runStart[layer] = step.step();
-      }
-      run[layer]++;
-      if (run[layer] >= window && (firedStart[layer] < 0 || firedStart[layer] == runStart[layer])) {
-        if (firedStart[layer] < 0) {
-          firedStart[layer] = runStart[layer];
-          firedSide[layer] = s;
-          extreme[layer] = variance;
-        }
-        firedEnd[layer] = step.step();
-        extreme[layer] = s > 0 ? Math.max(extreme[layer], variance) : Math.min(extreme[layer], variance);
+      if (runs.observe(layer, step.step(), s)) {
+        double e = extreme[layer];
+        extreme[layer] = Double.isNaN(e) ? variance : s > 0 ? Math.max(e, variance) : Math.min(e, variance);
       }
     }
   }
@@ -141,18 +116,18 @@ public final class WeightVarianceDetector implements Detector {
   @Override
   public List<Finding> finish(AnalysisContext context) {
     List<Finding> findings = new ArrayList<>();
-    for (int layer = 0; layer < run.length; layer++) {
-      if (firedStart[layer] < 0) {
+    for (int layer = 0; layer < runs.capacity(); layer++) {
+      if (!runs.fired(layer)) {
         continue;
       }
-      boolean tooHigh = firedSide[layer] > 0;
-      long length = firedEnd[layer] - firedStart[layer] + 1;
+      boolean tooHigh = runs.firedSide(layer) > 0;
+      long length = runs.firedLength(layer);
       findings.add(
           Finding.builder(SPEC)
               .symptom(tooHigh ? Symptom.EXPLODING_GRADIENT : Symptom.VANISHING_GRADIENT)
               .severity(tooHigh ? Severity.WARNING : Severity.INFO)
               .at(layer, Phase.WEIGHT)
-              .steps(firedStart[layer], firedEnd[layer], length)
+              .steps(runs.firedStart(layer), runs.firedEnd(layer), length)
               .evidence(Evidence.builder()
                   .put("direction", tooHigh ? "high" : "low")
                   .put("initial_variance", initial[layer])
@@ -164,7 +139,7 @@ public final class WeightVarianceDetector implements Detector {
               .message(format(ROOT,
                   "The weight variance of %s stayed %s %s for %d steps from step %d (%s at its extreme, %s at the first step).",
                   context.layer(layer).name(), tooHigh ? "above" : "below", Numbers.format(tooHigh ? high : low), length,
-                  firedStart[layer], Numbers.format(extreme[layer]), Numbers.format(initial[layer])))
+                  runs.firedStart(layer), Numbers.format(extreme[layer]), Numbers.format(initial[layer])))
               .build());
     }
     return findings;
