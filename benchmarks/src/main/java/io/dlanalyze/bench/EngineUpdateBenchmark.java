@@ -5,6 +5,7 @@ import io.dlanalyze.analyzer.AnalysisOptions;
 import io.dlanalyze.analyzer.Analyzer;
 import io.dlanalyze.analyzer.Report;
 import io.dlanalyze.trace.Column;
+import io.dlanalyze.trace.MemoryTrace;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;

@@ -1,19 +1,19 @@
-package io.dlanalyze.bench;
+package io.dlanalyze.trace;
 
-import io.dlanalyze.trace.Column;
-import io.dlanalyze.trace.ReadOptions;
-import io.dlanalyze.trace.TraceBatch;
-import io.dlanalyze.trace.TraceDictionary;
-import io.dlanalyze.trace.TraceFormat;
-import io.dlanalyze.trace.TraceMetadata;
-import io.dlanalyze.trace.TraceReader;
+import static java.lang.String.format;
+import static java.util.Locale.ROOT;
+
 import io.dlanalyze.trace.synthetic.SyntheticTrace;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
 
-/** A trace decoded once into memory and replayed batch by batch, copied like a decoder writes. */
-final class MemoryTrace {
+/**
+ * A trace decoded once into memory, all columns, and replayed batch by batch: each batch is copied
+ * into the reader's reused arrays column by column, as a decoder writes them, so engine benchmarks
+ * measure the analysis without the decoding.
+ */
+public final class MemoryTrace {
   private final TraceMetadata metadata;
   private final TraceDictionary dictionary;
   private final TraceBatch rows;
@@ -24,8 +24,12 @@ final class MemoryTrace {
     this.rows = rows;
   }
 
-  static MemoryTrace of(SyntheticTrace trace) {
-    int n = Math.toIntExact(trace.totalRows());
+  /** Generates the whole trace into one batch. */
+  public static MemoryTrace of(SyntheticTrace trace) {
+    if (trace.totalRows() > Integer.MAX_VALUE / 2) {
+      throw new IllegalArgumentException(format(ROOT, "trace too large for memory: %d rows", trace.totalRows()));
+    }
+    int n = (int) trace.totalRows();
     try (TraceReader reader = trace.open(ReadOptions.all().withBatchRows(n))) {
       reader.next();
       TraceBatch all = TraceBatch.allColumns(reader.dictionary(), n);
@@ -35,9 +39,19 @@ final class MemoryTrace {
     }
   }
 
-  TraceReader open(Set<Column> projection, int batchRows) {
+  /** Every row, all columns: a caller may edit values before replaying them. */
+  public TraceBatch rows() {
+    return rows;
+  }
+
+  public int size() {
+    return rows.size();
+  }
+
+  /** A reader over the rows in batches of {@code batchRows}, loading only {@code projection}. */
+  public TraceReader open(Set<Column> projection, int batchRows) {
     return new TraceReader() {
-      private final TraceBatch batch = new TraceBatch(dictionary, projection, batchRows);
+      private final TraceBatch batch = new TraceBatch(dictionary, projection, Math.min(batchRows, Math.max(1, size())));
       private int position;
 
       @Override
@@ -74,7 +88,7 @@ final class MemoryTrace {
 
       @Override
       public TraceFormat format() {
-        return TraceFormat.PARQUET;
+        return TraceFormat.SYNTHETIC;
       }
 
       @Override
