@@ -19,9 +19,9 @@ import java.util.Map;
 
 /**
  * Reads an analysis configuration file (JSON, or YAML for {@code .yaml}/{@code .yml}) into an
- * {@link AnalysisOptions.Builder}: thresholds, detectors on and off, and layers to exclude, for
- * all detectors or one. Unknown keys, detector ids and threshold keys are errors that name the
- * key and the file.
+ * {@link AnalysisOptions.Builder}: thresholds, detectors on and off, and layers to exclude, for all
+ * detectors or one. Unknown keys, detector ids and threshold keys are errors that name the key and
+ * the file.
  *
  * <pre>{@code
  * mode: default
@@ -39,8 +39,10 @@ import java.util.Map;
  * }</pre>
  */
 public final class AnalysisConfig {
-  private static final List<String> TOP_KEYS = List.of("mode", "fail-on", "thresholds", "exclude-layers", "detectors");
-  private static final List<String> DETECTOR_KEYS = List.of("enabled", "exclude-layers", "thresholds");
+  private static final List<String> TOP_KEYS =
+      List.of("mode", "fail-on", "thresholds", "exclude-layers", "detectors");
+  private static final List<String> DETECTOR_KEYS =
+      List.of("enabled", "exclude-layers", "thresholds");
 
   /** The file's name as given: error messages start with it; its extension picks YAML or JSON. */
   private final String file;
@@ -68,7 +70,8 @@ public final class AnalysisConfig {
    * @param content the file's text
    * @throws IllegalArgumentException naming the file and the key for anything unknown or invalid
    */
-  public static AnalysisOptions.Builder apply(String name, String content, AnalysisOptions.Builder builder) {
+  public static AnalysisOptions.Builder apply(
+      String name, String content, AnalysisOptions.Builder builder) {
     requireNonNull(content, "content is null");
     return new AnalysisConfig(requireNonNull(name, "name is null")).read(content, builder);
   }
@@ -84,7 +87,8 @@ public final class AnalysisConfig {
     } catch (java.nio.file.NoSuchFileException e) {
       throw new IllegalArgumentException(format(ROOT, "%s: config file not found", file));
     } catch (IOException e) {
-      throw new IllegalArgumentException(format(ROOT, "%s: cannot read the config file: %s", file, firstLine(e.getMessage())));
+      throw new IllegalArgumentException(
+          format(ROOT, "%s: cannot read the config file: %s", file, firstLine(e.getMessage())));
     }
   }
 
@@ -92,10 +96,14 @@ public final class AnalysisConfig {
     JsonNode root;
     try {
       String name = file.toLowerCase(Locale.ROOT);
-      ObjectMapper mapper = name.endsWith(".yaml") || name.endsWith(".yml") ? new ObjectMapper(new YAMLFactory()) : new ObjectMapper();
+      ObjectMapper mapper =
+          name.endsWith(".yaml") || name.endsWith(".yml")
+              ? new ObjectMapper(new YAMLFactory())
+              : new ObjectMapper();
       root = mapper.readTree(content);
     } catch (IOException e) {
-      throw new IllegalArgumentException(format(ROOT, "%s: not valid JSON or YAML: %s", file, firstLine(e.getMessage())));
+      throw new IllegalArgumentException(
+          format(ROOT, "%s: not valid JSON or YAML: %s", file, firstLine(e.getMessage())));
     }
     if (root == null || root.isMissingNode() || root.isNull()) {
       return builder;
@@ -144,7 +152,8 @@ public final class AnalysisConfig {
       String id = entry.getKey();
       String path = "detectors." + id;
       if (!known.contains(id)) {
-        throw error(path, format(ROOT, "unknown detector %s (known: %s)", id, String.join(", ", known)));
+        throw error(
+            path, format(ROOT, "unknown detector %s (known: %s)", id, String.join(", ", known)));
       }
       JsonNode value = entry.getValue();
       if (value.isBoolean()) {
@@ -229,7 +238,9 @@ public final class AnalysisConfig {
     for (Iterator<String> it = node.fieldNames(); it.hasNext(); ) {
       String key = it.next();
       if (!allowed.contains(key)) {
-        throw error(path.isEmpty() ? key : path + "." + key, format(ROOT, "unknown key (known: %s)", String.join(", ", allowed)));
+        throw error(
+            path.isEmpty() ? key : path + "." + key,
+            format(ROOT, "unknown key (known: %s)", String.join(", ", allowed)));
       }
     }
   }
@@ -242,9 +253,10 @@ public final class AnalysisConfig {
   }
 
   private IllegalArgumentException error(String key, String detail) {
-    return new IllegalArgumentException(key.isEmpty()
-        ? format(ROOT, "%s: %s", file, detail)
-        : format(ROOT, "%s: %s: %s", file, key, detail));
+    return new IllegalArgumentException(
+        key.isEmpty()
+            ? format(ROOT, "%s: %s", file, detail)
+            : format(ROOT, "%s: %s: %s", file, key, detail));
   }
 
   private static String firstLine(String message) {

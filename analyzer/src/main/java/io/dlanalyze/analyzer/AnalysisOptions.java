@@ -69,7 +69,8 @@ public final class AnalysisOptions {
     Builder builder = new Builder();
     builder.mode = mode;
     builder.thresholds.putAll(thresholds);
-    builder.enabledDetectors = enabledDetectors == null ? null : new LinkedHashSet<>(enabledDetectors);
+    builder.enabledDetectors =
+        enabledDetectors == null ? null : new LinkedHashSet<>(enabledDetectors);
     builder.disabledDetectors.addAll(disabledDetectors);
     excludedLayers.forEach((id, globs) -> builder.excludedLayers.put(id, new ArrayList<>(globs)));
     builder.failOn = failOn;
@@ -117,12 +118,13 @@ public final class AnalysisOptions {
   }
 
   /**
-   * True when findings of this detector on the layer with this name are dropped: the name
-   * matches a glob given for every detector or for this one ({@code *} any run of characters,
-   * {@code ?} one character, anything else literal).
+   * True when findings of this detector on the layer with this name are dropped: the name matches a
+   * glob given for every detector or for this one ({@code *} any run of characters, {@code ?} one
+   * character, anything else literal).
    */
   public boolean isExcluded(String detectorId, String layerName) {
-    return matches(excludedLayers.get(ALL_DETECTORS), layerName) || matches(excludedLayers.get(detectorId), layerName);
+    return matches(excludedLayers.get(ALL_DETECTORS), layerName)
+        || matches(excludedLayers.get(detectorId), layerName);
   }
 
   /** True when any layer exclusion is set. */
@@ -174,8 +176,7 @@ public final class AnalysisOptions {
   }
 
   /**
-   * The least severity that makes {@link Report#fails(AnalysisOptions)} true, or empty for
-   * "never".
+   * The least severity that makes {@link Report#fails(AnalysisOptions)} true, or empty for "never".
    */
   public Optional<Severity> failOn() {
     return Optional.ofNullable(failOn);
@@ -289,7 +290,8 @@ public final class AnalysisOptions {
 
     public Builder readBatchRows(int rows) {
       if (rows <= 0) {
-        throw new IllegalArgumentException(format(ROOT, "readBatchRows must be positive: %s", rows));
+        throw new IllegalArgumentException(
+            format(ROOT, "readBatchRows must be positive: %s", rows));
       }
       this.readBatchRows = rows;
       return this;

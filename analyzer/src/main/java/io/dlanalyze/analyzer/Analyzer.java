@@ -15,8 +15,8 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * The analyzer's entry point: runs the detectors of a mode over a trace in one pass and returns
- * the ranked {@link Report}. Stateless and thread-safe; one instance can analyse many traces, also
+ * The analyzer's entry point: runs the detectors of a mode over a trace in one pass and returns the
+ * ranked {@link Report}. Stateless and thread-safe; one instance can analyse many traces, also
  * concurrently (each call makes its own detector instances).
  *
  * <pre>{@code
@@ -38,7 +38,8 @@ public final class Analyzer {
     List<String> ids = new ArrayList<>();
     for (DetectorInfo info : this.registry) {
       if (ids.contains(info.id())) {
-        throw new IllegalArgumentException(format(ROOT, "detector id %s is registered twice", info.id()));
+        throw new IllegalArgumentException(
+            format(ROOT, "detector id %s is registered twice", info.id()));
       }
       ids.add(info.id());
     }
@@ -50,8 +51,8 @@ public final class Analyzer {
   }
 
   /**
-   * The detectors that run with these options: those of the options' mode, minus the disabled
-   * ones, restricted to the enabled ones when a list was given.
+   * The detectors that run with these options: those of the options' mode, minus the disabled ones,
+   * restricted to the enabled ones when a list was given.
    *
    * @throws IllegalArgumentException when the options name a detector that is not registered
    */
@@ -103,7 +104,8 @@ public final class Analyzer {
    */
   public Report analyze(Path trace, AnalysisOptions options) {
     List<DetectorInfo> detectors = detectorsFor(options);
-    ReadOptions read = new ReadOptions(AnalysisEngine.projection(detectors), options.readBatchRows());
+    ReadOptions read =
+        new ReadOptions(AnalysisEngine.projection(detectors), options.readBatchRows());
     try (TraceReader reader = TraceReaders.open(trace, read)) {
       return AnalysisEngine.run(reader, options, detectors);
     }

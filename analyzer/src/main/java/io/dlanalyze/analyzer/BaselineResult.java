@@ -3,13 +3,13 @@ package io.dlanalyze.analyzer;
 import static java.util.Objects.requireNonNull;
 
 /**
- * What a Keras callback would have done on the same run, replayed on the trace: when it would
- * have stopped training, if ever.
+ * What a Keras callback would have done on the same run, replayed on the trace: when it would have
+ * stopped training, if ever.
  *
  * @param name stable snake_case id: {@code terminate_on_nan}, {@code early_stopping_loss}, {@code
  *     early_stopping_accuracy}
- * @param callback the callback as a Keras user writes it, e.g. {@code
- *     EarlyStopping(monitor='loss', patience=1)}
+ * @param callback the callback as a Keras user writes it, e.g. {@code EarlyStopping(monitor='loss',
+ *     patience=1)}
  * @param level {@code "batch"} or {@code "epoch"}: when the callback checks
  * @param status whether it stopped, never stopped, or had nothing to monitor
  * @param stopStep the last step trained before it stopped, or -1
@@ -61,7 +61,8 @@ public record BaselineResult(
 
   /** A copy that knows the first step of the top finding. */
   public BaselineResult relativeTo(long firstFindingStep) {
-    Long delta = status == Status.STOPPED && firstFindingStep >= 0 ? stopStep - firstFindingStep : null;
+    Long delta =
+        status == Status.STOPPED && firstFindingStep >= 0 ? stopStep - firstFindingStep : null;
     return new BaselineResult(name, callback, level, status, stopStep, epoch, batch, delta, detail);
   }
 }

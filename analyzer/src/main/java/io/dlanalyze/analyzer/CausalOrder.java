@@ -5,9 +5,9 @@ import io.dlanalyze.trace.Phase;
 /**
  * The order in which symptoms inside one step are taken to cause one another, following
  * DeepLocalize's Algorithm 1 check order (DEEPLOCALIZE-AND-PEERS.md 1.3): forward (the layer
- * output; activation sits right after forward of the same layer) from the first layer to the
- * last, weights from the last layer to the first, loss, accuracy, weight gradients from the last
- * layer to the first, backward (output gradients) from the last layer to the first.
+ * output; activation sits right after forward of the same layer) from the first layer to the last,
+ * weights from the last layer to the first, loss, accuracy, weight gradients from the last layer to
+ * the first, backward (output gradients) from the last layer to the first.
  *
  * <p>Phases outside Algorithm 1 are placed where they act: input and target before the forward
  * pass, the learning rate after the weights, validation metrics after everything else.
@@ -33,9 +33,9 @@ public final class CausalOrder {
   }
 
   /**
-   * Order inside a phase rank: forward and activation run from the first layer to the last
-   * (forward before activation of the same layer); weights, gradients and backward run from the
-   * last layer to the first; model-level phases have one stream.
+   * Order inside a phase rank: forward and activation run from the first layer to the last (forward
+   * before activation of the same layer); weights, gradients and backward run from the last layer
+   * to the first; model-level phases have one stream.
    */
   public static long executionOrder(int layerIndex, Phase phase) {
     return switch (phase) {
@@ -47,10 +47,11 @@ public final class CausalOrder {
   }
 
   /**
-   * Compares two observations (step, layer, phase) in causal order: earlier step first, then
-   * phase rank, then execution order.
+   * Compares two observations (step, layer, phase) in causal order: earlier step first, then phase
+   * rank, then execution order.
    */
-  public static int compare(long stepA, int layerA, Phase phaseA, long stepB, int layerB, Phase phaseB) {
+  public static int compare(
+      long stepA, int layerA, Phase phaseA, long stepB, int layerB, Phase phaseB) {
     int c = Long.compare(stepA, stepB);
     if (c != 0) {
       return c;

@@ -7,13 +7,13 @@ import java.util.Set;
 
 /**
  * One rule over a trace. A detector makes one pass, does no I/O and keeps little state; the engine
- * owns reading. Each analysis gets a fresh instance (see {@link DetectorInfo#create()}); the
- * class carries a {@link DetectorSpec}.
+ * owns reading. Each analysis gets a fresh instance (see {@link DetectorInfo#create()}); the class
+ * carries a {@link DetectorSpec}.
  *
  * <p>Life cycle: {@link #begin} once, {@link #observe} once per completed step in step order,
- * {@link #finish} once. The engine hands a step over only when all of its rows have been read,
- * so what a detector sees does not depend on batch or row-group size, nor on the order of rows
- * inside a step.
+ * {@link #finish} once. The engine hands a step over only when all of its rows have been read, so
+ * what a detector sees does not depend on batch or row-group size, nor on the order of rows inside
+ * a step.
  *
  * <pre>{@code
  * public void observe(StepView step) {
@@ -28,9 +28,9 @@ import java.util.Set;
  */
 public interface Detector {
   /**
-   * The statistics columns this detector reads ({@code mean}, {@code zero_fraction}...). The
-   * key columns (epoch, batch, step, layer_index, layer_name, layer_type, phase) are always
-   * loaded. Columns a trace lacks read as null.
+   * The statistics columns this detector reads ({@code mean}, {@code zero_fraction}...). The key
+   * columns (epoch, batch, step, layer_index, layer_name, layer_type, phase) are always loaded.
+   * Columns a trace lacks read as null.
    */
   Set<Column> columns();
 
@@ -44,8 +44,8 @@ public interface Detector {
   void observe(StepView step);
 
   /**
-   * True once the detector holds at least one finding that {@link #finish} will return; the
-   * engine stops early on it when {@link AnalysisOptions#firstFault()} is set.
+   * True once the detector holds at least one finding that {@link #finish} will return; the engine
+   * stops early on it when {@link AnalysisOptions#firstFault()} is set.
    */
   default boolean fired() {
     return false;

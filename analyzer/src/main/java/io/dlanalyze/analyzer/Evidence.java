@@ -10,8 +10,8 @@ import java.util.Map;
 
 /**
  * The named numbers and strings behind a finding, in insertion order: {@code zero_fraction=1.0,
- * run_steps=120}. Values are {@link Long}, {@link Double}, {@link Boolean} or {@link String};
- * names are snake_case.
+ * run_steps=120}. Values are {@link Long}, {@link Double}, {@link Boolean} or {@link String}; names
+ * are snake_case.
  */
 public final class Evidence {
   private static final Evidence EMPTY = new Evidence(Map.of());
@@ -87,7 +87,8 @@ public final class Evidence {
     private Builder add(String name, Object value) {
       requireNonNull(name, "name is null");
       if (!name.matches("[a-z][a-z0-9_]*")) {
-        throw new IllegalArgumentException(format(ROOT, "evidence name must be snake_case: %s", name));
+        throw new IllegalArgumentException(
+            format(ROOT, "evidence name must be snake_case: %s", name));
       }
       if (values.putIfAbsent(name, value) != null) {
         throw new IllegalArgumentException(format(ROOT, "evidence %s is set twice", name));

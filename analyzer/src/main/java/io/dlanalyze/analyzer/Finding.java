@@ -16,8 +16,8 @@ import java.util.List;
  * @param symptom the symptom class
  * @param severity how bad it is
  * @param layerIndex the layer, or -1 for model-level findings
- * @param layerName the layer's name ({@code "model"} for model-level findings); {@code null}
- *     until the engine resolves it
+ * @param layerName the layer's name ({@code "model"} for model-level findings); {@code null} until
+ *     the engine resolves it
  * @param layerType the framework's class name, or {@code null}
  * @param phase where the symptom was first seen
  * @param firstStep the step the symptom started (its onset, which may precede the step it was
@@ -50,13 +50,15 @@ public record Finding(
     String suggestedFix) {
 
   /**
-   * The report's order: earliest first step, then DeepLocalize's phase order, then execution
-   * order inside the phase ({@link CausalOrder}), then severity (most severe first), then
-   * detector id, layer index, phase and message so the order is total.
+   * The report's order: earliest first step, then DeepLocalize's phase order, then execution order
+   * inside the phase ({@link CausalOrder}), then severity (most severe first), then detector id,
+   * layer index, phase and message so the order is total.
    */
   public static final Comparator<Finding> RANKING =
       (a, b) -> {
-        int c = CausalOrder.compare(a.firstStep, a.layerIndex, a.phase, b.firstStep, b.layerIndex, b.phase);
+        int c =
+            CausalOrder.compare(
+                a.firstStep, a.layerIndex, a.phase, b.firstStep, b.layerIndex, b.phase);
         if (c != 0) {
           return c;
         }
@@ -88,14 +90,16 @@ public record Finding(
     requireNonNull(message, "message is null");
     consequences = List.copyOf(consequences);
     if (layerIndex < -1) {
-      throw new IllegalArgumentException(format(ROOT, "layerIndex must be -1 or more: %s", layerIndex));
+      throw new IllegalArgumentException(
+          format(ROOT, "layerIndex must be -1 or more: %s", layerIndex));
     }
     if (lastStep < firstStep) {
       throw new IllegalArgumentException(
           format(ROOT, "lastStep %s is before firstStep %s", lastStep, firstStep));
     }
     if (occurrences < 1) {
-      throw new IllegalArgumentException(format(ROOT, "occurrences must be positive: %s", occurrences));
+      throw new IllegalArgumentException(
+          format(ROOT, "occurrences must be positive: %s", occurrences));
     }
   }
 
@@ -122,15 +126,43 @@ public record Finding(
   /** A copy with the names and epoch/batch filled in. */
   public Finding withResolved(String layerName, String layerType, int epoch, int batch) {
     return new Finding(
-        detector, symptom, severity, layerIndex, layerName, layerType, phase, firstStep, epoch, batch,
-        lastStep, occurrences, evidence, message, consequences, suggestedFix);
+        detector,
+        symptom,
+        severity,
+        layerIndex,
+        layerName,
+        layerType,
+        phase,
+        firstStep,
+        epoch,
+        batch,
+        lastStep,
+        occurrences,
+        evidence,
+        message,
+        consequences,
+        suggestedFix);
   }
 
   /** A copy with these consequences. */
   public Finding withConsequences(List<Consequence> consequences) {
     return new Finding(
-        detector, symptom, severity, layerIndex, layerName, layerType, phase, firstStep, epoch, batch,
-        lastStep, occurrences, evidence, message, consequences, suggestedFix);
+        detector,
+        symptom,
+        severity,
+        layerIndex,
+        layerName,
+        layerType,
+        phase,
+        firstStep,
+        epoch,
+        batch,
+        lastStep,
+        occurrences,
+        evidence,
+        message,
+        consequences,
+        suggestedFix);
   }
 
   /** Builds a {@link Finding}; the detector, symptom and severity are set up front. */
@@ -229,11 +261,26 @@ public record Finding(
         throw new IllegalStateException("finding has no phase: call at(layer, phase)");
       }
       if (firstStep < 0) {
-        throw new IllegalStateException("finding has no steps: call steps(first, last, occurrences)");
+        throw new IllegalStateException(
+            "finding has no steps: call steps(first, last, occurrences)");
       }
       return new Finding(
-          detector, symptom, severity, layerIndex, layerName, layerType, phase, firstStep, epoch,
-          batch, lastStep, occurrences, evidence, message, consequences, suggestedFix);
+          detector,
+          symptom,
+          severity,
+          layerIndex,
+          layerName,
+          layerType,
+          phase,
+          firstStep,
+          epoch,
+          batch,
+          lastStep,
+          occurrences,
+          evidence,
+          message,
+          consequences,
+          suggestedFix);
     }
   }
 }

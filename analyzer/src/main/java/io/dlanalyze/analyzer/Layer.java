@@ -36,7 +36,9 @@ public final class Layer {
     this.trainable = trainable;
     String t = type == null ? null : type.toLowerCase(ROOT);
     String n = name.toLowerCase(ROOT);
-    this.softmax = "softmax".equals(activation == null ? null : activation.toLowerCase(ROOT)) || "softmax".equals(t);
+    this.softmax =
+        "softmax".equals(activation == null ? null : activation.toLowerCase(ROOT))
+            || "softmax".equals(t);
     this.normalization = t != null && t.contains("norm");
     this.flatten = t != null && t.contains("flatten") || n.contains("flatten");
     this.denseLike = t != null ? t.contains("dense") || t.contains("linear") : n.contains("dense");
@@ -95,10 +97,10 @@ public final class Layer {
   }
 
   /**
-   * True for fully connected layers, the only ones DeepLocalize checks weights and weight
-   * gradients of: the type contains {@code dense} or {@code linear} (Dense, Linear, LazyLinear,
-   * QuantizedLinear), or, when the type is unknown, the name contains {@code dense} (Keras'
-   * default names), as DeepLocalize's own name test does.
+   * True for fully connected layers, the only ones DeepLocalize checks weights and weight gradients
+   * of: the type contains {@code dense} or {@code linear} (Dense, Linear, LazyLinear,
+   * QuantizedLinear), or, when the type is unknown, the name contains {@code dense} (Keras' default
+   * names), as DeepLocalize's own name test does.
    */
   public boolean isDenseLike() {
     return denseLike;
@@ -121,7 +123,16 @@ public final class Layer {
 
   @Override
   public String toString() {
-    return "Layer[index=" + index + ", name=" + name + ", type=" + type + ", activation=" + activation
-        + ", trainable=" + trainable + "]";
+    return "Layer[index="
+        + index
+        + ", name="
+        + name
+        + ", type="
+        + type
+        + ", activation="
+        + activation
+        + ", trainable="
+        + trainable
+        + "]";
   }
 }

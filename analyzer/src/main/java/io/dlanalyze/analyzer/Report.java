@@ -17,8 +17,8 @@ import java.util.Optional;
  * @param mode the rule set that ran
  * @param verdict buggy, healthy or inconclusive
  * @param verdictReason one sentence saying why
- * @param rootCause the best guess at what to fix first, or {@code null} when there is no finding
- *     of severity warning or more
+ * @param rootCause the best guess at what to fix first, or {@code null} when there is no finding of
+ *     severity warning or more
  * @param findings in rank order (index 0 has rank 1)
  * @param baselines the replayed Keras callbacks
  * @param trace what was analysed
@@ -79,7 +79,16 @@ public record Report(
   /** A copy without timing, for reproducible output. */
   public Report withoutTiming() {
     return new Report(
-        reportVersion, mode, verdict, verdictReason, rootCause, findings, baselines, trace, thresholds,
-        detectors, null);
+        reportVersion,
+        mode,
+        verdict,
+        verdictReason,
+        rootCause,
+        findings,
+        baselines,
+        trace,
+        thresholds,
+        detectors,
+        null);
   }
 }

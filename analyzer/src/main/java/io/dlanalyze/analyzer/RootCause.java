@@ -40,13 +40,15 @@ public record RootCause(
   }
 
   /** A root cause without a named finding or alternatives (deeplocalize mode, plug-ins). */
-  public RootCause(String scope, int layerIndex, String layerName, String cause, String suggestedFix) {
+  public RootCause(
+      String scope, int layerIndex, String layerName, String cause, String suggestedFix) {
     this(scope, layerIndex, layerName, cause, suggestedFix, null, 0, List.of());
   }
 
   /** A copy with these alternatives. */
   public RootCause withAlternatives(List<Alternative> alternatives) {
-    return new RootCause(scope, layerIndex, layerName, cause, suggestedFix, symptom, findingRank, alternatives);
+    return new RootCause(
+        scope, layerIndex, layerName, cause, suggestedFix, symptom, findingRank, alternatives);
   }
 
   /**

@@ -7,9 +7,9 @@ import io.dlanalyze.trace.Phase;
  * Every row of one completed training step, addressed by (layer, phase); model-level rows have
  * layer -1. Valid only during {@link Detector#observe}: the engine reuses it for the next step.
  *
- * <p>Statistics a row left null, or a trace did not record, are not {@link #present}; their
- * {@link #value} is NaN, so always test {@code present} first (a NaN mean is a finding, a missing
- * std is not).
+ * <p>Statistics a row left null, or a trace did not record, are not {@link #present}; their {@link
+ * #value} is NaN, so always test {@code present} first (a NaN mean is a finding, a missing std is
+ * not).
  */
 public interface StepView {
   /**

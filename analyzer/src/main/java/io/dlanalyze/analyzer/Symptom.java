@@ -4,8 +4,8 @@ import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 
 /**
- * The classes of symptom a finding reports. The wire names are part of the report format
- * ({@code docs/report-format.md}); adding a constant is a compatible change, renaming one is not.
+ * The classes of symptom a finding reports. The wire names are part of the report format ({@code
+ * docs/report-format.md}); adding a constant is a compatible change, renaming one is not.
  */
 public enum Symptom {
   /** NaN or Inf values (DeepLocalize's numerical error). */

@@ -25,18 +25,21 @@ public record Threshold(
       throw new IllegalArgumentException(format(ROOT, "threshold key must be kebab-case: %s", key));
     }
     if (!(min <= max)) {
-      throw new IllegalArgumentException(format(ROOT, "min %s is above max %s for %s", min, max, key));
+      throw new IllegalArgumentException(
+          format(ROOT, "min %s is above max %s for %s", min, max, key));
     }
     check(key, defaultValue, min, max, integral);
   }
 
   /** A whole-number threshold. */
-  public static Threshold integer(String key, long defaultValue, long min, long max, String description) {
+  public static Threshold integer(
+      String key, long defaultValue, long min, long max, String description) {
     return new Threshold(key, defaultValue, min, max, true, description);
   }
 
   /** A real-valued threshold. */
-  public static Threshold real(String key, double defaultValue, double min, double max, String description) {
+  public static Threshold real(
+      String key, double defaultValue, double min, double max, String description) {
     return new Threshold(key, defaultValue, min, max, false, description);
   }
 

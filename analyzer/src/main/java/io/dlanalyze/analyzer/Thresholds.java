@@ -7,129 +7,286 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * The thresholds the built-in detectors and baselines read, in documentation order. A new
- * detector adds its thresholds here (and to {@code docs/detectors.md}); the CLI and config files
- * set them by key.
+ * The thresholds the built-in detectors and baselines read, in documentation order. A new detector
+ * adds its thresholds here (and to {@code docs/detectors.md}); the CLI and config files set them by
+ * key.
  */
 public final class Thresholds {
   /** Steps a per-layer symptom must persist, and the block size of loss trends (default mode). */
   public static final Threshold WINDOW =
-      Threshold.integer("window", 50, 1, 1_000_000_000, "Steps a per-layer symptom must persist; also the loss-trend block size");
+      Threshold.integer(
+          "window",
+          50,
+          1,
+          1_000_000_000,
+          "Steps a per-layer symptom must persist; also the loss-trend block size");
 
   /** Relative tolerance under which two consecutive statistics count as unchanged. */
   public static final Threshold UNCHANGED_TOLERANCE =
-      Threshold.real("unchanged-tolerance", 1e-6, 0, 1, "Relative change below which a statistic counts as unchanged");
+      Threshold.real(
+          "unchanged-tolerance",
+          1e-6,
+          0,
+          1,
+          "Relative change below which a statistic counts as unchanged");
 
   /** zero_fraction at or above which a tensor counts as all zero. */
   public static final Threshold ZERO_FRACTION =
-      Threshold.real("zero-fraction", 0.999, 0.5, 1, "zero_fraction at or above which a tensor counts as all zero");
+      Threshold.real(
+          "zero-fraction",
+          0.999,
+          0.5,
+          1,
+          "zero_fraction at or above which a tensor counts as all zero");
 
   /** Relative loss improvement a block must achieve over the best block so far. */
   public static final Threshold MIN_IMPROVEMENT =
-      Threshold.real("min-improvement", 0.01, 0, 1, "Relative loss decrease over the best block that counts as progress");
+      Threshold.real(
+          "min-improvement",
+          0.01,
+          0,
+          1,
+          "Relative loss decrease over the best block that counts as progress");
 
   /** Blocks of {@link #WINDOW} steps without progress before the model counts as not learning. */
   public static final Threshold PATIENCE =
-      Threshold.integer("patience", 4, 1, 1_000_000, "Loss-trend blocks without progress before not-learning fires");
+      Threshold.integer(
+          "patience",
+          4,
+          1,
+          1_000_000,
+          "Loss-trend blocks without progress before not-learning fires");
 
   /**
    * A flat loss that has already fallen by this fraction from its first block counts as converged,
    * not as a model that does not learn.
    */
   public static final Threshold CONVERGED_DROP =
-      Threshold.real("converged-drop", 0.5, 0, 1, "Loss drop from the first block after which a flat loss counts as converged");
+      Threshold.real(
+          "converged-drop",
+          0.5,
+          0,
+          1,
+          "Loss drop from the first block after which a flat loss counts as converged");
 
   /** DeepLocalize's N: the block of exactly equal values (deeplocalize mode). */
   public static final Threshold DL_WINDOW =
-      Threshold.integer("dl-window", 5, 1, 1_000_000, "DeepLocalize's block of N equal values (deeplocalize mode)");
+      Threshold.integer(
+          "dl-window",
+          5,
+          1,
+          1_000_000,
+          "DeepLocalize's block of N equal values (deeplocalize mode)");
 
   /** DeepLocalize's zero rule: zero means in at least this share of the batches so far. */
   public static final Threshold DL_ZERO_RATIO =
-      Threshold.real("dl-zero-ratio", 0.5, 0, 1, "DeepLocalize's share of batches with mean == 0 (deeplocalize mode)");
+      Threshold.real(
+          "dl-zero-ratio",
+          0.5,
+          0,
+          1,
+          "DeepLocalize's share of batches with mean == 0 (deeplocalize mode)");
 
   /** Patience of the replayed Keras EarlyStopping baselines, in epochs. */
   public static final Threshold EARLY_STOPPING_PATIENCE =
-      Threshold.integer("es-patience", 1, 0, 1_000_000, "Patience in epochs of the replayed Keras EarlyStopping baselines");
+      Threshold.integer(
+          "es-patience",
+          1,
+          0,
+          1_000_000,
+          "Patience in epochs of the replayed Keras EarlyStopping baselines");
 
   /** Growth of a layer's gradient norm over its early level that counts as exploding. */
   public static final Threshold EXPLODING_GROWTH =
-      Threshold.real("exploding-growth", 1e3, 2, 1e300, "Growth of a layer's gradient l2 norm over its first steps that counts as exploding");
+      Threshold.real(
+          "exploding-growth",
+          1e3,
+          2,
+          1e300,
+          "Growth of a layer's gradient l2 norm over its first steps that counts as exploding");
 
-  /** AUTOTRAINER's beta_3: first-layer over last-layer gradient norm above which gradients explode. */
+  /**
+   * AUTOTRAINER's beta_3: first-layer over last-layer gradient norm above which gradients explode.
+   */
   public static final Threshold EXPLODING_RATIO =
-      Threshold.real("exploding-ratio", 70, 1, 1e300, "First-layer / last-layer gradient l2 ratio above which gradients explode (AUTOTRAINER)");
+      Threshold.real(
+          "exploding-ratio",
+          70,
+          1,
+          1e300,
+          "First-layer / last-layer gradient l2 ratio above which gradients explode (AUTOTRAINER)");
 
-  /** AUTOTRAINER's beta_1: first-layer over last-layer gradient norm below which gradients vanish. */
+  /**
+   * AUTOTRAINER's beta_1: first-layer over last-layer gradient norm below which gradients vanish.
+   */
   public static final Threshold VANISHING_RATIO =
-      Threshold.real("vanishing-ratio", 1e-3, 0, 1, "First-layer / last-layer gradient l2 ratio below which gradients vanish (AUTOTRAINER)");
+      Threshold.real(
+          "vanishing-ratio",
+          1e-3,
+          0,
+          1,
+          "First-layer / last-layer gradient l2 ratio below which gradients vanish (AUTOTRAINER)");
 
   /** AUTOTRAINER's beta_2: the first layer's gradient norm must also be below this. */
   public static final Threshold VANISHING_NORM =
-      Threshold.real("vanishing-norm", 1e-4, 0, 1e300, "First-layer gradient l2 norm below which gradients vanish (AUTOTRAINER)");
+      Threshold.real(
+          "vanishing-norm",
+          1e-4,
+          0,
+          1e300,
+          "First-layer gradient l2 norm below which gradients vanish (AUTOTRAINER)");
 
   /** TheDeepChecker's vanishing-gradient bound on the mean absolute gradient (here its RMS). */
   public static final Threshold VANISHING_RMS =
-      Threshold.real("vanishing-rms", 1e-6, 0, 1e300, "Root-mean-square weight gradient of a layer below which it vanishes (TheDeepChecker)");
+      Threshold.real(
+          "vanishing-rms",
+          1e-6,
+          0,
+          1e300,
+          "Root-mean-square weight gradient of a layer below which it vanishes (TheDeepChecker)");
 
   /** zero_fraction of a ReLU layer's output at or above which its units count as dying. */
   public static final Threshold DYING_RELU_FRACTION =
-      Threshold.real("dying-relu-fraction", 0.95, 0.5, 1, "zero_fraction of a ReLU layer's output at or above which it is dying");
+      Threshold.real(
+          "dying-relu-fraction",
+          0.95,
+          0.5,
+          1,
+          "zero_fraction of a ReLU layer's output at or above which it is dying");
 
-  /** DeepDiagnosis' share of pre-activations beyond +-5 that makes a sigmoid/tanh layer saturated. */
+  /**
+   * DeepDiagnosis' share of pre-activations beyond +-5 that makes a sigmoid/tanh layer saturated.
+   */
   public static final Threshold SATURATION_FRACTION =
-      Threshold.real("saturation-fraction", 0.5, 0, 1, "Estimated share of sigmoid/tanh inputs beyond +-5 that counts as saturated (DeepDiagnosis)");
+      Threshold.real(
+          "saturation-fraction",
+          0.5,
+          0,
+          1,
+          "Estimated share of sigmoid/tanh inputs beyond +-5 that counts as saturated"
+              + " (DeepDiagnosis)");
 
   /** A sigmoid/tanh output whose std is below this share of the function's range is pinned. */
   public static final Threshold SATURATION_STD =
-      Threshold.real("saturation-std", 0.02, 0, 1, "Output std, as a share of the activation's range, below which a pinned output counts as saturated");
+      Threshold.real(
+          "saturation-std",
+          0.02,
+          0,
+          1,
+          "Output std, as a share of the activation's range, below which a pinned output counts as"
+              + " saturated");
 
   /** Steps per loss block of the oscillation rule (TheDeepChecker checks every 10 iterations). */
   public static final Threshold OSCILLATION_BLOCK =
-      Threshold.integer("oscillation-block", 10, 1, 1_000_000, "Steps per averaged loss block of the oscillation rule");
+      Threshold.integer(
+          "oscillation-block",
+          10,
+          1,
+          1_000_000,
+          "Steps per averaged loss block of the oscillation rule");
 
-  /** AUTOTRAINER's zeta, relative: a swing counts when it is this share of the first block's loss. */
+  /**
+   * AUTOTRAINER's zeta, relative: a swing counts when it is this share of the first block's loss.
+   */
   public static final Threshold OSCILLATION_AMPLITUDE =
-      Threshold.real("oscillation-amplitude", 0.5, 0, 1e6, "Rise of the block loss, as a share of the first block's loss, that counts as a swing");
+      Threshold.real(
+          "oscillation-amplitude",
+          0.5,
+          0,
+          1e6,
+          "Rise of the block loss, as a share of the first block's loss, that counts as a swing");
 
   /** AUTOTRAINER's eta, as a count: swings needed before the loss counts as oscillating. */
   public static final Threshold OSCILLATION_SWINGS =
-      Threshold.integer("oscillation-swings", 3, 1, 1_000_000, "Rising swings of the block loss before it counts as oscillating");
+      Threshold.integer(
+          "oscillation-swings",
+          3,
+          1,
+          1_000_000,
+          "Rising swings of the block loss before it counts as oscillating");
 
   /** AUTOTRAINER's delta: the largest epoch-to-epoch accuracy gain below which training is slow. */
   public static final Threshold SLOW_CONVERGENCE_DELTA =
-      Threshold.real("slow-convergence-delta", 0.01, 0, 1, "Largest epoch-to-epoch accuracy gain below which convergence is slow (AUTOTRAINER)");
+      Threshold.real(
+          "slow-convergence-delta",
+          0.01,
+          0,
+          1,
+          "Largest epoch-to-epoch accuracy gain below which convergence is slow (AUTOTRAINER)");
 
   /** Epochs needed before the epoch-level rules judge a run. */
   public static final Threshold MIN_EPOCHS =
-      Threshold.integer("min-epochs", 3, 2, 1_000_000, "Epochs needed before the epoch-level rules judge a run");
+      Threshold.integer(
+          "min-epochs", 3, 2, 1_000_000, "Epochs needed before the epoch-level rules judge a run");
 
-  /** Accuracy margin over chance (as a share of 1 - chance) that a converging classifier must reach. */
+  /**
+   * Accuracy margin over chance (as a share of 1 - chance) that a converging classifier must reach.
+   */
   public static final Threshold CHANCE_MARGIN =
-      Threshold.real("chance-margin", 0.1, 0, 1, "Share of the way from chance to 1 that the best epoch accuracy must reach");
+      Threshold.real(
+          "chance-margin",
+          0.1,
+          0,
+          1,
+          "Share of the way from chance to 1 that the best epoch accuracy must reach");
 
   /** Lower end of the effective learning-rate band (DeepDiagnosis: 1e-3 / 100). */
   public static final Threshold LR_LOW =
-      Threshold.real("effective-lr-low", 1e-5, 0, 1, "Effective learning rate lr x ||g|| / ||w|| below which updates are too small (DeepDiagnosis)");
+      Threshold.real(
+          "effective-lr-low",
+          1e-5,
+          0,
+          1,
+          "Effective learning rate lr x ||g|| / ||w|| below which updates are too small"
+              + " (DeepDiagnosis)");
 
   /** Upper end of the effective learning-rate band (DeepDiagnosis: 1e-3 x 100). */
   public static final Threshold LR_HIGH =
-      Threshold.real("effective-lr-high", 0.1, 0, 1e300, "Effective learning rate lr x ||g|| / ||w|| above which updates are too large (DeepDiagnosis)");
+      Threshold.real(
+          "effective-lr-high",
+          0.1,
+          0,
+          1e300,
+          "Effective learning rate lr x ||g|| / ||w|| above which updates are too large"
+              + " (DeepDiagnosis)");
 
   /** UMLAUT/DeepDiagnosis: inputs beyond +-this are not normalized. */
   public static final Threshold INPUT_BOUND =
-      Threshold.real("input-bound", 1, 0, 1e300, "Input magnitude beyond which the inputs count as not normalized (UMLAUT, DeepDiagnosis)");
+      Threshold.real(
+          "input-bound",
+          1,
+          0,
+          1e300,
+          "Input magnitude beyond which the inputs count as not normalized (UMLAUT,"
+              + " DeepDiagnosis)");
 
   /** AUTOTRAINER's abnormal data: mean |first-layer output| at or above this. */
   public static final Threshold ABNORMAL_HIDDEN =
-      Threshold.real("abnormal-hidden", 10, 0, 1e300, "RMS of the first layer's output at or above which unnormalized inputs are a fault (AUTOTRAINER)");
+      Threshold.real(
+          "abnormal-hidden",
+          10,
+          0,
+          1e300,
+          "RMS of the first layer's output at or above which unnormalized inputs are a fault"
+              + " (AUTOTRAINER)");
 
   /** DeepDiagnosis' poor weight: variance below this. */
   public static final Threshold WEIGHT_VARIANCE_LOW =
-      Threshold.real("weight-variance-low", 1e-5, 0, 1e300, "Weight variance (std^2) below which a layer's weights are poor (DeepDiagnosis)");
+      Threshold.real(
+          "weight-variance-low",
+          1e-5,
+          0,
+          1e300,
+          "Weight variance (std^2) below which a layer's weights are poor (DeepDiagnosis)");
 
   /** DeepDiagnosis' poor weight: variance above this. */
   public static final Threshold WEIGHT_VARIANCE_HIGH =
-      Threshold.real("weight-variance-high", 10, 0, 1e300, "Weight variance (std^2) above which a layer's weights are poor (DeepDiagnosis)");
+      Threshold.real(
+          "weight-variance-high",
+          10,
+          0,
+          1e300,
+          "Weight variance (std^2) above which a layer's weights are poor (DeepDiagnosis)");
 
   private static final List<Threshold> ALL =
       List.of(

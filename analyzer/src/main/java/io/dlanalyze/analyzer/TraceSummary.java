@@ -8,8 +8,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * What was analysed: the trace's path and format, its size, its layers and phases, a subset of
- * its metadata, and anything odd met while reading.
+ * What was analysed: the trace's path and format, its size, its layers and phases, a subset of its
+ * metadata, and anything odd met while reading.
  *
  * @param path the trace's path as given (a synthetic trace: {@code synthetic:<seed>})
  * @param format the format's display name ({@code parquet}, {@code csv}...)

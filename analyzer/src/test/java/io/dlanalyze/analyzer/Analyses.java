@@ -11,7 +11,8 @@ public final class Analyses {
 
   /** A synthetic trace: 6 layers, 1000 steps, 100 steps per epoch, seed 1, with the faults. */
   public static SyntheticTrace trace(Fault... faults) {
-    SyntheticTrace.Builder builder = SyntheticTrace.builder().layers(6).steps(1_000).stepsPerEpoch(100).seed(1);
+    SyntheticTrace.Builder builder =
+        SyntheticTrace.builder().layers(6).steps(1_000).stepsPerEpoch(100).seed(1);
     for (Fault fault : faults) {
       builder.fault(fault);
     }
@@ -51,12 +52,18 @@ public final class Analyses {
   public static Report analyzeFrozen(SyntheticTrace trace, int layer, AnalysisOptions options) {
     java.util.List<io.dlanalyze.trace.LayerInfo> layers = new java.util.ArrayList<>();
     for (io.dlanalyze.trace.LayerInfo info : trace.metadata().layers()) {
-      layers.add(info.index() == layer
-          ? new io.dlanalyze.trace.LayerInfo(info.index(), info.name(), info.type(), info.activation(), info.params(), false)
-          : info);
+      layers.add(
+          info.index() == layer
+              ? new io.dlanalyze.trace.LayerInfo(
+                  info.index(), info.name(), info.type(), info.activation(), info.params(), false)
+              : info);
     }
     io.dlanalyze.trace.TraceMetadata metadata =
-        trace.metadata().with(io.dlanalyze.trace.TraceMetadata.LAYERS, io.dlanalyze.trace.TraceMetadata.layersJson(layers));
+        trace
+            .metadata()
+            .with(
+                io.dlanalyze.trace.TraceMetadata.LAYERS,
+                io.dlanalyze.trace.TraceMetadata.layersJson(layers));
     try (TraceReader reader = trace.open(ReadOptions.all())) {
       RowTrace rows = RowTrace.copyOf(reader);
       return analyze(RowTrace.of(metadata, rows.rows()), options);

@@ -21,19 +21,22 @@ class AnalysisConfigTest {
 
   @Test
   void yaml_setsThresholdsDetectorsAndExclusions() throws Exception {
-    Path config = file("dl.yaml", """
-        mode: default
-        fail-on: error
-        thresholds:
-          window: 30
-        exclude-layers: ["backbone.*"]
-        detectors:
-          oscillating-loss: false
-          dying-relu:
-            exclude-layers: head
+    Path config =
+        file(
+            "dl.yaml",
+            """
+            mode: default
+            fail-on: error
             thresholds:
-              dying-relu-fraction: 0.9
-        """);
+              window: 30
+            exclude-layers: ["backbone.*"]
+            detectors:
+              oscillating-loss: false
+              dying-relu:
+                exclude-layers: head
+                thresholds:
+                  dying-relu-fraction: 0.9
+            """);
 
     AnalysisOptions options = AnalysisConfig.apply(config, AnalysisOptions.builder()).build();
 
@@ -49,7 +52,11 @@ class AnalysisConfigTest {
 
   @Test
   void json_isReadToo() throws Exception {
-    Path config = file("dl.json", "{\"thresholds\": {\"exploding-ratio\": 100}, \"detectors\": {\"slow-convergence\": {\"enabled\": false}}}");
+    Path config =
+        file(
+            "dl.json",
+            "{\"thresholds\": {\"exploding-ratio\": 100}, \"detectors\": {\"slow-convergence\":"
+                + " {\"enabled\": false}}}");
 
     AnalysisOptions options = AnalysisConfig.apply(config, AnalysisOptions.builder()).build();
 
@@ -74,7 +81,8 @@ class AnalysisConfigTest {
     Path nested = file("n.yaml", "detectors:\n  dying-relu:\n    enable: false\n");
 
     assertThatThrownBy(() -> AnalysisConfig.apply(detector, AnalysisOptions.builder()))
-        .hasMessageContaining("detectors.exploding-gradients: unknown detector exploding-gradients");
+        .hasMessageContaining(
+            "detectors.exploding-gradients: unknown detector exploding-gradients");
     assertThatThrownBy(() -> AnalysisConfig.apply(threshold, AnalysisOptions.builder()))
         .hasMessageContaining("thresholds.windw: unknown threshold");
     assertThatThrownBy(() -> AnalysisConfig.apply(nested, AnalysisOptions.builder()))
@@ -100,7 +108,8 @@ class AnalysisConfigTest {
 
     assertThat(with.findings()).extracting(Finding::layerName).contains("fc2");
     assertThat(without.findings()).extracting(Finding::layerName).doesNotContain("fc2");
-    assertThat(without.trace().warnings()).anyMatch(w -> w.contains("excluded layers were dropped"));
+    assertThat(without.trace().warnings())
+        .anyMatch(w -> w.contains("excluded layers were dropped"));
   }
 
   @Test
@@ -110,7 +119,8 @@ class AnalysisConfigTest {
     Report report = Analyses.analyze(Analyses.trace(Fault.deadLayer(2, 300)), options);
 
     assertThat(report.findings()).noneMatch(f -> f.detector().equals("dying-relu"));
-    assertThat(report.findings()).anyMatch(f -> f.detector().equals("dead-or-zero") && f.layerName().equals("fc2"));
+    assertThat(report.findings())
+        .anyMatch(f -> f.detector().equals("dead-or-zero") && f.layerName().equals("fc2"));
   }
 
   @Test
@@ -124,7 +134,10 @@ class AnalysisConfigTest {
 
   @Test
   void documentedExample_parses() {
-    AnalysisOptions options = AnalysisConfig.apply(Path.of("..", "docs", "dl-analyze.example.yaml"), AnalysisOptions.builder()).build();
+    AnalysisOptions options =
+        AnalysisConfig.apply(
+                Path.of("..", "docs", "dl-analyze.example.yaml"), AnalysisOptions.builder())
+            .build();
 
     assertThat(options.isEnabled("weight-variance")).isFalse();
     assertThat(options.get(Thresholds.LR_HIGH)).isEqualTo(0.2);

@@ -26,7 +26,8 @@ class AnalyzerTest {
     assertThat(report.trace().steps()).isEqualTo(1_000);
     assertThat(report.trace().rows()).isEqualTo(1_000L * trace().rowsPerStep());
     assertThat(report.trace().epochs()).isEqualTo(10);
-    assertThat(report.trace().layers()).extracting(Layer::name)
+    assertThat(report.trace().layers())
+        .extracting(Layer::name)
         .containsExactly("fc0", "fc1", "fc2", "fc3", "fc4", "fc5");
   }
 
@@ -56,7 +57,8 @@ class AnalyzerTest {
 
   @Test
   void analyze_tooFewSteps_inconclusive() {
-    Report report = analyze(io.dlanalyze.trace.synthetic.SyntheticTrace.builder().steps(10).build());
+    Report report =
+        analyze(io.dlanalyze.trace.synthetic.SyntheticTrace.builder().steps(10).build());
 
     assertThat(report.verdict()).isEqualTo(Verdict.INCONCLUSIVE);
     assertThat(report.verdictReason()).contains("Only 10 steps");
@@ -97,12 +99,15 @@ class AnalyzerTest {
   @Test
   void projection_alwaysHasKeyColumns() {
     assertThat(new Analyzer().projection(AnalysisOptions.defaults()))
-        .contains(Column.STEP, Column.EPOCH, Column.BATCH, Column.LAYER_INDEX, Column.PHASE, Column.MEAN);
+        .contains(
+            Column.STEP, Column.EPOCH, Column.BATCH, Column.LAYER_INDEX, Column.PHASE, Column.MEAN);
   }
 
   @Test
   void analyze_missingPath_throwsTraceFormatException(@TempDir Path dir) {
-    assertThatThrownBy(() -> new Analyzer().analyze(dir.resolve("missing.parquet"), AnalysisOptions.defaults()))
+    assertThatThrownBy(
+            () ->
+                new Analyzer().analyze(dir.resolve("missing.parquet"), AnalysisOptions.defaults()))
         .isInstanceOf(TraceFormatException.class)
         .hasMessageContaining("missing.parquet");
   }

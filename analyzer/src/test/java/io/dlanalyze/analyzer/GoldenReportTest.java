@@ -17,9 +17,9 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * Byte-for-byte golden reports (text, JSON, markdown) of a handful of synthetic traces, under
- * {@code src/test/resources/golden/<case>/}. Each case's trace is the deterministic synthetic
- * trace named below. After an intended change, rewrite the files with {@code mvn -pl analyzer -am
- * test -Dtest=GoldenReportTest -Dgolden.update=true} and review the diff.
+ * {@code src/test/resources/golden/<case>/}. Each case's trace is the deterministic synthetic trace
+ * named below. After an intended change, rewrite the files with {@code mvn -pl analyzer -am test
+ * -Dtest=GoldenReportTest -Dgolden.update=true} and review the diff.
  */
 class GoldenReportTest {
   private static final Path ROOT = Path.of("src", "test", "resources", "golden");
@@ -27,7 +27,8 @@ class GoldenReportTest {
 
   static Stream<Arguments> cases() {
     AnalysisOptions defaults = AnalysisOptions.defaults();
-    AnalysisOptions deeplocalize = AnalysisOptions.builder().mode(AnalysisMode.DEEPLOCALIZE).build();
+    AnalysisOptions deeplocalize =
+        AnalysisOptions.builder().mode(AnalysisMode.DEEPLOCALIZE).build();
     return Stream.of(
         Arguments.of("healthy", Analyses.trace(), defaults),
         Arguments.of("nan-layer3", Analyses.trace(Fault.nan(3, 420)), defaults),
@@ -41,7 +42,8 @@ class GoldenReportTest {
 
   @ParameterizedTest(name = "{0}")
   @MethodSource("cases")
-  void report_matchesGoldenFiles(String name, SyntheticTrace trace, AnalysisOptions options) throws IOException {
+  void report_matchesGoldenFiles(String name, SyntheticTrace trace, AnalysisOptions options)
+      throws IOException {
     Report report = Analyses.analyze(trace, options);
     for (ReportFormat format : ReportFormat.values()) {
       if (format == ReportFormat.HTML) {

@@ -11,8 +11,8 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * On synthetic traces of several shapes, the top finding names the injected layer, phase and
- * step, and clean traces are healthy.
+ * On synthetic traces of several shapes, the top finding names the injected layer, phase and step,
+ * and clean traces are healthy.
  */
 class InjectedFaultTest {
   static Stream<Arguments> faults() {
@@ -33,7 +33,8 @@ class InjectedFaultTest {
   @MethodSource("faults")
   void topFinding_namesInjectedLayerPhaseAndStep(
       int layers, long steps, long seed, Fault fault, int layer, Phase phase, long step) {
-    SyntheticTrace trace = SyntheticTrace.builder().layers(layers).steps(steps).seed(seed).fault(fault).build();
+    SyntheticTrace trace =
+        SyntheticTrace.builder().layers(layers).steps(steps).seed(seed).fault(fault).build();
 
     Report report = Analyses.analyze(trace);
 
@@ -47,15 +48,25 @@ class InjectedFaultTest {
 
   static Stream<Arguments> shapes() {
     return Stream.of(
-        Arguments.of(1, 200, 1L, 2), Arguments.of(3, 500, 2L, 10), Arguments.of(6, 1000, 3L, 10),
-        Arguments.of(10, 800, 4L, 100), Arguments.of(4, 3000, 5L, 2), Arguments.of(12, 400, 6L, 1000));
+        Arguments.of(1, 200, 1L, 2),
+        Arguments.of(3, 500, 2L, 10),
+        Arguments.of(6, 1000, 3L, 10),
+        Arguments.of(10, 800, 4L, 100),
+        Arguments.of(4, 3000, 5L, 2),
+        Arguments.of(12, 400, 6L, 1000));
   }
 
   @ParameterizedTest(name = "{0} layers, {1} steps, seed {2}, {3} classes")
   @MethodSource("shapes")
   void cleanTrace_isHealthy(int layers, long steps, long seed, int classes) {
-    SyntheticTrace trace = SyntheticTrace.builder().layers(layers).steps(steps).seed(seed).numClasses(classes)
-        .optionalPhases(seed % 2 == 0).build();
+    SyntheticTrace trace =
+        SyntheticTrace.builder()
+            .layers(layers)
+            .steps(steps)
+            .seed(seed)
+            .numClasses(classes)
+            .optionalPhases(seed % 2 == 0)
+            .build();
 
     Report report = Analyses.analyze(trace);
 

@@ -27,10 +27,18 @@ class ReportInvarianceTest {
 
   static Stream<Arguments> traces() {
     AnalysisOptions defaults = AnalysisOptions.defaults();
-    AnalysisOptions deeplocalize = AnalysisOptions.builder().mode(AnalysisMode.DEEPLOCALIZE).build();
+    AnalysisOptions deeplocalize =
+        AnalysisOptions.builder().mode(AnalysisMode.DEEPLOCALIZE).build();
     AnalysisOptions smallWindow = AnalysisOptions.builder().set(Thresholds.WINDOW, 7).build();
-    SyntheticTrace small = SyntheticTrace.builder().layers(4).steps(300).stepsPerEpoch(30).seed(5)
-        .fault(Fault.nan(2, 200)).fault(Fault.deadLayer(1, 100)).build();
+    SyntheticTrace small =
+        SyntheticTrace.builder()
+            .layers(4)
+            .steps(300)
+            .stepsPerEpoch(30)
+            .seed(5)
+            .fault(Fault.nan(2, 200))
+            .fault(Fault.deadLayer(1, 100))
+            .build();
     return Stream.of(
         Arguments.of("healthy", Analyses.trace(), defaults),
         Arguments.of("nan", Analyses.trace(Fault.nan(3, 420)), defaults),
@@ -45,7 +53,8 @@ class ReportInvarianceTest {
 
   @ParameterizedTest(name = "{0}")
   @MethodSource("traces")
-  void batchSize_doesNotChangeTheReport(String name, SyntheticTrace trace, AnalysisOptions options) {
+  void batchSize_doesNotChangeTheReport(
+      String name, SyntheticTrace trace, AnalysisOptions options) {
     String expected = JSON.render(Analyses.analyze(trace, options, (int) trace.totalRows()));
     for (int batchRows : new int[] {1, 7, 4096}) {
       assertThat(JSON.render(Analyses.analyze(trace, options, batchRows)))
@@ -56,7 +65,8 @@ class ReportInvarianceTest {
 
   @ParameterizedTest(name = "{0}")
   @MethodSource("traces")
-  void shufflingRowsInsideSteps_doesNotChangeTheReport(String name, SyntheticTrace trace, AnalysisOptions options) {
+  void shufflingRowsInsideSteps_doesNotChangeTheReport(
+      String name, SyntheticTrace trace, AnalysisOptions options) {
     RowTrace rows;
     try (TraceReader reader = trace.open(ReadOptions.all())) {
       rows = RowTrace.copyOf(reader);
@@ -70,12 +80,24 @@ class ReportInvarianceTest {
   }
 
   static Stream<Arguments> fileTraces() {
-    SyntheticTrace small = SyntheticTrace.builder().layers(4).steps(300).stepsPerEpoch(30).seed(5)
-        .fault(Fault.nan(2, 200)).fault(Fault.deadLayer(1, 100)).build();
+    SyntheticTrace small =
+        SyntheticTrace.builder()
+            .layers(4)
+            .steps(300)
+            .stepsPerEpoch(30)
+            .seed(5)
+            .fault(Fault.nan(2, 200))
+            .fault(Fault.deadLayer(1, 100))
+            .build();
     return Stream.of(
-        Arguments.of("mixed.parquet", small, AnalysisOptions.builder().set(Thresholds.WINDOW, 7).build()),
-        Arguments.of("mixed.arrow", small, AnalysisOptions.builder().set(Thresholds.WINDOW, 7).build()),
-        Arguments.of("deeplocalize.arrows", small, AnalysisOptions.builder().mode(AnalysisMode.DEEPLOCALIZE).build()));
+        Arguments.of(
+            "mixed.parquet", small, AnalysisOptions.builder().set(Thresholds.WINDOW, 7).build()),
+        Arguments.of(
+            "mixed.arrow", small, AnalysisOptions.builder().set(Thresholds.WINDOW, 7).build()),
+        Arguments.of(
+            "deeplocalize.arrows",
+            small,
+            AnalysisOptions.builder().mode(AnalysisMode.DEEPLOCALIZE).build()));
   }
 
   /** Row groups (Parquet) and record batches (Arrow) of several sizes give the same report. */
@@ -84,16 +106,21 @@ class ReportInvarianceTest {
   void rowGroupSize_doesNotChangeTheReport(
       String name, SyntheticTrace trace, AnalysisOptions options, @TempDir Path dir) {
     String expected = null;
-    int[] sizes = name.endsWith(".parquet") ? new int[] {100, 1000, 1 << 20} : new int[] {7, 1000, 1 << 20};
+    int[] sizes =
+        name.endsWith(".parquet") ? new int[] {100, 1000, 1 << 20} : new int[] {7, 1000, 1 << 20};
     for (int rowGroup : sizes) {
       Path path = dir.resolve(rowGroup + "-" + name);
       try (TraceReader reader = trace.open(ReadOptions.all().withBatchRows(4096));
-          TraceWriter writer = TraceWriters.create(path, reader.metadata(), WriteOptions.defaults().withRowGroupRows(rowGroup))) {
+          TraceWriter writer =
+              TraceWriters.create(
+                  path, reader.metadata(), WriteOptions.defaults().withRowGroupRows(rowGroup))) {
         while (reader.next()) {
           writer.write(reader.batch());
         }
       }
-      String json = JSON.render(new Analyzer().analyze(path, options).withoutTiming()).replace(path.toString(), "TRACE");
+      String json =
+          JSON.render(new Analyzer().analyze(path, options).withoutTiming())
+              .replace(path.toString(), "TRACE");
       if (expected == null) {
         expected = json;
       } else {

@@ -16,18 +16,46 @@ import java.util.Random;
 import java.util.Set;
 
 /**
- * An in-memory trace for tests: rows written one by one, or copied from another reader, served
- * in batches of any size. Can shuffle the rows inside each step.
+ * An in-memory trace for tests: rows written one by one, or copied from another reader, served in
+ * batches of any size. Can shuffle the rows inside each step.
  */
 public final class RowTrace {
   /** One row; null statistics are absent. */
   public record Row(
-      int epoch, int batch, long step, int layerIndex, String layerName, String layerType, String phase,
-      double mean, Double std, Double min, Double max, Double l2Norm, Double zeroFraction,
-      Long nanCount, Long infCount, Long numel) {
+      int epoch,
+      int batch,
+      long step,
+      int layerIndex,
+      String layerName,
+      String layerType,
+      String phase,
+      double mean,
+      Double std,
+      Double min,
+      Double max,
+      Double l2Norm,
+      Double zeroFraction,
+      Long nanCount,
+      Long infCount,
+      Long numel) {
     public Row withMean(double value) {
-      return new Row(epoch, batch, step, layerIndex, layerName, layerType, phase, value, std, min, max, l2Norm,
-          zeroFraction, nanCount, infCount, numel);
+      return new Row(
+          epoch,
+          batch,
+          step,
+          layerIndex,
+          layerName,
+          layerType,
+          phase,
+          value,
+          std,
+          min,
+          max,
+          l2Norm,
+          zeroFraction,
+          nanCount,
+          infCount,
+          numel);
     }
   }
 
@@ -50,14 +78,24 @@ public final class RowTrace {
     TraceDictionary d = source.dictionary();
     while (source.next()) {
       for (int r = 0; r < b.size(); r++) {
-        rows.add(new Row(
-            b.ints(Column.EPOCH)[r], b.ints(Column.BATCH)[r], b.longs(Column.STEP)[r], b.ints(Column.LAYER_INDEX)[r],
-            d.layerName(b.ints(Column.LAYER_NAME)[r]),
-            b.isNull(Column.LAYER_TYPE, r) ? null : d.layerType(b.ints(Column.LAYER_TYPE)[r]),
-            d.phaseName(b.ints(Column.PHASE)[r]),
-            b.doubles(Column.MEAN)[r], dbl(b, Column.STD, r), dbl(b, Column.MIN, r), dbl(b, Column.MAX, r),
-            dbl(b, Column.L2_NORM, r), dbl(b, Column.ZERO_FRACTION, r), lng(b, Column.NAN_COUNT, r),
-            lng(b, Column.INF_COUNT, r), lng(b, Column.NUMEL, r)));
+        rows.add(
+            new Row(
+                b.ints(Column.EPOCH)[r],
+                b.ints(Column.BATCH)[r],
+                b.longs(Column.STEP)[r],
+                b.ints(Column.LAYER_INDEX)[r],
+                d.layerName(b.ints(Column.LAYER_NAME)[r]),
+                b.isNull(Column.LAYER_TYPE, r) ? null : d.layerType(b.ints(Column.LAYER_TYPE)[r]),
+                d.phaseName(b.ints(Column.PHASE)[r]),
+                b.doubles(Column.MEAN)[r],
+                dbl(b, Column.STD, r),
+                dbl(b, Column.MIN, r),
+                dbl(b, Column.MAX, r),
+                dbl(b, Column.L2_NORM, r),
+                dbl(b, Column.ZERO_FRACTION, r),
+                lng(b, Column.NAN_COUNT, r),
+                lng(b, Column.INF_COUNT, r),
+                lng(b, Column.NUMEL, r)));
       }
     }
     return new RowTrace(source.metadata(), rows);
@@ -232,15 +270,47 @@ public final class RowTrace {
 
     /** A layer row with only a mean. */
     public Builder layer(long step, int layer, String name, String type, Phase phase, double mean) {
-      rows.add(new Row((int) (step / stepsPerEpoch), (int) (step % stepsPerEpoch), step, layer, name, type,
-          phase.wireName(), mean, null, null, null, null, null, null, null, null));
+      rows.add(
+          new Row(
+              (int) (step / stepsPerEpoch),
+              (int) (step % stepsPerEpoch),
+              step,
+              layer,
+              name,
+              type,
+              phase.wireName(),
+              mean,
+              null,
+              null,
+              null,
+              null,
+              null,
+              null,
+              null,
+              null));
       return this;
     }
 
     /** A model-level row (loss, accuracy...). */
     public Builder model(long step, Phase phase, double mean) {
-      rows.add(new Row((int) (step / stepsPerEpoch), (int) (step % stepsPerEpoch), step, -1, "model", null,
-          phase.wireName(), mean, null, null, null, null, null, null, null, null));
+      rows.add(
+          new Row(
+              (int) (step / stepsPerEpoch),
+              (int) (step % stepsPerEpoch),
+              step,
+              -1,
+              "model",
+              null,
+              phase.wireName(),
+              mean,
+              null,
+              null,
+              null,
+              null,
+              null,
+              null,
+              null,
+              null));
       return this;
     }
 

@@ -19,8 +19,8 @@ import java.util.Map;
  *
  * @param mode the rule set, or {@code null} for the config file's, else the default mode
  * @param thresholds thresholds set by key (the others keep the config file's or their defaults)
- * @param enabledDetectors run only these detectors, or {@code null} for all of the mode's (or
- *     the config file's choice)
+ * @param enabledDetectors run only these detectors, or {@code null} for all of the mode's (or the
+ *     config file's choice)
  * @param disabledDetectors do not run these detectors
  * @param config the config file ({@code --config}), or {@code null}
  */
@@ -42,8 +42,16 @@ public record AnalysisSettings(
 
   /** Settings without a config file. */
   public AnalysisSettings(
-      AnalysisMode mode, Map<String, Double> thresholds, List<String> enabledDetectors, List<String> disabledDetectors) {
-    this(requireNonNull(mode, "mode is null"), thresholds, enabledDetectors, disabledDetectors, null);
+      AnalysisMode mode,
+      Map<String, Double> thresholds,
+      List<String> enabledDetectors,
+      List<String> disabledDetectors) {
+    this(
+        requireNonNull(mode, "mode is null"),
+        thresholds,
+        enabledDetectors,
+        disabledDetectors,
+        null);
   }
 
   /** This mode, every detector, default thresholds. */
@@ -85,19 +93,23 @@ public record AnalysisSettings(
   /**
    * The analyzer options. Read-ahead is off: a batch already runs one analysis per core, so a
    * second decoding thread per analysis would only oversubscribe the cores and double the reader
-   * batches held per job. (It does not change any result.) The config file's {@code fail-on} has
-   * no effect on a batch: its exit code comes from the verdicts.
+   * batches held per job. (It does not change any result.) The config file's {@code fail-on} has no
+   * effect on a batch: its exit code comes from the verdicts.
    *
-   * @throws IllegalArgumentException (at construction) for an unknown threshold key, a value out
-   *     of range, a detector id that is not kebab-case, or a config file that is not valid (naming
-   *     the file and the key)
+   * @throws IllegalArgumentException (at construction) for an unknown threshold key, a value out of
+   *     range, a detector id that is not kebab-case, or a config file that is not valid (naming the
+   *     file and the key)
    */
   public AnalysisOptions options() {
     return options(mode, thresholds, enabledDetectors, disabledDetectors, config);
   }
 
   private static AnalysisOptions options(
-      AnalysisMode mode, Map<String, Double> thresholds, List<String> enabled, List<String> disabled, ConfigFile config) {
+      AnalysisMode mode,
+      Map<String, Double> thresholds,
+      List<String> enabled,
+      List<String> disabled,
+      ConfigFile config) {
     AnalysisOptions.Builder builder = AnalysisOptions.builder();
     if (config != null) {
       AnalysisConfig.apply(config.name(), config.content(), builder);

@@ -1,8 +1,8 @@
 package io.dlanalyze.batch;
 
 /**
- * Progress of a local batch. Called from one thread (the one that runs {@link BatchRunner#run}),
- * in completion order.
+ * Progress of a local batch. Called from one thread (the one that runs {@link BatchRunner#run}), in
+ * completion order.
  */
 public interface BatchListener {
   /** The batch starts with this many traces. */

@@ -106,8 +106,18 @@ public final class BatchResults {
     }
     Counts counts =
         new Counts(
-            runs.size(), analyzed, runs.size() - analyzed, removed, newErrors, healthy, buggy, inconclusive,
-            errors, findings.size(), analysisMillis, elapsedMillis);
+            runs.size(),
+            analyzed,
+            runs.size() - analyzed,
+            removed,
+            newErrors,
+            healthy,
+            buggy,
+            inconclusive,
+            errors,
+            findings.size(),
+            analysisMillis,
+            elapsedMillis);
     return new BatchResults(runs, findings, counts, config);
   }
 

@@ -16,9 +16,9 @@ import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Analyses local traces in parallel: a fixed pool of {@code jobs} threads, each taking one trace
- * at a time, fingerprinting it, and either skipping it (unchanged since the previous run) or
- * streaming it through the analyzer.
+ * Analyses local traces in parallel: a fixed pool of {@code jobs} threads, each taking one trace at
+ * a time, fingerprinting it, and either skipping it (unchanged since the previous run) or streaming
+ * it through the analyzer.
  *
  * <p>Memory: at most {@code jobs} traces are open at once, and each analysis streams (one reader
  * batch of at most 64 Ki rows of the projected columns, one Parquet row group's compressed column
@@ -62,7 +62,8 @@ public final class BatchRunner {
     PreviousResults known = force ? PreviousResults.none() : previous;
     listener.started(traces.size());
     List<TraceOutcome> outcomes = new ArrayList<>(traces.size());
-    ExecutorService pool = Executors.newFixedThreadPool(Math.min(jobs, Math.max(1, traces.size())), threads());
+    ExecutorService pool =
+        Executors.newFixedThreadPool(Math.min(jobs, Math.max(1, traces.size())), threads());
     try {
       CompletionService<TraceOutcome> done = new ExecutorCompletionService<>(pool);
       for (Path trace : traces) {

@@ -15,8 +15,8 @@ import java.util.Comparator;
 import java.util.List;
 
 /**
- * The batch summary in text, JSON, Markdown and HTML: the counts, then the buggy runs (most
- * severe first) and the traces that could not be read. Text, Markdown and HTML list at most {@link
+ * The batch summary in text, JSON, Markdown and HTML: the counts, then the buggy runs (most severe
+ * first) and the traces that could not be read. Text, Markdown and HTML list at most {@link
  * #LIST_LIMIT} of each and say how many more the runs table holds; JSON lists them all. Line ends
  * are {@code \n}.
  */
@@ -34,7 +34,13 @@ public final class BatchSummaries {
   static String text(BatchResults results, String out) {
     BatchResults.Counts c = results.counts();
     StringBuilder text = new StringBuilder();
-    text.append(format(ROOT, "dl-analyze batch: %d %s -> %s%n", c.traces(), plural(c.traces(), "trace"), Printable.escape(out)));
+    text.append(
+        format(
+            ROOT,
+            "dl-analyze batch: %d %s -> %s%n",
+            c.traces(),
+            plural(c.traces(), "trace"),
+            Printable.escape(out)));
     text.append(thisRun(c)).append('\n');
     text.append(format(ROOT, "results:  %s%n", totals(c)));
     List<RunRow> buggy = buggy(results);
@@ -54,7 +60,11 @@ public final class BatchSummaries {
       text.append(format(ROOT, "%nunreadable (%d):%n", errors.size()));
       for (RunRow run : errors.subList(0, Math.min(LIST_LIMIT, errors.size()))) {
         text.append("  ").append(Printable.escape(run.path())).append('\n');
-        text.append("    ").append(run.errorCode()).append(": ").append(Printable.escape(run.error())).append('\n');
+        text.append("    ")
+            .append(run.errorCode())
+            .append(": ")
+            .append(Printable.escape(run.error()))
+            .append('\n');
       }
       more(text, errors.size(), "  ");
     }
@@ -65,10 +75,22 @@ public final class BatchSummaries {
     BatchResults.Counts c = results.counts();
     StringBuilder md = new StringBuilder();
     md.append("# dl-analyze batch summary\n\n");
-    md.append(format(ROOT, "%d %s, results in `%s`.%n%n", c.traces(), plural(c.traces(), "trace"), Printable.escape(out)));
+    md.append(
+        format(
+            ROOT,
+            "%d %s, results in `%s`.%n%n",
+            c.traces(),
+            plural(c.traces(), "trace"),
+            Printable.escape(out)));
     md.append("| | traces |\n|---|---:|\n");
-    md.append(format(ROOT, "| healthy | %d |%n| buggy | %d |%n| inconclusive | %d |%n| unreadable | %d |%n%n",
-        c.healthy(), c.buggy(), c.inconclusive(), c.errors()));
+    md.append(
+        format(
+            ROOT,
+            "| healthy | %d |%n| buggy | %d |%n| inconclusive | %d |%n| unreadable | %d |%n%n",
+            c.healthy(),
+            c.buggy(),
+            c.inconclusive(),
+            c.errors()));
     md.append(thisRun(c)).append("\n\n");
     List<RunRow> buggy = buggy(results);
     if (!buggy.isEmpty()) {
@@ -76,9 +98,16 @@ public final class BatchSummaries {
       md.append("| trace | severity | symptom | where | from step | root cause |\n");
       md.append("|---|---|---|---|---:|---|\n");
       for (RunRow run : buggy.subList(0, Math.min(LIST_LIMIT, buggy.size()))) {
-        md.append(format(ROOT, "| %s | %s | %s | %s | %s | %s |%n",
-            cell(run.path()), cell(run.topSeverity()), cell(run.topSymptom()), cell(where(run)),
-            run.topFirstStep() == null ? "" : run.topFirstStep(), cell(run.rootCause())));
+        md.append(
+            format(
+                ROOT,
+                "| %s | %s | %s | %s | %s | %s |%n",
+                cell(run.path()),
+                cell(run.topSeverity()),
+                cell(run.topSymptom()),
+                cell(where(run)),
+                run.topFirstStep() == null ? "" : run.topFirstStep(),
+                cell(run.rootCause())));
       }
       more(md, buggy.size(), "\n");
       md.append('\n');
@@ -88,7 +117,13 @@ public final class BatchSummaries {
       md.append(format(ROOT, "## Unreadable traces (%d)%n%n", errors.size()));
       md.append("| trace | error | message |\n|---|---|---|\n");
       for (RunRow run : errors.subList(0, Math.min(LIST_LIMIT, errors.size()))) {
-        md.append(format(ROOT, "| %s | %s | %s |%n", cell(run.path()), cell(run.errorCode()), cell(run.error())));
+        md.append(
+            format(
+                ROOT,
+                "| %s | %s | %s |%n",
+                cell(run.path()),
+                cell(run.errorCode()),
+                cell(run.error())));
       }
       more(md, errors.size(), "\n");
     }
@@ -159,20 +194,40 @@ public final class BatchSummaries {
     BatchResults.Counts c = results.counts();
     StringBuilder page = new StringBuilder(8_192);
     page.append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
-        .append("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n")
+        .append(
+            "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src"
+                + " 'unsafe-inline'\">\n")
         .append("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n")
-        .append("<title>dl-analyze batch: ").append(c.traces()).append(' ').append(plural(c.traces(), "trace"))
+        .append("<title>dl-analyze batch: ")
+        .append(c.traces())
+        .append(' ')
+        .append(plural(c.traces(), "trace"))
         .append("</title>\n<style>\n")
-        .append("body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1200px;padding:0 16px;color:#1d2330}\n")
+        .append(
+            "body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1200px;padding:0"
+                + " 16px;color:#1d2330}\n")
         .append("h1{font-size:22px}h2{font-size:17px;margin-top:28px}code{font-size:13px}\n")
-        .append(".counts{display:flex;gap:12px;flex-wrap:wrap}.count{border-radius:6px;padding:10px 16px;background:#eef1f5}\n")
-        .append(".count b{display:block;font-size:22px}.buggy{background:#fde8e8}.error{background:#fff2d6}.healthy{background:#e5f5ea}\n")
-        .append("table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid #dde2ea;padding:5px 8px;text-align:left;vertical-align:top}\n")
-        .append("th{background:#f4f6f9}td.num{text-align:right}td.path{font-family:ui-monospace,monospace;font-size:12px;word-break:break-all}\n")
-        .append(".critical{color:#b3261e;font-weight:600}.error-sev{color:#c2410c;font-weight:600}.warning{color:#a16207}\n")
+        .append(
+            ".counts{display:flex;gap:12px;flex-wrap:wrap}.count{border-radius:6px;padding:10px"
+                + " 16px;background:#eef1f5}\n")
+        .append(
+            ".count"
+                + " b{display:block;font-size:22px}.buggy{background:#fde8e8}.error{background:#fff2d6}.healthy{background:#e5f5ea}\n")
+        .append(
+            "table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid"
+                + " #dde2ea;padding:5px 8px;text-align:left;vertical-align:top}\n")
+        .append(
+            "th{background:#f4f6f9}td.num{text-align:right}td.path{font-family:ui-monospace,monospace;font-size:12px;word-break:break-all}\n")
+        .append(
+            ".critical{color:#b3261e;font-weight:600}.error-sev{color:#c2410c;font-weight:600}.warning{color:#a16207}\n")
         .append("</style>\n</head>\n<body>\n");
-    page.append("<h1>dl-analyze batch summary</h1>\n<p>").append(c.traces()).append(' ')
-        .append(plural(c.traces(), "trace")).append(", results in <code>").append(escape(out)).append("</code>.</p>\n");
+    page.append("<h1>dl-analyze batch summary</h1>\n<p>")
+        .append(c.traces())
+        .append(' ')
+        .append(plural(c.traces(), "trace"))
+        .append(", results in <code>")
+        .append(escape(out))
+        .append("</code>.</p>\n");
     page.append("<div class=\"counts\">\n");
     count(page, "healthy", c.healthy(), "healthy");
     count(page, "buggy", c.buggy(), "buggy");
@@ -181,49 +236,81 @@ public final class BatchSummaries {
     page.append("</div>\n<p>").append(escape(thisRun(c))).append("</p>\n");
     List<RunRow> buggy = buggy(results);
     if (!buggy.isEmpty()) {
-      page.append("<h2>Buggy runs (").append(buggy.size()).append(")</h2>\n<table>\n")
-          .append("<tr><th>trace</th><th>severity</th><th>symptom</th><th>where</th><th>from step</th><th>root cause</th></tr>\n");
+      page.append("<h2>Buggy runs (")
+          .append(buggy.size())
+          .append(")</h2>\n<table>\n")
+          .append(
+              "<tr><th>trace</th><th>severity</th><th>symptom</th><th>where</th><th>from"
+                  + " step</th><th>root cause</th></tr>\n");
       for (RunRow run : buggy.subList(0, Math.min(LIST_LIMIT, buggy.size()))) {
         String severity = run.topSeverity() == null ? "" : run.topSeverity();
         String css = severity.equals("error") ? "error-sev" : severity;
-        page.append("<tr><td class=\"path\">").append(escape(run.path()))
-            .append("</td><td class=\"").append(escape(css)).append("\">").append(escape(severity))
-            .append("</td><td>").append(escape(run.topSymptom()))
-            .append("</td><td>").append(escape(where(run)))
-            .append("</td><td class=\"num\">").append(run.topFirstStep() == null ? "" : run.topFirstStep())
-            .append("</td><td>").append(escape(run.rootCause())).append("</td></tr>\n");
+        page.append("<tr><td class=\"path\">")
+            .append(escape(run.path()))
+            .append("</td><td class=\"")
+            .append(escape(css))
+            .append("\">")
+            .append(escape(severity))
+            .append("</td><td>")
+            .append(escape(run.topSymptom()))
+            .append("</td><td>")
+            .append(escape(where(run)))
+            .append("</td><td class=\"num\">")
+            .append(run.topFirstStep() == null ? "" : run.topFirstStep())
+            .append("</td><td>")
+            .append(escape(run.rootCause()))
+            .append("</td></tr>\n");
       }
       page.append("</table>\n");
       moreHtml(page, buggy.size());
     }
     List<RunRow> errors = errors(results);
     if (!errors.isEmpty()) {
-      page.append("<h2>Unreadable traces (").append(errors.size()).append(")</h2>\n<table>\n")
+      page.append("<h2>Unreadable traces (")
+          .append(errors.size())
+          .append(")</h2>\n<table>\n")
           .append("<tr><th>trace</th><th>error</th><th>message</th></tr>\n");
       for (RunRow run : errors.subList(0, Math.min(LIST_LIMIT, errors.size()))) {
-        page.append("<tr><td class=\"path\">").append(escape(run.path()))
-            .append("</td><td>").append(escape(run.errorCode()))
-            .append("</td><td>").append(escape(run.error())).append("</td></tr>\n");
+        page.append("<tr><td class=\"path\">")
+            .append(escape(run.path()))
+            .append("</td><td>")
+            .append(escape(run.errorCode()))
+            .append("</td><td>")
+            .append(escape(run.error()))
+            .append("</td></tr>\n");
       }
       page.append("</table>\n");
       moreHtml(page, errors.size());
     }
-    page.append("<p>Every trace and finding: <code>").append(ResultsTables.RUNS_FILE).append("</code> and <code>")
-        .append(ResultsTables.FINDINGS_FILE).append("</code>. One trace's full report with charts: <code>")
+    page.append("<p>Every trace and finding: <code>")
+        .append(ResultsTables.RUNS_FILE)
+        .append("</code> and <code>")
+        .append(ResultsTables.FINDINGS_FILE)
+        .append("</code>. One trace's full report with charts: <code>")
         .append("dl-analyze analyze TRACE --format html</code>.</p>\n");
-    page.append("<p><small>").append(escape(results.config())).append("</small></p>\n</body>\n</html>\n");
+    page.append("<p><small>")
+        .append(escape(results.config()))
+        .append("</small></p>\n</body>\n</html>\n");
     return page.toString();
   }
 
   private static void count(StringBuilder page, String css, int n, String label) {
-    page.append("<div class=\"count").append(css.isEmpty() ? "" : " " + css).append("\"><b>").append(n)
-        .append("</b>").append(label).append("</div>\n");
+    page.append("<div class=\"count")
+        .append(css.isEmpty() ? "" : " " + css)
+        .append("\"><b>")
+        .append(n)
+        .append("</b>")
+        .append(label)
+        .append("</div>\n");
   }
 
   private static void moreHtml(StringBuilder page, int size) {
     if (size > LIST_LIMIT) {
-      page.append("<p>... and ").append(size - LIST_LIMIT).append(" more in <code>")
-          .append(ResultsTables.RUNS_FILE).append("</code>.</p>\n");
+      page.append("<p>... and ")
+          .append(size - LIST_LIMIT)
+          .append(" more in <code>")
+          .append(ResultsTables.RUNS_FILE)
+          .append("</code>.</p>\n");
     }
   }
 
@@ -245,9 +332,13 @@ public final class BatchSummaries {
         case '"' -> out.append("&quot;");
         case '\'' -> out.append("&#39;");
         default -> {
-          if (Character.isHighSurrogate(ch) && i + 1 < value.length() && Character.isLowSurrogate(value.charAt(i + 1))) {
+          if (Character.isHighSurrogate(ch)
+              && i + 1 < value.length()
+              && Character.isLowSurrogate(value.charAt(i + 1))) {
             out.append(ch).append(value.charAt(++i));
-          } else if (Character.isSurrogate(ch) || ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r' || ch == 0x7F) {
+          } else if (Character.isSurrogate(ch)
+              || ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r'
+              || ch == 0x7F) {
             out.append('\uFFFD');
           } else {
             out.append(ch);
@@ -262,12 +353,22 @@ public final class BatchSummaries {
     return format(
         ROOT,
         "this run: %d analyzed, %d unchanged and skipped, %d removed, %d new %s; %s",
-        c.analyzed(), c.skipped(), c.removed(), c.newErrors(), plural(c.newErrors(), "error"), seconds(c.elapsedMillis()));
+        c.analyzed(),
+        c.skipped(),
+        c.removed(),
+        c.newErrors(),
+        plural(c.newErrors(), "error"),
+        seconds(c.elapsedMillis()));
   }
 
   private static String totals(BatchResults.Counts c) {
-    return format(ROOT, "%d healthy, %d buggy, %d inconclusive, %d unreadable",
-        c.healthy(), c.buggy(), c.inconclusive(), c.errors());
+    return format(
+        ROOT,
+        "%d healthy, %d buggy, %d inconclusive, %d unreadable",
+        c.healthy(),
+        c.buggy(),
+        c.inconclusive(),
+        c.errors());
   }
 
   /** Buggy rows, most severe top finding first, then by path. */
@@ -278,7 +379,8 @@ public final class BatchSummaries {
         rows.add(run);
       }
     }
-    rows.sort(Comparator.comparing(BatchSummaries::severityRank).reversed().thenComparing(RunRow::path));
+    rows.sort(
+        Comparator.comparing(BatchSummaries::severityRank).reversed().thenComparing(RunRow::path));
     return rows;
   }
 
@@ -300,7 +402,13 @@ public final class BatchSummaries {
     if (run.topSymptom() == null) {
       return "no finding";
     }
-    return format(ROOT, "%s %s at %s from step %d", run.topSeverity(), run.topSymptom(), where(run), run.topFirstStep());
+    return format(
+        ROOT,
+        "%s %s at %s from step %d",
+        run.topSeverity(),
+        run.topSymptom(),
+        where(run),
+        run.topFirstStep());
   }
 
   private static String where(RunRow run) {
@@ -312,7 +420,9 @@ public final class BatchSummaries {
 
   private static void more(StringBuilder out, int size, String indent) {
     if (size > LIST_LIMIT) {
-      out.append(indent).append(format(ROOT, "... and %d more in %s%n", size - LIST_LIMIT, ResultsTables.RUNS_FILE));
+      out.append(indent)
+          .append(
+              format(ROOT, "... and %d more in %s%n", size - LIST_LIMIT, ResultsTables.RUNS_FILE));
     }
   }
 

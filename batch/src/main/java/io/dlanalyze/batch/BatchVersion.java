@@ -6,8 +6,8 @@ import java.io.UncheckedIOException;
 import java.util.Properties;
 
 /**
- * The dl-analyze version this code was built as (from a resource Maven fills in, so it is the
- * same in the CLI's jar and in the Spark job's shaded jar).
+ * The dl-analyze version this code was built as (from a resource Maven fills in, so it is the same
+ * in the CLI's jar and in the Spark job's shaded jar).
  */
 public final class BatchVersion {
   private static final String VERSION = load();

@@ -7,8 +7,8 @@ import static java.util.Objects.requireNonNull;
 import java.io.Serializable;
 
 /**
- * What a trace looked like when it was analysed; kept in the runs table so the next run can skip
- * it while it stays the same ({@link Fingerprints} computes it).
+ * What a trace looked like when it was analysed; kept in the runs table so the next run can skip it
+ * while it stays the same ({@link Fingerprints} computes it).
  *
  * @param sizeBytes the file's size; for a directory of part files, their total
  * @param modifiedMillis the last-modified time in ms since the epoch; for a directory of part
@@ -26,7 +26,8 @@ public record Fingerprint(long sizeBytes, long modifiedMillis, String contentHas
   public Fingerprint {
     requireNonNull(contentHash, "contentHash is null");
     if (sizeBytes < 0) {
-      throw new IllegalArgumentException(format(ROOT, "sizeBytes must not be negative: %s", sizeBytes));
+      throw new IllegalArgumentException(
+          format(ROOT, "sizeBytes must not be negative: %s", sizeBytes));
     }
   }
 

@@ -22,14 +22,14 @@ import java.util.List;
  * #EDGE_BYTES} bytes of the file (the whole file when it is at most twice that).
  *
  * <p>Why head and tail, not a full hash: the fingerprint is computed for every trace every night,
- * changed or not, and a full hash would read the whole archive again (1 TB for 10,000 traces)
- * just to find that nothing changed; head and tail read 128 KiB per trace (1.3 GB for 10,000).
- * The three parts together catch the ways a trace changes in practice: a recorder that appends
- * (size and tail change), a rewrite or a copy over it (mtime changes, and the Parquet footer or
- * the Arrow file footer at the tail changes with any change to the data), a file replaced by an
- * older copy with its time preserved ({@code cp -p}, {@code rsync -t}: size or hash differ). What
- * it misses: an in-place edit of the middle of a large file that keeps its size, mtime, head and
- * tail; no trace writer does that, and {@code --force} re-analyses everything.
+ * changed or not, and a full hash would read the whole archive again (1 TB for 10,000 traces) just
+ * to find that nothing changed; head and tail read 128 KiB per trace (1.3 GB for 10,000). The three
+ * parts together catch the ways a trace changes in practice: a recorder that appends (size and tail
+ * change), a rewrite or a copy over it (mtime changes, and the Parquet footer or the Arrow file
+ * footer at the tail changes with any change to the data), a file replaced by an older copy with
+ * its time preserved ({@code cp -p}, {@code rsync -t}: size or hash differ). What it misses: an
+ * in-place edit of the middle of a large file that keeps its size, mtime, head and tail; no trace
+ * writer does that, and {@code --force} re-analyses everything.
  *
  * <p>A directory of Parquet part files: size is the sum, mtime the latest, and the hash covers each
  * part in name order (its name, its size, its head and tail), so adding, removing, renaming or
@@ -106,8 +106,8 @@ public final class Fingerprints {
   }
 
   /**
-   * The fingerprint of a local trace, or an {@link Fingerprint#unavailable} one with whatever
-   * size and time could be read when the content cannot.
+   * The fingerprint of a local trace, or an {@link Fingerprint#unavailable} one with whatever size
+   * and time could be read when the content cannot.
    */
   public static Fingerprint ofLocalOrUnavailable(Path trace) {
     try {
@@ -188,7 +188,13 @@ public final class Fingerprints {
           int n = channel.read(target, at);
           if (n < 0) {
             throw new IOException(
-                format(ROOT, "%s: file ended at byte %d while reading %d bytes at %d", path, at, length, position));
+                format(
+                    ROOT,
+                    "%s: file ended at byte %d while reading %d bytes at %d",
+                    path,
+                    at,
+                    length,
+                    position));
           }
           at += n;
         }

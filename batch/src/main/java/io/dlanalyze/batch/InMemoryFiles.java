@@ -95,7 +95,8 @@ final class InMemoryFiles {
         @Override
         public void seek(long newPos) throws IOException {
           if (newPos < 0 || newPos > data.length) {
-            throw new EOFException(name + ": seek to " + newPos + " past the end (" + data.length + " bytes)");
+            throw new EOFException(
+                name + ": seek to " + newPos + " past the end (" + data.length + " bytes)");
           }
           position = (int) newPos;
         }

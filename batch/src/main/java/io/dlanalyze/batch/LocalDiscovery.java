@@ -71,7 +71,8 @@ public final class LocalDiscovery {
       }
       Path path = Path.of(argument).toAbsolutePath().normalize();
       if (!Files.exists(path)) {
-        throw new TraceFormatException(ErrorCode.NOT_FOUND, path, null, "no such file or directory");
+        throw new TraceFormatException(
+            ErrorCode.NOT_FOUND, path, null, "no such file or directory");
       }
       if (Files.isDirectory(path)) {
         directory(path, excluded, traces, notes);
@@ -83,7 +84,8 @@ public final class LocalDiscovery {
   }
 
   /** A directory argument or a directory met by a glob: one trace, or walked. */
-  private static void directory(Path path, Path excluded, Map<String, Path> traces, List<String> notes) {
+  private static void directory(
+      Path path, Path excluded, Map<String, Path> traces, List<String> notes) {
     if (path.equals(excluded)) {
       return;
     }
@@ -95,7 +97,8 @@ public final class LocalDiscovery {
     walk(path, excluded, null, traces, notes);
   }
 
-  private static void glob(String argument, Path excluded, Map<String, Path> traces, List<String> notes) {
+  private static void glob(
+      String argument, Path excluded, Map<String, Path> traces, List<String> notes) {
     Path pattern = Path.of(argument).toAbsolutePath().normalize();
     Path base = pattern.getRoot();
     for (Path part : pattern) {
@@ -113,8 +116,8 @@ public final class LocalDiscovery {
   }
 
   /**
-   * Walks {@code root}. Without a matcher every trace name counts; with one, only paths it
-   * matches count, and a matching directory is taken whole.
+   * Walks {@code root}. Without a matcher every trace name counts; with one, only paths it matches
+   * count, and a matching directory is taken whole.
    */
   private static void walk(
       Path root, Path excluded, PathMatcher matcher, Map<String, Path> traces, List<String> notes) {

@@ -9,8 +9,8 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * The results of the previous run, read from the output directory: each trace's row and findings
- * by path. A trace whose fingerprint and configuration match its previous row is skipped and its
+ * The results of the previous run, read from the output directory: each trace's row and findings by
+ * path. A trace whose fingerprint and configuration match its previous row is skipped and its
  * previous rows are carried over.
  */
 public final class PreviousResults {
@@ -58,7 +58,10 @@ public final class PreviousResults {
       return none();
     }
     Path findings = outDirectory.resolve(ResultsTables.FINDINGS_FILE);
-    byte[] findingBytes = Files.isRegularFile(findings) ? Files.readAllBytes(findings) : ResultsTables.writeFindings(List.of());
+    byte[] findingBytes =
+        Files.isRegularFile(findings)
+            ? Files.readAllBytes(findings)
+            : ResultsTables.writeFindings(List.of());
     return read(Files.readAllBytes(runs), findingBytes);
   }
 
@@ -87,6 +90,8 @@ public final class PreviousResults {
    */
   public boolean unchanged(String path, Fingerprint fingerprint, String config) {
     RunRow previous = runs.get(path);
-    return previous != null && previous.config().equals(config) && fingerprint.sameAs(previous.fingerprint());
+    return previous != null
+        && previous.config().equals(config)
+        && fingerprint.sameAs(previous.fingerprint());
   }
 }

@@ -11,9 +11,9 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The files of the output directory: {@code findings.parquet}, {@code runs.parquet} and one
- * summary per {@link SummaryFormat}, in that order. The runs table is the state the next run
- * compares against, so it is written after the findings it refers to.
+ * The files of the output directory: {@code findings.parquet}, {@code runs.parquet} and one summary
+ * per {@link SummaryFormat}, in that order. The runs table is the state the next run compares
+ * against, so it is written after the findings it refers to.
  */
 public final class ResultsOutput {
   private ResultsOutput() {}

@@ -46,10 +46,13 @@ import org.apache.parquet.schema.Types;
 public final class ResultsTables {
   public static final String RUNS_FILE = "runs.parquet";
   public static final String FINDINGS_FILE = "findings.parquet";
+
   /** The footer key that names the table and its schema version. */
   public static final String SCHEMA_KEY = "dlanalyze.results.schema";
+
   /** The footer key that names the dl-analyze version that wrote the table. */
   public static final String WRITER_KEY = "dlanalyze.version";
+
   public static final String RUNS_VERSION = "runs/1";
   public static final String FINDINGS_VERSION = "findings/1";
 
@@ -125,6 +128,7 @@ public final class ResultsTables {
 
   /** The runs table's schema. */
   public static final MessageType RUNS = schema("runs", RUN_COLUMNS);
+
   /** The findings table's schema. */
   public static final MessageType FINDINGS = schema("findings", FINDING_COLUMNS);
 
@@ -227,20 +231,29 @@ public final class ResultsTables {
     for (Col<R> column : columns) {
       Repetition repetition = column.required() ? Repetition.REQUIRED : Repetition.OPTIONAL;
       switch (column.kind()) {
-        case STRING -> builder.primitive(PrimitiveTypeName.BINARY, repetition)
-            .as(LogicalTypeAnnotation.stringType()).named(column.name());
+        case STRING ->
+            builder
+                .primitive(PrimitiveTypeName.BINARY, repetition)
+                .as(LogicalTypeAnnotation.stringType())
+                .named(column.name());
         case INT32 -> builder.primitive(PrimitiveTypeName.INT32, repetition).named(column.name());
         case INT64 -> builder.primitive(PrimitiveTypeName.INT64, repetition).named(column.name());
-        case BOOLEAN -> builder.primitive(PrimitiveTypeName.BOOLEAN, repetition).named(column.name());
-        case TIMESTAMP_MILLIS -> builder.primitive(PrimitiveTypeName.INT64, repetition)
-            .as(LogicalTypeAnnotation.timestampType(true, LogicalTypeAnnotation.TimeUnit.MILLIS))
-            .named(column.name());
+        case BOOLEAN ->
+            builder.primitive(PrimitiveTypeName.BOOLEAN, repetition).named(column.name());
+        case TIMESTAMP_MILLIS ->
+            builder
+                .primitive(PrimitiveTypeName.INT64, repetition)
+                .as(
+                    LogicalTypeAnnotation.timestampType(
+                        true, LogicalTypeAnnotation.TimeUnit.MILLIS))
+                .named(column.name());
       }
     }
     return builder.named(name);
   }
 
-  private static <R> byte[] write(MessageType schema, List<Col<R>> columns, String version, List<R> rows) {
+  private static <R> byte[] write(
+      MessageType schema, List<Col<R>> columns, String version, List<R> rows) {
     ParquetProperties properties =
         ParquetProperties.builder()
             .withWriterVersion(ParquetProperties.WriterVersion.PARQUET_1_0)
@@ -252,7 +265,14 @@ public final class ResultsTables {
     InMemoryFiles.Output output = new InMemoryFiles.Output();
     try {
       ParquetFileWriter fileWriter =
-          new ParquetFileWriter(output, schema, ParquetFileWriter.Mode.OVERWRITE, Long.MAX_VALUE, 0, null, properties);
+          new ParquetFileWriter(
+              output,
+              schema,
+              ParquetFileWriter.Mode.OVERWRITE,
+              Long.MAX_VALUE,
+              0,
+              null,
+              properties);
       fileWriter.start();
       if (!rows.isEmpty()) {
         ColumnChunkPageWriteStore pages =
@@ -283,7 +303,8 @@ public final class ResultsTables {
       fileWriter.end(keyValues);
     } catch (IOException e) {
       // Only memory is written to; an I/O error here is a bug.
-      throw new IllegalStateException("cannot encode the " + schema.getName() + " table: " + e.getMessage(), e);
+      throw new IllegalStateException(
+          "cannot encode the " + schema.getName() + " table: " + e.getMessage(), e);
     } finally {
       compressor.release();
       codecs.release();
@@ -298,7 +319,8 @@ public final class ResultsTables {
       Object value = column.get().apply(row);
       if (value == null) {
         if (column.required()) {
-          throw new IllegalArgumentException(format(ROOT, "column %s is required: %s", column.name(), row));
+          throw new IllegalArgumentException(
+              format(ROOT, "column %s is required: %s", column.name(), row));
         }
         continue;
       }
@@ -315,12 +337,16 @@ public final class ResultsTables {
   }
 
   private static <R> List<Object[]> read(
-      byte[] file, String name, MessageType expected, String version, List<Col<R>> columns) throws IOException {
+      byte[] file, String name, MessageType expected, String version, List<Col<R>> columns)
+      throws IOException {
     List<Object[]> rows = new ArrayList<>();
-    try (ParquetFileReader reader = new ParquetFileReader(new InMemoryFiles.Input(file, name), ParquetCodecs.readOptions())) {
+    try (ParquetFileReader reader =
+        new ParquetFileReader(new InMemoryFiles.Input(file, name), ParquetCodecs.readOptions())) {
       String found = reader.getFooter().getFileMetaData().getKeyValueMetaData().get(SCHEMA_KEY);
       if (!version.equals(found)) {
-        throw new IOException(format(ROOT, "%s: not a %s results table (%s is %s)", name, version, SCHEMA_KEY, found));
+        throw new IOException(
+            format(
+                ROOT, "%s: not a %s results table (%s is %s)", name, version, SCHEMA_KEY, found));
       }
       MessageType schema = reader.getFooter().getFileMetaData().getSchema();
       if (!schema.equals(expected)) {

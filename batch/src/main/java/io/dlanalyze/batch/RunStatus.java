@@ -7,7 +7,9 @@ import static java.util.Locale.ROOT;
 public enum RunStatus {
   /** Analysed; the verdict and findings are in the row. */
   OK("ok"),
-  /** Could not be analysed (unreadable, empty, corrupt, truncated past recovery, internal error). */
+  /**
+   * Could not be analysed (unreadable, empty, corrupt, truncated past recovery, internal error).
+   */
   ERROR("error");
 
   private final String wireName;
@@ -27,7 +29,8 @@ public enum RunStatus {
         return status;
       }
     }
-    throw new IllegalArgumentException(format(ROOT, "unknown status: %s (expected ok or error)", name));
+    throw new IllegalArgumentException(
+        format(ROOT, "unknown status: %s (expected ok or error)", name));
   }
 
   @Override

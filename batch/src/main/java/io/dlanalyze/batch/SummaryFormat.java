@@ -4,8 +4,8 @@ import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 
 /**
- * The formats of the batch summary, each written to the output directory as {@link #fileName()}.
- * A new format is one constant here and one method in {@link BatchSummaries}; the CLI's {@code
+ * The formats of the batch summary, each written to the output directory as {@link #fileName()}. A
+ * new format is one constant here and one method in {@link BatchSummaries}; the CLI's {@code
  * --format} and the output directory pick it up from this enum.
  */
 public enum SummaryFormat {

@@ -28,9 +28,9 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * One trace analysed and turned into table rows: the code both the local batch and each Spark
- * task run, so both produce the same rows. A failure never escapes: it becomes a row with status
- * error, an error code and a one-line message. Thread-safe.
+ * One trace analysed and turned into table rows: the code both the local batch and each Spark task
+ * run, so both produce the same rows. A failure never escapes: it becomes a row with status error,
+ * an error code and a one-line message. Thread-safe.
  */
 public final class TraceAnalysis {
   private static final JsonFactory JSON = new JsonFactory();
@@ -53,11 +53,11 @@ public final class TraceAnalysis {
   }
 
   /**
-   * The analysis configuration, kept in every row: a trace is re-analysed when it changes, and
-   * also when this changes (another dl-analyze version, mode, detector set or threshold, or the
-   * text of the config file). For example {@code dl-analyze 0.1.0; mode=default;
-   * detectors=numerical-error; thresholds=sha256:1f2e3d4c5b6a}, followed by {@code ;
-   * config=sha256:7a8b9c0d1e2f} (the SHA-256 of the config file's text) when there is one.
+   * The analysis configuration, kept in every row: a trace is re-analysed when it changes, and also
+   * when this changes (another dl-analyze version, mode, detector set or threshold, or the text of
+   * the config file). For example {@code dl-analyze 0.1.0; mode=default; detectors=numerical-error;
+   * thresholds=sha256:1f2e3d4c5b6a}, followed by {@code ; config=sha256:7a8b9c0d1e2f} (the SHA-256
+   * of the config file's text) when there is one.
    */
   public String config() {
     return config;
@@ -78,7 +78,8 @@ public final class TraceAnalysis {
       long millis = (System.nanoTime() - start) / 1_000_000;
       return rows(report, path, fingerprint, millis);
     } catch (TraceFormatException e) {
-      return failed(local, path, fingerprint, e.code().name().toLowerCase(ROOT), e.getMessage(), start);
+      return failed(
+          local, path, fingerprint, e.code().name().toLowerCase(ROOT), e.getMessage(), start);
     } catch (RuntimeException | OutOfMemoryError | StackOverflowError e) {
       return failed(local, path, fingerprint, "internal", "internal error: " + e, start);
     }
@@ -95,7 +96,13 @@ public final class TraceAnalysis {
     }
     RunRow row =
         RunRow.error(
-            path, format, fingerprint, config, code, oneLine(message, local, path), millis,
+            path,
+            format,
+            fingerprint,
+            config,
+            code,
+            oneLine(message, local, path),
+            millis,
             System.currentTimeMillis());
     return new Result(row, List.of());
   }
@@ -209,7 +216,8 @@ public final class TraceAnalysis {
     return out.toString();
   }
 
-  private static String configOf(Analyzer analyzer, AnalysisOptions options, AnalysisSettings.ConfigFile file) {
+  private static String configOf(
+      Analyzer analyzer, AnalysisOptions options, AnalysisSettings.ConfigFile file) {
     List<String> ids = new ArrayList<>();
     for (DetectorInfo info : analyzer.detectorsFor(options)) {
       ids.add(info.id());
@@ -218,10 +226,14 @@ public final class TraceAnalysis {
     for (Map.Entry<String, Double> entry : options.effectiveThresholds().entrySet()) {
       thresholds.append(entry.getKey()).append('=').append(entry.getValue()).append('\n');
     }
-    return "dl-analyze " + BatchVersion.get()
-        + "; mode=" + options.mode().wireName()
-        + "; detectors=" + String.join(",", ids)
-        + "; thresholds=sha256:" + sha256(thresholds.toString()).substring(0, 12)
+    return "dl-analyze "
+        + BatchVersion.get()
+        + "; mode="
+        + options.mode().wireName()
+        + "; detectors="
+        + String.join(",", ids)
+        + "; thresholds=sha256:"
+        + sha256(thresholds.toString()).substring(0, 12)
         + (file == null ? "" : "; config=sha256:" + sha256(file.content()).substring(0, 12));
   }
 

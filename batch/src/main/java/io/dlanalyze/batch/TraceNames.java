@@ -6,12 +6,12 @@ import io.dlanalyze.trace.TraceFormat;
 import java.nio.file.Path;
 
 /**
- * Which names are traces when a directory is walked. The rules are on names only, so the local
- * walk ({@link LocalDiscovery}) and the Spark job's Hadoop walk pick the same traces:
+ * Which names are traces when a directory is walked. The rules are on names only, so the local walk
+ * ({@link LocalDiscovery}) and the Spark job's Hadoop walk pick the same traces:
  *
  * <ul>
- *   <li>names starting with {@code .} or {@code _} are never traces and hidden directories are
- *       not entered (temporary files of atomic writes, {@code _SUCCESS}, {@code _metadata});
+ *   <li>names starting with {@code .} or {@code _} are never traces and hidden directories are not
+ *       entered (temporary files of atomic writes, {@code _SUCCESS}, {@code _metadata});
  *   <li>a file is a trace when its extension names a format the reader reads: {@code .parquet},
  *       {@code .pq}, {@code .arrow}, {@code .feather}, {@code .ipc}, {@code .arrows}, {@code .csv}
  *       (a CSV's sidecar {@code .meta.json} is not a trace, nor is anything else);

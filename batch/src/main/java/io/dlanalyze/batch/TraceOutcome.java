@@ -13,7 +13,8 @@ import java.util.List;
  * @param run the trace's runs row
  * @param findings the trace's findings rows in rank order
  */
-public record TraceOutcome(boolean skipped, RunRow run, List<FindingRow> findings) implements Serializable {
+public record TraceOutcome(boolean skipped, RunRow run, List<FindingRow> findings)
+    implements Serializable {
   private static final long serialVersionUID = 1L;
 
   public TraceOutcome {

@@ -22,7 +22,8 @@ import org.junit.jupiter.api.io.TempDir;
 class AnalysisSettingsTest {
   @TempDir Path dir;
 
-  private static final String YAML = """
+  private static final String YAML =
+      """
       mode: deeplocalize
       thresholds:
         window: 30
@@ -40,8 +41,13 @@ class AnalysisSettingsTest {
 
   @Test
   void options_configFile_appliedFirstThenTheCommandLine() throws IOException {
-    AnalysisSettings settings = new AnalysisSettings(
-        AnalysisMode.DEFAULT, Map.of("window", 20.0), null, List.of("dying-relu"), config("c.yaml", YAML));
+    AnalysisSettings settings =
+        new AnalysisSettings(
+            AnalysisMode.DEFAULT,
+            Map.of("window", 20.0),
+            null,
+            List.of("dying-relu"),
+            config("c.yaml", YAML));
 
     AnalysisOptions options = settings.options();
 
@@ -56,7 +62,10 @@ class AnalysisSettingsTest {
 
   @Test
   void options_noModeGiven_theConfigsModeElseDefault() throws IOException {
-    assertThat(new AnalysisSettings(null, Map.of(), null, List.of(), config("c.yaml", YAML)).options().mode())
+    assertThat(
+            new AnalysisSettings(null, Map.of(), null, List.of(), config("c.yaml", YAML))
+                .options()
+                .mode())
         .isEqualTo(AnalysisMode.DEEPLOCALIZE);
     assertThat(new AnalysisSettings(null, Map.of(), null, List.of(), null).options().mode())
         .isEqualTo(AnalysisMode.DEFAULT);
@@ -68,7 +77,8 @@ class AnalysisSettingsTest {
 
     assertThatThrownBy(() -> new AnalysisSettings(null, Map.of(), null, List.of(), bad))
         .isInstanceOf(IllegalArgumentException.class)
-        .hasMessageStartingWith(dir.resolve("bad.json") + ": thresholds.windoww: unknown threshold");
+        .hasMessageStartingWith(
+            dir.resolve("bad.json") + ": thresholds.windoww: unknown threshold");
   }
 
   @Test
@@ -82,14 +92,16 @@ class AnalysisSettingsTest {
 
   @Test
   void serialization_withConfigFile_sameSettingsAndOptionsAfterTheTrip() throws Exception {
-    AnalysisSettings settings = new AnalysisSettings(null, Map.of(), null, List.of(), config("c.yaml", YAML));
+    AnalysisSettings settings =
+        new AnalysisSettings(null, Map.of(), null, List.of(), config("c.yaml", YAML));
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
     try (ObjectOutputStream out = new ObjectOutputStream(bytes)) {
       out.writeObject(settings);
     }
 
     AnalysisSettings copy;
-    try (ObjectInputStream in = new ObjectInputStream(new ByteArrayInputStream(bytes.toByteArray()))) {
+    try (ObjectInputStream in =
+        new ObjectInputStream(new ByteArrayInputStream(bytes.toByteArray()))) {
       copy = (AnalysisSettings) in.readObject();
     }
 

@@ -34,7 +34,8 @@ class BatchRunnerTest {
   }
 
   /** One batch run the way the CLI does it: discover, read the previous tables, run, write. */
-  BatchResults batch(AnalysisSettings settings, boolean force, List<String> progress) throws Exception {
+  BatchResults batch(AnalysisSettings settings, boolean force, List<String> progress)
+      throws Exception {
     LocalDiscovery.Found found = LocalDiscovery.find(List.of(input().toString()), out());
     PreviousResults previous = PreviousResults.readLocal(out());
     BatchListener listener =
@@ -44,7 +45,8 @@ class BatchRunnerTest {
             progress.add(done + "/" + total + " " + (outcome.skipped() ? "skipped" : "analyzed"));
           }
         };
-    BatchResults results = new BatchRunner(settings, 2, force).run(found.traces(), previous, listener);
+    BatchResults results =
+        new BatchRunner(settings, 2, force).run(found.traces(), previous, listener);
     ResultsOutput.writeLocal(out(), results);
     return results;
   }
@@ -54,7 +56,8 @@ class BatchRunnerTest {
   }
 
   List<RunRow> runsTable() throws IOException {
-    return ResultsTables.readRuns(Files.readAllBytes(out().resolve(ResultsTables.RUNS_FILE)), "runs");
+    return ResultsTables.readRuns(
+        Files.readAllBytes(out().resolve(ResultsTables.RUNS_FILE)), "runs");
   }
 
   @Test
@@ -71,14 +74,17 @@ class BatchRunnerTest {
     assertThat(results.counts().healthy()).isEqualTo(2);
     assertThat(results.health()).isEqualTo(BatchHealth.BUGGY);
     assertThat(progress).hasSize(4).last().isEqualTo("4/4 analyzed");
-    assertThat(runsTable()).extracting(RunRow::path).containsExactly(
-        input().resolve("dataset.parquet").toString(),
-        input().resolve("deep/inf.parquet").toString(),
-        input().resolve("healthy.arrows").toString(),
-        input().resolve("nan.arrow").toString());
+    assertThat(runsTable())
+        .extracting(RunRow::path)
+        .containsExactly(
+            input().resolve("dataset.parquet").toString(),
+            input().resolve("deep/inf.parquet").toString(),
+            input().resolve("healthy.arrows").toString(),
+            input().resolve("nan.arrow").toString());
     assertThat(runsTable()).isEqualTo(results.runs());
     List<FindingRow> findings =
-        ResultsTables.readFindings(Files.readAllBytes(out().resolve(ResultsTables.FINDINGS_FILE)), "findings");
+        ResultsTables.readFindings(
+            Files.readAllBytes(out().resolve(ResultsTables.FINDINGS_FILE)), "findings");
     assertThat(findings).isEqualTo(results.findings()).isNotEmpty();
     for (SummaryFormat format : SummaryFormat.values()) {
       assertThat(out().resolve(format.fileName())).isNotEmptyFile();
@@ -117,13 +123,15 @@ class BatchRunnerTest {
     assertThat(second.counts().analyzed()).isEqualTo(2);
     assertThat(second.counts().skipped()).isEqualTo(2);
     assertThat(second.counts().removed()).isEqualTo(1);
-    assertThat(second.runs()).extracting(RunRow::path)
+    assertThat(second.runs())
+        .extracting(RunRow::path)
         .contains(input().resolve("added.arrows").toString())
         .doesNotContain(input().resolve("deep/inf.parquet").toString());
     RunRow changed = row(second, "healthy.arrows");
     assertThat(changed.verdict()).isEqualTo("buggy");
     assertThat(changed.fingerprint()).isNotEqualTo(row(first, "healthy.arrows").fingerprint());
-    assertThat(second.findings()).extracting(FindingRow::path)
+    assertThat(second.findings())
+        .extracting(FindingRow::path)
         .doesNotContain(input().resolve("deep/inf.parquet").toString())
         .contains(input().resolve("healthy.arrows").toString());
     assertThat(row(second, "nan.arrow")).isEqualTo(row(first, "nan.arrow"));
@@ -134,15 +142,20 @@ class BatchRunnerTest {
     writeInputs();
     batch();
 
-    assertThat(batch(AnalysisSettings.defaults(), true, new ArrayList<>()).counts().analyzed()).isEqualTo(4);
-    assertThat(batch(new AnalysisSettings(AnalysisMode.DEEPLOCALIZE), false, new ArrayList<>()).counts().analyzed())
+    assertThat(batch(AnalysisSettings.defaults(), true, new ArrayList<>()).counts().analyzed())
+        .isEqualTo(4);
+    assertThat(
+            batch(new AnalysisSettings(AnalysisMode.DEEPLOCALIZE), false, new ArrayList<>())
+                .counts()
+                .analyzed())
         .isEqualTo(4);
   }
 
   AnalysisSettings withConfig(String name, String text) throws IOException {
     Path file = dir.resolve(name);
     Files.writeString(file, text, StandardCharsets.UTF_8);
-    return new AnalysisSettings(null, java.util.Map.of(), null, List.of(), AnalysisSettings.ConfigFile.read(file));
+    return new AnalysisSettings(
+        null, java.util.Map.of(), null, List.of(), AnalysisSettings.ConfigFile.read(file));
   }
 
   @Test
@@ -151,11 +164,14 @@ class BatchRunnerTest {
     write(input().resolve("dead2.parquet"), small(2, Fault.deadLayer(1, 40)));
     assertThat(batch().counts().buggy()).isEqualTo(2);
 
-    BatchResults results = batch(withConfig("quiet.yaml", "exclude-layers: [fc1]\n"), false, new ArrayList<>());
+    BatchResults results =
+        batch(withConfig("quiet.yaml", "exclude-layers: [fc1]\n"), false, new ArrayList<>());
 
     assertThat(results.counts().analyzed()).isEqualTo(2);
     assertThat(results.runs()).extracting(RunRow::verdict).containsExactly("healthy", "healthy");
-    assertThat(results.runs()).extracting(RunRow::config).allMatch(c -> c.contains("; config=sha256:"));
+    assertThat(results.runs())
+        .extracting(RunRow::config)
+        .allMatch(c -> c.contains("; config=sha256:"));
   }
 
   @Test
@@ -176,7 +192,8 @@ class BatchRunnerTest {
   @Test
   void run_corruptTruncatedAndEmptyFiles_completeWithThreeErrorRows() throws Exception {
     write(input().resolve("healthy.arrows"), small(1));
-    Files.writeString(input().resolve("corrupt.parquet"), "this is not a parquet file", StandardCharsets.UTF_8);
+    Files.writeString(
+        input().resolve("corrupt.parquet"), "this is not a parquet file", StandardCharsets.UTF_8);
     Path truncated = write(input().resolve("truncated.arrows"), small(5));
     TraceFiles.truncate(truncated, 40);
     Files.createFile(input().resolve("empty.arrow"));
@@ -194,10 +211,17 @@ class BatchRunnerTest {
     for (String name : List.of("corrupt.parquet", "truncated.arrows", "empty.arrow")) {
       RunRow row = row(results, name);
       assertThat(row.status()).as(name).isEqualTo(RunStatus.ERROR);
-      assertThat(row.error()).as(name).startsWith(input().resolve(name) + ": ").doesNotContain("\n");
+      assertThat(row.error())
+          .as(name)
+          .startsWith(input().resolve(name) + ": ")
+          .doesNotContain("\n");
     }
     String text = Files.readString(out().resolve(SummaryFormat.TEXT.fileName()));
-    assertThat(text).contains("3 unreadable").contains("corrupt.parquet").contains("truncated.arrows").contains("empty.arrow");
+    assertThat(text)
+        .contains("3 unreadable")
+        .contains("corrupt.parquet")
+        .contains("truncated.arrows")
+        .contains("empty.arrow");
   }
 
   @Test

@@ -12,8 +12,12 @@ class BatchSummariesTest {
   static BatchResults results(int buggy) {
     List<TraceOutcome> outcomes = new ArrayList<>();
     for (int i = 0; i < buggy; i++) {
-      outcomes.add(TraceOutcome.analyzed(new TraceAnalysis.Result(
-          ResultsTablesTest.okRow(String.format(java.util.Locale.ROOT, "/runs/b%03d|x.arrows", i), "fc3"), List.of())));
+      outcomes.add(
+          TraceOutcome.analyzed(
+              new TraceAnalysis.Result(
+                  ResultsTablesTest.okRow(
+                      String.format(java.util.Locale.ROOT, "/runs/b%03d|x.arrows", i), "fc3"),
+                  List.of())));
     }
     outcomes.add(TraceOutcome.skipped(ResultsTablesTest.errorRow("/runs/empty.arrows"), List.of()));
     return BatchResults.assemble(outcomes, PreviousResults.none(), "config", 1_500);
@@ -37,12 +41,15 @@ class BatchSummariesTest {
 
     assertThat(md).contains("| /runs/b000\\|x.arrows | critical |");
     assertThat(md).contains("... and 3 more in runs.parquet");
-    assertThat(md.lines().filter(l -> l.startsWith("| /runs/b"))).hasSize(BatchSummaries.LIST_LIMIT);
+    assertThat(md.lines().filter(l -> l.startsWith("| /runs/b")))
+        .hasSize(BatchSummaries.LIST_LIMIT);
   }
 
   @Test
   void json_listsEverythingWithCounts() throws Exception {
-    JsonNode json = new ObjectMapper().readTree(SummaryFormat.JSON.render(results(BatchSummaries.LIST_LIMIT + 3), "/out"));
+    JsonNode json =
+        new ObjectMapper()
+            .readTree(SummaryFormat.JSON.render(results(BatchSummaries.LIST_LIMIT + 3), "/out"));
 
     assertThat(json.get("summary_version").asInt()).isEqualTo(1);
     assertThat(json.get("health").asText()).isEqualTo("unreadable");
@@ -56,10 +63,15 @@ class BatchSummariesTest {
   @Test
   void html_selfContainedEscapedAndLimited() {
     List<TraceOutcome> outcomes = new ArrayList<>();
-    outcomes.add(TraceOutcome.analyzed(new TraceAnalysis.Result(
-        ResultsTablesTest.okRow("/runs/<script>alert(1)</script>.arrows", "fc\"3'"), List.of())));
+    outcomes.add(
+        TraceOutcome.analyzed(
+            new TraceAnalysis.Result(
+                ResultsTablesTest.okRow("/runs/<script>alert(1)</script>.arrows", "fc\"3'"),
+                List.of())));
     outcomes.add(TraceOutcome.skipped(ResultsTablesTest.errorRow("/runs/a&b.arrows"), List.of()));
-    String html = SummaryFormat.HTML.render(BatchResults.assemble(outcomes, PreviousResults.none(), "config", 10), "/out");
+    String html =
+        SummaryFormat.HTML.render(
+            BatchResults.assemble(outcomes, PreviousResults.none(), "config", 10), "/out");
 
     assertThat(html)
         .startsWith("<!DOCTYPE html>")
@@ -79,7 +91,9 @@ class BatchSummariesTest {
   void textAndMarkdown_hostileNames_controlCharactersVisibleOneLineEach() {
     String evil = "/runs/x\u001b[2J\nforged: line\u202e.arrows";
     List<TraceOutcome> outcomes = new ArrayList<>();
-    outcomes.add(TraceOutcome.analyzed(new TraceAnalysis.Result(ResultsTablesTest.okRow(evil, "fc\u001b[31m"), List.of())));
+    outcomes.add(
+        TraceOutcome.analyzed(
+            new TraceAnalysis.Result(ResultsTablesTest.okRow(evil, "fc\u001b[31m"), List.of())));
     outcomes.add(TraceOutcome.skipped(ResultsTablesTest.errorRow(evil + "2"), List.of()));
     BatchResults results = BatchResults.assemble(outcomes, PreviousResults.none(), "config", 10);
 
@@ -91,12 +105,15 @@ class BatchSummariesTest {
     }
     // Markdown doubles the backslash of an escape so that it renders as typed.
     assertThat(SummaryFormat.MARKDOWN.render(results, "/out\n"))
-        .contains("| /runs/x\\\\e[2J\\\\nforged: line\\\\u202e.arrows |").contains("results in `/out\\n`");
-    assertThat(SummaryFormat.TEXT.render(results, "/out")).contains("  /runs/x\\e[2J\\nforged: line\\u202e.arrows\n");
+        .contains("| /runs/x\\\\e[2J\\\\nforged: line\\\\u202e.arrows |")
+        .contains("results in `/out\\n`");
+    assertThat(SummaryFormat.TEXT.render(results, "/out"))
+        .contains("  /runs/x\\e[2J\\nforged: line\\u202e.arrows\n");
   }
 
   @Test
   void escape_controlCharactersAndLoneSurrogates_replaced() {
-    assertThat(BatchSummaries.escape("a\u0001b\ud800c\ud83d\ude80")).isEqualTo("a\ufffdb\ufffdc\ud83d\ude80");
+    assertThat(BatchSummaries.escape("a\u0001b\ud800c\ud83d\ude80"))
+        .isEqualTo("a\ufffdb\ufffdc\ud83d\ude80");
   }
 }

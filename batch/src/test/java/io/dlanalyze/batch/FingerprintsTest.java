@@ -62,7 +62,8 @@ class FingerprintsTest {
 
     bytes[bytes.length - 1] = 7;
     Files.write(trace, bytes);
-    Files.setLastModifiedTime(trace, java.nio.file.attribute.FileTime.fromMillis(before.modifiedMillis()));
+    Files.setLastModifiedTime(
+        trace, java.nio.file.attribute.FileTime.fromMillis(before.modifiedMillis()));
 
     Fingerprint after = Fingerprints.ofLocal(trace);
     assertThat(after.sizeBytes()).isEqualTo(before.sizeBytes());
@@ -80,7 +81,8 @@ class FingerprintsTest {
 
     bytes[bytes.length / 2] = 7;
     Files.write(trace, bytes);
-    Files.setLastModifiedTime(trace, java.nio.file.attribute.FileTime.fromMillis(before.modifiedMillis()));
+    Files.setLastModifiedTime(
+        trace, java.nio.file.attribute.FileTime.fromMillis(before.modifiedMillis()));
 
     assertThat(Fingerprints.ofLocal(trace)).isEqualTo(before);
   }
@@ -95,7 +97,9 @@ class FingerprintsTest {
 
     Fingerprint two = Fingerprints.ofLocal(dataset);
     assertThat(two.sizeBytes())
-        .isEqualTo(Files.size(dataset.resolve("part-0.parquet")) + Files.size(dataset.resolve("part-1.parquet")));
+        .isEqualTo(
+            Files.size(dataset.resolve("part-0.parquet"))
+                + Files.size(dataset.resolve("part-1.parquet")));
     assertThat(two.contentHash()).isNotEqualTo(one.contentHash());
   }
 

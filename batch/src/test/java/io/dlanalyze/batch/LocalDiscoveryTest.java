@@ -40,12 +40,13 @@ class LocalDiscoveryTest {
   void find_directory_walksRecursivelyByTraceNames() {
     LocalDiscovery.Found found = LocalDiscovery.find(List.of(root.toString()), null);
 
-    assertThat(found.traces()).containsExactly(
-        root.resolve("a.arrows"),
-        root.resolve("d.csv"),
-        root.resolve("dataset.parquet"),
-        root.resolve("nested/c.parquet"),
-        root.resolve("nested/deeper/b.arrow"));
+    assertThat(found.traces())
+        .containsExactly(
+            root.resolve("a.arrows"),
+            root.resolve("d.csv"),
+            root.resolve("dataset.parquet"),
+            root.resolve("nested/c.parquet"),
+            root.resolve("nested/deeper/b.arrow"));
     assertThat(found.notes()).isEmpty();
   }
 
@@ -71,7 +72,8 @@ class LocalDiscoveryTest {
   void find_partDirectoryArgument_isOneTrace() {
     Path dataset = root.resolve("dataset.parquet");
 
-    assertThat(LocalDiscovery.find(List.of(dataset.toString()), null).traces()).containsExactly(dataset);
+    assertThat(LocalDiscovery.find(List.of(dataset.toString()), null).traces())
+        .containsExactly(dataset);
   }
 
   @Test
@@ -79,23 +81,33 @@ class LocalDiscoveryTest {
     LocalDiscovery.Found found =
         LocalDiscovery.find(List.of(root + "/**.parquet", root + "/*.arrows"), null);
 
-    assertThat(found.traces()).containsExactly(
-        root.resolve("a.arrows"), root.resolve("dataset.parquet"), root.resolve("nested/c.parquet"));
+    assertThat(found.traces())
+        .containsExactly(
+            root.resolve("a.arrows"),
+            root.resolve("dataset.parquet"),
+            root.resolve("nested/c.parquet"));
   }
 
   @Test
   void find_globMatchingNothing_notesItAndGoesOn() {
     LocalDiscovery.Found found =
-        LocalDiscovery.find(List.of(root + "/*.feather", root.resolve("a.arrows").toString()), null);
+        LocalDiscovery.find(
+            List.of(root + "/*.feather", root.resolve("a.arrows").toString()), null);
 
     assertThat(found.traces()).containsExactly(root.resolve("a.arrows"));
-    assertThat(found.notes()).singleElement().asString().contains("*.feather").contains("no trace matches");
+    assertThat(found.notes())
+        .singleElement()
+        .asString()
+        .contains("*.feather")
+        .contains("no trace matches");
   }
 
   @Test
   void find_sameTraceTwice_listedOnce() {
     LocalDiscovery.Found found =
-        LocalDiscovery.find(List.of(root.toString(), root.resolve("a.arrows").toString(), root + "/*.arrows"), null);
+        LocalDiscovery.find(
+            List.of(root.toString(), root.resolve("a.arrows").toString(), root + "/*.arrows"),
+            null);
 
     assertThat(found.traces()).hasSize(5).doesNotHaveDuplicates();
   }
@@ -105,7 +117,8 @@ class LocalDiscoveryTest {
     Path missing = root.resolve("missing");
 
     assertThatThrownBy(() -> LocalDiscovery.find(List.of(missing.toString()), null))
-        .isInstanceOfSatisfying(TraceFormatException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.NOT_FOUND))
+        .isInstanceOfSatisfying(
+            TraceFormatException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.NOT_FOUND))
         .hasMessageContaining(missing.toString());
   }
 }

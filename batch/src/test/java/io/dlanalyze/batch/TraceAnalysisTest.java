@@ -39,7 +39,11 @@ class TraceAnalysisTest {
     assertThat(run.steps()).isEqualTo(200L);
     assertThat(run.runId()).isEqualTo("synthetic-1");
     assertThat(run.findings()).isEqualTo(result.findings().size()).isPositive();
-    assertThat(run.findingsInfo() + run.findingsWarning() + run.findingsError() + run.findingsCritical())
+    assertThat(
+            run.findingsInfo()
+                + run.findingsWarning()
+                + run.findingsError()
+                + run.findingsCritical())
         .isEqualTo(run.findings());
     for (int i = 0; i < result.findings().size(); i++) {
       assertThat(result.findings().get(i).rank()).isEqualTo(i + 1);
@@ -67,15 +71,19 @@ class TraceAnalysisTest {
   void analyze_localCopy_messageNamesTheOriginalPath() throws IOException {
     Path copy = Files.createFile(dir.resolve("copy.arrows"));
 
-    RunRow run = analysis.analyze(copy, "hdfs://nn/runs/a.arrows", Fingerprints.ofLocal(copy)).run();
+    RunRow run =
+        analysis.analyze(copy, "hdfs://nn/runs/a.arrows", Fingerprints.ofLocal(copy)).run();
 
     assertThat(run.path()).isEqualTo("hdfs://nn/runs/a.arrows");
-    assertThat(run.error()).isEqualTo("hdfs://nn/runs/a.arrows: file is empty (0 bytes)").doesNotContain(copy.toString());
+    assertThat(run.error())
+        .isEqualTo("hdfs://nn/runs/a.arrows: file is empty (0 bytes)")
+        .doesNotContain(copy.toString());
   }
 
   @Test
   void oneLine_multiLineMessage_joinedWithSpaces() {
-    assertThat(TraceAnalysis.oneLine("first\n  second\r\nthird", Path.of("/x"), "/x")).isEqualTo("first second third");
+    assertThat(TraceAnalysis.oneLine("first\n  second\r\nthird", Path.of("/x"), "/x"))
+        .isEqualTo("first second third");
   }
 
   @Test
@@ -95,12 +103,21 @@ class TraceAnalysisTest {
 
   @Test
   void config_withConfigFile_endsWithTheHashOfItsText() {
-    AnalysisSettings.ConfigFile file = new AnalysisSettings.ConfigFile("c.yaml", "thresholds:\n  window: 30\n");
-    AnalysisSettings.ConfigFile edited = new AnalysisSettings.ConfigFile("c.yaml", "thresholds:\n  window: 30 # more steps\n");
-    String config = new TraceAnalysis(new AnalysisSettings(null, java.util.Map.of(), null, java.util.List.of(), file)).config();
+    AnalysisSettings.ConfigFile file =
+        new AnalysisSettings.ConfigFile("c.yaml", "thresholds:\n  window: 30\n");
+    AnalysisSettings.ConfigFile edited =
+        new AnalysisSettings.ConfigFile("c.yaml", "thresholds:\n  window: 30 # more steps\n");
+    String config =
+        new TraceAnalysis(
+                new AnalysisSettings(null, java.util.Map.of(), null, java.util.List.of(), file))
+            .config();
 
     assertThat(config).containsPattern("; config=sha256:[0-9a-f]{12}$");
-    assertThat(new TraceAnalysis(new AnalysisSettings(null, java.util.Map.of(), null, java.util.List.of(), edited)).config())
+    assertThat(
+            new TraceAnalysis(
+                    new AnalysisSettings(
+                        null, java.util.Map.of(), null, java.util.List.of(), edited))
+                .config())
         .isNotEqualTo(config);
     assertThat(analysis.config()).doesNotContain("config=");
   }

@@ -19,7 +19,8 @@ public final class TraceFiles {
 
   /** A small synthetic trace: 4 layers, 200 steps, with the faults. */
   public static SyntheticTrace small(long seed, Fault... faults) {
-    SyntheticTrace.Builder builder = SyntheticTrace.builder().layers(4).steps(200).stepsPerEpoch(50).seed(seed);
+    SyntheticTrace.Builder builder =
+        SyntheticTrace.builder().layers(4).steps(200).stepsPerEpoch(50).seed(seed);
     for (Fault fault : faults) {
       builder.fault(fault);
     }
@@ -54,7 +55,8 @@ public final class TraceFiles {
 
   /** Cuts a file to its first {@code bytes} bytes. */
   public static void truncate(Path path, long bytes) throws IOException {
-    try (var channel = java.nio.channels.FileChannel.open(path, java.nio.file.StandardOpenOption.WRITE)) {
+    try (var channel =
+        java.nio.channels.FileChannel.open(path, java.nio.file.StandardOpenOption.WRITE)) {
       channel.truncate(bytes);
     }
   }

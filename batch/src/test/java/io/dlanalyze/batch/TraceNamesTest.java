@@ -7,15 +7,29 @@ import org.junit.jupiter.api.Test;
 class TraceNamesTest {
   @Test
   void isTraceFile_everyReadableExtension_true() {
-    for (String name : new String[] {"a.parquet", "a.pq", "a.arrow", "a.feather", "a.ipc", "a.arrows", "a.csv", "A.PARQUET"}) {
+    for (String name :
+        new String[] {
+          "a.parquet", "a.pq", "a.arrow", "a.feather", "a.ipc", "a.arrows", "a.csv", "A.PARQUET"
+        }) {
       assertThat(TraceNames.isTraceFile(name)).as(name).isTrue();
     }
   }
 
   @Test
   void isTraceFile_sidecarHiddenAndOtherFiles_false() {
-    for (String name : new String[] {"a.csv.meta.json", "a.meta.json", ".a.arrows.123.tmp", "_SUCCESS", "_metadata",
-        ".hidden.parquet", "README.md", "a.json", "a", ""}) {
+    for (String name :
+        new String[] {
+          "a.csv.meta.json",
+          "a.meta.json",
+          ".a.arrows.123.tmp",
+          "_SUCCESS",
+          "_metadata",
+          ".hidden.parquet",
+          "README.md",
+          "a.json",
+          "a",
+          ""
+        }) {
       assertThat(TraceNames.isTraceFile(name)).as(name).isFalse();
     }
   }

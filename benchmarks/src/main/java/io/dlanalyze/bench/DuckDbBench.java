@@ -34,8 +34,8 @@ import java.util.Set;
  *
  * <ul>
  *   <li>{@code scan_mean}: {@code count(*), sum(mean)};
- *   <li>{@code scan_alg2}: the 6 columns a DeepLocalize Algorithm-2 pass needs (epoch, batch,
- *       step, layer_index, phase, mean), every one aggregated so that it is decoded;
+ *   <li>{@code scan_alg2}: the 6 columns a DeepLocalize Algorithm-2 pass needs (epoch, batch, step,
+ *       layer_index, phase, mean), every one aggregated so that it is decoded;
  *   <li>{@code scan_default}, {@code scan_deeplocalize}: the columns dl-analyze itself loads in
  *       that mode ({@link Analyzer#projection}), the like-for-like scan;
  *   <li>{@code deeplocalize_sql}: DeepLocalize's checks (NaN/Inf, the cumulative zero rule, the
@@ -64,7 +64,8 @@ public final class DuckDbBench {
     List<String> selected = new ArrayList<>();
     for (int i = 2; i < args.length; i++) {
       if (!queries.containsKey(args[i])) {
-        throw new IllegalArgumentException(format(ROOT, "unknown query: %s (known: %s)", args[i], queries.keySet()));
+        throw new IllegalArgumentException(
+            format(ROOT, "unknown query: %s (known: %s)", args[i], queries.keySet()));
       }
       selected.add(args[i]);
     }
@@ -76,8 +77,13 @@ public final class DuckDbBench {
         Statement statement = connection.createStatement()) {
       statement.execute("SET threads = 2");
       long rows = scalar(statement, format(ROOT, "SELECT count(*) FROM read_parquet('%s')", trace));
-      System.out.println(format(ROOT, "# duckdb %s, threads=2, trace %s, %d rows",
-          run(statement, "SELECT version() AS v"), trace.getFileName(), rows));
+      System.out.println(
+          format(
+              ROOT,
+              "# duckdb %s, threads=2, trace %s, %d rows",
+              run(statement, "SELECT version() AS v"),
+              trace.getFileName(),
+              rows));
       for (String name : selected) {
         String sql = queries.get(name);
         String answer = run(statement, sql); // warm-up
@@ -86,11 +92,20 @@ public final class DuckDbBench {
           Measure measure = Measure.start();
           answer = run(statement, sql);
           results[i] = measure.stop();
-          System.out.println(format(ROOT, "duckdb query=%s rep=%d rows=%d %s", name, i, rows, results[i].format(rows)));
+          System.out.println(
+              format(
+                  ROOT,
+                  "duckdb query=%s rep=%d rows=%d %s",
+                  name,
+                  i,
+                  rows,
+                  results[i].format(rows)));
         }
         Measure.Result[] bm = Measure.bestAndMedian(results);
-        System.out.println(format(ROOT, "duckdb query=%s stat=best rows=%d %s", name, rows, bm[0].format(rows)));
-        System.out.println(format(ROOT, "duckdb query=%s stat=median rows=%d %s", name, rows, bm[1].format(rows)));
+        System.out.println(
+            format(ROOT, "duckdb query=%s stat=best rows=%d %s", name, rows, bm[0].format(rows)));
+        System.out.println(
+            format(ROOT, "duckdb query=%s stat=median rows=%d %s", name, rows, bm[1].format(rows)));
         System.out.println(format(ROOT, "# %s answer: %s", name, answer));
       }
     }
@@ -101,8 +116,17 @@ public final class DuckDbBench {
     String file = format(ROOT, "read_parquet('%s')", trace.toString().replace("'", "''"));
     Map<String, String> queries = new LinkedHashMap<>();
     queries.put("scan_mean", "SELECT count(*), sum(mean) FROM " + file);
-    queries.put("scan_alg2", scan(file, EnumSet.of(Column.EPOCH, Column.BATCH, Column.STEP, Column.LAYER_INDEX,
-        Column.PHASE, Column.MEAN)));
+    queries.put(
+        "scan_alg2",
+        scan(
+            file,
+            EnumSet.of(
+                Column.EPOCH,
+                Column.BATCH,
+                Column.STEP,
+                Column.LAYER_INDEX,
+                Column.PHASE,
+                Column.MEAN)));
     Analyzer analyzer = new Analyzer();
     for (AnalysisMode mode : AnalysisMode.values()) {
       Set<Column> projection = analyzer.projection(AnalysisOptions.builder().mode(mode).build());
@@ -124,69 +148,69 @@ public final class DuckDbBench {
 
   /**
    * DeepLocalize's per-batch checks (DeepLocalizeDetector, DEEPLOCALIZE-AND-PEERS.md 1.2-1.5) as
-   * one SQL query, first hit only, written to be cheap: one scan of the 7 columns, a hash join
-   * with the step counters, window functions only where an order matters (the batch counter, and
-   * the running count of zero means over the rows whose mean is 0), plain aggregates for the
-   * blocks. Streams: 0 forward (the activation row where the layer has them, else forward), 1
-   * weights, 2 loss, 3 accuracy, 4 delta weights (gradient), 5 output gradient (backward). Rules:
-   * NaN/Inf; mean == 0 in at least {@code zeroRatio} of the batches so far (layer streams); at
-   * every {@code window}-th batch, mean == max over the block (unchanged; MDL for loss and
-   * accuracy). The weight and delta-weight block tests and delta weights run on dense-like layers
-   * only, the forward and backward block tests skip flatten layers; hits are ordered as the
-   * detector checks them. One simplification in DuckDB's favour: whether a layer's forward stream
-   * reads activation rows is decided once per layer, not per batch (the same thing for every
-   * trace a recorder writes).
+   * one SQL query, first hit only, written to be cheap: one scan of the 7 columns, a hash join with
+   * the step counters, window functions only where an order matters (the batch counter, and the
+   * running count of zero means over the rows whose mean is 0), plain aggregates for the blocks.
+   * Streams: 0 forward (the activation row where the layer has them, else forward), 1 weights, 2
+   * loss, 3 accuracy, 4 delta weights (gradient), 5 output gradient (backward). Rules: NaN/Inf;
+   * mean == 0 in at least {@code zeroRatio} of the batches so far (layer streams); at every {@code
+   * window}-th batch, mean == max over the block (unchanged; MDL for loss and accuracy). The weight
+   * and delta-weight block tests and delta weights run on dense-like layers only, the forward and
+   * backward block tests skip flatten layers; hits are ordered as the detector checks them. One
+   * simplification in DuckDB's favour: whether a layer's forward stream reads activation rows is
+   * decided once per layer, not per batch (the same thing for every trace a recorder writes).
    */
   static String deepLocalizeSql(String file, int window, double zeroRatio) {
     return """
-        WITH t AS (
-          SELECT step, batch, layer_index, layer_name, layer_type, phase, mean FROM %1$s
-          WHERE phase IN ('forward', 'activation', 'weight', 'loss', 'accuracy', 'gradient', 'backward')
-        ),
-        activation_layers AS (SELECT DISTINCT layer_index FROM t WHERE phase = 'activation'),
-        counters AS (
-          SELECT step, batch, row_number() OVER (ORDER BY step) AS counter
-          FROM (SELECT step, min(batch) AS batch FROM t GROUP BY step)
-        ),
-        v AS (
-          SELECT c.counter, c.batch, t.layer_index, t.mean,
-            CASE t.phase WHEN 'forward' THEN 0 WHEN 'activation' THEN 0 WHEN 'weight' THEN 1
-              WHEN 'loss' THEN 2 WHEN 'accuracy' THEN 3 WHEN 'gradient' THEN 4 ELSE 5 END AS stream,
-            coalesce(t.layer_type IN ('Dense', 'Linear'), false)
-              OR (t.layer_type IS NULL AND lower(t.layer_name) LIKE '%%dense%%') AS dense,
-            coalesce(t.layer_type = 'Flatten', false) AS flatten
-          FROM t JOIN counters c USING (step)
-          WHERE NOT (t.phase = 'forward' AND t.layer_index IN (SELECT layer_index FROM activation_layers))
-            AND (t.phase <> 'gradient' OR coalesce(t.layer_type IN ('Dense', 'Linear'), false)
-              OR (t.layer_type IS NULL AND lower(t.layer_name) LIKE '%%dense%%'))
-        ),
-        value_hits AS (
-          SELECT counter, batch, layer_index, stream, 'nan_inf' AS rule FROM v
-          WHERE isnan(mean) OR isinf(mean)
-          UNION ALL
-          SELECT counter, batch, layer_index, stream, 'zero_frequency' FROM (
-            SELECT *, row_number() OVER (PARTITION BY stream, layer_index ORDER BY counter) AS zeros
-            FROM v WHERE mean = 0 AND stream NOT IN (2, 3))
-          WHERE zeros >= counter * %3$s
-        ),
-        blocks AS (
-          SELECT stream, layer_index, (counter - 1) // %2$d AS block, avg(mean) AS block_mean,
-            max(mean) AS block_max, bool_and(dense) AS dense, bool_or(flatten) AS flatten
-          FROM v GROUP BY stream, layer_index, (counter - 1) // %2$d
-        ),
-        block_hits AS (
-          SELECT c.counter, c.batch, b.layer_index, b.stream,
-            CASE WHEN b.stream IN (2, 3) THEN 'mdl' ELSE 'unchanged' END AS rule
-          FROM blocks b JOIN counters c ON c.counter = (b.block + 1) * %2$d
-          WHERE b.block_mean = b.block_max
-            AND (CASE WHEN b.stream IN (1, 4) THEN b.dense WHEN b.stream IN (0, 5) THEN NOT b.flatten ELSE true END)
-        )
-        SELECT counter, batch, layer_index, stream, rule
-        FROM (SELECT * FROM value_hits UNION ALL SELECT * FROM block_hits)
-        ORDER BY counter, stream, rule IN ('unchanged', 'mdl'),
-          CASE WHEN stream = 0 THEN layer_index ELSE -layer_index END
-        LIMIT 1
-        """.formatted(file, window, Double.toString(zeroRatio));
+    WITH t AS (
+      SELECT step, batch, layer_index, layer_name, layer_type, phase, mean FROM %1$s
+      WHERE phase IN ('forward', 'activation', 'weight', 'loss', 'accuracy', 'gradient', 'backward')
+    ),
+    activation_layers AS (SELECT DISTINCT layer_index FROM t WHERE phase = 'activation'),
+    counters AS (
+      SELECT step, batch, row_number() OVER (ORDER BY step) AS counter
+      FROM (SELECT step, min(batch) AS batch FROM t GROUP BY step)
+    ),
+    v AS (
+      SELECT c.counter, c.batch, t.layer_index, t.mean,
+        CASE t.phase WHEN 'forward' THEN 0 WHEN 'activation' THEN 0 WHEN 'weight' THEN 1
+          WHEN 'loss' THEN 2 WHEN 'accuracy' THEN 3 WHEN 'gradient' THEN 4 ELSE 5 END AS stream,
+        coalesce(t.layer_type IN ('Dense', 'Linear'), false)
+          OR (t.layer_type IS NULL AND lower(t.layer_name) LIKE '%%dense%%') AS dense,
+        coalesce(t.layer_type = 'Flatten', false) AS flatten
+      FROM t JOIN counters c USING (step)
+      WHERE NOT (t.phase = 'forward' AND t.layer_index IN (SELECT layer_index FROM activation_layers))
+        AND (t.phase <> 'gradient' OR coalesce(t.layer_type IN ('Dense', 'Linear'), false)
+          OR (t.layer_type IS NULL AND lower(t.layer_name) LIKE '%%dense%%'))
+    ),
+    value_hits AS (
+      SELECT counter, batch, layer_index, stream, 'nan_inf' AS rule FROM v
+      WHERE isnan(mean) OR isinf(mean)
+      UNION ALL
+      SELECT counter, batch, layer_index, stream, 'zero_frequency' FROM (
+        SELECT *, row_number() OVER (PARTITION BY stream, layer_index ORDER BY counter) AS zeros
+        FROM v WHERE mean = 0 AND stream NOT IN (2, 3))
+      WHERE zeros >= counter * %3$s
+    ),
+    blocks AS (
+      SELECT stream, layer_index, (counter - 1) // %2$d AS block, avg(mean) AS block_mean,
+        max(mean) AS block_max, bool_and(dense) AS dense, bool_or(flatten) AS flatten
+      FROM v GROUP BY stream, layer_index, (counter - 1) // %2$d
+    ),
+    block_hits AS (
+      SELECT c.counter, c.batch, b.layer_index, b.stream,
+        CASE WHEN b.stream IN (2, 3) THEN 'mdl' ELSE 'unchanged' END AS rule
+      FROM blocks b JOIN counters c ON c.counter = (b.block + 1) * %2$d
+      WHERE b.block_mean = b.block_max
+        AND (CASE WHEN b.stream IN (1, 4) THEN b.dense WHEN b.stream IN (0, 5) THEN NOT b.flatten ELSE true END)
+    )
+    SELECT counter, batch, layer_index, stream, rule
+    FROM (SELECT * FROM value_hits UNION ALL SELECT * FROM block_hits)
+    ORDER BY counter, stream, rule IN ('unchanged', 'mdl'),
+      CASE WHEN stream = 0 THEN layer_index ELSE -layer_index END
+    LIMIT 1
+    """
+        .formatted(file, window, Double.toString(zeroRatio));
   }
 
   private static long scalar(Statement statement, String sql) throws SQLException {

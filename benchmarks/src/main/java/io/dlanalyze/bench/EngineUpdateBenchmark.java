@@ -23,11 +23,11 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * The per-key update loop without decoding: the engine cuts pre-decoded batches at step
- * boundaries, scatters each row into the step table by (layer, phase) key and runs the detectors
- * of a mode on every completed step. The trace (160 layers x 500 steps, faults injected) is held
- * in memory; each batch is copied into the reader's reused batch as a decoder would write it.
- * Single-threaded (no read-ahead): this is the consumer's cost. Score: ns per row.
+ * The per-key update loop without decoding: the engine cuts pre-decoded batches at step boundaries,
+ * scatters each row into the step table by (layer, phase) key and runs the detectors of a mode on
+ * every completed step. The trace (160 layers x 500 steps, faults injected) is held in memory; each
+ * batch is copied into the reader's reused batch as a decoder would write it. Single-threaded (no
+ * read-ahead): this is the consumer's cost. Score: ns per row.
  *
  * <pre>
  * bench/jmh.sh EngineUpdate
@@ -36,7 +36,9 @@ import org.openjdk.jmh.annotations.Warmup;
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
-@Fork(value = 1, jvmArgsAppend = {"--add-opens=java.base/java.nio=ALL-UNNAMED", "-Xmx512m"})
+@Fork(
+    value = 1,
+    jvmArgsAppend = {"--add-opens=java.base/java.nio=ALL-UNNAMED", "-Xmx512m"})
 @Warmup(iterations = 3, time = 2)
 @Measurement(iterations = 5, time = 2)
 public class EngineUpdateBenchmark {
@@ -50,7 +52,8 @@ public class EngineUpdateBenchmark {
 
   @Setup(Level.Trial)
   public void setUp() {
-    options = AnalysisOptions.builder().mode(AnalysisMode.fromWireName(mode)).readAhead(false).build();
+    options =
+        AnalysisOptions.builder().mode(AnalysisMode.fromWireName(mode)).readAhead(false).build();
     projection = analyzer.projection(options);
     trace = MemoryTrace.of(BenchTraces.kernelTrace());
   }

@@ -11,8 +11,8 @@ import java.util.Arrays;
 
 /**
  * Wall time, CPU time and peak RSS of one measurement inside this JVM. CPU time is what tells a
- * measurement apart from other load on a shared machine: the process's (every thread, native
- * ones included, e.g. DuckDB's workers) and the calling thread's.
+ * measurement apart from other load on a shared machine: the process's (every thread, native ones
+ * included, e.g. DuckDB's workers) and the calling thread's.
  */
 final class Measure {
   private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
@@ -46,8 +46,16 @@ final class Measure {
   /** One measurement: seconds and MB. */
   record Result(double wallSeconds, double cpuSeconds, double threadCpuSeconds, long peakRssMb) {
     String format(long rows) {
-      return String.format(ROOT, "wall_s=%.3f cpu_s=%.3f main_cpu_s=%.3f rows_per_s=%.0f rows_per_cpu_s=%.0f peak_rss_mb=%d",
-          wallSeconds, cpuSeconds, threadCpuSeconds, rows / wallSeconds, rows / cpuSeconds, peakRssMb);
+      return String.format(
+          ROOT,
+          "wall_s=%.3f cpu_s=%.3f main_cpu_s=%.3f rows_per_s=%.0f rows_per_cpu_s=%.0f"
+              + " peak_rss_mb=%d",
+          wallSeconds,
+          cpuSeconds,
+          threadCpuSeconds,
+          rows / wallSeconds,
+          rows / cpuSeconds,
+          peakRssMb);
     }
   }
 
@@ -58,12 +66,15 @@ final class Measure {
     return new Result[] {sorted[0], sorted[sorted.length / 2]};
   }
 
-  /** Writing 5 to clear_refs resets VmHWM (Linux 4.0+); elsewhere the peak covers the JVM's life. */
+  /**
+   * Writing 5 to clear_refs resets VmHWM (Linux 4.0+); elsewhere the peak covers the JVM's life.
+   */
   private static void resetPeakRss() {
     try {
       Files.writeString(Path.of("/proc/self/clear_refs"), "5");
     } catch (IOException | UnsupportedOperationException e) {
-      // Not Linux, or not allowed: the peak then covers everything before, which only overstates it.
+      // Not Linux, or not allowed: the peak then covers everything before, which only overstates
+      // it.
     }
   }
 

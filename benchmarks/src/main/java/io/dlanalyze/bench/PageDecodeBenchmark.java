@@ -43,7 +43,9 @@ import org.openjdk.jmh.annotations.Warmup;
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
-@Fork(value = 1, jvmArgsAppend = {"--add-opens=java.base/java.nio=ALL-UNNAMED", "-Xmx512m"})
+@Fork(
+    value = 1,
+    jvmArgsAppend = {"--add-opens=java.base/java.nio=ALL-UNNAMED", "-Xmx512m"})
 @Warmup(iterations = 3, time = 2)
 @Measurement(iterations = 5, time = 2)
 public class PageDecodeBenchmark {
@@ -58,12 +60,15 @@ public class PageDecodeBenchmark {
   public void setUp() throws IOException {
     dir = Files.createTempDirectory("page-decode");
     file = BenchTraces.writeParquet(dir.resolve("trace.parquet"), BenchTraces.kernelTrace());
-    projection = switch (columns) {
-      case "mean" -> EnumSet.of(Column.MEAN);
-      case "alg2" -> BenchTraces.ALG2_COLUMNS;
-      case "default" -> new Analyzer().projection(AnalysisOptions.builder().mode(AnalysisMode.DEFAULT).build());
-      default -> throw new IllegalArgumentException("unknown projection: " + columns);
-    };
+    projection =
+        switch (columns) {
+          case "mean" -> EnumSet.of(Column.MEAN);
+          case "alg2" -> BenchTraces.ALG2_COLUMNS;
+          case "default" ->
+              new Analyzer()
+                  .projection(AnalysisOptions.builder().mode(AnalysisMode.DEFAULT).build());
+          default -> throw new IllegalArgumentException("unknown projection: " + columns);
+        };
   }
 
   @TearDown(Level.Trial)
@@ -76,7 +81,8 @@ public class PageDecodeBenchmark {
   @OperationsPerInvocation(BenchTraces.KERNEL_ROWS)
   public double decode() {
     double sum = 0;
-    try (TraceReader reader = TraceReaders.open(file, new ReadOptions(projection, ReadOptions.DEFAULT_BATCH_ROWS))) {
+    try (TraceReader reader =
+        TraceReaders.open(file, new ReadOptions(projection, ReadOptions.DEFAULT_BATCH_ROWS))) {
       TraceBatch batch = reader.batch();
       while (reader.next()) {
         double[] mean = batch.has(Column.MEAN) ? batch.doubles(Column.MEAN) : null;

@@ -30,8 +30,8 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * The DuckDB side of the comparison checks what {@code --mode deeplocalize} checks: on traces
- * whose first DeepLocalize hit comes from each rule, the SQL finds the hit the detector reports.
+ * The DuckDB side of the comparison checks what {@code --mode deeplocalize} checks: on traces whose
+ * first DeepLocalize hit comes from each rule, the SQL finds the hit the detector reports.
  */
 class DuckDbBenchTest {
   @TempDir Path dir;
@@ -42,22 +42,47 @@ class DuckDbBenchTest {
         Arguments.of("softmax", false, new Fault[0], 4L, 5, "activation", "unchanged"),
         Arguments.of("nan", true, new Fault[] {Fault.nan(2, 37)}, 37L, 2, "activation", "nan_inf"),
         // Zero means from step 12: five equal zeros in a block come before half of all batches.
-        Arguments.of("dead", true, new Fault[] {Fault.deadLayer(1, 12)}, -1L, 1, "activation", "unchanged"),
-        Arguments.of("dead-from-start", true, new Fault[] {Fault.deadLayer(1, 0)}, 0L, 1, "activation", "zero_frequency"),
-        Arguments.of("frozen", true, new Fault[] {Fault.frozenWeights(3, 21)}, -1L, 3, "weight", "unchanged"));
+        Arguments.of(
+            "dead", true, new Fault[] {Fault.deadLayer(1, 12)}, -1L, 1, "activation", "unchanged"),
+        Arguments.of(
+            "dead-from-start",
+            true,
+            new Fault[] {Fault.deadLayer(1, 0)},
+            0L,
+            1,
+            "activation",
+            "zero_frequency"),
+        Arguments.of(
+            "frozen",
+            true,
+            new Fault[] {Fault.frozenWeights(3, 21)},
+            -1L,
+            3,
+            "weight",
+            "unchanged"));
   }
 
   @ParameterizedTest(name = "{0}")
   @MethodSource("traces")
-  void deepLocalizeSql_faultyTrace_sameFirstHitAsTheDetector(String name, boolean jitterSoftmax, Fault[] faults,
-      long step, int layer, String phase, String rule) throws Exception {
-    SyntheticTrace.Builder builder = SyntheticTrace.builder().layers(6).steps(120).stepsPerEpoch(50).seed(11);
+  void deepLocalizeSql_faultyTrace_sameFirstHitAsTheDetector(
+      String name,
+      boolean jitterSoftmax,
+      Fault[] faults,
+      long step,
+      int layer,
+      String phase,
+      String rule)
+      throws Exception {
+    SyntheticTrace.Builder builder =
+        SyntheticTrace.builder().layers(6).steps(120).stepsPerEpoch(50).seed(11);
     for (Fault fault : faults) {
       builder.fault(fault);
     }
     Path file = write(builder.build(), jitterSoftmax);
 
-    Report report = new Analyzer().analyze(file, AnalysisOptions.builder().mode(AnalysisMode.DEEPLOCALIZE).build());
+    Report report =
+        new Analyzer()
+            .analyze(file, AnalysisOptions.builder().mode(AnalysisMode.DEEPLOCALIZE).build());
     Finding hit = report.findings().get(0);
     assertThat(hit.evidence().get("rule")).isEqualTo(rule);
     assertThat(hit.layerIndex()).isEqualTo(layer);
@@ -71,10 +96,12 @@ class DuckDbBenchTest {
         Statement statement = connection.createStatement();
         ResultSet result = statement.executeQuery(sql)) {
       assertThat(result.next()).isTrue();
-      assertThat(result.getLong("counter")).isEqualTo(((Number) hit.evidence().get("counter")).longValue());
+      assertThat(result.getLong("counter"))
+          .isEqualTo(((Number) hit.evidence().get("counter")).longValue());
       assertThat(result.getInt("batch")).isEqualTo(hit.batch());
       assertThat(result.getInt("layer_index")).isEqualTo(layer);
-      assertThat(stream(result.getInt("stream"))).isEqualTo(phase.equals("activation") ? "forward" : phase);
+      assertThat(stream(result.getInt("stream")))
+          .isEqualTo(phase.equals("activation") ? "forward" : phase);
       assertThat(result.getString("rule")).isEqualTo(rule);
     }
   }
@@ -91,11 +118,14 @@ class DuckDbBenchTest {
     };
   }
 
-  /** Writes the trace; with {@code jitterSoftmax}, the softmax output's mean moves in its last bits. */
+  /**
+   * Writes the trace; with {@code jitterSoftmax}, the softmax output's mean moves in its last bits.
+   */
   private Path write(SyntheticTrace trace, boolean jitterSoftmax) {
     Path path = dir.resolve(String.format(Locale.ROOT, "trace-%d.parquet", System.nanoTime()));
     try (TraceReader reader = trace.open(ReadOptions.all().withBatchRows(1000));
-        TraceWriter writer = TraceWriters.create(path, reader.metadata(), WriteOptions.defaults())) {
+        TraceWriter writer =
+            TraceWriters.create(path, reader.metadata(), WriteOptions.defaults())) {
       TraceBatch batch = reader.batch();
       long row = 0;
       while (reader.next()) {

@@ -3,8 +3,8 @@ package io.dlanalyze.cli;
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 
-import io.dlanalyze.analyzer.AnalysisMode;
 import io.dlanalyze.analyzer.AnalysisConfig;
+import io.dlanalyze.analyzer.AnalysisMode;
 import io.dlanalyze.analyzer.AnalysisOptions;
 import io.dlanalyze.analyzer.Analyzer;
 import io.dlanalyze.analyzer.Report;
@@ -49,77 +49,129 @@ final class AnalyzeCommand implements Callable<Integer> {
 
   @Spec CommandSpec spec;
 
-  @Parameters(index = "0", paramLabel = "TRACE", description = "The trace file (or a directory of Parquet parts).")
+  @Parameters(
+      index = "0",
+      paramLabel = "TRACE",
+      description = "The trace file (or a directory of Parquet parts).")
   Path trace;
 
-  @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "text",
-      description = "Report format: text, json, markdown or html (one self-contained page with"
-          + " charts; reads the trace a second time for them) (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--format",
+      paramLabel = "FORMAT",
+      defaultValue = "text",
+      description =
+          "Report format: text, json, markdown or html (one self-contained page with"
+              + " charts; reads the trace a second time for them) (default: ${DEFAULT-VALUE}).")
   ReportFormat format;
 
-  @Option(names = {"-o", "--output"}, paramLabel = "FILE",
+  @Option(
+      names = {"-o", "--output"},
+      paramLabel = "FILE",
       description = "Write the report to FILE (atomically) instead of standard output.")
   Path output;
 
-  @Option(names = "--mode", paramLabel = "MODE",
-      description = "default (all symptoms, tolerance-aware, ranked) or deeplocalize (DeepLocalize's"
-          + " own algorithm: first hit, exact equality, its messages). Default: the config's, else default.")
+  @Option(
+      names = "--mode",
+      paramLabel = "MODE",
+      description =
+          "default (all symptoms, tolerance-aware, ranked) or deeplocalize (DeepLocalize's own"
+              + " algorithm: first hit, exact equality, its messages). Default: the config's, else"
+              + " default.")
   AnalysisMode mode;
 
-  @Option(names = "--fail-on", paramLabel = "SEVERITY",
-      description = "Exit with 3 when a finding has this severity or more: info, warning, error,"
-          + " critical, or never (default: the config's, else warning).")
+  @Option(
+      names = "--fail-on",
+      paramLabel = "SEVERITY",
+      description =
+          "Exit with 3 when a finding has this severity or more: info, warning, error,"
+              + " critical, or never (default: the config's, else warning).")
   String failOn;
 
-  @Option(names = "--first-fault", description = "Stop reading at the end of the first step in which a detector fired.")
+  @Option(
+      names = "--first-fault",
+      description = "Stop reading at the end of the first step in which a detector fired.")
   boolean firstFault;
 
-  @Option(names = "--window", paramLabel = "STEPS", description = "Steps a per-layer symptom must persist; also the loss-trend block size (default 50).")
+  @Option(
+      names = "--window",
+      paramLabel = "STEPS",
+      description =
+          "Steps a per-layer symptom must persist; also the loss-trend block size (default 50).")
   Integer window;
 
-  @Option(names = "--unchanged-tolerance", paramLabel = "REL",
+  @Option(
+      names = "--unchanged-tolerance",
+      paramLabel = "REL",
       description = "Relative change below which a statistic counts as unchanged (default 1e-6).")
   Double unchangedTolerance;
 
-  @Option(names = "--zero-fraction", paramLabel = "FRACTION",
+  @Option(
+      names = "--zero-fraction",
+      paramLabel = "FRACTION",
       description = "zero_fraction at or above which a tensor counts as all zero (default 0.999).")
   Double zeroFraction;
 
-  @Option(names = "--min-improvement", paramLabel = "REL",
-      description = "Relative loss decrease over the best block that counts as progress (default 0.01).")
+  @Option(
+      names = "--min-improvement",
+      paramLabel = "REL",
+      description =
+          "Relative loss decrease over the best block that counts as progress (default 0.01).")
   Double minImprovement;
 
-  @Option(names = "--patience", paramLabel = "BLOCKS",
+  @Option(
+      names = "--patience",
+      paramLabel = "BLOCKS",
       description = "Loss-trend blocks without progress before not-learning fires (default 4).")
   Integer patience;
 
-  @Option(names = "--dl-window", paramLabel = "N",
+  @Option(
+      names = "--dl-window",
+      paramLabel = "N",
       description = "DeepLocalize's block of equal values in deeplocalize mode (default 5).")
   Integer dlWindow;
 
-  @Option(names = "--es-patience", paramLabel = "EPOCHS",
+  @Option(
+      names = "--es-patience",
+      paramLabel = "EPOCHS",
       description = "Patience of the replayed Keras EarlyStopping baselines (default 1).")
   Integer esPatience;
 
-  @Option(names = "--config", paramLabel = "FILE",
-      description = "A JSON or YAML file of thresholds, detectors on/off and layer exclusions (docs/detectors.md);"
-          + " options on the command line override it.")
+  @Option(
+      names = "--config",
+      paramLabel = "FILE",
+      description =
+          "A JSON or YAML file of thresholds, detectors on/off and layer exclusions"
+              + " (docs/detectors.md); options on the command line override it.")
   Path config;
 
-  @Option(names = "--set", paramLabel = "KEY=VALUE",
-      description = "Set any threshold by key (see docs/detectors.md), e.g. --set converged-drop=0.6.")
+  @Option(
+      names = "--set",
+      paramLabel = "KEY=VALUE",
+      description =
+          "Set any threshold by key (see docs/detectors.md), e.g. --set converged-drop=0.6.")
   Map<String, String> thresholds;
 
-  @Option(names = "--detectors", paramLabel = "ID", split = ",",
+  @Option(
+      names = "--detectors",
+      paramLabel = "ID",
+      split = ",",
       description = "Run only these detectors (comma-separated ids).")
   List<String> detectors;
 
-  @Option(names = "--disable", paramLabel = "ID", split = ",",
+  @Option(
+      names = "--disable",
+      paramLabel = "ID",
+      split = ",",
       description = "Do not run these detectors (comma-separated ids).")
   List<String> disabled;
 
-  @Option(names = "--color", paramLabel = "WHEN", defaultValue = "auto",
-      description = "Colour the text report: auto (only on a terminal), always or never (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--color",
+      paramLabel = "WHEN",
+      defaultValue = "auto",
+      description =
+          "Colour the text report: auto (only on a terminal), always or never (default:"
+              + " ${DEFAULT-VALUE}).")
   Color color;
 
   @Option(names = "--timing", description = "Add the elapsed time and rows/s to the report.")
@@ -130,7 +182,8 @@ final class AnalyzeCommand implements Callable<Integer> {
     AnalysisOptions options = options();
     if (output != null && OutputGuard.overwrites(trace, output)) {
       throw new ParameterException(
-          spec.commandLine(), format(ROOT, "refusing to overwrite the input trace with the report: %s", output));
+          spec.commandLine(),
+          format(ROOT, "refusing to overwrite the input trace with the report: %s", output));
     }
     Analyzer analyzer = new Analyzer();
     try {
@@ -145,7 +198,10 @@ final class AnalyzeCommand implements Callable<Integer> {
       try {
         AtomicOutput.writeString(output, text);
       } catch (IOException e) {
-        throw new CliException(ExitCodes.OUTPUT_ERROR, format(ROOT, "%s: cannot write the report: %s", output, e.getMessage()), e);
+        throw new CliException(
+            ExitCodes.OUTPUT_ERROR,
+            format(ROOT, "%s: cannot write the report: %s", output, e.getMessage()),
+            e);
       }
     } else {
       spec.commandLine().getOut().print(text);
@@ -227,8 +283,11 @@ final class AnalyzeCommand implements Callable<Integer> {
     return switch (color) {
       case ALWAYS -> true;
       case NEVER -> false;
-      case AUTO -> output == null && System.console() != null && System.getenv("NO_COLOR") == null
-          && !"dumb".equals(System.getenv("TERM"));
+      case AUTO ->
+          output == null
+              && System.console() != null
+              && System.getenv("NO_COLOR") == null
+              && !"dumb".equals(System.getenv("TERM"));
     };
   }
 }

@@ -44,10 +44,9 @@ import picocli.CommandLine.Spec;
           + " (one row per trace), findings.parquet (one row per finding) and"
           + " summary.txt/.json/.md/.html; then prints the summary.",
       "A trace already in --out/runs.parquet is skipped while its fingerprint (size, mtime, SHA-256"
-          + " of its first and last 64 KiB) and the analysis settings (with the --config file's text)"
-          + " are unchanged; traces no longer"
-          + " found are dropped. A trace that cannot be read is a row with status error and never"
-          + " stops the batch.",
+          + " of its first and last 64 KiB) and the analysis settings (with the --config file's"
+          + " text) are unchanged; traces no longer found are dropped. A trace that cannot be read"
+          + " is a row with status error and never stops the batch.",
       "Exit code, over every trace in the results (skipped ones too): 4 if some trace could not be"
           + " read, else 3 if some trace is buggy, else 0. See docs/nightly.md.",
     })
@@ -62,64 +61,96 @@ final class BatchCommand implements Callable<Integer> {
 
   @Spec CommandSpec spec;
 
-  @Parameters(arity = "1..*", paramLabel = "PATH",
-      description = "Trace files, directories (searched recursively; a *.parquet directory is one"
-          + " trace of part files) or quoted glob patterns ('/data/runs/**.arrows').")
+  @Parameters(
+      arity = "1..*",
+      paramLabel = "PATH",
+      description =
+          "Trace files, directories (searched recursively; a *.parquet directory is one"
+              + " trace of part files) or quoted glob patterns ('/data/runs/**.arrows').")
   List<String> paths;
 
-  @Option(names = "--out", required = true, paramLabel = "DIR",
+  @Option(
+      names = "--out",
+      required = true,
+      paramLabel = "DIR",
       description = "The results directory (created if missing); never searched for traces.")
   Path out;
 
-  @Option(names = {"-j", "--jobs"}, paramLabel = "N",
+  @Option(
+      names = {"-j", "--jobs"},
+      paramLabel = "N",
       description = "Traces analysed at once (default: one per core, here ${DEFAULT-VALUE}).")
   int jobs = BatchRunner.defaultJobs();
 
   @Option(names = "--force", description = "Analyse every trace again, changed or not.")
   boolean force;
 
-  @Option(names = "--mode", paramLabel = "MODE",
-      description = "default or deeplocalize, as for analyze (default: the config's, else default).")
+  @Option(
+      names = "--mode",
+      paramLabel = "MODE",
+      description =
+          "default or deeplocalize, as for analyze (default: the config's, else default).")
   AnalysisMode mode;
 
-  @Option(names = "--config", paramLabel = "FILE",
-      description = "A JSON or YAML file of thresholds, detectors on/off and layer exclusions, as for"
-          + " analyze, applied to every trace (its fail-on has no effect here); options on the command"
-          + " line override it. A changed file re-analyses every trace.")
+  @Option(
+      names = "--config",
+      paramLabel = "FILE",
+      description =
+          "A JSON or YAML file of thresholds, detectors on/off and layer exclusions, as for"
+              + " analyze, applied to every trace (its fail-on has no effect here); options on the"
+              + " command line override it. A changed file re-analyses every trace.")
   Path config;
 
-  @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "text",
-      description = "The summary printed on standard output: text, json, markdown or html (all are"
-          + " written to --out; default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--format",
+      paramLabel = "FORMAT",
+      defaultValue = "text",
+      description =
+          "The summary printed on standard output: text, json, markdown or html (all are"
+              + " written to --out; default: ${DEFAULT-VALUE}).")
   SummaryFormat format;
 
-  @Option(names = "--set", paramLabel = "KEY=VALUE",
+  @Option(
+      names = "--set",
+      paramLabel = "KEY=VALUE",
       description = "Set a threshold by key, as for analyze (see docs/detectors.md).")
   Map<String, String> thresholds;
 
-  @Option(names = "--detectors", paramLabel = "ID", split = ",",
+  @Option(
+      names = "--detectors",
+      paramLabel = "ID",
+      split = ",",
       description = "Run only these detectors (comma-separated ids).")
   List<String> detectors;
 
-  @Option(names = "--disable", paramLabel = "ID", split = ",",
+  @Option(
+      names = "--disable",
+      paramLabel = "ID",
+      split = ",",
       description = "Do not run these detectors (comma-separated ids).")
   List<String> disabled;
 
-  @Option(names = "--progress", paramLabel = "WHEN", defaultValue = "auto",
-      description = "Progress on standard error: auto (a bar on a terminal, one line per trace"
-          + " otherwise), bar, lines or none (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--progress",
+      paramLabel = "WHEN",
+      defaultValue = "auto",
+      description =
+          "Progress on standard error: auto (a bar on a terminal, one line per trace"
+              + " otherwise), bar, lines or none (default: ${DEFAULT-VALUE}).")
   Progress progress;
 
   @Override
   public Integer call() {
     if (jobs < 1) {
-      throw new ParameterException(spec.commandLine(), format(ROOT, "--jobs must be positive: %s", jobs));
+      throw new ParameterException(
+          spec.commandLine(), format(ROOT, "--jobs must be positive: %s", jobs));
     }
     AnalysisSettings settings = settings();
     PrintWriter err = spec.commandLine().getErr();
     Path outDir = out.toAbsolutePath().normalize();
     if (Files.exists(outDir) && !Files.isDirectory(outDir)) {
-      throw new CliException(ExitCodes.OUTPUT_ERROR, format(ROOT, "%s: --out must be a directory", outDir));
+      throw new CliException(
+          ExitCodes.OUTPUT_ERROR, format(ROOT, "%s: --out must be a directory", outDir));
     }
     LocalDiscovery.Found found = LocalDiscovery.find(paths, outDir);
     for (String note : found.notes()) {
@@ -137,12 +168,19 @@ final class BatchCommand implements Callable<Integer> {
       ResultsOutput.writeLocal(outDir, results);
     } catch (IOException e) {
       throw new CliException(
-          ExitCodes.OUTPUT_ERROR, format(ROOT, "%s: cannot write the results: %s", outDir, e.getMessage()), e);
+          ExitCodes.OUTPUT_ERROR,
+          format(ROOT, "%s: cannot write the results: %s", outDir, e.getMessage()),
+          e);
     }
     PrintWriter stdout = spec.commandLine().getOut();
     stdout.print(format.render(results, outDir.toString()));
     stdout.flush();
-    err.println(format(ROOT, "dl-analyze: wrote %s to %s", String.join(", ", ResultsOutput.fileNames()), outDir));
+    err.println(
+        format(
+            ROOT,
+            "dl-analyze: wrote %s to %s",
+            String.join(", ", ResultsOutput.fileNames()),
+            outDir));
     err.flush();
     return switch (results.health()) {
       case HEALTHY -> ExitCodes.OK;
@@ -160,7 +198,11 @@ final class BatchCommand implements Callable<Integer> {
         }
       }
       AnalysisSettings settings =
-          new AnalysisSettings(mode, values, detectors, disabled == null ? List.of() : disabled,
+          new AnalysisSettings(
+              mode,
+              values,
+              detectors,
+              disabled == null ? List.of() : disabled,
               config == null ? null : AnalysisSettings.ConfigFile.read(config));
       new TraceAnalysis(settings);
       return settings;
@@ -182,8 +224,10 @@ final class BatchCommand implements Callable<Integer> {
     try {
       return PreviousResults.readLocal(outDir);
     } catch (IOException e) {
-      err.println("dl-analyze: note: cannot read the previous results (" + e.getMessage()
-          + "); every trace is analysed again");
+      err.println(
+          "dl-analyze: note: cannot read the previous results ("
+              + e.getMessage()
+              + "); every trace is analysed again");
       return PreviousResults.none();
     }
   }

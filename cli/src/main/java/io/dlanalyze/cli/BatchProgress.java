@@ -30,7 +30,8 @@ final class BatchProgress {
 
     @Override
     public void started(int traces) {
-      err.println(format(ROOT, "dl-analyze: batch of %d %s", traces, traces == 1 ? "trace" : "traces"));
+      err.println(
+          format(ROOT, "dl-analyze: batch of %d %s", traces, traces == 1 ? "trace" : "traces"));
       err.flush();
     }
 
@@ -85,9 +86,14 @@ final class BatchProgress {
       return "unchanged " + Printable.escape(run.path());
     }
     if (run.status() == RunStatus.ERROR) {
-      return format(ROOT, "error %s (%d ms): %s", Printable.escape(run.path()), run.analysisMillis(),
+      return format(
+          ROOT,
+          "error %s (%d ms): %s",
+          Printable.escape(run.path()),
+          run.analysisMillis(),
           Printable.escape(run.error()));
     }
-    return format(ROOT, "%s %s (%d ms)", run.verdict(), Printable.escape(run.path()), run.analysisMillis());
+    return format(
+        ROOT, "%s %s (%d ms)", run.verdict(), Printable.escape(run.path()), run.analysisMillis());
   }
 }

@@ -25,20 +25,26 @@ import picocli.CommandLine.Spec;
     sortOptions = false,
     usageHelpAutoWidth = true,
     description = {
-      "Converts a trace from any format to any other: the input format is told from its first bytes,"
-          + " the output format from OUT's extension: .parquet, .arrow (Arrow IPC file), .arrows"
-          + " (Arrow IPC stream) or .csv (with its sidecar OUT.meta.json).",
+      "Converts a trace from any format to any other: the input format is told from its first"
+          + " bytes, the output format from OUT's extension: .parquet, .arrow (Arrow IPC file),"
+          + " .arrows (Arrow IPC stream) or .csv (with its sidecar OUT.meta.json).",
       "Rows and metadata are copied as they are. The output is written to a temporary file and"
-          + " renamed when complete, so a failed conversion leaves nothing at OUT. A truncated input"
-          + " (a crashed recording) converts its recovered rows, with a warning.",
+          + " renamed when complete, so a failed conversion leaves nothing at OUT. A truncated"
+          + " input (a crashed recording) converts its recovered rows, with a warning.",
     })
 final class ConvertCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
-  @Parameters(index = "0", paramLabel = "IN", description = "The trace to read (or a directory of Parquet parts).")
+  @Parameters(
+      index = "0",
+      paramLabel = "IN",
+      description = "The trace to read (or a directory of Parquet parts).")
   Path input;
 
-  @Parameters(index = "1", paramLabel = "OUT", description = "The trace to write; its extension picks the format.")
+  @Parameters(
+      index = "1",
+      paramLabel = "OUT",
+      description = "The trace to write; its extension picks the format.")
   Path output;
 
   @Mixin TraceOutput.Options outputOptions;
@@ -55,8 +61,16 @@ final class ConvertCommand implements Callable<Integer> {
       for (String warning : reader.warnings()) {
         TraceOutput.warn(spec, input + ": " + warning);
       }
-      spec.commandLine().getOut().println(
-          format(ROOT, "converted %d rows from %s to %s: %s", rows, reader.format(), outputFormat, output));
+      spec.commandLine()
+          .getOut()
+          .println(
+              format(
+                  ROOT,
+                  "converted %d rows from %s to %s: %s",
+                  rows,
+                  reader.format(),
+                  outputFormat,
+                  output));
       spec.commandLine().getOut().flush();
     }
     return ExitCodes.OK;
@@ -66,7 +80,8 @@ final class ConvertCommand implements Callable<Integer> {
   private void refuseSameFile() {
     if (OutputGuard.overwrites(input, output)) {
       throw new ParameterException(
-          spec.commandLine(), format(ROOT, "refusing to overwrite the input with itself: %s", output));
+          spec.commandLine(),
+          format(ROOT, "refusing to overwrite the input with itself: %s", output));
     }
   }
 }

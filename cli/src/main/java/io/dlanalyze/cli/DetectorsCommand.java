@@ -44,7 +44,10 @@ final class DetectorsCommand implements Callable<Integer> {
 
   @Spec CommandSpec spec;
 
-  @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "text",
+  @Option(
+      names = "--format",
+      paramLabel = "FORMAT",
+      defaultValue = "text",
       description = "text or json (default: text).")
   Format format;
 
@@ -61,7 +64,14 @@ final class DetectorsCommand implements Callable<Integer> {
 
   private static void text(PrintWriter out) {
     for (DetectorInfo info : BuiltInDetectors.all()) {
-      out.println(format(ROOT, "%s  [%s, %s, %s]", info.id(), info.symptom().wireName(), info.severity().wireName(), modes(info)));
+      out.println(
+          format(
+              ROOT,
+              "%s  [%s, %s, %s]",
+              info.id(),
+              info.symptom().wireName(),
+              info.severity().wireName(),
+              modes(info)));
       out.println("  " + info.summary());
       List<String> defaults = new ArrayList<>();
       for (Threshold threshold : info.thresholds()) {
@@ -112,6 +122,8 @@ final class DetectorsCommand implements Callable<Integer> {
   }
 
   private static String plain(double value) {
-    return value == Math.rint(value) && Math.abs(value) < 1e15 ? Long.toString((long) value) : Double.toString(value);
+    return value == Math.rint(value) && Math.abs(value) < 1e15
+        ? Long.toString((long) value)
+        : Double.toString(value);
   }
 }

@@ -79,8 +79,8 @@ public final class DlAnalyze implements Runnable {
   }
 
   /**
-   * Builds the command line for {@code args}: with only the subcommand they name when they name
-   * one (picocli builds a command's model from its annotations, about 30 ms a command at start-up),
+   * Builds the command line for {@code args}: with only the subcommand they name when they name one
+   * (picocli builds a command's model from its annotations, about 30 ms a command at start-up),
    * with all of them otherwise ({@code --help}, no arguments, a bad name).
    */
   private static CommandLine commandLine(PrintWriter out, PrintWriter err, String[] args) {
@@ -123,7 +123,10 @@ public final class DlAnalyze implements Runnable {
   }
 
   private static void applyExitCodeList(CommandLine cli) {
-    cli.getCommandSpec().usageMessage().exitCodeListHeading("%nExit codes:%n").exitCodeList(ExitCodes.helpList());
+    cli.getCommandSpec()
+        .usageMessage()
+        .exitCodeListHeading("%nExit codes:%n")
+        .exitCodeList(ExitCodes.helpList());
     for (CommandLine sub : cli.getSubcommands().values()) {
       applyExitCodeList(sub);
     }
@@ -139,10 +142,13 @@ public final class DlAnalyze implements Runnable {
       // Memory grows with the layers and phases of a trace (and with the row-group size), not
       // its length: say how to give the JVM more. Nothing was written: outputs are renamed into
       // place only when complete.
-      err.println(format(ROOT,
-          "dl-analyze: error: out of memory with a heap of %d MB (a trace with very many layers, or"
-              + " very large row groups); run with more, e.g. DL_ANALYZE_JAVA_OPTS=-Xmx2g",
-          Runtime.getRuntime().maxMemory() >> 20));
+      err.println(
+          format(
+              ROOT,
+              "dl-analyze: error: out of memory with a heap of %d MB (a trace with very many"
+                  + " layers, or very large row groups); run with more, e.g."
+                  + " DL_ANALYZE_JAVA_OPTS=-Xmx2g",
+              Runtime.getRuntime().maxMemory() >> 20));
       code = ExitCodes.SOFTWARE;
     }
     out.flush();
@@ -220,7 +226,8 @@ public final class DlAnalyze implements Runnable {
     PrintWriter err = cli.getErr();
     err.println("dl-analyze: error: " + Printable.escape(e.getMessage()));
     if (!CommandLine.UnmatchedArgumentException.printSuggestions(e, err)) {
-      err.println("Try '" + cli.getCommandSpec().qualifiedName() + " --help' for more information.");
+      err.println(
+          "Try '" + cli.getCommandSpec().qualifiedName() + " --help' for more information.");
     }
     err.flush();
     return ExitCodes.USAGE;

@@ -39,7 +39,10 @@ import picocli.CommandLine.Spec;
 final class EvalCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
-  @Parameters(index = "0", paramLabel = "MANIFEST", description = "The manifest (sample-traces/manifest.json).")
+  @Parameters(
+      index = "0",
+      paramLabel = "MANIFEST",
+      description = "The manifest (sample-traces/manifest.json).")
   Path manifest;
 
   @Option(
@@ -59,7 +62,8 @@ final class EvalCommand implements Callable<Integer> {
   public Integer call() {
     if (output != null && OutputGuard.overwrites(manifest, output)) {
       throw new ParameterException(
-          spec.commandLine(), format(ROOT, "refusing to overwrite the manifest with the table: %s", output));
+          spec.commandLine(),
+          format(ROOT, "refusing to overwrite the manifest with the table: %s", output));
     }
     Manifest parsed;
     try {

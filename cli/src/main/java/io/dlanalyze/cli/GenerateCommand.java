@@ -21,7 +21,9 @@ import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
-/** {@code dl-analyze generate OUT}: writes a deterministic synthetic trace, with injected faults. */
+/**
+ * {@code dl-analyze generate OUT}: writes a deterministic synthetic trace, with injected faults.
+ */
 @Command(
     name = "generate",
     mixinStandardHelpOptions = true,
@@ -29,39 +31,66 @@ import picocli.CommandLine.Spec;
     sortOptions = false,
     usageHelpAutoWidth = true,
     description = {
-      "Writes a synthetic trace of an MLP (Linear layers fc0, fc1, ...; ReLU, softmax output) trained"
-          + " for a number of steps, with faults injected where asked. The same options always give"
-          + " the same rows. The format comes from OUT's extension: .parquet, .arrow, .arrows or .csv.",
+      "Writes a synthetic trace of an MLP (Linear layers fc0, fc1, ...; ReLU, softmax output)"
+          + " trained for a number of steps, with faults injected where asked. The same options"
+          + " always give the same rows. The format comes from OUT's extension: .parquet, .arrow,"
+          + " .arrows or .csv.",
       "Faults (--fault, repeatable): nan:LAYER:STEP, inf:LAYER:STEP, dead:LAYER:STEP,"
           + " frozen:LAYER:STEP, plateau:STEP, exploding:STEP[:RATE], vanishing:STEP[:RATE].",
     })
 final class GenerateCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
-  @Parameters(index = "0", paramLabel = "OUT", description = "The trace to write; its extension picks the format.")
+  @Parameters(
+      index = "0",
+      paramLabel = "OUT",
+      description = "The trace to write; its extension picks the format.")
   Path output;
 
-  @Option(names = "--layers", paramLabel = "N", defaultValue = "6", description = "Linear layers (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--layers",
+      paramLabel = "N",
+      defaultValue = "6",
+      description = "Linear layers (default: ${DEFAULT-VALUE}).")
   int layers;
 
-  @Option(names = "--steps", paramLabel = "N", defaultValue = "1000", description = "Training steps (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--steps",
+      paramLabel = "N",
+      defaultValue = "1000",
+      description = "Training steps (default: ${DEFAULT-VALUE}).")
   long steps;
 
-  @Option(names = "--steps-per-epoch", paramLabel = "N", defaultValue = "100",
+  @Option(
+      names = "--steps-per-epoch",
+      paramLabel = "N",
+      defaultValue = "100",
       description = "Batches per epoch (default: ${DEFAULT-VALUE}).")
   int stepsPerEpoch;
 
-  @Option(names = "--seed", paramLabel = "SEED", defaultValue = "1", description = "Seed of the noise (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--seed",
+      paramLabel = "SEED",
+      defaultValue = "1",
+      description = "Seed of the noise (default: ${DEFAULT-VALUE}).")
   long seed;
 
-  @Option(names = "--classes", paramLabel = "K", defaultValue = "10", description = "Output classes (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--classes",
+      paramLabel = "K",
+      defaultValue = "10",
+      description = "Output classes (default: ${DEFAULT-VALUE}).")
   int classes;
 
-  @Option(names = "--optional-phases",
+  @Option(
+      names = "--optional-phases",
       description = "Also record the optional model-level phases input, target and learning_rate.")
   boolean optionalPhases;
 
-  @Option(names = "--fault", paramLabel = "SPEC", description = "Inject a fault, e.g. nan:3:420 (layer 3 from step 420).")
+  @Option(
+      names = "--fault",
+      paramLabel = "SPEC",
+      description = "Inject a fault, e.g. nan:3:420 (layer 3 from step 420).")
   List<String> faults = new ArrayList<>();
 
   @Mixin TraceOutput.Options outputOptions;
@@ -95,9 +124,17 @@ final class GenerateCommand implements Callable<Integer> {
       for (Fault fault : trace.faults()) {
         described.add(fault.describe());
       }
-      spec.commandLine().getOut().println(
-          format(ROOT, "wrote %d rows (%d steps, %d layers, faults: %s) to %s", rows, steps, layers,
-              described.isEmpty() ? "none" : String.join("; ", described), output));
+      spec.commandLine()
+          .getOut()
+          .println(
+              format(
+                  ROOT,
+                  "wrote %d rows (%d steps, %d layers, faults: %s) to %s",
+                  rows,
+                  steps,
+                  layers,
+                  described.isEmpty() ? "none" : String.join("; ", described),
+                  output));
       spec.commandLine().getOut().flush();
     }
     return ExitCodes.OK;

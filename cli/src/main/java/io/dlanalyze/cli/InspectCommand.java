@@ -61,10 +61,16 @@ final class InspectCommand implements Callable<Integer> {
 
   @Spec CommandSpec spec;
 
-  @Parameters(index = "0", paramLabel = "TRACE", description = "The trace file (or a directory of Parquet parts).")
+  @Parameters(
+      index = "0",
+      paramLabel = "TRACE",
+      description = "The trace file (or a directory of Parquet parts).")
   Path trace;
 
-  @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "text",
+  @Option(
+      names = "--format",
+      paramLabel = "FORMAT",
+      defaultValue = "text",
       description = "Output format: text or json (default: ${DEFAULT-VALUE}).")
   Format format;
 
@@ -99,7 +105,11 @@ final class InspectCommand implements Callable<Integer> {
     if (errors > 0) {
       throw new CliException(
           ExitCodes.BAD_INPUT,
-          format(ROOT, "%s: %d contract %s (see the validation section)", trace, errors,
+          format(
+              ROOT,
+              "%s: %d contract %s (see the validation section)",
+              trace,
+              errors,
               errors == 1 ? "violation" : "violations"));
     }
     return ExitCodes.OK;
@@ -118,7 +128,8 @@ final class InspectCommand implements Callable<Integer> {
   /** A layer row of the table: data and/or dltrace.layers. */
   private record Layer(int index, String name, String type, long rows, LayerInfo listed) {}
 
-  private static List<Layer> layers(TraceSummary summary, TraceDictionary dictionary, TraceMetadata metadata) {
+  private static List<Layer> layers(
+      TraceSummary summary, TraceDictionary dictionary, TraceMetadata metadata) {
     Set<Integer> indices = new TreeSet<>();
     for (int slot = 0; slot < summary.layerRows.length; slot++) {
       if (summary.layerRows[slot] > 0) {
@@ -134,13 +145,17 @@ final class InspectCommand implements Callable<Integer> {
       boolean inData = slot >= 0 && slot < summary.layerRows.length && summary.layerRows[slot] > 0;
       LayerInfo listed = metadata.layer(index).orElse(null);
       String name = inData ? dictionary.layerName(summary.layerName[slot]) : listed.name();
-      String type = inData && summary.layerType[slot] >= 0 ? dictionary.layerType(summary.layerType[slot]) : null;
+      String type =
+          inData && summary.layerType[slot] >= 0
+              ? dictionary.layerType(summary.layerType[slot])
+              : null;
       layers.add(new Layer(index, name, type, inData ? summary.layerRows[slot] : 0, listed));
     }
     return layers;
   }
 
-  private String text(TraceReader reader, TraceSummary s, List<String> warnings, List<Problem> problems) {
+  private String text(
+      TraceReader reader, TraceSummary s, List<String> warnings, List<Problem> problems) {
     StringBuilder out = new StringBuilder();
     TraceDictionary dictionary = reader.dictionary();
     TraceMetadata metadata = reader.metadata();
@@ -154,10 +169,23 @@ final class InspectCommand implements Callable<Integer> {
     line(out, "file", reader.path().toString());
     line(out, "format", reader.format().displayName());
     line(out, "rows", Long.toString(s.rows));
-    line(out, "steps", s.rows == 0 ? "0" : format(ROOT, "%d (%d to %d)", s.steps, s.minStep, s.maxStep));
-    line(out, "epochs", s.rows == 0 ? "0" : format(ROOT, "%d (%d to %d)", s.epochs, s.minEpoch, s.maxEpoch));
-    line(out, "columns", format(ROOT, "%d of %d%s", columns.size(), Column.COUNT,
-        absent.isEmpty() ? "" : " (absent: " + String.join(", ", absent) + ")"));
+    line(
+        out,
+        "steps",
+        s.rows == 0 ? "0" : format(ROOT, "%d (%d to %d)", s.steps, s.minStep, s.maxStep));
+    line(
+        out,
+        "epochs",
+        s.rows == 0 ? "0" : format(ROOT, "%d (%d to %d)", s.epochs, s.minEpoch, s.maxEpoch));
+    line(
+        out,
+        "columns",
+        format(
+            ROOT,
+            "%d of %d%s",
+            columns.size(),
+            Column.COUNT,
+            absent.isEmpty() ? "" : " (absent: " + String.join(", ", absent) + ")"));
     line(out, "truncated", reader.truncated() ? "yes (see warnings)" : "no");
 
     List<Layer> layers = layers(s, dictionary, metadata);
@@ -167,22 +195,28 @@ final class InspectCommand implements Callable<Integer> {
         inData++;
       }
     }
-    out.append(format(ROOT, "%nlayers (%d in the data, %d in dltrace.layers; index -1 holds the model-level rows)%n",
-        inData, metadata.layers().size()));
+    out.append(
+        format(
+            ROOT,
+            "%nlayers (%d in the data, %d in dltrace.layers; index -1 holds the model-level"
+                + " rows)%n",
+            inData,
+            metadata.layers().size()));
     List<String[]> table = new ArrayList<>();
     table.add(new String[] {"index", "name", "type", "activation", "params", "trainable", "rows"});
     for (Layer layer : layers) {
       LayerInfo listed = layer.listed();
       String type = layer.type() != null ? layer.type() : listed != null ? listed.type() : null;
-      table.add(new String[] {
-        Integer.toString(layer.index()),
-        shown(layer.name()),
-        shown(type),
-        shown(listed == null ? null : listed.activation()),
-        listed == null || listed.params() < 0 ? "-" : Long.toString(listed.params()),
-        listed == null ? "-" : listed.trainable() ? "yes" : "no",
-        Long.toString(layer.rows()),
-      });
+      table.add(
+          new String[] {
+            Integer.toString(layer.index()),
+            shown(layer.name()),
+            shown(type),
+            shown(listed == null ? null : listed.activation()),
+            listed == null || listed.params() < 0 ? "-" : Long.toString(listed.params()),
+            listed == null ? "-" : listed.trainable() ? "yes" : "no",
+            Long.toString(layer.rows()),
+          });
     }
     table(out, table);
 
@@ -190,8 +224,12 @@ final class InspectCommand implements Callable<Integer> {
     List<String[]> phases = new ArrayList<>();
     for (int code = 0; code < s.phaseRows.length; code++) {
       if (s.phaseRows[code] > 0) {
-        String note = !Phase.isKnown(code) ? "unknown" : Phase.ofCode(code).isCore() ? "" : "optional";
-        phases.add(new String[] {shown(dictionary.phaseName(code)), Long.toString(s.phaseRows[code]), note});
+        String note =
+            !Phase.isKnown(code) ? "unknown" : Phase.ofCode(code).isCore() ? "" : "optional";
+        phases.add(
+            new String[] {
+              shown(dictionary.phaseName(code)), Long.toString(s.phaseRows[code]), note
+            });
       }
     }
     if (phases.isEmpty()) {
@@ -222,10 +260,18 @@ final class InspectCommand implements Callable<Integer> {
 
     long errors = count(problems, Problem.Severity.ERROR);
     long warned = count(problems, Problem.Severity.WARNING);
-    out.append(format(ROOT, "%nvalidation: %d %s, %d %s%n", errors, errors == 1 ? "error" : "errors",
-        warned, warned == 1 ? "warning" : "warnings"));
+    out.append(
+        format(
+            ROOT,
+            "%nvalidation: %d %s, %d %s%n",
+            errors,
+            errors == 1 ? "error" : "errors",
+            warned,
+            warned == 1 ? "warning" : "warnings"));
     for (Problem problem : problems) {
-      out.append(format(ROOT, "  %-8s %s%n", problem.severity().name().toLowerCase(ROOT), problem.message()));
+      out.append(
+          format(
+              ROOT, "  %-8s %s%n", problem.severity().name().toLowerCase(ROOT), problem.message()));
     }
     return out.toString();
   }
@@ -283,7 +329,8 @@ final class InspectCommand implements Callable<Integer> {
         : out.toString();
   }
 
-  private String json(TraceReader reader, TraceSummary s, List<String> warnings, List<Problem> problems) {
+  private String json(
+      TraceReader reader, TraceSummary s, List<String> warnings, List<Problem> problems) {
     ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     ObjectNode root = mapper.createObjectNode();
     TraceDictionary dictionary = reader.dictionary();

@@ -32,8 +32,8 @@ final class OutputGuard {
   }
 
   /**
-   * The path with every existing part resolved (links followed); a file that does not exist yet
-   * is its real parent directory plus its name; null when not even the parent exists.
+   * The path with every existing part resolved (links followed); a file that does not exist yet is
+   * its real parent directory plus its name; null when not even the parent exists.
    */
   private static Path real(Path path) {
     try {

@@ -3,13 +3,13 @@ package io.dlanalyze.cli;
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 
+import io.dlanalyze.trace.Printable;
 import io.dlanalyze.trace.TraceFormat;
 import io.dlanalyze.trace.TraceMetadata;
 import io.dlanalyze.trace.TraceReader;
 import io.dlanalyze.trace.TraceWriter;
 import io.dlanalyze.trace.TraceWriters;
 import io.dlanalyze.trace.WriteOptions;
-import io.dlanalyze.trace.Printable;
 import java.nio.file.Path;
 import picocli.CommandLine;
 import picocli.CommandLine.Model.CommandSpec;
@@ -18,18 +18,24 @@ import picocli.CommandLine.ParameterException;
 
 /**
  * The output side shared by {@code convert} and {@code generate}: the format from the extension,
- * the writer options, and a copy loop in which any failure of the writer is an output error
- * (exit 5) and leaves nothing at the output path.
+ * the writer options, and a copy loop in which any failure of the writer is an output error (exit
+ * 5) and leaves nothing at the output path.
  */
 final class TraceOutput {
   /** Writer options as command-line options (a picocli mixin). */
   static final class Options {
-    @Option(names = "--compression", paramLabel = "CODEC", defaultValue = "zstd",
-        description = "Parquet compression: zstd, snappy or uncompressed (default: ${DEFAULT-VALUE});"
-            + " Arrow IPC and CSV output are not compressed.")
+    @Option(
+        names = "--compression",
+        paramLabel = "CODEC",
+        defaultValue = "zstd",
+        description =
+            "Parquet compression: zstd, snappy or uncompressed (default: ${DEFAULT-VALUE});"
+                + " Arrow IPC and CSV output are not compressed.")
     String compression;
 
-    @Option(names = "--row-group-rows", paramLabel = "ROWS",
+    @Option(
+        names = "--row-group-rows",
+        paramLabel = "ROWS",
         description = "Rows per Parquet row group and per Arrow record batch (default: 1048576).")
     Integer rowGroupRows;
 
@@ -52,15 +58,23 @@ final class TraceOutput {
             () ->
                 new ParameterException(
                     spec.commandLine(),
-                    format(ROOT, "cannot tell the output format of '%s' from its extension: use .parquet,"
-                        + " .arrow (IPC file), .arrows (IPC stream) or .csv", output)));
+                    format(
+                        ROOT,
+                        "cannot tell the output format of '%s' from its extension: use .parquet,"
+                            + " .arrow (IPC file), .arrows (IPC stream) or .csv",
+                        output)));
   }
 
   /** Warns when an option that does not apply to the output format was given explicitly. */
   static void warnUnusedOptions(CommandSpec spec, TraceFormat format) {
     CommandLine.ParseResult parsed = spec.commandLine().getParseResult();
     if (format != TraceFormat.PARQUET && parsed.hasMatchedOption("--compression")) {
-      warn(spec, format(ROOT, "--compression applies to Parquet output only; %s output is not compressed", format));
+      warn(
+          spec,
+          format(
+              ROOT,
+              "--compression applies to Parquet output only; %s output is not compressed",
+              format));
     }
     if (format == TraceFormat.CSV && parsed.hasMatchedOption("--row-group-rows")) {
       warn(spec, "--row-group-rows does not apply to CSV output");
@@ -73,7 +87,8 @@ final class TraceOutput {
   }
 
   /** Creates the writer; a failure (missing directory, permissions) is an output error. */
-  static TraceWriter create(Path output, TraceFormat format, TraceMetadata metadata, WriteOptions options) {
+  static TraceWriter create(
+      Path output, TraceFormat format, TraceMetadata metadata, WriteOptions options) {
     try {
       return TraceWriters.create(output, format, metadata, options);
     } catch (RuntimeException e) {

@@ -22,10 +22,13 @@ final class TraceSummary {
   int maxEpoch = Integer.MIN_VALUE;
   private long lastStep;
   private int lastEpoch;
+
   /** Rows per phase code. */
   long[] phaseRows = new long[0];
+
   /** By layer_index + 1: the first name id seen, the first non-null type id, the row count. */
   int[] layerName = new int[0];
+
   int[] layerType = new int[0];
   long[] layerRows = new long[0];
 
@@ -75,7 +78,9 @@ final class TraceSummary {
       if (layerRows[slot]++ == 0) {
         layerName[slot] = name[i];
       }
-      if (layerType[slot] < 0 && type[i] >= 0 && !(typeNulls && batch.isNull(Column.LAYER_TYPE, i))) {
+      if (layerType[slot] < 0
+          && type[i] >= 0
+          && !(typeNulls && batch.isNull(Column.LAYER_TYPE, i))) {
         layerType[slot] = type[i];
       }
     }

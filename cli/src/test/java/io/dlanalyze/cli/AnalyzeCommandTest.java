@@ -33,14 +33,16 @@ class AnalyzeCommandTest {
 
   /** Writes a 6-layer, 1000-step synthetic trace with the faults to {@code name}. */
   private Path write(String name, Fault... faults) {
-    SyntheticTrace.Builder builder = SyntheticTrace.builder().steps(1_000).stepsPerEpoch(100).seed(1);
+    SyntheticTrace.Builder builder =
+        SyntheticTrace.builder().steps(1_000).stepsPerEpoch(100).seed(1);
     for (Fault fault : faults) {
       builder.fault(fault);
     }
     SyntheticTrace trace = builder.build();
     Path path = dir.resolve(name);
     try (TraceReader reader = trace.open(ReadOptions.all().withBatchRows(4096));
-        TraceWriter writer = TraceWriters.create(path, reader.metadata(), WriteOptions.defaults())) {
+        TraceWriter writer =
+            TraceWriters.create(path, reader.metadata(), WriteOptions.defaults())) {
       while (reader.next()) {
         writer.write(reader.batch());
       }
@@ -59,7 +61,8 @@ class AnalyzeCommandTest {
 
   @Test
   void analyze_nanTrace_exitsThreeAndTopFindingNamesLayerPhaseStep() throws IOException {
-    int code = run("analyze", "--format", "json", write("nan.parquet", Fault.nan(3, 420)).toString());
+    int code =
+        run("analyze", "--format", "json", write("nan.parquet", Fault.nan(3, 420)).toString());
 
     assertThat(code).isEqualTo(ExitCodes.FAULT_FOUND);
     JsonNode json = new ObjectMapper().readTree(out.toString());
@@ -104,7 +107,10 @@ class AnalyzeCommandTest {
     Path tiny = dir.resolve("tiny.parquet");
     for (Path path : new Path[] {defaults, tiny}) {
       String[] rowGroups = path == tiny ? new String[] {"--row-group-rows", "7"} : new String[0];
-      String[] args = new String[] {"generate", path.toString(), "--steps", "300", "--layers", "4", "--fault", "nan:2:150"};
+      String[] args =
+          new String[] {
+            "generate", path.toString(), "--steps", "300", "--layers", "4", "--fault", "nan:2:150"
+          };
       assertThat(run(concat(args, rowGroups))).isEqualTo(ExitCodes.OK);
     }
     out.getBuffer().setLength(0);
@@ -136,16 +142,20 @@ class AnalyzeCommandTest {
     assertThat(out.toString()).isEmpty();
     assertThat(err.toString()).endsWith(System.lineSeparator()).doesNotContain("\u001b");
     assertThat(err.toString().lines()).hasSize(1);
-    assertThat(err.toString()).startsWith("dl-analyze: error: " + dir + "/run\\e[2J\\nforged: line.parquet: ");
+    assertThat(err.toString())
+        .startsWith("dl-analyze: error: " + dir + "/run\\e[2J\\nforged: line.parquet: ");
   }
 
   @Test
   void hostileLayerName_textReportEscapesIt() throws IOException {
     Path csv = write("nan.csv", Fault.nan(3, 420));
-    String text = Files.readString(csv).replace(",fc3,", ",\"fc3\u001b[2J\u001b[31m\nforged: line\",");
+    String text =
+        Files.readString(csv).replace(",fc3,", ",\"fc3\u001b[2J\u001b[31m\nforged: line\",");
     Files.writeString(csv, text);
     Path meta = dir.resolve("nan.csv.meta.json");
-    Files.writeString(meta, Files.readString(meta).replace("\"fc3\"", "\"fc3\\u001b[2J\\u001b[31m\\nforged: line\""));
+    Files.writeString(
+        meta,
+        Files.readString(meta).replace("\"fc3\"", "\"fc3\\u001b[2J\\u001b[31m\\nforged: line\""));
 
     int code = run("analyze", csv.toString());
 
@@ -168,7 +178,8 @@ class AnalyzeCommandTest {
     int code = run("--help");
 
     assertThat(code).isEqualTo(ExitCodes.OK);
-    assertThat(out.toString()).contains("analyze", "batch", "inspect", "convert", "generate", "eval", "detectors");
+    assertThat(out.toString())
+        .contains("analyze", "batch", "inspect", "convert", "generate", "eval", "detectors");
   }
 
   @Test
@@ -188,7 +199,12 @@ class AnalyzeCommandTest {
 
   @Test
   void output_missingDirectory_exitsFive() {
-    int code = run("analyze", "-o", dir.resolve("no/such/dir/r.txt").toString(), write("h.parquet").toString());
+    int code =
+        run(
+            "analyze",
+            "-o",
+            dir.resolve("no/such/dir/r.txt").toString(),
+            write("h.parquet").toString());
 
     assertThat(code).isEqualTo(ExitCodes.OUTPUT_ERROR);
     assertThat(err.toString()).startsWith("dl-analyze: error: ");
@@ -202,7 +218,11 @@ class AnalyzeCommandTest {
 
     assertThat(code).isEqualTo(ExitCodes.OUTPUT_ERROR);
     assertThat(err.toString())
-        .isEqualTo("dl-analyze: error: " + target + ": cannot write the report: is a directory" + System.lineSeparator());
+        .isEqualTo(
+            "dl-analyze: error: "
+                + target
+                + ": cannot write the report: is a directory"
+                + System.lineSeparator());
   }
 
   @Test
@@ -210,8 +230,14 @@ class AnalyzeCommandTest {
     Path dead = write("dead.parquet", Fault.deadLayer(2, 300));
 
     assertThat(run("analyze", "--fail-on", "critical", dead.toString())).isEqualTo(ExitCodes.OK);
-    assertThat(run("analyze", "--fail-on", "error", dead.toString())).isEqualTo(ExitCodes.FAULT_FOUND);
-    assertThat(run("analyze", "--fail-on", "never", write("nan.parquet", Fault.nan(3, 420)).toString()))
+    assertThat(run("analyze", "--fail-on", "error", dead.toString()))
+        .isEqualTo(ExitCodes.FAULT_FOUND);
+    assertThat(
+            run(
+                "analyze",
+                "--fail-on",
+                "never",
+                write("nan.parquet", Fault.nan(3, 420)).toString()))
         .isEqualTo(ExitCodes.OK);
   }
 
@@ -242,13 +268,15 @@ class AnalyzeCommandTest {
 
   @Test
   void unknownThresholdKey_exitsTwo() {
-    assertThat(run("analyze", "--set", "no-such=1", write("h.parquet").toString())).isEqualTo(ExitCodes.USAGE);
+    assertThat(run("analyze", "--set", "no-such=1", write("h.parquet").toString()))
+        .isEqualTo(ExitCodes.USAGE);
     assertThat(err.toString()).contains("unknown threshold: no-such");
   }
 
   @Test
   void unknownDetector_exitsTwo() {
-    assertThat(run("analyze", "--detectors", "nope", write("h.parquet").toString())).isEqualTo(ExitCodes.USAGE);
+    assertThat(run("analyze", "--detectors", "nope", write("h.parquet").toString()))
+        .isEqualTo(ExitCodes.USAGE);
     assertThat(err.toString()).contains("unknown detector: nope");
   }
 
@@ -258,7 +286,14 @@ class AnalyzeCommandTest {
 
     assertThat(run("analyze", dead.toString())).isEqualTo(ExitCodes.OK);
     assertThat(run("analyze", "--window", "20", dead.toString())).isEqualTo(ExitCodes.FAULT_FOUND);
-    assertThat(run("analyze", "--set", "window=20", "--disable", "dead-or-zero,unchanged-values,dying-relu", dead.toString()))
+    assertThat(
+            run(
+                "analyze",
+                "--set",
+                "window=20",
+                "--disable",
+                "dead-or-zero,unchanged-values,dying-relu",
+                dead.toString()))
         .isEqualTo(ExitCodes.OK);
   }
 
@@ -283,19 +318,32 @@ class AnalyzeCommandTest {
     java.nio.file.Files.writeString(config, "exclude-layers: [fc2]\nfail-on: error\n");
 
     assertThat(run("analyze", dead.toString())).isEqualTo(ExitCodes.FAULT_FOUND);
-    assertThat(run("analyze", "--config", config.toString(), dead.toString())).isEqualTo(ExitCodes.OK);
-    assertThat(run("analyze", "--config", config.toString(), "--fail-on", "info", "--set", "window=5", dead.toString()))
+    assertThat(run("analyze", "--config", config.toString(), dead.toString()))
+        .isEqualTo(ExitCodes.OK);
+    assertThat(
+            run(
+                "analyze",
+                "--config",
+                config.toString(),
+                "--fail-on",
+                "info",
+                "--set",
+                "window=5",
+                dead.toString()))
         .isEqualTo(ExitCodes.OK);
   }
 
   @Test
   void config_unknownKey_isAUsageErrorNamingKeyAndFile() throws IOException {
     Path config = dir.resolve("bad.json");
-    java.nio.file.Files.writeString(config, "{\"detectors\": {\"dying-relu\": {\"exclude\": [\"fc1\"]}}}");
+    java.nio.file.Files.writeString(
+        config, "{\"detectors\": {\"dying-relu\": {\"exclude\": [\"fc1\"]}}}");
 
     int code = run("analyze", "--config", config.toString(), write("h2.parquet").toString());
 
     assertThat(code).isEqualTo(ExitCodes.USAGE);
-    assertThat(err.toString()).contains(config.toString()).contains("detectors.dying-relu.exclude: unknown key");
+    assertThat(err.toString())
+        .contains(config.toString())
+        .contains("detectors.dying-relu.exclude: unknown key");
   }
 }

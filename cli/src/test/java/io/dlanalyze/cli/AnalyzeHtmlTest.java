@@ -32,13 +32,15 @@ class AnalyzeHtmlTest {
   }
 
   private Path write(String name, Fault... faults) {
-    SyntheticTrace.Builder builder = SyntheticTrace.builder().steps(1_000).stepsPerEpoch(100).seed(1);
+    SyntheticTrace.Builder builder =
+        SyntheticTrace.builder().steps(1_000).stepsPerEpoch(100).seed(1);
     for (Fault fault : faults) {
       builder.fault(fault);
     }
     Path path = dir.resolve(name);
     try (TraceReader reader = builder.build().open(ReadOptions.all().withBatchRows(4096));
-        TraceWriter writer = TraceWriters.create(path, reader.metadata(), WriteOptions.defaults())) {
+        TraceWriter writer =
+            TraceWriters.create(path, reader.metadata(), WriteOptions.defaults())) {
       while (reader.next()) {
         writer.write(reader.batch());
       }
@@ -65,8 +67,11 @@ class AnalyzeHtmlTest {
     assertThat(files()).containsExactly("nan.parquet", "report.html");
     String html = Files.readString(report, StandardCharsets.UTF_8);
     assertThat(html).startsWith("<!DOCTYPE html>").contains("<header class=\"banner buggy\">");
-    assertThat(html).contains("<svg class=\"chart heatmap\"", "first fault: step 420",
-        "Sampling: steps 0 to 999 in 200 buckets of 5 steps");
+    assertThat(html)
+        .contains(
+            "<svg class=\"chart heatmap\"",
+            "first fault: step 420",
+            "Sampling: steps 0 to 999 in 200 buckets of 5 steps");
     assertThat(html).doesNotContain("Charts need the trace's series");
   }
 
@@ -75,13 +80,21 @@ class AnalyzeHtmlTest {
     int code = run("analyze", write("healthy.arrows").toString(), "--format", "HTML");
 
     assertThat(code).isEqualTo(ExitCodes.OK);
-    assertThat(out.toString()).startsWith("<!DOCTYPE html>").endsWith("</html>\n")
+    assertThat(out.toString())
+        .startsWith("<!DOCTYPE html>")
+        .endsWith("</html>\n")
         .contains("<header class=\"banner healthy\">", "<svg class=\"chart");
   }
 
   @Test
   void analyze_formatHtmlFirstFault_chartsStopAtTheStopStep() {
-    int code = run("analyze", write("nan.arrow", Fault.nan(2, 300)).toString(), "--format", "html", "--first-fault");
+    int code =
+        run(
+            "analyze",
+            write("nan.arrow", Fault.nan(2, 300)).toString(),
+            "--format",
+            "html",
+            "--first-fault");
 
     assertThat(code).isEqualTo(ExitCodes.FAULT_FOUND);
     assertThat(out.toString()).contains("Sampling: steps 0 to 300 in 151 buckets of 2 steps");
@@ -91,10 +104,18 @@ class AnalyzeHtmlTest {
   void analyze_formatHtmlOutputDirectoryMissing_exitFiveAndNoFile() throws IOException {
     Path trace = write("nan.parquet", Fault.nan(3, 420));
 
-    int code = run(trace.toString(), "--format", "html", "--output", dir.resolve("missing/report.html").toString());
+    int code =
+        run(
+            trace.toString(),
+            "--format",
+            "html",
+            "--output",
+            dir.resolve("missing/report.html").toString());
 
     assertThat(code).isEqualTo(ExitCodes.OUTPUT_ERROR);
-    assertThat(err.toString()).startsWith("dl-analyze: error: ").contains("cannot write the report");
+    assertThat(err.toString())
+        .startsWith("dl-analyze: error: ")
+        .contains("cannot write the report");
     assertThat(files()).containsExactly("nan.parquet");
   }
 }

@@ -22,7 +22,8 @@ class BadInputTest {
   private Path csv(String name) {
     Path path = dir.resolve(name);
     CliRun run =
-        CliRun.of("generate", path.toString(), "--layers", "3", "--steps", "200", "--fault", "nan:1:120");
+        CliRun.of(
+            "generate", path.toString(), "--layers", "3", "--steps", "200", "--fault", "nan:1:120");
     assertThat(run.code()).as(run.err()).isEqualTo(ExitCodes.OK);
     return path;
   }
@@ -54,7 +55,9 @@ class BadInputTest {
       CliRun.of("analyze", trace.toString(), "--mode", mode)
           .failsWith(
               ExitCodes.BAD_INPUT,
-              "dl-analyze: error: " + trace + ": row 0: step must not be negative: -9223372036854775808");
+              "dl-analyze: error: "
+                  + trace
+                  + ": row 0: step must not be negative: -9223372036854775808");
     }
   }
 
@@ -81,7 +84,8 @@ class BadInputTest {
   void analyze_outputIsTheInput_usageErrorAndTheTraceIsKept() throws IOException {
     Path trace = csv("run.csv");
     Path parquet = dir.resolve("run.parquet");
-    assertThat(CliRun.of("convert", trace.toString(), parquet.toString()).code()).isEqualTo(ExitCodes.OK);
+    assertThat(CliRun.of("convert", trace.toString(), parquet.toString()).code())
+        .isEqualTo(ExitCodes.OK);
     byte[] before = Files.readAllBytes(parquet);
     byte[] sidecar = Files.readAllBytes(dir.resolve("run.csv.meta.json"));
 
@@ -89,13 +93,15 @@ class BadInputTest {
       CliRun.of("analyze", parquet.toString(), "--format", format, "-o", parquet.toString())
           .failsWith(
               ExitCodes.USAGE,
-              "dl-analyze: error: refusing to overwrite the input trace with the report: " + parquet);
+              "dl-analyze: error: refusing to overwrite the input trace with the report: "
+                  + parquet);
     }
     Path sidecarPath = dir.resolve("run.csv.meta.json");
     CliRun.of("analyze", trace.toString(), "-o", sidecarPath.toString())
         .failsWith(
             ExitCodes.USAGE,
-            "dl-analyze: error: refusing to overwrite the input trace with the report: " + sidecarPath);
+            "dl-analyze: error: refusing to overwrite the input trace with the report: "
+                + sidecarPath);
 
     assertThat(Files.readAllBytes(parquet)).isEqualTo(before);
     assertThat(Files.readAllBytes(sidecarPath)).isEqualTo(sidecar);
@@ -105,11 +111,14 @@ class BadInputTest {
   void convert_outputInsideTheInputDirectory_usageError() throws IOException {
     Path parts = Files.createDirectory(dir.resolve("run.parquet"));
     Path part = parts.resolve("part-0.parquet");
-    assertThat(CliRun.of("convert", csv("run.csv").toString(), part.toString()).code()).isEqualTo(ExitCodes.OK);
+    assertThat(CliRun.of("convert", csv("run.csv").toString(), part.toString()).code())
+        .isEqualTo(ExitCodes.OK);
     byte[] before = Files.readAllBytes(part);
 
     CliRun.of("convert", parts.toString(), part.toString())
-        .failsWith(ExitCodes.USAGE, "dl-analyze: error: refusing to overwrite the input with itself: " + part);
+        .failsWith(
+            ExitCodes.USAGE,
+            "dl-analyze: error: refusing to overwrite the input with itself: " + part);
     assertThat(Files.readAllBytes(part)).isEqualTo(before);
   }
 
@@ -138,11 +147,13 @@ class BadInputTest {
     String out = dir.resolve("g.parquet").toString();
 
     CliRun.of("generate", out, "--layers", "2000000000")
-        .failsWith(ExitCodes.USAGE, "dl-analyze: error: layers must be in [1, 1048577]: 2000000000");
+        .failsWith(
+            ExitCodes.USAGE, "dl-analyze: error: layers must be in [1, 1048577]: 2000000000");
     CliRun.of("generate", out, "--steps", Long.toString(Long.MAX_VALUE))
         .failsWith(
             ExitCodes.USAGE,
-            "dl-analyze: error: steps x rows per step (32) does not fit in a long: 9223372036854775807 steps");
+            "dl-analyze: error: steps x rows per step (32) does not fit in a long:"
+                + " 9223372036854775807 steps");
     CliRun.of("generate", out, "--fault", "exploding:5:NaN")
         .failsWith(ExitCodes.USAGE, "dl-analyze: error: rate must be positive and finite: NaN");
     assertThat(dir.resolve("g.parquet")).doesNotExist();
@@ -155,7 +166,8 @@ class BadInputTest {
     CliRun.of("eval", manifest.toString())
         .failsWith(
             ExitCodes.BAD_INPUT,
-            "dl-analyze: error: " + manifest
+            "dl-analyze: error: "
+                + manifest
                 + ": not valid JSON: Unexpected end-of-input: expected close marker for Object");
   }
 
@@ -167,6 +179,8 @@ class BadInputTest {
     CliRun run = CliRun.of("analyze", trace.toString());
 
     run.failsWith(ExitCodes.BAD_INPUT, run.errorLine());
-    assertThat(run.errorLine()).startsWith("dl-analyze: error: " + sidecar + ": not valid JSON: ").doesNotContain("Source");
+    assertThat(run.errorLine())
+        .startsWith("dl-analyze: error: " + sidecar + ": not valid JSON: ")
+        .doesNotContain("Source");
   }
 }

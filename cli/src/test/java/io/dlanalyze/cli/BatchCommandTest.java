@@ -42,14 +42,16 @@ class BatchCommandTest {
   }
 
   private Path write(String name, Fault... faults) throws IOException {
-    SyntheticTrace.Builder builder = SyntheticTrace.builder().layers(4).steps(200).stepsPerEpoch(50).seed(name.length());
+    SyntheticTrace.Builder builder =
+        SyntheticTrace.builder().layers(4).steps(200).stepsPerEpoch(50).seed(name.length());
     for (Fault fault : faults) {
       builder.fault(fault);
     }
     Path path = in().resolve(name);
     Files.createDirectories(path.getParent());
     try (TraceReader reader = builder.build().open(ReadOptions.all().withBatchRows(1_000));
-        TraceWriter writer = TraceWriters.create(path, reader.metadata(), WriteOptions.defaults())) {
+        TraceWriter writer =
+            TraceWriters.create(path, reader.metadata(), WriteOptions.defaults())) {
       while (reader.next()) {
         writer.write(reader.batch());
       }
@@ -75,8 +77,19 @@ class BatchCommandTest {
         .contains("[1/2] ")
         .contains("[2/2] ")
         .containsPattern("buggy .*nan\\.parquet \\(\\d+ ms\\)")
-        .contains("wrote findings.parquet, runs.parquet, summary.txt, summary.json, summary.md, summary.html to " + results().toAbsolutePath());
-    for (String name : new String[] {"runs.parquet", "findings.parquet", "summary.txt", "summary.json", "summary.md", "summary.html"}) {
+        .contains(
+            "wrote findings.parquet, runs.parquet, summary.txt, summary.json, summary.md,"
+                + " summary.html to "
+                + results().toAbsolutePath());
+    for (String name :
+        new String[] {
+          "runs.parquet",
+          "findings.parquet",
+          "summary.txt",
+          "summary.json",
+          "summary.md",
+          "summary.html"
+        }) {
       assertThat(results().resolve(name)).isNotEmptyFile();
     }
   }
@@ -110,7 +123,9 @@ class BatchCommandTest {
     assertThat(out.toString())
         .contains("0 healthy, 1 buggy, 0 inconclusive, 3 unreadable")
         .contains("unreadable (3):")
-        .contains("corrupt.arrow").contains("cut.arrows").contains("empty.parquet");
+        .contains("corrupt.arrow")
+        .contains("cut.arrows")
+        .contains("empty.parquet");
     assertThat(err.toString()).doesNotContain("[1/4]");
   }
 
@@ -118,7 +133,16 @@ class BatchCommandTest {
   void batch_jsonFormat_printsTheJsonSummary() throws Exception {
     write("healthy.arrows");
 
-    int code = run("batch", in().toString(), "--out", results().toString(), "--format", "json", "--progress", "none");
+    int code =
+        run(
+            "batch",
+            in().toString(),
+            "--out",
+            results().toString(),
+            "--format",
+            "json",
+            "--progress",
+            "none");
 
     assertThat(code).isEqualTo(ExitCodes.OK);
     JsonNode json = new ObjectMapper().readTree(out.toString());
@@ -140,10 +164,12 @@ class BatchCommandTest {
   void batch_badOptions_exitTwo() throws IOException {
     write("healthy.arrows");
 
-    assertThat(run("batch", in().toString(), "--out", results().toString(), "--jobs", "0")).isEqualTo(ExitCodes.USAGE);
+    assertThat(run("batch", in().toString(), "--out", results().toString(), "--jobs", "0"))
+        .isEqualTo(ExitCodes.USAGE);
     assertThat(err.toString()).contains("--jobs must be positive: 0");
     assertThat(run("batch", in().toString())).isEqualTo(ExitCodes.USAGE);
-    assertThat(run("batch", in().toString(), "--out", results().toString(), "--set", "no-such-key=1"))
+    assertThat(
+            run("batch", in().toString(), "--out", results().toString(), "--set", "no-such-key=1"))
         .isEqualTo(ExitCodes.USAGE);
   }
 
@@ -153,19 +179,36 @@ class BatchCommandTest {
     write("dead2.parquet", Fault.deadLayer(1, 40));
     Path config = Files.writeString(dir.resolve("nightly.yaml"), "exclude-layers: [fc1]\n");
 
-    int code = run("batch", in().toString(), "--out", results().toString(), "--config", config.toString());
+    int code =
+        run("batch", in().toString(), "--out", results().toString(), "--config", config.toString());
 
     assertThat(code).isEqualTo(ExitCodes.OK);
     assertThat(out.toString()).contains("2 healthy, 0 buggy");
-    assertThat(run("batch", in().toString(), "--out", results().toString(), "--config", config.toString()))
+    assertThat(
+            run(
+                "batch",
+                in().toString(),
+                "--out",
+                results().toString(),
+                "--config",
+                config.toString()))
         .isEqualTo(ExitCodes.OK);
     assertThat(out.toString()).contains("this run: 0 analyzed, 2 unchanged and skipped");
 
     Files.writeString(config, "exclude-layers: [fc2]\n");
 
-    assertThat(run("batch", in().toString(), "--out", results().toString(), "--config", config.toString()))
+    assertThat(
+            run(
+                "batch",
+                in().toString(),
+                "--out",
+                results().toString(),
+                "--config",
+                config.toString()))
         .isEqualTo(ExitCodes.FAULT_FOUND);
-    assertThat(out.toString()).contains("this run: 2 analyzed, 0 unchanged and skipped").contains("0 healthy, 2 buggy");
+    assertThat(out.toString())
+        .contains("this run: 2 analyzed, 0 unchanged and skipped")
+        .contains("0 healthy, 2 buggy");
   }
 
   @Test
@@ -174,13 +217,28 @@ class BatchCommandTest {
     Path bad = Files.writeString(dir.resolve("bad.json"), "{\"thresholds\": {\"windoww\": 3}}");
     Path missing = dir.resolve("missing.yaml");
 
-    assertThat(run("batch", in().toString(), "--out", results().toString(), "--config", bad.toString()))
+    assertThat(
+            run(
+                "batch",
+                in().toString(),
+                "--out",
+                results().toString(),
+                "--config",
+                bad.toString()))
         .isEqualTo(ExitCodes.USAGE);
     assertThat(err.toString().lines().findFirst().orElseThrow())
         .startsWith("dl-analyze: error: " + bad + ": thresholds.windoww: unknown threshold");
-    assertThat(run("batch", in().toString(), "--out", results().toString(), "--config", missing.toString()))
+    assertThat(
+            run(
+                "batch",
+                in().toString(),
+                "--out",
+                results().toString(),
+                "--config",
+                missing.toString()))
         .isEqualTo(ExitCodes.USAGE);
-    assertThat(err.toString()).startsWith("dl-analyze: error: " + missing + ": config file not found");
+    assertThat(err.toString())
+        .startsWith("dl-analyze: error: " + missing + ": config file not found");
     assertThat(results()).doesNotExist();
   }
 
@@ -189,7 +247,8 @@ class BatchCommandTest {
     write("healthy.arrows");
     Path file = Files.writeString(dir.resolve("file"), "x");
 
-    assertThat(run("batch", in().toString(), "--out", file.toString())).isEqualTo(ExitCodes.OUTPUT_ERROR);
+    assertThat(run("batch", in().toString(), "--out", file.toString()))
+        .isEqualTo(ExitCodes.OUTPUT_ERROR);
   }
 
   @Test

@@ -26,7 +26,9 @@ class DetectorsCommandTest {
 
     String text = out.toString();
     for (DetectorInfo info : BuiltInDetectors.all()) {
-      assertThat(text).contains(info.id() + "  [" + info.symptom().wireName() + ", " + info.severity().wireName());
+      assertThat(text)
+          .contains(
+              info.id() + "  [" + info.symptom().wireName() + ", " + info.severity().wireName());
       assertThat(text).contains(info.source());
     }
     assertThat(text).contains("defaults: window=50, exploding-growth=1000, exploding-ratio=70");

@@ -19,22 +19,28 @@ class EvalCommandTest {
   @TempDir Path dir;
   private Path manifest;
 
-  /** A NaN case (born in layer 2 (fc2) at step 50) with its clean twin, and a case whose trace is missing. */
+  /**
+   * A NaN case (born in layer 2 (fc2) at step 50) with its clean twin, and a case whose trace is
+   * missing.
+   */
   @BeforeEach
   void writeBenchmark() throws IOException {
     Files.createDirectories(dir.resolve("traces"));
     EvalTraces.write(dir.resolve("traces/nan-buggy.arrows"), Fault.nan(2, 50));
     EvalTraces.write(dir.resolve("traces/nan-fixed.arrows"));
-    manifest = Files.writeString(dir.resolve("manifest.json"), """
-        {"version": 1, "cases": [
-          {"id": "nan-buggy", "trace": "traces/nan-buggy.arrows", "buggy": true, "symptom": "numerical_error",
-           "root_cause": {"layer_name": "fc2", "layer_index": 2}, "twin": "nan-fixed"},
-          {"id": "nan-fixed", "trace": "traces/nan-fixed.arrows", "buggy": false, "twin": "nan-buggy"},
-          {"id": "wrong-place", "trace": "traces/nan-buggy.arrows", "buggy": true, "symptom": "oscillation",
-           "root_cause": {"layer_name": "fc0", "layer_index": 0}},
-          {"id": "gone", "trace": "traces/gone.parquet", "buggy": true, "symptom": "not_learning", "root_cause": "model"}
-        ]}
-        """);
+    manifest =
+        Files.writeString(
+            dir.resolve("manifest.json"),
+            """
+            {"version": 1, "cases": [
+              {"id": "nan-buggy", "trace": "traces/nan-buggy.arrows", "buggy": true, "symptom": "numerical_error",
+               "root_cause": {"layer_name": "fc2", "layer_index": 2}, "twin": "nan-fixed"},
+              {"id": "nan-fixed", "trace": "traces/nan-fixed.arrows", "buggy": false, "twin": "nan-buggy"},
+              {"id": "wrong-place", "trace": "traces/nan-buggy.arrows", "buggy": true, "symptom": "oscillation",
+               "root_cause": {"layer_name": "fc0", "layer_index": 0}},
+              {"id": "gone", "trace": "traces/gone.parquet", "buggy": true, "symptom": "not_learning", "root_cause": "model"}
+            ]}
+            """);
   }
 
   private Result run(String... args) {
@@ -65,7 +71,9 @@ class EvalCommandTest {
     assertThat(root.at("/cases/1/tools/default/localized").isNull()).isTrue();
     assertThat(root.at("/cases/2/tools/default/localized").asBoolean()).isFalse();
     assertThat(root.at("/cases/2/tools/default/symptom_right").asBoolean()).isFalse();
-    assertThat(root.at("/cases/3/error").asText()).contains("gone.parquet").contains("no such file");
+    assertThat(root.at("/cases/3/error").asText())
+        .contains("gone.parquet")
+        .contains("no such file");
 
     JsonNode totals = root.at("/totals/default");
     assertThat(totals.get("buggy").asInt()).isEqualTo(3);
@@ -79,12 +87,14 @@ class EvalCommandTest {
 
   @Test
   void eval_nanCase_stepsEarlierThanBaselinesMatchesTheirStops() throws IOException {
-    JsonNode root = new ObjectMapper().readTree(run("eval", manifest.toString(), "--format", "json").out());
+    JsonNode root =
+        new ObjectMapper().readTree(run("eval", manifest.toString(), "--format", "json").out());
 
     JsonNode tools = root.at("/cases/0/tools");
     long ours = tools.at("/default/step").asLong();
     JsonNode earlier = root.at("/cases/0/steps_earlier_than");
-    for (String baseline : new String[] {"terminate_on_nan", "early_stopping_loss", "early_stopping_accuracy"}) {
+    for (String baseline :
+        new String[] {"terminate_on_nan", "early_stopping_loss", "early_stopping_accuracy"}) {
       JsonNode stop = tools.at("/" + baseline + "/step");
       if (stop.isNull()) {
         assertThat(earlier.get(baseline).isNull()).as(baseline).isTrue();
@@ -102,7 +112,8 @@ class EvalCommandTest {
 
     assertThat(result.code()).isZero();
     assertThat(result.out())
-        .contains("nan-buggy", "numerical_error @ fc2 (#2)", "buggy @50 numerical_error in fc2 (#2)")
+        .contains(
+            "nan-buggy", "numerical_error @ fc2 (#2)", "buggy @50 numerical_error in fc2 (#2)")
         .contains("gone", "error: ")
         .contains("detected (of 3 buggy)", "false alarms (of 1 fixed)")
         .contains("TerminateOnNaN()", "EarlyStopping(monitor='loss', patience=1)");
@@ -112,12 +123,16 @@ class EvalCommandTest {
   void eval_markdownToOutputFile_writesPipeTables() throws IOException {
     Path out = dir.resolve("table.md");
 
-    Result result = run("eval", manifest.toString(), "--format", "markdown", "--output", out.toString());
+    Result result =
+        run("eval", manifest.toString(), "--format", "markdown", "--output", out.toString());
 
     assertThat(result.code()).isZero();
     assertThat(result.out()).isEmpty();
     String table = Files.readString(out);
-    assertThat(table).startsWith("### Per case").contains("| case | truth | expected |").contains("|---|");
+    assertThat(table)
+        .startsWith("### Per case")
+        .contains("| case | truth | expected |")
+        .contains("|---|");
     assertThat(table).contains("### Totals");
   }
 
@@ -128,11 +143,13 @@ class EvalCommandTest {
     Result result = run("eval", bad.toString());
 
     assertThat(result.code()).isEqualTo(ExitCodes.BAD_INPUT);
-    assertThat(result.err().strip()).isEqualTo("dl-analyze: error: " + bad + ": expected a JSON object with a \"cases\" array");
+    assertThat(result.err().strip())
+        .isEqualTo("dl-analyze: error: " + bad + ": expected a JSON object with a \"cases\" array");
   }
 
   @Test
   void eval_unknownFormat_usageError() {
-    assertThat(run("eval", manifest.toString(), "--format", "html").code()).isEqualTo(ExitCodes.USAGE);
+    assertThat(run("eval", manifest.toString(), "--format", "html").code())
+        .isEqualTo(ExitCodes.USAGE);
   }
 }

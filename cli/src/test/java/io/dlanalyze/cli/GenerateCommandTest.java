@@ -33,25 +33,63 @@ class GenerateCommandTest {
   void generate_anyFormat_writesTheSyntheticRows(String name) {
     Path out = dir.resolve(name);
     CliRun run =
-        CliRun.of("generate", out.toString(), "--layers", "3", "--steps", "20", "--steps-per-epoch", "5",
-            "--seed", "4", "--classes", "3", "--optional-phases", "--fault", "nan:1:10", "--fault", "plateau:15");
+        CliRun.of(
+            "generate",
+            out.toString(),
+            "--layers",
+            "3",
+            "--steps",
+            "20",
+            "--steps-per-epoch",
+            "5",
+            "--seed",
+            "4",
+            "--classes",
+            "3",
+            "--optional-phases",
+            "--fault",
+            "nan:1:10",
+            "--fault",
+            "plateau:15");
     assertThat(run.code()).isEqualTo(ExitCodes.OK);
     assertThat(run.out())
-        .isEqualTo("wrote 400 rows (20 steps, 3 layers, faults: nan layer=1 step=10; loss_plateau step=15) to "
-            + out + System.lineSeparator());
+        .isEqualTo(
+            "wrote 400 rows (20 steps, 3 layers, faults: nan layer=1 step=10; loss_plateau step=15)"
+                + " to "
+                + out
+                + System.lineSeparator());
     assertThat(run.err()).isEmpty();
     SyntheticTrace trace =
-        SyntheticTrace.builder().layers(3).steps(20).stepsPerEpoch(5).seed(4).numClasses(3).optionalPhases(true)
-            .fault(Fault.nan(1, 10)).fault(Fault.lossPlateau(15)).build();
+        SyntheticTrace.builder()
+            .layers(3)
+            .steps(20)
+            .stepsPerEpoch(5)
+            .seed(4)
+            .numClasses(3)
+            .optionalPhases(true)
+            .fault(Fault.nan(1, 10))
+            .fault(Fault.lossPlateau(15))
+            .build();
     assertThat(TestTraces.readRows(out, 64)).isEqualTo(expectedRows(trace));
   }
 
   @Test
   void generate_rowGroupRows_setsTheRecordBatchSize() {
     Path out = dir.resolve("g.arrows");
-    assertThat(CliRun.of("generate", out.toString(), "--layers", "2", "--steps", "10", "--row-group-rows", "7").code())
+    assertThat(
+            CliRun.of(
+                    "generate",
+                    out.toString(),
+                    "--layers",
+                    "2",
+                    "--steps",
+                    "10",
+                    "--row-group-rows",
+                    "7")
+                .code())
         .isZero();
-    try (ArrowTraceReader reader = ArrowTraceReader.open(out, TraceFormat.ARROW_STREAM, ReadOptions.all())) {
+    try (ArrowTraceReader reader =
+        ArrowTraceReader.open(out, TraceFormat.ARROW_STREAM, ReadOptions.all())) {
       TestTraces.rows(reader);
       assertThat(reader.recordBatchesRead()).isEqualTo((120 + 6) / 7);
     }
@@ -59,33 +97,58 @@ class GenerateCommandTest {
 
   @Test
   void generate_compressionForArrow_warnsThatItDoesNotApply() {
-    CliRun run = CliRun.of("generate", dir.resolve("c.arrow").toString(), "--steps", "2", "--compression", "snappy");
+    CliRun run =
+        CliRun.of(
+            "generate",
+            dir.resolve("c.arrow").toString(),
+            "--steps",
+            "2",
+            "--compression",
+            "snappy");
     assertThat(run.code()).isZero();
     assertThat(run.err())
-        .isEqualTo("dl-analyze: warning: --compression applies to Parquet output only; arrow-file output is not"
-            + " compressed" + System.lineSeparator());
+        .isEqualTo(
+            "dl-analyze: warning: --compression applies to Parquet output only; arrow-file output"
+                + " is not compressed"
+                + System.lineSeparator());
   }
 
   @Test
   void generate_badOptions_usageErrors() {
     String out = dir.resolve("x.parquet").toString();
-    CliRun.of("generate", out, "--fault", "bogus:1").failsWith(ExitCodes.USAGE, "dl-analyze: error: unknown fault kind: bogus");
+    CliRun.of("generate", out, "--fault", "bogus:1")
+        .failsWith(ExitCodes.USAGE, "dl-analyze: error: unknown fault kind: bogus");
     CliRun.of("generate", out, "--fault", "nan:1")
-        .failsWith(ExitCodes.USAGE, "dl-analyze: error: bad fault spec 'nan:1': expected nan|inf|dead|frozen:LAYER:STEP,"
-            + " plateau:STEP or exploding|vanishing:STEP[:RATE]");
+        .failsWith(
+            ExitCodes.USAGE,
+            "dl-analyze: error: bad fault spec 'nan:1': expected nan|inf|dead|frozen:LAYER:STEP,"
+                + " plateau:STEP or exploding|vanishing:STEP[:RATE]");
     CliRun.of("generate", out, "--layers", "3", "--fault", "dead:5:1")
-        .failsWith(ExitCodes.USAGE, "dl-analyze: error: fault layer 5 is out of range: the model has 3 layers");
+        .failsWith(
+            ExitCodes.USAGE,
+            "dl-analyze: error: fault layer 5 is out of range: the model has 3 layers");
     CliRun.of("generate", out, "--steps", "100", "--fault", "nan:1:100")
-        .failsWith(ExitCodes.USAGE, "dl-analyze: error: fault step 100 is beyond the last step, 99: the fault would never show");
-    CliRun.of("generate", out, "--layers", "0").failsWith(ExitCodes.USAGE, "dl-analyze: error: layers must be in [1, 1048577]: 0");
+        .failsWith(
+            ExitCodes.USAGE,
+            "dl-analyze: error: fault step 100 is beyond the last step, 99: the fault would never"
+                + " show");
+    CliRun.of("generate", out, "--layers", "0")
+        .failsWith(ExitCodes.USAGE, "dl-analyze: error: layers must be in [1, 1048577]: 0");
     CliRun.of("generate", out, "--compression", "lz4")
-        .failsWith(ExitCodes.USAGE, "dl-analyze: error: compression must be zstd, snappy or uncompressed: lz4");
+        .failsWith(
+            ExitCodes.USAGE,
+            "dl-analyze: error: compression must be zstd, snappy or uncompressed: lz4");
     CliRun.of("generate", out, "--row-group-rows", "0")
         .failsWith(ExitCodes.USAGE, "dl-analyze: error: rowGroupRows must be positive: 0");
     CliRun.of("generate", dir.resolve("x.json").toString())
-        .failsWith(ExitCodes.USAGE, "dl-analyze: error: cannot tell the output format of '" + dir.resolve("x.json")
-            + "' from its extension: use .parquet, .arrow (IPC file), .arrows (IPC stream) or .csv");
-    CliRun.of("generate").failsWith(ExitCodes.USAGE, "dl-analyze: error: Missing required parameter: 'OUT'");
+        .failsWith(
+            ExitCodes.USAGE,
+            "dl-analyze: error: cannot tell the output format of '"
+                + dir.resolve("x.json")
+                + "' from its extension: use .parquet, .arrow (IPC file), .arrows (IPC stream) or"
+                + " .csv");
+    CliRun.of("generate")
+        .failsWith(ExitCodes.USAGE, "dl-analyze: error: Missing required parameter: 'OUT'");
     assertThat(dir).isEmptyDirectory();
   }
 
@@ -93,8 +156,12 @@ class GenerateCommandTest {
   void generate_missingDirectory_outputErrorAndNothingWritten() throws IOException {
     Path out = dir.resolve("missing/t.csv");
     CliRun.of("generate", out.toString(), "--steps", "3")
-        .failsWith(ExitCodes.OUTPUT_ERROR,
-            "dl-analyze: error: " + out + ": cannot create: directory does not exist: " + dir.resolve("missing"));
+        .failsWith(
+            ExitCodes.OUTPUT_ERROR,
+            "dl-analyze: error: "
+                + out
+                + ": cannot create: directory does not exist: "
+                + dir.resolve("missing"));
     try (Stream<Path> files = Files.list(dir)) {
       assertThat(files).isEmpty();
     }
@@ -105,7 +172,15 @@ class GenerateCommandTest {
     CliRun run = CliRun.of("generate", "--help");
     assertThat(run.code()).isZero();
     assertThat(run.out())
-        .contains("Usage: dl-analyze generate", "Writes a synthetic trace", "--layers=N", "--fault=SPEC",
-            "--compression=CODEC", "--row-group-rows=ROWS", "nan:LAYER:STEP", "Exit codes:", "output could not be written");
+        .contains(
+            "Usage: dl-analyze generate",
+            "Writes a synthetic trace",
+            "--layers=N",
+            "--fault=SPEC",
+            "--compression=CODEC",
+            "--row-group-rows=ROWS",
+            "nan:LAYER:STEP",
+            "Exit codes:",
+            "output could not be written");
   }
 }

@@ -53,9 +53,12 @@ class LauncherIT {
       Process process = builder.redirectOutput(out.toFile()).redirectError(err.toFile()).start();
       if (!process.waitFor(180, TimeUnit.SECONDS)) {
         process.destroyForcibly();
-        throw new AssertionError("dl-analyze " + String.join(" ", args) + " did not finish in 180 s");
+        throw new AssertionError(
+            "dl-analyze " + String.join(" ", args) + " did not finish in 180 s");
       }
-      return new Run(process.exitValue(), Files.readString(out, StandardCharsets.UTF_8),
+      return new Run(
+          process.exitValue(),
+          Files.readString(out, StandardCharsets.UTF_8),
           Files.readString(err, StandardCharsets.UTF_8));
     } finally {
       Files.deleteIfExists(out);
@@ -71,7 +74,8 @@ class LauncherIT {
     if (Files.isDirectory(jvm)) {
       try (Stream<Path> homes = Files.list(jvm)) {
         for (Path home : homes.sorted().toList()) {
-          if (Files.isExecutable(home.resolve("bin/java")) && Files.isRegularFile(home.resolve("release"))) {
+          if (Files.isExecutable(home.resolve("bin/java"))
+              && Files.isRegularFile(home.resolve("release"))) {
             javas.putIfAbsent(home.toRealPath().toString(), home.toRealPath().toString());
           }
         }
@@ -97,7 +101,8 @@ class LauncherIT {
   }
 
   @Test
-  void analyzeSample_everyInstalledJava_sameReportNoWarningsArchiveWrittenThenUsed() throws Exception {
+  void analyzeSample_everyInstalledJava_sameReportNoWarningsArchiveWrittenThenUsed()
+      throws Exception {
     String expected = null;
     for (Map.Entry<String, String> java : javas().entrySet()) {
       int major = major(run(java.getValue(), "--version").out());
@@ -125,16 +130,30 @@ class LauncherIT {
     // 100,000 layers, one row each: the per-layer state of the detectors does not fit in 64 MB.
     Path dir = Files.createTempDirectory("launcher-oom");
     Path trace = dir.resolve("wide.csv");
-    StringBuilder csv = new StringBuilder(
-        "epoch,batch,step,layer_index,layer_name,layer_type,phase,mean,std,min,max,l2_norm,zero_fraction,nan_count,inf_count,numel\n");
+    StringBuilder csv =
+        new StringBuilder(
+            "epoch,batch,step,layer_index,layer_name,layer_type,phase,mean,std,min,max,l2_norm,zero_fraction,nan_count,inf_count,numel\n");
     for (int step = 0; step < 100_000; step++) {
-      csv.append("0,").append(step).append(',').append(step).append(',').append(step).append(",l").append(step)
+      csv.append("0,")
+          .append(step)
+          .append(',')
+          .append(step)
+          .append(',')
+          .append(step)
+          .append(",l")
+          .append(step)
           .append(",Linear,forward,0.5,0.1,0,1,1.0,0.0,0,0,10\n");
     }
     Files.writeString(trace, csv);
     Path report = dir.resolve("report.txt");
 
-    Run run = run(null, Map.of("DL_ANALYZE_JAVA_OPTS", "-Xmx64m"), trace.toString(), "-o", report.toString());
+    Run run =
+        run(
+            null,
+            Map.of("DL_ANALYZE_JAVA_OPTS", "-Xmx64m"),
+            trace.toString(),
+            "-o",
+            report.toString());
 
     assertThat(run.exitCode()).isEqualTo(ExitCodes.SOFTWARE);
     assertThat(run.err().lines().toList())

@@ -57,11 +57,14 @@ class LauncherScriptTest {
     // A fake Maven: logs its arguments and "builds" by touching the jar; MVN_FAIL=1 fails.
     bin = dir.resolve("bin");
     Files.createDirectories(bin);
-    script(bin.resolve("mvn"), """
+    script(
+        bin.resolve("mvn"),
+        """
         echo "mvn $*" >> "$PWD/mvn.log"
         if [ "${MVN_FAIL:-}" = 1 ]; then printf '\\e[0m[ERROR] compilation failed\\n'; exit 1; fi
         printf '\\e[0m\\e[0m'
-        touch cli/target/dl-analyze.jar""");
+        touch cli/target/dl-analyze.jar\
+        """);
     jdk = dir.resolve("jdk");
     Files.createDirectories(jdk.resolve("bin"));
     script(jdk.resolve("bin/java"), "echo \"java $*\"");
@@ -75,9 +78,11 @@ class LauncherScriptTest {
     Files.writeString(jdk.resolve("release"), "JAVA_VERSION=\"" + version + "\"\n");
   }
 
-  private Run run(Map<String, String> env, String... args) throws IOException, InterruptedException {
+  private Run run(Map<String, String> env, String... args)
+      throws IOException, InterruptedException {
     ProcessBuilder builder =
-        new ProcessBuilder(concat(root.resolve("dl-analyze").toString(), args)).directory(dir.toFile());
+        new ProcessBuilder(concat(root.resolve("dl-analyze").toString(), args))
+            .directory(dir.toFile());
     Map<String, String> environment = builder.environment();
     environment.remove("DL_ANALYZE_NO_BUILD");
     environment.remove("DL_ANALYZE_JAVA_OPTS");
@@ -90,7 +95,8 @@ class LauncherScriptTest {
       process.destroyForcibly();
       throw new AssertionError("launcher did not finish");
     }
-    return new Run(process.exitValue(),
+    return new Run(
+        process.exitValue(),
         new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8),
         new String(process.getErrorStream().readAllBytes(), StandardCharsets.UTF_8));
   }
@@ -114,8 +120,11 @@ class LauncherScriptTest {
     assertThat(built()).isFalse();
     assertThat(run.err()).isEmpty();
     assertThat(run.out())
-        .isEqualTo("java --add-opens=java.base/java.nio=ALL-UNNAMED -XX:+UseParallelGC -Xmx320m -Xss4m -jar "
-            + jar + " analyze t.parquet\n");
+        .isEqualTo(
+            "java --add-opens=java.base/java.nio=ALL-UNNAMED -XX:+UseParallelGC -Xmx320m -Xss4m"
+                + " -jar "
+                + jar
+                + " analyze t.parquet\n");
   }
 
   @Test
@@ -170,9 +179,12 @@ class LauncherScriptTest {
     assertThat(run.exitCode()).isEqualTo(1);
     assertThat(run.out()).isEmpty();
     assertThat(run.err())
-        .isEqualTo("dl-analyze: building (first use or sources changed)...\n"
-            + "[ERROR] compilation failed\n"
-            + "dl-analyze: error: build failed; run 'mvn -pl cli -am package' in " + root + " to see why\n");
+        .isEqualTo(
+            "dl-analyze: building (first use or sources changed)...\n"
+                + "[ERROR] compilation failed\n"
+                + "dl-analyze: error: build failed; run 'mvn -pl cli -am package' in "
+                + root
+                + " to see why\n");
   }
 
   @Test
@@ -192,9 +204,11 @@ class LauncherScriptTest {
     Run run = run(Map.of(), "--version");
 
     assertThat(run.out())
-        .isEqualTo("java --add-opens=java.base/java.nio=ALL-UNNAMED -XX:+UseParallelGC -Xmx320m -Xss4m"
-            + " --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow -jar " + jar
-            + " --version\n");
+        .isEqualTo(
+            "java --add-opens=java.base/java.nio=ALL-UNNAMED -XX:+UseParallelGC -Xmx320m -Xss4m"
+                + " --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow -jar "
+                + jar
+                + " --version\n");
   }
 
   @Test

@@ -28,10 +28,14 @@ final class Python {
 
   /** Fails with install instructions unless /usr/bin/python3 can import torch and sklearn. */
   static void requireTorch() {
-    Result result = run(List.of(INTERPRETER, "-c", "import torch, sklearn, numpy"), repoRoot(), 120);
+    Result result =
+        run(List.of(INTERPRETER, "-c", "import torch, sklearn, numpy"), repoRoot(), 120);
     if (result.exitCode() != 0) {
-      fail("these tests need PyTorch and scikit-learn for " + INTERPRETER
-          + ": run .ci/run, or apt-get install python3-torch python3-sklearn\n" + result.output());
+      fail(
+          "these tests need PyTorch and scikit-learn for "
+              + INTERPRETER
+              + ": run .ci/run, or apt-get install python3-torch python3-sklearn\n"
+              + result.output());
     }
   }
 
@@ -39,7 +43,8 @@ final class Python {
 
   /** Runs a command, stdout and stderr merged, and returns its exit code and output. */
   static Result run(List<String> command, Path workDir, long timeoutSeconds) {
-    ProcessBuilder builder = new ProcessBuilder(new ArrayList<>(command)).directory(workDir.toFile());
+    ProcessBuilder builder =
+        new ProcessBuilder(new ArrayList<>(command)).directory(workDir.toFile());
     builder.redirectErrorStream(true);
     builder.environment().put("OMP_NUM_THREADS", "1");
     builder.environment().put("PYTHONDONTWRITEBYTECODE", "1");
@@ -48,8 +53,12 @@ final class Python {
       try {
         process = builder.start();
       } catch (IOException e) {
-        fail("cannot start " + command.get(0) + " (" + e.getMessage()
-            + "): run .ci/run, or apt-get install python3 python3-torch python3-sklearn");
+        fail(
+            "cannot start "
+                + command.get(0)
+                + " ("
+                + e.getMessage()
+                + "): run .ci/run, or apt-get install python3 python3-torch python3-sklearn");
         throw new AssertionError(e);
       }
       process.getOutputStream().close();

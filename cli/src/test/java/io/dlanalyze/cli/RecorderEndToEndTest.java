@@ -34,8 +34,13 @@ class RecorderEndToEndTest {
   private Path train(String name, String... extra) {
     Path script = Python.repoRoot().resolve("cli/src/test/resources/e2e/train_buggy.py");
     Path out = dir.resolve(name);
-    List<String> command = new ArrayList<>(List.of(Python.INTERPRETER, script.toString(),
-        Python.repoRoot().toString(), out.toString()));
+    List<String> command =
+        new ArrayList<>(
+            List.of(
+                Python.INTERPRETER,
+                script.toString(),
+                Python.repoRoot().toString(),
+                out.toString()));
     command.addAll(List.of(extra));
     Python.Result result = Python.run(command, dir, 300);
     if (extra.length > 0 && extra[0].equals("--kill-at")) {
@@ -89,20 +94,31 @@ class RecorderEndToEndTest {
   }
 
   @Test
-  void eval_recordedBuggyAndFixedRuns_scoredAsDetectedLocalizedAndNoFalseAlarm() throws IOException {
+  void eval_recordedBuggyAndFixedRuns_scoredAsDetectedLocalizedAndNoFalseAlarm()
+      throws IOException {
     train("buggy.arrows");
     train("fixed.arrows", "--fixed");
-    Path manifest = Files.writeString(dir.resolve("manifest.json"), """
-        {"version": 1, "cases": [
-          {"id": "buggy", "trace": "buggy.arrows", "buggy": true, "symptom": "numerical_error",
-           "acceptable_symptoms": ["exploding_gradient"],
-           "root_cause": {"layer_name": "out", "layer_index": 1}, "twin": "fixed"},
-          {"id": "fixed", "trace": "fixed.arrows", "buggy": false, "twin": "buggy"}]}
-        """);
+    Path manifest =
+        Files.writeString(
+            dir.resolve("manifest.json"),
+            """
+            {"version": 1, "cases": [
+              {"id": "buggy", "trace": "buggy.arrows", "buggy": true, "symptom": "numerical_error",
+               "acceptable_symptoms": ["exploding_gradient"],
+               "root_cause": {"layer_name": "out", "layer_index": 1}, "twin": "fixed"},
+              {"id": "fixed", "trace": "fixed.arrows", "buggy": false, "twin": "buggy"}]}
+            """);
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();
 
-    int code = DlAnalyze.run(new PrintWriter(out), new PrintWriter(err), "eval", manifest.toString(), "--format", "json");
+    int code =
+        DlAnalyze.run(
+            new PrintWriter(out),
+            new PrintWriter(err),
+            "eval",
+            manifest.toString(),
+            "--format",
+            "json");
 
     assertThat(code).as(err.toString()).isZero();
     JsonNode root = new ObjectMapper().readTree(out.toString());
@@ -123,7 +139,9 @@ class RecorderEndToEndTest {
       assertThat(reader.metadata().framework()).contains("pytorch");
       assertThat(reader.metadata().version()).contains("1");
       assertThat(reader.metadata().stepsPerEpoch()).hasValue(10);
-      assertThat(reader.metadata().layers()).extracting(l -> l.name()).containsExactly("hidden", "out");
+      assertThat(reader.metadata().layers())
+          .extracting(l -> l.name())
+          .containsExactly("hidden", "out");
       long rows = 0;
       long maxStep = -1;
       while (reader.next()) {

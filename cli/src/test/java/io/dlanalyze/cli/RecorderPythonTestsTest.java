@@ -16,8 +16,15 @@ class RecorderPythonTestsTest {
 
     Python.Result result =
         Python.run(
-            List.of(Python.INTERPRETER, "-m", "unittest", "discover", "-s", "recorders/pytorch/tests",
-                "-t", "recorders/pytorch"),
+            List.of(
+                Python.INTERPRETER,
+                "-m",
+                "unittest",
+                "discover",
+                "-s",
+                "recorders/pytorch/tests",
+                "-t",
+                "recorders/pytorch"),
             Python.repoRoot(),
             600);
 

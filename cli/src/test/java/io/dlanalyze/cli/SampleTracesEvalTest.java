@@ -13,8 +13,8 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /**
- * The committed benchmark: every manifest entry points at a committed trace with a twin, and
- * {@code dl-analyze eval sample-traces/manifest.json --format markdown} prints exactly the table
+ * The committed benchmark: every manifest entry points at a committed trace with a twin, and {@code
+ * dl-analyze eval sample-traces/manifest.json --format markdown} prints exactly the table
  * docs/evaluation.md shows between its {@code <!-- eval:begin -->} and {@code <!-- eval:end -->}
  * markers.
  */
@@ -54,14 +54,20 @@ class SampleTracesEvalTest {
     StringWriter err = new StringWriter();
 
     int code =
-        DlAnalyze.run(new PrintWriter(out), new PrintWriter(err), "eval",
-            root.resolve("sample-traces/manifest.json").toString(), "--format", "markdown");
+        DlAnalyze.run(
+            new PrintWriter(out),
+            new PrintWriter(err),
+            "eval",
+            root.resolve("sample-traces/manifest.json").toString(),
+            "--format",
+            "markdown");
 
     assertThat(code).as(err.toString()).isZero();
     assertThat(out.toString())
-        .as("docs/evaluation.md is out of date: regenerate its table with"
-            + " ./dl-analyze eval sample-traces/manifest.json --format markdown"
-            + " and explain what changed")
+        .as(
+            "docs/evaluation.md is out of date: regenerate its table with"
+                + " ./dl-analyze eval sample-traces/manifest.json --format markdown"
+                + " and explain what changed")
         .isEqualTo(documented);
   }
 }

@@ -37,7 +37,8 @@ final class AnalyzeTraceFunction implements Function<TraceTask, TaskResult> {
   private final boolean force;
   private final Broadcast<SerializableConfiguration> conf;
 
-  AnalyzeTraceFunction(AnalysisSettings settings, boolean force, Broadcast<SerializableConfiguration> conf) {
+  AnalyzeTraceFunction(
+      AnalysisSettings settings, boolean force, Broadcast<SerializableConfiguration> conf) {
     this.settings = settings;
     this.force = force;
     this.conf = conf;
@@ -58,12 +59,18 @@ final class AnalyzeTraceFunction implements Function<TraceTask, TaskResult> {
       fs = path.getFileSystem(conf);
       status = fs.getFileStatus(path);
     } catch (IOException e) {
-      return failed(task, analysis, "not_found", format(ROOT, "%s: cannot be opened: %s", task.path(), e.getMessage()));
+      return failed(
+          task,
+          analysis,
+          "not_found",
+          format(ROOT, "%s: cannot be opened: %s", task.path(), e.getMessage()));
     }
     try {
       fingerprint = HadoopTraces.fingerprint(fs, status);
     } catch (IOException | RuntimeException e) {
-      fingerprint = Fingerprint.unavailable(status.isDirectory() ? 0 : status.getLen(), status.getModificationTime());
+      fingerprint =
+          Fingerprint.unavailable(
+              status.isDirectory() ? 0 : status.getLen(), status.getModificationTime());
     }
     if (!force
         && analysis.config().equals(task.previousConfig())
@@ -71,7 +78,8 @@ final class AnalyzeTraceFunction implements Function<TraceTask, TaskResult> {
       return TaskResult.skipped(task.path());
     }
     if (HadoopTraces.isLocal(path)) {
-      TraceAnalysis.Result result = analysis.analyze(Path.of(path.toUri()), task.path(), fingerprint);
+      TraceAnalysis.Result result =
+          analysis.analyze(Path.of(path.toUri()), task.path(), fingerprint);
       return new TaskResult(task.path(), false, result.run(), result.findings());
     }
     Path scratch = null;
@@ -82,16 +90,28 @@ final class AnalyzeTraceFunction implements Function<TraceTask, TaskResult> {
       TraceAnalysis.Result result = analysis.analyze(local, task.path(), fingerprint);
       return new TaskResult(task.path(), false, result.run(), result.findings());
     } catch (IOException e) {
-      return failed(task, analysis, "io_error", format(ROOT, "%s: cannot copy to the executor: %s", task.path(), e.getMessage()));
+      return failed(
+          task,
+          analysis,
+          "io_error",
+          format(ROOT, "%s: cannot copy to the executor: %s", task.path(), e.getMessage()));
     } finally {
       delete(scratch);
     }
   }
 
-  private static TaskResult failed(TraceTask task, TraceAnalysis analysis, String code, String message) {
+  private static TaskResult failed(
+      TraceTask task, TraceAnalysis analysis, String code, String message) {
     RunRow row =
-        RunRow.error(task.path(), null, Fingerprint.unavailable(0, 0), analysis.config(), code,
-            message.replaceAll("\\s*[\\r\\n]+\\s*", " "), 0, System.currentTimeMillis());
+        RunRow.error(
+            task.path(),
+            null,
+            Fingerprint.unavailable(0, 0),
+            analysis.config(),
+            code,
+            message.replaceAll("\\s*[\\r\\n]+\\s*", " "),
+            0,
+            System.currentTimeMillis());
     return new TaskResult(task.path(), false, row, java.util.List.of());
   }
 

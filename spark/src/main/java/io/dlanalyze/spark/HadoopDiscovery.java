@@ -77,7 +77,10 @@ final class HadoopDiscovery {
           status = fs.getFileStatus(path);
         } catch (FileNotFoundException e) {
           throw new TraceFormatException(
-              ErrorCode.NOT_FOUND, null, null, format(ROOT, "%s: no such file or directory", fs.makeQualified(path)));
+              ErrorCode.NOT_FOUND,
+              null,
+              null,
+              format(ROOT, "%s: no such file or directory", fs.makeQualified(path)));
         }
         if (status.isDirectory()) {
           directory(fs, status, out, traces, notes);

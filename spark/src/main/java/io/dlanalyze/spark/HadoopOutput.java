@@ -20,10 +20,10 @@ import org.apache.hadoop.fs.Path;
  * memory and each file is written whole.
  *
  * <p>On {@code file:} the files go through {@link ResultsOutput#writeLocal} (temporary file and
- * atomic rename, as {@code dl-analyze batch}). Elsewhere each file is written to a hidden
- * temporary name in the directory, then renamed over the target with {@code Rename.OVERWRITE}:
- * atomic on HDFS; on S3A a rename is a copy, so a reader sees either the old or the new object,
- * never a partial one.
+ * atomic rename, as {@code dl-analyze batch}). Elsewhere each file is written to a hidden temporary
+ * name in the directory, then renamed over the target with {@code Rename.OVERWRITE}: atomic on
+ * HDFS; on S3A a rename is a copy, so a reader sees either the old or the new object, never a
+ * partial one.
  */
 final class HadoopOutput {
   private HadoopOutput() {}
@@ -35,7 +35,8 @@ final class HadoopOutput {
       return PreviousResults.none();
     }
     Path findings = new Path(dir, ResultsTables.FINDINGS_FILE);
-    byte[] findingBytes = fs.exists(findings) ? read(fs, findings) : ResultsTables.writeFindings(List.of());
+    byte[] findingBytes =
+        fs.exists(findings) ? read(fs, findings) : ResultsTables.writeFindings(List.of());
     return PreviousResults.read(read(fs, runs), findingBytes);
   }
 

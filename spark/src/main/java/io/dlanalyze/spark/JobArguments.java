@@ -17,14 +17,19 @@ import java.util.Map;
  * The Spark job's command line, the same options as {@code dl-analyze batch} where they apply:
  * {@code PATH... --out DIR [--force] [--mode MODE] [--format FORMAT] [--config FILE] [--set
  * KEY=VALUE]... [--detectors ID,...] [--disable ID,...]}. Paths and {@code --out} are Hadoop paths
- * or URIs ({@code hdfs://nn/runs}, {@code s3a://bucket/runs}, {@code file:/data/runs}, or a path
- * on the default file system); {@code --config} is a file on the driver's local file system (with
+ * or URIs ({@code hdfs://nn/runs}, {@code s3a://bucket/runs}, {@code file:/data/runs}, or a path on
+ * the default file system); {@code --config} is a file on the driver's local file system (with
  * {@code spark-submit --files} in cluster mode), read once and shipped to the tasks.
  */
-record JobArguments(List<String> paths, String out, AnalysisSettings settings, boolean force, SummaryFormat summaryFormat) {
+record JobArguments(
+    List<String> paths,
+    String out,
+    AnalysisSettings settings,
+    boolean force,
+    SummaryFormat summaryFormat) {
   static final String USAGE =
-      "usage: SparkBatchJob PATH... --out DIR [--force] [--mode default|deeplocalize]"
-          + " [--format text|json|markdown|html] [--config FILE] [--set KEY=VALUE]... [--detectors ID,...]"
+      "usage: SparkBatchJob PATH... --out DIR [--force] [--mode default|deeplocalize] [--format"
+          + " text|json|markdown|html] [--config FILE] [--set KEY=VALUE]... [--detectors ID,...]"
           + " [--disable ID,...]";
 
   JobArguments {
@@ -59,7 +64,8 @@ record JobArguments(List<String> paths, String out, AnalysisSettings settings, b
         case "--force" -> force = true;
         case "--mode" -> mode = AnalysisMode.fromWireName(value(args, ++i, arg));
         case "--format" -> summary = SummaryFormat.fromWireName(value(args, ++i, arg));
-        case "--config" -> config = AnalysisSettings.ConfigFile.read(Path.of(value(args, ++i, arg)));
+        case "--config" ->
+            config = AnalysisSettings.ConfigFile.read(Path.of(value(args, ++i, arg)));
         case "--set" -> {
           String pair = value(args, ++i, arg);
           int eq = pair.indexOf('=');
@@ -67,9 +73,11 @@ record JobArguments(List<String> paths, String out, AnalysisSettings settings, b
             throw new IllegalArgumentException(format(ROOT, "--set expects KEY=VALUE: %s", pair));
           }
           try {
-            thresholds.put(pair.substring(0, eq), Double.parseDouble(pair.substring(eq + 1).trim()));
+            thresholds.put(
+                pair.substring(0, eq), Double.parseDouble(pair.substring(eq + 1).trim()));
           } catch (NumberFormatException e) {
-            throw new IllegalArgumentException(format(ROOT, "%s must be a number: %s", pair.substring(0, eq), pair), e);
+            throw new IllegalArgumentException(
+                format(ROOT, "%s must be a number: %s", pair.substring(0, eq), pair), e);
           }
         }
         case "--detectors" -> enabled = List.of(value(args, ++i, arg).split(","));
@@ -85,7 +93,12 @@ record JobArguments(List<String> paths, String out, AnalysisSettings settings, b
     if (out == null) {
       throw new IllegalArgumentException("--out is required; " + USAGE);
     }
-    return new JobArguments(paths, out, new AnalysisSettings(mode, thresholds, enabled, disabled, config), force, summary);
+    return new JobArguments(
+        paths,
+        out,
+        new AnalysisSettings(mode, thresholds, enabled, disabled, config),
+        force,
+        summary);
   }
 
   private static String value(String[] args, int i, String option) {

@@ -17,8 +17,8 @@ import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.SparkSession;
 
 /**
- * The nightly batch on Spark: discover on the driver, one task per trace, assemble and write on
- * the driver. The same tables as {@code dl-analyze batch}: the rows come from the same {@link
+ * The nightly batch on Spark: discover on the driver, one task per trace, assemble and write on the
+ * driver. The same tables as {@code dl-analyze batch}: the rows come from the same {@link
  * TraceAnalysis}, the tables from the same {@link BatchResults} and {@link ResultsOutput}.
  */
 public final class SparkBatch {
@@ -47,7 +47,10 @@ public final class SparkBatch {
     try {
       previous = HadoopOutput.readPrevious(outFs, outPath);
     } catch (IOException e) {
-      notes.add("cannot read the previous results (" + e.getMessage() + "); every trace is analysed again");
+      notes.add(
+          "cannot read the previous results ("
+              + e.getMessage()
+              + "); every trace is analysed again");
       previous = PreviousResults.none();
     }
     TraceAnalysis analysis = new TraceAnalysis(args.settings());
@@ -56,11 +59,17 @@ public final class SparkBatch {
     for (String uri : found.traces()) {
       String path = HadoopTraces.displayPath(new Path(uri));
       RunRow before = args.force() ? null : previous.run(path);
-      tasks.add(new TraceTask(uri, path, before == null ? null : before.fingerprint(), before == null ? null : before.config()));
+      tasks.add(
+          new TraceTask(
+              uri,
+              path,
+              before == null ? null : before.fingerprint(),
+              before == null ? null : before.config()));
     }
     List<TaskResult> results = List.of();
     if (!tasks.isEmpty()) {
-      Broadcast<SerializableConfiguration> broadcast = jsc.broadcast(new SerializableConfiguration(conf));
+      Broadcast<SerializableConfiguration> broadcast =
+          jsc.broadcast(new SerializableConfiguration(conf));
       try {
         results =
             jsc.parallelize(tasks, tasks.size())
@@ -73,7 +82,8 @@ public final class SparkBatch {
     List<TraceOutcome> outcomes = new ArrayList<>(results.size());
     for (TaskResult result : results) {
       if (result.skipped()) {
-        outcomes.add(TraceOutcome.skipped(previous.run(result.path()), previous.findings(result.path())));
+        outcomes.add(
+            TraceOutcome.skipped(previous.run(result.path()), previous.findings(result.path())));
       } else {
         outcomes.add(new TraceOutcome(false, result.run(), result.findings()));
       }

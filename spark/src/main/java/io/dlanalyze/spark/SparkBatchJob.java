@@ -11,9 +11,9 @@ import org.apache.spark.sql.SparkSession;
 
 /**
  * The job's main class, for {@code spark-submit --class io.dlanalyze.spark.SparkBatchJob
- * dl-analyze-spark-job.jar PATH... --out DIR}. Prints the summary on standard output and exits
- * with {@code dl-analyze batch}'s codes: 0 healthy, 3 some trace buggy, 4 some trace unreadable (or
- * a PATH missing), 2 bad arguments, 5 output not written.
+ * dl-analyze-spark-job.jar PATH... --out DIR}. Prints the summary on standard output and exits with
+ * {@code dl-analyze batch}'s codes: 0 healthy, 3 some trace buggy, 4 some trace unreadable (or a
+ * PATH missing), 2 bad arguments, 5 output not written.
  */
 public final class SparkBatchJob {
   static final int OK = 0;
@@ -57,7 +57,11 @@ public final class SparkBatchJob {
       err.println("dl-analyze-spark: error: " + e.getMessage());
       return USAGE;
     } catch (IOException e) {
-      err.println("dl-analyze-spark: error: " + args.out() + ": cannot write the results: " + e.getMessage());
+      err.println(
+          "dl-analyze-spark: error: "
+              + args.out()
+              + ": cannot write the results: "
+              + e.getMessage());
       return OUTPUT_ERROR;
     } catch (UncheckedIOException e) {
       // Listing the input failed (a name node or bucket that cannot be reached, permissions).
@@ -70,7 +74,11 @@ public final class SparkBatchJob {
     BatchResults results = outcome.results();
     out.print(args.summaryFormat().render(results, outcome.out()));
     out.flush();
-    err.println("dl-analyze-spark: wrote " + String.join(", ", ResultsOutput.fileNames()) + " to " + outcome.out());
+    err.println(
+        "dl-analyze-spark: wrote "
+            + String.join(", ", ResultsOutput.fileNames())
+            + " to "
+            + outcome.out());
     return switch (results.health()) {
       case HEALTHY -> OK;
       case BUGGY -> FAULT_FOUND;

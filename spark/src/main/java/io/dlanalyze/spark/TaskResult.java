@@ -9,10 +9,11 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * What a task sends back to the driver: the rows of an analysed trace, or only that it was
- * skipped (the driver holds the previous rows).
+ * What a task sends back to the driver: the rows of an analysed trace, or only that it was skipped
+ * (the driver holds the previous rows).
  */
-record TaskResult(String path, boolean skipped, RunRow run, List<FindingRow> findings) implements Serializable {
+record TaskResult(String path, boolean skipped, RunRow run, List<FindingRow> findings)
+    implements Serializable {
   private static final long serialVersionUID = 1L;
 
   TaskResult {

@@ -17,7 +17,9 @@ import org.apache.hadoop.fs.RawLocalFileSystem;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The task body on a file system that is not {@code file:}, so traces are copied to the executor. */
+/**
+ * The task body on a file system that is not {@code file:}, so traces are copied to the executor.
+ */
 class AnalyzeTraceFunctionTest {
   /** The local disk under another scheme, standing in for HDFS or S3A. */
   public static final class RemoteFileSystem extends RawLocalFileSystem {
@@ -44,8 +46,14 @@ class AnalyzeTraceFunctionTest {
   TaskResult run(Path file, RunRow previous) {
     String uri = "remote://" + file.toAbsolutePath();
     return AnalyzeTraceFunction.run(
-        new TraceTask(uri, uri, previous == null ? null : previous.fingerprint(), previous == null ? null : previous.config()),
-        analysis, false, conf);
+        new TraceTask(
+            uri,
+            uri,
+            previous == null ? null : previous.fingerprint(),
+            previous == null ? null : previous.config()),
+        analysis,
+        false,
+        conf);
   }
 
   @Test
@@ -62,8 +70,11 @@ class AnalyzeTraceFunctionTest {
     assertThat(result.run().rootCause()).isEqualTo(local.rootCause());
     assertThat(result.findings()).allMatch(f -> f.path().equals(result.run().path())).isNotEmpty();
     try (var files = Files.list(Path.of(System.getProperty("java.io.tmpdir")))) {
-      assertThat(files.filter(p -> p.getFileName().toString().startsWith("dl-analyze-"))
-          .filter(p -> Files.exists(p.resolve("nan.arrows")))).isEmpty();
+      assertThat(
+              files
+                  .filter(p -> p.getFileName().toString().startsWith("dl-analyze-"))
+                  .filter(p -> Files.exists(p.resolve("nan.arrows"))))
+          .isEmpty();
     }
   }
 
@@ -75,7 +86,8 @@ class AnalyzeTraceFunctionTest {
 
     assertThat(row.status()).isEqualTo(RunStatus.ERROR);
     assertThat(row.errorCode()).isEqualTo("empty");
-    assertThat(row.error()).isEqualTo("remote://" + empty.toAbsolutePath() + ": file is empty (0 bytes)");
+    assertThat(row.error())
+        .isEqualTo("remote://" + empty.toAbsolutePath() + ": file is empty (0 bytes)");
   }
 
   @Test

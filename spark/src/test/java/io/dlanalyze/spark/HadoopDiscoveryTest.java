@@ -57,7 +57,8 @@ class HadoopDiscoveryTest {
   @Test
   void find_uriAndGlob_sameTracesAsTheLocalWalk() {
     assertThat(hadoop(input.toUri().toString())).isEqualTo(local(input.toString()));
-    assertThat(hadoop(input + "/*.arrow*", input + "/deep/*")).isEqualTo(local(input + "/*.arrow*", input + "/deep/*"))
+    assertThat(hadoop(input + "/*.arrow*", input + "/deep/*"))
+        .isEqualTo(local(input + "/*.arrow*", input + "/deep/*"))
         .hasSize(7);
   }
 
@@ -71,9 +72,12 @@ class HadoopDiscoveryTest {
   @Test
   void fingerprint_sameAsTheLocalRule() throws IOException {
     org.apache.hadoop.fs.FileSystem fs = org.apache.hadoop.fs.FileSystem.getLocal(conf);
-    for (String name : List.of("healthy.arrows", "dataset.parquet", "empty.arrow", "deep/inf.parquet")) {
+    for (String name :
+        List.of("healthy.arrows", "dataset.parquet", "empty.arrow", "deep/inf.parquet")) {
       Path local = input.resolve(name);
-      assertThat(HadoopTraces.fingerprint(fs, fs.getFileStatus(new org.apache.hadoop.fs.Path(local.toUri()))))
+      assertThat(
+              HadoopTraces.fingerprint(
+                  fs, fs.getFileStatus(new org.apache.hadoop.fs.Path(local.toUri()))))
           .as(name)
           .isEqualTo(io.dlanalyze.batch.Fingerprints.ofLocal(local));
     }

@@ -18,7 +18,8 @@ final class Inputs {
   private Inputs() {}
 
   static SyntheticTrace trace(long seed, Fault... faults) {
-    SyntheticTrace.Builder builder = SyntheticTrace.builder().layers(4).steps(200).stepsPerEpoch(50).seed(seed);
+    SyntheticTrace.Builder builder =
+        SyntheticTrace.builder().layers(4).steps(200).stepsPerEpoch(50).seed(seed);
     for (Fault fault : faults) {
       builder.fault(fault);
     }
@@ -28,7 +29,9 @@ final class Inputs {
   static Path write(Path path, SyntheticTrace trace) throws IOException {
     Files.createDirectories(path.getParent());
     try (TraceReader reader = trace.open(ReadOptions.all().withBatchRows(1_000));
-        TraceWriter writer = TraceWriters.create(path, reader.metadata(), WriteOptions.defaults().withRowGroupRows(1_000))) {
+        TraceWriter writer =
+            TraceWriters.create(
+                path, reader.metadata(), WriteOptions.defaults().withRowGroupRows(1_000))) {
       while (reader.next()) {
         writer.write(reader.batch());
       }
@@ -40,10 +43,13 @@ final class Inputs {
   static Path writeParts(Path directory, SyntheticTrace trace, int parts) throws IOException {
     Files.createDirectories(directory);
     long rowsPerPart = (trace.totalRows() + parts - 1) / parts;
-    try (TraceReader reader = trace.open(ReadOptions.all().withBatchRows(trace.rowsPerStep() * 10))) {
+    try (TraceReader reader =
+        trace.open(ReadOptions.all().withBatchRows(trace.rowsPerStep() * 10))) {
       for (int part = 0; part < parts; part++) {
-        Path file = directory.resolve(String.format(java.util.Locale.ROOT, "part-%05d.parquet", part));
-        try (TraceWriter writer = TraceWriters.create(file, reader.metadata(), WriteOptions.defaults())) {
+        Path file =
+            directory.resolve(String.format(java.util.Locale.ROOT, "part-%05d.parquet", part));
+        try (TraceWriter writer =
+            TraceWriters.create(file, reader.metadata(), WriteOptions.defaults())) {
           long written = 0;
           while (written < rowsPerPart && reader.next()) {
             writer.write(reader.batch());

@@ -57,7 +57,9 @@ class SparkBatchTest {
     out.reset();
     err.reset();
     return SparkBatchJob.run(
-        spark, JobArguments.parse(args), new PrintStream(out, true, StandardCharsets.UTF_8),
+        spark,
+        JobArguments.parse(args),
+        new PrintStream(out, true, StandardCharsets.UTF_8),
         new PrintStream(err, true, StandardCharsets.UTF_8));
   }
 
@@ -72,14 +74,17 @@ class SparkBatchTest {
 
   static List<RunRow> runs(Path results) throws IOException {
     List<RunRow> rows = new ArrayList<>();
-    for (RunRow row : ResultsTables.readRuns(Files.readAllBytes(results.resolve(ResultsTables.RUNS_FILE)), "runs")) {
+    for (RunRow row :
+        ResultsTables.readRuns(
+            Files.readAllBytes(results.resolve(ResultsTables.RUNS_FILE)), "runs")) {
       rows.add(row.withoutTiming());
     }
     return rows;
   }
 
   static List<FindingRow> findings(Path results) throws IOException {
-    return ResultsTables.readFindings(Files.readAllBytes(results.resolve(ResultsTables.FINDINGS_FILE)), "findings");
+    return ResultsTables.readFindings(
+        Files.readAllBytes(results.resolve(ResultsTables.FINDINGS_FILE)), "findings");
   }
 
   @Test
@@ -95,71 +100,109 @@ class SparkBatchTest {
     assertThat(code).isEqualTo(SparkBatchJob.BAD_INPUT);
     List<RunRow> expected = runs(local);
     assertThat(expected).hasSize(10);
-    assertThat(expected).filteredOn(r -> r.status() == RunStatus.ERROR).extracting(RunRow::errorCode)
+    assertThat(expected)
+        .filteredOn(r -> r.status() == RunStatus.ERROR)
+        .extracting(RunRow::errorCode)
         .containsExactlyInAnyOrder("corrupt", "truncated", "empty");
     assertThat(expected).filteredOn(RunRow::isBuggy).hasSizeGreaterThanOrEqualTo(5);
-    assertThat(expected).extracting(RunRow::format).contains("parquet", "arrow-file", "arrow-stream", "csv");
+    assertThat(expected)
+        .extracting(RunRow::format)
+        .contains("parquet", "arrow-file", "arrow-stream", "csv");
     assertThat(runs(distributed)).isEqualTo(expected);
     assertThat(findings(distributed)).isEqualTo(findings(local)).isNotEmpty();
     String summary = out.toString(StandardCharsets.UTF_8);
     assertThat(summary).contains("dl-analyze batch: 10 traces").contains("3 unreadable");
-    assertThat(err.toString(StandardCharsets.UTF_8)).contains("wrote findings.parquet, runs.parquet");
+    assertThat(err.toString(StandardCharsets.UTF_8))
+        .contains("wrote findings.parquet, runs.parquet");
   }
 
   @Test
   void sparkJob_secondRun_skipsUnchangedThenPicksUpChangedAndAdded() throws Exception {
     Path input = dir.resolve("in");
     Inputs.write(input.resolve("a.arrows"), Inputs.trace(1));
-    Inputs.write(input.resolve("b.parquet"), Inputs.trace(2, io.dlanalyze.trace.synthetic.Fault.nan(1, 40)));
+    Inputs.write(
+        input.resolve("b.parquet"), Inputs.trace(2, io.dlanalyze.trace.synthetic.Fault.nan(1, 40)));
     Path results = dir.resolve("results");
-    assertThat(sparkJob(input.toString(), "--out", results.toString())).isEqualTo(SparkBatchJob.FAULT_FOUND);
+    assertThat(sparkJob(input.toString(), "--out", results.toString()))
+        .isEqualTo(SparkBatchJob.FAULT_FOUND);
     List<RunRow> first = runs(results);
 
     sparkJob(input.toString(), "--out", results.toString());
 
-    assertThat(out.toString(StandardCharsets.UTF_8)).contains("this run: 0 analyzed, 2 unchanged and skipped");
+    assertThat(out.toString(StandardCharsets.UTF_8))
+        .contains("this run: 0 analyzed, 2 unchanged and skipped");
     assertThat(runs(results)).isEqualTo(first);
 
-    Inputs.write(input.resolve("a.arrows"), Inputs.trace(1, io.dlanalyze.trace.synthetic.Fault.inf(0, 10)));
+    Inputs.write(
+        input.resolve("a.arrows"), Inputs.trace(1, io.dlanalyze.trace.synthetic.Fault.inf(0, 10)));
     Inputs.write(input.resolve("c.arrow"), Inputs.trace(3));
     sparkJob(input.toString(), "--out", results.toString());
 
-    assertThat(out.toString(StandardCharsets.UTF_8)).contains("this run: 2 analyzed, 1 unchanged and skipped");
-    assertThat(runs(results)).extracting(RunRow::verdict).containsExactly("buggy", "buggy", "healthy");
+    assertThat(out.toString(StandardCharsets.UTF_8))
+        .contains("this run: 2 analyzed, 1 unchanged and skipped");
+    assertThat(runs(results))
+        .extracting(RunRow::verdict)
+        .containsExactly("buggy", "buggy", "healthy");
   }
 
   @Test
   void sparkJob_configFile_appliedInTheTasksAndAChangedFileReanalyses() throws Exception {
     Path input = dir.resolve("in");
-    Inputs.write(input.resolve("a.arrows"), Inputs.trace(1, io.dlanalyze.trace.synthetic.Fault.deadLayer(1, 20)));
-    Inputs.write(input.resolve("b.parquet"), Inputs.trace(2, io.dlanalyze.trace.synthetic.Fault.deadLayer(1, 40)));
+    Inputs.write(
+        input.resolve("a.arrows"),
+        Inputs.trace(1, io.dlanalyze.trace.synthetic.Fault.deadLayer(1, 20)));
+    Inputs.write(
+        input.resolve("b.parquet"),
+        Inputs.trace(2, io.dlanalyze.trace.synthetic.Fault.deadLayer(1, 40)));
     Path config = Files.writeString(dir.resolve("nightly.yaml"), "exclude-layers: [fc1]\n");
     Path results = dir.resolve("results");
     Path local = dir.resolve("local");
 
-    int code = sparkJob(input.toString(), "--out", results.toString(), "--config", config.toString());
+    int code =
+        sparkJob(input.toString(), "--out", results.toString(), "--config", config.toString());
 
     assertThat(code).isEqualTo(SparkBatchJob.OK);
     List<Path> traces = LocalDiscovery.find(List.of(input.toString()), local).traces();
     BatchResults batch =
-        new BatchRunner(new AnalysisSettings(null, java.util.Map.of(), null, List.of(), AnalysisSettings.ConfigFile.read(config)), 2, false)
+        new BatchRunner(
+                new AnalysisSettings(
+                    null,
+                    java.util.Map.of(),
+                    null,
+                    List.of(),
+                    AnalysisSettings.ConfigFile.read(config)),
+                2,
+                false)
             .run(traces, PreviousResults.none(), BatchListener.none());
     ResultsOutput.writeLocal(local, batch);
-    assertThat(runs(results)).isEqualTo(runs(local)).extracting(RunRow::verdict).containsExactly("healthy", "healthy");
+    assertThat(runs(results))
+        .isEqualTo(runs(local))
+        .extracting(RunRow::verdict)
+        .containsExactly("healthy", "healthy");
 
     Files.writeString(config, "exclude-layers: [fc2]\n");
 
-    assertThat(sparkJob(input.toString(), "--out", results.toString(), "--config", config.toString()))
+    assertThat(
+            sparkJob(input.toString(), "--out", results.toString(), "--config", config.toString()))
         .isEqualTo(SparkBatchJob.FAULT_FOUND);
-    assertThat(out.toString(StandardCharsets.UTF_8)).contains("this run: 2 analyzed, 0 unchanged and skipped");
+    assertThat(out.toString(StandardCharsets.UTF_8))
+        .contains("this run: 2 analyzed, 0 unchanged and skipped");
   }
 
   @Test
   void jobArguments_badConfig_namesTheFileAndTheKey() throws IOException {
-    Path bad = Files.writeString(dir.resolve("bad.json"), "{\"detectors\": {\"no-such-detector\": false}}");
+    Path bad =
+        Files.writeString(
+            dir.resolve("bad.json"), "{\"detectors\": {\"no-such-detector\": false}}");
 
     org.assertj.core.api.Assertions.assertThatThrownBy(
-            () -> JobArguments.parse(dir.toString(), "--out", dir.resolve("o").toString(), "--config", bad.toString()))
+            () ->
+                JobArguments.parse(
+                    dir.toString(),
+                    "--out",
+                    dir.resolve("o").toString(),
+                    "--config",
+                    bad.toString()))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageStartingWith(bad + ": detectors.no-such-detector: unknown detector");
   }

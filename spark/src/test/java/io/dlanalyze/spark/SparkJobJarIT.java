@@ -39,41 +39,68 @@ class SparkJobJarIT {
     Inputs.write(input.resolve("dead.arrow"), Inputs.trace(3, Fault.deadLayer(1, 30)));
     Files.writeString(input.resolve("corrupt.parquet"), "not parquet");
     // the faults are all in fc1: excluded, every readable trace is healthy
-    Path config = Files.writeString(dir.resolve("nightly.yaml"), "exclude-layers: [fc1]\nthresholds:\n  window: 40\n");
+    Path config =
+        Files.writeString(
+            dir.resolve("nightly.yaml"), "exclude-layers: [fc1]\nthresholds:\n  window: 40\n");
     Path local = dir.resolve("local");
     List<Path> traces = LocalDiscovery.find(List.of(input.toString()), local).traces();
     AnalysisSettings settings =
-        new AnalysisSettings(null, java.util.Map.of(), null, List.of(), AnalysisSettings.ConfigFile.read(config));
-    BatchResults batch = new BatchRunner(settings, 1, false).run(traces, PreviousResults.none(), BatchListener.none());
+        new AnalysisSettings(
+            null, java.util.Map.of(), null, List.of(), AnalysisSettings.ConfigFile.read(config));
+    BatchResults batch =
+        new BatchRunner(settings, 1, false)
+            .run(traces, PreviousResults.none(), BatchListener.none());
     ResultsOutput.writeLocal(local, batch);
     Path distributed = dir.resolve("spark");
 
     String classPath = sparkClassPath();
     Process process = launch(classPath, input, distributed, config);
 
-    assertThat(classPath).contains("parquet-hadoop-1.17.0.jar").doesNotContain("parquet-hadoop-1.18.1.jar")
+    assertThat(classPath)
+        .contains("parquet-hadoop-1.17.0.jar")
+        .doesNotContain("parquet-hadoop-1.18.1.jar")
         .doesNotContain(File.separator + "io" + File.separator + "dlanalyze" + File.separator);
     assertThat(process.waitFor(5, TimeUnit.MINUTES)).isTrue();
     String log = Files.readString(dir.resolve("job.log"));
     assertThat(process.exitValue()).as(log).isEqualTo(SparkBatchJob.BAD_INPUT);
-    assertThat(Files.readString(dir.resolve("job.out"))).contains("3 healthy, 0 buggy, 0 inconclusive, 1 unreadable");
-    assertThat(runs(distributed)).isEqualTo(runs(local)).extracting(RunRow::config).allMatch(c -> c.contains("; config=sha256:"));
+    assertThat(Files.readString(dir.resolve("job.out")))
+        .contains("3 healthy, 0 buggy, 0 inconclusive, 1 unreadable");
+    assertThat(runs(distributed))
+        .isEqualTo(runs(local))
+        .extracting(RunRow::config)
+        .allMatch(c -> c.contains("; config=sha256:"));
   }
 
   /** This test's class path minus our modules and parquet-mr, plus Spark's own parquet-mr. */
   static String sparkClassPath() throws IOException {
     if (System.getProperty("job.jar") == null) {
-      throw new IllegalStateException("run by failsafe (mvn verify), which builds the job jar and sets job.jar");
+      throw new IllegalStateException(
+          "run by failsafe (mvn verify), which builds the job jar and sets job.jar");
     }
     List<String> entries = new ArrayList<>();
     entries.add(System.getProperty("job.jar"));
     for (String entry : System.getProperty("java.class.path").split(File.pathSeparator)) {
       String name = Path.of(entry).getFileName().toString();
-      boolean ours = entry.contains(File.separator + "io" + File.separator + "dlanalyze" + File.separator)
-          || entry.endsWith("classes") || name.startsWith("dl-analyze");
-      boolean parquet = entry.contains(File.separator + "org" + File.separator + "apache" + File.separator + "parquet" + File.separator);
-      boolean testOnly = name.startsWith("junit-") || name.startsWith("assertj-") || name.startsWith("surefire")
-          || name.startsWith("common-java5") || name.startsWith("opentest4j") || name.startsWith("apiguardian");
+      boolean ours =
+          entry.contains(File.separator + "io" + File.separator + "dlanalyze" + File.separator)
+              || entry.endsWith("classes")
+              || name.startsWith("dl-analyze");
+      boolean parquet =
+          entry.contains(
+              File.separator
+                  + "org"
+                  + File.separator
+                  + "apache"
+                  + File.separator
+                  + "parquet"
+                  + File.separator);
+      boolean testOnly =
+          name.startsWith("junit-")
+              || name.startsWith("assertj-")
+              || name.startsWith("surefire")
+              || name.startsWith("common-java5")
+              || name.startsWith("opentest4j")
+              || name.startsWith("apiguardian");
       if (!ours && !parquet && !testOnly) {
         entries.add(entry);
       }
@@ -90,16 +117,22 @@ class SparkJobJarIT {
     List<String> command = new ArrayList<>();
     command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     command.addAll(List.of(System.getProperty("spark.jvm.flags").trim().split("\\s+")));
-    command.addAll(List.of(
-        "-Xmx768m",
-        "-Dspark.master=local[2]",
-        "-Dspark.ui.enabled=false",
-        "-Dspark.driver.bindAddress=127.0.0.1",
-        "-Dspark.driver.host=127.0.0.1",
-        "-Dlog4j2.configurationFile=" + log4j.toUri(),
-        "-cp", classPath,
-        SparkBatchJob.class.getName(),
-        input.toString(), "--out", out.toString(), "--config", config.toString()));
+    command.addAll(
+        List.of(
+            "-Xmx768m",
+            "-Dspark.master=local[2]",
+            "-Dspark.ui.enabled=false",
+            "-Dspark.driver.bindAddress=127.0.0.1",
+            "-Dspark.driver.host=127.0.0.1",
+            "-Dlog4j2.configurationFile=" + log4j.toUri(),
+            "-cp",
+            classPath,
+            SparkBatchJob.class.getName(),
+            input.toString(),
+            "--out",
+            out.toString(),
+            "--config",
+            config.toString()));
     ProcessBuilder builder = new ProcessBuilder(command);
     builder.environment().put("SPARK_LOCAL_IP", "127.0.0.1");
     builder.redirectOutput(dir.resolve("job.out").toFile());
@@ -109,7 +142,9 @@ class SparkJobJarIT {
 
   static List<RunRow> runs(Path results) throws IOException {
     List<RunRow> rows = new ArrayList<>();
-    for (RunRow row : ResultsTables.readRuns(Files.readAllBytes(results.resolve(ResultsTables.RUNS_FILE)), "runs")) {
+    for (RunRow row :
+        ResultsTables.readRuns(
+            Files.readAllBytes(results.resolve(ResultsTables.RUNS_FILE)), "runs")) {
       rows.add(row.withoutTiming());
     }
     return rows;

@@ -13,8 +13,8 @@ import java.nio.file.StandardCopyOption;
  */
 public final class AtomicOutput {
   /** rw-r--r--: what a plain file write would give under the common umask 022. */
-  private static final java.util.Set<java.nio.file.attribute.PosixFilePermission> OUTPUT_PERMISSIONS =
-      java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--");
+  private static final java.util.Set<java.nio.file.attribute.PosixFilePermission>
+      OUTPUT_PERMISSIONS = java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--");
 
   private final Path target;
   private final Path temporary;
@@ -25,7 +25,9 @@ public final class AtomicOutput {
     this.temporary = temporary;
   }
 
-  /** Creates the temporary file in the target's directory (so the rename stays on one file system). */
+  /**
+   * Creates the temporary file in the target's directory (so the rename stays on one file system).
+   */
   public static AtomicOutput create(Path target) throws IOException {
     Path absolute = target.toAbsolutePath();
     Path directory = absolute.getParent();
@@ -61,7 +63,8 @@ public final class AtomicOutput {
       return;
     }
     try {
-      Files.move(temporary, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      Files.move(
+          temporary, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     } catch (AtomicMoveNotSupportedException e) {
       Files.move(temporary, target, StandardCopyOption.REPLACE_EXISTING);
     }

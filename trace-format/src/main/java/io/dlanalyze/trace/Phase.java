@@ -4,8 +4,8 @@ import java.util.Locale;
 import java.util.Optional;
 
 /**
- * The phases a trace row can describe. The first seven are the core phases of trace format v1,
- * in DeepLocalize's check order inside one step; the rest are the optional model-level phases.
+ * The phases a trace row can describe. The first seven are the core phases of trace format v1, in
+ * DeepLocalize's check order inside one step; the rest are the optional model-level phases.
  *
  * <p>In a {@link TraceBatch} the phase column holds {@link #code()} (the ordinal) for a known
  * phase. A phase name this enum does not know is kept, not rejected: it gets a code of {@link

@@ -11,8 +11,8 @@ import static java.util.Locale.ROOT;
  *
  * <p>Escaped: {@code \n}, {@code \r}, {@code \t}, ESC as {@code \e}, every other C0 and C1 control
  * and DEL as {@code \}{@code uXXXX}, the bidirectional controls U+061C, U+200E, U+200F,
- * U+202A-U+202E and U+2066-U+2069 and the line and paragraph separators U+2028, U+2029 as
- * {@code \}{@code uXXXX}. Everything else (letters of any script, emoji, backslashes) is kept.
+ * U+202A-U+202E and U+2066-U+2069 and the line and paragraph separators U+2028, U+2029 as {@code
+ * \}{@code uXXXX}. Everything else (letters of any script, emoji, backslashes) is kept.
  */
 public final class Printable {
   private Printable() {}

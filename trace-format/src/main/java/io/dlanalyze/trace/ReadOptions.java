@@ -7,8 +7,8 @@ import java.util.EnumSet;
 import java.util.Set;
 
 /**
- * What a reader loads: the columns (projection) and, for formats without row groups, the number
- * of rows per batch. Parquet batches follow the file's row groups, split at {@code batchRows}.
+ * What a reader loads: the columns (projection) and, for formats without row groups, the number of
+ * rows per batch. Parquet batches follow the file's row groups, split at {@code batchRows}.
  *
  * @param columns the columns to load; the required ones are always checked for presence
  * @param batchRows the maximum number of rows in one batch

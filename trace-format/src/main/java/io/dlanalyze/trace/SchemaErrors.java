@@ -8,10 +8,10 @@ import java.util.Set;
 import java.util.function.Function;
 
 /**
- * Schema and value errors worded the same for every format, in the shape the Parquet reader
- * uses: {@code run.arrows: column 'phase' is missing (required by trace format v1, expected utf8
- * (plain or dictionary-encoded))} and {@code run.arrows: column 'step' is Arrow type utf8,
- * expected int64 (or another integer type)}.
+ * Schema and value errors worded the same for every format, in the shape the Parquet reader uses:
+ * {@code run.arrows: column 'phase' is missing (required by trace format v1, expected utf8 (plain
+ * or dictionary-encoded))} and {@code run.arrows: column 'step' is Arrow type utf8, expected int64
+ * (or another integer type)}.
  */
 public final class SchemaErrors {
   private SchemaErrors() {}
@@ -22,7 +22,8 @@ public final class SchemaErrors {
    *
    * @param expected the format's spelling of the type a column is read from
    */
-  public static void requireColumns(Path file, Set<Column> present, Function<Column, String> expected) {
+  public static void requireColumns(
+      Path file, Set<Column> present, Function<Column, String> expected) {
     for (Column column : Column.values()) {
       if (!column.isNullable() && !present.contains(column)) {
         throw new TraceFormatException(
@@ -44,7 +45,8 @@ public final class SchemaErrors {
    * @param actual the file's type, e.g. {@code "Arrow type utf8"}
    * @param expected the types the reader accepts, e.g. {@code "int64 (or another integer type)"}
    */
-  public static TraceFormatException wrongType(Path file, Column column, String actual, String expected) {
+  public static TraceFormatException wrongType(
+      Path file, Column column, String actual, String expected) {
     return new TraceFormatException(
         ErrorCode.WRONG_TYPE,
         file,
@@ -55,7 +57,10 @@ public final class SchemaErrors {
   /** A contract column that appears more than once. */
   public static TraceFormatException duplicateColumn(Path file, Column column) {
     return new TraceFormatException(
-        ErrorCode.CORRUPT, file, null, format(ROOT, "column '%s' appears more than once", column.wireName()));
+        ErrorCode.CORRUPT,
+        file,
+        null,
+        format(ROOT, "column '%s' appears more than once", column.wireName()));
   }
 
   /** A null in a column the contract requires, at a global row number. */

@@ -32,7 +32,8 @@ public final class TraceBatch {
 
   public TraceBatch(TraceDictionary dictionary, Set<Column> columns, int capacity) {
     if (capacity < 0) {
-      throw new IllegalArgumentException(format(ROOT, "capacity must not be negative: %s", capacity));
+      throw new IllegalArgumentException(
+          format(ROOT, "capacity must not be negative: %s", capacity));
     }
     this.dictionary = dictionary;
     this.loaded = columns.isEmpty() ? EnumSet.noneOf(Column.class) : EnumSet.copyOf(columns);
@@ -77,7 +78,8 @@ public final class TraceBatch {
     for (Column column : loaded) {
       int i = column.ordinal();
       switch (column.type()) {
-        case INT32, STRING -> ints[i] = ints[i] == null ? new int[rows] : Arrays.copyOf(ints[i], rows);
+        case INT32, STRING ->
+            ints[i] = ints[i] == null ? new int[rows] : Arrays.copyOf(ints[i], rows);
         case INT64 -> longs[i] = longs[i] == null ? new long[rows] : Arrays.copyOf(longs[i], rows);
         case FLOAT64 ->
             doubles[i] = doubles[i] == null ? new double[rows] : Arrays.copyOf(doubles[i], rows);
@@ -108,7 +110,9 @@ public final class TraceBatch {
     this.size = rows;
   }
 
-  /** Values of an int32 or string column (string columns hold dictionary ids; phase holds codes). */
+  /**
+   * Values of an int32 or string column (string columns hold dictionary ids; phase holds codes).
+   */
   public int[] ints(Column column) {
     checkType(column, ColumnType.INT32, ColumnType.STRING);
     return ints[column.ordinal()];
@@ -136,8 +140,8 @@ public final class TraceBatch {
   }
 
   /**
-   * The null mask of a column for writing: allocates it on first use and marks the column as
-   * having nulls. Readers clear entries they fill with values; call only for columns with nulls.
+   * The null mask of a column for writing: allocates it on first use and marks the column as having
+   * nulls. Readers clear entries they fill with values; call only for columns with nulls.
    */
   public boolean[] nullMaskForWrite(Column column) {
     int i = column.ordinal();
@@ -172,7 +176,11 @@ public final class TraceBatch {
   public void swapContents(TraceBatch other) {
     if (other.dictionary != dictionary || !other.loaded.equals(loaded)) {
       throw new IllegalArgumentException(
-          format(ROOT, "cannot swap a batch of %s with one of %s (or of another dictionary)", other.loaded, loaded));
+          format(
+              ROOT,
+              "cannot swap a batch of %s with one of %s (or of another dictionary)",
+              other.loaded,
+              loaded));
     }
     swap(ints, other.ints);
     swap(longs, other.longs);
@@ -202,7 +210,12 @@ public final class TraceBatch {
   private void checkType(Column column, ColumnType expected, ColumnType alsoAllowed) {
     if (column.type() != expected && column.type() != alsoAllowed) {
       throw new IllegalArgumentException(
-          format(ROOT, "column %s has type %s, expected %s", column.wireName(), column.type(), expected));
+          format(
+              ROOT,
+              "column %s has type %s, expected %s",
+              column.wireName(),
+              column.type(),
+              expected));
     }
     if (!loaded.contains(column)) {
       throw new IllegalStateException(

@@ -7,9 +7,9 @@ import java.util.Map;
 
 /**
  * The strings of one trace, interned once: layer names, layer types and phase names that this
- * version does not know. Batches hold integer ids into it, so the hot path never touches a
- * String. Ids are stable for the life of a reader and grow append-only; a reader that meets a
- * per-file or per-row-group dictionary maps its local ids to these global ids once per page.
+ * version does not know. Batches hold integer ids into it, so the hot path never touches a String.
+ * Ids are stable for the life of a reader and grow append-only; a reader that meets a per-file or
+ * per-row-group dictionary maps its local ids to these global ids once per page.
  */
 public final class TraceDictionary {
   private final Strings layerNames = new Strings();
@@ -44,8 +44,8 @@ public final class TraceDictionary {
   }
 
   /**
-   * The phase code of a phase name: the {@link Phase#code()} of a known phase, or a code of
-   * {@link Phase#COUNT} or more for a name this version does not know.
+   * The phase code of a phase name: the {@link Phase#code()} of a known phase, or a code of {@link
+   * Phase#COUNT} or more for a name this version does not know.
    */
   public int phaseCode(String name) {
     var known = Phase.fromWireName(name);
@@ -57,7 +57,9 @@ public final class TraceDictionary {
 
   /** The wire name of any phase code, known or not. */
   public String phaseName(int code) {
-    return Phase.isKnown(code) ? Phase.ofCode(code).wireName() : unknownPhases.get(code - Phase.COUNT);
+    return Phase.isKnown(code)
+        ? Phase.ofCode(code).wireName()
+        : unknownPhases.get(code - Phase.COUNT);
   }
 
   /** Phase names seen in the trace that this version does not know, in order of appearance. */
@@ -66,8 +68,8 @@ public final class TraceDictionary {
   }
 
   /**
-   * One string table. Synchronized so that a reader thread may add strings while an analysis
-   * thread looks up the ids of earlier batches (see TraceBatch#swapContents); calls come once per
+   * One string table. Synchronized so that a reader thread may add strings while an analysis thread
+   * looks up the ids of earlier batches (see TraceBatch#swapContents); calls come once per
    * dictionary page or layer, never once per row.
    */
   private static final class Strings {

@@ -36,12 +36,13 @@ public enum TraceFormat {
   }
 
   /**
-   * The format an output path asks for, from its extension: {@code .parquet}, {@code .arrow}
-   * (IPC file), {@code .arrows} (IPC stream), {@code .csv}. {@code .ipc} and {@code .feather} are
-   * read as IPC file.
+   * The format an output path asks for, from its extension: {@code .parquet}, {@code .arrow} (IPC
+   * file), {@code .arrows} (IPC stream), {@code .csv}. {@code .ipc} and {@code .feather} are read
+   * as IPC file.
    */
   public static Optional<TraceFormat> fromExtension(Path path) {
-    String name = path.getFileName() == null ? "" : path.getFileName().toString().toLowerCase(Locale.ROOT);
+    String name =
+        path.getFileName() == null ? "" : path.getFileName().toString().toLowerCase(Locale.ROOT);
     if (name.endsWith(".parquet") || name.endsWith(".pq")) {
       return Optional.of(PARQUET);
     }

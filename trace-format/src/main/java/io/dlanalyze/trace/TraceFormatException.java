@@ -5,8 +5,8 @@ import static java.util.Objects.requireNonNull;
 import java.nio.file.Path;
 
 /**
- * A trace that cannot be read or does not follow the contract. The message is one line, meant
- * for the user: {@code run.parquet: row group 3: column 'phase' is missing}.
+ * A trace that cannot be read or does not follow the contract. The message is one line, meant for
+ * the user: {@code run.parquet: row group 3: column 'phase' is missing}.
  */
 public final class TraceFormatException extends RuntimeException {
   private static final long serialVersionUID = 1L;

@@ -32,8 +32,10 @@ public final class TraceMetadata {
   public static final String TASK = "dltrace.task";
   public static final String LOSS = "dltrace.loss";
   public static final String LAYERS = "dltrace.layers";
+
   /** Extension: batches per epoch, when the recorder knows it. */
   public static final String STEPS_PER_EPOCH = "dltrace.steps_per_epoch";
+
   /** Extension: the number of output classes of a classifier. */
   public static final String NUM_CLASSES = "dltrace.num_classes";
 
@@ -240,7 +242,12 @@ public final class TraceMetadata {
    */
   public static String jsonProblem(String parserMessage) {
     String text = parserMessage == null ? "" : parserMessage;
-    return JSON_SOURCE_NOTE.matcher(text).replaceAll("").replace('\n', ' ').replace('\r', ' ').strip();
+    return JSON_SOURCE_NOTE
+        .matcher(text)
+        .replaceAll("")
+        .replace('\n', ' ')
+        .replace('\r', ' ')
+        .strip();
   }
 
   private static final java.util.regex.Pattern JSON_SOURCE_NOTE =

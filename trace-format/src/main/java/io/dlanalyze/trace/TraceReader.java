@@ -5,8 +5,8 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * Streams one trace as columnar batches, in file order. The batch object is reused: its arrays
- * are valid until the next call to {@link #next()}.
+ * Streams one trace as columnar batches, in file order. The batch object is reused: its arrays are
+ * valid until the next call to {@link #next()}.
  *
  * <pre>{@code
  * try (TraceReader reader = TraceReaders.open(path, ReadOptions.all())) {
@@ -49,9 +49,7 @@ public interface TraceReader extends AutoCloseable {
   /** Rows returned so far. */
   long rowsRead();
 
-  /**
-   * Total rows when the format knows them up front (Parquet, Arrow file), or -1 (stream, CSV).
-   */
+  /** Total rows when the format knows them up front (Parquet, Arrow file), or -1 (stream, CSV). */
   long totalRows();
 
   /** True when the file ended early and only the complete batches before the cut were read. */

@@ -72,12 +72,19 @@ public final class TraceReaders {
       return TraceFormat.PARQUET;
     }
     if (n >= 6
-        && head[0] == 'A' && head[1] == 'R' && head[2] == 'R'
-        && head[3] == 'O' && head[4] == 'W' && head[5] == '1') {
+        && head[0] == 'A'
+        && head[1] == 'R'
+        && head[2] == 'R'
+        && head[3] == 'O'
+        && head[4] == 'W'
+        && head[5] == '1') {
       return TraceFormat.ARROW_FILE;
     }
-    if (n >= 4 && (head[0] & 0xFF) == 0xFF && (head[1] & 0xFF) == 0xFF
-        && (head[2] & 0xFF) == 0xFF && (head[3] & 0xFF) == 0xFF) {
+    if (n >= 4
+        && (head[0] & 0xFF) == 0xFF
+        && (head[1] & 0xFF) == 0xFF
+        && (head[2] & 0xFF) == 0xFF
+        && (head[3] & 0xFF) == 0xFF) {
       return TraceFormat.ARROW_STREAM;
     }
     var byName = TraceFormat.fromExtension(path);
@@ -89,7 +96,11 @@ public final class TraceReaders {
           ErrorCode.CORRUPT,
           path,
           null,
-          format(ROOT, "not a valid %s file: its first bytes are not the %s magic number", byName.get(), byName.get()));
+          format(
+              ROOT,
+              "not a valid %s file: its first bytes are not the %s magic number",
+              byName.get(),
+              byName.get()));
     }
     throw new TraceFormatException(
         ErrorCode.UNKNOWN_FORMAT,

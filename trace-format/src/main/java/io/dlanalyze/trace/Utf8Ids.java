@@ -34,7 +34,8 @@ public final class Utf8Ids {
       if (key == null) {
         break;
       }
-      if (hashes[slot] == hash && Arrays.equals(key, 0, key.length, bytes, offset, offset + length)) {
+      if (hashes[slot] == hash
+          && Arrays.equals(key, 0, key.length, bytes, offset, offset + length)) {
         return ids[slot];
       }
       slot = (slot + 1) & mask;

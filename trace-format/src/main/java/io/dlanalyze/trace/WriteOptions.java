@@ -14,12 +14,15 @@ public record WriteOptions(String compression, int rowGroupRows) {
   public static final int DEFAULT_ROW_GROUP_ROWS = 1 << 20;
 
   public WriteOptions {
-    if (!compression.equals("zstd") && !compression.equals("snappy") && !compression.equals("uncompressed")) {
+    if (!compression.equals("zstd")
+        && !compression.equals("snappy")
+        && !compression.equals("uncompressed")) {
       throw new IllegalArgumentException(
           format(ROOT, "compression must be zstd, snappy or uncompressed: %s", compression));
     }
     if (rowGroupRows <= 0) {
-      throw new IllegalArgumentException(format(ROOT, "rowGroupRows must be positive: %s", rowGroupRows));
+      throw new IllegalArgumentException(
+          format(ROOT, "rowGroupRows must be positive: %s", rowGroupRows));
     }
   }
 

@@ -14,8 +14,8 @@ import org.apache.parquet.format.converter.ParquetMetadataConverter;
  * <p>Why this class lives in parquet-mr's package: in Parquet-MR 1.18.1 every public way to build
  * read options ({@code ParquetReadOptions.builder(...)}) creates a Hadoop-backed codec factory in
  * the builder's constructor, which fails with {@code NoClassDefFoundError} when Hadoop is not on
- * the class path, even if a codec factory is set afterwards. The package-private constructor
- * takes the codec factory directly. This works on the class path (one class loader, same runtime
+ * the class path, even if a codec factory is set afterwards. The package-private constructor takes
+ * the codec factory directly. This works on the class path (one class loader, same runtime
  * package), not as a named JPMS module. If parquet-mr changes the constructor, this class stops
  * compiling, which is the intended alarm.
  */
@@ -37,7 +37,8 @@ public final class NoHadoopReadOptions {
         false, // useDictionaryFilter
         false, // useRecordFilter
         false, // useColumnIndexFilter
-        true, // usePageChecksumVerification: pages that carry a CRC (parquet-mr writes them) are checked
+        true, // usePageChecksumVerification: pages that carry a CRC (parquet-mr writes them) are
+        // checked
         false, // useBloomFilter
         false, // useOffHeapDecryptBuffer
         false, // useHadoopVectoredIo

@@ -27,7 +27,8 @@ public final class MemoryTrace {
   /** Generates the whole trace into one batch. */
   public static MemoryTrace of(SyntheticTrace trace) {
     if (trace.totalRows() > Integer.MAX_VALUE / 2) {
-      throw new IllegalArgumentException(format(ROOT, "trace too large for memory: %d rows", trace.totalRows()));
+      throw new IllegalArgumentException(
+          format(ROOT, "trace too large for memory: %d rows", trace.totalRows()));
     }
     int n = (int) trace.totalRows();
     try (TraceReader reader = trace.open(ReadOptions.all().withBatchRows(n))) {
@@ -51,7 +52,8 @@ public final class MemoryTrace {
   /** A reader over the rows in batches of {@code batchRows}, loading only {@code projection}. */
   public TraceReader open(Set<Column> projection, int batchRows) {
     return new TraceReader() {
-      private final TraceBatch batch = new TraceBatch(dictionary, projection, Math.min(batchRows, Math.max(1, size())));
+      private final TraceBatch batch =
+          new TraceBatch(dictionary, projection, Math.min(batchRows, Math.max(1, size())));
       private int position;
 
       @Override
@@ -64,9 +66,11 @@ public final class MemoryTrace {
         batch.reset(n);
         for (Column column : projection) {
           switch (column.type()) {
-            case INT32, STRING -> System.arraycopy(rows.ints(column), position, batch.ints(column), 0, n);
+            case INT32, STRING ->
+                System.arraycopy(rows.ints(column), position, batch.ints(column), 0, n);
             case INT64 -> System.arraycopy(rows.longs(column), position, batch.longs(column), 0, n);
-            case FLOAT64 -> System.arraycopy(rows.doubles(column), position, batch.doubles(column), 0, n);
+            case FLOAT64 ->
+                System.arraycopy(rows.doubles(column), position, batch.doubles(column), 0, n);
           }
           if (rows.hasNulls(column)) {
             System.arraycopy(rows.nullMask(column), position, batch.nullMaskForWrite(column), 0, n);

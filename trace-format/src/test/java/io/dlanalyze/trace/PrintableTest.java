@@ -42,7 +42,9 @@ class PrintableTest {
     }
     String escaped = Printable.escape(all.toString());
     for (int i = 0; i < escaped.length(); i++) {
-      assertThat(Printable.needsEscape(escaped.charAt(i))).as("char %04x", (int) escaped.charAt(i)).isFalse();
+      assertThat(Printable.needsEscape(escaped.charAt(i)))
+          .as("char %04x", (int) escaped.charAt(i))
+          .isFalse();
     }
   }
 }

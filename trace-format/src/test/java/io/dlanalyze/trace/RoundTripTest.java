@@ -19,7 +19,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 class RoundTripTest {
   /** The formats under test; each is a parameter so a new format joins every pair. */
   static final List<TraceFormat> FORMATS =
-      List.of(TraceFormat.PARQUET, TraceFormat.ARROW_FILE, TraceFormat.ARROW_STREAM, TraceFormat.CSV);
+      List.of(
+          TraceFormat.PARQUET, TraceFormat.ARROW_FILE, TraceFormat.ARROW_STREAM, TraceFormat.CSV);
 
   @TempDir Path dir;
 
@@ -47,7 +48,9 @@ class RoundTripTest {
     try (TraceReader reader = TraceReaders.open(first, ReadOptions.all().withBatchRows(11))) {
       assertThat(reader.format()).isEqualTo(from);
       assertThat(reader.metadata()).isEqualTo(metadata);
-      TraceWriter writer = TraceWriters.create(second, reader.metadata(), WriteOptions.defaults().withRowGroupRows(13));
+      TraceWriter writer =
+          TraceWriters.create(
+              second, reader.metadata(), WriteOptions.defaults().withRowGroupRows(13));
       while (reader.next()) {
         writer.write(reader.batch());
       }

@@ -40,7 +40,9 @@ public final class TestTraces {
     values.put(TraceMetadata.NUM_CLASSES, "10");
     List<LayerInfo> layers = new ArrayList<>();
     for (int i = 0; i < HOSTILE_NAMES.size(); i++) {
-      layers.add(new LayerInfo(i, HOSTILE_NAMES.get(i), i % 2 == 0 ? "Linear" : null, "relu", 10L * i, i != 3));
+      layers.add(
+          new LayerInfo(
+              i, HOSTILE_NAMES.get(i), i % 2 == 0 ? "Linear" : null, "relu", 10L * i, i != 3));
     }
     values.put(TraceMetadata.LAYERS, TraceMetadata.layersJson(layers));
     values.put("custom.multiline", "a\nb\tc \"q\" \\ é");
@@ -59,8 +61,21 @@ public final class TestTraces {
     TraceBatch batch = TraceBatch.allColumns(dictionary, rows);
     batch.reset(rows);
     double[] specials = {
-      Double.NaN, Double.POSITIVE_INFINITY, Double.NEGATIVE_INFINITY, -0.0, 0.0, Double.MIN_VALUE,
-      Double.MAX_VALUE, -Double.MAX_VALUE, 0.1, 1.0 / 3, 1e-300, 123456789.123456789, Math.PI, 1e22, 5e-324
+      Double.NaN,
+      Double.POSITIVE_INFINITY,
+      Double.NEGATIVE_INFINITY,
+      -0.0,
+      0.0,
+      Double.MIN_VALUE,
+      Double.MAX_VALUE,
+      -Double.MAX_VALUE,
+      0.1,
+      1.0 / 3,
+      1e-300,
+      123456789.123456789,
+      Math.PI,
+      1e22,
+      5e-324
     };
     int row = 0;
     for (int step = 0; step < steps; step++) {
@@ -93,7 +108,8 @@ public final class TestTraces {
           batch.ints(Column.LAYER_TYPE)[row] = -1;
           batch.setNull(Column.LAYER_TYPE, row);
         } else {
-          batch.ints(Column.LAYER_TYPE)[row] = dictionary.layerTypeId(layer % 4 == 0 ? "Linear" : "Conv2d, \"x\"");
+          batch.ints(Column.LAYER_TYPE)[row] =
+              dictionary.layerTypeId(layer % 4 == 0 ? "Linear" : "Conv2d, \"x\"");
         }
         batch.ints(Column.PHASE)[row] = phase;
         int k = row % specials.length;
@@ -103,7 +119,8 @@ public final class TestTraces {
         setOrNull(batch, Column.MAX, row, row % 3 == 0, row * 1e10);
         setOrNull(batch, Column.L2_NORM, row, row % 4 == 3, Math.sqrt(row));
         setOrNull(batch, Column.ZERO_FRACTION, row, row % 6 == 5, (row % 11) / 10.0);
-        setOrNullLong(batch, Column.NAN_COUNT, row, row % 8 == 7, row % 13 == 0 ? Long.MAX_VALUE : row);
+        setOrNullLong(
+            batch, Column.NAN_COUNT, row, row % 8 == 7, row % 13 == 0 ? Long.MAX_VALUE : row);
         setOrNullLong(batch, Column.INF_COUNT, row, row % 9 == 4, 0);
         setOrNullLong(batch, Column.NUMEL, row, row % 10 == 9, 1L << 40);
         row++;
@@ -112,14 +129,16 @@ public final class TestTraces {
     return batch;
   }
 
-  private static void setOrNull(TraceBatch batch, Column column, int row, boolean isNull, double value) {
+  private static void setOrNull(
+      TraceBatch batch, Column column, int row, boolean isNull, double value) {
     batch.doubles(column)[row] = isNull ? 0 : value;
     if (isNull) {
       batch.setNull(column, row);
     }
   }
 
-  private static void setOrNullLong(TraceBatch batch, Column column, int row, boolean isNull, long value) {
+  private static void setOrNullLong(
+      TraceBatch batch, Column column, int row, boolean isNull, long value) {
     batch.longs(column)[row] = isNull ? 0 : value;
     if (isNull) {
       batch.setNull(column, row);
@@ -127,7 +146,8 @@ public final class TestTraces {
   }
 
   /** Writes a batch to a trace file of the format {@code path}'s extension names. */
-  public static void write(Path path, TraceMetadata metadata, WriteOptions options, TraceBatch... batches) {
+  public static void write(
+      Path path, TraceMetadata metadata, WriteOptions options, TraceBatch... batches) {
     TraceWriter writer = TraceWriters.create(path, metadata, options);
     try {
       for (TraceBatch batch : batches) {

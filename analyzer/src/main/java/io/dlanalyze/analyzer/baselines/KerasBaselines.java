@@ -86,7 +86,9 @@ public final class KerasBaselines {
     }
   }
 
-  /** The three results, in the order TerminateOnNaN, EarlyStopping(loss), EarlyStopping(accuracy). */
+  /**
+   * The three results, in the order TerminateOnNaN, EarlyStopping(loss), EarlyStopping(accuracy).
+   */
   public List<BaselineResult> finish(AnalysisContext context) {
     if (inEpoch && (stepsPerEpoch.isEmpty() || epochSteps >= stepsPerEpoch.getAsInt())) {
       closeEpoch();
@@ -104,18 +106,44 @@ public final class KerasBaselines {
     String callback = "TerminateOnNaN()";
     if (!sawLoss) {
       return new BaselineResult(
-          "terminate_on_nan", callback, "batch", BaselineResult.Status.NOT_APPLICABLE, -1, -1, -1, null,
+          "terminate_on_nan",
+          callback,
+          "batch",
+          BaselineResult.Status.NOT_APPLICABLE,
+          -1,
+          -1,
+          -1,
+          null,
           "The trace has no loss rows.");
     }
     if (nanStep < 0) {
       return new BaselineResult(
-          "terminate_on_nan", callback, "batch", BaselineResult.Status.NEVER, -1, -1, -1, null,
+          "terminate_on_nan",
+          callback,
+          "batch",
+          BaselineResult.Status.NEVER,
+          -1,
+          -1,
+          -1,
+          null,
           format(ROOT, "The loss stayed finite in all %d steps.", context.stepCount()));
     }
     return new BaselineResult(
-        "terminate_on_nan", callback, "batch", BaselineResult.Status.STOPPED, nanStep, nanEpoch, nanBatch, null,
-        format(ROOT, "The loss was %s at step %d (epoch %d, batch %d).",
-            Double.isNaN(nanValue) ? "NaN" : nanValue > 0 ? "+Inf" : "-Inf", nanStep, nanEpoch, nanBatch));
+        "terminate_on_nan",
+        callback,
+        "batch",
+        BaselineResult.Status.STOPPED,
+        nanStep,
+        nanEpoch,
+        nanBatch,
+        null,
+        format(
+            ROOT,
+            "The loss was %s at step %d (epoch %d, batch %d).",
+            Double.isNaN(nanValue) ? "NaN" : nanValue > 0 ? "+Inf" : "-Inf",
+            nanStep,
+            nanEpoch,
+            nanBatch));
   }
 
   /** One EarlyStopping replay. */
@@ -176,19 +204,54 @@ public final class KerasBaselines {
       String callback = format(ROOT, "EarlyStopping(monitor='%s', patience=%d)", name, patience);
       if (!saw) {
         return new BaselineResult(
-            id, callback, "epoch", BaselineResult.Status.NOT_APPLICABLE, -1, -1, -1, null,
+            id,
+            callback,
+            "epoch",
+            BaselineResult.Status.NOT_APPLICABLE,
+            -1,
+            -1,
+            -1,
+            null,
             format(ROOT, "The trace has no %s rows.", name));
       }
       if (stopStep < 0) {
         return new BaselineResult(
-            id, callback, "epoch", BaselineResult.Status.NEVER, -1, -1, -1, null,
-            format(ROOT, "The epoch-mean %s improved often enough in all %d complete epochs.", name, epochs));
+            id,
+            callback,
+            "epoch",
+            BaselineResult.Status.NEVER,
+            -1,
+            -1,
+            -1,
+            null,
+            format(
+                ROOT,
+                "The epoch-mean %s improved often enough in all %d complete epochs.",
+                name,
+                epochs));
       }
-      String bestText = bestEpoch < 0 ? "no earlier epoch" : format(ROOT, "%s (epoch %d)", number(best), bestEpoch);
+      String bestText =
+          bestEpoch < 0
+              ? "no earlier epoch"
+              : format(ROOT, "%s (epoch %d)", number(best), bestEpoch);
       return new BaselineResult(
-          id, callback, "epoch", BaselineResult.Status.STOPPED, stopStep, stopEpoch, stopBatch, null,
-          format(ROOT, "The epoch-mean %s of epoch %d (%s) did not improve on %s for %d epoch%s.",
-              name, stopEpoch, number(stopValue), bestText, wait, wait == 1 ? "" : "s"));
+          id,
+          callback,
+          "epoch",
+          BaselineResult.Status.STOPPED,
+          stopStep,
+          stopEpoch,
+          stopBatch,
+          null,
+          format(
+              ROOT,
+              "The epoch-mean %s of epoch %d (%s) did not improve on %s for %d epoch%s.",
+              name,
+              stopEpoch,
+              number(stopValue),
+              bestText,
+              wait,
+              wait == 1 ? "" : "s"));
     }
   }
 

@@ -21,27 +21,32 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * Reports layers whose outputs or gradients are all zero for {@code window} steps in a row: a
- * dead ReLU layer, a layer cut off from the loss. One finding per layer; its other all-zero
- * streams are listed as consequences.
+ * Reports layers whose outputs or gradients are all zero for {@code window} steps in a row: a dead
+ * ReLU layer, a layer cut off from the loss. One finding per layer; its other all-zero streams are
+ * listed as consequences.
  *
  * <p>Implementation notes: a tensor is all zero when its zero_fraction is at least {@code
  * zero-fraction} (default 0.999). When a trace has no zero_fraction, the tensor must have mean 0
- * and, where recorded, std 0, min 0, max 0 and l2_norm 0. Unlike DeepLocalize's rule (mean == 0
- * in at least half of all batches so far, DEEPLOCALIZE-AND-PEERS.md 1.3), a ReLU layer with the
- * normal ~50% zeros never counts, and the window is a run, not a cumulative share. Weight
- * gradients of layers marked trainable=false are skipped (frozen layers have none).
+ * and, where recorded, std 0, min 0, max 0 and l2_norm 0. Unlike DeepLocalize's rule (mean == 0 in
+ * at least half of all batches so far, DEEPLOCALIZE-AND-PEERS.md 1.3), a ReLU layer with the normal
+ * ~50% zeros never counts, and the window is a run, not a cumulative share. Weight gradients of
+ * layers marked trainable=false are skipped (frozen layers have none).
  */
 @DetectorSpec(
     id = "dead-or-zero",
     symptom = Symptom.DEAD_OR_ZERO,
     severity = Severity.ERROR,
     summary = "A layer's outputs or gradients are all zero for many steps in a row",
-    source = "DeepLocalize Alg. 2 zero rule (DEEPLOCALIZE-AND-PEERS.md 1.3), with zero_fraction and a window (5.2)",
+    source =
+        "DeepLocalize Alg. 2 zero rule (DEEPLOCALIZE-AND-PEERS.md 1.3), with zero_fraction and a"
+            + " window (5.2)",
     thresholds = {"window", "zero-fraction"})
 public final class DeadOrZeroDetector implements Detector {
-  private static final DetectorSpec SPEC = DeadOrZeroDetector.class.getAnnotation(DetectorSpec.class);
-  private static final Phase[] PHASES = {Phase.FORWARD, Phase.ACTIVATION, Phase.BACKWARD, Phase.GRADIENT};
+  private static final DetectorSpec SPEC =
+      DeadOrZeroDetector.class.getAnnotation(DetectorSpec.class);
+  private static final Phase[] PHASES = {
+    Phase.FORWARD, Phase.ACTIVATION, Phase.BACKWARD, Phase.GRADIENT
+  };
 
   static final int ZERO_BIT = 1 << Column.ZERO_FRACTION.ordinal();
   static final int STD_BIT = 1 << Column.STD.ordinal();
@@ -55,7 +60,8 @@ public final class DeadOrZeroDetector implements Detector {
 
   @Override
   public Set<Column> columns() {
-    return EnumSet.of(Column.MEAN, Column.STD, Column.MIN, Column.MAX, Column.L2_NORM, Column.ZERO_FRACTION);
+    return EnumSet.of(
+        Column.MEAN, Column.STD, Column.MIN, Column.MAX, Column.L2_NORM, Column.ZERO_FRACTION);
   }
 
   @Override
@@ -91,17 +97,26 @@ public final class DeadOrZeroDetector implements Detector {
         if (mask == 0 || phase == Phase.GRADIENT && !trainable) {
           continue;
         }
-        runs.observe(slot, now, allZero(mask, slot, zero, mean, std, min, max, l2, zeroFraction), now);
+        runs.observe(
+            slot, now, allZero(mask, slot, zero, mean, std, min, max, l2, zeroFraction), now);
       }
     }
   }
 
   /**
-   * True when the tensor of a slot counts as all zero: zero_fraction at or above the threshold,
-   * or, without zero_fraction, a zero mean and zero std, min, max and l2_norm where present.
+   * True when the tensor of a slot counts as all zero: zero_fraction at or above the threshold, or,
+   * without zero_fraction, a zero mean and zero std, min, max and l2_norm where present.
    */
-  static boolean allZero(int mask, int slot, double[] zero, double[] mean, double[] std, double[] min,
-      double[] max, double[] l2, double zeroFraction) {
+  static boolean allZero(
+      int mask,
+      int slot,
+      double[] zero,
+      double[] mean,
+      double[] std,
+      double[] min,
+      double[] max,
+      double[] l2,
+      double zeroFraction) {
     if ((mask & ZERO_BIT) != 0) {
       return zero[slot] >= zeroFraction;
     }
@@ -127,7 +142,8 @@ public final class DeadOrZeroDetector implements Detector {
       for (int i = 1; i < group.size(); i++) {
         others.add(group.get(i).phase().wireName());
       }
-      String also = others.isEmpty() ? "" : "; so were its " + String.join(", ", others) + " values";
+      String also =
+          others.isEmpty() ? "" : "; so were its " + String.join(", ", others) + " values";
       findings.add(
           Finding.builder(SPEC)
               .at(root.layer(), root.phase())
@@ -141,9 +157,18 @@ public final class DeadOrZeroDetector implements Detector {
                       .build())
               .consequences(LayerGroups.consequences(group, context))
               .message(
-                  format(ROOT, "%s %s values were all zero (zero_fraction >= %s) for %d steps in a row from step %d, %d steps in all up to step %d%s.",
-                      name, root.phase().wireName(), Numbers.format(zeroFraction),
-                      root.longest(), root.firstStep(), root.occurrences(), root.lastStep(), also))
+                  format(
+                      ROOT,
+                      "%s %s values were all zero (zero_fraction >= %s) for %d steps in a row from"
+                          + " step %d, %d steps in all up to step %d%s.",
+                      name,
+                      root.phase().wireName(),
+                      Numbers.format(zeroFraction),
+                      root.longest(),
+                      root.firstStep(),
+                      root.occurrences(),
+                      root.lastStep(),
+                      also))
               .build());
     }
     return findings;

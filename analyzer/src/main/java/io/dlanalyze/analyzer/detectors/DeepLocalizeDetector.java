@@ -20,10 +20,9 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * DeepLocalize's Algorithms 1 and 2 as its Keras callback ({@code Our Callback/callbacks.py},
- * class {@code DeepLocalize}, {@code on_batch_end}) runs them, over a recorded trace. The first
- * hit ends the analysis, reported in DeepLocalize's own words ("Batch 4 layer 5: Error in
- * forward").
+ * DeepLocalize's Algorithms 1 and 2 as its Keras callback ({@code Our Callback/callbacks.py}, class
+ * {@code DeepLocalize}, {@code on_batch_end}) runs them, over a recorded trace. The first hit ends
+ * the analysis, reported in DeepLocalize's own words ("Batch 4 layer 5: Error in forward").
  *
  * <p>Implementation notes (DEEPLOCALIZE-AND-PEERS.md 1.2-1.5, 6.1): one mean per layer and stream
  * per batch. The forward stream is the layer's output: the trace's {@code activation} row where
@@ -41,32 +40,32 @@ import java.util.Set;
  * name}. Weights' NaN/zero tests run for every layer with weight rows (DeepLocalize: every layer
  * with weights). Deviation: the weight gradient of a layer is read from its own rows, not from
  * DeepLocalize's index that walks back two arrays per dense layer (which misaligns on models with
- * other weighted layers). Values are the recorder's float64 means, not DeepLocalize's float32
- * ones, so exact-equality verdicts can differ in the last bits (1.7).
+ * other weighted layers). Values are the recorder's float64 means, not DeepLocalize's float32 ones,
+ * so exact-equality verdicts can differ in the last bits (1.7).
  */
 @DetectorSpec(
     id = "deeplocalize",
     symptom = Symptom.NUMERICAL_ERROR,
     severity = Severity.ERROR,
     summary = "DeepLocalize's fault-localization loop, first hit only, in its own words",
-    source = "DeepLocalize (ICSE 2021) Keras callback, Alg. 1-2 (DEEPLOCALIZE-AND-PEERS.md 1.2-1.5)",
+    source =
+        "DeepLocalize (ICSE 2021) Keras callback, Alg. 1-2 (DEEPLOCALIZE-AND-PEERS.md 1.2-1.5)",
     thresholds = {"dl-window", "dl-zero-ratio"})
 public final class DeepLocalizeDetector implements Detector {
-  private static final DetectorSpec SPEC = DeepLocalizeDetector.class.getAnnotation(DetectorSpec.class);
+  private static final DetectorSpec SPEC =
+      DeepLocalizeDetector.class.getAnnotation(DetectorSpec.class);
 
   /** DeepLocalize's four per-layer streams. */
   private enum Stream {
-    FORWARD("forward", "Error in forward", "Error in forward"),
-    WEIGHTS("Weights", "Error in Weights", "Error in Weights"),
-    DELTA_WEIGHTS("delta Weights", "Error in delta Weights", "Error in Delta Weights"),
-    OUTPUT_GRADIENT("Output Gradient", "Error in Output Gradient", "Error in Output Gradient");
+    FORWARD("Error in forward", "Error in forward"),
+    WEIGHTS("Error in Weights", "Error in Weights"),
+    DELTA_WEIGHTS("Error in delta Weights", "Error in Delta Weights"),
+    OUTPUT_GRADIENT("Error in Output Gradient", "Error in Output Gradient");
 
-    final String label;
     final String message;
     final String unchangedMessage;
 
-    Stream(String label, String message, String unchangedMessage) {
-      this.label = label;
+    Stream(String message, String unchangedMessage) {
       this.message = message;
       this.unchangedMessage = unchangedMessage;
     }
@@ -90,7 +89,9 @@ public final class DeepLocalizeDetector implements Detector {
         return;
       }
       int old = count.length;
-      layers = Math.max(layers, old * 2); // doubling: a trace that adds layers one by one copies O(layers)
+      layers =
+          Math.max(
+              layers, old * 2); // doubling: a trace that adds layers one by one copies O(layers)
       values = Arrays.copyOf(values, layers);
       count = Arrays.copyOf(count, layers);
       zeros = Arrays.copyOf(zeros, layers);
@@ -116,8 +117,14 @@ public final class DeepLocalizeDetector implements Detector {
 
   @Override
   public Set<Phase> phases() {
-    return EnumSet.of(Phase.FORWARD, Phase.ACTIVATION, Phase.WEIGHT, Phase.LOSS, Phase.ACCURACY,
-        Phase.GRADIENT, Phase.BACKWARD);
+    return EnumSet.of(
+        Phase.FORWARD,
+        Phase.ACTIVATION,
+        Phase.WEIGHT,
+        Phase.LOSS,
+        Phase.ACCURACY,
+        Phase.GRADIENT,
+        Phase.BACKWARD);
   }
 
   @Override
@@ -156,7 +163,8 @@ public final class DeepLocalizeDetector implements Detector {
     // Weights, layers L..0.
     Series weights = series[Stream.WEIGHTS.ordinal()];
     for (int layer = layers - 1; layer >= 0; layer--) {
-      if (step.has(layer, Phase.WEIGHT) && value(step, Stream.WEIGHTS, weights, layer, Phase.WEIGHT)) {
+      if (step.has(layer, Phase.WEIGHT)
+          && value(step, Stream.WEIGHTS, weights, layer, Phase.WEIGHT)) {
         return;
       }
     }
@@ -170,7 +178,8 @@ public final class DeepLocalizeDetector implements Detector {
     // Delta weights (weight gradients), dense-like layers L..0.
     Series delta = series[Stream.DELTA_WEIGHTS.ordinal()];
     for (int layer = layers - 1; layer >= 0; layer--) {
-      if (step.layer(layer).isDenseLike() && step.has(layer, Phase.GRADIENT)
+      if (step.layer(layer).isDenseLike()
+          && step.has(layer, Phase.GRADIENT)
           && value(step, Stream.DELTA_WEIGHTS, delta, layer, Phase.GRADIENT)) {
         return;
       }
@@ -181,7 +190,8 @@ public final class DeepLocalizeDetector implements Detector {
     // Output gradients (backward), layers L..0.
     Series backward = series[Stream.OUTPUT_GRADIENT.ordinal()];
     for (int layer = layers - 1; layer >= 0; layer--) {
-      if (step.has(layer, Phase.BACKWARD) && value(step, Stream.OUTPUT_GRADIENT, backward, layer, Phase.BACKWARD)) {
+      if (step.has(layer, Phase.BACKWARD)
+          && value(step, Stream.OUTPUT_GRADIENT, backward, layer, Phase.BACKWARD)) {
         return;
       }
     }
@@ -195,13 +205,31 @@ public final class DeepLocalizeDetector implements Detector {
     double v = step.mean(layer, phase);
     s.append(layer, v);
     if (Double.isNaN(v) || Double.isInfinite(v)) {
-      report(step, layer, phase, stream.message, Symptom.NUMERICAL_ERROR, Severity.CRITICAL, "nan_inf", v, -1);
+      report(
+          step,
+          layer,
+          phase,
+          stream.message,
+          Symptom.NUMERICAL_ERROR,
+          Severity.CRITICAL,
+          "nan_inf",
+          v,
+          -1);
       return true;
     }
     if (v == 0) {
       s.zeros[layer]++;
       if (s.zeros[layer] >= step.ordinal() * zeroRatio) {
-        report(step, layer, phase, stream.message, Symptom.DEAD_OR_ZERO, Severity.ERROR, "zero_frequency", v, s.zeros[layer]);
+        report(
+            step,
+            layer,
+            phase,
+            stream.message,
+            Symptom.DEAD_OR_ZERO,
+            Severity.ERROR,
+            "zero_frequency",
+            v,
+            s.zeros[layer]);
         return true;
       }
     }
@@ -213,16 +241,26 @@ public final class DeepLocalizeDetector implements Detector {
     boolean forwardOrder = stream == Stream.FORWARD;
     for (int i = 0; i < layers; i++) {
       int layer = forwardOrder ? i : layers - 1 - i;
-      boolean eligible = denseOnly ? step.layer(layer).isDenseLike() : !step.layer(layer).isFlatten();
+      boolean eligible =
+          denseOnly ? step.layer(layer).isDenseLike() : !step.layer(layer).isFlatten();
       if (eligible && meanEqualsMax(s.values[layer], s.count[layer])) {
-        Phase phase = switch (stream) {
-          case FORWARD -> step.has(layer, Phase.ACTIVATION) ? Phase.ACTIVATION : Phase.FORWARD;
-          case WEIGHTS -> Phase.WEIGHT;
-          case DELTA_WEIGHTS -> Phase.GRADIENT;
-          case OUTPUT_GRADIENT -> Phase.BACKWARD;
-        };
-        report(step, layer, phase, stream.unchangedMessage, Symptom.UNCHANGED_VALUES, Severity.ERROR, "unchanged",
-            s.values[layer][s.count[layer] - 1], -1);
+        Phase phase =
+            switch (stream) {
+              case FORWARD -> step.has(layer, Phase.ACTIVATION) ? Phase.ACTIVATION : Phase.FORWARD;
+              case WEIGHTS -> Phase.WEIGHT;
+              case DELTA_WEIGHTS -> Phase.GRADIENT;
+              case OUTPUT_GRADIENT -> Phase.BACKWARD;
+            };
+        report(
+            step,
+            layer,
+            phase,
+            stream.unchangedMessage,
+            Symptom.UNCHANGED_VALUES,
+            Severity.ERROR,
+            "unchanged",
+            s.values[layer][s.count[layer] - 1],
+            -1);
         return true;
       }
       s.count[layer] = 0;
@@ -230,7 +268,9 @@ public final class DeepLocalizeDetector implements Detector {
     return false;
   }
 
-  /** Loss or accuracy: NaN/Inf ("Invalid loss"), then every N batches the MDL test; true on a hit. */
+  /**
+   * Loss or accuracy: NaN/Inf ("Invalid loss"), then every N batches the MDL test; true on a hit.
+   */
   private boolean metric(StepView step, Phase phase, Series s, String invalid, boolean blockEnd) {
     if (!step.has(-1, phase)) {
       return false;
@@ -297,32 +337,52 @@ public final class DeepLocalizeDetector implements Detector {
     return pairwiseSum(a, from, half) + pairwiseSum(a, from + half, n - half);
   }
 
-  private void report(StepView step, int layer, Phase phase, String what, Symptom symptom, Severity severity,
-      String rule, double value, long zeros) {
+  private void report(
+      StepView step,
+      int layer,
+      Phase phase,
+      String what,
+      Symptom symptom,
+      Severity severity,
+      String rule,
+      double value,
+      long zeros) {
     String message = format(ROOT, "Batch %d layer %d: %s", step.batch(), layer, what);
     Evidence.Builder evidence = evidence(step, rule, value, message);
     if (zeros >= 0) {
       evidence.put("zero_batches", zeros).put("zero_ratio", zeroRatio);
     }
-    hit = Finding.builder(SPEC).symptom(symptom).severity(severity)
-        .at(layer, phase)
-        .steps(step.step(), step.step(), 1)
-        .epochBatch(step.epoch(), step.batch())
-        .evidence(evidence.build())
-        .message(message)
-        .build();
+    hit =
+        Finding.builder(SPEC)
+            .symptom(symptom)
+            .severity(severity)
+            .at(layer, phase)
+            .steps(step.step(), step.step(), 1)
+            .epochBatch(step.epoch(), step.batch())
+            .evidence(evidence.build())
+            .message(message)
+            .build();
   }
 
-  private void reportModel(StepView step, Phase phase, String what, Symptom symptom, Severity severity, String rule,
+  private void reportModel(
+      StepView step,
+      Phase phase,
+      String what,
+      Symptom symptom,
+      Severity severity,
+      String rule,
       double value) {
     String message = format(ROOT, "Batch %d: %s", step.batch(), what);
-    hit = Finding.builder(SPEC).symptom(symptom).severity(severity)
-        .at(-1, phase)
-        .steps(step.step(), step.step(), 1)
-        .epochBatch(step.epoch(), step.batch())
-        .evidence(evidence(step, rule, value, message).build())
-        .message(message)
-        .build();
+    hit =
+        Finding.builder(SPEC)
+            .symptom(symptom)
+            .severity(severity)
+            .at(-1, phase)
+            .steps(step.step(), step.step(), 1)
+            .epochBatch(step.epoch(), step.batch())
+            .evidence(evidence(step, rule, value, message).build())
+            .message(message)
+            .build();
   }
 
   private Evidence.Builder evidence(StepView step, String rule, double value, String message) {

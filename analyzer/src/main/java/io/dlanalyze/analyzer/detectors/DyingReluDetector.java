@@ -23,27 +23,31 @@ import java.util.Set;
 
 /**
  * Reports ReLU layers whose units die: the share of exact zeros in the layer's output stays at or
- * above {@code dying-relu-fraction} for {@code window} steps in a row. The output gradient's
- * zero share, where recorded, is quoted as corroboration (a dead unit passes no gradient).
+ * above {@code dying-relu-fraction} for {@code window} steps in a row. The output gradient's zero
+ * share, where recorded, is quoted as corroboration (a dead unit passes no gradient).
  *
- * <p>Implementation notes: DeepDiagnosis calls a ReLU layer dead when >= 70% of its outputs are
- * <= 0 (at the last epoch); AUTOTRAINER when >= 70% of all gradient entries are exactly zero
+ * <p>Implementation notes: DeepDiagnosis calls a ReLU layer dead when >= 70% of its outputs are <=
+ * 0 (at the last epoch); AUTOTRAINER when >= 70% of all gradient entries are exactly zero
  * (DEEPLOCALIZE-AND-PEERS.md 3.1, 3.2). A ReLU layer at initialization already outputs ~50% zeros,
  * and healthy nets drift higher: in the fixed sample runs the worst ReLU layer sits at a median of
- * 0.84 and peaks at 0.88 (vanishing-gradient-fixed, fc5), and 0.71-0.75 is common (gh-averaging-fixed). 0.7
- * would flag four of the healthy twins, so the default is 0.95: at most one unit in twenty still
- * fires, and it must hold for a whole window, not one batch (5.2: zero_fraction plus persistence).
- * The layer's activation comes from {@code dltrace.layers} or a layer type ReLU.
+ * 0.84 and peaks at 0.88 (vanishing-gradient-fixed, fc5), and 0.71-0.75 is common
+ * (gh-averaging-fixed). 0.7 would flag four of the healthy twins, so the default is 0.95: at most
+ * one unit in twenty still fires, and it must hold for a whole window, not one batch (5.2:
+ * zero_fraction plus persistence). The layer's activation comes from {@code dltrace.layers} or a
+ * layer type ReLU.
  */
 @DetectorSpec(
     id = "dying-relu",
     symptom = Symptom.DEAD_OR_ZERO,
     severity = Severity.WARNING,
     summary = "Most units of a ReLU layer output exactly zero for many steps in a row",
-    source = "DeepDiagnosis dead node >= 0.7, AUTOTRAINER dying ReLU >= 0.7 (DEEPLOCALIZE-AND-PEERS.md 3.1, 3.2), raised to 0.95 for normal ReLU sparsity (5.2)",
+    source =
+        "DeepDiagnosis dead node >= 0.7, AUTOTRAINER dying ReLU >= 0.7 (DEEPLOCALIZE-AND-PEERS.md"
+            + " 3.1, 3.2), raised to 0.95 for normal ReLU sparsity (5.2)",
     thresholds = {"window", "dying-relu-fraction"})
 public final class DyingReluDetector implements Detector {
-  private static final DetectorSpec SPEC = DyingReluDetector.class.getAnnotation(DetectorSpec.class);
+  private static final DetectorSpec SPEC =
+      DyingReluDetector.class.getAnnotation(DetectorSpec.class);
 
   private final ActivationKind.PerLayer activations = new ActivationKind.PerLayer();
 
@@ -81,7 +85,8 @@ public final class DyingReluDetector implements Detector {
       return;
     }
     int old = run.length;
-    layers = Math.max(layers, old * 2); // doubling: a trace that adds layers one by one copies O(layers)
+    layers =
+        Math.max(layers, old * 2); // doubling: a trace that adds layers one by one copies O(layers)
     initial = Arrays.copyOf(initial, layers);
     runStart = Arrays.copyOf(runStart, layers);
     run = Arrays.copyOf(run, layers);
@@ -148,12 +153,13 @@ public final class DyingReluDetector implements Detector {
       }
       long length = firedEnd[layer] - firedStart[layer] + 1;
       double mean = sum[layer] / steps[layer];
-      Evidence.Builder evidence = Evidence.builder()
-          .put("initial_zero_fraction", initial[layer])
-          .put("mean_zero_fraction", mean)
-          .put("max_zero_fraction", max[layer])
-          .put("threshold", threshold)
-          .put("run_steps", length);
+      Evidence.Builder evidence =
+          Evidence.builder()
+              .put("initial_zero_fraction", initial[layer])
+              .put("mean_zero_fraction", mean)
+              .put("max_zero_fraction", max[layer])
+              .put("threshold", threshold)
+              .put("run_steps", length);
       String backward = "";
       if (backwardCount[layer] > 0) {
         double b = backwardSum[layer] / backwardCount[layer];
@@ -166,9 +172,17 @@ public final class DyingReluDetector implements Detector {
               .at(layer, Phase.ACTIVATION)
               .steps(firedStart[layer], firedEnd[layer], length)
               .evidence(evidence.build())
-              .message(format(ROOT,
-                  "%s of the ReLU outputs of %s were exactly zero for %d steps from step %d (%s at the first step)%s.",
-                  Numbers.percent(mean), name, length, firedStart[layer], Numbers.percent(initial[layer]), backward))
+              .message(
+                  format(
+                      ROOT,
+                      "%s of the ReLU outputs of %s were exactly zero for %d steps from step %d (%s"
+                          + " at the first step)%s.",
+                      Numbers.percent(mean),
+                      name,
+                      length,
+                      firedStart[layer],
+                      Numbers.percent(initial[layer]),
+                      backward))
               .build());
     }
     return findings;

@@ -26,8 +26,8 @@ import java.util.Set;
 /**
  * Reports layers whose effective learning rate, {@code lr x ||grad|| / ||weight||} (the relative
  * size of a plain SGD update), stays outside [{@code effective-lr-low}, {@code effective-lr-high}]
- * for {@code window} steps in a row. A warning when the loss stalls at the end of that stretch
- * and the run never learned (too high: {@code oscillation}; too low: {@code slow_convergence});
+ * for {@code window} steps in a row. A warning when the loss stalls at the end of that stretch and
+ * the run never learned (too high: {@code oscillation}; too low: {@code slow_convergence});
  * otherwise an info finding that the root-cause analysis can quote.
  *
  * <p>Implementation notes: DeepDiagnosis' learning-rate test is {@code lr*||dW||/||W||} outside
@@ -43,11 +43,22 @@ import java.util.Set;
     id = "effective-learning-rate",
     symptom = Symptom.OSCILLATION,
     severity = Severity.WARNING,
-    summary = "A layer's effective learning rate lr x ||grad|| / ||weight|| stays outside its normal band",
-    source = "DeepDiagnosis learning-rate band 1e-5..1e-1 (DEEPLOCALIZE-AND-PEERS.md 3.1); TheDeepChecker update ratio log10 in [-4, -1] (3.7)",
-    thresholds = {"window", "effective-lr-low", "effective-lr-high", "min-improvement", "converged-drop"})
+    summary =
+        "A layer's effective learning rate lr x ||grad|| / ||weight|| stays outside its normal"
+            + " band",
+    source =
+        "DeepDiagnosis learning-rate band 1e-5..1e-1 (DEEPLOCALIZE-AND-PEERS.md 3.1);"
+            + " TheDeepChecker update ratio log10 in [-4, -1] (3.7)",
+    thresholds = {
+      "window",
+      "effective-lr-low",
+      "effective-lr-high",
+      "min-improvement",
+      "converged-drop"
+    })
 public final class EffectiveLearningRateDetector implements Detector {
-  private static final DetectorSpec SPEC = EffectiveLearningRateDetector.class.getAnnotation(DetectorSpec.class);
+  private static final DetectorSpec SPEC =
+      EffectiveLearningRateDetector.class.getAnnotation(DetectorSpec.class);
 
   private LossHistory loss;
   private int window;
@@ -57,8 +68,12 @@ public final class EffectiveLearningRateDetector implements Detector {
   private double convergedDrop;
   private double metadataRate = Double.NaN;
   private BandRuns runs;
-  /** Over the first firing run: the sum of log10(effective rate), its count, the last learning rate. */
+
+  /**
+   * Over the first firing run: the sum of log10(effective rate), its count, the last learning rate.
+   */
   private double[] firedSum = new double[0];
+
   private long[] firedCount = new long[0];
   private double[] firedRate = new double[0];
 
@@ -69,7 +84,8 @@ public final class EffectiveLearningRateDetector implements Detector {
 
   @Override
   public Set<Phase> phases() {
-    return EnumSet.of(Phase.GRADIENT, Phase.WEIGHT, Phase.LEARNING_RATE, Phase.LOSS, Phase.ACCURACY);
+    return EnumSet.of(
+        Phase.GRADIENT, Phase.WEIGHT, Phase.LEARNING_RATE, Phase.LOSS, Phase.ACCURACY);
   }
 
   @Override
@@ -101,7 +117,8 @@ public final class EffectiveLearningRateDetector implements Detector {
   @Override
   public void observe(StepView step) {
     loss.observe(step);
-    double rate = step.has(-1, Phase.LEARNING_RATE) ? step.mean(-1, Phase.LEARNING_RATE) : metadataRate;
+    double rate =
+        step.has(-1, Phase.LEARNING_RATE) ? step.mean(-1, Phase.LEARNING_RATE) : metadataRate;
     if (!(rate > 0) || !Double.isFinite(rate)) {
       return;
     }
@@ -140,7 +157,8 @@ public final class EffectiveLearningRateDetector implements Detector {
       int root = -1;
       List<Consequence> others = new ArrayList<>();
       for (int layer = 0; layer < runs.capacity(); layer++) {
-        if (runs.fired(layer) && runs.firedSide(layer) == direction
+        if (runs.fired(layer)
+            && runs.firedSide(layer) == direction
             && (root < 0 || runs.firedStart(layer) < runs.firedStart(root))) {
           root = layer;
         }
@@ -150,8 +168,13 @@ public final class EffectiveLearningRateDetector implements Detector {
       }
       for (int layer = 0; layer < runs.capacity(); layer++) {
         if (layer != root && runs.fired(layer) && runs.firedSide(layer) == direction) {
-          others.add(new Consequence(layer, context.layer(layer).name(), Phase.GRADIENT, runs.firedStart(layer),
-              runs.firedLength(layer)));
+          others.add(
+              new Consequence(
+                  layer,
+                  context.layer(layer).name(),
+                  Phase.GRADIENT,
+                  runs.firedStart(layer),
+                  runs.firedLength(layer)));
         }
       }
       findings.add(finding(root, others, learned, context));
@@ -159,25 +182,32 @@ public final class EffectiveLearningRateDetector implements Detector {
     return findings;
   }
 
-  private Finding finding(int layer, List<Consequence> others, boolean learned, AnalysisContext context) {
+  private Finding finding(
+      int layer, List<Consequence> others, boolean learned, AnalysisContext context) {
     boolean tooHigh = runs.firedSide(layer) > 0;
     double typical = Math.pow(10, firedSum[layer] / firedCount[layer]);
     long length = runs.firedLength(layer);
-    boolean stalled = loss.judgeable(window) && loss.stalledAt(runs.firedEnd(layer), window, minImprovement);
+    boolean stalled =
+        loss.judgeable(window) && loss.stalledAt(runs.firedEnd(layer), window, minImprovement);
     boolean warn = stalled && !learned && loss.firstNonFiniteStep() < 0;
     String name = context.layer(layer).name();
     double bound = tooHigh ? high : low;
-    Evidence.Builder evidence = Evidence.builder()
-        .put("direction", tooHigh ? "high" : "low")
-        .put("effective_lr", typical)
-        .put("learning_rate", firedRate[layer])
-        .put("band_low", low)
-        .put("band_high", high);
+    Evidence.Builder evidence =
+        Evidence.builder()
+            .put("direction", tooHigh ? "high" : "low")
+            .put("effective_lr", typical)
+            .put("learning_rate", firedRate[layer])
+            .put("band_low", low)
+            .put("band_high", high);
     if (typical < high * 1e3 && typical > low / 1e3) {
-      // Moving the learning rate by the factor that brings the ratio to the band's geometric centre.
+      // Moving the learning rate by the factor that brings the ratio to the band's geometric
+      // centre.
       evidence.put("suggested_learning_rate", firedRate[layer] * Math.sqrt(low * high) / typical);
     }
-    evidence.put("loss_stalled", stalled).put("run_steps", length).put("layers_out_of_band", (long) others.size() + 1);
+    evidence
+        .put("loss_stalled", stalled)
+        .put("run_steps", length)
+        .put("layers_out_of_band", (long) others.size() + 1);
     String more = others.isEmpty() ? "" : format(ROOT, "; so did %d more layers", others.size());
     return Finding.builder(SPEC)
         .symptom(tooHigh ? Symptom.OSCILLATION : Symptom.SLOW_CONVERGENCE)
@@ -186,10 +216,20 @@ public final class EffectiveLearningRateDetector implements Detector {
         .steps(runs.firedStart(layer), runs.firedEnd(layer), length)
         .evidence(evidence.build())
         .consequences(others)
-        .message(format(ROOT,
-            "The effective learning rate of %s (lr %s x ||grad|| / ||weight||) stayed %s %s for %d steps from step %d (typically %s)%s%s.",
-            name, Numbers.format(firedRate[layer]), tooHigh ? "above" : "below", Numbers.format(bound), length,
-            runs.firedStart(layer), Numbers.format(typical), more, warn ? ", and the loss did not improve" : ""))
+        .message(
+            format(
+                ROOT,
+                "The effective learning rate of %s (lr %s x ||grad|| / ||weight||) stayed %s %s for"
+                    + " %d steps from step %d (typically %s)%s%s.",
+                name,
+                Numbers.format(firedRate[layer]),
+                tooHigh ? "above" : "below",
+                Numbers.format(bound),
+                length,
+                runs.firedStart(layer),
+                Numbers.format(typical),
+                more,
+                warn ? ", and the loss did not improve" : ""))
         .build();
   }
 }

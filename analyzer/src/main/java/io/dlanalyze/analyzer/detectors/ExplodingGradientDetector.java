@@ -30,11 +30,11 @@ import java.util.Set;
  * <p>Implementation notes. Growth rule: a layer's reference is the median of its first three
  * positive finite gradient l2 norms (weight gradient, else output gradient). It explodes at the
  * first step whose norm reaches {@code exploding-growth} (default 1e3) times the reference, or
- * turns non-finite after reaching 10x; the onset is the step after the last one still within 10x
- * of the reference. TheDeepChecker flags growth over 2x between checks and absolute values
- * above 1e6 (DEEPLOCALIZE-AND-PEERS.md 3.7); an absolute bound depends on the tensor's size, so
- * the growth is measured against the layer's own start. A growth that never turns non-finite is
- * reported only when the loss stalls around it (5.2: condition on the loss trend), so a net whose
+ * turns non-finite after reaching 10x; the onset is the step after the last one still within 10x of
+ * the reference. TheDeepChecker flags growth over 2x between checks and absolute values above 1e6
+ * (DEEPLOCALIZE-AND-PEERS.md 3.7); an absolute bound depends on the tensor's size, so the growth is
+ * measured against the layer's own start. A growth that never turns non-finite is reported only
+ * when the loss stalls around it (5.2: condition on the loss trend), so a net whose
  * zero-initialized head wakes up the earlier layers is not flagged. Ratio rule: AUTOTRAINER's
  * {@code ||g_first|| / ||g_last|| > 70} (beta_3, 3.2), for {@code window} steps in a row, only when
  * the loss stalls at the end of that run and the run never learned (AUTOTRAINER gates its gradient
@@ -46,11 +46,21 @@ import java.util.Set;
     id = "exploding-gradient",
     symptom = Symptom.EXPLODING_GRADIENT,
     severity = Severity.ERROR,
-    summary = "Gradient norms grow by orders of magnitude, or the first layer's dwarf the last layer's",
-    source = "AUTOTRAINER explode rule, ratio > 70 (DEEPLOCALIZE-AND-PEERS.md 3.2); TheDeepChecker growth > 2x and > 1e6 (3.7)",
-    thresholds = {"window", "exploding-growth", "exploding-ratio", "min-improvement", "converged-drop"})
+    summary =
+        "Gradient norms grow by orders of magnitude, or the first layer's dwarf the last layer's",
+    source =
+        "AUTOTRAINER explode rule, ratio > 70 (DEEPLOCALIZE-AND-PEERS.md 3.2); TheDeepChecker"
+            + " growth > 2x and > 1e6 (3.7)",
+    thresholds = {
+      "window",
+      "exploding-growth",
+      "exploding-ratio",
+      "min-improvement",
+      "converged-drop"
+    })
 public final class ExplodingGradientDetector implements Detector {
-  private static final DetectorSpec SPEC = ExplodingGradientDetector.class.getAnnotation(DetectorSpec.class);
+  private static final DetectorSpec SPEC =
+      ExplodingGradientDetector.class.getAnnotation(DetectorSpec.class);
   private static final double CALM = 10;
 
   private LossHistory loss;
@@ -108,7 +118,8 @@ public final class ExplodingGradientDetector implements Detector {
       return;
     }
     int old = reference.length;
-    layers = Math.max(layers, old * 2); // doubling: a trace that adds layers one by one copies O(layers)
+    layers =
+        Math.max(layers, old * 2); // doubling: a trace that adds layers one by one copies O(layers)
     early = Arrays.copyOf(early, layers);
     for (int i = old; i < layers; i++) {
       early[i] = new double[3];
@@ -178,7 +189,7 @@ public final class ExplodingGradientDetector implements Detector {
           calmStep[layer] = calmStep[layer] - 1;
           peak[layer] = b;
           peakStep[layer] = calmStep[layer] + 1;
-          fire(layer, step, step);
+          fire(layer, step);
           nonFiniteStep[layer] = step;
         }
         return;
@@ -197,7 +208,7 @@ public final class ExplodingGradientDetector implements Detector {
     double ref = reference[layer];
     if (!Double.isFinite(l2)) {
       if (peak[layer] >= CALM * ref) {
-        fire(layer, step, step);
+        fire(layer, step);
         nonFiniteStep[layer] = step;
       }
       return;
@@ -212,11 +223,11 @@ public final class ExplodingGradientDetector implements Detector {
       peakStep[layer] = step;
     }
     if (l2 >= growth * ref) {
-      fire(layer, step, step);
+      fire(layer, step);
     }
   }
 
-  private void fire(int layer, long step, long at) {
+  private void fire(int layer, long at) {
     fireStep[layer] = at;
     onset[layer] = calmStep[layer] + 1;
     firePeak[layer] = peak[layer];
@@ -243,7 +254,9 @@ public final class ExplodingGradientDetector implements Detector {
     }
     ratioRun++;
     ratioRunMax = Math.max(ratioRunMax, a / b);
-    if (ratioRun >= window && ratioFiredStart < 0 && loss.stalledAt(step.step(), window, minImprovement)) {
+    if (ratioRun >= window
+        && ratioFiredStart < 0
+        && loss.stalledAt(step.step(), window, minImprovement)) {
       ratioFiredStart = ratioRunStart;
       ratioFiredEnd = step.step();
       ratioFiredMax = ratioRunMax;
@@ -269,7 +282,8 @@ public final class ExplodingGradientDetector implements Detector {
         continue;
       }
       exploded.add(layer);
-      if (root < 0 || onset[layer] < onset[root]
+      if (root < 0
+          || onset[layer] < onset[root]
           || onset[layer] == onset[root] && growthOf(layer) > growthOf(root)) {
         root = layer;
       }
@@ -284,16 +298,25 @@ public final class ExplodingGradientDetector implements Detector {
           Finding.builder(SPEC)
               .at(ratioFirst, phaseOf[ratioFirst])
               .steps(ratioFiredStart, ratioFiredEnd, ratioFiredSteps)
-              .evidence(Evidence.builder()
-                  .put("rule", "ratio")
-                  .put("max_ratio", ratioFiredMax)
-                  .put("ratio_threshold", ratioLimit)
-                  .put("run_steps", ratioFiredSteps)
-                  .put("last_layer", last)
-                  .build())
-              .message(format(ROOT,
-                  "The gradient norm of %s stayed above %s times that of %s for %d steps from step %d (up to %sx) while the loss did not improve.",
-                  first, Numbers.format(ratioLimit), last, ratioFiredSteps, ratioFiredStart, Numbers.format(ratioFiredMax)))
+              .evidence(
+                  Evidence.builder()
+                      .put("rule", "ratio")
+                      .put("max_ratio", ratioFiredMax)
+                      .put("ratio_threshold", ratioLimit)
+                      .put("run_steps", ratioFiredSteps)
+                      .put("last_layer", last)
+                      .build())
+              .message(
+                  format(
+                      ROOT,
+                      "The gradient norm of %s stayed above %s times that of %s for %d steps from"
+                          + " step %d (up to %sx) while the loss did not improve.",
+                      first,
+                      Numbers.format(ratioLimit),
+                      last,
+                      ratioFiredSteps,
+                      ratioFiredStart,
+                      Numbers.format(ratioFiredMax)))
               .build());
     }
     return findings;
@@ -307,7 +330,8 @@ public final class ExplodingGradientDetector implements Detector {
     List<Consequence> consequences = new ArrayList<>();
     for (int layer : exploded) {
       if (layer != root) {
-        consequences.add(new Consequence(layer, context.layer(layer).name(), phaseOf[layer], onset[layer], 1));
+        consequences.add(
+            new Consequence(layer, context.layer(layer).name(), phaseOf[layer], onset[layer], 1));
       }
     }
     String name = context.layer(root).name();
@@ -315,29 +339,39 @@ public final class ExplodingGradientDetector implements Detector {
     long steps = Math.max(1, firePeakStep[root] - onset[root] + 1);
     long nonFinite = nonFiniteStep[root];
     long last = nonFinite >= 0 ? nonFinite : Math.max(fireStep[root], firePeakStep[root]);
-    Evidence.Builder evidence = Evidence.builder()
-        .put("rule", "growth")
-        .put("reference_l2", reference[root])
-        .put("peak_l2", firePeak[root])
-        .put("peak_step", firePeakStep[root])
-        .put("growth", factor)
-        .put("growth_steps", steps)
-        .put("growth_threshold", growth)
-        .put("layers_exploding", (long) exploded.size());
+    Evidence.Builder evidence =
+        Evidence.builder()
+            .put("rule", "growth")
+            .put("reference_l2", reference[root])
+            .put("peak_l2", firePeak[root])
+            .put("peak_step", firePeakStep[root])
+            .put("growth", factor)
+            .put("growth_steps", steps)
+            .put("growth_threshold", growth)
+            .put("layers_exploding", (long) exploded.size());
     if (nonFinite >= 0) {
       evidence.put("first_non_finite_step", nonFinite);
     }
     String then = nonFinite >= 0 ? format(ROOT, ", then turned NaN/Inf at step %d", nonFinite) : "";
-    String others = exploded.size() > 1 ? format(ROOT, "; %d more layers followed", exploded.size() - 1) : "";
+    String others =
+        exploded.size() > 1 ? format(ROOT, "; %d more layers followed", exploded.size() - 1) : "";
     return Finding.builder(SPEC)
         .at(root, phaseOf[root])
         .steps(onset[root], Math.max(onset[root], last), Math.max(1, last - onset[root] + 1))
         .evidence(evidence.build())
         .consequences(consequences)
-        .message(format(ROOT,
-            "The gradient norm of %s grew %sx in %d steps (from %s to %s at step %d)%s%s.",
-            name, Numbers.format(factor), steps, Numbers.format(reference[root]),
-            Numbers.format(firePeak[root]), firePeakStep[root], then, others))
+        .message(
+            format(
+                ROOT,
+                "The gradient norm of %s grew %sx in %d steps (from %s to %s at step %d)%s%s.",
+                name,
+                Numbers.format(factor),
+                steps,
+                Numbers.format(reference[root]),
+                Numbers.format(firePeak[root]),
+                firePeakStep[root],
+                then,
+                others))
         .build();
   }
 }

@@ -39,11 +39,16 @@ import java.util.Set;
     id = "input-range",
     symptom = Symptom.SATURATION,
     severity = Severity.INFO,
-    summary = "The inputs are not normalized; a warning when the first layer's outputs are abnormally large too",
-    source = "UMLAUT / DeepDiagnosis input outside [-1, 1] (DEEPLOCALIZE-AND-PEERS.md 3.1, 3.3); AUTOTRAINER abnormal data >= 10 (3.2)",
+    summary =
+        "The inputs are not normalized; a warning when the first layer's outputs are abnormally"
+            + " large too",
+    source =
+        "UMLAUT / DeepDiagnosis input outside [-1, 1] (DEEPLOCALIZE-AND-PEERS.md 3.1, 3.3);"
+            + " AUTOTRAINER abnormal data >= 10 (3.2)",
     thresholds = {"window", "input-bound", "abnormal-hidden"})
 public final class InputRangeDetector implements Detector {
-  private static final DetectorSpec SPEC = InputRangeDetector.class.getAnnotation(DetectorSpec.class);
+  private static final DetectorSpec SPEC =
+      InputRangeDetector.class.getAnnotation(DetectorSpec.class);
 
   private int window;
   private double bound;
@@ -82,8 +87,14 @@ public final class InputRangeDetector implements Detector {
   public void observe(StepView step) {
     lastStep = step.step();
     if (step.has(-1, Phase.INPUT)) {
-      double lo = step.present(-1, Phase.INPUT, Column.MIN) ? step.value(-1, Phase.INPUT, Column.MIN) : step.mean(-1, Phase.INPUT);
-      double hi = step.present(-1, Phase.INPUT, Column.MAX) ? step.value(-1, Phase.INPUT, Column.MAX) : step.mean(-1, Phase.INPUT);
+      double lo =
+          step.present(-1, Phase.INPUT, Column.MIN)
+              ? step.value(-1, Phase.INPUT, Column.MIN)
+              : step.mean(-1, Phase.INPUT);
+      double hi =
+          step.present(-1, Phase.INPUT, Column.MAX)
+              ? step.value(-1, Phase.INPUT, Column.MAX)
+              : step.mean(-1, Phase.INPUT);
       if (Double.isFinite(lo) && Double.isFinite(hi)) {
         min = Math.min(min, lo);
         max = Math.max(max, hi);
@@ -91,7 +102,10 @@ public final class InputRangeDetector implements Detector {
           firstOutside = step.step();
         }
         double mean = step.mean(-1, Phase.INPUT);
-        double std = step.present(-1, Phase.INPUT, Column.STD) ? step.value(-1, Phase.INPUT, Column.STD) : Double.NaN;
+        double std =
+            step.present(-1, Phase.INPUT, Column.STD)
+                ? step.value(-1, Phase.INPUT, Column.STD)
+                : Double.NaN;
         if (Double.isFinite(mean) && Double.isFinite(std)) {
           meanSum += mean;
           stdSum += std;
@@ -144,17 +158,26 @@ public final class InputRangeDetector implements Detector {
       ActivationKind kind = ActivationKind.of(context.layer(layer));
       saturating |= kind.saturates() || kind == ActivationKind.SOFTMAX;
     }
-    Evidence.Builder evidence = Evidence.builder()
-        .put("input_min", min)
-        .put("input_max", max)
-        .put("input_mean", mean)
-        .put("input_std", std)
-        .put("bound", bound);
+    Evidence.Builder evidence =
+        Evidence.builder()
+            .put("input_min", min)
+            .put("input_max", max)
+            .put("input_mean", mean)
+            .put("input_std", std)
+            .put("bound", bound);
     String more = "";
     if (abnormal) {
-      evidence.put("first_layer", context.layer(firstLayer).name()).put("first_layer_rms", hiddenRms).put("abnormal_hidden", hidden);
-      more = format(ROOT, "; the outputs of %s reached an RMS of %s from step %d",
-          context.layer(firstLayer).name(), Numbers.format(hiddenRms), hiddenFiredStart);
+      evidence
+          .put("first_layer", context.layer(firstLayer).name())
+          .put("first_layer_rms", hiddenRms)
+          .put("abnormal_hidden", hidden);
+      more =
+          format(
+              ROOT,
+              "; the outputs of %s reached an RMS of %s from step %d",
+              context.layer(firstLayer).name(),
+              Numbers.format(hiddenRms),
+              hiddenFiredStart);
     }
     findings.add(
         Finding.builder(SPEC)
@@ -163,9 +186,16 @@ public final class InputRangeDetector implements Detector {
             .at(-1, Phase.INPUT)
             .steps(firstOutside, Math.max(firstOutside, lastStep), Math.max(1, steps))
             .evidence(evidence.build())
-            .message(format(ROOT,
-                "The inputs are not normalized: they range over [%s, %s] with mean %s and std %s%s.",
-                Numbers.format(min), Numbers.format(max), Numbers.format(mean), Numbers.format(std), more))
+            .message(
+                format(
+                    ROOT,
+                    "The inputs are not normalized: they range over [%s, %s] with mean %s and std"
+                        + " %s%s.",
+                    Numbers.format(min),
+                    Numbers.format(max),
+                    Numbers.format(mean),
+                    Numbers.format(std),
+                    more))
             .build());
     return findings;
   }

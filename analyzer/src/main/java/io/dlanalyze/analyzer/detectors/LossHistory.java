@@ -14,18 +14,24 @@ import java.util.WeakHashMap;
  * (DEEPLOCALIZE-AND-PEERS.md 5.2: "condition on loss trend, not only ratio").
  *
  * <p>Memory: one history per analysis, shared by every detector that needs one ({@link
- * #of(AnalysisContext)}); 8 bytes per finite loss (the losses) plus 12 bytes per run of
- * consecutive steps (one run for a trace logged at every step), so a run of a million steps
- * costs 8 MB, once, not once per detector.
+ * #of(AnalysisContext)}); 8 bytes per finite loss (the losses) plus 12 bytes per run of consecutive
+ * steps (one run for a trace logged at every step), so a run of a million steps costs 8 MB, once,
+ * not once per detector.
  */
 final class LossHistory {
   /** The history of each running analysis; an entry goes with its analysis' context. */
-  private static final Map<AnalysisContext, LossHistory> SHARED = Collections.synchronizedMap(new WeakHashMap<>());
+  private static final Map<AnalysisContext, LossHistory> SHARED =
+      Collections.synchronizedMap(new WeakHashMap<>());
 
   private double[] losses = new double[256];
   private int size;
-  /** Runs of consecutive steps: run r holds the losses from index runIndex[r], at step runStep[r] on. */
+
+  /**
+   * Runs of consecutive steps: run r holds the losses from index runIndex[r], at step runStep[r]
+   * on.
+   */
   private int[] runIndex = new int[4];
+
   private long[] runStep = new long[4];
   private int runs;
   private boolean observedAny;
@@ -194,7 +200,9 @@ final class LossHistory {
     return mean(0, window);
   }
 
-  /** The lowest mean over consecutive blocks of {@code window} losses (a shorter last block too). */
+  /**
+   * The lowest mean over consecutive blocks of {@code window} losses (a shorter last block too).
+   */
   double bestBlockMean(int window) {
     double best = Double.NaN;
     for (int from = 0; from < size; from += window) {
@@ -207,8 +215,8 @@ final class LossHistory {
   }
 
   /**
-   * True when the run made real progress: the best block mean is at least {@code drop} (a
-   * fraction) below the first block mean. Needs two blocks; false otherwise.
+   * True when the run made real progress: the best block mean is at least {@code drop} (a fraction)
+   * below the first block mean. Needs two blocks; false otherwise.
    */
   boolean learned(int window, double drop) {
     if (size < 2 * window) {
@@ -226,8 +234,8 @@ final class LossHistory {
 
   /**
    * True when the loss did not improve around a stretch of steps: the mean over the {@code window}
-   * losses ending at {@code step} is not below (1 - minImprovement) times the mean over the
-   * {@code window} losses before them, or the loss already went non-finite by then.
+   * losses ending at {@code step} is not below (1 - minImprovement) times the mean over the {@code
+   * window} losses before them, or the loss already went non-finite by then.
    */
   boolean stalledAt(long step, int window, double minImprovement) {
     if (firstNonFiniteStep >= 0 && firstNonFiniteStep <= step) {
@@ -267,7 +275,9 @@ final class LossHistory {
 
   /** The epoch's mean accuracy, or NaN when the trace has none. */
   double epochAccuracy(int slot) {
-    return epochAccuracyCount[slot] == 0 ? Double.NaN : epochAccuracySum[slot] / epochAccuracyCount[slot];
+    return epochAccuracyCount[slot] == 0
+        ? Double.NaN
+        : epochAccuracySum[slot] / epochAccuracyCount[slot];
   }
 
   /** True when some epoch has an accuracy. */

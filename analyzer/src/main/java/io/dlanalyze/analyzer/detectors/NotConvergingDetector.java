@@ -23,29 +23,34 @@ import java.util.Set;
 
 /**
  * Reports a model that never gets meaningfully better than guessing: over at least {@code
- * min-epochs} epochs, a classifier's best epoch accuracy stays below chance + {@code
- * chance-margin} x (1 - chance), or a regression's best epoch mean squared error explains less
- * than {@code chance-margin} of the targets' variance (it does no better than predicting the
- * mean). Catches what a loss trend cannot: a loss that falls to zero on wrong labels, or a loss
- * that falls quickly to the variance of the targets and stays there. Runs whose loss went NaN/Inf
- * are left to numerical-error.
+ * min-epochs} epochs, a classifier's best epoch accuracy stays below chance + {@code chance-margin}
+ * x (1 - chance), or a regression's best epoch mean squared error explains less than {@code
+ * chance-margin} of the targets' variance (it does no better than predicting the mean). Catches
+ * what a loss trend cannot: a loss that falls to zero on wrong labels, or a loss that falls quickly
+ * to the variance of the targets and stays there. Runs whose loss went NaN/Inf are left to
+ * numerical-error.
  *
- * <p>Implementation notes: AUTOTRAINER's not-converge is "max train and validation accuracy <
- * Theta = 0.6" (DEEPLOCALIZE-AND-PEERS.md 3.2), an absolute bar that a hard 100-class problem
- * misses while healthy and a 2-class problem clears by guessing; here the bar is relative to
- * chance. Chance is the majority-class rate for 0/1 targets of a binary task (from the target
- * phase's mean), else 1/K with K from {@code dltrace.num_classes}, else from the largest class
- * index seen in the target phase plus one. Without any of these the run is not judged.
+ * <p>Implementation notes: AUTOTRAINER's not-converge is "max train and validation accuracy < Theta
+ * = 0.6" (DEEPLOCALIZE-AND-PEERS.md 3.2), an absolute bar that a hard 100-class problem misses
+ * while healthy and a 2-class problem clears by guessing; here the bar is relative to chance.
+ * Chance is the majority-class rate for 0/1 targets of a binary task (from the target phase's
+ * mean), else 1/K with K from {@code dltrace.num_classes}, else from the largest class index seen
+ * in the target phase plus one. Without any of these the run is not judged.
  */
 @DetectorSpec(
     id = "not-converging",
     symptom = Symptom.NOT_LEARNING,
     severity = Severity.ERROR,
-    summary = "The accuracy never rises meaningfully above chance, or a regression never beats predicting the mean",
-    source = "AUTOTRAINER not-converge, max accuracy < Theta (DEEPLOCALIZE-AND-PEERS.md 3.2), relative to chance",
+    summary =
+        "The accuracy never rises meaningfully above chance, or a regression never beats predicting"
+            + " the mean",
+    source =
+        "AUTOTRAINER not-converge, max accuracy < Theta (DEEPLOCALIZE-AND-PEERS.md 3.2), relative"
+            + " to chance",
     thresholds = {"min-epochs", "chance-margin"})
 public final class NotConvergingDetector implements Detector {
-  private static final DetectorSpec SPEC = NotConvergingDetector.class.getAnnotation(DetectorSpec.class);
+  private static final DetectorSpec SPEC =
+      NotConvergingDetector.class.getAnnotation(DetectorSpec.class);
 
   private LossHistory history;
   private int minEpochs;
@@ -58,8 +63,6 @@ public final class NotConvergingDetector implements Detector {
   private double targetVarianceSum;
   private long targetVarianceSteps;
   private long targetSteps;
-  private double bestAccuracy = Double.NEGATIVE_INFINITY;
-  private long bestAccuracyStep = -1;
 
   @Override
   public Set<Column> columns() {
@@ -129,23 +132,32 @@ public final class NotConvergingDetector implements Detector {
             Finding.builder(SPEC)
                 .at(-1, Phase.ACCURACY)
                 .steps(onset, lastStep, epochs)
-                .evidence(Evidence.builder()
-                    .put("rule", "accuracy_at_chance")
-                    .put("best_epoch_accuracy", best)
-                    .put("best_epoch", (long) bestEpoch)
-                    .put("chance", chance)
-                    .put("bar", bar)
-                    .put("epochs", (long) epochs)
-                    .build())
-                .message(format(ROOT,
-                    "Over %d epochs the mean accuracy never exceeded %s (best %s in epoch %d), against a chance level of %s.",
-                    epochs, Numbers.format(bar), Numbers.format(best), bestEpoch, Numbers.format(chance)))
+                .evidence(
+                    Evidence.builder()
+                        .put("rule", "accuracy_at_chance")
+                        .put("best_epoch_accuracy", best)
+                        .put("best_epoch", (long) bestEpoch)
+                        .put("chance", chance)
+                        .put("bar", bar)
+                        .put("epochs", (long) epochs)
+                        .build())
+                .message(
+                    format(
+                        ROOT,
+                        "Over %d epochs the mean accuracy never exceeded %s (best %s in epoch %d),"
+                            + " against a chance level of %s.",
+                        epochs,
+                        Numbers.format(bar),
+                        Numbers.format(best),
+                        bestEpoch,
+                        Numbers.format(chance)))
                 .build());
       }
       return findings;
     }
     String lossName = context.metadata().loss().orElse("").toLowerCase(Locale.ROOT);
-    boolean squared = lossName.equals("mse") || lossName.contains("mean_squared") || lossName.contains("mseloss");
+    boolean squared =
+        lossName.equals("mse") || lossName.contains("mean_squared") || lossName.contains("mseloss");
     if (!squared || targetVarianceSteps == 0) {
       return findings;
     }
@@ -168,18 +180,27 @@ public final class NotConvergingDetector implements Detector {
           Finding.builder(SPEC)
               .at(-1, Phase.LOSS)
               .steps(onset, lastStep, epochs)
-              .evidence(Evidence.builder()
-                  .put("rule", "loss_at_target_variance")
-                  .put("best_epoch_loss", best)
-                  .put("best_epoch", (long) bestEpoch)
-                  .put("target_variance", variance)
-                  .put("explained_variance", explained)
-                  .put("bar", margin)
-                  .put("epochs", (long) epochs)
-                  .build())
-              .message(format(ROOT,
-                  "Over %d epochs the best mean squared error was %s (epoch %d) against a target variance of %s: the model explains %s of the variance, no better than predicting the mean.",
-                  epochs, Numbers.format(best), bestEpoch, Numbers.format(variance), Numbers.percent(Math.max(0, explained))))
+              .evidence(
+                  Evidence.builder()
+                      .put("rule", "loss_at_target_variance")
+                      .put("best_epoch_loss", best)
+                      .put("best_epoch", (long) bestEpoch)
+                      .put("target_variance", variance)
+                      .put("explained_variance", explained)
+                      .put("bar", margin)
+                      .put("epochs", (long) epochs)
+                      .build())
+              .message(
+                  format(
+                      ROOT,
+                      "Over %d epochs the best mean squared error was %s (epoch %d) against a"
+                          + " target variance of %s: the model explains %s of the variance, no"
+                          + " better than predicting the mean.",
+                      epochs,
+                      Numbers.format(best),
+                      bestEpoch,
+                      Numbers.format(variance),
+                      Numbers.percent(Math.max(0, explained))))
               .build());
     }
     return findings;
@@ -187,12 +208,17 @@ public final class NotConvergingDetector implements Detector {
 
   private double chance(AnalysisContext context) {
     int classes = context.metadata().numClasses().orElse(0);
-    boolean binaryTargets = targetSteps > 0 && targetMin >= 0 && targetMax <= 1 && targetMax > targetMin;
+    boolean binaryTargets =
+        targetSteps > 0 && targetMin >= 0 && targetMax <= 1 && targetMax > targetMin;
     if (binaryTargets && classes <= 2) {
       double p = targetMeanSum / targetSteps;
       return Math.max(p, 1 - p);
     }
-    if (classes < 2 && targetSteps > 0 && targetMin >= 0 && targetMax > 1 && targetMax == Math.rint(targetMax)) {
+    if (classes < 2
+        && targetSteps > 0
+        && targetMin >= 0
+        && targetMax > 1
+        && targetMax == Math.rint(targetMax)) {
       classes = (int) targetMax + 1;
     }
     return classes >= 2 ? 1.0 / classes : Double.NaN;

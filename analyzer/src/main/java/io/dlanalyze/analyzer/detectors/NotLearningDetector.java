@@ -26,31 +26,35 @@ import java.util.Set;
  * stuck at zero.
  *
  * <p>Implementation notes. Loss: the batch losses are averaged over consecutive blocks of {@code
- * window} steps; a block makes progress when its mean is below the best block mean so far by
- * more than {@code min-improvement} (relative). {@code patience} blocks in a row without progress
- * make a stall, from the first step of the best block; a stall only counts when it is also at
- * least {@code patience} times as long as the progress before it took (the blocks between the
- * last two best blocks), so a loss that falls slowly but steadily is not stalled because a few
- * blocks fell short of {@code min-improvement}. A stall is reported only if it lasts to the end
- * of the run: a later block that makes progress again ends it, and the check starts over (the
- * analysis is offline, like Keras EarlyStopping's patience and AUTOTRAINER's late loss-curve
- * rules it judges the whole curve, not its first few blocks). A flat loss that has already fallen
- * by {@code converged-drop} or more from the first block counts as converged and is not reported,
- * unless it rises again by more than 10% over the best block. Once the loss is NaN/Inf,
- * numerical-error owns the run and this check stops. Accuracy: {@code window} batches in a row
- * with accuracy exactly 0. DeepLocalize's "model does not learn" is 5 exactly equal values
- * (DEEPLOCALIZE-AND-PEERS.md 1.4); the direction-aware block test follows TheDeepChecker's loss
- * non-decreasing check (3.7) and AUTOTRAINER's not-converge gate (3.2).
+ * window} steps; a block makes progress when its mean is below the best block mean so far by more
+ * than {@code min-improvement} (relative). {@code patience} blocks in a row without progress make a
+ * stall, from the first step of the best block; a stall only counts when it is also at least {@code
+ * patience} times as long as the progress before it took (the blocks between the last two best
+ * blocks), so a loss that falls slowly but steadily is not stalled because a few blocks fell short
+ * of {@code min-improvement}. A stall is reported only if it lasts to the end of the run: a later
+ * block that makes progress again ends it, and the check starts over (the analysis is offline, like
+ * Keras EarlyStopping's patience and AUTOTRAINER's late loss-curve rules it judges the whole curve,
+ * not its first few blocks). A flat loss that has already fallen by {@code converged-drop} or more
+ * from the first block counts as converged and is not reported, unless it rises again by more than
+ * 10% over the best block. Once the loss is NaN/Inf, numerical-error owns the run and this check
+ * stops. Accuracy: {@code window} batches in a row with accuracy exactly 0. DeepLocalize's "model
+ * does not learn" is 5 exactly equal values (DEEPLOCALIZE-AND-PEERS.md 1.4); the direction-aware
+ * block test follows TheDeepChecker's loss non-decreasing check (3.7) and AUTOTRAINER's
+ * not-converge gate (3.2).
  */
 @DetectorSpec(
     id = "not-learning",
     symptom = Symptom.NOT_LEARNING,
     severity = Severity.ERROR,
     summary = "The loss stops decreasing long before it converges, or the accuracy stays at zero",
-    source = "DeepLocalize MDL (DEEPLOCALIZE-AND-PEERS.md 1.4); TheDeepChecker loss checks (3.7); AUTOTRAINER (3.2)",
+    source =
+        "DeepLocalize MDL (DEEPLOCALIZE-AND-PEERS.md 1.4); TheDeepChecker loss checks (3.7);"
+            + " AUTOTRAINER (3.2)",
     thresholds = {"window", "min-improvement", "patience", "converged-drop"})
 public final class NotLearningDetector implements Detector {
-  private static final DetectorSpec SPEC = NotLearningDetector.class.getAnnotation(DetectorSpec.class);
+  private static final DetectorSpec SPEC =
+      NotLearningDetector.class.getAnnotation(DetectorSpec.class);
+
   /** A block this much above the best one means the loss is rising, not converged. */
   private static final double RISE = 0.1;
 
@@ -71,8 +75,10 @@ public final class NotLearningDetector implements Detector {
   private long pace;
   private int stale;
   private double lastBlock;
+
   /** A stall that has lasted so far; a finding only if it lasts to the end of the run. */
   private boolean stalled;
+
   private Finding stall;
   private long lossLastStep;
   private long lossSteps;
@@ -181,11 +187,20 @@ public final class NotLearningDetector implements Detector {
 
   private Finding lossFinding(boolean rising) {
     double drop = firstBlock == 0 ? 0 : (firstBlock - best) / Math.abs(firstBlock);
-    String trend = rising
-        ? format(ROOT, "rose to %s, %s above the best, %s", Numbers.format(lastBlock),
-            Numbers.percent((lastBlock - best) / Math.abs(best)), Numbers.format(best))
-        : format(ROOT, "stayed within %s of the best, %s (last block %s)",
-            Numbers.percent(minImprovement), Numbers.format(best), Numbers.format(lastBlock));
+    String trend =
+        rising
+            ? format(
+                ROOT,
+                "rose to %s, %s above the best, %s",
+                Numbers.format(lastBlock),
+                Numbers.percent((lastBlock - best) / Math.abs(best)),
+                Numbers.format(best))
+            : format(
+                ROOT,
+                "stayed within %s of the best, %s (last block %s)",
+                Numbers.percent(minImprovement),
+                Numbers.format(best),
+                Numbers.format(lastBlock));
     return Finding.builder(SPEC)
         .at(-1, Phase.LOSS)
         .steps(onset, lossLastStep, Math.max(1, lossSteps))
@@ -200,8 +215,16 @@ public final class NotLearningDetector implements Detector {
                 .put("blocks_without_progress", (long) stale)
                 .build())
         .message(
-            format(ROOT, "The loss stopped decreasing at step %d: for %d blocks of %d steps its block mean %s, only %s below the first block's %s.",
-                onset, stale, window, trend, Numbers.percent(drop), Numbers.format(firstBlock)))
+            format(
+                ROOT,
+                "The loss stopped decreasing at step %d: for %d blocks of %d steps its block mean"
+                    + " %s, only %s below the first block's %s.",
+                onset,
+                stale,
+                window,
+                trend,
+                Numbers.percent(drop),
+                Numbers.format(firstBlock)))
         .build();
   }
 
@@ -238,7 +261,10 @@ public final class NotLearningDetector implements Detector {
       result.add(
           Finding.builder(SPEC)
               .at(-1, Phase.LOSS)
-              .steps(stall.firstStep(), Math.max(stall.firstStep(), lossLastStep), Math.max(1, lossSteps))
+              .steps(
+                  stall.firstStep(),
+                  Math.max(stall.firstStep(), lossLastStep),
+                  Math.max(1, lossSteps))
               .evidence(stall.evidence())
               .message(stall.message())
               .build());
@@ -248,11 +274,21 @@ public final class NotLearningDetector implements Detector {
           Finding.builder(SPEC)
               .at(-1, Phase.ACCURACY)
               .steps(accuracyFirst, accuracyLast, accuracySteps)
-              .evidence(Evidence.builder().put("window", (long) window).put("zero_accuracy_steps", accuracySteps).build())
+              .evidence(
+                  Evidence.builder()
+                      .put("window", (long) window)
+                      .put("zero_accuracy_steps", accuracySteps)
+                      .build())
               .message(
-                  format(ROOT, "%s was exactly 0 for %d batches in a row from step %d (%d batches in all up to step %d).",
-                      Phrases.capitalize(Phrases.where("model", -1, Phase.ACCURACY)), window, accuracyFirst,
-                      accuracySteps, accuracyLast))
+                  format(
+                      ROOT,
+                      "%s was exactly 0 for %d batches in a row from step %d (%d batches in all up"
+                          + " to step %d).",
+                      Phrases.capitalize(Phrases.where("model", -1, Phase.ACCURACY)),
+                      window,
+                      accuracyFirst,
+                      accuracySteps,
+                      accuracyLast))
               .build());
     }
     return result;

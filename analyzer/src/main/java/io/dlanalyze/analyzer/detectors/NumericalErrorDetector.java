@@ -26,8 +26,8 @@ import java.util.Set;
 
 /**
  * Reports NaN and Inf values, grouped by propagation: the earliest non-finite observation of an
- * episode (by step, then DeepLocalize's phase order, then execution order) is the root finding,
- * and every other stream that turned non-finite during the episode is listed as its consequence.
+ * episode (by step, then DeepLocalize's phase order, then execution order) is the root finding, and
+ * every other stream that turned non-finite during the episode is listed as its consequence.
  *
  * <p>Implementation notes: a row is non-finite when its mean, min or max is NaN/Inf or its
  * nan_count/inf_count is positive. An episode starts at the first step with a non-finite row and
@@ -40,10 +40,13 @@ import java.util.Set;
     symptom = Symptom.NUMERICAL_ERROR,
     severity = Severity.CRITICAL,
     summary = "NaN or Inf values, grouped from the layer and phase where they were born",
-    source = "DeepLocalize Alg. 2 NaN/Inf rule (DEEPLOCALIZE-AND-PEERS.md 1.3); TheDeepChecker NaN checks (3.7)",
+    source =
+        "DeepLocalize Alg. 2 NaN/Inf rule (DEEPLOCALIZE-AND-PEERS.md 1.3); TheDeepChecker NaN"
+            + " checks (3.7)",
     thresholds = {"window"})
 public final class NumericalErrorDetector implements Detector {
-  private static final DetectorSpec SPEC = NumericalErrorDetector.class.getAnnotation(DetectorSpec.class);
+  private static final DetectorSpec SPEC =
+      NumericalErrorDetector.class.getAnnotation(DetectorSpec.class);
   private static final int MIN_BIT = 1 << Column.MIN.ordinal();
   private static final int MAX_BIT = 1 << Column.MAX.ordinal();
   private static final int NAN_BIT = 1 << Column.NAN_COUNT.ordinal();
@@ -129,7 +132,8 @@ public final class NumericalErrorDetector implements Detector {
         any = true;
         if (rootPhase == null
             || step.step() == rootStep
-                && CausalOrder.compare(step.step(), layer, phase, rootStep, rootLayer, rootPhase) < 0) {
+                && CausalOrder.compare(step.step(), layer, phase, rootStep, rootLayer, rootPhase)
+                    < 0) {
           setRoot(step, layer, phase);
         }
         if (slotEpisode[slot] != episode) {
@@ -165,8 +169,11 @@ public final class NumericalErrorDetector implements Detector {
     rootMean = mean;
     rootNanCount = nan;
     rootInfCount = inf;
-    boolean isNan = Double.isNaN(mean) || nan > 0 || Double.isNaN(min) && step.present(layer, phase, Column.MIN)
-        || Double.isNaN(max) && step.present(layer, phase, Column.MAX);
+    boolean isNan =
+        Double.isNaN(mean)
+            || nan > 0
+            || Double.isNaN(min) && step.present(layer, phase, Column.MIN)
+            || Double.isNaN(max) && step.present(layer, phase, Column.MAX);
     rootKind = isNan ? "NaN" : "Inf";
     if (!Double.isFinite(mean)) {
       rootStatistic = "mean";
@@ -206,8 +213,9 @@ public final class NumericalErrorDetector implements Detector {
     }
     Arrays.sort(
         sorted,
-        (a, b) -> CausalOrder.compare(
-            slotFirst[a], layerOf(a), phaseOf(a), slotFirst[b], layerOf(b), phaseOf(b)));
+        (a, b) ->
+            CausalOrder.compare(
+                slotFirst[a], layerOf(a), phaseOf(a), slotFirst[b], layerOf(b), phaseOf(b)));
     int layersAffected = 0;
     boolean[] layerSeen = new boolean[context.layerCount() + 1];
     for (int slot : sorted) {
@@ -220,13 +228,19 @@ public final class NumericalErrorDetector implements Detector {
         continue;
       }
       consequences.add(
-          new Consequence(layer, context.layer(layer).name(), phaseOf(slot), slotFirst[slot], slotOccurrences[slot]));
+          new Consequence(
+              layer,
+              context.layer(layer).name(),
+              phaseOf(slot),
+              slotFirst[slot],
+              slotOccurrences[slot]));
     }
     String name = context.layer(rootLayer).name();
-    Evidence.Builder evidence = Evidence.builder()
-        .put("kind", rootKind)
-        .put("statistic", rootStatistic)
-        .put("mean", rootMean);
+    Evidence.Builder evidence =
+        Evidence.builder()
+            .put("kind", rootKind)
+            .put("statistic", rootStatistic)
+            .put("mean", rootMean);
     if (rootNanCount >= 0) {
       evidence.put("nan_count", rootNanCount);
     }
@@ -238,10 +252,14 @@ public final class NumericalErrorDetector implements Detector {
         .put("affected_layers", (long) layersAffected)
         .put("steps_with_non_finite", episodeSteps);
     String where = Phrases.subject(name, rootLayer, rootPhase);
-    String spread = consequences.isEmpty()
-        ? "it stayed there"
-        : format(ROOT, "it spread to %d other %s", consequences.size(),
-            consequences.size() == 1 ? "stream" : "streams");
+    String spread =
+        consequences.isEmpty()
+            ? "it stayed there"
+            : format(
+                ROOT,
+                "it spread to %d other %s",
+                consequences.size(),
+                consequences.size() == 1 ? "stream" : "streams");
     findings.add(
         Finding.builder(SPEC)
             .at(rootLayer, rootPhase)
@@ -249,12 +267,23 @@ public final class NumericalErrorDetector implements Detector {
             .evidence(evidence.build())
             .consequences(consequences)
             .message(
-                "%s first turned %s at step %d (%s %s); %s, and %d %s had non-finite values up to step %d.",
-                where, rootKind, rootStep, rootStatistic,
-                rootStatistic.equals("mean") ? Numbers.format(rootMean)
-                    : rootStatistic.equals("nan_count") ? Long.toString(rootNanCount)
-                    : rootStatistic.equals("inf_count") ? Long.toString(rootInfCount) : "non-finite",
-                spread, episodeSteps, episodeSteps == 1 ? "step" : "steps", lastStep)
+                "%s first turned %s at step %d (%s %s); %s, and %d %s had non-finite values up to"
+                    + " step %d.",
+                where,
+                rootKind,
+                rootStep,
+                rootStatistic,
+                rootStatistic.equals("mean")
+                    ? Numbers.format(rootMean)
+                    : rootStatistic.equals("nan_count")
+                        ? Long.toString(rootNanCount)
+                        : rootStatistic.equals("inf_count")
+                            ? Long.toString(rootInfCount)
+                            : "non-finite",
+                spread,
+                episodeSteps,
+                episodeSteps == 1 ? "step" : "steps",
+                lastStep)
             .build());
   }
 

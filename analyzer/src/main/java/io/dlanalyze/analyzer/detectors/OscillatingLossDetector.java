@@ -39,11 +39,15 @@ import java.util.Set;
     id = "oscillating-loss",
     symptom = Symptom.OSCILLATION,
     severity = Severity.WARNING,
-    summary = "The loss swings up and down by a large share of its starting value instead of converging",
-    source = "AUTOTRAINER unstable rule, zeta/eta (DEEPLOCALIZE-AND-PEERS.md 3.2); TheDeepChecker fluctuating loss (3.7)",
+    summary =
+        "The loss swings up and down by a large share of its starting value instead of converging",
+    source =
+        "AUTOTRAINER unstable rule, zeta/eta (DEEPLOCALIZE-AND-PEERS.md 3.2); TheDeepChecker"
+            + " fluctuating loss (3.7)",
     thresholds = {"oscillation-block", "oscillation-amplitude", "oscillation-swings"})
 public final class OscillatingLossDetector implements Detector {
-  private static final DetectorSpec SPEC = OscillatingLossDetector.class.getAnnotation(DetectorSpec.class);
+  private static final DetectorSpec SPEC =
+      OscillatingLossDetector.class.getAnnotation(DetectorSpec.class);
 
   private LossHistory loss;
   private int block;
@@ -127,18 +131,28 @@ public final class OscillatingLossDetector implements Detector {
         Finding.builder(SPEC)
             .at(-1, Phase.LOSS)
             .steps(first, Math.max(first, last), count)
-            .evidence(Evidence.builder()
-                .put("swings", (long) count)
-                .put("largest_rise", largest)
-                .put("first_block_loss", means[0])
-                .put("min_block_loss", min)
-                .put("max_block_loss", max)
-                .put("block_steps", (long) block)
-                .build())
-            .message(format(ROOT,
-                "The loss (averaged over %d steps) rose %d times by %s or more of its starting value %s between step %d and step %d, swinging between %s and %s.",
-                block, count, Numbers.percent(amplitude), Numbers.format(means[0]), first, last,
-                Numbers.format(min), Numbers.format(max)))
+            .evidence(
+                Evidence.builder()
+                    .put("swings", (long) count)
+                    .put("largest_rise", largest)
+                    .put("first_block_loss", means[0])
+                    .put("min_block_loss", min)
+                    .put("max_block_loss", max)
+                    .put("block_steps", (long) block)
+                    .build())
+            .message(
+                format(
+                    ROOT,
+                    "The loss (averaged over %d steps) rose %d times by %s or more of its starting"
+                        + " value %s between step %d and step %d, swinging between %s and %s.",
+                    block,
+                    count,
+                    Numbers.percent(amplitude),
+                    Numbers.format(means[0]),
+                    first,
+                    last,
+                    Numbers.format(min),
+                    Numbers.format(max)))
             .build());
     return findings;
   }

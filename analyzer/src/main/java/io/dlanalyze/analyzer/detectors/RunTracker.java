@@ -90,9 +90,14 @@ final class RunTracker {
     List<LayerGroups.Run> runs = new ArrayList<>();
     for (int slot = 0; slot < firstStep.length; slot++) {
       if (firstStep[slot] >= 0) {
-        runs.add(new LayerGroups.Run(
-            slot / Phase.COUNT - 1, Phase.ofCode(slot % Phase.COUNT), firstStep[slot], lastStep[slot],
-            occurrences[slot], longest[slot]));
+        runs.add(
+            new LayerGroups.Run(
+                slot / Phase.COUNT - 1,
+                Phase.ofCode(slot % Phase.COUNT),
+                firstStep[slot],
+                lastStep[slot],
+                occurrences[slot],
+                longest[slot]));
       }
     }
     return runs;

@@ -23,28 +23,33 @@ import java.util.Set;
 
 /**
  * Reports sigmoid and tanh layers stuck in their flat tails, where the gradient vanishes: for
- * {@code window} steps in a row either the output is pinned at one end of the function's range
- * (std below {@code saturation-std} of the range, mean within 5% of the range from an end), or
- * the pre-activation is so large that an estimated {@code saturation-fraction} of it lies beyond
- * +-5; and the run never learned.
+ * {@code window} steps in a row either the output is pinned at one end of the function's range (std
+ * below {@code saturation-std} of the range, mean within 5% of the range from an end), or the
+ * pre-activation is so large that an estimated {@code saturation-fraction} of it lies beyond +-5;
+ * and the run never learned.
  *
  * <p>Implementation notes: DeepDiagnosis counts the share of the inputs of a sigmoid/tanh layer
  * beyond +-5 and calls it saturated above 0.5 (DEEPLOCALIZE-AND-PEERS.md 3.1); the trace has only
  * the pre-activation's mean and std, so the share is estimated as P(|x| >= 5) under a normal
  * distribution with those moments. TheDeepChecker's saturation check (3.7) looks at the output
- * instead; the pinned-output rule is its trace-level form. A confident, well-trained sigmoid
- * output also sits in its tails (5.2), so a run whose loss fell by {@code converged-drop} is not
- * judged. The activation comes from {@code dltrace.layers} or a layer type Sigmoid/Tanh.
+ * instead; the pinned-output rule is its trace-level form. A confident, well-trained sigmoid output
+ * also sits in its tails (5.2), so a run whose loss fell by {@code converged-drop} is not judged.
+ * The activation comes from {@code dltrace.layers} or a layer type Sigmoid/Tanh.
  */
 @DetectorSpec(
     id = "saturation",
     symptom = Symptom.SATURATION,
     severity = Severity.WARNING,
-    summary = "A sigmoid or tanh layer sits in its flat tails for many steps while the model does not learn",
-    source = "DeepDiagnosis saturated activation, share beyond +-5 > 0.5 (DEEPLOCALIZE-AND-PEERS.md 3.1); TheDeepChecker saturation (3.7)",
+    summary =
+        "A sigmoid or tanh layer sits in its flat tails for many steps while the model does not"
+            + " learn",
+    source =
+        "DeepDiagnosis saturated activation, share beyond +-5 > 0.5 (DEEPLOCALIZE-AND-PEERS.md"
+            + " 3.1); TheDeepChecker saturation (3.7)",
     thresholds = {"window", "saturation-fraction", "saturation-std", "converged-drop"})
 public final class SaturationDetector implements Detector {
-  private static final DetectorSpec SPEC = SaturationDetector.class.getAnnotation(DetectorSpec.class);
+  private static final DetectorSpec SPEC =
+      SaturationDetector.class.getAnnotation(DetectorSpec.class);
 
   private final ActivationKind.PerLayer activations = new ActivationKind.PerLayer();
   private static final double TAIL = 5;
@@ -57,8 +62,10 @@ public final class SaturationDetector implements Detector {
   private double convergedDrop;
   private long[] runStart = new long[0];
   private long[] run = new long[0];
+
   /** Per layer: the ordinal of the last step it had rows in (a step without them ends its run). */
   private long[] seenAt = new long[0];
+
   private long[] firedStart = new long[0];
   private long[] firedEnd = new long[0];
   private double[] lastMean = new double[0];
@@ -90,7 +97,8 @@ public final class SaturationDetector implements Detector {
       return;
     }
     int old = run.length;
-    layers = Math.max(layers, old * 2); // doubling: a trace that adds layers one by one copies O(layers)
+    layers =
+        Math.max(layers, old * 2); // doubling: a trace that adds layers one by one copies O(layers)
     runStart = Arrays.copyOf(runStart, layers);
     run = Arrays.copyOf(run, layers);
     seenAt = Arrays.copyOf(seenAt, layers);
@@ -163,7 +171,10 @@ public final class SaturationDetector implements Detector {
     if (!Double.isFinite(mean)) {
       return Double.NaN;
     }
-    double std = step.present(layer, Phase.FORWARD, Column.STD) ? step.value(layer, Phase.FORWARD, Column.STD) : 0;
+    double std =
+        step.present(layer, Phase.FORWARD, Column.STD)
+            ? step.value(layer, Phase.FORWARD, Column.STD)
+            : 0;
     if (!(std > 0)) {
       return Math.abs(mean) >= TAIL ? 1 : 0;
     }
@@ -174,7 +185,12 @@ public final class SaturationDetector implements Detector {
   static double normalCdf(double z) {
     double x = Math.abs(z) / Math.sqrt(2);
     double t = 1 / (1 + 0.3275911 * x);
-    double erf = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x);
+    double erf =
+        1
+            - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t
+                    + 0.254829592)
+                * t
+                * Math.exp(-x * x);
     return z >= 0 ? 0.5 * (1 + erf) : 0.5 * (1 - erf);
   }
 
@@ -192,30 +208,51 @@ public final class SaturationDetector implements Detector {
       ActivationKind kind = ActivationKind.of(context.layer(layer));
       long length = firedEnd[layer] - firedStart[layer] + 1;
       String name = context.layer(layer).name();
-      Evidence.Builder evidence = Evidence.builder()
-          .put("activation", kind.wireName())
-          .put("rule", pinned[layer] ? "pinned_output" : "tail_share")
-          .put("output_mean", lastMean[layer])
-          .put("output_std", lastStd[layer])
-          .put("run_steps", length);
+      Evidence.Builder evidence =
+          Evidence.builder()
+              .put("activation", kind.wireName())
+              .put("rule", pinned[layer] ? "pinned_output" : "tail_share")
+              .put("output_mean", lastMean[layer])
+              .put("output_std", lastStd[layer])
+              .put("run_steps", length);
       if (!Double.isNaN(lastShare[layer])) {
         evidence.put("share_beyond_5", lastShare[layer]);
       }
-      String how = pinned[layer]
-          ? format(ROOT, "its output stayed pinned near %s (mean %s, std %s)",
-              Numbers.format(lastMean[layer] > (kind.low() + kind.high()) / 2 ? kind.high() : kind.low()),
-              Numbers.format(lastMean[layer]), Numbers.format(lastStd[layer]))
-          : format(ROOT, "about %s of its inputs lay beyond +-5", Numbers.percent(lastShare[layer]));
-      Finding.Builder finding = Finding.builder(SPEC).at(layer, Phase.ACTIVATION)
-          .steps(firedStart[layer], firedEnd[layer], length);
+      String how =
+          pinned[layer]
+              ? format(
+                  ROOT,
+                  "its output stayed pinned near %s (mean %s, std %s)",
+                  Numbers.format(
+                      lastMean[layer] > (kind.low() + kind.high()) / 2 ? kind.high() : kind.low()),
+                  Numbers.format(lastMean[layer]),
+                  Numbers.format(lastStd[layer]))
+              : format(
+                  ROOT, "about %s of its inputs lay beyond +-5", Numbers.percent(lastShare[layer]));
+      Finding.Builder finding =
+          Finding.builder(SPEC)
+              .at(layer, Phase.ACTIVATION)
+              .steps(firedStart[layer], firedEnd[layer], length);
       if (!judged) {
-        evidence.put("inconclusive", "too few loss values to tell saturation from a confident trained output");
+        evidence.put(
+            "inconclusive",
+            "too few loss values to tell saturation from a confident trained output");
         finding.severity(Severity.INFO);
       }
-      findings.add(finding.evidence(evidence.build())
-          .message(format(ROOT, "The %s layer %s saturated for %d steps from step %d: %s, while the loss did not fall.",
-              kind.wireName(), name, length, firedStart[layer], how))
-          .build());
+      findings.add(
+          finding
+              .evidence(evidence.build())
+              .message(
+                  format(
+                      ROOT,
+                      "The %s layer %s saturated for %d steps from step %d: %s, while the loss did"
+                          + " not fall.",
+                      kind.wireName(),
+                      name,
+                      length,
+                      firedStart[layer],
+                      how))
+              .build());
     }
     return findings;
   }

@@ -22,15 +22,15 @@ import java.util.Set;
 
 /**
  * Reports training that makes almost no progress from epoch to epoch: no epoch raised the mean
- * accuracy by {@code slow-convergence-delta} or more over the one before (or, without accuracy,
- * no epoch lowered the mean loss by that share), over at least {@code min-epochs} epochs.
+ * accuracy by {@code slow-convergence-delta} or more over the one before (or, without accuracy, no
+ * epoch lowered the mean loss by that share), over at least {@code min-epochs} epochs.
  *
- * <p>Implementation notes: AUTOTRAINER's {@code sc_accuracy} is exactly "the largest
- * epoch-to-epoch accuracy gain < delta = 0.01" on train and validation accuracy, judged after 30%
- * of the epochs (DEEPLOCALIZE-AND-PEERS.md 3.2); the loss form (relative decrease) is ours, for
- * regression traces. Not judged when the loss fell by {@code converged-drop}
- * overall (the gains came inside the first epoch). Fewer epochs than {@code min-epochs}: an info
- * finding saying why the run was not judged, only when the epochs seen show no gain.
+ * <p>Implementation notes: AUTOTRAINER's {@code sc_accuracy} is exactly "the largest epoch-to-epoch
+ * accuracy gain < delta = 0.01" on train and validation accuracy, judged after 30% of the epochs
+ * (DEEPLOCALIZE-AND-PEERS.md 3.2); the loss form (relative decrease) is ours, for regression
+ * traces. Not judged when the loss fell by {@code converged-drop} overall (the gains came inside
+ * the first epoch). Fewer epochs than {@code min-epochs}: an info finding saying why the run was
+ * not judged, only when the epochs seen show no gain.
  */
 @DetectorSpec(
     id = "slow-convergence",
@@ -40,7 +40,8 @@ import java.util.Set;
     source = "AUTOTRAINER slow convergence, delta = 0.01 (DEEPLOCALIZE-AND-PEERS.md 3.2)",
     thresholds = {"window", "slow-convergence-delta", "min-epochs", "converged-drop"})
 public final class SlowConvergenceDetector implements Detector {
-  private static final DetectorSpec SPEC = SlowConvergenceDetector.class.getAnnotation(DetectorSpec.class);
+  private static final DetectorSpec SPEC =
+      SlowConvergenceDetector.class.getAnnotation(DetectorSpec.class);
 
   private LossHistory loss;
   private int window;
@@ -94,9 +95,10 @@ public final class SlowConvergenceDetector implements Detector {
     double best = Double.NEGATIVE_INFINITY;
     int bestEpoch = -1;
     for (int e = 1; e < epochs; e++) {
-      double gain = accuracy
-          ? loss.epochAccuracy(e) - loss.epochAccuracy(e - 1)
-          : (loss.epochLoss(e - 1) - loss.epochLoss(e)) / Math.abs(loss.epochLoss(e - 1));
+      double gain =
+          accuracy
+              ? loss.epochAccuracy(e) - loss.epochAccuracy(e - 1)
+              : (loss.epochLoss(e - 1) - loss.epochLoss(e)) / Math.abs(loss.epochLoss(e - 1));
       if (Double.isNaN(gain)) {
         return findings;
       }
@@ -109,29 +111,50 @@ public final class SlowConvergenceDetector implements Detector {
       return findings;
     }
     String what = accuracy ? "accuracy" : "loss";
-    Evidence.Builder evidence = Evidence.builder()
-        .put("metric", what)
-        .put("largest_epoch_gain", best)
-        .put("best_epoch", (long) bestEpoch)
-        .put("delta", delta)
-        .put("epochs", (long) epochs)
-        .put("first_epoch_" + what, accuracy ? loss.epochAccuracy(0) : loss.epochLoss(0))
-        .put("last_epoch_" + what, accuracy ? loss.epochAccuracy(epochs - 1) : loss.epochLoss(epochs - 1));
-    Finding.Builder finding = Finding.builder(SPEC)
-        .at(-1, accuracy ? Phase.ACCURACY : Phase.LOSS)
-        .steps(onset(epochs), lastStep, epochs);
+    Evidence.Builder evidence =
+        Evidence.builder()
+            .put("metric", what)
+            .put("largest_epoch_gain", best)
+            .put("best_epoch", (long) bestEpoch)
+            .put("delta", delta)
+            .put("epochs", (long) epochs)
+            .put("first_epoch_" + what, accuracy ? loss.epochAccuracy(0) : loss.epochLoss(0))
+            .put(
+                "last_epoch_" + what,
+                accuracy ? loss.epochAccuracy(epochs - 1) : loss.epochLoss(epochs - 1));
+    Finding.Builder finding =
+        Finding.builder(SPEC)
+            .at(-1, accuracy ? Phase.ACCURACY : Phase.LOSS)
+            .steps(onset(epochs), lastStep, epochs);
     if (epochs < minEpochs) {
-      evidence.put("inconclusive", format(ROOT, "only %d epochs; slow convergence is judged over at least %d", epochs, minEpochs));
+      evidence.put(
+          "inconclusive",
+          format(
+              ROOT,
+              "only %d epochs; slow convergence is judged over at least %d",
+              epochs,
+              minEpochs));
       finding.severity(Severity.INFO);
     }
     String gainText = accuracy ? Numbers.format(best) : Numbers.percent(best);
-    findings.add(finding.evidence(evidence.build())
-        .message(format(ROOT,
-            "Over %d epochs no epoch improved the mean %s by %s or more: the largest gain was %s (epoch %d); the %s went from %s to %s.",
-            epochs, what, accuracy ? Numbers.format(delta) : Numbers.percent(delta), gainText, bestEpoch, what,
-            Numbers.format(accuracy ? loss.epochAccuracy(0) : loss.epochLoss(0)),
-            Numbers.format(accuracy ? loss.epochAccuracy(epochs - 1) : loss.epochLoss(epochs - 1))))
-        .build());
+    findings.add(
+        finding
+            .evidence(evidence.build())
+            .message(
+                format(
+                    ROOT,
+                    "Over %d epochs no epoch improved the mean %s by %s or more: the largest gain"
+                        + " was %s (epoch %d); the %s went from %s to %s.",
+                    epochs,
+                    what,
+                    accuracy ? Numbers.format(delta) : Numbers.percent(delta),
+                    gainText,
+                    bestEpoch,
+                    what,
+                    Numbers.format(accuracy ? loss.epochAccuracy(0) : loss.epochLoss(0)),
+                    Numbers.format(
+                        accuracy ? loss.epochAccuracy(epochs - 1) : loss.epochLoss(epochs - 1))))
+            .build());
     return findings;
   }
 }

@@ -32,18 +32,22 @@ import java.util.Set;
  * activation comes from {@code dltrace.layers} or its type. A linear output under PyTorch's
  * cross-entropy (which takes logits) is normal and not flagged. The output width is the output's
  * numel divided by {@code dltrace.batch_size}; where that is unknown, a softmax output that is
- * exactly 1 with zero std in every step counts as one unit wide. Targets are judged from the
- * {@code target} phase's min and max over the whole run; a finding starts at the first step that
- * breaks the rule. Each finding carries the symptom class the mismatch produces.
+ * exactly 1 with zero std in every step counts as one unit wide. Targets are judged from the {@code
+ * target} phase's min and max over the whole run; a finding starts at the first step that breaks
+ * the rule. Each finding carries the symptom class the mismatch produces.
  */
 @DetectorSpec(
     id = "target-range",
     symptom = Symptom.SATURATION,
     severity = Severity.ERROR,
-    summary = "Targets outside the output activation's range, a one-unit softmax, or constant targets",
-    source = "DeepDiagnosis out-of-range check and relu/linear output with cross-entropy (DEEPLOCALIZE-AND-PEERS.md 3.1)")
+    summary =
+        "Targets outside the output activation's range, a one-unit softmax, or constant targets",
+    source =
+        "DeepDiagnosis out-of-range check and relu/linear output with cross-entropy"
+            + " (DEEPLOCALIZE-AND-PEERS.md 3.1)")
 public final class TargetRangeDetector implements Detector {
-  private static final DetectorSpec SPEC = TargetRangeDetector.class.getAnnotation(DetectorSpec.class);
+  private static final DetectorSpec SPEC =
+      TargetRangeDetector.class.getAnnotation(DetectorSpec.class);
   private static final double SLACK = 1e-6;
 
   private double min = Double.POSITIVE_INFINITY;
@@ -87,7 +91,10 @@ public final class TargetRangeDetector implements Detector {
     if (output >= 0 && step.has(output, Phase.ACTIVATION)) {
       outputSteps++;
       double mean = step.mean(output, Phase.ACTIVATION);
-      double std = step.present(output, Phase.ACTIVATION, Column.STD) ? step.value(output, Phase.ACTIVATION, Column.STD) : Double.NaN;
+      double std =
+          step.present(output, Phase.ACTIVATION, Column.STD)
+              ? step.value(output, Phase.ACTIVATION, Column.STD)
+              : Double.NaN;
       if (mean == 1 && std == 0) {
         outputConstantOne++;
       }
@@ -98,8 +105,14 @@ public final class TargetRangeDetector implements Detector {
     if (!step.has(-1, Phase.TARGET)) {
       return;
     }
-    double lo = step.present(-1, Phase.TARGET, Column.MIN) ? step.value(-1, Phase.TARGET, Column.MIN) : step.mean(-1, Phase.TARGET);
-    double hi = step.present(-1, Phase.TARGET, Column.MAX) ? step.value(-1, Phase.TARGET, Column.MAX) : step.mean(-1, Phase.TARGET);
+    double lo =
+        step.present(-1, Phase.TARGET, Column.MIN)
+            ? step.value(-1, Phase.TARGET, Column.MIN)
+            : step.mean(-1, Phase.TARGET);
+    double hi =
+        step.present(-1, Phase.TARGET, Column.MAX)
+            ? step.value(-1, Phase.TARGET, Column.MAX)
+            : step.mean(-1, Phase.TARGET);
     if (!Double.isFinite(lo) || !Double.isFinite(hi)) {
       return;
     }
@@ -124,7 +137,8 @@ public final class TargetRangeDetector implements Detector {
       return findings;
     }
     String lossName = context.metadata().loss().orElse("").toLowerCase(Locale.ROOT);
-    boolean crossEntropy = lossName.contains("entropy") || lossName.equals("nll") || lossName.contains("nll_loss");
+    boolean crossEntropy =
+        lossName.contains("entropy") || lossName.equals("nll") || lossName.contains("nll_loss");
     int batchSize = context.metadata().batchSize().orElse(0);
     long width = batchSize > 0 && outputNumel > 0 ? outputNumel / batchSize : -1;
     String name = output >= 0 ? context.layer(output).name() : "model";
@@ -134,10 +148,19 @@ public final class TargetRangeDetector implements Detector {
               .symptom(Symptom.NOT_LEARNING)
               .at(-1, Phase.TARGET)
               .steps(firstTarget, lastStep, targetSteps)
-              .evidence(Evidence.builder().put("rule", "constant_targets").put("target_value", min).put("target_steps", targetSteps).build())
-              .message(format(ROOT,
-                  "Every target in %d steps was %s: the labels carry no information (scaled or cast away?), so the loss can fall while nothing is learned.",
-                  targetSteps, Numbers.format(min)))
+              .evidence(
+                  Evidence.builder()
+                      .put("rule", "constant_targets")
+                      .put("target_value", min)
+                      .put("target_steps", targetSteps)
+                      .build())
+              .message(
+                  format(
+                      ROOT,
+                      "Every target in %d steps was %s: the labels carry no information (scaled or"
+                          + " cast away?), so the loss can fall while nothing is learned.",
+                      targetSteps,
+                      Numbers.format(min)))
               .build());
     }
     if (output < 0) {
@@ -150,11 +173,19 @@ public final class TargetRangeDetector implements Detector {
               .symptom(Symptom.DEAD_OR_ZERO)
               .at(output, Phase.ACTIVATION)
               .steps(firstStep, lastStep, Math.max(1, outputSteps))
-              .evidence(Evidence.builder().put("rule", "single_unit_softmax").put("output_activation", "softmax")
-                  .put("output_width", width).put("constant_one_steps", outputConstantOne).build())
-              .message(format(ROOT,
-                  "The output layer %s applies softmax over a single unit: its output is always 1, so every gradient through it is zero.",
-                  name))
+              .evidence(
+                  Evidence.builder()
+                      .put("rule", "single_unit_softmax")
+                      .put("output_activation", "softmax")
+                      .put("output_width", width)
+                      .put("constant_one_steps", outputConstantOne)
+                      .build())
+              .message(
+                  format(
+                      ROOT,
+                      "The output layer %s applies softmax over a single unit: its output is always"
+                          + " 1, so every gradient through it is zero.",
+                      name))
               .build());
       return findings;
     }
@@ -165,17 +196,28 @@ public final class TargetRangeDetector implements Detector {
               .severity(Severity.WARNING)
               .at(output, Phase.ACTIVATION)
               .steps(firstStep, firstStep, 1)
-              .evidence(Evidence.builder().put("rule", "relu_output_cross_entropy").put("output_activation", "relu")
-                  .put("loss", lossName).build())
-              .message(format(ROOT,
-                  "The output layer %s uses ReLU under a %s loss: a row of all-zero outputs has no probability mass, which gives log(0) or 0/0.",
-                  name, lossName))
+              .evidence(
+                  Evidence.builder()
+                      .put("rule", "relu_output_cross_entropy")
+                      .put("output_activation", "relu")
+                      .put("loss", lossName)
+                      .build())
+              .message(
+                  format(
+                      ROOT,
+                      "The output layer %s uses ReLU under a %s loss: a row of all-zero outputs has"
+                          + " no probability mass, which gives log(0) or 0/0.",
+                      name,
+                      lossName))
               .build());
     }
     if (targetSteps == 0 || !(kind.saturates() || kind == ActivationKind.RELU)) {
       return findings;
     }
-    long first = firstBelow < 0 ? firstAbove : firstAbove < 0 ? firstBelow : Math.min(firstBelow, firstAbove);
+    long first =
+        firstBelow < 0
+            ? firstAbove
+            : firstAbove < 0 ? firstBelow : Math.min(firstBelow, firstAbove);
     if (first < 0) {
       return findings;
     }
@@ -184,17 +226,26 @@ public final class TargetRangeDetector implements Detector {
             .symptom(kind == ActivationKind.RELU ? Symptom.DEAD_OR_ZERO : Symptom.SATURATION)
             .at(output, Phase.ACTIVATION)
             .steps(first, lastStep, targetSteps)
-            .evidence(Evidence.builder()
-                .put("rule", "targets_outside_activation_range")
-                .put("output_activation", kind.wireName())
-                .put("activation_low", kind.low())
-                .put("activation_high", kind.high())
-                .put("target_min", min)
-                .put("target_max", max)
-                .build())
-            .message(format(ROOT,
-                "The targets range over [%s, %s] but the output layer %s ends in %s, which can only produce [%s, %s].",
-                Numbers.format(min), Numbers.format(max), name, kind.wireName(), Numbers.format(kind.low()), Numbers.format(kind.high())))
+            .evidence(
+                Evidence.builder()
+                    .put("rule", "targets_outside_activation_range")
+                    .put("output_activation", kind.wireName())
+                    .put("activation_low", kind.low())
+                    .put("activation_high", kind.high())
+                    .put("target_min", min)
+                    .put("target_max", max)
+                    .build())
+            .message(
+                format(
+                    ROOT,
+                    "The targets range over [%s, %s] but the output layer %s ends in %s, which can"
+                        + " only produce [%s, %s].",
+                    Numbers.format(min),
+                    Numbers.format(max),
+                    name,
+                    kind.wireName(),
+                    Numbers.format(kind.low()),
+                    Numbers.format(kind.high())))
             .build());
     return findings;
   }

@@ -24,8 +24,8 @@ import java.util.Set;
 
 /**
  * Reports weights, weight gradients and layer outputs that stop changing: {@code window}
- * consecutive observations of a stream whose statistics all stay within a relative tolerance of
- * the previous observation. One finding per layer; its other unchanged streams are consequences.
+ * consecutive observations of a stream whose statistics all stay within a relative tolerance of the
+ * previous observation. One finding per layer; its other unchanged streams are consequences.
  *
  * <p>Implementation notes: compared are mean, std, min, max and l2_norm where both observations
  * have them; the stream is unchanged when at least one is compared and none moved by more than
@@ -41,12 +41,19 @@ import java.util.Set;
     symptom = Symptom.UNCHANGED_VALUES,
     severity = Severity.ERROR,
     summary = "A layer's weights, weight gradients or outputs stop changing from step to step",
-    source = "DeepLocalize Alg. 2 unchanged rule (DEEPLOCALIZE-AND-PEERS.md 1.3); DeepFD cons_mean/std_weight (3.4)",
+    source =
+        "DeepLocalize Alg. 2 unchanged rule (DEEPLOCALIZE-AND-PEERS.md 1.3); DeepFD"
+            + " cons_mean/std_weight (3.4)",
     thresholds = {"window", "unchanged-tolerance", "zero-fraction"})
 public final class UnchangedValuesDetector implements Detector {
-  private static final DetectorSpec SPEC = UnchangedValuesDetector.class.getAnnotation(DetectorSpec.class);
-  private static final Phase[] PHASES = {Phase.FORWARD, Phase.ACTIVATION, Phase.WEIGHT, Phase.GRADIENT};
-  private static final Column[] STATS = {Column.MEAN, Column.STD, Column.MIN, Column.MAX, Column.L2_NORM};
+  private static final DetectorSpec SPEC =
+      UnchangedValuesDetector.class.getAnnotation(DetectorSpec.class);
+  private static final Phase[] PHASES = {
+    Phase.FORWARD, Phase.ACTIVATION, Phase.WEIGHT, Phase.GRADIENT
+  };
+  private static final Column[] STATS = {
+    Column.MEAN, Column.STD, Column.MIN, Column.MAX, Column.L2_NORM
+  };
   private static final int[] STAT_BITS = new int[STATS.length];
 
   static {
@@ -59,14 +66,17 @@ public final class UnchangedValuesDetector implements Detector {
   private double tolerance;
   private double zeroFraction;
   private RunTracker runs;
+
   /** Previous observation per slot: one row of STATS.length values, NaN where absent. */
   private double[] previous = new double[0];
+
   private long[] previousStep = new long[0];
   private boolean[] hasPrevious = new boolean[0];
 
   @Override
   public Set<Column> columns() {
-    return EnumSet.of(Column.MEAN, Column.STD, Column.MIN, Column.MAX, Column.L2_NORM, Column.ZERO_FRACTION);
+    return EnumSet.of(
+        Column.MEAN, Column.STD, Column.MIN, Column.MAX, Column.L2_NORM, Column.ZERO_FRACTION);
   }
 
   @Override
@@ -111,10 +121,13 @@ public final class UnchangedValuesDetector implements Detector {
         if (mask == 0 || skipped(info, phase)) {
           continue;
         }
-        boolean usable = Double.isFinite(mean[slot])
-            && !DeadOrZeroDetector.allZero(mask, slot, zero, mean, std, min, max, l2, zeroFraction);
+        boolean usable =
+            Double.isFinite(mean[slot])
+                && !DeadOrZeroDetector.allZero(
+                    mask, slot, zero, mean, std, min, max, l2, zeroFraction);
         boolean output = phase == Phase.FORWARD || phase == Phase.ACTIVATION;
-        boolean unchanged = usable && hasPrevious[slot] && unchanged(stats, mask, slot, output && info.isSoftmax());
+        boolean unchanged =
+            usable && hasPrevious[slot] && unchanged(stats, mask, slot, output && info.isSoftmax());
         runs.observe(slot, now, unchanged, previousStep[slot]);
         int base = slot * STATS.length;
         for (int k = 0; k < STATS.length; k++) {
@@ -209,9 +222,17 @@ public final class UnchangedValuesDetector implements Detector {
                       .build())
               .consequences(LayerGroups.consequences(group, context))
               .message(
-                  format(ROOT, "%s %s values stopped changing at step %d: %d observations in a row within a relative %s of each other, up to step %d%s.",
-                      name, root.phase().wireName(), root.firstStep(), steps, Numbers.format(tolerance),
-                      root.lastStep(), also))
+                  format(
+                      ROOT,
+                      "%s %s values stopped changing at step %d: %d observations in a row within a"
+                          + " relative %s of each other, up to step %d%s.",
+                      name,
+                      root.phase().wireName(),
+                      root.firstStep(),
+                      steps,
+                      Numbers.format(tolerance),
+                      root.lastStep(),
+                      also))
               .build());
     }
     return findings;

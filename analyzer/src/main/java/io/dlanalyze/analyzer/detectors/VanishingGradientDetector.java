@@ -27,22 +27,34 @@ import java.util.Set;
  * vanishing-rms} though not exactly zero; and the run never learned.
  *
  * <p>Implementation notes: the ratio rule is AUTOTRAINER's vanish (beta_1 = 1e-3, beta_2 = 1e-4,
- * DEEPLOCALIZE-AND-PEERS.md 3.2); the RMS rule is TheDeepChecker's mean |g| < 1e-6 (3.7), with
- * l2 / sqrt(numel) standing in for the mean absolute value (it is an upper bound of it, so the
- * rule errs on the quiet side); DeepDiagnosis' own bound is mean |dW| < 1e-7 (3.1). Gradients that
- * are exactly zero (zero_fraction 1 or l2 0) are dead-or-zero's, not a vanishing trend. A
- * converged model has small gradients too, so a run whose loss fell by {@code converged-drop} is
- * not judged (AUTOTRAINER consults its gradient rules only when training does not converge).
+ * DEEPLOCALIZE-AND-PEERS.md 3.2); the RMS rule is TheDeepChecker's mean |g| < 1e-6 (3.7), with l2 /
+ * sqrt(numel) standing in for the mean absolute value (it is an upper bound of it, so the rule errs
+ * on the quiet side); DeepDiagnosis' own bound is mean |dW| < 1e-7 (3.1). Gradients that are
+ * exactly zero (zero_fraction 1 or l2 0) are dead-or-zero's, not a vanishing trend. A converged
+ * model has small gradients too, so a run whose loss fell by {@code converged-drop} is not judged
+ * (AUTOTRAINER consults its gradient rules only when training does not converge).
  */
 @DetectorSpec(
     id = "vanishing-gradient",
     symptom = Symptom.VANISHING_GRADIENT,
     severity = Severity.WARNING,
-    summary = "The first layers' gradients are orders of magnitude smaller than the last layer's, or near zero",
-    source = "AUTOTRAINER vanish rule, ratio < 1e-3 and ||g_first|| < 1e-4 (DEEPLOCALIZE-AND-PEERS.md 3.2); TheDeepChecker mean |g| < 1e-6 (3.7)",
-    thresholds = {"window", "vanishing-ratio", "vanishing-norm", "vanishing-rms", "zero-fraction", "converged-drop"})
+    summary =
+        "The first layers' gradients are orders of magnitude smaller than the last layer's, or near"
+            + " zero",
+    source =
+        "AUTOTRAINER vanish rule, ratio < 1e-3 and ||g_first|| < 1e-4 (DEEPLOCALIZE-AND-PEERS.md"
+            + " 3.2); TheDeepChecker mean |g| < 1e-6 (3.7)",
+    thresholds = {
+      "window",
+      "vanishing-ratio",
+      "vanishing-norm",
+      "vanishing-rms",
+      "zero-fraction",
+      "converged-drop"
+    })
 public final class VanishingGradientDetector implements Detector {
-  private static final DetectorSpec SPEC = VanishingGradientDetector.class.getAnnotation(DetectorSpec.class);
+  private static final DetectorSpec SPEC =
+      VanishingGradientDetector.class.getAnnotation(DetectorSpec.class);
 
   private LossHistory loss;
   private int window;
@@ -163,7 +175,8 @@ public final class VanishingGradientDetector implements Detector {
   }
 
   private boolean allZero(StepView step, int layer, Phase phase) {
-    return step.present(layer, phase, Column.ZERO_FRACTION) && step.value(layer, phase, Column.ZERO_FRACTION) >= zeroFraction;
+    return step.present(layer, phase, Column.ZERO_FRACTION)
+        && step.value(layer, phase, Column.ZERO_FRACTION) >= zeroFraction;
   }
 
   @Override
@@ -174,29 +187,51 @@ public final class VanishingGradientDetector implements Detector {
     }
     boolean judged = loss.judgeable(window);
     String name = context.layer(firedLayer).name();
-    Evidence.Builder evidence = Evidence.builder().put("rule", firedRule).put("run_steps", firedSteps);
+    Evidence.Builder evidence =
+        Evidence.builder().put("rule", firedRule).put("run_steps", firedSteps);
     String message;
     if (firedRule.equals("ratio")) {
-      evidence.put("min_ratio", firedRatio).put("ratio_threshold", ratioLimit)
-          .put("min_first_l2", firedNorm).put("norm_threshold", normLimit);
+      evidence
+          .put("min_ratio", firedRatio)
+          .put("ratio_threshold", ratioLimit)
+          .put("min_first_l2", firedNorm)
+          .put("norm_threshold", normLimit);
       if (lastLayerName != null) {
         evidence.put("last_layer", lastLayerName);
       }
-      message = format(ROOT,
-          "The gradient norm of %s stayed below %s times the last layer's and below %s for %d steps from step %d (down to %s, ratio %s).",
-          name, Numbers.format(ratioLimit), Numbers.format(normLimit), firedSteps, firedStart,
-          Numbers.format(firedNorm), Numbers.format(firedRatio));
+      message =
+          format(
+              ROOT,
+              "The gradient norm of %s stayed below %s times the last layer's and below %s for %d"
+                  + " steps from step %d (down to %s, ratio %s).",
+              name,
+              Numbers.format(ratioLimit),
+              Numbers.format(normLimit),
+              firedSteps,
+              firedStart,
+              Numbers.format(firedNorm),
+              Numbers.format(firedRatio));
     } else {
       evidence.put("min_rms", firedRms).put("rms_threshold", rmsLimit);
-      message = format(ROOT,
-          "The root-mean-square gradient of %s stayed below %s for %d steps from step %d (down to %s).",
-          name, Numbers.format(rmsLimit), firedSteps, firedStart, Numbers.format(firedRms));
+      message =
+          format(
+              ROOT,
+              "The root-mean-square gradient of %s stayed below %s for %d steps from step %d (down"
+                  + " to %s).",
+              name,
+              Numbers.format(rmsLimit),
+              firedSteps,
+              firedStart,
+              Numbers.format(firedRms));
     }
-    Finding.Builder finding = Finding.builder(SPEC)
-        .at(firedLayer, Phase.GRADIENT)
-        .steps(firedStart, firedEnd, firedSteps);
+    Finding.Builder finding =
+        Finding.builder(SPEC)
+            .at(firedLayer, Phase.GRADIENT)
+            .steps(firedStart, firedEnd, firedSteps);
     if (!judged) {
-      evidence.put("inconclusive", "too few loss values to tell a vanishing gradient from a converged model");
+      evidence.put(
+          "inconclusive",
+          "too few loss values to tell a vanishing gradient from a converged model");
       finding.severity(Severity.INFO);
     }
     findings.add(finding.evidence(evidence.build()).message(message).build());

@@ -22,10 +22,10 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * Reports layers whose weight variance (std^2 of the weight phase) stays outside
- * [{@code weight-variance-low}, {@code weight-variance-high}] for {@code window} steps in a row.
- * Too large is a warning (weights that diverge drive exploding activations and gradients); too
- * small is info (a deliberately small initialization, a large layer's fan-in, can be healthy).
+ * Reports layers whose weight variance (std^2 of the weight phase) stays outside [{@code
+ * weight-variance-low}, {@code weight-variance-high}] for {@code window} steps in a row. Too large
+ * is a warning (weights that diverge drive exploding activations and gradients); too small is info
+ * (a deliberately small initialization, a large layer's fan-in, can be healthy).
  *
  * <p>Implementation notes: DeepDiagnosis' "poor weight" is any kernel with {@code var(ddof=1) <
  * 1e-5 or > 10} (DEEPLOCALIZE-AND-PEERS.md 3.1); the trace's std is the population std, which
@@ -41,13 +41,15 @@ import java.util.Set;
     source = "DeepDiagnosis poor weight, var < 1e-5 or > 10 (DEEPLOCALIZE-AND-PEERS.md 3.1)",
     thresholds = {"window", "weight-variance-low", "weight-variance-high"})
 public final class WeightVarianceDetector implements Detector {
-  private static final DetectorSpec SPEC = WeightVarianceDetector.class.getAnnotation(DetectorSpec.class);
+  private static final DetectorSpec SPEC =
+      WeightVarianceDetector.class.getAnnotation(DetectorSpec.class);
 
   private int window;
   private double low;
   private double high;
   private BandRuns runs;
   private double[] initial = new double[0];
+
   /** The largest (above the band) or smallest (below) variance of the first firing run. */
   private double[] extreme = new double[0];
 
@@ -108,7 +110,8 @@ public final class WeightVarianceDetector implements Detector {
       int s = variance > high ? 1 : variance < low ? -1 : 0;
       if (runs.observe(layer, step.step(), s)) {
         double e = extreme[layer];
-        extreme[layer] = Double.isNaN(e) ? variance : s > 0 ? Math.max(e, variance) : Math.min(e, variance);
+        extreme[layer] =
+            Double.isNaN(e) ? variance : s > 0 ? Math.max(e, variance) : Math.min(e, variance);
       }
     }
   }
@@ -128,18 +131,27 @@ public final class WeightVarianceDetector implements Detector {
               .severity(tooHigh ? Severity.WARNING : Severity.INFO)
               .at(layer, Phase.WEIGHT)
               .steps(runs.firedStart(layer), runs.firedEnd(layer), length)
-              .evidence(Evidence.builder()
-                  .put("direction", tooHigh ? "high" : "low")
-                  .put("initial_variance", initial[layer])
-                  .put(tooHigh ? "max_variance" : "min_variance", extreme[layer])
-                  .put("band_low", low)
-                  .put("band_high", high)
-                  .put("run_steps", length)
-                  .build())
-              .message(format(ROOT,
-                  "The weight variance of %s stayed %s %s for %d steps from step %d (%s at its extreme, %s at the first step).",
-                  context.layer(layer).name(), tooHigh ? "above" : "below", Numbers.format(tooHigh ? high : low), length,
-                  runs.firedStart(layer), Numbers.format(extreme[layer]), Numbers.format(initial[layer])))
+              .evidence(
+                  Evidence.builder()
+                      .put("direction", tooHigh ? "high" : "low")
+                      .put("initial_variance", initial[layer])
+                      .put(tooHigh ? "max_variance" : "min_variance", extreme[layer])
+                      .put("band_low", low)
+                      .put("band_high", high)
+                      .put("run_steps", length)
+                      .build())
+              .message(
+                  format(
+                      ROOT,
+                      "The weight variance of %s stayed %s %s for %d steps from step %d (%s at its"
+                          + " extreme, %s at the first step).",
+                      context.layer(layer).name(),
+                      tooHigh ? "above" : "below",
+                      Numbers.format(tooHigh ? high : low),
+                      length,
+                      runs.firedStart(layer),
+                      Numbers.format(extreme[layer]),
+                      Numbers.format(initial[layer])))
               .build());
     }
     return findings;

@@ -27,21 +27,27 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * The single pass: reads a trace's batches, cuts them at step boundaries, scatters each step's
- * rows into a {@link StepTable} and hands every completed step to the detectors and the
- * baselines; then ranks the findings and assembles the {@link Report}.
+ * The single pass: reads a trace's batches, cuts them at step boundaries, scatters each step's rows
+ * into a {@link StepTable} and hands every completed step to the detectors and the baselines; then
+ * ranks the findings and assembles the {@link Report}.
  *
  * <p>Implementation notes: per batch, the loop finds each run of rows with one step value and
- * scatters it column by column (index loops over the batch's primitive arrays, no per-row
- * objects). A step is complete when a row of a later step arrives or the trace ends, so batch and
- * row-group boundaries never show, and detectors never see the order of rows inside a step.
+ * scatters it column by column (index loops over the batch's primitive arrays, no per-row objects).
+ * A step is complete when a row of a later step arrives or the trace ends, so batch and row-group
+ * boundaries never show, and detectors never see the order of rows inside a step.
  */
 public final class AnalysisEngine {
   /** The columns the engine itself reads. */
   public static final Set<Column> KEY_COLUMNS =
       EnumSet.of(
-          Column.EPOCH, Column.BATCH, Column.STEP, Column.LAYER_INDEX, Column.LAYER_NAME,
-          Column.LAYER_TYPE, Column.PHASE, Column.MEAN);
+          Column.EPOCH,
+          Column.BATCH,
+          Column.STEP,
+          Column.LAYER_INDEX,
+          Column.LAYER_NAME,
+          Column.LAYER_TYPE,
+          Column.PHASE,
+          Column.MEAN);
 
   /** Per phase code: true for model-level phases. */
   private static final boolean[] MODEL_LEVEL = new boolean[Phase.COUNT];
@@ -96,14 +102,15 @@ public final class AnalysisEngine {
   }
 
   /**
-   * Runs the given detectors over the reader's batches and assembles the report. The reader is
-   * read to its end (or to the first fault with {@link AnalysisOptions#firstFault()}) but not
-   * closed. With {@link AnalysisOptions#readAhead()} a second thread decodes the next batch while
-   * this one is analysed ({@link ReadAheadReader}); the report is the same.
+   * Runs the given detectors over the reader's batches and assembles the report. The reader is read
+   * to its end (or to the first fault with {@link AnalysisOptions#firstFault()}) but not closed.
+   * With {@link AnalysisOptions#readAhead()} a second thread decodes the next batch while this one
+   * is analysed ({@link ReadAheadReader}); the report is the same.
    *
    * @throws TraceFormatException when the trace breaks the contract (steps out of order...)
    */
-  public static Report run(TraceReader reader, AnalysisOptions options, List<DetectorInfo> detectors) {
+  public static Report run(
+      TraceReader reader, AnalysisOptions options, List<DetectorInfo> detectors) {
     if (!options.readAhead()) {
       return new AnalysisEngine(reader, options, List.copyOf(detectors)).run();
     }
@@ -160,7 +167,11 @@ public final class AnalysisEngine {
                   ErrorCode.INVALID_VALUE,
                   reader.path(),
                   format(ROOT, "row %d", rowIndex + r),
-                  format(ROOT, "step %d comes after step %d: rows must be ordered by step", step, table.step()));
+                  format(
+                      ROOT,
+                      "step %d comes after step %d: rows must be ordered by step",
+                      step,
+                      table.step()));
             }
           }
           if (step < 0) {
@@ -203,24 +214,31 @@ public final class AnalysisEngine {
         new Timing(elapsed, rows));
   }
 
-  /** The findings left after the options' layer exclusions; consequences on excluded layers go too. */
+  /**
+   * The findings left after the options' layer exclusions; consequences on excluded layers go too.
+   */
   private List<Finding> excluded(String detectorId, List<Finding> raw) {
     if (!options.hasExclusions()) {
       return raw;
     }
     List<Finding> kept = new ArrayList<>(raw.size());
     for (Finding finding : raw) {
-      if (finding.layerIndex() >= 0 && options.isExcluded(detectorId, layerName(finding.layerIndex(), finding.layerName()))) {
+      if (finding.layerIndex() >= 0
+          && options.isExcluded(detectorId, layerName(finding.layerIndex(), finding.layerName()))) {
         excludedFindings++;
         continue;
       }
       List<io.dlanalyze.analyzer.Consequence> consequences = new ArrayList<>();
       for (io.dlanalyze.analyzer.Consequence consequence : finding.consequences()) {
-        if (consequence.layerIndex() < 0 || !options.isExcluded(detectorId, consequence.layerName())) {
+        if (consequence.layerIndex() < 0
+            || !options.isExcluded(detectorId, consequence.layerName())) {
           consequences.add(consequence);
         }
       }
-      kept.add(consequences.size() == finding.consequences().size() ? finding : finding.withConsequences(consequences));
+      kept.add(
+          consequences.size() == finding.consequences().size()
+              ? finding
+              : finding.withConsequences(consequences));
     }
     return kept;
   }
@@ -272,7 +290,11 @@ public final class AnalysisEngine {
             ErrorCode.INVALID_VALUE,
             reader.path(),
             format(ROOT, "row %d", rowBase + r),
-            format(ROOT, "layer_index must be -1 or in [0, %d]: %d", StepTable.MAX_LAYER_INDEX, layer));
+            format(
+                ROOT,
+                "layer_index must be -1 or in [0, %d]: %d",
+                StepTable.MAX_LAYER_INDEX,
+                layer));
       }
       if (layer >= 0 && MODEL_LEVEL[code]) {
         layer = -1;
@@ -325,22 +347,35 @@ public final class AnalysisEngine {
   private void collectWarnings() {
     if (duplicateRows > 0) {
       warnings.add(
-          format(ROOT, "%d rows repeat a (step, layer, phase) already read; the later row was used", duplicateRows));
+          format(
+              ROOT,
+              "%d rows repeat a (step, layer, phase) already read; the later row was used",
+              duplicateRows));
     }
     if (skippedRows > 0) {
       warnings.add(
-          format(ROOT, "%d rows of phases this version does not know (%s) were skipped",
-              skippedRows, String.join(", ", reader.dictionary().unknownPhaseNames())));
+          format(
+              ROOT,
+              "%d rows of phases this version does not know (%s) were skipped",
+              skippedRows,
+              String.join(", ", reader.dictionary().unknownPhaseNames())));
     }
     if (relabeledRows > 0) {
       warnings.add(
-          format(ROOT, "%d rows of model-level phases had a layer_index other than -1; read as model-level", relabeledRows));
+          format(
+              ROOT,
+              "%d rows of model-level phases had a layer_index other than -1; read as model-level",
+              relabeledRows));
     }
     if (excludedFindings > 0) {
       warnings.add(format(ROOT, "%d findings on excluded layers were dropped", excludedFindings));
     }
     if (stoppedAtStep >= 0) {
-      warnings.add(format(ROOT, "stopped reading after step %d at the first fault (--first-fault)", stoppedAtStep));
+      warnings.add(
+          format(
+              ROOT,
+              "stopped reading after step %d at the first fault (--first-fault)",
+              stoppedAtStep));
     }
   }
 

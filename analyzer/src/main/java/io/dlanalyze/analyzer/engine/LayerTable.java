@@ -12,8 +12,8 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * The layers of a trace, merged from its rows (the first name and type seen for each index) and
- * its {@code dltrace.layers} metadata (activation, trainable flag, and names/types the rows lack).
+ * The layers of a trace, merged from its rows (the first name and type seen for each index) and its
+ * {@code dltrace.layers} metadata (activation, trainable flag, and names/types the rows lack).
  */
 final class LayerTable {
   private static final Layer MODEL = new Layer(-1, "model", null, null, true);
@@ -73,8 +73,13 @@ final class LayerTable {
       String name = dictionary.layerName(layerNameId);
       if (info != null && !info.name().equals(name)) {
         warnings.add(
-            format(ROOT, "layer %d is named '%s' in the rows but '%s' in dltrace.layers; using '%s'",
-                layer, name, info.name(), name));
+            format(
+                ROOT,
+                "layer %d is named '%s' in the rows but '%s' in dltrace.layers; using '%s'",
+                layer,
+                name,
+                info.name(),
+                name));
       }
     }
     if (typeId[layer] < 0 && layerTypeId >= 0) {
@@ -105,11 +110,17 @@ final class LayerTable {
 
   private Layer build(int index) {
     LayerInfo info = index < metadataLayers.length ? metadataLayers[index] : null;
-    String name = nameId[index] >= 0 ? dictionary.layerName(nameId[index]) : info != null ? info.name() : null;
+    String name =
+        nameId[index] >= 0
+            ? dictionary.layerName(nameId[index])
+            : info != null ? info.name() : null;
     if (name == null) {
       return Layer.unknown(index);
     }
-    String type = typeId[index] >= 0 ? dictionary.layerType(typeId[index]) : info != null ? info.type() : null;
+    String type =
+        typeId[index] >= 0
+            ? dictionary.layerType(typeId[index])
+            : info != null ? info.type() : null;
     String activation = info != null ? info.activation() : null;
     boolean trainable = info == null || info.trainable();
     return new Layer(index, name, type, activation, trainable);

@@ -16,8 +16,8 @@ import java.util.concurrent.Semaphore;
 /**
  * A producer/consumer pipeline over a reader: a second thread decodes batch k+1 into the source
  * reader's batch while the caller analyses batch k in this reader's batch. A decoded batch changes
- * hands by {@link TraceBatch#swapContents} (an exchange of array references, no copy), so there
- * are two reused batches and no allocation per batch.
+ * hands by {@link TraceBatch#swapContents} (an exchange of array references, no copy), so there are
+ * two reused batches and no allocation per batch.
  *
  * <p>What the caller sees is exactly what the source gives, in the same order: the same batches,
  * the same exception (thrown on the caller's thread at the batch where the source failed), and
@@ -30,7 +30,8 @@ import java.util.concurrent.Semaphore;
  */
 final class ReadAheadReader implements TraceReader {
   /** What the producer hands over: a batch, the end, or the source's exception. */
-  private record Handoff(boolean more, Throwable error, long rowsRead, boolean truncated, List<String> warnings) {}
+  private record Handoff(
+      boolean more, Throwable error, long rowsRead, boolean truncated, List<String> warnings) {}
 
   private final TraceReader source;
   private final TraceBatch batch;
@@ -46,7 +47,8 @@ final class ReadAheadReader implements TraceReader {
     this.source = source;
     TraceBatch sourceBatch = source.batch();
     this.batch = new TraceBatch(source.dictionary(), sourceBatch.columns(), sourceBatch.capacity());
-    this.current = new Handoff(true, null, source.rowsRead(), source.truncated(), source.warnings());
+    this.current =
+        new Handoff(true, null, source.rowsRead(), source.truncated(), source.warnings());
     this.producer = new Thread(this::produce, "dl-analyze-read-ahead");
     this.producer.setDaemon(true);
   }
@@ -64,7 +66,8 @@ final class ReadAheadReader implements TraceReader {
         Handoff handoff;
         try {
           boolean more = source.next();
-          handoff = new Handoff(more, null, source.rowsRead(), source.truncated(), source.warnings());
+          handoff =
+              new Handoff(more, null, source.rowsRead(), source.truncated(), source.warnings());
         } catch (RuntimeException | Error e) {
           handoff = new Handoff(false, e, source.rowsRead(), source.truncated(), List.of());
         }
@@ -99,7 +102,8 @@ final class ReadAheadReader implements TraceReader {
       handoff = full.take();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted while waiting for the next batch of " + source.path(), e);
+      throw new IllegalStateException(
+          "interrupted while waiting for the next batch of " + source.path(), e);
     }
     current = handoff;
     if (handoff.error() != null) {

@@ -98,18 +98,26 @@ final class ReportAssembler {
       }
       verdict = Verdict.BUGGY;
       reason =
-          format(ROOT, "%d %s of severity warning or more; the first starts at step %d.",
-              count, count == 1 ? "finding" : "findings", root.firstStep());
+          format(
+              ROOT,
+              "%d %s of severity warning or more; the first starts at step %d.",
+              count,
+              count == 1 ? "finding" : "findings",
+              root.firstStep());
     } else if (facts.rows() == 0) {
       verdict = Verdict.INCONCLUSIVE;
       reason = "The trace has no rows.";
     } else if (facts.steps() < minSteps) {
       verdict = Verdict.INCONCLUSIVE;
       reason =
-          format(ROOT, "Only %d steps were read; judging a run takes at least %d (%s).",
-              facts.steps(), minSteps,
+          format(
+              ROOT,
+              "Only %d steps were read; judging a run takes at least %d (%s).",
+              facts.steps(),
+              minSteps,
               options.mode() == AnalysisMode.DEEPLOCALIZE ? "dl-window" : "window");
-    } else if (!facts.phases().contains("loss") && !facts.phases().contains("forward")
+    } else if (!facts.phases().contains("loss")
+        && !facts.phases().contains("forward")
         && !facts.phases().contains("activation")) {
       verdict = Verdict.INCONCLUSIVE;
       reason = "The trace has neither loss nor forward/activation rows to judge the run by.";
@@ -171,8 +179,13 @@ final class ReportAssembler {
     StringBuilder reasons = new StringBuilder();
     for (Finding finding : findings) {
       if (finding.evidence().get("inconclusive") instanceof String why) {
-        reasons.append(reasons.length() == 0 ? "" : "; ").append(finding.detector()).append(" on ")
-            .append(finding.layerName()).append(": ").append(why);
+        reasons
+            .append(reasons.length() == 0 ? "" : "; ")
+            .append(finding.detector())
+            .append(" on ")
+            .append(finding.layerName())
+            .append(": ")
+            .append(why);
       }
     }
     return reasons.toString();

@@ -11,8 +11,8 @@ import io.dlanalyze.analyzer.report.Phrases;
 import io.dlanalyze.trace.Phase;
 
 /**
- * Turns the top-ranked finding into the report's root cause, with a fix hint per symptom and
- * phase. In deeplocalize mode there is no fix hint: DeepLocalize prints none.
+ * Turns the top-ranked finding into the report's root cause, with a fix hint per symptom and phase.
+ * In deeplocalize mode there is no fix hint: DeepLocalize prints none.
  */
 public final class RootCauseSelector {
   private RootCauseSelector() {}
@@ -20,12 +20,21 @@ public final class RootCauseSelector {
   /** The root cause named by {@code top}, the first finding of severity warning or more. */
   public static RootCause select(Finding top, AnalysisMode mode) {
     String scope = top.isModelLevel() ? RootCause.MODEL : RootCause.LAYER;
-    String where = top.isModelLevel() ? "model's " + Phrases.of(top.phase()) : Phrases.of(top.phase()) + " of " + top.layerName();
+    String where =
+        top.isModelLevel()
+            ? "model's " + Phrases.of(top.phase())
+            : Phrases.of(top.phase()) + " of " + top.layerName();
     String cause =
         mode == AnalysisMode.DEEPLOCALIZE
             ? top.message()
-            : format(ROOT, "%s in the %s from step %d (epoch %d, batch %d)",
-                symptomPhrase(top.symptom()), where, top.firstStep(), top.epoch(), top.batch());
+            : format(
+                ROOT,
+                "%s in the %s from step %d (epoch %d, batch %d)",
+                symptomPhrase(top.symptom()),
+                where,
+                top.firstStep(),
+                top.epoch(),
+                top.batch());
     String fix = null;
     if (mode == AnalysisMode.DEFAULT) {
       fix = top.suggestedFix() != null ? top.suggestedFix() : suggestedFix(top);
@@ -53,24 +62,45 @@ public final class RootCauseSelector {
       case NUMERICAL_ERROR ->
           switch (top.phase()) {
             case FORWARD, ACTIVATION ->
-                format(ROOT, "Check %s's activation and initialization; normalize the inputs and lower the learning rate", layer);
+                format(
+                    ROOT,
+                    "Check %s's activation and initialization; normalize the inputs and lower the"
+                        + " learning rate",
+                    layer);
             case LOSS, ACCURACY ->
-                "Check the loss function against the output activation (log of 0, a linear output with a cross-entropy loss) and lower the learning rate";
+                "Check the loss function against the output activation (log of 0, a linear output"
+                    + " with a cross-entropy loss) and lower the learning rate";
             case WEIGHT, GRADIENT, BACKWARD ->
-                "Lower the learning rate or clip gradients; check the loss for log(0) or division by zero";
+                "Lower the learning rate or clip gradients; check the loss for log(0) or division"
+                    + " by zero";
             case INPUT, TARGET -> "Clean the data: the batch holds NaN or Inf values";
-            case LEARNING_RATE, VAL_LOSS, VAL_ACCURACY -> "Check the learning-rate schedule and the optimizer settings";
+            case LEARNING_RATE, VAL_LOSS, VAL_ACCURACY ->
+                "Check the learning-rate schedule and the optimizer settings";
           };
       case DEAD_OR_ZERO ->
-          format(ROOT, "Check %s's initialization and the learning rate; a leaky or other non-saturating activation avoids dead units", layer);
+          format(
+              ROOT,
+              "Check %s's initialization and the learning rate; a leaky or other non-saturating"
+                  + " activation avoids dead units",
+              layer);
       case UNCHANGED_VALUES ->
           top.phase() == Phase.WEIGHT || top.phase() == Phase.GRADIENT
-              ? format(ROOT, "Check that %s's parameters reach the optimizer and require gradients, and that the learning rate is not zero", layer)
-              : format(ROOT, "Check that %s gets varying inputs and that the layers before it learn", layer);
+              ? format(
+                  ROOT,
+                  "Check that %s's parameters reach the optimizer and require gradients, and that"
+                      + " the learning rate is not zero",
+                  layer)
+              : format(
+                  ROOT,
+                  "Check that %s gets varying inputs and that the layers before it learn",
+                  layer);
       case NOT_LEARNING ->
-          "Check the learning rate and the optimizer, and that the loss matches the output activation";
-      case EXPLODING_GRADIENT -> "Lower the learning rate, clip gradients, or add normalization layers";
-      case VANISHING_GRADIENT -> "Use ReLU-like activations, residual connections or normalization layers";
+          "Check the learning rate and the optimizer, and that the loss matches the output"
+              + " activation";
+      case EXPLODING_GRADIENT ->
+          "Lower the learning rate, clip gradients, or add normalization layers";
+      case VANISHING_GRADIENT ->
+          "Use ReLU-like activations, residual connections or normalization layers";
       case SATURATION -> "Normalize the inputs or lower the initial weights of the saturated layer";
       case OSCILLATION -> "Lower the learning rate or increase the batch size";
       case SLOW_CONVERGENCE -> "Raise the learning rate or use an adaptive optimizer";

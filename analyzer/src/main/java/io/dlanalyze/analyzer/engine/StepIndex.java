@@ -3,9 +3,9 @@ package io.dlanalyze.analyzer.engine;
 import java.util.Arrays;
 
 /**
- * The epoch and in-epoch batch of every step read, stored as runs: a new run starts when the
- * epoch changes or when {@code batch - step} changes, so a regularly logged trace takes one run
- * per epoch however many steps it has.
+ * The epoch and in-epoch batch of every step read, stored as runs: a new run starts when the epoch
+ * changes or when {@code batch - step} changes, so a regularly logged trace takes one run per epoch
+ * however many steps it has.
  */
 final class StepIndex {
   private long[] firstStep = new long[16];

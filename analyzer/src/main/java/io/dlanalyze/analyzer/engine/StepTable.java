@@ -10,10 +10,10 @@ import io.dlanalyze.trace.validate.TraceValidator;
 import java.util.Arrays;
 
 /**
- * The rows of the current step, scattered into flat primitive arrays indexed by slot =
- * (layer_index + 1) * {@link Phase#COUNT} + phase code, so model-level rows (layer -1) take slots
- * 0..COUNT-1. A slot belongs to the current step when its {@code seen} ordinal equals the step's
- * ordinal, so starting a step costs nothing and no array is cleared.
+ * The rows of the current step, scattered into flat primitive arrays indexed by slot = (layer_index
+ * + 1) * {@link Phase#COUNT} + phase code, so model-level rows (layer -1) take slots 0..COUNT-1. A
+ * slot belongs to the current step when its {@code seen} ordinal equals the step's ordinal, so
+ * starting a step costs nothing and no array is cleared.
  *
  * <p>Implementation notes: one double array per floating-point statistic and one long array per
  * count, each as long as the slot capacity, grown by doubling when a larger layer index appears;
@@ -22,12 +22,16 @@ import java.util.Arrays;
 final class StepTable implements StepView {
   /** Index of each column among the double statistics, or -1. */
   static final int[] DOUBLE_INDEX = new int[Column.COUNT];
+
   /** Index of each column among the long statistics, or -1. */
   static final int[] LONG_INDEX = new int[Column.COUNT];
+
   static final Column[] DOUBLE_COLUMNS;
   static final Column[] LONG_COLUMNS;
+
   /** Set in every claimed slot's bits, so a slot with a row never has mask 0. */
   static final int ROW_BIT = 1 << 31;
+
   /** The largest layer index accepted; beyond it a trace is taken as corrupt. */
   static final int MAX_LAYER_INDEX = TraceValidator.MAX_LAYER_INDEX;
 
@@ -59,10 +63,13 @@ final class StepTable implements StepView {
   private long[] seen;
   private int[] presentSlots;
   private int presentCount;
+
   /** Per layer: the ordinal of the last step that had a row of it. */
   private long[] layerSeen;
+
   /** The layers of this step, in order of their first row; sorted on first read. */
   private int[] presentLayers;
+
   private int presentLayerCount;
   private boolean presentLayersSorted;
 

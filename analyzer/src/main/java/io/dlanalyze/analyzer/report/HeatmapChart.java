@@ -65,7 +65,12 @@ final class HeatmapChart {
    * @param markStep the step to draw a line at, or -1
    */
   static double[] render(
-      StringBuilder out, HeatmapGrid grid, List<Layer> layers, int markLayer, long markStep, long lastStep) {
+      StringBuilder out,
+      HeatmapGrid grid,
+      List<Layer> layers,
+      int markLayer,
+      long markStep,
+      long lastStep) {
     int rows = grid.rows();
     int columns = grid.columns();
     float lo = Float.POSITIVE_INFINITY;
@@ -93,7 +98,11 @@ final class HeatmapChart {
               case ALL_ZERO -> LEVELS + 1;
               case FLOOR -> 0;
               case VALUE ->
-                  Math.max(0, Math.min(LEVELS - 1, Math.round((grid.log(r, c) - lo) / (hi - lo) * (LEVELS - 1))));
+                  Math.max(
+                      0,
+                      Math.min(
+                          LEVELS - 1,
+                          Math.round((grid.log(r, c) - lo) / (hi - lo) * (LEVELS - 1))));
             };
         pixels[r * columns + c] = (byte) index;
       }
@@ -101,14 +110,28 @@ final class HeatmapChart {
     double cell = Math.max(2, Math.min(16, 320.0 / rows));
     double plotHeight = rows * cell;
     int height = (int) Math.ceil(TOP + plotHeight + BOTTOM);
-    out.append("<svg class=\"chart heatmap\" viewBox=\"0 0 ").append(WIDTH).append(' ').append(height)
-        .append("\" width=\"").append(WIDTH).append("\" height=\"").append(height)
-        .append("\" role=\"img\" aria-label=\"layer by step heatmap of ").append(grid.phase().wireName())
+    out.append("<svg class=\"chart heatmap\" viewBox=\"0 0 ")
+        .append(WIDTH)
+        .append(' ')
+        .append(height)
+        .append("\" width=\"")
+        .append(WIDTH)
+        .append("\" height=\"")
+        .append(height)
+        .append("\" role=\"img\" aria-label=\"layer by step heatmap of ")
+        .append(grid.phase().wireName())
         .append("\">");
-    out.append("<image x=\"").append(LEFT).append("\" y=\"").append(TOP).append("\" width=\"").append(PLOT_WIDTH)
-        .append("\" height=\"").append(Svg.num(plotHeight))
+    out.append("<image x=\"")
+        .append(LEFT)
+        .append("\" y=\"")
+        .append(TOP)
+        .append("\" width=\"")
+        .append(PLOT_WIDTH)
+        .append("\" height=\"")
+        .append(Svg.num(plotHeight))
         .append("\" preserveAspectRatio=\"none\" href=\"")
-        .append(Png.dataUri(columns, rows, pixels, PALETTE)).append("\"/>");
+        .append(Png.dataUri(columns, rows, pixels, PALETTE))
+        .append("\"/>");
     // layer rows: labels and hover titles
     boolean labelEvery = cell >= 9;
     int labelStep = labelEvery ? 1 : Math.max(1, (int) Math.ceil(9 / cell));
@@ -118,13 +141,26 @@ final class HeatmapChart {
       int lastLayer = Math.min(grid.layers() - 1, firstLayer + grid.layersPerRow() - 1);
       String name = rowName(layers, firstLayer, lastLayer);
       double y = TOP + r * cell;
-      out.append("<rect class=\"row\" x=\"").append(LEFT).append("\" y=\"").append(Svg.num(y))
-          .append("\" width=\"").append(PLOT_WIDTH).append("\" height=\"").append(Svg.num(cell))
-          .append("\"><title>").append(Html.text(name)).append("</title></rect>");
+      out.append("<rect class=\"row\" x=\"")
+          .append(LEFT)
+          .append("\" y=\"")
+          .append(Svg.num(y))
+          .append("\" width=\"")
+          .append(PLOT_WIDTH)
+          .append("\" height=\"")
+          .append(Svg.num(cell))
+          .append("\"><title>")
+          .append(Html.text(name))
+          .append("</title></rect>");
       if (r % labelStep == 0) {
         String label = labelEvery ? Html.shorten(name, 26) : Integer.toString(firstLayer);
-        out.append("<text x=\"").append(LEFT - 6).append("\" y=\"").append(Svg.num(y + cell / 2 + 3))
-            .append("\" text-anchor=\"end\">").append(Html.text(label)).append("</text>");
+        out.append("<text x=\"")
+            .append(LEFT - 6)
+            .append("\" y=\"")
+            .append(Svg.num(y + cell / 2 + 3))
+            .append("\" text-anchor=\"end\">")
+            .append(Html.text(label))
+            .append("</text>");
       }
     }
     double xLo = grid.firstStep();
@@ -134,12 +170,26 @@ final class HeatmapChart {
         continue;
       }
       double x = LEFT + (tick - xLo) / (xHi - xLo) * PLOT_WIDTH;
-      out.append("<line x1=\"").append(Svg.num(x)).append("\" x2=\"").append(Svg.num(x)).append("\" y1=\"")
-          .append(Svg.num(TOP + plotHeight)).append("\" y2=\"").append(Svg.num(TOP + plotHeight + 4))
-          .append("\"/><text x=\"").append(Svg.num(x)).append("\" y=\"").append(Svg.num(TOP + plotHeight + 16))
-          .append("\" text-anchor=\"middle\">").append((long) tick).append("</text>");
+      out.append("<line x1=\"")
+          .append(Svg.num(x))
+          .append("\" x2=\"")
+          .append(Svg.num(x))
+          .append("\" y1=\"")
+          .append(Svg.num(TOP + plotHeight))
+          .append("\" y2=\"")
+          .append(Svg.num(TOP + plotHeight + 4))
+          .append("\"/><text x=\"")
+          .append(Svg.num(x))
+          .append("\" y=\"")
+          .append(Svg.num(TOP + plotHeight + 16))
+          .append("\" text-anchor=\"middle\">")
+          .append((long) tick)
+          .append("</text>");
     }
-    out.append("<text x=\"").append(LEFT + PLOT_WIDTH).append("\" y=\"").append(height - 2)
+    out.append("<text x=\"")
+        .append(LEFT + PLOT_WIDTH)
+        .append("\" y=\"")
+        .append(height - 2)
         .append("\" text-anchor=\"end\">step</text>");
     if (!labelEvery) {
       out.append("<text x=\"4\" y=\"").append(TOP + 8).append("\">layer index</text>");
@@ -147,13 +197,24 @@ final class HeatmapChart {
     out.append("</g>");
     if (markStep >= grid.firstStep() && markStep <= lastStep) {
       double x = LEFT + (markStep + 0.5 - xLo) / (xHi - xLo) * PLOT_WIDTH;
-      out.append("<line class=\"marker hm\" x1=\"").append(Svg.num(x)).append("\" x2=\"").append(Svg.num(x))
-          .append("\" y1=\"").append(TOP).append("\" y2=\"").append(Svg.num(TOP + plotHeight))
-          .append("\"><title>first step of the marked finding: ").append(markStep).append("</title></line>");
+      out.append("<line class=\"marker hm\" x1=\"")
+          .append(Svg.num(x))
+          .append("\" x2=\"")
+          .append(Svg.num(x))
+          .append("\" y1=\"")
+          .append(TOP)
+          .append("\" y2=\"")
+          .append(Svg.num(TOP + plotHeight))
+          .append("\"><title>first step of the marked finding: ")
+          .append(markStep)
+          .append("</title></line>");
     }
     if (markLayer >= 0 && markLayer < grid.layers()) {
       double y = TOP + (markLayer / grid.layersPerRow()) * cell + cell / 2;
-      out.append("<path class=\"pointer\" d=\"M").append(LEFT - 1).append(' ').append(Svg.num(y))
+      out.append("<path class=\"pointer\" d=\"M")
+          .append(LEFT - 1)
+          .append(' ')
+          .append(Svg.num(y))
           .append("l-7 -5v10z\"><title>layer of the marked finding</title></path>");
     }
     out.append("</svg>");
@@ -164,12 +225,15 @@ final class HeatmapChart {
   static void legend(StringBuilder out, double[] range) {
     out.append("<div class=\"legend hm-legend\">");
     if (range != null) {
-      out.append("<span>log10 |mean| ").append(Html.text(Numbers.format(range[0], 3)))
+      out.append("<span>log10 |mean| ")
+          .append(Html.text(Numbers.format(range[0], 3)))
           .append(" </span><span class=\"gradient\" style=\"background:linear-gradient(to right");
       for (int i = 0; i < VIRIDIS.length; i++) {
         out.append(',').append(hex(VIRIDIS[i]));
       }
-      out.append(")\"></span><span> ").append(Html.text(Numbers.format(range[1], 3))).append("</span>");
+      out.append(")\"></span><span> ")
+          .append(Html.text(Numbers.format(range[1], 3)))
+          .append("</span>");
     }
     swatch(out, NON_FINITE_COLOR, "NaN/Inf in the cell");
     swatch(out, ZERO_COLOR, "all zero");
@@ -178,15 +242,24 @@ final class HeatmapChart {
   }
 
   private static void swatch(StringBuilder out, int color, String label) {
-    out.append("<span class=\"swatch\" style=\"background:").append(hex(color)).append("\"></span><span>")
-        .append(label).append("</span>");
+    out.append("<span class=\"swatch\" style=\"background:")
+        .append(hex(color))
+        .append("\"></span><span>")
+        .append(label)
+        .append("</span>");
   }
 
   private static String rowName(List<Layer> layers, int first, int last) {
     if (first == last) {
       return layerLabel(layers, first);
     }
-    return "layers " + first + "-" + last + ": " + Html.shorten(layerLabel(layers, first), 40) + " ... "
+    return "layers "
+        + first
+        + "-"
+        + last
+        + ": "
+        + Html.shorten(layerLabel(layers, first), 40)
+        + " ... "
         + Html.shorten(layerLabel(layers, last), 40);
   }
 

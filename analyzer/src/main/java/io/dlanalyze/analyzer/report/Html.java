@@ -10,10 +10,10 @@ package io.dlanalyze.analyzer.report;
  * attribute alike. C0 control characters other than tab, line feed and carriage return, and
  * unpaired surrogates, are replaced by U+FFFD: they are parse errors in HTML and cannot be encoded
  * in UTF-8. {@link #scriptJson} makes JSON safe inside a {@code <script>} element: {@code <},
- * {@code >} and {@code &} become {@code \u003c}, {@code \u003e}, {@code \u0026} (so neither
- * {@code </script>} nor {@code <!--} can appear), and U+2028/U+2029 are escaped too (they end a
- * line in older JavaScript parsers). Those characters can only occur inside JSON strings, where
- * the escapes mean the same characters, so the JSON parses to the same value.
+ * {@code >} and {@code &} become {@code \u003c}, {@code \u003e}, {@code \u0026} (so neither {@code
+ * </script>} nor {@code <!--} can appear), and U+2028/U+2029 are escaped too (they end a line in
+ * older JavaScript parsers). Those characters can only occur inside JSON strings, where the escapes
+ * mean the same characters, so the JSON parses to the same value.
  */
 final class Html {
   private Html() {}
@@ -37,9 +37,12 @@ final class Html {
         case '"' -> out.append("&quot;");
         case '\'' -> out.append("&#39;");
         default -> {
-          if (Character.isHighSurrogate(c) && i + 1 < n && Character.isLowSurrogate(value.charAt(i + 1))) {
+          if (Character.isHighSurrogate(c)
+              && i + 1 < n
+              && Character.isLowSurrogate(value.charAt(i + 1))) {
             out.append(c).append(value.charAt(++i));
-          } else if (Character.isSurrogate(c) || c < 0x20 && c != '\t' && c != '\n' && c != '\r'
+          } else if (Character.isSurrogate(c)
+              || c < 0x20 && c != '\t' && c != '\n' && c != '\r'
               || c == 0x7F) {
             out.append('\uFFFD');
           } else {
@@ -56,8 +59,8 @@ final class Html {
   }
 
   /**
-   * At most {@code max} characters of {@code value} (whole code points), with an ellipsis when
-   * cut; not escaped.
+   * At most {@code max} characters of {@code value} (whole code points), with an ellipsis when cut;
+   * not escaped.
    */
   static String shorten(String value, int max) {
     if (value.codePointCount(0, value.length()) <= max) {
@@ -80,7 +83,9 @@ final class Html {
         case '\u2028' -> out.append("\\u2028");
         case '\u2029' -> out.append("\\u2029");
         default -> {
-          if (Character.isHighSurrogate(c) && i + 1 < n && Character.isLowSurrogate(json.charAt(i + 1))) {
+          if (Character.isHighSurrogate(c)
+              && i + 1 < n
+              && Character.isLowSurrogate(json.charAt(i + 1))) {
             out.append(c).append(json.charAt(++i));
           } else if (Character.isSurrogate(c)) {
             out.append("\\ufffd");
@@ -99,7 +104,10 @@ final class Html {
     if (shown.equals(name)) {
       return "<span class=\"name\">" + text(name) + "</span>";
     }
-    return "<span class=\"name\" title=\"" + attribute(shorten(name, 2000)) + "\">" + text(shown)
+    return "<span class=\"name\" title=\""
+        + attribute(shorten(name, 2000))
+        + "\">"
+        + text(shown)
         + "</span>";
   }
 }

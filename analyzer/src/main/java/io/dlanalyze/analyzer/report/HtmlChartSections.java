@@ -19,18 +19,26 @@ final class HtmlChartSections {
   private static final String FAULT_COLOR = "#d62728";
   private static final String MAIN_COLOR = "#1f77b4";
   private static final String[] NEIGHBOUR_COLORS = {
-    "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#17becf", "#bcbd22", "#7f7f7f", "#e377c2", "#aec7e8", "#98df8a"
+    "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#17becf", "#bcbd22", "#7f7f7f", "#e377c2",
+    "#aec7e8", "#98df8a"
   };
-  private static final String[] BASELINE_COLORS = {"#ff7f0e", "#9467bd", "#8c564b", "#2ca02c", "#17becf"};
+  private static final String[] BASELINE_COLORS = {
+    "#ff7f0e", "#9467bd", "#8c564b", "#2ca02c", "#17becf"
+  };
 
   private final TraceCharts charts;
 
-  /** @param charts the trace's series, or {@code null} when the page is rendered without them */
+  /**
+   * @param charts the trace's series, or {@code null} when the page is rendered without them
+   */
   HtmlChartSections(TraceCharts charts) {
     this.charts = charts;
   }
 
-  /** The charts of the top findings: one small chart per statistic, the finding's layer and its neighbours. */
+  /**
+   * The charts of the top findings: one small chart per statistic, the finding's layer and its
+   * neighbours.
+   */
   void topFindings(StringBuilder html, Report report) {
     html.append("<section id=\"top-findings\">\n<h2>Top findings over time</h2>\n");
     if (!chartsAvailable(html)) {
@@ -47,14 +55,25 @@ final class HtmlChartSections {
     List<Layer> layers = report.trace().layers();
     for (int i = 0; i < count; i++) {
       Finding f = findings.get(i);
-      html.append("<article class=\"finding-charts\" id=\"top-").append(i + 1).append("\"><h3>#").append(i + 1)
-          .append(" <span class=\"sev ").append(f.severity().wireName()).append("\">").append(f.severity().wireName())
-          .append("</span> <code>").append(Html.text(f.detector())).append("</code>: ");
+      html.append("<article class=\"finding-charts\" id=\"top-")
+          .append(i + 1)
+          .append("\"><h3>#")
+          .append(i + 1)
+          .append(" <span class=\"sev ")
+          .append(f.severity().wireName())
+          .append("\">")
+          .append(f.severity().wireName())
+          .append("</span> <code>")
+          .append(Html.text(f.detector()))
+          .append("</code>: ");
       if (f.isModelLevel()) {
         html.append("model ").append(f.phase().wireName());
       } else {
-        html.append(Html.name(String.valueOf(f.layerName()), HtmlReportRenderer.NAME_CUT)).append(" (layer ").append(f.layerIndex())
-            .append(") ").append(f.phase().wireName());
+        html.append(Html.name(String.valueOf(f.layerName()), HtmlReportRenderer.NAME_CUT))
+            .append(" (layer ")
+            .append(f.layerIndex())
+            .append(") ")
+            .append(f.phase().wireName());
       }
       html.append(", from step ").append(f.firstStep()).append("</h3>\n");
       html.append("<p class=\"msg\">").append(Html.text(f.message())).append("</p>\n");
@@ -62,7 +81,8 @@ final class HtmlChartSections {
       List<String> missing = new ArrayList<>();
       List<String> constants = new ArrayList<>();
       for (ChartStat stat : ChartStat.values()) {
-        LineChart chart = new LineChart(charts, LineChart.SMALL, stat.label() + " of " + streamName(f));
+        LineChart chart =
+            new LineChart(charts, LineChart.SMALL, stat.label() + " of " + streamName(f));
         List<String> legendItems = new ArrayList<>();
         int neighbour = 0;
         int from = f.isModelLevel() ? -1 : f.layerIndex() - charts.options().neighbours();
@@ -73,8 +93,12 @@ final class HtmlChartSections {
             continue;
           }
           boolean main = layer == f.layerIndex() || f.isModelLevel();
-          String color = main ? MAIN_COLOR : NEIGHBOUR_COLORS[neighbour++ % NEIGHBOUR_COLORS.length];
-          String name = layer < 0 ? "model " + f.phase().wireName() : layerName(layers, layer) + " (" + layer + ")";
+          String color =
+              main ? MAIN_COLOR : NEIGHBOUR_COLORS[neighbour++ % NEIGHBOUR_COLORS.length];
+          String name =
+              layer < 0
+                  ? "model " + f.phase().wireName()
+                  : layerName(layers, layer) + " (" + layer + ")";
           chart.line(new LineChart.Line(name, series, color, main));
           legendItems.add(legendItem(color, name, main));
         }
@@ -87,17 +111,20 @@ final class HtmlChartSections {
           constants.add(stat.label() + " = " + Numbers.format(constant));
           continue;
         }
-        chart.marker(new LineChart.Marker(f.firstStep(), "first fault: step " + f.firstStep(), FAULT_COLOR));
+        chart.marker(
+            new LineChart.Marker(f.firstStep(), "first fault: step " + f.firstStep(), FAULT_COLOR));
         figure(html, stat.label(), chart, legendItems);
       }
       html.append("</div>\n");
       if (!constants.isEmpty()) {
         html.append("<p class=\"muted\">Constant at every step for every layer shown (not drawn): ")
-            .append(Html.text(String.join(", ", constants))).append(".</p>\n");
+            .append(Html.text(String.join(", ", constants)))
+            .append(".</p>\n");
       }
       if (!missing.isEmpty()) {
         html.append("<p class=\"muted\">Not in the trace for this stream: ")
-            .append(Html.text(String.join(", ", missing))).append(".</p>\n");
+            .append(Html.text(String.join(", ", missing)))
+            .append(".</p>\n");
       }
       html.append("</article>\n");
     }
@@ -105,7 +132,8 @@ final class HtmlChartSections {
   }
 
   private static String streamName(Finding f) {
-    return f.isModelLevel() ? "model " + f.phase().wireName()
+    return f.isModelLevel()
+        ? "model " + f.phase().wireName()
         : Html.shorten(String.valueOf(f.layerName()), 60) + " " + f.phase().wireName();
   }
 
@@ -122,27 +150,41 @@ final class HtmlChartSections {
     for (String item : legendItems) {
       html.append(item);
     }
-    html.append("</div><div class=\"chart-sampling\">").append(chartSampling(chart)).append("</div></figure>\n");
+    html.append("</div><div class=\"chart-sampling\">")
+        .append(chartSampling(chart))
+        .append("</div></figure>\n");
   }
 
   /** The sampling in a few words, under each chart. */
   private String chartSampling(LineChart chart) {
-    String sampling = charts.stepsPerBucket() == 1
-        ? "every step"
-        : "last value of every " + charts.stepsPerBucket() + " steps; band: min-max";
+    String sampling =
+        charts.stepsPerBucket() == 1
+            ? "every step"
+            : "last value of every " + charts.stepsPerBucket() + " steps; band: min-max";
     if (chart.clippedAt() >= 0) {
-      sampling += "; drawn to step " + chart.clippedAt() + " of " + charts.lastStep()
-          + ", no finite value after";
+      sampling +=
+          "; drawn to step "
+              + chart.clippedAt()
+              + " of "
+              + charts.lastStep()
+              + ", no finite value after";
     }
     return sampling;
   }
 
   private static String legendItem(String color, String name, boolean main) {
-    return "<span class=\"key" + (main ? " main" : "") + "\"><span class=\"swatch\" style=\"background:" + color
-        + "\"></span>" + Html.text(Html.shorten(name, 48)) + "</span>";
+    return "<span class=\"key"
+        + (main ? " main" : "")
+        + "\"><span class=\"swatch\" style=\"background:"
+        + color
+        + "\"></span>"
+        + Html.text(Html.shorten(name, 48))
+        + "</span>";
   }
 
-  /** The loss and accuracy curves with the top finding's step and the Keras baselines' stop steps. */
+  /**
+   * The loss and accuracy curves with the top finding's step and the Keras baselines' stop steps.
+   */
   void curves(StringBuilder html, Report report) {
     html.append("<section id=\"curves\">\n<h2>Loss and accuracy</h2>\n");
     if (!chartsAvailable(html)) {
@@ -154,19 +196,26 @@ final class HtmlChartSections {
     int color = 0;
     for (BaselineResult b : report.baselines()) {
       if (b.status() == BaselineResult.Status.STOPPED) {
-        markers.add(new LineChart.Marker(b.stopStep(), shortCallback(b.callback()) + " stops: " + b.stopStep(),
-            BASELINE_COLORS[color++ % BASELINE_COLORS.length]));
+        markers.add(
+            new LineChart.Marker(
+                b.stopStep(),
+                shortCallback(b.callback()) + " stops: " + b.stopStep(),
+                BASELINE_COLORS[color++ % BASELINE_COLORS.length]));
       } else {
         notes.add(b.callback() + ": " + TextSupport.baselineOutcome(b));
       }
     }
     Finding top = report.topFinding().orElse(null);
     if (top != null) {
-      markers.add(0, new LineChart.Marker(top.firstStep(), "first finding: " + top.firstStep(), FAULT_COLOR));
+      markers.add(
+          0,
+          new LineChart.Marker(top.firstStep(), "first finding: " + top.firstStep(), FAULT_COLOR));
     }
-    html.append("<p class=\"sampling\">").append(samplingNote())
-        .append(" Vertical lines: the first finding's step and the step after which each Keras callback"
-            + " would have stopped training.</p>\n<div class=\"charts\">\n");
+    html.append("<p class=\"sampling\">")
+        .append(samplingNote())
+        .append(
+            " Vertical lines: the first finding's step and the step after which each Keras callback"
+                + " would have stopped training.</p>\n<div class=\"charts\">\n");
     boolean any = false;
     any |= curve(html, "loss", List.of(Phase.LOSS, Phase.VAL_LOSS), markers);
     any |= curve(html, "accuracy", List.of(Phase.ACCURACY, Phase.VAL_ACCURACY), markers);
@@ -184,7 +233,8 @@ final class HtmlChartSections {
     html.append("</section>\n");
   }
 
-  private boolean curve(StringBuilder html, String title, List<Phase> phases, List<LineChart.Marker> markers) {
+  private boolean curve(
+      StringBuilder html, String title, List<Phase> phases, List<LineChart.Marker> markers) {
     LineChart chart = new LineChart(charts, LineChart.WIDE, title + " over steps");
     List<String> legend = new ArrayList<>();
     boolean first = true;
@@ -220,24 +270,37 @@ final class HtmlChartSections {
       return;
     }
     for (HeatmapGrid grid : charts.heatmaps()) {
-      html.append("<figure class=\"chart-box wide\"><figcaption>").append(grid.phase().wireName())
+      html.append("<figure class=\"chart-box wide\"><figcaption>")
+          .append(grid.phase().wireName())
           .append(": log10 |mean| per layer and step</figcaption>\n");
       int rank = heatmapMark(report, grid.phase());
       Finding mark = rank < 0 ? null : report.findings().get(rank);
       int markLayer = mark != null && !mark.isModelLevel() ? mark.layerIndex() : -1;
       long markStep = mark != null ? mark.firstStep() : -1;
       double[] range =
-          HeatmapChart.render(html, grid, report.trace().layers(), markLayer, markStep, charts.lastStep());
+          HeatmapChart.render(
+              html, grid, report.trace().layers(), markLayer, markStep, charts.lastStep());
       HeatmapChart.legend(html, range);
       html.append("<p class=\"sampling\">");
-      html.append(grid.stepsPerColumn() == 1 ? "One column per step"
-          : "Each column covers " + grid.stepsPerColumn() + " steps");
-      html.append(grid.layersPerRow() == 1 ? ", one row per layer" : ", each row " + grid.layersPerRow() + " layers");
-      html.append(". A cell shows the largest log10 |mean| of its rows; red: a NaN/Inf value or count in the"
-          + " cell; black: every row all zero (zero_fraction 1).");
+      html.append(
+          grid.stepsPerColumn() == 1
+              ? "One column per step"
+              : "Each column covers " + grid.stepsPerColumn() + " steps");
+      html.append(
+          grid.layersPerRow() == 1
+              ? ", one row per layer"
+              : ", each row " + grid.layersPerRow() + " layers");
+      html.append(
+          ". A cell shows the largest log10 |mean| of its rows; red: a NaN/Inf value or count in"
+              + " the cell; black: every row all zero (zero_fraction 1).");
       if (mark != null) {
-        html.append(" Dashed line").append(markLayer >= 0 ? " and triangle" : "").append(": the first step")
-            .append(markLayer >= 0 ? " and the layer" : "").append(" of finding #").append(rank + 1).append('.');
+        html.append(" Dashed line")
+            .append(markLayer >= 0 ? " and triangle" : "")
+            .append(": the first step")
+            .append(markLayer >= 0 ? " and the layer" : "")
+            .append(" of finding #")
+            .append(rank + 1)
+            .append('.');
       }
       html.append(" Hover a row for the layer name.</p>\n</figure>\n");
     }
@@ -267,7 +330,9 @@ final class HtmlChartSections {
   /** Writes a note and returns false when the page has no trace series. */
   private boolean chartsAvailable(StringBuilder html) {
     if (charts == null) {
-      html.append("<p class=\"muted\">Charts need the trace's series; this report was rendered without them.</p>\n");
+      html.append(
+          "<p class=\"muted\">Charts need the trace's series; this report was rendered without"
+              + " them.</p>\n");
       return false;
     }
     if (charts.buckets() == 0) {
@@ -279,15 +344,27 @@ final class HtmlChartSections {
 
   private String samplingNote() {
     if (charts.stepsPerBucket() == 1) {
-      return format(ROOT, "Sampling: every step from %d to %d is a point.", charts.firstStep(), charts.lastStep());
+      return format(
+          ROOT,
+          "Sampling: every step from %d to %d is a point.",
+          charts.firstStep(),
+          charts.lastStep());
     }
-    return format(ROOT, "Sampling: steps %d to %d in %d buckets of %d steps; the line is the last value of each"
-        + " bucket and the shaded band its min-max (for the highlighted series). A strip along the top marks"
-        + " buckets that held a NaN or Inf.", charts.firstStep(), charts.lastStep(), charts.buckets(),
+    return format(
+        ROOT,
+        "Sampling: steps %d to %d in %d buckets of %d steps; the line is the last value of each"
+            + " bucket and the shaded band its min-max (for the highlighted series). A strip along"
+            + " the top marks buckets that held a NaN or Inf.",
+        charts.firstStep(),
+        charts.lastStep(),
+        charts.buckets(),
         charts.stepsPerBucket());
   }
 
-  /** {@code EarlyStopping(monitor='loss', patience=1)} as {@code EarlyStopping(loss)}, for chart labels. */
+  /**
+   * {@code EarlyStopping(monitor='loss', patience=1)} as {@code EarlyStopping(loss)}, for chart
+   * labels.
+   */
   static String shortCallback(String callback) {
     int open = callback.indexOf('(');
     if (open < 0) {

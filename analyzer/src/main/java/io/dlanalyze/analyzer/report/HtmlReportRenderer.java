@@ -25,26 +25,27 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The report as one self-contained HTML page: a verdict banner with the root cause and the fix,
- * the ranked findings, charts of the top findings' statistics, loss and accuracy curves with the
- * Keras baselines' stop steps, layer x step heatmaps, the Keras baselines, and the trace's
- * metadata and layers.
+ * The report as one self-contained HTML page: a verdict banner with the root cause and the fix, the
+ * ranked findings, charts of the top findings' statistics, loss and accuracy curves with the Keras
+ * baselines' stop steps, layer x step heatmaps, the Keras baselines, and the trace's metadata and
+ * layers.
  *
- * <p>Self-contained and offline: CSS, JavaScript and SVG are inline, the heatmap cells are a PNG
- * in a data: URI, and a Content-Security-Policy meta tag ({@code default-src 'none'}) makes the
+ * <p>Self-contained and offline: CSS, JavaScript and SVG are inline, the heatmap cells are a PNG in
+ * a data: URI, and a Content-Security-Policy meta tag ({@code default-src 'none'}) makes the
  * browser refuse any request the page might make. The charts are SVG written here; no chart
  * library. Every string from the trace is escaped ({@link Html}). The page also embeds the JSON
- * report ({@link JsonReportRenderer}) in a {@code <script type="application/json"
- * id="dl-report">} element, so a script can read the same data the page shows.
+ * report ({@link JsonReportRenderer}) in a {@code <script type="application/json" id="dl-report">}
+ * element, so a script can read the same data the page shows.
  *
  * <p>The charts need the trace's series ({@link TraceCharts#collect}); without them (the {@link
  * #HtmlReportRenderer(RenderOptions)} constructor, as {@link ReportFormat#HTML} makes it) the page
- * has every section but the charts, and says so. Output is deterministic: the same report and
- * trace give the same bytes (no timestamp unless {@link RenderOptions#timing()}).
+ * has every section but the charts, and says so. Output is deterministic: the same report and trace
+ * give the same bytes (no timestamp unless {@link RenderOptions#timing()}).
  */
 public final class HtmlReportRenderer implements ReportRenderer {
   private static final String CSP =
       "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:";
+
   /** Layer names longer than this are cut in tables (the full name stays one click away). */
   static final int NAME_CUT = 80;
 
@@ -74,12 +75,17 @@ public final class HtmlReportRenderer implements ReportRenderer {
     StringBuilder html = new StringBuilder(64 * 1024);
     TraceSummary trace = report.trace();
     html.append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
-    html.append("<meta http-equiv=\"Content-Security-Policy\" content=\"").append(CSP).append("\">\n");
+    html.append("<meta http-equiv=\"Content-Security-Policy\" content=\"")
+        .append(CSP)
+        .append("\">\n");
     html.append("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
     html.append("<meta name=\"generator\" content=\"dl-analyze\">\n");
     html.append("<link rel=\"icon\" href=\"data:,\">\n");
-    html.append("<title>dl-analyze: ").append(report.verdict().wireName()).append(" - ")
-        .append(Html.text(Html.shorten(trace.path(), 120))).append("</title>\n");
+    html.append("<title>dl-analyze: ")
+        .append(report.verdict().wireName())
+        .append(" - ")
+        .append(Html.text(Html.shorten(trace.path(), 120)))
+        .append("</title>\n");
     html.append("<style>").append(CSS).append("</style>\n</head>\n<body>\n");
     banner(html, report);
     nav(html);
@@ -96,7 +102,8 @@ public final class HtmlReportRenderer implements ReportRenderer {
     footer(html, report);
     String json = new JsonReportRenderer(options).render(report);
     html.append("<script type=\"application/json\" id=\"dl-report\">")
-        .append(Html.scriptJson(json.strip())).append("</script>\n");
+        .append(Html.scriptJson(json.strip()))
+        .append("</script>\n");
     html.append("<script>").append(SCRIPT).append("</script>\n");
     html.append("</body>\n</html>\n");
     out.write(html.toString());
@@ -105,8 +112,11 @@ public final class HtmlReportRenderer implements ReportRenderer {
   private static void banner(StringBuilder html, Report report) {
     Verdict verdict = report.verdict();
     html.append("<header class=\"banner ").append(verdict.wireName()).append("\">\n");
-    html.append("<div class=\"verdict\"><span class=\"word\">").append(verdict.wireName().toUpperCase(ROOT))
-        .append("</span> <span class=\"reason\">").append(Html.text(report.verdictReason())).append("</span></div>\n");
+    html.append("<div class=\"verdict\"><span class=\"word\">")
+        .append(verdict.wireName().toUpperCase(ROOT))
+        .append("</span> <span class=\"reason\">")
+        .append(Html.text(report.verdictReason()))
+        .append("</span></div>\n");
     RootCause root = report.rootCause();
     if (root == null) {
       html.append("<p class=\"root\">No root cause: no finding of severity warning or more.</p>\n");
@@ -115,11 +125,17 @@ public final class HtmlReportRenderer implements ReportRenderer {
       if (root.layerIndex() < 0) {
         html.append("model");
       } else {
-        html.append(Html.name(root.layerName(), NAME_CUT)).append(" (layer ").append(root.layerIndex()).append(')');
+        html.append(Html.name(root.layerName(), NAME_CUT))
+            .append(" (layer ")
+            .append(root.layerIndex())
+            .append(')');
       }
       html.append("</strong>: ").append(Html.text(root.cause())).append("</p></div>\n");
       html.append("<div class=\"fix\"><h2>Suggested fix</h2><p>")
-          .append(root.suggestedFix() == null ? "No fix hint for this finding." : Html.text(root.suggestedFix()))
+          .append(
+              root.suggestedFix() == null
+                  ? "No fix hint for this finding."
+                  : Html.text(root.suggestedFix()))
           .append("</p></div>\n");
     }
     html.append("</header>\n");
@@ -137,7 +153,13 @@ public final class HtmlReportRenderer implements ReportRenderer {
     fact(html, "trace", Html.text(trace.path()));
     fact(html, "format", Html.text(trace.format()));
     fact(html, "rows", Long.toString(trace.rows()));
-    fact(html, "steps", trace.steps() + (trace.firstStep() < 0 ? "" : " (" + trace.firstStep() + "-" + trace.lastStep() + ")"));
+    fact(
+        html,
+        "steps",
+        trace.steps()
+            + (trace.firstStep() < 0
+                ? ""
+                : " (" + trace.firstStep() + "-" + trace.lastStep() + ")"));
     fact(html, "epochs", Integer.toString(trace.epochs()));
     fact(html, "layers", Integer.toString(trace.layers().size()));
     fact(html, "mode", report.mode().wireName());
@@ -148,71 +170,121 @@ public final class HtmlReportRenderer implements ReportRenderer {
       fact(html, "stopped at step", Long.toString(trace.stoppedAtStep()));
     }
     if (options.timing() && report.timing() != null) {
-      fact(html, "time", format(ROOT, "%d ms, %s rows/s", report.timing().elapsedNanos() / 1_000_000,
-          Numbers.format(report.timing().rowsPerSecond())));
+      fact(
+          html,
+          "time",
+          format(
+              ROOT,
+              "%d ms, %s rows/s",
+              report.timing().elapsedNanos() / 1_000_000,
+              Numbers.format(report.timing().rowsPerSecond())));
     }
     html.append("</dl></section>\n");
   }
 
   private static void fact(StringBuilder html, String term, String valueHtml) {
-    html.append("<div><dt>").append(term).append("</dt><dd>").append(valueHtml).append("</dd></div>");
+    html.append("<div><dt>")
+        .append(term)
+        .append("</dt><dd>")
+        .append(valueHtml)
+        .append("</dd></div>");
   }
 
   private static void findings(StringBuilder html, Report report) {
     List<Finding> findings = report.findings();
-    html.append("<section id=\"findings\">\n<h2>Findings <span class=\"count\">").append(findings.size())
+    html.append("<section id=\"findings\">\n<h2>Findings <span class=\"count\">")
+        .append(findings.size())
         .append(", in causal order</span></h2>\n");
     if (findings.isEmpty()) {
       html.append("<p>No finding.</p>\n</section>\n");
       return;
     }
-    html.append("<div class=\"filters\"><label>Filter <input id=\"finding-filter\" type=\"search\" ")
+    html.append(
+            "<div class=\"filters\"><label>Filter <input id=\"finding-filter\" type=\"search\" ")
         .append("placeholder=\"layer, detector, symptom, text\"></label> <label>Severity at least ")
         .append("<select id=\"severity-filter\">");
     for (Severity severity : Severity.values()) {
-      html.append("<option value=\"").append(severity.ordinal()).append("\">").append(severity.wireName())
+      html.append("<option value=\"")
+          .append(severity.ordinal())
+          .append("\">")
+          .append(severity.wireName())
           .append("</option>");
     }
     html.append("</select></label> <span id=\"finding-shown\"></span></div>\n");
-    html.append("<table class=\"findings\"><thead><tr><th>#</th><th>severity</th><th>detector / symptom</th>")
+    html.append(
+            "<table class=\"findings\"><thead><tr><th>#</th><th>severity</th><th>detector /"
+                + " symptom</th>")
         .append("<th>where</th><th>steps</th><th>what</th></tr></thead>\n<tbody>\n");
     int rank = 1;
     for (Finding f : findings) {
-      html.append("<tr class=\"finding\" id=\"rank-").append(rank).append("\" data-severity=\"")
-          .append(f.severity().ordinal()).append("\"><td class=\"num\">").append(rank).append("</td>");
-      html.append("<td><span class=\"sev ").append(f.severity().wireName()).append("\">")
-          .append(f.severity().wireName()).append("</span></td>");
-      html.append("<td><code>").append(Html.text(f.detector())).append("</code><br><span class=\"muted\">")
-          .append(f.symptom().wireName()).append("</span></td>");
+      html.append("<tr class=\"finding\" id=\"rank-")
+          .append(rank)
+          .append("\" data-severity=\"")
+          .append(f.severity().ordinal())
+          .append("\"><td class=\"num\">")
+          .append(rank)
+          .append("</td>");
+      html.append("<td><span class=\"sev ")
+          .append(f.severity().wireName())
+          .append("\">")
+          .append(f.severity().wireName())
+          .append("</span></td>");
+      html.append("<td><code>")
+          .append(Html.text(f.detector()))
+          .append("</code><br><span class=\"muted\">")
+          .append(f.symptom().wireName())
+          .append("</span></td>");
       html.append("<td>").append(where(f)).append("</td>");
-      html.append("<td class=\"steps\">").append(f.firstStep() == f.lastStep()
-          ? "step " + f.firstStep() : f.firstStep() + "&ndash;" + f.lastStep());
-      html.append("<br><span class=\"muted\">epoch ").append(orDash(f.epoch())).append(", batch ")
-          .append(orDash(f.batch())).append("<br>seen in ")
-          .append(Phrases.count(f.occurrences(), "step", "steps")).append("</span></td>");
+      html.append("<td class=\"steps\">")
+          .append(
+              f.firstStep() == f.lastStep()
+                  ? "step " + f.firstStep()
+                  : f.firstStep() + "&ndash;" + f.lastStep());
+      html.append("<br><span class=\"muted\">epoch ")
+          .append(orDash(f.epoch()))
+          .append(", batch ")
+          .append(orDash(f.batch()))
+          .append("<br>seen in ")
+          .append(Phrases.count(f.occurrences(), "step", "steps"))
+          .append("</span></td>");
       html.append("<td><p class=\"msg\">").append(Html.text(f.message())).append("</p>");
       if (!f.evidence().isEmpty()) {
         html.append("<ul class=\"evidence\">");
         for (Map.Entry<String, Object> entry : f.evidence().asMap().entrySet()) {
           Object value = entry.getValue();
           String text = value instanceof Double d ? Numbers.format(d) : String.valueOf(value);
-          html.append("<li><code>").append(Html.text(entry.getKey())).append("</code>=")
-              .append(Html.text(text)).append("</li>");
+          html.append("<li><code>")
+              .append(Html.text(entry.getKey()))
+              .append("</code>=")
+              .append(Html.text(text))
+              .append("</li>");
         }
         html.append("</ul>");
       }
       if (!f.consequences().isEmpty()) {
         html.append("<details class=\"spread\"><summary>spread to ")
-            .append(Phrases.count(f.consequences().size(), "place", "places")).append("</summary><ul>");
+            .append(Phrases.count(f.consequences().size(), "place", "places"))
+            .append("</summary><ul>");
         for (Consequence c : f.consequences()) {
-          html.append("<li>").append(c.layerIndex() < 0 ? "model" : Html.name(c.layerName(), NAME_CUT) + " (" + c.layerIndex() + ")")
-              .append(' ').append(c.phase().wireName()).append(" from step ").append(c.firstStep())
-              .append(", ").append(Phrases.count(c.occurrences(), "step", "steps")).append("</li>");
+          html.append("<li>")
+              .append(
+                  c.layerIndex() < 0
+                      ? "model"
+                      : Html.name(c.layerName(), NAME_CUT) + " (" + c.layerIndex() + ")")
+              .append(' ')
+              .append(c.phase().wireName())
+              .append(" from step ")
+              .append(c.firstStep())
+              .append(", ")
+              .append(Phrases.count(c.occurrences(), "step", "steps"))
+              .append("</li>");
         }
         html.append("</ul></details>");
       }
       if (f.suggestedFix() != null) {
-        html.append("<p class=\"fix-hint\"><strong>Fix:</strong> ").append(Html.text(f.suggestedFix())).append("</p>");
+        html.append("<p class=\"fix-hint\"><strong>Fix:</strong> ")
+            .append(Html.text(f.suggestedFix()))
+            .append("</p>");
       }
       html.append("</td></tr>\n");
       rank++;
@@ -225,28 +297,40 @@ public final class HtmlReportRenderer implements ReportRenderer {
       return "model<br><span class=\"muted\">" + f.phase().wireName() + "</span>";
     }
     StringBuilder s = new StringBuilder();
-    s.append(Html.name(String.valueOf(f.layerName()), NAME_CUT)).append(" <span class=\"muted\">(")
-        .append(f.layerIndex()).append(")</span>");
+    s.append(Html.name(String.valueOf(f.layerName()), NAME_CUT))
+        .append(" <span class=\"muted\">(")
+        .append(f.layerIndex())
+        .append(")</span>");
     if (f.layerType() != null) {
-      s.append("<br><span class=\"muted\">").append(Html.text(Html.shorten(f.layerType(), NAME_CUT))).append("</span>");
+      s.append("<br><span class=\"muted\">")
+          .append(Html.text(Html.shorten(f.layerType(), NAME_CUT)))
+          .append("</span>");
     }
     s.append("<br>").append(f.phase().wireName());
     return s.toString();
   }
 
   private static void baselines(StringBuilder html, Report report) {
-    html.append("<section id=\"baselines\">\n<h2>Keras baselines <span class=\"count\">replayed on the same"
-        + " trace</span></h2>\n");
+    html.append(
+        "<section id=\"baselines\">\n<h2>Keras baselines <span class=\"count\">replayed on the same"
+            + " trace</span></h2>\n");
     if (report.baselines().isEmpty()) {
       html.append("<p>None.</p>\n</section>\n");
       return;
     }
-    html.append("<table><thead><tr><th>callback</th><th>checks per</th><th>outcome</th><th>detail</th></tr>"
-        + "</thead><tbody>\n");
+    html.append(
+        "<table><thead><tr><th>callback</th><th>checks per</th><th>outcome</th><th>detail</th></tr>"
+            + "</thead><tbody>\n");
     for (BaselineResult b : report.baselines()) {
-      html.append("<tr><td><code>").append(Html.text(b.callback())).append("</code></td><td>")
-          .append(Html.text(b.level())).append("</td><td>").append(Html.text(TextSupport.baselineOutcome(b)))
-          .append("</td><td>").append(Html.text(b.detail())).append("</td></tr>\n");
+      html.append("<tr><td><code>")
+          .append(Html.text(b.callback()))
+          .append("</code></td><td>")
+          .append(Html.text(b.level()))
+          .append("</td><td>")
+          .append(Html.text(TextSupport.baselineOutcome(b)))
+          .append("</td><td>")
+          .append(Html.text(b.detail()))
+          .append("</td></tr>\n");
     }
     html.append("</tbody></table>\n</section>\n");
   }
@@ -276,9 +360,13 @@ public final class HtmlReportRenderer implements ReportRenderer {
         html.append("<tr><th>").append(Html.text(entry.getKey())).append("</th><td>");
         String value = entry.getValue();
         if (value.length() > 300 || TraceMetadata.LAYERS.equals(entry.getKey())) {
-          html.append("<details><summary>").append(Html.text(Html.shorten(value, 100)))
-              .append(" <span class=\"muted\">(").append(value.length()).append(" characters)</span></summary><pre>")
-              .append(Html.text(value)).append("</pre></details>");
+          html.append("<details><summary>")
+              .append(Html.text(Html.shorten(value, 100)))
+              .append(" <span class=\"muted\">(")
+              .append(value.length())
+              .append(" characters)</span></summary><pre>")
+              .append(Html.text(value))
+              .append("</pre></details>");
         } else {
           html.append(Html.text(value));
         }
@@ -297,7 +385,9 @@ public final class HtmlReportRenderer implements ReportRenderer {
           findingCount[f.layerIndex()]++;
         }
       }
-      html.append("<table class=\"layers\"><thead><tr><th>index</th><th>name</th><th>type</th><th>activation</th>")
+      html.append(
+              "<table"
+                  + " class=\"layers\"><thead><tr><th>index</th><th>name</th><th>type</th><th>activation</th>")
           .append("<th>trainable</th><th>parameters</th><th>findings</th></tr></thead><tbody>\n");
       for (Layer layer : trace.layers()) {
         long params = -1;
@@ -307,14 +397,29 @@ public final class HtmlReportRenderer implements ReportRenderer {
             break;
           }
         }
-        html.append("<tr").append(findingCount[layer.index()] > 0 ? " class=\"has-finding\"" : "").append("><td class=\"num\">")
-            .append(layer.index()).append("</td><td>").append(fullNameHtml(layer.name())).append("</td><td>")
-            .append(layer.type() == null ? "<span class=\"muted\">-</span>" : Html.text(Html.shorten(layer.type(), NAME_CUT)))
+        html.append("<tr")
+            .append(findingCount[layer.index()] > 0 ? " class=\"has-finding\"" : "")
+            .append("><td class=\"num\">")
+            .append(layer.index())
             .append("</td><td>")
-            .append(layer.activation() == null ? "<span class=\"muted\">-</span>" : Html.text(Html.shorten(layer.activation(), NAME_CUT)))
-            .append("</td><td>").append(layer.trainable() ? "yes" : "no").append("</td><td class=\"num\">")
-            .append(params < 0 ? "-" : Long.toString(params)).append("</td><td class=\"num\">")
-            .append(findingCount[layer.index()]).append("</td></tr>\n");
+            .append(fullNameHtml(layer.name()))
+            .append("</td><td>")
+            .append(
+                layer.type() == null
+                    ? "<span class=\"muted\">-</span>"
+                    : Html.text(Html.shorten(layer.type(), NAME_CUT)))
+            .append("</td><td>")
+            .append(
+                layer.activation() == null
+                    ? "<span class=\"muted\">-</span>"
+                    : Html.text(Html.shorten(layer.activation(), NAME_CUT)))
+            .append("</td><td>")
+            .append(layer.trainable() ? "yes" : "no")
+            .append("</td><td class=\"num\">")
+            .append(params < 0 ? "-" : Long.toString(params))
+            .append("</td><td class=\"num\">")
+            .append(findingCount[layer.index()])
+            .append("</td></tr>\n");
       }
       html.append("</tbody></table>\n");
     }
@@ -322,15 +427,22 @@ public final class HtmlReportRenderer implements ReportRenderer {
   }
 
   private static void footer(StringBuilder html, Report report) {
-    html.append("<footer><p>dl-analyze report, format version ").append(report.reportVersion())
-        .append(", mode ").append(report.mode().wireName()).append(". Detectors: ")
+    html.append("<footer><p>dl-analyze report, format version ")
+        .append(report.reportVersion())
+        .append(", mode ")
+        .append(report.mode().wireName())
+        .append(". Detectors: ")
         .append(Html.text(String.join(", ", report.detectors())))
-        .append(".</p><p>This file is self-contained: it makes no network request. The JSON report is embedded in"
-            + " the element <code>script#dl-report</code>.</p>");
+        .append(
+            ".</p><p>This file is self-contained: it makes no network request. The JSON report is"
+                + " embedded in the element <code>script#dl-report</code>.</p>");
     html.append("<details><summary>Thresholds</summary><table><tbody>");
     for (Map.Entry<String, Double> entry : report.thresholds().entrySet()) {
-      html.append("<tr><th>").append(Html.text(entry.getKey())).append("</th><td class=\"num\">")
-          .append(Numbers.format(entry.getValue(), 6)).append("</td></tr>");
+      html.append("<tr><th>")
+          .append(Html.text(entry.getKey()))
+          .append("</th><td class=\"num\">")
+          .append(Numbers.format(entry.getValue(), 6))
+          .append("</td></tr>");
     }
     html.append("</tbody></table></details></footer>\n");
   }
@@ -341,8 +453,13 @@ public final class HtmlReportRenderer implements ReportRenderer {
     if (shown.equals(name)) {
       return "<span class=\"name\">" + Html.text(name) + "</span>";
     }
-    return "<details class=\"name\"><summary>" + Html.text(shown) + " <span class=\"muted\">(" + name.length()
-        + " characters)</span></summary><div class=\"full\">" + Html.text(name) + "</div></details>";
+    return "<details class=\"name\"><summary>"
+        + Html.text(shown)
+        + " <span class=\"muted\">("
+        + name.length()
+        + " characters)</span></summary><div class=\"full\">"
+        + Html.text(name)
+        + "</div></details>";
   }
 
   private static String orDash(long value) {

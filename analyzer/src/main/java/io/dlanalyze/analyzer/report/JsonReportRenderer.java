@@ -42,7 +42,9 @@ public final class JsonReportRenderer implements ReportRenderer {
               .withObjectEmptySeparator("")
               .withArrayEmptySeparator("");
       json.setPrettyPrinter(
-          new DefaultPrettyPrinter(separators).withObjectIndenter(indenter).withArrayIndenter(indenter));
+          new DefaultPrettyPrinter(separators)
+              .withObjectIndenter(indenter)
+              .withArrayIndenter(indenter));
       write(report, json);
     }
     out.write('\n');
@@ -133,7 +135,8 @@ public final class JsonReportRenderer implements ReportRenderer {
     json.writeEndObject();
   }
 
-  private static void writeFinding(JsonGenerator json, Finding finding, int rank) throws IOException {
+  private static void writeFinding(JsonGenerator json, Finding finding, int rank)
+      throws IOException {
     json.writeStartObject();
     json.writeNumberField("rank", rank);
     json.writeStringField("detector", finding.detector());
@@ -227,7 +230,8 @@ public final class JsonReportRenderer implements ReportRenderer {
     }
   }
 
-  private static void nullableString(JsonGenerator json, String field, String value) throws IOException {
+  private static void nullableString(JsonGenerator json, String field, String value)
+      throws IOException {
     if (value == null) {
       json.writeNullField(field);
     } else {
@@ -236,7 +240,8 @@ public final class JsonReportRenderer implements ReportRenderer {
   }
 
   /** Writes a step, epoch or batch, or null when it is -1 (unknown). */
-  private static void nullableLong(JsonGenerator json, String field, long value) throws IOException {
+  private static void nullableLong(JsonGenerator json, String field, long value)
+      throws IOException {
     if (value < 0) {
       json.writeNullField(field);
     } else {

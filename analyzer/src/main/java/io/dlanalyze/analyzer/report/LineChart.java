@@ -11,21 +11,24 @@ import java.util.List;
  * per series (the emphasised one with its min-max band when buckets hold several steps), a strip
  * above the plot where a bucket held NaN/Inf, and vertical step markers with labels.
  *
- * <p>The y axis is linear; log10 when every value is positive and they span three decades or
- * more; symmetric log ({@code sign(v) log10(1 + |v| / c)}, with {@code c} a tenth of the median
+ * <p>The y axis is linear; log10 when every value is positive and they span three decades or more;
+ * symmetric log ({@code sign(v) log10(1 + |v| / c)}, with {@code c} a tenth of the median
  * magnitude) when values of both signs or zeros reach a thousand times their median magnitude, as
  * exploding values do, so the steps before the explosion stay visible.
  */
 final class LineChart {
   /** Width of the small charts, three to a row. */
   static final int SMALL = 356;
+
   /** Width of the loss and accuracy curves, two to a row. */
   static final int WIDE = 550;
+
   private static final int HEIGHT = 190;
   private static final int LEFT = 62;
   private static final int RIGHT = 12;
   private static final int TOP = 6;
   private static final int BOTTOM = 30;
+
   /** Height of one NaN/Inf strip row above the plot. */
   private static final int STRIP = 4;
 
@@ -52,6 +55,7 @@ final class LineChart {
   private final String ariaLabel;
   private final List<Line> lines = new ArrayList<>();
   private final List<Marker> markers = new ArrayList<>();
+
   /** How values map to the y axis. */
   enum Scale {
     LINEAR,
@@ -95,15 +99,17 @@ final class LineChart {
   }
 
   /**
-   * The value every line holds in every bucket (say nan_count 0 throughout), or NaN when the
-   * lines vary, hold a NaN/Inf, or have a bucket without a value.
+   * The value every line holds in every bucket (say nan_count 0 throughout), or NaN when the lines
+   * vary, hold a NaN/Inf, or have a bucket without a value.
    */
   double constantValue() {
     double value = Double.NaN;
     for (Line line : lines) {
       BucketSeries s = line.series();
       for (int b = 0; b < s.buckets(); b++) {
-        if (!s.hasFinite(b) || s.hasNonFinite(b) || s.min(b) != s.max(b)
+        if (!s.hasFinite(b)
+            || s.hasNonFinite(b)
+            || s.min(b) != s.max(b)
             || !Double.isNaN(value) && s.min(b) != value) {
           return Double.NaN;
         }
@@ -167,7 +173,9 @@ final class LineChart {
           }
           case SYMLOG -> {
             double pad = (scaled(yMax) - scaled(yMin)) * 0.04;
-            yield new double[] {scaled(yMin) - (yMin < 0 ? pad : 0), scaled(yMax) + (yMax > 0 ? pad : 0)};
+            yield new double[] {
+              scaled(yMin) - (yMin < 0 ? pad : 0), scaled(yMax) + (yMax > 0 ? pad : 0)
+            };
           }
           case LINEAR -> {
             if (yMax == yMin) {
@@ -211,8 +219,11 @@ final class LineChart {
         }
       }
       if (limit - xLo < 0.25 * (xHi - xLo)) {
-        clippedAt = (long) Math.min(charts.lastStep(),
-            Math.ceil(limit + 0.15 * (limit - xLo) + charts.stepsPerBucket() + 1));
+        clippedAt =
+            (long)
+                Math.min(
+                    charts.lastStep(),
+                    Math.ceil(limit + 0.15 * (limit - xLo) + charts.stepsPerBucket() + 1));
         xHi = clippedAt;
         while (drawn > 0 && charts.bucketStep(drawn - 1) > xHi) {
           drawn--;
@@ -220,11 +231,26 @@ final class LineChart {
       }
     }
 
-    out.append("<svg class=\"chart\" viewBox=\"0 0 ").append(width).append(' ').append(HEIGHT)
-        .append("\" width=\"").append(width).append("\" height=\"").append(HEIGHT)
-        .append("\" role=\"img\" aria-label=\"").append(Html.attribute(ariaLabel)).append("\">");
-    out.append("<rect class=\"plot\" x=\"").append(LEFT).append("\" y=\"").append(plotTop).append("\" width=\"")
-        .append(plotWidth).append("\" height=\"").append(plotHeight).append("\"/>");
+    out.append("<svg class=\"chart\" viewBox=\"0 0 ")
+        .append(width)
+        .append(' ')
+        .append(HEIGHT)
+        .append("\" width=\"")
+        .append(width)
+        .append("\" height=\"")
+        .append(HEIGHT)
+        .append("\" role=\"img\" aria-label=\"")
+        .append(Html.attribute(ariaLabel))
+        .append("\">");
+    out.append("<rect class=\"plot\" x=\"")
+        .append(LEFT)
+        .append("\" y=\"")
+        .append(plotTop)
+        .append("\" width=\"")
+        .append(plotWidth)
+        .append("\" height=\"")
+        .append(plotHeight)
+        .append("\"/>");
     // y axis
     out.append("<g class=\"axis\">");
     switch (scale) {
@@ -260,12 +286,27 @@ final class LineChart {
         continue;
       }
       double x = xOf(tick, xLo, xHi);
-      out.append("<line x1=\"").append(Svg.num(x)).append("\" x2=\"").append(Svg.num(x)).append("\" y1=\"")
-          .append(plotTop + plotHeight).append("\" y2=\"").append(plotTop + plotHeight + 4).append("\"/>");
-      out.append("<text x=\"").append(Svg.num(x)).append("\" y=\"").append(plotTop + plotHeight + 16)
-          .append("\" text-anchor=\"middle\">").append((long) tick).append("</text>");
+      out.append("<line x1=\"")
+          .append(Svg.num(x))
+          .append("\" x2=\"")
+          .append(Svg.num(x))
+          .append("\" y1=\"")
+          .append(plotTop + plotHeight)
+          .append("\" y2=\"")
+          .append(plotTop + plotHeight + 4)
+          .append("\"/>");
+      out.append("<text x=\"")
+          .append(Svg.num(x))
+          .append("\" y=\"")
+          .append(plotTop + plotHeight + 16)
+          .append("\" text-anchor=\"middle\">")
+          .append((long) tick)
+          .append("</text>");
     }
-    out.append("<text x=\"").append(LEFT + plotWidth).append("\" y=\"").append(HEIGHT - 2)
+    out.append("<text x=\"")
+        .append(LEFT + plotWidth)
+        .append("\" y=\"")
+        .append(HEIGHT - 2)
         .append("\" text-anchor=\"end\">step</text>");
     out.append("</g>");
 
@@ -290,9 +331,15 @@ final class LineChart {
         }
         String d = path.build();
         if (!d.isEmpty()) {
-          out.append("<path class=\"").append(line.emphasis() ? "line main" : "line").append("\" stroke=\"")
-              .append(line.color()).append("\" d=\"").append(d).append("\"><title>")
-              .append(Html.text(Html.shorten(line.name(), 200))).append("</title></path>");
+          out.append("<path class=\"")
+              .append(line.emphasis() ? "line main" : "line")
+              .append("\" stroke=\"")
+              .append(line.color())
+              .append("\" d=\"")
+              .append(d)
+              .append("\"><title>")
+              .append(Html.text(Html.shorten(line.name(), 200)))
+              .append("</title></path>");
         }
       }
     }
@@ -320,18 +367,30 @@ final class LineChart {
           break;
         }
         x1 = Math.min(LEFT + plotWidth, Math.max(x1, x0 + 1));
-        d.append('M').append(Svg.num(x0)).append(' ').append(Svg.num(y)).append('H').append(Svg.num(x1));
+        d.append('M')
+            .append(Svg.num(x0))
+            .append(' ')
+            .append(Svg.num(y))
+            .append('H')
+            .append(Svg.num(x1));
       }
       if (d.length() > 0) {
         strip++;
-        out.append("<path class=\"nonfinite\" stroke=\"").append(line.color()).append("\" d=\"").append(d)
-            .append("\"><title>NaN/Inf: ").append(Html.text(Html.shorten(line.name(), 200)))
+        out.append("<path class=\"nonfinite\" stroke=\"")
+            .append(line.color())
+            .append("\" d=\"")
+            .append(d)
+            .append("\"><title>NaN/Inf: ")
+            .append(Html.text(Html.shorten(line.name(), 200)))
             .append("</title></path>");
       }
     }
     if (strips > 0) {
-      out.append("<text class=\"nonfinite-label\" x=\"").append(LEFT - 4).append("\" y=\"")
-          .append(TOP + strips * STRIP / 2 + 3).append("\" text-anchor=\"end\">NaN/Inf</text>");
+      out.append("<text class=\"nonfinite-label\" x=\"")
+          .append(LEFT - 4)
+          .append("\" y=\"")
+          .append(TOP + strips * STRIP / 2 + 3)
+          .append("\" text-anchor=\"end\">NaN/Inf</text>");
     }
     // markers
     for (int i = 0; i < markers.size(); i++) {
@@ -340,18 +399,36 @@ final class LineChart {
         continue;
       }
       double x = xOf(marker.step(), xLo, xHi);
-      out.append("<line class=\"marker\" stroke=\"").append(marker.color()).append("\" x1=\"").append(Svg.num(x))
-          .append("\" x2=\"").append(Svg.num(x)).append("\" y1=\"").append(plotTop).append("\" y2=\"")
-          .append(plotTop + plotHeight).append("\"/>");
+      out.append("<line class=\"marker\" stroke=\"")
+          .append(marker.color())
+          .append("\" x1=\"")
+          .append(Svg.num(x))
+          .append("\" x2=\"")
+          .append(Svg.num(x))
+          .append("\" y1=\"")
+          .append(plotTop)
+          .append("\" y2=\"")
+          .append(plotTop + plotHeight)
+          .append("\"/>");
       boolean right = x < LEFT + plotWidth * 0.6;
-      out.append("<text class=\"marker-label\" fill=\"").append(marker.color()).append("\" x=\"")
-          .append(Svg.num(right ? x + 3 : x - 3)).append("\" y=\"").append(plotTop + 11 + 11 * i)
-          .append("\" text-anchor=\"").append(right ? "start" : "end").append("\">")
-          .append(Html.text(marker.label())).append("</text>");
+      out.append("<text class=\"marker-label\" fill=\"")
+          .append(marker.color())
+          .append("\" x=\"")
+          .append(Svg.num(right ? x + 3 : x - 3))
+          .append("\" y=\"")
+          .append(plotTop + 11 + 11 * i)
+          .append("\" text-anchor=\"")
+          .append(right ? "start" : "end")
+          .append("\">")
+          .append(Html.text(marker.label()))
+          .append("</text>");
     }
     if (!anyFinite) {
-      out.append("<text class=\"note\" x=\"").append(LEFT + plotWidth / 2).append("\" y=\"")
-          .append(plotTop + plotHeight / 2).append("\" text-anchor=\"middle\">no finite value</text>");
+      out.append("<text class=\"note\" x=\"")
+          .append(LEFT + plotWidth / 2)
+          .append("\" y=\"")
+          .append(plotTop + plotHeight / 2)
+          .append("\" text-anchor=\"middle\">no finite value</text>");
     }
     out.append("</svg>");
   }
@@ -380,7 +457,11 @@ final class LineChart {
       d.append(upper.build()).append('Z');
     }
     if (d.length() > 0) {
-      out.append("<path class=\"band\" fill=\"").append(line.color()).append("\" d=\"").append(d).append("\"/>");
+      out.append("<path class=\"band\" fill=\"")
+          .append(line.color())
+          .append("\" d=\"")
+          .append(d)
+          .append("\"/>");
     }
   }
 
@@ -429,13 +510,25 @@ final class LineChart {
       tickYs[tickCount++] = y;
     }
     gridLine(out, y);
-    out.append("<text x=\"").append(LEFT - 4).append("\" y=\"").append(Svg.num(y + 3))
-        .append("\" text-anchor=\"end\">").append(Html.text(label)).append("</text>");
+    out.append("<text x=\"")
+        .append(LEFT - 4)
+        .append("\" y=\"")
+        .append(Svg.num(y + 3))
+        .append("\" text-anchor=\"end\">")
+        .append(Html.text(label))
+        .append("</text>");
   }
 
   private void gridLine(StringBuilder out, double y) {
-    out.append("<line class=\"gl\" x1=\"").append(LEFT).append("\" x2=\"").append(LEFT + plotWidth)
-        .append("\" y1=\"").append(Svg.num(y)).append("\" y2=\"").append(Svg.num(y)).append("\"/>");
+    out.append("<line class=\"gl\" x1=\"")
+        .append(LEFT)
+        .append("\" x2=\"")
+        .append(LEFT + plotWidth)
+        .append("\" y1=\"")
+        .append(Svg.num(y))
+        .append("\" y2=\"")
+        .append(Svg.num(y))
+        .append("\"/>");
   }
 
   private double xOf(double step, double lo, double hi) {

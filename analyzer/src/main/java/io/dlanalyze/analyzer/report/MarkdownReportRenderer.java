@@ -25,14 +25,24 @@ public final class MarkdownReportRenderer implements ReportRenderer {
   public void render(Report report, Writer out) throws IOException {
     StringBuilder md = new StringBuilder();
     md.append("# dl-analyze report\n\n");
-    md.append("- **Verdict:** ").append(report.verdict().wireName()).append(" - ")
-        .append(escape(report.verdictReason())).append('\n');
+    md.append("- **Verdict:** ")
+        .append(report.verdict().wireName())
+        .append(" - ")
+        .append(escape(report.verdictReason()))
+        .append('\n');
     md.append("- **Mode:** ").append(report.mode().wireName()).append('\n');
     md.append("- **Trace:** ").append(escape(TextSupport.traceLine(report.trace()))).append('\n');
     RootCause root = report.rootCause();
     if (root != null) {
-      String where = root.layerIndex() < 0 ? "model" : format(ROOT, "%s (layer %d)", code(root.layerName()), root.layerIndex());
-      md.append("- **Root cause:** ").append(where).append(": ").append(escape(root.cause())).append('\n');
+      String where =
+          root.layerIndex() < 0
+              ? "model"
+              : format(ROOT, "%s (layer %d)", code(root.layerName()), root.layerIndex());
+      md.append("- **Root cause:** ")
+          .append(where)
+          .append(": ")
+          .append(escape(root.cause()))
+          .append('\n');
       if (root.suggestedFix() != null) {
         md.append("- **Suggested fix:** ").append(escape(root.suggestedFix())).append('\n');
       }
@@ -48,40 +58,78 @@ public final class MarkdownReportRenderer implements ReportRenderer {
     if (report.findings().isEmpty()) {
       md.append("None.\n");
     } else {
-      md.append("| # | severity | detector | symptom | layer | phase | first step | epoch | batch | last step | occurrences |\n");
+      md.append(
+          "| # | severity | detector | symptom | layer | phase | first step | epoch | batch | last"
+              + " step | occurrences |\n");
       md.append("|---:|---|---|---|---|---|---:|---:|---:|---:|---:|\n");
       int rank = 1;
       for (Finding f : report.findings()) {
-        String layer = f.isModelLevel() ? "model" : format(ROOT, "%s (%d)", code(f.layerName()), f.layerIndex());
-        md.append(format(ROOT, "| %d | %s | `%s` | %s | %s | %s | %d | %s | %s | %d | %d |%n",
-            rank++, f.severity().wireName(), f.detector(), f.symptom().wireName(), layer, f.phase().wireName(),
-            f.firstStep(), TextSupport.orDash(f.epoch()), TextSupport.orDash(f.batch()), f.lastStep(),
-            f.occurrences()).replace("\r\n", "\n"));
+        String layer =
+            f.isModelLevel()
+                ? "model"
+                : format(ROOT, "%s (%d)", code(f.layerName()), f.layerIndex());
+        md.append(
+            format(
+                    ROOT,
+                    "| %d | %s | `%s` | %s | %s | %s | %d | %s | %s | %d | %d |%n",
+                    rank++,
+                    f.severity().wireName(),
+                    f.detector(),
+                    f.symptom().wireName(),
+                    layer,
+                    f.phase().wireName(),
+                    f.firstStep(),
+                    TextSupport.orDash(f.epoch()),
+                    TextSupport.orDash(f.batch()),
+                    f.lastStep(),
+                    f.occurrences())
+                .replace("\r\n", "\n"));
       }
       md.append('\n');
       rank = 1;
       for (Finding f : report.findings()) {
         md.append(rank++).append(". ").append(escape(f.message())).append('\n');
         if (!f.evidence().isEmpty()) {
-          md.append("   - Evidence: ").append(code(TextSupport.evidence(f.evidence()))).append('\n');
+          md.append("   - Evidence: ")
+              .append(code(TextSupport.evidence(f.evidence())))
+              .append('\n');
         }
         if (!f.consequences().isEmpty()) {
-          md.append("   - Spread to: ").append(escape(TextSupport.consequences(f.consequences()))).append('\n');
+          md.append("   - Spread to: ")
+              .append(escape(TextSupport.consequences(f.consequences())))
+              .append('\n');
         }
       }
     }
     md.append("\n## Keras baselines\n\n");
     md.append("| callback | checks per | outcome | detail |\n|---|---|---|---|\n");
     for (BaselineResult b : report.baselines()) {
-      md.append("| `").append(b.callback()).append("` | ").append(b.level()).append(" | ")
-          .append(escape(TextSupport.baselineOutcome(b))).append(" | ").append(escape(b.detail())).append(" |\n");
+      md.append("| `")
+          .append(b.callback())
+          .append("` | ")
+          .append(b.level())
+          .append(" | ")
+          .append(escape(TextSupport.baselineOutcome(b)))
+          .append(" | ")
+          .append(escape(b.detail()))
+          .append(" |\n");
     }
     TraceSummary trace = report.trace();
     md.append("\n## Trace\n\n");
-    md.append(format(ROOT, "- Steps %s to %s, phases: %s%n", TextSupport.orDash(trace.firstStep()),
-        TextSupport.orDash(trace.lastStep()), escape(String.join(", ", trace.phases()))).replace("\r\n", "\n"));
+    md.append(
+        format(
+                ROOT,
+                "- Steps %s to %s, phases: %s%n",
+                TextSupport.orDash(trace.firstStep()),
+                TextSupport.orDash(trace.lastStep()),
+                escape(String.join(", ", trace.phases())))
+            .replace("\r\n", "\n"));
     for (Map.Entry<String, String> entry : trace.metadata().entrySet()) {
-      md.append("- ").append(code(entry.getKey())).append(": ").append(escape(entry.getValue())).append('\n');
+      md.append("- ")
+          .append(code(entry.getKey()))
+          .append(": ")
+          .append(escape(entry.getValue()))
+          .append('\n');
     }
     if (trace.truncated()) {
       md.append("- The file is truncated: only its complete batches were read.\n");
@@ -90,8 +138,13 @@ public final class MarkdownReportRenderer implements ReportRenderer {
       md.append("- Warning: ").append(escape(warning)).append('\n');
     }
     if (options.timing() && report.timing() != null) {
-      md.append(format(ROOT, "- Time: %d ms, %s rows/s%n", report.timing().elapsedNanos() / 1_000_000,
-          Numbers.format(report.timing().rowsPerSecond())).replace("\r\n", "\n"));
+      md.append(
+          format(
+                  ROOT,
+                  "- Time: %d ms, %s rows/s%n",
+                  report.timing().elapsedNanos() / 1_000_000,
+                  Numbers.format(report.timing().rowsPerSecond()))
+              .replace("\r\n", "\n"));
     }
     out.write(md.toString());
   }

@@ -6,8 +6,8 @@ import java.math.BigDecimal;
 import java.math.MathContext;
 
 /**
- * Fixed-precision, locale-independent number formatting for messages and renderers, so reports
- * are byte-for-byte reproducible: plain notation between 1e-3 and 1e6, scientific outside, trailing
+ * Fixed-precision, locale-independent number formatting for messages and renderers, so reports are
+ * byte-for-byte reproducible: plain notation between 1e-3 and 1e6, scientific outside, trailing
  * zeros dropped, {@code NaN}, {@code Inf} and {@code -Inf} spelled out.
  */
 public final class Numbers {

@@ -10,8 +10,8 @@ import java.util.zip.CRC32;
 import java.util.zip.Deflater;
 
 /**
- * A minimal encoder for 8-bit palette PNG images, so the heatmap can be one small raster inside
- * the report's SVG without java.desktop (ImageIO) or a dependency. Deterministic: the same pixels
+ * A minimal encoder for 8-bit palette PNG images, so the heatmap can be one small raster inside the
+ * report's SVG without java.desktop (ImageIO) or a dependency. Deterministic: the same pixels
  * always give the same bytes.
  */
 final class Png {
@@ -23,14 +23,16 @@ final class Png {
    */
   static byte[] encode(int width, int height, byte[] pixels, int[] palette) {
     if (width <= 0 || height <= 0) {
-      throw new IllegalArgumentException(format(ROOT, "image size must be positive: %dx%d", width, height));
+      throw new IllegalArgumentException(
+          format(ROOT, "image size must be positive: %dx%d", width, height));
     }
     if (pixels.length != width * height) {
       throw new IllegalArgumentException(
           format(ROOT, "pixels must hold %d values: %d", width * height, pixels.length));
     }
     if (palette.length == 0 || palette.length > 256) {
-      throw new IllegalArgumentException(format(ROOT, "palette must hold 1 to 256 colours: %d", palette.length));
+      throw new IllegalArgumentException(
+          format(ROOT, "palette must hold 1 to 256 colours: %d", palette.length));
     }
     ByteArrayOutputStream png = new ByteArrayOutputStream();
     png.writeBytes(new byte[] {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'});
@@ -72,7 +74,8 @@ final class Png {
 
   /** The image as a {@code data:} URI. */
   static String dataUri(int width, int height, byte[] pixels, int[] palette) {
-    return "data:image/png;base64," + Base64.getEncoder().encodeToString(encode(width, height, pixels, palette));
+    return "data:image/png;base64,"
+        + Base64.getEncoder().encodeToString(encode(width, height, pixels, palette));
   }
 
   private static void chunk(ByteArrayOutputStream png, String type, byte[] data) {

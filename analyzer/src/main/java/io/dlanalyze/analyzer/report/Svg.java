@@ -100,7 +100,10 @@ final class Svg {
         }
         long dx = xs[i] - px;
         long dy = ys[i] - py;
-        out.append(first ? "l" : " ").append(tenths(dx)).append(dy < 0 ? "" : " ").append(tenths(dy));
+        out.append(first ? "l" : " ")
+            .append(tenths(dx))
+            .append(dy < 0 ? "" : " ")
+            .append(tenths(dy));
         first = false;
         px = xs[i];
         py = ys[i];

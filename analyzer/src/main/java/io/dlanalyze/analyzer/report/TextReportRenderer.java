@@ -37,14 +37,28 @@ public final class TextReportRenderer implements ReportRenderer {
   @Override
   public void render(Report report, Writer out) throws IOException {
     StringBuilder text = new StringBuilder();
-    text.append(paint(BOLD, "dl-analyze report")).append(" (").append(report.mode().wireName()).append(" mode)\n");
+    text.append(paint(BOLD, "dl-analyze report"))
+        .append(" (")
+        .append(report.mode().wireName())
+        .append(" mode)\n");
     text.append("Trace:   ").append(p(TextSupport.traceLine(report.trace()))).append('\n');
-    text.append("Verdict: ").append(paint(verdictColor(report.verdict()), report.verdict().wireName().toUpperCase(ROOT)))
-        .append(" - ").append(p(report.verdictReason())).append('\n');
+    text.append("Verdict: ")
+        .append(
+            paint(verdictColor(report.verdict()), report.verdict().wireName().toUpperCase(ROOT)))
+        .append(" - ")
+        .append(p(report.verdictReason()))
+        .append('\n');
     RootCause root = report.rootCause();
     if (root != null) {
-      String where = root.layerIndex() < 0 ? "model" : format(ROOT, "%s (layer %d)", root.layerName(), root.layerIndex());
-      text.append("Root cause: ").append(paint(BOLD, p(where))).append(": ").append(p(root.cause())).append('\n');
+      String where =
+          root.layerIndex() < 0
+              ? "model"
+              : format(ROOT, "%s (layer %d)", root.layerName(), root.layerIndex());
+      text.append("Root cause: ")
+          .append(paint(BOLD, p(where)))
+          .append(": ")
+          .append(p(root.cause()))
+          .append('\n');
       if (root.suggestedFix() != null) {
         text.append("Suggested fix: ").append(p(root.suggestedFix())).append('\n');
       }
@@ -60,19 +74,31 @@ public final class TextReportRenderer implements ReportRenderer {
     if (report.findings().isEmpty()) {
       text.append("Findings: none\n");
     } else {
-      text.append(format(ROOT, "Findings (%d, in causal order):%n", report.findings().size()).replace("\r\n", "\n"));
+      text.append(
+          format(ROOT, "Findings (%d, in causal order):%n", report.findings().size())
+              .replace("\r\n", "\n"));
       int rank = 1;
       for (Finding finding : report.findings()) {
         text.append(format(ROOT, "%3d. ", rank++))
-            .append(paint(severityColor(finding.severity()), "[" + finding.severity().wireName() + "]"))
-            .append(' ').append(finding.detector()).append(": ").append(p(TextSupport.place(finding))).append(", ")
-            .append(TextSupport.steps(finding)).append('\n');
+            .append(
+                paint(severityColor(finding.severity()), "[" + finding.severity().wireName() + "]"))
+            .append(' ')
+            .append(finding.detector())
+            .append(": ")
+            .append(p(TextSupport.place(finding)))
+            .append(", ")
+            .append(TextSupport.steps(finding))
+            .append('\n');
         text.append("     ").append(p(finding.message())).append('\n');
         if (!finding.evidence().isEmpty()) {
-          text.append("     evidence: ").append(p(TextSupport.evidence(finding.evidence()))).append('\n');
+          text.append("     evidence: ")
+              .append(p(TextSupport.evidence(finding.evidence())))
+              .append('\n');
         }
         if (!finding.consequences().isEmpty()) {
-          text.append("     spread to: ").append(p(TextSupport.consequences(finding.consequences()))).append('\n');
+          text.append("     spread to: ")
+              .append(p(TextSupport.consequences(finding.consequences())))
+              .append('\n');
         }
       }
     }
@@ -93,9 +119,14 @@ public final class TextReportRenderer implements ReportRenderer {
       }
     }
     if (options.timing() && report.timing() != null) {
-      text.append('\n').append(format(ROOT, "Time: %d ms, %s rows/s%n",
-          report.timing().elapsedNanos() / 1_000_000, Numbers.format(report.timing().rowsPerSecond()))
-          .replace("\r\n", "\n"));
+      text.append('\n')
+          .append(
+              format(
+                      ROOT,
+                      "Time: %d ms, %s rows/s%n",
+                      report.timing().elapsedNanos() / 1_000_000,
+                      Numbers.format(report.timing().rowsPerSecond()))
+                  .replace("\r\n", "\n"));
     }
     out.write(text.toString());
   }

@@ -33,7 +33,8 @@ final class TextSupport {
     List<String> parts = new ArrayList<>();
     for (int i = 0; i < consequences.size() && i < MAX_CONSEQUENCES; i++) {
       Consequence c = consequences.get(i);
-      String where = c.layerIndex() < 0 ? c.phase().wireName() : c.layerName() + " " + c.phase().wireName();
+      String where =
+          c.layerIndex() < 0 ? c.phase().wireName() : c.layerName() + " " + c.phase().wireName();
       parts.add(format(ROOT, "%s from step %d", where, c.firstStep()));
     }
     String text = String.join("; ", parts);
@@ -46,22 +47,38 @@ final class TextSupport {
   static String place(Finding finding) {
     return finding.isModelLevel()
         ? "model " + finding.phase().wireName()
-        : format(ROOT, "%s (layer %d) %s", finding.layerName(), finding.layerIndex(), finding.phase().wireName());
+        : format(
+            ROOT,
+            "%s (layer %d) %s",
+            finding.layerName(),
+            finding.layerIndex(),
+            finding.phase().wireName());
   }
 
   static String steps(Finding finding) {
-    String range = finding.firstStep() == finding.lastStep()
-        ? format(ROOT, "step %d", finding.firstStep())
-        : format(ROOT, "steps %d-%d", finding.firstStep(), finding.lastStep());
-    return format(ROOT, "%s (epoch %s, batch %s), seen in %s", range, orDash(finding.epoch()),
-        orDash(finding.batch()), Phrases.count(finding.occurrences(), "step", "steps"));
+    String range =
+        finding.firstStep() == finding.lastStep()
+            ? format(ROOT, "step %d", finding.firstStep())
+            : format(ROOT, "steps %d-%d", finding.firstStep(), finding.lastStep());
+    return format(
+        ROOT,
+        "%s (epoch %s, batch %s), seen in %s",
+        range,
+        orDash(finding.epoch()),
+        orDash(finding.batch()),
+        Phrases.count(finding.occurrences(), "step", "steps"));
   }
 
   static String baselineOutcome(BaselineResult baseline) {
     return switch (baseline.status()) {
       case STOPPED -> {
-        String when = format(ROOT, "stops after step %d (epoch %d, batch %d)",
-            baseline.stopStep(), baseline.epoch(), baseline.batch());
+        String when =
+            format(
+                ROOT,
+                "stops after step %d (epoch %d, batch %d)",
+                baseline.stopStep(),
+                baseline.epoch(),
+                baseline.batch());
         Long delta = baseline.stepsAfterFirstFinding();
         if (delta == null) {
           yield when;
@@ -69,7 +86,12 @@ final class TextSupport {
         if (delta == 0) {
           yield when + ", at the first finding's step";
         }
-        yield when + format(ROOT, ", %d steps %s the first finding", Math.abs(delta), delta < 0 ? "before" : "after");
+        yield when
+            + format(
+                ROOT,
+                ", %d steps %s the first finding",
+                Math.abs(delta),
+                delta < 0 ? "before" : "after");
       }
       case NEVER -> "never stops";
       case NOT_APPLICABLE -> "not applicable";
@@ -77,8 +99,15 @@ final class TextSupport {
   }
 
   static String traceLine(TraceSummary trace) {
-    return format(ROOT, "%s (%s): %d rows, %d steps, %d epochs, %d layers",
-        trace.path(), trace.format(), trace.rows(), trace.steps(), trace.epochs(), trace.layers().size());
+    return format(
+        ROOT,
+        "%s (%s): %d rows, %d steps, %d epochs, %d layers",
+        trace.path(),
+        trace.format(),
+        trace.rows(),
+        trace.steps(),
+        trace.epochs(),
+        trace.layers().size());
   }
 
   static String orDash(long value) {

@@ -53,11 +53,19 @@ public final class TraceCharts {
   /** The columns the second pass reads. */
   static final Set<Column> COLUMNS =
       EnumSet.of(
-          Column.STEP, Column.LAYER_INDEX, Column.PHASE, Column.MEAN, Column.STD, Column.L2_NORM,
-          Column.ZERO_FRACTION, Column.NAN_COUNT, Column.INF_COUNT);
+          Column.STEP,
+          Column.LAYER_INDEX,
+          Column.PHASE,
+          Column.MEAN,
+          Column.STD,
+          Column.L2_NORM,
+          Column.ZERO_FRACTION,
+          Column.NAN_COUNT,
+          Column.INF_COUNT);
 
   /** The model-level phases drawn as curves, in this order. */
-  static final List<Phase> MODEL_PHASES = List.of(Phase.LOSS, Phase.ACCURACY, Phase.VAL_LOSS, Phase.VAL_ACCURACY);
+  static final List<Phase> MODEL_PHASES =
+      List.of(Phase.LOSS, Phase.ACCURACY, Phase.VAL_LOSS, Phase.VAL_ACCURACY);
 
   private static final ChartStat[] STATS = ChartStat.values();
 
@@ -72,7 +80,12 @@ public final class TraceCharts {
    * @param heatmapRows layer rows per heatmap; more layers are grouped (10 to 2000)
    */
   public record Options(
-      int topFindings, int neighbours, int maxPoints, int heatmaps, int heatmapColumns, int heatmapRows) {
+      int topFindings,
+      int neighbours,
+      int maxPoints,
+      int heatmaps,
+      int heatmapColumns,
+      int heatmapRows) {
     public Options {
       check("topFindings", topFindings, 0, 10);
       check("neighbours", neighbours, 0, 5);
@@ -89,7 +102,8 @@ public final class TraceCharts {
 
     private static void check(String name, int value, int min, int max) {
       if (value < min || value > max) {
-        throw new IllegalArgumentException(format(ROOT, "%s must be in [%d, %d]: %d", name, min, max, value));
+        throw new IllegalArgumentException(
+            format(ROOT, "%s must be in [%d, %d]: %d", name, min, max, value));
       }
     }
   }
@@ -167,7 +181,17 @@ public final class TraceCharts {
     }
     if (first < 0 || last < first) {
       return new TraceCharts(
-          options, -1, -1, 1, 0, List.of(), new BucketSeries[0][], List.of(), metadata, infos, columns);
+          options,
+          -1,
+          -1,
+          1,
+          0,
+          List.of(),
+          new BucketSeries[0][],
+          List.of(),
+          metadata,
+          infos,
+          columns);
     }
     long perBucket = bucketWidth(first, last, options.maxPoints());
     int buckets = bucketCount(first, last, perBucket);
@@ -189,7 +213,9 @@ public final class TraceCharts {
     if (layerCount > 0) {
       for (Phase phase : heatmapPhases(report, options)) {
         phaseToHeatmap[phase.code()] = heatmaps.size();
-        heatmaps.add(new HeatmapGrid(phase, layerCount, options.heatmapRows(), first, last, options.heatmapColumns()));
+        heatmaps.add(
+            new HeatmapGrid(
+                phase, layerCount, options.heatmapRows(), first, last, options.heatmapColumns()));
       }
     }
     boolean[] modelLevel = new boolean[Phase.COUNT];
@@ -231,7 +257,8 @@ public final class TraceCharts {
           continue;
         }
         int key = slotToKey[(layer + 1) * Phase.COUNT + code];
-        HeatmapGrid grid = layer >= 0 && phaseToHeatmap[code] >= 0 ? grids[phaseToHeatmap[code]] : null;
+        HeatmapGrid grid =
+            layer >= 0 && phaseToHeatmap[code] >= 0 ? grids[phaseToHeatmap[code]] : null;
         if (key < 0 && grid == null) {
           continue;
         }
@@ -241,7 +268,8 @@ public final class TraceCharts {
         boolean zeroPresent = zero != null && (zeroNull == null || !zeroNull[r]);
         boolean nanPresent = nan != null && (nanNull == null || !nanNull[r]);
         boolean infPresent = inf != null && (infNull == null || !infNull[r]);
-        long nonFinite = (nanPresent ? Math.max(0, nan[r]) : 0) + (infPresent ? Math.max(0, inf[r]) : 0);
+        long nonFinite =
+            (nanPresent ? Math.max(0, nan[r]) : 0) + (infPresent ? Math.max(0, inf[r]) : 0);
         if (key >= 0) {
           BucketSeries[] stats = series[key];
           int bucket = (int) ((step - first) / perBucket);
@@ -263,8 +291,15 @@ public final class TraceCharts {
         }
         if (grid != null) {
           grid.add(
-              layer, step, meanPresent, meanPresent ? mean[r] : 0, zeroPresent, zeroPresent ? zero[r] : 0,
-              stdPresent, stdPresent ? std[r] : 0, nonFinite);
+              layer,
+              step,
+              meanPresent,
+              meanPresent ? mean[r] : 0,
+              zeroPresent,
+              zeroPresent ? zero[r] : 0,
+              stdPresent,
+              stdPresent ? std[r] : 0,
+              nonFinite);
         }
       }
     }

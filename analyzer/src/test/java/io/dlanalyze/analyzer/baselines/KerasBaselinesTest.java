@@ -37,7 +37,8 @@ class KerasBaselinesTest {
 
   @Test
   void allThree_inOrder() {
-    assertThat(analyze(trace()).baselines()).extracting(BaselineResult::name)
+    assertThat(analyze(trace()).baselines())
+        .extracting(BaselineResult::name)
         .containsExactly("terminate_on_nan", "early_stopping_loss", "early_stopping_accuracy");
   }
 
@@ -55,12 +56,16 @@ class KerasBaselinesTest {
 
   @Test
   void healthyRun_noCallbackStops() {
-    assertThat(analyze(trace()).baselines()).allMatch(b -> b.status() == BaselineResult.Status.NEVER);
+    assertThat(analyze(trace()).baselines())
+        .allMatch(b -> b.status() == BaselineResult.Status.NEVER);
   }
 
   @Test
   void earlyStoppingLoss_stopsAtTheEndOfTheFirstEpochThatDoesNotImprove() {
-    Report report = analyze(epochs(new double[] {2.0, 1.5, 1.6, 1.0}, true, TraceMetadata.empty()), AnalysisOptions.defaults());
+    Report report =
+        analyze(
+            epochs(new double[] {2.0, 1.5, 1.6, 1.0}, true, TraceMetadata.empty()),
+            AnalysisOptions.defaults());
 
     BaselineResult result = baseline(report, "early_stopping_loss");
     assertThat(result.status()).isEqualTo(BaselineResult.Status.STOPPED);
@@ -72,32 +77,46 @@ class KerasBaselinesTest {
 
   @Test
   void earlyStoppingLoss_patienceTwo_toleratesOneBadEpoch() {
-    AnalysisOptions options = AnalysisOptions.builder().set(Thresholds.EARLY_STOPPING_PATIENCE, 2).build();
+    AnalysisOptions options =
+        AnalysisOptions.builder().set(Thresholds.EARLY_STOPPING_PATIENCE, 2).build();
 
-    Report report = analyze(epochs(new double[] {2.0, 1.5, 1.6, 1.0}, true, TraceMetadata.empty()), options);
+    Report report =
+        analyze(epochs(new double[] {2.0, 1.5, 1.6, 1.0}, true, TraceMetadata.empty()), options);
 
-    assertThat(baseline(report, "early_stopping_loss").status()).isEqualTo(BaselineResult.Status.NEVER);
-    assertThat(baseline(report, "early_stopping_loss").callback()).isEqualTo("EarlyStopping(monitor='loss', patience=2)");
+    assertThat(baseline(report, "early_stopping_loss").status())
+        .isEqualTo(BaselineResult.Status.NEVER);
+    assertThat(baseline(report, "early_stopping_loss").callback())
+        .isEqualTo("EarlyStopping(monitor='loss', patience=2)");
   }
 
   @Test
   void earlyStoppingAccuracy_higherIsBetter() {
-    Report report = analyze(epochs(new double[] {2.0, 1.5, 1.4, 1.3}, true, TraceMetadata.empty()), AnalysisOptions.defaults());
+    Report report =
+        analyze(
+            epochs(new double[] {2.0, 1.5, 1.4, 1.3}, true, TraceMetadata.empty()),
+            AnalysisOptions.defaults());
 
-    assertThat(baseline(report, "early_stopping_accuracy").status()).isEqualTo(BaselineResult.Status.NEVER);
-    assertThat(baseline(report, "early_stopping_loss").status()).isEqualTo(BaselineResult.Status.NEVER);
+    assertThat(baseline(report, "early_stopping_accuracy").status())
+        .isEqualTo(BaselineResult.Status.NEVER);
+    assertThat(baseline(report, "early_stopping_loss").status())
+        .isEqualTo(BaselineResult.Status.NEVER);
   }
 
   @Test
   void noAccuracyRows_accuracyBaselineNotApplicable() {
-    Report report = analyze(epochs(new double[] {2.0, 1.5, 1.4, 1.3}, false, TraceMetadata.empty()), AnalysisOptions.defaults());
+    Report report =
+        analyze(
+            epochs(new double[] {2.0, 1.5, 1.4, 1.3}, false, TraceMetadata.empty()),
+            AnalysisOptions.defaults());
 
-    assertThat(baseline(report, "early_stopping_accuracy").status()).isEqualTo(BaselineResult.Status.NOT_APPLICABLE);
+    assertThat(baseline(report, "early_stopping_accuracy").status())
+        .isEqualTo(BaselineResult.Status.NOT_APPLICABLE);
   }
 
   @Test
   void incompleteLastEpoch_isNotJudged_whenStepsPerEpochSaysSo() {
-    TraceMetadata metadata = TraceMetadata.of(java.util.Map.of(TraceMetadata.STEPS_PER_EPOCH, "20"));
+    TraceMetadata metadata =
+        TraceMetadata.of(java.util.Map.of(TraceMetadata.STEPS_PER_EPOCH, "20"));
     RowTrace.Builder b = RowTrace.builder().stepsPerEpoch(20).metadata(metadata);
     for (long s = 0; s < 30; s++) {
       b.model(s, Phase.LOSS, s < 20 ? 1.0 : 5.0);
@@ -105,7 +124,9 @@ class KerasBaselinesTest {
 
     Report report = analyze(b.build(), AnalysisOptions.defaults());
 
-    assertThat(baseline(report, "early_stopping_loss").status()).isEqualTo(BaselineResult.Status.NEVER);
-    assertThat(List.of(baseline(report, "terminate_on_nan").status())).containsExactly(BaselineResult.Status.NEVER);
+    assertThat(baseline(report, "early_stopping_loss").status())
+        .isEqualTo(BaselineResult.Status.NEVER);
+    assertThat(List.of(baseline(report, "terminate_on_nan").status()))
+        .containsExactly(BaselineResult.Status.NEVER);
   }
 }

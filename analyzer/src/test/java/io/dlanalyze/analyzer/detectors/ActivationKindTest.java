@@ -8,9 +8,12 @@ import org.junit.jupiter.api.Test;
 class ActivationKindTest {
   @Test
   void of_activationOrActivationType_kindFromEither() {
-    assertThat(ActivationKind.of(new Layer(0, "fc0", "Linear", "ReLU", true))).isEqualTo(ActivationKind.RELU);
-    assertThat(ActivationKind.of(new Layer(1, "act", "Sigmoid", null, true))).isEqualTo(ActivationKind.SIGMOID);
-    assertThat(ActivationKind.of(new Layer(2, "fc2", "Linear", null, true))).isEqualTo(ActivationKind.UNKNOWN);
+    assertThat(ActivationKind.of(new Layer(0, "fc0", "Linear", "ReLU", true)))
+        .isEqualTo(ActivationKind.RELU);
+    assertThat(ActivationKind.of(new Layer(1, "act", "Sigmoid", null, true)))
+        .isEqualTo(ActivationKind.SIGMOID);
+    assertThat(ActivationKind.of(new Layer(2, "fc2", "Linear", null, true)))
+        .isEqualTo(ActivationKind.UNKNOWN);
   }
 
   @Test
@@ -29,13 +32,16 @@ class ActivationKindTest {
     ActivationKind.PerLayer kinds = new ActivationKind.PerLayer();
     assertThat(kinds.of(new Layer(2, "fc2", null, null, true))).isEqualTo(ActivationKind.UNKNOWN);
 
-    assertThat(kinds.of(new Layer(2, "fc2", "Linear", "sigmoid", true))).isEqualTo(ActivationKind.SIGMOID);
+    assertThat(kinds.of(new Layer(2, "fc2", "Linear", "sigmoid", true)))
+        .isEqualTo(ActivationKind.SIGMOID);
   }
 
   @Test
   void perLayer_modelLevel_parsedEveryTime() {
     ActivationKind.PerLayer kinds = new ActivationKind.PerLayer();
-    assertThat(kinds.of(new Layer(-1, "model", null, null, true))).isEqualTo(ActivationKind.UNKNOWN);
-    assertThat(kinds.of(new Layer(-1, "model", "Softmax", null, true))).isEqualTo(ActivationKind.SOFTMAX);
+    assertThat(kinds.of(new Layer(-1, "model", null, null, true)))
+        .isEqualTo(ActivationKind.UNKNOWN);
+    assertThat(kinds.of(new Layer(-1, "model", "Softmax", null, true)))
+        .isEqualTo(ActivationKind.SOFTMAX);
   }
 }

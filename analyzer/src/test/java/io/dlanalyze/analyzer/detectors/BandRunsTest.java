@@ -19,7 +19,8 @@ class BandRunsTest {
   void observe_windowOnOneSide_firesFromTheRunsStartAndGrowsWhileItLasts() {
     runs.ensure(1);
 
-    assertThat(feed(0, 10, 1, 1, 1, 1, 0, 1)).containsExactly(false, false, true, true, false, false);
+    assertThat(feed(0, 10, 1, 1, 1, 1, 0, 1))
+        .containsExactly(false, false, true, true, false, false);
     assertThat(runs.fired(0)).isTrue();
     assertThat(runs.firedSide(0)).isEqualTo(1);
     assertThat(runs.firedStart(0)).isEqualTo(10);

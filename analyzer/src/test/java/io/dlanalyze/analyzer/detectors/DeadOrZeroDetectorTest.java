@@ -34,7 +34,8 @@ class DeadOrZeroDetectorTest {
     assertThat(finding.firstStep()).isEqualTo(300);
     assertThat(finding.lastStep()).isEqualTo(999);
     assertThat(finding.occurrences()).isEqualTo(700);
-    assertThat(finding.consequences()).extracting(Consequence::phase)
+    assertThat(finding.consequences())
+        .extracting(Consequence::phase)
         .containsExactly(Phase.GRADIENT, Phase.BACKWARD);
     assertThat(finding.message()).contains("fc2", "300", "700");
   }
@@ -51,18 +52,22 @@ class DeadOrZeroDetectorTest {
 
   @Test
   void reports_shortRun_whenTheWindowIsLowered() {
-    AnalysisOptions options = AnalysisOptions.builder()
-        .enableOnly(List.of(ID)).set(Thresholds.WINDOW, 20).build();
+    AnalysisOptions options =
+        AnalysisOptions.builder().enableOnly(List.of(ID)).set(Thresholds.WINDOW, 20).build();
 
     assertThat(analyze(trace(Fault.deadLayer(2, 960)), options).findings())
-        .singleElement().extracting(Finding::firstStep).isEqualTo(960L);
+        .singleElement()
+        .extracting(Finding::firstStep)
+        .isEqualTo(960L);
   }
 
   @Test
   void doesNotReportGradient_ofLayerMarkedFrozen() {
     Finding finding = analyzeFrozen(trace(Fault.deadLayer(2, 300)), 2, only(ID)).findings().get(0);
 
-    assertThat(finding.consequences()).extracting(Consequence::phase).containsExactly(Phase.BACKWARD);
+    assertThat(finding.consequences())
+        .extracting(Consequence::phase)
+        .containsExactly(Phase.BACKWARD);
   }
 
   @Test
@@ -74,6 +79,8 @@ class DeadOrZeroDetectorTest {
     }
 
     assertThat(analyze(b.build(), only(ID)).findings())
-        .singleElement().extracting(Finding::firstStep).isEqualTo(40L);
+        .singleElement()
+        .extracting(Finding::firstStep)
+        .isEqualTo(40L);
   }
 }

@@ -34,18 +34,48 @@ class DeepLocalizeDetectorTest {
     String[] types = {"Flatten", "Dense", "Dense"};
     for (long s = 0; s < steps; s++) {
       for (int l = 0; l < 3; l++) {
-        b.layer(s, l, names[l], types[l], Phase.ACTIVATION, override.apply(s, l, Phase.ACTIVATION, 0.3 + 0.01 * l + 1e-3 * Math.sin(s + l)));
+        b.layer(
+            s,
+            l,
+            names[l],
+            types[l],
+            Phase.ACTIVATION,
+            override.apply(s, l, Phase.ACTIVATION, 0.3 + 0.01 * l + 1e-3 * Math.sin(s + l)));
       }
-      b.model(s, Phase.LOSS, override.apply(s, -1, Phase.LOSS, 2.0 - 1e-3 * s + 1e-4 * Math.sin(3 * s)));
-      b.model(s, Phase.ACCURACY, override.apply(s, -1, Phase.ACCURACY, 0.1 + 5e-4 * s + 1e-4 * Math.cos(3 * s)));
+      b.model(
+          s,
+          Phase.LOSS,
+          override.apply(s, -1, Phase.LOSS, 2.0 - 1e-3 * s + 1e-4 * Math.sin(3 * s)));
+      b.model(
+          s,
+          Phase.ACCURACY,
+          override.apply(s, -1, Phase.ACCURACY, 0.1 + 5e-4 * s + 1e-4 * Math.cos(3 * s)));
       for (int l = 2; l >= 0; l--) {
-        b.layer(s, l, names[l], types[l], Phase.BACKWARD, override.apply(s, l, Phase.BACKWARD, 1e-3 * (1 + l) + 1e-5 * Math.cos(s * 1.3 + l)));
+        b.layer(
+            s,
+            l,
+            names[l],
+            types[l],
+            Phase.BACKWARD,
+            override.apply(s, l, Phase.BACKWARD, 1e-3 * (1 + l) + 1e-5 * Math.cos(s * 1.3 + l)));
       }
       for (int l = 1; l < 3; l++) {
-        b.layer(s, l, names[l], types[l], Phase.GRADIENT, override.apply(s, l, Phase.GRADIENT, 1e-2 * l + 1e-4 * Math.sin(s * 0.7 + l)));
+        b.layer(
+            s,
+            l,
+            names[l],
+            types[l],
+            Phase.GRADIENT,
+            override.apply(s, l, Phase.GRADIENT, 1e-2 * l + 1e-4 * Math.sin(s * 0.7 + l)));
       }
       for (int l = 1; l < 3; l++) {
-        b.layer(s, l, names[l], types[l], Phase.WEIGHT, override.apply(s, l, Phase.WEIGHT, 0.05 * l + 1e-5 * s + 1e-6 * Math.sin(s + 2 * l)));
+        b.layer(
+            s,
+            l,
+            names[l],
+            types[l],
+            Phase.WEIGHT,
+            override.apply(s, l, Phase.WEIGHT, 0.05 * l + 1e-5 * s + 1e-6 * Math.sin(s + 2 * l)));
       }
     }
     return b.build();
@@ -66,7 +96,8 @@ class DeepLocalizeDetectorTest {
     assertThat(finding.layerName()).isEqualTo("fc5");
     assertThat(finding.phase()).isEqualTo(Phase.ACTIVATION);
     assertThat(finding.firstStep()).isEqualTo(4);
-    assertThat(finding.evidence().get("printed")).isEqualTo("Batch 4 layer 5: Error in forward, terminating training");
+    assertThat(finding.evidence().get("printed"))
+        .isEqualTo("Batch 4 layer 5: Error in forward, terminating training");
     assertThat(report.verdict()).isEqualTo(Verdict.BUGGY);
     assertThat(report.rootCause().suggestedFix()).isNull();
   }
@@ -86,7 +117,8 @@ class DeepLocalizeDetectorTest {
 
   @Test
   void reports_nanInForward_withInEpochBatchIndex() {
-    RowTrace trace = model(100, 30, (s, l, p, v) -> s == 37 && l == 2 && p == Phase.ACTIVATION ? Double.NaN : v);
+    RowTrace trace =
+        model(100, 30, (s, l, p, v) -> s == 37 && l == 2 && p == Phase.ACTIVATION ? Double.NaN : v);
 
     Finding finding = only(analyze(trace, deeplocalize()));
 
@@ -100,25 +132,35 @@ class DeepLocalizeDetectorTest {
 
   @Test
   void reports_weightsBeforeOutputGradient_inCheckOrder() {
-    RowTrace trace = model(100, 1000, (s, l, p, v) ->
-        s == 12 && (l == 0 && p == Phase.BACKWARD || l == 2 && p == Phase.WEIGHT) ? Double.POSITIVE_INFINITY : v);
+    RowTrace trace =
+        model(
+            100,
+            1000,
+            (s, l, p, v) ->
+                s == 12 && (l == 0 && p == Phase.BACKWARD || l == 2 && p == Phase.WEIGHT)
+                    ? Double.POSITIVE_INFINITY
+                    : v);
 
-    assertThat(only(analyze(trace, deeplocalize())).message()).isEqualTo("Batch 12 layer 2: Error in Weights");
+    assertThat(only(analyze(trace, deeplocalize())).message())
+        .isEqualTo("Batch 12 layer 2: Error in Weights");
   }
 
   @Test
   void reports_invalidLoss_andInvalidAccuracy() {
     RowTrace loss = model(50, 1000, (s, l, p, v) -> s == 9 && p == Phase.LOSS ? Double.NaN : v);
-    RowTrace accuracy = model(50, 1000, (s, l, p, v) -> s == 9 && p == Phase.ACCURACY ? Double.NaN : v);
+    RowTrace accuracy =
+        model(50, 1000, (s, l, p, v) -> s == 9 && p == Phase.ACCURACY ? Double.NaN : v);
 
     assertThat(only(analyze(loss, deeplocalize())).message()).isEqualTo("Batch 9: Invalid loss");
-    assertThat(only(analyze(accuracy, deeplocalize())).message()).isEqualTo("Batch 9: Invalid accuracy");
+    assertThat(only(analyze(accuracy, deeplocalize())).message())
+        .isEqualTo("Batch 9: Invalid accuracy");
     assertThat(only(analyze(accuracy, deeplocalize())).layerIndex()).isEqualTo(-1);
   }
 
   @Test
   void reports_zeroMeanAtFirstBatch_becauseOneIsHalfOfOne() {
-    RowTrace trace = model(50, 1000, (s, l, p, v) -> s == 0 && l == 1 && p == Phase.BACKWARD ? 0.0 : v);
+    RowTrace trace =
+        model(50, 1000, (s, l, p, v) -> s == 0 && l == 1 && p == Phase.BACKWARD ? 0.0 : v);
 
     Finding finding = only(analyze(trace, deeplocalize()));
 
@@ -128,30 +170,36 @@ class DeepLocalizeDetectorTest {
 
   @Test
   void doesNotFire_onOneZeroMeanLate_cumulativeRuleNeedsHalfOfAllBatches() {
-    RowTrace trace = model(50, 1000, (s, l, p, v) -> s == 10 && l == 1 && p == Phase.BACKWARD ? 0.0 : v);
+    RowTrace trace =
+        model(50, 1000, (s, l, p, v) -> s == 10 && l == 1 && p == Phase.BACKWARD ? 0.0 : v);
 
     assertThat(analyze(trace, deeplocalize()).findings()).isEmpty();
   }
 
   @Test
   void reports_mdl_whenFiveLossesInABlockAreEqual() {
-    RowTrace trace = model(50, 1000, (s, l, p, v) -> p == Phase.LOSS && s >= 10 && s < 15 ? 1.5 : v);
+    RowTrace trace =
+        model(50, 1000, (s, l, p, v) -> p == Phase.LOSS && s >= 10 && s < 15 ? 1.5 : v);
 
     assertThat(only(analyze(trace, deeplocalize())).message()).isEqualTo("Batch 14: MDL");
   }
 
   @Test
   void doesNotFire_onFiveEqualLossesAcrossTwoBlocks_blocksDoNotOverlap() {
-    RowTrace trace = model(50, 1000, (s, l, p, v) -> p == Phase.LOSS && s >= 12 && s < 17 ? 1.5 : v);
+    RowTrace trace =
+        model(50, 1000, (s, l, p, v) -> p == Phase.LOSS && s >= 12 && s < 17 ? 1.5 : v);
 
     assertThat(analyze(trace, deeplocalize()).findings()).isEmpty();
   }
 
   @Test
   void reports_unchangedDeltaWeightsOfDenseLayer_capitalDAsDeepLocalizePrints() {
-    RowTrace trace = model(50, 1000, (s, l, p, v) -> p == Phase.GRADIENT && l == 1 && s >= 5 && s < 10 ? 0.25 : v);
+    RowTrace trace =
+        model(
+            50, 1000, (s, l, p, v) -> p == Phase.GRADIENT && l == 1 && s >= 5 && s < 10 ? 0.25 : v);
 
-    assertThat(only(analyze(trace, deeplocalize())).message()).isEqualTo("Batch 9 layer 1: Error in Delta Weights");
+    assertThat(only(analyze(trace, deeplocalize())).message())
+        .isEqualTo("Batch 9 layer 1: Error in Delta Weights");
   }
 
   @Test
@@ -163,18 +211,24 @@ class DeepLocalizeDetectorTest {
 
   @Test
   void windowThreshold_changesTheBlock() {
-    RowTrace trace = model(50, 1000, (s, l, p, v) -> p == Phase.LOSS && s >= 10 && s < 15 ? 1.5 : v);
+    RowTrace trace =
+        model(50, 1000, (s, l, p, v) -> p == Phase.LOSS && s >= 10 && s < 15 ? 1.5 : v);
     AnalysisOptions options =
-        AnalysisOptions.builder().mode(AnalysisMode.DEEPLOCALIZE).set(Thresholds.DL_WINDOW, 10).build();
+        AnalysisOptions.builder()
+            .mode(AnalysisMode.DEEPLOCALIZE)
+            .set(Thresholds.DL_WINDOW, 10)
+            .build();
 
     assertThat(analyze(trace, options).findings()).isEmpty();
   }
 
   @Test
   void meanEqualsMax_followsNumpyArithmetic() {
-    assertThat(DeepLocalizeDetector.meanEqualsMax(new double[] {0.1, 0.1, 0.1, 0.1, 0.1}, 5)).isTrue();
+    assertThat(DeepLocalizeDetector.meanEqualsMax(new double[] {0.1, 0.1, 0.1, 0.1, 0.1}, 5))
+        .isTrue();
     double x = 0.3;
-    assertThat(DeepLocalizeDetector.meanEqualsMax(new double[] {x, x, x, x, Math.nextUp(x)}, 5)).isFalse();
+    assertThat(DeepLocalizeDetector.meanEqualsMax(new double[] {x, x, x, x, Math.nextUp(x)}, 5))
+        .isFalse();
     assertThat(DeepLocalizeDetector.meanEqualsMax(new double[0], 0)).isFalse();
     double[] ten = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
     assertThat(DeepLocalizeDetector.pairwiseSum(ten, 0, 10)).isEqualTo(55.0);
@@ -182,8 +236,14 @@ class DeepLocalizeDetectorTest {
 
   @Test
   void stopsAtFirstHit_laterFaultsIgnored() {
-    RowTrace trace = model(100, 1000, (s, l, p, v) ->
-        s == 3 && p == Phase.LOSS || s == 50 && l == 1 && p == Phase.ACTIVATION ? Double.NaN : v);
+    RowTrace trace =
+        model(
+            100,
+            1000,
+            (s, l, p, v) ->
+                s == 3 && p == Phase.LOSS || s == 50 && l == 1 && p == Phase.ACTIVATION
+                    ? Double.NaN
+                    : v);
 
     assertThat(only(analyze(trace, deeplocalize())).firstStep()).isEqualTo(3);
   }

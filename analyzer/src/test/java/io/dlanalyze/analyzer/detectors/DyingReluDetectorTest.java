@@ -14,13 +14,19 @@ class DyingReluDetectorTest {
 
   private static ScriptedTrace relu(double lateZero, String activation) {
     return ScriptedTrace.steps(200)
-        .layer("fc1", "relu").layer("fc2", activation).layer("fc3", "linear")
+        .layer("fc1", "relu")
+        .layer("fc2", activation)
+        .layer("fc3", "linear")
         .healthyLoss()
-        .everyLayer(Phase.ACTIVATION, (step, layer) -> {
-          double zero = layer == 1 && step >= 60 ? lateZero : layer == 2 ? 0 : 0.5;
-          return Stats.of(0.3, 0.4).withZero(zero);
-        })
-        .everyLayer(Phase.BACKWARD, (step, layer) -> Stats.of(0, 0.01).withZero(layer == 1 && step >= 60 ? lateZero : 0.5));
+        .everyLayer(
+            Phase.ACTIVATION,
+            (step, layer) -> {
+              double zero = layer == 1 && step >= 60 ? lateZero : layer == 2 ? 0 : 0.5;
+              return Stats.of(0.3, 0.4).withZero(zero);
+            })
+        .everyLayer(
+            Phase.BACKWARD,
+            (step, layer) -> Stats.of(0, 0.01).withZero(layer == 1 && step >= 60 ? lateZero : 0.5));
   }
 
   @Test
@@ -33,7 +39,8 @@ class DyingReluDetectorTest {
     assertThat(f.layerName()).isEqualTo("fc2");
     assertThat(f.firstStep()).isEqualTo(60);
     assertThat(f.evidence().get("initial_zero_fraction")).isEqualTo(0.5);
-    assertThat((double) f.evidence().get("backward_zero_fraction")).isCloseTo(0.97, org.assertj.core.data.Offset.offset(1e-9));
+    assertThat((double) f.evidence().get("backward_zero_fraction"))
+        .isCloseTo(0.97, org.assertj.core.data.Offset.offset(1e-9));
   }
 
   @Test
@@ -49,9 +56,12 @@ class DyingReluDetectorTest {
 
   @Test
   void shortBurst_shorterThanWindow_noFinding() {
-    ScriptedTrace trace = ScriptedTrace.steps(200)
-        .layer("fc1", "relu")
-        .everyLayer(Phase.ACTIVATION, (step, layer) -> Stats.of(0.3, 0.4).withZero(step >= 60 && step < 90 ? 0.99 : 0.5));
+    ScriptedTrace trace =
+        ScriptedTrace.steps(200)
+            .layer("fc1", "relu")
+            .everyLayer(
+                Phase.ACTIVATION,
+                (step, layer) -> Stats.of(0.3, 0.4).withZero(step >= 60 && step < 90 ? 0.99 : 0.5));
 
     assertThat(trace.findings(ID)).isEmpty();
   }

@@ -16,10 +16,13 @@ class EffectiveLearningRateDetectorTest {
 
   /** lr x ||g|| / ||w|| = lr x 10 / 10 = lr. */
   private static ScriptedTrace run(double lr, boolean flat) {
-    ScriptedTrace trace = ScriptedTrace.steps(150).layer("fc1", "relu").layer("fc2", "linear")
-        .model(Phase.LEARNING_RATE, step -> Stats.scalar(lr))
-        .everyLayer(Phase.GRADIENT, (step, layer) -> Stats.norm(10))
-        .everyLayer(Phase.WEIGHT, (step, layer) -> Stats.norm(10));
+    ScriptedTrace trace =
+        ScriptedTrace.steps(150)
+            .layer("fc1", "relu")
+            .layer("fc2", "linear")
+            .model(Phase.LEARNING_RATE, step -> Stats.scalar(lr))
+            .everyLayer(Phase.GRADIENT, (step, layer) -> Stats.norm(10))
+            .everyLayer(Phase.WEIGHT, (step, layer) -> Stats.norm(10));
     return flat ? trace.flatLoss() : trace.healthyLoss();
   }
 
@@ -32,7 +35,8 @@ class EffectiveLearningRateDetectorTest {
     assertThat(f.consequences()).hasSize(1);
     assertThat(f.severity()).isEqualTo(Severity.WARNING);
     assertThat(f.symptom()).isEqualTo(Symptom.OSCILLATION);
-    assertThat((double) f.evidence().get("effective_lr")).isCloseTo(0.5, org.assertj.core.data.Offset.offset(1e-9));
+    assertThat((double) f.evidence().get("effective_lr"))
+        .isCloseTo(0.5, org.assertj.core.data.Offset.offset(1e-9));
     assertThat((double) f.evidence().get("suggested_learning_rate")).isLessThan(0.5);
   }
 
@@ -46,7 +50,9 @@ class EffectiveLearningRateDetectorTest {
 
   @Test
   void outOfBand_whileLossFalls_isInfoOnly() {
-    assertThat(run(0.5, false).findings(ID)).extracting(Finding::severity).containsOnly(Severity.INFO);
+    assertThat(run(0.5, false).findings(ID))
+        .extracting(Finding::severity)
+        .containsOnly(Severity.INFO);
   }
 
   @Test
@@ -56,22 +62,29 @@ class EffectiveLearningRateDetectorTest {
 
   @Test
   void learningRateFromMetadata_whenNoPhase() {
-    ScriptedTrace trace = ScriptedTrace.steps(150).layer("fc1", "relu")
-        .meta(TraceMetadata.LEARNING_RATE, "0.9")
-        .flatLoss()
-        .everyLayer(Phase.GRADIENT, (step, layer) -> Stats.norm(10))
-        .everyLayer(Phase.WEIGHT, (step, layer) -> Stats.norm(10));
+    ScriptedTrace trace =
+        ScriptedTrace.steps(150)
+            .layer("fc1", "relu")
+            .meta(TraceMetadata.LEARNING_RATE, "0.9")
+            .flatLoss()
+            .everyLayer(Phase.GRADIENT, (step, layer) -> Stats.norm(10))
+            .everyLayer(Phase.WEIGHT, (step, layer) -> Stats.norm(10));
 
-    assertThat(trace.findings(ID)).extracting(f -> f.evidence().get("learning_rate")).containsExactly(0.9);
+    assertThat(trace.findings(ID))
+        .extracting(f -> f.evidence().get("learning_rate"))
+        .containsExactly(0.9);
   }
 
   @Test
   void frozenLayer_isSkipped() {
-    ScriptedTrace trace = ScriptedTrace.steps(150).frozenLayer("backbone", "relu").layer("head", "linear")
-        .model(Phase.LEARNING_RATE, step -> Stats.scalar(0.5))
-        .flatLoss()
-        .everyLayer(Phase.GRADIENT, (step, layer) -> Stats.norm(10))
-        .everyLayer(Phase.WEIGHT, (step, layer) -> Stats.norm(10));
+    ScriptedTrace trace =
+        ScriptedTrace.steps(150)
+            .frozenLayer("backbone", "relu")
+            .layer("head", "linear")
+            .model(Phase.LEARNING_RATE, step -> Stats.scalar(0.5))
+            .flatLoss()
+            .everyLayer(Phase.GRADIENT, (step, layer) -> Stats.norm(10))
+            .everyLayer(Phase.WEIGHT, (step, layer) -> Stats.norm(10));
 
     assertThat(trace.findings(ID)).extracting(Finding::layerName).containsExactly("head");
   }

@@ -16,15 +16,19 @@ class ExplodingGradientDetectorTest {
   /** Three layers; layer 1's gradient norm grows 3x per step from step 20, then turns Inf. */
   private static ScriptedTrace growing(boolean toInf) {
     return ScriptedTrace.steps(200)
-        .layer("fc1", "relu").layer("fc2", "relu").layer("fc3", "linear")
+        .layer("fc1", "relu")
+        .layer("fc2", "relu")
+        .layer("fc3", "linear")
         .model(Phase.LOSS, step -> Stats.scalar(step < 20 ? 1.0 : 1.0 + (step - 20)))
-        .everyLayer(Phase.GRADIENT, (step, layer) -> {
-          if (layer != 1 || step < 20) {
-            return Stats.norm(0.5);
-          }
-          double l2 = 0.5 * Math.pow(3, step - 19);
-          return Stats.norm(toInf && step >= 40 ? Double.POSITIVE_INFINITY : l2);
-        });
+        .everyLayer(
+            Phase.GRADIENT,
+            (step, layer) -> {
+              if (layer != 1 || step < 20) {
+                return Stats.norm(0.5);
+              }
+              double l2 = 0.5 * Math.pow(3, step - 19);
+              return Stats.norm(toInf && step >= 40 ? Double.POSITIVE_INFINITY : l2);
+            });
   }
 
   @Test
@@ -35,7 +39,8 @@ class ExplodingGradientDetectorTest {
     Finding f = findings.get(0);
     assertThat(f.symptom()).isEqualTo(Symptom.EXPLODING_GRADIENT);
     assertThat(f.layerName()).isEqualTo("fc2");
-    // The onset is the step after the last one within 10x of the early level: 0.5 x 3^2 = 4.5 at step 21.
+    // The onset is the step after the last one within 10x of the early level: 0.5 x 3^2 = 4.5 at
+    // step 21.
     assertThat(f.firstStep()).isEqualTo(22);
     assertThat(f.evidence().get("first_non_finite_step")).isEqualTo(40L);
     assertThat((double) f.evidence().get("growth")).isGreaterThan(1e3);
@@ -52,31 +57,47 @@ class ExplodingGradientDetectorTest {
 
   @Test
   void growth_whileLossFalls_staysQuiet() {
-    // A zero-initialized head wakes up the earlier layers: their gradients grow 1e4x while the loss falls.
-    ScriptedTrace trace = ScriptedTrace.steps(200)
-        .layer("fc1", "relu").layer("fc2", "linear")
-        .healthyLoss()
-        .everyLayer(Phase.GRADIENT, (step, layer) -> Stats.norm(layer == 0 ? 1e-4 * Math.min(1e4, Math.pow(1.5, step)) : 0.5));
+    // A zero-initialized head wakes up the earlier layers: their gradients grow 1e4x while the loss
+    // falls.
+    ScriptedTrace trace =
+        ScriptedTrace.steps(200)
+            .layer("fc1", "relu")
+            .layer("fc2", "linear")
+            .healthyLoss()
+            .everyLayer(
+                Phase.GRADIENT,
+                (step, layer) ->
+                    Stats.norm(layer == 0 ? 1e-4 * Math.min(1e4, Math.pow(1.5, step)) : 0.5));
 
     assertThat(trace.findings(ID)).isEmpty();
   }
 
   @Test
   void healthyNoisyGradients_noFinding() {
-    ScriptedTrace trace = ScriptedTrace.steps(300)
-        .layer("fc1", "relu").layer("fc2", "relu").layer("fc3", "linear")
-        .healthyLoss()
-        .everyLayer(Phase.GRADIENT, (step, layer) -> Stats.norm(1.0 * (1 + 0.9 * Math.sin(step * 0.37 + layer)) * Math.exp(-step / 150.0)));
+    ScriptedTrace trace =
+        ScriptedTrace.steps(300)
+            .layer("fc1", "relu")
+            .layer("fc2", "relu")
+            .layer("fc3", "linear")
+            .healthyLoss()
+            .everyLayer(
+                Phase.GRADIENT,
+                (step, layer) ->
+                    Stats.norm(
+                        1.0 * (1 + 0.9 * Math.sin(step * 0.37 + layer)) * Math.exp(-step / 150.0)));
 
     assertThat(trace.findings(ID)).isEmpty();
   }
 
   @Test
   void ratio_firstLayerDwarfsLastWhileLossFlat_fires() {
-    ScriptedTrace trace = ScriptedTrace.steps(200)
-        .layer("fc1", "relu").layer("fc2", "relu").layer("fc3", "linear")
-        .flatLoss()
-        .everyLayer(Phase.GRADIENT, (step, layer) -> Stats.norm(layer == 0 ? 100.0 : 0.5));
+    ScriptedTrace trace =
+        ScriptedTrace.steps(200)
+            .layer("fc1", "relu")
+            .layer("fc2", "relu")
+            .layer("fc3", "linear")
+            .flatLoss()
+            .everyLayer(Phase.GRADIENT, (step, layer) -> Stats.norm(layer == 0 ? 100.0 : 0.5));
 
     List<Finding> findings = trace.findings(ID);
 
@@ -88,10 +109,13 @@ class ExplodingGradientDetectorTest {
 
   @Test
   void ratio_whileLossFalls_staysQuiet() {
-    ScriptedTrace trace = ScriptedTrace.steps(200)
-        .layer("fc1", "relu").layer("fc2", "relu").layer("fc3", "linear")
-        .healthyLoss()
-        .everyLayer(Phase.GRADIENT, (step, layer) -> Stats.norm(layer == 0 ? 100.0 : 0.5));
+    ScriptedTrace trace =
+        ScriptedTrace.steps(200)
+            .layer("fc1", "relu")
+            .layer("fc2", "relu")
+            .layer("fc3", "linear")
+            .healthyLoss()
+            .everyLayer(Phase.GRADIENT, (step, layer) -> Stats.norm(layer == 0 ? 100.0 : 0.5));
 
     assertThat(trace.findings(ID)).isEmpty();
   }

@@ -4,9 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.dlanalyze.analyzer.Analyses;
 import io.dlanalyze.analyzer.AnalysisMode;
 import io.dlanalyze.analyzer.AnalysisOptions;
-import io.dlanalyze.analyzer.Analyses;
 import io.dlanalyze.analyzer.Analyzer;
 import io.dlanalyze.analyzer.BuiltInDetectors;
 import io.dlanalyze.analyzer.DetectorInfo;
@@ -50,9 +50,16 @@ class HealthyRunsTest {
 
   @ParameterizedTest(name = "{0} layers, {1} steps")
   @MethodSource("syntheticShapes")
-  void syntheticHealthyRun_everyDetector_nothingAboveInfo(int layers, int steps, int perEpoch, long seed) {
-    SyntheticTrace trace = SyntheticTrace.builder().layers(layers).steps(steps).stepsPerEpoch(perEpoch).seed(seed)
-        .optionalPhases(true).build();
+  void syntheticHealthyRun_everyDetector_nothingAboveInfo(
+      int layers, int steps, int perEpoch, long seed) {
+    SyntheticTrace trace =
+        SyntheticTrace.builder()
+            .layers(layers)
+            .steps(steps)
+            .stepsPerEpoch(perEpoch)
+            .seed(seed)
+            .optionalPhases(true)
+            .build();
 
     Report report = Analyses.analyze(trace);
 
@@ -69,7 +76,9 @@ class HealthyRunsTest {
     List<Arguments> cases = new ArrayList<>();
     for (JsonNode c : manifest.get("cases")) {
       if (!c.get("buggy").asBoolean()) {
-        cases.add(Arguments.of(c.get("id").asText(), MANIFEST.getParent().resolve(c.get("trace").asText())));
+        cases.add(
+            Arguments.of(
+                c.get("id").asText(), MANIFEST.getParent().resolve(c.get("trace").asText())));
       }
     }
     return cases.stream();
@@ -82,7 +91,9 @@ class HealthyRunsTest {
     Analyzer analyzer = new Analyzer();
     AnalysisOptions options = AnalysisOptions.defaults();
     Report report;
-    try (TraceReader reader = TraceReaders.open(trace, new ReadOptions(analyzer.projection(options), ReadOptions.DEFAULT_BATCH_ROWS))) {
+    try (TraceReader reader =
+        TraceReaders.open(
+            trace, new ReadOptions(analyzer.projection(options), ReadOptions.DEFAULT_BATCH_ROWS))) {
       report = analyzer.analyze(reader, options);
     }
 

@@ -14,7 +14,9 @@ class InputRangeDetectorTest {
   private static final String ID = "input-range";
 
   private static ScriptedTrace pixels(double firstLayerStd, String outputActivation) {
-    return ScriptedTrace.steps(120).layer("fc1", "relu").layer("out", outputActivation)
+    return ScriptedTrace.steps(120)
+        .layer("fc1", "relu")
+        .layer("out", outputActivation)
         .model(Phase.INPUT, step -> new Stats(78, 96.0, 0.0, 255.0, 1e4, 0.3, 784L))
         .stream(Phase.FORWARD, 0, step -> Stats.of(0, firstLayerStd));
   }
@@ -34,26 +36,34 @@ class InputRangeDetectorTest {
   @Test
   void rawPixels_withNormalFirstLayer_isInfo() {
     // Images in [0, 255] feeding a normalization layer train fine (5.2).
-    assertThat(pixels(1.2, "sigmoid").findings(ID)).extracting(Finding::severity).containsExactly(Severity.INFO);
+    assertThat(pixels(1.2, "sigmoid").findings(ID))
+        .extracting(Finding::severity)
+        .containsExactly(Severity.INFO);
   }
 
   @Test
   void reluOnlyModel_warningNamesExplodingGradients() {
-    assertThat(pixels(270, "linear").findings(ID)).extracting(Finding::symptom).containsExactly(Symptom.EXPLODING_GRADIENT);
+    assertThat(pixels(270, "linear").findings(ID))
+        .extracting(Finding::symptom)
+        .containsExactly(Symptom.EXPLODING_GRADIENT);
   }
 
   @Test
   void standardizedInputs_withTails_noFinding() {
-    ScriptedTrace trace = ScriptedTrace.steps(120).layer("fc1", "relu")
-        .model(Phase.INPUT, step -> new Stats(0.01, 1.0, -4.2, 4.5, 30.0, 0.0, 640L));
+    ScriptedTrace trace =
+        ScriptedTrace.steps(120)
+            .layer("fc1", "relu")
+            .model(Phase.INPUT, step -> new Stats(0.01, 1.0, -4.2, 4.5, 30.0, 0.0, 640L));
 
     assertThat(trace.findings(ID)).isEmpty();
   }
 
   @Test
   void inputsInsideUnitRange_noFinding() {
-    ScriptedTrace trace = ScriptedTrace.steps(120).layer("fc1", "relu")
-        .model(Phase.INPUT, step -> new Stats(0.3, 0.37, 0.0, 1.0, 10.0, 0.5, 784L));
+    ScriptedTrace trace =
+        ScriptedTrace.steps(120)
+            .layer("fc1", "relu")
+            .model(Phase.INPUT, step -> new Stats(0.3, 0.37, 0.0, 1.0, 10.0, 0.5, 784L));
 
     assertThat(trace.findings(ID)).isEmpty();
   }

@@ -170,6 +170,8 @@ class LossHistoryTest {
     Context first = new Context();
     Context second = new Context();
 
-    assertThat(LossHistory.of(first)).isSameAs(LossHistory.of(first)).isNotSameAs(LossHistory.of(second));
+    assertThat(LossHistory.of(first))
+        .isSameAs(LossHistory.of(first))
+        .isNotSameAs(LossHistory.of(second));
   }
 }

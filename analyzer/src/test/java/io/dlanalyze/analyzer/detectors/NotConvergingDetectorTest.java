@@ -14,7 +14,10 @@ class NotConvergingDetectorTest {
   private static final String ID = "not-converging";
 
   private static ScriptedTrace classifier(double accuracy) {
-    return ScriptedTrace.steps(100).stepsPerEpoch(20).layer("fc1", "relu").layer("fc2", "linear")
+    return ScriptedTrace.steps(100)
+        .stepsPerEpoch(20)
+        .layer("fc1", "relu")
+        .layer("fc2", "linear")
         .meta(TraceMetadata.NUM_CLASSES, "10")
         .model(Phase.LOSS, step -> Stats.scalar(step < 30 ? 2 - step / 20.0 : 0.0))
         .model(Phase.ACCURACY, step -> Stats.scalar(accuracy + 0.01 * Math.sin(step)));
@@ -38,24 +41,31 @@ class NotConvergingDetectorTest {
 
   @Test
   void imbalancedBinary_majorityRateIsChance() {
-    ScriptedTrace trace = ScriptedTrace.steps(100).stepsPerEpoch(20).layer("out", "sigmoid")
-        .meta(TraceMetadata.NUM_CLASSES, "2")
-        .flatLoss()
-        .model(Phase.TARGET, step -> new Stats(0.7, 0.46, 0.0, 1.0, 1.0, 0.3, 32L))
-        .model(Phase.ACCURACY, step -> Stats.scalar(0.7));
+    ScriptedTrace trace =
+        ScriptedTrace.steps(100)
+            .stepsPerEpoch(20)
+            .layer("out", "sigmoid")
+            .meta(TraceMetadata.NUM_CLASSES, "2")
+            .flatLoss()
+            .model(Phase.TARGET, step -> new Stats(0.7, 0.46, 0.0, 1.0, 1.0, 0.3, 32L))
+            .model(Phase.ACCURACY, step -> Stats.scalar(0.7));
 
     List<Finding> findings = trace.findings(ID);
 
     assertThat(findings).hasSize(1);
-    assertThat((double) findings.get(0).evidence().get("chance")).isCloseTo(0.7, org.assertj.core.data.Offset.offset(1e-9));
+    assertThat((double) findings.get(0).evidence().get("chance"))
+        .isCloseTo(0.7, org.assertj.core.data.Offset.offset(1e-9));
   }
 
   @Test
   void regressionStuckAtTargetVariance_fires() {
-    ScriptedTrace trace = ScriptedTrace.steps(100).stepsPerEpoch(20).layer("out", "linear")
-        .meta(TraceMetadata.LOSS, "mse")
-        .model(Phase.TARGET, step -> Stats.of(1.0, 0.4))
-        .model(Phase.LOSS, step -> Stats.scalar(0.165 + 0.01 * Math.sin(step)));
+    ScriptedTrace trace =
+        ScriptedTrace.steps(100)
+            .stepsPerEpoch(20)
+            .layer("out", "linear")
+            .meta(TraceMetadata.LOSS, "mse")
+            .model(Phase.TARGET, step -> Stats.of(1.0, 0.4))
+            .model(Phase.LOSS, step -> Stats.scalar(0.165 + 0.01 * Math.sin(step)));
 
     List<Finding> findings = trace.findings(ID);
 
@@ -65,22 +75,27 @@ class NotConvergingDetectorTest {
 
   @Test
   void regressionExplainingMostVariance_noFinding() {
-    ScriptedTrace trace = ScriptedTrace.steps(100).stepsPerEpoch(20).layer("out", "linear")
-        .meta(TraceMetadata.LOSS, "mse")
-        .model(Phase.TARGET, step -> Stats.of(1.0, 0.4))
-        .model(Phase.LOSS, step -> Stats.scalar(0.16 * Math.exp(-step / 20.0)));
+    ScriptedTrace trace =
+        ScriptedTrace.steps(100)
+            .stepsPerEpoch(20)
+            .layer("out", "linear")
+            .meta(TraceMetadata.LOSS, "mse")
+            .model(Phase.TARGET, step -> Stats.of(1.0, 0.4))
+            .model(Phase.LOSS, step -> Stats.scalar(0.16 * Math.exp(-step / 20.0)));
 
     assertThat(trace.findings(ID)).isEmpty();
   }
 
   @Test
   void nonFiniteLoss_isLeftToNumericalError() {
-    ScriptedTrace trace = classifier(0.1)
-        .model(Phase.VAL_LOSS, step -> Stats.scalar(0));
-    ScriptedTrace broken = ScriptedTrace.steps(100).stepsPerEpoch(20).layer("fc1", "relu")
-        .meta(TraceMetadata.NUM_CLASSES, "10")
-        .model(Phase.LOSS, step -> Stats.scalar(step > 10 ? Double.NaN : 2.0))
-        .model(Phase.ACCURACY, step -> Stats.scalar(0.1));
+    ScriptedTrace trace = classifier(0.1).model(Phase.VAL_LOSS, step -> Stats.scalar(0));
+    ScriptedTrace broken =
+        ScriptedTrace.steps(100)
+            .stepsPerEpoch(20)
+            .layer("fc1", "relu")
+            .meta(TraceMetadata.NUM_CLASSES, "10")
+            .model(Phase.LOSS, step -> Stats.scalar(step > 10 ? Double.NaN : 2.0))
+            .model(Phase.ACCURACY, step -> Stats.scalar(0.1));
 
     assertThat(trace.findings(ID)).hasSize(1);
     assertThat(broken.findings(ID)).isEmpty();

@@ -53,15 +53,22 @@ class NotLearningDetectorTest {
   @Test
   void doesNotFire_onLongHealthyRun_whoseLossFallsLessThanMinImprovementPerBlock() {
     // 50,000 steps: the loss falls from 2.3 to 0.2, about 0.3% per block of 50 steps early on.
-    SyntheticTrace trace = SyntheticTrace.builder().layers(2).steps(50_000).stepsPerEpoch(500).seed(1).build();
+    SyntheticTrace trace =
+        SyntheticTrace.builder().layers(2).steps(50_000).stepsPerEpoch(500).seed(1).build();
 
     assertThat(analyze(trace, only(ID)).findings()).isEmpty();
   }
 
   @Test
   void reports_plateauInLongRun_fromThePlateauNotFromAnEarlierPause() {
-    SyntheticTrace trace = SyntheticTrace.builder().layers(2).steps(50_000).stepsPerEpoch(500).seed(1)
-        .fault(Fault.lossPlateau(5_000)).build();
+    SyntheticTrace trace =
+        SyntheticTrace.builder()
+            .layers(2)
+            .steps(50_000)
+            .stepsPerEpoch(500)
+            .seed(1)
+            .fault(Fault.lossPlateau(5_000))
+            .build();
 
     Finding finding = analyze(trace, only(ID)).findings().get(0);
 
@@ -123,7 +130,9 @@ class NotLearningDetectorTest {
     }
 
     assertThat(analyze(b.build(), only(ID)).findings())
-        .singleElement().extracting(Finding::firstStep).isEqualTo(0L);
+        .singleElement()
+        .extracting(Finding::firstStep)
+        .isEqualTo(0L);
   }
 
   @Test

@@ -15,8 +15,11 @@ class OscillatingLossDetectorTest {
   @Test
   void lossSwingingByTwiceItsStart_fires() {
     // Period of 60 steps: block means swing between ~0.2 and ~1.8 around a start of 1.
-    ScriptedTrace trace = ScriptedTrace.steps(300).layer("fc1", "relu")
-        .model(Phase.LOSS, step -> Stats.scalar(1.0 + 0.8 * Math.sin(2 * Math.PI * step / 60.0)));
+    ScriptedTrace trace =
+        ScriptedTrace.steps(300)
+            .layer("fc1", "relu")
+            .model(
+                Phase.LOSS, step -> Stats.scalar(1.0 + 0.8 * Math.sin(2 * Math.PI * step / 60.0)));
 
     List<Finding> findings = trace.findings(ID);
 
@@ -30,8 +33,13 @@ class OscillatingLossDetectorTest {
   @Test
   void noisyBatchLossThatFalls_noFinding() {
     // Batch-to-batch sign switches every step, +-30%: the noise of every real run.
-    ScriptedTrace trace = ScriptedTrace.steps(300).layer("fc1", "relu")
-        .model(Phase.LOSS, step -> Stats.scalar((0.1 + 2 * Math.exp(-step / 60.0)) * (step % 2 == 0 ? 1.3 : 0.7)));
+    ScriptedTrace trace =
+        ScriptedTrace.steps(300)
+            .layer("fc1", "relu")
+            .model(
+                Phase.LOSS,
+                step ->
+                    Stats.scalar((0.1 + 2 * Math.exp(-step / 60.0)) * (step % 2 == 0 ? 1.3 : 0.7)));
 
     assertThat(trace.findings(ID)).isEmpty();
   }
@@ -39,16 +47,30 @@ class OscillatingLossDetectorTest {
   @Test
   void smallSwingsNearZero_areJudgedAgainstTheStart_noFinding() {
     // Relative to its current level the loss doubles and halves, but it is tiny next to the start.
-    ScriptedTrace trace = ScriptedTrace.steps(300).layer("fc1", "relu")
-        .model(Phase.LOSS, step -> Stats.scalar(step < 30 ? 2.0 : 0.02 * (1.5 + Math.sin(2 * Math.PI * step / 40.0))));
+    ScriptedTrace trace =
+        ScriptedTrace.steps(300)
+            .layer("fc1", "relu")
+            .model(
+                Phase.LOSS,
+                step ->
+                    Stats.scalar(
+                        step < 30 ? 2.0 : 0.02 * (1.5 + Math.sin(2 * Math.PI * step / 40.0))));
 
     assertThat(trace.findings(ID)).isEmpty();
   }
 
   @Test
   void twoSwingsOnly_belowDefaultCount_noFinding() {
-    ScriptedTrace trace = ScriptedTrace.steps(300).layer("fc1", "relu")
-        .model(Phase.LOSS, step -> Stats.scalar(step >= 60 && step < 120 ? 1.0 + 0.8 * Math.sin(2 * Math.PI * step / 60.0) : 1.0));
+    ScriptedTrace trace =
+        ScriptedTrace.steps(300)
+            .layer("fc1", "relu")
+            .model(
+                Phase.LOSS,
+                step ->
+                    Stats.scalar(
+                        step >= 60 && step < 120
+                            ? 1.0 + 0.8 * Math.sin(2 * Math.PI * step / 60.0)
+                            : 1.0));
 
     assertThat(trace.findings(ID)).isEmpty();
   }

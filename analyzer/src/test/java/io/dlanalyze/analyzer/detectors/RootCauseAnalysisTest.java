@@ -15,53 +15,76 @@ import org.junit.jupiter.api.Test;
 class RootCauseAnalysisTest {
   @Test
   void gradientGrowthBeforeInf_blamesTheLearningRateWithNumbers() {
-    ScriptedTrace trace = ScriptedTrace.steps(200)
-        .layer("fc1", "relu").layer("fc2", "relu").layer("fc3", "linear")
-        .meta(TraceMetadata.LEARNING_RATE, "0.1").meta(TraceMetadata.OPTIMIZER, "SGD")
-        .model(Phase.LOSS, step -> Stats.scalar(step < 40 ? 1.0 : step < 60 ? 1.0 + step : Double.NaN))
-        .everyLayer(Phase.GRADIENT, (step, layer) -> {
-          double l2 = layer == 1 && step >= 20 ? 0.5 * Math.pow(3, step - 19) : 0.5;
-          return Stats.norm(step >= 60 ? Double.POSITIVE_INFINITY : l2);
-        });
+    ScriptedTrace trace =
+        ScriptedTrace.steps(200)
+            .layer("fc1", "relu")
+            .layer("fc2", "relu")
+            .layer("fc3", "linear")
+            .meta(TraceMetadata.LEARNING_RATE, "0.1")
+            .meta(TraceMetadata.OPTIMIZER, "SGD")
+            .model(
+                Phase.LOSS,
+                step -> Stats.scalar(step < 40 ? 1.0 : step < 60 ? 1.0 + step : Double.NaN))
+            .everyLayer(
+                Phase.GRADIENT,
+                (step, layer) -> {
+                  double l2 = layer == 1 && step >= 20 ? 0.5 * Math.pow(3, step - 19) : 0.5;
+                  return Stats.norm(step >= 60 ? Double.POSITIVE_INFINITY : l2);
+                });
 
     Report report = trace.report(AnalysisOptions.defaults());
 
     RootCause root = report.rootCause();
     assertThat(root.scope()).isEqualTo(RootCause.MODEL);
     assertThat(root.symptom()).isEqualTo("exploding_gradient");
-    assertThat(root.cause()).startsWith("Learning rate too high: the gradient norm of fc2 grew 10^")
+    assertThat(root.cause())
+        .startsWith("Learning rate too high: the gradient norm of fc2 grew 10^")
         .contains("before the first NaN/Inf at step 60");
-    assertThat(root.suggestedFix()).isEqualTo("Lower the learning rate from 0.1 to about 0.001, or clip gradients at 1.0");
-    assertThat(root.alternatives()).extracting(RootCause.Alternative::cause).anyMatch(c -> c.startsWith("Weights initialized too large"));
-    assertThat(report.findings().get(root.findingRank() - 1).detector()).isEqualTo("exploding-gradient");
+    assertThat(root.suggestedFix())
+        .isEqualTo("Lower the learning rate from 0.1 to about 0.001, or clip gradients at 1.0");
+    assertThat(root.alternatives())
+        .extracting(RootCause.Alternative::cause)
+        .anyMatch(c -> c.startsWith("Weights initialized too large"));
+    assertThat(report.findings().get(root.findingRank() - 1).detector())
+        .isEqualTo("exploding-gradient");
   }
 
   @Test
   void outputActivationVsTargets_winsOverItsConsequences() {
-    ScriptedTrace trace = ScriptedTrace.steps(150).stepsPerEpoch(15)
-        .layer("dense1", "relu").layer("dense2", "sigmoid")
-        .meta(TraceMetadata.LOSS, "mse").meta(TraceMetadata.BATCH_SIZE, "20")
-        .model(Phase.TARGET, step -> Stats.of(150, 70).withRange(25, 346))
-        .model(Phase.LOSS, step -> Stats.scalar(28000 + 100 * Math.sin(step)))
-        .stream(Phase.FORWARD, 1, step -> Stats.of(14, 3))
-        .stream(Phase.ACTIVATION, 1, step -> Stats.of(0.99999, 1e-5).withNumel(20));
+    ScriptedTrace trace =
+        ScriptedTrace.steps(150)
+            .stepsPerEpoch(15)
+            .layer("dense1", "relu")
+            .layer("dense2", "sigmoid")
+            .meta(TraceMetadata.LOSS, "mse")
+            .meta(TraceMetadata.BATCH_SIZE, "20")
+            .model(Phase.TARGET, step -> Stats.of(150, 70).withRange(25, 346))
+            .model(Phase.LOSS, step -> Stats.scalar(28000 + 100 * Math.sin(step)))
+            .stream(Phase.FORWARD, 1, step -> Stats.of(14, 3))
+            .stream(Phase.ACTIVATION, 1, step -> Stats.of(0.99999, 1e-5).withNumel(20));
 
     RootCause root = trace.report(AnalysisOptions.defaults()).rootCause();
 
     assertThat(root.layerName()).isEqualTo("dense2");
     assertThat(root.symptom()).isEqualTo("saturation");
-    assertThat(root.cause()).isEqualTo("The output layer dense2 ends in sigmoid, whose range is [0, 1], but the targets span [25, 346]");
-    assertThat(root.suggestedFix()).isEqualTo("Use a linear output on dense2, or scale the targets into [0, 1]");
+    assertThat(root.cause())
+        .isEqualTo(
+            "The output layer dense2 ends in sigmoid, whose range is [0, 1], but the targets span"
+                + " [25, 346]");
+    assertThat(root.suggestedFix())
+        .isEqualTo("Use a linear output on dense2, or scale the targets into [0, 1]");
     assertThat(root.alternatives()).isNotEmpty();
   }
 
   @Test
   void linearRegressionAtTargetVariance_suggestsAHiddenLayer() {
-    ScriptedTrace trace = ScriptedTrace.steps(150).stepsPerEpoch(15)
-        .layer("out", "linear")
-        .meta(TraceMetadata.LOSS, "mse")
-        .model(Phase.TARGET, step -> Stats.of(1.0, 0.4))
-        .model(Phase.LOSS, step -> Stats.scalar(0.166 + 0.01 * Math.sin(step)));
+    ScriptedTrace trace =
+        ScriptedTrace.steps(150)
+            .stepsPerEpoch(15)
+            .layer("out", "linear")
+            .meta(TraceMetadata.LOSS, "mse")
+            .model(Phase.TARGET, step -> Stats.of(1.0, 0.4))
+            .model(Phase.LOSS, step -> Stats.scalar(0.166 + 0.01 * Math.sin(step)));
 
     RootCause root = trace.report(AnalysisOptions.defaults()).rootCause();
 
@@ -76,13 +99,22 @@ class RootCauseAnalysisTest {
     for (int l = 0; l < 6; l++) {
       trace.layer("fc" + (l + 1), "sigmoid");
     }
-    trace.everyLayer(Phase.GRADIENT, (step, layer) -> Stats.norm(0.1 * Math.pow(10, -(5 - layer)) * (1 + 0.1 * Math.sin(step + layer))))
-        .everyLayer(Phase.FORWARD, (step, layer) -> Stats.of(0.1 * Math.sin(step * 0.7 + layer), 1 + 0.05 * Math.cos(step)));
+    trace
+        .everyLayer(
+            Phase.GRADIENT,
+            (step, layer) ->
+                Stats.norm(0.1 * Math.pow(10, -(5 - layer)) * (1 + 0.1 * Math.sin(step + layer))))
+        .everyLayer(
+            Phase.FORWARD,
+            (step, layer) ->
+                Stats.of(0.1 * Math.sin(step * 0.7 + layer), 1 + 0.05 * Math.cos(step)));
 
     Report report = trace.report(AnalysisOptions.defaults());
 
     assertThat(report.verdict()).isEqualTo(Verdict.INCONCLUSIVE);
-    assertThat(report.verdictReason()).contains("vanishing-gradient on fc1").contains("converged model");
+    assertThat(report.verdictReason())
+        .contains("vanishing-gradient on fc1")
+        .contains("converged model");
     assertThat(report.rootCause()).isNull();
   }
 }

@@ -15,11 +15,10 @@ class SaturationDetectorTest {
 
   @Test
   void sigmoidOutputPinnedAtOne_whileLossFlat_fires() {
-    ScriptedTrace trace = ScriptedTrace.steps(120)
-        .layer("fc1", "relu").layer("out", "sigmoid")
-        .flatLoss()
-        .stream(Phase.FORWARD, 1, step -> Stats.of(14, 3))
-        .stream(Phase.ACTIVATION, 1, step -> Stats.of(0.9999, 1e-5));
+    ScriptedTrace trace =
+        ScriptedTrace.steps(120).layer("fc1", "relu").layer("out", "sigmoid").flatLoss().stream(
+            Phase.FORWARD, 1, step -> Stats.of(14, 3))
+            .stream(Phase.ACTIVATION, 1, step -> Stats.of(0.9999, 1e-5));
 
     List<Finding> findings = trace.findings(ID);
 
@@ -33,23 +32,25 @@ class SaturationDetectorTest {
 
   @Test
   void sigmoidPinned_stepsWithoutTheLayersRows_breakTheRun() {
-    // The layer has no rows at steps 45 and 90: the longest pinned run is 45 steps, under the window.
-    ScriptedTrace trace = ScriptedTrace.steps(120)
-        .layer("fc1", "relu").layer("out", "sigmoid")
-        .flatLoss()
-        .stream(Phase.FORWARD, 1, step -> step == 45 || step == 90 ? null : Stats.of(14, 3))
-        .stream(Phase.ACTIVATION, 1, step -> step == 45 || step == 90 ? null : Stats.of(0.9999, 1e-5));
+    // The layer has no rows at steps 45 and 90: the longest pinned run is 45 steps, under the
+    // window.
+    ScriptedTrace trace =
+        ScriptedTrace.steps(120).layer("fc1", "relu").layer("out", "sigmoid").flatLoss().stream(
+            Phase.FORWARD, 1, step -> step == 45 || step == 90 ? null : Stats.of(14, 3))
+            .stream(
+                Phase.ACTIVATION,
+                1,
+                step -> step == 45 || step == 90 ? null : Stats.of(0.9999, 1e-5));
 
     assertThat(trace.findings(ID)).isEmpty();
   }
 
   @Test
   void tanhInputsFarBeyondFive_fires() {
-    ScriptedTrace trace = ScriptedTrace.steps(120)
-        .layer("fc1", "tanh").layer("fc2", "linear")
-        .flatLoss()
-        .stream(Phase.FORWARD, 0, step -> Stats.of(10, 300))
-        .stream(Phase.ACTIVATION, 0, step -> Stats.of(0, 0.99));
+    ScriptedTrace trace =
+        ScriptedTrace.steps(120).layer("fc1", "tanh").layer("fc2", "linear").flatLoss().stream(
+            Phase.FORWARD, 0, step -> Stats.of(10, 300))
+            .stream(Phase.ACTIVATION, 0, step -> Stats.of(0, 0.99));
 
     List<Finding> findings = trace.findings(ID);
 
@@ -59,31 +60,29 @@ class SaturationDetectorTest {
 
   @Test
   void confidentTrainedSigmoid_whileLossConverges_noFinding() {
-    ScriptedTrace trace = ScriptedTrace.steps(200)
-        .layer("fc1", "relu").layer("out", "sigmoid")
-        .healthyLoss()
-        .stream(Phase.FORWARD, 1, step -> Stats.of(1, 12))
-        .stream(Phase.ACTIVATION, 1, step -> Stats.of(0.6, 0.45));
+    ScriptedTrace trace =
+        ScriptedTrace.steps(200).layer("fc1", "relu").layer("out", "sigmoid").healthyLoss().stream(
+            Phase.FORWARD, 1, step -> Stats.of(1, 12))
+            .stream(Phase.ACTIVATION, 1, step -> Stats.of(0.6, 0.45));
 
     assertThat(trace.findings(ID)).isEmpty();
   }
 
   @Test
   void sigmoidInLinearRegime_noFinding() {
-    ScriptedTrace trace = ScriptedTrace.steps(120)
-        .layer("fc1", "sigmoid")
-        .flatLoss()
-        .stream(Phase.FORWARD, 0, step -> Stats.of(0.1, 1.5))
-        .stream(Phase.ACTIVATION, 0, step -> Stats.of(0.52, 0.2));
+    ScriptedTrace trace =
+        ScriptedTrace.steps(120).layer("fc1", "sigmoid").flatLoss().stream(
+            Phase.FORWARD, 0, step -> Stats.of(0.1, 1.5))
+            .stream(Phase.ACTIVATION, 0, step -> Stats.of(0.52, 0.2));
 
     assertThat(trace.findings(ID)).isEmpty();
   }
 
   @Test
   void noLoss_isInconclusiveInfo() {
-    ScriptedTrace trace = ScriptedTrace.steps(120)
-        .layer("out", "sigmoid")
-        .stream(Phase.ACTIVATION, 0, step -> Stats.of(0.0001, 1e-6));
+    ScriptedTrace trace =
+        ScriptedTrace.steps(120).layer("out", "sigmoid").stream(
+            Phase.ACTIVATION, 0, step -> Stats.of(0.0001, 1e-6));
 
     List<Finding> findings = trace.findings(ID);
 
@@ -94,8 +93,11 @@ class SaturationDetectorTest {
 
   @Test
   void normalCdf_matchesKnownValues() {
-    assertThat(SaturationDetector.normalCdf(0)).isCloseTo(0.5, org.assertj.core.data.Offset.offset(1e-7));
-    assertThat(SaturationDetector.normalCdf(1.959964)).isCloseTo(0.975, org.assertj.core.data.Offset.offset(1e-6));
-    assertThat(SaturationDetector.normalCdf(-3)).isCloseTo(0.0013499, org.assertj.core.data.Offset.offset(1e-6));
+    assertThat(SaturationDetector.normalCdf(0))
+        .isCloseTo(0.5, org.assertj.core.data.Offset.offset(1e-7));
+    assertThat(SaturationDetector.normalCdf(1.959964))
+        .isCloseTo(0.975, org.assertj.core.data.Offset.offset(1e-6));
+    assertThat(SaturationDetector.normalCdf(-3))
+        .isCloseTo(0.0013499, org.assertj.core.data.Offset.offset(1e-6));
   }
 }

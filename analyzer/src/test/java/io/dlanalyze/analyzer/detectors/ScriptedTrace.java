@@ -1,7 +1,7 @@
 package io.dlanalyze.analyzer.detectors;
 
-import io.dlanalyze.analyzer.AnalysisOptions;
 import io.dlanalyze.analyzer.Analyses;
+import io.dlanalyze.analyzer.AnalysisOptions;
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Report;
 import io.dlanalyze.analyzer.RowTrace;
@@ -21,9 +21,17 @@ import java.util.function.LongFunction;
  */
 final class ScriptedTrace {
   /** One row's statistics; null ones are absent. */
-  record Stats(double mean, Double std, Double min, Double max, Double l2, Double zero, Long numel) {
+  record Stats(
+      double mean, Double std, Double min, Double max, Double l2, Double zero, Long numel) {
     static Stats of(double mean, double std) {
-      return new Stats(mean, std, mean - 3 * std, mean + 3 * std, Math.sqrt(mean * mean + std * std) * 10, 0.0, 100L);
+      return new Stats(
+          mean,
+          std,
+          mean - 3 * std,
+          mean + 3 * std,
+          Math.sqrt(mean * mean + std * std) * 10,
+          0.0,
+          100L);
     }
 
     static Stats scalar(double value) {
@@ -113,7 +121,11 @@ final class ScriptedTrace {
 
   /** A loss falling from 2.3 to about 0.3 with a little deterministic noise. */
   ScriptedTrace healthyLoss() {
-    return model(Phase.LOSS, step -> Stats.scalar(0.2 + 2.1 * Math.exp(-4.0 * step / steps) * (1 + 0.05 * Math.sin(step * 1.7))));
+    return model(
+        Phase.LOSS,
+        step ->
+            Stats.scalar(
+                0.2 + 2.1 * Math.exp(-4.0 * step / steps) * (1 + 0.05 * Math.sin(step * 1.7))));
   }
 
   /** A loss that stays around 1.0 with a little noise. */
@@ -142,8 +154,24 @@ final class ScriptedTrace {
           }
           String name = stream.layer() < 0 ? "model" : layers.get(stream.layer()).name();
           String type = stream.layer() < 0 ? null : layers.get(stream.layer()).type();
-          rows.add(new RowTrace.Row(epoch, batch, step, stream.layer(), name, type, phase.wireName(), s.mean(),
-              s.std(), s.min(), s.max(), s.l2(), s.zero(), 0L, 0L, s.numel()));
+          rows.add(
+              new RowTrace.Row(
+                  epoch,
+                  batch,
+                  step,
+                  stream.layer(),
+                  name,
+                  type,
+                  phase.wireName(),
+                  s.mean(),
+                  s.std(),
+                  s.min(),
+                  s.max(),
+                  s.l2(),
+                  s.zero(),
+                  0L,
+                  0L,
+                  s.numel()));
         }
       }
     }

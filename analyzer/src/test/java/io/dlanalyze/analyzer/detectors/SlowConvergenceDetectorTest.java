@@ -15,9 +15,12 @@ class SlowConvergenceDetectorTest {
 
   @Test
   void accuracyGainingUnderDeltaPerEpoch_fires() {
-    ScriptedTrace trace = ScriptedTrace.steps(200).stepsPerEpoch(20).layer("fc1", "relu")
-        .flatLoss()
-        .model(Phase.ACCURACY, step -> Stats.scalar(0.5 + 0.0004 * step));
+    ScriptedTrace trace =
+        ScriptedTrace.steps(200)
+            .stepsPerEpoch(20)
+            .layer("fc1", "relu")
+            .flatLoss()
+            .model(Phase.ACCURACY, step -> Stats.scalar(0.5 + 0.0004 * step));
 
     List<Finding> findings = trace.findings(ID);
 
@@ -31,17 +34,23 @@ class SlowConvergenceDetectorTest {
 
   @Test
   void accuracyClimbing_noFinding() {
-    ScriptedTrace trace = ScriptedTrace.steps(200).stepsPerEpoch(20).layer("fc1", "relu")
-        .flatLoss()
-        .model(Phase.ACCURACY, step -> Stats.scalar(Math.min(0.95, 0.5 + 0.004 * step)));
+    ScriptedTrace trace =
+        ScriptedTrace.steps(200)
+            .stepsPerEpoch(20)
+            .layer("fc1", "relu")
+            .flatLoss()
+            .model(Phase.ACCURACY, step -> Stats.scalar(Math.min(0.95, 0.5 + 0.004 * step)));
 
     assertThat(trace.findings(ID)).isEmpty();
   }
 
   @Test
   void regressionLossBarelyMoving_firesOnTheLoss() {
-    ScriptedTrace trace = ScriptedTrace.steps(200).stepsPerEpoch(20).layer("fc1", "linear")
-        .model(Phase.LOSS, step -> Stats.scalar(1.0 - 0.0002 * step));
+    ScriptedTrace trace =
+        ScriptedTrace.steps(200)
+            .stepsPerEpoch(20)
+            .layer("fc1", "linear")
+            .model(Phase.LOSS, step -> Stats.scalar(1.0 - 0.0002 * step));
 
     List<Finding> findings = trace.findings(ID);
 
@@ -51,9 +60,12 @@ class SlowConvergenceDetectorTest {
 
   @Test
   void twoEpochs_isInconclusiveInfo() {
-    ScriptedTrace trace = ScriptedTrace.steps(40).stepsPerEpoch(20).layer("fc1", "relu")
-        .flatLoss()
-        .model(Phase.ACCURACY, step -> Stats.scalar(0.5));
+    ScriptedTrace trace =
+        ScriptedTrace.steps(40)
+            .stepsPerEpoch(20)
+            .layer("fc1", "relu")
+            .flatLoss()
+            .model(Phase.ACCURACY, step -> Stats.scalar(0.5));
 
     List<Finding> findings = trace.findings(ID);
 

@@ -28,11 +28,15 @@ class SparseLayersTest {
       trace.layer("fc" + l, "relu");
     }
     trace.stream(Phase.FORWARD, 0, step -> Stats.of(0.3, 1));
-    trace.stream(Phase.ACTIVATION, 0, step -> step < 100 ? Stats.of(0.4, 0.6).withZero(0.5) : Stats.scalar(0));
+    trace.stream(
+        Phase.ACTIVATION,
+        0,
+        step -> step < 100 ? Stats.of(0.4, 0.6).withZero(0.5) : Stats.scalar(0));
     for (int l = 1; l < LAYERS; l++) {
       int layer = l;
       trace.stream(Phase.FORWARD, layer, step -> step == layer ? Stats.of(0.3, 1) : null);
-      trace.stream(Phase.ACTIVATION, layer, step -> step == layer ? Stats.of(0.4, 0.6).withZero(0.5) : null);
+      trace.stream(
+          Phase.ACTIVATION, layer, step -> step == layer ? Stats.of(0.4, 0.6).withZero(0.5) : null);
     }
     return trace;
   }
@@ -46,6 +50,7 @@ class SparseLayersTest {
         .filteredOn(f -> f.symptom() == Symptom.DEAD_OR_ZERO)
         .extracting(Finding::layerName)
         .containsOnly("fc0");
-    assertThat(report.findings()).allSatisfy(f -> assertThat(f.layerIndex()).isLessThanOrEqualTo(0));
+    assertThat(report.findings())
+        .allSatisfy(f -> assertThat(f.layerIndex()).isLessThanOrEqualTo(0));
   }
 }

@@ -15,8 +15,11 @@ class TargetRangeDetectorTest {
   private static final String ID = "target-range";
 
   private static ScriptedTrace regression(String outputActivation, double lo, double hi) {
-    return ScriptedTrace.steps(60).layer("fc1", "relu").layer("out", outputActivation)
-        .meta(TraceMetadata.LOSS, "mse").meta(TraceMetadata.BATCH_SIZE, "20")
+    return ScriptedTrace.steps(60)
+        .layer("fc1", "relu")
+        .layer("out", outputActivation)
+        .meta(TraceMetadata.LOSS, "mse")
+        .meta(TraceMetadata.BATCH_SIZE, "20")
         .stream(Phase.ACTIVATION, 1, step -> Stats.of(0.5, 0.1).withNumel(20))
         .model(Phase.TARGET, step -> Stats.of((lo + hi) / 2, (hi - lo) / 4).withRange(lo, hi));
   }
@@ -35,7 +38,9 @@ class TargetRangeDetectorTest {
 
   @Test
   void reluOutput_negativeTargets_isDeadOrZero() {
-    assertThat(regression("relu", -1, 0.84).findings(ID)).extracting(Finding::symptom).containsExactly(Symptom.DEAD_OR_ZERO);
+    assertThat(regression("relu", -1, 0.84).findings(ID))
+        .extracting(Finding::symptom)
+        .containsExactly(Symptom.DEAD_OR_ZERO);
   }
 
   @Test
@@ -50,10 +55,13 @@ class TargetRangeDetectorTest {
 
   @Test
   void softmaxOverOneUnit_isDeadOrZero() {
-    ScriptedTrace trace = ScriptedTrace.steps(60).layer("fc1", "relu").layer("out", "softmax")
-        .meta(TraceMetadata.BATCH_SIZE, "32")
-        .stream(Phase.ACTIVATION, 1, step -> new Stats(1, 0.0, 1.0, 1.0, 5.66, 0.0, 32L))
-        .model(Phase.TARGET, step -> Stats.of(0.5, 0.5).withRange(0, 1));
+    ScriptedTrace trace =
+        ScriptedTrace.steps(60)
+            .layer("fc1", "relu")
+            .layer("out", "softmax")
+            .meta(TraceMetadata.BATCH_SIZE, "32")
+            .stream(Phase.ACTIVATION, 1, step -> new Stats(1, 0.0, 1.0, 1.0, 5.66, 0.0, 32L))
+            .model(Phase.TARGET, step -> Stats.of(0.5, 0.5).withRange(0, 1));
 
     List<Finding> findings = trace.findings(ID);
 
@@ -64,30 +72,42 @@ class TargetRangeDetectorTest {
 
   @Test
   void softmaxOverTenUnits_noFinding() {
-    ScriptedTrace trace = ScriptedTrace.steps(60).layer("fc1", "relu").layer("out", "softmax")
-        .meta(TraceMetadata.BATCH_SIZE, "32").meta(TraceMetadata.LOSS, "cross_entropy")
-        .stream(Phase.ACTIVATION, 1, step -> new Stats(0.1, 0.25, 0.0, 1.0, 5.0, 0.0, 320L))
-        .model(Phase.TARGET, step -> Stats.of(4.5, 2.8).withRange(0, 9));
+    ScriptedTrace trace =
+        ScriptedTrace.steps(60)
+            .layer("fc1", "relu")
+            .layer("out", "softmax")
+            .meta(TraceMetadata.BATCH_SIZE, "32")
+            .meta(TraceMetadata.LOSS, "cross_entropy")
+            .stream(Phase.ACTIVATION, 1, step -> new Stats(0.1, 0.25, 0.0, 1.0, 5.0, 0.0, 320L))
+            .model(Phase.TARGET, step -> Stats.of(4.5, 2.8).withRange(0, 9));
 
     assertThat(trace.findings(ID)).isEmpty();
   }
 
   @Test
   void reluOutputUnderCrossEntropy_warns() {
-    ScriptedTrace trace = ScriptedTrace.steps(60).layer("fc1", "relu").layer("out", "relu")
-        .meta(TraceMetadata.LOSS, "categorical_crossentropy")
-        .model(Phase.TARGET, step -> Stats.of(0.1, 0.3).withRange(0, 1));
+    ScriptedTrace trace =
+        ScriptedTrace.steps(60)
+            .layer("fc1", "relu")
+            .layer("out", "relu")
+            .meta(TraceMetadata.LOSS, "categorical_crossentropy")
+            .model(Phase.TARGET, step -> Stats.of(0.1, 0.3).withRange(0, 1));
 
     List<Finding> findings = trace.findings(ID);
 
-    assertThat(findings).extracting(f -> f.evidence().get("rule")).containsExactly("relu_output_cross_entropy");
+    assertThat(findings)
+        .extracting(f -> f.evidence().get("rule"))
+        .containsExactly("relu_output_cross_entropy");
     assertThat(findings.get(0).severity()).isEqualTo(Severity.WARNING);
   }
 
   @Test
   void constantTargets_areNotLearning() {
-    ScriptedTrace trace = ScriptedTrace.steps(60).layer("fc1", "relu").layer("out", "linear")
-        .model(Phase.TARGET, step -> new Stats(0, 0.0, 0.0, 0.0, 0.0, 1.0, 32L));
+    ScriptedTrace trace =
+        ScriptedTrace.steps(60)
+            .layer("fc1", "relu")
+            .layer("out", "linear")
+            .model(Phase.TARGET, step -> new Stats(0, 0.0, 0.0, 0.0, 0.0, 1.0, 32L));
 
     List<Finding> findings = trace.findings(ID);
 

@@ -46,8 +46,16 @@ class UnchangedValuesDetectorTest {
   @Test
   void doesNotFire_onSoftmaxMeanWhenOnlyTheMeanIsRecorded() {
     Analyzer analyzer = new Analyzer();
-    EnumSet<Column> meanOnly = EnumSet.of(Column.EPOCH, Column.BATCH, Column.STEP, Column.LAYER_INDEX,
-        Column.LAYER_NAME, Column.LAYER_TYPE, Column.PHASE, Column.MEAN);
+    EnumSet<Column> meanOnly =
+        EnumSet.of(
+            Column.EPOCH,
+            Column.BATCH,
+            Column.STEP,
+            Column.LAYER_INDEX,
+            Column.LAYER_NAME,
+            Column.LAYER_TYPE,
+            Column.PHASE,
+            Column.MEAN);
     try (TraceReader reader = trace().open(ReadOptions.columns(meanOnly))) {
       Report report = analyzer.analyze(reader, only(ID));
 
@@ -88,8 +96,24 @@ class UnchangedValuesDetectorTest {
     RowTrace.Builder b = RowTrace.builder();
     for (long s = 0; s < 200; s++) {
       double jitter = (s % 2 == 0 ? 1 : -1) * 1e-9;
-      b.add(new RowTrace.Row(0, (int) s, s, 0, "fc", "Linear", "weight", 1e-4 + jitter * 0.05, 0.05 * (1 + jitter),
-          null, null, 20 * (1 + jitter), null, null, null, null));
+      b.add(
+          new RowTrace.Row(
+              0,
+              (int) s,
+              s,
+              0,
+              "fc",
+              "Linear",
+              "weight",
+              1e-4 + jitter * 0.05,
+              0.05 * (1 + jitter),
+              null,
+              null,
+              20 * (1 + jitter),
+              null,
+              null,
+              null,
+              null));
     }
 
     Finding finding = analyze(b.build(), only(ID)).findings().get(0);

@@ -18,7 +18,8 @@ class VanishingGradientDetectorTest {
     for (int l = 0; l < layers; l++) {
       base.layer("fc" + (l + 1), "sigmoid");
     }
-    return base.everyLayer(Phase.GRADIENT, (step, layer) -> Stats.norm(0.1 * Math.pow(10, -(layers - 1 - layer))));
+    return base.everyLayer(
+        Phase.GRADIENT, (step, layer) -> Stats.norm(0.1 * Math.pow(10, -(layers - 1 - layer))));
   }
 
   @Test
@@ -47,10 +48,12 @@ class VanishingGradientDetectorTest {
 
   @Test
   void tinyRmsGradient_inOneLayer_firesRmsRule() {
-    ScriptedTrace trace = ScriptedTrace.steps(120)
-        .layer("fc1", "relu").layer("fc2", "relu")
-        .flatLoss()
-        .everyLayer(Phase.GRADIENT, (step, layer) -> Stats.norm(layer == 1 ? 1e-6 : 1e-3));
+    ScriptedTrace trace =
+        ScriptedTrace.steps(120)
+            .layer("fc1", "relu")
+            .layer("fc2", "relu")
+            .flatLoss()
+            .everyLayer(Phase.GRADIENT, (step, layer) -> Stats.norm(layer == 1 ? 1e-6 : 1e-3));
 
     List<Finding> findings = trace.findings(ID);
 
@@ -61,10 +64,12 @@ class VanishingGradientDetectorTest {
 
   @Test
   void exactlyZeroGradients_areNotVanishing() {
-    ScriptedTrace trace = ScriptedTrace.steps(120)
-        .layer("fc1", "relu").layer("fc2", "relu")
-        .flatLoss()
-        .everyLayer(Phase.GRADIENT, (step, layer) -> Stats.scalar(0).withNumel(100));
+    ScriptedTrace trace =
+        ScriptedTrace.steps(120)
+            .layer("fc1", "relu")
+            .layer("fc2", "relu")
+            .flatLoss()
+            .everyLayer(Phase.GRADIENT, (step, layer) -> Stats.scalar(0).withNumel(100));
 
     assertThat(trace.findings(ID)).isEmpty();
   }

@@ -14,8 +14,11 @@ class WeightVarianceDetectorTest {
   private static final String ID = "weight-variance";
 
   private static ScriptedTrace weights(double lateStd) {
-    return ScriptedTrace.steps(150).layer("fc1", "relu").layer("fc2", "linear")
-        .everyLayer(Phase.WEIGHT, (step, layer) -> Stats.of(0, layer == 0 && step >= 50 ? lateStd : 0.1));
+    return ScriptedTrace.steps(150)
+        .layer("fc1", "relu")
+        .layer("fc2", "linear")
+        .everyLayer(
+            Phase.WEIGHT, (step, layer) -> Stats.of(0, layer == 0 && step >= 50 ? lateStd : 0.1));
   }
 
   @Test
@@ -28,12 +31,15 @@ class WeightVarianceDetectorTest {
     assertThat(f.symptom()).isEqualTo(Symptom.EXPLODING_GRADIENT);
     assertThat(f.severity()).isEqualTo(Severity.WARNING);
     assertThat(f.firstStep()).isEqualTo(50);
-    assertThat((double) f.evidence().get("max_variance")).isCloseTo(36, org.assertj.core.data.Offset.offset(1e-9));
+    assertThat((double) f.evidence().get("max_variance"))
+        .isCloseTo(36, org.assertj.core.data.Offset.offset(1e-9));
   }
 
   @Test
   void tinyWeights_varianceBelowBand_isInfo() {
-    assertThat(weights(1e-3).findings(ID)).extracting(Finding::severity).containsExactly(Severity.INFO);
+    assertThat(weights(1e-3).findings(ID))
+        .extracting(Finding::severity)
+        .containsExactly(Severity.INFO);
   }
 
   @Test
@@ -44,8 +50,11 @@ class WeightVarianceDetectorTest {
   @Test
   void normalizationLayer_isSkipped() {
     // A BatchNorm scale starts at exactly 1 with variance 0.
-    ScriptedTrace trace = ScriptedTrace.steps(150).layer("bn1", "BatchNorm1d", null).layer("fc1", "Linear", "relu")
-        .everyLayer(Phase.WEIGHT, (step, layer) -> Stats.of(1, 0));
+    ScriptedTrace trace =
+        ScriptedTrace.steps(150)
+            .layer("bn1", "BatchNorm1d", null)
+            .layer("fc1", "Linear", "relu")
+            .everyLayer(Phase.WEIGHT, (step, layer) -> Stats.of(1, 0));
 
     assertThat(trace.findings(ID)).extracting(Finding::layerName).containsExactly("fc1");
   }

@@ -16,14 +16,34 @@ import org.junit.jupiter.api.Test;
 
 class AnalysisEngineTest {
   private static RowTrace.Row row(long step, int layer, String name, String phase, double mean) {
-    return new RowTrace.Row(0, (int) step, step, layer, name, layer < 0 ? null : "Linear", phase, mean,
-        null, null, null, null, null, null, null, null);
+    return new RowTrace.Row(
+        0,
+        (int) step,
+        step,
+        layer,
+        name,
+        layer < 0 ? null : "Linear",
+        phase,
+        mean,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null);
   }
 
   @Test
   void stepsOutOfOrder_throwWithTheRow() {
-    RowTrace trace = RowTrace.of(TraceMetadata.empty(),
-        List.of(row(0, 0, "fc", "forward", 1), row(2, 0, "fc", "forward", 1), row(1, 0, "fc", "forward", 1)));
+    RowTrace trace =
+        RowTrace.of(
+            TraceMetadata.empty(),
+            List.of(
+                row(0, 0, "fc", "forward", 1),
+                row(2, 0, "fc", "forward", 1),
+                row(1, 0, "fc", "forward", 1)));
 
     assertThatThrownBy(() -> analyze(trace, AnalysisOptions.defaults()))
         .isInstanceOf(TraceFormatException.class)
@@ -42,14 +62,18 @@ class AnalysisEngineTest {
 
   @Test
   void duplicatesUnknownPhasesAndMislabelledModelRows_areWarnings() {
-    RowTrace trace = RowTrace.of(TraceMetadata.empty(), List.of(
-        row(0, 0, "fc", "forward", 1), row(0, 0, "fc", "forward", 2),
-        row(0, -1, "model", "custom_metric", 3), row(0, 4, "model", "loss", 2.0)));
+    RowTrace trace =
+        RowTrace.of(
+            TraceMetadata.empty(),
+            List.of(
+                row(0, 0, "fc", "forward", 1), row(0, 0, "fc", "forward", 2),
+                row(0, -1, "model", "custom_metric", 3), row(0, 4, "model", "loss", 2.0)));
 
     Report report = analyze(trace, AnalysisOptions.defaults());
 
     assertThat(report.trace().warnings()).anyMatch(w -> w.startsWith("1 rows repeat"));
-    assertThat(report.trace().warnings()).anyMatch(w -> w.contains("custom_metric") && w.contains("skipped"));
+    assertThat(report.trace().warnings())
+        .anyMatch(w -> w.contains("custom_metric") && w.contains("skipped"));
     assertThat(report.trace().warnings()).anyMatch(w -> w.contains("read as model-level"));
     assertThat(report.trace().phases()).containsExactly("forward", "loss", "custom_metric");
     assertThat(report.trace().layers()).hasSize(1);
@@ -57,9 +81,12 @@ class AnalysisEngineTest {
 
   @Test
   void layers_mergeRowsAndMetadata() {
-    TraceMetadata metadata = TraceMetadata.of(Map.of(TraceMetadata.LAYERS,
-        "[{\"index\":0,\"name\":\"fc\",\"type\":\"Linear\",\"activation\":\"relu\",\"trainable\":false},"
-            + "{\"index\":1,\"name\":\"out\",\"type\":\"Linear\",\"activation\":\"softmax\"}]"));
+    TraceMetadata metadata =
+        TraceMetadata.of(
+            Map.of(
+                TraceMetadata.LAYERS,
+                "[{\"index\":0,\"name\":\"fc\",\"type\":\"Linear\",\"activation\":\"relu\",\"trainable\":false},"
+                    + "{\"index\":1,\"name\":\"out\",\"type\":\"Linear\",\"activation\":\"softmax\"}]"));
     RowTrace trace = RowTrace.of(metadata, List.of(row(0, 0, "fc", "forward", 1)));
 
     Report report = analyze(trace, AnalysisOptions.defaults());

@@ -21,12 +21,12 @@ import java.util.Set;
  * Rows per second of the analysis engine alone: a synthetic trace is generated once into memory,
  * then replayed batch by batch (a copy of the projected columns into the reader's reused batch,
  * like a reader that decodes into reused arrays) through {@link Analyzer#analyze(TraceReader,
- * AnalysisOptions)}, in default and deeplocalize mode. The softmax output's mean is jittered in
- * the last bits so that deeplocalize mode checks every step instead of stopping at batch 4.
+ * AnalysisOptions)}, in default and deeplocalize mode. The softmax output's mean is jittered in the
+ * last bits so that deeplocalize mode checks every step instead of stopping at batch 4.
  *
- * <p>Run: {@code mvn -B -q -pl analyzer -am -Pengine-bench -DskipTests test} (arguments:
- * {@code -Dbench.layers=50 -Dbench.steps=4000 -Dbench.runs=5}, and {@code
- * -Dbench.detectors=ID,...} to time default mode with only some detectors).
+ * <p>Run: {@code mvn -B -q -pl analyzer -am -Pengine-bench -DskipTests test} (arguments: {@code
+ * -Dbench.layers=50 -Dbench.steps=4000 -Dbench.runs=5}, and {@code -Dbench.detectors=ID,...} to
+ * time default mode with only some detectors).
  */
 public final class EngineThroughputBenchmark {
   /** Thread CPU time tells the engine's cost apart from other load on a shared machine. */
@@ -40,11 +40,18 @@ public final class EngineThroughputBenchmark {
     int steps = Integer.getInteger("bench.steps", 4_000);
     int runs = Integer.getInteger("bench.runs", 5);
     int batchRows = Integer.getInteger("bench.batchRows", ReadOptions.DEFAULT_BATCH_ROWS);
-    SyntheticTrace trace = SyntheticTrace.builder().layers(layers).steps(steps).stepsPerEpoch(500).seed(7).build();
+    SyntheticTrace trace =
+        SyntheticTrace.builder().layers(layers).steps(steps).stepsPerEpoch(500).seed(7).build();
     MemoryTrace memory = MemoryTrace.of(trace);
     jitterSoftmaxMean(memory.rows(), trace.layers() - 1);
-    System.out.printf(ROOT, "engine throughput: %d layers x %d steps = %d rows, batches of %d rows, %d cores, %s%n",
-        layers, steps, memory.size(), batchRows, Runtime.getRuntime().availableProcessors(),
+    System.out.printf(
+        ROOT,
+        "engine throughput: %d layers x %d steps = %d rows, batches of %d rows, %d cores, %s%n",
+        layers,
+        steps,
+        memory.size(),
+        batchRows,
+        Runtime.getRuntime().availableProcessors(),
         System.getProperty("java.vm.name") + " " + System.getProperty("java.version"));
     for (AnalysisMode mode : AnalysisMode.values()) {
       AnalysisOptions.Builder builder = AnalysisOptions.builder().mode(mode);
@@ -72,11 +79,18 @@ public final class EngineThroughputBenchmark {
       }
       Arrays.sort(rates);
       Arrays.sort(cpuRates);
-      System.out.printf(ROOT,
-          "%-12s wall: best %6.1f, median %6.1f M rows/s; thread CPU: best %6.1f, median %6.1f M rows/s"
-              + " (%d runs; %d columns; verdict %s)%n",
-          mode.wireName(), rates[runs - 1] / 1e6, rates[runs / 2] / 1e6, cpuRates[runs - 1] / 1e6,
-          cpuRates[runs / 2] / 1e6, runs, projection.size(), last.verdict().wireName());
+      System.out.printf(
+          ROOT,
+          "%-12s wall: best %6.1f, median %6.1f M rows/s; thread CPU: best %6.1f, median %6.1f M"
+              + " rows/s (%d runs; %d columns; verdict %s)%n",
+          mode.wireName(),
+          rates[runs - 1] / 1e6,
+          rates[runs / 2] / 1e6,
+          cpuRates[runs - 1] / 1e6,
+          cpuRates[runs / 2] / 1e6,
+          runs,
+          projection.size(),
+          last.verdict().wireName());
     }
   }
 

@@ -63,14 +63,17 @@ class ReadAheadReaderTest {
   @MethodSource("faultyTraces")
   void analyze_faultyParquetTrace_readAheadGivesTheSingleThreadedReport(
       List<Fault> faults, AnalysisMode mode, boolean firstFault) {
-    SyntheticTrace.Builder builder = SyntheticTrace.builder().layers(6).steps(1_000).stepsPerEpoch(100).seed(3);
+    SyntheticTrace.Builder builder =
+        SyntheticTrace.builder().layers(6).steps(1_000).stepsPerEpoch(100).seed(3);
     faults.forEach(builder::fault);
     Path file = write(builder.build(), "trace.parquet", 5_000);
     AnalysisOptions options =
         AnalysisOptions.builder().mode(mode).firstFault(firstFault).readBatchRows(1_500).build();
 
-    String single = render(new Analyzer().analyze(file, options.toBuilder().readAhead(false).build()));
-    String threaded = render(new Analyzer().analyze(file, options.toBuilder().readAhead(true).build()));
+    String single =
+        render(new Analyzer().analyze(file, options.toBuilder().readAhead(false).build()));
+    String threaded =
+        render(new Analyzer().analyze(file, options.toBuilder().readAhead(true).build()));
 
     assertThat(threaded).isEqualTo(single);
     assertThat(single).contains("\"verdict\": \"buggy\"");
@@ -78,24 +81,35 @@ class ReadAheadReaderTest {
 
   @Test
   void analyze_arrowStreamWithSmallBatches_readAheadGivesTheSingleThreadedReport() {
-    SyntheticTrace trace = SyntheticTrace.builder().layers(4).steps(400).stepsPerEpoch(40).seed(9)
-        .fault(Fault.deadLayer(1, 100)).fault(Fault.nan(2, 300)).build();
+    SyntheticTrace trace =
+        SyntheticTrace.builder()
+            .layers(4)
+            .steps(400)
+            .stepsPerEpoch(40)
+            .seed(9)
+            .fault(Fault.deadLayer(1, 100))
+            .fault(Fault.nan(2, 300))
+            .build();
     Path file = write(trace, "trace.arrows", 333);
     AnalysisOptions options = AnalysisOptions.builder().readBatchRows(97).build();
 
-    String single = render(new Analyzer().analyze(file, options.toBuilder().readAhead(false).build()));
-    String threaded = render(new Analyzer().analyze(file, options.toBuilder().readAhead(true).build()));
+    String single =
+        render(new Analyzer().analyze(file, options.toBuilder().readAhead(false).build()));
+    String threaded =
+        render(new Analyzer().analyze(file, options.toBuilder().readAhead(true).build()));
 
     assertThat(threaded).isEqualTo(single);
   }
 
   @Test
   void next_everyBatch_sameRowsAsTheSourceInTheSameOrder() {
-    SyntheticTrace trace = SyntheticTrace.builder().layers(3).steps(200).seed(4).fault(Fault.nan(1, 120)).build();
+    SyntheticTrace trace =
+        SyntheticTrace.builder().layers(3).steps(200).seed(4).fault(Fault.nan(1, 120)).build();
     List<double[]> expected = new ArrayList<>();
     try (TraceReader source = trace.open(ReadOptions.all().withBatchRows(100))) {
       while (source.next()) {
-        expected.add(java.util.Arrays.copyOf(source.batch().doubles(Column.MEAN), source.batch().size()));
+        expected.add(
+            java.util.Arrays.copyOf(source.batch().doubles(Column.MEAN), source.batch().size()));
       }
     }
     List<double[]> actual = new ArrayList<>();
@@ -103,20 +117,24 @@ class ReadAheadReaderTest {
     try (TraceReader source = trace.open(ReadOptions.all().withBatchRows(100));
         ReadAheadReader reader = ReadAheadReader.start(source)) {
       while (reader.next()) {
-        actual.add(java.util.Arrays.copyOf(reader.batch().doubles(Column.MEAN), reader.batch().size()));
+        actual.add(
+            java.util.Arrays.copyOf(reader.batch().doubles(Column.MEAN), reader.batch().size()));
         rowsRead.add(reader.rowsRead());
       }
       assertThat(reader.next()).isFalse();
     }
     assertThat(actual).containsExactlyElementsOf(expected);
-    assertThat(rowsRead.get(0)).as("rows read as of the batch held, not the one read ahead").isEqualTo(100);
+    assertThat(rowsRead.get(0))
+        .as("rows read as of the batch held, not the one read ahead")
+        .isEqualTo(100);
     assertThat(rowsRead.get(rowsRead.size() - 1)).isEqualTo(trace.totalRows());
   }
 
   @Test
   void next_sourceFailsAtTheThirdBatch_throwsItsExceptionAfterTwoBatches() {
     SyntheticTrace trace = SyntheticTrace.builder().layers(3).steps(200).seed(4).build();
-    try (TraceReader source = new FailingReader(trace.open(ReadOptions.all().withBatchRows(50)), 3);
+    try (TraceReader source =
+            new FailingReader(trace.open(ReadOptions.all().withBatchRows(50)), 3);
         ReadAheadReader reader = ReadAheadReader.start(source)) {
       assertThat(reader.next()).isTrue();
       assertThat(reader.next()).isTrue();
@@ -133,12 +151,17 @@ class ReadAheadReaderTest {
     List<String> messages = new ArrayList<>();
     for (boolean readAhead : new boolean[] {false, true}) {
       AnalysisOptions options = AnalysisOptions.builder().readAhead(readAhead).build();
-      try (TraceReader source = new FailingReader(trace.open(ReadOptions.all().withBatchRows(50)), 5)) {
-        messages.add(catchThrowableOfType(TraceFormatException.class,
-            () -> new Analyzer().analyze(source, options)).getMessage());
+      try (TraceReader source =
+          new FailingReader(trace.open(ReadOptions.all().withBatchRows(50)), 5)) {
+        messages.add(
+            catchThrowableOfType(
+                    TraceFormatException.class, () -> new Analyzer().analyze(source, options))
+                .getMessage());
       }
     }
-    assertThat(messages).containsExactly("memory:failing: batch 5: corrupt page", "memory:failing: batch 5: corrupt page");
+    assertThat(messages)
+        .containsExactly(
+            "memory:failing: batch 5: corrupt page", "memory:failing: batch 5: corrupt page");
   }
 
   @Test
@@ -159,7 +182,9 @@ class ReadAheadReaderTest {
   private Path write(SyntheticTrace trace, String name, int rowGroupRows) {
     Path path = dir.resolve(name);
     try (TraceReader reader = trace.open(ReadOptions.all().withBatchRows(4096));
-        TraceWriter writer = TraceWriters.create(path, reader.metadata(), WriteOptions.defaults().withRowGroupRows(rowGroupRows))) {
+        TraceWriter writer =
+            TraceWriters.create(
+                path, reader.metadata(), WriteOptions.defaults().withRowGroupRows(rowGroupRows))) {
       while (reader.next()) {
         writer.write(reader.batch());
       }
@@ -185,7 +210,8 @@ class ReadAheadReaderTest {
     @Override
     public boolean next() {
       if (++batches == failAt) {
-        throw new TraceFormatException(ErrorCode.CORRUPT, path(), "batch " + batches, "corrupt page");
+        throw new TraceFormatException(
+            ErrorCode.CORRUPT, path(), "batch " + batches, "corrupt page");
       }
       return source.next();
     }

@@ -15,11 +15,11 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A trace whose layer names, layer types, metadata keys and values and phase names try to break
- * out of HTML text, attributes and script: if any of them is not escaped, the page runs script
- * that sets {@code data-pwned} on the html element, or loads an image (which the CSP refuses,
- * a console error). Layer {@link #NAN_LAYER} turns NaN at step {@link #NAN_STEP}, so findings
- * quote a hostile name.
+ * A trace whose layer names, layer types, metadata keys and values and phase names try to break out
+ * of HTML text, attributes and script: if any of them is not escaped, the page runs script that
+ * sets {@code data-pwned} on the html element, or loads an image (which the CSP refuses, a console
+ * error). Layer {@link #NAN_LAYER} turns NaN at step {@link #NAN_STEP}, so findings quote a hostile
+ * name.
  */
 final class HostileTrace {
   static final String PWN = "document.documentElement.setAttribute('data-pwned','1')";
@@ -33,7 +33,8 @@ final class HostileTrace {
           "' onmouseover='" + PWN + "' x='",
           "<!-- ]]> &amp; &lt;b&gt; <svg onload=" + PWN + ">",
           "<b>" + "long".repeat(2_500) + "</b>",
-          "couche_\u00e9t\u00e9_\u5c42_\ud83d\ude80 \u05e9\u05db\u05d1\u05d4 line\u2028sep\u2029end",
+          "couche_\u00e9t\u00e9_\u5c42_\ud83d\ude80 \u05e9\u05db\u05d1\u05d4"
+              + " line\u2028sep\u2029end",
           "ctl\u0000\u0007\u001b[31m\tname\nforged: line");
 
   static final int NAN_LAYER = 2;
@@ -93,7 +94,10 @@ final class HostileTrace {
         int phase;
         if (r < 3 * layers) {
           layer = r % layers;
-          phase = r < layers ? Phase.FORWARD.code() : r < 2 * layers ? Phase.BACKWARD.code() : Phase.GRADIENT.code();
+          phase =
+              r < layers
+                  ? Phase.FORWARD.code()
+                  : r < 2 * layers ? Phase.BACKWARD.code() : Phase.GRADIENT.code();
         } else if (r == 3 * layers) {
           layer = -1;
           phase = Phase.LOSS.code();
@@ -107,7 +111,8 @@ final class HostileTrace {
         boolean nan =
             step > NAN_STEP
                 || step == NAN_STEP
-                    && (phase == Phase.FORWARD.code() && layer >= NAN_LAYER || phase != Phase.FORWARD.code());
+                    && (phase == Phase.FORWARD.code() && layer >= NAN_LAYER
+                        || phase != Phase.FORWARD.code());
         if (phase == Phase.ACCURACY.code()) {
           nan = false;
         }
@@ -119,7 +124,8 @@ final class HostileTrace {
         batch.ints(Column.BATCH)[row] = step % 10;
         batch.longs(Column.STEP)[row] = step;
         batch.ints(Column.LAYER_INDEX)[row] = layer;
-        batch.ints(Column.LAYER_NAME)[row] = dictionary.layerNameId(layer < 0 ? "model" : NAMES.get(layer));
+        batch.ints(Column.LAYER_NAME)[row] =
+            dictionary.layerNameId(layer < 0 ? "model" : NAMES.get(layer));
         if (layer < 0) {
           batch.ints(Column.LAYER_TYPE)[row] = -1;
           batch.setNull(Column.LAYER_TYPE, row);

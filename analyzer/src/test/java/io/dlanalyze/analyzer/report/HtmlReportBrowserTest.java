@@ -28,12 +28,12 @@ import org.junit.jupiter.api.TestFactory;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Opens HTML reports in a real headless Chromium: the report of every trace under
- * {@code sample-traces/}, of synthetic traces with faults, and of a trace with hostile layer
- * names. Each page must load with no console message at all (the page logs nothing itself, and
- * the CSP turns any network request into a console error), run its script to the end (it sets
- * {@code data-render-ok} and {@code data-chart-count} on the html element; a thrown error would
- * also be a console message), and keep every chart; the hostile names must stay text.
+ * Opens HTML reports in a real headless Chromium: the report of every trace under {@code
+ * sample-traces/}, of synthetic traces with faults, and of a trace with hostile layer names. Each
+ * page must load with no console message at all (the page logs nothing itself, and the CSP turns
+ * any network request into a console error), run its script to the end (it sets {@code
+ * data-render-ok} and {@code data-chart-count} on the html element; a thrown error would also be a
+ * console message), and keep every chart; the hostile names must stay text.
  *
  * <p>Needs Debian's {@code chromium} ({@code .ci/run} installs it); {@code -Dchromium=PATH} or
  * {@code CHROMIUM=PATH} picks another binary. Without one the test fails and says how to install
@@ -54,21 +54,51 @@ class HtmlReportBrowserTest {
   private record Case(String name, Supplier<String> html, boolean hostile) {}
 
   @TestFactory
-  Stream<DynamicTest> report_inHeadlessChromium_rendersWithoutErrorsOrRequests() throws IOException {
+  Stream<DynamicTest> report_inHeadlessChromium_rendersWithoutErrorsOrRequests()
+      throws IOException {
     Path chromium = chromium();
     List<Case> cases = new ArrayList<>();
     for (Path trace : sampleTraces()) {
-      cases.add(new Case("sample " + repoRoot().relativize(trace), () -> HtmlReports.render(trace), false));
+      cases.add(
+          new Case(
+              "sample " + repoRoot().relativize(trace), () -> HtmlReports.render(trace), false));
     }
-    cases.add(new Case("synthetic nan", () -> HtmlReports.render(
-        SyntheticTrace.builder().layers(6).steps(1_000).seed(1).fault(Fault.nan(3, 400)).build()), false));
-    cases.add(new Case("synthetic dead layer and exploding gradient, 40000 steps", () -> HtmlReports.render(
-        SyntheticTrace.builder().layers(8).steps(40_000).stepsPerEpoch(400).seed(2)
-            .fault(Fault.deadLayer(2, 5_000)).fault(Fault.explodingGradient(30_000, 1.01)).build()), false));
-    cases.add(new Case("synthetic healthy", () -> HtmlReports.render(
-        SyntheticTrace.builder().layers(5).steps(300).seed(3).build()), false));
-    cases.add(new Case("hostile layer names", () -> HtmlReports.render(HostileTrace.write(dir.resolve("hostile.arrows"))),
-        true));
+    cases.add(
+        new Case(
+            "synthetic nan",
+            () ->
+                HtmlReports.render(
+                    SyntheticTrace.builder()
+                        .layers(6)
+                        .steps(1_000)
+                        .seed(1)
+                        .fault(Fault.nan(3, 400))
+                        .build()),
+            false));
+    cases.add(
+        new Case(
+            "synthetic dead layer and exploding gradient, 40000 steps",
+            () ->
+                HtmlReports.render(
+                    SyntheticTrace.builder()
+                        .layers(8)
+                        .steps(40_000)
+                        .stepsPerEpoch(400)
+                        .seed(2)
+                        .fault(Fault.deadLayer(2, 5_000))
+                        .fault(Fault.explodingGradient(30_000, 1.01))
+                        .build()),
+            false));
+    cases.add(
+        new Case(
+            "synthetic healthy",
+            () -> HtmlReports.render(SyntheticTrace.builder().layers(5).steps(300).seed(3).build()),
+            false));
+    cases.add(
+        new Case(
+            "hostile layer names",
+            () -> HtmlReports.render(HostileTrace.write(dir.resolve("hostile.arrows"))),
+            true));
     List<Future<Page>> pages = new ArrayList<>();
     for (int i = 0; i < cases.size(); i++) {
       Case c = cases.get(i);
@@ -87,28 +117,46 @@ class HtmlReportBrowserTest {
   /** What Chromium made of one page. */
   private record Page(String html, String dom, String log, int exitCode) {}
 
-  private static Page open(Path chromium, Path workDir, String html) throws IOException, InterruptedException {
+  private static Page open(Path chromium, Path workDir, String html)
+      throws IOException, InterruptedException {
     Files.createDirectories(workDir);
     Path file = workDir.resolve("report.html");
     Files.writeString(file, html, StandardCharsets.UTF_8);
     Path profile = Files.createDirectory(workDir.resolve("profile"));
     Path out = workDir.resolve("dom.html");
     Path err = workDir.resolve("chromium.log");
-    ProcessBuilder builder = new ProcessBuilder(
-        chromium.toString(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--disable-default-apps", "--host-resolver-rules=MAP * ~NOTFOUND", "--user-data-dir=" + profile,
-        "--enable-logging=stderr", "--v=1", "--dump-dom", file.toUri().toString());
+    ProcessBuilder builder =
+        new ProcessBuilder(
+            chromium.toString(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-default-apps",
+            "--host-resolver-rules=MAP * ~NOTFOUND",
+            "--user-data-dir=" + profile,
+            "--enable-logging=stderr",
+            "--v=1",
+            "--dump-dom",
+            file.toUri().toString());
     builder.redirectOutput(out.toFile()).redirectError(err.toFile());
     Process process = builder.start();
     if (!process.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
       process.descendants().forEach(ProcessHandle::destroyForcibly);
       process.destroyForcibly();
       process.waitFor(10, TimeUnit.SECONDS);
-      throw new AssertionError("chromium did not finish within " + TIMEOUT_SECONDS + " s; log: " + err);
+      throw new AssertionError(
+          "chromium did not finish within " + TIMEOUT_SECONDS + " s; log: " + err);
     }
-    return new Page(html, Files.readString(out, StandardCharsets.UTF_8),
-        new String(Files.readAllBytes(err), StandardCharsets.UTF_8), process.exitValue());
+    return new Page(
+        html,
+        Files.readString(out, StandardCharsets.UTF_8),
+        new String(Files.readAllBytes(err), StandardCharsets.UTF_8),
+        process.exitValue());
   }
 
   private static Page await(Future<Page> page) throws Exception {
@@ -126,7 +174,9 @@ class HtmlReportBrowserTest {
     assertThat(page.exitCode()).as("chromium exit code; log:%n%s", tail(page.log())).isZero();
     List<String> console = new ArrayList<>();
     for (String line : page.log().split("\n")) {
-      if (line.contains(":CONSOLE") || line.contains("Content Security Policy") || line.contains("Uncaught")) {
+      if (line.contains(":CONSOLE")
+          || line.contains("Content Security Policy")
+          || line.contains("Uncaught")) {
         console.add(line);
       }
     }
@@ -134,24 +184,36 @@ class HtmlReportBrowserTest {
     Matcher root = Pattern.compile("<html([^>]*)>").matcher(page.dom());
     assertThat(root.find()).as("dumped DOM has an html element:%n%s", tail(page.dom())).isTrue();
     String rootAttributes = root.group(1);
-    assertThat(rootAttributes).as("the page script ran to the end").contains("data-render-ok=\"1\"");
+    assertThat(rootAttributes)
+        .as("the page script ran to the end")
+        .contains("data-render-ok=\"1\"");
     int charts = count(page.html(), "<svg class=\"chart");
     assertThat(charts).as("charts in the report").isPositive();
-    assertThat(rootAttributes).as("charts the page script counted").contains("data-chart-count=\"" + charts + "\"");
-    assertThat(count(page.dom(), "<svg class=\"chart")).as("charts in the rendered DOM").isEqualTo(charts);
-    assertThat(count(page.dom(), "<tr class=\"finding\"")).isEqualTo(count(page.html(), "<tr class=\"finding\""));
+    assertThat(rootAttributes)
+        .as("charts the page script counted")
+        .contains("data-chart-count=\"" + charts + "\"");
+    assertThat(count(page.dom(), "<svg class=\"chart"))
+        .as("charts in the rendered DOM")
+        .isEqualTo(charts);
+    assertThat(count(page.dom(), "<tr class=\"finding\""))
+        .isEqualTo(count(page.html(), "<tr class=\"finding\""));
     if (hostile) {
       assertThat(rootAttributes).doesNotContain("data-pwned");
       Matcher tag = Pattern.compile("<([a-zA-Z][a-zA-Z0-9-]*)([^>]*)>").matcher(page.dom());
       while (tag.find()) {
         String name = tag.group(1).toLowerCase(Locale.ROOT);
-        assertThat(name).as("element from a layer name: %s", tag.group()).isNotIn("img", "iframe", "b", "phase", "relu");
+        assertThat(name)
+            .as("element from a layer name: %s", tag.group())
+            .isNotIn("img", "iframe", "b", "phase", "relu");
         String attributes = tag.group(2).replaceAll("\"[^\"]*\"", "\"\"");
-        assertThat(attributes).as("attributes of %s", tag.group()).doesNotContain("data-pwned", "onerror", "onload",
-            "onmouseover", "onclick");
+        assertThat(attributes)
+            .as("attributes of %s", tag.group())
+            .doesNotContain("data-pwned", "onerror", "onload", "onmouseover", "onclick");
       }
       // the names are in the page as text (the DOM serializer escapes < and > in text)
-      assertThat(page.dom()).contains("&lt;script&gt;document.documentElement.setAttribute('data-pwned','1')&lt;/script&gt;");
+      assertThat(page.dom())
+          .contains(
+              "&lt;script&gt;document.documentElement.setAttribute('data-pwned','1')&lt;/script&gt;");
       assertThat(page.dom()).contains("couche_\u00e9t\u00e9_\u5c42_\ud83d\ude80");
     }
   }
@@ -166,7 +228,10 @@ class HtmlReportBrowserTest {
     if (configured != null && !configured.isBlank()) {
       Path path = Path.of(configured);
       if (!Files.isExecutable(path)) {
-        fail("chromium set to " + configured + " (-Dchromium or CHROMIUM), but that is not an executable file");
+        fail(
+            "chromium set to "
+                + configured
+                + " (-Dchromium or CHROMIUM), but that is not an executable file");
       }
       return path;
     }
@@ -183,9 +248,10 @@ class HtmlReportBrowserTest {
         return candidate;
       }
     }
-    return fail("chromium not found: the HTML report test opens reports in headless Chromium. Install"
-        + " Debian's chromium package (sudo apt-get install chromium; .ci/run does this), or point"
-        + " -Dchromium=PATH or CHROMIUM=PATH at a Chromium binary");
+    return fail(
+        "chromium not found: the HTML report test opens reports in headless Chromium. Install"
+            + " Debian's chromium package (sudo apt-get install chromium; .ci/run does this), or"
+            + " point -Dchromium=PATH or CHROMIUM=PATH at a Chromium binary");
   }
 
   static Path repoRoot() {
@@ -199,7 +265,8 @@ class HtmlReportBrowserTest {
       return List.of();
     }
     try (Stream<Path> files = Files.walk(samples)) {
-      return files.filter(Files::isRegularFile)
+      return files
+          .filter(Files::isRegularFile)
           .filter(p -> p.getFileName().toString().matches("(?i).*\\.(parquet|arrow|arrows|csv)"))
           .sorted()
           .toList();

@@ -31,16 +31,20 @@ class HtmlReportRendererTest {
     String html = HtmlReports.render(trace);
 
     assertThat(html).startsWith("<!DOCTYPE html>\n").endsWith("</html>\n");
-    assertThat(html).contains("<header class=\"banner buggy\">", "<span class=\"word\">BUGGY</span>");
-    assertThat(html).contains("<h2>Root cause</h2>", "(layer 3)", Html.text(report.rootCause().cause()));
-    assertThat(html).contains("<h2>Suggested fix</h2>", Html.text(report.rootCause().suggestedFix()));
+    assertThat(html)
+        .contains("<header class=\"banner buggy\">", "<span class=\"word\">BUGGY</span>");
+    assertThat(html)
+        .contains("<h2>Root cause</h2>", "(layer 3)", Html.text(report.rootCause().cause()));
+    assertThat(html)
+        .contains("<h2>Suggested fix</h2>", Html.text(report.rootCause().suggestedFix()));
   }
 
   @Test
   void render_healthyTrace_healthyBannerWithoutRootCause() {
     String html = HtmlReports.render(trace());
 
-    assertThat(html).contains("<header class=\"banner healthy\">", "No root cause")
+    assertThat(html)
+        .contains("<header class=\"banner healthy\">", "No root cause")
         .doesNotContain("<h2>Root cause</h2>");
     assertThat(html).contains("<p>No finding.</p>");
   }
@@ -62,28 +66,45 @@ class HtmlReportRendererTest {
   void render_withCharts_statChartsCurvesAndHeatmapsWithMarkers() {
     String html = HtmlReports.render(trace(Fault.nan(3, 400)));
 
-    // 4 statistics for the one finding (zero_fraction is 0 throughout), loss and accuracy, 2 heatmaps
+    // 4 statistics for the one finding (zero_fraction is 0 throughout), loss and accuracy, 2
+    // heatmaps
     assertThat(count(html, "<svg class=\"chart")).isEqualTo(8);
     assertThat(html).contains("(not drawn): zero_fraction = 0.");
     assertThat(count(html, "<svg class=\"chart heatmap\"")).isEqualTo(2);
     assertThat(html).contains("<image ", "href=\"data:image/png;base64,");
-    assertThat(html).contains("first fault: step 400", "first finding: 400", "TerminateOnNaN stops: 400",
-        "EarlyStopping(loss) stops: 499");
-    assertThat(html).contains("<figcaption>mean</figcaption>", "<figcaption>nan_count + inf_count</figcaption>",
-        "<figcaption>loss</figcaption>", "<figcaption>accuracy</figcaption>");
+    assertThat(html)
+        .contains(
+            "first fault: step 400",
+            "first finding: 400",
+            "TerminateOnNaN stops: 400",
+            "EarlyStopping(loss) stops: 499");
+    assertThat(html)
+        .contains(
+            "<figcaption>mean</figcaption>",
+            "<figcaption>nan_count + inf_count</figcaption>",
+            "<figcaption>loss</figcaption>",
+            "<figcaption>accuracy</figcaption>");
     assertThat(html).contains("forward: log10 |mean| per layer and step");
-    assertThat(count(html, "<div class=\"chart-sampling\">last value of every 5 steps; band: min-max</div>"))
+    assertThat(
+            count(
+                html,
+                "<div class=\"chart-sampling\">last value of every 5 steps; band: min-max</div>"))
         .isEqualTo(6);
-    assertThat(html).contains("Sampling: steps 0 to 999 in 200 buckets of 5 steps",
-        "Each column covers 5 steps, one row per layer.");
+    assertThat(html)
+        .contains(
+            "Sampling: steps 0 to 999 in 200 buckets of 5 steps",
+            "Each column covers 5 steps, one row per layer.");
   }
 
   @Test
   void render_statisticConstantForEveryLayer_notedInsteadOfDrawn() {
     String html = HtmlReports.render(trace(Fault.deadLayer(2, 300)));
 
-    assertThat(html).contains("Constant at every step for every layer shown (not drawn): nan_count + inf_count = 0.");
-    assertThat(html).doesNotContain("<figcaption>nan_count + inf_count</figcaption>")
+    assertThat(html)
+        .contains(
+            "Constant at every step for every layer shown (not drawn): nan_count + inf_count = 0.");
+    assertThat(html)
+        .doesNotContain("<figcaption>nan_count + inf_count</figcaption>")
         .contains("<figcaption>zero_fraction</figcaption>");
   }
 
@@ -92,18 +113,24 @@ class HtmlReportRendererTest {
     String html = HtmlReports.render(trace(Fault.nan(3, 100)));
 
     // every layer is NaN from step 101 on: the charts end shortly after, the strips run to the edge
-    assertThat(html).contains("last value of every 5 steps; band: min-max; drawn to step 124 of 999, no finite"
-        + " value after");
+    assertThat(html)
+        .contains(
+            "last value of every 5 steps; band: min-max; drawn to step 124 of 999, no finite"
+                + " value after");
   }
 
   @Test
   void render_shortRun_everyStepIsAPoint() {
-    SyntheticTrace trace = SyntheticTrace.builder().layers(4).steps(120).seed(5).fault(Fault.nan(2, 60)).build();
+    SyntheticTrace trace =
+        SyntheticTrace.builder().layers(4).steps(120).seed(5).fault(Fault.nan(2, 60)).build();
 
     String html = HtmlReports.render(trace);
 
-    assertThat(html).contains("Sampling: every step from 0 to 119 is a point.", "One column per step",
-        "<div class=\"chart-sampling\">every step</div>");
+    assertThat(html)
+        .contains(
+            "Sampling: every step from 0 to 119 is a point.",
+            "One column per step",
+            "<div class=\"chart-sampling\">every step</div>");
   }
 
   @Test
@@ -114,26 +141,40 @@ class HtmlReportRendererTest {
     String html = HtmlReports.render(trace);
 
     JsonNode embedded = MAPPER.readTree(embeddedJson(html));
-    assertThat(embedded).isEqualTo(MAPPER.readTree(new JsonReportRenderer(RenderOptions.plain()).render(report)));
+    assertThat(embedded)
+        .isEqualTo(MAPPER.readTree(new JsonReportRenderer(RenderOptions.plain()).render(report)));
   }
 
   @Test
   void render_selfContained_noReferenceOutsideThePage() {
     String html = HtmlReports.render(trace(Fault.nan(3, 400)));
 
-    assertThat(html).contains("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none';"
-        + " style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">");
-    Matcher reference = Pattern.compile("(?i)\\b(src|href|xlink:href|action|srcset|poster)\\s*=\\s*\"([^\"]*)\"")
-        .matcher(html);
+    assertThat(html)
+        .contains(
+            "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none';"
+                + " style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">");
+    Matcher reference =
+        Pattern.compile("(?i)\\b(src|href|xlink:href|action|srcset|poster)\\s*=\\s*\"([^\"]*)\"")
+            .matcher(html);
     List<String> references = new ArrayList<>();
     while (reference.find()) {
       references.add(reference.group(2));
     }
-    assertThat(references).isNotEmpty()
+    assertThat(references)
+        .isNotEmpty()
         .allSatisfy(url -> assertThat(url).matches("#[a-z-]+|data:.*"));
     assertThat(html.toLowerCase(java.util.Locale.ROOT))
-        .doesNotContain("http:", "https:", "url(", "@import", "fetch(", "xmlhttprequest", "<iframe", "<object",
-            "<embed", "<link rel=\"stylesheet\"");
+        .doesNotContain(
+            "http:",
+            "https:",
+            "url(",
+            "@import",
+            "fetch(",
+            "xmlhttprequest",
+            "<iframe",
+            "<object",
+            "<embed",
+            "<link rel=\"stylesheet\"");
   }
 
   @Test
@@ -152,7 +193,8 @@ class HtmlReportRendererTest {
     assertThat(count(html, "<script")).isEqualTo(2);
     assertThat(count(html, "</script>")).isEqualTo(2);
     String lower = html.toLowerCase(java.util.Locale.ROOT);
-    for (String tag : List.of("<img", "<iframe", "<svg onload", "<b>", "<phase", "<relu", "</textarea", "<!--")) {
+    for (String tag :
+        List.of("<img", "<iframe", "<svg onload", "<b>", "<phase", "<relu", "</textarea", "<!--")) {
       assertThat(lower).as(tag).doesNotContain(tag);
     }
     assertOnlyOwnMarkup(html);
@@ -161,8 +203,12 @@ class HtmlReportRendererTest {
     assertThat(html).contains(Html.text(HostileTrace.NAMES.get(0)));
     assertThat(html).contains(Html.text(HostileTrace.NAMES.get(5)));
     assertThat(html).contains("couche_\u00e9t\u00e9_\u5c42_\ud83d\ude80 \u05e9\u05db\u05d1\u05d4");
-    assertThat(html).contains(Html.text(HostileTrace.META_KEY), Html.text(HostileTrace.META_VALUE),
-        Html.text(HostileTrace.PHASE), Html.text(HostileTrace.TYPE));
+    assertThat(html)
+        .contains(
+            Html.text(HostileTrace.META_KEY),
+            Html.text(HostileTrace.META_VALUE),
+            Html.text(HostileTrace.PHASE),
+            Html.text(HostileTrace.TYPE));
     assertThat(html).doesNotContain("\u0000", "\u001b");
     assertThat(html.getBytes(StandardCharsets.UTF_8)).hasSizeLessThan(1_000_000);
     JsonNode embedded = MAPPER.readTree(embeddedJson(html));
@@ -190,8 +236,14 @@ class HtmlReportRendererTest {
 
   @Test
   void render_40000Steps_reportStaysSmall() {
-    SyntheticTrace trace = SyntheticTrace.builder().layers(12).steps(40_000).stepsPerEpoch(400).seed(11)
-        .fault(Fault.explodingGradient(30_000, 1.01)).build();
+    SyntheticTrace trace =
+        SyntheticTrace.builder()
+            .layers(12)
+            .steps(40_000)
+            .stepsPerEpoch(400)
+            .seed(11)
+            .fault(Fault.explodingGradient(30_000, 1.01))
+            .build();
 
     String html = HtmlReports.render(trace);
 
@@ -207,12 +259,61 @@ class HtmlReportRendererTest {
     assertThat(HtmlChartSections.shortCallback("Custom")).isEqualTo("Custom");
   }
 
-  /** Tags the renderer writes; a tag outside this list (or an on* attribute) came from the trace. */
-  private static final java.util.Set<String> OWN_TAGS = java.util.Set.of(
-      "html", "head", "meta", "link", "title", "style", "body", "header", "nav", "main", "section", "article",
-      "footer", "div", "span", "p", "h2", "h3", "strong", "a", "dl", "dt", "dd", "table", "thead", "tbody", "tr",
-      "th", "td", "code", "br", "ul", "li", "details", "summary", "label", "input", "select", "option", "figure",
-      "figcaption", "svg", "g", "rect", "line", "text", "path", "image", "pre", "script");
+  /**
+   * Tags the renderer writes; a tag outside this list (or an on* attribute) came from the trace.
+   */
+  private static final java.util.Set<String> OWN_TAGS =
+      java.util.Set.of(
+          "html",
+          "head",
+          "meta",
+          "link",
+          "title",
+          "style",
+          "body",
+          "header",
+          "nav",
+          "main",
+          "section",
+          "article",
+          "footer",
+          "div",
+          "span",
+          "p",
+          "h2",
+          "h3",
+          "strong",
+          "a",
+          "dl",
+          "dt",
+          "dd",
+          "table",
+          "thead",
+          "tbody",
+          "tr",
+          "th",
+          "td",
+          "code",
+          "br",
+          "ul",
+          "li",
+          "details",
+          "summary",
+          "label",
+          "input",
+          "select",
+          "option",
+          "figure",
+          "figcaption",
+          "svg",
+          "g",
+          "rect",
+          "line",
+          "text",
+          "path",
+          "image",
+          "pre",
+          "script");
 
   static void assertOnlyOwnMarkup(String html) {
     Matcher tag = Pattern.compile("<(/?)([a-zA-Z][a-zA-Z0-9]*)([^>]*)>").matcher(html);
@@ -222,7 +323,9 @@ class HtmlReportRendererTest {
       assertThat(OWN_TAGS).as("tag %s", tag.group()).contains(tag.group(2));
       // attribute names only: values are double-quoted, and a quote inside a value is &quot;
       String names = tag.group(3).replaceAll("\"[^\"]*\"", "\"\"");
-      assertThat(names).as("attributes of %s", tag.group()).doesNotContainPattern("(?i)\\son[a-z]+\\s*=")
+      assertThat(names)
+          .as("attributes of %s", tag.group())
+          .doesNotContainPattern("(?i)\\son[a-z]+\\s*=")
           .doesNotContain("'");
     }
     assertThat(tags).isGreaterThan(100);

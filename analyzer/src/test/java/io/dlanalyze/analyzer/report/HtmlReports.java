@@ -24,7 +24,8 @@ final class HtmlReports {
     Analyzer analyzer = new Analyzer();
     AnalysisOptions options = AnalysisOptions.defaults();
     Report report;
-    try (TraceReader reader = trace.open(new ReadOptions(analyzer.projection(options), ReadOptions.DEFAULT_BATCH_ROWS))) {
+    try (TraceReader reader =
+        trace.open(new ReadOptions(analyzer.projection(options), ReadOptions.DEFAULT_BATCH_ROWS))) {
       report = analyzer.analyze(reader, options).withoutTiming();
     }
     TraceCharts charts;

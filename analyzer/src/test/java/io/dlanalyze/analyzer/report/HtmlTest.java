@@ -17,7 +17,8 @@ class HtmlTest {
   void text_controlCharactersAndLoneSurrogates_replacedButPairsKept() {
     assertThat(Html.text("a\u0000b\u001bc\u007fd\te\nf")).isEqualTo("a\uFFFDb\uFFFDc\uFFFDd\te\nf");
     assertThat(Html.text("x\ud800y\udc00z")).isEqualTo("x\uFFFDy\uFFFDz");
-    assertThat(Html.text("rocket \ud83d\ude80 \u00e9\u5c42")).isEqualTo("rocket \ud83d\ude80 \u00e9\u5c42");
+    assertThat(Html.text("rocket \ud83d\ude80 \u00e9\u5c42"))
+        .isEqualTo("rocket \ud83d\ude80 \u00e9\u5c42");
   }
 
   @Test

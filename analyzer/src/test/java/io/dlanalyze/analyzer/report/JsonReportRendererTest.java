@@ -23,24 +23,55 @@ class JsonReportRendererTest {
 
     List<String> fields = new ArrayList<>();
     json.fieldNames().forEachRemaining(fields::add);
-    assertThat(fields).containsExactly(
-        "report_version", "mode", "verdict", "verdict_reason", "root_cause", "findings", "baselines",
-        "trace", "options");
+    assertThat(fields)
+        .containsExactly(
+            "report_version",
+            "mode",
+            "verdict",
+            "verdict_reason",
+            "root_cause",
+            "findings",
+            "baselines",
+            "trace",
+            "options");
     assertThat(json.get("report_version").asInt()).isEqualTo(2);
     List<String> rootFields = new ArrayList<>();
     json.get("root_cause").fieldNames().forEachRemaining(rootFields::add);
-    assertThat(rootFields).containsExactly(
-        "scope", "layer_index", "layer_name", "cause", "suggested_fix", "symptom", "finding_rank", "alternatives");
+    assertThat(rootFields)
+        .containsExactly(
+            "scope",
+            "layer_index",
+            "layer_name",
+            "cause",
+            "suggested_fix",
+            "symptom",
+            "finding_rank",
+            "alternatives");
     assertThat(json.get("root_cause").get("finding_rank").asInt()).isPositive();
     assertThat(json.get("verdict").asText()).isEqualTo("buggy");
     assertThat(json.get("root_cause").get("scope").asText()).isEqualTo("layer");
     JsonNode finding = json.get("findings").get(0);
     List<String> findingFields = new ArrayList<>();
     finding.fieldNames().forEachRemaining(findingFields::add);
-    assertThat(findingFields).containsExactly(
-        "rank", "detector", "symptom", "severity", "layer_index", "layer_name", "layer_type", "phase",
-        "first_step", "epoch", "batch", "last_step", "occurrences", "evidence", "message",
-        "consequences", "suggested_fix");
+    assertThat(findingFields)
+        .containsExactly(
+            "rank",
+            "detector",
+            "symptom",
+            "severity",
+            "layer_index",
+            "layer_name",
+            "layer_type",
+            "phase",
+            "first_step",
+            "epoch",
+            "batch",
+            "last_step",
+            "occurrences",
+            "evidence",
+            "message",
+            "consequences",
+            "suggested_fix");
     assertThat(finding.get("rank").asInt()).isEqualTo(1);
     assertThat(finding.get("symptom").asText()).isEqualTo("numerical_error");
     assertThat(finding.get("evidence").get("mean").asText()).isEqualTo("NaN");
@@ -63,6 +94,7 @@ class JsonReportRendererTest {
     Report report = analyze(trace(Fault.nan(3, 420)));
     JsonReportRenderer renderer = new JsonReportRenderer(RenderOptions.plain());
 
-    assertThat(renderer.render(report)).isEqualTo(renderer.render(analyze(trace(Fault.nan(3, 420)))));
+    assertThat(renderer.render(report))
+        .isEqualTo(renderer.render(analyze(trace(Fault.nan(3, 420)))));
   }
 }

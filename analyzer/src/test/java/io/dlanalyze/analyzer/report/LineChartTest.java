@@ -41,19 +41,24 @@ class LineChartTest {
 
   @Test
   void render_ordinaryValues_linearAxis() {
-    LineChart chart = new LineChart(charts, LineChart.SMALL, "mean")
-        .line(new LineChart.Line("fc0", series(b -> Math.sin(b / 10.0)), "#000", true));
+    LineChart chart =
+        new LineChart(charts, LineChart.SMALL, "mean")
+            .line(new LineChart.Line("fc0", series(b -> Math.sin(b / 10.0)), "#000", true));
 
     String svg = render(chart);
 
     assertThat(chart.scale()).isEqualTo(LineChart.Scale.LINEAR);
-    assertThat(svg).startsWith("<svg class=\"chart\"").endsWith("</svg>").contains(">0.5</text>", ">-0.5</text>");
+    assertThat(svg)
+        .startsWith("<svg class=\"chart\"")
+        .endsWith("</svg>")
+        .contains(">0.5</text>", ">-0.5</text>");
   }
 
   @Test
   void render_positiveValuesOverDecades_logAxis() {
-    LineChart chart = new LineChart(charts, LineChart.SMALL, "l2_norm")
-        .line(new LineChart.Line("fc0", series(b -> Math.pow(10, b / 10.0)), "#000", true));
+    LineChart chart =
+        new LineChart(charts, LineChart.SMALL, "l2_norm")
+            .line(new LineChart.Line("fc0", series(b -> Math.pow(10, b / 10.0)), "#000", true));
 
     String svg = render(chart);
 
@@ -63,8 +68,14 @@ class LineChartTest {
 
   @Test
   void render_valuesOfBothSignsThatExplode_symmetricLogAxis() {
-    LineChart chart = new LineChart(charts, LineChart.SMALL, "mean")
-        .line(new LineChart.Line("fc0", series(b -> b < 90 ? 0.01 * Math.sin(b) : -Math.pow(10, b - 70)), "#000", true));
+    LineChart chart =
+        new LineChart(charts, LineChart.SMALL, "mean")
+            .line(
+                new LineChart.Line(
+                    "fc0",
+                    series(b -> b < 90 ? 0.01 * Math.sin(b) : -Math.pow(10, b - 70)),
+                    "#000",
+                    true));
 
     String svg = render(chart);
 
@@ -76,9 +87,10 @@ class LineChartTest {
 
   @Test
   void render_noFiniteValueAfterAnEarlyStep_axisClippedAndStripsToTheEdge() {
-    LineChart chart = new LineChart(charts, LineChart.SMALL, "mean")
-        .line(new LineChart.Line("fc0", series(b -> b <= 10 ? b : Double.NaN), "#000", true))
-        .marker(new LineChart.Marker(10, "first fault", "#f00"));
+    LineChart chart =
+        new LineChart(charts, LineChart.SMALL, "mean")
+            .line(new LineChart.Line("fc0", series(b -> b <= 10 ? b : Double.NaN), "#000", true))
+            .marker(new LineChart.Marker(10, "first fault", "#f00"));
 
     String svg = render(chart);
 
@@ -90,8 +102,9 @@ class LineChartTest {
 
   @Test
   void render_finiteValuesToTheEnd_notClipped() {
-    LineChart chart = new LineChart(charts, LineChart.SMALL, "mean")
-        .line(new LineChart.Line("fc0", series(b -> b), "#000", true));
+    LineChart chart =
+        new LineChart(charts, LineChart.SMALL, "mean")
+            .line(new LineChart.Line("fc0", series(b -> b), "#000", true));
 
     render(chart);
 
@@ -100,12 +113,14 @@ class LineChartTest {
 
   @Test
   void constantValue_sameValueEverywhere_thatValue() {
-    LineChart constant = new LineChart(charts, LineChart.SMALL, "nan_count")
-        .line(new LineChart.Line("fc0", series(b -> 0), "#000", true))
-        .line(new LineChart.Line("fc1", series(b -> 0), "#111", false));
-    LineChart varying = new LineChart(charts, LineChart.SMALL, "nan_count")
-        .line(new LineChart.Line("fc0", series(b -> 0), "#000", true))
-        .line(new LineChart.Line("fc1", series(b -> b == 50 ? 1 : 0), "#111", false));
+    LineChart constant =
+        new LineChart(charts, LineChart.SMALL, "nan_count")
+            .line(new LineChart.Line("fc0", series(b -> 0), "#000", true))
+            .line(new LineChart.Line("fc1", series(b -> 0), "#111", false));
+    LineChart varying =
+        new LineChart(charts, LineChart.SMALL, "nan_count")
+            .line(new LineChart.Line("fc0", series(b -> 0), "#000", true))
+            .line(new LineChart.Line("fc1", series(b -> b == 50 ? 1 : 0), "#111", false));
 
     assertThat(constant.constantValue()).isZero();
     assertThat(varying.constantValue()).isNaN();

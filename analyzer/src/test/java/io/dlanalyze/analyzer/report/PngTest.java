@@ -20,13 +20,15 @@ class PngTest {
       pixels[i] = (byte) (i % palette.length);
     }
 
-    BufferedImage image = ImageIO.read(new ByteArrayInputStream(Png.encode(width, height, pixels, palette)));
+    BufferedImage image =
+        ImageIO.read(new ByteArrayInputStream(Png.encode(width, height, pixels, palette)));
 
     assertThat(image.getWidth()).isEqualTo(width);
     assertThat(image.getHeight()).isEqualTo(height);
     for (int y = 0; y < height; y++) {
       for (int x = 0; x < width; x++) {
-        assertThat(image.getRGB(x, y) & 0xffffff).isEqualTo(palette[(y * width + x) % palette.length]);
+        assertThat(image.getRGB(x, y) & 0xffffff)
+            .isEqualTo(palette[(y * width + x) % palette.length]);
       }
     }
   }
@@ -38,7 +40,9 @@ class PngTest {
 
     String uri = Png.dataUri(2, 2, pixels, palette);
 
-    assertThat(uri).startsWith("data:image/png;base64,").isEqualTo(Png.dataUri(2, 2, pixels, palette));
+    assertThat(uri)
+        .startsWith("data:image/png;base64,")
+        .isEqualTo(Png.dataUri(2, 2, pixels, palette));
     byte[] png = Base64.getDecoder().decode(uri.substring("data:image/png;base64,".length()));
     assertThat(png).startsWith(0x89, 'P', 'N', 'G');
   }

@@ -44,7 +44,10 @@ class TextReportRendererTest {
 
     assertOnlyLineEndsAreControls(text);
     String hostile = HostileTrace.NAMES.get(7);
-    assertThat(text).contains(Printable.escape(hostile)).contains("\\e[31m").contains("\\nforged: line");
+    assertThat(text)
+        .contains(Printable.escape(hostile))
+        .contains("\\e[31m")
+        .contains("\\nforged: line");
     assertThat(text.lines()).noneMatch(line -> line.startsWith("forged"));
     assertThat(text).contains(Printable.escape(HostileTrace.NAMES.get(6)));
   }
@@ -74,7 +77,8 @@ class TextReportRendererTest {
       if (line.startsWith("|")) {
         // every table row of the findings table keeps its 11 cells: no hostile '|' splits one
         assertThat(line.replace("\\|", "").chars().filter(c -> c == '|').count())
-            .as(line).isIn(5L, 12L);
+            .as(line)
+            .isIn(5L, 12L);
       }
     }
   }

@@ -21,7 +21,8 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class TraceChartsTest {
-  private static TraceCharts collect(SyntheticTrace trace, Report report, TraceCharts.Options options) {
+  private static TraceCharts collect(
+      SyntheticTrace trace, Report report, TraceCharts.Options options) {
     try (TraceReader reader = trace.open(ReadOptions.all())) {
       return TraceCharts.collect(reader, report, options);
     }
@@ -35,7 +36,9 @@ class TraceChartsTest {
     TraceCharts charts = collect(trace, report, TraceCharts.Options.defaults());
 
     for (int layer = 1; layer <= 5; layer++) {
-      assertThat(charts.series(layer, Phase.FORWARD, ChartStat.MEAN)).as("layer %d", layer).isNotNull();
+      assertThat(charts.series(layer, Phase.FORWARD, ChartStat.MEAN))
+          .as("layer %d", layer)
+          .isNotNull();
     }
     assertThat(charts.series(0, Phase.FORWARD, ChartStat.MEAN)).isNull();
     assertThat(charts.series(3, Phase.GRADIENT, ChartStat.MEAN)).isNull();
@@ -62,7 +65,9 @@ class TraceChartsTest {
       while (reader.next()) {
         for (int r = 0; r < batch.size(); r++) {
           long step = batch.longs(Column.STEP)[r];
-          if (step >= 100 && step < 200 && batch.ints(Column.LAYER_INDEX)[r] == 2
+          if (step >= 100
+              && step < 200
+              && batch.ints(Column.LAYER_INDEX)[r] == 2
               && batch.ints(Column.PHASE)[r] == Phase.FORWARD.code()) {
             double value = batch.doubles(Column.L2_NORM)[r];
             min = Math.min(min, value);
@@ -101,7 +106,13 @@ class TraceChartsTest {
   @Test
   void collect_40000Steps_boundedPointsPerSeries() {
     SyntheticTrace trace =
-        SyntheticTrace.builder().layers(4).steps(40_000).stepsPerEpoch(400).seed(3).fault(Fault.nan(1, 39_000)).build();
+        SyntheticTrace.builder()
+            .layers(4)
+            .steps(40_000)
+            .stepsPerEpoch(400)
+            .seed(3)
+            .fault(Fault.nan(1, 39_000))
+            .build();
     Report report = analyze(trace);
 
     TraceCharts charts = collect(trace, report, TraceCharts.Options.defaults());
@@ -109,10 +120,13 @@ class TraceChartsTest {
     assertThat(charts.stepsPerBucket()).isEqualTo(200);
     assertThat(charts.buckets()).isEqualTo(200);
     assertThat(charts.series(1, Phase.FORWARD, ChartStat.MEAN).buckets()).isEqualTo(200);
-    assertThat(charts.heatmaps()).isNotEmpty().allSatisfy(grid -> {
-      assertThat(grid.columns()).isEqualTo(400);
-      assertThat(grid.stepsPerColumn()).isEqualTo(100);
-    });
+    assertThat(charts.heatmaps())
+        .isNotEmpty()
+        .allSatisfy(
+            grid -> {
+              assertThat(grid.columns()).isEqualTo(400);
+              assertThat(grid.stepsPerColumn()).isEqualTo(100);
+            });
   }
 
   @Test
@@ -137,11 +151,19 @@ class TraceChartsTest {
   void heatmap_deadLayer_allZeroCellsAfterTheFault() {
     SyntheticTrace trace = trace(Fault.deadLayer(2, 500));
     Report report = analyze(trace);
-    Report withActivationFinding = withFindings(report, List.of(
-        Finding.builder("dead-or-zero", Symptom.DEAD_OR_ZERO, Severity.ERROR).at(2, Phase.ACTIVATION)
-            .layerName("fc2").steps(500, 999, 500).message("fc2 is dead").build()));
+    Report withActivationFinding =
+        withFindings(
+            report,
+            List.of(
+                Finding.builder("dead-or-zero", Symptom.DEAD_OR_ZERO, Severity.ERROR)
+                    .at(2, Phase.ACTIVATION)
+                    .layerName("fc2")
+                    .steps(500, 999, 500)
+                    .message("fc2 is dead")
+                    .build()));
 
-    TraceCharts charts = collect(trace, withActivationFinding, new TraceCharts.Options(1, 0, 10, 1, 100, 10));
+    TraceCharts charts =
+        collect(trace, withActivationFinding, new TraceCharts.Options(1, 0, 10, 1, 100, 10));
 
     HeatmapGrid grid = charts.heatmaps().get(0);
     assertThat(grid.phase()).isEqualTo(Phase.ACTIVATION);
@@ -181,32 +203,55 @@ class TraceChartsTest {
 
   @Test
   void keys_modelLevelFinding_ownPhaseOnceWithoutNeighbours() {
-    Report report = withFindings(analyze(trace()), List.of(
-        Finding.builder("not-learning", Symptom.NOT_LEARNING, Severity.ERROR).at(-1, Phase.LOSS)
-            .layerName("model").steps(100, 999, 900).message("the loss does not decrease").build()));
+    Report report =
+        withFindings(
+            analyze(trace()),
+            List.of(
+                Finding.builder("not-learning", Symptom.NOT_LEARNING, Severity.ERROR)
+                    .at(-1, Phase.LOSS)
+                    .layerName("model")
+                    .steps(100, 999, 900)
+                    .message("the loss does not decrease")
+                    .build()));
 
     List<TraceCharts.Key> keys = TraceCharts.keys(report, TraceCharts.Options.defaults(), 6);
 
-    assertThat(keys).containsExactly(new TraceCharts.Key(-1, Phase.LOSS), new TraceCharts.Key(-1, Phase.ACCURACY));
+    assertThat(keys)
+        .containsExactly(
+            new TraceCharts.Key(-1, Phase.LOSS), new TraceCharts.Key(-1, Phase.ACCURACY));
     assertThat(TraceCharts.heatmapPhases(report, TraceCharts.Options.defaults()))
         .containsExactly(Phase.FORWARD, Phase.GRADIENT);
   }
 
   @Test
   void heatmapPhases_modelLevelTopFinding_phaseOfTheNextLayerFindingFirst() {
-    Report report = withFindings(analyze(trace()), List.of(
-        Finding.builder("not-learning", Symptom.NOT_LEARNING, Severity.ERROR).at(-1, Phase.LOSS)
-            .layerName("model").steps(100, 999, 900).message("the loss does not decrease").build(),
-        Finding.builder("dead-or-zero", Symptom.DEAD_OR_ZERO, Severity.ERROR).at(2, Phase.ACTIVATION)
-            .layerName("fc2").steps(500, 999, 500).message("fc2 is dead").build()));
+    Report report =
+        withFindings(
+            analyze(trace()),
+            List.of(
+                Finding.builder("not-learning", Symptom.NOT_LEARNING, Severity.ERROR)
+                    .at(-1, Phase.LOSS)
+                    .layerName("model")
+                    .steps(100, 999, 900)
+                    .message("the loss does not decrease")
+                    .build(),
+                Finding.builder("dead-or-zero", Symptom.DEAD_OR_ZERO, Severity.ERROR)
+                    .at(2, Phase.ACTIVATION)
+                    .layerName("fc2")
+                    .steps(500, 999, 500)
+                    .message("fc2 is dead")
+                    .build()));
 
     assertThat(TraceCharts.heatmapPhases(report, TraceCharts.Options.defaults()))
         .containsExactly(Phase.ACTIVATION, Phase.FORWARD);
     assertThat(HtmlChartSections.heatmapMark(report, Phase.ACTIVATION)).isEqualTo(1);
     assertThat(HtmlChartSections.heatmapMark(report, Phase.FORWARD)).isEqualTo(1);
-    assertThat(HtmlChartSections.heatmapMark(withFindings(report, List.of(report.findings().get(0))),
-        Phase.FORWARD)).isZero();
-    assertThat(HtmlChartSections.heatmapMark(withFindings(report, List.of()), Phase.FORWARD)).isEqualTo(-1);
+    assertThat(
+            HtmlChartSections.heatmapMark(
+                withFindings(report, List.of(report.findings().get(0))), Phase.FORWARD))
+        .isZero();
+    assertThat(HtmlChartSections.heatmapMark(withFindings(report, List.of()), Phase.FORWARD))
+        .isEqualTo(-1);
   }
 
   @Test
@@ -214,7 +259,8 @@ class TraceChartsTest {
     Report report = analyze(trace(Fault.nan(3, 400)));
 
     assertThat(TraceCharts.heatmapPhases(report, new TraceCharts.Options(3, 2, 400, 3, 400, 200)))
-        .startsWith(Phase.FORWARD, Phase.ACTIVATION).hasSize(3);
+        .startsWith(Phase.FORWARD, Phase.ACTIVATION)
+        .hasSize(3);
   }
 
   @Test
@@ -258,7 +304,17 @@ class TraceChartsTest {
   }
 
   static Report withFindings(Report r, List<Finding> findings) {
-    return new Report(r.reportVersion(), r.mode(), r.verdict(), r.verdictReason(), r.rootCause(), findings,
-        r.baselines(), r.trace(), r.thresholds(), r.detectors(), r.timing());
+    return new Report(
+        r.reportVersion(),
+        r.mode(),
+        r.verdict(),
+        r.verdictReason(),
+        r.rootCause(),
+        findings,
+        r.baselines(),
+        r.trace(),
+        r.thresholds(),
+        r.detectors(),
+        r.timing());
   }
 }

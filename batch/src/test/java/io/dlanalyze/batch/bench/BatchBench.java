@@ -15,8 +15,8 @@ import java.nio.file.Path;
 
 /**
  * Generates the input of {@code bench/batch.sh}: {@code COUNT} synthetic traces of {@code STEPS}
- * steps of a 6-layer MLP (32 rows a step), 60% Parquet, 30% Arrow IPC stream, 10% Arrow IPC file;
- * a quarter of them with a fault (NaN, dead layer, frozen weights, loss plateau in turn).
+ * steps of a 6-layer MLP (32 rows a step), 60% Parquet, 30% Arrow IPC stream, 10% Arrow IPC file; a
+ * quarter of them with a fault (NaN, dead layer, frozen weights, loss plateau in turn).
  *
  * <pre>{@code java -cp ... io.dlanalyze.batch.bench.BatchBench DIR COUNT STEPS}</pre>
  */
@@ -29,7 +29,8 @@ public final class BatchBench {
     long steps = Long.parseLong(args[2]);
     Files.createDirectories(dir);
     for (int i = 0; i < count; i++) {
-      SyntheticTrace.Builder builder = SyntheticTrace.builder().layers(6).steps(steps).stepsPerEpoch(500).seed(i);
+      SyntheticTrace.Builder builder =
+          SyntheticTrace.builder().layers(6).steps(steps).stepsPerEpoch(500).seed(i);
       if (i % 4 == 1) {
         builder.fault(
             switch (i / 4 % 4) {
@@ -44,7 +45,8 @@ public final class BatchBench {
       Path file = dir.resolve(format(ROOT, "team-%d/run-%04d%s", i % 8, i, extension));
       Files.createDirectories(file.getParent());
       try (TraceReader reader = builder.build().open(ReadOptions.all());
-          TraceWriter writer = TraceWriters.create(file, reader.metadata(), WriteOptions.defaults())) {
+          TraceWriter writer =
+              TraceWriters.create(file, reader.metadata(), WriteOptions.defaults())) {
         while (reader.next()) {
           writer.write(reader.batch());
         }

@@ -8,12 +8,12 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.dlanalyze.analyzer.Symptom;
 import io.dlanalyze.cli.eval.Evaluation.CaseResult;
 import io.dlanalyze.cli.eval.Evaluation.Outcome;
 import io.dlanalyze.cli.eval.Evaluation.Result;
 import io.dlanalyze.cli.eval.Evaluation.Timeliness;
 import io.dlanalyze.cli.eval.Evaluation.ToolTotals;
-import io.dlanalyze.analyzer.Symptom;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -22,7 +22,8 @@ public final class EvalRenderer {
   /** Version of the JSON layout. */
   public static final int JSON_VERSION = 1;
 
-  private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+  private static final ObjectMapper JSON =
+      new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
   private EvalRenderer() {}
 
@@ -41,35 +42,56 @@ public final class EvalRenderer {
     if (markdown) {
       out.append("### Per case\n\n");
     } else {
-      out.append(format(ROOT, "dl-analyze eval %s: %d cases%n%n", result.manifest().path(), result.cases().size()));
+      out.append(
+          format(
+              ROOT,
+              "dl-analyze eval %s: %d cases%n%n",
+              result.manifest().path(),
+              result.cases().size()));
     }
     List<String[]> rows = new ArrayList<>();
-    rows.add(new String[] {
-      "case", "truth", "expected", "dl-analyze", "loc", "sym", "deeplocalize", "loc", "sym",
-      "TerminateOnNaN", "ES(loss)", "ES(acc)", "earlier vs TON/ESL/ESA"
-    });
+    rows.add(
+        new String[] {
+          "case",
+          "truth",
+          "expected",
+          "dl-analyze",
+          "loc",
+          "sym",
+          "deeplocalize",
+          "loc",
+          "sym",
+          "TerminateOnNaN",
+          "ES(loss)",
+          "ES(acc)",
+          "earlier vs TON/ESL/ESA"
+        });
     for (CaseResult r : result.cases()) {
       Manifest.Case c = r.testCase();
       String expected = c.buggy() ? c.symptom().wireName() + " @ " + c.rootCause() : "healthy";
       if (r.error() != null) {
-        rows.add(new String[] {c.id(), truth(c), expected, "error: " + r.error(), "", "", "", "", "", "", "", "", ""});
+        rows.add(
+            new String[] {
+              c.id(), truth(c), expected, "error: " + r.error(), "", "", "", "", "", "", "", "", ""
+            });
         continue;
       }
-      rows.add(new String[] {
-        c.id(),
-        truth(c),
-        expected,
-        analyzerCell(r.outcome(Tool.DEFAULT)),
-        mark(r.outcome(Tool.DEFAULT).localized()),
-        mark(r.outcome(Tool.DEFAULT).symptomRight()),
-        analyzerCell(r.outcome(Tool.DEEPLOCALIZE)),
-        mark(r.outcome(Tool.DEEPLOCALIZE).localized()),
-        mark(r.outcome(Tool.DEEPLOCALIZE).symptomRight()),
-        baselineCell(r.outcome(Tool.TERMINATE_ON_NAN)),
-        baselineCell(r.outcome(Tool.EARLY_STOPPING_LOSS)),
-        baselineCell(r.outcome(Tool.EARLY_STOPPING_ACCURACY)),
-        earlier(r)
-      });
+      rows.add(
+          new String[] {
+            c.id(),
+            truth(c),
+            expected,
+            analyzerCell(r.outcome(Tool.DEFAULT)),
+            mark(r.outcome(Tool.DEFAULT).localized()),
+            mark(r.outcome(Tool.DEFAULT).symptomRight()),
+            analyzerCell(r.outcome(Tool.DEEPLOCALIZE)),
+            mark(r.outcome(Tool.DEEPLOCALIZE).localized()),
+            mark(r.outcome(Tool.DEEPLOCALIZE).symptomRight()),
+            baselineCell(r.outcome(Tool.TERMINATE_ON_NAN)),
+            baselineCell(r.outcome(Tool.EARLY_STOPPING_LOSS)),
+            baselineCell(r.outcome(Tool.EARLY_STOPPING_ACCURACY)),
+            earlier(r)
+          });
     }
     table(out, rows, markdown);
 
@@ -77,46 +99,62 @@ public final class EvalRenderer {
     int buggy = result.totals().get(0).buggy();
     int fixed = result.totals().get(0).fixed();
     List<String[]> totals = new ArrayList<>();
-    totals.add(new String[] {
-      "approach",
-      format(ROOT, "detected (of %d buggy)", buggy),
-      "correctly localized",
-      "right symptom",
-      format(ROOT, "false alarms (of %d fixed)", fixed)
-    });
+    totals.add(
+        new String[] {
+          "approach",
+          format(ROOT, "detected (of %d buggy)", buggy),
+          "correctly localized",
+          "right symptom",
+          format(ROOT, "false alarms (of %d fixed)", fixed)
+        });
     for (ToolTotals t : result.totals()) {
-      totals.add(new String[] {
-        t.tool().label(),
-        String.valueOf(t.detected()),
-        t.tool().localizes() ? String.valueOf(t.localized()) : "-",
-        t.tool().localizes() ? String.valueOf(t.symptomRight()) : "-",
-        String.valueOf(t.falseAlarms())
-      });
+      totals.add(
+          new String[] {
+            t.tool().label(),
+            String.valueOf(t.detected()),
+            t.tool().localizes() ? String.valueOf(t.localized()) : "-",
+            t.tool().localizes() ? String.valueOf(t.symptomRight()) : "-",
+            String.valueOf(t.falseAlarms())
+          });
     }
     table(out, totals, markdown);
 
-    out.append(markdown ? "\n### First fault: dl-analyze (default) vs each baseline, buggy cases\n\n"
-        : "\nFirst fault: dl-analyze (default) vs each baseline, buggy cases\n");
+    out.append(
+        markdown
+            ? "\n### First fault: dl-analyze (default) vs each baseline, buggy cases\n\n"
+            : "\nFirst fault: dl-analyze (default) vs each baseline, buggy cases\n");
     List<String[]> timing = new ArrayList<>();
-    timing.add(new String[] {
-      "baseline", "both fired", "dl-analyze earlier", "same step", "baseline earlier",
-      "median steps earlier", "only dl-analyze", "only baseline"
-    });
+    timing.add(
+        new String[] {
+          "baseline",
+          "both fired",
+          "dl-analyze earlier",
+          "same step",
+          "baseline earlier",
+          "median steps earlier",
+          "only dl-analyze",
+          "only baseline"
+        });
     for (Timeliness t : result.timeliness()) {
-      timing.add(new String[] {
-        t.baseline().label(),
-        String.valueOf(t.bothFired()),
-        String.valueOf(t.earlier()),
-        String.valueOf(t.same()),
-        String.valueOf(t.later()),
-        t.medianStepsEarlier() == null ? "-" : number(t.medianStepsEarlier()),
-        String.valueOf(t.onlyDlAnalyze()),
-        String.valueOf(t.onlyBaseline())
-      });
+      timing.add(
+          new String[] {
+            t.baseline().label(),
+            String.valueOf(t.bothFired()),
+            String.valueOf(t.earlier()),
+            String.valueOf(t.same()),
+            String.valueOf(t.later()),
+            t.medianStepsEarlier() == null ? "-" : number(t.medianStepsEarlier()),
+            String.valueOf(t.onlyDlAnalyze()),
+            String.valueOf(t.onlyBaseline())
+          });
     }
     table(out, timing, markdown);
     if (result.errors() > 0) {
-      out.append(format(ROOT, "%n%d case(s) could not be analysed (see \"error:\" rows).%n", result.errors()));
+      out.append(
+          format(
+              ROOT,
+              "%n%d case(s) could not be analysed (see \"error:\" rows).%n",
+              result.errors()));
     }
     return out.toString();
   }
@@ -169,7 +207,9 @@ public final class EvalRenderer {
   }
 
   private static String number(double value) {
-    return value == Math.rint(value) ? String.valueOf((long) value) : String.format(ROOT, "%.1f", value);
+    return value == Math.rint(value)
+        ? String.valueOf((long) value)
+        : String.format(ROOT, "%.1f", value);
   }
 
   private static void table(StringBuilder out, List<String[]> rows, boolean markdown) {

@@ -34,10 +34,10 @@ public final class Evaluation {
    * @param verdict the analyzer's verdict, or "stopped"/"never"/"not_applicable" for a baseline
    * @param location where the analyzer put the root cause, or {@code null}
    * @param symptom the symptom class of the root-cause finding, or {@code null}
-   * @param localized the root cause is the expected location ({@code null} when not applicable:
-   *     a healthy case, a baseline, nothing detected)
-   * @param symptomRight the symptom is the expected one or an acceptable one ({@code null} when
-   *     not applicable)
+   * @param localized the root cause is the expected location ({@code null} when not applicable: a
+   *     healthy case, a baseline, nothing detected)
+   * @param symptomRight the symptom is the expected one or an acceptable one ({@code null} when not
+   *     applicable)
    */
   public record Outcome(
       boolean detected,
@@ -72,13 +72,17 @@ public final class Evaluation {
     }
 
     /**
-     * Steps between dl-analyze's (default mode) first fault and the baseline's stop: positive
-     * when dl-analyze found it earlier; {@code null} unless both fired on a buggy case.
+     * Steps between dl-analyze's (default mode) first fault and the baseline's stop: positive when
+     * dl-analyze found it earlier; {@code null} unless both fired on a buggy case.
      */
     public Long stepsEarlierThan(Tool baseline) {
       Outcome ours = outcomes.get(Tool.DEFAULT);
       Outcome theirs = outcomes.get(baseline);
-      if (!testCase.buggy() || ours == null || theirs == null || !ours.detected() || !theirs.detected()) {
+      if (!testCase.buggy()
+          || ours == null
+          || theirs == null
+          || !ours.detected()
+          || !theirs.detected()) {
         return null;
       }
       return theirs.step() - ours.step();
@@ -87,7 +91,13 @@ public final class Evaluation {
 
   /** Counts for one tool over the manifest. */
   public record ToolTotals(
-      Tool tool, int buggy, int detected, int localized, int symptomRight, int fixed, int falseAlarms) {}
+      Tool tool,
+      int buggy,
+      int detected,
+      int localized,
+      int symptomRight,
+      int fixed,
+      int falseAlarms) {}
 
   /**
    * How dl-analyze's default mode compares in time with one baseline over the buggy cases.
@@ -146,7 +156,8 @@ public final class Evaluation {
     try {
       ours = analyzer.analyze(testCase.trace(), AnalysisOptions.defaults());
       deepLocalize =
-          analyzer.analyze(testCase.trace(), AnalysisOptions.builder().mode(AnalysisMode.DEEPLOCALIZE).build());
+          analyzer.analyze(
+              testCase.trace(), AnalysisOptions.builder().mode(AnalysisMode.DEEPLOCALIZE).build());
     } catch (TraceFormatException e) {
       return new CaseResult(testCase, 0, Map.of(), e.getMessage());
     }
@@ -170,14 +181,19 @@ public final class Evaluation {
     }
     RootCause cause = report.rootCause();
     Finding first = root;
-    if (cause != null && cause.findingRank() > 0 && cause.findingRank() <= report.findings().size()) {
+    if (cause != null
+        && cause.findingRank() > 0
+        && cause.findingRank() <= report.findings().size()) {
       // The symptom is the one of the finding the root cause rests on, which can be a later-ranked
       // finding than the first warning (an earlier-starting consequence ranks first).
       root = report.findings().get(cause.findingRank() - 1);
     }
     String location = null;
     if (cause != null) {
-      location = cause.scope().equals(RootCause.MODEL) ? "model" : cause.layerName() + " (#" + cause.layerIndex() + ")";
+      location =
+          cause.scope().equals(RootCause.MODEL)
+              ? "model"
+              : cause.layerName() + " (#" + cause.layerIndex() + ")";
     }
     String symptom = root == null ? null : root.symptom().wireName();
     Boolean localized = null;
@@ -188,7 +204,8 @@ public final class Evaluation {
           cause != null
               && (expected.isModel()
                   ? cause.scope().equals(RootCause.MODEL)
-                  : cause.scope().equals(RootCause.LAYER) && cause.layerIndex() == expected.layerIndex());
+                  : cause.scope().equals(RootCause.LAYER)
+                      && cause.layerIndex() == expected.layerIndex());
       symptomRight = root != null && testCase.symptomMatches(root.symptom());
     } else if (testCase.buggy()) {
       localized = false;
@@ -208,10 +225,18 @@ public final class Evaluation {
     for (BaselineResult result : report.baselines()) {
       if (result.name().equals(baseline.id())) {
         boolean stopped = result.status() == BaselineResult.Status.STOPPED;
-        return new Outcome(stopped, stopped ? result.stopStep() : -1, result.status().wireName(), null, null, null, null);
+        return new Outcome(
+            stopped,
+            stopped ? result.stopStep() : -1,
+            result.status().wireName(),
+            null,
+            null,
+            null,
+            null);
       }
     }
-    return new Outcome(false, -1, BaselineResult.Status.NOT_APPLICABLE.wireName(), null, null, null, null);
+    return new Outcome(
+        false, -1, BaselineResult.Status.NOT_APPLICABLE.wireName(), null, null, null, null);
   }
 
   static Result summarize(Manifest manifest, List<CaseResult> results) {
@@ -247,7 +272,8 @@ public final class Evaluation {
           falseAlarms += outcome.detected() ? 1 : 0;
         }
       }
-      totals.add(new ToolTotals(tool, buggy, detected, localized, symptomRight, fixed, falseAlarms));
+      totals.add(
+          new ToolTotals(tool, buggy, detected, localized, symptomRight, fixed, falseAlarms));
     }
     List<Timeliness> timeliness = new ArrayList<>();
     for (Tool baseline : Tool.baselines()) {
@@ -280,7 +306,8 @@ public final class Evaluation {
         }
       }
       timeliness.add(
-          new Timeliness(baseline, deltas.size(), earlier, same, later, median(deltas), onlyOurs, onlyTheirs));
+          new Timeliness(
+              baseline, deltas.size(), earlier, same, later, median(deltas), onlyOurs, onlyTheirs));
     }
     return new Result(manifest, results, totals, timeliness, errors);
   }

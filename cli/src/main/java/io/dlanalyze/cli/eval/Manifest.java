@@ -32,8 +32,8 @@ public record Manifest(Path path, List<Case> cases) {
   }
 
   /**
-   * The expected root cause: a layer ({@code layerIndex >= 0}) or the model as a whole
-   * ({@code layerIndex == -1}, {@code layerName == "model"}).
+   * The expected root cause: a layer ({@code layerIndex >= 0}) or the model as a whole ({@code
+   * layerIndex == -1}, {@code layerName == "model"}).
    */
   public record Location(int layerIndex, String layerName) {
     public static final Location MODEL = new Location(-1, "model");
@@ -41,7 +41,8 @@ public record Manifest(Path path, List<Case> cases) {
     public Location {
       requireNonNull(layerName, "layerName is null");
       if (layerIndex < -1) {
-        throw new IllegalArgumentException(format(ROOT, "layerIndex must be -1 or more: %s", layerIndex));
+        throw new IllegalArgumentException(
+            format(ROOT, "layerIndex must be -1 or more: %s", layerIndex));
       }
     }
 
@@ -83,7 +84,8 @@ public record Manifest(Path path, List<Case> cases) {
       requireNonNull(trace, "trace is null");
       acceptableSymptoms = List.copyOf(acceptableSymptoms);
       if (buggy && (symptom == null || rootCause == null)) {
-        throw new IllegalArgumentException(format(ROOT, "buggy case %s needs a symptom and a root cause", id));
+        throw new IllegalArgumentException(
+            format(ROOT, "buggy case %s needs a symptom and a root cause", id));
       }
     }
 
@@ -98,8 +100,8 @@ public record Manifest(Path path, List<Case> cases) {
   /**
    * Reads a manifest.
    *
-   * @throws ManifestException when the file is missing, not JSON, or breaks the schema (the
-   *     message names the file and the case)
+   * @throws ManifestException when the file is missing, not JSON, or breaks the schema (the message
+   *     names the file and the case)
    */
   public static Manifest read(Path path) {
     JsonNode root;
@@ -108,7 +110,10 @@ public record Manifest(Path path, List<Case> cases) {
     } catch (NoSuchFileException e) {
       throw new ManifestException(path, "no such file");
     } catch (JsonProcessingException e) {
-      throw new ManifestException(path, "not valid JSON: " + io.dlanalyze.trace.TraceMetadata.jsonProblem(e.getOriginalMessage()));
+      throw new ManifestException(
+          path,
+          "not valid JSON: "
+              + io.dlanalyze.trace.TraceMetadata.jsonProblem(e.getOriginalMessage()));
     } catch (IOException e) {
       throw new ManifestException(path, "cannot read: " + e.getMessage());
     }
@@ -158,7 +163,8 @@ public record Manifest(Path path, List<Case> cases) {
     return new Manifest(path, cases);
   }
 
-  private static String text(Path path, JsonNode node, String field, String where, boolean required) {
+  private static String text(
+      Path path, JsonNode node, String field, String where, boolean required) {
     JsonNode value = node.get(field);
     if (value == null || value.isNull()) {
       if (required) {
@@ -184,13 +190,19 @@ public record Manifest(Path path, List<Case> cases) {
     if (node != null && node.isTextual() && node.textValue().equals("model")) {
       return Location.MODEL;
     }
-    if (node != null && node.isObject() && node.path("layer_index").isInt() && node.path("layer_name").isTextual()) {
+    if (node != null
+        && node.isObject()
+        && node.path("layer_index").isInt()
+        && node.path("layer_name").isTextual()) {
       int index = node.get("layer_index").intValue();
       if (index >= 0) {
         return new Location(index, node.get("layer_name").textValue());
       }
     }
     throw new ManifestException(
-        path, where + ": \"root_cause\" must be \"model\" or {\"layer_name\": ..., \"layer_index\": n >= 0}");
+        path,
+        where
+            + ": \"root_cause\" must be \"model\" or {\"layer_name\": ..., \"layer_index\": n >="
+            + " 0}");
   }
 }

@@ -29,7 +29,9 @@ public enum Tool {
     return label;
   }
 
-  /** True for the analyzer's modes, which name a layer and a symptom; the Keras callbacks do not. */
+  /**
+   * True for the analyzer's modes, which name a layer and a symptom; the Keras callbacks do not.
+   */
   public boolean localizes() {
     return localizes;
   }

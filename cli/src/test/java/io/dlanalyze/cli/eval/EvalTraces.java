@@ -13,15 +13,20 @@ import java.nio.file.Path;
 public final class EvalTraces {
   private EvalTraces() {}
 
-  /** Writes a 4-layer, 200-step synthetic trace (20 steps per epoch) with the faults to {@code path}. */
+  /**
+   * Writes a 4-layer, 200-step synthetic trace (20 steps per epoch) with the faults to {@code
+   * path}.
+   */
   public static Path write(Path path, Fault... faults) {
-    SyntheticTrace.Builder builder = SyntheticTrace.builder().layers(4).steps(200).stepsPerEpoch(20).seed(3);
+    SyntheticTrace.Builder builder =
+        SyntheticTrace.builder().layers(4).steps(200).stepsPerEpoch(20).seed(3);
     for (Fault fault : faults) {
       builder.fault(fault);
     }
     SyntheticTrace trace = builder.build();
     try (TraceReader reader = trace.open(ReadOptions.all());
-        TraceWriter writer = TraceWriters.create(path, reader.metadata(), WriteOptions.defaults())) {
+        TraceWriter writer =
+            TraceWriters.create(path, reader.metadata(), WriteOptions.defaults())) {
       while (reader.next()) {
         writer.write(reader.batch());
       }

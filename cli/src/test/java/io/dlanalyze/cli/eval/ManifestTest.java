@@ -14,19 +14,23 @@ class ManifestTest {
   @TempDir Path dir;
 
   private Path manifest(String cases) throws IOException {
-    return Files.writeString(dir.resolve("manifest.json"), "{\"version\": 1, \"cases\": [" + cases + "]}");
+    return Files.writeString(
+        dir.resolve("manifest.json"), "{\"version\": 1, \"cases\": [" + cases + "]}");
   }
 
   @Test
   void read_layerAndModelRootCauses_parsedWithPathsResolvedAgainstManifest() throws IOException {
-    Manifest m = Manifest.read(manifest("""
-        {"id": "a-buggy", "trace": "traces/a.parquet", "buggy": true, "symptom": "numerical_error",
-         "acceptable_symptoms": ["exploding_gradient"], "root_cause": {"layer_name": "fc2", "layer_index": 1},
-         "origin": "Stack Overflow 1", "description": "d", "twin": "a-fixed"},
-        {"id": "a-fixed", "trace": "traces/a-fixed.parquet", "buggy": false, "symptom": null, "root_cause": null,
-         "twin": "a-buggy"},
-        {"id": "b-buggy", "trace": "b.arrows", "buggy": true, "symptom": "not_learning", "root_cause": "model"}
-        """));
+    Manifest m =
+        Manifest.read(
+            manifest(
+                """
+                {"id": "a-buggy", "trace": "traces/a.parquet", "buggy": true, "symptom": "numerical_error",
+                 "acceptable_symptoms": ["exploding_gradient"], "root_cause": {"layer_name": "fc2", "layer_index": 1},
+                 "origin": "Stack Overflow 1", "description": "d", "twin": "a-fixed"},
+                {"id": "a-fixed", "trace": "traces/a-fixed.parquet", "buggy": false, "symptom": null, "root_cause": null,
+                 "twin": "a-buggy"},
+                {"id": "b-buggy", "trace": "b.arrows", "buggy": true, "symptom": "not_learning", "root_cause": "model"}
+                """));
 
     assertThat(m.cases()).hasSize(3);
     Manifest.Case a = m.cases().get(0);
@@ -41,7 +45,10 @@ class ManifestTest {
 
   @Test
   void read_unknownSymptom_namesFileAndCase() throws IOException {
-    Path path = manifest("{\"id\": \"x\", \"trace\": \"x.csv\", \"buggy\": true, \"symptom\": \"on_fire\", \"root_cause\": \"model\"}");
+    Path path =
+        manifest(
+            "{\"id\": \"x\", \"trace\": \"x.csv\", \"buggy\": true, \"symptom\": \"on_fire\","
+                + " \"root_cause\": \"model\"}");
 
     assertThatThrownBy(() -> Manifest.read(path))
         .isInstanceOf(ManifestException.class)
@@ -50,21 +57,29 @@ class ManifestTest {
 
   @Test
   void read_badRootCause_rejected() throws IOException {
-    Path path = manifest("{\"id\": \"x\", \"trace\": \"x.csv\", \"buggy\": true, \"symptom\": \"oscillation\", \"root_cause\": {\"layer_name\": \"fc\"}}");
+    Path path =
+        manifest(
+            "{\"id\": \"x\", \"trace\": \"x.csv\", \"buggy\": true, \"symptom\": \"oscillation\","
+                + " \"root_cause\": {\"layer_name\": \"fc\"}}");
 
-    assertThatThrownBy(() -> Manifest.read(path)).hasMessageContaining("cases[0] (x): \"root_cause\" must be");
+    assertThatThrownBy(() -> Manifest.read(path))
+        .hasMessageContaining("cases[0] (x): \"root_cause\" must be");
   }
 
   @Test
   void read_duplicateId_rejected() throws IOException {
-    Path path = manifest("{\"id\": \"x\", \"trace\": \"x.csv\", \"buggy\": false}, {\"id\": \"x\", \"trace\": \"y.csv\", \"buggy\": false}");
+    Path path =
+        manifest(
+            "{\"id\": \"x\", \"trace\": \"x.csv\", \"buggy\": false}, {\"id\": \"x\", \"trace\":"
+                + " \"y.csv\", \"buggy\": false}");
 
     assertThatThrownBy(() -> Manifest.read(path)).hasMessage(path + ": cases[1] (x): duplicate id");
   }
 
   @Test
   void read_missingFileOrNotJson_oneLineError() throws IOException {
-    assertThatThrownBy(() -> Manifest.read(dir.resolve("nope.json"))).hasMessageEndingWith("nope.json: no such file");
+    assertThatThrownBy(() -> Manifest.read(dir.resolve("nope.json")))
+        .hasMessageEndingWith("nope.json: no such file");
     Path bad = Files.writeString(dir.resolve("bad.json"), "{cases:");
     assertThatThrownBy(() -> Manifest.read(bad)).hasMessageStartingWith(bad + ": not valid JSON");
   }

@@ -32,15 +32,26 @@ import org.apache.arrow.vector.types.pojo.Field;
  * row range of the loaded record batch into a {@link TraceBatch}, widening or narrowing as the
  * contract allows and mapping string columns to {@link TraceDictionary} ids.
  *
- * <p>Implementation notes: same-width numeric columns are copied in bulk through an NIO view of
- * the Arrow data buffer (one memcpy per column and batch); other widths go through an index loop.
+ * <p>Implementation notes: same-width numeric columns are copied in bulk through an NIO view of the
+ * Arrow data buffer (one memcpy per column and batch); other widths go through an index loop.
  * Dictionary-encoded columns are re-resolved once per record batch, because an IPC stream may
  * replace or extend a dictionary between batches.
  */
 final class ArrowColumn {
   /** The physical layouts the reader accepts. */
   enum Kind {
-    INT8, INT16, INT32, INT64, UINT8, UINT16, UINT32, FLOAT32, FLOAT64, UTF8, LARGE_UTF8, UTF8_VIEW,
+    INT8,
+    INT16,
+    INT32,
+    INT64,
+    UINT8,
+    UINT16,
+    UINT32,
+    FLOAT32,
+    FLOAT64,
+    UTF8,
+    LARGE_UTF8,
+    UTF8_VIEW,
     DICTIONARY
   }
 
@@ -88,7 +99,11 @@ final class ArrowColumn {
    * @param valueType for a dictionary-encoded field, the type of its dictionary values
    */
   static ArrowColumn bind(
-      Path file, Column column, FieldVector vector, ArrowType valueType, TraceDictionary dictionary) {
+      Path file,
+      Column column,
+      FieldVector vector,
+      ArrowType valueType,
+      TraceDictionary dictionary) {
     Field field = vector.getField();
     if (field.getDictionary() != null) {
       Kind values = kindOf(valueType);
@@ -96,12 +111,17 @@ final class ArrowColumn {
       boolean ok =
           column.type() == ColumnType.STRING
               && (values == Kind.UTF8 || values == Kind.LARGE_UTF8 || values == Kind.UTF8_VIEW)
-              && indices != null && isInteger(indices);
+              && indices != null
+              && isInteger(indices);
       if (!ok) {
         throw SchemaErrors.wrongType(
             file,
             column,
-            "Arrow type dictionary<values=" + typeName(valueType) + ", indices=" + typeName(field.getType()) + ">",
+            "Arrow type dictionary<values="
+                + typeName(valueType)
+                + ", indices="
+                + typeName(field.getType())
+                + ">",
             expected(column));
       }
       return new ArrowColumn(
@@ -116,7 +136,8 @@ final class ArrowColumn {
               case STRING -> kind == Kind.UTF8 || kind == Kind.LARGE_UTF8 || kind == Kind.UTF8_VIEW;
             };
     if (!ok) {
-      throw SchemaErrors.wrongType(file, column, "Arrow type " + typeName(field.getType()), expected(column));
+      throw SchemaErrors.wrongType(
+          file, column, "Arrow type " + typeName(field.getType()), expected(column));
     }
     return new ArrowColumn(file, column, vector, kind, null, -1, dictionary);
   }
@@ -177,7 +198,11 @@ final class ArrowColumn {
   private void copyInts(int[] dst, int from, int n, long firstRow) {
     ArrowBuf data = vector.getDataBuffer();
     switch (kind) {
-      case INT32 -> data.nioBuffer(from * 4L, n * 4).order(ByteOrder.LITTLE_ENDIAN).asIntBuffer().get(dst, 0, n);
+      case INT32 ->
+          data.nioBuffer(from * 4L, n * 4)
+              .order(ByteOrder.LITTLE_ENDIAN)
+              .asIntBuffer()
+              .get(dst, 0, n);
       case INT8 -> {
         for (int i = 0; i < n; i++) {
           dst[i] = data.getByte(from + i);
@@ -221,7 +246,11 @@ final class ArrowColumn {
   private void copyLongs(long[] dst, int from, int n) {
     ArrowBuf data = vector.getDataBuffer();
     switch (kind) {
-      case INT64 -> data.nioBuffer(from * 8L, n * 8).order(ByteOrder.LITTLE_ENDIAN).asLongBuffer().get(dst, 0, n);
+      case INT64 ->
+          data.nioBuffer(from * 8L, n * 8)
+              .order(ByteOrder.LITTLE_ENDIAN)
+              .asLongBuffer()
+              .get(dst, 0, n);
       case INT32 -> {
         for (int i = 0; i < n; i++) {
           dst[i] = data.getInt((from + i) * 4L);
@@ -260,7 +289,10 @@ final class ArrowColumn {
   private void copyDoubles(double[] dst, int from, int n) {
     ArrowBuf data = vector.getDataBuffer();
     if (kind == Kind.FLOAT64) {
-      data.nioBuffer(from * 8L, n * 8).order(ByteOrder.LITTLE_ENDIAN).asDoubleBuffer().get(dst, 0, n);
+      data.nioBuffer(from * 8L, n * 8)
+          .order(ByteOrder.LITTLE_ENDIAN)
+          .asDoubleBuffer()
+          .get(dst, 0, n);
     } else {
       for (int i = 0; i < n; i++) {
         dst[i] = data.getFloat((from + i) * 4L);
@@ -329,7 +361,12 @@ final class ArrowColumn {
     }
     int[] local = indexScratch;
     if (vector.getField().getType() instanceof ArrowType.Int t && t.getBitWidth() == 32) {
-      vector.getDataBuffer().nioBuffer(from * 4L, n * 4).order(ByteOrder.LITTLE_ENDIAN).asIntBuffer().get(local, 0, n);
+      vector
+          .getDataBuffer()
+          .nioBuffer(from * 4L, n * 4)
+          .order(ByteOrder.LITTLE_ENDIAN)
+          .asIntBuffer()
+          .get(local, 0, n);
     } else {
       for (int i = 0; i < n; i++) {
         long value = indices.getValueAsLong(from + i);

@@ -46,9 +46,9 @@ import org.apache.arrow.vector.types.pojo.ArrowType;
  * TraceBatch}; a record batch larger than {@link ReadOptions#batchRows()} is handed out in parts.
  *
  * <p>Crash tolerance: a stream that ends without its end-of-stream marker, or inside a message,
- * yields every complete record batch and then reports the truncation in {@link #warnings()}. An
- * IPC file without its footer is read the same way, as the stream that follows its 8-byte header.
- * A file cut inside the schema or the first record batch has nothing to recover: {@link
+ * yields every complete record batch and then reports the truncation in {@link #warnings()}. An IPC
+ * file without its footer is read the same way, as the stream that follows its 8-byte header. A
+ * file cut inside the schema or the first record batch has nothing to recover: {@link
  * ErrorCode#TRUNCATED}.
  *
  * <p>Implementation notes: Arrow Java 19's {@code ArrowFileReader} loads one dictionary batch per
@@ -58,6 +58,7 @@ import org.apache.arrow.vector.types.pojo.ArrowType;
  */
 public final class ArrowTraceReader implements TraceReader {
   private static final byte[] FILE_MAGIC = {'A', 'R', 'R', 'O', 'W', '1'};
+
   /** The IPC file's leading magic plus padding to 8 bytes; the stream starts after it. */
   private static final int FILE_HEADER_BYTES = 8;
 
@@ -88,7 +89,8 @@ public final class ArrowTraceReader implements TraceReader {
   private boolean finished;
   private boolean closed;
 
-  private ArrowTraceReader(Path path, TraceFormat format, ReadOptions options, BufferAllocator parent) {
+  private ArrowTraceReader(
+      Path path, TraceFormat format, ReadOptions options, BufferAllocator parent) {
     this.path = path;
     this.format = format;
     this.batchRows = options.batchRows();
@@ -119,7 +121,8 @@ public final class ArrowTraceReader implements TraceReader {
       this.readAsStream = reader instanceof ArrowStreamReader;
       this.root = readSchema();
       Map<Column, ArrowColumn> bound = bindColumns();
-      this.columnsInFile = bound.isEmpty() ? EnumSet.noneOf(Column.class) : EnumSet.copyOf(bound.keySet());
+      this.columnsInFile =
+          bound.isEmpty() ? EnumSet.noneOf(Column.class) : EnumSet.copyOf(bound.keySet());
       SchemaErrors.requireColumns(path, columnsInFile, ArrowColumn::expected);
       this.metadata = readMetadata();
       for (Column column : options.columns()) {
@@ -141,11 +144,18 @@ public final class ArrowTraceReader implements TraceReader {
     } catch (IOException | RuntimeException e) {
       closeAfterFailure(reader, opened, e);
       throw new TraceFormatException(
-          ErrorCode.CORRUPT, path, null, String.format(ROOT, "not a valid %s: %s", describe(format), message(e)), e);
+          ErrorCode.CORRUPT,
+          path,
+          null,
+          String.format(ROOT, "not a valid %s: %s", describe(format), message(e)),
+          e);
     }
   }
 
-  /** Opens an IPC file ({@link TraceFormat#ARROW_FILE}) or stream ({@link TraceFormat#ARROW_STREAM}). */
+  /**
+   * Opens an IPC file ({@link TraceFormat#ARROW_FILE}) or stream ({@link
+   * TraceFormat#ARROW_STREAM}).
+   */
   public static ArrowTraceReader open(Path path, TraceFormat format, ReadOptions options) {
     return open(path, format, options, null);
   }
@@ -181,7 +191,11 @@ public final class ArrowTraceReader implements TraceReader {
                 fileSize));
       }
       throw new TraceFormatException(
-          ErrorCode.CORRUPT, path, null, String.format(ROOT, "not a valid %s: %s", describe(format), message(e)), e);
+          ErrorCode.CORRUPT,
+          path,
+          null,
+          String.format(ROOT, "not a valid %s: %s", describe(format), message(e)),
+          e);
     }
   }
 
@@ -203,7 +217,10 @@ public final class ArrowTraceReader implements TraceReader {
               ErrorCode.CORRUPT,
               path,
               null,
-              String.format(ROOT, "column '%s' names a dictionary the file does not hold", column.get().wireName()));
+              String.format(
+                  ROOT,
+                  "column '%s' names a dictionary the file does not hold",
+                  column.get().wireName()));
         }
         valueType = values.getVectorType();
       }
@@ -306,7 +323,9 @@ public final class ArrowTraceReader implements TraceReader {
     return true;
   }
 
-  /** Loads the next record batch; false at the end of the data, including a tolerated truncation. */
+  /**
+   * Loads the next record batch; false at the end of the data, including a tolerated truncation.
+   */
   private boolean loadRecordBatch() {
     boolean loaded;
     try {
@@ -347,8 +366,8 @@ public final class ArrowTraceReader implements TraceReader {
           null,
           String.format(
               ROOT,
-              "truncated before the end of the first record batch (%d bytes): the file holds no complete"
-                  + " record batch",
+              "truncated before the end of the first record batch (%d bytes): the file holds no"
+                  + " complete record batch",
               fileSize));
     }
     truncated = true;
@@ -384,8 +403,14 @@ public final class ArrowTraceReader implements TraceReader {
       ByteBuffer marker = ByteBuffer.allocate(8);
       readFully(marker, position - 8);
       byte[] b = marker.array();
-      return b[0] == -1 && b[1] == -1 && b[2] == -1 && b[3] == -1
-          && b[4] == 0 && b[5] == 0 && b[6] == 0 && b[7] == 0;
+      return b[0] == -1
+          && b[1] == -1
+          && b[2] == -1
+          && b[3] == -1
+          && b[4] == 0
+          && b[5] == 0
+          && b[6] == 0
+          && b[7] == 0;
     } catch (IOException e) {
       return false;
     }

@@ -8,8 +8,8 @@ import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.ErrorCode;
 import io.dlanalyze.trace.TraceBatch;
 import io.dlanalyze.trace.TraceDictionary;
-import io.dlanalyze.trace.TraceFormatException;
 import io.dlanalyze.trace.TraceFormat;
+import io.dlanalyze.trace.TraceFormatException;
 import io.dlanalyze.trace.TraceMetadata;
 import io.dlanalyze.trace.TraceWriter;
 import io.dlanalyze.trace.WriteOptions;
@@ -29,11 +29,8 @@ import java.util.Set;
 import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
-import org.apache.arrow.vector.BigIntVector;
 import org.apache.arrow.vector.BitVectorHelper;
 import org.apache.arrow.vector.FieldVector;
-import org.apache.arrow.vector.Float8Vector;
-import org.apache.arrow.vector.IntVector;
 import org.apache.arrow.vector.VarCharVector;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.VectorUnloader;
@@ -86,7 +83,11 @@ public final class ArrowTraceWriter implements TraceWriter {
   private boolean done;
 
   private ArrowTraceWriter(
-      Path target, TraceFormat format, TraceMetadata metadata, WriteOptions options, BufferAllocator parent) {
+      Path target,
+      TraceFormat format,
+      TraceMetadata metadata,
+      WriteOptions options,
+      BufferAllocator parent) {
     this.target = target;
     this.rowGroupRows = options.rowGroupRows();
     try {
@@ -115,7 +116,10 @@ public final class ArrowTraceWriter implements TraceWriter {
                 DictionaryEncoding encoding = new DictionaryEncoding(dictionaryId++, false, INT32);
                 VarCharVector values =
                     new VarCharVector(
-                        new Field(column.wireName(), new FieldType(false, new ArrowType.Utf8(), null), null),
+                        new Field(
+                            column.wireName(),
+                            new FieldType(false, new ArrowType.Utf8(), null),
+                            null),
                         allocator);
                 values.allocateNew();
                 provider.put(new Dictionary(values, encoding));
@@ -158,7 +162,10 @@ public final class ArrowTraceWriter implements TraceWriter {
     return create(target, format, metadata, options, null);
   }
 
-  /** As {@link #create(Path, TraceFormat, TraceMetadata, WriteOptions)}, with memory from a child of {@code parent}. */
+  /**
+   * As {@link #create(Path, TraceFormat, TraceMetadata, WriteOptions)}, with memory from a child of
+   * {@code parent}.
+   */
   public static ArrowTraceWriter create(
       Path target,
       TraceFormat format,
@@ -226,21 +233,30 @@ public final class ArrowTraceWriter implements TraceWriter {
       ArrowBuf validity = vector.getValidityBuffer();
       ArrowBuf data = vector.getDataBuffer();
       if (!batch.has(column)) {
-        int width = column.type() == io.dlanalyze.trace.ColumnType.INT64
-            || column.type() == io.dlanalyze.trace.ColumnType.FLOAT64 ? 8 : 4;
+        int width =
+            column.type() == io.dlanalyze.trace.ColumnType.INT64
+                    || column.type() == io.dlanalyze.trace.ColumnType.FLOAT64
+                ? 8
+                : 4;
         data.setZero((long) filled * width, (long) n * width);
         setBits(validity, filled, n, false);
         continue;
       }
       switch (column.type()) {
         case INT32 ->
-            data.nioBuffer(filled * 4L, n * 4).order(ByteOrder.LITTLE_ENDIAN).asIntBuffer()
+            data.nioBuffer(filled * 4L, n * 4)
+                .order(ByteOrder.LITTLE_ENDIAN)
+                .asIntBuffer()
                 .put(batch.ints(column), offset, n);
         case INT64 ->
-            data.nioBuffer(filled * 8L, n * 8).order(ByteOrder.LITTLE_ENDIAN).asLongBuffer()
+            data.nioBuffer(filled * 8L, n * 8)
+                .order(ByteOrder.LITTLE_ENDIAN)
+                .asLongBuffer()
                 .put(batch.longs(column), offset, n);
         case FLOAT64 ->
-            data.nioBuffer(filled * 8L, n * 8).order(ByteOrder.LITTLE_ENDIAN).asDoubleBuffer()
+            data.nioBuffer(filled * 8L, n * 8)
+                .order(ByteOrder.LITTLE_ENDIAN)
+                .asDoubleBuffer()
                 .put(batch.doubles(column), offset, n);
         case STRING -> strings[column.ordinal()].append(batch, offset, n, data, filled);
       }
@@ -251,7 +267,11 @@ public final class ArrowTraceWriter implements TraceWriter {
           if (mask[offset + i]) {
             if (!column.isNullable()) {
               throw new IllegalArgumentException(
-                  format(ROOT, "column '%s' is null at batch row %d but required", column.wireName(), offset + i));
+                  format(
+                      ROOT,
+                      "column '%s' is null at batch row %d but required",
+                      column.wireName(),
+                      offset + i));
             }
             BitVectorHelper.unsetBit(validity, filled + i);
           }
@@ -480,7 +500,10 @@ public final class ArrowTraceWriter implements TraceWriter {
     private final BufferAllocator allocator;
 
     DeltaStreamWriter(
-        VectorSchemaRoot root, DictionaryProvider provider, WritableByteChannel out, BufferAllocator allocator) {
+        VectorSchemaRoot root,
+        DictionaryProvider provider,
+        WritableByteChannel out,
+        BufferAllocator allocator) {
       super(root, provider, out);
       this.allocator = allocator;
     }
@@ -501,7 +524,10 @@ public final class ArrowTraceWriter implements TraceWriter {
     private final BufferAllocator allocator;
 
     DeltaFileWriter(
-        VectorSchemaRoot root, DictionaryProvider provider, WritableByteChannel out, BufferAllocator allocator) {
+        VectorSchemaRoot root,
+        DictionaryProvider provider,
+        WritableByteChannel out,
+        BufferAllocator allocator) {
       super(root, provider, out);
       this.allocator = allocator;
     }

@@ -6,16 +6,15 @@ import java.nio.charset.StandardCharsets;
 /**
  * Number parsing straight from CSV bytes, and number formatting that round-trips.
  *
- * <p>Implementation notes: integers are parsed digit by digit. A decimal is read into a mantissa
- * of at most 19 significant digits and a power of ten, then converted by (1) Clinger's fast path
- * when the mantissa has at most 15 digits and the power is within +-22 (both are exact doubles,
- * so one multiplication or division rounds correctly), else (2) the Eisel-Lemire algorithm [1]
- * (a 64 x 128-bit product with a table of powers of ten, which gives up on the rare inputs it
- * cannot round with certainty), else (3) {@link Double#parseDouble}, which also takes every input
- * of more than 19 significant digits. Statistics written by {@code repr()} or {@code
- * Double.toString} have up to 17 digits, so (2) is the common case and (3) is rare. Non-finite
- * values use Python's spelling ({@code nan}, {@code inf}, {@code -inf}); {@code NaN} and {@code
- * Infinity} are also read.
+ * <p>Implementation notes: integers are parsed digit by digit. A decimal is read into a mantissa of
+ * at most 19 significant digits and a power of ten, then converted by (1) Clinger's fast path when
+ * the mantissa has at most 15 digits and the power is within +-22 (both are exact doubles, so one
+ * multiplication or division rounds correctly), else (2) the Eisel-Lemire algorithm [1] (a 64 x
+ * 128-bit product with a table of powers of ten, which gives up on the rare inputs it cannot round
+ * with certainty), else (3) {@link Double#parseDouble}, which also takes every input of more than
+ * 19 significant digits. Statistics written by {@code repr()} or {@code Double.toString} have up to
+ * 17 digits, so (2) is the common case and (3) is rare. Non-finite values use Python's spelling
+ * ({@code nan}, {@code inf}, {@code -inf}); {@code NaN} and {@code Infinity} are also read.
  *
  * <p>[1] D. Lemire, "Number Parsing at a Gigabyte per Second", Software: Practice and Experience
  * 51(8), 2021; this follows the formulation of Go's strconv.eiselLemire64, with the same table of
@@ -25,8 +24,10 @@ final class CsvNumbers {
   private static final double[] POWERS_OF_TEN = new double[23];
   private static final int MIN_EXP10 = -348;
   private static final int MAX_EXP10 = 347;
+
   /** High and low 64 bits of 10^e normalized to 128 bits (top bit set), rounded down. */
   private static final long[] POW10_HIGH = new long[MAX_EXP10 - MIN_EXP10 + 1];
+
   private static final long[] POW10_LOW = new long[MAX_EXP10 - MIN_EXP10 + 1];
 
   static {
@@ -205,7 +206,8 @@ final class CsvNumbers {
     }
     int power = scale + exponent;
     if (digits <= 15 && power >= -22 && power <= 22) {
-      double value = power >= 0 ? mantissa * POWERS_OF_TEN[power] : mantissa / POWERS_OF_TEN[-power];
+      double value =
+          power >= 0 ? mantissa * POWERS_OF_TEN[power] : mantissa / POWERS_OF_TEN[-power];
       out.doubleValue = negative ? -value : value;
     } else if (digits > 19 || !eiselLemire(mantissa, power, negative, out)) {
       out.doubleValue = Double.parseDouble(new String(b, s, e - s, StandardCharsets.ISO_8859_1));
@@ -240,7 +242,9 @@ final class CsvNumbers {
       if (Long.compareUnsigned(mergedLow, xLow) < 0) {
         mergedHigh++;
       }
-      if ((mergedHigh & 0x1FF) == 0x1FF && mergedLow + 1 == 0 && Long.compareUnsigned(yLow + man, man) < 0) {
+      if ((mergedHigh & 0x1FF) == 0x1FF
+          && mergedLow + 1 == 0
+          && Long.compareUnsigned(yLow + man, man) < 0) {
         return false;
       }
       xHigh = mergedHigh;

@@ -27,8 +27,7 @@ import java.util.Map;
  * read when the first does not exist.
  */
 public final class CsvSidecar {
-  static final ObjectMapper JSON =
-      new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+  static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
   private CsvSidecar() {}
 
@@ -53,7 +52,10 @@ public final class CsvSidecar {
     for (Path candidate : new Path[] {primary, alternate}) {
       if (candidate != null && Files.exists(candidate) && !Files.isRegularFile(candidate)) {
         throw new TraceFormatException(
-            ErrorCode.BAD_METADATA, candidate, null, "not a file: the CSV trace's metadata must be a JSON file");
+            ErrorCode.BAD_METADATA,
+            candidate,
+            null,
+            "not a file: the CSV trace's metadata must be a JSON file");
       }
     }
     Path chosen;
@@ -61,7 +63,11 @@ public final class CsvSidecar {
       chosen = primary;
       if (alternate != null && Files.isRegularFile(alternate)) {
         warnings.add(
-            format(ROOT, "metadata: %s is ignored, %s takes precedence", alternate.getFileName(), primary.getFileName()));
+            format(
+                ROOT,
+                "metadata: %s is ignored, %s takes precedence",
+                alternate.getFileName(),
+                primary.getFileName()));
       }
     } else if (alternate != null && Files.isRegularFile(alternate)) {
       chosen = alternate;
@@ -79,14 +85,21 @@ public final class CsvSidecar {
       root = JSON.readTree(Files.readString(chosen, StandardCharsets.UTF_8));
     } catch (JsonProcessingException e) {
       throw new TraceFormatException(
-          ErrorCode.BAD_METADATA, chosen, null, format(ROOT, "not valid JSON: %s", TraceMetadata.jsonProblem(e.getOriginalMessage())), e);
+          ErrorCode.BAD_METADATA,
+          chosen,
+          null,
+          format(ROOT, "not valid JSON: %s", TraceMetadata.jsonProblem(e.getOriginalMessage())),
+          e);
     } catch (IOException e) {
       throw new TraceFormatException(
           ErrorCode.IO_ERROR, chosen, null, format(ROOT, "cannot read: %s", e.getMessage()), e);
     }
     if (root == null || !root.isObject()) {
       throw new TraceFormatException(
-          ErrorCode.BAD_METADATA, chosen, null, "must hold one JSON object of metadata keys and values");
+          ErrorCode.BAD_METADATA,
+          chosen,
+          null,
+          "must hold one JSON object of metadata keys and values");
     }
     Map<String, String> values = new LinkedHashMap<>();
     Iterator<Map.Entry<String, JsonNode>> fields = root.fields();

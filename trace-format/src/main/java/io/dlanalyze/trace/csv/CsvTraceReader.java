@@ -27,8 +27,8 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * Reads a CSV trace: a header line naming the columns (any order; unknown columns are ignored),
- * one row per line, empty cell = null, {@code nan}/{@code inf}/{@code -inf} as Python prints them
+ * Reads a CSV trace: a header line naming the columns (any order; unknown columns are ignored), one
+ * row per line, empty cell = null, {@code nan}/{@code inf}/{@code -inf} as Python prints them
  * ({@code NaN}, {@code Infinity} also accepted), RFC 4180 quoting. The metadata comes from the
  * sidecar ({@link CsvSidecar}).
  *
@@ -54,8 +54,10 @@ public final class CsvTraceReader implements TraceReader {
   private final TraceBatch batch;
   private final int batchRows;
   private final int headerFields;
+
   /** For each header field, the projected column it fills, or null. */
   private final Column[] fieldColumns;
+
   private final List<Column> absent = new ArrayList<>();
   private final Utf8Ids[] stringIds = new Utf8Ids[Column.COUNT];
   private final CsvNumbers.Result number = new CsvNumbers.Result();
@@ -125,7 +127,11 @@ public final class CsvTraceReader implements TraceReader {
     } catch (IOException e) {
       closeQuietly(opened);
       throw new TraceFormatException(
-          ErrorCode.IO_ERROR, path, null, String.format(ROOT, "cannot read: %s", e.getMessage()), e);
+          ErrorCode.IO_ERROR,
+          path,
+          null,
+          String.format(ROOT, "cannot read: %s", e.getMessage()),
+          e);
     } catch (RuntimeException e) {
       closeQuietly(opened);
       throw e;
@@ -191,8 +197,8 @@ public final class CsvTraceReader implements TraceReader {
                 rowsRead + rows,
                 String.format(
                     ROOT,
-                    "a quoted field opened here is never closed: the %d lines after it up to the end of"
-                        + " the file would be part of it",
+                    "a quoted field opened here is never closed: the %d lines after it up to the"
+                        + " end of the file would be part of it",
                     scanner.unclosedQuoteLines()));
           }
           if (!scanner.blank()) {
@@ -216,7 +222,11 @@ public final class CsvTraceReader implements TraceReader {
           e);
     } catch (IOException e) {
       throw new TraceFormatException(
-          ErrorCode.IO_ERROR, path, null, String.format(ROOT, "cannot read: %s", e.getMessage()), e);
+          ErrorCode.IO_ERROR,
+          path,
+          null,
+          String.format(ROOT, "cannot read: %s", e.getMessage()),
+          e);
     }
     batch.setSize(rows);
     for (Column column : absent) {
@@ -235,7 +245,9 @@ public final class CsvTraceReader implements TraceReader {
     }
     if (scanner.fieldCount() != headerFields) {
       throw error(
-          row, String.format(ROOT, "%d fields, but the header has %d", scanner.fieldCount(), headerFields));
+          row,
+          String.format(
+              ROOT, "%d fields, but the header has %d", scanner.fieldCount(), headerFields));
     }
     byte[] b = scanner.buffer();
     for (int f = 0; f < headerFields; f++) {
@@ -245,7 +257,8 @@ public final class CsvTraceReader implements TraceReader {
       }
       int start = scanner.start(f);
       int end = scanner.end(f);
-      if (start == end && (!scanner.quoted(f) || column.type() != io.dlanalyze.trace.ColumnType.STRING)) {
+      if (start == end
+          && (!scanner.quoted(f) || column.type() != io.dlanalyze.trace.ColumnType.STRING)) {
         setNull(column, r, row);
         continue;
       }
@@ -256,7 +269,10 @@ public final class CsvTraceReader implements TraceReader {
             continue;
           }
           if (value != (int) value) {
-            throw error(row, String.format(ROOT, "column '%s': %d does not fit in int32", column.wireName(), value));
+            throw error(
+                row,
+                String.format(
+                    ROOT, "column '%s': %d does not fit in int32", column.wireName(), value));
           }
           batch.ints(column)[r] = (int) value;
         }
@@ -269,7 +285,9 @@ public final class CsvTraceReader implements TraceReader {
         case FLOAT64 -> {
           if (CsvNumbers.parseDouble(b, start, end, number) != CsvNumbers.Status.OK) {
             throw error(
-                row, String.format(ROOT, "column '%s': '%s' is not a number", column.wireName(), shown(f)));
+                row,
+                String.format(
+                    ROOT, "column '%s': '%s' is not a number", column.wireName(), shown(f)));
           }
           batch.doubles(column)[r] = number.doubleValue;
         }
@@ -289,7 +307,9 @@ public final class CsvTraceReader implements TraceReader {
     }
   }
 
-  /** Parses an integer cell; a NaN spelling in a nullable column becomes null (pandas writes it). */
+  /**
+   * Parses an integer cell; a NaN spelling in a nullable column becomes null (pandas writes it).
+   */
   private long parseInteger(Column column, int f, byte[] b, int start, int end, int r, long row) {
     CsvNumbers.Status status = CsvNumbers.parseLong(b, start, end, number);
     switch (status) {
@@ -301,19 +321,30 @@ public final class CsvTraceReader implements TraceReader {
           setNull(column, r, row);
           return 0;
         }
-        throw error(row, String.format(ROOT, "column '%s': '%s' is not an integer", column.wireName(), shown(f)));
+        throw error(
+            row,
+            String.format(
+                ROOT, "column '%s': '%s' is not an integer", column.wireName(), shown(f)));
       }
       case INVALID ->
-          throw error(row, String.format(ROOT, "column '%s': '%s' is not an integer", column.wireName(), shown(f)));
+          throw error(
+              row,
+              String.format(
+                  ROOT, "column '%s': '%s' is not an integer", column.wireName(), shown(f)));
       case OUT_OF_RANGE ->
-          throw error(row, String.format(ROOT, "column '%s': '%s' does not fit in int64", column.wireName(), shown(f)));
+          throw error(
+              row,
+              String.format(
+                  ROOT, "column '%s': '%s' does not fit in int64", column.wireName(), shown(f)));
     }
     throw new IllegalStateException(status.toString());
   }
 
   private void setNull(Column column, int r, long row) {
     if (!column.isNullable()) {
-      throw error(row, String.format(ROOT, "column '%s' is null (the column is required)", column.wireName()));
+      throw error(
+          row,
+          String.format(ROOT, "column '%s' is null (the column is required)", column.wireName()));
     }
     switch (column.type()) {
       case INT32 -> batch.ints(column)[r] = 0;
@@ -336,7 +367,10 @@ public final class CsvTraceReader implements TraceReader {
 
   private TraceFormatException error(long row, String detail) {
     return new TraceFormatException(
-        ErrorCode.INVALID_VALUE, path, String.format(ROOT, "row %d (line %d)", row, scanner.rowLine()), detail);
+        ErrorCode.INVALID_VALUE,
+        path,
+        String.format(ROOT, "row %d (line %d)", row, scanner.rowLine()),
+        detail);
   }
 
   /** The text of a field for a message: at most 40 characters, line breaks shown as spaces. */
@@ -351,7 +385,8 @@ public final class CsvTraceReader implements TraceReader {
       int n = scanner.unescape(field, out);
       return new String(out, 0, n, StandardCharsets.UTF_8);
     }
-    return new String(scanner.buffer(), scanner.start(field), scanner.length(field), StandardCharsets.UTF_8);
+    return new String(
+        scanner.buffer(), scanner.start(field), scanner.length(field), StandardCharsets.UTF_8);
   }
 
   private void markTruncated(String why, long recovered) {
@@ -359,7 +394,8 @@ public final class CsvTraceReader implements TraceReader {
     warnings.add(
         String.format(
             ROOT,
-            "truncated: %s (the writer did not finish); recovered %d rows, the partial last row is dropped",
+            "truncated: %s (the writer did not finish); recovered %d rows, the partial last row is"
+                + " dropped",
             why,
             recovered));
   }

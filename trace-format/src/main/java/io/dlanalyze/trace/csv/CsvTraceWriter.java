@@ -53,7 +53,9 @@ public final class CsvTraceWriter implements TraceWriter {
     try {
       this.out =
           new BufferedWriter(
-              new OutputStreamWriter(Files.newOutputStream(data.temporary()), StandardCharsets.UTF_8), 1 << 16);
+              new OutputStreamWriter(
+                  Files.newOutputStream(data.temporary()), StandardCharsets.UTF_8),
+              1 << 16);
       StringBuilder header = new StringBuilder();
       for (Column column : Column.values()) {
         if (header.length() > 0) {
@@ -85,7 +87,8 @@ public final class CsvTraceWriter implements TraceWriter {
     }
     for (Column column : Column.values()) {
       if (!column.isNullable() && !batch.has(column)) {
-        throw new IllegalArgumentException(format(ROOT, "batch lacks required column '%s'", column.wireName()));
+        throw new IllegalArgumentException(
+            format(ROOT, "batch lacks required column '%s'", column.wireName()));
       }
     }
     if (batch.dictionary() != source) {
@@ -116,7 +119,11 @@ public final class CsvTraceWriter implements TraceWriter {
                 line.append(cell(column, id));
               } else if (!column.isNullable()) {
                 throw new IllegalArgumentException(
-                    format(ROOT, "column '%s' is null at batch row %d but required", column.wireName(), row));
+                    format(
+                        ROOT,
+                        "column '%s' is null at batch row %d but required",
+                        column.wireName(),
+                        row));
               }
             }
           }
@@ -139,7 +146,10 @@ public final class CsvTraceWriter implements TraceWriter {
   private String cell(Column column, int id) {
     String[] cache = quoted[column.ordinal()];
     if (cache == null || id >= cache.length) {
-      cache = cache == null ? new String[Math.max(16, id + 1)] : Arrays.copyOf(cache, Math.max(id + 1, cache.length * 2));
+      cache =
+          cache == null
+              ? new String[Math.max(16, id + 1)]
+              : Arrays.copyOf(cache, Math.max(id + 1, cache.length * 2));
       quoted[column.ordinal()] = cache;
     }
     String text = cache[id];

@@ -37,19 +37,19 @@ import org.apache.parquet.schema.PrimitiveType.PrimitiveTypeName;
  * <ul>
  *   <li>PLAIN int32 / int64 / double: one {@link ByteBuffer} view bulk get per run of values.
  *   <li>PLAIN_DICTIONARY / RLE_DICTIONARY: the dictionary page is decoded once per column chunk
- *       into an array of the target type (strings: mapped once to {@link TraceDictionary} ids);
- *       a page's ids are RLE-decoded in bulk, then one array lookup per value.
+ *       into an array of the target type (strings: mapped once to {@link TraceDictionary} ids); a
+ *       page's ids are RLE-decoded in bulk, then one array lookup per value.
  *   <li>Widening (float to double, int32 to int64) and checked narrowing (int64 to int32) take a
  *       plain index loop.
- *   <li>BYTE_STREAM_SPLIT (DuckDB's choice for doubles in V2 files): the value's bytes are
- *       gathered from the page's byte streams in a plain loop.
+ *   <li>BYTE_STREAM_SPLIT (DuckDB's choice for doubles in V2 files): the value's bytes are gathered
+ *       from the page's byte streams in a plain loop.
  *   <li>Any other encoding (DELTA_*) goes through parquet-mr's {@link ValuesReader}, value by
  *       value: correct, slower, and rare in traces.
  * </ul>
  *
  * <p>Nulls: definition levels are decoded for a run; the non-null values are decoded to the front
- * of the run and then spread backwards over the null slots. A run of a page without nulls skips
- * the levels in O(1). Batches may end in the middle of a page; the decoder keeps its position.
+ * of the run and then spread backwards over the null slots. A run of a page without nulls skips the
+ * levels in O(1). Batches may end in the middle of a page; the decoder keeps its position.
  *
  * <p>This class is larger than most because the per-type fast paths are spelled out: a generic
  * version would need a virtual call or boxing per value.
@@ -358,13 +358,14 @@ final class ColumnDecoder {
   }
 
   /**
-   * The next value of a BYTE_STREAM_SPLIT page: byte k of value i is at {@code k * N + i}, where
-   * N is the number of values in the page.
+   * The next value of a BYTE_STREAM_SPLIT page: byte k of value i is at {@code k * N + i}, where N
+   * is the number of values in the page.
    */
   private long splitBits(int width) {
     int i = splitNext++;
     if (i >= splitStreamLength) {
-      throw new ParquetDecodingException("BYTE_STREAM_SPLIT page holds fewer values than its levels say");
+      throw new ParquetDecodingException(
+          "BYTE_STREAM_SPLIT page holds fewer values than its levels say");
     }
     byte[] data = pageArray;
     int at = plainBase + i;
@@ -416,7 +417,10 @@ final class ColumnDecoder {
     DataPage page = pages.readPage();
     if (page == null) {
       throw new ParquetDecodingException(
-          format(ROOT, "the column chunk ends after %d rows, before the end of the row group", rowsDone));
+          format(
+              ROOT,
+              "the column chunk ends after %d rows, before the end of the row group",
+              rowsDone));
     }
     int count = page.getValueCount();
     if (page instanceof DataPageV1 v1) {
@@ -472,7 +476,8 @@ final class ColumnDecoder {
         plain = ByteBuffer.wrap(array, p, end - p).slice().order(ByteOrder.LITTLE_ENDIAN);
       }
       case BYTE_STREAM_SPLIT -> {
-        int width = physical == PrimitiveTypeName.INT64 || physical == PrimitiveTypeName.DOUBLE ? 8 : 4;
+        int width =
+            physical == PrimitiveTypeName.INT64 || physical == PrimitiveTypeName.DOUBLE ? 8 : 4;
         if (physical == PrimitiveTypeName.BINARY || (end - p) % width != 0) {
           throw new ParquetDecodingException(
               format(ROOT, "BYTE_STREAM_SPLIT data of %d bytes for %s values", end - p, physical));
@@ -493,7 +498,8 @@ final class ColumnDecoder {
       default -> {
         mode = MODE_FALLBACK;
         fallback = encoding.getValuesReader(descriptor, ValuesType.VALUES);
-        fallback.initFromPage(count, ByteBufferInputStream.wrap(ByteBuffer.wrap(array, p, end - p)));
+        fallback.initFromPage(
+            count, ByteBufferInputStream.wrap(ByteBuffer.wrap(array, p, end - p)));
       }
     }
   }
@@ -501,7 +507,8 @@ final class ColumnDecoder {
   private void loadDictionary(DictionaryPage page) throws IOException {
     Encoding encoding = page.getEncoding();
     if (encoding != Encoding.PLAIN_DICTIONARY && encoding != Encoding.PLAIN) {
-      throw new ParquetDecodingException("dictionary page encoded as " + encoding + " is not supported");
+      throw new ParquetDecodingException(
+          "dictionary page encoded as " + encoding + " is not supported");
     }
     ByteBuffer bytes = page.getBytes().toByteBuffer();
     int n = page.getDictionarySize();
@@ -517,7 +524,8 @@ final class ColumnDecoder {
     }
     byte[] array = arrayOf(bytes);
     int base = arrayStart(bytes);
-    ByteBuffer in = ByteBuffer.wrap(array, base, bytes.remaining()).slice().order(ByteOrder.LITTLE_ENDIAN);
+    ByteBuffer in =
+        ByteBuffer.wrap(array, base, bytes.remaining()).slice().order(ByteOrder.LITTLE_ENDIAN);
     switch (column.type()) {
       case INT32, STRING -> {
         if (dictionaryInts.length < n) {
@@ -532,9 +540,13 @@ final class ColumnDecoder {
                   int length = in.getInt();
                   if (length < 0 || length > in.remaining()) {
                     throw new ParquetDecodingException(
-                        format(ROOT, "dictionary string length %d runs past the end of the page", length));
+                        format(
+                            ROOT,
+                            "dictionary string length %d runs past the end of the page",
+                            length));
                   }
-                  String value = new String(array, base + in.position(), length, StandardCharsets.UTF_8);
+                  String value =
+                      new String(array, base + in.position(), length, StandardCharsets.UTF_8);
                   in.position(in.position() + length);
                   yield globalId(value);
                 }
@@ -555,7 +567,8 @@ final class ColumnDecoder {
           dictionaryDoubles = new double[n];
         }
         for (int i = 0; i < n; i++) {
-          dictionaryDoubles[i] = physical == PrimitiveTypeName.DOUBLE ? in.getDouble() : in.getFloat();
+          dictionaryDoubles[i] =
+              physical == PrimitiveTypeName.DOUBLE ? in.getDouble() : in.getFloat();
         }
       }
     }
@@ -601,12 +614,17 @@ final class ColumnDecoder {
         ErrorCode.INVALID_VALUE,
         file,
         format(ROOT, "row group %d, row %d", rowGroup, row),
-        format(ROOT, "column '%s' is null, but trace format v1 requires a value", column.wireName()));
+        format(
+            ROOT, "column '%s' is null, but trace format v1 requires a value", column.wireName()));
   }
 
   private ParquetDecodingException badDictionaryId(int id) {
     return new ParquetDecodingException(
-        format(ROOT, "dictionary id %d out of range: the dictionary has %d entries", id, dictionarySize));
+        format(
+            ROOT,
+            "dictionary id %d out of range: the dictionary has %d entries",
+            id,
+            dictionarySize));
   }
 
   private IllegalStateException unexpectedType() {

@@ -21,10 +21,10 @@ import org.xerial.snappy.Snappy;
  * zstd-jni, gzip through java.util.zip. parquet-mr's own {@code CodecFactory} loads Hadoop's codec
  * classes even for uncompressed files, so both the reader and the writer use this one.
  *
- * <p>Each {@code getCompressor}/{@code getDecompressor} call returns a new instance that reuses
- * one output buffer: as {@link CompressionCodecFactory} allows, a returned {@link BytesInput} is
- * valid until the next call on the same instance. parquet-mr asks for one decompressor per column
- * chunk, and our decoder finishes a page before it reads the next page of that column.
+ * <p>Each {@code getCompressor}/{@code getDecompressor} call returns a new instance that reuses one
+ * output buffer: as {@link CompressionCodecFactory} allows, a returned {@link BytesInput} is valid
+ * until the next call on the same instance. parquet-mr asks for one decompressor per column chunk,
+ * and our decoder finishes a page before it reads the next page of that column.
  */
 final class NoHadoopCodecFactory implements CompressionCodecFactory {
   /** zstd level 3, the zstd and parquet-mr default. */
@@ -164,7 +164,8 @@ final class NoHadoopCodecFactory implements CompressionCodecFactory {
           }
         }
         case GZIP -> {
-          try (InputStream gzip = new GZIPInputStream(new ByteArrayInputStream(in, offset, length))) {
+          try (InputStream gzip =
+              new GZIPInputStream(new ByteArrayInputStream(in, offset, length))) {
             n = gzip.readNBytes(target, 0, size);
           }
         }

@@ -10,9 +10,8 @@ import org.apache.parquet.hadoop.metadata.CompressionCodecName;
 
 /**
  * The Hadoop-free Parquet plumbing of this package, for other modules that write or read Parquet
- * files of their own with parquet-mr (the batch results tables): the codec factory the trace
- * reader and writer use, and read options built on it. Both work with no Hadoop class on the class
- * path.
+ * files of their own with parquet-mr (the batch results tables): the codec factory the trace reader
+ * and writer use, and read options built on it. Both work with no Hadoop class on the class path.
  */
 public final class ParquetCodecs {
   private ParquetCodecs() {}
@@ -62,7 +61,8 @@ public final class ParquetCodecs {
         }
 
         @Override
-        public void decompress(ByteBuffer input, int compressedSize, ByteBuffer output, int decompressedSize)
+        public void decompress(
+            ByteBuffer input, int compressedSize, ByteBuffer output, int decompressedSize)
             throws IOException {
           decompressor.decompress(input, compressedSize, output, decompressedSize);
         }

@@ -26,9 +26,9 @@ import org.apache.parquet.hadoop.metadata.ParquetMetadata;
 import org.apache.parquet.schema.PrimitiveType;
 
 /**
- * One Parquet file of a trace with its footer read and checked. The footer is read here rather
- * than by parquet-mr so that a missing footer is told apart from a file that is not Parquet at
- * all, and so that the key-value metadata keeps its file order (parquet-mr puts it in a HashMap).
+ * One Parquet file of a trace with its footer read and checked. The footer is read here rather than
+ * by parquet-mr so that a missing footer is told apart from a file that is not Parquet at all, and
+ * so that the key-value metadata keeps its file order (parquet-mr puts it in a HashMap).
  *
  * @param file the file
  * @param input the file for parquet-mr
@@ -48,11 +48,15 @@ record ParquetPart(
 
   /**
    * Footer keys in which other writers keep their own copy of the schema (pyarrow, pandas, Spark,
-   * parquet-mr's object model). They are not trace metadata, and copied into a converted trace
-   * they would describe a schema that is no longer there, so the reader drops them.
+   * parquet-mr's object model). They are not trace metadata, and copied into a converted trace they
+   * would describe a schema that is no longer there, so the reader drops them.
    */
   static final Set<String> WRITER_SCHEMA_KEYS =
-      Set.of("ARROW:schema", "pandas", "org.apache.spark.sql.parquet.row.metadata", "writer.model.name");
+      Set.of(
+          "ARROW:schema",
+          "pandas",
+          "org.apache.spark.sql.parquet.row.metadata",
+          "writer.model.name");
 
   /** The message for a file whose footer is missing; tests and docs quote it. */
   static final String MISSING_FOOTER =
@@ -75,7 +79,10 @@ record ParquetPart(
       readFully(channel, head, 0, Math.min(4, size));
       if (size < 4 || !startsWith(head, MAGIC)) {
         throw new TraceFormatException(
-            ErrorCode.CORRUPT, file, null, "not a Parquet file: it does not start with the magic number PAR1");
+            ErrorCode.CORRUPT,
+            file,
+            null,
+            "not a Parquet file: it does not start with the magic number PAR1");
       }
       if (size < 12) {
         throw new TraceFormatException(ErrorCode.TRUNCATED, file, null, MISSING_FOOTER);
@@ -95,7 +102,8 @@ record ParquetPart(
             ErrorCode.CORRUPT,
             file,
             "footer",
-            format(ROOT, "footer length %d does not fit in a file of %d bytes", footerLength, size));
+            format(
+                ROOT, "footer length %d does not fit in a file of %d bytes", footerLength, size));
       }
       footerBytes = new byte[footerLength];
       readFully(channel, footerBytes, size - 8 - footerLength, footerLength);
@@ -126,9 +134,14 @@ record ParquetPart(
         }
       }
     }
-    PrimitiveType[] columns = TraceParquetSchema.resolve(file, footer.getFileMetaData().getSchema());
+    PrimitiveType[] columns =
+        TraceParquetSchema.resolve(file, footer.getFileMetaData().getSchema());
     return new ParquetPart(
-        file, new PathInputFile(file, size), footer, Collections.unmodifiableMap(keyValues), columns);
+        file,
+        new PathInputFile(file, size),
+        footer,
+        Collections.unmodifiableMap(keyValues),
+        columns);
   }
 
   /** Rows in the file, from the footer. */

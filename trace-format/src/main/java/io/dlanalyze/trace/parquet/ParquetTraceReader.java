@@ -37,18 +37,19 @@ import org.apache.parquet.schema.PrimitiveType;
  * order as one trace) row group by row group into one reused {@link TraceBatch}.
  *
  * <p>Only the projected columns are read from disk and decoded ({@link ColumnDecoder}). A batch
- * holds {@code min(batchRows, rows left in the row group)} rows: it never spans two row groups,
- * so a row group is the unit of I/O and memory stays bounded by one row group's compressed column
+ * holds {@code min(batchRows, rows left in the row group)} rows: it never spans two row groups, so
+ * a row group is the unit of I/O and memory stays bounded by one row group's compressed column
  * chunks plus one batch of arrays, whatever the size of the file.
  *
- * <p>A projected nullable column that the file does not have is loaded as all nulls. Values at
- * null positions are NaN (float64), 0 (integers) and -1 (string ids).
+ * <p>A projected nullable column that the file does not have is loaded as all nulls. Values at null
+ * positions are NaN (float64), 0 (integers) and -1 (string ids).
  *
  * <p>Runs without Hadoop: footers are read by {@link ParquetPart}, pages come from parquet-mr's
  * {@link ParquetFileReader} with {@link NoHadoopReadOptions} and {@link NoHadoopCodecFactory}.
  */
 public final class ParquetTraceReader implements TraceReader {
   private static final Pattern OBJECT_ID = Pattern.compile(" ?Struct: \\S+@[0-9a-f]+");
+
   /** A package-qualified Java class name such as org.apache.parquet.format.FileMetaData. */
   private static final Pattern QUALIFIED_NAME =
       Pattern.compile("\\b(?:[a-z][a-z0-9_]*\\.){2,}([A-Z][A-Za-z0-9_$]*)");
@@ -79,7 +80,8 @@ public final class ParquetTraceReader implements TraceReader {
   private long rowsRead;
   private boolean closed;
 
-  private ParquetTraceReader(Path path, List<ParquetPart> parts, ReadOptions options, ParquetReadOptions readOptions) {
+  private ParquetTraceReader(
+      Path path, List<ParquetPart> parts, ReadOptions options, ParquetReadOptions readOptions) {
     this.path = path;
     this.parts = parts;
     this.readOptions = readOptions;
@@ -88,7 +90,8 @@ public final class ParquetTraceReader implements TraceReader {
     try {
       this.metadata = TraceMetadata.of(first.keyValues());
     } catch (IllegalArgumentException e) {
-      throw new TraceFormatException(ErrorCode.BAD_METADATA, first.file(), "footer", e.getMessage(), e);
+      throw new TraceFormatException(
+          ErrorCode.BAD_METADATA, first.file(), "footer", e.getMessage(), e);
     }
     EnumSet<Column> present = EnumSet.noneOf(Column.class);
     for (Column column : Column.values()) {
@@ -143,14 +146,20 @@ public final class ParquetTraceReader implements TraceReader {
     try (DirectoryStream<Path> stream = Files.newDirectoryStream(directory)) {
       for (Path file : stream) {
         String name = file.getFileName().toString();
-        if (name.endsWith(".parquet") && !name.startsWith(".") && !name.startsWith("_")
+        if (name.endsWith(".parquet")
+            && !name.startsWith(".")
+            && !name.startsWith("_")
             && Files.isRegularFile(file)) {
           files.add(file);
         }
       }
     } catch (IOException e) {
       throw new TraceFormatException(
-          ErrorCode.IO_ERROR, directory, null, String.format(ROOT, "cannot list directory: %s", e.getMessage()), e);
+          ErrorCode.IO_ERROR,
+          directory,
+          null,
+          String.format(ROOT, "cannot list directory: %s", e.getMessage()),
+          e);
     }
     if (files.isEmpty()) {
       throw new TraceFormatException(
@@ -173,24 +182,35 @@ public final class ParquetTraceReader implements TraceReader {
             ErrorCode.MISSING_COLUMN,
             part.file(),
             null,
-            String.format(ROOT, "column '%s' is missing here but present in the first part file %s",
-                column.wireName(), firstName));
+            String.format(
+                ROOT,
+                "column '%s' is missing here but present in the first part file %s",
+                column.wireName(),
+                firstName));
       }
       if (expected == null) {
         throw new TraceFormatException(
             ErrorCode.WRONG_TYPE,
             part.file(),
             null,
-            String.format(ROOT, "column '%s' is present here but missing in the first part file %s:"
-                + " part files must have the same columns", column.wireName(), firstName));
+            String.format(
+                ROOT,
+                "column '%s' is present here but missing in the first part file %s:"
+                    + " part files must have the same columns",
+                column.wireName(),
+                firstName));
       }
       if (expected.getPrimitiveTypeName() != actual.getPrimitiveTypeName()) {
         throw new TraceFormatException(
             ErrorCode.WRONG_TYPE,
             part.file(),
             null,
-            String.format(ROOT, "column '%s' is Parquet type %s here but %s in the first part file %s",
-                column.wireName(), actual.getPrimitiveTypeName(), expected.getPrimitiveTypeName(),
+            String.format(
+                ROOT,
+                "column '%s' is Parquet type %s here but %s in the first part file %s",
+                column.wireName(),
+                actual.getPrimitiveTypeName(),
+                expected.getPrimitiveTypeName(),
                 firstName));
       }
     }
@@ -295,7 +315,10 @@ public final class ParquetTraceReader implements TraceReader {
     }
     if (store == null) {
       throw new TraceFormatException(
-          ErrorCode.CORRUPT, part.file(), String.format(ROOT, "row group %d", rowGroup), "row group is missing");
+          ErrorCode.CORRUPT,
+          part.file(),
+          String.format(ROOT, "row group %d", rowGroup),
+          "row group is missing");
     }
     rowGroupStore = store;
     for (ColumnDecoder decoder : decoders) {
@@ -340,7 +363,8 @@ public final class ParquetTraceReader implements TraceReader {
     decoders = new ColumnDecoder[projected.length];
     phaseDecoder = null;
     for (int i = 0; i < projected.length; i++) {
-      ColumnDescriptor descriptor = schema.getColumnDescription(new String[] {projected[i].wireName()});
+      ColumnDescriptor descriptor =
+          schema.getColumnDescription(new String[] {projected[i].wireName()});
       descriptors.add(descriptor);
       decoders[i] = new ColumnDecoder(next.file(), projected[i], descriptor, dictionary);
       if (projected[i] == Column.PHASE) {
@@ -348,7 +372,8 @@ public final class ParquetTraceReader implements TraceReader {
       }
     }
     try {
-      fileReader = new ParquetFileReader(next.input(), next.footer(), readOptions, next.input().newStream());
+      fileReader =
+          new ParquetFileReader(next.input(), next.footer(), readOptions, next.input().newStream());
     } catch (IOException | RuntimeException e) {
       throw new TraceFormatException(
           ErrorCode.IO_ERROR, next.file(), null, "cannot open: " + describe(e), e);
@@ -372,7 +397,8 @@ public final class ParquetTraceReader implements TraceReader {
       int unknown = phases[i] - Phase.COUNT;
       if (unknown >= 0) {
         if (unknown >= unknownPhaseRows.length) {
-          unknownPhaseRows = Arrays.copyOf(unknownPhaseRows, Math.max(unknown + 1, 2 * unknownPhaseRows.length));
+          unknownPhaseRows =
+              Arrays.copyOf(unknownPhaseRows, Math.max(unknown + 1, 2 * unknownPhaseRows.length));
         }
         unknownPhaseRows[unknown]++;
       }
@@ -456,8 +482,11 @@ public final class ParquetTraceReader implements TraceReader {
     for (int i = 0; i < names.size() && i < unknownPhaseRows.length; i++) {
       if (unknownPhaseRows[i] > 0) {
         warnings.add(
-            String.format(ROOT, "unknown phase '%s' in %d rows: the rows are kept, but no detector reads them",
-                names.get(i), unknownPhaseRows[i]));
+            String.format(
+                ROOT,
+                "unknown phase '%s' in %d rows: the rows are kept, but no detector reads them",
+                names.get(i),
+                unknownPhaseRows[i]));
       }
     }
     return warnings;

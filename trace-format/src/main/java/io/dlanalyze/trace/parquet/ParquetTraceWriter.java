@@ -37,9 +37,9 @@ import org.apache.parquet.schema.MessageType;
  * Writes a trace as one Parquet file in the v1 schema ({@link TraceParquetSchema#v1()}): contract
  * column order, nullable columns OPTIONAL, strings and small integers dictionary-encoded, float64
  * statistics and the step PLAIN (their dictionaries rarely pay off, the writer pays a hash lookup
- * per value for them, and PLAIN numbers decode with one bulk copy), V1 data pages, zstd by
- * default. A row group is flushed every {@link WriteOptions#rowGroupRows()} rows;
- * the trace metadata goes into the footer in its own order.
+ * per value for them, and PLAIN numbers decode with one bulk copy), V1 data pages, zstd by default.
+ * A row group is flushed every {@link WriteOptions#rowGroupRows()} rows; the trace metadata goes
+ * into the footer in its own order.
  *
  * <p>Values go straight to parquet-mr's column writers, column by column in chunks of {@link
  * #CHUNK_ROWS} rows, the way parquet-mr's own record writer drives them (a column store per row
@@ -70,7 +70,8 @@ public final class ParquetTraceWriter implements TraceWriter {
   private long rowsInGroup;
   private boolean done;
 
-  private ParquetTraceWriter(Path path, AtomicOutput output, TraceMetadata metadata, WriteOptions options)
+  private ParquetTraceWriter(
+      Path path, AtomicOutput output, TraceMetadata metadata, WriteOptions options)
       throws IOException {
     this.path = path;
     this.output = output;
@@ -123,7 +124,11 @@ public final class ParquetTraceWriter implements TraceWriter {
     } catch (IOException | RuntimeException e) {
       output.abort();
       throw new TraceFormatException(
-          ErrorCode.IO_ERROR, path, null, "cannot start writing: " + ParquetTraceReader.describe(e), e);
+          ErrorCode.IO_ERROR,
+          path,
+          null,
+          "cannot start writing: " + ParquetTraceReader.describe(e),
+          e);
     }
   }
 
@@ -132,8 +137,9 @@ public final class ParquetTraceWriter implements TraceWriter {
       case "zstd" -> CompressionCodecName.ZSTD;
       case "snappy" -> CompressionCodecName.SNAPPY;
       case "uncompressed" -> CompressionCodecName.UNCOMPRESSED;
-      default -> throw new IllegalArgumentException(
-          format(ROOT, "compression must be zstd, snappy or uncompressed: %s", compression));
+      default ->
+          throw new IllegalArgumentException(
+              format(ROOT, "compression must be zstd, snappy or uncompressed: %s", compression));
     };
   }
 
@@ -194,7 +200,10 @@ public final class ParquetTraceWriter implements TraceWriter {
                 ErrorCode.INVALID_VALUE,
                 path,
                 format(ROOT, "batch row %d", i),
-                format(ROOT, "column '%s' is null, but trace format v1 requires a value", column.wireName()));
+                format(
+                    ROOT,
+                    "column '%s' is null, but trace format v1 requires a value",
+                    column.wireName()));
           }
         }
       }
@@ -325,7 +334,11 @@ public final class ParquetTraceWriter implements TraceWriter {
     } catch (IOException | RuntimeException e) {
       abort();
       throw new TraceFormatException(
-          ErrorCode.IO_ERROR, path, null, "cannot finish writing: " + ParquetTraceReader.describe(e), e);
+          ErrorCode.IO_ERROR,
+          path,
+          null,
+          "cannot finish writing: " + ParquetTraceReader.describe(e),
+          e);
     }
   }
 

@@ -12,8 +12,8 @@ import org.apache.parquet.io.SeekableInputStream;
 /**
  * A local file for parquet-mr, read through a {@link FileChannel} straight into parquet-mr's heap
  * buffers. Unlike parquet-mr's {@code LocalInputFile} it does not copy every read through a
- * temporary array, and its {@link #toString()} is the path, so parquet-mr's messages name the
- * file instead of {@code LocalInputFile@6a6824be}.
+ * temporary array, and its {@link #toString()} is the path, so parquet-mr's messages name the file
+ * instead of {@code LocalInputFile@6a6824be}.
  */
 final class PathInputFile implements InputFile {
   private final Path path;

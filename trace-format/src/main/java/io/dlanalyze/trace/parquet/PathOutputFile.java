@@ -10,9 +10,9 @@ import org.apache.parquet.io.OutputFile;
 import org.apache.parquet.io.PositionOutputStream;
 
 /**
- * A local file for parquet-mr's writer that remembers its stream, so an aborted write can close
- * it: {@code ParquetFileWriter.abort()} only sets a flag and its {@code close()} then leaves the
- * stream open.
+ * A local file for parquet-mr's writer that remembers its stream, so an aborted write can close it:
+ * {@code ParquetFileWriter.abort()} only sets a flag and its {@code close()} then leaves the stream
+ * open.
  */
 final class PathOutputFile implements OutputFile {
   private static final int BUFFER_SIZE = 1 << 16;
@@ -31,11 +31,13 @@ final class PathOutputFile implements OutputFile {
 
   @Override
   public PositionOutputStream createOrOverwrite(long blockSizeHint) throws IOException {
-    return open(StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE);
+    return open(
+        StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE);
   }
 
   private PositionOutputStream open(StandardOpenOption... options) throws IOException {
-    stream = new Stream(new BufferedOutputStream(Files.newOutputStream(path, options), BUFFER_SIZE));
+    stream =
+        new Stream(new BufferedOutputStream(Files.newOutputStream(path, options), BUFFER_SIZE));
     return stream;
   }
 

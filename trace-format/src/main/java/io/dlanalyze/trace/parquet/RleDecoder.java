@@ -14,9 +14,9 @@ import org.apache.parquet.io.ParquetDecodingException;
  * eight values at a time into a buffer and copied out with {@link System#arraycopy}. One instance
  * is reused for every page of a column.
  *
- * <p>Format (parquet-format Encodings.md): a ULEB128 header; an even header {@code h} is an RLE
- * run of {@code h >>> 1} copies of a value stored in {@code ceil(bitWidth / 8)} little-endian
- * bytes; an odd header is {@code h >>> 1} groups of eight values bit-packed LSB first.
+ * <p>Format (parquet-format Encodings.md): a ULEB128 header; an even header {@code h} is an RLE run
+ * of {@code h >>> 1} copies of a value stored in {@code ceil(bitWidth / 8)} little-endian bytes; an
+ * odd header is {@code h >>> 1} groups of eight values bit-packed LSB first.
  */
 final class RleDecoder {
   /** Packers by bit width, made on first use: each width is a large generated class. */

@@ -45,9 +45,12 @@ final class TraceParquetSchema {
     for (Column column : Column.values()) {
       Repetition repetition = column.isNullable() ? Repetition.OPTIONAL : Repetition.REQUIRED;
       switch (column.type()) {
-        case INT32 -> builder.primitive(PrimitiveTypeName.INT32, repetition).named(column.wireName());
-        case INT64 -> builder.primitive(PrimitiveTypeName.INT64, repetition).named(column.wireName());
-        case FLOAT64 -> builder.primitive(PrimitiveTypeName.DOUBLE, repetition).named(column.wireName());
+        case INT32 ->
+            builder.primitive(PrimitiveTypeName.INT32, repetition).named(column.wireName());
+        case INT64 ->
+            builder.primitive(PrimitiveTypeName.INT64, repetition).named(column.wireName());
+        case FLOAT64 ->
+            builder.primitive(PrimitiveTypeName.DOUBLE, repetition).named(column.wireName());
         case STRING ->
             builder
                 .primitive(PrimitiveTypeName.BINARY, repetition)
@@ -59,8 +62,8 @@ final class TraceParquetSchema {
   }
 
   /**
-   * The contract columns of a file's schema, indexed by {@link Column#ordinal()}: the Parquet
-   * type, or {@code null} for a nullable column the file does not have.
+   * The contract columns of a file's schema, indexed by {@link Column#ordinal()}: the Parquet type,
+   * or {@code null} for a nullable column the file does not have.
    *
    * @throws TraceFormatException MISSING_COLUMN for an absent required column, WRONG_TYPE for a
    *     column of a type the reader cannot convert
@@ -75,8 +78,11 @@ final class TraceParquetSchema {
               ErrorCode.MISSING_COLUMN,
               file,
               null,
-              format(ROOT, "column '%s' is missing (required by trace format v1, expected %s)",
-                  name, expected(column.type())));
+              format(
+                  ROOT,
+                  "column '%s' is missing (required by trace format v1, expected %s)",
+                  name,
+                  expected(column.type())));
         }
         continue;
       }
@@ -98,7 +104,8 @@ final class TraceParquetSchema {
 
   static boolean accepts(ColumnType type, PrimitiveTypeName physical) {
     return switch (type) {
-      case INT32, INT64 -> physical == PrimitiveTypeName.INT32 || physical == PrimitiveTypeName.INT64;
+      case INT32, INT64 ->
+          physical == PrimitiveTypeName.INT32 || physical == PrimitiveTypeName.INT64;
       case FLOAT64 -> physical == PrimitiveTypeName.DOUBLE || physical == PrimitiveTypeName.FLOAT;
       case STRING -> physical == PrimitiveTypeName.BINARY;
     };
@@ -119,6 +126,11 @@ final class TraceParquetSchema {
         ErrorCode.WRONG_TYPE,
         file,
         null,
-        format(ROOT, "column '%s' is %s, expected %s", column.wireName(), actual, expected(column.type())));
+        format(
+            ROOT,
+            "column '%s' is %s, expected %s",
+            column.wireName(),
+            actual,
+            expected(column.type())));
   }
 }

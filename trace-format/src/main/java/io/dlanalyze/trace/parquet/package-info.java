@@ -1,6 +1,6 @@
 /**
- * Parquet traces: {@link io.dlanalyze.trace.parquet.ParquetTraceReader} decodes pages in bulk
- * into {@link io.dlanalyze.trace.TraceBatch} arrays, {@link
+ * Parquet traces: {@link io.dlanalyze.trace.parquet.ParquetTraceReader} decodes pages in bulk into
+ * {@link io.dlanalyze.trace.TraceBatch} arrays, {@link
  * io.dlanalyze.trace.parquet.ParquetTraceWriter} writes the v1 schema. Both run on parquet-mr
  * without Hadoop on the class path.
  */

@@ -47,7 +47,8 @@ public record Fault(Kind kind, int layer, long step, double rate) {
     }
     if ((kind == Kind.EXPLODING_GRADIENT || kind == Kind.VANISHING_GRADIENT)
         && !(rate > 0 && Double.isFinite(rate))) {
-      throw new IllegalArgumentException(format(ROOT, "rate must be positive and finite: %s", rate));
+      throw new IllegalArgumentException(
+          format(ROOT, "rate must be positive and finite: %s", rate));
     }
   }
 
@@ -110,7 +111,8 @@ public record Fault(Kind kind, int layer, long step, double rate) {
         case "vanishing" ->
             vanishingGradient(
                 Long.parseLong(parts[1]), parts.length > 2 ? Double.parseDouble(parts[2]) : 1e-2);
-        default -> throw new IllegalArgumentException(format(ROOT, "unknown fault kind: %s", parts[0]));
+        default ->
+            throw new IllegalArgumentException(format(ROOT, "unknown fault kind: %s", parts[0]));
       };
     } catch (ArrayIndexOutOfBoundsException | NumberFormatException e) {
       throw new IllegalArgumentException(

@@ -13,9 +13,9 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Settings of a deterministic synthetic trace: an MLP of {@code layers} Linear layers (ReLU
- * hidden activations, a softmax output), trained for {@code steps} steps, with optional injected
- * faults. The same settings always give the same rows, bit for bit.
+ * Settings of a deterministic synthetic trace: an MLP of {@code layers} Linear layers (ReLU hidden
+ * activations, a softmax output), trained for {@code steps} steps, with optional injected faults.
+ * The same settings always give the same rows, bit for bit.
  *
  * <p>Healthy values are smooth trends plus deterministic noise: never exactly 0, never two
  * consecutive steps exactly equal, except where a statistic is constant by construction (the
@@ -27,7 +27,9 @@ import java.util.Map;
  * }</pre>
  */
 public final class SyntheticTrace {
-  /** The most layers a synthetic model may have: layer indices stay within the validator's limit. */
+  /**
+   * The most layers a synthetic model may have: layer indices stay within the validator's limit.
+   */
   public static final int MAX_LAYERS = TraceValidator.MAX_LAYER_INDEX + 1;
 
   private final int layers;
@@ -52,16 +54,28 @@ public final class SyntheticTrace {
     this.faults = List.copyOf(builder.faults);
     if (steps > Long.MAX_VALUE / rowsPerStep()) {
       throw new IllegalArgumentException(
-          format(ROOT, "steps x rows per step (%d) does not fit in a long: %d steps", rowsPerStep(), steps));
+          format(
+              ROOT,
+              "steps x rows per step (%d) does not fit in a long: %d steps",
+              rowsPerStep(),
+              steps));
     }
     for (Fault fault : faults) {
       if (fault.layer() >= layers) {
         throw new IllegalArgumentException(
-            format(ROOT, "fault layer %d is out of range: the model has %d layers", fault.layer(), layers));
+            format(
+                ROOT,
+                "fault layer %d is out of range: the model has %d layers",
+                fault.layer(),
+                layers));
       }
       if (fault.step() >= steps) {
         throw new IllegalArgumentException(
-            format(ROOT, "fault step %d is beyond the last step, %d: the fault would never show", fault.step(), steps - 1));
+            format(
+                ROOT,
+                "fault step %d is beyond the last step, %d: the fault would never show",
+                fault.step(),
+                steps - 1));
       }
     }
   }
@@ -219,7 +233,8 @@ public final class SyntheticTrace {
 
     public Builder numClasses(int numClasses) {
       if (numClasses < 2) {
-        throw new IllegalArgumentException(format(ROOT, "numClasses must be at least 2: %s", numClasses));
+        throw new IllegalArgumentException(
+            format(ROOT, "numClasses must be at least 2: %s", numClasses));
       }
       this.numClasses = numClasses;
       return this;
@@ -227,7 +242,8 @@ public final class SyntheticTrace {
 
     public Builder batchSize(int batchSize) {
       if (batchSize < 1) {
-        throw new IllegalArgumentException(format(ROOT, "batchSize must be positive: %s", batchSize));
+        throw new IllegalArgumentException(
+            format(ROOT, "batchSize must be positive: %s", batchSize));
       }
       this.batchSize = batchSize;
       return this;

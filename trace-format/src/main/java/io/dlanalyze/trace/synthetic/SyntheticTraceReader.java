@@ -16,12 +16,12 @@ import java.util.Set;
 /**
  * Generates a {@link SyntheticTrace} row by row into reused batches, in the contract's row order:
  * per step, forward and activation layer by layer, loss, accuracy, then backward from the last
- * layer to the first, gradient and weight layer by layer. Batches end wherever the batch size
- * says, also in the middle of a step.
+ * layer to the first, gradient and weight layer by layer. Batches end wherever the batch size says,
+ * also in the middle of a step.
  *
- * <p>Implementation notes: every value is a pure function of (seed, step, layer, phase), except
- * the few faults that freeze a value at their first step, which recompute that step. So batches
- * of any size give the same rows.
+ * <p>Implementation notes: every value is a pure function of (seed, step, layer, phase), except the
+ * few faults that freeze a value at their first step, which recompute that step. So batches of any
+ * size give the same rows.
  */
 public final class SyntheticTraceReader implements TraceReader {
   private static final double FLOAT32_MAX = Float.MAX_VALUE;
@@ -289,7 +289,7 @@ public final class SyntheticTraceReader implements TraceReader {
       }
     }
     if (step >= explodeInfStep) {
-      applyOverflow(step, layer, phase, out);
+      applyOverflow(step, phase, out);
     }
   }
 
@@ -310,7 +310,9 @@ public final class SyntheticTraceReader implements TraceReader {
         }
         if (hit) {
           boolean infHere =
-              fault.kind() == Fault.Kind.INF && born && layer == fault.layer()
+              fault.kind() == Fault.Kind.INF
+                  && born
+                  && layer == fault.layer()
                   && (phase == Phase.FORWARD || phase == Phase.ACTIVATION);
           out.fill(infHere ? Double.POSITIVE_INFINITY : Double.NaN, out.numel);
         }
@@ -343,7 +345,8 @@ public final class SyntheticTraceReader implements TraceReader {
           case WEIGHT -> scale(out, 1 + Math.log1p(factor) / 50);
           case LOSS -> {
             double base = healthyLoss(fault.step());
-            double loss = base * (1 + Math.log1p(factor) / 5) * (1 + 0.01 * noise(step, -1, phase, 1));
+            double loss =
+                base * (1 + Math.log1p(factor) / 5) * (1 + 0.01 * noise(step, -1, phase, 1));
             out.set(loss, 0, loss, loss, 0, 1);
             out.l2 = loss;
           }
@@ -359,7 +362,14 @@ public final class SyntheticTraceReader implements TraceReader {
         switch (phase) {
           case BACKWARD, GRADIENT -> scale(out, Math.pow(fault.rate(), layers - 1 - layer));
           case LOSS, ACCURACY -> plateau(fault.step(), step, phase, out);
-          case FORWARD, ACTIVATION, WEIGHT, INPUT, TARGET, LEARNING_RATE, VAL_LOSS, VAL_ACCURACY -> {}
+          case FORWARD,
+              ACTIVATION,
+              WEIGHT,
+              INPUT,
+              TARGET,
+              LEARNING_RATE,
+              VAL_LOSS,
+              VAL_ACCURACY -> {}
         }
       }
     }
@@ -377,10 +387,11 @@ public final class SyntheticTraceReader implements TraceReader {
     }
   }
 
-  private void applyOverflow(long step, int layer, Phase phase, Stats out) {
+  private void applyOverflow(long step, Phase phase, Stats out) {
     boolean first = step == explodeInfStep;
     switch (phase) {
-      case BACKWARD, GRADIENT, WEIGHT -> out.fill(first ? Double.POSITIVE_INFINITY : Double.NaN, out.numel);
+      case BACKWARD, GRADIENT, WEIGHT ->
+          out.fill(first ? Double.POSITIVE_INFINITY : Double.NaN, out.numel);
       case FORWARD, ACTIVATION, LOSS -> {
         if (!first) {
           out.fill(Double.NaN, out.numel);
@@ -411,8 +422,13 @@ public final class SyntheticTraceReader implements TraceReader {
       case FORWARD -> {
         double mean = 0.02 * (1.3 + Math.sin(0.7 * layer)) * (1 + 0.2 * t) + 0.002 * n1;
         double std = (1.0 / (1 + 0.1 * layer)) * (1 + 0.1 * t) * (1 + 0.02 * n2);
-        out.set(mean, std, mean - 3.2 * std * (1 + 0.01 * n3), mean + 3.2 * std * (1 + 0.01 * n1),
-            0, b * trace.width(layer));
+        out.set(
+            mean,
+            std,
+            mean - 3.2 * std * (1 + 0.01 * n3),
+            mean + 3.2 * std * (1 + 0.01 * n1),
+            0,
+            b * trace.width(layer));
       }
       case ACTIVATION -> {
         long numel = b * trace.width(layer);
@@ -441,18 +457,29 @@ public final class SyntheticTraceReader implements TraceReader {
         double scale = 1e-3 * (1 + 0.2 * layer) * Math.exp(-t);
         double std = scale * (1 + 0.05 * n2);
         double zero = layer == layers - 1 ? 0 : 0.5 + 0.02 * n3;
-        out.set(scale * 0.05 * (1.2 + n1), std, -3.5 * std, 3.5 * std, zero, b * trace.width(layer));
+        out.set(
+            scale * 0.05 * (1.2 + n1), std, -3.5 * std, 3.5 * std, zero, b * trace.width(layer));
       }
       case GRADIENT -> {
         double scale = 0.01 * (1 + 0.1 * layer) * Math.exp(-1.5 * t);
         double std = scale * (1 + 0.05 * n2);
-        out.set(scale * 0.02 * (1.2 + n1), std, -4 * std * (1 + 0.01 * n3), 4 * std, 0,
+        out.set(
+            scale * 0.02 * (1.2 + n1),
+            std,
+            -4 * std * (1 + 0.01 * n3),
+            4 * std,
+            0,
             (long) trace.fanIn(layer) * trace.width(layer));
       }
       case WEIGHT -> {
         double std = Math.sqrt(2.0 / trace.fanIn(layer)) * (1 + 0.05 * t) + 1e-6 * n2;
         double mean = 0.001 * (layer + 1) * (1 + 0.5 * t) + 1e-6 * n1;
-        out.set(mean, std, mean - 4 * std * (1 + 0.001 * n3), mean + 4 * std, 0,
+        out.set(
+            mean,
+            std,
+            mean - 4 * std * (1 + 0.001 * n3),
+            mean + 4 * std,
+            0,
             (long) trace.fanIn(layer) * trace.width(layer));
       }
       case LEARNING_RATE -> {

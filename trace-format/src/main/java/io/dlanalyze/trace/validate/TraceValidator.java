@@ -72,11 +72,15 @@ public final class TraceValidator {
   private long previousStep = UNSEEN;
   private int stepEpoch;
   private int stepBatch;
+
   /** Name id + 1 by layer_index + 1 (0 = not seen yet). */
   private int[] nameOfIndex = new int[0];
+
   private long[] firstRowOfIndex = new long[0];
+
   /** layer_index + 2 by name id (0 = not seen yet). */
   private int[] indexOfName = new int[0];
+
   private long[] firstRowOfName = new long[0];
   private long[] unknownPhaseRows = new long[0];
   private long[] unknownPhaseFirstRow = new long[0];
@@ -93,7 +97,8 @@ public final class TraceValidator {
 
   public TraceValidator(Path file, TraceMetadata metadata, int limitPerRule) {
     if (limitPerRule < 1) {
-      throw new IllegalArgumentException(format(ROOT, "limitPerRule must be positive: %s", limitPerRule));
+      throw new IllegalArgumentException(
+          format(ROOT, "limitPerRule must be positive: %s", limitPerRule));
     }
     this.file = file;
     this.limitPerRule = limitPerRule;
@@ -105,8 +110,16 @@ public final class TraceValidator {
   /** The columns the rules read; load them (or all) for a full check. */
   public static Set<Column> columns() {
     return EnumSet.of(
-        Column.EPOCH, Column.BATCH, Column.STEP, Column.LAYER_INDEX, Column.LAYER_NAME, Column.PHASE,
-        Column.ZERO_FRACTION, Column.NAN_COUNT, Column.INF_COUNT, Column.NUMEL);
+        Column.EPOCH,
+        Column.BATCH,
+        Column.STEP,
+        Column.LAYER_INDEX,
+        Column.LAYER_NAME,
+        Column.PHASE,
+        Column.ZERO_FRACTION,
+        Column.NAN_COUNT,
+        Column.INF_COUNT,
+        Column.NUMEL);
   }
 
   /** Checks the next batch of the trace. */
@@ -131,7 +144,10 @@ public final class TraceValidator {
       if (batch.has(column) && batch.hasNulls(column)) {
         for (int i = 0; i < n; i++) {
           if (batch.isNull(column, i)) {
-            report(Severity.ERROR, "required-null", rows + i,
+            report(
+                Severity.ERROR,
+                "required-null",
+                rows + i,
                 format(ROOT, "column '%s' is null (the column is required)", column.wireName()));
           }
         }
@@ -154,30 +170,56 @@ public final class TraceValidator {
         report(Severity.ERROR, "negative-position", row, format(ROOT, "step %d is negative", s));
       }
       if (positions && (epoch[i] < 0 || batchIndex[i] < 0)) {
-        report(Severity.ERROR, "negative-position", row,
+        report(
+            Severity.ERROR,
+            "negative-position",
+            row,
             format(ROOT, "epoch %d, batch %d: neither may be negative", epoch[i], batchIndex[i]));
       }
       boolean newStep = previousStep == UNSEEN || s != previousStep;
       if (previousStep != UNSEEN && s < previousStep) {
-        report(Severity.ERROR, "step-order", row,
+        report(
+            Severity.ERROR,
+            "step-order",
+            row,
             format(ROOT, "step %d after step %d (steps must not decrease)", s, previousStep));
       }
       if (positions) {
         int e = epoch[i];
         int b = batchIndex[i];
         if (newStep) {
-          if (previousStep != UNSEEN && s > previousStep
+          if (previousStep != UNSEEN
+              && s > previousStep
               && (e < stepEpoch || (e == stepEpoch && b <= stepBatch))) {
-            report(Severity.WARNING, "epoch-batch-order", row,
-                format(ROOT, "step %d has epoch %d, batch %d, not after epoch %d, batch %d of step %d",
-                    s, e, b, stepEpoch, stepBatch, previousStep));
+            report(
+                Severity.WARNING,
+                "epoch-batch-order",
+                row,
+                format(
+                    ROOT,
+                    "step %d has epoch %d, batch %d, not after epoch %d, batch %d of step %d",
+                    s,
+                    e,
+                    b,
+                    stepEpoch,
+                    stepBatch,
+                    previousStep));
           }
           stepEpoch = e;
           stepBatch = b;
         } else if (e != stepEpoch || b != stepBatch) {
-          report(Severity.WARNING, "epoch-batch-order", row,
-              format(ROOT, "step %d has epoch %d, batch %d here but epoch %d, batch %d in its first row",
-                  s, e, b, stepEpoch, stepBatch));
+          report(
+              Severity.WARNING,
+              "epoch-batch-order",
+              row,
+              format(
+                  ROOT,
+                  "step %d has epoch %d, batch %d here but epoch %d, batch %d in its first row",
+                  s,
+                  e,
+                  b,
+                  stepEpoch,
+                  stepBatch));
         }
       }
       previousStep = s;
@@ -196,18 +238,29 @@ public final class TraceValidator {
       boolean nulls = batch.hasNulls(column);
       for (int i = 0; i < n; i++) {
         if (values[i] < 0 && !(nulls && batch.isNull(column, i))) {
-          report(Severity.ERROR, "counts", rows + i,
+          report(
+              Severity.ERROR,
+              "counts",
+              rows + i,
               format(ROOT, "%s %d is negative", column.wireName(), values[i]));
         }
       }
     }
     if (nan != null && inf != null && numel != null) {
       for (int i = 0; i < n; i++) {
-        if (nan[i] >= 0 && inf[i] >= 0 && numel[i] >= 0 && nan[i] > numel[i] - inf[i]
-            && !batch.isNull(Column.NAN_COUNT, i) && !batch.isNull(Column.INF_COUNT, i)
+        if (nan[i] >= 0
+            && inf[i] >= 0
+            && numel[i] >= 0
+            && nan[i] > numel[i] - inf[i]
+            && !batch.isNull(Column.NAN_COUNT, i)
+            && !batch.isNull(Column.INF_COUNT, i)
             && !batch.isNull(Column.NUMEL, i)) {
-          report(Severity.ERROR, "counts", rows + i,
-              format(ROOT, "nan_count %d + inf_count %d exceeds numel %d", nan[i], inf[i], numel[i]));
+          report(
+              Severity.ERROR,
+              "counts",
+              rows + i,
+              format(
+                  ROOT, "nan_count %d + inf_count %d exceeds numel %d", nan[i], inf[i], numel[i]));
         }
       }
     }
@@ -217,7 +270,11 @@ public final class TraceValidator {
       for (int i = 0; i < n; i++) {
         double z = zero[i];
         if (!(z >= 0 && z <= 1) && !(nulls && batch.isNull(Column.ZERO_FRACTION, i))) {
-          report(Severity.ERROR, "zero-fraction", rows + i, format(ROOT, "zero_fraction %s is outside [0, 1]", z));
+          report(
+              Severity.ERROR,
+              "zero-fraction",
+              rows + i,
+              format(ROOT, "zero_fraction %s is outside [0, 1]", z));
         }
       }
     }
@@ -241,11 +298,25 @@ public final class TraceValidator {
           Phase known = Phase.ofCode(code);
           int layer = index[i];
           if (known.isModelLevel() && layer != -1) {
-            report(Severity.ERROR, "layer-index", row,
-                format(ROOT, "phase '%s' is model-level but layer_index is %d (expected -1)", known.wireName(), layer));
+            report(
+                Severity.ERROR,
+                "layer-index",
+                row,
+                format(
+                    ROOT,
+                    "phase '%s' is model-level but layer_index is %d (expected -1)",
+                    known.wireName(),
+                    layer));
           } else if (!known.isModelLevel() && layer < 0) {
-            report(Severity.ERROR, "layer-index", row,
-                format(ROOT, "phase '%s' is per layer but layer_index is %d", known.wireName(), layer));
+            report(
+                Severity.ERROR,
+                "layer-index",
+                row,
+                format(
+                    ROOT,
+                    "phase '%s' is per layer but layer_index is %d",
+                    known.wireName(),
+                    layer));
           }
         }
       }
@@ -254,12 +325,21 @@ public final class TraceValidator {
       }
       int layer = index[i];
       if (layer < -1) {
-        report(Severity.ERROR, "layer-index", row,
-            format(ROOT, "layer_index %d is invalid (-1 for model-level rows, else a 0-based position)", layer));
+        report(
+            Severity.ERROR,
+            "layer-index",
+            row,
+            format(
+                ROOT,
+                "layer_index %d is invalid (-1 for model-level rows, else a 0-based position)",
+                layer));
         continue;
       }
       if (layer > MAX_LAYER_INDEX) {
-        report(Severity.ERROR, "layer-index", row,
+        report(
+            Severity.ERROR,
+            "layer-index",
+            row,
             format(ROOT, "layer_index %d is above the limit %d", layer, MAX_LAYER_INDEX));
         continue;
       }
@@ -282,14 +362,29 @@ public final class TraceValidator {
       firstRowOfIndex[slot] = row;
       String listed = metadataNames.get(layer);
       if (listed != null && !listed.equals(dictionary.layerName(nameId))) {
-        report(Severity.WARNING, "metadata-layers", row,
-            format(ROOT, "layer_index %d is named '%s' here but '%s' in dltrace.layers",
-                layer, dictionary.layerName(nameId), listed));
+        report(
+            Severity.WARNING,
+            "metadata-layers",
+            row,
+            format(
+                ROOT,
+                "layer_index %d is named '%s' here but '%s' in dltrace.layers",
+                layer,
+                dictionary.layerName(nameId),
+                listed));
       }
     } else if (seenName != nameId && reportedPairs.add(pair(0, layer, nameId))) {
-      report(Severity.ERROR, "layer-identity", row,
-          format(ROOT, "layer_index %d is named '%s' here but '%s' at row %d",
-              layer, dictionary.layerName(nameId), dictionary.layerName(seenName), firstRowOfIndex[slot]));
+      report(
+          Severity.ERROR,
+          "layer-identity",
+          row,
+          format(
+              ROOT,
+              "layer_index %d is named '%s' here but '%s' at row %d",
+              layer,
+              dictionary.layerName(nameId),
+              dictionary.layerName(seenName),
+              firstRowOfIndex[slot]));
     }
     if (nameId >= indexOfName.length) {
       int size = Math.max(nameId + 1, indexOfName.length * 2);
@@ -301,9 +396,17 @@ public final class TraceValidator {
       indexOfName[nameId] = layer + 2;
       firstRowOfName[nameId] = row;
     } else if (seenIndex != layer && reportedPairs.add(pair(1, layer, nameId))) {
-      report(Severity.ERROR, "layer-identity", row,
-          format(ROOT, "layer '%s' has layer_index %d here but %d at row %d",
-              dictionary.layerName(nameId), layer, seenIndex, firstRowOfName[nameId]));
+      report(
+          Severity.ERROR,
+          "layer-identity",
+          row,
+          format(
+              ROOT,
+              "layer '%s' has layer_index %d here but %d at row %d",
+              dictionary.layerName(nameId),
+              layer,
+              seenIndex,
+              firstRowOfName[nameId]));
     }
   }
 
@@ -333,8 +436,8 @@ public final class TraceValidator {
   }
 
   /**
-   * Ends the check and returns every problem: the listed ones in row order, the unknown
-   * phases with their row counts, then one line per rule whose further rows were only counted.
+   * Ends the check and returns every problem: the listed ones in row order, the unknown phases with
+   * their row counts, then one line per rule whose further rows were only counted.
    */
   public List<Problem> finish() {
     if (!finished) {
@@ -346,18 +449,34 @@ public final class TraceValidator {
         for (int i = 0; i < names.size() && i < unknownPhaseRows.length; i++) {
           if (unknownPhaseRows[i] > 0) {
             problems.add(
-                new Problem(Severity.WARNING, "unknown-phase", file, unknownPhaseFirstRow[i],
-                    format(ROOT, "unknown phase '%s' (%d %s from here on): the rows are kept, but no"
-                        + " detector reads them", names.get(i), unknownPhaseRows[i],
+                new Problem(
+                    Severity.WARNING,
+                    "unknown-phase",
+                    file,
+                    unknownPhaseFirstRow[i],
+                    format(
+                        ROOT,
+                        "unknown phase '%s' (%d %s from here on): the rows are kept, but no"
+                            + " detector reads them",
+                        names.get(i),
+                        unknownPhaseRows[i],
                         unknownPhaseRows[i] == 1 ? "row" : "rows")));
           }
         }
       }
       for (Map.Entry<String, long[]> rest : suppressed.entrySet()) {
         problems.add(
-            new Problem(Severity.values()[(int) rest.getValue()[1]], rest.getKey(), file, -1,
-                format(ROOT, "%d more rows break rule %s (only the first %d are listed)",
-                    rest.getValue()[0], rest.getKey(), limitPerRule)));
+            new Problem(
+                Severity.values()[(int) rest.getValue()[1]],
+                rest.getKey(),
+                file,
+                -1,
+                format(
+                    ROOT,
+                    "%d more rows break rule %s (only the first %d are listed)",
+                    rest.getValue()[0],
+                    rest.getKey(),
+                    limitPerRule)));
       }
     }
     return List.copyOf(problems);

@@ -54,7 +54,11 @@ class ArrowTraceReaderTest {
         RootAllocator allocator = new RootAllocator()) {
       ArrowTraceWriter writer =
           ArrowTraceWriter.create(
-              path, format, source.metadata(), WriteOptions.defaults().withRowGroupRows(rowGroupRows), allocator);
+              path,
+              format,
+              source.metadata(),
+              WriteOptions.defaults().withRowGroupRows(rowGroupRows),
+              allocator);
       while (source.next()) {
         writer.write(source.batch());
       }
@@ -69,16 +73,19 @@ class ArrowTraceReaderTest {
     try (RootAllocator allocator = new RootAllocator()) {
       Result result;
       try (ArrowTraceReader reader =
-          ArrowTraceReader.open(path, format, ReadOptions.all().withBatchRows(batchRows), allocator)) {
+          ArrowTraceReader.open(
+              path, format, ReadOptions.all().withBatchRows(batchRows), allocator)) {
         List<String> rows = TestTraces.rows(reader);
-        result = new Result(rows, reader.truncated(), reader.warnings(), reader.recordBatchesRead());
+        result =
+            new Result(rows, reader.truncated(), reader.warnings(), reader.recordBatchesRead());
       }
       assertThat(allocator.getAllocatedMemory()).isZero();
       return result;
     }
   }
 
-  private record Result(List<String> rows, boolean truncated, List<String> warnings, long batches) {}
+  private record Result(
+      List<String> rows, boolean truncated, List<String> warnings, long batches) {}
 
   @ParameterizedTest
   @EnumSource(names = {"ARROW_FILE", "ARROW_STREAM"})
@@ -131,7 +138,8 @@ class ArrowTraceReaderTest {
     try (TraceReader reader = SYNTHETIC.open(ReadOptions.columns(wanted))) {
       expected = TestTraces.rows(reader);
     }
-    try (TraceReader reader = TraceReaders.open(path, ReadOptions.columns(wanted).withBatchRows(50))) {
+    try (TraceReader reader =
+        TraceReaders.open(path, ReadOptions.columns(wanted).withBatchRows(50))) {
       assertThat(reader.batch().columns()).isEqualTo(wanted);
       assertThat(TestTraces.rows(reader)).isEqualTo(expected);
     }
@@ -158,7 +166,8 @@ class ArrowTraceReaderTest {
    */
   @ParameterizedTest
   @EnumSource(names = {"ARROW_FILE", "ARROW_STREAM"})
-  void next_truncatedAtManyPoints_recoversEveryCompleteBatch(TraceFormat format) throws IOException {
+  void next_truncatedAtManyPoints_recoversEveryCompleteBatch(TraceFormat format)
+      throws IOException {
     int batchRows = 40;
     Path full = writeSynthetic("full" + format.extension(), batchRows);
     boolean file = format == TraceFormat.ARROW_FILE;
@@ -197,7 +206,9 @@ class ArrowTraceReaderTest {
             .as("cut at %d", cut)
             .isInstanceOf(TraceFormatException.class)
             .hasMessage(
-                cutFile + ": truncated before the end of the first record batch (" + cut
+                cutFile
+                    + ": truncated before the end of the first record batch ("
+                    + cut
                     + " bytes): the file holds no complete record batch")
             .extracting(e -> ((TraceFormatException) e).code())
             .isEqualTo(ErrorCode.TRUNCATED);
@@ -210,11 +221,16 @@ class ArrowTraceReaderTest {
       assertThat(result.truncated()).as("cut at %d", cut).isTrue();
       String what =
           file
-              ? "truncated: the IPC file has no footer (the writer did not finish); read as a stream,"
+              ? "truncated: the IPC file has no footer (the writer did not finish); read as a"
+                  + " stream,"
               : "truncated:";
       assertThat(result.warnings())
           .containsExactly(
-              what + " recovered " + rows + " rows in " + complete
+              what
+                  + " recovered "
+                  + rows
+                  + " rows in "
+                  + complete
                   + " complete record batches; the rest of the file is lost");
       Files.delete(cutFile);
     }
@@ -231,10 +247,13 @@ class ArrowTraceReaderTest {
       Path cutFile = dir.resolve("schema-" + cut + format.extension());
       Files.write(cutFile, Arrays.copyOf(bytes, (int) cut));
       try (RootAllocator allocator = new RootAllocator()) {
-        assertThatThrownBy(() -> ArrowTraceReader.open(cutFile, format, ReadOptions.all(), allocator))
+        assertThatThrownBy(
+                () -> ArrowTraceReader.open(cutFile, format, ReadOptions.all(), allocator))
             .isInstanceOf(TraceFormatException.class)
             .hasMessage(
-                cutFile + ": truncated inside the schema (" + cut
+                cutFile
+                    + ": truncated inside the schema ("
+                    + cut
                     + " bytes): the file holds no complete record batch")
             .extracting(e -> ((TraceFormatException) e).code())
             .isEqualTo(ErrorCode.TRUNCATED);
@@ -256,8 +275,8 @@ class ArrowTraceReaderTest {
     assertThat(result.truncated()).isTrue();
     assertThat(result.warnings())
         .containsExactly(
-            "truncated: the IPC file has no footer (the writer did not finish); read as a"
-                + " stream, recovered 660 rows in 7 complete record batches; the rest of the file is lost");
+            "truncated: the IPC file has no footer (the writer did not finish); read as a stream,"
+                + " recovered 660 rows in 7 complete record batches; the rest of the file is lost");
   }
 
   @Test
@@ -305,15 +324,35 @@ class ArrowTraceReaderTest {
             List.of(
                 row("a", 0L, 0L, 0L, 0L, "fc1", "Linear", 0, 0.5, 0.25f, 3),
                 row(null, 0L, 0L, 0L, -1L, "model", null, 1, 2.5, null, null)),
-            List.of(row("b", 1L, 0L, 1L, -1L, "model", null, 2, Double.NaN, Float.POSITIVE_INFINITY, 0))),
+            List.of(
+                row(
+                    "b",
+                    1L,
+                    0L,
+                    1L,
+                    -1L,
+                    "model",
+                    null,
+                    2,
+                    Double.NaN,
+                    Float.POSITIVE_INFINITY,
+                    0))),
         null);
     foreign.close();
     try (TraceReader reader = TraceReaders.open(path, ReadOptions.all())) {
       assertThat(reader.columnsInFile())
           .isEqualTo(
               EnumSet.of(
-                  Column.STEP, Column.EPOCH, Column.BATCH, Column.LAYER_INDEX, Column.LAYER_NAME,
-                  Column.LAYER_TYPE, Column.PHASE, Column.MEAN, Column.STD, Column.NAN_COUNT));
+                  Column.STEP,
+                  Column.EPOCH,
+                  Column.BATCH,
+                  Column.LAYER_INDEX,
+                  Column.LAYER_NAME,
+                  Column.LAYER_TYPE,
+                  Column.PHASE,
+                  Column.MEAN,
+                  Column.STD,
+                  Column.NAN_COUNT));
       assertThat(TestTraces.rows(reader))
           .containsExactly(
               "epoch=0 | batch=0 | step=0 | layer_index=0 | layer_name=[fc1] | layer_type=[Linear]"
@@ -322,12 +361,14 @@ class ArrowTraceReaderTest {
               "epoch=0 | batch=0 | step=0 | layer_index=-1 | layer_name=[model] | layer_type=null"
                   + " | phase=[loss] | mean=2.5 | std=null | min=null | max=null | l2_norm=null"
                   + " | zero_fraction=null | nan_count=null | inf_count=null | numel=null",
-              "epoch=0 | batch=1 | step=1 | layer_index=-1 | layer_name=[model] | layer_type=null"
-                  + " | phase=[grad_norm] | mean=NaN | std=Infinity | min=null | max=null"
-                  + " | l2_norm=null | zero_fraction=null | nan_count=0 | inf_count=null | numel=null");
+              "epoch=0 | batch=1 | step=1 | layer_index=-1 | layer_name=[model] | layer_type=null |"
+                  + " phase=[grad_norm] | mean=NaN | std=Infinity | min=null | max=null |"
+                  + " l2_norm=null | zero_fraction=null | nan_count=0 | inf_count=null |"
+                  + " numel=null");
       assertThat(reader.dictionary().unknownPhaseNames()).containsExactly("grad_norm");
       assertThat(reader.warnings())
-          .containsExactly("unknown phase 'grad_norm' in 1 rows: the rows are kept, but no detector reads them");
+          .containsExactly(
+              "unknown phase 'grad_norm' in 1 rows: the rows are kept, but no detector reads them");
     }
   }
 
@@ -380,7 +421,8 @@ class ArrowTraceReaderTest {
     assertThatThrownBy(() -> TraceReaders.open(path, ReadOptions.all()))
         .isInstanceOf(TraceFormatException.class)
         .hasMessage(
-            path + ": column 'batch' is missing (required by trace format v1, expected int32 (or"
+            path
+                + ": column 'batch' is missing (required by trace format v1, expected int32 (or"
                 + " another integer type))")
         .extracting(e -> ((TraceFormatException) e).code())
         .isEqualTo(ErrorCode.MISSING_COLUMN);
@@ -394,9 +436,11 @@ class ArrowTraceReaderTest {
     foreign.close();
     try (RootAllocator allocator = new RootAllocator()) {
       assertThatThrownBy(
-              () -> ArrowTraceReader.open(path, TraceFormat.ARROW_FILE, ReadOptions.all(), allocator))
+              () ->
+                  ArrowTraceReader.open(path, TraceFormat.ARROW_FILE, ReadOptions.all(), allocator))
           .isInstanceOf(TraceFormatException.class)
-          .hasMessage(path + ": column 'step' is Arrow type utf8, expected int64 (or another integer type)")
+          .hasMessage(
+              path + ": column 'step' is Arrow type utf8, expected int64 (or another integer type)")
           .extracting(e -> ((TraceFormatException) e).code())
           .isEqualTo(ErrorCode.WRONG_TYPE);
       assertThat(allocator.getAllocatedMemory()).isZero();
@@ -439,7 +483,9 @@ class ArrowTraceReaderTest {
         path,
         false,
         V1,
-        List.of(List.of(row(0, 0, 0L, 0, 0, 0, 1.0)), List.of(row(0, 1, 1L, 0, 0, 0, 1.0), row(0, 1, null, 0, 0, 0, 1.0))),
+        List.of(
+            List.of(row(0, 0, 0L, 0, 0, 0, 1.0)),
+            List.of(row(0, 1, 1L, 0, 0, 0, 1.0), row(0, 1, null, 0, 0, 0, 1.0))),
         null);
     foreign.close();
     try (TraceReader reader = TraceReaders.open(path, ReadOptions.all())) {
@@ -466,7 +512,10 @@ class ArrowTraceReaderTest {
         path,
         false,
         V1,
-        List.of(List.of(row(0L, 0, 0L, 0, "a", "forward", 1.0), row(5_000_000_000L, 0, 1L, 0, "a", "forward", 1.0))),
+        List.of(
+            List.of(
+                row(0L, 0, 0L, 0, "a", "forward", 1.0),
+                row(5_000_000_000L, 0, 1L, 0, "a", "forward", 1.0))),
         null);
     foreign.close();
     try (TraceReader reader = TraceReaders.open(path, ReadOptions.all())) {

@@ -51,7 +51,8 @@ class ArrowTraceWriterTest {
         ArrowFileReader reader = new ArrowFileReader(channel, allocator)) {
       Schema schema = reader.getVectorSchemaRoot().getSchema();
       List<Field> fields = schema.getFields();
-      assertThat(fields).extracting(Field::getName)
+      assertThat(fields)
+          .extracting(Field::getName)
           .containsExactlyElementsOf(Stream.of(Column.values()).map(Column::wireName).toList());
       for (Column column : Column.values()) {
         Field field = fields.get(column.ordinal());
@@ -59,12 +60,14 @@ class ArrowTraceWriterTest {
         if (column.type() == io.dlanalyze.trace.ColumnType.STRING) {
           assertThat(field.getDictionary()).as(column.wireName()).isNotNull();
           assertThat(field.getDictionary().getIndexType()).isEqualTo(new ArrowType.Int(32, true));
-          assertThat(reader.lookup(field.getDictionary().getId()).getVectorType()).isEqualTo(new ArrowType.Utf8());
+          assertThat(reader.lookup(field.getDictionary().getId()).getVectorType())
+              .isEqualTo(new ArrowType.Utf8());
         } else {
           assertThat(field.getDictionary()).as(column.wireName()).isNull();
         }
       }
-      assertThat(fields.get(Column.STEP.ordinal()).getType()).isEqualTo(new ArrowType.Int(64, true));
+      assertThat(fields.get(Column.STEP.ordinal()).getType())
+          .isEqualTo(new ArrowType.Int(64, true));
       assertThat(schema.getCustomMetadata()).isEqualTo(TRACE.metadata().asMap());
     }
   }
@@ -75,7 +78,8 @@ class ArrowTraceWriterTest {
     Path path = dir.resolve("groups" + format.extension());
     try (TraceReader source = TRACE.open(ReadOptions.all().withBatchRows(7))) {
       ArrowTraceWriter writer =
-          ArrowTraceWriter.create(path, format, source.metadata(), WriteOptions.defaults().withRowGroupRows(50));
+          ArrowTraceWriter.create(
+              path, format, source.metadata(), WriteOptions.defaults().withRowGroupRows(50));
       while (source.next()) {
         writer.write(source.batch());
       }
@@ -103,9 +107,10 @@ class ArrowTraceWriterTest {
       assertThat(reader.columnsInFile()).isEqualTo(Column.all());
       List<String> rows = TestTraces.rows(reader);
       assertThat(rows).hasSize(170);
-      assertThat(rows.get(0)).endsWith(
-          "std=null | min=null | max=null | l2_norm=null | zero_fraction=null | nan_count=null"
-              + " | inf_count=null | numel=null");
+      assertThat(rows.get(0))
+          .endsWith(
+              "std=null | min=null | max=null | l2_norm=null | zero_fraction=null | nan_count=null"
+                  + " | inf_count=null | numel=null");
     }
   }
 
@@ -114,8 +119,9 @@ class ArrowTraceWriterTest {
     Path path = dir.resolve("bad.arrows");
     TraceBatch batch = new TraceBatch(new TraceDictionary(), EnumSet.of(Column.STEP), 4);
     batch.reset(1);
-    ArrowTraceWriter writer = ArrowTraceWriter.create(path, TraceFormat.ARROW_STREAM,
-        TRACE.metadata(), WriteOptions.defaults());
+    ArrowTraceWriter writer =
+        ArrowTraceWriter.create(
+            path, TraceFormat.ARROW_STREAM, TRACE.metadata(), WriteOptions.defaults());
     assertThatThrownBy(() -> writer.write(batch))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessage("batch lacks required column 'epoch'");
@@ -130,20 +136,30 @@ class ArrowTraceWriterTest {
     try (TraceReader source = TRACE.open(ReadOptions.all().withBatchRows(25));
         RootAllocator allocator = new RootAllocator()) {
       ArrowTraceWriter writer =
-          ArrowTraceWriter.create(path, TraceFormat.ARROW_STREAM, source.metadata(),
-              WriteOptions.defaults().withRowGroupRows(10), allocator);
+          ArrowTraceWriter.create(
+              path,
+              TraceFormat.ARROW_STREAM,
+              source.metadata(),
+              WriteOptions.defaults().withRowGroupRows(10),
+              allocator);
       writer.write(firstRows(source));
       assertThat(path).doesNotExist();
       Path temporary;
       try (Stream<Path> files = Files.list(dir)) {
-        temporary = files.filter(p -> p.getFileName().toString().startsWith(".live.arrows.")).findFirst().orElseThrow();
+        temporary =
+            files
+                .filter(p -> p.getFileName().toString().startsWith(".live.arrows."))
+                .findFirst()
+                .orElseThrow();
       }
       Path snapshot = Files.copy(temporary, dir.resolve("snapshot.arrows"));
       try (TraceReader crashed = TraceReaders.open(snapshot, ReadOptions.all())) {
         assertThat(TestTraces.rows(crashed)).hasSize(20);
         assertThat(crashed.truncated()).isTrue();
-        assertThat(crashed.warnings()).containsExactly(
-            "truncated: recovered 20 rows in 2 complete record batches; the rest of the file is lost");
+        assertThat(crashed.warnings())
+            .containsExactly(
+                "truncated: recovered 20 rows in 2 complete record batches; the rest of the file is"
+                    + " lost");
       }
       writer.abort();
       assertThat(temporary).doesNotExist();
@@ -158,7 +174,8 @@ class ArrowTraceWriterTest {
     Files.writeString(path, "old content");
     try (TraceReader source = TRACE.open(ReadOptions.all())) {
       ArrowTraceWriter writer =
-          ArrowTraceWriter.create(path, TraceFormat.ARROW_FILE, source.metadata(), WriteOptions.defaults());
+          ArrowTraceWriter.create(
+              path, TraceFormat.ARROW_FILE, source.metadata(), WriteOptions.defaults());
       writer.write(firstRows(source));
       writer.abort();
       writer.abort();
@@ -173,8 +190,11 @@ class ArrowTraceWriterTest {
   void create_missingDirectory_throwsIoErrorWithThePath() {
     Path path = dir.resolve("no/such/dir/t.arrows");
     assertThatThrownBy(
-            () -> ArrowTraceWriter.create(path, TraceFormat.ARROW_STREAM, TRACE.metadata(), WriteOptions.defaults()))
+            () ->
+                ArrowTraceWriter.create(
+                    path, TraceFormat.ARROW_STREAM, TRACE.metadata(), WriteOptions.defaults()))
         .isInstanceOf(io.dlanalyze.trace.TraceFormatException.class)
-        .hasMessage(path + ": cannot create: directory does not exist: " + dir.resolve("no/such/dir"));
+        .hasMessage(
+            path + ": cannot create: directory does not exist: " + dir.resolve("no/such/dir"));
   }
 }

@@ -14,8 +14,8 @@ import org.apache.arrow.flatbuf.MessageHeader;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
 import org.apache.arrow.vector.BaseFixedWidthVector;
-import org.apache.arrow.vector.BaseVariableWidthVector;
 import org.apache.arrow.vector.BaseIntVector;
+import org.apache.arrow.vector.BaseVariableWidthVector;
 import org.apache.arrow.vector.FieldVector;
 import org.apache.arrow.vector.Float4Vector;
 import org.apache.arrow.vector.Float8Vector;
@@ -58,20 +58,27 @@ final class ForeignArrow {
     return this;
   }
 
-  /** A dictionary-encoded utf8 column with int8 or int32 indices; its dictionary starts as {@code values}. */
+  /**
+   * A dictionary-encoded utf8 column with int8 or int32 indices; its dictionary starts as {@code
+   * values}.
+   */
   ForeignArrow dictionaryColumn(String name, int indexBits, String... values) {
     long id = dictionaryValues.size();
-    DictionaryEncoding encoding = new DictionaryEncoding(id, false, new ArrowType.Int(indexBits, true));
+    DictionaryEncoding encoding =
+        new DictionaryEncoding(id, false, new ArrowType.Int(indexBits, true));
     VarCharVector dictionary = new VarCharVector(name + "_dict", allocator);
     dictionary.allocateNew();
     setDictionary(dictionary, values);
     dictionaryValues.add(dictionary);
     provider.put(new Dictionary(dictionary, encoding));
-    fields.add(new Field(name, new FieldType(true, new ArrowType.Int(indexBits, true), encoding), null));
+    fields.add(
+        new Field(name, new FieldType(true, new ArrowType.Int(indexBits, true), encoding), null));
     return this;
   }
 
-  /** Replaces the contents of dictionary {@code id} (the stream writer then sends a replacement). */
+  /**
+   * Replaces the contents of dictionary {@code id} (the stream writer then sends a replacement).
+   */
   void replaceDictionary(int id, String... values) {
     setDictionary(dictionaryValues.get(id), values);
   }
@@ -88,16 +95,27 @@ final class ForeignArrow {
   interface Rows extends Consumer<VectorSchemaRoot> {}
 
   /**
-   * Writes one record batch per element of {@code batches}; each is a list of rows, each row a
-   * list of cell values (Number, String for utf8 columns, Integer index for dictionary columns).
+   * Writes one record batch per element of {@code batches}; each is a list of rows, each row a list
+   * of cell values (Number, String for utf8 columns, Integer index for dictionary columns).
    */
-  void write(Path path, boolean file, Map<String, String> metadata, List<List<List<Object>>> batches, List<Runnable> beforeBatch) {
+  void write(
+      Path path,
+      boolean file,
+      Map<String, String> metadata,
+      List<List<List<Object>>> batches,
+      List<Runnable> beforeBatch) {
     Schema schema = new Schema(fields, metadata);
     try (VectorSchemaRoot root = VectorSchemaRoot.create(schema, allocator);
         FileChannel channel =
-            FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+            FileChannel.open(
+                path,
+                StandardOpenOption.CREATE,
+                StandardOpenOption.WRITE,
+                StandardOpenOption.TRUNCATE_EXISTING)) {
       ArrowWriter writer =
-          file ? new ArrowFileWriter(root, provider, channel) : new ArrowStreamWriter(root, provider, channel);
+          file
+              ? new ArrowFileWriter(root, provider, channel)
+              : new ArrowStreamWriter(root, provider, channel);
       writer.start();
       for (int b = 0; b < batches.size(); b++) {
         if (beforeBatch != null && beforeBatch.get(b) != null) {

@@ -33,10 +33,10 @@ import java.util.Set;
  * </pre>
  *
  * The read line: {@code rows=N seconds=S cpu=C rows_per_s=R rows_per_cpu_s=RC file_mb_per_cpu_s=F
- * decoded_mb_per_cpu_s=D checksum=X}, where {@code cpu} is the reading thread's CPU time (stable
- * on a shared machine, unlike wall time), file MB are bytes on disk and decoded MB the bytes of
- * the loaded primitive arrays (4 per int32/string id, 8 per int64/float64). The checksum touches
- * every loaded value so that the JIT cannot skip the decode.
+ * decoded_mb_per_cpu_s=D checksum=X}, where {@code cpu} is the reading thread's CPU time (stable on
+ * a shared machine, unlike wall time), file MB are bytes on disk and decoded MB the bytes of the
+ * loaded primitive arrays (4 per int32/string id, 8 per int64/float64). The checksum touches every
+ * loaded value so that the JIT cannot skip the decode.
  */
 public final class ReadThroughput {
   /** Layers of the generated model: 5 x 6 + 2 = 32 rows per step. */
@@ -61,7 +61,8 @@ public final class ReadThroughput {
   static void generate(Path path, long rows) throws IOException {
     int rowsPerStep = 5 * LAYERS + 2;
     if (rows % rowsPerStep != 0) {
-      throw new IllegalArgumentException(format(ROOT, "rows must be a multiple of %d: %d", rowsPerStep, rows));
+      throw new IllegalArgumentException(
+          format(ROOT, "rows must be a multiple of %d: %d", rowsPerStep, rows));
     }
     long steps = rows / rowsPerStep;
     SyntheticTrace trace =
@@ -74,13 +75,19 @@ public final class ReadThroughput {
             .build();
     long start = System.nanoTime();
     try (TraceReader source = trace.open(ReadOptions.all());
-        TraceWriter writer = TraceWriters.create(path, source.metadata(), WriteOptions.defaults())) {
+        TraceWriter writer =
+            TraceWriters.create(path, source.metadata(), WriteOptions.defaults())) {
       while (source.next()) {
         writer.write(source.batch());
       }
     }
     double seconds = (System.nanoTime() - start) / 1e9;
-    System.out.printf(ROOT, "generated rows=%d bytes=%d seconds=%.1f%n", trace.totalRows(), Files.size(path), seconds);
+    System.out.printf(
+        ROOT,
+        "generated rows=%d bytes=%d seconds=%.1f%n",
+        trace.totalRows(),
+        Files.size(path),
+        seconds);
   }
 
   static void read(Path path, String projection) throws IOException {
@@ -88,7 +95,8 @@ public final class ReadThroughput {
         switch (projection) {
           case "all" -> ReadOptions.all();
           case "proj4" -> ReadOptions.columns(PROJ4);
-          default -> throw new IllegalArgumentException("projection must be all or proj4: " + projection);
+          default ->
+              throw new IllegalArgumentException("projection must be all or proj4: " + projection);
         };
     long fileBytes = Files.isDirectory(path) ? directorySize(path) : Files.size(path);
     ThreadMXBean threads = ManagementFactory.getThreadMXBean();
@@ -102,8 +110,8 @@ public final class ReadThroughput {
       Column[] columns = batch.columns().toArray(new Column[0]);
       int bytesPerRow = 0;
       for (Column column : columns) {
-        bytesPerRow += column.type() == ColumnType.INT64
-                || column.type() == ColumnType.FLOAT64 ? 8 : 4;
+        bytesPerRow +=
+            column.type() == ColumnType.INT64 || column.type() == ColumnType.FLOAT64 ? 8 : 4;
       }
       while (reader.next()) {
         int n = batch.size();
@@ -120,7 +128,13 @@ public final class ReadThroughput {
         ROOT,
         "rows=%d seconds=%.3f cpu=%.3f rows_per_s=%.0f rows_per_cpu_s=%.0f file_mb_per_cpu_s=%.0f"
             + " decoded_mb_per_cpu_s=%.0f checksum=%s%n",
-        rows, seconds, cpu, rows / seconds, rows / cpu, fileBytes / 1e6 / cpu, decodedBytes / 1e6 / cpu,
+        rows,
+        seconds,
+        cpu,
+        rows / seconds,
+        rows / cpu,
+        fileBytes / 1e6 / cpu,
+        decodedBytes / 1e6 / cpu,
         Double.toString(checksum));
   }
 

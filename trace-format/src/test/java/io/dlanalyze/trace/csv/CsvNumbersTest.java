@@ -33,7 +33,9 @@ class CsvNumbersTest {
       if (Double.isNaN(value)) {
         assertThat(back).isNaN();
       } else {
-        assertThat(Double.doubleToRawLongBits(back)).as("%s", value).isEqualTo(Double.doubleToRawLongBits(value));
+        assertThat(Double.doubleToRawLongBits(back))
+            .as("%s", value)
+            .isEqualTo(Double.doubleToRawLongBits(value));
       }
     }
   }
@@ -51,7 +53,9 @@ class CsvNumbersTest {
     }
   }
 
-  /** Up to 19 significant digits over the whole exponent range, the Eisel-Lemire path: as the JDK. */
+  /**
+   * Up to 19 significant digits over the whole exponent range, the Eisel-Lemire path: as the JDK.
+   */
   @Test
   void parseDouble_longMantissasAnyExponent_matchTheJdk() {
     SplittableRandom random = new SplittableRandom(13);
@@ -95,14 +99,33 @@ class CsvNumbersTest {
   void parseDouble_hardCases_matchTheJdk() {
     for (String value :
         new String[] {
-          "2.2250738585072011e-308", "2.2250738585072012e-308", "2.2250738585072014e-308", "4.9e-324",
-          "2.4703282292062327e-324", "2.4703282292062328e-324", "1.7976931348623157e308",
-          "1.7976931348623158e308", "1.7976931348623159e308", "9007199254740993", "9007199254740992",
-          "9007199254740994", "9007199254740995", "18446744073709551615", "9999999999999999999",
-          "0.1000000000000000055511151231257827", "7.0420557077594588669468784357561207962098443483187940792729600000e+59",
-          "1e23", "8.41e21", "5e-324", "1e-350", "123456789012345678e-10", "0.30000000000000004",
-          "3.0517578125e-05", "1.00000000000000011102230246251565404236316680908203125",
-          "1.00000000000000011102230246251565404236316680908203124", "4.35679212874756e-309"
+          "2.2250738585072011e-308",
+          "2.2250738585072012e-308",
+          "2.2250738585072014e-308",
+          "4.9e-324",
+          "2.4703282292062327e-324",
+          "2.4703282292062328e-324",
+          "1.7976931348623157e308",
+          "1.7976931348623158e308",
+          "1.7976931348623159e308",
+          "9007199254740993",
+          "9007199254740992",
+          "9007199254740994",
+          "9007199254740995",
+          "18446744073709551615",
+          "9999999999999999999",
+          "0.1000000000000000055511151231257827",
+          "7.0420557077594588669468784357561207962098443483187940792729600000e+59",
+          "1e23",
+          "8.41e21",
+          "5e-324",
+          "1e-350",
+          "123456789012345678e-10",
+          "0.30000000000000004",
+          "3.0517578125e-05",
+          "1.00000000000000011102230246251565404236316680908203125",
+          "1.00000000000000011102230246251565404236316680908203124",
+          "4.35679212874756e-309"
         }) {
       assertThat(Double.doubleToRawLongBits(doubleOf(value)))
           .as(value)
@@ -120,7 +143,8 @@ class CsvNumbersTest {
     assertThat(doubleOf("Infinity")).isEqualTo(Double.POSITIVE_INFINITY);
     assertThat(doubleOf("-inf")).isEqualTo(Double.NEGATIVE_INFINITY);
     assertThat(doubleOf("-Infinity")).isEqualTo(Double.NEGATIVE_INFINITY);
-    assertThat(Double.doubleToRawLongBits(doubleOf("-0.0"))).isEqualTo(Double.doubleToRawLongBits(-0.0));
+    assertThat(Double.doubleToRawLongBits(doubleOf("-0.0")))
+        .isEqualTo(Double.doubleToRawLongBits(-0.0));
     assertThat(doubleOf("1.0E-5")).isEqualTo(1e-5);
     assertThat(doubleOf(" 2.5 ")).isEqualTo(2.5);
     assertThat(doubleOf(".5")).isEqualTo(0.5);
@@ -132,7 +156,10 @@ class CsvNumbersTest {
 
   @Test
   void parseDouble_notNumbers_invalid() {
-    for (String text : new String[] {"", "abc", "1d", "0x1p3", "1e", "e5", ".", "1.2.3", "--1", "nanx", "in", "1,5"}) {
+    for (String text :
+        new String[] {
+          "", "abc", "1d", "0x1p3", "1e", "e5", ".", "1.2.3", "--1", "nanx", "in", "1,5"
+        }) {
       assertThat(parseDouble(text)).as(text).isEqualTo(CsvNumbers.Status.INVALID);
     }
   }

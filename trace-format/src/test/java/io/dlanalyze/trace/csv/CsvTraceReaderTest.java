@@ -69,18 +69,21 @@ class CsvTraceReaderTest {
                 + "\"a, b\",0.5,forward,\"fc \"\"1\"\"\",Linear,0,0,0,0,nan,3.0\r\n"
                 + "\r\n"
                 + "x,-inf,loss,model,,-1,0,0,0,,nan\r\n"
-                + "y,Infinity,backward,\"multi\nline\",\"\",0,1,1,0,1e-3,\n");
+                + "y,Infinity,backward,\"multi\n"
+                + "line\",\"\",0,1,1,0,1e-3,\n");
     assertThat(rows(path))
         .containsExactly(
-            "epoch=0 | batch=0 | step=0 | layer_index=0 | layer_name=[fc \"1\"] | layer_type=[Linear]"
-                + " | phase=[forward] | mean=0.5 | std=NaN | min=null | max=null | l2_norm=null"
-                + " | zero_fraction=null | nan_count=3 | inf_count=null | numel=null",
+            "epoch=0 | batch=0 | step=0 | layer_index=0 | layer_name=[fc \"1\"] |"
+                + " layer_type=[Linear] | phase=[forward] | mean=0.5 | std=NaN | min=null |"
+                + " max=null | l2_norm=null | zero_fraction=null | nan_count=3 | inf_count=null |"
+                + " numel=null",
             "epoch=0 | batch=0 | step=0 | layer_index=-1 | layer_name=[model] | layer_type=null"
                 + " | phase=[loss] | mean=-Infinity | std=null | min=null | max=null | l2_norm=null"
                 + " | zero_fraction=null | nan_count=null | inf_count=null | numel=null",
-            "epoch=0 | batch=1 | step=1 | layer_index=0 | layer_name=[multi\nline] | layer_type=[]"
-                + " | phase=[backward] | mean=Infinity | std=0.001 | min=null | max=null"
-                + " | l2_norm=null | zero_fraction=null | nan_count=null | inf_count=null | numel=null");
+            "epoch=0 | batch=1 | step=1 | layer_index=0 | layer_name=[multi\n"
+                + "line] | layer_type=[] | phase=[backward] | mean=Infinity | std=0.001 | min=null"
+                + " | max=null | l2_norm=null | zero_fraction=null | nan_count=null |"
+                + " inf_count=null | numel=null");
   }
 
   @Test
@@ -95,7 +98,8 @@ class CsvTraceReaderTest {
       assertThat(reader.format()).isEqualTo(TraceFormat.CSV);
       TraceMetadata metadata = reader.metadata();
       assertThat(metadata.asMap().keySet())
-          .containsExactly("dltrace.version", "dltrace.batch_size", "dltrace.learning_rate", "dltrace.layers");
+          .containsExactly(
+              "dltrace.version", "dltrace.batch_size", "dltrace.learning_rate", "dltrace.layers");
       assertThat(metadata.batchSize()).hasValue(32);
       assertThat(metadata.learningRate()).hasValue(0.01);
       assertThat(metadata.layers()).hasSize(1);
@@ -122,7 +126,8 @@ class CsvTraceReaderTest {
     try (TraceReader reader = TraceReaders.open(path, ReadOptions.all())) {
       assertThat(reader.metadata().runId()).hasValue("primary");
       assertThat(reader.warnings())
-          .containsExactly("metadata: run.meta.json is ignored, run.csv.meta.json takes precedence");
+          .containsExactly(
+              "metadata: run.meta.json is ignored, run.csv.meta.json takes precedence");
     }
   }
 
@@ -132,10 +137,12 @@ class CsvTraceReaderTest {
     Path sidecar = Files.createDirectory(dir.resolve("run.csv.meta.json"));
 
     TraceFormatException e =
-        catchThrowableOfType(() -> TraceReaders.open(path, ReadOptions.all()), TraceFormatException.class);
+        catchThrowableOfType(
+            () -> TraceReaders.open(path, ReadOptions.all()), TraceFormatException.class);
 
     assertThat(e.code()).isEqualTo(ErrorCode.BAD_METADATA);
-    assertThat(e.getMessage()).isEqualTo(sidecar + ": not a file: the CSV trace's metadata must be a JSON file");
+    assertThat(e.getMessage())
+        .isEqualTo(sidecar + ": not a file: the CSV trace's metadata must be a JSON file");
   }
 
   @Test
@@ -145,7 +152,8 @@ class CsvTraceReaderTest {
       assertThat(reader.metadata()).isEqualTo(TraceMetadata.empty());
       assertThat(reader.warnings())
           .containsExactly(
-              "no metadata: run.csv.meta.json does not exist (nor run.meta.json); the metadata is empty");
+              "no metadata: run.csv.meta.json does not exist (nor run.meta.json); the metadata is"
+                  + " empty");
       assertThat(TestTraces.rows(reader)).hasSize(1);
     }
   }
@@ -194,36 +202,47 @@ class CsvTraceReaderTest {
   void next_badValues_nameTheRowAndLine() throws IOException {
     String ok = "0,0,0,0,fc1,forward,1.0\n";
     Path step = csv("s.csv", HEADER + ok + ok + "0,0,abc,0,fc1,forward,1.0\n");
-    assertThat(firstRowError(step)).isEqualTo(step + ": row 2 (line 4): column 'step': 'abc' is not an integer");
-    Path quotedLine = csv("q.csv", HEADER + "0,0,0,0,\"a\nb\",forward,1.0\n" + "0,0,0,0,fc1,forward,x1\n");
+    assertThat(firstRowError(step))
+        .isEqualTo(step + ": row 2 (line 4): column 'step': 'abc' is not an integer");
+    Path quotedLine =
+        csv("q.csv", HEADER + "0,0,0,0,\"a\nb\",forward,1.0\n" + "0,0,0,0,fc1,forward,x1\n");
     assertThat(firstRowError(quotedLine))
         .isEqualTo(quotedLine + ": row 1 (line 4): column 'mean': 'x1' is not a number");
     Path epoch = csv("e.csv", HEADER + "5000000000,0,0,0,fc1,forward,1.0\n");
-    assertThat(firstRowError(epoch)).isEqualTo(epoch + ": row 0 (line 2): column 'epoch': 5000000000 does not fit in int32");
+    assertThat(firstRowError(epoch))
+        .isEqualTo(epoch + ": row 0 (line 2): column 'epoch': 5000000000 does not fit in int32");
     Path big = csv("b.csv", HEADER + "0,0,99999999999999999999,0,fc1,forward,1.0\n");
     assertThat(firstRowError(big))
-        .isEqualTo(big + ": row 0 (line 2): column 'step': '99999999999999999999' does not fit in int64");
+        .isEqualTo(
+            big + ": row 0 (line 2): column 'step': '99999999999999999999' does not fit in int64");
     Path empty = csv("n.csv", HEADER + "0,0,,0,fc1,forward,1.0\n");
-    assertThat(firstRowError(empty)).isEqualTo(empty + ": row 0 (line 2): column 'step' is null (the column is required)");
+    assertThat(firstRowError(empty))
+        .isEqualTo(empty + ": row 0 (line 2): column 'step' is null (the column is required)");
     Path nanStep = csv("ns.csv", HEADER + "0,0,nan,0,fc1,forward,1.0\n");
-    assertThat(firstRowError(nanStep)).isEqualTo(nanStep + ": row 0 (line 2): column 'step': 'nan' is not an integer");
+    assertThat(firstRowError(nanStep))
+        .isEqualTo(nanStep + ": row 0 (line 2): column 'step': 'nan' is not an integer");
     Path fields = csv("f.csv", HEADER + "0,0,0,0,fc1,forward\n");
-    assertThat(firstRowError(fields)).isEqualTo(fields + ": row 0 (line 2): 6 fields, but the header has 7");
+    assertThat(firstRowError(fields))
+        .isEqualTo(fields + ": row 0 (line 2): 6 fields, but the header has 7");
     Path quote = csv("mq.csv", HEADER + "0,0,0,0,\"fc1\"x,forward,1.0\n");
     assertThat(firstRowError(quote))
-        .isEqualTo(quote + ": row 0 (line 2): malformed quoted field: text after the closing quote");
+        .isEqualTo(
+            quote + ": row 0 (line 2): malformed quoted field: text after the closing quote");
   }
 
   @Test
   void next_lastLineWithoutLineBreak_droppedAsTruncated() throws IOException {
-    Path path = csv("cut.csv", HEADER + "0,0,0,0,fc1,forward,1.0\n0,0,1,0,fc1,forward,2.0\n0,0,2,0,fc1,for");
+    Path path =
+        csv(
+            "cut.csv",
+            HEADER + "0,0,0,0,fc1,forward,1.0\n0,0,1,0,fc1,forward,2.0\n0,0,2,0,fc1,for");
     try (TraceReader reader = TraceReaders.open(path, ReadOptions.all().withBatchRows(1))) {
       assertThat(TestTraces.rows(reader)).hasSize(2);
       assertThat(reader.truncated()).isTrue();
       assertThat(reader.warnings())
           .contains(
-              "truncated: the last line has no line break (the writer did not finish); recovered 2 rows,"
-                  + " the partial last row is dropped");
+              "truncated: the last line has no line break (the writer did not finish); recovered 2"
+                  + " rows, the partial last row is dropped");
     }
   }
 
@@ -243,8 +262,9 @@ class CsvTraceReaderTest {
 
     assertThat(firstRowError(path))
         .isEqualTo(
-            path + ": row 1 (line 3): a quoted field opened here is never closed: the 6 lines after it"
-                + " up to the end of the file would be part of it");
+            path
+                + ": row 1 (line 3): a quoted field opened here is never closed: the 6 lines after"
+                + " it up to the end of the file would be part of it");
   }
 
   @Test
@@ -280,21 +300,34 @@ class CsvTraceReaderTest {
   @Test
   void open_emptyFile_throwsEmpty() throws IOException {
     Path path = csv("z.csv", "");
-    assertError(() -> TraceReaders.open(path, ReadOptions.all()), ErrorCode.EMPTY, path + ": file is empty (0 bytes)");
+    assertError(
+        () -> TraceReaders.open(path, ReadOptions.all()),
+        ErrorCode.EMPTY,
+        path + ": file is empty (0 bytes)");
     Path bom = csv("bom.csv", "\uFEFF");
-    assertError(() -> CsvTraceReader.open(bom, ReadOptions.all()), ErrorCode.EMPTY, bom + ": no header line");
+    assertError(
+        () -> CsvTraceReader.open(bom, ReadOptions.all()),
+        ErrorCode.EMPTY,
+        bom + ": no header line");
   }
 
   /** Rows longer than the scanner's buffer chunk and files of many chunks read the same. */
   @Test
   void next_largeFileAndHugeRows_sameAsTheArrowCopy() throws IOException {
     SyntheticTrace trace =
-        SyntheticTrace.builder().layers(5).steps(1_500).optionalPhases(true).fault(Fault.inf(1, 700)).build();
+        SyntheticTrace.builder()
+            .layers(5)
+            .steps(1_500)
+            .optionalPhases(true)
+            .fault(Fault.inf(1, 700))
+            .build();
     Path arrow = dir.resolve("big.arrows");
     Path csv = dir.resolve("big.csv");
     try (TraceReader source = trace.open(ReadOptions.all())) {
-      io.dlanalyze.trace.TraceWriter a = io.dlanalyze.trace.TraceWriters.create(arrow, source.metadata(), WriteOptions.defaults());
-      io.dlanalyze.trace.TraceWriter c = io.dlanalyze.trace.TraceWriters.create(csv, source.metadata(), WriteOptions.defaults());
+      io.dlanalyze.trace.TraceWriter a =
+          io.dlanalyze.trace.TraceWriters.create(arrow, source.metadata(), WriteOptions.defaults());
+      io.dlanalyze.trace.TraceWriter c =
+          io.dlanalyze.trace.TraceWriters.create(csv, source.metadata(), WriteOptions.defaults());
       while (source.next()) {
         a.write(source.batch());
         c.write(source.batch());
@@ -306,7 +339,10 @@ class CsvTraceReaderTest {
     assertThat(TestTraces.readRows(csv, 999)).isEqualTo(TestTraces.readRows(arrow, 4096));
 
     String huge = "n".repeat(3 << 20);
-    Path hugeRow = csv("huge.csv", HEADER + "0,0,0,0,\"" + huge + "\",forward,1.0\n0,0,1,0," + huge + ",forward,2.0\n");
+    Path hugeRow =
+        csv(
+            "huge.csv",
+            HEADER + "0,0,0,0,\"" + huge + "\",forward,1.0\n0,0,1,0," + huge + ",forward,2.0\n");
     List<String> rows = rows(hugeRow);
     assertThat(rows).hasSize(2);
     assertThat(rows.get(1)).contains("layer_name=[" + huge + "]", "mean=2.0");
@@ -315,7 +351,8 @@ class CsvTraceReaderTest {
   @Test
   void next_projection_parsesOnlyTheRequestedColumns() throws IOException {
     Path path = csv("p.csv", HEADER + "0,0,7,0,fc1,forward,not-a-number\n");
-    try (TraceReader reader = TraceReaders.open(path, ReadOptions.columns(EnumSet.of(Column.STEP, Column.STD)))) {
+    try (TraceReader reader =
+        TraceReaders.open(path, ReadOptions.columns(EnumSet.of(Column.STEP, Column.STD)))) {
       assertThat(TestTraces.rows(reader)).containsExactly("step=7 | std=null");
     }
   }

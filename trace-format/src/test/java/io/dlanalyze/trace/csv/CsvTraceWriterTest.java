@@ -33,7 +33,8 @@ class CsvTraceWriterTest {
       batch.ints(Column.LAYER_TYPE)[row] = row == 0 ? -1 : dictionary.layerTypeId("");
       batch.ints(Column.PHASE)[row] = row == 0 ? Phase.LOSS.code() : Phase.FORWARD.code();
       batch.doubles(Column.MEAN)[row] = row == 0 ? Double.NaN : 0.1;
-      for (Column column : new Column[] {Column.STD, Column.MIN, Column.MAX, Column.L2_NORM, Column.ZERO_FRACTION}) {
+      for (Column column :
+          new Column[] {Column.STD, Column.MIN, Column.MAX, Column.L2_NORM, Column.ZERO_FRACTION}) {
         batch.doubles(column)[row] = row == 0 ? Double.NEGATIVE_INFINITY : 1e-7;
       }
       batch.longs(Column.NAN_COUNT)[row] = 1;
@@ -55,14 +56,14 @@ class CsvTraceWriterTest {
     writer.close();
     assertThat(Files.readString(path))
         .isEqualTo(
-            "epoch,batch,step,layer_index,layer_name,layer_type,phase,mean,std,min,max,l2_norm,"
-                + "zero_fraction,nan_count,inf_count,numel\n"
+            "epoch,batch,step,layer_index,layer_name,layer_type,phase,mean,std,min,max,l2_norm,zero_fraction,nan_count,inf_count,numel\n"
                 + "0,0,0,-1,model,,loss,nan,-inf,-inf,-inf,-inf,-inf,1,0,10\n"
                 + "0,1,1,0,\"a,\"\"b\"\"\",\"\",forward,0.1,1.0E-7,1.0E-7,1.0E-7,1.0E-7,1.0E-7,1,0,\n");
     assertThat(Files.readString(dir.resolve("run.csv.meta.json")))
         .isEqualTo("{\n  \"dltrace.version\" : \"1\"\n}\n");
     try (Stream<Path> files = Files.list(dir)) {
-      assertThat(files.map(p -> p.getFileName().toString()).sorted()).containsExactly("run.csv", "run.csv.meta.json");
+      assertThat(files.map(p -> p.getFileName().toString()).sorted())
+          .containsExactly("run.csv", "run.csv.meta.json");
     }
   }
 
@@ -70,7 +71,8 @@ class CsvTraceWriterTest {
   void abort_leavesNeitherFileAndKeepsOldOnes() throws IOException {
     Path path = dir.resolve("run.csv");
     Files.writeString(path, "old");
-    CsvTraceWriter writer = CsvTraceWriter.create(path, TraceMetadata.empty(), WriteOptions.defaults());
+    CsvTraceWriter writer =
+        CsvTraceWriter.create(path, TraceMetadata.empty(), WriteOptions.defaults());
     writer.write(twoRows());
     writer.abort();
     assertThat(Files.readString(path)).isEqualTo("old");
@@ -82,7 +84,8 @@ class CsvTraceWriterTest {
   @Test
   void create_missingDirectory_throwsIoErrorWithThePath() {
     Path path = dir.resolve("nope/run.csv");
-    assertThatThrownBy(() -> CsvTraceWriter.create(path, TraceMetadata.empty(), WriteOptions.defaults()))
+    assertThatThrownBy(
+            () -> CsvTraceWriter.create(path, TraceMetadata.empty(), WriteOptions.defaults()))
         .isInstanceOf(io.dlanalyze.trace.TraceFormatException.class)
         .hasMessage(path + ": cannot create: directory does not exist: " + dir.resolve("nope"));
   }

@@ -16,8 +16,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Hadoop is a compile-time-only dependency of trace-format (parquet-mr's writer API names its
- * types); surefire removes it from the test class path, so every Parquet test in this module
- * also proves that reading and writing work without it.
+ * types); surefire removes it from the test class path, so every Parquet test in this module also
+ * proves that reading and writing work without it.
  */
 class NoHadoopTest {
   @TempDir Path dir;
@@ -34,7 +34,9 @@ class NoHadoopTest {
     for (String codec : new String[] {"zstd", "snappy", "uncompressed"}) {
       Path path = dir.resolve(codec + ".parquet");
       try (TraceReader source = trace.open(ReadOptions.all());
-          TraceWriter writer = TraceWriters.create(path, source.metadata(), WriteOptions.defaults().withCompression(codec))) {
+          TraceWriter writer =
+              TraceWriters.create(
+                  path, source.metadata(), WriteOptions.defaults().withCompression(codec))) {
         while (source.next()) {
           writer.write(source.batch());
         }

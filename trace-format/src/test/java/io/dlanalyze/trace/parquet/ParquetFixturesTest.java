@@ -139,14 +139,17 @@ class ParquetFixturesTest {
   void read_batchRows1And7AndLarge_sameRows() {
     for (Path fixture : new Path[] {V2_SNAPPY_CLEAN, V1_ZSTD_NAN}) {
       TraceRows whole = read(fixture, ReadOptions.all().withBatchRows(1 << 20));
-      assertThat(read(fixture, ReadOptions.all().withBatchRows(7)).columns).isEqualTo(whole.columns);
-      assertThat(read(fixture, ReadOptions.all().withBatchRows(1)).columns).isEqualTo(whole.columns);
+      assertThat(read(fixture, ReadOptions.all().withBatchRows(7)).columns)
+          .isEqualTo(whole.columns);
+      assertThat(read(fixture, ReadOptions.all().withBatchRows(1)).columns)
+          .isEqualTo(whole.columns);
     }
   }
 
   @Test
   void read_batchRows7_batchesNeverExceedBatchRows() {
-    try (TraceReader reader = TraceReaders.open(V2_SNAPPY_CLEAN, ReadOptions.all().withBatchRows(7))) {
+    try (TraceReader reader =
+        TraceReaders.open(V2_SNAPPY_CLEAN, ReadOptions.all().withBatchRows(7))) {
       long rows = 0;
       while (reader.next()) {
         assertThat(reader.batch().size()).isBetween(1, 7);
@@ -202,9 +205,14 @@ class ParquetFixturesTest {
         }
         seen[p.code() * (LAYERS + 1) + (int) layer[r] + 1]++;
       }
-      for (Phase p : new Phase[] {Phase.FORWARD, Phase.ACTIVATION, Phase.BACKWARD, Phase.GRADIENT, Phase.WEIGHT}) {
+      for (Phase p :
+          new Phase[] {
+            Phase.FORWARD, Phase.ACTIVATION, Phase.BACKWARD, Phase.GRADIENT, Phase.WEIGHT
+          }) {
         for (int l = 0; l < LAYERS; l++) {
-          assertThat(seen[p.code() * (LAYERS + 1) + l + 1]).as("step %d %s fc%d", s, p, l).isEqualTo(1);
+          assertThat(seen[p.code() * (LAYERS + 1) + l + 1])
+              .as("step %d %s fc%d", s, p, l)
+              .isEqualTo(1);
         }
       }
       assertThat(seen[Phase.LOSS.code() * (LAYERS + 1)]).isEqualTo(1);

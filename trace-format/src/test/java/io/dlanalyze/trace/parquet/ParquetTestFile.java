@@ -22,9 +22,9 @@ import org.apache.parquet.schema.MessageTypeParser;
 import org.apache.parquet.schema.PrimitiveType.PrimitiveTypeName;
 
 /**
- * Writes Parquet files of any flat schema for reader tests, the way another writer would:
- * columns declared in Parquet's schema syntax ({@code "optional float"}), values given as Java
- * objects (null = null), V1 or V2 pages, dictionary or not, any codec, a row group size in rows.
+ * Writes Parquet files of any flat schema for reader tests, the way another writer would: columns
+ * declared in Parquet's schema syntax ({@code "optional float"}), values given as Java objects
+ * (null = null), V1 or V2 pages, dictionary or not, any codec, a row group size in rows.
  */
 final class ParquetTestFile {
   private record Field(String declaration, Object[] values) {}
@@ -161,13 +161,14 @@ final class ParquetTestFile {
 
   MessageType schema() {
     StringBuilder text = new StringBuilder("message test {\n");
-    fields.forEach((name, field) -> {
-      String declaration = field.declaration();
-      int annotation = declaration.indexOf(" (");
-      String head = annotation < 0 ? declaration : declaration.substring(0, annotation);
-      String tail = annotation < 0 ? "" : declaration.substring(annotation);
-      text.append("  ").append(head).append(' ').append(name).append(tail).append(";\n");
-    });
+    fields.forEach(
+        (name, field) -> {
+          String declaration = field.declaration();
+          int annotation = declaration.indexOf(" (");
+          String head = annotation < 0 ? declaration : declaration.substring(0, annotation);
+          String tail = annotation < 0 ? "" : declaration.substring(annotation);
+          text.append("  ").append(head).append(' ').append(name).append(tail).append(";\n");
+        });
     return MessageTypeParser.parseMessageType(text.append("}").toString());
   }
 
@@ -186,7 +187,13 @@ final class ParquetTestFile {
     BytesInputCompressor compressor = new NoHadoopCodecFactory().getCompressor(codec);
     ParquetFileWriter writer =
         new ParquetFileWriter(
-            new PathOutputFile(path), schema, ParquetFileWriter.Mode.OVERWRITE, Long.MAX_VALUE, 0, null, properties);
+            new PathOutputFile(path),
+            schema,
+            ParquetFileWriter.Mode.OVERWRITE,
+            Long.MAX_VALUE,
+            0,
+            null,
+            properties);
     writer.start();
     List<ColumnDescriptor> columns = schema.getColumns();
     Object[][] values = fields.values().stream().map(Field::values).toArray(Object[][]::new);
@@ -231,7 +238,10 @@ final class ParquetTestFile {
       case FLOAT -> writer.write(((Number) value).floatValue(), 0, def);
       case DOUBLE -> writer.write(((Number) value).doubleValue(), 0, def);
       case BINARY ->
-          writer.write(Binary.fromConstantByteArray(value.toString().getBytes(StandardCharsets.UTF_8)), 0, def);
+          writer.write(
+              Binary.fromConstantByteArray(value.toString().getBytes(StandardCharsets.UTF_8)),
+              0,
+              def);
       default -> throw new IllegalArgumentException("unsupported test type " + type);
     }
   }

@@ -47,7 +47,8 @@ class ParquetTraceReaderTest {
   private Path writeSynthetic(Path path, SyntheticTrace trace, int rowGroupRows) {
     try (TraceReader source = trace.open(ReadOptions.all());
         TraceWriter writer =
-            ParquetTraceWriter.create(path, source.metadata(), WriteOptions.defaults().withRowGroupRows(rowGroupRows))) {
+            ParquetTraceWriter.create(
+                path, source.metadata(), WriteOptions.defaults().withRowGroupRows(rowGroupRows))) {
       while (source.next()) {
         writer.write(source.batch());
       }
@@ -56,7 +57,8 @@ class ParquetTraceReaderTest {
   }
 
   private static TraceFormatException openFails(Path path) {
-    return catchThrowableOfType(TraceFormatException.class, () -> ParquetTraceReader.open(path, ReadOptions.all()));
+    return catchThrowableOfType(
+        TraceFormatException.class, () -> ParquetTraceReader.open(path, ReadOptions.all()));
   }
 
   private static TraceRows read(Path path, ReadOptions options) {
@@ -78,7 +80,8 @@ class ParquetTraceReaderTest {
     assertThat(error.getMessage()).isEqualTo(cut + ": " + MISSING_FOOTER);
     // The same through the format-detecting entry point.
     TraceFormatException viaReaders =
-        catchThrowableOfType(TraceFormatException.class, () -> TraceReaders.open(cut, ReadOptions.all()));
+        catchThrowableOfType(
+            TraceFormatException.class, () -> TraceReaders.open(cut, ReadOptions.all()));
     assertThat(viaReaders.code()).isEqualTo(ErrorCode.TRUNCATED);
     assertThat(viaReaders.getMessage()).isEqualTo(cut + ": " + MISSING_FOOTER);
   }
@@ -97,7 +100,8 @@ class ParquetTraceReaderTest {
 
   @Test
   void open_onlyTheHeaderMagic_truncated() throws IOException {
-    Path cut = Files.write(dir.resolve("started.parquet"), "PAR1".getBytes(StandardCharsets.US_ASCII));
+    Path cut =
+        Files.write(dir.resolve("started.parquet"), "PAR1".getBytes(StandardCharsets.US_ASCII));
     TraceFormatException error = openFails(cut);
     assertThat(error.code()).isEqualTo(ErrorCode.TRUNCATED);
     assertThat(error.getMessage()).isEqualTo(cut + ": " + MISSING_FOOTER);
@@ -148,8 +152,10 @@ class ParquetTraceReaderTest {
 
   /** Overwrites part of the first page of 'mean' in row group 1: its header or its data. */
   private static void corruptMeanPage(Path file, boolean header) throws IOException {
-    ParquetPart part = ParquetPart.open(file, NoHadoopReadOptions.create(new NoHadoopCodecFactory()));
-    ColumnChunkMetaData mean = part.footer().getBlocks().get(1).getColumns().get(Column.MEAN.ordinal());
+    ParquetPart part =
+        ParquetPart.open(file, NoHadoopReadOptions.create(new NoHadoopCodecFactory()));
+    ColumnChunkMetaData mean =
+        part.footer().getBlocks().get(1).getColumns().get(Column.MEAN.ordinal());
     byte[] bytes = Files.readAllBytes(file);
     int start = (int) mean.getStartingPos();
     if (header) {
@@ -179,31 +185,44 @@ class ParquetTraceReaderTest {
     TraceFormatException error = secondBatchFails(file);
     assertThat(error.code()).isEqualTo(ErrorCode.CORRUPT);
     assertThat(error.getMessage())
-        .isEqualTo(file + ": row group 1, column 'mean': corrupt page: could not verify page integrity,"
-            + " CRC checksum verification failed");
+        .isEqualTo(
+            file
+                + ": row group 1, column 'mean': corrupt page: could not verify page integrity,"
+                + " CRC checksum verification failed");
   }
 
   @Test
   void next_corruptPageWithoutChecksum_corruptNamesRowGroupAndColumn() throws IOException {
     Path file = dir.resolve("pages.parquet");
-    ParquetTestFile.v1Trace(200).codec(CompressionCodecName.ZSTD).rowGroupRows(400).noChecksums().write(file);
+    ParquetTestFile.v1Trace(200)
+        .codec(CompressionCodecName.ZSTD)
+        .rowGroupRows(400)
+        .noChecksums()
+        .write(file);
     corruptMeanPage(file, false);
     TraceFormatException error = secondBatchFails(file);
     assertThat(error.code()).isEqualTo(ErrorCode.CORRUPT);
     assertThat(error.getMessage())
-        .startsWith(file + ": row group 1, column 'mean': corrupt page: could not decompress page:"
-            + " zstd decompression failed: ");
+        .startsWith(
+            file
+                + ": row group 1, column 'mean': corrupt page: could not decompress page:"
+                + " zstd decompression failed: ");
   }
 
   @Test
   void next_corruptPageHeader_corruptNamesRowGroupAndColumn() throws IOException {
     Path file = dir.resolve("pages.parquet");
-    ParquetTestFile.v1Trace(200).codec(CompressionCodecName.SNAPPY).rowGroupRows(400).noChecksums().write(file);
+    ParquetTestFile.v1Trace(200)
+        .codec(CompressionCodecName.SNAPPY)
+        .rowGroupRows(400)
+        .noChecksums()
+        .write(file);
     corruptMeanPage(file, true);
     TraceFormatException error = secondBatchFails(file);
     assertThat(error.code()).isEqualTo(ErrorCode.CORRUPT);
     assertThat(error.getMessage())
-        .startsWith(file + ": row group 1, column 'mean': corrupt page: can not read class PageHeader: ")
+        .startsWith(
+            file + ": row group 1, column 'mean': corrupt page: can not read class PageHeader: ")
         .doesNotContain("@")
         .doesNotContain("org.apache");
   }
@@ -217,7 +236,10 @@ class ParquetTraceReaderTest {
     TraceFormatException error = openFails(file);
     assertThat(error.code()).isEqualTo(ErrorCode.MISSING_COLUMN);
     assertThat(error.getMessage())
-        .isEqualTo(file + ": column 'phase' is missing (required by trace format v1, expected BYTE_ARRAY (UTF8 string))");
+        .isEqualTo(
+            file
+                + ": column 'phase' is missing (required by trace format v1, expected BYTE_ARRAY"
+                + " (UTF8 string))");
   }
 
   @Test
@@ -293,7 +315,8 @@ class ParquetTraceReaderTest {
       TraceFormatException error = catchThrowableOfType(TraceFormatException.class, reader::next);
       assertThat(error.code()).isEqualTo(ErrorCode.INVALID_VALUE);
       assertThat(error.getMessage())
-          .isEqualTo(file + ": row group 0, column 'epoch': value 1099511627776 does not fit in int32");
+          .isEqualTo(
+              file + ": row group 0, column 'epoch': value 1099511627776 does not fit in int32");
     }
   }
 
@@ -309,7 +332,10 @@ class ParquetTraceReaderTest {
       TraceFormatException error = catchThrowableOfType(TraceFormatException.class, reader::next);
       assertThat(error.code()).isEqualTo(ErrorCode.INVALID_VALUE);
       assertThat(error.getMessage())
-          .isEqualTo(file + ": row group 1, row 21: column 'mean' is null, but trace format v1 requires a value");
+          .isEqualTo(
+              file
+                  + ": row group 1, row 21: column 'mean' is null, but trace format v1 requires a"
+                  + " value");
     }
   }
 
@@ -348,11 +374,16 @@ class ParquetTraceReaderTest {
     trace.column("phase", "required binary (STRING)", phase).write(file);
     try (TraceReader reader = ParquetTraceReader.open(file, ReadOptions.all().withBatchRows(7))) {
       TraceRows rows = TraceRows.readAll(reader);
-      assertThat(rows.get(Column.PHASE).strings()).isEqualTo(Arrays.copyOf(phase, phase.length, String[].class));
+      assertThat(rows.get(Column.PHASE).strings())
+          .isEqualTo(Arrays.copyOf(phase, phase.length, String[].class));
       assertThat(reader.warnings())
           .containsExactly(
-              "unknown phase 'grad_norm' in " + gradNorm + " rows: the rows are kept, but no detector reads them",
-              "unknown phase 'throughput' in " + (30 - gradNorm) + " rows: the rows are kept, but no detector reads them");
+              "unknown phase 'grad_norm' in "
+                  + gradNorm
+                  + " rows: the rows are kept, but no detector reads them",
+              "unknown phase 'throughput' in "
+                  + (30 - gradNorm)
+                  + " rows: the rows are kept, but no detector reads them");
     }
   }
 
@@ -369,7 +400,9 @@ class ParquetTraceReaderTest {
       numel[r] = null;
     }
     Path reference = dir.resolve("reference.parquet");
-    base.column("std", "optional double", std).column("numel", "optional int64", numel).write(reference);
+    base.column("std", "optional double", std)
+        .column("numel", "optional int64", numel)
+        .write(reference);
     TraceRows expected = read(reference, ReadOptions.all());
     // The reference read matches the values written, so every variant is checked against them.
     assertThat(expected.rows).isEqualTo(1_200);
@@ -392,14 +425,18 @@ class ParquetTraceReaderTest {
       for (boolean dictionary : new boolean[] {true, false}) {
         for (boolean split : new boolean[] {false, true}) {
           for (CompressionCodecName codec :
-              List.of(CompressionCodecName.UNCOMPRESSED, CompressionCodecName.SNAPPY,
-                  CompressionCodecName.ZSTD, CompressionCodecName.GZIP)) {
-            ParquetTestFile file = ParquetTestFile.v1Trace(300)
-                .column("std", "optional double", std)
-                .column("numel", "optional int64", numel)
-                .codec(codec)
-                .rowGroupRows(500)
-                .pageRows(97);
+              List.of(
+                  CompressionCodecName.UNCOMPRESSED,
+                  CompressionCodecName.SNAPPY,
+                  CompressionCodecName.ZSTD,
+                  CompressionCodecName.GZIP)) {
+            ParquetTestFile file =
+                ParquetTestFile.v1Trace(300)
+                    .column("std", "optional double", std)
+                    .column("numel", "optional int64", numel)
+                    .codec(codec)
+                    .rowGroupRows(500)
+                    .pageRows(97);
             if (v2) {
               file.v2Pages();
             }
@@ -414,7 +451,9 @@ class ParquetTraceReaderTest {
             for (int batchRows : new int[] {33, 1 << 16}) {
               TraceRows rows = read(path, ReadOptions.all().withBatchRows(batchRows));
               assertThat(rows.columns)
-                  .as("v2=%s dictionary=%s split=%s codec=%s batchRows=%d", v2, dictionary, split, codec, batchRows)
+                  .as(
+                      "v2=%s dictionary=%s split=%s codec=%s batchRows=%d",
+                      v2, dictionary, split, codec, batchRows)
                   .isEqualTo(expected.columns);
             }
           }
@@ -439,12 +478,17 @@ class ParquetTraceReaderTest {
     file.column("min", "optional double", min);
     Path path = dir.resolve("fallback.parquet");
     file.write(path);
-    ParquetPart part = ParquetPart.open(path, NoHadoopReadOptions.create(new NoHadoopCodecFactory()));
+    ParquetPart part =
+        ParquetPart.open(path, NoHadoopReadOptions.create(new NoHadoopCodecFactory()));
     var chunks = part.footer().getBlocks().get(0).getColumns();
     assertThat(chunks.get(Column.LAYER_NAME.ordinal()).getEncodings())
-        .contains(org.apache.parquet.column.Encoding.PLAIN_DICTIONARY, org.apache.parquet.column.Encoding.PLAIN);
+        .contains(
+            org.apache.parquet.column.Encoding.PLAIN_DICTIONARY,
+            org.apache.parquet.column.Encoding.PLAIN);
     assertThat(chunks.get(Column.MIN.ordinal()).getEncodings())
-        .contains(org.apache.parquet.column.Encoding.PLAIN_DICTIONARY, org.apache.parquet.column.Encoding.PLAIN);
+        .contains(
+            org.apache.parquet.column.Encoding.PLAIN_DICTIONARY,
+            org.apache.parquet.column.Encoding.PLAIN);
 
     TraceRows rows = read(path, ReadOptions.all().withBatchRows(1_000));
     for (int r = 0; r < rows.rows; r++) {
@@ -460,13 +504,16 @@ class ParquetTraceReaderTest {
     SyntheticTrace trace = SyntheticTrace.builder().layers(2).steps(300).seed(5).build();
     Path single = writeSynthetic(dir.resolve("single.parquet"), trace, 1_000);
     Path parts = Files.createDirectory(dir.resolve("parts"));
-    // Rows of the synthetic trace split over three part files, named so that name order is row order.
+    // Rows of the synthetic trace split over three part files, named so that name order is row
+    // order.
     try (TraceReader source = trace.open(ReadOptions.all().withBatchRows(1_200))) {
       int part = 0;
       while (source.next()) {
         TraceMetadata metadata = part == 0 ? source.metadata() : TraceMetadata.empty();
         try (TraceWriter writer =
-            ParquetTraceWriter.create(parts.resolve(String.format("part-%05d.parquet", part)), metadata,
+            ParquetTraceWriter.create(
+                parts.resolve(String.format("part-%05d.parquet", part)),
+                metadata,
                 WriteOptions.defaults().withRowGroupRows(500))) {
           writer.write(source.batch());
         }
@@ -492,12 +539,16 @@ class ParquetTraceReaderTest {
     Path parts = Files.createDirectory(dir.resolve("parts"));
     ParquetTestFile.v1Trace(3).write(parts.resolve("part-0.parquet"));
     ParquetTestFile second = ParquetTestFile.v1Trace(3);
-    second.column("step", "required int32", second.values("step")).write(parts.resolve("part-1.parquet"));
+    second
+        .column("step", "required int32", second.values("step"))
+        .write(parts.resolve("part-1.parquet"));
     TraceFormatException error = openFails(parts);
     assertThat(error.code()).isEqualTo(ErrorCode.WRONG_TYPE);
     assertThat(error.getMessage())
-        .isEqualTo(parts.resolve("part-1.parquet")
-            + ": column 'step' is Parquet type INT32 here but INT64 in the first part file part-0.parquet");
+        .isEqualTo(
+            parts.resolve("part-1.parquet")
+                + ": column 'step' is Parquet type INT32 here but INT64 in the first part file"
+                + " part-0.parquet");
   }
 
   @Test
@@ -508,8 +559,10 @@ class ParquetTraceReaderTest {
     TraceFormatException error = openFails(parts);
     assertThat(error.code()).isEqualTo(ErrorCode.MISSING_COLUMN);
     assertThat(error.getMessage())
-        .isEqualTo(parts.resolve("part-1.parquet")
-            + ": column 'std' is missing here but present in the first part file part-0.parquet");
+        .isEqualTo(
+            parts.resolve("part-1.parquet")
+                + ": column 'std' is missing here but present in the first part file"
+                + " part-0.parquet");
   }
 
   @Test
@@ -539,7 +592,8 @@ class ParquetTraceReaderTest {
   @Test
   void read_noColumnsProjected_countsRowsWithoutDecoding() {
     Path file = writeSynthetic(dir.resolve("t.parquet"), SMALL, 900);
-    try (TraceReader reader = ParquetTraceReader.open(file, ReadOptions.columns(EnumSet.noneOf(Column.class)))) {
+    try (TraceReader reader =
+        ParquetTraceReader.open(file, ReadOptions.columns(EnumSet.noneOf(Column.class)))) {
       long rows = 0;
       while (reader.next()) {
         rows += reader.batch().size();
@@ -555,11 +609,14 @@ class ParquetTraceReaderTest {
     TraceReader reader = ParquetTraceReader.open(file, ReadOptions.all());
     reader.close();
     reader.close();
-    assertThatThrownBy(reader::next).isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
+    assertThatThrownBy(reader::next)
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("closed");
   }
 
   @Test
-  void open_footerWithOtherWritersSchemaCopies_keepsOnlyTraceMetadataInFileOrder() throws IOException {
+  void open_footerWithOtherWritersSchemaCopies_keepsOnlyTraceMetadataInFileOrder()
+      throws IOException {
     Path file = dir.resolve("pyarrow.parquet");
     ParquetTestFile.v1Trace(2)
         .keyValue("dltrace.version", "1")

@@ -80,7 +80,10 @@ class ParquetTraceWriterTest {
     for (var codec : codecs.entrySet()) {
       Path path = dir.resolve(codec.getKey() + ".parquet");
       try (TraceReader source = TRACE.open(ReadOptions.all().withBatchRows(999))) {
-        write(path, source, WriteOptions.defaults().withCompression(codec.getKey()).withRowGroupRows(5_000));
+        write(
+            path,
+            source,
+            WriteOptions.defaults().withCompression(codec.getKey()).withRowGroupRows(5_000));
       }
       assertThat(read(path).columns).as(codec.getKey()).isEqualTo(expected.columns);
       try (TraceReader reader = ParquetTraceReader.open(path, ReadOptions.all())) {
@@ -104,8 +107,13 @@ class ParquetTraceWriterTest {
     ParquetPart part = footer(path);
     assertThat(part.footer().getFileMetaData().getSchema()).isEqualTo(TraceParquetSchema.v1());
     assertThat(part.footer().getFileMetaData().getSchema().toString())
-        .contains("required int32 epoch;", "required int64 step;", "required binary layer_name (STRING);",
-            "optional binary layer_type (STRING);", "required double mean;", "optional double std;",
+        .contains(
+            "required int32 epoch;",
+            "required int64 step;",
+            "required binary layer_name (STRING);",
+            "optional binary layer_type (STRING);",
+            "required double mean;",
+            "optional double std;",
             "optional int64 numel;");
     List<ColumnChunkMetaData> columns = part.footer().getBlocks().get(0).getColumns();
     for (Column column : Column.values()) {
@@ -113,8 +121,10 @@ class ParquetTraceWriterTest {
       assertThat(chunk.getPath().toDotString()).isEqualTo(column.wireName());
       assertThat(chunk.getCodec()).isEqualTo(CompressionCodecName.ZSTD);
     }
-    assertThat(columns.get(Column.PHASE.ordinal()).getEncodings()).contains(Encoding.PLAIN_DICTIONARY);
-    assertThat(columns.get(Column.LAYER_NAME.ordinal()).getEncodings()).contains(Encoding.PLAIN_DICTIONARY);
+    assertThat(columns.get(Column.PHASE.ordinal()).getEncodings())
+        .contains(Encoding.PLAIN_DICTIONARY);
+    assertThat(columns.get(Column.LAYER_NAME.ordinal()).getEncodings())
+        .contains(Encoding.PLAIN_DICTIONARY);
     assertThat(columns.get(Column.MEAN.ordinal()).getEncodings())
         .contains(Encoding.PLAIN)
         .doesNotContain(Encoding.PLAIN_DICTIONARY);
@@ -122,17 +132,20 @@ class ParquetTraceWriterTest {
 
   @Test
   void write_rowGroupRows_flushesARowGroupEveryNRows() {
-    SyntheticTrace trace = SyntheticTrace.builder().layers(1).steps(1_000).seed(2).build(); // 7 rows/step
+    SyntheticTrace trace =
+        SyntheticTrace.builder().layers(1).steps(1_000).seed(2).build(); // 7 rows/step
     Path path;
     try (TraceReader source = trace.open(ReadOptions.all().withBatchRows(1_234))) {
-      path = write(dir.resolve("t.parquet"), source, WriteOptions.defaults().withRowGroupRows(3_000));
+      path =
+          write(dir.resolve("t.parquet"), source, WriteOptions.defaults().withRowGroupRows(3_000));
     }
     List<Long> groups = new ArrayList<>();
     for (BlockMetaData block : footer(path).footer().getBlocks()) {
       groups.add(block.getRowCount());
     }
     assertThat(groups).containsExactly(3_000L, 3_000L, 1_000L);
-    try (TraceReader reader = ParquetTraceReader.open(path, ReadOptions.all().withBatchRows(1 << 20))) {
+    try (TraceReader reader =
+        ParquetTraceReader.open(path, ReadOptions.all().withBatchRows(1 << 20))) {
       List<Integer> batches = new ArrayList<>();
       while (reader.next()) {
         batches.add(reader.batch().size());
@@ -151,7 +164,11 @@ class ParquetTraceWriterTest {
     for (int rows : new int[] {1, 2, 3, 7, 13}) {
       Path path;
       try (TraceReader source = trace.open(ReadOptions.all().withBatchRows(50))) {
-        path = write(dir.resolve("g" + rows + ".parquet"), source, WriteOptions.defaults().withRowGroupRows(rows));
+        path =
+            write(
+                dir.resolve("g" + rows + ".parquet"),
+                source,
+                WriteOptions.defaults().withRowGroupRows(rows));
       }
       assertThat(read(path).columns).as("row groups of %d rows", rows).isEqualTo(expected.columns);
     }
@@ -173,7 +190,8 @@ class ParquetTraceWriterTest {
       batch.ints(Column.LAYER_TYPE)[i] = linear;
       batch.ints(Column.PHASE)[i] = dictionary.phaseCode(i == 9 ? "grad_norm" : "forward");
       batch.doubles(Column.MEAN)[i] = i == 4 ? Double.NEGATIVE_INFINITY : i * 0.5;
-      for (Column column : List.of(Column.STD, Column.MIN, Column.MAX, Column.L2_NORM, Column.ZERO_FRACTION)) {
+      for (Column column :
+          List.of(Column.STD, Column.MIN, Column.MAX, Column.L2_NORM, Column.ZERO_FRACTION)) {
         batch.doubles(column)[i] = i + column.ordinal();
       }
       for (Column column : List.of(Column.NAN_COUNT, Column.INF_COUNT, Column.NUMEL)) {
@@ -187,7 +205,8 @@ class ParquetTraceWriterTest {
       }
     }
     Path path = dir.resolve("nulls.parquet");
-    try (TraceWriter writer = ParquetTraceWriter.create(path, TraceMetadata.empty(), WriteOptions.defaults())) {
+    try (TraceWriter writer =
+        ParquetTraceWriter.create(path, TraceMetadata.empty(), WriteOptions.defaults())) {
       writer.write(batch);
     }
     try (TraceReader reader = ParquetTraceReader.open(path, ReadOptions.all())) {
@@ -197,7 +216,9 @@ class ParquetTraceWriterTest {
       for (Column column : Column.values()) {
         for (int i = 0; i < 10; i++) {
           boolean expectNull = column.isNullable() && (i == 3 || i == column.ordinal() % 10);
-          assertThat(back.isNull(column, i)).as("%s row %d", column.wireName(), i).isEqualTo(expectNull);
+          assertThat(back.isNull(column, i))
+              .as("%s row %d", column.wireName(), i)
+              .isEqualTo(expectNull);
           if (expectNull) {
             continue;
           }
@@ -210,11 +231,13 @@ class ParquetTraceWriterTest {
         }
       }
       assertThat(reader.dictionary().phaseName(back.ints(Column.PHASE)[9])).isEqualTo("grad_norm");
-      assertThat(reader.dictionary().layerType(back.ints(Column.LAYER_TYPE)[0])).isEqualTo("Linear");
+      assertThat(reader.dictionary().layerType(back.ints(Column.LAYER_TYPE)[0]))
+          .isEqualTo("Linear");
       assertThat(back.ints(Column.LAYER_TYPE)[3]).isEqualTo(-1);
       assertThat(back.doubles(Column.STD)[3]).isNaN();
-      assertThat(reader.warnings()).containsExactly(
-          "unknown phase 'grad_norm' in 1 rows: the rows are kept, but no detector reads them");
+      assertThat(reader.warnings())
+          .containsExactly(
+              "unknown phase 'grad_norm' in 1 rows: the rows are kept, but no detector reads them");
     }
   }
 
@@ -238,9 +261,11 @@ class ParquetTraceWriterTest {
   @Test
   void write_batchWithoutARequiredColumn_illegalArgument() {
     Path path = dir.resolve("t.parquet");
-    try (TraceReader source = TRACE.open(ReadOptions.columns(EnumSet.of(Column.STEP, Column.MEAN)))) {
+    try (TraceReader source =
+        TRACE.open(ReadOptions.columns(EnumSet.of(Column.STEP, Column.MEAN)))) {
       source.next();
-      TraceWriter writer = ParquetTraceWriter.create(path, TraceMetadata.empty(), WriteOptions.defaults());
+      TraceWriter writer =
+          ParquetTraceWriter.create(path, TraceMetadata.empty(), WriteOptions.defaults());
       assertThatThrownBy(() -> writer.write(source.batch()))
           .isInstanceOf(IllegalArgumentException.class)
           .hasMessage("the batch does not load required column epoch");
@@ -256,29 +281,36 @@ class ParquetTraceWriterTest {
     batch.reset(4);
     batch.setNull(Column.MEAN, 2);
     Path path = dir.resolve("t.parquet");
-    TraceWriter writer = ParquetTraceWriter.create(path, TraceMetadata.empty(), WriteOptions.defaults());
-    TraceFormatException error = catchThrowableOfType(TraceFormatException.class, () -> writer.write(batch));
+    TraceWriter writer =
+        ParquetTraceWriter.create(path, TraceMetadata.empty(), WriteOptions.defaults());
+    TraceFormatException error =
+        catchThrowableOfType(TraceFormatException.class, () -> writer.write(batch));
     writer.abort();
     assertThat(error.code()).isEqualTo(ErrorCode.INVALID_VALUE);
     assertThat(error.getMessage())
-        .isEqualTo(path + ": batch row 2: column 'mean' is null, but trace format v1 requires a value");
+        .isEqualTo(
+            path + ": batch row 2: column 'mean' is null, but trace format v1 requires a value");
   }
 
   @Test
   void close_renamesTheTemporaryFileOntoTheTarget() throws IOException {
     Path path = dir.resolve("t.parquet");
     try (TraceReader source = TRACE.open(ReadOptions.all())) {
-      TraceWriter writer = ParquetTraceWriter.create(path, source.metadata(), WriteOptions.defaults());
+      TraceWriter writer =
+          ParquetTraceWriter.create(path, source.metadata(), WriteOptions.defaults());
       source.next();
       writer.write(source.batch());
       assertThat(path).doesNotExist();
-      assertThat(files()).hasSize(1).allMatch(name -> name.startsWith(".t.parquet.") && name.endsWith(".tmp"));
+      assertThat(files())
+          .hasSize(1)
+          .allMatch(name -> name.startsWith(".t.parquet.") && name.endsWith(".tmp"));
       writer.close();
       writer.close();
     }
     assertThat(files()).containsExactly("t.parquet");
     try (TraceReader reader = ParquetTraceReader.open(path, ReadOptions.all())) {
-      assertThat(reader.totalRows()).isEqualTo(Math.min(TRACE.totalRows(), ReadOptions.DEFAULT_BATCH_ROWS));
+      assertThat(reader.totalRows())
+          .isEqualTo(Math.min(TRACE.totalRows(), ReadOptions.DEFAULT_BATCH_ROWS));
     }
   }
 
@@ -286,7 +318,8 @@ class ParquetTraceWriterTest {
   void abort_deletesTheTemporaryFileAndKeepsTheOldTarget() throws IOException {
     Path path = Files.writeString(dir.resolve("t.parquet"), "old content");
     try (TraceReader source = TRACE.open(ReadOptions.all())) {
-      TraceWriter writer = ParquetTraceWriter.create(path, source.metadata(), WriteOptions.defaults());
+      TraceWriter writer =
+          ParquetTraceWriter.create(path, source.metadata(), WriteOptions.defaults());
       source.next();
       writer.write(source.batch());
       writer.abort();
@@ -300,7 +333,8 @@ class ParquetTraceWriterTest {
   @Test
   void write_noRows_readableEmptyTrace() {
     Path path = dir.resolve("empty.parquet");
-    try (TraceWriter writer = ParquetTraceWriter.create(path, TraceMetadata.empty(), WriteOptions.defaults())) {
+    try (TraceWriter writer =
+        ParquetTraceWriter.create(path, TraceMetadata.empty(), WriteOptions.defaults())) {
       writer.write(TraceBatch.allColumns(new TraceDictionary(), 0));
     }
     try (TraceReader reader = ParquetTraceReader.open(path, ReadOptions.all())) {

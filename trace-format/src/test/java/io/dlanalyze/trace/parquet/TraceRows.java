@@ -32,8 +32,13 @@ final class TraceRows {
     @Override
     public String toString() {
       int n = Math.min(nulls.length, 8);
-      return "Values{rows=" + nulls.length + ", first=" + (strings != null
-          ? Arrays.toString(Arrays.copyOf(strings, n)) : Arrays.toString(Arrays.copyOf(bits, n))) + "}";
+      return "Values{rows="
+          + nulls.length
+          + ", first="
+          + (strings != null
+              ? Arrays.toString(Arrays.copyOf(strings, n))
+              : Arrays.toString(Arrays.copyOf(bits, n)))
+          + "}";
     }
   }
 

@@ -23,10 +23,19 @@ class SyntheticTraceReaderTest {
       while (reader.next()) {
         for (int i = 0; i < b.size(); i++) {
           out.add(
-              b.longs(Column.STEP)[i] + "|" + b.ints(Column.LAYER_INDEX)[i] + "|"
-                  + reader.dictionary().phaseName(b.ints(Column.PHASE)[i]) + "|"
-                  + b.doubles(Column.MEAN)[i] + "|" + b.doubles(Column.STD)[i] + "|"
-                  + b.longs(Column.NAN_COUNT)[i] + "|" + b.isNull(Column.LAYER_TYPE, i));
+              b.longs(Column.STEP)[i]
+                  + "|"
+                  + b.ints(Column.LAYER_INDEX)[i]
+                  + "|"
+                  + reader.dictionary().phaseName(b.ints(Column.PHASE)[i])
+                  + "|"
+                  + b.doubles(Column.MEAN)[i]
+                  + "|"
+                  + b.doubles(Column.STD)[i]
+                  + "|"
+                  + b.longs(Column.NAN_COUNT)[i]
+                  + "|"
+                  + b.isNull(Column.LAYER_TYPE, i));
         }
       }
     }
@@ -100,7 +109,9 @@ class SyntheticTraceReaderTest {
                         case LOSS, BACKWARD, GRADIENT, WEIGHT -> true;
                         default -> false;
                       };
-          assertThat(Double.isNaN(mean)).as("step %d layer %d %s", step, layer, phase).isEqualTo(expectNan);
+          assertThat(Double.isNaN(mean))
+              .as("step %d layer %d %s", step, layer, phase)
+              .isEqualTo(expectNan);
           if (expectNan) {
             assertThat(b.longs(Column.NAN_COUNT)[i]).isEqualTo(b.longs(Column.NUMEL)[i]);
           }

@@ -21,8 +21,17 @@ class TraceValidatorTest {
   private static final Path FILE = Path.of("run.parquet");
 
   /** A row: epoch, batch, step, layer_index, layer_name, phase, zero_fraction, nan, inf, numel. */
-  private record Row(int epoch, int batch, long step, int layer, String name, String phase,
-      Double zero, Long nan, Long inf, Long numel) {
+  private record Row(
+      int epoch,
+      int batch,
+      long step,
+      int layer,
+      String name,
+      String phase,
+      Double zero,
+      Long nan,
+      Long inf,
+      Long numel) {
     static Row of(int epoch, int batch, long step, int layer, String name, String phase) {
       return new Row(epoch, batch, step, layer, name, phase, 0.5, 0L, 0L, 10L);
     }
@@ -97,8 +106,18 @@ class TraceValidatorTest {
   void finish_syntheticTraces_noProblems() {
     for (SyntheticTrace trace :
         List.of(
-            SyntheticTrace.builder().layers(4).steps(300).stepsPerEpoch(7).optionalPhases(true).build(),
-            SyntheticTrace.builder().layers(3).steps(200).fault(Fault.nan(1, 50)).fault(Fault.explodingGradient(80, 3)).build())) {
+            SyntheticTrace.builder()
+                .layers(4)
+                .steps(300)
+                .stepsPerEpoch(7)
+                .optionalPhases(true)
+                .build(),
+            SyntheticTrace.builder()
+                .layers(3)
+                .steps(200)
+                .fault(Fault.nan(1, 50))
+                .fault(Fault.explodingGradient(80, 3))
+                .build())) {
       try (TraceReader reader = trace.open(ReadOptions.all().withBatchRows(97))) {
         TraceValidator validator = new TraceValidator(reader.path(), reader.metadata());
         while (reader.next()) {
@@ -119,7 +138,8 @@ class TraceValidatorTest {
                 Row.of(0, 13, 13, 0, "fc1", "forward"),
                 Row.of(0, 12, 12, 0, "fc1", "forward"),
                 Row.of(0, 12, 12, 0, "fc1", "backward")))
-        .containsExactly("ERROR step-order run.parquet: row 2: step 12 after step 13 (steps must not decrease)");
+        .containsExactly(
+            "ERROR step-order run.parquet: row 2: step 12 after step 13 (steps must not decrease)");
   }
 
   @Test
@@ -131,10 +151,10 @@ class TraceValidatorTest {
                 Row.of(1, 0, 1, 0, "fc1", "forward"),
                 Row.of(0, 5, 2, 0, "fc1", "forward")))
         .containsExactly(
-            "WARNING epoch-batch-order run.parquet: row 1: step 0 has epoch 0, batch 1 here but epoch 0,"
-                + " batch 0 in its first row",
-            "WARNING epoch-batch-order run.parquet: row 3: step 2 has epoch 0, batch 5, not after epoch 1,"
-                + " batch 0 of step 1");
+            "WARNING epoch-batch-order run.parquet: row 1: step 0 has epoch 0, batch 1 here but"
+                + " epoch 0, batch 0 in its first row",
+            "WARNING epoch-batch-order run.parquet: row 3: step 2 has epoch 0, batch 5, not after"
+                + " epoch 1, batch 0 of step 1");
   }
 
   @Test
@@ -142,7 +162,8 @@ class TraceValidatorTest {
     assertThat(validate(Row.of(-1, 0, -3, 0, "fc1", "forward")))
         .containsExactly(
             "ERROR negative-position run.parquet: row 0: step -3 is negative",
-            "ERROR negative-position run.parquet: row 0: epoch -1, batch 0: neither may be negative");
+            "ERROR negative-position run.parquet: row 0: epoch -1, batch 0: neither may be"
+                + " negative");
   }
 
   @Test
@@ -164,8 +185,8 @@ class TraceValidatorTest {
             "ERROR zero-fraction run.parquet: row 2: zero_fraction NaN is outside [0, 1]",
             "ERROR counts run.parquet: row 3: numel -4 is negative",
             "ERROR zero-fraction run.parquet: row 3: zero_fraction -0.1 is outside [0, 1]",
-            "ERROR counts run.parquet: row 5: nan_count 9223372036854775807 + inf_count 9223372036854775807"
-                + " exceeds numel 10");
+            "ERROR counts run.parquet: row 5: nan_count 9223372036854775807 + inf_count"
+                + " 9223372036854775807 exceeds numel 10");
   }
 
   @Test
@@ -178,8 +199,10 @@ class TraceValidatorTest {
                 Row.of(0, 0, 0, 1, "fc3", "backward"),
                 Row.of(0, 0, 0, 2, "fc1", "gradient")))
         .containsExactly(
-            "ERROR layer-identity run.parquet: row 2: layer_index 1 is named 'fc3' here but 'fc2' at row 1",
-            "ERROR layer-identity run.parquet: row 4: layer 'fc1' has layer_index 2 here but 0 at row 0");
+            "ERROR layer-identity run.parquet: row 2: layer_index 1 is named 'fc3' here but 'fc2'"
+                + " at row 1",
+            "ERROR layer-identity run.parquet: row 4: layer 'fc1' has layer_index 2 here but 0 at"
+                + " row 0");
   }
 
   @Test
@@ -190,11 +213,14 @@ class TraceValidatorTest {
                 Row.of(0, 0, 0, -1, "fc1", "weight"),
                 Row.of(0, 0, 0, -2, "fc9", "forward")))
         .containsExactly(
-            "ERROR layer-index run.parquet: row 0: phase 'loss' is model-level but layer_index is 2 (expected -1)",
-            "ERROR layer-index run.parquet: row 1: phase 'weight' is per layer but layer_index is -1",
-            "ERROR layer-index run.parquet: row 2: phase 'forward' is per layer but layer_index is -2",
-            "ERROR layer-index run.parquet: row 2: layer_index -2 is invalid (-1 for model-level rows, else a"
-                + " 0-based position)");
+            "ERROR layer-index run.parquet: row 0: phase 'loss' is model-level but layer_index is 2"
+                + " (expected -1)",
+            "ERROR layer-index run.parquet: row 1: phase 'weight' is per layer but layer_index is"
+                + " -1",
+            "ERROR layer-index run.parquet: row 2: phase 'forward' is per layer but layer_index is"
+                + " -2",
+            "ERROR layer-index run.parquet: row 2: layer_index -2 is invalid (-1 for model-level"
+                + " rows, else a 0-based position)");
   }
 
   @Test
@@ -206,21 +232,29 @@ class TraceValidatorTest {
                 Row.of(0, 1, 1, -1, "model", "lr_scale"),
                 Row.of(0, 1, 1, -1, "model", "grad_norm")))
         .containsExactly(
-            "WARNING unknown-phase run.parquet: row 1: unknown phase 'grad_norm' (2 rows from here on): the rows"
-                + " are kept, but no detector reads them",
-            "WARNING unknown-phase run.parquet: row 2: unknown phase 'lr_scale' (1 row from here on): the rows"
-                + " are kept, but no detector reads them");
+            "WARNING unknown-phase run.parquet: row 1: unknown phase 'grad_norm' (2 rows from here"
+                + " on): the rows are kept, but no detector reads them",
+            "WARNING unknown-phase run.parquet: row 2: unknown phase 'lr_scale' (1 row from here"
+                + " on): the rows are kept, but no detector reads them");
   }
 
   @Test
   void accept_nameDiffersFromDltraceLayers_warning() {
     TraceMetadata metadata =
         TraceMetadata.of(
-            Map.of(TraceMetadata.LAYERS,
-                TraceMetadata.layersJson(List.of(new LayerInfo(0, "dense", "Dense", "relu", 10, true)))));
-    assertThat(validate(metadata, 10, Row.of(0, 0, 0, 0, "fc1", "forward"), Row.of(0, 0, 0, 0, "fc1", "weight")))
+            Map.of(
+                TraceMetadata.LAYERS,
+                TraceMetadata.layersJson(
+                    List.of(new LayerInfo(0, "dense", "Dense", "relu", 10, true)))));
+    assertThat(
+            validate(
+                metadata,
+                10,
+                Row.of(0, 0, 0, 0, "fc1", "forward"),
+                Row.of(0, 0, 0, 0, "fc1", "weight")))
         .containsExactly(
-            "WARNING metadata-layers run.parquet: row 0: layer_index 0 is named 'fc1' here but 'dense' in dltrace.layers");
+            "WARNING metadata-layers run.parquet: row 0: layer_index 0 is named 'fc1' here but"
+                + " 'dense' in dltrace.layers");
   }
 
   @Test
@@ -232,15 +266,22 @@ class TraceValidatorTest {
     }
     List<String> messages = validate(TraceMetadata.empty(), 7, rows.toArray(Row[]::new));
     assertThat(messages).hasSize(TraceValidator.DEFAULT_LIMIT_PER_RULE + 1);
-    assertThat(messages.get(0)).isEqualTo("ERROR step-order run.parquet: row 1: step 4 after step 5 (steps must not decrease)");
+    assertThat(messages.get(0))
+        .isEqualTo(
+            "ERROR step-order run.parquet: row 1: step 4 after step 5 (steps must not decrease)");
     assertThat(messages.get(messages.size() - 1))
-        .isEqualTo("ERROR step-order run.parquet: 10 more rows break rule step-order (only the first 20 are listed)");
+        .isEqualTo(
+            "ERROR step-order run.parquet: 10 more rows break rule step-order (only the first 20"
+                + " are listed)");
   }
 
   @Test
   void accept_projectedBatch_checksOnlyWhatIsLoaded() {
     try (TraceReader reader =
-        SyntheticTrace.builder().steps(5).build().open(ReadOptions.columns(java.util.EnumSet.of(Column.STEP)))) {
+        SyntheticTrace.builder()
+            .steps(5)
+            .build()
+            .open(ReadOptions.columns(java.util.EnumSet.of(Column.STEP)))) {
       TraceValidator validator = new TraceValidator(FILE, reader.metadata());
       while (reader.next()) {
         validator.accept(reader.batch());
