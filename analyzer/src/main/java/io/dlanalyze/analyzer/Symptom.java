@@ -20,7 +20,16 @@ public enum Symptom {
   VANISHING_GRADIENT("vanishing_gradient"),
   SATURATION("saturation"),
   OSCILLATION("oscillation"),
-  SLOW_CONVERGENCE("slow_convergence");
+  SLOW_CONVERGENCE("slow_convergence"),
+  /**
+   * The loss does not fit the output layer or the labels: its values leave the range its definition
+   * allows (a negative cross-entropy), or it is paired with an output it cannot train (binary
+   * cross-entropy over many classes, MSE on a softmax, cross-entropy on an output that is already a
+   * softmax).
+   */
+  LOSS_MISMATCH("loss_mismatch"),
+  /** No non-linearity where one is needed: a stack of linear layers is one linear map. */
+  MISSING_ACTIVATION("missing_activation");
 
   private final String wireName;
 

@@ -53,6 +53,8 @@ public final class RootCauseSelector {
       case SATURATION -> "Saturated activations";
       case OSCILLATION -> "Oscillating training curve";
       case SLOW_CONVERGENCE -> "Slow convergence";
+      case LOSS_MISMATCH -> "Loss does not fit the output";
+      case MISSING_ACTIVATION -> "No non-linearity";
     };
   }
 
@@ -104,6 +106,12 @@ public final class RootCauseSelector {
       case SATURATION -> "Normalize the inputs or lower the initial weights of the saturated layer";
       case OSCILLATION -> "Lower the learning rate or increase the batch size";
       case SLOW_CONVERGENCE -> "Raise the learning rate or use an adaptive optimizer";
+      case LOSS_MISMATCH ->
+          "Pair the loss with the output: softmax + cross-entropy for one label among many,"
+              + " sigmoid + binary cross-entropy for labels in [0, 1], a linear output + MSE for"
+              + " regression; pass logits to losses that apply the softmax themselves";
+      case MISSING_ACTIVATION ->
+          "Add a non-linear activation (ReLU, tanh...) after each hidden layer";
     };
   }
 }
