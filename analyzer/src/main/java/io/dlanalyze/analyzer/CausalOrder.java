@@ -4,10 +4,10 @@ import io.dlanalyze.trace.Phase;
 
 /**
  * The order in which symptoms inside one step are taken to cause one another, following
- * DeepLocalize's Algorithm 1 check order (DEEPLOCALIZE-AND-PEERS.md 1.3): forward (the layer
- * output; activation sits right after forward of the same layer) from the first layer to the last,
- * weights from the last layer to the first, loss, accuracy, weight gradients from the last layer to
- * the first, backward (output gradients) from the last layer to the first.
+ * DeepLocalize's Algorithm 1 check order (docs/references.md#deeplocalize-checks): forward (the
+ * layer output; activation sits right after forward of the same layer) from the first layer to the
+ * last, weights from the last layer to the first, loss, accuracy, weight gradients from the last
+ * layer to the first, backward (output gradients) from the last layer to the first.
  *
  * <p>Phases outside Algorithm 1 are placed where they act: input and target before the forward
  * pass, the learning rate after the weights, validation metrics after everything else.

@@ -16,7 +16,7 @@ import java.util.regex.Pattern;
  *     symptom = Symptom.DEAD_OR_ZERO,
  *     severity = Severity.ERROR,
  *     summary = "A layer's activations or gradients are all zero for many steps",
- *     source = "DeepLocalize Alg. 2 zero rule (DEEPLOCALIZE-AND-PEERS.md 1.3)")
+ *     source = "DeepLocalize Alg. 2 zero rule (docs/references.md#deeplocalize-checks)")
  * public final class DeadOrZeroDetector implements Detector { ... }
  * }</pre>
  */

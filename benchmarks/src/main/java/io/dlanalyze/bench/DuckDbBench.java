@@ -147,18 +147,19 @@ public final class DuckDbBench {
   }
 
   /**
-   * DeepLocalize's per-batch checks (DeepLocalizeDetector, DEEPLOCALIZE-AND-PEERS.md 1.2-1.5) as
-   * one SQL query, first hit only, written to be cheap: one scan of the 7 columns, a hash join with
-   * the step counters, window functions only where an order matters (the batch counter, and the
-   * running count of zero means over the rows whose mean is 0), plain aggregates for the blocks.
-   * Streams: 0 forward (the activation row where the layer has them, else forward), 1 weights, 2
-   * loss, 3 accuracy, 4 delta weights (gradient), 5 output gradient (backward). Rules: NaN/Inf;
-   * mean == 0 in at least {@code zeroRatio} of the batches so far (layer streams); at every {@code
-   * window}-th batch, mean == max over the block (unchanged; MDL for loss and accuracy). The weight
-   * and delta-weight block tests and delta weights run on dense-like layers only, the forward and
-   * backward block tests skip flatten layers; hits are ordered as the detector checks them. One
-   * simplification in DuckDB's favour: whether a layer's forward stream reads activation rows is
-   * decided once per layer, not per batch (the same thing for every trace a recorder writes).
+   * DeepLocalize's per-batch checks (DeepLocalizeDetector, docs/references.md#deeplocalize-checks)
+   * as one SQL query, first hit only, written to be cheap: one scan of the 7 columns, a hash join
+   * with the step counters, window functions only where an order matters (the batch counter, and
+   * the running count of zero means over the rows whose mean is 0), plain aggregates for the
+   * blocks. Streams: 0 forward (the activation row where the layer has them, else forward), 1
+   * weights, 2 loss, 3 accuracy, 4 delta weights (gradient), 5 output gradient (backward). Rules:
+   * NaN/Inf; mean == 0 in at least {@code zeroRatio} of the batches so far (layer streams); at
+   * every {@code window}-th batch, mean == max over the block (unchanged; MDL for loss and
+   * accuracy). The weight and delta-weight block tests and delta weights run on dense-like layers
+   * only, the forward and backward block tests skip flatten layers; hits are ordered as the
+   * detector checks them. One simplification in DuckDB's favour: whether a layer's forward stream
+   * reads activation rows is decided once per layer, not per batch (the same thing for every trace
+   * a recorder writes).
    */
   static String deepLocalizeSql(String file, int window, double zeroRatio) {
     return """

@@ -13,7 +13,7 @@ import java.util.OptionalInt;
 
 /**
  * Replays the three Keras callbacks the DeepLocalize benchmark ran beside DeepLocalize
- * (DEEPLOCALIZE-AND-PEERS.md 2.1, 3.6) on the trace's model-level rows:
+ * (docs/references.md#deeplocalize-benchmark, #keras-baselines) on the trace's model-level rows:
  *
  * <ul>
  *   <li>{@code TerminateOnNaN()}: at the end of every batch, stops when the batch loss is NaN or

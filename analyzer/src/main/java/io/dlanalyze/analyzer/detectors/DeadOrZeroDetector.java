@@ -28,9 +28,9 @@ import java.util.Set;
  * <p>Implementation notes: a tensor is all zero when its zero_fraction is at least {@code
  * zero-fraction} (default 0.999). When a trace has no zero_fraction, the tensor must have mean 0
  * and, where recorded, std 0, min 0, max 0 and l2_norm 0. Unlike DeepLocalize's rule (mean == 0 in
- * at least half of all batches so far, DEEPLOCALIZE-AND-PEERS.md 1.3), a ReLU layer with the normal
- * ~50% zeros never counts, and the window is a run, not a cumulative share. Weight gradients of
- * layers marked trainable=false are skipped (frozen layers have none).
+ * at least half of all batches so far, docs/references.md#deeplocalize-checks), a ReLU layer with
+ * the normal ~50% zeros never counts, and the window is a run, not a cumulative share. Weight
+ * gradients of layers marked trainable=false are skipped (frozen layers have none).
  */
 @DetectorSpec(
     id = "dead-or-zero",
@@ -38,8 +38,8 @@ import java.util.Set;
     severity = Severity.ERROR,
     summary = "A layer's outputs or gradients are all zero for many steps in a row",
     source =
-        "DeepLocalize Alg. 2 zero rule (DEEPLOCALIZE-AND-PEERS.md 1.3), with zero_fraction and a"
-            + " window (5.2)",
+        "DeepLocalize Alg. 2 zero rule, with zero_fraction and a window"
+            + " (docs/references.md#deeplocalize-checks, #false-alarm-sources)",
     thresholds = {"window", "zero-fraction"})
 public final class DeadOrZeroDetector implements Detector {
   private static final DetectorSpec SPEC =

@@ -24,11 +24,11 @@ import java.util.Set;
  * {@code DeepLocalize}, {@code on_batch_end}) runs them, over a recorded trace. The first hit ends
  * the analysis, reported in DeepLocalize's own words ("Batch 4 layer 5: Error in forward").
  *
- * <p>Implementation notes (DEEPLOCALIZE-AND-PEERS.md 1.2-1.5, 6.1): one mean per layer and stream
- * per batch. The forward stream is the layer's output: the trace's {@code activation} row where
- * there is one, else its {@code forward} row. {@code counter} is the 1-based position of the step
- * in the trace, never reset across epochs. Per stream value: NaN/Inf is a hit; {@code mean == 0}
- * adds to the layer's cumulative zero count, a hit once it reaches {@code counter * dl-zero-ratio}
+ * <p>Implementation notes (docs/references.md#deeplocalize): one mean per layer and stream per
+ * batch. The forward stream is the layer's output: the trace's {@code activation} row where there
+ * is one, else its {@code forward} row. {@code counter} is the 1-based position of the step in the
+ * trace, never reset across epochs. Per stream value: NaN/Inf is a hit; {@code mean == 0} adds to
+ * the layer's cumulative zero count, a hit once it reaches {@code counter * dl-zero-ratio}
  * (DeepLocalize: {@code >= counter / 2}); when {@code counter % N == 0} (N = dl-window, 5), the
  * values since the last such batch are a hit when {@code np.mean(values) == np.max(values)}
  * (computed with numpy's summation order), and are then cleared: non-overlapping global blocks.
@@ -41,15 +41,14 @@ import java.util.Set;
  * with weights). Deviation: the weight gradient of a layer is read from its own rows, not from
  * DeepLocalize's index that walks back two arrays per dense layer (which misaligns on models with
  * other weighted layers). Values are the recorder's float64 means, not DeepLocalize's float32 ones,
- * so exact-equality verdicts can differ in the last bits (1.7).
+ * so exact-equality verdicts can differ in the last bits (#deeplocalize-quirks).
  */
 @DetectorSpec(
     id = "deeplocalize",
     symptom = Symptom.NUMERICAL_ERROR,
     severity = Severity.ERROR,
     summary = "DeepLocalize's fault-localization loop, first hit only, in its own words",
-    source =
-        "DeepLocalize (ICSE 2021) Keras callback, Alg. 1-2 (DEEPLOCALIZE-AND-PEERS.md 1.2-1.5)",
+    source = "DeepLocalize (ICSE 2021) Keras callback, Alg. 1-2 (docs/references.md#deeplocalize)",
     thresholds = {"dl-window", "dl-zero-ratio"})
 public final class DeepLocalizeDetector implements Detector {
   private static final DetectorSpec SPEC =

@@ -28,13 +28,13 @@ import java.util.Set;
  *
  * <p>Implementation notes: DeepDiagnosis calls a ReLU layer dead when >= 70% of its outputs are <=
  * 0 (at the last epoch); AUTOTRAINER when >= 70% of all gradient entries are exactly zero
- * (DEEPLOCALIZE-AND-PEERS.md 3.1, 3.2). A ReLU layer at initialization already outputs ~50% zeros,
- * and healthy nets drift higher: in the fixed sample runs the worst ReLU layer sits at a median of
- * 0.84 and peaks at 0.88 (vanishing-gradient-fixed, fc5), and 0.71-0.75 is common
+ * (docs/references.md#deepdiagnosis, #autotrainer). A ReLU layer at initialization already outputs
+ * ~50% zeros, and healthy nets drift higher: in the fixed sample runs the worst ReLU layer sits at
+ * a median of 0.84 and peaks at 0.88 (vanishing-gradient-fixed, fc5), and 0.71-0.75 is common
  * (gh-averaging-fixed). 0.7 would flag four of the healthy twins, so the default is 0.95: at most
- * one unit in twenty still fires, and it must hold for a whole window, not one batch (5.2:
- * zero_fraction plus persistence). The layer's activation comes from {@code dltrace.layers} or a
- * layer type ReLU.
+ * one unit in twenty still fires, and it must hold for a whole window, not one batch
+ * (#false-alarm-sources: zero_fraction plus persistence). The layer's activation comes from {@code
+ * dltrace.layers} or a layer type ReLU.
  */
 @DetectorSpec(
     id = "dying-relu",
@@ -42,8 +42,9 @@ import java.util.Set;
     severity = Severity.WARNING,
     summary = "Most units of a ReLU layer output exactly zero for many steps in a row",
     source =
-        "DeepDiagnosis dead node >= 0.7, AUTOTRAINER dying ReLU >= 0.7 (DEEPLOCALIZE-AND-PEERS.md"
-            + " 3.1, 3.2), raised to 0.95 for normal ReLU sparsity (5.2)",
+        "DeepDiagnosis dead node >= 0.7, AUTOTRAINER dying ReLU >= 0.7, raised to 0.95 for normal"
+            + " ReLU sparsity (docs/references.md#deepdiagnosis, #autotrainer,"
+            + " #false-alarm-sources)",
     thresholds = {"window", "dying-relu-fraction"})
 public final class DyingReluDetector implements Detector {
   private static final DetectorSpec SPEC =

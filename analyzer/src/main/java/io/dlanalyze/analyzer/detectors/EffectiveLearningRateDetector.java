@@ -31,8 +31,8 @@ import java.util.Set;
  * otherwise an info finding that the root-cause analysis can quote.
  *
  * <p>Implementation notes: DeepDiagnosis' learning-rate test is {@code lr*||dW||/||W||} outside
- * [1e-3/100, 1e-3*100] = [1e-5, 1e-1] for any layer (DEEPLOCALIZE-AND-PEERS.md 3.1);
- * TheDeepChecker's update ratio is log10 outside [-4, -1] (3.7). The lower end here is
+ * [1e-3/100, 1e-3*100] = [1e-5, 1e-1] for any layer (docs/references.md#deepdiagnosis);
+ * TheDeepChecker's update ratio is log10 outside [-4, -1] (#thedeepchecker). The lower end here is
  * DeepDiagnosis' 1e-5: a converged healthy sample run (exploding-gradient-fixed) sits at 3.5e-5,
  * below TheDeepChecker's 1e-4. The learning rate comes from the {@code learning_rate} phase of the
  * step, else {@code dltrace.learning_rate}; with neither the detector stays silent. Adaptive
@@ -47,8 +47,8 @@ import java.util.Set;
         "A layer's effective learning rate lr x ||grad|| / ||weight|| stays outside its normal"
             + " band",
     source =
-        "DeepDiagnosis learning-rate band 1e-5..1e-1 (DEEPLOCALIZE-AND-PEERS.md 3.1);"
-            + " TheDeepChecker update ratio log10 in [-4, -1] (3.7)",
+        "DeepDiagnosis learning-rate band 1e-5..1e-1; TheDeepChecker update ratio log10 in [-4, -1]"
+            + " (docs/references.md#deepdiagnosis, #thedeepchecker)",
     thresholds = {
       "window",
       "effective-lr-low",

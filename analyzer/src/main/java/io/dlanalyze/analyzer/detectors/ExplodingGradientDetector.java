@@ -32,15 +32,15 @@ import java.util.Set;
  * first step whose norm reaches {@code exploding-growth} (default 1e3) times the reference, or
  * turns non-finite after reaching 10x; the onset is the step after the last one still within 10x of
  * the reference. TheDeepChecker flags growth over 2x between checks and absolute values above 1e6
- * (DEEPLOCALIZE-AND-PEERS.md 3.7); an absolute bound depends on the tensor's size, so the growth is
- * measured against the layer's own start. A growth that never turns non-finite is reported only
- * when the loss stalls around it (5.2: condition on the loss trend), so a net whose
- * zero-initialized head wakes up the earlier layers is not flagged. Ratio rule: AUTOTRAINER's
- * {@code ||g_first|| / ||g_last|| > 70} (beta_3, 3.2), for {@code window} steps in a row, only when
- * the loss stalls at the end of that run and the run never learned (AUTOTRAINER gates its gradient
- * rules on not-converged/slow convergence; 5.1 shows the ratio alone fires on healthy nets). One
- * finding: the layer whose growth started first (ties: the larger growth); the other layers that
- * exploded are its consequences.
+ * (docs/references.md#thedeepchecker); an absolute bound depends on the tensor's size, so the
+ * growth is measured against the layer's own start. A growth that never turns non-finite is
+ * reported only when the loss stalls around it (#false-alarm-sources: condition on the loss trend),
+ * so a net whose zero-initialized head wakes up the earlier layers is not flagged. Ratio rule:
+ * AUTOTRAINER's {@code ||g_first|| / ||g_last|| > 70} (beta_3, #autotrainer), for {@code window}
+ * steps in a row, only when the loss stalls at the end of that run and the run never learned
+ * (AUTOTRAINER gates its gradient rules on not-converged/slow convergence; 5.1 shows the ratio
+ * alone fires on healthy nets). One finding: the layer whose growth started first (ties: the larger
+ * growth); the other layers that exploded are its consequences.
  */
 @DetectorSpec(
     id = "exploding-gradient",
@@ -49,8 +49,8 @@ import java.util.Set;
     summary =
         "Gradient norms grow by orders of magnitude, or the first layer's dwarf the last layer's",
     source =
-        "AUTOTRAINER explode rule, ratio > 70 (DEEPLOCALIZE-AND-PEERS.md 3.2); TheDeepChecker"
-            + " growth > 2x and > 1e6 (3.7)",
+        "AUTOTRAINER explode rule, ratio > 70; TheDeepChecker growth > 2x and > 1e6"
+            + " (docs/references.md#autotrainer, #thedeepchecker)",
     thresholds = {
       "window",
       "exploding-growth",

@@ -22,18 +22,18 @@ import java.util.Set;
 
 /**
  * Reports inputs that are not normalized: values beyond +-{@code input-bound} that are not
- * standardized either (mean far from 0 or std far from 1). On its own an info finding (5.2: a
- * warning sign, not a fault: images in [0, 255] feeding a BatchNorm layer train fine); a warning
- * when the first layer's output is abnormal as well, its root mean square at or above {@code
- * abnormal-hidden} for {@code window} steps in a row.
+ * standardized either (mean far from 0 or std far from 1). On its own an info finding
+ * (docs/references.md#false-alarm-sources: a warning sign, not a fault: images in [0, 255] feeding
+ * a BatchNorm layer train fine); a warning when the first layer's output is abnormal as well, its
+ * root mean square at or above {@code abnormal-hidden} for {@code window} steps in a row.
  *
- * <p>Implementation notes: UMLAUT and DeepDiagnosis flag min(X) < -1 or max(X) > 1
- * (DEEPLOCALIZE-AND-PEERS.md 3.1, 3.3); standardized data has tails beyond +-1 by construction
- * (about a third of its values), so data with |mean| <= 0.5 and std in [0.5, 2] counts as
- * normalized. AUTOTRAINER's abnormal-data rule is mean |hidden output| >= 10 (3.2); the trace has
- * the first layer's forward mean and std, whose RMS sqrt(mean^2 + std^2) bounds the mean absolute
- * value from above. The symptom class of the warning is the one unscaled inputs cause downstream:
- * saturation when the model has a sigmoid, tanh or softmax layer, else exploding gradients.
+ * <p>Implementation notes: UMLAUT and DeepDiagnosis flag min(X) < -1 or max(X) > 1 (#deepdiagnosis,
+ * #umlaut); standardized data has tails beyond +-1 by construction (about a third of its values),
+ * so data with |mean| <= 0.5 and std in [0.5, 2] counts as normalized. AUTOTRAINER's abnormal-data
+ * rule is mean |hidden output| >= 10 (#autotrainer); the trace has the first layer's forward mean
+ * and std, whose RMS sqrt(mean^2 + std^2) bounds the mean absolute value from above. The symptom
+ * class of the warning is the one unscaled inputs cause downstream: saturation when the model has a
+ * sigmoid, tanh or softmax layer, else exploding gradients.
  */
 @DetectorSpec(
     id = "input-range",
@@ -43,8 +43,8 @@ import java.util.Set;
         "The inputs are not normalized; a warning when the first layer's outputs are abnormally"
             + " large too",
     source =
-        "UMLAUT / DeepDiagnosis input outside [-1, 1] (DEEPLOCALIZE-AND-PEERS.md 3.1, 3.3);"
-            + " AUTOTRAINER abnormal data >= 10 (3.2)",
+        "UMLAUT / DeepDiagnosis input outside [-1, 1]; AUTOTRAINER abnormal data >= 10"
+            + " (docs/references.md#umlaut, #deepdiagnosis, #autotrainer)",
     thresholds = {"window", "input-bound", "abnormal-hidden"})
 public final class InputRangeDetector implements Detector {
   private static final DetectorSpec SPEC =

@@ -11,7 +11,7 @@ import java.util.WeakHashMap;
 /**
  * The model-level loss and accuracy of a run, kept per step and per epoch, for the gates of the
  * symptom detectors: a symptom that shows up while the loss falls steadily is usually benign
- * (DEEPLOCALIZE-AND-PEERS.md 5.2: "condition on loss trend, not only ratio").
+ * (docs/references.md#false-alarm-sources: condition on the loss trend, not only the ratio).
  *
  * <p>Memory: one history per analysis, shared by every detector that needs one ({@link
  * #of(AnalysisContext)}); 8 bytes per finite loss (the losses) plus 12 bytes per run of consecutive

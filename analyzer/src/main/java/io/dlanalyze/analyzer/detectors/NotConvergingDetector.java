@@ -31,7 +31,7 @@ import java.util.Set;
  * numerical-error.
  *
  * <p>Implementation notes: AUTOTRAINER's not-converge is "max train and validation accuracy < Theta
- * = 0.6" (DEEPLOCALIZE-AND-PEERS.md 3.2), an absolute bar that a hard 100-class problem misses
+ * = 0.6" (docs/references.md#autotrainer), an absolute bar that a hard 100-class problem misses
  * while healthy and a 2-class problem clears by guessing; here the bar is relative to chance.
  * Chance is the majority-class rate for 0/1 targets of a binary task (from the target phase's
  * mean), else 1/K with K from {@code dltrace.num_classes}, else from the largest class index seen
@@ -45,8 +45,8 @@ import java.util.Set;
         "The accuracy never rises meaningfully above chance, or a regression never beats predicting"
             + " the mean",
     source =
-        "AUTOTRAINER not-converge, max accuracy < Theta (DEEPLOCALIZE-AND-PEERS.md 3.2), relative"
-            + " to chance",
+        "AUTOTRAINER not-converge, max accuracy < Theta, relative to chance"
+            + " (docs/references.md#autotrainer)",
     thresholds = {"min-epochs", "chance-margin"})
 public final class NotConvergingDetector implements Detector {
   private static final DetectorSpec SPEC =

@@ -38,9 +38,9 @@ import java.util.Set;
  * from the first block counts as converged and is not reported, unless it rises again by more than
  * 10% over the best block. Once the loss is NaN/Inf, numerical-error owns the run and this check
  * stops. Accuracy: {@code window} batches in a row with accuracy exactly 0. DeepLocalize's "model
- * does not learn" is 5 exactly equal values (DEEPLOCALIZE-AND-PEERS.md 1.4); the direction-aware
- * block test follows TheDeepChecker's loss non-decreasing check (3.7) and AUTOTRAINER's
- * not-converge gate (3.2).
+ * does not learn" is 5 exactly equal values (docs/references.md#deeplocalize-mdl); the
+ * direction-aware block test follows TheDeepChecker's loss non-decreasing check (#thedeepchecker)
+ * and AUTOTRAINER's not-converge gate (#autotrainer).
  */
 @DetectorSpec(
     id = "not-learning",
@@ -48,8 +48,8 @@ import java.util.Set;
     severity = Severity.ERROR,
     summary = "The loss stops decreasing long before it converges, or the accuracy stays at zero",
     source =
-        "DeepLocalize MDL (DEEPLOCALIZE-AND-PEERS.md 1.4); TheDeepChecker loss checks (3.7);"
-            + " AUTOTRAINER (3.2)",
+        "DeepLocalize MDL; TheDeepChecker loss checks; AUTOTRAINER"
+            + " (docs/references.md#deeplocalize-mdl, #thedeepchecker, #autotrainer)",
     thresholds = {"window", "min-improvement", "patience", "converged-drop"})
 public final class NotLearningDetector implements Detector {
   private static final DetectorSpec SPEC =

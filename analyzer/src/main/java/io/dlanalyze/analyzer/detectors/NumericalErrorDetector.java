@@ -33,7 +33,8 @@ import java.util.Set;
  * nan_count/inf_count is positive. An episode starts at the first step with a non-finite row and
  * ends after {@code window} steps in a row without one (a run that recovers, e.g. loss scaling
  * skipping an overflowed step, can have several episodes). Source: DeepLocalize Alg. 2's NaN/Inf
- * test on every stream (DEEPLOCALIZE-AND-PEERS.md 1.3); grouping is ours (section 6.3).
+ * test on every stream (docs/references.md#deeplocalize-checks); grouping is ours
+ * (#what-none-does).
  */
 @DetectorSpec(
     id = "numerical-error",
@@ -41,8 +42,8 @@ import java.util.Set;
     severity = Severity.CRITICAL,
     summary = "NaN or Inf values, grouped from the layer and phase where they were born",
     source =
-        "DeepLocalize Alg. 2 NaN/Inf rule (DEEPLOCALIZE-AND-PEERS.md 1.3); TheDeepChecker NaN"
-            + " checks (3.7)",
+        "DeepLocalize Alg. 2 NaN/Inf rule; TheDeepChecker NaN checks"
+            + " (docs/references.md#deeplocalize-checks, #thedeepchecker)",
     thresholds = {"window"})
 public final class NumericalErrorDetector implements Detector {
   private static final DetectorSpec SPEC =

@@ -28,12 +28,12 @@ import java.util.Set;
  *
  * <p>Implementation notes: AUTOTRAINER counts pairs (local max - local min) >= zeta = 0.03 of the
  * accuracy curve and calls training unstable when there are at least eta = 0.2 x #epochs of them
- * (DEEPLOCALIZE-AND-PEERS.md 3.2); TheDeepChecker calls a loss fluctuating when more than 50% of
- * its derivative signs switch over 50 iterations (3.7). Batch losses switch sign about 65% of the
- * time in every healthy sample run, so raw sign switches say nothing; block means of 10 steps
- * remove the batch noise, and measuring swings against the first block's loss (not the current
- * level) keeps the relative jitter of a loss near zero from counting. Only rises count: a falling
- * loss is progress.
+ * (docs/references.md#autotrainer); TheDeepChecker calls a loss fluctuating when more than 50% of
+ * its derivative signs switch over 50 iterations (#thedeepchecker). Batch losses switch sign about
+ * 65% of the time in every healthy sample run, so raw sign switches say nothing; block means of 10
+ * steps remove the batch noise, and measuring swings against the first block's loss (not the
+ * current level) keeps the relative jitter of a loss near zero from counting. Only rises count: a
+ * falling loss is progress.
  */
 @DetectorSpec(
     id = "oscillating-loss",
@@ -42,8 +42,8 @@ import java.util.Set;
     summary =
         "The loss swings up and down by a large share of its starting value instead of converging",
     source =
-        "AUTOTRAINER unstable rule, zeta/eta (DEEPLOCALIZE-AND-PEERS.md 3.2); TheDeepChecker"
-            + " fluctuating loss (3.7)",
+        "AUTOTRAINER unstable rule, zeta/eta; TheDeepChecker fluctuating loss"
+            + " (docs/references.md#autotrainer, #thedeepchecker)",
     thresholds = {"oscillation-block", "oscillation-amplitude", "oscillation-swings"})
 public final class OscillatingLossDetector implements Detector {
   private static final DetectorSpec SPEC =

@@ -29,12 +29,13 @@ import java.util.Set;
  * and the run never learned.
  *
  * <p>Implementation notes: DeepDiagnosis counts the share of the inputs of a sigmoid/tanh layer
- * beyond +-5 and calls it saturated above 0.5 (DEEPLOCALIZE-AND-PEERS.md 3.1); the trace has only
- * the pre-activation's mean and std, so the share is estimated as P(|x| >= 5) under a normal
- * distribution with those moments. TheDeepChecker's saturation check (3.7) looks at the output
- * instead; the pinned-output rule is its trace-level form. A confident, well-trained sigmoid output
- * also sits in its tails (5.2), so a run whose loss fell by {@code converged-drop} is not judged.
- * The activation comes from {@code dltrace.layers} or a layer type Sigmoid/Tanh.
+ * beyond +-5 and calls it saturated above 0.5 (docs/references.md#deepdiagnosis); the trace has
+ * only the pre-activation's mean and std, so the share is estimated as P(|x| >= 5) under a normal
+ * distribution with those moments. TheDeepChecker's saturation check (#thedeepchecker) looks at the
+ * output instead; the pinned-output rule is its trace-level form. A confident, well-trained sigmoid
+ * output also sits in its tails (#false-alarm-sources), so a run whose loss fell by {@code
+ * converged-drop} is not judged. The activation comes from {@code dltrace.layers} or a layer type
+ * Sigmoid/Tanh.
  */
 @DetectorSpec(
     id = "saturation",
@@ -44,8 +45,8 @@ import java.util.Set;
         "A sigmoid or tanh layer sits in its flat tails for many steps while the model does not"
             + " learn",
     source =
-        "DeepDiagnosis saturated activation, share beyond +-5 > 0.5 (DEEPLOCALIZE-AND-PEERS.md"
-            + " 3.1); TheDeepChecker saturation (3.7)",
+        "DeepDiagnosis saturated activation, share beyond +-5 > 0.5; TheDeepChecker saturation"
+            + " (docs/references.md#deepdiagnosis, #thedeepchecker)",
     thresholds = {"window", "saturation-fraction", "saturation-std", "converged-drop"})
 public final class SaturationDetector implements Detector {
   private static final DetectorSpec SPEC =

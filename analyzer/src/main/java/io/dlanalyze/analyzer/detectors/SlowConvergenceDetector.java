@@ -27,7 +27,7 @@ import java.util.Set;
  *
  * <p>Implementation notes: AUTOTRAINER's {@code sc_accuracy} is exactly "the largest epoch-to-epoch
  * accuracy gain < delta = 0.01" on train and validation accuracy, judged after 30% of the epochs
- * (DEEPLOCALIZE-AND-PEERS.md 3.2); the loss form (relative decrease) is ours, for regression
+ * (docs/references.md#autotrainer); the loss form (relative decrease) is ours, for regression
  * traces. Not judged when the loss fell by {@code converged-drop} overall (the gains came inside
  * the first epoch). Fewer epochs than {@code min-epochs}: an info finding saying why the run was
  * not judged, only when the epochs seen show no gain.
@@ -37,7 +37,7 @@ import java.util.Set;
     symptom = Symptom.SLOW_CONVERGENCE,
     severity = Severity.WARNING,
     summary = "No epoch improves the accuracy (or the loss) by more than a small step",
-    source = "AUTOTRAINER slow convergence, delta = 0.01 (DEEPLOCALIZE-AND-PEERS.md 3.2)",
+    source = "AUTOTRAINER slow convergence, delta = 0.01 (docs/references.md#autotrainer)",
     thresholds = {"window", "slow-convergence-delta", "min-epochs", "converged-drop"})
 public final class SlowConvergenceDetector implements Detector {
   private static final DetectorSpec SPEC =

@@ -27,7 +27,7 @@ import java.util.Set;
  *
  * <p>Implementation notes: DeepDiagnosis' "out of range" check compares the label range with the
  * last layer's activation range at the first epoch, and flags relu/linear outputs under a
- * cross-entropy loss (DEEPLOCALIZE-AND-PEERS.md 3.1); its fix branch always says "use softmax"
+ * cross-entropy loss (docs/references.md#deepdiagnosis); its fix branch always says "use softmax"
  * because of a bug, so the fix here depends on the case. The output layer is the last layer; its
  * activation comes from {@code dltrace.layers} or its type. A linear output under PyTorch's
  * cross-entropy (which takes logits) is normal and not flagged. The output width is the output's
@@ -44,7 +44,7 @@ import java.util.Set;
         "Targets outside the output activation's range, a one-unit softmax, or constant targets",
     source =
         "DeepDiagnosis out-of-range check and relu/linear output with cross-entropy"
-            + " (DEEPLOCALIZE-AND-PEERS.md 3.1)")
+            + " (docs/references.md#deepdiagnosis)")
 public final class TargetRangeDetector implements Detector {
   private static final DetectorSpec SPEC =
       TargetRangeDetector.class.getAnnotation(DetectorSpec.class);

@@ -31,10 +31,11 @@ import java.util.Set;
  * have them; the stream is unchanged when at least one is compared and none moved by more than
  * {@code unchanged-tolerance} times its scale (max(|a|, |b|); for the mean also the std, so a mean
  * near zero is not judged on cancellation noise). DeepLocalize compares only the exact mean over
- * non-overlapping blocks of 5 (DEEPLOCALIZE-AND-PEERS.md 1.3). Not judged, because constant by
- * construction (5.2): the learning rate; a softmax output's mean (1/K; the layer's activation or
- * type says softmax, or the mean is 1/K for an integer K); normalization layers' outputs; weights
- * and gradients of layers marked trainable=false; all-zero tensors (dead-or-zero reports those).
+ * non-overlapping blocks of 5 (docs/references.md#deeplocalize-checks). Not judged, because
+ * constant by construction (#false-alarm-sources): the learning rate; a softmax output's mean (1/K;
+ * the layer's activation or type says softmax, or the mean is 1/K for an integer K); normalization
+ * layers' outputs; weights and gradients of layers marked trainable=false; all-zero tensors
+ * (dead-or-zero reports those).
  */
 @DetectorSpec(
     id = "unchanged-values",
@@ -42,8 +43,8 @@ import java.util.Set;
     severity = Severity.ERROR,
     summary = "A layer's weights, weight gradients or outputs stop changing from step to step",
     source =
-        "DeepLocalize Alg. 2 unchanged rule (DEEPLOCALIZE-AND-PEERS.md 1.3); DeepFD"
-            + " cons_mean/std_weight (3.4)",
+        "DeepLocalize Alg. 2 unchanged rule; DeepFD cons_mean/std_weight"
+            + " (docs/references.md#deeplocalize-checks, #deepfd)",
     thresholds = {"window", "unchanged-tolerance", "zero-fraction"})
 public final class UnchangedValuesDetector implements Detector {
   private static final DetectorSpec SPEC =

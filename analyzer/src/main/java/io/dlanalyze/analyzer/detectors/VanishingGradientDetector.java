@@ -27,12 +27,13 @@ import java.util.Set;
  * vanishing-rms} though not exactly zero; and the run never learned.
  *
  * <p>Implementation notes: the ratio rule is AUTOTRAINER's vanish (beta_1 = 1e-3, beta_2 = 1e-4,
- * DEEPLOCALIZE-AND-PEERS.md 3.2); the RMS rule is TheDeepChecker's mean |g| < 1e-6 (3.7), with l2 /
- * sqrt(numel) standing in for the mean absolute value (it is an upper bound of it, so the rule errs
- * on the quiet side); DeepDiagnosis' own bound is mean |dW| < 1e-7 (3.1). Gradients that are
- * exactly zero (zero_fraction 1 or l2 0) are dead-or-zero's, not a vanishing trend. A converged
- * model has small gradients too, so a run whose loss fell by {@code converged-drop} is not judged
- * (AUTOTRAINER consults its gradient rules only when training does not converge).
+ * docs/references.md#autotrainer); the RMS rule is TheDeepChecker's mean |g| < 1e-6
+ * (#thedeepchecker), with l2 / sqrt(numel) standing in for the mean absolute value (it is an upper
+ * bound of it, so the rule errs on the quiet side); DeepDiagnosis' own bound is mean |dW| < 1e-7
+ * (#deepdiagnosis). Gradients that are exactly zero (zero_fraction 1 or l2 0) are dead-or-zero's,
+ * not a vanishing trend. A converged model has small gradients too, so a run whose loss fell by
+ * {@code converged-drop} is not judged (AUTOTRAINER consults its gradient rules only when training
+ * does not converge).
  */
 @DetectorSpec(
     id = "vanishing-gradient",
@@ -42,8 +43,8 @@ import java.util.Set;
         "The first layers' gradients are orders of magnitude smaller than the last layer's, or near"
             + " zero",
     source =
-        "AUTOTRAINER vanish rule, ratio < 1e-3 and ||g_first|| < 1e-4 (DEEPLOCALIZE-AND-PEERS.md"
-            + " 3.2); TheDeepChecker mean |g| < 1e-6 (3.7)",
+        "AUTOTRAINER vanish rule, ratio < 1e-3 and ||g_first|| < 1e-4; TheDeepChecker mean |g| <"
+            + " 1e-6 (docs/references.md#autotrainer, #thedeepchecker)",
     thresholds = {
       "window",
       "vanishing-ratio",

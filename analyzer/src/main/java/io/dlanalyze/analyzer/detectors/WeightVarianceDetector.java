@@ -28,7 +28,7 @@ import java.util.Set;
  * (a deliberately small initialization, a large layer's fan-in, can be healthy).
  *
  * <p>Implementation notes: DeepDiagnosis' "poor weight" is any kernel with {@code var(ddof=1) <
- * 1e-5 or > 10} (DEEPLOCALIZE-AND-PEERS.md 3.1); the trace's std is the population std, which
+ * 1e-5 or > 10} (docs/references.md#deepdiagnosis); the trace's std is the population std, which
  * differs from ddof=1 by a factor n/(n-1), negligible for a weight tensor. Normalization layers
  * (their scale starts at exactly 1 with variance 0) and layers with fewer than 2 weights are
  * skipped.
@@ -38,7 +38,7 @@ import java.util.Set;
     symptom = Symptom.EXPLODING_GRADIENT,
     severity = Severity.WARNING,
     summary = "A layer's weight variance stays outside its normal band",
-    source = "DeepDiagnosis poor weight, var < 1e-5 or > 10 (DEEPLOCALIZE-AND-PEERS.md 3.1)",
+    source = "DeepDiagnosis poor weight, var < 1e-5 or > 10 (docs/references.md#deepdiagnosis)",
     thresholds = {"window", "weight-variance-low", "weight-variance-high"})
 public final class WeightVarianceDetector implements Detector {
   private static final DetectorSpec SPEC =

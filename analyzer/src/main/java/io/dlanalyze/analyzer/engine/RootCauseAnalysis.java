@@ -18,7 +18,7 @@ import java.util.OptionalDouble;
 
 /**
  * Turns the ranked findings into one most likely cause with a concrete fix, plus the other
- * candidate causes. Starts from DeepDiagnosis' fix decision tree (DEEPLOCALIZE-AND-PEERS.md 3.1:
+ * candidate causes. Starts from DeepDiagnosis' fix decision tree (docs/references.md#deepdiagnosis:
  * poor weights, then unnormalized inputs, then the learning rate, then the activation) and uses the
  * evidence the findings carry instead of a fixed order of guesses:
  *

@@ -16,8 +16,8 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
- * The DuckDB-written v1 traces of /work/shared/fixtures (copied to test resources): a 10-layer MLP,
- * 2,000 steps, 100 batches per epoch, 52 rows per step. See fixtures/duckdb/README.md.
+ * Version 1 traces written by DuckDB, not by dl-analyze (test resources fixtures/duckdb/, described
+ * in its README.md): a 10-layer MLP, 2,000 steps, 100 batches per epoch, 52 rows per step.
  */
 class ParquetFixturesTest {
   static final int LAYERS = 10;
