@@ -174,7 +174,11 @@ final class AnalyzeCommand implements Callable<Integer> {
               + " ${DEFAULT-VALUE}).")
   Color color;
 
-  @Option(names = "--timing", description = "Add the elapsed time and rows/s to the report.")
+  @Option(
+      names = "--timing",
+      description =
+          "Add the elapsed time and rows/s to the report (no rate when --first-fault stopped"
+              + " the run early).")
   boolean timing;
 
   @Override

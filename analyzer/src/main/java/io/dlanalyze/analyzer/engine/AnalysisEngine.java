@@ -211,7 +211,7 @@ public final class AnalysisEngine {
         baselineResults,
         context,
         summaryInput(),
-        new Timing(elapsed, rows));
+        new Timing(elapsed, rows, stoppedAtStep >= 0));
   }
 
   /**

@@ -1,6 +1,5 @@
 package io.dlanalyze.analyzer.report;
 
-import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 import static java.util.Objects.requireNonNull;
 
@@ -170,14 +169,7 @@ public final class HtmlReportRenderer implements ReportRenderer {
       fact(html, "stopped at step", Long.toString(trace.stoppedAtStep()));
     }
     if (options.timing() && report.timing() != null) {
-      fact(
-          html,
-          "time",
-          format(
-              ROOT,
-              "%d ms, %s rows/s",
-              report.timing().elapsedNanos() / 1_000_000,
-              Numbers.format(report.timing().rowsPerSecond())));
+      fact(html, "time", Html.text(TextSupport.timing(report.timing())));
     }
     html.append("</dl></section>\n");
   }

@@ -129,7 +129,13 @@ public final class JsonReportRenderer implements ReportRenderer {
     if (options.timing() && report.timing() != null) {
       json.writeObjectFieldStart("timing");
       json.writeNumberField("elapsed_ms", report.timing().elapsedNanos() / 1_000_000);
-      json.writeNumberField("rows_per_second", Math.round(report.timing().rowsPerSecond()));
+      json.writeNumberField("rows", report.timing().rows());
+      json.writeBooleanField("stopped_early", report.timing().stoppedEarly());
+      if (report.timing().stoppedEarly()) {
+        json.writeNullField("rows_per_second");
+      } else {
+        json.writeNumberField("rows_per_second", Math.round(report.timing().rowsPerSecond()));
+      }
       json.writeEndObject();
     }
     json.writeEndObject();

@@ -138,13 +138,7 @@ public final class MarkdownReportRenderer implements ReportRenderer {
       md.append("- Warning: ").append(escape(warning)).append('\n');
     }
     if (options.timing() && report.timing() != null) {
-      md.append(
-          format(
-                  ROOT,
-                  "- Time: %d ms, %s rows/s%n",
-                  report.timing().elapsedNanos() / 1_000_000,
-                  Numbers.format(report.timing().rowsPerSecond()))
-              .replace("\r\n", "\n"));
+      md.append("- Time: ").append(TextSupport.timing(report.timing())).append('\n');
     }
     out.write(md.toString());
   }

@@ -119,14 +119,7 @@ public final class TextReportRenderer implements ReportRenderer {
       }
     }
     if (options.timing() && report.timing() != null) {
-      text.append('\n')
-          .append(
-              format(
-                      ROOT,
-                      "Time: %d ms, %s rows/s%n",
-                      report.timing().elapsedNanos() / 1_000_000,
-                      Numbers.format(report.timing().rowsPerSecond()))
-                  .replace("\r\n", "\n"));
+      text.append('\n').append("Time: ").append(TextSupport.timing(report.timing())).append('\n');
     }
     out.write(text.toString());
   }

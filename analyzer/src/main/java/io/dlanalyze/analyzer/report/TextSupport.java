@@ -7,6 +7,7 @@ import io.dlanalyze.analyzer.BaselineResult;
 import io.dlanalyze.analyzer.Consequence;
 import io.dlanalyze.analyzer.Evidence;
 import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.Timing;
 import io.dlanalyze.analyzer.TraceSummary;
 import java.util.ArrayList;
 import java.util.List;
@@ -18,6 +19,19 @@ final class TextSupport {
   static final int MAX_CONSEQUENCES = 8;
 
   private TextSupport() {}
+
+  /**
+   * The time line of {@code --timing}: {@code 412 ms, 2.1e+06 rows/s}, or for a run stopped at its
+   * first fault {@code 338 ms for 90 rows (stopped at the first fault; no rate)}.
+   */
+  static String timing(Timing timing) {
+    long ms = timing.elapsedNanos() / 1_000_000;
+    if (timing.stoppedEarly()) {
+      return format(
+          ROOT, "%d ms for %d rows (stopped at the first fault; no rate)", ms, timing.rows());
+    }
+    return format(ROOT, "%d ms, %s rows/s", ms, Numbers.format(timing.rowsPerSecond()));
+  }
 
   static String evidence(Evidence evidence) {
     List<String> parts = new ArrayList<>();
