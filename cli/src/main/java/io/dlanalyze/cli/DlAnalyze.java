@@ -11,6 +11,8 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Optional;
+import java.util.function.Predicate;
 import java.util.function.Supplier;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -92,6 +94,7 @@ public final class DlAnalyze implements Runnable {
       }
     }
     applyExitCodeList(cli);
+    HelpWrap.install(cli);
     cli.setOut(out);
     cli.setErr(err);
     cli.setCaseInsensitiveEnumValuesAllowed(true);
@@ -122,6 +125,31 @@ public final class DlAnalyze implements Runnable {
     return null;
   }
 
+  /**
+   * Whether an option of the default command (analyze) is followed by a value; its model is built
+   * on first use, so a command line with no option before its first argument does not pay for it.
+   */
+  private static final class DefaultCommandOptions implements Predicate<String> {
+    private CommandSpec analyze;
+
+    @Override
+    public boolean test(String option) {
+      if (analyze == null) {
+        analyze = new CommandLine(new AnalyzeCommand()).getCommandSpec();
+      }
+      CommandLine.Model.OptionSpec spec = analyze.findOption(option);
+      return spec != null && spec.arity().max() > 0;
+    }
+  }
+
+  private static List<String> commandNames() {
+    List<String> names = new ArrayList<>();
+    for (Subcommand sub : SUBCOMMANDS) {
+      names.add(sub.name());
+    }
+    return names;
+  }
+
   private static void applyExitCodeList(CommandLine cli) {
     cli.getCommandSpec()
         .usageMessage()
@@ -134,6 +162,14 @@ public final class DlAnalyze implements Runnable {
 
   /** Runs one command line and returns its exit code; the entry point of tests. */
   public static int run(PrintWriter out, PrintWriter err, String... args) {
+    Optional<String> mistyped =
+        Suggestions.unknownCommand(args, commandNames(), new DefaultCommandOptions());
+    if (mistyped.isPresent()) {
+      err.println("dl-analyze: error: " + Printable.escape(mistyped.get()));
+      err.println("Try 'dl-analyze --help' for more information.");
+      err.flush();
+      return ExitCodes.USAGE;
+    }
     CommandLine cli = commandLine(out, err, args);
     int code;
     try {
@@ -224,11 +260,10 @@ public final class DlAnalyze implements Runnable {
   private static int handleParameterException(CommandLine.ParameterException e, String[] args) {
     CommandLine cli = e.getCommandLine();
     PrintWriter err = cli.getErr();
-    err.println("dl-analyze: error: " + Printable.escape(e.getMessage()));
-    if (!CommandLine.UnmatchedArgumentException.printSuggestions(e, err)) {
-      err.println(
-          "Try '" + cli.getCommandSpec().qualifiedName() + " --help' for more information.");
-    }
+    err.println(
+        "dl-analyze: error: "
+            + Printable.escape(Suggestions.unknownOption(e).orElse(e.getMessage())));
+    err.println("Try '" + cli.getCommandSpec().qualifiedName() + " --help' for more information.");
     err.flush();
     return ExitCodes.USAGE;
   }

@@ -197,7 +197,7 @@ class ConvertCommandTest {
     CliRun.of("convert", in.toString())
         .failsWith(ExitCodes.USAGE, "dl-analyze: error: Missing required parameter: 'OUT'");
     CliRun.of("convert", in.toString(), dir.resolve("o.parquet").toString(), "--bogus")
-        .failsWith(ExitCodes.USAGE, "dl-analyze: error: Unknown option: '--bogus'");
+        .failsWith(ExitCodes.USAGE, "dl-analyze: error: unknown option '--bogus'");
   }
 
   @Test
