@@ -135,7 +135,8 @@ class LauncherScriptTest {
 
     assertThat(run.exitCode()).isZero();
     assertThat(Files.readString(root.resolve("mvn.log")))
-        .isEqualTo("mvn -q -B -Dstyle.color=never -DskipTests -pl cli -am package\n");
+        .isEqualTo(
+            "mvn -q -B -Dstyle.color=never -DskipTests -Drelease.skip=true -pl cli -am package\n");
     assertThat(run.err()).isEqualTo("dl-analyze: building (first use or sources changed)...\n");
     assertThat(run.out()).endsWith("-jar " + jar + " --version\n");
   }
