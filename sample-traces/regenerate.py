@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Regenerates every sample trace and manifest.json from the programs in programs/.
 
-    /usr/bin/python3 sample-traces/regenerate.py [--only PREFIX] [--format parquet|csv]
+    python3 sample-traces/regenerate.py [--only PREFIX] [--format parquet|csv]
 
 Each program runs twice (buggy, then --fixed) in its own process, seeded, single-threaded,
 with torch.use_deterministic_algorithms(True); the recorder writes an Arrow IPC stream,
@@ -24,7 +24,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 PROGRAMS = os.path.join(HERE, "programs")
 TRACES = os.path.join(HERE, "traces")
-PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+PYTHON = sys.executable  # the interpreter running this script (it needs torch)
 
 
 def programs():

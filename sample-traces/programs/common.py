@@ -14,8 +14,8 @@ import torch
 from torch import nn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "recorders", "pytorch"))
-import dltrace_recorder as dltrace  # noqa: E402
+sys.path.insert(0, os.path.join(HERE, "..", "..", "recorders"))
+import dltrace.pytorch as dltrace  # noqa: E402
 
 SEED = 20210522
 

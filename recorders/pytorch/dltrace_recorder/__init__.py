@@ -1,16 +1,20 @@
-"""dltrace_recorder: record a dl-analyze trace (format v1) from a PyTorch training loop.
+"""Compatibility alias: ``import dltrace_recorder`` is ``dltrace.pytorch``.
 
-    import dltrace_recorder as dltrace
-    rec = dltrace.attach(model, "run.csv", optimizer=opt, task="classification",
-                         loss_name="CrossEntropyLoss")
-    ...
-    optimizer.step()
-    rec.step(loss, accuracy=acc, inputs=x, targets=y)
+New code imports ``from dltrace.pytorch import attach``. This module keeps working both when
+the package is installed (``pip install ./recorders``) and with ``recorders/pytorch`` on
+``sys.path``, as programs written for the first recorder do.
 """
 
-from .recorder import ACTIVATIONS, FORMAT_VERSION, Recorder, attach
-from .stats import STAT_COLUMNS, scalar_stats, tensor_stats
-from .writers import COLUMNS, sidecar_path
+try:
+    import dltrace.pytorch as _impl
+except ImportError:  # only recorders/pytorch is on sys.path: add recorders/
+    import os
+    import sys
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    import dltrace.pytorch as _impl
+
+from dltrace.pytorch import (ACTIVATIONS, COLUMNS, FORMAT_VERSION, STAT_COLUMNS, Recorder,  # noqa: E402
+                             attach, scalar_stats, sidecar_path, tensor_stats)
 
 __all__ = ["attach", "Recorder", "tensor_stats", "scalar_stats", "COLUMNS", "STAT_COLUMNS",
            "ACTIVATIONS", "FORMAT_VERSION", "sidecar_path"]

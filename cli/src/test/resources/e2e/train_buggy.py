@@ -1,11 +1,11 @@
-"""End-to-end fixture: a small buggy training run recorded with dltrace_recorder.
+"""End-to-end fixture: a small buggy training run recorded with dltrace.pytorch.
 
 The bug of Stack Overflow 48385830 in miniature: an MLP with no activation functions trained
 with MSE and SGD at lr=3 on generated 3-class data. The outputs of the last layer ("out")
 overflow to Inf within a few steps and the loss becomes NaN. With --kill-at N the process
 dies at step N without any cleanup (like SIGKILL), to check crash tolerance.
 
-    /usr/bin/python3 train_buggy.py REPO_ROOT OUT.arrows [--fixed] [--kill-at N]
+    python3 train_buggy.py REPO_ROOT OUT.arrows [--fixed] [--kill-at N]
 """
 
 import argparse
@@ -19,12 +19,12 @@ parser.add_argument("out")
 parser.add_argument("--fixed", action="store_true")
 parser.add_argument("--kill-at", type=int, default=-1)
 args = parser.parse_args()
-sys.path.insert(0, os.path.join(args.repo, "recorders", "pytorch"))
+sys.path.insert(0, os.path.join(args.repo, "recorders"))
 
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-import dltrace_recorder as dltrace  # noqa: E402
+import dltrace.pytorch as dltrace  # noqa: E402
 
 torch.manual_seed(1)
 torch.set_num_threads(1)

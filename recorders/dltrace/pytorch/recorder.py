@@ -2,17 +2,21 @@
 
 import atexit
 import json
+import math
 import os
 import warnings
 import weakref
 
+import numpy as np
 import torch
 from torch import nn
 
-from .stats import scalar_stats, tensor_stats
-from .writers import ArrowTraceWriter, CsvTraceWriter, IpcStreamTraceWriter, pyarrow_available
-
-FORMAT_VERSION = "1"
+from .._core.options import STEPS_AFTER_NONFINITE, Selection
+from .._core.schema import FORMAT_VERSION, MODEL
+from .._core.sink import StepRows, TraceSink
+from .._core.stats import RAW_WIDTH, scalar_raw
+from .._core.writers import resolve_path
+from .stats import reduce
 
 # Activation modules, by class name, and the name the layers metadata gives them.
 ACTIVATIONS = {
@@ -25,8 +29,8 @@ ACTIVATIONS = {
     "Softmin": "softmin", "Threshold": "threshold",
 }
 
-_PHASES = ("input", "target", "forward", "activation", "loss", "accuracy", "backward",
-           "gradient", "weight", "learning_rate", "val_loss", "val_accuracy")
+_F64 = torch.float64
+_VEC = RAW_WIDTH - 1
 
 
 def _is_activation(module):
@@ -71,20 +75,77 @@ def _flat(tensors):
     return torch.cat([t.detach().reshape(-1) for t in tensors])
 
 
-class _Layer:
-    __slots__ = ("index", "name", "module", "type", "activation", "activation_module",
-                 "params", "trainable", "weights")
+def layer_name(qualified, model):
+    """A readable layer name: the qualified module name (``net.0``, ``encoder.fc1``); the
+    children of a top-level container, whose names are bare numbers, get the container's
+    class name in lower case before them (``sequential.0``)."""
+    if not qualified:
+        return type(model).__name__.lower()
+    if qualified.split(".")[0].isdigit():
+        return "%s.%s" % (type(model).__name__.lower(), qualified)
+    return qualified
 
-    def __init__(self, index, name, module):
+
+class _Layer:
+    __slots__ = ("index", "name", "module", "type", "activation", "params", "trainable",
+                 "weights", "selected", "keys")
+
+    def __init__(self, index, name, module, selected):
         self.index = index
         self.name = name
         self.module = module
         self.type = type(module).__name__
         self.activation = "linear"
-        self.activation_module = None
         self.params = sum(p.numel() for p in module.parameters(recurse=False))
         self.trainable = any(p.requires_grad for p in module.parameters(recurse=False))
         self.weights = _weight_params(module)
+        self.selected = selected
+        self.keys = {}
+
+    def key(self, phase):
+        k = self.keys.get(phase)
+        if k is None:
+            k = self.keys[phase] = (self.index, self.name, self.type, phase)
+        return k
+
+
+_MODEL_KEYS = {}
+
+
+def _model_key(phase):
+    k = _MODEL_KEYS.get(phase)
+    if k is None:
+        k = _MODEL_KEYS[phase] = (-1, MODEL, None, phase)
+    return k
+
+
+class _StepData:
+    """What one step records: row keys, and per row a device vector or a host scalar."""
+
+    __slots__ = ("keys", "numels", "vectors", "rows", "scalar_tensors")
+
+    def __init__(self):
+        self.keys = []
+        self.numels = []          # per row: element count (0 for scalar rows)
+        self.vectors = []         # device float64 vectors of _VEC numbers
+        self.rows = []            # per row: ("v", i) vector i, ("t", i) scalar tensor i, ("f", x)
+        self.scalar_tensors = []
+
+    def vector(self, key, reduced):
+        n, vec = reduced
+        self.keys.append(key)
+        self.rows.append(("v", len(self.vectors)))
+        self.numels.append(n)
+        self.vectors.append(vec)
+
+    def scalar(self, key, value):
+        self.keys.append(key)
+        self.numels.append(1)
+        if isinstance(value, torch.Tensor):
+            self.rows.append(("t", len(self.scalar_tensors)))
+            self.scalar_tensors.append(value.detach().reshape(-1)[0].to(_F64))
+        else:
+            self.rows.append(("f", float(value)))
 
 
 class Recorder:
@@ -97,30 +158,22 @@ class Recorder:
 
     def __init__(self, model, path, optimizer=None, task=None, loss_name=None, *,
                  run_id=None, model_name=None, batch_size=None, steps_per_epoch=None,
-                 num_classes=None, flush_every=50, record_inputs=True, activations=None):
+                 num_classes=None, flush_every=50, record_inputs=True, activations=None,
+                 every=1, phases=None, layers=None):
         if not isinstance(model, nn.Module):
             raise TypeError("model must be a torch.nn.Module, got %s" % type(model).__name__)
         if flush_every < 1:
             raise ValueError("flush_every must be positive: %s" % flush_every)
         if task not in (None, "classification", "regression"):
             raise ValueError("task must be 'classification' or 'regression': %s" % task)
-        path = os.fspath(path)
-        ext = os.path.splitext(path)[1]
-        if ext not in (".csv", ".arrows", ".arrow", ".parquet"):
-            raise ValueError("cannot tell the trace format from %r: use .arrows, .arrow,"
-                             " .parquet or .csv" % path)
-        if ext in (".arrow", ".parquet") and not pyarrow_available():
-            stream_path = os.path.splitext(path)[0] + ".arrows"
-            warnings.warn("pyarrow is not installed: writing an Arrow IPC stream to %s instead of"
-                          " %s (convert it with: dl-analyze convert %s %s)"
-                          % (stream_path, path, stream_path, path), stacklevel=3)
-            path = stream_path
-        self.path = path
+        self.selection = Selection(every, phases, layers, record_inputs)
+        self.path = resolve_path(path, lambda m: warnings.warn(m, stacklevel=4))
         self.model = model
         self.optimizer = optimizer
         self.task = task
         self.loss_name = loss_name
-        self.run_id = run_id if run_id is not None else os.path.splitext(os.path.basename(path))[0]
+        self.run_id = run_id if run_id is not None else os.path.splitext(
+            os.path.basename(self.path))[0]
         self.model_name = model_name if model_name is not None else type(model).__name__
         self.batch_size = batch_size
         self.steps_per_epoch = steps_per_epoch
@@ -134,28 +187,34 @@ class Recorder:
         self._seen = set()
         self._activation_of = {}    # id(layer module) -> activation name seen in the first pass
         self._layer_of = {}         # id(layer module) -> _Layer, after the first pass
-        self._forward = {}          # id(layer module) -> stats of this step's forward output
-        self._activation = {}       # id(layer module) -> stats of its activation's output
-        self._backward = {}         # id(layer module) -> stats of the gradient w.r.t. its output
+        self._forward = {}          # id(layer module) -> reduced forward output
+        self._activation = {}       # id(layer module) -> reduced output of its activation
+        self._backward = {}         # id(layer module) -> reduced gradient w.r.t. its output
         self._last_layer = None
         self._last_has_activation = False
+        self._active = False        # this step's passes are being recorded
         self._step = 0
+        self._force_until = -1      # steps up to this one are recorded whatever `every` says
+        self._pending_finite = None  # (step, host flag, event) of a loss on an accelerator
         self._epoch = None
         self._batch = 0
-        self._writer = None
+        self._last_position = None
+        self._sink = None
         self._closed = False
-        self._steps_since_flush = 0
         self._hooks = []
 
         self._candidates = {}
         for name, module in model.named_modules():
             if _is_layer(module):
-                self._candidates[id(module)] = (name or type(module).__name__, module)
+                self._candidates[id(module)] = (layer_name(name, model), module)
                 self._hooks.append(module.register_forward_hook(self._on_layer_forward))
             elif _is_activation(module):
                 self._hooks.append(module.register_forward_hook(self._on_activation_forward))
         if not self._candidates:
             raise ValueError("the model has no module with parameters to record")
+        self.selection.check_layers([name for name, _ in self._candidates.values()])
+        self._selected = {key: self.selection.layer_selected(name)
+                          for key, (name, _) in self._candidates.items()}
         self._hooks.append(model.register_forward_pre_hook(self._on_model_forward))
 
         self_ref = weakref.ref(self)
@@ -175,11 +234,13 @@ class Recorder:
     def _on_model_forward(self, module, inputs):
         if not self._recording():
             return
+        self._resolve_pending_finite(wait=True)
         self._forward.clear()
         self._activation.clear()
         self._backward.clear()
         self._last_layer = None
         self._last_has_activation = False
+        self._active = self.selection.sampled(self._step) or self._step <= self._force_until
 
     def _on_layer_forward(self, module, inputs, output):
         if not self._recording():
@@ -194,10 +255,14 @@ class Recorder:
                 self._first_pass.append(module)
         elif key not in self._layer_of:
             return
-        self._forward[key] = tensor_stats(out)
         self._last_layer = module
         self._last_has_activation = False
-        if out.requires_grad:
+        if not self._active or not self._selected[key]:
+            return
+        wants = self.selection.wants
+        if wants("forward") or wants("activation"):
+            self._forward[key] = reduce(out)
+        if wants("backward") and out.requires_grad:
             out.register_hook(lambda grad, key=key: self._on_output_grad(key, grad))
 
     def _on_activation_forward(self, module, inputs, output):
@@ -208,21 +273,22 @@ class Recorder:
         if out is None:
             return
         key = id(self._last_layer)
-        self._activation[key] = tensor_stats(out)
         self._last_has_activation = True
         if self.layers is None and key not in self._activation_of:
             self._activation_of[key] = ACTIVATIONS[type(module).__name__]
+        if self._active and self._selected.get(key) and self.selection.wants("activation"):
+            self._activation[key] = reduce(out)
 
     def _on_output_grad(self, key, grad):
-        if not self._closed:
-            self._backward[key] = tensor_stats(grad)
+        if not self._closed and self._active:
+            self._backward[key] = reduce(grad)
 
     def _freeze_layers(self):
         """After the first pass: number the layers in execution order, name their activations."""
         layers = []
         for module in self._first_pass:
             name, _ = self._candidates[id(module)]
-            layer = _Layer(len(layers), name, module)
+            layer = _Layer(len(layers), name, module, self._selected[id(module)])
             layer.activation = self._activation_of.get(id(module), "linear")
             if layer.name in self.activation_overrides:
                 layer.activation = self.activation_overrides[layer.name]
@@ -252,17 +318,8 @@ class Recorder:
             meta["dltrace.steps_per_epoch"] = str(int(self.steps_per_epoch))
         if self.num_classes is not None:
             meta["dltrace.num_classes"] = str(int(self.num_classes))
+        meta.update(self.selection.metadata())
         return meta
-
-    def _open_writer(self):
-        meta = self.metadata()
-        if self.path.endswith(".csv"):
-            self._writer = CsvTraceWriter(self.path, meta)
-        elif self.path.endswith(".arrows"):
-            self._writer = IpcStreamTraceWriter(self.path, meta)
-        else:
-            self._writer = ArrowTraceWriter(self.path, meta, [l.name for l in self.layers],
-                                            [l.type for l in self.layers], _PHASES)
 
     # ------------------------------------------------------------------ per step
 
@@ -282,60 +339,144 @@ class Recorder:
             if not self._first_pass:
                 raise RuntimeError("step() called before any training forward pass of the model")
             self._freeze_layers()
-        if self.batch_size is None and inputs is not None and isinstance(inputs, torch.Tensor) \
-                and inputs.dim() > 0:
+        if self.batch_size is None and isinstance(inputs, torch.Tensor) and inputs.dim() > 0:
             self.batch_size = inputs.shape[0]
-        if self._writer is None:
-            self._open_writer()
+        if self._sink is None:
+            self._sink = TraceSink(self.path, self.metadata(), self.flush_every)
         epoch, batch = self._position(epoch, batch)
         step = self._step
-        rows = []
-
-        def add(layer, phase, stats):
-            if layer is None:
-                rows.append((epoch, batch, step, -1, "model", None, phase) + tuple(stats))
-            else:
-                rows.append((epoch, batch, step, layer.index, layer.name, layer.type, phase)
-                            + tuple(stats))
-
-        if self.record_inputs and inputs is not None:
-            add(None, "input", tensor_stats(torch.as_tensor(inputs)))
-        if self.record_inputs and targets is not None:
-            add(None, "target", tensor_stats(torch.as_tensor(targets)))
+        finite = self._loss_finite(step, loss)
+        if not finite:
+            self._force_until = step + STEPS_AFTER_NONFINITE
+        # A step whose passes were not recorded (sampling) but whose loss is not finite gets
+        # everything still at hand: inputs, gradients, weights.
+        full = self._active or not finite
+        self._active = False
+        sel = self.selection
+        data = _StepData()
+        if full and sel.record_inputs:
+            if inputs is not None and sel.wants("input"):
+                data.vector(_model_key("input"), reduce(torch.as_tensor(inputs)))
+            if targets is not None and sel.wants("target"):
+                data.vector(_model_key("target"), reduce(torch.as_tensor(targets)))
         for layer in self.layers:
             fwd = self._forward.get(id(layer.module))
             if fwd is None:
                 continue
-            add(layer, "forward", fwd)
-            add(layer, "activation", self._activation.get(id(layer.module), fwd))
-        add(None, "loss", scalar_stats(loss))
-        if accuracy is not None:
-            add(None, "accuracy", scalar_stats(accuracy))
+            if sel.wants("forward"):
+                data.vector(layer.key("forward"), fwd)
+            if sel.wants("activation"):
+                data.vector(layer.key("activation"), self._activation.get(id(layer.module), fwd))
+        data.scalar(_model_key("loss"), loss)
+        if accuracy is not None and sel.wants("accuracy"):
+            data.scalar(_model_key("accuracy"), accuracy)
         for layer in reversed(self.layers):
             grad = self._backward.get(id(layer.module))
             if grad is not None:
-                add(layer, "backward", grad)
-        for layer in self.layers:
-            grads = [p.grad for p in layer.weights if p.grad is not None]
-            if grads:
-                add(layer, "gradient", tensor_stats(_flat(grads)))
-        for layer in self.layers:
-            add(layer, "weight", tensor_stats(_flat(layer.weights)))
-        if self.optimizer is not None:
-            add(None, "learning_rate", scalar_stats(float(self.optimizer.param_groups[0]["lr"])))
-        if val_loss is not None:
-            add(None, "val_loss", scalar_stats(val_loss))
-        if val_accuracy is not None:
-            add(None, "val_accuracy", scalar_stats(val_accuracy))
+                data.vector(layer.key("backward"), grad)
+        if full:
+            if sel.wants("gradient"):
+                for layer in self.layers:
+                    if layer.selected:
+                        grads = [p.grad for p in layer.weights if p.grad is not None]
+                        if grads:
+                            data.vector(layer.key("gradient"), reduce(_flat(grads)))
+            if sel.wants("weight"):
+                for layer in self.layers:
+                    if layer.selected:
+                        data.vector(layer.key("weight"), reduce(_flat(layer.weights)))
+        if self.optimizer is not None and sel.wants("learning_rate"):
+            data.scalar(_model_key("learning_rate"), float(self.optimizer.param_groups[0]["lr"]))
+        if val_loss is not None and sel.wants("val_loss"):
+            data.scalar(_model_key("val_loss"), val_loss)
+        if val_accuracy is not None and sel.wants("val_accuracy"):
+            data.scalar(_model_key("val_accuracy"), val_accuracy)
 
-        self._writer.write_rows(rows)
+        self._send(epoch, batch, step, data)
         self._forward.clear()
         self._activation.clear()
         self._backward.clear()
+        self._last_position = (epoch, batch, step)
         self._step += 1
-        self._steps_since_flush += 1
-        if self._steps_since_flush >= self.flush_every:
-            self.flush()
+
+    def add_validation(self, val_loss=None, val_accuracy=None):
+        """Records ``val_loss``/``val_accuracy`` at the last recorded step (for callers that
+        learn them after that step's :meth:`step`, such as the Lightning callback)."""
+        if self._closed:
+            raise RuntimeError("the recorder is closed")
+        if self._last_position is None:
+            return
+        data = _StepData()
+        if val_loss is not None and self.selection.wants("val_loss"):
+            data.scalar(_model_key("val_loss"), val_loss)
+        if val_accuracy is not None and self.selection.wants("val_accuracy"):
+            data.scalar(_model_key("val_accuracy"), val_accuracy)
+        if data.keys:
+            self._send(*self._last_position, data)
+
+    def _send(self, epoch, batch, step, data):
+        parts = []
+        if data.vectors:
+            parts.append(torch.stack(data.vectors).reshape(-1))
+        if data.scalar_tensors:
+            parts.append(torch.stack(data.scalar_tensors))
+        device_values = ready = None
+        if parts:
+            flat = parts[0] if len(parts) == 1 else torch.cat(parts)
+            ready = None
+            if flat.device.type == "cuda":
+                device_values = flat.to("cpu", non_blocking=True)
+                ready = torch.cuda.Event()
+                ready.record()
+            else:
+                device_values = flat.cpu()
+        keys, numels, rows = tuple(data.keys), data.numels, data.rows
+        n_vec = len(data.vectors)
+
+        def raw():
+            values = None
+            if device_values is not None:
+                if ready is not None:
+                    ready.synchronize()
+                values = device_values.numpy()
+            out = np.empty((len(keys), RAW_WIDTH), dtype=np.float64)
+            for i, (kind, j) in enumerate(rows):
+                if kind == "v":
+                    out[i, 0] = numels[i]
+                    out[i, 1:] = values[j * _VEC:(j + 1) * _VEC]
+                elif kind == "t":
+                    out[i] = scalar_raw(values[n_vec * _VEC + j])
+                else:
+                    out[i] = scalar_raw(j)
+            return out
+
+        self._sink.put(StepRows(epoch, batch, step, keys, raw))
+
+    def _loss_finite(self, step, loss):
+        """Whether the loss is finite; for a loss on an accelerator the answer comes a step
+        later (no synchronization now), and this returns True."""
+        if isinstance(loss, torch.Tensor):
+            if loss.device.type == "cpu":
+                return bool(torch.isfinite(loss.detach()).all())
+            flag = torch.isfinite(loss.detach()).all().to("cpu", non_blocking=True)
+            event = torch.cuda.Event() if loss.device.type == "cuda" else None
+            if event is not None:
+                event.record()
+            self._pending_finite = (step, flag, event)
+            return True
+        return math.isfinite(float(loss))
+
+    def _resolve_pending_finite(self, wait):
+        if self._pending_finite is None:
+            return
+        step, flag, event = self._pending_finite
+        if event is not None:
+            if not wait and not event.query():
+                return
+            event.synchronize()
+        self._pending_finite = None
+        if not bool(flag):
+            self._force_until = max(self._force_until, step + 1 + STEPS_AFTER_NONFINITE)
 
     def _position(self, epoch, batch):
         if epoch is None and self.steps_per_epoch:
@@ -354,13 +495,12 @@ class Recorder:
         return self._step
 
     def flush(self):
-        """Writes the buffered rows to disk now."""
-        if self._writer is not None:
-            self._writer.flush()
-        self._steps_since_flush = 0
+        """Writes every recorded step to disk now (waits for the writer thread)."""
+        if self._sink is not None:
+            self._sink.flush(wait=True)
 
     def close(self):
-        """Flushes, closes the trace and removes the hooks. Safe to call twice."""
+        """Writes every recorded step, closes the trace and removes the hooks. Safe to call twice."""
         if self._closed:
             return
         self._closed = True
@@ -368,8 +508,8 @@ class Recorder:
             hook.remove()
         self._hooks = []
         try:
-            if self._writer is not None:
-                self._writer.close()
+            if self._sink is not None:
+                self._sink.close()
         finally:
             atexit.unregister(self._atexit)
 
@@ -384,10 +524,14 @@ class Recorder:
 def attach(model, path, optimizer=None, task=None, loss_name=None, **options):
     """Instruments ``model`` and returns a :class:`Recorder` writing the trace to ``path``.
 
-    ``path`` ends in .arrows (Arrow IPC stream, crash-tolerant, no dependency), .csv (CSV +
-    ``<path>.meta.json``), .arrow (IPC file) or .parquet; the last two need pyarrow and fall
-    back to an .arrows stream beside the requested path, with a warning, without it. Options: run_id, model_name, batch_size, steps_per_epoch,
-    num_classes, flush_every (default 50 steps), record_inputs (default True), activations
-    (layer name -> activation name, for activations applied with torch.nn.functional).
+    ``path`` ends in .arrows (Arrow IPC stream, crash-tolerant, needs only numpy), .csv (CSV
+    + ``<path>.meta.json``), .arrow (IPC file) or .parquet; the last two need pyarrow and
+    fall back to an .arrows stream beside the requested path, with a warning, without it.
+
+    Options: run_id, model_name, batch_size, steps_per_epoch, num_classes, flush_every
+    (default 50 steps), record_inputs (default True), activations (layer name -> activation
+    name, for activations applied with torch.nn.functional), every (record every N-th step;
+    default 1), phases (the phases to record; default all), layers (layer names or glob
+    patterns; default all).
     """
     return Recorder(model, path, optimizer=optimizer, task=task, loss_name=loss_name, **options)

@@ -1,10 +1,10 @@
-"""A dependency-free Arrow IPC stream writer for trace rows (no pyarrow needed).
+"""A pyarrow-free Arrow IPC stream writer for trace rows (needs only numpy).
 
 Writes the Arrow columnar IPC streaming format (format version V5, little endian): a Schema
 message carrying the trace metadata as custom_metadata, one RecordBatch message per flush,
 and the end-of-stream marker on close. String columns are plain (non-dictionary) utf8, which
 every Arrow reader accepts. Only what a trace needs is implemented: int32, int64, float64
-and utf8 columns, with validity bitmaps for nulls.
+and utf8 columns, with validity bitmaps for nulls. Column buffers are built with numpy.
 
 The flatbuffers of the metadata are laid out front to back: a table is written after its
 vtable and before the objects it points to, so every uoffset points forward as the format
@@ -13,6 +13,8 @@ requires.
 
 import os
 import struct
+
+import numpy as np
 
 _CONTINUATION = b"\xff\xff\xff\xff"
 _METADATA_V5 = 4
@@ -178,17 +180,6 @@ def _pad8(data):
     return data + bytes((-len(data)) % 8)
 
 
-def _validity(values):
-    bits = bytearray((len(values) + 7) // 8)
-    nulls = 0
-    for i, v in enumerate(values):
-        if v is None:
-            nulls += 1
-        else:
-            bits[i >> 3] |= 1 << (i & 7)
-    return bytes(bits), nulls
-
-
 class ArrowStreamWriter:
     """Writes record batches of rows to an Arrow IPC stream file.
 
@@ -212,38 +203,39 @@ class ArrowStreamWriter:
         while view:
             view = view[os.write(self._fd, view):]
 
-    def write_batch(self, rows):
-        if not rows:
+    def write_batch(self, columns, n):
+        """Appends one record batch of ``n`` rows, written with one ``write`` call.
+
+        ``columns`` holds one entry per column, in the order given at construction: a pair
+        ``(values, valid)`` where ``values`` is a numpy array (INT32, INT64, FLOAT64) or a list
+        of str (UTF8), and ``valid`` is None (no nulls) or a numpy bool array.
+        """
+        if n == 0:
             return
-        n = len(rows)
         nodes, buffers, body = [], [], bytearray()
 
         def add_buffer(data):
             buffers.append(struct.pack("<qq", len(body), len(data)))
             body.extend(_pad8(data))
 
-        for i, (name, kind, nullable) in enumerate(self.columns):
-            values = [row[i] for row in rows]
-            bitmap, nulls = _validity(values)
+        for (name, kind, nullable), (values, valid) in zip(self.columns, columns):
+            nulls = 0 if valid is None else int(n - np.count_nonzero(valid))
             if nulls and not nullable:
                 raise ValueError("column %s is not nullable but got a null" % name)
             nodes.append(struct.pack("<qq", n, nulls))
-            add_buffer(bitmap if nulls else b"")
+            add_buffer(np.packbits(valid, bitorder="little").tobytes() if nulls else b"")
             if kind == UTF8:
-                offsets, data, end = [0], bytearray(), 0
-                for v in values:
-                    if v is not None:
-                        encoded = v.encode("utf-8")
-                        data += encoded
-                        end += len(encoded)
-                    offsets.append(end)
-                add_buffer(struct.pack("<%di" % (n + 1), *offsets))
-                add_buffer(bytes(data))
+                encoded = [b"" if v is None else v.encode("utf-8") for v in values]
+                offsets = np.zeros(n + 1, dtype="<i4")
+                np.cumsum([len(e) for e in encoded], out=offsets[1:])
+                add_buffer(offsets.tobytes())
+                add_buffer(b"".join(encoded))
             else:
-                fmt = {INT32: "i", INT64: "q", FLOAT64: "d"}[kind]
-                zero = 0.0 if kind == FLOAT64 else 0
-                add_buffer(struct.pack("<%d%s" % (n, fmt),
-                                       *[zero if v is None else v for v in values]))
+                dtype = {INT32: "<i4", INT64: "<i8", FLOAT64: "<f8"}[kind]
+                array = np.asarray(values, dtype=dtype)
+                if nulls:
+                    array = np.where(valid, array, 0).astype(dtype)
+                add_buffer(array.tobytes())
         # RecordBatch: length, nodes, buffers
         batch = _Table([_scalar("q", n), _ref(_StructVector(nodes, 16)),
                         _ref(_StructVector(buffers, 16))])

@@ -1,0 +1,134 @@
+"""The writer thread: turns each recorded step's raw reductions into rows and writes them.
+
+The training thread hands over one message per step (keys of the rows and one array of raw
+reductions, already on the host or on its way there) and goes on; this thread waits for the
+data, computes the statistics in float64, formats and writes. The queue is bounded, so a
+writer that falls behind slows the training down instead of growing without limit.
+"""
+
+import queue
+import threading
+
+import numpy as np
+
+from .schema import MODEL
+from .stats import finalize
+from .writers import Block, open_writer
+
+
+class StepRows:
+    """The rows of one step: ``keys`` is a tuple of (layer_index, layer_name, layer_type,
+    phase), one per row, reused from step to step when the structure does not change;
+    ``raw`` an array [len(keys), RAW_WIDTH], or a callable returning it (called on the
+    writer thread, e.g. to wait for a device-to-host copy)."""
+
+    __slots__ = ("epoch", "batch", "step", "keys", "raw")
+
+    def __init__(self, epoch, batch, step, keys, raw):
+        self.epoch = epoch
+        self.batch = batch
+        self.step = step
+        self.keys = keys
+        self.raw = raw
+
+
+class _KeyColumns:
+    __slots__ = ("keys", "index", "names", "types", "phases")
+
+    def __init__(self, keys):
+        self.keys = keys  # kept alive: the cache is by id()
+        self.index = np.array([k[0] for k in keys], dtype=np.int32)
+        self.names = [k[1] for k in keys]
+        self.types = [k[2] for k in keys]
+        self.phases = [k[3] for k in keys]
+
+
+class TraceSink:
+    """Owns the trace writer and the thread that feeds it."""
+
+    def __init__(self, path, metadata, flush_every, max_queued=64):
+        self.path = path
+        self.flush_every = flush_every
+        self._writer = open_writer(path, metadata)
+        self._queue = queue.Queue(maxsize=max_queued)
+        self._error = None
+        self._key_cache = {}
+        self._steps_since_flush = 0
+        self._thread = threading.Thread(target=self._run, name="dltrace-writer", daemon=True)
+        self._thread.start()
+
+    # -------------------------------------------------------------- training thread
+
+    def put(self, rows):
+        """Queues the rows of one step (a :class:`StepRows`)."""
+        self._check()
+        self._queue.put(("rows", rows))
+
+    def flush(self, wait=False):
+        """Writes every queued step to disk; with ``wait``, returns when that is done."""
+        self._check()
+        done = threading.Event() if wait else None
+        self._queue.put(("flush", done))
+        if done is not None:
+            done.wait()
+            self._check()
+
+    def close(self):
+        """Writes everything queued, closes the file and ends the thread."""
+        if self._thread is None:
+            return
+        self._queue.put(("close", None))
+        self._thread.join()
+        self._thread = None
+        self._check()
+
+    def _check(self):
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise RuntimeError("the trace writer failed: %s" % error) from error
+
+    # -------------------------------------------------------------- writer thread
+
+    def _run(self):
+        writer = self._writer
+        while True:
+            kind, item = self._queue.get()
+            try:
+                if kind == "rows":
+                    if self._error is None:
+                        writer.write(self._block(item))
+                        self._steps_since_flush += 1
+                        if self._steps_since_flush >= self.flush_every:
+                            writer.flush()
+                            self._steps_since_flush = 0
+                elif kind == "flush":
+                    if self._error is None:
+                        writer.flush()
+                        self._steps_since_flush = 0
+                elif kind == "close":
+                    if self._error is None:
+                        writer.close()
+                    return
+            except BaseException as e:  # reported to the training thread at its next call
+                self._error = e
+            finally:
+                if kind == "flush" and item is not None:
+                    item.set()
+
+    def _block(self, rows):
+        raw = rows.raw() if callable(rows.raw) else rows.raw
+        floats, valid, counts = finalize(raw)
+        cols = self._key_cache.get(id(rows.keys))
+        if cols is None or cols.keys is not rows.keys:
+            cols = _KeyColumns(rows.keys)
+            if len(self._key_cache) > 256:
+                self._key_cache.clear()
+            self._key_cache[id(rows.keys)] = cols
+        n = len(rows.keys)
+        return Block(np.full(n, rows.epoch, dtype=np.int32), np.full(n, rows.batch, dtype=np.int32),
+                     np.full(n, rows.step, dtype=np.int64), cols.index, cols.names, cols.types,
+                     cols.phases, floats, valid, counts)
+
+
+def model_key(phase):
+    return (-1, MODEL, None, phase)
