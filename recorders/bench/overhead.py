@@ -1,47 +1,88 @@
-"""Per-step overhead of the recorder against the bare training step (small MLP and CNN).
+"""What the recorders add to a training step: median step time, bare and recorded.
 
-    /usr/bin/python3 recorders/pytorch/bench_overhead.py [--steps 300]
+    python3 recorders/bench/overhead.py                     # PyTorch and Keras, all models
+    python3 recorders/bench/overhead.py --framework pytorch --steps 200
 
-Times the same training loop three times per model (bare, recorded to CSV, recorded to CSV
-without the input/target rows) after a warm-up, single-threaded, and prints ms per step and
-the overhead ratio.
+For each framework and model (MLP, CNN, LSTM, a small transformer encoder) the same training
+step runs bare, then recorded in full, every 10 steps (``every=10``), and with only the
+weight and gradient phases (``phases=("weight", "gradient")``), each into an Arrow IPC stream
+in a temporary directory. CPU, one thread, batch 32, synthetic data; the median step time of
+``--steps`` steps after a warm-up. PyTorch steps are timed around forward, loss, backward,
+optimizer step, the batch accuracy and ``rec.step``; Keras steps are the batch-to-batch time inside
+``model.fit`` (one epoch of ``--steps`` batches), so they include Keras' own loop.
 """
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
 
-import torch
-from torch import nn
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import dltrace_recorder as dltrace  # noqa: E402
-
-
-def mlp():
-    return nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(),
-                         nn.Linear(64, 10)), (64,)
+MODES = (("bare", None), ("full", {}), ("every 10", {"every": 10}),
+         ("weights+gradients", {"phases": ("weight", "gradient")}))
+MODELS = ("mlp", "cnn", "lstm", "transformer")
 
 
-def cnn():
-    return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Flatten(), nn.Linear(16 * 7 * 7, 64), nn.ReLU(),
-                         nn.Linear(64, 10)), (1, 28, 28)
+# ----------------------------------------------------------------------------- PyTorch
+
+def torch_model(name):
+    import torch
+    from torch import nn
+
+    if name == "mlp":
+        return nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(),
+                             nn.Linear(64, 10)), torch.randn(32, 64)
+    if name == "cnn":
+        return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                             nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                             nn.Flatten(), nn.Linear(16 * 7 * 7, 64), nn.ReLU(),
+                             nn.Linear(64, 10)), torch.randn(32, 1, 28, 28)
+
+    class Lstm(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(1000, 32)
+            self.lstm = nn.LSTM(32, 64, batch_first=True)
+            self.head = nn.Linear(64, 10)
+
+        def forward(self, x):
+            out, _ = self.lstm(self.emb(x))
+            return self.head(out[:, -1])
+
+    class Transformer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(1000, 64)
+            self.encoder = nn.TransformerEncoder(
+                nn.TransformerEncoderLayer(64, 4, dim_feedforward=128, dropout=0.0,
+                                           batch_first=True), num_layers=2)
+            self.head = nn.Linear(64, 10)
+
+        def forward(self, x):
+            return self.head(self.encoder(self.emb(x)).mean(1))
+
+    tokens = torch.randint(0, 1000, (32, 32))
+    return (Lstm() if name == "lstm" else Transformer()), tokens
 
 
-def run(factory, steps, batch, mode, tmp):
+def bench_torch(name, mode, steps, tmp):
+    import torch
+    from torch import nn
+
+    from dltrace.pytorch import attach
+
     torch.manual_seed(0)
-    model, shape = factory()
+    model, x = torch_model(name)
+    y = torch.randint(0, 10, (x.shape[0],))
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
-    x = torch.randn(batch, *shape)
-    y = torch.randint(0, 10, (batch,))
     rec = None
-    if mode != "bare":
-        rec = dltrace.attach(model, os.path.join(tmp, "%s.csv" % mode), optimizer=opt,
-                             task="classification", record_inputs=(mode == "recorded"))
+    if mode is not None:
+        rec = attach(model, os.path.join(tmp, "%s.arrows" % name), optimizer=opt,
+                     task="classification", **mode)
     times = []
     for step in range(steps + 20):
         start = time.perf_counter()
@@ -50,31 +91,113 @@ def run(factory, steps, batch, mode, tmp):
         loss = nn.functional.cross_entropy(out, y)
         loss.backward()
         opt.step()
+        accuracy = (out.argmax(1) == y).float().mean()
         if rec is not None:
-            acc = (out.argmax(1) == y).float().mean()
-            rec.step(loss, accuracy=acc, inputs=x, targets=y)
+            rec.step(loss, accuracy=accuracy, inputs=x, targets=y)
         if step >= 20:
             times.append(time.perf_counter() - start)
     if rec is not None:
         rec.close()
-    times.sort()
-    return 1000.0 * times[len(times) // 2]
+    return 1000.0 * statistics.median(times)
+
+
+# ----------------------------------------------------------------------------- Keras
+
+def keras_model(name):
+    import keras
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    layers = keras.layers
+    if name == "mlp":
+        model = keras.Sequential([keras.Input((64,)), layers.Dense(128, activation="relu"),
+                                  layers.Dense(64, activation="relu"), layers.Dense(10)])
+        x = rng.normal(size=(32, 64)).astype("float32")
+    elif name == "cnn":
+        model = keras.Sequential([
+            keras.Input((28, 28, 1)), layers.Conv2D(8, 3, padding="same", activation="relu"),
+            layers.MaxPooling2D(), layers.Conv2D(16, 3, padding="same", activation="relu"),
+            layers.MaxPooling2D(), layers.Flatten(), layers.Dense(64, activation="relu"),
+            layers.Dense(10)])
+        x = rng.normal(size=(32, 28, 28, 1)).astype("float32")
+    elif name == "lstm":
+        model = keras.Sequential([keras.Input((32,), dtype="int32"), layers.Embedding(1000, 32),
+                                  layers.LSTM(64), layers.Dense(10)])
+        x = rng.integers(0, 1000, size=(32, 32)).astype("int32")
+    else:
+        inputs = keras.Input((32,), dtype="int32")
+        h = layers.Embedding(1000, 64)(inputs)
+        for _ in range(2):
+            a = layers.MultiHeadAttention(4, 16)(h, h)
+            h = layers.LayerNormalization()(h + a)
+            f = layers.Dense(64)(layers.Dense(128, activation="relu")(h))
+            h = layers.LayerNormalization()(h + f)
+        outputs = layers.Dense(10)(layers.GlobalAveragePooling1D()(h))
+        model = keras.Model(inputs, outputs)
+        x = rng.integers(0, 1000, size=(32, 32)).astype("int32")
+    return model, x
+
+
+def bench_keras(name, mode, steps, tmp):
+    import keras
+    import numpy as np
+
+    from dltrace.keras import Recorder
+
+    keras.utils.set_random_seed(0)
+    model, x1 = keras_model(name)
+    model.compile(optimizer=keras.optimizers.SGD(0.01),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    n = 32 * (steps + 20)
+    x = np.concatenate([x1] * (steps + 20))
+    y = np.random.default_rng(1).integers(0, 10, size=(n,))
+
+    class Timer(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.stamps = []
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.stamps.append(time.perf_counter())
+
+    timer = Timer()
+    callbacks = [timer]
+    if mode is not None:
+        callbacks.insert(0, Recorder(os.path.join(tmp, "%s-keras.arrows" % name), **mode))
+    model.fit(x, y, batch_size=32, epochs=1, shuffle=False, verbose=0, callbacks=callbacks)
+    gaps = np.diff(timer.stamps)[19:]
+    return 1000.0 * float(np.median(gaps))
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--steps", type=int, default=300)
-    parser.add_argument("--batch", type=int, default=32)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--framework", choices=("pytorch", "keras", "all"), default="all")
+    parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--steps", type=int, default=200)
     args = parser.parse_args()
-    torch.set_num_threads(1)
-    print("torch %s, 1 thread, batch %d, median of %d steps" % (torch.__version__, args.batch, args.steps))
-    print("%-4s %10s %14s %14s %9s" % ("model", "bare ms", "recorded ms", "no-io ms", "overhead"))
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    frameworks = ("pytorch", "keras") if args.framework == "all" else (args.framework,)
+    print("| framework | model | bare ms | full | every 10 | weights+gradients |")
+    print("|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
-        for name, factory in (("mlp", mlp), ("cnn", cnn)):
-            bare = run(factory, args.steps, args.batch, "bare", tmp)
-            recorded = run(factory, args.steps, args.batch, "recorded", tmp)
-            no_io = run(factory, args.steps, args.batch, "no_inputs", tmp)
-            print("%-4s %10.3f %14.3f %14.3f %8.2fx" % (name, bare, recorded, no_io, recorded / bare))
+        for framework in frameworks:
+            if framework == "pytorch":
+                import torch
+                torch.set_num_threads(1)
+                run = bench_torch
+            else:
+                import tensorflow as tf
+                tf.config.threading.set_intra_op_parallelism_threads(1)
+                tf.config.threading.set_inter_op_parallelism_threads(1)
+                run = bench_keras
+            for name in args.models.split(","):
+                times = {label: run(name, mode, args.steps, tmp) for label, mode in MODES}
+                bare = times["bare"]
+                cells = ["%.2f ms (%.2fx)" % (times[label], times[label] / bare)
+                         for label, _ in MODES[1:]]
+                print("| %s | %s | %.2f | %s |" % (framework, name, bare, " | ".join(cells)),
+                      flush=True)
 
 
 if __name__ == "__main__":

@@ -91,21 +91,24 @@ class TraceSink:
 
     def _run(self):
         writer = self._writer
+        pending = []
         while True:
             kind, item = self._queue.get()
             try:
                 if kind == "rows":
-                    if self._error is None:
-                        writer.write(self._block(item))
-                        self._steps_since_flush += 1
-                        if self._steps_since_flush >= self.flush_every:
-                            writer.flush()
-                            self._steps_since_flush = 0
+                    pending.append(item)
+                    if len(pending) >= self.flush_every:
+                        self._write(writer, pending)
+                        writer.flush()
+                        pending = []
                 elif kind == "flush":
+                    self._write(writer, pending)
+                    pending = []
                     if self._error is None:
                         writer.flush()
-                        self._steps_since_flush = 0
                 elif kind == "close":
+                    self._write(writer, pending)
+                    pending = []
                     if self._error is None:
                         writer.close()
                     return
@@ -115,19 +118,32 @@ class TraceSink:
                 if kind == "flush" and item is not None:
                     item.set()
 
-    def _block(self, rows):
-        raw = rows.raw() if callable(rows.raw) else rows.raw
-        floats, valid, counts = finalize(raw)
-        cols = self._key_cache.get(id(rows.keys))
-        if cols is None or cols.keys is not rows.keys:
-            cols = _KeyColumns(rows.keys)
-            if len(self._key_cache) > 256:
-                self._key_cache.clear()
-            self._key_cache[id(rows.keys)] = cols
-        n = len(rows.keys)
-        return Block(np.full(n, rows.epoch, dtype=np.int32), np.full(n, rows.batch, dtype=np.int32),
-                     np.full(n, rows.step, dtype=np.int64), cols.index, cols.names, cols.types,
-                     cols.phases, floats, valid, counts)
+    def _write(self, writer, pending):
+        """Statistics of all pending steps at once (one vectorized pass), then one block."""
+        if not pending or self._error is not None:
+            return
+        raws, index, names, types, phases, steps = [], [], [], [], [], []
+        for rows in pending:
+            raw = rows.raw() if callable(rows.raw) else rows.raw
+            raws.extend(raw.tolist() if isinstance(raw, np.ndarray) else raw)
+            cols = self._key_cache.get(id(rows.keys))
+            if cols is None or cols.keys is not rows.keys:
+                cols = _KeyColumns(rows.keys)
+                if len(self._key_cache) > 256:
+                    self._key_cache.clear()
+                self._key_cache[id(rows.keys)] = cols
+            index.append(cols.index)
+            names.extend(cols.names)
+            types.extend(cols.types)
+            phases.extend(cols.phases)
+            steps.append((rows.epoch, rows.batch, rows.step, len(rows.keys)))
+        floats, valid, counts = finalize(np.array(raws, dtype=np.float64))
+        sizes = [k for _, _, _, k in steps]
+        block = Block(np.repeat(np.array([e for e, _, _, _ in steps], dtype=np.int32), sizes),
+                      np.repeat(np.array([b for _, b, _, _ in steps], dtype=np.int32), sizes),
+                      np.repeat(np.array([s for _, _, s, _ in steps], dtype=np.int64), sizes),
+                      np.concatenate(index), names, types, phases, floats, valid, counts)
+        writer.write(block)
 
 
 def model_key(phase):

@@ -7,7 +7,6 @@ import os
 import warnings
 import weakref
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -16,7 +15,7 @@ from .._core.schema import FORMAT_VERSION, MODEL
 from .._core.sink import StepRows, TraceSink
 from .._core.stats import RAW_WIDTH, scalar_raw
 from .._core.writers import resolve_path
-from .stats import reduce
+from .stats import Reduced, reduce
 
 # Activation modules, by class name, and the name the layers metadata gives them.
 ACTIVATIONS = {
@@ -30,7 +29,6 @@ ACTIVATIONS = {
 }
 
 _F64 = torch.float64
-_VEC = RAW_WIDTH - 1
 
 
 def _is_activation(module):
@@ -120,32 +118,92 @@ def _model_key(phase):
 
 
 class _StepData:
-    """What one step records: row keys, and per row a device vector or a host scalar."""
+    """What one step records: row keys, and per row a :class:`Reduced` or a scalar."""
 
-    __slots__ = ("keys", "numels", "vectors", "rows", "scalar_tensors")
+    __slots__ = ("keys", "rows")
 
     def __init__(self):
         self.keys = []
-        self.numels = []          # per row: element count (0 for scalar rows)
-        self.vectors = []         # device float64 vectors of _VEC numbers
-        self.rows = []            # per row: ("v", i) vector i, ("t", i) scalar tensor i, ("f", x)
-        self.scalar_tensors = []
+        self.rows = []            # per row: a Reduced, a scalar tensor or a float
 
     def vector(self, key, reduced):
-        n, vec = reduced
         self.keys.append(key)
-        self.rows.append(("v", len(self.vectors)))
-        self.numels.append(n)
-        self.vectors.append(vec)
+        self.rows.append(reduced)
 
     def scalar(self, key, value):
         self.keys.append(key)
-        self.numels.append(1)
         if isinstance(value, torch.Tensor):
-            self.rows.append(("t", len(self.scalar_tensors)))
-            self.scalar_tensors.append(value.detach().reshape(-1)[0].to(_F64))
+            self.rows.append(value.detach().reshape(-1)[0])
         else:
-            self.rows.append(("f", float(value)))
+            self.rows.append(float(value))
+
+
+def _gather(rows):
+    """Every device number of a step's rows in one float64 tensor, plus a function that
+    builds the [rows, RAW_WIDTH] array from its values on the host."""
+    wide, counts, scalars = [], [], []
+    narrow = {}
+    plan = []  # per row: (kind, ...) with positions into the groups
+    for r in rows:
+        if isinstance(r, Reduced):
+            if r.n == 0:
+                plan.append(("empty",))
+                continue
+            group = narrow.setdefault(r.narrow.dtype, [])
+            plan.append(("v", r.n, len(wide), r.narrow.dtype, len(group),
+                         len(counts) if r.counts is not None else -1))
+            wide.append(r.wide)
+            group.append(r.narrow)
+            if r.counts is not None:
+                counts.append(r.counts)
+        elif isinstance(r, torch.Tensor):
+            plan.append(("t", len(scalars)))
+            scalars.append(r)
+        else:
+            plan.append(("f", r))
+    parts, offsets, at = [], {}, 0
+    for name, group in [("wide", wide), ("counts", counts)] + [
+            (dtype, group) for dtype, group in narrow.items()]:
+        if group:
+            stacked = torch.stack(group)
+            if stacked.dtype != _F64:
+                stacked = stacked.to(_F64)
+            offsets[name] = at
+            at += stacked.numel()
+            parts.append(stacked.reshape(-1))
+    if scalars:
+        stacked = torch.stack([t.to(_F64) if t.dtype != _F64 else t for t in scalars]) \
+            if len({t.dtype for t in scalars}) > 1 else torch.stack(scalars).to(_F64)
+        offsets["scalars"] = at
+        parts.append(stacked)
+    flat = None
+    if parts:
+        flat = parts[0] if len(parts) == 1 else torch.cat(parts)
+
+    def build(values):
+        values = values.tolist() if values is not None else []
+        out = []
+        for p in plan:
+            kind = p[0]
+            if kind == "v":
+                _, n, w, dtype, k, c = p
+                w = offsets["wide"] + 3 * w
+                k = offsets[dtype] + 3 * k
+                row = [n, values[w], values[k], values[w + 1], values[k + 1], values[k + 2],
+                       n - values[w + 2], 0.0, 0.0]
+                if c >= 0:
+                    c = offsets["counts"] + 2 * c
+                    row[7:] = values[c:c + 2]
+                out.append(row)
+            elif kind == "t":
+                out.append(scalar_raw(values[offsets["scalars"] + p[1]]))
+            elif kind == "f":
+                out.append(scalar_raw(p[1]))
+            else:
+                out.append((0.0,) * RAW_WIDTH)
+        return out
+
+    return flat, build
 
 
 class Recorder:
@@ -415,49 +473,29 @@ class Recorder:
             self._send(*self._last_position, data)
 
     def _send(self, epoch, batch, step, data):
-        parts = []
-        if data.vectors:
-            parts.append(torch.stack(data.vectors).reshape(-1))
-        if data.scalar_tensors:
-            parts.append(torch.stack(data.scalar_tensors))
-        device_values = ready = None
-        if parts:
-            flat = parts[0] if len(parts) == 1 else torch.cat(parts)
-            ready = None
+        flat, build = _gather(data.rows)
+        host = ready = None
+        if flat is not None:
             if flat.device.type == "cuda":
-                device_values = flat.to("cpu", non_blocking=True)
+                host = flat.to("cpu", non_blocking=True)
                 ready = torch.cuda.Event()
                 ready.record()
             else:
-                device_values = flat.cpu()
-        keys, numels, rows = tuple(data.keys), data.numels, data.rows
-        n_vec = len(data.vectors)
+                host = flat.cpu()
 
         def raw():
-            values = None
-            if device_values is not None:
-                if ready is not None:
-                    ready.synchronize()
-                values = device_values.numpy()
-            out = np.empty((len(keys), RAW_WIDTH), dtype=np.float64)
-            for i, (kind, j) in enumerate(rows):
-                if kind == "v":
-                    out[i, 0] = numels[i]
-                    out[i, 1:] = values[j * _VEC:(j + 1) * _VEC]
-                elif kind == "t":
-                    out[i] = scalar_raw(values[n_vec * _VEC + j])
-                else:
-                    out[i] = scalar_raw(j)
-            return out
+            if ready is not None:
+                ready.synchronize()
+            return build(host.numpy() if host is not None else None)
 
-        self._sink.put(StepRows(epoch, batch, step, keys, raw))
+        self._sink.put(StepRows(epoch, batch, step, tuple(data.keys), raw))
 
     def _loss_finite(self, step, loss):
         """Whether the loss is finite; for a loss on an accelerator the answer comes a step
         later (no synchronization now), and this returns True."""
         if isinstance(loss, torch.Tensor):
             if loss.device.type == "cpu":
-                return bool(torch.isfinite(loss.detach()).all())
+                return math.isfinite(loss.detach().reshape(-1)[0].item())
             flag = torch.isfinite(loss.detach()).all().to("cpu", non_blocking=True)
             event = torch.cuda.Event() if loss.device.type == "cuda" else None
             if event is not None:
