@@ -38,8 +38,27 @@ def numpy_stats(array):
         }
 
 
-def assert_stats_close(actual, expected, msg=None):
-    """``actual`` within the documented tolerance of the float64 reference ``expected``."""
+def assert_stats_close(actual, expected, msg=None, rederived=False):
+    """``actual`` within the documented tolerance of the float64 reference ``expected``.
+
+    ``rederived``: ``expected`` comes from the same values computed again by an independent
+    float32 computation (the model's ops, not the very tensor), which differ in the last bits:
+    then every float statistic is compared within 1e-5 of the tensor's rms.
+    """
+    if rederived:
+        rms = expected["l2_norm"] / math.sqrt(expected["numel"]) if expected["numel"] else 0.0
+        for key in STATS:
+            a, e = actual[key], expected[key]
+            where = "%s: %s is %r, expected %r" % (msg, key, a, e)
+            if isinstance(e, float) and not math.isfinite(e):
+                assert a == e or (math.isnan(a) and math.isnan(e)), where
+            elif key in ("nan_count", "inf_count", "numel"):
+                assert a == e, where
+            elif key == "zero_fraction":
+                assert abs(a - e) <= 0.01, where
+            else:
+                assert abs(a - e) <= 1e-5 * max(rms, abs(e)) + 1e-300, where
+        return
     rms = expected["l2_norm"] / math.sqrt(expected["numel"]) if expected["numel"] else 0.0
     finite = math.isfinite(rms)
     for key in STATS:

@@ -1,0 +1,592 @@
+"""Records a trace of ``model.fit`` (Keras 3, TensorFlow backend) with one callback.
+
+The callback replaces the model's train step, for the duration of ``fit``, with one that does
+what Keras' own step does (forward pass under a gradient tape, loss, gradients, optimizer
+update, metrics) and, in the same compiled graph, reduces the recorded tensors: each trace
+layer's pre-activation output and activation output (captured while the step is traced, by
+wrapping the layer's ``call`` and its ``activation``), the gradients of the loss with respect
+to those outputs (asked of the same ``tape.gradient`` call as the weights' gradients), the
+kernels' gradients and the kernels after the update. The reductions are stored in a variable
+and fetched once per recorded step; on the steps that ``every`` skips, a ``tf.cond`` skips
+them, unless the step's loss is not finite.
+"""
+
+import json
+import os
+import warnings
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from .._core.options import STEPS_AFTER_NONFINITE, Selection
+from .._core.schema import FORMAT_VERSION, MODEL
+from .._core.sink import StepRows, TraceSink
+from .._core.stats import RAW_WIDTH, scalar_raw
+from .._core.writers import resolve_path
+from .stats import flat_concat, reduce
+
+_F64 = tf.float64
+
+# Standalone activation layers: the first one after a trace layer is its activation.
+ACTIVATION_LAYERS = {"Activation": None, "ReLU": "relu", "Softmax": "softmax",
+                     "LeakyReLU": "leaky_relu", "ELU": "elu", "PReLU": "prelu"}
+
+_CLASSIFICATION = ("crossentropy", "hinge", "focal", "kl_divergence", "kldivergence")
+_REGRESSION = ("squared", "absolute", "mse", "mae", "mape", "msle", "huber", "log_cosh",
+               "logcosh", "poisson", "cosine")
+
+# Layers whose ``activation`` attribute is applied to their output (not internally, as in RNNs).
+_NO_FUSED = (keras.layers.RNN, keras.layers.Wrapper)
+
+
+def _activation_name(fn):
+    name = getattr(fn, "__name__", None) or type(fn).__name__
+    return name.lower()
+
+
+def _own_variables(layer):
+    return list(layer._trainable_variables) + list(layer._non_trainable_variables)
+
+
+def _kernels(variables):
+    """The variables whose statistics make the weight and gradient rows: kernels, embeddings,
+    recurrent kernels, BatchNormalization/LayerNormalization gamma; no biases (beta is
+    BatchNormalization's bias), no moving statistics."""
+    def short(v):
+        return v.name.split("/")[-1]
+    state = [v for v in variables if not short(v).startswith("moving_")]
+    kernels = [v for v in state if not (short(v).endswith("bias") or short(v) == "beta")]
+    return kernels or state
+
+
+class _TraceLayer:
+    __slots__ = ("index", "name", "layer", "type", "activation", "fused", "params",
+                 "trainable", "kernels", "selected", "keys")
+
+    def __init__(self, name, layer, variables):
+        self.index = -1
+        self.name = name
+        self.layer = layer
+        self.type = type(layer).__name__
+        self.fused = (callable(getattr(layer, "activation", None))
+                      and not isinstance(layer, _NO_FUSED)
+                      and _activation_name(layer.activation) != "linear")
+        self.activation = _activation_name(layer.activation) if self.fused else "linear"
+        self.params = int(sum(int(np.prod(v.shape)) for v in variables))
+        self.trainable = bool(layer.trainable) and any(v.trainable for v in variables)
+        self.kernels = _kernels(variables)
+        self.selected = True
+        self.keys = {}
+
+    def key(self, phase):
+        k = self.keys.get(phase)
+        if k is None:
+            k = self.keys[phase] = (self.index, self.name, self.type, phase)
+        return k
+
+
+def _walk(layer, prefix, trace_layers, activations):
+    """Finds the trace layers (own weights; an RNN or a wrapper as a whole) and the
+    model-level activation layers, qualifying nested names with '/'."""
+    for sub in layer._flatten_layers(include_self=False, recursive=False):
+        name = prefix + sub.name
+        if isinstance(sub, keras.Model):
+            _walk(sub, name + "/", trace_layers, activations)
+        elif type(sub).__name__ in ACTIVATION_LAYERS:
+            if prefix_is_model(layer):
+                activations.append(sub)
+        elif isinstance(sub, _NO_FUSED):
+            trace_layers.append(_TraceLayer(name, sub, list(sub.weights)))
+        else:
+            own = _own_variables(sub)
+            if own:
+                trace_layers.append(_TraceLayer(name, sub, own))
+            _walk(sub, name + "/", trace_layers, activations)
+
+
+def prefix_is_model(layer):
+    return isinstance(layer, keras.Model)
+
+
+class _Capture:
+    """Collects, while the train step is traced, each trace layer's forward (pre-activation)
+    and activation tensors in execution order."""
+
+    def __init__(self, tape, trace_layers, activation_layers):
+        self.tape = tape
+        self.trace_layers = trace_layers
+        self.activation_layers = activation_layers
+        self.order = []           # trace layers in the order their call ended
+        self.forward = {}         # id(layer) -> tensor
+        self.activation = {}      # id(layer) -> tensor
+        self.activation_name = {}
+        self.last = None          # the trace layer whose call ended last, if no activation yet
+        self._saved = []
+
+    def install(self):
+        for tl in self.trace_layers:
+            layer = tl.layer
+            self._patch(layer, "call", self._wrap_call(tl, layer.call))
+            if tl.fused:
+                self._patch(layer, "activation", self._wrap_activation(tl, layer.activation))
+        for layer in self.activation_layers:
+            self._patch(layer, "call", self._wrap_activation_layer(layer, layer.call))
+
+    def uninstall(self):
+        for layer, attr, had, old in reversed(self._saved):
+            if had:
+                object.__setattr__(layer, attr, old)
+            else:
+                layer.__dict__.pop(attr, None)
+        self._saved = []
+
+    def _patch(self, layer, attr, fn):
+        had = attr in layer.__dict__
+        self._saved.append((layer, attr, had, layer.__dict__.get(attr)))
+        object.__setattr__(layer, attr, fn)
+
+    def _watch(self, tensor):
+        tensor = tf.convert_to_tensor(tensor)
+        if tensor.dtype.is_floating:
+            self.tape.watch(tensor)
+        return tensor
+
+    def _wrap_call(self, tl, call):
+        def wrapped(*args, **kwargs):
+            out = call(*args, **kwargs)
+            first = tf.nest.flatten(out)[0] if tf.nest.flatten(out) else None
+            if first is not None:
+                key = id(tl.layer)
+                if not tl.fused or key not in self.forward:
+                    self.forward[key] = self._watch(first)
+                if tl.fused and key not in self.activation:
+                    self.activation[key] = first
+                if key in [id(t.layer) for t in self.order]:
+                    self.order = [t for t in self.order if t is not tl]
+                self.order.append(tl)
+                self.last = None if tl.fused else tl
+            return out
+        return wrapped
+
+    def _wrap_activation(self, tl, activation):
+        def wrapped(x, *args, **kwargs):
+            self.forward[id(tl.layer)] = self._watch(x)
+            y = activation(x, *args, **kwargs)
+            self.activation[id(tl.layer)] = y
+            return y
+        wrapped.__name__ = getattr(activation, "__name__", "activation")
+        return wrapped
+
+    def _wrap_activation_layer(self, layer, call):
+        def wrapped(*args, **kwargs):
+            out = call(*args, **kwargs)
+            tl = self.last
+            if tl is not None:
+                self.last = None
+                key = id(tl.layer)
+                self.activation[key] = tf.nest.flatten(out)[0]
+                name = ACTIVATION_LAYERS[type(layer).__name__]
+                if name is None:
+                    name = _activation_name(layer.activation)
+                self.activation_name[key] = name
+            return out
+        return wrapped
+
+
+class Recorder(keras.callbacks.Callback):
+    """A Keras callback that records a dl-analyze trace of ``model.fit``:
+
+        model.fit(x, y, callbacks=[Recorder("run.arrows")])
+
+    ``path`` ends in .arrows (recommended: crash-tolerant), .csv, .arrow or .parquet (the
+    last two need pyarrow). The task, the loss name and the number of classes are read from
+    the compiled model; ``task=``, ``loss_name=`` and ``num_classes=`` override them.
+    Options as for the PyTorch recorder: ``every`` (record every N-th step), ``phases``,
+    ``layers`` (names or glob patterns), ``record_inputs``, ``flush_every``, ``run_id``,
+    ``model_name``.
+    """
+
+    def __init__(self, path, *, task=None, loss_name=None, num_classes=None, run_id=None,
+                 model_name=None, flush_every=50, record_inputs=True, every=1, phases=None,
+                 layers=None):
+        super().__init__()
+        if task not in (None, "classification", "regression"):
+            raise ValueError("task must be 'classification' or 'regression': %s" % task)
+        if flush_every < 1:
+            raise ValueError("flush_every must be positive: %s" % flush_every)
+        self.selection = Selection(every, phases, layers, record_inputs)
+        self.path = resolve_path(path, lambda m: warnings.warn(m, stacklevel=4))
+        self.task = task
+        self.loss_name = loss_name
+        self.num_classes = num_classes
+        self.run_id = run_id if run_id is not None else os.path.splitext(
+            os.path.basename(self.path))[0]
+        self.model_name = model_name
+        self.flush_every = flush_every
+        self.layers = None
+        self._trace_layers = None
+        self._activation_layers = None
+        self._plan = None         # per trace: row keys and where each row's numbers are
+        self._sink = None
+        self._step = 0
+        self._epoch = 0
+        self._batch = 0
+        self._force_until = -1
+        self._flag_value = None
+        self._steps_per_epoch = None
+        self._batch_size = None
+        self._saved = None
+        self._last_position = None
+        self._closed = False
+
+    # ------------------------------------------------------------------ fit
+
+    def on_train_begin(self, logs=None):
+        model = self.model
+        if keras.backend.backend() != "tensorflow":
+            raise RuntimeError("dltrace.keras records the TensorFlow backend; this Keras runs"
+                               " on %s" % keras.backend.backend())
+        from keras.src.backend.tensorflow.trainer import TensorFlowTrainer
+        if type(model).train_step is not TensorFlowTrainer.train_step:
+            raise RuntimeError("dltrace.keras replaces Keras' own train step; %s overrides"
+                               " train_step, which it cannot record" % type(model).__name__)
+        if getattr(model, "steps_per_execution", 1) != 1:
+            raise RuntimeError("dltrace.keras records every step: compile the model with"
+                               " steps_per_execution=1 (it is %s)" % model.steps_per_execution)
+        if self._trace_layers is None:
+            trace_layers, activations = [], []
+            _walk(model, "", trace_layers, activations)
+            if not trace_layers:
+                raise ValueError("the model has no layer with weights to record")
+            self.selection.check_layers([t.name for t in trace_layers])
+            for tl in trace_layers:
+                tl.selected = self.selection.layer_selected(tl.name)
+            self._trace_layers, self._activation_layers = trace_layers, activations
+        self._steps_per_epoch = (self.params or {}).get("steps")
+        with tf.init_scope():
+            self._flag = tf.Variable(True, trainable=False, name="dltrace_record")
+            self._scalars = tf.Variable(tf.zeros([5], _F64), trainable=False,
+                                        name="dltrace_scalars")
+            self._stats = tf.Variable(tf.zeros([0, RAW_WIDTH], _F64), trainable=False,
+                                      shape=tf.TensorShape([None, RAW_WIDTH]),
+                                      name="dltrace_stats")
+        self._flag_value = True
+        self._saved = {"train_step": model.__dict__.get("train_step"),
+                       "jit_compile": model.jit_compile}
+        if model.jit_compile:
+            warnings.warn("dltrace.keras: jit_compile is off while recording", stacklevel=2)
+            model.jit_compile = False
+        object.__setattr__(model, "train_step", self._train_step)
+        model.make_train_function(force=True)
+
+    def on_train_end(self, logs=None):
+        self._restore()
+        self.close()
+
+    def _restore(self):
+        model = self.model
+        if self._saved is None or model is None:
+            return
+        model.__dict__.pop("train_step", None)
+        if self._saved["train_step"] is not None:
+            object.__setattr__(model, "train_step", self._saved["train_step"])
+        model.jit_compile = self._saved["jit_compile"]
+        model.train_function = None  # the next fit builds Keras' own step again
+        self._saved = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        want = self.selection.sampled(self._step) or self._step <= self._force_until
+        if want != self._flag_value:
+            self._flag.assign(want)
+            self._flag_value = want
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._closed:
+            return
+        loss, accuracy, lr, recorded, batch_size = self._scalars.numpy().tolist()
+        if self._batch_size is None:
+            self._batch_size = int(batch_size)
+        if self._sink is None:
+            self._sink = TraceSink(self.path, self.metadata(), self.flush_every)
+        step = self._step
+        if not np.isfinite(loss):
+            self._force_until = step + STEPS_AFTER_NONFINITE
+        stats = self._stats.numpy() if recorded else None
+        keys, raw = [], []
+        for key, source in self._plan:
+            if source == "loss":
+                keys.append(key)
+                raw.append(scalar_raw(loss))
+            elif source == "accuracy":
+                keys.append(key)
+                raw.append(scalar_raw(accuracy))
+            elif source == "learning_rate":
+                keys.append(key)
+                raw.append(scalar_raw(lr))
+            elif stats is not None:
+                keys.append(key)
+                raw.append(stats[source])
+        self._sink.put(StepRows(self._epoch, batch, step, self._keys(keys), raw))
+        self._last_position = (self._epoch, batch, step)
+        self._step += 1
+
+    def _keys(self, keys):
+        """The same tuple object for the same rows, so the writer reuses its key columns."""
+        keys = tuple(keys)
+        cache = self.__dict__.setdefault("_key_tuples", {})
+        return cache.setdefault(keys, keys)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._closed or self._sink is None or not logs:
+            return
+        keys, raw = [], []
+        val_loss = logs.get("val_loss")
+        if val_loss is not None and self.selection.wants("val_loss"):
+            keys.append((-1, MODEL, None, "val_loss"))
+            raw.append(scalar_raw(val_loss))
+        val_accuracy = None
+        for name in ("val_accuracy", "val_acc", "val_sparse_categorical_accuracy",
+                     "val_categorical_accuracy", "val_binary_accuracy"):
+            if logs.get(name) is not None:
+                val_accuracy = logs[name]
+                break
+        if val_accuracy is not None and self.selection.wants("val_accuracy"):
+            keys.append((-1, MODEL, None, "val_accuracy"))
+            raw.append(scalar_raw(val_accuracy))
+        if keys:
+            epoch_, batch, step = self._last_position
+            self._sink.put(StepRows(epoch_, batch, step, self._keys(keys), raw))
+
+    def close(self):
+        """Writes every recorded step and closes the trace (fit's end does this)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._sink is not None:
+            self._sink.close()
+
+    # ------------------------------------------------------------------ the train step
+
+    def _train_step(self, data):
+        from keras.src import tree
+        from keras.src.losses import loss as loss_module
+        from keras.src.trainers.data_adapters import data_adapter_utils
+
+        model = self.model
+        sel = self.selection
+        x, y, sample_weight = data_adapter_utils.unpack_x_y_sample_weight(data)
+        with tf.GradientTape() as tape:
+            capture = _Capture(tape, self._trace_layers, self._activation_layers)
+            capture.install()
+            try:
+                if model._call_has_training_arg:
+                    y_pred = model(x, training=True)
+                else:
+                    y_pred = model(x)
+            finally:
+                capture.uninstall()
+            loss = model._compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
+                                       training=True)
+            model._loss_tracker.update_state(
+                loss_module.unscale_loss_for_distribution(loss),
+                sample_weight=tf.shape(next(i for i in tree.flatten(x) if i is not None))[0])
+            batch_loss = loss
+            if model.optimizer is not None:
+                loss = model.optimizer.scale_loss(loss)
+
+        self._freeze(capture)
+        layers = [tl for tl in self.layers if tl.selected]
+        watched = []
+        if sel.wants("backward"):
+            watched = [tl for tl in layers if id(tl.layer) in capture.forward]
+        trainable = model.trainable_weights
+        lr = tf.cast(tf.convert_to_tensor(model.optimizer.learning_rate), _F64)
+        grads_of = {}
+        output_grads = []
+        if trainable:
+            sources = list(trainable) + [capture.forward[id(tl.layer)] for tl in watched]
+            grads = tape.gradient(loss, sources)
+            weight_grads = grads[:len(trainable)]
+            output_grads = grads[len(trainable):]
+            grads_of = {id(v): g for v, g in zip(trainable, weight_grads)}
+            model.optimizer.apply_gradients(zip(weight_grads, trainable))
+        else:
+            warnings.warn("The model does not have any trainable weights.")
+        metrics = model.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+        first_x = next(i for i in tree.flatten(x) if i is not None)
+        first_y = tree.flatten(y)[0] if y is not None else None
+        first_pred = tree.flatten(y_pred)[0]
+        accuracy = self._accuracy(first_pred, first_y)
+
+        plan, tensors = [], []
+
+        def add(key, make):
+            """``make`` builds the tensor inside the recording branch only."""
+            plan.append((key, len(tensors)))
+            tensors.append(make)
+
+        if sel.wants("input"):
+            add((-1, MODEL, None, "input"), lambda: first_x)
+        if sel.wants("target") and first_y is not None:
+            add((-1, MODEL, None, "target"), lambda: first_y)
+        for tl in layers:
+            key = id(tl.layer)
+            if key not in capture.forward:
+                continue
+            forward = capture.forward[key]
+            if sel.wants("forward"):
+                add(tl.key("forward"), lambda t=forward: t)
+            if sel.wants("activation"):
+                activation = capture.activation.get(key, forward)
+                add(tl.key("activation"), lambda t=activation: t)
+        plan.append(((-1, MODEL, None, "loss"), "loss"))
+        if accuracy is not None and sel.wants("accuracy"):
+            plan.append(((-1, MODEL, None, "accuracy"), "accuracy"))
+        for tl, grad in reversed(list(zip(watched, output_grads))):
+            if grad is not None:
+                add(tl.key("backward"), lambda t=grad: t)
+        if sel.wants("gradient"):
+            for tl in layers:
+                grads = [grads_of.get(id(v)) for v in tl.kernels]
+                grads = [g for g in grads if g is not None]
+                if grads:
+                    add(tl.key("gradient"), lambda g=grads: flat_concat(g))
+        if sel.wants("weight"):
+            for tl in layers:
+                add(tl.key("weight"), lambda k=tl.kernels: flat_concat([v.value for v in k]))
+        if model.optimizer is not None and sel.wants("learning_rate"):
+            plan.append(((-1, MODEL, None, "learning_rate"), "learning_rate"))
+        self._plan = plan
+
+        record = tf.logical_or(self._flag, tf.logical_not(tf.math.is_finite(batch_loss)))
+
+        def do_record():
+            self._stats.assign(tf.stack([reduce(make()) for make in tensors]) if tensors
+                               else tf.zeros([0, RAW_WIDTH], _F64))
+            return tf.constant(True)
+
+        recorded = tf.cond(record, do_record, lambda: tf.constant(False))
+        self._scalars.assign(tf.stack([
+            tf.cast(batch_loss, _F64),
+            tf.cast(accuracy, _F64) if accuracy is not None else tf.constant(np.nan, _F64),
+            lr, tf.cast(recorded, _F64), tf.cast(tf.shape(first_x)[0], _F64)]))
+        return metrics
+
+    def _freeze(self, capture):
+        """At the first trace: number the layers in the order they ran, name activations."""
+        if self.layers is not None:
+            return
+        layers = []
+        for tl in capture.order:
+            tl.index = len(layers)
+            if not tl.fused and id(tl.layer) in capture.activation_name:
+                tl.activation = capture.activation_name[id(tl.layer)]
+            layers.append(tl)
+        self.layers = layers
+
+    def _accuracy(self, y_pred, y):
+        """The batch accuracy (graph ops), or None for regression or when it cannot tell."""
+        if y is None or self._task() != "classification":
+            return None
+        y_pred = tf.convert_to_tensor(y_pred)
+        y = tf.convert_to_tensor(y)
+        units = y_pred.shape[-1] if y_pred.shape.rank else None
+        if units is None:
+            return None
+        if units == 1:
+            threshold = 0.0 if self._from_logits() else 0.5
+            predicted = tf.cast(tf.reshape(y_pred, [-1]) > threshold, _F64)
+            truth = tf.cast(tf.reshape(y, [-1]) > 0.5, _F64)
+        else:
+            predicted = tf.cast(tf.argmax(y_pred, axis=-1), _F64)
+            if y.shape.rank == y_pred.shape.rank and y.shape[-1] == units:
+                truth = tf.cast(tf.argmax(y, axis=-1), _F64)
+            else:
+                truth = tf.cast(tf.reshape(y, tf.shape(predicted)), _F64)
+        return tf.reduce_mean(tf.cast(tf.equal(predicted, truth), _F64))
+
+    # ------------------------------------------------------------------ metadata
+
+    def _loss_object(self):
+        loss = getattr(self.model, "loss", None)
+        if isinstance(loss, (list, tuple)) and loss:
+            loss = loss[0]
+        if isinstance(loss, dict) and loss:
+            loss = next(iter(loss.values()))
+        return loss
+
+    def _loss(self):
+        if self.loss_name is not None:
+            return self.loss_name
+        loss = self._loss_object()
+        if loss is None:
+            return None
+        if isinstance(loss, str):
+            return loss
+        name = getattr(loss, "name", None)
+        if isinstance(name, str) and name:
+            return name
+        return getattr(loss, "__name__", type(loss).__name__)
+
+    def _from_logits(self):
+        loss = self._loss_object()
+        kwargs = getattr(loss, "_fn_kwargs", None) or {}
+        return bool(getattr(loss, "from_logits", kwargs.get("from_logits", False)))
+
+    def _task(self):
+        if self.task is not None:
+            return self.task
+        name = (self._loss() or "").lower().replace("_", "")
+        if any(k.replace("_", "") in name for k in _CLASSIFICATION):
+            return "classification"
+        if any(k.replace("_", "") in name for k in _REGRESSION):
+            return "regression"
+        return None
+
+    def _classes(self):
+        if self.num_classes is not None:
+            return int(self.num_classes)
+        if self._task() != "classification":
+            return None
+        outputs = getattr(self.model, "outputs", None)
+        if not outputs:
+            return None
+        units = outputs[0].shape[-1]
+        if units is None:
+            return None
+        return 2 if units == 1 else int(units)
+
+    def metadata(self):
+        """The trace's key-value metadata (all values are strings), in contract order."""
+        model = self.model
+        meta = {"dltrace.version": FORMAT_VERSION, "dltrace.run_id": self.run_id,
+                "dltrace.model": self.model_name if self.model_name is not None else model.name,
+                "dltrace.framework": "keras"}
+        optimizer = getattr(model, "optimizer", None)
+        if optimizer is not None:
+            inner = getattr(optimizer, "inner_optimizer", None) or optimizer
+            meta["dltrace.optimizer"] = type(inner).__name__
+            meta["dltrace.learning_rate"] = repr(float(np.asarray(optimizer.learning_rate)))
+        if self._batch_size is not None:
+            meta["dltrace.batch_size"] = str(self._batch_size)
+        task = self._task()
+        if task is not None:
+            meta["dltrace.task"] = task
+        loss = self._loss()
+        if loss is not None:
+            meta["dltrace.loss"] = loss
+        meta["dltrace.layers"] = json.dumps([
+            {"index": l.index, "name": l.name, "type": l.type, "activation": l.activation,
+             "params": l.params, "trainable": l.trainable} for l in self.layers])
+        if self._steps_per_epoch:
+            meta["dltrace.steps_per_epoch"] = str(int(self._steps_per_epoch))
+        classes = self._classes()
+        if classes is not None:
+            meta["dltrace.num_classes"] = str(classes)
+        meta.update(self.selection.metadata())
+        return meta

@@ -1,0 +1,113 @@
+"""Record a dl-analyze trace from a PyTorch Lightning ``Trainer``:
+
+    from dltrace.lightning import DltraceCallback
+    trainer = Trainer(callbacks=[DltraceCallback("run.arrows", task="classification")])
+
+The callback attaches the PyTorch recorder (:mod:`dltrace.pytorch`) to the LightningModule
+when training starts and records each training batch after the optimizer step
+(``on_train_batch_end``). The loss is what ``training_step`` returned (the tensor, or the
+``"loss"`` entry of its dict); the accuracy is the returned dict's ``"accuracy"``/``"acc"``
+entry or, failing that, the metric logged under ``accuracy_key`` (default ``train_acc``,
+then ``train_accuracy``, ``acc``, ``accuracy``). At the end of each training epoch the logged
+``val_loss`` and ``val_acc``/``val_accuracy`` become the epoch's validation rows.
+"""
+
+import lightning.pytorch as pl
+import torch
+
+from .pytorch.recorder import Recorder
+
+_ACCURACY_KEYS = ("train_acc", "train_accuracy", "acc", "accuracy")
+_VAL_ACCURACY_KEYS = ("val_acc", "val_accuracy")
+
+
+def _value(x):
+    if isinstance(x, torch.Tensor):
+        return x.detach()
+    return x
+
+
+class DltraceCallback(pl.Callback):
+    """Records the training run into ``path`` (.arrows recommended; .csv, .arrow, .parquet).
+
+    Keyword options are those of :func:`dltrace.pytorch.attach` (task, loss_name,
+    num_classes, every, phases, layers, record_inputs, flush_every, run_id, model_name...),
+    plus ``accuracy_key`` (the logged metric to use as the batch accuracy) and
+    ``input_key``/``target_key`` (how to find the inputs and targets in a batch: an index
+    into a tuple/list batch, default 0 and 1, or a key of a dict batch).
+    """
+
+    def __init__(self, path, accuracy_key=None, input_key=0, target_key=1, **options):
+        super().__init__()
+        self.path = path
+        self.options = options
+        self.accuracy_key = accuracy_key
+        self.input_key = input_key
+        self.target_key = target_key
+        self.recorder = None
+
+    def on_train_start(self, trainer, pl_module):
+        if self.recorder is not None:
+            return
+        optimizer = trainer.optimizers[0] if trainer.optimizers else None
+        options = dict(self.options)
+        if "steps_per_epoch" not in options:
+            batches = trainer.num_training_batches
+            if isinstance(batches, int) and batches > 0:
+                options["steps_per_epoch"] = batches
+        options.setdefault("model_name", type(pl_module).__name__)
+        self.recorder = Recorder(pl_module, self.path, optimizer=optimizer, **options)
+
+    def _part(self, batch, key):
+        try:
+            return batch[key]
+        except (KeyError, IndexError, TypeError):
+            return None
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if self.recorder is None:
+            return
+        loss = outputs
+        accuracy = None
+        if isinstance(outputs, dict):
+            loss = outputs.get("loss")
+            accuracy = outputs.get("accuracy", outputs.get("acc"))
+        if loss is None:
+            return  # training_step returned nothing: no optimizer step was taken
+        if accuracy is None:
+            metrics = trainer.callback_metrics
+            keys = (self.accuracy_key,) if self.accuracy_key else _ACCURACY_KEYS
+            for key in keys:
+                if key in metrics:
+                    accuracy = metrics[key]
+                    break
+        inputs = self._part(batch, self.input_key)
+        targets = self._part(batch, self.target_key)
+        self.recorder.step(_value(loss), accuracy=_value(accuracy),
+                           inputs=inputs if isinstance(inputs, torch.Tensor) else None,
+                           targets=targets if isinstance(targets, torch.Tensor) else None,
+                           epoch=trainer.current_epoch, batch=batch_idx)
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        if self.recorder is None:
+            return
+        metrics = trainer.callback_metrics
+        val_loss = metrics.get("val_loss")
+        val_accuracy = None
+        for key in _VAL_ACCURACY_KEYS:
+            if key in metrics:
+                val_accuracy = metrics[key]
+                break
+        if val_loss is not None or val_accuracy is not None:
+            self.recorder.add_validation(_value(val_loss), _value(val_accuracy))
+
+    def on_train_end(self, trainer, pl_module):
+        self.close()
+
+    def on_exception(self, trainer, pl_module, exception):
+        self.close()
+
+    def close(self):
+        """Writes every recorded step and closes the trace (the end of fit does this)."""
+        if self.recorder is not None:
+            self.recorder.close()
