@@ -1,0 +1,68 @@
+"""Tests of the Lightning callback: a real Trainer run recorded, with validation rows."""
+
+import json
+
+import lightning.pytorch as pl
+import pytest
+import torch
+from conftest import find, read_arrow_trace
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from dltrace.lightning import DltraceCallback
+
+
+class Classifier(pl.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3))
+
+    def forward(self, x):
+        return self.net(x)
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        out = self(x)
+        loss = nn.functional.cross_entropy(out, y)
+        self.log("train_acc", (out.argmax(1) == y).float().mean(), on_step=True)
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        x, y = batch
+        out = self(x)
+        self.log("val_loss", nn.functional.cross_entropy(out, y))
+        self.log("val_acc", (out.argmax(1) == y).float().mean())
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+def test_trainer_withCallback_recordsEveryStepAndValidation(tmp_path):
+    torch.manual_seed(0)
+    x, y = torch.randn(64, 8), torch.randint(0, 3, (64,))
+    loader = DataLoader(TensorDataset(x, y), batch_size=16)
+    path = tmp_path / "run.arrows"
+    callback = DltraceCallback(path, task="classification", loss_name="CrossEntropyLoss",
+                               num_classes=3)
+    trainer = pl.Trainer(max_epochs=2, callbacks=[callback], logger=False,
+                         enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, accelerator="cpu", devices=1)
+    trainer.fit(Classifier(), loader, loader)
+
+    rows, meta = read_arrow_trace(path)
+    assert sorted({int(r["step"]) for r in rows}) == list(range(8))
+    assert [(r["epoch"], r["batch"]) for r in rows if r["phase"] == "loss"] == [
+        (str(e), str(b)) for e in range(2) for b in range(4)]
+    layers = json.loads(meta["dltrace.layers"])
+    assert [(l["name"], l["type"], l["activation"]) for l in layers] == [
+        ("net.0", "Linear", "relu"), ("net.2", "Linear", "linear")]
+    assert meta["dltrace.steps_per_epoch"] == "4"
+    assert meta["dltrace.model"] == "Classifier"
+    assert meta["dltrace.optimizer"] == "SGD"
+    for phase in ("forward", "activation", "backward", "gradient", "weight"):
+        find(rows, 7, "net.0", phase)
+    find(rows, 7, "model", "accuracy")
+    val = [(r["step"], r["phase"]) for r in rows if r["phase"].startswith("val_")]
+    assert val == [("3", "val_loss"), ("3", "val_accuracy"), ("7", "val_loss"), ("7", "val_accuracy")]
+    assert find(rows, 7, "model", "val_loss")["mean"] == pytest.approx(
+        float(trainer.callback_metrics["val_loss"]), rel=1e-6)

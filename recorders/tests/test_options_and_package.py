@@ -1,0 +1,164 @@
+"""PyTorch recorder options (every, phases, layers, the non-finite rule), layer names,
+the formats, and the package: the wheel builds offline and installs, the old import works."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+from conftest import (RECORDERS, assert_stats_close, find, numpy_stats, read_arrow_trace,
+                      read_csv_trace, read_parquet_trace, row_stats)
+from torch import nn
+
+from dltrace.pytorch import attach, tensor_stats
+from dltrace._core.schema import STAT_COLUMNS
+
+
+def train(rec, model, steps, lr=0.1, nan_at=None, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    opt = rec.optimizer
+    for step in range(steps):
+        x, y = torch.randn(16, 8, generator=g), torch.randint(0, 3, (16,), generator=g)
+        opt.zero_grad()
+        out = model(x)
+        loss = nn.functional.cross_entropy(out, y)
+        loss.backward()
+        opt.step()
+        if step == nan_at:  # a loss that went bad at this step alone
+            loss = loss.detach() * float("nan")
+        rec.step(loss, accuracy=(out.argmax(1) == y).float().mean(), inputs=x, targets=y)
+
+
+def sequential():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3))
+
+
+def test_sequentialChildren_namedWithContainerAndTypeInMetadata(tmp_path):
+    model = sequential()
+    rec = attach(model, tmp_path / "run.arrows", optimizer=torch.optim.SGD(model.parameters(), 0.1))
+    train(rec, model, 1)
+    rec.close()
+    rows, meta = read_arrow_trace(tmp_path / "run.arrows")
+    assert [(l["name"], l["type"]) for l in json.loads(meta["dltrace.layers"])] == [
+        ("sequential.0", "Linear"), ("sequential.2", "Linear")]
+    assert find(rows, 0, "sequential.0", "forward")["layer_type"] == "Linear"
+
+
+def test_every_recordsLayerRowsEveryNthStepAndScalarsEveryStep(tmp_path):
+    model = sequential()
+    rec = attach(model, tmp_path / "run.csv", optimizer=torch.optim.SGD(model.parameters(), 0.1),
+                 every=3)
+    train(rec, model, 7)
+    rec.close()
+    rows, meta = read_csv_trace(tmp_path / "run.csv")
+    assert {r["step"] for r in rows if r["phase"] == "loss"} == {str(s) for s in range(7)}
+    assert {r["step"] for r in rows if r["layer_name"] != "model"} == {"0", "3", "6"}
+    assert {r["step"] for r in rows if r["phase"] == "input"} == {"0", "3", "6"}
+    assert meta["dltrace.record_every"] == "3"
+
+
+def test_nonFiniteLoss_stepAndNextThreeRecordedWhateverEvery(tmp_path):
+    model = sequential()
+    rec = attach(model, tmp_path / "run.arrows",
+                 optimizer=torch.optim.SGD(model.parameters(), 0.1), every=100)
+    train(rec, model, 12, nan_at=5)
+    rec.close()
+    rows, _ = read_arrow_trace(tmp_path / "run.arrows")
+    weight_steps = sorted({int(r["step"]) for r in rows if r["phase"] == "weight"})
+    assert weight_steps == [0, 5, 6, 7, 8]
+    # the step itself: what is still at hand after it (inputs, gradients, weights)
+    for phase in ("input", "target"):
+        find(rows, 5, "model", phase)
+    find(rows, 5, "sequential.0", "gradient")
+    assert [r for r in rows if int(r["step"]) == 5 and r["phase"] == "forward"] == []
+    assert math.isnan(find(rows, 5, "model", "loss")["mean"])
+    # the next three steps in full
+    for step in (6, 7, 8):
+        for phase in ("forward", "activation", "backward", "gradient", "weight"):
+            find(rows, step, "sequential.0", phase)
+
+
+def test_phasesAndLayers_subsetRecordedAndBadValuesNamed(tmp_path):
+    model = sequential()
+    opt = torch.optim.SGD(model.parameters(), 0.1)
+    rec = attach(model, tmp_path / "run.arrows", optimizer=opt, phases=("weight", "gradient"),
+                 layers=["*.2"])
+    train(rec, model, 2)
+    rec.close()
+    rows, meta = read_arrow_trace(tmp_path / "run.arrows")
+    assert {(r["layer_name"], r["phase"]) for r in rows} == {
+        ("sequential.2", "gradient"), ("sequential.2", "weight"), ("model", "loss")}
+    assert meta["dltrace.record_phases"] == "loss,gradient,weight"
+    assert json.loads(meta["dltrace.record_layers"]) == ["*.2"]
+    with pytest.raises(ValueError, match="'fc9' matches no layer; the layers are: sequential.0, sequential.2"):
+        attach(model, tmp_path / "x.arrows", layers="fc9")
+    with pytest.raises(ValueError, match="unknown phase 'weights'"):
+        attach(model, tmp_path / "x.arrows", phases=["weights"])
+    with pytest.raises(ValueError, match="every must be a positive integer, got 0"):
+        attach(model, tmp_path / "x.arrows", every=0)
+
+
+@pytest.mark.parametrize("shape,offset,scale", [((4, 1_000_000), 3.0, 1.0),
+                                               ((2000, 2000), 1000.0, 0.01),
+                                               ((70000,), -5.0, 2.0)])
+def test_tensorStats_largeFloat32_withinDocumentedTolerance(shape, offset, scale):
+    g = torch.Generator().manual_seed(3)
+    t = torch.randn(*shape, generator=g) * scale + offset
+    t.view(-1)[::9] = 0.0
+    expected = numpy_stats(t.numpy())
+    assert_stats_close(dict(zip(STAT_COLUMNS, tensor_stats(t))), expected, str(shape))
+
+
+@pytest.mark.parametrize("extension,reader", [(".arrows", read_arrow_trace), (".arrow", read_arrow_trace),
+                                              (".parquet", read_parquet_trace), (".csv", read_csv_trace)])
+def test_everyFormat_sameRows(tmp_path, extension, reader):
+    model = sequential()
+    rec = attach(model, tmp_path / ("run" + extension),
+                 optimizer=torch.optim.SGD(model.parameters(), 0.1), flush_every=2)
+    train(rec, model, 3)
+    rec.close()
+    rows, meta = reader(tmp_path / ("run" + extension))
+    assert len(rows) == 3 * 15
+    assert meta["dltrace.framework"] == "pytorch"
+    stats = row_stats(find(rows, 2, "sequential.2", "weight"))
+    assert_stats_close(stats, numpy_stats(model[2].weight.detach().numpy()), "weight")
+
+
+def test_wheel_buildsOfflineInstallsAndOldImportWorks(tmp_path):
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                            "-w", str(tmp_path / "dist"), RECORDERS],
+                           capture_output=True, text=True, timeout=300)
+    assert build.returncode == 0, build.stdout + build.stderr
+    wheel = next((tmp_path / "dist").glob("dltrace-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    for module in ("dltrace/pytorch/recorder.py", "dltrace/keras/recorder.py",
+                   "dltrace/lightning.py", "dltrace/_core/sink.py", "dltrace_recorder/__init__.py"):
+        assert module in names
+    target = tmp_path / "site"
+    install = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index",
+                              "--target", str(target), str(wheel)],
+                             capture_output=True, text=True, timeout=300)
+    assert install.returncode == 0, install.stdout + install.stderr
+    code = ("import dltrace, dltrace.pytorch, dltrace_recorder, torch;"
+            "assert dltrace.pytorch.__file__.startswith(%r);"
+            "assert dltrace_recorder.attach is dltrace.pytorch.attach;"
+            "print(dltrace_recorder.tensor_stats(torch.tensor([1.0, 3.0]))[:2])" % str(target))
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         cwd=str(tmp_path), env=dict(os.environ, PYTHONPATH=str(target)))
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.strip() == "(2.0, 1.0)"
+
+
+def test_oldSysPathImport_recordersPytorchOnPath_works(tmp_path):
+    code = ("import sys; sys.path.insert(0, %r); import dltrace_recorder as d;"
+            "print(d.attach.__module__)" % os.path.join(RECORDERS, "pytorch"))
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300, cwd=str(tmp_path))
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "dltrace.pytorch.recorder"
