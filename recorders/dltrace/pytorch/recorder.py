@@ -251,6 +251,7 @@ class Recorder:
         self._last_layer = None
         self._last_has_activation = False
         self._active = False        # this step's passes are being recorded
+        self._started = False       # a training pass of this step has begun
         self._step = 0
         self._force_until = -1      # steps up to this one are recorded whatever `every` says
         self._pending_finite = None  # (step, host flag, event) of a loss on an accelerator
@@ -292,6 +293,12 @@ class Recorder:
     def _on_model_forward(self, module, inputs):
         if not self._recording():
             return
+        self._begin_step()
+
+    def _begin_step(self):
+        """At the model's forward (or, when the model itself is not called, as in a
+        LightningModule's training_step, at the first layer's): a new pass of this step."""
+        self._started = True
         self._resolve_pending_finite(wait=True)
         self._forward.clear()
         self._activation.clear()
@@ -306,6 +313,8 @@ class Recorder:
         out = _first_tensor(output)
         if out is None:
             return
+        if not self._started:
+            self._begin_step()
         key = id(module)
         if self.layers is None:
             if key not in self._seen:
@@ -410,6 +419,7 @@ class Recorder:
         # everything still at hand: inputs, gradients, weights.
         full = self._active or not finite
         self._active = False
+        self._started = False
         sel = self.selection
         data = _StepData()
         if full and sel.record_inputs:

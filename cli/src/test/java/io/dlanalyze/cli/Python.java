@@ -10,32 +10,45 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
-/** Runs Debian's system Python 3 (which carries python3-torch) from tests. */
+/**
+ * Runs the test Python environment's interpreter (torch, TensorFlow, Keras, Lightning, pyarrow,
+ * scikit-learn, pytest), which build/test-env.sh sets up and the build passes as the system
+ * property {@code test.python}.
+ */
 final class Python {
-  static final String INTERPRETER = "/usr/bin/python3";
-
   private Python() {}
 
   /** The repository root (surefire sets {@code repo.root}). */
   static Path repoRoot() {
     String root = System.getProperty("repo.root");
     Path path = root != null ? Path.of(root) : Path.of("").toAbsolutePath().getParent();
-    if (!Files.isDirectory(path.resolve("recorders/pytorch"))) {
-      fail("cannot find the repository root (recorders/pytorch) from " + path);
+    if (!Files.isDirectory(path.resolve("recorders/dltrace"))) {
+      fail("cannot find the repository root (recorders/dltrace) from " + path);
     }
     return path;
   }
 
-  /** Fails with install instructions unless /usr/bin/python3 can import torch and sklearn. */
-  static void requireTorch() {
-    Result result =
-        run(List.of(INTERPRETER, "-c", "import torch, sklearn, numpy"), repoRoot(), 120);
+  /** The interpreter; fails with the command that sets it up when it is missing. */
+  static String interpreter() {
+    String configured = System.getProperty("test.python");
+    Path python = configured != null
+        ? Path.of(configured)
+        : repoRoot().resolve("target/test-env/python/bin/python");
+    if (!Files.isExecutable(python)) {
+      fail("the test Python environment is missing (" + python + "): run build/test-env.sh,"
+          + " or the whole build from the repository root (mvn -B verify runs it)");
+    }
+    return python.toString();
+  }
+
+  /** Fails with the set-up command unless the interpreter imports the recorders' frameworks. */
+  static void requireFrameworks() {
+    Result result = run(
+        List.of(interpreter(), "-c", "import torch, sklearn, numpy, keras, lightning, pyarrow"),
+        repoRoot(), 300);
     if (result.exitCode() != 0) {
-      fail(
-          "these tests need PyTorch and scikit-learn for "
-              + INTERPRETER
-              + ": run .ci/run, or apt-get install python3-torch python3-sklearn\n"
-              + result.output());
+      fail("the test Python environment cannot import the frameworks: delete it and run"
+          + " build/test-env.sh again\n" + result.output());
     }
   }
 
@@ -48,17 +61,15 @@ final class Python {
     builder.redirectErrorStream(true);
     builder.environment().put("OMP_NUM_THREADS", "1");
     builder.environment().put("PYTHONDONTWRITEBYTECODE", "1");
+    builder.environment().put("TF_CPP_MIN_LOG_LEVEL", "3");
+    builder.environment().put("TF_ENABLE_ONEDNN_OPTS", "0");
     try {
       Process process;
       try {
         process = builder.start();
       } catch (IOException e) {
-        fail(
-            "cannot start "
-                + command.get(0)
-                + " ("
-                + e.getMessage()
-                + "): run .ci/run, or apt-get install python3 python3-torch python3-sklearn");
+        fail("cannot start " + command.get(0) + " (" + e.getMessage()
+            + "): run build/test-env.sh (mvn -B verify runs it)");
         throw new AssertionError(e);
       }
       process.getOutputStream().close();

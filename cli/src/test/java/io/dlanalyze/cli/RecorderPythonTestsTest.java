@@ -6,17 +6,17 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
- * Runs the recorders' own pytest suite (recorders/tests) with /usr/bin/python3,
+ * Runs the recorders' own pytest suite (recorders/tests) with the test Python environment,
  * so that {@code mvn -B verify} covers it.
  */
 class RecorderPythonTestsTest {
   @Test
   void recorderUnitTests_systemPython_allPass() {
-    Python.requireTorch();
+    Python.requireFrameworks();
 
     Python.Result result =
         Python.run(
-            List.of(Python.INTERPRETER, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+            List.of(Python.interpreter(), "-m", "pytest", "-q", "-p", "no:cacheprovider",
                 "recorders/tests"),
             Python.repoRoot(),
             600);
