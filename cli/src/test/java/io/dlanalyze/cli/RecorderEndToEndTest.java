@@ -32,10 +32,10 @@ class RecorderEndToEndTest {
   }
 
   private Path train(String name, String... extra) {
-    return train("train_buggy.py", name, extra);
+    return trainWith("train_buggy.py", name, extra);
   }
 
-  private Path train(String scriptName, String name, String... extra) {
+  private Path trainWith(String scriptName, String name, String... extra) {
     Path script = Python.repoRoot().resolve("cli/src/test/resources/e2e/" + scriptName);
     Path out = dir.resolve(name);
     List<String> command = new ArrayList<>(List.of(Python.interpreter(), script.toString(),
@@ -94,7 +94,7 @@ class RecorderEndToEndTest {
   @Test
   void analyze_kerasFitWithOneLineRecorder_explodingGradientInFirstDenseThenNanInSecond()
       throws IOException {
-    Path trace = train("train_keras_buggy.py", "keras.arrows");
+    Path trace = trainWith("train_keras_buggy.py", "keras.arrows");
 
     Run run = cli("analyze", trace.toString(), "--format", "json");
 
@@ -116,7 +116,7 @@ class RecorderEndToEndTest {
 
   @Test
   void analyze_lightningTrainerWithCallback_rootCauseInSecondLinearNamedNet1() throws IOException {
-    Path trace = train("train_lightning_buggy.py", "lightning.arrows");
+    Path trace = trainWith("train_lightning_buggy.py", "lightning.arrows");
 
     Run run = cli("analyze", trace.toString(), "--format", "json");
 
