@@ -31,24 +31,32 @@ final class Python {
   /** The interpreter; fails with the command that sets it up when it is missing. */
   static String interpreter() {
     String configured = System.getProperty("test.python");
-    Path python = configured != null
-        ? Path.of(configured)
-        : repoRoot().resolve("target/test-env/python/bin/python");
+    Path python =
+        configured != null
+            ? Path.of(configured)
+            : repoRoot().resolve("target/test-env/python/bin/python");
     if (!Files.isExecutable(python)) {
-      fail("the test Python environment is missing (" + python + "): run build/test-env.sh,"
-          + " or the whole build from the repository root (mvn -B verify runs it)");
+      fail(
+          "the test Python environment is missing ("
+              + python
+              + "): run build/test-env.sh,"
+              + " or the whole build from the repository root (mvn -B verify runs it)");
     }
     return python.toString();
   }
 
   /** Fails with the set-up command unless the interpreter imports the recorders' frameworks. */
   static void requireFrameworks() {
-    Result result = run(
-        List.of(interpreter(), "-c", "import torch, sklearn, numpy, keras, lightning, pyarrow"),
-        repoRoot(), 300);
+    Result result =
+        run(
+            List.of(interpreter(), "-c", "import torch, sklearn, numpy, keras, lightning, pyarrow"),
+            repoRoot(),
+            300);
     if (result.exitCode() != 0) {
-      fail("the test Python environment cannot import the frameworks: delete it and run"
-          + " build/test-env.sh again\n" + result.output());
+      fail(
+          "the test Python environment cannot import the frameworks: delete it and run"
+              + " build/test-env.sh again\n"
+              + result.output());
     }
   }
 
@@ -68,8 +76,12 @@ final class Python {
       try {
         process = builder.start();
       } catch (IOException e) {
-        fail("cannot start " + command.get(0) + " (" + e.getMessage()
-            + "): run build/test-env.sh (mvn -B verify runs it)");
+        fail(
+            "cannot start "
+                + command.get(0)
+                + " ("
+                + e.getMessage()
+                + "): run build/test-env.sh (mvn -B verify runs it)");
         throw new AssertionError(e);
       }
       process.getOutputStream().close();

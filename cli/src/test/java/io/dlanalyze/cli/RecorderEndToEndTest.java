@@ -20,8 +20,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Trains small models with the recorders (the test Python environment, seconds each), then
- * reads and analyses the recorded Arrow IPC streams with the CLI.
+ * Trains small models with the recorders (the test Python environment, seconds each), then reads
+ * and analyses the recorded Arrow IPC streams with the CLI.
  */
 class RecorderEndToEndTest {
   @TempDir Path dir;
@@ -38,8 +38,13 @@ class RecorderEndToEndTest {
   private Path trainWith(String scriptName, String name, String... extra) {
     Path script = Python.repoRoot().resolve("cli/src/test/resources/e2e/" + scriptName);
     Path out = dir.resolve(name);
-    List<String> command = new ArrayList<>(List.of(Python.interpreter(), script.toString(),
-        Python.repoRoot().toString(), out.toString()));
+    List<String> command =
+        new ArrayList<>(
+            List.of(
+                Python.interpreter(),
+                script.toString(),
+                Python.repoRoot().toString(),
+                out.toString()));
     command.addAll(List.of(extra));
     Python.Result result = Python.run(command, dir, 300);
     if (extra.length > 0 && extra[0].equals("--kill-at")) {
@@ -109,7 +114,8 @@ class RecorderEndToEndTest {
     assertThat(nan.get("first_step").asLong()).isGreaterThan(exploding.get("first_step").asLong());
     try (TraceReader reader = TraceReaders.open(trace, ReadOptions.all())) {
       assertThat(reader.metadata().framework()).contains("keras");
-      assertThat(reader.metadata().layers()).extracting(l -> l.name() + " " + l.type())
+      assertThat(reader.metadata().layers())
+          .extracting(l -> l.name() + " " + l.type())
           .containsExactly("dense Dense", "dense_1 Dense");
     }
   }

@@ -6,8 +6,8 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
- * Runs the recorders' own pytest suite (recorders/tests) with the test Python environment,
- * so that {@code mvn -B verify} covers it.
+ * Runs the recorders' own pytest suite (recorders/tests) with the test Python environment, so that
+ * {@code mvn -B verify} covers it.
  */
 class RecorderPythonTestsTest {
   @Test
@@ -16,7 +16,13 @@ class RecorderPythonTestsTest {
 
     Python.Result result =
         Python.run(
-            List.of(Python.interpreter(), "-m", "pytest", "-q", "-p", "no:cacheprovider",
+            List.of(
+                Python.interpreter(),
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
                 "recorders/tests"),
             Python.repoRoot(),
             600);
