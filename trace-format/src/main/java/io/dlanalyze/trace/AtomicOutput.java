@@ -2,81 +2,157 @@ package io.dlanalyze.trace;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Set;
 
 /**
- * A temporary file beside a target path, renamed onto the target on {@link #commit()} and deleted
- * on {@link #abort()}: the target either keeps its old content or gets the complete new one.
+ * Where an output file is written so that it is never seen half-written.
+ *
+ * <p>For a regular file (or a new one) the content goes to a temporary file beside the target,
+ * renamed onto it on {@link #commit()} and deleted on {@link #abort()}: the target either keeps its
+ * old content or gets the complete new one. A symbolic link is followed first: the file it points
+ * to is replaced and the link stays a link (also a dangling link, whose target is created).
+ *
+ * <p>A target that exists and is not a regular file (a device such as {@code /dev/null}, a named
+ * pipe, {@code /dev/stdout} or {@code /proc/self/fd/1}, the {@code /dev/fd/63} of a shell's {@code
+ * >(...)}) is written to directly: nothing can be renamed onto it without replacing the device or
+ * pipe itself, so there is no atomicity, and {@link #abort()} cannot take back what was written.
+ *
+ * <p>The temporary files are named {@code .NAME.dl-analyze-HOST-PID-RANDOM.tmp}; one left behind by
+ * a process that was killed ({@code kill -9}, power loss) is deleted by the next {@link #create} in
+ * the same directory ({@link StaleTemporaries}).
  */
 public final class AtomicOutput {
   /** rw-r--r--: what a plain file write would give under the common umask 022. */
-  private static final java.util.Set<java.nio.file.attribute.PosixFilePermission>
-      OUTPUT_PERMISSIONS = java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--");
+  private static final Set<PosixFilePermission> OUTPUT_PERMISSIONS =
+      PosixFilePermissions.fromString("rw-r--r--");
+
+  /** Symbolic links followed at most, as the kernel's limit (ELOOP). */
+  private static final int MAX_LINKS = 40;
 
   private final Path target;
   private final Path temporary;
+  private final boolean direct;
   private boolean done;
 
-  private AtomicOutput(Path target, Path temporary) {
+  private AtomicOutput(Path target, Path temporary, boolean direct) {
     this.target = target;
     this.temporary = temporary;
+    this.direct = direct;
   }
 
   /**
-   * Creates the temporary file in the target's directory (so the rename stays on one file system).
+   * Prepares writing {@code target}: a temporary file in the directory of the file it names (so the
+   * rename stays on one file system), or the target itself when it is not a regular file.
+   *
+   * @throws IOException when the target is a directory, its directory does not exist, or the
+   *     temporary file cannot be created
    */
   public static AtomicOutput create(Path target) throws IOException {
     Path absolute = target.toAbsolutePath();
-    Path directory = absolute.getParent();
+    BasicFileAttributes attributes = attributes(absolute);
+    if (attributes != null && attributes.isDirectory()) {
+      throw new IOException("is a directory");
+    }
+    if (attributes != null && !attributes.isRegularFile()) {
+      return new AtomicOutput(target, absolute, true);
+    }
+    Path file = attributes != null ? absolute.toRealPath() : followDangling(absolute);
+    Path directory = file.getParent();
     if (directory != null && !Files.isDirectory(directory)) {
       throw new IOException("directory does not exist: " + directory);
     }
-    if (Files.isDirectory(absolute)) {
-      throw new IOException("is a directory");
-    }
-    String name = absolute.getFileName().toString();
-    Path temporary = Files.createTempFile(directory, "." + name + ".", ".tmp");
+    StaleTemporaries.clean(directory);
+    Path temporary =
+        Files.createTempFile(directory, StaleTemporaries.prefix(file.getFileName()), ".tmp");
     // createTempFile makes the file private (0600); an output file should get the usual mode.
     try {
       Files.setPosixFilePermissions(temporary, OUTPUT_PERMISSIONS);
     } catch (UnsupportedOperationException e) {
       // not a POSIX file system: keep the default
     }
-    return new AtomicOutput(target, temporary);
+    return new AtomicOutput(file, temporary, false);
   }
 
+  /** The attributes of what {@code path} names, links followed; null when nothing is there. */
+  private static BasicFileAttributes attributes(Path path) throws IOException {
+    try {
+      return Files.readAttributes(path, BasicFileAttributes.class);
+    } catch (NoSuchFileException e) {
+      return null;
+    } catch (FileSystemException e) {
+      if (Files.isSymbolicLink(path)) {
+        return null; // a loop of links or a link through a missing directory: followed below
+      }
+      throw e;
+    }
+  }
+
+  /** The path a chain of symbolic links ends at (the path itself when it is not a link). */
+  private static Path followDangling(Path path) throws IOException {
+    Path current = path;
+    for (int hops = 0; Files.isSymbolicLink(current); hops++) {
+      if (hops == MAX_LINKS) {
+        throw new IOException("too many levels of symbolic links");
+      }
+      Path link = Files.readSymbolicLink(current);
+      current = current.resolveSibling(link).toAbsolutePath();
+    }
+    return current;
+  }
+
+  /** The file that gets the content: the target, or the file its symbolic links point to. */
   public Path target() {
     return target;
   }
 
-  /** Where to write until {@link #commit()}. */
+  /**
+   * Where to write until {@link #commit()}: the temporary file, or the target itself when it is not
+   * a regular file ({@link #isDirect()}).
+   */
   public Path temporary() {
     return temporary;
   }
 
-  /** Moves the temporary file onto the target. */
+  /** True when the target is written to directly (a device or a pipe): no temporary file. */
+  public boolean isDirect() {
+    return direct;
+  }
+
+  /** Moves the temporary file onto the target (nothing to do when writing directly). */
   public void commit() throws IOException {
     if (done) {
       return;
     }
-    try {
-      Files.move(
-          temporary, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-    } catch (AtomicMoveNotSupportedException e) {
-      Files.move(temporary, target, StandardCopyOption.REPLACE_EXISTING);
+    if (!direct) {
+      try {
+        Files.move(
+            temporary, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      } catch (AtomicMoveNotSupportedException e) {
+        Files.move(temporary, target, StandardCopyOption.REPLACE_EXISTING);
+      }
     }
     done = true;
   }
 
-  /** Deletes the temporary file; the target is untouched. */
+  /** Deletes the temporary file; the target is untouched (unless written to directly). */
   public void abort() {
     if (done) {
       return;
     }
     done = true;
+    if (direct) {
+      return;
+    }
     try {
       Files.deleteIfExists(temporary);
     } catch (IOException e) {
@@ -84,11 +160,11 @@ public final class AtomicOutput {
     }
   }
 
-  /** Writes a whole text atomically. */
+  /** Writes a whole text atomically (directly to a device or pipe). */
   public static void writeString(Path target, String content) throws IOException {
     AtomicOutput output = create(target);
     try {
-      Files.writeString(output.temporary(), content, java.nio.charset.StandardCharsets.UTF_8);
+      Files.writeString(output.temporary(), content, StandardCharsets.UTF_8);
       output.commit();
     } finally {
       output.abort();
