@@ -4,10 +4,18 @@ import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 import static java.util.Objects.requireNonNull;
 
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.dlanalyze.trace.TraceMetadata;
 import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -39,10 +47,24 @@ import java.util.Map;
  * }</pre>
  */
 public final class AnalysisConfig {
+  private static final ObjectMapper JSON =
+      JsonMapper.builder().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION).build();
+  private static final ObjectMapper YAML =
+      new ObjectMapper(new YAMLFactory().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION));
+
   private static final List<String> TOP_KEYS =
       List.of("mode", "fail-on", "thresholds", "exclude-layers", "detectors");
   private static final List<String> DETECTOR_KEYS =
       List.of("enabled", "exclude-layers", "thresholds");
+
+  /**
+   * The largest config file read: 256 KiB, ample for thresholds, detectors and a few thousand layer
+   * names to exclude; a larger file is an error before it is parsed.
+   */
+  public static final int MAX_BYTES = 256 * 1024;
+
+  /** Longest piece of the file (a key, a value) quoted back in an error message. */
+  static final int EXCERPT = 60;
 
   /** The file's name as given: error messages start with it; its extension picks YAML or JSON. */
   private final String file;
@@ -73,37 +95,73 @@ public final class AnalysisConfig {
   public static AnalysisOptions.Builder apply(
       String name, String content, AnalysisOptions.Builder builder) {
     requireNonNull(content, "content is null");
-    return new AnalysisConfig(requireNonNull(name, "name is null")).read(content, builder);
+    AnalysisConfig config = new AnalysisConfig(requireNonNull(name, "name is null"));
+    if (content.length() > MAX_BYTES) {
+      throw config.error("", tooLarge());
+    }
+    return config.read(content, builder);
   }
 
   /**
-   * The text of a config file (UTF-8).
+   * The text of a config file (UTF-8), at most {@link #MAX_BYTES}.
    *
-   * @throws IllegalArgumentException naming the file when it is missing or cannot be read
+   * @throws IllegalArgumentException naming the file when it is missing, cannot be read, is larger
+   *     than {@link #MAX_BYTES} or is not UTF-8 text
    */
   public static String read(Path file) {
-    try {
-      return new String(Files.readAllBytes(file), StandardCharsets.UTF_8);
+    byte[] bytes;
+    try (InputStream in = Files.newInputStream(file)) {
+      bytes = in.readNBytes(MAX_BYTES + 1);
     } catch (java.nio.file.NoSuchFileException e) {
       throw new IllegalArgumentException(format(ROOT, "%s: config file not found", file));
     } catch (IOException e) {
       throw new IllegalArgumentException(
           format(ROOT, "%s: cannot read the config file: %s", file, firstLine(e.getMessage())));
     }
+    if (bytes.length > MAX_BYTES) {
+      throw new IllegalArgumentException(format(ROOT, "%s: %s", file, tooLarge()));
+    }
+    try {
+      return StandardCharsets.UTF_8
+          .newDecoder()
+          .onMalformedInput(CodingErrorAction.REPORT)
+          .onUnmappableCharacter(CodingErrorAction.REPORT)
+          .decode(ByteBuffer.wrap(bytes))
+          .toString();
+    } catch (CharacterCodingException e) {
+      throw new IllegalArgumentException(
+          format(ROOT, "%s: the config file is not UTF-8 text", file), e);
+    }
+  }
+
+  private static String tooLarge() {
+    return format(
+        ROOT,
+        "the config file is larger than %d KiB: it holds thresholds, detectors and layer"
+            + " exclusions, not data",
+        MAX_BYTES / 1024);
   }
 
   private AnalysisOptions.Builder read(String content, AnalysisOptions.Builder builder) {
     JsonNode root;
-    try {
-      String name = file.toLowerCase(Locale.ROOT);
-      ObjectMapper mapper =
-          name.endsWith(".yaml") || name.endsWith(".yml")
-              ? new ObjectMapper(new YAMLFactory())
-              : new ObjectMapper();
-      root = mapper.readTree(content);
+    String name = file.toLowerCase(Locale.ROOT);
+    boolean yaml = name.endsWith(".yaml") || name.endsWith(".yml");
+    ObjectMapper mapper = yaml ? YAML : JSON;
+    try (JsonParser parser = mapper.createParser(content)) {
+      root = mapper.readTree(parser);
+      if (parser.nextToken() != null) {
+        throw error(
+            "",
+            yaml
+                ? "more than one YAML document (a second '---'): put every setting in one"
+                : "more than one JSON value: put every setting in one object");
+      }
     } catch (IOException e) {
-      throw new IllegalArgumentException(
-          format(ROOT, "%s: not valid JSON or YAML: %s", file, firstLine(e.getMessage())));
+      String problem =
+          e instanceof JsonProcessingException jpe
+              ? TraceMetadata.jsonProblem(jpe.getOriginalMessage())
+              : firstLine(e.getMessage());
+      throw error("", "not valid " + (yaml ? "YAML" : "JSON") + ": " + excerpt(problem, 200));
     }
     if (root == null || root.isMissingNode() || root.isNull()) {
       return builder;
@@ -113,7 +171,11 @@ public final class AnalysisConfig {
     }
     checkKeys(root, "", TOP_KEYS);
     if (root.has("mode")) {
-      builder.mode(AnalysisMode.fromWireName(text(root.get("mode"), "mode")));
+      try {
+        builder.mode(AnalysisMode.fromWireName(text(root.get("mode"), "mode")));
+      } catch (IllegalArgumentException e) {
+        throw error("mode", e.getMessage());
+      }
     }
     if (root.has("fail-on")) {
       String failOn = text(root.get("fail-on"), "fail-on");
@@ -131,7 +193,11 @@ public final class AnalysisConfig {
       thresholds(root.get("thresholds"), "thresholds", builder);
     }
     for (String glob : globs(root.get("exclude-layers"), "exclude-layers")) {
-      builder.excludeLayers(glob);
+      try {
+        builder.excludeLayers(glob);
+      } catch (IllegalArgumentException e) {
+        throw error("exclude-layers", e.getMessage());
+      }
     }
     if (root.has("detectors")) {
       detectors(root.get("detectors"), builder);
@@ -153,11 +219,16 @@ public final class AnalysisConfig {
       String path = "detectors." + id;
       if (!known.contains(id)) {
         throw error(
-            path, format(ROOT, "unknown detector %s (known: %s)", id, String.join(", ", known)));
+            path,
+            format(
+                ROOT,
+                "unknown detector %s (known: %s)",
+                excerpt(id, EXCERPT),
+                String.join(", ", known)));
       }
       JsonNode value = entry.getValue();
       if (value.isBoolean()) {
-        enable(builder, id, value.booleanValue());
+        enable(builder, path, id, value.booleanValue());
         continue;
       }
       if (!value.isObject()) {
@@ -169,10 +240,14 @@ public final class AnalysisConfig {
         if (!enabled.isBoolean()) {
           throw error(path + ".enabled", "expected true or false");
         }
-        enable(builder, id, enabled.booleanValue());
+        enable(builder, path, id, enabled.booleanValue());
       }
       for (String glob : globs(value.get("exclude-layers"), path + ".exclude-layers")) {
-        builder.excludeLayers(id, glob);
+        try {
+          builder.excludeLayers(id, glob);
+        } catch (IllegalArgumentException e) {
+          throw error(path + ".exclude-layers", e.getMessage());
+        }
       }
       if (value.has("thresholds")) {
         thresholds(value.get("thresholds"), path + ".thresholds", builder);
@@ -180,11 +255,15 @@ public final class AnalysisConfig {
     }
   }
 
-  private static void enable(AnalysisOptions.Builder builder, String id, boolean on) {
-    if (on) {
-      builder.enable(id);
-    } else {
-      builder.disable(id);
+  private void enable(AnalysisOptions.Builder builder, String path, String id, boolean on) {
+    try {
+      if (on) {
+        builder.enable(id);
+      } else {
+        builder.disable(id);
+      }
+    } catch (IllegalArgumentException e) {
+      throw error(path, e.getMessage());
     }
   }
 
@@ -203,7 +282,7 @@ public final class AnalysisConfig {
         throw error(key, format(ROOT, "unknown threshold (known: %s)", String.join(", ", keys)));
       }
       if (!entry.getValue().isNumber()) {
-        throw error(key, format(ROOT, "expected a number: %s", entry.getValue()));
+        throw error(key, format(ROOT, "expected a number: %s", excerpt(entry.getValue())));
       }
       try {
         builder.set(entry.getKey(), entry.getValue().doubleValue());
@@ -227,7 +306,7 @@ public final class AnalysisConfig {
     }
     for (JsonNode element : node) {
       if (!element.isTextual() || element.asText().isEmpty()) {
-        throw error(path, format(ROOT, "expected a layer name or glob: %s", element));
+        throw error(path, format(ROOT, "expected a layer name or glob: %s", excerpt(element)));
       }
       globs.add(element.asText());
     }
@@ -247,16 +326,29 @@ public final class AnalysisConfig {
 
   private String text(JsonNode node, String path) {
     if (!node.isTextual()) {
-      throw error(path, format(ROOT, "expected a string: %s", node));
+      throw error(path, format(ROOT, "expected a string: %s", excerpt(node)));
     }
     return node.asText();
   }
 
+  /** An error that names the file, then the key (cut to a short excerpt), then the problem. */
   private IllegalArgumentException error(String key, String detail) {
     return new IllegalArgumentException(
         key.isEmpty()
             ? format(ROOT, "%s: %s", file, detail)
-            : format(ROOT, "%s: %s: %s", file, key, detail));
+            : format(ROOT, "%s: %s: %s", file, excerpt(key, 2 * EXCERPT), detail));
+  }
+
+  private static String excerpt(JsonNode value) {
+    return excerpt(value.toString(), EXCERPT);
+  }
+
+  /** At most {@code max} characters of {@code text}, and its length when it was cut. */
+  static String excerpt(String text, int max) {
+    if (text.length() <= max) {
+      return text;
+    }
+    return text.substring(0, max) + format(ROOT, "... (%d characters)", text.length());
   }
 
   private static String firstLine(String message) {

@@ -149,19 +149,46 @@ public final class AnalysisOptions {
     return false;
   }
 
+  /**
+   * True when {@code name} matches {@code glob} ({@code *} any run of characters, {@code ?} one
+   * character, anything else literal). Matched left to right, going back only to the last {@code *}
+   * seen: at most (glob length + 1) x (name length + 1) steps whatever the pattern, where a
+   * translation into a backtracking regular expression takes exponential time on globs such as
+   * {@code *a*a*a*a*a*a*a*a*b}.
+   */
   static boolean globMatches(String glob, String name) {
-    StringBuilder regex = new StringBuilder();
-    for (int i = 0; i < glob.length(); i++) {
-      char c = glob.charAt(i);
-      if (c == '*') {
-        regex.append(".*");
-      } else if (c == '?') {
-        regex.append('.');
+    return matchGlob(glob, name).matches();
+  }
+
+  /** Whether a glob matched, and in how many steps (for the bound's test). */
+  record GlobMatch(boolean matches, long steps) {}
+
+  static GlobMatch matchGlob(String glob, String name) {
+    int g = 0;
+    int n = 0;
+    int star = -1;
+    int resume = 0;
+    long steps = 0;
+    while (n < name.length()) {
+      steps++;
+      if (g < glob.length() && (glob.charAt(g) == '?' || glob.charAt(g) == name.charAt(n))) {
+        g++;
+        n++;
+      } else if (g < glob.length() && glob.charAt(g) == '*') {
+        star = g++;
+        resume = n;
+      } else if (star >= 0) {
+        g = star + 1;
+        n = ++resume;
       } else {
-        regex.append(java.util.regex.Pattern.quote(String.valueOf(c)));
+        return new GlobMatch(false, steps);
       }
     }
-    return name.matches(regex.toString());
+    while (g < glob.length() && glob.charAt(g) == '*') {
+      g++;
+      steps++;
+    }
+    return new GlobMatch(g == glob.length(), steps);
   }
 
   /** The detector ids named by {@link Builder#enableOnly} and {@link Builder#disable}. */

@@ -144,4 +144,97 @@ class AnalysisConfigTest {
     assertThat(options.isExcluded("effective-learning-rate", "encoder.layer.3")).isTrue();
     assertThat(options.isExcluded("saturation", "backbone.conv1")).isTrue();
   }
+
+  @Test
+  void globs_hostilePattern_matchInBoundedSteps_andAgreeWithTheRegexReading() {
+    String glob = "*a*a*a*a*a*a*a*a*b";
+    String name = "a".repeat(40);
+
+    AnalysisOptions.GlobMatch match = AnalysisOptions.matchGlob(glob, name);
+
+    // a backtracking regex (.*a.*a...) takes about 10^10 steps here; the matcher at most g x n
+    assertThat(match.matches()).isFalse();
+    assertThat(match.steps()).isLessThanOrEqualTo((glob.length() + 1L) * (name.length() + 1L));
+    java.util.Random random = new java.util.Random(17);
+    for (int i = 0; i < 5_000; i++) {
+      String g = randomText(random, "ab*?", 6);
+      String n = randomText(random, "ab\n", 8);
+      String regex = g.replace("?", "[\\s\\S]").replace("*", "[\\s\\S]*");
+      assertThat(AnalysisOptions.globMatches(g, n)).as("%s ~ %s", g, n).isEqualTo(n.matches(regex));
+    }
+  }
+
+  private static String randomText(java.util.Random random, String alphabet, int max) {
+    StringBuilder text = new StringBuilder();
+    for (int i = random.nextInt(max + 1); i > 0; i--) {
+      text.append(alphabet.charAt(random.nextInt(alphabet.length())));
+    }
+    return text.toString();
+  }
+
+  @Test
+  void yaml_secondDocument_isAnErrorNamingTheFile() throws Exception {
+    Path config = file("two.yaml", "thresholds:\n  window: 30\n---\nthresholds:\n  window: 40\n");
+
+    assertThatThrownBy(() -> AnalysisConfig.apply(config, AnalysisOptions.builder()))
+        .hasMessage(
+            config + ": more than one YAML document (a second '---'): put every setting in one");
+  }
+
+  @Test
+  void json_trailingValueOrDuplicateKey_isAnError() throws Exception {
+    Path trailing = file("t.json", "{\"mode\": \"default\"} {\"mode\": \"deeplocalize\"}");
+    Path duplicate = file("d.json", "{\"mode\": \"default\", \"mode\": \"deeplocalize\"}");
+
+    assertThatThrownBy(() -> AnalysisConfig.apply(trailing, AnalysisOptions.builder()))
+        .hasMessage(trailing + ": more than one JSON value: put every setting in one object");
+    assertThatThrownBy(() -> AnalysisConfig.apply(duplicate, AnalysisOptions.builder()))
+        .hasMessageStartingWith(duplicate + ": not valid JSON: Duplicate field 'mode'");
+  }
+
+  @Test
+  void everyError_startsWithTheFile() throws Exception {
+    Path mode = file("m.yaml", "mode: fastest\n");
+    Path glob = file("g.yaml", "exclude-layers: \"\"\n");
+    Path detector = file("x.yaml", "detectors:\n  dying-relu:\n    exclude-layers: \"\"\n");
+
+    assertThatThrownBy(() -> AnalysisConfig.apply(mode, AnalysisOptions.builder()))
+        .hasMessageStartingWith(mode + ": mode: ");
+    assertThatThrownBy(() -> AnalysisConfig.apply(glob, AnalysisOptions.builder()))
+        .hasMessage(glob + ": exclude-layers: layer glob is empty");
+    assertThatThrownBy(() -> AnalysisConfig.apply(detector, AnalysisOptions.builder()))
+        .hasMessage(detector + ": detectors.dying-relu.exclude-layers: layer glob is empty");
+  }
+
+  @Test
+  void largeFile_isRefusedBeforeParsing_andLongValuesAreQuotedAsExcerpts() throws Exception {
+    Path huge = file("huge.yaml", "mode: " + "x".repeat(3_000_000) + "\n");
+    Path longValue = file("long.yaml", "thresholds:\n  window: " + "y".repeat(100_000) + "\n");
+
+    assertThatThrownBy(() -> AnalysisConfig.apply(huge, AnalysisOptions.builder()))
+        .hasMessage(
+            huge
+                + ": the config file is larger than 256 KiB: it holds thresholds, detectors and"
+                + " layer exclusions, not data");
+    assertThatThrownBy(() -> AnalysisConfig.apply(longValue, AnalysisOptions.builder()))
+        .hasMessage(
+            longValue
+                + ": thresholds.window: expected a number: \""
+                + "y".repeat(59)
+                + "... (100002 characters)");
+    assertThatThrownBy(
+            () ->
+                AnalysisConfig.apply(
+                    "batch.yaml", "mode: " + "x".repeat(300_000), AnalysisOptions.builder()))
+        .hasMessageStartingWith("batch.yaml: the config file is larger than 256 KiB");
+  }
+
+  @Test
+  void notUtf8_isAnErrorNamingTheFile() throws Exception {
+    Path latin1 = dir.resolve("latin1.yaml");
+    Files.write(latin1, new byte[] {'m', 'o', 'd', 'e', ':', ' ', (byte) 0xE9, '\n'});
+
+    assertThatThrownBy(() -> AnalysisConfig.apply(latin1, AnalysisOptions.builder()))
+        .hasMessage(latin1 + ": the config file is not UTF-8 text");
+  }
 }
