@@ -57,6 +57,21 @@ public final class BatchRunner {
    */
   public BatchResults run(List<Path> traces, PreviousResults previous, BatchListener listener)
       throws InterruptedException {
+    return run(traces, List.of(), previous, listener);
+  }
+
+  /**
+   * Runs the batch over {@code traces}, with an error row for each path of {@code unlisted} (a
+   * directory that could not be listed, whose traces may be missing): it counts as unreadable.
+   *
+   * @throws InterruptedException when the calling thread is interrupted (the pool is stopped)
+   */
+  public BatchResults run(
+      List<Path> traces,
+      List<LocalDiscovery.Unlisted> unlisted,
+      PreviousResults previous,
+      BatchListener listener)
+      throws InterruptedException {
     long start = System.nanoTime();
     TraceAnalysis analysis = new TraceAnalysis(settings);
     PreviousResults known = force ? PreviousResults.none() : previous;
@@ -84,6 +99,11 @@ public final class BatchRunner {
       pool.shutdownNow();
     }
     listener.finished();
+    for (LocalDiscovery.Unlisted path : unlisted) {
+      outcomes.add(
+          TraceOutcome.analyzed(
+              analysis.unlisted(path.path(), path.path().toString(), path.reason())));
+    }
     long elapsed = (System.nanoTime() - start) / 1_000_000;
     return BatchResults.assemble(outcomes, previous, analysis.config(), elapsed);
   }

@@ -3,6 +3,7 @@ package io.dlanalyze.batch;
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 
+import io.dlanalyze.trace.csv.CsvSidecar;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -16,6 +17,7 @@ import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Locale;
 
 /**
  * The fingerprint rule: size, last-modified time, and a SHA-256 of the first and last {@link
@@ -30,6 +32,10 @@ import java.util.List;
  * its time preserved ({@code cp -p}, {@code rsync -t}: size or hash differ). What it misses: an
  * in-place edit of the middle of a large file that keeps its size, mtime, head and tail; no trace
  * writer does that, and {@code --force} re-analyses everything.
+ *
+ * <p>A CSV trace with a sidecar ({@code run.csv.meta.json}, or {@code run.meta.json}): the hash
+ * also covers the sidecar (its name, size, time, head and tail), so new metadata re-analyses the
+ * trace.
  *
  * <p>A directory of Parquet part files: size is the sum, mtime the latest, and the hash covers each
  * part in name order (its name, its size, its head and tail), so adding, removing, renaming or
@@ -59,9 +65,47 @@ public final class Fingerprints {
 
   /** The fingerprint of a single-file trace. */
   public static Fingerprint ofFile(Part file) throws IOException {
+    return ofFile(file, null);
+  }
+
+  /**
+   * The fingerprint of a single-file trace with its CSV sidecar, or without one ({@code sidecar}
+   * null: the same as {@link #ofFile(Part)}). Size and time are the trace's; the hash also covers
+   * the sidecar's name, size, time and its head and tail, so an edited sidecar re-analyses the
+   * trace.
+   */
+  public static Fingerprint ofFile(Part file, Part sidecar) throws IOException {
     MessageDigest digest = sha256();
     hashEdges(file, digest);
+    if (sidecar != null) {
+      digest.update((byte) 0);
+      digest.update(sidecar.name().getBytes(StandardCharsets.UTF_8));
+      digest.update((byte) 0);
+      ByteBuffer numbers = ByteBuffer.allocate(2 * Long.BYTES);
+      numbers.putLong(sidecar.size()).putLong(sidecar.modifiedMillis());
+      digest.update(numbers.array());
+      hashEdges(sidecar, digest);
+    }
     return new Fingerprint(file.size(), file.modifiedMillis(), hex(digest));
+  }
+
+  /**
+   * The names the CSV reader looks for the sidecar of a trace named {@code name} under, in its
+   * order of preference ({@code run.csv.meta.json}, then {@code run.meta.json}); empty for a name
+   * that is not a CSV name. The first that is a regular file is the sidecar.
+   */
+  public static List<String> sidecarNames(String name) {
+    if (!name.toLowerCase(Locale.ROOT).endsWith(".csv")) {
+      return List.of();
+    }
+    Path csv = Path.of(name);
+    List<String> names = new ArrayList<>();
+    names.add(CsvSidecar.path(csv).getFileName().toString());
+    Path alternate = CsvSidecar.alternatePath(csv);
+    if (alternate != null) {
+      names.add(alternate.getFileName().toString());
+    }
+    return names;
   }
 
   /** The fingerprint of a directory of part files; {@code parts} in any order. */
@@ -92,7 +136,19 @@ public final class Fingerprints {
    */
   public static Fingerprint ofLocal(Path trace) throws IOException {
     if (!Files.isDirectory(trace)) {
-      return ofFile(new LocalPart(trace));
+      if (!Files.isRegularFile(trace)) {
+        // never opened: reading a named pipe blocks until someone writes to it
+        throw new IOException(trace + ": not a regular file");
+      }
+      LocalPart sidecar = null;
+      for (String name : sidecarNames(trace.getFileName().toString())) {
+        Path candidate = trace.resolveSibling(name);
+        if (Files.isRegularFile(candidate)) {
+          sidecar = new LocalPart(candidate);
+          break;
+        }
+      }
+      return ofFile(new LocalPart(trace), sidecar);
     }
     List<LocalPart> parts = new ArrayList<>();
     try (DirectoryStream<Path> stream = Files.newDirectoryStream(trace)) {

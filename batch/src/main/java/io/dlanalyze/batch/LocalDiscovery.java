@@ -32,19 +32,35 @@ import java.util.TreeMap;
  *   <li>the output directory is never searched, so results tables are not analysed as traces.
  * </ul>
  *
- * The traces come back sorted by path, each once.
+ * The traces come back sorted by path, each once. A directory that cannot be listed is not a note
+ * but an {@link Unlisted} path, which the batch turns into an error row: the traces in it are not
+ * silently missing.
  */
 public final class LocalDiscovery {
   private LocalDiscovery() {}
 
   /**
-   * The result: the traces found, and non-fatal notes (a glob that matched nothing, a directory
-   * that could not be listed).
+   * The result: the traces found, the paths that could not be listed (a directory without read
+   * permission: the traces in it may be missed, so the batch counts each as unreadable), and
+   * non-fatal notes (a glob that matched nothing).
    */
-  public record Found(List<Path> traces, List<String> notes) {
+  public record Found(List<Path> traces, List<Unlisted> unlisted, List<String> notes) {
     public Found {
       traces = List.copyOf(traces);
+      unlisted = List.copyOf(unlisted);
       notes = List.copyOf(notes);
+    }
+
+    public Found(List<Path> traces, List<String> notes) {
+      this(traces, List.of(), notes);
+    }
+  }
+
+  /** A path met during the walk that could not be listed or looked at, and why. */
+  public record Unlisted(Path path, String reason) {
+    public Unlisted {
+      requireNonNull(path, "path is null");
+      requireNonNull(reason, "reason is null");
     }
   }
 
@@ -59,11 +75,12 @@ public final class LocalDiscovery {
     requireNonNull(arguments, "arguments is null");
     Path excluded = exclude == null ? null : exclude.toAbsolutePath().normalize();
     Map<String, Path> traces = new TreeMap<>();
+    Map<String, Unlisted> unlisted = new TreeMap<>();
     List<String> notes = new ArrayList<>();
     for (String argument : arguments) {
       if (TraceNames.isGlob(argument)) {
         int before = traces.size();
-        glob(argument, excluded, traces, notes);
+        glob(argument, excluded, traces, unlisted, notes);
         if (traces.size() == before) {
           notes.add(format(ROOT, "%s: no trace matches this pattern", argument));
         }
@@ -75,17 +92,20 @@ public final class LocalDiscovery {
             ErrorCode.NOT_FOUND, path, null, "no such file or directory");
       }
       if (Files.isDirectory(path)) {
-        directory(path, excluded, traces, notes);
+        directory(path, excluded, traces, unlisted);
       } else {
         traces.put(path.toString(), path);
       }
     }
-    return new Found(new ArrayList<>(traces.values()), notes);
+    for (String path : traces.keySet()) {
+      unlisted.remove(path);
+    }
+    return new Found(new ArrayList<>(traces.values()), new ArrayList<>(unlisted.values()), notes);
   }
 
   /** A directory argument or a directory met by a glob: one trace, or walked. */
   private static void directory(
-      Path path, Path excluded, Map<String, Path> traces, List<String> notes) {
+      Path path, Path excluded, Map<String, Path> traces, Map<String, Unlisted> unlisted) {
     if (path.equals(excluded)) {
       return;
     }
@@ -94,11 +114,15 @@ public final class LocalDiscovery {
       traces.put(path.toString(), path);
       return;
     }
-    walk(path, excluded, null, traces, notes);
+    walk(path, excluded, null, traces, unlisted);
   }
 
   private static void glob(
-      String argument, Path excluded, Map<String, Path> traces, List<String> notes) {
+      String argument,
+      Path excluded,
+      Map<String, Path> traces,
+      Map<String, Unlisted> unlisted,
+      List<String> notes) {
     Path pattern = Path.of(argument).toAbsolutePath().normalize();
     Path base = pattern.getRoot();
     for (Path part : pattern) {
@@ -112,7 +136,7 @@ public final class LocalDiscovery {
       return;
     }
     PathMatcher matcher = FileSystems.getDefault().getPathMatcher("glob:" + pattern);
-    walk(base, excluded, matcher, traces, notes);
+    walk(base, excluded, matcher, traces, unlisted);
   }
 
   /**
@@ -120,7 +144,11 @@ public final class LocalDiscovery {
    * count, and a matching directory is taken whole.
    */
   private static void walk(
-      Path root, Path excluded, PathMatcher matcher, Map<String, Path> traces, List<String> notes) {
+      Path root,
+      Path excluded,
+      PathMatcher matcher,
+      Map<String, Path> traces,
+      Map<String, Unlisted> unlisted) {
     try {
       Files.walkFileTree(
           root,
@@ -138,7 +166,7 @@ public final class LocalDiscovery {
                 return FileVisitResult.SKIP_SUBTREE;
               }
               if (matcher != null && matcher.matches(dir)) {
-                directory(dir, excluded, traces, notes);
+                directory(dir, excluded, traces, unlisted);
                 return FileVisitResult.SKIP_SUBTREE;
               }
               if (matcher == null && TraceNames.isPartDirectory(name)) {
@@ -160,12 +188,40 @@ public final class LocalDiscovery {
 
             @Override
             public FileVisitResult visitFileFailed(Path file, IOException e) {
-              notes.add(format(ROOT, "%s: cannot be listed: %s", file, e.getMessage()));
+              if (!file.equals(excluded)
+                  && !TraceNames.isHidden(name(file))
+                  && (Files.isDirectory(file, java.nio.file.LinkOption.NOFOLLOW_LINKS)
+                      || TraceNames.isTraceFile(name(file)))) {
+                unlisted.put(file.toString(), new Unlisted(file, reason(e)));
+              }
               return FileVisitResult.CONTINUE;
             }
           });
     } catch (IOException e) {
-      notes.add(format(ROOT, "%s: cannot be listed: %s", root, e.getMessage()));
+      unlisted.put(root.toString(), new Unlisted(root, reason(e)));
     }
+  }
+
+  private static String name(Path path) {
+    Path name = path.getFileName();
+    return name == null ? "" : name.toString();
+  }
+
+  /** Why a path could not be listed, without Java's exception names. */
+  private static String reason(IOException e) {
+    if (e instanceof java.nio.file.AccessDeniedException) {
+      return "permission denied";
+    }
+    if (e instanceof java.nio.file.NoSuchFileException) {
+      return "it vanished while the directory was walked";
+    }
+    if (e instanceof java.nio.file.FileSystemLoopException) {
+      return "a loop of symbolic links";
+    }
+    String reason = e instanceof java.nio.file.FileSystemException fse ? fse.getReason() : null;
+    if (reason == null) {
+      reason = e.getMessage();
+    }
+    return reason == null ? "an I/O error" : reason;
   }
 }

@@ -1,5 +1,6 @@
 package io.dlanalyze.batch;
 
+import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 import static java.util.Objects.requireNonNull;
 
@@ -12,6 +13,7 @@ import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Report;
 import io.dlanalyze.analyzer.RootCause;
 import io.dlanalyze.analyzer.report.Numbers;
+import io.dlanalyze.trace.InputFiles;
 import io.dlanalyze.trace.TraceFormatException;
 import io.dlanalyze.trace.TraceMetadata;
 import io.dlanalyze.trace.TraceReaders;
@@ -74,25 +76,104 @@ public final class TraceAnalysis {
   public Result analyze(Path local, String path, Fingerprint fingerprint) {
     long start = System.nanoTime();
     try {
+      // a named pipe or a device would block or never end: refused before anything opens it
+      InputFiles.requireReadable(local);
       Report report = analyzer.analyze(local, options);
       long millis = (System.nanoTime() - start) / 1_000_000;
       return rows(report, path, fingerprint, millis);
     } catch (TraceFormatException e) {
       return failed(
           local, path, fingerprint, e.code().name().toLowerCase(ROOT), e.getMessage(), start);
-    } catch (RuntimeException | OutOfMemoryError | StackOverflowError e) {
-      return failed(local, path, fingerprint, "internal", "internal error: " + e, start);
+    } catch (OutOfMemoryError e) {
+      return failed(
+          local,
+          path,
+          fingerprint,
+          OUT_OF_MEMORY,
+          format(
+              ROOT,
+              "%s: out of memory with a heap of %d MB (a trace with very many layers, or very"
+                  + " large row groups); run with a larger heap (DL_ANALYZE_JAVA_OPTS=-Xmx2g) or"
+                  + " fewer --jobs",
+              local,
+              Runtime.getRuntime().maxMemory() >> 20),
+          start);
+    } catch (StackOverflowError e) {
+      return failed(
+          local,
+          path,
+          fingerprint,
+          INTERNAL,
+          local + ": internal error (a bug in dl-analyze): the analysis ran out of stack",
+          start);
+    } catch (RuntimeException e) {
+      return failed(
+          local,
+          path,
+          fingerprint,
+          INTERNAL,
+          local + ": internal error (a bug in dl-analyze): " + inWords(e),
+          start);
     }
   }
+
+  /** The error code of a trace whose analysis ran out of memory. */
+  public static final String OUT_OF_MEMORY = "out_of_memory";
+
+  /** The error code of a bug met while analysing a trace. */
+  public static final String INTERNAL = "internal";
+
+  /**
+   * The row of a path that could not even be listed (a directory without read permission): an error
+   * row with code {@code io_error}, so the batch counts what it may have missed there as
+   * unreadable.
+   */
+  public Result unlisted(Path local, String path, String reason) {
+    long modified = 0;
+    try {
+      modified = java.nio.file.Files.getLastModifiedTime(local).toMillis();
+    } catch (java.io.IOException | RuntimeException e) {
+      // unknown
+    }
+    RunRow row =
+        RunRow.error(
+            path,
+            null,
+            Fingerprint.unavailable(0, modified),
+            config,
+            "io_error",
+            oneLine(format(ROOT, "%s: cannot be listed: %s", local, reason), local, path),
+            0,
+            System.currentTimeMillis());
+    return new Result(row, List.of());
+  }
+
+  /**
+   * What went wrong, in words: the exception's message with Java class names shortened to their
+   * simple names ({@code java.lang.IllegalStateException} to {@code IllegalStateException}), or a
+   * plain phrase when it has none.
+   */
+  static String inWords(Throwable e) {
+    String message = e.getMessage();
+    if (message == null || message.isBlank()) {
+      return "an unexpected failure; dl-analyze analyze TRACE --verbose shows where";
+    }
+    return QUALIFIED_NAME.matcher(message).replaceAll("$1");
+  }
+
+  private static final java.util.regex.Pattern QUALIFIED_NAME =
+      java.util.regex.Pattern.compile("\\b(?:[a-z_][a-z0-9_]*\\.)+([A-Z][A-Za-z0-9_$]*)");
 
   private Result failed(
       Path local, String path, Fingerprint fingerprint, String code, String message, long start) {
     long millis = (System.nanoTime() - start) / 1_000_000;
-    String format;
-    try {
-      format = TraceReaders.detect(local).displayName();
-    } catch (RuntimeException e) {
-      format = null;
+    String format = null;
+    if (InputFiles.isFileOrDirectory(local)) {
+      try {
+        format = TraceReaders.detect(local).displayName();
+      } catch (RuntimeException e) {
+        format = null;
+      }
     }
     RunRow row =
         RunRow.error(

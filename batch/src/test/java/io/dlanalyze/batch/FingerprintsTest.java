@@ -110,4 +110,30 @@ class FingerprintsTest {
     assertThat(missing.contentHash()).isEqualTo(Fingerprint.UNAVAILABLE);
     assertThat(missing.sameAs(missing)).isFalse();
   }
+
+  @Test
+  void ofLocal_csvSidecarChanged_differentHash_sameSizeAndTime() throws IOException {
+    Path trace = write(dir.resolve("a.csv"), small(1));
+    Path sidecar = dir.resolve("a.csv.meta.json");
+    long csvTime = Files.getLastModifiedTime(trace).toMillis();
+    Fingerprint before = Fingerprints.ofLocal(trace);
+
+    String metadata = Files.readString(sidecar);
+    Files.writeString(sidecar, metadata.replace("synthetic-1", "synthetic-2"));
+
+    Fingerprint after = Fingerprints.ofLocal(trace);
+    assertThat(after.sizeBytes()).isEqualTo(before.sizeBytes());
+    assertThat(after.modifiedMillis()).isEqualTo(csvTime);
+    assertThat(after.sameAs(before)).isFalse();
+  }
+
+  @Test
+  void ofLocal_namedPipe_isNotOpened() throws Exception {
+    Path fifo = dir.resolve("a.csv");
+    assertThat(new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor()).isZero();
+
+    // opening the pipe would block forever: no writer
+    assertThat(Fingerprints.ofLocalOrUnavailable(fifo).contentHash())
+        .isEqualTo(Fingerprint.UNAVAILABLE);
+  }
 }

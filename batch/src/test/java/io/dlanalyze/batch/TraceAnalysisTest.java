@@ -121,4 +121,43 @@ class TraceAnalysisTest {
         .isNotEqualTo(config);
     assertThat(analysis.config()).doesNotContain("config=");
   }
+
+  @Test
+  void analyze_namedPipe_ioErrorRowWithoutOpeningIt() throws Exception {
+    Path fifo = dir.resolve("run.csv");
+    assertThat(new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor()).isZero();
+
+    TraceAnalysis.Result result =
+        analysis.analyze(fifo, fifo.toString(), Fingerprints.ofLocalOrUnavailable(fifo));
+
+    assertThat(result.run().status()).isEqualTo(RunStatus.ERROR);
+    assertThat(result.run().errorCode()).isEqualTo("io_error");
+    assertThat(result.run().format()).isNull();
+    assertThat(result.run().error())
+        .isEqualTo(
+            fifo
+                + ": not a regular file but a named pipe (FIFO): a trace must be a regular file"
+                + " or a directory of Parquet parts");
+  }
+
+  @Test
+  void inWords_javaClassNamesAreShortened_noMessageGivesAPhrase() {
+    assertThat(
+            TraceAnalysis.inWords(
+                new NullPointerException(
+                    "Cannot invoke \"org.apache.arrow.flatbuf.RecordBatch.length()\" because"
+                        + " \"batch\" is null")))
+        .isEqualTo("Cannot invoke \"RecordBatch.length()\" because \"batch\" is null");
+    assertThat(TraceAnalysis.inWords(new IllegalStateException()))
+        .isEqualTo("an unexpected failure; dl-analyze analyze TRACE --verbose shows where");
+  }
+
+  @Test
+  void unlisted_isAnIoErrorRow() {
+    TraceAnalysis.Result result = analysis.unlisted(dir, dir.toString(), "permission denied");
+
+    assertThat(result.run().status()).isEqualTo(RunStatus.ERROR);
+    assertThat(result.run().errorCode()).isEqualTo("io_error");
+    assertThat(result.run().error()).isEqualTo(dir + ": cannot be listed: permission denied");
+  }
 }

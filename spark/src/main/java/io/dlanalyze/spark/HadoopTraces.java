@@ -3,6 +3,7 @@ package io.dlanalyze.spark;
 import io.dlanalyze.batch.Fingerprint;
 import io.dlanalyze.batch.Fingerprints;
 import io.dlanalyze.batch.TraceNames;
+import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -31,7 +32,21 @@ final class HadoopTraces {
   /** The fingerprint of a file, or of a directory of part files, by {@link Fingerprints}' rule. */
   static Fingerprint fingerprint(FileSystem fs, FileStatus status) throws IOException {
     if (!status.isDirectory()) {
-      return Fingerprints.ofFile(new HadoopPart(fs, status));
+      HadoopPart sidecar = null;
+      for (String name : Fingerprints.sidecarNames(status.getPath().getName())) {
+        Path candidate = new Path(status.getPath().getParent(), name);
+        FileStatus found;
+        try {
+          found = fs.getFileStatus(candidate);
+        } catch (FileNotFoundException e) {
+          continue;
+        }
+        if (found.isFile()) {
+          sidecar = new HadoopPart(fs, found);
+          break;
+        }
+      }
+      return Fingerprints.ofFile(new HadoopPart(fs, status), sidecar);
     }
     List<HadoopPart> parts = new ArrayList<>();
     for (FileStatus child : fs.listStatus(status.getPath())) {
