@@ -15,6 +15,7 @@ import io.dlanalyze.analyzer.report.RenderOptions;
 import io.dlanalyze.analyzer.report.ReportFormat;
 import io.dlanalyze.analyzer.report.TraceCharts;
 import io.dlanalyze.trace.AtomicOutput;
+import io.dlanalyze.trace.InputFiles;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
@@ -195,6 +196,8 @@ final class AnalyzeCommand implements Callable<Integer> {
     } catch (IllegalArgumentException e) {
       throw new ParameterException(spec.commandLine(), e.getMessage(), e);
     }
+    // a named pipe or a device would block or never end: refused before anything opens it
+    InputFiles.requireReadable(trace);
     Report report = analyzer.analyze(trace, options);
     RenderOptions render = new RenderOptions(useColor(), timing);
     String text = render(report, render);

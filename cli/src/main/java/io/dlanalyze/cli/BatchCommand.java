@@ -9,6 +9,7 @@ import io.dlanalyze.batch.BatchListener;
 import io.dlanalyze.batch.BatchResults;
 import io.dlanalyze.batch.BatchRunner;
 import io.dlanalyze.batch.LocalDiscovery;
+import io.dlanalyze.batch.OutputLock;
 import io.dlanalyze.batch.PreviousResults;
 import io.dlanalyze.batch.ResultsOutput;
 import io.dlanalyze.batch.SummaryFormat;
@@ -46,7 +47,10 @@ import picocli.CommandLine.Spec;
       "A trace already in --out/runs.parquet is skipped while its fingerprint (size, mtime, SHA-256"
           + " of its first and last 64 KiB) and the analysis settings (with the --config file's"
           + " text) are unchanged; traces no longer found are dropped. A trace that cannot be read"
-          + " is a row with status error and never stops the batch.",
+          + " is a row with status error and never stops the batch, and so is a directory that"
+          + " cannot be listed and a path that is not a regular file (a named pipe, a device).",
+      "One batch at a time writes into --out: it holds a lock on --out/.dl-analyze.lock, and a"
+          + " second batch on the same --out is refused (exit 5) while the first runs.",
       "Exit code, over every trace in the results (skipped ones too): 4 if some trace could not be"
           + " read, else 3 if some trace is buggy, else 0. See docs/nightly.md.",
     })
@@ -152,6 +156,41 @@ final class BatchCommand implements Callable<Integer> {
       throw new CliException(
           ExitCodes.OUTPUT_ERROR, format(ROOT, "%s: --out must be a directory", outDir));
     }
+    try (OutputLock lock = lock(outDir)) {
+      return run(settings, outDir, err);
+    } catch (IOException e) {
+      // only the lock's release can fail here: the results are written
+      throw new CliException(
+          ExitCodes.OUTPUT_ERROR,
+          format(ROOT, "%s: cannot release the lock: %s", outDir, e.getMessage()),
+          e);
+    }
+  }
+
+  /** The output directory's lock: one batch writes into a directory at a time. */
+  private static OutputLock lock(Path outDir) {
+    try {
+      return OutputLock.acquire(outDir);
+    } catch (OutputLock.BusyException e) {
+      throw new CliException(ExitCodes.OUTPUT_ERROR, outDir + ": " + e.getMessage(), e);
+    } catch (IOException e) {
+      throw new CliException(
+          ExitCodes.OUTPUT_ERROR,
+          format(
+              ROOT, "%s: cannot create the results directory or its lock: %s", outDir, reason(e)),
+          e);
+    }
+  }
+
+  private static String reason(IOException e) {
+    if (e instanceof java.nio.file.AccessDeniedException) {
+      return "permission denied";
+    }
+    String reason = e instanceof java.nio.file.FileSystemException fse ? fse.getReason() : null;
+    return reason != null ? reason : String.valueOf(e.getMessage());
+  }
+
+  private int run(AnalysisSettings settings, Path outDir, PrintWriter err) {
     LocalDiscovery.Found found = LocalDiscovery.find(paths, outDir);
     for (String note : found.notes()) {
       err.println("dl-analyze: note: " + note);
@@ -159,7 +198,9 @@ final class BatchCommand implements Callable<Integer> {
     PreviousResults previous = previous(outDir, err);
     BatchResults results;
     try {
-      results = new BatchRunner(settings, jobs, force).run(found.traces(), previous, listener(err));
+      results =
+          new BatchRunner(settings, jobs, force)
+              .run(found.traces(), found.unlisted(), previous, listener(err));
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new CliException(ExitCodes.SOFTWARE, "interrupted", e);

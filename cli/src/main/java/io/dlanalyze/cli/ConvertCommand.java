@@ -3,6 +3,7 @@ package io.dlanalyze.cli;
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 
+import io.dlanalyze.trace.InputFiles;
 import io.dlanalyze.trace.ReadOptions;
 import io.dlanalyze.trace.TraceFormat;
 import io.dlanalyze.trace.TraceReader;
@@ -55,6 +56,7 @@ final class ConvertCommand implements Callable<Integer> {
     refuseSameFile();
     var options = outputOptions.writeOptions(spec);
     TraceOutput.warnUnusedOptions(spec, outputFormat);
+    InputFiles.requireReadable(input);
     try (TraceReader reader = TraceReaders.open(input, ReadOptions.all())) {
       TraceWriter writer = TraceOutput.create(output, outputFormat, reader.metadata(), options);
       long rows = TraceOutput.copy(reader, writer);

@@ -6,7 +6,6 @@ import static java.util.Locale.ROOT;
 import io.dlanalyze.trace.Printable;
 import io.dlanalyze.trace.TraceFormatException;
 import java.io.PrintWriter;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -187,14 +186,30 @@ public final class DlAnalyze implements Runnable {
               Runtime.getRuntime().maxMemory() >> 20));
       code = ExitCodes.SOFTWARE;
     }
+    return checkStandardOutput(out, err, code);
+  }
+
+  /**
+   * A report that did not reach standard output (a full disk, a closed pipe, a device error) is an
+   * output error: exit 5 with one line, unless the command already failed with another code than 3.
+   */
+  private static int checkStandardOutput(PrintWriter out, PrintWriter err, int code) {
     out.flush();
+    if (out.checkError()) {
+      String reason = out instanceof StandardOutput stdout ? stdout.failure() : null;
+      err.println(
+          "dl-analyze: error: cannot write to standard output: "
+              + Printable.escape(reason == null ? "write error" : reason));
+      if (code == ExitCodes.OK || code == ExitCodes.FAULT_FOUND) {
+        code = ExitCodes.OUTPUT_ERROR;
+      }
+    }
     err.flush();
     return code;
   }
 
   public static void main(String[] args) {
-    PrintWriter out =
-        new PrintWriter(new java.io.OutputStreamWriter(System.out, StandardCharsets.UTF_8), true);
+    PrintWriter out = StandardOutput.stdout();
     PrintWriter err =
         new PrintWriter(new java.io.OutputStreamWriter(System.err, StandardCharsets.UTF_8), true);
     System.exit(run(out, err, args));
@@ -233,19 +248,11 @@ public final class DlAnalyze implements Runnable {
       Exception e, CommandLine cli, CommandLine.ParseResult parseResult) {
     PrintWriter err = cli.getErr();
     boolean verbose = verbose(cli);
-    int code;
+    int code = exitCode(e);
     String message;
-    if (e instanceof TraceFormatException tfe) {
-      code = ExitCodes.BAD_INPUT;
-      message = tfe.getMessage();
-    } else if (e instanceof CliException ce) {
-      code = ce.exitCode();
-      message = ce.getMessage();
-    } else if (e instanceof UncheckedIOException io) {
-      code = ExitCodes.OUTPUT_ERROR;
-      message = String.valueOf(io.getCause().getMessage());
+    if (e instanceof CliException || e instanceof TraceFormatException) {
+      message = e.getMessage();
     } else {
-      code = ExitCodes.SOFTWARE;
       message = "internal error: " + e;
       verbose = true;
     }
@@ -255,6 +262,22 @@ public final class DlAnalyze implements Runnable {
     }
     err.flush();
     return code;
+  }
+
+  /**
+   * The exit code of a failure, by the one convention of {@link ExitCodes}: the code the failure
+   * carries from where it happened (a {@link CliException}'s, a trace error's {@link
+   * io.dlanalyze.trace.ErrorCode}); anything else is a bug (1), whatever its class: an {@code
+   * UncheckedIOException} from a resource missing in the jar is not an output error.
+   */
+  static int exitCode(Exception e) {
+    if (e instanceof CliException ce) {
+      return ce.exitCode();
+    }
+    if (e instanceof TraceFormatException tfe) {
+      return ExitCodes.of(tfe.code());
+    }
+    return ExitCodes.SOFTWARE;
   }
 
   private static int handleParameterException(CommandLine.ParameterException e, String[] args) {

@@ -11,7 +11,6 @@ import io.dlanalyze.cli.eval.Manifest;
 import io.dlanalyze.cli.eval.ManifestException;
 import io.dlanalyze.trace.AtomicOutput;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -33,6 +32,8 @@ import picocli.CommandLine.Spec;
           + " of a manifest and prints the DeepLocalize-paper-style table: per case and in total,"
           + " detected, correctly localized, right symptom, false alarms on the fixed twins, and"
           + " how many steps earlier than each baseline the first fault was found.",
+      "Exits with 4 when some case could not be analysed (its trace missing, unreadable, not a"
+          + " regular file): the table is printed, with the reason in the case's row.",
       "",
       "  dl-analyze eval sample-traces/manifest.json",
     })
@@ -80,8 +81,23 @@ final class EvalCommand implements Callable<Integer> {
       try {
         AtomicOutput.writeString(output, text);
       } catch (IOException e) {
-        throw new UncheckedIOException(e);
+        throw new CliException(
+            ExitCodes.OUTPUT_ERROR,
+            format(ROOT, "%s: cannot write the table: %s", output, e.getMessage()),
+            e);
       }
+    }
+    if (result.errors() > 0) {
+      // The table is complete for the cases that could be analysed; the others make it partial.
+      throw new CliException(
+          ExitCodes.BAD_INPUT,
+          format(
+              ROOT,
+              "%s: %d of %d %s could not be analysed (see the error column)",
+              manifest,
+              result.errors(),
+              result.cases().size(),
+              result.cases().size() == 1 ? "case" : "cases"));
     }
     return ExitCodes.OK;
   }

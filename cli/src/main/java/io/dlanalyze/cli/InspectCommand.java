@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.dlanalyze.trace.Column;
+import io.dlanalyze.trace.InputFiles;
 import io.dlanalyze.trace.LayerInfo;
 import io.dlanalyze.trace.Phase;
 import io.dlanalyze.trace.ReadOptions;
@@ -21,6 +22,7 @@ import io.dlanalyze.trace.validate.TraceValidator;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -78,6 +80,7 @@ final class InspectCommand implements Callable<Integer> {
   public Integer call() {
     TraceSummary summary = new TraceSummary();
     List<Problem> problems;
+    InputFiles.requireReadable(trace);
     try (TraceReader reader = TraceReaders.open(trace, ReadOptions.all())) {
       TraceValidator validator = new TraceValidator(reader.path(), reader.metadata());
       while (reader.next()) {
@@ -136,14 +139,18 @@ final class InspectCommand implements Callable<Integer> {
         indices.add(slot - 1);
       }
     }
+    // The first entry of each index, as TraceMetadata.layer(index) finds it, in one pass: looking
+    // each index up in the list would take time quadratic in the number of entries.
+    Map<Integer, LayerInfo> listedByIndex = new HashMap<>();
     for (LayerInfo layer : metadata.layers()) {
       indices.add(layer.index());
+      listedByIndex.putIfAbsent(layer.index(), layer);
     }
     List<Layer> layers = new ArrayList<>();
     for (int index : indices) {
       int slot = index + 1;
       boolean inData = slot >= 0 && slot < summary.layerRows.length && summary.layerRows[slot] > 0;
-      LayerInfo listed = metadata.layer(index).orElse(null);
+      LayerInfo listed = listedByIndex.get(index);
       String name = inData ? dictionary.layerName(summary.layerName[slot]) : listed.name();
       String type =
           inData && summary.layerType[slot] >= 0

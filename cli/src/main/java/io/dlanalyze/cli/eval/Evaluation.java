@@ -11,6 +11,7 @@ import io.dlanalyze.analyzer.Report;
 import io.dlanalyze.analyzer.RootCause;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.Verdict;
+import io.dlanalyze.trace.InputFiles;
 import io.dlanalyze.trace.TraceFormatException;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -154,6 +155,8 @@ public final class Evaluation {
     Report ours;
     Report deepLocalize;
     try {
+      // a named pipe or a device would block or never end: refused before anything opens it
+      InputFiles.requireReadable(testCase.trace());
       ours = analyzer.analyze(testCase.trace(), AnalysisOptions.defaults());
       deepLocalize =
           analyzer.analyze(

@@ -4,12 +4,17 @@ import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 import static java.util.Objects.requireNonNull;
 
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
 import io.dlanalyze.analyzer.Symptom;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -95,25 +100,54 @@ public record Manifest(Path path, List<Case> cases) {
     }
   }
 
-  private static final ObjectMapper JSON = new ObjectMapper();
+  /** The largest manifest read (16 MiB): about 40,000 cases; larger is an error. */
+  public static final int MAX_BYTES = 16 << 20;
+
+  /** Longest text of the manifest (an id, a path, a symptom) quoted back in an error. */
+  private static final int EXCERPT = 60;
+
+  private static final ObjectMapper JSON =
+      JsonMapper.builder()
+          .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+          .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+          .build();
 
   /**
    * Reads a manifest.
    *
-   * @throws ManifestException when the file is missing, not JSON, or breaks the schema (the message
-   *     names the file and the case)
+   * @throws ManifestException when the file is missing, larger than {@link #MAX_BYTES}, not JSON,
+   *     or breaks the schema (the message names the file and the case)
    */
   public static Manifest read(Path path) {
-    JsonNode root;
-    try {
-      root = JSON.readTree(Files.readString(path));
+    byte[] bytes;
+    try (InputStream in = Files.newInputStream(path)) {
+      bytes = in.readNBytes(MAX_BYTES + 1);
     } catch (NoSuchFileException e) {
       throw new ManifestException(path, "no such file");
+    } catch (IOException e) {
+      throw new ManifestException(path, "cannot read: " + e.getMessage());
+    }
+    if (bytes.length > MAX_BYTES) {
+      throw new ManifestException(
+          path, format(ROOT, "larger than %d MiB: not a manifest", MAX_BYTES >> 20));
+    }
+    return parse(path, bytes);
+  }
+
+  /**
+   * Parses the bytes of a manifest file; trace paths are resolved against {@code path}'s directory.
+   *
+   * @throws ManifestException as {@link #read}
+   */
+  public static Manifest parse(Path path, byte[] bytes) {
+    JsonNode root;
+    try {
+      root = JSON.readTree(bytes);
     } catch (JsonProcessingException e) {
       throw new ManifestException(
           path,
           "not valid JSON: "
-              + io.dlanalyze.trace.TraceMetadata.jsonProblem(e.getOriginalMessage()));
+              + excerpt(io.dlanalyze.trace.TraceMetadata.jsonProblem(e.getOriginalMessage()), 200));
     } catch (IOException e) {
       throw new ManifestException(path, "cannot read: " + e.getMessage());
     }
@@ -127,7 +161,7 @@ public record Manifest(Path path, List<Case> cases) {
     for (JsonNode node : root.get("cases")) {
       String where = format(ROOT, "cases[%d]", position);
       String id = text(path, node, "id", where, true);
-      where = format(ROOT, "cases[%d] (%s)", position, id);
+      where = format(ROOT, "cases[%d] (%s)", position, excerpt(id, EXCERPT));
       if (!ids.add(id)) {
         throw new ManifestException(path, where + ": duplicate id");
       }
@@ -147,10 +181,23 @@ public record Manifest(Path path, List<Case> cases) {
         }
         location = location(path, node.get("root_cause"), where);
       }
+      Path tracePath;
+      try {
+        tracePath = base.resolve(trace).normalize();
+      } catch (InvalidPathException e) {
+        throw new ManifestException(
+            path,
+            format(
+                ROOT,
+                "%s: \"trace\" is not a valid path: %s (%s)",
+                where,
+                excerpt(trace, EXCERPT),
+                e.getReason()));
+      }
       cases.add(
           new Case(
               id,
-              base.resolve(trace).normalize(),
+              tracePath,
               buggy,
               symptom,
               acceptable,
@@ -182,8 +229,16 @@ public record Manifest(Path path, List<Case> cases) {
     try {
       return Symptom.fromWireName(name);
     } catch (IllegalArgumentException e) {
-      throw new ManifestException(path, where + ": " + e.getMessage());
+      throw new ManifestException(path, where + ": " + excerpt(e.getMessage(), 400));
     }
+  }
+
+  /** At most {@code max} characters of {@code text}, and how long it was when cut. */
+  static String excerpt(String text, int max) {
+    if (text == null || text.length() <= max) {
+      return text;
+    }
+    return text.substring(0, max) + format(ROOT, "... (%d characters)", text.length());
   }
 
   private static Location location(Path path, JsonNode node, String where) {
