@@ -261,4 +261,56 @@ class BatchCommandTest {
         .contains("some trace unreadable (wins over 3)")
         .contains("4 if some trace could not be read, else 3 if some trace is buggy, else 0");
   }
+
+  @Test
+  void batch_namedPipeNamedCsv_errorRowNoHang_exitFour() throws Exception {
+    write("healthy.arrows");
+    Path fifo = in().resolve("stuck.csv");
+    assertThat(new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor()).isZero();
+
+    int code = run("batch", in().toString(), "--out", results().toString(), "--progress", "none");
+
+    assertThat(code).as(err.toString()).isEqualTo(ExitCodes.BAD_INPUT);
+    assertThat(out.toString())
+        .contains("1 healthy, 0 buggy, 0 inconclusive, 1 unreadable")
+        .contains("not a regular file but a named pipe (FIFO)");
+  }
+
+  @Test
+  void batch_changedCsvSidecar_reanalysesTheTrace() throws IOException {
+    Path trace = write("run.csv");
+    Path sidecar = in().resolve("run.csv.meta.json");
+    assertThat(run("batch", in().toString(), "--out", results().toString(), "--format", "json"))
+        .isZero();
+    assertThat(out.toString()).contains("\"analyzed\" : 1");
+
+    Files.writeString(
+        sidecar,
+        Files.readString(sidecar)
+            .replaceAll("\"dltrace.run_id\" : \"[^\"]*\"", "\"dltrace.run_id\" : \"renamed\""));
+    assertThat(run("batch", in().toString(), "--out", results().toString(), "--format", "json"))
+        .isZero();
+
+    assertThat(out.toString()).contains("\"analyzed\" : 1").contains("\"skipped\" : 0");
+    assertThat(
+            io.dlanalyze.batch.PreviousResults.readLocal(results()).run(trace.toString()).runId())
+        .isEqualTo("renamed");
+  }
+
+  @Test
+  void batch_outputDirectoryLockedByAnotherBatch_refusedExitFive() throws IOException {
+    write("healthy.arrows");
+    try (io.dlanalyze.batch.OutputLock held = io.dlanalyze.batch.OutputLock.acquire(results())) {
+      int code = run("batch", in().toString(), "--out", results().toString());
+
+      assertThat(code).isEqualTo(ExitCodes.OUTPUT_ERROR);
+      assertThat(err.toString().lines().toList())
+          .singleElement(org.assertj.core.api.InstanceOfAssertFactories.STRING)
+          .startsWith(
+              "dl-analyze: error: "
+                  + results().toAbsolutePath()
+                  + ": another dl-analyze batch is writing to this directory (pid ");
+    }
+    assertThat(results().resolve("runs.parquet")).doesNotExist();
+  }
 }
