@@ -234,3 +234,27 @@ def test_options_badValues_raiseNamingThem(tmp_path):
     x, y = data()
     with pytest.raises(ValueError, match="'conv\\*' matches no layer; the layers are: hidden, mid, out"):
         model.fit(x, y, verbose=0, callbacks=[Recorder(tmp_path / "r.arrows", layers=["conv*"])])
+
+
+def test_metadata_lossLogitsOptimizerFansRegularizerAndFrozenNormalization(tmp_path):
+    keras.utils.set_random_seed(5)
+    model = keras.Sequential([
+        keras.Input((8,)),
+        L.Dense(6, activation="relu", kernel_regularizer=keras.regularizers.L2(0.5), name="h"),
+        L.BatchNormalization(name="bn"),
+        L.Dense(3, name="out")])
+    model.get_layer("bn").trainable = False
+    model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9, weight_decay=1e-3),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x, y = data(32)
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0,
+              callbacks=[Recorder(tmp_path / "run.arrows")])
+    _, meta = read_arrow_trace(tmp_path / "run.arrows")
+    assert meta["dltrace.loss_from_logits"] == "true"
+    assert float(meta["dltrace.weight_decay"]) == pytest.approx(1e-3)
+    assert float(meta["dltrace.momentum"]) == pytest.approx(0.9)
+    layers = {l["name"]: l for l in json.loads(meta["dltrace.layers"])}
+    assert (layers["h"]["fan_in"], layers["h"]["fan_out"]) == (8, 6)
+    assert layers["h"]["regularizer"] == {"l2": pytest.approx(0.5)}
+    assert layers["bn"]["training"] is False
+    assert "training" not in layers["h"]

@@ -312,7 +312,8 @@ class MetadataTest(unittest.TestCase):
         self.assertEqual(list(meta), [
             "dltrace.version", "dltrace.run_id", "dltrace.model", "dltrace.framework",
             "dltrace.optimizer", "dltrace.learning_rate", "dltrace.batch_size", "dltrace.task",
-            "dltrace.loss", "dltrace.layers", "dltrace.steps_per_epoch", "dltrace.num_classes"])
+            "dltrace.loss", "dltrace.weight_decay", "dltrace.layers", "dltrace.steps_per_epoch",
+            "dltrace.num_classes"])
         self.assertEqual(meta["dltrace.version"], "1")
         self.assertEqual(meta["dltrace.run_id"], "cnn-run")
         self.assertEqual(meta["dltrace.model"], "SmallCnn")
@@ -326,10 +327,14 @@ class MetadataTest(unittest.TestCase):
         self.assertEqual(meta["dltrace.num_classes"], "10")
         self.assertTrue(all(isinstance(v, str) for v in meta.values()))
         self.assertEqual(json.loads(meta["dltrace.layers"]), [
-            {"index": 0, "name": "conv1", "type": "Conv2d", "activation": "linear", "params": 40, "trainable": True},
-            {"index": 1, "name": "bn1", "type": "BatchNorm2d", "activation": "relu", "params": 8, "trainable": True},
-            {"index": 2, "name": "fc", "type": "Linear", "activation": "softmax", "params": 370, "trainable": True},
+            {"index": 0, "name": "conv1", "type": "Conv2d", "activation": "linear", "params": 40,
+             "trainable": True, "fan_in": 9, "fan_out": 36},
+            {"index": 1, "name": "bn1", "type": "BatchNorm2d", "activation": "relu", "params": 8,
+             "trainable": True},
+            {"index": 2, "name": "fc", "type": "Linear", "activation": "softmax", "params": 370,
+             "trainable": True, "fan_in": 36, "fan_out": 10},
         ])
+        self.assertEqual(meta["dltrace.weight_decay"], "0.0")
         # The softmax output's mean is 1/K: the activation row is the softmax module's output.
         self.assertAlmostEqual(float(find(rows, 0, "fc", "activation")["mean"]), 0.1, delta=1e-7)
 
@@ -477,3 +482,140 @@ class CrashTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class FunctionalMlp(nn.Module):
+    """Activations applied as functions, as many training scripts write them."""
+
+    def __init__(self, out_act=None):
+        super().__init__()
+        self.fc1 = nn.Linear(4, 8)
+        self.fc2 = nn.Linear(8, 6)
+        self.out = nn.Linear(6, 3)
+        self.out_act = out_act
+
+    def forward(self, x):
+        h = nn.functional.relu(self.fc1(x))
+        h = torch.tanh(self.fc2(h))
+        out = self.out(h)
+        return self.out_act(out) if self.out_act is not None else out
+
+
+class GraphReadingTest(unittest.TestCase):
+    """What the recorder reads from the step's autograd graph: functional activations, the
+    loss function, the task, and the layers' mode and optimizer membership."""
+
+    def run_one(self, model, loss_fn, y, opt=None, after_model=None, **options):
+        torch.manual_seed(0)
+        x = torch.randn(5, 4)
+        opt = opt or torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "run.csv")
+            with dltrace.attach(model, path, optimizer=opt, **options) as rec:
+                opt.zero_grad()
+                out = model(x)
+                if after_model is not None:
+                    out = after_model(out)
+                loss = loss_fn(out, y)
+                loss.backward()
+                opt.step()
+                rec.step(loss, inputs=x, targets=y)
+            rows, meta = read_trace(path)
+        return x, rows, meta, {l["name"]: l for l in json.loads(meta["dltrace.layers"])}
+
+    def test_functionalActivations_namedAndRecordedFromTheGraph(self):
+        model = FunctionalMlp()
+        y = torch.tensor([0, 1, 2, 0, 1])
+        x, rows, meta, layers = self.run_one(model, nn.functional.cross_entropy, y)
+        self.assertEqual(layers["fc1"]["activation"], "relu")
+        self.assertEqual(layers["fc2"]["activation"], "tanh")
+        self.assertEqual(layers["out"]["activation"], "linear")
+        self.assertEqual(meta["dltrace.loss"], "CrossEntropyLoss")
+        self.assertEqual(meta["dltrace.task"], "classification")
+        self.assertEqual(meta["dltrace.num_classes"], "3")
+        self.assertEqual(meta["dltrace.momentum"], "0.9")
+        self.assertEqual(meta["dltrace.weight_decay"], "0.0001")
+        # The activation rows are the functions' outputs, not copies of the forward rows.
+        fwd = find(rows, 0, "fc1", "forward")
+        act = find(rows, 0, "fc1", "activation")
+        self.assertGreaterEqual(float(act["min"]), 0.0)
+        self.assertLess(float(fwd["min"]), 0.0)
+        self.assertGreater(float(act["zero_fraction"]), 0.0)
+        tanh = find(rows, 0, "fc2", "activation")
+        self.assertLessEqual(float(tanh["max"]), 1.0)
+        self.assertGreaterEqual(float(tanh["min"]), -1.0)
+
+    def test_functionalActivation_statsMatchNumpy(self):
+        torch.manual_seed(3)
+        model = FunctionalMlp()
+        x = torch.randn(5, 4)
+        expected = nn.functional.relu(model.fc1(x)).detach().numpy()  # before the update
+        y = torch.tensor([0, 1, 2, 0, 1])
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "run.csv")
+            with dltrace.attach(model, path, optimizer=opt) as rec:
+                opt.zero_grad()
+                loss = nn.functional.cross_entropy(model(x), y)
+                loss.backward()
+                opt.step()
+                rec.step(loss)
+            rows, _ = read_trace(path)
+        assert_stats_close(row_stats(find(rows, 0, "fc1", "activation")), numpy_stats(expected))
+
+    def test_softmaxBeforeCrossEntropy_outputActivationIsSoftmax(self):
+        y = torch.tensor([0, 1, 2, 0, 1])
+        _, _, meta, layers = self.run_one(FunctionalMlp(), nn.functional.cross_entropy, y,
+                                          after_model=lambda o: torch.softmax(o, dim=1))
+        self.assertEqual(layers["out"]["activation"], "softmax")
+        self.assertEqual(meta["dltrace.loss"], "CrossEntropyLoss")
+
+    def test_lossInference_regressionAndBinaryLosses(self):
+        cases = [
+            (nn.functional.mse_loss, torch.randn(5, 3), "MSELoss", "regression"),
+            (nn.functional.l1_loss, torch.randn(5, 3), "L1Loss", "regression"),
+            (nn.functional.binary_cross_entropy_with_logits, torch.ones(5, 3),
+             "BCEWithLogitsLoss", "classification"),
+        ]
+        for loss_fn, y, name, task in cases:
+            with self.subTest(name):
+                _, _, meta, _ = self.run_one(FunctionalMlp(), loss_fn, y)
+                self.assertEqual(meta["dltrace.loss"], name)
+                self.assertEqual(meta["dltrace.task"], task)
+
+    def test_givenLossName_winsOverTheGraph(self):
+        y = torch.tensor([0, 1, 2, 0, 1])
+        _, _, meta, _ = self.run_one(FunctionalMlp(), nn.functional.cross_entropy, y,
+                                     loss_name="MyLoss", task="classification")
+        self.assertEqual(meta["dltrace.loss"], "MyLoss")
+
+    def test_modelLeftInEvalMode_isRecordedAndMarked(self):
+        model = Cnn_like()
+        model.eval()  # the bug: training in inference mode
+        y = torch.tensor([0, 1, 2, 0, 1])
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            _, rows, _, layers = self.run_one(model, nn.functional.cross_entropy, y)
+        self.assertTrue(any("eval mode" in str(w.message) for w in caught))
+        self.assertFalse(layers["bn"]["training"])
+        self.assertTrue(any(r["phase"] == "forward" for r in rows))
+
+    def test_layerMissingFromTheOptimizer_isMarked(self):
+        model = FunctionalMlp()
+        opt = torch.optim.Adam(list(model.fc1.parameters()) + list(model.out.parameters()))
+        y = torch.tensor([0, 1, 2, 0, 1])
+        _, _, _, layers = self.run_one(model, nn.functional.cross_entropy, y, opt=opt)
+        self.assertIs(layers["fc2"]["in_optimizer"], False)
+        self.assertNotIn("in_optimizer", layers["fc1"])
+        self.assertEqual((layers["fc2"]["fan_in"], layers["fc2"]["fan_out"]), (8, 6))
+
+
+class Cnn_like(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 8)
+        self.bn = nn.BatchNorm1d(8)
+        self.out = nn.Linear(8, 3)
+
+    def forward(self, x):
+        return self.out(nn.functional.relu(self.bn(self.fc(x))))

@@ -60,9 +60,31 @@ def _kernels(variables):
     return kernels or state
 
 
+def _fans(variable):
+    """(fan_in, fan_out) of a Keras kernel (..., in, out), as keras' initializers compute them."""
+    shape = [int(d) for d in variable.shape]
+    if len(shape) < 2:
+        return None
+    receptive = int(np.prod(shape[:-2])) if len(shape) > 2 else 1
+    return shape[-2] * receptive, shape[-1] * receptive
+
+
+def _regularizer(layer):
+    """The L1/L2 factors of the layer's kernel regularizer, e.g. {"l2": 0.01}, or None."""
+    reg = getattr(layer, "kernel_regularizer", None)
+    if reg is None:
+        return None
+    factors = {}
+    for key in ("l1", "l2"):
+        value = getattr(reg, key, None)
+        if value is not None and float(value) != 0.0:
+            factors[key] = float(value)
+    return factors or {"type": type(reg).__name__}
+
+
 class _TraceLayer:
     __slots__ = ("index", "name", "layer", "type", "activation", "fused", "params",
-                 "trainable", "kernels", "selected", "keys")
+                 "trainable", "kernels", "selected", "keys", "fans", "regularizer")
 
     def __init__(self, name, layer, variables):
         self.index = -1
@@ -78,6 +100,22 @@ class _TraceLayer:
         self.kernels = _kernels(variables)
         self.selected = True
         self.keys = {}
+        self.fans = _fans(self.kernels[0]) if self.kernels else None
+        self.regularizer = _regularizer(layer)
+
+    def describe(self):
+        """The layer's entry in the ``dltrace.layers`` metadata."""
+        entry = {"index": self.index, "name": self.name, "type": self.type,
+                 "activation": self.activation, "params": self.params,
+                 "trainable": self.trainable}
+        if not self.trainable and "Normalization" in self.type:
+            # Keras 3 runs a BatchNormalization layer with trainable=False in inference mode.
+            entry["training"] = False
+        if self.fans is not None:
+            entry["fan_in"], entry["fan_out"] = self.fans
+        if self.regularizer is not None:
+            entry["regularizer"] = self.regularizer
+        return entry
 
     def key(self, phase):
         k = self.keys.get(phase)
@@ -580,9 +618,18 @@ class Recorder(keras.callbacks.Callback):
         loss = self._loss()
         if loss is not None:
             meta["dltrace.loss"] = loss
-        meta["dltrace.layers"] = json.dumps([
-            {"index": l.index, "name": l.name, "type": l.type, "activation": l.activation,
-             "params": l.params, "trainable": l.trainable} for l in self.layers])
+        loss_object = self._loss_object()
+        if loss_object is not None and not isinstance(loss_object, str):
+            meta["dltrace.loss_from_logits"] = "true" if self._from_logits() else "false"
+        if optimizer is not None:
+            inner = getattr(optimizer, "inner_optimizer", None) or optimizer
+            decay = getattr(inner, "weight_decay", None)
+            if decay is not None:
+                meta["dltrace.weight_decay"] = repr(float(np.asarray(decay)))
+            momentum = getattr(inner, "momentum", None)
+            if isinstance(momentum, (int, float)):
+                meta["dltrace.momentum"] = repr(float(momentum))
+        meta["dltrace.layers"] = json.dumps([l.describe() for l in self.layers])
         if self._steps_per_epoch:
             meta["dltrace.steps_per_epoch"] = str(int(self._steps_per_epoch))
         classes = self._classes()

@@ -15,6 +15,7 @@ from .._core.schema import FORMAT_VERSION, MODEL
 from .._core.sink import StepRows, TraceSink
 from .._core.stats import RAW_WIDTH, scalar_raw
 from .._core.writers import resolve_path
+from . import graph
 from .stats import Reduced, reduce
 
 # Activation modules, by class name, and the name the layers metadata gives them.
@@ -86,7 +87,7 @@ def layer_name(qualified, model):
 
 class _Layer:
     __slots__ = ("index", "name", "module", "type", "activation", "params", "trainable",
-                 "weights", "selected", "keys")
+                 "weights", "selected", "keys", "training", "in_optimizer", "fans")
 
     def __init__(self, index, name, module, selected):
         self.index = index
@@ -99,6 +100,22 @@ class _Layer:
         self.weights = _weight_params(module)
         self.selected = selected
         self.keys = {}
+        self.training = True        # the module's mode in the recorded forward of step 0
+        self.in_optimizer = None    # whether the optimizer updates any of its parameters
+        self.fans = graph.fan_in_out(self.weights[0]) if self.weights else None
+
+    def describe(self):
+        """The layer's entry in the ``dltrace.layers`` metadata."""
+        entry = {"index": self.index, "name": self.name, "type": self.type,
+                 "activation": self.activation, "params": self.params,
+                 "trainable": self.trainable}
+        if not self.training:
+            entry["training"] = False
+        if self.in_optimizer is False:
+            entry["in_optimizer"] = False
+        if self.fans is not None:
+            entry["fan_in"], entry["fan_out"] = self.fans
+        return entry
 
     def key(self, phase):
         k = self.keys.get(phase)
@@ -244,6 +261,14 @@ class Recorder:
         self._first_pass = []       # layer modules in the order of the first training forward
         self._seen = set()
         self._activation_of = {}    # id(layer module) -> activation name seen in the first pass
+        self._pass_activation = {}  # id(layer module) -> activation name seen in this pass
+        self._out_nodes = {}        # id(grad_fn of a layer's output) -> id(layer module), this pass
+        self._modes = {}            # id(layer module) -> module.training in this pass
+        self._loss_info = None      # (loss name, output activation) read from step 0's graph
+        self._eval_warned = False
+        self._output_width = None
+        self._ignore_pass = False   # this model pass is not recorded (see _on_model_forward)
+        self._pass_training = True  # the model's mode in this step's recorded pass
         self._layer_of = {}         # id(layer module) -> _Layer, after the first pass
         self._forward = {}          # id(layer module) -> reduced forward output
         self._activation = {}       # id(layer module) -> reduced output of its activation
@@ -266,6 +291,7 @@ class Recorder:
         for name, module in model.named_modules():
             if _is_layer(module):
                 self._candidates[id(module)] = (layer_name(name, model), module)
+                self._hooks.append(module.register_forward_pre_hook(self._on_layer_input))
                 self._hooks.append(module.register_forward_hook(self._on_layer_forward))
             elif _is_activation(module):
                 self._hooks.append(module.register_forward_hook(self._on_activation_forward))
@@ -275,6 +301,7 @@ class Recorder:
         self._selected = {key: self.selection.layer_selected(name)
                           for key, (name, _) in self._candidates.items()}
         self._hooks.append(model.register_forward_pre_hook(self._on_model_forward))
+        self._hooks.append(model.register_forward_hook(self._on_model_output))
 
         self_ref = weakref.ref(self)
 
@@ -288,12 +315,22 @@ class Recorder:
     # ------------------------------------------------------------------ hooks
 
     def _recording(self):
-        return self.model.training and torch.is_grad_enabled() and not self._closed
+        # A pass with gradients enabled is a training pass, whatever the modules' train/eval
+        # mode says: a model left in eval mode (model.eval() without model.train()) still
+        # trains, and its trace must show it. Validation passes run under torch.no_grad().
+        return torch.is_grad_enabled() and not self._closed and not self._ignore_pass
 
     def _on_model_forward(self, module, inputs):
+        self._ignore_pass = False
         if not self._recording():
             return
+        if self._started and self._pass_training and not module.training:
+            # An eval-mode pass with gradients on after this step's training pass (a
+            # validation pass without torch.no_grad()): it must not replace the training pass.
+            self._ignore_pass = True
+            return
         self._begin_step()
+        self._pass_training = module.training
 
     def _begin_step(self):
         """At the model's forward (or, when the model itself is not called, as in a
@@ -305,6 +342,9 @@ class Recorder:
         self._backward.clear()
         self._last_layer = None
         self._last_has_activation = False
+        self._pass_activation.clear()
+        self._out_nodes.clear()
+        self._modes.clear()
         self._active = self.selection.sampled(self._step) or self._step <= self._force_until
 
     def _on_layer_forward(self, module, inputs, output):
@@ -324,6 +364,9 @@ class Recorder:
             return
         self._last_layer = module
         self._last_has_activation = False
+        self._modes[key] = module.training
+        if out.grad_fn is not None:
+            self._out_nodes[id(out.grad_fn)] = key
         if not self._active or not self._selected[key]:
             return
         wants = self.selection.wants
@@ -331,6 +374,45 @@ class Recorder:
             self._forward[key] = reduce(out)
         if wants("backward") and out.requires_grad:
             out.register_hook(lambda grad, key=key: self._on_output_grad(key, grad))
+
+    def _on_layer_input(self, module, inputs):
+        """Before a layer runs: an activation applied as a function to an earlier layer's
+        output (F.relu(self.fc1(x))) shows in the graph of this layer's input."""
+        if not self._recording() or not self._out_nodes:
+            return
+        x = _first_tensor(inputs)
+        if x is not None:
+            self._functional_activation(x.grad_fn)
+
+    def _on_model_output(self, module, inputs, output):
+        """After the model's forward: a functional activation on the last layer's output."""
+        if self._ignore_pass:
+            self._ignore_pass = False
+            return
+        if not self._recording() or not self._out_nodes:
+            return
+        out = _first_tensor(output)
+        if out is not None:
+            if out.dim() >= 2:
+                self._output_width = int(out.shape[-1]) if out.dim() == 2 else int(out.shape[1])
+            self._functional_activation(out.grad_fn)
+
+    def _functional_activation(self, node):
+        if self.layers is not None and not self._active:
+            return  # the layers' activations are known; this step's values are not recorded
+        owner, path = graph.walk_back(node, self._out_nodes)
+        if owner is None or owner in self._pass_activation:
+            return
+        found = graph.first_activation(path)
+        if found is None:
+            return
+        name, value = found
+        self._pass_activation[owner] = name
+        if self.layers is None:
+            self._activation_of.setdefault(owner, name)
+        if (value is not None and self._active and self._selected.get(owner)
+                and self.selection.wants("activation")):
+            self._activation[owner] = reduce(value.detach())
 
     def _on_activation_forward(self, module, inputs, output):
         """The first activation module run after a layer (and before the next) is its activation."""
@@ -341,6 +423,7 @@ class Recorder:
             return
         key = id(self._last_layer)
         self._last_has_activation = True
+        self._pass_activation[key] = ACTIVATIONS[type(module).__name__]
         if self.layers is None and key not in self._activation_of:
             self._activation_of[key] = ACTIVATIONS[type(module).__name__]
         if self._active and self._selected.get(key) and self.selection.wants("activation"):
@@ -350,18 +433,46 @@ class Recorder:
         if not self._closed and self._active:
             self._backward[key] = reduce(grad)
 
-    def _freeze_layers(self):
-        """After the first pass: number the layers in execution order, name their activations."""
+    def _freeze_layers(self, loss):
+        """At the first step: number the layers in execution order, name their activations,
+        and read from the step's graph what the hooks could not see (the loss function, an
+        activation applied to the output outside the model)."""
+        optimized = None
+        if self.optimizer is not None:
+            optimized = {id(p) for group in self.optimizer.param_groups for p in group["params"]}
         layers = []
         for module in self._first_pass:
             name, _ = self._candidates[id(module)]
             layer = _Layer(len(layers), name, module, self._selected[id(module)])
             layer.activation = self._activation_of.get(id(module), "linear")
-            if layer.name in self.activation_overrides:
-                layer.activation = self.activation_overrides[layer.name]
+            layer.training = self._modes.get(id(module), module.training)
+            if optimized is not None and layer.trainable:
+                layer.in_optimizer = any(id(p) in optimized for p in module.parameters(False))
             layers.append(layer)
         self._layer_of = {id(layer.module): layer for layer in layers}
         self.layers = layers
+        grad_fn = loss.grad_fn if isinstance(loss, torch.Tensor) else None
+        loss_kind = graph.loss_name(grad_fn)
+        out_activation = None
+        if grad_fn is not None and self._out_nodes:
+            start = graph.loss_input(grad_fn)
+            owner, path = graph.walk_back(start, self._out_nodes)
+            found = graph.first_activation(path) if owner is not None else None
+            if found is not None:
+                out_activation = (owner, found[0])
+        if out_activation is not None:
+            layer = self._layer_of.get(out_activation[0])
+            if layer is not None and layer.activation == "linear":
+                layer.activation = out_activation[1]
+        for layer in layers:
+            if layer.name in self.activation_overrides:
+                layer.activation = self.activation_overrides[layer.name]
+        self._loss_info = loss_kind
+        if not any(layer.training for layer in layers) and not self._eval_warned:
+            self._eval_warned = True
+            warnings.warn("dltrace: the model trains in eval mode (model.eval() without "
+                          "model.train()): BatchNorm and Dropout behave as at inference",
+                          stacklevel=3)
 
     # ------------------------------------------------------------------ metadata
 
@@ -376,11 +487,16 @@ class Recorder:
             meta["dltrace.batch_size"] = str(int(self.batch_size))
         if self.task is not None:
             meta["dltrace.task"] = self.task
-        if self.loss_name is not None:
-            meta["dltrace.loss"] = self.loss_name
-        meta["dltrace.layers"] = json.dumps([
-            {"index": l.index, "name": l.name, "type": l.type, "activation": l.activation,
-             "params": l.params, "trainable": l.trainable} for l in self.layers])
+        loss = self.loss_name if self.loss_name is not None else self._loss_info
+        if loss is not None:
+            meta["dltrace.loss"] = loss
+        if self.optimizer is not None:
+            group = self.optimizer.param_groups[0]
+            if "weight_decay" in group:
+                meta["dltrace.weight_decay"] = repr(float(group["weight_decay"]))
+            if "momentum" in group:
+                meta["dltrace.momentum"] = repr(float(group["momentum"]))
+        meta["dltrace.layers"] = json.dumps([l.describe() for l in self.layers])
         if self.steps_per_epoch is not None:
             meta["dltrace.steps_per_epoch"] = str(int(self.steps_per_epoch))
         if self.num_classes is not None:
@@ -404,8 +520,10 @@ class Recorder:
             raise RuntimeError("the recorder is closed")
         if self.layers is None:
             if not self._first_pass:
-                raise RuntimeError("step() called before any training forward pass of the model")
-            self._freeze_layers()
+                raise RuntimeError("step() called before any training forward pass of the model"
+                                   " (a forward with gradients enabled)")
+            self._freeze_layers(loss)
+            self._infer_task(targets)
         if self.batch_size is None and isinstance(inputs, torch.Tensor) and inputs.dim() > 0:
             self.batch_size = inputs.shape[0]
         if self._sink is None:
@@ -466,6 +584,23 @@ class Recorder:
         self._backward.clear()
         self._last_position = (epoch, batch, step)
         self._step += 1
+
+    def _infer_task(self, targets):
+        """Task and classes the caller did not give, from the loss read off the graph and the
+        output width: class-index targets under a cross-entropy mean classification."""
+        loss = self.loss_name if self.loss_name is not None else self._loss_info
+        if self.task is None and loss is not None:
+            if loss in ("CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss",
+                        "MultiMarginLoss", "SoftMarginLoss"):
+                self.task = "classification"
+            elif loss in ("MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss"):
+                self.task = "regression"
+        if self.num_classes is None and self.task == "classification" and self.layers:
+            width = self._output_width
+            if loss in ("CrossEntropyLoss", "NLLLoss") and width and width > 1:
+                self.num_classes = width
+            elif loss in ("BCELoss", "BCEWithLogitsLoss") and width == 1:
+                self.num_classes = 2
 
     def add_validation(self, val_loss=None, val_accuracy=None):
         """Records ``val_loss``/``val_accuracy`` at the last recorded step (for callers that

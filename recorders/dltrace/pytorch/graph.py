@@ -1,0 +1,185 @@
+"""What the autograd graph tells about a training step that module hooks cannot see.
+
+Activations applied as functions (``F.relu(self.fc1(x))``, ``torch.sigmoid(out)``) and the
+loss function are not modules, so no hook fires for them. Their autograd nodes are still in
+the graph of the step: walking back from a layer's input (or from the model's output, or from
+the loss) to the node that produced the previous layer's output shows which operations ran in
+between. Activation nodes keep their output (``_saved_result``: relu, sigmoid, tanh, softmax,
+log_softmax, elu...) or their input (gelu, leaky_relu, silu...) for the backward pass, so the
+activation's values can be reduced without running it again.
+
+Walks are bounded (``MAX_NODES``) and read only node types and saved tensors; a node whose
+saved tensors were already freed is skipped.
+"""
+
+import torch
+import torch.nn.functional as F
+
+# Autograd node class name (without the trailing version digit) -> (activation name, how to
+# get its output: "result" = the node's saved output, or a function of its saved input).
+_ACTIVATION_NODES = {
+    "ReluBackward": ("relu", "result"),
+    "Relu6Backward": ("relu6", None),
+    "HardtanhBackward": ("hard_tanh", None),
+    "SigmoidBackward": ("sigmoid", "result"),
+    "TanhBackward": ("tanh", "result"),
+    "SoftmaxBackward": ("softmax", "result"),
+    "LogSoftmaxBackward": ("log_softmax", "result"),
+    "EluBackward": ("elu", None),
+    "GeluBackward": ("gelu", F.gelu),
+    "SiluBackward": ("silu", F.silu),
+    "MishBackward": ("mish", F.mish),
+    "LeakyReluBackward": ("leaky_relu", None),
+    "SoftplusBackward": ("softplus", None),
+    "HardswishBackward": ("hard_swish", F.hardswish),
+    "HardsigmoidBackward": ("hard_sigmoid", F.hardsigmoid),
+}
+
+# Loss nodes -> the name of the torch.nn loss module that produces them.
+_LOSS_NODES = {
+    "MseLossBackward": "MSELoss",
+    "BinaryCrossEntropyBackward": "BCELoss",
+    "BinaryCrossEntropyWithLogitsBackward": "BCEWithLogitsLoss",
+    "SmoothL1LossBackward": "SmoothL1Loss",
+    "HuberLossBackward": "HuberLoss",
+    "KlDivBackward": "KLDivLoss",
+    "SoftMarginLossBackward": "SoftMarginLoss",
+    "MultiMarginLossBackward": "MultiMarginLoss",
+}
+
+MAX_NODES = 48
+
+
+def node_kind(node):
+    """The node's class name without its version suffix (``ReluBackward0`` -> ``ReluBackward``)."""
+    return type(node).__name__.rstrip("0123456789")
+
+
+def activation_of(node):
+    """(activation name, output tensor or None) of an activation node, or None for other nodes."""
+    entry = _ACTIVATION_NODES.get(node_kind(node))
+    if entry is None:
+        return None
+    name, source = entry
+    value = None
+    try:
+        if source == "result":
+            value = node._saved_result
+        elif source is not None:
+            value = source(node._saved_self)
+    except (RuntimeError, AttributeError):
+        value = None  # freed after a backward, or not saved by this torch version
+    if name == "leaky_relu":
+        slope = getattr(node, "_saved_negative_slope", 0.01)
+        try:
+            value = F.leaky_relu(node._saved_self, float(slope))
+        except (RuntimeError, AttributeError, TypeError):
+            value = None
+    return name, value
+
+
+def _parents(node):
+    for parent, _ in getattr(node, "next_functions", ()) or ():
+        if parent is not None:
+            yield parent
+
+
+def walk_back(start, owners):
+    """From ``start`` (a grad_fn), breadth first, to the nearest node in ``owners`` (a dict
+    node id -> layer key). Returns (layer key or None, the nodes on the way, nearest first)."""
+    if start is None:
+        return None, []
+    seen = {id(start)}
+    queue = [(start, ())]
+    visited = 0
+    while queue and visited < MAX_NODES:
+        node, path = queue.pop(0)
+        visited += 1
+        owner = owners.get(id(node))
+        if owner is not None:
+            return owner, list(path)
+        path = path + (node,)
+        for parent in _parents(node):
+            if id(parent) not in seen:
+                seen.add(id(parent))
+                queue.append((parent, path))
+    return None, []
+
+
+def first_activation(path):
+    """The activation nearest the producing layer on a walked path: (name, tensor or None)."""
+    for node in reversed(path):
+        found = activation_of(node)
+        if found is not None:
+            return found
+    return None
+
+
+def loss_name(loss_grad_fn):
+    """The torch.nn loss that produced a loss tensor, read from its graph, or None.
+
+    NLL over a log-softmax is CrossEntropyLoss (that is how F.cross_entropy is built); NLL over
+    anything else is NLLLoss; a mean of absolute differences is L1Loss."""
+    if loss_grad_fn is None:
+        return None
+    seen = {id(loss_grad_fn)}
+    queue = [(loss_grad_fn, 0)]
+    visited = 0
+    while queue and visited < MAX_NODES:
+        node, depth = queue.pop(0)
+        visited += 1
+        kind = node_kind(node)
+        if kind in _LOSS_NODES:
+            return _LOSS_NODES[kind]
+        if kind in ("NllLossBackward", "NllLoss2DBackward"):
+            parents = list(_parents(node))
+            if parents and node_kind(parents[0]) == "LogSoftmaxBackward":
+                return "CrossEntropyLoss"
+            return "NLLLoss"
+        if kind in ("MeanBackward", "SumBackward"):
+            parents = list(_parents(node))
+            if parents and node_kind(parents[0]) == "AbsBackward":
+                return "L1Loss"
+        if depth < 6:
+            for parent in _parents(node):
+                if id(parent) not in seen:
+                    seen.add(id(parent))
+                    queue.append((parent, depth + 1))
+    return None
+
+
+def loss_input(loss_grad_fn):
+    """The node that produced the loss function's input (the model's output as the loss saw
+    it), or None: the first parent of the loss node (for CrossEntropyLoss, the parent of its
+    log-softmax)."""
+    seen = {id(loss_grad_fn)}
+    queue = [loss_grad_fn]
+    visited = 0
+    while queue and visited < MAX_NODES:
+        node = queue.pop(0)
+        visited += 1
+        kind = node_kind(node)
+        if kind in _LOSS_NODES or kind in ("NllLossBackward", "NllLoss2DBackward"):
+            parents = list(_parents(node))
+            if not parents:
+                return None
+            first = parents[0]
+            if kind.startswith("NllLoss") and node_kind(first) == "LogSoftmaxBackward":
+                grand = list(_parents(first))
+                return grand[0] if grand else None
+            return first
+        for parent in _parents(node):
+            if id(parent) not in seen:
+                seen.add(id(parent))
+                queue.append(parent)
+    return None
+
+
+def fan_in_out(tensor):
+    """(fan_in, fan_out) of a weight tensor as torch.nn.init computes them, or None below 2-D."""
+    if not isinstance(tensor, torch.Tensor) or tensor.dim() < 2:
+        return None
+    receptive = 1
+    for size in tensor.shape[2:]:
+        receptive *= int(size)
+    return int(tensor.shape[1]) * receptive, int(tensor.shape[0]) * receptive
