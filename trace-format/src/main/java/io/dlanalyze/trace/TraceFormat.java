@@ -15,6 +15,11 @@ public enum TraceFormat {
   ARROW_STREAM("arrow-stream", ".arrows"),
   /** CSV with a header line and a sidecar {@code <trace>.meta.json}. */
   CSV("csv", ".csv"),
+  /**
+   * TensorBoard event files (a run directory or one {@code events.out.tfevents.*} file): read only,
+   * their scalars and histograms turned into trace rows.
+   */
+  TENSORBOARD("tensorboard", ""),
   /** Generated in memory by the synthetic trace generator; never on disk. */
   SYNTHETIC("synthetic", "");
 

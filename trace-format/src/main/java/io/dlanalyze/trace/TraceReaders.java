@@ -6,8 +6,11 @@ import static java.util.Locale.ROOT;
 import io.dlanalyze.trace.arrow.ArrowTraceReader;
 import io.dlanalyze.trace.csv.CsvTraceReader;
 import io.dlanalyze.trace.parquet.ParquetTraceReader;
+import io.dlanalyze.trace.tensorboard.TensorBoardRun;
+import io.dlanalyze.trace.tensorboard.TensorBoardTraceReader;
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -15,7 +18,9 @@ import java.nio.file.Path;
 /**
  * Opens a trace in any supported format. The format is told from the first bytes of the file
  * (Parquet's {@code PAR1}, the Arrow IPC file's {@code ARROW1}, the IPC stream's continuation
- * marker), falling back to the extension for CSV; a directory is read as Parquet part files.
+ * marker), then TensorBoard event files by their name ({@code *tfevents*}) or their first TFRecord
+ * header, falling back to the extension for CSV; a directory is read as Parquet part files, or as a
+ * TensorBoard run when it holds event files and no part files.
  */
 public final class TraceReaders {
   private TraceReaders() {}
@@ -38,6 +43,9 @@ public final class TraceReaders {
       case CSV -> {
         return CsvTraceReader.open(path, options);
       }
+      case TENSORBOARD -> {
+        return TensorBoardTraceReader.open(path, options);
+      }
       case SYNTHETIC -> {}
     }
     throw new TraceFormatException(
@@ -47,7 +55,9 @@ public final class TraceReaders {
   /** Tells the format of a trace on disk without reading more than its first bytes. */
   public static TraceFormat detect(Path path) {
     if (Files.isDirectory(path)) {
-      return TraceFormat.PARQUET;
+      return !hasParquetParts(path) && TensorBoardRun.isRunDirectory(path)
+          ? TraceFormat.TENSORBOARD
+          : TraceFormat.PARQUET;
     }
     if (!Files.exists(path)) {
       throw new TraceFormatException(ErrorCode.NOT_FOUND, path, null, "no such file");
@@ -55,7 +65,7 @@ public final class TraceReaders {
     if (!Files.isReadable(path)) {
       throw new TraceFormatException(ErrorCode.NOT_FOUND, path, null, "file is not readable");
     }
-    byte[] head = new byte[8];
+    byte[] head = new byte[12];
     int n;
     try (InputStream in = Files.newInputStream(path)) {
       n = in.readNBytes(head, 0, head.length);
@@ -87,6 +97,11 @@ public final class TraceReaders {
         && (head[3] & 0xFF) == 0xFF) {
       return TraceFormat.ARROW_STREAM;
     }
+    Path fileName = path.getFileName();
+    if ((fileName != null && TensorBoardRun.isEventFileName(fileName.toString()))
+        || TensorBoardRun.looksLikeEventFile(head, n)) {
+      return TraceFormat.TENSORBOARD;
+    }
     var byName = TraceFormat.fromExtension(path);
     if (byName.isPresent() && byName.get() == TraceFormat.CSV) {
       return TraceFormat.CSV;
@@ -106,6 +121,22 @@ public final class TraceReaders {
         ErrorCode.UNKNOWN_FORMAT,
         path,
         null,
-        "unknown trace format: expected Parquet, Arrow IPC (file or stream) or CSV");
+        "unknown trace format: expected Parquet, Arrow IPC (file or stream), CSV or TensorBoard"
+            + " event files");
+  }
+
+  /** True when a directory holds a {@code *.parquet} file (not hidden). */
+  private static boolean hasParquetParts(Path dir) {
+    try (DirectoryStream<Path> stream = Files.newDirectoryStream(dir)) {
+      for (Path file : stream) {
+        String name = file.getFileName().toString();
+        if (name.endsWith(".parquet") && !name.startsWith(".") && !name.startsWith("_")) {
+          return true;
+        }
+      }
+    } catch (IOException e) {
+      return true;
+    }
+    return false;
   }
 }

@@ -36,7 +36,7 @@ public final class TraceWriters {
       case CSV -> {
         return CsvTraceWriter.create(path, metadata, options);
       }
-      case SYNTHETIC -> {}
+      case SYNTHETIC, TENSORBOARD -> {}
     }
     throw new TraceFormatException(
         ErrorCode.UNKNOWN_FORMAT, path, null, format + " traces are not writable yet");
