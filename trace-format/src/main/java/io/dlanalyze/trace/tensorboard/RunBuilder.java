@@ -182,14 +182,29 @@ final class RunBuilder {
       int[] order = IndexSort.order(series.size, placed, series.seqs);
       long duplicates = 0;
       for (int k = 0; k + 1 < order.length; k++) {
-        if (placed[order[k]] >= 0 && placed[order[k]] == placed[order[k + 1]]) {
-          placed[order[k]] = -1;
-          duplicates++;
+        int earlier = order[k];
+        int later = order[k + 1];
+        if (placed[earlier] >= 0 && placed[earlier] == placed[later]) {
+          placed[earlier] = -1;
+          if (!sameNumbers(series, earlier, later)) {
+            duplicates++;
+          }
         }
       }
       series.placed = placed;
-      notes.placement(series, granularity, dropped, duplicates);
+      series.dropped = dropped;
+      notes.duplicates(duplicates);
     }
+  }
+
+  /** Lightning logs its epoch counter several times per step, always with the same value. */
+  private static boolean sameNumbers(Series series, int a, int b) {
+    for (int c = 0; c < series.values.length; c++) {
+      if (Double.compare(series.value(c, a), series.value(c, b)) != 0) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private void choose() {
@@ -285,6 +300,12 @@ final class RunBuilder {
       }
     }
     notes.leftOut(leftOut);
+    List<Series> used = new ArrayList<>(chosen.values());
+    for (int layer = 0; layer < layerNames.size(); layer++) {
+      used.addAll(layerWeights.get(layer));
+      used.addAll(layerGradients.get(layer));
+    }
+    notes.dropped(used, granularity);
   }
 
   private int addLayer(String name) {

@@ -36,17 +36,24 @@ final class RunNotes {
   private final List<String> droppedTags = new ArrayList<>();
   private long duplicateSteps;
 
-  void placement(Series series, Granularity granularity, long dropped, long duplicates) {
-    duplicateSteps += duplicates;
-    if (dropped > 0) {
-      droppedValues += dropped;
+  void duplicates(long count) {
+    duplicateSteps += count;
+  }
+
+  /** Notes the values of the series in use that could not be placed. */
+  void dropped(List<Series> used, Granularity granularity) {
+    for (Series series : used) {
+      if (series.dropped == 0) {
+        continue;
+      }
+      droppedValues += series.dropped;
       droppedTags.add(
           format(
               ROOT,
               "%s%s (%d of %d, %s)",
               series.validation ? "validation: " : "",
               series.tag,
-              dropped,
+              series.dropped,
               series.size,
               granularity == Granularity.EPOCH
                   ? "per-step values in a run logged per epoch"
@@ -57,7 +64,10 @@ final class RunNotes {
   void unused(Target target, Series best, List<Series> others) {
     List<String> names = new ArrayList<>();
     for (Series other : others) {
-      names.add(describe(other));
+      // Keras' evaluation_*_vs_iterations repeat validation/'s epoch_* values
+      if (best == null || other.mapped.rank() == 0) {
+        names.add(describe(other));
+      }
     }
     if (names.isEmpty()) {
       return;

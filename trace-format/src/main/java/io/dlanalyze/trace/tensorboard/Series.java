@@ -27,6 +27,9 @@ final class Series {
   int[] fileOf = new int[8];
   double[][] values;
 
+  /** Values that could not be placed on the trace's steps. */
+  long dropped;
+
   /** Where each value lands in the trace (-1: not placed), filled by {@link RunBuilder}. */
   long[] placed;
 
