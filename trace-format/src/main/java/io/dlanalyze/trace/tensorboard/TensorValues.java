@@ -99,7 +99,7 @@ final class TensorValues {
       return false;
     }
     long rows = shape.getDim(0).getSize();
-    if (rows < 0) {
+    if (rows < 0 || rows > Integer.MAX_VALUE / 3) {
       return false;
     }
     DataType type = tensor.getDtype();
