@@ -81,8 +81,6 @@ class TensorBoardMutationTest {
         Files.delete(file);
       }
     }
-    System.out.printf(
-        "mutations: %d read, %d failed, at most %d bytes allocated%n", read, failed, worst);
     // both outcomes occur: the mutations are neither all harmless nor all fatal
     assertThat(read).isGreaterThan(sources.size() * MUTATIONS_PER_FILE / 10);
     assertThat(failed).isGreaterThan(sources.size() * MUTATIONS_PER_FILE / 10);
