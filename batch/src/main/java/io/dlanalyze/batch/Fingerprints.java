@@ -3,7 +3,10 @@ package io.dlanalyze.batch;
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 
+import io.dlanalyze.trace.TraceFormat;
+import io.dlanalyze.trace.TraceReaders;
 import io.dlanalyze.trace.csv.CsvSidecar;
+import io.dlanalyze.trace.tensorboard.TensorBoardRun;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -40,6 +43,10 @@ import java.util.Locale;
  * <p>A directory of Parquet part files: size is the sum, mtime the latest, and the hash covers each
  * part in name order (its name, its size, its head and tail), so adding, removing, renaming or
  * changing a part changes the fingerprint.
+ *
+ * <p>A TensorBoard run directory: the same over all its event files (named by their path in the
+ * run, {@code train/events.out.tfevents...}, so adding a validation file changes it) and the tags
+ * file that applies to it ({@code dl-analyze-tags.json}), whose edit changes what the run reads as.
  *
  * <p>The local batch and the Spark job hash the same bytes ({@link Part} abstracts the file
  * system), so the same trace has the same fingerprint on both.
@@ -150,6 +157,17 @@ public final class Fingerprints {
       }
       return ofFile(new LocalPart(trace), sidecar);
     }
+    if (TraceReaders.detect(trace) == TraceFormat.TENSORBOARD) {
+      List<LocalPart> parts = new ArrayList<>();
+      for (TensorBoardRun.EventFile file : TensorBoardRun.eventFiles(trace)) {
+        parts.add(new LocalPart(file.path(), file.name()));
+      }
+      var tags = TensorBoardRun.tagsFile(trace);
+      if (tags.isPresent()) {
+        parts.add(new LocalPart(tags.get(), TensorBoardRun.TAGS_FILE));
+      }
+      return ofParts(parts);
+    }
     List<LocalPart> parts = new ArrayList<>();
     try (DirectoryStream<Path> stream = Files.newDirectoryStream(trace)) {
       for (Path file : stream) {
@@ -211,18 +229,24 @@ public final class Fingerprints {
   /** A file on the local file system. */
   private static final class LocalPart implements Part {
     private final Path path;
+    private final String name;
     private final long size;
     private final long modified;
 
     LocalPart(Path path) throws IOException {
+      this(path, path.getFileName().toString());
+    }
+
+    LocalPart(Path path, String name) throws IOException {
       this.path = path;
+      this.name = name;
       this.size = Files.size(path);
       this.modified = Files.getLastModifiedTime(path).toMillis();
     }
 
     @Override
     public String name() {
-      return path.getFileName().toString();
+      return name;
     }
 
     @Override

@@ -6,6 +6,7 @@ import static java.util.Objects.requireNonNull;
 
 import io.dlanalyze.trace.ErrorCode;
 import io.dlanalyze.trace.TraceFormatException;
+import io.dlanalyze.trace.tensorboard.TensorBoardRun;
 import java.io.IOException;
 import java.nio.file.FileSystems;
 import java.nio.file.FileVisitResult;
@@ -29,6 +30,10 @@ import java.util.TreeMap;
  *   <li>a glob ({@code /data/runs/2026-11-*}, {@code 'runs/**.arrows'}) is matched against every
  *       path under its fixed leading directories: matching files are traces when their names are
  *       trace names, matching directories are walked as above;
+ *   <li>a TensorBoard run directory ({@link TensorBoardRun}: event files in it, or in its {@code
+ *       train} and {@code validation} subdirectories) is one trace; its other files are still
+ *       searched, its event files and role subdirectories are not traces of their own; an event
+ *       file a glob matches is a trace of its own;
  *   <li>the output directory is never searched, so results tables are not analysed as traces.
  * </ul>
  *
@@ -114,6 +119,9 @@ public final class LocalDiscovery {
       traces.put(path.toString(), path);
       return;
     }
+    if (TensorBoardRun.isRunDirectory(path)) {
+      traces.put(path.toString(), path);
+    }
     walk(path, excluded, null, traces, unlisted);
   }
 
@@ -165,6 +173,9 @@ public final class LocalDiscovery {
               if (TraceNames.isHidden(name)) {
                 return FileVisitResult.SKIP_SUBTREE;
               }
+              if (matcher == null && isTensorBoardRun(dir)) {
+                traces.put(dir.toString(), dir);
+              }
               if (matcher != null && matcher.matches(dir)) {
                 directory(dir, excluded, traces, unlisted);
                 return FileVisitResult.SKIP_SUBTREE;
@@ -178,9 +189,11 @@ public final class LocalDiscovery {
 
             @Override
             public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) {
-              if (!attrs.isDirectory()
-                  && TraceNames.isTraceFile(file.getFileName().toString())
-                  && (matcher == null || matcher.matches(file))) {
+              String name = file.getFileName().toString();
+              boolean trace =
+                  TraceNames.isTraceFile(name)
+                      || (matcher != null && TensorBoardRun.isEventFileName(name));
+              if (!attrs.isDirectory() && trace && (matcher == null || matcher.matches(file))) {
                 traces.put(file.toString(), file);
               }
               return FileVisitResult.CONTINUE;
@@ -223,5 +236,19 @@ public final class LocalDiscovery {
       reason = e.getMessage();
     }
     return reason == null ? "an I/O error" : reason;
+  }
+
+  /**
+   * A TensorBoard run directory that is not the train or validation subdirectory of a run already
+   * taken whole.
+   */
+  private static boolean isTensorBoardRun(Path dir) {
+    if (!TensorBoardRun.isRunDirectory(dir)) {
+      return false;
+    }
+    Path parent = dir.getParent();
+    return parent == null
+        || !TensorBoardRun.isRoleDirectory(dir)
+        || !TensorBoardRun.isRunDirectory(parent);
   }
 }

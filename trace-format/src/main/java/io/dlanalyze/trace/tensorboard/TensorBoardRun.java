@@ -146,6 +146,16 @@ public final class TensorBoardRun {
     return Optional.empty();
   }
 
+  /** True for a train or validation subdirectory name ({@code train}, {@code validation}...). */
+  public static boolean isRoleDirectory(Path dir) {
+    Path name = dir.getFileName();
+    if (name == null) {
+      return false;
+    }
+    String lower = name.toString().toLowerCase(Locale.ROOT);
+    return TRAIN_DIRS.contains(lower) || VALIDATION_DIRS.contains(lower);
+  }
+
   private static boolean isValidationName(Path dir) {
     Path name = dir.getFileName();
     return name != null && VALIDATION_DIRS.contains(name.toString().toLowerCase(Locale.ROOT));

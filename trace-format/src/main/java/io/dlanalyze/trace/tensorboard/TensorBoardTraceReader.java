@@ -50,6 +50,27 @@ public final class TensorBoardTraceReader implements TraceReader {
   /** Metadata key: the event files read, relative to the run, comma-separated. */
   public static final String FILES = "dltrace.source.files";
 
+  /**
+   * The analyzer's detector ids the warnings name when the data cannot serve them (a test of the
+   * command line checks that each is registered).
+   */
+  public static final List<String> DETECTORS_NAMED =
+      List.of(
+          "dying-relu",
+          "saturation",
+          "input-range",
+          "target-range",
+          "dead-or-zero",
+          "unchanged-values",
+          "not-learning",
+          "vanishing-gradient",
+          "exploding-gradient",
+          "effective-learning-rate",
+          "weight-variance",
+          "oscillating-loss",
+          "slow-convergence",
+          "not-converging");
+
   private static final Set<Column> ABSENT =
       EnumSet.of(Column.ZERO_FRACTION, Column.NAN_COUNT, Column.INF_COUNT);
 

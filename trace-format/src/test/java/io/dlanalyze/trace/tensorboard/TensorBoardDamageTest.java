@@ -13,9 +13,7 @@ import io.dlanalyze.trace.TraceReader;
 import io.dlanalyze.trace.TraceReaders;
 import io.dlanalyze.trace.tensorboard.TbRows.Row;
 import io.dlanalyze.trace.tensorboard.proto.Event;
-import io.dlanalyze.trace.tensorboard.proto.HistogramProto;
 import io.dlanalyze.trace.tensorboard.proto.Summary;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -176,12 +174,14 @@ class TensorBoardDamageTest {
   @Test
   void restartedRun_laterValuesAtTheSameStepReplaceEarlierOnesWithAWarning() throws IOException {
     Path run = Files.createDirectories(dir.resolve("restarted"));
-    writeEvents(
-        run.resolve("events.out.tfevents.1.host"), scalar(0, "loss", 2.0), scalar(1, "loss", 1.5));
-    writeEvents(
+    TestEventFiles.write(
+        run.resolve("events.out.tfevents.1.host"),
+        TestEventFiles.scalar(0, "loss", 2.0),
+        TestEventFiles.scalar(1, "loss", 1.5));
+    TestEventFiles.write(
         run.resolve("events.out.tfevents.2.host"),
-        scalar(1, "loss", 1.25),
-        scalar(2, "loss", 1.125));
+        TestEventFiles.scalar(1, "loss", 1.25),
+        TestEventFiles.scalar(2, "loss", 1.125));
 
     try (TraceReader reader = TraceReaders.open(run, ReadOptions.all())) {
       List<Row> rows = TbRows.read(reader);
@@ -197,11 +197,11 @@ class TensorBoardDamageTest {
   @Test
   void histogramsOfSeveralWeightParameters_mergeIntoOneLayerRow() throws IOException {
     Path run = Files.createDirectories(dir.resolve("lstm"));
-    writeEvents(
+    TestEventFiles.write(
         run.resolve("events.out.tfevents.1.host"),
-        histogram(0, "lstm.weight_ih_l0", -1, 2, 4, 2, 6),
-        histogram(0, "lstm.weight_hh_l0", -3, 1, 2, -2, 10),
-        histogram(0, "lstm.bias_ih_l0", 5, 5, 1, 5, 25));
+        TestEventFiles.histogram(0, "lstm.weight_ih_l0", -1, 2, 4, 2, 6),
+        TestEventFiles.histogram(0, "lstm.weight_hh_l0", -3, 1, 2, -2, 10),
+        TestEventFiles.histogram(0, "lstm.bias_ih_l0", 5, 5, 1, 5, 25));
 
     List<Row> rows = read(run);
     assertThat(rows).hasSize(1);
@@ -219,12 +219,12 @@ class TensorBoardDamageTest {
   void tagsFile_mapsUserTagsAndIsReadFromAParentDirectory() throws IOException {
     Path archive = Files.createDirectories(dir.resolve("archive"));
     Path run = Files.createDirectories(archive.resolve("run-7"));
-    writeEvents(
+    TestEventFiles.write(
         run.resolve("events.out.tfevents.1.host"),
-        scalar(0, "objective", 3.0),
-        scalar(0, "metrics/top1", 0.25),
-        scalar(0, "noise_level", 0.5),
-        histogram(0, "hist/encoder", -1, 1, 2, 0, 2));
+        TestEventFiles.scalar(0, "objective", 3.0),
+        TestEventFiles.scalar(0, "metrics/top1", 0.25),
+        TestEventFiles.scalar(0, "noise_level", 0.5),
+        TestEventFiles.histogram(0, "hist/encoder", -1, 1, 2, 0, 2));
     Files.writeString(
         archive.resolve(TensorBoardRun.TAGS_FILE),
         "{\"objective\": \"loss\", \"metrics/top1\": \"accuracy\", \"hist/*\": \"weight\","
@@ -271,12 +271,12 @@ class TensorBoardDamageTest {
                             .setTag("samples")
                             .setImage(Summary.Image.newBuilder().setHeight(1).setWidth(1))))
             .build();
-    writeEvents(
+    TestEventFiles.write(
         run.resolve("events.out.tfevents.1.host"),
-        scalar(0, "loss", 1.0),
-        scalar(0, "gpu_memory", 1e9),
+        TestEventFiles.scalar(0, "loss", 1.0),
+        TestEventFiles.scalar(0, "gpu_memory", 1e9),
         image,
-        scalar(-1, "loss", 9.0));
+        TestEventFiles.scalar(-1, "loss", 9.0));
 
     try (TraceReader reader = TraceReaders.open(run, ReadOptions.all())) {
       assertThat(TbRows.read(reader)).hasSize(1);
@@ -287,45 +287,5 @@ class TensorBoardDamageTest {
               "values that are neither scalars nor histograms were skipped: images x1",
               "1 values at negative steps were skipped");
     }
-  }
-
-  static Event scalar(long step, String tag, double value) {
-    return Event.newBuilder()
-        .setStep(step)
-        .setSummary(
-            Summary.newBuilder()
-                .addValue(Summary.Value.newBuilder().setTag(tag).setSimpleValue((float) value)))
-        .build();
-  }
-
-  static Event histogram(
-      long step, String tag, double min, double max, double num, double sum, double squares) {
-    return Event.newBuilder()
-        .setStep(step)
-        .setSummary(
-            Summary.newBuilder()
-                .addValue(
-                    Summary.Value.newBuilder()
-                        .setTag(tag)
-                        .setHisto(
-                            HistogramProto.newBuilder()
-                                .setMin(min)
-                                .setMax(max)
-                                .setNum(num)
-                                .setSum(sum)
-                                .setSumSquares(squares))))
-        .build();
-  }
-
-  /** Writes an event file as TensorBoard's writers do: a file_version event, then the events. */
-  static void writeEvents(Path file, Event... events) throws IOException {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    out.write(
-        TfRecordReaderTest.record(
-            Event.newBuilder().setFileVersion("brain.Event:2").build().toByteArray()));
-    for (Event event : events) {
-      out.write(TfRecordReaderTest.record(event.toByteArray()));
-    }
-    Files.write(file, out.toByteArray());
   }
 }

@@ -23,15 +23,8 @@ import org.junit.jupiter.api.io.TempDir;
 class TfRecordReaderTest {
   @TempDir Path dir;
 
-  /** One TFRecord: length, masked CRC of the length, data, masked CRC of the data. */
   static byte[] record(byte[] data) {
-    ByteBuffer out = ByteBuffer.allocate(16 + data.length).order(ByteOrder.LITTLE_ENDIAN);
-    out.putLong(data.length);
-    byte[] length = Arrays.copyOf(out.array(), 8);
-    out.putInt(TfRecordReader.maskedCrc32c(length, 0, 8));
-    out.put(data);
-    out.putInt(TfRecordReader.maskedCrc32c(data, 0, data.length));
-    return out.array();
+    return TestEventFiles.record(data);
   }
 
   /** A header announcing {@code length} bytes, with a correct length checksum. */
