@@ -25,7 +25,11 @@ import java.util.Map;
 
 /** Ranks findings, fills in what detectors left unset, and decides the verdict. */
 final class ReportAssembler {
-  /** The metadata keys copied into the trace summary, in this order. */
+  /**
+   * The metadata keys copied into the trace summary, in this order; the last two say that a trace
+   * (or the trace it was converted from) was read from TensorBoard event files, and at which
+   * granularity.
+   */
   static final List<String> SUMMARY_KEYS =
       List.of(
           TraceMetadata.VERSION,
@@ -38,7 +42,9 @@ final class ReportAssembler {
           TraceMetadata.TASK,
           TraceMetadata.LOSS,
           TraceMetadata.STEPS_PER_EPOCH,
-          TraceMetadata.NUM_CLASSES);
+          TraceMetadata.NUM_CLASSES,
+          "dltrace.source",
+          "dltrace.source.granularity");
 
   /** What the engine learnt about the trace while reading it. */
   record TraceFacts(
