@@ -112,7 +112,8 @@ class ConvertCommandTest {
             ExitCodes.BAD_INPUT,
             "dl-analyze: error: "
                 + text
-                + ": unknown trace format: expected Parquet, Arrow IPC (file or stream) or CSV");
+                + ": unknown trace format: expected Parquet, Arrow IPC (file or stream), CSV or"
+                + " TensorBoard event files");
     Path fake = Files.writeString(dir.resolve("fake.parquet"), "not parquet at all");
     CliRun.of("convert", fake.toString(), out.toString())
         .failsWith(
