@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.fail;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -17,13 +18,22 @@ import org.junit.jupiter.api.io.TempDir;
  * Trains fresh runs with TensorFlow, Keras and PyTorch and logs them to TensorBoard
  * (trace-format/src/test/resources/tensorboard/make_fixtures.py, about 20 s), then analyses the
  * event files they wrote. The interpreter is the system property {@code dlanalyze.python}, else
- * {@code python3} on the PATH; it needs tensorflow, keras, torch and tensorboard.
+ * pyenv's {@code python3} ({@code $PYENV_ROOT/shims}, {@code ~/.pyenv/shims}), else {@code python3}
+ * on the PATH; it needs tensorflow, keras, torch and tensorboard.
  */
 class TensorBoardEndToEndTest {
   @TempDir static Path runs;
 
   static String python() {
-    return System.getProperty("dlanalyze.python", "python3");
+    String given = System.getProperty("dlanalyze.python");
+    if (given != null && !given.isBlank()) {
+      return given;
+    }
+    String pyenvRoot = System.getenv("PYENV_ROOT");
+    Path pyenv =
+        pyenvRoot != null ? Path.of(pyenvRoot) : Path.of(System.getProperty("user.home"), ".pyenv");
+    Path shim = pyenv.resolve("shims/python3");
+    return Files.isExecutable(shim) ? shim.toString() : "python3";
   }
 
   @BeforeAll
