@@ -6,7 +6,6 @@ import static org.assertj.core.api.Assertions.fail;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -17,47 +16,29 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Trains fresh runs with TensorFlow, Keras and PyTorch and logs them to TensorBoard
  * (trace-format/src/test/resources/tensorboard/make_fixtures.py, about 20 s), then analyses the
- * event files they wrote. The interpreter is the system property {@code dlanalyze.python}, else
- * pyenv's {@code python3} ({@code $PYENV_ROOT/shims}, {@code ~/.pyenv/shims}), else {@code python3}
- * on the PATH; it needs tensorflow, keras, torch and tensorboard.
+ * event files they wrote, with the test Python environment's interpreter ({@link
+ * Python#interpreter()}, set up by build/test-env.sh).
  */
 class TensorBoardEndToEndTest {
   @TempDir static Path runs;
 
-  static String python() {
-    String given = System.getProperty("dlanalyze.python");
-    if (given != null && !given.isBlank()) {
-      return given;
-    }
-    String pyenvRoot = System.getenv("PYENV_ROOT");
-    Path pyenv =
-        pyenvRoot != null ? Path.of(pyenvRoot) : Path.of(System.getProperty("user.home"), ".pyenv");
-    Path shim = pyenv.resolve("shims/python3");
-    return Files.isExecutable(shim) ? shim.toString() : "python3";
-  }
-
   @BeforeAll
   static void train() {
     Path script = TensorBoardCliTest.fixture("make_fixtures.py").toAbsolutePath().normalize();
+    String python = Python.interpreter();
     Python.Result check =
         Python.run(
-            List.of(python(), "-c", "import tensorflow, keras, torch, tensorboard"), runs, 300);
+            List.of(python, "-c", "import tensorflow, keras, torch, tensorboard"), runs, 300);
     if (check.exitCode() != 0) {
       fail(
-          "these tests need tensorflow, keras, torch and tensorboard for "
-              + python()
-              + " (set -Ddlanalyze.python=/path/to/python3)\n"
+          "the test Python environment cannot import tensorflow, keras, torch and tensorboard:"
+              + " delete it and run build/test-env.sh again\n"
               + check.output());
     }
     Python.Result result =
         Python.run(
             List.of(
-                python(),
-                script.toString(),
-                runs.toString(),
-                "keras-epoch",
-                "keras-buggy",
-                "torch"),
+                python, script.toString(), runs.toString(), "keras-epoch", "keras-buggy", "torch"),
             runs,
             600);
     assertThat(result.exitCode()).as(result.output()).isZero();
