@@ -12,7 +12,7 @@ import io.dlanalyze.analyzer.DetectorInfo;
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Report;
 import io.dlanalyze.analyzer.RootCause;
-import io.dlanalyze.analyzer.report.Numbers;
+import io.dlanalyze.analyzer.text.Numbers;
 import io.dlanalyze.trace.InputFiles;
 import io.dlanalyze.trace.TraceFormatException;
 import io.dlanalyze.trace.TraceMetadata;

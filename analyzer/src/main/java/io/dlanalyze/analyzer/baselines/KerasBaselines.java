@@ -256,6 +256,6 @@ public final class KerasBaselines {
   }
 
   private static String number(double value) {
-    return io.dlanalyze.analyzer.report.Numbers.precise(value);
+    return io.dlanalyze.analyzer.text.Numbers.precise(value);
   }
 }

@@ -12,7 +12,7 @@ import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.StepView;
 import io.dlanalyze.analyzer.Symptom;
 import io.dlanalyze.analyzer.Thresholds;
-import io.dlanalyze.analyzer.report.Numbers;
+import io.dlanalyze.analyzer.text.Numbers;
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.Phase;
 import java.util.ArrayList;

@@ -9,7 +9,7 @@ import io.dlanalyze.analyzer.Layer;
 import io.dlanalyze.analyzer.RootCause;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.Symptom;
-import io.dlanalyze.analyzer.report.Numbers;
+import io.dlanalyze.analyzer.text.Numbers;
 import io.dlanalyze.trace.TraceMetadata;
 import java.util.ArrayList;
 import java.util.List;

@@ -7,7 +7,7 @@ import io.dlanalyze.analyzer.AnalysisMode;
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.RootCause;
 import io.dlanalyze.analyzer.Symptom;
-import io.dlanalyze.analyzer.report.Phrases;
+import io.dlanalyze.analyzer.text.Phrases;
 import io.dlanalyze.trace.Phase;
 
 /**

@@ -1,6 +1,7 @@
 package io.dlanalyze.analyzer.report;
 
 import io.dlanalyze.analyzer.Layer;
+import io.dlanalyze.analyzer.text.Numbers;
 import java.util.List;
 
 /**

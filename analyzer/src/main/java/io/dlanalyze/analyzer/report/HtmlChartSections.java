@@ -7,6 +7,7 @@ import io.dlanalyze.analyzer.BaselineResult;
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Layer;
 import io.dlanalyze.analyzer.Report;
+import io.dlanalyze.analyzer.text.Numbers;
 import io.dlanalyze.trace.Phase;
 import java.util.ArrayList;
 import java.util.List;

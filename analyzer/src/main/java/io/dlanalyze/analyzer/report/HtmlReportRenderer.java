@@ -12,6 +12,8 @@ import io.dlanalyze.analyzer.RootCause;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.TraceSummary;
 import io.dlanalyze.analyzer.Verdict;
+import io.dlanalyze.analyzer.text.Numbers;
+import io.dlanalyze.analyzer.text.Phrases;
 import io.dlanalyze.trace.LayerInfo;
 import io.dlanalyze.trace.TraceMetadata;
 import java.io.IOException;

@@ -13,6 +13,7 @@ import io.dlanalyze.analyzer.Report;
 import io.dlanalyze.analyzer.RootCause;
 import io.dlanalyze.analyzer.Thresholds;
 import io.dlanalyze.analyzer.TraceSummary;
+import io.dlanalyze.analyzer.text.Numbers;
 import java.io.IOException;
 import java.io.Writer;
 import java.util.Map;

@@ -2,6 +2,7 @@ package io.dlanalyze.analyzer.report;
 
 import static java.util.Objects.requireNonNull;
 
+import io.dlanalyze.analyzer.text.Numbers;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;

@@ -9,6 +9,8 @@ import io.dlanalyze.analyzer.Evidence;
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Timing;
 import io.dlanalyze.analyzer.TraceSummary;
+import io.dlanalyze.analyzer.text.Numbers;
+import io.dlanalyze.analyzer.text.Phrases;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;

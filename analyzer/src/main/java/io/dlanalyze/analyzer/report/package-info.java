@@ -1,5 +1,5 @@
 /**
- * Renderers that lay a {@link io.dlanalyze.analyzer.Report} out as text, markdown or JSON, plus the
- * fixed-precision number formatting and phrases they share with detectors.
+ * Renderers that lay a {@link io.dlanalyze.analyzer.Report} out as text, markdown, JSON or HTML;
+ * the words and numbers they share with the detectors are in {@code io.dlanalyze.analyzer.text}.
  */
 package io.dlanalyze.analyzer.report;

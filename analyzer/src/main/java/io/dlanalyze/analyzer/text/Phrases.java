@@ -1,4 +1,4 @@
-package io.dlanalyze.analyzer.report;
+package io.dlanalyze.analyzer.text;
 
 import io.dlanalyze.trace.Phase;
 

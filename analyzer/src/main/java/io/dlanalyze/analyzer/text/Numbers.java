@@ -1,4 +1,4 @@
-package io.dlanalyze.analyzer.report;
+package io.dlanalyze.analyzer.text;
 
 import static java.util.Locale.ROOT;
 
