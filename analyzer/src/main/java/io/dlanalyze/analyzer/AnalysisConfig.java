@@ -20,7 +20,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -213,8 +212,7 @@ public final class AnalysisConfig {
     for (DetectorInfo info : BuiltInDetectors.all()) {
       known.add(info.id());
     }
-    for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
-      Map.Entry<String, JsonNode> entry = it.next();
+    for (Map.Entry<String, JsonNode> entry : node.properties()) {
       String id = entry.getKey();
       String path = "detectors." + id;
       if (!known.contains(id)) {
@@ -271,8 +269,7 @@ public final class AnalysisConfig {
     if (!node.isObject()) {
       throw error(path, "expected a mapping of threshold keys to numbers");
     }
-    for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
-      Map.Entry<String, JsonNode> entry = it.next();
+    for (Map.Entry<String, JsonNode> entry : node.properties()) {
       String key = path + "." + entry.getKey();
       if (Thresholds.byKey(entry.getKey()).isEmpty()) {
         List<String> keys = new ArrayList<>();
@@ -314,8 +311,8 @@ public final class AnalysisConfig {
   }
 
   private void checkKeys(JsonNode node, String path, List<String> allowed) {
-    for (Iterator<String> it = node.fieldNames(); it.hasNext(); ) {
-      String key = it.next();
+    for (Map.Entry<String, JsonNode> entry : node.properties()) {
+      String key = entry.getKey();
       if (!allowed.contains(key)) {
         throw error(
             path.isEmpty() ? key : path + "." + key,

@@ -40,7 +40,7 @@ public final class Layer {
         "softmax".equals(activation == null ? null : activation.toLowerCase(ROOT))
             || "softmax".equals(t);
     this.normalization = t != null && t.contains("norm");
-    this.flatten = t != null && t.contains("flatten") || n.contains("flatten");
+    this.flatten = (t != null && t.contains("flatten")) || n.contains("flatten");
     this.denseLike = t != null ? t.contains("dense") || t.contains("linear") : n.contains("dense");
   }
 

@@ -17,15 +17,22 @@ import static java.util.Locale.ROOT;
  * <p>The verdict is "buggy" when a finding of {@link #WARNING} or more is present.
  */
 public enum Severity {
-  INFO("info"),
-  WARNING("warning"),
-  ERROR("error"),
-  CRITICAL("critical");
+  INFO(0, "info"),
+  WARNING(1, "warning"),
+  ERROR(2, "error"),
+  CRITICAL(3, "critical");
 
+  private final int level;
   private final String wireName;
 
-  Severity(String wireName) {
+  Severity(int level, String wireName) {
+    this.level = level;
     this.wireName = wireName;
+  }
+
+  /** 0 for info up to 3 for critical: the order of severity, as a number (the HTML filter's). */
+  public int level() {
+    return level;
   }
 
   /** The lower-case name used in JSON, flags and docs. */
@@ -35,7 +42,7 @@ public enum Severity {
 
   /** True when this severity is {@code other} or more severe. */
   public boolean atLeast(Severity other) {
-    return compareTo(other) >= 0;
+    return level >= other.level;
   }
 
   /** Parses a wire name, case-insensitively. */

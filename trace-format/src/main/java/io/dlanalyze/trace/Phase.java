@@ -7,33 +7,43 @@ import java.util.Optional;
  * The phases a trace row can describe. The first seven are the core phases of trace format v1, in
  * DeepLocalize's check order inside one step; the rest are the optional model-level phases.
  *
- * <p>In a {@link TraceBatch} the phase column holds {@link #code()} (the ordinal) for a known
- * phase. A phase name this enum does not know is kept, not rejected: it gets a code of {@link
- * #COUNT} or more, and {@link TraceDictionary#phaseName(int)} gives its name back.
+ * <p>In a {@link TraceBatch} the phase column holds {@link #code()} for a known phase. A phase name
+ * this enum does not know is kept, not rejected: it gets a code of {@link #COUNT} or more, and
+ * {@link TraceDictionary#phaseName(int)} gives its name back.
  */
 public enum Phase {
-  FORWARD("forward", false),
-  ACTIVATION("activation", false),
-  LOSS("loss", true),
-  ACCURACY("accuracy", true),
-  BACKWARD("backward", false),
-  GRADIENT("gradient", false),
-  WEIGHT("weight", false),
-  INPUT("input", true),
-  TARGET("target", true),
-  LEARNING_RATE("learning_rate", true),
-  VAL_LOSS("val_loss", true),
-  VAL_ACCURACY("val_accuracy", true);
+  FORWARD(0, "forward", false),
+  ACTIVATION(1, "activation", false),
+  LOSS(2, "loss", true),
+  ACCURACY(3, "accuracy", true),
+  BACKWARD(4, "backward", false),
+  GRADIENT(5, "gradient", false),
+  WEIGHT(6, "weight", false),
+  INPUT(7, "input", true),
+  TARGET(8, "target", true),
+  LEARNING_RATE(9, "learning_rate", true),
+  VAL_LOSS(10, "val_loss", true),
+  VAL_ACCURACY(11, "val_accuracy", true);
 
   /** Number of known phases; phase codes at or above it are phases this version does not know. */
   public static final int COUNT = values().length;
 
   private static final Phase[] BY_CODE = values();
 
+  static {
+    for (Phase phase : BY_CODE) {
+      if (BY_CODE[phase.code] != phase) {
+        throw new AssertionError("phase codes must follow the declaration order: " + phase);
+      }
+    }
+  }
+
+  private final int code;
   private final String wireName;
   private final boolean modelLevel;
 
-  Phase(String wireName, boolean modelLevel) {
+  Phase(int code, String wireName, boolean modelLevel) {
+    this.code = code;
     this.wireName = wireName;
     this.modelLevel = modelLevel;
   }
@@ -50,12 +60,12 @@ public enum Phase {
 
   /** True for the seven phases of the v1 core contract. */
   public boolean isCore() {
-    return ordinal() <= WEIGHT.ordinal();
+    return code <= WEIGHT.code;
   }
 
   /** The integer stored in {@link TraceBatch}'s phase column for this phase. */
   public int code() {
-    return ordinal();
+    return code;
   }
 
   /** True when {@code code} is the code of a phase this enum knows. */

@@ -167,7 +167,7 @@ public final class TargetRangeDetector implements Detector {
       return findings;
     }
     if (kind == ActivationKind.SOFTMAX
-        && (width == 1 || width < 0 && outputSteps > 0 && outputConstantOne == outputSteps)) {
+        && (width == 1 || (width < 0 && outputSteps > 0 && outputConstantOne == outputSteps))) {
       findings.add(
           Finding.builder(SPEC)
               .symptom(Symptom.DEAD_OR_ZERO)

@@ -303,7 +303,7 @@ public final class AnalysisEngine {
       if (layer >= 0) {
         table.ensureLayer(layer);
         if (names != null && !layers.complete(layer)) {
-          int type = types == null || typeNulls != null && typeNulls[r] ? -1 : types[r];
+          int type = types == null || (typeNulls != null && typeNulls[r]) ? -1 : types[r];
           layers.observe(layer, names[r], type);
         }
       }
@@ -316,9 +316,9 @@ public final class AnalysisEngine {
     }
     int[] bits = table.presentBits();
     for (Column column : statColumns) {
-      int bit = 1 << column.ordinal();
+      int bit = column.bit();
       boolean[] nulls = batch.nullMask(column);
-      int doubleIndex = StepTable.DOUBLE_INDEX[column.ordinal()];
+      int doubleIndex = StepTable.DOUBLE_INDEX[column.index()];
       if (doubleIndex >= 0) {
         double[] source = batch.doubles(column);
         double[] target = table.doubles(doubleIndex);
@@ -331,7 +331,7 @@ public final class AnalysisEngine {
         }
       } else {
         long[] source = batch.longs(column);
-        long[] target = table.longs(StepTable.LONG_INDEX[column.ordinal()]);
+        long[] target = table.longs(StepTable.LONG_INDEX[column.index()]);
         for (int r = from; r < to; r++) {
           int slot = slots[r];
           if (slot >= 0 && (nulls == null || !nulls[r])) {

@@ -44,10 +44,10 @@ final class StepTable implements StepView {
     Column[] l = new Column[Column.COUNT];
     for (Column column : Column.values()) {
       if (column.type() == ColumnType.FLOAT64) {
-        DOUBLE_INDEX[column.ordinal()] = doubles;
+        DOUBLE_INDEX[column.index()] = doubles;
         d[doubles++] = column;
       } else if (column.type() == ColumnType.INT64 && column != Column.STEP) {
-        LONG_INDEX[column.ordinal()] = longs;
+        LONG_INDEX[column.index()] = longs;
         l[longs++] = column;
       }
     }
@@ -228,12 +228,12 @@ final class StepTable implements StepView {
       return false;
     }
     int slot = slot(layer, phase.code());
-    return seen[slot] == ordinal && (presentBits[slot] & (1 << column.ordinal())) != 0;
+    return seen[slot] == ordinal && (presentBits[slot] & column.bit()) != 0;
   }
 
   @Override
   public double value(int layer, Phase phase, Column column) {
-    int index = DOUBLE_INDEX[column.ordinal()];
+    int index = DOUBLE_INDEX[column.index()];
     if (index < 0) {
       throw new IllegalArgumentException("not a floating-point statistic: " + column.wireName());
     }
@@ -247,7 +247,7 @@ final class StepTable implements StepView {
 
   @Override
   public double[] doubles(Column column) {
-    int index = DOUBLE_INDEX[column.ordinal()];
+    int index = DOUBLE_INDEX[column.index()];
     if (index < 0) {
       throw new IllegalArgumentException("not a floating-point statistic: " + column.wireName());
     }
@@ -256,7 +256,7 @@ final class StepTable implements StepView {
 
   @Override
   public long[] longs(Column column) {
-    int index = LONG_INDEX[column.ordinal()];
+    int index = LONG_INDEX[column.index()];
     if (index < 0) {
       throw new IllegalArgumentException("not a count statistic: " + column.wireName());
     }
@@ -265,7 +265,7 @@ final class StepTable implements StepView {
 
   @Override
   public long count(int layer, Phase phase, Column column) {
-    int index = LONG_INDEX[column.ordinal()];
+    int index = LONG_INDEX[column.index()];
     if (index < 0) {
       throw new IllegalArgumentException("not a count statistic: " + column.wireName());
     }

@@ -165,8 +165,8 @@ final class HeatmapChart {
       }
     }
     double xLo = grid.firstStep();
-    double xHi = grid.firstStep() + grid.columns() * grid.stepsPerColumn();
-    for (double tick : Svg.linearTicks(xLo, Math.max(lastStep, xLo + 1), 6)) {
+    double xHi = (double) (grid.firstStep() + grid.columns() * grid.stepsPerColumn());
+    for (double tick : Svg.linearTicks(xLo, Math.max((double) lastStep, xLo + 1), 6)) {
       if (tick != Math.rint(tick)) {
         continue;
       }
@@ -211,7 +211,8 @@ final class HeatmapChart {
           .append("</title></line>");
     }
     if (markLayer >= 0 && markLayer < grid.layers()) {
-      double y = TOP + (markLayer / grid.layersPerRow()) * cell + cell / 2;
+      int row = markLayer / grid.layersPerRow();
+      double y = TOP + row * cell + cell / 2;
       out.append("<path class=\"pointer\" d=\"M")
           .append(LEFT - 1)
           .append(' ')

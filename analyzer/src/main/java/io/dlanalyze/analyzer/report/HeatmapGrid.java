@@ -64,7 +64,7 @@ final class HeatmapGrid {
       long nonFiniteCount) {
     int cell = (layer / layersPerRow) * columns + (int) ((step - firstStep) / stepsPerColumn);
     flags[cell] |= ROWS;
-    if (meanPresent && !Double.isFinite(mean) || nonFiniteCount > 0) {
+    if ((meanPresent && !Double.isFinite(mean)) || nonFiniteCount > 0) {
       flags[cell] |= NON_FINITE;
       return;
     }

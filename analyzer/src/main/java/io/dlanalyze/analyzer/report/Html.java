@@ -10,10 +10,10 @@ package io.dlanalyze.analyzer.report;
  * attribute alike. C0 control characters other than tab, line feed and carriage return, and
  * unpaired surrogates, are replaced by U+FFFD: they are parse errors in HTML and cannot be encoded
  * in UTF-8. {@link #scriptJson} makes JSON safe inside a {@code <script>} element: {@code <},
- * {@code >} and {@code &} become {@code \u003c}, {@code \u003e}, {@code \u0026} (so neither {@code
- * </script>} nor {@code <!--} can appear), and U+2028/U+2029 are escaped too (they end a line in
- * older JavaScript parsers). Those characters can only occur inside JSON strings, where the escapes
- * mean the same characters, so the JSON parses to the same value.
+ * {@code >} and {@code &} become their JSON escapes (backslash, u, and the code 003c, 003e or 0026:
+ * so neither {@code </script>} nor {@code <!--} can appear), and U+2028/U+2029 are escaped too
+ * (they end a line in older JavaScript parsers). Those characters can only occur inside JSON
+ * strings, where the escapes mean the same characters, so the JSON parses to the same value.
  */
 final class Html {
   private Html() {}
@@ -42,7 +42,7 @@ final class Html {
               && Character.isLowSurrogate(value.charAt(i + 1))) {
             out.append(c).append(value.charAt(++i));
           } else if (Character.isSurrogate(c)
-              || c < 0x20 && c != '\t' && c != '\n' && c != '\r'
+              || (c < 0x20 && c != '\t' && c != '\n' && c != '\r')
               || c == 0x7F) {
             out.append('\uFFFD');
           } else {

@@ -199,7 +199,7 @@ public final class HtmlReportRenderer implements ReportRenderer {
         .append("<select id=\"severity-filter\">");
     for (Severity severity : Severity.values()) {
       html.append("<option value=\"")
-          .append(severity.ordinal())
+          .append(severity.level())
           .append("\">")
           .append(severity.wireName())
           .append("</option>");
@@ -214,7 +214,7 @@ public final class HtmlReportRenderer implements ReportRenderer {
       html.append("<tr class=\"finding\" id=\"rank-")
           .append(rank)
           .append("\" data-severity=\"")
-          .append(f.severity().ordinal())
+          .append(f.severity().level())
           .append("\"><td class=\"num\">")
           .append(rank)
           .append("</td>");

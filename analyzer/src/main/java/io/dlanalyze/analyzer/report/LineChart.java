@@ -111,7 +111,7 @@ final class LineChart {
         if (!s.hasFinite(b)
             || s.hasNonFinite(b)
             || s.min(b) != s.max(b)
-            || !Double.isNaN(value) && s.min(b) != value) {
+            || (!Double.isNaN(value) && s.min(b) != value)) {
           return Double.NaN;
         }
         value = s.min(b);
@@ -216,14 +216,14 @@ final class LineChart {
       double limit = charts.bucketStep(lastFinite);
       for (Marker marker : markers) {
         if (marker.step() <= charts.lastStep()) {
-          limit = Math.max(limit, marker.step());
+          limit = Math.max(limit, (double) marker.step());
         }
       }
       if (limit - xLo < 0.25 * (xHi - xLo)) {
         clippedAt =
             (long)
                 Math.min(
-                    charts.lastStep(),
+                    (double) charts.lastStep(),
                     Math.ceil(limit + 0.15 * (limit - xLo) + charts.stepsPerBucket() + 1));
         xHi = clippedAt;
         while (drawn > 0 && charts.bucketStep(drawn - 1) > xHi) {
@@ -324,7 +324,7 @@ final class LineChart {
         BucketSeries s = line.series();
         for (int b = 0; b < drawn; b++) {
           double v = s.hasFinite(b) ? s.last(b) : Double.NaN;
-          if (Double.isNaN(v) || scale == Scale.LOG && v <= 0) {
+          if (Double.isNaN(v) || (scale == Scale.LOG && v <= 0)) {
             path.breakRun();
             continue;
           }
@@ -399,7 +399,7 @@ final class LineChart {
       if (marker.step() < charts.firstStep() || marker.step() > xHi) {
         continue;
       }
-      double x = xOf(marker.step(), xLo, xHi);
+      double x = xOf((double) marker.step(), xLo, xHi);
       out.append("<line class=\"marker\" stroke=\"")
           .append(marker.color())
           .append("\" x1=\"")

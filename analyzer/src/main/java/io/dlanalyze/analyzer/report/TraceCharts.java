@@ -274,19 +274,19 @@ public final class TraceCharts {
           BucketSeries[] stats = series[key];
           int bucket = (int) ((step - first) / perBucket);
           if (meanPresent) {
-            stats[ChartStat.MEAN.ordinal()].add(bucket, mean[r]);
+            stats[ChartStat.MEAN.index()].add(bucket, mean[r]);
           }
           if (stdPresent) {
-            stats[ChartStat.STD.ordinal()].add(bucket, std[r]);
+            stats[ChartStat.STD.index()].add(bucket, std[r]);
           }
           if (l2Present) {
-            stats[ChartStat.L2_NORM.ordinal()].add(bucket, l2[r]);
+            stats[ChartStat.L2_NORM.index()].add(bucket, l2[r]);
           }
           if (zeroPresent) {
-            stats[ChartStat.ZERO_FRACTION.ordinal()].add(bucket, zero[r]);
+            stats[ChartStat.ZERO_FRACTION.index()].add(bucket, zero[r]);
           }
           if (nanPresent || infPresent) {
-            stats[ChartStat.NON_FINITE.ordinal()].add(bucket, (double) nonFinite);
+            stats[ChartStat.NON_FINITE.index()].add(bucket, (double) nonFinite);
           }
         }
         if (grid != null) {
@@ -420,7 +420,7 @@ public final class TraceCharts {
   /** The series of a statistic of a (layer, phase), or {@code null} when it was not kept. */
   BucketSeries series(int layer, Phase phase, ChartStat stat) {
     int k = keys.indexOf(new Key(layer, phase));
-    return k < 0 ? null : series[k][stat.ordinal()];
+    return k < 0 ? null : series[k][stat.index()];
   }
 
   List<HeatmapGrid> heatmaps() {
