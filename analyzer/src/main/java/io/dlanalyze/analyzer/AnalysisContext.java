@@ -26,4 +26,10 @@ public interface AnalysisContext {
 
   /** The in-epoch batch index of a step already read, or -1 when that step was not in the trace. */
   int batchOf(long step);
+
+  /**
+   * The run's loss and accuracy so far, kept by the engine: during {@link Detector#observe} it
+   * already holds the step being observed.
+   */
+  LossHistory lossHistory();
 }

@@ -9,6 +9,7 @@ import io.dlanalyze.analyzer.Detector;
 import io.dlanalyze.analyzer.DetectorSpec;
 import io.dlanalyze.analyzer.Evidence;
 import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.LossHistory;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.StepView;
 import io.dlanalyze.analyzer.Symptom;
@@ -90,7 +91,7 @@ public final class EffectiveLearningRateDetector implements Detector {
 
   @Override
   public void begin(AnalysisContext context) {
-    loss = LossHistory.of(context);
+    loss = context.lossHistory();
     window = context.options().getInt(Thresholds.WINDOW);
     low = context.options().get(Thresholds.LR_LOW);
     high = context.options().get(Thresholds.LR_HIGH);
@@ -116,7 +117,6 @@ public final class EffectiveLearningRateDetector implements Detector {
 
   @Override
   public void observe(StepView step) {
-    loss.observe(step);
     double rate =
         step.has(-1, Phase.LEARNING_RATE) ? step.mean(-1, Phase.LEARNING_RATE) : metadataRate;
     if (!(rate > 0) || !Double.isFinite(rate)) {

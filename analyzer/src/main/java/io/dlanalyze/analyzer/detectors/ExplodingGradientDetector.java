@@ -9,6 +9,7 @@ import io.dlanalyze.analyzer.Detector;
 import io.dlanalyze.analyzer.DetectorSpec;
 import io.dlanalyze.analyzer.Evidence;
 import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.LossHistory;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.StepView;
 import io.dlanalyze.analyzer.Symptom;
@@ -105,7 +106,7 @@ public final class ExplodingGradientDetector implements Detector {
 
   @Override
   public void begin(AnalysisContext context) {
-    loss = LossHistory.of(context);
+    loss = context.lossHistory();
     window = context.options().getInt(Thresholds.WINDOW);
     growth = context.options().get(Thresholds.EXPLODING_GROWTH);
     ratioLimit = context.options().get(Thresholds.EXPLODING_RATIO);
@@ -143,7 +144,6 @@ public final class ExplodingGradientDetector implements Detector {
 
   @Override
   public void observe(StepView step) {
-    loss.observe(step);
     int layers = step.layerCount();
     ensure(layers);
     int first = -1;

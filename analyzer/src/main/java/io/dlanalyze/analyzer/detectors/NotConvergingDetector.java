@@ -8,6 +8,7 @@ import io.dlanalyze.analyzer.Detector;
 import io.dlanalyze.analyzer.DetectorSpec;
 import io.dlanalyze.analyzer.Evidence;
 import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.LossHistory;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.StepView;
 import io.dlanalyze.analyzer.Symptom;
@@ -76,14 +77,13 @@ public final class NotConvergingDetector implements Detector {
 
   @Override
   public void begin(AnalysisContext context) {
-    history = LossHistory.of(context);
+    history = context.lossHistory();
     minEpochs = context.options().getInt(Thresholds.MIN_EPOCHS);
     margin = context.options().get(Thresholds.CHANCE_MARGIN);
   }
 
   @Override
   public void observe(StepView step) {
-    history.observe(step);
     if (firstStep < 0) {
       firstStep = step.step();
     }

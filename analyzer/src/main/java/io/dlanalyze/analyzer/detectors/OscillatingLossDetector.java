@@ -8,6 +8,7 @@ import io.dlanalyze.analyzer.Detector;
 import io.dlanalyze.analyzer.DetectorSpec;
 import io.dlanalyze.analyzer.Evidence;
 import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.LossHistory;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.StepView;
 import io.dlanalyze.analyzer.Symptom;
@@ -66,7 +67,7 @@ public final class OscillatingLossDetector implements Detector {
 
   @Override
   public void begin(AnalysisContext context) {
-    loss = LossHistory.of(context);
+    loss = context.lossHistory();
     block = context.options().getInt(Thresholds.OSCILLATION_BLOCK);
     amplitude = context.options().get(Thresholds.OSCILLATION_AMPLITUDE);
     swings = context.options().getInt(Thresholds.OSCILLATION_SWINGS);
@@ -74,7 +75,7 @@ public final class OscillatingLossDetector implements Detector {
 
   @Override
   public void observe(StepView step) {
-    loss.observe(step);
+    // The rule reads the whole loss curve at the end, from the engine's loss history.
   }
 
   @Override

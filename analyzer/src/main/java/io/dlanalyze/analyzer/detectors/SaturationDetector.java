@@ -8,6 +8,7 @@ import io.dlanalyze.analyzer.Detector;
 import io.dlanalyze.analyzer.DetectorSpec;
 import io.dlanalyze.analyzer.Evidence;
 import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.LossHistory;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.StepView;
 import io.dlanalyze.analyzer.Symptom;
@@ -86,7 +87,7 @@ public final class SaturationDetector implements Detector {
 
   @Override
   public void begin(AnalysisContext context) {
-    loss = LossHistory.of(context);
+    loss = context.lossHistory();
     window = context.options().getInt(Thresholds.WINDOW);
     fraction = context.options().get(Thresholds.SATURATION_FRACTION);
     stdShare = context.options().get(Thresholds.SATURATION_STD);
@@ -114,7 +115,6 @@ public final class SaturationDetector implements Detector {
 
   @Override
   public void observe(StepView step) {
-    loss.observe(step);
     ensure(step.layerCount());
     long ordinal = step.ordinal();
     for (int i = 0, n = step.presentLayerCount(), layers = step.layerCount(); i < n; i++) {

@@ -8,6 +8,7 @@ import io.dlanalyze.analyzer.Detector;
 import io.dlanalyze.analyzer.DetectorSpec;
 import io.dlanalyze.analyzer.Evidence;
 import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.LossHistory;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.StepView;
 import io.dlanalyze.analyzer.Symptom;
@@ -63,7 +64,7 @@ public final class SlowConvergenceDetector implements Detector {
 
   @Override
   public void begin(AnalysisContext context) {
-    loss = LossHistory.of(context);
+    loss = context.lossHistory();
     window = context.options().getInt(Thresholds.WINDOW);
     delta = context.options().get(Thresholds.SLOW_CONVERGENCE_DELTA);
     minEpochs = context.options().getInt(Thresholds.MIN_EPOCHS);
@@ -72,7 +73,6 @@ public final class SlowConvergenceDetector implements Detector {
 
   @Override
   public void observe(StepView step) {
-    loss.observe(step);
     if (firstStep < 0) {
       firstStep = step.step();
     }

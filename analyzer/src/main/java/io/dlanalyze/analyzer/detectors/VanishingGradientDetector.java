@@ -8,6 +8,7 @@ import io.dlanalyze.analyzer.Detector;
 import io.dlanalyze.analyzer.DetectorSpec;
 import io.dlanalyze.analyzer.Evidence;
 import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.LossHistory;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.StepView;
 import io.dlanalyze.analyzer.Symptom;
@@ -94,7 +95,7 @@ public final class VanishingGradientDetector implements Detector {
 
   @Override
   public void begin(AnalysisContext context) {
-    loss = LossHistory.of(context);
+    loss = context.lossHistory();
     window = context.options().getInt(Thresholds.WINDOW);
     ratioLimit = context.options().get(Thresholds.VANISHING_RATIO);
     normLimit = context.options().get(Thresholds.VANISHING_NORM);
@@ -105,7 +106,6 @@ public final class VanishingGradientDetector implements Detector {
 
   @Override
   public void observe(StepView step) {
-    loss.observe(step);
     int first = -1;
     int last = -1;
     int rmsLayer = -1;

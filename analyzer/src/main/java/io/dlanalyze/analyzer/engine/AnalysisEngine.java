@@ -10,6 +10,7 @@ import io.dlanalyze.analyzer.Detector;
 import io.dlanalyze.analyzer.DetectorInfo;
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Layer;
+import io.dlanalyze.analyzer.LossHistory;
 import io.dlanalyze.analyzer.Report;
 import io.dlanalyze.analyzer.Timing;
 import io.dlanalyze.analyzer.baselines.KerasBaselines;
@@ -67,6 +68,7 @@ public final class AnalysisEngine {
   private final TraceMetadata metadata;
   private final LayerTable layers;
   private final StepIndex stepIndex = new StepIndex();
+  private final LossRecorder lossHistory = new LossRecorder();
   private final Context context = new Context();
   private final StepTable table;
   private final boolean[] phaseSeen = new boolean[Phase.COUNT];
@@ -260,6 +262,7 @@ public final class AnalysisEngine {
   }
 
   private void completeStep() {
+    lossHistory.observe(table);
     for (Detector detector : detectors) {
       detector.observe(table);
     }
@@ -441,6 +444,11 @@ public final class AnalysisEngine {
     @Override
     public int batchOf(long step) {
       return stepIndex.batchOf(step);
+    }
+
+    @Override
+    public LossHistory lossHistory() {
+      return lossHistory;
     }
   }
 }

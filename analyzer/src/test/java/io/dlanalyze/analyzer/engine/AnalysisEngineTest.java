@@ -4,14 +4,29 @@ import static io.dlanalyze.analyzer.Analyses.analyze;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.dlanalyze.analyzer.AnalysisContext;
+import io.dlanalyze.analyzer.AnalysisMode;
 import io.dlanalyze.analyzer.AnalysisOptions;
+import io.dlanalyze.analyzer.Analyzer;
+import io.dlanalyze.analyzer.Detector;
+import io.dlanalyze.analyzer.DetectorInfo;
+import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.LossHistory;
 import io.dlanalyze.analyzer.Report;
 import io.dlanalyze.analyzer.RowTrace;
+import io.dlanalyze.analyzer.Severity;
+import io.dlanalyze.analyzer.StepView;
+import io.dlanalyze.analyzer.Symptom;
+import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.Phase;
 import io.dlanalyze.trace.TraceFormatException;
 import io.dlanalyze.trace.TraceMetadata;
+import io.dlanalyze.trace.TraceReader;
+import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 class AnalysisEngineTest {
@@ -127,5 +142,56 @@ class AnalysisEngineTest {
     assertThat(report.topFinding().orElseThrow().layerIndex()).isEqualTo(-1);
     assertThat(report.topFinding().orElseThrow().phase()).isEqualTo(Phase.LOSS);
     assertThat(report.rootCause().scope()).isEqualTo("model");
+  }
+
+  @Test
+  void lossHistory_holdsTheObservedStepBeforeAnyDetectorSeesIt() {
+    RowTrace.Builder b = RowTrace.builder();
+    for (long s = 0; s < 20; s++) {
+      b.model(s, Phase.LOSS, s == 7 ? Double.NaN : 10.0 - s);
+    }
+    List<String> seen = new ArrayList<>();
+    Detector probe =
+        new Detector() {
+          @Override
+          public Set<Column> columns() {
+            return EnumSet.of(Column.MEAN);
+          }
+
+          @Override
+          public Set<Phase> phases() {
+            return EnumSet.of(Phase.LOSS);
+          }
+
+          @Override
+          public void observe(StepView step) {
+            LossHistory history = step.context().lossHistory();
+            double last = history.size() == 0 ? Double.NaN : history.loss(history.size() - 1);
+            seen.add(step.step() + ":" + history.size() + ":" + last);
+          }
+
+          @Override
+          public List<Finding> finish(AnalysisContext context) {
+            return List.of();
+          }
+        };
+    DetectorInfo info =
+        new DetectorInfo(
+            "probe",
+            Symptom.NOT_LEARNING,
+            Severity.INFO,
+            "Records what the loss history holds",
+            "test",
+            Set.of(AnalysisMode.DEFAULT),
+            () -> probe);
+
+    try (TraceReader reader = b.build().open(4096)) {
+      new Analyzer(List.of(info)).analyze(reader, AnalysisOptions.defaults());
+    }
+
+    assertThat(seen).hasSize(20);
+    assertThat(seen.get(0)).isEqualTo("0:1:10.0");
+    assertThat(seen.get(7)).as("a NaN loss is not kept").isEqualTo("7:7:4.0");
+    assertThat(seen.get(19)).isEqualTo("19:19:-9.0");
   }
 }

@@ -1,28 +1,17 @@
-package io.dlanalyze.analyzer.detectors;
+package io.dlanalyze.analyzer.engine;
 
-import io.dlanalyze.analyzer.AnalysisContext;
+import io.dlanalyze.analyzer.LossHistory;
 import io.dlanalyze.analyzer.StepView;
 import io.dlanalyze.trace.Phase;
 import java.util.Arrays;
-import java.util.Collections;
-import java.util.Map;
-import java.util.WeakHashMap;
 
 /**
- * The model-level loss and accuracy of a run, kept per step and per epoch, for the gates of the
- * symptom detectors: a symptom that shows up while the loss falls steadily is usually benign
- * (docs/references.md#false-alarm-sources: condition on the loss trend, not only the ratio).
+ * The engine's {@link LossHistory}: it records each completed step before the detectors see it.
  *
- * <p>Memory: one history per analysis, shared by every detector that needs one ({@link
- * #of(AnalysisContext)}); 8 bytes per finite loss (the losses) plus 12 bytes per run of consecutive
- * steps (one run for a trace logged at every step), so a run of a million steps costs 8 MB, once,
- * not once per detector.
+ * <p>Memory: 8 bytes per finite loss plus 12 bytes per run of consecutive steps (one run for a
+ * trace logged at every step), so a run of a million steps costs 8 MB, once per analysis.
  */
-final class LossHistory {
-  /** The history of each running analysis; an entry goes with its analysis' context. */
-  private static final Map<AnalysisContext, LossHistory> SHARED =
-      Collections.synchronizedMap(new WeakHashMap<>());
-
+final class LossRecorder implements LossHistory {
   private double[] losses = new double[256];
   private int size;
 
@@ -34,8 +23,6 @@ final class LossHistory {
 
   private long[] runStep = new long[4];
   private int runs;
-  private boolean observedAny;
-  private long lastObserved;
   private long firstNonFiniteStep = -1;
   private double[] epochLossSum = new double[16];
   private long[] epochLossCount = new long[16];
@@ -46,45 +33,39 @@ final class LossHistory {
   private int epochs;
   private long currentStep;
 
-  /**
-   * The history of this analysis, shared by the detectors that call this from {@code begin}: each
-   * of them calls {@link #observe} first thing in its own {@code observe}; the first call of a step
-   * records it, the others find it recorded.
-   */
-  static LossHistory of(AnalysisContext context) {
-    return SHARED.computeIfAbsent(context, c -> new LossHistory());
-  }
-
-  /** Records the loss and accuracy rows of one step, if any; a step already recorded is ignored. */
+  /** Records the loss and accuracy rows of one completed step, if any. */
   void observe(StepView step) {
-    if (observedAny && step.step() <= lastObserved) {
-      return;
-    }
-    observedAny = true;
-    lastObserved = step.step();
     boolean hasLoss = step.has(-1, Phase.LOSS);
     boolean hasAccuracy = step.has(-1, Phase.ACCURACY);
+    record(
+        step.step(),
+        step.epoch(),
+        hasLoss,
+        hasLoss ? step.mean(-1, Phase.LOSS) : Double.NaN,
+        hasAccuracy,
+        hasAccuracy ? step.mean(-1, Phase.ACCURACY) : Double.NaN);
+  }
+
+  /** Records one step: its loss and accuracy rows, where present (their means, maybe NaN). */
+  void record(
+      long step, int epoch, boolean hasLoss, double loss, boolean hasAccuracy, double accuracy) {
     if (!hasLoss && !hasAccuracy) {
       return;
     }
-    currentStep = step.step();
-    int epoch = epochSlot(step.epoch());
+    currentStep = step;
+    int slot = epochSlot(epoch);
     if (hasLoss) {
-      double loss = step.mean(-1, Phase.LOSS);
       if (Double.isFinite(loss)) {
-        append(step.step(), loss);
-        epochLossSum[epoch] += loss;
-        epochLossCount[epoch]++;
+        append(step, loss);
+        epochLossSum[slot] += loss;
+        epochLossCount[slot]++;
       } else if (firstNonFiniteStep < 0) {
-        firstNonFiniteStep = step.step();
+        firstNonFiniteStep = step;
       }
     }
-    if (hasAccuracy) {
-      double accuracy = step.mean(-1, Phase.ACCURACY);
-      if (Double.isFinite(accuracy)) {
-        epochAccuracySum[epoch] += accuracy;
-        epochAccuracyCount[epoch]++;
-      }
+    if (hasAccuracy && Double.isFinite(accuracy)) {
+      epochAccuracySum[slot] += accuracy;
+      epochAccuracyCount[slot]++;
     }
   }
 
@@ -123,13 +104,13 @@ final class LossHistory {
     return epochs++;
   }
 
-  /** Number of finite losses recorded. */
-  int size() {
+  @Override
+  public int size() {
     return size;
   }
 
-  /** The step of the finite loss at {@code index}. */
-  long step(int index) {
+  @Override
+  public long step(int index) {
     if (index < 0 || index >= size) {
       throw new IndexOutOfBoundsException(index);
     }
@@ -152,17 +133,18 @@ final class LossHistory {
     return lo;
   }
 
-  double loss(int index) {
+  @Override
+  public double loss(int index) {
     return losses[index];
   }
 
-  /** The first step whose loss was NaN or Inf, or -1. */
-  long firstNonFiniteStep() {
+  @Override
+  public long firstNonFiniteStep() {
     return firstNonFiniteStep;
   }
 
-  /** The index of the first finite loss at or after {@code step}, or {@link #size()}. */
-  int indexAtOrAfter(long step) {
+  @Override
+  public int indexAtOrAfter(long step) {
     if (runs == 0 || step <= runStep[0]) {
       return 0;
     }
@@ -181,8 +163,8 @@ final class LossHistory {
     return offset < end - runIndex[lo] ? runIndex[lo] + (int) offset : end;
   }
 
-  /** The mean of the finite losses with index in [from, to), or NaN when empty. */
-  double mean(int from, int to) {
+  @Override
+  public double mean(int from, int to) {
     from = Math.max(0, from);
     to = Math.min(size, to);
     if (to <= from) {
@@ -196,14 +178,12 @@ final class LossHistory {
   }
 
   /** The mean loss of the first block of {@code window} losses. */
-  double firstBlockMean(int window) {
+  private double firstBlockMean(int window) {
     return mean(0, window);
   }
 
-  /**
-   * The lowest mean over consecutive blocks of {@code window} losses (a shorter last block too).
-   */
-  double bestBlockMean(int window) {
+  @Override
+  public double bestBlockMean(int window) {
     double best = Double.NaN;
     for (int from = 0; from < size; from += window) {
       double m = mean(from, from + window);
@@ -214,11 +194,8 @@ final class LossHistory {
     return best;
   }
 
-  /**
-   * True when the run made real progress: the best block mean is at least {@code drop} (a fraction)
-   * below the first block mean. Needs two blocks; false otherwise.
-   */
-  boolean learned(int window, double drop) {
+  @Override
+  public boolean learned(int window, double drop) {
     if (size < 2 * window) {
       return false;
     }
@@ -227,17 +204,13 @@ final class LossHistory {
     return best <= (1 - drop) * first;
   }
 
-  /** True when there are at least two blocks of losses to judge progress by. */
-  boolean judgeable(int window) {
+  @Override
+  public boolean judgeable(int window) {
     return size >= 2 * window;
   }
 
-  /**
-   * True when the loss did not improve around a stretch of steps: the mean over the {@code window}
-   * losses ending at {@code step} is not below (1 - minImprovement) times the mean over the {@code
-   * window} losses before them, or the loss already went non-finite by then.
-   */
-  boolean stalledAt(long step, int window, double minImprovement) {
+  @Override
+  public boolean stalledAt(long step, int window, double minImprovement) {
     if (firstNonFiniteStep >= 0 && firstNonFiniteStep <= step) {
       return true;
     }
@@ -254,34 +227,35 @@ final class LossHistory {
     return !(recent < (1 - minImprovement) * before);
   }
 
-  /** Number of epochs with at least one finite loss or accuracy. */
-  int epochs() {
+  @Override
+  public int epochs() {
     return epochs;
   }
 
-  int epoch(int slot) {
+  @Override
+  public int epoch(int slot) {
     return epochIds[slot];
   }
 
-  /** The first step of an epoch (by slot). */
-  long epochFirstStep(int slot) {
+  @Override
+  public long epochFirstStep(int slot) {
     return epochFirstStep[slot];
   }
 
-  /** The epoch's mean loss, or NaN. */
-  double epochLoss(int slot) {
+  @Override
+  public double epochLoss(int slot) {
     return epochLossCount[slot] == 0 ? Double.NaN : epochLossSum[slot] / epochLossCount[slot];
   }
 
-  /** The epoch's mean accuracy, or NaN when the trace has none. */
-  double epochAccuracy(int slot) {
+  @Override
+  public double epochAccuracy(int slot) {
     return epochAccuracyCount[slot] == 0
         ? Double.NaN
         : epochAccuracySum[slot] / epochAccuracyCount[slot];
   }
 
-  /** True when some epoch has an accuracy. */
-  boolean hasAccuracy() {
+  @Override
+  public boolean hasAccuracy() {
     for (int i = 0; i < epochs; i++) {
       if (epochAccuracyCount[i] > 0) {
         return true;

@@ -1,0 +1,61 @@
+package io.dlanalyze.analyzer.engine;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import org.junit.jupiter.api.Test;
+
+class LossRecorderTest {
+  @Test
+  void stepAndIndexAtOrAfter_gapsAndNonFiniteLosses_sameAsOneStepPerLoss() {
+    // steps 0-9, a NaN at 10, 11-14, then every 10th step from 100 to 150
+    LossRecorder history = new LossRecorder();
+    long[] expected = new long[32];
+    int n = 0;
+    for (long s = 0; s < 15; s++) {
+      history.record(s, (int) (s / 100), true, s == 10 ? Double.NaN : 2.0 - 0.01 * s, false, 0);
+      if (s != 10) {
+        expected[n++] = s;
+      }
+    }
+    for (long s = 100; s <= 150; s += 10) {
+      history.record(s, (int) (s / 100), true, 1.0, false, 0);
+      expected[n++] = s;
+    }
+
+    assertThat(history.size()).isEqualTo(n);
+    assertThat(history.firstNonFiniteStep()).isEqualTo(10);
+    for (int i = 0; i < n; i++) {
+      assertThat(history.step(i)).as("step(%d)", i).isEqualTo(expected[i]);
+    }
+    for (long s = -3; s <= 160; s++) {
+      int at = 0;
+      while (at < n && expected[at] < s) {
+        at++;
+      }
+      assertThat(history.indexAtOrAfter(s)).as("indexAtOrAfter(%d)", s).isEqualTo(at);
+    }
+    assertThat(history.loss(10)).isEqualTo(2.0 - 0.01 * 11);
+    int size = n;
+    assertThatThrownBy(() -> history.step(size)).isInstanceOf(IndexOutOfBoundsException.class);
+  }
+
+  @Test
+  void epochs_countStepsWithALossOrAccuracyRow_meansOfTheFiniteValues() {
+    LossRecorder history = new LossRecorder();
+
+    history.record(0, 0, true, 2.0, true, 0.25);
+    history.record(1, 0, true, Double.NaN, true, 0.75);
+    history.record(2, 1, false, Double.NaN, false, Double.NaN);
+    history.record(3, 2, false, Double.NaN, true, 0.5);
+
+    assertThat(history.epochs()).isEqualTo(2);
+    assertThat(history.epoch(1)).isEqualTo(2);
+    assertThat(history.epochFirstStep(1)).isEqualTo(3);
+    assertThat(history.epochLoss(0)).isEqualTo(2.0);
+    assertThat(history.epochLoss(1)).isNaN();
+    assertThat(history.epochAccuracy(0)).isEqualTo(0.5);
+    assertThat(history.hasAccuracy()).isTrue();
+    assertThat(history.firstNonFiniteStep()).isEqualTo(1);
+  }
+}
