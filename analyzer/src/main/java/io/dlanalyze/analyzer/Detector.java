@@ -1,7 +1,6 @@
 package io.dlanalyze.analyzer;
 
 import io.dlanalyze.trace.Column;
-import io.dlanalyze.trace.Phase;
 import java.util.List;
 import java.util.Set;
 
@@ -33,9 +32,6 @@ public interface Detector {
    * Columns a trace lacks read as null.
    */
   Set<Column> columns();
-
-  /** The phases this detector looks at. */
-  Set<Phase> phases();
 
   /** Called once before the first step; read thresholds from {@code context.options()} here. */
   default void begin(AnalysisContext context) {}

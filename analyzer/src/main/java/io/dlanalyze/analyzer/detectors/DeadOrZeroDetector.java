@@ -65,11 +65,6 @@ public final class DeadOrZeroDetector implements Detector {
   }
 
   @Override
-  public Set<Phase> phases() {
-    return EnumSet.of(Phase.FORWARD, Phase.ACTIVATION, Phase.BACKWARD, Phase.GRADIENT);
-  }
-
-  @Override
   public void begin(AnalysisContext context) {
     window = context.options().getInt(Thresholds.WINDOW);
     zeroFraction = context.options().get(Thresholds.ZERO_FRACTION);

@@ -115,18 +115,6 @@ public final class DeepLocalizeDetector implements Detector {
   }
 
   @Override
-  public Set<Phase> phases() {
-    return EnumSet.of(
-        Phase.FORWARD,
-        Phase.ACTIVATION,
-        Phase.WEIGHT,
-        Phase.LOSS,
-        Phase.ACCURACY,
-        Phase.GRADIENT,
-        Phase.BACKWARD);
-  }
-
-  @Override
   public void begin(AnalysisContext context) {
     window = context.options().getInt(Thresholds.DL_WINDOW);
     zeroRatio = context.options().get(Thresholds.DL_ZERO_RATIO);

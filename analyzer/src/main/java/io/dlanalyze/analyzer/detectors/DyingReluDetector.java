@@ -71,11 +71,6 @@ public final class DyingReluDetector implements Detector {
   }
 
   @Override
-  public Set<Phase> phases() {
-    return EnumSet.of(Phase.ACTIVATION, Phase.BACKWARD);
-  }
-
-  @Override
   public void begin(AnalysisContext context) {
     window = context.options().getInt(Thresholds.WINDOW);
     threshold = context.options().get(Thresholds.DYING_RELU_FRACTION);

@@ -84,12 +84,6 @@ public final class EffectiveLearningRateDetector implements Detector {
   }
 
   @Override
-  public Set<Phase> phases() {
-    return EnumSet.of(
-        Phase.GRADIENT, Phase.WEIGHT, Phase.LEARNING_RATE, Phase.LOSS, Phase.ACCURACY);
-  }
-
-  @Override
   public void begin(AnalysisContext context) {
     loss = context.lossHistory();
     window = context.options().getInt(Thresholds.WINDOW);

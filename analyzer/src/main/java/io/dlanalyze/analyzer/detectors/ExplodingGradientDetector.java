@@ -100,11 +100,6 @@ public final class ExplodingGradientDetector implements Detector {
   }
 
   @Override
-  public Set<Phase> phases() {
-    return EnumSet.of(Phase.GRADIENT, Phase.BACKWARD, Phase.LOSS, Phase.ACCURACY);
-  }
-
-  @Override
   public void begin(AnalysisContext context) {
     loss = context.lossHistory();
     window = context.options().getInt(Thresholds.WINDOW);

@@ -72,11 +72,6 @@ public final class InputRangeDetector implements Detector {
   }
 
   @Override
-  public Set<Phase> phases() {
-    return EnumSet.of(Phase.INPUT, Phase.FORWARD);
-  }
-
-  @Override
   public void begin(AnalysisContext context) {
     window = context.options().getInt(Thresholds.WINDOW);
     bound = context.options().get(Thresholds.INPUT_BOUND);

@@ -71,11 +71,6 @@ public final class NotConvergingDetector implements Detector {
   }
 
   @Override
-  public Set<Phase> phases() {
-    return EnumSet.of(Phase.LOSS, Phase.ACCURACY, Phase.TARGET);
-  }
-
-  @Override
   public void begin(AnalysisContext context) {
     history = context.lossHistory();
     minEpochs = context.options().getInt(Thresholds.MIN_EPOCHS);

@@ -99,11 +99,6 @@ public final class NotLearningDetector implements Detector {
   }
 
   @Override
-  public Set<Phase> phases() {
-    return EnumSet.of(Phase.LOSS, Phase.ACCURACY);
-  }
-
-  @Override
   public void begin(AnalysisContext context) {
     window = context.options().getInt(Thresholds.WINDOW);
     minImprovement = context.options().get(Thresholds.MIN_IMPROVEMENT);

@@ -80,11 +80,6 @@ public final class NumericalErrorDetector implements Detector {
   }
 
   @Override
-  public Set<Phase> phases() {
-    return EnumSet.allOf(Phase.class);
-  }
-
-  @Override
   public void begin(AnalysisContext context) {
     window = context.options().getInt(Thresholds.WINDOW);
   }

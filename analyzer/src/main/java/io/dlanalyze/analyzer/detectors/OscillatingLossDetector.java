@@ -61,11 +61,6 @@ public final class OscillatingLossDetector implements Detector {
   }
 
   @Override
-  public Set<Phase> phases() {
-    return EnumSet.of(Phase.LOSS);
-  }
-
-  @Override
   public void begin(AnalysisContext context) {
     loss = context.lossHistory();
     block = context.options().getInt(Thresholds.OSCILLATION_BLOCK);

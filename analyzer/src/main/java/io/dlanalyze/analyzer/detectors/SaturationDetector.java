@@ -81,11 +81,6 @@ public final class SaturationDetector implements Detector {
   }
 
   @Override
-  public Set<Phase> phases() {
-    return EnumSet.of(Phase.FORWARD, Phase.ACTIVATION, Phase.LOSS, Phase.ACCURACY);
-  }
-
-  @Override
   public void begin(AnalysisContext context) {
     loss = context.lossHistory();
     window = context.options().getInt(Thresholds.WINDOW);

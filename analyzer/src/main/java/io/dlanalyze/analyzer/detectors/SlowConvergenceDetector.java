@@ -58,11 +58,6 @@ public final class SlowConvergenceDetector implements Detector {
   }
 
   @Override
-  public Set<Phase> phases() {
-    return EnumSet.of(Phase.LOSS, Phase.ACCURACY);
-  }
-
-  @Override
   public void begin(AnalysisContext context) {
     loss = context.lossHistory();
     window = context.options().getInt(Thresholds.WINDOW);

@@ -72,11 +72,6 @@ public final class TargetRangeDetector implements Detector {
   }
 
   @Override
-  public Set<Phase> phases() {
-    return EnumSet.of(Phase.TARGET, Phase.ACTIVATION);
-  }
-
-  @Override
   public void observe(StepView step) {
     if (firstStep < 0) {
       firstStep = step.step();

@@ -81,11 +81,6 @@ public final class UnchangedValuesDetector implements Detector {
   }
 
   @Override
-  public Set<Phase> phases() {
-    return EnumSet.of(Phase.FORWARD, Phase.ACTIVATION, Phase.WEIGHT, Phase.GRADIENT);
-  }
-
-  @Override
   public void begin(AnalysisContext context) {
     window = context.options().getInt(Thresholds.WINDOW);
     tolerance = context.options().get(Thresholds.UNCHANGED_TOLERANCE);

@@ -89,11 +89,6 @@ public final class VanishingGradientDetector implements Detector {
   }
 
   @Override
-  public Set<Phase> phases() {
-    return EnumSet.of(Phase.GRADIENT, Phase.BACKWARD, Phase.LOSS, Phase.ACCURACY);
-  }
-
-  @Override
   public void begin(AnalysisContext context) {
     loss = context.lossHistory();
     window = context.options().getInt(Thresholds.WINDOW);

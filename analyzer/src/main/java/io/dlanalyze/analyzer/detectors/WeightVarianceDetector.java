@@ -59,11 +59,6 @@ public final class WeightVarianceDetector implements Detector {
   }
 
   @Override
-  public Set<Phase> phases() {
-    return EnumSet.of(Phase.WEIGHT);
-  }
-
-  @Override
   public void begin(AnalysisContext context) {
     window = context.options().getInt(Thresholds.WINDOW);
     low = context.options().get(Thresholds.WEIGHT_VARIANCE_LOW);

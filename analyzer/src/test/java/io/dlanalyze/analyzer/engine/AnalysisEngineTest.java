@@ -159,11 +159,6 @@ class AnalysisEngineTest {
           }
 
           @Override
-          public Set<Phase> phases() {
-            return EnumSet.of(Phase.LOSS);
-          }
-
-          @Override
           public void observe(StepView step) {
             LossHistory history = step.context().lossHistory();
             double last = history.size() == 0 ? Double.NaN : history.loss(history.size() - 1);
