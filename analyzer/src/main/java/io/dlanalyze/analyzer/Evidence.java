@@ -11,7 +11,8 @@ import java.util.Map;
 /**
  * The named numbers and strings behind a finding, in insertion order: {@code zero_fraction=1.0,
  * run_steps=120}. Values are {@link Long}, {@link Double}, {@link Boolean} or {@link String}; names
- * are snake_case.
+ * are snake_case. Written and read through typed {@link EvidenceKey}s (the built-in ones are in
+ * {@link EvidenceKeys}).
  */
 public final class Evidence {
   private static final Evidence EMPTY = new Evidence(Map.of());
@@ -39,8 +40,15 @@ public final class Evidence {
     return values.isEmpty();
   }
 
+  /** The value stored under {@code name}, as the report shows it, or {@code null}. */
   public Object get(String name) {
     return values.get(name);
+  }
+
+  /** The value of {@code key}, or {@code null} when it is absent (or of another type). */
+  public <T> T get(EvidenceKey<T> key) {
+    Object stored = values.get(key.name());
+    return stored == null ? null : key.cast(stored);
   }
 
   @Override
@@ -64,34 +72,34 @@ public final class Evidence {
 
     private Builder() {}
 
-    public Builder put(String name, double value) {
-      return add(name, value);
+    public Builder put(EvidenceKey<Double> key, double value) {
+      return add(key, value);
     }
 
-    public Builder put(String name, long value) {
-      return add(name, value);
+    public Builder put(EvidenceKey<Long> key, long value) {
+      return add(key, value);
     }
 
-    public Builder put(String name, boolean value) {
-      return add(name, value);
+    public Builder put(EvidenceKey<Boolean> key, boolean value) {
+      return add(key, value);
     }
 
-    public Builder put(String name, String value) {
-      return add(name, requireNonNull(value, "value is null"));
+    public Builder put(EvidenceKey<String> key, String value) {
+      return add(key, requireNonNull(value, "value is null"));
+    }
+
+    /** A value from a fixed set, stored as its wire name. */
+    public <E extends Enum<E> & EvidenceKey.Choice> Builder put(EvidenceKey<E> key, E value) {
+      return add(key, value.wireName());
     }
 
     public Evidence build() {
       return values.isEmpty() ? EMPTY : new Evidence(values);
     }
 
-    private Builder add(String name, Object value) {
-      requireNonNull(name, "name is null");
-      if (!name.matches("[a-z][a-z0-9_]*")) {
-        throw new IllegalArgumentException(
-            format(ROOT, "evidence name must be snake_case: %s", name));
-      }
-      if (values.putIfAbsent(name, value) != null) {
-        throw new IllegalArgumentException(format(ROOT, "evidence %s is set twice", name));
+    private Builder add(EvidenceKey<?> key, Object value) {
+      if (values.putIfAbsent(key.name(), value) != null) {
+        throw new IllegalArgumentException(format(ROOT, "evidence %s is set twice", key.name()));
       }
       return this;
     }

@@ -20,6 +20,7 @@ public final class Layer {
   private final boolean normalization;
   private final boolean flatten;
   private final boolean denseLike;
+  private final ActivationKind activationKind;
 
   /**
    * @param index 0-based position in forward execution order (-1 for the model)
@@ -42,6 +43,7 @@ public final class Layer {
     this.normalization = t != null && t.contains("norm");
     this.flatten = (t != null && t.contains("flatten")) || n.contains("flatten");
     this.denseLike = t != null ? t.contains("dense") || t.contains("linear") : n.contains("dense");
+    this.activationKind = ActivationKind.of(activation, type);
   }
 
   /** A layer nothing is known about. */
@@ -65,6 +67,11 @@ public final class Layer {
   /** The activation applied after the layer ("relu", "softmax"...), or {@code null}. */
   public String activation() {
     return activation;
+  }
+
+  /** The activation after the layer, from its activation or else its type. */
+  public ActivationKind activationKind() {
+    return activationKind;
   }
 
   /** False for layers marked trainable=false in {@code dltrace.layers}. */

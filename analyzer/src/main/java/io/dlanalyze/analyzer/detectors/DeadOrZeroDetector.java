@@ -1,10 +1,15 @@
 package io.dlanalyze.analyzer.detectors;
 
+import static io.dlanalyze.analyzer.EvidenceKeys.LONGEST_RUN_STEPS;
+import static io.dlanalyze.analyzer.EvidenceKeys.WINDOW;
+import static io.dlanalyze.analyzer.EvidenceKeys.ZERO_FRACTION_THRESHOLD;
+import static io.dlanalyze.analyzer.EvidenceKeys.ZERO_STEPS;
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 
 import io.dlanalyze.analyzer.AnalysisContext;
 import io.dlanalyze.analyzer.Detector;
+import io.dlanalyze.analyzer.DetectorIds;
 import io.dlanalyze.analyzer.DetectorSpec;
 import io.dlanalyze.analyzer.Evidence;
 import io.dlanalyze.analyzer.Finding;
@@ -33,7 +38,7 @@ import java.util.Set;
  * gradients of layers marked trainable=false are skipped (frozen layers have none).
  */
 @DetectorSpec(
-    id = "dead-or-zero",
+    id = DetectorIds.DEAD_OR_ZERO,
     symptom = Symptom.DEAD_OR_ZERO,
     severity = Severity.ERROR,
     summary = "A layer's outputs or gradients are all zero for many steps in a row",
@@ -145,10 +150,10 @@ public final class DeadOrZeroDetector implements Detector {
               .steps(root.firstStep(), root.lastStep(), root.occurrences())
               .evidence(
                   Evidence.builder()
-                      .put("zero_fraction_threshold", zeroFraction)
-                      .put("window", (long) window)
-                      .put("longest_run_steps", root.longest())
-                      .put("zero_steps", root.occurrences())
+                      .put(ZERO_FRACTION_THRESHOLD, zeroFraction)
+                      .put(WINDOW, (long) window)
+                      .put(LONGEST_RUN_STEPS, root.longest())
+                      .put(ZERO_STEPS, root.occurrences())
                       .build())
               .consequences(LayerGroups.consequences(group, context))
               .message(

@@ -1,12 +1,21 @@
 package io.dlanalyze.analyzer.detectors;
 
+import static io.dlanalyze.analyzer.EvidenceKeys.COUNTER;
+import static io.dlanalyze.analyzer.EvidenceKeys.DEEPLOCALIZE_RULE;
+import static io.dlanalyze.analyzer.EvidenceKeys.PRINTED;
+import static io.dlanalyze.analyzer.EvidenceKeys.VALUE;
+import static io.dlanalyze.analyzer.EvidenceKeys.WINDOW;
+import static io.dlanalyze.analyzer.EvidenceKeys.ZERO_BATCHES;
+import static io.dlanalyze.analyzer.EvidenceKeys.ZERO_RATIO;
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 
 import io.dlanalyze.analyzer.AnalysisContext;
 import io.dlanalyze.analyzer.Detector;
+import io.dlanalyze.analyzer.DetectorIds;
 import io.dlanalyze.analyzer.DetectorSpec;
 import io.dlanalyze.analyzer.Evidence;
+import io.dlanalyze.analyzer.EvidenceKeys.DeepLocalizeRule;
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.StepView;
@@ -44,7 +53,7 @@ import java.util.Set;
  * so exact-equality verdicts can differ in the last bits (#deeplocalize-quirks).
  */
 @DetectorSpec(
-    id = "deeplocalize",
+    id = DetectorIds.DEEPLOCALIZE,
     symptom = Symptom.NUMERICAL_ERROR,
     severity = Severity.ERROR,
     summary = "DeepLocalize's fault-localization loop, first hit only, in its own words",
@@ -199,7 +208,7 @@ public final class DeepLocalizeDetector implements Detector {
           stream.message,
           Symptom.NUMERICAL_ERROR,
           Severity.CRITICAL,
-          "nan_inf",
+          DeepLocalizeRule.NAN_INF,
           v,
           -1);
       return true;
@@ -214,7 +223,7 @@ public final class DeepLocalizeDetector implements Detector {
             stream.message,
             Symptom.DEAD_OR_ZERO,
             Severity.ERROR,
-            "zero_frequency",
+            DeepLocalizeRule.ZERO_FREQUENCY,
             v,
             s.zeros[layer]);
         return true;
@@ -245,7 +254,7 @@ public final class DeepLocalizeDetector implements Detector {
             stream.unchangedMessage,
             Symptom.UNCHANGED_VALUES,
             Severity.ERROR,
-            "unchanged",
+            DeepLocalizeRule.UNCHANGED,
             s.values[layer][s.count[layer] - 1],
             -1);
         return true;
@@ -265,12 +274,20 @@ public final class DeepLocalizeDetector implements Detector {
     double v = step.mean(-1, phase);
     s.append(0, v);
     if (Double.isNaN(v) || Double.isInfinite(v)) {
-      reportModel(step, phase, invalid, Symptom.NUMERICAL_ERROR, Severity.CRITICAL, "nan_inf", v);
+      reportModel(
+          step,
+          phase,
+          invalid,
+          Symptom.NUMERICAL_ERROR,
+          Severity.CRITICAL,
+          DeepLocalizeRule.NAN_INF,
+          v);
       return true;
     }
     if (blockEnd) {
       if (meanEqualsMax(s.values[0], s.count[0])) {
-        reportModel(step, phase, "MDL", Symptom.NOT_LEARNING, Severity.ERROR, "mdl", v);
+        reportModel(
+            step, phase, "MDL", Symptom.NOT_LEARNING, Severity.ERROR, DeepLocalizeRule.MDL, v);
         return true;
       }
       s.count[0] = 0;
@@ -331,13 +348,13 @@ public final class DeepLocalizeDetector implements Detector {
       String what,
       Symptom symptom,
       Severity severity,
-      String rule,
+      DeepLocalizeRule rule,
       double value,
       long zeros) {
     String message = format(ROOT, "Batch %d layer %d: %s", step.batch(), layer, what);
     Evidence.Builder evidence = evidence(step, rule, value, message);
     if (zeros >= 0) {
-      evidence.put("zero_batches", zeros).put("zero_ratio", zeroRatio);
+      evidence.put(ZERO_BATCHES, zeros).put(ZERO_RATIO, zeroRatio);
     }
     hit =
         Finding.builder(SPEC)
@@ -357,7 +374,7 @@ public final class DeepLocalizeDetector implements Detector {
       String what,
       Symptom symptom,
       Severity severity,
-      String rule,
+      DeepLocalizeRule rule,
       double value) {
     String message = format(ROOT, "Batch %d: %s", step.batch(), what);
     hit =
@@ -372,13 +389,14 @@ public final class DeepLocalizeDetector implements Detector {
             .build();
   }
 
-  private Evidence.Builder evidence(StepView step, String rule, double value, String message) {
+  private Evidence.Builder evidence(
+      StepView step, DeepLocalizeRule rule, double value, String message) {
     return Evidence.builder()
-        .put("rule", rule)
-        .put("value", value)
-        .put("counter", step.ordinal())
-        .put("window", (long) window)
-        .put("printed", message + ", terminating training");
+        .put(DEEPLOCALIZE_RULE, rule)
+        .put(VALUE, value)
+        .put(COUNTER, step.ordinal())
+        .put(WINDOW, (long) window)
+        .put(PRINTED, message + ", terminating training");
   }
 
   @Override

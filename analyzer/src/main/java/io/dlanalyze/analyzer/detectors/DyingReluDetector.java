@@ -1,10 +1,18 @@
 package io.dlanalyze.analyzer.detectors;
 
+import static io.dlanalyze.analyzer.EvidenceKeys.BACKWARD_ZERO_FRACTION;
+import static io.dlanalyze.analyzer.EvidenceKeys.INITIAL_ZERO_FRACTION;
+import static io.dlanalyze.analyzer.EvidenceKeys.MAX_ZERO_FRACTION;
+import static io.dlanalyze.analyzer.EvidenceKeys.MEAN_ZERO_FRACTION;
+import static io.dlanalyze.analyzer.EvidenceKeys.RUN_STEPS;
+import static io.dlanalyze.analyzer.EvidenceKeys.THRESHOLD;
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 
+import io.dlanalyze.analyzer.ActivationKind;
 import io.dlanalyze.analyzer.AnalysisContext;
 import io.dlanalyze.analyzer.Detector;
+import io.dlanalyze.analyzer.DetectorIds;
 import io.dlanalyze.analyzer.DetectorSpec;
 import io.dlanalyze.analyzer.Evidence;
 import io.dlanalyze.analyzer.Finding;
@@ -37,7 +45,7 @@ import java.util.Set;
  * dltrace.layers} or a layer type ReLU.
  */
 @DetectorSpec(
-    id = "dying-relu",
+    id = DetectorIds.DYING_RELU,
     symptom = Symptom.DEAD_OR_ZERO,
     severity = Severity.WARNING,
     summary = "Most units of a ReLU layer output exactly zero for many steps in a row",
@@ -49,8 +57,6 @@ import java.util.Set;
 public final class DyingReluDetector implements Detector {
   private static final DetectorSpec SPEC =
       DyingReluDetector.class.getAnnotation(DetectorSpec.class);
-
-  private final ActivationKind.PerLayer activations = new ActivationKind.PerLayer();
 
   private int window;
   private double threshold;
@@ -106,7 +112,7 @@ public final class DyingReluDetector implements Detector {
         break;
       }
       if (!step.present(layer, Phase.ACTIVATION, Column.ZERO_FRACTION)
-          || activations.of(step.layer(layer)) != ActivationKind.RELU) {
+          || step.layer(layer).activationKind() != ActivationKind.RELU) {
         continue;
       }
       double zero = step.value(layer, Phase.ACTIVATION, Column.ZERO_FRACTION);
@@ -151,15 +157,15 @@ public final class DyingReluDetector implements Detector {
       double mean = sum[layer] / steps[layer];
       Evidence.Builder evidence =
           Evidence.builder()
-              .put("initial_zero_fraction", initial[layer])
-              .put("mean_zero_fraction", mean)
-              .put("max_zero_fraction", max[layer])
-              .put("threshold", threshold)
-              .put("run_steps", length);
+              .put(INITIAL_ZERO_FRACTION, initial[layer])
+              .put(MEAN_ZERO_FRACTION, mean)
+              .put(MAX_ZERO_FRACTION, max[layer])
+              .put(THRESHOLD, threshold)
+              .put(RUN_STEPS, length);
       String backward = "";
       if (backwardCount[layer] > 0) {
         double b = backwardSum[layer] / backwardCount[layer];
-        evidence.put("backward_zero_fraction", b);
+        evidence.put(BACKWARD_ZERO_FRACTION, b);
         backward = format(ROOT, "; its output gradient was %s zero", Numbers.percent(b));
       }
       String name = context.layer(layer).name();

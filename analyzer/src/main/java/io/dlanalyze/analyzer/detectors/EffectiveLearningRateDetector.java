@@ -1,13 +1,24 @@
 package io.dlanalyze.analyzer.detectors;
 
+import static io.dlanalyze.analyzer.EvidenceKeys.BAND_HIGH;
+import static io.dlanalyze.analyzer.EvidenceKeys.BAND_LOW;
+import static io.dlanalyze.analyzer.EvidenceKeys.DIRECTION;
+import static io.dlanalyze.analyzer.EvidenceKeys.EFFECTIVE_LR;
+import static io.dlanalyze.analyzer.EvidenceKeys.LAYERS_OUT_OF_BAND;
+import static io.dlanalyze.analyzer.EvidenceKeys.LEARNING_RATE;
+import static io.dlanalyze.analyzer.EvidenceKeys.LOSS_STALLED;
+import static io.dlanalyze.analyzer.EvidenceKeys.RUN_STEPS;
+import static io.dlanalyze.analyzer.EvidenceKeys.SUGGESTED_LEARNING_RATE;
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 
 import io.dlanalyze.analyzer.AnalysisContext;
 import io.dlanalyze.analyzer.Consequence;
 import io.dlanalyze.analyzer.Detector;
+import io.dlanalyze.analyzer.DetectorIds;
 import io.dlanalyze.analyzer.DetectorSpec;
 import io.dlanalyze.analyzer.Evidence;
+import io.dlanalyze.analyzer.EvidenceKeys.Direction;
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.LossHistory;
 import io.dlanalyze.analyzer.Severity;
@@ -41,7 +52,7 @@ import java.util.Set;
  * non-finite loss belongs to numerical-error and exploding-gradient, so then only info is given.
  */
 @DetectorSpec(
-    id = "effective-learning-rate",
+    id = DetectorIds.EFFECTIVE_LEARNING_RATE,
     symptom = Symptom.OSCILLATION,
     severity = Severity.WARNING,
     summary =
@@ -188,20 +199,20 @@ public final class EffectiveLearningRateDetector implements Detector {
     double bound = tooHigh ? high : low;
     Evidence.Builder evidence =
         Evidence.builder()
-            .put("direction", tooHigh ? "high" : "low")
-            .put("effective_lr", typical)
-            .put("learning_rate", firedRate[layer])
-            .put("band_low", low)
-            .put("band_high", high);
+            .put(DIRECTION, tooHigh ? Direction.HIGH : Direction.LOW)
+            .put(EFFECTIVE_LR, typical)
+            .put(LEARNING_RATE, firedRate[layer])
+            .put(BAND_LOW, low)
+            .put(BAND_HIGH, high);
     if (typical < high * 1e3 && typical > low / 1e3) {
       // Moving the learning rate by the factor that brings the ratio to the band's geometric
       // centre.
-      evidence.put("suggested_learning_rate", firedRate[layer] * Math.sqrt(low * high) / typical);
+      evidence.put(SUGGESTED_LEARNING_RATE, firedRate[layer] * Math.sqrt(low * high) / typical);
     }
     evidence
-        .put("loss_stalled", stalled)
-        .put("run_steps", length)
-        .put("layers_out_of_band", (long) others.size() + 1);
+        .put(LOSS_STALLED, stalled)
+        .put(RUN_STEPS, length)
+        .put(LAYERS_OUT_OF_BAND, (long) others.size() + 1);
     String more = others.isEmpty() ? "" : format(ROOT, "; so did %d more layers", others.size());
     return Finding.builder(SPEC)
         .symptom(tooHigh ? Symptom.OSCILLATION : Symptom.SLOW_CONVERGENCE)

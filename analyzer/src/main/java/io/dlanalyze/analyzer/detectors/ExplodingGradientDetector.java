@@ -1,13 +1,28 @@
 package io.dlanalyze.analyzer.detectors;
 
+import static io.dlanalyze.analyzer.EvidenceKeys.FIRST_NON_FINITE_STEP;
+import static io.dlanalyze.analyzer.EvidenceKeys.GRADIENT_RULE;
+import static io.dlanalyze.analyzer.EvidenceKeys.GROWTH;
+import static io.dlanalyze.analyzer.EvidenceKeys.GROWTH_STEPS;
+import static io.dlanalyze.analyzer.EvidenceKeys.GROWTH_THRESHOLD;
+import static io.dlanalyze.analyzer.EvidenceKeys.LAST_LAYER;
+import static io.dlanalyze.analyzer.EvidenceKeys.LAYERS_EXPLODING;
+import static io.dlanalyze.analyzer.EvidenceKeys.MAX_RATIO;
+import static io.dlanalyze.analyzer.EvidenceKeys.PEAK_L2;
+import static io.dlanalyze.analyzer.EvidenceKeys.PEAK_STEP;
+import static io.dlanalyze.analyzer.EvidenceKeys.RATIO_THRESHOLD;
+import static io.dlanalyze.analyzer.EvidenceKeys.REFERENCE_L2;
+import static io.dlanalyze.analyzer.EvidenceKeys.RUN_STEPS;
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 
 import io.dlanalyze.analyzer.AnalysisContext;
 import io.dlanalyze.analyzer.Consequence;
 import io.dlanalyze.analyzer.Detector;
+import io.dlanalyze.analyzer.DetectorIds;
 import io.dlanalyze.analyzer.DetectorSpec;
 import io.dlanalyze.analyzer.Evidence;
+import io.dlanalyze.analyzer.EvidenceKeys.GradientRule;
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.LossHistory;
 import io.dlanalyze.analyzer.Severity;
@@ -44,7 +59,7 @@ import java.util.Set;
  * growth); the other layers that exploded are its consequences.
  */
 @DetectorSpec(
-    id = "exploding-gradient",
+    id = DetectorIds.EXPLODING_GRADIENT,
     symptom = Symptom.EXPLODING_GRADIENT,
     severity = Severity.ERROR,
     summary =
@@ -295,11 +310,11 @@ public final class ExplodingGradientDetector implements Detector {
               .steps(ratioFiredStart, ratioFiredEnd, ratioFiredSteps)
               .evidence(
                   Evidence.builder()
-                      .put("rule", "ratio")
-                      .put("max_ratio", ratioFiredMax)
-                      .put("ratio_threshold", ratioLimit)
-                      .put("run_steps", ratioFiredSteps)
-                      .put("last_layer", last)
+                      .put(GRADIENT_RULE, GradientRule.RATIO)
+                      .put(MAX_RATIO, ratioFiredMax)
+                      .put(RATIO_THRESHOLD, ratioLimit)
+                      .put(RUN_STEPS, ratioFiredSteps)
+                      .put(LAST_LAYER, last)
                       .build())
               .message(
                   format(
@@ -336,16 +351,16 @@ public final class ExplodingGradientDetector implements Detector {
     long last = nonFinite >= 0 ? nonFinite : Math.max(fireStep[root], firePeakStep[root]);
     Evidence.Builder evidence =
         Evidence.builder()
-            .put("rule", "growth")
-            .put("reference_l2", reference[root])
-            .put("peak_l2", firePeak[root])
-            .put("peak_step", firePeakStep[root])
-            .put("growth", factor)
-            .put("growth_steps", steps)
-            .put("growth_threshold", growth)
-            .put("layers_exploding", (long) exploded.size());
+            .put(GRADIENT_RULE, GradientRule.GROWTH)
+            .put(REFERENCE_L2, reference[root])
+            .put(PEAK_L2, firePeak[root])
+            .put(PEAK_STEP, firePeakStep[root])
+            .put(GROWTH, factor)
+            .put(GROWTH_STEPS, steps)
+            .put(GROWTH_THRESHOLD, growth)
+            .put(LAYERS_EXPLODING, (long) exploded.size());
     if (nonFinite >= 0) {
-      evidence.put("first_non_finite_step", nonFinite);
+      evidence.put(FIRST_NON_FINITE_STEP, nonFinite);
     }
     String then = nonFinite >= 0 ? format(ROOT, ", then turned NaN/Inf at step %d", nonFinite) : "";
     String others =

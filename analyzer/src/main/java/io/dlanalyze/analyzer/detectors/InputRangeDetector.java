@@ -1,10 +1,20 @@
 package io.dlanalyze.analyzer.detectors;
 
+import static io.dlanalyze.analyzer.EvidenceKeys.ABNORMAL_HIDDEN;
+import static io.dlanalyze.analyzer.EvidenceKeys.BOUND;
+import static io.dlanalyze.analyzer.EvidenceKeys.FIRST_LAYER;
+import static io.dlanalyze.analyzer.EvidenceKeys.FIRST_LAYER_RMS;
+import static io.dlanalyze.analyzer.EvidenceKeys.INPUT_MAX;
+import static io.dlanalyze.analyzer.EvidenceKeys.INPUT_MEAN;
+import static io.dlanalyze.analyzer.EvidenceKeys.INPUT_MIN;
+import static io.dlanalyze.analyzer.EvidenceKeys.INPUT_STD;
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 
+import io.dlanalyze.analyzer.ActivationKind;
 import io.dlanalyze.analyzer.AnalysisContext;
 import io.dlanalyze.analyzer.Detector;
+import io.dlanalyze.analyzer.DetectorIds;
 import io.dlanalyze.analyzer.DetectorSpec;
 import io.dlanalyze.analyzer.Evidence;
 import io.dlanalyze.analyzer.Finding;
@@ -36,7 +46,7 @@ import java.util.Set;
  * sigmoid, tanh or softmax layer, else exploding gradients.
  */
 @DetectorSpec(
-    id = "input-range",
+    id = DetectorIds.INPUT_RANGE,
     symptom = Symptom.SATURATION,
     severity = Severity.INFO,
     summary =
@@ -155,17 +165,17 @@ public final class InputRangeDetector implements Detector {
     }
     Evidence.Builder evidence =
         Evidence.builder()
-            .put("input_min", min)
-            .put("input_max", max)
-            .put("input_mean", mean)
-            .put("input_std", std)
-            .put("bound", bound);
+            .put(INPUT_MIN, min)
+            .put(INPUT_MAX, max)
+            .put(INPUT_MEAN, mean)
+            .put(INPUT_STD, std)
+            .put(BOUND, bound);
     String more = "";
     if (abnormal) {
       evidence
-          .put("first_layer", context.layer(firstLayer).name())
-          .put("first_layer_rms", hiddenRms)
-          .put("abnormal_hidden", hidden);
+          .put(FIRST_LAYER, context.layer(firstLayer).name())
+          .put(FIRST_LAYER_RMS, hiddenRms)
+          .put(ABNORMAL_HIDDEN, hidden);
       more =
           format(
               ROOT,

@@ -1,12 +1,23 @@
 package io.dlanalyze.analyzer.detectors;
 
+import static io.dlanalyze.analyzer.EvidenceKeys.BAR;
+import static io.dlanalyze.analyzer.EvidenceKeys.BEST_EPOCH;
+import static io.dlanalyze.analyzer.EvidenceKeys.BEST_EPOCH_ACCURACY;
+import static io.dlanalyze.analyzer.EvidenceKeys.BEST_EPOCH_LOSS;
+import static io.dlanalyze.analyzer.EvidenceKeys.CHANCE;
+import static io.dlanalyze.analyzer.EvidenceKeys.CONVERGENCE_RULE;
+import static io.dlanalyze.analyzer.EvidenceKeys.EPOCHS;
+import static io.dlanalyze.analyzer.EvidenceKeys.EXPLAINED_VARIANCE;
+import static io.dlanalyze.analyzer.EvidenceKeys.TARGET_VARIANCE;
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 
 import io.dlanalyze.analyzer.AnalysisContext;
 import io.dlanalyze.analyzer.Detector;
+import io.dlanalyze.analyzer.DetectorIds;
 import io.dlanalyze.analyzer.DetectorSpec;
 import io.dlanalyze.analyzer.Evidence;
+import io.dlanalyze.analyzer.EvidenceKeys.ConvergenceRule;
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.LossHistory;
 import io.dlanalyze.analyzer.Severity;
@@ -39,7 +50,7 @@ import java.util.Set;
  * in the target phase plus one. Without any of these the run is not judged.
  */
 @DetectorSpec(
-    id = "not-converging",
+    id = DetectorIds.NOT_CONVERGING,
     symptom = Symptom.NOT_LEARNING,
     severity = Severity.ERROR,
     summary =
@@ -129,12 +140,12 @@ public final class NotConvergingDetector implements Detector {
                 .steps(onset, lastStep, epochs)
                 .evidence(
                     Evidence.builder()
-                        .put("rule", "accuracy_at_chance")
-                        .put("best_epoch_accuracy", best)
-                        .put("best_epoch", (long) bestEpoch)
-                        .put("chance", chance)
-                        .put("bar", bar)
-                        .put("epochs", (long) epochs)
+                        .put(CONVERGENCE_RULE, ConvergenceRule.ACCURACY_AT_CHANCE)
+                        .put(BEST_EPOCH_ACCURACY, best)
+                        .put(BEST_EPOCH, (long) bestEpoch)
+                        .put(CHANCE, chance)
+                        .put(BAR, bar)
+                        .put(EPOCHS, (long) epochs)
                         .build())
                 .message(
                     format(
@@ -177,13 +188,13 @@ public final class NotConvergingDetector implements Detector {
               .steps(onset, lastStep, epochs)
               .evidence(
                   Evidence.builder()
-                      .put("rule", "loss_at_target_variance")
-                      .put("best_epoch_loss", best)
-                      .put("best_epoch", (long) bestEpoch)
-                      .put("target_variance", variance)
-                      .put("explained_variance", explained)
-                      .put("bar", margin)
-                      .put("epochs", (long) epochs)
+                      .put(CONVERGENCE_RULE, ConvergenceRule.LOSS_AT_TARGET_VARIANCE)
+                      .put(BEST_EPOCH_LOSS, best)
+                      .put(BEST_EPOCH, (long) bestEpoch)
+                      .put(TARGET_VARIANCE, variance)
+                      .put(EXPLAINED_VARIANCE, explained)
+                      .put(BAR, margin)
+                      .put(EPOCHS, (long) epochs)
                       .build())
               .message(
                   format(

@@ -1,12 +1,22 @@
 package io.dlanalyze.analyzer.detectors;
 
+import static io.dlanalyze.analyzer.EvidenceKeys.BEST_BLOCK_MEAN;
+import static io.dlanalyze.analyzer.EvidenceKeys.BLOCKS_WITHOUT_PROGRESS;
+import static io.dlanalyze.analyzer.EvidenceKeys.DROP_FROM_FIRST_BLOCK;
+import static io.dlanalyze.analyzer.EvidenceKeys.FIRST_BLOCK_MEAN;
+import static io.dlanalyze.analyzer.EvidenceKeys.LAST_BLOCK_MEAN;
+import static io.dlanalyze.analyzer.EvidenceKeys.TREND;
+import static io.dlanalyze.analyzer.EvidenceKeys.WINDOW;
+import static io.dlanalyze.analyzer.EvidenceKeys.ZERO_ACCURACY_STEPS;
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 
 import io.dlanalyze.analyzer.AnalysisContext;
 import io.dlanalyze.analyzer.Detector;
+import io.dlanalyze.analyzer.DetectorIds;
 import io.dlanalyze.analyzer.DetectorSpec;
 import io.dlanalyze.analyzer.Evidence;
+import io.dlanalyze.analyzer.EvidenceKeys.Trend;
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.StepView;
@@ -43,7 +53,7 @@ import java.util.Set;
  * and AUTOTRAINER's not-converge gate (#autotrainer).
  */
 @DetectorSpec(
-    id = "not-learning",
+    id = DetectorIds.NOT_LEARNING,
     symptom = Symptom.NOT_LEARNING,
     severity = Severity.ERROR,
     summary = "The loss stops decreasing long before it converges, or the accuracy stays at zero",
@@ -201,13 +211,13 @@ public final class NotLearningDetector implements Detector {
         .steps(onset, lossLastStep, Math.max(1, lossSteps))
         .evidence(
             Evidence.builder()
-                .put("trend", rising ? "rising" : "flat")
-                .put("first_block_mean", firstBlock)
-                .put("best_block_mean", best)
-                .put("last_block_mean", lastBlock)
-                .put("drop_from_first_block", drop)
-                .put("window", (long) window)
-                .put("blocks_without_progress", (long) stale)
+                .put(TREND, rising ? Trend.RISING : Trend.FLAT)
+                .put(FIRST_BLOCK_MEAN, firstBlock)
+                .put(BEST_BLOCK_MEAN, best)
+                .put(LAST_BLOCK_MEAN, lastBlock)
+                .put(DROP_FROM_FIRST_BLOCK, drop)
+                .put(WINDOW, (long) window)
+                .put(BLOCKS_WITHOUT_PROGRESS, (long) stale)
                 .build())
         .message(
             format(
@@ -271,8 +281,8 @@ public final class NotLearningDetector implements Detector {
               .steps(accuracyFirst, accuracyLast, accuracySteps)
               .evidence(
                   Evidence.builder()
-                      .put("window", (long) window)
-                      .put("zero_accuracy_steps", accuracySteps)
+                      .put(WINDOW, (long) window)
+                      .put(ZERO_ACCURACY_STEPS, accuracySteps)
                       .build())
               .message(
                   format(

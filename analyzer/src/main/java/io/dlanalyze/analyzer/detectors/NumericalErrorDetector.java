@@ -1,5 +1,13 @@
 package io.dlanalyze.analyzer.detectors;
 
+import static io.dlanalyze.analyzer.EvidenceKeys.AFFECTED_LAYERS;
+import static io.dlanalyze.analyzer.EvidenceKeys.AFFECTED_STREAMS;
+import static io.dlanalyze.analyzer.EvidenceKeys.INF_COUNT;
+import static io.dlanalyze.analyzer.EvidenceKeys.KIND;
+import static io.dlanalyze.analyzer.EvidenceKeys.MEAN;
+import static io.dlanalyze.analyzer.EvidenceKeys.NAN_COUNT;
+import static io.dlanalyze.analyzer.EvidenceKeys.STATISTIC;
+import static io.dlanalyze.analyzer.EvidenceKeys.STEPS_WITH_NON_FINITE;
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 
@@ -7,8 +15,10 @@ import io.dlanalyze.analyzer.AnalysisContext;
 import io.dlanalyze.analyzer.CausalOrder;
 import io.dlanalyze.analyzer.Consequence;
 import io.dlanalyze.analyzer.Detector;
+import io.dlanalyze.analyzer.DetectorIds;
 import io.dlanalyze.analyzer.DetectorSpec;
 import io.dlanalyze.analyzer.Evidence;
+import io.dlanalyze.analyzer.EvidenceKeys.Statistic;
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.StepView;
@@ -37,7 +47,7 @@ import java.util.Set;
  * (#what-none-does).
  */
 @DetectorSpec(
-    id = "numerical-error",
+    id = DetectorIds.NUMERICAL_ERROR,
     symptom = Symptom.NUMERICAL_ERROR,
     severity = Severity.CRITICAL,
     summary = "NaN or Inf values, grouped from the layer and phase where they were born",
@@ -67,7 +77,7 @@ public final class NumericalErrorDetector implements Detector {
   private int rootLayer;
   private Phase rootPhase;
   private String rootKind;
-  private String rootStatistic;
+  private Statistic rootStatistic;
   private double rootMean;
   private long rootNanCount;
   private long rootInfCount;
@@ -172,15 +182,15 @@ public final class NumericalErrorDetector implements Detector {
             || Double.isNaN(max) && step.present(layer, phase, Column.MAX);
     rootKind = isNan ? "NaN" : "Inf";
     if (!Double.isFinite(mean)) {
-      rootStatistic = "mean";
+      rootStatistic = Statistic.MEAN;
     } else if (nan > 0) {
-      rootStatistic = "nan_count";
+      rootStatistic = Statistic.NAN_COUNT;
     } else if (inf > 0) {
-      rootStatistic = "inf_count";
+      rootStatistic = Statistic.INF_COUNT;
     } else if (!Double.isFinite(max) && step.present(layer, phase, Column.MAX)) {
-      rootStatistic = "max";
+      rootStatistic = Statistic.MAX;
     } else {
-      rootStatistic = "min";
+      rootStatistic = Statistic.MIN;
     }
   }
 
@@ -233,20 +243,17 @@ public final class NumericalErrorDetector implements Detector {
     }
     String name = context.layer(rootLayer).name();
     Evidence.Builder evidence =
-        Evidence.builder()
-            .put("kind", rootKind)
-            .put("statistic", rootStatistic)
-            .put("mean", rootMean);
+        Evidence.builder().put(KIND, rootKind).put(STATISTIC, rootStatistic).put(MEAN, rootMean);
     if (rootNanCount >= 0) {
-      evidence.put("nan_count", rootNanCount);
+      evidence.put(NAN_COUNT, rootNanCount);
     }
     if (rootInfCount >= 0) {
-      evidence.put("inf_count", rootInfCount);
+      evidence.put(INF_COUNT, rootInfCount);
     }
     evidence
-        .put("affected_streams", (long) sorted.length)
-        .put("affected_layers", (long) layersAffected)
-        .put("steps_with_non_finite", episodeSteps);
+        .put(AFFECTED_STREAMS, (long) sorted.length)
+        .put(AFFECTED_LAYERS, (long) layersAffected)
+        .put(STEPS_WITH_NON_FINITE, episodeSteps);
     String where = Phrases.subject(name, rootLayer, rootPhase);
     String spread =
         consequences.isEmpty()
@@ -268,12 +275,12 @@ public final class NumericalErrorDetector implements Detector {
                 where,
                 rootKind,
                 rootStep,
-                rootStatistic,
-                rootStatistic.equals("mean")
+                rootStatistic.wireName(),
+                rootStatistic == Statistic.MEAN
                     ? Numbers.format(rootMean)
-                    : rootStatistic.equals("nan_count")
+                    : rootStatistic == Statistic.NAN_COUNT
                         ? Long.toString(rootNanCount)
-                        : rootStatistic.equals("inf_count")
+                        : rootStatistic == Statistic.INF_COUNT
                             ? Long.toString(rootInfCount)
                             : "non-finite",
                 spread,

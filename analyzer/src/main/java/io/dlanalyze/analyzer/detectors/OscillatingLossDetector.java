@@ -1,10 +1,17 @@
 package io.dlanalyze.analyzer.detectors;
 
+import static io.dlanalyze.analyzer.EvidenceKeys.BLOCK_STEPS;
+import static io.dlanalyze.analyzer.EvidenceKeys.FIRST_BLOCK_LOSS;
+import static io.dlanalyze.analyzer.EvidenceKeys.LARGEST_RISE;
+import static io.dlanalyze.analyzer.EvidenceKeys.MAX_BLOCK_LOSS;
+import static io.dlanalyze.analyzer.EvidenceKeys.MIN_BLOCK_LOSS;
+import static io.dlanalyze.analyzer.EvidenceKeys.SWINGS;
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 
 import io.dlanalyze.analyzer.AnalysisContext;
 import io.dlanalyze.analyzer.Detector;
+import io.dlanalyze.analyzer.DetectorIds;
 import io.dlanalyze.analyzer.DetectorSpec;
 import io.dlanalyze.analyzer.Evidence;
 import io.dlanalyze.analyzer.Finding;
@@ -37,7 +44,7 @@ import java.util.Set;
  * falling loss is progress.
  */
 @DetectorSpec(
-    id = "oscillating-loss",
+    id = DetectorIds.OSCILLATING_LOSS,
     symptom = Symptom.OSCILLATION,
     severity = Severity.WARNING,
     summary =
@@ -129,12 +136,12 @@ public final class OscillatingLossDetector implements Detector {
             .steps(first, Math.max(first, last), count)
             .evidence(
                 Evidence.builder()
-                    .put("swings", (long) count)
-                    .put("largest_rise", largest)
-                    .put("first_block_loss", means[0])
-                    .put("min_block_loss", min)
-                    .put("max_block_loss", max)
-                    .put("block_steps", (long) block)
+                    .put(SWINGS, (long) count)
+                    .put(LARGEST_RISE, largest)
+                    .put(FIRST_BLOCK_LOSS, means[0])
+                    .put(MIN_BLOCK_LOSS, min)
+                    .put(MAX_BLOCK_LOSS, max)
+                    .put(BLOCK_STEPS, (long) block)
                     .build())
             .message(
                 format(

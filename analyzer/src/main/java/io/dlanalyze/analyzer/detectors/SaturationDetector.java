@@ -1,12 +1,22 @@
 package io.dlanalyze.analyzer.detectors;
 
+import static io.dlanalyze.analyzer.EvidenceKeys.ACTIVATION;
+import static io.dlanalyze.analyzer.EvidenceKeys.INCONCLUSIVE;
+import static io.dlanalyze.analyzer.EvidenceKeys.OUTPUT_MEAN;
+import static io.dlanalyze.analyzer.EvidenceKeys.OUTPUT_STD;
+import static io.dlanalyze.analyzer.EvidenceKeys.RUN_STEPS;
+import static io.dlanalyze.analyzer.EvidenceKeys.SATURATION_RULE;
+import static io.dlanalyze.analyzer.EvidenceKeys.SHARE_BEYOND_5;
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 
+import io.dlanalyze.analyzer.ActivationKind;
 import io.dlanalyze.analyzer.AnalysisContext;
 import io.dlanalyze.analyzer.Detector;
+import io.dlanalyze.analyzer.DetectorIds;
 import io.dlanalyze.analyzer.DetectorSpec;
 import io.dlanalyze.analyzer.Evidence;
+import io.dlanalyze.analyzer.EvidenceKeys.SaturationRule;
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.LossHistory;
 import io.dlanalyze.analyzer.Severity;
@@ -39,7 +49,7 @@ import java.util.Set;
  * Sigmoid/Tanh.
  */
 @DetectorSpec(
-    id = "saturation",
+    id = DetectorIds.SATURATION,
     symptom = Symptom.SATURATION,
     severity = Severity.WARNING,
     summary =
@@ -53,7 +63,6 @@ public final class SaturationDetector implements Detector {
   private static final DetectorSpec SPEC =
       SaturationDetector.class.getAnnotation(DetectorSpec.class);
 
-  private final ActivationKind.PerLayer activations = new ActivationKind.PerLayer();
   private static final double TAIL = 5;
   private static final double NEAR_END = 0.05;
 
@@ -117,7 +126,7 @@ public final class SaturationDetector implements Detector {
       if (layer >= layers) {
         break;
       }
-      ActivationKind kind = activations.of(step.layer(layer));
+      ActivationKind kind = step.layer(layer).activationKind();
       if (!kind.saturates()) {
         continue;
       }
@@ -206,13 +215,15 @@ public final class SaturationDetector implements Detector {
       String name = context.layer(layer).name();
       Evidence.Builder evidence =
           Evidence.builder()
-              .put("activation", kind.wireName())
-              .put("rule", pinned[layer] ? "pinned_output" : "tail_share")
-              .put("output_mean", lastMean[layer])
-              .put("output_std", lastStd[layer])
-              .put("run_steps", length);
+              .put(ACTIVATION, kind.wireName())
+              .put(
+                  SATURATION_RULE,
+                  pinned[layer] ? SaturationRule.PINNED_OUTPUT : SaturationRule.TAIL_SHARE)
+              .put(OUTPUT_MEAN, lastMean[layer])
+              .put(OUTPUT_STD, lastStd[layer])
+              .put(RUN_STEPS, length);
       if (!Double.isNaN(lastShare[layer])) {
-        evidence.put("share_beyond_5", lastShare[layer]);
+        evidence.put(SHARE_BEYOND_5, lastShare[layer]);
       }
       String how =
           pinned[layer]
@@ -231,8 +242,7 @@ public final class SaturationDetector implements Detector {
               .steps(firedStart[layer], firedEnd[layer], length);
       if (!judged) {
         evidence.put(
-            "inconclusive",
-            "too few loss values to tell saturation from a confident trained output");
+            INCONCLUSIVE, "too few loss values to tell saturation from a confident trained output");
         finding.severity(Severity.INFO);
       }
       findings.add(

@@ -1,12 +1,24 @@
 package io.dlanalyze.analyzer.detectors;
 
+import static io.dlanalyze.analyzer.EvidenceKeys.BEST_EPOCH;
+import static io.dlanalyze.analyzer.EvidenceKeys.DELTA;
+import static io.dlanalyze.analyzer.EvidenceKeys.EPOCHS;
+import static io.dlanalyze.analyzer.EvidenceKeys.FIRST_EPOCH_ACCURACY;
+import static io.dlanalyze.analyzer.EvidenceKeys.FIRST_EPOCH_LOSS;
+import static io.dlanalyze.analyzer.EvidenceKeys.INCONCLUSIVE;
+import static io.dlanalyze.analyzer.EvidenceKeys.LARGEST_EPOCH_GAIN;
+import static io.dlanalyze.analyzer.EvidenceKeys.LAST_EPOCH_ACCURACY;
+import static io.dlanalyze.analyzer.EvidenceKeys.LAST_EPOCH_LOSS;
+import static io.dlanalyze.analyzer.EvidenceKeys.METRIC;
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 
 import io.dlanalyze.analyzer.AnalysisContext;
 import io.dlanalyze.analyzer.Detector;
+import io.dlanalyze.analyzer.DetectorIds;
 import io.dlanalyze.analyzer.DetectorSpec;
 import io.dlanalyze.analyzer.Evidence;
+import io.dlanalyze.analyzer.EvidenceKeys.Metric;
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.LossHistory;
 import io.dlanalyze.analyzer.Severity;
@@ -34,7 +46,7 @@ import java.util.Set;
  * not judged, only when the epochs seen show no gain.
  */
 @DetectorSpec(
-    id = "slow-convergence",
+    id = DetectorIds.SLOW_CONVERGENCE,
     symptom = Symptom.SLOW_CONVERGENCE,
     severity = Severity.WARNING,
     summary = "No epoch improves the accuracy (or the loss) by more than a small step",
@@ -106,16 +118,19 @@ public final class SlowConvergenceDetector implements Detector {
       return findings;
     }
     String what = accuracy ? "accuracy" : "loss";
+    Metric metric = accuracy ? Metric.ACCURACY : Metric.LOSS;
     Evidence.Builder evidence =
         Evidence.builder()
-            .put("metric", what)
-            .put("largest_epoch_gain", best)
-            .put("best_epoch", (long) bestEpoch)
-            .put("delta", delta)
-            .put("epochs", (long) epochs)
-            .put("first_epoch_" + what, accuracy ? loss.epochAccuracy(0) : loss.epochLoss(0))
+            .put(METRIC, metric)
+            .put(LARGEST_EPOCH_GAIN, best)
+            .put(BEST_EPOCH, (long) bestEpoch)
+            .put(DELTA, delta)
+            .put(EPOCHS, (long) epochs)
             .put(
-                "last_epoch_" + what,
+                accuracy ? FIRST_EPOCH_ACCURACY : FIRST_EPOCH_LOSS,
+                accuracy ? loss.epochAccuracy(0) : loss.epochLoss(0))
+            .put(
+                accuracy ? LAST_EPOCH_ACCURACY : LAST_EPOCH_LOSS,
                 accuracy ? loss.epochAccuracy(epochs - 1) : loss.epochLoss(epochs - 1));
     Finding.Builder finding =
         Finding.builder(SPEC)
@@ -123,7 +138,7 @@ public final class SlowConvergenceDetector implements Detector {
             .steps(onset(epochs), lastStep, epochs);
     if (epochs < minEpochs) {
       evidence.put(
-          "inconclusive",
+          INCONCLUSIVE,
           format(
               ROOT,
               "only %d epochs; slow convergence is judged over at least %d",

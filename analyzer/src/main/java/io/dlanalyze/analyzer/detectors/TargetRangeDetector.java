@@ -1,12 +1,26 @@
 package io.dlanalyze.analyzer.detectors;
 
+import static io.dlanalyze.analyzer.EvidenceKeys.ACTIVATION_HIGH;
+import static io.dlanalyze.analyzer.EvidenceKeys.ACTIVATION_LOW;
+import static io.dlanalyze.analyzer.EvidenceKeys.CONSTANT_ONE_STEPS;
+import static io.dlanalyze.analyzer.EvidenceKeys.LOSS;
+import static io.dlanalyze.analyzer.EvidenceKeys.OUTPUT_ACTIVATION;
+import static io.dlanalyze.analyzer.EvidenceKeys.OUTPUT_WIDTH;
+import static io.dlanalyze.analyzer.EvidenceKeys.TARGET_MAX;
+import static io.dlanalyze.analyzer.EvidenceKeys.TARGET_MIN;
+import static io.dlanalyze.analyzer.EvidenceKeys.TARGET_RULE;
+import static io.dlanalyze.analyzer.EvidenceKeys.TARGET_STEPS;
+import static io.dlanalyze.analyzer.EvidenceKeys.TARGET_VALUE;
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 
+import io.dlanalyze.analyzer.ActivationKind;
 import io.dlanalyze.analyzer.AnalysisContext;
 import io.dlanalyze.analyzer.Detector;
+import io.dlanalyze.analyzer.DetectorIds;
 import io.dlanalyze.analyzer.DetectorSpec;
 import io.dlanalyze.analyzer.Evidence;
+import io.dlanalyze.analyzer.EvidenceKeys.TargetRule;
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.StepView;
@@ -37,7 +51,7 @@ import java.util.Set;
  * the rule. Each finding carries the symptom class the mismatch produces.
  */
 @DetectorSpec(
-    id = "target-range",
+    id = DetectorIds.TARGET_RANGE,
     symptom = Symptom.SATURATION,
     severity = Severity.ERROR,
     summary =
@@ -145,9 +159,9 @@ public final class TargetRangeDetector implements Detector {
               .steps(firstTarget, lastStep, targetSteps)
               .evidence(
                   Evidence.builder()
-                      .put("rule", "constant_targets")
-                      .put("target_value", min)
-                      .put("target_steps", targetSteps)
+                      .put(TARGET_RULE, TargetRule.CONSTANT_TARGETS)
+                      .put(TARGET_VALUE, min)
+                      .put(TARGET_STEPS, targetSteps)
                       .build())
               .message(
                   format(
@@ -170,10 +184,10 @@ public final class TargetRangeDetector implements Detector {
               .steps(firstStep, lastStep, Math.max(1, outputSteps))
               .evidence(
                   Evidence.builder()
-                      .put("rule", "single_unit_softmax")
-                      .put("output_activation", "softmax")
-                      .put("output_width", width)
-                      .put("constant_one_steps", outputConstantOne)
+                      .put(TARGET_RULE, TargetRule.SINGLE_UNIT_SOFTMAX)
+                      .put(OUTPUT_ACTIVATION, "softmax")
+                      .put(OUTPUT_WIDTH, width)
+                      .put(CONSTANT_ONE_STEPS, outputConstantOne)
                       .build())
               .message(
                   format(
@@ -193,9 +207,9 @@ public final class TargetRangeDetector implements Detector {
               .steps(firstStep, firstStep, 1)
               .evidence(
                   Evidence.builder()
-                      .put("rule", "relu_output_cross_entropy")
-                      .put("output_activation", "relu")
-                      .put("loss", lossName)
+                      .put(TARGET_RULE, TargetRule.RELU_OUTPUT_CROSS_ENTROPY)
+                      .put(OUTPUT_ACTIVATION, "relu")
+                      .put(LOSS, lossName)
                       .build())
               .message(
                   format(
@@ -223,12 +237,12 @@ public final class TargetRangeDetector implements Detector {
             .steps(first, lastStep, targetSteps)
             .evidence(
                 Evidence.builder()
-                    .put("rule", "targets_outside_activation_range")
-                    .put("output_activation", kind.wireName())
-                    .put("activation_low", kind.low())
-                    .put("activation_high", kind.high())
-                    .put("target_min", min)
-                    .put("target_max", max)
+                    .put(TARGET_RULE, TargetRule.TARGETS_OUTSIDE_ACTIVATION_RANGE)
+                    .put(OUTPUT_ACTIVATION, kind.wireName())
+                    .put(ACTIVATION_LOW, kind.low())
+                    .put(ACTIVATION_HIGH, kind.high())
+                    .put(TARGET_MIN, min)
+                    .put(TARGET_MAX, max)
                     .build())
             .message(
                 format(

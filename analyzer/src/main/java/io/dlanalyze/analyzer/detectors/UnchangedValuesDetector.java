@@ -1,10 +1,15 @@
 package io.dlanalyze.analyzer.detectors;
 
+import static io.dlanalyze.analyzer.EvidenceKeys.LONGEST_RUN_STEPS;
+import static io.dlanalyze.analyzer.EvidenceKeys.RELATIVE_TOLERANCE;
+import static io.dlanalyze.analyzer.EvidenceKeys.UNCHANGED_STEPS;
+import static io.dlanalyze.analyzer.EvidenceKeys.WINDOW;
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 
 import io.dlanalyze.analyzer.AnalysisContext;
 import io.dlanalyze.analyzer.Detector;
+import io.dlanalyze.analyzer.DetectorIds;
 import io.dlanalyze.analyzer.DetectorSpec;
 import io.dlanalyze.analyzer.Evidence;
 import io.dlanalyze.analyzer.Finding;
@@ -38,7 +43,7 @@ import java.util.Set;
  * (dead-or-zero reports those).
  */
 @DetectorSpec(
-    id = "unchanged-values",
+    id = DetectorIds.UNCHANGED_VALUES,
     symptom = Symptom.UNCHANGED_VALUES,
     severity = Severity.ERROR,
     summary = "A layer's weights, weight gradients or outputs stop changing from step to step",
@@ -211,10 +216,10 @@ public final class UnchangedValuesDetector implements Detector {
               .steps(root.firstStep(), root.lastStep(), root.occurrences())
               .evidence(
                   Evidence.builder()
-                      .put("relative_tolerance", tolerance)
-                      .put("window", (long) window)
-                      .put("longest_run_steps", steps)
-                      .put("unchanged_steps", root.occurrences())
+                      .put(RELATIVE_TOLERANCE, tolerance)
+                      .put(WINDOW, (long) window)
+                      .put(LONGEST_RUN_STEPS, steps)
+                      .put(UNCHANGED_STEPS, root.occurrences())
                       .build())
               .consequences(LayerGroups.consequences(group, context))
               .message(

@@ -1,12 +1,24 @@
 package io.dlanalyze.analyzer.detectors;
 
+import static io.dlanalyze.analyzer.EvidenceKeys.INCONCLUSIVE;
+import static io.dlanalyze.analyzer.EvidenceKeys.LAST_LAYER;
+import static io.dlanalyze.analyzer.EvidenceKeys.MIN_FIRST_L2;
+import static io.dlanalyze.analyzer.EvidenceKeys.MIN_RATIO;
+import static io.dlanalyze.analyzer.EvidenceKeys.MIN_RMS;
+import static io.dlanalyze.analyzer.EvidenceKeys.NORM_THRESHOLD;
+import static io.dlanalyze.analyzer.EvidenceKeys.RATIO_THRESHOLD;
+import static io.dlanalyze.analyzer.EvidenceKeys.RMS_THRESHOLD;
+import static io.dlanalyze.analyzer.EvidenceKeys.RUN_STEPS;
+import static io.dlanalyze.analyzer.EvidenceKeys.VANISHING_RULE;
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 
 import io.dlanalyze.analyzer.AnalysisContext;
 import io.dlanalyze.analyzer.Detector;
+import io.dlanalyze.analyzer.DetectorIds;
 import io.dlanalyze.analyzer.DetectorSpec;
 import io.dlanalyze.analyzer.Evidence;
+import io.dlanalyze.analyzer.EvidenceKeys.VanishingRule;
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.LossHistory;
 import io.dlanalyze.analyzer.Severity;
@@ -37,7 +49,7 @@ import java.util.Set;
  * does not converge).
  */
 @DetectorSpec(
-    id = "vanishing-gradient",
+    id = DetectorIds.VANISHING_GRADIENT,
     symptom = Symptom.VANISHING_GRADIENT,
     severity = Severity.WARNING,
     summary =
@@ -72,12 +84,12 @@ public final class VanishingGradientDetector implements Detector {
   private double runWorstRatio = Double.NaN;
   private double runWorstNorm = Double.NaN;
   private double runWorstRms = Double.NaN;
-  private String runRule;
+  private VanishingRule runRule;
   private long firedStart = -1;
   private long firedEnd;
   private long firedSteps;
   private int firedLayer;
-  private String firedRule;
+  private VanishingRule firedRule;
   private double firedRatio;
   private double firedNorm;
   private double firedRms;
@@ -151,7 +163,7 @@ public final class VanishingGradientDetector implements Detector {
       runWorstRms = Double.NaN;
     }
     run++;
-    runRule = ratioHolds ? "ratio" : "rms";
+    runRule = ratioHolds ? VanishingRule.RATIO : VanishingRule.RMS;
     if (ratioHolds) {
       runWorstRatio = Double.isNaN(runWorstRatio) ? ratio : Math.min(runWorstRatio, ratio);
       runWorstNorm = Double.isNaN(runWorstNorm) ? norm : Math.min(runWorstNorm, norm);
@@ -184,16 +196,16 @@ public final class VanishingGradientDetector implements Detector {
     boolean judged = loss.judgeable(window);
     String name = context.layer(firedLayer).name();
     Evidence.Builder evidence =
-        Evidence.builder().put("rule", firedRule).put("run_steps", firedSteps);
+        Evidence.builder().put(VANISHING_RULE, firedRule).put(RUN_STEPS, firedSteps);
     String message;
-    if (firedRule.equals("ratio")) {
+    if (firedRule == VanishingRule.RATIO) {
       evidence
-          .put("min_ratio", firedRatio)
-          .put("ratio_threshold", ratioLimit)
-          .put("min_first_l2", firedNorm)
-          .put("norm_threshold", normLimit);
+          .put(MIN_RATIO, firedRatio)
+          .put(RATIO_THRESHOLD, ratioLimit)
+          .put(MIN_FIRST_L2, firedNorm)
+          .put(NORM_THRESHOLD, normLimit);
       if (lastLayerName != null) {
-        evidence.put("last_layer", lastLayerName);
+        evidence.put(LAST_LAYER, lastLayerName);
       }
       message =
           format(
@@ -208,7 +220,7 @@ public final class VanishingGradientDetector implements Detector {
               Numbers.format(firedNorm),
               Numbers.format(firedRatio));
     } else {
-      evidence.put("min_rms", firedRms).put("rms_threshold", rmsLimit);
+      evidence.put(MIN_RMS, firedRms).put(RMS_THRESHOLD, rmsLimit);
       message =
           format(
               ROOT,
@@ -226,8 +238,7 @@ public final class VanishingGradientDetector implements Detector {
             .steps(firedStart, firedEnd, firedSteps);
     if (!judged) {
       evidence.put(
-          "inconclusive",
-          "too few loss values to tell a vanishing gradient from a converged model");
+          INCONCLUSIVE, "too few loss values to tell a vanishing gradient from a converged model");
       finding.severity(Severity.INFO);
     }
     findings.add(finding.evidence(evidence.build()).message(message).build());

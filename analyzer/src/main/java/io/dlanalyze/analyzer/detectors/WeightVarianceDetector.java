@@ -1,12 +1,21 @@
 package io.dlanalyze.analyzer.detectors;
 
+import static io.dlanalyze.analyzer.EvidenceKeys.BAND_HIGH;
+import static io.dlanalyze.analyzer.EvidenceKeys.BAND_LOW;
+import static io.dlanalyze.analyzer.EvidenceKeys.DIRECTION;
+import static io.dlanalyze.analyzer.EvidenceKeys.INITIAL_VARIANCE;
+import static io.dlanalyze.analyzer.EvidenceKeys.MAX_VARIANCE;
+import static io.dlanalyze.analyzer.EvidenceKeys.MIN_VARIANCE;
+import static io.dlanalyze.analyzer.EvidenceKeys.RUN_STEPS;
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 
 import io.dlanalyze.analyzer.AnalysisContext;
 import io.dlanalyze.analyzer.Detector;
+import io.dlanalyze.analyzer.DetectorIds;
 import io.dlanalyze.analyzer.DetectorSpec;
 import io.dlanalyze.analyzer.Evidence;
+import io.dlanalyze.analyzer.EvidenceKeys.Direction;
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.StepView;
@@ -34,7 +43,7 @@ import java.util.Set;
  * skipped.
  */
 @DetectorSpec(
-    id = "weight-variance",
+    id = DetectorIds.WEIGHT_VARIANCE,
     symptom = Symptom.EXPLODING_GRADIENT,
     severity = Severity.WARNING,
     summary = "A layer's weight variance stays outside its normal band",
@@ -128,12 +137,12 @@ public final class WeightVarianceDetector implements Detector {
               .steps(runs.firedStart(layer), runs.firedEnd(layer), length)
               .evidence(
                   Evidence.builder()
-                      .put("direction", tooHigh ? "high" : "low")
-                      .put("initial_variance", initial[layer])
-                      .put(tooHigh ? "max_variance" : "min_variance", extreme[layer])
-                      .put("band_low", low)
-                      .put("band_high", high)
-                      .put("run_steps", length)
+                      .put(DIRECTION, tooHigh ? Direction.HIGH : Direction.LOW)
+                      .put(INITIAL_VARIANCE, initial[layer])
+                      .put(tooHigh ? MAX_VARIANCE : MIN_VARIANCE, extreme[layer])
+                      .put(BAND_LOW, low)
+                      .put(BAND_HIGH, high)
+                      .put(RUN_STEPS, length)
                       .build())
               .message(
                   format(

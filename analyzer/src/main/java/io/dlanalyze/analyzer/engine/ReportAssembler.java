@@ -8,6 +8,7 @@ import io.dlanalyze.analyzer.AnalysisMode;
 import io.dlanalyze.analyzer.AnalysisOptions;
 import io.dlanalyze.analyzer.BaselineResult;
 import io.dlanalyze.analyzer.DetectorInfo;
+import io.dlanalyze.analyzer.EvidenceKeys;
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Layer;
 import io.dlanalyze.analyzer.Report;
@@ -184,7 +185,8 @@ final class ReportAssembler {
   private static String weakEvidence(List<Finding> findings) {
     StringBuilder reasons = new StringBuilder();
     for (Finding finding : findings) {
-      if (finding.evidence().get("inconclusive") instanceof String why) {
+      String why = finding.evidence().get(EvidenceKeys.INCONCLUSIVE);
+      if (why != null) {
         reasons
             .append(reasons.length() == 0 ? "" : "; ")
             .append(finding.detector())

@@ -1,15 +1,56 @@
 package io.dlanalyze.analyzer.engine;
 
+import static io.dlanalyze.analyzer.EvidenceKeys.ACTIVATION;
+import static io.dlanalyze.analyzer.EvidenceKeys.ACTIVATION_HIGH;
+import static io.dlanalyze.analyzer.EvidenceKeys.ACTIVATION_LOW;
+import static io.dlanalyze.analyzer.EvidenceKeys.CONVERGENCE_RULE;
+import static io.dlanalyze.analyzer.EvidenceKeys.DIRECTION;
+import static io.dlanalyze.analyzer.EvidenceKeys.EFFECTIVE_LR;
+import static io.dlanalyze.analyzer.EvidenceKeys.FIRST_LAYER;
+import static io.dlanalyze.analyzer.EvidenceKeys.FIRST_LAYER_RMS;
+import static io.dlanalyze.analyzer.EvidenceKeys.FIRST_NON_FINITE_STEP;
+import static io.dlanalyze.analyzer.EvidenceKeys.GRADIENT_RULE;
+import static io.dlanalyze.analyzer.EvidenceKeys.GROWTH;
+import static io.dlanalyze.analyzer.EvidenceKeys.GROWTH_STEPS;
+import static io.dlanalyze.analyzer.EvidenceKeys.INITIAL_VARIANCE;
+import static io.dlanalyze.analyzer.EvidenceKeys.INITIAL_ZERO_FRACTION;
+import static io.dlanalyze.analyzer.EvidenceKeys.INPUT_MAX;
+import static io.dlanalyze.analyzer.EvidenceKeys.INPUT_MEAN;
+import static io.dlanalyze.analyzer.EvidenceKeys.INPUT_MIN;
+import static io.dlanalyze.analyzer.EvidenceKeys.INPUT_STD;
+import static io.dlanalyze.analyzer.EvidenceKeys.LEARNING_RATE;
+import static io.dlanalyze.analyzer.EvidenceKeys.LOSS;
+import static io.dlanalyze.analyzer.EvidenceKeys.MAX_BLOCK_LOSS;
+import static io.dlanalyze.analyzer.EvidenceKeys.MAX_VARIANCE;
+import static io.dlanalyze.analyzer.EvidenceKeys.MEAN_ZERO_FRACTION;
+import static io.dlanalyze.analyzer.EvidenceKeys.MIN_BLOCK_LOSS;
+import static io.dlanalyze.analyzer.EvidenceKeys.OUTPUT_ACTIVATION;
+import static io.dlanalyze.analyzer.EvidenceKeys.RUN_STEPS;
+import static io.dlanalyze.analyzer.EvidenceKeys.SUGGESTED_LEARNING_RATE;
+import static io.dlanalyze.analyzer.EvidenceKeys.SWINGS;
+import static io.dlanalyze.analyzer.EvidenceKeys.TARGET_MAX;
+import static io.dlanalyze.analyzer.EvidenceKeys.TARGET_MIN;
+import static io.dlanalyze.analyzer.EvidenceKeys.TARGET_RULE;
+import static io.dlanalyze.analyzer.EvidenceKeys.TARGET_STEPS;
+import static io.dlanalyze.analyzer.EvidenceKeys.TARGET_VALUE;
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 
+import io.dlanalyze.analyzer.ActivationKind;
 import io.dlanalyze.analyzer.AnalysisContext;
+import io.dlanalyze.analyzer.DetectorIds;
+import io.dlanalyze.analyzer.EvidenceKey;
+import io.dlanalyze.analyzer.EvidenceKeys.ConvergenceRule;
+import io.dlanalyze.analyzer.EvidenceKeys.Direction;
+import io.dlanalyze.analyzer.EvidenceKeys.GradientRule;
+import io.dlanalyze.analyzer.EvidenceKeys.TargetRule;
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Layer;
 import io.dlanalyze.analyzer.RootCause;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.Symptom;
 import io.dlanalyze.analyzer.text.Numbers;
+import io.dlanalyze.analyzer.text.Phrases;
 import io.dlanalyze.trace.TraceMetadata;
 import java.util.ArrayList;
 import java.util.List;
@@ -45,6 +86,7 @@ public final class RootCauseAnalysis {
   private final List<Finding> findings;
   private final AnalysisContext context;
   private final TraceMetadata metadata;
+  private final Causes causes;
   private final List<RootCause.Alternative> alternatives = new ArrayList<>();
   private RootCause primary;
 
@@ -52,6 +94,7 @@ public final class RootCauseAnalysis {
     this.findings = findings;
     this.context = context;
     this.metadata = context.metadata();
+    this.causes = new Causes(context.options());
   }
 
   /** The root cause of ranked, resolved findings, or null when none is warning or more. */
@@ -75,11 +118,7 @@ public final class RootCauseAnalysis {
     deadOrUnchanged();
     notLearning();
     if (primary == null) {
-      offer(
-          top,
-          layerScope(top),
-          RootCauseSelector.symptomPhrase(top.symptom()) + ": " + top.message(),
-          RootCauseSelector.suggestedFix(top));
+      offer(top, layerScope(top), symptomCause(top), RootCauseSelector.suggestedFix(top));
     }
     return primary.withAlternatives(alternatives);
   }
@@ -87,11 +126,14 @@ public final class RootCauseAnalysis {
   // ---- rules -------------------------------------------------------------------------------
 
   private void targetMismatch() {
-    for (Finding f : atLeastWarning("target-range")) {
-      String rule = string(f, "rule");
+    for (Finding f : atLeastWarning(DetectorIds.TARGET_RANGE)) {
+      TargetRule rule = f.evidence().get(TARGET_RULE);
       String layer = f.layerName();
+      if (rule == null) {
+        continue;
+      }
       switch (rule) {
-        case "constant_targets" ->
+        case CONSTANT_TARGETS ->
             offer(
                 f,
                 false,
@@ -99,11 +141,11 @@ public final class RootCauseAnalysis {
                     ROOT,
                     "The targets are constant: every label in %d steps was %s, so nothing can be"
                         + " learned from them",
-                    number(f, "target_steps"),
-                    Numbers.format(real(f, "target_value"))),
+                    number(f, TARGET_STEPS),
+                    Numbers.format(real(f, TARGET_VALUE))),
                 "Fix the label preprocessing (a division or a cast that turned every label into the"
                     + " same value) so the targets keep their classes");
-        case "single_unit_softmax" ->
+        case SINGLE_UNIT_SOFTMAX ->
             offer(
                 f,
                 true,
@@ -122,7 +164,7 @@ public final class RootCauseAnalysis {
                         "Use sigmoid on the single output unit of %s (binary), or one output unit"
                             + " per class with softmax",
                         layer));
-        case "relu_output_cross_entropy" ->
+        case RELU_OUTPUT_CROSS_ENTROPY ->
             offer(
                 f,
                 true,
@@ -131,13 +173,13 @@ public final class RootCauseAnalysis {
                     "The output layer %s uses ReLU under a %s loss: an all-zero output row gives"
                         + " log(0) or 0/0",
                     layer,
-                    string(f, "loss")),
+                    string(f, LOSS)),
                 format(
                     ROOT,
                     "Use softmax (one unit per class) or sigmoid (binary) on %s instead of ReLU",
                     layer));
-        case "targets_outside_activation_range" -> {
-          String act = string(f, "output_activation");
+        case TARGETS_OUTSIDE_ACTIVATION_RANGE -> {
+          String act = string(f, OUTPUT_ACTIVATION);
           offer(
               f,
               true,
@@ -147,11 +189,11 @@ public final class RootCauseAnalysis {
                       + " [%s, %s]",
                   layer,
                   act,
-                  Numbers.format(real(f, "activation_low")),
-                  Numbers.format(real(f, "activation_high")),
-                  Numbers.format(real(f, "target_min")),
-                  Numbers.format(real(f, "target_max"))),
-              act.equals("relu")
+                  Numbers.format(real(f, ACTIVATION_LOW)),
+                  Numbers.format(real(f, ACTIVATION_HIGH)),
+                  Numbers.format(real(f, TARGET_MIN)),
+                  Numbers.format(real(f, TARGET_MAX))),
+              ActivationKind.parse(act) == ActivationKind.RELU
                   ? format(
                       ROOT,
                       "Use a linear (or tanh, for targets in [-1, 1]) output on %s instead of ReLU",
@@ -160,29 +202,28 @@ public final class RootCauseAnalysis {
                       ROOT,
                       "Use a linear output on %s, or scale the targets into [%s, %s]",
                       layer,
-                      Numbers.format(real(f, "activation_low")),
-                      Numbers.format(real(f, "activation_high"))));
+                      Numbers.format(real(f, ACTIVATION_LOW)),
+                      Numbers.format(real(f, ACTIVATION_HIGH))));
         }
-        default -> {}
       }
     }
   }
 
   private void growthBeforeNonFinite() {
-    for (Finding f : atLeastWarning("exploding-gradient")) {
-      if (!"growth".equals(string(f, "rule"))) {
+    for (Finding f : atLeastWarning(DetectorIds.EXPLODING_GRADIENT)) {
+      if (f.evidence().get(GRADIENT_RULE) != GradientRule.GROWTH) {
         continue;
       }
-      Object nonFinite = f.evidence().get("first_non_finite_step");
+      Long nonFinite = f.evidence().get(FIRST_NON_FINITE_STEP);
       String tail =
           nonFinite != null ? format(ROOT, " before the first NaN/Inf at step %s", nonFinite) : "";
-      long steps = number(f, "growth_steps");
+      long steps = number(f, GROWTH_STEPS);
       String growth =
           format(
               ROOT,
               "the gradient norm of %s grew %sx in %d %s%s",
               f.layerName(),
-              magnitude(real(f, "growth")),
+              magnitude(real(f, GROWTH)),
               steps,
               steps == 1 ? "step" : "steps",
               tail);
@@ -199,15 +240,15 @@ public final class RootCauseAnalysis {
       String initFix =
           "initialize the weights with He (ReLU) or Glorot (tanh/sigmoid) scaling and clip"
               + " gradients at 1.0";
-      Finding inputs = strongest("input-range");
+      Finding inputs = strongest(DetectorIds.INPUT_RANGE);
       String scale =
           inputs == null
               ? ""
               : format(
                   ROOT,
                   "; the inputs are not normalized (range [%s, %s]), scale them too",
-                  Numbers.format(real(inputs, "input_min")),
-                  Numbers.format(real(inputs, "input_max")));
+                  Numbers.format(real(inputs, INPUT_MIN)),
+                  Numbers.format(real(inputs, INPUT_MAX)));
       if (early && lr.isPresent() && lr.getAsDouble() < 0.05) {
         offer(
             f,
@@ -217,29 +258,27 @@ public final class RootCauseAnalysis {
                 + " from the first steps at a small learning rate ("
                 + Numbers.format(lr.getAsDouble())
                 + ")",
-            capitalize(initFix) + scale);
-        offer(f, false, "Learning rate too high: " + growth, capitalize(lrFix) + scale);
+            Phrases.capitalize(initFix) + scale);
+        offer(f, false, "Learning rate too high: " + growth, Phrases.capitalize(lrFix) + scale);
       } else {
-        offer(f, false, "Learning rate too high: " + growth, capitalize(lrFix) + scale);
-        offer(f, false, "Weights initialized too large: " + growth, capitalize(initFix) + scale);
+        offer(f, false, "Learning rate too high: " + growth, Phrases.capitalize(lrFix) + scale);
+        offer(
+            f,
+            false,
+            "Weights initialized too large: " + growth,
+            Phrases.capitalize(initFix) + scale);
       }
     }
   }
 
   private void numericalError() {
-    for (Finding f : atLeastWarning("numerical-error")) {
-      offer(
-          f,
-          layerScope(f),
-          RootCauseSelector.symptomPhrase(f.symptom())
-              + ": "
-              + lowerFirst(stripPeriod(f.message())),
-          RootCauseSelector.suggestedFix(f));
+    for (Finding f : atLeastWarning(DetectorIds.NUMERICAL_ERROR)) {
+      offer(f, layerScope(f), symptomCause(f), RootCauseSelector.suggestedFix(f));
     }
   }
 
   private void unnormalizedInputs() {
-    for (Finding f : atLeastWarning("input-range")) {
+    for (Finding f : atLeastWarning(DetectorIds.INPUT_RANGE)) {
       offer(
           f,
           false,
@@ -247,26 +286,26 @@ public final class RootCauseAnalysis {
               ROOT,
               "The inputs are not normalized: they range over [%s, %s] (mean %s, std %s) and the"
                   + " outputs of %s reached an RMS of %s",
-              Numbers.format(real(f, "input_min")),
-              Numbers.format(real(f, "input_max")),
-              Numbers.format(real(f, "input_mean")),
-              Numbers.format(real(f, "input_std")),
-              string(f, "first_layer"),
-              Numbers.format(real(f, "first_layer_rms"))),
-          real(f, "input_min") >= 0 && real(f, "input_max") > 1
+              Numbers.format(real(f, INPUT_MIN)),
+              Numbers.format(real(f, INPUT_MAX)),
+              Numbers.format(real(f, INPUT_MEAN)),
+              Numbers.format(real(f, INPUT_STD)),
+              string(f, FIRST_LAYER),
+              Numbers.format(real(f, FIRST_LAYER_RMS))),
+          real(f, INPUT_MIN) >= 0 && real(f, INPUT_MAX) > 1
               ? format(
                   ROOT,
                   "Scale the inputs into [0, 1] (divide by %s) or standardize them to mean 0, std"
                       + " 1",
-                  Numbers.format(real(f, "input_max")))
+                  Numbers.format(real(f, INPUT_MAX)))
               : "Standardize the inputs to mean 0, std 1 (e.g. StandardScaler) before training");
     }
   }
 
   private void learningRateTooHigh() {
-    Finding oscillation = strongest("oscillating-loss");
+    Finding oscillation = strongest(DetectorIds.OSCILLATING_LOSS);
     Finding weights = highWeights();
-    Finding effective = effectiveLr("high");
+    Finding effective = effectiveLr(Direction.HIGH);
     OptionalDouble lr = learningRate();
     boolean highLr = lr.isPresent() && lr.getAsDouble() >= 0.1 && !adaptive();
     if (oscillation == null || !(weights != null || effective != null || highLr)) {
@@ -277,27 +316,27 @@ public final class RootCauseAnalysis {
             format(
                 ROOT,
                 "the loss rose %s times by %s or more of its start (between %s and %s)",
-                oscillation.evidence().get("swings"),
+                oscillation.evidence().get(SWINGS),
                 Numbers.percent(0.5),
-                Numbers.format(real(oscillation, "min_block_loss")),
-                Numbers.format(real(oscillation, "max_block_loss"))));
+                Numbers.format(real(oscillation, MIN_BLOCK_LOSS)),
+                Numbers.format(real(oscillation, MAX_BLOCK_LOSS))));
     if (weights != null) {
       why.append(
           format(
               ROOT,
               "; the weight variance of %s grew from %s to %s",
               weights.layerName(),
-              Numbers.format(real(weights, "initial_variance")),
-              Numbers.format(real(weights, "max_variance"))));
+              Numbers.format(real(weights, INITIAL_VARIANCE)),
+              Numbers.format(real(weights, MAX_VARIANCE))));
     }
-    Finding dying = strongest("dying-relu");
+    Finding dying = strongest(DetectorIds.DYING_RELU);
     Finding anchor = dying != null ? dying : oscillation;
     if (dying != null) {
       why.append(
           format(
               ROOT,
               "; %s of the ReLU units of %s died from step %d",
-              Numbers.percent(real(dying, "mean_zero_fraction")),
+              Numbers.percent(real(dying, MEAN_ZERO_FRACTION)),
               dying.layerName(),
               dying.firstStep()));
     }
@@ -305,17 +344,17 @@ public final class RootCauseAnalysis {
   }
 
   private void dyingRelu() {
-    for (Finding f : atLeastWarning("dying-relu")) {
+    for (Finding f : atLeastWarning(DetectorIds.DYING_RELU)) {
       String cause =
           format(
               ROOT,
               "The ReLU units of %s died: %s of its outputs were exactly zero for %d steps from"
                   + " step %d (%s at the start)",
               f.layerName(),
-              Numbers.percent(real(f, "mean_zero_fraction")),
-              number(f, "run_steps"),
+              Numbers.percent(real(f, MEAN_ZERO_FRACTION)),
+              number(f, RUN_STEPS),
               f.firstStep(),
-              Numbers.percent(real(f, "initial_zero_fraction")));
+              Numbers.percent(real(f, INITIAL_ZERO_FRACTION)));
       OptionalDouble lr = learningRate();
       if (lr.isPresent() && lr.getAsDouble() >= 0.1 && !adaptive()) {
         offer(
@@ -340,23 +379,23 @@ public final class RootCauseAnalysis {
   }
 
   private void saturation() {
-    for (Finding f : atLeastWarning("saturation")) {
-      Finding inputs = strongest("input-range");
+    for (Finding f : atLeastWarning(DetectorIds.SATURATION)) {
+      Finding inputs = strongest(DetectorIds.INPUT_RANGE);
       String cause =
           format(
               ROOT,
               "The %s layer %s saturated from step %d: %s",
-              string(f, "activation"),
+              string(f, ACTIVATION),
               f.layerName(),
               f.firstStep(),
-              lowerFirst(stripPeriod(f.message().substring(f.message().indexOf(':') + 2))));
+              Causes.saturation(f));
       String fix =
           inputs != null
               ? format(
                   ROOT,
                   "Normalize the inputs (they range over [%s, %s])",
-                  Numbers.format(real(inputs, "input_min")),
-                  Numbers.format(real(inputs, "input_max")))
+                  Numbers.format(real(inputs, INPUT_MIN)),
+                  Numbers.format(real(inputs, INPUT_MAX)))
               : f.layerIndex() == context.layerCount() - 1
                   ? format(
                       ROOT,
@@ -367,14 +406,14 @@ public final class RootCauseAnalysis {
                       ROOT,
                       "Replace %s in %s with ReLU, or add BatchNorm before it and use Glorot"
                           + " initialization",
-                      string(f, "activation"),
+                      string(f, ACTIVATION),
                       f.layerName());
       offer(f, true, cause, fix);
     }
   }
 
   private void vanishing() {
-    for (Finding f : atLeastWarning("vanishing-gradient")) {
+    for (Finding f : atLeastWarning(DetectorIds.VANISHING_GRADIENT)) {
       int saturating = 0;
       for (int i = 0; i < context.layerCount() - 1; i++) {
         String a = context.layer(i).activation();
@@ -382,7 +421,7 @@ public final class RootCauseAnalysis {
           saturating++;
         }
       }
-      String cause = "Vanishing gradients: " + lowerFirst(stripPeriod(f.message()));
+      String cause = "Vanishing gradients: " + causes.of(f);
       String fix =
           saturating >= 2
               ? format(
@@ -396,70 +435,46 @@ public final class RootCauseAnalysis {
   }
 
   private void deadOrUnchanged() {
-    for (Finding f : atLeastWarning("dead-or-zero")) {
-      offer(
-          f,
-          true,
-          RootCauseSelector.symptomPhrase(f.symptom())
-              + ": "
-              + lowerFirst(stripPeriod(f.message())),
-          RootCauseSelector.suggestedFix(f));
-    }
-    for (Finding f : atLeastWarning("unchanged-values")) {
-      offer(
-          f,
-          true,
-          RootCauseSelector.symptomPhrase(f.symptom())
-              + ": "
-              + lowerFirst(stripPeriod(f.message())),
-          RootCauseSelector.suggestedFix(f));
+    for (String id : List.of(DetectorIds.DEAD_OR_ZERO, DetectorIds.UNCHANGED_VALUES)) {
+      for (Finding f : atLeastWarning(id)) {
+        offer(f, true, symptomCause(f), RootCauseSelector.suggestedFix(f));
+      }
     }
   }
 
   private void notLearning() {
-    Finding low = effectiveLr("low");
-    for (Finding f : atLeastWarning("not-converging")) {
-      if ("loss_at_target_variance".equals(string(f, "rule")) && !hasNonlinearHiddenLayer()) {
+    Finding low = effectiveLr(Direction.LOW);
+    for (Finding f : atLeastWarning(DetectorIds.NOT_CONVERGING)) {
+      if (f.evidence().get(CONVERGENCE_RULE) == ConvergenceRule.LOSS_AT_TARGET_VARIANCE
+          && !hasNonlinearHiddenLayer()) {
         offer(
             f,
             false,
             "The model is too simple for the data: "
-                + lowerFirst(stripPeriod(f.message()))
+                + causes.of(f)
                 + format(
                     ROOT, "; its %d layer(s) have no hidden non-linearity", context.layerCount()),
             "Add a hidden layer with a non-linear activation (e.g. ReLU) between the input and the"
                 + " output");
       } else {
-        offer(
-            f,
-            false,
-            RootCauseSelector.symptomPhrase(f.symptom())
-                + ": "
-                + lowerFirst(stripPeriod(f.message())),
-            notLearningFix(low));
+        offer(f, false, symptomCause(f), notLearningFix(low));
       }
     }
     for (String id :
         List.of(
-            "not-learning",
-            "slow-convergence",
-            "effective-learning-rate",
-            "oscillating-loss",
-            "weight-variance")) {
+            DetectorIds.NOT_LEARNING,
+            DetectorIds.SLOW_CONVERGENCE,
+            DetectorIds.EFFECTIVE_LEARNING_RATE,
+            DetectorIds.OSCILLATING_LOSS,
+            DetectorIds.WEIGHT_VARIANCE)) {
       for (Finding f : atLeastWarning(id)) {
         String fix =
-            id.equals("oscillating-loss")
-                    || id.equals("weight-variance")
-                    || "high".equals(string(f, "direction"))
+            id.equals(DetectorIds.OSCILLATING_LOSS)
+                    || id.equals(DetectorIds.WEIGHT_VARIANCE)
+                    || f.evidence().get(DIRECTION) == Direction.HIGH
                 ? lrFix(10)
                 : notLearningFix(low);
-        offer(
-            f,
-            false,
-            RootCauseSelector.symptomPhrase(f.symptom())
-                + ": "
-                + lowerFirst(stripPeriod(f.message())),
-            fix);
+        offer(f, false, symptomCause(f), fix);
       }
     }
   }
@@ -468,16 +483,15 @@ public final class RootCauseAnalysis {
 
   private String notLearningFix(Finding low) {
     OptionalDouble lr = learningRate();
-    if (low != null
-        && low.evidence().get("suggested_learning_rate") instanceof Double suggested
-        && lr.isPresent()) {
+    Double suggested = low == null ? null : low.evidence().get(SUGGESTED_LEARNING_RATE);
+    if (suggested != null && lr.isPresent()) {
       return format(
           ROOT,
           "Raise the learning rate from %s to about %s (the updates are %s of the weights), or"
               + " switch to Adam",
           Numbers.format(lr.getAsDouble()),
           Numbers.format(suggested),
-          Numbers.format(real(low, "effective_lr")));
+          Numbers.format(real(low, EFFECTIVE_LR)));
     }
     return "Check the learning rate and the optimizer, and that the loss matches the output"
         + " activation and the targets";
@@ -503,23 +517,36 @@ public final class RootCauseAnalysis {
               layer ? RootCause.LAYER : RootCause.MODEL,
               layer ? anchor.layerIndex() : -1,
               layer ? anchor.layerName() : "model",
-              stripPeriod(cause),
+              cause,
               fix,
               anchor.symptom().wireName(),
               rank,
               List.of());
       return;
     }
-    if (alternatives.size() >= MAX_ALTERNATIVES || stripPeriod(cause).equals(primary.cause())) {
+    if (alternatives.size() >= MAX_ALTERNATIVES || cause.equals(primary.cause())) {
       return;
     }
     for (RootCause.Alternative a : alternatives) {
-      if (a.cause().equals(stripPeriod(cause))) {
+      if (a.cause().equals(cause)) {
         return;
       }
     }
-    alternatives.add(
-        new RootCause.Alternative(stripPeriod(cause), fix, anchor.symptom().wireName(), rank));
+    alternatives.add(new RootCause.Alternative(cause, fix, anchor.symptom().wireName(), rank));
+  }
+
+  /**
+   * "Vanishing gradients: the gradient norm of fc0 stayed below ...": the symptom class, then what
+   * the finding says in its data ({@link Causes}). A finding it has no words for (a plug-in's) is
+   * quoted: its message without the final period.
+   */
+  private String symptomCause(Finding f) {
+    String clause = causes.of(f);
+    if (clause == null) {
+      String message = f.message();
+      clause = message.endsWith(".") ? message.substring(0, message.length() - 1) : message;
+    }
+    return RootCauseSelector.symptomPhrase(f.symptom()) + ": " + clause;
   }
 
   private static boolean layerScope(Finding f) {
@@ -561,17 +588,18 @@ public final class RootCauseAnalysis {
 
   private Finding highWeights() {
     for (Finding f : findings) {
-      if (f.detector().equals("weight-variance") && "high".equals(string(f, "direction"))) {
+      if (f.detector().equals(DetectorIds.WEIGHT_VARIANCE)
+          && f.evidence().get(DIRECTION) == Direction.HIGH) {
         return f;
       }
     }
     return null;
   }
 
-  private Finding effectiveLr(String direction) {
+  private Finding effectiveLr(Direction direction) {
     for (Finding f : findings) {
-      if (f.detector().equals("effective-learning-rate")
-          && direction.equals(string(f, "direction"))) {
+      if (f.detector().equals(DetectorIds.EFFECTIVE_LEARNING_RATE)
+          && f.evidence().get(DIRECTION) == direction) {
         return f;
       }
     }
@@ -580,7 +608,8 @@ public final class RootCauseAnalysis {
 
   private OptionalDouble learningRate() {
     for (Finding f : findings) {
-      if (f.evidence().get("learning_rate") instanceof Double lr) {
+      Double lr = f.evidence().get(LEARNING_RATE);
+      if (lr != null) {
         return OptionalDouble.of(lr);
       }
     }
@@ -608,17 +637,16 @@ public final class RootCauseAnalysis {
     return false;
   }
 
-  private static String string(Finding f, String name) {
-    Object v = f.evidence().get(name);
-    return v == null ? "" : v.toString();
+  private static String string(Finding f, EvidenceKey<String> key) {
+    return Causes.text(f, key);
   }
 
-  private static double real(Finding f, String name) {
-    return f.evidence().get(name) instanceof Number n ? n.doubleValue() : Double.NaN;
+  private static double real(Finding f, EvidenceKey<Double> key) {
+    return Causes.real(f, key);
   }
 
-  private static long number(Finding f, String name) {
-    return f.evidence().get(name) instanceof Number n ? n.longValue() : -1;
+  private static long number(Finding f, EvidenceKey<Long> key) {
+    return Causes.number(f, key);
   }
 
   /** 3.7e4 as "10^4.6" would be unreadable: orders of magnitude above 1e4 read as 10^k. */
@@ -627,22 +655,5 @@ public final class RootCauseAnalysis {
       return "10^" + (long) Math.floor(Math.log10(factor));
     }
     return Numbers.format(factor);
-  }
-
-  private static String stripPeriod(String text) {
-    return text.endsWith(".") ? text.substring(0, text.length() - 1) : text;
-  }
-
-  private static String capitalize(String text) {
-    return text.isEmpty() ? text : Character.toUpperCase(text.charAt(0)) + text.substring(1);
-  }
-
-  private static String lowerFirst(String text) {
-    if (text.length() > 1
-        && Character.isUpperCase(text.charAt(0))
-        && !Character.isUpperCase(text.charAt(1))) {
-      return Character.toLowerCase(text.charAt(0)) + text.substring(1);
-    }
-    return text;
   }
 }

@@ -1,16 +1,15 @@
-package io.dlanalyze.analyzer.detectors;
+package io.dlanalyze.analyzer;
 
 import static java.util.Locale.ROOT;
-
-import io.dlanalyze.analyzer.Layer;
 
 /**
  * The activation function applied after a layer, as far as the trace tells: from the {@code
  * activation} of {@code dltrace.layers}, else from a layer type that is itself an activation
  * ({@code ReLU}, {@code Sigmoid}, {@code Tanh}, {@code Softmax}). Carries the function's output
- * range, which the saturation and target-range rules compare against.
+ * range, which the saturation and target-range rules compare against. A {@link Layer} knows its own
+ * ({@link Layer#activationKind()}).
  */
-enum ActivationKind {
+public enum ActivationKind {
   RELU(0, Double.POSITIVE_INFINITY),
   SIGMOID(0, 1),
   TANH(-1, 1),
@@ -29,24 +28,30 @@ enum ActivationKind {
   }
 
   /** Smallest value the function can output. */
-  double low() {
+  public double low() {
     return low;
   }
 
   /** Largest value the function can output. */
-  double high() {
+  public double high() {
     return high;
   }
 
   /** True for sigmoid and tanh, whose gradient vanishes away from zero. */
-  boolean saturates() {
+  public boolean saturates() {
     return this == SIGMOID || this == TANH;
   }
 
-  static ActivationKind of(Layer layer) {
-    ActivationKind kind = parse(layer.activation());
-    if (kind == UNKNOWN && layer.type() != null) {
-      ActivationKind byType = parse(layer.type());
+  /** The kind of a layer: {@code layer.activationKind()}. */
+  public static ActivationKind of(Layer layer) {
+    return layer.activationKind();
+  }
+
+  /** The kind named by an activation, else by a layer type that is itself an activation. */
+  static ActivationKind of(String activation, String type) {
+    ActivationKind kind = parse(activation);
+    if (kind == UNKNOWN && type != null) {
+      ActivationKind byType = parse(type);
       if (byType != LINEAR && byType != OTHER) {
         return byType;
       }
@@ -54,7 +59,8 @@ enum ActivationKind {
     return kind;
   }
 
-  static ActivationKind parse(String name) {
+  /** The kind an activation name stands for: case, underscores and dashes do not matter. */
+  public static ActivationKind parse(String name) {
     if (name == null || name.isBlank()) {
       return UNKNOWN;
     }
@@ -69,35 +75,8 @@ enum ActivationKind {
     };
   }
 
-  /**
-   * {@link #of(Layer)} remembered per layer, for detectors that ask once per layer and step: the
-   * parse lower-cases and copies strings, while a layer's description changes at most a few times
-   * in a trace (the engine hands out the same {@link Layer} object until it learns more about it).
-   */
-  static final class PerLayer {
-    private Layer[] layers = new Layer[0];
-    private ActivationKind[] kinds = new ActivationKind[0];
-
-    ActivationKind of(Layer layer) {
-      int index = layer.index();
-      if (index < 0) {
-        return ActivationKind.of(layer);
-      }
-      if (index >= layers.length) {
-        int n = Math.max(index + 1, 2 * layers.length);
-        layers = java.util.Arrays.copyOf(layers, n);
-        kinds = java.util.Arrays.copyOf(kinds, n);
-      }
-      if (layers[index] != layer) {
-        layers[index] = layer;
-        kinds[index] = ActivationKind.of(layer);
-      }
-      return kinds[index];
-    }
-  }
-
   /** The name used in messages: {@code relu}, {@code sigmoid}... */
-  String wireName() {
+  public String wireName() {
     return name().toLowerCase(ROOT);
   }
 }

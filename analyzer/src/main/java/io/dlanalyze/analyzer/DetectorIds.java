@@ -1,0 +1,27 @@
+package io.dlanalyze.analyzer;
+
+/**
+ * The ids of the built-in detectors ({@link BuiltInDetectors}), for {@link DetectorSpec#id()} and
+ * for code that looks for a detector's findings (the root-cause analysis): a typo is a compile
+ * error. Stable: they appear in flags, configs, JSON and docs.
+ */
+public final class DetectorIds {
+  public static final String NUMERICAL_ERROR = "numerical-error";
+  public static final String DEAD_OR_ZERO = "dead-or-zero";
+  public static final String UNCHANGED_VALUES = "unchanged-values";
+  public static final String NOT_LEARNING = "not-learning";
+  public static final String EXPLODING_GRADIENT = "exploding-gradient";
+  public static final String VANISHING_GRADIENT = "vanishing-gradient";
+  public static final String DYING_RELU = "dying-relu";
+  public static final String SATURATION = "saturation";
+  public static final String OSCILLATING_LOSS = "oscillating-loss";
+  public static final String SLOW_CONVERGENCE = "slow-convergence";
+  public static final String NOT_CONVERGING = "not-converging";
+  public static final String EFFECTIVE_LEARNING_RATE = "effective-learning-rate";
+  public static final String INPUT_RANGE = "input-range";
+  public static final String TARGET_RANGE = "target-range";
+  public static final String WEIGHT_VARIANCE = "weight-variance";
+  public static final String DEEPLOCALIZE = "deeplocalize";
+
+  private DetectorIds() {}
+}
