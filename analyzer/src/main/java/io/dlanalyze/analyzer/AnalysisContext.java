@@ -1,6 +1,8 @@
 package io.dlanalyze.analyzer;
 
+import io.dlanalyze.trace.Phase;
 import io.dlanalyze.trace.TraceMetadata;
+import java.util.List;
 
 /**
  * What a detector may know about the analysis besides the current step: its options, the trace's
@@ -17,6 +19,24 @@ public interface AnalysisContext {
 
   /** The layer at {@code index} (a placeholder when nothing named it). */
   Layer layer(int index);
+
+  /**
+   * Every layer the trace names so far, in rows or {@code dltrace.layers}, by index: indexes that
+   * nothing names are left out, so a loop over it costs what the trace holds.
+   */
+  List<Layer> layers();
+
+  /**
+   * The slot of a (layer, phase) stream ({@link StepView#slot}): a dense index, the same for the
+   * whole analysis, to keep per-stream state by; -1 when the layer has had no row so far.
+   */
+  int slot(int layer, Phase phase);
+
+  /** The layer index of a slot (-1 for model-level slots). */
+  int slotLayer(int slot);
+
+  /** The phase of a slot. */
+  Phase slotPhase(int slot);
 
   /** Completed steps so far. */
   long stepCount();

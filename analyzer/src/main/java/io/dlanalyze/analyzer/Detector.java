@@ -1,6 +1,8 @@
 package io.dlanalyze.analyzer;
 
 import io.dlanalyze.trace.Column;
+import java.util.Arrays;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
 
@@ -27,11 +29,19 @@ import java.util.Set;
  */
 public interface Detector {
   /**
-   * The statistics columns this detector reads ({@code mean}, {@code zero_fraction}...). The key
-   * columns (epoch, batch, step, layer_index, layer_name, layer_type, phase) are always loaded.
-   * Columns a trace lacks read as null.
+   * The statistics columns this detector reads ({@code mean}, {@code zero_fraction}...): by default
+   * those of its class's {@link DetectorSpec#columns()}, else the mean. The key columns (epoch,
+   * batch, step, layer_index, layer_name, layer_type, phase) are always loaded. Columns a trace
+   * lacks read as null.
    */
-  Set<Column> columns();
+  default Set<Column> columns() {
+    DetectorSpec spec = getClass().getAnnotation(DetectorSpec.class);
+    Set<Column> columns = EnumSet.of(Column.MEAN);
+    if (spec != null) {
+      columns.addAll(Arrays.asList(spec.columns()));
+    }
+    return columns;
+  }
 
   /** Called once before the first step; read thresholds from {@code context.options()} here. */
   default void begin(AnalysisContext context) {}

@@ -1,5 +1,6 @@
 package io.dlanalyze.analyzer;
 
+import io.dlanalyze.trace.Column;
 import java.lang.annotation.Documented;
 import java.lang.annotation.ElementType;
 import java.lang.annotation.Retention;
@@ -16,7 +17,8 @@ import java.util.regex.Pattern;
  *     symptom = Symptom.DEAD_OR_ZERO,
  *     severity = Severity.ERROR,
  *     summary = "A layer's activations or gradients are all zero for many steps",
- *     source = "DeepLocalize Alg. 2 zero rule (docs/references.md#deeplocalize-checks)")
+ *     source = "DeepLocalize Alg. 2 zero rule (docs/references.md#deeplocalize-checks)",
+ *     columns = {Column.MEAN, Column.ZERO_FRACTION})
  * public final class DeadOrZeroDetector implements Detector { ... }
  * }</pre>
  */
@@ -44,4 +46,11 @@ public @interface DetectorSpec {
 
   /** The keys of the {@link Thresholds} the detector reads, in documentation order. */
   String[] thresholds() default {};
+
+  /**
+   * The statistics columns the detector reads ({@code mean}, {@code zero_fraction}...), the default
+   * of {@link Detector#columns()}. The key columns are always loaded; columns a trace lacks read as
+   * null.
+   */
+  Column[] columns() default {Column.MEAN};
 }

@@ -113,6 +113,16 @@ public record Finding(
     return new Builder(spec.id(), spec.symptom(), spec.severity());
   }
 
+  /** A builder for a finding of {@code detector}, whose class carries a {@link DetectorSpec}. */
+  public static Builder builder(Detector detector) {
+    DetectorSpec spec = detector.getClass().getAnnotation(DetectorSpec.class);
+    if (spec == null) {
+      throw new IllegalArgumentException(
+          format(ROOT, "%s has no @DetectorSpec annotation", detector.getClass().getName()));
+    }
+    return builder(spec);
+  }
+
   /** A builder for a finding of the detector whose class carries {@code spec}. */
   public static Builder builder(DetectorSpec spec) {
     return new Builder(spec.id(), spec.symptom(), spec.severity());

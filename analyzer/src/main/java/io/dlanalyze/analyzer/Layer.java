@@ -3,6 +3,7 @@ package io.dlanalyze.analyzer;
 import static java.util.Locale.ROOT;
 import static java.util.Objects.requireNonNull;
 
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -44,6 +45,33 @@ public final class Layer {
     this.flatten = (t != null && t.contains("flatten")) || n.contains("flatten");
     this.denseLike = t != null ? t.contains("dense") || t.contains("linear") : n.contains("dense");
     this.activationKind = ActivationKind.of(activation, type);
+  }
+
+  /**
+   * The position of the layer with {@code index} in a list sorted by index (a report's layers,
+   * which leave out indexes nothing names), or -1.
+   */
+  public static int position(List<Layer> layers, int index) {
+    int low = 0;
+    int high = layers.size() - 1;
+    while (low <= high) {
+      int mid = (low + high) >>> 1;
+      int at = layers.get(mid).index;
+      if (at < index) {
+        low = mid + 1;
+      } else if (at > index) {
+        high = mid - 1;
+      } else {
+        return mid;
+      }
+    }
+    return -1;
+  }
+
+  /** The name of the layer with {@code index} in a list sorted by index, else its placeholder. */
+  public static String nameIn(List<Layer> layers, int index) {
+    int position = position(layers, index);
+    return position >= 0 ? layers.get(position).name : "layer_" + index;
   }
 
   /** A layer nothing is known about. */

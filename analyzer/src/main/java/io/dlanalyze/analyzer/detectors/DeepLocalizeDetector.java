@@ -23,10 +23,7 @@ import io.dlanalyze.analyzer.Symptom;
 import io.dlanalyze.analyzer.Thresholds;
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.Phase;
-import java.util.Arrays;
-import java.util.EnumSet;
 import java.util.List;
-import java.util.Set;
 
 /**
  * DeepLocalize's Algorithms 1 and 2 as its Keras callback ({@code Our Callback/callbacks.py}, class
@@ -58,208 +55,165 @@ import java.util.Set;
     severity = Severity.ERROR,
     summary = "DeepLocalize's fault-localization loop, first hit only, in its own words",
     source = "DeepLocalize (ICSE 2021) Keras callback, Alg. 1-2 (docs/references.md#deeplocalize)",
-    thresholds = {"dl-window", "dl-zero-ratio"})
+    thresholds = {"dl-window", "dl-zero-ratio"},
+    columns = {Column.MEAN})
 public final class DeepLocalizeDetector implements Detector {
-  private static final DetectorSpec SPEC =
-      DeepLocalizeDetector.class.getAnnotation(DetectorSpec.class);
 
-  /** DeepLocalize's four per-layer streams. */
+  /** DeepLocalize's four per-layer streams, in its check order. */
   private enum Stream {
-    FORWARD("Error in forward", "Error in forward"),
-    WEIGHTS("Error in Weights", "Error in Weights"),
-    DELTA_WEIGHTS("Error in delta Weights", "Error in Delta Weights"),
-    OUTPUT_GRADIENT("Error in Output Gradient", "Error in Output Gradient");
+    FORWARD(Phase.FORWARD, "Error in forward", "Error in forward"),
+    WEIGHTS(Phase.WEIGHT, "Error in Weights", "Error in Weights"),
+    DELTA_WEIGHTS(Phase.GRADIENT, "Error in delta Weights", "Error in Delta Weights"),
+    OUTPUT_GRADIENT(Phase.BACKWARD, "Error in Output Gradient", "Error in Output Gradient");
+
+    /** The phase whose slot keeps the stream's values (forward also reads activation rows). */
+    final Phase key;
 
     final String message;
     final String unchangedMessage;
 
-    Stream(String message, String unchangedMessage) {
+    Stream(Phase key, String message, String unchangedMessage) {
+      this.key = key;
       this.message = message;
       this.unchangedMessage = unchangedMessage;
     }
+
+    /** Weights and weight gradients are checked for dense-like layers only. */
+    boolean denseOnly() {
+      return this == WEIGHTS || this == DELTA_WEIGHTS;
+    }
   }
 
+  /** One stream's values since its last block check (the last N at most), and its zero count. */
+  private final class Values {
+    final double[] list = new double[window];
+    int count;
+    long zeros;
+
+    void append(double value) {
+      if (count == list.length) {
+        System.arraycopy(list, 1, list, 0, list.length - 1);
+        count--;
+      }
+      list[count++] = value;
+    }
+  }
+
+  private final SlotStates<Values> values = new SlotStates<>(Values::new);
   private int window;
   private double zeroRatio;
   private Finding hit;
-  private final Series[] series = new Series[Stream.values().length];
-  private final Series loss = new Series();
-  private final Series accuracy = new Series();
-
-  /** Per-layer values since the last block check, and cumulative zero counts. */
-  private final class Series {
-    double[][] values = new double[0][];
-    int[] count = new int[0];
-    long[] zeros = new long[0];
-
-    void ensure(int layers) {
-      if (count.length >= layers) {
-        return;
-      }
-      int old = count.length;
-      layers =
-          Math.max(
-              layers, old * 2); // doubling: a trace that adds layers one by one copies O(layers)
-      values = Arrays.copyOf(values, layers);
-      count = Arrays.copyOf(count, layers);
-      zeros = Arrays.copyOf(zeros, layers);
-      for (int i = old; i < layers; i++) {
-        values[i] = new double[window];
-      }
-    }
-
-    void append(int layer, double value) {
-      double[] list = values[layer];
-      if (count[layer] == list.length) {
-        System.arraycopy(list, 1, list, 0, list.length - 1);
-        count[layer]--;
-      }
-      list[count[layer]++] = value;
-    }
-  }
-
-  @Override
-  public Set<Column> columns() {
-    return EnumSet.of(Column.MEAN);
-  }
 
   @Override
   public void begin(AnalysisContext context) {
     window = context.options().getInt(Thresholds.DL_WINDOW);
     zeroRatio = context.options().get(Thresholds.DL_ZERO_RATIO);
-    for (int i = 0; i < series.length; i++) {
-      series[i] = new Series();
-    }
-    loss.ensure(1);
-    accuracy.ensure(1);
   }
 
   @Override
   public void observe(StepView step) {
-    if (hit != null) {
-      return;
-    }
-    int layers = step.layerCount();
-    for (Series s : series) {
-      s.ensure(layers);
-    }
-    long counter = step.ordinal();
-    boolean blockEnd = counter % window == 0;
-    // Forward, layers 0..L.
-    Series forward = series[Stream.FORWARD.ordinal()];
-    for (int layer = 0; layer < layers; layer++) {
-      Phase phase = step.has(layer, Phase.ACTIVATION) ? Phase.ACTIVATION : Phase.FORWARD;
-      if (step.has(layer, phase) && value(step, Stream.FORWARD, forward, layer, phase)) {
-        return;
-      }
-    }
-    if (blockEnd && block(step, Stream.FORWARD, forward, layers, false)) {
-      return;
-    }
-    // Weights, layers L..0.
-    Series weights = series[Stream.WEIGHTS.ordinal()];
-    for (int layer = layers - 1; layer >= 0; layer--) {
-      if (step.has(layer, Phase.WEIGHT)
-          && value(step, Stream.WEIGHTS, weights, layer, Phase.WEIGHT)) {
-        return;
-      }
-    }
-    if (blockEnd && block(step, Stream.WEIGHTS, weights, layers, true)) {
-      return;
-    }
-    if (metric(step, Phase.LOSS, loss, "Invalid loss", blockEnd)
-        || metric(step, Phase.ACCURACY, accuracy, "Invalid accuracy", blockEnd)) {
-      return;
-    }
-    // Delta weights (weight gradients), dense-like layers L..0.
-    Series delta = series[Stream.DELTA_WEIGHTS.ordinal()];
-    for (int layer = layers - 1; layer >= 0; layer--) {
-      if (step.layer(layer).isDenseLike()
-          && step.has(layer, Phase.GRADIENT)
-          && value(step, Stream.DELTA_WEIGHTS, delta, layer, Phase.GRADIENT)) {
-        return;
-      }
-    }
-    if (blockEnd && block(step, Stream.DELTA_WEIGHTS, delta, layers, true)) {
-      return;
-    }
-    // Output gradients (backward), layers L..0.
-    Series backward = series[Stream.OUTPUT_GRADIENT.ordinal()];
-    for (int layer = layers - 1; layer >= 0; layer--) {
-      if (step.has(layer, Phase.BACKWARD)
-          && value(step, Stream.OUTPUT_GRADIENT, backward, layer, Phase.BACKWARD)) {
-        return;
-      }
-    }
-    if (blockEnd) {
-      block(step, Stream.OUTPUT_GRADIENT, backward, layers, false);
+    if (hit == null) {
+      check(step, step.ordinal() % window == 0);
     }
   }
 
-  /** Appends a stream value and runs the NaN/Inf and zero tests; true on a hit. */
-  private boolean value(StepView step, Stream stream, Series s, int layer, Phase phase) {
-    double v = step.mean(layer, phase);
-    s.append(layer, v);
-    if (Double.isNaN(v) || Double.isInfinite(v)) {
-      report(
-          step,
-          layer,
-          phase,
-          stream.message,
-          Symptom.NUMERICAL_ERROR,
-          Severity.CRITICAL,
-          DeepLocalizeRule.NAN_INF,
-          v,
-          -1);
-      return true;
+  /** One batch of Algorithm 1: the streams in DeepLocalize's order, up to the first hit. */
+  private void check(StepView step, boolean blockEnd) {
+    int n = step.presentLayerCount();
+    for (int i = 0; i < n; i++) {
+      int layer = step.presentLayer(i);
+      Phase phase = step.has(layer, Phase.ACTIVATION) ? Phase.ACTIVATION : Phase.FORWARD;
+      if (step.has(layer, phase) && value(step, Stream.FORWARD, layer, phase)) {
+        return;
+      }
     }
-    if (v == 0) {
-      s.zeros[layer]++;
-      if (s.zeros[layer] >= step.ordinal() * zeroRatio) {
-        report(
-            step,
-            layer,
-            phase,
-            stream.message,
-            Symptom.DEAD_OR_ZERO,
-            Severity.ERROR,
-            DeepLocalizeRule.ZERO_FREQUENCY,
-            v,
-            s.zeros[layer]);
+    if (blockEnd && block(step, Stream.FORWARD)) {
+      return;
+    }
+    if (backwards(step, Stream.WEIGHTS) || (blockEnd && block(step, Stream.WEIGHTS))) {
+      return;
+    }
+    if (metric(step, Phase.LOSS, "Invalid loss", blockEnd)
+        || metric(step, Phase.ACCURACY, "Invalid accuracy", blockEnd)) {
+      return;
+    }
+    if (backwards(step, Stream.DELTA_WEIGHTS) || (blockEnd && block(step, Stream.DELTA_WEIGHTS))) {
+      return;
+    }
+    if (!backwards(step, Stream.OUTPUT_GRADIENT) && blockEnd) {
+      block(step, Stream.OUTPUT_GRADIENT);
+    }
+  }
+
+  /**
+   * A stream's values of the layers from the last to the first (weight gradients of dense-like
+   * layers only); true on a hit.
+   */
+  private boolean backwards(StepView step, Stream stream) {
+    for (int i = step.presentLayerCount() - 1; i >= 0; i--) {
+      int layer = step.presentLayer(i);
+      if ((stream != Stream.DELTA_WEIGHTS || step.layer(layer).isDenseLike())
+          && step.has(layer, stream.key)
+          && value(step, stream, layer, stream.key)) {
         return true;
       }
     }
     return false;
   }
 
-  /** The every-N-batches unchanged test over all layers, then clears; true on a hit. */
-  private boolean block(StepView step, Stream stream, Series s, int layers, boolean denseOnly) {
-    boolean forwardOrder = stream == Stream.FORWARD;
-    for (int i = 0; i < layers; i++) {
-      int layer = forwardOrder ? i : layers - 1 - i;
+  /** Appends a stream value and runs the NaN/Inf and zero tests; true on a hit. */
+  private boolean value(StepView step, Stream stream, int layer, Phase phase) {
+    double v = step.mean(layer, phase);
+    Values s = values.at(step.slot(layer, stream.key));
+    s.append(v);
+    if (Double.isNaN(v) || Double.isInfinite(v)) {
+      report(
+          step, layer, phase, stream.message, Symptom.NUMERICAL_ERROR, DeepLocalizeRule.NAN_INF, s);
+      return true;
+    }
+    if (v == 0 && ++s.zeros >= step.ordinal() * zeroRatio) {
+      report(
+          step,
+          layer,
+          phase,
+          stream.message,
+          Symptom.DEAD_OR_ZERO,
+          DeepLocalizeRule.ZERO_FREQUENCY,
+          s);
+      return true;
+    }
+    return false;
+  }
+
+  /** The every-N-batches unchanged test over all layers of a stream, then clears; true on a hit. */
+  private boolean block(StepView step, Stream stream) {
+    int[] slots = values.slots(step.context());
+    boolean ascending = stream == Stream.FORWARD;
+    for (int i = 0; i < slots.length; i++) {
+      int slot = slots[ascending ? i : slots.length - 1 - i];
+      int layer = step.context().slotLayer(slot);
+      if (layer < 0 || step.context().slotPhase(slot) != stream.key) {
+        continue;
+      }
+      Values s = values.get(slot);
       boolean eligible =
-          denseOnly ? step.layer(layer).isDenseLike() : !step.layer(layer).isFlatten();
-      if (eligible && meanEqualsMax(s.values[layer], s.count[layer])) {
+          stream.denseOnly() ? step.layer(layer).isDenseLike() : !step.layer(layer).isFlatten();
+      if (eligible && NumpyMean.meanEqualsMax(s.list, s.count)) {
         Phase phase =
-            switch (stream) {
-              case FORWARD -> step.has(layer, Phase.ACTIVATION) ? Phase.ACTIVATION : Phase.FORWARD;
-              case WEIGHTS -> Phase.WEIGHT;
-              case DELTA_WEIGHTS -> Phase.GRADIENT;
-              case OUTPUT_GRADIENT -> Phase.BACKWARD;
-            };
+            stream != Stream.FORWARD
+                ? stream.key
+                : step.has(layer, Phase.ACTIVATION) ? Phase.ACTIVATION : Phase.FORWARD;
         report(
             step,
             layer,
             phase,
             stream.unchangedMessage,
             Symptom.UNCHANGED_VALUES,
-            Severity.ERROR,
             DeepLocalizeRule.UNCHANGED,
-            s.values[layer][s.count[layer] - 1],
-            -1);
+            s);
         return true;
       }
-      s.count[layer] = 0;
+      s.count = 0;
     }
     return false;
   }
@@ -267,136 +221,63 @@ public final class DeepLocalizeDetector implements Detector {
   /**
    * Loss or accuracy: NaN/Inf ("Invalid loss"), then every N batches the MDL test; true on a hit.
    */
-  private boolean metric(StepView step, Phase phase, Series s, String invalid, boolean blockEnd) {
+  private boolean metric(StepView step, Phase phase, String invalid, boolean blockEnd) {
     if (!step.has(-1, phase)) {
       return false;
     }
     double v = step.mean(-1, phase);
-    s.append(0, v);
+    Values s = values.at(step.slot(-1, phase));
+    s.append(v);
     if (Double.isNaN(v) || Double.isInfinite(v)) {
-      reportModel(
-          step,
-          phase,
-          invalid,
-          Symptom.NUMERICAL_ERROR,
-          Severity.CRITICAL,
-          DeepLocalizeRule.NAN_INF,
-          v);
+      report(step, -1, phase, invalid, Symptom.NUMERICAL_ERROR, DeepLocalizeRule.NAN_INF, s);
       return true;
     }
     if (blockEnd) {
-      if (meanEqualsMax(s.values[0], s.count[0])) {
-        reportModel(
-            step, phase, "MDL", Symptom.NOT_LEARNING, Severity.ERROR, DeepLocalizeRule.MDL, v);
+      if (NumpyMean.meanEqualsMax(s.list, s.count)) {
+        report(step, -1, phase, "MDL", Symptom.NOT_LEARNING, DeepLocalizeRule.MDL, s);
         return true;
       }
-      s.count[0] = 0;
+      s.count = 0;
     }
     return false;
   }
 
   /**
-   * DeepLocalize's {@code meanResult}: {@code np.mean(a) == np.max(a)}, with numpy's pairwise
-   * summation (a plain loop below 8 values, 8 accumulators up to 128, halves above) and an empty
-   * list giving NaN (false).
+   * The hit, in DeepLocalize's words ("Batch 4 layer 5: Error in forward", "Batch 9: MDL"), about
+   * the last value of stream values {@code s}.
    */
-  static boolean meanEqualsMax(double[] values, int n) {
-    if (n == 0) {
-      return false;
-    }
-    double max = values[0];
-    for (int i = 1; i < n; i++) {
-      max = Math.max(max, values[i]);
-    }
-    return pairwiseSum(values, 0, n) / n == max;
-  }
-
-  static double pairwiseSum(double[] a, int from, int n) {
-    if (n < 8) {
-      double res = -0.0;
-      for (int i = 0; i < n; i++) {
-        res += a[from + i];
-      }
-      return res;
-    }
-    if (n <= 128) {
-      double[] r = new double[8];
-      for (int j = 0; j < 8; j++) {
-        r[j] = a[from + j];
-      }
-      int i;
-      for (i = 8; i < n - (n % 8); i += 8) {
-        for (int j = 0; j < 8; j++) {
-          r[j] += a[from + i + j];
-        }
-      }
-      double res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-      for (; i < n; i++) {
-        res += a[from + i];
-      }
-      return res;
-    }
-    int half = n / 2;
-    half -= half % 8;
-    return pairwiseSum(a, from, half) + pairwiseSum(a, from + half, n - half);
-  }
-
   private void report(
       StepView step,
       int layer,
       Phase phase,
       String what,
       Symptom symptom,
-      Severity severity,
       DeepLocalizeRule rule,
-      double value,
-      long zeros) {
-    String message = format(ROOT, "Batch %d layer %d: %s", step.batch(), layer, what);
-    Evidence.Builder evidence = evidence(step, rule, value, message);
-    if (zeros >= 0) {
-      evidence.put(ZERO_BATCHES, zeros).put(ZERO_RATIO, zeroRatio);
+      Values s) {
+    String message =
+        layer < 0
+            ? format(ROOT, "Batch %d: %s", step.batch(), what)
+            : format(ROOT, "Batch %d layer %d: %s", step.batch(), layer, what);
+    Evidence.Builder evidence =
+        Evidence.builder()
+            .put(DEEPLOCALIZE_RULE, rule)
+            .put(VALUE, s.list[s.count - 1])
+            .put(COUNTER, step.ordinal())
+            .put(WINDOW, window)
+            .put(PRINTED, message + ", terminating training");
+    if (rule == DeepLocalizeRule.ZERO_FREQUENCY) {
+      evidence.put(ZERO_BATCHES, s.zeros).put(ZERO_RATIO, zeroRatio);
     }
     hit =
-        Finding.builder(SPEC)
+        Finding.builder(this)
             .symptom(symptom)
-            .severity(severity)
+            .severity(symptom == Symptom.NUMERICAL_ERROR ? Severity.CRITICAL : Severity.ERROR)
             .at(layer, phase)
             .steps(step.step(), step.step(), 1)
             .epochBatch(step.epoch(), step.batch())
             .evidence(evidence.build())
             .message(message)
             .build();
-  }
-
-  private void reportModel(
-      StepView step,
-      Phase phase,
-      String what,
-      Symptom symptom,
-      Severity severity,
-      DeepLocalizeRule rule,
-      double value) {
-    String message = format(ROOT, "Batch %d: %s", step.batch(), what);
-    hit =
-        Finding.builder(SPEC)
-            .symptom(symptom)
-            .severity(severity)
-            .at(-1, phase)
-            .steps(step.step(), step.step(), 1)
-            .epochBatch(step.epoch(), step.batch())
-            .evidence(evidence(step, rule, value, message).build())
-            .message(message)
-            .build();
-  }
-
-  private Evidence.Builder evidence(
-      StepView step, DeepLocalizeRule rule, double value, String message) {
-    return Evidence.builder()
-        .put(DEEPLOCALIZE_RULE, rule)
-        .put(VALUE, value)
-        .put(COUNTER, step.ordinal())
-        .put(WINDOW, (long) window)
-        .put(PRINTED, message + ", terminating training");
   }
 
   @Override

@@ -24,10 +24,7 @@ import io.dlanalyze.analyzer.text.Numbers;
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.Phase;
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.EnumSet;
 import java.util.List;
-import java.util.Set;
 
 /**
  * Reports ReLU layers whose units die: the share of exact zeros in the layer's output stays at or
@@ -53,28 +50,26 @@ import java.util.Set;
         "DeepDiagnosis dead node >= 0.7, AUTOTRAINER dying ReLU >= 0.7, raised to 0.95 for normal"
             + " ReLU sparsity (docs/references.md#deepdiagnosis, #autotrainer,"
             + " #false-alarm-sources)",
-    thresholds = {"window", "dying-relu-fraction"})
+    thresholds = {"window", "dying-relu-fraction"},
+    columns = {Column.MEAN, Column.ZERO_FRACTION})
 public final class DyingReluDetector implements Detector {
-  private static final DetectorSpec SPEC =
-      DyingReluDetector.class.getAnnotation(DetectorSpec.class);
+
+  /**
+   * Per ReLU layer: its run of dead steps, and over the first one's qualifying part, the shares.
+   */
+  private final class State {
+    final Run run = new Run(window, Run.Policy.FIRST);
+    double initial = Double.NaN;
+    long steps;
+    double sum;
+    double max;
+    double backwardSum;
+    long backwardCount;
+  }
 
   private int window;
   private double threshold;
-  private double[] initial = new double[0];
-  private long[] runStart = new long[0];
-  private long[] run = new long[0];
-  private long[] firedStart = new long[0];
-  private long[] firedEnd = new long[0];
-  private long[] steps = new long[0];
-  private double[] sum = new double[0];
-  private double[] max = new double[0];
-  private double[] backwardSum = new double[0];
-  private long[] backwardCount = new long[0];
-
-  @Override
-  public Set<Column> columns() {
-    return EnumSet.of(Column.MEAN, Column.ZERO_FRACTION);
-  }
+  private final SlotStates<State> layers = new SlotStates<>(State::new);
 
   @Override
   public void begin(AnalysisContext context) {
@@ -82,65 +77,26 @@ public final class DyingReluDetector implements Detector {
     threshold = context.options().get(Thresholds.DYING_RELU_FRACTION);
   }
 
-  private void ensure(int layers) {
-    if (run.length >= layers) {
-      return;
-    }
-    int old = run.length;
-    layers =
-        Math.max(layers, old * 2); // doubling: a trace that adds layers one by one copies O(layers)
-    initial = Arrays.copyOf(initial, layers);
-    runStart = Arrays.copyOf(runStart, layers);
-    run = Arrays.copyOf(run, layers);
-    firedStart = Arrays.copyOf(firedStart, layers);
-    firedEnd = Arrays.copyOf(firedEnd, layers);
-    steps = Arrays.copyOf(steps, layers);
-    sum = Arrays.copyOf(sum, layers);
-    max = Arrays.copyOf(max, layers);
-    backwardSum = Arrays.copyOf(backwardSum, layers);
-    backwardCount = Arrays.copyOf(backwardCount, layers);
-    Arrays.fill(initial, old, layers, Double.NaN);
-    Arrays.fill(firedStart, old, layers, -1);
-  }
-
   @Override
   public void observe(StepView step) {
-    ensure(step.layerCount());
-    for (int i = 0, n = step.presentLayerCount(), layers = step.layerCount(); i < n; i++) {
-      int layer = step.presentLayer(i);
-      if (layer >= layers) {
-        break;
-      }
-      if (!step.present(layer, Phase.ACTIVATION, Column.ZERO_FRACTION)
-          || step.layer(layer).activationKind() != ActivationKind.RELU) {
+    for (int i = 0; i < step.presentLayerCount(); i++) {
+      int index = step.presentLayer(i);
+      if (!step.present(index, Phase.ACTIVATION, Column.ZERO_FRACTION)
+          || step.layer(index).activationKind() != ActivationKind.RELU) {
         continue;
       }
-      double zero = step.value(layer, Phase.ACTIVATION, Column.ZERO_FRACTION);
-      if (Double.isNaN(initial[layer])) {
-        initial[layer] = zero;
+      double zero = step.value(index, Phase.ACTIVATION, Column.ZERO_FRACTION);
+      State layer = layers.at(step.slot(index, Phase.ACTIVATION));
+      if (Double.isNaN(layer.initial)) {
+        layer.initial = zero;
       }
-      if (!(zero >= threshold)) {
-        run[layer] = 0;
-        continue;
-      }
-      if (run[layer] == 0) {
-        runStart[layer] = step.step();
-      }
-      run[layer]++;
-      if (run[layer] >= window) {
-        if (firedStart[layer] < 0) {
-          firedStart[layer] = runStart[layer];
-          steps[layer] = 0;
-        }
-        if (firedStart[layer] == runStart[layer]) {
-          firedEnd[layer] = step.step();
-          steps[layer]++;
-          sum[layer] += zero;
-          max[layer] = Math.max(max[layer], zero);
-          if (step.present(layer, Phase.BACKWARD, Column.ZERO_FRACTION)) {
-            backwardSum[layer] += step.value(layer, Phase.BACKWARD, Column.ZERO_FRACTION);
-            backwardCount[layer]++;
-          }
+      if (layer.run.observe(step.step(), zero >= threshold)) {
+        layer.steps++;
+        layer.sum += zero;
+        layer.max = Math.max(layer.max, zero);
+        if (step.present(index, Phase.BACKWARD, Column.ZERO_FRACTION)) {
+          layer.backwardSum += step.value(index, Phase.BACKWARD, Column.ZERO_FRACTION);
+          layer.backwardCount++;
         }
       }
     }
@@ -149,42 +105,42 @@ public final class DyingReluDetector implements Detector {
   @Override
   public List<Finding> finish(AnalysisContext context) {
     List<Finding> findings = new ArrayList<>();
-    for (int layer = 0; layer < run.length; layer++) {
-      if (firedStart[layer] < 0) {
+    for (int slot : layers.slots(context)) {
+      State layer = layers.get(slot);
+      if (!layer.run.qualified()) {
         continue;
       }
-      long length = firedEnd[layer] - firedStart[layer] + 1;
-      double mean = sum[layer] / steps[layer];
+      int index = context.slotLayer(slot);
+      long first = layer.run.onset();
+      long length = layer.run.end() - first + 1;
+      double mean = layer.sum / layer.steps;
       Evidence.Builder evidence =
           Evidence.builder()
-              .put(INITIAL_ZERO_FRACTION, initial[layer])
+              .put(INITIAL_ZERO_FRACTION, layer.initial)
               .put(MEAN_ZERO_FRACTION, mean)
-              .put(MAX_ZERO_FRACTION, max[layer])
+              .put(MAX_ZERO_FRACTION, layer.max)
               .put(THRESHOLD, threshold)
               .put(RUN_STEPS, length);
       String backward = "";
-      if (backwardCount[layer] > 0) {
-        double b = backwardSum[layer] / backwardCount[layer];
+      if (layer.backwardCount > 0) {
+        double b = layer.backwardSum / layer.backwardCount;
         evidence.put(BACKWARD_ZERO_FRACTION, b);
         backward = format(ROOT, "; its output gradient was %s zero", Numbers.percent(b));
       }
-      String name = context.layer(layer).name();
       findings.add(
-          Finding.builder(SPEC)
-              .at(layer, Phase.ACTIVATION)
-              .steps(firedStart[layer], firedEnd[layer], length)
+          Finding.builder(this)
+              .at(index, Phase.ACTIVATION)
+              .steps(first, layer.run.end(), length)
               .evidence(evidence.build())
               .message(
-                  format(
-                      ROOT,
-                      "%s of the ReLU outputs of %s were exactly zero for %d steps from step %d (%s"
-                          + " at the first step)%s.",
-                      Numbers.percent(mean),
-                      name,
-                      length,
-                      firedStart[layer],
-                      Numbers.percent(initial[layer]),
-                      backward))
+                  "%s of the ReLU outputs of %s were exactly zero for %d steps from step %d (%s at"
+                      + " the first step)%s.",
+                  Numbers.percent(mean),
+                  context.layer(index).name(),
+                  length,
+                  first,
+                  Numbers.percent(layer.initial),
+                  backward)
               .build());
     }
     return findings;

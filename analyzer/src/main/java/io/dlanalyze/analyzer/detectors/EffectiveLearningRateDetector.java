@@ -20,7 +20,6 @@ import io.dlanalyze.analyzer.DetectorSpec;
 import io.dlanalyze.analyzer.Evidence;
 import io.dlanalyze.analyzer.EvidenceKeys.Direction;
 import io.dlanalyze.analyzer.Finding;
-import io.dlanalyze.analyzer.LossHistory;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.StepView;
 import io.dlanalyze.analyzer.Symptom;
@@ -29,11 +28,8 @@ import io.dlanalyze.analyzer.text.Numbers;
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.Phase;
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.EnumSet;
 import java.util.List;
 import java.util.OptionalDouble;
-import java.util.Set;
 
 /**
  * Reports layers whose effective learning rate, {@code lr x ||grad|| / ||weight||} (the relative
@@ -67,57 +63,35 @@ import java.util.Set;
       "effective-lr-high",
       "min-improvement",
       "converged-drop"
-    })
+    },
+    columns = {Column.MEAN, Column.L2_NORM})
 public final class EffectiveLearningRateDetector implements Detector {
-  private static final DetectorSpec SPEC =
-      EffectiveLearningRateDetector.class.getAnnotation(DetectorSpec.class);
 
-  private LossHistory loss;
+  /** Per layer: its band run, and over the first firing run, log10 sums and the last rate. */
+  private final class State {
+    final BandRun band = new BandRun(window);
+    double firedSum;
+    long firedCount;
+    double firedRate;
+  }
+
+  private final SlotStates<State> layers = new SlotStates<>(State::new);
+  private LossGate gate;
   private int window;
   private double low;
   private double high;
-  private double minImprovement;
-  private double convergedDrop;
   private double metadataRate = Double.NaN;
-  private BandRuns runs;
-
-  /**
-   * Over the first firing run: the sum of log10(effective rate), its count, the last learning rate.
-   */
-  private double[] firedSum = new double[0];
-
-  private long[] firedCount = new long[0];
-  private double[] firedRate = new double[0];
-
-  @Override
-  public Set<Column> columns() {
-    return EnumSet.of(Column.MEAN, Column.L2_NORM);
-  }
 
   @Override
   public void begin(AnalysisContext context) {
-    loss = context.lossHistory();
+    gate = new LossGate(context);
     window = context.options().getInt(Thresholds.WINDOW);
     low = context.options().get(Thresholds.LR_LOW);
     high = context.options().get(Thresholds.LR_HIGH);
-    minImprovement = context.options().get(Thresholds.MIN_IMPROVEMENT);
-    convergedDrop = context.options().get(Thresholds.CONVERGED_DROP);
-    runs = new BandRuns(window);
     OptionalDouble rate = context.metadata().learningRate();
     if (rate.isPresent()) {
       metadataRate = rate.getAsDouble();
     }
-  }
-
-  private void ensure(int layers) {
-    int old = runs.capacity();
-    int n = runs.ensure(layers);
-    if (n == old) {
-      return;
-    }
-    firedSum = Arrays.copyOf(firedSum, n);
-    firedCount = Arrays.copyOf(firedCount, n);
-    firedRate = Arrays.copyOf(firedRate, n);
   }
 
   @Override
@@ -127,29 +101,25 @@ public final class EffectiveLearningRateDetector implements Detector {
     if (!(rate > 0) || !Double.isFinite(rate)) {
       return;
     }
-    ensure(step.layerCount());
-    for (int i = 0, n = step.presentLayerCount(), layers = step.layerCount(); i < n; i++) {
+    for (int i = 0; i < step.presentLayerCount(); i++) {
       int layer = step.presentLayer(i);
-      if (layer >= layers) {
-        break;
-      }
       if (!step.layer(layer).trainable()
           || !step.present(layer, Phase.GRADIENT, Column.L2_NORM)
           || !step.present(layer, Phase.WEIGHT, Column.L2_NORM)) {
         continue;
       }
+      State state = layers.at(step.slot(layer, Phase.GRADIENT));
       double g = step.value(layer, Phase.GRADIENT, Column.L2_NORM);
       double w = step.value(layer, Phase.WEIGHT, Column.L2_NORM);
       if (!Double.isFinite(g) || !Double.isFinite(w) || !(w > 0) || !(g > 0)) {
-        runs.interrupt(layer);
+        state.band.interrupt();
         continue;
       }
       double effective = rate * g / w;
-      int s = effective > high ? 1 : effective < low ? -1 : 0;
-      if (runs.observe(layer, step.step(), s)) {
-        firedSum[layer] += Math.log10(effective);
-        firedCount[layer]++;
-        firedRate[layer] = rate;
+      if (state.band.observe(step.step(), effective, low, high)) {
+        state.firedSum += Math.log10(effective);
+        state.firedCount++;
+        state.firedRate = rate;
       }
     }
   }
@@ -157,68 +127,67 @@ public final class EffectiveLearningRateDetector implements Detector {
   @Override
   public List<Finding> finish(AnalysisContext context) {
     List<Finding> findings = new ArrayList<>();
-    boolean learned = loss.learned(window, convergedDrop);
+    boolean learned = gate.learned();
     for (int direction : new int[] {1, -1}) {
       int root = -1;
-      List<Consequence> others = new ArrayList<>();
-      for (int layer = 0; layer < runs.capacity(); layer++) {
-        if (runs.fired(layer)
-            && runs.firedSide(layer) == direction
-            && (root < 0 || runs.firedStart(layer) < runs.firedStart(root))) {
-          root = layer;
+      for (int slot : layers.slots(context)) {
+        BandRun band = layers.get(slot).band;
+        if (band.fired()
+            && band.firedSide() == direction
+            && (root < 0 || band.start() < layers.get(root).band.start())) {
+          root = slot;
         }
       }
       if (root < 0) {
         continue;
       }
-      for (int layer = 0; layer < runs.capacity(); layer++) {
-        if (layer != root && runs.fired(layer) && runs.firedSide(layer) == direction) {
+      List<Consequence> others = new ArrayList<>();
+      for (int slot : layers.slots(context)) {
+        BandRun band = layers.get(slot).band;
+        if (slot != root && band.fired() && band.firedSide() == direction) {
+          int layer = context.slotLayer(slot);
           others.add(
               new Consequence(
-                  layer,
-                  context.layer(layer).name(),
-                  Phase.GRADIENT,
-                  runs.firedStart(layer),
-                  runs.firedLength(layer)));
+                  layer, context.layer(layer).name(), Phase.GRADIENT, band.start(), band.length()));
         }
       }
-      findings.add(finding(root, others, learned, context));
+      findings.add(finding(context.slotLayer(root), layers.get(root), others, learned, context));
     }
     return findings;
   }
 
   private Finding finding(
-      int layer, List<Consequence> others, boolean learned, AnalysisContext context) {
-    boolean tooHigh = runs.firedSide(layer) > 0;
-    double typical = Math.pow(10, firedSum[layer] / firedCount[layer]);
-    long length = runs.firedLength(layer);
-    boolean stalled =
-        loss.judgeable(window) && loss.stalledAt(runs.firedEnd(layer), window, minImprovement);
-    boolean warn = stalled && !learned && loss.firstNonFiniteStep() < 0;
+      int layer, State state, List<Consequence> others, boolean learned, AnalysisContext context) {
+    BandRun band = state.band;
+    boolean tooHigh = band.firedSide() > 0;
+    double typical = Math.pow(10, state.firedSum / state.firedCount);
+    long length = band.length();
+    boolean stalled = gate.judgeable() && gate.stalledAt(band.end());
+    boolean warn = stalled && !learned && !gate.nonFinite();
     String name = context.layer(layer).name();
     double bound = tooHigh ? high : low;
     Evidence.Builder evidence =
         Evidence.builder()
             .put(DIRECTION, tooHigh ? Direction.HIGH : Direction.LOW)
             .put(EFFECTIVE_LR, typical)
-            .put(LEARNING_RATE, firedRate[layer])
+            .put(LEARNING_RATE, state.firedRate)
             .put(BAND_LOW, low)
             .put(BAND_HIGH, high);
     if (typical < high * 1e3 && typical > low / 1e3) {
       // Moving the learning rate by the factor that brings the ratio to the band's geometric
       // centre.
-      evidence.put(SUGGESTED_LEARNING_RATE, firedRate[layer] * Math.sqrt(low * high) / typical);
+      evidence.put(SUGGESTED_LEARNING_RATE, state.firedRate * Math.sqrt(low * high) / typical);
     }
     evidence
         .put(LOSS_STALLED, stalled)
         .put(RUN_STEPS, length)
         .put(LAYERS_OUT_OF_BAND, (long) others.size() + 1);
     String more = others.isEmpty() ? "" : format(ROOT, "; so did %d more layers", others.size());
-    return Finding.builder(SPEC)
+    return Finding.builder(this)
         .symptom(tooHigh ? Symptom.OSCILLATION : Symptom.SLOW_CONVERGENCE)
         .severity(warn ? Severity.WARNING : Severity.INFO)
         .at(layer, Phase.GRADIENT)
-        .steps(runs.firedStart(layer), runs.firedEnd(layer), length)
+        .steps(band.start(), band.end(), length)
         .evidence(evidence.build())
         .consequences(others)
         .message(
@@ -227,11 +196,11 @@ public final class EffectiveLearningRateDetector implements Detector {
                 "The effective learning rate of %s (lr %s x ||grad|| / ||weight||) stayed %s %s for"
                     + " %d steps from step %d (typically %s)%s%s.",
                 name,
-                Numbers.format(firedRate[layer]),
+                Numbers.format(state.firedRate),
                 tooHigh ? "above" : "below",
                 Numbers.format(bound),
                 length,
-                runs.firedStart(layer),
+                band.start(),
                 Numbers.format(typical),
                 more,
                 warn ? ", and the loss did not improve" : ""))

@@ -24,7 +24,6 @@ import io.dlanalyze.analyzer.DetectorSpec;
 import io.dlanalyze.analyzer.Evidence;
 import io.dlanalyze.analyzer.EvidenceKeys.GradientRule;
 import io.dlanalyze.analyzer.Finding;
-import io.dlanalyze.analyzer.LossHistory;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.StepView;
 import io.dlanalyze.analyzer.Symptom;
@@ -33,10 +32,7 @@ import io.dlanalyze.analyzer.text.Numbers;
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.Phase;
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.EnumSet;
 import java.util.List;
-import java.util.Set;
 
 /**
  * Reports gradients that blow up: a layer's gradient norm grows far beyond its early level, or
@@ -73,208 +69,69 @@ import java.util.Set;
       "exploding-ratio",
       "min-improvement",
       "converged-drop"
-    })
+    },
+    columns = {Column.MEAN, Column.L2_NORM, Column.NUMEL})
 public final class ExplodingGradientDetector implements Detector {
-  private static final DetectorSpec SPEC =
-      ExplodingGradientDetector.class.getAnnotation(DetectorSpec.class);
-  private static final double CALM = 10;
 
-  private LossHistory loss;
+  private final SlotStates<GradientGrowth> layers = new SlotStates<>(GradientGrowth::new);
+  private LossGate gate;
   private int window;
   private double growth;
   private double ratioLimit;
-  private double minImprovement;
-  private double convergedDrop;
 
-  private double[][] early = new double[0][];
-  private int[] earlyCount = new int[0];
-  private double[] reference = new double[0];
-  private long[] calmStep = new long[0];
-  private double[] peak = new double[0];
-  private long[] peakStep = new long[0];
-  private long[] fireStep = new long[0];
-  private long[] onset = new long[0];
-  private double[] firePeak = new double[0];
-  private long[] firePeakStep = new long[0];
-  private long[] nonFiniteStep = new long[0];
-  private Phase[] phaseOf = new Phase[0];
+  /** Steps in a row where the first layer's norm dwarfs the last's, up to the loss stall gate. */
+  private Run ratio;
 
+  private final Run.Gate stalled = step -> gate.stalledAt(step);
   private int ratioFirst = -1;
   private int ratioLast = -1;
-  private long ratioRunStart = -1;
-  private long ratioRun;
   private double ratioRunMax;
-  private long ratioFiredStart = -1;
-  private long ratioFiredEnd = -1;
   private double ratioFiredMax;
-  private long ratioFiredSteps;
-
-  @Override
-  public Set<Column> columns() {
-    return EnumSet.of(Column.MEAN, Column.L2_NORM, Column.NUMEL);
-  }
 
   @Override
   public void begin(AnalysisContext context) {
-    loss = context.lossHistory();
+    gate = new LossGate(context);
     window = context.options().getInt(Thresholds.WINDOW);
     growth = context.options().get(Thresholds.EXPLODING_GROWTH);
     ratioLimit = context.options().get(Thresholds.EXPLODING_RATIO);
-    minImprovement = context.options().get(Thresholds.MIN_IMPROVEMENT);
-    convergedDrop = context.options().get(Thresholds.CONVERGED_DROP);
-  }
-
-  private void ensure(int layers) {
-    if (reference.length >= layers) {
-      return;
-    }
-    int old = reference.length;
-    layers =
-        Math.max(layers, old * 2); // doubling: a trace that adds layers one by one copies O(layers)
-    early = Arrays.copyOf(early, layers);
-    for (int i = old; i < layers; i++) {
-      early[i] = new double[3];
-    }
-    earlyCount = Arrays.copyOf(earlyCount, layers);
-    reference = Arrays.copyOf(reference, layers);
-    calmStep = Arrays.copyOf(calmStep, layers);
-    peak = Arrays.copyOf(peak, layers);
-    peakStep = Arrays.copyOf(peakStep, layers);
-    fireStep = Arrays.copyOf(fireStep, layers);
-    onset = Arrays.copyOf(onset, layers);
-    firePeak = Arrays.copyOf(firePeak, layers);
-    firePeakStep = Arrays.copyOf(firePeakStep, layers);
-    nonFiniteStep = Arrays.copyOf(nonFiniteStep, layers);
-    phaseOf = Arrays.copyOf(phaseOf, layers);
-    Arrays.fill(reference, old, layers, Double.NaN);
-    Arrays.fill(calmStep, old, layers, -1);
-    Arrays.fill(fireStep, old, layers, -1);
-    Arrays.fill(nonFiniteStep, old, layers, -1);
+    ratio = new Run(window, Run.Policy.FIRST);
   }
 
   @Override
   public void observe(StepView step) {
-    int layers = step.layerCount();
-    ensure(layers);
     int first = -1;
     int last = -1;
-    for (int i = 0, n = step.presentLayerCount(); i < n; i++) {
+    for (int i = 0; i < step.presentLayerCount(); i++) {
       int layer = step.presentLayer(i);
-      if (layer >= layers) {
-        break;
-      }
       Phase phase = GradientNorms.phase(step, layer);
       if (phase == null) {
         continue;
       }
-      double l2 = step.value(layer, phase, Column.L2_NORM);
-      if (phaseOf[layer] == null) {
-        phaseOf[layer] = phase;
-      }
+      layers
+          .at(step.slot(layer, Phase.GRADIENT))
+          .observe(step.step(), phase, step.value(layer, phase, Column.L2_NORM), growth);
       if (first < 0) {
         first = layer;
       }
       last = layer;
-      track(layer, step.step(), l2);
     }
     ratio(step, first, last);
   }
 
-  private void track(int layer, long step, double l2) {
-    if (fireStep[layer] >= 0) {
-      if (Double.isFinite(l2) && l2 > firePeak[layer]) {
-        firePeak[layer] = l2;
-        firePeakStep[layer] = step;
-      } else if (!Double.isFinite(l2) && nonFiniteStep[layer] < 0) {
-        nonFiniteStep[layer] = step;
-      }
-      return;
-    }
-    if (Double.isNaN(reference[layer])) {
-      if (!Double.isFinite(l2) && earlyCount[layer] >= 2) {
-        double a = early[layer][0];
-        double b = early[layer][1];
-        if (b >= CALM * a) {
-          reference[layer] = a;
-          calmStep[layer] = calmStep[layer] - 1;
-          peak[layer] = b;
-          peakStep[layer] = calmStep[layer] + 1;
-          fire(layer, step);
-          nonFiniteStep[layer] = step;
-        }
-        return;
-      }
-      if (Double.isFinite(l2) && l2 > 0) {
-        early[layer][earlyCount[layer]++] = l2;
-        calmStep[layer] = step;
-        if (earlyCount[layer] == 3) {
-          double[] e = early[layer].clone();
-          Arrays.sort(e);
-          reference[layer] = e[1];
-        }
-      }
-      return;
-    }
-    double ref = reference[layer];
-    if (!Double.isFinite(l2)) {
-      if (peak[layer] >= CALM * ref) {
-        fire(layer, step);
-        nonFiniteStep[layer] = step;
-      }
-      return;
-    }
-    if (l2 <= CALM * ref) {
-      calmStep[layer] = step;
-      peak[layer] = 0;
-      return;
-    }
-    if (l2 > peak[layer]) {
-      peak[layer] = l2;
-      peakStep[layer] = step;
-    }
-    if (l2 >= growth * ref) {
-      fire(layer, step);
-    }
-  }
-
-  private void fire(int layer, long at) {
-    fireStep[layer] = at;
-    onset[layer] = calmStep[layer] + 1;
-    firePeak[layer] = peak[layer];
-    firePeakStep[layer] = peakStep[layer];
-  }
-
   private void ratio(StepView step, int first, int last) {
-    if (first < 0 || first == last) {
-      ratioRun = 0;
-      return;
-    }
-    double a = GradientNorms.l2(step, first);
-    double b = GradientNorms.l2(step, last);
+    double a = first < 0 || first == last ? Double.NaN : GradientNorms.l2(step, first);
+    double b = first < 0 || first == last ? Double.NaN : GradientNorms.l2(step, last);
     boolean holds = Double.isFinite(a) && Double.isFinite(b) && b > 0 && a / b > ratioLimit;
-    if (!holds) {
-      ratioRun = 0;
-      return;
-    }
-    if (ratioRun == 0) {
-      ratioRunStart = step.step();
+    if (holds && ratio.length() == 0) {
       ratioRunMax = 0;
       ratioFirst = first;
       ratioLast = last;
     }
-    ratioRun++;
-    ratioRunMax = Math.max(ratioRunMax, a / b);
-    if (ratioRun >= window
-        && ratioFiredStart < 0
-        && loss.stalledAt(step.step(), window, minImprovement)) {
-      ratioFiredStart = ratioRunStart;
-      ratioFiredEnd = step.step();
+    if (holds) {
+      ratioRunMax = Math.max(ratioRunMax, a / b);
+    }
+    if (ratio.observe(step.step(), holds, step.step(), stalled)) {
       ratioFiredMax = ratioRunMax;
-      ratioFiredSteps = ratioRun;
-    } else if (ratioFiredStart == ratioRunStart) {
-      ratioFiredEnd = step.step();
-      ratioFiredMax = ratioRunMax;
-      ratioFiredSteps = ratioRun;
     }
   }
 
@@ -283,105 +140,96 @@ public final class ExplodingGradientDetector implements Detector {
     List<Finding> findings = new ArrayList<>();
     int root = -1;
     List<Integer> exploded = new ArrayList<>();
-    for (int layer = 0; layer < fireStep.length; layer++) {
-      if (fireStep[layer] < 0) {
+    for (int slot : layers.slots(context)) {
+      GradientGrowth layer = layers.get(slot);
+      if (!layer.fired() || (layer.nonFiniteStep() < 0 && !gate.stalledAt(layer.fireStep()))) {
         continue;
       }
-      boolean strong = nonFiniteStep[layer] >= 0;
-      if (!strong && !loss.stalledAt(fireStep[layer], window, minImprovement)) {
-        continue;
-      }
-      exploded.add(layer);
-      if (root < 0
-          || onset[layer] < onset[root]
-          || onset[layer] == onset[root] && growthOf(layer) > growthOf(root)) {
-        root = layer;
+      exploded.add(slot);
+      GradientGrowth best = root < 0 ? null : layers.get(root);
+      if (best == null
+          || layer.onset() < best.onset()
+          || (layer.onset() == best.onset() && layer.growth() > best.growth())) {
+        root = slot;
       }
     }
     if (root >= 0) {
       findings.add(growthFinding(root, exploded, context));
     }
-    if (ratioFiredStart >= 0 && !loss.learned(window, convergedDrop)) {
+    if (ratio.qualified() && !gate.learned()) {
       String first = context.layer(ratioFirst).name();
       String last = context.layer(ratioLast).name();
       findings.add(
-          Finding.builder(SPEC)
-              .at(ratioFirst, phaseOf[ratioFirst])
-              .steps(ratioFiredStart, ratioFiredEnd, ratioFiredSteps)
+          Finding.builder(this)
+              .at(ratioFirst, layers.get(context.slot(ratioFirst, Phase.GRADIENT)).phase)
+              .steps(ratio.onset(), ratio.end(), ratio.occurrences())
               .evidence(
                   Evidence.builder()
                       .put(GRADIENT_RULE, GradientRule.RATIO)
                       .put(MAX_RATIO, ratioFiredMax)
                       .put(RATIO_THRESHOLD, ratioLimit)
-                      .put(RUN_STEPS, ratioFiredSteps)
+                      .put(RUN_STEPS, ratio.occurrences())
                       .put(LAST_LAYER, last)
                       .build())
               .message(
-                  format(
-                      ROOT,
-                      "The gradient norm of %s stayed above %s times that of %s for %d steps from"
-                          + " step %d (up to %sx) while the loss did not improve.",
-                      first,
-                      Numbers.format(ratioLimit),
-                      last,
-                      ratioFiredSteps,
-                      ratioFiredStart,
-                      Numbers.format(ratioFiredMax)))
+                  "The gradient norm of %s stayed above %s times that of %s for %d steps from"
+                      + " step %d (up to %sx) while the loss did not improve.",
+                  first,
+                  Numbers.format(ratioLimit),
+                  last,
+                  ratio.occurrences(),
+                  ratio.onset(),
+                  Numbers.format(ratioFiredMax))
               .build());
     }
     return findings;
   }
 
-  private double growthOf(int layer) {
-    return firePeak[layer] / reference[layer];
-  }
-
-  private Finding growthFinding(int root, List<Integer> exploded, AnalysisContext context) {
+  private Finding growthFinding(int rootSlot, List<Integer> exploded, AnalysisContext context) {
+    GradientGrowth root = layers.get(rootSlot);
     List<Consequence> consequences = new ArrayList<>();
-    for (int layer : exploded) {
-      if (layer != root) {
+    for (int slot : exploded) {
+      if (slot != rootSlot) {
+        int layer = context.slotLayer(slot);
+        GradientGrowth other = layers.get(slot);
         consequences.add(
-            new Consequence(layer, context.layer(layer).name(), phaseOf[layer], onset[layer], 1));
+            new Consequence(layer, context.layer(layer).name(), other.phase, other.onset(), 1));
       }
     }
-    String name = context.layer(root).name();
-    double factor = growthOf(root);
-    long steps = Math.max(1, firePeakStep[root] - onset[root] + 1);
-    long nonFinite = nonFiniteStep[root];
-    long last = nonFinite >= 0 ? nonFinite : Math.max(fireStep[root], firePeakStep[root]);
+    int layer = context.slotLayer(rootSlot);
+    long steps = Math.max(1, root.peakStep() - root.onset() + 1);
+    long nonFinite = root.nonFiniteStep();
+    long last = nonFinite >= 0 ? nonFinite : Math.max(root.fireStep(), root.peakStep());
     Evidence.Builder evidence =
         Evidence.builder()
             .put(GRADIENT_RULE, GradientRule.GROWTH)
-            .put(REFERENCE_L2, reference[root])
-            .put(PEAK_L2, firePeak[root])
-            .put(PEAK_STEP, firePeakStep[root])
-            .put(GROWTH, factor)
+            .put(REFERENCE_L2, root.reference())
+            .put(PEAK_L2, root.peak())
+            .put(PEAK_STEP, root.peakStep())
+            .put(GROWTH, root.growth())
             .put(GROWTH_STEPS, steps)
             .put(GROWTH_THRESHOLD, growth)
-            .put(LAYERS_EXPLODING, (long) exploded.size());
+            .put(LAYERS_EXPLODING, exploded.size());
     if (nonFinite >= 0) {
       evidence.put(FIRST_NON_FINITE_STEP, nonFinite);
     }
-    String then = nonFinite >= 0 ? format(ROOT, ", then turned NaN/Inf at step %d", nonFinite) : "";
-    String others =
-        exploded.size() > 1 ? format(ROOT, "; %d more layers followed", exploded.size() - 1) : "";
-    return Finding.builder(SPEC)
-        .at(root, phaseOf[root])
-        .steps(onset[root], Math.max(onset[root], last), Math.max(1, last - onset[root] + 1))
+    return Finding.builder(this)
+        .at(layer, root.phase)
+        .steps(root.onset(), Math.max(root.onset(), last), Math.max(1, last - root.onset() + 1))
         .evidence(evidence.build())
         .consequences(consequences)
         .message(
-            format(
-                ROOT,
-                "The gradient norm of %s grew %sx in %d steps (from %s to %s at step %d)%s%s.",
-                name,
-                Numbers.format(factor),
-                steps,
-                Numbers.format(reference[root]),
-                Numbers.format(firePeak[root]),
-                firePeakStep[root],
-                then,
-                others))
+            "The gradient norm of %s grew %sx in %d steps (from %s to %s at step %d)%s%s.",
+            context.layer(layer).name(),
+            Numbers.format(root.growth()),
+            steps,
+            Numbers.format(root.reference()),
+            Numbers.format(root.peak()),
+            root.peakStep(),
+            nonFinite >= 0 ? format(ROOT, ", then turned NaN/Inf at step %d", nonFinite) : "",
+            exploded.size() > 1
+                ? format(ROOT, "; %d more layers followed", exploded.size() - 1)
+                : "")
         .build();
   }
 }

@@ -31,6 +31,6 @@ final class GradientNorms {
     if (numel <= 0) {
       return Double.NaN;
     }
-    return step.value(layer, phase, Column.L2_NORM) / Math.sqrt(numel);
+    return step.value(layer, phase, Column.L2_NORM) / Math.sqrt((double) numel);
   }
 }

@@ -18,6 +18,7 @@ import io.dlanalyze.analyzer.DetectorIds;
 import io.dlanalyze.analyzer.DetectorSpec;
 import io.dlanalyze.analyzer.Evidence;
 import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.Layer;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.StepView;
 import io.dlanalyze.analyzer.Symptom;
@@ -26,9 +27,7 @@ import io.dlanalyze.analyzer.text.Numbers;
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.Phase;
 import java.util.ArrayList;
-import java.util.EnumSet;
 import java.util.List;
-import java.util.Set;
 
 /**
  * Reports inputs that are not normalized: values beyond +-{@code input-bound} that are not
@@ -55,10 +54,9 @@ import java.util.Set;
     source =
         "UMLAUT / DeepDiagnosis input outside [-1, 1]; AUTOTRAINER abnormal data >= 10"
             + " (docs/references.md#umlaut, #deepdiagnosis, #autotrainer)",
-    thresholds = {"window", "input-bound", "abnormal-hidden"})
+    thresholds = {"window", "input-bound", "abnormal-hidden"},
+    columns = {Column.MEAN, Column.STD, Column.MIN, Column.MAX})
 public final class InputRangeDetector implements Detector {
-  private static final DetectorSpec SPEC =
-      InputRangeDetector.class.getAnnotation(DetectorSpec.class);
 
   private int window;
   private double bound;
@@ -71,35 +69,26 @@ public final class InputRangeDetector implements Detector {
   private long firstOutside = -1;
   private long lastStep;
   private int firstLayer = -1;
-  private long hiddenRunStart = -1;
-  private long hiddenRun;
-  private long hiddenFiredStart = -1;
-  private double hiddenRms;
 
-  @Override
-  public Set<Column> columns() {
-    return EnumSet.of(Column.MEAN, Column.STD, Column.MIN, Column.MAX);
-  }
+  /** Steps in a row where the first layer's output RMS is abnormal. */
+  private Run hiddenRun;
+
+  private double hiddenRms;
 
   @Override
   public void begin(AnalysisContext context) {
     window = context.options().getInt(Thresholds.WINDOW);
     bound = context.options().get(Thresholds.INPUT_BOUND);
     hidden = context.options().get(Thresholds.ABNORMAL_HIDDEN);
+    hiddenRun = new Run(window, Run.Policy.FIRST);
   }
 
   @Override
   public void observe(StepView step) {
     lastStep = step.step();
     if (step.has(-1, Phase.INPUT)) {
-      double lo =
-          step.present(-1, Phase.INPUT, Column.MIN)
-              ? step.value(-1, Phase.INPUT, Column.MIN)
-              : step.mean(-1, Phase.INPUT);
-      double hi =
-          step.present(-1, Phase.INPUT, Column.MAX)
-              ? step.value(-1, Phase.INPUT, Column.MAX)
-              : step.mean(-1, Phase.INPUT);
+      double lo = Rows.low(step, -1, Phase.INPUT);
+      double hi = Rows.high(step, -1, Phase.INPUT);
       if (Double.isFinite(lo) && Double.isFinite(hi)) {
         min = Math.min(min, lo);
         max = Math.max(max, hi);
@@ -107,10 +96,7 @@ public final class InputRangeDetector implements Detector {
           firstOutside = step.step();
         }
         double mean = step.mean(-1, Phase.INPUT);
-        double std =
-            step.present(-1, Phase.INPUT, Column.STD)
-                ? step.value(-1, Phase.INPUT, Column.STD)
-                : Double.NaN;
+        double std = Rows.valueOr(step, -1, Phase.INPUT, Column.STD, Double.NaN);
         if (Double.isFinite(mean) && Double.isFinite(std)) {
           meanSum += mean;
           stdSum += std;
@@ -118,29 +104,18 @@ public final class InputRangeDetector implements Detector {
         }
       }
     }
-    if (firstLayer < 0) {
-      for (int layer = 0; layer < step.layerCount(); layer++) {
-        if (step.has(layer, Phase.FORWARD)) {
-          firstLayer = layer;
-          break;
-        }
+    for (int i = 0; i < step.presentLayerCount() && firstLayer < 0; i++) {
+      if (step.has(step.presentLayer(i), Phase.FORWARD)) {
+        firstLayer = step.presentLayer(i);
       }
     }
     if (firstLayer >= 0 && step.present(firstLayer, Phase.FORWARD, Column.STD)) {
       double mean = step.mean(firstLayer, Phase.FORWARD);
       double std = step.value(firstLayer, Phase.FORWARD, Column.STD);
       double rms = Math.sqrt(mean * mean + std * std);
-      if (rms >= hidden && Double.isFinite(rms)) {
-        if (hiddenRun == 0) {
-          hiddenRunStart = step.step();
-        }
-        hiddenRun++;
-        if (hiddenRun >= window && hiddenFiredStart < 0) {
-          hiddenFiredStart = hiddenRunStart;
-          hiddenRms = rms;
-        }
-      } else {
-        hiddenRun = 0;
+      boolean qualified = hiddenRun.qualified();
+      if (hiddenRun.observe(step.step(), rms >= hidden && Double.isFinite(rms)) && !qualified) {
+        hiddenRms = rms;
       }
     }
   }
@@ -157,10 +132,10 @@ public final class InputRangeDetector implements Detector {
     if (standardized) {
       return findings;
     }
-    boolean abnormal = hiddenFiredStart >= 0;
+    boolean abnormal = hiddenRun.qualified();
     boolean saturating = false;
-    for (int layer = 0; layer < context.layerCount(); layer++) {
-      ActivationKind kind = ActivationKind.of(context.layer(layer));
+    for (Layer layer : context.layers()) {
+      ActivationKind kind = layer.activationKind();
       saturating |= kind.saturates() || kind == ActivationKind.SOFTMAX;
     }
     Evidence.Builder evidence =
@@ -182,10 +157,10 @@ public final class InputRangeDetector implements Detector {
               "; the outputs of %s reached an RMS of %s from step %d",
               context.layer(firstLayer).name(),
               Numbers.format(hiddenRms),
-              hiddenFiredStart);
+              hiddenRun.onset());
     }
     findings.add(
-        Finding.builder(SPEC)
+        Finding.builder(this)
             .symptom(abnormal && !saturating ? Symptom.EXPLODING_GRADIENT : Symptom.SATURATION)
             .severity(abnormal ? Severity.WARNING : Severity.INFO)
             .at(-1, Phase.INPUT)

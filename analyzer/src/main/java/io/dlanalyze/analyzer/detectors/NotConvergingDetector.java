@@ -28,10 +28,8 @@ import io.dlanalyze.analyzer.text.Numbers;
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.Phase;
 import java.util.ArrayList;
-import java.util.EnumSet;
 import java.util.List;
 import java.util.Locale;
-import java.util.Set;
 
 /**
  * Reports a model that never gets meaningfully better than guessing: over at least {@code
@@ -59,10 +57,9 @@ import java.util.Set;
     source =
         "AUTOTRAINER not-converge, max accuracy < Theta, relative to chance"
             + " (docs/references.md#autotrainer)",
-    thresholds = {"min-epochs", "chance-margin"})
+    thresholds = {"min-epochs", "chance-margin"},
+    columns = {Column.MEAN, Column.STD, Column.MIN, Column.MAX})
 public final class NotConvergingDetector implements Detector {
-  private static final DetectorSpec SPEC =
-      NotConvergingDetector.class.getAnnotation(DetectorSpec.class);
 
   private LossHistory history;
   private int minEpochs;
@@ -75,11 +72,6 @@ public final class NotConvergingDetector implements Detector {
   private double targetVarianceSum;
   private long targetVarianceSteps;
   private long targetSteps;
-
-  @Override
-  public Set<Column> columns() {
-    return EnumSet.of(Column.MEAN, Column.STD, Column.MIN, Column.MAX);
-  }
 
   @Override
   public void begin(AnalysisContext context) {
@@ -135,7 +127,7 @@ public final class NotConvergingDetector implements Detector {
       double bar = chance + margin * (1 - chance);
       if (best < bar) {
         findings.add(
-            Finding.builder(SPEC)
+            Finding.builder(this)
                 .at(-1, Phase.ACCURACY)
                 .steps(onset, lastStep, epochs)
                 .evidence(
@@ -183,7 +175,7 @@ public final class NotConvergingDetector implements Detector {
     double explained = 1 - best / variance;
     if (explained < margin) {
       findings.add(
-          Finding.builder(SPEC)
+          Finding.builder(this)
               .at(-1, Phase.LOSS)
               .steps(onset, lastStep, epochs)
               .evidence(

@@ -27,9 +27,7 @@ import io.dlanalyze.analyzer.text.Phrases;
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.Phase;
 import java.util.ArrayList;
-import java.util.EnumSet;
 import java.util.List;
-import java.util.Set;
 
 /**
  * Model-level checks that the model learns: the loss keeps decreasing, and the accuracy is not
@@ -60,10 +58,9 @@ import java.util.Set;
     source =
         "DeepLocalize MDL; TheDeepChecker loss checks; AUTOTRAINER"
             + " (docs/references.md#deeplocalize-mdl, #thedeepchecker, #autotrainer)",
-    thresholds = {"window", "min-improvement", "patience", "converged-drop"})
+    thresholds = {"window", "min-improvement", "patience", "converged-drop"},
+    columns = {Column.MEAN})
 public final class NotLearningDetector implements Detector {
-  private static final DetectorSpec SPEC =
-      NotLearningDetector.class.getAnnotation(DetectorSpec.class);
 
   /** A block this much above the best one means the loss is rising, not converged. */
   private static final double RISE = 0.1;
@@ -96,17 +93,13 @@ public final class NotLearningDetector implements Detector {
   private long onset;
   private long firstStaleStart;
 
-  private long zeroRunStart = -1;
-  private long zeroRun;
-  private boolean accuracyFired;
-  private long accuracyFirst;
-  private long accuracyLast;
-  private long accuracySteps;
+  /** Batches in a row with accuracy exactly 0. */
+  private Run zeroAccuracy;
 
-  @Override
-  public Set<Column> columns() {
-    return EnumSet.of(Column.MEAN);
-  }
+  /** Batches past the window in later runs of zero accuracy, and the last of them. */
+  private long laterSteps;
+
+  private long laterLast = -1;
 
   @Override
   public void begin(AnalysisContext context) {
@@ -114,6 +107,7 @@ public final class NotLearningDetector implements Detector {
     minImprovement = context.options().get(Thresholds.MIN_IMPROVEMENT);
     patience = context.options().getInt(Thresholds.PATIENCE);
     convergedDrop = context.options().get(Thresholds.CONVERGED_DROP);
+    zeroAccuracy = new Run(window, Run.Policy.FIRST);
   }
 
   @Override
@@ -206,7 +200,7 @@ public final class NotLearningDetector implements Detector {
                 Numbers.percent(minImprovement),
                 Numbers.format(best),
                 Numbers.format(lastBlock));
-    return Finding.builder(SPEC)
+    return Finding.builder(this)
         .at(-1, Phase.LOSS)
         .steps(onset, lossLastStep, Math.max(1, lossSteps))
         .evidence(
@@ -234,29 +228,18 @@ public final class NotLearningDetector implements Detector {
   }
 
   private void observeAccuracy(long step, double accuracy) {
-    if (accuracy == 0) {
-      if (zeroRun == 0) {
-        zeroRunStart = step;
-      }
-      zeroRun++;
-      if (zeroRun == window && !accuracyFired) {
-        accuracyFired = true;
-        accuracyFirst = zeroRunStart;
-        accuracySteps = window;
-        accuracyLast = step;
-      } else if (zeroRun > window && accuracyFired) {
-        accuracySteps++;
-        accuracyLast = step;
-      }
-    } else {
-      zeroRun = 0;
+    if (!zeroAccuracy.observe(step, accuracy == 0)
+        && zeroAccuracy.qualified()
+        && zeroAccuracy.length() > window) {
+      laterSteps++;
+      laterLast = step;
     }
   }
 
   /** A loss stall is final only at the end of the run, so only the accuracy check stops early. */
   @Override
   public boolean fired() {
-    return accuracyFired;
+    return zeroAccuracy.qualified();
   }
 
   @Override
@@ -264,7 +247,7 @@ public final class NotLearningDetector implements Detector {
     List<Finding> result = new ArrayList<>();
     if (stall != null) {
       result.add(
-          Finding.builder(SPEC)
+          Finding.builder(this)
               .at(-1, Phase.LOSS)
               .steps(
                   stall.firstStep(),
@@ -274,9 +257,12 @@ public final class NotLearningDetector implements Detector {
               .message(stall.message())
               .build());
     }
-    if (accuracyFired) {
+    if (zeroAccuracy.qualified()) {
+      long accuracyFirst = zeroAccuracy.onset();
+      long accuracySteps = zeroAccuracy.occurrences() + laterSteps;
+      long accuracyLast = laterLast >= 0 ? laterLast : zeroAccuracy.end();
       result.add(
-          Finding.builder(SPEC)
+          Finding.builder(this)
               .at(-1, Phase.ACCURACY)
               .steps(accuracyFirst, accuracyLast, accuracySteps)
               .evidence(

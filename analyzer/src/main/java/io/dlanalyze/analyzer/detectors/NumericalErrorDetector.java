@@ -8,8 +8,6 @@ import static io.dlanalyze.analyzer.EvidenceKeys.MEAN;
 import static io.dlanalyze.analyzer.EvidenceKeys.NAN_COUNT;
 import static io.dlanalyze.analyzer.EvidenceKeys.STATISTIC;
 import static io.dlanalyze.analyzer.EvidenceKeys.STEPS_WITH_NON_FINITE;
-import static java.lang.String.format;
-import static java.util.Locale.ROOT;
 
 import io.dlanalyze.analyzer.AnalysisContext;
 import io.dlanalyze.analyzer.CausalOrder;
@@ -29,8 +27,7 @@ import io.dlanalyze.analyzer.text.Phrases;
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.Phase;
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.EnumSet;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 
@@ -54,40 +51,33 @@ import java.util.Set;
     source =
         "DeepLocalize Alg. 2 NaN/Inf rule; TheDeepChecker NaN checks"
             + " (docs/references.md#deeplocalize-checks, #thedeepchecker)",
-    thresholds = {"window"})
+    thresholds = {"window"},
+    columns = {Column.MEAN, Column.MIN, Column.MAX, Column.NAN_COUNT, Column.INF_COUNT})
 public final class NumericalErrorDetector implements Detector {
-  private static final DetectorSpec SPEC =
-      NumericalErrorDetector.class.getAnnotation(DetectorSpec.class);
-  private static final int MIN_BIT = 1 << Column.MIN.ordinal();
-  private static final int MAX_BIT = 1 << Column.MAX.ordinal();
-  private static final int NAN_BIT = 1 << Column.NAN_COUNT.ordinal();
-  private static final int INF_BIT = 1 << Column.INF_COUNT.ordinal();
+
+  /** Per stream: the last episode it was non-finite in, from which step, in how many steps. */
+  private static final class Stream {
+    int episode;
+    long first;
+    long occurrences;
+  }
+
+  /** The episode's earliest non-finite row and what was not finite in it. */
+  private record Root(
+      long step, int layer, Phase phase, String kind, Statistic statistic, StepValues values) {}
+
+  /** The root row's mean and counts (-1 where not recorded). */
+  private record StepValues(double mean, long nan, long inf) {}
 
   private final List<Finding> findings = new ArrayList<>();
+  private final SlotStates<Stream> streams = new SlotStates<>(Stream::new);
   private int window;
-  private int[] slotEpisode = new int[0];
-  private long[] slotFirst = new long[0];
-  private long[] slotOccurrences = new long[0];
-  private int[] episodeSlots = new int[16];
-  private int episodeSlotCount;
   private int episode;
   private boolean active;
   private long cleanStreak;
-  private long rootStep;
-  private int rootLayer;
-  private Phase rootPhase;
-  private String rootKind;
-  private Statistic rootStatistic;
-  private double rootMean;
-  private long rootNanCount;
-  private long rootInfCount;
+  private Root root;
   private long lastStep;
   private long episodeSteps;
-
-  @Override
-  public Set<Column> columns() {
-    return EnumSet.of(Column.MEAN, Column.MIN, Column.MAX, Column.NAN_COUNT, Column.INF_COUNT);
-  }
 
   @Override
   public void begin(AnalysisContext context) {
@@ -96,102 +86,76 @@ public final class NumericalErrorDetector implements Detector {
 
   @Override
   public void observe(StepView step) {
-    int layers = step.layerCount();
-    int slots = StepView.slotCount(layers);
-    if (slotEpisode.length < slots) {
-      int n = Math.max(slots, slotEpisode.length * 2);
-      slotEpisode = Arrays.copyOf(slotEpisode, n);
-      slotFirst = Arrays.copyOf(slotFirst, n);
-      slotOccurrences = Arrays.copyOf(slotOccurrences, n);
-    }
-    double[] mean = step.doubles(Column.MEAN);
-    double[] min = step.doubles(Column.MIN);
-    double[] max = step.doubles(Column.MAX);
-    long[] nan = step.longs(Column.NAN_COUNT);
-    long[] inf = step.longs(Column.INF_COUNT);
+    AnalysisContext context = step.context();
     boolean any = false;
-    // The model-level slots, then those of each layer with rows in this step, in slot order.
-    for (int i = -1, n = step.presentLayerCount(); i < n; i++) {
-      int base = (i < 0 ? 0 : step.presentLayer(i) + 1) * Phase.COUNT;
-      if (base + Phase.COUNT > slots) {
-        break;
+    for (int i = 0; i < step.presentSlotCount(); i++) {
+      int slot = step.presentSlot(i);
+      if ((step.presentMask(slot) & StepView.NON_FINITE) == 0) {
+        continue;
       }
-      for (int slot = base; slot < base + Phase.COUNT; slot++) {
-        int mask = step.presentMask(slot);
-        if (mask == 0
-            || Double.isFinite(mean[slot])
-                && ((mask & MIN_BIT) == 0 || Double.isFinite(min[slot]))
-                && ((mask & MAX_BIT) == 0 || Double.isFinite(max[slot]))
-                && ((mask & NAN_BIT) == 0 || nan[slot] <= 0)
-                && ((mask & INF_BIT) == 0 || inf[slot] <= 0)) {
-          continue;
-        }
-        int layer = layerOf(slot);
-        Phase phase = phaseOf(slot);
-        if (!any && !active) {
-          episode++;
-          active = true;
-          episodeSlotCount = 0;
-          episodeSteps = 0;
-          rootPhase = null;
-        }
-        any = true;
-        if (rootPhase == null
-            || step.step() == rootStep
-                && CausalOrder.compare(step.step(), layer, phase, rootStep, rootLayer, rootPhase)
-                    < 0) {
-          setRoot(step, layer, phase);
-        }
-        if (slotEpisode[slot] != episode) {
-          slotEpisode[slot] = episode;
-          slotFirst[slot] = step.step();
-          slotOccurrences[slot] = 0;
-          if (episodeSlotCount == episodeSlots.length) {
-            episodeSlots = Arrays.copyOf(episodeSlots, episodeSlotCount * 2);
-          }
-          episodeSlots[episodeSlotCount++] = slot;
-        }
-        slotOccurrences[slot]++;
+      int layer = context.slotLayer(slot);
+      Phase phase = context.slotPhase(slot);
+      if (!any && !active) {
+        episode++;
+        active = true;
+        episodeSteps = 0;
+        root = null;
       }
+      any = true;
+      if (root == null
+          || (step.step() == root.step()
+              && CausalOrder.compare(
+                      step.step(), layer, phase, root.step(), root.layer(), root.phase())
+                  < 0)) {
+        root = root(step, layer, phase);
+      }
+      Stream stream = streams.at(slot);
+      if (stream.episode != episode) {
+        stream.episode = episode;
+        stream.first = step.step();
+        stream.occurrences = 0;
+      }
+      stream.occurrences++;
     }
     if (any) {
       cleanStreak = 0;
       lastStep = step.step();
       episodeSteps++;
     } else if (active && ++cleanStreak >= window) {
-      close(step.context());
+      close(context);
     }
   }
 
-  private void setRoot(StepView step, int layer, Phase phase) {
-    rootStep = step.step();
-    rootLayer = layer;
-    rootPhase = phase;
+  private static Root root(StepView step, int layer, Phase phase) {
     double mean = step.mean(layer, phase);
     double min = step.value(layer, phase, Column.MIN);
     double max = step.value(layer, phase, Column.MAX);
     long nan = step.count(layer, phase, Column.NAN_COUNT);
     long inf = step.count(layer, phase, Column.INF_COUNT);
-    rootMean = mean;
-    rootNanCount = nan;
-    rootInfCount = inf;
     boolean isNan =
         Double.isNaN(mean)
             || nan > 0
-            || Double.isNaN(min) && step.present(layer, phase, Column.MIN)
-            || Double.isNaN(max) && step.present(layer, phase, Column.MAX);
-    rootKind = isNan ? "NaN" : "Inf";
+            || (Double.isNaN(min) && step.present(layer, phase, Column.MIN))
+            || (Double.isNaN(max) && step.present(layer, phase, Column.MAX));
+    Statistic statistic;
     if (!Double.isFinite(mean)) {
-      rootStatistic = Statistic.MEAN;
+      statistic = Statistic.MEAN;
     } else if (nan > 0) {
-      rootStatistic = Statistic.NAN_COUNT;
+      statistic = Statistic.NAN_COUNT;
     } else if (inf > 0) {
-      rootStatistic = Statistic.INF_COUNT;
+      statistic = Statistic.INF_COUNT;
     } else if (!Double.isFinite(max) && step.present(layer, phase, Column.MAX)) {
-      rootStatistic = Statistic.MAX;
+      statistic = Statistic.MAX;
     } else {
-      rootStatistic = Statistic.MIN;
+      statistic = Statistic.MIN;
     }
+    return new Root(
+        step.step(),
+        layer,
+        phase,
+        isNan ? "NaN" : "Inf",
+        statistic,
+        new StepValues(mean, nan, inf));
   }
 
   @Override
@@ -207,94 +171,87 @@ public final class NumericalErrorDetector implements Detector {
     return List.copyOf(findings);
   }
 
+  /** Ends an episode: one finding at its root, the other streams it reached as consequences. */
   private void close(AnalysisContext context) {
     active = false;
     cleanStreak = 0;
-    List<Consequence> consequences = new ArrayList<>();
-    int rootSlot = StepView.slot(rootLayer, rootPhase);
-    int[] order = Arrays.copyOf(episodeSlots, episodeSlotCount);
-    Integer[] sorted = new Integer[order.length];
-    for (int i = 0; i < order.length; i++) {
-      sorted[i] = order[i];
+    List<Integer> slots = new ArrayList<>();
+    for (int slot : streams.slots(context)) {
+      if (streams.get(slot).episode == episode) {
+        slots.add(slot);
+      }
     }
-    Arrays.sort(
-        sorted,
+    slots.sort(
         (a, b) ->
             CausalOrder.compare(
-                slotFirst[a], layerOf(a), phaseOf(a), slotFirst[b], layerOf(b), phaseOf(b)));
-    int layersAffected = 0;
-    boolean[] layerSeen = new boolean[context.layerCount() + 1];
-    for (int slot : sorted) {
-      int layer = layerOf(slot);
-      if (layer >= 0 && !layerSeen[layer + 1]) {
-        layerSeen[layer + 1] = true;
-        layersAffected++;
+                streams.get(a).first,
+                context.slotLayer(a),
+                context.slotPhase(a),
+                streams.get(b).first,
+                context.slotLayer(b),
+                context.slotPhase(b)));
+    int rootSlot = context.slot(root.layer(), root.phase());
+    List<Consequence> consequences = new ArrayList<>();
+    Set<Integer> layers = new HashSet<>();
+    for (int slot : slots) {
+      int layer = context.slotLayer(slot);
+      if (layer >= 0) {
+        layers.add(layer);
       }
-      if (slot == rootSlot) {
-        continue;
+      if (slot != rootSlot) {
+        Stream stream = streams.get(slot);
+        consequences.add(
+            new Consequence(
+                layer,
+                context.layer(layer).name(),
+                context.slotPhase(slot),
+                stream.first,
+                stream.occurrences));
       }
-      consequences.add(
-          new Consequence(
-              layer,
-              context.layer(layer).name(),
-              phaseOf(slot),
-              slotFirst[slot],
-              slotOccurrences[slot]));
     }
-    String name = context.layer(rootLayer).name();
+    StepValues values = root.values();
     Evidence.Builder evidence =
-        Evidence.builder().put(KIND, rootKind).put(STATISTIC, rootStatistic).put(MEAN, rootMean);
-    if (rootNanCount >= 0) {
-      evidence.put(NAN_COUNT, rootNanCount);
+        Evidence.builder()
+            .put(KIND, root.kind())
+            .put(STATISTIC, root.statistic())
+            .put(MEAN, values.mean());
+    if (values.nan() >= 0) {
+      evidence.put(NAN_COUNT, values.nan());
     }
-    if (rootInfCount >= 0) {
-      evidence.put(INF_COUNT, rootInfCount);
+    if (values.inf() >= 0) {
+      evidence.put(INF_COUNT, values.inf());
     }
     evidence
-        .put(AFFECTED_STREAMS, (long) sorted.length)
-        .put(AFFECTED_LAYERS, (long) layersAffected)
+        .put(AFFECTED_STREAMS, slots.size())
+        .put(AFFECTED_LAYERS, layers.size())
         .put(STEPS_WITH_NON_FINITE, episodeSteps);
-    String where = Phrases.subject(name, rootLayer, rootPhase);
-    String spread =
-        consequences.isEmpty()
-            ? "it stayed there"
-            : format(
-                ROOT,
-                "it spread to %d other %s",
-                consequences.size(),
-                consequences.size() == 1 ? "stream" : "streams");
+    String value =
+        switch (root.statistic()) {
+          case MEAN -> Numbers.format(values.mean());
+          case NAN_COUNT -> Long.toString(values.nan());
+          case INF_COUNT -> Long.toString(values.inf());
+          case MAX, MIN -> "non-finite";
+        };
     findings.add(
-        Finding.builder(SPEC)
-            .at(rootLayer, rootPhase)
-            .steps(rootStep, lastStep, episodeSteps)
+        Finding.builder(this)
+            .at(root.layer(), root.phase())
+            .steps(root.step(), lastStep, episodeSteps)
             .evidence(evidence.build())
             .consequences(consequences)
             .message(
-                "%s first turned %s at step %d (%s %s); %s, and %d %s had non-finite values up to"
-                    + " step %d.",
-                where,
-                rootKind,
-                rootStep,
-                rootStatistic.wireName(),
-                rootStatistic == Statistic.MEAN
-                    ? Numbers.format(rootMean)
-                    : rootStatistic == Statistic.NAN_COUNT
-                        ? Long.toString(rootNanCount)
-                        : rootStatistic == Statistic.INF_COUNT
-                            ? Long.toString(rootInfCount)
-                            : "non-finite",
-                spread,
-                episodeSteps,
-                episodeSteps == 1 ? "step" : "steps",
+                "%s first turned %s at step %d (%s %s); %s, and %s had non-finite values up to step"
+                    + " %d.",
+                Phrases.subject(context.layer(root.layer()).name(), root.layer(), root.phase()),
+                root.kind(),
+                root.step(),
+                root.statistic().wireName(),
+                value,
+                consequences.isEmpty()
+                    ? "it stayed there"
+                    : "it spread to "
+                        + Phrases.count(consequences.size(), "other stream", "other streams"),
+                Phrases.count(episodeSteps, "step", "steps"),
                 lastStep)
             .build());
-  }
-
-  private static int layerOf(int slot) {
-    return slot / Phase.COUNT - 1;
-  }
-
-  private static Phase phaseOf(int slot) {
-    return Phase.ofCode(slot % Phase.COUNT);
   }
 }

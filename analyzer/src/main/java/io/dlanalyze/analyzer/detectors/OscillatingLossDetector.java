@@ -24,9 +24,7 @@ import io.dlanalyze.analyzer.text.Numbers;
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.Phase;
 import java.util.ArrayList;
-import java.util.EnumSet;
 import java.util.List;
-import java.util.Set;
 
 /**
  * Reports a loss that swings up and down instead of converging: averaged over blocks of {@code
@@ -52,20 +50,14 @@ import java.util.Set;
     source =
         "AUTOTRAINER unstable rule, zeta/eta; TheDeepChecker fluctuating loss"
             + " (docs/references.md#autotrainer, #thedeepchecker)",
-    thresholds = {"oscillation-block", "oscillation-amplitude", "oscillation-swings"})
+    thresholds = {"oscillation-block", "oscillation-amplitude", "oscillation-swings"},
+    columns = {Column.MEAN})
 public final class OscillatingLossDetector implements Detector {
-  private static final DetectorSpec SPEC =
-      OscillatingLossDetector.class.getAnnotation(DetectorSpec.class);
 
   private LossHistory loss;
   private int block;
   private double amplitude;
   private int swings;
-
-  @Override
-  public Set<Column> columns() {
-    return EnumSet.of(Column.MEAN);
-  }
 
   @Override
   public void begin(AnalysisContext context) {
@@ -131,7 +123,7 @@ public final class OscillatingLossDetector implements Detector {
       max = Math.max(max, m);
     }
     findings.add(
-        Finding.builder(SPEC)
+        Finding.builder(this)
             .at(-1, Phase.LOSS)
             .steps(first, Math.max(first, last), count)
             .evidence(

@@ -18,7 +18,6 @@ import io.dlanalyze.analyzer.DetectorSpec;
 import io.dlanalyze.analyzer.Evidence;
 import io.dlanalyze.analyzer.EvidenceKeys.SaturationRule;
 import io.dlanalyze.analyzer.Finding;
-import io.dlanalyze.analyzer.LossHistory;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.StepView;
 import io.dlanalyze.analyzer.Symptom;
@@ -27,10 +26,7 @@ import io.dlanalyze.analyzer.text.Numbers;
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.Phase;
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.EnumSet;
 import java.util.List;
-import java.util.Set;
 
 /**
  * Reports sigmoid and tanh layers stuck in their flat tails, where the gradient vanishes: for
@@ -58,100 +54,60 @@ import java.util.Set;
     source =
         "DeepDiagnosis saturated activation, share beyond +-5 > 0.5; TheDeepChecker saturation"
             + " (docs/references.md#deepdiagnosis, #thedeepchecker)",
-    thresholds = {"window", "saturation-fraction", "saturation-std", "converged-drop"})
+    thresholds = {"window", "saturation-fraction", "saturation-std", "converged-drop"},
+    columns = {Column.MEAN, Column.STD})
 public final class SaturationDetector implements Detector {
-  private static final DetectorSpec SPEC =
-      SaturationDetector.class.getAnnotation(DetectorSpec.class);
 
   private static final double TAIL = 5;
   private static final double NEAR_END = 0.05;
 
-  private LossHistory loss;
+  /** Per sigmoid/tanh layer: its run of saturated steps, and the first one's last values. */
+  private final class State {
+    final Run run = new Run(window, Run.Policy.FIRST);
+
+    /** The ordinal of the last step the layer had rows in (a step without them ends its run). */
+    long seenAt;
+
+    double lastMean;
+    double lastStd;
+    double lastShare;
+    boolean pinned;
+  }
+
+  private final SlotStates<State> layers = new SlotStates<>(State::new);
+  private LossGate gate;
   private int window;
   private double fraction;
   private double stdShare;
-  private double convergedDrop;
-  private long[] runStart = new long[0];
-  private long[] run = new long[0];
-
-  /** Per layer: the ordinal of the last step it had rows in (a step without them ends its run). */
-  private long[] seenAt = new long[0];
-
-  private long[] firedStart = new long[0];
-  private long[] firedEnd = new long[0];
-  private double[] lastMean = new double[0];
-  private double[] lastStd = new double[0];
-  private double[] lastShare = new double[0];
-  private boolean[] pinned = new boolean[0];
-
-  @Override
-  public Set<Column> columns() {
-    return EnumSet.of(Column.MEAN, Column.STD);
-  }
 
   @Override
   public void begin(AnalysisContext context) {
-    loss = context.lossHistory();
+    gate = new LossGate(context);
     window = context.options().getInt(Thresholds.WINDOW);
     fraction = context.options().get(Thresholds.SATURATION_FRACTION);
     stdShare = context.options().get(Thresholds.SATURATION_STD);
-    convergedDrop = context.options().get(Thresholds.CONVERGED_DROP);
-  }
-
-  private void ensure(int layers) {
-    if (run.length >= layers) {
-      return;
-    }
-    int old = run.length;
-    layers =
-        Math.max(layers, old * 2); // doubling: a trace that adds layers one by one copies O(layers)
-    runStart = Arrays.copyOf(runStart, layers);
-    run = Arrays.copyOf(run, layers);
-    seenAt = Arrays.copyOf(seenAt, layers);
-    firedStart = Arrays.copyOf(firedStart, layers);
-    firedEnd = Arrays.copyOf(firedEnd, layers);
-    lastMean = Arrays.copyOf(lastMean, layers);
-    lastStd = Arrays.copyOf(lastStd, layers);
-    lastShare = Arrays.copyOf(lastShare, layers);
-    pinned = Arrays.copyOf(pinned, layers);
-    Arrays.fill(firedStart, old, layers, -1);
   }
 
   @Override
   public void observe(StepView step) {
-    ensure(step.layerCount());
-    long ordinal = step.ordinal();
-    for (int i = 0, n = step.presentLayerCount(), layers = step.layerCount(); i < n; i++) {
+    for (int i = 0; i < step.presentLayerCount(); i++) {
       int layer = step.presentLayer(i);
-      if (layer >= layers) {
-        break;
-      }
       ActivationKind kind = step.layer(layer).activationKind();
       if (!kind.saturates()) {
         continue;
       }
-      if (seenAt[layer] != ordinal - 1) {
-        run[layer] = 0; // steps without its rows since it was last seen: not pinned there
+      State state = layers.at(step.slot(layer, Phase.ACTIVATION));
+      if (state.seenAt != step.ordinal() - 1) {
+        state.run.reset(); // steps without its rows since it was last seen: not pinned there
       }
-      seenAt[layer] = ordinal;
+      state.seenAt = step.ordinal();
       boolean isPinned = pinned(step, layer, kind);
       double share = tailShare(step, layer);
-      boolean holds = isPinned || share >= fraction;
-      if (!holds) {
-        run[layer] = 0;
-        continue;
-      }
-      if (run[layer] == 0) {
-        runStart[layer] = step.step();
-      }
-      run[layer]++;
-      if (run[layer] >= window && (firedStart[layer] < 0 || firedStart[layer] == runStart[layer])) {
-        firedStart[layer] = runStart[layer];
-        firedEnd[layer] = step.step();
-        lastMean[layer] = step.mean(layer, Phase.ACTIVATION);
-        lastStd[layer] = step.value(layer, Phase.ACTIVATION, Column.STD);
-        lastShare[layer] = share;
-        pinned[layer] = isPinned;
+      if (state.run.observe(step.step(), isPinned || share >= fraction)) {
+        state.lastMean = step.mean(layer, Phase.ACTIVATION);
+        state.lastStd = step.value(layer, Phase.ACTIVATION, Column.STD);
+        state.lastShare = share;
+        state.pinned = isPinned;
       }
     }
   }
@@ -202,44 +158,44 @@ public final class SaturationDetector implements Detector {
   @Override
   public List<Finding> finish(AnalysisContext context) {
     List<Finding> findings = new ArrayList<>();
-    if (loss.learned(window, convergedDrop)) {
+    if (gate.learned()) {
       return findings;
     }
-    boolean judged = loss.judgeable(window);
-    for (int layer = 0; layer < run.length; layer++) {
-      if (firedStart[layer] < 0) {
+    boolean judged = gate.judgeable();
+    for (int slot : layers.slots(context)) {
+      State state = layers.get(slot);
+      if (!state.run.qualified()) {
         continue;
       }
-      ActivationKind kind = ActivationKind.of(context.layer(layer));
-      long length = firedEnd[layer] - firedStart[layer] + 1;
-      String name = context.layer(layer).name();
+      int layer = context.slotLayer(slot);
+      ActivationKind kind = context.layer(layer).activationKind();
+      long first = state.run.onset();
+      long length = state.run.end() - first + 1;
       Evidence.Builder evidence =
           Evidence.builder()
               .put(ACTIVATION, kind.wireName())
               .put(
                   SATURATION_RULE,
-                  pinned[layer] ? SaturationRule.PINNED_OUTPUT : SaturationRule.TAIL_SHARE)
-              .put(OUTPUT_MEAN, lastMean[layer])
-              .put(OUTPUT_STD, lastStd[layer])
+                  state.pinned ? SaturationRule.PINNED_OUTPUT : SaturationRule.TAIL_SHARE)
+              .put(OUTPUT_MEAN, state.lastMean)
+              .put(OUTPUT_STD, state.lastStd)
               .put(RUN_STEPS, length);
-      if (!Double.isNaN(lastShare[layer])) {
-        evidence.put(SHARE_BEYOND_5, lastShare[layer]);
+      if (!Double.isNaN(state.lastShare)) {
+        evidence.put(SHARE_BEYOND_5, state.lastShare);
       }
       String how =
-          pinned[layer]
+          state.pinned
               ? format(
                   ROOT,
                   "its output stayed pinned near %s (mean %s, std %s)",
                   Numbers.format(
-                      lastMean[layer] > (kind.low() + kind.high()) / 2 ? kind.high() : kind.low()),
-                  Numbers.format(lastMean[layer]),
-                  Numbers.format(lastStd[layer]))
+                      state.lastMean > (kind.low() + kind.high()) / 2 ? kind.high() : kind.low()),
+                  Numbers.format(state.lastMean),
+                  Numbers.format(state.lastStd))
               : format(
-                  ROOT, "about %s of its inputs lay beyond +-5", Numbers.percent(lastShare[layer]));
+                  ROOT, "about %s of its inputs lay beyond +-5", Numbers.percent(state.lastShare));
       Finding.Builder finding =
-          Finding.builder(SPEC)
-              .at(layer, Phase.ACTIVATION)
-              .steps(firedStart[layer], firedEnd[layer], length);
+          Finding.builder(this).at(layer, Phase.ACTIVATION).steps(first, state.run.end(), length);
       if (!judged) {
         evidence.put(
             INCONCLUSIVE, "too few loss values to tell saturation from a confident trained output");
@@ -249,15 +205,9 @@ public final class SaturationDetector implements Detector {
           finding
               .evidence(evidence.build())
               .message(
-                  format(
-                      ROOT,
-                      "The %s layer %s saturated for %d steps from step %d: %s, while the loss did"
-                          + " not fall.",
-                      kind.wireName(),
-                      name,
-                      length,
-                      firedStart[layer],
-                      how))
+                  "The %s layer %s saturated for %d steps from step %d: %s, while the loss did"
+                      + " not fall.",
+                  kind.wireName(), context.layer(layer).name(), length, first, how)
               .build());
     }
     return findings;

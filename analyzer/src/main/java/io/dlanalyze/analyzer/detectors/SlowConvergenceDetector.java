@@ -29,9 +29,7 @@ import io.dlanalyze.analyzer.text.Numbers;
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.Phase;
 import java.util.ArrayList;
-import java.util.EnumSet;
 import java.util.List;
-import java.util.Set;
 
 /**
  * Reports training that makes almost no progress from epoch to epoch: no epoch raised the mean
@@ -51,31 +49,23 @@ import java.util.Set;
     severity = Severity.WARNING,
     summary = "No epoch improves the accuracy (or the loss) by more than a small step",
     source = "AUTOTRAINER slow convergence, delta = 0.01 (docs/references.md#autotrainer)",
-    thresholds = {"window", "slow-convergence-delta", "min-epochs", "converged-drop"})
+    thresholds = {"window", "slow-convergence-delta", "min-epochs", "converged-drop"},
+    columns = {Column.MEAN})
 public final class SlowConvergenceDetector implements Detector {
-  private static final DetectorSpec SPEC =
-      SlowConvergenceDetector.class.getAnnotation(DetectorSpec.class);
 
   private LossHistory loss;
-  private int window;
+  private LossGate gate;
   private double delta;
   private int minEpochs;
-  private double convergedDrop;
   private long firstStep = -1;
   private long lastStep = -1;
 
   @Override
-  public Set<Column> columns() {
-    return EnumSet.of(Column.MEAN);
-  }
-
-  @Override
   public void begin(AnalysisContext context) {
-    loss = context.lossHistory();
-    window = context.options().getInt(Thresholds.WINDOW);
+    gate = new LossGate(context);
+    loss = gate.history();
     delta = context.options().get(Thresholds.SLOW_CONVERGENCE_DELTA);
     minEpochs = context.options().getInt(Thresholds.MIN_EPOCHS);
-    convergedDrop = context.options().get(Thresholds.CONVERGED_DROP);
   }
 
   @Override
@@ -95,7 +85,7 @@ public final class SlowConvergenceDetector implements Detector {
   public List<Finding> finish(AnalysisContext context) {
     List<Finding> findings = new ArrayList<>();
     int epochs = loss.epochs();
-    if (epochs < 2 || loss.firstNonFiniteStep() >= 0 || loss.learned(window, convergedDrop)) {
+    if (epochs < 2 || gate.nonFinite() || gate.learned()) {
       return findings;
     }
     boolean accuracy = loss.hasAccuracy();
@@ -133,7 +123,7 @@ public final class SlowConvergenceDetector implements Detector {
                 accuracy ? LAST_EPOCH_ACCURACY : LAST_EPOCH_LOSS,
                 accuracy ? loss.epochAccuracy(epochs - 1) : loss.epochLoss(epochs - 1));
     Finding.Builder finding =
-        Finding.builder(SPEC)
+        Finding.builder(this)
             .at(-1, accuracy ? Phase.ACCURACY : Phase.LOSS)
             .steps(onset(epochs), lastStep, epochs);
     if (epochs < minEpochs) {

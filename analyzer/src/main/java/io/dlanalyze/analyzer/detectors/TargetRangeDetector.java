@@ -29,10 +29,8 @@ import io.dlanalyze.analyzer.text.Numbers;
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.Phase;
 import java.util.ArrayList;
-import java.util.EnumSet;
 import java.util.List;
 import java.util.Locale;
-import java.util.Set;
 
 /**
  * Reports outputs that cannot match their targets: targets outside the output activation's range
@@ -58,10 +56,9 @@ import java.util.Set;
         "Targets outside the output activation's range, a one-unit softmax, or constant targets",
     source =
         "DeepDiagnosis out-of-range check and relu/linear output with cross-entropy"
-            + " (docs/references.md#deepdiagnosis)")
+            + " (docs/references.md#deepdiagnosis)",
+    columns = {Column.MEAN, Column.STD, Column.MIN, Column.MAX, Column.NUMEL})
 public final class TargetRangeDetector implements Detector {
-  private static final DetectorSpec SPEC =
-      TargetRangeDetector.class.getAnnotation(DetectorSpec.class);
   private static final double SLACK = 1e-6;
 
   private double min = Double.POSITIVE_INFINITY;
@@ -81,17 +78,12 @@ public final class TargetRangeDetector implements Detector {
   private double aboveBound;
 
   @Override
-  public Set<Column> columns() {
-    return EnumSet.of(Column.MEAN, Column.STD, Column.MIN, Column.MAX, Column.NUMEL);
-  }
-
-  @Override
   public void observe(StepView step) {
     if (firstStep < 0) {
       firstStep = step.step();
       output = step.layerCount() - 1;
       if (output >= 0) {
-        kind = ActivationKind.of(step.layer(output));
+        kind = step.layer(output).activationKind();
         belowBound = kind.low();
         aboveBound = kind.high();
       }
@@ -100,10 +92,7 @@ public final class TargetRangeDetector implements Detector {
     if (output >= 0 && step.has(output, Phase.ACTIVATION)) {
       outputSteps++;
       double mean = step.mean(output, Phase.ACTIVATION);
-      double std =
-          step.present(output, Phase.ACTIVATION, Column.STD)
-              ? step.value(output, Phase.ACTIVATION, Column.STD)
-              : Double.NaN;
+      double std = Rows.valueOr(step, output, Phase.ACTIVATION, Column.STD, Double.NaN);
       if (mean == 1 && std == 0) {
         outputConstantOne++;
       }
@@ -114,14 +103,8 @@ public final class TargetRangeDetector implements Detector {
     if (!step.has(-1, Phase.TARGET)) {
       return;
     }
-    double lo =
-        step.present(-1, Phase.TARGET, Column.MIN)
-            ? step.value(-1, Phase.TARGET, Column.MIN)
-            : step.mean(-1, Phase.TARGET);
-    double hi =
-        step.present(-1, Phase.TARGET, Column.MAX)
-            ? step.value(-1, Phase.TARGET, Column.MAX)
-            : step.mean(-1, Phase.TARGET);
+    double lo = Rows.low(step, -1, Phase.TARGET);
+    double hi = Rows.high(step, -1, Phase.TARGET);
     if (!Double.isFinite(lo) || !Double.isFinite(hi)) {
       return;
     }
@@ -153,7 +136,7 @@ public final class TargetRangeDetector implements Detector {
     String name = output >= 0 ? context.layer(output).name() : "model";
     if (targetSteps > 0 && min == max && targetSteps >= 2) {
       findings.add(
-          Finding.builder(SPEC)
+          Finding.builder(this)
               .symptom(Symptom.NOT_LEARNING)
               .at(-1, Phase.TARGET)
               .steps(firstTarget, lastStep, targetSteps)
@@ -178,7 +161,7 @@ public final class TargetRangeDetector implements Detector {
     if (kind == ActivationKind.SOFTMAX
         && (width == 1 || (width < 0 && outputSteps > 0 && outputConstantOne == outputSteps))) {
       findings.add(
-          Finding.builder(SPEC)
+          Finding.builder(this)
               .symptom(Symptom.DEAD_OR_ZERO)
               .at(output, Phase.ACTIVATION)
               .steps(firstStep, lastStep, Math.max(1, outputSteps))
@@ -200,7 +183,7 @@ public final class TargetRangeDetector implements Detector {
     }
     if (kind == ActivationKind.RELU && crossEntropy) {
       findings.add(
-          Finding.builder(SPEC)
+          Finding.builder(this)
               .symptom(Symptom.DEAD_OR_ZERO)
               .severity(Severity.WARNING)
               .at(output, Phase.ACTIVATION)
@@ -231,7 +214,7 @@ public final class TargetRangeDetector implements Detector {
       return findings;
     }
     findings.add(
-        Finding.builder(SPEC)
+        Finding.builder(this)
             .symptom(kind == ActivationKind.RELU ? Symptom.DEAD_OR_ZERO : Symptom.SATURATION)
             .at(output, Phase.ACTIVATION)
             .steps(first, lastStep, targetSteps)

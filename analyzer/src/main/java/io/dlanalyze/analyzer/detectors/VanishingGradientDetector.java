@@ -20,7 +20,6 @@ import io.dlanalyze.analyzer.DetectorSpec;
 import io.dlanalyze.analyzer.Evidence;
 import io.dlanalyze.analyzer.EvidenceKeys.VanishingRule;
 import io.dlanalyze.analyzer.Finding;
-import io.dlanalyze.analyzer.LossHistory;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.StepView;
 import io.dlanalyze.analyzer.Symptom;
@@ -29,9 +28,7 @@ import io.dlanalyze.analyzer.text.Numbers;
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.Phase;
 import java.util.ArrayList;
-import java.util.EnumSet;
 import java.util.List;
-import java.util.Set;
 
 /**
  * Reports gradients that vanish before they reach the first layers: for {@code window} steps in a
@@ -65,29 +62,24 @@ import java.util.Set;
       "vanishing-rms",
       "zero-fraction",
       "converged-drop"
-    })
+    },
+    columns = {Column.MEAN, Column.L2_NORM, Column.NUMEL, Column.ZERO_FRACTION})
 public final class VanishingGradientDetector implements Detector {
-  private static final DetectorSpec SPEC =
-      VanishingGradientDetector.class.getAnnotation(DetectorSpec.class);
 
-  private LossHistory loss;
+  private LossGate gate;
   private int window;
   private double ratioLimit;
   private double normLimit;
   private double rmsLimit;
-  private double convergedDrop;
-  private double zeroFraction;
 
-  private long runStart = -1;
-  private long run;
+  /** Steps in a row where one layer's gradient vanished; a change of layer starts a new run. */
+  private Run run;
+
   private int runLayer = -1;
   private double runWorstRatio = Double.NaN;
   private double runWorstNorm = Double.NaN;
   private double runWorstRms = Double.NaN;
   private VanishingRule runRule;
-  private long firedStart = -1;
-  private long firedEnd;
-  private long firedSteps;
   private int firedLayer;
   private VanishingRule firedRule;
   private double firedRatio;
@@ -96,19 +88,13 @@ public final class VanishingGradientDetector implements Detector {
   private String lastLayerName;
 
   @Override
-  public Set<Column> columns() {
-    return EnumSet.of(Column.MEAN, Column.L2_NORM, Column.NUMEL, Column.ZERO_FRACTION);
-  }
-
-  @Override
   public void begin(AnalysisContext context) {
-    loss = context.lossHistory();
+    gate = new LossGate(context);
     window = context.options().getInt(Thresholds.WINDOW);
     ratioLimit = context.options().get(Thresholds.VANISHING_RATIO);
     normLimit = context.options().get(Thresholds.VANISHING_NORM);
     rmsLimit = context.options().get(Thresholds.VANISHING_RMS);
-    convergedDrop = context.options().get(Thresholds.CONVERGED_DROP);
-    zeroFraction = context.options().get(Thresholds.ZERO_FRACTION);
+    run = new Run(window, Run.Policy.FIRST);
   }
 
   @Override
@@ -117,17 +103,16 @@ public final class VanishingGradientDetector implements Detector {
     int last = -1;
     int rmsLayer = -1;
     double rmsValue = Double.NaN;
-    for (int i = 0, n = step.presentLayerCount(), layers = step.layerCount(); i < n; i++) {
+    for (int i = 0; i < step.presentLayerCount(); i++) {
       int layer = step.presentLayer(i);
-      if (layer >= layers) {
-        break;
-      }
       Phase phase = GradientNorms.phase(step, layer);
       if (phase == null) {
         continue;
       }
       double l2 = step.value(layer, phase, Column.L2_NORM);
-      if (!Double.isFinite(l2) || l2 <= 0 || allZero(step, layer, phase)) {
+      if (!Double.isFinite(l2)
+          || l2 <= 0
+          || (step.presentMask(step.slot(layer, phase)) & StepView.ALL_ZERO) != 0) {
         continue;
       }
       if (first < 0) {
@@ -150,19 +135,18 @@ public final class VanishingGradientDetector implements Detector {
       lastLayerName = step.layer(last).name();
     }
     if (!ratioHolds && rmsLayer < 0) {
-      run = 0;
+      run.reset();
       return;
     }
     int layer = ratioHolds ? first : rmsLayer;
-    if (run == 0 || layer != runLayer) {
-      runStart = step.step();
+    if (run.length() == 0 || layer != runLayer) {
+      run.reset();
       runLayer = layer;
-      run = 0;
       runWorstRatio = Double.NaN;
       runWorstNorm = Double.NaN;
       runWorstRms = Double.NaN;
     }
-    run++;
+    boolean tracked = run.observe(step.step(), true);
     runRule = ratioHolds ? VanishingRule.RATIO : VanishingRule.RMS;
     if (ratioHolds) {
       runWorstRatio = Double.isNaN(runWorstRatio) ? ratio : Math.min(runWorstRatio, ratio);
@@ -170,10 +154,7 @@ public final class VanishingGradientDetector implements Detector {
     } else {
       runWorstRms = Double.isNaN(runWorstRms) ? rmsValue : Math.min(runWorstRms, rmsValue);
     }
-    if (run >= window && (firedStart < 0 || firedStart == runStart)) {
-      firedStart = runStart;
-      firedEnd = step.step();
-      firedSteps = run;
+    if (tracked) {
       firedLayer = runLayer;
       firedRule = runRule;
       firedRatio = runWorstRatio;
@@ -182,18 +163,15 @@ public final class VanishingGradientDetector implements Detector {
     }
   }
 
-  private boolean allZero(StepView step, int layer, Phase phase) {
-    return step.present(layer, phase, Column.ZERO_FRACTION)
-        && step.value(layer, phase, Column.ZERO_FRACTION) >= zeroFraction;
-  }
-
   @Override
   public List<Finding> finish(AnalysisContext context) {
     List<Finding> findings = new ArrayList<>();
-    if (firedStart < 0 || loss.learned(window, convergedDrop)) {
+    if (!run.qualified() || gate.learned()) {
       return findings;
     }
-    boolean judged = loss.judgeable(window);
+    boolean judged = gate.judgeable();
+    long firedStart = run.onset();
+    long firedSteps = run.occurrences();
     String name = context.layer(firedLayer).name();
     Evidence.Builder evidence =
         Evidence.builder().put(VANISHING_RULE, firedRule).put(RUN_STEPS, firedSteps);
@@ -233,9 +211,9 @@ public final class VanishingGradientDetector implements Detector {
               Numbers.format(firedRms));
     }
     Finding.Builder finding =
-        Finding.builder(SPEC)
+        Finding.builder(this)
             .at(firedLayer, Phase.GRADIENT)
-            .steps(firedStart, firedEnd, firedSteps);
+            .steps(firedStart, run.end(), firedSteps);
     if (!judged) {
       evidence.put(
           INCONCLUSIVE, "too few loss values to tell a vanishing gradient from a converged model");

@@ -7,8 +7,6 @@ import static io.dlanalyze.analyzer.EvidenceKeys.INITIAL_VARIANCE;
 import static io.dlanalyze.analyzer.EvidenceKeys.MAX_VARIANCE;
 import static io.dlanalyze.analyzer.EvidenceKeys.MIN_VARIANCE;
 import static io.dlanalyze.analyzer.EvidenceKeys.RUN_STEPS;
-import static java.lang.String.format;
-import static java.util.Locale.ROOT;
 
 import io.dlanalyze.analyzer.AnalysisContext;
 import io.dlanalyze.analyzer.Detector;
@@ -25,10 +23,7 @@ import io.dlanalyze.analyzer.text.Numbers;
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.Phase;
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.EnumSet;
 import java.util.List;
-import java.util.Set;
 
 /**
  * Reports layers whose weight variance (std^2 of the weight phase) stays outside [{@code
@@ -48,74 +43,59 @@ import java.util.Set;
     severity = Severity.WARNING,
     summary = "A layer's weight variance stays outside its normal band",
     source = "DeepDiagnosis poor weight, var < 1e-5 or > 10 (docs/references.md#deepdiagnosis)",
-    thresholds = {"window", "weight-variance-low", "weight-variance-high"})
+    thresholds = {"window", "weight-variance-low", "weight-variance-high"},
+    columns = {Column.MEAN, Column.STD, Column.NUMEL})
 public final class WeightVarianceDetector implements Detector {
-  private static final DetectorSpec SPEC =
-      WeightVarianceDetector.class.getAnnotation(DetectorSpec.class);
 
+  /**
+   * Per layer: its band run, its first variance, and the largest (above the band) or smallest
+   * (below) variance of the first firing run.
+   */
+  private final class State {
+    final BandRun band = new BandRun(window);
+    double initial = Double.NaN;
+    double extreme = Double.NaN;
+  }
+
+  private final SlotStates<State> layers = new SlotStates<>(State::new);
   private int window;
   private double low;
   private double high;
-  private BandRuns runs;
-  private double[] initial = new double[0];
-
-  /** The largest (above the band) or smallest (below) variance of the first firing run. */
-  private double[] extreme = new double[0];
-
-  @Override
-  public Set<Column> columns() {
-    return EnumSet.of(Column.MEAN, Column.STD, Column.NUMEL);
-  }
 
   @Override
   public void begin(AnalysisContext context) {
     window = context.options().getInt(Thresholds.WINDOW);
     low = context.options().get(Thresholds.WEIGHT_VARIANCE_LOW);
     high = context.options().get(Thresholds.WEIGHT_VARIANCE_HIGH);
-    runs = new BandRuns(window);
-  }
-
-  private void ensure(int layers) {
-    int old = runs.capacity();
-    int n = runs.ensure(layers);
-    if (n == old) {
-      return;
-    }
-    initial = Arrays.copyOf(initial, n);
-    extreme = Arrays.copyOf(extreme, n);
-    Arrays.fill(initial, old, n, Double.NaN);
-    Arrays.fill(extreme, old, n, Double.NaN);
   }
 
   @Override
   public void observe(StepView step) {
-    ensure(step.layerCount());
-    for (int i = 0, n = step.presentLayerCount(), layers = step.layerCount(); i < n; i++) {
+    for (int i = 0; i < step.presentLayerCount(); i++) {
       int layer = step.presentLayer(i);
-      if (layer >= layers) {
-        break;
-      }
-      if (!step.present(layer, Phase.WEIGHT, Column.STD) || step.layer(layer).isNormalization()) {
-        continue;
-      }
       long numel = step.count(layer, Phase.WEIGHT, Column.NUMEL);
-      if (numel >= 0 && numel < 2) {
+      if (!step.present(layer, Phase.WEIGHT, Column.STD)
+          || step.layer(layer).isNormalization()
+          || (numel >= 0 && numel < 2)) {
         continue;
       }
+      State state = layers.at(step.slot(layer, Phase.WEIGHT));
       double std = step.value(layer, Phase.WEIGHT, Column.STD);
       if (!Double.isFinite(std)) {
-        runs.interrupt(layer);
+        state.band.interrupt();
         continue;
       }
       double variance = std * std;
-      if (Double.isNaN(initial[layer])) {
-        initial[layer] = variance;
+      if (Double.isNaN(state.initial)) {
+        state.initial = variance;
       }
-      int s = variance > high ? 1 : variance < low ? -1 : 0;
-      if (runs.observe(layer, step.step(), s)) {
-        double e = extreme[layer];
-        extreme[layer] =
-            Double.isNaN(e) ? variance : s > 0 ? Math.max(e, variance) : Math.min(e, variance);
+      if (state.band.observe(step.step(), variance, low, high)) {
+        state.extreme =
+            Double.isNaN(state.extreme)
+                ? variance
+                : state.band.firedSide() > 0
+                    ? Math.max(state.extreme, variance)
+                    : Math.min(state.extreme, variance);
       }
     }
   }
@@ -123,39 +103,38 @@ public final class WeightVarianceDetector implements Detector {
   @Override
   public List<Finding> finish(AnalysisContext context) {
     List<Finding> findings = new ArrayList<>();
-    for (int layer = 0; layer < runs.capacity(); layer++) {
-      if (!runs.fired(layer)) {
+    for (int slot : layers.slots(context)) {
+      State state = layers.get(slot);
+      BandRun band = state.band;
+      if (!band.fired()) {
         continue;
       }
-      boolean tooHigh = runs.firedSide(layer) > 0;
-      long length = runs.firedLength(layer);
+      boolean tooHigh = band.firedSide() > 0;
       findings.add(
-          Finding.builder(SPEC)
+          Finding.builder(this)
               .symptom(tooHigh ? Symptom.EXPLODING_GRADIENT : Symptom.VANISHING_GRADIENT)
               .severity(tooHigh ? Severity.WARNING : Severity.INFO)
-              .at(layer, Phase.WEIGHT)
-              .steps(runs.firedStart(layer), runs.firedEnd(layer), length)
+              .at(context.slotLayer(slot), Phase.WEIGHT)
+              .steps(band.start(), band.end(), band.length())
               .evidence(
                   Evidence.builder()
                       .put(DIRECTION, tooHigh ? Direction.HIGH : Direction.LOW)
-                      .put(INITIAL_VARIANCE, initial[layer])
-                      .put(tooHigh ? MAX_VARIANCE : MIN_VARIANCE, extreme[layer])
+                      .put(INITIAL_VARIANCE, state.initial)
+                      .put(tooHigh ? MAX_VARIANCE : MIN_VARIANCE, state.extreme)
                       .put(BAND_LOW, low)
                       .put(BAND_HIGH, high)
-                      .put(RUN_STEPS, length)
+                      .put(RUN_STEPS, band.length())
                       .build())
               .message(
-                  format(
-                      ROOT,
-                      "The weight variance of %s stayed %s %s for %d steps from step %d (%s at its"
-                          + " extreme, %s at the first step).",
-                      context.layer(layer).name(),
-                      tooHigh ? "above" : "below",
-                      Numbers.format(tooHigh ? high : low),
-                      length,
-                      runs.firedStart(layer),
-                      Numbers.format(extreme[layer]),
-                      Numbers.format(initial[layer])))
+                  "The weight variance of %s stayed %s %s for %d steps from step %d (%s at its"
+                      + " extreme, %s at the first step).",
+                  context.layer(context.slotLayer(slot)).name(),
+                  tooHigh ? "above" : "below",
+                  Numbers.format(tooHigh ? high : low),
+                  band.length(),
+                  band.start(),
+                  Numbers.format(state.extreme),
+                  Numbers.format(state.initial))
               .build());
     }
     return findings;

@@ -12,6 +12,7 @@ import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Layer;
 import io.dlanalyze.analyzer.LossHistory;
 import io.dlanalyze.analyzer.Report;
+import io.dlanalyze.analyzer.Thresholds;
 import io.dlanalyze.analyzer.Timing;
 import io.dlanalyze.analyzer.baselines.KerasBaselines;
 import io.dlanalyze.trace.Column;
@@ -66,6 +67,7 @@ public final class AnalysisEngine {
   private final KerasBaselines baselines;
   private final List<String> warnings = new ArrayList<>();
   private final TraceMetadata metadata;
+  private final LayerPositions positions = new LayerPositions();
   private final LayerTable layers;
   private final StepIndex stepIndex = new StepIndex();
   private final LossRecorder lossHistory = new LossRecorder();
@@ -86,8 +88,13 @@ public final class AnalysisEngine {
     this.options = options;
     this.infos = infos;
     this.metadata = reader.metadata();
-    this.layers = new LayerTable(metadata, reader.dictionary(), warnings);
-    this.table = new StepTable(context, Math.max(1, layers.count()));
+    this.layers = new LayerTable(metadata, reader.dictionary(), positions, warnings);
+    this.table =
+        new StepTable(
+            context,
+            positions,
+            options.get(Thresholds.ZERO_FRACTION),
+            options.get(Thresholds.UNCHANGED_TOLERANCE));
     this.baselines = new KerasBaselines();
     for (DetectorInfo info : infos) {
       detectors.add(info.create());
@@ -262,6 +269,7 @@ public final class AnalysisEngine {
   }
 
   private void completeStep() {
+    table.classify();
     lossHistory.observe(table);
     for (Detector detector : detectors) {
       detector.observe(table);
@@ -280,11 +288,13 @@ public final class AnalysisEngine {
       rowSlots = new int[Math.max(to, batch.capacity())];
     }
     int[] slots = rowSlots;
+    boolean skipped = false;
     for (int r = from; r < to; r++) {
       int code = phase[r];
       if (code < 0 || code >= Phase.COUNT) {
         slots[r] = -1;
         skippedRows++;
+        skipped = true;
         continue;
       }
       int layer = layerIndex[r];
@@ -303,14 +313,11 @@ public final class AnalysisEngine {
         layer = -1;
         relabeledRows++;
       }
-      if (layer >= 0) {
-        table.ensureLayer(layer);
-        if (names != null && !layers.complete(layer)) {
-          int type = types == null || (typeNulls != null && typeNulls[r]) ? -1 : types[r];
-          layers.observe(layer, names[r], type);
-        }
+      int slot = table.claimSlot(layer, code);
+      if (layer >= 0 && names != null && !layers.complete(layer)) {
+        int type = types == null || (typeNulls != null && typeNulls[r]) ? -1 : types[r];
+        layers.observe(layer, names[r], type);
       }
-      int slot = StepTable.slot(layer, code);
       if (!table.claim(slot)) {
         duplicateRows++;
       }
@@ -325,21 +332,37 @@ public final class AnalysisEngine {
       if (doubleIndex >= 0) {
         double[] source = batch.doubles(column);
         double[] target = table.doubles(doubleIndex);
-        for (int r = from; r < to; r++) {
-          int slot = slots[r];
-          if (slot >= 0 && (nulls == null || !nulls[r])) {
+        if (nulls == null && !skipped) {
+          for (int r = from; r < to; r++) {
+            int slot = slots[r];
             target[slot] = source[r];
             bits[slot] |= bit;
+          }
+        } else {
+          for (int r = from; r < to; r++) {
+            int slot = slots[r];
+            if (slot >= 0 && (nulls == null || !nulls[r])) {
+              target[slot] = source[r];
+              bits[slot] |= bit;
+            }
           }
         }
       } else {
         long[] source = batch.longs(column);
         long[] target = table.longs(StepTable.LONG_INDEX[column.index()]);
-        for (int r = from; r < to; r++) {
-          int slot = slots[r];
-          if (slot >= 0 && (nulls == null || !nulls[r])) {
+        if (nulls == null && !skipped) {
+          for (int r = from; r < to; r++) {
+            int slot = slots[r];
             target[slot] = source[r];
             bits[slot] |= bit;
+          }
+        } else {
+          for (int r = from; r < to; r++) {
+            int slot = slots[r];
+            if (slot >= 0 && (nulls == null || !nulls[r])) {
+              target[slot] = source[r];
+              bits[slot] |= bit;
+            }
           }
         }
       }
@@ -429,6 +452,26 @@ public final class AnalysisEngine {
     @Override
     public Layer layer(int index) {
       return layers.layer(index);
+    }
+
+    @Override
+    public List<Layer> layers() {
+      return layers.all();
+    }
+
+    @Override
+    public int slot(int layer, Phase phase) {
+      return table.slot(layer, phase);
+    }
+
+    @Override
+    public int slotLayer(int slot) {
+      return slot < Phase.COUNT ? -1 : positions.index(slot / Phase.COUNT - 1);
+    }
+
+    @Override
+    public Phase slotPhase(int slot) {
+      return Phase.ofCode(slot % Phase.COUNT);
     }
 
     @Override

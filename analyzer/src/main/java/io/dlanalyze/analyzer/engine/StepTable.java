@@ -10,14 +10,19 @@ import io.dlanalyze.trace.validate.TraceValidator;
 import java.util.Arrays;
 
 /**
- * The rows of the current step, scattered into flat primitive arrays indexed by slot = (layer_index
- * + 1) * {@link Phase#COUNT} + phase code, so model-level rows (layer -1) take slots 0..COUNT-1. A
- * slot belongs to the current step when its {@code seen} ordinal equals the step's ordinal, so
- * starting a step costs nothing and no array is cleared.
+ * The rows of the current step, scattered into flat primitive arrays indexed by slot = (position +
+ * 1) * {@link Phase#COUNT} + phase code, where a layer's position ({@link LayerPositions}) numbers
+ * the layers with rows densely; model-level rows take slots 0..COUNT-1. A slot belongs to the
+ * current step when its {@code seen} ordinal equals the step's ordinal, so starting a step costs
+ * nothing and no array is cleared. When a step is complete, {@link #classify()} sets each present
+ * slot's {@link StepView#NON_FINITE}, {@link StepView#ALL_ZERO} and {@link StepView#UNCHANGED} bits
+ * once for every detector.
  *
  * <p>Implementation notes: one double array per floating-point statistic and one long array per
- * count, each as long as the slot capacity, grown by doubling when a larger layer index appears;
- * one int of null bits per slot (bit = column ordinal, set when the value is present).
+ * count, each as long as the slot capacity, grown by doubling when a new layer appears; one int of
+ * bits per slot (a column's {@link Column#bit()} when the value is present, the classification
+ * bits, and {@link #ROW_BIT}); and, for the unchanged test, each slot's previous row (its compared
+ * statistics, step, and whether it was comparable). Every per-slot array grows in {@link #grow}.
  */
 final class StepTable implements StepView {
   /** Index of each column among the double statistics, or -1. */
@@ -34,6 +39,11 @@ final class StepTable implements StepView {
 
   /** The largest layer index accepted; beyond it a trace is taken as corrupt. */
   static final int MAX_LAYER_INDEX = TraceValidator.MAX_LAYER_INDEX;
+
+  /** The statistics the unchanged test compares, in this order. */
+  private static final Column[] COMPARED = {
+    Column.MEAN, Column.STD, Column.MIN, Column.MAX, Column.L2_NORM
+  };
 
   static {
     Arrays.fill(DOUBLE_INDEX, -1);
@@ -56,59 +66,96 @@ final class StepTable implements StepView {
   }
 
   private final AnalysisContext context;
-  private int layerCapacity;
-  private double[][] doubles = new double[DOUBLE_COLUMNS.length][];
-  private long[][] longs = new long[LONG_COLUMNS.length][];
+  private final LayerPositions positions;
+  private final double zeroFraction;
+  private final double tolerance;
+  private int capacity;
+  private final double[][] doubles = new double[DOUBLE_COLUMNS.length][];
+  private final long[][] longs = new long[LONG_COLUMNS.length][];
   private int[] presentBits;
   private long[] seen;
   private int[] presentSlots;
   private int presentCount;
 
-  /** Per layer: the ordinal of the last step that had a row of it. */
+  /** Per position: the ordinal of the last step that had a row of the layer. */
   private long[] layerSeen;
 
-  /** The layers of this step, in order of their first row; sorted on first read. */
+  /** The layer indexes of this step, in order of their first row; sorted on first read. */
   private int[] presentLayers;
 
   private int presentLayerCount;
   private boolean presentLayersSorted;
+
+  /** Per slot: the compared statistics of its last row (NaN where absent), COMPARED.length each. */
+  private double[] lastStats;
+
+  /** Per slot: the step of its last row, and of the row before (-1 when none). */
+  private long[] lastStep;
+
+  private long[] previousStep;
+
+  /** Per slot: whether its last row could be compared (finite mean, not all zero). */
+  private boolean[] comparable;
 
   private long step = -1;
   private long ordinal;
   private int epoch;
   private int batch;
 
-  StepTable(AnalysisContext context, int initialLayers) {
+  /**
+   * @param zeroFraction the share of zeros from which a tensor counts as all zero
+   * @param tolerance the relative change up to which a statistic counts as unchanged
+   */
+  StepTable(
+      AnalysisContext context, LayerPositions positions, double zeroFraction, double tolerance) {
     this.context = context;
-    this.layerCapacity = 0;
-    grow(Math.max(1, initialLayers));
+    this.positions = positions;
+    this.zeroFraction = zeroFraction;
+    this.tolerance = tolerance;
+    grow(8);
   }
 
-  static int slot(int layer, int phaseCode) {
-    return (layer + 1) * Phase.COUNT + phaseCode;
-  }
-
-  /** Makes room for layer indexes up to {@code layer}. */
-  void ensureLayer(int layer) {
-    if (layer >= layerCapacity) {
-      grow(Math.max(layer + 1, layerCapacity * 2));
+  /** The slot of a layer's row: the layer gets a position when it has none. */
+  int claimSlot(int layer, int phaseCode) {
+    if (layer < 0) {
+      return phaseCode;
     }
+    int position = positions.assign(layer);
+    if (position >= capacity) {
+      grow(Math.max(position + 1, 2 * capacity));
+    }
+    return (position + 1) * Phase.COUNT + phaseCode;
   }
 
   private void grow(int layers) {
     int slots = (layers + 1) * Phase.COUNT;
     for (int i = 0; i < doubles.length; i++) {
-      doubles[i] = doubles[i] == null ? new double[slots] : Arrays.copyOf(doubles[i], slots);
+      doubles[i] = grown(doubles[i], slots);
     }
     for (int i = 0; i < longs.length; i++) {
       longs[i] = longs[i] == null ? new long[slots] : Arrays.copyOf(longs[i], slots);
     }
     presentBits = presentBits == null ? new int[slots] : Arrays.copyOf(presentBits, slots);
-    seen = seen == null ? new long[slots] : Arrays.copyOf(seen, slots);
+    seen = grown(seen, slots, 0);
     presentSlots = presentSlots == null ? new int[slots] : Arrays.copyOf(presentSlots, slots);
-    layerSeen = layerSeen == null ? new long[layers] : Arrays.copyOf(layerSeen, layers);
+    layerSeen = grown(layerSeen, layers, 0);
     presentLayers = presentLayers == null ? new int[layers] : Arrays.copyOf(presentLayers, layers);
-    layerCapacity = layers;
+    lastStats = grown(lastStats, slots * COMPARED.length);
+    lastStep = grown(lastStep, slots, -1);
+    previousStep = grown(previousStep, slots, -1);
+    comparable = comparable == null ? new boolean[slots] : Arrays.copyOf(comparable, slots);
+    capacity = layers;
+  }
+
+  private static double[] grown(double[] array, int size) {
+    return array == null ? new double[size] : Arrays.copyOf(array, size);
+  }
+
+  private static long[] grown(long[] array, int size, long fill) {
+    int old = array == null ? 0 : array.length;
+    long[] grown = array == null ? new long[size] : Arrays.copyOf(array, size);
+    Arrays.fill(grown, old, size, fill);
+    return grown;
   }
 
   /** Starts the next step; its ordinal is one more than the previous one's. */
@@ -134,15 +181,137 @@ final class StepTable implements StepView {
     seen[slot] = ordinal;
     presentBits[slot] = ROW_BIT;
     presentSlots[presentCount++] = slot;
-    int layer = slot / Phase.COUNT - 1;
-    if (layer >= 0 && layerSeen[layer] != ordinal) {
-      layerSeen[layer] = ordinal;
+    int position = slot / Phase.COUNT - 1;
+    if (position >= 0 && layerSeen[position] != ordinal) {
+      layerSeen[position] = ordinal;
+      int layer = positions.index(position);
       if (presentLayerCount > 0 && presentLayers[presentLayerCount - 1] > layer) {
         presentLayersSorted = false;
       }
       presentLayers[presentLayerCount++] = layer;
     }
     return true;
+  }
+
+  /**
+   * Sets the classification bits of every slot of the completed step, and remembers its rows for
+   * the next comparison.
+   *
+   * <ul>
+   *   <li>{@link StepView#NON_FINITE}: the mean, or a present min or max, is NaN or Inf, or a
+   *       present nan_count or inf_count is positive;
+   *   <li>{@link StepView#ALL_ZERO}: zero_fraction at or above the zero-fraction threshold, or,
+   *       without zero_fraction, a zero mean and zero std, min, max and l2_norm where present;
+   *   <li>{@link StepView#UNCHANGED} (layers only): this row and the slot's previous row are both
+   *       comparable (finite mean, not all zero), at least one statistic of mean, std, min, max and
+   *       l2_norm is in both, and none moved by more than the tolerance times its scale (max(|a|,
+   *       |b|); for the mean also the std). The mean of a softmax output (the layer's activation or
+   *       type says so, or it is 1/K for an integer K both times) is constant by construction and
+   *       not compared.
+   * </ul>
+   */
+  void classify() {
+    double[] mean = doubles[DOUBLE_INDEX[Column.MEAN.index()]];
+    double[] min = doubles[DOUBLE_INDEX[Column.MIN.index()]];
+    double[] max = doubles[DOUBLE_INDEX[Column.MAX.index()]];
+    double[] zero = doubles[DOUBLE_INDEX[Column.ZERO_FRACTION.index()]];
+    long[] nan = longs[LONG_INDEX[Column.NAN_COUNT.index()]];
+    long[] inf = longs[LONG_INDEX[Column.INF_COUNT.index()]];
+    for (int i = 0; i < presentCount; i++) {
+      int slot = presentSlots[i];
+      int mask = presentBits[slot];
+      if (!Double.isFinite(mean[slot])
+          || ((mask & Column.MIN.bit()) != 0 && !Double.isFinite(min[slot]))
+          || ((mask & Column.MAX.bit()) != 0 && !Double.isFinite(max[slot]))
+          || ((mask & Column.NAN_COUNT.bit()) != 0 && nan[slot] > 0)
+          || ((mask & Column.INF_COUNT.bit()) != 0 && inf[slot] > 0)) {
+        mask |= NON_FINITE;
+      }
+      boolean allZero =
+          (mask & Column.ZERO_FRACTION.bit()) != 0
+              ? zero[slot] >= zeroFraction
+              : mean[slot] == 0 && zeroWherePresent(mask, slot);
+      if (allZero) {
+        mask |= ALL_ZERO;
+      }
+      previousStep[slot] = lastStep[slot];
+      lastStep[slot] = step;
+      if (slot >= Phase.COUNT) {
+        boolean usable = Double.isFinite(mean[slot]) && !allZero;
+        if (usable && comparable[slot] && unchanged(mask, slot)) {
+          mask |= UNCHANGED;
+        }
+        remember(mask, slot);
+        comparable[slot] = usable;
+      }
+      presentBits[slot] = mask;
+    }
+  }
+
+  private boolean zeroWherePresent(int mask, int slot) {
+    for (int k = 1; k < COMPARED.length; k++) {
+      Column column = COMPARED[k];
+      if ((mask & column.bit()) != 0 && doubles[DOUBLE_INDEX[column.index()]][slot] != 0) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private boolean unchanged(int mask, int slot) {
+    int base = slot * COMPARED.length;
+    boolean stdPresent = (mask & Column.STD.bit()) != 0;
+    double std = stdPresent ? doubles[DOUBLE_INDEX[Column.STD.index()]][slot] : Double.NaN;
+    int compared = 0;
+    for (int k = 0; k < COMPARED.length; k++) {
+      Column column = COMPARED[k];
+      if ((mask & column.bit()) == 0) {
+        continue;
+      }
+      double before = lastStats[base + k];
+      double now = doubles[DOUBLE_INDEX[column.index()]][slot];
+      if (Double.isNaN(before) || Double.isNaN(now)) {
+        continue;
+      }
+      double scale = Math.max(Math.abs(before), Math.abs(now));
+      if (k == 0) {
+        if (softmaxOutput(slot) || (before == now && isReciprocalOfInteger(now))) {
+          continue;
+        }
+        if (!Double.isNaN(std)) {
+          scale = Math.max(scale, Math.abs(std));
+        }
+      }
+      compared++;
+      if (Math.abs(now - before) > tolerance * scale) {
+        return false;
+      }
+    }
+    return compared > 0;
+  }
+
+  private boolean softmaxOutput(int slot) {
+    int code = slot % Phase.COUNT;
+    return (code == Phase.FORWARD.code() || code == Phase.ACTIVATION.code())
+        && context.layer(positions.index(slot / Phase.COUNT - 1)).isSoftmax();
+  }
+
+  /** True when {@code mean} is 1/K for an integer K >= 2: a softmax output's mean. */
+  static boolean isReciprocalOfInteger(double mean) {
+    if (!(mean > 0 && mean <= 0.5)) {
+      return false;
+    }
+    double k = Math.rint(1 / mean);
+    return Math.abs(mean * k - 1) <= 1e-9;
+  }
+
+  private void remember(int mask, int slot) {
+    int base = slot * COMPARED.length;
+    for (int k = 0; k < COMPARED.length; k++) {
+      Column column = COMPARED[k];
+      lastStats[base + k] =
+          (mask & column.bit()) != 0 ? doubles[DOUBLE_INDEX[column.index()]][slot] : Double.NaN;
+    }
   }
 
   double[] doubles(int statIndex) {
@@ -157,12 +326,13 @@ final class StepTable implements StepView {
     return presentBits;
   }
 
-  int presentCount() {
-    return presentCount;
-  }
-
-  int[] presentSlots() {
-    return presentSlots;
+  /** The slot of a layer index that has a position, or -1. */
+  private int slotOf(int layer, int phaseCode) {
+    if (layer < 0) {
+      return layer == -1 ? phaseCode : -1;
+    }
+    int position = positions.of(layer);
+    return position < 0 ? -1 : (position + 1) * Phase.COUNT + phaseCode;
   }
 
   @Override
@@ -201,6 +371,11 @@ final class StepTable implements StepView {
   }
 
   @Override
+  public int slot(int layer, Phase phase) {
+    return slotOf(layer, phase.code());
+  }
+
+  @Override
   public int presentLayerCount() {
     return presentLayerCount;
   }
@@ -215,20 +390,25 @@ final class StepTable implements StepView {
   }
 
   @Override
+  public int presentSlotCount() {
+    return presentCount;
+  }
+
+  @Override
+  public int presentSlot(int i) {
+    return presentSlots[i];
+  }
+
+  @Override
   public boolean has(int layer, Phase phase) {
-    if (layer < -1 || layer >= layerCapacity) {
-      return false;
-    }
-    return seen[slot(layer, phase.code())] == ordinal;
+    int slot = slotOf(layer, phase.code());
+    return slot >= 0 && seen[slot] == ordinal;
   }
 
   @Override
   public boolean present(int layer, Phase phase, Column column) {
-    if (layer < -1 || layer >= layerCapacity) {
-      return false;
-    }
-    int slot = slot(layer, phase.code());
-    return seen[slot] == ordinal && (presentBits[slot] & column.bit()) != 0;
+    int slot = slotOf(layer, phase.code());
+    return slot >= 0 && seen[slot] == ordinal && (presentBits[slot] & column.bit()) != 0;
   }
 
   @Override
@@ -237,12 +417,26 @@ final class StepTable implements StepView {
     if (index < 0) {
       throw new IllegalArgumentException("not a floating-point statistic: " + column.wireName());
     }
-    return present(layer, phase, column) ? doubles[index][slot(layer, phase.code())] : Double.NaN;
+    return present(layer, phase, column) ? doubles[index][slotOf(layer, phase.code())] : Double.NaN;
+  }
+
+  @Override
+  public long count(int layer, Phase phase, Column column) {
+    int index = LONG_INDEX[column.index()];
+    if (index < 0) {
+      throw new IllegalArgumentException("not a count statistic: " + column.wireName());
+    }
+    return present(layer, phase, column) ? longs[index][slotOf(layer, phase.code())] : -1;
   }
 
   @Override
   public int presentMask(int slot) {
     return slot >= 0 && slot < seen.length && seen[slot] == ordinal ? presentBits[slot] : 0;
+  }
+
+  @Override
+  public long previousStep(int slot) {
+    return slot >= 0 && slot < previousStep.length ? previousStep[slot] : -1;
   }
 
   @Override
@@ -261,14 +455,5 @@ final class StepTable implements StepView {
       throw new IllegalArgumentException("not a count statistic: " + column.wireName());
     }
     return longs[index];
-  }
-
-  @Override
-  public long count(int layer, Phase phase, Column column) {
-    int index = LONG_INDEX[column.index()];
-    if (index < 0) {
-      throw new IllegalArgumentException("not a count statistic: " + column.wireName());
-    }
-    return present(layer, phase, column) ? longs[index][slot(layer, phase.code())] : -1;
   }
 }

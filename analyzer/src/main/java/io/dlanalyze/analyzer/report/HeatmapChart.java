@@ -266,7 +266,7 @@ final class HeatmapChart {
   }
 
   private static String layerLabel(List<Layer> layers, int index) {
-    String name = index < layers.size() ? layers.get(index).name() : "layer_" + index;
+    String name = Layer.nameIn(layers, index);
     return Html.shorten(name, 200) + " (" + index + ")";
   }
 }

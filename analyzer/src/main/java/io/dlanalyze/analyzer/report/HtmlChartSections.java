@@ -381,6 +381,6 @@ final class HtmlChartSections {
   }
 
   private static String layerName(List<Layer> layers, int index) {
-    return index >= 0 && index < layers.size() ? layers.get(index).name() : "layer_" + index;
+    return Layer.nameIn(layers, index);
   }
 }

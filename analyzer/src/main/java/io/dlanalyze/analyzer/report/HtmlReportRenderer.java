@@ -375,15 +375,17 @@ public final class HtmlReportRenderer implements ReportRenderer {
       List<LayerInfo> infos = charts != null ? charts.layerInfos() : List.of();
       int[] findingCount = new int[trace.layers().size()];
       for (Finding f : report.findings()) {
-        if (f.layerIndex() >= 0 && f.layerIndex() < findingCount.length) {
-          findingCount[f.layerIndex()]++;
+        int position = Layer.position(trace.layers(), f.layerIndex());
+        if (position >= 0) {
+          findingCount[position]++;
         }
       }
       html.append(
               "<table"
                   + " class=\"layers\"><thead><tr><th>index</th><th>name</th><th>type</th><th>activation</th>")
           .append("<th>trainable</th><th>parameters</th><th>findings</th></tr></thead><tbody>\n");
-      for (Layer layer : trace.layers()) {
+      for (int row = 0; row < trace.layers().size(); row++) {
+        Layer layer = trace.layers().get(row);
         long params = -1;
         for (LayerInfo info : infos) {
           if (info.index() == layer.index()) {
@@ -392,7 +394,7 @@ public final class HtmlReportRenderer implements ReportRenderer {
           }
         }
         html.append("<tr")
-            .append(findingCount[layer.index()] > 0 ? " class=\"has-finding\"" : "")
+            .append(findingCount[row] > 0 ? " class=\"has-finding\"" : "")
             .append("><td class=\"num\">")
             .append(layer.index())
             .append("</td><td>")
@@ -412,7 +414,7 @@ public final class HtmlReportRenderer implements ReportRenderer {
             .append("</td><td class=\"num\">")
             .append(params < 0 ? "-" : Long.toString(params))
             .append("</td><td class=\"num\">")
-            .append(findingCount[layer.index()])
+            .append(findingCount[row])
             .append("</td></tr>\n");
       }
       html.append("</tbody></table>\n");

@@ -8,7 +8,6 @@ import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Report;
 import io.dlanalyze.analyzer.RootCause;
 import io.dlanalyze.analyzer.TraceSummary;
-import io.dlanalyze.analyzer.text.Numbers;
 import io.dlanalyze.trace.Printable;
 import java.io.IOException;
 import java.io.Writer;

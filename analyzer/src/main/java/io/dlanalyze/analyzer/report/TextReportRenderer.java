@@ -9,7 +9,6 @@ import io.dlanalyze.analyzer.Report;
 import io.dlanalyze.analyzer.RootCause;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.Verdict;
-import io.dlanalyze.analyzer.text.Numbers;
 import io.dlanalyze.trace.Printable;
 import java.io.IOException;
 import java.io.Writer;

@@ -6,6 +6,7 @@ import static java.util.Objects.requireNonNull;
 
 import io.dlanalyze.analyzer.Consequence;
 import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.Layer;
 import io.dlanalyze.analyzer.Report;
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.LayerInfo;
@@ -169,7 +170,9 @@ public final class TraceCharts {
     requireNonNull(options, "options is null");
     long first = report.trace().firstStep();
     long last = report.trace().lastStep();
-    int layerCount = report.trace().layers().size();
+    List<Layer> layers = report.trace().layers();
+    // The layer index space: a report lists only the layers something names.
+    int layerCount = layers.isEmpty() ? 0 : layers.get(layers.size() - 1).index() + 1;
     Map<String, String> metadata = reader.metadata().asMap();
     List<LayerInfo> infos = reader.metadata().layers();
     Set<Column> columns = EnumSet.noneOf(Column.class);
@@ -197,12 +200,16 @@ public final class TraceCharts {
     int buckets = bucketCount(first, last, perBucket);
 
     List<Key> keys = keys(report, options, layerCount);
-    int[] slotToKey = new int[(layerCount + 1) * Phase.COUNT];
+    // The kept streams by (position of their layer among the kept layers, phase): a few layers,
+    // whatever the largest layer index.
+    int[] keyLayers = keys.stream().mapToInt(Key::layer).distinct().sorted().toArray();
+    int[] slotToKey = new int[keyLayers.length * Phase.COUNT];
     Arrays.fill(slotToKey, -1);
     BucketSeries[][] series = new BucketSeries[keys.size()][STATS.length];
     for (int k = 0; k < keys.size(); k++) {
       Key key = keys.get(k);
-      slotToKey[(key.layer() + 1) * Phase.COUNT + key.phase().code()] = k;
+      int position = Arrays.binarySearch(keyLayers, key.layer());
+      slotToKey[position * Phase.COUNT + key.phase().code()] = k;
       for (int s = 0; s < STATS.length; s++) {
         series[k][s] = new BucketSeries(buckets);
       }
@@ -256,7 +263,8 @@ public final class TraceCharts {
         if (layer < -1 || layer >= layerCount) {
           continue;
         }
-        int key = slotToKey[(layer + 1) * Phase.COUNT + code];
+        int position = Arrays.binarySearch(keyLayers, layer);
+        int key = position < 0 ? -1 : slotToKey[position * Phase.COUNT + code];
         HeatmapGrid grid =
             layer >= 0 && phaseToHeatmap[code] >= 0 ? grids[phaseToHeatmap[code]] : null;
         if (key < 0 && grid == null) {

@@ -224,14 +224,12 @@ class DeepLocalizeDetectorTest {
 
   @Test
   void meanEqualsMax_followsNumpyArithmetic() {
-    assertThat(DeepLocalizeDetector.meanEqualsMax(new double[] {0.1, 0.1, 0.1, 0.1, 0.1}, 5))
-        .isTrue();
+    assertThat(NumpyMean.meanEqualsMax(new double[] {0.1, 0.1, 0.1, 0.1, 0.1}, 5)).isTrue();
     double x = 0.3;
-    assertThat(DeepLocalizeDetector.meanEqualsMax(new double[] {x, x, x, x, Math.nextUp(x)}, 5))
-        .isFalse();
-    assertThat(DeepLocalizeDetector.meanEqualsMax(new double[0], 0)).isFalse();
+    assertThat(NumpyMean.meanEqualsMax(new double[] {x, x, x, x, Math.nextUp(x)}, 5)).isFalse();
+    assertThat(NumpyMean.meanEqualsMax(new double[0], 0)).isFalse();
     double[] ten = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
-    assertThat(DeepLocalizeDetector.pairwiseSum(ten, 0, 10)).isEqualTo(55.0);
+    assertThat(NumpyMean.pairwiseSum(ten, 0, 10)).isEqualTo(55.0);
   }
 
   @Test

@@ -119,12 +119,4 @@ class UnchangedValuesDetectorTest {
     Finding finding = analyze(b.build(), only(ID)).findings().get(0);
     assertThat(finding.firstStep()).isEqualTo(0);
   }
-
-  @Test
-  void isReciprocalOfInteger_recognizesSoftmaxMeans() {
-    assertThat(UnchangedValuesDetector.isReciprocalOfInteger(0.1)).isTrue();
-    assertThat(UnchangedValuesDetector.isReciprocalOfInteger(1.0 / 7)).isTrue();
-    assertThat(UnchangedValuesDetector.isReciprocalOfInteger(0.37)).isFalse();
-    assertThat(UnchangedValuesDetector.isReciprocalOfInteger(1.0)).isFalse();
-  }
 }

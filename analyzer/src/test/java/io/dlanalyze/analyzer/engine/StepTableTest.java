@@ -2,6 +2,8 @@ package io.dlanalyze.analyzer.engine;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.dlanalyze.analyzer.StepView;
+import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.Phase;
 import java.util.ArrayList;
 import java.util.List;
@@ -16,39 +18,162 @@ class StepTableTest {
     return layers;
   }
 
+  private static StepTable table() {
+    return new StepTable(null, new LayerPositions(), 0.999, 1e-6);
+  }
+
+  private static int claim(StepTable table, int layer, Phase phase) {
+    int slot = table.claimSlot(layer, phase.code());
+    table.claim(slot);
+    return slot;
+  }
+
+  /** Writes a row's statistic as the engine's scatter does. */
+  private static void set(StepTable table, int slot, Column column, double value) {
+    table.doubles(StepTable.DOUBLE_INDEX[column.index()])[slot] = value;
+    table.presentBits()[slot] |= column.bit();
+  }
+
+  private static void count(StepTable table, int slot, Column column, long value) {
+    table.longs(StepTable.LONG_INDEX[column.index()])[slot] = value;
+    table.presentBits()[slot] |= column.bit();
+  }
+
   @Test
   void presentLayers_eachLayerOnceAscendingWhateverTheRowOrder_modelRowsNotALayer() {
-    StepTable table = new StepTable(null, 2);
+    StepTable table = table();
     table.begin(10, 0, 10);
-    table.ensureLayer(7);
-    table.claim(StepTable.slot(7, Phase.FORWARD.code()));
-    table.claim(StepTable.slot(2, Phase.FORWARD.code()));
-    table.claim(StepTable.slot(-1, Phase.LOSS.code()));
-    table.claim(StepTable.slot(7, Phase.ACTIVATION.code()));
-    table.claim(StepTable.slot(0, Phase.GRADIENT.code()));
+    claim(table, 7, Phase.FORWARD);
+    claim(table, 2, Phase.FORWARD);
+    claim(table, -1, Phase.LOSS);
+    claim(table, 7, Phase.ACTIVATION);
+    claim(table, 0, Phase.GRADIENT);
 
     assertThat(presentLayers(table)).containsExactly(0, 2, 7);
+    assertThat(table.presentSlotCount()).isEqualTo(5);
   }
 
   @Test
   void presentLayers_nextStep_onlyItsOwnLayers() {
-    StepTable table = new StepTable(null, 4);
+    StepTable table = table();
     table.begin(1, 0, 1);
-    table.claim(StepTable.slot(1, Phase.FORWARD.code()));
-    table.claim(StepTable.slot(3, Phase.FORWARD.code()));
+    claim(table, 1, Phase.FORWARD);
+    claim(table, 3, Phase.FORWARD);
     table.begin(2, 0, 2);
-    table.claim(StepTable.slot(3, Phase.WEIGHT.code()));
+    claim(table, 3, Phase.WEIGHT);
 
     assertThat(presentLayers(table)).containsExactly(3);
+    assertThat(table.has(1, Phase.FORWARD)).isFalse();
+    assertThat(table.has(3, Phase.WEIGHT)).isTrue();
   }
 
   @Test
   void presentLayers_duplicateRow_countedOnce() {
-    StepTable table = new StepTable(null, 4);
+    StepTable table = table();
     table.begin(1, 0, 1);
-    assertThat(table.claim(StepTable.slot(2, Phase.FORWARD.code()))).isTrue();
-    assertThat(table.claim(StepTable.slot(2, Phase.FORWARD.code()))).isFalse();
+    int slot = table.claimSlot(2, Phase.FORWARD.code());
+    assertThat(table.claim(slot)).isTrue();
+    assertThat(table.claim(slot)).isFalse();
 
     assertThat(presentLayers(table)).containsExactly(2);
+  }
+
+  @Test
+  void slots_sparseLayerIndexes_denseSlotsInOrderOfAppearance() {
+    StepTable table = table();
+    table.begin(1, 0, 1);
+    int far = claim(table, 1_048_576, Phase.FORWARD);
+    int near = claim(table, 3, Phase.WEIGHT);
+
+    assertThat(far).isEqualTo(Phase.COUNT + Phase.FORWARD.code());
+    assertThat(near).isEqualTo(2 * Phase.COUNT + Phase.WEIGHT.code());
+    assertThat(table.slot(1_048_576, Phase.GRADIENT))
+        .isEqualTo(Phase.COUNT + Phase.GRADIENT.code());
+    assertThat(table.slot(5, Phase.FORWARD)).as("no rows: no slot").isEqualTo(-1);
+    assertThat(table.has(5, Phase.FORWARD)).isFalse();
+    assertThat(presentLayers(table)).containsExactly(3, 1_048_576);
+  }
+
+  @Test
+  void classify_nonFiniteAndAllZero_fromTheStatisticsPresent() {
+    StepTable table = table();
+    table.begin(1, 0, 1);
+    int nanMean = claim(table, 0, Phase.FORWARD);
+    set(table, nanMean, Column.MEAN, Double.NaN);
+    int infMax = claim(table, 0, Phase.WEIGHT);
+    set(table, infMax, Column.MEAN, 1);
+    set(table, infMax, Column.MAX, Double.POSITIVE_INFINITY);
+    int nanCount = claim(table, 0, Phase.GRADIENT);
+    set(table, nanCount, Column.MEAN, 0.5);
+    count(table, nanCount, Column.NAN_COUNT, 3);
+    int zeros = claim(table, 1, Phase.FORWARD);
+    set(table, zeros, Column.MEAN, 0.2);
+    set(table, zeros, Column.ZERO_FRACTION, 0.9995);
+    int zeroStats = claim(table, 1, Phase.WEIGHT);
+    set(table, zeroStats, Column.MEAN, 0);
+    set(table, zeroStats, Column.STD, 0);
+    int notZero = claim(table, 1, Phase.GRADIENT);
+    set(table, notZero, Column.MEAN, 0);
+    set(table, notZero, Column.L2_NORM, 1e-9);
+
+    table.classify();
+
+    assertThat(table.presentMask(nanMean) & StepView.NON_FINITE).isNotZero();
+    assertThat(table.presentMask(infMax) & StepView.NON_FINITE).isNotZero();
+    assertThat(table.presentMask(nanCount) & StepView.NON_FINITE).isNotZero();
+    assertThat(table.presentMask(zeros) & (StepView.NON_FINITE | StepView.ALL_ZERO))
+        .isEqualTo(StepView.ALL_ZERO);
+    assertThat(table.presentMask(zeroStats) & StepView.ALL_ZERO).isNotZero();
+    assertThat(table.presentMask(notZero) & StepView.ALL_ZERO).isZero();
+  }
+
+  @Test
+  void classify_unchanged_againstTheStreamsPreviousRow_notTheFirstOne() {
+    StepTable table = table();
+    long[] steps = {0, 1, 5};
+    double[] means = {0.5, 0.5, 0.5000001};
+    int slot = -1;
+    for (int i = 0; i < steps.length; i++) {
+      table.begin(steps[i], 0, (int) steps[i]);
+      slot = claim(table, 2, Phase.WEIGHT);
+      set(table, slot, Column.MEAN, means[i]);
+      set(table, slot, Column.STD, 0.1);
+      table.classify();
+      assertThat(table.presentMask(slot) & StepView.UNCHANGED)
+          .as("row %d", i)
+          .isEqualTo(i == 0 ? 0 : StepView.UNCHANGED);
+    }
+    assertThat(table.previousStep(slot)).isEqualTo(1);
+
+    table.begin(6, 0, 6);
+    claim(table, 2, Phase.WEIGHT);
+    set(table, slot, Column.MEAN, 0.6);
+    set(table, slot, Column.STD, 0.1);
+    table.classify();
+    assertThat(table.presentMask(slot) & StepView.UNCHANGED).isZero();
+  }
+
+  @Test
+  void classify_allZeroRow_notComparable() {
+    StepTable table = table();
+    int slot = -1;
+    for (long step = 0; step < 3; step++) {
+      table.begin(step, 0, (int) step);
+      slot = claim(table, 0, Phase.GRADIENT);
+      set(table, slot, Column.MEAN, 0);
+      set(table, slot, Column.ZERO_FRACTION, 1);
+      table.classify();
+    }
+
+    assertThat(table.presentMask(slot) & StepView.UNCHANGED).isZero();
+    assertThat(table.presentMask(slot) & StepView.ALL_ZERO).isNotZero();
+  }
+
+  @Test
+  void isReciprocalOfInteger_recognizesSoftmaxMeans() {
+    assertThat(StepTable.isReciprocalOfInteger(0.1)).isTrue();
+    assertThat(StepTable.isReciprocalOfInteger(1.0 / 7)).isTrue();
+    assertThat(StepTable.isReciprocalOfInteger(0.37)).isFalse();
+    assertThat(StepTable.isReciprocalOfInteger(1.0)).isFalse();
   }
 }
