@@ -93,10 +93,11 @@ public final class TraceAnalysis {
           format(
               ROOT,
               "%s: out of memory with a heap of %d MB (a trace with very many layers, or very"
-                  + " large row groups); run with a larger heap (DL_ANALYZE_JAVA_OPTS=-Xmx2g) or"
+                  + " large row groups); run with a larger heap (DL_ANALYZE_JAVA_OPTS=%s) or"
                   + " fewer --jobs",
               local,
-              Runtime.getRuntime().maxMemory() >> 20),
+              Runtime.getRuntime().maxMemory() >> 20,
+              HeapAdvice.larger(Runtime.getRuntime().maxMemory())),
           start);
     } catch (StackOverflowError e) {
       return failed(

@@ -3,6 +3,7 @@ package io.dlanalyze.cli;
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 
+import io.dlanalyze.batch.HeapAdvice;
 import io.dlanalyze.trace.Printable;
 import io.dlanalyze.trace.TraceFormatException;
 import java.io.PrintWriter;
@@ -177,13 +178,7 @@ public final class DlAnalyze implements Runnable {
       // Memory grows with the layers and phases of a trace (and with the row-group size), not
       // its length: say how to give the JVM more. Nothing was written: outputs are renamed into
       // place only when complete.
-      err.println(
-          format(
-              ROOT,
-              "dl-analyze: error: out of memory with a heap of %d MB (a trace with very many"
-                  + " layers, or very large row groups); run with more, e.g."
-                  + " DL_ANALYZE_JAVA_OPTS=-Xmx2g",
-              Runtime.getRuntime().maxMemory() >> 20));
+      err.println(outOfMemory(Runtime.getRuntime().maxMemory()));
       code = ExitCodes.SOFTWARE;
     }
     return checkStandardOutput(out, err, code);
@@ -206,6 +201,16 @@ public final class DlAnalyze implements Runnable {
     }
     err.flush();
     return code;
+  }
+
+  /** The out-of-memory line: the heap it had, and a larger one to try ({@link HeapAdvice}). */
+  static String outOfMemory(long maxHeapBytes) {
+    return format(
+        ROOT,
+        "dl-analyze: error: out of memory with a heap of %d MB (a trace with very many layers, or"
+            + " very large row groups); run with more, e.g. DL_ANALYZE_JAVA_OPTS=%s",
+        maxHeapBytes >> 20,
+        HeapAdvice.larger(maxHeapBytes));
   }
 
   public static void main(String[] args) {

@@ -183,4 +183,22 @@ class BadInputTest {
         .startsWith("dl-analyze: error: " + sidecar + ": not valid JSON: ")
         .doesNotContain("Source");
   }
+
+  @Test
+  void analyze_listedLayerIndexOfABillion_badMetadataNotOutOfMemory() throws IOException {
+    Path trace = csv("far.csv");
+    Path sidecar = dir.resolve("far.csv.meta.json");
+    Files.writeString(
+        sidecar,
+        Files.readString(sidecar).replace("{\\\"index\\\":1,", "{\\\"index\\\":1000000000,"));
+
+    CliRun run = CliRun.of("analyze", trace.toString());
+
+    assertThat(run.code()).isEqualTo(ExitCodes.BAD_INPUT);
+    assertThat(run.err().lines()).hasSize(1);
+    assertThat(run.errorLine())
+        .startsWith("dl-analyze: error: " + sidecar)
+        .endsWith("dltrace.layers[1] has index 1000000000, above the limit 1048576");
+    run.assertNoStackTrace();
+  }
 }

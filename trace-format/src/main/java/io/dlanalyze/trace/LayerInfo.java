@@ -15,6 +15,12 @@ import static java.util.Objects.requireNonNull;
  */
 public record LayerInfo(
     int index, String name, String type, String activation, long params, boolean trainable) {
+  /**
+   * The largest layer index a trace may use (2^20), in rows and in {@code dltrace.layers}: larger
+   * values are rejected rather than sizing per-layer tables by them.
+   */
+  public static final int MAX_INDEX = 1 << 20;
+
   public LayerInfo {
     requireNonNull(name, "name is null");
   }

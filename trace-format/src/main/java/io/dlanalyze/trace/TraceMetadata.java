@@ -178,6 +178,17 @@ public final class TraceMetadata {
             format(ROOT, "%s[%d] must be a JSON object", LAYERS, position));
       }
       int index = node.path("index").asInt(position);
+      if ((node.path("index").isNumber() && !node.path("index").canConvertToInt())
+          || index > LayerInfo.MAX_INDEX) {
+        throw new IllegalArgumentException(
+            format(
+                ROOT,
+                "%s[%d] has index %s, above the limit %d",
+                LAYERS,
+                position,
+                node.path("index").asText(),
+                LayerInfo.MAX_INDEX));
+      }
       String name = node.path("name").asText(null);
       if (name == null) {
         throw new IllegalArgumentException(format(ROOT, "%s[%d] has no name", LAYERS, position));

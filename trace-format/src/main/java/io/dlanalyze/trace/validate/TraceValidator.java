@@ -50,11 +50,8 @@ import java.util.Set;
  * closing line per rule. A rule whose columns the batch does not load is skipped.
  */
 public final class TraceValidator {
-  /**
-   * The largest layer_index a trace may use (2^20): larger values are rejected rather than sizing
-   * per-layer tables by them.
-   */
-  public static final int MAX_LAYER_INDEX = 1 << 20;
+  /** The largest layer_index a trace may use ({@link LayerInfo#MAX_INDEX}). */
+  public static final int MAX_LAYER_INDEX = LayerInfo.MAX_INDEX;
 
   /** Problems listed per rule before the rest are only counted. */
   public static final int DEFAULT_LIMIT_PER_RULE = 20;
