@@ -95,11 +95,6 @@ public final class AnalysisOptions {
     return (int) Math.min(Integer.MAX_VALUE, Math.round(get(threshold)));
   }
 
-  /** True when the threshold was set explicitly. */
-  public boolean isSet(Threshold threshold) {
-    return thresholds.containsKey(threshold.key());
-  }
-
   /** Every known threshold with its effective value, in {@link Thresholds#all()} order. */
   public Map<String, Double> effectiveThresholds() {
     Map<String, Double> values = new LinkedHashMap<>();

@@ -52,10 +52,6 @@ public record Report(
     detectors = List.copyOf(detectors);
   }
 
-  public Optional<RootCause> rootCauseIfAny() {
-    return Optional.ofNullable(rootCause);
-  }
-
   /** The top-ranked finding, if any. */
   public Optional<Finding> topFinding() {
     return findings.isEmpty() ? Optional.empty() : Optional.of(findings.get(0));

@@ -12,7 +12,7 @@ import io.dlanalyze.analyzer.DetectorInfo;
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Report;
 import io.dlanalyze.analyzer.RootCause;
-import io.dlanalyze.analyzer.text.Numbers;
+import io.dlanalyze.analyzer.report.EvidenceJson;
 import io.dlanalyze.trace.InputFiles;
 import io.dlanalyze.trace.TraceFormatException;
 import io.dlanalyze.trace.TraceMetadata;
@@ -274,23 +274,7 @@ public final class TraceAnalysis {
     StringWriter out = new StringWriter();
     try (JsonGenerator json = JSON.createGenerator(out)) {
       json.writeStartObject();
-      for (Map.Entry<String, Object> entry : finding.evidence().asMap().entrySet()) {
-        json.writeFieldName(entry.getKey());
-        Object value = entry.getValue();
-        if (value instanceof Double d) {
-          if (Double.isFinite(d)) {
-            json.writeNumber(Numbers.precise(d));
-          } else {
-            json.writeString(Numbers.precise(d));
-          }
-        } else if (value instanceof Long l) {
-          json.writeNumber(l);
-        } else if (value instanceof Boolean b) {
-          json.writeBoolean(b);
-        } else {
-          json.writeString(String.valueOf(value));
-        }
-      }
+      EvidenceJson.writeFields(json, finding.evidence());
       json.writeEndObject();
     } catch (IOException e) {
       throw new UncheckedIOException(e);

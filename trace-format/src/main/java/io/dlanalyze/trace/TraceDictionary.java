@@ -25,10 +25,6 @@ public final class TraceDictionary {
     return layerNames.get(id);
   }
 
-  public int layerNameCount() {
-    return layerNames.size();
-  }
-
   /** The id of a layer type, adding it on first use; {@code null} maps to -1. */
   public int layerTypeId(String type) {
     return type == null ? -1 : layerTypes.idOf(type);
@@ -37,10 +33,6 @@ public final class TraceDictionary {
   /** The layer type of an id, or {@code null} for -1. */
   public String layerType(int id) {
     return id < 0 ? null : layerTypes.get(id);
-  }
-
-  public int layerTypeCount() {
-    return layerTypes.size();
   }
 
   /**

@@ -1,6 +1,5 @@
 package io.dlanalyze.trace;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Optional;
@@ -61,11 +60,6 @@ public enum TraceFormat {
       return Optional.of(CSV);
     }
     return Optional.empty();
-  }
-
-  /** True for a directory (read as Parquet part files) or a file with a known extension. */
-  public static boolean looksLikeTrace(Path path) {
-    return Files.isDirectory(path) || fromExtension(path).isPresent();
   }
 
   @Override

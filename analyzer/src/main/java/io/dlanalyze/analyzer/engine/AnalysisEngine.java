@@ -16,6 +16,7 @@ import io.dlanalyze.analyzer.Thresholds;
 import io.dlanalyze.analyzer.Timing;
 import io.dlanalyze.analyzer.baselines.KerasBaselines;
 import io.dlanalyze.trace.Column;
+import io.dlanalyze.trace.ColumnType;
 import io.dlanalyze.trace.ErrorCode;
 import io.dlanalyze.trace.Phase;
 import io.dlanalyze.trace.TraceBatch;
@@ -23,6 +24,7 @@ import io.dlanalyze.trace.TraceFormatException;
 import io.dlanalyze.trace.TraceMetadata;
 import io.dlanalyze.trace.TraceReader;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.EnumSet;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -40,25 +42,17 @@ import java.util.Set;
  */
 public final class AnalysisEngine {
   /** The columns the engine itself reads. */
-  public static final Set<Column> KEY_COLUMNS =
-      EnumSet.of(
-          Column.EPOCH,
-          Column.BATCH,
-          Column.STEP,
-          Column.LAYER_INDEX,
-          Column.LAYER_NAME,
-          Column.LAYER_TYPE,
-          Column.PHASE,
-          Column.MEAN);
-
-  /** Per phase code: true for model-level phases. */
-  private static final boolean[] MODEL_LEVEL = new boolean[Phase.COUNT];
-
-  static {
-    for (Phase phase : Phase.values()) {
-      MODEL_LEVEL[phase.code()] = phase.isModelLevel();
-    }
-  }
+  static final Set<Column> KEY_COLUMNS =
+      Collections.unmodifiableSet(
+          EnumSet.of(
+              Column.EPOCH,
+              Column.BATCH,
+              Column.STEP,
+              Column.LAYER_INDEX,
+              Column.LAYER_NAME,
+              Column.LAYER_TYPE,
+              Column.PHASE,
+              Column.MEAN));
 
   private final TraceReader reader;
   private final AnalysisOptions options;
@@ -138,13 +132,8 @@ public final class AnalysisEngine {
       }
     }
     Set<Column> inFile = reader.columnsInFile();
-    for (Column column : StepTable.DOUBLE_COLUMNS) {
-      if (batch.has(column) && inFile.contains(column)) {
-        statColumns.add(column);
-      }
-    }
-    for (Column column : StepTable.LONG_COLUMNS) {
-      if (batch.has(column) && inFile.contains(column)) {
+    for (Column column : Column.values()) {
+      if (StepTable.isStatistic(column) && batch.has(column) && inFile.contains(column)) {
         statColumns.add(column);
       }
     }
@@ -309,7 +298,7 @@ public final class AnalysisEngine {
                 StepTable.MAX_LAYER_INDEX,
                 layer));
       }
-      if (layer >= 0 && MODEL_LEVEL[code]) {
+      if (layer >= 0 && Phase.ofCode(code).isModelLevel()) {
         layer = -1;
         relabeledRows++;
       }
@@ -328,10 +317,9 @@ public final class AnalysisEngine {
     for (Column column : statColumns) {
       int bit = column.bit();
       boolean[] nulls = batch.nullMask(column);
-      int doubleIndex = StepTable.DOUBLE_INDEX[column.index()];
-      if (doubleIndex >= 0) {
+      if (column.type() == ColumnType.FLOAT64) {
         double[] source = batch.doubles(column);
-        double[] target = table.doubles(doubleIndex);
+        double[] target = table.doubles(column);
         if (nulls == null && !skipped) {
           for (int r = from; r < to; r++) {
             int slot = slots[r];
@@ -349,7 +337,7 @@ public final class AnalysisEngine {
         }
       } else {
         long[] source = batch.longs(column);
-        long[] target = table.longs(StepTable.LONG_INDEX[column.index()]);
+        long[] target = table.longs(column);
         if (nulls == null && !skipped) {
           for (int r = from; r < to; r++) {
             int slot = slots[r];

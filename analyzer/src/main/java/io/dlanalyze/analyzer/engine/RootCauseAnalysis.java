@@ -80,7 +80,7 @@ import java.util.OptionalDouble;
  * in the root cause); a hyperparameter cause (learning rate, initialization) has model scope even
  * when the finding is in a layer.
  */
-public final class RootCauseAnalysis {
+final class RootCauseAnalysis {
   private static final int MAX_ALTERNATIVES = 3;
 
   private final List<Finding> findings;
@@ -98,7 +98,7 @@ public final class RootCauseAnalysis {
   }
 
   /** The root cause of ranked, resolved findings, or null when none is warning or more. */
-  public static RootCause analyze(List<Finding> ranked, AnalysisContext context) {
+  static RootCause analyze(List<Finding> ranked, AnalysisContext context) {
     return new RootCauseAnalysis(ranked, context).run();
   }
 

@@ -14,11 +14,11 @@ import io.dlanalyze.trace.Phase;
  * Turns the top-ranked finding into the report's root cause, with a fix hint per symptom and phase.
  * In deeplocalize mode there is no fix hint: DeepLocalize prints none.
  */
-public final class RootCauseSelector {
+final class RootCauseSelector {
   private RootCauseSelector() {}
 
   /** The root cause named by {@code top}, the first finding of severity warning or more. */
-  public static RootCause select(Finding top, AnalysisMode mode) {
+  static RootCause select(Finding top, AnalysisMode mode) {
     String scope = top.isModelLevel() ? RootCause.MODEL : RootCause.LAYER;
     String where =
         top.isModelLevel()
@@ -42,7 +42,7 @@ public final class RootCauseSelector {
     return new RootCause(scope, top.layerIndex(), top.layerName(), cause, fix);
   }
 
-  public static String symptomPhrase(Symptom symptom) {
+  static String symptomPhrase(Symptom symptom) {
     return switch (symptom) {
       case NUMERICAL_ERROR -> "Numerical error (NaN/Inf)";
       case DEAD_OR_ZERO -> "All-zero values";
@@ -58,7 +58,7 @@ public final class RootCauseSelector {
     };
   }
 
-  public static String suggestedFix(Finding top) {
+  static String suggestedFix(Finding top) {
     String layer = top.layerName();
     return switch (top.symptom()) {
       case NUMERICAL_ERROR ->

@@ -26,13 +26,13 @@ import java.util.Arrays;
  */
 final class StepTable implements StepView {
   /** Index of each column among the double statistics, or -1. */
-  static final int[] DOUBLE_INDEX = new int[Column.COUNT];
+  private static final int[] DOUBLE_INDEX = new int[Column.COUNT];
 
   /** Index of each column among the long statistics, or -1. */
-  static final int[] LONG_INDEX = new int[Column.COUNT];
+  private static final int[] LONG_INDEX = new int[Column.COUNT];
 
-  static final Column[] DOUBLE_COLUMNS;
-  static final Column[] LONG_COLUMNS;
+  private static final int DOUBLE_COUNT;
+  private static final int LONG_COUNT;
 
   /** Set in every claimed slot's bits, so a slot with a row never has mask 0. */
   static final int ROW_BIT = 1 << 31;
@@ -50,19 +50,20 @@ final class StepTable implements StepView {
     Arrays.fill(LONG_INDEX, -1);
     int doubles = 0;
     int longs = 0;
-    Column[] d = new Column[Column.COUNT];
-    Column[] l = new Column[Column.COUNT];
     for (Column column : Column.values()) {
       if (column.type() == ColumnType.FLOAT64) {
-        DOUBLE_INDEX[column.index()] = doubles;
-        d[doubles++] = column;
+        DOUBLE_INDEX[column.index()] = doubles++;
       } else if (column.type() == ColumnType.INT64 && column != Column.STEP) {
-        LONG_INDEX[column.index()] = longs;
-        l[longs++] = column;
+        LONG_INDEX[column.index()] = longs++;
       }
     }
-    DOUBLE_COLUMNS = Arrays.copyOf(d, doubles);
-    LONG_COLUMNS = Arrays.copyOf(l, longs);
+    DOUBLE_COUNT = doubles;
+    LONG_COUNT = longs;
+  }
+
+  /** True for the statistics a step keeps: the floating-point ones and the counts. */
+  static boolean isStatistic(Column column) {
+    return DOUBLE_INDEX[column.index()] >= 0 || LONG_INDEX[column.index()] >= 0;
   }
 
   private final AnalysisContext context;
@@ -70,8 +71,8 @@ final class StepTable implements StepView {
   private final double zeroFraction;
   private final double tolerance;
   private int capacity;
-  private final double[][] doubles = new double[DOUBLE_COLUMNS.length][];
-  private final long[][] longs = new long[LONG_COLUMNS.length][];
+  private final double[][] doubles = new double[DOUBLE_COUNT][];
+  private final long[][] longs = new long[LONG_COUNT][];
   private int[] presentBits;
   private long[] seen;
   private int[] presentSlots;
@@ -312,14 +313,6 @@ final class StepTable implements StepView {
       lastStats[base + k] =
           (mask & column.bit()) != 0 ? doubles[DOUBLE_INDEX[column.index()]][slot] : Double.NaN;
     }
-  }
-
-  double[] doubles(int statIndex) {
-    return doubles[statIndex];
-  }
-
-  long[] longs(int statIndex) {
-    return longs[statIndex];
   }
 
   int[] presentBits() {

@@ -159,19 +159,7 @@ public final class JsonReportRenderer implements ReportRenderer {
     json.writeNumberField("last_step", finding.lastStep());
     json.writeNumberField("occurrences", finding.occurrences());
     json.writeObjectFieldStart("evidence");
-    for (Map.Entry<String, Object> entry : finding.evidence().asMap().entrySet()) {
-      json.writeFieldName(entry.getKey());
-      Object value = entry.getValue();
-      if (value instanceof Double d) {
-        number(json, d);
-      } else if (value instanceof Long l) {
-        json.writeNumber(l);
-      } else if (value instanceof Boolean b) {
-        json.writeBoolean(b);
-      } else {
-        json.writeString(String.valueOf(value));
-      }
-    }
+    EvidenceJson.writeFields(json, finding.evidence());
     json.writeEndObject();
     json.writeStringField("message", finding.message());
     json.writeArrayFieldStart("consequences");

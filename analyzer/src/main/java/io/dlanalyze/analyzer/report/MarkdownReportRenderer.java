@@ -14,10 +14,10 @@ import java.io.Writer;
 import java.util.Map;
 
 /** The report as GitHub-flavoured markdown: a summary, a findings table, details, baselines. */
-public final class MarkdownReportRenderer implements ReportRenderer {
+final class MarkdownReportRenderer implements ReportRenderer {
   private final RenderOptions options;
 
-  public MarkdownReportRenderer(RenderOptions options) {
+  MarkdownReportRenderer(RenderOptions options) {
     this.options = options;
   }
 

@@ -19,7 +19,7 @@ import java.io.Writer;
  * goes through {@link Printable#escape}: a hostile layer name cannot emit escape sequences or forge
  * report lines.
  */
-public final class TextReportRenderer implements ReportRenderer {
+final class TextReportRenderer implements ReportRenderer {
   private static final String RESET = "\u001B[0m";
   private static final String BOLD = "\u001B[1m";
   private static final String RED = "\u001B[31m";
@@ -30,7 +30,7 @@ public final class TextReportRenderer implements ReportRenderer {
 
   private final RenderOptions options;
 
-  public TextReportRenderer(RenderOptions options) {
+  TextReportRenderer(RenderOptions options) {
     this.options = options;
   }
 

@@ -53,16 +53,17 @@ import java.util.Set;
 public final class TraceCharts {
   /** The columns the second pass reads. */
   static final Set<Column> COLUMNS =
-      EnumSet.of(
-          Column.STEP,
-          Column.LAYER_INDEX,
-          Column.PHASE,
-          Column.MEAN,
-          Column.STD,
-          Column.L2_NORM,
-          Column.ZERO_FRACTION,
-          Column.NAN_COUNT,
-          Column.INF_COUNT);
+      Collections.unmodifiableSet(
+          EnumSet.of(
+              Column.STEP,
+              Column.LAYER_INDEX,
+              Column.PHASE,
+              Column.MEAN,
+              Column.STD,
+              Column.L2_NORM,
+              Column.ZERO_FRACTION,
+              Column.NAN_COUNT,
+              Column.INF_COUNT));
 
   /** The model-level phases drawn as curves, in this order. */
   static final List<Phase> MODEL_PHASES =

@@ -30,12 +30,12 @@ class StepTableTest {
 
   /** Writes a row's statistic as the engine's scatter does. */
   private static void set(StepTable table, int slot, Column column, double value) {
-    table.doubles(StepTable.DOUBLE_INDEX[column.index()])[slot] = value;
+    table.doubles(column)[slot] = value;
     table.presentBits()[slot] |= column.bit();
   }
 
   private static void count(StepTable table, int slot, Column column, long value) {
-    table.longs(StepTable.LONG_INDEX[column.index()])[slot] = value;
+    table.longs(column)[slot] = value;
     table.presentBits()[slot] |= column.bit();
   }
 

@@ -4,7 +4,6 @@ import static java.util.Locale.ROOT;
 
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.ErrorCode;
-import io.dlanalyze.trace.Phase;
 import io.dlanalyze.trace.ReadOptions;
 import io.dlanalyze.trace.TraceBatch;
 import io.dlanalyze.trace.TraceDictionary;
@@ -12,6 +11,7 @@ import io.dlanalyze.trace.TraceFormat;
 import io.dlanalyze.trace.TraceFormatException;
 import io.dlanalyze.trace.TraceMetadata;
 import io.dlanalyze.trace.TraceReader;
+import io.dlanalyze.trace.UnknownPhases;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -65,7 +65,7 @@ public final class ParquetTraceReader implements TraceReader {
   private final Column[] absent;
   private final ParquetReadOptions readOptions;
   private final long totalRows;
-  private long[] unknownPhaseRows = new long[4];
+  private final UnknownPhases unknownPhases = new UnknownPhases();
 
   private int partIndex = -1;
   private ParquetPart part;
@@ -272,7 +272,7 @@ public final class ParquetTraceReader implements TraceReader {
       fillNulls(column, n);
     }
     if (phaseDecoder != null && phaseDecoder.sawUnknownPhase()) {
-      countUnknownPhases(n);
+      unknownPhases.count(batch.ints(Column.PHASE), n);
     }
     rowsLeftInGroup -= n;
     rowsRead += n;
@@ -391,20 +391,6 @@ public final class ParquetTraceReader implements TraceReader {
     }
   }
 
-  private void countUnknownPhases(int n) {
-    int[] phases = batch.ints(Column.PHASE);
-    for (int i = 0; i < n; i++) {
-      int unknown = phases[i] - Phase.COUNT;
-      if (unknown >= 0) {
-        if (unknown >= unknownPhaseRows.length) {
-          unknownPhaseRows =
-              Arrays.copyOf(unknownPhaseRows, Math.max(unknown + 1, 2 * unknownPhaseRows.length));
-        }
-        unknownPhaseRows[unknown]++;
-      }
-    }
-  }
-
   private TraceFormatException corrupt(Column column, Exception e) {
     return new TraceFormatException(
         ErrorCode.CORRUPT,
@@ -477,19 +463,7 @@ public final class ParquetTraceReader implements TraceReader {
   /** One warning per phase name this version does not know, with its row count so far. */
   @Override
   public List<String> warnings() {
-    List<String> warnings = new ArrayList<>();
-    List<String> names = dictionary.unknownPhaseNames();
-    for (int i = 0; i < names.size() && i < unknownPhaseRows.length; i++) {
-      if (unknownPhaseRows[i] > 0) {
-        warnings.add(
-            String.format(
-                ROOT,
-                "unknown phase '%s' in %d rows: the rows are kept, but no detector reads them",
-                names.get(i),
-                unknownPhaseRows[i]));
-      }
-    }
-    return warnings;
+    return unknownPhases.warnings(dictionary);
   }
 
   @Override

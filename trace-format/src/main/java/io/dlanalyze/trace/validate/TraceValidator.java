@@ -9,6 +9,7 @@ import io.dlanalyze.trace.Phase;
 import io.dlanalyze.trace.TraceBatch;
 import io.dlanalyze.trace.TraceDictionary;
 import io.dlanalyze.trace.TraceMetadata;
+import io.dlanalyze.trace.UnknownPhases;
 import io.dlanalyze.trace.validate.Problem.Severity;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -79,8 +80,7 @@ public final class TraceValidator {
   private int[] indexOfName = new int[0];
 
   private long[] firstRowOfName = new long[0];
-  private long[] unknownPhaseRows = new long[0];
-  private long[] unknownPhaseFirstRow = new long[0];
+  private final UnknownPhases unknownPhases = new UnknownPhases();
   private TraceDictionary dictionary;
   private boolean finished;
 
@@ -290,7 +290,7 @@ public final class TraceValidator {
       if (phase != null) {
         int code = phase[i];
         if (code >= Phase.COUNT) {
-          countUnknownPhase(code - Phase.COUNT, row);
+          unknownPhases.count(code, row);
         } else if (index != null && code >= 0) {
           Phase known = Phase.ofCode(code);
           int layer = index[i];
@@ -411,17 +411,6 @@ public final class TraceValidator {
     return ((long) kind << 62) | ((long) (layer + 1) << 31) | nameId;
   }
 
-  private void countUnknownPhase(int index, long row) {
-    if (index >= unknownPhaseRows.length) {
-      int size = Math.max(index + 1, unknownPhaseRows.length * 2);
-      unknownPhaseRows = Arrays.copyOf(unknownPhaseRows, size);
-      unknownPhaseFirstRow = Arrays.copyOf(unknownPhaseFirstRow, size);
-    }
-    if (unknownPhaseRows[index]++ == 0) {
-      unknownPhaseFirstRow[index] = row;
-    }
-  }
-
   private void report(Severity severity, String rule, long row, String detail) {
     int count = reported.merge(rule, 1, Integer::sum);
     if (count <= limitPerRule) {
@@ -442,23 +431,20 @@ public final class TraceValidator {
       // Stable: problems of one row keep the order of the checks, whatever the batch sizes were.
       problems.sort(java.util.Comparator.comparingLong(Problem::row));
       if (dictionary != null) {
-        List<String> names = dictionary.unknownPhaseNames();
-        for (int i = 0; i < names.size() && i < unknownPhaseRows.length; i++) {
-          if (unknownPhaseRows[i] > 0) {
-            problems.add(
-                new Problem(
-                    Severity.WARNING,
-                    "unknown-phase",
-                    file,
-                    unknownPhaseFirstRow[i],
-                    format(
-                        ROOT,
-                        "unknown phase '%s' (%d %s from here on): the rows are kept, but no"
-                            + " detector reads them",
-                        names.get(i),
-                        unknownPhaseRows[i],
-                        unknownPhaseRows[i] == 1 ? "row" : "rows")));
-          }
+        for (UnknownPhases.Seen phase : unknownPhases.seen(dictionary)) {
+          problems.add(
+              new Problem(
+                  Severity.WARNING,
+                  "unknown-phase",
+                  file,
+                  phase.firstRow(),
+                  format(
+                      ROOT,
+                      "unknown phase '%s' (%d %s from here on): the rows are kept, but no"
+                          + " detector reads them",
+                      phase.name(),
+                      phase.rows(),
+                      phase.rows() == 1 ? "row" : "rows")));
         }
       }
       for (Map.Entry<String, long[]> rest : suppressed.entrySet()) {
