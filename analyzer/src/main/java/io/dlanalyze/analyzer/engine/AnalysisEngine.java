@@ -87,6 +87,7 @@ public final class AnalysisEngine {
         new StepTable(
             context,
             positions,
+            metadata.layers().size(),
             options.get(Thresholds.ZERO_FRACTION),
             options.get(Thresholds.UNCHANGED_TOLERANCE));
     this.baselines = new KerasBaselines();

@@ -40,6 +40,9 @@ final class StepTable implements StepView {
   /** The largest layer index accepted; beyond it a trace is taken as corrupt. */
   static final int MAX_LAYER_INDEX = TraceValidator.MAX_LAYER_INDEX;
 
+  /** Room made up front at most, whatever the metadata lists (4,096 layers: about 7 MB). */
+  private static final int MAX_INITIAL_LAYERS = 4096;
+
   /** The statistics the unchanged test compares, in this order. */
   private static final Column[] COMPARED = {
     Column.MEAN, Column.STD, Column.MIN, Column.MAX, Column.L2_NORM
@@ -104,16 +107,22 @@ final class StepTable implements StepView {
   private int batch;
 
   /**
+   * @param expectedLayers how many layers to make room for at once (the layers a trace's metadata
+   *     lists, say); more grow the table by doubling
    * @param zeroFraction the share of zeros from which a tensor counts as all zero
    * @param tolerance the relative change up to which a statistic counts as unchanged
    */
   StepTable(
-      AnalysisContext context, LayerPositions positions, double zeroFraction, double tolerance) {
+      AnalysisContext context,
+      LayerPositions positions,
+      int expectedLayers,
+      double zeroFraction,
+      double tolerance) {
     this.context = context;
     this.positions = positions;
     this.zeroFraction = zeroFraction;
     this.tolerance = tolerance;
-    grow(8);
+    grow(Math.max(8, Math.min(expectedLayers, MAX_INITIAL_LAYERS)));
   }
 
   /** The slot of a layer's row: the layer gets a position when it has none. */

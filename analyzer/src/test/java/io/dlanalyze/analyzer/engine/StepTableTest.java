@@ -19,7 +19,7 @@ class StepTableTest {
   }
 
   private static StepTable table() {
-    return new StepTable(null, new LayerPositions(), 0.999, 1e-6);
+    return new StepTable(null, new LayerPositions(), 2, 0.999, 1e-6);
   }
 
   private static int claim(StepTable table, int layer, Phase phase) {
