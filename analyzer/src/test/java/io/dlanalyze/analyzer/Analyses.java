@@ -1,5 +1,6 @@
 package io.dlanalyze.analyzer;
 
+import io.dlanalyze.trace.MemoryTrace;
 import io.dlanalyze.trace.ReadOptions;
 import io.dlanalyze.trace.TraceReader;
 import io.dlanalyze.trace.synthetic.Fault;
@@ -35,11 +36,11 @@ public final class Analyses {
     }
   }
 
-  public static Report analyze(RowTrace trace, AnalysisOptions options) {
+  public static Report analyze(MemoryTrace trace, AnalysisOptions options) {
     return analyze(trace, options, 4096);
   }
 
-  public static Report analyze(RowTrace trace, AnalysisOptions options, int batchRows) {
+  public static Report analyze(MemoryTrace trace, AnalysisOptions options, int batchRows) {
     try (TraceReader reader = trace.open(batchRows)) {
       return new Analyzer().analyze(reader, options).withoutTiming();
     }
@@ -65,8 +66,8 @@ public final class Analyses {
                 io.dlanalyze.trace.TraceMetadata.LAYERS,
                 io.dlanalyze.trace.TraceMetadata.layersJson(layers));
     try (TraceReader reader = trace.open(ReadOptions.all())) {
-      RowTrace rows = RowTrace.copyOf(reader);
-      return analyze(RowTrace.of(metadata, rows.rows()), options);
+      MemoryTrace rows = MemoryTrace.copyOf(reader);
+      return analyze(MemoryTrace.of(metadata, rows.rows()), options);
     }
   }
 

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.dlanalyze.analyzer.report.JsonReportRenderer;
 import io.dlanalyze.analyzer.report.RenderOptions;
+import io.dlanalyze.trace.MemoryTrace;
 import io.dlanalyze.trace.ReadOptions;
 import io.dlanalyze.trace.TraceReader;
 import io.dlanalyze.trace.TraceWriter;
@@ -67,9 +68,9 @@ class ReportInvarianceTest {
   @MethodSource("traces")
   void shufflingRowsInsideSteps_doesNotChangeTheReport(
       String name, SyntheticTrace trace, AnalysisOptions options) {
-    RowTrace rows;
+    MemoryTrace rows;
     try (TraceReader reader = trace.open(ReadOptions.all())) {
-      rows = RowTrace.copyOf(reader);
+      rows = MemoryTrace.copyOf(reader);
     }
     String expected = JSON.render(Analyses.analyze(rows, options, 4096));
     for (long seed = 1; seed <= 3; seed++) {

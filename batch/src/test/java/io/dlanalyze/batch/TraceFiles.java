@@ -1,14 +1,10 @@
 package io.dlanalyze.batch;
 
-import io.dlanalyze.trace.ReadOptions;
-import io.dlanalyze.trace.TraceReader;
-import io.dlanalyze.trace.TraceWriter;
-import io.dlanalyze.trace.TraceWriters;
+import io.dlanalyze.trace.TestTraces;
 import io.dlanalyze.trace.WriteOptions;
 import io.dlanalyze.trace.synthetic.Fault;
 import io.dlanalyze.trace.synthetic.SyntheticTrace;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
@@ -29,22 +25,11 @@ public final class TraceFiles {
 
   /** Writes a synthetic trace in the format {@code path}'s extension names; returns the path. */
   public static Path write(Path path, SyntheticTrace trace) {
-    return write(path, trace, WriteOptions.defaults().withRowGroupRows(1_000));
+    return TestTraces.write(path, trace);
   }
 
   public static Path write(Path path, SyntheticTrace trace, WriteOptions options) {
-    try {
-      Files.createDirectories(path.toAbsolutePath().getParent());
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
-    try (TraceReader source = trace.open(ReadOptions.all().withBatchRows(1_000));
-        TraceWriter writer = TraceWriters.create(path, source.metadata(), options)) {
-      while (source.next()) {
-        writer.write(source.batch());
-      }
-    }
-    return path;
+    return TestTraces.write(path, trace, options);
   }
 
   /** Keeps the file's bytes, moves its mtime by {@code millis}. */
@@ -55,9 +40,6 @@ public final class TraceFiles {
 
   /** Cuts a file to its first {@code bytes} bytes. */
   public static void truncate(Path path, long bytes) throws IOException {
-    try (var channel =
-        java.nio.channels.FileChannel.open(path, java.nio.file.StandardOpenOption.WRITE)) {
-      channel.truncate(bytes);
-    }
+    TestTraces.truncate(path, bytes);
   }
 }

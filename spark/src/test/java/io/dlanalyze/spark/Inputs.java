@@ -1,6 +1,7 @@
 package io.dlanalyze.spark;
 
 import io.dlanalyze.trace.ReadOptions;
+import io.dlanalyze.trace.TestTraces;
 import io.dlanalyze.trace.TraceReader;
 import io.dlanalyze.trace.TraceWriter;
 import io.dlanalyze.trace.TraceWriters;
@@ -8,10 +9,8 @@ import io.dlanalyze.trace.WriteOptions;
 import io.dlanalyze.trace.synthetic.Fault;
 import io.dlanalyze.trace.synthetic.SyntheticTrace;
 import java.io.IOException;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 
 /** Test inputs: a directory of synthetic traces in every format, plus broken files. */
 final class Inputs {
@@ -27,16 +26,7 @@ final class Inputs {
   }
 
   static Path write(Path path, SyntheticTrace trace) throws IOException {
-    Files.createDirectories(path.getParent());
-    try (TraceReader reader = trace.open(ReadOptions.all().withBatchRows(1_000));
-        TraceWriter writer =
-            TraceWriters.create(
-                path, reader.metadata(), WriteOptions.defaults().withRowGroupRows(1_000))) {
-      while (reader.next()) {
-        writer.write(reader.batch());
-      }
-    }
-    return path;
+    return TestTraces.write(path, trace);
   }
 
   /** Writes a trace as a directory of Parquet part files, each holding the next batches. */
@@ -62,9 +52,7 @@ final class Inputs {
   }
 
   static void truncate(Path path, long bytes) throws IOException {
-    try (FileChannel channel = FileChannel.open(path, StandardOpenOption.WRITE)) {
-      channel.truncate(bytes);
-    }
+    TestTraces.truncate(path, bytes);
   }
 
   /**

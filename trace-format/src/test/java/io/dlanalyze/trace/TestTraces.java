@@ -1,6 +1,12 @@
 package io.dlanalyze.trace;
 
+import io.dlanalyze.trace.synthetic.SyntheticTrace;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -157,6 +163,45 @@ public final class TestTraces {
     } catch (RuntimeException e) {
       writer.abort();
       throw e;
+    }
+  }
+
+  /**
+   * Copies every row of {@code source} to a file of the format {@code path}'s extension names,
+   * making its directory first; returns the path.
+   */
+  public static Path copy(TraceReader source, Path path, WriteOptions options) {
+    try {
+      Path parent = path.toAbsolutePath().getParent();
+      if (parent != null) {
+        Files.createDirectories(parent);
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    try (TraceWriter writer = TraceWriters.create(path, source.metadata(), options)) {
+      while (source.next()) {
+        writer.write(source.batch());
+      }
+    }
+    return path;
+  }
+
+  /** Writes a synthetic trace, in row groups of 1,000 rows; returns the path. */
+  public static Path write(Path path, SyntheticTrace trace) {
+    return write(path, trace, WriteOptions.defaults().withRowGroupRows(1_000));
+  }
+
+  public static Path write(Path path, SyntheticTrace trace, WriteOptions options) {
+    try (TraceReader source = trace.open(ReadOptions.all().withBatchRows(1_000))) {
+      return copy(source, path, options);
+    }
+  }
+
+  /** Cuts a file to its first {@code bytes} bytes (a crash, a partial copy). */
+  public static void truncate(Path path, long bytes) throws IOException {
+    try (FileChannel channel = FileChannel.open(path, StandardOpenOption.WRITE)) {
+      channel.truncate(bytes);
     }
   }
 

@@ -7,8 +7,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.dlanalyze.analyzer.AnalysisOptions;
 import io.dlanalyze.analyzer.BaselineResult;
 import io.dlanalyze.analyzer.Report;
-import io.dlanalyze.analyzer.RowTrace;
 import io.dlanalyze.analyzer.Thresholds;
+import io.dlanalyze.trace.MemoryTrace;
 import io.dlanalyze.trace.Phase;
 import io.dlanalyze.trace.TraceMetadata;
 import io.dlanalyze.trace.synthetic.Fault;
@@ -21,8 +21,9 @@ class KerasBaselinesTest {
   }
 
   /** 4 epochs of 10 steps; epoch-mean losses are given, the batch losses vary around them. */
-  private static RowTrace epochs(double[] epochLoss, boolean withAccuracy, TraceMetadata metadata) {
-    RowTrace.Builder b = RowTrace.builder().stepsPerEpoch(10).metadata(metadata);
+  private static MemoryTrace epochs(
+      double[] epochLoss, boolean withAccuracy, TraceMetadata metadata) {
+    MemoryTrace.Builder b = MemoryTrace.builder().stepsPerEpoch(10).metadata(metadata);
     for (int e = 0; e < epochLoss.length; e++) {
       for (int i = 0; i < 10; i++) {
         long step = e * 10L + i;
@@ -117,7 +118,7 @@ class KerasBaselinesTest {
   void incompleteLastEpoch_isNotJudged_whenStepsPerEpochSaysSo() {
     TraceMetadata metadata =
         TraceMetadata.of(java.util.Map.of(TraceMetadata.STEPS_PER_EPOCH, "20"));
-    RowTrace.Builder b = RowTrace.builder().stepsPerEpoch(20).metadata(metadata);
+    MemoryTrace.Builder b = MemoryTrace.builder().stepsPerEpoch(20).metadata(metadata);
     for (long s = 0; s < 30; s++) {
       b.model(s, Phase.LOSS, s < 20 ? 1.0 : 5.0);
     }

@@ -9,10 +9,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.dlanalyze.analyzer.AnalysisOptions;
 import io.dlanalyze.analyzer.Consequence;
 import io.dlanalyze.analyzer.Finding;
-import io.dlanalyze.analyzer.RowTrace;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.Symptom;
 import io.dlanalyze.analyzer.Thresholds;
+import io.dlanalyze.trace.MemoryTrace;
 import io.dlanalyze.trace.Phase;
 import io.dlanalyze.trace.synthetic.Fault;
 import java.util.List;
@@ -72,7 +72,7 @@ class DeadOrZeroDetectorTest {
 
   @Test
   void reports_meanOnlyTrace_fromExactZeroMeans() {
-    RowTrace.Builder b = RowTrace.builder();
+    MemoryTrace.Builder b = MemoryTrace.builder();
     for (long s = 0; s < 120; s++) {
       b.layer(s, 0, "relu1", "ReLU", Phase.ACTIVATION, s >= 40 ? 0.0 : 0.5 + 1e-3 * s);
       b.model(s, Phase.LOSS, 2.0 - 1e-3 * s);

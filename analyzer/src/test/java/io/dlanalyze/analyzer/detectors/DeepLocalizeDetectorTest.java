@@ -9,11 +9,11 @@ import io.dlanalyze.analyzer.AnalysisMode;
 import io.dlanalyze.analyzer.AnalysisOptions;
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Report;
-import io.dlanalyze.analyzer.RowTrace;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.Symptom;
 import io.dlanalyze.analyzer.Thresholds;
 import io.dlanalyze.analyzer.Verdict;
+import io.dlanalyze.trace.MemoryTrace;
 import io.dlanalyze.trace.Phase;
 import io.dlanalyze.trace.synthetic.Fault;
 import org.junit.jupiter.api.Test;
@@ -28,8 +28,8 @@ class DeepLocalizeDetectorTest {
    * A mean-only trace of a 3-layer Keras-like MLP (dense_1, dense_2 Dense; flatten_1 first) whose
    * healthy values never repeat and are never 0.
    */
-  static RowTrace model(int steps, int stepsPerEpoch, Override override) {
-    RowTrace.Builder b = RowTrace.builder().stepsPerEpoch(stepsPerEpoch);
+  static MemoryTrace model(int steps, int stepsPerEpoch, Override override) {
+    MemoryTrace.Builder b = MemoryTrace.builder().stepsPerEpoch(stepsPerEpoch);
     String[] names = {"flatten_1", "dense_1", "dense_2"};
     String[] types = {"Flatten", "Dense", "Dense"};
     for (long s = 0; s < steps; s++) {
@@ -117,7 +117,7 @@ class DeepLocalizeDetectorTest {
 
   @Test
   void reports_nanInForward_withInEpochBatchIndex() {
-    RowTrace trace =
+    MemoryTrace trace =
         model(100, 30, (s, l, p, v) -> s == 37 && l == 2 && p == Phase.ACTIVATION ? Double.NaN : v);
 
     Finding finding = only(analyze(trace, deeplocalize()));
@@ -132,7 +132,7 @@ class DeepLocalizeDetectorTest {
 
   @Test
   void reports_weightsBeforeOutputGradient_inCheckOrder() {
-    RowTrace trace =
+    MemoryTrace trace =
         model(
             100,
             1000,
@@ -147,8 +147,8 @@ class DeepLocalizeDetectorTest {
 
   @Test
   void reports_invalidLoss_andInvalidAccuracy() {
-    RowTrace loss = model(50, 1000, (s, l, p, v) -> s == 9 && p == Phase.LOSS ? Double.NaN : v);
-    RowTrace accuracy =
+    MemoryTrace loss = model(50, 1000, (s, l, p, v) -> s == 9 && p == Phase.LOSS ? Double.NaN : v);
+    MemoryTrace accuracy =
         model(50, 1000, (s, l, p, v) -> s == 9 && p == Phase.ACCURACY ? Double.NaN : v);
 
     assertThat(only(analyze(loss, deeplocalize())).message()).isEqualTo("Batch 9: Invalid loss");
@@ -159,7 +159,7 @@ class DeepLocalizeDetectorTest {
 
   @Test
   void reports_zeroMeanAtFirstBatch_becauseOneIsHalfOfOne() {
-    RowTrace trace =
+    MemoryTrace trace =
         model(50, 1000, (s, l, p, v) -> s == 0 && l == 1 && p == Phase.BACKWARD ? 0.0 : v);
 
     Finding finding = only(analyze(trace, deeplocalize()));
@@ -170,7 +170,7 @@ class DeepLocalizeDetectorTest {
 
   @Test
   void doesNotFire_onOneZeroMeanLate_cumulativeRuleNeedsHalfOfAllBatches() {
-    RowTrace trace =
+    MemoryTrace trace =
         model(50, 1000, (s, l, p, v) -> s == 10 && l == 1 && p == Phase.BACKWARD ? 0.0 : v);
 
     assertThat(analyze(trace, deeplocalize()).findings()).isEmpty();
@@ -178,7 +178,7 @@ class DeepLocalizeDetectorTest {
 
   @Test
   void reports_mdl_whenFiveLossesInABlockAreEqual() {
-    RowTrace trace =
+    MemoryTrace trace =
         model(50, 1000, (s, l, p, v) -> p == Phase.LOSS && s >= 10 && s < 15 ? 1.5 : v);
 
     assertThat(only(analyze(trace, deeplocalize())).message()).isEqualTo("Batch 14: MDL");
@@ -186,7 +186,7 @@ class DeepLocalizeDetectorTest {
 
   @Test
   void doesNotFire_onFiveEqualLossesAcrossTwoBlocks_blocksDoNotOverlap() {
-    RowTrace trace =
+    MemoryTrace trace =
         model(50, 1000, (s, l, p, v) -> p == Phase.LOSS && s >= 12 && s < 17 ? 1.5 : v);
 
     assertThat(analyze(trace, deeplocalize()).findings()).isEmpty();
@@ -194,7 +194,7 @@ class DeepLocalizeDetectorTest {
 
   @Test
   void reports_unchangedDeltaWeightsOfDenseLayer_capitalDAsDeepLocalizePrints() {
-    RowTrace trace =
+    MemoryTrace trace =
         model(
             50, 1000, (s, l, p, v) -> p == Phase.GRADIENT && l == 1 && s >= 5 && s < 10 ? 0.25 : v);
 
@@ -204,14 +204,14 @@ class DeepLocalizeDetectorTest {
 
   @Test
   void doesNotFire_onUnchangedFlattenOutput() {
-    RowTrace trace = model(50, 1000, (s, l, p, v) -> p == Phase.ACTIVATION && l == 0 ? 0.5 : v);
+    MemoryTrace trace = model(50, 1000, (s, l, p, v) -> p == Phase.ACTIVATION && l == 0 ? 0.5 : v);
 
     assertThat(analyze(trace, deeplocalize()).findings()).isEmpty();
   }
 
   @Test
   void windowThreshold_changesTheBlock() {
-    RowTrace trace =
+    MemoryTrace trace =
         model(50, 1000, (s, l, p, v) -> p == Phase.LOSS && s >= 10 && s < 15 ? 1.5 : v);
     AnalysisOptions options =
         AnalysisOptions.builder()
@@ -234,7 +234,7 @@ class DeepLocalizeDetectorTest {
 
   @Test
   void stopsAtFirstHit_laterFaultsIgnored() {
-    RowTrace trace =
+    MemoryTrace trace =
         model(
             100,
             1000,

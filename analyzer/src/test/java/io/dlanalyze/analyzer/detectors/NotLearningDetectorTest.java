@@ -6,9 +6,9 @@ import static io.dlanalyze.analyzer.Analyses.trace;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.dlanalyze.analyzer.Finding;
-import io.dlanalyze.analyzer.RowTrace;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.Symptom;
+import io.dlanalyze.trace.MemoryTrace;
 import io.dlanalyze.trace.Phase;
 import io.dlanalyze.trace.synthetic.Fault;
 import io.dlanalyze.trace.synthetic.SyntheticTrace;
@@ -41,7 +41,7 @@ class NotLearningDetectorTest {
 
   @Test
   void doesNotFire_onRunThatConvergesAndFlattensLate() {
-    RowTrace.Builder b = RowTrace.builder();
+    MemoryTrace.Builder b = MemoryTrace.builder();
     for (long s = 0; s < 1000; s++) {
       double loss = s < 600 ? 2.3 * Math.exp(-s / 100.0) + 0.05 : 2.3 * Math.exp(-6) + 0.05;
       b.model(s, Phase.LOSS, loss * (1 + 0.02 * Math.sin(7.1 * s)));
@@ -79,7 +79,7 @@ class NotLearningDetectorTest {
 
   @Test
   void doesNotFire_onPauseThatEndsBeforeTheRunDoes() {
-    RowTrace.Builder b = RowTrace.builder();
+    MemoryTrace.Builder b = MemoryTrace.builder();
     for (long s = 0; s < 1000; s++) {
       // falls, stays flat for 400 steps (8 blocks), then falls again to a quarter of the start
       long t = s < 200 ? s : s < 600 ? 200 : s - 400;
@@ -92,7 +92,7 @@ class NotLearningDetectorTest {
   @Test
   void doesNotFire_onSteadySlowDecrease_whoseLastBlocksFallShortOfMinImprovement() {
     // 0.1% per block: progress of 1% every 10 blocks; the run ends 4 blocks after the last one
-    RowTrace.Builder b = RowTrace.builder();
+    MemoryTrace.Builder b = MemoryTrace.builder();
     for (long s = 0; s < 50 * 95; s++) {
       b.model(s, Phase.LOSS, 2.0 * (1 - 2e-5 * s));
     }
@@ -104,7 +104,7 @@ class NotLearningDetectorTest {
   void reports_stallAfterSlowProgress_onceItIsPatienceTimesLongerThanTheProgressBeforeIt() {
     // 0.1% per block for 30 blocks (progress every 10 blocks), then flat for 60: a stall of more
     // than patience x 10 blocks, from the last block that made progress
-    RowTrace.Builder b = RowTrace.builder();
+    MemoryTrace.Builder b = MemoryTrace.builder();
     for (long s = 0; s < 50 * 90; s++) {
       b.model(s, Phase.LOSS, 2.0 * (1 - 2e-5 * Math.min(s, 1_500)));
     }
@@ -124,7 +124,7 @@ class NotLearningDetectorTest {
 
   @Test
   void reports_flatLossFromTheStart_evenWithNoiseAboveExactEquality() {
-    RowTrace.Builder b = RowTrace.builder();
+    MemoryTrace.Builder b = MemoryTrace.builder();
     for (long s = 0; s < 400; s++) {
       b.model(s, Phase.LOSS, 2.302 * (1 + 0.01 * Math.sin(3.7 * s)));
     }
@@ -137,7 +137,7 @@ class NotLearningDetectorTest {
 
   @Test
   void reports_accuracyStuckAtZero() {
-    RowTrace.Builder b = RowTrace.builder();
+    MemoryTrace.Builder b = MemoryTrace.builder();
     for (long s = 0; s < 200; s++) {
       b.model(s, Phase.LOSS, 2.0 - 5e-3 * s);
       b.model(s, Phase.ACCURACY, s < 30 ? 0.1 : 0.0);

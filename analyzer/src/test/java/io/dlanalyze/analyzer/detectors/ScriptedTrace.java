@@ -4,8 +4,8 @@ import io.dlanalyze.analyzer.Analyses;
 import io.dlanalyze.analyzer.AnalysisOptions;
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Report;
-import io.dlanalyze.analyzer.RowTrace;
 import io.dlanalyze.trace.LayerInfo;
+import io.dlanalyze.trace.MemoryTrace;
 import io.dlanalyze.trace.Phase;
 import io.dlanalyze.trace.TraceMetadata;
 import java.util.ArrayList;
@@ -137,9 +137,9 @@ final class ScriptedTrace {
     Stats at(long step, int layer);
   }
 
-  RowTrace build() {
+  MemoryTrace build() {
     metadata.put(TraceMetadata.LAYERS, TraceMetadata.layersJson(layers));
-    List<RowTrace.Row> rows = new ArrayList<>();
+    List<MemoryTrace.Row> rows = new ArrayList<>();
     for (long step = 0; step < steps; step++) {
       int epoch = (int) (step / stepsPerEpoch);
       int batch = (int) (step % stepsPerEpoch);
@@ -155,7 +155,7 @@ final class ScriptedTrace {
           String name = stream.layer() < 0 ? "model" : layers.get(stream.layer()).name();
           String type = stream.layer() < 0 ? null : layers.get(stream.layer()).type();
           rows.add(
-              new RowTrace.Row(
+              new MemoryTrace.Row(
                   epoch,
                   batch,
                   step,
@@ -175,7 +175,7 @@ final class ScriptedTrace {
         }
       }
     }
-    return RowTrace.of(TraceMetadata.of(metadata), rows);
+    return MemoryTrace.of(TraceMetadata.of(metadata), rows);
   }
 
   /** The findings of one detector on this trace, with default thresholds. */

@@ -9,10 +9,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.dlanalyze.analyzer.Analyzer;
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Report;
-import io.dlanalyze.analyzer.RowTrace;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.Symptom;
 import io.dlanalyze.trace.Column;
+import io.dlanalyze.trace.MemoryTrace;
 import io.dlanalyze.trace.Phase;
 import io.dlanalyze.trace.ReadOptions;
 import io.dlanalyze.trace.TraceReader;
@@ -65,7 +65,7 @@ class UnchangedValuesDetectorTest {
 
   @Test
   void doesNotFire_onConstantOneOverKMean_withoutMetadata() {
-    RowTrace.Builder b = RowTrace.builder();
+    MemoryTrace.Builder b = MemoryTrace.builder();
     for (long s = 0; s < 200; s++) {
       b.layer(s, 0, "act", "Activation", Phase.ACTIVATION, 0.25);
       b.model(s, Phase.LOSS, 2.0 - 1e-3 * s);
@@ -76,7 +76,7 @@ class UnchangedValuesDetectorTest {
 
   @Test
   void reports_constantOutputMean_thatIsNotOneOverK() {
-    RowTrace.Builder b = RowTrace.builder();
+    MemoryTrace.Builder b = MemoryTrace.builder();
     for (long s = 0; s < 200; s++) {
       b.layer(s, 0, "act", "Activation", Phase.ACTIVATION, s >= 100 ? 0.37 : 0.3 + 1e-3 * s);
     }
@@ -93,11 +93,11 @@ class UnchangedValuesDetectorTest {
 
   @Test
   void doesNotFire_onGpuJitterBelowTolerance_butExactEqualityWould() {
-    RowTrace.Builder b = RowTrace.builder();
+    MemoryTrace.Builder b = MemoryTrace.builder();
     for (long s = 0; s < 200; s++) {
       double jitter = (s % 2 == 0 ? 1 : -1) * 1e-9;
       b.add(
-          new RowTrace.Row(
+          new MemoryTrace.Row(
               0,
               (int) s,
               s,

@@ -13,11 +13,11 @@ import io.dlanalyze.analyzer.DetectorInfo;
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.LossHistory;
 import io.dlanalyze.analyzer.Report;
-import io.dlanalyze.analyzer.RowTrace;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.StepView;
 import io.dlanalyze.analyzer.Symptom;
 import io.dlanalyze.trace.Column;
+import io.dlanalyze.trace.MemoryTrace;
 import io.dlanalyze.trace.Phase;
 import io.dlanalyze.trace.TraceFormatException;
 import io.dlanalyze.trace.TraceMetadata;
@@ -30,8 +30,8 @@ import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 class AnalysisEngineTest {
-  private static RowTrace.Row row(long step, int layer, String name, String phase, double mean) {
-    return new RowTrace.Row(
+  private static MemoryTrace.Row row(long step, int layer, String name, String phase, double mean) {
+    return new MemoryTrace.Row(
         0,
         (int) step,
         step,
@@ -52,8 +52,8 @@ class AnalysisEngineTest {
 
   @Test
   void stepsOutOfOrder_throwWithTheRow() {
-    RowTrace trace =
-        RowTrace.of(
+    MemoryTrace trace =
+        MemoryTrace.of(
             TraceMetadata.empty(),
             List.of(
                 row(0, 0, "fc", "forward", 1),
@@ -68,7 +68,8 @@ class AnalysisEngineTest {
 
   @Test
   void negativeLayerIndexBelowMinusOne_throws() {
-    RowTrace trace = RowTrace.of(TraceMetadata.empty(), List.of(row(0, -2, "x", "forward", 1)));
+    MemoryTrace trace =
+        MemoryTrace.of(TraceMetadata.empty(), List.of(row(0, -2, "x", "forward", 1)));
 
     assertThatThrownBy(() -> analyze(trace, AnalysisOptions.defaults()))
         .isInstanceOf(TraceFormatException.class)
@@ -77,8 +78,8 @@ class AnalysisEngineTest {
 
   @Test
   void duplicatesUnknownPhasesAndMislabelledModelRows_areWarnings() {
-    RowTrace trace =
-        RowTrace.of(
+    MemoryTrace trace =
+        MemoryTrace.of(
             TraceMetadata.empty(),
             List.of(
                 row(0, 0, "fc", "forward", 1), row(0, 0, "fc", "forward", 2),
@@ -102,7 +103,7 @@ class AnalysisEngineTest {
                 TraceMetadata.LAYERS,
                 "[{\"index\":0,\"name\":\"fc\",\"type\":\"Linear\",\"activation\":\"relu\",\"trainable\":false},"
                     + "{\"index\":1,\"name\":\"out\",\"type\":\"Linear\",\"activation\":\"softmax\"}]"));
-    RowTrace trace = RowTrace.of(metadata, List.of(row(0, 0, "fc", "forward", 1)));
+    MemoryTrace trace = MemoryTrace.of(metadata, List.of(row(0, 0, "fc", "forward", 1)));
 
     Report report = analyze(trace, AnalysisOptions.defaults());
 
@@ -132,7 +133,7 @@ class AnalysisEngineTest {
 
   @Test
   void modelLevelRows_areReadAtLayerMinusOne() {
-    RowTrace.Builder b = RowTrace.builder();
+    MemoryTrace.Builder b = MemoryTrace.builder();
     for (long s = 0; s < 60; s++) {
       b.model(s, Phase.LOSS, s == 30 ? Double.NaN : 1.0 / (s + 1));
     }
@@ -146,7 +147,7 @@ class AnalysisEngineTest {
 
   @Test
   void lossHistory_holdsTheObservedStepBeforeAnyDetectorSeesIt() {
-    RowTrace.Builder b = RowTrace.builder();
+    MemoryTrace.Builder b = MemoryTrace.builder();
     for (long s = 0; s < 20; s++) {
       b.model(s, Phase.LOSS, s == 7 ? Double.NaN : 10.0 - s);
     }

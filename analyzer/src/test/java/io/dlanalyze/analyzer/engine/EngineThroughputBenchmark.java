@@ -43,7 +43,7 @@ public final class EngineThroughputBenchmark {
     SyntheticTrace trace =
         SyntheticTrace.builder().layers(layers).steps(steps).stepsPerEpoch(500).seed(7).build();
     MemoryTrace memory = MemoryTrace.of(trace);
-    jitterSoftmaxMean(memory.rows(), trace.layers() - 1);
+    jitterSoftmaxMean(memory.columns(), trace.layers() - 1);
     System.out.printf(
         ROOT,
         "engine throughput: %d layers x %d steps = %d rows, batches of %d rows, %d cores, %s%n",

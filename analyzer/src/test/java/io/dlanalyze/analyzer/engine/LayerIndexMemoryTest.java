@@ -6,8 +6,8 @@ import io.dlanalyze.analyzer.Analyses;
 import io.dlanalyze.analyzer.AnalysisOptions;
 import io.dlanalyze.analyzer.Layer;
 import io.dlanalyze.analyzer.Report;
-import io.dlanalyze.analyzer.RowTrace;
 import io.dlanalyze.trace.LayerInfo;
+import io.dlanalyze.trace.MemoryTrace;
 import io.dlanalyze.trace.Phase;
 import io.dlanalyze.trace.TraceMetadata;
 import java.lang.management.ManagementFactory;
@@ -35,8 +35,8 @@ class LayerIndexMemoryTest {
     return result;
   }
 
-  private static RowTrace.Builder rows(int farLayer) {
-    RowTrace.Builder rows = RowTrace.builder();
+  private static MemoryTrace.Builder rows(int farLayer) {
+    MemoryTrace.Builder rows = MemoryTrace.builder();
     for (long step = 0; step < 200; step++) {
       rows.model(step, Phase.LOSS, 2.0 - step * 0.005);
       rows.layer(step, 0, "fc0", "Linear", Phase.FORWARD, 0.5);
@@ -47,7 +47,7 @@ class LayerIndexMemoryTest {
 
   @Test
   void rowsAtTheLargestLayerIndex_memoryOfTwoLayers_reportShowsTheRealIndex() {
-    RowTrace trace = rows(1_048_576).build();
+    MemoryTrace trace = rows(1_048_576).build();
     long[] bytes = new long[1];
 
     Report report = measured(() -> Analyses.analyze(trace, OPTIONS), bytes);
@@ -67,7 +67,7 @@ class LayerIndexMemoryTest {
     }
     TraceMetadata metadata =
         TraceMetadata.empty().with(TraceMetadata.LAYERS, TraceMetadata.layersJson(listed));
-    RowTrace trace = RowTrace.of(metadata, rows(7).build().rows());
+    MemoryTrace trace = MemoryTrace.of(metadata, rows(7).build().rows());
     long[] bytes = new long[1];
 
     Report report = measured(() -> Analyses.analyze(trace, OPTIONS), bytes);

@@ -18,11 +18,11 @@ import io.dlanalyze.analyzer.DetectorInfo;
 import io.dlanalyze.analyzer.Evidence;
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Report;
-import io.dlanalyze.analyzer.RowTrace;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.StepView;
 import io.dlanalyze.analyzer.Symptom;
 import io.dlanalyze.trace.Column;
+import io.dlanalyze.trace.MemoryTrace;
 import io.dlanalyze.trace.Phase;
 import io.dlanalyze.trace.TraceReader;
 import java.lang.reflect.Field;
@@ -97,7 +97,7 @@ class RootCauseVocabularyTest {
 
   /** Runs one detector that reports {@code finding} over a 60-step trace with layers 0 and 1. */
   private static Report analyze(String id, Finding finding) {
-    RowTrace.Builder rows = RowTrace.builder();
+    MemoryTrace.Builder rows = MemoryTrace.builder();
     for (long s = 0; s < 60; s++) {
       rows.model(s, Phase.LOSS, 1.0);
       rows.layer(s, 0, "fc0", "Linear", Phase.FORWARD, 0.5);

@@ -1,11 +1,8 @@
 package io.dlanalyze.analyzer.report;
 
-import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.LayerInfo;
+import io.dlanalyze.trace.MemoryTrace;
 import io.dlanalyze.trace.Phase;
-import io.dlanalyze.trace.TestTraces;
-import io.dlanalyze.trace.TraceBatch;
-import io.dlanalyze.trace.TraceDictionary;
 import io.dlanalyze.trace.TraceMetadata;
 import io.dlanalyze.trace.WriteOptions;
 import java.nio.file.Path;
@@ -81,71 +78,52 @@ final class HostileTrace {
 
   /** Writes the trace; the format comes from the extension. */
   static Path write(Path path) {
-    TraceDictionary dictionary = new TraceDictionary();
     int layers = NAMES.size();
     int perStep = layers * 3 + 3;
-    int rows = STEPS * perStep;
-    TraceBatch batch = TraceBatch.allColumns(dictionary, rows);
-    batch.reset(rows);
-    int row = 0;
+    List<MemoryTrace.Row> rows = new ArrayList<>();
     for (int step = 0; step < STEPS; step++) {
       for (int r = 0; r < perStep; r++) {
-        int layer;
-        int phase;
-        if (r < 3 * layers) {
-          layer = r % layers;
-          phase =
-              r < layers
-                  ? Phase.FORWARD.code()
-                  : r < 2 * layers ? Phase.BACKWARD.code() : Phase.GRADIENT.code();
-        } else if (r == 3 * layers) {
-          layer = -1;
-          phase = Phase.LOSS.code();
-        } else if (r == 3 * layers + 1) {
-          layer = -1;
-          phase = Phase.ACCURACY.code();
-        } else {
-          layer = -1;
-          phase = dictionary.phaseCode(PHASE);
-        }
+        int layer = r < 3 * layers ? r % layers : -1;
+        String phase =
+            r < layers
+                ? Phase.FORWARD.wireName()
+                : r < 2 * layers
+                    ? Phase.BACKWARD.wireName()
+                    : r < 3 * layers
+                        ? Phase.GRADIENT.wireName()
+                        : r == 3 * layers
+                            ? Phase.LOSS.wireName()
+                            : r == 3 * layers + 1 ? Phase.ACCURACY.wireName() : PHASE;
+        boolean accuracy = phase.equals(Phase.ACCURACY.wireName());
+        boolean forward = phase.equals(Phase.FORWARD.wireName());
         boolean nan =
-            step > NAN_STEP
-                || step == NAN_STEP
-                    && (phase == Phase.FORWARD.code() && layer >= NAN_LAYER
-                        || phase != Phase.FORWARD.code());
-        if (phase == Phase.ACCURACY.code()) {
-          nan = false;
-        }
-        double value = layer < 0 ? 2.0 / (1 + step) + 0.1 : 0.01 * (layer + 1) * (1 + 0.01 * step);
-        if (phase == Phase.ACCURACY.code()) {
-          value = Math.min(0.9, 0.1 + 0.02 * step);
-        }
-        batch.ints(Column.EPOCH)[row] = step / 10;
-        batch.ints(Column.BATCH)[row] = step % 10;
-        batch.longs(Column.STEP)[row] = step;
-        batch.ints(Column.LAYER_INDEX)[row] = layer;
-        batch.ints(Column.LAYER_NAME)[row] =
-            dictionary.layerNameId(layer < 0 ? "model" : NAMES.get(layer));
-        if (layer < 0) {
-          batch.ints(Column.LAYER_TYPE)[row] = -1;
-          batch.setNull(Column.LAYER_TYPE, row);
-        } else {
-          batch.ints(Column.LAYER_TYPE)[row] = dictionary.layerTypeId(TYPE);
-        }
-        batch.ints(Column.PHASE)[row] = phase;
-        batch.doubles(Column.MEAN)[row] = nan ? Double.NaN : value;
-        batch.doubles(Column.STD)[row] = nan ? Double.NaN : 0.5 + 0.001 * step;
-        batch.doubles(Column.MIN)[row] = nan ? Double.NaN : value - 1;
-        batch.doubles(Column.MAX)[row] = nan ? Double.NaN : value + 1;
-        batch.doubles(Column.L2_NORM)[row] = nan ? Double.NaN : 10 + layer + 0.1 * step;
-        batch.doubles(Column.ZERO_FRACTION)[row] = 0.01 * (layer + 1);
-        batch.longs(Column.NAN_COUNT)[row] = nan ? 64 : 0;
-        batch.longs(Column.INF_COUNT)[row] = 0;
-        batch.longs(Column.NUMEL)[row] = 64;
-        row++;
+            !accuracy
+                && (step > NAN_STEP
+                    || (step == NAN_STEP && ((forward && layer >= NAN_LAYER) || !forward)));
+        double value =
+            accuracy
+                ? Math.min(0.9, 0.1 + 0.02 * step)
+                : layer < 0 ? 2.0 / (1 + step) + 0.1 : 0.01 * (layer + 1) * (1 + 0.01 * step);
+        rows.add(
+            new MemoryTrace.Row(
+                step / 10,
+                step % 10,
+                step,
+                layer,
+                layer < 0 ? "model" : NAMES.get(layer),
+                layer < 0 ? null : TYPE,
+                phase,
+                nan ? Double.NaN : value,
+                nan ? Double.NaN : 0.5 + 0.001 * step,
+                nan ? Double.NaN : value - 1,
+                nan ? Double.NaN : value + 1,
+                nan ? Double.NaN : 10 + layer + 0.1 * step,
+                0.01 * (layer + 1),
+                nan ? 64L : 0L,
+                0L,
+                64L));
       }
     }
-    TestTraces.write(path, metadata(), WriteOptions.defaults(), batch);
-    return path;
+    return MemoryTrace.of(metadata(), rows).write(path, WriteOptions.defaults());
   }
 }
