@@ -4,6 +4,7 @@ import static java.util.Locale.ROOT;
 
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.ErrorCode;
+import io.dlanalyze.trace.ReadErrors;
 import io.dlanalyze.trace.ReadOptions;
 import io.dlanalyze.trace.SchemaErrors;
 import io.dlanalyze.trace.TraceBatch;
@@ -15,8 +16,8 @@ import io.dlanalyze.trace.TraceReader;
 import io.dlanalyze.trace.UnknownPhases;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
-import java.nio.channels.SeekableByteChannel;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -26,24 +27,34 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.apache.arrow.compression.CommonsCompressionFactory;
+import org.apache.arrow.flatbuf.Message;
+import org.apache.arrow.flatbuf.MessageHeader;
 import org.apache.arrow.flatbuf.RecordBatch;
 import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.memory.OutOfMemoryException;
 import org.apache.arrow.memory.RootAllocator;
 import org.apache.arrow.vector.FieldVector;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.dictionary.Dictionary;
-import org.apache.arrow.vector.ipc.ArrowFileReader;
 import org.apache.arrow.vector.ipc.ArrowReader;
 import org.apache.arrow.vector.ipc.ArrowStreamReader;
-import org.apache.arrow.vector.ipc.ReadChannel;
 import org.apache.arrow.vector.ipc.message.ArrowBlock;
-import org.apache.arrow.vector.ipc.message.MessageMetadataResult;
-import org.apache.arrow.vector.ipc.message.MessageSerializer;
 import org.apache.arrow.vector.types.pojo.ArrowType;
+import org.apache.arrow.vector.util.ValueVectorUtility;
 
 /**
  * Reads an Arrow IPC stream or IPC file record batch by record batch into a reused {@link
  * TraceBatch}; a record batch larger than {@link ReadOptions#batchRows()} is handed out in parts.
+ * Bodies compressed with LZ4_FRAME or ZSTD (pyarrow's feather default is LZ4) are decompressed with
+ * Arrow Java's compression module.
+ *
+ * <p>Every message is checked before Arrow Java reads it ({@link CheckedMessages}, {@link
+ * BatchLayout}): lengths against the file, framing, and the layout of each batch body; each loaded
+ * batch is validated once more ({@code ValueVectorUtility.validateFull}). An IPC file with its
+ * footer is read as the stream of messages between its header and its footer, and each message must
+ * lie where the footer says ({@link IpcFooter}). The reader's Arrow memory is limited to {@link
+ * #memoryLimit(long)}: a batch that needs more is {@link ErrorCode#CORRUPT}.
  *
  * <p>Crash tolerance: a stream that ends without its end-of-stream marker, or inside a message,
  * yields every complete record batch and then reports the truncation in {@link #warnings()}. An IPC
@@ -51,24 +62,26 @@ import org.apache.arrow.vector.types.pojo.ArrowType;
  * file cut inside the schema or the first record batch has nothing to recover: {@link
  * ErrorCode#TRUNCATED}.
  *
- * <p>Implementation notes: Arrow Java 19's {@code ArrowFileReader} loads one dictionary batch per
- * dictionary and ignores the delta batches that follow; {@link DeltaFileReader} applies them.
- * Memory comes from a child of the caller's allocator (or a private root allocator) that is closed
- * with the reader.
+ * <p>Memory comes from a child of the caller's allocator (or a private root allocator) that is
+ * closed with the reader.
  */
 public final class ArrowTraceReader implements TraceReader {
   private static final byte[] FILE_MAGIC = {'A', 'R', 'R', 'O', 'W', '1'};
 
-  /** The IPC file's leading magic plus padding to 8 bytes; the stream starts after it. */
-  private static final int FILE_HEADER_BYTES = 8;
+  /** The least memory a reader may use, whatever the file size: 256 MiB. */
+  static final long MIN_MEMORY_LIMIT = 256L << 20;
+
+  /** How many times its file size a reader may hold in Arrow memory (decompressed batches). */
+  static final int MEMORY_PER_FILE_BYTE = 32;
 
   private final Path path;
   private final TraceFormat format;
   private final BufferAllocator allocator;
+  private final long memoryLimit;
   private final FileChannel channel;
   private final long fileSize;
-  private final ArrowReader arrow;
-  private final boolean readAsStream;
+  private final ArrowStreamReader arrow;
+  private final IpcFooter footer;
   private final boolean footerMissing;
   private final VectorSchemaRoot root;
   private final TraceMetadata metadata;
@@ -94,32 +107,36 @@ public final class ArrowTraceReader implements TraceReader {
     this.path = path;
     this.format = format;
     this.batchRows = options.batchRows();
-    this.allocator =
-        parent == null
-            ? new RootAllocator()
-            : parent.newChildAllocator("arrow-trace-reader", 0, Long.MAX_VALUE);
     FileChannel opened = null;
-    ArrowReader reader = null;
+    BufferAllocator memory = null;
+    ArrowStreamReader reader = null;
     try {
       opened = FileChannel.open(path, StandardOpenOption.READ);
       this.channel = opened;
       this.fileSize = opened.size();
+      this.memoryLimit = memoryLimit(fileSize);
+      memory =
+          parent == null
+              ? new RootAllocator(memoryLimit)
+              : parent.newChildAllocator("arrow-trace-reader", 0, memoryLimit);
+      this.allocator = memory;
+      IpcFooter fileFooter = null;
+      long end = fileSize;
       boolean missingFooter = false;
       if (format == TraceFormat.ARROW_FILE) {
         missingFooter = !endsWithMagic();
-        if (missingFooter) {
-          opened.position(Math.min(FILE_HEADER_BYTES, fileSize));
-          reader = new ArrowStreamReader(opened, allocator);
-        } else {
-          reader = new DeltaFileReader(opened, allocator);
+        if (!missingFooter) {
+          fileFooter = IpcFooter.read(opened, fileSize);
+          end = fileFooter.start();
         }
-      } else {
-        reader = new ArrowStreamReader(opened, allocator);
+        opened.position(Math.min(IpcFooter.HEADER_BYTES, fileSize));
       }
-      this.arrow = reader;
+      this.footer = fileFooter;
       this.footerMissing = missingFooter;
-      this.readAsStream = reader instanceof ArrowStreamReader;
-      this.root = readSchema();
+      CheckedMessages messages = new CheckedMessages(opened, end, fileFooter, memory);
+      reader = new ArrowStreamReader(messages, memory, CommonsCompressionFactory.INSTANCE);
+      this.arrow = reader;
+      this.root = readSchema(messages);
       Map<Column, ArrowColumn> bound = bindColumns();
       this.columnsInFile =
           bound.isEmpty() ? EnumSet.noneOf(Column.class) : EnumSet.copyOf(bound.keySet());
@@ -133,23 +150,37 @@ public final class ArrowTraceReader implements TraceReader {
           projected.add(source);
         }
       }
-      this.totalRows = readAsStream ? -1 : countRows((DeltaFileReader) reader);
+      this.totalRows = fileFooter == null ? -1 : countRows(fileFooter);
       this.batch = new TraceBatch(dictionary, options.columns(), Math.min(batchRows, 1 << 16));
     } catch (TraceFormatException e) {
-      closeAfterFailure(reader, opened, e);
+      closeAfterFailure(reader, opened, memory, e);
       throw e;
     } catch (NoSuchFileException e) {
-      closeAfterFailure(reader, opened, e);
+      closeAfterFailure(reader, opened, memory, e);
       throw new TraceFormatException(ErrorCode.NOT_FOUND, path, null, "no such file");
     } catch (IOException | RuntimeException e) {
-      closeAfterFailure(reader, opened, e);
+      closeAfterFailure(reader, opened, memory, e);
       throw new TraceFormatException(
-          ErrorCode.CORRUPT,
+          e instanceof IOException && !(e instanceof CheckedMessages.Corrupt)
+              ? ErrorCode.IO_ERROR
+              : ErrorCode.CORRUPT,
           path,
           null,
           String.format(ROOT, "not a valid %s: %s", describe(format), message(e)),
           e);
     }
+  }
+
+  /**
+   * The most Arrow memory a reader of a file of {@code fileSize} bytes may hold at once: {@value
+   * #MEMORY_PER_FILE_BYTE} times the file size (room for decompressed batches), at least 256 MiB.
+   */
+  public static long memoryLimit(long fileSize) {
+    long scaled =
+        fileSize > Long.MAX_VALUE / MEMORY_PER_FILE_BYTE
+            ? Long.MAX_VALUE
+            : fileSize * MEMORY_PER_FILE_BYTE;
+    return Math.max(MIN_MEMORY_LIMIT, scaled);
   }
 
   /**
@@ -172,15 +203,24 @@ public final class ArrowTraceReader implements TraceReader {
     return new ArrowTraceReader(path, format, options, parent);
   }
 
-  private VectorSchemaRoot readSchema() throws IOException {
+  private VectorSchemaRoot readSchema(CheckedMessages messages) throws IOException {
+    VectorSchemaRoot schemaRoot;
     try {
-      VectorSchemaRoot schemaRoot = arrow.getVectorSchemaRoot();
-      if (arrow instanceof DeltaFileReader file) {
-        file.applyDeltaDictionaries();
+      schemaRoot = arrow.getVectorSchemaRoot();
+    } catch (CheckedMessages.Truncated e) {
+      if (footer != null) {
+        throw corruptFile(e);
       }
-      return schemaRoot;
+      throw new TraceFormatException(
+          ErrorCode.TRUNCATED,
+          path,
+          null,
+          String.format(
+              ROOT,
+              "truncated inside the schema (%d bytes): the file holds no complete record batch",
+              fileSize));
     } catch (IOException | RuntimeException e) {
-      if (readAsStream && atEndOfFile()) {
+      if (e.getMessage() == null && footer == null && atEndOfFile()) {
         throw new TraceFormatException(
             ErrorCode.TRUNCATED,
             path,
@@ -190,13 +230,26 @@ public final class ArrowTraceReader implements TraceReader {
                 "truncated inside the schema (%d bytes): the file holds no complete record batch",
                 fileSize));
       }
+      throw corruptFile(e);
+    }
+    if (footer != null && !footer.schema().getFields().equals(messages.schema().getFields())) {
       throw new TraceFormatException(
           ErrorCode.CORRUPT,
           path,
           null,
-          String.format(ROOT, "not a valid %s: %s", describe(format), message(e)),
-          e);
+          "not a valid Arrow IPC file: the schema in the footer differs from the one at the"
+              + " start");
     }
+    return schemaRoot;
+  }
+
+  private TraceFormatException corruptFile(Exception e) {
+    return new TraceFormatException(
+        ErrorCode.CORRUPT,
+        path,
+        null,
+        String.format(ROOT, "not a valid %s: %s", describe(format), message(e)),
+        e);
   }
 
   private Map<Column, ArrowColumn> bindColumns() {
@@ -235,8 +288,8 @@ public final class ArrowTraceReader implements TraceReader {
     if (schemaMetadata != null) {
       values.putAll(schemaMetadata);
     }
-    if (arrow instanceof ArrowFileReader file && file.getMetaData() != null) {
-      for (Map.Entry<String, String> entry : file.getMetaData().entrySet()) {
+    if (footer != null) {
+      for (Map.Entry<String, String> entry : footer.metadata().entrySet()) {
         values.putIfAbsent(entry.getKey(), entry.getValue());
       }
     }
@@ -247,17 +300,42 @@ public final class ArrowTraceReader implements TraceReader {
     }
   }
 
-  /** Rows in an IPC file, from the record batch headers its footer points to. */
-  private long countRows(DeltaFileReader reader) throws IOException {
+  /**
+   * Rows in an IPC file, from the record batch headers its footer points to (each block lies in the
+   * file, {@link IpcFooter} checked it). The channel is left where it was.
+   */
+  private long countRows(IpcFooter fileFooter) throws IOException {
     long rows = 0;
-    for (ArrowBlock block : reader.getRecordBlocks()) {
-      channel.position(block.getOffset());
-      MessageMetadataResult message = MessageSerializer.readMessage(new ReadChannel(channel));
-      if (message == null) {
-        throw new IOException("a record batch listed in the footer is missing");
+    for (ArrowBlock block : fileFooter.recordBatches()) {
+      ByteBuffer bytes = ByteBuffer.allocate(block.getMetadataLength());
+      readFully(bytes, block.getOffset());
+      bytes.flip().order(ByteOrder.LITTLE_ENDIAN);
+      int skip = bytes.getInt(0) == -1 ? 8 : 4;
+      long batchRows;
+      try {
+        Message message = Message.getRootAsMessage(bytes.position(skip).slice());
+        if (message.headerType() != MessageHeader.RecordBatch) {
+          throw new CheckedMessages.Corrupt(
+              String.format(
+                  ROOT,
+                  "the footer lists a record batch at byte %d that is not one",
+                  block.getOffset()));
+        }
+        batchRows = ((RecordBatch) message.header(new RecordBatch())).length();
+      } catch (IndexOutOfBoundsException | IllegalArgumentException e) {
+        throw new CheckedMessages.Corrupt(
+            String.format(
+                ROOT, "the record batch at byte %d cannot be decoded", block.getOffset()));
       }
-      RecordBatch header = (RecordBatch) message.getMessage().header(new RecordBatch());
-      rows += header.length();
+      if (batchRows < 0 || batchRows > Integer.MAX_VALUE) {
+        throw new CheckedMessages.Corrupt(
+            String.format(
+                ROOT,
+                "the record batch at byte %d declares %d rows",
+                block.getOffset(),
+                batchRows));
+      }
+      rows += batchRows;
     }
     return rows;
   }
@@ -328,22 +406,48 @@ public final class ArrowTraceReader implements TraceReader {
    */
   private boolean loadRecordBatch() {
     boolean loaded;
+    String location = "record batch " + recordBatches;
     try {
       loaded = arrow.loadNextBatch();
+      if (loaded) {
+        ValueVectorUtility.validateFull(root);
+      }
+    } catch (CheckedMessages.Truncated e) {
+      if (footer == null) {
+        markTruncated();
+        return false;
+      }
+      throw new TraceFormatException(ErrorCode.CORRUPT, path, location, message(e), e);
+    } catch (OutOfMemoryException e) {
+      throw new TraceFormatException(
+          ErrorCode.CORRUPT,
+          path,
+          location,
+          String.format(
+              ROOT,
+              "the batch needs more than %d MiB of memory once decompressed, the limit for a file"
+                  + " of %d bytes (%d times its size, at least %d MiB): its sizes are damaged",
+              memoryLimit >> 20,
+              fileSize,
+              MEMORY_PER_FILE_BYTE,
+              MIN_MEMORY_LIMIT >> 20),
+          e);
     } catch (IOException | RuntimeException e) {
-      if (readAsStream && atEndOfFile()) {
+      if (footer == null && e.getMessage() == null && atEndOfFile()) {
         markTruncated();
         return false;
       }
       throw new TraceFormatException(
-          ErrorCode.CORRUPT,
+          e instanceof IOException && !(e instanceof CheckedMessages.Corrupt)
+              ? ErrorCode.IO_ERROR
+              : ErrorCode.CORRUPT,
           path,
-          "record batch " + recordBatches,
+          location,
           String.format(ROOT, "cannot read: %s", message(e)),
           e);
     }
     if (!loaded) {
-      if (footerMissing || (readAsStream && !endsWithEndOfStream())) {
+      if (footerMissing || (footer == null && !endsWithEndOfStream())) {
         markTruncated();
       }
       return false;
@@ -385,7 +489,7 @@ public final class ArrowTraceReader implements TraceReader {
   }
 
   private boolean endsWithMagic() throws IOException {
-    if (fileSize < 2L * FILE_MAGIC.length + FILE_HEADER_BYTES) {
+    if (fileSize < 2L * FILE_MAGIC.length + IpcFooter.HEADER_BYTES) {
       return false;
     }
     ByteBuffer tail = ByteBuffer.allocate(FILE_MAGIC.length);
@@ -469,10 +573,10 @@ public final class ArrowTraceReader implements TraceReader {
       return;
     }
     closed = true;
-    closeQuietly(arrow, channel);
+    closeQuietly(arrow, channel, allocator);
   }
 
-  private void closeQuietly(ArrowReader reader, FileChannel opened) {
+  private static void closeQuietly(ArrowReader reader, FileChannel opened, BufferAllocator memory) {
     try {
       if (reader != null) {
         reader.close();
@@ -487,13 +591,16 @@ public final class ArrowTraceReader implements TraceReader {
     } catch (IOException e) {
       // Same as above.
     }
-    allocator.close();
+    if (memory != null) {
+      memory.close();
+    }
   }
 
   /** Releases everything after a failed open, keeping the open's exception as the one thrown. */
-  private void closeAfterFailure(ArrowReader reader, FileChannel opened, Exception failure) {
+  private static void closeAfterFailure(
+      ArrowReader reader, FileChannel opened, BufferAllocator memory, Exception failure) {
     try {
-      closeQuietly(reader, opened);
+      closeQuietly(reader, opened, memory);
     } catch (RuntimeException e) {
       failure.addSuppressed(e);
     }
@@ -503,28 +610,11 @@ public final class ArrowTraceReader implements TraceReader {
     return format == TraceFormat.ARROW_FILE ? "Arrow IPC file" : "Arrow IPC stream";
   }
 
+  /** The problem in words: the checks' own messages, or the decoders' without Java names. */
   private static String message(Throwable e) {
-    String message = e.getMessage();
-    return message == null ? e.getClass().getSimpleName() : message.strip();
-  }
-
-  /** An {@link ArrowFileReader} that also applies the delta dictionary batches of the footer. */
-  private static final class DeltaFileReader extends ArrowFileReader {
-    DeltaFileReader(SeekableByteChannel in, BufferAllocator allocator) {
-      super(in, allocator);
+    if (e instanceof CheckedMessages.Corrupt || e instanceof CheckedMessages.Truncated) {
+      return e.getMessage();
     }
-
-    /**
-     * Loads the dictionary batches {@code initialize()} skipped: it reads one per dictionary, so
-     * the delta batches after them are left out.
-     */
-    void applyDeltaDictionaries() throws IOException {
-      if (getRecordBlocks().isEmpty()) {
-        return;
-      }
-      for (int i = dictionaries.size(); i < getDictionaryBlocks().size(); i++) {
-        loadDictionary(readDictionary());
-      }
-    }
+    return ReadErrors.describe(e, "its bytes cannot be decoded");
   }
 }
