@@ -1,5 +1,6 @@
 package io.dlanalyze.trace;
 
+import java.util.Locale;
 import java.util.regex.Pattern;
 
 /**
@@ -16,9 +17,11 @@ public final class ReadErrors {
   private static final Pattern QUALIFIED_NAME =
       Pattern.compile("\\b(?:[a-z][a-z0-9_]*\\.){2,}([A-Z][A-Za-z0-9_$]*)");
 
-  /** Thrift's "can not read class FileMetaData: " prefix. */
+  /** Thrift's "can not read class org.apache.parquet.format.FileMetaData: " prefix. */
   private static final Pattern THRIFT_CLASS =
-      Pattern.compile("(?i)can ?not read class [A-Za-z0-9_.$]+: ?");
+      Pattern.compile("(?i)can ?not read class (?:[A-Za-z0-9_$]+\\.)*([A-Za-z0-9_$]+): ?");
+
+  private static final Pattern CAMEL = Pattern.compile("(?<=[a-z])(?=[A-Z])");
 
   private static final Pattern REQUIRED_FIELD =
       Pattern.compile("Required field '([^']+)' was not found in serialized data!?");
@@ -71,7 +74,18 @@ public final class ReadErrors {
   static String words(String message) {
     // Thrift appends "Struct: ...StandardScheme@1b2c3d" to its messages: noise for the user.
     String shown = OBJECT_ID.matcher(message.replace('\n', ' ').replace('\r', ' ')).replaceAll("");
-    shown = THRIFT_CLASS.matcher(shown).replaceAll("");
+    java.util.regex.Matcher thrift = THRIFT_CLASS.matcher(shown);
+    if (thrift.find()) {
+      String what =
+          switch (thrift.group(1)) {
+            case "FileMetaData" -> "footer";
+            case "PageHeader" -> "page header";
+            default -> CAMEL.matcher(thrift.group(1)).replaceAll(" ").toLowerCase(Locale.ROOT);
+          };
+      shown =
+          thrift.replaceFirst(
+              java.util.regex.Matcher.quoteReplacement("cannot decode the " + what + ": "));
+    }
     shown = REQUIRED_FIELD.matcher(shown).replaceAll("field '$1' is missing");
     shown = QUALIFIED_NAME.matcher(shown).replaceAll("$1").strip();
     if (JAVA_WORDS.matcher(shown).find()) {

@@ -16,9 +16,14 @@ public final class TraceDictionary {
   private final Strings layerTypes = new Strings();
   private final Strings unknownPhases = new Strings();
 
-  /** The id of a layer name, adding it on first use. */
+  /**
+   * The id of a layer name, adding it on first use.
+   *
+   * @throws TraceFormatException INVALID_VALUE (without a file) for a name longer than {@link
+   *     Limits#MAX_NAME_CHARS}
+   */
   public int layerNameId(String name) {
-    return layerNames.idOf(name);
+    return layerNames.idOf(Limits.checkName("layer name", name));
   }
 
   public String layerName(int id) {
@@ -27,7 +32,7 @@ public final class TraceDictionary {
 
   /** The id of a layer type, adding it on first use; {@code null} maps to -1. */
   public int layerTypeId(String type) {
-    return type == null ? -1 : layerTypes.idOf(type);
+    return type == null ? -1 : layerTypes.idOf(Limits.checkName("layer type", type));
   }
 
   /** The layer type of an id, or {@code null} for -1. */
@@ -44,7 +49,7 @@ public final class TraceDictionary {
     if (known.isPresent()) {
       return known.get().code();
     }
-    return Phase.COUNT + unknownPhases.idOf(name);
+    return Phase.COUNT + unknownPhases.idOf(Limits.checkName("phase name", name));
   }
 
   /** The wire name of any phase code, known or not. */

@@ -48,6 +48,18 @@ public final class TraceFormatException extends RuntimeException {
     return detail;
   }
 
+  /**
+   * This error with its file and location set, when it has none: for errors raised where the file
+   * is not known (a name over {@link Limits#MAX_NAME_CHARS}), completed by the reader.
+   */
+  public TraceFormatException at(Path file, String location) {
+    if (this.file != null) {
+      return this;
+    }
+    return new TraceFormatException(
+        code, file, this.location != null ? this.location : location, detail, this);
+  }
+
   private static String render(Path file, String location, String detail) {
     StringBuilder message = new StringBuilder();
     if (file != null) {

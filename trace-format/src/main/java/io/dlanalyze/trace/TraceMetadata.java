@@ -63,7 +63,32 @@ public final class TraceMetadata {
    * @throws IllegalArgumentException when {@code dltrace.layers} cannot be parsed
    */
   public static TraceMetadata of(Map<String, String> values) {
+    for (Map.Entry<String, String> entry : values.entrySet()) {
+      checkSize(entry.getKey(), entry.getValue());
+    }
     return new TraceMetadata(values, parseLayers(values.get(LAYERS)));
+  }
+
+  /** Keys and values within {@link Limits}; an {@link IllegalArgumentException} otherwise. */
+  private static void checkSize(String key, String value) {
+    if (key.length() > Limits.MAX_METADATA_KEY_CHARS) {
+      throw new IllegalArgumentException(
+          format(
+              ROOT,
+              "a metadata key of %d characters is longer than the limit of %d",
+              key.length(),
+              Limits.MAX_METADATA_KEY_CHARS));
+    }
+    int limit = key.equals(LAYERS) ? Limits.MAX_LAYERS_JSON_CHARS : Limits.MAX_METADATA_VALUE_CHARS;
+    if (value != null && value.length() > limit) {
+      throw new IllegalArgumentException(
+          format(
+              ROOT,
+              "metadata key '%s' holds %d characters, more than the limit of %d",
+              Printable.escape(key),
+              value.length(),
+              limit));
+    }
   }
 
   /** All key-value pairs, in file order. */
@@ -192,6 +217,20 @@ public final class TraceMetadata {
       String name = node.path("name").asText(null);
       if (name == null) {
         throw new IllegalArgumentException(format(ROOT, "%s[%d] has no name", LAYERS, position));
+      }
+      for (String field : new String[] {"name", "type", "activation"}) {
+        JsonNode value = node.get(field);
+        if (value != null && value.asText("").length() > Limits.MAX_NAME_CHARS) {
+          throw new IllegalArgumentException(
+              format(
+                  ROOT,
+                  "%s[%d] has a %s of %d characters, longer than the limit of %d",
+                  LAYERS,
+                  position,
+                  field,
+                  value.asText("").length(),
+                  Limits.MAX_NAME_CHARS));
+        }
       }
       layers.add(
           new LayerInfo(

@@ -14,13 +14,19 @@ import java.util.function.ToIntFunction;
  * factor stays at or below 1/2.
  */
 public final class Utf8Ids {
+  private final String what;
   private final ToIntFunction<String> resolver;
   private byte[][] keys = new byte[64][];
   private int[] hashes = new int[64];
   private int[] ids = new int[64];
   private int size;
 
-  public Utf8Ids(ToIntFunction<String> resolver) {
+  /**
+   * @param what what the strings are, for the error on one longer than {@link
+   *     Limits#MAX_NAME_CHARS}: "layer name", "layer type", "phase name"
+   */
+  public Utf8Ids(String what, ToIntFunction<String> resolver) {
+    this.what = what;
     this.resolver = resolver;
   }
 
@@ -40,6 +46,7 @@ public final class Utf8Ids {
       }
       slot = (slot + 1) & mask;
     }
+    Limits.checkNameBytes(what, length);
     int id = resolver.applyAsInt(new String(bytes, offset, length, StandardCharsets.UTF_8));
     keys[slot] = Arrays.copyOfRange(bytes, offset, offset + length);
     hashes[slot] = hash;

@@ -6,6 +6,8 @@ import static java.util.Locale.ROOT;
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.ColumnType;
 import io.dlanalyze.trace.ErrorCode;
+import io.dlanalyze.trace.Limits;
+import io.dlanalyze.trace.ReadErrors;
 import io.dlanalyze.trace.SchemaErrors;
 import io.dlanalyze.trace.TraceBatch;
 import io.dlanalyze.trace.TraceDictionary;
@@ -26,6 +28,7 @@ import org.apache.arrow.vector.dictionary.Dictionary;
 import org.apache.arrow.vector.types.FloatingPointPrecision;
 import org.apache.arrow.vector.types.pojo.ArrowType;
 import org.apache.arrow.vector.types.pojo.Field;
+import org.apache.arrow.vector.util.ValueVectorUtility;
 
 /**
  * One contract column of an Arrow file bound to its vector: knows the physical kind and copies a
@@ -90,7 +93,8 @@ final class ArrowColumn {
           case PHASE -> dictionary::phaseCode;
           default -> null;
         };
-    this.plainIds = resolver == null ? null : new Utf8Ids(resolver);
+    this.plainIds =
+        resolver == null ? null : new Utf8Ids(column.wireName().replace('_', ' '), resolver);
   }
 
   /**
@@ -343,6 +347,7 @@ final class ArrowColumn {
     if (nullCount > 0 && vector.isNull(index)) {
       return -1;
     }
+    Limits.checkNameBytes(column.wireName().replace('_', ' '), length);
     if (bytes.length < length) {
       bytes = new byte[Math.max(length, bytes.length * 2)];
     }
@@ -406,6 +411,19 @@ final class ArrowColumn {
 
   private void resolveDictionary(Dictionary dictionary) {
     FieldVector values = dictionary.getVector();
+    try {
+      ValueVectorUtility.validateFull(values);
+    } catch (RuntimeException e) {
+      throw new TraceFormatException(
+          ErrorCode.CORRUPT,
+          file,
+          null,
+          format(
+              ROOT,
+              "column '%s': the dictionary is inconsistent: %s",
+              column.wireName(),
+              ReadErrors.describe(e, "its offsets or buffers do not fit")));
+    }
     int count = values.getValueCount();
     if (localToGlobal.length < count) {
       localToGlobal = new int[Math.max(count, localToGlobal.length * 2)];

@@ -387,8 +387,19 @@ public final class ArrowTraceReader implements TraceReader {
     int n = Math.min(batchRows, recordRows - recordOffset);
     batch.reset(n);
     ArrowColumn.ArrowDictionaries dictionaries = arrow::lookup;
-    for (ArrowColumn column : projected) {
-      column.copy(batch, recordOffset, n, rowsRead, dictionaries);
+    try {
+      for (ArrowColumn column : projected) {
+        column.copy(batch, recordOffset, n, rowsRead, dictionaries);
+      }
+    } catch (TraceFormatException e) {
+      throw e.at(path, "record batch " + (recordBatches - 1));
+    } catch (RuntimeException e) {
+      throw new TraceFormatException(
+          ErrorCode.CORRUPT,
+          path,
+          "record batch " + (recordBatches - 1),
+          "cannot read: " + message(e),
+          e);
     }
     for (Column column : absent) {
       ArrowColumn.fillAbsent(batch, column, n);

@@ -26,6 +26,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.apache.arrow.compression.CommonsCompressionFactory;
 import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
@@ -34,6 +35,8 @@ import org.apache.arrow.vector.FieldVector;
 import org.apache.arrow.vector.VarCharVector;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.VectorUnloader;
+import org.apache.arrow.vector.compression.CompressionCodec;
+import org.apache.arrow.vector.compression.CompressionUtil;
 import org.apache.arrow.vector.dictionary.Dictionary;
 import org.apache.arrow.vector.dictionary.DictionaryProvider;
 import org.apache.arrow.vector.ipc.ArrowFileWriter;
@@ -41,6 +44,7 @@ import org.apache.arrow.vector.ipc.ArrowStreamWriter;
 import org.apache.arrow.vector.ipc.ArrowWriter;
 import org.apache.arrow.vector.ipc.message.ArrowDictionaryBatch;
 import org.apache.arrow.vector.ipc.message.ArrowRecordBatch;
+import org.apache.arrow.vector.ipc.message.IpcOption;
 import org.apache.arrow.vector.types.pojo.ArrowType;
 import org.apache.arrow.vector.types.pojo.DictionaryEncoding;
 import org.apache.arrow.vector.types.pojo.Field;
@@ -88,6 +92,7 @@ public final class ArrowTraceWriter implements TraceWriter {
       TraceMetadata metadata,
       WriteOptions options,
       BufferAllocator parent) {
+    options.checkFor(format);
     this.target = target;
     this.rowGroupRows = options.rowGroupRows();
     try {
@@ -141,10 +146,11 @@ public final class ArrowTraceWriter implements TraceWriter {
               output.temporary(), StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
       this.channel = opened;
       this.root = created;
+      CompressionUtil.CodecType codec = codec(options.compression());
       this.writer =
           format == TraceFormat.ARROW_FILE
-              ? new DeltaFileWriter(created, provider, opened, allocator)
-              : new DeltaStreamWriter(created, provider, opened, allocator);
+              ? new DeltaFileWriter(created, provider, opened, allocator, codec)
+              : new DeltaStreamWriter(created, provider, opened, allocator, codec);
       writer.start();
     } catch (IOException | RuntimeException e) {
       closeQuietly(opened, created);
@@ -176,6 +182,21 @@ public final class ArrowTraceWriter implements TraceWriter {
       throw new IllegalArgumentException("not an Arrow format: " + format);
     }
     return new ArrowTraceWriter(target, format, metadata, options, parent);
+  }
+
+  /** The IPC body codec of a {@link WriteOptions#compression()} name: none by default. */
+  static CompressionUtil.CodecType codec(String compression) {
+    return switch (compression) {
+      case "zstd" -> CompressionUtil.CodecType.ZSTD;
+      case "lz4" -> CompressionUtil.CodecType.LZ4_FRAME;
+      default -> CompressionUtil.CodecType.NO_COMPRESSION;
+    };
+  }
+
+  private static CompressionCodec.Factory factory(CompressionUtil.CodecType codec) {
+    return codec == CompressionUtil.CodecType.NO_COMPRESSION
+        ? CompressionCodec.Factory.INSTANCE
+        : CommonsCompressionFactory.INSTANCE;
   }
 
   private static Field field(Column column, ArrowType type, DictionaryEncoding encoding) {
@@ -503,8 +524,9 @@ public final class ArrowTraceWriter implements TraceWriter {
         VectorSchemaRoot root,
         DictionaryProvider provider,
         WritableByteChannel out,
-        BufferAllocator allocator) {
-      super(root, provider, out);
+        BufferAllocator allocator,
+        CompressionUtil.CodecType codec) {
+      super(root, provider, out, IpcOption.DEFAULT, factory(codec), codec);
       this.allocator = allocator;
     }
 
@@ -527,8 +549,9 @@ public final class ArrowTraceWriter implements TraceWriter {
         VectorSchemaRoot root,
         DictionaryProvider provider,
         WritableByteChannel out,
-        BufferAllocator allocator) {
-      super(root, provider, out);
+        BufferAllocator allocator,
+        CompressionUtil.CodecType codec) {
+      super(root, provider, out, null, IpcOption.DEFAULT, factory(codec), codec);
       this.allocator = allocator;
     }
 

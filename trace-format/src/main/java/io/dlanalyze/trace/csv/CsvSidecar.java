@@ -4,14 +4,21 @@ import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.dlanalyze.trace.ErrorCode;
+import io.dlanalyze.trace.Limits;
 import io.dlanalyze.trace.TraceFormatException;
 import io.dlanalyze.trace.TraceMetadata;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.CharBuffer;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CoderResult;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -28,6 +35,13 @@ import java.util.Map;
  */
 public final class CsvSidecar {
   static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+  /** Reads one JSON value and nothing after it: trailing text is an error, not ignored. */
+  private static final ObjectMapper READER =
+      new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+
+  /** The largest sidecar read: the largest {@code dltrace.layers} plus room for the rest. */
+  static final long MAX_SIDECAR_BYTES = 2L * Limits.MAX_LAYERS_JSON_CHARS;
 
   private CsvSidecar() {}
 
@@ -82,14 +96,21 @@ public final class CsvSidecar {
     }
     JsonNode root;
     try {
-      root = JSON.readTree(Files.readString(chosen, StandardCharsets.UTF_8));
+      root = READER.readTree(utf8(chosen));
     } catch (JsonProcessingException e) {
+      String problem = TraceMetadata.jsonProblem(e.getOriginalMessage());
+      if (problem.startsWith("Trailing token")) {
+        problem =
+            e.getLocation() == null
+                ? "text after the end of the JSON object"
+                : format(
+                    ROOT,
+                    "text after the end of the JSON object, at line %d, column %d",
+                    e.getLocation().getLineNr(),
+                    e.getLocation().getColumnNr());
+      }
       throw new TraceFormatException(
-          ErrorCode.BAD_METADATA,
-          chosen,
-          null,
-          format(ROOT, "not valid JSON: %s", TraceMetadata.jsonProblem(e.getOriginalMessage())),
-          e);
+          ErrorCode.BAD_METADATA, chosen, null, format(ROOT, "not valid JSON: %s", problem), e);
     } catch (IOException e) {
       throw new TraceFormatException(
           ErrorCode.IO_ERROR, chosen, null, format(ROOT, "cannot read: %s", e.getMessage()), e);
@@ -118,6 +139,55 @@ public final class CsvSidecar {
     } catch (IllegalArgumentException e) {
       throw new TraceFormatException(ErrorCode.BAD_METADATA, chosen, null, e.getMessage(), e);
     }
+  }
+
+  /**
+   * The sidecar's text, checked to be UTF-8 (a UTF-8 byte order mark is skipped): its bytes as a
+   * string, or BAD_METADATA naming the first byte that is not UTF-8.
+   */
+  private static String utf8(Path sidecar) throws IOException {
+    long size = Files.size(sidecar);
+    if (size > MAX_SIDECAR_BYTES) {
+      throw new TraceFormatException(
+          ErrorCode.BAD_METADATA,
+          sidecar,
+          null,
+          format(
+              ROOT,
+              "the sidecar is %d bytes, more than the limit of %d MiB",
+              size,
+              MAX_SIDECAR_BYTES >> 20));
+    }
+    byte[] bytes = Files.readAllBytes(sidecar);
+    int start =
+        bytes.length >= 3
+                && bytes[0] == (byte) 0xEF
+                && bytes[1] == (byte) 0xBB
+                && bytes[2] == (byte) 0xBF
+            ? 3
+            : 0;
+    CharsetDecoder decoder =
+        StandardCharsets.UTF_8
+            .newDecoder()
+            .onMalformedInput(CodingErrorAction.REPORT)
+            .onUnmappableCharacter(CodingErrorAction.REPORT);
+    ByteBuffer in = ByteBuffer.wrap(bytes, start, bytes.length - start);
+    CharBuffer out = CharBuffer.allocate((int) Math.min(Integer.MAX_VALUE - 8L, bytes.length));
+    CoderResult result = decoder.decode(in, out, true);
+    if (result.isError()) {
+      throw new TraceFormatException(
+          ErrorCode.BAD_METADATA,
+          sidecar,
+          null,
+          format(
+              ROOT,
+              "not UTF-8 text: the byte at offset %d (0x%02x) is not valid UTF-8; save the"
+                  + " sidecar as UTF-8",
+              in.position(),
+              bytes[in.position()] & 0xFF));
+    }
+    decoder.flush(out);
+    return out.flip().toString();
   }
 
   /** The sidecar text: every value as a JSON string, so any metadata round-trips exactly. */

@@ -117,9 +117,9 @@ public final class CsvTraceReader implements TraceReader {
           absent.add(column);
         }
       }
-      stringIds[Column.LAYER_NAME.ordinal()] = new Utf8Ids(dictionary::layerNameId);
-      stringIds[Column.LAYER_TYPE.ordinal()] = new Utf8Ids(dictionary::layerTypeId);
-      stringIds[Column.PHASE.ordinal()] = new Utf8Ids(dictionary::phaseCode);
+      stringIds[Column.LAYER_NAME.ordinal()] = new Utf8Ids("layer name", dictionary::layerNameId);
+      stringIds[Column.LAYER_TYPE.ordinal()] = new Utf8Ids("layer type", dictionary::layerTypeId);
+      stringIds[Column.PHASE.ordinal()] = new Utf8Ids("phase name", dictionary::phaseCode);
       this.batch = new TraceBatch(dictionary, wanted, Math.min(batchRows, 1 << 16));
     } catch (NoSuchFileException e) {
       closeQuietly(opened);
@@ -213,6 +213,8 @@ public final class CsvTraceReader implements TraceReader {
         parseRow(rows, rowsRead + rows);
         rows++;
       }
+    } catch (TraceFormatException e) {
+      throw e.at(path, String.format(ROOT, "row %d (line %d)", rowsRead + rows, scanner.rowLine()));
     } catch (CsvScanner.RowTooLongException e) {
       throw new TraceFormatException(
           ErrorCode.INVALID_VALUE,

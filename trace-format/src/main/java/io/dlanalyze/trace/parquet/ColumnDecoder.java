@@ -148,6 +148,18 @@ final class ColumnDecoder {
     }
   }
 
+  /**
+   * Checks that the chunk ends with the row group: its last page is used up and no page follows.
+   * Values beyond the row group's rows would otherwise be dropped without a word.
+   */
+  void checkChunkEnd() throws IOException {
+    if (pageLeft > 0 || pages.readPage() != null) {
+      throw new ParquetDecodingException(
+          format(
+              ROOT, "the column chunk holds more values than the row group's %d rows", rowsDone));
+    }
+  }
+
   private void readRun(TraceBatch batch, int off, int k) {
     int nonNull = k;
     boolean withNulls = false;

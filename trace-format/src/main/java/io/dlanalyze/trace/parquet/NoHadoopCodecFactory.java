@@ -3,7 +3,11 @@ package io.dlanalyze.trace.parquet;
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 
+import com.aayushatharva.brotli4j.Brotli4jLoader;
+import com.aayushatharva.brotli4j.decoder.BrotliInputStream;
 import com.github.luben.zstd.Zstd;
+import io.airlift.compress.lz4.Lz4Compressor;
+import io.airlift.compress.lz4.Lz4Decompressor;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -18,45 +22,117 @@ import org.xerial.snappy.Snappy;
 
 /**
  * Page compression for parquet-mr without Hadoop: snappy through snappy-java, zstd through
- * zstd-jni, gzip through java.util.zip. parquet-mr's own {@code CodecFactory} loads Hadoop's codec
- * classes even for uncompressed files, so both the reader and the writer use this one.
+ * zstd-jni, gzip through java.util.zip, LZ4_RAW and LZ4 (Hadoop's framing of LZ4 blocks, or a bare
+ * block as older Arrow C++ wrote it) through aircompressor (parquet-mr's own LZ4 library), and
+ * Brotli (read only) through brotli4j. parquet-mr's own {@code CodecFactory} loads Hadoop's codec
+ * classes even for uncompressed files, so both the reader and the writer use this one. LZO is not
+ * read: "unsupported codec LZO".
  *
  * <p>Each {@code getCompressor}/{@code getDecompressor} call returns a new instance that reuses one
  * output buffer: as {@link CompressionCodecFactory} allows, a returned {@link BytesInput} is valid
  * until the next call on the same instance. parquet-mr asks for one decompressor per column chunk,
  * and our decoder finishes a page before it reads the next page of that column.
+ *
+ * <p>The reader bounds what a page may expand to ({@link #limitPages}): a page whose header claims
+ * more bytes than the row group's rows can need is an error before anything is allocated.
  */
 final class NoHadoopCodecFactory implements CompressionCodecFactory {
   /** zstd level 3, the zstd and parquet-mr default. */
   static final int ZSTD_LEVEL = 3;
 
+  /** The largest page decompressed, whatever the row group: 128 MiB. */
+  static final int MAX_PAGE_BYTES = 128 << 20;
+
+  /** Room for page-level overhead (run headers, bit-packing groups) on top of the values. */
+  private static final int PAGE_SLACK = 64 << 10;
+
+  private long pageLimit = MAX_PAGE_BYTES;
+  private long pageLimitRows = -1;
+  private int pageLimitValueBytes;
+
   @Override
   public BytesInputCompressor getCompressor(CompressionCodecName codec) {
-    checkSupported(codec);
-    return new Compressor(codec);
+    return switch (codec) {
+      case UNCOMPRESSED, SNAPPY, ZSTD, GZIP, LZ4_RAW -> new Compressor(codec);
+      case LZ4, LZO, BROTLI ->
+          throw new UnsupportedOperationException(
+              format(
+                  ROOT,
+                  "writing %s is not supported: use zstd, snappy, gzip, lz4_raw or uncompressed",
+                  codec));
+    };
   }
 
   @Override
   public BytesInputDecompressor getDecompressor(CompressionCodecName codec) {
-    checkSupported(codec);
-    return new Decompressor(codec);
+    if (!isSupported(codec)) {
+      throw new UnsupportedOperationException(unsupported(codec));
+    }
+    return new Decompressor(codec, this);
   }
 
   @Override
   public void release() {}
 
-  /** True for the codecs this factory handles. */
+  /**
+   * Bounds the pages of the next row group: a page of {@code rows} values of at most {@code
+   * valueBytes} bytes each (levels included) needs at most {@code rows * valueBytes} bytes plus 64
+   * KiB of overhead, and never more than {@link #MAX_PAGE_BYTES}.
+   */
+  void limitPages(long rows, int valueBytes) {
+    pageLimitRows = rows;
+    pageLimitValueBytes = valueBytes;
+    long bound =
+        rows > (MAX_PAGE_BYTES - PAGE_SLACK) / Math.max(1, valueBytes)
+            ? MAX_PAGE_BYTES
+            : rows * valueBytes + PAGE_SLACK;
+    pageLimit = Math.min(MAX_PAGE_BYTES, bound);
+  }
+
+  /** True for the codecs this factory reads. */
   static boolean isSupported(CompressionCodecName codec) {
     return switch (codec) {
-      case UNCOMPRESSED, SNAPPY, ZSTD, GZIP -> true;
-      case LZO, BROTLI, LZ4, LZ4_RAW -> false;
+      case UNCOMPRESSED, SNAPPY, ZSTD, GZIP, LZ4_RAW, LZ4 -> true;
+      case BROTLI -> Brotli4jLoader.isAvailable();
+      case LZO -> false;
     };
   }
 
-  private static void checkSupported(CompressionCodecName codec) {
-    if (!isSupported(codec)) {
-      throw new UnsupportedOperationException(
-          format(ROOT, "%s compression is not supported: use zstd, snappy, gzip or none", codec));
+  /** The one-line message for a codec that cannot be read. */
+  static String unsupported(CompressionCodecName codec) {
+    if (codec == CompressionCodecName.BROTLI) {
+      return "unsupported codec BROTLI: the Brotli library is not available on this platform;"
+          + " rewrite the file with zstd";
+    }
+    return format(
+        ROOT,
+        "unsupported codec %s: dl-analyze reads zstd, snappy, gzip, lz4_raw, lz4, brotli and"
+            + " uncompressed pages; rewrite the file with zstd",
+        codec);
+  }
+
+  private void checkPage(int size) throws IOException {
+    if (size < 0) {
+      throw new IOException(format(ROOT, "a page header states %d bytes uncompressed", size));
+    }
+    if (size > pageLimit) {
+      if (pageLimit == MAX_PAGE_BYTES || pageLimitRows < 0) {
+        throw new IOException(
+            format(
+                ROOT,
+                "a page of %d bytes uncompressed is larger than the limit of %d MiB",
+                size,
+                MAX_PAGE_BYTES >> 20));
+      }
+      throw new IOException(
+          format(
+              ROOT,
+              "a page of %d bytes uncompressed, more than the row group's %d rows can need"
+                  + " (%d bytes a value at most, %d in all): the page header is damaged",
+              size,
+              pageLimitRows,
+              pageLimitValueBytes,
+              pageLimit));
     }
   }
 
@@ -88,6 +164,11 @@ final class NoHadoopCodecFactory implements CompressionCodecFactory {
           }
           n = (int) size;
         }
+        case LZ4_RAW -> {
+          Lz4Compressor lz4 = new Lz4Compressor();
+          grow(lz4.maxCompressedLength(in.length));
+          n = lz4.compress(in, 0, in.length, out, 0, out.length);
+        }
         case GZIP -> {
           ByteArrayOutputStream buffer = new ByteArrayOutputStream(in.length / 2 + 64);
           try (GZIPOutputStream gzip = new GZIPOutputStream(buffer)) {
@@ -117,10 +198,12 @@ final class NoHadoopCodecFactory implements CompressionCodecFactory {
 
   private static final class Decompressor implements BytesInputDecompressor {
     private final CompressionCodecName codec;
+    private final NoHadoopCodecFactory limits;
     private byte[] out = new byte[0];
 
-    Decompressor(CompressionCodecName codec) {
+    Decompressor(CompressionCodecName codec, NoHadoopCodecFactory limits) {
       this.codec = codec;
+      this.limits = limits;
     }
 
     @Override
@@ -128,6 +211,7 @@ final class NoHadoopCodecFactory implements CompressionCodecFactory {
       if (codec == CompressionCodecName.UNCOMPRESSED) {
         return bytes;
       }
+      limits.checkPage(size);
       ByteBuffer input = bytes.toByteBuffer();
       byte[] in;
       int offset;
@@ -146,8 +230,9 @@ final class NoHadoopCodecFactory implements CompressionCodecFactory {
       try {
         decompress(in, offset, length, out, size);
       } catch (RuntimeException e) {
-        // zstd-jni and snappy-java throw unchecked exceptions on corrupt input.
-        throw new IOException(codecName() + " decompression failed: " + e.getMessage(), e);
+        // zstd-jni, snappy-java, aircompressor and brotli4j throw unchecked exceptions on corrupt
+        // input.
+        throw new IOException(codecName() + " decompression failed", e);
       }
       return BytesInput.from(out, 0, size);
     }
@@ -156,25 +241,104 @@ final class NoHadoopCodecFactory implements CompressionCodecFactory {
         throws IOException {
       long n;
       switch (codec) {
-        case SNAPPY -> n = Snappy.uncompress(in, offset, length, target, 0);
+        case SNAPPY -> {
+          int declared = Snappy.uncompressedLength(in, offset, length);
+          if (declared != size) {
+            throw new IOException(
+                format(ROOT, "snappy page holds %d bytes, expected %d", declared, size));
+          }
+          n = Snappy.uncompress(in, offset, length, target, 0);
+        }
         case ZSTD -> {
           n = Zstd.decompressByteArray(target, 0, size, in, offset, length);
           if (Zstd.isError(n)) {
             throw new IOException("zstd decompression failed: " + Zstd.getErrorName(n));
           }
         }
-        case GZIP -> {
-          try (InputStream gzip =
-              new GZIPInputStream(new ByteArrayInputStream(in, offset, length))) {
-            n = gzip.readNBytes(target, 0, size);
-          }
-        }
+        case GZIP ->
+            n =
+                readAll(
+                    new GZIPInputStream(new ByteArrayInputStream(in, offset, length)),
+                    target,
+                    size);
+        case LZ4_RAW -> n = new Lz4Decompressor().decompress(in, offset, length, target, 0, size);
+        case LZ4 -> n = lz4Hadoop(in, offset, length, target, size);
+        case BROTLI ->
+            n =
+                readAll(
+                    new BrotliInputStream(new ByteArrayInputStream(in, offset, length)),
+                    target,
+                    size);
         default -> throw new IllegalStateException("unsupported codec " + codec);
       }
       if (n != size) {
         throw new IOException(
             format(ROOT, "%s page decompressed to %d bytes, expected %d", codecName(), n, size));
       }
+    }
+
+    /**
+     * Reads at most {@code size} bytes from a decompressing stream; a stream that holds more
+     * returns {@code size + 1}, so that the caller reports the mismatch without reading on.
+     */
+    private static long readAll(InputStream stream, byte[] target, int size) throws IOException {
+      try (InputStream in = stream) {
+        int n = in.readNBytes(target, 0, size);
+        return n == size && in.read() >= 0 ? size + 1L : n;
+      }
+    }
+
+    /**
+     * Parquet's LZ4 codec as Hadoop frames it: blocks of [uncompressed size, compressed size, both
+     * 4 bytes big-endian][LZ4 block], as parquet-mr with Hadoop and Arrow C++ 4 to 7 write it.
+     * Older Arrow C++ wrote one bare LZ4 block under the same codec id; when the framing does not
+     * add up, the page is read as that.
+     */
+    private static long lz4Hadoop(byte[] in, int offset, int length, byte[] target, int size) {
+      Lz4Decompressor lz4 = new Lz4Decompressor();
+      int p = offset;
+      int end = offset + length;
+      int written = 0;
+      boolean framed = length >= 8;
+      while (framed && p < end) {
+        if (end - p < 8) {
+          framed = false;
+          break;
+        }
+        int uncompressed = bigEndian(in, p);
+        int compressed = bigEndian(in, p + 4);
+        p += 8;
+        if (uncompressed < 0
+            || compressed < 0
+            || compressed > end - p
+            || uncompressed > size - written) {
+          framed = false;
+          break;
+        }
+        try {
+          int n = lz4.decompress(in, p, compressed, target, written, uncompressed);
+          if (n != uncompressed) {
+            framed = false;
+            break;
+          }
+        } catch (RuntimeException e) {
+          framed = false;
+          break;
+        }
+        p += compressed;
+        written += uncompressed;
+      }
+      if (framed && written == size) {
+        return written;
+      }
+      return lz4.decompress(in, offset, length, target, 0, size);
+    }
+
+    private static int bigEndian(byte[] b, int p) {
+      return (b[p] & 0xFF) << 24
+          | (b[p + 1] & 0xFF) << 16
+          | (b[p + 2] & 0xFF) << 8
+          | b[p + 3] & 0xFF;
     }
 
     private String codecName() {
@@ -184,13 +348,20 @@ final class NoHadoopCodecFactory implements CompressionCodecFactory {
     @Override
     public void decompress(ByteBuffer input, int compressedSize, ByteBuffer output, int size)
         throws IOException {
+      if (codec != CompressionCodecName.UNCOMPRESSED) {
+        limits.checkPage(size);
+      }
       byte[] in = new byte[compressedSize];
       input.get(in);
       byte[] target = new byte[size];
       if (codec == CompressionCodecName.UNCOMPRESSED) {
         System.arraycopy(in, 0, target, 0, Math.min(compressedSize, size));
       } else {
-        decompress(in, 0, compressedSize, target, size);
+        try {
+          decompress(in, 0, compressedSize, target, size);
+        } catch (RuntimeException e) {
+          throw new IOException(codecName() + " decompression failed", e);
+        }
       }
       output.put(target, 0, size);
     }

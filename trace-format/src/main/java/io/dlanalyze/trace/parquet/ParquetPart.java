@@ -4,47 +4,65 @@ import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 
 import io.dlanalyze.trace.ErrorCode;
+import io.dlanalyze.trace.ReadErrors;
 import io.dlanalyze.trace.TraceFormatException;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.apache.parquet.ParquetReadOptions;
+import org.apache.parquet.format.ColumnChunk;
+import org.apache.parquet.format.ColumnMetaData;
+import org.apache.parquet.format.EncryptionAlgorithm;
 import org.apache.parquet.format.FileMetaData;
 import org.apache.parquet.format.KeyValue;
+import org.apache.parquet.format.RowGroup;
+import org.apache.parquet.format.SchemaElement;
 import org.apache.parquet.format.Util;
 import org.apache.parquet.format.converter.ParquetMetadataConverter;
+import org.apache.parquet.hadoop.metadata.BlockMetaData;
+import org.apache.parquet.hadoop.metadata.CompressionCodecName;
 import org.apache.parquet.hadoop.metadata.ParquetMetadata;
+import org.apache.parquet.schema.MessageType;
 import org.apache.parquet.schema.PrimitiveType;
+import shaded.parquet.org.apache.thrift.TException;
+import shaded.parquet.org.apache.thrift.protocol.TCompactProtocol;
+import shaded.parquet.org.apache.thrift.transport.TIOStreamTransport;
 
 /**
  * One Parquet file of a trace with its footer read and checked. The footer is read here rather than
- * by parquet-mr so that a missing footer is told apart from a file that is not Parquet at all, and
- * so that the key-value metadata keeps its file order (parquet-mr puts it in a HashMap).
+ * by parquet-mr so that a missing footer is told apart from a file that is not Parquet at all, so
+ * that the key-value metadata keeps its file order (parquet-mr puts it in a HashMap), and so that
+ * memory does not grow with the number of row groups.
  *
- * @param file the file
- * @param input the file for parquet-mr
- * @param footer the decoded footer
- * @param keyValues the footer's key-value metadata in file order
- * @param columns the contract columns' Parquet types by {@code Column.ordinal()}, null when absent
+ * <p>parquet-mr turns a footer into objects for every column chunk of every row group at once: a
+ * file of 200,000 one-row row groups (a 139 MB footer) needs more than a gigabyte of heap that way.
+ * Here the footer is read once as a stream of row groups, each checked and then dropped, keeping
+ * only where it ends in the footer's bytes and its row count; {@link #block(int)} decodes one row
+ * group again when the reader reaches it. Memory is the footer's bytes plus 16 bytes a row group.
+ *
+ * <p>Checks: the footer decodes and nothing follows it (a damaged length or list count otherwise
+ * makes Thrift skip fields silently, such as a metadata key), every row group's row count is not
+ * negative, and every column chunk lies between the magic number and the footer and holds one value
+ * a row.
  */
-record ParquetPart(
-    Path file,
-    PathInputFile input,
-    ParquetMetadata footer,
-    Map<String, String> keyValues,
-    PrimitiveType[] columns) {
-
+final class ParquetPart {
   private static final byte[] MAGIC = {'P', 'A', 'R', '1'};
   private static final byte[] ENCRYPTED_MAGIC = {'P', 'A', 'R', 'E'};
+
+  /** The largest footer read: 1 GiB (parquet-mr's own limit is lower). */
+  static final int MAX_FOOTER_BYTES = 1 << 30;
 
   /**
    * Footer keys in which other writers keep their own copy of the schema (pyarrow, pandas, Spark,
@@ -65,92 +83,228 @@ record ParquetPart(
           + " traces to the Arrow IPC stream format (.arrows), which keeps every complete batch"
           + " of a crashed run";
 
+  private final Path file;
+  private final PathInputFile input;
+  private final ParquetMetadataConverter converter;
+  private final byte[] footerBytes;
+  private final FileMetaData header;
+  private final ParquetMetadata footer;
+  private final Map<String, String> keyValues;
+  private final PrimitiveType[] columns;
+  private final RowGroup firstRowGroup;
+  private final int rowGroups;
+  private final long[] rowGroupEnds;
+  private final long[] rowGroupRows;
+
+  private ParquetPart(
+      Path file,
+      PathInputFile input,
+      ParquetMetadataConverter converter,
+      byte[] footerBytes,
+      Footer scan,
+      ParquetMetadata footer,
+      PrimitiveType[] columns) {
+    this.file = file;
+    this.input = input;
+    this.converter = converter;
+    this.footerBytes = footerBytes;
+    this.header = scan.header;
+    this.footer = footer;
+    this.keyValues = Collections.unmodifiableMap(scan.keyValues);
+    this.columns = columns;
+    this.firstRowGroup = scan.first;
+    this.rowGroups = scan.count;
+    this.rowGroupEnds = Arrays.copyOf(scan.ends, scan.count);
+    this.rowGroupRows = Arrays.copyOf(scan.rows, scan.count);
+  }
+
+  Path file() {
+    return file;
+  }
+
+  PathInputFile input() {
+    return input;
+  }
+
+  /** The file's schema and key-value metadata; its list of row groups is empty ({@link #block}). */
+  ParquetMetadata footer() {
+    return footer;
+  }
+
+  MessageType schema() {
+    return footer.getFileMetaData().getSchema();
+  }
+
+  /** The footer's key-value metadata in file order, without the writers' schema copies. */
+  Map<String, String> keyValues() {
+    return keyValues;
+  }
+
+  /** The contract columns' Parquet types by {@code Column.ordinal()}, null when absent. */
+  PrimitiveType[] columns() {
+    return columns;
+  }
+
+  int rowGroupCount() {
+    return rowGroups;
+  }
+
+  long rowGroupRows(int index) {
+    return rowGroupRows[index];
+  }
+
+  /** Rows in the file, from the footer. */
+  long rows() {
+    long rows = 0;
+    for (long n : rowGroupRows) {
+      rows += n;
+    }
+    return rows;
+  }
+
+  /**
+   * The footer with row group {@code index} as its only block, for a {@code ParquetFileReader} that
+   * reads that row group.
+   */
+  ParquetMetadata footerOf(int index) {
+    RowGroup rowGroup;
+    if (index == 0) {
+      rowGroup = firstRowGroup;
+    } else {
+      int start = (int) rowGroupEnds[index - 1];
+      int length = (int) (rowGroupEnds[index] - start);
+      rowGroup = new RowGroup();
+      try {
+        rowGroup.read(
+            new TCompactProtocol(
+                new TIOStreamTransport(new ByteArrayInputStream(footerBytes, start, length))));
+      } catch (TException e) {
+        throw new IllegalStateException("row group " + index + " was read before", e);
+      }
+    }
+    FileMetaData one = new FileMetaData();
+    one.setVersion(header.getVersion());
+    one.setSchema(header.getSchema());
+    one.setCreated_by(header.getCreated_by());
+    one.setColumn_orders(header.getColumn_orders());
+    one.setRow_groups(List.of(rowGroup));
+    one.setNum_rows(rowGroup.getNum_rows());
+    try {
+      return converter.fromParquetMetadata(one);
+    } catch (IOException | RuntimeException e) {
+      throw new TraceFormatException(
+          ErrorCode.CORRUPT,
+          file,
+          format(ROOT, "row group %d", index),
+          "its description in the footer cannot be decoded: " + ReadErrors.describe(e),
+          e);
+    }
+  }
+
+  /** Row group {@code index} as parquet-mr describes it. */
+  BlockMetaData block(int index) {
+    return footerOf(index).getBlocks().get(0);
+  }
+
   /** Reads and checks the footer of {@code file}. */
   static ParquetPart open(Path file, ParquetReadOptions options) {
     long size;
-    byte[] head = new byte[4];
-    byte[] tail = new byte[8];
     byte[] footerBytes;
     try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
       size = channel.size();
-      if (size == 0) {
-        throw new TraceFormatException(ErrorCode.EMPTY, file, null, "file is empty (0 bytes)");
-      }
-      readFully(channel, head, 0, Math.min(4, size));
-      if (size < 4 || !startsWith(head, MAGIC)) {
-        throw new TraceFormatException(
-            ErrorCode.CORRUPT,
-            file,
-            null,
-            "not a Parquet file: it does not start with the magic number PAR1");
-      }
-      if (size < 12) {
-        throw new TraceFormatException(ErrorCode.TRUNCATED, file, null, MISSING_FOOTER);
-      }
-      readFully(channel, tail, size - 8, 8);
-      byte[] tailMagic = {tail[4], tail[5], tail[6], tail[7]};
-      if (startsWith(tailMagic, ENCRYPTED_MAGIC)) {
-        throw new TraceFormatException(
-            ErrorCode.CORRUPT, file, null, "encrypted Parquet files are not supported");
-      }
-      if (!startsWith(tailMagic, MAGIC)) {
-        throw new TraceFormatException(ErrorCode.TRUNCATED, file, null, MISSING_FOOTER);
-      }
-      int footerLength = ByteBuffer.wrap(tail, 0, 4).order(ByteOrder.LITTLE_ENDIAN).getInt();
-      if (footerLength <= 0 || footerLength > size - 12) {
-        throw new TraceFormatException(
-            ErrorCode.CORRUPT,
-            file,
-            "footer",
-            format(
-                ROOT, "footer length %d does not fit in a file of %d bytes", footerLength, size));
-      }
-      footerBytes = new byte[footerLength];
-      readFully(channel, footerBytes, size - 8 - footerLength, footerLength);
+      footerBytes = readFooterBytes(file, channel, size);
     } catch (NoSuchFileException e) {
       throw new TraceFormatException(ErrorCode.NOT_FOUND, file, null, "no such file");
     } catch (IOException e) {
       throw new TraceFormatException(
           ErrorCode.IO_ERROR, file, null, format(ROOT, "cannot read: %s", e.getMessage()), e);
     }
-    FileMetaData thrift;
+    long footerStart = size - 8 - footerBytes.length;
+    Footer scan = new Footer(file, footerStart);
+    CountingInput in = new CountingInput(footerBytes);
+    scan.counter = in;
+    ParquetMetadataConverter converter = new ParquetMetadataConverter(options);
     ParquetMetadata footer;
     try {
-      thrift = Util.readFileMetaData(new ByteArrayInputStream(footerBytes));
-      footer = new ParquetMetadataConverter(options).fromParquetMetadata(thrift);
+      // Everything but the row groups (schema, column orders, metadata in file order), then the
+      // row groups one at a time.
+      scan.header = Util.readFileMetaData(new ByteArrayInputStream(footerBytes), true);
+      if (scan.header.getKey_value_metadata() != null) {
+        for (KeyValue keyValue : scan.header.getKey_value_metadata()) {
+          if (!WRITER_SCHEMA_KEYS.contains(keyValue.getKey())) {
+            scan.keyValues.put(
+                keyValue.getKey(), keyValue.getValue() == null ? "" : keyValue.getValue());
+          }
+        }
+      }
+      Util.readFileMetaData(in, scan, false);
+      if (in.position() != footerBytes.length) {
+        throw new TraceFormatException(
+            ErrorCode.CORRUPT,
+            file,
+            "footer",
+            format(
+                ROOT,
+                "the footer's metadata ends after %d of its %d bytes: the footer is damaged",
+                in.position(),
+                footerBytes.length));
+      }
+      scan.header.setRow_groups(List.of());
+      footer = converter.fromParquetMetadata(scan.header);
+    } catch (TraceFormatException e) {
+      throw e;
     } catch (IOException | RuntimeException e) {
       throw new TraceFormatException(
           ErrorCode.CORRUPT,
           file,
           "footer",
-          "the footer cannot be decoded: " + ParquetTraceReader.describe(e),
+          "the footer cannot be decoded: " + ReadErrors.describe(e, "its bytes are damaged"),
           e);
-    }
-    Map<String, String> keyValues = new LinkedHashMap<>();
-    if (thrift.getKey_value_metadata() != null) {
-      for (KeyValue keyValue : thrift.getKey_value_metadata()) {
-        if (!WRITER_SCHEMA_KEYS.contains(keyValue.getKey())) {
-          keyValues.put(keyValue.getKey(), keyValue.getValue() == null ? "" : keyValue.getValue());
-        }
-      }
     }
     PrimitiveType[] columns =
         TraceParquetSchema.resolve(file, footer.getFileMetaData().getSchema());
     return new ParquetPart(
-        file,
-        new PathInputFile(file, size),
-        footer,
-        Collections.unmodifiableMap(keyValues),
-        columns);
+        file, new PathInputFile(file, size), converter, footerBytes, scan, footer, columns);
   }
 
-  /** Rows in the file, from the footer. */
-  long rows() {
-    long rows = 0;
-    for (var block : footer.getBlocks()) {
-      rows += block.getRowCount();
+  private static byte[] readFooterBytes(Path file, FileChannel channel, long size)
+      throws IOException {
+    if (size == 0) {
+      throw new TraceFormatException(ErrorCode.EMPTY, file, null, "file is empty (0 bytes)");
     }
-    return rows;
+    byte[] head = new byte[4];
+    readFully(channel, head, 0, Math.min(4, size));
+    if (size < 4 || !startsWith(head, MAGIC)) {
+      throw new TraceFormatException(
+          ErrorCode.CORRUPT,
+          file,
+          null,
+          "not a Parquet file: it does not start with the magic number PAR1");
+    }
+    if (size < 12) {
+      throw new TraceFormatException(ErrorCode.TRUNCATED, file, null, MISSING_FOOTER);
+    }
+    byte[] tail = new byte[8];
+    readFully(channel, tail, size - 8, 8);
+    byte[] tailMagic = {tail[4], tail[5], tail[6], tail[7]};
+    if (startsWith(tailMagic, ENCRYPTED_MAGIC)) {
+      throw new TraceFormatException(
+          ErrorCode.CORRUPT, file, null, "encrypted Parquet files are not supported");
+    }
+    if (!startsWith(tailMagic, MAGIC)) {
+      throw new TraceFormatException(ErrorCode.TRUNCATED, file, null, MISSING_FOOTER);
+    }
+    int footerLength = ByteBuffer.wrap(tail, 0, 4).order(ByteOrder.LITTLE_ENDIAN).getInt();
+    if (footerLength <= 0 || footerLength > size - 12 || footerLength > MAX_FOOTER_BYTES) {
+      throw new TraceFormatException(
+          ErrorCode.CORRUPT,
+          file,
+          "footer",
+          format(ROOT, "footer length %d does not fit in a file of %d bytes", footerLength, size));
+    }
+    byte[] footerBytes = new byte[footerLength];
+    readFully(channel, footerBytes, size - 8 - footerLength, footerLength);
+    return footerBytes;
   }
 
   private static boolean startsWith(byte[] bytes, byte[] magic) {
@@ -172,6 +326,165 @@ record ParquetPart(
         throw new IOException("unexpected end of file");
       }
       at += n;
+    }
+  }
+
+  /** The footer's bytes as a stream that knows how many have been read. */
+  private static final class CountingInput extends InputStream {
+    private final byte[] bytes;
+    private int position;
+
+    CountingInput(byte[] bytes) {
+      this.bytes = bytes;
+    }
+
+    int position() {
+      return position;
+    }
+
+    @Override
+    public int read() {
+      return position < bytes.length ? bytes[position++] & 0xFF : -1;
+    }
+
+    @Override
+    public int read(byte[] dst, int off, int len) {
+      if (len == 0) {
+        return 0;
+      }
+      if (position >= bytes.length) {
+        return -1;
+      }
+      int n = Math.min(len, bytes.length - position);
+      System.arraycopy(bytes, position, dst, off, n);
+      position += n;
+      return n;
+    }
+  }
+
+  /**
+   * Receives the footer from parquet-format's streaming reader: the file's fields, and each row
+   * group in turn, checked and reduced to its end in the footer and its row count.
+   */
+  private static final class Footer extends Util.FileMetaDataConsumer {
+    private final Path file;
+    private final long dataEnd;
+    private FileMetaData header;
+    private final Map<String, String> keyValues = new LinkedHashMap<>();
+    private CountingInput counter;
+    private RowGroup first;
+    private int count;
+    private long[] ends = new long[16];
+    private long[] rows = new long[16];
+
+    Footer(Path file, long dataEnd) {
+      this.file = file;
+      this.dataEnd = dataEnd;
+    }
+
+    // The fields other than the row groups come from the first pass.
+
+    @Override
+    public void setVersion(int version) {}
+
+    @Override
+    public void setSchema(List<SchemaElement> schema) {}
+
+    @Override
+    public void setNumRows(long numRows) {}
+
+    @Override
+    public void addRowGroup(RowGroup rowGroup) {
+      check(rowGroup);
+      if (count == 0) {
+        first = rowGroup;
+      }
+      if (count == ends.length) {
+        ends = Arrays.copyOf(ends, count * 2);
+        rows = Arrays.copyOf(rows, count * 2);
+      }
+      ends[count] = counter.position();
+      rows[count] = rowGroup.getNum_rows();
+      count++;
+    }
+
+    private void check(RowGroup rowGroup) {
+      String location = format(ROOT, "row group %d", count);
+      long n = rowGroup.getNum_rows();
+      if (n < 0) {
+        throw corrupt(location, format(ROOT, "the footer gives it %d rows", n));
+      }
+      if (rowGroup.getColumns() == null) {
+        throw corrupt(location, "the footer lists no column chunks for it");
+      }
+      for (ColumnChunk chunk : rowGroup.getColumns()) {
+        ColumnMetaData meta = chunk.getMeta_data();
+        if (meta == null) {
+          throw corrupt(location, "a column chunk without metadata (encrypted columns?)");
+        }
+        List<String> path = meta.getPath_in_schema();
+        String column = path == null ? "?" : String.join(".", path);
+        long start =
+            meta.isSetDictionary_page_offset() && meta.getDictionary_page_offset() > 0
+                ? Math.min(meta.getDictionary_page_offset(), meta.getData_page_offset())
+                : meta.getData_page_offset();
+        long length = meta.getTotal_compressed_size();
+        if (start < MAGIC.length || length < 0 || start > dataEnd || length > dataEnd - start) {
+          throw corrupt(
+              location + format(ROOT, ", column '%s'", column),
+              format(
+                  ROOT,
+                  "the footer puts its %d bytes at byte %d, outside the %d bytes of data",
+                  length,
+                  start,
+                  dataEnd));
+        }
+        if (path != null
+            && path.size() == 1
+            && io.dlanalyze.trace.Column.fromWireName(path.get(0)).isPresent()
+            && meta.getCodec() != null) {
+          CompressionCodecName codec = CompressionCodecName.fromParquet(meta.getCodec());
+          if (!NoHadoopCodecFactory.isSupported(codec)) {
+            throw new TraceFormatException(
+                ErrorCode.UNKNOWN_FORMAT,
+                file,
+                location + format(ROOT, ", column '%s'", column),
+                NoHadoopCodecFactory.unsupported(codec));
+          }
+        }
+        boolean flat = path != null && path.size() == 1;
+        if (meta.getNum_values() < 0 || flat && meta.getNum_values() != n) {
+          throw corrupt(
+              location + format(ROOT, ", column '%s'", column),
+              format(
+                  ROOT,
+                  "the footer gives the column chunk %d values for the row group's %d rows",
+                  meta.getNum_values(),
+                  n));
+        }
+      }
+    }
+
+    private TraceFormatException corrupt(String location, String detail) {
+      return new TraceFormatException(ErrorCode.CORRUPT, file, location, detail);
+    }
+
+    @Override
+    public void addKeyValueMetaData(KeyValue keyValue) {}
+
+    @Override
+    public void setCreatedBy(String createdBy) {}
+
+    @Override
+    public void setEncryptionAlgorithm(EncryptionAlgorithm encryptionAlgorithm) {
+      throw new TraceFormatException(
+          ErrorCode.CORRUPT, file, null, "encrypted Parquet files are not supported");
+    }
+
+    @Override
+    public void setFooterSigningKeyMetadata(byte[] footerSigningKeyMetadata) {
+      throw new TraceFormatException(
+          ErrorCode.CORRUPT, file, null, "encrypted Parquet files are not supported");
     }
   }
 }

@@ -4,6 +4,7 @@ import static java.util.Locale.ROOT;
 
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.ErrorCode;
+import io.dlanalyze.trace.ReadErrors;
 import io.dlanalyze.trace.ReadOptions;
 import io.dlanalyze.trace.TraceBatch;
 import io.dlanalyze.trace.TraceDictionary;
@@ -22,13 +23,11 @@ import java.util.Collections;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
-import java.util.regex.Pattern;
 import org.apache.parquet.NoHadoopReadOptions;
 import org.apache.parquet.ParquetReadOptions;
 import org.apache.parquet.column.ColumnDescriptor;
 import org.apache.parquet.column.page.PageReadStore;
 import org.apache.parquet.hadoop.ParquetFileReader;
-import org.apache.parquet.hadoop.metadata.BlockMetaData;
 import org.apache.parquet.schema.MessageType;
 import org.apache.parquet.schema.PrimitiveType;
 
@@ -48,12 +47,6 @@ import org.apache.parquet.schema.PrimitiveType;
  * {@link ParquetFileReader} with {@link NoHadoopReadOptions} and {@link NoHadoopCodecFactory}.
  */
 public final class ParquetTraceReader implements TraceReader {
-  private static final Pattern OBJECT_ID = Pattern.compile(" ?Struct: \\S+@[0-9a-f]+");
-
-  /** A package-qualified Java class name such as org.apache.parquet.format.FileMetaData. */
-  private static final Pattern QUALIFIED_NAME =
-      Pattern.compile("\\b(?:[a-z][a-z0-9_]*\\.){2,}([A-Z][A-Za-z0-9_$]*)");
-
   private final Path path;
   private final List<ParquetPart> parts;
   private final TraceMetadata metadata;
@@ -64,6 +57,7 @@ public final class ParquetTraceReader implements TraceReader {
   private final Column[] projected;
   private final Column[] absent;
   private final ParquetReadOptions readOptions;
+  private final NoHadoopCodecFactory codecs;
   private final long totalRows;
   private final UnknownPhases unknownPhases = new UnknownPhases();
 
@@ -72,6 +66,7 @@ public final class ParquetTraceReader implements TraceReader {
   private ParquetFileReader fileReader;
   private ColumnDecoder[] decoders = new ColumnDecoder[0];
   private ColumnDecoder phaseDecoder;
+  private List<ColumnDescriptor> descriptors = List.of();
   private PageReadStore rowGroupStore;
   private int rowGroup;
   private long rowGroupFirstRow;
@@ -81,10 +76,15 @@ public final class ParquetTraceReader implements TraceReader {
   private boolean closed;
 
   private ParquetTraceReader(
-      Path path, List<ParquetPart> parts, ReadOptions options, ParquetReadOptions readOptions) {
+      Path path,
+      List<ParquetPart> parts,
+      ReadOptions options,
+      ParquetReadOptions readOptions,
+      NoHadoopCodecFactory codecs) {
     this.path = path;
     this.parts = parts;
     this.readOptions = readOptions;
+    this.codecs = codecs;
     this.batchRows = options.batchRows();
     ParquetPart first = parts.get(0);
     try {
@@ -111,8 +111,8 @@ public final class ParquetTraceReader implements TraceReader {
     long largestGroup = 0;
     for (ParquetPart p : parts) {
       rows += p.rows();
-      for (BlockMetaData block : p.footer().getBlocks()) {
-        largestGroup = Math.max(largestGroup, block.getRowCount());
+      for (int i = 0; i < p.rowGroupCount(); i++) {
+        largestGroup = Math.max(largestGroup, p.rowGroupRows(i));
       }
     }
     this.totalRows = rows;
@@ -127,7 +127,8 @@ public final class ParquetTraceReader implements TraceReader {
    *     WRONG_TYPE, naming the file
    */
   public static ParquetTraceReader open(Path path, ReadOptions options) {
-    ParquetReadOptions readOptions = NoHadoopReadOptions.create(new NoHadoopCodecFactory());
+    NoHadoopCodecFactory codecs = new NoHadoopCodecFactory();
+    ParquetReadOptions readOptions = NoHadoopReadOptions.create(codecs);
     List<Path> files = Files.isDirectory(path) ? partFiles(path) : List.of(path);
     List<ParquetPart> parts = new ArrayList<>(files.size());
     for (Path file : files) {
@@ -137,7 +138,7 @@ public final class ParquetTraceReader implements TraceReader {
       }
       parts.add(part);
     }
-    return new ParquetTraceReader(path, List.copyOf(parts), options, readOptions);
+    return new ParquetTraceReader(path, List.copyOf(parts), options, readOptions, codecs);
   }
 
   /** The {@code *.parquet} files of a directory in name order, skipping hidden and _ files. */
@@ -263,7 +264,7 @@ public final class ParquetTraceReader implements TraceReader {
       try {
         decoder.read(batch, n);
       } catch (TraceFormatException e) {
-        throw e;
+        throw e.at(part.file(), location(decoder.column()));
       } catch (IOException | RuntimeException e) {
         throw corrupt(decoder.column(), e);
       }
@@ -276,15 +277,25 @@ public final class ParquetTraceReader implements TraceReader {
     }
     rowsLeftInGroup -= n;
     rowsRead += n;
+    if (rowsLeftInGroup == 0) {
+      for (ColumnDecoder decoder : decoders) {
+        try {
+          decoder.checkChunkEnd();
+        } catch (TraceFormatException e) {
+          throw e;
+        } catch (IOException | RuntimeException e) {
+          throw corrupt(decoder.column(), e);
+        }
+      }
+    }
     return true;
   }
 
   private boolean nextRowGroup() {
     while (true) {
       if (part != null) {
-        List<BlockMetaData> blocks = part.footer().getBlocks();
-        while (++rowGroup < blocks.size()) {
-          long rows = blocks.get(rowGroup).getRowCount();
+        while (++rowGroup < part.rowGroupCount()) {
+          long rows = part.rowGroupRows(rowGroup);
           if (rows == 0) {
             continue; // parquet-mr's readNextRowGroup skips empty row groups too
           }
@@ -307,6 +318,17 @@ public final class ParquetTraceReader implements TraceReader {
 
   private void startRowGroup() {
     releaseRowGroup();
+    long rows = part.rowGroupRows(rowGroup);
+    codecs.limitPages(rows, maxValueBytes());
+    try {
+      fileReader =
+          new ParquetFileReader(
+              part.input(), part.footerOf(rowGroup), readOptions, part.input().newStream());
+    } catch (IOException e) {
+      throw new TraceFormatException(
+          ErrorCode.IO_ERROR, part.file(), null, "cannot open: " + ReadErrors.describe(e), e);
+    }
+    fileReader.setRequestedSchema(descriptors);
     PageReadStore store;
     try {
       store = fileReader.readNextRowGroup();
@@ -325,7 +347,7 @@ public final class ParquetTraceReader implements TraceReader {
       try {
         decoder.startChunk(store.getPageReader(decoder.descriptor()), rowGroup, rowGroupFirstRow);
       } catch (TraceFormatException e) {
-        throw e;
+        throw e.at(part.file(), location(decoder.column()));
       } catch (IOException | RuntimeException e) {
         throw corrupt(decoder.column(), e);
       }
@@ -341,7 +363,7 @@ public final class ParquetTraceReader implements TraceReader {
     for (ColumnDecoder decoder : decoders) {
       try {
         fileReader.setRequestedSchema(List.of(decoder.descriptor()));
-        fileReader.readRowGroup(rowGroup).close();
+        fileReader.readRowGroup(0).close();
       } catch (IOException | RuntimeException e) {
         return corrupt(decoder.column(), e);
       }
@@ -350,7 +372,7 @@ public final class ParquetTraceReader implements TraceReader {
         ErrorCode.CORRUPT,
         part.file(),
         String.format(ROOT, "row group %d", rowGroup),
-        "cannot read the row group: " + describe(error),
+        "cannot read the row group: " + ReadErrors.describe(error),
         error);
   }
 
@@ -358,27 +380,31 @@ public final class ParquetTraceReader implements TraceReader {
     part = next;
     rowGroup = -1;
     nextRowGroupFirstRow = 0;
-    MessageType schema = next.footer().getFileMetaData().getSchema();
-    List<ColumnDescriptor> descriptors = new ArrayList<>(projected.length);
+    MessageType schema = next.schema();
+    List<ColumnDescriptor> wanted = new ArrayList<>(projected.length);
     decoders = new ColumnDecoder[projected.length];
     phaseDecoder = null;
     for (int i = 0; i < projected.length; i++) {
       ColumnDescriptor descriptor =
           schema.getColumnDescription(new String[] {projected[i].wireName()});
-      descriptors.add(descriptor);
+      wanted.add(descriptor);
       decoders[i] = new ColumnDecoder(next.file(), projected[i], descriptor, dictionary);
       if (projected[i] == Column.PHASE) {
         phaseDecoder = decoders[i];
       }
     }
-    try {
-      fileReader =
-          new ParquetFileReader(next.input(), next.footer(), readOptions, next.input().newStream());
-    } catch (IOException | RuntimeException e) {
-      throw new TraceFormatException(
-          ErrorCode.IO_ERROR, next.file(), null, "cannot open: " + describe(e), e);
+    descriptors = List.copyOf(wanted);
+  }
+
+  /** The most bytes one value of a projected column may take in a page, levels included. */
+  private int maxValueBytes() {
+    int bytes = 9;
+    for (Column column : projected) {
+      if (column.type() == io.dlanalyze.trace.ColumnType.STRING) {
+        bytes = Math.max(bytes, 5 + 4 * io.dlanalyze.trace.Limits.MAX_NAME_CHARS);
+      }
     }
-    fileReader.setRequestedSchema(descriptors);
+    return bytes;
   }
 
   private void fillNulls(Column column, int n) {
@@ -391,57 +417,17 @@ public final class ParquetTraceReader implements TraceReader {
     }
   }
 
+  private String location(Column column) {
+    return String.format(ROOT, "row group %d, column '%s'", rowGroup, column.wireName());
+  }
+
   private TraceFormatException corrupt(Column column, Exception e) {
     return new TraceFormatException(
         ErrorCode.CORRUPT,
         part.file(),
-        String.format(ROOT, "row group %d, column '%s'", rowGroup, column.wireName()),
-        "corrupt page: " + describe(e),
+        location(column),
+        "corrupt page: " + ReadErrors.describe(e),
         e);
-  }
-
-  /**
-   * The messages of an exception and its causes, de-duplicated, on one line, in the user's terms:
-   * the messages of Java programming errors raised while decoding damaged bytes (a null pointer, an
-   * index out of bounds...) are left out, and qualified class names are shortened to their simple
-   * names. "the data cannot be decoded" when nothing is left.
-   */
-  static String describe(Throwable error) {
-    StringBuilder text = new StringBuilder();
-    String last = null;
-    for (Throwable t = error; t != null && t.getCause() != t; t = t.getCause()) {
-      if (t.getMessage() == null
-          || isProgrammingError(t)
-          || t.getCause() != null && t.getMessage().equals(t.getCause().toString())) {
-        // no text of its own, a bug's text, or only the text of its cause (which follows)
-        continue;
-      }
-      String message = t.getMessage();
-      if (last != null && last.contains(message)) {
-        continue;
-      }
-      // Thrift appends "Struct: ...StandardScheme@1b2c3d" to its messages: noise for the user.
-      String shown = OBJECT_ID.matcher(message.replace('\n', ' ')).replaceAll("");
-      shown = QUALIFIED_NAME.matcher(shown).replaceAll("$1").strip();
-      last = message;
-      if (shown.isEmpty()) {
-        continue;
-      }
-      if (text.length() > 0) {
-        text.append(": ");
-      }
-      text.append(shown);
-    }
-    return text.length() == 0 ? "the data cannot be decoded" : text.toString();
-  }
-
-  private static boolean isProgrammingError(Throwable t) {
-    return t instanceof NullPointerException
-        || t instanceof ClassCastException
-        || t instanceof IndexOutOfBoundsException
-        || t instanceof NegativeArraySizeException
-        || t instanceof ArithmeticException
-        || t instanceof ArrayStoreException;
   }
 
   @Override
@@ -474,20 +460,15 @@ public final class ParquetTraceReader implements TraceReader {
     }
   }
 
-  /** Hands the previous row group's buffers back to parquet-mr's allocator. */
+  /** Hands the previous row group's buffers back and closes its file reader. */
   private void releaseRowGroup() {
     PageReadStore store = rowGroupStore;
     rowGroupStore = null;
     if (store != null) {
       store.close();
     }
-  }
-
-  private void closeFile() {
-    releaseRowGroup();
     ParquetFileReader reader = fileReader;
     fileReader = null;
-    part = null;
     if (reader != null) {
       try {
         reader.close();
@@ -495,5 +476,10 @@ public final class ParquetTraceReader implements TraceReader {
         // Closing a read-only file: nothing was lost, nothing to report.
       }
     }
+  }
+
+  private void closeFile() {
+    releaseRowGroup();
+    part = null;
   }
 }

@@ -112,6 +112,7 @@ public final class ParquetTraceWriter implements TraceWriter {
    * @throws TraceFormatException IO_ERROR when the temporary file cannot be created
    */
   public static ParquetTraceWriter create(Path path, TraceMetadata metadata, WriteOptions options) {
+    options.checkFor(io.dlanalyze.trace.TraceFormat.PARQUET);
     AtomicOutput output;
     try {
       output = AtomicOutput.create(path);
@@ -127,19 +128,21 @@ public final class ParquetTraceWriter implements TraceWriter {
           ErrorCode.IO_ERROR,
           path,
           null,
-          "cannot start writing: " + ParquetTraceReader.describe(e),
+          "cannot start writing: " + io.dlanalyze.trace.ReadErrors.describe(e),
           e);
     }
   }
 
+  /** The Parquet codec of a {@link WriteOptions#compression()} name; "lz4" is LZ4_RAW. */
   static CompressionCodecName codec(String compression) {
     return switch (compression) {
-      case "zstd" -> CompressionCodecName.ZSTD;
+      case "default", "zstd" -> CompressionCodecName.ZSTD;
       case "snappy" -> CompressionCodecName.SNAPPY;
+      case "gzip" -> CompressionCodecName.GZIP;
+      case "lz4", "lz4_raw" -> CompressionCodecName.LZ4_RAW;
       case "uncompressed" -> CompressionCodecName.UNCOMPRESSED;
       default ->
-          throw new IllegalArgumentException(
-              format(ROOT, "compression must be zstd, snappy or uncompressed: %s", compression));
+          throw new IllegalArgumentException(format(ROOT, "not a Parquet codec: %s", compression));
     };
   }
 
@@ -179,7 +182,11 @@ public final class ParquetTraceWriter implements TraceWriter {
     } catch (IOException | RuntimeException e) {
       abort();
       throw new TraceFormatException(
-          ErrorCode.IO_ERROR, path, null, "cannot write: " + ParquetTraceReader.describe(e), e);
+          ErrorCode.IO_ERROR,
+          path,
+          null,
+          "cannot write: " + io.dlanalyze.trace.ReadErrors.describe(e),
+          e);
     }
   }
 
@@ -337,7 +344,7 @@ public final class ParquetTraceWriter implements TraceWriter {
           ErrorCode.IO_ERROR,
           path,
           null,
-          "cannot finish writing: " + ParquetTraceReader.describe(e),
+          "cannot finish writing: " + io.dlanalyze.trace.ReadErrors.describe(e),
           e);
     }
   }

@@ -97,6 +97,20 @@ final class TraceParquetSchema {
       if (!accepts(column.type(), primitive.getPrimitiveTypeName())) {
         throw wrongType(file, column, "Parquet type " + primitive.getPrimitiveTypeName());
       }
+      if (!acceptsAnnotation(column.type(), primitive.getLogicalTypeAnnotation())) {
+        throw new TraceFormatException(
+            ErrorCode.WRONG_TYPE,
+            file,
+            null,
+            format(
+                ROOT,
+                "column '%s' is Parquet type %s annotated %s, expected %s holding plain integers"
+                    + " (no annotation, or a signed INT one)",
+                name,
+                primitive.getPrimitiveTypeName(),
+                primitive.getLogicalTypeAnnotation(),
+                expected(column.type())));
+      }
       types[column.ordinal()] = primitive;
     }
     return types;
@@ -109,6 +123,20 @@ final class TraceParquetSchema {
       case FLOAT64 -> physical == PrimitiveTypeName.DOUBLE || physical == PrimitiveTypeName.FLOAT;
       case STRING -> physical == PrimitiveTypeName.BINARY;
     };
+  }
+
+  /**
+   * Integer columns hold plain numbers: no annotation or a signed integer one, or an unsigned one
+   * narrower than 32 bits (its values fit). A timestamp, date, time, decimal or 32/64-bit unsigned
+   * annotation means the numbers are something else, or would change sign: the Arrow reader rejects
+   * the same types.
+   */
+  static boolean acceptsAnnotation(ColumnType type, LogicalTypeAnnotation annotation) {
+    if (annotation == null || type == ColumnType.STRING || type == ColumnType.FLOAT64) {
+      return true;
+    }
+    return annotation instanceof LogicalTypeAnnotation.IntLogicalTypeAnnotation integer
+        && (integer.isSigned() || integer.getBitWidth() < 32);
   }
 
   /** The Parquet types a contract type is read from, for messages. */

@@ -181,6 +181,45 @@ class CsvTraceReaderTest {
   }
 
   @Test
+  void open_sidecarWithTextAfterTheObject_badMetadataAtItsPosition() throws IOException {
+    Path path = csv("run.csv", HEADER);
+    Path sidecar = dir.resolve("run.csv.meta.json");
+    Files.writeString(sidecar, "{\"dltrace.run_id\": \"a\"}\n{\"x\": 1} garbage");
+    assertError(
+        () -> TraceReaders.open(path, ReadOptions.all()),
+        ErrorCode.BAD_METADATA,
+        sidecar + ": not valid JSON: text after the end of the JSON object, at line 2, column 1");
+  }
+
+  @Test
+  void open_sidecarNotUtf8_badMetadataNamingTheByte() throws IOException {
+    Path path = csv("run.csv", HEADER);
+    Path sidecar = dir.resolve("run.csv.meta.json");
+    // Latin-1 "é" (0xE9) where UTF-8 is expected
+    Files.write(sidecar, new byte[] {'{', '"', 'm', '"', ':', '"', (byte) 0xE9, '"', '}'});
+    assertError(
+        () -> TraceReaders.open(path, ReadOptions.all()),
+        ErrorCode.BAD_METADATA,
+        sidecar
+            + ": not UTF-8 text: the byte at offset 6 (0xe9) is not valid UTF-8; save the sidecar"
+            + " as UTF-8");
+  }
+
+  @Test
+  void read_layerNameOverTheLimit_invalidValueNamingTheRow() throws IOException {
+    String name = "n".repeat(io.dlanalyze.trace.Limits.MAX_NAME_CHARS + 1);
+    Path path = csv("long.csv", HEADER + "0,0,0,0," + name + ",forward,0.5\n");
+    try (TraceReader reader = TraceReaders.open(path, ReadOptions.all())) {
+      assertError(
+          reader::next,
+          ErrorCode.INVALID_VALUE,
+          path
+              + ": row 0 (line 2): a layer name of 1025 characters is longer than the limit of"
+              + " 1024 characters (it starts with 'nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn...')");
+    }
+  }
+
+  @Test
   void open_missingRequiredColumn_throwsMissingColumn() throws IOException {
     Path path = csv("m.csv", "epoch,batch,step,layer_index,layer_name,mean\n");
     assertError(
@@ -338,14 +377,20 @@ class CsvTraceReaderTest {
     assertThat(Files.size(csv)).isGreaterThan(3L << 20);
     assertThat(TestTraces.readRows(csv, 999)).isEqualTo(TestTraces.readRows(arrow, 4096));
 
+    // rows longer than the scanner's chunk, in a column the reader ignores (names are capped)
     String huge = "n".repeat(3 << 20);
     Path hugeRow =
         csv(
             "huge.csv",
-            HEADER + "0,0,0,0,\"" + huge + "\",forward,1.0\n0,0,1,0," + huge + ",forward,2.0\n");
+            "epoch,batch,step,layer_index,layer_name,phase,mean,note\n"
+                + "0,0,0,0,fc1,forward,1.0,\""
+                + huge
+                + "\"\n0,0,1,0,fc2,forward,2.0,"
+                + huge
+                + "\n");
     List<String> rows = rows(hugeRow);
     assertThat(rows).hasSize(2);
-    assertThat(rows.get(1)).contains("layer_name=[" + huge + "]", "mean=2.0");
+    assertThat(rows.get(1)).contains("layer_name=[fc2]", "mean=2.0");
   }
 
   @Test

@@ -154,8 +154,7 @@ class ParquetTraceReaderTest {
   private static void corruptMeanPage(Path file, boolean header) throws IOException {
     ParquetPart part =
         ParquetPart.open(file, NoHadoopReadOptions.create(new NoHadoopCodecFactory()));
-    ColumnChunkMetaData mean =
-        part.footer().getBlocks().get(1).getColumns().get(Column.MEAN.ordinal());
+    ColumnChunkMetaData mean = part.block(1).getColumns().get(Column.MEAN.ordinal());
     byte[] bytes = Files.readAllBytes(file);
     int start = (int) mean.getStartingPos();
     if (header) {
@@ -222,7 +221,7 @@ class ParquetTraceReaderTest {
     assertThat(error.code()).isEqualTo(ErrorCode.CORRUPT);
     assertThat(error.getMessage())
         .startsWith(
-            file + ": row group 1, column 'mean': corrupt page: can not read class PageHeader: ")
+            file + ": row group 1, column 'mean': corrupt page: cannot decode the page header: ")
         .doesNotContain("@")
         .doesNotContain("org.apache");
   }
@@ -480,7 +479,7 @@ class ParquetTraceReaderTest {
     file.write(path);
     ParquetPart part =
         ParquetPart.open(path, NoHadoopReadOptions.create(new NoHadoopCodecFactory()));
-    var chunks = part.footer().getBlocks().get(0).getColumns();
+    var chunks = part.block(0).getColumns();
     assertThat(chunks.get(Column.LAYER_NAME.ordinal()).getEncodings())
         .contains(
             org.apache.parquet.column.Encoding.PLAIN_DICTIONARY,
@@ -649,7 +648,8 @@ class ParquetTraceReaderTest {
                 "Cannot invoke \"org.apache.parquet.format.DictionaryPageHeader.getNum_values()\""
                     + " because \"dicHeader\" is null"));
 
-    assertThat(ParquetTraceReader.describe(error)).isEqualTo("the data cannot be decoded");
+    assertThat(io.dlanalyze.trace.ReadErrors.describe(error))
+        .isEqualTo("the data cannot be decoded");
   }
 
   @Test
@@ -659,7 +659,7 @@ class ParquetTraceReaderTest {
             "can not read class org.apache.parquet.format.FileMetaData: don't know what type: 14",
             new ArrayIndexOutOfBoundsException("Index 14 out of bounds for length 3"));
 
-    assertThat(ParquetTraceReader.describe(error))
-        .isEqualTo("can not read class FileMetaData: don't know what type: 14");
+    assertThat(io.dlanalyze.trace.ReadErrors.describe(error))
+        .isEqualTo("cannot decode the footer: don't know what type: 14");
   }
 }

@@ -1,0 +1,21 @@
+package io.dlanalyze.trace.fuzz;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.code_intelligence.jazzer.junit.FuzzTest;
+import org.junit.jupiter.api.Test;
+
+/** Fuzzes the Arrow IPC stream reader; see {@link ReaderCheck} for the invariants. */
+class ArrowStreamFuzzTest {
+  private static final FuzzFormat FORMAT = FuzzFormat.singleFile("run.arrows");
+
+  @FuzzTest(maxDuration = "10m")
+  void fuzz(byte[] input) {
+    ReaderCheck.check(FORMAT, input);
+  }
+
+  @Test
+  void mutants() {
+    assertThat(Corpus.runMutants(getClass(), FORMAT)).isPositive();
+  }
+}

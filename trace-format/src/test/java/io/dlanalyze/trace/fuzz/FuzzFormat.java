@@ -1,0 +1,31 @@
+package io.dlanalyze.trace.fuzz;
+
+import io.dlanalyze.trace.ReadOptions;
+import io.dlanalyze.trace.TraceReader;
+import io.dlanalyze.trace.TraceReaders;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * One reader under fuzzing: how fuzzer bytes become the file (or files) of a trace, and how the
+ * trace is opened. A reader added later plugs in with one of these and a test class like {@link
+ * ParquetFuzzTest}; its seeds go in the test class's {@code Inputs/fuzz} resource directory.
+ */
+interface FuzzFormat {
+  /** Small batches, so that a few hundred rows already take several batches. */
+  ReadOptions OPTIONS = ReadOptions.all().withBatchRows(64);
+
+  /** Writes {@code input} as the trace's file(s) in {@code dir}; returns the path to open. */
+  Path materialize(byte[] input, Path dir) throws IOException;
+
+  /** Opens the trace the way the command-line tool does. */
+  default TraceReader open(Path trace) {
+    return TraceReaders.open(trace, OPTIONS);
+  }
+
+  /** A format whose trace is one file named {@code name}: the input is the file. */
+  static FuzzFormat singleFile(String name) {
+    return (input, dir) -> Files.write(dir.resolve(name), input);
+  }
+}
