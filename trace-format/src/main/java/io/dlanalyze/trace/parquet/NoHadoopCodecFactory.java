@@ -89,6 +89,11 @@ final class NoHadoopCodecFactory implements CompressionCodecFactory {
     pageLimit = Math.min(MAX_PAGE_BYTES, bound);
   }
 
+  /** The most bytes a page of the current row group may have uncompressed. */
+  long pageLimit() {
+    return pageLimit;
+  }
+
   /** True for the codecs this factory reads. */
   static boolean isSupported(CompressionCodecName codec) {
     return switch (codec) {

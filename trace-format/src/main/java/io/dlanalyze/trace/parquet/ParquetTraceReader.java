@@ -28,6 +28,10 @@ import org.apache.parquet.ParquetReadOptions;
 import org.apache.parquet.column.ColumnDescriptor;
 import org.apache.parquet.column.page.PageReadStore;
 import org.apache.parquet.hadoop.ParquetFileReader;
+import org.apache.parquet.hadoop.metadata.BlockMetaData;
+import org.apache.parquet.hadoop.metadata.ColumnChunkMetaData;
+import org.apache.parquet.hadoop.metadata.ParquetMetadata;
+import org.apache.parquet.io.SeekableInputStream;
 import org.apache.parquet.schema.MessageType;
 import org.apache.parquet.schema.PrimitiveType;
 
@@ -320,10 +324,11 @@ public final class ParquetTraceReader implements TraceReader {
     releaseRowGroup();
     long rows = part.rowGroupRows(rowGroup);
     codecs.limitPages(rows, maxValueBytes());
+    ParquetMetadata footer = part.footerOf(rowGroup);
+    checkPages(footer.getBlocks().get(0));
     try {
       fileReader =
-          new ParquetFileReader(
-              part.input(), part.footerOf(rowGroup), readOptions, part.input().newStream());
+          new ParquetFileReader(part.input(), footer, readOptions, part.input().newStream());
     } catch (IOException e) {
       throw new TraceFormatException(
           ErrorCode.IO_ERROR, part.file(), null, "cannot open: " + ReadErrors.describe(e), e);
@@ -351,6 +356,36 @@ public final class ParquetTraceReader implements TraceReader {
       } catch (IOException | RuntimeException e) {
         throw corrupt(decoder.column(), e);
       }
+    }
+  }
+
+  /** Walks the page headers of the projected column chunks ({@link PageHeaders}). */
+  private void checkPages(BlockMetaData block) {
+    try (SeekableInputStream in = part.input().newStream()) {
+      for (ColumnDecoder decoder : decoders) {
+        String name = decoder.column().wireName();
+        ColumnChunkMetaData chunk = null;
+        for (ColumnChunkMetaData candidate : block.getColumns()) {
+          if (candidate.getPath().toDotString().equals(name)) {
+            chunk = candidate;
+          }
+        }
+        if (chunk == null) {
+          throw new TraceFormatException(
+              ErrorCode.CORRUPT,
+              part.file(),
+              location(decoder.column()),
+              "the footer lists no column chunk for this column");
+        }
+        try {
+          PageHeaders.check(in, chunk, codecs.pageLimit());
+        } catch (IOException | RuntimeException e) {
+          throw corrupt(decoder.column(), e);
+        }
+      }
+    } catch (IOException e) {
+      throw new TraceFormatException(
+          ErrorCode.IO_ERROR, part.file(), null, "cannot read: " + ReadErrors.describe(e), e);
     }
   }
 
