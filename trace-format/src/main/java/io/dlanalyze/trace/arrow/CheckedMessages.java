@@ -308,7 +308,7 @@ final class CheckedMessages extends MessageChannelReader {
     return switch (codec) {
       case CompressionType.LZ4_FRAME -> "LZ4_FRAME";
       case CompressionType.ZSTD -> "ZSTD";
-      default -> "codec " + codec;
+      default -> "id " + codec;
     };
   }
 

@@ -82,11 +82,17 @@ final class NoHadoopCodecFactory implements CompressionCodecFactory {
   void limitPages(long rows, int valueBytes) {
     pageLimitRows = rows;
     pageLimitValueBytes = valueBytes;
-    long bound =
-        rows > (MAX_PAGE_BYTES - PAGE_SLACK) / Math.max(1, valueBytes)
-            ? MAX_PAGE_BYTES
-            : rows * valueBytes + PAGE_SLACK;
-    pageLimit = Math.min(MAX_PAGE_BYTES, bound);
+    pageLimit = pageLimit(rows, valueBytes);
+  }
+
+  /**
+   * The most bytes a page of {@code rows} values of at most {@code valueBytes} bytes may have
+   * uncompressed: the values plus 64 KiB, never more than {@link #MAX_PAGE_BYTES}.
+   */
+  static long pageLimit(long rows, int valueBytes) {
+    return rows > (MAX_PAGE_BYTES - PAGE_SLACK) / Math.max(1, valueBytes)
+        ? MAX_PAGE_BYTES
+        : rows * valueBytes + PAGE_SLACK;
   }
 
   /** The most bytes a page of the current row group may have uncompressed. */

@@ -378,7 +378,11 @@ public final class ParquetTraceReader implements TraceReader {
               "the footer lists no column chunk for this column");
         }
         try {
-          PageHeaders.check(in, chunk, codecs.pageLimit());
+          PageHeaders.check(
+              in,
+              chunk,
+              NoHadoopCodecFactory.pageLimit(
+                  part.rowGroupRows(rowGroup), valueBytes(decoder.column())));
         } catch (IOException | RuntimeException e) {
           throw corrupt(decoder.column(), e);
         }
@@ -433,13 +437,22 @@ public final class ParquetTraceReader implements TraceReader {
 
   /** The most bytes one value of a projected column may take in a page, levels included. */
   private int maxValueBytes() {
-    int bytes = 9;
+    int bytes = 0;
     for (Column column : projected) {
-      if (column.type() == io.dlanalyze.trace.ColumnType.STRING) {
-        bytes = Math.max(bytes, 5 + 4 * io.dlanalyze.trace.Limits.MAX_NAME_CHARS);
-      }
+      bytes = Math.max(bytes, valueBytes(column));
     }
     return bytes;
+  }
+
+  /**
+   * The most bytes one value of a column takes in a page: 8 for a number, a 4-byte length and at
+   * most {@link io.dlanalyze.trace.Limits#MAX_NAME_CHARS} characters of UTF-8 for a string, and a
+   * byte for its definition level.
+   */
+  private static int valueBytes(Column column) {
+    return column.type() == io.dlanalyze.trace.ColumnType.STRING
+        ? 5 + 4 * io.dlanalyze.trace.Limits.MAX_NAME_CHARS
+        : 9;
   }
 
   private void fillNulls(Column column, int n) {
