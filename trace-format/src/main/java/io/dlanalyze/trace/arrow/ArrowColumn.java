@@ -28,7 +28,6 @@ import org.apache.arrow.vector.dictionary.Dictionary;
 import org.apache.arrow.vector.types.FloatingPointPrecision;
 import org.apache.arrow.vector.types.pojo.ArrowType;
 import org.apache.arrow.vector.types.pojo.Field;
-import org.apache.arrow.vector.util.ValueVectorUtility;
 
 /**
  * One contract column of an Arrow file bound to its vector: knows the physical kind and copies a
@@ -412,7 +411,7 @@ final class ArrowColumn {
   private void resolveDictionary(Dictionary dictionary) {
     FieldVector values = dictionary.getVector();
     try {
-      ValueVectorUtility.validateFull(values);
+      VectorChecks.check(values);
     } catch (RuntimeException e) {
       throw new TraceFormatException(
           ErrorCode.CORRUPT,
@@ -432,6 +431,9 @@ final class ArrowColumn {
       if (values.isNull(i)) {
         localToGlobal[i] = -1;
         continue;
+      }
+      if (values instanceof org.apache.arrow.vector.BaseVariableWidthVector strings) {
+        Limits.checkNameBytes(column.wireName().replace('_', ' '), strings.getValueLength(i));
       }
       byte[] value =
           switch (dictionaryValueKind) {

@@ -41,7 +41,6 @@ import org.apache.arrow.vector.ipc.ArrowReader;
 import org.apache.arrow.vector.ipc.ArrowStreamReader;
 import org.apache.arrow.vector.ipc.message.ArrowBlock;
 import org.apache.arrow.vector.types.pojo.ArrowType;
-import org.apache.arrow.vector.util.ValueVectorUtility;
 
 /**
  * Reads an Arrow IPC stream or IPC file record batch by record batch into a reused {@link
@@ -134,7 +133,7 @@ public final class ArrowTraceReader implements TraceReader {
       this.footer = fileFooter;
       this.footerMissing = missingFooter;
       CheckedMessages messages = new CheckedMessages(opened, end, fileFooter, memory);
-      reader = new ArrowStreamReader(messages, memory, CommonsCompressionFactory.INSTANCE);
+      reader = new CheckedStreamReader(messages, memory, CommonsCompressionFactory.INSTANCE);
       this.arrow = reader;
       this.root = readSchema(messages);
       Map<Column, ArrowColumn> bound = bindColumns();
@@ -421,7 +420,9 @@ public final class ArrowTraceReader implements TraceReader {
     try {
       loaded = arrow.loadNextBatch();
       if (loaded) {
-        ValueVectorUtility.validateFull(root);
+        for (FieldVector vector : root.getFieldVectors()) {
+          VectorChecks.check(vector);
+        }
       }
     } catch (CheckedMessages.Truncated e) {
       if (footer == null) {

@@ -52,19 +52,9 @@ final class PageHeaders {
                 seen,
                 values));
       }
-      in.seek(at);
-      Bounded bounded = new Bounded(in, Math.min(end - at, MAX_HEADER_BYTES));
       PageHeader header = new PageHeader();
-      try {
-        header.read(
-            new TCompactProtocol(
-                new TIOStreamTransport(
-                    new TConfiguration(MAX_HEADER_BYTES, MAX_HEADER_BYTES, 64), bounded)));
-      } catch (TException | RuntimeException e) {
-        throw new ParquetDecodingException(
-            format(ROOT, "the page header at byte %d cannot be decoded", at));
-      }
-      at += bounded.read;
+      long headerBytes = readHeader(in, at, end, header);
+      at += headerBytes;
       int compressed = header.getCompressed_page_size();
       int uncompressed = header.getUncompressed_page_size();
       if (compressed < 0 || compressed > end - at) {
@@ -95,6 +85,39 @@ final class PageHeaders {
       }
       seen += n;
       at += compressed;
+    }
+  }
+
+  /**
+   * Decodes the page header at {@code at} from one read of the bytes that follow it (64 KiB, more
+   * for a larger header, at most {@link #MAX_HEADER_BYTES}), not byte by byte from the file.
+   *
+   * @return the header's length in bytes
+   */
+  private static long readHeader(SeekableInputStream in, long at, long end, PageHeader header)
+      throws IOException {
+    int window = (int) Math.min(end - at, 64 << 10);
+    while (true) {
+      byte[] bytes = new byte[window];
+      in.seek(at);
+      in.readFully(bytes);
+      Bounded bounded = new Bounded(new java.io.ByteArrayInputStream(bytes), window);
+      try {
+        header.clear();
+        header.read(
+            new TCompactProtocol(
+                new TIOStreamTransport(
+                    new TConfiguration(MAX_HEADER_BYTES, MAX_HEADER_BYTES, 64), bounded)));
+        return bounded.read;
+      } catch (TException | RuntimeException e) {
+        boolean cut = bounded.read >= window;
+        if (cut && window < Math.min(end - at, MAX_HEADER_BYTES)) {
+          window = (int) Math.min(Math.min(end - at, MAX_HEADER_BYTES), 4L * window);
+          continue;
+        }
+        throw new ParquetDecodingException(
+            format(ROOT, "the page header at byte %d cannot be decoded", at));
+      }
     }
   }
 

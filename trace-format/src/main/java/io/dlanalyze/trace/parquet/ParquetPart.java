@@ -186,7 +186,6 @@ final class ParquetPart {
     one.setVersion(header.getVersion());
     one.setSchema(header.getSchema());
     one.setCreated_by(header.getCreated_by());
-    one.setColumn_orders(header.getColumn_orders());
     one.setRow_groups(List.of(rowGroup));
     one.setNum_rows(rowGroup.getNum_rows());
     try {
@@ -226,17 +225,8 @@ final class ParquetPart {
     ParquetMetadataConverter converter = new ParquetMetadataConverter(options);
     ParquetMetadata footer;
     try {
-      // Everything but the row groups (schema, column orders, metadata in file order), then the
-      // row groups one at a time.
-      scan.header = Util.readFileMetaData(new ByteArrayInputStream(footerBytes), true);
-      if (scan.header.getKey_value_metadata() != null) {
-        for (KeyValue keyValue : scan.header.getKey_value_metadata()) {
-          if (!WRITER_SCHEMA_KEYS.contains(keyValue.getKey())) {
-            scan.keyValues.put(
-                keyValue.getKey(), keyValue.getValue() == null ? "" : keyValue.getValue());
-          }
-        }
-      }
+      // One pass: the file's fields, and the row groups one at a time (column orders are not
+      // kept: the reader uses no statistics).
       Util.readFileMetaData(in, scan, false);
       if (in.position() != footerBytes.length) {
         throw new TraceFormatException(
@@ -369,7 +359,7 @@ final class ParquetPart {
   private static final class Footer extends Util.FileMetaDataConsumer {
     private final Path file;
     private final long dataEnd;
-    private FileMetaData header;
+    private final FileMetaData header = new FileMetaData();
     private final Map<String, String> keyValues = new LinkedHashMap<>();
     private CountingInput counter;
     private RowGroup first;
@@ -382,16 +372,20 @@ final class ParquetPart {
       this.dataEnd = dataEnd;
     }
 
-    // The fields other than the row groups come from the first pass.
+    @Override
+    public void setVersion(int version) {
+      header.setVersion(version);
+    }
 
     @Override
-    public void setVersion(int version) {}
+    public void setSchema(List<SchemaElement> schema) {
+      header.setSchema(schema);
+    }
 
     @Override
-    public void setSchema(List<SchemaElement> schema) {}
-
-    @Override
-    public void setNumRows(long numRows) {}
+    public void setNumRows(long numRows) {
+      header.setNum_rows(numRows);
+    }
 
     @Override
     public void addRowGroup(RowGroup rowGroup) {
@@ -470,10 +464,16 @@ final class ParquetPart {
     }
 
     @Override
-    public void addKeyValueMetaData(KeyValue keyValue) {}
+    public void addKeyValueMetaData(KeyValue keyValue) {
+      if (!WRITER_SCHEMA_KEYS.contains(keyValue.getKey())) {
+        keyValues.put(keyValue.getKey(), keyValue.getValue() == null ? "" : keyValue.getValue());
+      }
+    }
 
     @Override
-    public void setCreatedBy(String createdBy) {}
+    public void setCreatedBy(String createdBy) {
+      header.setCreated_by(createdBy);
+    }
 
     @Override
     public void setEncryptionAlgorithm(EncryptionAlgorithm encryptionAlgorithm) {

@@ -71,6 +71,10 @@ public final class ParquetTraceReader implements TraceReader {
   private ColumnDecoder[] decoders = new ColumnDecoder[0];
   private ColumnDecoder phaseDecoder;
   private List<ColumnDescriptor> descriptors = List.of();
+
+  /** The current part file, open for {@link #checkPages}. */
+  private SeekableInputStream headerStream;
+
   private PageReadStore rowGroupStore;
   private int rowGroup;
   private long rowGroupFirstRow;
@@ -361,7 +365,11 @@ public final class ParquetTraceReader implements TraceReader {
 
   /** Walks the page headers of the projected column chunks ({@link PageHeaders}). */
   private void checkPages(BlockMetaData block) {
-    try (SeekableInputStream in = part.input().newStream()) {
+    try {
+      if (headerStream == null) {
+        headerStream = part.input().newStream();
+      }
+      SeekableInputStream in = headerStream;
       for (ColumnDecoder decoder : decoders) {
         String name = decoder.column().wireName();
         ColumnChunkMetaData chunk = null;
@@ -528,6 +536,15 @@ public final class ParquetTraceReader implements TraceReader {
 
   private void closeFile() {
     releaseRowGroup();
+    SeekableInputStream stream = headerStream;
+    headerStream = null;
+    if (stream != null) {
+      try {
+        stream.close();
+      } catch (IOException e) {
+        // Closing a read-only file: nothing was lost, nothing to report.
+      }
+    }
     part = null;
   }
 }
