@@ -55,7 +55,7 @@ final class ConvertCommand implements Callable<Integer> {
     TraceFormat outputFormat = TraceOutput.outputFormat(spec, output);
     refuseSameFile();
     var options = outputOptions.writeOptions(spec);
-    TraceOutput.warnUnusedOptions(spec, outputFormat);
+    TraceOutput.warnUnusedOptions(spec, outputFormat, options);
     InputFiles.requireReadable(input);
     try (TraceReader reader = TraceReaders.open(input, ReadOptions.all())) {
       TraceWriter writer = TraceOutput.create(output, outputFormat, reader.metadata(), options);

@@ -116,7 +116,7 @@ final class GenerateCommand implements Callable<Integer> {
       throw new ParameterException(spec.commandLine(), e.getMessage(), e);
     }
     var options = outputOptions.writeOptions(spec);
-    TraceOutput.warnUnusedOptions(spec, outputFormat);
+    TraceOutput.warnUnusedOptions(spec, outputFormat, options);
     try (TraceReader reader = trace.open(ReadOptions.all())) {
       TraceWriter writer = TraceOutput.create(output, outputFormat, reader.metadata(), options);
       long rows = TraceOutput.copy(reader, writer);

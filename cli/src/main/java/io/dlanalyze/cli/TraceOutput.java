@@ -27,10 +27,10 @@ final class TraceOutput {
     @Option(
         names = "--compression",
         paramLabel = "CODEC",
-        defaultValue = "zstd",
         description =
-            "Parquet compression: zstd, snappy or uncompressed (default: ${DEFAULT-VALUE});"
-                + " Arrow IPC and CSV output are not compressed.")
+            "Codec: zstd, lz4, snappy, gzip, lz4_raw or uncompressed. Parquet takes all (default"
+                + " zstd; lz4 is LZ4_RAW), Arrow IPC takes zstd and lz4 (LZ4_FRAME; default"
+                + " uncompressed); CSV output is not compressed.")
     String compression;
 
     @Option(
@@ -41,7 +41,8 @@ final class TraceOutput {
 
     WriteOptions writeOptions(CommandSpec spec) {
       try {
-        WriteOptions options = WriteOptions.defaults().withCompression(compression);
+        WriteOptions options =
+            WriteOptions.defaults().withCompression(compression == null ? "default" : compression);
         return rowGroupRows == null ? options : options.withRowGroupRows(rowGroupRows);
       } catch (IllegalArgumentException e) {
         throw new ParameterException(spec.commandLine(), e.getMessage(), e);
@@ -65,16 +66,19 @@ final class TraceOutput {
                         output)));
   }
 
-  /** Warns when an option that does not apply to the output format was given explicitly. */
-  static void warnUnusedOptions(CommandSpec spec, TraceFormat format) {
+  /**
+   * Warns when an option that does not apply to the output format was given explicitly; a codec the
+   * format cannot use is a usage error.
+   */
+  static void warnUnusedOptions(CommandSpec spec, TraceFormat format, WriteOptions options) {
     CommandLine.ParseResult parsed = spec.commandLine().getParseResult();
-    if (format != TraceFormat.PARQUET && parsed.hasMatchedOption("--compression")) {
-      warn(
-          spec,
-          format(
-              ROOT,
-              "--compression applies to Parquet output only; %s output is not compressed",
-              format));
+    if (format == TraceFormat.CSV && parsed.hasMatchedOption("--compression")) {
+      warn(spec, "--compression does not apply to CSV output, which is not compressed");
+    }
+    try {
+      options.checkFor(format);
+    } catch (IllegalArgumentException e) {
+      throw new ParameterException(spec.commandLine(), e.getMessage(), e);
     }
     if (format == TraceFormat.CSV && parsed.hasMatchedOption("--row-group-rows")) {
       warn(spec, "--row-group-rows does not apply to CSV output");

@@ -96,20 +96,32 @@ class GenerateCommandTest {
   }
 
   @Test
-  void generate_compressionForArrow_warnsThatItDoesNotApply() {
+  void generate_compressionForArrow_zstdOrLz4CompressesOthersAreUsageErrors() throws Exception {
+    Path plain = dir.resolve("plain.arrow");
+    Path zstd = dir.resolve("zstd.arrow");
+    assertThat(CliRun.of("generate", plain.toString(), "--steps", "50").code()).isZero();
+    CliRun run = CliRun.of("generate", zstd.toString(), "--steps", "50", "--compression", "zstd");
+    assertThat(run.code()).isZero();
+    assertThat(run.err()).isEmpty();
+    assertThat(Files.size(zstd)).isLessThan(Files.size(plain));
+    assertThat(TestTraces.readRows(zstd, 100)).isEqualTo(TestTraces.readRows(plain, 100));
+    CliRun.of("generate", dir.resolve("c.arrow").toString(), "--compression", "snappy")
+        .failsWith(
+            ExitCodes.USAGE,
+            "dl-analyze: error: Arrow IPC output cannot be compressed with snappy: use zstd, lz4,"
+                + " uncompressed");
+  }
+
+  @Test
+  void generate_compressionForCsv_warnsThatItDoesNotApply() {
     CliRun run =
         CliRun.of(
-            "generate",
-            dir.resolve("c.arrow").toString(),
-            "--steps",
-            "2",
-            "--compression",
-            "snappy");
+            "generate", dir.resolve("c.csv").toString(), "--steps", "2", "--compression", "zstd");
     assertThat(run.code()).isZero();
     assertThat(run.err())
         .isEqualTo(
-            "dl-analyze: warning: --compression applies to Parquet output only; arrow-file output"
-                + " is not compressed"
+            "dl-analyze: warning: --compression does not apply to CSV output, which is not"
+                + " compressed"
                 + System.lineSeparator());
   }
 
@@ -134,10 +146,11 @@ class GenerateCommandTest {
                 + " show");
     CliRun.of("generate", out, "--layers", "0")
         .failsWith(ExitCodes.USAGE, "dl-analyze: error: layers must be in [1, 1048577]: 0");
-    CliRun.of("generate", out, "--compression", "lz4")
+    CliRun.of("generate", out, "--compression", "brotli")
         .failsWith(
             ExitCodes.USAGE,
-            "dl-analyze: error: compression must be zstd, snappy or uncompressed: lz4");
+            "dl-analyze: error: compression must be one of default, zstd, lz4, snappy, gzip,"
+                + " lz4_raw, uncompressed: brotli");
     CliRun.of("generate", out, "--row-group-rows", "0")
         .failsWith(ExitCodes.USAGE, "dl-analyze: error: rowGroupRows must be positive: 0");
     CliRun.of("generate", dir.resolve("x.json").toString())

@@ -220,8 +220,7 @@ class ParquetTraceReaderTest {
     TraceFormatException error = secondBatchFails(file);
     assertThat(error.code()).isEqualTo(ErrorCode.CORRUPT);
     assertThat(error.getMessage())
-        .startsWith(
-            file + ": row group 1, column 'mean': corrupt page: the page header at byte ")
+        .startsWith(file + ": row group 1, column 'mean': corrupt page: the page header at byte ")
         .doesNotContain("@")
         .doesNotContain("org.apache");
   }
