@@ -1,8 +1,11 @@
 package io.dlanalyze.trace;
 
+import java.io.BufferedOutputStream;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
+import java.io.FilterOutputStream;
 import java.io.IOException;
+import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
@@ -44,6 +47,38 @@ public final class ParquetSurgery {
     out.write(bytes, 0, bytes.length - 8 - length);
     writeFooter(footer, out);
     return out.toByteArray();
+  }
+
+  /**
+   * Writes {@code bytes} up to the footer, then {@code footer} in place of the old one, straight to
+   * {@code target} (a footer of tens of megabytes is not held in memory twice).
+   */
+  public static void writeWithFooter(byte[] bytes, FileMetaData footer, Path target)
+      throws IOException {
+    int length =
+        ByteBuffer.wrap(bytes, bytes.length - 8, 4).order(ByteOrder.LITTLE_ENDIAN).getInt();
+    try (OutputStream file = new BufferedOutputStream(Files.newOutputStream(target))) {
+      file.write(bytes, 0, bytes.length - 8 - length);
+      long[] written = {0};
+      OutputStream counting =
+          new FilterOutputStream(file) {
+            @Override
+            public void write(int b) throws IOException {
+              out.write(b);
+              written[0]++;
+            }
+
+            @Override
+            public void write(byte[] b, int off, int len) throws IOException {
+              out.write(b, off, len);
+              written[0] += len;
+            }
+          };
+      Util.writeFileMetaData(footer, counting);
+      file.write(
+          ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt((int) written[0]).array());
+      file.write(new byte[] {'P', 'A', 'R', '1'});
+    }
   }
 
   public static void rewrite(Path source, Path target, PageEditor editor) throws IOException {
