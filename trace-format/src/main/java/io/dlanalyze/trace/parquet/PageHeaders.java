@@ -86,6 +86,14 @@ final class PageHeaders {
       seen += n;
       at += compressed;
     }
+    if (seen != values) {
+      throw new ParquetDecodingException(
+          format(
+              ROOT,
+              "the column chunk's pages hold %d values, but the footer gives it %d",
+              seen,
+              values));
+    }
   }
 
   /**

@@ -273,7 +273,7 @@ public final class ParquetTraceReader implements TraceReader {
         decoder.read(batch, n);
       } catch (TraceFormatException e) {
         throw e.at(part.file(), location(decoder.column()));
-      } catch (IOException | RuntimeException e) {
+      } catch (IOException | RuntimeException | LinkageError e) {
         throw corrupt(decoder.column(), e);
       }
     }
@@ -291,7 +291,7 @@ public final class ParquetTraceReader implements TraceReader {
           decoder.checkChunkEnd();
         } catch (TraceFormatException e) {
           throw e;
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException | RuntimeException | LinkageError e) {
           throw corrupt(decoder.column(), e);
         }
       }
@@ -341,7 +341,7 @@ public final class ParquetTraceReader implements TraceReader {
     PageReadStore store;
     try {
       store = fileReader.readNextRowGroup();
-    } catch (IOException | RuntimeException e) {
+    } catch (IOException | RuntimeException | LinkageError e) {
       throw rowGroupError(e);
     }
     if (store == null) {
@@ -357,7 +357,7 @@ public final class ParquetTraceReader implements TraceReader {
         decoder.startChunk(store.getPageReader(decoder.descriptor()), rowGroup, rowGroupFirstRow);
       } catch (TraceFormatException e) {
         throw e.at(part.file(), location(decoder.column()));
-      } catch (IOException | RuntimeException e) {
+      } catch (IOException | RuntimeException | LinkageError e) {
         throw corrupt(decoder.column(), e);
       }
     }
@@ -391,7 +391,7 @@ public final class ParquetTraceReader implements TraceReader {
               chunk,
               NoHadoopCodecFactory.pageLimit(
                   part.rowGroupRows(rowGroup), valueBytes(decoder.column())));
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException | RuntimeException | LinkageError e) {
           throw corrupt(decoder.column(), e);
         }
       }
@@ -406,12 +406,12 @@ public final class ParquetTraceReader implements TraceReader {
    * while it reads a row group's column chunks). Its messages do not say which column failed, so
    * the projected chunks are read again one by one to name it.
    */
-  private TraceFormatException rowGroupError(Exception error) {
+  private TraceFormatException rowGroupError(Throwable error) {
     for (ColumnDecoder decoder : decoders) {
       try {
         fileReader.setRequestedSchema(List.of(decoder.descriptor()));
         fileReader.readRowGroup(0).close();
-      } catch (IOException | RuntimeException e) {
+      } catch (IOException | RuntimeException | LinkageError e) {
         return corrupt(decoder.column(), e);
       }
     }
@@ -477,7 +477,7 @@ public final class ParquetTraceReader implements TraceReader {
     return String.format(ROOT, "row group %d, column '%s'", rowGroup, column.wireName());
   }
 
-  private TraceFormatException corrupt(Column column, Exception e) {
+  private TraceFormatException corrupt(Column column, Throwable e) {
     return new TraceFormatException(
         ErrorCode.CORRUPT,
         part.file(),
