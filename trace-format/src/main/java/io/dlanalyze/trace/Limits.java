@@ -23,6 +23,16 @@ public final class Limits {
 
   private Limits() {}
 
+  /** What the strings of a column are, for messages: "layer name", "layer type", "phase name". */
+  public static String nameKind(Column column) {
+    return switch (column) {
+      case LAYER_NAME -> "layer name";
+      case LAYER_TYPE -> "layer type";
+      case PHASE -> "phase name";
+      default -> column.wireName();
+    };
+  }
+
   /**
    * Checks a name read from a trace; the error has no file, the reader adds it ({@link
    * TraceFormatException#at}).

@@ -17,13 +17,11 @@ public final class TraceDictionary {
   private final Strings unknownPhases = new Strings();
 
   /**
-   * The id of a layer name, adding it on first use.
-   *
-   * @throws TraceFormatException INVALID_VALUE (without a file) for a name longer than {@link
-   *     Limits#MAX_NAME_CHARS}
+   * The id of a layer name, adding it on first use. Readers check names against {@link
+   * Limits#MAX_NAME_CHARS} before they get here.
    */
   public int layerNameId(String name) {
-    return layerNames.idOf(Limits.checkName("layer name", name));
+    return layerNames.idOf(name);
   }
 
   public String layerName(int id) {
@@ -32,7 +30,7 @@ public final class TraceDictionary {
 
   /** The id of a layer type, adding it on first use; {@code null} maps to -1. */
   public int layerTypeId(String type) {
-    return type == null ? -1 : layerTypes.idOf(Limits.checkName("layer type", type));
+    return type == null ? -1 : layerTypes.idOf(type);
   }
 
   /** The layer type of an id, or {@code null} for -1. */
@@ -49,7 +47,7 @@ public final class TraceDictionary {
     if (known.isPresent()) {
       return known.get().code();
     }
-    return Phase.COUNT + unknownPhases.idOf(Limits.checkName("phase name", name));
+    return Phase.COUNT + unknownPhases.idOf(name);
   }
 
   /** The wire name of any phase code, known or not. */

@@ -47,7 +47,9 @@ public final class Utf8Ids {
       slot = (slot + 1) & mask;
     }
     Limits.checkNameBytes(what, length);
-    int id = resolver.applyAsInt(new String(bytes, offset, length, StandardCharsets.UTF_8));
+    String value =
+        Limits.checkName(what, new String(bytes, offset, length, StandardCharsets.UTF_8));
+    int id = resolver.applyAsInt(value);
     keys[slot] = Arrays.copyOfRange(bytes, offset, offset + length);
     hashes[slot] = hash;
     ids[slot] = id;

@@ -92,8 +92,7 @@ final class ArrowColumn {
           case PHASE -> dictionary::phaseCode;
           default -> null;
         };
-    this.plainIds =
-        resolver == null ? null : new Utf8Ids(column.wireName().replace('_', ' '), resolver);
+    this.plainIds = resolver == null ? null : new Utf8Ids(Limits.nameKind(column), resolver);
   }
 
   /**
@@ -346,7 +345,7 @@ final class ArrowColumn {
     if (nullCount > 0 && vector.isNull(index)) {
       return -1;
     }
-    Limits.checkNameBytes(column.wireName().replace('_', ' '), length);
+    Limits.checkNameBytes(Limits.nameKind(column), length);
     if (bytes.length < length) {
       bytes = new byte[Math.max(length, bytes.length * 2)];
     }
@@ -433,7 +432,7 @@ final class ArrowColumn {
         continue;
       }
       if (values instanceof org.apache.arrow.vector.BaseVariableWidthVector strings) {
-        Limits.checkNameBytes(column.wireName().replace('_', ' '), strings.getValueLength(i));
+        Limits.checkNameBytes(Limits.nameKind(column), strings.getValueLength(i));
       }
       byte[] value =
           switch (dictionaryValueKind) {
@@ -443,7 +442,9 @@ final class ArrowColumn {
             case INT8, INT16, INT32, INT64, UINT8, UINT16, UINT32, FLOAT32, FLOAT64, DICTIONARY ->
                 throw new IllegalStateException("not a string dictionary: " + dictionaryValueKind);
           };
-      localToGlobal[i] = resolver.applyAsInt(new String(value, StandardCharsets.UTF_8));
+      localToGlobal[i] =
+          resolver.applyAsInt(
+              Limits.checkName(Limits.nameKind(column), new String(value, StandardCharsets.UTF_8)));
     }
     localCount = count;
   }

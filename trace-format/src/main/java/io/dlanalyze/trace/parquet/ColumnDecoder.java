@@ -590,6 +590,7 @@ final class ColumnDecoder {
   // ---- helpers -----------------------------------------------------------------------------
 
   private int globalId(String value) {
+    io.dlanalyze.trace.Limits.checkName(io.dlanalyze.trace.Limits.nameKind(column), value);
     return switch (column) {
       case LAYER_NAME -> dictionary.layerNameId(value);
       case LAYER_TYPE -> dictionary.layerTypeId(value);
