@@ -28,6 +28,16 @@ public final class TraceDictionary {
     return layerNames.get(id);
   }
 
+  /** How many distinct layer names the dictionary holds (ids run from 0 to this count - 1). */
+  public int layerNameCount() {
+    return layerNames.size();
+  }
+
+  /** How many distinct layer types the dictionary holds (ids run from 0 to this count - 1). */
+  public int layerTypeCount() {
+    return layerTypes.size();
+  }
+
   /** The id of a layer type, adding it on first use; {@code null} maps to -1. */
   public int layerTypeId(String type) {
     return type == null ? -1 : layerTypes.idOf(type);

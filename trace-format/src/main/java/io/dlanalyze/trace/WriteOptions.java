@@ -62,14 +62,14 @@ public record WriteOptions(String compression, int rowGroupRows) {
         switch (format) {
           case PARQUET -> PARQUET_CODECS;
           case ARROW_FILE, ARROW_STREAM -> ARROW_CODECS;
-          case CSV, SYNTHETIC -> CODECS; // never compressed: the codec is ignored
+          case CSV, SYNTHETIC, TENSORBOARD -> CODECS; // never written compressed: ignored
         };
     if (!allowed.contains(compression)) {
       String name =
           switch (format) {
             case PARQUET -> "Parquet";
             case ARROW_FILE, ARROW_STREAM -> "Arrow IPC";
-            case CSV, SYNTHETIC -> "CSV";
+            case CSV, SYNTHETIC, TENSORBOARD -> "CSV";
           };
       throw new IllegalArgumentException(
           format(

@@ -29,7 +29,7 @@ final class HostileTrace {
           "\"><img src=x onerror=\"" + PWN + "\">",
           "' onmouseover='" + PWN + "' x='",
           "<!-- ]]> &amp; &lt;b&gt; <svg onload=" + PWN + ">",
-          "<b>" + "long".repeat(2_500) + "</b>",
+          "<b>" + "long".repeat(250) + "</b>", // 1,007 characters: readers refuse names over 1,024
           "couche_\u00e9t\u00e9_\u5c42_\ud83d\ude80 \u05e9\u05db\u05d1\u05d4"
               + " line\u2028sep\u2029end",
           "ctl\u0000\u0007\u001b[31m\tname\nforged: line");
