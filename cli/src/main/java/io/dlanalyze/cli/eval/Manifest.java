@@ -24,8 +24,8 @@ import java.util.Set;
 
 /**
  * The ground truth of a benchmark of traces ({@code sample-traces/manifest.json}): per case the
- * trace, whether the run is buggy, the expected symptom class and root-cause location, and its
- * twin.
+ * trace, whether the run is buggy, the expected symptom class and root-cause location, its twin,
+ * and the labels an evaluation groups cases by (family, split, framework, architecture).
  *
  * @param path the manifest file
  * @param cases in file order
@@ -73,6 +73,7 @@ public record Manifest(Path path, List<Case> cases) {
    * @param origin where the case comes from (Stack Overflow post, GitHub repository)
    * @param description what the run does wrong, or what the fix changed
    * @param twin the id of the buggy/fixed counterpart, or {@code null}
+   * @param labels the case's family, split, framework and architecture
    */
   public record Case(
       String id,
@@ -83,20 +84,61 @@ public record Manifest(Path path, List<Case> cases) {
       Location rootCause,
       String origin,
       String description,
-      String twin) {
+      String twin,
+      Labels labels) {
     public Case {
       requireNonNull(id, "id is null");
       requireNonNull(trace, "trace is null");
       acceptableSymptoms = List.copyOf(acceptableSymptoms);
+      requireNonNull(labels, "labels is null");
       if (buggy && (symptom == null || rootCause == null)) {
         throw new IllegalArgumentException(
             format(ROOT, "buggy case %s needs a symptom and a root cause", id));
       }
     }
 
+    /** The case's split ({@code "dev"}, {@code "test"}), or {@code null}: only in "all". */
+    public String split() {
+      return labels.split();
+    }
+
+    public String framework() {
+      return labels.framework();
+    }
+
+    public String architecture() {
+      return labels.architecture();
+    }
+
+    public String family() {
+      return labels.family();
+    }
+
     /** True when {@code actual} is the expected symptom or one of the acceptable ones. */
     public boolean symptomMatches(Symptom actual) {
       return actual != null && (actual == symptom || acceptableSymptoms.contains(actual));
+    }
+  }
+
+  /**
+   * What an evaluation groups a case by; each is optional ({@code null} when the manifest does not
+   * say) and, when present, a non-blank string.
+   *
+   * @param family the bug family (cases of one family share a program and a split)
+   * @param split {@code "dev"} or {@code "test"} (any other name is kept as it is); a case without
+   *     one belongs to no split, only to the whole manifest
+   * @param framework {@code "pytorch"}, {@code "keras"}, ...
+   * @param architecture {@code "mlp"}, {@code "cnn"}, ...
+   */
+  public record Labels(String family, String split, String framework, String architecture) {
+    public static final Labels NONE = new Labels(null, null, null, null);
+
+    public Labels {
+      for (String label : new String[] {family, split, framework, architecture}) {
+        if (label != null && label.isBlank()) {
+          throw new IllegalArgumentException("a label must not be blank");
+        }
+      }
     }
   }
 
@@ -204,7 +246,12 @@ public record Manifest(Path path, List<Case> cases) {
               location,
               text(path, node, "origin", where, false),
               text(path, node, "description", where, false),
-              text(path, node, "twin", where, false)));
+              text(path, node, "twin", where, false),
+              new Labels(
+                  label(path, node, "family", where),
+                  label(path, node, "split", where),
+                  label(path, node, "framework", where),
+                  label(path, node, "architecture", where))));
       position++;
     }
     return new Manifest(path, cases);
@@ -223,6 +270,17 @@ public record Manifest(Path path, List<Case> cases) {
       throw new ManifestException(path, format(ROOT, "%s: \"%s\" must be a string", where, field));
     }
     return value.textValue();
+  }
+
+  /** An optional label: absent or null is {@code null}; otherwise a string with some text. */
+  private static String label(Path path, JsonNode node, String field, String where) {
+    String value = text(path, node, field, where, false);
+    if (value != null && value.isBlank()) {
+      throw new ManifestException(
+          path,
+          format(ROOT, "%s: \"%s\" must not be blank (omit it or give a name)", where, field));
+    }
+    return value;
   }
 
   private static Symptom symptom(Path path, String name, String where) {

@@ -83,4 +83,38 @@ class ManifestTest {
     Path bad = Files.writeString(dir.resolve("bad.json"), "{cases:");
     assertThatThrownBy(() -> Manifest.read(bad)).hasMessageStartingWith(bad + ": not valid JSON");
   }
+
+  @Test
+  void read_labels_keptWhenPresentNullWhenAbsentUnknownFieldsIgnored() throws IOException {
+    Manifest m =
+        Manifest.read(
+            manifest(
+                """
+                {"id": "a", "trace": "a.parquet", "buggy": false, "family": "mlp-zero-init",
+                 "split": "test", "framework": "keras", "architecture": "cnn",
+                 "program": "programs/test/keras_cnn.py --lr 3", "final": {"loss": 0.1}},
+                {"id": "b", "trace": "b.parquet", "buggy": false, "split": null}
+                """));
+
+    Manifest.Case a = m.cases().get(0);
+    assertThat(a.family()).isEqualTo("mlp-zero-init");
+    assertThat(a.split()).isEqualTo("test");
+    assertThat(a.framework()).isEqualTo("keras");
+    assertThat(a.architecture()).isEqualTo("cnn");
+    assertThat(m.cases().get(1).labels()).isEqualTo(Manifest.Labels.NONE);
+  }
+
+  @Test
+  void read_labelNotAStringOrBlank_namesCaseAndField() throws IOException {
+    Path number = manifest("{\"id\": \"x\", \"trace\": \"x.csv\", \"buggy\": false, \"split\": 2}");
+    assertThatThrownBy(() -> Manifest.read(number))
+        .isInstanceOf(ManifestException.class)
+        .hasMessage(number + ": cases[0] (x): \"split\" must be a string");
+
+    Path blank =
+        manifest("{\"id\": \"x\", \"trace\": \"x.csv\", \"buggy\": false, \"framework\": \" \"}");
+    assertThatThrownBy(() -> Manifest.read(blank))
+        .hasMessage(
+            blank + ": cases[0] (x): \"framework\" must not be blank (omit it or give a name)");
+  }
 }
