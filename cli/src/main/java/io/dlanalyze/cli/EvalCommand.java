@@ -12,7 +12,9 @@ import io.dlanalyze.cli.eval.ManifestException;
 import io.dlanalyze.trace.AtomicOutput;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.TreeSet;
 import java.util.concurrent.Callable;
+import java.util.function.Function;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -29,15 +31,21 @@ import picocli.CommandLine.Spec;
     description = {
       "Runs dl-analyze (default and deeplocalize modes) and the three Keras baselines"
           + " (TerminateOnNaN, EarlyStopping on loss and on accuracy, patience 1) on every trace"
-          + " of a manifest and prints the DeepLocalize-paper-style table: per case and in total,"
-          + " detected, correctly localized, right symptom, false alarms on the fixed twins, and"
-          + " how many steps earlier than each baseline the first fault was found.",
+          + " of a manifest and scores them against its ground truth: per case, then per split"
+          + " (dev, test, all) the detection, localization, symptom and false-alarm rates and the"
+          + " pairs fully right, each as k/n with its 95% Wilson interval, a symptom confusion"
+          + " table, the pair figure and false alarms per framework and architecture, dev against"
+          + " test, and how many steps earlier than each baseline the first fault was found.",
       "Exits with 4 when some case could not be analysed (its trace missing, unreadable, not a"
-          + " regular file): the table is printed, with the reason in the case's row.",
+          + " regular file): the tables are printed, with the reason in the case's row.",
       "",
       "  dl-analyze eval sample-traces/manifest.json",
+      "  dl-analyze eval corpus/manifest.json --split test --per-detector --jobs 2",
     })
 final class EvalCommand implements Callable<Integer> {
+  /** The most traces analysed at once: each holds a row group and two batches in memory. */
+  static final int MAX_JOBS = 16;
+
   @Spec CommandSpec spec;
 
   @Parameters(
@@ -54,6 +62,31 @@ final class EvalCommand implements Callable<Integer> {
   EvalFormat format = EvalFormat.TEXT;
 
   @Option(
+      names = "--split",
+      paramLabel = "NAME",
+      description = "Only the cases of this split (dev, test).")
+  String split;
+
+  @Option(
+      names = "--framework",
+      paramLabel = "NAME",
+      description = "Only the cases of this framework (pytorch, keras).")
+  String framework;
+
+  @Option(
+      names = "--per-detector",
+      description =
+          "Add each split's per-detector table (false alarms on healthy runs, recall on buggy"
+              + " ones) to text and Markdown; JSON always has it.")
+  boolean perDetector;
+
+  @Option(
+      names = {"-j", "--jobs"},
+      paramLabel = "N",
+      description = "Analyse N traces at a time, 1 to 16 (default: 1).")
+  int jobs = 1;
+
+  @Option(
       names = {"-o", "--output"},
       paramLabel = "FILE",
       description = "Write the table to FILE (atomically) instead of standard output.")
@@ -66,14 +99,22 @@ final class EvalCommand implements Callable<Integer> {
           spec.commandLine(),
           format(ROOT, "refusing to overwrite the manifest with the table: %s", output));
     }
+    if (jobs < 1 || jobs > MAX_JOBS) {
+      throw new ParameterException(
+          spec.commandLine(), format(ROOT, "--jobs must be 1 to %d: got %d", MAX_JOBS, jobs));
+    }
     Manifest parsed;
     try {
       parsed = Manifest.read(manifest);
     } catch (ManifestException e) {
       throw new CliException(ExitCodes.BAD_INPUT, e.getMessage(), e);
     }
-    Evaluation.Result result = new Evaluation(new Analyzer()).run(parsed);
-    String text = EvalRenderer.render(result, format);
+    requireSome("--split", split, parsed, Manifest.Case::split);
+    requireSome("--framework", framework, parsed, Manifest.Case::framework);
+    Evaluation.Result result =
+        new Evaluation(new Analyzer())
+            .run(parsed, new Evaluation.Selection(split, framework), jobs);
+    String text = EvalRenderer.render(result, format, perDetector);
     if (output == null) {
       spec.commandLine().getOut().print(text);
       spec.commandLine().getOut().flush();
@@ -100,6 +141,33 @@ final class EvalCommand implements Callable<Integer> {
               result.cases().size() == 1 ? "case" : "cases"));
     }
     return ExitCodes.OK;
+  }
+
+  /** A filter that keeps no case is a usage error naming the values the manifest has. */
+  private void requireSome(
+      String option, String value, Manifest parsed, Function<Manifest.Case, String> label) {
+    if (value == null) {
+      return;
+    }
+    TreeSet<String> present = new TreeSet<>();
+    for (Manifest.Case c : parsed.cases()) {
+      String own = label.apply(c);
+      if (value.equals(own)) {
+        return;
+      }
+      if (own != null) {
+        present.add(own);
+      }
+    }
+    throw new ParameterException(
+        spec.commandLine(),
+        format(
+            ROOT,
+            "%s %s: no case of %s has it (it has: %s)",
+            option,
+            value,
+            manifest,
+            present.isEmpty() ? "none" : String.join(", ", present)));
   }
 
   static final class FormatConverter implements picocli.CommandLine.ITypeConverter<EvalFormat> {

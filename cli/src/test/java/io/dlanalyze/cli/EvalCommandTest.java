@@ -1,6 +1,7 @@
 package io.dlanalyze.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -76,13 +77,26 @@ class EvalCommandTest {
         .contains("gone.parquet")
         .contains("no such file");
 
-    JsonNode totals = root.at("/totals/default");
-    assertThat(totals.get("buggy").asInt()).isEqualTo(3);
-    assertThat(totals.get("detected").asInt()).isEqualTo(2);
-    assertThat(totals.get("localized").asInt()).isEqualTo(1);
-    assertThat(totals.get("symptom_right").asInt()).isEqualTo(1);
-    assertThat(totals.get("fixed").asInt()).isEqualTo(1);
-    assertThat(totals.get("false_alarms").asInt()).isZero();
+    // the case that could not be analysed is in no denominator
+    assertThat(root.get("eval_version").asInt()).isEqualTo(2);
+    JsonNode all = root.at("/splits/all");
+    assertThat(all.get("buggy").asInt()).isEqualTo(2);
+    assertThat(all.get("fixed_twins").asInt()).isEqualTo(1);
+    assertThat(all.get("errors").asInt()).isEqualTo(1);
+    JsonNode totals = all.at("/tools/default");
+    assertThat(totals.at("/detected/k").asInt()).isEqualTo(2);
+    assertThat(totals.at("/detected/n").asInt()).isEqualTo(2);
+    assertThat(totals.at("/localized/k").asInt()).isEqualTo(1);
+    assertThat(totals.at("/symptom_right/k").asInt()).isEqualTo(1);
+    assertThat(totals.at("/false_alarms/k").asInt()).isZero();
+    assertThat(totals.at("/false_alarms/n").asInt()).isEqualTo(1);
+    assertThat(totals.at("/pairs_right/k").asInt()).isEqualTo(1);
+    assertThat(totals.at("/pairs_right/n").asInt()).isEqualTo(1);
+    // 1/2 localized: the Wilson interval of one success in two trials
+    assertThat(totals.at("/localized/rate").asDouble()).isEqualTo(0.5);
+    assertThat(totals.at("/localized/low").asDouble()).isCloseTo(0.0945312, within(1e-6));
+    assertThat(totals.at("/localized/high").asDouble()).isCloseTo(0.9054688, within(1e-6));
+    assertThat(all.at("/tools/terminate_on_nan/localized").isMissingNode()).isTrue();
     assertThat(root.get("errors").asInt()).isEqualTo(1);
   }
 
@@ -121,8 +135,11 @@ class EvalCommandTest {
         .contains(
             "nan-buggy", "numerical_error @ fc2 (#2)", "buggy @50 numerical_error in fc2 (#2)")
         .contains("gone", "error: ")
-        .contains("detected (of 3 buggy)", "false alarms (of 1 fixed)")
-        .contains("TerminateOnNaN()", "EarlyStopping(monitor='loss', patience=1)");
+        .contains("All cases: 2 buggy, 1 healthy (1 fixed twins, 0 extra), 1 pairs, 1 not analysed")
+        .contains("detected", "2/2 = 100.0% [34.2, 100.0]")
+        .contains("pairs fully right", "1/1 = 100.0% [20.7, 100.0]")
+        .contains("TerminateOnNaN", "ES(loss)")
+        .contains("EarlyStopping(monitor='loss', patience=1)");
   }
 
   @Test
@@ -139,7 +156,7 @@ class EvalCommandTest {
         .startsWith("### Per case")
         .contains("| case | truth | expected |")
         .contains("|---|");
-    assertThat(table).contains("### Totals");
+    assertThat(table).contains("### All cases", "#### Symptoms (all): expected vs dl-analyze");
   }
 
   @Test

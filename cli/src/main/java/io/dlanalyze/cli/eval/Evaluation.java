@@ -1,11 +1,14 @@
 package io.dlanalyze.cli.eval;
 
+import static java.lang.String.format;
+import static java.util.Locale.ROOT;
 import static java.util.Objects.requireNonNull;
 
 import io.dlanalyze.analyzer.AnalysisMode;
 import io.dlanalyze.analyzer.AnalysisOptions;
 import io.dlanalyze.analyzer.Analyzer;
 import io.dlanalyze.analyzer.BaselineResult;
+import io.dlanalyze.analyzer.DetectorInfo;
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Report;
 import io.dlanalyze.analyzer.RootCause;
@@ -14,16 +17,23 @@ import io.dlanalyze.analyzer.Verdict;
 import io.dlanalyze.trace.InputFiles;
 import io.dlanalyze.trace.TraceFormatException;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.EnumMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 
 /**
  * Runs dl-analyze (default and deeplocalize modes) and the replayed Keras baselines on every trace
  * of a {@link Manifest} and scores them against its ground truth, the way the DeepLocalize paper
- * scores its 40 cases: detected, correctly localized, right symptom, false alarms on the fixed
- * twins, and how many steps earlier than each baseline the fault was found.
+ * scores its 40 cases (detected, correctly localized, right symptom, false alarms on the fixed
+ * twins, how many steps earlier than each baseline the fault was found), with what a reader needs
+ * to judge the figures ({@link Scoring}): per split, each rate with its 95% Wilson interval, the
+ * pair figure, the symptom confusion, per framework and architecture, per detector.
  */
 public final class Evaluation {
   /**
@@ -53,23 +63,72 @@ public final class Evaluation {
     }
   }
 
+  /** What a case is to the scoring. */
+  public enum Role {
+    /** A buggy run. */
+    BUGGY("buggy"),
+    /** A healthy run whose twin is a buggy case of the manifest. */
+    FIXED_TWIN("fixed_twin"),
+    /** A healthy run that is nobody's twin. */
+    EXTRA_HEALTHY("extra_healthy");
+
+    private final String id;
+
+    Role(String id) {
+      this.id = id;
+    }
+
+    public String id() {
+      return id;
+    }
+  }
+
+  /**
+   * What one detector of the default mode reported on one case.
+   *
+   * @param detector its id
+   * @param severity the highest severity of its findings
+   * @param atExpectedPlace on a buggy case, whether one of its findings of severity warning or more
+   *     is at the expected root-cause place; {@code null} on a healthy case
+   */
+  public record Firing(String detector, Severity severity, Boolean atExpectedPlace) {
+    public Firing {
+      requireNonNull(detector, "detector is null");
+      requireNonNull(severity, "severity is null");
+    }
+  }
+
   /**
    * The results of one case.
    *
    * @param testCase the case from the manifest
+   * @param role buggy, fixed twin or extra healthy run
    * @param steps steps in the trace (0 when it could not be read)
    * @param outcomes per tool, in {@link Tool} order; empty when {@code error} is set
+   * @param firings the detectors of the default mode that reported something, in registry order
    * @param error the one-line reason the trace could not be analysed, or {@code null}
    */
   public record CaseResult(
-      Manifest.Case testCase, long steps, Map<Tool, Outcome> outcomes, String error) {
+      Manifest.Case testCase,
+      Role role,
+      long steps,
+      Map<Tool, Outcome> outcomes,
+      List<Firing> firings,
+      String error) {
     public CaseResult {
       requireNonNull(testCase, "testCase is null");
+      requireNonNull(role, "role is null");
       outcomes = outcomes.isEmpty() ? Map.of() : new EnumMap<>(outcomes);
+      firings = List.copyOf(firings);
     }
 
     public Outcome outcome(Tool tool) {
       return outcomes.get(tool);
+    }
+
+    /** True when the trace was analysed. */
+    public boolean analysed() {
+      return error == null;
     }
 
     /**
@@ -89,16 +148,6 @@ public final class Evaluation {
       return theirs.step() - ours.step();
     }
   }
-
-  /** Counts for one tool over the manifest. */
-  public record ToolTotals(
-      Tool tool,
-      int buggy,
-      int detected,
-      int localized,
-      int symptomRight,
-      int fixed,
-      int falseAlarms) {}
 
   /**
    * How dl-analyze's default mode compares in time with one baseline over the buggy cases.
@@ -122,36 +171,164 @@ public final class Evaluation {
       int onlyDlAnalyze,
       int onlyBaseline) {}
 
-  /** All results: per case in manifest order, per tool, and the timing comparison. */
+  /**
+   * Which cases of the manifest an evaluation takes: those of one split and/or one framework, or
+   * all ({@code null} for no restriction).
+   */
+  public record Selection(String split, String framework) {
+    public static final Selection ALL = new Selection(null, null);
+
+    public boolean matches(Manifest.Case testCase) {
+      return (split == null || split.equals(testCase.split()))
+          && (framework == null || framework.equals(testCase.framework()));
+    }
+  }
+
+  /**
+   * All results.
+   *
+   * @param manifest the manifest
+   * @param selection which of its cases were evaluated
+   * @param cases the selected cases, in manifest order
+   * @param scopes the figures per split present (dev, test, then others by name) and of the whole
+   *     selection ({@link Scope#ALL}); with {@code --split}, that split alone
+   * @param devVsTest each figure on dev against test; empty unless both splits were evaluated
+   * @param timeliness dl-analyze's first fault against each baseline's stop, over the selection
+   * @param detectors the ids of the default mode's detectors, in registry order
+   * @param errors cases that could not be analysed
+   */
   public record Result(
       Manifest manifest,
+      Selection selection,
       List<CaseResult> cases,
-      List<ToolTotals> totals,
+      List<Scope> scopes,
+      List<Scope.Comparison> devVsTest,
       List<Timeliness> timeliness,
+      List<String> detectors,
       int errors) {
     public Result {
       cases = List.copyOf(cases);
-      totals = List.copyOf(totals);
+      scopes = List.copyOf(scopes);
+      devVsTest = List.copyOf(devVsTest);
       timeliness = List.copyOf(timeliness);
+      detectors = List.copyOf(detectors);
+    }
+
+    /** The scope with this name, or {@code null}. */
+    public Scope scope(String name) {
+      for (Scope scope : scopes) {
+        if (scope.name().equals(name)) {
+          return scope;
+        }
+      }
+      return null;
     }
   }
 
   private final Analyzer analyzer;
+  private final List<String> detectors;
 
   public Evaluation(Analyzer analyzer) {
     this.analyzer = requireNonNull(analyzer, "analyzer is null");
-  }
-
-  /** Analyses every case (twice: both modes) and scores the results. */
-  public Result run(Manifest manifest) {
-    List<CaseResult> results = new ArrayList<>();
-    for (Manifest.Case testCase : manifest.cases()) {
-      results.add(evaluate(testCase));
+    List<String> ids = new ArrayList<>();
+    for (DetectorInfo info : analyzer.detectorsFor(AnalysisOptions.defaults())) {
+      ids.add(info.id());
     }
-    return summarize(manifest, results);
+    this.detectors = List.copyOf(ids);
   }
 
-  CaseResult evaluate(Manifest.Case testCase) {
+  /** Analyses every case of the manifest, one at a time, and scores the results. */
+  public Result run(Manifest manifest) {
+    return run(manifest, Selection.ALL, 1);
+  }
+
+  /**
+   * Analyses every selected case (once per mode: the default mode's report also gives the baselines
+   * and the detectors' firings) on {@code jobs} threads, and scores the results.
+   *
+   * @throws IllegalArgumentException when {@code jobs} is below 1
+   */
+  public Result run(Manifest manifest, Selection selection, int jobs) {
+    if (jobs < 1) {
+      throw new IllegalArgumentException(format(ROOT, "jobs must be 1 or more: %d", jobs));
+    }
+    Set<String> buggyIds = new HashSet<>();
+    for (Manifest.Case testCase : manifest.cases()) {
+      if (testCase.buggy()) {
+        buggyIds.add(testCase.id());
+      }
+    }
+    List<Manifest.Case> selected = new ArrayList<>();
+    for (Manifest.Case testCase : manifest.cases()) {
+      if (selection.matches(testCase)) {
+        selected.add(testCase);
+      }
+    }
+    List<CaseResult> results = analyseAll(selected, buggyIds, jobs);
+    return Scoring.summarize(manifest, selection, results, detectors);
+  }
+
+  private List<CaseResult> analyseAll(
+      List<Manifest.Case> selected, Set<String> buggyIds, int jobs) {
+    List<CaseResult> results = new ArrayList<>(selected.size());
+    if (jobs == 1 || selected.size() < 2) {
+      for (Manifest.Case testCase : selected) {
+        results.add(evaluate(testCase, role(testCase, buggyIds)));
+      }
+      return results;
+    }
+    ExecutorService pool =
+        Executors.newFixedThreadPool(
+            Math.min(jobs, selected.size()),
+            task -> {
+              Thread thread = new Thread(task, "dl-analyze-eval");
+              thread.setDaemon(true);
+              return thread;
+            });
+    try {
+      List<Future<CaseResult>> futures = new ArrayList<>(selected.size());
+      for (Manifest.Case testCase : selected) {
+        Role role = role(testCase, buggyIds);
+        futures.add(pool.submit(() -> evaluate(testCase, role)));
+      }
+      for (Future<CaseResult> future : futures) {
+        results.add(await(future));
+      }
+      return results;
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  private static CaseResult await(Future<CaseResult> future) {
+    try {
+      return future.get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while evaluating", e);
+    } catch (ExecutionException e) {
+      // an internal error or an out-of-memory in a worker surfaces as itself, as with one job
+      Throwable cause = e.getCause();
+      if (cause instanceof RuntimeException runtime) {
+        throw runtime;
+      }
+      if (cause instanceof Error error) {
+        throw error;
+      }
+      throw new IllegalStateException(cause);
+    }
+  }
+
+  static Role role(Manifest.Case testCase, Set<String> buggyIds) {
+    if (testCase.buggy()) {
+      return Role.BUGGY;
+    }
+    return testCase.twin() != null && buggyIds.contains(testCase.twin())
+        ? Role.FIXED_TWIN
+        : Role.EXTRA_HEALTHY;
+  }
+
+  CaseResult evaluate(Manifest.Case testCase, Role role) {
     Report ours;
     Report deepLocalize;
     try {
@@ -162,7 +339,7 @@ public final class Evaluation {
           analyzer.analyze(
               testCase.trace(), AnalysisOptions.builder().mode(AnalysisMode.DEEPLOCALIZE).build());
     } catch (TraceFormatException e) {
-      return new CaseResult(testCase, 0, Map.of(), e.getMessage());
+      return new CaseResult(testCase, role, 0, Map.of(), List.of(), e.getMessage());
     }
     Map<Tool, Outcome> outcomes = new EnumMap<>(Tool.class);
     outcomes.put(Tool.DEFAULT, analyzerOutcome(testCase, ours));
@@ -170,7 +347,45 @@ public final class Evaluation {
     for (Tool baseline : Tool.baselines()) {
       outcomes.put(baseline, baselineOutcome(ours, baseline));
     }
-    return new CaseResult(testCase, ours.trace().steps(), outcomes, null);
+    return new CaseResult(
+        testCase, role, ours.trace().steps(), outcomes, firings(testCase, ours), null);
+  }
+
+  /** Per detector that reported something: its highest severity and whether it hit the place. */
+  List<Firing> firings(Manifest.Case testCase, Report report) {
+    List<Firing> firings = new ArrayList<>();
+    List<String> order = new ArrayList<>(detectors);
+    for (Finding finding : report.findings()) {
+      if (!order.contains(finding.detector())) {
+        order.add(finding.detector());
+      }
+    }
+    for (String id : order) {
+      Severity highest = null;
+      boolean atPlace = false;
+      for (Finding finding : report.findings()) {
+        if (!finding.detector().equals(id)) {
+          continue;
+        }
+        if (highest == null || finding.severity().atLeast(highest)) {
+          highest = finding.severity();
+        }
+        atPlace |=
+            testCase.buggy()
+                && finding.severity().atLeast(Severity.WARNING)
+                && atPlace(testCase.rootCause(), finding);
+      }
+      if (highest != null) {
+        firings.add(new Firing(id, highest, testCase.buggy() ? atPlace : null));
+      }
+    }
+    return firings;
+  }
+
+  private static boolean atPlace(Manifest.Location expected, Finding finding) {
+    return expected.isModel()
+        ? finding.isModelLevel()
+        : finding.layerIndex() == expected.layerIndex();
   }
 
   static Outcome analyzerOutcome(Manifest.Case testCase, Report report) {
@@ -240,91 +455,5 @@ public final class Evaluation {
     }
     return new Outcome(
         false, -1, BaselineResult.Status.NOT_APPLICABLE.wireName(), null, null, null, null);
-  }
-
-  static Result summarize(Manifest manifest, List<CaseResult> results) {
-    List<ToolTotals> totals = new ArrayList<>();
-    int errors = 0;
-    for (CaseResult result : results) {
-      if (result.error() != null) {
-        errors++;
-      }
-    }
-    for (Tool tool : Tool.values()) {
-      int buggy = 0;
-      int detected = 0;
-      int localized = 0;
-      int symptomRight = 0;
-      int fixed = 0;
-      int falseAlarms = 0;
-      for (CaseResult result : results) {
-        Outcome outcome = result.outcome(tool);
-        if (result.testCase().buggy()) {
-          buggy++;
-        } else {
-          fixed++;
-        }
-        if (outcome == null) {
-          continue;
-        }
-        if (result.testCase().buggy()) {
-          detected += outcome.detected() ? 1 : 0;
-          localized += Boolean.TRUE.equals(outcome.localized()) ? 1 : 0;
-          symptomRight += Boolean.TRUE.equals(outcome.symptomRight()) ? 1 : 0;
-        } else {
-          falseAlarms += outcome.detected() ? 1 : 0;
-        }
-      }
-      totals.add(
-          new ToolTotals(tool, buggy, detected, localized, symptomRight, fixed, falseAlarms));
-    }
-    List<Timeliness> timeliness = new ArrayList<>();
-    for (Tool baseline : Tool.baselines()) {
-      List<Long> deltas = new ArrayList<>();
-      int earlier = 0;
-      int same = 0;
-      int later = 0;
-      int onlyOurs = 0;
-      int onlyTheirs = 0;
-      for (CaseResult result : results) {
-        if (!result.testCase().buggy() || result.error() != null) {
-          continue;
-        }
-        boolean ours = result.outcome(Tool.DEFAULT).detected();
-        boolean theirs = result.outcome(baseline).detected();
-        Long delta = result.stepsEarlierThan(baseline);
-        if (delta != null) {
-          deltas.add(delta);
-          if (delta > 0) {
-            earlier++;
-          } else if (delta == 0) {
-            same++;
-          } else {
-            later++;
-          }
-        } else if (ours && !theirs) {
-          onlyOurs++;
-        } else if (theirs && !ours) {
-          onlyTheirs++;
-        }
-      }
-      timeliness.add(
-          new Timeliness(
-              baseline, deltas.size(), earlier, same, later, median(deltas), onlyOurs, onlyTheirs));
-    }
-    return new Result(manifest, results, totals, timeliness, errors);
-  }
-
-  static Double median(List<Long> values) {
-    if (values.isEmpty()) {
-      return null;
-    }
-    long[] sorted = new long[values.size()];
-    for (int i = 0; i < sorted.length; i++) {
-      sorted[i] = values.get(i);
-    }
-    Arrays.sort(sorted);
-    int mid = sorted.length / 2;
-    return sorted.length % 2 == 1 ? (double) sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2.0;
   }
 }
