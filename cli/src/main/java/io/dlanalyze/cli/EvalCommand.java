@@ -12,6 +12,8 @@ import io.dlanalyze.cli.eval.ManifestException;
 import io.dlanalyze.trace.AtomicOutput;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.TreeSet;
 import java.util.concurrent.Callable;
 import java.util.function.Function;
@@ -33,7 +35,7 @@ import picocli.CommandLine.Spec;
           + " (TerminateOnNaN, EarlyStopping on loss and on accuracy, patience 1) on every trace"
           + " of a manifest and scores them against its ground truth: per case, then per split"
           + " (dev, test, all) the detection, localization, symptom and false-alarm rates and the"
-          + " pairs fully right, each as k/n with its 95% Wilson interval, a symptom confusion"
+          + " pairs fully right, each as k/n with its 95%% Wilson interval, a symptom confusion"
           + " table, the pair figure and false alarms per framework and architecture, dev against"
           + " test, and how many steps earlier than each baseline the first fault was found.",
       "Exits with 4 when some case could not be analysed (its trace missing, unreadable, not a"
@@ -89,7 +91,7 @@ final class EvalCommand implements Callable<Integer> {
   @Option(
       names = {"-o", "--output"},
       paramLabel = "FILE",
-      description = "Write the table to FILE (atomically) instead of standard output.")
+      description = "Write the tables to FILE (atomically) instead of standard output.")
   Path output;
 
   @Override
@@ -167,7 +169,23 @@ final class EvalCommand implements Callable<Integer> {
             option,
             value,
             manifest,
-            present.isEmpty() ? "none" : String.join(", ", present)));
+            listed(present)));
+  }
+
+  /** At most 10 values, each cut to 60 characters, and how many more there are. */
+  private static String listed(TreeSet<String> values) {
+    if (values.isEmpty()) {
+      return "none";
+    }
+    List<String> shown = new ArrayList<>();
+    for (String value : values) {
+      if (shown.size() == 10) {
+        shown.add(format(ROOT, "and %d more", values.size() - 10));
+        break;
+      }
+      shown.add(value.length() <= 60 ? value : value.substring(0, 60) + "...");
+    }
+    return String.join(", ", shown);
   }
 
   static final class FormatConverter implements picocli.CommandLine.ITypeConverter<EvalFormat> {

@@ -122,7 +122,7 @@ public record Manifest(Path path, List<Case> cases) {
 
   /**
    * What an evaluation groups a case by; each is optional ({@code null} when the manifest does not
-   * say) and, when present, a non-blank string.
+   * say) and, when present, a non-blank string without control characters.
    *
    * @param family the bug family (cases of one family share a program and a split)
    * @param split {@code "dev"} or {@code "test"} (any other name is kept as it is); a case without
@@ -135,8 +135,8 @@ public record Manifest(Path path, List<Case> cases) {
 
     public Labels {
       for (String label : new String[] {family, split, framework, architecture}) {
-        if (label != null && label.isBlank()) {
-          throw new IllegalArgumentException("a label must not be blank");
+        if (label != null && (label.isBlank() || label.chars().anyMatch(Character::isISOControl))) {
+          throw new IllegalArgumentException("a label must have text and no control character");
         }
       }
     }
@@ -272,13 +272,25 @@ public record Manifest(Path path, List<Case> cases) {
     return value.textValue();
   }
 
-  /** An optional label: absent or null is {@code null}; otherwise a string with some text. */
+  /**
+   * An optional label: absent or null is {@code null}; otherwise a string with some text and no
+   * control character (labels are printed in headings, table cells and one-line errors).
+   */
   private static String label(Path path, JsonNode node, String field, String where) {
     String value = text(path, node, field, where, false);
     if (value != null && value.isBlank()) {
       throw new ManifestException(
           path,
           format(ROOT, "%s: \"%s\" must not be blank (omit it or give a name)", where, field));
+    }
+    if (value != null && value.chars().anyMatch(Character::isISOControl)) {
+      throw new ManifestException(
+          path,
+          format(
+              ROOT,
+              "%s: \"%s\" must not contain control characters (a line break, a tab...)",
+              where,
+              field));
     }
     return value;
   }

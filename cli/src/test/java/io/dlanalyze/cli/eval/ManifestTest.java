@@ -116,5 +116,13 @@ class ManifestTest {
     assertThatThrownBy(() -> Manifest.read(blank))
         .hasMessage(
             blank + ": cases[0] (x): \"framework\" must not be blank (omit it or give a name)");
+
+    Path control =
+        manifest("{\"id\": \"x\", \"trace\": \"x.csv\", \"buggy\": false, \"split\": \"de\\nv\"}");
+    assertThatThrownBy(() -> Manifest.read(control))
+        .hasMessage(
+            control
+                + ": cases[0] (x): \"split\" must not contain control characters (a line break, a"
+                + " tab...)");
   }
 }
