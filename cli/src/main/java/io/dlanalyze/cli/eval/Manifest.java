@@ -249,7 +249,7 @@ public record Manifest(Path path, List<Case> cases) {
               text(path, node, "twin", where, false),
               new Labels(
                   label(path, node, "family", where),
-                  label(path, node, "split", where),
+                  split(path, node, where),
                   label(path, node, "framework", where),
                   label(path, node, "architecture", where))));
       position++;
@@ -270,6 +270,19 @@ public record Manifest(Path path, List<Case> cases) {
       throw new ManifestException(path, format(ROOT, "%s: \"%s\" must be a string", where, field));
     }
     return value.textValue();
+  }
+
+  /** The split label; "all" names the whole manifest in eval's tables, so no split may take it. */
+  private static String split(Path path, JsonNode node, String where) {
+    String split = label(path, node, "split", where);
+    if ("all".equals(split)) {
+      throw new ManifestException(
+          path,
+          where
+              + ": \"split\" must not be \"all\" (that names the whole manifest; omit the split"
+              + " for a case that belongs to none)");
+    }
+    return split;
   }
 
   /**

@@ -124,5 +124,10 @@ class ManifestTest {
             control
                 + ": cases[0] (x): \"split\" must not contain control characters (a line break, a"
                 + " tab...)");
+
+    Path all =
+        manifest("{\"id\": \"x\", \"trace\": \"x.csv\", \"buggy\": false, \"split\": \"all\"}");
+    assertThatThrownBy(() -> Manifest.read(all))
+        .hasMessageStartingWith(all + ": cases[0] (x): \"split\" must not be \"all\"");
   }
 }
