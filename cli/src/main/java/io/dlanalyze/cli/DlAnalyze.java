@@ -60,6 +60,7 @@ public final class DlAnalyze implements Runnable {
       List.of(
           new Subcommand("analyze", AnalyzeCommand::new),
           new Subcommand("batch", BatchCommand::new),
+          new Subcommand("compare", CompareCommand::new),
           new Subcommand("inspect", InspectCommand::new),
           new Subcommand("convert", ConvertCommand::new),
           new Subcommand("generate", GenerateCommand::new),

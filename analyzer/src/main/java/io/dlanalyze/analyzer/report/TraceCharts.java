@@ -151,6 +151,28 @@ public final class TraceCharts {
   }
 
   /**
+   * Series-free charts with the bucket layout of the steps {@code first} to {@code last} (at most
+   * {@code maxPoints} buckets): the x axis of charts whose series come from elsewhere, such as the
+   * overlay of two runs in {@link ComparisonHtmlRenderer}.
+   */
+  static TraceCharts axis(long first, long last, int maxPoints) {
+    long perBucket = first < 0 || last < first ? 1 : bucketWidth(first, last, maxPoints);
+    int buckets = first < 0 || last < first ? 0 : bucketCount(first, last, perBucket);
+    return new TraceCharts(
+        Options.defaults(),
+        first,
+        last,
+        perBucket,
+        buckets,
+        List.of(),
+        new BucketSeries[0][],
+        List.of(),
+        Map.of(),
+        List.of(),
+        EnumSet.noneOf(Column.class));
+  }
+
+  /**
    * Opens the trace the report was made from, reads the chart data and closes it.
    *
    * @throws TraceFormatException when the trace cannot be read
