@@ -97,6 +97,18 @@ public final class Analyzer {
   }
 
   /**
+   * Analyses a trace that is still being written (see {@link AnalysisListener}): the listener hears
+   * of every completed step and of each detector's first findings as they come, and can stop the
+   * reading. The report is the one {@link #analyze(TraceReader, AnalysisOptions)} makes of the same
+   * rows. The reader is not closed.
+   *
+   * @throws TraceFormatException when the trace is unreadable or breaks the contract
+   */
+  public Report analyze(TraceReader reader, AnalysisOptions options, AnalysisListener listener) {
+    return AnalysisEngine.run(reader, options, detectorsFor(options), listener);
+  }
+
+  /**
    * Opens a trace of any format {@link TraceReaders} reads, loading only the columns the enabled
    * detectors need, analyses it and closes it.
    *

@@ -62,6 +62,7 @@ public final class DlAnalyze implements Runnable {
           new Subcommand("batch", BatchCommand::new),
           new Subcommand("compare", CompareCommand::new),
           new Subcommand("inspect", InspectCommand::new),
+          new Subcommand("watch", WatchCommand::new),
           new Subcommand("convert", ConvertCommand::new),
           new Subcommand("generate", GenerateCommand::new),
           new Subcommand("eval", EvalCommand::new),

@@ -4,6 +4,7 @@ import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 
 import io.dlanalyze.analyzer.AnalysisContext;
+import io.dlanalyze.analyzer.AnalysisListener;
 import io.dlanalyze.analyzer.AnalysisOptions;
 import io.dlanalyze.analyzer.BaselineResult;
 import io.dlanalyze.analyzer.Detector;
@@ -76,9 +77,22 @@ public final class AnalysisEngine {
   private long relabeledRows;
   private long stoppedAtStep = -1;
   private long excludedFindings;
+  private final AnalysisListener listener;
+  private final List<Detector> live = new ArrayList<>();
+  private final List<String> liveIds = new ArrayList<>();
+  private boolean listenerStop;
 
   private AnalysisEngine(TraceReader reader, AnalysisOptions options, List<DetectorInfo> infos) {
+    this(reader, options, infos, null);
+  }
+
+  private AnalysisEngine(
+      TraceReader reader,
+      AnalysisOptions options,
+      List<DetectorInfo> infos,
+      AnalysisListener listener) {
     this.reader = reader;
+    this.listener = listener;
     this.options = options;
     this.infos = infos;
     this.metadata = reader.metadata();
@@ -93,7 +107,39 @@ public final class AnalysisEngine {
     this.baselines = new KerasBaselines();
     for (DetectorInfo info : infos) {
       detectors.add(info.create());
+      if (listener != null) {
+        Detector second = info.create();
+        if (announces(second)) {
+          live.add(second);
+          liveIds.add(info.id());
+        }
+      }
     }
+  }
+
+  /** True when the detector's class says when it fires (overrides {@link Detector#fired()}). */
+  private static boolean announces(Detector detector) {
+    try {
+      return detector.getClass().getMethod("fired").getDeclaringClass() != Detector.class;
+    } catch (NoSuchMethodException e) {
+      return false;
+    }
+  }
+
+  /**
+   * Runs the detectors as {@link #run(TraceReader, AnalysisOptions, List)} does, telling {@code
+   * listener} about every completed step and every detector's first findings as they come ({@code
+   * dl-analyze watch}); the listener can stop the reading. The report is the one {@code run} makes
+   * of the same rows. No read-ahead: the reader may block waiting for data.
+   */
+  public static Report run(
+      TraceReader reader,
+      AnalysisOptions options,
+      List<DetectorInfo> detectors,
+      AnalysisListener listener) {
+    return new AnalysisEngine(
+            reader, options, List.copyOf(detectors), java.util.Objects.requireNonNull(listener))
+        .run();
   }
 
   /** The columns to load so the given detectors (and the engine and baselines) can run. */
@@ -139,6 +185,9 @@ public final class AnalysisEngine {
       }
     }
     for (Detector detector : detectors) {
+      detector.begin(context);
+    }
+    for (Detector detector : live) {
       detector.begin(context);
     }
     baselines.begin(context);
@@ -247,6 +296,9 @@ public final class AnalysisEngine {
   }
 
   private boolean shouldStop() {
+    if (listenerStop) {
+      return true;
+    }
     if (!options.firstFault()) {
       return false;
     }
@@ -265,6 +317,38 @@ public final class AnalysisEngine {
       detector.observe(table);
     }
     baselines.observe(table);
+    if (listener != null) {
+      announce();
+    }
+  }
+
+  /** Hands the findings of every second detector that fired to the listener, then drops it. */
+  private void announce() {
+    for (int i = 0; i < live.size(); i++) {
+      Detector detector = live.get(i);
+      detector.observe(table);
+      if (detector.fired()) {
+        List<Finding> found = new ArrayList<>();
+        long counted = excludedFindings; // the report counts exclusions once, from its own pass
+        for (Finding finding : excluded(liveIds.get(i), detector.finish(context))) {
+          found.add(ReportAssembler.resolve(finding, context));
+        }
+        excludedFindings = counted;
+        live.remove(i);
+        liveIds.remove(i);
+        i--;
+        if (!found.isEmpty()) {
+          listener.findings(table.step(), found);
+        }
+      }
+    }
+    double loss =
+        table.present(-1, Phase.LOSS, Column.MEAN)
+            ? table.value(-1, Phase.LOSS, Column.MEAN)
+            : Double.NaN;
+    if (!listener.stepCompleted(table.step(), stepIndex.epochOf(table.step()), loss)) {
+      listenerStop = true;
+    }
   }
 
   /** Scatters rows [from, to) of one step into the table. */
@@ -385,7 +469,9 @@ public final class AnalysisEngine {
     if (excludedFindings > 0) {
       warnings.add(format(ROOT, "%d findings on excluded layers were dropped", excludedFindings));
     }
-    if (stoppedAtStep >= 0) {
+    if (stoppedAtStep >= 0 && listenerStop) {
+      warnings.add(format(ROOT, "stopped reading after step %d: the watch ended", stoppedAtStep));
+    } else if (stoppedAtStep >= 0) {
       warnings.add(
           format(
               ROOT,
@@ -415,7 +501,7 @@ public final class AnalysisEngine {
         stepIndex.epochs(),
         layers.all(),
         phases,
-        metadata,
+        reader.metadata(),
         reader.truncated(),
         stoppedAtStep,
         allWarnings);

@@ -199,7 +199,7 @@ final class ReportAssembler {
     return reasons.toString();
   }
 
-  private static Finding resolve(Finding finding, AnalysisContext context) {
+  static Finding resolve(Finding finding, AnalysisContext context) {
     Layer layer = context.layer(finding.layerIndex());
     String name = finding.layerName() != null ? finding.layerName() : layer.name();
     String type = finding.layerType() != null ? finding.layerType() : layer.type();

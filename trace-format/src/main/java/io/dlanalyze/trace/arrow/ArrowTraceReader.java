@@ -93,6 +93,10 @@ public final class ArrowTraceReader implements TraceReader {
   private final long totalRows;
   private final List<String> warnings = new ArrayList<>();
   private final UnknownPhases unknownPhases = new UnknownPhases();
+  private final Follow follow;
+  private CheckedMessages messages;
+  private TraceMetadata withTrailing;
+  private int trailingSeen;
   private int recordRows;
   private int recordOffset;
   private long recordBatches;
@@ -101,9 +105,28 @@ public final class ArrowTraceReader implements TraceReader {
   private boolean finished;
   private boolean closed;
 
+  /**
+   * Waits for a stream that is still being written ({@code dl-analyze watch}): the reader calls it
+   * where it needs bytes past the end of the file, on the reading thread.
+   */
+  public interface Follow {
+    /**
+     * Blocks until the file is longer than {@code size} bytes and returns true, or returns false to
+     * give up: the stream is then read as cut at {@code size} (a truncation warning, as for a
+     * crashed writer).
+     */
+    boolean await(long size) throws IOException;
+  }
+
   private ArrowTraceReader(
       Path path, TraceFormat format, ReadOptions options, BufferAllocator parent) {
+    this(path, format, options, parent, null);
+  }
+
+  private ArrowTraceReader(
+      Path path, TraceFormat format, ReadOptions options, BufferAllocator parent, Follow follow) {
     this.path = path;
+    this.follow = follow;
     this.format = format;
     this.batchRows = options.batchRows();
     FileChannel opened = null;
@@ -113,7 +136,7 @@ public final class ArrowTraceReader implements TraceReader {
       opened = FileChannel.open(path, StandardOpenOption.READ);
       this.channel = opened;
       this.fileSize = opened.size();
-      this.memoryLimit = memoryLimit(fileSize);
+      this.memoryLimit = follow == null ? memoryLimit(fileSize) : 4 * MIN_MEMORY_LIMIT;
       memory =
           parent == null
               ? new RootAllocator(memoryLimit)
@@ -132,7 +155,8 @@ public final class ArrowTraceReader implements TraceReader {
       }
       this.footer = fileFooter;
       this.footerMissing = missingFooter;
-      CheckedMessages messages = new CheckedMessages(opened, end, fileFooter, memory);
+      CheckedMessages messages = new CheckedMessages(opened, end, fileFooter, memory, follow);
+      this.messages = messages;
       reader = new CheckedStreamReader(messages, memory, CommonsCompressionFactory.INSTANCE);
       this.arrow = reader;
       this.root = readSchema(messages);
@@ -200,6 +224,17 @@ public final class ArrowTraceReader implements TraceReader {
       throw new IllegalArgumentException("not an Arrow format: " + format);
     }
     return new ArrowTraceReader(path, format, options, parent);
+  }
+
+  /**
+   * Opens an Arrow IPC stream that is still being written and follows it as it grows, the way
+   * {@code tail -f} follows a file: where the next message is not all there yet, {@code follow}
+   * waits for more bytes. The trace ends at the writer's end-of-stream marker, or where {@code
+   * follow} gives up (read as a truncation). The file must exist; it may still be empty.
+   */
+  public static ArrowTraceReader follow(Path path, ReadOptions options, Follow follow) {
+    return new ArrowTraceReader(
+        path, TraceFormat.ARROW_STREAM, options, null, java.util.Objects.requireNonNull(follow));
   }
 
   private VectorSchemaRoot readSchema(CheckedMessages messages) throws IOException {
@@ -349,9 +384,31 @@ public final class ArrowTraceReader implements TraceReader {
     return format;
   }
 
+  /**
+   * The schema's metadata, plus the custom metadata of the record batches read so far (a writer
+   * that stops early adds its reason to its last batch, see docs/trace-format.md); the schema's
+   * keys win.
+   */
   @Override
   public TraceMetadata metadata() {
-    return metadata;
+    java.util.Map<String, String> trailing =
+        messages == null ? Map.of() : messages.trailingMetadata();
+    if (trailing.isEmpty()) {
+      return metadata;
+    }
+    if (withTrailing == null || trailingSeen != trailing.size()) {
+      trailingSeen = trailing.size();
+      Map<String, String> values = new LinkedHashMap<>(metadata.asMap());
+      for (Map.Entry<String, String> entry : trailing.entrySet()) {
+        values.putIfAbsent(entry.getKey(), entry.getValue());
+      }
+      try {
+        withTrailing = TraceMetadata.of(values);
+      } catch (IllegalArgumentException e) {
+        throw new TraceFormatException(ErrorCode.BAD_METADATA, path, null, e.getMessage(), e);
+      }
+    }
+    return withTrailing;
   }
 
   @Override
@@ -545,7 +602,7 @@ public final class ArrowTraceReader implements TraceReader {
 
   private boolean atEndOfFile() {
     try {
-      return channel.position() >= fileSize;
+      return channel.position() >= (follow == null ? fileSize : channel.size());
     } catch (IOException e) {
       return false;
     }

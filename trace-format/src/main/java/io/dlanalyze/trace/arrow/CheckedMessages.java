@@ -52,7 +52,9 @@ final class CheckedMessages extends MessageChannelReader {
   private static final int CONTINUATION = -1;
 
   private final FileChannel channel;
-  private final long end;
+  private long end;
+  private final ArrowTraceReader.Follow growth;
+  private final java.util.Map<String, String> trailing = new java.util.LinkedHashMap<>();
   private final boolean endIsFooter;
   private final List<ArrowBlock> recordBlocks;
   private final List<ArrowBlock> dictionaryBlocks;
@@ -69,9 +71,23 @@ final class CheckedMessages extends MessageChannelReader {
    *     a stream (or a file without its footer); then {@code end} is the file size
    */
   CheckedMessages(FileChannel channel, long end, IpcFooter footer, BufferAllocator allocator) {
+    this(channel, end, footer, allocator, null);
+  }
+
+  /**
+   * Reads the messages of a stream that is still being written: where a message needs bytes past
+   * the current end, {@code growth} is asked to wait for them (a stream only).
+   */
+  CheckedMessages(
+      FileChannel channel,
+      long end,
+      IpcFooter footer,
+      BufferAllocator allocator,
+      ArrowTraceReader.Follow growth) {
     super(new ReadChannel(channel), allocator);
     this.channel = channel;
     this.end = end;
+    this.growth = footer == null ? growth : null;
     this.endIsFooter = footer != null;
     this.recordBlocks = footer == null ? null : footer.recordBatches();
     this.dictionaryBlocks = footer == null ? null : footer.dictionaries();
@@ -82,10 +98,29 @@ final class CheckedMessages extends MessageChannelReader {
     return schema;
   }
 
+  /** Key-value pairs in the custom metadata of record batch messages, in stream order. */
+  java.util.Map<String, String> trailingMetadata() {
+    return trailing;
+  }
+
+  /**
+   * Waits, when following a growing stream, until the data reaches {@code needed} bytes or {@link
+   * ArrowTraceReader.Follow#await} gives up; returns the bytes left from {@code at}.
+   */
+  private long await(long at, long needed) throws IOException {
+    while (growth != null && end < needed) {
+      if (!growth.await(end)) {
+        break;
+      }
+      end = Math.max(end, channel.size());
+    }
+    return end - at;
+  }
+
   @Override
   public MessageResult readNext() throws IOException {
     long at = channel.position();
-    long left = end - at;
+    long left = await(at, at + 8);
     if (left == 0) {
       if (messages == 0) {
         throw endIsFooter
@@ -141,6 +176,7 @@ final class CheckedMessages extends MessageChannelReader {
               length,
               MAX_METADATA_BYTES >> 20));
     }
+    left = await(at, at + prefix + length);
     if (length > left - prefix) {
       throw cut(at, "header", length, left - prefix);
     }
@@ -159,6 +195,9 @@ final class CheckedMessages extends MessageChannelReader {
     }
     long bodyStart = at + prefix + length;
     checkType(at, type, bodyLength);
+    if (bodyLength > 0) {
+      await(at, bodyStart + bodyLength);
+    }
     BatchLayout.Body body = new BatchLayout.Body(this::readLong, bodyStart, bodyLength);
     try {
       switch (type) {
@@ -168,6 +207,12 @@ final class CheckedMessages extends MessageChannelReader {
           checkBlock(recordBlocks, recordBatches, "record batch", at, prefix + length, bodyLength);
           BatchLayout.check(schema, batch, body, end - bodyStart, null);
           recordBatches++;
+          for (int i = 0; i < message.customMetadataLength(); i++) {
+            var pair = message.customMetadata(i);
+            if (pair.key() != null && pair.value() != null && trailing.size() < 64) {
+              trailing.put(pair.key(), pair.value());
+            }
+          }
         }
         case MessageHeader.DictionaryBatch -> {
           DictionaryBatch batch = (DictionaryBatch) message.header(new DictionaryBatch());
