@@ -8,8 +8,10 @@ The framework subpackages import their framework; this package itself needs only
 """
 
 from ._core.schema import COLUMNS, FORMAT_VERSION, PHASES, STAT_COLUMNS
+from ._core.stop import TrainingStopped
 from ._core.writers import sidecar_path
 
 __version__ = "0.2.0"
 
-__all__ = ["COLUMNS", "FORMAT_VERSION", "PHASES", "STAT_COLUMNS", "sidecar_path", "__version__"]
+__all__ = ["COLUMNS", "FORMAT_VERSION", "PHASES", "STAT_COLUMNS", "sidecar_path", "TrainingStopped",
+           "__version__"]

@@ -144,9 +144,14 @@ class _Builder:
         return children
 
 
-def _message(header_type, header, body_length):
-    return _Table([_scalar("h", _METADATA_V5), _scalar("B", header_type), _ref(header),
-                   _scalar("q", body_length)])
+def _message(header_type, header, body_length, custom_metadata=None):
+    slots = [_scalar("h", _METADATA_V5), _scalar("B", header_type), _ref(header),
+             _scalar("q", body_length)]
+    if custom_metadata:
+        # Message.custom_metadata: [KeyValue], read back as trace metadata (docs/trace-format.md)
+        slots.append(_ref(_RefVector([_Table([_ref(_String(str(k))), _ref(_String(str(v)))])
+                                      for k, v in custom_metadata.items()])))
+    return _Table(slots)
 
 
 def _frame(message):
@@ -203,14 +208,14 @@ class ArrowStreamWriter:
         while view:
             view = view[os.write(self._fd, view):]
 
-    def write_batch(self, columns, n):
+    def write_batch(self, columns, n, custom_metadata=None):
         """Appends one record batch of ``n`` rows, written with one ``write`` call.
 
         ``columns`` holds one entry per column, in the order given at construction: a pair
         ``(values, valid)`` where ``values`` is a numpy array (INT32, INT64, FLOAT64) or a list
         of str (UTF8), and ``valid`` is None (no nulls) or a numpy bool array.
         """
-        if n == 0:
+        if n == 0 and not custom_metadata:
             return
         nodes, buffers, body = [], [], bytearray()
 
@@ -239,11 +244,16 @@ class ArrowStreamWriter:
         # RecordBatch: length, nodes, buffers
         batch = _Table([_scalar("q", n), _ref(_StructVector(nodes, 16)),
                         _ref(_StructVector(buffers, 16))])
-        self._write(_frame(_message(_HEADER_RECORD_BATCH, batch, len(body))) + bytes(body))
+        self._write(_frame(_message(_HEADER_RECORD_BATCH, batch, len(body), custom_metadata))
+                    + bytes(body))
 
-    def close(self):
+    def close(self, custom_metadata=None):
+        """Ends the stream; ``custom_metadata`` (a dict) goes on a last, empty record batch."""
         if self._fd is None:
             return
+        if custom_metadata:
+            empty = [([] if kind == UTF8 else np.zeros(0), None) for _, kind, _ in self.columns]
+            self.write_batch(empty, 0, custom_metadata)
         self._write(_CONTINUATION + b"\0\0\0\0")
         os.close(self._fd)
         self._fd = None

@@ -73,11 +73,13 @@ class TraceSink:
             done.wait()
             self._check()
 
-    def close(self):
-        """Writes everything queued, closes the file and ends the thread."""
+    def close(self, extra_metadata=None):
+        """Writes everything queued, closes the file and ends the thread; ``extra_metadata`` is
+        added to the trace's metadata where the format allows it after the start (.arrows: on
+        a last empty record batch; .csv: the sidecar; .parquet: the footer)."""
         if self._thread is None:
             return
-        self._queue.put(("close", None))
+        self._queue.put(("close", extra_metadata))
         self._thread.join()
         self._thread = None
         self._check()
@@ -110,7 +112,10 @@ class TraceSink:
                     self._write(writer, pending)
                     pending = []
                     if self._error is None:
-                        writer.close()
+                        if item:
+                            writer.close(item)
+                        else:
+                            writer.close()
                     return
             except BaseException as e:  # reported to the training thread at its next call
                 self._error = e

@@ -120,6 +120,7 @@ class CsvTraceWriter:
 
     def __init__(self, path, metadata):
         self.path = str(path)
+        self._metadata = dict(metadata)
         _write_atomically(sidecar_path(self.path),
                           (json.dumps(metadata, indent=2) + "\n").encode("utf-8"))
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -145,12 +146,16 @@ class CsvTraceWriter:
         self._pending = []
         _write_all(self._fd, data)
 
-    def close(self):
+    def close(self, extra_metadata=None):
         if self._fd is None:
             return
         self.flush()
         os.close(self._fd)
         self._fd = None
+        if extra_metadata:
+            self._metadata.update(extra_metadata)
+            _write_atomically(sidecar_path(self.path),
+                              (json.dumps(self._metadata, indent=2) + "\n").encode("utf-8"))
 
 
 _REQUIRED = ("epoch", "batch", "step", "layer_index", "layer_name", "phase", "mean")
@@ -191,11 +196,11 @@ class IpcStreamTraceWriter:
         columns += [(block.counts[:, i], None) for i in range(3)]
         self._writer.write_batch(columns, len(block))
 
-    def close(self):
+    def close(self, extra_metadata=None):
         if self._writer is None:
             return
         self.flush()
-        self._writer.close()
+        self._writer.close(extra_metadata)
         self._writer = None
 
 
@@ -268,10 +273,12 @@ class ArrowTraceWriter:
             self._writer.write_batch(batch)
             self._sink.flush()
 
-    def close(self):
+    def close(self, extra_metadata=None):
         if self._writer is None:
             return
         self.flush()
+        if extra_metadata and self._parquet and hasattr(self._writer, "add_key_value_metadata"):
+            self._writer.add_key_value_metadata({k: str(v) for k, v in extra_metadata.items()})
         self._writer.close()
         if not self._parquet:
             self._sink.close()

@@ -22,6 +22,8 @@ import tensorflow as tf
 from .._core.options import STEPS_AFTER_NONFINITE, Selection
 from .._core.schema import FORMAT_VERSION, MODEL
 from .._core.sink import StepRows, TraceSink
+from .._core.stop import StopFile, announce
+from .._core.stop import metadata as stop_metadata
 from .._core.stats import RAW_WIDTH, scalar_raw
 from .._core.writers import resolve_path
 from .stats import flat_concat, reduce
@@ -247,7 +249,7 @@ class Recorder(keras.callbacks.Callback):
 
     def __init__(self, path, *, task=None, loss_name=None, num_classes=None, run_id=None,
                  model_name=None, flush_every=50, record_inputs=True, every=1, phases=None,
-                 layers=None):
+                 layers=None, stop_file=None):
         super().__init__()
         if task not in (None, "classification", "regression"):
             raise ValueError("task must be 'classification' or 'regression': %s" % task)
@@ -277,6 +279,8 @@ class Recorder(keras.callbacks.Callback):
         self._saved = None
         self._last_position = None
         self._closed = False
+        self._stop = StopFile(stop_file)
+        self.stop_reason = None   # set when the stop file ended the training
 
     # ------------------------------------------------------------------ fit
 
@@ -371,6 +375,13 @@ class Recorder(keras.callbacks.Callback):
         self._sink.put(StepRows(self._epoch, batch, step, self._keys(keys), raw))
         self._last_position = (self._epoch, batch, step)
         self._step += 1
+        reason = self._stop.reason()
+        if reason is not None:
+            # fit ends after this batch and calls on_train_end, which closes the trace
+            self.stop_reason = reason
+            self._stop_metadata = stop_metadata(reason, step)
+            self.model.stop_training = True
+            announce(reason, step, self.path, self._stop.path)
 
     def _keys(self, keys):
         """The same tuple object for the same rows, so the writer reuses its key columns."""
@@ -405,7 +416,7 @@ class Recorder(keras.callbacks.Callback):
             return
         self._closed = True
         if self._sink is not None:
-            self._sink.close()
+            self._sink.close(getattr(self, "_stop_metadata", None))
 
     # ------------------------------------------------------------------ the train step
 

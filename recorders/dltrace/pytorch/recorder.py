@@ -12,6 +12,8 @@ from torch import nn
 
 from .._core.options import STEPS_AFTER_NONFINITE, Selection
 from .._core.schema import FORMAT_VERSION, MODEL
+from .._core.stop import StopFile, TrainingStopped, announce
+from .._core.stop import metadata as stop_metadata
 from .._core.sink import StepRows, TraceSink
 from .._core.stats import RAW_WIDTH, scalar_raw
 from .._core.writers import resolve_path
@@ -234,13 +236,18 @@ class Recorder:
     def __init__(self, model, path, optimizer=None, task=None, loss_name=None, *,
                  run_id=None, model_name=None, batch_size=None, steps_per_epoch=None,
                  num_classes=None, flush_every=50, record_inputs=True, activations=None,
-                 every=1, phases=None, layers=None):
+                 every=1, phases=None, layers=None, stop_file=None, on_stop="exit"):
         if not isinstance(model, nn.Module):
             raise TypeError("model must be a torch.nn.Module, got %s" % type(model).__name__)
         if flush_every < 1:
             raise ValueError("flush_every must be positive: %s" % flush_every)
         if task not in (None, "classification", "regression"):
             raise ValueError("task must be 'classification' or 'regression': %s" % task)
+        if on_stop not in ("exit", "flag"):
+            raise ValueError("on_stop must be 'exit' or 'flag': %s" % on_stop)
+        self._stop = StopFile(stop_file)
+        self.on_stop = on_stop
+        self.stop_reason = None     # set when the stop file ended the training
         self.selection = Selection(every, phases, layers, record_inputs)
         self.path = resolve_path(path, lambda m: warnings.warn(m, stacklevel=4))
         self.model = model
@@ -517,6 +524,8 @@ class Recorder:
         ``val_loss``/``val_accuracy``: pass them on the epoch's last step.
         """
         if self._closed:
+            if self.stop_reason is not None:
+                return True  # on_stop="flag": the loop goes on, nothing is recorded
             raise RuntimeError("the recorder is closed")
         if self.layers is None:
             if not self._first_pass:
@@ -584,6 +593,15 @@ class Recorder:
         self._backward.clear()
         self._last_position = (epoch, batch, step)
         self._step += 1
+        reason = self._stop.reason()
+        if reason is not None:
+            self.stop_reason = reason
+            self.close(_metadata=stop_metadata(reason, step))
+            message = announce(reason, step, self.path, self._stop.path)
+            if self.on_stop == "exit":
+                raise TrainingStopped(message, reason, step)
+            return True
+        return False
 
     def _infer_task(self, targets):
         """Task and classes the caller did not give, from the loss read off the graph and the
@@ -682,7 +700,7 @@ class Recorder:
         if self._sink is not None:
             self._sink.flush(wait=True)
 
-    def close(self):
+    def close(self, _metadata=None):
         """Writes every recorded step, closes the trace and removes the hooks. Safe to call twice."""
         if self._closed:
             return
@@ -692,7 +710,7 @@ class Recorder:
         self._hooks = []
         try:
             if self._sink is not None:
-                self._sink.close()
+                self._sink.close(_metadata)
         finally:
             atexit.unregister(self._atexit)
 
@@ -715,6 +733,10 @@ def attach(model, path, optimizer=None, task=None, loss_name=None, **options):
     (default 50 steps), record_inputs (default True), activations (layer name -> activation
     name, for activations applied with torch.nn.functional), every (record every N-th step;
     default 1), phases (the phases to record; default all), layers (layer names or glob
-    patterns; default all).
+    patterns; default all), stop_file (a path, default ``$DLTRACE_STOP_FILE``: when that file
+    appears, ``step()`` closes the trace with the reason in its metadata and ends training,
+    see ``on_stop``), on_stop ("exit", the default: ``step()`` raises
+    :class:`dltrace.TrainingStopped`, a ``SystemExit`` with status 0; "flag": ``step()``
+    returns True and records nothing more, the loop decides).
     """
     return Recorder(model, path, optimizer=optimizer, task=task, loss_name=loss_name, **options)

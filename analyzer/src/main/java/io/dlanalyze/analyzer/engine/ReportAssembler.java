@@ -27,9 +27,10 @@ import java.util.Map;
 /** Ranks findings, fills in what detectors left unset, and decides the verdict. */
 final class ReportAssembler {
   /**
-   * The metadata keys copied into the trace summary, in this order; the last two say that a trace
-   * (or the trace it was converted from) was read from TensorBoard event files, and at which
-   * granularity.
+   * The metadata keys copied into the trace summary, in this order; {@code dltrace.source} and
+   * {@code dltrace.source.granularity} say that a trace (or the trace it was converted from) was
+   * read from TensorBoard event files, and at which granularity; the last two that the recorder
+   * stopped the run early (a stop file), why and after which step.
    */
   static final List<String> SUMMARY_KEYS =
       List.of(
@@ -45,7 +46,9 @@ final class ReportAssembler {
           TraceMetadata.STEPS_PER_EPOCH,
           TraceMetadata.NUM_CLASSES,
           "dltrace.source",
-          "dltrace.source.granularity");
+          "dltrace.source.granularity",
+          "dltrace.stop_reason",
+          "dltrace.stopped_at_step");
 
   /** What the engine learnt about the trace while reading it. */
   record TraceFacts(
