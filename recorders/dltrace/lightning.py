@@ -56,6 +56,7 @@ class DltraceCallback(pl.Callback):
             if isinstance(batches, int) and batches > 0:
                 options["steps_per_epoch"] = batches
         options.setdefault("model_name", type(pl_module).__name__)
+        options.setdefault("on_stop", "flag")  # the Trainer stops itself (should_stop)
         self.recorder = Recorder(pl_module, self.path, optimizer=optimizer, **options)
 
     def _part(self, batch, key):
@@ -83,10 +84,11 @@ class DltraceCallback(pl.Callback):
                     break
         inputs = self._part(batch, self.input_key)
         targets = self._part(batch, self.target_key)
-        self.recorder.step(_value(loss), accuracy=_value(accuracy),
-                           inputs=inputs if isinstance(inputs, torch.Tensor) else None,
-                           targets=targets if isinstance(targets, torch.Tensor) else None,
-                           epoch=trainer.current_epoch, batch=batch_idx)
+        if self.recorder.step(_value(loss), accuracy=_value(accuracy),
+                              inputs=inputs if isinstance(inputs, torch.Tensor) else None,
+                              targets=targets if isinstance(targets, torch.Tensor) else None,
+                              epoch=trainer.current_epoch, batch=batch_idx):
+            trainer.should_stop = True  # the stop file appeared: the trace is closed
 
     def on_train_epoch_end(self, trainer, pl_module):
         if self.recorder is None:
