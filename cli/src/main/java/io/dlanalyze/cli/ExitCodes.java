@@ -78,8 +78,8 @@ public final class ExitCodes {
     list.put(" 2", "usage error (bad option or argument, invalid config file)");
     list.put(
         " 3",
-        "fault found: a finding at or above --fail-on; for batch: some trace buggy, none"
-            + " unreadable");
+        "fault found: a finding at or above --fail-on (watch: --until); for batch: some trace"
+            + " buggy, none unreadable");
     list.put(
         " 4",
         "unreadable or invalid trace (also not a regular file, permission denied); for batch:"

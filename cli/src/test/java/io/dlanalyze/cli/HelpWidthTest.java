@@ -13,7 +13,9 @@ import picocli.CommandLine;
 /** Every command's help wraps at spaces only, within the width, and loses no word. */
 class HelpWidthTest {
   private static final List<String> COMMANDS =
-      List.of("", "analyze", "batch", "inspect", "convert", "generate", "eval", "detectors");
+      List.of(
+          "", "analyze", "batch", "compare", "inspect", "watch", "convert", "generate", "eval",
+          "detectors");
 
   /** The help of {@code command} ("" for the root) at {@code width} columns. */
   private static String help(String command, int width) {
