@@ -14,7 +14,15 @@ import picocli.CommandLine;
 class HelpWidthTest {
   private static final List<String> COMMANDS =
       List.of(
-          "", "analyze", "batch", "compare", "inspect", "watch", "convert", "generate", "eval",
+          "",
+          "analyze",
+          "batch",
+          "compare",
+          "inspect",
+          "watch",
+          "convert",
+          "generate",
+          "eval",
           "detectors");
 
   /** The help of {@code command} ("" for the root) at {@code width} columns. */
