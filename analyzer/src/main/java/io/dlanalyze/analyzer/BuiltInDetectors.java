@@ -6,6 +6,8 @@ import io.dlanalyze.analyzer.detectors.DyingReluDetector;
 import io.dlanalyze.analyzer.detectors.EffectiveLearningRateDetector;
 import io.dlanalyze.analyzer.detectors.ExplodingGradientDetector;
 import io.dlanalyze.analyzer.detectors.InputRangeDetector;
+import io.dlanalyze.analyzer.detectors.LossDefinitionDetector;
+import io.dlanalyze.analyzer.detectors.MissingActivationDetector;
 import io.dlanalyze.analyzer.detectors.NotConvergingDetector;
 import io.dlanalyze.analyzer.detectors.NotLearningDetector;
 import io.dlanalyze.analyzer.detectors.NumericalErrorDetector;
@@ -58,6 +60,12 @@ public final class BuiltInDetectors {
               TargetRangeDetector.class, TargetRangeDetector::new, AnalysisMode.DEFAULT),
           DetectorInfo.of(
               WeightVarianceDetector.class, WeightVarianceDetector::new, AnalysisMode.DEFAULT),
+          DetectorInfo.of(
+              LossDefinitionDetector.class, LossDefinitionDetector::new, AnalysisMode.DEFAULT),
+          DetectorInfo.of(
+              MissingActivationDetector.class,
+              MissingActivationDetector::new,
+              AnalysisMode.DEFAULT),
           DetectorInfo.of(
               DeepLocalizeDetector.class, DeepLocalizeDetector::new, AnalysisMode.DEEPLOCALIZE));
 

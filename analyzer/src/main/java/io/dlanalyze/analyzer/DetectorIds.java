@@ -21,6 +21,8 @@ public final class DetectorIds {
   public static final String INPUT_RANGE = "input-range";
   public static final String TARGET_RANGE = "target-range";
   public static final String WEIGHT_VARIANCE = "weight-variance";
+  public static final String LOSS_DEFINITION = "loss-definition";
+  public static final String MISSING_ACTIVATION = "missing-activation";
   public static final String DEEPLOCALIZE = "deeplocalize";
 
   private DetectorIds() {}

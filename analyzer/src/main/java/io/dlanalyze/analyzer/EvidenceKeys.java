@@ -80,6 +80,11 @@ public final class EvidenceKeys {
   public static final EvidenceKey<Long> LONGEST_RUN_STEPS = count("longest_run_steps");
   public static final EvidenceKey<String> LOSS = text("loss");
   public static final EvidenceKey<Boolean> LOSS_STALLED = flag("loss_stalled");
+  public static final EvidenceKey<Double> LOSS_FLOOR = real("loss_floor");
+  public static final EvidenceKey<Double> LOSS_MIN = real("loss_min");
+  public static final EvidenceKey<Long> AFFINE_LAYERS = count("affine_layers");
+  public static final EvidenceKey<Long> NUM_CLASSES = count("num_classes");
+  public static final EvidenceKey<Boolean> LOSS_FROM_LOGITS = flag("loss_from_logits");
   public static final EvidenceKey<Double> MAX_BLOCK_LOSS = real("max_block_loss");
   public static final EvidenceKey<Double> MAX_RATIO = real("max_ratio");
   public static final EvidenceKey<Double> MAX_VARIANCE = real("max_variance");
@@ -127,6 +132,7 @@ public final class EvidenceKeys {
   public static final EvidenceKey<Double> ZERO_RATIO = real("zero_ratio");
   public static final EvidenceKey<Long> ZERO_STEPS = count("zero_steps");
   public static final EvidenceKey<TargetRule> TARGET_RULE = choice("rule", TargetRule.class);
+  public static final EvidenceKey<LossRule> LOSS_RULE = choice("rule", LossRule.class);
   public static final EvidenceKey<GradientRule> GRADIENT_RULE = choice("rule", GradientRule.class);
   public static final EvidenceKey<VanishingRule> VANISHING_RULE =
       choice("rule", VanishingRule.class);
@@ -147,6 +153,22 @@ public final class EvidenceKeys {
     SINGLE_UNIT_SOFTMAX,
     RELU_OUTPUT_CROSS_ENTROPY,
     TARGETS_OUTSIDE_ACTIVATION_RANGE
+  }
+
+  /** loss-definition's rules: what about the loss contradicts its own definition. */
+  public enum LossRule implements EvidenceKey.Choice {
+    /** The loss went below the smallest value its function can take. */
+    BELOW_FLOOR,
+    /** A binary cross-entropy saw targets outside [0, 1]. */
+    TARGETS_OUTSIDE_LOSS_RANGE,
+    /** A loss that applies softmax or sigmoid itself got an output that already did. */
+    LOGITS_LOSS_ON_PROBABILITIES,
+    /** A loss that expects probabilities got raw scores (a linear output). */
+    PROBABILITY_LOSS_ON_LOGITS,
+    /** A regression loss on a softmax output. */
+    REGRESSION_LOSS_ON_SOFTMAX,
+    /** A binary loss on a softmax over several classes, or one output unit for several classes. */
+    BINARY_LOSS_MULTICLASS
   }
 
   /** exploding-gradient's rules: a layer's norm grew, or the first layer's dwarfs the last's. */

@@ -12,9 +12,27 @@ import static java.util.Objects.requireNonNull;
  *     {@code null} when not known
  * @param params number of parameters, or -1 when not known
  * @param trainable whether the optimizer updates the layer; frozen layers are {@code false}
+ * @param training {@code Boolean.FALSE} when the layer ran in inference mode while the model
+ *     trained (a BatchNorm or Dropout layer left in eval mode), {@code null} when not known
+ * @param inOptimizer {@code false} when the optimizer holds none of the layer's parameters (they
+ *     require gradients but are never updated), {@code true} when it does or when not known
+ * @param fanIn inputs per unit of the layer's first kernel, or -1 when not known
+ * @param fanOut outputs per input of the layer's first kernel, or -1 when not known
+ * @param regularizer the layer's weight penalty as written by the recorder (e.g. {@code
+ *     {"l2":0.01}}), or {@code null} when it has none or it is not known
  */
 public record LayerInfo(
-    int index, String name, String type, String activation, long params, boolean trainable) {
+    int index,
+    String name,
+    String type,
+    String activation,
+    long params,
+    boolean trainable,
+    Boolean training,
+    boolean inOptimizer,
+    long fanIn,
+    long fanOut,
+    String regularizer) {
   /**
    * The largest layer index a trace may use (2^20), in rows and in {@code dltrace.layers}: larger
    * values are rejected rather than sizing per-layer tables by them.
@@ -23,5 +41,19 @@ public record LayerInfo(
 
   public LayerInfo {
     requireNonNull(name, "name is null");
+  }
+
+  /** A layer with the core fields only (the optional extension fields not known). */
+  public LayerInfo(
+      int index, String name, String type, String activation, long params, boolean trainable) {
+    this(index, name, type, activation, params, trainable, null, true, -1, -1, null);
+  }
+
+  /**
+   * True when the layer's weights cannot change during training: not trainable, or trainable but
+   * absent from the optimizer.
+   */
+  public boolean frozen() {
+    return !trainable || !inOptimizer;
   }
 }

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.databind.util.RawValue;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -40,6 +41,15 @@ public final class TraceMetadata {
   public static final String NUM_CLASSES = "dltrace.num_classes";
 
   /** The format version this library writes. */
+  /** Extension: {@code true} when the loss takes logits, {@code false} when probabilities. */
+  public static final String LOSS_FROM_LOGITS = "dltrace.loss_from_logits";
+
+  /** Extension: the optimizer's weight decay. */
+  public static final String WEIGHT_DECAY = "dltrace.weight_decay";
+
+  /** Extension: the optimizer's momentum. */
+  public static final String MOMENTUM = "dltrace.momentum";
+
   public static final String CURRENT_VERSION = "1";
 
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -144,6 +154,27 @@ public final class TraceMetadata {
     return parseInt(values.get(NUM_CLASSES));
   }
 
+  /** Whether the loss takes logits ({@code dltrace.loss_from_logits}), if the recorder knew. */
+  public Optional<Boolean> lossFromLogits() {
+    String text = values.get(LOSS_FROM_LOGITS);
+    if (text == null) {
+      return Optional.empty();
+    }
+    return switch (text.trim().toLowerCase(ROOT)) {
+      case "true" -> Optional.of(Boolean.TRUE);
+      case "false" -> Optional.of(Boolean.FALSE);
+      default -> Optional.empty();
+    };
+  }
+
+  public OptionalDouble weightDecay() {
+    return parseDouble(values.get(WEIGHT_DECAY));
+  }
+
+  public OptionalDouble momentum() {
+    return parseDouble(values.get(MOMENTUM));
+  }
+
   /** The layers listed in {@code dltrace.layers}, or an empty list when the key is absent. */
   public List<LayerInfo> layers() {
     return layers;
@@ -177,6 +208,21 @@ public final class TraceMetadata {
       node.put("activation", layer.activation());
       node.put("params", layer.params());
       node.put("trainable", layer.trainable());
+      if (layer.training() != null) {
+        node.put("training", layer.training());
+      }
+      if (!layer.inOptimizer()) {
+        node.put("in_optimizer", false);
+      }
+      if (layer.fanIn() >= 0) {
+        node.put("fan_in", layer.fanIn());
+      }
+      if (layer.fanOut() >= 0) {
+        node.put("fan_out", layer.fanOut());
+      }
+      if (layer.regularizer() != null) {
+        node.putRawValue("regularizer", new RawValue(layer.regularizer()));
+      }
     }
     return array.toString();
   }
@@ -239,10 +285,30 @@ public final class TraceMetadata {
               textOrNull(node.get("type")),
               textOrNull(node.get("activation")),
               node.path("params").asLong(-1),
-              node.path("trainable").asBoolean(true)));
+              node.path("trainable").asBoolean(true),
+              node.path("training").isBoolean() ? node.get("training").booleanValue() : null,
+              node.path("in_optimizer").asBoolean(true),
+              node.path("fan_in").canConvertToLong() ? node.path("fan_in").asLong(-1) : -1,
+              node.path("fan_out").canConvertToLong() ? node.path("fan_out").asLong(-1) : -1,
+              regularizer(node.get("regularizer"))));
       position++;
     }
     return layers;
+  }
+
+  /**
+   * The regularizer as compact JSON (an object of factors, or a quoted name), or null for none:
+   * absent, null, empty, or longer than a name may be.
+   */
+  private static String regularizer(JsonNode node) {
+    if (node == null || node.isNull() || (node.isContainerNode() && node.isEmpty())) {
+      return null;
+    }
+    String text = node.toString();
+    if (text.length() > Limits.MAX_NAME_CHARS) {
+      return null;
+    }
+    return text;
   }
 
   private static String textOrNull(JsonNode node) {

@@ -20,6 +20,7 @@ import io.dlanalyze.analyzer.DetectorSpec;
 import io.dlanalyze.analyzer.Evidence;
 import io.dlanalyze.analyzer.EvidenceKeys.Direction;
 import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.Optimizers;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.StepView;
 import io.dlanalyze.analyzer.Symptom;
@@ -163,7 +164,14 @@ public final class EffectiveLearningRateDetector implements Detector {
     double typical = Math.pow(10, state.firedSum / state.firedCount);
     long length = band.length();
     boolean stalled = gate.judgeable() && gate.stalledAt(band.end());
-    boolean warn = stalled && !learned && !gate.nonFinite();
+    // An adaptive optimizer's step is about lr per parameter whatever ||g||: a low lr x ||g|| /
+    // ||w||
+    // says nothing about its updates, so it stays info.
+    boolean warn =
+        stalled
+            && !learned
+            && !gate.nonFinite()
+            && (tooHigh || !Optimizers.adaptive(context.metadata()));
     String name = context.layer(layer).name();
     double bound = tooHigh ? high : low;
     Evidence.Builder evidence =

@@ -20,6 +20,7 @@ import static io.dlanalyze.analyzer.EvidenceKeys.INPUT_MIN;
 import static io.dlanalyze.analyzer.EvidenceKeys.INPUT_STD;
 import static io.dlanalyze.analyzer.EvidenceKeys.LEARNING_RATE;
 import static io.dlanalyze.analyzer.EvidenceKeys.LOSS;
+import static io.dlanalyze.analyzer.EvidenceKeys.LOSS_RULE;
 import static io.dlanalyze.analyzer.EvidenceKeys.MAX_BLOCK_LOSS;
 import static io.dlanalyze.analyzer.EvidenceKeys.MAX_VARIANCE;
 import static io.dlanalyze.analyzer.EvidenceKeys.MEAN_ZERO_FRACTION;
@@ -43,19 +44,27 @@ import io.dlanalyze.analyzer.EvidenceKey;
 import io.dlanalyze.analyzer.EvidenceKeys.ConvergenceRule;
 import io.dlanalyze.analyzer.EvidenceKeys.Direction;
 import io.dlanalyze.analyzer.EvidenceKeys.GradientRule;
+import io.dlanalyze.analyzer.EvidenceKeys.LossRule;
 import io.dlanalyze.analyzer.EvidenceKeys.TargetRule;
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Layer;
+import io.dlanalyze.analyzer.LossFunction;
+import io.dlanalyze.analyzer.LossHistory;
+import io.dlanalyze.analyzer.Optimizers;
 import io.dlanalyze.analyzer.RootCause;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.Symptom;
 import io.dlanalyze.analyzer.text.Numbers;
 import io.dlanalyze.analyzer.text.Phrases;
+import io.dlanalyze.trace.LayerInfo;
+import io.dlanalyze.trace.Phase;
 import io.dlanalyze.trace.TraceMetadata;
 import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.HashSet;
 import java.util.List;
-import java.util.Locale;
 import java.util.OptionalDouble;
+import java.util.Set;
 
 /**
  * Turns the ranked findings into one most likely cause with a concrete fix, plus the other
@@ -107,14 +116,22 @@ final class RootCauseAnalysis {
     if (top == null) {
       return null;
     }
-    targetMismatch();
+    targetMismatch(EnumSet.of(TargetRule.SINGLE_UNIT_SOFTMAX));
+    lossDefinition();
+    dataScale();
+    targetMismatch(EnumSet.complementOf(EnumSet.of(TargetRule.SINGLE_UNIT_SOFTMAX)));
     growthBeforeNonFinite();
+    updateBlewUp();
     numericalError();
+    // After the numerical errors: stacked linear layers make a weak model, they do not make NaN.
+    missingActivation();
     unnormalizedInputs();
     learningRateTooHigh();
+    constantInitialization();
     dyingRelu();
     saturation();
     vanishing();
+    nothingUpdates();
     deadOrUnchanged();
     notLearning();
     if (primary == null) {
@@ -125,11 +142,103 @@ final class RootCauseAnalysis {
 
   // ---- rules -------------------------------------------------------------------------------
 
-  private void targetMismatch() {
+  /** A loss that contradicts its own definition: the configuration, not a layer, is at fault. */
+  private void lossDefinition() {
+    for (Finding f : atLeastWarning(DetectorIds.LOSS_DEFINITION)) {
+      LossRule rule = f.evidence().get(LOSS_RULE);
+      if (rule == null) {
+        continue;
+      }
+      String fix =
+          switch (rule) {
+            case BELOW_FLOOR ->
+                "Check the labels and the output against the loss: a binary cross-entropy needs"
+                    + " targets in [0, 1], NLLLoss needs log_softmax outputs, a categorical"
+                    + " cross-entropy needs class indices or one-hot targets";
+            case TARGETS_OUTSIDE_LOSS_RANGE ->
+                "Map the labels into {0, 1} (e.g. y - 1 for labels 1 and 2), or use a"
+                    + " categorical cross-entropy with one output unit per class";
+            case LOGITS_LOSS_ON_PROBABILITIES ->
+                "Remove the softmax/sigmoid from the output layer (the loss applies it), or use"
+                    + " a loss that takes probabilities";
+            case PROBABILITY_LOSS_ON_LOGITS ->
+                LossFunction.of(metadata) == LossFunction.NLL_ON_LOG_PROBABILITIES
+                    ? "End the model in log_softmax, or use CrossEntropyLoss on the raw scores"
+                    : "End the model in softmax (sigmoid for one unit), or pass"
+                        + " from_logits=True to the loss";
+            case REGRESSION_LOSS_ON_SOFTMAX ->
+                "Use a cross-entropy loss for classification (sparse/categorical"
+                    + " cross-entropy, or CrossEntropyLoss on the raw scores)";
+            case BINARY_LOSS_MULTICLASS ->
+                "Use a categorical cross-entropy with one output unit per class (softmax, or"
+                    + " CrossEntropyLoss on raw scores)";
+          };
+      offer(f, false, "Loss does not fit the model: " + uncapitalizedMessage(f), fix);
+    }
+  }
+
+  /** Stacked linear layers: a model-level design fault. */
+  private void missingActivation() {
+    for (Finding f : atLeastWarning(DetectorIds.MISSING_ACTIVATION)) {
+      offer(
+          f,
+          false,
+          "No non-linearity: " + uncapitalizedMessage(f),
+          "Add a non-linear activation (e.g. ReLU) after each hidden layer");
+    }
+  }
+
+  /**
+   * Unnormalized inputs whose range also covers the targets (an autoencoder, or a model that
+   * predicts its own inputs): one data-scaling fix repairs both, so it comes before the output
+   * layer's range.
+   */
+  private void dataScale() {
+    Finding inputs = strongest(DetectorIds.INPUT_RANGE);
+    if (inputs == null || !inputs.severity().atLeast(Severity.WARNING)) {
+      return;
+    }
+    for (Finding f : atLeastWarning(DetectorIds.TARGET_RANGE)) {
+      if (f.evidence().get(TARGET_RULE) != TargetRule.TARGETS_OUTSIDE_ACTIVATION_RANGE) {
+        continue;
+      }
+      double inMin = real(inputs, INPUT_MIN);
+      double inMax = real(inputs, INPUT_MAX);
+      double tMin = real(f, TARGET_MIN);
+      double tMax = real(f, TARGET_MAX);
+      double slack = 1e-6 * Math.max(1, Math.abs(inMax - inMin));
+      if (tMin >= inMin - slack && tMax <= inMax + slack) {
+        offer(
+            f,
+            false,
+            format(
+                ROOT,
+                "The data are not scaled: the inputs range over [%s, %s] and the targets over"
+                    + " [%s, %s], beyond what the output layer %s (%s) can produce",
+                Numbers.format(inMin),
+                Numbers.format(inMax),
+                Numbers.format(tMin),
+                Numbers.format(tMax),
+                f.layerName(),
+                string(f, OUTPUT_ACTIVATION)),
+            format(
+                ROOT,
+                "Scale the inputs and the targets into [0, 1] (divide by %s)",
+                Numbers.format(Math.max(Math.abs(inMax), Math.abs(inMin)))));
+      }
+    }
+  }
+
+  /**
+   * An output that cannot match its targets. A softmax over one unit comes first of all (no
+   * gradient reaches any layer, whatever the loss); the other rules after the loss's own
+   * definition.
+   */
+  private void targetMismatch(Set<TargetRule> rules) {
     for (Finding f : atLeastWarning(DetectorIds.TARGET_RANGE)) {
       TargetRule rule = f.evidence().get(TARGET_RULE);
       String layer = f.layerName();
-      if (rule == null) {
+      if (rule == null || !rules.contains(rule)) {
         continue;
       }
       switch (rule) {
@@ -271,6 +380,65 @@ final class RootCauseAnalysis {
     }
   }
 
+  /**
+   * NaN/Inf that first appears after an update, in a run whose weights had just grown by orders of
+   * magnitude in one or a few updates: the update size (learning rate, no clipping) is the cause,
+   * not the layer where the NaN surfaced.
+   */
+  private void updateBlewUp() {
+    Finding nan = first(DetectorIds.NUMERICAL_ERROR, null);
+    Finding growth = highWeights();
+    Finding effective = effectiveLr(Direction.HIGH);
+    if (nan == null || nan.firstStep() <= firstStep()) {
+      return;
+    }
+    Finding evidence = effective != null ? effective : growth;
+    if (evidence == null || evidence.firstStep() > nan.firstStep()) {
+      return;
+    }
+    offer(
+        evidence,
+        false,
+        Symptom.EXPLODING_GRADIENT,
+        format(
+            ROOT,
+            "Updates too large: %s, and the values turned NaN/Inf at step %d",
+            uncapitalizedMessage(evidence).replaceAll("[.]$", ""),
+            nan.firstStep()),
+        lrFix(100) + ", or clip gradients at 1.0");
+  }
+
+  /**
+   * Every layer with parameters stopped changing (or never changed) from the same first steps: the
+   * optimizer does not update the model (a learning rate of 0, a schedule that rounds to 0, a
+   * missing optimizer.step(), everything frozen), a model-level cause.
+   */
+  private void nothingUpdates() {
+    List<Finding> unchanged = new ArrayList<>();
+    for (Finding f : atLeastWarning(DetectorIds.UNCHANGED_VALUES)) {
+      if (f.phase() == Phase.WEIGHT && f.firstStep() <= firstStep() + 1) {
+        unchanged.add(f);
+      }
+    }
+    if (!coversEveryParameterLayer(unchanged)) {
+      return;
+    }
+    OptionalDouble lr = learningRate();
+    offer(
+        unchanged.get(0),
+        false,
+        format(
+            ROOT,
+            "No layer's weights ever change: the weights of all %d layers with parameters stayed"
+                + " the same from step %d (learning rate %s)",
+            unchanged.size(),
+            unchanged.get(0).firstStep(),
+            lr.isPresent() ? Numbers.format(lr.getAsDouble()) : "not recorded"),
+        "Check that the optimizer steps with a non-zero learning rate: a schedule or warm-up that"
+            + " rounds the rate to 0 (integer division), a missing optimizer.step(), or every"
+            + " parameter frozen");
+  }
+
   private void numericalError() {
     for (Finding f : atLeastWarning(DetectorIds.NUMERICAL_ERROR)) {
       offer(f, layerScope(f), symptomCause(f), RootCauseSelector.suggestedFix(f));
@@ -279,9 +447,17 @@ final class RootCauseAnalysis {
 
   private void unnormalizedInputs() {
     for (Finding f : atLeastWarning(DetectorIds.INPUT_RANGE)) {
+      // The symptom is what the unscaled inputs did to the network: units that died or saturated.
+      Finding effect = first(null, Symptom.DEAD_OR_ZERO);
+      Finding saturated = first(DetectorIds.SATURATION, null);
+      Symptom symptom =
+          saturated != null
+              ? Symptom.SATURATION
+              : effect != null ? Symptom.DEAD_OR_ZERO : Symptom.SATURATION;
       offer(
           f,
           false,
+          symptom,
           format(
               ROOT,
               "The inputs are not normalized: they range over [%s, %s] (mean %s, std %s) and the"
@@ -343,6 +519,39 @@ final class RootCauseAnalysis {
     offer(anchor, dying != null, "Learning rate too high: " + why, lrFix(10));
   }
 
+  /**
+   * Every layer with parameters started with weights of variance 0 (all zeros, or one constant):
+   * the units of a layer stay identical, and with ReLU they are dead from the first step. A
+   * model-level initialization fault.
+   */
+  private void constantInitialization() {
+    List<Finding> constant = new ArrayList<>();
+    for (Finding f : findings) {
+      Double initial = f.evidence().get(INITIAL_VARIANCE);
+      if (f.detector().equals(DetectorIds.WEIGHT_VARIANCE)
+          && f.evidence().get(DIRECTION) == Direction.LOW
+          && initial != null
+          && initial == 0) {
+        constant.add(f);
+      }
+    }
+    Finding dead = first(null, Symptom.DEAD_OR_ZERO);
+    if (dead == null || !coversEveryParameterLayer(constant)) {
+      return;
+    }
+    offer(
+        dead,
+        false,
+        format(
+            ROOT,
+            "Initialization: the weights of all %d layers with parameters started with variance 0"
+                + " (zeros or a constant), so the units of each layer are identical; %s",
+            constant.size(),
+            uncapitalizedMessage(dead)),
+        "Initialize the weights randomly (He for ReLU, Glorot for tanh/sigmoid), not with zeros"
+            + " or a constant");
+  }
+
   private void dyingRelu() {
     for (Finding f : atLeastWarning(DetectorIds.DYING_RELU)) {
       String cause =
@@ -356,14 +565,39 @@ final class RootCauseAnalysis {
               f.firstStep(),
               Numbers.percent(real(f, INITIAL_ZERO_FRACTION)));
       OptionalDouble lr = learningRate();
-      if (lr.isPresent() && lr.getAsDouble() >= 0.1 && !adaptive()) {
+      Finding grown = highWeights();
+      Finding effective = effectiveLr(Direction.HIGH);
+      if (highLearningRate()) {
         offer(
             f,
-            true,
-            cause
+            false,
+            "Learning rate too high: "
+                + Phrases.uncapitalize(cause)
                 + format(
                     ROOT, " under a high learning rate (%s)", Numbers.format(lr.getAsDouble())),
             lrFix(10) + format(ROOT, "; or use LeakyReLU in %s", f.layerName()));
+      } else if (real(f, INITIAL_ZERO_FRACTION) < 0.9
+          && ((grown != null && grown.firstStep() <= f.lastStep())
+              || (effective != null && effective.firstStep() <= f.lastStep()))) {
+        Finding why = effective != null ? effective : grown;
+        offer(
+            f,
+            false,
+            "Learning rate too high: "
+                + Phrases.uncapitalize(cause)
+                + "; "
+                + uncapitalizedMessage(why).replaceAll("[.]$", ""),
+            lrFix(10) + format(ROOT, "; or use LeakyReLU in %s", f.layerName()));
+      } else if (coversEveryParameterLayer(atLeastWarning(DetectorIds.DYING_RELU))
+          && real(f, INITIAL_ZERO_FRACTION) >= 0.9) {
+        offer(
+            f,
+            false,
+            "Initialization: every ReLU layer was dead from the first step ("
+                + Phrases.uncapitalize(cause)
+                + ")",
+            "Initialize the weights randomly with He scaling (not zeros or a constant) and keep"
+                + " the biases at 0");
       } else {
         offer(
             f,
@@ -430,7 +664,7 @@ final class RootCauseAnalysis {
                       + " He initialization, or add BatchNorm or residual connections",
                   saturating)
               : "Add BatchNorm or residual connections, or make the network shallower";
-      offer(f, true, cause, fix);
+      offer(f, saturating < 2, cause, fix);
     }
   }
 
@@ -509,6 +743,12 @@ final class RootCauseAnalysis {
   }
 
   private void offer(Finding anchor, boolean layerScope, String cause, String fix) {
+    offer(anchor, layerScope, anchor.symptom(), cause, fix);
+  }
+
+  /** Offers a cause whose symptom class differs from its anchor finding's. */
+  private void offer(
+      Finding anchor, boolean layerScope, Symptom symptom, String cause, String fix) {
     int rank = findings.indexOf(anchor) + 1;
     boolean layer = layerScope && !anchor.isModelLevel();
     if (primary == null) {
@@ -519,7 +759,7 @@ final class RootCauseAnalysis {
               layer ? anchor.layerName() : "model",
               cause,
               fix,
-              anchor.symptom().wireName(),
+              symptom.wireName(),
               rank,
               List.of());
       return;
@@ -532,7 +772,7 @@ final class RootCauseAnalysis {
         return;
       }
     }
-    alternatives.add(new RootCause.Alternative(cause, fix, anchor.symptom().wireName(), rank));
+    alternatives.add(new RootCause.Alternative(cause, fix, symptom.wireName(), rank));
   }
 
   /**
@@ -617,10 +857,11 @@ final class RootCauseAnalysis {
   }
 
   private boolean adaptive() {
-    String optimizer = metadata.optimizer().orElse("").toLowerCase(Locale.ROOT);
-    return optimizer.contains("adam")
-        || optimizer.contains("rmsprop")
-        || optimizer.contains("adagrad");
+    return Optimizers.adaptive(metadata);
+  }
+
+  private boolean highLearningRate() {
+    return Optimizers.highLearningRate(metadata, learningRate());
   }
 
   private boolean hasNonlinearHiddenLayer() {
@@ -635,6 +876,53 @@ final class RootCauseAnalysis {
       }
     }
     return false;
+  }
+
+  /** The first step the analysis saw. */
+  private long firstStep() {
+    long first = Long.MAX_VALUE;
+    for (Finding f : findings) {
+      first = Math.min(first, f.firstStep());
+    }
+    LossHistory history = context.lossHistory();
+    if (history.size() > 0) {
+      first = Math.min(first, history.step(0));
+    }
+    return first == Long.MAX_VALUE ? 0 : first;
+  }
+
+  /**
+   * True when the findings name at least two layers and every layer that has weights (a weight row
+   * in the trace) and is not frozen in the metadata.
+   */
+  private boolean coversEveryParameterLayer(List<Finding> found) {
+    Set<Integer> named = new HashSet<>();
+    for (Finding f : found) {
+      if (!f.isModelLevel()) {
+        named.add(f.layerIndex());
+      }
+    }
+    int parameterLayers = 0;
+    for (Layer layer : context.layers()) {
+      if (context.slot(layer.index(), Phase.WEIGHT) < 0) {
+        continue;
+      }
+      boolean frozen = metadata.layer(layer.index()).map(LayerInfo::frozen).orElse(false);
+      if (frozen) {
+        continue;
+      }
+      parameterLayers++;
+      if (!named.contains(layer.index())) {
+        return false;
+      }
+    }
+    return parameterLayers >= 2;
+  }
+
+  private static String uncapitalizedMessage(Finding f) {
+    String message = f.message();
+    return Phrases.uncapitalize(
+        message.endsWith(".") ? message.substring(0, message.length() - 1) : message);
   }
 
   private static String string(Finding f, EvidenceKey<String> key) {

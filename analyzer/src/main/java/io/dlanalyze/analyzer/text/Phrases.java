@@ -39,6 +39,36 @@ public final class Phrases {
     return text.isEmpty() ? text : Character.toUpperCase(text.charAt(0)) + text.substring(1);
   }
 
+  /**
+   * The sentence with its first word in lower case when that word is an ordinary English word this
+   * project starts sentences with ("The", "Over", "Every"...), so it can follow a colon; a layer
+   * name or an acronym at the start is kept as it is.
+   */
+  public static String uncapitalize(String sentence) {
+    int space = sentence.indexOf(' ');
+    String word = space < 0 ? sentence : sentence.substring(0, space);
+    return SENTENCE_STARTS.contains(word)
+        ? Character.toLowerCase(sentence.charAt(0)) + sentence.substring(1)
+        : sentence;
+  }
+
+  private static final java.util.Set<String> SENTENCE_STARTS =
+      java.util.Set.of(
+          "The",
+          "A",
+          "An",
+          "Over",
+          "Every",
+          "No",
+          "Its",
+          "Values",
+          "Numerical",
+          "Weights",
+          "All",
+          "Loss",
+          "Inputs",
+          "Targets");
+
   /** "1 step", "2 steps". */
   public static String count(long n, String singular, String plural) {
     return n + " " + (n == 1 ? singular : plural);

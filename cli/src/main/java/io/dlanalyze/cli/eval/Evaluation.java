@@ -13,6 +13,7 @@ import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Report;
 import io.dlanalyze.analyzer.RootCause;
 import io.dlanalyze.analyzer.Severity;
+import io.dlanalyze.analyzer.Symptom;
 import io.dlanalyze.analyzer.Verdict;
 import io.dlanalyze.trace.InputFiles;
 import io.dlanalyze.trace.TraceFormatException;
@@ -413,7 +414,13 @@ public final class Evaluation {
               ? "model"
               : cause.layerName() + " (#" + cause.layerIndex() + ")";
     }
-    String symptom = root == null ? null : root.symptom().wireName();
+    // The symptom is the one the root cause names: usually its finding's, but a cause can name
+    // what its finding led to (unnormalized inputs that made units die or saturate).
+    Symptom named =
+        cause != null && cause.symptom() != null
+            ? Symptom.fromWireName(cause.symptom())
+            : root == null ? null : root.symptom();
+    String symptom = named == null ? null : named.wireName();
     Boolean localized = null;
     Boolean symptomRight = null;
     if (testCase.buggy() && detected) {
@@ -424,7 +431,7 @@ public final class Evaluation {
                   ? cause.scope().equals(RootCause.MODEL)
                   : cause.scope().equals(RootCause.LAYER)
                       && cause.layerIndex() == expected.layerIndex());
-      symptomRight = root != null && testCase.symptomMatches(root.symptom());
+      symptomRight = named != null && testCase.symptomMatches(named);
     } else if (testCase.buggy()) {
       localized = false;
       symptomRight = false;

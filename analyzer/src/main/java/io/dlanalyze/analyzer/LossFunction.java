@@ -1,0 +1,116 @@
+package io.dlanalyze.analyzer;
+
+import static java.util.Locale.ROOT;
+
+import io.dlanalyze.trace.TraceMetadata;
+
+/**
+ * What a run's loss function expects, read from {@code dltrace.loss} (PyTorch class or function
+ * names, Keras names), {@code dltrace.framework} and {@code dltrace.loss_from_logits}. Every known
+ * kind is at least 0 for the inputs it is defined on, so a negative value means it got inputs it
+ * was not made for. A Keras categorical name in a run of another framework (a port that kept the
+ * Keras name) is {@link #UNKNOWN}: what the function expects is not known.
+ */
+public enum LossFunction {
+  /** Softmax cross-entropy on raw scores: PyTorch's CrossEntropyLoss, Keras with from_logits. */
+  CROSS_ENTROPY_ON_LOGITS(false, true),
+  /** Cross-entropy on probabilities: Keras' categorical losses without from_logits. */
+  CROSS_ENTROPY_ON_PROBABILITIES(false, false),
+  /** Negative log-likelihood on log-probabilities: PyTorch's NLLLoss (after log_softmax). */
+  NLL_ON_LOG_PROBABILITIES(false, false),
+  /** Binary cross-entropy on probabilities: PyTorch's BCELoss, Keras without from_logits. */
+  BINARY_ON_PROBABILITIES(true, false),
+  /** Binary cross-entropy on raw scores: BCEWithLogitsLoss, Keras with from_logits. */
+  BINARY_ON_LOGITS(true, true),
+  /** Mean squared error. */
+  SQUARED_ERROR(false, false),
+  /** Mean absolute error, Huber, smooth L1. */
+  ABSOLUTE_ERROR(false, false),
+  /** Named but none of the above, or not named: no rule applies. */
+  UNKNOWN(false, false);
+
+  private final boolean binary;
+  private final boolean logits;
+
+  LossFunction(boolean binary, boolean logits) {
+    this.binary = binary;
+    this.logits = logits;
+  }
+
+  /** True for the binary cross-entropies, which need targets in [0, 1]. */
+  public boolean binary() {
+    return binary;
+  }
+
+  /** True when the loss applies softmax or sigmoid itself (it takes raw scores). */
+  public boolean takesLogits() {
+    return logits;
+  }
+
+  /** True for the cross-entropies (categorical or binary) and NLL. */
+  public boolean crossEntropy() {
+    return this == CROSS_ENTROPY_ON_LOGITS
+        || this == CROSS_ENTROPY_ON_PROBABILITIES
+        || this == NLL_ON_LOG_PROBABILITIES
+        || binary;
+  }
+
+  /** True for the regression losses. */
+  public boolean regression() {
+    return this == SQUARED_ERROR || this == ABSOLUTE_ERROR;
+  }
+
+  /** The kind of a run's loss, from its metadata. */
+  public static LossFunction of(TraceMetadata metadata) {
+    String name = metadata.loss().orElse(null);
+    if (name == null || name.isBlank()) {
+      return UNKNOWN;
+    }
+    String framework = metadata.framework().orElse("").toLowerCase(ROOT);
+    boolean keras = framework.contains("keras") || framework.contains("tensorflow");
+    String n = name.toLowerCase(ROOT).replaceAll("[^a-z0-9]", "");
+    if (n.endsWith("loss")) {
+      n = n.substring(0, n.length() - 4);
+    }
+    Boolean fromLogits = metadata.lossFromLogits().orElse(null);
+    switch (n) {
+      case "crossentropy", "ce" -> {
+        // PyTorch's CrossEntropyLoss takes logits; Keras' has no plain "crossentropy" name.
+        return keras && !Boolean.TRUE.equals(fromLogits)
+            ? CROSS_ENTROPY_ON_PROBABILITIES
+            : CROSS_ENTROPY_ON_LOGITS;
+      }
+      case "categoricalcrossentropy",
+          "sparsecategoricalcrossentropy",
+          "categoricalfocalcrossentropy" -> {
+        // Keras' names, whose string losses default to from_logits=False. Written by another
+        // framework's run, the name says nothing about what the function expects.
+        if (!keras && fromLogits == null) {
+          return UNKNOWN;
+        }
+        return Boolean.TRUE.equals(fromLogits)
+            ? CROSS_ENTROPY_ON_LOGITS
+            : CROSS_ENTROPY_ON_PROBABILITIES;
+      }
+      case "nll", "nllloss" -> {
+        return NLL_ON_LOG_PROBABILITIES;
+      }
+      case "bce", "binarycrossentropy", "binaryfocalcrossentropy" -> {
+        // BCELoss and F.binary_cross_entropy take probabilities; so does Keras' default.
+        return Boolean.TRUE.equals(fromLogits) ? BINARY_ON_LOGITS : BINARY_ON_PROBABILITIES;
+      }
+      case "bcewithlogits", "binarycrossentropywithlogits" -> {
+        return BINARY_ON_LOGITS;
+      }
+      case "mse", "meansquarederror", "l2" -> {
+        return SQUARED_ERROR;
+      }
+      case "mae", "l1", "meanabsoluteerror", "huber", "smoothl1" -> {
+        return ABSOLUTE_ERROR;
+      }
+      default -> {
+        return UNKNOWN;
+      }
+    }
+  }
+}

@@ -1,0 +1,130 @@
+package io.dlanalyze.analyzer.detectors;
+
+import static io.dlanalyze.analyzer.EvidenceKeys.AFFINE_LAYERS;
+import static io.dlanalyze.analyzer.EvidenceKeys.OUTPUT_ACTIVATION;
+import static java.lang.String.format;
+import static java.util.Locale.ROOT;
+
+import io.dlanalyze.analyzer.ActivationKind;
+import io.dlanalyze.analyzer.AnalysisContext;
+import io.dlanalyze.analyzer.Detector;
+import io.dlanalyze.analyzer.DetectorIds;
+import io.dlanalyze.analyzer.DetectorSpec;
+import io.dlanalyze.analyzer.Evidence;
+import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.Layer;
+import io.dlanalyze.analyzer.LossFunction;
+import io.dlanalyze.analyzer.Severity;
+import io.dlanalyze.analyzer.StepView;
+import io.dlanalyze.analyzer.Symptom;
+import io.dlanalyze.trace.Phase;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Reports a network with no non-linearity: two or more fully connected or convolutional layers,
+ * every hidden one with a known linear activation, and no other layer between them that is not
+ * linear itself (only flatten, dropout, reshape and normalization layers are allowed). Such a stack
+ * computes one linear map, however deep, so it cannot fit anything a single layer cannot. The
+ * output layer may end in softmax or sigmoid: that does not make the hidden layers useful.
+ *
+ * <p>The rule reads {@code dltrace.layers}; a layer whose activation is not known stops it, so a
+ * trace without metadata never fires it.
+ */
+@DetectorSpec(
+    id = DetectorIds.MISSING_ACTIVATION,
+    symptom = Symptom.MISSING_ACTIVATION,
+    severity = Severity.WARNING,
+    summary = "Stacked linear layers with no non-linearity between them",
+    source = "Humbatova et al. 2020, missing activation function (docs/references.md#taxonomy)")
+public final class MissingActivationDetector implements Detector {
+  private long firstStep = -1;
+  private long lastStep = -1;
+  private long steps;
+
+  @Override
+  public void observe(StepView step) {
+    if (firstStep < 0) {
+      firstStep = step.step();
+    }
+    lastStep = step.step();
+    steps++;
+  }
+
+  @Override
+  public List<Finding> finish(AnalysisContext context) {
+    List<Finding> findings = new ArrayList<>();
+    List<Layer> layers = context.layers();
+    if (firstStep < 0 || layers.isEmpty() || !classifier(context)) {
+      return findings;
+    }
+    List<String> affine = new ArrayList<>();
+    for (int i = 0; i < layers.size(); i++) {
+      Layer layer = layers.get(i);
+      boolean output = i == layers.size() - 1;
+      String type = layer.type() == null ? "" : layer.type().toLowerCase(Locale.ROOT);
+      ActivationKind kind = layer.activationKind();
+      if (isAffine(type)) {
+        if (kind == ActivationKind.UNKNOWN) {
+          return findings;
+        }
+        if (kind != ActivationKind.LINEAR && !output) {
+          return findings;
+        }
+        affine.add(layer.name());
+      } else if (!isLinearHelper(type)
+          || (kind != ActivationKind.LINEAR && kind != ActivationKind.UNKNOWN)) {
+        // A layer that is not affine, or a helper that applies a non-linearity of its own (a
+        // BatchNorm followed by ReLU is recorded as one layer with activation relu).
+        return findings;
+      }
+    }
+    if (affine.size() < 2) {
+      return findings;
+    }
+    Layer output = layers.get(layers.size() - 1);
+    findings.add(
+        Finding.builder(this)
+            .at(-1, Phase.LOSS)
+            .steps(firstStep, lastStep, steps)
+            .evidence(
+                Evidence.builder()
+                    .put(AFFINE_LAYERS, (long) affine.size())
+                    .put(OUTPUT_ACTIVATION, output.activationKind().wireName())
+                    .build())
+            .message(
+                format(
+                    ROOT,
+                    "The %d layers %s have no activation between them: together they are one"
+                        + " linear map, so depth adds nothing and a non-linear boundary cannot be"
+                        + " learned.",
+                    affine.size(),
+                    String.join(", ", affine)))
+            .build());
+    return findings;
+  }
+
+  /**
+   * True for a classification run (task, or a cross-entropy loss): a regression may mean to be
+   * linear, a classifier of a non-linear boundary cannot be.
+   */
+  private static boolean classifier(AnalysisContext context) {
+    String task = context.metadata().task().orElse("");
+    return task.equalsIgnoreCase("classification")
+        || (task.isEmpty() && LossFunction.of(context.metadata()).crossEntropy());
+  }
+
+  private static boolean isAffine(String type) {
+    return type.contains("linear") || type.contains("dense") || type.startsWith("conv");
+  }
+
+  /** Layers that add no non-linearity of their own. */
+  private static boolean isLinearHelper(String type) {
+    return type.contains("flatten")
+        || type.contains("dropout")
+        || type.contains("reshape")
+        || type.contains("identity")
+        || type.contains("norm");
+  }
+}
