@@ -6,6 +6,7 @@ import io.dlanalyze.analyzer.detectors.DyingReluDetector;
 import io.dlanalyze.analyzer.detectors.EffectiveLearningRateDetector;
 import io.dlanalyze.analyzer.detectors.ExplodingGradientDetector;
 import io.dlanalyze.analyzer.detectors.InputRangeDetector;
+import io.dlanalyze.analyzer.detectors.LayerModeDetector;
 import io.dlanalyze.analyzer.detectors.LossDefinitionDetector;
 import io.dlanalyze.analyzer.detectors.MissingActivationDetector;
 import io.dlanalyze.analyzer.detectors.NotConvergingDetector;
@@ -66,6 +67,7 @@ public final class BuiltInDetectors {
               MissingActivationDetector.class,
               MissingActivationDetector::new,
               AnalysisMode.DEFAULT),
+          DetectorInfo.of(LayerModeDetector.class, LayerModeDetector::new, AnalysisMode.DEFAULT),
           DetectorInfo.of(
               DeepLocalizeDetector.class, DeepLocalizeDetector::new, AnalysisMode.DEEPLOCALIZE));
 

@@ -118,6 +118,7 @@ final class RootCauseAnalysis {
     }
     targetMismatch(EnumSet.of(TargetRule.SINGLE_UNIT_SOFTMAX));
     lossDefinition();
+    inferenceModeNormalization();
     dataScale();
     targetMismatch(EnumSet.complementOf(EnumSet.of(TargetRule.SINGLE_UNIT_SOFTMAX)));
     growthBeforeNonFinite();
@@ -133,6 +134,9 @@ final class RootCauseAnalysis {
     vanishing();
     nothingUpdates();
     deadOrUnchanged();
+    // After the layers whose values stopped changing: one that was not frozen on purpose is the
+    // more specific evidence.
+    frozenLayer();
     notLearning();
     if (primary == null) {
       offer(top, layerScope(top), symptomCause(top), RootCauseSelector.suggestedFix(top));
@@ -175,6 +179,66 @@ final class RootCauseAnalysis {
           };
       offer(f, false, "Loss does not fit the model: " + uncapitalizedMessage(f), fix);
     }
+  }
+
+  /** A normalization layer left in inference mode: the fault is in that layer. */
+  private void inferenceModeNormalization() {
+    for (Finding f : atLeastWarning(DetectorIds.LAYER_MODE)) {
+      if (f.symptom() == Symptom.SATURATION) {
+        offer(
+            f,
+            true,
+            "Normalization disabled: " + uncapitalizedMessage(f),
+            format(
+                ROOT,
+                "Let %s normalize with batch statistics while training (PyTorch: call"
+                    + " model.train() before the training loop and do not switch the layer to"
+                    + " eval(); Keras: keep it trainable and do not call it with"
+                    + " training=False), or scale the inputs before it",
+                f.layerName()));
+      }
+    }
+  }
+
+  /**
+   * A run that does not learn, with frozen layers: the frozen output layer (nothing can adapt the
+   * output), else the last frozen layer, is the suspect.
+   */
+  private void frozenLayer() {
+    Finding frozen = null;
+    for (Finding f : findings) {
+      if (f.detector().equals(DetectorIds.LAYER_MODE) && f.symptom() == Symptom.UNCHANGED_VALUES) {
+        frozen = f;
+      }
+    }
+    if (frozen == null || frozen.isModelLevel()) {
+      return;
+    }
+    boolean stuck = false;
+    for (Finding f : findings) {
+      stuck |=
+          f.severity().atLeast(Severity.WARNING)
+              && (f.symptom() == Symptom.NOT_LEARNING
+                  || f.symptom() == Symptom.SLOW_CONVERGENCE
+                  || f.symptom() == Symptom.UNCHANGED_VALUES);
+    }
+    if (!stuck) {
+      return;
+    }
+    offer(
+        frozen,
+        true,
+        format(
+            ROOT,
+            "A frozen layer: %s is never updated while the run does not learn (%s)",
+            frozen.layerName(),
+            uncapitalizedMessage(frozen)),
+        format(
+            ROOT,
+            "Unfreeze %s (trainable=True / requires_grad=True, and create the optimizer after"
+                + " adding it so that it holds its parameters); freeze only the pre-trained"
+                + " layers",
+            frozen.layerName()));
   }
 
   /** Stacked linear layers: a model-level design fault. */

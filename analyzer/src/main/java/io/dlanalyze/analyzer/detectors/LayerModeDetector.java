@@ -1,0 +1,161 @@
+package io.dlanalyze.analyzer.detectors;
+
+import static io.dlanalyze.analyzer.EvidenceKeys.AFFECTED_LAYERS;
+import static io.dlanalyze.analyzer.EvidenceKeys.OUTPUT_RMS;
+import static java.lang.String.format;
+import static java.util.Locale.ROOT;
+
+import io.dlanalyze.analyzer.AnalysisContext;
+import io.dlanalyze.analyzer.Detector;
+import io.dlanalyze.analyzer.DetectorIds;
+import io.dlanalyze.analyzer.DetectorSpec;
+import io.dlanalyze.analyzer.Evidence;
+import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.Layer;
+import io.dlanalyze.analyzer.Severity;
+import io.dlanalyze.analyzer.StepView;
+import io.dlanalyze.analyzer.Symptom;
+import io.dlanalyze.analyzer.text.Numbers;
+import io.dlanalyze.trace.Column;
+import io.dlanalyze.trace.LayerInfo;
+import io.dlanalyze.trace.Phase;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Reports what {@code dltrace.layers} says about how each layer trains, which the statistics alone
+ * cannot tell:
+ *
+ * <ul>
+ *   <li><b>Frozen layers</b> ({@code trainable: false}, or {@code in_optimizer: false}: parameters
+ *       the optimizer never updates), listed by name at {@code info}. Freezing is often deliberate
+ *       (fine-tuning); the root-cause analysis blames a frozen layer only when the run does not
+ *       learn.
+ *   <li><b>A normalization layer in inference mode</b> ({@code training: false}) while the model
+ *       trains and the layer itself is trainable: a BatchNorm left in eval mode normalizes with its
+ *       running statistics (mean 0, variance 1 at the start) instead of the batch's, so it passes
+ *       unscaled inputs through. A warning at that layer when it is trainable (a forgotten {@code
+ *       model.eval()}/{@code training=False}), or when its output reached an RMS of 10 or more (it
+ *       did not normalize); a frozen layer that normalizes is a deliberate choice (fine tuning) and
+ *       stays info.
+ * </ul>
+ *
+ * A trace without {@code dltrace.layers} (or without these fields) gets no finding: the report
+ * lists the metadata it lacks.
+ */
+@DetectorSpec(
+    id = DetectorIds.LAYER_MODE,
+    symptom = Symptom.UNCHANGED_VALUES,
+    severity = Severity.INFO,
+    summary = "Frozen layers, and normalization layers left in inference mode while training",
+    source =
+        "Humbatova et al. 2020, frozen layer and wrong training mode"
+            + " (docs/references.md#taxonomy)")
+public final class LayerModeDetector implements Detector {
+  /** Output RMS at or above which a normalization layer is not normalizing. */
+  private static final double UNNORMALIZED_RMS = 10;
+
+  private long firstStep = -1;
+  private long lastStep = -1;
+  private long steps;
+  private final Map<Integer, Double> outputRms = new TreeMap<>();
+
+  @Override
+  public void begin(AnalysisContext context) {
+    for (LayerInfo info : context.metadata().layers()) {
+      if (Boolean.FALSE.equals(info.training())) {
+        outputRms.put(info.index(), 0.0);
+      }
+    }
+  }
+
+  @Override
+  public void observe(StepView step) {
+    if (firstStep < 0) {
+      firstStep = step.step();
+    }
+    lastStep = step.step();
+    steps++;
+    for (Map.Entry<Integer, Double> entry : outputRms.entrySet()) {
+      int layer = entry.getKey();
+      if (layer >= step.layerCount() || !step.has(layer, Phase.FORWARD)) {
+        continue;
+      }
+      double mean = step.mean(layer, Phase.FORWARD);
+      double std = Rows.valueOr(step, layer, Phase.FORWARD, Column.STD, 0);
+      double rms = Math.sqrt(mean * mean + std * std);
+      if (Double.isFinite(rms) && rms > entry.getValue()) {
+        entry.setValue(rms);
+      }
+    }
+  }
+
+  @Override
+  public List<Finding> finish(AnalysisContext context) {
+    List<Finding> findings = new ArrayList<>();
+    if (firstStep < 0) {
+      return findings;
+    }
+    List<String> frozen = new ArrayList<>();
+    int lastFrozen = -1;
+    int trainingLayers = 0;
+    for (LayerInfo info : context.metadata().layers()) {
+      if (info.frozen()) {
+        frozen.add(info.name());
+        lastFrozen = Math.max(lastFrozen, info.index());
+      } else if (info.params() != 0) {
+        trainingLayers++;
+      }
+    }
+    if (!frozen.isEmpty()) {
+      findings.add(
+          Finding.builder(this)
+              .at(lastFrozen, Phase.WEIGHT)
+              .steps(firstStep, lastStep, steps)
+              .evidence(Evidence.builder().put(AFFECTED_LAYERS, (long) frozen.size()).build())
+              .message(
+                  format(
+                      ROOT,
+                      "%d %s frozen (the optimizer never updates %s): %s.",
+                      frozen.size(),
+                      frozen.size() == 1 ? "layer is" : "layers are",
+                      frozen.size() == 1 ? "it" : "them",
+                      String.join(", ", frozen)))
+              .build());
+    }
+    if (trainingLayers == 0) {
+      return findings;
+    }
+    for (LayerInfo info : context.metadata().layers()) {
+      Layer layer = context.layer(info.index());
+      if (!Boolean.FALSE.equals(info.training()) || !layer.isNormalization()) {
+        continue;
+      }
+      double rms = outputRms.getOrDefault(info.index(), 0.0);
+      boolean unnormalized = rms >= UNNORMALIZED_RMS;
+      findings.add(
+          Finding.builder(this)
+              .symptom(Symptom.SATURATION)
+              .severity(!info.frozen() || unnormalized ? Severity.WARNING : Severity.INFO)
+              .at(info.index(), Phase.FORWARD)
+              .steps(firstStep, lastStep, steps)
+              .evidence(Evidence.builder().put(OUTPUT_RMS, rms).build())
+              .message(
+                  format(
+                      ROOT,
+                      "The normalization layer %s ran in inference mode while the model trained:"
+                          + " it normalized with its running statistics, not the batch's%s.",
+                      info.name(),
+                      unnormalized
+                          ? format(
+                              ROOT,
+                              ", and its output reached an RMS of %s: it did not normalize",
+                              Numbers.format(rms))
+                          : ""))
+              .build());
+    }
+    return findings;
+  }
+}
