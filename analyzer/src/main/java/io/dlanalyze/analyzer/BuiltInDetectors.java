@@ -5,6 +5,7 @@ import io.dlanalyze.analyzer.detectors.DeepLocalizeDetector;
 import io.dlanalyze.analyzer.detectors.DyingReluDetector;
 import io.dlanalyze.analyzer.detectors.EffectiveLearningRateDetector;
 import io.dlanalyze.analyzer.detectors.ExplodingGradientDetector;
+import io.dlanalyze.analyzer.detectors.InitialLossDetector;
 import io.dlanalyze.analyzer.detectors.InputRangeDetector;
 import io.dlanalyze.analyzer.detectors.LayerModeDetector;
 import io.dlanalyze.analyzer.detectors.LossDefinitionDetector;
@@ -68,6 +69,8 @@ public final class BuiltInDetectors {
               MissingActivationDetector::new,
               AnalysisMode.DEFAULT),
           DetectorInfo.of(LayerModeDetector.class, LayerModeDetector::new, AnalysisMode.DEFAULT),
+          DetectorInfo.of(
+              InitialLossDetector.class, InitialLossDetector::new, AnalysisMode.DEFAULT),
           DetectorInfo.of(
               DeepLocalizeDetector.class, DeepLocalizeDetector::new, AnalysisMode.DEEPLOCALIZE));
 

@@ -24,6 +24,7 @@ public final class DetectorIds {
   public static final String LOSS_DEFINITION = "loss-definition";
   public static final String MISSING_ACTIVATION = "missing-activation";
   public static final String LAYER_MODE = "layer-mode";
+  public static final String INITIAL_LOSS = "initial-loss";
   public static final String DEEPLOCALIZE = "deeplocalize";
 
   private DetectorIds() {}

@@ -85,6 +85,9 @@ public final class EvidenceKeys {
   public static final EvidenceKey<Long> AFFINE_LAYERS = count("affine_layers");
   public static final EvidenceKey<Long> NUM_CLASSES = count("num_classes");
   public static final EvidenceKey<Double> OUTPUT_RMS = real("output_rms");
+  public static final EvidenceKey<Double> INITIAL_LOSS = real("initial_loss");
+  public static final EvidenceKey<Double> UNIFORM_LOSS = real("uniform_loss");
+  public static final EvidenceKey<Double> RATIO = real("ratio");
   public static final EvidenceKey<Boolean> LOSS_FROM_LOGITS = flag("loss_from_logits");
   public static final EvidenceKey<Double> MAX_BLOCK_LOSS = real("max_block_loss");
   public static final EvidenceKey<Double> MAX_RATIO = real("max_ratio");

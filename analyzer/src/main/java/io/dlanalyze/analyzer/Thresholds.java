@@ -292,6 +292,21 @@ public final class Thresholds {
           1e300,
           "Weight variance (std^2) above which a layer's weights are poor (DeepDiagnosis)");
 
+  /**
+   * A classifier's loss at its first step, as a multiple of log(K) (the cross-entropy of a uniform
+   * guess over K classes), at or above which the initial outputs are confidently wrong. The largest
+   * ratio of a healthy dev run of the corpus was 2.6 (a fine-tuned CNN); the default sits about 2x
+   * above it (docs/evaluation.md#calibration).
+   */
+  public static final Threshold INITIAL_LOSS_RATIO =
+      Threshold.real(
+          "initial-loss-ratio",
+          5,
+          1,
+          1e300,
+          "First-step cross-entropy, as a multiple of log(classes), at or above which the"
+              + " initial outputs are confidently wrong");
+
   private static final List<Threshold> ALL =
       List.of(
           WINDOW,
@@ -322,7 +337,8 @@ public final class Thresholds {
           INPUT_BOUND,
           ABNORMAL_HIDDEN,
           WEIGHT_VARIANCE_LOW,
-          WEIGHT_VARIANCE_HIGH);
+          WEIGHT_VARIANCE_HIGH,
+          INITIAL_LOSS_RATIO);
 
   private Thresholds() {}
 

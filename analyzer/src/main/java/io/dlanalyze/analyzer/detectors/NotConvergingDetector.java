@@ -8,6 +8,7 @@ import static io.dlanalyze.analyzer.EvidenceKeys.CHANCE;
 import static io.dlanalyze.analyzer.EvidenceKeys.CONVERGENCE_RULE;
 import static io.dlanalyze.analyzer.EvidenceKeys.EPOCHS;
 import static io.dlanalyze.analyzer.EvidenceKeys.EXPLAINED_VARIANCE;
+import static io.dlanalyze.analyzer.EvidenceKeys.METRIC;
 import static io.dlanalyze.analyzer.EvidenceKeys.TARGET_VARIANCE;
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
@@ -18,6 +19,7 @@ import io.dlanalyze.analyzer.DetectorIds;
 import io.dlanalyze.analyzer.DetectorSpec;
 import io.dlanalyze.analyzer.Evidence;
 import io.dlanalyze.analyzer.EvidenceKeys.ConvergenceRule;
+import io.dlanalyze.analyzer.EvidenceKeys.Metric;
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.LossHistory;
 import io.dlanalyze.analyzer.Severity;
@@ -28,8 +30,11 @@ import io.dlanalyze.analyzer.text.Numbers;
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.Phase;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
 
 /**
  * Reports a model that never gets meaningfully better than guessing: over at least {@code
@@ -73,6 +78,9 @@ public final class NotConvergingDetector implements Detector {
   private long targetVarianceSteps;
   private long targetSteps;
 
+  /** Per epoch (in order of appearance): the sum and count of its validation accuracies. */
+  private final Map<Integer, double[]> validation = new LinkedHashMap<>();
+
   @Override
   public void begin(AnalysisContext context) {
     history = context.lossHistory();
@@ -86,6 +94,14 @@ public final class NotConvergingDetector implements Detector {
       firstStep = step.step();
     }
     lastStep = step.step();
+    if (step.has(-1, Phase.VAL_ACCURACY)) {
+      double accuracy = step.mean(-1, Phase.VAL_ACCURACY);
+      if (Double.isFinite(accuracy)) {
+        double[] sum = validation.computeIfAbsent(step.epoch(), e -> new double[2]);
+        sum[0] += accuracy;
+        sum[1]++;
+      }
+    }
     if (step.present(-1, Phase.TARGET, Column.MAX) && step.present(-1, Phase.TARGET, Column.MIN)) {
       targetMax = Math.max(targetMax, step.value(-1, Phase.TARGET, Column.MAX));
       targetMin = Math.min(targetMin, step.value(-1, Phase.TARGET, Column.MIN));
@@ -100,6 +116,54 @@ public final class NotConvergingDetector implements Detector {
         targetVarianceSteps++;
       }
     }
+  }
+
+  /**
+   * The training accuracy rose but the validation accuracy stayed at chance in every epoch: the
+   * model fits its training batches (memorizes) and learns nothing that carries over, as with
+   * shuffled or mismatched labels.
+   */
+  private Optional<Finding> validationAtChance(
+      double chance, double bar, double bestTraining, long onset) {
+    double best = Double.NEGATIVE_INFINITY;
+    int bestEpoch = -1;
+    for (Map.Entry<Integer, double[]> e : validation.entrySet()) {
+      double accuracy = e.getValue()[0] / e.getValue()[1];
+      if (accuracy > best) {
+        best = accuracy;
+        bestEpoch = e.getKey();
+      }
+    }
+    if (!(best < bar)) {
+      return Optional.empty();
+    }
+    return Optional.of(
+        Finding.builder(this)
+            .at(-1, Phase.VAL_ACCURACY)
+            .steps(onset, lastStep, validation.size())
+            .evidence(
+                Evidence.builder()
+                    .put(CONVERGENCE_RULE, ConvergenceRule.ACCURACY_AT_CHANCE)
+                    .put(METRIC, Metric.ACCURACY)
+                    .put(BEST_EPOCH_ACCURACY, best)
+                    .put(BEST_EPOCH, (long) bestEpoch)
+                    .put(CHANCE, chance)
+                    .put(BAR, bar)
+                    .put(EPOCHS, (long) validation.size())
+                    .build())
+            .message(
+                format(
+                    ROOT,
+                    "Over %d epochs the validation accuracy never exceeded %s (best %s in epoch"
+                        + " %d), against a chance level of %s, while the training accuracy reached"
+                        + " %s: nothing learned carries over to new data (are the labels right?).",
+                    validation.size(),
+                    Numbers.format(bar),
+                    Numbers.format(best),
+                    bestEpoch,
+                    Numbers.format(chance),
+                    Numbers.format(bestTraining)))
+            .build());
   }
 
   @Override
@@ -150,6 +214,8 @@ public final class NotConvergingDetector implements Detector {
                         bestEpoch,
                         Numbers.format(chance)))
                 .build());
+      } else if (validation.size() >= minEpochs) {
+        validationAtChance(chance, bar, best, onset).ifPresent(findings::add);
       }
       return findings;
     }

@@ -128,6 +128,7 @@ final class RootCauseAnalysis {
     missingActivation();
     unnormalizedInputs();
     learningRateTooHigh();
+    initialLoss();
     constantInitialization();
     dyingRelu();
     saturation();
@@ -239,6 +240,35 @@ final class RootCauseAnalysis {
                 + " adding it so that it holds its parameters); freeze only the pre-trained"
                 + " layers",
             frozen.layerName()));
+  }
+
+  /**
+   * A first loss far above a uniform guess's: the initialization (or, when the metadata lists a
+   * weight penalty, the penalty itself, which Keras adds to the loss) is the model-level cause.
+   */
+  private void initialLoss() {
+    for (Finding f : atLeastWarning(DetectorIds.INITIAL_LOSS)) {
+      boolean penalty =
+          metadata.weightDecay().orElse(0) > 0
+              || metadata.layers().stream().anyMatch(l -> l.regularizer() != null);
+      if (penalty) {
+        offer(
+            f,
+            false,
+            Symptom.NOT_LEARNING,
+            "Regularization dominates: "
+                + uncapitalizedMessage(f).replaceAll("[.]$", "")
+                + "; the weight penalty is part of that loss",
+            "Lower the weight penalty (L2 factor or weight_decay) by 100x or more, to about 1e-4");
+      } else {
+        offer(
+            f,
+            false,
+            "Initialization too large: " + uncapitalizedMessage(f),
+            "Initialize the weights with He (ReLU) or Glorot (tanh/sigmoid) scaling, and check"
+                + " that the inputs are standardized");
+      }
+    }
   }
 
   /** Stacked linear layers: a model-level design fault. */

@@ -1,0 +1,100 @@
+package io.dlanalyze.analyzer.detectors;
+
+import static io.dlanalyze.analyzer.EvidenceKeys.INITIAL_LOSS;
+import static io.dlanalyze.analyzer.EvidenceKeys.LOSS;
+import static io.dlanalyze.analyzer.EvidenceKeys.NUM_CLASSES;
+import static io.dlanalyze.analyzer.EvidenceKeys.RATIO;
+import static io.dlanalyze.analyzer.EvidenceKeys.THRESHOLD;
+import static io.dlanalyze.analyzer.EvidenceKeys.UNIFORM_LOSS;
+import static java.lang.String.format;
+import static java.util.Locale.ROOT;
+
+import io.dlanalyze.analyzer.AnalysisContext;
+import io.dlanalyze.analyzer.Detector;
+import io.dlanalyze.analyzer.DetectorIds;
+import io.dlanalyze.analyzer.DetectorSpec;
+import io.dlanalyze.analyzer.Evidence;
+import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.LossFunction;
+import io.dlanalyze.analyzer.LossHistory;
+import io.dlanalyze.analyzer.Severity;
+import io.dlanalyze.analyzer.StepView;
+import io.dlanalyze.analyzer.Symptom;
+import io.dlanalyze.analyzer.Thresholds;
+import io.dlanalyze.analyzer.text.Numbers;
+import io.dlanalyze.trace.Phase;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Reports a classifier whose loss at its first step, before any update, is far above log(K): the
+ * cross-entropy of a uniform guess over K classes, which a freshly initialized network starts near.
+ * A first loss many times larger means confidently wrong outputs from the start: weights
+ * initialized too large, or inputs far out of scale, saturating the softmax. Such a network spends
+ * its first epochs undoing its initialization, or never recovers.
+ *
+ * <p>Needs a cross-entropy loss (the metadata's {@code dltrace.loss}), the number of classes
+ * ({@code dltrace.num_classes}, at least 2) and a finite loss at the first step. The bar ({@code
+ * initial-loss-ratio}, default 5) sits about twice above the largest ratio of a healthy run of the
+ * calibration corpus.
+ */
+@DetectorSpec(
+    id = DetectorIds.INITIAL_LOSS,
+    symptom = Symptom.SATURATION,
+    severity = Severity.WARNING,
+    summary = "A classifier whose first loss is many times that of a uniform guess",
+    source =
+        "Initialization checks of LeCun et al. 1998 and Karpathy's 'A Recipe for Training Neural"
+            + " Networks' (docs/references.md#initial-loss)",
+    thresholds = {"initial-loss-ratio"})
+public final class InitialLossDetector implements Detector {
+  private long lastStep = -1;
+
+  @Override
+  public void observe(StepView step) {
+    lastStep = step.step();
+  }
+
+  @Override
+  public List<Finding> finish(AnalysisContext context) {
+    List<Finding> findings = new ArrayList<>();
+    LossFunction loss = LossFunction.of(context.metadata());
+    int classes = context.metadata().numClasses().orElse(0);
+    LossHistory history = context.lossHistory();
+    if (!loss.crossEntropy() || loss.binary() || classes < 2 || history.size() == 0) {
+      return findings;
+    }
+    double first = history.loss(0);
+    double uniform = Math.log(classes);
+    double bar = context.options().get(Thresholds.INITIAL_LOSS_RATIO);
+    double ratio = first / uniform;
+    if (!(ratio >= bar)) {
+      return findings;
+    }
+    findings.add(
+        Finding.builder(this)
+            .at(-1, Phase.LOSS)
+            .steps(history.step(0), lastStep, 1)
+            .evidence(
+                Evidence.builder()
+                    .put(LOSS, context.metadata().loss().orElse(""))
+                    .put(INITIAL_LOSS, first)
+                    .put(UNIFORM_LOSS, uniform)
+                    .put(NUM_CLASSES, (long) classes)
+                    .put(RATIO, ratio)
+                    .put(THRESHOLD, bar)
+                    .build())
+            .message(
+                format(
+                    ROOT,
+                    "The first loss was %s, %sx the %s of a uniform guess over %d classes: the"
+                        + " initial outputs were confidently wrong (weights initialized too large,"
+                        + " or inputs out of scale).",
+                    Numbers.format(first),
+                    Numbers.format(ratio),
+                    Numbers.format(uniform),
+                    classes))
+            .build());
+    return findings;
+  }
+}
