@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.dlanalyze.analyzer.MetadataGaps;
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.InputFiles;
 import io.dlanalyze.trace.LayerInfo;
@@ -97,6 +98,7 @@ final class InspectCommand implements Callable<Integer> {
           warnings.add(warning);
         }
       }
+      warnings.addAll(MetadataGaps.notes(reader.metadata()));
       if (format == Format.JSON) {
         out.print(json(reader, summary, warnings, problems));
       } else {

@@ -11,6 +11,7 @@ import io.dlanalyze.analyzer.DetectorInfo;
 import io.dlanalyze.analyzer.EvidenceKeys;
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Layer;
+import io.dlanalyze.analyzer.MetadataGaps;
 import io.dlanalyze.analyzer.Report;
 import io.dlanalyze.analyzer.RootCause;
 import io.dlanalyze.analyzer.Severity;
@@ -148,6 +149,10 @@ final class ReportAssembler {
     for (String key : SUMMARY_KEYS) {
       facts.metadata().get(key).ifPresent(value -> metadata.put(key, value));
     }
+    List<String> warnings = new ArrayList<>(facts.warnings());
+    if (options.mode() == AnalysisMode.DEFAULT) {
+      warnings.addAll(MetadataGaps.notes(facts.metadata()));
+    }
     TraceSummary summary =
         new TraceSummary(
             facts.path(),
@@ -162,7 +167,7 @@ final class ReportAssembler {
             metadata,
             facts.truncated(),
             facts.stoppedAtStep(),
-            facts.warnings());
+            warnings);
     List<String> ids = new ArrayList<>();
     for (DetectorInfo info : detectors) {
       ids.add(info.id());

@@ -1,0 +1,69 @@
+package io.dlanalyze.analyzer;
+
+import static java.lang.String.format;
+import static java.util.Locale.ROOT;
+
+import io.dlanalyze.trace.TraceMetadata;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Which rules lose their input when a trace lacks a {@code dltrace.*} key. Files rewritten by
+ * pandas, polars or DuckDB drop the Parquet key-value metadata; the statistics alone then decide,
+ * and the report and {@code inspect} say what did not run, so that a different root cause than a
+ * fully described run's is explained, not silent.
+ */
+public final class MetadataGaps {
+  /** A metadata key and what reads it. */
+  private record Need(String key, String readers) {}
+
+  private static final List<Need> NEEDS =
+      List.of(
+          new Need(
+              TraceMetadata.LAYERS,
+              "missing-activation, layer-mode (frozen layers, normalization in inference mode),"
+                  + " the output-activation rules of loss-definition and target-range, and the"
+                  + " root-cause rules that compare a finding with every layer"),
+          new Need(
+              TraceMetadata.LOSS,
+              "loss-definition, initial-loss, not-converging's regression rule and the ReLU"
+                  + " output rule of target-range"),
+          new Need(
+              TraceMetadata.NUM_CLASSES, "initial-loss and loss-definition's class-count rule"),
+          new Need(
+              TraceMetadata.OPTIMIZER,
+              "the learning-rate bands of the root cause (adaptive optimizers and SGD differ)"
+                  + " and effective-learning-rate's adaptive-optimizer rule"),
+          new Need(
+              TraceMetadata.LEARNING_RATE,
+              "effective-learning-rate (unless the trace has learning_rate rows) and the"
+                  + " learning-rate fixes of the root cause"),
+          new Need(
+              TraceMetadata.TASK, "missing-activation and the chance level of not-converging"));
+
+  private MetadataGaps() {}
+
+  /**
+   * One line per absent key that some rule reads, naming the rules that did not get it; empty when
+   * nothing is missing. A trace without any {@code dltrace.*} key gets one line for all of them.
+   */
+  public static List<String> notes(TraceMetadata metadata) {
+    List<String> absent = new ArrayList<>();
+    List<String> lines = new ArrayList<>();
+    for (Need need : NEEDS) {
+      if (metadata.get(need.key()).isEmpty()) {
+        absent.add(need.key());
+        lines.add(
+            format(ROOT, "no %s in the metadata: %s did not run", need.key(), need.readers()));
+      }
+    }
+    if (absent.size() == NEEDS.size()) {
+      return List.of(
+          "no dltrace.* metadata (a file rewritten by pandas, polars or DuckDB drops it):"
+              + " missing-activation, layer-mode, loss-definition, initial-loss and the"
+              + " metadata-based rules of target-range, not-converging, effective-learning-rate"
+              + " and the root cause did not run; the statistics alone decided");
+    }
+    return lines;
+  }
+}

@@ -1,0 +1,173 @@
+package io.dlanalyze.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.dlanalyze.analyzer.LossFunction;
+import io.dlanalyze.analyzer.Optimizers;
+import io.dlanalyze.analyzer.Thresholds;
+import io.dlanalyze.trace.Column;
+import io.dlanalyze.trace.Phase;
+import io.dlanalyze.trace.ReadOptions;
+import io.dlanalyze.trace.TraceBatch;
+import io.dlanalyze.trace.TraceMetadata;
+import io.dlanalyze.trace.TraceReader;
+import io.dlanalyze.trace.TraceReaders;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalDouble;
+import java.util.TreeMap;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The calibrated defaults stay where docs/evaluation.md#calibration says they are: each is
+ * recomputed here from the statistic it bounds, measured on every healthy run of the corpus's dev
+ * split (never the test split), and must sit beyond the healthy extreme by the stated margin. A
+ * change to the corpus or to a default that breaks the margin fails here, not silently in the
+ * field.
+ */
+class CalibrationTest {
+  /** Per healthy dev run: the statistics the defaults bound. */
+  record Run(
+      String id,
+      double maxWeightVariance,
+      double initialLossRatio,
+      double validationMargin,
+      double learningRate,
+      boolean adaptive) {}
+
+  private static final List<Run> HEALTHY_DEV = new ArrayList<>();
+
+  @BeforeAll
+  static void measure() throws IOException {
+    Path root = Python.repoRoot();
+    Path manifest = root.resolve("corpus/manifest.json");
+    JsonNode cases = new ObjectMapper().readTree(manifest.toFile()).path("cases");
+    for (JsonNode c : cases) {
+      if (c.path("buggy").asBoolean() || !"dev".equals(c.path("split").asText())) {
+        continue;
+      }
+      Path trace = manifest.getParent().resolve(c.path("trace").asText());
+      assertThat(Files.isRegularFile(trace)).as("corpus trace %s", trace).isTrue();
+      HEALTHY_DEV.add(measure(c.path("id").asText(), trace));
+    }
+  }
+
+  private static Run measure(String id, Path trace) {
+    try (TraceReader reader = TraceReaders.open(trace, ReadOptions.all())) {
+      TraceMetadata metadata = reader.metadata();
+      int classes = metadata.numClasses().orElse(0);
+      LossFunction loss = LossFunction.of(metadata);
+      double maxVariance = 0;
+      long firstLossStep = Long.MAX_VALUE;
+      double firstLoss = Double.NaN;
+      Map<Integer, double[]> validation = new TreeMap<>();
+      while (reader.next()) {
+        TraceBatch batch = reader.batch();
+        int[] phases = batch.ints(Column.PHASE);
+        int[] epochs = batch.ints(Column.EPOCH);
+        long[] steps = batch.longs(Column.STEP);
+        double[] means = batch.doubles(Column.MEAN);
+        double[] stds = batch.doubles(Column.STD);
+        for (int i = 0; i < batch.size(); i++) {
+          if (!Phase.isKnown(phases[i])) {
+            continue;
+          }
+          Phase phase = Phase.ofCode(phases[i]);
+          if (phase == Phase.WEIGHT && !batch.isNull(Column.STD, i) && Double.isFinite(stds[i])) {
+            maxVariance = Math.max(maxVariance, stds[i] * stds[i]);
+          } else if (phase == Phase.LOSS && Double.isFinite(means[i]) && steps[i] < firstLossStep) {
+            firstLossStep = steps[i];
+            firstLoss = means[i];
+          } else if (phase == Phase.VAL_ACCURACY && Double.isFinite(means[i])) {
+            double[] sum = validation.computeIfAbsent(epochs[i], e -> new double[2]);
+            sum[0] += means[i];
+            sum[1]++;
+          }
+        }
+      }
+      double ratio =
+          loss.crossEntropy() && !loss.binary() && classes >= 2
+              ? firstLoss / Math.log(classes)
+              : Double.NaN;
+      double margin = Double.NaN;
+      if (classes >= 2 && !validation.isEmpty()) {
+        double best = Double.NEGATIVE_INFINITY;
+        for (double[] sum : validation.values()) {
+          best = Math.max(best, sum[0] / sum[1]);
+        }
+        double chance = 1.0 / classes;
+        margin = (best - chance) / (1 - chance);
+      }
+      OptionalDouble lr = metadata.learningRate();
+      return new Run(
+          id, maxVariance, ratio, margin, lr.orElse(Double.NaN), Optimizers.adaptive(metadata));
+    }
+  }
+
+  @Test
+  void corpus_hasTheHealthyDevRunsTheDefaultsWereDerivedFrom() {
+    assertThat(HEALTHY_DEV).hasSizeGreaterThanOrEqualTo(100);
+  }
+
+  @Test
+  void weightVarianceHigh_sitsAtLeastFiveTimesAboveEveryHealthyDevRun() {
+    double worst = max(HEALTHY_DEV.stream().mapToDouble(Run::maxWeightVariance).toArray());
+    assertThat(Thresholds.WEIGHT_VARIANCE_HIGH.defaultValue()).isGreaterThanOrEqualTo(5 * worst);
+  }
+
+  @Test
+  void initialLossRatio_sitsAtLeastTwiceAboveEveryHealthyDevClassifier() {
+    double worst = max(HEALTHY_DEV.stream().mapToDouble(Run::initialLossRatio).toArray());
+    assertThat(worst).as("some healthy dev classifier has a first loss").isPositive();
+    assertThat(Thresholds.INITIAL_LOSS_RATIO.defaultValue()).isGreaterThanOrEqualTo(1.9 * worst);
+  }
+
+  @Test
+  void chanceMargin_sitsAtMostAThirdOfTheWorstHealthyDevValidationAccuracy() {
+    double worst = Double.POSITIVE_INFINITY;
+    for (Run run : HEALTHY_DEV) {
+      if (!Double.isNaN(run.validationMargin())) {
+        worst = Math.min(worst, run.validationMargin());
+      }
+    }
+    assertThat(worst).as("some healthy dev classifier has a validation accuracy").isFinite();
+    assertThat(Thresholds.CHANCE_MARGIN.defaultValue()).isLessThanOrEqualTo(worst / 3);
+  }
+
+  @Test
+  void highLearningRates_sitAtLeastTwiceAboveEveryHealthyDevRun() {
+    double adaptive = 0;
+    double plain = 0;
+    for (Run run : HEALTHY_DEV) {
+      if (Double.isNaN(run.learningRate())) {
+        continue;
+      }
+      if (run.adaptive()) {
+        adaptive = Math.max(adaptive, run.learningRate());
+      } else {
+        plain = Math.max(plain, run.learningRate());
+      }
+    }
+    assertThat(adaptive).isPositive();
+    assertThat(plain).isPositive();
+    assertThat(Optimizers.HIGH_ADAPTIVE_LR).isGreaterThanOrEqualTo(1.99 * adaptive);
+    assertThat(Optimizers.HIGH_SGD_LR).isGreaterThanOrEqualTo(1.99 * plain);
+  }
+
+  private static double max(double[] values) {
+    double max = Double.NEGATIVE_INFINITY;
+    for (double v : values) {
+      if (!Double.isNaN(v)) {
+        max = Math.max(max, v);
+      }
+    }
+    return max;
+  }
+}
