@@ -1,0 +1,45 @@
+package io.dlanalyze.analyzer;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.dlanalyze.trace.TraceMetadata;
+import java.util.Map;
+import java.util.OptionalDouble;
+import org.junit.jupiter.api.Test;
+
+class OptimizersTest {
+  private static TraceMetadata optimizer(String name) {
+    return TraceMetadata.of(Map.of(TraceMetadata.OPTIMIZER, name));
+  }
+
+  @Test
+  void adaptive_optimizersThatScaleByAGradientStatistic() {
+    for (String name :
+        new String[] {"Adam", "AdamW", "Adamax", "NAdam", "RMSprop", "Adagrad", "Adadelta", "Lion"}) {
+      assertThat(Optimizers.adaptive(optimizer(name))).as(name).isTrue();
+    }
+  }
+
+  @Test
+  void notAdaptive_sgdMomentumOrUnknown() {
+    assertThat(Optimizers.adaptive(optimizer("SGD"))).isFalse();
+    assertThat(Optimizers.adaptive(optimizer("sgd_momentum"))).isFalse();
+    assertThat(Optimizers.adaptive(TraceMetadata.empty())).isFalse();
+  }
+
+  @Test
+  void highLearningRate_isTwiceTheLargestHealthyRate_perOptimizerFamily() {
+    assertThat(Optimizers.highLearningRate(optimizer("Adam"), OptionalDouble.of(0.1))).isTrue();
+    assertThat(Optimizers.highLearningRate(optimizer("Adam"), OptionalDouble.of(0.05))).isFalse();
+    assertThat(Optimizers.highLearningRate(optimizer("SGD"), OptionalDouble.of(1.0))).isTrue();
+    assertThat(Optimizers.highLearningRate(optimizer("SGD"), OptionalDouble.of(0.5))).isFalse();
+    assertThat(Optimizers.highLearningRate(optimizer("SGD"), OptionalDouble.of(0.1))).isFalse();
+  }
+
+  @Test
+  void highLearningRate_withoutOptimizerOrRate_isNeverClaimed() {
+    assertThat(Optimizers.highLearningRate(TraceMetadata.empty(), OptionalDouble.of(10)))
+        .isFalse();
+    assertThat(Optimizers.highLearningRate(optimizer("SGD"), OptionalDouble.empty())).isFalse();
+  }
+}
