@@ -49,6 +49,29 @@ class EffectiveLearningRateDetectorTest {
   }
 
   @Test
+  void tooLow_underAnAdaptiveOptimizer_isInfoOnly() {
+    // Adam's step is about lr per parameter whatever ||g||: lr x ||g|| / ||w|| does not measure it.
+    List<Finding> findings = run(1e-7, true).meta(TraceMetadata.OPTIMIZER, "Adam").findings(ID);
+
+    assertThat(findings).isNotEmpty();
+    assertThat(findings).extracting(Finding::severity).containsOnly(Severity.INFO);
+  }
+
+  @Test
+  void tooLow_underSgd_stillWarns() {
+    assertThat(run(1e-7, true).meta(TraceMetadata.OPTIMIZER, "SGD").findings(ID))
+        .extracting(Finding::severity)
+        .containsOnly(Severity.WARNING);
+  }
+
+  @Test
+  void tooHigh_underAnAdaptiveOptimizer_stillWarns() {
+    assertThat(run(0.5, true).meta(TraceMetadata.OPTIMIZER, "Adam").findings(ID))
+        .extracting(Finding::severity)
+        .containsOnly(Severity.WARNING);
+  }
+
+  @Test
   void outOfBand_whileLossFalls_isInfoOnly() {
     assertThat(run(0.5, false).findings(ID))
         .extracting(Finding::severity)

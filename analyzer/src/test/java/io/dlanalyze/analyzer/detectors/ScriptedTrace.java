@@ -88,6 +88,14 @@ final class ScriptedTrace {
     return this;
   }
 
+  /** A layer whose {@code fan_out} (its number of output units) is known. */
+  ScriptedTrace layer(String name, String type, String activation, long fanOut) {
+    layers.add(
+        new LayerInfo(
+            layers.size(), name, type, activation, 100, true, null, true, -1, fanOut, null));
+    return this;
+  }
+
   ScriptedTrace frozenLayer(String name, String activation) {
     layers.add(new LayerInfo(layers.size(), name, "Linear", activation, 100, false));
     return this;

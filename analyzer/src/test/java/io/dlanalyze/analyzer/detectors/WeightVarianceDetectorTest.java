@@ -22,8 +22,8 @@ class WeightVarianceDetectorTest {
   }
 
   @Test
-  void divergingWeights_varianceAboveTen_warns() {
-    List<Finding> findings = weights(6).findings(ID);
+  void divergingWeights_varianceAboveOneHundred_warns() {
+    List<Finding> findings = weights(12).findings(ID);
 
     assertThat(findings).hasSize(1);
     Finding f = findings.get(0);
@@ -32,7 +32,14 @@ class WeightVarianceDetectorTest {
     assertThat(f.severity()).isEqualTo(Severity.WARNING);
     assertThat(f.firstStep()).isEqualTo(50);
     assertThat((double) f.evidence().get("max_variance"))
-        .isCloseTo(36, org.assertj.core.data.Offset.offset(1e-9));
+        .isCloseTo(144, org.assertj.core.data.Offset.offset(1e-9));
+  }
+
+  @Test
+  void varianceAboveDeepDiagnosisTen_belowTheDefault_noFinding() {
+    // 36: above DeepDiagnosis' 10 and the largest healthy dev run's 15.2 (a two-unit XOR net),
+    // below the default 100.
+    assertThat(weights(6).findings(ID)).isEmpty();
   }
 
   @Test

@@ -1,0 +1,270 @@
+package io.dlanalyze.analyzer.detectors;
+
+import static io.dlanalyze.analyzer.EvidenceKeys.LOSS;
+import static io.dlanalyze.analyzer.EvidenceKeys.LOSS_FLOOR;
+import static io.dlanalyze.analyzer.EvidenceKeys.LOSS_FROM_LOGITS;
+import static io.dlanalyze.analyzer.EvidenceKeys.LOSS_MIN;
+import static io.dlanalyze.analyzer.EvidenceKeys.LOSS_RULE;
+import static io.dlanalyze.analyzer.EvidenceKeys.NUM_CLASSES;
+import static io.dlanalyze.analyzer.EvidenceKeys.OUTPUT_ACTIVATION;
+import static io.dlanalyze.analyzer.EvidenceKeys.OUTPUT_WIDTH;
+import static io.dlanalyze.analyzer.EvidenceKeys.TARGET_MAX;
+import static io.dlanalyze.analyzer.EvidenceKeys.TARGET_MIN;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+import io.dlanalyze.analyzer.EvidenceKeys.LossRule;
+import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.Severity;
+import io.dlanalyze.analyzer.Symptom;
+import io.dlanalyze.analyzer.detectors.ScriptedTrace.Stats;
+import io.dlanalyze.trace.Phase;
+import io.dlanalyze.trace.TraceMetadata;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class LossDefinitionDetectorTest {
+  private static final String ID = "loss-definition";
+
+  /** A falling, positive loss; the output layer with its activation and width. */
+  private static ScriptedTrace run(
+      String framework, String loss, String outputActivation, long width) {
+    return ScriptedTrace.steps(60)
+        .meta(TraceMetadata.FRAMEWORK, framework)
+        .meta(TraceMetadata.LOSS, loss)
+        .layer("fc1", "relu")
+        .layer("out", "Linear", outputActivation, width)
+        .healthyLoss();
+  }
+
+  /** A loss falling linearly from 0.5 through 0 (at step 10) to -2.45, with no layers named. */
+  private static ScriptedTrace negativeLoss(String loss) {
+    return ScriptedTrace.steps(60)
+        .meta(TraceMetadata.FRAMEWORK, "pytorch")
+        .meta(TraceMetadata.LOSS, loss)
+        .model(Phase.LOSS, step -> Stats.scalar(0.5 - 0.05 * step));
+  }
+
+  private static LossRule rule(Finding f) {
+    return f.evidence().get(LOSS_RULE);
+  }
+
+  @Test
+  void knownLossBelowZero_isBelowFloor_fromTheFirstNegativeStep() {
+    List<Finding> findings = negativeLoss("NLLLoss").findings(ID);
+
+    assertThat(findings).hasSize(1);
+    Finding f = findings.get(0);
+    assertThat(rule(f)).isEqualTo(LossRule.BELOW_FLOOR);
+    assertThat(f.symptom()).isEqualTo(Symptom.LOSS_MISMATCH);
+    assertThat(f.severity()).isEqualTo(Severity.ERROR);
+    assertThat(f.isModelLevel()).isTrue();
+    assertThat(f.firstStep()).isEqualTo(11);
+    assertThat(f.evidence().get(LOSS)).isEqualTo("NLLLoss");
+    assertThat(f.evidence().get(LOSS_FLOOR)).isEqualTo(0.0);
+    assertThat(f.evidence().get(LOSS_MIN)).isCloseTo(-2.45, within(1e-9));
+    assertThat(f.message()).contains("NLLLoss").contains("from step 11");
+  }
+
+  @Test
+  void unknownLossBelowZero_noFinding() {
+    // A custom loss (or one with a regularizer of its own) may be negative.
+    assertThat(negativeLoss("my_contrastive_loss").findings(ID)).isEmpty();
+    assertThat(
+            ScriptedTrace.steps(60)
+                .model(Phase.LOSS, step -> Stats.scalar(0.5 - 0.05 * step))
+                .findings(ID))
+        .isEmpty();
+  }
+
+  @Test
+  void knownLoss_roundingBelowZero_orPositive_noFinding() {
+    ScriptedTrace rounding =
+        ScriptedTrace.steps(60)
+            .meta(TraceMetadata.FRAMEWORK, "pytorch")
+            .meta(TraceMetadata.LOSS, "CrossEntropyLoss")
+            .model(Phase.LOSS, step -> Stats.scalar(step < 30 ? 1.0 - step / 30.0 : -5e-5));
+
+    assertThat(rounding.findings(ID)).isEmpty();
+    assertThat(run("pytorch", "CrossEntropyLoss", "linear", 10).findings(ID)).isEmpty();
+  }
+
+  @Test
+  void binaryCrossEntropy_targetsOutsideZeroOne_fires_andTheNegativeLossIsNotReportedTwice() {
+    ScriptedTrace trace =
+        negativeLoss("BCELoss").model(Phase.TARGET, step -> Stats.of(1.5, 0.5).withRange(1, 2));
+
+    List<Finding> findings = trace.findings(ID);
+
+    assertThat(findings).hasSize(1);
+    Finding f = findings.get(0);
+    assertThat(rule(f)).isEqualTo(LossRule.TARGETS_OUTSIDE_LOSS_RANGE);
+    assertThat(f.severity()).isEqualTo(Severity.ERROR);
+    assertThat(f.isModelLevel()).isTrue();
+    assertThat(f.firstStep()).isEqualTo(0);
+    assertThat(f.evidence().get(TARGET_MIN)).isEqualTo(1.0);
+    assertThat(f.evidence().get(TARGET_MAX)).isEqualTo(2.0);
+    assertThat(f.message()).contains("[1, 2]").contains("BCELoss");
+  }
+
+  @Test
+  void binaryCrossEntropy_targetsInZeroOne_orCategoricalLossOnClassIndices_noFinding() {
+    ScriptedTrace bce =
+        run("pytorch", "BCELoss", "sigmoid", 1)
+            .model(Phase.TARGET, step -> Stats.of(0.5, 0.5).withRange(0, 1));
+    ScriptedTrace ce =
+        run("pytorch", "CrossEntropyLoss", "linear", 10)
+            .model(Phase.TARGET, step -> Stats.of(4.5, 2.8).withRange(0, 9));
+
+    assertThat(bce.findings(ID)).isEmpty();
+    assertThat(ce.findings(ID)).isEmpty();
+  }
+
+  @Test
+  void pytorchCrossEntropyLoss_onSoftmaxOutput_isLogitsLossOnProbabilities() {
+    List<Finding> findings = run("pytorch", "CrossEntropyLoss", "softmax", 10).findings(ID);
+
+    assertThat(findings).hasSize(1);
+    Finding f = findings.get(0);
+    assertThat(rule(f)).isEqualTo(LossRule.LOGITS_LOSS_ON_PROBABILITIES);
+    assertThat(f.symptom()).isEqualTo(Symptom.LOSS_MISMATCH);
+    assertThat(f.severity()).isEqualTo(Severity.WARNING);
+    assertThat(f.isModelLevel()).isTrue();
+    assertThat(f.evidence().get(OUTPUT_ACTIVATION)).isEqualTo("softmax");
+    assertThat(f.evidence().get(OUTPUT_WIDTH)).isEqualTo(10L);
+    assertThat(f.evidence().get(LOSS_FROM_LOGITS)).isNull();
+    assertThat(f.message()).contains("CrossEntropyLoss").contains("output layer out");
+  }
+
+  @Test
+  void bceWithLogits_onSigmoidOutput_isLogitsLossOnProbabilities() {
+    assertThat(run("pytorch", "BCEWithLogitsLoss", "sigmoid", 1).findings(ID))
+        .extracting(LossDefinitionDetectorTest::rule)
+        .containsExactly(LossRule.LOGITS_LOSS_ON_PROBABILITIES);
+  }
+
+  @Test
+  void logitsLosses_onLinearOutput_noFinding() {
+    assertThat(run("pytorch", "CrossEntropyLoss", "linear", 10).findings(ID)).isEmpty();
+    assertThat(run("pytorch", "BCEWithLogitsLoss", "linear", 1).findings(ID)).isEmpty();
+  }
+
+  @Test
+  void kerasSparseCrossEntropy_onLinearOutput_isProbabilityLossOnLogits() {
+    List<Finding> findings =
+        run("keras", "sparse_categorical_crossentropy", "linear", 10).findings(ID);
+
+    assertThat(findings).extracting(LossDefinitionDetectorTest::rule)
+        .containsExactly(LossRule.PROBABILITY_LOSS_ON_LOGITS);
+    assertThat(findings.get(0).evidence().get(OUTPUT_ACTIVATION)).isEqualTo("linear");
+    assertThat(findings.get(0).message()).contains("expects probabilities");
+  }
+
+  @Test
+  void kerasSparseCrossEntropy_fromLogitsFalse_onLinearOutput_quotesTheFlag() {
+    List<Finding> findings =
+        run("keras", "sparse_categorical_crossentropy", "linear", 10)
+            .meta(TraceMetadata.LOSS_FROM_LOGITS, "false")
+            .findings(ID);
+
+    assertThat(findings).hasSize(1);
+    assertThat(findings.get(0).evidence().get(LOSS_FROM_LOGITS)).isFalse();
+  }
+
+  @Test
+  void kerasSparseCrossEntropy_fromLogits_orOnSoftmax_noFinding() {
+    assertThat(
+            run("keras", "sparse_categorical_crossentropy", "linear", 10)
+                .meta(TraceMetadata.LOSS_FROM_LOGITS, "true")
+                .findings(ID))
+        .isEmpty();
+    assertThat(run("keras", "sparse_categorical_crossentropy", "softmax", 10).findings(ID))
+        .isEmpty();
+  }
+
+  @Test
+  void kerasNameInAPytorchRun_onLinearOutput_noFinding() {
+    // What the function expects is unknown: the port may have kept the Keras name only.
+    assertThat(run("pytorch", "categorical_crossentropy", "linear", 10).findings(ID)).isEmpty();
+  }
+
+  @Test
+  void nllOnSoftmaxOutput_isProbabilityLossOnLogits_butNotOnLogSoftmax() {
+    assertThat(run("pytorch", "NLLLoss", "softmax", 10).findings(ID))
+        .extracting(LossDefinitionDetectorTest::rule)
+        .containsExactly(LossRule.PROBABILITY_LOSS_ON_LOGITS);
+    assertThat(run("pytorch", "NLLLoss", "log_softmax", 10).findings(ID)).isEmpty();
+  }
+
+  @Test
+  void mseOnSoftmax_isRegressionLossOnSoftmax() {
+    List<Finding> findings = run("keras", "mse", "softmax", 3).findings(ID);
+
+    assertThat(findings).extracting(LossDefinitionDetectorTest::rule)
+        .containsExactly(LossRule.REGRESSION_LOSS_ON_SOFTMAX);
+    assertThat(findings.get(0).severity()).isEqualTo(Severity.WARNING);
+  }
+
+  @Test
+  void mseOnLinearOrSigmoidOutput_noFinding() {
+    assertThat(run("pytorch", "MSELoss", "linear", 1).findings(ID)).isEmpty();
+    assertThat(run("keras", "mean_squared_error", "sigmoid", 1).findings(ID)).isEmpty();
+  }
+
+  @Test
+  void bceOnOneUnit_withThreeClasses_isBinaryLossMulticlass() {
+    List<Finding> findings =
+        run("keras", "binary_crossentropy", "sigmoid", 1)
+            .meta(TraceMetadata.NUM_CLASSES, "3")
+            .findings(ID);
+
+    assertThat(findings).hasSize(1);
+    Finding f = findings.get(0);
+    assertThat(rule(f)).isEqualTo(LossRule.BINARY_LOSS_MULTICLASS);
+    assertThat(f.evidence().get(NUM_CLASSES)).isEqualTo(3L);
+    assertThat(f.evidence().get(OUTPUT_WIDTH)).isEqualTo(1L);
+    assertThat(f.message()).contains("3 classes");
+  }
+
+  @Test
+  void bceOnOneUnit_withTwoClasses_orUnknownWidth_noFinding() {
+    assertThat(
+            run("keras", "binary_crossentropy", "sigmoid", 1)
+                .meta(TraceMetadata.NUM_CLASSES, "2")
+                .findings(ID))
+        .isEmpty();
+    assertThat(
+            run("keras", "binary_crossentropy", "sigmoid", -1)
+                .meta(TraceMetadata.NUM_CLASSES, "3")
+                .findings(ID))
+        .isEmpty();
+  }
+
+  @Test
+  void bceOnSoftmaxOfManyUnits_isBinaryLossMulticlass_butNotOverTwoUnits() {
+    assertThat(run("keras", "binary_crossentropy", "softmax", 10).findings(ID))
+        .extracting(LossDefinitionDetectorTest::rule)
+        .containsExactly(LossRule.BINARY_LOSS_MULTICLASS);
+    assertThat(run("keras", "binary_crossentropy", "softmax", 2).findings(ID)).isEmpty();
+  }
+
+  @Test
+  void unknownLoss_onAnyOutput_noFinding() {
+    assertThat(run("pytorch", "KLDivLoss", "softmax", 10).findings(ID)).isEmpty();
+    assertThat(
+            ScriptedTrace.steps(60)
+                .layer("fc1", "relu")
+                .layer("out", "Linear", "softmax", 10)
+                .healthyLoss()
+                .findings(ID))
+        .isEmpty();
+  }
+
+  @Test
+  void unknownOutputActivation_noOutputRule() {
+    // The output layer's activation is not recorded: it may end in softmax or not.
+    assertThat(run("pytorch", "CrossEntropyLoss", null, 10).findings(ID)).isEmpty();
+    assertThat(run("keras", "sparse_categorical_crossentropy", null, 10).findings(ID)).isEmpty();
+    assertThat(run("keras", "mse", null, 10).findings(ID)).isEmpty();
+  }
+}

@@ -1,0 +1,135 @@
+package io.dlanalyze.analyzer.detectors;
+
+import static io.dlanalyze.analyzer.EvidenceKeys.AFFINE_LAYERS;
+import static io.dlanalyze.analyzer.EvidenceKeys.OUTPUT_ACTIVATION;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.Severity;
+import io.dlanalyze.analyzer.Symptom;
+import io.dlanalyze.trace.TraceMetadata;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class MissingActivationDetectorTest {
+  private static final String ID = "missing-activation";
+
+  private static ScriptedTrace classifier() {
+    return ScriptedTrace.steps(60)
+        .meta(TraceMetadata.FRAMEWORK, "pytorch")
+        .meta(TraceMetadata.LOSS, "CrossEntropyLoss")
+        .healthyLoss();
+  }
+
+  @Test
+  void allLinearClassifier_fires() {
+    List<Finding> findings =
+        classifier()
+            .layer("fc1", "linear")
+            .layer("fc2", "linear")
+            .layer("out", "linear")
+            .findings(ID);
+
+    assertThat(findings).hasSize(1);
+    Finding f = findings.get(0);
+    assertThat(f.symptom()).isEqualTo(Symptom.MISSING_ACTIVATION);
+    assertThat(f.severity()).isEqualTo(Severity.WARNING);
+    assertThat(f.isModelLevel()).isTrue();
+    assertThat(f.evidence().get(AFFINE_LAYERS)).isEqualTo(3L);
+    assertThat(f.evidence().get(OUTPUT_ACTIVATION)).isEqualTo("linear");
+    assertThat(f.message()).contains("fc1, fc2, out").startsWith("The 3 layers");
+  }
+
+  @Test
+  void kerasLinearDenseStack_withSoftmaxOutputAndHelperLayers_fires() {
+    List<Finding> findings =
+        ScriptedTrace.steps(60)
+            .meta(TraceMetadata.TASK, "classification")
+            .layer("flatten", "Flatten", null)
+            .layer("dense", "Dense", "linear")
+            .layer("dropout", "Dropout", null)
+            .layer("dense_1", "Dense", "softmax")
+            .healthyLoss()
+            .findings(ID);
+
+    assertThat(findings).hasSize(1);
+    assertThat(findings.get(0).evidence().get(AFFINE_LAYERS)).isEqualTo(2L);
+    assertThat(findings.get(0).evidence().get(OUTPUT_ACTIVATION)).isEqualTo("softmax");
+  }
+
+  @Test
+  void hiddenReLU_noFinding() {
+    assertThat(
+            classifier()
+                .layer("fc1", "relu")
+                .layer("fc2", "linear")
+                .layer("out", "linear")
+                .findings(ID))
+        .isEmpty();
+  }
+
+  @Test
+  void regression_noFinding() {
+    // A linear regression with two stacked layers may be meant to be linear.
+    assertThat(
+            ScriptedTrace.steps(60)
+                .meta(TraceMetadata.LOSS, "mse")
+                .layer("fc1", "linear")
+                .layer("out", "linear")
+                .healthyLoss()
+                .findings(ID))
+        .isEmpty();
+    assertThat(
+            classifier()
+                .meta(TraceMetadata.TASK, "regression")
+                .layer("fc1", "linear")
+                .layer("out", "linear")
+                .findings(ID))
+        .isEmpty();
+  }
+
+  @Test
+  void batchNormCarryingReLU_betweenLinearLayers_noFinding() {
+    assertThat(
+            classifier()
+                .layer("fc1", "Linear", "linear")
+                .layer("bn1", "BatchNorm1d", "relu")
+                .layer("out", "Linear", "linear")
+                .findings(ID))
+        .isEmpty();
+  }
+
+  @Test
+  void batchNormWithoutActivation_betweenLinearLayers_fires() {
+    assertThat(
+            classifier()
+                .layer("fc1", "Linear", "linear")
+                .layer("bn1", "BatchNorm1d", null)
+                .layer("out", "Linear", "linear")
+                .findings(ID))
+        .extracting(f -> f.evidence().get(AFFINE_LAYERS))
+        .containsExactly(2L);
+  }
+
+  @Test
+  void unknownActivations_noFinding() {
+    assertThat(classifier().layer("fc1", null).layer("out", "linear").findings(ID)).isEmpty();
+    assertThat(classifier().layer("fc1", "linear").layer("out", null).findings(ID)).isEmpty();
+  }
+
+  @Test
+  void activationLayerBetweenLinearLayers_noFinding() {
+    assertThat(
+            classifier()
+                .layer("fc1", "Linear", "linear")
+                .layer("act", "ReLU", null)
+                .layer("out", "Linear", "linear")
+                .findings(ID))
+        .isEmpty();
+  }
+
+  @Test
+  void singleLayer_noFinding() {
+    assertThat(classifier().layer("out", "linear").findings(ID)).isEmpty();
+  }
+}
