@@ -68,6 +68,7 @@ public enum LossFunction {
     }
     String framework = metadata.framework().orElse("").toLowerCase(ROOT);
     boolean keras = framework.contains("keras") || framework.contains("tensorflow");
+    boolean torch = framework.contains("torch") || framework.contains("lightning");
     String n = name.toLowerCase(ROOT).replaceAll("[^a-z0-9]", "");
     if (n.endsWith("loss")) {
       n = n.substring(0, n.length() - 4);
@@ -75,10 +76,17 @@ public enum LossFunction {
     Boolean fromLogits = metadata.lossFromLogits().orElse(null);
     switch (n) {
       case "crossentropy", "ce" -> {
-        // PyTorch's CrossEntropyLoss takes logits; Keras' has no plain "crossentropy" name.
-        return keras && !Boolean.TRUE.equals(fromLogits)
-            ? CROSS_ENTROPY_ON_PROBABILITIES
-            : CROSS_ENTROPY_ON_LOGITS;
+        // PyTorch's CrossEntropyLoss takes logits; Keras' has no plain "crossentropy" name. In
+        // another framework (a synthetic trace's softmax model) only from_logits tells.
+        if (torch) {
+          return CROSS_ENTROPY_ON_LOGITS;
+        }
+        if (!keras && fromLogits == null) {
+          return UNKNOWN;
+        }
+        return Boolean.TRUE.equals(fromLogits)
+            ? CROSS_ENTROPY_ON_LOGITS
+            : CROSS_ENTROPY_ON_PROBABILITIES;
       }
       case "categoricalcrossentropy",
           "sparsecategoricalcrossentropy",

@@ -96,6 +96,16 @@ class LossFunctionTest {
   }
 
   @Test
+  void genericCrossEntropyName_inAFrameworkThatIsNeitherPytorchNorKeras_needsFromLogits() {
+    // The synthetic traces: a softmax output under "cross_entropy" on its probabilities.
+    assertThat(of("synthetic", "cross_entropy", null)).isEqualTo(UNKNOWN);
+    assertThat(of(null, "cross_entropy", null)).isEqualTo(UNKNOWN);
+    assertThat(of("synthetic", "cross_entropy", "false")).isEqualTo(CROSS_ENTROPY_ON_PROBABILITIES);
+    assertThat(of("synthetic", "cross_entropy", "true")).isEqualTo(CROSS_ENTROPY_ON_LOGITS);
+    assertThat(of("lightning", "cross_entropy", null)).isEqualTo(CROSS_ENTROPY_ON_LOGITS);
+  }
+
+  @Test
   void noLossNamed_isUnknown() {
     assertThat(of("pytorch", null, null)).isEqualTo(UNKNOWN);
     assertThat(of("pytorch", " ", null)).isEqualTo(UNKNOWN);
