@@ -66,7 +66,7 @@ import java.util.Optional;
     summary = "A loss outside its possible range, or a loss that does not fit the output layer",
     source =
         "Humbatova et al. 2020, wrong loss function for the output; DeepDiagnosis' loss checks"
-            + " (docs/references.md#taxonomy)")
+            + " (docs/references.md#fault-taxonomy)")
 public final class LossDefinitionDetector implements Detector {
   /** Below 0 by more than rounding: float32 losses are exact to about 1e-7 relative. */
   private static final double FLOOR_SLACK = 1e-4;
