@@ -541,13 +541,14 @@ final class RootCauseAnalysis {
 
   private void unnormalizedInputs() {
     for (Finding f : atLeastWarning(DetectorIds.INPUT_RANGE)) {
-      // The symptom is what the unscaled inputs did to the network: units that died or saturated.
+      // The symptom is what the unscaled inputs did to the network: units that died or saturated;
+      // else input-range's own (exploding gradients in a model with no saturating layer).
       Finding effect = first(null, Symptom.DEAD_OR_ZERO);
       Finding saturated = first(DetectorIds.SATURATION, null);
       Symptom symptom =
           saturated != null
               ? Symptom.SATURATION
-              : effect != null ? Symptom.DEAD_OR_ZERO : Symptom.SATURATION;
+              : effect != null ? Symptom.DEAD_OR_ZERO : f.symptom();
       offer(
           f,
           false,

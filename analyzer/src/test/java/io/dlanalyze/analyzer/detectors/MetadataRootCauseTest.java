@@ -1,0 +1,177 @@
+package io.dlanalyze.analyzer.detectors;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.dlanalyze.analyzer.AnalysisOptions;
+import io.dlanalyze.analyzer.Report;
+import io.dlanalyze.analyzer.RootCause;
+import io.dlanalyze.analyzer.detectors.ScriptedTrace.Stats;
+import io.dlanalyze.trace.Phase;
+import io.dlanalyze.trace.TraceMetadata;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Root causes (engine.RootCauseAnalysis) that rest on the metadata and are model-level: a loss
+ * that does not fit the model, an optimizer that updates nothing, a constant initialization,
+ * unnormalized inputs named by what they did.
+ */
+class MetadataRootCauseTest {
+  private static RootCause rootCause(ScriptedTrace trace) {
+    return trace.report(AnalysisOptions.defaults()).rootCause();
+  }
+
+  @Test
+  void crossEntropyLossOnSoftmax_isAModelLevelLossMismatch() {
+    ScriptedTrace trace =
+        ScriptedTrace.steps(120)
+            .meta(TraceMetadata.FRAMEWORK, "pytorch")
+            .meta(TraceMetadata.LOSS, "CrossEntropyLoss")
+            .layer("fc1", "relu")
+            .layer("out", "Linear", "softmax", 10)
+            .flatLoss();
+
+    RootCause root = rootCause(trace);
+
+    assertThat(root.scope()).isEqualTo(RootCause.MODEL);
+    assertThat(root.symptom()).isEqualTo("loss_mismatch");
+    assertThat(root.cause())
+        .startsWith("Loss does not fit the model: the loss CrossEntropyLoss applies softmax itself");
+    assertThat(root.suggestedFix()).startsWith("Remove the softmax/sigmoid from the output layer");
+  }
+
+  @Test
+  void bceOnLabelsOneAndTwo_isAModelLevelLossMismatch_withTheLabelFix() {
+    ScriptedTrace trace =
+        ScriptedTrace.steps(120)
+            .meta(TraceMetadata.FRAMEWORK, "pytorch")
+            .meta(TraceMetadata.LOSS, "BCELoss")
+            .layer("fc1", "relu")
+            .layer("out", "Linear", "sigmoid", 1)
+            .model(Phase.TARGET, step -> Stats.of(1.5, 0.5).withRange(1, 2))
+            .model(Phase.LOSS, step -> Stats.scalar(0.5 - 0.02 * step));
+
+    RootCause root = rootCause(trace);
+
+    assertThat(root.scope()).isEqualTo(RootCause.MODEL);
+    assertThat(root.symptom()).isEqualTo("loss_mismatch");
+    assertThat(root.cause()).startsWith("Loss does not fit the model: the targets range over [1, 2]");
+    assertThat(root.suggestedFix()).startsWith("Map the labels into {0, 1}");
+  }
+
+  /** Three layers with weight rows; {@code changing} says which layers' weights move. */
+  private static ScriptedTrace weights(boolean[] changing) {
+    return ScriptedTrace.steps(150)
+        .meta(TraceMetadata.OPTIMIZER, "SGD")
+        .meta(TraceMetadata.LEARNING_RATE, "0")
+        .layer("fc1", "relu")
+        .layer("fc2", "relu")
+        .layer("out", "linear")
+        .flatLoss()
+        .everyLayer(
+            Phase.WEIGHT,
+            (step, layer) ->
+                Stats.of(0.01 + (changing[layer] ? 1e-3 * Math.sin(step) : 0), 0.1))
+        .everyLayer(
+            Phase.GRADIENT, (step, layer) -> Stats.norm(0.5 * (1 + 0.1 * Math.sin(step + layer))));
+  }
+
+  @Test
+  void everyLayersWeightsUnchangedFromTheStart_isAModelLevelCause() {
+    RootCause root = rootCause(weights(new boolean[] {false, false, false}));
+
+    assertThat(root.scope()).isEqualTo(RootCause.MODEL);
+    assertThat(root.cause())
+        .startsWith(
+            "No layer's weights ever change: the weights of all 3 layers with parameters stayed"
+                + " the same from step 0 (learning rate 0)");
+    assertThat(root.suggestedFix()).contains("non-zero learning rate");
+  }
+
+  @Test
+  void oneLayerUnchanged_isNotTheOptimizer() {
+    RootCause root = rootCause(weights(new boolean[] {false, true, true}));
+
+    assertThat(root).isNotNull();
+    assertThat(root.cause()).doesNotStartWith("No layer's weights ever change");
+  }
+
+  /** Three layers whose weights have std {@code std} from the first step; both ReLU layers dead. */
+  private static ScriptedTrace deadUnits(double std) {
+    return ScriptedTrace.steps(150)
+        .layer("fc1", "relu")
+        .layer("fc2", "relu")
+        .layer("out", "linear")
+        .flatLoss()
+        .everyLayer(Phase.WEIGHT, (step, layer) -> Stats.of(1e-3 * step, std))
+        .everyLayer(
+            Phase.ACTIVATION,
+            (step, layer) -> layer < 2 ? Stats.of(0, 0).withZero(1.0) : Stats.of(0.1, 0.01))
+        .everyLayer(
+            Phase.BACKWARD,
+            (step, layer) -> layer < 2 ? Stats.of(0, 0).withZero(1.0) : Stats.of(0, 0.01));
+  }
+
+  @Test
+  void constantInitializationOfEveryLayer_withDeadUnits_isAModelLevelInitializationCause() {
+    RootCause root = rootCause(deadUnits(0));
+
+    assertThat(root.scope()).isEqualTo(RootCause.MODEL);
+    assertThat(root.symptom()).isEqualTo("dead_or_zero");
+    assertThat(root.cause())
+        .startsWith(
+            "Initialization: the weights of all 3 layers with parameters started with variance 0");
+    assertThat(root.suggestedFix()).startsWith("Initialize the weights randomly");
+  }
+
+  @Test
+  void randomInitialization_withDeadUnits_isNotBlamedOnAConstantInitialization() {
+    RootCause root = rootCause(deadUnits(0.1));
+
+    assertThat(root).isNotNull();
+    assertThat(root.cause()).doesNotStartWith("Initialization: the weights of all");
+  }
+
+  /** Raw pixels that blow up the first layer; fc1's units die from step 60 when {@code dying}. */
+  private static ScriptedTrace rawPixels(String outputActivation, boolean dying) {
+    return ScriptedTrace.steps(120)
+        .layer("fc1", "relu")
+        .layer("fc2", "relu")
+        .layer("out", outputActivation)
+        .flatLoss()
+        .model(Phase.INPUT, step -> new Stats(78, 96.0, 0.0, 255.0, 1e4, 0.3, 784L))
+        .stream(Phase.FORWARD, 0, step -> Stats.of(0, 270))
+        .everyLayer(
+            Phase.ACTIVATION,
+            (step, layer) ->
+                Stats.of(0.3, 0.4).withZero(dying && layer == 0 && step >= 60 ? 0.99 : 0.4));
+  }
+
+  @Test
+  void unnormalizedInputs_thatKilledUnits_nameDeadOrZero() {
+    Report report = rawPixels("linear", true).report(AnalysisOptions.defaults());
+    RootCause root = report.rootCause();
+
+    assertThat(report.findings()).anyMatch(f -> f.detector().equals("dying-relu"));
+    assertThat(root.scope()).isEqualTo(RootCause.MODEL);
+    assertThat(root.cause()).startsWith("The inputs are not normalized: they range over [0, 255]");
+    assertThat(root.symptom()).isEqualTo("dead_or_zero");
+    assertThat(report.findings().get(root.findingRank() - 1).detector()).isEqualTo("input-range");
+  }
+
+  @Test
+  void unnormalizedInputs_intoASigmoidOutput_withoutDeadUnits_nameSaturation() {
+    RootCause root = rootCause(rawPixels("sigmoid", false));
+
+    assertThat(root.cause()).startsWith("The inputs are not normalized");
+    assertThat(root.symptom()).isEqualTo("saturation");
+  }
+
+  @Test
+  void unnormalizedInputs_intoAReluOnlyModel_withoutDeadUnits_keepTheirOwnSymptom() {
+    // input-range calls it exploding gradients in a model with no saturating layer.
+    RootCause root = rootCause(rawPixels("linear", false));
+
+    assertThat(root.cause()).startsWith("The inputs are not normalized");
+    assertThat(root.symptom()).isEqualTo("exploding_gradient");
+  }
+}
