@@ -15,7 +15,9 @@ class OptimizersTest {
   @Test
   void adaptive_optimizersThatScaleByAGradientStatistic() {
     for (String name :
-        new String[] {"Adam", "AdamW", "Adamax", "NAdam", "RMSprop", "Adagrad", "Adadelta", "Lion"}) {
+        new String[] {
+          "Adam", "AdamW", "Adamax", "NAdam", "RMSprop", "Adagrad", "Adadelta", "Lion"
+        }) {
       assertThat(Optimizers.adaptive(optimizer(name))).as(name).isTrue();
     }
   }
@@ -38,8 +40,7 @@ class OptimizersTest {
 
   @Test
   void highLearningRate_withoutOptimizerOrRate_isNeverClaimed() {
-    assertThat(Optimizers.highLearningRate(TraceMetadata.empty(), OptionalDouble.of(10)))
-        .isFalse();
+    assertThat(Optimizers.highLearningRate(TraceMetadata.empty(), OptionalDouble.of(10))).isFalse();
     assertThat(Optimizers.highLearningRate(optimizer("SGD"), OptionalDouble.empty())).isFalse();
   }
 }

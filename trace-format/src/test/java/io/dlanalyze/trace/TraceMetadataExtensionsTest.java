@@ -78,8 +78,7 @@ class TraceMetadataExtensionsTest {
     assertThat(layer.regularizer()).isNull();
     assertThat(layer.trainable()).isTrue();
     assertThat(layer.frozen()).isFalse();
-    assertThat(layer)
-        .isEqualTo(new LayerInfo(0, "fc1", "Linear", null, -1, true));
+    assertThat(layer).isEqualTo(new LayerInfo(0, "fc1", "Linear", null, -1, true));
   }
 
   @Test

@@ -37,7 +37,8 @@ import java.util.Locale;
     symptom = Symptom.MISSING_ACTIVATION,
     severity = Severity.WARNING,
     summary = "Stacked linear layers with no non-linearity between them",
-    source = "Humbatova et al. 2020, missing activation function (docs/references.md#fault-taxonomy)")
+    source =
+        "Humbatova et al. 2020, missing activation function (docs/references.md#fault-taxonomy)")
 public final class MissingActivationDetector implements Detector {
   private long firstStep = -1;
   private long lastStep = -1;

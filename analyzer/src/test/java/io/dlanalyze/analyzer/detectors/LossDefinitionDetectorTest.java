@@ -154,7 +154,8 @@ class LossDefinitionDetectorTest {
     List<Finding> findings =
         run("keras", "sparse_categorical_crossentropy", "linear", 10).findings(ID);
 
-    assertThat(findings).extracting(LossDefinitionDetectorTest::rule)
+    assertThat(findings)
+        .extracting(LossDefinitionDetectorTest::rule)
         .containsExactly(LossRule.PROBABILITY_LOSS_ON_LOGITS);
     assertThat(findings.get(0).evidence().get(OUTPUT_ACTIVATION)).isEqualTo("linear");
     assertThat(findings.get(0).message()).contains("expects probabilities");
@@ -200,7 +201,8 @@ class LossDefinitionDetectorTest {
   void mseOnSoftmax_isRegressionLossOnSoftmax() {
     List<Finding> findings = run("keras", "mse", "softmax", 3).findings(ID);
 
-    assertThat(findings).extracting(LossDefinitionDetectorTest::rule)
+    assertThat(findings)
+        .extracting(LossDefinitionDetectorTest::rule)
         .containsExactly(LossRule.REGRESSION_LOSS_ON_SOFTMAX);
     assertThat(findings.get(0).severity()).isEqualTo(Severity.WARNING);
   }

@@ -11,8 +11,8 @@ import io.dlanalyze.trace.TraceMetadata;
 import org.junit.jupiter.api.Test;
 
 /**
- * Root causes (engine.RootCauseAnalysis) that rest on the metadata and are model-level: a loss
- * that does not fit the model, an optimizer that updates nothing, a constant initialization,
+ * Root causes (engine.RootCauseAnalysis) that rest on the metadata and are model-level: a loss that
+ * does not fit the model, an optimizer that updates nothing, a constant initialization,
  * unnormalized inputs named by what they did.
  */
 class MetadataRootCauseTest {
@@ -35,7 +35,8 @@ class MetadataRootCauseTest {
     assertThat(root.scope()).isEqualTo(RootCause.MODEL);
     assertThat(root.symptom()).isEqualTo("loss_mismatch");
     assertThat(root.cause())
-        .startsWith("Loss does not fit the model: the loss CrossEntropyLoss applies softmax itself");
+        .startsWith(
+            "Loss does not fit the model: the loss CrossEntropyLoss applies softmax itself");
     assertThat(root.suggestedFix()).startsWith("Remove the softmax/sigmoid from the output layer");
   }
 
@@ -54,7 +55,8 @@ class MetadataRootCauseTest {
 
     assertThat(root.scope()).isEqualTo(RootCause.MODEL);
     assertThat(root.symptom()).isEqualTo("loss_mismatch");
-    assertThat(root.cause()).startsWith("Loss does not fit the model: the targets range over [1, 2]");
+    assertThat(root.cause())
+        .startsWith("Loss does not fit the model: the targets range over [1, 2]");
     assertThat(root.suggestedFix()).startsWith("Map the labels into {0, 1}");
   }
 
@@ -69,8 +71,7 @@ class MetadataRootCauseTest {
         .flatLoss()
         .everyLayer(
             Phase.WEIGHT,
-            (step, layer) ->
-                Stats.of(0.01 + (changing[layer] ? 1e-3 * Math.sin(step) : 0), 0.1))
+            (step, layer) -> Stats.of(0.01 + (changing[layer] ? 1e-3 * Math.sin(step) : 0), 0.1))
         .everyLayer(
             Phase.GRADIENT, (step, layer) -> Stats.norm(0.5 * (1 + 0.1 * Math.sin(step + layer))));
   }
