@@ -35,14 +35,17 @@ x = centers[labels] + torch.randn(300, 8)
 y = nn.functional.one_hot(labels, 3).float()
 
 if args.fixed:
+    # The accepted answer: a sigmoid hidden layer and a categorical cross-entropy (here on the
+    # raw scores, as PyTorch's cross_entropy takes them) instead of MSE.
     model = nn.Sequential(OrderedDict([("hidden", nn.Linear(8, 16)), ("sigmoid", nn.Sigmoid()),
-                                       ("out", nn.Linear(16, 3)), ("softmax", nn.Softmax(dim=1))]))
+                                       ("out", nn.Linear(16, 3))]))
     lr = 0.5
 else:
     model = nn.Sequential(OrderedDict([("hidden", nn.Linear(8, 16)), ("out", nn.Linear(16, 3))]))
     lr = 3.0
 opt = torch.optim.SGD(model.parameters(), lr=lr)
-rec = dltrace.attach(model, args.out, optimizer=opt, task="classification", loss_name="mse",
+rec = dltrace.attach(model, args.out, optimizer=opt, task="classification",
+                     loss_name="CrossEntropyLoss" if args.fixed else "mse",
                      steps_per_epoch=10, num_classes=3, flush_every=5)
 for epoch in range(6):
     for b in range(10):
@@ -52,7 +55,10 @@ for epoch in range(6):
         xb, yb = x[b * 30:(b + 1) * 30], y[b * 30:(b + 1) * 30]
         opt.zero_grad()
         out = model(xb)
-        loss = nn.functional.mse_loss(out, yb)
+        if args.fixed:
+            loss = nn.functional.cross_entropy(out, yb.argmax(1))
+        else:
+            loss = nn.functional.mse_loss(out, yb)
         loss.backward()
         opt.step()
         acc = (out.argmax(1) == yb.argmax(1)).float().mean()

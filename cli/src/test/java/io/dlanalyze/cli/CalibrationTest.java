@@ -126,7 +126,7 @@ class CalibrationTest {
   void initialLossRatio_sitsAtLeastTwiceAboveEveryHealthyDevClassifier() {
     double worst = max(HEALTHY_DEV.stream().mapToDouble(Run::initialLossRatio).toArray());
     assertThat(worst).as("some healthy dev classifier has a first loss").isPositive();
-    assertThat(Thresholds.INITIAL_LOSS_RATIO.defaultValue()).isGreaterThanOrEqualTo(1.9 * worst);
+    assertThat(Thresholds.INITIAL_LOSS_RATIO.defaultValue()).isGreaterThanOrEqualTo(2 * worst);
   }
 
   @Test

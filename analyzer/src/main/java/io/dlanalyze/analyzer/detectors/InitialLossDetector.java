@@ -50,6 +50,19 @@ import java.util.List;
 public final class InitialLossDetector implements Detector {
   private long lastStep = -1;
 
+  /**
+   * True when the first epoch has more than one loss: the first loss is then one step's, taken
+   * before any update, not an epoch's mean (TensorBoard logs of model.fit hold one per epoch, which
+   * already includes an epoch of updates).
+   */
+  private static boolean perStep(AnalysisContext context, LossHistory history) {
+    if (history.size() < 2) {
+      return false;
+    }
+    int epoch = context.epochOf(history.step(0));
+    return epoch >= 0 && context.epochOf(history.step(1)) == epoch;
+  }
+
   @Override
   public void observe(StepView step) {
     lastStep = step.step();
@@ -62,6 +75,9 @@ public final class InitialLossDetector implements Detector {
     int classes = context.metadata().numClasses().orElse(0);
     LossHistory history = context.lossHistory();
     if (!loss.crossEntropy() || loss.binary() || classes < 2 || history.size() == 0) {
+      return findings;
+    }
+    if (!perStep(context, history)) {
       return findings;
     }
     double first = history.loss(0);

@@ -52,7 +52,7 @@ import java.util.TreeMap;
     summary = "Frozen layers, and normalization layers left in inference mode while training",
     source =
         "Humbatova et al. 2020, frozen layer and wrong training mode"
-            + " (docs/references.md#taxonomy)")
+            + " (docs/references.md#fault-taxonomy)")
 public final class LayerModeDetector implements Detector {
   /** Output RMS at or above which a normalization layer is not normalizing. */
   private static final double UNNORMALIZED_RMS = 10;
