@@ -137,10 +137,18 @@ def expand():
                                                                        fam["architecture"]),
                                   buggy=False, program=rel, args=run["args"],
                                   description=run.get("description", fam["description"])))
+    commands = {}
     for case in cases:
         if case["id"] in ids:
             raise SystemExit("duplicate case id %s" % case["id"])
         ids.add(case["id"])
+        args = shlex.split(case["args"])
+        key = (case["program"], tuple(args + ([] if "--seed" in args else ["--seed", "0"])))
+        commands.setdefault(key, []).append(case["id"])
+    same = [ids_ for ids_ in commands.values() if len(ids_) > 1]
+    if same:
+        raise SystemExit("cases running the same command:\n" + "\n".join(" ".join(s) for s in same))
+    for case in cases:
         if case["architecture"] not in ARCHITECTURES:
             raise SystemExit("%s: unknown architecture %s" % (case["id"], case["architecture"]))
         case["trace"] = "traces/%s/%s.parquet" % (case["split"], case["id"])

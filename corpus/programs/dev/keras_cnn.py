@@ -22,7 +22,7 @@ def main():
     p.add_argument("--opt", default="adam")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--bs", type=int, default=32)
-    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--bn", action="store_true")
     p.add_argument("--dropout", type=float, default=0.0)
     p.add_argument("--init", default="glorot_uniform")
@@ -119,8 +119,8 @@ CASES = [
      "root_cause": {"layer_name": "head", "layer_index": 3},
      "pairs": [
          {"id": "freeze-loop",
-          "buggy": "--finetune --lr 0.01 --epochs 8 --bug model-frozen",
-          "fixed": "--finetune --lr 0.01 --epochs 8"},
+          "buggy": "--finetune --lr 0.01 --epochs 6 --bug model-frozen",
+          "fixed": "--finetune --lr 0.01 --epochs 6"},
      ]},
     {"family": "cnn-raw-pixels", "split": "dev", "architecture": "cnn",
      "origin": "Humbatova et al. 2020: missing input normalization (0-255 pixels); Stack "
@@ -141,11 +141,11 @@ CASES = [
      "healthy": [
          {"id": "adam", "args": "--lr 0.002"},
          {"id": "bn-momentum", "args": "--bn --opt momentum --lr 0.02"},
-         {"id": "dropout-rmsprop", "args": "--dropout 0.3 --opt rmsprop --lr 0.001 --epochs 6"},
-         {"id": "standardized-sgd", "args": "--scale standard --opt sgd --lr 0.05 --epochs 6"},
+         {"id": "dropout-rmsprop", "args": "--dropout 0.3 --opt rmsprop --lr 0.001 --epochs 5"},
+         {"id": "standardized-sgd", "args": "--scale standard --opt sgd --lr 0.05 --epochs 5"},
          {"id": "l2-adam", "args": "--l2 1e-4 --lr 0.002"},
          {"id": "adam-bs4", "args": "--bs 4 --lr 0.001 --epochs 1", "description": "batch size 4"},
-         {"id": "finetune-momentum", "args": "--finetune --opt momentum --lr 0.05 --epochs 8",
+         {"id": "finetune-momentum", "args": "--finetune --opt momentum --lr 0.05 --epochs 6",
           "description": "fine-tuning with the pre-trained layers frozen on purpose"},
      ]},
 ]

@@ -22,7 +22,7 @@ def main():
     p.add_argument("--opt", default="adam")
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--bs", type=int, default=32)
-    p.add_argument("--epochs", type=int, default=6)
+    p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--wd", type=float, default=0.0)
     args = p.parse_args()
 
@@ -101,10 +101,10 @@ CASES = [
      "origin": "healthy run",
      "description": "a dense autoencoder that trains well",
      "healthy": [
-         {"id": "adam-mse", "args": ""},
+         {"id": "adam-mse-seed1", "args": "--lr 0.002 --seed 1"},
          {"id": "adam-bce", "args": "--loss bce"},
          {"id": "rmsprop-tanh", "args": "--act tanh --opt rmsprop --lr 0.001"},
-         {"id": "elu-code4-bs16", "args": "--code 4 --act elu --bs 16 --epochs 4"},
+         {"id": "elu-code4-bs16", "args": "--code 4 --act elu --bs 16 --epochs 2"},
          {"id": "standardized-linear-out", "args": "--scale standard --out-act none --lr 0.002"},
      ]},
 ]

@@ -224,8 +224,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "digits-momentum",
-          "buggy": "--out-act softmax --loss mse --opt momentum --lr 0.05 --epochs 5",
-          "fixed": "--opt momentum --lr 0.05 --epochs 5"},
+          "buggy": "--out-act softmax --loss mse --opt momentum --lr 0.05 --epochs 4",
+          "fixed": "--opt momentum --lr 0.05 --epochs 4"},
      ]},
     {"family": "cnn-finetune-frozen-head", "split": "dev", "architecture": "cnn",
      "origin": "Humbatova et al. 2020: a layer frozen by mistake / parameters not given to "
@@ -240,13 +240,13 @@ CASES = [
           "bug": "the layers are frozen with `for p in list(model.parameters())[:-1]`, one "
                  "tensor short of the intended [:-2]: the new head's weight is frozen too, "
                  "only its bias trains",
-          "buggy": "--finetune --lr 0.01 --epochs 8 --bug head-frozen",
-          "fixed": "--finetune --lr 0.01 --epochs 8"},
-         {"id": "optimizer-before-new-head",
+          "buggy": "--finetune --lr 0.01 --epochs 6 --bug head-frozen",
+          "fixed": "--finetune --lr 0.01 --epochs 6"},
+         {"id": "optimizer-before-new-head-momentum",
           "bug": "the optimizer is created before the head is replaced, so it holds the old "
                  "head's parameters: the new head gets gradients but is never updated",
-          "buggy": "--finetune --lr 0.01 --epochs 8 --bug head-not-in-optimizer",
-          "fixed": "--finetune --lr 0.01 --epochs 8"},
+          "buggy": "--finetune --opt momentum --lr 0.05 --epochs 6 --bug head-not-in-optimizer",
+          "fixed": "--finetune --opt momentum --lr 0.05 --epochs 6"},
      ]},
     {"family": "cnn-raw-pixels", "split": "dev", "architecture": "cnn",
      "origin": "Humbatova et al. 2020: missing input normalization (0-255 pixels); Stack "
@@ -259,23 +259,23 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "digits-momentum",
-          "buggy": "--scale pixels255 --opt momentum --lr 0.02 --epochs 5",
-          "fixed": "--scale pixels --opt momentum --lr 0.02 --epochs 5"},
+          "buggy": "--scale pixels255 --opt momentum --lr 0.02 --epochs 4",
+          "fixed": "--scale pixels --opt momentum --lr 0.02 --epochs 4"},
      ]},
     {"family": "healthy-cnn-digits", "split": "dev", "architecture": "cnn",
      "origin": "healthy run",
      "description": "a CNN on the 8x8 digits that trains well",
      "healthy": [
-         {"id": "adam", "args": "--lr 0.003 --epochs 5"},
-         {"id": "momentum", "args": "--opt momentum --lr 0.05 --epochs 5"},
-         {"id": "bn-sgd", "args": "--bn --opt sgd --lr 0.1 --epochs 5"},
-         {"id": "dropout-rmsprop", "args": "--dropout 0.3 --opt rmsprop --lr 0.001 --epochs 6"},
-         {"id": "momentum-step", "args": "--opt momentum --lr 0.05 --schedule step:2,0.3 --epochs 6",
+         {"id": "adam", "args": "--lr 0.003 --epochs 4"},
+         {"id": "momentum-seed1", "args": "--opt momentum --lr 0.03 --epochs 4 --seed 1"},
+         {"id": "bn-sgd", "args": "--bn --opt sgd --lr 0.1 --epochs 4"},
+         {"id": "dropout-rmsprop", "args": "--dropout 0.3 --opt rmsprop --lr 0.001 --epochs 5"},
+         {"id": "momentum-step", "args": "--opt momentum --lr 0.05 --schedule step:2,0.3 --epochs 5",
           "description": "step decay x0.3 every 2 epochs"},
-         {"id": "tanh-adam", "args": "--act tanh --lr 0.003 --epochs 5"},
+         {"id": "tanh-adam", "args": "--act tanh --lr 0.003 --epochs 4"},
          {"id": "adam-bs8", "args": "--lr 0.001 --bs 8 --epochs 2", "description": "batch size 8"},
-         {"id": "adamw-cosine", "args": "--opt adamw --lr 0.003 --wd 0.05 --schedule cosine --epochs 6"},
-         {"id": "finetune-momentum", "args": "--finetune --opt momentum --lr 0.05 --epochs 8",
+         {"id": "adamw-cosine", "args": "--opt adamw --lr 0.003 --wd 0.05 --schedule cosine --epochs 5"},
+         {"id": "finetune-rmsprop", "args": "--finetune --opt rmsprop --lr 0.003 --epochs 6",
           "description": "fine-tuning with the pre-trained convolutional layers frozen on purpose"},
      ]},
 ]

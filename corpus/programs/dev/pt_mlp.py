@@ -259,8 +259,8 @@ CASES = [
      "symptom": "loss_mismatch", "acceptable_symptoms": ["not_learning"], "root_cause": "model",
      "pairs": [
          {"id": "blobs-adam",
-          "buggy": "--data blobs --outputs 1 --loss bce_logits --opt adam --lr 0.01 --epochs 12",
-          "fixed": "--data blobs --opt adam --lr 0.01 --epochs 12"},
+          "buggy": "--data blobs --outputs 1 --loss bce_logits --opt adam --lr 0.01 --epochs 9",
+          "fixed": "--data blobs --opt adam --lr 0.01 --epochs 9"},
      ]},
     {"family": "mlp-binary-labels-one-two", "split": "dev", "architecture": "mlp",
      "origin": "Humbatova et al. 2020: labels that do not match the output (binary classes "
@@ -273,8 +273,8 @@ CASES = [
      "pairs": [
          {"id": "moons-sgd",
           "buggy": "--data moons --labels one-based --outputs 1 --loss bce_logits --opt sgd "
-                   "--lr 0.1 --epochs 12",
-          "fixed": "--data moons --outputs 1 --loss bce_logits --opt sgd --lr 0.1 --epochs 12"},
+                   "--lr 0.1 --epochs 9",
+          "fixed": "--data moons --outputs 1 --loss bce_logits --opt sgd --lr 0.1 --epochs 9"},
      ]},
     {"family": "mlp-double-softmax", "split": "dev", "architecture": "mlp",
      "origin": "Humbatova et al. 2020: wrong loss function (cross-entropy applied to an "
@@ -287,9 +287,9 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "digits-sgd",
-          "buggy": "--data digits --scale pixels --hidden 32 --out-act softmax --opt sgd "
-                   "--lr 0.1 --epochs 6",
-          "fixed": "--data digits --scale pixels --hidden 32 --opt sgd --lr 0.1 --epochs 6"},
+          "buggy": "--data digits --scale pixels --hidden 64 --out-act softmax --opt sgd "
+                   "--lr 0.1 --epochs 4",
+          "fixed": "--data digits --scale pixels --hidden 64 --opt sgd --lr 0.1 --epochs 4"},
      ]},
     {"family": "mlp-mse-softmax", "split": "dev", "architecture": "mlp",
      "origin": "DeepFD fault type: loss function (MSE on a softmax output)",
@@ -301,8 +301,8 @@ CASES = [
      "pairs": [
          {"id": "digits-sgd",
           "buggy": "--data digits --scale pixels --hidden 32 --out-act softmax --loss mse "
-                   "--labels one-hot --opt sgd --lr 0.1 --epochs 6",
-          "fixed": "--data digits --scale pixels --hidden 32 --opt sgd --lr 0.1 --epochs 6"},
+                   "--labels one-hot --opt sgd --lr 0.1 --epochs 4",
+          "fixed": "--data digits --scale pixels --hidden 32 --opt sgd --lr 0.1 --epochs 4"},
      ]},
     {"family": "mlp-unscaled-features", "split": "dev", "architecture": "mlp",
      "origin": "Humbatova et al. 2020: missing input normalization; DeepDiagnosis / UMLAUT: "
@@ -315,8 +315,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "wine-sgd",
-          "buggy": "--data wine --scale none --opt momentum --lr 0.01 --bs 16 --epochs 15",
-          "fixed": "--data wine --opt momentum --lr 0.01 --bs 16 --epochs 15"},
+          "buggy": "--data wine --scale none --opt momentum --lr 0.01 --bs 16 --epochs 11",
+          "fixed": "--data wine --opt momentum --lr 0.01 --bs 16 --epochs 11"},
      ]},
     {"family": "mlp-no-activation", "split": "dev", "architecture": "mlp",
      "origin": "Humbatova et al. 2020: missing activation function (no non-linearity anywhere)",
@@ -327,8 +327,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "circles-adam",
-          "buggy": "--data circles --act none --hidden 16,16 --lr 0.01 --epochs 10",
-          "fixed": "--data circles --hidden 16,16 --lr 0.01 --epochs 10"},
+          "buggy": "--data circles --act none --hidden 16,16 --lr 0.01 --epochs 8",
+          "fixed": "--data circles --hidden 16,16 --lr 0.01 --epochs 8"},
      ]},
     {"family": "mlp-tanh-raw-features", "split": "dev", "architecture": "mlp",
      "origin": "DeepDiagnosis: saturated activation (a stack of tanh layers on raw features)",
@@ -341,9 +341,9 @@ CASES = [
      "pairs": [
          {"id": "breast-cancer-momentum",
           "buggy": "--data breast_cancer --scale none --act tanh --hidden 32,32,32 "
-                   "--opt momentum --lr 0.01 --bs 16 --epochs 8",
+                   "--opt momentum --lr 0.01 --bs 16 --epochs 6",
           "fixed": "--data breast_cancer --act tanh --hidden 32,32,32 --opt momentum "
-                   "--lr 0.01 --bs 16 --epochs 8"},
+                   "--lr 0.01 --bs 16 --epochs 6"},
      ]},
     {"family": "mlp-missing-zero-grad", "split": "dev", "architecture": "mlp",
      "origin": "Humbatova et al. 2020: missing optimizer.zero_grad() (gradient accumulation)",
@@ -357,11 +357,11 @@ CASES = [
      "pairs": [
          {"id": "digits-momentum",
           "buggy": "--data digits --scale pixels --hidden 32 --opt momentum --lr 0.05 "
-                   "--epochs 6 --bug missing-zero-grad",
-          "fixed": "--data digits --scale pixels --hidden 32 --opt momentum --lr 0.05 --epochs 6"},
+                   "--epochs 4 --bug missing-zero-grad",
+          "fixed": "--data digits --scale pixels --hidden 32 --opt momentum --lr 0.05 --epochs 4"},
          {"id": "classification-sgd",
-          "buggy": "--data classification --opt sgd --lr 0.05 --epochs 8 --bug missing-zero-grad",
-          "fixed": "--data classification --opt sgd --lr 0.05 --epochs 8"},
+          "buggy": "--data classification --opt sgd --lr 0.05 --epochs 6 --bug missing-zero-grad",
+          "fixed": "--data classification --opt sgd --lr 0.05 --epochs 6"},
      ]},
     {"family": "mlp-lr-too-high", "split": "dev", "architecture": "mlp",
      "origin": "DeepFD / DeepDiagnosis fault type: learning rate too high",
@@ -373,8 +373,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "classification-sgd",
-          "buggy": "--data classification --opt sgd --lr 5 --epochs 8",
-          "fixed": "--data classification --opt sgd --lr 0.2 --epochs 8"},
+          "buggy": "--data classification --opt sgd --lr 5 --epochs 6",
+          "fixed": "--data classification --opt sgd --lr 0.2 --epochs 6"},
      ]},
     {"family": "mlp-lr-too-low", "split": "dev", "architecture": "mlp",
      "origin": "AUTOTRAINER: slow convergence; DeepFD fault type: learning rate too low",
@@ -384,21 +384,21 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "classification-adam",
-          "buggy": "--data classification --opt adam --lr 1e-6 --epochs 8",
-          "fixed": "--data classification --opt adam --lr 3e-3 --epochs 8"},
+          "buggy": "--data classification --opt adam --lr 1e-6 --epochs 6",
+          "fixed": "--data classification --opt adam --lr 3e-3 --epochs 6"},
      ]},
     {"family": "mlp-warmup-integer-division", "split": "dev", "architecture": "mlp",
      "origin": "Humbatova et al. 2020: wrong learning-rate schedule (a warm-up written with "
                "integer division, so the learning rate is 0)",
      "bug": "LambdaLR warm-up factor min(1, step // 400) instead of (step + 1) / 400: the "
-            "factor is 0 for the whole 250-step run, the weights never change",
+            "factor is 0 for the whole 200-step run, the weights never change",
      "fix": "the warm-up factor min(1, (step + 1) / 400)",
      "symptom": "unchanged_values", "acceptable_symptoms": ["not_learning", "slow_convergence"],
      "root_cause": "model",
      "pairs": [
          {"id": "classification-adam",
-          "buggy": "--data classification --opt adam --lr 0.01 --epochs 10 --schedule warmup-int:400",
-          "fixed": "--data classification --opt adam --lr 0.01 --epochs 10 --schedule warmup:400"},
+          "buggy": "--data classification --opt adam --lr 0.01 --epochs 8 --schedule warmup-int:400",
+          "fixed": "--data classification --opt adam --lr 0.01 --epochs 8 --schedule warmup:400"},
      ]},
     {"family": "mlp-zero-init", "split": "dev", "architecture": "mlp",
      "origin": "DeepFD fault type: weight initialization (all weights and biases zero)",
@@ -409,9 +409,9 @@ CASES = [
      "acceptable_symptoms": ["not_learning", "unchanged_values", "vanishing_gradient"],
      "root_cause": "model",
      "pairs": [
-         {"id": "classification-adam",
-          "buggy": "--data classification --init zeros --lr 3e-3 --epochs 8",
-          "fixed": "--data classification --lr 3e-3 --epochs 8"},
+         {"id": "blobs-adam",
+          "buggy": "--data blobs --init zeros --lr 3e-3 --epochs 6",
+          "fixed": "--data blobs --lr 3e-3 --epochs 6"},
      ]},
     {"family": "mlp-init-too-large", "split": "dev", "architecture": "mlp",
      "origin": "DeepDiagnosis: improper weight initialization (too large), saturated tanh units",
@@ -424,8 +424,8 @@ CASES = [
      "pairs": [
          {"id": "classification-sgd",
           "buggy": "--data classification --act tanh --init normal:3 --opt momentum --lr 0.01 "
-                   "--epochs 8",
-          "fixed": "--data classification --act tanh --opt momentum --lr 0.01 --epochs 8"},
+                   "--epochs 6",
+          "fixed": "--data classification --act tanh --opt momentum --lr 0.01 --epochs 6"},
      ]},
     {"family": "mlp-dying-relu-negative-bias", "split": "dev", "architecture": "mlp",
      "origin": "AUTOTRAINER: dying ReLU (a layer's bias initialized to a large negative value)",
@@ -437,22 +437,22 @@ CASES = [
      "root_cause": {"layer_name": "fc2", "layer_index": 1},
      "pairs": [
          {"id": "classification-adam",
-          "buggy": "--data classification --bias-init fc2:-3 --lr 3e-3 --epochs 8",
-          "fixed": "--data classification --lr 3e-3 --epochs 8"},
+          "buggy": "--data classification --bias-init fc2:-3 --lr 3e-3 --epochs 6",
+          "fixed": "--data classification --lr 3e-3 --epochs 6"},
      ]},
     {"family": "mlp-deep-sigmoid-vanishing", "split": "dev", "architecture": "mlp",
      "origin": "AUTOTRAINER: vanishing gradient (deep sigmoid network)",
-     "bug": "eight sigmoid hidden layers trained with SGD: the gradient shrinks by a factor of "
+     "bug": "six sigmoid hidden layers trained with SGD: the gradient shrinks by a factor of "
             "about 4 per layer, the first layers do not learn and the loss stays at ln 3",
      "fix": "ReLU hidden layers with He initialization",
      "symptom": "vanishing_gradient", "acceptable_symptoms": ["not_learning", "slow_convergence"],
      "root_cause": "model",
      "pairs": [
          {"id": "classification-momentum",
-          "buggy": "--data classification --act sigmoid --hidden 32,32,32,32,32,32,32,32 "
-                   "--opt momentum --lr 0.02 --epochs 8",
-          "fixed": "--data classification --act relu --init he --hidden 32,32,32,32,32,32,32,32 "
-                   "--opt momentum --lr 0.02 --epochs 8"},
+          "buggy": "--data classification --act sigmoid --hidden 32,32,32,32,32,32 "
+                   "--opt momentum --lr 0.02 --epochs 4",
+          "fixed": "--data classification --act relu --init he --hidden 32,32,32,32,32,32 "
+                   "--opt momentum --lr 0.02 --epochs 4"},
      ]},
     {"family": "mlp-huge-weight-decay", "split": "dev", "architecture": "mlp",
      "origin": "Humbatova et al. 2020: regularization too strong (weight decay dominates the loss)",
@@ -463,11 +463,11 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "classification-adam",
-          "buggy": "--data classification --opt adam --wd 1.0 --lr 3e-3 --epochs 8",
-          "fixed": "--data classification --opt adam --wd 1e-4 --lr 3e-3 --epochs 8"},
+          "buggy": "--data classification --opt adam --wd 1.0 --lr 3e-3 --epochs 6",
+          "fixed": "--data classification --opt adam --wd 1e-4 --lr 3e-3 --epochs 6"},
          {"id": "wine-momentum",
-          "buggy": "--data wine --opt momentum --wd 1.0 --lr 0.05 --bs 8 --epochs 12",
-          "fixed": "--data wine --opt momentum --wd 1e-4 --lr 0.05 --bs 8 --epochs 12"},
+          "buggy": "--data wine --opt momentum --wd 1.0 --lr 0.05 --bs 8 --epochs 9",
+          "fixed": "--data wine --opt momentum --wd 1e-4 --lr 0.05 --bs 8 --epochs 9"},
      ]},
     {"family": "mlp-bn-frozen-input", "split": "dev", "architecture": "mlp",
      "origin": "Humbatova et al. 2020: BatchNorm layer in inference mode during training",
@@ -481,9 +481,9 @@ CASES = [
      "pairs": [
          {"id": "breast-cancer-sgd",
           "buggy": "--data breast_cancer --scale none --input-bn --bug bn-eval --opt sgd "
-                   "--lr 0.01 --bs 16 --epochs 8",
+                   "--lr 0.01 --bs 16 --epochs 6",
           "fixed": "--data breast_cancer --scale none --input-bn --opt sgd --lr 0.01 --bs 16 "
-                   "--epochs 8"},
+                   "--epochs 6"},
      ]},
     {"family": "mlp-sigmoid-output-regression", "split": "dev", "architecture": "regression",
      "origin": "Stack Overflow 48221692 (DeepLocalize benchmark), new port: Friedman #1 targets",
@@ -495,8 +495,8 @@ CASES = [
      "root_cause": {"layer_name": "out", "layer_index": 2},
      "pairs": [
          {"id": "friedman-adam",
-          "buggy": "--data friedman --target-scale none --out-act sigmoid --lr 0.01 --epochs 8",
-          "fixed": "--data friedman --target-scale none --lr 0.01 --epochs 8"},
+          "buggy": "--data friedman --target-scale none --out-act sigmoid --lr 0.01 --epochs 6",
+          "fixed": "--data friedman --target-scale none --lr 0.01 --epochs 6"},
      ]},
     {"family": "mlp-tiny-batch-high-lr", "split": "dev", "architecture": "mlp",
      "origin": "AUTOTRAINER: oscillating loss (batch size 2 with a high learning rate)",
@@ -507,8 +507,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "iris-sgd",
-          "buggy": "--data iris --bs 2 --opt sgd --lr 0.5 --epochs 5",
-          "fixed": "--data iris --bs 2 --opt sgd --lr 0.01 --epochs 5"},
+          "buggy": "--data iris --bs 2 --opt sgd --lr 0.5 --epochs 4",
+          "fixed": "--data iris --bs 2 --opt sgd --lr 0.01 --epochs 4"},
      ]},
     {"family": "mlp-shuffled-labels", "split": "dev", "architecture": "mlp",
      "origin": "Humbatova et al. 2020: wrong labels (labels shuffled apart from their inputs)",
@@ -520,8 +520,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "classification-adam",
-          "buggy": "--data classification --bug shuffled-labels --lr 3e-3 --epochs 8",
-          "fixed": "--data classification --lr 3e-3 --epochs 8"},
+          "buggy": "--data classification --bug shuffled-labels --lr 3e-3 --epochs 6 --seed 1",
+          "fixed": "--data classification --lr 3e-3 --epochs 6 --seed 1"},
      ]},
     {"family": "mlp-regression-target-shape", "split": "dev", "architecture": "regression",
      "origin": "Humbatova et al. 2020: wrong tensor shape (targets of shape (N,) against "
@@ -533,59 +533,59 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "diabetes-adam",
-          "buggy": "--data diabetes --bug target-shape --lr 3e-3 --bs 16 --epochs 10",
-          "fixed": "--data diabetes --lr 3e-3 --bs 16 --epochs 10"},
+          "buggy": "--data diabetes --bug target-shape --lr 3e-3 --bs 16 --epochs 8",
+          "fixed": "--data diabetes --lr 3e-3 --bs 16 --epochs 8"},
      ]},
     {"family": "healthy-mlp-tabular", "split": "dev", "architecture": "mlp",
      "origin": "healthy run",
      "description": "an MLP classifier that trains well",
      "healthy": [
-         {"id": "iris-adam-bs8", "args": "--data iris --opt adam --lr 0.01 --bs 8 --epochs 20"},
-         {"id": "iris-sgd-bs4", "args": "--data iris --opt sgd --lr 0.05 --bs 4 --epochs 10"},
-         {"id": "iris-sgd-bs1", "args": "--data iris --hidden 8 --opt sgd --lr 0.01 --bs 1 --epochs 3",
+         {"id": "iris-adam-bs8", "args": "--data iris --opt adam --lr 0.01 --bs 8 --epochs 15"},
+         {"id": "iris-sgd-bs4", "args": "--data iris --opt sgd --lr 0.05 --bs 4 --epochs 8"},
+         {"id": "iris-sgd-bs1", "args": "--data iris --hidden 8 --opt sgd --lr 0.01 --bs 1 --epochs 2",
           "description": "batch size 1: a very noisy loss"},
-         {"id": "wine-rmsprop", "args": "--data wine --opt rmsprop --lr 0.003 --bs 8 --epochs 15"},
-         {"id": "wine-adagrad-tanh", "args": "--data wine --act tanh --opt adagrad --lr 0.05 --bs 16 --epochs 25"},
+         {"id": "wine-rmsprop", "args": "--data wine --opt rmsprop --lr 0.003 --bs 8 --epochs 11"},
+         {"id": "wine-adagrad-tanh", "args": "--data wine --act tanh --opt adagrad --lr 0.05 --bs 16 --epochs 19"},
          {"id": "breast-cancer-adamw-dropout",
-          "args": "--data breast_cancer --opt adamw --lr 0.003 --wd 0.01 --dropout 0.3 --bs 16 --epochs 8"},
+          "args": "--data breast_cancer --opt adamw --lr 0.003 --wd 0.01 --dropout 0.3 --bs 16 --epochs 6"},
          {"id": "breast-cancer-sigmoid-bce",
-          "args": "--data breast_cancer --outputs 1 --out-act sigmoid --loss bce --opt adam --lr 0.003 --epochs 15",
+          "args": "--data breast_cancer --outputs 1 --out-act sigmoid --loss bce --opt adam --lr 0.003 --epochs 11",
           "description": "a sigmoid output with BCELoss: confident (saturated) outputs once trained"},
          {"id": "digits-momentum-bn",
-          "args": "--data digits --scale pixels --hidden 64,32 --bn --opt momentum --lr 0.05 --epochs 5"},
+          "args": "--data digits --scale pixels --hidden 64,32 --bn --opt momentum --lr 0.05 --epochs 4"},
          {"id": "digits-nesterov-step",
-          "args": "--data digits --scale pixels --hidden 64 --opt nesterov --lr 0.05 --schedule step:2,0.5 --epochs 6",
+          "args": "--data digits --scale pixels --hidden 64 --opt nesterov --lr 0.05 --schedule step:2,0.5 --epochs 4",
           "description": "step decay: the learning rate halves every 2 epochs"},
          {"id": "digits-sgd-cosine",
-          "args": "--data digits --scale standard --hidden 64,32 --opt sgd --lr 0.1 --schedule cosine --epochs 6",
+          "args": "--data digits --scale standard --hidden 64,32 --opt sgd --lr 0.1 --schedule cosine --epochs 4",
           "description": "cosine decay to 0 at the end of the run"},
          {"id": "classification-adam-warmup",
-          "args": "--data classification --opt adam --lr 0.003 --schedule warmup:100 --epochs 10",
+          "args": "--data classification --opt adam --lr 0.003 --schedule warmup:100 --epochs 8",
           "description": "a linear warm-up over the first 100 steps"},
-         {"id": "blobs-leaky-he", "args": "--data blobs --act leaky --init he --opt momentum --lr 0.01 --epochs 8"},
-         {"id": "moons-elu", "args": "--data moons --act elu --hidden 16,16 --opt adam --lr 0.01 --epochs 10"},
-         {"id": "circles-gelu-seed1", "args": "--data circles --act gelu --hidden 16,16 --opt adam --lr 0.01 --epochs 10 --seed 1"},
+         {"id": "blobs-leaky-he", "args": "--data blobs --act leaky --init he --opt momentum --lr 0.01 --epochs 6"},
+         {"id": "moons-elu", "args": "--data moons --act elu --hidden 16,16 --opt adam --lr 0.01 --epochs 8"},
+         {"id": "circles-gelu-seed1", "args": "--data circles --act gelu --hidden 16,16 --opt adam --lr 0.01 --epochs 8 --seed 1"},
          {"id": "imbalanced-adam",
-          "args": "--data imbalanced --opt adam --lr 0.003 --epochs 8",
+          "args": "--data imbalanced --opt adam --lr 0.003 --epochs 6",
           "description": "class imbalance 9:1: accuracy is high from the start, the loss falls little"},
          {"id": "noisy-labels-adam",
-          "args": "--data noisy --opt adam --lr 0.003 --epochs 10",
+          "args": "--data noisy --opt adam --lr 0.003 --epochs 8",
           "description": "25% of the labels flipped: the loss plateaus high, accuracy about 0.7"},
          {"id": "classification-sgd-high-lr",
-          "args": "--data classification --opt sgd --lr 0.5 --epochs 6",
+          "args": "--data classification --opt sgd --lr 0.5 --epochs 4",
           "description": "an aggressive but stable learning rate: a jumpy loss that still falls"},
          {"id": "digits-logreg-long",
-          "args": "--data digits --scale pixels --hidden '' --opt sgd --lr 0.05 --bs 32 --epochs 24",
-          "description": "logistic regression (one Linear layer), 1080 steps: a long healthy run"},
+          "args": "--data digits --scale pixels --hidden '' --opt sgd --lr 0.05 --bs 32 --epochs 22",
+          "description": "logistic regression (one Linear layer), 990 steps: a long healthy run"},
      ]},
     {"family": "healthy-mlp-regression", "split": "dev", "architecture": "regression",
      "origin": "healthy run",
      "description": "an MLP regression that trains well",
      "healthy": [
-         {"id": "diabetes-adam", "args": "--data diabetes --opt adam --lr 0.003 --bs 16 --epochs 10"},
-         {"id": "friedman-rmsprop", "args": "--data friedman --opt rmsprop --lr 0.001 --epochs 8"},
-         {"id": "regression-momentum-tanh", "args": "--data regression --act tanh --opt momentum --lr 0.01 --epochs 10"},
-         {"id": "friedman-adam-bs8", "args": "--data friedman --opt adam --lr 0.001 --bs 8 --epochs 3"},
+         {"id": "diabetes-adam", "args": "--data diabetes --opt adam --lr 0.003 --bs 16 --epochs 8"},
+         {"id": "friedman-rmsprop", "args": "--data friedman --opt rmsprop --lr 0.001 --epochs 6"},
+         {"id": "regression-momentum-tanh", "args": "--data regression --act tanh --opt momentum --lr 0.01 --epochs 8"},
+         {"id": "friedman-adam-bs8", "args": "--data friedman --opt adam --lr 0.001 --bs 8 --epochs 2"},
      ]},
 ]
 

@@ -17,7 +17,7 @@ def main():
     p = common.parser(__doc__)
     p.add_argument("--vocab", type=int, default=40)
     p.add_argument("--length", type=int, default=24)
-    p.add_argument("--samples", type=int, default=1600)
+    p.add_argument("--samples", type=int, default=1000)
     p.add_argument("--dim", type=int, default=32)
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--ff", type=int, default=64)

@@ -24,7 +24,7 @@ def main():
     p.add_argument("--decay-steps", type=int, default=None,
                    help="exponential decay of the learning rate: x0.5 every N steps")
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--labels", default="sparse", choices=("sparse", "onehot"))
     p.add_argument("--bug", default=None, choices=(
         "no-softmax", "bce-class-index", "bn-inference", "conv2-negative-bias"))
@@ -110,7 +110,7 @@ CASES = [
      "symptom": "loss_mismatch", "acceptable_symptoms": ["saturation", "not_learning"],
      "root_cause": "model",
      "pairs": [
-         {"id": "adam", "buggy": "--bug bce-class-index", "fixed": ""},
+         {"id": "adam", "buggy": "--bug bce-class-index --lr 0.002", "fixed": "--lr 0.002"},
      ]},
     {"family": "convnet-lr-decay-per-batch", "split": "test", "architecture": "cnn",
      "origin": "Humbatova et al. 2020: wrong learning-rate schedule (ExponentialDecay counts "
@@ -135,7 +135,7 @@ CASES = [
      "acceptable_symptoms": ["not_learning", "vanishing_gradient", "unchanged_values"],
      "root_cause": {"layer_name": "conv2", "layer_index": 1},
      "pairs": [
-         {"id": "adam", "buggy": "--bug conv2-negative-bias", "fixed": ""},
+         {"id": "adam-seed1", "buggy": "--bug conv2-negative-bias --seed 1", "fixed": "--seed 1"},
      ]},
     {"family": "convnet-bn-frozen", "split": "test", "architecture": "cnn",
      "origin": "Humbatova et al. 2020: BatchNorm layer in inference mode during training",
@@ -170,7 +170,8 @@ CASES = [
      "symptom": "loss_mismatch", "acceptable_symptoms": ["not_learning"],
      "root_cause": "model",
      "pairs": [
-         {"id": "adam", "buggy": "--bug no-softmax", "fixed": ""},
+         {"id": "rmsprop", "buggy": "--bug no-softmax --optimizer rmsprop --lr 0.002",
+          "fixed": "--optimizer rmsprop --lr 0.002"},
      ]},
     {"family": "healthy-convnet-digits", "split": "test", "architecture": "cnn",
      "origin": "healthy run",

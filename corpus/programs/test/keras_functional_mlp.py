@@ -21,7 +21,7 @@ def main():
     p.add_argument("--optimizer", default="adam")
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--epochs", type=int, default=7)
     p.add_argument("--raw-features", action="store_true")
     p.add_argument("--dropout", type=float, default=0.0)
     p.add_argument("--reduce-on-plateau", action="store_true")
@@ -143,7 +143,8 @@ CASES = [
      "symptom": "not_learning", "acceptable_symptoms": [],
      "root_cause": "model",
      "pairs": [
-         {"id": "classification-adam", "buggy": "--bug shuffled-labels", "fixed": ""},
+         {"id": "blobs-adam", "buggy": "--dataset blobs --bug shuffled-labels",
+          "fixed": "--dataset blobs"},
      ]},
     {"family": "tabular-softmax-one-unit", "split": "test", "architecture": "mlp",
      "origin": "Stack Overflow 45442843 (DeepLocalize benchmark), new port: breast cancer data",
@@ -188,11 +189,11 @@ CASES = [
      "description": "a Keras functional-API classifier that trains well",
      "healthy": [
          {"id": "classification-adam", "args": ""},
-         {"id": "classification-dropout-plateau", "args": "--dropout 0.3 --reduce-on-plateau --epochs 12",
+         {"id": "classification-dropout-plateau", "args": "--dropout 0.3 --reduce-on-plateau --epochs 8",
           "description": "dropout and ReduceLROnPlateau"},
          {"id": "imbalanced-class-weight", "args": "--dataset imbalanced --class-weight"},
-         {"id": "digits-nesterov", "args": "--dataset digits --units 64 --optimizer nesterov --lr 0.02 --epochs 6"},
-         {"id": "wine-adagrad-bs4", "args": "--dataset wine --optimizer adagrad --lr 0.05 --batch-size 4 --epochs 8"},
+         {"id": "digits-nesterov", "args": "--dataset digits --units 64 --optimizer nesterov --lr 0.02 --epochs 4"},
+         {"id": "wine-adagrad-bs4", "args": "--dataset wine --optimizer adagrad --lr 0.05 --batch-size 4 --epochs 6"},
          {"id": "noisy-rmsprop", "args": "--dataset noisy --optimizer rmsprop --lr 0.001",
           "description": "25% of the labels flipped"},
      ]},

@@ -21,7 +21,7 @@ def main():
     p.add_argument("--optimizer", default="adam")
     p.add_argument("--lr", type=float, default=5e-3)
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--epochs", type=int, default=6)
+    p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--clipnorm", type=float, default=None)
     p.add_argument("--schedule", default="none", help="none, cosine")
     p.add_argument("--out-act", default="softmax")

@@ -20,7 +20,7 @@ def main():
     p.add_argument("--optimizer", default="adam")
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--epochs", type=int, default=12)
+    p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--raw-target", action="store_true")
     p.add_argument("--loss", default="mse")
     p.add_argument("--l2", type=float, default=0.0)
@@ -79,7 +79,7 @@ CASES = [
      "healthy": [
          {"id": "friedman-adam", "args": ""},
          {"id": "waves-rmsprop", "args": "--dataset waves --optimizer rmsprop --lr 0.002"},
-         {"id": "diabetes-early-stopping", "args": "--dataset diabetes --early-stopping --epochs 30 --batch-size 16",
+         {"id": "diabetes-early-stopping", "args": "--dataset diabetes --early-stopping --epochs 21 --batch-size 16",
           "description": "EarlyStopping(patience=3) ends the run when the validation loss stops improving"},
          {"id": "regression-huber-l2", "args": "--dataset regression --loss huber --l2 1e-4 --optimizer adagrad --lr 0.1"},
      ]},

@@ -16,7 +16,7 @@ def main():
     p = common.parser(__doc__)
     p.add_argument("--vocab", type=int, default=120)
     p.add_argument("--length", type=int, default=24)
-    p.add_argument("--docs", type=int, default=1600)
+    p.add_argument("--docs", type=int, default=1000)
     p.add_argument("--dim", type=int, default=32)
     p.add_argument("--heads", type=int, default=2)
     p.add_argument("--ff", type=int, default=64)
@@ -24,7 +24,7 @@ def main():
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--warmup", type=int, default=0, help="linear warm-up steps")
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--out-act", default="softmax")
     args = p.parse_args()
     keras = common.keras_setup(args.seed)
@@ -91,9 +91,9 @@ CASES = [
      "origin": "healthy run",
      "description": "a Keras transformer encoder that trains well",
      "healthy": [
-         {"id": "adam", "args": ""},
+         {"id": "adam-lr2e-3", "args": "--lr 0.002"},
          {"id": "adamw-warmup-cosine", "args": "--optimizer adamw --lr 0.003 --warmup 40"},
-         {"id": "rmsprop-bs16", "args": "--optimizer rmsprop --lr 0.0005 --batch-size 16 --epochs 3"},
+         {"id": "rmsprop-bs16", "args": "--optimizer rmsprop --lr 0.0005 --batch-size 16 --epochs 2"},
      ]},
 ]
 

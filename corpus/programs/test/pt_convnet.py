@@ -42,7 +42,7 @@ def main():
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--weight-decay", type=float, default=0.0)
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--epochs", type=int, default=6)
+    p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--batchnorm", action="store_true")
     p.add_argument("--dropout", type=float, default=0.2)
     p.add_argument("--scheduler", default="none", help="none, exp:GAMMA (per epoch), onecycle")
@@ -201,7 +201,8 @@ CASES = [
      "acceptable_symptoms": ["not_learning", "unchanged_values", "vanishing_gradient"],
      "root_cause": "model",
      "pairs": [
-         {"id": "adam", "buggy": "--init zeros", "fixed": ""},
+         {"id": "rmsprop", "buggy": "--init zeros --optimizer rmsprop --lr 0.002",
+          "fixed": "--optimizer rmsprop --lr 0.002"},
      ]},
     {"family": "convnet-bn-frozen", "split": "test", "architecture": "cnn",
      "origin": "Humbatova et al. 2020: BatchNorm layer in inference mode during training",
@@ -221,13 +222,13 @@ CASES = [
      "origin": "DeepFD / DeepDiagnosis fault type: learning rate too high",
      "bug": "SGD with momentum at learning rate 1.0: the loss jumps and the network ends at "
             "chance",
-     "fix": "learning rate 0.05",
+     "fix": "learning rate 0.02",
      "symptom": "oscillation",
      "acceptable_symptoms": ["not_learning", "dead_or_zero", "exploding_gradient", "numerical_error"],
      "root_cause": "model",
      "pairs": [
          {"id": "momentum", "buggy": "--optimizer momentum --lr 1.0",
-          "fixed": "--optimizer momentum --lr 0.05"},
+          "fixed": "--optimizer momentum --lr 0.02"},
      ]},
     {"family": "healthy-convnet-digits", "split": "test", "architecture": "cnn",
      "origin": "healthy run",

@@ -46,7 +46,7 @@ def main():
     p.add_argument("--optimizer", default="adam")
     p.add_argument("--lr", type=float, default=5e-3)
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--clip", type=float, default=None)
     p.add_argument("--zero-init-head", action="store_true",
                    help="start the classifier at zero (a common fine-tuning habit)")
@@ -149,7 +149,7 @@ CASES = [
          {"id": "lstm-rmsprop", "args": "--rnn lstm --optimizer rmsprop --lr 0.003", "architecture": "lstm"},
          {"id": "gru-vocab2000-bs8", "args": "--vocab 2000 --batch-size 8 --epochs 1 --lr 0.003",
           "description": "a vocabulary of 2000 words and batches of 8: most embedding rows get no gradient in a step"},
-         {"id": "gru-sgd-clip", "args": "--optimizer sgd --lr 0.1 --clip 1 --epochs 6"},
+         {"id": "gru-sgd-clip", "args": "--optimizer sgd --lr 0.1 --clip 1 --epochs 5"},
          {"id": "gru-zero-init-head", "args": "--zero-init-head --optimizer adagrad --lr 0.05",
           "description": "a zero-initialized classifier that trains (the head wakes up the earlier layers)"},
      ]},

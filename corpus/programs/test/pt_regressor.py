@@ -26,7 +26,7 @@ def main():
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--weight-decay", type=float, default=0.0)
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--epochs", type=int, default=7)
     p.add_argument("--raw-targets", action="store_true")
     p.add_argument("--loss", default="mse", choices=("mse", "huber", "l1"))
     p.add_argument("--scheduler", default="none", help="none, plateau, cosine")
@@ -119,7 +119,8 @@ CASES = [
      "symptom": "not_learning", "acceptable_symptoms": ["loss_mismatch"],
      "root_cause": "model",
      "pairs": [
-         {"id": "friedman-adam", "buggy": "--bug target-shape", "fixed": ""},
+         {"id": "diabetes-adam", "buggy": "--dataset diabetes --bug target-shape --batch-size 16",
+          "fixed": "--dataset diabetes --batch-size 16"},
      ]},
     {"family": "regressor-no-activation", "split": "test", "architecture": "regression",
      "origin": "Humbatova et al. 2020: missing activation function (no non-linearity anywhere)",
@@ -134,14 +135,14 @@ CASES = [
      ]},
     {"family": "regressor-tiny-batch-high-lr", "split": "test", "architecture": "regression",
      "origin": "AUTOTRAINER: oscillating loss (tiny batches with a high learning rate)",
-     "bug": "batches of 2 with Adam at learning rate 0.05: every step overshoots",
+     "bug": "batches of 4 with Adam at learning rate 0.05: every step overshoots",
      "fix": "learning rate 0.001",
      "symptom": "oscillation", "acceptable_symptoms": ["not_learning"],
      "root_cause": "model",
      "pairs": [
-         {"id": "waves-adam-bs2",
-          "buggy": "--dataset waves --batch-size 2 --lr 0.05 --epochs 1",
-          "fixed": "--dataset waves --batch-size 2 --lr 0.001 --epochs 1"},
+         {"id": "waves-adam-bs4",
+          "buggy": "--dataset waves --batch-size 4 --lr 0.05 --epochs 1",
+          "fixed": "--dataset waves --batch-size 4 --lr 0.001 --epochs 1"},
      ]},
     {"family": "healthy-regressor", "split": "test", "architecture": "regression",
      "origin": "healthy run",

@@ -44,7 +44,7 @@ def main():
     p.add_argument("--optimizer", default="adam")
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--epochs", type=int, default=6)
     p.add_argument("--init", default="default", help="default, normal:STD, xavier, kaiming")
     p.add_argument("--no-scaling", action="store_true", help="feed the raw features")
     p.add_argument("--class-weights", action="store_true")
@@ -161,8 +161,8 @@ CASES = [
      "pairs": [
          {"id": "wine-sgd",
           "buggy": "--dataset wine --depth 3 --act tanh --no-scaling --optimizer sgd --lr 0.01 "
-                   "--epochs 20 --batch-size 8",
-          "fixed": "--dataset wine --depth 3 --act tanh --optimizer sgd --lr 0.01 --epochs 20 "
+                   "--epochs 13 --batch-size 8",
+          "fixed": "--dataset wine --depth 3 --act tanh --optimizer sgd --lr 0.01 --epochs 13 "
                    "--batch-size 8"},
      ]},
     {"family": "tabular-softmax-one-unit", "split": "test", "architecture": "mlp",
@@ -188,8 +188,8 @@ CASES = [
          {"id": "imbalanced-class-weights", "args": "--dataset imbalanced --class-weights",
           "description": "class imbalance 9:1 with a weighted loss"},
          {"id": "blobs-selu-nesterov", "args": "--dataset blobs --act selu --optimizer nesterov --lr 0.01"},
-         {"id": "digits-elu-adamw", "args": "--dataset digits --depth 1 --width 64 --act elu --optimizer adamw --lr 0.003 --epochs 5"},
-         {"id": "wine-adam-bs4", "args": "--dataset wine --batch-size 4 --lr 0.003 --epochs 8"},
+         {"id": "digits-elu-adamw", "args": "--dataset digits --depth 1 --width 64 --act elu --optimizer adamw --lr 0.003 --epochs 3"},
+         {"id": "wine-adam-bs4", "args": "--dataset wine --batch-size 4 --lr 0.003 --epochs 5"},
      ]},
 ]
 
