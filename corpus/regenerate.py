@@ -296,6 +296,42 @@ def previous_entries():
         return {e["id"]: e for e in json.load(f)["cases"]}
 
 
+def print_summary(cases):
+    def count(key):
+        rows = {}
+        for c in cases:
+            k = key(c)
+            r = rows.setdefault(k, [0, 0, 0])
+            if c["buggy"]:
+                r[0] += 1
+            elif c.get("twin"):
+                r[1] += 1
+            else:
+                r[2] += 1
+        return rows
+
+    for title, key in (("split", lambda c: c["split"]), ("framework", lambda c: c["framework"]),
+                       ("architecture", lambda c: c["architecture"]),
+                       ("split x framework", lambda c: "%s %s" % (c["split"], c["framework"]))):
+        print("| %s | pairs | healthy runs | traces |" % title)
+        print("|---|---|---|---|")
+        for k, (b, f, h) in sorted(count(key).items()):
+            print("| %s | %d | %d | %d |" % (k, b, h, b + f + h))
+        print()
+    print("| symptom (buggy runs) | dev | test |")
+    print("|---|---|---|")
+    rows = {}
+    for c in cases:
+        if c["buggy"]:
+            r = rows.setdefault(c["symptom"], {"dev": 0, "test": 0})
+            r[c["split"]] += 1
+    for k, r in sorted(rows.items()):
+        print("| %s | %d | %d |" % (k, r["dev"], r["test"]))
+    total = sum(1 for c in cases)
+    pairs = sum(1 for c in cases if c["buggy"])
+    print("\n%d traces: %d pairs, %d healthy runs" % (total, pairs, total - 2 * pairs))
+
+
 def print_families(cases):
     families = {}
     for c in cases:
@@ -335,6 +371,8 @@ def main():
     parser.add_argument("--converter", choices=("pyarrow", "dl-analyze"), default="pyarrow")
     parser.add_argument("--python", default=sys.executable)
     parser.add_argument("--list", action="store_true", help="list the selected cases and exit")
+    parser.add_argument("--summary", action="store_true",
+                        help="print the counts (per split, framework, architecture, symptom) and exit")
     parser.add_argument("--families", action="store_true",
                         help="print the families as a markdown table (as in README.md) and exit")
     args = parser.parse_args()
@@ -358,6 +396,9 @@ def main():
     todo = [c for c in cases if selected(c)]
     if args.families:
         print_families(todo)
+        return
+    if args.summary:
+        print_summary(todo)
         return
     if args.list:
         for c in todo:
