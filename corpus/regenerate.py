@@ -20,9 +20,7 @@ or ``./dl-analyze convert`` with ``--converter dl-analyze``). The final loss/acc
 program prints becomes the case's ``final`` field; the root cause's ``layer_index`` is checked
 against the trace's ``dltrace.layers`` metadata.
 
-A Keras program exits with status 3 when no Keras recorder is installed (see
-programs/recording.py); such cases are reported as "not recorded" and, unless --no-record is
-given, keep their previous manifest entry.
+The recorder is the repository's own (recorders/, imported by programs/recording.py).
 """
 
 import argparse
@@ -48,7 +46,6 @@ SYMPTOMS = ("numerical_error", "dead_or_zero", "unchanged_values", "not_learning
             "exploding_gradient", "vanishing_gradient", "saturation", "oscillation",
             "slow_convergence", "loss_mismatch", "missing_activation")
 ARCHITECTURES = ("mlp", "cnn", "lstm", "gru", "rnn", "autoencoder", "regression", "transformer")
-NO_RECORDER = 3
 
 DESCRIPTION = ("A labelled corpus of real PyTorch and Keras 3 training runs: buggy/fixed pairs and"
                " healthy runs, split by family into dev and test (corpus/README.md); regenerate"
@@ -230,8 +227,6 @@ def run_case(case, work, record, converter):
     proc = subprocess.run(command(case, out), capture_output=True, text=True, env=environment(),
                           cwd=PROGRAMS)
     seconds = time.time() - started
-    if proc.returncode == NO_RECORDER:
-        return {"status": "no-recorder", "seconds": seconds}
     lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
     if proc.returncode != 0 or not lines:
         return {"status": "failed", "seconds": seconds,
@@ -451,7 +446,6 @@ def main():
                                 % (case["id"], rc["layer_name"], names.index(rc["layer_name"]),
                                    rc["layer_index"]))
     failed = [cid for cid, s in results.items() if s["status"] == "failed"]
-    missing = [cid for cid, s in results.items() if s["status"] == "no-recorder"]
     elapsed = time.time() - started
     if record:
         entries = []
@@ -474,9 +468,6 @@ def main():
         print("%d cases run in %.0f s (%d jobs), not recorded" % (len(todo), elapsed, args.jobs))
     for p in problems:
         print("LAYER INDEX: " + p, file=sys.stderr)
-    if missing:
-        print("%d cases not recorded (no Keras recorder): %s" % (len(missing), " ".join(missing[:5])
-                                                                  + (" ..." if len(missing) > 5 else "")))
     if failed:
         print("%d cases failed: %s" % (len(failed), " ".join(failed)), file=sys.stderr)
     if failed or problems:

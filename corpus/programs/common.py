@@ -4,8 +4,8 @@ Nothing here trains a model: every program has its own model, loss, optimizer an
 loop (PyTorch) or ``model.fit`` call (Keras), written the way such scripts usually are.
 
 Every program takes ``--out TRACE.arrows`` (record the run there; leave it out to train
-without recording), ``--seed N`` and ``--fixed`` where it has a buggy/fixed pair, and ends by
-printing one line ``RESULT {json}`` with the final-epoch loss and accuracy that
+without recording), ``--record-every N`` (the recorder's ``every=N``), ``--seed N`` and
+``--fixed`` where it has a buggy/fixed pair, and ends by printing one line ``RESULT {json}`` with the final-epoch loss and accuracy that
 ``corpus/regenerate.py`` copies into the manifest's ``final`` field.
 """
 
@@ -25,9 +25,18 @@ if HERE not in sys.path:
 import recording  # noqa: E402  (re-exported for the programs)
 
 
+class _Parser(argparse.ArgumentParser):
+    def parse_args(self, *a, **kw):
+        args = super().parse_args(*a, **kw)
+        recording.every = args.record_every
+        return args
+
+
 def parser(doc):
-    p = argparse.ArgumentParser(description=(doc or "").strip().splitlines()[0])
+    p = _Parser(description=(doc or "").strip().splitlines()[0])
     p.add_argument("--out", help="record the trace to this .arrows file")
+    p.add_argument("--record-every", type=int, default=1, metavar="N",
+                   help="record the per-layer rows of every N-th step (the recorder's every=N)")
     p.add_argument("--seed", type=int, default=0)
     return p
 

@@ -5,46 +5,38 @@ programs put ``keras_callbacks(path)`` into ``model.fit(callbacks=...)``. With `
 (no ``--out`` on the command line) nothing is recorded and the program just trains, which is
 how training outcomes are checked.
 
-Which recorder is used:
+The recorder is always the repository's own ``dltrace`` package in ``recorders/``
+(``dltrace.pytorch.attach``, ``dltrace.keras.Recorder``): that folder is put first on the
+import path, and an installed ``dltrace`` elsewhere is refused, so that a trace in the corpus
+always comes from the recorder of the same commit.
 
-1. the ``dltrace`` package (``dltrace.pytorch.attach``, ``dltrace.keras.Recorder``), looked up
-   first in the directory named by the environment variable ``DLTRACE_RECORDERS`` (a folder
-   holding the ``dltrace`` package), then in the repository's ``recorders/`` folder, then on
-   the normal import path;
-2. for PyTorch only, when there is no ``dltrace`` package: the older
-   ``recorders/pytorch/dltrace_recorder`` with the same ``attach`` API.
-
-A Keras program asked to record when no Keras recorder exists exits with status 3
-(``NO_RECORDER``) and a one-line message, so that regenerate.py can report it.
+``every`` (``--record-every N`` on every program's command line, set by ``common.parser``)
+is the recorder's ``every=N`` option: the per-layer rows of every N-th step (steps 0, N,
+2N...), the loss, accuracy, learning rate and validation rows of every step, and every step
+whose loss is not finite in full (recorders/README.md, "Options").
 """
 
 import os
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-NO_RECORDER = 3
+RECORDERS = os.path.join(ROOT, "recorders")
 
-# What was used, for the result line: "dltrace" or "dltrace_recorder" (or None: not recording).
+# What was used, for the result line: "dltrace" (or None: not recording).
 used = None
-
-
-def _search_path():
-    paths = []
-    extra = os.environ.get("DLTRACE_RECORDERS")
-    if extra:
-        paths.append(os.path.abspath(extra))
-    paths.append(os.path.join(ROOT, "recorders"))
-    for path in reversed(paths):
-        if os.path.isdir(path) and path not in sys.path:
-            sys.path.insert(0, path)
+# The recorder's every=N option, set from --record-every by common.parser.
+every = 1
 
 
 def _dltrace(module):
-    _search_path()
-    try:
-        return __import__("dltrace." + module, fromlist=["*"])
-    except ImportError:
-        return None
+    if sys.path[:1] != [RECORDERS]:
+        sys.path.insert(0, RECORDERS)
+    imported = __import__("dltrace." + module, fromlist=["*"])
+    where = os.path.dirname(os.path.dirname(os.path.abspath(imported.__file__)))
+    if os.path.realpath(where) != os.path.realpath(os.path.join(RECORDERS, "dltrace")):
+        raise SystemExit("dltrace was imported from %s, expected the repository's %s"
+                         % (where, os.path.join(RECORDERS, "dltrace")))
+    return imported
 
 
 class _NotRecording:
@@ -53,6 +45,9 @@ class _NotRecording:
     path = None
 
     def step(self, *args, **kwargs):
+        pass
+
+    def add_validation(self, *args, **kwargs):
         pass
 
     def close(self):
@@ -71,13 +66,9 @@ def torch_recorder(model, path, **options):
     if path is None:
         return _NotRecording()
     module = _dltrace("pytorch")
-    if module is not None:
-        used = "dltrace"
-        return module.attach(model, path, **options)
-    sys.path.insert(0, os.path.join(ROOT, "recorders", "pytorch"))
-    import dltrace_recorder  # noqa: E402
-    used = "dltrace_recorder"
-    return dltrace_recorder.attach(model, path, **options)
+    used = "dltrace"
+    options.setdefault("every", every)
+    return module.attach(model, path, **options)
 
 
 def keras_callbacks(path, **options):
@@ -86,9 +77,6 @@ def keras_callbacks(path, **options):
     if path is None:
         return []
     module = _dltrace("keras")
-    if module is None:
-        sys.stderr.write("no Keras recorder: the dltrace package (dltrace.keras) is not in %s\n"
-                         % os.path.join(ROOT, "recorders"))
-        sys.exit(NO_RECORDER)
     used = "dltrace"
+    options.setdefault("every", every)
     return [module.Recorder(path, **options)]
