@@ -101,9 +101,9 @@ CASES = [
      "origin": "healthy run",
      "description": "a dense autoencoder that trains well",
      "healthy": [
-         {"id": "adam-mse-seed1", "args": "--lr 0.002 --seed 1"},
+         {"id": "adam-mse-seed1", "args": "--lr 0.005 --seed 1"},
          {"id": "adam-bce", "args": "--loss bce"},
-         {"id": "rmsprop-tanh", "args": "--act tanh --opt rmsprop --lr 0.001"},
+         {"id": "rmsprop-tanh", "args": "--act tanh --opt rmsprop --lr 0.003"},
          {"id": "elu-code4-bs16", "args": "--code 4 --act elu --bs 16 --epochs 2"},
          {"id": "standardized-linear-out", "args": "--scale standard --out-act none --lr 0.002"},
      ]},

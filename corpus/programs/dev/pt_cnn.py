@@ -259,8 +259,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "digits-momentum",
-          "buggy": "--scale pixels255 --opt momentum --lr 0.02 --epochs 4",
-          "fixed": "--scale pixels --opt momentum --lr 0.02 --epochs 4"},
+          "buggy": "--scale pixels255 --opt momentum --lr 0.02 --epochs 6",
+          "fixed": "--scale pixels --opt momentum --lr 0.02 --epochs 6"},
      ]},
     {"family": "healthy-cnn-digits", "split": "dev", "architecture": "cnn",
      "origin": "healthy run",

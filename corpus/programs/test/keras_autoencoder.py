@@ -111,15 +111,16 @@ CASES = [
      "symptom": "unchanged_values", "acceptable_symptoms": ["not_learning"],
      "root_cause": {"layer_name": "classes", "layer_index": 2},
      "pairs": [
-         {"id": "digits-adam", "buggy": "--mode classify --bug all-frozen", "fixed": "--mode classify"},
+         {"id": "digits-adam", "buggy": "--mode classify --lr 0.01 --bug all-frozen",
+          "fixed": "--mode classify --lr 0.01"},
      ]},
     {"family": "healthy-autoencoder", "split": "test", "architecture": "autoencoder",
      "origin": "healthy run",
      "description": "a Keras autoencoder that trains well",
      "healthy": [
          {"id": "adam-bce-seed1", "args": "--seed 1"},
-         {"id": "rmsprop-mse", "args": "--loss mse --optimizer rmsprop --lr 0.001"},
-         {"id": "elu-code6-sgd", "args": "--activation elu --code 6 --optimizer sgd --lr 0.05"},
+         {"id": "rmsprop-mse", "args": "--loss mse --optimizer rmsprop --lr 0.003"},
+         {"id": "elu-code6-sgd", "args": "--activation elu --code 6 --optimizer sgd --lr 0.2"},
      ]},
 ]
 

@@ -118,13 +118,13 @@ CASES = [
      "bug": "ExponentialDecay(lr, decay_steps=2, decay_rate=0.5), meant as 'halve every 2 "
             "epochs': decay_steps counts optimizer steps, the learning rate halves every 2 "
             "batches and is ~0 after 60 steps",
-     "fix": "decay_steps=172 (two epochs of 86 batches)",
+     "fix": "decay_steps=86 (two epochs of 43 batches)",
      "symptom": "unchanged_values", "acceptable_symptoms": ["not_learning", "slow_convergence"],
      "root_cause": "model",
      "pairs": [
          {"id": "momentum-exp",
-          "buggy": "--optimizer momentum --lr 0.02 --decay-steps 2",
-          "fixed": "--optimizer momentum --lr 0.02 --decay-steps 172"},
+          "buggy": "--optimizer momentum --lr 0.05 --decay-steps 2",
+          "fixed": "--optimizer momentum --lr 0.05 --decay-steps 86"},
      ]},
     {"family": "convnet-dying-relu-negative-bias", "split": "test", "architecture": "cnn",
      "origin": "AUTOTRAINER: dying ReLU (a layer's bias initialized to a large negative value)",
@@ -170,8 +170,8 @@ CASES = [
      "symptom": "loss_mismatch", "acceptable_symptoms": ["not_learning"],
      "root_cause": "model",
      "pairs": [
-         {"id": "rmsprop", "buggy": "--bug no-softmax --optimizer rmsprop --lr 0.002",
-          "fixed": "--optimizer rmsprop --lr 0.002"},
+         {"id": "rmsprop", "buggy": "--bug no-softmax --optimizer rmsprop --lr 0.005",
+          "fixed": "--optimizer rmsprop --lr 0.005"},
      ]},
     {"family": "healthy-convnet-digits", "split": "test", "architecture": "cnn",
      "origin": "healthy run",
@@ -179,8 +179,8 @@ CASES = [
      "healthy": [
          {"id": "adam", "args": ""},
          {"id": "batchnorm-momentum", "args": "--batchnorm --optimizer momentum --lr 0.02"},
-         {"id": "onehot-rmsprop", "args": "--labels onehot --optimizer rmsprop --lr 0.001"},
-         {"id": "adam-bs8", "args": "--batch-size 8 --lr 0.001 --epochs 2"},
+         {"id": "onehot-rmsprop", "args": "--labels onehot --optimizer rmsprop --lr 0.003"},
+         {"id": "adam-bs8", "args": "--batch-size 8 --lr 0.003 --epochs 2"},
          {"id": "momentum-decay", "args": "--optimizer momentum --lr 0.05 --decay-steps 200",
           "description": "exponential decay, halving every 200 steps"},
      ]},

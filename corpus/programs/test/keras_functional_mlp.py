@@ -167,8 +167,8 @@ CASES = [
      "symptom": "loss_mismatch", "acceptable_symptoms": ["slow_convergence", "not_learning"],
      "root_cause": "model",
      "pairs": [
-         {"id": "classification-sgd", "buggy": "--bug mse-softmax --optimizer sgd --lr 0.02",
-          "fixed": "--optimizer sgd --lr 0.02"},
+         {"id": "classification-sgd", "buggy": "--bug mse-softmax --optimizer sgd --lr 0.05",
+          "fixed": "--optimizer sgd --lr 0.05"},
      ]},
     {"family": "tabular-multilabel-softmax", "split": "test", "architecture": "mlp",
      "origin": "Stack Overflow 44164749 (DeepLocalize benchmark), new port: "
