@@ -161,6 +161,8 @@ def command(case, out):
         cmd += ["--seed", "0"]
     if out:
         cmd += ["--out", out]
+        if RECORD_EVERY != 1:
+            cmd += ["--record-every", str(RECORD_EVERY)]
     return cmd
 
 
@@ -351,7 +353,7 @@ def print_families(cases):
 
 
 def main():
-    global PYTHON
+    global PYTHON, RECORD_EVERY
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", action="append", help="case ids matching this glob (repeatable)")
     parser.add_argument("--family", action="append", help="families matching this glob")
@@ -365,6 +367,9 @@ def main():
                         help="train without recording: training outcomes only (manifest untouched)")
     parser.add_argument("--converter", choices=("pyarrow", "dl-analyze"), default="pyarrow")
     parser.add_argument("--python", default=sys.executable)
+    parser.add_argument("--record-every", type=int, default=1, metavar="N",
+                        help="record the per-layer rows of every N-th step (the recorder's every=N;"
+                             " loss, accuracy, learning rate and validation rows of every step)")
     parser.add_argument("--list", action="store_true", help="list the selected cases and exit")
     parser.add_argument("--summary", action="store_true",
                         help="print the counts (per split, framework, architecture, symptom) and exit")
@@ -372,6 +377,9 @@ def main():
                         help="print the families as a markdown table (as in README.md) and exit")
     args = parser.parse_args()
     PYTHON = args.python
+    if args.record_every < 1:
+        parser.error("--record-every must be 1 or more: %d" % args.record_every)
+    RECORD_EVERY = args.record_every
 
     cases = expand()
 
@@ -475,6 +483,7 @@ def main():
 
 
 PYTHON = sys.executable
+RECORD_EVERY = 1
 
 if __name__ == "__main__":
     main()
