@@ -258,3 +258,19 @@ def test_metadata_lossLogitsOptimizerFansRegularizerAndFrozenNormalization(tmp_p
     assert layers["h"]["regularizer"] == {"l2": pytest.approx(0.5)}
     assert layers["bn"]["training"] is False
     assert "training" not in layers["h"]
+
+
+
+def test_accuracy_oneSigmoidUnitWithIntegerLabels_isThresholdedAgreement(tmp_path):
+    keras.utils.set_random_seed(6)
+    model = keras.Sequential([keras.Input((8,)), L.Dense(1, activation="sigmoid", name="out")])
+    model.compile(optimizer=keras.optimizers.SGD(0.01), loss="binary_crossentropy")
+    x, y = data(32, classes=2)
+    assert y.dtype == np.int64  # integer labels, as np.integers or a LabelEncoder give them
+    layer = model.get_layer("out")
+    logits = x.astype(np.float64) @ layer.kernel.numpy() + layer.bias.numpy()
+    expected = float(np.mean((logits.reshape(-1) > 0.0) == (y > 0.5)))
+    model.fit(x, y, batch_size=32, epochs=1, verbose=0,
+              callbacks=[Recorder(tmp_path / "run.arrows")])
+    rows, _ = read_arrow_trace(tmp_path / "run.arrows")
+    assert find(rows, 0, "model", "accuracy")["mean"] == pytest.approx(expected, abs=1e-12)

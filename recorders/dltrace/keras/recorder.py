@@ -550,7 +550,7 @@ class Recorder(keras.callbacks.Callback):
         if units == 1:
             threshold = 0.0 if self._from_logits() else 0.5
             predicted = tf.cast(tf.reshape(y_pred, [-1]) > threshold, _F64)
-            truth = tf.cast(tf.reshape(y, [-1]) > 0.5, _F64)
+            truth = tf.cast(tf.reshape(tf.cast(y, _F64), [-1]) > 0.5, _F64)
         else:
             predicted = tf.cast(tf.argmax(y_pred, axis=-1), _F64)
             if y.shape.rank == y_pred.shape.rank and y.shape[-1] == units:
