@@ -59,8 +59,9 @@ public final class MetadataGaps {
     }
     if (absent.size() == NEEDS.size()) {
       return List.of(
-          "no dltrace.* metadata (a file rewritten by pandas, polars or DuckDB drops it):"
-              + " missing-activation, layer-mode, loss-definition, initial-loss and the"
+          "none of the dltrace.* metadata the rules read (dltrace.layers, loss, num_classes,"
+              + " optimizer, learning_rate, task; a file rewritten by pandas, polars or DuckDB"
+              + " drops it): missing-activation, layer-mode, loss-definition, initial-loss and the"
               + " metadata-based rules of target-range, not-converging, effective-learning-rate"
               + " and the root cause did not run; the statistics alone decided");
     }

@@ -50,7 +50,9 @@ class EvaluationDocTest {
 
   /** The checked blocks, one line each. */
   static Stream<Section> sections() {
-    return Stream.of(section("sample-traces", "sample-traces/manifest.json"));
+    return Stream.of(
+        section("sample-traces", "sample-traces/manifest.json"),
+        section("corpus", "corpus/manifest.json", "--per-detector", "--jobs", "2"));
   }
 
   private static Map<String, String> blocks() throws IOException {

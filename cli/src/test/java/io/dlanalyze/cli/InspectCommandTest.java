@@ -166,7 +166,7 @@ class InspectCommandTest {
                 + " no detector reads them\n")
         .contains("  grad_norm  1  unknown")
         .contains("metadata (1 key)\n")
-        .contains("warnings\n  no dltrace.layers in the metadata: missing-activation, layer-mode");
+        .contains("warnings\n  none of the dltrace.* metadata the rules read (dltrace.layers,");
     assertThat(run.err())
         .isEqualTo(
             "dl-analyze: error: "
