@@ -211,10 +211,14 @@ final class HtmlChartSections {
         charts.stepsPerBucket() == 1
             ? "every step"
             : "last value of every " + charts.stepsPerBucket() + " steps; band: min-max";
+    List<String> sparse = new ArrayList<>();
     for (LineChart.Line line : chart.lines()) {
       if (LineChart.sparse(line.series())) {
-        sampling += "; dots: " + Html.shorten(line.name(), 40) + " (few points)";
+        sparse.add(Html.text(Html.shorten(line.name(), 40)));
       }
+    }
+    if (!sparse.isEmpty()) {
+      sampling += "; dots: " + String.join(", ", sparse) + " (few points, joined across gaps)";
     }
     if (chart.clippedAt() >= 0) {
       sampling +=

@@ -58,7 +58,16 @@ public final class HtmlReportRenderer implements ReportRenderer {
 
   private static final String UPLOT_DIR =
       "/META-INF/resources/webjars/uplot/" + UPLOT_VERSION + "/dist/";
-  private static final String UPLOT_SCRIPT = resource(UPLOT_DIR + "uPlot.iife.min.js");
+  /**
+   * uPlot's script with its banner (the project's URL) replaced by its version and license
+   * notice: the page holds no URL.
+   */
+  private static final String UPLOT_SCRIPT =
+      "/* uPlot "
+          + UPLOT_VERSION
+          + ", github.com/leeoniya/uPlot. The MIT License (MIT), Copyright (c) 2022 Leon Sorokin."
+          + " */\n"
+          + resource(UPLOT_DIR + "uPlot.iife.min.js").replaceFirst("^/\\*!.*?\\*/\\s*", "");
   private static final String UPLOT_CSS = resource(UPLOT_DIR + "uPlot.min.css");
 
   private final RenderOptions options;

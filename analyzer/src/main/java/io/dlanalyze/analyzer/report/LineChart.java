@@ -27,8 +27,8 @@ final class LineChart {
   /** Height of a chart unless one is given. */
   static final int HEIGHT = 190;
 
-  /** A series with fewer finite buckets than this, or gaps between most of them, gets markers. */
-  static final int SPARSE_POINTS = 60;
+  /** A series with fewer finite buckets than this, or gaps around most of them, gets markers. */
+  static final int SPARSE_POINTS = 12;
   private static final int LEFT = 62;
   private static final int RIGHT = 12;
   private static final int TOP = 6;
@@ -155,7 +155,7 @@ final class LineChart {
         }
       }
     }
-    return finite > 0 && (finite < SPARSE_POINTS && finite < s.buckets() || isolated * 2 > finite);
+    return finite > 0 && (finite < SPARSE_POINTS || isolated * 2 > finite);
   }
 
   boolean isEmpty() {

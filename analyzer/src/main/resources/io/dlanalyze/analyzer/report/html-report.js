@@ -129,12 +129,21 @@
           points: { show: line.sparse, size: 6, fill: line.color, stroke: line.color } });
       });
       var distr = log ? 3 : spec.scale === "symlog" ? 4 : 1;
+      // uPlot puts a tick at every decade above asinh's linear threshold: keep it within 6
+      // decades of the largest magnitude (the SVG draws its own ticks at the exact unit)
+      var largest = 0;
+      columns.forEach(function (values, i) {
+        if (i > 0) {
+          values.forEach(function (v) { if (v !== null) { largest = Math.max(largest, Math.abs(v)); } });
+        }
+      });
+      var threshold = Math.max(spec.unit || 1e-300, largest * 1e-6) || 1;
       var u = new uPlot({
         width: Math.max(200, Math.round(box.width)),
         height: Math.max(120, Math.round(box.height)),
         legend: { show: false },
         cursor: { drag: { x: true, y: false, setScale: true }, sync: { key: "dl-steps" } },
-        scales: { x: { time: false }, y: { distr: distr, log: 10, asinh: spec.unit || 1 } },
+        scales: { x: { time: false }, y: { distr: distr, log: 10, asinh: threshold } },
         axes: [{ size: 30 }, { size: 52 }],
         series: series,
         bands: bands,
