@@ -274,6 +274,16 @@ final class HeatmapGrid {
     return false;
   }
 
+  /** True when some cell saw a NaN/Inf value or count. */
+  boolean hasNonFinite() {
+    for (byte f : flags) {
+      if ((f & NON_FINITE) != 0) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   /** The first column holding a non-finite cell in a row, or -1. */
   int firstNonFiniteColumn(int row) {
     for (int c = 0; c < columns; c++) {

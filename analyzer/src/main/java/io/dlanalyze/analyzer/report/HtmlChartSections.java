@@ -334,7 +334,12 @@ final class HtmlChartSections {
       html.append("<p>The trace has no layer rows to draw.</p>\n</section>\n");
       return;
     }
+    List<String> clean = new ArrayList<>();
     for (HeatmapGrid grid : charts.heatmaps()) {
+      if (grid.metric() == HeatmapGrid.Metric.NON_FINITE && !grid.hasNonFinite()) {
+        clean.add(grid.phase().wireName());
+        continue;
+      }
       html.append("<figure class=\"chart-box wide heatmap-box\" data-metric=\"")
           .append(grid.metric().name().toLowerCase(ROOT))
           .append("\" data-phase=\"")
@@ -372,6 +377,11 @@ final class HtmlChartSections {
             .append('.');
       }
       html.append(" Hover a row for the layer name.</p>\n</figure>\n");
+    }
+    if (!clean.isEmpty()) {
+      html.append("<p class=\"muted\">No NaN or Inf in ")
+          .append(String.join(", ", clean))
+          .append(": its NaN/Inf count map is not drawn.</p>\n");
     }
     html.append("</section>\n");
   }
