@@ -101,8 +101,23 @@
       var svg = figure.querySelector("svg.chart");
       var box = svg.getBoundingClientRect();
       var log = spec.scale === "log";
+      var symlog = spec.scale === "symlog";
+      var unit = spec.unit;
+      // symmetric log as the SVG draws it: sign(v) log10(1 + |v| / unit) on a linear axis whose
+      // labels are the values
       function clean(values) {
-        return log ? values.map(function (v) { return v !== null && v > 0 ? v : null; }) : values;
+        if (log) { return values.map(function (v) { return v !== null && v > 0 ? v : null; }); }
+        if (symlog) {
+          return values.map(function (v) {
+            return v === null ? null : (v < 0 ? -1 : 1) * Math.log10(1 + Math.abs(v) / unit);
+          });
+        }
+        return values;
+      }
+      function label(t) {
+        var v = symlog ? (t < 0 ? -1 : 1) * unit * (Math.pow(10, Math.abs(t)) - 1) : t;
+        var a = Math.abs(v);
+        return a === 0 ? "0" : a >= 1e4 || a < 1e-3 ? v.toExponential(0) : String(+v.toPrecision(2));
       }
       var columns = [xs];
       var series = [{}];
@@ -128,23 +143,15 @@
           spanGaps: line.sparse,
           points: { show: line.sparse, size: 6, fill: line.color, stroke: line.color } });
       });
-      var distr = log ? 3 : spec.scale === "symlog" ? 4 : 1;
-      // uPlot puts a tick at every decade above asinh's linear threshold: keep it within 6
-      // decades of the largest magnitude (the SVG draws its own ticks at the exact unit)
-      var largest = 0;
-      columns.forEach(function (values, i) {
-        if (i > 0) {
-          values.forEach(function (v) { if (v !== null) { largest = Math.max(largest, Math.abs(v)); } });
-        }
-      });
-      var threshold = Math.max(spec.unit || 1e-300, largest * 1e-6) || 1;
+      var distr = log ? 3 : 1;
       var u = new uPlot({
         width: Math.max(200, Math.round(box.width)),
         height: Math.max(120, Math.round(box.height)),
         legend: { show: false },
         cursor: { drag: { x: true, y: false, setScale: true }, sync: { key: "dl-steps" } },
-        scales: { x: { time: false }, y: { distr: distr, log: 10, asinh: threshold } },
-        axes: [{ size: 30 }, { size: 52 }],
+        scales: { x: { time: false }, y: { distr: distr, log: 10 } },
+        axes: [{ size: 30 }, symlog ? { size: 52, values: function (plot, splits) {
+          return splits.map(label); } } : { size: 52 }],
         series: series,
         bands: bands,
         hooks: {
