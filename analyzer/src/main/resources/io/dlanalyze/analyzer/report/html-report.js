@@ -103,10 +103,12 @@
       var log = spec.scale === "log";
       var symlog = spec.scale === "symlog";
       var unit = spec.unit;
-      // symmetric log as the SVG draws it: sign(v) log10(1 + |v| / unit) on a linear axis whose
-      // labels are the values
+      // log and symmetric log as the SVG draws them (log10 v; sign(v) log10(1 + |v| / unit)) on a
+      // linear axis whose labels are the values
       function clean(values) {
-        if (log) { return values.map(function (v) { return v !== null && v > 0 ? v : null; }); }
+        if (log) {
+          return values.map(function (v) { return v !== null && v > 0 ? Math.log10(v) : null; });
+        }
         if (symlog) {
           return values.map(function (v) {
             return v === null ? null : (v < 0 ? -1 : 1) * Math.log10(1 + Math.abs(v) / unit);
@@ -115,9 +117,11 @@
         return values;
       }
       function label(t) {
-        var v = symlog ? (t < 0 ? -1 : 1) * unit * (Math.pow(10, Math.abs(t)) - 1) : t;
+        var v = symlog ? (t < 0 ? -1 : 1) * unit * (Math.pow(10, Math.abs(t)) - 1)
+          : log ? Math.pow(10, t) : t;
         var a = Math.abs(v);
-        return a === 0 ? "0" : a >= 1e4 || a < 1e-3 ? v.toExponential(0) : String(+v.toPrecision(2));
+        return a === 0 ? "0"
+          : a >= 1e4 || a < 1e-3 ? v.toExponential(0).replace("e+", "e") : String(+v.toPrecision(3));
       }
       var columns = [xs];
       var series = [{}];
@@ -143,15 +147,17 @@
           spanGaps: line.sparse,
           points: { show: line.sparse, size: 6, fill: line.color, stroke: line.color } });
       });
-      var distr = log ? 3 : 1;
+      var yAxis = { size: 58, font: "10px system-ui, sans-serif" };
+      if (log || symlog) {
+        yAxis.values = function (plot, splits) { return splits.map(label); };
+      }
       var u = new uPlot({
         width: Math.max(200, Math.round(box.width)),
         height: Math.max(120, Math.round(box.height)),
         legend: { show: false },
         cursor: { drag: { x: true, y: false, setScale: true }, sync: { key: "dl-steps" } },
-        scales: { x: { time: false }, y: { distr: distr, log: 10 } },
-        axes: [{ size: 30 }, symlog ? { size: 52, values: function (plot, splits) {
-          return splits.map(label); } } : { size: 52 }],
+        scales: { x: { time: false } },
+        axes: [{ size: 30, font: "10px system-ui, sans-serif" }, yAxis],
         series: series,
         bands: bands,
         hooks: {
