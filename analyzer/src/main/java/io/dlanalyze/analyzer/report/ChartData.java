@@ -37,8 +37,8 @@ final class ChartData {
   }
 
   /**
-   * Adds a chart already rendered as SVG ({@link LineChart#render} chose its scale) and returns
-   * its index.
+   * Adds a chart already rendered as SVG ({@link LineChart#render} chose its scale) and returns its
+   * index.
    *
    * @param kind {@code curve} (loss and accuracy: smoothing applies), {@code stat} or {@code dist}
    */

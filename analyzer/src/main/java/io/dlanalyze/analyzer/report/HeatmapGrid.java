@@ -138,9 +138,16 @@ final class HeatmapGrid {
     int cell = (layer / layersPerRow) * columns + (int) ((step - firstStep) / stepsPerColumn);
     flags[cell] |= ROWS;
     switch (metric) {
-      case LOG_MEAN -> addLogMean(
-          cell, meanPresent, mean, zeroFractionPresent, zeroFraction, stdPresent, std,
-          nonFiniteCount);
+      case LOG_MEAN ->
+          addLogMean(
+              cell,
+              meanPresent,
+              mean,
+              zeroFractionPresent,
+              zeroFraction,
+              stdPresent,
+              std,
+              nonFiniteCount);
       case ZERO_FRACTION -> {
         if (zeroFractionPresent && Double.isFinite(zeroFraction)) {
           keep(cell, (float) zeroFraction);

@@ -299,8 +299,7 @@ final class HtmlChartSections {
 
   private boolean curve(
       StringBuilder html, String title, List<Phase> phases, List<LineChart.Marker> markers) {
-    LineChart chart =
-        new LineChart(charts, CURVE_WIDTH, CURVE_HEIGHT, title + " over steps");
+    LineChart chart = new LineChart(charts, CURVE_WIDTH, CURVE_HEIGHT, title + " over steps");
     List<String> legend = new ArrayList<>();
     boolean first = true;
     for (Phase phase : phases) {
@@ -499,9 +498,8 @@ final class HtmlChartSections {
 
   /**
    * The index of the finding a heatmap marks: the root cause's finding when it is layer-level and
-   * in the heatmap's phase, else the highest-ranked layer-level finding in the
-   * heatmap's phase, else the highest-ranked layer-level finding, else the top finding; -1 when
-   * there is none.
+   * in the heatmap's phase, else the highest-ranked layer-level finding in the heatmap's phase,
+   * else the highest-ranked layer-level finding, else the top finding; -1 when there is none.
    */
   static int heatmapMark(Report report, Phase phase) {
     List<Finding> findings = report.findings();

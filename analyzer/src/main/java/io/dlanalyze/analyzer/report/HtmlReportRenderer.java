@@ -58,9 +58,10 @@ public final class HtmlReportRenderer implements ReportRenderer {
 
   private static final String UPLOT_DIR =
       "/META-INF/resources/webjars/uplot/" + UPLOT_VERSION + "/dist/";
+
   /**
-   * uPlot's script with its banner (the project's URL) replaced by its version and license
-   * notice: the page holds no URL.
+   * uPlot's script with its banner (the project's URL) replaced by its version and license notice:
+   * the page holds no URL.
    */
   private static final String UPLOT_SCRIPT =
       "/* uPlot "
@@ -68,6 +69,7 @@ public final class HtmlReportRenderer implements ReportRenderer {
           + ", github.com/leeoniya/uPlot. The MIT License (MIT), Copyright (c) 2022 Leon Sorokin."
           + " */\n"
           + resource(UPLOT_DIR + "uPlot.iife.min.js").replaceFirst("^/\\*!.*?\\*/\\s*", "");
+
   private static final String UPLOT_CSS = resource(UPLOT_DIR + "uPlot.min.css");
 
   private final RenderOptions options;
@@ -176,7 +178,8 @@ public final class HtmlReportRenderer implements ReportRenderer {
   }
 
   private static void nav(StringBuilder html) {
-    html.append("<nav><a href=\"#story\">Root cause over time</a><a href=\"#heatmaps\">Heatmaps</a>")
+    html.append(
+            "<nav><a href=\"#story\">Root cause over time</a><a href=\"#heatmaps\">Heatmaps</a>")
         .append("<a href=\"#distributions\">Distributions</a><a href=\"#findings\">Findings</a>")
         .append("<a href=\"#baselines\">Keras baselines</a><a href=\"#trace\">Trace</a></nav>\n");
   }

@@ -29,6 +29,7 @@ final class LineChart {
 
   /** A series with fewer finite buckets than this, or gaps around most of them, gets markers. */
   static final int SPARSE_POINTS = 12;
+
   private static final int LEFT = 62;
   private static final int RIGHT = 12;
   private static final int TOP = 6;
@@ -415,11 +416,7 @@ final class LineChart {
           double y = yOf(scaled(v), yLo, yHi);
           path.point(x, y);
           if (sparse) {
-            dots.append('M')
-                .append(Svg.num(x))
-                .append(' ')
-                .append(Svg.num(y))
-                .append("h0");
+            dots.append('M').append(Svg.num(x)).append(' ').append(Svg.num(y)).append("h0");
           }
         }
         if (dots.length() > 0) {

@@ -10,10 +10,10 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * The order every output tells a report in: the root cause's finding first, then the other
- * findings grouped by what they explain. The text, Markdown, JSON ({@code story}) and HTML reports,
- * the batch summaries and the {@code top_*} columns of runs.parquet all follow it, so they lead
- * with the same finding.
+ * The order every output tells a report in: the root cause's finding first, then the other findings
+ * grouped by what they explain. The text, Markdown, JSON ({@code story}) and HTML reports, the
+ * batch summaries and the {@code top_*} columns of runs.parquet all follow it, so they lead with
+ * the same finding.
  *
  * <p>The leading finding is the one the root cause rests on ({@link RootCause#findingRank()});
  * without a root cause tied to a finding, the top-ranked finding. The groups, in this order, each
@@ -89,9 +89,10 @@ public final class ReportStory {
       return new ReportStory(report, 0, List.of());
     }
     RootCause root = report.rootCause();
-    int leading = root != null && root.findingRank() >= 1 && root.findingRank() <= n
-        ? root.findingRank()
-        : (root != null ? 1 : 0);
+    int leading =
+        root != null && root.findingRank() >= 1 && root.findingRank() <= n
+            ? root.findingRank()
+            : (root != null ? 1 : 0);
     if (leading == 0) {
       List<Integer> all = new ArrayList<>();
       for (int rank = 1; rank <= n; rank++) {

@@ -89,8 +89,7 @@ final class TextReportRenderer implements ReportRenderer {
           text.append(format(ROOT, "%3d. ", rank))
               .append(
                   paint(
-                      severityColor(finding.severity()),
-                      "[" + finding.severity().wireName() + "]"))
+                      severityColor(finding.severity()), "[" + finding.severity().wireName() + "]"))
               .append(' ')
               .append(finding.detector())
               .append(": ")

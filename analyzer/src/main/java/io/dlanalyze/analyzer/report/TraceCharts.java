@@ -444,9 +444,9 @@ public final class TraceCharts {
   static final int DISTRIBUTIONS = 4;
 
   /**
-   * The (layer, phase) streams whose distributions over time are drawn: the leading finding's
-   * layer and phase, then the layer-level places its consequences reach, at most {@link
-   * #DISTRIBUTIONS}; none when it is model-level.
+   * The (layer, phase) streams whose distributions over time are drawn: the leading finding's layer
+   * and phase, then the layer-level places its consequences reach, at most {@link #DISTRIBUTIONS};
+   * none when it is model-level.
    */
   static List<Key> distributionKeys(Report report, int layerCount) {
     List<Key> keys = new ArrayList<>();
@@ -485,11 +485,11 @@ public final class TraceCharts {
    * The heatmaps drawn, in page order: first the map that shows the leading finding's symptom
    * (zero_fraction for dead or zero values, gradient l2_norm for exploding or vanishing gradients,
    * NaN/Inf counts for numerical errors, the activations' std for saturation, else log10 |mean| of
-   * its phase); then log10 |mean| of the charted findings' phases and the phases their
-   * consequences reached, then of forward and gradient (two of these at most); then zero_fraction
-   * of the activations and of the gradients, gradient l2_norm, NaN/Inf counts of the forward pass
-   * and the activations' std. Only layer-level phases the trace has, statistics it has, at most
-   * {@code options.heatmaps()}.
+   * its phase); then log10 |mean| of the charted findings' phases and the phases their consequences
+   * reached, then of forward and gradient (two of these at most); then zero_fraction of the
+   * activations and of the gradients, gradient l2_norm, NaN/Inf counts of the forward pass and the
+   * activations' std. Only layer-level phases the trace has, statistics it has, at most {@code
+   * options.heatmaps()}.
    */
   static List<HeatmapSpec> heatmapSpecs(Report report, Options options, Set<Column> columns) {
     List<String> present = report.trace().phases();

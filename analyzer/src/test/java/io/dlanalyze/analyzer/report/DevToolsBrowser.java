@@ -148,7 +148,9 @@ final class DevToolsBrowser implements AutoCloseable {
     command.put("id", id);
     command.put("method", method);
     command.set("params", params == null ? MAPPER.createObjectNode() : params);
-    socket.sendText(MAPPER.writeValueAsString(command), true).get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+    socket
+        .sendText(MAPPER.writeValueAsString(command), true)
+        .get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
     JsonNode reply = future.get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
     if (reply.has("error")) {
       throw new AssertionError(method + " failed: " + reply.get("error"));
@@ -191,11 +193,10 @@ final class DevToolsBrowser implements AutoCloseable {
   /** The value of a script expression (JSON-serializable), thrown exceptions failing. */
   JsonNode evaluate(String expression) throws Exception {
     JsonNode result =
-        send(
-            "Runtime.evaluate",
-            params().put("expression", expression).put("returnByValue", true));
+        send("Runtime.evaluate", params().put("expression", expression).put("returnByValue", true));
     if (result.has("exceptionDetails")) {
-      throw new AssertionError("script failed: " + expression + ": " + result.get("exceptionDetails"));
+      throw new AssertionError(
+          "script failed: " + expression + ": " + result.get("exceptionDetails"));
     }
     return result.path("result").path("value");
   }
@@ -222,7 +223,8 @@ final class DevToolsBrowser implements AutoCloseable {
   /** A PNG of the viewport. */
   byte[] screenshot() throws Exception {
     return Base64.getDecoder()
-        .decode(send("Page.captureScreenshot", params().put("format", "png")).path("data").asText());
+        .decode(
+            send("Page.captureScreenshot", params().put("format", "png")).path("data").asText());
   }
 
   @Override

@@ -80,10 +80,9 @@ class HtmlReportLayoutBrowserTest {
     JsonNode order =
         browser.evaluate(
             "Array.from(document.querySelectorAll('#curves figure, article[data-finding-rank],"
-                + " #heatmaps figure, #distributions figure, #findings'))"
-                + ".map(e => e.id === 'findings' ? 'findings'"
-                + " : e.hasAttribute('data-finding-rank') ? 'rank-' + e.getAttribute('data-finding-rank')"
-                + " : e.closest('section').id)");
+                + " #heatmaps figure, #distributions figure, #findings')).map(e => e.id ==="
+                + " 'findings' ? 'findings' : e.hasAttribute('data-finding-rank') ? 'rank-' +"
+                + " e.getAttribute('data-finding-rank') : e.closest('section').id)");
     List<String> sections = new ArrayList<>();
     order.forEach(e -> sections.add(e.asText()));
     assertThat(sections.subList(0, 3)).containsExactly("curves", "curves", "rank-" + rootRank);
@@ -121,12 +120,12 @@ class HtmlReportLayoutBrowserTest {
     // a text on one line has one client rect per text node
     JsonNode wrapped =
         browser.evaluate(
-            "Array.from(document.querySelectorAll('.sev, td.num, td.steps, .verdict .word'))"
-                + ".filter(e => e.offsetParent !== null && e.firstChild)"
-                + ".filter(e => { const r = document.createRange();"
-                + " r.selectNodeContents(e.firstChild.nodeType === 3 ? e.firstChild : e);"
-                + " const lines = new Set(Array.from(r.getClientRects()).map(q => Math.round(q.top)));"
-                + " return lines.size > 1; }).map(e => e.outerHTML.slice(0, 80))");
+            "Array.from(document.querySelectorAll('.sev, td.num, td.steps, .verdict"
+                + " .word')).filter(e => e.offsetParent !== null && e.firstChild).filter(e => {"
+                + " const r = document.createRange(); r.selectNodeContents(e.firstChild.nodeType"
+                + " === 3 ? e.firstChild : e); const lines = new"
+                + " Set(Array.from(r.getClientRects()).map(q => Math.round(q.top))); return"
+                + " lines.size > 1; }).map(e => e.outerHTML.slice(0, 80))");
     assertThat(wrapped).as("wrapped badges or numbers at width %d", width).isEmpty();
     JsonNode cut =
         browser.evaluate(
@@ -144,12 +143,15 @@ class HtmlReportLayoutBrowserTest {
 
   private static void checkZoom(DevToolsBrowser browser) throws Exception {
     int live =
-        browser.evaluate("Number(document.documentElement.getAttribute('data-live-charts'))").asInt();
-    int figures = browser.evaluate("document.querySelectorAll('figure[data-chart]').length").asInt();
+        browser
+            .evaluate("Number(document.documentElement.getAttribute('data-live-charts'))")
+            .asInt();
+    int figures =
+        browser.evaluate("document.querySelectorAll('figure[data-chart]').length").asInt();
     assertThat(live).as("interactive charts").isEqualTo(figures).isPositive();
     String ranges =
-        "Array.from(document.querySelectorAll('figure[data-chart]'))"
-            + ".map(f => [Number(f.getAttribute('data-x-min')), Number(f.getAttribute('data-x-max'))])";
+        "Array.from(document.querySelectorAll('figure[data-chart]')).map(f =>"
+            + " [Number(f.getAttribute('data-x-min')), Number(f.getAttribute('data-x-max'))])";
     JsonNode before = browser.evaluate(ranges);
     double fullMin = before.get(0).get(0).asDouble();
     double fullMax = before.get(0).get(1).asDouble();
