@@ -13,6 +13,7 @@ import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Report;
 import io.dlanalyze.analyzer.RootCause;
 import io.dlanalyze.analyzer.report.EvidenceJson;
+import io.dlanalyze.analyzer.report.ReportStory;
 import io.dlanalyze.trace.InputFiles;
 import io.dlanalyze.trace.TraceFormatException;
 import io.dlanalyze.trace.TraceMetadata;
@@ -218,7 +219,8 @@ public final class TraceAnalysis {
               evidenceJson(finding)));
     }
     RootCause root = report.rootCause();
-    Finding top = report.topFinding().orElse(null);
+    // top_* is the finding the root cause rests on, as every report leads with it
+    Finding top = ReportStory.of(report).leading().orElse(null);
     RunRow row =
         new RunRow(
             path,

@@ -70,7 +70,7 @@ class AnalyzeHtmlTest {
     assertThat(html)
         .contains(
             "<svg class=\"chart heatmap\"",
-            "first fault: step 420",
+            "starts: step 420",
             "Sampling: steps 0 to 999 in 200 buckets of 5 steps");
     assertThat(html).doesNotContain("Charts need the trace's series");
   }

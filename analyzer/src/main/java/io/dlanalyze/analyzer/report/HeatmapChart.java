@@ -26,6 +26,7 @@ final class HeatmapChart {
   static final int NON_FINITE_COLOR = 0xe41a1c;
   static final int ZERO_COLOR = 0x000000;
   static final int NO_DATA_COLOR = 0xeeeeee;
+  static final int CLEAR_COLOR = 0xffffff;
   private static final int[] PALETTE = palette();
 
   private HeatmapChart() {}
@@ -48,13 +49,14 @@ final class HeatmapChart {
   }
 
   private static int[] palette() {
-    int[] palette = new int[LEVELS + 3];
+    int[] palette = new int[LEVELS + 4];
     for (int i = 0; i < LEVELS; i++) {
       palette[i] = level(i);
     }
     palette[LEVELS] = NON_FINITE_COLOR;
     palette[LEVELS + 1] = ZERO_COLOR;
     palette[LEVELS + 2] = NO_DATA_COLOR;
+    palette[LEVELS + 3] = CLEAR_COLOR;
     return palette;
   }
 
@@ -84,6 +86,10 @@ final class HeatmapChart {
         }
       }
     }
+    if (grid.metric() == HeatmapGrid.Metric.ZERO_FRACTION && lo <= hi) {
+      lo = 0;
+      hi = 1;
+    }
     boolean hasScale = lo <= hi;
     if (hasScale && hi - lo < 1e-3f) {
       lo -= 0.5f;
@@ -98,6 +104,7 @@ final class HeatmapChart {
               case NON_FINITE -> LEVELS;
               case ALL_ZERO -> LEVELS + 1;
               case FLOOR -> 0;
+              case CLEAR -> LEVELS + 3;
               case VALUE ->
                   Math.max(
                       0,
@@ -120,6 +127,8 @@ final class HeatmapChart {
         .append("\" height=\"")
         .append(height)
         .append("\" role=\"img\" aria-label=\"layer by step heatmap of ")
+        .append(grid.metric().title())
+        .append(" in ")
         .append(grid.phase().wireName())
         .append("\">");
     out.append("<image x=\"")
@@ -154,7 +163,7 @@ final class HeatmapChart {
           .append(Html.text(name))
           .append("</title></rect>");
       if (r % labelStep == 0) {
-        String label = labelEvery ? Html.shorten(name, 26) : Integer.toString(firstLayer);
+        String label = labelEvery ? Html.shorten(name, 24) : Integer.toString(firstLayer);
         out.append("<text x=\"")
             .append(LEFT - 6)
             .append("\" y=\"")
@@ -224,10 +233,12 @@ final class HeatmapChart {
   }
 
   /** The colour-scale legend: a gradient bar with its log10 range and the special colours. */
-  static void legend(StringBuilder out, double[] range) {
+  static void legend(StringBuilder out, double[] range, HeatmapGrid.Metric metric) {
     out.append("<div class=\"legend hm-legend\">");
     if (range != null) {
-      out.append("<span>log10 |mean| ")
+      out.append("<span>")
+          .append(Html.text(metric.scaleLabel()))
+          .append(' ')
           .append(Html.text(Numbers.format(range[0], 3)))
           .append(" </span><span class=\"gradient\" style=\"background:linear-gradient(to right");
       for (int i = 0; i < VIRIDIS.length; i++) {
@@ -237,8 +248,12 @@ final class HeatmapChart {
           .append(Html.text(Numbers.format(range[1], 3)))
           .append("</span>");
     }
-    swatch(out, NON_FINITE_COLOR, "NaN/Inf in the cell");
-    swatch(out, ZERO_COLOR, "all zero");
+    if (metric == HeatmapGrid.Metric.NON_FINITE) {
+      swatch(out, CLEAR_COLOR, "no NaN/Inf");
+    } else if (metric != HeatmapGrid.Metric.ZERO_FRACTION) {
+      swatch(out, NON_FINITE_COLOR, "NaN/Inf in the cell");
+      swatch(out, ZERO_COLOR, "all zero");
+    }
     swatch(out, NO_DATA_COLOR, "no row");
     out.append("</div>");
   }

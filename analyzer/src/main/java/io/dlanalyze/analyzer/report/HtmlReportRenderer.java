@@ -53,6 +53,25 @@ public final class HtmlReportRenderer implements ReportRenderer {
   private static final String CSS = resource("html-report.css");
   private static final String SCRIPT = resource("html-report.js");
 
+  /** uPlot's version, from its webjar. */
+  static final String UPLOT_VERSION = uplotVersion();
+
+  private static final String UPLOT_DIR =
+      "/META-INF/resources/webjars/uplot/" + UPLOT_VERSION + "/dist/";
+
+  /**
+   * uPlot's script with its banner (the project's URL) replaced by its version and license notice:
+   * the page holds no URL.
+   */
+  private static final String UPLOT_SCRIPT =
+      "/* uPlot "
+          + UPLOT_VERSION
+          + ", github.com/leeoniya/uPlot. The MIT License (MIT), Copyright (c) 2022 Leon Sorokin."
+          + " */\n"
+          + resource(UPLOT_DIR + "uPlot.iife.min.js").replaceFirst("^/\\*!.*?\\*/\\s*", "");
+
+  private static final String UPLOT_CSS = resource(UPLOT_DIR + "uPlot.min.css");
+
   private final RenderOptions options;
   private final TraceCharts charts;
 
@@ -87,16 +106,30 @@ public final class HtmlReportRenderer implements ReportRenderer {
         .append(" - ")
         .append(Html.text(Html.shorten(trace.path(), 120)))
         .append("</title>\n");
-    html.append("<style>").append(CSS).append("</style>\n</head>\n<body>\n");
-    banner(html, report);
-    nav(html);
-    html.append("<main>\n");
-    summary(html, report);
-    findings(html, report);
+    html.append("<style>")
+        .append(UPLOT_CSS)
+        .append('\n')
+        .append(CSS)
+        .append("</style>\n</head>\n<body>\n");
     HtmlChartSections sections = new HtmlChartSections(charts);
-    sections.topFindings(html, report);
+    html.append("<header class=\"banner ")
+        .append(report.verdict().wireName())
+        .append("\">\n<div class=\"head\">\n<div class=\"verdict-col\">\n");
+    banner(html, report);
+    summary(html, report);
+    html.append("</div>\n<div class=\"curves-col\">\n");
     sections.curves(html, report);
+    html.append("</div>\n</div>\n</header>\n");
+    nav(html);
+    html.append(
+        "<div class=\"zoombar\" hidden><span>Drag across a chart to zoom every time chart to those"
+            + " steps; double-click or</span> <button type=\"button\" id=\"zoom-reset\">show all"
+            + " steps</button> <span id=\"zoom-range\"></span></div>\n");
+    html.append("<main>\n");
+    sections.story(html, report);
     sections.heatmaps(html, report);
+    sections.distributions(html, report);
+    findings(html, report);
     baselines(html, report);
     traceSection(html, report);
     html.append("</main>\n");
@@ -105,6 +138,10 @@ public final class HtmlReportRenderer implements ReportRenderer {
     html.append("<script type=\"application/json\" id=\"dl-report\">")
         .append(Html.scriptJson(json.strip()))
         .append("</script>\n");
+    html.append("<script type=\"application/json\" id=\"dl-series\">")
+        .append(Html.scriptJson(sections.chartData()))
+        .append("</script>\n");
+    html.append("<script>").append(UPLOT_SCRIPT).append("</script>\n");
     html.append("<script>").append(SCRIPT).append("</script>\n");
     html.append("</body>\n</html>\n");
     out.write(html.toString());
@@ -112,7 +149,6 @@ public final class HtmlReportRenderer implements ReportRenderer {
 
   private static void banner(StringBuilder html, Report report) {
     Verdict verdict = report.verdict();
-    html.append("<header class=\"banner ").append(verdict.wireName()).append("\">\n");
     html.append("<div class=\"verdict\"><span class=\"word\">")
         .append(verdict.wireName().toUpperCase(ROOT))
         .append("</span> <span class=\"reason\">")
@@ -139,12 +175,12 @@ public final class HtmlReportRenderer implements ReportRenderer {
                   : Html.text(root.suggestedFix()))
           .append("</p></div>\n");
     }
-    html.append("</header>\n");
   }
 
   private static void nav(StringBuilder html) {
-    html.append("<nav><a href=\"#findings\">Findings</a><a href=\"#top-findings\">Top findings</a>")
-        .append("<a href=\"#curves\">Loss and accuracy</a><a href=\"#heatmaps\">Heatmaps</a>")
+    html.append(
+            "<nav><a href=\"#story\">Root cause over time</a><a href=\"#heatmaps\">Heatmaps</a>")
+        .append("<a href=\"#distributions\">Distributions</a><a href=\"#findings\">Findings</a>")
         .append("<a href=\"#baselines\">Keras baselines</a><a href=\"#trace\">Trace</a></nav>\n");
   }
 
@@ -188,7 +224,8 @@ public final class HtmlReportRenderer implements ReportRenderer {
     List<Finding> findings = report.findings();
     html.append("<section id=\"findings\">\n<h2>Findings <span class=\"count\">")
         .append(findings.size())
-        .append(", in causal order</span></h2>\n");
+        .append(", the root cause's first, then by what they explain; #: rank in causal order")
+        .append("</span></h2>\n");
     if (findings.isEmpty()) {
       html.append("<p>No finding.</p>\n</section>\n");
       return;
@@ -209,8 +246,19 @@ public final class HtmlReportRenderer implements ReportRenderer {
             "<table class=\"findings\"><thead><tr><th>#</th><th>severity</th><th>detector /"
                 + " symptom</th>")
         .append("<th>where</th><th>steps</th><th>what</th></tr></thead>\n<tbody>\n");
-    int rank = 1;
-    for (Finding f : findings) {
+    for (ReportStory.Group group : ReportStory.of(report).groups()) {
+      html.append("<tr class=\"group\"><th colspan=\"6\">")
+          .append(group.kind().title())
+          .append("</th></tr>\n");
+      for (int rank : group.ranks()) {
+        findingRow(html, findings.get(rank - 1), rank);
+      }
+    }
+    html.append("</tbody></table>\n</section>\n");
+  }
+
+  private static void findingRow(StringBuilder html, Finding f, int rank) {
+    {
       html.append("<tr class=\"finding\" id=\"rank-")
           .append(rank)
           .append("\" data-severity=\"")
@@ -281,9 +329,7 @@ public final class HtmlReportRenderer implements ReportRenderer {
             .append("</p>");
       }
       html.append("</td></tr>\n");
-      rank++;
     }
-    html.append("</tbody></table>\n</section>\n");
   }
 
   private static String where(Finding f) {
@@ -462,7 +508,22 @@ public final class HtmlReportRenderer implements ReportRenderer {
     return value < 0 ? "-" : Long.toString(value);
   }
 
-  /** A text file beside this class (the page's CSS and script), read once. */
+  private static String uplotVersion() {
+    java.util.Properties properties = new java.util.Properties();
+    try (InputStream in =
+        HtmlReportRenderer.class.getResourceAsStream(
+            "/META-INF/maven/org.webjars.npm/uplot/pom.properties")) {
+      if (in == null) {
+        throw new IllegalStateException("uPlot's webjar is missing from the class path");
+      }
+      properties.load(in);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return properties.getProperty("version");
+  }
+
+  /** A text file beside this class (the page's CSS and script) or on the class path, read once. */
   private static String resource(String name) {
     try (InputStream in = HtmlReportRenderer.class.getResourceAsStream(name)) {
       if (in == null) {

@@ -82,6 +82,18 @@ public final class JsonReportRenderer implements ReportRenderer {
       json.writeEndArray();
       json.writeEndObject();
     }
+    json.writeArrayFieldStart("story");
+    for (ReportStory.Group group : ReportStory.of(report).groups()) {
+      json.writeStartObject();
+      json.writeStringField("group", group.kind().wireName());
+      json.writeArrayFieldStart("ranks");
+      for (int r : group.ranks()) {
+        json.writeNumber(r);
+      }
+      json.writeEndArray();
+      json.writeEndObject();
+    }
+    json.writeEndArray();
     json.writeArrayFieldStart("findings");
     int rank = 1;
     for (Finding finding : report.findings()) {

@@ -24,7 +24,12 @@ final class LineChart {
   /** Width of the loss and accuracy curves, two to a row. */
   static final int WIDE = 550;
 
-  private static final int HEIGHT = 190;
+  /** Height of a chart unless one is given. */
+  static final int HEIGHT = 190;
+
+  /** A series with fewer finite buckets than this, or gaps around most of them, gets markers. */
+  static final int SPARSE_POINTS = 12;
+
   private static final int LEFT = 62;
   private static final int RIGHT = 12;
   private static final int TOP = 6;
@@ -42,6 +47,16 @@ final class LineChart {
     }
   }
 
+  /** A filled range between two per-bucket arrays (NaN: no value in that bucket). */
+  record Band(String name, double[] lo, double[] hi, String color, double opacity) {
+    Band {
+      requireNonNull(name, "name is null");
+      requireNonNull(lo, "lo is null");
+      requireNonNull(hi, "hi is null");
+      requireNonNull(color, "color is null");
+    }
+  }
+
   /** A vertical line at a step, with a label. */
   record Marker(long step, String label, String color) {
     Marker {
@@ -52,6 +67,8 @@ final class LineChart {
 
   private final TraceCharts charts;
   private final int width;
+  private final int height;
+  private final List<Band> bands = new ArrayList<>();
   private final int plotWidth;
   private final String ariaLabel;
   private final List<Line> lines = new ArrayList<>();
@@ -74,8 +91,13 @@ final class LineChart {
   private int plotHeight;
 
   LineChart(TraceCharts charts, int width, String ariaLabel) {
+    this(charts, width, HEIGHT, ariaLabel);
+  }
+
+  LineChart(TraceCharts charts, int width, int height, String ariaLabel) {
     this.charts = charts;
     this.width = width;
+    this.height = height;
     this.plotWidth = width - LEFT - RIGHT;
     this.ariaLabel = ariaLabel;
   }
@@ -88,6 +110,53 @@ final class LineChart {
   LineChart marker(Marker marker) {
     markers.add(marker);
     return this;
+  }
+
+  LineChart band(Band band) {
+    bands.add(band);
+    return this;
+  }
+
+  List<Line> lines() {
+    return lines;
+  }
+
+  List<Band> bands() {
+    return bands;
+  }
+
+  List<Marker> markers() {
+    return markers;
+  }
+
+  /** The symmetric-log unit {@link #render} chose (meaningful for {@link Scale#SYMLOG}). */
+  double symlogUnit() {
+    return symlogUnit;
+  }
+
+  /** The last step on the x axis {@link #render} drew. */
+  double xHigh() {
+    return clippedAt >= 0 ? clippedAt : Math.max(charts.lastStep(), charts.firstStep() + 1);
+  }
+
+  /**
+   * True when a series has so few points, or so many gaps between them (per-epoch validation in a
+   * per-step trace), that a line alone would vanish: it is drawn with markers and across its gaps.
+   */
+  static boolean sparse(BucketSeries s) {
+    int finite = 0;
+    int isolated = 0;
+    for (int b = 0; b < s.buckets(); b++) {
+      if (s.hasFinite(b)) {
+        finite++;
+        boolean before = b > 0 && s.hasFinite(b - 1);
+        boolean after = b + 1 < s.buckets() && s.hasFinite(b + 1);
+        if (!before && !after) {
+          isolated++;
+        }
+      }
+    }
+    return finite > 0 && (finite < SPARSE_POINTS || isolated * 2 > finite);
   }
 
   boolean isEmpty() {
@@ -150,6 +219,14 @@ final class LineChart {
         }
       }
     }
+    for (Band band : bands) {
+      for (int b = 0; b < Math.min(buckets, band.lo().length); b++) {
+        if (Double.isFinite(band.lo()[b]) && Double.isFinite(band.hi()[b])) {
+          yMin = Math.min(yMin, band.lo()[b]);
+          yMax = Math.max(yMax, band.hi()[b]);
+        }
+      }
+    }
     boolean anyFinite = yMin <= yMax;
     if (!anyFinite) {
       yMin = 0;
@@ -197,7 +274,7 @@ final class LineChart {
       }
     }
     plotTop = TOP + (strips == 0 ? 0 : strips * STRIP + 4);
-    plotHeight = HEIGHT - plotTop - BOTTOM;
+    plotHeight = height - plotTop - BOTTOM;
     final double yLo = range[0];
     final double yHi = range[1];
     double xLo = charts.firstStep();
@@ -235,11 +312,11 @@ final class LineChart {
     out.append("<svg class=\"chart\" viewBox=\"0 0 ")
         .append(width)
         .append(' ')
-        .append(HEIGHT)
+        .append(height)
         .append("\" width=\"")
         .append(width)
         .append("\" height=\"")
-        .append(HEIGHT)
+        .append(height)
         .append("\" role=\"img\" aria-label=\"")
         .append(Html.attribute(ariaLabel))
         .append("\">");
@@ -307,11 +384,14 @@ final class LineChart {
     out.append("<text x=\"")
         .append(LEFT + plotWidth)
         .append("\" y=\"")
-        .append(HEIGHT - 2)
+        .append(height - 2)
         .append("\" text-anchor=\"end\">step</text>");
     out.append("</g>");
 
-    // bands, then lines: emphasised last so it is on top
+    // distribution bands first, then per-series bands and lines: emphasised last so it is on top
+    for (Band band : bands) {
+      bandArrays(out, band, xLo, xHi, yLo, yHi);
+    }
     for (int pass = 0; pass < 2; pass++) {
       for (Line line : lines) {
         if (line.emphasis() != (pass == 1)) {
@@ -322,13 +402,29 @@ final class LineChart {
         }
         Svg.PathBuilder path = new Svg.PathBuilder();
         BucketSeries s = line.series();
+        boolean sparse = sparse(s);
+        StringBuilder dots = new StringBuilder();
         for (int b = 0; b < drawn; b++) {
           double v = s.hasFinite(b) ? s.last(b) : Double.NaN;
           if (Double.isNaN(v) || (scale == Scale.LOG && v <= 0)) {
-            path.breakRun();
+            if (!sparse || s.hasNonFinite(b)) {
+              path.breakRun();
+            }
             continue;
           }
-          path.point(xOf(charts.bucketStep(b), xLo, xHi), yOf(scaled(v), yLo, yHi));
+          double x = xOf(charts.bucketStep(b), xLo, xHi);
+          double y = yOf(scaled(v), yLo, yHi);
+          path.point(x, y);
+          if (sparse) {
+            dots.append('M').append(Svg.num(x)).append(' ').append(Svg.num(y)).append("h0");
+          }
+        }
+        if (dots.length() > 0) {
+          out.append("<path class=\"dots\" stroke=\"")
+              .append(line.color())
+              .append("\" d=\"")
+              .append(dots)
+              .append("\"/>");
         }
         String d = path.build();
         if (!d.isEmpty()) {
@@ -464,6 +560,48 @@ final class LineChart {
           .append(d)
           .append("\"/>");
     }
+  }
+
+  private void bandArrays(
+      StringBuilder out, Band band, double xLo, double xHi, double yLo, double yHi) {
+    StringBuilder d = new StringBuilder();
+    int n = Math.min(drawn, band.lo().length);
+    int b = 0;
+    while (b < n) {
+      if (!bandable(band, b)) {
+        b++;
+        continue;
+      }
+      int start = b;
+      while (b < n && bandable(band, b)) {
+        b++;
+      }
+      Svg.PathBuilder edge = new Svg.PathBuilder();
+      for (int i = start; i < b; i++) {
+        edge.point(xOf(charts.bucketStep(i), xLo, xHi), yOf(scaled(band.hi()[i]), yLo, yHi));
+      }
+      for (int i = b - 1; i >= start; i--) {
+        edge.point(xOf(charts.bucketStep(i), xLo, xHi), yOf(scaled(band.lo()[i]), yLo, yHi));
+      }
+      d.append(edge.build()).append('Z');
+    }
+    if (d.length() > 0) {
+      out.append("<path class=\"dist\" fill=\"")
+          .append(band.color())
+          .append("\" fill-opacity=\"")
+          .append(Svg.num(band.opacity()))
+          .append("\" d=\"")
+          .append(d)
+          .append("\"><title>")
+          .append(Html.text(band.name()))
+          .append("</title></path>");
+    }
+  }
+
+  private boolean bandable(Band band, int b) {
+    double lo = band.lo()[b];
+    double hi = band.hi()[b];
+    return Double.isFinite(lo) && Double.isFinite(hi) && (scale != Scale.LOG || lo > 0);
   }
 
   private boolean bandable(BucketSeries s, int b) {

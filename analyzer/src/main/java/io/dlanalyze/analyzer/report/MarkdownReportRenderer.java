@@ -58,46 +58,55 @@ final class MarkdownReportRenderer implements ReportRenderer {
     if (report.findings().isEmpty()) {
       md.append("None.\n");
     } else {
+      ReportStory story = ReportStory.of(report);
       md.append(
-          "| # | severity | detector | symptom | layer | phase | first step | epoch | batch | last"
-              + " step | occurrences |\n");
-      md.append("|---:|---|---|---|---|---|---:|---:|---:|---:|---:|\n");
-      int rank = 1;
-      for (Finding f : report.findings()) {
-        String layer =
-            f.isModelLevel()
-                ? "model"
-                : format(ROOT, "%s (%d)", code(f.layerName()), f.layerIndex());
-        md.append(
-            format(
-                    ROOT,
-                    "| %d | %s | `%s` | %s | %s | %s | %d | %s | %s | %d | %d |%n",
-                    rank++,
-                    f.severity().wireName(),
-                    f.detector(),
-                    f.symptom().wireName(),
-                    layer,
-                    f.phase().wireName(),
-                    f.firstStep(),
-                    TextSupport.orDash(f.epoch()),
-                    TextSupport.orDash(f.batch()),
-                    f.lastStep(),
-                    f.occurrences())
-                .replace("\r\n", "\n"));
-      }
-      md.append('\n');
-      rank = 1;
-      for (Finding f : report.findings()) {
-        md.append(rank++).append(". ").append(escape(f.message())).append('\n');
-        if (!f.evidence().isEmpty()) {
-          md.append("   - Evidence: ")
-              .append(code(TextSupport.evidence(f.evidence())))
-              .append('\n');
+          "The root cause's finding first, then the others by what they explain; #: rank in causal"
+              + " order.\n\n");
+      md.append(
+          "| # | group | severity | detector | symptom | layer | phase | first step | epoch | batch"
+              + " | last step | occurrences |\n");
+      md.append("|---:|---|---|---|---|---|---|---:|---:|---:|---:|---:|\n");
+      for (ReportStory.Group group : story.groups()) {
+        for (int rank : group.ranks()) {
+          Finding f = report.findings().get(rank - 1);
+          String layer =
+              f.isModelLevel()
+                  ? "model"
+                  : format(ROOT, "%s (%d)", code(f.layerName()), f.layerIndex());
+          md.append(
+              format(
+                      ROOT,
+                      "| %d | %s | %s | `%s` | %s | %s | %s | %d | %s | %s | %d | %d |%n",
+                      rank,
+                      group.kind().title(),
+                      f.severity().wireName(),
+                      f.detector(),
+                      f.symptom().wireName(),
+                      layer,
+                      f.phase().wireName(),
+                      f.firstStep(),
+                      TextSupport.orDash(f.epoch()),
+                      TextSupport.orDash(f.batch()),
+                      f.lastStep(),
+                      f.occurrences())
+                  .replace("\r\n", "\n"));
         }
-        if (!f.consequences().isEmpty()) {
-          md.append("   - Spread to: ")
-              .append(escape(TextSupport.consequences(f.consequences())))
-              .append('\n');
+      }
+      for (ReportStory.Group group : story.groups()) {
+        md.append("\n### ").append(group.kind().title()).append("\n\n");
+        for (int rank : group.ranks()) {
+          Finding f = report.findings().get(rank - 1);
+          md.append(rank).append(". ").append(escape(f.message())).append('\n');
+          if (!f.evidence().isEmpty()) {
+            md.append("   - Evidence: ")
+                .append(code(TextSupport.evidence(f.evidence())))
+                .append('\n');
+          }
+          if (!f.consequences().isEmpty()) {
+            md.append("   - Spread to: ")
+                .append(escape(TextSupport.consequences(f.consequences())))
+                .append('\n');
+          }
         }
       }
     }

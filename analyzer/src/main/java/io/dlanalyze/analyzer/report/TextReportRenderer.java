@@ -74,31 +74,40 @@ final class TextReportRenderer implements ReportRenderer {
     if (report.findings().isEmpty()) {
       text.append("Findings: none\n");
     } else {
+      ReportStory story = ReportStory.of(report);
       text.append(
-          format(ROOT, "Findings (%d, in causal order):%n", report.findings().size())
+          format(
+                  ROOT,
+                  "Findings (%d; the root cause's first, then by what they explain; #: rank in"
+                      + " causal order):%n",
+                  report.findings().size())
               .replace("\r\n", "\n"));
-      int rank = 1;
-      for (Finding finding : report.findings()) {
-        text.append(format(ROOT, "%3d. ", rank++))
-            .append(
-                paint(severityColor(finding.severity()), "[" + finding.severity().wireName() + "]"))
-            .append(' ')
-            .append(finding.detector())
-            .append(": ")
-            .append(p(TextSupport.place(finding)))
-            .append(", ")
-            .append(TextSupport.steps(finding))
-            .append('\n');
-        text.append("     ").append(p(finding.message())).append('\n');
-        if (!finding.evidence().isEmpty()) {
-          text.append("     evidence: ")
-              .append(p(TextSupport.evidence(finding.evidence())))
+      for (ReportStory.Group group : story.groups()) {
+        text.append("  ").append(group.kind().title()).append(":\n");
+        for (int rank : group.ranks()) {
+          Finding finding = report.findings().get(rank - 1);
+          text.append(format(ROOT, "%3d. ", rank))
+              .append(
+                  paint(
+                      severityColor(finding.severity()), "[" + finding.severity().wireName() + "]"))
+              .append(' ')
+              .append(finding.detector())
+              .append(": ")
+              .append(p(TextSupport.place(finding)))
+              .append(", ")
+              .append(TextSupport.steps(finding))
               .append('\n');
-        }
-        if (!finding.consequences().isEmpty()) {
-          text.append("     spread to: ")
-              .append(p(TextSupport.consequences(finding.consequences())))
-              .append('\n');
+          text.append("     ").append(p(finding.message())).append('\n');
+          if (!finding.evidence().isEmpty()) {
+            text.append("     evidence: ")
+                .append(p(TextSupport.evidence(finding.evidence())))
+                .append('\n');
+          }
+          if (!finding.consequences().isEmpty()) {
+            text.append("     spread to: ")
+                .append(p(TextSupport.consequences(finding.consequences())))
+                .append('\n');
+          }
         }
       }
     }

@@ -36,13 +36,14 @@ import java.util.Set;
  * <p>What is kept, all in primitive arrays, bounded whatever the run length:
  *
  * <ul>
- *   <li>for each of the top {@link Options#topFindings()} findings, the statistics of {@link
- *       ChartStat} for its (layer, phase) and for the {@link Options#neighbours()} layers on each
- *       side in the same phase (a model-level finding: its own phase only);
+ *   <li>for each of the first {@link Options#topFindings()} findings in story order ({@link
+ *       ReportStory}: the root cause's finding first), the statistics of {@link ChartStat} for its
+ *       (layer, phase) and for the {@link Options#neighbours()} layers on each side in the same
+ *       phase (a model-level finding: its own phase only), and those of the places the leading
+ *       finding's consequences reach (their distributions over time);
  *   <li>the means of the model-level phases loss, accuracy, val_loss and val_accuracy;
- *   <li>one {@link HeatmapGrid} per heatmap phase: the layer-level phases of the top findings in
- *       rank order, each followed by the phases its consequences reached, then forward and
- *       gradient; at most {@link Options#heatmaps()}.
+ *   <li>one {@link HeatmapGrid} per heatmap ({@link #heatmapSpecs}), the one that shows the root
+ *       cause's symptom first; at most {@link Options#heatmaps()}.
  * </ul>
  *
  * <p>Sampling: the report's step range [first, last] is cut into at most {@link
@@ -60,6 +61,8 @@ public final class TraceCharts {
               Column.PHASE,
               Column.MEAN,
               Column.STD,
+              Column.MIN,
+              Column.MAX,
               Column.L2_NORM,
               Column.ZERO_FRACTION,
               Column.NAN_COUNT,
@@ -77,7 +80,7 @@ public final class TraceCharts {
    * @param topFindings findings that get their own charts (0 to 10)
    * @param neighbours layers drawn on each side of a finding's layer (0 to 5)
    * @param maxPoints step buckets per series (10 to 5000)
-   * @param heatmaps layer x step heatmaps (0 to 4)
+   * @param heatmaps layer x step heatmaps (0 to 12)
    * @param heatmapColumns step columns per heatmap (10 to 2000)
    * @param heatmapRows layer rows per heatmap; more layers are grouped (10 to 2000)
    */
@@ -92,14 +95,14 @@ public final class TraceCharts {
       check("topFindings", topFindings, 0, 10);
       check("neighbours", neighbours, 0, 5);
       check("maxPoints", maxPoints, 10, 5000);
-      check("heatmaps", heatmaps, 0, 4);
+      check("heatmaps", heatmaps, 0, 12);
       check("heatmapColumns", heatmapColumns, 10, 2000);
       check("heatmapRows", heatmapRows, 10, 2000);
     }
 
-    /** 3 findings, 2 neighbours each side, 300 points per series, 2 heatmaps of 400 x 200. */
+    /** 3 findings, 2 neighbours each side, 300 points per series, 7 heatmaps of 400 x 200. */
     public static Options defaults() {
-      return new Options(3, 2, 300, 2, 400, 200);
+      return new Options(3, 2, 300, 7, 400, 200);
     }
 
     private static void check(String name, int value, int min, int max) {
@@ -112,6 +115,9 @@ public final class TraceCharts {
 
   /** A (layer, phase) stream whose statistics are kept; layer -1 for model-level phases. */
   record Key(int layer, Phase phase) {}
+
+  /** A heatmap: a statistic of a phase over layers and steps. */
+  record HeatmapSpec(Phase phase, HeatmapGrid.Metric metric) {}
 
   private final Options options;
   private final long firstStep;
@@ -238,24 +244,36 @@ public final class TraceCharts {
       }
     }
     List<HeatmapGrid> heatmaps = new ArrayList<>();
-    int[] phaseToHeatmap = new int[Phase.COUNT];
-    Arrays.fill(phaseToHeatmap, -1);
+    // the grids of each phase code
+    HeatmapGrid[][] phaseGrids = new HeatmapGrid[Phase.COUNT][];
     if (layerCount > 0) {
-      for (Phase phase : heatmapPhases(report, options)) {
-        phaseToHeatmap[phase.code()] = heatmaps.size();
-        heatmaps.add(
+      for (HeatmapSpec spec : heatmapSpecs(report, options, columns)) {
+        HeatmapGrid grid =
             new HeatmapGrid(
-                phase, layerCount, options.heatmapRows(), first, last, options.heatmapColumns()));
+                spec.phase(),
+                spec.metric(),
+                layerCount,
+                options.heatmapRows(),
+                first,
+                last,
+                options.heatmapColumns());
+        heatmaps.add(grid);
+        int code = spec.phase().code();
+        HeatmapGrid[] old = phaseGrids[code] == null ? new HeatmapGrid[0] : phaseGrids[code];
+        HeatmapGrid[] grown = Arrays.copyOf(old, old.length + 1);
+        grown[old.length] = grid;
+        phaseGrids[code] = grown;
       }
     }
     boolean[] modelLevel = new boolean[Phase.COUNT];
     for (Phase phase : Phase.values()) {
       modelLevel[phase.code()] = phase.isModelLevel();
     }
-    HeatmapGrid[] grids = heatmaps.toArray(HeatmapGrid[]::new);
     boolean hasMean = columns.contains(Column.MEAN);
     boolean hasStd = columns.contains(Column.STD);
     boolean hasL2 = columns.contains(Column.L2_NORM);
+    boolean hasMin = columns.contains(Column.MIN);
+    boolean hasMax = columns.contains(Column.MAX);
     boolean hasZero = columns.contains(Column.ZERO_FRACTION);
     boolean hasNan = columns.contains(Column.NAN_COUNT);
     boolean hasInf = columns.contains(Column.INF_COUNT);
@@ -267,6 +285,10 @@ public final class TraceCharts {
       double[] mean = hasMean ? batch.doubles(Column.MEAN) : null;
       double[] std = hasStd ? batch.doubles(Column.STD) : null;
       double[] l2 = hasL2 ? batch.doubles(Column.L2_NORM) : null;
+      double[] min = hasMin ? batch.doubles(Column.MIN) : null;
+      double[] max = hasMax ? batch.doubles(Column.MAX) : null;
+      boolean[] minNull = hasMin ? batch.nullMask(Column.MIN) : null;
+      boolean[] maxNull = hasMax ? batch.nullMask(Column.MAX) : null;
       double[] zero = hasZero ? batch.doubles(Column.ZERO_FRACTION) : null;
       long[] nan = hasNan ? batch.longs(Column.NAN_COUNT) : null;
       long[] inf = hasInf ? batch.longs(Column.INF_COUNT) : null;
@@ -288,9 +310,8 @@ public final class TraceCharts {
         }
         int position = Arrays.binarySearch(keyLayers, layer);
         int key = position < 0 ? -1 : slotToKey[position * Phase.COUNT + code];
-        HeatmapGrid grid =
-            layer >= 0 && phaseToHeatmap[code] >= 0 ? grids[phaseToHeatmap[code]] : null;
-        if (key < 0 && grid == null) {
+        HeatmapGrid[] grids = layer >= 0 ? phaseGrids[code] : null;
+        if (key < 0 && grids == null) {
           continue;
         }
         boolean meanPresent = mean != null && (meanNull == null || !meanNull[r]);
@@ -319,18 +340,28 @@ public final class TraceCharts {
           if (nanPresent || infPresent) {
             stats[ChartStat.NON_FINITE.index()].add(bucket, (double) nonFinite);
           }
+          if (min != null && (minNull == null || !minNull[r])) {
+            stats[ChartStat.MIN.index()].add(bucket, min[r]);
+          }
+          if (max != null && (maxNull == null || !maxNull[r])) {
+            stats[ChartStat.MAX.index()].add(bucket, max[r]);
+          }
         }
-        if (grid != null) {
-          grid.add(
-              layer,
-              step,
-              meanPresent,
-              meanPresent ? mean[r] : 0,
-              zeroPresent,
-              zeroPresent ? zero[r] : 0,
-              stdPresent,
-              stdPresent ? std[r] : 0,
-              nonFinite);
+        if (grids != null) {
+          for (HeatmapGrid grid : grids) {
+            grid.add(
+                layer,
+                step,
+                meanPresent,
+                meanPresent ? mean[r] : 0,
+                zeroPresent,
+                zeroPresent ? zero[r] : 0,
+                stdPresent,
+                stdPresent ? std[r] : 0,
+                l2Present,
+                l2Present ? l2[r] : 0,
+                nonFinite);
+          }
         }
       }
     }
@@ -366,12 +397,15 @@ public final class TraceCharts {
     return (int) ((last - first) / width + 1);
   }
 
-  /** The streams kept: the top findings' layers and neighbours, then the model-level curves. */
+  /**
+   * The streams kept: the charted findings' layers and neighbours (in story order, {@link
+   * ReportStory}), the layers the leading finding's consequences reach (its distributions), then
+   * the model-level curves.
+   */
   static List<Key> keys(Report report, Options options, int layerCount) {
     List<Key> keys = new ArrayList<>();
-    List<Finding> findings = report.findings();
-    for (int i = 0; i < findings.size() && i < options.topFindings(); i++) {
-      Finding finding = findings.get(i);
+    List<Finding> findings = charted(report, options);
+    for (Finding finding : findings) {
       if (finding.isModelLevel() || finding.phase().isModelLevel()) {
         addKey(keys, new Key(-1, finding.phase()));
       } else {
@@ -382,6 +416,9 @@ public final class TraceCharts {
         }
       }
     }
+    for (Key key : distributionKeys(report, layerCount)) {
+      addKey(keys, key);
+    }
     for (Phase phase : MODEL_PHASES) {
       if (report.trace().phases().contains(phase.wireName())) {
         addKey(keys, new Key(-1, phase));
@@ -390,29 +427,142 @@ public final class TraceCharts {
     return keys;
   }
 
-  /** The heatmap phases: see the class comment. Only layer-level phases the trace has. */
-  static List<Phase> heatmapPhases(Report report, Options options) {
-    List<Phase> candidates = new ArrayList<>();
-    List<Finding> findings = report.findings();
-    for (int i = 0; i < findings.size() && i < Math.max(1, options.topFindings()); i++) {
-      Finding finding = findings.get(i);
-      candidates.add(finding.phase());
-      for (Consequence consequence : finding.consequences()) {
-        candidates.add(consequence.phase());
+  /** The findings that get charts: the first {@code topFindings} in story order. */
+  static List<Finding> charted(Report report, Options options) {
+    List<Finding> charted = new ArrayList<>();
+    ReportStory story = ReportStory.of(report);
+    for (int rank : story.order()) {
+      if (charted.size() >= options.topFindings()) {
+        break;
+      }
+      charted.add(report.findings().get(rank - 1));
+    }
+    return charted;
+  }
+
+  /** Layer streams whose distributions are drawn, at most this many. */
+  static final int DISTRIBUTIONS = 4;
+
+  /**
+   * The (layer, phase) streams whose distributions over time are drawn: the leading finding's layer
+   * and phase, then the layer-level places its consequences reach, at most {@link #DISTRIBUTIONS};
+   * none when it is model-level.
+   */
+  static List<Key> distributionKeys(Report report, int layerCount) {
+    List<Key> keys = new ArrayList<>();
+    Finding leading = ReportStory.of(report).leading().orElse(null);
+    if (leading == null || leading.isModelLevel() || leading.phase().isModelLevel()) {
+      return keys;
+    }
+    if (leading.layerIndex() < layerCount) {
+      keys.add(new Key(leading.layerIndex(), leading.phase()));
+    }
+    for (Consequence consequence : leading.consequences()) {
+      Key key = new Key(consequence.layerIndex(), consequence.phase());
+      if (keys.size() < DISTRIBUTIONS
+          && consequence.layerIndex() >= 0
+          && consequence.layerIndex() < layerCount
+          && !consequence.phase().isModelLevel()
+          && !keys.contains(key)) {
+        keys.add(key);
       }
     }
-    candidates.add(Phase.FORWARD);
-    candidates.add(Phase.GRADIENT);
+    return keys;
+  }
+
+  /** The heatmap phases of the log10 |mean| maps, as before the other statistics' maps. */
+  static List<Phase> heatmapPhases(Report report, Options options) {
     List<Phase> phases = new ArrayList<>();
-    for (Phase phase : candidates) {
-      if (phases.size() < options.heatmaps()
-          && !phase.isModelLevel()
-          && !phases.contains(phase)
-          && report.trace().phases().contains(phase.wireName())) {
-        phases.add(phase);
+    for (HeatmapSpec spec : heatmapSpecs(report, options, EnumSet.allOf(Column.class))) {
+      if (spec.metric() == HeatmapGrid.Metric.LOG_MEAN) {
+        phases.add(spec.phase());
       }
     }
     return phases;
+  }
+
+  /**
+   * The heatmaps drawn, in page order: first the map that shows the leading finding's symptom
+   * (zero_fraction for dead or zero values, gradient l2_norm for exploding or vanishing gradients,
+   * NaN/Inf counts for numerical errors, the activations' std for saturation, else log10 |mean| of
+   * its phase); then log10 |mean| of the charted findings' phases and the phases their consequences
+   * reached, then of forward and gradient (two of these at most); then zero_fraction of the
+   * activations and of the gradients, gradient l2_norm, NaN/Inf counts of the forward pass and the
+   * activations' std. Only layer-level phases the trace has, statistics it has, at most {@code
+   * options.heatmaps()}.
+   */
+  static List<HeatmapSpec> heatmapSpecs(Report report, Options options, Set<Column> columns) {
+    List<String> present = report.trace().phases();
+    Phase activations =
+        present.contains(Phase.ACTIVATION.wireName()) ? Phase.ACTIVATION : Phase.FORWARD;
+    List<HeatmapSpec> candidates = new ArrayList<>();
+    Finding leading = ReportStory.of(report).leading().orElse(null);
+    if (leading != null) {
+      Phase own = leading.phase().isModelLevel() ? null : leading.phase();
+      candidates.add(
+          switch (leading.symptom()) {
+            case DEAD_OR_ZERO ->
+                new HeatmapSpec(own == null ? activations : own, HeatmapGrid.Metric.ZERO_FRACTION);
+            case EXPLODING_GRADIENT, VANISHING_GRADIENT ->
+                new HeatmapSpec(Phase.GRADIENT, HeatmapGrid.Metric.LOG_L2);
+            case NUMERICAL_ERROR ->
+                new HeatmapSpec(own == null ? Phase.FORWARD : own, HeatmapGrid.Metric.NON_FINITE);
+            case SATURATION -> new HeatmapSpec(activations, HeatmapGrid.Metric.LOG_STD);
+            default ->
+                own == null
+                    ? new HeatmapSpec(Phase.GRADIENT, HeatmapGrid.Metric.LOG_L2)
+                    : new HeatmapSpec(own, HeatmapGrid.Metric.LOG_MEAN);
+          });
+    }
+    List<Phase> meanPhases = new ArrayList<>();
+    List<Finding> findings = charted(report, options);
+    if (findings.isEmpty() && !report.findings().isEmpty()) {
+      findings = List.of(report.findings().get(0));
+    }
+    for (Finding finding : findings) {
+      meanPhases.add(finding.phase());
+      for (Consequence consequence : finding.consequences()) {
+        meanPhases.add(consequence.phase());
+      }
+    }
+    meanPhases.add(Phase.FORWARD);
+    meanPhases.add(Phase.GRADIENT);
+    int meanMaps = 0;
+    for (Phase phase : meanPhases) {
+      if (meanMaps < 2
+          && !phase.isModelLevel()
+          && present.contains(phase.wireName())
+          && !candidates.contains(new HeatmapSpec(phase, HeatmapGrid.Metric.LOG_MEAN))) {
+        candidates.add(new HeatmapSpec(phase, HeatmapGrid.Metric.LOG_MEAN));
+        meanMaps++;
+      }
+    }
+    candidates.add(new HeatmapSpec(activations, HeatmapGrid.Metric.ZERO_FRACTION));
+    candidates.add(new HeatmapSpec(Phase.GRADIENT, HeatmapGrid.Metric.ZERO_FRACTION));
+    candidates.add(new HeatmapSpec(Phase.GRADIENT, HeatmapGrid.Metric.LOG_L2));
+    candidates.add(new HeatmapSpec(Phase.FORWARD, HeatmapGrid.Metric.NON_FINITE));
+    candidates.add(new HeatmapSpec(activations, HeatmapGrid.Metric.LOG_STD));
+    List<HeatmapSpec> specs = new ArrayList<>();
+    for (HeatmapSpec spec : candidates) {
+      if (specs.size() < options.heatmaps()
+          && !spec.phase().isModelLevel()
+          && present.contains(spec.phase().wireName())
+          && columns.contains(column(spec.metric()))
+          && !specs.contains(spec)) {
+        specs.add(spec);
+      }
+    }
+    return specs;
+  }
+
+  private static Column column(HeatmapGrid.Metric metric) {
+    return switch (metric) {
+      case LOG_MEAN -> Column.MEAN;
+      case ZERO_FRACTION -> Column.ZERO_FRACTION;
+      case LOG_L2 -> Column.L2_NORM;
+      case NON_FINITE -> Column.NAN_COUNT;
+      case LOG_STD -> Column.STD;
+    };
   }
 
   private static void addKey(List<Key> keys, Key key) {

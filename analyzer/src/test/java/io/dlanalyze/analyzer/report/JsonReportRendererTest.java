@@ -30,6 +30,7 @@ class JsonReportRendererTest {
             "verdict",
             "verdict_reason",
             "root_cause",
+            "story",
             "findings",
             "baselines",
             "trace",

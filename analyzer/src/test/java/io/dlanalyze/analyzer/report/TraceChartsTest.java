@@ -136,7 +136,15 @@ class TraceChartsTest {
 
     TraceCharts charts = collect(trace, report, new TraceCharts.Options(1, 0, 10, 2, 100, 10));
 
-    HeatmapGrid forward = charts.heatmaps().get(0);
+    // the root cause's symptom picks the first map: NaN/Inf counts of its phase
+    HeatmapGrid counts = charts.heatmaps().get(0);
+    assertThat(counts.metric()).isEqualTo(HeatmapGrid.Metric.NON_FINITE);
+    assertThat(counts.phase()).isEqualTo(Phase.FORWARD);
+    assertThat(counts.cell(3, 39)).isEqualTo(HeatmapGrid.Cell.CLEAR);
+    assertThat(counts.cell(3, 40)).isEqualTo(HeatmapGrid.Cell.VALUE);
+    assertThat(counts.log(3, 40)).isPositive();
+    HeatmapGrid forward = charts.heatmaps().get(1);
+    assertThat(forward.metric()).isEqualTo(HeatmapGrid.Metric.LOG_MEAN);
     assertThat(forward.phase()).isEqualTo(Phase.FORWARD);
     assertThat(forward.stepsPerColumn()).isEqualTo(10);
     for (int layer = 0; layer < 6; layer++) {
@@ -163,9 +171,16 @@ class TraceChartsTest {
                     .build()));
 
     TraceCharts charts =
-        collect(trace, withActivationFinding, new TraceCharts.Options(1, 0, 10, 1, 100, 10));
+        collect(trace, withActivationFinding, new TraceCharts.Options(1, 0, 10, 2, 100, 10));
 
-    HeatmapGrid grid = charts.heatmaps().get(0);
+    // the root cause's symptom picks the first map: zero_fraction of its phase
+    HeatmapGrid zeros = charts.heatmaps().get(0);
+    assertThat(zeros.metric()).isEqualTo(HeatmapGrid.Metric.ZERO_FRACTION);
+    assertThat(zeros.phase()).isEqualTo(Phase.ACTIVATION);
+    assertThat(zeros.log(2, 49)).isLessThan(1f);
+    assertThat(zeros.log(2, 50)).isEqualTo(1f);
+    HeatmapGrid grid = charts.heatmaps().get(1);
+    assertThat(grid.metric()).isEqualTo(HeatmapGrid.Metric.LOG_MEAN);
     assertThat(grid.phase()).isEqualTo(Phase.ACTIVATION);
     assertThat(grid.cell(2, 49)).isEqualTo(HeatmapGrid.Cell.VALUE);
     assertThat(grid.cell(2, 50)).isEqualTo(HeatmapGrid.Cell.ALL_ZERO);
@@ -259,8 +274,33 @@ class TraceChartsTest {
     Report report = analyze(trace(Fault.nan(3, 400)));
 
     assertThat(TraceCharts.heatmapPhases(report, new TraceCharts.Options(3, 2, 400, 3, 400, 200)))
-        .startsWith(Phase.FORWARD, Phase.ACTIVATION)
-        .hasSize(3);
+        .containsExactly(Phase.FORWARD, Phase.ACTIVATION);
+  }
+
+  @Test
+  void heatmapSpecs_nanFinding_countsFirstThenMeansThenTheOtherStatistics() {
+    Report report = analyze(trace(Fault.nan(3, 400)));
+
+    List<TraceCharts.HeatmapSpec> specs =
+        TraceCharts.heatmapSpecs(
+            report, TraceCharts.Options.defaults(), java.util.EnumSet.allOf(Column.class));
+
+    assertThat(specs.get(0))
+        .isEqualTo(new TraceCharts.HeatmapSpec(Phase.FORWARD, HeatmapGrid.Metric.NON_FINITE));
+    assertThat(specs)
+        .contains(
+            new TraceCharts.HeatmapSpec(Phase.FORWARD, HeatmapGrid.Metric.LOG_MEAN),
+            new TraceCharts.HeatmapSpec(Phase.GRADIENT, HeatmapGrid.Metric.ZERO_FRACTION),
+            new TraceCharts.HeatmapSpec(Phase.GRADIENT, HeatmapGrid.Metric.LOG_L2))
+        .doesNotHaveDuplicates()
+        .hasSizeLessThanOrEqualTo(TraceCharts.Options.defaults().heatmaps());
+    // a statistic the trace lacks gets no map
+    assertThat(
+            TraceCharts.heatmapSpecs(
+                report,
+                TraceCharts.Options.defaults(),
+                java.util.EnumSet.complementOf(java.util.EnumSet.of(Column.L2_NORM))))
+        .noneMatch(spec -> spec.metric() == HeatmapGrid.Metric.LOG_L2);
   }
 
   @Test
