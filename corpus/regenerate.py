@@ -334,22 +334,22 @@ def print_families(cases):
     for c in cases:
         f = families.setdefault(c["family"], {"split": c["split"], "frameworks": set(),
                                               "architectures": set(), "pairs": 0,
-                                              "healthy": 0, "symptom": None, "origin": c["origin"]})
+                                              "healthy": 0, "symptoms": set(), "origin": c["origin"]})
         f["frameworks"].add(c["framework"])
         f["architectures"].add(c["architecture"])
         if c["buggy"]:
             f["pairs"] += 1
-            f["symptom"] = c["symptom"]
+            f["symptoms"].add(c["symptom"])
         elif c.get("twin") is None:
             f["healthy"] += 1
-    print("| family | split | frameworks | architecture | pairs | healthy runs | symptom |")
+    print("| family | split | frameworks | architecture | pairs | healthy runs | symptoms |")
     print("|---|---|---|---|---|---|---|")
     order = sorted(families.items(), key=lambda kv: (kv[1]["split"], kv[1]["pairs"] == 0, kv[0]))
     for name, f in order:
         print("| %s | %s | %s | %s | %d | %d | %s |" % (
             name, f["split"], ", ".join(sorted(f["frameworks"])),
             ", ".join(sorted(f["architectures"])), f["pairs"], f["healthy"],
-            f["symptom"] or "-"))
+            ", ".join(sorted(f["symptoms"])) or "-"))
 
 
 def main():
