@@ -577,8 +577,7 @@ final class RootCauseAnalysis {
     Finding oscillation = strongest(DetectorIds.OSCILLATING_LOSS);
     Finding weights = highWeights();
     Finding effective = effectiveLr(Direction.HIGH);
-    OptionalDouble lr = learningRate();
-    boolean highLr = lr.isPresent() && lr.getAsDouble() >= 0.1 && !adaptive();
+    boolean highLr = highLearningRate();
     if (oscillation == null || !(weights != null || effective != null || highLr)) {
       return;
     }
@@ -949,10 +948,6 @@ final class RootCauseAnalysis {
       }
     }
     return metadata.learningRate();
-  }
-
-  private boolean adaptive() {
-    return Optimizers.adaptive(metadata);
   }
 
   private boolean highLearningRate() {

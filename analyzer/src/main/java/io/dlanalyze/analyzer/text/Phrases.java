@@ -1,9 +1,27 @@
 package io.dlanalyze.analyzer.text;
 
 import io.dlanalyze.trace.Phase;
+import java.util.Set;
 
 /** Words for report sentences, shared by detectors and renderers. */
 public final class Phrases {
+  private static final Set<String> SENTENCE_STARTS =
+      java.util.Set.of(
+          "The",
+          "A",
+          "An",
+          "Over",
+          "Every",
+          "No",
+          "Its",
+          "Values",
+          "Numerical",
+          "Weights",
+          "All",
+          "Loss",
+          "Inputs",
+          "Targets");
+
   private Phrases() {}
 
   /** What a phase's tensor is called in a sentence: "forward pass", "weight gradients"... */
@@ -51,23 +69,6 @@ public final class Phrases {
         ? Character.toLowerCase(sentence.charAt(0)) + sentence.substring(1)
         : sentence;
   }
-
-  private static final java.util.Set<String> SENTENCE_STARTS =
-      java.util.Set.of(
-          "The",
-          "A",
-          "An",
-          "Over",
-          "Every",
-          "No",
-          "Its",
-          "Values",
-          "Numerical",
-          "Weights",
-          "All",
-          "Loss",
-          "Inputs",
-          "Targets");
 
   /** "1 step", "2 steps". */
   public static String count(long n, String singular, String plural) {
