@@ -5,6 +5,7 @@ import io.dlanalyze.analyzer.detectors.DeepLocalizeDetector;
 import io.dlanalyze.analyzer.detectors.DyingReluDetector;
 import io.dlanalyze.analyzer.detectors.EffectiveLearningRateDetector;
 import io.dlanalyze.analyzer.detectors.ExplodingGradientDetector;
+import io.dlanalyze.analyzer.detectors.GradientAccumulationDetector;
 import io.dlanalyze.analyzer.detectors.InitialLossDetector;
 import io.dlanalyze.analyzer.detectors.InputRangeDetector;
 import io.dlanalyze.analyzer.detectors.LayerModeDetector;
@@ -71,6 +72,10 @@ public final class BuiltInDetectors {
           DetectorInfo.of(LayerModeDetector.class, LayerModeDetector::new, AnalysisMode.DEFAULT),
           DetectorInfo.of(
               InitialLossDetector.class, InitialLossDetector::new, AnalysisMode.DEFAULT),
+          DetectorInfo.of(
+              GradientAccumulationDetector.class,
+              GradientAccumulationDetector::new,
+              AnalysisMode.DEFAULT),
           DetectorInfo.of(
               DeepLocalizeDetector.class, DeepLocalizeDetector::new, AnalysisMode.DEEPLOCALIZE));
 

@@ -25,6 +25,7 @@ public final class DetectorIds {
   public static final String MISSING_ACTIVATION = "missing-activation";
   public static final String LAYER_MODE = "layer-mode";
   public static final String INITIAL_LOSS = "initial-loss";
+  public static final String GRADIENT_ACCUMULATION = "gradient-accumulation";
   public static final String DEEPLOCALIZE = "deeplocalize";
 
   private DetectorIds() {}

@@ -14,6 +14,9 @@ import static io.dlanalyze.analyzer.EvidenceKey.text;
  */
 public final class EvidenceKeys {
   public static final EvidenceKey<Double> ABNORMAL_HIDDEN = real("abnormal_hidden");
+  public static final EvidenceKey<String> ACCUMULATING_LAYERS = text("accumulating_layers");
+  public static final EvidenceKey<Double> MAX_DRAWDOWN = real("max_drawdown");
+  public static final EvidenceKey<String> OUTSIDE_OPTIMIZER = text("outside_optimizer");
   public static final EvidenceKey<String> ACTIVATION = text("activation");
   public static final EvidenceKey<Double> ACTIVATION_HIGH = real("activation_high");
   public static final EvidenceKey<Double> ACTIVATION_LOW = real("activation_low");

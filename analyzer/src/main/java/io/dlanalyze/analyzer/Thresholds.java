@@ -307,6 +307,35 @@ public final class Thresholds {
           "First-step cross-entropy, as a multiple of log(classes), at or above which the"
               + " initial outputs are confidently wrong");
 
+  /**
+   * How many times its first level the weight gradients' norm must reach, climbing, to count as
+   * accumulating across steps. Healthy runs grow 10x and more too, but with falls of 58% or more
+   * below their running peak (docs/evaluation.md#calibration); {@link #ACCUMULATION_DRAWDOWN} tells
+   * them apart.
+   */
+  public static final Threshold ACCUMULATION_GROWTH =
+      Threshold.real(
+          "accumulation-growth",
+          10,
+          1,
+          1e300,
+          "Growth of the weight gradients' norm over its first steps that, climbing without falls,"
+              + " counts as gradients accumulating across steps");
+
+  /**
+   * The largest fall below its running peak, as a share of the peak, that a climbing gradient norm
+   * may take and still count as accumulating. The smallest fall of a healthy dev run whose norm
+   * grew 10x was 0.58, of one that grew 5x 0.18 (docs/evaluation.md#calibration).
+   */
+  public static final Threshold ACCUMULATION_DRAWDOWN =
+      Threshold.real(
+          "accumulation-drawdown",
+          0.1,
+          0,
+          1,
+          "Largest fall of the climbing gradient norm below its running peak, as a share of it,"
+              + " for gradients that accumulate across steps");
+
   private static final List<Threshold> ALL =
       List.of(
           WINDOW,
@@ -338,7 +367,9 @@ public final class Thresholds {
           ABNORMAL_HIDDEN,
           WEIGHT_VARIANCE_LOW,
           WEIGHT_VARIANCE_HIGH,
-          INITIAL_LOSS_RATIO);
+          INITIAL_LOSS_RATIO,
+          ACCUMULATION_GROWTH,
+          ACCUMULATION_DRAWDOWN);
 
   private Thresholds() {}
 

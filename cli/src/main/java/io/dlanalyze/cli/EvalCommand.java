@@ -3,7 +3,10 @@ package io.dlanalyze.cli;
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 
+import io.dlanalyze.analyzer.AnalysisMode;
+import io.dlanalyze.analyzer.AnalysisOptions;
 import io.dlanalyze.analyzer.Analyzer;
+import io.dlanalyze.batch.AnalysisSettings;
 import io.dlanalyze.cli.eval.EvalFormat;
 import io.dlanalyze.cli.eval.EvalRenderer;
 import io.dlanalyze.cli.eval.Evaluation;
@@ -13,7 +16,9 @@ import io.dlanalyze.trace.AtomicOutput;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.TreeSet;
 import java.util.concurrent.Callable;
 import java.util.function.Function;
@@ -83,6 +88,23 @@ final class EvalCommand implements Callable<Integer> {
   boolean perDetector;
 
   @Option(
+      names = "--config",
+      paramLabel = "FILE",
+      description =
+          "A JSON or YAML file of thresholds, detectors on/off and layer exclusions, as for"
+              + " analyze, applied to dl-analyze's default mode (not to the deeplocalize mode or"
+              + " the baselines); --set overrides it.")
+  Path config;
+
+  @Option(
+      names = "--set",
+      paramLabel = "KEY=VALUE",
+      description =
+          "Set a threshold of the default mode by key, as for analyze (see docs/detectors.md):"
+              + " scores a candidate threshold on labelled runs before it is adopted.")
+  Map<String, String> thresholds;
+
+  @Option(
       names = {"-j", "--jobs"},
       paramLabel = "N",
       description = "Analyse N traces at a time, 1 to 16 (default: 1).")
@@ -114,7 +136,7 @@ final class EvalCommand implements Callable<Integer> {
     requireSome("--split", split, parsed, Manifest.Case::split);
     requireSome("--framework", framework, parsed, Manifest.Case::framework);
     Evaluation.Result result =
-        new Evaluation(new Analyzer())
+        new Evaluation(new Analyzer(), options())
             .run(parsed, new Evaluation.Selection(split, framework), jobs);
     String text = EvalRenderer.render(result, format, perDetector);
     if (output == null) {
@@ -143,6 +165,35 @@ final class EvalCommand implements Callable<Integer> {
               result.cases().size() == 1 ? "case" : "cases"));
     }
     return ExitCodes.OK;
+  }
+
+  /** The default mode's options: the config file's, then {@code --set}, else the defaults. */
+  private AnalysisOptions options() {
+    try {
+      Map<String, Double> values = new LinkedHashMap<>();
+      if (thresholds != null) {
+        for (Map.Entry<String, String> entry : thresholds.entrySet()) {
+          values.put(entry.getKey(), number(entry.getKey(), entry.getValue()));
+        }
+      }
+      return new AnalysisSettings(
+              AnalysisMode.DEFAULT,
+              values,
+              null,
+              List.of(),
+              config == null ? null : AnalysisSettings.ConfigFile.read(config))
+          .options();
+    } catch (IllegalArgumentException e) {
+      throw new ParameterException(spec.commandLine(), e.getMessage(), e);
+    }
+  }
+
+  private static double number(String key, String text) {
+    try {
+      return Double.parseDouble(text.trim());
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(format(ROOT, "%s must be a number: %s", key, text), e);
+    }
   }
 
   /** A filter that keeps no case is a usage error naming the values the manifest has. */

@@ -18,6 +18,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalDouble;
@@ -40,7 +41,10 @@ class CalibrationTest {
       double initialLossRatio,
       double validationMargin,
       double learningRate,
-      boolean adaptive) {}
+      boolean adaptive,
+      double gradientGrowth,
+      double gradientDrawdown,
+      double layerGrowth) {}
 
   private static final List<Run> HEALTHY_DEV = new ArrayList<>();
 
@@ -68,6 +72,10 @@ class CalibrationTest {
       long firstLossStep = Long.MAX_VALUE;
       double firstLoss = Double.NaN;
       Map<Integer, double[]> validation = new TreeMap<>();
+      TreeMap<Long, Double> gradientSquares = new TreeMap<>();
+      // per layer: its first three positive gradient norms, how many, and its largest
+      Map<Integer, double[]> layerNorms = new TreeMap<>();
+      double[] l2s = null;
       while (reader.next()) {
         TraceBatch batch = reader.batch();
         int[] phases = batch.ints(Column.PHASE);
@@ -75,6 +83,8 @@ class CalibrationTest {
         long[] steps = batch.longs(Column.STEP);
         double[] means = batch.doubles(Column.MEAN);
         double[] stds = batch.doubles(Column.STD);
+        l2s = batch.doubles(Column.L2_NORM);
+        int[] layers = batch.ints(Column.LAYER_INDEX);
         for (int i = 0; i < batch.size(); i++) {
           if (!Phase.isKnown(phases[i])) {
             continue;
@@ -85,6 +95,15 @@ class CalibrationTest {
           } else if (phase == Phase.LOSS && Double.isFinite(means[i]) && steps[i] < firstLossStep) {
             firstLossStep = steps[i];
             firstLoss = means[i];
+          } else if (phase == Phase.GRADIENT
+              && !batch.isNull(Column.L2_NORM, i)
+              && Double.isFinite(l2s[i])) {
+            gradientSquares.merge(steps[i], l2s[i] * l2s[i], Double::sum);
+            double[] layer = layerNorms.computeIfAbsent(layers[i], k -> new double[5]);
+            if (l2s[i] > 0 && layer[3] < 3) {
+              layer[(int) layer[3]++] = l2s[i];
+            }
+            layer[4] = Math.max(layer[4], l2s[i]);
           } else if (phase == Phase.VAL_ACCURACY && Double.isFinite(means[i])) {
             double[] sum = validation.computeIfAbsent(epochs[i], e -> new double[2]);
             sum[0] += means[i];
@@ -106,9 +125,54 @@ class CalibrationTest {
         margin = (best - chance) / (1 - chance);
       }
       OptionalDouble lr = metadata.learningRate();
+      double[] climb = climb(gradientSquares.values());
+      double layerGrowth = 0;
+      for (double[] layer : layerNorms.values()) {
+        if (layer[3] == 3) {
+          double[] early = {layer[0], layer[1], layer[2]};
+          Arrays.sort(early);
+          layerGrowth = Math.max(layerGrowth, layer[4] / early[1]);
+        }
+      }
       return new Run(
-          id, maxVariance, ratio, margin, lr.orElse(Double.NaN), Optimizers.adaptive(metadata));
+          id,
+          maxVariance,
+          ratio,
+          margin,
+          lr.orElse(Double.NaN),
+          Optimizers.adaptive(metadata),
+          climb[0],
+          climb[1],
+          layerGrowth);
     }
+  }
+
+  /**
+   * The step norms' growth (peak over the median of the first three positive values) and their
+   * largest fall below the running peak before the peak, as gradient-accumulation measures them.
+   */
+  private static double[] climb(Iterable<Double> squares) {
+    List<Double> early = new ArrayList<>();
+    double peak = 0;
+    double drawdown = 0;
+    double drawdownAtPeak = 0;
+    for (double square : squares) {
+      double norm = Math.sqrt(square);
+      if (norm > 0 && early.size() < 3) {
+        early.add(norm);
+      }
+      if (norm > peak) {
+        peak = norm;
+        drawdownAtPeak = drawdown;
+      } else if (peak > 0) {
+        drawdown = Math.max(drawdown, (peak - norm) / peak);
+      }
+    }
+    if (early.size() < 3) {
+      return new double[] {Double.NaN, Double.NaN};
+    }
+    early.sort(null);
+    return new double[] {peak / early.get(1), drawdownAtPeak};
   }
 
   @Test
@@ -159,6 +223,30 @@ class CalibrationTest {
     assertThat(plain).isPositive();
     assertThat(Optimizers.HIGH_ADAPTIVE_LR).isGreaterThanOrEqualTo(1.99 * adaptive);
     assertThat(Optimizers.HIGH_SGD_LR).isGreaterThanOrEqualTo(1.99 * plain);
+  }
+
+  @Test
+  void explodingGrowth_sitsAtLeastFourTimesAboveEveryHealthyDevLayer() {
+    // Ungated: the largest growth of any layer's gradient norm over its early level, whether or not
+    // the loss stalled (the detector also asks for that).
+    double worst = max(HEALTHY_DEV.stream().mapToDouble(Run::layerGrowth).toArray());
+    assertThat(worst).isPositive();
+    assertThat(Thresholds.EXPLODING_GROWTH.defaultValue()).isGreaterThanOrEqualTo(4 * worst);
+  }
+
+  @Test
+  void accumulationDrawdown_sitsAtLeastFiveTimesBelowEveryHealthyDevClimb() {
+    double growth = Thresholds.ACCUMULATION_GROWTH.defaultValue();
+    double smallest = Double.POSITIVE_INFINITY;
+    int climbs = 0;
+    for (Run run : HEALTHY_DEV) {
+      if (run.gradientGrowth() >= growth) {
+        climbs++;
+        smallest = Math.min(smallest, run.gradientDrawdown());
+      }
+    }
+    assertThat(climbs).as("healthy dev runs whose gradient norm grew %sx", growth).isPositive();
+    assertThat(Thresholds.ACCUMULATION_DRAWDOWN.defaultValue()).isLessThanOrEqualTo(smallest / 5);
   }
 
   private static double max(double[] values) {

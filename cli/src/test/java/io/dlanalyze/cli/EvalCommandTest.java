@@ -175,4 +175,56 @@ class EvalCommandTest {
     assertThat(run("eval", manifest.toString(), "--format", "html").code())
         .isEqualTo(ExitCodes.USAGE);
   }
+
+  private static String verdict(String json, String id) throws IOException {
+    for (JsonNode c : new ObjectMapper().readTree(json).path("cases")) {
+      if (id.equals(c.path("id").asText())) {
+        return c.path("tools").path("default").path("verdict").asText();
+      }
+    }
+    throw new AssertionError("no case " + id);
+  }
+
+  @Test
+  void eval_set_scoresTheDefaultModeWithTheCandidateThreshold() throws IOException {
+    Result defaults = run("eval", manifest.toString(), "--format", "json");
+    // A window longer than the run: the fixed twin can no longer be called healthy.
+    Result candidate =
+        run("eval", manifest.toString(), "--format", "json", "--set", "window=1000000");
+
+    assertThat(verdict(defaults.out(), "nan-fixed")).isEqualTo("healthy");
+    assertThat(verdict(candidate.out(), "nan-fixed")).isEqualTo("inconclusive");
+    // the NaN is found whatever the window
+    assertThat(verdict(candidate.out(), "nan-buggy")).isEqualTo("buggy");
+  }
+
+  @Test
+  void eval_config_appliesTheFileAndSetOverridesIt() throws IOException {
+    Path config = Files.writeString(dir.resolve("dl.yaml"), "thresholds:\n  window: 1000000\n");
+
+    Result fromFile =
+        run("eval", manifest.toString(), "--format", "json", "--config", config.toString());
+    Result overridden =
+        run(
+            "eval",
+            manifest.toString(),
+            "--format",
+            "json",
+            "--config",
+            config.toString(),
+            "--set",
+            "window=50");
+
+    assertThat(verdict(fromFile.out(), "nan-fixed")).isEqualTo("inconclusive");
+    assertThat(verdict(overridden.out(), "nan-fixed")).isEqualTo("healthy");
+  }
+
+  @Test
+  void eval_unknownThreshold_isAUsageErrorNamingTheKnownKeys() {
+    Result result = run("eval", manifest.toString(), "--set", "no-such-key=1");
+
+    assertThat(result.code()).isEqualTo(2);
+    assertThat(result.err()).contains("unknown threshold: no-such-key").contains("window");
+    assertThat(result.out()).isEmpty();
+  }
 }

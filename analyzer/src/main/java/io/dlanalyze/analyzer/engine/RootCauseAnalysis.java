@@ -26,6 +26,7 @@ import static io.dlanalyze.analyzer.EvidenceKeys.MAX_VARIANCE;
 import static io.dlanalyze.analyzer.EvidenceKeys.MEAN_ZERO_FRACTION;
 import static io.dlanalyze.analyzer.EvidenceKeys.MIN_BLOCK_LOSS;
 import static io.dlanalyze.analyzer.EvidenceKeys.OUTPUT_ACTIVATION;
+import static io.dlanalyze.analyzer.EvidenceKeys.OUTSIDE_OPTIMIZER;
 import static io.dlanalyze.analyzer.EvidenceKeys.RUN_STEPS;
 import static io.dlanalyze.analyzer.EvidenceKeys.SUGGESTED_LEARNING_RATE;
 import static io.dlanalyze.analyzer.EvidenceKeys.SWINGS;
@@ -74,6 +75,8 @@ import java.util.Set;
  *
  * <ol>
  *   <li>an output that cannot match its targets (target-range) explains everything after it;
+ *   <li>weight gradients that add up across steps (gradient-accumulation) point at the training
+ *       loop, a missing {@code zero_grad()};
  *   <li>gradients that grew by orders of magnitude before the first NaN/Inf point at the learning
  *       rate or the initialization, with the growth quoted;
  *   <li>NaN/Inf without such growth: where it was born (numerical-error's own hint);
@@ -121,6 +124,7 @@ final class RootCauseAnalysis {
     inferenceModeNormalization();
     dataScale();
     targetMismatch(EnumSet.complementOf(EnumSet.of(TargetRule.SINGLE_UNIT_SOFTMAX)));
+    gradientAccumulation();
     growthBeforeNonFinite();
     updateBlewUp();
     numericalError();
@@ -179,6 +183,28 @@ final class RootCauseAnalysis {
                     + " CrossEntropyLoss on raw scores)";
           };
       offer(f, false, "Loss does not fit the model: " + uncapitalizedMessage(f), fix);
+    }
+  }
+
+  /**
+   * The weight gradients added up across steps: they are never reset (a missing {@code
+   * optimizer.zero_grad()}), a fault of the training loop, so model scope. When layers with
+   * gradients are outside the optimizer, its zero_grad() never resets them: the frozen-layer rule
+   * says more.
+   */
+  private void gradientAccumulation() {
+    for (Finding f : atLeastWarning(DetectorIds.GRADIENT_ACCUMULATION)) {
+      String outside = f.evidence().get(OUTSIDE_OPTIMIZER);
+      if (outside != null && !outside.isEmpty()) {
+        continue;
+      }
+      offer(
+          f,
+          false,
+          "Gradients are never reset between steps: " + uncapitalizedMessage(f),
+          "Call optimizer.zero_grad() (or model.zero_grad()) once per step, before"
+              + " loss.backward(); to accumulate on purpose over k micro-batches, step and zero"
+              + " every k batches and divide the loss by k");
     }
   }
 

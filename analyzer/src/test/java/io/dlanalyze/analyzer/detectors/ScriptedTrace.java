@@ -96,6 +96,14 @@ final class ScriptedTrace {
     return this;
   }
 
+  /** A trainable layer whose parameters the optimizer does not hold. */
+  ScriptedTrace layerOutsideOptimizer(String name, String activation) {
+    layers.add(
+        new LayerInfo(
+            layers.size(), name, "Linear", activation, 100, true, null, false, -1, -1, null));
+    return this;
+  }
+
   ScriptedTrace frozenLayer(String name, String activation) {
     layers.add(new LayerInfo(layers.size(), name, "Linear", activation, 100, false));
     return this;

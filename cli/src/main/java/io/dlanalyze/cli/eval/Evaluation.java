@@ -227,12 +227,23 @@ public final class Evaluation {
   }
 
   private final Analyzer analyzer;
+  private final AnalysisOptions options;
   private final List<String> detectors;
 
+  /** Scores the default mode with its default thresholds. */
   public Evaluation(Analyzer analyzer) {
+    this(analyzer, AnalysisOptions.defaults());
+  }
+
+  /**
+   * Scores the default mode run with {@code options} (a config file's or {@code --set} thresholds);
+   * the deeplocalize mode and the baselines keep their defaults.
+   */
+  public Evaluation(Analyzer analyzer, AnalysisOptions options) {
     this.analyzer = requireNonNull(analyzer, "analyzer is null");
+    this.options = requireNonNull(options, "options is null");
     List<String> ids = new ArrayList<>();
-    for (DetectorInfo info : analyzer.detectorsFor(AnalysisOptions.defaults())) {
+    for (DetectorInfo info : analyzer.detectorsFor(options)) {
       ids.add(info.id());
     }
     this.detectors = List.copyOf(ids);
@@ -335,7 +346,7 @@ public final class Evaluation {
     try {
       // a named pipe or a device would block or never end: refused before anything opens it
       InputFiles.requireReadable(testCase.trace());
-      ours = analyzer.analyze(testCase.trace(), AnalysisOptions.defaults());
+      ours = analyzer.analyze(testCase.trace(), options);
       deepLocalize =
           analyzer.analyze(
               testCase.trace(), AnalysisOptions.builder().mode(AnalysisMode.DEEPLOCALIZE).build());

@@ -1,0 +1,236 @@
+package io.dlanalyze.analyzer.detectors;
+
+import static io.dlanalyze.analyzer.EvidenceKeys.ACCUMULATING_LAYERS;
+import static io.dlanalyze.analyzer.EvidenceKeys.GROWTH;
+import static io.dlanalyze.analyzer.EvidenceKeys.GROWTH_STEPS;
+import static io.dlanalyze.analyzer.EvidenceKeys.MAX_DRAWDOWN;
+import static io.dlanalyze.analyzer.EvidenceKeys.OUTSIDE_OPTIMIZER;
+import static io.dlanalyze.analyzer.EvidenceKeys.PEAK_L2;
+import static io.dlanalyze.analyzer.EvidenceKeys.PEAK_STEP;
+import static io.dlanalyze.analyzer.EvidenceKeys.REFERENCE_L2;
+
+import io.dlanalyze.analyzer.AnalysisContext;
+import io.dlanalyze.analyzer.Detector;
+import io.dlanalyze.analyzer.DetectorIds;
+import io.dlanalyze.analyzer.DetectorSpec;
+import io.dlanalyze.analyzer.Evidence;
+import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.Severity;
+import io.dlanalyze.analyzer.StepView;
+import io.dlanalyze.analyzer.Symptom;
+import io.dlanalyze.analyzer.Thresholds;
+import io.dlanalyze.analyzer.text.Numbers;
+import io.dlanalyze.trace.Column;
+import io.dlanalyze.trace.LayerInfo;
+import io.dlanalyze.trace.Phase;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Reports gradients that add up across steps instead of being reset: the weight gradients' norm
+ * climbs by an order of magnitude or more and, on the way up, never falls back by more than a small
+ * share of its running peak. Each step's gradient of a mini-batch is noisy, so a healthy norm rises
+ * and falls from step to step even while it grows; an accumulated gradient (a missing {@code
+ * optimizer.zero_grad()}) is a running sum, whose norm can only drift upwards by one step's
+ * gradient at a time.
+ *
+ * <p>Implementation notes. The statistic is the norm of all weight gradients of a step (the root of
+ * the sum of the layers' squared {@code l2_norm}s of phase {@code gradient}), and each layer's own.
+ * Its reference is the median of its first three positive finite values; its drawdown is the
+ * largest fall below the running peak, as a share of that peak, before the peak. It fires when the
+ * peak is at least {@code accumulation-growth} (10) times the reference, at least {@value
+ * #MIN_STEPS} recorded steps after the first, and the drawdown stayed at or below {@code
+ * accumulation-drawdown} (0.1), and the climb slowed down: its second half (by recorded steps) made
+ * at most {@value #MAX_LATE_SHARE} of its log growth, as a running sum's does, unlike a norm that
+ * multiplies every step (growth before a NaN, which exploding-gradient reports). Both defaults come
+ * from the healthy dev runs of the corpus (docs/evaluation.md#calibration): of the healthy runs
+ * whose gradient norm grew 10x or more, the smallest drawdown was 0.58 (0.18 over those that grew
+ * 5x). The evidence names the layers whose own norm accumulated, and the layers with gradients that
+ * the optimizer does not hold (from the metadata): its {@code zero_grad()} does not reset those, so
+ * they accumulate even in a correct loop, and the root cause is then that they are outside the
+ * optimizer, not a missing call.
+ */
+@DetectorSpec(
+    id = DetectorIds.GRADIENT_ACCUMULATION,
+    symptom = Symptom.EXPLODING_GRADIENT,
+    severity = Severity.ERROR,
+    summary = "Gradient norms that only climb, step after step: gradients are never reset",
+    source = "PyTorch's zero_grad contract (docs/references.md#gradient-accumulation)",
+    thresholds = {"accumulation-growth", "accumulation-drawdown"},
+    columns = {Column.L2_NORM})
+public final class GradientAccumulationDetector implements Detector {
+  /** Fewer recorded steps of growth make no trend. */
+  static final int MIN_STEPS = 20;
+
+  /** One norm series: its reference, running peak and the largest fall before the peak. */
+  static final class Rise {
+    private final double[] early = new double[3];
+    private int earlyCount;
+    private double reference = Double.NaN;
+    private long count;
+    private boolean broken;
+    private double peak;
+    private long peakStep = -1;
+    private long peakCount;
+    private double drawdown;
+    private double drawdownAtPeak;
+
+    /** The norms in recorded order, kept for the total only (4 bytes per step). */
+    private final boolean keepSeries;
+
+    private float[] series = new float[0];
+
+    Rise(boolean keepSeries) {
+      this.keepSeries = keepSeries;
+    }
+
+    void observe(long step, double norm) {
+      if (broken) {
+        return;
+      }
+      if (!Double.isFinite(norm)) {
+        // NaN ends the series: what came before it is the evidence
+        broken = true;
+        return;
+      }
+      count++;
+      if (keepSeries) {
+        if (count > series.length) {
+          series =
+              Arrays.copyOf(
+                  series, (int) Math.max(64, Math.min(Integer.MAX_VALUE - 8, 2L * series.length)));
+        }
+        series[(int) Math.min(series.length - 1, count - 1)] = (float) norm;
+      }
+      if (Double.isNaN(reference)) {
+        if (norm > 0) {
+          early[earlyCount++] = norm;
+          if (earlyCount == 3) {
+            double[] sorted = early.clone();
+            Arrays.sort(sorted);
+            reference = sorted[1];
+          }
+        }
+      }
+      if (norm > peak) {
+        peak = norm;
+        peakStep = step;
+        peakCount = count;
+        drawdownAtPeak = drawdown;
+      } else if (peak > 0) {
+        drawdown = Math.max(drawdown, (peak - norm) / peak);
+      }
+    }
+
+    double growth() {
+      return Double.isNaN(reference) ? Double.NaN : peak / reference;
+    }
+
+    boolean accumulates(double minGrowth, double maxDrawdown) {
+      return growth() >= minGrowth && peakCount > MIN_STEPS && drawdownAtPeak <= maxDrawdown;
+    }
+
+    /**
+     * The share of the climb's log growth made in its second half (by recorded steps). A running
+     * sum of gradients of bounded size grows at most linearly, so its climb slows down in log scale
+     * (a linear climb makes about a third of it in the second half); a norm that multiplies by the
+     * same factor every step (an update blowing up) makes half of it there.
+     */
+    double lateShare() {
+      double middle = series[(int) ((peakCount - 1) / 2)];
+      return Math.log(peak / middle) / Math.log(peak / reference);
+    }
+  }
+
+  /** A climb that makes more of its log growth in its second half is not a running sum. */
+  static final double MAX_LATE_SHARE = 0.4;
+
+  private final Rise total = new Rise(true);
+  private final SlotStates<Rise> layers = new SlotStates<>(() -> new Rise(false));
+  private long firstStep = -1;
+
+  @Override
+  public void observe(StepView step) {
+    double squares = 0;
+    boolean any = false;
+    for (int i = 0; i < step.presentLayerCount(); i++) {
+      int layer = step.presentLayer(i);
+      if (!step.present(layer, Phase.GRADIENT, Column.L2_NORM)) {
+        continue;
+      }
+      double l2 = step.value(layer, Phase.GRADIENT, Column.L2_NORM);
+      layers.at(step.slot(layer, Phase.GRADIENT)).observe(step.step(), l2);
+      squares += l2 * l2;
+      any = true;
+    }
+    if (any) {
+      if (firstStep < 0) {
+        firstStep = step.step();
+      }
+      total.observe(step.step(), Math.sqrt(squares));
+    }
+  }
+
+  @Override
+  public List<Finding> finish(AnalysisContext context) {
+    List<Finding> findings = new ArrayList<>();
+    double minGrowth = context.options().get(Thresholds.ACCUMULATION_GROWTH);
+    double maxDrawdown = context.options().get(Thresholds.ACCUMULATION_DRAWDOWN);
+    if (!total.accumulates(minGrowth, maxDrawdown) || !(total.lateShare() <= MAX_LATE_SHARE)) {
+      return findings;
+    }
+    List<String> names = new ArrayList<>();
+    List<String> outside = new ArrayList<>();
+    for (int slot : layers.slots(context)) {
+      Rise layer = layers.get(slot);
+      String name = context.layer(context.slotLayer(slot)).name();
+      if (layer.count > 0 && layer.accumulates(minGrowth, maxDrawdown)) {
+        names.add(name);
+      }
+      if (layer.count > 0 && outsideOptimizer(context, context.slotLayer(slot))) {
+        outside.add(name);
+      }
+    }
+    findings.add(
+        Finding.builder(this)
+            .at(-1, Phase.GRADIENT)
+            .steps(firstStep, total.peakStep, total.peakCount)
+            .evidence(
+                Evidence.builder()
+                    .put(REFERENCE_L2, total.reference)
+                    .put(PEAK_L2, total.peak)
+                    .put(PEAK_STEP, total.peakStep)
+                    .put(GROWTH, total.growth())
+                    .put(GROWTH_STEPS, total.peakCount)
+                    .put(MAX_DRAWDOWN, total.drawdownAtPeak)
+                    .put(ACCUMULATING_LAYERS, String.join(", ", names))
+                    .put(OUTSIDE_OPTIMIZER, String.join(", ", outside))
+                    .build())
+            .message(
+                "The weight gradients' norm grew %sx over %d steps (from %s to %s at step %d) and"
+                    + " never fell more than %s%% below its running peak on the way: gradients add"
+                    + " up across steps instead of being reset%s.",
+                Numbers.format(total.growth()),
+                total.peakCount,
+                Numbers.format(total.reference),
+                Numbers.format(total.peak),
+                total.peakStep,
+                Numbers.format(100 * total.drawdownAtPeak),
+                outside.isEmpty()
+                    ? ""
+                    : " (the optimizer does not hold " + String.join(", ", outside) + ")")
+            .build());
+    return findings;
+  }
+
+  /** True when the metadata says the optimizer holds none of the layer's parameters. */
+  private static boolean outsideOptimizer(AnalysisContext context, int layer) {
+    for (LayerInfo info : context.metadata().layers()) {
+      if (info.index() == layer) {
+        return !info.inOptimizer();
+      }
+    }
+    return false;
+  }
+}

@@ -1,0 +1,152 @@
+package io.dlanalyze.analyzer.detectors;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.dlanalyze.analyzer.AnalysisOptions;
+import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.RootCause;
+import io.dlanalyze.analyzer.Severity;
+import io.dlanalyze.analyzer.Symptom;
+import io.dlanalyze.analyzer.detectors.ScriptedTrace.Stats;
+import io.dlanalyze.trace.Phase;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class GradientAccumulationDetectorTest {
+  private static final String ID = "gradient-accumulation";
+
+  /**
+   * A running sum of noisy per-step gradients: each step adds a gradient of norm about 0.5 that
+   * mostly points the same way, so the sum's norm climbs with the step count and only dips a
+   * little.
+   */
+  private static double accumulated(long step, int layer) {
+    double sum = 0;
+    for (long s = 0; s <= step; s++) {
+      sum += 0.5 * (1 + 0.3 * Math.sin(1.7 * s + layer));
+    }
+    return sum;
+  }
+
+  private static ScriptedTrace missingZeroGrad() {
+    return ScriptedTrace.steps(150)
+        .layer("fc1", "relu")
+        .layer("fc2", "linear")
+        .flatLoss()
+        .everyLayer(Phase.GRADIENT, (step, layer) -> Stats.norm(accumulated(step, layer)));
+  }
+
+  @Test
+  void runningSumOfGradients_firesAtModelLevelWithGrowthAndDrawdown() {
+    List<Finding> findings = missingZeroGrad().findings(ID);
+
+    assertThat(findings).hasSize(1);
+    Finding f = findings.get(0);
+    assertThat(f.symptom()).isEqualTo(Symptom.EXPLODING_GRADIENT);
+    assertThat(f.severity()).isEqualTo(Severity.ERROR);
+    assertThat(f.layerIndex()).isEqualTo(-1);
+    assertThat(f.firstStep()).isZero();
+    assertThat(f.lastStep()).isEqualTo(149);
+    assertThat((double) f.evidence().get("growth")).isGreaterThan(50);
+    assertThat((double) f.evidence().get("max_drawdown")).isLessThanOrEqualTo(0.1);
+    assertThat(f.evidence().get("accumulating_layers")).isEqualTo("fc1, fc2");
+    assertThat(f.evidence().get("outside_optimizer")).isEqualTo("");
+  }
+
+  @Test
+  void runningSum_rootCauseIsTheTrainingLoopAtModelScope() {
+    RootCause root = missingZeroGrad().report(AnalysisOptions.defaults()).rootCause();
+
+    assertThat(root.scope()).isEqualTo(RootCause.MODEL);
+    assertThat(root.symptom()).isEqualTo(Symptom.EXPLODING_GRADIENT.wireName());
+    assertThat(root.cause()).startsWith("Gradients are never reset between steps");
+    assertThat(root.suggestedFix()).contains("zero_grad()");
+  }
+
+  @Test
+  void growingButNoisyGradients_likeAHealthyCnnWakingUp_stayQuiet() {
+    // Grows 30x over 150 steps, but each mini-batch's gradient swings by half around the trend:
+    // falls of 50% below the running peak, as in the healthy runs.
+    ScriptedTrace trace =
+        ScriptedTrace.steps(150)
+            .layer("conv", "relu")
+            .layer("fc", "linear")
+            .flatLoss()
+            .everyLayer(
+                Phase.GRADIENT,
+                (step, layer) ->
+                    Stats.norm((1 + step / 5.0) * (1 + 0.5 * Math.sin(2.3 * step + layer))));
+
+    assertThat(trace.findings(ID)).isEmpty();
+  }
+
+  @Test
+  void steadyClimbOfLessThanTenfold_staysQuiet() {
+    ScriptedTrace trace =
+        ScriptedTrace.steps(150)
+            .layer("fc1", "relu")
+            .layer("fc2", "linear")
+            .flatLoss()
+            .everyLayer(Phase.GRADIENT, (step, layer) -> Stats.norm(1 + step / 20.0));
+
+    assertThat(trace.findings(ID)).isEmpty();
+  }
+
+  @Test
+  void normMultiplyingEveryStep_isExplodingNotAccumulating() {
+    // 1.2x per step without a dip: the climb does not slow down, as an update blowing up does.
+    ScriptedTrace trace =
+        ScriptedTrace.steps(100)
+            .layer("fc1", "relu")
+            .layer("fc2", "linear")
+            .flatLoss()
+            .everyLayer(Phase.GRADIENT, (step, layer) -> Stats.norm(0.5 * Math.pow(1.2, step)));
+
+    assertThat(trace.findings(ID)).isEmpty();
+  }
+
+  @Test
+  void climbOverTooFewSteps_isNoTrend() {
+    ScriptedTrace trace =
+        ScriptedTrace.steps(150)
+            .layer("fc1", "relu")
+            .layer("fc2", "linear")
+            .flatLoss()
+            .everyLayer(
+                Phase.GRADIENT,
+                (step, layer) -> Stats.norm(step < 10 ? Math.pow(2, step) : 512 * (1 + step % 2)));
+
+    assertThat(trace.findings(ID)).isEmpty();
+  }
+
+  @Test
+  void layerOutsideTheOptimizer_isNamed_andNotCalledAMissingZeroGrad() {
+    // The new head was added after the optimizer was built: its gradients are never reset by
+    // optimizer.zero_grad(), the other layers' are.
+    ScriptedTrace trace =
+        ScriptedTrace.steps(150)
+            .layer("body", "relu")
+            .layerOutsideOptimizer("head", "linear")
+            .flatLoss()
+            .everyLayer(
+                Phase.GRADIENT,
+                (step, layer) -> Stats.norm(layer == 1 ? 10 * accumulated(step, layer) : 0.5));
+
+    List<Finding> findings = trace.findings(ID);
+    assertThat(findings).hasSize(1);
+    assertThat(findings.get(0).evidence().get("outside_optimizer")).isEqualTo("head");
+    assertThat(findings.get(0).message()).contains("the optimizer does not hold head");
+
+    RootCause root = trace.report(AnalysisOptions.defaults()).rootCause();
+    assertThat(root.cause()).doesNotStartWith("Gradients are never reset");
+  }
+
+  @Test
+  void thresholds_areSettable() {
+    AnalysisOptions strict = AnalysisOptions.builder().set("accumulation-growth", 1e4).build();
+
+    assertThat(missingZeroGrad().report(strict).findings())
+        .extracting(Finding::detector)
+        .doesNotContain(ID);
+  }
+}
