@@ -8,6 +8,7 @@ import io.dlanalyze.analyzer.LossFunction;
 import io.dlanalyze.analyzer.Optimizers;
 import io.dlanalyze.analyzer.Thresholds;
 import io.dlanalyze.trace.Column;
+import io.dlanalyze.trace.LayerInfo;
 import io.dlanalyze.trace.Phase;
 import io.dlanalyze.trace.ReadOptions;
 import io.dlanalyze.trace.TraceBatch;
@@ -44,7 +45,9 @@ class CalibrationTest {
       boolean adaptive,
       double gradientGrowth,
       double gradientDrawdown,
-      double layerGrowth) {}
+      double layerGrowth,
+      double persistentGradientRatio,
+      double persistentReluZeros) {}
 
   private static final List<Run> HEALTHY_DEV = new ArrayList<>();
 
@@ -75,6 +78,15 @@ class CalibrationTest {
       TreeMap<Long, Double> gradientSquares = new TreeMap<>();
       // per layer: its first three positive gradient norms, how many, and its largest
       Map<Integer, double[]> layerNorms = new TreeMap<>();
+      // per step: each layer's gradient norm; per ReLU layer: its output's zero share per step
+      TreeMap<Long, TreeMap<Integer, Double>> stepNorms = new TreeMap<>();
+      Map<Integer, List<Double>> reluZeros = new TreeMap<>();
+      java.util.Set<Integer> relu = new java.util.HashSet<>();
+      for (LayerInfo info : metadata.layers()) {
+        if ("relu".equalsIgnoreCase(info.activation()) || "relu".equalsIgnoreCase(info.type())) {
+          relu.add(info.index());
+        }
+      }
       double[] l2s = null;
       while (reader.next()) {
         TraceBatch batch = reader.batch();
@@ -85,6 +97,7 @@ class CalibrationTest {
         double[] stds = batch.doubles(Column.STD);
         l2s = batch.doubles(Column.L2_NORM);
         int[] layers = batch.ints(Column.LAYER_INDEX);
+        double[] zeros = batch.doubles(Column.ZERO_FRACTION);
         for (int i = 0; i < batch.size(); i++) {
           if (!Phase.isKnown(phases[i])) {
             continue;
@@ -104,6 +117,11 @@ class CalibrationTest {
               layer[(int) layer[3]++] = l2s[i];
             }
             layer[4] = Math.max(layer[4], l2s[i]);
+            stepNorms.computeIfAbsent(steps[i], k -> new TreeMap<>()).put(layers[i], l2s[i]);
+          } else if (phase == Phase.ACTIVATION
+              && relu.contains(layers[i])
+              && !batch.isNull(Column.ZERO_FRACTION, i)) {
+            reluZeros.computeIfAbsent(layers[i], k -> new ArrayList<>()).add(zeros[i]);
           } else if (phase == Phase.VAL_ACCURACY && Double.isFinite(means[i])) {
             double[] sum = validation.computeIfAbsent(epochs[i], e -> new double[2]);
             sum[0] += means[i];
@@ -143,8 +161,53 @@ class CalibrationTest {
           Optimizers.adaptive(metadata),
           climb[0],
           climb[1],
-          layerGrowth);
+          layerGrowth,
+          persistentRatio(stepNorms.values()),
+          persistentZeros(reluZeros.values()));
     }
+  }
+
+  /**
+   * The first over the last layer's gradient norm, per step, at its lowest level held for a whole
+   * window (the largest value of the window whose largest value is smallest): what
+   * vanishing-gradient's ratio rule compares with {@code vanishing-ratio}.
+   */
+  private static double persistentRatio(Iterable<TreeMap<Integer, Double>> steps) {
+    List<Double> ratios = new ArrayList<>();
+    for (TreeMap<Integer, Double> norms : steps) {
+      if (norms.size() >= 2
+          && norms.firstEntry().getValue() > 0
+          && norms.lastEntry().getValue() > 0) {
+        ratios.add(norms.firstEntry().getValue() / norms.lastEntry().getValue());
+      }
+    }
+    return -heldLevel(ratios.stream().map(r -> -r).toList());
+  }
+
+  /** A ReLU layer's zero share at its highest level held for a whole window, over all layers. */
+  private static double persistentZeros(Iterable<List<Double>> layers) {
+    double worst = Double.NaN;
+    for (List<Double> zeros : layers) {
+      double held = heldLevel(zeros);
+      if (!Double.isNaN(held)) {
+        worst = Double.isNaN(worst) ? held : Math.max(worst, held);
+      }
+    }
+    return worst;
+  }
+
+  /** The largest over all windows of {@code window} values of the window's smallest, or NaN. */
+  private static double heldLevel(List<Double> values) {
+    int window = (int) Thresholds.WINDOW.defaultValue();
+    double best = Double.NaN;
+    for (int start = 0; start + window <= values.size(); start++) {
+      double low = Double.POSITIVE_INFINITY;
+      for (int i = start; i < start + window; i++) {
+        low = Math.min(low, values.get(i));
+      }
+      best = Double.isNaN(best) ? low : Math.max(best, low);
+    }
+    return best;
   }
 
   /**
@@ -232,6 +295,26 @@ class CalibrationTest {
     double worst = max(HEALTHY_DEV.stream().mapToDouble(Run::layerGrowth).toArray());
     assertThat(worst).isPositive();
     assertThat(Thresholds.EXPLODING_GROWTH.defaultValue()).isGreaterThanOrEqualTo(4 * worst);
+  }
+
+  @Test
+  void vanishingRatio_sitsAtLeastFiveTimesBelowEveryHealthyDevRun() {
+    double lowest = Double.POSITIVE_INFINITY;
+    for (Run run : HEALTHY_DEV) {
+      if (!Double.isNaN(run.persistentGradientRatio())) {
+        lowest = Math.min(lowest, run.persistentGradientRatio());
+      }
+    }
+    assertThat(lowest).as("healthy dev runs with two layers' gradients").isFinite();
+    assertThat(Thresholds.VANISHING_RATIO.defaultValue()).isLessThanOrEqualTo(lowest / 5);
+  }
+
+  @Test
+  void dyingReluFraction_leavesAtMostAThirdOfTheLiveUnitsOfEveryHealthyDevReluLayer() {
+    double highest = max(HEALTHY_DEV.stream().mapToDouble(Run::persistentReluZeros).toArray());
+    assertThat(highest).as("healthy dev runs with ReLU layers").isPositive();
+    double live = 1 - Thresholds.DYING_RELU_FRACTION.defaultValue();
+    assertThat(live).isLessThanOrEqualTo((1 - highest) / 3);
   }
 
   @Test
