@@ -215,7 +215,9 @@
         curves.forEach(function (c) {
           var columns = c.columns.slice();
           c.smoothed.forEach(function (s) { columns[s.index] = ema(s.raw, weight); });
+          // setData without resetting the scales keeps the zoom but does not redraw by itself
           c.plot.setData(columns, false);
+          c.plot.redraw();
         });
       });
     }

@@ -52,6 +52,7 @@ class HtmlReportLayoutBrowserTest {
       browser.viewport(1280, 900);
       browser.open(page);
       checkZoom(browser);
+      checkSmoothing(browser);
       String target = System.getProperty("report.screenshots");
       if (target != null && !target.isBlank()) {
         screenshots(browser, Files.createDirectories(Path.of(target)));
@@ -185,6 +186,40 @@ class HtmlReportLayoutBrowserTest {
     JsonNode reset = browser.evaluate(ranges);
     assertThat(reset.get(0).get(0).asDouble()).isEqualTo(fullMin);
     assertThat(reset.get(0).get(1).asDouble()).isGreaterThanOrEqualTo(fullMax);
+  }
+
+  /**
+   * Moving the smoothing slider redraws the loss and accuracy curves (their canvases change, the
+   * value is shown) and leaves the other charts alone; back at 0 the curves are the raw values
+   * again, pixel for pixel.
+   */
+  private static void checkSmoothing(DevToolsBrowser browser) throws Exception {
+    String canvases =
+        "Array.from(document.querySelectorAll('figure[data-chart] canvas')).map(c =>"
+            + " c.toDataURL())";
+    String slide =
+        "(() => { const s = document.getElementById('smoothing'); s.value = '%s';"
+            + " s.dispatchEvent(new Event('input')); return"
+            + " document.getElementById('smoothing-value').textContent; })()";
+    assertThat(browser.evaluate("document.querySelector('.smoothing').hidden").asBoolean())
+        .isFalse();
+    JsonNode raw = browser.evaluate(canvases);
+
+    assertThat(browser.evaluate(String.format(java.util.Locale.ROOT, slide, "0.9")).asText())
+        .isEqualTo("0.90");
+    JsonNode smooth = browser.evaluate(canvases);
+
+    int changed = 0;
+    for (int i = 0; i < raw.size(); i++) {
+      if (!raw.get(i).asText().equals(smooth.get(i).asText())) {
+        changed++;
+      }
+    }
+    assertThat(changed).as("curves redrawn smoothed").isPositive().isLessThan(raw.size());
+
+    assertThat(browser.evaluate(String.format(java.util.Locale.ROOT, slide, "0")).asText())
+        .isEqualTo("0.00");
+    assertThat(browser.evaluate(canvases)).as("back to the raw curves").isEqualTo(raw);
   }
 
   /** The screenshots of docs/img ({@code -Dreport.screenshots=DIR}). */
