@@ -128,6 +128,11 @@ final class HtmlChartSections {
     html.append("<div class=\"charts\">\n");
     List<String> missing = new ArrayList<>();
     List<String> constants = new ArrayList<>();
+    int drawn = 0;
+    // the first statistic that stayed constant, drawn after all if it is the root cause's only one
+    LineChart flat = null;
+    List<String> flatLegend = null;
+    String flatLabel = null;
     for (ChartStat stat : ChartStat.orderFor(f.symptom())) {
       LineChart chart =
           new LineChart(charts, LineChart.SMALL, stat.label() + " of " + streamName(f));
@@ -156,11 +161,25 @@ final class HtmlChartSections {
       double constant = chart.constantValue();
       if (!Double.isNaN(constant)) {
         constants.add(stat.label() + " = " + Numbers.format(constant));
+        if (flat == null) {
+          flat = chart;
+          flatLegend = legendItems;
+          flatLabel = stat.label();
+        }
         continue;
       }
       chart.marker(
           new LineChart.Marker(f.firstStep(), "starts: step " + f.firstStep(), FAULT_COLOR));
       figure(html, stat.label(), chart, legendItems, "stat");
+      drawn++;
+    }
+    if (drawn == 0 && flat != null && kind == ReportStory.Kind.ROOT_CAUSE) {
+      // A root cause whose every statistic stayed constant (weights that never change): the flat
+      // line is the evidence, so the first one is drawn rather than only named.
+      flat.marker(
+          new LineChart.Marker(f.firstStep(), "starts: step " + f.firstStep(), FAULT_COLOR));
+      figure(html, flatLabel + " (constant)", flat, flatLegend, "stat");
+      constants.remove(0);
     }
     html.append("</div>\n");
     if (!constants.isEmpty()) {

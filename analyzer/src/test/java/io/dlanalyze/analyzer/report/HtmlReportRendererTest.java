@@ -117,6 +117,24 @@ class HtmlReportRendererTest {
   }
 
   @Test
+  void render_rootCauseConstantInEveryStatistic_stillDrawsItsFlatLine() {
+    // Layer 2's weights never change from step 0: every statistic of the root cause's stream is
+    // flat, and with no neighbours shown nothing else would be drawn for it.
+    String html =
+        HtmlReports.render(
+            trace(Fault.frozenWeights(2, 0)), new TraceCharts.Options(3, 0, 300, 7, 400, 200));
+
+    int start = html.indexOf("data-group=\"root_cause\"");
+    assertThat(start).isPositive();
+    String article = html.substring(start, html.indexOf("</article>", start));
+    assertThat(article).contains("(constant)</figcaption>", "starts: step ");
+    assertThat(count(article, "<figure class=\"chart-box\"")).isEqualTo(1);
+    // a flat line still gets a y range: no NaN coordinates in its SVG
+    assertThat(article).doesNotContain("NaN");
+    assertThat(article).contains("Constant at every step for every layer shown (not drawn):");
+  }
+
+  @Test
   void render_runBlownUpEarly_xAxisEndsAfterTheLastFiniteValue() {
     String html = HtmlReports.render(trace(Fault.nan(3, 100)));
 

@@ -21,6 +21,11 @@ final class HtmlReports {
 
   /** Analyses a synthetic trace and renders its HTML report with charts. */
   static String render(SyntheticTrace trace) {
+    return render(trace, TraceCharts.Options.defaults());
+  }
+
+  /** Analyses a synthetic trace and renders its HTML report with these chart options. */
+  static String render(SyntheticTrace trace, TraceCharts.Options chartOptions) {
     Analyzer analyzer = new Analyzer();
     AnalysisOptions options = AnalysisOptions.defaults();
     Report report;
@@ -30,7 +35,7 @@ final class HtmlReports {
     }
     TraceCharts charts;
     try (TraceReader reader = trace.open(ReadOptions.columns(TraceCharts.COLUMNS))) {
-      charts = TraceCharts.collect(reader, report, TraceCharts.Options.defaults());
+      charts = TraceCharts.collect(reader, report, chartOptions);
     }
     return new HtmlReportRenderer(RenderOptions.plain(), charts).render(report);
   }
