@@ -22,7 +22,8 @@ public final class MetadataGaps {
           new Need(
               TraceMetadata.LAYERS,
               "missing-activation, layer-mode (frozen layers, normalization in inference mode),"
-                  + " the output-activation rules of loss-definition and target-range, and the"
+                  + " the output-activation rules of loss-definition and target-range,"
+                  + " gradient-accumulation's check for layers outside the optimizer, and the"
                   + " root-cause rules that compare a finding with every layer"),
           new Need(
               TraceMetadata.LOSS,
