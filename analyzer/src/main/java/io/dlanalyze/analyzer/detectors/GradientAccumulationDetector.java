@@ -40,16 +40,16 @@ import java.util.List;
  * Its reference is the median of its first three positive finite values; its drawdown is the
  * largest fall below the running peak, as a share of that peak, before the peak. It fires when the
  * peak is at least {@code accumulation-growth} (10) times the reference, at least {@value
- * #MIN_STEPS} recorded steps after the first, and the drawdown stayed at or below {@code
- * accumulation-drawdown} (0.1), and the climb slowed down: its second half (by recorded steps) made
- * at most {@value #MAX_LATE_SHARE} of its log growth, as a running sum's does, unlike a norm that
- * multiplies every step (growth before a NaN, which exploding-gradient reports). Both defaults come
- * from the healthy dev runs of the corpus (docs/evaluation.md#calibration): of the healthy runs
- * whose gradient norm grew 10x or more, the smallest drawdown was 0.58 (0.18 over those that grew
- * 5x). The evidence names the layers whose own norm accumulated, and the layers with gradients that
- * the optimizer does not hold (from the metadata): its {@code zero_grad()} does not reset those, so
- * they accumulate even in a correct loop, and the root cause is then that they are outside the
- * optimizer, not a missing call.
+ * #MIN_STEPS} steps after the first (and 5 recorded steps), and the drawdown stayed at or below
+ * {@code accumulation-drawdown} (0.1), and the climb slowed down: its second half (by recorded
+ * steps) made at most {@value #MAX_LATE_SHARE} of its log growth, as a running sum's does, unlike a
+ * norm that multiplies every step (growth before a NaN, which exploding-gradient reports). Both
+ * defaults come from the healthy dev runs of the corpus (docs/evaluation.md#calibration): of the
+ * healthy runs whose gradient norm grew 10x or more, the smallest drawdown was 0.58 (0.18 over
+ * those that grew 5x). The evidence names the layers whose own norm accumulated, and the layers
+ * with gradients that the optimizer does not hold (from the metadata): its {@code zero_grad()} does
+ * not reset those, so they accumulate even in a correct loop, and the root cause is then that they
+ * are outside the optimizer, not a missing call.
  */
 @DetectorSpec(
     id = DetectorIds.GRADIENT_ACCUMULATION,
@@ -60,8 +60,14 @@ import java.util.List;
     thresholds = {"accumulation-growth", "accumulation-drawdown"},
     columns = {Column.L2_NORM})
 public final class GradientAccumulationDetector implements Detector {
-  /** Fewer recorded steps of growth make no trend. */
+  /**
+   * A climb over fewer steps makes no trend (with every=N recording, at least {@link
+   * #MIN_OBSERVATIONS} of them recorded).
+   */
   static final int MIN_STEPS = 20;
+
+  /** The fewest recorded steps that make a climb, whatever steps they span. */
+  static final int MIN_OBSERVATIONS = 5;
 
   /** One norm series: its reference, running peak and the largest fall before the peak. */
   static final class Rise {
@@ -69,6 +75,7 @@ public final class GradientAccumulationDetector implements Detector {
     private int earlyCount;
     private double reference = Double.NaN;
     private long count;
+    private long firstStep;
     private boolean broken;
     private double peak;
     private long peakStep = -1;
@@ -93,6 +100,9 @@ public final class GradientAccumulationDetector implements Detector {
         // NaN ends the series: what came before it is the evidence
         broken = true;
         return;
+      }
+      if (count == 0) {
+        firstStep = step;
       }
       count++;
       if (keepSeries) {
@@ -128,7 +138,10 @@ public final class GradientAccumulationDetector implements Detector {
     }
 
     boolean accumulates(double minGrowth, double maxDrawdown) {
-      return growth() >= minGrowth && peakCount > MIN_STEPS && drawdownAtPeak <= maxDrawdown;
+      return growth() >= minGrowth
+          && peakStep - firstStep >= MIN_STEPS
+          && peakCount >= MIN_OBSERVATIONS
+          && drawdownAtPeak <= maxDrawdown;
     }
 
     /**
