@@ -355,6 +355,9 @@ public final class PartsTraceReader implements TraceReader {
   /** Closes the part read to its end: its truncation, if any, and its metadata are kept. */
   private void finishPart() {
     truncated = current.truncated();
+    if (waiter != null && !truncated) {
+      waiter.progress(); // its end marker came: the wait for a next part starts now
+    }
     if (truncated) {
       for (String warning : current.warnings()) {
         // the part's unknown phases are counted over the whole trace, here
