@@ -2,14 +2,18 @@
 every --flush-every steps), sleeps --step-seconds per step, and from step --nan-at on, writes NaN
 into the first layer's weights. The recorder looks for --stop-file after each step.
 
-    python train_watched.py REPO TRACE --stop-file PATH [--nan-at N] [--steps N]
+    python train_watched.py REPO TRACE [--stop-file PATH] [--nan-at N] [--steps N]
         [--flush-every N] [--step-seconds S] [--times FILE]
 
+TRACE's directory is created if needed (a directory of parts: TRACE is its first part).
 --times FILE: per step, the step and the wall-clock time its rows were handed to the writer
 (the benchmark's start of latency). Prints `last step N` at the end; exit 0 when stopped too.
+SIGINT (`dl-analyze watch --signal PID`) ends training: the script prints `interrupted after
+step N`, closes the trace and exits with 130.
 """
 
 import argparse
+import os
 import sys
 import time
 
@@ -37,6 +41,7 @@ y = (x[:, :5].sum(1) > 0).long()
 model = nn.Sequential(nn.Linear(20, 32), nn.ReLU(), nn.Linear(32, 2))
 opt = torch.optim.SGD(model.parameters(), lr=0.05)
 loss_fn = nn.CrossEntropyLoss()
+os.makedirs(os.path.dirname(os.path.abspath(args.trace)), exist_ok=True)
 rec = attach(model, args.trace, optimizer=opt, task="classification", loss_name="CrossEntropyLoss",
              flush_every=args.flush_every, stop_file=args.stop_file)
 times = open(args.times, "w") if args.times else None
@@ -61,5 +66,9 @@ try:
 except dltrace.TrainingStopped as stopped:
     print("last step %d (stopped: %s)" % (stopped.step, stopped.reason), flush=True)
     sys.exit(0)
+except KeyboardInterrupt:
+    rec.close()
+    print("interrupted after step %d" % step, flush=True)
+    sys.exit(130)
 rec.close()
 print("last step %d" % step, flush=True)

@@ -58,6 +58,33 @@ public interface Detector {
   }
 
   /**
+   * How many conclusive findings the detector holds: findings that {@link #finish} will return
+   * whatever the rest of the run holds (a rule over the whole run, such as a trend or "the run
+   * never learned", is not conclusive before the end). The count never falls; it grows by one for
+   * each new conclusive finding (another layer, another rule) and for each raise of one's severity.
+   *
+   * <p>Used while a trace is followed ({@link AnalysisListener}, {@code dl-analyze watch}): each
+   * time the count grows, the engine asks {@link #conclusiveFindings} and announces what is new. A
+   * detector that overrides this method promises that {@link #conclusiveFindings} can be called at
+   * any step, as often as needed, without changing what it reports later; it is asked on the same
+   * instance that makes the report. A detector that does not override it is announced once, from a
+   * second instance, the step its {@link #fired()} turns true (its {@link #finish} may change its
+   * state); one that overrides neither reports at the end of the run only.
+   */
+  default int conclusive() {
+    return fired() ? 1 : 0;
+  }
+
+  /**
+   * The conclusive findings (see {@link #conclusive()}), as {@link #finish} words them at this
+   * step. By default all of {@link #finish}'s findings: a detector whose {@link #finish} may also
+   * return findings that are not conclusive yet leaves those out here.
+   */
+  default List<Finding> conclusiveFindings(AnalysisContext context) {
+    return finish(context);
+  }
+
+  /**
    * The findings, in any order (the engine ranks them). Layer names, layer types, epoch and batch
    * left unset are filled in by the engine.
    */

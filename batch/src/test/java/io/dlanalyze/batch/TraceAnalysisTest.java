@@ -137,7 +137,7 @@ class TraceAnalysisTest {
         .isEqualTo(
             fifo
                 + ": not a regular file but a named pipe (FIFO): a trace must be a regular file"
-                + " or a directory of Parquet parts");
+                + " or a directory of part files");
   }
 
   @Test

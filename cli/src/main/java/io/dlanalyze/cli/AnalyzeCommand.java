@@ -53,7 +53,7 @@ final class AnalyzeCommand implements Callable<Integer> {
   @Parameters(
       index = "0",
       paramLabel = "TRACE",
-      description = "The trace file (or a directory of Parquet parts).")
+      description = "The trace file (or a directory of part files).")
   Path trace;
 
   @Option(

@@ -39,7 +39,7 @@ final class ConvertCommand implements Callable<Integer> {
   @Parameters(
       index = "0",
       paramLabel = "IN",
-      description = "The trace to read (or a directory of Parquet parts).")
+      description = "The trace to read (or a directory of part files).")
   Path input;
 
   @Parameters(

@@ -67,7 +67,7 @@ final class InspectCommand implements Callable<Integer> {
   @Parameters(
       index = "0",
       paramLabel = "TRACE",
-      description = "The trace file (or a directory of Parquet parts).")
+      description = "The trace file (or a directory of part files).")
   Path trace;
 
   @Option(

@@ -16,8 +16,11 @@ import io.dlanalyze.analyzer.report.RenderOptions;
 import io.dlanalyze.analyzer.text.Numbers;
 import io.dlanalyze.trace.AtomicOutput;
 import io.dlanalyze.trace.ErrorCode;
+import io.dlanalyze.trace.PartsTraceReader;
 import io.dlanalyze.trace.ReadOptions;
+import io.dlanalyze.trace.TraceFormat;
 import io.dlanalyze.trace.TraceFormatException;
+import io.dlanalyze.trace.TraceReader;
 import io.dlanalyze.trace.arrow.ArrowTraceReader;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -36,8 +39,9 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code dl-analyze watch TRACE}: follows an Arrow IPC stream while the recorder writes it, prints
- * each finding when its detector fires, and can stop the run (stop file, signal).
+ * {@code dl-analyze watch TRACE}: follows an Arrow IPC stream (or a directory of part files) while
+ * the run writes it, prints each finding the step it is conclusive, and can stop the run (stop
+ * file, signal).
  */
 @Command(
     name = "watch",
@@ -46,14 +50,17 @@ import picocli.CommandLine.Spec;
     sortOptions = false,
     usageHelpAutoWidth = true,
     description = {
-      "Follows a trace that a training run is writing (an Arrow IPC stream, .arrows), the way"
-          + " tail -f follows a file, whether or not it exists yet; runs the detectors step by step"
-          + " and prints each finding as soon as its detector fires. On a terminal a status line"
-          + " shows the steps seen, their rate and the last loss.",
-      "Ends at the writer's end-of-stream marker, after --idle seconds without new data, or at"
-          + " the first finding at or above --until. --stop-file and --signal stop the run at that"
-          + " finding (severity --until, else error); watch then waits for the writer to close the"
-          + " stream (at most --drain seconds) so the final report covers the whole run.",
+      "Follows a trace that a training run is writing (an Arrow IPC stream .arrows or file"
+          + " .arrow, or a directory that gains part files part-00000.arrows, part-00001.arrows..."
+          + " or Parquet parts), the way tail -f follows a file, whether or not it exists yet; runs"
+          + " the detectors step by step and prints each finding as soon as its evidence is"
+          + " conclusive. On a terminal a status line shows the steps seen, their rate and the last"
+          + " loss.",
+      "Ends at the writer's end-of-stream marker (in a directory: on the last part, when no new"
+          + " part follows within --part-wait seconds), after --idle seconds without new data, or"
+          + " at the first finding at or above --until. --stop-file and --signal stop the run at"
+          + " that finding (severity --until, else error); watch then waits for the writer to close"
+          + " the stream (at most --drain seconds) so the final report covers the whole run.",
       "Exits with 3 when a finding reached --until (or, with --stop-file/--signal, error), else"
           + " 0.",
     })
@@ -71,7 +78,9 @@ final class WatchCommand implements Callable<Integer> {
   @Parameters(
       index = "0",
       paramLabel = "TRACE",
-      description = "The Arrow IPC stream the run writes (it may not exist yet).")
+      description =
+          "The Arrow IPC stream (.arrows) or file (.arrow) the run writes, or the directory it"
+              + " writes part files into (any other name); it may not exist yet.")
   Path trace;
 
   @Option(
@@ -124,6 +133,16 @@ final class WatchCommand implements Callable<Integer> {
   double drain;
 
   @Option(
+      names = "--part-wait",
+      paramLabel = "SECONDS",
+      defaultValue = "5",
+      description =
+          "In a directory of parts: after the last part ended, wait this long for a next part"
+              + " before the watch ends; a part that stopped growing while a later part exists is"
+              + " left after as long (default: ${DEFAULT-VALUE}).")
+  double partWait;
+
+  @Option(
       names = "--poll",
       paramLabel = "MILLIS",
       defaultValue = "20",
@@ -160,21 +179,29 @@ final class WatchCommand implements Callable<Integer> {
     out = spec.commandLine().getOut();
     terminal = format == Format.TEXT && System.console() != null;
     started = System.nanoTime();
-    follower = new StreamFollower(trace, poll, idle, this::status);
-    line("watching " + trace + (Files.exists(trace) ? "" : " (waiting for it to appear)"));
+    boolean directory = followsDirectory(trace);
+    follower = new StreamFollower(trace, directory, poll, idle, partWait, this::status);
+    line("watching " + trace + (follower.present() ? "" : " (waiting for it to appear)"));
     if (!follower.awaitFile()) {
       end("idle", null);
       throw new TraceFormatException(
           ErrorCode.NOT_FOUND,
           trace,
           null,
-          format(ROOT, "no such file after waiting %s s (--idle)", Numbers.format(idle)));
+          format(
+              ROOT,
+              "%s after waiting %s s (--idle)",
+              directory ? "no part file" : "no such file",
+              Numbers.format(idle)));
     }
     AnalysisOptions analysis = AnalysisOptions.defaults();
     Analyzer analyzer = new Analyzer();
     ReadOptions read = new ReadOptions(analyzer.projection(analysis), 1 << 16);
     Report result;
-    try (ArrowTraceReader reader = ArrowTraceReader.follow(trace, read, follower)) {
+    try (TraceReader reader =
+        directory
+            ? PartsTraceReader.follow(trace, read, follower)
+            : ArrowTraceReader.follow(trace, streamFormat(trace), read, follower)) {
       result = analyzer.analyze(reader, analysis, new Listener());
     }
     clearStatus();
@@ -194,13 +221,31 @@ final class WatchCommand implements Callable<Integer> {
       }
     }
     for (Finding f : result.findings()) {
-      // what only the end of the run could tell (trends over the whole run)
-      if (!announced.contains(f.detector() + "\u0000" + f.layerName() + "\u0000" + f.phase())) {
+      // what only the end of the run could tell (trends over the whole run, a raised severity)
+      if (!announced.contains(key(f))) {
         finding(result.trace().lastStep(), f);
       }
     }
     end(reason, result);
     return triggered ? ExitCodes.FAULT_FOUND : ExitCodes.OK;
+  }
+
+  /**
+   * True when the trace is a directory of parts: an existing directory, or a path that does not
+   * exist yet and is not named like an Arrow IPC stream or file.
+   */
+  static boolean followsDirectory(Path trace) {
+    if (Files.isDirectory(trace)) {
+      return true;
+    }
+    String name = trace.getFileName() == null ? "" : trace.getFileName().toString();
+    return !Files.exists(trace) && !name.endsWith(".arrows") && !name.endsWith(".arrow");
+  }
+
+  /** An Arrow IPC file by its name ({@code .arrow}), else a stream. */
+  private static TraceFormat streamFormat(Path trace) {
+    String name = trace.getFileName() == null ? "" : trace.getFileName().toString();
+    return name.endsWith(".arrow") ? TraceFormat.ARROW_FILE : TraceFormat.ARROW_STREAM;
   }
 
   private void options() {
@@ -237,14 +282,16 @@ final class WatchCommand implements Callable<Integer> {
         }
       }
     }
-    if (!(idle >= 0) || !(drain >= 0) || poll < 1 || poll > 60_000) {
+    if (!(idle >= 0) || !(drain >= 0) || !(partWait >= 0) || poll < 1 || poll > 60_000) {
       throw new ParameterException(
           spec.commandLine(),
           format(
               ROOT,
-              "--idle and --drain must be 0 or more seconds, --poll 1 to 60000 ms: %s, %s, %d",
+              "--idle, --drain and --part-wait must be 0 or more seconds, --poll 1 to 60000 ms:"
+                  + " %s, %s, %s, %d",
               idle,
               drain,
+              partWait,
               poll));
     }
   }
@@ -277,7 +324,7 @@ final class WatchCommand implements Callable<Integer> {
 
   private void finding(long step, Finding f) {
     printed++;
-    announced.add(f.detector() + "\u0000" + f.layerName() + "\u0000" + f.phase());
+    announced.add(key(f));
     if (format == Format.JSON) {
       json(
           g -> {
@@ -303,6 +350,12 @@ final class WatchCommand implements Callable<Integer> {
               f.firstStep(),
               f.message()));
     }
+  }
+
+  /** What tells two findings apart in the output: detector, layer, phase and severity. */
+  private static String key(Finding f) {
+    return String.join(
+        "\u0000", f.detector(), f.layerName(), f.phase().wireName(), f.severity().wireName());
   }
 
   /** Writes the stop file and sends the signal; from then on waits at most --drain seconds. */
@@ -456,7 +509,7 @@ final class WatchCommand implements Callable<Integer> {
             g -> {
               g.writeStringField("event", "start");
               g.writeStringField("trace", trace.toString());
-              g.writeBooleanField("exists", Files.exists(trace));
+              g.writeBooleanField("exists", follower.present());
             });
       }
       return;

@@ -75,7 +75,7 @@ class HostileTargetsTest {
         "dl-analyze: error: "
             + pipe
             + ": not a regular file but a named pipe (FIFO): a trace must be a regular file or"
-            + " a directory of Parquet parts";
+            + " a directory of part files";
 
     CliRun.of("analyze", pipe.toString()).failsWith(ExitCodes.BAD_INPUT, line);
     CliRun.of("inspect", pipe.toString()).failsWith(ExitCodes.BAD_INPUT, line);

@@ -121,6 +121,149 @@ class WatchEndToEndTest {
     assertThat(Files.readString(report, StandardCharsets.UTF_8)).isEqualTo(analyzed.toString());
   }
 
+  /**
+   * The run writes its trace as the first part of a directory that does not exist when watch
+   * starts: watch follows the part as it grows, stops the run with the stop file, ends after the
+   * last part, and its report is the offline analysis of the directory.
+   */
+  @Test
+  void watchDirectory_stopsARealRunWritingItsFirstPart() throws Exception {
+    Path parts = dir.resolve("run");
+    Path stop = dir.resolve("stop");
+    Path report = dir.resolve("report.json");
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    CompletableFuture<Integer> watch =
+        CompletableFuture.supplyAsync(
+            () ->
+                DlAnalyze.run(
+                    new PrintWriter(out),
+                    new PrintWriter(err),
+                    "watch",
+                    parts.toString(),
+                    "--stop-file",
+                    stop.toString(),
+                    "--part-wait",
+                    "1",
+                    "--idle",
+                    "240",
+                    "--report",
+                    report.toString()));
+    Python.Result run =
+        Python.run(
+            List.of(
+                Python.interpreter(),
+                Python.repoRoot().resolve("cli/src/test/resources/e2e/train_watched.py").toString(),
+                Python.repoRoot().toString(),
+                parts.resolve("part-00000.arrows").toString(),
+                "--stop-file",
+                stop.toString(),
+                "--nan-at",
+                Integer.toString(NAN_AT),
+                "--steps",
+                "3000",
+                "--step-seconds",
+                "0.02"),
+            dir,
+            300);
+    int code = watch.get(300, TimeUnit.SECONDS);
+    assertThat(run.exitCode()).as(run.output()).isZero();
+    Matcher last = Pattern.compile("last step (\\d+) \\(stopped: ").matcher(run.output());
+    assertThat(last.find()).as("the run was stopped: %s", run.output()).isTrue();
+    long lastStep = Long.parseLong(last.group(1));
+    assertThat(lastStep).isBetween((long) NAN_AT, NAN_AT + 15L);
+    assertThat(code).as("watch exit code; %s %s", out, err).isEqualTo(ExitCodes.FAULT_FOUND);
+    assertThat(out.toString())
+        .startsWith("watching " + parts + " (waiting for it to appear)\n")
+        .contains("step " + NAN_AT + ": critical numerical-error in sequential.0 forward")
+        .contains("stopping the run: wrote " + stop)
+        .contains("watch ended (end of stream) after " + (lastStep + 1) + " steps: buggy");
+    StringWriter analyzed = new StringWriter();
+    assertThat(
+            DlAnalyze.run(
+                new PrintWriter(analyzed),
+                new PrintWriter(new StringWriter()),
+                parts.toString(),
+                "--format",
+                "json"))
+        .isEqualTo(ExitCodes.FAULT_FOUND);
+    assertThat(Files.readString(report, StandardCharsets.UTF_8)).isEqualTo(analyzed.toString());
+    assertThat(analyzed.toString()).contains("\"dltrace.stop_reason\"");
+  }
+
+  /**
+   * {@code --signal PID} (SIGINT): a real PyTorch run gets KeyboardInterrupt a few steps after its
+   * NaN, its handler closes the trace and exits with 130; the trace is complete.
+   */
+  @Test
+  void watchSignal_interruptsARealPyTorchRun() throws Exception {
+    Path trace = dir.resolve("signalled.arrows");
+    Path report = dir.resolve("signalled.json");
+    ProcessBuilder builder =
+        new ProcessBuilder(
+                Python.interpreter(),
+                Python.repoRoot().resolve("cli/src/test/resources/e2e/train_watched.py").toString(),
+                Python.repoRoot().toString(),
+                trace.toString(),
+                "--nan-at",
+                Integer.toString(NAN_AT),
+                "--steps",
+                "3000",
+                "--step-seconds",
+                "0.02")
+            .directory(dir.toFile())
+            .redirectErrorStream(true);
+    builder.environment().put("OMP_NUM_THREADS", "1");
+    builder.environment().put("PYTHONDONTWRITEBYTECODE", "1");
+    Process training = builder.start();
+    CompletableFuture<String> output =
+        CompletableFuture.supplyAsync(
+            () -> {
+              try {
+                return new String(training.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+              } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+              }
+            });
+    try {
+      StringWriter out = new StringWriter();
+      StringWriter err = new StringWriter();
+      int code =
+          DlAnalyze.run(
+              new PrintWriter(out),
+              new PrintWriter(err),
+              "watch",
+              trace.toString(),
+              "--signal",
+              Long.toString(training.pid()),
+              "--format",
+              "json",
+              "--idle",
+              "240",
+              "--report",
+              report.toString());
+      assertThat(training.waitFor(120, TimeUnit.SECONDS)).isTrue();
+      String printed = output.get(30, TimeUnit.SECONDS);
+      assertThat(training.exitValue()).as(printed).isEqualTo(130);
+      Matcher last = Pattern.compile("interrupted after step (\\d+)").matcher(printed);
+      assertThat(last.find()).as("the run got SIGINT: %s", printed).isTrue();
+      long lastStep = Long.parseLong(last.group(1));
+      assertThat(lastStep).isBetween((long) NAN_AT, NAN_AT + 15L);
+      assertThat(code).as("watch exit code; %s %s", out, err).isEqualTo(ExitCodes.FAULT_FOUND);
+      assertThat(out.toString())
+          .contains("\"event\":\"stop\"")
+          .contains("\"signal\":\"sent SIGINT to " + training.pid() + "\"");
+      String[] events = out.toString().strip().split("\n");
+      assertThat(events[events.length - 1]).contains("\"reason\":\"end_of_stream\"");
+      // the handler closed the trace: complete, every step up to the interrupted one
+      Report offline = new Analyzer().analyze(trace, AnalysisOptions.defaults());
+      assertThat(offline.trace().truncated()).isFalse();
+      assertThat(offline.trace().lastStep()).isBetween(lastStep - 1, lastStep);
+    } finally {
+      training.destroyForcibly();
+    }
+  }
+
   /** A finished stream is read to its end; without --until the exit code is 0. */
   @Test
   void watch_ofAFinishedStream_printsItsFindingsAndEnds() throws IOException {

@@ -13,7 +13,7 @@ import java.nio.file.attribute.BasicFileAttributes;
 
 /**
  * The gate in front of the readers for a path a user named: a trace is a regular file (symbolic
- * links followed) or a directory of Parquet parts, and it can be read. A named pipe, a device or a
+ * links followed) or a directory of part files, and it can be read. A named pipe, a device or a
  * socket is refused before anything opens it, because opening a pipe blocks until someone writes to
  * it and a device such as {@code /dev/zero} never ends.
  */
@@ -50,7 +50,7 @@ public final class InputFiles {
           format(
               ROOT,
               "not a regular file but %s: a trace must be a regular file or a directory of"
-                  + " Parquet parts",
+                  + " part files",
               kind(path)));
     }
     try (SeekableByteChannel channel = Files.newByteChannel(path)) {

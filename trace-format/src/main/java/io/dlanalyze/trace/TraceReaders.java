@@ -14,13 +14,15 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * Opens a trace in any supported format. The format is told from the first bytes of the file
  * (Parquet's {@code PAR1}, the Arrow IPC file's {@code ARROW1}, the IPC stream's continuation
  * marker), then TensorBoard event files by their name ({@code *tfevents*}) or their first TFRecord
- * header, falling back to the extension for CSV; a directory is read as Parquet part files, or as a
- * TensorBoard run when it holds event files and no part files.
+ * header, falling back to the extension for CSV; a directory is read as Parquet part files, as a
+ * TensorBoard run when it holds event files and no Parquet parts, or as Arrow IPC part files
+ * ({@link PartFiles}, {@link PartsTraceReader}).
  */
 public final class TraceReaders {
   private TraceReaders() {}
@@ -38,7 +40,9 @@ public final class TraceReaders {
         return ParquetTraceReader.open(path, options);
       }
       case ARROW_FILE, ARROW_STREAM -> {
-        return ArrowTraceReader.open(path, format, options);
+        return Files.isDirectory(path)
+            ? PartsTraceReader.open(path, options)
+            : ArrowTraceReader.open(path, format, options);
       }
       case CSV -> {
         return CsvTraceReader.open(path, options);
@@ -55,9 +59,14 @@ public final class TraceReaders {
   /** Tells the format of a trace on disk without reading more than its first bytes. */
   public static TraceFormat detect(Path path) {
     if (Files.isDirectory(path)) {
-      return !hasParquetParts(path) && TensorBoardRun.isRunDirectory(path)
-          ? TraceFormat.TENSORBOARD
-          : TraceFormat.PARQUET;
+      if (hasParquetParts(path)) {
+        return TraceFormat.PARQUET;
+      }
+      if (TensorBoardRun.isRunDirectory(path)) {
+        return TraceFormat.TENSORBOARD;
+      }
+      List<Path> parts = PartFiles.list(path);
+      return parts.isEmpty() ? TraceFormat.PARQUET : PartFiles.formatOf(parts.get(0));
     }
     if (!Files.exists(path)) {
       throw new TraceFormatException(ErrorCode.NOT_FOUND, path, null, "no such file");

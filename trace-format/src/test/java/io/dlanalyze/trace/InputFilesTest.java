@@ -24,7 +24,7 @@ class InputFilesTest {
         .hasMessage(
             fifo
                 + ": not a regular file but a named pipe (FIFO): a trace must be a regular file"
-                + " or a directory of Parquet parts");
+                + " or a directory of part files");
   }
 
   @Test
@@ -32,7 +32,7 @@ class InputFilesTest {
     assertThatThrownBy(() -> InputFiles.requireReadable(Path.of("/dev/zero")))
         .hasMessage(
             "/dev/zero: not a regular file but a character device: a trace must be a regular"
-                + " file or a directory of Parquet parts");
+                + " file or a directory of part files");
   }
 
   @Test

@@ -285,6 +285,12 @@ public final class DeepLocalizeDetector implements Detector {
     return hit != null;
   }
 
+  /** DeepLocalize stops at its first hit: one finding, final once found. */
+  @Override
+  public int conclusive() {
+    return hit != null ? 1 : 0;
+  }
+
   @Override
   public List<Finding> finish(AnalysisContext context) {
     return hit == null ? List.of() : List.of(hit);

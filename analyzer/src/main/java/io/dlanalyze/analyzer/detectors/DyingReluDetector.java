@@ -71,6 +71,9 @@ public final class DyingReluDetector implements Detector {
   private double threshold;
   private final SlotStates<State> layers = new SlotStates<>(State::new);
 
+  /** Layers whose run qualified: each one's finding is final once it did. */
+  private int qualified;
+
   @Override
   public void begin(AnalysisContext context) {
     window = context.options().getInt(Thresholds.WINDOW);
@@ -90,7 +93,9 @@ public final class DyingReluDetector implements Detector {
       if (Double.isNaN(layer.initial)) {
         layer.initial = zero;
       }
+      boolean before = layer.run.qualified();
       if (layer.run.observe(step.step(), zero >= threshold)) {
+        qualified += before ? 0 : 1;
         layer.steps++;
         layer.sum += zero;
         layer.max = Math.max(layer.max, zero);
@@ -100,6 +105,12 @@ public final class DyingReluDetector implements Detector {
         }
       }
     }
+  }
+
+  /** A layer's first qualifying run is its finding, whatever follows: conclusive at once. */
+  @Override
+  public int conclusive() {
+    return qualified;
   }
 
   @Override

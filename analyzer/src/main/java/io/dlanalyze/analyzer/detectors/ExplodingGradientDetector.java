@@ -32,6 +32,7 @@ import io.dlanalyze.analyzer.text.Numbers;
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.Phase;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.List;
 
 /**
@@ -88,6 +89,12 @@ public final class ExplodingGradientDetector implements Detector {
   private double ratioRunMax;
   private double ratioFiredMax;
 
+  /** Slots of layers that exploded, whose loss gate is not settled yet. */
+  private final List<Integer> pending = new ArrayList<>();
+
+  /** Slots of layers whose growth finding is final: they turned NaN/Inf, or the gate settled. */
+  private final BitSet confirmed = new BitSet();
+
   @Override
   public void begin(AnalysisContext context) {
     gate = new LossGate(context);
@@ -107,15 +114,51 @@ public final class ExplodingGradientDetector implements Detector {
       if (phase == null) {
         continue;
       }
-      layers
-          .at(step.slot(layer, Phase.GRADIENT))
-          .observe(step.step(), phase, step.value(layer, phase, Column.L2_NORM), growth);
+      int slot = step.slot(layer, Phase.GRADIENT);
+      GradientGrowth norms = layers.at(slot);
+      boolean before = norms.fired();
+      norms.observe(step.step(), phase, step.value(layer, phase, Column.L2_NORM), growth);
+      if (!before && norms.fired()) {
+        pending.add(slot);
+      }
       if (first < 0) {
         first = layer;
       }
       last = layer;
     }
     ratio(step, first, last);
+    for (int i = 0; i < pending.size(); i++) {
+      GradientGrowth norms = layers.get(pending.get(i));
+      if (norms.nonFiniteStep() >= 0 || settledStall(norms.fireStep())) {
+        confirmed.set(pending.remove(i--));
+      }
+    }
+  }
+
+  /**
+   * True when the loss stalled around {@code step} for good: the gate reads the losses up to that
+   * step and, while there are fewer than two windows of them, the ones after it; a loss already
+   * non-finite by then settles it at once.
+   */
+  private boolean settledStall(long step) {
+    long nonFinite = gate.history().firstNonFiniteStep();
+    return (nonFinite >= 0 && nonFinite <= step)
+        || (gate.history().size() >= 2 * window && gate.stalledAt(step));
+  }
+
+  /**
+   * A layer's growth finding is final once it turned NaN/Inf or its loss gate settled (the root may
+   * still change to a layer whose growth started earlier). The ratio rule needs the whole run (the
+   * run never learned) and is reported at the end.
+   */
+  @Override
+  public int conclusive() {
+    return confirmed.cardinality();
+  }
+
+  @Override
+  public List<Finding> conclusiveFindings(AnalysisContext context) {
+    return growthFindings(context, true);
   }
 
   private void ratio(StepView step, int first, int last) {
@@ -137,25 +180,7 @@ public final class ExplodingGradientDetector implements Detector {
 
   @Override
   public List<Finding> finish(AnalysisContext context) {
-    List<Finding> findings = new ArrayList<>();
-    int root = -1;
-    List<Integer> exploded = new ArrayList<>();
-    for (int slot : layers.slots(context)) {
-      GradientGrowth layer = layers.get(slot);
-      if (!layer.fired() || (layer.nonFiniteStep() < 0 && !gate.stalledAt(layer.fireStep()))) {
-        continue;
-      }
-      exploded.add(slot);
-      GradientGrowth best = root < 0 ? null : layers.get(root);
-      if (best == null
-          || layer.onset() < best.onset()
-          || (layer.onset() == best.onset() && layer.growth() > best.growth())) {
-        root = slot;
-      }
-    }
-    if (root >= 0) {
-      findings.add(growthFinding(root, exploded, context));
-    }
+    List<Finding> findings = growthFindings(context, false);
     if (ratio.qualified() && !gate.learned()) {
       String first = context.layer(ratioFirst).name();
       String last = context.layer(ratioLast).name();
@@ -181,6 +206,36 @@ public final class ExplodingGradientDetector implements Detector {
                   ratio.onset(),
                   Numbers.format(ratioFiredMax))
               .build());
+    }
+    return findings;
+  }
+
+  /**
+   * The growth rule's finding: the layer whose growth started first among those that exploded while
+   * the loss stalled or that turned NaN/Inf; with {@code confirmedOnly}, among those whose finding
+   * is final already.
+   */
+  private List<Finding> growthFindings(AnalysisContext context, boolean confirmedOnly) {
+    int root = -1;
+    List<Integer> exploded = new ArrayList<>();
+    for (int slot : layers.slots(context)) {
+      GradientGrowth layer = layers.get(slot);
+      if (confirmedOnly
+          ? !confirmed.get(slot)
+          : !layer.fired() || (layer.nonFiniteStep() < 0 && !gate.stalledAt(layer.fireStep()))) {
+        continue;
+      }
+      exploded.add(slot);
+      GradientGrowth best = root < 0 ? null : layers.get(root);
+      if (best == null
+          || layer.onset() < best.onset()
+          || (layer.onset() == best.onset() && layer.growth() > best.growth())) {
+        root = slot;
+      }
+    }
+    List<Finding> findings = new ArrayList<>();
+    if (root >= 0) {
+      findings.add(growthFinding(root, exploded, context));
     }
     return findings;
   }

@@ -49,6 +49,10 @@ import java.util.List;
     thresholds = {"initial-loss-ratio"})
 public final class InitialLossDetector implements Detector {
   private long lastStep = -1;
+  private AnalysisContext context;
+
+  /** 1 once the first two losses are in and the first one is too high; 0 otherwise. */
+  private int settled = -1;
 
   /**
    * True when the first epoch has more than one loss: the first loss is then one step's, taken
@@ -64,8 +68,22 @@ public final class InitialLossDetector implements Detector {
   }
 
   @Override
+  public void begin(AnalysisContext context) {
+    this.context = context;
+  }
+
+  @Override
   public void observe(StepView step) {
     lastStep = step.step();
+    if (settled < 0 && context.lossHistory().size() >= 2) {
+      // whether the first loss is per step, and its value, no longer change
+      settled = finish(context).isEmpty() ? 0 : 1;
+    }
+  }
+
+  @Override
+  public int conclusive() {
+    return Math.max(settled, 0);
   }
 
   @Override

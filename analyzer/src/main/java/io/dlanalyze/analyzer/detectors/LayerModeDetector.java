@@ -61,9 +61,18 @@ public final class LayerModeDetector implements Detector {
   private long lastStep = -1;
   private long steps;
   private final Map<Integer, Double> outputRms = new TreeMap<>();
+  private AnalysisContext context;
+
+  /**
+   * The findings after the first step (they come from the metadata and the layers' types, which the
+   * first rows settle), plus one for each normalization layer whose output reached {@link
+   * #UNNORMALIZED_RMS} since (a frozen one's info becomes a warning); -1 before the first step.
+   */
+  private int settled = -1;
 
   @Override
   public void begin(AnalysisContext context) {
+    this.context = context;
     for (LayerInfo info : context.metadata().layers()) {
       if (Boolean.FALSE.equals(info.training())) {
         outputRms.put(info.index(), 0.0);
@@ -87,9 +96,20 @@ public final class LayerModeDetector implements Detector {
       double std = Rows.valueOr(step, layer, Phase.FORWARD, Column.STD, 0);
       double rms = Math.sqrt(mean * mean + std * std);
       if (Double.isFinite(rms) && rms > entry.getValue()) {
+        if (settled > 0 && entry.getValue() < UNNORMALIZED_RMS && rms >= UNNORMALIZED_RMS) {
+          settled++;
+        }
         entry.setValue(rms);
       }
     }
+    if (settled < 0) {
+      settled = finish(context).size();
+    }
+  }
+
+  @Override
+  public int conclusive() {
+    return Math.max(settled, 0);
   }
 
   @Override

@@ -31,6 +31,9 @@ abstract class LayerRunsDetector implements Detector {
   private SlotStates<Run> runs;
   private boolean fired;
 
+  /** Streams whose run qualified: each is final once it did. */
+  private int qualified;
+
   /**
    * @param bit the classification bit that continues a run
    * @param pairs true when the bit compares a row with the stream's previous one: a run then starts
@@ -82,8 +85,10 @@ abstract class LayerRunsDetector implements Detector {
         boolean holds = (mask & bit) != 0;
         Run run = holds ? runs.at(slot) : runs.get(slot);
         long start = pairs ? step.previousStep(slot) : step.step();
+        boolean before = run != null && run.qualified();
         if (run != null && run.observe(step.step(), holds, start, null)) {
           fired = true;
+          qualified += before ? 0 : 1;
         }
       }
     }
@@ -92,6 +97,12 @@ abstract class LayerRunsDetector implements Detector {
   @Override
   public final boolean fired() {
     return fired;
+  }
+
+  /** A stream's qualified run stays in the report, so each one is conclusive at once. */
+  @Override
+  public final int conclusive() {
+    return qualified;
   }
 
   @Override

@@ -79,6 +79,20 @@ public final class LossDefinitionDetector implements Detector {
   private long firstStep = -1;
   private long lastStep = -1;
   private long steps;
+  private AnalysisContext context;
+  private LossFunction loss = LossFunction.UNKNOWN;
+
+  /** The output rule, judged once the first layer rows named the layers: -1 before, else 0 or 1. */
+  private int outputRule = -1;
+
+  /** True once a finite loss went below the floor. */
+  private boolean belowFloorSeen;
+
+  @Override
+  public void begin(AnalysisContext context) {
+    this.context = context;
+    this.loss = LossFunction.of(context.metadata());
+  }
 
   @Override
   public void observe(StepView step) {
@@ -87,6 +101,14 @@ public final class LossDefinitionDetector implements Detector {
     }
     lastStep = step.step();
     steps++;
+    if (outputRule < 0 && step.presentLayerCount() > 0 && loss != LossFunction.UNKNOWN) {
+      outputRule =
+          outputMismatch(context, loss, context.metadata().loss().orElse("")).isPresent() ? 1 : 0;
+    }
+    if (step.has(-1, Phase.LOSS)) {
+      double value = step.mean(-1, Phase.LOSS);
+      belowFloorSeen |= Double.isFinite(value) && value < -FLOOR_SLACK;
+    }
     if (!step.has(-1, Phase.TARGET)) {
       return;
     }
@@ -100,6 +122,19 @@ public final class LossDefinitionDetector implements Detector {
     if (firstTargetOutside < 0 && (lo < -TARGET_SLACK || hi > 1 + TARGET_SLACK)) {
       firstTargetOutside = step.step();
     }
+  }
+
+  /**
+   * Each rule's finding is final once it holds: a loss below the floor or a target outside [0, 1]
+   * stays in the run, and the output rule reads the metadata and the layers of the first rows.
+   */
+  @Override
+  public int conclusive() {
+    if (loss == LossFunction.UNKNOWN || firstStep < 0) {
+      return 0;
+    }
+    boolean breach = belowFloorSeen || (loss.binary() && firstTargetOutside >= 0);
+    return (breach ? 1 : 0) + Math.max(outputRule, 0);
   }
 
   @Override

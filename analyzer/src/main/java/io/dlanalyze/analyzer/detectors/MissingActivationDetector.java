@@ -43,6 +43,15 @@ public final class MissingActivationDetector implements Detector {
   private long firstStep = -1;
   private long lastStep = -1;
   private long steps;
+  private AnalysisContext context;
+
+  /** The rule's outcome once the first layer rows named the layers: -1 before, else 0 or 1. */
+  private int settled = -1;
+
+  @Override
+  public void begin(AnalysisContext context) {
+    this.context = context;
+  }
 
   @Override
   public void observe(StepView step) {
@@ -51,6 +60,15 @@ public final class MissingActivationDetector implements Detector {
     }
     lastStep = step.step();
     steps++;
+    if (settled < 0 && step.presentLayerCount() > 0) {
+      settled = finish(context).isEmpty() ? 0 : 1;
+    }
+  }
+
+  /** The rule reads the metadata and the layers, which the first layer rows settle. */
+  @Override
+  public int conclusive() {
+    return Math.max(settled, 0);
   }
 
   @Override

@@ -242,6 +242,17 @@ public final class NotLearningDetector implements Detector {
     return zeroAccuracy.qualified();
   }
 
+  /** The accuracy's zero run is final once it qualified; a loss stall only at the end. */
+  @Override
+  public int conclusive() {
+    return zeroAccuracy.qualified() ? 1 : 0;
+  }
+
+  @Override
+  public List<Finding> conclusiveFindings(AnalysisContext context) {
+    return zeroAccuracy.qualified() ? List.of(accuracyFinding()) : List.of();
+  }
+
   @Override
   public List<Finding> finish(AnalysisContext context) {
     List<Finding> result = new ArrayList<>();
@@ -258,30 +269,33 @@ public final class NotLearningDetector implements Detector {
               .build());
     }
     if (zeroAccuracy.qualified()) {
-      long accuracyFirst = zeroAccuracy.onset();
-      long accuracySteps = zeroAccuracy.occurrences() + laterSteps;
-      long accuracyLast = laterLast >= 0 ? laterLast : zeroAccuracy.end();
-      result.add(
-          Finding.builder(this)
-              .at(-1, Phase.ACCURACY)
-              .steps(accuracyFirst, accuracyLast, accuracySteps)
-              .evidence(
-                  Evidence.builder()
-                      .put(WINDOW, (long) window)
-                      .put(ZERO_ACCURACY_STEPS, accuracySteps)
-                      .build())
-              .message(
-                  format(
-                      ROOT,
-                      "%s was exactly 0 for %d batches in a row from step %d (%d batches in all up"
-                          + " to step %d).",
-                      Phrases.capitalize(Phrases.where("model", -1, Phase.ACCURACY)),
-                      window,
-                      accuracyFirst,
-                      accuracySteps,
-                      accuracyLast))
-              .build());
+      result.add(accuracyFinding());
     }
     return result;
+  }
+
+  private Finding accuracyFinding() {
+    long accuracyFirst = zeroAccuracy.onset();
+    long accuracySteps = zeroAccuracy.occurrences() + laterSteps;
+    long accuracyLast = laterLast >= 0 ? laterLast : zeroAccuracy.end();
+    return Finding.builder(this)
+        .at(-1, Phase.ACCURACY)
+        .steps(accuracyFirst, accuracyLast, accuracySteps)
+        .evidence(
+            Evidence.builder()
+                .put(WINDOW, (long) window)
+                .put(ZERO_ACCURACY_STEPS, accuracySteps)
+                .build())
+        .message(
+            format(
+                ROOT,
+                "%s was exactly 0 for %d batches in a row from step %d (%d batches in all up"
+                    + " to step %d).",
+                Phrases.capitalize(Phrases.where("model", -1, Phase.ACCURACY)),
+                window,
+                accuracyFirst,
+                accuracySteps,
+                accuracyLast))
+        .build();
   }
 }

@@ -59,6 +59,13 @@ public final class OscillatingLossDetector implements Detector {
   private double amplitude;
   private int swings;
 
+  /**
+   * The swings counted so far over the blocks that have a block after them (a peak is one only when
+   * the next block is not higher), as {@link #finish} counts them: they stay swings whatever
+   * follows, so the finding is conclusive once they reach {@code oscillation-swings}.
+   */
+  private final Swings settled = new Swings();
+
   @Override
   public void begin(AnalysisContext context) {
     loss = context.lossHistory();
@@ -69,7 +76,18 @@ public final class OscillatingLossDetector implements Detector {
 
   @Override
   public void observe(StepView step) {
-    // The rule reads the whole loss curve at the end, from the engine's loss history.
+    // The rule reads the whole loss curve at the end, from the engine's loss history; while the
+    // run goes on, only the swings that later blocks cannot undo are counted.
+    int blocks = loss.size() / block;
+    while (settled.blocks < blocks) {
+      int b = settled.blocks;
+      settled.add(loss.mean(b * block, (b + 1) * block), amplitude);
+    }
+  }
+
+  @Override
+  public int conclusive() {
+    return settled.blocks >= 3 && settled.reference > 0 && settled.count >= swings ? 1 : 0;
   }
 
   @Override
@@ -150,5 +168,36 @@ public final class OscillatingLossDetector implements Detector {
                     Numbers.format(max)))
             .build());
     return findings;
+  }
+
+  /** The block means seen one by one, and the rises from a low to a confirmed peak among them. */
+  private static final class Swings {
+    int blocks;
+    int count;
+    double reference;
+    double previous;
+    double current;
+    double low;
+
+    /** Takes the mean of the next block; the block before it becomes decidable as a peak. */
+    void add(double mean, double amplitude) {
+      if (blocks == 0) {
+        reference = Math.abs(mean);
+        low = mean;
+      } else {
+        if (blocks >= 2 && current > previous && mean <= current) {
+          if ((current - low) / reference >= amplitude) {
+            count++;
+            low = current;
+          }
+        }
+        if (mean < low) {
+          low = mean;
+        }
+      }
+      previous = current;
+      current = mean;
+      blocks++;
+    }
   }
 }

@@ -28,6 +28,7 @@ import io.dlanalyze.analyzer.Symptom;
 import io.dlanalyze.analyzer.text.Numbers;
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.Phase;
+import io.dlanalyze.trace.TraceMetadata;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -76,6 +77,19 @@ public final class TargetRangeDetector implements Detector {
   private long outputNumel = -1;
   private double belowBound;
   private double aboveBound;
+  private boolean crossEntropy;
+  private int batchSize;
+
+  @Override
+  public void begin(AnalysisContext context) {
+    crossEntropy = crossEntropy(context.metadata());
+    batchSize = context.metadata().batchSize().orElse(0);
+  }
+
+  private static boolean crossEntropy(TraceMetadata metadata) {
+    String lossName = metadata.loss().orElse("").toLowerCase(Locale.ROOT);
+    return lossName.contains("entropy") || lossName.equals("nll") || lossName.contains("nll_loss");
+  }
 
   @Override
   public void observe(StepView step) {
@@ -122,19 +136,48 @@ public final class TargetRangeDetector implements Detector {
     }
   }
 
+  /**
+   * The rules that hold at one step hold at the end: the output layer and its activation are fixed
+   * at the first step, the loss by the metadata, and a target outside the range stays in the run.
+   * Constant targets, and a softmax one unit wide known only from its output staying exactly 1,
+   * need the whole run.
+   */
+  @Override
+  public int conclusive() {
+    if (firstStep < 0 || output < 0) {
+      return 0;
+    }
+    if (kind == ActivationKind.SOFTMAX) {
+      return batchSize > 0 && outputNumel > 0 && outputNumel / batchSize == 1 ? 1 : 0;
+    }
+    int settled = kind == ActivationKind.RELU && crossEntropy ? 1 : 0;
+    boolean outside = firstBelow >= 0 || firstAbove >= 0;
+    if (outside && targetSteps > 0 && (kind.saturates() || kind == ActivationKind.RELU)) {
+      settled++;
+    }
+    return settled;
+  }
+
+  @Override
+  public List<Finding> conclusiveFindings(AnalysisContext context) {
+    return findings(context, true);
+  }
+
   @Override
   public List<Finding> finish(AnalysisContext context) {
+    return findings(context, false);
+  }
+
+  /** The findings; with {@code conclusive}, only those that no later step can take back. */
+  private List<Finding> findings(AnalysisContext context, boolean conclusive) {
     List<Finding> findings = new ArrayList<>();
     if (firstStep < 0) {
       return findings;
     }
     String lossName = context.metadata().loss().orElse("").toLowerCase(Locale.ROOT);
-    boolean crossEntropy =
-        lossName.contains("entropy") || lossName.equals("nll") || lossName.contains("nll_loss");
-    int batchSize = context.metadata().batchSize().orElse(0);
     long width = batchSize > 0 && outputNumel > 0 ? outputNumel / batchSize : -1;
     String name = output >= 0 ? context.layer(output).name() : "model";
-    if (targetSteps > 0 && min == max && targetSteps >= 2) {
+    if (!conclusive && targetSteps > 0 && min == max && targetSteps >= 2) {
       findings.add(
           Finding.builder(this)
               .symptom(Symptom.NOT_LEARNING)
@@ -159,7 +202,8 @@ public final class TargetRangeDetector implements Detector {
       return findings;
     }
     if (kind == ActivationKind.SOFTMAX
-        && (width == 1 || (width < 0 && outputSteps > 0 && outputConstantOne == outputSteps))) {
+        && (width == 1
+            || (!conclusive && width < 0 && outputSteps > 0 && outputConstantOne == outputSteps))) {
       findings.add(
           Finding.builder(this)
               .symptom(Symptom.DEAD_OR_ZERO)

@@ -58,6 +58,10 @@ public final class WeightVarianceDetector implements Detector {
   }
 
   private final SlotStates<State> layers = new SlotStates<>(State::new);
+
+  /** Layers whose band run fired: each one's finding (and its side) is final once it did. */
+  private int fired;
+
   private int window;
   private double low;
   private double high;
@@ -89,7 +93,9 @@ public final class WeightVarianceDetector implements Detector {
       if (Double.isNaN(state.initial)) {
         state.initial = variance;
       }
+      boolean before = state.band.fired();
       if (state.band.observe(step.step(), variance, low, high)) {
+        fired += before ? 0 : 1;
         state.extreme =
             Double.isNaN(state.extreme)
                 ? variance
@@ -98,6 +104,12 @@ public final class WeightVarianceDetector implements Detector {
                     : Math.min(state.extreme, variance);
       }
     }
+  }
+
+  /** A layer's first firing run is its finding, whatever follows: conclusive at once. */
+  @Override
+  public int conclusive() {
+    return fired;
   }
 
   @Override

@@ -78,8 +78,7 @@ public final class AnalysisEngine {
   private long stoppedAtStep = -1;
   private long excludedFindings;
   private final AnalysisListener listener;
-  private final List<Detector> live = new ArrayList<>();
-  private final List<String> liveIds = new ArrayList<>();
+  private final LiveFindings live;
   private boolean listenerStop;
 
   private AnalysisEngine(TraceReader reader, AnalysisOptions options, List<DetectorInfo> infos) {
@@ -105,32 +104,21 @@ public final class AnalysisEngine {
             options.get(Thresholds.ZERO_FRACTION),
             options.get(Thresholds.UNCHANGED_TOLERANCE));
     this.baselines = new KerasBaselines();
+    this.live = listener == null ? null : new LiveFindings(listener, this::announced);
     for (DetectorInfo info : infos) {
-      detectors.add(info.create());
-      if (listener != null) {
-        Detector second = info.create();
-        if (announces(second)) {
-          live.add(second);
-          liveIds.add(info.id());
-        }
+      Detector detector = info.create();
+      detectors.add(detector);
+      if (live != null) {
+        live.add(info.id(), detector, info.create());
       }
-    }
-  }
-
-  /** True when the detector's class says when it fires (overrides {@link Detector#fired()}). */
-  private static boolean announces(Detector detector) {
-    try {
-      return detector.getClass().getMethod("fired").getDeclaringClass() != Detector.class;
-    } catch (NoSuchMethodException e) {
-      return false;
     }
   }
 
   /**
    * Runs the detectors as {@link #run(TraceReader, AnalysisOptions, List)} does, telling {@code
-   * listener} about every completed step and every detector's first findings as they come ({@code
-   * dl-analyze watch}); the listener can stop the reading. The report is the one {@code run} makes
-   * of the same rows. No read-ahead: the reader may block waiting for data.
+   * listener} about every completed step and every finding the step it becomes conclusive ({@link
+   * LiveFindings}, {@code dl-analyze watch}); the listener can stop the reading. The report is the
+   * one {@code run} makes of the same rows. No read-ahead: the reader may block waiting for data.
    */
   public static Report run(
       TraceReader reader,
@@ -187,8 +175,10 @@ public final class AnalysisEngine {
     for (Detector detector : detectors) {
       detector.begin(context);
     }
-    for (Detector detector : live) {
-      detector.begin(context);
+    if (live != null) {
+      for (Detector detector : live.twins()) {
+        detector.begin(context);
+      }
     }
     baselines.begin(context);
     boolean inStep = false;
@@ -291,6 +281,14 @@ public final class AnalysisEngine {
     return kept;
   }
 
+  /** The findings kept after exclusions, as {@link #excluded} keeps them, but counted only once. */
+  private List<Finding> announced(String detectorId, List<Finding> raw) {
+    long counted = excludedFindings; // the report counts exclusions once, from its own pass
+    List<Finding> kept = excluded(detectorId, raw);
+    excludedFindings = counted;
+    return kept;
+  }
+
   private String layerName(int index, String given) {
     return given != null ? given : layers.layer(index).name();
   }
@@ -322,26 +320,9 @@ public final class AnalysisEngine {
     }
   }
 
-  /** Hands the findings of every second detector that fired to the listener, then drops it. */
+  /** Tells the listener about the step and the findings that became conclusive in it. */
   private void announce() {
-    for (int i = 0; i < live.size(); i++) {
-      Detector detector = live.get(i);
-      detector.observe(table);
-      if (detector.fired()) {
-        List<Finding> found = new ArrayList<>();
-        long counted = excludedFindings; // the report counts exclusions once, from its own pass
-        for (Finding finding : excluded(liveIds.get(i), detector.finish(context))) {
-          found.add(ReportAssembler.resolve(finding, context));
-        }
-        excludedFindings = counted;
-        live.remove(i);
-        liveIds.remove(i);
-        i--;
-        if (!found.isEmpty()) {
-          listener.findings(table.step(), found);
-        }
-      }
-    }
+    live.stepCompleted(table, context);
     double loss =
         table.present(-1, Phase.LOSS, Column.MEAN)
             ? table.value(-1, Phase.LOSS, Column.MEAN)

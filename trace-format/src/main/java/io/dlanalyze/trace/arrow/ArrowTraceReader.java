@@ -150,8 +150,11 @@ public final class ArrowTraceReader implements TraceReader {
         if (!missingFooter) {
           fileFooter = IpcFooter.read(opened, fileSize);
           end = fileFooter.start();
+        } else if (follow != null) {
+          requireFileMagic(opened, follow);
         }
-        opened.position(Math.min(IpcFooter.HEADER_BYTES, fileSize));
+        opened.position(
+            follow != null ? IpcFooter.HEADER_BYTES : Math.min(IpcFooter.HEADER_BYTES, fileSize));
       }
       this.footer = fileFooter;
       this.footerMissing = missingFooter;
@@ -233,8 +236,47 @@ public final class ArrowTraceReader implements TraceReader {
    * follow} gives up (read as a truncation). The file must exist; it may still be empty.
    */
   public static ArrowTraceReader follow(Path path, ReadOptions options, Follow follow) {
+    return follow(path, TraceFormat.ARROW_STREAM, options, follow);
+  }
+
+  /**
+   * As {@link #follow(Path, ReadOptions, Follow)}, for an IPC stream or an IPC file. An IPC file
+   * that is complete already is read with its footer; one still being written is followed as the
+   * stream after its 8-byte header, up to the writer's end-of-stream marker (which the writer puts
+   * before the footer).
+   */
+  public static ArrowTraceReader follow(
+      Path path, TraceFormat format, ReadOptions options, Follow follow) {
+    if (format != TraceFormat.ARROW_FILE && format != TraceFormat.ARROW_STREAM) {
+      throw new IllegalArgumentException("not an Arrow format: " + format);
+    }
     return new ArrowTraceReader(
-        path, TraceFormat.ARROW_STREAM, options, null, java.util.Objects.requireNonNull(follow));
+        path, format, options, null, java.util.Objects.requireNonNull(follow));
+  }
+
+  /** Waits for the first bytes of a followed IPC file and checks that they are its magic. */
+  private void requireFileMagic(FileChannel opened, Follow follow) throws IOException {
+    while (opened.size() < FILE_MAGIC.length) {
+      if (!follow.await(opened.size())) {
+        throw new TraceFormatException(
+            ErrorCode.TRUNCATED,
+            path,
+            null,
+            String.format(
+                ROOT,
+                "truncated inside the schema (%d bytes): the file holds no complete record batch",
+                opened.size()));
+      }
+    }
+    ByteBuffer head = ByteBuffer.allocate(FILE_MAGIC.length);
+    readFully(head, 0);
+    if (!java.util.Arrays.equals(head.array(), FILE_MAGIC)) {
+      throw new TraceFormatException(
+          ErrorCode.CORRUPT,
+          path,
+          null,
+          "not a valid Arrow IPC file: its first bytes are not the ARROW1 magic number");
+    }
   }
 
   private VectorSchemaRoot readSchema(CheckedMessages messages) throws IOException {
@@ -516,7 +558,9 @@ public final class ArrowTraceReader implements TraceReader {
           e);
     }
     if (!loaded) {
-      if (footerMissing || (footer == null && !endsWithEndOfStream())) {
+      boolean endOfStream = footer == null && endsWithEndOfStream();
+      // a followed IPC file ends at its end-of-stream marker; its writer adds the footer after it
+      if (footerMissing ? !(follow != null && endOfStream) : footer == null && !endOfStream) {
         markTruncated();
       }
       return false;

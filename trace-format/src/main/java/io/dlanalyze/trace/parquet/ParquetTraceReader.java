@@ -4,6 +4,7 @@ import static java.util.Locale.ROOT;
 
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.ErrorCode;
+import io.dlanalyze.trace.PartFiles;
 import io.dlanalyze.trace.ReadErrors;
 import io.dlanalyze.trace.ReadOptions;
 import io.dlanalyze.trace.TraceBatch;
@@ -95,12 +96,25 @@ public final class ParquetTraceReader implements TraceReader {
     this.codecs = codecs;
     this.batchRows = options.batchRows();
     ParquetPart first = parts.get(0);
+    // the first part's footer, plus what only later parts hold (a reason written at the end)
+    java.util.Map<String, String> values = new java.util.LinkedHashMap<>(first.keyValues());
+    TraceMetadata merged;
+    ParquetPart adding = first;
     try {
-      this.metadata = TraceMetadata.of(first.keyValues());
+      merged = TraceMetadata.of(values);
+      for (ParquetPart part : parts.subList(1, parts.size())) {
+        adding = part;
+        int known = values.size();
+        part.keyValues().forEach(values::putIfAbsent);
+        if (values.size() > known) {
+          merged = TraceMetadata.of(values);
+        }
+      }
     } catch (IllegalArgumentException e) {
       throw new TraceFormatException(
-          ErrorCode.BAD_METADATA, first.file(), "footer", e.getMessage(), e);
+          ErrorCode.BAD_METADATA, adding.file(), "footer", e.getMessage(), e);
     }
+    this.metadata = merged;
     EnumSet<Column> present = EnumSet.noneOf(Column.class);
     for (Column column : Column.values()) {
       if (first.columns()[column.ordinal()] != null) {
@@ -174,7 +188,7 @@ public final class ParquetTraceReader implements TraceReader {
       throw new TraceFormatException(
           ErrorCode.EMPTY, directory, null, "directory has no *.parquet part files");
     }
-    files.sort((a, b) -> a.getFileName().toString().compareTo(b.getFileName().toString()));
+    files.sort(PartFiles.NAME_ORDER);
     return files;
   }
 
