@@ -375,6 +375,28 @@ CASES = [
          {"id": "friedman-adam-bs8", "args": "--data friedman --lr 0.002 --bs 8 --epochs 2"},
          {"id": "regression-sgd-tanh", "args": "--data regression --act tanh --opt momentum --lr 0.01 --epochs 8"},
      ]},
+    {"family": "regression-tanh-raw-features", "split": "dev", "architecture": "regression",
+     "origin": "DeepDiagnosis: saturated activation (a stack of tanh layers on raw features); "
+               "Humbatova et al. 2020: missing input normalization",
+     "bug": "the diabetes data's raw features (blood serum values in the hundreds) into a tanh "
+            "regression network: the first layer's units are pinned at +-1, their gradients "
+            "vanish and the predictions stay near the mean target",
+     "fix": "features standardized",
+     "symptom": "saturation",
+     "acceptable_symptoms": ["vanishing_gradient", "not_learning", "slow_convergence"],
+     "root_cause": "model",
+     "pairs": [
+         {"id": "diabetes-momentum",
+          "buggy": "--data diabetes --scale none --act tanh --opt momentum --lr 0.01 --bs 16 --epochs 8",
+          "fixed": "--data diabetes --act tanh --opt momentum --lr 0.01 --bs 16 --epochs 8"},
+     ]},
+    {"family": "healthy-regression-variants", "split": "dev", "architecture": "regression",
+     "origin": "healthy run",
+     "description": "a Keras regression network that trains well",
+     "healthy": [
+         {"id": "friedman-tanh-momentum-bs16-seed1",
+          "args": "--data friedman --act tanh --opt momentum --lr 0.01 --bs 16 --epochs 6 --seed 1"},
+     ]},
 ]
 
 

@@ -128,6 +128,40 @@ CASES = [
          {"id": "lstm-classify-bs8", "args": "--task classify --cell lstm --bs 8 --lr 0.001 --epochs 2",
           "description": "batch size 8"},
      ]},
+    {"family": "gru-lr-too-high", "split": "dev", "architecture": "gru",
+     "origin": "DeepFD / DeepDiagnosis fault type: learning rate too high",
+     "bug": "plain SGD with learning rate 20 on a GRU classifier: every step overshoots, the "
+            "loss stays in the tens and jumps, the accuracy stays near chance (no NaN)",
+     "fix": "learning rate 0.5",
+     "symptom": "oscillation", "acceptable_symptoms": ["not_learning", "exploding_gradient"],
+     "root_cause": "model",
+     "pairs": [
+         {"id": "classify-sgd",
+          "buggy": "--task classify --cell gru --opt sgd --lr 20 --epochs 6",
+          "fixed": "--task classify --cell gru --opt sgd --lr 0.5 --epochs 6"},
+     ]},
+    {"family": "lstm-lr-too-low", "split": "dev", "architecture": "lstm",
+     "origin": "AUTOTRAINER: slow convergence; DeepFD fault type: learning rate too low",
+     "bug": "Adam with learning rate 1e-5 on an LSTM forecaster: the loss barely moves in "
+            "the whole run",
+     "fix": "learning rate 2e-3",
+     "symptom": "slow_convergence", "acceptable_symptoms": ["not_learning"],
+     "root_cause": "model",
+     "pairs": [
+         {"id": "forecast-adam",
+          "buggy": "--task forecast --cell lstm --opt adam --lr 1e-5 --epochs 6",
+          "fixed": "--task forecast --cell lstm --opt adam --lr 2e-3 --epochs 6"},
+     ]},
+    {"family": "healthy-rnn-variants", "split": "dev", "architecture": "gru",
+     "origin": "healthy run",
+     "description": "a Keras recurrent network on synthetic sequences that trains well",
+     "healthy": [
+         {"id": "gru-forecast-rmsprop-bs16-seed1",
+          "args": "--task forecast --cell gru --opt rmsprop --lr 0.002 --bs 16 --epochs 3 --seed 1"},
+         {"id": "lstm-classify-momentum-clip-seed2",
+          "args": "--task classify --cell lstm --opt momentum --lr 0.05 --clipnorm 1 --epochs 6 --seed 2",
+          "architecture": "lstm"},
+     ]},
 ]
 
 

@@ -107,6 +107,27 @@ CASES = [
          {"id": "elu-code4-bs16", "args": "--code 4 --act elu --bs 16 --epochs 2"},
          {"id": "standardized-linear-out", "args": "--scale standard --out-act none --lr 0.002"},
      ]},
+    {"family": "autoencoder-tanh-raw-pixels", "split": "dev", "architecture": "autoencoder",
+     "origin": "DeepDiagnosis: saturated activation (a stack of tanh layers on raw inputs); "
+               "Humbatova et al. 2020: missing input normalization",
+     "bug": "the digits' raw pixels (0..16) into a tanh autoencoder with a linear output: "
+            "the encoder's tanh units are pinned at +-1, the gradients through them vanish and "
+            "the reconstruction stays at the mean image",
+     "fix": "pixels standardized",
+     "symptom": "saturation",
+     "acceptable_symptoms": ["vanishing_gradient", "not_learning", "slow_convergence"],
+     "root_cause": "model",
+     "pairs": [
+         {"id": "digits-adam",
+          "buggy": "--scale none --act tanh --out-act none",
+          "fixed": "--scale standard --act tanh --out-act none"},
+     ]},
+    {"family": "healthy-autoencoder-variants", "split": "dev", "architecture": "autoencoder",
+     "origin": "healthy run",
+     "description": "a dense autoencoder that trains well",
+     "healthy": [
+         {"id": "elu-adam-bs16-seed2", "args": "--act elu --opt adam --lr 0.005 --bs 16 --epochs 3 --seed 2"},
+     ]},
 ]
 
 

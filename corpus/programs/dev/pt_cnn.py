@@ -18,11 +18,19 @@ import common  # noqa: E402
 def build(args, nn, classes):
     act = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "none": None}[args.act]
     layers = OrderedDict()
+    if args.input_bn:
+        # a BatchNorm2d on the raw pixels, meant to normalize them
+        layers["bn0"] = nn.BatchNorm2d(1)
     layers["conv1"] = nn.Conv2d(1, 8, 3, padding=1)
     if args.bn:
         layers["bn1"] = nn.BatchNorm2d(8)
     if act:
         layers["act1"] = act()
+    for i in range(1, args.depth + 1):
+        # --depth: more 3x3 convolutions (8 -> 8 channels) at full resolution
+        layers["conv1_%d" % i] = nn.Conv2d(8, 8, 3, padding=1)
+        if act:
+            layers["act1_%d" % i] = act()
     layers["pool1"] = nn.MaxPool2d(2)
     layers["conv2"] = nn.Conv2d(8, 16, 3, padding=1)
     if args.bn:
@@ -48,6 +56,9 @@ def build(args, nn, classes):
                 nn.init.zeros_(m.bias)
             elif kind == "normal":
                 nn.init.normal_(m.weight, 0.0, float(value))
+            elif kind == "he":
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                nn.init.zeros_(m.bias)
     if args.bias_init:
         name, _, value = args.bias_init.partition(":")
         nn.init.constant_(getattr(model, name).bias, float(value))
@@ -76,13 +87,18 @@ def main():
     p.add_argument("--bs", type=int, default=32)
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--bn", action="store_true")
+    p.add_argument("--input-bn", action="store_true",
+                   help="a BatchNorm2d on the raw pixels (bn0), before conv1")
+    p.add_argument("--depth", type=int, default=0,
+                   help="extra 3x3 convolutions (8 channels) after conv1")
     p.add_argument("--dropout", type=float, default=0.0)
     p.add_argument("--init", default="default")
     p.add_argument("--bias-init", default=None)
     p.add_argument("--schedule", default="none", help="none, step:EVERY,GAMMA, cosine")
     p.add_argument("--finetune", action="store_true")
     p.add_argument("--bug", default=None,
-                   choices=("head-frozen", "head-not-in-optimizer", "missing-zero-grad"))
+                   choices=("head-frozen", "head-not-in-optimizer", "missing-zero-grad",
+                            "bn0-eval"))
     p.add_argument("--pretrain-epochs", type=int, default=15)
     args = p.parse_args()
 
@@ -184,6 +200,11 @@ def main():
     g = torch.Generator().manual_seed(args.seed)
     for epoch in range(args.epochs):
         model.train()
+        if args.bug == "bn0-eval":
+            # BUG: a "freeze BatchNorm statistics" recipe applied to the input BatchNorm: in
+            # eval mode it normalizes with its initial running statistics (mean 0, variance
+            # 1), which never update, so the raw pixels pass through unscaled.
+            model.bn0.eval()
         order = torch.randperm(len(X_tr), generator=g)
         for b in range(steps_per_epoch):
             idx = order[b * args.bs:(b + 1) * args.bs]
@@ -277,6 +298,74 @@ CASES = [
          {"id": "adamw-cosine", "args": "--opt adamw --lr 0.003 --wd 0.05 --schedule cosine --epochs 5"},
          {"id": "finetune-rmsprop", "args": "--finetune --opt rmsprop --lr 0.003 --epochs 6",
           "description": "fine-tuning with the pre-trained convolutional layers frozen on purpose"},
+     ]},
+    {"family": "cnn-deep-relu-large-init", "split": "dev", "architecture": "cnn",
+     "origin": "AUTOTRAINER: exploding gradient; DeepFD fault type: weight initialization "
+               "(too large for a deep ReLU network)",
+     "bug": "every convolution and Linear weight drawn from N(0, 1) in a CNN with seven ReLU "
+            "layers (four extra 3x3 convolutions after conv1): each layer multiplies the "
+            "activations by about 8, the first loss and gradients are enormous and the run "
+            "overflows",
+     "fix": "He (Kaiming-normal) initialization",
+     "symptom": "exploding_gradient",
+     "acceptable_symptoms": ["numerical_error", "dead_or_zero", "not_learning"],
+     "root_cause": "model",
+     "pairs": [
+         {"id": "digits-momentum",
+          "buggy": "--depth 4 --init normal:1 --opt momentum --lr 0.01 --epochs 4",
+          "fixed": "--depth 4 --init he --opt momentum --lr 0.01 --epochs 4"},
+     ]},
+    {"family": "cnn-deep-sigmoid-vanishing", "split": "dev", "architecture": "cnn",
+     "origin": "AUTOTRAINER: vanishing gradient (deep sigmoid network), in a CNN",
+     "bug": "seven sigmoid layers (four extra 3x3 convolutions after conv1) trained with SGD "
+            "and momentum: the gradient shrinks at every sigmoid on the way back, the first "
+            "layers do not learn and the loss stays at ln 10",
+     "fix": "ReLU layers with He initialization",
+     "symptom": "vanishing_gradient", "acceptable_symptoms": ["not_learning", "slow_convergence"],
+     "root_cause": "model",
+     "pairs": [
+         {"id": "digits-momentum",
+          "buggy": "--depth 4 --act sigmoid --opt momentum --lr 0.02 --epochs 4",
+          "fixed": "--depth 4 --act relu --init he --opt momentum --lr 0.02 --epochs 4"},
+     ]},
+    {"family": "cnn-dying-relu-negative-bias", "split": "dev", "architecture": "cnn",
+     "origin": "AUTOTRAINER: dying ReLU (a layer's bias initialized to a large negative value)",
+     "bug": "conv2's bias initialized to -3 (meant as a small positive constant): every conv2 "
+            "ReLU unit outputs 0 for every input, no gradient flows through conv2 and the "
+            "classifier sees only zeros",
+     "fix": "conv2's default bias initialization",
+     "symptom": "dead_or_zero",
+     "acceptable_symptoms": ["not_learning", "vanishing_gradient", "unchanged_values"],
+     "root_cause": {"layer_name": "conv2", "layer_index": 1},
+     "pairs": [
+         {"id": "digits-adam",
+          "buggy": "--bias-init conv2:-3 --lr 2e-3 --epochs 5",
+          "fixed": "--lr 2e-3 --epochs 5"},
+     ]},
+    {"family": "cnn-input-bn-frozen", "split": "dev", "architecture": "cnn",
+     "origin": "Humbatova et al. 2020: BatchNorm layer in inference mode during training",
+     "bug": "a BatchNorm2d (bn0) meant to normalize the raw 0..255 pixels is put in eval mode "
+            "every epoch (a 'freeze BatchNorm' recipe): it normalizes with its initial running "
+            "statistics (0, 1), which never update, the raw pixels pass through unscaled and "
+            "SGD with momentum overflows",
+     "fix": "the BatchNorm layer left in training mode",
+     "symptom": "numerical_error",
+     "acceptable_symptoms": ["saturation", "exploding_gradient", "not_learning"],
+     "root_cause": {"layer_name": "bn0", "layer_index": 0},
+     "pairs": [
+         {"id": "digits-momentum",
+          "buggy": "--input-bn --scale pixels255 --bug bn0-eval --opt momentum --lr 0.02 --epochs 5",
+          "fixed": "--input-bn --scale pixels255 --opt momentum --lr 0.02 --epochs 5"},
+     ]},
+    {"family": "healthy-cnn-variants", "split": "dev", "architecture": "cnn",
+     "origin": "healthy run",
+     "description": "a deeper or differently configured CNN on the 8x8 digits that trains well",
+     "healthy": [
+         {"id": "deep-he-sgd-bs16-seed2",
+          "args": "--depth 4 --init he --opt sgd --lr 0.05 --bs 16 --epochs 3 --seed 2",
+          "description": "seven ReLU layers with He initialization, plain SGD, batch size 16"},
+         {"id": "depth2-tanh-rmsprop-seed1",
+          "args": "--depth 2 --act tanh --opt rmsprop --lr 0.002 --epochs 4 --seed 1"},
      ]},
 ]
 

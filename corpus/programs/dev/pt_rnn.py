@@ -167,6 +167,29 @@ CASES = [
          {"id": "gru-forecast-bs8", "args": "--task forecast --cell gru --bs 8 --lr 0.001 --epochs 2",
           "architecture": "gru", "description": "batch size 8"},
      ]},
+    {"family": "gru-lr-too-high", "split": "dev", "architecture": "gru",
+     "origin": "DeepFD / DeepDiagnosis fault type: learning rate too high",
+     "bug": "plain SGD with learning rate 20 on a GRU classifier: the head and gate weights "
+            "are thrown far at every step, the loss stays in the tens and jumps, the "
+            "accuracy stays near chance (no NaN)",
+     "fix": "learning rate 0.5",
+     "symptom": "oscillation", "acceptable_symptoms": ["not_learning", "exploding_gradient"],
+     "root_cause": "model",
+     "pairs": [
+         {"id": "classify-sgd",
+          "buggy": "--task classify --cell gru --opt sgd --lr 20 --epochs 6",
+          "fixed": "--task classify --cell gru --opt sgd --lr 0.5 --epochs 6"},
+     ]},
+    {"family": "healthy-rnn-variants", "split": "dev", "architecture": "gru",
+     "origin": "healthy run",
+     "description": "a recurrent network on synthetic sequences that trains well",
+     "healthy": [
+         {"id": "gru-classify-momentum-clip-seed2",
+          "args": "--task classify --cell gru --opt momentum --lr 0.05 --clip 1 --epochs 6 --seed 2"},
+         {"id": "rnn-forecast-adam-seed1",
+          "args": "--task forecast --cell rnn --opt adam --lr 0.003 --epochs 6 --seed 1",
+          "architecture": "rnn"},
+     ]},
 ]
 
 

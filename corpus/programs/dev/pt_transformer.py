@@ -148,6 +148,26 @@ CASES = [
          {"id": "small-no-dropout-bs16", "args": "--heads 2 --dim 16 --ff 32 --dropout 0 --bs 16 --epochs 2"},
          {"id": "adamw-warmup-seed1", "args": "--seed 1"},
      ]},
+    {"family": "transformer-lr-too-low", "split": "dev", "architecture": "transformer",
+     "origin": "AUTOTRAINER: slow convergence; DeepFD fault type: learning rate too low",
+     "bug": "RMSprop with learning rate 1e-6 and no schedule: the loss barely moves and the "
+            "classifier stays at chance",
+     "fix": "learning rate 1e-3",
+     "symptom": "slow_convergence", "acceptable_symptoms": ["not_learning"],
+     "root_cause": "model",
+     "pairs": [
+         {"id": "rmsprop",
+          "buggy": "--opt rmsprop --lr 1e-6 --schedule none",
+          "fixed": "--opt rmsprop --lr 0.001 --schedule none"},
+     ]},
+    {"family": "healthy-transformer-variants", "split": "dev", "architecture": "transformer",
+     "origin": "healthy run",
+     "description": "a small transformer encoder that trains well",
+     "healthy": [
+         {"id": "rmsprop-bs64-seed2",
+          "args": "--opt rmsprop --lr 0.001 --schedule none --bs 64 --epochs 6 --seed 2",
+          "description": "batch size 64, no schedule"},
+     ]},
 ]
 
 
