@@ -7,7 +7,11 @@ For each framework and model (MLP, CNN, LSTM, a small transformer encoder) the s
 step runs bare, then recorded in full, every 10 steps (``every=10``), and with only the
 weight and gradient phases (``phases=("weight", "gradient")``), each into an Arrow IPC stream
 in a temporary directory. CPU, one thread, batch 32, synthetic data; the median step time of
-``--steps`` steps after a warm-up. PyTorch steps are timed around forward, loss, backward,
+``--steps`` steps after a warm-up. With ``--repeat R`` the four modes run back to back R times
+(bare, full, every 10, weights+gradients, then again), and each cell gives the median of the R
+step times and of the R ratios to the bare step of the same repetition, with their range,
+since the machine's load changes from minute to minute; the load average is printed beside.
+PyTorch steps are timed around forward, loss, backward,
 optimizer step, the batch accuracy and ``rec.step``; Keras steps are the batch-to-batch time inside
 ``model.fit`` (one epoch of ``--steps`` batches), so they include Keras' own loop.
 """
@@ -170,16 +174,27 @@ def bench_keras(name, mode, steps, tmp):
     return 1000.0 * float(np.median(gaps))
 
 
+def _cell(values):
+    values = sorted(values)
+    if len(values) == 1:
+        return "%.2f" % values[0]
+    return "%.2f (%.2f-%.2f)" % (statistics.median(values), values[0], values[-1])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--framework", choices=("pytorch", "keras", "all"), default="all")
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run the four modes back to back this many times (default 1)")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     frameworks = ("pytorch", "keras") if args.framework == "all" else (args.framework,)
-    print("| framework | model | bare ms | full | every 10 | weights+gradients |")
-    print("|---|---|---|---|---|---|")
+    print("load average at start: %.2f %.2f %.2f" % os.getloadavg())
+    print("| framework | model | bare ms | full ms | full x | every 10 ms | every 10 x "
+          "| weights+gradients ms | weights+gradients x |")
+    print("|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for framework in frameworks:
             if framework == "pytorch":
@@ -192,12 +207,23 @@ def main():
                 tf.config.threading.set_inter_op_parallelism_threads(1)
                 run = bench_keras
             for name in args.models.split(","):
-                times = {label: run(name, mode, args.steps, tmp) for label, mode in MODES}
-                bare = times["bare"]
-                cells = ["%.2f ms (%.2fx)" % (times[label], times[label] / bare)
-                         for label, _ in MODES[1:]]
-                print("| %s | %s | %.2f | %s |" % (framework, name, bare, " | ".join(cells)),
-                      flush=True)
+                times = {label: [] for label, _ in MODES}
+                ratios = {label: [] for label, _ in MODES[1:]}
+                for _ in range(args.repeat):
+                    bare = None
+                    for label, mode in MODES:
+                        t = run(name, mode, args.steps, tmp)
+                        times[label].append(t)
+                        if mode is None:
+                            bare = t
+                        else:
+                            ratios[label].append(t / bare)
+                cells = []
+                for label, _ in MODES[1:]:
+                    cells += [_cell(times[label]), _cell(ratios[label])]
+                print("| %s | %s | %s | %s |" % (framework, name, _cell(times["bare"]),
+                                                 " | ".join(cells)), flush=True)
+    print("load average at end: %.2f %.2f %.2f" % os.getloadavg())
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ from conftest import (RECORDERS, assert_stats_close, find, numpy_stats, read_arr
 from torch import nn
 
 from dltrace.pytorch import attach, tensor_stats
+from dltrace.pytorch.stats import BATCH_MAX, reduce_many
+from dltrace._core.stats import as_tuple, finalize
 from dltrace._core.schema import STAT_COLUMNS
 
 
@@ -82,6 +84,50 @@ def test_nonFiniteLoss_stepAndNextThreeRecordedWhateverEvery(tmp_path):
     for step in (6, 7, 8):
         for phase in ("forward", "activation", "backward", "gradient", "weight"):
             find(rows, step, "sequential.0", phase)
+
+
+def _layer_hooks(model):
+    return [len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model]
+
+
+def test_every_skippedSteps_runWithoutLayerHooksAndRecordedStepsWithThem(tmp_path):
+    model = sequential()
+    rec = attach(model, tmp_path / "run.arrows",
+                 optimizer=torch.optim.SGD(model.parameters(), 0.1), every=3)
+    assert _layer_hooks(model) == [2, 1, 2]  # Linear: pre-hook and hook; ReLU: hook
+    armed = []
+    for step in range(7):
+        train(rec, model, 1, seed=step)
+        armed.append(_layer_hooks(model) != [0, 0, 0])  # for the next step
+    assert armed == [False, False, True, False, False, True, False]
+    train(rec, model, 5, nan_at=1)  # steps 7-11: step 8's loss is NaN, 9-11 are forced
+    rec.close()
+    assert _layer_hooks(model) == [0, 0, 0]
+    rows, _ = read_arrow_trace(tmp_path / "run.arrows")
+    forward_steps = sorted({int(r["step"]) for r in rows if r["phase"] == "forward"})
+    assert forward_steps == [0, 3, 6, 9, 10, 11]
+    assert sorted({int(r["step"]) for r in rows if r["phase"] == "weight"}) == [
+        0, 3, 6, 8, 9, 10, 11]
+
+
+def test_reduceMany_mixedTensors_matchTheFloat64ReferenceAndOneByOne():
+    g = torch.Generator().manual_seed(5)
+    tensors = [torch.randn(7, 13, generator=g), torch.randn(BATCH_MAX, generator=g) * 0.01 + 1000,
+               torch.zeros(5), torch.tensor([1.0, float("nan"), 0.0, 3.0]),
+               torch.tensor([1.0, float("inf"), 0.0]), torch.tensor([float("inf"), float("-inf")]),
+               torch.randn(33, generator=g).half().float(), torch.arange(-3, 9, dtype=torch.float64),
+               torch.tensor([2.0 ** 24] + [1.0] * 999)]
+    for finite_only in (True, False):
+        group = [t for t in tensors if torch.isfinite(t).all()] if finite_only else tensors
+        result = finalize(reduce_many([t.reshape(-1) for t in group]).numpy())
+        for i, t in enumerate(group):
+            got = dict(zip(STAT_COLUMNS, as_tuple(*result, i)))
+            assert_stats_close(got, numpy_stats(t.numpy()), "tensor %d" % i)
+            if not torch.isfinite(t).all():  # NaN and Inf propagate as in the one-tensor path
+                one = dict(zip(STAT_COLUMNS, tensor_stats(t)))
+                for key in STAT_COLUMNS:
+                    a, b = got[key], one[key]
+                    assert a == b or (math.isnan(a) and math.isnan(b)), (i, key, a, b)
 
 
 def test_phasesAndLayers_subsetRecordedAndBadValuesNamed(tmp_path):

@@ -1,8 +1,10 @@
 """The writer thread: turns each recorded step's raw reductions into rows and writes them.
 
-The training thread hands over one message per step (keys of the rows and one array of raw
-reductions, already on the host or on its way there) and goes on; this thread waits for the
-data, computes the statistics in float64, formats and writes. The queue is bounded, so a
+The training thread collects the steps (per step: keys of the rows and one array of raw
+reductions, already on the host or on its way there) and hands them over every
+``flush_every`` steps, in one message, so that the writer thread wakes once per write rather
+than once per step (each wake-up takes the interpreter lock from the training thread); this
+thread waits for the data, computes the statistics in float64, formats and writes. The queue is bounded, so a
 writer that falls behind slows the training down instead of growing without limit.
 """
 
@@ -46,14 +48,14 @@ class _KeyColumns:
 class TraceSink:
     """Owns the trace writer and the thread that feeds it."""
 
-    def __init__(self, path, metadata, flush_every, max_queued=64):
+    def __init__(self, path, metadata, flush_every, max_queued=8):
         self.path = path
         self.flush_every = flush_every
         self._writer = open_writer(path, metadata)
         self._queue = queue.Queue(maxsize=max_queued)
         self._error = None
         self._key_cache = {}
-        self._steps_since_flush = 0
+        self._batch = []  # steps not yet handed to the writer thread
         self._thread = threading.Thread(target=self._run, name="dltrace-writer", daemon=True)
         self._thread.start()
 
@@ -61,12 +63,19 @@ class TraceSink:
 
     def put(self, rows):
         """Queues the rows of one step (a :class:`StepRows`)."""
+        self._batch.append(rows)
+        if len(self._batch) >= self.flush_every:
+            self._hand_over()
+
+    def _hand_over(self):
         self._check()
-        self._queue.put(("rows", rows))
+        if self._batch:
+            self._queue.put(("rows", self._batch))
+            self._batch = []
 
     def flush(self, wait=False):
         """Writes every queued step to disk; with ``wait``, returns when that is done."""
-        self._check()
+        self._hand_over()
         done = threading.Event() if wait else None
         self._queue.put(("flush", done))
         if done is not None:
@@ -79,6 +88,9 @@ class TraceSink:
         a last empty record batch; .csv: the sidecar; .parquet: the footer)."""
         if self._thread is None:
             return
+        if self._error is None and self._batch:
+            self._queue.put(("rows", self._batch))
+        self._batch = []
         self._queue.put(("close", extra_metadata))
         self._thread.join()
         self._thread = None
@@ -98,7 +110,7 @@ class TraceSink:
             kind, item = self._queue.get()
             try:
                 if kind == "rows":
-                    pending.append(item)
+                    pending.extend(item)
                     if len(pending) >= self.flush_every:
                         self._write(writer, pending)
                         writer.flush()

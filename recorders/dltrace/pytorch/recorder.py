@@ -18,7 +18,7 @@ from .._core.sink import StepRows, TraceSink
 from .._core.stats import RAW_WIDTH, scalar_raw
 from .._core.writers import resolve_path
 from . import graph
-from .stats import Reduced, reduce
+from .stats import Reduced, Small, keep, reduce_many
 
 # Activation modules, by class name, and the name the layers metadata gives them.
 ACTIVATIONS = {
@@ -137,7 +137,8 @@ def _model_key(phase):
 
 
 class _StepData:
-    """What one step records: row keys, and per row a :class:`Reduced` or a scalar."""
+    """What one step records: row keys, and per row a :class:`Reduced`, a :class:`Small`
+    (reduced with the step's other small tensors in :func:`_gather`) or a scalar."""
 
     __slots__ = ("keys", "rows")
 
@@ -162,9 +163,14 @@ def _gather(rows):
     builds the [rows, RAW_WIDTH] array from its values on the host."""
     wide, counts, scalars = [], [], []
     narrow = {}
+    small = {}  # device -> flat tensors, reduced together by reduce_many
     plan = []  # per row: (kind, ...) with positions into the groups
     for r in rows:
-        if isinstance(r, Reduced):
+        if isinstance(r, Small):
+            group = small.setdefault(r.flat.device, [])
+            plan.append(("b", r.flat.device, len(group)))
+            group.append(r.flat)
+        elif isinstance(r, Reduced):
             if r.n == 0:
                 plan.append(("empty",))
                 continue
@@ -190,6 +196,10 @@ def _gather(rows):
             offsets[name] = at
             at += stacked.numel()
             parts.append(stacked.reshape(-1))
+    for group_key, group in small.items():
+        offsets[group_key] = at
+        at += len(group) * RAW_WIDTH
+        parts.append(reduce_many(group).reshape(-1))
     if scalars:
         stacked = torch.stack([t.to(_F64) if t.dtype != _F64 else t for t in scalars]) \
             if len({t.dtype for t in scalars}) > 1 else torch.stack(scalars).to(_F64)
@@ -214,6 +224,9 @@ def _gather(rows):
                     c = offsets["counts"] + 2 * c
                     row[7:] = values[c:c + 2]
                 out.append(row)
+            elif kind == "b":
+                at = offsets[p[1]] + RAW_WIDTH * p[2]
+                out.append(values[at:at + RAW_WIDTH])
             elif kind == "t":
                 out.append(scalar_raw(values[offsets["scalars"] + p[1]]))
             elif kind == "f":
@@ -292,16 +305,17 @@ class Recorder:
         self._last_position = None
         self._sink = None
         self._closed = False
-        self._hooks = []
+        self._hooks = []            # the model's own hooks, kept until close()
+        self._layer_hooks = []      # the layers' and activations' hooks: see _arm()
+        self._hooked = []           # (module, is_layer) of every module _arm() hooks
 
         self._candidates = {}
         for name, module in model.named_modules():
             if _is_layer(module):
                 self._candidates[id(module)] = (layer_name(name, model), module)
-                self._hooks.append(module.register_forward_pre_hook(self._on_layer_input))
-                self._hooks.append(module.register_forward_hook(self._on_layer_forward))
+                self._hooked.append((module, True))
             elif _is_activation(module):
-                self._hooks.append(module.register_forward_hook(self._on_activation_forward))
+                self._hooked.append((module, False))
         if not self._candidates:
             raise ValueError("the model has no module with parameters to record")
         self.selection.check_layers([name for name, _ in self._candidates.values()])
@@ -309,6 +323,7 @@ class Recorder:
                           for key, (name, _) in self._candidates.items()}
         self._hooks.append(model.register_forward_pre_hook(self._on_model_forward))
         self._hooks.append(model.register_forward_hook(self._on_model_output))
+        self._arm()
 
         self_ref = weakref.ref(self)
 
@@ -320,6 +335,26 @@ class Recorder:
         atexit.register(_close_at_exit)
 
     # ------------------------------------------------------------------ hooks
+
+    def _arm(self):
+        """Hooks the layers and activation modules: during the first step (to find the
+        layers) and the recorded steps only. On the other steps of ``every=N`` they are
+        removed, so that those steps run PyTorch's hook-free module call; the model's own
+        forward hooks stay and re-arm them when a recorded step begins."""
+        if self._layer_hooks or self._closed:
+            return
+        hooks = self._layer_hooks
+        for module, is_layer in self._hooked:
+            if is_layer:
+                hooks.append(module.register_forward_pre_hook(self._on_layer_input))
+                hooks.append(module.register_forward_hook(self._on_layer_forward))
+            else:
+                hooks.append(module.register_forward_hook(self._on_activation_forward))
+
+    def _disarm(self):
+        for hook in self._layer_hooks:
+            hook.remove()
+        self._layer_hooks = []
 
     def _recording(self):
         # A pass with gradients enabled is a training pass, whatever the modules' train/eval
@@ -353,6 +388,8 @@ class Recorder:
         self._out_nodes.clear()
         self._modes.clear()
         self._active = self.selection.sampled(self._step) or self._step <= self._force_until
+        if self._active:
+            self._arm()
 
     def _on_layer_forward(self, module, inputs, output):
         if not self._recording():
@@ -378,7 +415,7 @@ class Recorder:
             return
         wants = self.selection.wants
         if wants("forward") or wants("activation"):
-            self._forward[key] = reduce(out)
+            self._forward[key] = keep(out, copy=True)
         if wants("backward") and out.requires_grad:
             out.register_hook(lambda grad, key=key: self._on_output_grad(key, grad))
 
@@ -419,7 +456,7 @@ class Recorder:
             self._activation_of.setdefault(owner, name)
         if (value is not None and self._active and self._selected.get(owner)
                 and self.selection.wants("activation")):
-            self._activation[owner] = reduce(value.detach())
+            self._activation[owner] = keep(value, copy=True)
 
     def _on_activation_forward(self, module, inputs, output):
         """The first activation module run after a layer (and before the next) is its activation."""
@@ -434,11 +471,11 @@ class Recorder:
         if self.layers is None and key not in self._activation_of:
             self._activation_of[key] = ACTIVATIONS[type(module).__name__]
         if self._active and self._selected.get(key) and self.selection.wants("activation"):
-            self._activation[key] = reduce(out)
+            self._activation[key] = keep(out, copy=True)
 
     def _on_output_grad(self, key, grad):
         if not self._closed and self._active:
-            self._backward[key] = reduce(grad)
+            self._backward[key] = keep(grad, copy=True)
 
     def _freeze_layers(self, loss):
         """At the first step: number the layers in execution order, name their activations,
@@ -539,21 +576,24 @@ class Recorder:
             self._sink = TraceSink(self.path, self.metadata(), self.flush_every)
         epoch, batch = self._position(epoch, batch)
         step = self._step
+        self._resolve_pending_finite(wait=True)
+        forced = step <= self._force_until
         finite = self._loss_finite(step, loss)
         if not finite:
             self._force_until = step + STEPS_AFTER_NONFINITE
-        # A step whose passes were not recorded (sampling) but whose loss is not finite gets
-        # everything still at hand: inputs, gradients, weights.
-        full = self._active or not finite
+        # A step whose passes were not recorded (sampling, or its hooks were not armed because
+        # the model itself was not called) but whose loss is not finite, or that follows one,
+        # gets everything still at hand: inputs, gradients, weights.
+        full = self._active or not finite or forced
         self._active = False
         self._started = False
         sel = self.selection
         data = _StepData()
         if full and sel.record_inputs:
             if inputs is not None and sel.wants("input"):
-                data.vector(_model_key("input"), reduce(torch.as_tensor(inputs)))
+                data.vector(_model_key("input"), keep(torch.as_tensor(inputs), False))
             if targets is not None and sel.wants("target"):
-                data.vector(_model_key("target"), reduce(torch.as_tensor(targets)))
+                data.vector(_model_key("target"), keep(torch.as_tensor(targets), False))
         for layer in self.layers:
             fwd = self._forward.get(id(layer.module))
             if fwd is None:
@@ -575,11 +615,11 @@ class Recorder:
                     if layer.selected:
                         grads = [p.grad for p in layer.weights if p.grad is not None]
                         if grads:
-                            data.vector(layer.key("gradient"), reduce(_flat(grads)))
+                            data.vector(layer.key("gradient"), keep(_flat(grads), False))
             if sel.wants("weight"):
                 for layer in self.layers:
                     if layer.selected:
-                        data.vector(layer.key("weight"), reduce(_flat(layer.weights)))
+                        data.vector(layer.key("weight"), keep(_flat(layer.weights), False))
         if self.optimizer is not None and sel.wants("learning_rate"):
             data.scalar(_model_key("learning_rate"), float(self.optimizer.param_groups[0]["lr"]))
         if val_loss is not None and sel.wants("val_loss"):
@@ -593,6 +633,10 @@ class Recorder:
         self._backward.clear()
         self._last_position = (epoch, batch, step)
         self._step += 1
+        if self.selection.sampled(self._step) or self._step <= self._force_until:
+            self._arm()
+        else:
+            self._disarm()
         reason = self._stop.reason()
         if reason is not None:
             self.stop_reason = reason
@@ -708,6 +752,7 @@ class Recorder:
         for hook in self._hooks:
             hook.remove()
         self._hooks = []
+        self._disarm()
         try:
             if self._sink is not None:
                 self._sink.close(_metadata)

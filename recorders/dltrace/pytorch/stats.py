@@ -10,6 +10,11 @@ buffer and squared in place), their sum, min, max and the count of non-zeros. Th
 the two-pass (centered) one. Sums of up to SMALL elements accumulate in float64; larger ones
 use torch's float32 cascade summation per row of the tensor (its first dimension) and add the
 rows in float64.
+
+Tensors of up to BATCH_MAX elements are not reduced one by one (about ten torch calls each,
+which cost more than the work on a small tensor) but all those of a step together, by
+:func:`reduce_many`: one float64 buffer, segment sums, and the per-tensor max of the
+``torch._foreach`` ops, about fifteen calls for the whole step.
 """
 
 import math
@@ -97,8 +102,92 @@ def reduce(tensor):
     else:
         zeros = n - torch.count_nonzero(x).to(_F64)
         counts = torch.stack([torch.isnan(x).sum(), torch.isinf(x).sum()]).to(_F64)
-    narrow = torch.stack([c, torch.amin(x), torch.amax(x)])
+    lo, hi = torch.aminmax(x)
+    narrow = torch.stack([c, lo, hi])
     return Reduced(n, torch.stack([s, s2, zeros]), narrow, counts)
+
+
+# Tensors of up to this many elements are reduced together at the end of the step.
+BATCH_MAX = 4096
+
+
+class Small:
+    """A tensor of up to BATCH_MAX elements kept, flat and in a float dtype, for
+    :func:`reduce_many` at the end of the step (``copy``: a copy of it, for a tensor that the
+    step may still change in place, such as a layer output that an in-place ReLU overwrites)."""
+
+    __slots__ = ("n", "flat")
+
+    def __init__(self, flat):
+        self.n = flat.numel()
+        self.flat = flat
+
+
+def _float_flat(tensor):
+    """The tensor flat in the dtype its statistics are computed in, and whether that is a new
+    tensor (a conversion) rather than a view of it."""
+    t = tensor.detach()
+    if not t.is_floating_point():
+        return t.reshape(-1).to(_F64), True
+    if t.dtype in (torch.float16, torch.bfloat16):
+        return t.reshape(-1).float(), True
+    return t.reshape(-1), False
+
+
+def keep(tensor, copy):
+    """A :class:`Small` for a small non-empty tensor, else its :class:`Reduced` now."""
+    n = tensor.numel()
+    if n == 0 or n > BATCH_MAX:
+        return reduce(tensor)
+    flat, new = _float_flat(tensor)
+    if copy and not new:
+        flat = flat.clone()
+    return Small(flat)
+
+
+_SEGMENTS = {}
+
+
+def _segments(device, sizes):
+    key = (device, sizes)
+    found = _SEGMENTS.get(key)
+    if found is None:
+        if len(_SEGMENTS) > 64:
+            _SEGMENTS.clear()
+        found = _SEGMENTS[key] = (torch.tensor(sizes, dtype=torch.int64, device=device),
+                                  torch.tensor(sizes, dtype=_F64, device=device), sum(sizes))
+    return found
+
+
+def reduce_many(flats):
+    """Raw reductions [K, RAW_WIDTH] (float64, on their device) of K non-empty flat float
+    tensors of one device (their dtypes may differ), in one float64 buffer: segment sums for the sum, the centered sum of
+    squares (centered on each tensor's float64 mean) and the non-zero count, ``_foreach_max``
+    for the max and (of the negated tensors) the min; NaN and Inf counts computed only when a
+    sum is not finite on the CPU, always on other devices. No synchronization except that
+    check on the CPU."""
+    lengths, sizes, total = _segments(flats[0].device, tuple(f.numel() for f in flats))
+    x = torch.cat(flats)  # promoted to the widest dtype among them
+    if x.dtype != _F64:
+        x = x.to(_F64)
+    s = torch.segment_reduce(x, "sum", lengths=lengths)
+    nans = infs = torch.zeros_like(s)
+    finite = x.device.type == "cpu" and math.isfinite(s.sum().item())
+    sign = torch.sign(x).abs_()
+    if not finite:
+        nan = torch.isnan(x)
+        nans = torch.segment_reduce(nan.to(_F64), "sum", lengths=lengths)
+        infs = torch.segment_reduce(torch.isinf(x).to(_F64), "sum", lengths=lengths)
+        sign.masked_fill_(nan, 1.0)  # a NaN is not zero (its sign may be 0 or NaN)
+    nonzero = torch.segment_reduce(sign, "sum", lengths=lengths)
+    hi = torch.stack(torch._foreach_max(flats)).to(_F64)
+    lo = torch.stack(torch._foreach_max(torch._foreach_neg(flats))).neg_().to(_F64)
+    c = s / sizes
+    if not finite:
+        c = c.nan_to_num_(0.0, 0.0, 0.0)  # the shift only has to be finite
+    x.sub_(c.repeat_interleave(lengths, output_size=total)).square_()
+    s2 = torch.segment_reduce(x, "sum", lengths=lengths)
+    return torch.stack([sizes, s, c, s2, lo, hi, nonzero, nans, infs], 1)
 
 
 def tensor_stats(tensor):
