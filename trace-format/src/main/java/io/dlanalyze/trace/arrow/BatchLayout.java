@@ -44,8 +44,71 @@ final class BatchLayout {
   /** One field node's type in the order of the batch's nodes. */
   private record Slot(String column, ArrowType type, boolean topLevel) {}
 
-  static Schema schema(Message message) {
+  /** Fields a schema may declare in all, nested ones included (a trace has 16 columns). */
+  static final int MAX_FIELDS = 1024;
+
+  /** How deep fields may nest (a trace's columns do not nest at all). */
+  static final int MAX_DEPTH = 8;
+
+  /** A schema message, its fields checked first ({@link #checkFields}). */
+  static Schema schema(Message message) throws Corrupt {
+    checkFields(
+        (org.apache.arrow.flatbuf.Schema) message.header(new org.apache.arrow.flatbuf.Schema()));
     return MessageSerializer.deserializeSchema(message);
+  }
+
+  /**
+   * Walks a schema's fields without recursion before Arrow Java converts them, which it does
+   * recursively: damaged child offsets can make a field its own descendant, and the conversion then
+   * overflows the stack (found by fuzzing).
+   */
+  static void checkFields(org.apache.arrow.flatbuf.Schema schema) throws Corrupt {
+    if (schema == null) {
+      return;
+    }
+    record Pending(org.apache.arrow.flatbuf.Field field, int depth) {}
+    List<Pending> stack = new ArrayList<>();
+    int declared = schema.fieldsLength();
+    if (declared > MAX_FIELDS) {
+      throw tooManyFields(declared);
+    }
+    for (int i = 0; i < declared; i++) {
+      stack.add(new Pending(schema.fields(i), 0));
+    }
+    int fields = declared;
+    while (!stack.isEmpty()) {
+      Pending next = stack.remove(stack.size() - 1);
+      if (next.field() == null) {
+        continue;
+      }
+      int children = next.field().childrenLength();
+      if (children == 0) {
+        continue;
+      }
+      if (next.depth() + 1 > MAX_DEPTH) {
+        throw new Corrupt(
+            format(
+                ROOT,
+                "the schema nests fields more than %d levels deep (a field that contains itself?)",
+                MAX_DEPTH));
+      }
+      if (children > MAX_FIELDS - fields) {
+        throw tooManyFields((long) fields + children);
+      }
+      fields += children;
+      for (int i = 0; i < children; i++) {
+        stack.add(new Pending(next.field().children(i), next.depth() + 1));
+      }
+    }
+  }
+
+  private static Corrupt tooManyFields(long fields) {
+    return new Corrupt(
+        format(
+            ROOT,
+            "the schema declares %d fields or more, above the limit of %d",
+            fields,
+            MAX_FIELDS));
   }
 
   /**

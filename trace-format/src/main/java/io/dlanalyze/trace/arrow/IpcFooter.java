@@ -65,7 +65,9 @@ record IpcFooter(
     bytes.flip();
     ArrowFooter footer;
     try {
-      footer = new ArrowFooter(Footer.getRootAsFooter(bytes));
+      Footer flat = Footer.getRootAsFooter(bytes);
+      BatchLayout.checkFields(flat.schema());
+      footer = new ArrowFooter(flat);
     } catch (RuntimeException e) {
       throw new Corrupt("the footer cannot be decoded");
     }
