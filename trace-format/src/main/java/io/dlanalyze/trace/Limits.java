@@ -21,6 +21,12 @@ public final class Limits {
   /** The {@code dltrace.layers} value: at most 64 MiB of characters. */
   public static final int MAX_LAYERS_JSON_CHARS = 64 << 20;
 
+  /**
+   * Entries of {@code dltrace.layers}: at most one per layer index a trace may use (0 to {@link
+   * LayerInfo#MAX_INDEX}), so that the layer tables of a trace stay within a 320 MB heap.
+   */
+  public static final int MAX_LAYER_ENTRIES = LayerInfo.MAX_INDEX + 1;
+
   private Limits() {}
 
   /** What the strings of a column are, for messages: "layer name", "layer type", "phase name". */

@@ -3,14 +3,20 @@ package io.dlanalyze.trace;
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.util.RawValue;
+import java.io.IOException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
+import java.util.Comparator;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -57,9 +63,28 @@ public final class TraceMetadata {
   private final Map<String, String> values;
   private final List<LayerInfo> layers;
 
+  /** The first entry of each index in {@code dltrace.layers}, sorted by index. */
+  private final LayerInfo[] byIndex;
+
+  private final int[] sortedIndex;
+
   private TraceMetadata(Map<String, String> values, List<LayerInfo> layers) {
     this.values = Collections.unmodifiableMap(new LinkedHashMap<>(values));
     this.layers = List.copyOf(layers);
+    LayerInfo[] sorted = this.layers.toArray(new LayerInfo[0]);
+    // A stable sort keeps the first entry of an index first.
+    Arrays.sort(sorted, Comparator.comparingInt(LayerInfo::index));
+    int n = 0;
+    for (LayerInfo layer : sorted) {
+      if (n == 0 || sorted[n - 1].index() != layer.index()) {
+        sorted[n++] = layer;
+      }
+    }
+    this.byIndex = Arrays.copyOf(sorted, n);
+    this.sortedIndex = new int[n];
+    for (int i = 0; i < n; i++) {
+      sortedIndex[i] = byIndex[i].index();
+    }
   }
 
   public static TraceMetadata empty() {
@@ -180,14 +205,18 @@ public final class TraceMetadata {
     return layers;
   }
 
-  /** The layer with this index in {@code dltrace.layers}, if listed. */
+  /** The layer with this index in {@code dltrace.layers} (its first entry), if listed. */
   public Optional<LayerInfo> layer(int index) {
-    for (LayerInfo layer : layers) {
-      if (layer.index() == index) {
-        return Optional.of(layer);
-      }
-    }
-    return Optional.empty();
+    int found = Arrays.binarySearch(sortedIndex, index);
+    return found < 0 ? Optional.empty() : Optional.of(byIndex[found]);
+  }
+
+  /**
+   * The first entry of each index in {@code dltrace.layers}, sorted by index: what {@link
+   * #layer(int)} finds for each listed index.
+   */
+  public List<LayerInfo> layersByIndex() {
+    return Collections.unmodifiableList(Arrays.asList(byIndex));
   }
 
   /** A copy with one key set (or replaced). */
@@ -227,73 +256,123 @@ public final class TraceMetadata {
     return array.toString();
   }
 
+  /**
+   * Parses {@code dltrace.layers} one entry at a time: a tree of the whole array would take tens of
+   * times the text's size (300,000 entries ran out of a 320 MB heap before anything was read).
+   * Types and activations repeat from layer to layer and are kept once.
+   */
   private static List<LayerInfo> parseLayers(String json) {
     if (json == null || json.isBlank()) {
       return List.of();
     }
-    JsonNode root;
-    try {
-      root = JSON.readTree(json);
+    List<LayerInfo> layers = new ArrayList<>();
+    Map<String, String> shared = new HashMap<>();
+    try (JsonParser parser = JSON.createParser(json)) {
+      if (parser.nextToken() != JsonToken.START_ARRAY) {
+        JSON.readTree(parser); // a syntax error is reported as such, not as "not an array"
+        throw new IllegalArgumentException(format(ROOT, "%s must be a JSON array", LAYERS));
+      }
+      int position = 0;
+      for (JsonToken token = parser.nextToken();
+          token != JsonToken.END_ARRAY;
+          token = parser.nextToken()) {
+        if (token == null) {
+          throw new IllegalArgumentException(
+              format(ROOT, "%s is not valid JSON: the array is not closed", LAYERS));
+        }
+        if (token != JsonToken.START_OBJECT) {
+          JSON.readTree(parser);
+          throw new IllegalArgumentException(
+              format(ROOT, "%s[%d] must be a JSON object", LAYERS, position));
+        }
+        if (position >= Limits.MAX_LAYER_ENTRIES) {
+          throw tooManyLayers(parser, position);
+        }
+        layers.add(layer(JSON.readTree(parser), position, shared));
+        position++;
+      }
+      if (parser.nextToken() != null) {
+        throw new IllegalArgumentException(
+            format(ROOT, "%s is not valid JSON: text after the end of the array", LAYERS));
+      }
     } catch (JsonProcessingException e) {
       throw new IllegalArgumentException(
           format(ROOT, "%s is not valid JSON: %s", LAYERS, jsonProblem(e.getOriginalMessage())), e);
+    } catch (IOException e) {
+      throw new IllegalArgumentException(
+          format(ROOT, "%s is not valid JSON: %s", LAYERS, jsonProblem(e.getMessage())), e);
     }
-    if (!root.isArray()) {
-      throw new IllegalArgumentException(format(ROOT, "%s must be a JSON array", LAYERS));
+    return layers;
+  }
+
+  /** The error for an array past {@link Limits#MAX_LAYER_ENTRIES}, with its entries counted. */
+  private static IllegalArgumentException tooManyLayers(JsonParser parser, int counted)
+      throws IOException {
+    long entries = counted;
+    for (JsonToken token = parser.currentToken();
+        token != null && token != JsonToken.END_ARRAY;
+        token = parser.nextToken()) {
+      entries++;
+      parser.skipChildren();
     }
-    List<LayerInfo> layers = new ArrayList<>();
-    int position = 0;
-    for (JsonNode node : root) {
-      if (!node.isObject()) {
-        throw new IllegalArgumentException(
-            format(ROOT, "%s[%d] must be a JSON object", LAYERS, position));
-      }
-      int index = node.path("index").asInt(position);
-      if ((node.path("index").isNumber() && !node.path("index").canConvertToInt())
-          || index > LayerInfo.MAX_INDEX) {
+    return new IllegalArgumentException(
+        format(
+            ROOT,
+            "%s lists %d layers, more than the limit of %d (one per layer index 0 to %d)",
+            LAYERS,
+            entries,
+            Limits.MAX_LAYER_ENTRIES,
+            LayerInfo.MAX_INDEX));
+  }
+
+  private static LayerInfo layer(JsonNode node, int position, Map<String, String> shared) {
+    int index = node.path("index").asInt(position);
+    if ((node.path("index").isNumber() && !node.path("index").canConvertToInt())
+        || index > LayerInfo.MAX_INDEX) {
+      throw new IllegalArgumentException(
+          format(
+              ROOT,
+              "%s[%d] has index %s, above the limit %d",
+              LAYERS,
+              position,
+              node.path("index").asText(),
+              LayerInfo.MAX_INDEX));
+    }
+    String name = node.path("name").asText(null);
+    if (name == null) {
+      throw new IllegalArgumentException(format(ROOT, "%s[%d] has no name", LAYERS, position));
+    }
+    for (String field : new String[] {"name", "type", "activation"}) {
+      JsonNode value = node.get(field);
+      if (value != null && value.asText("").length() > Limits.MAX_NAME_CHARS) {
         throw new IllegalArgumentException(
             format(
                 ROOT,
-                "%s[%d] has index %s, above the limit %d",
+                "%s[%d] has a %s of %d characters, longer than the limit of %d",
                 LAYERS,
                 position,
-                node.path("index").asText(),
-                LayerInfo.MAX_INDEX));
+                field,
+                value.asText("").length(),
+                Limits.MAX_NAME_CHARS));
       }
-      String name = node.path("name").asText(null);
-      if (name == null) {
-        throw new IllegalArgumentException(format(ROOT, "%s[%d] has no name", LAYERS, position));
-      }
-      for (String field : new String[] {"name", "type", "activation"}) {
-        JsonNode value = node.get(field);
-        if (value != null && value.asText("").length() > Limits.MAX_NAME_CHARS) {
-          throw new IllegalArgumentException(
-              format(
-                  ROOT,
-                  "%s[%d] has a %s of %d characters, longer than the limit of %d",
-                  LAYERS,
-                  position,
-                  field,
-                  value.asText("").length(),
-                  Limits.MAX_NAME_CHARS));
-        }
-      }
-      layers.add(
-          new LayerInfo(
-              index,
-              name,
-              textOrNull(node.get("type")),
-              textOrNull(node.get("activation")),
-              node.path("params").asLong(-1),
-              node.path("trainable").asBoolean(true),
-              node.path("training").isBoolean() ? node.get("training").booleanValue() : null,
-              node.path("in_optimizer").asBoolean(true),
-              node.path("fan_in").canConvertToLong() ? node.path("fan_in").asLong(-1) : -1,
-              node.path("fan_out").canConvertToLong() ? node.path("fan_out").asLong(-1) : -1,
-              regularizer(node.get("regularizer"))));
-      position++;
     }
-    return layers;
+    return new LayerInfo(
+        index,
+        name,
+        shared(shared, textOrNull(node.get("type"))),
+        shared(shared, textOrNull(node.get("activation"))),
+        node.path("params").asLong(-1),
+        node.path("trainable").asBoolean(true),
+        node.path("training").isBoolean() ? node.get("training").booleanValue() : null,
+        node.path("in_optimizer").asBoolean(true),
+        node.path("fan_in").canConvertToLong() ? node.path("fan_in").asLong(-1) : -1,
+        node.path("fan_out").canConvertToLong() ? node.path("fan_out").asLong(-1) : -1,
+        shared(shared, regularizer(node.get("regularizer"))));
+  }
+
+  /** One instance of each distinct type, activation or regularizer text. */
+  private static String shared(Map<String, String> seen, String text) {
+    return text == null ? null : seen.computeIfAbsent(text, t -> t);
   }
 
   /**

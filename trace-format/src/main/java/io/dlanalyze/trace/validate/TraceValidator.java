@@ -60,7 +60,7 @@ public final class TraceValidator {
   private static final long UNSEEN = Long.MIN_VALUE;
 
   private final Path file;
-  private final Map<Integer, String> metadataNames = new LinkedHashMap<>();
+  private final TraceMetadata metadata;
   private final int limitPerRule;
   private final List<Problem> problems = new ArrayList<>();
   private final Map<String, long[]> suppressed = new LinkedHashMap<>();
@@ -99,9 +99,7 @@ public final class TraceValidator {
     }
     this.file = file;
     this.limitPerRule = limitPerRule;
-    for (LayerInfo layer : metadata.layers()) {
-      metadataNames.putIfAbsent(layer.index(), layer.name());
-    }
+    this.metadata = metadata;
   }
 
   /** The columns the rules read; load them (or all) for a full check. */
@@ -357,7 +355,7 @@ public final class TraceValidator {
     if (seenName < 0) {
       nameOfIndex[slot] = nameId + 1;
       firstRowOfIndex[slot] = row;
-      String listed = metadataNames.get(layer);
+      String listed = metadata.layer(layer).map(LayerInfo::name).orElse(null);
       if (listed != null && !listed.equals(dictionary.layerName(nameId))) {
         report(
             Severity.WARNING,
