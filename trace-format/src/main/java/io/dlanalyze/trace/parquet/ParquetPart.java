@@ -6,11 +6,13 @@ import static java.util.Locale.ROOT;
 import io.dlanalyze.trace.ErrorCode;
 import io.dlanalyze.trace.ReadErrors;
 import io.dlanalyze.trace.TraceFormatException;
+import java.io.BufferedInputStream;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -86,7 +88,13 @@ final class ParquetPart {
   private final Path file;
   private final PathInputFile input;
   private final ParquetMetadataConverter converter;
+
+  /** The footer's bytes of row groups 1 and on (the only ones {@link #footerOf} decodes again). */
   private final byte[] footerBytes;
+
+  /** Where {@link #footerBytes} start in the footer. */
+  private final int footerBase;
+
   private final FileMetaData header;
   private final ParquetMetadata footer;
   private final Map<String, String> keyValues;
@@ -100,14 +108,15 @@ final class ParquetPart {
       Path file,
       PathInputFile input,
       ParquetMetadataConverter converter,
-      byte[] footerBytes,
+      byte[] rowGroupBytes,
       Footer scan,
       ParquetMetadata footer,
       PrimitiveType[] columns) {
     this.file = file;
     this.input = input;
     this.converter = converter;
-    this.footerBytes = footerBytes;
+    this.footerBytes = rowGroupBytes;
+    this.footerBase = scan.count > 1 ? (int) scan.ends[0] : 0;
     this.header = scan.header;
     this.footer = footer;
     this.keyValues = Collections.unmodifiableMap(scan.keyValues);
@@ -171,8 +180,8 @@ final class ParquetPart {
     if (index == 0) {
       rowGroup = firstRowGroup;
     } else {
-      int start = (int) rowGroupEnds[index - 1];
-      int length = (int) (rowGroupEnds[index] - start);
+      int start = (int) rowGroupEnds[index - 1] - footerBase;
+      int length = (int) (rowGroupEnds[index] - rowGroupEnds[index - 1]);
       rowGroup = new RowGroup();
       try {
         rowGroup.read(
@@ -205,59 +214,79 @@ final class ParquetPart {
     return footerOf(index).getBlocks().get(0);
   }
 
-  /** Reads and checks the footer of {@code file}. */
+  /**
+   * Reads and checks the footer of {@code file}. The footer is decoded as it is read from the file,
+   * not from a copy of it in memory: its key-value metadata can be most of it (pyarrow keeps a
+   * second copy of every key in {@code ARROW:schema}), and only the row groups are kept.
+   */
   static ParquetPart open(Path file, ParquetReadOptions options) {
     long size;
-    byte[] footerBytes;
+    int footerLength;
+    Footer scan;
+    ParquetMetadataConverter converter = new ParquetMetadataConverter(options);
+    ParquetMetadata footer;
+    byte[] rowGroupBytes;
     try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
       size = channel.size();
-      footerBytes = readFooterBytes(file, channel, size);
+      footerLength = readFooterLength(file, channel, size);
+      long footerStart = size - 8 - footerLength;
+      scan = new Footer(file, footerStart);
+      CountingInput in =
+          new CountingInput(
+              new BufferedInputStream(Channels.newInputStream(channel.position(footerStart))),
+              footerLength);
+      scan.counter = in;
+      try {
+        // One pass: the file's fields, and the row groups one at a time (column orders are not
+        // kept: the reader uses no statistics).
+        Util.readFileMetaData(in, scan, false);
+        if (in.failure != null) {
+          throw in.failure;
+        }
+        if (in.position() != footerLength) {
+          throw new TraceFormatException(
+              ErrorCode.CORRUPT,
+              file,
+              "footer",
+              format(
+                  ROOT,
+                  "the footer's metadata ends after %d of its %d bytes: the footer is damaged",
+                  in.position(),
+                  footerLength));
+        }
+        scan.header.setRow_groups(List.of());
+        footer = converter.fromParquetMetadata(scan.header);
+      } catch (TraceFormatException e) {
+        throw e;
+      } catch (IOException | RuntimeException e) {
+        if (in.failure != null) {
+          throw in.failure;
+        }
+        throw new TraceFormatException(
+            ErrorCode.CORRUPT,
+            file,
+            "footer",
+            "the footer cannot be decoded: " + ReadErrors.describe(e, "its bytes are damaged"),
+            e);
+      }
+      int from = scan.count > 1 ? (int) scan.ends[0] : 0;
+      int to = scan.count > 1 ? (int) scan.ends[scan.count - 1] : 0;
+      rowGroupBytes = new byte[to - from];
+      readFully(channel, rowGroupBytes, footerStart + from, to - from);
     } catch (NoSuchFileException e) {
       throw new TraceFormatException(ErrorCode.NOT_FOUND, file, null, "no such file");
     } catch (IOException e) {
       throw new TraceFormatException(
           ErrorCode.IO_ERROR, file, null, format(ROOT, "cannot read: %s", e.getMessage()), e);
     }
-    long footerStart = size - 8 - footerBytes.length;
-    Footer scan = new Footer(file, footerStart);
-    CountingInput in = new CountingInput(footerBytes);
-    scan.counter = in;
-    ParquetMetadataConverter converter = new ParquetMetadataConverter(options);
-    ParquetMetadata footer;
-    try {
-      // One pass: the file's fields, and the row groups one at a time (column orders are not
-      // kept: the reader uses no statistics).
-      Util.readFileMetaData(in, scan, false);
-      if (in.position() != footerBytes.length) {
-        throw new TraceFormatException(
-            ErrorCode.CORRUPT,
-            file,
-            "footer",
-            format(
-                ROOT,
-                "the footer's metadata ends after %d of its %d bytes: the footer is damaged",
-                in.position(),
-                footerBytes.length));
-      }
-      scan.header.setRow_groups(List.of());
-      footer = converter.fromParquetMetadata(scan.header);
-    } catch (TraceFormatException e) {
-      throw e;
-    } catch (IOException | RuntimeException e) {
-      throw new TraceFormatException(
-          ErrorCode.CORRUPT,
-          file,
-          "footer",
-          "the footer cannot be decoded: " + ReadErrors.describe(e, "its bytes are damaged"),
-          e);
-    }
     PrimitiveType[] columns =
         TraceParquetSchema.resolve(file, footer.getFileMetaData().getSchema());
     return new ParquetPart(
-        file, new PathInputFile(file, size), converter, footerBytes, scan, footer, columns);
+        file, new PathInputFile(file, size), converter, rowGroupBytes, scan, footer, columns);
   }
 
-  private static byte[] readFooterBytes(Path file, FileChannel channel, long size)
+  /** Checks the magic numbers and returns the footer's length. */
+  private static int readFooterLength(Path file, FileChannel channel, long size)
       throws IOException {
     if (size == 0) {
       throw new TraceFormatException(ErrorCode.EMPTY, file, null, "file is empty (0 bytes)");
@@ -292,9 +321,7 @@ final class ParquetPart {
           "footer",
           format(ROOT, "footer length %d does not fit in a file of %d bytes", footerLength, size));
     }
-    byte[] footerBytes = new byte[footerLength];
-    readFully(channel, footerBytes, size - 8 - footerLength, footerLength);
-    return footerBytes;
+    return footerLength;
   }
 
   private static boolean startsWith(byte[] bytes, byte[] magic) {
@@ -319,13 +346,19 @@ final class ParquetPart {
     }
   }
 
-  /** The footer's bytes as a stream that knows how many have been read. */
+  /**
+   * The footer's bytes as a stream that knows how many have been read and ends with the footer. An
+   * I/O error is kept (Thrift would report it as damaged bytes) and reported as such.
+   */
   private static final class CountingInput extends InputStream {
-    private final byte[] bytes;
+    private final InputStream in;
+    private final int length;
     private int position;
+    private IOException failure;
 
-    CountingInput(byte[] bytes) {
-      this.bytes = bytes;
+    CountingInput(InputStream in, int length) {
+      this.in = in;
+      this.length = length;
     }
 
     int position() {
@@ -333,21 +366,49 @@ final class ParquetPart {
     }
 
     @Override
-    public int read() {
-      return position < bytes.length ? bytes[position++] & 0xFF : -1;
+    public int read() throws IOException {
+      if (position >= length) {
+        return -1;
+      }
+      int b;
+      try {
+        b = guard(in.read());
+      } catch (IOException e) {
+        failure = failure == null ? e : failure;
+        throw e;
+      }
+      if (b >= 0) {
+        position++;
+      }
+      return b;
     }
 
     @Override
-    public int read(byte[] dst, int off, int len) {
+    public int read(byte[] dst, int off, int len) throws IOException {
       if (len == 0) {
         return 0;
       }
-      if (position >= bytes.length) {
+      if (position >= length) {
         return -1;
       }
-      int n = Math.min(len, bytes.length - position);
-      System.arraycopy(bytes, position, dst, off, n);
-      position += n;
+      int n;
+      try {
+        n = guard(in.read(dst, off, Math.min(len, length - position)));
+      } catch (IOException e) {
+        failure = failure == null ? e : failure;
+        throw e;
+      }
+      if (n > 0) {
+        position += n;
+      }
+      return n;
+    }
+
+    private int guard(int n) throws IOException {
+      if (n < 0 && position < length) {
+        failure = new IOException("the file ended inside its footer (was it cut while read?)");
+        throw failure;
+      }
       return n;
     }
   }
