@@ -17,9 +17,16 @@ public final class ReadErrors {
   private static final Pattern QUALIFIED_NAME =
       Pattern.compile("\\b(?:[a-z][a-z0-9_]*\\.){2,}([A-Z][A-Za-z0-9_$]*)");
 
-  /** Thrift's "can not read class org.apache.parquet.format.FileMetaData: " prefix. */
+  /**
+   * Thrift's "can not read class org.apache.parquet.format.FileMetaData: " prefix, and
+   * parquet-format's "can not read FileMetaData: ".
+   */
   private static final Pattern THRIFT_CLASS =
-      Pattern.compile("(?i)can ?not read class (?:[A-Za-z0-9_$]+\\.)*([A-Za-z0-9_$]+): ?");
+      Pattern.compile(
+          "(?i)can ?not read (?:class )?(?:[A-Za-z0-9_$]+\\.)*((?-i)[A-Z][A-Za-z0-9_$]*): ?");
+
+  /** Thrift's compact protocol on a field type byte it does not know. */
+  private static final Pattern UNKNOWN_TYPE = Pattern.compile("don't know what type: (-?\\d+)");
 
   private static final Pattern CAMEL = Pattern.compile("(?<=[a-z])(?=[A-Z])");
 
@@ -87,6 +94,7 @@ public final class ReadErrors {
               java.util.regex.Matcher.quoteReplacement("cannot decode the " + what + ": "));
     }
     shown = REQUIRED_FIELD.matcher(shown).replaceAll("field '$1' is missing");
+    shown = UNKNOWN_TYPE.matcher(shown).replaceAll("a field of unknown type $1");
     shown = QUALIFIED_NAME.matcher(shown).replaceAll("$1").strip();
     if (JAVA_WORDS.matcher(shown).find()) {
       return "";

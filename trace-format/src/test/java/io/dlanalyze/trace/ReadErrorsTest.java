@@ -22,6 +22,13 @@ class ReadErrorsTest {
   }
 
   @Test
+  void parquetFormatUnknownFieldType_inWords() {
+    Exception error = new IOException("can not read FileMetaData: don't know what type: 15");
+    assertThat(ReadErrors.describe(error))
+        .isEqualTo("cannot decode the footer: a field of unknown type 15");
+  }
+
+  @Test
   void thriftEndOfInput_socketWordingDropped() {
     Exception error =
         new IOException(

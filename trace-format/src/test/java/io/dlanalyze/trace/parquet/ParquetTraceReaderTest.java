@@ -659,6 +659,6 @@ class ParquetTraceReaderTest {
             new ArrayIndexOutOfBoundsException("Index 14 out of bounds for length 3"));
 
     assertThat(io.dlanalyze.trace.ReadErrors.describe(error))
-        .isEqualTo("cannot decode the footer: don't know what type: 14");
+        .isEqualTo("cannot decode the footer: a field of unknown type 14");
   }
 }
