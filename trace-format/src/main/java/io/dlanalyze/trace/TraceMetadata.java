@@ -3,15 +3,15 @@ package io.dlanalyze.trace;
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 
+import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.fasterxml.jackson.databind.util.RawValue;
 import java.io.IOException;
+import java.io.StringWriter;
+import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -226,34 +226,45 @@ public final class TraceMetadata {
     return of(copy);
   }
 
-  /** Serializes a layer list the way {@code dltrace.layers} holds it. */
+  /**
+   * Serializes a layer list the way {@code dltrace.layers} holds it, entry by entry (no tree of the
+   * whole list: {@code generate --layers 1048577} writes a million entries).
+   */
   public static String layersJson(List<LayerInfo> layers) {
-    ArrayNode array = JSON.createArrayNode();
-    for (LayerInfo layer : layers) {
-      ObjectNode node = array.addObject();
-      node.put("index", layer.index());
-      node.put("name", layer.name());
-      node.put("type", layer.type());
-      node.put("activation", layer.activation());
-      node.put("params", layer.params());
-      node.put("trainable", layer.trainable());
-      if (layer.training() != null) {
-        node.put("training", layer.training());
+    StringWriter text = new StringWriter();
+    try (JsonGenerator json = JSON.getFactory().createGenerator(text)) {
+      json.writeStartArray();
+      for (LayerInfo layer : layers) {
+        json.writeStartObject();
+        json.writeNumberField("index", layer.index());
+        json.writeStringField("name", layer.name());
+        json.writeStringField("type", layer.type());
+        json.writeStringField("activation", layer.activation());
+        json.writeNumberField("params", layer.params());
+        json.writeBooleanField("trainable", layer.trainable());
+        if (layer.training() != null) {
+          json.writeBooleanField("training", layer.training());
+        }
+        if (!layer.inOptimizer()) {
+          json.writeBooleanField("in_optimizer", false);
+        }
+        if (layer.fanIn() >= 0) {
+          json.writeNumberField("fan_in", layer.fanIn());
+        }
+        if (layer.fanOut() >= 0) {
+          json.writeNumberField("fan_out", layer.fanOut());
+        }
+        if (layer.regularizer() != null) {
+          json.writeFieldName("regularizer");
+          json.writeRawValue(layer.regularizer());
+        }
+        json.writeEndObject();
       }
-      if (!layer.inOptimizer()) {
-        node.put("in_optimizer", false);
-      }
-      if (layer.fanIn() >= 0) {
-        node.put("fan_in", layer.fanIn());
-      }
-      if (layer.fanOut() >= 0) {
-        node.put("fan_out", layer.fanOut());
-      }
-      if (layer.regularizer() != null) {
-        node.putRawValue("regularizer", new RawValue(layer.regularizer()));
-      }
+      json.writeEndArray();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
     }
-    return array.toString();
+    return text.toString();
   }
 
   /**
