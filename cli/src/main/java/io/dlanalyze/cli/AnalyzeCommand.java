@@ -13,10 +13,12 @@ import io.dlanalyze.analyzer.Thresholds;
 import io.dlanalyze.analyzer.report.HtmlReportRenderer;
 import io.dlanalyze.analyzer.report.RenderOptions;
 import io.dlanalyze.analyzer.report.ReportFormat;
+import io.dlanalyze.analyzer.report.ReportRenderer;
 import io.dlanalyze.analyzer.report.TraceCharts;
 import io.dlanalyze.trace.AtomicOutput;
 import io.dlanalyze.trace.InputFiles;
 import java.io.IOException;
+import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -200,30 +202,34 @@ final class AnalyzeCommand implements Callable<Integer> {
     InputFiles.requireReadable(trace);
     Report report = analyzer.analyze(trace, options);
     RenderOptions render = new RenderOptions(useColor(), timing);
-    String text = render(report, render);
-    if (output != null) {
-      try {
-        AtomicOutput.writeString(output, text);
-      } catch (IOException e) {
-        throw new CliException(
-            ExitCodes.OUTPUT_ERROR,
-            format(ROOT, "%s: cannot write the report: %s", output, e.getMessage()),
-            e);
+    ReportRenderer renderer = renderer(report, render);
+    // The report is written as it is rendered: a trace listing 300,000 layers gives a report of
+    // tens of megabytes, which held whole (and copied to bytes) took more than the heap.
+    Path target = output;
+    try {
+      if (target != null) {
+        AtomicOutput.writeText(target, out -> renderer.render(report, out));
+      } else {
+        PrintWriter out = spec.commandLine().getOut();
+        renderer.render(report, out);
+        out.flush();
       }
-    } else {
-      spec.commandLine().getOut().print(text);
-      spec.commandLine().getOut().flush();
+    } catch (IOException e) {
+      throw new CliException(
+          ExitCodes.OUTPUT_ERROR,
+          format(ROOT, "%s: cannot write the report: %s", target, e.getMessage()),
+          e);
     }
     return report.fails(options) ? ExitCodes.FAULT_FOUND : ExitCodes.OK;
   }
 
-  private String render(Report report, RenderOptions render) {
+  private ReportRenderer renderer(Report report, RenderOptions render) {
     if (format == ReportFormat.HTML) {
       // the charts' series come from a second streaming pass over the trace (see TraceCharts)
       TraceCharts charts = TraceCharts.collect(trace, report, TraceCharts.Options.defaults());
-      return new HtmlReportRenderer(render, charts).render(report);
+      return new HtmlReportRenderer(render, charts);
     }
-    return format.renderer(render).render(report);
+    return format.renderer(render);
   }
 
   private AnalysisOptions options() {

@@ -178,8 +178,8 @@ public final class DlAnalyze implements Runnable {
       code = cli.execute(withDefaultCommand(cli, args));
     } catch (OutOfMemoryError e) {
       // Memory grows with the layers and phases of a trace (and with the row-group size), not
-      // its length: say how to give the JVM more. Nothing was written: outputs are renamed into
-      // place only when complete.
+      // its length: say how to give the JVM more. No output file was written (they are renamed
+      // into place only when complete); a report on standard output may have been begun.
       err.println(outOfMemory(Runtime.getRuntime().maxMemory()));
       code = ExitCodes.SOFTWARE;
     }

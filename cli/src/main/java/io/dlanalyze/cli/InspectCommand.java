@@ -3,11 +3,8 @@ package io.dlanalyze.cli;
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
 import io.dlanalyze.analyzer.MetadataGaps;
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.InputFiles;
@@ -20,15 +17,16 @@ import io.dlanalyze.trace.TraceReader;
 import io.dlanalyze.trace.TraceReaders;
 import io.dlanalyze.trace.validate.Problem;
 import io.dlanalyze.trace.validate.TraceValidator;
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeSet;
 import java.util.concurrent.Callable;
+import java.util.function.Consumer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -62,6 +60,8 @@ final class InspectCommand implements Callable<Integer> {
 
   private static final int MAX_TEXT = 60;
 
+  private static final JsonFactory JSON_FACTORY = new JsonFactory();
+
   @Spec CommandSpec spec;
 
   @Parameters(
@@ -78,7 +78,7 @@ final class InspectCommand implements Callable<Integer> {
   Format format;
 
   @Override
-  public Integer call() {
+  public Integer call() throws IOException {
     TraceSummary summary = new TraceSummary();
     List<Problem> problems;
     InputFiles.requireReadable(trace);
@@ -100,9 +100,9 @@ final class InspectCommand implements Callable<Integer> {
       }
       warnings.addAll(MetadataGaps.notes(reader.metadata()));
       if (format == Format.JSON) {
-        out.print(json(reader, summary, warnings, problems));
+        json(out, reader, summary, warnings, problems);
       } else {
-        out.print(text(reader, summary, warnings, problems));
+        text(out, reader, summary, warnings, problems);
       }
       out.flush();
     }
@@ -133,39 +133,74 @@ final class InspectCommand implements Callable<Integer> {
   /** A layer row of the table: data and/or dltrace.layers. */
   private record Layer(int index, String name, String type, long rows, LayerInfo listed) {}
 
-  private static List<Layer> layers(
-      TraceSummary summary, TraceDictionary dictionary, TraceMetadata metadata) {
-    Set<Integer> indices = new TreeSet<>();
-    for (int slot = 0; slot < summary.layerRows.length; slot++) {
-      if (summary.layerRows[slot] > 0) {
-        indices.add(slot - 1);
+  /**
+   * Gives each layer of the table, by index: those in the data merged with the first entry of each
+   * index in {@code dltrace.layers}. Nothing is collected, so a trace listing 300,000 layers costs
+   * no more than its metadata already does.
+   */
+  private static void forEachLayer(
+      TraceSummary summary,
+      TraceDictionary dictionary,
+      TraceMetadata metadata,
+      Consumer<Layer> action) {
+    List<LayerInfo> listed = metadata.layersByIndex();
+    long[] rows = summary.layerRows;
+    int slot = nextSlot(rows, 0);
+    int next = 0;
+    while (slot < rows.length || next < listed.size()) {
+      int dataIndex = slot < rows.length ? slot - 1 : Integer.MAX_VALUE;
+      LayerInfo info = next < listed.size() ? listed.get(next) : null;
+      int index = info == null ? dataIndex : Math.min(dataIndex, info.index());
+      LayerInfo match = info != null && info.index() == index ? info : null;
+      if (match != null) {
+        next++;
+      }
+      if (index == dataIndex) {
+        String type =
+            summary.layerType[slot] >= 0 ? dictionary.layerType(summary.layerType[slot]) : null;
+        action.accept(
+            new Layer(
+                index, dictionary.layerName(summary.layerName[slot]), type, rows[slot], match));
+        slot = nextSlot(rows, slot + 1);
+      } else {
+        action.accept(new Layer(index, match.name(), null, 0, match));
       }
     }
-    // The first entry of each index, as TraceMetadata.layer(index) finds it, in one pass: looking
-    // each index up in the list would take time quadratic in the number of entries.
-    Map<Integer, LayerInfo> listedByIndex = new HashMap<>();
-    for (LayerInfo layer : metadata.layers()) {
-      indices.add(layer.index());
-      listedByIndex.putIfAbsent(layer.index(), layer);
-    }
-    List<Layer> layers = new ArrayList<>();
-    for (int index : indices) {
-      int slot = index + 1;
-      boolean inData = slot >= 0 && slot < summary.layerRows.length && summary.layerRows[slot] > 0;
-      LayerInfo listed = listedByIndex.get(index);
-      String name = inData ? dictionary.layerName(summary.layerName[slot]) : listed.name();
-      String type =
-          inData && summary.layerType[slot] >= 0
-              ? dictionary.layerType(summary.layerType[slot])
-              : null;
-      layers.add(new Layer(index, name, type, inData ? summary.layerRows[slot] : 0, listed));
-    }
-    return layers;
   }
 
-  private String text(
-      TraceReader reader, TraceSummary s, List<String> warnings, List<Problem> problems) {
-    StringBuilder out = new StringBuilder();
+  /** The first slot from {@code from} on with rows, or {@code rows.length}. */
+  private static int nextSlot(long[] rows, int from) {
+    int slot = from;
+    while (slot < rows.length && rows[slot] == 0) {
+      slot++;
+    }
+    return slot;
+  }
+
+  private static String[] layerRow(Layer layer) {
+    LayerInfo listed = layer.listed();
+    String type = layer.type() != null ? layer.type() : listed != null ? listed.type() : null;
+    return new String[] {
+      Integer.toString(layer.index()),
+      shown(layer.name()),
+      shown(type),
+      shown(listed == null ? null : listed.activation()),
+      listed == null || listed.params() < 0 ? "-" : Long.toString(listed.params()),
+      listed == null ? "-" : listed.trainable() ? "yes" : "no",
+      Long.toString(layer.rows()),
+    };
+  }
+
+  /**
+   * The text report, written as it goes: the layer table is walked twice (column widths, then the
+   * rows) rather than held.
+   */
+  private void text(
+      PrintWriter out,
+      TraceReader reader,
+      TraceSummary s,
+      List<String> warnings,
+      List<Problem> problems) {
     TraceDictionary dictionary = reader.dictionary();
     TraceMetadata metadata = reader.metadata();
     Set<Column> columns = reader.columnsInFile();
@@ -197,39 +232,30 @@ final class InspectCommand implements Callable<Integer> {
             absent.isEmpty() ? "" : " (absent: " + String.join(", ", absent) + ")"));
     line(out, "truncated", reader.truncated() ? "yes (see warnings)" : "no");
 
-    List<Layer> layers = layers(s, dictionary, metadata);
-    long inData = 0;
-    for (Layer layer : layers) {
-      if (layer.rows() > 0 && layer.index() >= 0) {
-        inData++;
-      }
-    }
-    out.append(
+    String[] header = {"index", "name", "type", "activation", "params", "trainable", "rows"};
+    int[] widths = widths(new int[header.length], header);
+    long[] inData = {0};
+    forEachLayer(
+        s,
+        dictionary,
+        metadata,
+        layer -> {
+          widths(widths, layerRow(layer));
+          if (layer.rows() > 0 && layer.index() >= 0) {
+            inData[0]++;
+          }
+        });
+    out.print(
         format(
             ROOT,
             "%nlayers (%d in the data, %d in dltrace.layers; index -1 holds the model-level"
                 + " rows)%n",
-            inData,
+            inData[0],
             metadata.layers().size()));
-    List<String[]> table = new ArrayList<>();
-    table.add(new String[] {"index", "name", "type", "activation", "params", "trainable", "rows"});
-    for (Layer layer : layers) {
-      LayerInfo listed = layer.listed();
-      String type = layer.type() != null ? layer.type() : listed != null ? listed.type() : null;
-      table.add(
-          new String[] {
-            Integer.toString(layer.index()),
-            shown(layer.name()),
-            shown(type),
-            shown(listed == null ? null : listed.activation()),
-            listed == null || listed.params() < 0 ? "-" : Long.toString(listed.params()),
-            listed == null ? "-" : listed.trainable() ? "yes" : "no",
-            Long.toString(layer.rows()),
-          });
-    }
-    table(out, table);
+    row(out, widths, header);
+    forEachLayer(s, dictionary, metadata, layer -> row(out, widths, layerRow(layer)));
 
-    out.append(format(ROOT, "%nphases%n"));
+    out.print(format(ROOT, "%nphases%n"));
     List<String[]> phases = new ArrayList<>();
     for (int code = 0; code < s.phaseRows.length; code++) {
       if (s.phaseRows[code] > 0) {
@@ -242,34 +268,34 @@ final class InspectCommand implements Callable<Integer> {
       }
     }
     if (phases.isEmpty()) {
-      out.append("  none\n");
+      out.print("  none\n");
     } else {
       table(out, phases);
     }
 
     int keyCount = metadata.asMap().size();
-    out.append(format(ROOT, "%nmetadata (%d %s)%n", keyCount, keyCount == 1 ? "key" : "keys"));
+    out.print(format(ROOT, "%nmetadata (%d %s)%n", keyCount, keyCount == 1 ? "key" : "keys"));
     List<String[]> keys = new ArrayList<>();
     for (Map.Entry<String, String> entry : metadata.asMap().entrySet()) {
       keys.add(new String[] {shown(entry.getKey()), abbreviated(entry.getValue(), 100)});
     }
     if (keys.isEmpty()) {
-      out.append("  none\n");
+      out.print("  none\n");
     } else {
       table(out, keys);
     }
 
-    out.append(format(ROOT, "%nwarnings%n"));
+    out.print(format(ROOT, "%nwarnings%n"));
     if (warnings.isEmpty()) {
-      out.append("  none\n");
+      out.print("  none\n");
     }
     for (String warning : warnings) {
-      out.append("  ").append(warning).append('\n');
+      out.print("  " + warning + "\n");
     }
 
     long errors = count(problems, Problem.Severity.ERROR);
     long warned = count(problems, Problem.Severity.WARNING);
-    out.append(
+    out.print(
         format(
             ROOT,
             "%nvalidation: %d %s, %d %s%n",
@@ -278,34 +304,43 @@ final class InspectCommand implements Callable<Integer> {
             warned,
             warned == 1 ? "warning" : "warnings"));
     for (Problem problem : problems) {
-      out.append(
+      out.print(
           format(
               ROOT, "  %-8s %s%n", problem.severity().name().toLowerCase(ROOT), problem.message()));
     }
-    return out.toString();
   }
 
-  private static void line(StringBuilder out, String key, String value) {
-    out.append(format(ROOT, "%-10s %s%n", key, value));
+  private static void line(PrintWriter out, String key, String value) {
+    out.print(format(ROOT, "%-10s %s%n", key, value));
   }
 
-  private static void table(StringBuilder out, List<String[]> rows) {
+  private static void table(PrintWriter out, List<String[]> rows) {
     int[] widths = new int[rows.get(0).length];
     for (String[] row : rows) {
-      for (int c = 0; c < row.length; c++) {
-        widths[c] = Math.max(widths[c], row[c].length());
-      }
+      widths(widths, row);
     }
     for (String[] row : rows) {
-      StringBuilder line = new StringBuilder("  ");
-      for (int c = 0; c < row.length; c++) {
-        line.append(row[c]);
-        if (c < row.length - 1) {
-          line.append(" ".repeat(widths[c] - row[c].length() + 2));
-        }
-      }
-      out.append(line.toString().stripTrailing()).append('\n');
+      row(out, widths, row);
     }
+  }
+
+  /** Widens {@code widths} to fit {@code row}; returns {@code widths}. */
+  private static int[] widths(int[] widths, String[] row) {
+    for (int c = 0; c < row.length; c++) {
+      widths[c] = Math.max(widths[c], row[c].length());
+    }
+    return widths;
+  }
+
+  private static void row(PrintWriter out, int[] widths, String[] row) {
+    StringBuilder line = new StringBuilder("  ");
+    for (int c = 0; c < row.length; c++) {
+      line.append(row[c]);
+      if (c < row.length - 1) {
+        line.append(" ".repeat(widths[c] - row[c].length() + 2));
+      }
+    }
+    out.print(line.toString().stripTrailing() + "\n");
   }
 
   /** A string for the text table: control characters escaped, long text cut, null as "-". */
@@ -315,7 +350,8 @@ final class InspectCommand implements Callable<Integer> {
 
   private static String abbreviated(String value, int max) {
     StringBuilder out = new StringBuilder();
-    for (int i = 0; i < value.length(); i++) {
+    // Escaping stops once the text is past the cut: a 34 MB dltrace.layers value is not copied.
+    for (int i = 0; i < value.length() && out.length() <= max; i++) {
       char c = value.charAt(i);
       switch (c) {
         case '\n' -> out.append("\\n");
@@ -338,87 +374,127 @@ final class InspectCommand implements Callable<Integer> {
         : out.toString();
   }
 
-  private String json(
-      TraceReader reader, TraceSummary s, List<String> warnings, List<Problem> problems) {
-    ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-    ObjectNode root = mapper.createObjectNode();
+  /**
+   * The JSON report, written as it goes with Jackson's streaming generator (a tree of the layers
+   * and the text of it held whole took more than 600 MB for 300,000 layers).
+   */
+  private static void json(
+      PrintWriter out,
+      TraceReader reader,
+      TraceSummary s,
+      List<String> warnings,
+      List<Problem> problems)
+      throws IOException {
     TraceDictionary dictionary = reader.dictionary();
     TraceMetadata metadata = reader.metadata();
-    root.put("file", reader.path().toString());
-    root.put("format", reader.format().displayName());
-    root.put("rows", s.rows);
-    ObjectNode steps = root.putObject("steps");
-    steps.put("count", s.steps);
-    ObjectNode epochs = root.putObject("epochs");
-    epochs.put("count", s.epochs);
-    if (s.rows > 0) {
-      steps.put("min", s.minStep).put("max", s.maxStep);
-      epochs.put("min", s.minEpoch).put("max", s.maxEpoch);
-    } else {
-      steps.putNull("min").putNull("max");
-      epochs.putNull("min").putNull("max");
-    }
-    ArrayNode columns = root.putArray("columns");
-    for (Column column : Column.values()) {
-      if (reader.columnsInFile().contains(column)) {
-        columns.add(column.wireName());
+    try (JsonGenerator json =
+        JSON_FACTORY.createGenerator(out).disable(JsonGenerator.Feature.AUTO_CLOSE_TARGET)) {
+      json.useDefaultPrettyPrinter();
+      json.writeStartObject();
+      json.writeStringField("file", reader.path().toString());
+      json.writeStringField("format", reader.format().displayName());
+      json.writeNumberField("rows", s.rows);
+      json.writeObjectFieldStart("steps");
+      json.writeNumberField("count", s.steps);
+      range(json, s.rows > 0, s.minStep, s.maxStep);
+      json.writeEndObject();
+      json.writeObjectFieldStart("epochs");
+      json.writeNumberField("count", s.epochs);
+      range(json, s.rows > 0, s.minEpoch, s.maxEpoch);
+      json.writeEndObject();
+      json.writeArrayFieldStart("columns");
+      for (Column column : Column.values()) {
+        if (reader.columnsInFile().contains(column)) {
+          json.writeString(column.wireName());
+        }
       }
+      json.writeEndArray();
+      json.writeBooleanField("truncated", reader.truncated());
+      json.writeArrayFieldStart("layers");
+      try {
+        forEachLayer(s, dictionary, metadata, layer -> writeLayer(json, layer));
+      } catch (UncheckedIOException e) {
+        throw e.getCause();
+      }
+      json.writeEndArray();
+      json.writeArrayFieldStart("phases");
+      for (int code = 0; code < s.phaseRows.length; code++) {
+        if (s.phaseRows[code] > 0) {
+          json.writeStartObject();
+          json.writeStringField("name", dictionary.phaseName(code));
+          json.writeNumberField("rows", s.phaseRows[code]);
+          json.writeBooleanField("known", Phase.isKnown(code));
+          json.writeBooleanField("core", Phase.isKnown(code) && Phase.ofCode(code).isCore());
+          json.writeEndObject();
+        }
+      }
+      json.writeEndArray();
+      json.writeObjectFieldStart("metadata");
+      for (Map.Entry<String, String> entry : metadata.asMap().entrySet()) {
+        json.writeStringField(entry.getKey(), entry.getValue());
+      }
+      json.writeEndObject();
+      json.writeArrayFieldStart("warnings");
+      for (String warning : warnings) {
+        json.writeString(warning);
+      }
+      json.writeEndArray();
+      json.writeObjectFieldStart("validation");
+      json.writeNumberField("errors", count(problems, Problem.Severity.ERROR));
+      json.writeNumberField("warnings", count(problems, Problem.Severity.WARNING));
+      json.writeArrayFieldStart("problems");
+      for (Problem problem : problems) {
+        json.writeStartObject();
+        json.writeStringField("severity", problem.severity().name().toLowerCase(ROOT));
+        json.writeStringField("rule", problem.rule());
+        if (problem.row() < 0) {
+          json.writeNullField("row");
+        } else {
+          json.writeNumberField("row", problem.row());
+        }
+        json.writeStringField("message", problem.message());
+        json.writeEndObject();
+      }
+      json.writeEndArray();
+      json.writeEndObject();
+      json.writeEndObject();
     }
-    root.put("truncated", reader.truncated());
-    ArrayNode layers = root.putArray("layers");
-    for (Layer layer : layers(s, dictionary, metadata)) {
-      ObjectNode node = layers.addObject();
-      node.put("index", layer.index());
-      node.put("name", layer.name());
-      node.put("type", layer.type());
-      node.put("rows", layer.rows());
+    out.print("\n");
+  }
+
+  private static void range(JsonGenerator json, boolean any, long min, long max)
+      throws IOException {
+    if (any) {
+      json.writeNumberField("min", min);
+      json.writeNumberField("max", max);
+    } else {
+      json.writeNullField("min");
+      json.writeNullField("max");
+    }
+  }
+
+  private static void writeLayer(JsonGenerator json, Layer layer) {
+    try {
+      json.writeStartObject();
+      json.writeNumberField("index", layer.index());
+      json.writeStringField("name", layer.name());
+      json.writeStringField("type", layer.type());
+      json.writeNumberField("rows", layer.rows());
       LayerInfo listed = layer.listed();
       if (listed == null) {
-        node.putNull("listed");
+        json.writeNullField("listed");
       } else {
-        ObjectNode info = node.putObject("listed");
-        info.put("name", listed.name());
-        info.put("type", listed.type());
-        info.put("activation", listed.activation());
-        info.put("params", listed.params());
-        info.put("trainable", listed.trainable());
+        json.writeObjectFieldStart("listed");
+        json.writeStringField("name", listed.name());
+        json.writeStringField("type", listed.type());
+        json.writeStringField("activation", listed.activation());
+        json.writeNumberField("params", listed.params());
+        json.writeBooleanField("trainable", listed.trainable());
+        json.writeEndObject();
       }
-    }
-    ArrayNode phases = root.putArray("phases");
-    for (int code = 0; code < s.phaseRows.length; code++) {
-      if (s.phaseRows[code] > 0) {
-        ObjectNode node = phases.addObject();
-        node.put("name", dictionary.phaseName(code));
-        node.put("rows", s.phaseRows[code]);
-        node.put("known", Phase.isKnown(code));
-        node.put("core", Phase.isKnown(code) && Phase.ofCode(code).isCore());
-      }
-    }
-    ObjectNode meta = root.putObject("metadata");
-    for (Map.Entry<String, String> entry : metadata.asMap().entrySet()) {
-      meta.put(entry.getKey(), entry.getValue());
-    }
-    ArrayNode warningNodes = root.putArray("warnings");
-    warnings.forEach(warningNodes::add);
-    ObjectNode validation = root.putObject("validation");
-    validation.put("errors", count(problems, Problem.Severity.ERROR));
-    validation.put("warnings", count(problems, Problem.Severity.WARNING));
-    ArrayNode list = validation.putArray("problems");
-    for (Problem problem : problems) {
-      ObjectNode node = list.addObject();
-      node.put("severity", problem.severity().name().toLowerCase(ROOT));
-      node.put("rule", problem.rule());
-      if (problem.row() < 0) {
-        node.putNull("row");
-      } else {
-        node.put("row", problem.row());
-      }
-      node.put("message", problem.message());
-    }
-    try {
-      return mapper.writeValueAsString(root) + "\n";
-    } catch (JsonProcessingException e) {
-      throw new IllegalStateException("cannot render JSON", e);
+      json.writeEndObject();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
     }
   }
 }

@@ -2,6 +2,7 @@ package io.dlanalyze.trace;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.io.Writer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.FileSystemException;
@@ -157,6 +158,29 @@ public final class AtomicOutput {
       Files.deleteIfExists(temporary);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
+    }
+  }
+
+  /** Text written by {@link #writeText} as it is produced. */
+  @FunctionalInterface
+  public interface TextContent {
+    void writeTo(Writer out) throws IOException;
+  }
+
+  /**
+   * Writes a text atomically (directly to a device or pipe) as {@code content} produces it, in
+   * UTF-8: a large report is not held in memory whole. When {@code content} fails, the temporary
+   * file is deleted and the target keeps what it had.
+   */
+  public static void writeText(Path target, TextContent content) throws IOException {
+    AtomicOutput output = create(target);
+    try {
+      try (Writer out = Files.newBufferedWriter(output.temporary(), StandardCharsets.UTF_8)) {
+        content.writeTo(out);
+      }
+      output.commit();
+    } finally {
+      output.abort();
     }
   }
 

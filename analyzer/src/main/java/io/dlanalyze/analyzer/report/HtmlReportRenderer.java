@@ -47,6 +47,15 @@ public final class HtmlReportRenderer implements ReportRenderer {
   private static final String CSP =
       "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:";
 
+  /**
+   * The layer table lists the first this many layers and every layer with a finding: a page of
+   * 300,000 table rows would take longer to open than the report is worth, and memory to write.
+   */
+  static final int MAX_LAYER_ROWS = 2000;
+
+  /** A metadata value is shown up to this many characters (dltrace.layers can hold 64 MiB). */
+  static final int MAX_METADATA_SHOWN = 64 * 1024;
+
   /** Layer names longer than this are cut in tables (the full name stays one click away). */
   static final int NAME_CUT = 80;
 
@@ -131,13 +140,18 @@ public final class HtmlReportRenderer implements ReportRenderer {
     sections.distributions(html, report);
     findings(html, report);
     baselines(html, report);
+    drain(html, out);
     traceSection(html, report);
     html.append("</main>\n");
     footer(html, report);
-    String json = new JsonReportRenderer(options).render(report);
-    html.append("<script type=\"application/json\" id=\"dl-report\">")
-        .append(Html.scriptJson(json.strip()))
-        .append("</script>\n");
+    html.append("<script type=\"application/json\" id=\"dl-report\">");
+    drain(html, out);
+    // Streamed: the JSON report lists every layer, which for a trace of very many layers is the
+    // largest part of the page.
+    try (ScriptJsonWriter json = new ScriptJsonWriter(out)) {
+      new JsonReportRenderer(options).render(report, json);
+    }
+    html.append("</script>\n");
     html.append("<script type=\"application/json\" id=\"dl-series\">")
         .append(Html.scriptJson(sections.chartData()))
         .append("</script>\n");
@@ -145,6 +159,12 @@ public final class HtmlReportRenderer implements ReportRenderer {
     html.append("<script>").append(SCRIPT).append("</script>\n");
     html.append("</body>\n</html>\n");
     out.write(html.toString());
+  }
+
+  /** Writes what the page has so far and empties the buffer. */
+  private static void drain(StringBuilder html, Writer out) throws IOException {
+    out.append(html);
+    html.setLength(0);
   }
 
   private static void banner(StringBuilder html, Report report) {
@@ -404,9 +424,21 @@ public final class HtmlReportRenderer implements ReportRenderer {
               .append(Html.text(Html.shorten(value, 100)))
               .append(" <span class=\"muted\">(")
               .append(value.length())
-              .append(" characters)</span></summary><pre>")
-              .append(Html.text(value))
-              .append("</pre></details>");
+              .append(" characters)</span></summary><pre>");
+          if (value.length() > MAX_METADATA_SHOWN) {
+            html.append(Html.text(Html.shorten(value, MAX_METADATA_SHOWN)))
+                .append("</pre><p class=\"muted\">")
+                .append(
+                    String.format(
+                        ROOT,
+                        "The first %,d of %,d characters; <code>dl-analyze inspect --format"
+                            + " json</code> prints the whole value.",
+                        MAX_METADATA_SHOWN,
+                        value.length()))
+                .append("</p></details>");
+          } else {
+            html.append(Html.text(value)).append("</pre></details>");
+          }
         } else {
           html.append(Html.text(value));
         }
@@ -418,7 +450,7 @@ public final class HtmlReportRenderer implements ReportRenderer {
     if (trace.layers().isEmpty()) {
       html.append("<p>None.</p>\n");
     } else {
-      List<LayerInfo> infos = charts != null ? charts.layerInfos() : List.of();
+      List<LayerInfo> listed = charts != null ? charts.layerInfos() : List.of();
       int[] findingCount = new int[trace.layers().size()];
       for (Finding f : report.findings()) {
         int position = Layer.position(trace.layers(), f.layerIndex());
@@ -430,15 +462,15 @@ public final class HtmlReportRenderer implements ReportRenderer {
               "<table"
                   + " class=\"layers\"><thead><tr><th>index</th><th>name</th><th>type</th><th>activation</th>")
           .append("<th>trainable</th><th>parameters</th><th>findings</th></tr></thead><tbody>\n");
+      int rows = 0;
       for (int row = 0; row < trace.layers().size(); row++) {
-        Layer layer = trace.layers().get(row);
-        long params = -1;
-        for (LayerInfo info : infos) {
-          if (info.index() == layer.index()) {
-            params = info.params();
-            break;
-          }
+        // The first MAX_LAYER_ROWS layers, and every layer with a finding after them.
+        if (rows >= MAX_LAYER_ROWS && findingCount[row] == 0) {
+          continue;
         }
+        rows++;
+        Layer layer = trace.layers().get(row);
+        long parameters = params(listed, layer.index());
         html.append("<tr")
             .append(findingCount[row] > 0 ? " class=\"has-finding\"" : "")
             .append("><td class=\"num\">")
@@ -458,12 +490,25 @@ public final class HtmlReportRenderer implements ReportRenderer {
             .append("</td><td>")
             .append(layer.trainable() ? "yes" : "no")
             .append("</td><td class=\"num\">")
-            .append(params < 0 ? "-" : Long.toString(params))
+            .append(parameters < 0 ? "-" : Long.toString(parameters))
             .append("</td><td class=\"num\">")
             .append(findingCount[row])
             .append("</td></tr>\n");
       }
       html.append("</tbody></table>\n");
+      int unlisted = trace.layers().size() - rows;
+      if (unlisted > 0) {
+        html.append("<p class=\"muted\">")
+            .append(
+                String.format(
+                    ROOT,
+                    "%,d more layers without findings are not listed here (the page lists the"
+                        + " first %,d and every layer with a finding); the JSON report and"
+                        + " <code>dl-analyze inspect</code> list every layer.",
+                    unlisted,
+                    MAX_LAYER_ROWS))
+            .append("</p>\n");
+      }
     }
     html.append("</section>\n");
   }
@@ -533,5 +578,23 @@ public final class HtmlReportRenderer implements ReportRenderer {
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
+  }
+
+  /** The params of a layer in {@code dltrace.layers} (sorted by index), or -1 when not listed. */
+  private static long params(List<LayerInfo> byIndex, int index) {
+    int low = 0;
+    int high = byIndex.size() - 1;
+    while (low <= high) {
+      int mid = (low + high) >>> 1;
+      int at = byIndex.get(mid).index();
+      if (at < index) {
+        low = mid + 1;
+      } else if (at > index) {
+        high = mid - 1;
+      } else {
+        return byIndex.get(mid).params();
+      }
+    }
+    return -1;
   }
 }

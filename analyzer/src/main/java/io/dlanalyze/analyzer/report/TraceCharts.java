@@ -152,7 +152,7 @@ public final class TraceCharts {
     this.series = series;
     this.heatmaps = heatmaps;
     this.metadata = Collections.unmodifiableMap(new LinkedHashMap<>(metadata));
-    this.layerInfos = List.copyOf(layerInfos);
+    this.layerInfos = layerInfos; // unmodifiable: TraceMetadata's, or List.of()
     this.columns = columns;
   }
 
@@ -203,7 +203,7 @@ public final class TraceCharts {
     // The layer index space: a report lists only the layers something names.
     int layerCount = layers.isEmpty() ? 0 : layers.get(layers.size() - 1).index() + 1;
     Map<String, String> metadata = reader.metadata().asMap();
-    List<LayerInfo> infos = reader.metadata().layers();
+    List<LayerInfo> infos = reader.metadata().layersByIndex();
     Set<Column> columns = EnumSet.noneOf(Column.class);
     TraceBatch batch = reader.batch();
     for (Column column : reader.columnsInFile()) {
@@ -613,7 +613,7 @@ public final class TraceCharts {
     return metadata;
   }
 
-  /** The layers listed in the trace's {@code dltrace.layers}. */
+  /** The layers listed in the trace's {@code dltrace.layers}: each index once, sorted by index. */
   List<LayerInfo> layerInfos() {
     return layerInfos;
   }
