@@ -66,7 +66,7 @@ public final class UnknownPhases {
           format(
               ROOT,
               "unknown phase '%s' in %d rows: the rows are kept, but no detector reads them",
-              phase.name(),
+              Printable.escape(phase.name()),
               phase.rows()));
     }
     return warnings;

@@ -6,6 +6,7 @@ import static java.util.Locale.ROOT;
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.LayerInfo;
 import io.dlanalyze.trace.Phase;
+import io.dlanalyze.trace.Printable;
 import io.dlanalyze.trace.TraceBatch;
 import io.dlanalyze.trace.TraceDictionary;
 import io.dlanalyze.trace.TraceMetadata;
@@ -365,8 +366,8 @@ public final class TraceValidator {
                 ROOT,
                 "layer_index %d is named '%s' here but '%s' in dltrace.layers",
                 layer,
-                dictionary.layerName(nameId),
-                listed));
+                Printable.escape(dictionary.layerName(nameId)),
+                Printable.escape(listed)));
       }
     } else if (seenName != nameId && reportedPairs.add(pair(0, layer, nameId))) {
       report(
@@ -377,8 +378,8 @@ public final class TraceValidator {
               ROOT,
               "layer_index %d is named '%s' here but '%s' at row %d",
               layer,
-              dictionary.layerName(nameId),
-              dictionary.layerName(seenName),
+              Printable.escape(dictionary.layerName(nameId)),
+              Printable.escape(dictionary.layerName(seenName)),
               firstRowOfIndex[slot]));
     }
     if (nameId >= indexOfName.length) {
@@ -398,7 +399,7 @@ public final class TraceValidator {
           format(
               ROOT,
               "layer '%s' has layer_index %d here but %d at row %d",
-              dictionary.layerName(nameId),
+              Printable.escape(dictionary.layerName(nameId)),
               layer,
               seenIndex,
               firstRowOfName[nameId]));
@@ -440,7 +441,7 @@ public final class TraceValidator {
                       ROOT,
                       "unknown phase '%s' (%d %s from here on): the rows are kept, but no"
                           + " detector reads them",
-                      phase.name(),
+                      Printable.escape(phase.name()),
                       phase.rows(),
                       phase.rows() == 1 ? "row" : "rows")));
         }

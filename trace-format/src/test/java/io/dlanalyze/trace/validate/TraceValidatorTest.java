@@ -239,6 +239,21 @@ class TraceValidatorTest {
   }
 
   @Test
+  void messages_controlCharactersInNames_escapedOnOneLine() {
+    assertThat(
+            validate(
+                Row.of(0, 0, 0, -1, "model", "loss"),
+                Row.of(0, 0, 0, -1, "model", "grad\nnorm"),
+                Row.of(0, 0, 0, 0, "fc\r1", "forward"),
+                Row.of(0, 0, 0, 0, "fc\u001b2", "forward")))
+        .containsExactly(
+            "ERROR layer-identity run.parquet: row 3: layer_index 0 is named 'fc\\e2' here but"
+                + " 'fc\\r1' at row 2",
+            "WARNING unknown-phase run.parquet: row 1: unknown phase 'grad\\nnorm' (1 row from"
+                + " here on): the rows are kept, but no detector reads them");
+  }
+
+  @Test
   void accept_nameDiffersFromDltraceLayers_warning() {
     TraceMetadata metadata =
         TraceMetadata.of(
