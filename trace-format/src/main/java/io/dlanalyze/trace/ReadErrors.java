@@ -25,6 +25,10 @@ public final class ReadErrors {
       Pattern.compile(
           "(?i)can ?not read (?:class )?(?:[A-Za-z0-9_$]+\\.)*((?-i)[A-Z][A-Za-z0-9_$]*): ?");
 
+  /** Thrift's limit on what one footer or page header may hold (100 MiB by default). */
+  private static final Pattern SIZE_LIMIT =
+      Pattern.compile("(?i)Message size exceeds limit: (\\d+)");
+
   /** Thrift's compact protocol on a field type byte it does not know. */
   private static final Pattern UNKNOWN_TYPE = Pattern.compile("don't know what type: (-?\\d+)");
 
@@ -95,6 +99,10 @@ public final class ReadErrors {
     }
     shown = REQUIRED_FIELD.matcher(shown).replaceAll("field '$1' is missing");
     shown = UNKNOWN_TYPE.matcher(shown).replaceAll("a field of unknown type $1");
+    shown =
+        SIZE_LIMIT
+            .matcher(shown)
+            .replaceAll("it holds more than the decoder's limit of $1 bytes (a damaged length?)");
     shown = QUALIFIED_NAME.matcher(shown).replaceAll("$1").strip();
     if (JAVA_WORDS.matcher(shown).find()) {
       return "";

@@ -29,6 +29,18 @@ class ReadErrorsTest {
   }
 
   @Test
+  void thriftSizeLimit_inWords() {
+    Exception error =
+        new IOException(
+            "can not read FileMetaData: Message size exceeds limit: 104857600",
+            new RuntimeException("Message size exceeds limit: 104857600"));
+    assertThat(ReadErrors.describe(error))
+        .isEqualTo(
+            "cannot decode the footer: it holds more than the decoder's limit of 104857600 bytes"
+                + " (a damaged length?)");
+  }
+
+  @Test
   void thriftEndOfInput_socketWordingDropped() {
     Exception error =
         new IOException(
