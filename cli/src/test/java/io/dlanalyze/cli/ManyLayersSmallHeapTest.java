@@ -141,10 +141,15 @@ class ManyLayersSmallHeapTest {
       assertThat(err.toString()).as(format).isEmpty();
       assertThat(Files.size(report)).as(format).isPositive();
     }
-    // the page lists the first layers and says where the rest are; its JSON lists them all
-    String html = Files.readString(dir.resolve("report.html"));
-    assertThat(html)
-        .contains("297,999 more layers without findings are not listed here")
-        .contains("block299999.linear");
+    // the page lists the first layers and says where the rest are; its JSON lists them all (read
+    // line by line: the page is 50 MB)
+    try (var lines = Files.lines(dir.resolve("report.html"))) {
+      assertThat(
+              lines.filter(
+                  l ->
+                      l.contains("297,999 more layers without findings are not listed here")
+                          || l.contains("\"name\": \"block299999.linear\"")))
+          .hasSize(2);
+    }
   }
 }
