@@ -12,6 +12,8 @@ import io.dlanalyze.cli.eval.EvalRenderer;
 import io.dlanalyze.cli.eval.Evaluation;
 import io.dlanalyze.cli.eval.Manifest;
 import io.dlanalyze.cli.eval.ManifestException;
+import io.dlanalyze.cli.eval.Sensitivity;
+import io.dlanalyze.cli.eval.SensitivityRenderer;
 import io.dlanalyze.trace.AtomicOutput;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -48,6 +50,7 @@ import picocli.CommandLine.Spec;
       "",
       "  dl-analyze eval sample-traces/manifest.json",
       "  dl-analyze eval corpus/manifest.json --split test --per-detector --jobs 2",
+      "  dl-analyze eval corpus/manifest.json --split dev --sensitivity --jobs 2",
     })
 final class EvalCommand implements Callable<Integer> {
   /** The most traces analysed at once: each holds a row group and two batches in memory. */
@@ -105,6 +108,22 @@ final class EvalCommand implements Callable<Integer> {
   Map<String, String> thresholds;
 
   @Option(
+      names = "--sensitivity",
+      paramLabel = "KEY[,KEY...]",
+      arity = "0..1",
+      split = ",",
+      fallbackValue = ALL_THRESHOLDS,
+      description =
+          "Instead of the tables: score the manifest again with each threshold of the default"
+              + " mode (or those named) halved and doubled, one at a time, and print how the"
+              + " pairs fully right and the false alarms move, and which cases changed. Run it on"
+              + " the split you tune on (--split dev).")
+  List<String> sensitivity;
+
+  /** What a bare {@code --sensitivity} stands for: every threshold of the default mode. */
+  static final String ALL_THRESHOLDS = "*";
+
+  @Option(
       names = {"-j", "--jobs"},
       paramLabel = "N",
       description = "Analyse N traces at a time, 1 to 16 (default: 1).")
@@ -135,10 +154,26 @@ final class EvalCommand implements Callable<Integer> {
     }
     requireSome("--split", split, parsed, Manifest.Case::split);
     requireSome("--framework", framework, parsed, Manifest.Case::framework);
-    Evaluation.Result result =
-        new Evaluation(new Analyzer(), options())
-            .run(parsed, new Evaluation.Selection(split, framework), jobs);
-    String text = EvalRenderer.render(result, format, perDetector);
+    Evaluation.Selection selection = new Evaluation.Selection(split, framework);
+    Evaluation.Result result;
+    String text;
+    if (sensitivity == null) {
+      result = new Evaluation(new Analyzer(), options()).run(parsed, selection, jobs);
+      text = EvalRenderer.render(result, format, perDetector);
+    } else {
+      Sensitivity varied = new Sensitivity(new Analyzer(), options());
+      List<String> keys = new ArrayList<>(sensitivity);
+      keys.remove(ALL_THRESHOLDS);
+      List<io.dlanalyze.analyzer.Threshold> thresholds;
+      try {
+        thresholds = varied.thresholds(keys);
+      } catch (IllegalArgumentException e) {
+        throw new ParameterException(spec.commandLine(), e.getMessage(), e);
+      }
+      Sensitivity.Result sensitivityResult = varied.run(parsed, selection, jobs, thresholds);
+      result = sensitivityResult.base();
+      text = SensitivityRenderer.render(sensitivityResult, format);
+    }
     if (output == null) {
       spec.commandLine().getOut().print(text);
       spec.commandLine().getOut().flush();

@@ -220,6 +220,33 @@ class EvalCommandTest {
   }
 
   @Test
+  void eval_sensitivity_scoresEachValueOfTheNamedThresholds() throws IOException {
+    Result result =
+        run("eval", manifest.toString(), "--format", "json", "--sensitivity=window,patience");
+
+    // the "gone" case still makes the run partial
+    assertThat(result.code()).isEqualTo(4);
+    JsonNode root = new ObjectMapper().readTree(result.out());
+    assertThat(root.get("sensitivity_version").asInt()).isEqualTo(1);
+    assertThat(root.at("/base/all/pairs_right/n").asInt()).isEqualTo(1);
+    assertThat(root.get("rows")).hasSize(4);
+    assertThat(root.get("rows").findValuesAsText("threshold"))
+        .containsExactly("window", "window", "patience", "patience");
+    assertThat(root.get("rows").findValues("value"))
+        .extracting(JsonNode::asDouble)
+        .containsExactly(25.0, 100.0, 2.0, 8.0);
+  }
+
+  @Test
+  void eval_sensitivity_ofAThresholdTheDefaultModeDoesNotRead_isAUsageError() {
+    Result result = run("eval", manifest.toString(), "--sensitivity=dl-window");
+
+    assertThat(result.code()).isEqualTo(2);
+    assertThat(result.err()).contains("--sensitivity dl-window: no detector of the default mode");
+    assertThat(result.out()).isEmpty();
+  }
+
+  @Test
   void eval_unknownThreshold_isAUsageErrorNamingTheKnownKeys() {
     Result result = run("eval", manifest.toString(), "--set", "no-such-key=1");
 

@@ -216,7 +216,8 @@ final class EvalJson {
   }
 
   /** {@code {"k", "n", "rate", "low", "high"}}; the last three null when n is 0. */
-  private static void proportion(ObjectNode node, Proportion p) {
+  /** k, n, the rate and its 95% Wilson interval (null when n is 0). */
+  static void proportion(ObjectNode node, Proportion p) {
     node.put("k", p.k());
     node.put("n", p.n());
     if (p.n() == 0) {

@@ -148,11 +148,28 @@ final class Scoring {
 
   /** The analysed fixed twin of an analysed buggy case, or {@code null} when it is not a pair. */
   private CaseResult twinOf(CaseResult result) {
+    return twinOf(result, byId);
+  }
+
+  /** As {@link #twinOf(CaseResult)}, looking the twin up in {@code byId}. */
+  static CaseResult twinOf(CaseResult result, Map<String, CaseResult> byId) {
     if (result.role() != Role.BUGGY || result.testCase().twin() == null) {
       return null;
     }
     CaseResult twin = byId.get(result.testCase().twin());
     return twin != null && twin.analysed() && !twin.testCase().buggy() ? twin : null;
+  }
+
+  /**
+   * Whether the tool flagged the buggy run with the right symptom at the right place and left its
+   * fixed twin quiet.
+   */
+  static boolean pairRight(CaseResult buggy, CaseResult twin, Tool tool) {
+    Outcome outcome = buggy.outcome(tool);
+    return outcome.detected()
+        && Boolean.TRUE.equals(outcome.localized())
+        && Boolean.TRUE.equals(outcome.symptomRight())
+        && !twin.outcome(tool).detected();
   }
 
   private ToolFigures toolFigures(Tool tool, List<CaseResult> cases) {
@@ -194,13 +211,7 @@ final class Scoring {
     for (CaseResult result : cases) {
       CaseResult twin = twinOf(result);
       if (twin != null) {
-        Outcome buggy = result.outcome(tool);
-        pairs =
-            pairs.add(
-                buggy.detected()
-                    && Boolean.TRUE.equals(buggy.localized())
-                    && Boolean.TRUE.equals(buggy.symptomRight())
-                    && !twin.outcome(tool).detected());
+        pairs = pairs.add(pairRight(result, twin, tool));
       }
     }
     return pairs;
