@@ -45,6 +45,14 @@ import org.apache.parquet.schema.PrimitiveType;
  * a row group is the unit of I/O and memory stays bounded by one row group's compressed column
  * chunks plus one batch of arrays, whatever the size of the file.
  *
+ * <p>With {@link ReadOptions#decodeThreads()} above 1 the projected columns of a batch are decoded
+ * on that many threads ({@link DecodeWorkers}): each column by one thread, in the same order within
+ * the column as on one thread, and the largest column chunks claimed first. Only the batch being
+ * decoded is in flight (one row group's compressed chunks, one decompressed page per column, one
+ * batch of arrays), as on one thread; the batch, the string ids and the error of a damaged file are
+ * the same whatever the number of threads (the error of the first failing column in projection
+ * order).
+ *
  * <p>A projected nullable column that the file does not have is loaded as all nulls. Values at null
  * positions are NaN (float64), 0 (integers) and -1 (string ids).
  *
@@ -65,6 +73,8 @@ public final class ParquetTraceReader implements TraceReader {
   private final NoHadoopCodecFactory codecs;
   private final long totalRows;
   private final UnknownPhases unknownPhases = new UnknownPhases();
+  private final DecodeWorkers workers;
+  private final DecodeWorkers.Task decodeTask = this::decodeColumn;
 
   private int partIndex = -1;
   private ParquetPart part;
@@ -72,6 +82,16 @@ public final class ParquetTraceReader implements TraceReader {
   private ColumnDecoder[] decoders = new ColumnDecoder[0];
   private ColumnDecoder phaseDecoder;
   private List<ColumnDescriptor> descriptors = List.of();
+
+  /** The order in which decode threads claim the columns: largest compressed chunk first. */
+  private int[] decodeOrder = new int[0];
+
+  private long[] chunkBytes = new long[0];
+
+  /** What each column's decoder threw in the current batch, by decoder index. */
+  private Throwable[] decodeErrors = new Throwable[0];
+
+  private int decodingRows;
 
   /** The current part file, open for {@link #checkPages}. */
   private SeekableInputStream headerStream;
@@ -95,6 +115,7 @@ public final class ParquetTraceReader implements TraceReader {
     this.readOptions = readOptions;
     this.codecs = codecs;
     this.batchRows = options.batchRows();
+    this.workers = new DecodeWorkers(options.decodeThreads(), "dl-analyze-decode");
     ParquetPart first = parts.get(0);
     // the first part's footer, plus what only later parts hold (a reason written at the end)
     java.util.Map<String, String> values = new java.util.LinkedHashMap<>(first.keyValues());
@@ -282,13 +303,13 @@ public final class ParquetTraceReader implements TraceReader {
     }
     int n = (int) Math.min(batchRows, rowsLeftInGroup);
     batch.reset(n);
-    for (ColumnDecoder decoder : decoders) {
-      try {
-        decoder.read(batch, n);
-      } catch (TraceFormatException e) {
-        throw e.at(part.file(), location(decoder.column()));
-      } catch (IOException | RuntimeException | LinkageError e) {
-        throw corrupt(decoder.column(), e);
+    decodingRows = n;
+    workers.run(decodeOrder, decodeTask);
+    for (int i = 0; i < decoders.length; i++) {
+      Throwable error = decodeErrors[i];
+      if (error != null) {
+        Arrays.fill(decodeErrors, null);
+        throw decodeError(decoders[i], error);
       }
     }
     for (Column column : absent) {
@@ -311,6 +332,31 @@ public final class ParquetTraceReader implements TraceReader {
       }
     }
     return true;
+  }
+
+  /** Decodes this batch's rows of one column; runs on any decode thread, records what it throws. */
+  private void decodeColumn(int index) {
+    try {
+      decoders[index].read(batch, decodingRows);
+    } catch (Throwable e) {
+      decodeErrors[index] = e;
+    }
+  }
+
+  /** What a column's decoder threw, as the reader reports it. */
+  private RuntimeException decodeError(ColumnDecoder decoder, Throwable error) {
+    if (error instanceof TraceFormatException e) {
+      return e.at(part.file(), location(decoder.column()));
+    }
+    if (error instanceof IOException
+        || error instanceof RuntimeException
+        || error instanceof LinkageError) {
+      return corrupt(decoder.column(), error);
+    }
+    if (error instanceof Error e) {
+      throw e;
+    }
+    return corrupt(decoder.column(), error);
   }
 
   private boolean nextRowGroup() {
@@ -344,6 +390,7 @@ public final class ParquetTraceReader implements TraceReader {
     codecs.limitPages(rows, maxValueBytes());
     ParquetMetadata footer = part.footerOf(rowGroup);
     checkPages(footer.getBlocks().get(0));
+    orderByChunkSize();
     try {
       fileReader =
           new ParquetFileReader(part.input(), footer, readOptions, part.input().newStream());
@@ -384,7 +431,8 @@ public final class ParquetTraceReader implements TraceReader {
         headerStream = part.input().newStream();
       }
       SeekableInputStream in = headerStream;
-      for (ColumnDecoder decoder : decoders) {
+      for (int decoderIndex = 0; decoderIndex < decoders.length; decoderIndex++) {
+        ColumnDecoder decoder = decoders[decoderIndex];
         String name = decoder.column().wireName();
         ColumnChunkMetaData chunk = null;
         for (ColumnChunkMetaData candidate : block.getColumns()) {
@@ -399,6 +447,7 @@ public final class ParquetTraceReader implements TraceReader {
               location(decoder.column()),
               "the footer lists no column chunk for this column");
         }
+        chunkBytes[decoderIndex] = chunk.getTotalSize();
         try {
           PageHeaders.check(
               in,
@@ -412,6 +461,27 @@ public final class ParquetTraceReader implements TraceReader {
     } catch (IOException e) {
       throw new TraceFormatException(
           ErrorCode.IO_ERROR, part.file(), null, "cannot read: " + ReadErrors.describe(e), e);
+    }
+  }
+
+  /**
+   * Sorts {@link #decodeOrder} by compressed chunk size, largest first (ties in projection order),
+   * so that the threads start on the costly columns and finish a batch at about the same time. The
+   * order decides only which thread decodes which column, never what a batch holds.
+   */
+  private void orderByChunkSize() {
+    if (workers.threads() == 1) {
+      return;
+    }
+    Integer[] boxed = new Integer[decoders.length];
+    for (int i = 0; i < boxed.length; i++) {
+      boxed[i] = i;
+    }
+    Arrays.sort(
+        boxed,
+        java.util.Comparator.comparingLong((Integer i) -> -chunkBytes[i]).thenComparingInt(i -> i));
+    for (int i = 0; i < boxed.length; i++) {
+      decodeOrder[i] = boxed[i];
     }
   }
 
@@ -455,6 +525,12 @@ public final class ParquetTraceReader implements TraceReader {
       }
     }
     descriptors = List.copyOf(wanted);
+    decodeOrder = new int[decoders.length];
+    for (int i = 0; i < decodeOrder.length; i++) {
+      decodeOrder[i] = i;
+    }
+    chunkBytes = new long[decoders.length];
+    decodeErrors = new Throwable[decoders.length];
   }
 
   /** The most bytes one value of a projected column may take in a page, levels included. */
@@ -526,6 +602,7 @@ public final class ParquetTraceReader implements TraceReader {
   public void close() {
     if (!closed) {
       closed = true;
+      workers.close();
       closeFile();
     }
   }

@@ -151,7 +151,7 @@ class ParquetTraceReaderTest {
   }
 
   /** Overwrites part of the first page of 'mean' in row group 1: its header or its data. */
-  private static void corruptMeanPage(Path file, boolean header) throws IOException {
+  static void corruptMeanPage(Path file, boolean header) throws IOException {
     ParquetPart part =
         ParquetPart.open(file, NoHadoopReadOptions.create(new NoHadoopCodecFactory()));
     ColumnChunkMetaData mean = part.block(1).getColumns().get(Column.MEAN.ordinal());
