@@ -39,6 +39,7 @@ public final class AnalysisOptions {
   private final boolean firstFault;
   private final int readBatchRows;
   private final boolean readAhead;
+  private final int decodeThreads;
 
   private AnalysisOptions(Builder builder) {
     this.mode = builder.mode;
@@ -53,6 +54,7 @@ public final class AnalysisOptions {
     this.firstFault = builder.firstFault;
     this.readBatchRows = builder.readBatchRows;
     this.readAhead = builder.readAhead;
+    this.decodeThreads = builder.decodeThreads;
   }
 
   /** The defaults: default mode, every built-in detector, fail on warning. */
@@ -77,6 +79,7 @@ public final class AnalysisOptions {
     builder.firstFault = firstFault;
     builder.readBatchRows = readBatchRows;
     builder.readAhead = readAhead;
+    builder.decodeThreads = decodeThreads;
     return builder;
   }
 
@@ -222,6 +225,20 @@ public final class AnalysisOptions {
     return readAhead;
   }
 
+  /**
+   * How many threads decode the columns of a Parquet batch when {@link Analyzer} opens a trace
+   * itself (the read-ahead thread included). The report is the same whatever the number; the
+   * default is 2 when the JVM has more than one processor, else 1.
+   */
+  public int decodeThreads() {
+    return decodeThreads;
+  }
+
+  /** The default of {@link #decodeThreads()}: 2 on a machine of two processors or more, else 1. */
+  public static int defaultDecodeThreads() {
+    return Math.min(2, Runtime.getRuntime().availableProcessors());
+  }
+
   /** Settings of an analysis; each setter checks its argument. */
   public static final class Builder {
     private AnalysisMode mode = AnalysisMode.DEFAULT;
@@ -233,6 +250,7 @@ public final class AnalysisOptions {
     private boolean firstFault;
     private int readBatchRows = ReadOptions.DEFAULT_BATCH_ROWS;
     private boolean readAhead = Runtime.getRuntime().availableProcessors() > 1;
+    private int decodeThreads = defaultDecodeThreads();
 
     private Builder() {}
 
@@ -322,6 +340,23 @@ public final class AnalysisOptions {
     /** See {@link AnalysisOptions#readAhead()}. */
     public Builder readAhead(boolean readAhead) {
       this.readAhead = readAhead;
+      return this;
+    }
+
+    /**
+     * See {@link AnalysisOptions#decodeThreads()}; from 1 to {@value
+     * ReadOptions#MAX_DECODE_THREADS}.
+     */
+    public Builder decodeThreads(int threads) {
+      if (threads < 1 || threads > ReadOptions.MAX_DECODE_THREADS) {
+        throw new IllegalArgumentException(
+            format(
+                ROOT,
+                "decode threads must be between 1 and %d: %s",
+                ReadOptions.MAX_DECODE_THREADS,
+                threads));
+      }
+      this.decodeThreads = threads;
       return this;
     }
 

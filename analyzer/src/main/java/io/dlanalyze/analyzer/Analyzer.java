@@ -117,7 +117,8 @@ public final class Analyzer {
   public Report analyze(Path trace, AnalysisOptions options) {
     List<DetectorInfo> detectors = detectorsFor(options);
     ReadOptions read =
-        new ReadOptions(AnalysisEngine.projection(detectors), options.readBatchRows());
+        new ReadOptions(
+            AnalysisEngine.projection(detectors), options.readBatchRows(), options.decodeThreads());
     try (TraceReader reader = TraceReaders.open(trace, read)) {
       return AnalysisEngine.run(reader, options, detectors);
     }

@@ -117,7 +117,9 @@ public record AnalysisSettings(
     if (mode != null) {
       builder.mode(mode);
     }
+    // a batch analyses several traces at once, one thread each: no read-ahead or decode threads
     builder.readAhead(false);
+    builder.decodeThreads(1);
     for (Map.Entry<String, Double> entry : thresholds.entrySet()) {
       builder.set(entry.getKey(), entry.getValue());
     }

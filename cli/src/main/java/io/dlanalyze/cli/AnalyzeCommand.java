@@ -169,6 +169,14 @@ final class AnalyzeCommand implements Callable<Integer> {
   List<String> disabled;
 
   @Option(
+      names = "--decode-threads",
+      paramLabel = "N",
+      description =
+          "Threads that decode a Parquet trace's columns (1 to 64; default: 2, or 1 on a"
+              + " one-processor machine). The report is the same whatever the number.")
+  Integer decodeThreads;
+
+  @Option(
       names = "--color",
       paramLabel = "WHEN",
       defaultValue = "auto",
@@ -268,6 +276,9 @@ final class AnalyzeCommand implements Callable<Integer> {
         for (String id : disabled) {
           builder.disable(id);
         }
+      }
+      if (decodeThreads != null) {
+        builder.decodeThreads(decodeThreads);
       }
       return builder.build();
     } catch (IllegalArgumentException e) {

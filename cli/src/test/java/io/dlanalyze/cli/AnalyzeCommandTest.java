@@ -125,6 +125,52 @@ class AnalyzeCommandTest {
     assertThat(new ObjectMapper().readTree(out.toString()).get("findings")).isEqualTo(expected);
   }
 
+  @Test
+  void decodeThreads_oneAndTwo_sameReport() throws IOException {
+    Path trace = dir.resolve("groups.parquet");
+    assertThat(
+            run(
+                "generate",
+                trace.toString(),
+                "--steps",
+                "2000",
+                "--layers",
+                "6",
+                "--row-group-rows",
+                "5000",
+                "--fault",
+                "dead:2:900",
+                "--fault",
+                "nan:4:1500"))
+        .isEqualTo(ExitCodes.OK);
+    String[] reports = new String[2];
+    for (int threads = 1; threads <= 2; threads++) {
+      out.getBuffer().setLength(0);
+      int code =
+          run(
+              "analyze",
+              "--format",
+              "json",
+              "--decode-threads",
+              Integer.toString(threads),
+              trace.toString());
+      assertThat(code).isEqualTo(ExitCodes.FAULT_FOUND);
+      reports[threads - 1] = out.toString();
+    }
+    assertThat(err.toString()).isEmpty();
+    assertThat(reports[0]).contains("dead").contains("\"numerical-error\"");
+    assertThat(reports[1]).isEqualTo(reports[0]);
+  }
+
+  @Test
+  void decodeThreads_zero_usageErrorNamingTheRange() {
+    int code = run("analyze", "--decode-threads", "0", dir.resolve("any.parquet").toString());
+    assertThat(code).isEqualTo(ExitCodes.USAGE);
+    assertThat(err.toString())
+        .contains("decode threads must be between 1 and 64: 0")
+        .doesNotContain("Exception");
+  }
+
   private static String[] concat(String[] a, String[] b) {
     String[] all = Arrays.copyOf(a, a.length + b.length);
     System.arraycopy(b, 0, all, a.length, b.length);
