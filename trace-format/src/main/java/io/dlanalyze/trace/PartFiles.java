@@ -58,19 +58,11 @@ public final class PartFiles {
    *     its Arrow parts mix streams and files
    */
   public static List<Path> list(Path directory) {
-    List<Path> parquet = new ArrayList<>();
-    List<Path> streams = new ArrayList<>();
-    List<Path> files = new ArrayList<>();
+    List<String> names = new ArrayList<>();
     try (DirectoryStream<Path> entries = Files.newDirectoryStream(directory)) {
       for (Path entry : entries) {
-        TraceFormat format = formatOf(entry);
-        if (format == null || !Files.isRegularFile(entry)) {
-          continue;
-        }
-        switch (format) {
-          case PARQUET -> parquet.add(entry);
-          case ARROW_STREAM -> streams.add(entry);
-          default -> files.add(entry);
+        if (formatOf(entry) != null && Files.isRegularFile(entry)) {
+          names.add(entry.getFileName().toString());
         }
       }
     } catch (NoSuchFileException e) {
@@ -83,7 +75,36 @@ public final class PartFiles {
           format(ROOT, "cannot list directory: %s", e.getMessage()),
           e);
     }
-    List<Path> parts = !parquet.isEmpty() ? parquet : !streams.isEmpty() ? streams : files;
+    List<Path> parts = new ArrayList<>();
+    for (String name : select(directory, names)) {
+      parts.add(directory.resolve(name));
+    }
+    return parts;
+  }
+
+  /**
+   * The parts among the names of a directory's regular files, by the rules of {@link #list}, in
+   * {@link #NAME_ORDER}: for a listing made on another file system (the Spark job's Hadoop walk).
+   *
+   * @param directory the directory, for the error message
+   * @throws TraceFormatException UNKNOWN_FORMAT when its Arrow parts mix streams and files
+   */
+  public static List<String> select(Path directory, List<String> fileNames) {
+    List<String> parquet = new ArrayList<>();
+    List<String> streams = new ArrayList<>();
+    List<String> files = new ArrayList<>();
+    for (String name : fileNames) {
+      TraceFormat format = formatOf(Path.of(name));
+      if (format == null) {
+        continue;
+      }
+      switch (format) {
+        case PARQUET -> parquet.add(name);
+        case ARROW_STREAM -> streams.add(name);
+        default -> files.add(name);
+      }
+    }
+    List<String> parts = !parquet.isEmpty() ? parquet : !streams.isEmpty() ? streams : files;
     if (parquet.isEmpty() && !streams.isEmpty() && !files.isEmpty()) {
       throw new TraceFormatException(
           ErrorCode.UNKNOWN_FORMAT,
@@ -93,10 +114,10 @@ public final class PartFiles {
               ROOT,
               "the directory mixes Arrow IPC stream parts (%s) and Arrow IPC file parts (%s):"
                   + " the parts of one trace must have one format",
-              streams.get(0).getFileName(),
-              files.get(0).getFileName()));
+              streams.get(0),
+              files.get(0)));
     }
-    parts.sort(NAME_ORDER);
+    parts.sort((a, b) -> compareNames(a, b));
     return parts;
   }
 

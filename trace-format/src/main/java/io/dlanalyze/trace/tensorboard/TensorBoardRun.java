@@ -152,7 +152,15 @@ public final class TensorBoardRun {
     if (name == null) {
       return false;
     }
-    String lower = name.toString().toLowerCase(Locale.ROOT);
+    return isRoleName(name.toString());
+  }
+
+  /**
+   * True for the name of a train or validation subdirectory ({@code train}, {@code validation}...),
+   * whatever its case: the subdirectories whose event files belong to the run above them.
+   */
+  public static boolean isRoleName(String name) {
+    String lower = name.toLowerCase(Locale.ROOT);
     return TRAIN_DIRS.contains(lower) || VALIDATION_DIRS.contains(lower);
   }
 
@@ -190,9 +198,7 @@ public final class TensorBoardRun {
     List<Path> subs = new ArrayList<>();
     try (DirectoryStream<Path> stream = Files.newDirectoryStream(dir)) {
       for (Path sub : stream) {
-        String name = sub.getFileName().toString().toLowerCase(Locale.ROOT);
-        if ((TRAIN_DIRS.contains(name) || VALIDATION_DIRS.contains(name))
-            && Files.isDirectory(sub)) {
+        if (isRoleName(sub.getFileName().toString()) && Files.isDirectory(sub)) {
           subs.add(sub);
         }
       }
