@@ -3,6 +3,7 @@ package io.dlanalyze.batch;
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 
+import io.dlanalyze.trace.PartFiles;
 import io.dlanalyze.trace.TraceFormat;
 import io.dlanalyze.trace.TraceReaders;
 import io.dlanalyze.trace.csv.CsvSidecar;
@@ -11,7 +12,6 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -40,9 +40,9 @@ import java.util.Locale;
  * also covers the sidecar (its name, size, time, head and tail), so new metadata re-analyses the
  * trace.
  *
- * <p>A directory of Parquet part files: size is the sum, mtime the latest, and the hash covers each
- * part in name order (its name, its size, its head and tail), so adding, removing, renaming or
- * changing a part changes the fingerprint.
+ * <p>A directory of part files (Parquet, or Arrow IPC: a recorder's part directory): size is the
+ * sum, mtime the latest, and the hash covers each part in name order (its name, its size, its head
+ * and tail), so adding, removing, renaming or changing a part changes the fingerprint.
  *
  * <p>A TensorBoard run directory: the same over all its event files (named by their path in the
  * run, {@code train/events.out.tfevents...}, so adding a validation file changes it) and the tags
@@ -136,8 +136,8 @@ public final class Fingerprints {
   }
 
   /**
-   * The fingerprint of a local trace: a file, or a directory of part files ({@link
-   * TraceNames#isPartFile}).
+   * The fingerprint of a local trace: a file, or a directory of part files (the parts the reader
+   * reads, {@link PartFiles#list}: Parquet, else Arrow IPC), or a TensorBoard run directory.
    *
    * @throws IOException when the trace cannot be read
    */
@@ -169,12 +169,8 @@ public final class Fingerprints {
       return ofParts(parts);
     }
     List<LocalPart> parts = new ArrayList<>();
-    try (DirectoryStream<Path> stream = Files.newDirectoryStream(trace)) {
-      for (Path file : stream) {
-        if (TraceNames.isPartFile(file.getFileName().toString()) && Files.isRegularFile(file)) {
-          parts.add(new LocalPart(file));
-        }
-      }
+    for (Path file : PartFiles.list(trace)) {
+      parts.add(new LocalPart(file));
     }
     return ofParts(parts);
   }

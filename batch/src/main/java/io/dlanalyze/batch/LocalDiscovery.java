@@ -8,6 +8,8 @@ import io.dlanalyze.trace.ErrorCode;
 import io.dlanalyze.trace.TraceFormatException;
 import io.dlanalyze.trace.tensorboard.TensorBoardRun;
 import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.DirectoryStream;
 import java.nio.file.FileSystems;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
@@ -16,8 +18,10 @@ import java.nio.file.PathMatcher;
 import java.nio.file.SimpleFileVisitor;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 
 /**
@@ -108,21 +112,35 @@ public final class LocalDiscovery {
     return new Found(new ArrayList<>(traces.values()), new ArrayList<>(unlisted.values()), notes);
   }
 
-  /** A directory argument or a directory met by a glob: one trace, or walked. */
+  /** A directory argument or a directory met by a glob: one trace, or walked, or both. */
   private static void directory(
       Path path, Path excluded, Map<String, Path> traces, Map<String, Unlisted> unlisted) {
     if (path.equals(excluded)) {
       return;
     }
-    Path name = path.getFileName();
-    if (name != null && TraceNames.isPartDirectory(name.toString())) {
+    TraceDirectories.Kind kind = kind(path);
+    if (kind == TraceDirectories.Kind.PARQUET_PARTS) {
       traces.put(path.toString(), path);
       return;
     }
-    if (TensorBoardRun.isRunDirectory(path)) {
+    Set<Path> arrowParts = new HashSet<>();
+    if (kind.isTrace()) {
       traces.put(path.toString(), path);
     }
-    walk(path, excluded, null, traces, unlisted);
+    if (kind == TraceDirectories.Kind.ARROW_PARTS) {
+      arrowParts.add(path);
+    }
+    walk(path, excluded, null, traces, unlisted, arrowParts);
+  }
+
+  /** What a local directory is; a directory that cannot be listed is walked (and reported). */
+  private static TraceDirectories.Kind kind(Path dir) {
+    Path name = dir.getFileName();
+    try {
+      return TraceDirectories.kind(name == null ? "" : name.toString(), new LocalListing(dir));
+    } catch (IOException | UncheckedIOException e) {
+      return TraceDirectories.Kind.PLAIN;
+    }
   }
 
   private static void glob(
@@ -144,19 +162,22 @@ public final class LocalDiscovery {
       return;
     }
     PathMatcher matcher = FileSystems.getDefault().getPathMatcher("glob:" + pattern);
-    walk(base, excluded, matcher, traces, unlisted);
+    walk(base, excluded, matcher, traces, unlisted, new HashSet<>());
   }
 
   /**
    * Walks {@code root}. Without a matcher every trace name counts; with one, only paths it matches
-   * count, and a matching directory is taken whole.
+   * count, and a matching directory is taken whole. The Arrow IPC files directly inside the
+   * directories of {@code arrowParts} (and of the Arrow part directories the walk finds) are parts
+   * of their directory's trace, not traces of their own.
    */
   private static void walk(
       Path root,
       Path excluded,
       PathMatcher matcher,
       Map<String, Path> traces,
-      Map<String, Unlisted> unlisted) {
+      Map<String, Unlisted> unlisted,
+      Set<Path> arrowParts) {
     try {
       Files.walkFileTree(
           root,
@@ -173,16 +194,29 @@ public final class LocalDiscovery {
               if (TraceNames.isHidden(name)) {
                 return FileVisitResult.SKIP_SUBTREE;
               }
-              if (matcher == null && isTensorBoardRun(dir)) {
-                traces.put(dir.toString(), dir);
-              }
               if (matcher != null && matcher.matches(dir)) {
                 directory(dir, excluded, traces, unlisted);
                 return FileVisitResult.SKIP_SUBTREE;
               }
-              if (matcher == null && TraceNames.isPartDirectory(name)) {
-                traces.put(dir.toString(), dir);
-                return FileVisitResult.SKIP_SUBTREE;
+              if (matcher != null) {
+                return FileVisitResult.CONTINUE;
+              }
+              TraceDirectories.Kind kind = kind(dir);
+              switch (kind) {
+                case PARQUET_PARTS -> {
+                  traces.put(dir.toString(), dir);
+                  return FileVisitResult.SKIP_SUBTREE;
+                }
+                case TENSORBOARD_RUN -> {
+                  if (!isRoleDirectoryOfARun(dir)) {
+                    traces.put(dir.toString(), dir);
+                  }
+                }
+                case ARROW_PARTS -> {
+                  traces.put(dir.toString(), dir);
+                  arrowParts.add(dir);
+                }
+                case PLAIN -> {}
               }
               return FileVisitResult.CONTINUE;
             }
@@ -193,6 +227,12 @@ public final class LocalDiscovery {
               boolean trace =
                   TraceNames.isTraceFile(name)
                       || (matcher != null && TensorBoardRun.isEventFileName(name));
+              if (trace
+                  && matcher == null
+                  && arrowParts.contains(file.getParent())
+                  && TraceDirectories.isArrowPart(name)) {
+                return FileVisitResult.CONTINUE;
+              }
               if (!attrs.isDirectory() && trace && (matcher == null || matcher.matches(file))) {
                 traces.put(file.toString(), file);
               }
@@ -239,16 +279,40 @@ public final class LocalDiscovery {
   }
 
   /**
-   * A TensorBoard run directory that is not the train or validation subdirectory of a run already
-   * taken whole.
+   * True for the train or validation subdirectory of a TensorBoard run (its event files are the
+   * run's, so it is not a run of its own).
    */
-  private static boolean isTensorBoardRun(Path dir) {
-    if (!TensorBoardRun.isRunDirectory(dir)) {
-      return false;
-    }
+  private static boolean isRoleDirectoryOfARun(Path dir) {
     Path parent = dir.getParent();
-    return parent == null
-        || !TensorBoardRun.isRoleDirectory(dir)
-        || !TensorBoardRun.isRunDirectory(parent);
+    return parent != null
+        && TensorBoardRun.isRoleDirectory(dir)
+        && kind(parent) == TraceDirectories.Kind.TENSORBOARD_RUN;
+  }
+
+  /** A local directory's listing, following symbolic links as the readers do. */
+  private record LocalListing(Path dir) implements TraceDirectories.Listing {
+    @Override
+    public List<TraceDirectories.Entry> entries() throws IOException {
+      return list(dir);
+    }
+
+    @Override
+    public List<TraceDirectories.Entry> entries(String name) throws IOException {
+      return list(dir.resolve(name));
+    }
+
+    private static List<TraceDirectories.Entry> list(Path dir) throws IOException {
+      List<TraceDirectories.Entry> entries = new ArrayList<>();
+      try (DirectoryStream<Path> stream = Files.newDirectoryStream(dir)) {
+        for (Path entry : stream) {
+          entries.add(
+              new TraceDirectories.Entry(
+                  entry.getFileName().toString(),
+                  Files.isDirectory(entry),
+                  Files.isRegularFile(entry)));
+        }
+      }
+      return entries;
+    }
   }
 }

@@ -17,7 +17,9 @@ import java.nio.file.Path;
  *       (a CSV's sidecar {@code .meta.json} is not a trace, nor is anything else);
  *   <li>a directory whose name ends in {@code .parquet} is one trace made of its {@code *.parquet}
  *       part files, read in name order ({@code run-17.parquet/part-00000.parquet}, as Spark and
- *       pyarrow write datasets); any other directory is walked, and its files are separate traces.
+ *       pyarrow write datasets); any other directory is walked, and its files are separate traces,
+ *       unless what it holds makes it one trace ({@link TraceDirectories}: a directory of Arrow IPC
+ *       {@code part-N} files, a TensorBoard run).
  * </ul>
  *
  * <p>A file named on the command line is analysed whatever its name (its format is told from its
