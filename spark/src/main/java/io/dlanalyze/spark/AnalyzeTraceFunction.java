@@ -7,6 +7,8 @@ import io.dlanalyze.batch.AnalysisSettings;
 import io.dlanalyze.batch.Fingerprint;
 import io.dlanalyze.batch.RunRow;
 import io.dlanalyze.batch.TraceAnalysis;
+import io.dlanalyze.batch.TraceDirectories;
+import io.dlanalyze.trace.tensorboard.TensorBoardRun;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
@@ -28,7 +30,8 @@ import org.apache.spark.broadcast.Broadcast;
  * <p>The readers need a local file: a trace on {@code file:} is read in place; one on any other
  * file system (HDFS, S3A) is first copied to a temporary directory under {@code java.io.tmpdir} on
  * the executor (the executor's scratch disk needs room for one trace per core), analysed, and
- * deleted. Its error messages name the original URI, not the copy.
+ * deleted. Its error messages name the original URI, not the copy. A TensorBoard run's tag mapping
+ * file in a parent directory is copied beside it.
  */
 final class AnalyzeTraceFunction implements Function<TraceTask, TaskResult> {
   private static final long serialVersionUID = 1L;
@@ -87,8 +90,13 @@ final class AnalyzeTraceFunction implements Function<TraceTask, TaskResult> {
       scratch = Files.createTempDirectory("dl-analyze-");
       Path local = scratch.resolve(path.getName());
       fs.copyToLocalFile(false, path, new org.apache.hadoop.fs.Path(local.toUri()), true);
+      Path tags = copyTagsFile(fs, status, scratch);
       TraceAnalysis.Result result = analysis.analyze(local, task.path(), fingerprint);
-      return new TaskResult(task.path(), false, result.run(), result.findings());
+      RunRow row = result.run();
+      if (tags != null && row.error() != null) {
+        row = renamed(row, tags.toString(), HadoopTraces.displayPath(tagsOf(fs, status)));
+      }
+      return new TaskResult(task.path(), false, row, result.findings());
     } catch (IOException e) {
       return failed(
           task,
@@ -98,6 +106,51 @@ final class AnalyzeTraceFunction implements Function<TraceTask, TaskResult> {
     } finally {
       delete(scratch);
     }
+  }
+
+  /**
+   * A TensorBoard run (or event file) reads with the tag mapping file of its directory or of the
+   * nearest parent: one above the run is copied beside the copy, where the reader finds it.
+   *
+   * @return the copy, or null when none was needed
+   */
+  private static Path copyTagsFile(FileSystem fs, FileStatus status, Path scratch)
+      throws IOException {
+    org.apache.hadoop.fs.Path tags = tagsOf(fs, status);
+    if (tags == null || (status.isDirectory() && tags.getParent().equals(status.getPath()))) {
+      return null;
+    }
+    Path copy = scratch.resolve(TensorBoardRun.TAGS_FILE);
+    fs.copyToLocalFile(false, tags, new org.apache.hadoop.fs.Path(copy.toUri()), true);
+    return copy;
+  }
+
+  /** The tag mapping file that applies to a TensorBoard run or event file; null for others. */
+  private static org.apache.hadoop.fs.Path tagsOf(FileSystem fs, FileStatus status)
+      throws IOException {
+    org.apache.hadoop.fs.Path path = status.getPath();
+    boolean run =
+        status.isDirectory()
+            ? TraceDirectories.kind(path.getName(), new HadoopTraces.HadoopListing(fs, path))
+                == TraceDirectories.Kind.TENSORBOARD_RUN
+            : TensorBoardRun.isEventFileName(path.getName());
+    return run ? HadoopTraces.tagsFile(fs, status.isDirectory() ? path : path.getParent()) : null;
+  }
+
+  /** An error row whose message names {@code original} instead of the local copy {@code copy}. */
+  private static RunRow renamed(RunRow row, String copy, String original) {
+    if (!row.error().contains(copy)) {
+      return row;
+    }
+    return RunRow.error(
+        row.path(),
+        row.format(),
+        row.fingerprint(),
+        row.config(),
+        row.errorCode(),
+        row.error().replace(copy, original),
+        row.analysisMillis(),
+        row.analyzedAtMillis());
   }
 
   private static TaskResult failed(

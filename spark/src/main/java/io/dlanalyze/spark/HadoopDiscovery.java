@@ -3,9 +3,11 @@ package io.dlanalyze.spark;
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 
+import io.dlanalyze.batch.TraceDirectories;
 import io.dlanalyze.batch.TraceNames;
 import io.dlanalyze.trace.ErrorCode;
 import io.dlanalyze.trace.TraceFormatException;
+import io.dlanalyze.trace.tensorboard.TensorBoardRun;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -20,10 +22,12 @@ import org.apache.hadoop.fs.Path;
 
 /**
  * Finds traces on any Hadoop file system (local, HDFS, S3A...) by the same rules as {@code
- * dl-analyze batch} ({@link TraceNames}): a file argument is a trace; a directory is walked (a
- * {@code *.parquet} directory is one trace); a glob (Hadoop glob syntax: {@code * ? [abc] {a,b}},
- * no {@code **}) is expanded by {@link FileSystem#globStatus} and its matches are taken as
- * directories or trace-named files; the output directory is never searched.
+ * dl-analyze batch} ({@link TraceNames} for files, {@link TraceDirectories} for directories): a
+ * file argument is a trace; a directory is walked (a {@code *.parquet} directory, a directory of
+ * Arrow IPC {@code part-N} files and a TensorBoard run are one trace each); a glob (Hadoop glob
+ * syntax: {@code * ? [abc] {a,b}}, no {@code **}) is expanded by {@link FileSystem#globStatus} and
+ * its matches are taken as directories or trace-named files; the output directory is never
+ * searched.
  */
 final class HadoopDiscovery {
   private HadoopDiscovery() {}
@@ -60,9 +64,10 @@ final class HadoopDiscovery {
           int before = traces.size();
           if (matches != null) {
             for (FileStatus match : matches) {
+              String name = match.getPath().getName();
               if (match.isDirectory()) {
-                directory(fs, match, out, traces, notes);
-              } else if (TraceNames.isTraceFile(match.getPath().getName())) {
+                directory(fs, match, out, traces, notes, false);
+              } else if (TraceNames.isTraceFile(name) || TensorBoardRun.isEventFileName(name)) {
                 add(traces, match.getPath());
               }
             }
@@ -83,7 +88,7 @@ final class HadoopDiscovery {
               format(ROOT, "%s: no such file or directory", fs.makeQualified(path)));
         }
         if (status.isDirectory()) {
-          directory(fs, status, out, traces, notes);
+          directory(fs, status, out, traces, notes, false);
         } else {
           add(traces, status.getPath());
         }
@@ -94,8 +99,21 @@ final class HadoopDiscovery {
     return new Found(new ArrayList<>(traces.values()), notes);
   }
 
+  /**
+   * A directory argument, a directory a glob matched, or one met in the walk: one trace, or walked,
+   * or both, as {@link TraceDirectories} decides (the rule {@code dl-analyze batch}'s walk
+   * applies).
+   *
+   * @param inRun true when the parent directory is a TensorBoard run: its train and validation
+   *     subdirectories are part of it, not runs of their own
+   */
   private static void directory(
-      FileSystem fs, FileStatus status, Path out, Map<String, String> traces, List<String> notes) {
+      FileSystem fs,
+      FileStatus status,
+      Path out,
+      Map<String, String> traces,
+      List<String> notes,
+      boolean inRun) {
     Path path = status.getPath();
     if (path.equals(out)) {
       return;
@@ -105,11 +123,17 @@ final class HadoopDiscovery {
       return;
     }
     FileStatus[] children;
+    TraceDirectories.Kind kind;
     try {
       children = fs.listStatus(path);
+      kind = TraceDirectories.kind(path.getName(), new Listing(fs, path, children));
     } catch (IOException e) {
       notes.add(format(ROOT, "%s: cannot be listed: %s", path, e.getMessage()));
       return;
+    }
+    boolean roleOfRun = inRun && TensorBoardRun.isRoleName(path.getName());
+    if (kind.isTrace() && !(kind == TraceDirectories.Kind.TENSORBOARD_RUN && roleOfRun)) {
+      add(traces, path);
     }
     for (FileStatus child : children) {
       String name = child.getPath().getName();
@@ -117,10 +141,25 @@ final class HadoopDiscovery {
         continue;
       }
       if (child.isDirectory()) {
-        directory(fs, child, out, traces, notes);
-      } else if (TraceNames.isTraceFile(name)) {
+        directory(fs, child, out, traces, notes, kind == TraceDirectories.Kind.TENSORBOARD_RUN);
+      } else if (TraceNames.isTraceFile(name)
+          && !(kind == TraceDirectories.Kind.ARROW_PARTS && TraceDirectories.isArrowPart(name))) {
         add(traces, child.getPath());
       }
+    }
+  }
+
+  /** A directory's listing, its own entries already listed. */
+  private record Listing(FileSystem fs, Path dir, FileStatus[] children)
+      implements TraceDirectories.Listing {
+    @Override
+    public List<TraceDirectories.Entry> entries() {
+      return HadoopTraces.HadoopListing.entries(children);
+    }
+
+    @Override
+    public List<TraceDirectories.Entry> entries(String name) throws IOException {
+      return HadoopTraces.HadoopListing.entries(fs.listStatus(new Path(dir, name)));
     }
   }
 

@@ -2,7 +2,8 @@ package io.dlanalyze.spark;
 
 import io.dlanalyze.batch.Fingerprint;
 import io.dlanalyze.batch.Fingerprints;
-import io.dlanalyze.batch.TraceNames;
+import io.dlanalyze.batch.TraceDirectories;
+import io.dlanalyze.trace.tensorboard.TensorBoardRun;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -29,7 +30,10 @@ final class HadoopTraces {
     return isLocal(qualified) ? qualified.toUri().getPath() : qualified.toString();
   }
 
-  /** The fingerprint of a file, or of a directory of part files, by {@link Fingerprints}' rule. */
+  /**
+   * The fingerprint of a file, or of a directory trace (Parquet or Arrow IPC parts, a TensorBoard
+   * run with the tags file that applies to it), by {@link Fingerprints}' rule.
+   */
   static Fingerprint fingerprint(FileSystem fs, FileStatus status) throws IOException {
     if (!status.isDirectory()) {
       HadoopPart sidecar = null;
@@ -48,13 +52,58 @@ final class HadoopTraces {
       }
       return Fingerprints.ofFile(new HadoopPart(fs, status), sidecar);
     }
+    Path dir = status.getPath();
+    HadoopListing listing = new HadoopListing(fs, dir);
     List<HadoopPart> parts = new ArrayList<>();
-    for (FileStatus child : fs.listStatus(status.getPath())) {
-      if (child.isFile() && TraceNames.isPartFile(child.getPath().getName())) {
-        parts.add(new HadoopPart(fs, child));
+    for (String name :
+        TraceDirectories.files(java.nio.file.Path.of(dir.toUri().getPath()), listing)) {
+      parts.add(new HadoopPart(fs, fs.getFileStatus(new Path(dir, name)), name));
+    }
+    if (TraceDirectories.kind(dir.getName(), listing) == TraceDirectories.Kind.TENSORBOARD_RUN) {
+      Path tags = tagsFile(fs, dir);
+      if (tags != null) {
+        parts.add(new HadoopPart(fs, fs.getFileStatus(tags), TensorBoardRun.TAGS_FILE));
       }
     }
     return Fingerprints.ofParts(parts);
+  }
+
+  /**
+   * The TensorBoard tag mapping file that applies to a run read from {@code dir}: {@value
+   * TensorBoardRun#TAGS_FILE} in it or in the nearest parent that has one, as {@link
+   * TensorBoardRun#tagsFile} looks for it on the local disk; null when there is none.
+   */
+  static Path tagsFile(FileSystem fs, Path dir) throws IOException {
+    for (Path at = dir; at != null; at = at.getParent()) {
+      Path tags = new Path(at, TensorBoardRun.TAGS_FILE);
+      if (fs.exists(tags)) {
+        return tags;
+      }
+    }
+    return null;
+  }
+
+  /** A directory's listing on a Hadoop file system, for {@link TraceDirectories}. */
+  record HadoopListing(FileSystem fs, Path dir) implements TraceDirectories.Listing {
+    static List<TraceDirectories.Entry> entries(FileStatus[] children) {
+      List<TraceDirectories.Entry> entries = new ArrayList<>(children.length);
+      for (FileStatus child : children) {
+        entries.add(
+            new TraceDirectories.Entry(
+                child.getPath().getName(), child.isDirectory(), child.isFile()));
+      }
+      return entries;
+    }
+
+    @Override
+    public List<TraceDirectories.Entry> entries() throws IOException {
+      return entries(fs.listStatus(dir));
+    }
+
+    @Override
+    public List<TraceDirectories.Entry> entries(String name) throws IOException {
+      return entries(fs.listStatus(new Path(dir, name)));
+    }
   }
 
   /** One file on a Hadoop file system, read with positioned reads. */
@@ -62,14 +111,21 @@ final class HadoopTraces {
     private final FileSystem fs;
     private final FileStatus status;
 
+    private final String name;
+
     HadoopPart(FileSystem fs, FileStatus status) {
+      this(fs, status, status.getPath().getName());
+    }
+
+    HadoopPart(FileSystem fs, FileStatus status, String name) {
       this.fs = fs;
       this.status = status;
+      this.name = name;
     }
 
     @Override
     public String name() {
-      return status.getPath().getName();
+      return name;
     }
 
     @Override

@@ -97,4 +97,32 @@ class AnalyzeTraceFunctionTest {
 
     assertThat(run(trace, previous).skipped()).isTrue();
   }
+
+  @Test
+  void run_remoteTensorBoardRun_copiedWithTheTagsFileAboveIt() throws IOException {
+    Path run = Inputs.kerasBuggyRun(dir.resolve("logs/fit-1"));
+
+    TaskResult plain = run(run, null);
+
+    RunRow local = analysis.analyze(run, run.toString(), Fingerprints.ofLocal(run)).run();
+    assertThat(plain.run().format()).isEqualTo("tensorboard");
+    assertThat(plain.run().verdict()).isEqualTo("buggy").isEqualTo(local.verdict());
+    assertThat(plain.run().rootCause()).isEqualTo(local.rootCause());
+    assertThat(plain.run().fingerprint()).isEqualTo(local.fingerprint());
+
+    // a tags file two levels up applies to the run: the copy reads it too (here, refuses it)
+    Files.writeString(dir.resolve("dl-analyze-tags.json"), "{\"epoch_loss\": \"lossy\"}");
+    RunRow tagged = run(run, plain.run()).run();
+
+    RunRow localTagged = analysis.analyze(run, run.toString(), Fingerprints.ofLocal(run)).run();
+    assertThat(localTagged.errorCode()).isEqualTo("bad_metadata");
+    assertThat(tagged.fingerprint()).isEqualTo(localTagged.fingerprint());
+    assertThat(tagged.errorCode()).isEqualTo("bad_metadata");
+    // named by its own URI, not by the executor's copy
+    assertThat(tagged.error())
+        .startsWith("remote:")
+        .contains(dir.toAbsolutePath().resolve("dl-analyze-tags.json") + ": tag pattern")
+        .contains("\"lossy\" is not a target")
+        .doesNotContainPattern("dl-analyze-[0-9]");
+  }
 }

@@ -82,4 +82,53 @@ class HadoopDiscoveryTest {
           .isEqualTo(io.dlanalyze.batch.Fingerprints.ofLocal(local));
     }
   }
+
+  /**
+   * TensorBoard runs and Arrow part directories, beside traces of their own: a real Keras run
+   * (train/ and validation/), a recorder's part directory and a directory of independent traces.
+   */
+  Path runDirectories() throws IOException {
+    Path root = dir.toAbsolutePath().resolve("archive");
+    Inputs.kerasBuggyRun(root.resolve("keras/fit-1"));
+    Inputs.write(root.resolve("keras/fit-1/export.arrows"), Inputs.trace(1));
+    Files.writeString(root.resolve("keras/dl-analyze-tags.json"), "{}");
+    Inputs.writeParts(root.resolve("runs/7"), Inputs.trace(2), 2, ".arrows");
+    Inputs.write(root.resolve("flat/a.arrows"), Inputs.trace(3));
+    Inputs.write(root.resolve("flat/b.arrows"), Inputs.trace(4));
+    return root;
+  }
+
+  @Test
+  void find_tensorBoardRunsAndArrowPartDirectories_sameAsTheLocalWalk() throws IOException {
+    Path root = runDirectories();
+
+    assertThat(hadoop(root.toString()))
+        .isEqualTo(local(root.toString()))
+        .containsExactly(
+            root.resolve("flat/a.arrows").toString(),
+            root.resolve("flat/b.arrows").toString(),
+            root.resolve("keras/fit-1").toString(),
+            root.resolve("keras/fit-1/export.arrows").toString(),
+            root.resolve("runs/7").toString());
+    assertThat(hadoop(root + "/keras/*/train/events.*"))
+        .isEqualTo(local(root + "/keras/*/train/events.*"))
+        .containsExactly(
+            root.resolve("keras/fit-1/train/events.out.tfevents.0.fixture.v2").toString());
+    assertThat(hadoop(root + "/*/*")).isEqualTo(local(root + "/*/*")).hasSize(5);
+  }
+
+  @Test
+  void fingerprint_runDirectories_sameAsTheLocalRule() throws IOException {
+    Path root = runDirectories();
+    org.apache.hadoop.fs.FileSystem fs = org.apache.hadoop.fs.FileSystem.getLocal(conf);
+    for (Path local : List.of(root.resolve("keras/fit-1"), root.resolve("runs/7"))) {
+      io.dlanalyze.batch.Fingerprint expected = io.dlanalyze.batch.Fingerprints.ofLocal(local);
+      assertThat(
+              HadoopTraces.fingerprint(
+                  fs, fs.getFileStatus(new org.apache.hadoop.fs.Path(local.toUri()))))
+          .as(local.toString())
+          .isEqualTo(expected);
+      assertThat(expected.sizeBytes()).isPositive();
+    }
+  }
 }

@@ -31,13 +31,22 @@ final class Inputs {
 
   /** Writes a trace as a directory of Parquet part files, each holding the next batches. */
   static Path writeParts(Path directory, SyntheticTrace trace, int parts) throws IOException {
+    return writeParts(directory, trace, parts, ".parquet");
+  }
+
+  /**
+   * Writes a trace as a directory of part files ({@code part-00000} and {@code extension}: {@code
+   * .parquet}, {@code .arrows}, {@code .arrow}), each holding the next batches.
+   */
+  static Path writeParts(Path directory, SyntheticTrace trace, int parts, String extension)
+      throws IOException {
     Files.createDirectories(directory);
     long rowsPerPart = (trace.totalRows() + parts - 1) / parts;
     try (TraceReader reader =
         trace.open(ReadOptions.all().withBatchRows(trace.rowsPerStep() * 10))) {
       for (int part = 0; part < parts; part++) {
         Path file =
-            directory.resolve(String.format(java.util.Locale.ROOT, "part-%05d.parquet", part));
+            directory.resolve(String.format(java.util.Locale.ROOT, "part-%05d%s", part, extension));
         try (TraceWriter writer =
             TraceWriters.create(file, reader.metadata(), WriteOptions.defaults())) {
           long written = 0;
@@ -49,6 +58,30 @@ final class Inputs {
       }
     }
     return directory;
+  }
+
+  /**
+   * Copies a run of real TensorBoard event files from trace-format's test fixtures
+   * (trace-format/src/test/resources/tensorboard, made by make_fixtures.py): {@code keras-buggy},
+   * Keras' TensorBoard callback on a model trained at a far too high learning rate, its {@code
+   * train} and {@code validation} event files.
+   */
+  static Path kerasBuggyRun(Path to) throws IOException {
+    for (String file :
+        new String[] {
+          "train/events.out.tfevents.0.fixture.v2", "validation/events.out.tfevents.0.fixture.v2"
+        }) {
+      Path target = to.resolve(file);
+      Files.createDirectories(target.getParent());
+      try (java.io.InputStream in =
+          Inputs.class.getResourceAsStream("/tensorboard/keras-buggy/" + file)) {
+        if (in == null) {
+          throw new IOException("no fixture tensorboard/keras-buggy/" + file);
+        }
+        Files.copy(in, target);
+      }
+    }
+    return to;
   }
 
   static void truncate(Path path, long bytes) throws IOException {

@@ -13,6 +13,7 @@ import io.dlanalyze.batch.ResultsOutput;
 import io.dlanalyze.batch.ResultsTables;
 import io.dlanalyze.batch.RunRow;
 import io.dlanalyze.batch.RunStatus;
+import io.dlanalyze.trace.synthetic.Fault;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -143,6 +144,43 @@ class SparkBatchTest {
     assertThat(runs(results))
         .extracting(RunRow::verdict)
         .containsExactly("buggy", "buggy", "healthy");
+  }
+
+  @Test
+  void sparkJob_tensorBoardRunAndArrowPartDirectory_oneTraceEachAsInTheLocalBatch()
+      throws Exception {
+    Path input = dir.resolve("in");
+    Path tensorBoard = Inputs.kerasBuggyRun(input.resolve("logs/fit-1"));
+    Path parts = input.resolve("runs/7");
+    // 200 steps in 3 stream parts, the NaN at step 150 in the third, held back at first
+    Inputs.writeParts(parts, Inputs.trace(2, Fault.nan(1, 150)), 3, ".arrows");
+    Path held = Files.move(parts.resolve("part-00002.arrows"), dir.resolve("part-00002.arrows"));
+    Path results = dir.resolve("spark");
+    Path local = dir.resolve("local");
+    localBatch(input, local);
+
+    assertThat(sparkJob(input.toString(), "--out", results.toString()))
+        .isEqualTo(SparkBatchJob.FAULT_FOUND);
+
+    assertThat(runs(results))
+        .isEqualTo(runs(local))
+        .extracting(RunRow::path, RunRow::format, RunRow::verdict)
+        .containsExactly(
+            org.assertj.core.groups.Tuple.tuple(tensorBoard.toString(), "tensorboard", "buggy"),
+            org.assertj.core.groups.Tuple.tuple(parts.toString(), "arrow-stream", "healthy"));
+    assertThat(findings(results))
+        .isEqualTo(findings(local))
+        .extracting(FindingRow::detector)
+        .contains("not-converging");
+
+    // the next part of the run appears: only that trace is analysed again
+    Files.move(held, parts.resolve("part-00002.arrows"));
+    sparkJob(input.toString(), "--out", results.toString());
+    assertThat(out.toString(StandardCharsets.UTF_8))
+        .contains("this run: 1 analyzed, 1 unchanged and skipped");
+    assertThat(runs(results))
+        .extracting(RunRow::path, RunRow::verdict, RunRow::steps)
+        .contains(org.assertj.core.groups.Tuple.tuple(parts.toString(), "buggy", 200L));
   }
 
   @Test
