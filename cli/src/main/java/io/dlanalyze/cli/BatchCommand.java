@@ -69,8 +69,9 @@ final class BatchCommand implements Callable<Integer> {
       arity = "1..*",
       paramLabel = "PATH",
       description =
-          "Trace files, directories (searched recursively; a *.parquet directory is one"
-              + " trace of part files) or quoted glob patterns ('/data/runs/**.arrows').")
+          "Trace files, directories (searched recursively; a *.parquet directory, a directory"
+              + " of part-N.arrows files and a TensorBoard run directory are one trace each) or"
+              + " quoted glob patterns ('/data/runs/**.arrows').")
   List<String> paths;
 
   @Option(
