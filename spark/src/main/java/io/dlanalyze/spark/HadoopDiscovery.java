@@ -123,13 +123,18 @@ final class HadoopDiscovery {
       return;
     }
     FileStatus[] children;
-    TraceDirectories.Kind kind;
     try {
       children = fs.listStatus(path);
-      kind = TraceDirectories.kind(path.getName(), new Listing(fs, path, children));
     } catch (IOException e) {
       notes.add(format(ROOT, "%s: cannot be listed: %s", path, e.getMessage()));
       return;
+    }
+    TraceDirectories.Kind kind;
+    try {
+      kind = TraceDirectories.kind(path.getName(), new Listing(fs, path, children));
+    } catch (IOException e) {
+      // a train or validation subdirectory that cannot be listed: walked, as the local batch does
+      kind = TraceDirectories.Kind.PLAIN;
     }
     boolean roleOfRun = inRun && TensorBoardRun.isRoleName(path.getName());
     if (kind.isTrace() && !(kind == TraceDirectories.Kind.TENSORBOARD_RUN && roleOfRun)) {
