@@ -38,6 +38,10 @@ import java.util.TreeMap;
  *       train} and {@code validation} subdirectories) is one trace; its other files are still
  *       searched, its event files and role subdirectories are not traces of their own; an event
  *       file a glob matches is a trace of its own;
+ *   <li>a directory of Arrow IPC part files ({@code runs/7/part-00000.arrows}, {@link
+ *       TraceDirectories}) is one trace, like a {@code *.parquet} directory; its other files and
+ *       subdirectories are still searched, its Arrow IPC files are not traces of their own; a part
+ *       file a glob matches is a trace of its own;
  *   <li>the output directory is never searched, so results tables are not analysed as traces.
  * </ul>
  *
