@@ -7,4 +7,7 @@
  * detectors} (built-in rules, one class each), {@code baselines} (replayed Keras callbacks) and
  * {@code report} (renderers).
  */
+@NullMarked
 package io.dlanalyze.analyzer;
+
+import org.jspecify.annotations.NullMarked;

@@ -9,4 +9,7 @@
  * io.dlanalyze.batch.Fingerprints.Part} and reuses everything else. {@code docs/nightly.md}
  * documents the rules and the tables.
  */
+@NullMarked
 package io.dlanalyze.batch;
+
+import org.jspecify.annotations.NullMarked;

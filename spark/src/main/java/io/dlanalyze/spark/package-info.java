@@ -7,4 +7,7 @@
  * parquet-mr, Jackson and Arrow are relocated inside the job jar so they never meet Spark's own
  * copies. See docs/nightly.md.
  */
+@NullMarked
 package io.dlanalyze.spark;
+
+import org.jspecify.annotations.NullMarked;

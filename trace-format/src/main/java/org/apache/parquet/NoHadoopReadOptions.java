@@ -7,6 +7,7 @@ import org.apache.parquet.compression.CompressionCodecFactory;
 import org.apache.parquet.conf.PlainParquetConfiguration;
 import org.apache.parquet.filter2.compat.FilterCompat;
 import org.apache.parquet.format.converter.ParquetMetadataConverter;
+import org.jspecify.annotations.NullMarked;
 
 /**
  * Builds {@link ParquetReadOptions} without touching Hadoop.
@@ -18,7 +19,10 @@ import org.apache.parquet.format.converter.ParquetMetadataConverter;
  * the codec factory directly. This works on the class path (one class loader, same runtime
  * package), not as a named JPMS module. If parquet-mr changes the constructor, this class stops
  * compiling, which is the intended alarm.
+ *
+ * <p>{@code @NullMarked} on the class, not on a package-info: the package is parquet-mr's.
  */
+@NullMarked
 public final class NoHadoopReadOptions {
   /** parquet-mr's default read buffer size (8 MiB). */
   private static final int MAX_ALLOCATION_SIZE = 8 << 20;

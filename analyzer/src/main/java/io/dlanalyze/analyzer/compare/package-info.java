@@ -3,4 +3,7 @@
  * where and how they diverge first, their loss and accuracy curves, and the findings only one of
  * them has.
  */
+@NullMarked
 package io.dlanalyze.analyzer.compare;
+
+import org.jspecify.annotations.NullMarked;

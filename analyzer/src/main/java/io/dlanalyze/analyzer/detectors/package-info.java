@@ -11,4 +11,7 @@
  * rules ({@link io.dlanalyze.analyzer.detectors.Rows}, {@link
  * io.dlanalyze.analyzer.detectors.GradientNorms}).
  */
+@NullMarked
 package io.dlanalyze.analyzer.detectors;
+
+import org.jspecify.annotations.NullMarked;

@@ -3,4 +3,7 @@
  * per-(layer, phase) arrays, drives the detectors and baselines, ranks the findings and assembles
  * the report.
  */
+@NullMarked
 package io.dlanalyze.analyzer.engine;
+
+import org.jspecify.annotations.NullMarked;

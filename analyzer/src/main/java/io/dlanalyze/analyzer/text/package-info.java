@@ -4,4 +4,7 @@
  * io.dlanalyze.analyzer.text.Numbers}) and the phrases that name a phase or a place ({@link
  * io.dlanalyze.analyzer.text.Phrases}).
  */
+@NullMarked
 package io.dlanalyze.analyzer.text;
+
+import org.jspecify.annotations.NullMarked;

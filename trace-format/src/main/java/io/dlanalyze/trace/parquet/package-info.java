@@ -4,4 +4,7 @@
  * io.dlanalyze.trace.parquet.ParquetTraceWriter} writes the v1 schema. Both run on parquet-mr
  * without Hadoop on the class path.
  */
+@NullMarked
 package io.dlanalyze.trace.parquet;
+
+import org.jspecify.annotations.NullMarked;
