@@ -14,6 +14,7 @@ import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Where an output file is written so that it is never seen half-written.
@@ -69,7 +70,10 @@ public final class AtomicOutput {
     }
     Path file = attributes != null ? absolute.toRealPath() : followDangling(absolute);
     Path directory = file.getParent();
-    if (directory != null && !Files.isDirectory(directory)) {
+    if (directory == null) {
+      throw new IOException("is a directory"); // an absolute path without a parent is the root
+    }
+    if (!Files.isDirectory(directory)) {
       throw new IOException("directory does not exist: " + directory);
     }
     StaleTemporaries.clean(directory);
@@ -85,7 +89,7 @@ public final class AtomicOutput {
   }
 
   /** The attributes of what {@code path} names, links followed; null when nothing is there. */
-  private static BasicFileAttributes attributes(Path path) throws IOException {
+  private static @Nullable BasicFileAttributes attributes(Path path) throws IOException {
     try {
       return Files.readAttributes(path, BasicFileAttributes.class);
     } catch (NoSuchFileException e) {

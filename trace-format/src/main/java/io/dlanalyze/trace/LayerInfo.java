@@ -2,6 +2,8 @@ package io.dlanalyze.trace;
 
 import static java.util.Objects.requireNonNull;
 
+import org.jspecify.annotations.Nullable;
+
 /**
  * One entry of the {@code dltrace.layers} metadata: a layer as the recorder saw it.
  *
@@ -24,15 +26,15 @@ import static java.util.Objects.requireNonNull;
 public record LayerInfo(
     int index,
     String name,
-    String type,
-    String activation,
+    @Nullable String type,
+    @Nullable String activation,
     long params,
     boolean trainable,
-    Boolean training,
+    @Nullable Boolean training,
     boolean inOptimizer,
     long fanIn,
     long fanOut,
-    String regularizer) {
+    @Nullable String regularizer) {
   /**
    * The largest layer index a trace may use (2^20), in rows and in {@code dltrace.layers}: larger
    * values are rejected rather than sizing per-layer tables by them.
@@ -45,7 +47,12 @@ public record LayerInfo(
 
   /** A layer with the core fields only (the optional extension fields not known). */
   public LayerInfo(
-      int index, String name, String type, String activation, long params, boolean trainable) {
+      int index,
+      String name,
+      @Nullable String type,
+      @Nullable String activation,
+      long params,
+      boolean trainable) {
     this(index, name, type, activation, params, trainable, null, true, -1, -1, null);
   }
 

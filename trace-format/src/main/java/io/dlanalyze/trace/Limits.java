@@ -3,6 +3,8 @@ package io.dlanalyze.trace;
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 
+import org.jspecify.annotations.Nullable;
+
 /**
  * The bounds every reader enforces, so that the memory a trace takes is justified by the trace
  * (docs/trace-format.md, "Limits and robustness"). Each is an error naming the file, never a silent
@@ -46,7 +48,7 @@ public final class Limits {
    * @param what "layer name", "layer type" or "phase name"
    */
   public static String checkName(String what, String value) {
-    if (value != null && value.length() > MAX_NAME_CHARS) {
+    if (value.length() > MAX_NAME_CHARS) {
       throw nameTooLong(what, value.length(), value);
     }
     return value;
@@ -62,7 +64,8 @@ public final class Limits {
     }
   }
 
-  private static TraceFormatException nameTooLong(String what, long length, String value) {
+  private static TraceFormatException nameTooLong(
+      String what, long length, @Nullable String value) {
     String unit = value == null ? "bytes" : "characters";
     String start =
         value == null

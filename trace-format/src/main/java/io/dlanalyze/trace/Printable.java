@@ -3,6 +3,8 @@ package io.dlanalyze.trace;
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 
+import org.jspecify.annotations.Nullable;
+
 /**
  * Strings from a trace (layer names, phase names, metadata, file names) made safe to print on a
  * terminal or in a one-line message: control characters become visible escapes, so a hostile name
@@ -18,7 +20,7 @@ public final class Printable {
   private Printable() {}
 
   /** {@code text} with its control characters escaped; the same instance when there are none. */
-  public static String escape(String text) {
+  public static @Nullable String escape(@Nullable String text) {
     if (text == null) {
       return null;
     }

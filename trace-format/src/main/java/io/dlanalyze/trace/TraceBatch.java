@@ -6,6 +6,7 @@ import static java.util.Locale.ROOT;
 import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A block of trace rows held column by column in primitive arrays, reused from one batch to the
@@ -161,7 +162,7 @@ public final class TraceBatch {
   }
 
   /** The null mask of a column, or {@code null} when the column has no nulls in this batch. */
-  public boolean[] nullMask(Column column) {
+  public boolean @Nullable [] nullMask(Column column) {
     int i = column.ordinal();
     return hasNulls[i] ? nullMasks[i] : null;
   }

@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The strings of one trace, interned once: layer names, layer types and phase names that this
@@ -39,12 +40,12 @@ public final class TraceDictionary {
   }
 
   /** The id of a layer type, adding it on first use; {@code null} maps to -1. */
-  public int layerTypeId(String type) {
+  public int layerTypeId(@Nullable String type) {
     return type == null ? -1 : layerTypes.idOf(type);
   }
 
   /** The layer type of an id, or {@code null} for -1. */
-  public String layerType(int id) {
+  public @Nullable String layerType(int id) {
     return id < 0 ? null : layerTypes.get(id);
   }
 

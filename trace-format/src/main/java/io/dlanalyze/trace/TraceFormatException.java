@@ -3,6 +3,7 @@ package io.dlanalyze.trace;
 import static java.util.Objects.requireNonNull;
 
 import java.nio.file.Path;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A trace that cannot be read or does not follow the contract. The message is one line, meant for
@@ -12,16 +13,21 @@ public final class TraceFormatException extends RuntimeException {
   private static final long serialVersionUID = 1L;
 
   private final ErrorCode code;
-  private final transient Path file;
-  private final String location;
+  private final transient @Nullable Path file;
+  private final @Nullable String location;
   private final String detail;
 
-  public TraceFormatException(ErrorCode code, Path file, String location, String detail) {
+  public TraceFormatException(
+      ErrorCode code, @Nullable Path file, @Nullable String location, String detail) {
     this(code, file, location, detail, null);
   }
 
   public TraceFormatException(
-      ErrorCode code, Path file, String location, String detail, Throwable cause) {
+      ErrorCode code,
+      @Nullable Path file,
+      @Nullable String location,
+      String detail,
+      @Nullable Throwable cause) {
     super(render(file, location, detail), cause);
     this.code = requireNonNull(code, "code is null");
     this.file = file;
@@ -34,12 +40,12 @@ public final class TraceFormatException extends RuntimeException {
   }
 
   /** The file the problem is in, or {@code null} when there is none. */
-  public Path file() {
+  public @Nullable Path file() {
     return file;
   }
 
   /** Where in the file ("row 12", "row group 3"), or {@code null}. */
-  public String location() {
+  public @Nullable String location() {
     return location;
   }
 
@@ -52,7 +58,7 @@ public final class TraceFormatException extends RuntimeException {
    * This error with its file and location set, when it has none: for errors raised where the file
    * is not known (a name over {@link Limits#MAX_NAME_CHARS}), completed by the reader.
    */
-  public TraceFormatException at(Path file, String location) {
+  public TraceFormatException at(Path file, @Nullable String location) {
     if (this.file != null) {
       return this;
     }
@@ -60,7 +66,7 @@ public final class TraceFormatException extends RuntimeException {
         code, file, this.location != null ? this.location : location, detail, this);
   }
 
-  private static String render(Path file, String location, String detail) {
+  private static String render(@Nullable Path file, @Nullable String location, String detail) {
     StringBuilder message = new StringBuilder();
     if (file != null) {
       message.append(file).append(": ");

@@ -2,6 +2,7 @@ package io.dlanalyze.trace;
 
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
+import static java.util.Objects.requireNonNullElse;
 
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
@@ -23,6 +24,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalDouble;
 import java.util.OptionalInt;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The key-value metadata of a trace (Parquet footer, Arrow schema metadata or the CSV sidecar
@@ -105,7 +107,7 @@ public final class TraceMetadata {
   }
 
   /** Keys and values within {@link Limits}; an {@link IllegalArgumentException} otherwise. */
-  private static void checkSize(String key, String value) {
+  private static void checkSize(String key, @Nullable String value) {
     if (key.length() > Limits.MAX_METADATA_KEY_CHARS) {
       throw new IllegalArgumentException(
           format(
@@ -124,6 +126,14 @@ public final class TraceMetadata {
               value.length(),
               limit));
     }
+  }
+
+  /**
+   * The problem {@link #of} found, from its {@link IllegalArgumentException}: the message it always
+   * has.
+   */
+  public static String problem(IllegalArgumentException e) {
+    return requireNonNullElse(e.getMessage(), "dltrace metadata is not valid");
   }
 
   /** All key-value pairs, in file order. */
@@ -272,7 +282,7 @@ public final class TraceMetadata {
    * times the text's size (300,000 entries ran out of a 320 MB heap before anything was read).
    * Types and activations repeat from layer to layer and are kept once.
    */
-  private static List<LayerInfo> parseLayers(String json) {
+  private static List<LayerInfo> parseLayers(@Nullable String json) {
     if (json == null || json.isBlank()) {
       return List.of();
     }
@@ -390,7 +400,7 @@ public final class TraceMetadata {
    * The regularizer as compact JSON (an object of factors, or a quoted name), or null for none:
    * absent, null, empty, or longer than a name may be.
    */
-  private static String regularizer(JsonNode node) {
+  private static @Nullable String regularizer(@Nullable JsonNode node) {
     if (node == null || node.isNull() || (node.isContainerNode() && node.isEmpty())) {
       return null;
     }
@@ -401,11 +411,11 @@ public final class TraceMetadata {
     return text;
   }
 
-  private static String textOrNull(JsonNode node) {
+  private static @Nullable String textOrNull(@Nullable JsonNode node) {
     return node == null || node.isNull() ? null : node.asText();
   }
 
-  private static OptionalDouble parseDouble(String text) {
+  private static OptionalDouble parseDouble(@Nullable String text) {
     if (text == null) {
       return OptionalDouble.empty();
     }
@@ -416,7 +426,7 @@ public final class TraceMetadata {
     }
   }
 
-  private static OptionalInt parseInt(String text) {
+  private static OptionalInt parseInt(@Nullable String text) {
     if (text == null) {
       return OptionalInt.empty();
     }

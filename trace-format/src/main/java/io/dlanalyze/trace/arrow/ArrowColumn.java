@@ -2,6 +2,7 @@ package io.dlanalyze.trace.arrow;
 
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
+import static java.util.Objects.requireNonNull;
 
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.ColumnType;
@@ -28,6 +29,7 @@ import org.apache.arrow.vector.dictionary.Dictionary;
 import org.apache.arrow.vector.types.FloatingPointPrecision;
 import org.apache.arrow.vector.types.pojo.ArrowType;
 import org.apache.arrow.vector.types.pojo.Field;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One contract column of an Arrow file bound to its vector: knows the physical kind and copies a
@@ -61,10 +63,13 @@ final class ArrowColumn {
   private final Column column;
   private final FieldVector vector;
   private final Kind kind;
-  private final Kind dictionaryValueKind;
+  private final @Nullable Kind dictionaryValueKind;
   private final long dictionaryId;
-  private final ToIntFunction<String> resolver;
-  private final Utf8Ids plainIds;
+
+  /** The id of a layer name, layer type or phase; {@code null} for a column of numbers. */
+  private final @Nullable ToIntFunction<String> resolver;
+
+  private final @Nullable Utf8Ids plainIds;
   private int[] localToGlobal = new int[0];
   private int localCount = -1;
   private int[] indexScratch = new int[0];
@@ -76,7 +81,7 @@ final class ArrowColumn {
       Column column,
       FieldVector vector,
       Kind kind,
-      Kind dictionaryValueKind,
+      @Nullable Kind dictionaryValueKind,
       long dictionaryId,
       TraceDictionary dictionary) {
     this.file = file;
@@ -130,14 +135,7 @@ final class ArrowColumn {
           file, column, vector, Kind.DICTIONARY, values, field.getDictionary().getId(), dictionary);
     }
     Kind kind = kindOf(field.getType());
-    boolean ok =
-        kind != null
-            && switch (column.type()) {
-              case INT32, INT64 -> isInteger(kind);
-              case FLOAT64 -> kind == Kind.FLOAT32 || kind == Kind.FLOAT64;
-              case STRING -> kind == Kind.UTF8 || kind == Kind.LARGE_UTF8 || kind == Kind.UTF8_VIEW;
-            };
-    if (!ok) {
+    if (kind == null || !readableAs(column, kind)) {
       throw SchemaErrors.wrongType(
           file, column, "Arrow type " + typeName(field.getType()), expected(column));
     }
@@ -305,6 +303,7 @@ final class ArrowColumn {
   private void copyStrings(
       TraceBatch batch, int from, int n, long firstRow, ArrowDictionaries dictionaries) {
     int[] dst = batch.ints(column);
+    Utf8Ids ids = requireNonNull(plainIds, "not a string column");
     switch (kind) {
       case DICTIONARY -> copyDictionaryIds(batch, dst, from, n, firstRow, dictionaries);
       case UTF8 -> {
@@ -313,7 +312,7 @@ final class ArrowColumn {
         for (int i = 0; i < n; i++) {
           int start = offsets.getInt((from + i) * 4L);
           int length = offsets.getInt((from + i + 1) * 4L) - start;
-          dst[i] = plainId(data, start, length, from + i);
+          dst[i] = plainId(ids, data, start, length, from + i);
         }
       }
       case LARGE_UTF8 -> {
@@ -322,7 +321,7 @@ final class ArrowColumn {
         for (int i = 0; i < n; i++) {
           long start = offsets.getLong((from + i) * 8L);
           int length = (int) (offsets.getLong((from + i + 1) * 8L) - start);
-          dst[i] = plainId(data, start, length, from + i);
+          dst[i] = plainId(ids, data, start, length, from + i);
         }
       }
       case UTF8_VIEW -> {
@@ -332,7 +331,7 @@ final class ArrowColumn {
             dst[i] = -1;
           } else {
             byte[] value = views.get(from + i);
-            dst[i] = plainIds.id(value, 0, value.length);
+            dst[i] = ids.id(value, 0, value.length);
           }
         }
       }
@@ -341,7 +340,7 @@ final class ArrowColumn {
     }
   }
 
-  private int plainId(ArrowBuf data, long start, int length, int index) {
+  private int plainId(Utf8Ids ids, ArrowBuf data, long start, int length, int index) {
     if (nullCount > 0 && vector.isNull(index)) {
       return -1;
     }
@@ -350,7 +349,7 @@ final class ArrowColumn {
       bytes = new byte[Math.max(length, bytes.length * 2)];
     }
     data.getBytes(start, bytes, 0, length);
-    return plainIds.id(bytes, 0, length);
+    return ids.id(bytes, 0, length);
   }
 
   private void copyDictionaryIds(
@@ -409,6 +408,8 @@ final class ArrowColumn {
 
   private void resolveDictionary(Dictionary dictionary) {
     FieldVector values = dictionary.getVector();
+    Kind valueKind = requireNonNull(dictionaryValueKind, "not a dictionary column");
+    ToIntFunction<String> ids = requireNonNull(resolver, "not a string column");
     try {
       VectorChecks.check(values);
     } catch (RuntimeException e) {
@@ -435,15 +436,15 @@ final class ArrowColumn {
         Limits.checkNameBytes(Limits.nameKind(column), strings.getValueLength(i));
       }
       byte[] value =
-          switch (dictionaryValueKind) {
+          switch (valueKind) {
             case UTF8 -> ((VarCharVector) values).get(i);
             case LARGE_UTF8 -> ((LargeVarCharVector) values).get(i);
             case UTF8_VIEW -> ((ViewVarCharVector) values).get(i);
             case INT8, INT16, INT32, INT64, UINT8, UINT16, UINT32, FLOAT32, FLOAT64, DICTIONARY ->
-                throw new IllegalStateException("not a string dictionary: " + dictionaryValueKind);
+                throw new IllegalStateException("not a string dictionary: " + valueKind);
           };
       localToGlobal[i] =
-          resolver.applyAsInt(
+          ids.applyAsInt(
               Limits.checkName(Limits.nameKind(column), new String(value, StandardCharsets.UTF_8)));
     }
     localCount = count;
@@ -460,6 +461,14 @@ final class ArrowColumn {
     Arrays.fill(batch.nullMaskForWrite(column), 0, n, true);
   }
 
+  private static boolean readableAs(Column column, Kind kind) {
+    return switch (column.type()) {
+      case INT32, INT64 -> isInteger(kind);
+      case FLOAT64 -> kind == Kind.FLOAT32 || kind == Kind.FLOAT64;
+      case STRING -> kind == Kind.UTF8 || kind == Kind.LARGE_UTF8 || kind == Kind.UTF8_VIEW;
+    };
+  }
+
   private static boolean isInteger(Kind kind) {
     return switch (kind) {
       case INT8, INT16, INT32, INT64, UINT8, UINT16, UINT32 -> true;
@@ -468,7 +477,7 @@ final class ArrowColumn {
   }
 
   /** The kind of an Arrow type, or {@code null} for a type the reader does not accept. */
-  private static Kind kindOf(ArrowType type) {
+  private static @Nullable Kind kindOf(ArrowType type) {
     if (type instanceof ArrowType.Int t) {
       return switch (t.getBitWidth()) {
         case 8 -> t.getIsSigned() ? Kind.INT8 : Kind.UINT8;

@@ -41,6 +41,7 @@ import org.apache.arrow.vector.ipc.ArrowReader;
 import org.apache.arrow.vector.ipc.ArrowStreamReader;
 import org.apache.arrow.vector.ipc.message.ArrowBlock;
 import org.apache.arrow.vector.types.pojo.ArrowType;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Reads an Arrow IPC stream or IPC file record batch by record batch into a reused {@link
@@ -80,7 +81,7 @@ public final class ArrowTraceReader implements TraceReader {
   private final FileChannel channel;
   private final long fileSize;
   private final ArrowStreamReader arrow;
-  private final IpcFooter footer;
+  private final @Nullable IpcFooter footer;
   private final boolean footerMissing;
   private final VectorSchemaRoot root;
   private final TraceMetadata metadata;
@@ -93,9 +94,9 @@ public final class ArrowTraceReader implements TraceReader {
   private final long totalRows;
   private final List<String> warnings = new ArrayList<>();
   private final UnknownPhases unknownPhases = new UnknownPhases();
-  private final Follow follow;
+  private final @Nullable Follow follow;
   private CheckedMessages messages;
-  private TraceMetadata withTrailing;
+  private @Nullable TraceMetadata withTrailing;
   private int trailingSeen;
   private int recordRows;
   private int recordOffset;
@@ -119,12 +120,16 @@ public final class ArrowTraceReader implements TraceReader {
   }
 
   private ArrowTraceReader(
-      Path path, TraceFormat format, ReadOptions options, BufferAllocator parent) {
+      Path path, TraceFormat format, ReadOptions options, @Nullable BufferAllocator parent) {
     this(path, format, options, parent, null);
   }
 
   private ArrowTraceReader(
-      Path path, TraceFormat format, ReadOptions options, BufferAllocator parent, Follow follow) {
+      Path path,
+      TraceFormat format,
+      ReadOptions options,
+      @Nullable BufferAllocator parent,
+      @Nullable Follow follow) {
     this.path = path;
     this.follow = follow;
     this.format = format;
@@ -142,7 +147,7 @@ public final class ArrowTraceReader implements TraceReader {
               ? new RootAllocator(memoryLimit)
               : parent.newChildAllocator("arrow-trace-reader", 0, memoryLimit);
       this.allocator = memory;
-      IpcFooter fileFooter = null;
+      @Nullable IpcFooter fileFooter = null;
       long end = fileSize;
       boolean missingFooter = false;
       if (format == TraceFormat.ARROW_FILE) {
@@ -222,7 +227,7 @@ public final class ArrowTraceReader implements TraceReader {
    * {@code null} parent means a private root allocator.
    */
   public static ArrowTraceReader open(
-      Path path, TraceFormat format, ReadOptions options, BufferAllocator parent) {
+      Path path, TraceFormat format, ReadOptions options, @Nullable BufferAllocator parent) {
     if (format != TraceFormat.ARROW_FILE && format != TraceFormat.ARROW_STREAM) {
       throw new IllegalArgumentException("not an Arrow format: " + format);
     }
@@ -372,7 +377,8 @@ public final class ArrowTraceReader implements TraceReader {
     try {
       return TraceMetadata.of(ArrowMetadata.ordered(values));
     } catch (IllegalArgumentException e) {
-      throw new TraceFormatException(ErrorCode.BAD_METADATA, path, null, e.getMessage(), e);
+      throw new TraceFormatException(
+          ErrorCode.BAD_METADATA, path, null, TraceMetadata.problem(e), e);
     }
   }
 
@@ -447,7 +453,8 @@ public final class ArrowTraceReader implements TraceReader {
       try {
         withTrailing = TraceMetadata.of(values);
       } catch (IllegalArgumentException e) {
-        throw new TraceFormatException(ErrorCode.BAD_METADATA, path, null, e.getMessage(), e);
+        throw new TraceFormatException(
+            ErrorCode.BAD_METADATA, path, null, TraceMetadata.problem(e), e);
       }
     }
     return withTrailing;
@@ -689,7 +696,10 @@ public final class ArrowTraceReader implements TraceReader {
     closeQuietly(arrow, channel, allocator);
   }
 
-  private static void closeQuietly(ArrowReader reader, FileChannel opened, BufferAllocator memory) {
+  private static void closeQuietly(
+      @Nullable ArrowReader reader,
+      @Nullable FileChannel opened,
+      @Nullable BufferAllocator memory) {
     try {
       if (reader != null) {
         reader.close();
@@ -711,7 +721,10 @@ public final class ArrowTraceReader implements TraceReader {
 
   /** Releases everything after a failed open, keeping the open's exception as the one thrown. */
   private static void closeAfterFailure(
-      ArrowReader reader, FileChannel opened, BufferAllocator memory, Exception failure) {
+      @Nullable ArrowReader reader,
+      @Nullable FileChannel opened,
+      @Nullable BufferAllocator memory,
+      Exception failure) {
     try {
       closeQuietly(reader, opened, memory);
     } catch (RuntimeException e) {
@@ -725,8 +738,10 @@ public final class ArrowTraceReader implements TraceReader {
 
   /** The problem in words: the checks' own messages, or the decoders' without Java names. */
   private static String message(Throwable e) {
-    if (e instanceof CheckedMessages.Corrupt || e instanceof CheckedMessages.Truncated) {
-      return e.getMessage();
+    String own = e.getMessage();
+    if ((e instanceof CheckedMessages.Corrupt || e instanceof CheckedMessages.Truncated)
+        && own != null) {
+      return own;
     }
     return ReadErrors.describe(e, "its bytes cannot be decoded");
   }

@@ -2,6 +2,7 @@ package io.dlanalyze.trace.arrow;
 
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
+import static java.util.Objects.requireNonNull;
 
 import io.dlanalyze.trace.AtomicOutput;
 import io.dlanalyze.trace.Column;
@@ -50,6 +51,7 @@ import org.apache.arrow.vector.types.pojo.DictionaryEncoding;
 import org.apache.arrow.vector.types.pojo.Field;
 import org.apache.arrow.vector.types.pojo.FieldType;
 import org.apache.arrow.vector.types.pojo.Schema;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Writes a trace as an Arrow IPC stream or IPC file: the 16 contract columns in contract order,
@@ -91,7 +93,7 @@ public final class ArrowTraceWriter implements TraceWriter {
       TraceFormat format,
       TraceMetadata metadata,
       WriteOptions options,
-      BufferAllocator parent) {
+      @Nullable BufferAllocator parent) {
     options.checkFor(format);
     this.target = target;
     this.rowGroupRows = options.rowGroupRows();
@@ -177,7 +179,7 @@ public final class ArrowTraceWriter implements TraceWriter {
       TraceFormat format,
       TraceMetadata metadata,
       WriteOptions options,
-      BufferAllocator parent) {
+      @Nullable BufferAllocator parent) {
     if (format != TraceFormat.ARROW_FILE && format != TraceFormat.ARROW_STREAM) {
       throw new IllegalArgumentException("not an Arrow format: " + format);
     }
@@ -199,7 +201,7 @@ public final class ArrowTraceWriter implements TraceWriter {
         : CommonsCompressionFactory.INSTANCE;
   }
 
-  private static Field field(Column column, ArrowType type, DictionaryEncoding encoding) {
+  private static Field field(Column column, ArrowType type, @Nullable DictionaryEncoding encoding) {
     return new Field(column.wireName(), new FieldType(column.isNullable(), type, encoding), null);
   }
 
@@ -282,8 +284,8 @@ public final class ArrowTraceWriter implements TraceWriter {
         case STRING -> strings[column.ordinal()].append(batch, offset, n, data, filled);
       }
       setBits(validity, filled, n, true);
-      if (batch.hasNulls(column)) {
-        boolean[] mask = batch.nullMask(column);
+      boolean[] mask = batch.nullMask(column);
+      if (mask != null) {
         for (int i = 0; i < n; i++) {
           if (mask[offset + i]) {
             if (!column.isNullable()) {
@@ -388,7 +390,7 @@ public final class ArrowTraceWriter implements TraceWriter {
     output.abort();
   }
 
-  private void closeQuietly(FileChannel opened, VectorSchemaRoot created) {
+  private void closeQuietly(@Nullable FileChannel opened, @Nullable VectorSchemaRoot created) {
     try {
       if (opened != null) {
         opened.close();
@@ -426,7 +428,7 @@ public final class ArrowTraceWriter implements TraceWriter {
     private final Column column;
     private final VarCharVector values;
     private final Map<String, Integer> indexOf = new HashMap<>();
-    private TraceDictionary source;
+    private @Nullable TraceDictionary source;
     private int[] cache = new int[0];
     private int count;
 
@@ -436,8 +438,9 @@ public final class ArrowTraceWriter implements TraceWriter {
     }
 
     void append(TraceBatch batch, int offset, int n, ArrowBuf data, int at) {
-      if (batch.dictionary() != source) {
-        source = batch.dictionary();
+      TraceDictionary dictionary = batch.dictionary();
+      if (dictionary != source) {
+        source = dictionary;
         Arrays.fill(cache, -1);
       }
       int[] ids = batch.ints(column);
@@ -449,18 +452,18 @@ public final class ArrowTraceWriter implements TraceWriter {
         } else if (id < cache.length && cache[id] >= 0) {
           index = cache[id];
         } else {
-          index = resolve(id);
+          index = resolve(dictionary, id);
         }
         data.setInt((long) (at + i) * 4, index);
       }
     }
 
-    private int resolve(int id) {
+    private int resolve(TraceDictionary dictionary, int id) {
       String value =
           switch (column) {
-            case LAYER_NAME -> source.layerName(id);
-            case LAYER_TYPE -> source.layerType(id);
-            case PHASE -> source.phaseName(id);
+            case LAYER_NAME -> dictionary.layerName(id);
+            case LAYER_TYPE -> requireNonNull(dictionary.layerType(id), "a type id is -1 or known");
+            case PHASE -> dictionary.phaseName(id);
             default -> throw new IllegalStateException("not a string column: " + column);
           };
       Integer index = indexOf.get(value);

@@ -21,6 +21,7 @@ import org.apache.arrow.vector.ipc.message.MessageSerializer;
 import org.apache.arrow.vector.types.pojo.ArrowType;
 import org.apache.arrow.vector.types.pojo.Field;
 import org.apache.arrow.vector.types.pojo.Schema;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Checks the body of a record or dictionary batch against its header and the schema before Arrow
@@ -119,7 +120,8 @@ final class BatchLayout {
    * @throws Truncated when the body runs past the end of the data but is otherwise consistent
    * @throws Corrupt for anything impossible
    */
-  static void check(Schema schema, RecordBatch batch, Body body, long available, Long dictionaryId)
+  static void check(
+      Schema schema, RecordBatch batch, Body body, long available, @Nullable Long dictionaryId)
       throws IOException {
     if (batch == null) {
       throw new Corrupt("a dictionary batch without data");
@@ -419,7 +421,7 @@ final class BatchLayout {
     }
   }
 
-  private static Field dictionaryField(List<Field> fields, long id) {
+  private static @Nullable Field dictionaryField(List<Field> fields, long id) {
     for (Field field : fields) {
       if (field.getDictionary() != null && field.getDictionary().getId() == id) {
         return field;

@@ -2,6 +2,7 @@ package io.dlanalyze.trace.arrow;
 
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
+import static java.util.Objects.requireNonNull;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -21,6 +22,7 @@ import org.apache.arrow.vector.ipc.message.ArrowBlock;
 import org.apache.arrow.vector.ipc.message.MessageChannelReader;
 import org.apache.arrow.vector.ipc.message.MessageResult;
 import org.apache.arrow.vector.types.pojo.Schema;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The IPC messages of a file, checked before Arrow Java reads them: Arrow Java trusts every length
@@ -53,13 +55,13 @@ final class CheckedMessages extends MessageChannelReader {
 
   private final FileChannel channel;
   private long end;
-  private final ArrowTraceReader.Follow growth;
+  private final ArrowTraceReader.@Nullable Follow growth;
   private final java.util.Map<String, String> trailing = new java.util.LinkedHashMap<>();
   private final boolean endIsFooter;
-  private final List<ArrowBlock> recordBlocks;
-  private final List<ArrowBlock> dictionaryBlocks;
-  private Boolean continuation;
-  private Schema schema;
+  private final @Nullable List<ArrowBlock> recordBlocks;
+  private final @Nullable List<ArrowBlock> dictionaryBlocks;
+  private @Nullable Boolean continuation;
+  private @Nullable Schema schema;
   private long messages;
   private int recordBatches;
   private int dictionaryBatches;
@@ -70,7 +72,8 @@ final class CheckedMessages extends MessageChannelReader {
    * @param footer the IPC file's footer, whose blocks every message must match, or {@code null} for
    *     a stream (or a file without its footer); then {@code end} is the file size
    */
-  CheckedMessages(FileChannel channel, long end, IpcFooter footer, BufferAllocator allocator) {
+  CheckedMessages(
+      FileChannel channel, long end, @Nullable IpcFooter footer, BufferAllocator allocator) {
     this(channel, end, footer, allocator, null);
   }
 
@@ -81,9 +84,9 @@ final class CheckedMessages extends MessageChannelReader {
   CheckedMessages(
       FileChannel channel,
       long end,
-      IpcFooter footer,
+      @Nullable IpcFooter footer,
       BufferAllocator allocator,
-      ArrowTraceReader.Follow growth) {
+      ArrowTraceReader.@Nullable Follow growth) {
     super(new ReadChannel(channel), allocator);
     this.channel = channel;
     this.end = end;
@@ -95,7 +98,7 @@ final class CheckedMessages extends MessageChannelReader {
 
   /** The schema of the stream, once its first message is read. */
   Schema schema() {
-    return schema;
+    return requireNonNull(schema, "no message read yet");
   }
 
   /** Key-value pairs in the custom metadata of record batch messages, in stream order. */
@@ -118,7 +121,7 @@ final class CheckedMessages extends MessageChannelReader {
   }
 
   @Override
-  public MessageResult readNext() throws IOException {
+  public @Nullable MessageResult readNext() throws IOException {
     long at = channel.position();
     long left = await(at, at + 8);
     if (left == 0) {
@@ -205,7 +208,7 @@ final class CheckedMessages extends MessageChannelReader {
         case MessageHeader.RecordBatch -> {
           RecordBatch batch = (RecordBatch) message.header(new RecordBatch());
           checkBlock(recordBlocks, recordBatches, "record batch", at, prefix + length, bodyLength);
-          BatchLayout.check(schema, batch, body, end - bodyStart, null);
+          BatchLayout.check(schema(), batch, body, end - bodyStart, null);
           recordBatches++;
           for (int i = 0; i < message.customMetadataLength(); i++) {
             var pair = message.customMetadata(i);
@@ -223,7 +226,7 @@ final class CheckedMessages extends MessageChannelReader {
               at,
               prefix + length,
               bodyLength);
-          BatchLayout.check(schema, batch.data(), body, end - bodyStart, batch.id());
+          BatchLayout.check(schema(), batch.data(), body, end - bodyStart, batch.id());
           dictionaryBatches++;
         }
         default -> throw new IllegalStateException("checked above");
@@ -273,7 +276,12 @@ final class CheckedMessages extends MessageChannelReader {
 
   /** In an IPC file, the i-th batch of a kind must be where the footer's i-th block says. */
   private void checkBlock(
-      List<ArrowBlock> blocks, int index, String what, long at, int metadataLength, long body)
+      @Nullable List<ArrowBlock> blocks,
+      int index,
+      String what,
+      long at,
+      int metadataLength,
+      long body)
       throws Corrupt {
     if (blocks == null) {
       return;

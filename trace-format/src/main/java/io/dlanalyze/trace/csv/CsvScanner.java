@@ -3,6 +3,7 @@ package io.dlanalyze.trace.csv;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.Arrays;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Splits RFC 4180 CSV bytes into rows of fields without making objects per row: after {@link
@@ -34,7 +35,10 @@ final class CsvScanner {
   private boolean[] quoted = new boolean[32];
   private boolean[] escaped = new boolean[32];
   private int fieldCount;
-  private End end;
+
+  /** How the last row ended; {@code null} before the first row. */
+  private @Nullable End end;
+
   private boolean malformed;
   private long line = 1;
   private long rowLine;
@@ -276,7 +280,7 @@ final class CsvScanner {
     return malformed;
   }
 
-  End rowEnd() {
+  @Nullable End rowEnd() {
     return end;
   }
 

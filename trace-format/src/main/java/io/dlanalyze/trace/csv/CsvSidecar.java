@@ -27,6 +27,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The metadata sidecar of a CSV trace: one JSON object of key-value pairs. The sidecar of {@code
@@ -51,7 +52,7 @@ public final class CsvSidecar {
   }
 
   /** The alternative name: {@code run.meta.json} for {@code run.csv}, or {@code null}. */
-  public static Path alternatePath(Path csv) {
+  public static @Nullable Path alternatePath(Path csv) {
     String name = csv.getFileName().toString();
     if (!name.toLowerCase(Locale.ROOT).endsWith(".csv") || name.length() == 4) {
       return null;
@@ -137,7 +138,8 @@ public final class CsvSidecar {
     try {
       return TraceMetadata.of(values);
     } catch (IllegalArgumentException e) {
-      throw new TraceFormatException(ErrorCode.BAD_METADATA, chosen, null, e.getMessage(), e);
+      throw new TraceFormatException(
+          ErrorCode.BAD_METADATA, chosen, null, TraceMetadata.problem(e), e);
     }
   }
 

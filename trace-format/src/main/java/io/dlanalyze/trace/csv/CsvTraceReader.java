@@ -25,6 +25,7 @@ import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Reads a CSV trace: a header line naming the columns (any order; unknown columns are ignored), one
@@ -433,7 +434,7 @@ public final class CsvTraceReader implements TraceReader {
     }
   }
 
-  private static void closeQuietly(InputStream stream) {
+  private static void closeQuietly(@Nullable InputStream stream) {
     if (stream == null) {
       return;
     }

@@ -2,6 +2,7 @@ package io.dlanalyze.trace.csv;
 
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
+import static java.util.Objects.requireNonNull;
 
 import io.dlanalyze.trace.AtomicOutput;
 import io.dlanalyze.trace.Column;
@@ -20,6 +21,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Writes a CSV trace and its sidecar {@code <trace>.meta.json}: a header with the 16 contract
@@ -38,7 +40,7 @@ public final class CsvTraceWriter implements TraceWriter {
   private final Writer out;
   private final StringBuilder line = new StringBuilder(256);
   private final String[][] quoted = new String[Column.COUNT][];
-  private TraceDictionary source;
+  private @Nullable TraceDictionary source;
   private long rowsWritten;
   private boolean done;
 
@@ -116,7 +118,7 @@ public final class CsvTraceWriter implements TraceWriter {
             case STRING -> {
               int id = batch.ints(column)[row];
               if (id >= 0) {
-                line.append(cell(column, id));
+                line.append(cell(batch.dictionary(), column, id));
               } else if (!column.isNullable()) {
                 throw new IllegalArgumentException(
                     format(
@@ -143,7 +145,7 @@ public final class CsvTraceWriter implements TraceWriter {
   }
 
   /** The cell text of a string id, quoted when needed; cached per id. */
-  private String cell(Column column, int id) {
+  private String cell(TraceDictionary dictionary, Column column, int id) {
     String[] cache = quoted[column.ordinal()];
     if (cache == null || id >= cache.length) {
       cache =
@@ -156,9 +158,9 @@ public final class CsvTraceWriter implements TraceWriter {
     if (text == null) {
       String value =
           switch (column) {
-            case LAYER_NAME -> source.layerName(id);
-            case LAYER_TYPE -> source.layerType(id);
-            case PHASE -> source.phaseName(id);
+            case LAYER_NAME -> dictionary.layerName(id);
+            case LAYER_TYPE -> requireNonNull(dictionary.layerType(id), "a type id is -1 or known");
+            case PHASE -> dictionary.phaseName(id);
             default -> throw new IllegalStateException("not a string column: " + column);
           };
       text = quote(value);

@@ -2,6 +2,7 @@ package io.dlanalyze.trace.parquet;
 
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
+import static java.util.Objects.requireNonNull;
 
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.ColumnType;
@@ -28,6 +29,7 @@ import org.apache.parquet.column.page.PageReader;
 import org.apache.parquet.column.values.ValuesReader;
 import org.apache.parquet.io.ParquetDecodingException;
 import org.apache.parquet.schema.PrimitiveType.PrimitiveTypeName;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Decodes the pages of one column chunk straight into a {@link TraceBatch}'s primitive arrays, the
@@ -71,7 +73,7 @@ final class ColumnDecoder {
   private final RleDecoder definitions = new RleDecoder();
   private final RleDecoder ids = new RleDecoder();
 
-  private PageReader pages;
+  private @Nullable PageReader pages;
   private int rowGroup;
   private long rowGroupFirstRow;
   private long rowsDone;
@@ -84,10 +86,13 @@ final class ColumnDecoder {
   private int pageLeft;
   private boolean pageHasLevels;
   private int mode;
-  private byte[] pageArray;
+
+  /** The current page's bytes (empty before the first page). */
+  private byte[] pageArray = new byte[0];
+
   private int plainBase;
-  private ByteBuffer plain;
-  private ValuesReader fallback;
+  private ByteBuffer plain = ByteBuffer.wrap(pageArray);
+  private @Nullable ValuesReader fallback;
   private int splitStreamLength;
   private int splitNext;
   private int[] levels = new int[0];
@@ -153,7 +158,7 @@ final class ColumnDecoder {
    * Values beyond the row group's rows would otherwise be dropped without a word.
    */
   void checkChunkEnd() throws IOException {
-    if (pageLeft > 0 || pages.readPage() != null) {
+    if (pageLeft > 0 || requireNonNull(pages, "no chunk started").readPage() != null) {
       throw new ParquetDecodingException(
           format(
               ROOT, "the column chunk holds more values than the row group's %d rows", rowsDone));
@@ -267,12 +272,13 @@ final class ColumnDecoder {
         }
       }
       default -> {
+        ValuesReader values = fallbackValues();
         for (int i = off, end = off + m; i < end; i++) {
           dst[i] =
               switch (physical) {
-                case INT32 -> fallback.readInteger();
-                case INT64 -> narrow(fallback.readLong());
-                case BINARY -> globalId(fallback.readBytes().toStringUsingUTF8());
+                case INT32 -> values.readInteger();
+                case INT64 -> narrow(values.readLong());
+                case BINARY -> globalId(values.readBytes().toStringUsingUTF8());
                 default -> throw unexpectedType();
               };
         }
@@ -315,8 +321,9 @@ final class ColumnDecoder {
       }
       default -> {
         boolean int64 = physical == PrimitiveTypeName.INT64;
+        ValuesReader values = fallbackValues();
         for (int i = off, end = off + m; i < end; i++) {
-          dst[i] = int64 ? fallback.readLong() : fallback.readInteger();
+          dst[i] = int64 ? values.readLong() : values.readInteger();
         }
       }
     }
@@ -362,11 +369,17 @@ final class ColumnDecoder {
       }
       default -> {
         boolean float64 = physical == PrimitiveTypeName.DOUBLE;
+        ValuesReader values = fallbackValues();
         for (int i = off, end = off + m; i < end; i++) {
-          dst[i] = float64 ? fallback.readDouble() : fallback.readFloat();
+          dst[i] = float64 ? values.readDouble() : values.readFloat();
         }
       }
     }
+  }
+
+  /** The values reader of a page in an encoding without a loop of its own here. */
+  private ValuesReader fallbackValues() {
+    return requireNonNull(fallback, "not a page in a fallback encoding");
   }
 
   /**
@@ -426,7 +439,7 @@ final class ColumnDecoder {
   // ---- pages -------------------------------------------------------------------------------
 
   private void nextPage() throws IOException {
-    DataPage page = pages.readPage();
+    DataPage page = requireNonNull(pages, "no chunk started").readPage();
     if (page == null) {
       throw new ParquetDecodingException(
           format(
@@ -509,9 +522,9 @@ final class ColumnDecoder {
       }
       default -> {
         mode = MODE_FALLBACK;
-        fallback = encoding.getValuesReader(descriptor, ValuesType.VALUES);
-        fallback.initFromPage(
-            count, ByteBufferInputStream.wrap(ByteBuffer.wrap(array, p, end - p)));
+        ValuesReader values = encoding.getValuesReader(descriptor, ValuesType.VALUES);
+        fallback = values;
+        values.initFromPage(count, ByteBufferInputStream.wrap(ByteBuffer.wrap(array, p, end - p)));
       }
     }
   }

@@ -2,6 +2,7 @@ package io.dlanalyze.trace.parquet;
 
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
+import static java.util.Objects.requireNonNull;
 
 import io.dlanalyze.trace.ErrorCode;
 import io.dlanalyze.trace.ReadErrors;
@@ -38,6 +39,7 @@ import org.apache.parquet.hadoop.metadata.CompressionCodecName;
 import org.apache.parquet.hadoop.metadata.ParquetMetadata;
 import org.apache.parquet.schema.MessageType;
 import org.apache.parquet.schema.PrimitiveType;
+import org.jspecify.annotations.Nullable;
 import shaded.parquet.org.apache.thrift.TException;
 import shaded.parquet.org.apache.thrift.protocol.TCompactProtocol;
 import shaded.parquet.org.apache.thrift.transport.TIOStreamTransport;
@@ -99,7 +101,7 @@ final class ParquetPart {
   private final ParquetMetadata footer;
   private final Map<String, String> keyValues;
   private final PrimitiveType[] columns;
-  private final RowGroup firstRowGroup;
+  private final @Nullable RowGroup firstRowGroup;
   private final int rowGroups;
   private final long[] rowGroupEnds;
   private final long[] rowGroupRows;
@@ -178,7 +180,7 @@ final class ParquetPart {
   ParquetMetadata footerOf(int index) {
     RowGroup rowGroup;
     if (index == 0) {
-      rowGroup = firstRowGroup;
+      rowGroup = requireNonNull(firstRowGroup, "the file has no row group");
     } else {
       int start = (int) rowGroupEnds[index - 1] - footerBase;
       int length = (int) (rowGroupEnds[index] - rowGroupEnds[index - 1]);
@@ -230,12 +232,11 @@ final class ParquetPart {
       size = channel.size();
       footerLength = readFooterLength(file, channel, size);
       long footerStart = size - 8 - footerLength;
-      scan = new Footer(file, footerStart);
       CountingInput in =
           new CountingInput(
               new BufferedInputStream(Channels.newInputStream(channel.position(footerStart))),
               footerLength);
-      scan.counter = in;
+      scan = new Footer(file, footerStart, in);
       try {
         // One pass: the file's fields, and the row groups one at a time (column orders are not
         // kept: the reader uses no statistics).
@@ -354,7 +355,7 @@ final class ParquetPart {
     private final InputStream in;
     private final int length;
     private int position;
-    private IOException failure;
+    private @Nullable IOException failure;
 
     CountingInput(InputStream in, int length) {
       this.in = in;
@@ -422,15 +423,16 @@ final class ParquetPart {
     private final long dataEnd;
     private final FileMetaData header = new FileMetaData();
     private final Map<String, String> keyValues = new LinkedHashMap<>();
-    private CountingInput counter;
-    private RowGroup first;
+    private final CountingInput counter;
+    private @Nullable RowGroup first;
     private int count;
     private long[] ends = new long[16];
     private long[] rows = new long[16];
 
-    Footer(Path file, long dataEnd) {
+    Footer(Path file, long dataEnd, CountingInput counter) {
       this.file = file;
       this.dataEnd = dataEnd;
+      this.counter = counter;
     }
 
     @Override

@@ -1,6 +1,7 @@
 package io.dlanalyze.trace.parquet;
 
 import static java.util.Locale.ROOT;
+import static java.util.Objects.requireNonNull;
 
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.ErrorCode;
@@ -35,6 +36,7 @@ import org.apache.parquet.hadoop.metadata.ParquetMetadata;
 import org.apache.parquet.io.SeekableInputStream;
 import org.apache.parquet.schema.MessageType;
 import org.apache.parquet.schema.PrimitiveType;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Streams a Parquet trace (one file, or a directory of {@code *.parquet} part files read in name
@@ -77,10 +79,10 @@ public final class ParquetTraceReader implements TraceReader {
   private final DecodeWorkers.Task decodeTask = this::decodeColumn;
 
   private int partIndex = -1;
-  private ParquetPart part;
-  private ParquetFileReader fileReader;
+  private @Nullable ParquetPart part;
+  private @Nullable ParquetFileReader fileReader;
   private ColumnDecoder[] decoders = new ColumnDecoder[0];
-  private ColumnDecoder phaseDecoder;
+  private @Nullable ColumnDecoder phaseDecoder;
   private List<ColumnDescriptor> descriptors = List.of();
 
   /** The order in which decode threads claim the columns: largest compressed chunk first. */
@@ -94,9 +96,9 @@ public final class ParquetTraceReader implements TraceReader {
   private int decodingRows;
 
   /** The current part file, open for {@link #checkPages}. */
-  private SeekableInputStream headerStream;
+  private @Nullable SeekableInputStream headerStream;
 
-  private PageReadStore rowGroupStore;
+  private @Nullable PageReadStore rowGroupStore;
   private int rowGroup;
   private long rowGroupFirstRow;
   private long nextRowGroupFirstRow;
@@ -133,7 +135,7 @@ public final class ParquetTraceReader implements TraceReader {
       }
     } catch (IllegalArgumentException e) {
       throw new TraceFormatException(
-          ErrorCode.BAD_METADATA, adding.file(), "footer", e.getMessage(), e);
+          ErrorCode.BAD_METADATA, adding.file(), "footer", TraceMetadata.problem(e), e);
     }
     this.metadata = merged;
     EnumSet<Column> present = EnumSet.noneOf(Column.class);
@@ -346,7 +348,7 @@ public final class ParquetTraceReader implements TraceReader {
   /** What a column's decoder threw, as the reader reports it. */
   private RuntimeException decodeError(ColumnDecoder decoder, Throwable error) {
     if (error instanceof TraceFormatException e) {
-      return e.at(part.file(), location(decoder.column()));
+      return e.at(part().file(), location(decoder.column()));
     }
     if (error instanceof IOException
         || error instanceof RuntimeException
@@ -362,8 +364,8 @@ public final class ParquetTraceReader implements TraceReader {
   private boolean nextRowGroup() {
     while (true) {
       if (part != null) {
-        while (++rowGroup < part.rowGroupCount()) {
-          long rows = part.rowGroupRows(rowGroup);
+        while (++rowGroup < part().rowGroupCount()) {
+          long rows = part().rowGroupRows(rowGroup);
           if (rows == 0) {
             continue; // parquet-mr's readNextRowGroup skips empty row groups too
           }
@@ -384,19 +386,24 @@ public final class ParquetTraceReader implements TraceReader {
     }
   }
 
+  /** The part file being read. */
+  private ParquetPart part() {
+    return requireNonNull(part, "no part file is open");
+  }
+
   private void startRowGroup() {
     releaseRowGroup();
-    long rows = part.rowGroupRows(rowGroup);
+    long rows = part().rowGroupRows(rowGroup);
     codecs.limitPages(rows, maxValueBytes());
-    ParquetMetadata footer = part.footerOf(rowGroup);
+    ParquetMetadata footer = part().footerOf(rowGroup);
     checkPages(footer.getBlocks().get(0));
     orderByChunkSize();
     try {
       fileReader =
-          new ParquetFileReader(part.input(), footer, readOptions, part.input().newStream());
+          new ParquetFileReader(part().input(), footer, readOptions, part().input().newStream());
     } catch (IOException e) {
       throw new TraceFormatException(
-          ErrorCode.IO_ERROR, part.file(), null, "cannot open: " + ReadErrors.describe(e), e);
+          ErrorCode.IO_ERROR, part().file(), null, "cannot open: " + ReadErrors.describe(e), e);
     }
     fileReader.setRequestedSchema(descriptors);
     PageReadStore store;
@@ -408,7 +415,7 @@ public final class ParquetTraceReader implements TraceReader {
     if (store == null) {
       throw new TraceFormatException(
           ErrorCode.CORRUPT,
-          part.file(),
+          part().file(),
           String.format(ROOT, "row group %d", rowGroup),
           "row group is missing");
     }
@@ -417,7 +424,7 @@ public final class ParquetTraceReader implements TraceReader {
       try {
         decoder.startChunk(store.getPageReader(decoder.descriptor()), rowGroup, rowGroupFirstRow);
       } catch (TraceFormatException e) {
-        throw e.at(part.file(), location(decoder.column()));
+        throw e.at(part().file(), location(decoder.column()));
       } catch (IOException | RuntimeException | LinkageError e) {
         throw corrupt(decoder.column(), e);
       }
@@ -428,7 +435,7 @@ public final class ParquetTraceReader implements TraceReader {
   private void checkPages(BlockMetaData block) {
     try {
       if (headerStream == null) {
-        headerStream = part.input().newStream();
+        headerStream = part().input().newStream();
       }
       SeekableInputStream in = headerStream;
       for (int decoderIndex = 0; decoderIndex < decoders.length; decoderIndex++) {
@@ -443,7 +450,7 @@ public final class ParquetTraceReader implements TraceReader {
         if (chunk == null) {
           throw new TraceFormatException(
               ErrorCode.CORRUPT,
-              part.file(),
+              part().file(),
               location(decoder.column()),
               "the footer lists no column chunk for this column");
         }
@@ -453,14 +460,14 @@ public final class ParquetTraceReader implements TraceReader {
               in,
               chunk,
               NoHadoopCodecFactory.pageLimit(
-                  part.rowGroupRows(rowGroup), valueBytes(decoder.column())));
+                  part().rowGroupRows(rowGroup), valueBytes(decoder.column())));
         } catch (IOException | RuntimeException | LinkageError e) {
           throw corrupt(decoder.column(), e);
         }
       }
     } catch (IOException e) {
       throw new TraceFormatException(
-          ErrorCode.IO_ERROR, part.file(), null, "cannot read: " + ReadErrors.describe(e), e);
+          ErrorCode.IO_ERROR, part().file(), null, "cannot read: " + ReadErrors.describe(e), e);
     }
   }
 
@@ -491,17 +498,18 @@ public final class ParquetTraceReader implements TraceReader {
    * the projected chunks are read again one by one to name it.
    */
   private TraceFormatException rowGroupError(Throwable error) {
+    ParquetFileReader reader = requireNonNull(fileReader, "no row group is open");
     for (ColumnDecoder decoder : decoders) {
       try {
-        fileReader.setRequestedSchema(List.of(decoder.descriptor()));
-        fileReader.readRowGroup(0).close();
+        reader.setRequestedSchema(List.of(decoder.descriptor()));
+        reader.readRowGroup(0).close();
       } catch (IOException | RuntimeException | LinkageError e) {
         return corrupt(decoder.column(), e);
       }
     }
     return new TraceFormatException(
         ErrorCode.CORRUPT,
-        part.file(),
+        part().file(),
         String.format(ROOT, "row group %d", rowGroup),
         "cannot read the row group: " + ReadErrors.describe(error),
         error);
@@ -570,7 +578,7 @@ public final class ParquetTraceReader implements TraceReader {
   private TraceFormatException corrupt(Column column, Throwable e) {
     return new TraceFormatException(
         ErrorCode.CORRUPT,
-        part.file(),
+        part().file(),
         location(column),
         "corrupt page: " + ReadErrors.describe(e),
         e);

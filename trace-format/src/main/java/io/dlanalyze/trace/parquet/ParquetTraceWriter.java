@@ -2,6 +2,7 @@ package io.dlanalyze.trace.parquet;
 
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
+import static java.util.Objects.requireNonNull;
 
 import io.dlanalyze.trace.AtomicOutput;
 import io.dlanalyze.trace.Column;
@@ -32,6 +33,7 @@ import org.apache.parquet.hadoop.ParquetFileWriter;
 import org.apache.parquet.hadoop.metadata.CompressionCodecName;
 import org.apache.parquet.io.api.Binary;
 import org.apache.parquet.schema.MessageType;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Writes a trace as one Parquet file in the v1 schema ({@link TraceParquetSchema#v1()}): contract
@@ -64,8 +66,8 @@ public final class ParquetTraceWriter implements TraceWriter {
   private final ColumnDescriptor[] descriptors = new ColumnDescriptor[Column.COUNT];
   private final ColumnWriter[] writers = new ColumnWriter[Column.COUNT];
   private final StringCache strings = new StringCache();
-  private ColumnWriteStore columnStore;
-  private ColumnChunkPageWriteStore pageStore;
+  private @Nullable ColumnWriteStore columnStore;
+  private @Nullable ColumnChunkPageWriteStore pageStore;
   private int rowGroupOrdinal;
   private long rowsInGroup;
   private boolean done;
@@ -277,8 +279,9 @@ public final class ParquetTraceWriter implements TraceWriter {
         }
       }
     }
+    ColumnWriteStore store = requireNonNull(columnStore, "no row group started");
     for (int i = 0; i < n; i++) {
-      columnStore.endRecord();
+      store.endRecord();
     }
   }
 
@@ -303,8 +306,8 @@ public final class ParquetTraceWriter implements TraceWriter {
     try {
       if (rowsInGroup > 0) {
         fileWriter.startBlock(rowsInGroup);
-        columnStore.flush();
-        pageStore.flushToFileWriter(fileWriter);
+        requireNonNull(columnStore, "no row group started").flush();
+        requireNonNull(pageStore, "no row group started").flushToFileWriter(fileWriter);
         fileWriter.endBlock();
         rowGroupOrdinal++;
       }
@@ -316,6 +319,8 @@ public final class ParquetTraceWriter implements TraceWriter {
   private void closeStores() {
     if (columnStore != null) {
       columnStore.close();
+    }
+    if (pageStore != null) {
       pageStore.close();
     }
     columnStore = null;
@@ -374,7 +379,7 @@ public final class ParquetTraceWriter implements TraceWriter {
    * string value allocates nothing.
    */
   private static final class StringCache {
-    private TraceDictionary dictionary;
+    private @Nullable TraceDictionary dictionary;
     private Binary[] layerNames = new Binary[16];
     private Binary[] layerTypes = new Binary[16];
     private Binary[] phases = new Binary[Phase.COUNT + 4];
@@ -389,7 +394,7 @@ public final class ParquetTraceWriter implements TraceWriter {
     }
 
     /** The bytes of a string id, or null for a null layer type (id -1). */
-    Binary get(Column column, int id) {
+    @Nullable Binary get(Column column, int id) {
       if (id < 0) {
         return null;
       }
@@ -401,11 +406,12 @@ public final class ParquetTraceWriter implements TraceWriter {
           };
       Binary value = cache[id];
       if (value == null) {
+        TraceDictionary source = requireNonNull(dictionary, "no dictionary bound");
         String text =
             switch (column) {
-              case LAYER_NAME -> dictionary.layerName(id);
-              case LAYER_TYPE -> dictionary.layerType(id);
-              default -> dictionary.phaseName(id);
+              case LAYER_NAME -> source.layerName(id);
+              case LAYER_TYPE -> requireNonNull(source.layerType(id), "a type id is -1 or known");
+              default -> source.phaseName(id);
             };
         value = Binary.fromConstantByteArray(text.getBytes(StandardCharsets.UTF_8));
         cache[id] = value;

@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import org.apache.parquet.io.OutputFile;
 import org.apache.parquet.io.PositionOutputStream;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A local file for parquet-mr's writer that remembers its stream, so an aborted write can close it:
@@ -18,7 +19,7 @@ final class PathOutputFile implements OutputFile {
   private static final int BUFFER_SIZE = 1 << 16;
 
   private final Path path;
-  private Stream stream;
+  private @Nullable Stream stream;
 
   PathOutputFile(Path path) {
     this.path = path;

@@ -31,13 +31,13 @@ final class RleDecoder {
     return packer;
   }
 
-  private byte[] data;
+  private byte[] data = new byte[0];
   private int pos;
   private int end;
   private int bitWidth;
   private int byteWidth;
   private int maxValues;
-  private BytePacker packer;
+  private BytePacker packer = packer(0);
   private boolean rle;
   private int remaining;
   private int value;

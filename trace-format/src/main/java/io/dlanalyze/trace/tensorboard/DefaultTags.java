@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The built-in tag rules (docs/trace-format.md, section TensorBoard, has the table).
@@ -100,7 +101,7 @@ final class DefaultTags {
 
   private DefaultTags() {}
 
-  static Mapped scalar(String tag, boolean validationDirectory) {
+  static @Nullable Mapped scalar(String tag, boolean validationDirectory) {
     String name = tag.strip().toLowerCase(ROOT);
     if (name.equals("epoch")) {
       return mapped(Target.EPOCH, 0);
@@ -152,7 +153,7 @@ final class DefaultTags {
         || name.endsWith("/learning_rate");
   }
 
-  static Mapped histogram(String tag) {
+  static @Nullable Mapped histogram(String tag) {
     String rest = tag.strip();
     boolean gradient = false;
     for (int round = 0; round < 4; round++) {
@@ -216,7 +217,7 @@ final class DefaultTags {
   }
 
   /** True for a layer's weight, false for a known other parameter, null for an unknown name. */
-  private static Boolean isMain(String parameter) {
+  private static @Nullable Boolean isMain(String parameter) {
     if (parameter.startsWith("weight")
         || parameter.endsWith("kernel")
         || MAIN_PARAMETERS.contains(parameter)) {

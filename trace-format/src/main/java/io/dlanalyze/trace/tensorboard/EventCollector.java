@@ -18,6 +18,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Reads the event files of a run, record by record, and keeps the values the tag mapping maps, per
@@ -31,7 +32,7 @@ final class EventCollector {
     final EventFile file;
     boolean epochTags;
     long records;
-    String truncation;
+    @Nullable String truncation;
     private long[] logSeq = new long[16];
     private long[] logMax = new long[16];
     private int logSize;
@@ -80,7 +81,7 @@ final class EventCollector {
   private final Map<String, long[]> unmapped = new LinkedHashMap<>();
   private final Map<String, long[]> skippedPlugins = new LinkedHashMap<>();
   private final double[] numbers = new double[TensorValues.MOMENTS];
-  private String kerasConfig;
+  private @Nullable String kerasConfig;
   private long seq;
   private long negativeSteps;
   private long unreadableValues;
@@ -122,7 +123,7 @@ final class EventCollector {
   }
 
   /** The model config of Keras' TensorBoard callback, or null. */
-  String kerasConfig() {
+  @Nullable String kerasConfig() {
     return kerasConfig;
   }
 
@@ -240,7 +241,7 @@ final class EventCollector {
     }
   }
 
-  private Series seriesOf(String tag, boolean validation, boolean histogram, long at) {
+  private @Nullable Series seriesOf(String tag, boolean validation, boolean histogram, long at) {
     String key = (validation ? "v" : "t") + (histogram ? "h" : "s") + tag;
     Series found = byKey.get(key);
     if (found != null) {

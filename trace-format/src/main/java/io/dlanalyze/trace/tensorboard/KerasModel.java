@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.util.ArrayList;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * What the model config that Keras' TensorBoard callback writes ({@code write_graph=True}, the
@@ -21,13 +22,22 @@ import java.util.List;
  * @param loss the loss's name, or null
  */
 record KerasModel(
-    String name, List<Layer> layers, String optimizer, double learningRate, String loss) {
+    @Nullable String name,
+    List<Layer> layers,
+    @Nullable String optimizer,
+    double learningRate,
+    @Nullable String loss) {
   /**
    * One layer.
    *
    * @param units the {@code units} of a Dense layer, else -1
    */
-  record Layer(String name, String type, String activation, boolean trainable, int units) {}
+  record Layer(
+      String name,
+      @Nullable String type,
+      @Nullable String activation,
+      boolean trainable,
+      int units) {}
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -118,7 +128,7 @@ record KerasModel(
   }
 
   /** classification or regression, from the loss's name, or null. */
-  String task() {
+  @Nullable String task() {
     if (loss == null) {
       return null;
     }
@@ -132,7 +142,7 @@ record KerasModel(
     return null;
   }
 
-  private static String activation(String type, JsonNode node) {
+  private static @Nullable String activation(@Nullable String type, @Nullable JsonNode node) {
     if ("ReLU".equals(type)) {
       return "relu";
     }
@@ -153,7 +163,7 @@ record KerasModel(
     return text(node.get("class_name"));
   }
 
-  private static String lossName(JsonNode node) {
+  private static @Nullable String lossName(@Nullable JsonNode node) {
     if (node == null || node.isNull()) {
       return null;
     }
@@ -165,7 +175,7 @@ record KerasModel(
     return name != null ? name : text(node.get("class_name"));
   }
 
-  private static String text(JsonNode node) {
+  private static @Nullable String text(@Nullable JsonNode node) {
     return node == null || !node.isTextual() ? null : node.asText();
   }
 }

@@ -1,6 +1,7 @@
 package io.dlanalyze.trace.tensorboard;
 
 import static java.util.Locale.ROOT;
+import static java.util.Objects.requireNonNull;
 
 import io.dlanalyze.trace.Phase;
 import io.dlanalyze.trace.TraceDictionary;
@@ -11,6 +12,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Turns the series of a run into trace rows.
@@ -56,7 +58,7 @@ final class RunBuilder {
   private final List<String> layerNames = new ArrayList<>();
   private final List<List<Series>> layerWeights = new ArrayList<>();
   private final List<List<Series>> layerGradients = new ArrayList<>();
-  private RunEpochs epochs;
+  private @Nullable RunEpochs epochs;
   private boolean percentAccuracy;
   private boolean percentValAccuracy;
 
@@ -104,7 +106,7 @@ final class RunBuilder {
     return n;
   }
 
-  Series chosen(Target target) {
+  @Nullable Series chosen(Target target) {
     return chosen.get(target);
   }
 
@@ -114,8 +116,9 @@ final class RunBuilder {
     choose();
     groupLayers();
     RunTable table = rows();
-    epochs = new RunEpochs(granularity, boundaries, chosen.get(Target.EPOCH));
-    epochs.assign(table);
+    RunEpochs assigned = new RunEpochs(granularity, boundaries, chosen.get(Target.EPOCH));
+    assigned.assign(table);
+    epochs = assigned;
     return table;
   }
 
@@ -250,7 +253,7 @@ final class RunBuilder {
   }
 
   /** An accuracy logged in percent: some value above 1, none above 100. */
-  private static boolean isPercent(Series series) {
+  private static boolean isPercent(@Nullable Series series) {
     if (series == null) {
       return false;
     }
@@ -280,7 +283,11 @@ final class RunBuilder {
         leftOut.add(series);
         continue;
       }
-      int layer = addLayer(resolveLayer(series.mapped.layer()));
+      int layer =
+          addLayer(
+              resolveLayer(
+                  requireNonNull(
+                      series.mapped.layer(), "a weight or gradient mapping has a layer")));
       List<Series> group =
           (series.mapped.target() == Target.WEIGHT ? layerWeights : layerGradients).get(layer);
       Series sameParameter = null;
@@ -518,7 +525,7 @@ final class RunBuilder {
     return percent ? value / 100 : value;
   }
 
-  private String layerType(int layer) {
+  private @Nullable String layerType(int layer) {
     int index = keras.indexOf(layerNames.get(layer));
     return index < 0 ? null : keras.layers().get(index).type();
   }

@@ -4,6 +4,7 @@ import io.dlanalyze.trace.tensorboard.RunBuilder.Granularity;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.TreeMap;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Fills the epoch and batch columns of a run's rows, from what the run tells:
@@ -22,9 +23,9 @@ final class RunEpochs {
   private final Granularity granularity;
   private final long[] boundarySteps;
   private final long[] boundaryEpochs;
-  private final Series epochSeries;
+  private final @Nullable Series epochSeries;
 
-  RunEpochs(Granularity granularity, TreeMap<Long, Long> boundaries, Series epochSeries) {
+  RunEpochs(Granularity granularity, TreeMap<Long, Long> boundaries, @Nullable Series epochSeries) {
     this.granularity = granularity;
     int n = boundaries.size();
     long[] steps = new long[n];
@@ -50,8 +51,8 @@ final class RunEpochs {
       return;
     }
     long first = table.step[0];
-    long[] epochSteps = null;
-    double[] epochValues = null;
+    long @Nullable [] epochSteps = null;
+    double @Nullable [] epochValues = null;
     if (epochSeries != null) {
       int[] order = IndexSort.order(epochSeries.size, epochSeries.placed, epochSeries.seqs);
       int kept = 0;
@@ -94,7 +95,7 @@ final class RunEpochs {
         int last = boundarySteps.length - 1;
         epoch = i <= last ? boundaryEpochs[i] : boundaryEpochs[last] + 1;
         start = i > 0 ? boundarySteps[Math.min(i, last + 1) - 1] + 1 : first;
-      } else if (epochSteps != null && epochSteps.length > 0) {
+      } else if (epochSteps != null && epochValues != null && epochSteps.length > 0) {
         while (pointer + 1 < epochSteps.length && epochSteps[pointer + 1] <= step) {
           pointer++;
         }

@@ -11,6 +11,7 @@ import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The reader's warnings about a TensorBoard run: first what the coarser data cannot serve (which
@@ -61,7 +62,7 @@ final class RunNotes {
     }
   }
 
-  void unused(Target target, Series best, List<Series> others) {
+  void unused(Target target, @Nullable Series best, List<Series> others) {
     List<String> names = new ArrayList<>();
     for (Series other : others) {
       // Keras' evaluation_*_vs_iterations repeat validation/'s epoch_* values
@@ -90,7 +91,7 @@ final class RunNotes {
             String.join(", ", names)));
   }
 
-  void percent(Series series, boolean percent) {
+  void percent(@Nullable Series series, boolean percent) {
     if (series != null && percent) {
       mapping.add(
           format(

@@ -31,7 +31,7 @@ final class Series {
   long dropped;
 
   /** Where each value lands in the trace (-1: not placed), filled by {@link RunBuilder}. */
-  long[] placed;
+  long[] placed = new long[0];
 
   Series(String tag, boolean validation, boolean histogram, Mapped mapped, long firstSeq) {
     this.tag = tag;

@@ -19,6 +19,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Which trace phase a TensorBoard tag becomes: the built-in rules ({@link DefaultTags}, the names
@@ -92,16 +93,21 @@ public final class TagMapping {
    * @param rank a lower rank wins when two tags of the same size map to the same phase
    */
   public record Mapped(
-      Target target, String layer, String parameter, boolean main, boolean user, int rank) {}
+      Target target,
+      @Nullable String layer,
+      @Nullable String parameter,
+      boolean main,
+      boolean user,
+      int rank) {}
 
   private record Rule(String pattern, Pattern regex, Target target) {}
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
-  private final Path source;
+  private final @Nullable Path source;
   private final List<Rule> rules;
 
-  private TagMapping(Path source, List<Rule> rules) {
+  private TagMapping(@Nullable Path source, List<Rule> rules) {
     this.source = source;
     this.rules = List.copyOf(rules);
   }
@@ -180,7 +186,7 @@ public final class TagMapping {
    *
    * @param validation the tag comes from a validation directory
    */
-  public Mapped scalar(String tag, boolean validation) {
+  public @Nullable Mapped scalar(String tag, boolean validation) {
     for (Rule rule : rules) {
       if (rule.regex.matcher(tag).matches()) {
         if (rule.target.histogram) {
@@ -193,7 +199,7 @@ public final class TagMapping {
   }
 
   /** The mapping of a histogram tag, or {@code null} when no rule maps it. */
-  public Mapped histogram(String tag, boolean validation) {
+  public @Nullable Mapped histogram(String tag, boolean validation) {
     for (Rule rule : rules) {
       Matcher matcher = rule.regex.matcher(tag);
       if (matcher.matches()) {

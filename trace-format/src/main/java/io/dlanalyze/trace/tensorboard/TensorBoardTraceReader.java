@@ -24,6 +24,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Reads a TensorBoard run (a directory of event files, Keras' {@code train/} and {@code
@@ -248,7 +249,7 @@ public final class TensorBoardTraceReader implements TraceReader {
     return TraceMetadata.of(values);
   }
 
-  private static void putIf(Map<String, String> values, String key, String value) {
+  private static void putIf(Map<String, String> values, String key, @Nullable String value) {
     if (value != null && !value.isEmpty()) {
       values.put(key, value);
     }

@@ -7,6 +7,7 @@ import io.dlanalyze.trace.tensorboard.proto.TensorProto;
 import io.dlanalyze.trace.tensorboard.proto.TensorShapeProto;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The numbers in a summary value: a scalar from a rank-0 tensor (TF 2's {@code tf.summary.scalar}),
@@ -175,14 +176,15 @@ final class TensorValues {
   }
 
   /** The string of a one-element string tensor (the Keras model config), or null. */
-  static String string(TensorProto tensor) {
+  static @Nullable String string(TensorProto tensor) {
     if (tensor.getDtype() != DataType.DT_STRING || tensor.getStringValCount() != 1) {
       return null;
     }
     return tensor.getStringVal(0).toStringUtf8();
   }
 
-  private static double element(TensorProto tensor, ByteBuffer raw, int width, int index) {
+  private static double element(
+      TensorProto tensor, @Nullable ByteBuffer raw, int width, int index) {
     if (raw != null) {
       return width == 8 ? raw.getDouble(index * 8) : raw.getFloat(index * 4);
     }

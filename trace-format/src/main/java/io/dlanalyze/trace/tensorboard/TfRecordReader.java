@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.zip.CRC32C;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Reads the records of a TFRecord file, the container of TensorBoard event files: each record is an
@@ -52,7 +53,7 @@ final class TfRecordReader implements AutoCloseable {
   private int length;
   private long recordOffset = -1;
   private long records;
-  private String truncation;
+  private @Nullable String truncation;
   private boolean finished;
 
   private TfRecordReader(Path file, InputStream in, long size) {
@@ -190,7 +191,7 @@ final class TfRecordReader implements AutoCloseable {
   }
 
   /** What ended the file early, or {@code null} when it ended at a record boundary. */
-  String truncation() {
+  @Nullable String truncation() {
     return truncation;
   }
 

@@ -3,6 +3,7 @@ package io.dlanalyze.trace.validate;
 import static java.util.Objects.requireNonNull;
 
 import java.nio.file.Path;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One rule broken by a trace, rendered on one line as {@code file: row N: detail} (or {@code file:
@@ -30,7 +31,7 @@ public record Problem(Severity severity, String rule, Path file, long row, Strin
   }
 
   /** {@code "row N"}, or {@code null} for a problem of the whole trace. */
-  public String location() {
+  public @Nullable String location() {
     return row < 0 ? null : "row " + row;
   }
 

@@ -21,6 +21,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Checks the values of a trace against the contract while a consumer streams it: feed every batch
@@ -82,7 +83,7 @@ public final class TraceValidator {
 
   private long[] firstRowOfName = new long[0];
   private final UnknownPhases unknownPhases = new UnknownPhases();
-  private TraceDictionary dictionary;
+  private @Nullable TraceDictionary dictionary;
   private boolean finished;
 
   /**
@@ -158,14 +159,13 @@ public final class TraceValidator {
     long[] step = batch.longs(Column.STEP);
     int[] epoch = batch.has(Column.EPOCH) ? batch.ints(Column.EPOCH) : null;
     int[] batchIndex = batch.has(Column.BATCH) ? batch.ints(Column.BATCH) : null;
-    boolean positions = epoch != null && batchIndex != null;
     for (int i = 0; i < n; i++) {
       long s = step[i];
       long row = rows + i;
       if (s < 0) {
         report(Severity.ERROR, "negative-position", row, format(ROOT, "step %d is negative", s));
       }
-      if (positions && (epoch[i] < 0 || batchIndex[i] < 0)) {
+      if (epoch != null && batchIndex != null && (epoch[i] < 0 || batchIndex[i] < 0)) {
         report(
             Severity.ERROR,
             "negative-position",
@@ -180,7 +180,7 @@ public final class TraceValidator {
             row,
             format(ROOT, "step %d after step %d (steps must not decrease)", s, previousStep));
       }
-      if (positions) {
+      if (epoch != null && batchIndex != null) {
         int e = epoch[i];
         int b = batchIndex[i];
         if (newStep) {
@@ -276,7 +276,7 @@ public final class TraceValidator {
     }
   }
 
-  private static long[] loaded(TraceBatch batch, Column column) {
+  private static long @Nullable [] loaded(TraceBatch batch, Column column) {
     return batch.has(column) ? batch.longs(column) : null;
   }
 
@@ -340,12 +340,12 @@ public final class TraceValidator {
         continue;
       }
       if (name != null && name[i] >= 0) {
-        checkIdentity(layer, name[i], row);
+        checkIdentity(batch.dictionary(), layer, name[i], row);
       }
     }
   }
 
-  private void checkIdentity(int layer, int nameId, long row) {
+  private void checkIdentity(TraceDictionary names, int layer, int nameId, long row) {
     int slot = layer + 1;
     if (slot >= nameOfIndex.length) {
       int size = Math.max(slot + 1, nameOfIndex.length * 2);
@@ -357,7 +357,7 @@ public final class TraceValidator {
       nameOfIndex[slot] = nameId + 1;
       firstRowOfIndex[slot] = row;
       String listed = metadata.layer(layer).map(LayerInfo::name).orElse(null);
-      if (listed != null && !listed.equals(dictionary.layerName(nameId))) {
+      if (listed != null && !listed.equals(names.layerName(nameId))) {
         report(
             Severity.WARNING,
             "metadata-layers",
@@ -366,7 +366,7 @@ public final class TraceValidator {
                 ROOT,
                 "layer_index %d is named '%s' here but '%s' in dltrace.layers",
                 layer,
-                Printable.escape(dictionary.layerName(nameId)),
+                Printable.escape(names.layerName(nameId)),
                 Printable.escape(listed)));
       }
     } else if (seenName != nameId && reportedPairs.add(pair(0, layer, nameId))) {
@@ -378,8 +378,8 @@ public final class TraceValidator {
               ROOT,
               "layer_index %d is named '%s' here but '%s' at row %d",
               layer,
-              Printable.escape(dictionary.layerName(nameId)),
-              Printable.escape(dictionary.layerName(seenName)),
+              Printable.escape(names.layerName(nameId)),
+              Printable.escape(names.layerName(seenName)),
               firstRowOfIndex[slot]));
     }
     if (nameId >= indexOfName.length) {
@@ -399,7 +399,7 @@ public final class TraceValidator {
           format(
               ROOT,
               "layer '%s' has layer_index %d here but %d at row %d",
-              Printable.escape(dictionary.layerName(nameId)),
+              Printable.escape(names.layerName(nameId)),
               layer,
               seenIndex,
               firstRowOfName[nameId]));
