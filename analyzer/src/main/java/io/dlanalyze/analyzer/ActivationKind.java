@@ -2,6 +2,8 @@ package io.dlanalyze.analyzer;
 
 import static java.util.Locale.ROOT;
 
+import org.jspecify.annotations.Nullable;
+
 /**
  * The activation function applied after a layer, as far as the trace tells: from the {@code
  * activation} of {@code dltrace.layers}, else from a layer type that is itself an activation
@@ -48,7 +50,7 @@ public enum ActivationKind {
   }
 
   /** The kind named by an activation, else by a layer type that is itself an activation. */
-  static ActivationKind of(String activation, String type) {
+  static ActivationKind of(@Nullable String activation, @Nullable String type) {
     ActivationKind kind = parse(activation);
     if (kind == UNKNOWN && type != null) {
       ActivationKind byType = parse(type);
@@ -60,7 +62,7 @@ public enum ActivationKind {
   }
 
   /** The kind an activation name stands for: case, underscores and dashes do not matter. */
-  public static ActivationKind parse(String name) {
+  public static ActivationKind parse(@Nullable String name) {
     if (name == null || name.isBlank()) {
       return UNKNOWN;
     }

@@ -23,6 +23,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Reads an analysis configuration file (JSON, or YAML for {@code .yaml}/{@code .yml}) into an
@@ -329,7 +330,7 @@ public final class AnalysisConfig {
   }
 
   /** An error that names the file, then the key (cut to a short excerpt), then the problem. */
-  private IllegalArgumentException error(String key, String detail) {
+  private IllegalArgumentException error(String key, @Nullable String detail) {
     return new IllegalArgumentException(
         key.isEmpty()
             ? format(ROOT, "%s: %s", file, detail)
@@ -348,7 +349,7 @@ public final class AnalysisConfig {
     return text.substring(0, max) + format(ROOT, "... (%d characters)", text.length());
   }
 
-  private static String firstLine(String message) {
+  private static String firstLine(@Nullable String message) {
     if (message == null) {
       return "unreadable";
     }

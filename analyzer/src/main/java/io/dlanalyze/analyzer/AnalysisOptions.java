@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 
 /**
  * What an analysis runs and how strict it is. Immutable; build with {@link #builder()}, which
@@ -32,10 +33,13 @@ public final class AnalysisOptions {
 
   private final AnalysisMode mode;
   private final Map<String, Double> thresholds;
-  private final Set<String> enabledDetectors;
+
+  /** The detectors enabled by id, or {@code null} for every built-in one. */
+  private final @Nullable Set<String> enabledDetectors;
+
   private final Set<String> disabledDetectors;
   private final Map<String, List<String>> excludedLayers;
-  private final Severity failOn;
+  private final @Nullable Severity failOn;
   private final boolean firstFault;
   private final int readBatchRows;
   private final boolean readAhead;
@@ -135,7 +139,7 @@ public final class AnalysisOptions {
     return excludedLayers;
   }
 
-  private static boolean matches(List<String> globs, String name) {
+  private static boolean matches(@Nullable List<String> globs, String name) {
     if (globs == null || name == null) {
       return false;
     }
@@ -243,10 +247,10 @@ public final class AnalysisOptions {
   public static final class Builder {
     private AnalysisMode mode = AnalysisMode.DEFAULT;
     private final Map<String, Double> thresholds = new LinkedHashMap<>();
-    private Set<String> enabledDetectors;
+    private @Nullable Set<String> enabledDetectors;
     private final Set<String> disabledDetectors = new LinkedHashSet<>();
     private final Map<String, List<String>> excludedLayers = new LinkedHashMap<>();
-    private Severity failOn = Severity.WARNING;
+    private @Nullable Severity failOn = Severity.WARNING;
     private boolean firstFault;
     private int readBatchRows = ReadOptions.DEFAULT_BATCH_ROWS;
     private boolean readAhead = Runtime.getRuntime().availableProcessors() > 1;

@@ -2,6 +2,8 @@ package io.dlanalyze.analyzer;
 
 import static java.util.Objects.requireNonNull;
 
+import org.jspecify.annotations.Nullable;
+
 /**
  * What a Keras callback would have done on the same run, replayed on the trace: when it would have
  * stopped training, if ever.
@@ -27,7 +29,7 @@ public record BaselineResult(
     long stopStep,
     int epoch,
     int batch,
-    Long stepsAfterFirstFinding,
+    @Nullable Long stepsAfterFirstFinding,
     String detail) {
   /** Outcome of a replayed callback. */
   public enum Status {

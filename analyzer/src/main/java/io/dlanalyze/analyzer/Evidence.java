@@ -7,6 +7,7 @@ import static java.util.Objects.requireNonNull;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The named numbers and strings behind a finding, in insertion order: {@code zero_fraction=1.0,
@@ -41,12 +42,12 @@ public final class Evidence {
   }
 
   /** The value stored under {@code name}, as the report shows it, or {@code null}. */
-  public Object get(String name) {
+  public @Nullable Object get(String name) {
     return values.get(name);
   }
 
   /** The value of {@code key}, or {@code null} when it is absent (or of another type). */
-  public <T> T get(EvidenceKey<T> key) {
+  public <T> @Nullable T get(EvidenceKey<T> key) {
     Object stored = values.get(key.name());
     return stored == null ? null : key.cast(stored);
   }

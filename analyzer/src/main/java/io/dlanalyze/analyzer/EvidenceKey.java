@@ -5,6 +5,7 @@ import static java.util.Locale.ROOT;
 import static java.util.Objects.requireNonNull;
 
 import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The name and type of one piece of {@link Evidence}: detectors write it and the root-cause
@@ -71,7 +72,7 @@ public record EvidenceKey<T>(String name, Class<T> type) {
   }
 
   /** The typed value of a stored one, or {@code null} when it is of another type. */
-  T cast(Object stored) {
+  @Nullable T cast(Object stored) {
     if (type.isInstance(stored)) {
       return type.cast(stored);
     }

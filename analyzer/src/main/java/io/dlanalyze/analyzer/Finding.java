@@ -7,6 +7,7 @@ import static java.util.Objects.requireNonNull;
 import io.dlanalyze.trace.Phase;
 import java.util.Comparator;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One problem at one place and time: a detector's symptom in a layer (or the whole model) and
@@ -36,8 +37,8 @@ public record Finding(
     Symptom symptom,
     Severity severity,
     int layerIndex,
-    String layerName,
-    String layerType,
+    @Nullable String layerName,
+    @Nullable String layerType,
     Phase phase,
     long firstStep,
     int epoch,
@@ -47,7 +48,7 @@ public record Finding(
     Evidence evidence,
     String message,
     List<Consequence> consequences,
-    String suggestedFix) {
+    @Nullable String suggestedFix) {
 
   /**
    * The report's order: earliest first step, then DeepLocalize's phase order, then execution order
@@ -133,8 +134,16 @@ public record Finding(
     return new Builder(detector, symptom, severity);
   }
 
+  /**
+   * The layer's name ({@code "model"} for model-level findings), which every finding of a report
+   * has: the engine resolves it ({@link #withResolved}) before anything reads it.
+   */
+  public String resolvedLayerName() {
+    return requireNonNull(layerName, "the finding's layer is not resolved yet");
+  }
+
   /** A copy with the names and epoch/batch filled in. */
-  public Finding withResolved(String layerName, String layerType, int epoch, int batch) {
+  public Finding withResolved(String layerName, @Nullable String layerType, int epoch, int batch) {
     return new Finding(
         detector,
         symptom,
@@ -181,18 +190,18 @@ public record Finding(
     private Symptom symptom;
     private Severity severity;
     private int layerIndex = -1;
-    private String layerName;
-    private String layerType;
-    private Phase phase;
+    private @Nullable String layerName;
+    private @Nullable String layerType;
+    private @Nullable Phase phase;
     private long firstStep = -1;
     private int epoch = -1;
     private int batch = -1;
     private long lastStep = -1;
     private long occurrences = 1;
     private Evidence evidence = Evidence.empty();
-    private String message;
+    private @Nullable String message;
     private List<Consequence> consequences = List.of();
-    private String suggestedFix;
+    private @Nullable String suggestedFix;
 
     private Builder(String detector, Symptom symptom, Severity severity) {
       this.detector = requireNonNull(detector, "detector is null");
@@ -261,7 +270,7 @@ public record Finding(
       return this;
     }
 
-    public Builder suggestedFix(String suggestedFix) {
+    public Builder suggestedFix(@Nullable String suggestedFix) {
       this.suggestedFix = suggestedFix;
       return this;
     }
@@ -288,7 +297,7 @@ public record Finding(
           lastStep,
           occurrences,
           evidence,
-          message,
+          requireNonNull(message, "message is null"),
           consequences,
           suggestedFix);
     }

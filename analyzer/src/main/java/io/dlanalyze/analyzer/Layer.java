@@ -5,6 +5,7 @@ import static java.util.Objects.requireNonNull;
 
 import java.util.List;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A layer as the analysis knows it, from the trace's rows and its {@code dltrace.layers} metadata.
@@ -14,8 +15,8 @@ import java.util.Objects;
 public final class Layer {
   private final int index;
   private final String name;
-  private final String type;
-  private final String activation;
+  private final @Nullable String type;
+  private final @Nullable String activation;
   private final boolean trainable;
   private final boolean softmax;
   private final boolean normalization;
@@ -30,7 +31,12 @@ public final class Layer {
    * @param activation the activation applied after the layer, or {@code null}
    * @param trainable false for layers marked frozen in {@code dltrace.layers}
    */
-  public Layer(int index, String name, String type, String activation, boolean trainable) {
+  public Layer(
+      int index,
+      String name,
+      @Nullable String type,
+      @Nullable String activation,
+      boolean trainable) {
     this.index = index;
     this.name = requireNonNull(name, "name is null");
     this.type = type;
@@ -88,12 +94,12 @@ public final class Layer {
   }
 
   /** The framework's class name, or {@code null}. */
-  public String type() {
+  public @Nullable String type() {
     return type;
   }
 
   /** The activation applied after the layer ("relu", "softmax"...), or {@code null}. */
-  public String activation() {
+  public @Nullable String activation() {
     return activation;
   }
 

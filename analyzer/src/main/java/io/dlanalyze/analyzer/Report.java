@@ -7,6 +7,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The result of one analysis, as plain data: the verdict, the root cause, the findings in rank
@@ -31,13 +32,13 @@ public record Report(
     AnalysisMode mode,
     Verdict verdict,
     String verdictReason,
-    RootCause rootCause,
+    @Nullable RootCause rootCause,
     List<Finding> findings,
     List<BaselineResult> baselines,
     TraceSummary trace,
     Map<String, Double> thresholds,
     List<String> detectors,
-    Timing timing) {
+    @Nullable Timing timing) {
   /** The version of the report format; bumped on incompatible changes to the JSON. */
   public static final int VERSION = 2;
 

@@ -3,6 +3,7 @@ package io.dlanalyze.analyzer;
 import static java.util.Objects.requireNonNull;
 
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The report's best guess at what to fix first: one most likely cause with a concrete fix, the
@@ -22,8 +23,8 @@ public record RootCause(
     int layerIndex,
     String layerName,
     String cause,
-    String suggestedFix,
-    String symptom,
+    @Nullable String suggestedFix,
+    @Nullable String symptom,
     int findingRank,
     List<Alternative> alternatives) {
   public static final String LAYER = "layer";
@@ -41,7 +42,7 @@ public record RootCause(
 
   /** A root cause without a named finding or alternatives (deeplocalize mode, plug-ins). */
   public RootCause(
-      String scope, int layerIndex, String layerName, String cause, String suggestedFix) {
+      String scope, int layerIndex, String layerName, String cause, @Nullable String suggestedFix) {
     this(scope, layerIndex, layerName, cause, suggestedFix, null, 0, List.of());
   }
 

@@ -19,11 +19,13 @@ import org.jspecify.annotations.Nullable;
 public final class Printable {
   private Printable() {}
 
-  /** {@code text} with its control characters escaped; the same instance when there are none. */
+  /** {@link #escapeText}, or {@code null} for {@code null}. */
   public static @Nullable String escape(@Nullable String text) {
-    if (text == null) {
-      return null;
-    }
+    return text == null ? null : escapeText(text);
+  }
+
+  /** {@code text} with its control characters escaped; the same instance when there are none. */
+  public static String escapeText(String text) {
     int i = 0;
     while (i < text.length() && !needsEscape(text.charAt(i))) {
       i++;

@@ -5,6 +5,7 @@ import static java.util.Objects.requireNonNull;
 import io.dlanalyze.analyzer.Report;
 import io.dlanalyze.trace.Phase;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Two traces side by side, as {@link TraceComparison} found them: run {@code a} is the first trace
@@ -46,7 +47,7 @@ public record Comparison(
   }
 
   /** The earliest divergence, or {@code null} when the runs stay in each other's bands. */
-  public Divergence firstDivergence() {
+  public @Nullable Divergence firstDivergence() {
     return divergences.isEmpty() ? null : divergences.get(0);
   }
 
@@ -102,7 +103,12 @@ public record Comparison(
    * @param how why these two were paired
    */
   public record LayerMatch(
-      int indexA, String nameA, int indexB, String nameB, String type, How how) {
+      int indexA,
+      @Nullable String nameA,
+      int indexB,
+      @Nullable String nameB,
+      @Nullable String type,
+      How how) {
     public LayerMatch {
       requireNonNull(how, "how is null");
     }
@@ -110,7 +116,7 @@ public record Comparison(
     /** The name to show: a's, with b's after an arrow when it differs. */
     public String label() {
       if (nameA == null) {
-        return nameB;
+        return requireNonNull(nameB, "a pair names a layer of a or b");
       }
       return nameB == null || nameB.equals(nameA) ? nameA : nameA + " -> " + nameB;
     }

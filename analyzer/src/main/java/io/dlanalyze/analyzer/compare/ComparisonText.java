@@ -9,6 +9,7 @@ import io.dlanalyze.analyzer.compare.Comparison.FindingMatch;
 import io.dlanalyze.analyzer.compare.Comparison.Run;
 import io.dlanalyze.analyzer.text.Numbers;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /** A comparison as plain text: the first divergence first, then the details. */
 public final class ComparisonText {
@@ -155,7 +156,7 @@ public final class ComparisonText {
     }
   }
 
-  private static Curve curve(Comparison c, String name) {
+  private static @Nullable Curve curve(Comparison c, String name) {
     for (Curve curve : c.curves()) {
       if (curve.name().equals(name)) {
         return curve;
@@ -164,7 +165,7 @@ public final class ComparisonText {
     return null;
   }
 
-  private static String value(Curve curve, long step, boolean a) {
+  private static String value(@Nullable Curve curve, long step, boolean a) {
     if (curve == null) {
       return "-";
     }

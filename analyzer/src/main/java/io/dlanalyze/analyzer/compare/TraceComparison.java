@@ -2,6 +2,7 @@ package io.dlanalyze.analyzer.compare;
 
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
+import static java.util.Objects.requireNonNull;
 
 import io.dlanalyze.analyzer.AnalysisOptions;
 import io.dlanalyze.analyzer.Analyzer;
@@ -29,6 +30,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Compares two traces of the same model (a buggy and a fixed run, two seeds, before and after a
@@ -93,10 +95,11 @@ public final class TraceComparison {
     Analyzer analyzer = new Analyzer();
     Report reportA = analyzer.analyze(a, options);
     Report reportB = analyzer.analyze(b, options);
-    Pass pass = new Pass(bandWidth);
+    Pass pass;
     try (TraceReader ra = open(a);
         TraceReader rb = open(b)) {
-      pass.run(new StepCursor(ra), new StepCursor(rb));
+      pass = new Pass(bandWidth, new StepCursor(ra), new StepCursor(rb));
+      pass.run();
     }
     List<Divergence> divergences = pass.divergences();
     List<LayerMatch> layers = pass.layers();
@@ -152,8 +155,8 @@ public final class TraceComparison {
     final double k;
     final LayerAligner aligner = new LayerAligner();
     final Map<Integer, Bands> bands = new TreeMap<>();
-    StepCursor a;
-    StepCursor b;
+    final StepCursor a;
+    final StepCursor b;
     long common;
     long stepsA;
     long stepsB;
@@ -162,13 +165,13 @@ public final class TraceComparison {
     long firstB = -1;
     long lastB = -1;
 
-    Pass(double k) {
+    Pass(double k, StepCursor a, StepCursor b) {
       this.k = k;
+      this.a = a;
+      this.b = b;
     }
 
-    void run(StepCursor cursorA, StepCursor cursorB) {
-      this.a = cursorA;
-      this.b = cursorB;
+    void run() {
       boolean moreA = a.advance();
       boolean moreB = b.advance();
       firstA = moreA ? a.step() : -1;
@@ -342,7 +345,7 @@ public final class TraceComparison {
     final long[] nA = new long[StepCursor.STAT_COUNT];
     final long[] nB = new long[StepCursor.STAT_COUNT];
     final boolean[] seen = new boolean[StepCursor.STAT_COUNT];
-    Divergence first;
+    @Nullable Divergence first;
 
     void observe(Pass pass, int slotA, int slotB) {
       StepCursor a = pass.a;
@@ -513,7 +516,10 @@ public final class TraceComparison {
       }
       for (int s = 0; s < seriesStats; s++) {
         String stat = StepCursor.STATS[s].wireName();
-        Curve curve = series.curve(line++, d.layer() + " " + d.phase().wireName(), d.phase(), stat);
+        Divergence found = requireNonNull(d, "every charted slot is a divergence's");
+        Curve curve =
+            series.curve(
+                line++, found.layer() + " " + found.phase().wireName(), found.phase(), stat);
         if (curve != null) {
           layerSeries.add(curve);
         }
@@ -562,7 +568,7 @@ public final class TraceComparison {
     }
 
     /** The line as a curve over the steps where a or b has it, or null when neither has it. */
-    Curve curve(int line, String name, Phase phase, String statistic) {
+    @Nullable Curve curve(int line, String name, Phase phase, String statistic) {
       int n = 0;
       for (int i = 0; i < size; i++) {
         if (hasA[line][i] || hasB[line][i]) {
@@ -597,12 +603,12 @@ public final class TraceComparison {
     List<FindingMatch> list = new ArrayList<>();
     List<Finding> restB = new ArrayList<>(b.findings());
     for (Finding f : a.findings()) {
-      String nameInB = f.isModelLevel() ? "model" : nameInB(f.layerName(), layers);
+      String nameInB = f.isModelLevel() ? "model" : nameInB(f.resolvedLayerName(), layers);
       Finding match = null;
       for (Finding g : restB) {
         if (g.detector().equals(f.detector())
             && g.phase() == f.phase()
-            && (g.isModelLevel() ? "model" : g.layerName()).equals(nameInB)) {
+            && (g.isModelLevel() ? "model" : g.resolvedLayerName()).equals(nameInB)) {
           match = g;
           break;
         }
@@ -623,7 +629,7 @@ public final class TraceComparison {
       list.add(
           new FindingMatch(
               g.detector(),
-              g.isModelLevel() ? "model" : g.layerName(),
+              g.isModelLevel() ? "model" : g.resolvedLayerName(),
               g.phase(),
               g.severity().wireName(),
               -1,
@@ -632,7 +638,7 @@ public final class TraceComparison {
     return list;
   }
 
-  private static String nameInB(String nameA, List<LayerMatch> layers) {
+  private static @Nullable String nameInB(String nameA, List<LayerMatch> layers) {
     for (LayerMatch m : layers) {
       if (nameA.equals(m.nameA()) && m.how() != How.ONLY_A) {
         return m.nameB();
@@ -646,10 +652,10 @@ public final class TraceComparison {
       return "model";
     }
     for (LayerMatch m : layers) {
-      if (f.layerName().equals(m.nameA())) {
+      if (f.resolvedLayerName().equals(m.nameA())) {
         return m.label();
       }
     }
-    return f.layerName();
+    return f.resolvedLayerName();
   }
 }

@@ -24,6 +24,7 @@ import io.dlanalyze.analyzer.Thresholds;
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.Phase;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * DeepLocalize's Algorithms 1 and 2 as its Keras callback ({@code Our Callback/callbacks.py}, class
@@ -102,7 +103,7 @@ public final class DeepLocalizeDetector implements Detector {
   private final SlotStates<Values> values = new SlotStates<>(Values::new);
   private int window;
   private double zeroRatio;
-  private Finding hit;
+  private @Nullable Finding hit;
 
   @Override
   public void begin(AnalysisContext context) {

@@ -186,7 +186,7 @@ public final class ExplodingGradientDetector implements Detector {
       String last = context.layer(ratioLast).name();
       findings.add(
           Finding.builder(this)
-              .at(ratioFirst, layers.get(context.slot(ratioFirst, Phase.GRADIENT)).phase)
+              .at(ratioFirst, layers.get(context.slot(ratioFirst, Phase.GRADIENT)).phase())
               .steps(ratio.onset(), ratio.end(), ratio.occurrences())
               .evidence(
                   Evidence.builder()
@@ -248,7 +248,7 @@ public final class ExplodingGradientDetector implements Detector {
         int layer = context.slotLayer(slot);
         GradientGrowth other = layers.get(slot);
         consequences.add(
-            new Consequence(layer, context.layer(layer).name(), other.phase, other.onset(), 1));
+            new Consequence(layer, context.layer(layer).name(), other.phase(), other.onset(), 1));
       }
     }
     int layer = context.slotLayer(rootSlot);
@@ -269,7 +269,7 @@ public final class ExplodingGradientDetector implements Detector {
       evidence.put(FIRST_NON_FINITE_STEP, nonFinite);
     }
     return Finding.builder(this)
-        .at(layer, root.phase)
+        .at(layer, root.phase())
         .steps(root.onset(), Math.max(root.onset(), last), Math.max(1, last - root.onset() + 1))
         .evidence(evidence.build())
         .consequences(consequences)

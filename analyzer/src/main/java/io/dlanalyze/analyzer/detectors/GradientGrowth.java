@@ -1,7 +1,10 @@
 package io.dlanalyze.analyzer.detectors;
 
+import static java.util.Objects.requireNonNull;
+
 import io.dlanalyze.trace.Phase;
 import java.util.Arrays;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One layer's gradient norm against its early level, for exploding-gradient's growth rule. The
@@ -15,8 +18,8 @@ final class GradientGrowth {
   /** Within this factor of the reference, a norm is calm. */
   static final double CALM = 10;
 
-  /** The phase the layer's norm comes from (the first one seen). */
-  Phase phase;
+  /** The phase the layer's norm comes from (the first one seen); null until then. */
+  private @Nullable Phase phase;
 
   private final double[] early = new double[3];
   private int earlyCount;
@@ -31,6 +34,11 @@ final class GradientGrowth {
   private long nonFiniteStep = -1;
 
   /** Records the layer's norm at {@code step}, read from {@code from}. */
+  /** The phase the layer's norm comes from: a state is made by its first observation. */
+  Phase phase() {
+    return requireNonNull(phase, "not observed yet");
+  }
+
   void observe(long step, Phase from, double l2, double growth) {
     if (phase == null) {
       phase = from;

@@ -3,13 +3,14 @@ package io.dlanalyze.analyzer.detectors;
 import io.dlanalyze.analyzer.StepView;
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.Phase;
+import org.jspecify.annotations.Nullable;
 
 /** Reads a layer's gradient norm: the weight gradient's l2_norm, else the output gradient's. */
 final class GradientNorms {
   private GradientNorms() {}
 
   /** The phase the layer's gradient norm comes from in this step, or null when none. */
-  static Phase phase(StepView step, int layer) {
+  static @Nullable Phase phase(StepView step, int layer) {
     if (step.present(layer, Phase.GRADIENT, Column.L2_NORM)) {
       return step.layer(layer).trainable() ? Phase.GRADIENT : null;
     }

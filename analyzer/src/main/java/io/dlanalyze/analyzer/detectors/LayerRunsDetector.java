@@ -83,7 +83,7 @@ abstract class LayerRunsDetector implements Detector {
           continue;
         }
         boolean holds = (mask & bit) != 0;
-        Run run = holds ? runs.at(slot) : runs.get(slot);
+        Run run = holds ? runs.at(slot) : runs.find(slot);
         long start = pairs ? step.previousStep(slot) : step.step();
         boolean before = run != null && run.qualified();
         if (run != null && run.observe(step.step(), holds, start, null)) {

@@ -33,6 +33,7 @@ import io.dlanalyze.trace.Phase;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Reports a loss that contradicts its own definition, from the values it took and from what the
@@ -302,7 +303,7 @@ public final class LossDefinitionDetector implements Detector {
   }
 
   /** The last layer the trace names, or null. */
-  private static Layer outputLayer(AnalysisContext context) {
+  private static @Nullable Layer outputLayer(AnalysisContext context) {
     List<Layer> layers = context.layers();
     return layers.isEmpty() ? null : layers.get(layers.size() - 1);
   }

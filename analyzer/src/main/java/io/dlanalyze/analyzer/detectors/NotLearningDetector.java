@@ -28,6 +28,7 @@ import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.Phase;
 import java.util.ArrayList;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Model-level checks that the model learns: the loss keeps decreasing, and the accuracy is not
@@ -86,7 +87,7 @@ public final class NotLearningDetector implements Detector {
   /** A stall that has lasted so far; a finding only if it lasts to the end of the run. */
   private boolean stalled;
 
-  private Finding stall;
+  private @Nullable Finding stall;
   private long lossLastStep;
   private long lossSteps;
   private long plateauSteps;

@@ -8,6 +8,7 @@ import static io.dlanalyze.analyzer.EvidenceKeys.MEAN;
 import static io.dlanalyze.analyzer.EvidenceKeys.NAN_COUNT;
 import static io.dlanalyze.analyzer.EvidenceKeys.STATISTIC;
 import static io.dlanalyze.analyzer.EvidenceKeys.STEPS_WITH_NON_FINITE;
+import static java.util.Objects.requireNonNull;
 
 import io.dlanalyze.analyzer.AnalysisContext;
 import io.dlanalyze.analyzer.CausalOrder;
@@ -30,6 +31,7 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Reports NaN and Inf values, grouped by propagation: the earliest non-finite observation of an
@@ -75,7 +77,7 @@ public final class NumericalErrorDetector implements Detector {
   private int episode;
   private boolean active;
   private long cleanStreak;
-  private Root root;
+  private @Nullable Root root;
   private long lastStep;
   private long episodeSteps;
 
@@ -190,6 +192,7 @@ public final class NumericalErrorDetector implements Detector {
                 streams.get(b).first,
                 context.slotLayer(b),
                 context.slotPhase(b)));
+    requireNonNull(root, "an open episode has a root");
     int rootSlot = context.slot(root.layer(), root.phase());
     List<Consequence> consequences = new ArrayList<>();
     Set<Integer> layers = new HashSet<>();

@@ -1,5 +1,7 @@
 package io.dlanalyze.analyzer.detectors;
 
+import org.jspecify.annotations.Nullable;
+
 /**
  * Runs of consecutive observations of one stream where a condition holds. A run qualifies once it
  * reaches {@code window} observations (and, with a gate, at the first such observation where the
@@ -71,7 +73,7 @@ final class Run {
    * @return true when this observation belongs to a kept run, from the observation that qualified
    *     it on: for {@link Policy#FIRST} the first qualifying run, else any qualifying run
    */
-  boolean observe(long step, boolean holds, long start, Gate gate) {
+  boolean observe(long step, boolean holds, long start, @Nullable Gate gate) {
     if (!holds) {
       reset();
       return false;

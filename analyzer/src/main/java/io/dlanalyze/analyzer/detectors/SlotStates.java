@@ -1,8 +1,11 @@
 package io.dlanalyze.analyzer.detectors;
 
+import static java.util.Objects.requireNonNull;
+
 import io.dlanalyze.analyzer.AnalysisContext;
 import java.util.Arrays;
 import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A detector's state per stream, by slot ({@link io.dlanalyze.analyzer.StepView#slot}): made on
@@ -41,9 +44,14 @@ final class SlotStates<S> {
     return (S) state;
   }
 
+  /** The state of a slot that has one (one of {@link #slots}). */
+  S get(int slot) {
+    return requireNonNull(find(slot), "the slot has no state");
+  }
+
   /** The state of a slot, or null when it has none (also for slot -1). */
   @SuppressWarnings("unchecked")
-  S get(int slot) {
+  @Nullable S find(int slot) {
     return slot >= 0 && slot < states.length ? (S) states[slot] : null;
   }
 

@@ -12,6 +12,7 @@ import static io.dlanalyze.analyzer.EvidenceKeys.RUN_STEPS;
 import static io.dlanalyze.analyzer.EvidenceKeys.VANISHING_RULE;
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
+import static java.util.Objects.requireNonNull;
 
 import io.dlanalyze.analyzer.AnalysisContext;
 import io.dlanalyze.analyzer.Detector;
@@ -29,6 +30,7 @@ import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.Phase;
 import java.util.ArrayList;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Reports gradients that vanish before they reach the first layers: for {@code window} steps in a
@@ -79,13 +81,13 @@ public final class VanishingGradientDetector implements Detector {
   private double runWorstRatio = Double.NaN;
   private double runWorstNorm = Double.NaN;
   private double runWorstRms = Double.NaN;
-  private VanishingRule runRule;
+  private @Nullable VanishingRule runRule;
   private int firedLayer;
-  private VanishingRule firedRule;
+  private @Nullable VanishingRule firedRule;
   private double firedRatio;
   private double firedNorm;
   private double firedRms;
-  private String lastLayerName;
+  private @Nullable String lastLayerName;
 
   @Override
   public void begin(AnalysisContext context) {
@@ -169,6 +171,7 @@ public final class VanishingGradientDetector implements Detector {
     if (!run.qualified() || gate.learned()) {
       return findings;
     }
+    requireNonNull(firedRule, "a qualified run fired");
     boolean judged = gate.judgeable();
     long firedStart = run.onset();
     long firedSteps = run.occurrences();

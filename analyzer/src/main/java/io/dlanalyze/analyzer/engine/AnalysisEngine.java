@@ -2,6 +2,7 @@ package io.dlanalyze.analyzer.engine;
 
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
+import static java.util.Objects.requireNonNull;
 
 import io.dlanalyze.analyzer.AnalysisContext;
 import io.dlanalyze.analyzer.AnalysisListener;
@@ -30,6 +31,7 @@ import java.util.EnumSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The single pass: reads a trace's batches, cuts them at step boundaries, scatters each step's rows
@@ -77,8 +79,8 @@ public final class AnalysisEngine {
   private long relabeledRows;
   private long stoppedAtStep = -1;
   private long excludedFindings;
-  private final AnalysisListener listener;
-  private final LiveFindings live;
+  private final @Nullable AnalysisListener listener;
+  private final @Nullable LiveFindings live;
   private boolean listenerStop;
 
   private AnalysisEngine(TraceReader reader, AnalysisOptions options, List<DetectorInfo> infos) {
@@ -89,7 +91,7 @@ public final class AnalysisEngine {
       TraceReader reader,
       AnalysisOptions options,
       List<DetectorInfo> infos,
-      AnalysisListener listener) {
+      @Nullable AnalysisListener listener) {
     this.reader = reader;
     this.listener = listener;
     this.options = options;
@@ -125,8 +127,7 @@ public final class AnalysisEngine {
       AnalysisOptions options,
       List<DetectorInfo> detectors,
       AnalysisListener listener) {
-    return new AnalysisEngine(
-            reader, options, List.copyOf(detectors), java.util.Objects.requireNonNull(listener))
+    return new AnalysisEngine(reader, options, List.copyOf(detectors), requireNonNull(listener))
         .run();
   }
 
@@ -289,7 +290,7 @@ public final class AnalysisEngine {
     return kept;
   }
 
-  private String layerName(int index, String given) {
+  private String layerName(int index, @Nullable String given) {
     return given != null ? given : layers.layer(index).name();
   }
 
@@ -322,12 +323,13 @@ public final class AnalysisEngine {
 
   /** Tells the listener about the step and the findings that became conclusive in it. */
   private void announce() {
-    live.stepCompleted(table, context);
+    AnalysisListener watcher = requireNonNull(listener, "announce() runs only with a listener");
+    requireNonNull(live, "announce() runs only with a listener").stepCompleted(table, context);
     double loss =
         table.present(-1, Phase.LOSS, Column.MEAN)
             ? table.value(-1, Phase.LOSS, Column.MEAN)
             : Double.NaN;
-    if (!listener.stepCompleted(table.step(), stepIndex.epochOf(table.step()), loss)) {
+    if (!watcher.stepCompleted(table.step(), stepIndex.epochOf(table.step()), loss)) {
       listenerStop = true;
     }
   }

@@ -61,6 +61,7 @@ import static io.dlanalyze.analyzer.EvidenceKeys.WINDOW;
 import static io.dlanalyze.analyzer.EvidenceKeys.ZERO_FRACTION_THRESHOLD;
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
+import static java.util.Objects.requireNonNull;
 
 import io.dlanalyze.analyzer.ActivationKind;
 import io.dlanalyze.analyzer.AnalysisOptions;
@@ -82,6 +83,7 @@ import io.dlanalyze.analyzer.text.Phrases;
 import io.dlanalyze.trace.Phase;
 import java.util.ArrayList;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * What the root-cause analysis says about one finding of a built-in detector, built from the
@@ -100,7 +102,7 @@ final class Causes {
    * The clause for a finding, or {@code null} for findings it has no words for (detectors that are
    * not built in, and exploding-gradient's ratio rule): the analysis then quotes the message.
    */
-  String of(Finding f) {
+  @Nullable String of(Finding f) {
     return switch (f.detector()) {
       case DetectorIds.NUMERICAL_ERROR -> numericalError(f);
       case DetectorIds.DEAD_OR_ZERO -> layerStreams(f, "were all zero", deadOrZeroRun(f), "were");
@@ -117,7 +119,9 @@ final class Causes {
   }
 
   private static String numericalError(Finding f) {
-    Statistic statistic = f.evidence().get(STATISTIC);
+    Statistic statistic =
+        requireNonNull(
+            f.evidence().get(STATISTIC), "a numerical-error finding names its statistic");
     String value =
         switch (statistic) {
           case MEAN -> Numbers.format(real(f, MEAN));
@@ -134,7 +138,7 @@ final class Causes {
     return format(
         ROOT,
         "%s first turned %s at step %d (%s %s); %s, and %s had non-finite values up to step %d",
-        Phrases.where(f.layerName(), f.layerIndex(), f.phase()),
+        Phrases.where(f.resolvedLayerName(), f.layerIndex(), f.phase()),
         text(f, KIND),
         f.firstStep(),
         statistic.wireName(),
@@ -255,7 +259,7 @@ final class Causes {
       return format(
           ROOT,
           "%s was exactly 0 for %d batches in a row from step %d (%d batches in all up to step %d)",
-          Phrases.where(f.layerName(), f.layerIndex(), f.phase()),
+          Phrases.where(f.resolvedLayerName(), f.layerIndex(), f.phase()),
           number(f, WINDOW),
           f.firstStep(),
           f.occurrences(),

@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The layers of a trace, merged from its rows (the first name and type seen for each index) and its
@@ -37,7 +38,7 @@ final class LayerTable {
   private int[] typeId = new int[0];
   private Layer[] cache = new Layer[0];
   private int largestRowIndex = -1;
-  private List<Layer> all;
+  private @Nullable List<Layer> all;
 
   LayerTable(
       TraceMetadata metadata,
@@ -144,7 +145,7 @@ final class LayerTable {
     return metadataCache[listed];
   }
 
-  private LayerInfo metadata(int index) {
+  private @Nullable LayerInfo metadata(int index) {
     int listed = Arrays.binarySearch(metadataIndex, index);
     return listed < 0 ? null : metadataLayers[listed];
   }

@@ -12,6 +12,7 @@ import java.util.Set;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.Semaphore;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A producer/consumer pipeline over a reader: a second thread decodes batch k+1 into the source
@@ -31,7 +32,11 @@ import java.util.concurrent.Semaphore;
 final class ReadAheadReader implements TraceReader {
   /** What the producer hands over: a batch, the end, or the source's exception. */
   private record Handoff(
-      boolean more, Throwable error, long rowsRead, boolean truncated, List<String> warnings) {}
+      boolean more,
+      @Nullable Throwable error,
+      long rowsRead,
+      boolean truncated,
+      List<String> warnings) {}
 
   private final TraceReader source;
   private final TraceBatch batch;

@@ -37,6 +37,7 @@ import static io.dlanalyze.analyzer.EvidenceKeys.TARGET_STEPS;
 import static io.dlanalyze.analyzer.EvidenceKeys.TARGET_VALUE;
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
+import static java.util.Objects.requireNonNull;
 
 import io.dlanalyze.analyzer.ActivationKind;
 import io.dlanalyze.analyzer.AnalysisContext;
@@ -66,6 +67,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.OptionalDouble;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Turns the ranked findings into one most likely cause with a concrete fix, plus the other
@@ -100,7 +102,7 @@ final class RootCauseAnalysis {
   private final TraceMetadata metadata;
   private final Causes causes;
   private final List<RootCause.Alternative> alternatives = new ArrayList<>();
-  private RootCause primary;
+  private @Nullable RootCause primary;
 
   private RootCauseAnalysis(List<Finding> findings, AnalysisContext context) {
     this.findings = findings;
@@ -110,11 +112,11 @@ final class RootCauseAnalysis {
   }
 
   /** The root cause of ranked, resolved findings, or null when none is warning or more. */
-  static RootCause analyze(List<Finding> ranked, AnalysisContext context) {
+  static @Nullable RootCause analyze(List<Finding> ranked, AnalysisContext context) {
     return new RootCauseAnalysis(ranked, context).run();
   }
 
-  private RootCause run() {
+  private @Nullable RootCause run() {
     Finding top = first(null, null);
     if (top == null) {
       return null;
@@ -146,7 +148,7 @@ final class RootCauseAnalysis {
     if (primary == null) {
       offer(top, layerScope(top), symptomCause(top), RootCauseSelector.suggestedFix(top));
     }
-    return primary.withAlternatives(alternatives);
+    return requireNonNull(primary, "offer() sets it").withAlternatives(alternatives);
   }
 
   // ---- rules -------------------------------------------------------------------------------
@@ -699,7 +701,7 @@ final class RootCauseAnalysis {
       } else if (real(f, INITIAL_ZERO_FRACTION) < 0.9
           && ((grown != null && grown.firstStep() <= f.lastStep())
               || (effective != null && effective.firstStep() <= f.lastStep()))) {
-        Finding why = effective != null ? effective : grown;
+        Finding why = requireNonNull(effective != null ? effective : grown, "one of them is set");
         offer(
             f,
             false,
@@ -835,10 +837,10 @@ final class RootCauseAnalysis {
 
   // ---- helpers -----------------------------------------------------------------------------
 
-  private String notLearningFix(Finding low) {
+  private String notLearningFix(@Nullable Finding low) {
     OptionalDouble lr = learningRate();
     Double suggested = low == null ? null : low.evidence().get(SUGGESTED_LEARNING_RATE);
-    if (suggested != null && lr.isPresent()) {
+    if (low != null && suggested != null && lr.isPresent()) {
       return format(
           ROOT,
           "Raise the learning rate from %s to about %s (the updates are %s of the weights), or"
@@ -876,7 +878,7 @@ final class RootCauseAnalysis {
           new RootCause(
               layer ? RootCause.LAYER : RootCause.MODEL,
               layer ? anchor.layerIndex() : -1,
-              layer ? anchor.layerName() : "model",
+              layer ? anchor.resolvedLayerName() : "model",
               cause,
               fix,
               symptom.wireName(),
@@ -924,7 +926,7 @@ final class RootCauseAnalysis {
   }
 
   /** The first finding of a detector at any severity, or null. */
-  private Finding strongest(String detector) {
+  private @Nullable Finding strongest(String detector) {
     Finding best = null;
     for (Finding f : findings) {
       if (f.detector().equals(detector)
@@ -935,7 +937,7 @@ final class RootCauseAnalysis {
     return best;
   }
 
-  private Finding first(String detector, Symptom symptom) {
+  private @Nullable Finding first(@Nullable String detector, @Nullable Symptom symptom) {
     for (Finding f : findings) {
       if (f.severity().atLeast(Severity.WARNING)
           && (detector == null || f.detector().equals(detector))
@@ -946,7 +948,7 @@ final class RootCauseAnalysis {
     return null;
   }
 
-  private Finding highWeights() {
+  private @Nullable Finding highWeights() {
     for (Finding f : findings) {
       if (f.detector().equals(DetectorIds.WEIGHT_VARIANCE)
           && f.evidence().get(DIRECTION) == Direction.HIGH) {
@@ -956,7 +958,7 @@ final class RootCauseAnalysis {
     return null;
   }
 
-  private Finding effectiveLr(Direction direction) {
+  private @Nullable Finding effectiveLr(Direction direction) {
     for (Finding f : findings) {
       if (f.detector().equals(DetectorIds.EFFECTIVE_LEARNING_RATE)
           && f.evidence().get(DIRECTION) == direction) {

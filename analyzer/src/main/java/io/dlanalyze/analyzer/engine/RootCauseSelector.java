@@ -39,7 +39,7 @@ final class RootCauseSelector {
     if (mode == AnalysisMode.DEFAULT) {
       fix = top.suggestedFix() != null ? top.suggestedFix() : suggestedFix(top);
     }
-    return new RootCause(scope, top.layerIndex(), top.layerName(), cause, fix);
+    return new RootCause(scope, top.layerIndex(), top.resolvedLayerName(), cause, fix);
   }
 
   static String symptomPhrase(Symptom symptom) {

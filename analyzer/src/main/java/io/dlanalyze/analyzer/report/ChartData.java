@@ -7,6 +7,7 @@ import com.fasterxml.jackson.core.JsonGenerator;
 import java.io.IOException;
 import java.io.StringWriter;
 import java.io.UncheckedIOException;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The numbers behind the page's time charts, as one JSON document the page's script draws
@@ -17,12 +18,12 @@ import java.io.UncheckedIOException;
 final class ChartData {
   private static final JsonFactory JSON = new JsonFactory();
 
-  private final TraceCharts charts;
+  private final @Nullable TraceCharts charts;
   private final StringWriter text = new StringWriter();
   private final JsonGenerator json;
   private int count;
 
-  ChartData(TraceCharts charts) {
+  ChartData(@Nullable TraceCharts charts) {
     this.charts = charts;
     try {
       json = JSON.createGenerator(text);
@@ -70,7 +71,7 @@ final class ChartData {
       for (LineChart.Band band : chart.bands()) {
         writeBand(band.name(), band.color(), band.opacity(), band.lo(), band.hi());
       }
-      if (charts.stepsPerBucket() > 1) {
+      if (charts != null && charts.stepsPerBucket() > 1) {
         for (LineChart.Line line : chart.lines()) {
           if (line.emphasis()) {
             BucketSeries s = line.series();

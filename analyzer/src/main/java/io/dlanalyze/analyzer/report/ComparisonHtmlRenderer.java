@@ -16,6 +16,7 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A comparison as one self-contained HTML page (the report's CSS and line charts, no script): the
@@ -115,7 +116,12 @@ public final class ComparisonHtmlRenderer {
   }
 
   private static void chart(
-      StringBuilder html, TraceCharts axis, Curve curve, String title, Divergence d, int width) {
+      StringBuilder html,
+      TraceCharts axis,
+      Curve curve,
+      String title,
+      @Nullable Divergence d,
+      int width) {
     BucketSeries a = new BucketSeries(axis.buckets());
     BucketSeries b = new BucketSeries(axis.buckets());
     for (int i = 0; i < curve.steps().length; i++) {

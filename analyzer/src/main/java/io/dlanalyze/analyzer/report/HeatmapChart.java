@@ -3,6 +3,7 @@ package io.dlanalyze.analyzer.report;
 import io.dlanalyze.analyzer.Layer;
 import io.dlanalyze.analyzer.text.Numbers;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A {@link HeatmapGrid} as inline SVG: the cells are one palette PNG (a data: URI, one pixel per
@@ -67,7 +68,7 @@ final class HeatmapChart {
    * @param markLayer the layer to point at, or -1
    * @param markStep the step to draw a line at, or -1
    */
-  static double[] render(
+  static double @Nullable [] render(
       StringBuilder out,
       HeatmapGrid grid,
       List<Layer> layers,
@@ -233,7 +234,7 @@ final class HeatmapChart {
   }
 
   /** The colour-scale legend: a gradient bar with its log10 range and the special colours. */
-  static void legend(StringBuilder out, double[] range, HeatmapGrid.Metric metric) {
+  static void legend(StringBuilder out, double @Nullable [] range, HeatmapGrid.Metric metric) {
     out.append("<div class=\"legend hm-legend\">");
     if (range != null) {
       out.append("<span>")

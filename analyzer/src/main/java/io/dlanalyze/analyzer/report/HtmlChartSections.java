@@ -2,6 +2,7 @@ package io.dlanalyze.analyzer.report;
 
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
+import static java.util.Objects.requireNonNull;
 
 import io.dlanalyze.analyzer.BaselineResult;
 import io.dlanalyze.analyzer.Finding;
@@ -12,6 +13,7 @@ import io.dlanalyze.analyzer.text.Phrases;
 import io.dlanalyze.trace.Phase;
 import java.util.ArrayList;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The chart sections of the HTML page ({@link HtmlReportRenderer}): the top findings' statistics,
@@ -33,13 +35,13 @@ final class HtmlChartSections {
 
   static final int CURVE_HEIGHT = 160;
 
-  private final TraceCharts charts;
+  private final @Nullable TraceCharts charts;
   private final ChartData data;
 
   /**
    * @param charts the trace's series, or {@code null} when the page is rendered without them
    */
-  HtmlChartSections(TraceCharts charts) {
+  HtmlChartSections(@Nullable TraceCharts charts) {
     this.charts = charts;
     this.data = new ChartData(charts);
   }
@@ -61,7 +63,7 @@ final class HtmlChartSections {
       return;
     }
     ReportStory story = ReportStory.of(report);
-    int limit = charts.options().topFindings();
+    int limit = charts().options().topFindings();
     if (story.groups().isEmpty() || limit == 0) {
       html.append("<p>No finding to chart.</p>\n</section>\n");
       return;
@@ -135,13 +137,13 @@ final class HtmlChartSections {
     String flatLabel = null;
     for (ChartStat stat : ChartStat.orderFor(f.symptom())) {
       LineChart chart =
-          new LineChart(charts, LineChart.SMALL, stat.label() + " of " + streamName(f));
+          new LineChart(charts(), LineChart.SMALL, stat.label() + " of " + streamName(f));
       List<String> legendItems = new ArrayList<>();
       int neighbour = 0;
-      int from = f.isModelLevel() ? -1 : f.layerIndex() - charts.options().neighbours();
-      int to = f.isModelLevel() ? -1 : f.layerIndex() + charts.options().neighbours();
+      int from = f.isModelLevel() ? -1 : f.layerIndex() - charts().options().neighbours();
+      int to = f.isModelLevel() ? -1 : f.layerIndex() + charts().options().neighbours();
       for (int layer = from; layer <= to; layer++) {
-        BucketSeries series = charts.series(layer, f.phase(), stat);
+        BucketSeries series = charts().series(layer, f.phase(), stat);
         if (series == null || series.isEmpty()) {
           continue;
         }
@@ -227,9 +229,9 @@ final class HtmlChartSections {
   /** The sampling in a few words, under each chart. */
   private String chartSampling(LineChart chart) {
     String sampling =
-        charts.stepsPerBucket() == 1
+        charts().stepsPerBucket() == 1
             ? "every step"
-            : "last value of every " + charts.stepsPerBucket() + " steps; band: min-max";
+            : "last value of every " + charts().stepsPerBucket() + " steps; band: min-max";
     List<String> sparse = new ArrayList<>();
     for (LineChart.Line line : chart.lines()) {
       if (LineChart.sparse(line.series())) {
@@ -244,7 +246,7 @@ final class HtmlChartSections {
           "; drawn to step "
               + chart.clippedAt()
               + " of "
-              + charts.lastStep()
+              + charts().lastStep()
               + ", no finite value after";
     }
     return sampling;
@@ -318,11 +320,11 @@ final class HtmlChartSections {
 
   private boolean curve(
       StringBuilder html, String title, List<Phase> phases, List<LineChart.Marker> markers) {
-    LineChart chart = new LineChart(charts, CURVE_WIDTH, CURVE_HEIGHT, title + " over steps");
+    LineChart chart = new LineChart(charts(), CURVE_WIDTH, CURVE_HEIGHT, title + " over steps");
     List<String> legend = new ArrayList<>();
     boolean first = true;
     for (Phase phase : phases) {
-      BucketSeries series = charts.series(-1, phase, ChartStat.MEAN);
+      BucketSeries series = charts().series(-1, phase, ChartStat.MEAN);
       if (series == null || series.isEmpty()) {
         continue;
       }
@@ -348,12 +350,12 @@ final class HtmlChartSections {
       html.append("</section>\n");
       return;
     }
-    if (charts.heatmaps().isEmpty()) {
+    if (charts().heatmaps().isEmpty()) {
       html.append("<p>The trace has no layer rows to draw.</p>\n</section>\n");
       return;
     }
     List<String> clean = new ArrayList<>();
-    for (HeatmapGrid grid : charts.heatmaps()) {
+    for (HeatmapGrid grid : charts().heatmaps()) {
       if (grid.metric() == HeatmapGrid.Metric.NON_FINITE && !grid.hasNonFinite()) {
         clean.add(grid.phase().wireName());
         continue;
@@ -373,7 +375,7 @@ final class HtmlChartSections {
       long markStep = mark != null ? mark.firstStep() : -1;
       double[] range =
           HeatmapChart.render(
-              html, grid, report.trace().layers(), markLayer, markStep, charts.lastStep());
+              html, grid, report.trace().layers(), markLayer, markStep, charts().lastStep());
       HeatmapChart.legend(html, range, grid.metric());
       html.append("<p class=\"sampling\">");
       html.append(
@@ -438,20 +440,20 @@ final class HtmlChartSections {
     int drawn = 0;
     html.append("<div class=\"charts\">\n");
     for (TraceCharts.Key key : keys) {
-      BucketSeries mean = charts.series(key.layer(), key.phase(), ChartStat.MEAN);
+      BucketSeries mean = charts().series(key.layer(), key.phase(), ChartStat.MEAN);
       if (mean == null || !mean.hasAnyFinite()) {
         continue;
       }
-      BucketSeries std = charts.series(key.layer(), key.phase(), ChartStat.STD);
-      BucketSeries min = charts.series(key.layer(), key.phase(), ChartStat.MIN);
-      BucketSeries max = charts.series(key.layer(), key.phase(), ChartStat.MAX);
+      BucketSeries std = charts().series(key.layer(), key.phase(), ChartStat.STD);
+      BucketSeries min = charts().series(key.layer(), key.phase(), ChartStat.MIN);
+      BucketSeries max = charts().series(key.layer(), key.phase(), ChartStat.MAX);
       String name =
           layerName(report.trace().layers(), key.layer())
               + " ("
               + key.layer()
               + ") "
               + key.phase().wireName();
-      LineChart chart = new LineChart(charts, LineChart.SMALL, "distribution of " + name);
+      LineChart chart = new LineChart(charts(), LineChart.SMALL, "distribution of " + name);
       int n = mean.buckets();
       List<String> legend = new ArrayList<>();
       if (min != null && max != null && min.hasAnyFinite() && max.hasAnyFinite()) {
@@ -539,6 +541,11 @@ final class HtmlChartSections {
     return findings.isEmpty() ? -1 : 0;
   }
 
+  /** The trace's series, which every section reads after {@link #chartsAvailable}. */
+  private TraceCharts charts() {
+    return requireNonNull(charts, "the page has no trace series");
+  }
+
   /** Writes a note and returns false when the page has no trace series. */
   private boolean chartsAvailable(StringBuilder html) {
     if (charts == null) {
@@ -555,22 +562,22 @@ final class HtmlChartSections {
   }
 
   private String samplingNote() {
-    if (charts.stepsPerBucket() == 1) {
+    if (charts().stepsPerBucket() == 1) {
       return format(
           ROOT,
           "Sampling: every step from %d to %d is a point.",
-          charts.firstStep(),
-          charts.lastStep());
+          charts().firstStep(),
+          charts().lastStep());
     }
     return format(
         ROOT,
         "Sampling: steps %d to %d in %d buckets of %d steps; the line is the last value of each"
             + " bucket and the shaded band its min-max (for the highlighted series). A strip along"
             + " the top marks buckets that held a NaN or Inf.",
-        charts.firstStep(),
-        charts.lastStep(),
-        charts.buckets(),
-        charts.stepsPerBucket());
+        charts().firstStep(),
+        charts().lastStep(),
+        charts().buckets(),
+        charts().stepsPerBucket());
   }
 
   /**

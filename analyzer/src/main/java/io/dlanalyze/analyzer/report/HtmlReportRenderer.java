@@ -24,6 +24,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The report as one self-contained HTML page: a verdict banner with the root cause and the fix, the
@@ -82,7 +83,7 @@ public final class HtmlReportRenderer implements ReportRenderer {
   private static final String UPLOT_CSS = resource(UPLOT_DIR + "uPlot.min.css");
 
   private final RenderOptions options;
-  private final TraceCharts charts;
+  private final @Nullable TraceCharts charts;
 
   /** A renderer without trace series: every section except the charts. */
   public HtmlReportRenderer(RenderOptions options) {
@@ -94,7 +95,7 @@ public final class HtmlReportRenderer implements ReportRenderer {
    *
    * @param charts the series read by {@link TraceCharts#collect}, or {@code null} for none
    */
-  public HtmlReportRenderer(RenderOptions options, TraceCharts charts) {
+  public HtmlReportRenderer(RenderOptions options, @Nullable TraceCharts charts) {
     this.options = requireNonNull(options, "options is null");
     this.charts = charts;
   }

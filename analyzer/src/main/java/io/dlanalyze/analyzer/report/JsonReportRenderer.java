@@ -17,6 +17,7 @@ import io.dlanalyze.analyzer.text.Numbers;
 import java.io.IOException;
 import java.io.Writer;
 import java.util.Map;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The report as JSON, in the layout {@code docs/report-format.md} documents: fixed key order,
@@ -237,7 +238,7 @@ public final class JsonReportRenderer implements ReportRenderer {
     }
   }
 
-  private static void nullableString(JsonGenerator json, String field, String value)
+  private static void nullableString(JsonGenerator json, String field, @Nullable String value)
       throws IOException {
     if (value == null) {
       json.writeNullField(field);

@@ -72,7 +72,7 @@ final class MarkdownReportRenderer implements ReportRenderer {
           String layer =
               f.isModelLevel()
                   ? "model"
-                  : format(ROOT, "%s (%d)", code(f.layerName()), f.layerIndex());
+                  : format(ROOT, "%s (%d)", code(f.resolvedLayerName()), f.layerIndex());
           md.append(
               format(
                       ROOT,
@@ -158,7 +158,7 @@ final class MarkdownReportRenderer implements ReportRenderer {
    * longest run of backticks inside, padded when the text starts or ends with one.
    */
   private static String code(String text) {
-    String printable = Printable.escape(text).replace("|", "\\|");
+    String printable = Printable.escapeText(text).replace("|", "\\|");
     int longest = 0;
     int run = 0;
     for (int i = 0; i < printable.length(); i++) {
@@ -171,11 +171,11 @@ final class MarkdownReportRenderer implements ReportRenderer {
   }
 
   /**
-   * Control characters made visible ({@link Printable#escape}), then the characters that would
+   * Control characters made visible ({@link Printable#escapeText}), then the characters that would
    * start Markdown or inline HTML escaped with a backslash.
    */
   private static String escape(String text) {
-    String printable = Printable.escape(text);
+    String printable = Printable.escapeText(text);
     StringBuilder out = new StringBuilder(printable.length() + 8);
     for (int i = 0; i < printable.length(); i++) {
       char c = printable.charAt(i);

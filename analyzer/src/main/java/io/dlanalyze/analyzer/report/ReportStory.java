@@ -93,7 +93,7 @@ public final class ReportStory {
         root != null && root.findingRank() >= 1 && root.findingRank() <= n
             ? root.findingRank()
             : (root != null ? 1 : 0);
-    if (leading == 0) {
+    if (root == null || leading == 0) {
       List<Integer> all = new ArrayList<>();
       for (int rank = 1; rank <= n; rank++) {
         all.add(rank);

@@ -135,7 +135,7 @@ final class TextReportRenderer implements ReportRenderer {
 
   /** A string from the trace or derived from it, with control characters made visible. */
   private static String p(String text) {
-    return Printable.escape(text);
+    return Printable.escapeText(text);
   }
 
   private String paint(String color, String text) {

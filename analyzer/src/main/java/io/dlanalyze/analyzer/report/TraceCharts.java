@@ -25,6 +25,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The time series the HTML report draws, read from the trace in a second streaming pass after the
@@ -321,21 +322,21 @@ public final class TraceCharts {
         boolean nanPresent = nan != null && (nanNull == null || !nanNull[r]);
         boolean infPresent = inf != null && (infNull == null || !infNull[r]);
         long nonFinite =
-            (nanPresent ? Math.max(0, nan[r]) : 0) + (infPresent ? Math.max(0, inf[r]) : 0);
+            (nanPresent ? Math.max(0, at(nan, r)) : 0) + (infPresent ? Math.max(0, at(inf, r)) : 0);
         if (key >= 0) {
           BucketSeries[] stats = series[key];
           int bucket = (int) ((step - first) / perBucket);
           if (meanPresent) {
-            stats[ChartStat.MEAN.index()].add(bucket, mean[r]);
+            stats[ChartStat.MEAN.index()].add(bucket, at(mean, r));
           }
           if (stdPresent) {
-            stats[ChartStat.STD.index()].add(bucket, std[r]);
+            stats[ChartStat.STD.index()].add(bucket, at(std, r));
           }
           if (l2Present) {
-            stats[ChartStat.L2_NORM.index()].add(bucket, l2[r]);
+            stats[ChartStat.L2_NORM.index()].add(bucket, at(l2, r));
           }
           if (zeroPresent) {
-            stats[ChartStat.ZERO_FRACTION.index()].add(bucket, zero[r]);
+            stats[ChartStat.ZERO_FRACTION.index()].add(bucket, at(zero, r));
           }
           if (nanPresent || infPresent) {
             stats[ChartStat.NON_FINITE.index()].add(bucket, (double) nonFinite);
@@ -353,13 +354,13 @@ public final class TraceCharts {
                 layer,
                 step,
                 meanPresent,
-                meanPresent ? mean[r] : 0,
+                meanPresent ? at(mean, r) : 0,
                 zeroPresent,
-                zeroPresent ? zero[r] : 0,
+                zeroPresent ? at(zero, r) : 0,
                 stdPresent,
-                stdPresent ? std[r] : 0,
+                stdPresent ? at(std, r) : 0,
                 l2Present,
-                l2Present ? l2[r] : 0,
+                l2Present ? at(l2, r) : 0,
                 nonFinite);
           }
         }
@@ -598,8 +599,17 @@ public final class TraceCharts {
     return firstStep + bucket * (double) stepsPerBucket + (stepsPerBucket - 1) / 2.0;
   }
 
+  /** A value of a column the caller found present: its array is loaded. */
+  private static double at(double @Nullable [] values, int row) {
+    return requireNonNull(values, "a present value has its column")[row];
+  }
+
+  private static long at(long @Nullable [] values, int row) {
+    return requireNonNull(values, "a present value has its column")[row];
+  }
+
   /** The series of a statistic of a (layer, phase), or {@code null} when it was not kept. */
-  BucketSeries series(int layer, Phase phase, ChartStat stat) {
+  @Nullable BucketSeries series(int layer, Phase phase, ChartStat stat) {
     int k = keys.indexOf(new Key(layer, phase));
     return k < 0 ? null : series[k][stat.index()];
   }
