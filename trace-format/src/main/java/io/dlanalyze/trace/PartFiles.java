@@ -2,6 +2,7 @@ package io.dlanalyze.trace;
 
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
+import static java.util.Objects.requireNonNull;
 
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
@@ -11,6 +12,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The part files of a trace written as a directory ({@code part-00000.arrows}, {@code
@@ -29,7 +31,7 @@ public final class PartFiles {
   private PartFiles() {}
 
   /** The format of a part file by its extension, or null when the name is not a part's. */
-  public static TraceFormat formatOf(Path file) {
+  public static @Nullable TraceFormat formatOf(Path file) {
     Path name = file.getFileName();
     if (name == null) {
       return null;
@@ -48,6 +50,11 @@ public final class PartFiles {
       return TraceFormat.ARROW_FILE;
     }
     return null;
+  }
+
+  /** The format of a part {@link #list} returned: it lists only files named as parts. */
+  public static TraceFormat formatOfListed(Path part) {
+    return requireNonNull(formatOf(part), "a listed part is named as a part");
   }
 
   /**

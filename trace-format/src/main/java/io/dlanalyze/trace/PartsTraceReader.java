@@ -1,6 +1,7 @@
 package io.dlanalyze.trace;
 
 import static java.util.Locale.ROOT;
+import static java.util.Objects.requireNonNull;
 
 import io.dlanalyze.trace.arrow.ArrowTraceReader;
 import io.dlanalyze.trace.parquet.ParquetTraceReader;
@@ -14,8 +15,8 @@ import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A trace written as a directory of part files ({@link PartFiles}), read part after part as one
@@ -58,7 +59,10 @@ public final class PartsTraceReader implements TraceReader {
 
   private final Path directory;
   private final ReadOptions options;
-  private final Waiter waiter;
+
+  /** Null for a complete directory, which is not followed. */
+  private final @Nullable Waiter waiter;
+
   private final List<Path> listed;
   private final TraceFormat format;
   private final TraceDictionary dictionary = new TraceDictionary();
@@ -66,33 +70,42 @@ public final class PartsTraceReader implements TraceReader {
   private final UnknownPhases unknownPhases = new UnknownPhases();
   private final List<String> warnings = new ArrayList<>();
   private final Map<String, String> finishedMetadata = new LinkedHashMap<>();
-  private Set<Column> columnsInFile;
-  private Path firstPart;
+  private final Set<Column> columnsInFile;
+  private final Path firstPart;
   private Path part;
-  private TraceReader current;
+
+  /** The reader of {@link #part}; null between a part's end and the next part, and once closed. */
+  private @Nullable TraceReader current;
+
   private int[] names = new int[0];
   private int[] types = new int[0];
   private int[] phases = new int[0];
-  private TraceMetadata metadata;
-  private Map<String, String> metadataSource;
+  private @Nullable TraceMetadata metadata;
+  private @Nullable Map<String, String> metadataSource;
   private long rowsRead;
   private boolean truncated;
   private boolean finished;
   private boolean closed;
 
-  private PartsTraceReader(Path directory, ReadOptions options, Waiter waiter, List<Path> parts) {
+  private PartsTraceReader(
+      Path directory, ReadOptions options, @Nullable Waiter waiter, List<Path> parts) {
     this.directory = directory;
     this.options = options;
     this.waiter = waiter;
     this.listed = parts;
-    this.format = PartFiles.formatOf(parts.get(0));
+    this.firstPart = parts.get(0);
+    this.part = firstPart;
+    this.format = PartFiles.formatOfListed(firstPart);
     this.batch = new TraceBatch(dictionary, options.columns(), options.batchRows());
+    TraceReader reader;
     try {
-      open(parts.get(0));
+      reader = openPart(firstPart);
     } catch (RuntimeException e) {
       close();
       throw e;
     }
+    this.columnsInFile = reader.columnsInFile();
+    this.current = reader;
   }
 
   /**
@@ -127,7 +140,7 @@ public final class PartsTraceReader implements TraceReader {
           null,
           "directory has no part files (*.parquet, *.arrows or *.arrow)");
     }
-    return new PartsTraceReader(directory, options, Objects.requireNonNull(waiter), parts);
+    return new PartsTraceReader(directory, options, requireNonNull(waiter), parts);
   }
 
   /** The part being read now, or the last one read. */
@@ -135,8 +148,9 @@ public final class PartsTraceReader implements TraceReader {
     return part;
   }
 
-  private void open(Path file) {
-    TraceFormat kind = PartFiles.formatOf(file);
+  /** Opens a later part as the current one, and returns its reader. */
+  private TraceReader open(Path file) {
+    TraceFormat kind = PartFiles.formatOfListed(file);
     if (kind != format) {
       throw new TraceFormatException(
           ErrorCode.UNKNOWN_FORMAT,
@@ -150,11 +164,8 @@ public final class PartsTraceReader implements TraceReader {
               firstPart.getFileName()));
     }
     part = file;
-    TraceReader reader = waiter == null ? openComplete(file) : openFollowed(file);
-    if (columnsInFile == null) {
-      columnsInFile = reader.columnsInFile();
-      firstPart = file;
-    } else if (!columnsInFile.equals(reader.columnsInFile())) {
+    TraceReader reader = openPart(file);
+    if (!columnsInFile.equals(reader.columnsInFile())) {
       reader.close();
       throw differentColumns(file, reader.columnsInFile());
     }
@@ -162,6 +173,11 @@ public final class PartsTraceReader implements TraceReader {
     Arrays.fill(names, 0);
     Arrays.fill(types, 0);
     Arrays.fill(phases, 0);
+    return reader;
+  }
+
+  private TraceReader openPart(Path file) {
+    return waiter == null ? openComplete(file) : openFollowed(file, waiter);
   }
 
   private TraceReader openComplete(Path file) {
@@ -171,9 +187,9 @@ public final class PartsTraceReader implements TraceReader {
   }
 
   /** A part still being written: Arrow followed as it grows, Parquet once its footer is there. */
-  private TraceReader openFollowed(Path file) {
+  private TraceReader openFollowed(Path file, Waiter waiter) {
     if (format != TraceFormat.PARQUET) {
-      return ArrowTraceReader.follow(file, format, options, size -> grew(file, size));
+      return ArrowTraceReader.follow(file, format, options, size -> grew(file, size, waiter));
     }
     long size = -1;
     while (true) {
@@ -190,7 +206,7 @@ public final class PartsTraceReader implements TraceReader {
         long now = size;
         try {
           while (now == size) {
-            if (!pause(Wait.MORE_DATA)) {
+            if (!pause(Wait.MORE_DATA, waiter)) {
               throw e;
             }
             now = sizeOf(file);
@@ -204,24 +220,24 @@ public final class PartsTraceReader implements TraceReader {
   }
 
   /** The followed part's wait for more bytes ({@link ArrowTraceReader.Follow}). */
-  private boolean grew(Path file, long size) throws IOException {
+  private boolean grew(Path file, long size, Waiter waiter) throws IOException {
     while (true) {
       if (sizeOf(file) > size) {
         waiter.progress();
         return true;
       }
-      if (!pause(Wait.MORE_DATA)) {
+      if (!pause(Wait.MORE_DATA, waiter)) {
         return false;
       }
     }
   }
 
-  private boolean pause(Wait what) throws IOException {
+  private boolean pause(Wait what, Waiter waiter) throws IOException {
     return waiter.pause(what, what == Wait.MORE_DATA && laterPart() != null);
   }
 
   /** The first part after the one read last, or null. */
-  private Path laterPart() {
+  private @Nullable Path laterPart() {
     List<Path> parts = waiter == null ? listed : PartFiles.list(directory);
     for (Path candidate : parts) {
       if (PartFiles.NAME_ORDER.compare(candidate, part) > 0) {
@@ -286,7 +302,8 @@ public final class PartsTraceReader implements TraceReader {
       try {
         metadata = TraceMetadata.of(values);
       } catch (IllegalArgumentException e) {
-        throw new TraceFormatException(ErrorCode.BAD_METADATA, part, null, e.getMessage(), e);
+        throw new TraceFormatException(
+            ErrorCode.BAD_METADATA, part, null, TraceMetadata.problem(e), e);
       }
       metadataSource = values;
     }
@@ -314,26 +331,27 @@ public final class PartsTraceReader implements TraceReader {
       throw new IllegalStateException("reader is closed");
     }
     while (!finished) {
-      if (current == null) {
+      TraceReader reader = current;
+      if (reader == null) {
         Path following = nextPart();
         if (following == null) {
           finished = true;
           break;
         }
-        open(following);
+        reader = open(following);
       }
-      if (current.next()) {
-        copy(current.batch(), current.dictionary());
+      if (reader.next()) {
+        copy(reader.batch(), reader.dictionary());
         return true;
       }
-      finishPart();
+      finishPart(reader);
     }
     batch.reset(0);
     return false;
   }
 
   /** The part to read after the current one; null at the end of the trace. */
-  private Path nextPart() {
+  private @Nullable Path nextPart() {
     Path following = laterPart();
     if (waiter == null) {
       return following;
@@ -353,21 +371,21 @@ public final class PartsTraceReader implements TraceReader {
   }
 
   /** Closes the part read to its end: its truncation, if any, and its metadata are kept. */
-  private void finishPart() {
-    truncated = current.truncated();
+  private void finishPart(TraceReader reader) {
+    truncated = reader.truncated();
     if (waiter != null && !truncated) {
       waiter.progress(); // its end marker came: the wait for a next part starts now
     }
     if (truncated) {
-      for (String warning : current.warnings()) {
+      for (String warning : reader.warnings()) {
         // the part's unknown phases are counted over the whole trace, here
         if (!warning.startsWith("unknown phase '")) {
           warnings.add(part.getFileName() + ": " + warning);
         }
       }
     }
-    current.metadata().asMap().forEach(finishedMetadata::putIfAbsent);
-    current.close();
+    reader.metadata().asMap().forEach(finishedMetadata::putIfAbsent);
+    reader.close();
     current = null;
   }
 

@@ -392,7 +392,7 @@ public final class TraceMetadata {
   }
 
   /** One instance of each distinct type, activation or regularizer text. */
-  private static String shared(Map<String, String> seen, String text) {
+  private static @Nullable String shared(Map<String, String> seen, @Nullable String text) {
     return text == null ? null : seen.computeIfAbsent(text, t -> t);
   }
 
@@ -456,7 +456,7 @@ public final class TraceMetadata {
    * A JSON parser's message for a user: on one line, without the parser's "(start marker at
    * [Source: ...])" note, which names no file and tells nothing the message does not.
    */
-  public static String jsonProblem(String parserMessage) {
+  public static String jsonProblem(@Nullable String parserMessage) {
     String text = parserMessage == null ? "" : parserMessage;
     return JSON_SOURCE_NOTE
         .matcher(text)

@@ -66,7 +66,7 @@ public final class TraceReaders {
         return TraceFormat.TENSORBOARD;
       }
       List<Path> parts = PartFiles.list(path);
-      return parts.isEmpty() ? TraceFormat.PARQUET : PartFiles.formatOf(parts.get(0));
+      return parts.isEmpty() ? TraceFormat.PARQUET : PartFiles.formatOfListed(parts.get(0));
     }
     if (!Files.exists(path)) {
       throw new TraceFormatException(ErrorCode.NOT_FOUND, path, null, "no such file");
