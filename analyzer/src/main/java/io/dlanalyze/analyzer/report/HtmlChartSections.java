@@ -132,9 +132,7 @@ final class HtmlChartSections {
     List<String> constants = new ArrayList<>();
     int drawn = 0;
     // the first statistic that stayed constant, drawn after all if it is the root cause's only one
-    LineChart flat = null;
-    List<String> flatLegend = null;
-    String flatLabel = null;
+    Flat flat = null;
     for (ChartStat stat : ChartStat.orderFor(f.symptom())) {
       LineChart chart =
           new LineChart(charts(), LineChart.SMALL, stat.label() + " of " + streamName(f));
@@ -164,9 +162,7 @@ final class HtmlChartSections {
       if (!Double.isNaN(constant)) {
         constants.add(stat.label() + " = " + Numbers.format(constant));
         if (flat == null) {
-          flat = chart;
-          flatLegend = legendItems;
-          flatLabel = stat.label();
+          flat = new Flat(chart, legendItems, stat.label());
         }
         continue;
       }
@@ -178,9 +174,10 @@ final class HtmlChartSections {
     if (drawn == 0 && flat != null && kind == ReportStory.Kind.ROOT_CAUSE) {
       // A root cause whose every statistic stayed constant (weights that never change): the flat
       // line is the evidence, so the first one is drawn rather than only named.
-      flat.marker(
+      LineChart chart = flat.chart();
+      chart.marker(
           new LineChart.Marker(f.firstStep(), "starts: step " + f.firstStep(), FAULT_COLOR));
-      figure(html, flatLabel + " (constant)", flat, flatLegend, "stat");
+      figure(html, flat.label() + " (constant)", chart, flat.legend(), "stat");
       constants.remove(0);
     }
     html.append("</div>\n");
@@ -196,6 +193,9 @@ final class HtmlChartSections {
     }
     html.append("</article>\n");
   }
+
+  /** A statistic's chart whose every line stayed constant, with its legend and label. */
+  private record Flat(LineChart chart, List<String> legend, String label) {}
 
   private static String streamName(Finding f) {
     return f.isModelLevel()
