@@ -1,6 +1,9 @@
 package io.dlanalyze.trace.parquet;
 
+import static java.util.Objects.requireNonNull;
+
 import java.util.concurrent.atomic.AtomicInteger;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Runs the column decoders of one batch on several threads: the calling thread and {@code threads -
@@ -39,7 +42,7 @@ final class DecodeWorkers {
   private final String name;
   private final Object lock = new Object();
   private Thread[] helpers = new Thread[0];
-  private Job job; // guarded by lock
+  private @Nullable Job job; // guarded by lock; null between batches
   private long generation; // guarded by lock
   private boolean closed; // guarded by lock
 
@@ -129,7 +132,7 @@ final class DecodeWorkers {
           return;
         }
         seen = generation;
-        current = job;
+        current = requireNonNull(job, "the wait ends on close or on a job");
       }
       work(current);
     }
