@@ -9,6 +9,7 @@ import java.io.Serializable;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The analysis a batch runs on every trace. Serializable, so the Spark job ships it to its tasks
@@ -25,11 +26,11 @@ import java.util.Map;
  * @param config the config file ({@code --config}), or {@code null}
  */
 public record AnalysisSettings(
-    AnalysisMode mode,
+    @Nullable AnalysisMode mode,
     Map<String, Double> thresholds,
-    List<String> enabledDetectors,
+    @Nullable List<String> enabledDetectors,
     List<String> disabledDetectors,
-    ConfigFile config)
+    @Nullable ConfigFile config)
     implements Serializable {
   private static final long serialVersionUID = 2L;
 
@@ -44,7 +45,7 @@ public record AnalysisSettings(
   public AnalysisSettings(
       AnalysisMode mode,
       Map<String, Double> thresholds,
-      List<String> enabledDetectors,
+      @Nullable List<String> enabledDetectors,
       List<String> disabledDetectors) {
     this(
         requireNonNull(mode, "mode is null"),
@@ -105,11 +106,11 @@ public record AnalysisSettings(
   }
 
   private static AnalysisOptions options(
-      AnalysisMode mode,
+      @Nullable AnalysisMode mode,
       Map<String, Double> thresholds,
-      List<String> enabled,
+      @Nullable List<String> enabled,
       List<String> disabled,
-      ConfigFile config) {
+      @Nullable ConfigFile config) {
     AnalysisOptions.Builder builder = AnalysisOptions.builder();
     if (config != null) {
       AnalysisConfig.apply(config.name(), config.content(), builder);

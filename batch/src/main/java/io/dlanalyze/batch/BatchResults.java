@@ -91,7 +91,7 @@ public final class BatchResults {
       if (run.status() == RunStatus.ERROR) {
         errors++;
       } else {
-        switch (run.verdict()) {
+        switch (requireNonNull(run.verdict(), "a run without error has a verdict")) {
           case "healthy" -> healthy++;
           case "buggy" -> buggy++;
           default -> inconclusive++;

@@ -113,7 +113,9 @@ public final class BatchRunner {
     String path = trace.toString();
     Fingerprint fingerprint = Fingerprints.ofLocalOrUnavailable(trace);
     if (previous.unchanged(path, fingerprint, analysis.config())) {
-      return TraceOutcome.skipped(previous.run(path), previous.findings(path));
+      return TraceOutcome.skipped(
+          requireNonNull(previous.run(path), "an unchanged trace has a previous row"),
+          previous.findings(path));
     }
     return TraceOutcome.analyzed(analysis.analyze(trace, path, fingerprint));
   }

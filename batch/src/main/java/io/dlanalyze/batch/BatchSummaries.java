@@ -13,6 +13,7 @@ import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The batch summary in text, JSON, Markdown and HTML: the counts, then the buggy runs (most severe
@@ -318,7 +319,7 @@ public final class BatchSummaries {
    * Text for HTML element content or a quoted attribute: {@code & < > " '} escaped, control
    * characters and lone surrogates replaced (trace paths and messages are untrusted).
    */
-  static String escape(String value) {
+  static String escape(@Nullable String value) {
     if (value == null) {
       return "";
     }
@@ -426,11 +427,14 @@ public final class BatchSummaries {
     }
   }
 
-  private static String cell(String value) {
+  private static String cell(@Nullable String value) {
     if (value == null) {
       return "";
     }
-    return Printable.escape(value).replace("\\", "\\\\").replace("|", "\\|").replace("<", "\\<");
+    return Printable.escapeText(value)
+        .replace("\\", "\\\\")
+        .replace("|", "\\|")
+        .replace("<", "\\<");
   }
 
   private static String seconds(long millis) {

@@ -3,6 +3,7 @@ package io.dlanalyze.batch;
 import static java.util.Objects.requireNonNull;
 
 import java.io.Serializable;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One row of the findings table: one finding of one trace's latest analysis, in the report's rank
@@ -22,7 +23,7 @@ public record FindingRow(
     String severity,
     int layerIndex,
     String layer,
-    String layerType,
+    @Nullable String layerType,
     String phase,
     long firstStep,
     long lastStep,
@@ -31,7 +32,7 @@ public record FindingRow(
     long occurrences,
     int consequences,
     String message,
-    String suggestedFix,
+    @Nullable String suggestedFix,
     String evidence)
     implements Serializable {
   private static final long serialVersionUID = 1L;

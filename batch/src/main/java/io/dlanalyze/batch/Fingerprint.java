@@ -5,6 +5,7 @@ import static java.util.Locale.ROOT;
 import static java.util.Objects.requireNonNull;
 
 import java.io.Serializable;
+import org.jspecify.annotations.Nullable;
 
 /**
  * What a trace looked like when it was analysed; kept in the runs table so the next run can skip it
@@ -37,7 +38,7 @@ public record Fingerprint(long sizeBytes, long modifiedMillis, String contentHas
   }
 
   /** True when both were read and are equal: the trace is unchanged. */
-  public boolean sameAs(Fingerprint other) {
+  public boolean sameAs(@Nullable Fingerprint other) {
     return other != null && !contentHash.equals(UNAVAILABLE) && equals(other);
   }
 }

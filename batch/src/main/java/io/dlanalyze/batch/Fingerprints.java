@@ -21,6 +21,7 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The fingerprint rule: size, last-modified time, and a SHA-256 of the first and last {@link
@@ -81,7 +82,7 @@ public final class Fingerprints {
    * the sidecar's name, size, time and its head and tail, so an edited sidecar re-analyses the
    * trace.
    */
-  public static Fingerprint ofFile(Part file, Part sidecar) throws IOException {
+  public static Fingerprint ofFile(Part file, @Nullable Part sidecar) throws IOException {
     MessageDigest digest = sha256();
     hashEdges(file, digest);
     if (sidecar != null) {

@@ -23,6 +23,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Finds the traces under the paths of a command line on the local file system, by the rules of
@@ -84,7 +85,7 @@ public final class LocalDiscovery {
    * @param exclude a directory never searched (the output directory), or {@code null}
    * @throws TraceFormatException NOT_FOUND when a path that is not a glob does not exist
    */
-  public static Found find(List<String> arguments, Path exclude) {
+  public static Found find(List<String> arguments, @Nullable Path exclude) {
     requireNonNull(arguments, "arguments is null");
     Path excluded = exclude == null ? null : exclude.toAbsolutePath().normalize();
     Map<String, Path> traces = new TreeMap<>();
@@ -118,7 +119,10 @@ public final class LocalDiscovery {
 
   /** A directory argument or a directory met by a glob: one trace, or walked, or both. */
   private static void directory(
-      Path path, Path excluded, Map<String, Path> traces, Map<String, Unlisted> unlisted) {
+      Path path,
+      @Nullable Path excluded,
+      Map<String, Path> traces,
+      Map<String, Unlisted> unlisted) {
     if (path.equals(excluded)) {
       return;
     }
@@ -149,7 +153,7 @@ public final class LocalDiscovery {
 
   private static void glob(
       String argument,
-      Path excluded,
+      @Nullable Path excluded,
       Map<String, Path> traces,
       Map<String, Unlisted> unlisted,
       List<String> notes) {
@@ -177,8 +181,8 @@ public final class LocalDiscovery {
    */
   private static void walk(
       Path root,
-      Path excluded,
-      PathMatcher matcher,
+      @Nullable Path excluded,
+      @Nullable PathMatcher matcher,
       Map<String, Path> traces,
       Map<String, Unlisted> unlisted,
       Set<Path> arrowParts) {

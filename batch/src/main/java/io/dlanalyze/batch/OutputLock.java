@@ -96,7 +96,8 @@ public final class OutputLock implements AutoCloseable {
       }
       String text = new String(buffer.array(), 0, n, StandardCharsets.UTF_8).strip();
       int newline = text.indexOf('\n');
-      return io.dlanalyze.trace.Printable.escape(newline < 0 ? text : text.substring(0, newline));
+      return io.dlanalyze.trace.Printable.escapeText(
+          newline < 0 ? text : text.substring(0, newline));
     } catch (IOException e) {
       return "";
     }

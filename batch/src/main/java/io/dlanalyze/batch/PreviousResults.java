@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The results of the previous run, read from the output directory: each trace's row and findings by
@@ -70,7 +71,7 @@ public final class PreviousResults {
   }
 
   /** The previous row of a trace, or {@code null}. */
-  public RunRow run(String path) {
+  public @Nullable RunRow run(String path) {
     return runs.get(path);
   }
 

@@ -3,6 +3,7 @@ package io.dlanalyze.batch;
 import static java.util.Objects.requireNonNull;
 
 import java.io.Serializable;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One row of the runs table: one trace, its fingerprint, and the outcome of its latest analysis.
@@ -23,36 +24,36 @@ import java.io.Serializable;
  */
 public record RunRow(
     String path,
-    String format,
+    @Nullable String format,
     Fingerprint fingerprint,
     String config,
     RunStatus status,
-    String errorCode,
-    String error,
-    String verdict,
-    String verdictReason,
-    String rootScope,
-    Integer rootLayerIndex,
-    String rootLayer,
-    String rootCause,
-    String suggestedFix,
-    String topDetector,
-    String topSymptom,
-    String topSeverity,
-    Integer topLayerIndex,
-    String topLayer,
-    String topPhase,
-    Long topFirstStep,
+    @Nullable String errorCode,
+    @Nullable String error,
+    @Nullable String verdict,
+    @Nullable String verdictReason,
+    @Nullable String rootScope,
+    @Nullable Integer rootLayerIndex,
+    @Nullable String rootLayer,
+    @Nullable String rootCause,
+    @Nullable String suggestedFix,
+    @Nullable String topDetector,
+    @Nullable String topSymptom,
+    @Nullable String topSeverity,
+    @Nullable Integer topLayerIndex,
+    @Nullable String topLayer,
+    @Nullable String topPhase,
+    @Nullable Long topFirstStep,
     int findings,
     int findingsInfo,
     int findingsWarning,
     int findingsError,
     int findingsCritical,
-    Long rows,
-    Long steps,
-    Boolean truncated,
-    Integer warnings,
-    String runId,
+    @Nullable Long rows,
+    @Nullable Long steps,
+    @Nullable Boolean truncated,
+    @Nullable Integer warnings,
+    @Nullable String runId,
     long analysisMillis,
     long analyzedAtMillis)
     implements Serializable {
@@ -74,7 +75,7 @@ public record RunRow(
   /** A row for a trace that could not be analysed. */
   public static RunRow error(
       String path,
-      String format,
+      @Nullable String format,
       Fingerprint fingerprint,
       String config,
       String errorCode,

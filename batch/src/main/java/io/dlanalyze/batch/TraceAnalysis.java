@@ -29,6 +29,7 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One trace analysed and turned into table rows: the code both the local batch and each Spark task
@@ -205,7 +206,7 @@ public final class TraceAnalysis {
               finding.symptom().wireName(),
               finding.severity().wireName(),
               finding.layerIndex(),
-              finding.layerName(),
+              finding.resolvedLayerName(),
               finding.layerType(),
               finding.phase().wireName(),
               finding.firstStep(),
@@ -285,7 +286,7 @@ public final class TraceAnalysis {
   }
 
   private static String configOf(
-      Analyzer analyzer, AnalysisOptions options, AnalysisSettings.ConfigFile file) {
+      Analyzer analyzer, AnalysisOptions options, AnalysisSettings.@Nullable ConfigFile file) {
     List<String> ids = new ArrayList<>();
     for (DetectorInfo info : analyzer.detectorsFor(options)) {
       ids.add(info.id());

@@ -2,6 +2,7 @@ package io.dlanalyze.bench;
 
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
+import static java.util.Objects.requireNonNull;
 
 import io.dlanalyze.analyzer.AnalysisMode;
 import io.dlanalyze.analyzer.AnalysisOptions;
@@ -85,7 +86,7 @@ public final class DuckDbBench {
               trace.getFileName(),
               rows));
       for (String name : selected) {
-        String sql = queries.get(name);
+        String sql = requireNonNull(queries.get(name), "the names are checked against the queries");
         String answer = run(statement, sql); // warm-up
         Measure.Result[] results = new Measure.Result[reps];
         for (int i = 0; i < reps; i++) {

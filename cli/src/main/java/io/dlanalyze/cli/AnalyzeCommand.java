@@ -23,6 +23,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -71,7 +72,7 @@ final class AnalyzeCommand implements Callable<Integer> {
       names = {"-o", "--output"},
       paramLabel = "FILE",
       description = "Write the report to FILE (atomically) instead of standard output.")
-  Path output;
+  @Nullable Path output;
 
   @Option(
       names = "--mode",
@@ -80,7 +81,7 @@ final class AnalyzeCommand implements Callable<Integer> {
           "default (all symptoms, tolerance-aware, ranked) or deeplocalize (DeepLocalize's own"
               + " algorithm: first hit, exact equality, its messages). Default: the config's, else"
               + " default.")
-  AnalysisMode mode;
+  @Nullable AnalysisMode mode;
 
   @Option(
       names = "--fail-on",
@@ -88,7 +89,7 @@ final class AnalyzeCommand implements Callable<Integer> {
       description =
           "Exit with 3 when a finding has this severity or more: info, warning, error,"
               + " critical, or never (default: the config's, else warning).")
-  String failOn;
+  @Nullable String failOn;
 
   @Option(
       names = "--first-fault",
@@ -100,44 +101,44 @@ final class AnalyzeCommand implements Callable<Integer> {
       paramLabel = "STEPS",
       description =
           "Steps a per-layer symptom must persist; also the loss-trend block size (default 50).")
-  Integer window;
+  @Nullable Integer window;
 
   @Option(
       names = "--unchanged-tolerance",
       paramLabel = "REL",
       description = "Relative change below which a statistic counts as unchanged (default 1e-6).")
-  Double unchangedTolerance;
+  @Nullable Double unchangedTolerance;
 
   @Option(
       names = "--zero-fraction",
       paramLabel = "FRACTION",
       description = "zero_fraction at or above which a tensor counts as all zero (default 0.999).")
-  Double zeroFraction;
+  @Nullable Double zeroFraction;
 
   @Option(
       names = "--min-improvement",
       paramLabel = "REL",
       description =
           "Relative loss decrease over the best block that counts as progress (default 0.01).")
-  Double minImprovement;
+  @Nullable Double minImprovement;
 
   @Option(
       names = "--patience",
       paramLabel = "BLOCKS",
       description = "Loss-trend blocks without progress before not-learning fires (default 4).")
-  Integer patience;
+  @Nullable Integer patience;
 
   @Option(
       names = "--dl-window",
       paramLabel = "N",
       description = "DeepLocalize's block of equal values in deeplocalize mode (default 5).")
-  Integer dlWindow;
+  @Nullable Integer dlWindow;
 
   @Option(
       names = "--es-patience",
       paramLabel = "EPOCHS",
       description = "Patience of the replayed Keras EarlyStopping baselines (default 1).")
-  Integer esPatience;
+  @Nullable Integer esPatience;
 
   @Option(
       names = "--config",
@@ -145,28 +146,28 @@ final class AnalyzeCommand implements Callable<Integer> {
       description =
           "A JSON or YAML file of thresholds, detectors on/off and layer exclusions"
               + " (docs/detectors.md); options on the command line override it.")
-  Path config;
+  @Nullable Path config;
 
   @Option(
       names = "--set",
       paramLabel = "KEY=VALUE",
       description =
           "Set any threshold by key (see docs/detectors.md), e.g. --set converged-drop=0.6.")
-  Map<String, String> thresholds;
+  @Nullable Map<String, String> thresholds;
 
   @Option(
       names = "--detectors",
       paramLabel = "ID",
       split = ",",
       description = "Run only these detectors (comma-separated ids).")
-  List<String> detectors;
+  @Nullable List<String> detectors;
 
   @Option(
       names = "--disable",
       paramLabel = "ID",
       split = ",",
       description = "Do not run these detectors (comma-separated ids).")
-  List<String> disabled;
+  @Nullable List<String> disabled;
 
   @Option(
       names = "--decode-threads",
@@ -286,7 +287,7 @@ final class AnalyzeCommand implements Callable<Integer> {
     }
   }
 
-  private static void setIf(AnalysisOptions.Builder builder, String key, Number value) {
+  private static void setIf(AnalysisOptions.Builder builder, String key, @Nullable Number value) {
     if (value != null) {
       builder.set(key, value.doubleValue());
     }

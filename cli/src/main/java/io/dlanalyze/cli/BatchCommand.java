@@ -22,6 +22,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -95,7 +96,7 @@ final class BatchCommand implements Callable<Integer> {
       paramLabel = "MODE",
       description =
           "default or deeplocalize, as for analyze (default: the config's, else default).")
-  AnalysisMode mode;
+  @Nullable AnalysisMode mode;
 
   @Option(
       names = "--config",
@@ -104,7 +105,7 @@ final class BatchCommand implements Callable<Integer> {
           "A JSON or YAML file of thresholds, detectors on/off and layer exclusions, as for"
               + " analyze, applied to every trace (its fail-on has no effect here); options on the"
               + " command line override it. A changed file re-analyses every trace.")
-  Path config;
+  @Nullable Path config;
 
   @Option(
       names = "--format",
@@ -119,21 +120,21 @@ final class BatchCommand implements Callable<Integer> {
       names = "--set",
       paramLabel = "KEY=VALUE",
       description = "Set a threshold by key, as for analyze (see docs/detectors.md).")
-  Map<String, String> thresholds;
+  @Nullable Map<String, String> thresholds;
 
   @Option(
       names = "--detectors",
       paramLabel = "ID",
       split = ",",
       description = "Run only these detectors (comma-separated ids).")
-  List<String> detectors;
+  @Nullable List<String> detectors;
 
   @Option(
       names = "--disable",
       paramLabel = "ID",
       split = ",",
       description = "Do not run these detectors (comma-separated ids).")
-  List<String> disabled;
+  @Nullable List<String> disabled;
 
   @Option(
       names = "--progress",

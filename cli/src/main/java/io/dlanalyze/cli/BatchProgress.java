@@ -2,6 +2,7 @@ package io.dlanalyze.cli;
 
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
+import static java.util.Objects.requireNonNull;
 
 import io.dlanalyze.batch.BatchListener;
 import io.dlanalyze.batch.RunRow;
@@ -15,6 +16,7 @@ import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
+import org.jspecify.annotations.Nullable;
 
 /** How the batch command shows progress on standard error. */
 final class BatchProgress {
@@ -45,7 +47,7 @@ final class BatchProgress {
   /** A progress bar redrawn in place, for terminals. */
   static final class Bar implements BatchListener {
     private final PrintStream stream;
-    private ProgressBar bar;
+    private @Nullable ProgressBar bar;
 
     Bar(PrintStream stream) {
       this.stream = stream;
@@ -66,8 +68,10 @@ final class BatchProgress {
     @Override
     public void traceDone(TraceOutcome outcome, int done, int total) {
       Path name = Path.of(outcome.path()).getFileName();
-      bar.setExtraMessage(Printable.escape(name == null ? outcome.path() : name.toString()));
-      bar.stepTo(done);
+      ProgressBar progress = requireNonNull(bar, "started() comes first");
+      progress.setExtraMessage(
+          Printable.escapeText(name == null ? outcome.path() : name.toString()));
+      progress.stepTo(done);
     }
 
     @Override

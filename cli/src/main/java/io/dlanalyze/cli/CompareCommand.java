@@ -14,6 +14,7 @@ import io.dlanalyze.trace.InputFiles;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
+import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -68,7 +69,7 @@ final class CompareCommand implements Callable<Integer> {
       names = {"-o", "--output"},
       paramLabel = "FILE",
       description = "Write the comparison to FILE (atomically) instead of standard output.")
-  Path output;
+  @Nullable Path output;
 
   @Option(
       names = "--band",

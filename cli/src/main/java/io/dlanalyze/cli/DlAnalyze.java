@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.function.Predicate;
 import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -87,7 +88,8 @@ public final class DlAnalyze implements Runnable {
    * (picocli builds a command's model from its annotations, about 30 ms a command at start-up),
    * with all of them otherwise ({@code --help}, no arguments, a bad name).
    */
-  private static CommandLine commandLine(PrintWriter out, PrintWriter err, String[] args) {
+  private static CommandLine commandLine(
+      PrintWriter out, PrintWriter err, String @Nullable [] args) {
     CommandLine cli = new CommandLine(new DlAnalyze());
     String only = args == null ? null : subcommandNamed(args);
     for (Subcommand sub : SUBCOMMANDS) {
@@ -109,7 +111,7 @@ public final class DlAnalyze implements Runnable {
    * The subcommand the arguments run: the first argument that is not an option, when it names a
    * subcommand; {@code analyze} when it does not (a trace); null when there is none.
    */
-  private static String subcommandNamed(String[] args) {
+  private static @Nullable String subcommandNamed(String[] args) {
     for (String arg : args) {
       if (arg.equals("--")) {
         return null;
@@ -132,7 +134,7 @@ public final class DlAnalyze implements Runnable {
    * on first use, so a command line with no option before its first argument does not pay for it.
    */
   private static final class DefaultCommandOptions implements Predicate<String> {
-    private CommandSpec analyze;
+    private @Nullable CommandSpec analyze;
 
     @Override
     public boolean test(String option) {

@@ -24,6 +24,7 @@ import java.util.Map;
 import java.util.TreeSet;
 import java.util.concurrent.Callable;
 import java.util.function.Function;
+import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -75,13 +76,13 @@ final class EvalCommand implements Callable<Integer> {
       names = "--split",
       paramLabel = "NAME",
       description = "Only the cases of this split (dev, test).")
-  String split;
+  @Nullable String split;
 
   @Option(
       names = "--framework",
       paramLabel = "NAME",
       description = "Only the cases of this framework (pytorch, keras).")
-  String framework;
+  @Nullable String framework;
 
   @Option(
       names = "--per-detector",
@@ -133,7 +134,7 @@ final class EvalCommand implements Callable<Integer> {
       names = {"-o", "--output"},
       paramLabel = "FILE",
       description = "Write the tables to FILE (atomically) instead of standard output.")
-  Path output;
+  @Nullable Path output;
 
   @Override
   public Integer call() {
@@ -233,7 +234,10 @@ final class EvalCommand implements Callable<Integer> {
 
   /** A filter that keeps no case is a usage error naming the values the manifest has. */
   private void requireSome(
-      String option, String value, Manifest parsed, Function<Manifest.Case, String> label) {
+      String option,
+      @Nullable String value,
+      Manifest parsed,
+      Function<Manifest.Case, String> label) {
     if (value == null) {
       return;
     }

@@ -2,6 +2,7 @@ package io.dlanalyze.cli;
 
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
+import static java.util.Objects.requireNonNull;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
@@ -27,6 +28,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.function.Consumer;
+import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -131,7 +133,8 @@ final class InspectCommand implements Callable<Integer> {
   }
 
   /** A layer row of the table: data and/or dltrace.layers. */
-  private record Layer(int index, String name, String type, long rows, LayerInfo listed) {}
+  private record Layer(
+      int index, String name, @Nullable String type, long rows, @Nullable LayerInfo listed) {}
 
   /**
    * Gives each layer of the table, by index: those in the data merged with the first entry of each
@@ -163,7 +166,8 @@ final class InspectCommand implements Callable<Integer> {
                 index, dictionary.layerName(summary.layerName[slot]), type, rows[slot], match));
         slot = nextSlot(rows, slot + 1);
       } else {
-        action.accept(new Layer(index, match.name(), null, 0, match));
+        LayerInfo only = requireNonNull(match, "an index not in the data is listed");
+        action.accept(new Layer(index, only.name(), null, 0, only));
       }
     }
   }
@@ -344,7 +348,7 @@ final class InspectCommand implements Callable<Integer> {
   }
 
   /** A string for the text table: control characters escaped, long text cut, null as "-". */
-  private static String shown(String value) {
+  private static String shown(@Nullable String value) {
     return value == null ? "-" : abbreviated(value, MAX_TEXT);
   }
 

@@ -4,6 +4,7 @@ import io.dlanalyze.trace.csv.CsvSidecar;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Refuses an output path that would replace an input: the input file itself (also through a
@@ -35,7 +36,7 @@ final class OutputGuard {
    * The path with every existing part resolved (links followed); a file that does not exist yet is
    * its real parent directory plus its name; null when not even the parent exists.
    */
-  private static Path real(Path path) {
+  private static @Nullable Path real(Path path) {
     try {
       if (Files.exists(path)) {
         return path.toRealPath();

@@ -7,6 +7,7 @@ import java.io.OutputStream;
 import java.io.OutputStreamWriter;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Standard output as a {@link PrintWriter} that remembers why a write failed: a PrintWriter only
@@ -33,7 +34,7 @@ final class StandardOutput extends PrintWriter {
   }
 
   /** The first write error's message, or null when none was met. */
-  String failure() {
+  @Nullable String failure() {
     IOException e = recorder.failure;
     if (e == null) {
       return null;
@@ -44,7 +45,7 @@ final class StandardOutput extends PrintWriter {
   /** Passes bytes through and keeps the first exception. */
   private static final class Recorder extends OutputStream {
     private final OutputStream sink;
-    private IOException failure;
+    private @Nullable IOException failure;
 
     Recorder(OutputStream sink) {
       this.sink = sink;

@@ -11,6 +11,7 @@ import io.dlanalyze.trace.TraceWriter;
 import io.dlanalyze.trace.TraceWriters;
 import io.dlanalyze.trace.WriteOptions;
 import java.nio.file.Path;
+import org.jspecify.annotations.Nullable;
 import picocli.CommandLine;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -31,13 +32,13 @@ final class TraceOutput {
             "Codec: zstd, lz4, snappy, gzip, lz4_raw or uncompressed. Parquet takes all (default"
                 + " zstd; lz4 is LZ4_RAW), Arrow IPC takes zstd and lz4 (LZ4_FRAME; default"
                 + " uncompressed); CSV output is not compressed.")
-    String compression;
+    @Nullable String compression;
 
     @Option(
         names = "--row-group-rows",
         paramLabel = "ROWS",
         description = "Rows per Parquet row group and per Arrow record batch (default: 1048576).")
-    Integer rowGroupRows;
+    @Nullable Integer rowGroupRows;
 
     WriteOptions writeOptions(CommandSpec spec) {
       try {

@@ -2,6 +2,7 @@ package io.dlanalyze.cli;
 
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
+import static java.util.Objects.requireNonNull;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
@@ -31,6 +32,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -96,7 +98,7 @@ final class WatchCommand implements Callable<Integer> {
       description =
           "End at the first finding of this severity or more (info, warning, error, critical);"
               + " exit code 3.")
-  String until;
+  @Nullable String until;
 
   @Option(
       names = "--stop-file",
@@ -104,7 +106,7 @@ final class WatchCommand implements Callable<Integer> {
       description =
           "At that finding, write PATH (one line: the reason); the recorders check it every step"
               + " and end training cleanly.")
-  Path stopFile;
+  @Nullable Path stopFile;
 
   @Option(
       names = "--signal",
@@ -112,7 +114,7 @@ final class WatchCommand implements Callable<Integer> {
       description =
           "At that finding, send signal SIG (default INT; a name such as TERM or USR1, or a"
               + " number) to process PID.")
-  String signal;
+  @Nullable String signal;
 
   @Option(
       names = "--idle",
@@ -155,12 +157,11 @@ final class WatchCommand implements Callable<Integer> {
       description =
           "Write the final report as JSON to FILE (the same as analyze --format json of the"
               + " trace).")
-  Path report;
+  @Nullable Path report;
 
-  private PrintWriter out;
   private boolean terminal;
-  private StreamFollower follower;
-  private Severity trigger;
+  private @Nullable StreamFollower follower;
+  private @Nullable Severity trigger;
   private long pid = -1;
   private String signalName = "INT";
   private boolean triggered;
@@ -176,7 +177,6 @@ final class WatchCommand implements Callable<Integer> {
   @Override
   public Integer call() throws IOException {
     options();
-    out = spec.commandLine().getOut();
     terminal = format == Format.TEXT && System.console() != null;
     started = System.nanoTime();
     boolean directory = followsDirectory(trace);
@@ -296,6 +296,11 @@ final class WatchCommand implements Callable<Integer> {
     }
   }
 
+  /** The command's standard output. */
+  private PrintWriter out() {
+    return spec.commandLine().getOut();
+  }
+
   /** Hears the engine: prints findings, stops the run at the trigger. */
   private final class Listener implements AnalysisListener {
     @Override
@@ -384,7 +389,7 @@ final class WatchCommand implements Callable<Integer> {
       sent = sendSignal();
     }
     if (stopFile != null || pid > 0) {
-      follower.giveUpAt(drain);
+      requireNonNull(follower, "call() made it").giveUpAt(drain);
     }
     String signalResult = sent;
     if (format == Format.JSON) {
@@ -430,7 +435,7 @@ final class WatchCommand implements Callable<Integer> {
     }
   }
 
-  private void end(String reason, Report result) {
+  private void end(String reason, @Nullable Report result) {
     if (format == Format.JSON) {
       json(
           g -> {
@@ -482,22 +487,23 @@ final class WatchCommand implements Callable<Integer> {
     }
     lastStatus = now;
     double seconds = (now - started) / 1e9;
-    out.print(
-        format(
-            ROOT,
-            "\r\033[Kstep %d, %d steps, %s steps/s, loss %s, %d findings",
-            lastStep,
-            steps,
-            Numbers.format(steps / Math.max(seconds, 1e-9), 3),
-            Numbers.format(lastLoss),
-            printed));
-    out.flush();
+    out()
+        .print(
+            format(
+                ROOT,
+                "\r\033[Kstep %d, %d steps, %s steps/s, loss %s, %d findings",
+                lastStep,
+                steps,
+                Numbers.format(steps / Math.max(seconds, 1e-9), 3),
+                Numbers.format(lastLoss),
+                printed));
+    out().flush();
     statusShown = true;
   }
 
   private void clearStatus() {
     if (statusShown) {
-      out.print("\r\033[K");
+      out().print("\r\033[K");
       statusShown = false;
     }
   }
@@ -509,14 +515,14 @@ final class WatchCommand implements Callable<Integer> {
             g -> {
               g.writeStringField("event", "start");
               g.writeStringField("trace", trace.toString());
-              g.writeBooleanField("exists", follower.present());
+              g.writeBooleanField("exists", requireNonNull(follower, "call() made it").present());
             });
       }
       return;
     }
     clearStatus();
-    out.println(text);
-    out.flush();
+    out().println(text);
+    out().flush();
   }
 
   /** One JSON object on one line. */
@@ -533,7 +539,7 @@ final class WatchCommand implements Callable<Integer> {
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
-    out.println(text);
-    out.flush();
+    out().println(text);
+    out().flush();
   }
 }

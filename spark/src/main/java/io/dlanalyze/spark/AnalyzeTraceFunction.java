@@ -2,6 +2,7 @@ package io.dlanalyze.spark;
 
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
+import static java.util.Objects.requireNonNull;
 
 import io.dlanalyze.batch.AnalysisSettings;
 import io.dlanalyze.batch.Fingerprint;
@@ -21,6 +22,7 @@ import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.spark.api.java.function.Function;
 import org.apache.spark.broadcast.Broadcast;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The body of one Spark task: fingerprint the trace through Hadoop's file system; if it is
@@ -94,7 +96,9 @@ final class AnalyzeTraceFunction implements Function<TraceTask, TaskResult> {
       TraceAnalysis.Result result = analysis.analyze(local, task.path(), fingerprint);
       RunRow row = result.run();
       if (tags != null && row.error() != null) {
-        row = renamed(row, tags.toString(), HadoopTraces.displayPath(tagsOf(fs, status)));
+        org.apache.hadoop.fs.Path original =
+            requireNonNull(tagsOf(fs, status), "the run's tags file was copied");
+        row = renamed(row, tags.toString(), HadoopTraces.displayPath(original));
       }
       return new TaskResult(task.path(), false, row, result.findings());
     } catch (IOException e) {
@@ -114,7 +118,7 @@ final class AnalyzeTraceFunction implements Function<TraceTask, TaskResult> {
    *
    * @return the copy, or null when none was needed
    */
-  private static Path copyTagsFile(FileSystem fs, FileStatus status, Path scratch)
+  private static @Nullable Path copyTagsFile(FileSystem fs, FileStatus status, Path scratch)
       throws IOException {
     org.apache.hadoop.fs.Path tags = tagsOf(fs, status);
     if (tags == null || (status.isDirectory() && tags.getParent().equals(status.getPath()))) {
@@ -126,7 +130,7 @@ final class AnalyzeTraceFunction implements Function<TraceTask, TaskResult> {
   }
 
   /** The tag mapping file that applies to a TensorBoard run or event file; null for others. */
-  private static org.apache.hadoop.fs.Path tagsOf(FileSystem fs, FileStatus status)
+  private static org.apache.hadoop.fs.@Nullable Path tagsOf(FileSystem fs, FileStatus status)
       throws IOException {
     org.apache.hadoop.fs.Path path = status.getPath();
     boolean run =
@@ -139,7 +143,8 @@ final class AnalyzeTraceFunction implements Function<TraceTask, TaskResult> {
 
   /** An error row whose message names {@code original} instead of the local copy {@code copy}. */
   private static RunRow renamed(RunRow row, String copy, String original) {
-    if (!row.error().contains(copy)) {
+    String error = requireNonNull(row.error(), "only an error row is renamed");
+    if (!error.contains(copy)) {
       return row;
     }
     return RunRow.error(
@@ -147,8 +152,8 @@ final class AnalyzeTraceFunction implements Function<TraceTask, TaskResult> {
         row.format(),
         row.fingerprint(),
         row.config(),
-        row.errorCode(),
-        row.error().replace(copy, original),
+        requireNonNull(row.errorCode(), "an error row has its code"),
+        error.replace(copy, original),
         row.analysisMillis(),
         row.analyzedAtMillis());
   }
@@ -168,7 +173,7 @@ final class AnalyzeTraceFunction implements Function<TraceTask, TaskResult> {
     return new TaskResult(task.path(), false, row, java.util.List.of());
   }
 
-  private static void delete(Path directory) {
+  private static void delete(@Nullable Path directory) {
     if (directory == null) {
       return;
     }

@@ -19,6 +19,7 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Finds traces on any Hadoop file system (local, HDFS, S3A...) by the same rules as {@code
@@ -50,7 +51,7 @@ final class HadoopDiscovery {
    * @param out the qualified output directory, never searched
    * @throws TraceFormatException NOT_FOUND when a path that is not a glob does not exist
    */
-  static Found find(List<String> arguments, Path outDirectory, Configuration conf) {
+  static Found find(List<String> arguments, @Nullable Path outDirectory, Configuration conf) {
     // Path(String) drops a trailing slash, Path(URI) keeps it: compare normalized paths.
     Path out = outDirectory == null ? null : new Path(outDirectory.toString());
     Map<String, String> traces = new TreeMap<>();
@@ -110,7 +111,7 @@ final class HadoopDiscovery {
   private static void directory(
       FileSystem fs,
       FileStatus status,
-      Path out,
+      @Nullable Path out,
       Map<String, String> traces,
       List<String> notes,
       boolean inRun) {

@@ -12,6 +12,7 @@ import org.apache.hadoop.fs.FSDataInputStream;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.jspecify.annotations.Nullable;
 
 /** Traces on a Hadoop file system: their names in the results and their fingerprints. */
 final class HadoopTraces {
@@ -73,7 +74,7 @@ final class HadoopTraces {
    * TensorBoardRun#TAGS_FILE} in it or in the nearest parent that has one, as {@link
    * TensorBoardRun#tagsFile} looks for it on the local disk; null when there is none.
    */
-  static Path tagsFile(FileSystem fs, Path dir) throws IOException {
+  static @Nullable Path tagsFile(FileSystem fs, Path dir) throws IOException {
     for (Path at = dir; at != null; at = at.getParent()) {
       Path tags = new Path(at, TensorBoardRun.TAGS_FILE);
       if (fs.exists(tags)) {

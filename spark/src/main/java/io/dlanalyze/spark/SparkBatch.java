@@ -1,5 +1,7 @@
 package io.dlanalyze.spark;
 
+import static java.util.Objects.requireNonNull;
+
 import io.dlanalyze.batch.BatchResults;
 import io.dlanalyze.batch.PreviousResults;
 import io.dlanalyze.batch.ResultsOutput;
@@ -83,9 +85,15 @@ public final class SparkBatch {
     for (TaskResult result : results) {
       if (result.skipped()) {
         outcomes.add(
-            TraceOutcome.skipped(previous.run(result.path()), previous.findings(result.path())));
+            TraceOutcome.skipped(
+                requireNonNull(previous.run(result.path()), "a skipped trace has a previous row"),
+                previous.findings(result.path())));
       } else {
-        outcomes.add(new TraceOutcome(false, result.run(), result.findings()));
+        outcomes.add(
+            new TraceOutcome(
+                false,
+                requireNonNull(result.run(), "an analysed trace has a row"),
+                result.findings()));
       }
     }
     long elapsed = (System.nanoTime() - start) / 1_000_000;

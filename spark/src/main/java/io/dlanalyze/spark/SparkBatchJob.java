@@ -1,5 +1,7 @@
 package io.dlanalyze.spark;
 
+import static java.util.Objects.requireNonNull;
+
 import io.dlanalyze.batch.BatchResults;
 import io.dlanalyze.batch.ResultsOutput;
 import io.dlanalyze.trace.TraceFormatException;
@@ -65,7 +67,9 @@ public final class SparkBatchJob {
       return OUTPUT_ERROR;
     } catch (UncheckedIOException e) {
       // Listing the input failed (a name node or bucket that cannot be reached, permissions).
-      err.println("dl-analyze-spark: error: cannot list the input: " + e.getCause().getMessage());
+      err.println(
+          "dl-analyze-spark: error: cannot list the input: "
+              + requireNonNull(e.getCause(), "an UncheckedIOException has a cause").getMessage());
       return BAD_INPUT;
     }
     for (String note : outcome.notes()) {

@@ -7,12 +7,13 @@ import io.dlanalyze.batch.RunRow;
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * What a task sends back to the driver: the rows of an analysed trace, or only that it was skipped
  * (the driver holds the previous rows).
  */
-record TaskResult(String path, boolean skipped, RunRow run, List<FindingRow> findings)
+record TaskResult(String path, boolean skipped, @Nullable RunRow run, List<FindingRow> findings)
     implements Serializable {
   private static final long serialVersionUID = 1L;
 

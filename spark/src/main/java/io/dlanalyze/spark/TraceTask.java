@@ -4,6 +4,7 @@ import static java.util.Objects.requireNonNull;
 
 import io.dlanalyze.batch.Fingerprint;
 import java.io.Serializable;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One Spark task: a trace to fingerprint and, unless it is unchanged, analyse.
@@ -13,7 +14,11 @@ import java.io.Serializable;
  * @param previousFingerprint its fingerprint in the previous results, or {@code null}
  * @param previousConfig the analysis configuration of its previous row, or {@code null}
  */
-record TraceTask(String uri, String path, Fingerprint previousFingerprint, String previousConfig)
+record TraceTask(
+    String uri,
+    String path,
+    @Nullable Fingerprint previousFingerprint,
+    @Nullable String previousConfig)
     implements Serializable {
   private static final long serialVersionUID = 1L;
 

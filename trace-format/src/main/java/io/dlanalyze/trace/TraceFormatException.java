@@ -35,6 +35,12 @@ public final class TraceFormatException extends RuntimeException {
     this.detail = requireNonNull(detail, "detail is null");
   }
 
+  /** The one-line message (file, location and detail), which every such error has. */
+  @Override
+  public String getMessage() {
+    return requireNonNull(super.getMessage(), "the constructor sets the message");
+  }
+
   public ErrorCode code() {
     return code;
   }

@@ -1,5 +1,7 @@
 package io.dlanalyze.cli.eval;
 
+import static java.util.Objects.requireNonNull;
+
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -19,6 +21,7 @@ import io.dlanalyze.cli.eval.Scope.Group;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import org.jspecify.annotations.Nullable;
 
 /** The evaluation as JSON (docs/cli.md, "eval", documents every field). */
 final class EvalJson {
@@ -84,15 +87,15 @@ final class EvalJson {
     node.put("framework", c.framework());
     node.put("architecture", c.architecture());
     if (c.buggy()) {
-      node.put("expected_symptom", c.symptom().wireName());
+      node.put("expected_symptom", c.expectedSymptom().wireName());
       ArrayNode acceptable = node.putArray("acceptable_symptoms");
       for (Symptom s : c.acceptableSymptoms()) {
         acceptable.add(s.wireName());
       }
       ObjectNode location = node.putObject("expected_root_cause");
-      location.put("scope", c.rootCause().isModel() ? "model" : "layer");
-      location.put("layer_index", c.rootCause().layerIndex());
-      location.put("layer_name", c.rootCause().layerName());
+      location.put("scope", c.expectedRootCause().isModel() ? "model" : "layer");
+      location.put("layer_index", c.expectedRootCause().layerIndex());
+      location.put("layer_name", c.expectedRootCause().layerName());
     }
     node.put("twin", c.twin());
     if (r.error() != null) {
@@ -232,11 +235,11 @@ final class EvalJson {
   }
 
   private static String relative(Path manifest, Path trace) {
-    Path base = manifest.toAbsolutePath().getParent();
+    Path base = requireNonNull(manifest.toAbsolutePath().getParent(), "a file is in a directory");
     return base.relativize(trace).toString().replace('\\', '/');
   }
 
-  private static void putBoolean(ObjectNode node, String field, Boolean value) {
+  private static void putBoolean(ObjectNode node, String field, @Nullable Boolean value) {
     if (value == null) {
       node.putNull(field);
     } else {

@@ -2,6 +2,7 @@ package io.dlanalyze.cli.eval;
 
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
+import static java.util.Objects.requireNonNull;
 
 import io.dlanalyze.cli.eval.Evaluation.CaseResult;
 import io.dlanalyze.cli.eval.Evaluation.Outcome;
@@ -14,6 +15,8 @@ import io.dlanalyze.cli.eval.Scope.DetectorFigures;
 import io.dlanalyze.cli.eval.Scope.Group;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import org.jspecify.annotations.Nullable;
 
 /** The evaluation as aligned text tables or Markdown: per case, per scope, dev vs test, timing. */
 final class EvalTables {
@@ -115,7 +118,8 @@ final class EvalTables {
         });
     for (CaseResult r : result.cases()) {
       Manifest.Case c = r.testCase();
-      String expected = c.buggy() ? c.symptom().wireName() + " @ " + c.rootCause() : "healthy";
+      String expected =
+          c.buggy() ? c.expectedSymptom().wireName() + " @ " + c.expectedRootCause() : "healthy";
       if (r.error() != null) {
         rows.add(
             new String[] {
@@ -171,7 +175,12 @@ final class EvalTables {
     return o.detected() ? "stop @" + o.step() : o.verdict();
   }
 
-  private static String mark(Boolean value) {
+  /** The figure of an analyzer mode: a group has one for each. */
+  private static String figure(Map<Tool, Proportion> values, Tool tool) {
+    return requireNonNull(values.get(tool), "a group has a figure per analyzer mode").toString();
+  }
+
+  private static String mark(@Nullable Boolean value) {
     return value == null ? "" : value ? "yes" : "no";
   }
 
@@ -294,10 +303,10 @@ final class EvalTables {
       rows.add(
           new String[] {
             group.value() == null ? "(none)" : group.value(),
-            group.pairsRight().get(Tool.DEFAULT).toString(),
-            group.falseAlarms().get(Tool.DEFAULT).toString(),
-            group.pairsRight().get(Tool.DEEPLOCALIZE).toString(),
-            group.falseAlarms().get(Tool.DEEPLOCALIZE).toString()
+            figure(group.pairsRight(), Tool.DEFAULT),
+            figure(group.falseAlarms(), Tool.DEFAULT),
+            figure(group.pairsRight(), Tool.DEEPLOCALIZE),
+            figure(group.falseAlarms(), Tool.DEEPLOCALIZE)
           });
     }
     table(rows);

@@ -27,6 +27,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Runs dl-analyze (default and deeplocalize modes) and the replayed Keras baselines on every trace
@@ -55,10 +56,10 @@ public final class Evaluation {
       boolean detected,
       long step,
       String verdict,
-      String location,
-      String symptom,
-      Boolean localized,
-      Boolean symptomRight) {
+      @Nullable String location,
+      @Nullable String symptom,
+      @Nullable Boolean localized,
+      @Nullable Boolean symptomRight) {
     public Outcome {
       requireNonNull(verdict, "verdict is null");
     }
@@ -92,7 +93,7 @@ public final class Evaluation {
    * @param atExpectedPlace on a buggy case, whether one of its findings of severity warning or more
    *     is at the expected root-cause place; {@code null} on a healthy case
    */
-  public record Firing(String detector, Severity severity, Boolean atExpectedPlace) {
+  public record Firing(String detector, Severity severity, @Nullable Boolean atExpectedPlace) {
     public Firing {
       requireNonNull(detector, "detector is null");
       requireNonNull(severity, "severity is null");
@@ -115,7 +116,7 @@ public final class Evaluation {
       long steps,
       Map<Tool, Outcome> outcomes,
       List<Firing> firings,
-      String error) {
+      @Nullable String error) {
     public CaseResult {
       requireNonNull(testCase, "testCase is null");
       requireNonNull(role, "role is null");
@@ -124,7 +125,7 @@ public final class Evaluation {
     }
 
     public Outcome outcome(Tool tool) {
-      return outcomes.get(tool);
+      return requireNonNull(outcomes.get(tool), "an analysed case has every tool's outcome");
     }
 
     /** True when the trace was analysed. */
@@ -136,7 +137,7 @@ public final class Evaluation {
      * Steps between dl-analyze's (default mode) first fault and the baseline's stop: positive when
      * dl-analyze found it earlier; {@code null} unless both fired on a buggy case.
      */
-    public Long stepsEarlierThan(Tool baseline) {
+    public @Nullable Long stepsEarlierThan(Tool baseline) {
       Outcome ours = outcomes.get(Tool.DEFAULT);
       Outcome theirs = outcomes.get(baseline);
       if (!testCase.buggy()
@@ -168,7 +169,7 @@ public final class Evaluation {
       int earlier,
       int same,
       int later,
-      Double medianStepsEarlier,
+      @Nullable Double medianStepsEarlier,
       int onlyDlAnalyze,
       int onlyBaseline) {}
 
@@ -176,7 +177,7 @@ public final class Evaluation {
    * Which cases of the manifest an evaluation takes: those of one split and/or one framework, or
    * all ({@code null} for no restriction).
    */
-  public record Selection(String split, String framework) {
+  public record Selection(@Nullable String split, @Nullable String framework) {
     public static final Selection ALL = new Selection(null, null);
 
     public boolean matches(Manifest.Case testCase) {
@@ -216,7 +217,7 @@ public final class Evaluation {
     }
 
     /** The scope with this name, or {@code null}. */
-    public Scope scope(String name) {
+    public @Nullable Scope scope(String name) {
       for (Scope scope : scopes) {
         if (scope.name().equals(name)) {
           return scope;
@@ -385,7 +386,7 @@ public final class Evaluation {
         atPlace |=
             testCase.buggy()
                 && finding.severity().atLeast(Severity.WARNING)
-                && atPlace(testCase.rootCause(), finding);
+                && atPlace(testCase.expectedRootCause(), finding);
       }
       if (highest != null) {
         firings.add(new Firing(id, highest, testCase.buggy() ? atPlace : null));
@@ -435,7 +436,7 @@ public final class Evaluation {
     Boolean localized = null;
     Boolean symptomRight = null;
     if (testCase.buggy() && detected) {
-      Manifest.Location expected = testCase.rootCause();
+      Manifest.Location expected = testCase.expectedRootCause();
       localized =
           cause != null
               && (expected.isModel()

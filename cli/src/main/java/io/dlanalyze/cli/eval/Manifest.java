@@ -3,6 +3,7 @@ package io.dlanalyze.cli.eval;
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 import static java.util.Objects.requireNonNull;
+import static java.util.Objects.requireNonNullElse;
 
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
@@ -21,6 +22,7 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The ground truth of a benchmark of traces ({@code sample-traces/manifest.json}): per case the
@@ -79,12 +81,12 @@ public record Manifest(Path path, List<Case> cases) {
       String id,
       Path trace,
       boolean buggy,
-      Symptom symptom,
+      @Nullable Symptom symptom,
       List<Symptom> acceptableSymptoms,
-      Location rootCause,
-      String origin,
-      String description,
-      String twin,
+      @Nullable Location rootCause,
+      @Nullable String origin,
+      @Nullable String description,
+      @Nullable String twin,
       Labels labels) {
     public Case {
       requireNonNull(id, "id is null");
@@ -98,24 +100,34 @@ public record Manifest(Path path, List<Case> cases) {
     }
 
     /** The case's split ({@code "dev"}, {@code "test"}), or {@code null}: only in "all". */
-    public String split() {
+    public @Nullable String split() {
       return labels.split();
     }
 
-    public String framework() {
+    public @Nullable String framework() {
       return labels.framework();
     }
 
-    public String architecture() {
+    public @Nullable String architecture() {
       return labels.architecture();
     }
 
-    public String family() {
+    public @Nullable String family() {
       return labels.family();
     }
 
+    /** The expected symptom of a buggy case, which the record requires. */
+    public Symptom expectedSymptom() {
+      return requireNonNull(symptom, "not a buggy case");
+    }
+
+    /** The expected root cause of a buggy case, which the record requires. */
+    public Location expectedRootCause() {
+      return requireNonNull(rootCause, "not a buggy case");
+    }
+
     /** True when {@code actual} is the expected symptom or one of the acceptable ones. */
-    public boolean symptomMatches(Symptom actual) {
+    public boolean symptomMatches(@Nullable Symptom actual) {
       return actual != null && (actual == symptom || acceptableSymptoms.contains(actual));
     }
   }
@@ -130,7 +142,11 @@ public record Manifest(Path path, List<Case> cases) {
    * @param framework {@code "pytorch"}, {@code "keras"}, ...
    * @param architecture {@code "mlp"}, {@code "cnn"}, ...
    */
-  public record Labels(String family, String split, String framework, String architecture) {
+  public record Labels(
+      @Nullable String family,
+      @Nullable String split,
+      @Nullable String framework,
+      @Nullable String architecture) {
     public static final Labels NONE = new Labels(null, null, null, null);
 
     public Labels {
@@ -196,18 +212,18 @@ public record Manifest(Path path, List<Case> cases) {
     if (root == null || !root.isObject() || !root.path("cases").isArray()) {
       throw new ManifestException(path, "expected a JSON object with a \"cases\" array");
     }
-    Path base = path.toAbsolutePath().getParent();
+    Path base = requireNonNull(path.toAbsolutePath().getParent(), "a file is in a directory");
     List<Case> cases = new ArrayList<>();
     Set<String> ids = new HashSet<>();
     int position = 0;
     for (JsonNode node : root.get("cases")) {
       String where = format(ROOT, "cases[%d]", position);
-      String id = text(path, node, "id", where, true);
+      String id = requiredText(path, node, "id", where);
       where = format(ROOT, "cases[%d] (%s)", position, excerpt(id, EXCERPT));
       if (!ids.add(id)) {
         throw new ManifestException(path, where + ": duplicate id");
       }
-      String trace = text(path, node, "trace", where, true);
+      String trace = requiredText(path, node, "trace", where);
       JsonNode buggyNode = node.get("buggy");
       if (buggyNode == null || !buggyNode.isBoolean()) {
         throw new ManifestException(path, where + ": \"buggy\" must be true or false");
@@ -217,7 +233,7 @@ public record Manifest(Path path, List<Case> cases) {
       List<Symptom> acceptable = new ArrayList<>();
       Location location = null;
       if (buggy) {
-        symptom = symptom(path, text(path, node, "symptom", where, true), where);
+        symptom = symptom(path, requiredText(path, node, "symptom", where), where);
         for (JsonNode s : node.path("acceptable_symptoms")) {
           acceptable.add(symptom(path, s.asText(), where));
         }
@@ -257,7 +273,12 @@ public record Manifest(Path path, List<Case> cases) {
     return new Manifest(path, cases);
   }
 
-  private static String text(
+  /** {@link #text} of a field the manifest must have. */
+  private static String requiredText(Path path, JsonNode node, String field, String where) {
+    return requireNonNull(text(path, node, field, where, true), "text() throws when it is missing");
+  }
+
+  private static @Nullable String text(
       Path path, JsonNode node, String field, String where, boolean required) {
     JsonNode value = node.get(field);
     if (value == null || value.isNull()) {
@@ -273,7 +294,7 @@ public record Manifest(Path path, List<Case> cases) {
   }
 
   /** The split label; "all" names the whole manifest in eval's tables, so no split may take it. */
-  private static String split(Path path, JsonNode node, String where) {
+  private static @Nullable String split(Path path, JsonNode node, String where) {
     String split = label(path, node, "split", where);
     if ("all".equals(split)) {
       throw new ManifestException(
@@ -289,7 +310,7 @@ public record Manifest(Path path, List<Case> cases) {
    * An optional label: absent or null is {@code null}; otherwise a string with some text and no
    * control character (labels are printed in headings, table cells and one-line errors).
    */
-  private static String label(Path path, JsonNode node, String field, String where) {
+  private static @Nullable String label(Path path, JsonNode node, String field, String where) {
     String value = text(path, node, field, where, false);
     if (value != null && value.isBlank()) {
       throw new ManifestException(
@@ -312,7 +333,8 @@ public record Manifest(Path path, List<Case> cases) {
     try {
       return Symptom.fromWireName(name);
     } catch (IllegalArgumentException e) {
-      throw new ManifestException(path, where + ": " + excerpt(e.getMessage(), 400));
+      throw new ManifestException(
+          path, where + ": " + excerpt(requireNonNullElse(e.getMessage(), "unknown symptom"), 400));
     }
   }
 

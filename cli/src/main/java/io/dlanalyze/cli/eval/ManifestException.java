@@ -1,5 +1,7 @@
 package io.dlanalyze.cli.eval;
 
+import static java.util.Objects.requireNonNull;
+
 import java.nio.file.Path;
 
 /** A manifest that cannot be read or breaks its schema; rendered as {@code file: detail}. */
@@ -8,5 +10,11 @@ public final class ManifestException extends RuntimeException {
 
   public ManifestException(Path file, String detail) {
     super(file + ": " + detail);
+  }
+
+  /** {@code file: detail}, which every such error has. */
+  @Override
+  public String getMessage() {
+    return requireNonNull(super.getMessage(), "the constructor sets the message");
   }
 }

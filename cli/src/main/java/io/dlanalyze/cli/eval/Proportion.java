@@ -3,6 +3,8 @@ package io.dlanalyze.cli.eval;
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 
+import org.jspecify.annotations.Nullable;
+
 /**
  * A count of successes out of trials, {@code k/n}, with its 95% Wilson score interval (Wilson, E.
  * B., 1927, "Probable inference, the law of succession, and statistical inference", JASA 22:
@@ -79,7 +81,7 @@ public record Proportion(int k, int n) {
    *
    * @return the difference, or {@code null} when either proportion has no trials
    */
-  public Difference minus(Proportion other) {
+  public @Nullable Difference minus(Proportion other) {
     if (n == 0 || other.n == 0) {
       return null;
     }

@@ -6,6 +6,7 @@ import io.dlanalyze.analyzer.Symptom;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The figures of one set of cases: a split ({@code dev}, {@code test}) or the whole selection
@@ -75,8 +76,13 @@ public record Scope(
     }
 
     /** The figure, or {@code null} when it does not apply to this tool. */
-    public Proportion get(Figure figure) {
+    public @Nullable Proportion get(Figure figure) {
       return values.get(figure);
+    }
+
+    /** A figure that applies to this tool ({@link Figure#appliesTo}). */
+    public Proportion required(Figure figure) {
+      return requireNonNull(values.get(figure), "the figure applies to the tool");
     }
   }
 
@@ -168,7 +174,11 @@ public record Scope(
    * @param difference dev - test with Newcombe's interval, or {@code null} when a side has no runs
    */
   public record Comparison(
-      Tool tool, Figure figure, Proportion dev, Proportion test, Proportion.Difference difference) {
+      Tool tool,
+      Figure figure,
+      Proportion dev,
+      Proportion test,
+      Proportion.@Nullable Difference difference) {
     /** True when the interval of the difference excludes 0. */
     public boolean differs() {
       return difference != null && difference.excludesZero();

@@ -1,5 +1,7 @@
 package io.dlanalyze.cli.eval;
 
+import static java.util.Objects.requireNonNull;
+
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.Symptom;
 import io.dlanalyze.cli.eval.Evaluation.CaseResult;
@@ -22,6 +24,7 @@ import java.util.Map;
 import java.util.TreeSet;
 import java.util.function.Function;
 import java.util.function.Predicate;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Scores the results of an {@link Evaluation}: the figures of each scope, the dev/test comparison
@@ -147,12 +150,12 @@ final class Scoring {
   }
 
   /** The analysed fixed twin of an analysed buggy case, or {@code null} when it is not a pair. */
-  private CaseResult twinOf(CaseResult result) {
+  private @Nullable CaseResult twinOf(CaseResult result) {
     return twinOf(result, byId);
   }
 
   /** As {@link #twinOf(CaseResult)}, looking the twin up in {@code byId}. */
-  static CaseResult twinOf(CaseResult result, Map<String, CaseResult> byId) {
+  static @Nullable CaseResult twinOf(CaseResult result, Map<String, CaseResult> byId) {
     if (result.role() != Role.BUGGY || result.testCase().twin() == null) {
       return null;
     }
@@ -222,7 +225,7 @@ final class Scoring {
     boolean[] reported = new boolean[Symptom.values().length];
     for (CaseResult result : cases) {
       if (result.role() == Role.BUGGY) {
-        expected[result.testCase().symptom().ordinal()] = true;
+        expected[result.testCase().expectedSymptom().ordinal()] = true;
         Symptom symptom = reported(result.outcome(tool));
         if (symptom != null) {
           reported[symptom.ordinal()] = true;
@@ -257,7 +260,7 @@ final class Scoring {
   }
 
   /** The symptom class the flagged run's root cause rests on; {@code null} when not flagged. */
-  private static Symptom reported(Outcome outcome) {
+  private static @Nullable Symptom reported(Outcome outcome) {
     return outcome.detected() && outcome.symptom() != null
         ? Symptom.fromWireName(outcome.symptom())
         : null;
@@ -359,8 +362,10 @@ final class Scoring {
     for (Tool tool : Tool.values()) {
       for (Figure figure : Figure.compared()) {
         if (figure.appliesTo(tool)) {
-          Proportion d = dev.tool(tool).get(figure);
-          Proportion t = test.tool(tool).get(figure);
+          Proportion d =
+              requireNonNull(dev.tool(tool).get(figure), "the figure applies to the tool");
+          Proportion t =
+              requireNonNull(test.tool(tool).get(figure), "the figure applies to the tool");
           comparisons.add(new Comparison(tool, figure, d, t, d.minus(t)));
         }
       }
@@ -406,7 +411,7 @@ final class Scoring {
     return timeliness;
   }
 
-  static Double median(List<Long> values) {
+  static @Nullable Double median(List<Long> values) {
     if (values.isEmpty()) {
       return null;
     }

@@ -51,8 +51,8 @@ public final class SensitivityRenderer {
               ROOT,
               " %s %s pairs fully right, %s false alarms;",
               scope.name(),
-              fraction(figures.get(Figure.PAIRS_RIGHT)),
-              fraction(figures.get(Figure.FALSE_ALARMS))));
+              fraction(figures.required(Figure.PAIRS_RIGHT)),
+              fraction(figures.required(Figure.FALSE_ALARMS))));
     }
     out.setLength(out.length() - 1);
     out.append(".\n\n");
@@ -79,9 +79,9 @@ public final class SensitivityRenderer {
             value(row.threshold(), result.options().get(row.threshold())),
             row.scope(),
             fraction(row.pairsRight()),
-            before == null ? "" : change(row.pairsRight(), before.get(Figure.PAIRS_RIGHT)),
+            before == null ? "" : change(row.pairsRight(), before.required(Figure.PAIRS_RIGHT)),
             fraction(row.falseAlarms()),
-            before == null ? "" : change(row.falseAlarms(), before.get(Figure.FALSE_ALARMS)),
+            before == null ? "" : change(row.falseAlarms(), before.required(Figure.FALSE_ALARMS)),
             changedCases(row)
           });
     }
@@ -136,8 +136,8 @@ public final class SensitivityRenderer {
     for (Scope scope : result.base().scopes()) {
       Scope.ToolFigures figures = scope.tool(Tool.DEFAULT);
       ObjectNode node = base.putObject(scope.name());
-      EvalJson.proportion(node.putObject("pairs_right"), figures.get(Figure.PAIRS_RIGHT));
-      EvalJson.proportion(node.putObject("false_alarms"), figures.get(Figure.FALSE_ALARMS));
+      EvalJson.proportion(node.putObject("pairs_right"), figures.required(Figure.PAIRS_RIGHT));
+      EvalJson.proportion(node.putObject("false_alarms"), figures.required(Figure.FALSE_ALARMS));
     }
     ArrayNode rows = root.putArray("rows");
     for (Row row : result.rows()) {
