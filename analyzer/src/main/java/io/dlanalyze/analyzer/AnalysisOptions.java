@@ -232,15 +232,26 @@ public final class AnalysisOptions {
   /**
    * How many threads decode the columns of a Parquet batch when {@link Analyzer} opens a trace
    * itself (the read-ahead thread included). The report is the same whatever the number; the
-   * default is 2 when the JVM has more than one processor, else 1.
+   * default is {@link #defaultDecodeThreads()}.
    */
   public int decodeThreads() {
     return decodeThreads;
   }
 
-  /** The default of {@link #decodeThreads()}: 2 on a machine of two processors or more, else 1. */
+  /**
+   * The default of {@link #decodeThreads()}: 2 on a machine of four processors or more, else 1. The
+   * read-ahead thread and the analysis thread already keep two processors busy; a decode helper
+   * only pays where a third one is free. On 2 cores, measured quietly on a 32M-row trace, a second
+   * decode thread made the default mode 3.5% slower and the deeplocalize mode no faster
+   * (docs/performance.md, "Parallel column decoding").
+   */
   public static int defaultDecodeThreads() {
-    return Math.min(2, Runtime.getRuntime().availableProcessors());
+    return defaultDecodeThreads(Runtime.getRuntime().availableProcessors());
+  }
+
+  /** {@link #defaultDecodeThreads()} on a machine of {@code processors} processors. */
+  static int defaultDecodeThreads(int processors) {
+    return processors >= 4 ? 2 : 1;
   }
 
   /** Settings of an analysis; each setter checks its argument. */

@@ -20,6 +20,18 @@ class AnalysisConfigTest {
   }
 
   @Test
+  void decodeThreads_defaultToAHelperOnlyWhereAProcessorIsFreeForIt() {
+    // the read-ahead and analysis threads keep two processors busy
+    assertThat(AnalysisOptions.defaultDecodeThreads(1)).isEqualTo(1);
+    assertThat(AnalysisOptions.defaultDecodeThreads(2)).isEqualTo(1);
+    assertThat(AnalysisOptions.defaultDecodeThreads(3)).isEqualTo(1);
+    assertThat(AnalysisOptions.defaultDecodeThreads(4)).isEqualTo(2);
+    assertThat(AnalysisOptions.defaultDecodeThreads(64)).isEqualTo(2);
+    assertThat(AnalysisOptions.defaults().decodeThreads())
+        .isEqualTo(AnalysisOptions.defaultDecodeThreads());
+  }
+
+  @Test
   void yaml_setsThresholdsDetectorsAndExclusions() throws Exception {
     Path config =
         file(

@@ -173,8 +173,8 @@ final class AnalyzeCommand implements Callable<Integer> {
       names = "--decode-threads",
       paramLabel = "N",
       description =
-          "Threads that decode a Parquet trace's columns (1 to 64; default: 2, or 1 on a"
-              + " one-processor machine). The report is the same whatever the number.")
+          "Threads that decode a Parquet trace's columns (1 to 64; default: 2 on a machine of"
+              + " four processors or more, else 1). The report is the same whatever the number.")
   Integer decodeThreads;
 
   @Option(
