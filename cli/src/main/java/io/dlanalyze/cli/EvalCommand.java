@@ -6,6 +6,7 @@ import static java.util.Locale.ROOT;
 import io.dlanalyze.analyzer.AnalysisMode;
 import io.dlanalyze.analyzer.AnalysisOptions;
 import io.dlanalyze.analyzer.Analyzer;
+import io.dlanalyze.analyzer.Threshold;
 import io.dlanalyze.batch.AnalysisSettings;
 import io.dlanalyze.cli.eval.EvalFormat;
 import io.dlanalyze.cli.eval.EvalRenderer;
@@ -165,7 +166,7 @@ final class EvalCommand implements Callable<Integer> {
       Sensitivity varied = new Sensitivity(new Analyzer(), options());
       List<String> keys = new ArrayList<>(sensitivity);
       keys.remove(ALL_THRESHOLDS);
-      List<io.dlanalyze.analyzer.Threshold> thresholds;
+      List<Threshold> thresholds;
       try {
         thresholds = varied.thresholds(keys);
       } catch (IllegalArgumentException e) {

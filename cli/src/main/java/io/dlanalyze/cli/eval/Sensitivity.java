@@ -8,10 +8,12 @@ import io.dlanalyze.analyzer.AnalysisOptions;
 import io.dlanalyze.analyzer.Analyzer;
 import io.dlanalyze.analyzer.DetectorInfo;
 import io.dlanalyze.analyzer.Threshold;
+import io.dlanalyze.analyzer.Thresholds;
 import io.dlanalyze.cli.eval.Evaluation.CaseResult;
 import io.dlanalyze.cli.eval.Evaluation.Role;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -107,7 +109,7 @@ public final class Sensitivity {
       read.addAll(info.thresholds());
     }
     List<Threshold> ordered = new ArrayList<>();
-    for (Threshold threshold : io.dlanalyze.analyzer.Thresholds.all()) {
+    for (Threshold threshold : Thresholds.all()) {
       if (read.contains(threshold) && (keys.isEmpty() || keys.contains(threshold.key()))) {
         ordered.add(threshold);
       }
@@ -231,7 +233,7 @@ public final class Sensitivity {
     }
     Map<String, Map<String, Boolean>> perScope = new HashMap<>();
     for (Scope scope : result.scopes()) {
-      Map<String, Boolean> outcomes = new java.util.LinkedHashMap<>();
+      Map<String, Boolean> outcomes = new LinkedHashMap<>();
       for (CaseResult r : result.cases()) {
         if (!r.analysed()
             || !(Scope.ALL.equals(scope.name()) || scope.name().equals(r.testCase().split()))) {

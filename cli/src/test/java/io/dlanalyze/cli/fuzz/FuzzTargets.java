@@ -34,24 +34,28 @@ final class FuzzTargets {
 
   static void config(String name, byte[] data) {
     String text = new String(data, StandardCharsets.UTF_8);
-    long before = THREADS.getCurrentThreadAllocatedBytes();
-    try {
-      AnalysisConfig.apply(name, text, AnalysisOptions.builder()).build();
-    } catch (IllegalArgumentException e) {
-      assertOneLine(e.getMessage(), name);
-    }
-    assertBounded(before, data.length);
+    assertBounded(
+        data.length,
+        () -> {
+          try {
+            AnalysisConfig.apply(name, text, AnalysisOptions.builder()).build();
+          } catch (IllegalArgumentException e) {
+            assertOneLine(e.getMessage(), name);
+          }
+        });
   }
 
   static void manifest(byte[] data) {
-    long before = THREADS.getCurrentThreadAllocatedBytes();
-    try {
-      Manifest manifest = Manifest.parse(MANIFEST, data);
-      assertThat(manifest.cases()).allSatisfy(c -> assertThat(c.trace()).isAbsolute());
-    } catch (ManifestException e) {
-      assertOneLine(e.getMessage(), MANIFEST.toString());
-    }
-    assertBounded(before, data.length);
+    assertBounded(
+        data.length,
+        () -> {
+          try {
+            Manifest manifest = Manifest.parse(MANIFEST, data);
+            assertThat(manifest.cases()).allSatisfy(c -> assertThat(c.trace()).isAbsolute());
+          } catch (ManifestException e) {
+            assertOneLine(e.getMessage(), MANIFEST.toString());
+          }
+        });
   }
 
   private static void assertOneLine(String message, String file) {
@@ -60,10 +64,25 @@ final class FuzzTargets {
     assertThat(message).doesNotContain("\n").doesNotContain("\r");
   }
 
-  private static void assertBounded(long before, int inputBytes) {
-    long allocated = THREADS.getCurrentThreadAllocatedBytes() - before;
+  /**
+   * Runs the target and checks what it allocated. The first parse of a kind also loads classes in
+   * this thread, and under the fuzzing engine instruments them (about 200 MB for an empty input):
+   * that is not the input's doing, so a run over the bound is measured once more and only the
+   * repeat counts.
+   */
+  private static void assertBounded(int inputBytes, Runnable target) {
+    long allocated = allocated(target);
+    if (allocated > FIXED_BYTES + BYTES_PER_INPUT_BYTE * inputBytes) {
+      allocated = allocated(target);
+    }
     assertThat(allocated)
         .as("bytes allocated for %d input bytes", inputBytes)
         .isLessThanOrEqualTo(FIXED_BYTES + BYTES_PER_INPUT_BYTE * inputBytes);
+  }
+
+  private static long allocated(Runnable target) {
+    long before = THREADS.getCurrentThreadAllocatedBytes();
+    target.run();
+    return THREADS.getCurrentThreadAllocatedBytes() - before;
   }
 }
