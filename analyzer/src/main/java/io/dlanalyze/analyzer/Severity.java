@@ -3,6 +3,8 @@ package io.dlanalyze.analyzer;
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 
+import io.dlanalyze.trace.Printable;
+
 /**
  * How bad a finding is, from least to most severe: {@code info < warning < error < critical}.
  *
@@ -53,7 +55,10 @@ public enum Severity {
       }
     }
     throw new IllegalArgumentException(
-        format(ROOT, "unknown severity: %s (expected info, warning, error or critical)", name));
+        format(
+            ROOT,
+            "unknown severity: %s (expected info, warning, error or critical)",
+            Printable.escapeText(name)));
   }
 
   @Override

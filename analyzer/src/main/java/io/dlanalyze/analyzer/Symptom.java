@@ -3,6 +3,8 @@ package io.dlanalyze.analyzer;
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 
+import io.dlanalyze.trace.Printable;
+
 /**
  * The classes of symptom a finding reports. The wire names are part of the report format ({@code
  * docs/report-format.md}); adding a constant is a compatible change, renaming one is not.
@@ -48,7 +50,8 @@ public enum Symptom {
         return symptom;
       }
     }
-    throw new IllegalArgumentException(format(ROOT, "unknown symptom: %s", name));
+    throw new IllegalArgumentException(
+        format(ROOT, "unknown symptom: %s", Printable.escapeText(name)));
   }
 
   @Override
