@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.dlanalyze.trace.Printable;
 import io.dlanalyze.trace.TraceMetadata;
 import java.io.IOException;
 import java.io.InputStream;
@@ -329,12 +330,16 @@ public final class AnalysisConfig {
     return node.asText();
   }
 
-  /** An error that names the file, then the key (cut to a short excerpt), then the problem. */
+  /**
+   * An error that names the file, then the key (cut to a short excerpt), then the problem; on one
+   * line whatever the key or a value quoted in the problem holds (control characters escaped).
+   */
   private IllegalArgumentException error(String key, @Nullable String detail) {
     return new IllegalArgumentException(
-        key.isEmpty()
-            ? format(ROOT, "%s: %s", file, detail)
-            : format(ROOT, "%s: %s: %s", file, excerpt(key, 2 * EXCERPT), detail));
+        Printable.escapeText(
+            key.isEmpty()
+                ? format(ROOT, "%s: %s", file, detail)
+                : format(ROOT, "%s: %s: %s", file, excerpt(key, 2 * EXCERPT), detail)));
   }
 
   private static String excerpt(JsonNode value) {
