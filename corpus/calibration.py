@@ -1,0 +1,660 @@
+#!/usr/bin/env python3
+"""Calibration sweep: many healthy training runs of the dev programs, sampled, not hand-picked.
+
+    python3 corpus/calibration.py -j 2                 # sample, record, filter, write the manifest
+    python3 corpus/calibration.py --list               # the sampled commands, nothing run
+    python3 corpus/calibration.py --no-record          # train only: outcomes and the filter
+    python3 corpus/calibration.py --per-program 3 --program pt_mlp
+
+For every program in programs/dev/ (never programs/test/: the test split is not tuned on) this
+script defines a space of healthy settings, read from the program's options and from the
+healthy runs in its CASES: optimizers and each one's sensible learning-rate range (log-uniform),
+batch sizes 8 to 128, sensible initializations (the framework's default, He with ReLU-like
+activations, Xavier/Glorot), activations, widths and depths, BatchNorm and dropout on or off,
+the data sets the program supports, a number of training steps like the healthy cases' (epochs
+derived from it), schedules where the program has them, and seeds. From each space it draws
+``--per-program`` configurations with Python's ``random`` seeded by the program's name
+(``random.Random("calibration:" + name)``, the same on every machine and Python 3), without
+repeating a command. The k-th configuration of a program does not depend on N, so a smaller N
+gives a prefix of the full sweep.
+
+Each run is recorded the way regenerate.py records the corpus (its functions are reused: one
+process per run, one thread, PYTHONHASHSEED=0, the seed on the command line, the recorder's
+Arrow IPC stream converted to zstd Parquet) into calibration/traces/<id>.parquet. The traces
+are not committed (.gitignore): this script regenerates them deterministically.
+calibration/manifest.json (committed) is in the corpus manifest's format (paths relative to
+its folder), every case healthy, split "calibration", family "calibration-<program>".
+
+Outcome filter, decided from the program's own printed result only (never from dl-analyze):
+
+* every run: the program exits normally and no training loss is NaN or infinite;
+* classification: the final accuracy (the last validation accuracy; the final-epoch training
+  accuracy when there is no validation) is at least chance + 0.6 x (1 - chance), with chance =
+  1 / number of classes (0.64 for 10 classes, 0.733 for 3, 0.8 for 2);
+* regression and autoencoders: the final-epoch mean training loss is below the first epoch's
+  (the run learned), and the last validation loss removes at least 30% of the loss of
+  predicting the training set's mean: (B - v) / (B - F) >= 0.3, where v is the validation loss,
+  B the validation loss of the training mean (the mean target; the mean image for an
+  autoencoder) and F the loss floor (0 for MSE; for binary cross-entropy on pixels in [0, 1],
+  the pixels' own entropy); for MSE this is R^2 >= 0.3 on the validation set. B and F are
+  computed here from the same data, split and scaling as the program. The bar is lower than
+  the classification bar because of what the data allow: the healthy corpus runs of the
+  autoencoder (a code of 4 to 8 units) and of the diabetes regression remove 0.23 to 0.46 of
+  it (the sine, signal, Friedman and make_regression runs 0.80 to 0.98).
+
+A run that fails the filter is not scored: it is listed under the manifest's top-level key
+"rejected" with its outcome and the reason, so the counts stay honest. Data sets that cannot
+pass the filter by construction are left out of the spaces: ``noisy`` (25% of the labels
+flipped, accuracy capped near 0.8 against a bar of 0.733; healthy corpus runs reach 0.6) and
+``imbalanced`` (chance is the majority class's 0.9, the bar 0.96; healthy runs reach 0.93).
+"""
+
+import argparse
+import concurrent.futures
+import json
+import math
+import os
+import random
+import shlex
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import regenerate  # noqa: E402  (run_case, format_final, manifest_entry: one way to record)
+
+DEV = os.path.join(regenerate.PROGRAMS, "dev")
+CALIBRATION = os.path.join(HERE, "calibration")
+MANIFEST = os.path.join(CALIBRATION, "manifest.json")
+SPLIT = "calibration"
+DEFAULT_PER_PROGRAM = 11      # 11 dev programs: 121 runs
+DESCRIPTION = ("Calibration sweep: healthy runs of the dev programs with sampled settings, kept"
+               " when their own outcome shows they trained well (corpus/README.md, 'Calibration"
+               " sweep'); regenerate with: python3 corpus/calibration.py")
+# Accuracy bar: chance + BAR x (1 - chance); regression: fraction of the mean predictor's
+# excess loss removed.
+ACCURACY_BAR = 0.6
+LOSS_BAR = 0.3
+
+# Learning-rate ranges (log-uniform) per optimizer; a program overrides those its healthy runs
+# show to be different (CNNs and recurrent networks train little in a few hundred steps at the
+# bottom of the default ranges).
+LR = {"sgd": (0.01, 0.2), "momentum": (0.005, 0.05), "nesterov": (0.005, 0.05),
+      "adam": (3e-4, 3e-3), "adamw": (3e-4, 3e-3), "rmsprop": (3e-4, 3e-3),
+      "adagrad": (0.01, 0.1)}
+
+# Training-set sizes (80% of the data), to turn a number of steps into epochs.
+TRAIN_ROWS = {"iris": 120, "wine": 142, "breast_cancer": 455, "digits": 1437,
+              "classification": 800, "blobs": 640, "moons": 640, "circles": 640,
+              "diabetes": 353, "friedman": 800, "regression": 640}
+CLASSES = {"iris": 3, "wine": 3, "breast_cancer": 2, "digits": 10, "classification": 3,
+           "blobs": 4, "moons": 2, "circles": 2}
+REGRESSION_DATA = ("diabetes", "friedman", "regression")
+
+
+# ------------------------------------------------------------------ sampling helpers
+
+def log_uniform(rng, lo, hi):
+    """A value between lo and hi, uniform in log space, to two significant digits."""
+    return float("%.2g" % math.exp(rng.uniform(math.log(lo), math.log(hi))))
+
+
+def pick_lr(rng, opt, overrides=None):
+    lo, hi = (overrides or {}).get(opt, LR[opt])
+    return log_uniform(rng, lo, hi)
+
+
+def epochs_for(rng, rows, bs, steps=(150, 600), lo=2, hi=40):
+    """Epochs giving about a log-uniform number of steps in ``steps`` (at least ``lo``)."""
+    per_epoch = -(-rows // bs)
+    target = math.exp(rng.uniform(math.log(steps[0]), math.log(steps[1])))
+    return max(lo, min(hi, int(round(target / per_epoch))))
+
+
+def pick_bs(rng, rows):
+    """A batch size of 8 to 128, at most a quarter of the training rows (4+ steps an epoch)."""
+    return rng.choice([b for b in (8, 16, 32, 64, 128) if b <= rows / 4])
+
+
+def fmt(value):
+    return "%g" % value
+
+
+class Config:
+    """One sampled run: its argument list, and what the outcome filter needs to know."""
+
+    def __init__(self, args, task, architecture, classes=None, baseline=None):
+        self.args = args                  # list of command-line arguments (with --seed)
+        self.task = task                  # "classification" or "regression"
+        self.architecture = architecture
+        self.classes = classes            # number of classes (classification)
+        self.baseline = baseline          # (function name, keyword arguments) for B and F
+
+
+# ------------------------------------------------------------------ the spaces, one per program
+
+def space_pt_mlp(rng):
+    data = rng.choice(["iris", "wine", "breast_cancer", "digits", "classification", "blobs",
+                       "moons", "circles", "iris", "wine", "breast_cancer", "digits",
+                       "classification", "blobs", "moons", "circles", "diabetes", "friedman",
+                       "regression"])
+    opt = rng.choice(["sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad"])
+    act = rng.choice(["relu", "tanh", "gelu", "leaky", "elu"])
+    init = rng.choice(["default", "xavier"] + (["he"] if act in ("relu", "leaky") else []))
+    bs = pick_bs(rng, TRAIN_ROWS[data])
+    hidden = rng.choice(["32,16", "64,32", "64", "32", "128,64", "32,32,32", "64,64,32"])
+    args = ["--data", data, "--hidden", hidden, "--act", act, "--opt", opt,
+            "--lr", fmt(pick_lr(rng, opt)), "--bs", str(bs)]
+    if opt == "adamw":
+        args += ["--wd", "0.01"]
+    if init != "default":
+        args += ["--init", init]
+    if data == "digits":
+        args += ["--scale", rng.choice(["pixels", "standard"])]
+    if rng.random() < 0.25:
+        args += ["--bn"]
+    if rng.random() < 0.25:
+        args += ["--dropout", rng.choice(["0.1", "0.2", "0.3"])]
+    if rng.random() < 0.2:
+        args += ["--schedule", rng.choice(["cosine", "step:3,0.5", "warmup:50"])]
+    binary = CLASSES.get(data) == 2
+    if binary and rng.random() < 0.3:
+        args += ["--outputs", "1", "--loss", "bce_logits"]
+    args += ["--epochs", str(epochs_for(rng, TRAIN_ROWS[data], bs)), "--seed", str(rng.randrange(10))]
+    if data in REGRESSION_DATA:
+        return Config(args, "regression", "regression",
+                      baseline=("tabular", {"data": data, "seed": int(args[-1])}))
+    return Config(args, "classification", "mlp", classes=CLASSES[data])
+
+
+def space_keras_mlp(rng):
+    data = rng.choice(["iris", "wine", "breast_cancer", "digits", "classification", "blobs",
+                       "moons", "circles", "iris", "wine", "breast_cancer", "digits",
+                       "classification", "blobs", "moons", "circles", "diabetes", "friedman",
+                       "regression"])
+    opt = rng.choice(["sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad"])
+    act = rng.choice(["relu", "tanh", "gelu", "leaky_relu", "elu"])
+    init = rng.choice(["glorot_uniform", "glorot_normal"]
+                      + (["he_normal", "he_uniform"] if act in ("relu", "leaky_relu") else []))
+    bs = pick_bs(rng, TRAIN_ROWS[data])
+    hidden = rng.choice(["32,16", "64,32", "64", "32", "128,64", "32,32,32", "64,64,32"])
+    args = ["--data", data, "--hidden", hidden, "--act", act, "--opt", opt,
+            "--lr", fmt(pick_lr(rng, opt)), "--bs", str(bs)]
+    if init != "glorot_uniform":
+        args += ["--init", init]
+    if data == "digits":
+        args += ["--scale", rng.choice(["pixels", "standard"])]
+    if rng.random() < 0.25:
+        args += ["--bn"]
+    if rng.random() < 0.25:
+        args += ["--dropout", rng.choice(["0.1", "0.2", "0.3"])]
+    if data not in REGRESSION_DATA and rng.random() < 0.2:
+        args += ["--l2", "1e-4"]      # kept off regressions: Keras adds it to val_loss
+    if rng.random() < 0.2:
+        args += ["--schedule", rng.choice(["cosine", "step:3,0.5", "exp:50,0.8"])]
+    args += ["--epochs", str(epochs_for(rng, TRAIN_ROWS[data], bs)), "--seed", str(rng.randrange(10))]
+    if data in REGRESSION_DATA:
+        return Config(args, "regression", "regression",
+                      baseline=("tabular", {"data": data, "seed": int(args[-1])}))
+    return Config(args, "classification", "mlp", classes=CLASSES[data])
+
+
+CNN_LR = {"sgd": (0.05, 0.2), "momentum": (0.01, 0.05), "adam": (1e-3, 4e-3),
+          "adamw": (1e-3, 4e-3), "rmsprop": (7e-4, 3e-3)}
+
+
+def space_pt_cnn(rng):
+    finetune = rng.random() < 0.1
+    opt = rng.choice(["sgd", "momentum", "adam", "adamw", "rmsprop"])
+    act = rng.choice(["relu", "relu", "tanh"])
+    bs = rng.choice([8, 16, 32, 64, 128])
+    args = ["--act", act, "--opt", opt, "--lr", fmt(pick_lr(rng, opt, CNN_LR)), "--bs", str(bs)]
+    if opt == "adamw":
+        args += ["--wd", rng.choice(["0.01", "0.05"])]
+    if finetune:
+        args += ["--finetune"]
+        rows = 720
+    else:
+        rows = 1437
+        args += ["--scale", rng.choice(["pixels", "standard"])]
+        depth = rng.choice([0, 0, 1, 2])
+        if depth:
+            args += ["--depth", str(depth)]
+        if act == "relu" and (depth or rng.random() < 0.3):
+            args += ["--init", "he"]
+        if rng.random() < 0.3:
+            args += ["--bn"]
+        if rng.random() < 0.25:
+            args += ["--dropout", rng.choice(["0.2", "0.3"])]
+        if rng.random() < 0.2:
+            args += ["--schedule", rng.choice(["cosine", "step:2,0.5"])]
+    args += ["--epochs", str(epochs_for(rng, rows, bs, steps=(150, 500))),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=5 if finetune else 10)
+
+
+def space_keras_cnn(rng):
+    finetune = rng.random() < 0.1
+    opt = rng.choice(["sgd", "momentum", "adam", "rmsprop"])
+    act = rng.choice(["relu", "relu", "tanh"])
+    bs = rng.choice([8, 16, 32, 64, 128])
+    args = ["--act", act, "--opt", opt, "--lr", fmt(pick_lr(rng, opt, CNN_LR)), "--bs", str(bs)]
+    if finetune:
+        args += ["--finetune"]
+        rows = 720
+    else:
+        rows = 1437
+        args += ["--scale", rng.choice(["pixels", "standard"])]
+        depth = rng.choice([0, 0, 1, 2])
+        if depth:
+            args += ["--depth", str(depth)]
+        if act == "relu" and (depth or rng.random() < 0.3):
+            args += ["--init", "he_normal"]
+        if rng.random() < 0.3:
+            args += ["--bn"]
+        if rng.random() < 0.25:
+            args += ["--dropout", rng.choice(["0.2", "0.3"])]
+        if rng.random() < 0.2:
+            args += ["--l2", "1e-4"]
+        if rng.random() < 0.15:
+            args += ["--input-bn", "train"]
+    args += ["--epochs", str(epochs_for(rng, rows, bs, steps=(150, 500))),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=5 if finetune else 10)
+
+
+RNN_LR = {"sgd": (0.05, 0.5), "momentum": (0.01, 0.05), "adam": (1e-3, 5e-3),
+          "rmsprop": (1e-3, 3e-3)}
+
+
+def space_pt_rnn(rng):
+    task = rng.choice(["forecast", "classify"])
+    cell = rng.choice(["lstm", "gru", "rnn"])
+    opt = rng.choice(["sgd", "momentum", "adam", "adam", "rmsprop"])
+    bs = rng.choice([16, 32, 64])
+    args = ["--task", task, "--cell", cell, "--hidden", str(rng.choice([16, 32, 64])),
+            "--opt", opt, "--lr", fmt(pick_lr(rng, opt, RNN_LR)), "--bs", str(bs)]
+    if cell != "rnn" and rng.random() < 0.25:
+        args += ["--layers", "2"]
+    if opt in ("sgd", "momentum") or cell == "rnn" or rng.random() < 0.3:
+        args += ["--clip", "1"]
+    if rng.random() < 0.25:
+        args += ["--schedule", rng.choice(["cosine", "warmup:60"])]
+    args += ["--epochs", str(epochs_for(rng, 960, bs, steps=(150, 400), hi=12)),
+             "--seed", str(rng.randrange(10))]
+    arch = {"lstm": "lstm", "gru": "gru", "rnn": "rnn"}[cell]
+    if task == "forecast":
+        return Config(args, "regression", arch,
+                      baseline=("sine", {"samples": 1200, "length": 30, "seed": int(args[-1])}))
+    return Config(args, "classification", arch, classes=3)
+
+
+def space_keras_rnn(rng):
+    task = rng.choice(["forecast", "classify"])
+    cell = rng.choice(["lstm", "gru", "simple"])
+    opt = rng.choice(["sgd", "momentum", "adam", "adam", "rmsprop"])
+    bs = rng.choice([16, 32, 64])
+    args = ["--task", task, "--cell", cell, "--units", str(rng.choice([16, 32, 64])),
+            "--opt", opt, "--lr", fmt(pick_lr(rng, opt, RNN_LR)), "--bs", str(bs)]
+    if opt in ("sgd", "momentum") or cell == "simple" or rng.random() < 0.3:
+        args += ["--clipnorm", "1"]
+    if rng.random() < 0.25:
+        args += ["--schedule", rng.choice(["exp:60,0.7", "warmup:2"])]
+    args += ["--epochs", str(epochs_for(rng, 960, bs, steps=(150, 400), hi=12)),
+             "--seed", str(rng.randrange(10))]
+    arch = {"lstm": "lstm", "gru": "gru", "simple": "rnn"}[cell]
+    if task == "forecast":
+        return Config(args, "regression", arch,
+                      baseline=("sine", {"samples": 1200, "length": 30, "seed": int(args[-1])}))
+    return Config(args, "classification", arch, classes=3)
+
+
+def space_pt_autoencoder(rng):
+    opt = rng.choice(["adam", "adam", "rmsprop"])
+    bs = rng.choice([16, 32, 64])
+    variant = rng.choice(["mse", "mse", "bce", "standard"])
+    args = ["--act", rng.choice(["relu", "tanh", "elu"]), "--code", str(rng.choice([4, 8, 12, 16])),
+            "--opt", opt,
+            "--lr", fmt(pick_lr(rng, opt, {"adam": (2e-3, 6e-3), "rmsprop": (1e-3, 4e-3)})),
+            "--bs", str(bs)]
+    if variant == "bce":
+        args += ["--loss", "bce"]
+    elif variant == "standard":
+        args += ["--scale", "standard", "--out-act", "none"]
+    args += ["--epochs", str(epochs_for(rng, 1437, bs, steps=(150, 400))),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "autoencoder",
+                  baseline=("digits_autoencoder", {"variant": variant, "seed": int(args[-1])}))
+
+
+def space_pt_transformer(rng):
+    opt = rng.choice(["adamw", "adamw", "adam", "rmsprop"])
+    dim = rng.choice([16, 32, 64])
+    bs = rng.choice([16, 32, 64])
+    lr = pick_lr(rng, opt, {"adamw": (5e-4, 3e-3), "adam": (5e-4, 3e-3),
+                            "rmsprop": (3e-4, 2e-3)})
+    args = ["--opt", opt, "--lr", fmt(lr), "--dim", str(dim),
+            "--heads", str(rng.choice([2, 4])), "--ff", str(dim * rng.choice([2, 4])),
+            "--dropout", rng.choice(["0", "0.1"]), "--bs", str(bs),
+            "--schedule", rng.choice(["warmup:40", "none", "cosine"])]
+    if rng.random() < 0.3:
+        args += ["--clip", "0"]
+    args += ["--epochs", str(epochs_for(rng, 800, bs, steps=(100, 300), hi=8)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "transformer", classes=2)
+
+
+def space_pt_resmlp(rng):
+    data = rng.choice(["quantiles", "hastie"])
+    opt = rng.choice(["sgd", "momentum", "adam", "adamw"])
+    bs = rng.choice([16, 32, 64, 128])
+    lr = pick_lr(rng, opt, {"sgd": (0.05, 0.2), "adam": (1e-3, 4e-3), "adamw": (1e-3, 4e-3)})
+    args = ["--data", data, "--dim", str(rng.choice([16, 32, 48, 64])),
+            "--blocks", str(rng.choice([1, 2, 3])), "--optimizer", opt, "--lr", fmt(lr),
+            "--batch-size", str(bs),
+            "--epochs", str(epochs_for(rng, 960, bs, steps=(150, 500))),
+            "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "mlp", classes=3 if data == "quantiles" else 2)
+
+
+def space_keras_functional_gru(rng):
+    opt = rng.choice(["adam", "rmsprop", "momentum"])
+    bs = rng.choice([16, 32, 64])
+    lr = pick_lr(rng, opt, {"adam": (2e-3, 1e-2), "rmsprop": (1e-3, 5e-3),
+                            "momentum": (0.02, 0.1)})
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--units", str(rng.choice([16, 24, 32, 48])), "--embed", str(rng.choice([8, 16, 32])),
+            "--length", str(rng.choice([20, 25, 30]))]
+    if opt == "momentum" or rng.random() < 0.2:
+        args += ["--clipnorm", rng.choice(["1", "5"])]
+    if rng.random() < 0.3:
+        args += ["--dropout", "0.2"]
+    if rng.random() < 0.25:
+        args += ["--cosine"]
+    args += ["--epochs", str(epochs_for(rng, 1200, bs, steps=(150, 350), hi=8)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "gru", classes=3)
+
+
+def space_pt_signal_regression(rng):
+    opt = rng.choice(["sgd", "momentum", "adam", "adam", "rmsprop"])
+    act = rng.choice(["relu", "relu", "tanh"])
+    bs = rng.choice([16, 32, 64])
+    lr = pick_lr(rng, opt, {"sgd": (0.02, 0.1), "momentum": (0.005, 0.02),
+                            "adam": (1e-3, 5e-3), "rmsprop": (5e-4, 3e-3)})
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--act", act, "--batch-size", str(bs),
+            "--channels", str(rng.choice([8, 16, 32])), "--convs", str(rng.choice([2, 3, 4]))]
+    if act == "relu" and rng.random() < 0.5:
+        args += ["--init", "he"]
+    args += ["--epochs", str(epochs_for(rng, 800, bs, steps=(150, 400), hi=12)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "cnn",
+                  baseline=("signal", {"samples": 1000, "length": 64, "seed": int(args[-1])}))
+
+
+SPACES = {
+    "keras_cnn": space_keras_cnn,
+    "keras_functional_gru": space_keras_functional_gru,
+    "keras_mlp": space_keras_mlp,
+    "keras_rnn": space_keras_rnn,
+    "pt_autoencoder": space_pt_autoencoder,
+    "pt_cnn": space_pt_cnn,
+    "pt_mlp": space_pt_mlp,
+    "pt_resmlp": space_pt_resmlp,
+    "pt_rnn": space_pt_rnn,
+    "pt_signal_regression": space_pt_signal_regression,
+    "pt_transformer": space_pt_transformer,
+}
+
+
+def dev_programs():
+    """The program names of programs/dev/; every one must have a space here."""
+    names = sorted(f[:-3] for f in os.listdir(DEV) if f.endswith(".py") and not f.startswith("_"))
+    missing = [n for n in names if n not in SPACES]
+    extra = [n for n in SPACES if n not in names]
+    if missing or extra:
+        raise SystemExit("calibration spaces do not match programs/dev/: missing %s, not in dev %s"
+                         % (missing or "none", extra or "none"))
+    return names
+
+
+def sample(name, n):
+    """The first n configurations of program ``name`` (deterministic, no command twice)."""
+    rng = random.Random("calibration:" + name)
+    out, seen = [], set()
+    while len(out) < n:
+        for _ in range(1000):
+            config = SPACES[name](rng)
+            key = tuple(config.args)
+            if key not in seen:
+                break
+        else:
+            raise SystemExit("%s: cannot sample %d different configurations" % (name, n))
+        seen.add(key)
+        out.append(config)
+    return out
+
+
+def cases(programs, n):
+    """Every sampled run as a case dict (regenerate.py's fields) plus its Config."""
+    out = []
+    for name in programs:
+        framework = regenerate.framework_of(name + ".py")
+        for i, config in enumerate(sample(name, n)):
+            cid = "calibration-%s-%03d" % (name.replace("_", "-"), i)
+            out.append({
+                "id": cid, "program": "dev/%s.py" % name, "args": shlex.join(config.args),
+                "trace": "calibration/traces/%s.parquet" % cid,   # relative to corpus/
+                "buggy": False, "family": "calibration-" + name, "split": SPLIT,
+                "framework": framework, "architecture": config.architecture,
+                "origin": "calibration sweep (sampled healthy settings)",
+                "description": "a sampled healthy configuration of programs/dev/%s.py" % name,
+                "config": config,
+            })
+    return out
+
+
+# ------------------------------------------------------------------ outcome filter
+
+def _mse(a, b):
+    import numpy as np
+    return float(np.mean((np.asarray(a, dtype=np.float64) - b) ** 2))
+
+
+def baseline(kind, kw):
+    """(B, F): validation loss of predicting the training mean, and the loss floor."""
+    sys.path.insert(0, regenerate.PROGRAMS)
+    import numpy as np
+    import common
+    if kind == "tabular":           # pt_mlp / keras_mlp regression, targets standardized
+        x, y = common.load(kw["data"], seed=kw["seed"])
+        _, _, y_tr, y_val = common.split(x, y, seed=kw["seed"])
+        z = (y_val - y_tr.mean()) / y_tr.std()
+        return _mse(z, 0.0), 0.0
+    if kind == "sine":              # pt_rnn / keras_rnn forecast
+        x, y = common.sine_windows(kw["samples"], kw["length"], seed=kw["seed"])
+        _, _, y_tr, y_val = common.split(x, y, seed=kw["seed"], stratify=False)
+        return _mse(y_val, float(np.mean(y_tr))), 0.0
+    if kind == "signal":            # pt_signal_regression: the frequency, standardized
+        rng = np.random.default_rng(kw["seed"])
+        freq = rng.uniform(0.5, 4.0, size=(kw["samples"], 1))[:, 0].astype("float32")
+        x = np.zeros((kw["samples"], 1))
+        _, _, y_tr, y_val = common.split(x, freq, seed=kw["seed"])
+        return _mse((y_val - y_tr.mean()) / y_tr.std(), 0.0), 0.0
+    if kind == "digits_autoencoder":
+        x, y = common.load("digits")
+        if kw["variant"] == "standard":
+            x = (x - x.mean()) / x.std()
+        else:
+            x = x / 16.0
+        x_tr, x_val, _, _ = common.split(x, y, seed=kw["seed"])
+        mean = x_tr.mean(0)
+        if kw["variant"] != "bce":
+            return _mse(x_val, mean), 0.0
+
+        def bce(t, p):      # as torch's BCELoss: each log clamped at -100
+            with np.errstate(divide="ignore"):
+                return float(np.mean(-(t * np.maximum(np.log(p), -100)
+                                       + (1 - t) * np.maximum(np.log(1 - p), -100))))
+        return bce(x_val, np.broadcast_to(mean, x_val.shape)), bce(x_val, x_val)
+    raise ValueError(kind)
+
+
+def verdict(config, result):
+    """(kept, reason): the outcome filter of the module docstring, from the result line only."""
+    if result.get("nan"):
+        return False, "a training loss was NaN or infinite"
+    if config.task == "classification":
+        acc = result.get("val_accuracy", result.get("accuracy"))
+        chance = 1.0 / config.classes
+        bar = chance + ACCURACY_BAR * (1 - chance)
+        if acc is None:
+            return False, "no accuracy in the result"
+        if acc < bar:
+            return False, "accuracy %.4f below the bar %.4f (chance %.3f)" % (acc, bar, chance)
+        return True, "accuracy %.4f >= %.4f" % (acc, bar)
+    val = result.get("val_loss")
+    first, last = result.get("first_loss"), result.get("loss")
+    if not (isinstance(first, float) and isinstance(last, float) and last < first):
+        return False, "final-epoch loss %s not below the first epoch's %s" % (last, first)
+    if not isinstance(val, float):
+        return False, "no finite validation loss in the result"
+    b, f = baseline(*config.baseline)
+    removed = (b - val) / (b - f)
+    if removed < LOSS_BAR:
+        return False, ("validation loss %.4g removes %.2f of the mean predictor's %.4g (floor "
+                       "%.4g), below %.2f" % (val, removed, b, f, LOSS_BAR))
+    return True, "validation loss %.4g removes %.2f of the mean predictor's %.4g (floor %.4g)" % (
+        val, removed, b, f)
+
+
+# ------------------------------------------------------------------ manifest
+
+def manifest_case(case, final):
+    entry = regenerate.manifest_entry(case, final)
+    # Paths relative to the manifest's folder (calibration/), as corpus/manifest.json's are to
+    # corpus/: dl-analyze eval resolves "trace" against the manifest's directory.
+    entry["trace"] = "traces/%s.parquet" % case["id"]
+    entry["program"] = "../programs/%s %s" % (case["program"], case["args"])
+    return entry
+
+
+def rejected_entry(case, status, reason):
+    entry = {"id": case["id"], "program": "../programs/%s %s" % (case["program"], case["args"]),
+             "family": case["family"], "framework": case["framework"],
+             "architecture": case["architecture"], "reason": reason}
+    if status.get("final"):
+        entry["final"] = status["final"]
+    return entry
+
+
+def write_manifest(kept, rejected):
+    manifest = {"version": 1, "description": DESCRIPTION, "cases": kept, "rejected": rejected}
+    os.makedirs(CALIBRATION, exist_ok=True)
+    tmp = MANIFEST + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(manifest, f, indent=2)
+        f.write("\n")
+    os.replace(tmp, MANIFEST)
+
+
+# ------------------------------------------------------------------ main
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--per-program", type=int, default=DEFAULT_PER_PROGRAM, metavar="N",
+                        help="configurations sampled per dev program (default %(default)s)")
+    parser.add_argument("--program", action="append",
+                        help="only this dev program (name without .py; repeatable)")
+    parser.add_argument("-j", "--jobs", type=int, default=2)
+    parser.add_argument("--list", action="store_true", help="print the sampled commands and exit")
+    parser.add_argument("--no-record", action="store_true",
+                        help="train without recording: outcomes and the filter only, nothing"
+                             " written")
+    parser.add_argument("--converter", choices=("pyarrow", "dl-analyze"), default="pyarrow")
+    parser.add_argument("--python", default=sys.executable)
+    args = parser.parse_args()
+    if args.per_program < 1:
+        parser.error("--per-program must be 1 or more: %d" % args.per_program)
+    regenerate.PYTHON = args.python
+    programs = dev_programs()
+    if args.program:
+        unknown = [p for p in args.program if p not in programs]
+        if unknown:
+            parser.error("not a program of programs/dev/: %s" % ", ".join(unknown))
+        programs = [p for p in programs if p in args.program]
+    todo = cases(programs, args.per_program)
+    if args.list:
+        for c in todo:
+            print(c["id"], "programs/%s %s" % (c["program"], c["args"]))
+        print("%d runs" % len(todo))
+        return
+
+    record = not args.no_record
+    started = time.time()
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="dltrace-calibration-") as work:
+        with concurrent.futures.ThreadPoolExecutor(max(1, args.jobs)) as pool:
+            futures = {pool.submit(regenerate.run_case, c, work, record, args.converter): c
+                       for c in todo}
+            for future in concurrent.futures.as_completed(futures):
+                case = futures[future]
+                try:
+                    status = future.result()
+                except Exception as e:  # conversion failure
+                    status = {"status": "failed", "error": str(e), "seconds": 0}
+                if status["status"] == "ok":
+                    kept, reason = verdict(case["config"], status["result"])
+                else:
+                    tail = status["error"].strip().splitlines()[-1:] or ["no output"]
+                    kept, reason = False, "the program failed: " + tail[0][:300]
+                status["kept"], status["reason"] = kept, reason
+                results[case["id"]] = status
+                print("%-36s %5.1fs %-4s %s | %s" % (
+                    case["id"], status["seconds"], "KEEP" if kept else "REJ",
+                    status.get("final", "FAILED"), reason), flush=True)
+    elapsed = time.time() - started
+
+    per_program = {}
+    for c in todo:
+        s = results[c["id"]]
+        row = per_program.setdefault(c["family"], [0, 0, 0])
+        row[0] += 1
+        row[1 if s["kept"] else 2] += 1
+        if record and not s["kept"] and "bytes" in s:
+            os.remove(os.path.join(HERE, c["trace"]))   # not scored: no trace kept
+    print("\n| program | recorded | kept | rejected |\n|---|---|---|---|")
+    for fam, (n, k, r) in sorted(per_program.items()):
+        print("| %s | %d | %d | %d |" % (fam[len("calibration-"):], n, k, r))
+    total_kept = sum(r[1] for r in per_program.values())
+    print("| total | %d | %d | %d |" % (len(todo), total_kept, len(todo) - total_kept))
+    print("%d runs in %.0f s (%d jobs)%s" % (len(todo), elapsed, args.jobs,
+                                             "" if record else ", not recorded"))
+    if not record:
+        return
+    kept = [manifest_case(c, results[c["id"]]["final"]) for c in todo if results[c["id"]]["kept"]]
+    rejected = [rejected_entry(c, results[c["id"]], results[c["id"]]["reason"])
+                for c in todo if not results[c["id"]]["kept"]]
+    if args.program and os.path.exists(MANIFEST):
+        # Only some programs were run: the other programs' entries stay as they were.
+        with open(MANIFEST) as f:
+            previous = json.load(f)
+        ran = {c["family"] for c in todo}
+        order = {"calibration-" + name: i for i, name in enumerate(dev_programs())}
+
+        def merged(old, new):
+            entries = [e for e in old if e["family"] not in ran] + new
+            return sorted(entries, key=lambda e: (order.get(e["family"], len(order)), e["id"]))
+        kept = merged(previous.get("cases", []), kept)
+        rejected = merged(previous.get("rejected", []), rejected)
+    if args.per_program != DEFAULT_PER_PROGRAM:
+        print("note: %d runs per program, not the default %d"
+              % (args.per_program, DEFAULT_PER_PROGRAM), file=sys.stderr)
+    write_manifest(kept, rejected)
+    print("manifest: %s (%d cases, %d rejected)" % (os.path.relpath(MANIFEST), len(kept),
+                                                    len(rejected)))
+
+
+if __name__ == "__main__":
+    main()
