@@ -10,6 +10,7 @@ import io.dlanalyze.analyzer.detectors.InitialLossDetector;
 import io.dlanalyze.analyzer.detectors.InputRangeDetector;
 import io.dlanalyze.analyzer.detectors.LayerModeDetector;
 import io.dlanalyze.analyzer.detectors.LossDefinitionDetector;
+import io.dlanalyze.analyzer.detectors.LossDivergenceDetector;
 import io.dlanalyze.analyzer.detectors.MissingActivationDetector;
 import io.dlanalyze.analyzer.detectors.NotConvergingDetector;
 import io.dlanalyze.analyzer.detectors.NotLearningDetector;
@@ -76,6 +77,8 @@ public final class BuiltInDetectors {
               GradientAccumulationDetector.class,
               GradientAccumulationDetector::new,
               AnalysisMode.DEFAULT),
+          DetectorInfo.of(
+              LossDivergenceDetector.class, LossDivergenceDetector::new, AnalysisMode.DEFAULT),
           DetectorInfo.of(
               DeepLocalizeDetector.class, DeepLocalizeDetector::new, AnalysisMode.DEEPLOCALIZE));
 

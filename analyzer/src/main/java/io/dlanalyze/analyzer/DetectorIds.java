@@ -26,6 +26,7 @@ public final class DetectorIds {
   public static final String LAYER_MODE = "layer-mode";
   public static final String INITIAL_LOSS = "initial-loss";
   public static final String GRADIENT_ACCUMULATION = "gradient-accumulation";
+  public static final String LOSS_DIVERGENCE = "loss-divergence";
   public static final String DEEPLOCALIZE = "deeplocalize";
 
   private DetectorIds() {}

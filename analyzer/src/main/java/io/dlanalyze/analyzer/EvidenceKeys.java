@@ -91,6 +91,9 @@ public final class EvidenceKeys {
   public static final EvidenceKey<Double> INITIAL_LOSS = real("initial_loss");
   public static final EvidenceKey<Double> UNIFORM_LOSS = real("uniform_loss");
   public static final EvidenceKey<Double> RATIO = real("ratio");
+  public static final EvidenceKey<Double> REFERENCE_LOSS = real("reference_loss");
+  public static final EvidenceKey<Long> BLOCKS_ABOVE = count("blocks_above");
+  public static final EvidenceKey<Double> LAST_BLOCK_LOSS = real("last_block_loss");
   public static final EvidenceKey<Boolean> LOSS_FROM_LOGITS = flag("loss_from_logits");
   public static final EvidenceKey<Double> MAX_BLOCK_LOSS = real("max_block_loss");
   public static final EvidenceKey<Double> MAX_RATIO = real("max_ratio");

@@ -27,10 +27,12 @@ public final class MetadataGaps {
                   + " root-cause rules that compare a finding with every layer"),
           new Need(
               TraceMetadata.LOSS,
-              "loss-definition, initial-loss, not-converging's regression rule and the ReLU"
-                  + " output rule of target-range"),
+              "loss-definition, initial-loss, not-converging's regression rule, the ReLU"
+                  + " output rule of target-range and loss-divergence's uniform-guess start"),
           new Need(
-              TraceMetadata.NUM_CLASSES, "initial-loss and loss-definition's class-count rule"),
+              TraceMetadata.NUM_CLASSES,
+              "initial-loss, loss-definition's class-count rule and loss-divergence's"
+                  + " uniform-guess start"),
           new Need(
               TraceMetadata.OPTIMIZER,
               "the learning-rate bands of the root cause (adaptive optimizers and SGD differ)"

@@ -308,6 +308,21 @@ public final class Thresholds {
               + " initial outputs are confidently wrong");
 
   /**
+   * The highest mean loss over a block of {@code oscillation-block} steps, as a multiple of the
+   * run's starting loss (its first step's loss, or the loss of a uniform guess when that is
+   * higher), at or above which training diverged. Derived from the healthy runs
+   * (docs/evaluation.md#calibration).
+   */
+  public static final Threshold DIVERGENCE_RATIO =
+      Threshold.real(
+          "divergence-ratio",
+          2.5,
+          1,
+          1e300,
+          "Highest block-mean loss, as a multiple of the starting loss, at or above which training"
+              + " diverged");
+
+  /**
    * How many times its first level the weight gradients' norm must reach, climbing, to count as
    * accumulating across steps. Healthy runs grow 10x and more too, but with falls of 58% or more
    * below their running peak (docs/evaluation.md#calibration); {@link #ACCUMULATION_DRAWDOWN} tells
@@ -368,6 +383,7 @@ public final class Thresholds {
           WEIGHT_VARIANCE_LOW,
           WEIGHT_VARIANCE_HIGH,
           INITIAL_LOSS_RATIO,
+          DIVERGENCE_RATIO,
           ACCUMULATION_GROWTH,
           ACCUMULATION_DRAWDOWN);
 

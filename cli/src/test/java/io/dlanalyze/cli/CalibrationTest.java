@@ -47,7 +47,8 @@ class CalibrationTest {
       double gradientDrawdown,
       double layerGrowth,
       double persistentGradientRatio,
-      double persistentReluZeros) {}
+      double persistentReluZeros,
+      double divergencePeak) {}
 
   private static final List<Run> HEALTHY_DEV = new ArrayList<>();
 
@@ -75,6 +76,7 @@ class CalibrationTest {
       long firstLossStep = Long.MAX_VALUE;
       double firstLoss = Double.NaN;
       Map<Integer, double[]> validation = new TreeMap<>();
+      TreeMap<Long, Double> losses = new TreeMap<>();
       TreeMap<Long, Double> gradientSquares = new TreeMap<>();
       // per layer: its first three positive gradient norms, how many, and its largest
       Map<Integer, double[]> layerNorms = new TreeMap<>();
@@ -105,9 +107,12 @@ class CalibrationTest {
           Phase phase = Phase.ofCode(phases[i]);
           if (phase == Phase.WEIGHT && !batch.isNull(Column.STD, i) && Double.isFinite(stds[i])) {
             maxVariance = Math.max(maxVariance, stds[i] * stds[i]);
-          } else if (phase == Phase.LOSS && Double.isFinite(means[i]) && steps[i] < firstLossStep) {
-            firstLossStep = steps[i];
-            firstLoss = means[i];
+          } else if (phase == Phase.LOSS && Double.isFinite(means[i])) {
+            losses.put(steps[i], means[i]);
+            if (steps[i] < firstLossStep) {
+              firstLossStep = steps[i];
+              firstLoss = means[i];
+            }
           } else if (phase == Phase.GRADIENT
               && !batch.isNull(Column.L2_NORM, i)
               && Double.isFinite(l2s[i])) {
@@ -163,8 +168,36 @@ class CalibrationTest {
           climb[1],
           layerGrowth,
           persistentRatio(stepNorms.values()),
-          persistentZeros(reluZeros.values()));
+          persistentZeros(reluZeros.values()),
+          divergencePeak(losses.values(), loss, classes));
     }
+  }
+
+  /**
+   * The highest mean over blocks of {@code oscillation-block} losses after the first block, over
+   * the starting loss (the first loss, at least log(K) for a cross-entropy over K known classes,
+   * log 2 for a binary one): what loss-divergence compares with {@code divergence-ratio}.
+   */
+  private static double divergencePeak(
+      java.util.Collection<Double> losses, LossFunction loss, int classes) {
+    int block = (int) Thresholds.OSCILLATION_BLOCK.defaultValue();
+    List<Double> values = new ArrayList<>(losses);
+    if (values.size() < 2 * block) {
+      return Double.NaN;
+    }
+    double start = values.get(0);
+    if (loss.crossEntropy()) {
+      start = Math.max(start, loss.binary() ? Math.log(2) : classes >= 2 ? Math.log(classes) : 0);
+    }
+    double peak = Double.NEGATIVE_INFINITY;
+    for (int b = 1; (b + 1) * block <= values.size(); b++) {
+      double sum = 0;
+      for (int i = b * block; i < (b + 1) * block; i++) {
+        sum += values.get(i);
+      }
+      peak = Math.max(peak, sum / block);
+    }
+    return peak / start;
   }
 
   /**
@@ -254,6 +287,13 @@ class CalibrationTest {
     double worst = max(HEALTHY_DEV.stream().mapToDouble(Run::initialLossRatio).toArray());
     assertThat(worst).as("some healthy dev classifier has a first loss").isPositive();
     assertThat(Thresholds.INITIAL_LOSS_RATIO.defaultValue()).isGreaterThanOrEqualTo(2 * worst);
+  }
+
+  @Test
+  void divergenceRatio_sitsAtLeastTwiceAboveEveryHealthyDevRun() {
+    double worst = max(HEALTHY_DEV.stream().mapToDouble(Run::divergencePeak).toArray());
+    assertThat(worst).as("healthy dev runs have a loss per step").isGreaterThan(0.5);
+    assertThat(Thresholds.DIVERGENCE_RATIO.defaultValue()).isGreaterThanOrEqualTo(2 * worst);
   }
 
   @Test

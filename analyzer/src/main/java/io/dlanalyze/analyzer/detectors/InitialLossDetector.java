@@ -54,19 +54,6 @@ public final class InitialLossDetector implements Detector {
   /** 1 once the first two losses are in and the first one is too high; 0 otherwise. */
   private int settled = -1;
 
-  /**
-   * True when the first epoch has more than one loss: the first loss is then one step's, taken
-   * before any update, not an epoch's mean (TensorBoard logs of model.fit hold one per epoch, which
-   * already includes an epoch of updates).
-   */
-  private static boolean perStep(AnalysisContext context, LossHistory history) {
-    if (history.size() < 2) {
-      return false;
-    }
-    int epoch = context.epochOf(history.step(0));
-    return epoch >= 0 && context.epochOf(history.step(1)) == epoch;
-  }
-
   @Override
   public void begin(AnalysisContext context) {
     this.context = context;
@@ -95,7 +82,7 @@ public final class InitialLossDetector implements Detector {
     if (!loss.crossEntropy() || loss.binary() || classes < 2 || history.size() == 0) {
       return findings;
     }
-    if (!perStep(context, history)) {
+    if (!LossGate.perStep(context)) {
       return findings;
     }
     double first = history.loss(0);

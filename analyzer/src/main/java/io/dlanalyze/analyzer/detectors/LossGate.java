@@ -44,6 +44,20 @@ final class LossGate {
     return loss.firstNonFiniteStep() >= 0;
   }
 
+  /**
+   * True when the first epoch has more than one loss: the first loss is then one step's, taken
+   * before any update, not an epoch's mean (TensorBoard logs of model.fit hold one per epoch, which
+   * already includes an epoch of updates).
+   */
+  static boolean perStep(AnalysisContext context) {
+    LossHistory history = context.lossHistory();
+    if (history.size() < 2) {
+      return false;
+    }
+    int epoch = context.epochOf(history.step(0));
+    return epoch >= 0 && context.epochOf(history.step(1)) == epoch;
+  }
+
   /** The loss history the gates read. */
   LossHistory history() {
     return loss;

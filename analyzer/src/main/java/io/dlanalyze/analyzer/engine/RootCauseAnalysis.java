@@ -56,6 +56,7 @@ import io.dlanalyze.analyzer.Optimizers;
 import io.dlanalyze.analyzer.RootCause;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.Symptom;
+import io.dlanalyze.analyzer.Thresholds;
 import io.dlanalyze.analyzer.text.Numbers;
 import io.dlanalyze.analyzer.text.Phrases;
 import io.dlanalyze.trace.LayerInfo;
@@ -615,7 +616,7 @@ final class RootCauseAnalysis {
                 ROOT,
                 "the loss rose %s times by %s or more of its start (between %s and %s)",
                 oscillation.evidence().get(SWINGS),
-                Numbers.percent(0.5),
+                Numbers.percent(context.options().get(Thresholds.OSCILLATION_AMPLITUDE)),
                 Numbers.format(real(oscillation, MIN_BLOCK_LOSS)),
                 Numbers.format(real(oscillation, MAX_BLOCK_LOSS))));
     if (weights != null) {

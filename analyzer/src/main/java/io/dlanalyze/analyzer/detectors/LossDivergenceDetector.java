@@ -1,0 +1,180 @@
+package io.dlanalyze.analyzer.detectors;
+
+import static io.dlanalyze.analyzer.EvidenceKeys.BLOCKS_ABOVE;
+import static io.dlanalyze.analyzer.EvidenceKeys.BLOCK_STEPS;
+import static io.dlanalyze.analyzer.EvidenceKeys.INITIAL_LOSS;
+import static io.dlanalyze.analyzer.EvidenceKeys.LAST_BLOCK_LOSS;
+import static io.dlanalyze.analyzer.EvidenceKeys.MAX_BLOCK_LOSS;
+import static io.dlanalyze.analyzer.EvidenceKeys.PEAK_STEP;
+import static io.dlanalyze.analyzer.EvidenceKeys.RATIO;
+import static io.dlanalyze.analyzer.EvidenceKeys.REFERENCE_LOSS;
+import static io.dlanalyze.analyzer.EvidenceKeys.THRESHOLD;
+import static io.dlanalyze.analyzer.EvidenceKeys.UNIFORM_LOSS;
+import static java.lang.String.format;
+import static java.util.Locale.ROOT;
+
+import io.dlanalyze.analyzer.AnalysisContext;
+import io.dlanalyze.analyzer.Detector;
+import io.dlanalyze.analyzer.DetectorIds;
+import io.dlanalyze.analyzer.DetectorSpec;
+import io.dlanalyze.analyzer.Evidence;
+import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.LossFunction;
+import io.dlanalyze.analyzer.LossHistory;
+import io.dlanalyze.analyzer.Severity;
+import io.dlanalyze.analyzer.StepView;
+import io.dlanalyze.analyzer.Symptom;
+import io.dlanalyze.analyzer.Thresholds;
+import io.dlanalyze.analyzer.text.Numbers;
+import io.dlanalyze.trace.Phase;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Reports a training loss that climbed far above where it started: averaged over a block of {@code
+ * oscillation-block} steps, it reached {@code divergence-ratio} times its starting loss or more.
+ * Gradient descent with a workable learning rate does not make a loss several times worse than that
+ * of the untrained network; steps too large for the loss surface do (Goodfellow et al., Deep
+ * Learning, 2016, section 8.2.4 on cliffs and exploding steps; Smith 2017's learning-rate range
+ * test stops where the loss starts to climb).
+ *
+ * <p>The finding says whether the run came back (its last block {@code converged-drop}, half, or
+ * more below the start: an unstable stretch the optimizer recovered from, a learning rate near its
+ * limit) or not. So it is decided at the end of the run, not when the loss first climbs.
+ *
+ * <p>It reports at {@code info} and does not decide the verdict or the root cause. At warning, with
+ * the root cause "learning rate too high" when the run did not come back, it moved no healthy run
+ * of the corpus or of the calibration sweep, gained one dev pair and no test pair: a rule that
+ * helps only the split it was chosen on is not adopted (docs/evaluation.md#calibration).
+ *
+ * <p>The starting loss is the first step's loss. For a cross-entropy with a known number of classes
+ * it is at least log(K), the loss of a uniform guess: a run whose first loss is already low (a
+ * fine-tuned model) is judged against chance, so a small rise from near zero is not a divergence.
+ * Needs a loss per step (a log with one loss per epoch has no first-step loss), two blocks of them
+ * and a positive starting loss. Non-finite losses are numerical-error's and are skipped.
+ */
+@DetectorSpec(
+    id = DetectorIds.LOSS_DIVERGENCE,
+    symptom = Symptom.OSCILLATION,
+    severity = Severity.INFO,
+    summary = "The loss climbed to several times its starting value (info: does not decide)",
+    source =
+        "Smith 2017, learning-rate range test; Goodfellow et al. 2016, 8.2.4"
+            + " (docs/references.md#loss-divergence)",
+    thresholds = {"oscillation-block", "divergence-ratio"})
+public final class LossDivergenceDetector implements Detector {
+  private AnalysisContext context;
+  private LossHistory loss;
+  private int block;
+  private double ratio;
+  private double convergedDrop;
+
+  @Override
+  public void begin(AnalysisContext context) {
+    this.context = context;
+    this.loss = context.lossHistory();
+    this.block = context.options().getInt(Thresholds.OSCILLATION_BLOCK);
+    this.ratio = context.options().get(Thresholds.DIVERGENCE_RATIO);
+    this.convergedDrop = context.options().get(Thresholds.CONVERGED_DROP);
+  }
+
+  @Override
+  public void observe(StepView step) {
+    // The whole loss curve is read at the end from the engine's loss history: whether the run
+    // recovered is known only then.
+  }
+
+  /** The starting loss, or NaN when the run has none to judge by. */
+  private double reference() {
+    if (loss.size() == 0 || !LossGate.perStep(context)) {
+      return Double.NaN;
+    }
+    return Math.max(loss.loss(0), uniformLoss());
+  }
+
+  /** The loss of a uniform guess for a cross-entropy with a known number of classes, else 0. */
+  private double uniformLoss() {
+    LossFunction function = LossFunction.of(context.metadata());
+    if (!function.crossEntropy()) {
+      return 0;
+    }
+    if (function.binary()) {
+      return Math.log(2);
+    }
+    int classes = context.metadata().numClasses().orElse(0);
+    return classes >= 2 ? Math.log(classes) : 0;
+  }
+
+  @Override
+  public List<Finding> finish(AnalysisContext context) {
+    List<Finding> findings = new ArrayList<>();
+    int blocks = loss.size() / block;
+    double reference = reference();
+    if (blocks < 2 || !(reference > 0)) {
+      return findings;
+    }
+    int first = -1;
+    int peak = -1;
+    double peakMean = Double.NEGATIVE_INFINITY;
+    int above = 0;
+    for (int b = 1; b < blocks; b++) {
+      double mean = loss.mean(b * block, (b + 1) * block);
+      if (mean >= ratio * reference) {
+        above++;
+        if (first < 0) {
+          first = b;
+        }
+      }
+      if (mean > peakMean) {
+        peakMean = mean;
+        peak = b;
+      }
+    }
+    if (first < 0) {
+      return findings;
+    }
+    double uniform = uniformLoss();
+    double last = loss.mean((blocks - 1) * block, blocks * block);
+    boolean recovered = last <= (1 - convergedDrop) * reference;
+    long from = loss.step(first * block);
+    long peakStep = loss.step(peak * block);
+    findings.add(
+        Finding.builder(this)
+            .at(-1, Phase.LOSS)
+            .steps(from, loss.step(loss.size() - 1), above)
+            .evidence(
+                Evidence.builder()
+                    .put(INITIAL_LOSS, loss.loss(0))
+                    .put(UNIFORM_LOSS, uniform)
+                    .put(REFERENCE_LOSS, reference)
+                    .put(MAX_BLOCK_LOSS, peakMean)
+                    .put(PEAK_STEP, peakStep)
+                    .put(RATIO, peakMean / reference)
+                    .put(BLOCKS_ABOVE, (long) above)
+                    .put(LAST_BLOCK_LOSS, last)
+                    .put(BLOCK_STEPS, (long) block)
+                    .put(THRESHOLD, ratio)
+                    .build())
+            .message(
+                format(
+                    ROOT,
+                    "The loss (averaged over %d steps) climbed from a start of %s to %s at step %d,"
+                        + " %sx where it started%s; %d of %d blocks were %sx or more above it,"
+                        + " and the last one at %s %s.",
+                    block,
+                    Numbers.format(reference),
+                    Numbers.format(peakMean),
+                    peakStep,
+                    Numbers.format(peakMean / reference),
+                    uniform > loss.loss(0) ? " (the loss of a uniform guess)" : "",
+                    above,
+                    blocks - 1,
+                    Numbers.format(ratio),
+                    Numbers.format(last),
+                    recovered
+                        ? "is back below half the start: training recovered from unstable steps"
+                        : "is not back below half the start: training diverged"))
+            .build());
+    return findings;
+  }
+}

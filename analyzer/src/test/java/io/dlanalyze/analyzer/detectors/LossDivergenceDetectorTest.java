@@ -1,0 +1,130 @@
+package io.dlanalyze.analyzer.detectors;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.dlanalyze.analyzer.Analyses;
+import io.dlanalyze.analyzer.AnalysisOptions;
+import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.Report;
+import io.dlanalyze.analyzer.Severity;
+import io.dlanalyze.analyzer.Symptom;
+import io.dlanalyze.analyzer.Verdict;
+import io.dlanalyze.analyzer.detectors.ScriptedTrace.Stats;
+import io.dlanalyze.trace.Phase;
+import io.dlanalyze.trace.TraceMetadata;
+import java.util.List;
+import java.util.function.LongFunction;
+import org.junit.jupiter.api.Test;
+
+class LossDivergenceDetectorTest {
+  private static final String ID = "loss-divergence";
+  private static final double LOG3 = Math.log(3);
+
+  /** A three-class cross-entropy run (PyTorch) whose loss per step is {@code loss}. */
+  private static ScriptedTrace classifier(LongFunction<Stats> loss) {
+    return ScriptedTrace.steps(200)
+        .meta(TraceMetadata.FRAMEWORK, "pytorch")
+        .meta(TraceMetadata.LOSS, "CrossEntropyLoss")
+        .meta(TraceMetadata.NUM_CLASSES, "3")
+        .meta(TraceMetadata.OPTIMIZER, "RMSprop")
+        .meta(TraceMetadata.LEARNING_RATE, "0.5")
+        .layer("fc1", "relu")
+        .layer("out", "Linear", "linear", 3)
+        .model(Phase.LOSS, loss);
+  }
+
+  /** Starts at log(3), jumps to about 5x that after 10 steps and stays up, with batch noise. */
+  private static Stats diverging(long step) {
+    double level = step < 10 ? LOG3 : 5 * LOG3;
+    return Stats.scalar(level * (step % 2 == 0 ? 1.2 : 0.8));
+  }
+
+  @Test
+  void lossThatClimbsFiveTimesAboveItsStart_fires() {
+    List<Finding> findings = classifier(LossDivergenceDetectorTest::diverging).findings(ID);
+
+    assertThat(findings).hasSize(1);
+    Finding f = findings.get(0);
+    assertThat(f.symptom()).isEqualTo(Symptom.OSCILLATION);
+    assertThat(f.isModelLevel()).isTrue();
+    assertThat(f.firstStep()).isEqualTo(10);
+    // the first batch loss (1.2 log 3) is the start; blocks average the noise out to 5 log 3
+    assertThat((double) f.evidence().get("ratio")).isCloseTo(5 / 1.2, within());
+    assertThat((double) f.evidence().get("reference_loss")).isCloseTo(1.2 * LOG3, within());
+    assertThat((long) f.evidence().get("blocks_above")).isEqualTo(19);
+    assertThat(f.message()).contains("is not back below half the start: training diverged");
+  }
+
+  @Test
+  void divergence_isInfo_andDecidesNeitherVerdictNorRootCause() {
+    Report report = classifier(LossDivergenceDetectorTest::diverging).report(Analyses.only(ID));
+
+    assertThat(report.findings())
+        .singleElement()
+        .satisfies(f -> assertThat(f.severity()).isEqualTo(Severity.INFO));
+    assertThat(report.verdict()).isEqualTo(Verdict.HEALTHY);
+    assertThat(report.rootCause()).isNull();
+  }
+
+  @Test
+  void spikeThatTheRunRecoversFrom_saysSo() {
+    // Up to 5x the start for one block, then down to a tenth of it: the run came back.
+    LongFunction<Stats> spike =
+        step -> Stats.scalar(step < 10 ? LOG3 : step < 20 ? 5 * LOG3 : 0.1 * LOG3);
+
+    List<Finding> findings = classifier(spike).findings(ID);
+
+    assertThat(findings).hasSize(1);
+    assertThat(findings.get(0).message()).contains("training recovered from unstable steps");
+  }
+
+  @Test
+  void fallingNoisyLoss_noFinding() {
+    assertThat(
+            classifier(
+                    step ->
+                        Stats.scalar(
+                            (0.05 + LOG3 * Math.exp(-step / 40.0)) * (step % 2 == 0 ? 1.4 : 0.6)))
+                .findings(ID))
+        .isEmpty();
+  }
+
+  @Test
+  void riseJustBelowTheBar_noFinding() {
+    assertThat(classifier(step -> Stats.scalar(step < 10 ? LOG3 : 2.4 * LOG3)).findings(ID))
+        .isEmpty();
+  }
+
+  @Test
+  void fineTunedModel_isJudgedAgainstAUniformGuess() {
+    // Starts at 0.05 (pre-trained), bumps to 0.5 (10x its first loss) then settles: still far
+    // below log(3), the loss of a guess, so the steps did not diverge.
+    LongFunction<Stats> bump = step -> Stats.scalar(step == 0 ? 0.05 : step < 60 ? 0.5 : 0.1);
+    assertThat(classifier(bump).findings(ID)).isEmpty();
+
+    // Without the loss function's name only the first loss is known: the same bump is 10x it.
+    ScriptedTrace unnamed = ScriptedTrace.steps(200).layer("fc1", "relu").model(Phase.LOSS, bump);
+    assertThat(unnamed.findings(ID)).hasSize(1);
+  }
+
+  @Test
+  void oneLossPerEpoch_hasNoStartingLoss_noFinding() {
+    assertThat(classifier(LossDivergenceDetectorTest::diverging).stepsPerEpoch(1).findings(ID))
+        .isEmpty();
+  }
+
+  @Test
+  void theBarIsTheDivergenceRatio() {
+    AnalysisOptions lower =
+        AnalysisOptions.builder().enableOnly(List.of(ID)).set("divergence-ratio", 2).build();
+    assertThat(
+            classifier(step -> Stats.scalar(step < 10 ? LOG3 : 2.4 * LOG3))
+                .report(lower)
+                .findings())
+        .hasSize(1);
+  }
+
+  private static org.assertj.core.data.Offset<Double> within() {
+    return org.assertj.core.data.Offset.offset(1e-9);
+  }
+}
