@@ -346,12 +346,9 @@ public final class AnalysisConfig {
     return excerpt(value.toString(), EXCERPT);
   }
 
-  /** At most {@code max} characters of {@code text}, and its length when it was cut. */
+  /** At most {@code max} characters of {@code text}, escaped, and its length when it was cut. */
   static String excerpt(String text, int max) {
-    if (text.length() <= max) {
-      return text;
-    }
-    return text.substring(0, max) + format(ROOT, "... (%d characters)", text.length());
+    return Printable.excerpt(text, max);
   }
 
   private static String firstLine(@Nullable String message) {

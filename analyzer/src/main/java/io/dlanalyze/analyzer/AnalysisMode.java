@@ -3,6 +3,8 @@ package io.dlanalyze.analyzer;
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 
+import io.dlanalyze.trace.Printable;
+
 /** Which rule set an analysis runs. */
 public enum AnalysisMode {
   /**
@@ -33,7 +35,10 @@ public enum AnalysisMode {
       }
     }
     throw new IllegalArgumentException(
-        format(ROOT, "unknown mode: %s (expected default or deeplocalize)", name));
+        format(
+            ROOT,
+            "unknown mode: %s (expected default or deeplocalize)",
+            Printable.excerpt(name, 60)));
   }
 
   @Override

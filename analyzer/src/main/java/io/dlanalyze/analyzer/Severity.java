@@ -58,7 +58,7 @@ public enum Severity {
         format(
             ROOT,
             "unknown severity: %s (expected info, warning, error or critical)",
-            Printable.escapeText(name)));
+            Printable.excerpt(name, 60)));
   }
 
   @Override

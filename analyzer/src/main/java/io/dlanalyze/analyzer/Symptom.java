@@ -51,7 +51,7 @@ public enum Symptom {
       }
     }
     throw new IllegalArgumentException(
-        format(ROOT, "unknown symptom: %s", Printable.escapeText(name)));
+        format(ROOT, "unknown symptom: %s", Printable.excerpt(name, 60)));
   }
 
   @Override

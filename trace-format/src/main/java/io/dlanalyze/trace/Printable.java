@@ -24,6 +24,19 @@ public final class Printable {
     return text == null ? null : escapeText(text);
   }
 
+  /**
+   * At most {@code max} characters of {@code text} with its control characters escaped, and its
+   * length when it was cut: {@code "aaa... (100000 characters)"}. For quoting a value in a one-line
+   * message: escaped first, then cut, so the escapes cannot grow the message past the bound.
+   */
+  public static String excerpt(String text, int max) {
+    String printable = escapeText(text);
+    if (printable.length() <= max) {
+      return printable;
+    }
+    return printable.substring(0, max) + format(ROOT, "... (%d characters)", text.length());
+  }
+
   /** {@code text} with its control characters escaped; the same instance when there are none. */
   public static String escapeText(String text) {
     int i = 0;

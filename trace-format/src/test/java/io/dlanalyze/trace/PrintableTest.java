@@ -47,4 +47,19 @@ class PrintableTest {
           .isFalse();
     }
   }
+
+  @Test
+  void excerpt_escapesBeforeCutting_soEscapesCannotGrowPastTheBound() {
+    String nuls = "\u0000".repeat(1_000);
+
+    String excerpt = Printable.excerpt(nuls, 60);
+
+    assertThat(excerpt).isEqualTo("\\u0000".repeat(10) + "... (1000 characters)");
+  }
+
+  @Test
+  void excerpt_shortText_isOnlyEscaped() {
+    assertThat(Printable.excerpt("mode\nX", 60)).isEqualTo("mode\\nX");
+    assertThat(Printable.excerpt("x".repeat(60), 60)).isEqualTo("x".repeat(60));
+  }
 }

@@ -12,6 +12,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import io.dlanalyze.analyzer.Symptom;
+import io.dlanalyze.trace.Printable;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -338,12 +339,9 @@ public record Manifest(Path path, List<Case> cases) {
     }
   }
 
-  /** At most {@code max} characters of {@code text}, and how long it was when cut. */
+  /** At most {@code max} characters of {@code text}, escaped, and how long it was when cut. */
   static String excerpt(String text, int max) {
-    if (text == null || text.length() <= max) {
-      return text;
-    }
-    return text.substring(0, max) + format(ROOT, "... (%d characters)", text.length());
+    return Printable.excerpt(text, max);
   }
 
   private static Location location(Path path, JsonNode node, String where) {
