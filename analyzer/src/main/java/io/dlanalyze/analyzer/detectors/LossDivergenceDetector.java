@@ -141,7 +141,7 @@ public final class LossDivergenceDetector implements Detector {
     findings.add(
         Finding.builder(this)
             .at(-1, Phase.LOSS)
-            .steps(from, loss.step(loss.size() - 1), above)
+            .steps(from, loss.step(loss.size() - 1), (long) above * block)
             .evidence(
                 Evidence.builder()
                     .put(INITIAL_LOSS, loss.loss(0))

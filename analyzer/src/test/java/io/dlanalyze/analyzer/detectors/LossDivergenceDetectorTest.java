@@ -52,6 +52,7 @@ class LossDivergenceDetectorTest {
     assertThat((double) f.evidence().get("ratio")).isCloseTo(5 / 1.2, within());
     assertThat((double) f.evidence().get("reference_loss")).isCloseTo(1.2 * LOG3, within());
     assertThat((long) f.evidence().get("blocks_above")).isEqualTo(19);
+    assertThat(f.occurrences()).as("steps in the blocks above the bar").isEqualTo(190);
     assertThat(f.message()).contains("is not back below half the start: training diverged");
   }
 
