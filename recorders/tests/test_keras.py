@@ -274,3 +274,36 @@ def test_accuracy_oneSigmoidUnitWithIntegerLabels_isThresholdedAgreement(tmp_pat
               callbacks=[Recorder(tmp_path / "run.arrows")])
     rows, _ = read_arrow_trace(tmp_path / "run.arrows")
     assert find(rows, 0, "model", "accuracy")["mean"] == pytest.approx(expected, abs=1e-12)
+
+
+class Subclassed(keras.Model):
+    """A keras.Model subclass with its own call(), never called before fit: its layers have no
+    weights when training begins."""
+
+    def __init__(self):
+        super().__init__()
+        self.hidden = L.Dense(6, activation="relu", name="hidden")
+        self.out = L.Dense(3, name="out")
+
+    def call(self, x):
+        return self.out(self.hidden(x))
+
+
+def test_subclassedModelNeverCalled_isBuiltFromTheFirstBatchAndRecordedFromStepZero(tmp_path):
+    x, y = data(64)
+    histories = []
+    for callbacks in ([], [Recorder(tmp_path / "run.arrows")]):
+        keras.utils.set_random_seed(3)
+        model = Subclassed()
+        model.compile(optimizer=keras.optimizers.Adam(0.01),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        histories.append(model.fit(x, y, batch_size=32, epochs=2, shuffle=False, verbose=0,
+                                   callbacks=callbacks).history)
+    np.testing.assert_allclose(histories[0]["loss"], histories[1]["loss"], rtol=1e-5)
+    rows, metadata = read_arrow_trace(tmp_path / "run.arrows")
+    layers = json.loads(metadata["dltrace.layers"])
+    assert [(l["name"], l["type"], l["activation"]) for l in layers] == [
+        ("hidden", "Dense", "relu"), ("out", "Dense", "linear")]
+    assert sorted({int(r["step"]) for r in rows if r["phase"] == "loss"}) == [0, 1, 2, 3]
+    weights = [r for r in rows if r["phase"] == "weight" and r["step"] == "0"]
+    assert [r["layer_name"] for r in weights] == ["hidden", "out"]

@@ -145,6 +145,12 @@ def _walk(layer, prefix, trace_layers, activations):
             _walk(sub, name + "/", trace_layers, activations)
 
 
+def _built(model):
+    """True when every layer of the model has its weights (a subclassed model that was never
+    called has none before fit traces its first step)."""
+    return all(layer.built for layer in model._flatten_layers())
+
+
 def prefix_is_model(layer):
     return isinstance(layer, keras.Model)
 
@@ -296,15 +302,10 @@ class Recorder(keras.callbacks.Callback):
         if getattr(model, "steps_per_execution", 1) != 1:
             raise RuntimeError("dltrace.keras records every step: compile the model with"
                                " steps_per_execution=1 (it is %s)" % model.steps_per_execution)
-        if self._trace_layers is None:
-            trace_layers, activations = [], []
-            _walk(model, "", trace_layers, activations)
-            if not trace_layers:
-                raise ValueError("the model has no layer with weights to record")
-            self.selection.check_layers([t.name for t in trace_layers])
-            for tl in trace_layers:
-                tl.selected = self.selection.layer_selected(tl.name)
-            self._trace_layers, self._activation_layers = trace_layers, activations
+        if self._trace_layers is None and _built(model):
+            self._find_layers()
+        # else: a subclassed model that was never called has no weights yet; Keras builds it
+        # when the train step is first traced, and so does _train_step (_build_from).
         self._steps_per_epoch = (self.params or {}).get("steps")
         with tf.init_scope():
             self._flag = tf.Variable(True, trainable=False, name="dltrace_record")
@@ -321,6 +322,25 @@ class Recorder(keras.callbacks.Callback):
             model.jit_compile = False
         object.__setattr__(model, "train_step", self._train_step)
         model.make_train_function(force=True)
+
+    def _find_layers(self):
+        trace_layers, activations = [], []
+        _walk(self.model, "", trace_layers, activations)
+        if not trace_layers:
+            raise ValueError("the model has no layer with weights to record")
+        self.selection.check_layers([t.name for t in trace_layers])
+        for tl in trace_layers:
+            tl.selected = self.selection.layer_selected(tl.name)
+        self._trace_layers, self._activation_layers = trace_layers, activations
+
+    def _build_from(self, x):
+        """Builds an unbuilt model's weights from the shapes of the first batch, as Keras' own
+        symbolic build does (outside the traced step, so no forward pass is added to it)."""
+        from keras.src import backend, tree
+        spec = tree.map_structure(
+            lambda v: backend.KerasTensor(v.shape, backend.standardize_dtype(v.dtype)), x)
+        with tf.init_scope():
+            backend.compute_output_spec(self.model, spec, training=False)
 
     def on_train_end(self, logs=None):
         self._restore()
@@ -428,6 +448,9 @@ class Recorder(keras.callbacks.Callback):
         model = self.model
         sel = self.selection
         x, y, sample_weight = data_adapter_utils.unpack_x_y_sample_weight(data)
+        if self._trace_layers is None:
+            self._build_from(x)
+            self._find_layers()
         with tf.GradientTape() as tape:
             capture = _Capture(tape, self._trace_layers, self._activation_layers)
             capture.install()
