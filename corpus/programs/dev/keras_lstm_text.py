@@ -119,8 +119,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adam",
-          "buggy": "--bug shuffle-separately",
-          "fixed": ""},
+          "buggy": "--bug shuffle-separately --record-every 2",
+          "fixed": "--record-every 2"},
      ]},
     {"family": "reviews-lstm-logits-no-softmax", "split": "dev", "architecture": "lstm",
      "origin": "Humbatova et al. 2020: wrong loss configuration (a linear output under "
@@ -133,8 +133,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adam",
-          "buggy": "--bug logits-no-softmax --seed 1",
-          "fixed": "--seed 1"},
+          "buggy": "--bug logits-no-softmax --seed 1 --record-every 2",
+          "fixed": "--seed 1 --record-every 2"},
      ]},
     {"family": "reviews-lstm-lr-too-low", "split": "dev", "architecture": "lstm",
      "origin": "AUTOTRAINER: slow convergence; DeepFD fault type: learning rate too low",
@@ -145,8 +145,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adam",
-          "buggy": "--lr 1e-4 --seed 3",
-          "fixed": "--lr 0.01 --seed 3"},
+          "buggy": "--lr 1e-4 --seed 3 --record-every 2",
+          "fixed": "--lr 0.01 --seed 3 --record-every 2"},
      ]},
     {"family": "reviews-lstm-lr-too-high", "split": "dev", "architecture": "lstm",
      "origin": "DeepFD / DeepDiagnosis fault type: learning rate too high",
@@ -157,15 +157,15 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "rmsprop",
-          "buggy": "--optimizer rmsprop --lr 0.5",
-          "fixed": "--optimizer rmsprop --lr 0.01"},
+          "buggy": "--optimizer rmsprop --lr 0.5 --record-every 2",
+          "fixed": "--optimizer rmsprop --lr 0.01 --record-every 2"},
      ]},
     {"family": "healthy-reviews-lstm", "split": "dev", "architecture": "lstm",
      "origin": "healthy run",
      "description": "an LSTM sentiment classifier of generated reviews, fed by tf.data, that trains well",
      "healthy": [
-         {"id": "adam-units64-seed4", "args": "--units 64 --embed 24 --seed 4"},
-         {"id": "adam-bs16-seed2", "args": "--lr 0.005 --batch-size 16 --seed 2"},
+         {"id": "adam-units64-seed4", "args": "--units 64 --embed 24 --seed 4 --record-every 2"},
+         {"id": "adam-bs16-seed2", "args": "--lr 0.005 --batch-size 16 --seed 2 --record-every 2"},
      ]},
 ]
 

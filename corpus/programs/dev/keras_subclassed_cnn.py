@@ -92,6 +92,10 @@ def main():
     DigitsNet = build_model_class(keras)
     model = DigitsNet(args.filters, args.hidden, 10, args.input_bn, args.dropout, args.l2,
                       args.probabilities, args.hidden_bias, args.bug)
+    # A subclassed model has no weights until it is first called; the trace recorder needs
+    # them when fit() starts (dltrace.keras refuses a model with no weights), so one call on
+    # a batch builds every layer first (model.build() would not: DigitsNet has no build()).
+    model(x_tr[:1])
     optimizer = {"adam": lambda: keras.optimizers.Adam(args.lr),
                  "sgd": lambda: keras.optimizers.SGD(args.lr),
                  "momentum": lambda: keras.optimizers.SGD(args.lr, momentum=0.9),
@@ -128,8 +132,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adam-probabilities",
-          "buggy": "--probabilities --bug mse-class-index",
-          "fixed": "--probabilities"},
+          "buggy": "--probabilities --bug mse-class-index --record-every 2",
+          "fixed": "--probabilities --record-every 2"},
      ]},
     {"family": "subcnn-bn-inference-raw-pixels", "split": "dev", "architecture": "cnn",
      "origin": "Humbatova et al. 2020: BatchNorm layer in inference mode during training (a "
@@ -143,8 +147,8 @@ CASES = [
      "root_cause": {"layer_name": "bn_in", "layer_index": 0},
      "pairs": [
          {"id": "momentum",
-          "buggy": "--scale raw --input-bn --optimizer momentum --lr 0.05 --bug bn-inference",
-          "fixed": "--scale raw --input-bn --optimizer momentum --lr 0.05"},
+          "buggy": "--scale raw --input-bn --optimizer momentum --lr 0.05 --bug bn-inference --record-every 2",
+          "fixed": "--scale raw --input-bn --optimizer momentum --lr 0.05 --record-every 2"},
      ]},
     {"family": "subcnn-lr-too-high", "split": "dev", "architecture": "cnn",
      "origin": "DeepFD / DeepDiagnosis fault type: learning rate too high",
@@ -157,8 +161,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "momentum",
-          "buggy": "--optimizer momentum --lr 1.0",
-          "fixed": "--optimizer momentum --lr 0.05"},
+          "buggy": "--optimizer momentum --lr 1.0 --record-every 2",
+          "fixed": "--optimizer momentum --lr 0.05 --record-every 2"},
      ]},
     {"family": "subcnn-dying-relu-hidden-bias", "split": "dev", "architecture": "cnn",
      "origin": "AUTOTRAINER: dying ReLU (a layer's bias initialized to a large negative value)",
@@ -171,8 +175,8 @@ CASES = [
      "root_cause": {"layer_name": "hidden", "layer_index": 2},
      "pairs": [
          {"id": "adam",
-          "buggy": "--hidden-bias -10",
-          "fixed": "--hidden-bias 0.1"},
+          "buggy": "--hidden-bias -10 --record-every 2",
+          "fixed": "--hidden-bias 0.1 --record-every 2"},
      ]},
     {"family": "subcnn-huge-l2", "split": "dev", "architecture": "cnn",
      "origin": "Humbatova et al. 2020: regularization too strong (an L2 term dominates the loss)",
@@ -184,19 +188,19 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adam",
-          "buggy": "--l2 0.5",
-          "fixed": "--l2 1e-4"},
+          "buggy": "--l2 0.5 --record-every 2",
+          "fixed": "--l2 1e-4 --record-every 2"},
      ]},
     {"family": "healthy-subcnn", "split": "dev", "architecture": "cnn",
      "origin": "healthy run",
      "description": "a subclassed Keras CNN on the 8x8 digits that trains well",
      "healthy": [
          {"id": "momentum-dropout-seed1",
-          "args": "--optimizer momentum --lr 0.05 --dropout 0.2 --seed 1"},
+          "args": "--optimizer momentum --lr 0.05 --dropout 0.2 --seed 1 --record-every 2"},
          {"id": "rmsprop-bs64-filters8",
-          "args": "--optimizer rmsprop --lr 1e-3 --batch-size 64 --epochs 6 --filters 8"},
+          "args": "--optimizer rmsprop --lr 1e-3 --batch-size 64 --epochs 6 --filters 8 --record-every 2"},
          {"id": "adam-raw-input-bn-seed2",
-          "args": "--scale raw --input-bn --seed 2"},
+          "args": "--scale raw --input-bn --seed 2 --record-every 2"},
      ]},
 ]
 

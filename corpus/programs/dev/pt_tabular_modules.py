@@ -122,8 +122,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "breast-cancer-sgd",
-          "buggy": "--data breast_cancer --no-scaling --optimizer sgd --lr 0.01",
-          "fixed": "--data breast_cancer --optimizer sgd --lr 0.01"},
+          "buggy": "--data breast_cancer --no-scaling --optimizer sgd --lr 0.01 --record-every 2",
+          "fixed": "--data breast_cancer --optimizer sgd --lr 0.01 --record-every 2"},
      ]},
     {"family": "tabnet-missing-zero-grad", "split": "dev", "architecture": "mlp",
      "origin": "Humbatova et al. 2020: missing optimizer.zero_grad() (gradient accumulation)",
@@ -136,8 +136,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "wine-momentum",
-          "buggy": "--optimizer momentum --lr 0.01 --bug missing-zero-grad",
-          "fixed": "--optimizer momentum --lr 0.01"},
+          "buggy": "--optimizer momentum --lr 0.01 --bug missing-zero-grad --record-every 2",
+          "fixed": "--optimizer momentum --lr 0.01 --record-every 2"},
      ]},
     {"family": "tabnet-deep-sigmoid-vanishing", "split": "dev", "architecture": "mlp",
      "origin": "AUTOTRAINER: vanishing gradient (a deep stack of sigmoid layers)",
@@ -149,8 +149,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "classification-sgd-depth8",
-          "buggy": "--data classification --depth 8 --act sigmoid --optimizer sgd --lr 0.05",
-          "fixed": "--data classification --depth 8 --act relu --init he --optimizer sgd --lr 0.05"},
+          "buggy": "--data classification --depth 8 --act sigmoid --optimizer sgd --lr 0.05 --record-every 2",
+          "fixed": "--data classification --depth 8 --act relu --init he --optimizer sgd --lr 0.05 --record-every 2"},
      ]},
     {"family": "tabnet-identity-activation", "split": "dev", "architecture": "mlp",
      "origin": "Humbatova et al. 2020: missing activation function (no non-linearity anywhere: "
@@ -162,19 +162,19 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "classification-adam",
-          "buggy": "--data classification --act identity",
-          "fixed": "--data classification"},
+          "buggy": "--data classification --act identity --record-every 2",
+          "fixed": "--data classification --record-every 2"},
      ]},
     {"family": "healthy-tabnet", "split": "dev", "architecture": "mlp",
      "origin": "healthy run",
      "description": "a ModuleList/ModuleDict tabular classifier fed by a DataLoader that trains well",
      "healthy": [
          {"id": "wine-rmsprop-width64",
-          "args": "--optimizer rmsprop --lr 1e-3 --width 64"},
+          "args": "--optimizer rmsprop --lr 1e-3 --width 64 --record-every 2"},
          {"id": "breast-cancer-tanh-bs32-seed1",
-          "args": "--data breast_cancer --act tanh --batch-size 32 --seed 1"},
+          "args": "--data breast_cancer --act tanh --batch-size 32 --seed 1 --record-every 2"},
          {"id": "classification-momentum-depth3-seed2",
-          "args": "--data classification --depth 3 --optimizer momentum --lr 0.02 --seed 2"},
+          "args": "--data classification --depth 3 --optimizer momentum --lr 0.02 --seed 2 --record-every 2"},
      ]},
 ]
 
