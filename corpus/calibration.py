@@ -393,17 +393,61 @@ def space_pt_signal_regression(rng):
                   baseline=("signal", {"samples": 1000, "length": 64, "seed": int(args[-1])}))
 
 
+def space_keras_subclassed_cnn(rng):
+    opt = rng.choice(["adam", "momentum", "rmsprop"])
+    bs = rng.choice([16, 32, 64])
+    lr = pick_lr(rng, opt, {"adam": (1e-3, 5e-3), "momentum": (0.02, 0.08),
+                            "rmsprop": (5e-4, 3e-3)})
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--filters", str(rng.choice([8, 16, 32])), "--hidden", str(rng.choice([32, 64, 128]))]
+    if rng.random() < 0.3:
+        args += ["--scale", "raw", "--input-bn"]
+    if rng.random() < 0.3:
+        args += ["--dropout", "0.2"]
+    args += ["--epochs", str(epochs_for(rng, 1437, bs, steps=(150, 400), hi=10)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=10)
+
+
+def space_pt_tabular_modules(rng):
+    data = rng.choice(["wine", "breast_cancer", "classification"])
+    opt = rng.choice(["sgd", "momentum", "adam", "rmsprop"])
+    bs = pick_bs(rng, TRAIN_ROWS[data])
+    lr = pick_lr(rng, opt, {"sgd": (0.02, 0.1), "momentum": (0.005, 0.03),
+                            "adam": (1e-3, 5e-3), "rmsprop": (5e-4, 3e-3)})
+    args = ["--data", data, "--act", rng.choice(["relu", "relu", "tanh"]),
+            "--width", str(rng.choice([16, 32, 64])), "--depth", str(rng.choice([1, 2, 3])),
+            "--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--epochs", str(epochs_for(rng, TRAIN_ROWS[data], bs, steps=(90, 500))),
+            "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "mlp", classes=CLASSES[data])
+
+
+def space_keras_lstm_text(rng):
+    opt = rng.choice(["adam", "adam", "rmsprop"])
+    bs = rng.choice([16, 32, 64])
+    lr = pick_lr(rng, opt, {"adam": (4e-3, 1.5e-2), "rmsprop": (5e-3, 1.5e-2)})
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--units", str(rng.choice([32, 48, 64])), "--embed", str(rng.choice([16, 24])),
+            "--epochs", str(epochs_for(rng, 1600, bs, steps=(300, 800), lo=6, hi=12)),
+            "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "lstm", classes=3)
+
+
 SPACES = {
     "keras_cnn": space_keras_cnn,
     "keras_functional_gru": space_keras_functional_gru,
+    "keras_lstm_text": space_keras_lstm_text,
     "keras_mlp": space_keras_mlp,
     "keras_rnn": space_keras_rnn,
+    "keras_subclassed_cnn": space_keras_subclassed_cnn,
     "pt_autoencoder": space_pt_autoencoder,
     "pt_cnn": space_pt_cnn,
     "pt_mlp": space_pt_mlp,
     "pt_resmlp": space_pt_resmlp,
     "pt_rnn": space_pt_rnn,
     "pt_signal_regression": space_pt_signal_regression,
+    "pt_tabular_modules": space_pt_tabular_modules,
     "pt_transformer": space_pt_transformer,
 }
 
