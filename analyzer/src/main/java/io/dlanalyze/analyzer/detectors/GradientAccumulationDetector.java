@@ -41,7 +41,7 @@ import java.util.List;
  * largest fall below the running peak, as a share of that peak, before the peak. It fires when the
  * peak is at least {@code accumulation-growth} (10) times the reference, at least {@value
  * #MIN_STEPS} steps after the first (and 5 recorded steps), and the drawdown stayed at or below
- * {@code accumulation-drawdown} (0.1), and the climb slowed down: its second half (by recorded
+ * {@code accumulation-drawdown} (0.09), and the climb slowed down: its second half (by recorded
  * steps) made at most {@value #MAX_LATE_SHARE} of its log growth, as a running sum's does, unlike a
  * norm that multiplies every step (growth before a NaN, which exploding-gradient reports). Both
  * defaults come from the healthy dev runs of the corpus (docs/evaluation.md#calibration): of the
