@@ -307,3 +307,53 @@ def test_subclassedModelNeverCalled_isBuiltFromTheFirstBatchAndRecordedFromStepZ
     assert sorted({int(r["step"]) for r in rows if r["phase"] == "loss"}) == [0, 1, 2, 3]
     weights = [r for r in rows if r["phase"] == "weight" and r["step"] == "0"]
     assert [r["layer_name"] for r in weights] == ["hidden", "out"]
+
+
+class SoftmaxInCall(keras.Model):
+    """Applies its output softmax with an op in call(), not with a layer or an activation."""
+
+    def __init__(self):
+        super().__init__()
+        self.hidden = L.Dense(6, activation="relu", name="hidden")
+        self.out = L.Dense(3, name="out")
+
+    def call(self, x):
+        return keras.ops.softmax(self.out(self.hidden(x)))
+
+
+def test_outputSoftmaxAppliedByAnOpInCall_describesAndRecordsTheOutputLayerWithIt(tmp_path):
+    x, y = data(64)
+    keras.utils.set_random_seed(4)
+    model = SoftmaxInCall()
+    model(x[:1])
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
+    model.fit(x, y, batch_size=32, epochs=1, verbose=0,
+              callbacks=[Recorder(tmp_path / "run.arrows")])
+    rows, metadata = read_arrow_trace(tmp_path / "run.arrows")
+    layers = json.loads(metadata["dltrace.layers"])
+    assert [(l["name"], l["activation"]) for l in layers] == [("hidden", "relu"), ("out", "softmax")]
+    probabilities = [r for r in rows if r["layer_name"] == "out" and r["phase"] == "activation"]
+    assert len(probabilities) == 2
+    for r in probabilities:
+        assert 0.0 <= float(r["min"]) and float(r["max"]) <= 1.0
+        assert float(r["mean"]) == pytest.approx(1 / 3, rel=1e-5)
+
+
+def test_outputLayerFollowedByAnotherOp_staysLinear(tmp_path):
+    class Scaled(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.out = L.Dense(3, name="out")
+
+        def call(self, x):
+            return self.out(x) * 2.0
+
+    x, y = data(64)
+    model = Scaled()
+    model(x[:1])
+    model.compile(optimizer="sgd",
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(x, y, batch_size=32, epochs=1, verbose=0,
+              callbacks=[Recorder(tmp_path / "run.arrows")])
+    _, metadata = read_arrow_trace(tmp_path / "run.arrows")
+    assert [l["activation"] for l in json.loads(metadata["dltrace.layers"])] == ["linear"]

@@ -151,6 +151,34 @@ def _built(model):
     return all(layer.built for layer in model._flatten_layers())
 
 
+# Graph ops that apply an activation, by the name dltrace.layers gives it.
+_GRAPH_ACTIVATIONS = {"Softmax": "softmax", "Sigmoid": "sigmoid", "LogSoftmax": "log_softmax",
+                      "Relu": "relu", "Tanh": "tanh"}
+
+
+def _output_activation(capture, y_pred):
+    """A model that applies its output activation with an op in call() (``ops.softmax(x)``)
+    rather than a layer: at the first trace, when the model's output is that op applied to the
+    last layer's output, the layer is described with it and its activation is recorded, as
+    for an activation layer."""
+    if not capture.order:
+        return
+    last = capture.order[-1]
+    key = id(last.layer)
+    if last.fused or key in capture.activation_name or key not in capture.forward:
+        return
+    outputs = tf.nest.flatten(y_pred)
+    op = getattr(outputs[0], "op", None) if len(outputs) == 1 else None
+    name = _GRAPH_ACTIVATIONS.get(getattr(op, "type", None))
+    if name is None:
+        return
+    source = capture.forward[key]
+    if not any(getattr(i, "name", None) == source.name for i in op.inputs):
+        return
+    capture.activation[key] = outputs[0]
+    capture.activation_name[key] = name
+
+
 def prefix_is_model(layer):
     return isinstance(layer, keras.Model)
 
@@ -470,6 +498,7 @@ class Recorder(keras.callbacks.Callback):
             if model.optimizer is not None:
                 loss = model.optimizer.scale_loss(loss)
 
+        _output_activation(capture, y_pred)
         self._freeze(capture)
         layers = [tl for tl in self.layers if tl.selected]
         watched = []
