@@ -5,12 +5,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.dlanalyze.cli.fuzz.ConfigFuzzTest;
 import io.dlanalyze.cli.fuzz.Corpus;
 import io.dlanalyze.cli.fuzz.ManifestFuzzTest;
+import io.dlanalyze.trace.fuzz.FuzzFormat;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -18,7 +21,10 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The committed fuzz corpus through the command line, in process: each config file given to {@code
  * analyze} and {@code batch}, each manifest to {@code eval}, and every corpus file given as a trace
- * to {@code analyze}, {@code inspect} and {@code convert}. None may exit with 1 (an internal error)
+ * to {@code analyze}, {@code inspect} and {@code convert}; and every input of the trace readers'
+ * corpus (trace-format's {@code *FuzzTestInputs}: valid seeds and every input that once broke a
+ * reader) written as its reader's file and given to {@code analyze}, {@code inspect}, {@code
+ * convert} and, a reader's inputs together, {@code batch}. None may exit with 1 (an internal error)
  * or print a stack trace: every outcome is a documented exit code.
  */
 class FuzzCorpusEndToEndTest {
@@ -82,6 +88,40 @@ class FuzzCorpusEndToEndTest {
       asTrace(manifest);
     }
 
+    assertThat(failures).isEmpty();
+  }
+
+  @Test
+  void everyReaderInput_everyCommand_exitsWithADocumentedCode() throws IOException {
+    Path corpus =
+        Python.repoRoot().resolve("trace-format/src/test/resources/io/dlanalyze/trace/fuzz");
+    int inputs = 0;
+    for (Map.Entry<String, FuzzFormat> reader : FuzzFormat.BY_INPUTS.entrySet()) {
+      Path formatDir = Files.createDirectories(dir.resolve(reader.getKey()));
+      List<Path> files;
+      try (Stream<Path> listed = Files.list(corpus.resolve(reader.getKey()).resolve("fuzz"))) {
+        files = listed.sorted().toList();
+      }
+      assertThat(files).as("inputs of %s", reader.getKey()).isNotEmpty();
+      for (Path input : files) {
+        Path runDir = Files.createDirectories(formatDir.resolve(input.getFileName().toString()));
+        Path trace = reader.getValue().materialize(Files.readAllBytes(input), runDir);
+        Path converted = dir.resolve("converted.parquet");
+        check("analyze", trace.toString());
+        check("inspect", trace.toString());
+        check("convert", trace.toString(), converted.toString());
+        Files.deleteIfExists(converted);
+        inputs++;
+      }
+      check(
+          "batch",
+          formatDir.toString(),
+          "--out",
+          dir.resolve("out-" + reader.getKey()).toString(),
+          "--progress",
+          "none");
+    }
+    assertThat(inputs).isGreaterThanOrEqualTo(20);
     assertThat(failures).isEmpty();
   }
 

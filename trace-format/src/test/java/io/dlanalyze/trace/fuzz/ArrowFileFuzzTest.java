@@ -7,7 +7,7 @@ import org.junit.jupiter.api.Test;
 
 /** Fuzzes the Arrow IPC file reader; see {@link ReaderCheck} for the invariants. */
 class ArrowFileFuzzTest {
-  private static final FuzzFormat FORMAT = FuzzFormat.singleFile("run.arrow");
+  private static final FuzzFormat FORMAT = FuzzFormat.ARROW_FILE;
 
   @FuzzTest(maxDuration = "10m")
   void fuzz(byte[] input) {

@@ -7,7 +7,7 @@ import org.junit.jupiter.api.Test;
 
 /** Fuzzes the Arrow IPC stream reader; see {@link ReaderCheck} for the invariants. */
 class ArrowStreamFuzzTest {
-  private static final FuzzFormat FORMAT = FuzzFormat.singleFile("run.arrows");
+  private static final FuzzFormat FORMAT = FuzzFormat.ARROW_STREAM;
 
   @FuzzTest(maxDuration = "10m")
   void fuzz(byte[] input) {

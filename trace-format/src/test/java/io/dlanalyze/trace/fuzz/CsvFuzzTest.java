@@ -7,7 +7,7 @@ import org.junit.jupiter.api.Test;
 
 /** Fuzzes the CSV reader and its metadata sidecar; see {@link CsvFormat} for the input layout. */
 class CsvFuzzTest {
-  private static final FuzzFormat FORMAT = new CsvFormat();
+  private static final FuzzFormat FORMAT = FuzzFormat.CSV;
 
   @FuzzTest(maxDuration = "10m")
   void fuzz(byte[] input) {

@@ -7,7 +7,7 @@ import org.junit.jupiter.api.Test;
 
 /** Fuzzes the Parquet reader (a single file); see {@link ReaderCheck} for the invariants. */
 class ParquetFuzzTest {
-  private static final FuzzFormat FORMAT = FuzzFormat.singleFile("run.parquet");
+  private static final FuzzFormat FORMAT = FuzzFormat.PARQUET;
 
   @FuzzTest(maxDuration = "10m")
   void fuzz(byte[] input) {

@@ -12,7 +12,7 @@ import org.junit.jupiter.api.Test;
  * Keras' TensorBoard callback (the reader's own test fixtures).
  */
 class TensorBoardFuzzTest {
-  private static final FuzzFormat FORMAT = FuzzFormat.singleFile("events.out.tfevents.1");
+  private static final FuzzFormat FORMAT = FuzzFormat.TENSORBOARD;
 
   @FuzzTest(maxDuration = "10m")
   void fuzz(byte[] input) {
