@@ -304,6 +304,8 @@ def test_subclassedModelNeverCalled_isBuiltFromTheFirstBatchAndRecordedFromStepZ
     layers = json.loads(metadata["dltrace.layers"])
     assert [(l["name"], l["type"], l["activation"]) for l in layers] == [
         ("hidden", "Dense", "relu"), ("out", "Dense", "linear")]
+    # no symbolic outputs: the class count comes from the output seen when the step was traced
+    assert metadata["dltrace.num_classes"] == "3"
     assert sorted({int(r["step"]) for r in rows if r["phase"] == "loss"}) == [0, 1, 2, 3]
     weights = [r for r in rows if r["phase"] == "weight" and r["step"] == "0"]
     assert [r["layer_name"] for r in weights] == ["hidden", "out"]

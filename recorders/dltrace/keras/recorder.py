@@ -301,6 +301,7 @@ class Recorder(keras.callbacks.Callback):
         self.layers = None
         self._trace_layers = None
         self._activation_layers = None
+        self._output_units = None  # the model output's last dimension, seen at the first trace
         self._plan = None         # per trace: row keys and where each row's numbers are
         self._sink = None
         self._step = 0
@@ -499,6 +500,9 @@ class Recorder(keras.callbacks.Callback):
                 loss = model.optimizer.scale_loss(loss)
 
         _output_activation(capture, y_pred)
+        outputs = tf.nest.flatten(y_pred)
+        if self._output_units is None and len(outputs) == 1 and outputs[0].shape.rank:
+            self._output_units = outputs[0].shape[-1]
         self._freeze(capture)
         layers = [tl for tl in self.layers if tl.selected]
         watched = []
@@ -654,10 +658,9 @@ class Recorder(keras.callbacks.Callback):
             return int(self.num_classes)
         if self._task() != "classification":
             return None
+        # a subclassed model has no symbolic outputs: the output seen when the step was traced
         outputs = getattr(self.model, "outputs", None)
-        if not outputs:
-            return None
-        units = outputs[0].shape[-1]
+        units = outputs[0].shape[-1] if outputs else self._output_units
         if units is None:
             return None
         return 2 if units == 1 else int(units)
