@@ -3,7 +3,7 @@ package io.dlanalyze.batch;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.dlanalyze.trace.TestTraces;
+import io.dlanalyze.trace.HostileTraces;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -63,7 +63,7 @@ class ResultsTablesTest {
   @Test
   void runs_roundTrip_keepsEveryValueAndNull() throws IOException {
     List<RunRow> rows = new ArrayList<>();
-    for (String name : TestTraces.HOSTILE_NAMES) {
+    for (String name : HostileTraces.NAMES) {
       rows.add(okRow("/data/" + name + ".arrows", name));
     }
     rows.add(errorRow("/data/empty.arrows"));

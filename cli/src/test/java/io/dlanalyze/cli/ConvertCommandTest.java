@@ -2,12 +2,14 @@ package io.dlanalyze.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.dlanalyze.trace.HostileTraces;
 import io.dlanalyze.trace.ReadOptions;
 import io.dlanalyze.trace.TestTraces;
 import io.dlanalyze.trace.TraceDictionary;
 import io.dlanalyze.trace.TraceFormat;
 import io.dlanalyze.trace.TraceReader;
 import io.dlanalyze.trace.TraceReaders;
+import io.dlanalyze.trace.TraceRows;
 import io.dlanalyze.trace.WriteOptions;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -40,9 +42,9 @@ class ConvertCommandTest {
     Path path = dir.resolve(name);
     TestTraces.write(
         path,
-        TestTraces.metadata(),
+        HostileTraces.metadata(),
         WriteOptions.defaults().withRowGroupRows(17),
-        TestTraces.hostileBatch(new TraceDictionary(), 4));
+        HostileTraces.batch(new TraceDictionary(), 4));
     return path;
   }
 
@@ -64,10 +66,10 @@ class ConvertCommandTest {
                 + ": "
                 + out
                 + System.lineSeparator());
-    assertThat(TestTraces.readRows(out, 1000))
-        .isEqualTo(TestTraces.rows(TestTraces.hostileBatch(new TraceDictionary(), 4)));
+    assertThat(TraceRows.text(out, 1000))
+        .isEqualTo(TraceRows.text(HostileTraces.batch(new TraceDictionary(), 4)));
     try (TraceReader reader = TraceReaders.open(out, ReadOptions.all())) {
-      assertThat(reader.metadata()).isEqualTo(TestTraces.metadata());
+      assertThat(reader.metadata()).isEqualTo(HostileTraces.metadata());
     }
     assertThat(run.err())
         .isEqualTo(
@@ -92,8 +94,8 @@ class ConvertCommandTest {
     assertThat(run.err()).startsWith("dl-analyze: warning: " + cut + ": truncated: recovered ");
     long recovered = Long.parseLong(run.err().replaceAll("(?s).*recovered (\\d+) rows.*", "$1"));
     assertThat(recovered).isPositive().isLessThan(1200).isEqualTo(recovered / 100 * 100);
-    assertThat(TestTraces.readRows(out, 4096))
-        .isEqualTo(TestTraces.readRows(full, 4096).subList(0, (int) recovered));
+    assertThat(TraceRows.text(out, 4096))
+        .isEqualTo(TraceRows.text(full, 4096).subList(0, (int) recovered));
   }
 
   @Test

@@ -3,9 +3,9 @@ package io.dlanalyze.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.dlanalyze.trace.ReadOptions;
-import io.dlanalyze.trace.TestTraces;
 import io.dlanalyze.trace.TraceFormat;
 import io.dlanalyze.trace.TraceReader;
+import io.dlanalyze.trace.TraceRows;
 import io.dlanalyze.trace.arrow.ArrowTraceReader;
 import io.dlanalyze.trace.synthetic.Fault;
 import io.dlanalyze.trace.synthetic.SyntheticTrace;
@@ -24,7 +24,7 @@ class GenerateCommandTest {
 
   private static List<String> expectedRows(SyntheticTrace trace) {
     try (TraceReader reader = trace.open(ReadOptions.all())) {
-      return TestTraces.rows(reader);
+      return TraceRows.text(reader);
     }
   }
 
@@ -70,7 +70,7 @@ class GenerateCommandTest {
             .fault(Fault.nan(1, 10))
             .fault(Fault.lossPlateau(15))
             .build();
-    assertThat(TestTraces.readRows(out, 64)).isEqualTo(expectedRows(trace));
+    assertThat(TraceRows.text(out, 64)).isEqualTo(expectedRows(trace));
   }
 
   @Test
@@ -90,7 +90,7 @@ class GenerateCommandTest {
         .isZero();
     try (ArrowTraceReader reader =
         ArrowTraceReader.open(out, TraceFormat.ARROW_STREAM, ReadOptions.all())) {
-      TestTraces.rows(reader);
+      TraceRows.text(reader);
       assertThat(reader.recordBatchesRead()).isEqualTo((120 + 6) / 7);
     }
   }
@@ -104,7 +104,7 @@ class GenerateCommandTest {
     assertThat(run.code()).isZero();
     assertThat(run.err()).isEmpty();
     assertThat(Files.size(zstd)).isLessThan(Files.size(plain));
-    assertThat(TestTraces.readRows(zstd, 100)).isEqualTo(TestTraces.readRows(plain, 100));
+    assertThat(TraceRows.text(zstd, 100)).isEqualTo(TraceRows.text(plain, 100));
     CliRun.of("generate", dir.resolve("c.arrow").toString(), "--compression", "snappy")
         .failsWith(
             ExitCodes.USAGE,

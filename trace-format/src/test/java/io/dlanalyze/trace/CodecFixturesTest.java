@@ -34,7 +34,7 @@ class CodecFixturesTest {
 
   /** The reference: the zstd Parquet file (zstd was read before the other codecs). */
   private static List<String> reference() {
-    return TestTraces.readRows(fixture("parquet-zstd.parquet"), 1000);
+    return TraceRows.text(fixture("parquet-zstd.parquet"), 1000);
   }
 
   @ParameterizedTest
@@ -50,7 +50,7 @@ class CodecFixturesTest {
       })
   void read_pyarrowCodec_sameRowsAsZstdParquet(String name) {
     Path file = fixture(name);
-    List<String> rows = TestTraces.readRows(file, 50);
+    List<String> rows = TraceRows.text(file, 50);
     assertThat(rows).hasSize(204).isEqualTo(reference());
     assertThat(rows.get(8 * 17 + 2))
         .contains("step=8", "layer_name=[fc1]", "phase=[forward]", "mean=NaN");
@@ -74,7 +74,7 @@ class CodecFixturesTest {
           header.unsetCrc();
           return framed.array();
         });
-    assertThat(TestTraces.readRows(file, 50)).isEqualTo(reference());
+    assertThat(TraceRows.text(file, 50)).isEqualTo(reference());
   }
 
   @Test
@@ -87,7 +87,7 @@ class CodecFixturesTest {
           meta.setCodec(CompressionCodec.LZ4);
           return data;
         });
-    assertThat(TestTraces.readRows(file, 50)).isEqualTo(reference());
+    assertThat(TraceRows.text(file, 50)).isEqualTo(reference());
   }
 
   @Test

@@ -42,25 +42,13 @@ class PartsTraceReaderTest {
   }
 
   /** Writes the run's parts into {@code parts} (the last with a stop reason in its metadata). */
-  private static List<Path> writeParts(Path parts, String extension) throws IOException {
-    Files.createDirectories(parts);
-    List<Path> files = new ArrayList<>();
-    for (int p = 0; p <= CUTS.length; p++) {
-      long from = p == 0 ? 0 : CUTS[p - 1];
-      long to = p == CUTS.length ? Long.MAX_VALUE : CUTS[p];
-      List<MemoryTrace.Row> rows = new ArrayList<>();
-      for (MemoryTrace.Row row : run.rows()) {
-        if (row.step() >= from && row.step() < to) {
-          rows.add(row);
-        }
-      }
-      TraceMetadata metadata =
-          p == CUTS.length ? run.metadata().with("dltrace.stop_reason", "stopped") : run.metadata();
-      Path file = parts.resolve(String.format(java.util.Locale.ROOT, "part-%d%s", p, extension));
-      MemoryTrace.of(metadata, rows).write(file, WriteOptions.defaults().withRowGroupRows(500));
-      files.add(file);
-    }
-    return files;
+  private static List<Path> writeParts(Path parts, String extension) {
+    List<MemoryTrace> pieces = new ArrayList<>(run.split(CUTS));
+    MemoryTrace last = pieces.get(CUTS.length);
+    pieces.set(
+        CUTS.length, last.withMetadata(last.metadata().with("dltrace.stop_reason", "stopped")));
+    return TestTraces.writeParts(
+        parts, "part-%d" + extension, WriteOptions.defaults().withRowGroupRows(500), pieces);
   }
 
   private static MemoryTrace read(Path path) {

@@ -38,9 +38,9 @@ class RoundTripTest {
   @MethodSource("pairs")
   void convert_anyFormatToAny_sameRowsAndMetadata(TraceFormat from, TraceFormat to) {
     TraceDictionary dictionary = new TraceDictionary();
-    TraceBatch original = TestTraces.hostileBatch(dictionary, 7);
-    List<String> expected = TestTraces.rows(original);
-    TraceMetadata metadata = TestTraces.metadata();
+    TraceBatch original = HostileTraces.batch(dictionary, 7);
+    List<String> expected = TraceRows.text(original);
+    TraceMetadata metadata = HostileTraces.metadata();
 
     Path first = dir.resolve("first" + from.extension());
     TestTraces.write(first, metadata, WriteOptions.defaults().withRowGroupRows(29), original);
@@ -48,13 +48,7 @@ class RoundTripTest {
     try (TraceReader reader = TraceReaders.open(first, ReadOptions.all().withBatchRows(11))) {
       assertThat(reader.format()).isEqualTo(from);
       assertThat(reader.metadata()).isEqualTo(metadata);
-      TraceWriter writer =
-          TraceWriters.create(
-              second, reader.metadata(), WriteOptions.defaults().withRowGroupRows(13));
-      while (reader.next()) {
-        writer.write(reader.batch());
-      }
-      writer.close();
+      TestTraces.copy(reader, second, WriteOptions.defaults().withRowGroupRows(13));
       assertThat(reader.warnings())
           .containsExactly(
               "unknown phase 'custom_phase, \"odd\"' in 7 rows: the rows are kept, but no detector"
@@ -64,7 +58,7 @@ class RoundTripTest {
       assertThat(reader.format()).isEqualTo(to);
       assertThat(reader.metadata()).isEqualTo(metadata);
       assertThat(reader.metadata().layers()).isEqualTo(metadata.layers());
-      assertThat(TestTraces.rows(reader)).isEqualTo(expected);
+      assertThat(TraceRows.text(reader)).isEqualTo(expected);
       assertThat(reader.truncated()).isFalse();
     }
   }

@@ -4,6 +4,7 @@ import static io.dlanalyze.analyzer.report.HtmlReports.count;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 
+import io.dlanalyze.trace.HostileTraces.Markup;
 import io.dlanalyze.trace.synthetic.Fault;
 import io.dlanalyze.trace.synthetic.SyntheticTrace;
 import java.io.IOException;
@@ -97,7 +98,7 @@ class HtmlReportBrowserTest {
     cases.add(
         new Case(
             "hostile layer names",
-            () -> HtmlReports.render(HostileTrace.write(dir.resolve("hostile.arrows"))),
+            () -> HtmlReports.render(Markup.write(dir.resolve("hostile.arrows"))),
             true));
     List<Future<Page>> pages = new ArrayList<>();
     for (int i = 0; i < cases.size(); i++) {

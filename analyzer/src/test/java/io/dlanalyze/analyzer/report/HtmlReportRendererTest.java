@@ -8,6 +8,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.dlanalyze.analyzer.Report;
+import io.dlanalyze.trace.HostileTraces.Markup;
 import io.dlanalyze.trace.synthetic.Fault;
 import io.dlanalyze.trace.synthetic.SyntheticTrace;
 import java.nio.charset.StandardCharsets;
@@ -205,7 +206,7 @@ class HtmlReportRendererTest {
 
   @Test
   void render_hostileNames_appearOnlyAsEscapedText(@TempDir Path dir) throws Exception {
-    Path trace = HostileTrace.write(dir.resolve("hostile.arrows"));
+    Path trace = Markup.write(dir.resolve("hostile.arrows"));
 
     String html = HtmlReports.render(trace);
 
@@ -213,7 +214,7 @@ class HtmlReportRendererTest {
     String json = embeddedJson(html);
     String series = embeddedSeries(html);
     String page = html.replace(json, "").replace(series, "");
-    for (String hostile : HostileTrace.markup()) {
+    for (String hostile : Markup.all()) {
       assertThat(page).doesNotContain(hostile);
     }
     assertThat(json).doesNotContain("<", ">", "&", "\u2028", "\u2029");
@@ -229,22 +230,22 @@ class HtmlReportRendererTest {
     }
     assertOnlyOwnMarkup(html);
     // the names are there, as text: in the findings, the layer table and the charts
-    assertThat(html).contains(Html.text(HostileTrace.NAMES.get(HostileTrace.NAN_LAYER)));
-    assertThat(html).contains(Html.text(HostileTrace.NAMES.get(0)));
-    assertThat(html).contains(Html.text(HostileTrace.NAMES.get(5)));
+    assertThat(html).contains(Html.text(Markup.NAMES.get(Markup.NAN_LAYER)));
+    assertThat(html).contains(Html.text(Markup.NAMES.get(0)));
+    assertThat(html).contains(Html.text(Markup.NAMES.get(5)));
     assertThat(html).contains("couche_\u00e9t\u00e9_\u5c42_\ud83d\ude80 \u05e9\u05db\u05d1\u05d4");
     assertThat(html)
         .contains(
-            Html.text(HostileTrace.META_KEY),
-            Html.text(HostileTrace.META_VALUE),
-            Html.text(HostileTrace.PHASE),
-            Html.text(HostileTrace.TYPE));
+            Html.text(Markup.META_KEY),
+            Html.text(Markup.META_VALUE),
+            Html.text(Markup.PHASE),
+            Html.text(Markup.TYPE));
     assertThat(html).doesNotContain("\u0000", "\u001b");
     assertThat(html.getBytes(StandardCharsets.UTF_8)).hasSizeLessThan(1_000_000);
     JsonNode embedded = MAPPER.readTree(embeddedJson(html));
     List<String> names = new ArrayList<>();
     embedded.get("trace").get("layers").forEach(layer -> names.add(layer.get("name").asText()));
-    assertThat(names).containsExactlyElementsOf(HostileTrace.NAMES);
+    assertThat(names).containsExactlyElementsOf(Markup.NAMES);
   }
 
   @Test

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.dlanalyze.analyzer.AnalysisOptions;
 import io.dlanalyze.analyzer.Analyzer;
 import io.dlanalyze.analyzer.Report;
+import io.dlanalyze.trace.HostileTraces.Markup;
 import io.dlanalyze.trace.Printable;
 import java.io.IOException;
 import java.io.StringWriter;
@@ -17,7 +18,7 @@ class TextReportRendererTest {
   @TempDir Path dir;
 
   private Report hostileReport() {
-    Path trace = HostileTrace.write(dir.resolve("hostile.arrows"));
+    Path trace = Markup.write(dir.resolve("hostile.arrows"));
     return new Analyzer().analyze(trace, AnalysisOptions.defaults()).withoutTiming();
   }
 
@@ -43,13 +44,13 @@ class TextReportRendererTest {
     String text = render(new TextReportRenderer(RenderOptions.plain()), report);
 
     assertOnlyLineEndsAreControls(text);
-    String hostile = HostileTrace.NAMES.get(7);
+    String hostile = Markup.NAMES.get(7);
     assertThat(text)
         .contains(Printable.escape(hostile))
         .contains("\\e[31m")
         .contains("\\nforged: line");
     assertThat(text.lines()).noneMatch(line -> line.startsWith("forged"));
-    assertThat(text).contains(Printable.escape(HostileTrace.NAMES.get(6)));
+    assertThat(text).contains(Printable.escape(Markup.NAMES.get(6)));
   }
 
   @Test

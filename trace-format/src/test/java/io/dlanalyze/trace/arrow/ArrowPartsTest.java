@@ -8,10 +8,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.dlanalyze.trace.MemoryTrace;
 import io.dlanalyze.trace.ReadOptions;
-import io.dlanalyze.trace.TestTraces;
 import io.dlanalyze.trace.TraceFormatException;
 import io.dlanalyze.trace.TraceReader;
 import io.dlanalyze.trace.TraceReaders;
+import io.dlanalyze.trace.TraceRows;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -99,7 +99,7 @@ class ArrowPartsTest {
     assertThatThrownBy(
             () -> {
               try (TraceReader reader = TraceReaders.open(parts, ReadOptions.all())) {
-                TestTraces.rows(reader);
+                TraceRows.text(reader);
               }
             })
         .isInstanceOf(TraceFormatException.class)

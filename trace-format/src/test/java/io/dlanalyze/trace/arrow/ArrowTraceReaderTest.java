@@ -11,11 +11,11 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.ErrorCode;
 import io.dlanalyze.trace.ReadOptions;
-import io.dlanalyze.trace.TestTraces;
 import io.dlanalyze.trace.TraceFormat;
 import io.dlanalyze.trace.TraceFormatException;
 import io.dlanalyze.trace.TraceReader;
 import io.dlanalyze.trace.TraceReaders;
+import io.dlanalyze.trace.TraceRows;
 import io.dlanalyze.trace.WriteOptions;
 import io.dlanalyze.trace.synthetic.Fault;
 import io.dlanalyze.trace.synthetic.SyntheticTrace;
@@ -43,7 +43,7 @@ class ArrowTraceReaderTest {
 
   private static List<String> syntheticRows() {
     try (TraceReader reader = SYNTHETIC.open(ReadOptions.all().withBatchRows(1000))) {
-      return TestTraces.rows(reader);
+      return TraceRows.text(reader);
     }
   }
 
@@ -75,7 +75,7 @@ class ArrowTraceReaderTest {
       try (ArrowTraceReader reader =
           ArrowTraceReader.open(
               path, format, ReadOptions.all().withBatchRows(batchRows), allocator)) {
-        List<String> rows = TestTraces.rows(reader);
+        List<String> rows = TraceRows.text(reader);
         result =
             new Result(rows, reader.truncated(), reader.warnings(), reader.recordBatchesRead());
       }
@@ -99,7 +99,7 @@ class ArrowTraceReaderTest {
         assertThat(reader.columnsInFile()).isEqualTo(Column.all());
         assertThat(reader.totalRows())
             .isEqualTo(format == TraceFormat.ARROW_FILE ? SYNTHETIC.totalRows() : -1);
-        assertThat(TestTraces.rows(reader)).isEqualTo(syntheticRows());
+        assertThat(TraceRows.text(reader)).isEqualTo(syntheticRows());
         assertThat(reader.truncated()).isFalse();
         assertThat(reader.warnings()).isEmpty();
         assertThat(reader.rowsRead()).isEqualTo(SYNTHETIC.totalRows());
@@ -126,7 +126,7 @@ class ArrowTraceReaderTest {
     Path renamed = Files.move(written, dir.resolve("no-extension.bin"));
     try (TraceReader reader = TraceReaders.open(renamed, ReadOptions.all())) {
       assertThat(reader.format()).isEqualTo(format);
-      assertThat(TestTraces.rows(reader)).isEqualTo(syntheticRows());
+      assertThat(TraceRows.text(reader)).isEqualTo(syntheticRows());
     }
   }
 
@@ -136,12 +136,12 @@ class ArrowTraceReaderTest {
     EnumSet<Column> wanted = EnumSet.of(Column.STEP, Column.PHASE, Column.MEAN);
     List<String> expected;
     try (TraceReader reader = SYNTHETIC.open(ReadOptions.columns(wanted))) {
-      expected = TestTraces.rows(reader);
+      expected = TraceRows.text(reader);
     }
     try (TraceReader reader =
         TraceReaders.open(path, ReadOptions.columns(wanted).withBatchRows(50))) {
       assertThat(reader.batch().columns()).isEqualTo(wanted);
-      assertThat(TestTraces.rows(reader)).isEqualTo(expected);
+      assertThat(TraceRows.text(reader)).isEqualTo(expected);
     }
   }
 
@@ -353,7 +353,7 @@ class ArrowTraceReaderTest {
                   Column.MEAN,
                   Column.STD,
                   Column.NAN_COUNT));
-      assertThat(TestTraces.rows(reader))
+      assertThat(TraceRows.text(reader))
           .containsExactly(
               "epoch=0 | batch=0 | step=0 | layer_index=0 | layer_name=[fc1] | layer_type=[Linear]"
                   + " | phase=[forward] | mean=0.5 | std=0.25 | min=null | max=null | l2_norm=null"
@@ -404,7 +404,7 @@ class ArrowTraceReaderTest {
     foreign.write(path, false, V1, List.of(List.of(first), List.of(second)), before);
     foreign.close();
     try (TraceReader reader = TraceReaders.open(path, ReadOptions.all().withBatchRows(1))) {
-      List<String> rows = TestTraces.rows(reader);
+      List<String> rows = TraceRows.text(reader);
       assertThat(rows).hasSize(2);
       assertThat(rows.get(0)).contains("layer_name=[fc0]", "phase=[forward]", "mean=1.0");
       assertThat(rows.get(1)).contains("layer_name=[fc1]", "phase=[backward]", "mean=2.0");

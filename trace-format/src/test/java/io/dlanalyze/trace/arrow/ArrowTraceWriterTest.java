@@ -11,6 +11,7 @@ import io.dlanalyze.trace.TraceDictionary;
 import io.dlanalyze.trace.TraceFormat;
 import io.dlanalyze.trace.TraceReader;
 import io.dlanalyze.trace.TraceReaders;
+import io.dlanalyze.trace.TraceRows;
 import io.dlanalyze.trace.WriteOptions;
 import io.dlanalyze.trace.synthetic.SyntheticTrace;
 import java.io.IOException;
@@ -105,7 +106,7 @@ class ArrowTraceWriterTest {
     }
     try (TraceReader reader = TraceReaders.open(path, ReadOptions.all())) {
       assertThat(reader.columnsInFile()).isEqualTo(Column.all());
-      List<String> rows = TestTraces.rows(reader);
+      List<String> rows = TraceRows.text(reader);
       assertThat(rows).hasSize(170);
       assertThat(rows.get(0))
           .endsWith(
@@ -154,7 +155,7 @@ class ArrowTraceWriterTest {
       }
       Path snapshot = Files.copy(temporary, dir.resolve("snapshot.arrows"));
       try (TraceReader crashed = TraceReaders.open(snapshot, ReadOptions.all())) {
-        assertThat(TestTraces.rows(crashed)).hasSize(20);
+        assertThat(TraceRows.text(crashed)).hasSize(20);
         assertThat(crashed.truncated()).isTrue();
         assertThat(crashed.warnings())
             .containsExactly(

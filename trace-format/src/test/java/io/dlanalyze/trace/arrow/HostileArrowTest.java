@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 import io.dlanalyze.trace.ErrorCode;
 import io.dlanalyze.trace.ReadOptions;
-import io.dlanalyze.trace.TraceFormat;
+import io.dlanalyze.trace.TestTraces;
 import io.dlanalyze.trace.TraceFormatException;
 import io.dlanalyze.trace.TraceReader;
 import io.dlanalyze.trace.TraceReaders;
@@ -38,20 +38,10 @@ class HostileArrowTest {
   record Span(int start, int bodyStart, int end, byte type) {}
 
   private Path write(String name, String compression) {
-    Path path = dir.resolve(name);
-    try (TraceReader source = TRACE.open(ReadOptions.all())) {
-      var writer =
-          ArrowTraceWriter.create(
-              path,
-              TraceFormat.fromExtension(path).orElseThrow(),
-              source.metadata(),
-              WriteOptions.defaults().withRowGroupRows(100).withCompression(compression));
-      while (source.next()) {
-        writer.write(source.batch());
-      }
-      writer.close();
-    }
-    return path;
+    return TestTraces.write(
+        dir.resolve(name),
+        TRACE,
+        WriteOptions.defaults().withRowGroupRows(100).withCompression(compression));
   }
 
   /** The messages of a stream (or of a file from byte 8), found by their framing. */
@@ -170,12 +160,12 @@ class HostileArrowTest {
 
   @Test
   void compressedStreams_readLikeUncompressedOnes() throws IOException {
-    List<String> plain = io.dlanalyze.trace.TestTraces.readRows(write("p.arrows", "default"), 64);
+    List<String> plain = io.dlanalyze.trace.TraceRows.text(write("p.arrows", "default"), 64);
     for (String codec : List.of("zstd", "lz4")) {
       Path stream = write(codec + ".arrows", codec);
       Path file = write(codec + ".arrow", codec);
-      assertThat(io.dlanalyze.trace.TestTraces.readRows(stream, 64)).isEqualTo(plain);
-      assertThat(io.dlanalyze.trace.TestTraces.readRows(file, 64)).isEqualTo(plain);
+      assertThat(io.dlanalyze.trace.TraceRows.text(stream, 64)).isEqualTo(plain);
+      assertThat(io.dlanalyze.trace.TraceRows.text(file, 64)).isEqualTo(plain);
       assertThat(Files.size(stream)).isLessThan(Files.size(dir.resolve("p.arrows")));
     }
   }

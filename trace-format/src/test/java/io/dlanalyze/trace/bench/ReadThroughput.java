@@ -6,11 +6,10 @@ import static java.util.Locale.ROOT;
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.ColumnType;
 import io.dlanalyze.trace.ReadOptions;
+import io.dlanalyze.trace.TestTraces;
 import io.dlanalyze.trace.TraceBatch;
 import io.dlanalyze.trace.TraceReader;
 import io.dlanalyze.trace.TraceReaders;
-import io.dlanalyze.trace.TraceWriter;
-import io.dlanalyze.trace.TraceWriters;
 import io.dlanalyze.trace.WriteOptions;
 import io.dlanalyze.trace.synthetic.Fault;
 import io.dlanalyze.trace.synthetic.SyntheticTrace;
@@ -74,13 +73,7 @@ public final class ReadThroughput {
             .fault(Fault.nan(3, steps * 9 / 10))
             .build();
     long start = System.nanoTime();
-    try (TraceReader source = trace.open(ReadOptions.all());
-        TraceWriter writer =
-            TraceWriters.create(path, source.metadata(), WriteOptions.defaults())) {
-      while (source.next()) {
-        writer.write(source.batch());
-      }
-    }
+    TestTraces.write(path, trace, WriteOptions.defaults());
     double seconds = (System.nanoTime() - start) / 1e9;
     System.out.printf(
         ROOT,

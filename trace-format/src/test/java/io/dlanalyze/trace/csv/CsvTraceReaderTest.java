@@ -13,6 +13,7 @@ import io.dlanalyze.trace.TraceFormatException;
 import io.dlanalyze.trace.TraceMetadata;
 import io.dlanalyze.trace.TraceReader;
 import io.dlanalyze.trace.TraceReaders;
+import io.dlanalyze.trace.TraceRows;
 import io.dlanalyze.trace.WriteOptions;
 import io.dlanalyze.trace.synthetic.Fault;
 import io.dlanalyze.trace.synthetic.SyntheticTrace;
@@ -39,7 +40,7 @@ class CsvTraceReaderTest {
 
   private static List<String> rows(Path path) {
     try (TraceReader reader = TraceReaders.open(path, ReadOptions.all())) {
-      return TestTraces.rows(reader);
+      return TraceRows.text(reader);
     }
   }
 
@@ -154,7 +155,7 @@ class CsvTraceReaderTest {
           .containsExactly(
               "no metadata: run.csv.meta.json does not exist (nor run.meta.json); the metadata is"
                   + " empty");
-      assertThat(TestTraces.rows(reader)).hasSize(1);
+      assertThat(TraceRows.text(reader)).hasSize(1);
     }
   }
 
@@ -276,7 +277,7 @@ class CsvTraceReaderTest {
             "cut.csv",
             HEADER + "0,0,0,0,fc1,forward,1.0\n0,0,1,0,fc1,forward,2.0\n0,0,2,0,fc1,for");
     try (TraceReader reader = TraceReaders.open(path, ReadOptions.all().withBatchRows(1))) {
-      assertThat(TestTraces.rows(reader)).hasSize(2);
+      assertThat(TraceRows.text(reader)).hasSize(2);
       assertThat(reader.truncated()).isTrue();
       assertThat(reader.warnings())
           .contains(
@@ -289,7 +290,7 @@ class CsvTraceReaderTest {
   void next_cutInsideAQuotedField_droppedAsTruncated() throws IOException {
     Path path = csv("cutq.csv", HEADER + "0,0,0,0,fc1,forward,1.0\n0,0,1,0,\"fc,\n");
     try (TraceReader reader = TraceReaders.open(path, ReadOptions.all())) {
-      assertThat(TestTraces.rows(reader)).hasSize(1);
+      assertThat(TraceRows.text(reader)).hasSize(1);
       assertThat(reader.truncated()).isTrue();
     }
   }
@@ -362,20 +363,10 @@ class CsvTraceReaderTest {
             .build();
     Path arrow = dir.resolve("big.arrows");
     Path csv = dir.resolve("big.csv");
-    try (TraceReader source = trace.open(ReadOptions.all())) {
-      io.dlanalyze.trace.TraceWriter a =
-          io.dlanalyze.trace.TraceWriters.create(arrow, source.metadata(), WriteOptions.defaults());
-      io.dlanalyze.trace.TraceWriter c =
-          io.dlanalyze.trace.TraceWriters.create(csv, source.metadata(), WriteOptions.defaults());
-      while (source.next()) {
-        a.write(source.batch());
-        c.write(source.batch());
-      }
-      a.close();
-      c.close();
-    }
+    TestTraces.write(arrow, trace, WriteOptions.defaults());
+    TestTraces.write(csv, trace, WriteOptions.defaults());
     assertThat(Files.size(csv)).isGreaterThan(3L << 20);
-    assertThat(TestTraces.readRows(csv, 999)).isEqualTo(TestTraces.readRows(arrow, 4096));
+    assertThat(TraceRows.text(csv, 999)).isEqualTo(TraceRows.text(arrow, 4096));
 
     // rows longer than the scanner's chunk, in a column the reader ignores (names are capped)
     String huge = "n".repeat(3 << 20);
@@ -398,7 +389,7 @@ class CsvTraceReaderTest {
     Path path = csv("p.csv", HEADER + "0,0,7,0,fc1,forward,not-a-number\n");
     try (TraceReader reader =
         TraceReaders.open(path, ReadOptions.columns(EnumSet.of(Column.STEP, Column.STD)))) {
-      assertThat(TestTraces.rows(reader)).containsExactly("step=7 | std=null");
+      assertThat(TraceRows.text(reader)).containsExactly("step=7 | std=null");
     }
   }
 }

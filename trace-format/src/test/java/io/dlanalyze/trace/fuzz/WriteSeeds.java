@@ -1,13 +1,10 @@
 package io.dlanalyze.trace.fuzz;
 
-import io.dlanalyze.trace.ReadOptions;
+import io.dlanalyze.trace.HostileTraces;
 import io.dlanalyze.trace.TestTraces;
 import io.dlanalyze.trace.TraceBatch;
 import io.dlanalyze.trace.TraceDictionary;
 import io.dlanalyze.trace.TraceMetadata;
-import io.dlanalyze.trace.TraceReader;
-import io.dlanalyze.trace.TraceWriter;
-import io.dlanalyze.trace.TraceWriters;
 import io.dlanalyze.trace.WriteOptions;
 import io.dlanalyze.trace.synthetic.Fault;
 import io.dlanalyze.trace.synthetic.SyntheticTrace;
@@ -35,17 +32,10 @@ final class WriteSeeds {
         SyntheticTrace.builder().layers(2).steps(4).stepsPerEpoch(2).fault(Fault.nan(1, 2)).build();
     for (String ext : new String[] {"parquet", "arrow", "arrows", "csv"}) {
       Path synthetic = tmp.resolve("synthetic." + ext);
-      try (TraceReader source = small.open(ReadOptions.all())) {
-        WriteOptions options = WriteOptions.defaults().withRowGroupRows(20);
-        try (TraceWriter writer = TraceWriters.create(synthetic, source.metadata(), options)) {
-          while (source.next()) {
-            writer.write(source.batch());
-          }
-        }
-      }
+      TestTraces.write(synthetic, small, WriteOptions.defaults().withRowGroupRows(20));
       Path hostile = tmp.resolve("hostile." + ext);
       TraceDictionary dictionary = new TraceDictionary();
-      TraceBatch batch = TestTraces.hostileBatch(dictionary, 1);
+      TraceBatch batch = HostileTraces.batch(dictionary, 1);
       TestTraces.write(
           hostile, TraceMetadata.empty(), WriteOptions.defaults().withRowGroupRows(11), batch);
       String dir =

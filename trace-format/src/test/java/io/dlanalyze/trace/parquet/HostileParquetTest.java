@@ -5,12 +5,14 @@ import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 import com.github.luben.zstd.Zstd;
 import io.dlanalyze.trace.ErrorCode;
+import io.dlanalyze.trace.HostileTraces;
+import io.dlanalyze.trace.MemoryTrace;
 import io.dlanalyze.trace.ParquetSurgery;
 import io.dlanalyze.trace.ReadOptions;
-import io.dlanalyze.trace.TestTraces;
 import io.dlanalyze.trace.TraceFormatException;
 import io.dlanalyze.trace.TraceReader;
 import io.dlanalyze.trace.TraceReaders;
+import io.dlanalyze.trace.TraceRows;
 import io.dlanalyze.trace.WriteOptions;
 import io.dlanalyze.trace.synthetic.SyntheticTrace;
 import java.io.IOException;
@@ -43,24 +45,16 @@ class HostileParquetTest {
   }
 
   private Path writeTrace(String name) {
-    Path path = dir.resolve(name);
-    SyntheticTrace trace = SyntheticTrace.builder().layers(2).steps(3).build();
-    try (TraceReader source = trace.open(ReadOptions.all())) {
-      ParquetTraceWriter writer =
-          ParquetTraceWriter.create(path, TestTraces.metadata(), WriteOptions.defaults());
-      while (source.next()) {
-        writer.write(source.batch());
-      }
-      writer.close();
-    }
-    return path;
+    return MemoryTrace.of(SyntheticTrace.builder().layers(2).steps(3).build())
+        .withMetadata(HostileTraces.metadata())
+        .write(dir.resolve(name), WriteOptions.defaults());
   }
 
   @Test
   void footerWhoseMetadataListCountIsOverwritten_corruptNotAMissingKey() throws IOException {
     Path path = writeTrace("keys.parquet");
     byte[] bytes = Files.readAllBytes(path);
-    int keys = TestTraces.metadata().asMap().size();
+    int keys = HostileTraces.metadata().asMap().size();
     assertThat(keys).isLessThan(15);
     byte listHeader = (byte) (keys << 4 | 12); // compact protocol: size, then struct type
     int at = -1;
@@ -123,7 +117,7 @@ class HostileParquetTest {
     ParquetTestFile signed = ParquetTestFile.v1Trace(2);
     Path file = dir.resolve("signed.parquet");
     signed.column("step", "required int64 (INTEGER(64,true))", signed.values("step")).write(file);
-    assertThat(TestTraces.readRows(file, 10)).hasSize(8);
+    assertThat(TraceRows.text(file, 10)).hasSize(8);
   }
 
   @Test
@@ -159,6 +153,6 @@ class HostileParquetTest {
           }
           return data;
         });
-    assertThat(TestTraces.readRows(lzo, 10)).hasSize(12);
+    assertThat(TraceRows.text(lzo, 10)).hasSize(12);
   }
 }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.ParquetSurgery;
 import io.dlanalyze.trace.ReadOptions;
+import io.dlanalyze.trace.TestTraces;
 import io.dlanalyze.trace.TraceReader;
 import io.dlanalyze.trace.TraceReaders;
 import io.dlanalyze.trace.WriteOptions;
@@ -35,14 +36,7 @@ class ManyRowGroupsSmallHeapTest {
   void read_fortyThousandOneRowRowGroups_fitsInTheSmallHeap() throws IOException {
     Path one = dir.resolve("one.parquet");
     SyntheticTrace trace = SyntheticTrace.builder().layers(1).steps(1).build();
-    try (TraceReader source = trace.open(ReadOptions.all())) {
-      ParquetTraceWriter writer =
-          ParquetTraceWriter.create(
-              one, source.metadata(), WriteOptions.defaults().withRowGroupRows(1));
-      source.next();
-      writer.write(source.batch());
-      writer.close();
-    }
+    TestTraces.write(one, trace, WriteOptions.defaults().withRowGroupRows(1));
     byte[] bytes = Files.readAllBytes(one);
     FileMetaData footer = ParquetSurgery.footer(bytes);
     RowGroup first = footer.getRow_groups().get(0);

@@ -4,10 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.dlanalyze.trace.ReadOptions;
+import io.dlanalyze.trace.TestTraces;
 import io.dlanalyze.trace.TraceReader;
 import io.dlanalyze.trace.TraceReaders;
-import io.dlanalyze.trace.TraceWriter;
-import io.dlanalyze.trace.TraceWriters;
 import io.dlanalyze.trace.WriteOptions;
 import io.dlanalyze.trace.synthetic.SyntheticTrace;
 import java.nio.file.Path;
@@ -33,14 +32,7 @@ class NoHadoopTest {
     SyntheticTrace trace = SyntheticTrace.builder().layers(2).steps(50).build();
     for (String codec : new String[] {"zstd", "snappy", "uncompressed"}) {
       Path path = dir.resolve(codec + ".parquet");
-      try (TraceReader source = trace.open(ReadOptions.all());
-          TraceWriter writer =
-              TraceWriters.create(
-                  path, source.metadata(), WriteOptions.defaults().withCompression(codec))) {
-        while (source.next()) {
-          writer.write(source.batch());
-        }
-      }
+      TestTraces.write(path, trace, WriteOptions.defaults().withCompression(codec));
       try (TraceReader reader = TraceReaders.open(path, ReadOptions.all())) {
         long rows = 0;
         while (reader.next()) {

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.catchThrowableOfType;
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.ErrorCode;
 import io.dlanalyze.trace.ReadOptions;
+import io.dlanalyze.trace.TestTraces;
 import io.dlanalyze.trace.TraceBatch;
 import io.dlanalyze.trace.TraceDictionary;
 import io.dlanalyze.trace.TraceFormatException;
@@ -146,15 +147,7 @@ class ParallelDecodeTest {
             .optionalPhases(true)
             .fault(Fault.nan(5, 1_200))
             .build();
-    try (TraceReader source = trace.open(ReadOptions.all())) {
-      ParquetTraceWriter writer =
-          ParquetTraceWriter.create(
-              file, source.metadata(), WriteOptions.defaults().withRowGroupRows(10_000));
-      while (source.next()) {
-        writer.write(source.batch());
-      }
-      writer.close();
-    }
+    TestTraces.write(file, trace, WriteOptions.defaults().withRowGroupRows(10_000));
     assertThat(trace.totalRows()).isGreaterThan(90_000);
     assertSameWithOneTwoAndThreeThreads(file, ReadOptions.all());
     assertSameWithOneTwoAndThreeThreads(file, ReadOptions.all().withBatchRows(4_097));

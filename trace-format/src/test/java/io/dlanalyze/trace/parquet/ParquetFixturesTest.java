@@ -8,6 +8,7 @@ import io.dlanalyze.trace.ReadOptions;
 import io.dlanalyze.trace.TraceFormat;
 import io.dlanalyze.trace.TraceReader;
 import io.dlanalyze.trace.TraceReaders;
+import io.dlanalyze.trace.TraceRows;
 import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -62,7 +63,7 @@ class ParquetFixturesTest {
   @Test
   void read_v1ZstdClean_rowsFollowTheFixtureLayout() {
     TraceRows rows = read(V1_ZSTD_CLEAN, ReadOptions.all());
-    assertThat(rows.rows).isEqualTo(ROWS);
+    assertThat(rows.size()).isEqualTo(ROWS);
     checkLayout(rows);
     double[] mean = rows.doubles(Column.MEAN);
     long[] nanCount = rows.get(Column.NAN_COUNT).bits();
@@ -113,7 +114,7 @@ class ParquetFixturesTest {
   void read_v2SnappyAndV1Zstd_identicalColumns() {
     TraceRows v1 = read(V1_ZSTD_CLEAN, ReadOptions.all());
     TraceRows v2 = read(V2_SNAPPY_CLEAN, ReadOptions.all());
-    assertThat(v2.rows).isEqualTo(ROWS);
+    assertThat(v2.size()).isEqualTo(ROWS);
     for (Column column : Column.values()) {
       assertThat(v2.get(column)).as(column.wireName()).isEqualTo(v1.get(column));
     }
@@ -139,10 +140,10 @@ class ParquetFixturesTest {
   void read_batchRows1And7AndLarge_sameRows() {
     for (Path fixture : new Path[] {V2_SNAPPY_CLEAN, V1_ZSTD_NAN}) {
       TraceRows whole = read(fixture, ReadOptions.all().withBatchRows(1 << 20));
-      assertThat(read(fixture, ReadOptions.all().withBatchRows(7)).columns)
-          .isEqualTo(whole.columns);
-      assertThat(read(fixture, ReadOptions.all().withBatchRows(1)).columns)
-          .isEqualTo(whole.columns);
+      assertThat(read(fixture, ReadOptions.all().withBatchRows(7)).columns())
+          .isEqualTo(whole.columns());
+      assertThat(read(fixture, ReadOptions.all().withBatchRows(1)).columns())
+          .isEqualTo(whole.columns());
     }
   }
 
@@ -167,7 +168,7 @@ class ParquetFixturesTest {
       assertThat(reader.batch().columns()).isEqualTo(four);
       assertThat(reader.columnsInFile()).isEqualTo(EnumSet.allOf(Column.class));
       TraceRows projected = TraceRows.readAll(reader);
-      assertThat(projected.columns.keySet()).isEqualTo(four);
+      assertThat(projected.columns().keySet()).isEqualTo(four);
       for (Column column : four) {
         assertThat(projected.get(column)).as(column.wireName()).isEqualTo(all.get(column));
       }

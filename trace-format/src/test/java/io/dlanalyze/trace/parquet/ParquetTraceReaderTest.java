@@ -7,11 +7,13 @@ import static org.assertj.core.api.Assertions.catchThrowableOfType;
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.ErrorCode;
 import io.dlanalyze.trace.ReadOptions;
+import io.dlanalyze.trace.TestTraces;
 import io.dlanalyze.trace.TraceBatch;
 import io.dlanalyze.trace.TraceFormatException;
 import io.dlanalyze.trace.TraceMetadata;
 import io.dlanalyze.trace.TraceReader;
 import io.dlanalyze.trace.TraceReaders;
+import io.dlanalyze.trace.TraceRows;
 import io.dlanalyze.trace.TraceWriter;
 import io.dlanalyze.trace.WriteOptions;
 import io.dlanalyze.trace.synthetic.Fault;
@@ -44,16 +46,8 @@ class ParquetTraceReaderTest {
   private static final SyntheticTrace SMALL =
       SyntheticTrace.builder().layers(3).steps(500).seed(3).fault(Fault.nan(1, 400)).build();
 
-  private Path writeSynthetic(Path path, SyntheticTrace trace, int rowGroupRows) {
-    try (TraceReader source = trace.open(ReadOptions.all());
-        TraceWriter writer =
-            ParquetTraceWriter.create(
-                path, source.metadata(), WriteOptions.defaults().withRowGroupRows(rowGroupRows))) {
-      while (source.next()) {
-        writer.write(source.batch());
-      }
-    }
-    return path;
+  private static Path writeSynthetic(Path path, SyntheticTrace trace, int rowGroupRows) {
+    return TestTraces.write(path, trace, WriteOptions.defaults().withRowGroupRows(rowGroupRows));
   }
 
   private static TraceFormatException openFails(Path path) {
@@ -296,7 +290,7 @@ class ParquetTraceReaderTest {
       assertThat(reader.columnsInFile()).isEqualTo(EnumSet.allOf(Column.class));
       TraceRows rows = TraceRows.readAll(reader);
       TraceRows expected = read(strictFile, ReadOptions.all());
-      assertThat(rows.columns).isEqualTo(expected.columns);
+      assertThat(rows.columns()).isEqualTo(expected.columns());
     }
   }
 
@@ -403,8 +397,8 @@ class ParquetTraceReaderTest {
         .write(reference);
     TraceRows expected = read(reference, ReadOptions.all());
     // The reference read matches the values written, so every variant is checked against them.
-    assertThat(expected.rows).isEqualTo(1_200);
-    for (int r = 0; r < expected.rows; r++) {
+    assertThat(expected.size()).isEqualTo(1_200);
+    for (int r = 0; r < expected.size(); r++) {
       assertThat(expected.get(Column.STD).nulls()[r]).isEqualTo(std[r] == null);
       assertThat(expected.get(Column.NUMEL).nulls()[r]).isEqualTo(numel[r] == null);
       if (std[r] != null) {
@@ -448,11 +442,11 @@ class ParquetTraceReaderTest {
             file.write(path);
             for (int batchRows : new int[] {33, 1 << 16}) {
               TraceRows rows = read(path, ReadOptions.all().withBatchRows(batchRows));
-              assertThat(rows.columns)
+              assertThat(rows.columns())
                   .as(
                       "v2=%s dictionary=%s split=%s codec=%s batchRows=%d",
                       v2, dictionary, split, codec, batchRows)
-                  .isEqualTo(expected.columns);
+                  .isEqualTo(expected.columns());
             }
           }
         }
@@ -489,7 +483,7 @@ class ParquetTraceReaderTest {
             org.apache.parquet.column.Encoding.PLAIN);
 
     TraceRows rows = read(path, ReadOptions.all().withBatchRows(1_000));
-    for (int r = 0; r < rows.rows; r++) {
+    for (int r = 0; r < rows.size(); r++) {
       assertThat(rows.get(Column.LAYER_NAME).strings()[r]).isEqualTo(names[r]);
       assertThat(rows.doubles(Column.MIN)[r]).isEqualTo(min[r]);
     }
@@ -528,7 +522,7 @@ class ParquetTraceReaderTest {
       assertThat(reader.totalRows()).isEqualTo(trace.totalRows());
       assertThat(reader.metadata()).isEqualTo(trace.metadata());
       TraceRows rows = TraceRows.readAll(reader);
-      assertThat(rows.columns).isEqualTo(read(single, ReadOptions.all()).columns);
+      assertThat(rows.columns()).isEqualTo(read(single, ReadOptions.all()).columns());
     }
   }
 

@@ -7,13 +7,14 @@ import static org.assertj.core.api.Assertions.catchThrowableOfType;
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.ErrorCode;
 import io.dlanalyze.trace.ReadOptions;
+import io.dlanalyze.trace.TestTraces;
 import io.dlanalyze.trace.TraceBatch;
 import io.dlanalyze.trace.TraceDictionary;
 import io.dlanalyze.trace.TraceFormatException;
 import io.dlanalyze.trace.TraceMetadata;
 import io.dlanalyze.trace.TraceReader;
+import io.dlanalyze.trace.TraceRows;
 import io.dlanalyze.trace.TraceWriter;
-import io.dlanalyze.trace.TraceWriters;
 import io.dlanalyze.trace.WriteOptions;
 import io.dlanalyze.trace.synthetic.Fault;
 import io.dlanalyze.trace.synthetic.SyntheticTrace;
@@ -45,15 +46,6 @@ class ParquetTraceWriterTest {
           .fault(Fault.nan(2, 600))
           .build();
 
-  private static Path write(Path path, TraceReader source, WriteOptions options) {
-    try (TraceWriter writer = TraceWriters.create(path, source.metadata(), options)) {
-      while (source.next()) {
-        writer.write(source.batch());
-      }
-    }
-    return path;
-  }
-
   private static TraceRows read(Path path) {
     try (TraceReader reader = ParquetTraceReader.open(path, ReadOptions.all())) {
       return TraceRows.readAll(reader);
@@ -79,12 +71,12 @@ class ParquetTraceWriterTest {
     for (var codec : codecs.entrySet()) {
       Path path = dir.resolve(codec.getKey() + ".parquet");
       try (TraceReader source = TRACE.open(ReadOptions.all().withBatchRows(999))) {
-        write(
-            path,
+        TestTraces.copy(
             source,
+            path,
             WriteOptions.defaults().withCompression(codec.getKey()).withRowGroupRows(5_000));
       }
-      assertThat(read(path).columns).as(codec.getKey()).isEqualTo(expected.columns);
+      assertThat(read(path).columns()).as(codec.getKey()).isEqualTo(expected.columns());
       try (TraceReader reader = ParquetTraceReader.open(path, ReadOptions.all())) {
         assertThat(reader.metadata()).isEqualTo(TRACE.metadata());
         assertThat(List.copyOf(reader.metadata().asMap().keySet()))
@@ -101,7 +93,7 @@ class ParquetTraceWriterTest {
   void create_defaults_zstdV1SchemaDictionaryStrings() {
     Path path;
     try (TraceReader source = TRACE.open(ReadOptions.all())) {
-      path = write(dir.resolve("t.parquet"), source, WriteOptions.defaults());
+      path = TestTraces.copy(source, dir.resolve("t.parquet"), WriteOptions.defaults());
     }
     ParquetPart part = footer(path);
     // the reader does not keep column orders (statistics are not read)
@@ -138,7 +130,8 @@ class ParquetTraceWriterTest {
     Path path;
     try (TraceReader source = trace.open(ReadOptions.all().withBatchRows(1_234))) {
       path =
-          write(dir.resolve("t.parquet"), source, WriteOptions.defaults().withRowGroupRows(3_000));
+          TestTraces.copy(
+              source, dir.resolve("t.parquet"), WriteOptions.defaults().withRowGroupRows(3_000));
     }
     List<Long> groups = new ArrayList<>();
     ParquetPart part = footer(path);
@@ -167,12 +160,14 @@ class ParquetTraceWriterTest {
       Path path;
       try (TraceReader source = trace.open(ReadOptions.all().withBatchRows(50))) {
         path =
-            write(
-                dir.resolve("g" + rows + ".parquet"),
+            TestTraces.copy(
                 source,
+                dir.resolve("g" + rows + ".parquet"),
                 WriteOptions.defaults().withRowGroupRows(rows));
       }
-      assertThat(read(path).columns).as("row groups of %d rows", rows).isEqualTo(expected.columns);
+      assertThat(read(path).columns())
+          .as("row groups of %d rows", rows)
+          .isEqualTo(expected.columns());
     }
   }
 
@@ -248,13 +243,13 @@ class ParquetTraceWriterTest {
     EnumSet<Column> required = EnumSet.copyOf(Column.required());
     Path path;
     try (TraceReader source = TRACE.open(ReadOptions.columns(required))) {
-      path = write(dir.resolve("required-only.parquet"), source, WriteOptions.defaults());
+      path = TestTraces.copy(source, dir.resolve("required-only.parquet"), WriteOptions.defaults());
     }
     TraceRows rows = read(path);
-    assertThat(rows.rows).isEqualTo((int) TRACE.totalRows());
+    assertThat(rows.size()).isEqualTo((int) TRACE.totalRows());
     for (Column column : Column.values()) {
       boolean[] nulls = rows.get(column).nulls();
-      for (int i = 0; i < rows.rows; i += 97) {
+      for (int i = 0; i < rows.size(); i += 97) {
         assertThat(nulls[i]).as(column.wireName()).isEqualTo(column.isNullable());
       }
     }
@@ -351,9 +346,9 @@ class ParquetTraceWriterTest {
     Path fixture = ParquetFixturesTest.V1_ZSTD_NAN;
     Path copy = dir.resolve("copy.parquet");
     try (TraceReader source = ParquetTraceReader.open(fixture, ReadOptions.all())) {
-      write(copy, source, WriteOptions.defaults().withCompression("snappy"));
+      TestTraces.copy(source, copy, WriteOptions.defaults().withCompression("snappy"));
     }
-    assertThat(read(copy).columns).isEqualTo(read(fixture).columns);
+    assertThat(read(copy).columns()).isEqualTo(read(fixture).columns());
     try (TraceReader a = ParquetTraceReader.open(fixture, ReadOptions.all());
         TraceReader b = ParquetTraceReader.open(copy, ReadOptions.all())) {
       assertThat(b.metadata()).isEqualTo(a.metadata());

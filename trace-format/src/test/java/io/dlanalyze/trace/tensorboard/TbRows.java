@@ -2,9 +2,8 @@ package io.dlanalyze.trace.tensorboard;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.dlanalyze.trace.Column;
+import io.dlanalyze.trace.MemoryTrace;
 import io.dlanalyze.trace.ReadOptions;
-import io.dlanalyze.trace.TraceBatch;
 import io.dlanalyze.trace.TraceReader;
 import io.dlanalyze.trace.TraceReaders;
 import java.io.IOException;
@@ -16,7 +15,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
 
-/** Test helpers: the committed TensorBoard fixtures, and a trace read into plain rows. */
+/**
+ * Test helpers: the committed TensorBoard fixtures, and a trace read (through {@link MemoryTrace})
+ * into rows shaped for comparing with the generator's numpy facts.
+ */
 final class TbRows {
   private TbRows() {}
 
@@ -68,29 +70,24 @@ final class TbRows {
   /** Reads a whole trace, in small batches so batch boundaries are crossed. */
   static List<Row> read(TraceReader reader) {
     List<Row> rows = new ArrayList<>();
-    TraceBatch batch = reader.batch();
-    while (reader.next()) {
-      for (int r = 0; r < batch.size(); r++) {
-        rows.add(
-            new Row(
-                batch.longs(Column.STEP)[r],
-                batch.ints(Column.EPOCH)[r],
-                batch.ints(Column.BATCH)[r],
-                batch.ints(Column.LAYER_INDEX)[r],
-                batch.dictionary().layerName(batch.ints(Column.LAYER_NAME)[r]),
-                batch.isNull(Column.LAYER_TYPE, r)
-                    ? null
-                    : batch.dictionary().layerType(batch.ints(Column.LAYER_TYPE)[r]),
-                batch.dictionary().phaseName(batch.ints(Column.PHASE)[r]),
-                batch.doubles(Column.MEAN)[r],
-                value(batch, Column.STD, r),
-                value(batch, Column.MIN, r),
-                value(batch, Column.MAX, r),
-                value(batch, Column.L2_NORM, r),
-                batch.isNull(Column.NUMEL, r) ? -1 : batch.longs(Column.NUMEL)[r],
-                batch.isNull(Column.ZERO_FRACTION, r),
-                batch.isNull(Column.NAN_COUNT, r) && batch.isNull(Column.INF_COUNT, r)));
-      }
+    for (MemoryTrace.Row r : MemoryTrace.copyOf(reader).rows()) {
+      rows.add(
+          new Row(
+              r.step(),
+              r.epoch(),
+              r.batch(),
+              r.layerIndex(),
+              r.layerName(),
+              r.layerType(),
+              r.phase(),
+              r.mean(),
+              orNaN(r.std()),
+              orNaN(r.min()),
+              orNaN(r.max()),
+              orNaN(r.l2Norm()),
+              r.numel() == null ? -1 : r.numel(),
+              r.zeroFraction() == null,
+              r.nanCount() == null && r.infCount() == null));
     }
     return rows;
   }
@@ -101,8 +98,8 @@ final class TbRows {
     }
   }
 
-  private static double value(TraceBatch batch, Column column, int row) {
-    return batch.isNull(column, row) ? Double.NaN : batch.doubles(column)[row];
+  private static double orNaN(Double value) {
+    return value == null ? Double.NaN : value;
   }
 
   /** The rows of one phase (and layer, for per-layer phases), in order. */
