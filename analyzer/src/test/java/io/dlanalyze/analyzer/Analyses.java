@@ -1,12 +1,16 @@
 package io.dlanalyze.analyzer;
 
+import io.dlanalyze.trace.LayerInfo;
 import io.dlanalyze.trace.MemoryTrace;
 import io.dlanalyze.trace.ReadOptions;
+import io.dlanalyze.trace.TraceMetadata;
 import io.dlanalyze.trace.TraceReader;
 import io.dlanalyze.trace.synthetic.Fault;
 import io.dlanalyze.trace.synthetic.SyntheticTrace;
+import java.util.ArrayList;
+import java.util.List;
 
-/** Test helpers: analyse synthetic traces in memory. */
+/** Test helpers: analyse synthetic and hand-written ({@link MemoryTrace}) traces in memory. */
 public final class Analyses {
   private Analyses() {}
 
@@ -47,28 +51,29 @@ public final class Analyses {
   }
 
   /**
+   * The findings of one detector, with default thresholds, on a hand-written trace ({@link
+   * MemoryTrace#scripted} or {@link MemoryTrace#builder}).
+   */
+  public static List<Finding> findings(MemoryTrace.Builder trace, String detectorId) {
+    return analyze(trace.build(), only(detectorId)).findings();
+  }
+
+  /**
    * Analyses a synthetic trace whose {@code dltrace.layers} entry of {@code layer} says
    * trainable=false.
    */
   public static Report analyzeFrozen(SyntheticTrace trace, int layer, AnalysisOptions options) {
-    java.util.List<io.dlanalyze.trace.LayerInfo> layers = new java.util.ArrayList<>();
-    for (io.dlanalyze.trace.LayerInfo info : trace.metadata().layers()) {
+    List<LayerInfo> layers = new ArrayList<>();
+    for (LayerInfo info : trace.metadata().layers()) {
       layers.add(
           info.index() == layer
-              ? new io.dlanalyze.trace.LayerInfo(
+              ? new LayerInfo(
                   info.index(), info.name(), info.type(), info.activation(), info.params(), false)
               : info);
     }
-    io.dlanalyze.trace.TraceMetadata metadata =
-        trace
-            .metadata()
-            .with(
-                io.dlanalyze.trace.TraceMetadata.LAYERS,
-                io.dlanalyze.trace.TraceMetadata.layersJson(layers));
-    try (TraceReader reader = trace.open(ReadOptions.all())) {
-      MemoryTrace rows = MemoryTrace.copyOf(reader);
-      return analyze(MemoryTrace.of(metadata, rows.rows()), options);
-    }
+    TraceMetadata metadata =
+        trace.metadata().with(TraceMetadata.LAYERS, TraceMetadata.layersJson(layers));
+    return analyze(MemoryTrace.of(trace).withMetadata(metadata), options);
   }
 
   /** Options of deeplocalize mode. */
@@ -78,6 +83,6 @@ public final class Analyses {
 
   /** Default options restricted to one detector. */
   public static AnalysisOptions only(String detectorId) {
-    return AnalysisOptions.builder().enableOnly(java.util.List.of(detectorId)).build();
+    return AnalysisOptions.builder().enableOnly(List.of(detectorId)).build();
   }
 }

@@ -1,10 +1,12 @@
 package io.dlanalyze.analyzer.detectors;
 
+import static io.dlanalyze.analyzer.Analyses.findings;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Symptom;
-import io.dlanalyze.analyzer.detectors.ScriptedTrace.Stats;
+import io.dlanalyze.trace.MemoryTrace;
+import io.dlanalyze.trace.MemoryTrace.Stats;
 import io.dlanalyze.trace.Phase;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -12,8 +14,8 @@ import org.junit.jupiter.api.Test;
 class DyingReluDetectorTest {
   private static final String ID = "dying-relu";
 
-  private static ScriptedTrace relu(double lateZero, String activation) {
-    return ScriptedTrace.steps(200)
+  private static MemoryTrace.Builder relu(double lateZero, String activation) {
+    return MemoryTrace.scripted(200)
         .layer("fc1", "relu")
         .layer("fc2", activation)
         .layer("fc3", "linear")
@@ -31,7 +33,7 @@ class DyingReluDetectorTest {
 
   @Test
   void reluLayer_mostlyZeroForAWindow_fires() {
-    List<Finding> findings = relu(0.97, "relu").findings(ID);
+    List<Finding> findings = findings(relu(0.97, "relu"), ID);
 
     assertThat(findings).hasSize(1);
     Finding f = findings.get(0);
@@ -46,23 +48,23 @@ class DyingReluDetectorTest {
   @Test
   void healthyDeepReluSparsity_noFinding() {
     // 0.88 zeros: the worst healthy sample layer; DeepDiagnosis' 0.7 would fire here.
-    assertThat(relu(0.88, "relu").findings(ID)).isEmpty();
+    assertThat(findings(relu(0.88, "relu"), ID)).isEmpty();
   }
 
   @Test
   void nonReluLayer_withZeros_isNotJudged() {
-    assertThat(relu(0.99, "tanh").findings(ID)).isEmpty();
+    assertThat(findings(relu(0.99, "tanh"), ID)).isEmpty();
   }
 
   @Test
   void shortBurst_shorterThanWindow_noFinding() {
-    ScriptedTrace trace =
-        ScriptedTrace.steps(200)
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(200)
             .layer("fc1", "relu")
             .everyLayer(
                 Phase.ACTIVATION,
                 (step, layer) -> Stats.of(0.3, 0.4).withZero(step >= 60 && step < 90 ? 0.99 : 0.5));
 
-    assertThat(trace.findings(ID)).isEmpty();
+    assertThat(findings(trace, ID)).isEmpty();
   }
 }

@@ -1,11 +1,13 @@
 package io.dlanalyze.analyzer.detectors;
 
+import static io.dlanalyze.analyzer.Analyses.findings;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.Symptom;
-import io.dlanalyze.analyzer.detectors.ScriptedTrace.Stats;
+import io.dlanalyze.trace.MemoryTrace;
+import io.dlanalyze.trace.MemoryTrace.Stats;
 import io.dlanalyze.trace.Phase;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -14,8 +16,8 @@ class ExplodingGradientDetectorTest {
   private static final String ID = "exploding-gradient";
 
   /** Three layers; layer 1's gradient norm grows 3x per step from step 20, then turns Inf. */
-  private static ScriptedTrace growing(boolean toInf) {
-    return ScriptedTrace.steps(200)
+  private static MemoryTrace.Builder growing(boolean toInf) {
+    return MemoryTrace.scripted(200)
         .layer("fc1", "relu")
         .layer("fc2", "relu")
         .layer("fc3", "linear")
@@ -33,7 +35,7 @@ class ExplodingGradientDetectorTest {
 
   @Test
   void growth_beforeInf_reportsOnsetGrowthAndFirstInf() {
-    List<Finding> findings = growing(true).findings(ID);
+    List<Finding> findings = findings(growing(true), ID);
 
     assertThat(findings).hasSize(1);
     Finding f = findings.get(0);
@@ -49,7 +51,7 @@ class ExplodingGradientDetectorTest {
 
   @Test
   void growth_withRisingLoss_firesWithoutInf() {
-    List<Finding> findings = growing(false).findings(ID);
+    List<Finding> findings = findings(growing(false), ID);
 
     assertThat(findings).extracting(Finding::layerName).containsExactly("fc2");
     assertThat(findings.get(0).evidence().asMap()).doesNotContainKey("first_non_finite_step");
@@ -59,8 +61,8 @@ class ExplodingGradientDetectorTest {
   void growth_whileLossFalls_staysQuiet() {
     // A zero-initialized head wakes up the earlier layers: their gradients grow 1e4x while the loss
     // falls.
-    ScriptedTrace trace =
-        ScriptedTrace.steps(200)
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(200)
             .layer("fc1", "relu")
             .layer("fc2", "linear")
             .healthyLoss()
@@ -69,13 +71,13 @@ class ExplodingGradientDetectorTest {
                 (step, layer) ->
                     Stats.norm(layer == 0 ? 1e-4 * Math.min(1e4, Math.pow(1.5, step)) : 0.5));
 
-    assertThat(trace.findings(ID)).isEmpty();
+    assertThat(findings(trace, ID)).isEmpty();
   }
 
   @Test
   void healthyNoisyGradients_noFinding() {
-    ScriptedTrace trace =
-        ScriptedTrace.steps(300)
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(300)
             .layer("fc1", "relu")
             .layer("fc2", "relu")
             .layer("fc3", "linear")
@@ -86,20 +88,20 @@ class ExplodingGradientDetectorTest {
                     Stats.norm(
                         1.0 * (1 + 0.9 * Math.sin(step * 0.37 + layer)) * Math.exp(-step / 150.0)));
 
-    assertThat(trace.findings(ID)).isEmpty();
+    assertThat(findings(trace, ID)).isEmpty();
   }
 
   @Test
   void ratio_firstLayerDwarfsLastWhileLossFlat_fires() {
-    ScriptedTrace trace =
-        ScriptedTrace.steps(200)
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(200)
             .layer("fc1", "relu")
             .layer("fc2", "relu")
             .layer("fc3", "linear")
             .flatLoss()
             .everyLayer(Phase.GRADIENT, (step, layer) -> Stats.norm(layer == 0 ? 100.0 : 0.5));
 
-    List<Finding> findings = trace.findings(ID);
+    List<Finding> findings = findings(trace, ID);
 
     assertThat(findings).hasSize(1);
     assertThat(findings.get(0).evidence().get("rule")).isEqualTo("ratio");
@@ -109,14 +111,14 @@ class ExplodingGradientDetectorTest {
 
   @Test
   void ratio_whileLossFalls_staysQuiet() {
-    ScriptedTrace trace =
-        ScriptedTrace.steps(200)
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(200)
             .layer("fc1", "relu")
             .layer("fc2", "relu")
             .layer("fc3", "linear")
             .healthyLoss()
             .everyLayer(Phase.GRADIENT, (step, layer) -> Stats.norm(layer == 0 ? 100.0 : 0.5));
 
-    assertThat(trace.findings(ID)).isEmpty();
+    assertThat(findings(trace, ID)).isEmpty();
   }
 }

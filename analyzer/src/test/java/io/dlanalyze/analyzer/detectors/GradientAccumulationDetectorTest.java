@@ -1,5 +1,7 @@
 package io.dlanalyze.analyzer.detectors;
 
+import static io.dlanalyze.analyzer.Analyses.analyze;
+import static io.dlanalyze.analyzer.Analyses.findings;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.dlanalyze.analyzer.AnalysisOptions;
@@ -7,7 +9,8 @@ import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.RootCause;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.Symptom;
-import io.dlanalyze.analyzer.detectors.ScriptedTrace.Stats;
+import io.dlanalyze.trace.MemoryTrace;
+import io.dlanalyze.trace.MemoryTrace.Stats;
 import io.dlanalyze.trace.Phase;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -28,8 +31,8 @@ class GradientAccumulationDetectorTest {
     return sum;
   }
 
-  private static ScriptedTrace missingZeroGrad() {
-    return ScriptedTrace.steps(150)
+  private static MemoryTrace.Builder missingZeroGrad() {
+    return MemoryTrace.scripted(150)
         .layer("fc1", "relu")
         .layer("fc2", "linear")
         .flatLoss()
@@ -38,7 +41,7 @@ class GradientAccumulationDetectorTest {
 
   @Test
   void runningSumOfGradients_firesAtModelLevelWithGrowthAndDrawdown() {
-    List<Finding> findings = missingZeroGrad().findings(ID);
+    List<Finding> findings = findings(missingZeroGrad(), ID);
 
     assertThat(findings).hasSize(1);
     Finding f = findings.get(0);
@@ -55,7 +58,7 @@ class GradientAccumulationDetectorTest {
 
   @Test
   void runningSum_rootCauseIsTheTrainingLoopAtModelScope() {
-    RootCause root = missingZeroGrad().report(AnalysisOptions.defaults()).rootCause();
+    RootCause root = analyze(missingZeroGrad().build(), AnalysisOptions.defaults()).rootCause();
 
     assertThat(root.scope()).isEqualTo(RootCause.MODEL);
     assertThat(root.symptom()).isEqualTo(Symptom.EXPLODING_GRADIENT.wireName());
@@ -67,8 +70,8 @@ class GradientAccumulationDetectorTest {
   void growingButNoisyGradients_likeAHealthyCnnWakingUp_stayQuiet() {
     // Grows 30x over 150 steps, but each mini-batch's gradient swings by half around the trend:
     // falls of 50% below the running peak, as in the healthy runs.
-    ScriptedTrace trace =
-        ScriptedTrace.steps(150)
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(150)
             .layer("conv", "relu")
             .layer("fc", "linear")
             .flatLoss()
@@ -77,38 +80,38 @@ class GradientAccumulationDetectorTest {
                 (step, layer) ->
                     Stats.norm((1 + step / 5.0) * (1 + 0.5 * Math.sin(2.3 * step + layer))));
 
-    assertThat(trace.findings(ID)).isEmpty();
+    assertThat(findings(trace, ID)).isEmpty();
   }
 
   @Test
   void steadyClimbOfLessThanTenfold_staysQuiet() {
-    ScriptedTrace trace =
-        ScriptedTrace.steps(150)
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(150)
             .layer("fc1", "relu")
             .layer("fc2", "linear")
             .flatLoss()
             .everyLayer(Phase.GRADIENT, (step, layer) -> Stats.norm(1 + step / 20.0));
 
-    assertThat(trace.findings(ID)).isEmpty();
+    assertThat(findings(trace, ID)).isEmpty();
   }
 
   @Test
   void normMultiplyingEveryStep_isExplodingNotAccumulating() {
     // 1.2x per step without a dip: the climb does not slow down, as an update blowing up does.
-    ScriptedTrace trace =
-        ScriptedTrace.steps(100)
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(100)
             .layer("fc1", "relu")
             .layer("fc2", "linear")
             .flatLoss()
             .everyLayer(Phase.GRADIENT, (step, layer) -> Stats.norm(0.5 * Math.pow(1.2, step)));
 
-    assertThat(trace.findings(ID)).isEmpty();
+    assertThat(findings(trace, ID)).isEmpty();
   }
 
   @Test
   void climbOverTooFewSteps_isNoTrend() {
-    ScriptedTrace trace =
-        ScriptedTrace.steps(150)
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(150)
             .layer("fc1", "relu")
             .layer("fc2", "linear")
             .flatLoss()
@@ -116,15 +119,15 @@ class GradientAccumulationDetectorTest {
                 Phase.GRADIENT,
                 (step, layer) -> Stats.norm(step < 10 ? Math.pow(2, step) : 512 * (1 + step % 2)));
 
-    assertThat(trace.findings(ID)).isEmpty();
+    assertThat(findings(trace, ID)).isEmpty();
   }
 
   @Test
   void layerOutsideTheOptimizer_isNamed_andNotCalledAMissingZeroGrad() {
     // The new head was added after the optimizer was built: its gradients are never reset by
     // optimizer.zero_grad(), the other layers' are.
-    ScriptedTrace trace =
-        ScriptedTrace.steps(150)
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(150)
             .layer("body", "relu")
             .layerOutsideOptimizer("head", "linear")
             .flatLoss()
@@ -132,12 +135,12 @@ class GradientAccumulationDetectorTest {
                 Phase.GRADIENT,
                 (step, layer) -> Stats.norm(layer == 1 ? 10 * accumulated(step, layer) : 0.5));
 
-    List<Finding> findings = trace.findings(ID);
+    List<Finding> findings = findings(trace, ID);
     assertThat(findings).hasSize(1);
     assertThat(findings.get(0).evidence().get("outside_optimizer")).isEqualTo("head");
     assertThat(findings.get(0).message()).contains("the optimizer does not hold head");
 
-    RootCause root = trace.report(AnalysisOptions.defaults()).rootCause();
+    RootCause root = analyze(trace.build(), AnalysisOptions.defaults()).rootCause();
     assertThat(root.cause()).doesNotStartWith("Gradients are never reset");
   }
 
@@ -145,7 +148,7 @@ class GradientAccumulationDetectorTest {
   void thresholds_areSettable() {
     AnalysisOptions strict = AnalysisOptions.builder().set("accumulation-growth", 1e4).build();
 
-    assertThat(missingZeroGrad().report(strict).findings())
+    assertThat(analyze(missingZeroGrad().build(), strict).findings())
         .extracting(Finding::detector)
         .doesNotContain(ID);
   }

@@ -1,11 +1,13 @@
 package io.dlanalyze.analyzer.detectors;
 
+import static io.dlanalyze.analyzer.Analyses.findings;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.Symptom;
-import io.dlanalyze.analyzer.detectors.ScriptedTrace.Stats;
+import io.dlanalyze.trace.MemoryTrace;
+import io.dlanalyze.trace.MemoryTrace.Stats;
 import io.dlanalyze.trace.Phase;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -13,8 +15,8 @@ import org.junit.jupiter.api.Test;
 class InputRangeDetectorTest {
   private static final String ID = "input-range";
 
-  private static ScriptedTrace pixels(double firstLayerStd, String outputActivation) {
-    return ScriptedTrace.steps(120)
+  private static MemoryTrace.Builder pixels(double firstLayerStd, String outputActivation) {
+    return MemoryTrace.scripted(120)
         .layer("fc1", "relu")
         .layer("out", outputActivation)
         .model(Phase.INPUT, step -> new Stats(78, 96.0, 0.0, 255.0, 1e4, 0.3, 784L))
@@ -23,7 +25,7 @@ class InputRangeDetectorTest {
 
   @Test
   void rawPixels_withHugeFirstLayerOutputs_warns() {
-    List<Finding> findings = pixels(270, "sigmoid").findings(ID);
+    List<Finding> findings = findings(pixels(270, "sigmoid"), ID);
 
     assertThat(findings).hasSize(1);
     Finding f = findings.get(0);
@@ -36,35 +38,35 @@ class InputRangeDetectorTest {
   @Test
   void rawPixels_withNormalFirstLayer_isInfo() {
     // Images in [0, 255] feeding a normalization layer train fine (5.2).
-    assertThat(pixels(1.2, "sigmoid").findings(ID))
+    assertThat(findings(pixels(1.2, "sigmoid"), ID))
         .extracting(Finding::severity)
         .containsExactly(Severity.INFO);
   }
 
   @Test
   void reluOnlyModel_warningNamesExplodingGradients() {
-    assertThat(pixels(270, "linear").findings(ID))
+    assertThat(findings(pixels(270, "linear"), ID))
         .extracting(Finding::symptom)
         .containsExactly(Symptom.EXPLODING_GRADIENT);
   }
 
   @Test
   void standardizedInputs_withTails_noFinding() {
-    ScriptedTrace trace =
-        ScriptedTrace.steps(120)
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(120)
             .layer("fc1", "relu")
             .model(Phase.INPUT, step -> new Stats(0.01, 1.0, -4.2, 4.5, 30.0, 0.0, 640L));
 
-    assertThat(trace.findings(ID)).isEmpty();
+    assertThat(findings(trace, ID)).isEmpty();
   }
 
   @Test
   void inputsInsideUnitRange_noFinding() {
-    ScriptedTrace trace =
-        ScriptedTrace.steps(120)
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(120)
             .layer("fc1", "relu")
             .model(Phase.INPUT, step -> new Stats(0.3, 0.37, 0.0, 1.0, 10.0, 0.5, 784L));
 
-    assertThat(trace.findings(ID)).isEmpty();
+    assertThat(findings(trace, ID)).isEmpty();
   }
 }

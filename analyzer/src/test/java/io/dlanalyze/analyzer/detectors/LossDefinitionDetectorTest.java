@@ -1,5 +1,6 @@
 package io.dlanalyze.analyzer.detectors;
 
+import static io.dlanalyze.analyzer.Analyses.findings;
 import static io.dlanalyze.analyzer.EvidenceKeys.LOSS;
 import static io.dlanalyze.analyzer.EvidenceKeys.LOSS_FLOOR;
 import static io.dlanalyze.analyzer.EvidenceKeys.LOSS_FROM_LOGITS;
@@ -17,7 +18,8 @@ import io.dlanalyze.analyzer.EvidenceKeys.LossRule;
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.Symptom;
-import io.dlanalyze.analyzer.detectors.ScriptedTrace.Stats;
+import io.dlanalyze.trace.MemoryTrace;
+import io.dlanalyze.trace.MemoryTrace.Stats;
 import io.dlanalyze.trace.Phase;
 import io.dlanalyze.trace.TraceMetadata;
 import java.util.List;
@@ -27,9 +29,9 @@ class LossDefinitionDetectorTest {
   private static final String ID = "loss-definition";
 
   /** A falling, positive loss; the output layer with its activation and width. */
-  private static ScriptedTrace run(
+  private static MemoryTrace.Builder run(
       String framework, String loss, String outputActivation, long width) {
-    return ScriptedTrace.steps(60)
+    return MemoryTrace.scripted(60)
         .meta(TraceMetadata.FRAMEWORK, framework)
         .meta(TraceMetadata.LOSS, loss)
         .layer("fc1", "relu")
@@ -38,8 +40,8 @@ class LossDefinitionDetectorTest {
   }
 
   /** A loss falling linearly from 0.5 through 0 (at step 10) to -2.45, with no layers named. */
-  private static ScriptedTrace negativeLoss(String loss) {
-    return ScriptedTrace.steps(60)
+  private static MemoryTrace.Builder negativeLoss(String loss) {
+    return MemoryTrace.scripted(60)
         .meta(TraceMetadata.FRAMEWORK, "pytorch")
         .meta(TraceMetadata.LOSS, loss)
         .model(Phase.LOSS, step -> Stats.scalar(0.5 - 0.05 * step));
@@ -51,7 +53,7 @@ class LossDefinitionDetectorTest {
 
   @Test
   void knownLossBelowZero_isBelowFloor_fromTheFirstNegativeStep() {
-    List<Finding> findings = negativeLoss("NLLLoss").findings(ID);
+    List<Finding> findings = findings(negativeLoss("NLLLoss"), ID);
 
     assertThat(findings).hasSize(1);
     Finding f = findings.get(0);
@@ -69,32 +71,32 @@ class LossDefinitionDetectorTest {
   @Test
   void unknownLossBelowZero_noFinding() {
     // A custom loss (or one with a regularizer of its own) may be negative.
-    assertThat(negativeLoss("my_contrastive_loss").findings(ID)).isEmpty();
+    assertThat(findings(negativeLoss("my_contrastive_loss"), ID)).isEmpty();
     assertThat(
-            ScriptedTrace.steps(60)
-                .model(Phase.LOSS, step -> Stats.scalar(0.5 - 0.05 * step))
-                .findings(ID))
+            findings(
+                MemoryTrace.scripted(60).model(Phase.LOSS, step -> Stats.scalar(0.5 - 0.05 * step)),
+                ID))
         .isEmpty();
   }
 
   @Test
   void knownLoss_roundingBelowZero_orPositive_noFinding() {
-    ScriptedTrace rounding =
-        ScriptedTrace.steps(60)
+    MemoryTrace.Builder rounding =
+        MemoryTrace.scripted(60)
             .meta(TraceMetadata.FRAMEWORK, "pytorch")
             .meta(TraceMetadata.LOSS, "CrossEntropyLoss")
             .model(Phase.LOSS, step -> Stats.scalar(step < 30 ? 1.0 - step / 30.0 : -5e-5));
 
-    assertThat(rounding.findings(ID)).isEmpty();
-    assertThat(run("pytorch", "CrossEntropyLoss", "linear", 10).findings(ID)).isEmpty();
+    assertThat(findings(rounding, ID)).isEmpty();
+    assertThat(findings(run("pytorch", "CrossEntropyLoss", "linear", 10), ID)).isEmpty();
   }
 
   @Test
   void binaryCrossEntropy_targetsOutsideZeroOne_fires_andTheNegativeLossIsNotReportedTwice() {
-    ScriptedTrace trace =
+    MemoryTrace.Builder trace =
         negativeLoss("BCELoss").model(Phase.TARGET, step -> Stats.of(1.5, 0.5).withRange(1, 2));
 
-    List<Finding> findings = trace.findings(ID);
+    List<Finding> findings = findings(trace, ID);
 
     assertThat(findings).hasSize(1);
     Finding f = findings.get(0);
@@ -109,20 +111,20 @@ class LossDefinitionDetectorTest {
 
   @Test
   void binaryCrossEntropy_targetsInZeroOne_orCategoricalLossOnClassIndices_noFinding() {
-    ScriptedTrace bce =
+    MemoryTrace.Builder bce =
         run("pytorch", "BCELoss", "sigmoid", 1)
             .model(Phase.TARGET, step -> Stats.of(0.5, 0.5).withRange(0, 1));
-    ScriptedTrace ce =
+    MemoryTrace.Builder ce =
         run("pytorch", "CrossEntropyLoss", "linear", 10)
             .model(Phase.TARGET, step -> Stats.of(4.5, 2.8).withRange(0, 9));
 
-    assertThat(bce.findings(ID)).isEmpty();
-    assertThat(ce.findings(ID)).isEmpty();
+    assertThat(findings(bce, ID)).isEmpty();
+    assertThat(findings(ce, ID)).isEmpty();
   }
 
   @Test
   void pytorchCrossEntropyLoss_onSoftmaxOutput_isLogitsLossOnProbabilities() {
-    List<Finding> findings = run("pytorch", "CrossEntropyLoss", "softmax", 10).findings(ID);
+    List<Finding> findings = findings(run("pytorch", "CrossEntropyLoss", "softmax", 10), ID);
 
     assertThat(findings).hasSize(1);
     Finding f = findings.get(0);
@@ -138,21 +140,21 @@ class LossDefinitionDetectorTest {
 
   @Test
   void bceWithLogits_onSigmoidOutput_isLogitsLossOnProbabilities() {
-    assertThat(run("pytorch", "BCEWithLogitsLoss", "sigmoid", 1).findings(ID))
+    assertThat(findings(run("pytorch", "BCEWithLogitsLoss", "sigmoid", 1), ID))
         .extracting(LossDefinitionDetectorTest::rule)
         .containsExactly(LossRule.LOGITS_LOSS_ON_PROBABILITIES);
   }
 
   @Test
   void logitsLosses_onLinearOutput_noFinding() {
-    assertThat(run("pytorch", "CrossEntropyLoss", "linear", 10).findings(ID)).isEmpty();
-    assertThat(run("pytorch", "BCEWithLogitsLoss", "linear", 1).findings(ID)).isEmpty();
+    assertThat(findings(run("pytorch", "CrossEntropyLoss", "linear", 10), ID)).isEmpty();
+    assertThat(findings(run("pytorch", "BCEWithLogitsLoss", "linear", 1), ID)).isEmpty();
   }
 
   @Test
   void kerasSparseCrossEntropy_onLinearOutput_isProbabilityLossOnLogits() {
     List<Finding> findings =
-        run("keras", "sparse_categorical_crossentropy", "linear", 10).findings(ID);
+        findings(run("keras", "sparse_categorical_crossentropy", "linear", 10), ID);
 
     assertThat(findings)
         .extracting(LossDefinitionDetectorTest::rule)
@@ -164,9 +166,10 @@ class LossDefinitionDetectorTest {
   @Test
   void kerasSparseCrossEntropy_fromLogitsFalse_onLinearOutput_quotesTheFlag() {
     List<Finding> findings =
-        run("keras", "sparse_categorical_crossentropy", "linear", 10)
-            .meta(TraceMetadata.LOSS_FROM_LOGITS, "false")
-            .findings(ID);
+        findings(
+            run("keras", "sparse_categorical_crossentropy", "linear", 10)
+                .meta(TraceMetadata.LOSS_FROM_LOGITS, "false"),
+            ID);
 
     assertThat(findings).hasSize(1);
     assertThat(findings.get(0).evidence().get(LOSS_FROM_LOGITS)).isFalse();
@@ -175,31 +178,32 @@ class LossDefinitionDetectorTest {
   @Test
   void kerasSparseCrossEntropy_fromLogits_orOnSoftmax_noFinding() {
     assertThat(
-            run("keras", "sparse_categorical_crossentropy", "linear", 10)
-                .meta(TraceMetadata.LOSS_FROM_LOGITS, "true")
-                .findings(ID))
+            findings(
+                run("keras", "sparse_categorical_crossentropy", "linear", 10)
+                    .meta(TraceMetadata.LOSS_FROM_LOGITS, "true"),
+                ID))
         .isEmpty();
-    assertThat(run("keras", "sparse_categorical_crossentropy", "softmax", 10).findings(ID))
+    assertThat(findings(run("keras", "sparse_categorical_crossentropy", "softmax", 10), ID))
         .isEmpty();
   }
 
   @Test
   void kerasNameInAPytorchRun_onLinearOutput_noFinding() {
     // What the function expects is unknown: the port may have kept the Keras name only.
-    assertThat(run("pytorch", "categorical_crossentropy", "linear", 10).findings(ID)).isEmpty();
+    assertThat(findings(run("pytorch", "categorical_crossentropy", "linear", 10), ID)).isEmpty();
   }
 
   @Test
   void nllOnSoftmaxOutput_isProbabilityLossOnLogits_butNotOnLogSoftmax() {
-    assertThat(run("pytorch", "NLLLoss", "softmax", 10).findings(ID))
+    assertThat(findings(run("pytorch", "NLLLoss", "softmax", 10), ID))
         .extracting(LossDefinitionDetectorTest::rule)
         .containsExactly(LossRule.PROBABILITY_LOSS_ON_LOGITS);
-    assertThat(run("pytorch", "NLLLoss", "log_softmax", 10).findings(ID)).isEmpty();
+    assertThat(findings(run("pytorch", "NLLLoss", "log_softmax", 10), ID)).isEmpty();
   }
 
   @Test
   void mseOnSoftmax_isRegressionLossOnSoftmax() {
-    List<Finding> findings = run("keras", "mse", "softmax", 3).findings(ID);
+    List<Finding> findings = findings(run("keras", "mse", "softmax", 3), ID);
 
     assertThat(findings)
         .extracting(LossDefinitionDetectorTest::rule)
@@ -209,16 +213,16 @@ class LossDefinitionDetectorTest {
 
   @Test
   void mseOnLinearOrSigmoidOutput_noFinding() {
-    assertThat(run("pytorch", "MSELoss", "linear", 1).findings(ID)).isEmpty();
-    assertThat(run("keras", "mean_squared_error", "sigmoid", 1).findings(ID)).isEmpty();
+    assertThat(findings(run("pytorch", "MSELoss", "linear", 1), ID)).isEmpty();
+    assertThat(findings(run("keras", "mean_squared_error", "sigmoid", 1), ID)).isEmpty();
   }
 
   @Test
   void bceOnOneUnit_withThreeClasses_isBinaryLossMulticlass() {
     List<Finding> findings =
-        run("keras", "binary_crossentropy", "sigmoid", 1)
-            .meta(TraceMetadata.NUM_CLASSES, "3")
-            .findings(ID);
+        findings(
+            run("keras", "binary_crossentropy", "sigmoid", 1).meta(TraceMetadata.NUM_CLASSES, "3"),
+            ID);
 
     assertThat(findings).hasSize(1);
     Finding f = findings.get(0);
@@ -231,42 +235,45 @@ class LossDefinitionDetectorTest {
   @Test
   void bceOnOneUnit_withTwoClasses_orUnknownWidth_noFinding() {
     assertThat(
-            run("keras", "binary_crossentropy", "sigmoid", 1)
-                .meta(TraceMetadata.NUM_CLASSES, "2")
-                .findings(ID))
+            findings(
+                run("keras", "binary_crossentropy", "sigmoid", 1)
+                    .meta(TraceMetadata.NUM_CLASSES, "2"),
+                ID))
         .isEmpty();
     assertThat(
-            run("keras", "binary_crossentropy", "sigmoid", -1)
-                .meta(TraceMetadata.NUM_CLASSES, "3")
-                .findings(ID))
+            findings(
+                run("keras", "binary_crossentropy", "sigmoid", -1)
+                    .meta(TraceMetadata.NUM_CLASSES, "3"),
+                ID))
         .isEmpty();
   }
 
   @Test
   void bceOnSoftmaxOfManyUnits_isBinaryLossMulticlass_butNotOverTwoUnits() {
-    assertThat(run("keras", "binary_crossentropy", "softmax", 10).findings(ID))
+    assertThat(findings(run("keras", "binary_crossentropy", "softmax", 10), ID))
         .extracting(LossDefinitionDetectorTest::rule)
         .containsExactly(LossRule.BINARY_LOSS_MULTICLASS);
-    assertThat(run("keras", "binary_crossentropy", "softmax", 2).findings(ID)).isEmpty();
+    assertThat(findings(run("keras", "binary_crossentropy", "softmax", 2), ID)).isEmpty();
   }
 
   @Test
   void unknownLoss_onAnyOutput_noFinding() {
-    assertThat(run("pytorch", "KLDivLoss", "softmax", 10).findings(ID)).isEmpty();
+    assertThat(findings(run("pytorch", "KLDivLoss", "softmax", 10), ID)).isEmpty();
     assertThat(
-            ScriptedTrace.steps(60)
-                .layer("fc1", "relu")
-                .layer("out", "Linear", "softmax", 10)
-                .healthyLoss()
-                .findings(ID))
+            findings(
+                MemoryTrace.scripted(60)
+                    .layer("fc1", "relu")
+                    .layer("out", "Linear", "softmax", 10)
+                    .healthyLoss(),
+                ID))
         .isEmpty();
   }
 
   @Test
   void unknownOutputActivation_noOutputRule() {
     // The output layer's activation is not recorded: it may end in softmax or not.
-    assertThat(run("pytorch", "CrossEntropyLoss", null, 10).findings(ID)).isEmpty();
-    assertThat(run("keras", "sparse_categorical_crossentropy", null, 10).findings(ID)).isEmpty();
-    assertThat(run("keras", "mse", null, 10).findings(ID)).isEmpty();
+    assertThat(findings(run("pytorch", "CrossEntropyLoss", null, 10), ID)).isEmpty();
+    assertThat(findings(run("keras", "sparse_categorical_crossentropy", null, 10), ID)).isEmpty();
+    assertThat(findings(run("keras", "mse", null, 10), ID)).isEmpty();
   }
 }

@@ -1,5 +1,7 @@
 package io.dlanalyze.analyzer.detectors;
 
+import static io.dlanalyze.analyzer.Analyses.analyze;
+import static io.dlanalyze.analyzer.Analyses.findings;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.dlanalyze.analyzer.Analyses;
@@ -9,7 +11,8 @@ import io.dlanalyze.analyzer.Report;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.Symptom;
 import io.dlanalyze.analyzer.Verdict;
-import io.dlanalyze.analyzer.detectors.ScriptedTrace.Stats;
+import io.dlanalyze.trace.MemoryTrace;
+import io.dlanalyze.trace.MemoryTrace.Stats;
 import io.dlanalyze.trace.Phase;
 import io.dlanalyze.trace.TraceMetadata;
 import java.util.List;
@@ -21,8 +24,8 @@ class LossDivergenceDetectorTest {
   private static final double LOG3 = Math.log(3);
 
   /** A three-class cross-entropy run (PyTorch) whose loss per step is {@code loss}. */
-  private static ScriptedTrace classifier(LongFunction<Stats> loss) {
-    return ScriptedTrace.steps(200)
+  private static MemoryTrace.Builder classifier(LongFunction<Stats> loss) {
+    return MemoryTrace.scripted(200)
         .meta(TraceMetadata.FRAMEWORK, "pytorch")
         .meta(TraceMetadata.LOSS, "CrossEntropyLoss")
         .meta(TraceMetadata.NUM_CLASSES, "3")
@@ -41,7 +44,7 @@ class LossDivergenceDetectorTest {
 
   @Test
   void lossThatClimbsFiveTimesAboveItsStart_fires() {
-    List<Finding> findings = classifier(LossDivergenceDetectorTest::diverging).findings(ID);
+    List<Finding> findings = findings(classifier(LossDivergenceDetectorTest::diverging), ID);
 
     assertThat(findings).hasSize(1);
     Finding f = findings.get(0);
@@ -58,7 +61,8 @@ class LossDivergenceDetectorTest {
 
   @Test
   void divergence_isInfo_andDecidesNeitherVerdictNorRootCause() {
-    Report report = classifier(LossDivergenceDetectorTest::diverging).report(Analyses.only(ID));
+    Report report =
+        analyze(classifier(LossDivergenceDetectorTest::diverging).build(), Analyses.only(ID));
 
     assertThat(report.findings())
         .singleElement()
@@ -73,7 +77,7 @@ class LossDivergenceDetectorTest {
     LongFunction<Stats> spike =
         step -> Stats.scalar(step < 10 ? LOG3 : step < 20 ? 5 * LOG3 : 0.1 * LOG3);
 
-    List<Finding> findings = classifier(spike).findings(ID);
+    List<Finding> findings = findings(classifier(spike), ID);
 
     assertThat(findings).hasSize(1);
     assertThat(findings.get(0).message()).contains("training recovered from unstable steps");
@@ -82,17 +86,18 @@ class LossDivergenceDetectorTest {
   @Test
   void fallingNoisyLoss_noFinding() {
     assertThat(
-            classifier(
+            findings(
+                classifier(
                     step ->
                         Stats.scalar(
-                            (0.05 + LOG3 * Math.exp(-step / 40.0)) * (step % 2 == 0 ? 1.4 : 0.6)))
-                .findings(ID))
+                            (0.05 + LOG3 * Math.exp(-step / 40.0)) * (step % 2 == 0 ? 1.4 : 0.6))),
+                ID))
         .isEmpty();
   }
 
   @Test
   void riseJustBelowTheBar_noFinding() {
-    assertThat(classifier(step -> Stats.scalar(step < 10 ? LOG3 : 2.4 * LOG3)).findings(ID))
+    assertThat(findings(classifier(step -> Stats.scalar(step < 10 ? LOG3 : 2.4 * LOG3)), ID))
         .isEmpty();
   }
 
@@ -101,16 +106,17 @@ class LossDivergenceDetectorTest {
     // Starts at 0.05 (pre-trained), bumps to 0.5 (10x its first loss) then settles: still far
     // below log(3), the loss of a guess, so the steps did not diverge.
     LongFunction<Stats> bump = step -> Stats.scalar(step == 0 ? 0.05 : step < 60 ? 0.5 : 0.1);
-    assertThat(classifier(bump).findings(ID)).isEmpty();
+    assertThat(findings(classifier(bump), ID)).isEmpty();
 
     // Without the loss function's name only the first loss is known: the same bump is 10x it.
-    ScriptedTrace unnamed = ScriptedTrace.steps(200).layer("fc1", "relu").model(Phase.LOSS, bump);
-    assertThat(unnamed.findings(ID)).hasSize(1);
+    MemoryTrace.Builder unnamed =
+        MemoryTrace.scripted(200).layer("fc1", "relu").model(Phase.LOSS, bump);
+    assertThat(findings(unnamed, ID)).hasSize(1);
   }
 
   @Test
   void oneLossPerEpoch_hasNoStartingLoss_noFinding() {
-    assertThat(classifier(LossDivergenceDetectorTest::diverging).stepsPerEpoch(1).findings(ID))
+    assertThat(findings(classifier(LossDivergenceDetectorTest::diverging).stepsPerEpoch(1), ID))
         .isEmpty();
   }
 
@@ -119,8 +125,7 @@ class LossDivergenceDetectorTest {
     AnalysisOptions lower =
         AnalysisOptions.builder().enableOnly(List.of(ID)).set("divergence-ratio", 2).build();
     assertThat(
-            classifier(step -> Stats.scalar(step < 10 ? LOG3 : 2.4 * LOG3))
-                .report(lower)
+            analyze(classifier(step -> Stats.scalar(step < 10 ? LOG3 : 2.4 * LOG3)).build(), lower)
                 .findings())
         .hasSize(1);
   }

@@ -1,11 +1,13 @@
 package io.dlanalyze.analyzer.detectors;
 
+import static io.dlanalyze.analyzer.Analyses.analyze;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.dlanalyze.analyzer.AnalysisOptions;
 import io.dlanalyze.analyzer.Report;
 import io.dlanalyze.analyzer.RootCause;
-import io.dlanalyze.analyzer.detectors.ScriptedTrace.Stats;
+import io.dlanalyze.trace.MemoryTrace;
+import io.dlanalyze.trace.MemoryTrace.Stats;
 import io.dlanalyze.trace.Phase;
 import io.dlanalyze.trace.TraceMetadata;
 import org.junit.jupiter.api.Test;
@@ -16,14 +18,14 @@ import org.junit.jupiter.api.Test;
  * unnormalized inputs named by what they did.
  */
 class MetadataRootCauseTest {
-  private static RootCause rootCause(ScriptedTrace trace) {
-    return trace.report(AnalysisOptions.defaults()).rootCause();
+  private static RootCause rootCause(MemoryTrace.Builder trace) {
+    return analyze(trace.build(), AnalysisOptions.defaults()).rootCause();
   }
 
   @Test
   void crossEntropyLossOnSoftmax_isAModelLevelLossMismatch() {
-    ScriptedTrace trace =
-        ScriptedTrace.steps(120)
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(120)
             .meta(TraceMetadata.FRAMEWORK, "pytorch")
             .meta(TraceMetadata.LOSS, "CrossEntropyLoss")
             .layer("fc1", "relu")
@@ -42,8 +44,8 @@ class MetadataRootCauseTest {
 
   @Test
   void bceOnLabelsOneAndTwo_isAModelLevelLossMismatch_withTheLabelFix() {
-    ScriptedTrace trace =
-        ScriptedTrace.steps(120)
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(120)
             .meta(TraceMetadata.FRAMEWORK, "pytorch")
             .meta(TraceMetadata.LOSS, "BCELoss")
             .layer("fc1", "relu")
@@ -61,8 +63,8 @@ class MetadataRootCauseTest {
   }
 
   /** Three layers with weight rows; {@code changing} says which layers' weights move. */
-  private static ScriptedTrace weights(boolean[] changing) {
-    return ScriptedTrace.steps(150)
+  private static MemoryTrace.Builder weights(boolean[] changing) {
+    return MemoryTrace.scripted(150)
         .meta(TraceMetadata.OPTIMIZER, "SGD")
         .meta(TraceMetadata.LEARNING_RATE, "0")
         .layer("fc1", "relu")
@@ -97,8 +99,8 @@ class MetadataRootCauseTest {
   }
 
   /** Three layers whose weights have std {@code std} from the first step; both ReLU layers dead. */
-  private static ScriptedTrace deadUnits(double std) {
-    return ScriptedTrace.steps(150)
+  private static MemoryTrace.Builder deadUnits(double std) {
+    return MemoryTrace.scripted(150)
         .layer("fc1", "relu")
         .layer("fc2", "relu")
         .layer("out", "linear")
@@ -133,8 +135,8 @@ class MetadataRootCauseTest {
   }
 
   /** Raw pixels that blow up the first layer; fc1's units die from step 60 when {@code dying}. */
-  private static ScriptedTrace rawPixels(String outputActivation, boolean dying) {
-    return ScriptedTrace.steps(120)
+  private static MemoryTrace.Builder rawPixels(String outputActivation, boolean dying) {
+    return MemoryTrace.scripted(120)
         .layer("fc1", "relu")
         .layer("fc2", "relu")
         .layer("out", outputActivation)
@@ -149,7 +151,7 @@ class MetadataRootCauseTest {
 
   @Test
   void unnormalizedInputs_thatKilledUnits_nameDeadOrZero() {
-    Report report = rawPixels("linear", true).report(AnalysisOptions.defaults());
+    Report report = analyze(rawPixels("linear", true).build(), AnalysisOptions.defaults());
     RootCause root = report.rootCause();
 
     assertThat(report.findings()).anyMatch(f -> f.detector().equals("dying-relu"));

@@ -1,5 +1,6 @@
 package io.dlanalyze.analyzer.detectors;
 
+import static io.dlanalyze.analyzer.Analyses.findings;
 import static io.dlanalyze.analyzer.EvidenceKeys.AFFINE_LAYERS;
 import static io.dlanalyze.analyzer.EvidenceKeys.OUTPUT_ACTIVATION;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -7,6 +8,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.Symptom;
+import io.dlanalyze.trace.MemoryTrace;
 import io.dlanalyze.trace.TraceMetadata;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -14,8 +16,8 @@ import org.junit.jupiter.api.Test;
 class MissingActivationDetectorTest {
   private static final String ID = "missing-activation";
 
-  private static ScriptedTrace classifier() {
-    return ScriptedTrace.steps(60)
+  private static MemoryTrace.Builder classifier() {
+    return MemoryTrace.scripted(60)
         .meta(TraceMetadata.FRAMEWORK, "pytorch")
         .meta(TraceMetadata.LOSS, "CrossEntropyLoss")
         .healthyLoss();
@@ -24,11 +26,8 @@ class MissingActivationDetectorTest {
   @Test
   void allLinearClassifier_fires() {
     List<Finding> findings =
-        classifier()
-            .layer("fc1", "linear")
-            .layer("fc2", "linear")
-            .layer("out", "linear")
-            .findings(ID);
+        findings(
+            classifier().layer("fc1", "linear").layer("fc2", "linear").layer("out", "linear"), ID);
 
     assertThat(findings).hasSize(1);
     Finding f = findings.get(0);
@@ -43,14 +42,15 @@ class MissingActivationDetectorTest {
   @Test
   void kerasLinearDenseStack_withSoftmaxOutputAndHelperLayers_fires() {
     List<Finding> findings =
-        ScriptedTrace.steps(60)
-            .meta(TraceMetadata.TASK, "classification")
-            .layer("flatten", "Flatten", null)
-            .layer("dense", "Dense", "linear")
-            .layer("dropout", "Dropout", null)
-            .layer("dense_1", "Dense", "softmax")
-            .healthyLoss()
-            .findings(ID);
+        findings(
+            MemoryTrace.scripted(60)
+                .meta(TraceMetadata.TASK, "classification")
+                .layer("flatten", "Flatten", null)
+                .layer("dense", "Dense", "linear")
+                .layer("dropout", "Dropout", null)
+                .layer("dense_1", "Dense", "softmax")
+                .healthyLoss(),
+            ID);
 
     assertThat(findings).hasSize(1);
     assertThat(findings.get(0).evidence().get(AFFINE_LAYERS)).isEqualTo(2L);
@@ -60,11 +60,9 @@ class MissingActivationDetectorTest {
   @Test
   void hiddenReLU_noFinding() {
     assertThat(
-            classifier()
-                .layer("fc1", "relu")
-                .layer("fc2", "linear")
-                .layer("out", "linear")
-                .findings(ID))
+            findings(
+                classifier().layer("fc1", "relu").layer("fc2", "linear").layer("out", "linear"),
+                ID))
         .isEmpty();
   }
 
@@ -72,64 +70,69 @@ class MissingActivationDetectorTest {
   void regression_noFinding() {
     // A linear regression with two stacked layers may be meant to be linear.
     assertThat(
-            ScriptedTrace.steps(60)
-                .meta(TraceMetadata.LOSS, "mse")
-                .layer("fc1", "linear")
-                .layer("out", "linear")
-                .healthyLoss()
-                .findings(ID))
+            findings(
+                MemoryTrace.scripted(60)
+                    .meta(TraceMetadata.LOSS, "mse")
+                    .layer("fc1", "linear")
+                    .layer("out", "linear")
+                    .healthyLoss(),
+                ID))
         .isEmpty();
     assertThat(
-            classifier()
-                .meta(TraceMetadata.TASK, "regression")
-                .layer("fc1", "linear")
-                .layer("out", "linear")
-                .findings(ID))
+            findings(
+                classifier()
+                    .meta(TraceMetadata.TASK, "regression")
+                    .layer("fc1", "linear")
+                    .layer("out", "linear"),
+                ID))
         .isEmpty();
   }
 
   @Test
   void batchNormCarryingReLU_betweenLinearLayers_noFinding() {
     assertThat(
-            classifier()
-                .layer("fc1", "Linear", "linear")
-                .layer("bn1", "BatchNorm1d", "relu")
-                .layer("out", "Linear", "linear")
-                .findings(ID))
+            findings(
+                classifier()
+                    .layer("fc1", "Linear", "linear")
+                    .layer("bn1", "BatchNorm1d", "relu")
+                    .layer("out", "Linear", "linear"),
+                ID))
         .isEmpty();
   }
 
   @Test
   void batchNormWithoutActivation_betweenLinearLayers_fires() {
     assertThat(
-            classifier()
-                .layer("fc1", "Linear", "linear")
-                .layer("bn1", "BatchNorm1d", null)
-                .layer("out", "Linear", "linear")
-                .findings(ID))
+            findings(
+                classifier()
+                    .layer("fc1", "Linear", "linear")
+                    .layer("bn1", "BatchNorm1d", null)
+                    .layer("out", "Linear", "linear"),
+                ID))
         .extracting(f -> f.evidence().get(AFFINE_LAYERS))
         .containsExactly(2L);
   }
 
   @Test
   void unknownActivations_noFinding() {
-    assertThat(classifier().layer("fc1", null).layer("out", "linear").findings(ID)).isEmpty();
-    assertThat(classifier().layer("fc1", "linear").layer("out", null).findings(ID)).isEmpty();
+    assertThat(findings(classifier().layer("fc1", null).layer("out", "linear"), ID)).isEmpty();
+    assertThat(findings(classifier().layer("fc1", "linear").layer("out", null), ID)).isEmpty();
   }
 
   @Test
   void activationLayerBetweenLinearLayers_noFinding() {
     assertThat(
-            classifier()
-                .layer("fc1", "Linear", "linear")
-                .layer("act", "ReLU", null)
-                .layer("out", "Linear", "linear")
-                .findings(ID))
+            findings(
+                classifier()
+                    .layer("fc1", "Linear", "linear")
+                    .layer("act", "ReLU", null)
+                    .layer("out", "Linear", "linear"),
+                ID))
         .isEmpty();
   }
 
   @Test
   void singleLayer_noFinding() {
-    assertThat(classifier().layer("out", "linear").findings(ID)).isEmpty();
+    assertThat(findings(classifier().layer("out", "linear"), ID)).isEmpty();
   }
 }

@@ -1,10 +1,12 @@
 package io.dlanalyze.analyzer.detectors;
 
+import static io.dlanalyze.analyzer.Analyses.findings;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Symptom;
-import io.dlanalyze.analyzer.detectors.ScriptedTrace.Stats;
+import io.dlanalyze.trace.MemoryTrace;
+import io.dlanalyze.trace.MemoryTrace.Stats;
 import io.dlanalyze.trace.Phase;
 import io.dlanalyze.trace.TraceMetadata;
 import java.util.List;
@@ -13,8 +15,8 @@ import org.junit.jupiter.api.Test;
 class NotConvergingDetectorTest {
   private static final String ID = "not-converging";
 
-  private static ScriptedTrace classifier(double accuracy) {
-    return ScriptedTrace.steps(100)
+  private static MemoryTrace.Builder classifier(double accuracy) {
+    return MemoryTrace.scripted(100)
         .stepsPerEpoch(20)
         .layer("fc1", "relu")
         .layer("fc2", "linear")
@@ -25,7 +27,7 @@ class NotConvergingDetectorTest {
 
   @Test
   void tenClassAccuracyAtChance_evenThoughLossFalls_fires() {
-    List<Finding> findings = classifier(0.1).findings(ID);
+    List<Finding> findings = findings(classifier(0.1), ID);
 
     assertThat(findings).hasSize(1);
     Finding f = findings.get(0);
@@ -36,13 +38,13 @@ class NotConvergingDetectorTest {
 
   @Test
   void tenClassAccuracyWellAboveChance_noFinding() {
-    assertThat(classifier(0.6).findings(ID)).isEmpty();
+    assertThat(findings(classifier(0.6), ID)).isEmpty();
   }
 
   @Test
   void imbalancedBinary_majorityRateIsChance() {
-    ScriptedTrace trace =
-        ScriptedTrace.steps(100)
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(100)
             .stepsPerEpoch(20)
             .layer("out", "sigmoid")
             .meta(TraceMetadata.NUM_CLASSES, "2")
@@ -50,7 +52,7 @@ class NotConvergingDetectorTest {
             .model(Phase.TARGET, step -> new Stats(0.7, 0.46, 0.0, 1.0, 1.0, 0.3, 32L))
             .model(Phase.ACCURACY, step -> Stats.scalar(0.7));
 
-    List<Finding> findings = trace.findings(ID);
+    List<Finding> findings = findings(trace, ID);
 
     assertThat(findings).hasSize(1);
     assertThat((double) findings.get(0).evidence().get("chance"))
@@ -59,15 +61,15 @@ class NotConvergingDetectorTest {
 
   @Test
   void regressionStuckAtTargetVariance_fires() {
-    ScriptedTrace trace =
-        ScriptedTrace.steps(100)
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(100)
             .stepsPerEpoch(20)
             .layer("out", "linear")
             .meta(TraceMetadata.LOSS, "mse")
             .model(Phase.TARGET, step -> Stats.of(1.0, 0.4))
             .model(Phase.LOSS, step -> Stats.scalar(0.165 + 0.01 * Math.sin(step)));
 
-    List<Finding> findings = trace.findings(ID);
+    List<Finding> findings = findings(trace, ID);
 
     assertThat(findings).hasSize(1);
     assertThat(findings.get(0).evidence().get("rule")).isEqualTo("loss_at_target_variance");
@@ -75,29 +77,29 @@ class NotConvergingDetectorTest {
 
   @Test
   void regressionExplainingMostVariance_noFinding() {
-    ScriptedTrace trace =
-        ScriptedTrace.steps(100)
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(100)
             .stepsPerEpoch(20)
             .layer("out", "linear")
             .meta(TraceMetadata.LOSS, "mse")
             .model(Phase.TARGET, step -> Stats.of(1.0, 0.4))
             .model(Phase.LOSS, step -> Stats.scalar(0.16 * Math.exp(-step / 20.0)));
 
-    assertThat(trace.findings(ID)).isEmpty();
+    assertThat(findings(trace, ID)).isEmpty();
   }
 
   @Test
   void nonFiniteLoss_isLeftToNumericalError() {
-    ScriptedTrace trace = classifier(0.1).model(Phase.VAL_LOSS, step -> Stats.scalar(0));
-    ScriptedTrace broken =
-        ScriptedTrace.steps(100)
+    MemoryTrace.Builder trace = classifier(0.1).model(Phase.VAL_LOSS, step -> Stats.scalar(0));
+    MemoryTrace.Builder broken =
+        MemoryTrace.scripted(100)
             .stepsPerEpoch(20)
             .layer("fc1", "relu")
             .meta(TraceMetadata.NUM_CLASSES, "10")
             .model(Phase.LOSS, step -> Stats.scalar(step > 10 ? Double.NaN : 2.0))
             .model(Phase.ACCURACY, step -> Stats.scalar(0.1));
 
-    assertThat(trace.findings(ID)).hasSize(1);
-    assertThat(broken.findings(ID)).isEmpty();
+    assertThat(findings(trace, ID)).hasSize(1);
+    assertThat(findings(broken, ID)).isEmpty();
   }
 }

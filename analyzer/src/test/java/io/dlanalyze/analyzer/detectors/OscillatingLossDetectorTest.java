@@ -1,10 +1,12 @@
 package io.dlanalyze.analyzer.detectors;
 
+import static io.dlanalyze.analyzer.Analyses.findings;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Symptom;
-import io.dlanalyze.analyzer.detectors.ScriptedTrace.Stats;
+import io.dlanalyze.trace.MemoryTrace;
+import io.dlanalyze.trace.MemoryTrace.Stats;
 import io.dlanalyze.trace.Phase;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -15,13 +17,13 @@ class OscillatingLossDetectorTest {
   @Test
   void lossSwingingByTwiceItsStart_fires() {
     // Period of 60 steps: block means swing between ~0.2 and ~1.8 around a start of 1.
-    ScriptedTrace trace =
-        ScriptedTrace.steps(300)
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(300)
             .layer("fc1", "relu")
             .model(
                 Phase.LOSS, step -> Stats.scalar(1.0 + 0.8 * Math.sin(2 * Math.PI * step / 60.0)));
 
-    List<Finding> findings = trace.findings(ID);
+    List<Finding> findings = findings(trace, ID);
 
     assertThat(findings).hasSize(1);
     Finding f = findings.get(0);
@@ -33,22 +35,22 @@ class OscillatingLossDetectorTest {
   @Test
   void noisyBatchLossThatFalls_noFinding() {
     // Batch-to-batch sign switches every step, +-30%: the noise of every real run.
-    ScriptedTrace trace =
-        ScriptedTrace.steps(300)
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(300)
             .layer("fc1", "relu")
             .model(
                 Phase.LOSS,
                 step ->
                     Stats.scalar((0.1 + 2 * Math.exp(-step / 60.0)) * (step % 2 == 0 ? 1.3 : 0.7)));
 
-    assertThat(trace.findings(ID)).isEmpty();
+    assertThat(findings(trace, ID)).isEmpty();
   }
 
   @Test
   void smallSwingsNearZero_areJudgedAgainstTheStart_noFinding() {
     // Relative to its current level the loss doubles and halves, but it is tiny next to the start.
-    ScriptedTrace trace =
-        ScriptedTrace.steps(300)
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(300)
             .layer("fc1", "relu")
             .model(
                 Phase.LOSS,
@@ -56,13 +58,13 @@ class OscillatingLossDetectorTest {
                     Stats.scalar(
                         step < 30 ? 2.0 : 0.02 * (1.5 + Math.sin(2 * Math.PI * step / 40.0))));
 
-    assertThat(trace.findings(ID)).isEmpty();
+    assertThat(findings(trace, ID)).isEmpty();
   }
 
   @Test
   void twoSwingsOnly_belowDefaultCount_noFinding() {
-    ScriptedTrace trace =
-        ScriptedTrace.steps(300)
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(300)
             .layer("fc1", "relu")
             .model(
                 Phase.LOSS,
@@ -72,6 +74,6 @@ class OscillatingLossDetectorTest {
                             ? 1.0 + 0.8 * Math.sin(2 * Math.PI * step / 60.0)
                             : 1.0));
 
-    assertThat(trace.findings(ID)).isEmpty();
+    assertThat(findings(trace, ID)).isEmpty();
   }
 }

@@ -1,12 +1,14 @@
 package io.dlanalyze.analyzer.detectors;
 
+import static io.dlanalyze.analyzer.Analyses.analyze;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.dlanalyze.analyzer.AnalysisOptions;
 import io.dlanalyze.analyzer.Report;
 import io.dlanalyze.analyzer.RootCause;
 import io.dlanalyze.analyzer.Verdict;
-import io.dlanalyze.analyzer.detectors.ScriptedTrace.Stats;
+import io.dlanalyze.trace.MemoryTrace;
+import io.dlanalyze.trace.MemoryTrace.Stats;
 import io.dlanalyze.trace.Phase;
 import io.dlanalyze.trace.TraceMetadata;
 import org.junit.jupiter.api.Test;
@@ -15,8 +17,8 @@ import org.junit.jupiter.api.Test;
 class RootCauseAnalysisTest {
   @Test
   void gradientGrowthBeforeInf_blamesTheLearningRateWithNumbers() {
-    ScriptedTrace trace =
-        ScriptedTrace.steps(200)
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(200)
             .layer("fc1", "relu")
             .layer("fc2", "relu")
             .layer("fc3", "linear")
@@ -32,7 +34,7 @@ class RootCauseAnalysisTest {
                   return Stats.norm(step >= 60 ? Double.POSITIVE_INFINITY : l2);
                 });
 
-    Report report = trace.report(AnalysisOptions.defaults());
+    Report report = analyze(trace.build(), AnalysisOptions.defaults());
 
     RootCause root = report.rootCause();
     assertThat(root.scope()).isEqualTo(RootCause.MODEL);
@@ -51,8 +53,8 @@ class RootCauseAnalysisTest {
 
   @Test
   void outputActivationVsTargets_winsOverItsConsequences() {
-    ScriptedTrace trace =
-        ScriptedTrace.steps(150)
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(150)
             .stepsPerEpoch(15)
             .layer("dense1", "relu")
             .layer("dense2", "sigmoid")
@@ -63,7 +65,7 @@ class RootCauseAnalysisTest {
             .stream(Phase.FORWARD, 1, step -> Stats.of(14, 3))
             .stream(Phase.ACTIVATION, 1, step -> Stats.of(0.99999, 1e-5).withNumel(20));
 
-    RootCause root = trace.report(AnalysisOptions.defaults()).rootCause();
+    RootCause root = analyze(trace.build(), AnalysisOptions.defaults()).rootCause();
 
     assertThat(root.layerName()).isEqualTo("dense2");
     assertThat(root.symptom()).isEqualTo("saturation");
@@ -78,15 +80,15 @@ class RootCauseAnalysisTest {
 
   @Test
   void linearRegressionAtTargetVariance_suggestsAHiddenLayer() {
-    ScriptedTrace trace =
-        ScriptedTrace.steps(150)
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(150)
             .stepsPerEpoch(15)
             .layer("out", "linear")
             .meta(TraceMetadata.LOSS, "mse")
             .model(Phase.TARGET, step -> Stats.of(1.0, 0.4))
             .model(Phase.LOSS, step -> Stats.scalar(0.166 + 0.01 * Math.sin(step)));
 
-    RootCause root = trace.report(AnalysisOptions.defaults()).rootCause();
+    RootCause root = analyze(trace.build(), AnalysisOptions.defaults()).rootCause();
 
     assertThat(root.cause()).startsWith("The model is too simple for the data");
     assertThat(root.suggestedFix()).startsWith("Add a hidden layer");
@@ -95,7 +97,7 @@ class RootCauseAnalysisTest {
   @Test
   void onlyWeakEvidence_verdictIsInconclusiveWithTheReason() {
     // Vanishing gradients, but no loss to tell them from a converged model.
-    ScriptedTrace trace = ScriptedTrace.steps(120);
+    MemoryTrace.Builder trace = MemoryTrace.scripted(120);
     for (int l = 0; l < 6; l++) {
       trace.layer("fc" + (l + 1), "sigmoid");
     }
@@ -109,7 +111,7 @@ class RootCauseAnalysisTest {
             (step, layer) ->
                 Stats.of(0.1 * Math.sin(step * 0.7 + layer), 1 + 0.05 * Math.cos(step)));
 
-    Report report = trace.report(AnalysisOptions.defaults());
+    Report report = analyze(trace.build(), AnalysisOptions.defaults());
 
     assertThat(report.verdict()).isEqualTo(Verdict.INCONCLUSIVE);
     assertThat(report.verdictReason())

@@ -1,11 +1,13 @@
 package io.dlanalyze.analyzer.detectors;
 
+import static io.dlanalyze.analyzer.Analyses.findings;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.Symptom;
-import io.dlanalyze.analyzer.detectors.ScriptedTrace.Stats;
+import io.dlanalyze.trace.MemoryTrace;
+import io.dlanalyze.trace.MemoryTrace.Stats;
 import io.dlanalyze.trace.Phase;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -15,12 +17,12 @@ class SaturationDetectorTest {
 
   @Test
   void sigmoidOutputPinnedAtOne_whileLossFlat_fires() {
-    ScriptedTrace trace =
-        ScriptedTrace.steps(120).layer("fc1", "relu").layer("out", "sigmoid").flatLoss().stream(
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(120).layer("fc1", "relu").layer("out", "sigmoid").flatLoss().stream(
             Phase.FORWARD, 1, step -> Stats.of(14, 3))
             .stream(Phase.ACTIVATION, 1, step -> Stats.of(0.9999, 1e-5));
 
-    List<Finding> findings = trace.findings(ID);
+    List<Finding> findings = findings(trace, ID);
 
     assertThat(findings).hasSize(1);
     Finding f = findings.get(0);
@@ -34,25 +36,25 @@ class SaturationDetectorTest {
   void sigmoidPinned_stepsWithoutTheLayersRows_breakTheRun() {
     // The layer has no rows at steps 45 and 90: the longest pinned run is 45 steps, under the
     // window.
-    ScriptedTrace trace =
-        ScriptedTrace.steps(120).layer("fc1", "relu").layer("out", "sigmoid").flatLoss().stream(
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(120).layer("fc1", "relu").layer("out", "sigmoid").flatLoss().stream(
             Phase.FORWARD, 1, step -> step == 45 || step == 90 ? null : Stats.of(14, 3))
             .stream(
                 Phase.ACTIVATION,
                 1,
                 step -> step == 45 || step == 90 ? null : Stats.of(0.9999, 1e-5));
 
-    assertThat(trace.findings(ID)).isEmpty();
+    assertThat(findings(trace, ID)).isEmpty();
   }
 
   @Test
   void tanhInputsFarBeyondFive_fires() {
-    ScriptedTrace trace =
-        ScriptedTrace.steps(120).layer("fc1", "tanh").layer("fc2", "linear").flatLoss().stream(
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(120).layer("fc1", "tanh").layer("fc2", "linear").flatLoss().stream(
             Phase.FORWARD, 0, step -> Stats.of(10, 300))
             .stream(Phase.ACTIVATION, 0, step -> Stats.of(0, 0.99));
 
-    List<Finding> findings = trace.findings(ID);
+    List<Finding> findings = findings(trace, ID);
 
     assertThat(findings).extracting(Finding::layerName).containsExactly("fc1");
     assertThat((double) findings.get(0).evidence().get("share_beyond_5")).isGreaterThan(0.9);
@@ -60,31 +62,31 @@ class SaturationDetectorTest {
 
   @Test
   void confidentTrainedSigmoid_whileLossConverges_noFinding() {
-    ScriptedTrace trace =
-        ScriptedTrace.steps(200).layer("fc1", "relu").layer("out", "sigmoid").healthyLoss().stream(
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(200).layer("fc1", "relu").layer("out", "sigmoid").healthyLoss().stream(
             Phase.FORWARD, 1, step -> Stats.of(1, 12))
             .stream(Phase.ACTIVATION, 1, step -> Stats.of(0.6, 0.45));
 
-    assertThat(trace.findings(ID)).isEmpty();
+    assertThat(findings(trace, ID)).isEmpty();
   }
 
   @Test
   void sigmoidInLinearRegime_noFinding() {
-    ScriptedTrace trace =
-        ScriptedTrace.steps(120).layer("fc1", "sigmoid").flatLoss().stream(
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(120).layer("fc1", "sigmoid").flatLoss().stream(
             Phase.FORWARD, 0, step -> Stats.of(0.1, 1.5))
             .stream(Phase.ACTIVATION, 0, step -> Stats.of(0.52, 0.2));
 
-    assertThat(trace.findings(ID)).isEmpty();
+    assertThat(findings(trace, ID)).isEmpty();
   }
 
   @Test
   void noLoss_isInconclusiveInfo() {
-    ScriptedTrace trace =
-        ScriptedTrace.steps(120).layer("out", "sigmoid").stream(
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(120).layer("out", "sigmoid").stream(
             Phase.ACTIVATION, 0, step -> Stats.of(0.0001, 1e-6));
 
-    List<Finding> findings = trace.findings(ID);
+    List<Finding> findings = findings(trace, ID);
 
     assertThat(findings).hasSize(1);
     assertThat(findings.get(0).severity()).isEqualTo(Severity.INFO);

@@ -1,11 +1,13 @@
 package io.dlanalyze.analyzer.detectors;
 
+import static io.dlanalyze.analyzer.Analyses.findings;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.Symptom;
-import io.dlanalyze.analyzer.detectors.ScriptedTrace.Stats;
+import io.dlanalyze.trace.MemoryTrace;
+import io.dlanalyze.trace.MemoryTrace.Stats;
 import io.dlanalyze.trace.Phase;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -15,14 +17,14 @@ class SlowConvergenceDetectorTest {
 
   @Test
   void accuracyGainingUnderDeltaPerEpoch_fires() {
-    ScriptedTrace trace =
-        ScriptedTrace.steps(200)
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(200)
             .stepsPerEpoch(20)
             .layer("fc1", "relu")
             .flatLoss()
             .model(Phase.ACCURACY, step -> Stats.scalar(0.5 + 0.0004 * step));
 
-    List<Finding> findings = trace.findings(ID);
+    List<Finding> findings = findings(trace, ID);
 
     assertThat(findings).hasSize(1);
     Finding f = findings.get(0);
@@ -34,25 +36,25 @@ class SlowConvergenceDetectorTest {
 
   @Test
   void accuracyClimbing_noFinding() {
-    ScriptedTrace trace =
-        ScriptedTrace.steps(200)
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(200)
             .stepsPerEpoch(20)
             .layer("fc1", "relu")
             .flatLoss()
             .model(Phase.ACCURACY, step -> Stats.scalar(Math.min(0.95, 0.5 + 0.004 * step)));
 
-    assertThat(trace.findings(ID)).isEmpty();
+    assertThat(findings(trace, ID)).isEmpty();
   }
 
   @Test
   void regressionLossBarelyMoving_firesOnTheLoss() {
-    ScriptedTrace trace =
-        ScriptedTrace.steps(200)
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(200)
             .stepsPerEpoch(20)
             .layer("fc1", "linear")
             .model(Phase.LOSS, step -> Stats.scalar(1.0 - 0.0002 * step));
 
-    List<Finding> findings = trace.findings(ID);
+    List<Finding> findings = findings(trace, ID);
 
     assertThat(findings).hasSize(1);
     assertThat(findings.get(0).evidence().get("metric")).isEqualTo("loss");
@@ -60,14 +62,14 @@ class SlowConvergenceDetectorTest {
 
   @Test
   void twoEpochs_isInconclusiveInfo() {
-    ScriptedTrace trace =
-        ScriptedTrace.steps(40)
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(40)
             .stepsPerEpoch(20)
             .layer("fc1", "relu")
             .flatLoss()
             .model(Phase.ACCURACY, step -> Stats.scalar(0.5));
 
-    List<Finding> findings = trace.findings(ID);
+    List<Finding> findings = findings(trace, ID);
 
     assertThat(findings).hasSize(1);
     assertThat(findings.get(0).severity()).isEqualTo(Severity.INFO);

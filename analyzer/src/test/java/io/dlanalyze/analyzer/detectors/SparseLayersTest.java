@@ -1,12 +1,14 @@
 package io.dlanalyze.analyzer.detectors;
 
+import static io.dlanalyze.analyzer.Analyses.analyze;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.dlanalyze.analyzer.AnalysisOptions;
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Report;
 import io.dlanalyze.analyzer.Symptom;
-import io.dlanalyze.analyzer.detectors.ScriptedTrace.Stats;
+import io.dlanalyze.trace.MemoryTrace;
+import io.dlanalyze.trace.MemoryTrace.Stats;
 import io.dlanalyze.trace.Phase;
 import org.junit.jupiter.api.Test;
 
@@ -22,8 +24,8 @@ class SparseLayersTest {
    * Layer 0 every step, dead (all-zero activations) from step 100; layer l >= 1 only at step l.
    * Visiting every layer at every step would be 16M slot visits per detector.
    */
-  private static ScriptedTrace sparse() {
-    ScriptedTrace trace = ScriptedTrace.steps(LAYERS).healthyLoss();
+  private static MemoryTrace.Builder sparse() {
+    MemoryTrace.Builder trace = MemoryTrace.scripted(LAYERS).healthyLoss();
     for (int l = 0; l < LAYERS; l++) {
       trace.layer("fc" + l, "relu");
     }
@@ -43,7 +45,7 @@ class SparseLayersTest {
 
   @Test
   void oneLayerAStep_everyDefaultDetector_findsOnlyTheDeadLayer() {
-    Report report = sparse().report(AnalysisOptions.defaults());
+    Report report = analyze(sparse().build(), AnalysisOptions.defaults());
 
     assertThat(report.trace().layers()).hasSize(LAYERS);
     assertThat(report.findings())

@@ -1,11 +1,13 @@
 package io.dlanalyze.analyzer.detectors;
 
+import static io.dlanalyze.analyzer.Analyses.findings;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.Symptom;
-import io.dlanalyze.analyzer.detectors.ScriptedTrace.Stats;
+import io.dlanalyze.trace.MemoryTrace;
+import io.dlanalyze.trace.MemoryTrace.Stats;
 import io.dlanalyze.trace.Phase;
 import io.dlanalyze.trace.TraceMetadata;
 import java.util.List;
@@ -14,8 +16,8 @@ import org.junit.jupiter.api.Test;
 class TargetRangeDetectorTest {
   private static final String ID = "target-range";
 
-  private static ScriptedTrace regression(String outputActivation, double lo, double hi) {
-    return ScriptedTrace.steps(60)
+  private static MemoryTrace.Builder regression(String outputActivation, double lo, double hi) {
+    return MemoryTrace.scripted(60)
         .layer("fc1", "relu")
         .layer("out", outputActivation)
         .meta(TraceMetadata.LOSS, "mse")
@@ -26,7 +28,7 @@ class TargetRangeDetectorTest {
 
   @Test
   void sigmoidOutput_targetsInTheHundreds_isSaturationAtTheOutputLayer() {
-    List<Finding> findings = regression("sigmoid", 25, 346).findings(ID);
+    List<Finding> findings = findings(regression("sigmoid", 25, 346), ID);
 
     assertThat(findings).hasSize(1);
     Finding f = findings.get(0);
@@ -38,32 +40,32 @@ class TargetRangeDetectorTest {
 
   @Test
   void reluOutput_negativeTargets_isDeadOrZero() {
-    assertThat(regression("relu", -1, 0.84).findings(ID))
+    assertThat(findings(regression("relu", -1, 0.84), ID))
         .extracting(Finding::symptom)
         .containsExactly(Symptom.DEAD_OR_ZERO);
   }
 
   @Test
   void tanhOutput_targetsInsideRange_noFinding() {
-    assertThat(regression("tanh", -1, 0.84).findings(ID)).isEmpty();
+    assertThat(findings(regression("tanh", -1, 0.84), ID)).isEmpty();
   }
 
   @Test
   void linearOutput_anyTargets_noFinding() {
-    assertThat(regression("linear", -500, 1e4).findings(ID)).isEmpty();
+    assertThat(findings(regression("linear", -500, 1e4), ID)).isEmpty();
   }
 
   @Test
   void softmaxOverOneUnit_isDeadOrZero() {
-    ScriptedTrace trace =
-        ScriptedTrace.steps(60)
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(60)
             .layer("fc1", "relu")
             .layer("out", "softmax")
             .meta(TraceMetadata.BATCH_SIZE, "32")
             .stream(Phase.ACTIVATION, 1, step -> new Stats(1, 0.0, 1.0, 1.0, 5.66, 0.0, 32L))
             .model(Phase.TARGET, step -> Stats.of(0.5, 0.5).withRange(0, 1));
 
-    List<Finding> findings = trace.findings(ID);
+    List<Finding> findings = findings(trace, ID);
 
     assertThat(findings).hasSize(1);
     assertThat(findings.get(0).evidence().get("rule")).isEqualTo("single_unit_softmax");
@@ -72,8 +74,8 @@ class TargetRangeDetectorTest {
 
   @Test
   void softmaxOverTenUnits_noFinding() {
-    ScriptedTrace trace =
-        ScriptedTrace.steps(60)
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(60)
             .layer("fc1", "relu")
             .layer("out", "softmax")
             .meta(TraceMetadata.BATCH_SIZE, "32")
@@ -81,19 +83,19 @@ class TargetRangeDetectorTest {
             .stream(Phase.ACTIVATION, 1, step -> new Stats(0.1, 0.25, 0.0, 1.0, 5.0, 0.0, 320L))
             .model(Phase.TARGET, step -> Stats.of(4.5, 2.8).withRange(0, 9));
 
-    assertThat(trace.findings(ID)).isEmpty();
+    assertThat(findings(trace, ID)).isEmpty();
   }
 
   @Test
   void reluOutputUnderCrossEntropy_warns() {
-    ScriptedTrace trace =
-        ScriptedTrace.steps(60)
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(60)
             .layer("fc1", "relu")
             .layer("out", "relu")
             .meta(TraceMetadata.LOSS, "categorical_crossentropy")
             .model(Phase.TARGET, step -> Stats.of(0.1, 0.3).withRange(0, 1));
 
-    List<Finding> findings = trace.findings(ID);
+    List<Finding> findings = findings(trace, ID);
 
     assertThat(findings)
         .extracting(f -> f.evidence().get("rule"))
@@ -103,13 +105,13 @@ class TargetRangeDetectorTest {
 
   @Test
   void constantTargets_areNotLearning() {
-    ScriptedTrace trace =
-        ScriptedTrace.steps(60)
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(60)
             .layer("fc1", "relu")
             .layer("out", "linear")
             .model(Phase.TARGET, step -> new Stats(0, 0.0, 0.0, 0.0, 0.0, 1.0, 32L));
 
-    List<Finding> findings = trace.findings(ID);
+    List<Finding> findings = findings(trace, ID);
 
     assertThat(findings).hasSize(1);
     assertThat(findings.get(0).symptom()).isEqualTo(Symptom.NOT_LEARNING);

@@ -1,11 +1,13 @@
 package io.dlanalyze.analyzer.detectors;
 
+import static io.dlanalyze.analyzer.Analyses.findings;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.Symptom;
-import io.dlanalyze.analyzer.detectors.ScriptedTrace.Stats;
+import io.dlanalyze.trace.MemoryTrace;
+import io.dlanalyze.trace.MemoryTrace.Stats;
 import io.dlanalyze.trace.Phase;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -14,7 +16,7 @@ class VanishingGradientDetectorTest {
   private static final String ID = "vanishing-gradient";
 
   /** Gradient norms shrink 10x per layer from the last layer back. */
-  private static ScriptedTrace shrinking(int layers, ScriptedTrace base) {
+  private static MemoryTrace.Builder shrinking(int layers, MemoryTrace.Builder base) {
     for (int l = 0; l < layers; l++) {
       base.layer("fc" + (l + 1), "sigmoid");
     }
@@ -24,7 +26,7 @@ class VanishingGradientDetectorTest {
 
   @Test
   void ratioAndNorm_belowAutotrainerBounds_whileLossFlat_fires() {
-    List<Finding> findings = shrinking(6, ScriptedTrace.steps(120).flatLoss()).findings(ID);
+    List<Finding> findings = findings(shrinking(6, MemoryTrace.scripted(120).flatLoss()), ID);
 
     assertThat(findings).hasSize(1);
     Finding f = findings.get(0);
@@ -38,24 +40,24 @@ class VanishingGradientDetectorTest {
   @Test
   void shallowSpread_noFinding() {
     // 3 layers: the first layer's gradient is 1e-2 of the last: within AUTOTRAINER's 1e-3.
-    assertThat(shrinking(3, ScriptedTrace.steps(120).flatLoss()).findings(ID)).isEmpty();
+    assertThat(findings(shrinking(3, MemoryTrace.scripted(120).flatLoss()), ID)).isEmpty();
   }
 
   @Test
   void convergedRun_smallGradients_noFinding() {
-    assertThat(shrinking(6, ScriptedTrace.steps(200).healthyLoss()).findings(ID)).isEmpty();
+    assertThat(findings(shrinking(6, MemoryTrace.scripted(200).healthyLoss()), ID)).isEmpty();
   }
 
   @Test
   void tinyRmsGradient_inOneLayer_firesRmsRule() {
-    ScriptedTrace trace =
-        ScriptedTrace.steps(120)
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(120)
             .layer("fc1", "relu")
             .layer("fc2", "relu")
             .flatLoss()
             .everyLayer(Phase.GRADIENT, (step, layer) -> Stats.norm(layer == 1 ? 1e-6 : 1e-3));
 
-    List<Finding> findings = trace.findings(ID);
+    List<Finding> findings = findings(trace, ID);
 
     assertThat(findings).hasSize(1);
     assertThat(findings.get(0).evidence().get("rule")).isEqualTo("rms");
@@ -64,19 +66,19 @@ class VanishingGradientDetectorTest {
 
   @Test
   void exactlyZeroGradients_areNotVanishing() {
-    ScriptedTrace trace =
-        ScriptedTrace.steps(120)
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(120)
             .layer("fc1", "relu")
             .layer("fc2", "relu")
             .flatLoss()
             .everyLayer(Phase.GRADIENT, (step, layer) -> Stats.scalar(0).withNumel(100));
 
-    assertThat(trace.findings(ID)).isEmpty();
+    assertThat(findings(trace, ID)).isEmpty();
   }
 
   @Test
   void noLoss_isInconclusiveInfo() {
-    List<Finding> findings = shrinking(6, ScriptedTrace.steps(120)).findings(ID);
+    List<Finding> findings = findings(shrinking(6, MemoryTrace.scripted(120)), ID);
 
     assertThat(findings).hasSize(1);
     assertThat(findings.get(0).severity()).isEqualTo(Severity.INFO);

@@ -1,11 +1,13 @@
 package io.dlanalyze.analyzer.detectors;
 
+import static io.dlanalyze.analyzer.Analyses.findings;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.Symptom;
-import io.dlanalyze.analyzer.detectors.ScriptedTrace.Stats;
+import io.dlanalyze.trace.MemoryTrace;
+import io.dlanalyze.trace.MemoryTrace.Stats;
 import io.dlanalyze.trace.Phase;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -13,8 +15,8 @@ import org.junit.jupiter.api.Test;
 class WeightVarianceDetectorTest {
   private static final String ID = "weight-variance";
 
-  private static ScriptedTrace weights(double lateStd) {
-    return ScriptedTrace.steps(150)
+  private static MemoryTrace.Builder weights(double lateStd) {
+    return MemoryTrace.scripted(150)
         .layer("fc1", "relu")
         .layer("fc2", "linear")
         .everyLayer(
@@ -23,7 +25,7 @@ class WeightVarianceDetectorTest {
 
   @Test
   void divergingWeights_varianceAboveOneHundred_warns() {
-    List<Finding> findings = weights(12).findings(ID);
+    List<Finding> findings = findings(weights(12), ID);
 
     assertThat(findings).hasSize(1);
     Finding f = findings.get(0);
@@ -39,30 +41,30 @@ class WeightVarianceDetectorTest {
   void varianceAboveDeepDiagnosisTen_belowTheDefault_noFinding() {
     // 36: above DeepDiagnosis' 10 and the largest healthy dev run's 15.2 (a two-unit XOR net),
     // below the default 100.
-    assertThat(weights(6).findings(ID)).isEmpty();
+    assertThat(findings(weights(6), ID)).isEmpty();
   }
 
   @Test
   void tinyWeights_varianceBelowBand_isInfo() {
-    assertThat(weights(1e-3).findings(ID))
+    assertThat(findings(weights(1e-3), ID))
         .extracting(Finding::severity)
         .containsExactly(Severity.INFO);
   }
 
   @Test
   void normalInitialization_noFinding() {
-    assertThat(weights(0.05).findings(ID)).isEmpty();
+    assertThat(findings(weights(0.05), ID)).isEmpty();
   }
 
   @Test
   void normalizationLayer_isSkipped() {
     // A BatchNorm scale starts at exactly 1 with variance 0.
-    ScriptedTrace trace =
-        ScriptedTrace.steps(150)
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(150)
             .layer("bn1", "BatchNorm1d", null)
             .layer("fc1", "Linear", "relu")
             .everyLayer(Phase.WEIGHT, (step, layer) -> Stats.of(1, 0));
 
-    assertThat(trace.findings(ID)).extracting(Finding::layerName).containsExactly("fc1");
+    assertThat(findings(trace, ID)).extracting(Finding::layerName).containsExactly("fc1");
   }
 }

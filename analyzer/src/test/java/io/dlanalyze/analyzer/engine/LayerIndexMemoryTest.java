@@ -67,7 +67,7 @@ class LayerIndexMemoryTest {
     }
     TraceMetadata metadata =
         TraceMetadata.empty().with(TraceMetadata.LAYERS, TraceMetadata.layersJson(listed));
-    MemoryTrace trace = MemoryTrace.of(metadata, rows(7).build().rows());
+    MemoryTrace trace = rows(7).metadata(metadata).build();
     long[] bytes = new long[1];
 
     Report report = measured(() -> Analyses.analyze(trace, OPTIONS), bytes);
