@@ -1,8 +1,8 @@
 package io.dlanalyze.batch;
 
-import static io.dlanalyze.batch.TraceFiles.small;
-import static io.dlanalyze.batch.TraceFiles.write;
-import static io.dlanalyze.batch.TraceFiles.writeParts;
+import static io.dlanalyze.trace.TestTraces.small;
+import static io.dlanalyze.trace.TestTraces.write;
+import static io.dlanalyze.trace.TestTraces.writeParts;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.dlanalyze.trace.synthetic.Fault;
@@ -30,11 +30,11 @@ class ArrowPartsBatchTest {
     root = dir.toAbsolutePath().resolve("runs");
     run = root.resolve("7");
     // 200 steps in 3 stream parts; the NaN at step 150 is in the third, held back at first
-    List<Path> parts = writeParts(run, small(5, Fault.nan(1, 150)), 3, ".arrows");
+    List<Path> parts = writeParts(run, small(5, Fault.nan(1, 150)), ".arrows", 70, 140);
     heldBack = Files.move(parts.get(2), dir.resolve("part-00002.arrows"));
     Files.writeString(run.resolve("notes.txt"), "not a trace");
     write(run.resolve("extra/e.arrows"), small(6));
-    writeParts(root.resolve("ipc"), small(7), 2, ".arrow");
+    writeParts(root.resolve("ipc"), small(7), ".arrow", 100);
     // independent traces side by side, and a part beside a file that is not one: no part directory
     write(root.resolve("flat/a.arrows"), small(1));
     write(root.resolve("flat/b.arrows"), small(2));

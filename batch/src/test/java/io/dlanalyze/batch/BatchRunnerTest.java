@@ -1,10 +1,11 @@
 package io.dlanalyze.batch;
 
-import static io.dlanalyze.batch.TraceFiles.small;
-import static io.dlanalyze.batch.TraceFiles.write;
+import static io.dlanalyze.trace.TestTraces.small;
+import static io.dlanalyze.trace.TestTraces.write;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.dlanalyze.analyzer.AnalysisMode;
+import io.dlanalyze.trace.TestTraces;
 import io.dlanalyze.trace.synthetic.Fault;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -195,7 +196,7 @@ class BatchRunnerTest {
     Files.writeString(
         input().resolve("corrupt.parquet"), "this is not a parquet file", StandardCharsets.UTF_8);
     Path truncated = write(input().resolve("truncated.arrows"), small(5));
-    TraceFiles.truncate(truncated, 40);
+    TestTraces.truncate(truncated, 40);
     Files.createFile(input().resolve("empty.arrow"));
 
     BatchResults results = batch();
@@ -227,7 +228,7 @@ class BatchRunnerTest {
   @Test
   void run_crashTruncatedStream_analysedWithTheRowsBeforeTheCut() throws Exception {
     Path cut = write(input().resolve("cut.arrows"), small(5));
-    TraceFiles.truncate(cut, Files.size(cut) * 2 / 3);
+    TestTraces.truncate(cut, Files.size(cut) * 2 / 3);
 
     RunRow row = row(batch(), "cut.arrows");
 

@@ -1,9 +1,10 @@
 package io.dlanalyze.batch;
 
-import static io.dlanalyze.batch.TraceFiles.small;
-import static io.dlanalyze.batch.TraceFiles.write;
+import static io.dlanalyze.trace.TestTraces.small;
+import static io.dlanalyze.trace.TestTraces.write;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.dlanalyze.trace.TestTraces;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -33,7 +34,7 @@ class FingerprintsTest {
     Fingerprint before = Fingerprints.ofLocal(trace);
 
     Files.write(trace, new byte[] {1, 2, 3}, StandardOpenOption.APPEND);
-    TraceFiles.touch(trace, -10_000);
+    TestTraces.touch(trace, -10_000);
 
     Fingerprint after = Fingerprints.ofLocal(trace);
     assertThat(after.sizeBytes()).isEqualTo(before.sizeBytes() + 3);
@@ -46,7 +47,7 @@ class FingerprintsTest {
     Path trace = write(dir.resolve("a.arrows"), small(1));
     Fingerprint before = Fingerprints.ofLocal(trace);
 
-    TraceFiles.touch(trace, 5_000);
+    TestTraces.touch(trace, 5_000);
 
     Fingerprint after = Fingerprints.ofLocal(trace);
     assertThat(after.contentHash()).isEqualTo(before.contentHash());

@@ -1,7 +1,7 @@
 package io.dlanalyze.batch;
 
-import static io.dlanalyze.batch.TraceFiles.small;
-import static io.dlanalyze.batch.TraceFiles.write;
+import static io.dlanalyze.trace.TestTraces.small;
+import static io.dlanalyze.trace.TestTraces.write;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 

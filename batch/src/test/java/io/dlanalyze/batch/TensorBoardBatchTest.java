@@ -2,6 +2,7 @@ package io.dlanalyze.batch;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.dlanalyze.trace.TestTraces;
 import io.dlanalyze.trace.tensorboard.TestEventFiles;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -33,8 +34,8 @@ class TensorBoardBatchTest {
         root.resolve("lightning/version_0/events.out.tfevents.3.host"),
         TestEventFiles.scalar(0, "train_loss_step", 2.0));
     Files.writeString(root.resolve("lightning/version_0/hparams.yaml"), "lr: 0.1\n");
-    TraceFiles.write(root.resolve("lightning/version_0/export.arrows"), TraceFiles.small(1));
-    TraceFiles.write(root.resolve("other.arrows"), TraceFiles.small(2));
+    TestTraces.write(root.resolve("lightning/version_0/export.arrows"), TestTraces.small(1));
+    TestTraces.write(root.resolve("other.arrows"), TestTraces.small(2));
   }
 
   @Test

@@ -7,6 +7,7 @@ import io.dlanalyze.batch.Fingerprints;
 import io.dlanalyze.batch.RunRow;
 import io.dlanalyze.batch.RunStatus;
 import io.dlanalyze.batch.TraceAnalysis;
+import io.dlanalyze.trace.TestTraces;
 import io.dlanalyze.trace.synthetic.Fault;
 import java.io.IOException;
 import java.net.URI;
@@ -58,7 +59,7 @@ class AnalyzeTraceFunctionTest {
 
   @Test
   void run_remoteTrace_copiedAnalysedAndNamedByItsUri() throws IOException {
-    Path trace = Inputs.write(dir.resolve("nan.arrows"), Inputs.trace(2, Fault.nan(1, 50)));
+    Path trace = TestTraces.write(dir.resolve("nan.arrows"), TestTraces.small(2, Fault.nan(1, 50)));
 
     TaskResult result = run(trace, null);
 
@@ -92,7 +93,7 @@ class AnalyzeTraceFunctionTest {
 
   @Test
   void run_unchangedSincePreviousRow_skippedWithoutAnalysis() throws IOException {
-    Path trace = Inputs.write(dir.resolve("a.arrows"), Inputs.trace(1));
+    Path trace = TestTraces.write(dir.resolve("a.arrows"), TestTraces.small(1));
     RunRow previous = run(trace, null).run();
 
     assertThat(run(trace, previous).skipped()).isTrue();
@@ -100,7 +101,7 @@ class AnalyzeTraceFunctionTest {
 
   @Test
   void run_remoteTensorBoardRun_copiedWithTheTagsFileAboveIt() throws IOException {
-    Path run = Inputs.kerasBuggyRun(dir.resolve("logs/fit-1"));
+    Path run = TestTraces.kerasBuggyRun(dir.resolve("logs/fit-1"));
 
     TaskResult plain = run(run, null);
 

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.dlanalyze.batch.LocalDiscovery;
+import io.dlanalyze.trace.TestTraces;
 import io.dlanalyze.trace.TraceFormatException;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -24,7 +25,7 @@ class HadoopDiscoveryTest {
   @BeforeEach
   void layout() throws IOException {
     input = dir.toAbsolutePath().resolve("in");
-    Inputs.mixed(input);
+    TestTraces.mixed(input);
     out = input.resolve("results");
     Files.createDirectories(out);
     Files.writeString(out.resolve("runs.parquet"), "not searched");
@@ -89,12 +90,12 @@ class HadoopDiscoveryTest {
    */
   Path runDirectories() throws IOException {
     Path root = dir.toAbsolutePath().resolve("archive");
-    Inputs.kerasBuggyRun(root.resolve("keras/fit-1"));
-    Inputs.write(root.resolve("keras/fit-1/export.arrows"), Inputs.trace(1));
+    TestTraces.kerasBuggyRun(root.resolve("keras/fit-1"));
+    TestTraces.write(root.resolve("keras/fit-1/export.arrows"), TestTraces.small(1));
     Files.writeString(root.resolve("keras/dl-analyze-tags.json"), "{}");
-    Inputs.writeParts(root.resolve("runs/7"), Inputs.trace(2), 2, ".arrows");
-    Inputs.write(root.resolve("flat/a.arrows"), Inputs.trace(3));
-    Inputs.write(root.resolve("flat/b.arrows"), Inputs.trace(4));
+    TestTraces.writeParts(root.resolve("runs/7"), TestTraces.small(2), ".arrows", 100);
+    TestTraces.write(root.resolve("flat/a.arrows"), TestTraces.small(3));
+    TestTraces.write(root.resolve("flat/b.arrows"), TestTraces.small(4));
     return root;
   }
 

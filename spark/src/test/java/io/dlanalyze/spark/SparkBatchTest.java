@@ -13,6 +13,7 @@ import io.dlanalyze.batch.ResultsOutput;
 import io.dlanalyze.batch.ResultsTables;
 import io.dlanalyze.batch.RunRow;
 import io.dlanalyze.batch.RunStatus;
+import io.dlanalyze.trace.TestTraces;
 import io.dlanalyze.trace.synthetic.Fault;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -91,7 +92,7 @@ class SparkBatchTest {
   @Test
   void sparkJob_sameInputAsBatch_sameTablesExceptTimings() throws Exception {
     Path input = dir.resolve("in");
-    Inputs.mixed(input);
+    TestTraces.mixed(input);
     Path local = dir.resolve("local");
     Path distributed = dir.resolve("spark");
     localBatch(input, local);
@@ -120,9 +121,10 @@ class SparkBatchTest {
   @Test
   void sparkJob_secondRun_skipsUnchangedThenPicksUpChangedAndAdded() throws Exception {
     Path input = dir.resolve("in");
-    Inputs.write(input.resolve("a.arrows"), Inputs.trace(1));
-    Inputs.write(
-        input.resolve("b.parquet"), Inputs.trace(2, io.dlanalyze.trace.synthetic.Fault.nan(1, 40)));
+    TestTraces.write(input.resolve("a.arrows"), TestTraces.small(1));
+    TestTraces.write(
+        input.resolve("b.parquet"),
+        TestTraces.small(2, io.dlanalyze.trace.synthetic.Fault.nan(1, 40)));
     Path results = dir.resolve("results");
     assertThat(sparkJob(input.toString(), "--out", results.toString()))
         .isEqualTo(SparkBatchJob.FAULT_FOUND);
@@ -134,9 +136,10 @@ class SparkBatchTest {
         .contains("this run: 0 analyzed, 2 unchanged and skipped");
     assertThat(runs(results)).isEqualTo(first);
 
-    Inputs.write(
-        input.resolve("a.arrows"), Inputs.trace(1, io.dlanalyze.trace.synthetic.Fault.inf(0, 10)));
-    Inputs.write(input.resolve("c.arrow"), Inputs.trace(3));
+    TestTraces.write(
+        input.resolve("a.arrows"),
+        TestTraces.small(1, io.dlanalyze.trace.synthetic.Fault.inf(0, 10)));
+    TestTraces.write(input.resolve("c.arrow"), TestTraces.small(3));
     sparkJob(input.toString(), "--out", results.toString());
 
     assertThat(out.toString(StandardCharsets.UTF_8))
@@ -150,10 +153,10 @@ class SparkBatchTest {
   void sparkJob_tensorBoardRunAndArrowPartDirectory_oneTraceEachAsInTheLocalBatch()
       throws Exception {
     Path input = dir.resolve("in");
-    Path tensorBoard = Inputs.kerasBuggyRun(input.resolve("logs/fit-1"));
+    Path tensorBoard = TestTraces.kerasBuggyRun(input.resolve("logs/fit-1"));
     Path parts = input.resolve("runs/7");
     // 200 steps in 3 stream parts, the NaN at step 150 in the third, held back at first
-    Inputs.writeParts(parts, Inputs.trace(2, Fault.nan(1, 150)), 3, ".arrows");
+    TestTraces.writeParts(parts, TestTraces.small(2, Fault.nan(1, 150)), ".arrows", 70, 140);
     Path held = Files.move(parts.resolve("part-00002.arrows"), dir.resolve("part-00002.arrows"));
     Path results = dir.resolve("spark");
     Path local = dir.resolve("local");
@@ -186,12 +189,12 @@ class SparkBatchTest {
   @Test
   void sparkJob_configFile_appliedInTheTasksAndAChangedFileReanalyses() throws Exception {
     Path input = dir.resolve("in");
-    Inputs.write(
+    TestTraces.write(
         input.resolve("a.arrows"),
-        Inputs.trace(1, io.dlanalyze.trace.synthetic.Fault.deadLayer(1, 20)));
-    Inputs.write(
+        TestTraces.small(1, io.dlanalyze.trace.synthetic.Fault.deadLayer(1, 20)));
+    TestTraces.write(
         input.resolve("b.parquet"),
-        Inputs.trace(2, io.dlanalyze.trace.synthetic.Fault.deadLayer(1, 40)));
+        TestTraces.small(2, io.dlanalyze.trace.synthetic.Fault.deadLayer(1, 40)));
     Path config = Files.writeString(dir.resolve("nightly.yaml"), "exclude-layers: [fc1]\n");
     Path results = dir.resolve("results");
     Path local = dir.resolve("local");

@@ -11,6 +11,7 @@ import io.dlanalyze.batch.PreviousResults;
 import io.dlanalyze.batch.ResultsOutput;
 import io.dlanalyze.batch.ResultsTables;
 import io.dlanalyze.batch.RunRow;
+import io.dlanalyze.trace.TestTraces;
 import io.dlanalyze.trace.synthetic.Fault;
 import java.io.File;
 import java.io.IOException;
@@ -34,9 +35,9 @@ class SparkJobJarIT {
   @Test
   void jobJar_onSparksOwnClassPath_sameRunsTableAsTheLocalBatch() throws Exception {
     Path input = dir.resolve("in");
-    Inputs.write(input.resolve("healthy.parquet"), Inputs.trace(1));
-    Inputs.write(input.resolve("nan.arrows"), Inputs.trace(2, Fault.nan(1, 40)));
-    Inputs.write(input.resolve("dead.arrow"), Inputs.trace(3, Fault.deadLayer(1, 30)));
+    TestTraces.write(input.resolve("healthy.parquet"), TestTraces.small(1));
+    TestTraces.write(input.resolve("nan.arrows"), TestTraces.small(2, Fault.nan(1, 40)));
+    TestTraces.write(input.resolve("dead.arrow"), TestTraces.small(3, Fault.deadLayer(1, 30)));
     Files.writeString(input.resolve("corrupt.parquet"), "not parquet");
     // the faults are all in fc1: excluded, every readable trace is healthy
     Path config =

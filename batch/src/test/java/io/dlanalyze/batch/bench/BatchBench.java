@@ -3,10 +3,7 @@ package io.dlanalyze.batch.bench;
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 
-import io.dlanalyze.trace.ReadOptions;
-import io.dlanalyze.trace.TraceReader;
-import io.dlanalyze.trace.TraceWriter;
-import io.dlanalyze.trace.TraceWriters;
+import io.dlanalyze.trace.TestTraces;
 import io.dlanalyze.trace.WriteOptions;
 import io.dlanalyze.trace.synthetic.Fault;
 import io.dlanalyze.trace.synthetic.SyntheticTrace;
@@ -43,14 +40,7 @@ public final class BatchBench {
       int kind = i % 10;
       String extension = kind < 6 ? ".parquet" : kind < 9 ? ".arrows" : ".arrow";
       Path file = dir.resolve(format(ROOT, "team-%d/run-%04d%s", i % 8, i, extension));
-      Files.createDirectories(file.getParent());
-      try (TraceReader reader = builder.build().open(ReadOptions.all());
-          TraceWriter writer =
-              TraceWriters.create(file, reader.metadata(), WriteOptions.defaults())) {
-        while (reader.next()) {
-          writer.write(reader.batch());
-        }
-      }
+      TestTraces.write(file, builder.build(), WriteOptions.defaults());
     }
   }
 }
