@@ -6,9 +6,8 @@ import io.dlanalyze.analyzer.report.JsonReportRenderer;
 import io.dlanalyze.analyzer.report.RenderOptions;
 import io.dlanalyze.trace.MemoryTrace;
 import io.dlanalyze.trace.ReadOptions;
+import io.dlanalyze.trace.TestTraces;
 import io.dlanalyze.trace.TraceReader;
-import io.dlanalyze.trace.TraceWriter;
-import io.dlanalyze.trace.TraceWriters;
 import io.dlanalyze.trace.WriteOptions;
 import io.dlanalyze.trace.synthetic.Fault;
 import io.dlanalyze.trace.synthetic.SyntheticTrace;
@@ -110,15 +109,11 @@ class ReportInvarianceTest {
     int[] sizes =
         name.endsWith(".parquet") ? new int[] {100, 1000, 1 << 20} : new int[] {7, 1000, 1 << 20};
     for (int rowGroup : sizes) {
-      Path path = dir.resolve(rowGroup + "-" + name);
-      try (TraceReader reader = trace.open(ReadOptions.all().withBatchRows(4096));
-          TraceWriter writer =
-              TraceWriters.create(
-                  path, reader.metadata(), WriteOptions.defaults().withRowGroupRows(rowGroup))) {
-        while (reader.next()) {
-          writer.write(reader.batch());
-        }
-      }
+      Path path =
+          TestTraces.write(
+              dir.resolve(rowGroup + "-" + name),
+              trace,
+              WriteOptions.defaults().withRowGroupRows(rowGroup));
       String json =
           JSON.render(new Analyzer().analyze(path, options).withoutTiming())
               .replace(path.toString(), "TRACE");

@@ -8,12 +8,9 @@ import io.dlanalyze.analyzer.Analyzer;
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Report;
 import io.dlanalyze.trace.Column;
+import io.dlanalyze.trace.MemoryTrace;
 import io.dlanalyze.trace.Phase;
-import io.dlanalyze.trace.ReadOptions;
 import io.dlanalyze.trace.TraceBatch;
-import io.dlanalyze.trace.TraceReader;
-import io.dlanalyze.trace.TraceWriter;
-import io.dlanalyze.trace.TraceWriters;
 import io.dlanalyze.trace.WriteOptions;
 import io.dlanalyze.trace.synthetic.Fault;
 import io.dlanalyze.trace.synthetic.SyntheticTrace;
@@ -122,27 +119,20 @@ class DuckDbBenchTest {
    * Writes the trace; with {@code jitterSoftmax}, the softmax output's mean moves in its last bits.
    */
   private Path write(SyntheticTrace trace, boolean jitterSoftmax) {
-    Path path = dir.resolve(String.format(Locale.ROOT, "trace-%d.parquet", System.nanoTime()));
-    try (TraceReader reader = trace.open(ReadOptions.all().withBatchRows(1000));
-        TraceWriter writer =
-            TraceWriters.create(path, reader.metadata(), WriteOptions.defaults())) {
-      TraceBatch batch = reader.batch();
-      long row = 0;
-      while (reader.next()) {
-        if (jitterSoftmax) {
-          int[] layers = batch.ints(Column.LAYER_INDEX);
-          int[] phases = batch.ints(Column.PHASE);
-          double[] means = batch.doubles(Column.MEAN);
-          for (int r = 0; r < batch.size(); r++) {
-            if (layers[r] == trace.layers() - 1 && phases[r] == Phase.ACTIVATION.code()) {
-              means[r] += 1e-9 * ((row + r) % 7 + 1);
-            }
-          }
+    MemoryTrace rows = MemoryTrace.of(trace);
+    if (jitterSoftmax) {
+      TraceBatch all = rows.columns();
+      int[] layers = all.ints(Column.LAYER_INDEX);
+      int[] phases = all.ints(Column.PHASE);
+      double[] means = all.doubles(Column.MEAN);
+      for (int r = 0; r < all.size(); r++) {
+        if (layers[r] == trace.layers() - 1 && phases[r] == Phase.ACTIVATION.code()) {
+          means[r] += 1e-9 * (r % 7 + 1);
         }
-        row += batch.size();
-        writer.write(batch);
       }
     }
-    return path;
+    return rows.write(
+        dir.resolve(String.format(Locale.ROOT, "trace-%d.parquet", System.nanoTime())),
+        WriteOptions.defaults());
   }
 }

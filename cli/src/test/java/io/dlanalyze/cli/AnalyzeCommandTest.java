@@ -4,10 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.dlanalyze.trace.ReadOptions;
-import io.dlanalyze.trace.TraceReader;
-import io.dlanalyze.trace.TraceWriter;
-import io.dlanalyze.trace.TraceWriters;
+import io.dlanalyze.trace.TestTraces;
 import io.dlanalyze.trace.WriteOptions;
 import io.dlanalyze.trace.synthetic.Fault;
 import io.dlanalyze.trace.synthetic.SyntheticTrace;
@@ -38,16 +35,7 @@ class AnalyzeCommandTest {
     for (Fault fault : faults) {
       builder.fault(fault);
     }
-    SyntheticTrace trace = builder.build();
-    Path path = dir.resolve(name);
-    try (TraceReader reader = trace.open(ReadOptions.all().withBatchRows(4096));
-        TraceWriter writer =
-            TraceWriters.create(path, reader.metadata(), WriteOptions.defaults())) {
-      while (reader.next()) {
-        writer.write(reader.batch());
-      }
-    }
-    return path;
+    return TestTraces.write(dir.resolve(name), builder.build(), WriteOptions.defaults());
   }
 
   @Test

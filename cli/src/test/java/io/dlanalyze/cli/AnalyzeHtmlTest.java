@@ -2,10 +2,7 @@ package io.dlanalyze.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.dlanalyze.trace.ReadOptions;
-import io.dlanalyze.trace.TraceReader;
-import io.dlanalyze.trace.TraceWriter;
-import io.dlanalyze.trace.TraceWriters;
+import io.dlanalyze.trace.TestTraces;
 import io.dlanalyze.trace.WriteOptions;
 import io.dlanalyze.trace.synthetic.Fault;
 import io.dlanalyze.trace.synthetic.SyntheticTrace;
@@ -37,15 +34,7 @@ class AnalyzeHtmlTest {
     for (Fault fault : faults) {
       builder.fault(fault);
     }
-    Path path = dir.resolve(name);
-    try (TraceReader reader = builder.build().open(ReadOptions.all().withBatchRows(4096));
-        TraceWriter writer =
-            TraceWriters.create(path, reader.metadata(), WriteOptions.defaults())) {
-      while (reader.next()) {
-        writer.write(reader.batch());
-      }
-    }
-    return path;
+    return TestTraces.write(dir.resolve(name), builder.build(), WriteOptions.defaults());
   }
 
   private List<String> files() throws IOException {

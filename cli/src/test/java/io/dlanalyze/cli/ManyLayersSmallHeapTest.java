@@ -6,11 +6,8 @@ import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import io.dlanalyze.trace.LayerInfo;
-import io.dlanalyze.trace.ReadOptions;
+import io.dlanalyze.trace.MemoryTrace;
 import io.dlanalyze.trace.TraceMetadata;
-import io.dlanalyze.trace.TraceReader;
-import io.dlanalyze.trace.TraceWriter;
-import io.dlanalyze.trace.TraceWriters;
 import io.dlanalyze.trace.WriteOptions;
 import io.dlanalyze.trace.synthetic.SyntheticTrace;
 import java.io.IOException;
@@ -43,20 +40,14 @@ class ManyLayersSmallHeapTest {
   @BeforeAll
   static void writeTrace() {
     trace = dir.resolve("many-layers.parquet");
-    SyntheticTrace synthetic = SyntheticTrace.builder().layers(2).steps(20).build();
-    try (TraceReader source = synthetic.open(ReadOptions.all())) {
-      List<LayerInfo> listed = new ArrayList<>(LAYERS);
-      for (int i = 0; i < LAYERS; i++) {
-        listed.add(new LayerInfo(i, "block" + i + ".linear", "Linear", "relu", 4160, true));
-      }
-      TraceMetadata metadata =
-          source.metadata().with(TraceMetadata.LAYERS, TraceMetadata.layersJson(listed));
-      try (TraceWriter writer = TraceWriters.create(trace, metadata, WriteOptions.defaults())) {
-        while (source.next()) {
-          writer.write(source.batch());
-        }
-      }
+    MemoryTrace synthetic = MemoryTrace.of(SyntheticTrace.builder().layers(2).steps(20).build());
+    List<LayerInfo> listed = new ArrayList<>(LAYERS);
+    for (int i = 0; i < LAYERS; i++) {
+      listed.add(new LayerInfo(i, "block" + i + ".linear", "Linear", "relu", 4160, true));
     }
+    TraceMetadata metadata =
+        synthetic.metadata().with(TraceMetadata.LAYERS, TraceMetadata.layersJson(listed));
+    synthetic.withMetadata(metadata).write(trace, WriteOptions.defaults());
   }
 
   /** Runs the command line with standard output to {@code out}; returns the exit code. */

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.dlanalyze.trace.MemoryTrace;
 import io.dlanalyze.trace.ReadOptions;
-import io.dlanalyze.trace.TraceMetadata;
+import io.dlanalyze.trace.TestTraces;
 import io.dlanalyze.trace.TraceReader;
 import io.dlanalyze.trace.TraceReaders;
 import io.dlanalyze.trace.WriteOptions;
@@ -13,9 +13,7 @@ import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -37,22 +35,11 @@ class WatchDirectoryTest {
     try (TraceReader reader = TraceReaders.open(sample, ReadOptions.all())) {
       run = MemoryTrace.copyOf(reader);
     }
-    Files.createDirectories(into);
-    List<Path> files = new ArrayList<>();
-    long[] from = {0, 120, 240, Long.MAX_VALUE};
-    for (int p = 0; p < 3; p++) {
-      List<MemoryTrace.Row> rows = new ArrayList<>();
-      for (MemoryTrace.Row row : run.rows()) {
-        if (row.step() >= from[p] && row.step() < from[p + 1]) {
-          rows.add(row);
-        }
-      }
-      TraceMetadata metadata = run.metadata();
-      Path file = into.resolve(String.format(Locale.ROOT, "part-%05d%s", p, extension));
-      MemoryTrace.of(metadata, rows).write(file, WriteOptions.defaults().withRowGroupRows(300));
-      files.add(file);
-    }
-    return files;
+    return TestTraces.writeParts(
+        into,
+        "part-%05d" + extension,
+        WriteOptions.defaults().withRowGroupRows(300),
+        run.split(120, 240));
   }
 
   /** Writes the parts' bytes into {@code to} (created first) in pieces of 3,000 bytes. */

@@ -12,14 +12,13 @@ import io.dlanalyze.analyzer.report.RenderOptions;
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.ErrorCode;
 import io.dlanalyze.trace.ReadOptions;
+import io.dlanalyze.trace.TestTraces;
 import io.dlanalyze.trace.TraceBatch;
 import io.dlanalyze.trace.TraceDictionary;
 import io.dlanalyze.trace.TraceFormat;
 import io.dlanalyze.trace.TraceFormatException;
 import io.dlanalyze.trace.TraceMetadata;
 import io.dlanalyze.trace.TraceReader;
-import io.dlanalyze.trace.TraceWriter;
-import io.dlanalyze.trace.TraceWriters;
 import io.dlanalyze.trace.WriteOptions;
 import io.dlanalyze.trace.synthetic.Fault;
 import io.dlanalyze.trace.synthetic.SyntheticTrace;
@@ -180,16 +179,8 @@ class ReadAheadReaderTest {
   }
 
   private Path write(SyntheticTrace trace, String name, int rowGroupRows) {
-    Path path = dir.resolve(name);
-    try (TraceReader reader = trace.open(ReadOptions.all().withBatchRows(4096));
-        TraceWriter writer =
-            TraceWriters.create(
-                path, reader.metadata(), WriteOptions.defaults().withRowGroupRows(rowGroupRows))) {
-      while (reader.next()) {
-        writer.write(reader.batch());
-      }
-    }
-    return path;
+    return TestTraces.write(
+        dir.resolve(name), trace, WriteOptions.defaults().withRowGroupRows(rowGroupRows));
   }
 
   private static String render(Report report) {

@@ -1,15 +1,12 @@
 package io.dlanalyze.cli.eval;
 
-import io.dlanalyze.trace.ReadOptions;
-import io.dlanalyze.trace.TraceReader;
-import io.dlanalyze.trace.TraceWriter;
-import io.dlanalyze.trace.TraceWriters;
+import io.dlanalyze.trace.TestTraces;
 import io.dlanalyze.trace.WriteOptions;
 import io.dlanalyze.trace.synthetic.Fault;
 import io.dlanalyze.trace.synthetic.SyntheticTrace;
 import java.nio.file.Path;
 
-/** Test helpers: synthetic traces written to real files. */
+/** The synthetic trace the eval tests share, written through {@link TestTraces}. */
 public final class EvalTraces {
   private EvalTraces() {}
 
@@ -23,14 +20,6 @@ public final class EvalTraces {
     for (Fault fault : faults) {
       builder.fault(fault);
     }
-    SyntheticTrace trace = builder.build();
-    try (TraceReader reader = trace.open(ReadOptions.all());
-        TraceWriter writer =
-            TraceWriters.create(path, reader.metadata(), WriteOptions.defaults())) {
-      while (reader.next()) {
-        writer.write(reader.batch());
-      }
-    }
-    return path;
+    return TestTraces.write(path, builder.build(), WriteOptions.defaults());
   }
 }
