@@ -594,13 +594,9 @@ def rejected_entry(case, status, reason):
 
 
 def write_manifest(kept, rejected):
-    manifest = {"version": 1, "description": DESCRIPTION, "cases": kept, "rejected": rejected}
     os.makedirs(CALIBRATION, exist_ok=True)
-    tmp = MANIFEST + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(manifest, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, MANIFEST)
+    regenerate.write_json(MANIFEST, {"version": 1, "description": DESCRIPTION, "cases": kept,
+                                     "rejected": rejected})
 
 
 # ------------------------------------------------------------------ main

@@ -277,13 +277,17 @@ def manifest_entry(case, final):
     return entry
 
 
-def write_manifest(entries):
-    manifest = {"version": 1, "description": DESCRIPTION, "cases": entries}
-    tmp = MANIFEST + ".tmp"
+def write_json(path, value):
+    """Writes ``value`` as indented JSON to ``path`` through a temporary file and a rename."""
+    tmp = path + ".tmp"
     with open(tmp, "w") as f:
-        json.dump(manifest, f, indent=2)
+        json.dump(value, f, indent=2)
         f.write("\n")
-    os.replace(tmp, MANIFEST)
+    os.replace(tmp, path)
+
+
+def write_manifest(entries):
+    write_json(MANIFEST, {"version": 1, "description": DESCRIPTION, "cases": entries})
 
 
 def previous_entries():
