@@ -65,7 +65,7 @@ public final class AnalysisConfig {
   public static final int MAX_BYTES = 256 * 1024;
 
   /** Longest piece of the file (a key, a value) quoted back in an error message. */
-  static final int EXCERPT = 60;
+  static final int EXCERPT = Printable.QUOTE;
 
   /** The file's name as given: error messages start with it; its extension picks YAML or JSON. */
   private final String file;
@@ -162,7 +162,8 @@ public final class AnalysisConfig {
           e instanceof JsonProcessingException jpe
               ? TraceMetadata.jsonProblem(jpe.getOriginalMessage())
               : firstLine(e.getMessage());
-      throw error("", "not valid " + (yaml ? "YAML" : "JSON") + ": " + excerpt(problem, 200));
+      throw error(
+          "", "not valid " + (yaml ? "YAML" : "JSON") + ": " + Printable.excerpt(problem, 200));
     }
     if (root == null || root.isMissingNode() || root.isNull()) {
       return builder;
@@ -223,7 +224,7 @@ public final class AnalysisConfig {
             format(
                 ROOT,
                 "unknown detector %s (known: %s)",
-                excerpt(id, EXCERPT),
+                Printable.excerpt(id, EXCERPT),
                 String.join(", ", known)));
       }
       JsonNode value = entry.getValue();
@@ -339,16 +340,11 @@ public final class AnalysisConfig {
         Printable.escapeText(
             key.isEmpty()
                 ? format(ROOT, "%s: %s", file, detail)
-                : format(ROOT, "%s: %s: %s", file, excerpt(key, 2 * EXCERPT), detail)));
+                : format(ROOT, "%s: %s: %s", file, Printable.excerpt(key, 2 * EXCERPT), detail)));
   }
 
   private static String excerpt(JsonNode value) {
-    return excerpt(value.toString(), EXCERPT);
-  }
-
-  /** At most {@code max} characters of {@code text}, escaped, and its length when it was cut. */
-  static String excerpt(String text, int max) {
-    return Printable.excerpt(text, max);
+    return Printable.excerpt(value.toString(), EXCERPT);
   }
 
   private static String firstLine(@Nullable String message) {

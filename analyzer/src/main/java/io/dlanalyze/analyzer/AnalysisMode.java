@@ -38,7 +38,7 @@ public enum AnalysisMode {
         format(
             ROOT,
             "unknown mode: %s (expected default or deeplocalize)",
-            Printable.excerpt(name, 60)));
+            Printable.excerpt(name, Printable.QUOTE)));
   }
 
   @Override

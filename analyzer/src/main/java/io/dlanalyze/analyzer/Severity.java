@@ -58,7 +58,7 @@ public enum Severity {
         format(
             ROOT,
             "unknown severity: %s (expected info, warning, error or critical)",
-            Printable.excerpt(name, 60)));
+            Printable.excerpt(name, Printable.QUOTE)));
   }
 
   @Override

@@ -51,7 +51,7 @@ public enum Symptom {
       }
     }
     throw new IllegalArgumentException(
-        format(ROOT, "unknown symptom: %s", Printable.excerpt(name, 60)));
+        format(ROOT, "unknown symptom: %s", Printable.excerpt(name, Printable.QUOTE)));
   }
 
   @Override

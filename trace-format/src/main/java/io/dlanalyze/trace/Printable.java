@@ -24,6 +24,9 @@ public final class Printable {
     return text == null ? null : escapeText(text);
   }
 
+  /** How many characters of a value a one-line message quotes ({@link #excerpt}). */
+  public static final int QUOTE = 60;
+
   /**
    * At most {@code max} characters of {@code text} with its control characters escaped, and its
    * length when it was cut: {@code "aaa... (100000 characters)"}. For quoting a value in a one-line

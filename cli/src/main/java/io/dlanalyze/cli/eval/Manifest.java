@@ -163,7 +163,7 @@ public record Manifest(Path path, List<Case> cases) {
   public static final int MAX_BYTES = 16 << 20;
 
   /** Longest text of the manifest (an id, a path, a symptom) quoted back in an error. */
-  private static final int EXCERPT = 60;
+  private static final int EXCERPT = Printable.QUOTE;
 
   private static final ObjectMapper JSON =
       JsonMapper.builder()
@@ -206,7 +206,8 @@ public record Manifest(Path path, List<Case> cases) {
       throw new ManifestException(
           path,
           "not valid JSON: "
-              + excerpt(io.dlanalyze.trace.TraceMetadata.jsonProblem(e.getOriginalMessage()), 200));
+              + Printable.excerpt(
+                  io.dlanalyze.trace.TraceMetadata.jsonProblem(e.getOriginalMessage()), 200));
     } catch (IOException e) {
       throw new ManifestException(path, "cannot read: " + e.getMessage());
     }
@@ -220,7 +221,7 @@ public record Manifest(Path path, List<Case> cases) {
     for (JsonNode node : root.get("cases")) {
       String where = format(ROOT, "cases[%d]", position);
       String id = requiredText(path, node, "id", where);
-      where = format(ROOT, "cases[%d] (%s)", position, excerpt(id, EXCERPT));
+      where = format(ROOT, "cases[%d] (%s)", position, Printable.excerpt(id, EXCERPT));
       if (!ids.add(id)) {
         throw new ManifestException(path, where + ": duplicate id");
       }
@@ -250,7 +251,7 @@ public record Manifest(Path path, List<Case> cases) {
                 ROOT,
                 "%s: \"trace\" is not a valid path: %s (%s)",
                 where,
-                excerpt(trace, EXCERPT),
+                Printable.excerpt(trace, EXCERPT),
                 e.getReason()));
       }
       cases.add(
@@ -335,13 +336,11 @@ public record Manifest(Path path, List<Case> cases) {
       return Symptom.fromWireName(name);
     } catch (IllegalArgumentException e) {
       throw new ManifestException(
-          path, where + ": " + excerpt(requireNonNullElse(e.getMessage(), "unknown symptom"), 400));
+          path,
+          where
+              + ": "
+              + Printable.excerpt(requireNonNullElse(e.getMessage(), "unknown symptom"), 400));
     }
-  }
-
-  /** At most {@code max} characters of {@code text}, escaped, and how long it was when cut. */
-  static String excerpt(String text, int max) {
-    return Printable.excerpt(text, max);
   }
 
   private static Location location(Path path, JsonNode node, String where) {
