@@ -160,7 +160,7 @@ public final class LossDivergenceDetector implements Detector {
                     ROOT,
                     "The loss (averaged over %d steps) climbed from a start of %s to %s at step %d,"
                         + " %sx where it started%s; %d of %d blocks were %sx or more above it,"
-                        + " and the last one at %s %s.",
+                        + " and the last one at %s is %sback below %s of the start: %s.",
                     block,
                     Numbers.format(reference),
                     Numbers.format(peakMean),
@@ -171,9 +171,9 @@ public final class LossDivergenceDetector implements Detector {
                     blocks - 1,
                     Numbers.format(ratio),
                     Numbers.format(last),
-                    recovered
-                        ? "is back below half the start: training recovered from unstable steps"
-                        : "is not back below half the start: training diverged"))
+                    recovered ? "" : "not ",
+                    Numbers.percent(1 - convergedDrop),
+                    recovered ? "training recovered from unstable steps" : "training diverged"))
             .build());
     return findings;
   }

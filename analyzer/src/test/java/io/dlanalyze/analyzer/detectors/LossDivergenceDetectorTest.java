@@ -56,7 +56,7 @@ class LossDivergenceDetectorTest {
     assertThat((double) f.evidence().get("reference_loss")).isCloseTo(1.2 * LOG3, within());
     assertThat((long) f.evidence().get("blocks_above")).isEqualTo(19);
     assertThat(f.occurrences()).as("steps in the blocks above the bar").isEqualTo(190);
-    assertThat(f.message()).contains("is not back below half the start: training diverged");
+    assertThat(f.message()).contains("is not back below 50.0% of the start: training diverged");
   }
 
   @Test
