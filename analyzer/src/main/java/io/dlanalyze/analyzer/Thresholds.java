@@ -308,6 +308,21 @@ public final class Thresholds {
               + " initial outputs are confidently wrong");
 
   /**
+   * The effective learning rate {@code lr x ||g|| / ||w||}, on the last step before the first
+   * NaN/Inf, at or above which that update was as large as the weights themselves: the update blew
+   * the values up. With plain SGD an update that replaces the weights gives about 1; no step of a
+   * healthy dev run without gradient clipping reached 0.35 (docs/evaluation.md#calibration).
+   */
+  public static final Threshold UPDATE_BLOWUP =
+      Threshold.real(
+          "update-blowup",
+          0.5,
+          0,
+          1e300,
+          "Effective learning rate on the step before the first NaN/Inf at or above which that"
+              + " update blew the values up");
+
+  /**
    * The highest mean loss over a block of {@code oscillation-block} steps, as a multiple of the
    * run's starting loss (its first step's loss, or the loss of a uniform guess when that is
    * higher), at or above which training diverged. Derived from the healthy runs
@@ -380,6 +395,7 @@ public final class Thresholds {
           CHANCE_MARGIN,
           LR_LOW,
           LR_HIGH,
+          UPDATE_BLOWUP,
           INPUT_BOUND,
           ABNORMAL_HIDDEN,
           WEIGHT_VARIANCE_LOW,

@@ -48,7 +48,8 @@ class CalibrationTest {
       double layerGrowth,
       double persistentGradientRatio,
       double persistentReluZeros,
-      double divergencePeak) {}
+      double divergencePeak,
+      boolean nonFinite) {}
 
   private static final List<Run> HEALTHY_DEV = new ArrayList<>();
 
@@ -90,6 +91,7 @@ class CalibrationTest {
         }
       }
       double[] l2s = null;
+      boolean nonFinite = false;
       while (reader.next()) {
         TraceBatch batch = reader.batch();
         int[] phases = batch.ints(Column.PHASE);
@@ -105,6 +107,11 @@ class CalibrationTest {
             continue;
           }
           Phase phase = Phase.ofCode(phases[i]);
+          if ((phase == Phase.LOSS || phase == Phase.WEIGHT || phase == Phase.GRADIENT)
+              && ((!batch.isNull(Column.MEAN, i) && !Double.isFinite(means[i]))
+                  || (!batch.isNull(Column.L2_NORM, i) && !Double.isFinite(l2s[i])))) {
+            nonFinite = true;
+          }
           if (phase == Phase.WEIGHT && !batch.isNull(Column.STD, i) && Double.isFinite(stds[i])) {
             maxVariance = Math.max(maxVariance, stds[i] * stds[i]);
           } else if (phase == Phase.LOSS && Double.isFinite(means[i])) {
@@ -169,7 +176,8 @@ class CalibrationTest {
           layerGrowth,
           persistentRatio(stepNorms.values()),
           persistentZeros(reluZeros.values()),
-          divergencePeak(losses.values(), loss, classes));
+          divergencePeak(losses.values(), loss, classes),
+          nonFinite);
     }
   }
 
@@ -294,6 +302,18 @@ class CalibrationTest {
     double worst = max(HEALTHY_DEV.stream().mapToDouble(Run::divergencePeak).toArray());
     assertThat(worst).as("healthy dev runs have a loss per step").isGreaterThan(0.5);
     assertThat(Thresholds.DIVERGENCE_RATIO.defaultValue()).isGreaterThanOrEqualTo(2 * worst);
+  }
+
+  /**
+   * update-blowup judges only the last finite step before a run's first NaN/Inf: no healthy dev run
+   * has one, so the rule cannot meet a healthy run whatever its single-step ratios (up to 9.2 under
+   * gradient clipping); and its default stays below the ratio of about 1 of an update that replaces
+   * the weights.
+   */
+  @Test
+  void updateBlowup_cannotMeetAHealthyDevRun_noneTurnsNonFinite() {
+    assertThat(HEALTHY_DEV).filteredOn(Run::nonFinite).extracting(Run::id).isEmpty();
+    assertThat(Thresholds.UPDATE_BLOWUP.defaultValue()).isLessThanOrEqualTo(0.5);
   }
 
   @Test

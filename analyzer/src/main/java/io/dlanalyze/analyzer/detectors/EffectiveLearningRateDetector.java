@@ -4,6 +4,7 @@ import static io.dlanalyze.analyzer.EvidenceKeys.BAND_HIGH;
 import static io.dlanalyze.analyzer.EvidenceKeys.BAND_LOW;
 import static io.dlanalyze.analyzer.EvidenceKeys.DIRECTION;
 import static io.dlanalyze.analyzer.EvidenceKeys.EFFECTIVE_LR;
+import static io.dlanalyze.analyzer.EvidenceKeys.FIRST_NON_FINITE_STEP;
 import static io.dlanalyze.analyzer.EvidenceKeys.LAYERS_OUT_OF_BAND;
 import static io.dlanalyze.analyzer.EvidenceKeys.LEARNING_RATE;
 import static io.dlanalyze.analyzer.EvidenceKeys.LOSS_STALLED;
@@ -47,6 +48,13 @@ import java.util.OptionalDouble;
  * step, else {@code dltrace.learning_rate}; with neither the detector stays silent. Adaptive
  * optimizers (Adam...) scale updates per parameter, so for them the ratio is only indicative. A
  * non-finite loss belongs to numerical-error and exploding-gradient, so then only info is given.
+ *
+ * <p>Blow-up rule: on the last step before the first NaN/Inf of a trainable layer's weight or
+ * gradient (or of the loss), the largest rate over the layers reaching {@code update-blowup} (an
+ * update as large as the weights) is reported as an info finding that names that step. One update
+ * can turn a run non-finite before any band run could form (a run that is NaN from step 1 has one
+ * finite step); the root-cause analysis then blames the update size, not the layer where the NaN
+ * surfaced. Not with adaptive optimizers, whose update is not {@code lr x ||g||}.
  */
 @DetectorSpec(
     id = DetectorIds.EFFECTIVE_LEARNING_RATE,
@@ -62,6 +70,7 @@ import java.util.OptionalDouble;
       "window",
       "effective-lr-low",
       "effective-lr-high",
+      "update-blowup",
       "min-improvement",
       "converged-drop"
     },
@@ -82,6 +91,19 @@ public final class EffectiveLearningRateDetector implements Detector {
   private double low;
   private double high;
   private double metadataRate = Double.NaN;
+  private double blowup;
+  private boolean adaptive;
+
+  /** The largest rate of the last finite step (its layer -1 before any), its step and rate. */
+  private double lastMax;
+
+  private int lastMaxLayer = -1;
+  private long lastStep = -1;
+  private double lastRate;
+  private boolean nonFiniteSeen;
+
+  /** The first step with a NaN/Inf when the update before it blew up, else -1. */
+  private long blowUpAt = -1;
 
   @Override
   public void begin(AnalysisContext context) {
@@ -89,6 +111,8 @@ public final class EffectiveLearningRateDetector implements Detector {
     window = context.options().getInt(Thresholds.WINDOW);
     low = context.options().get(Thresholds.LR_LOW);
     high = context.options().get(Thresholds.LR_HIGH);
+    blowup = context.options().get(Thresholds.UPDATE_BLOWUP);
+    adaptive = Optimizers.adaptive(context.metadata());
     OptionalDouble rate = context.metadata().learningRate();
     if (rate.isPresent()) {
       metadataRate = rate.getAsDouble();
@@ -102,6 +126,9 @@ public final class EffectiveLearningRateDetector implements Detector {
     if (!(rate > 0) || !Double.isFinite(rate)) {
       return;
     }
+    boolean nonFinite = step.has(-1, Phase.LOSS) && !Double.isFinite(step.mean(-1, Phase.LOSS));
+    double stepMax = 0;
+    int stepMaxLayer = -1;
     for (int i = 0; i < step.presentLayerCount(); i++) {
       int layer = step.presentLayer(i);
       if (!step.layer(layer).trainable()
@@ -113,16 +140,63 @@ public final class EffectiveLearningRateDetector implements Detector {
       double g = step.value(layer, Phase.GRADIENT, Column.L2_NORM);
       double w = step.value(layer, Phase.WEIGHT, Column.L2_NORM);
       if (!Double.isFinite(g) || !Double.isFinite(w) || !(w > 0) || !(g > 0)) {
+        nonFinite |= !Double.isFinite(g) || !Double.isFinite(w);
         state.band.interrupt();
         continue;
       }
       double effective = rate * g / w;
+      if (effective > stepMax) {
+        stepMax = effective;
+        stepMaxLayer = layer;
+      }
       if (state.band.observe(step.step(), effective, low, high)) {
         state.firedSum += Math.log10(effective);
         state.firedCount++;
         state.firedRate = rate;
       }
     }
+    if (nonFinite && !nonFiniteSeen) {
+      nonFiniteSeen = true;
+      if (!adaptive && lastMaxLayer >= 0 && lastMax >= blowup) {
+        blowUpAt = step.step();
+      }
+    }
+    if (!nonFinite) {
+      lastMax = stepMax;
+      lastMaxLayer = stepMaxLayer;
+      lastStep = step.step();
+      lastRate = rate;
+    }
+  }
+
+  private Finding blowUp(AnalysisContext context) {
+    String name = context.layer(lastMaxLayer).name();
+    return Finding.builder(this)
+        .symptom(Symptom.EXPLODING_GRADIENT)
+        .severity(Severity.INFO)
+        .at(lastMaxLayer, Phase.GRADIENT)
+        .steps(lastStep, lastStep, 1)
+        .evidence(
+            Evidence.builder()
+                .put(DIRECTION, Direction.HIGH)
+                .put(EFFECTIVE_LR, lastMax)
+                .put(LEARNING_RATE, lastRate)
+                .put(BAND_HIGH, blowup)
+                .put(FIRST_NON_FINITE_STEP, blowUpAt)
+                .build())
+        .message(
+            format(
+                ROOT,
+                "The update of step %d was as large as the weights: the effective learning rate of"
+                    + " %s (lr %s x ||grad|| / ||weight||) reached %s (at or above %s), and the"
+                    + " values turned NaN/Inf at step %d.",
+                lastStep,
+                name,
+                Numbers.format(lastRate),
+                Numbers.format(lastMax),
+                Numbers.format(blowup),
+                blowUpAt))
+        .build();
   }
 
   @Override
@@ -153,6 +227,9 @@ public final class EffectiveLearningRateDetector implements Detector {
         }
       }
       findings.add(finding(context.slotLayer(root), layers.get(root), others, learned, context));
+    }
+    if (blowUpAt >= 0) {
+      findings.add(blowUp(context));
     }
     return findings;
   }

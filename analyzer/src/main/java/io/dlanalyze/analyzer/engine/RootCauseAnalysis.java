@@ -519,15 +519,18 @@ final class RootCauseAnalysis {
     if (evidence == null || evidence.firstStep() > nan.firstStep()) {
       return;
     }
+    String why = uncapitalizedMessage(evidence).replaceAll("[.]$", "");
     offer(
         evidence,
         false,
         Symptom.EXPLODING_GRADIENT,
-        format(
-            ROOT,
-            "Updates too large: %s, and the values turned NaN/Inf at step %d",
-            uncapitalizedMessage(evidence).replaceAll("[.]$", ""),
-            nan.firstStep()),
+        evidence.evidence().get(FIRST_NON_FINITE_STEP) != null
+            ? "Updates too large: " + why
+            : format(
+                ROOT,
+                "Updates too large: %s, and the values turned NaN/Inf at step %d",
+                why,
+                nan.firstStep()),
         lrFix(100) + ", or clip gradients at 1.0");
   }
 

@@ -1,11 +1,16 @@
 package io.dlanalyze.analyzer.detectors;
 
+import static io.dlanalyze.analyzer.Analyses.analyze;
 import static io.dlanalyze.analyzer.Analyses.findings;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.dlanalyze.analyzer.AnalysisOptions;
 import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.Report;
+import io.dlanalyze.analyzer.RootCause;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.Symptom;
+import io.dlanalyze.analyzer.Thresholds;
 import io.dlanalyze.trace.MemoryTrace;
 import io.dlanalyze.trace.MemoryTrace.Stats;
 import io.dlanalyze.trace.Phase;
@@ -112,5 +117,77 @@ class EffectiveLearningRateDetectorTest {
             .everyLayer(Phase.WEIGHT, (step, layer) -> Stats.norm(10));
 
     assertThat(findings(trace, ID)).extracting(Finding::layerName).containsExactly("head");
+  }
+
+  /**
+   * Plain SGD at lr 0.05 whose first update (||g|| = 20 against ||w|| = 1: lr x ||g|| / ||w|| = 1)
+   * replaces the weights, then NaN everywhere from step 1, as a ReLU RNN without clipping does.
+   */
+  private static MemoryTrace.Builder blowsUpAfterStep0(String optimizer, double gradient) {
+    double nan = Double.NaN;
+    return MemoryTrace.scripted(60)
+        .meta(TraceMetadata.OPTIMIZER, optimizer)
+        .layer("rnn", "relu")
+        .layer("head", "linear")
+        .model(Phase.LEARNING_RATE, step -> Stats.scalar(0.05))
+        .model(Phase.LOSS, step -> Stats.scalar(step == 0 ? 4.0 : nan))
+        .everyLayer(
+            Phase.GRADIENT,
+            (step, layer) -> Stats.norm(step == 0 ? (layer == 0 ? gradient : 1) : nan))
+        .everyLayer(Phase.WEIGHT, (step, layer) -> Stats.norm(step == 0 ? 1 : nan));
+  }
+
+  @Test
+  void updateAsLargeAsTheWeights_beforeTheFirstNaN_isReportedAtThatStep() {
+    List<Finding> findings = findings(blowsUpAfterStep0("SGD", 20), ID);
+
+    assertThat(findings).hasSize(1);
+    Finding f = findings.get(0);
+    assertThat(f.severity()).isEqualTo(Severity.INFO);
+    assertThat(f.symptom()).isEqualTo(Symptom.EXPLODING_GRADIENT);
+    assertThat(f.layerName()).isEqualTo("rnn");
+    assertThat(f.firstStep()).isZero();
+    assertThat(f.evidence().get("first_non_finite_step")).isEqualTo(1L);
+    assertThat((double) f.evidence().get("effective_lr"))
+        .isCloseTo(1.0, org.assertj.core.data.Offset.offset(1e-9));
+    assertThat(f.message())
+        .startsWith("The update of step 0 was as large as the weights")
+        .endsWith("the values turned NaN/Inf at step 1.");
+  }
+
+  @Test
+  void ordinaryUpdateBeforeTheFirstNaN_isNotABlowUp() {
+    // lr x ||g|| / ||w|| = 0.05 x 2 / 1 = 0.1: below update-blowup (0.5); the NaN came from
+    // elsewhere.
+    assertThat(findings(blowsUpAfterStep0("SGD", 2), ID)).isEmpty();
+  }
+
+  @Test
+  void blowUp_underAnAdaptiveOptimizer_isNotJudged() {
+    // Adam's update is not lr x ||g||: the ratio says nothing about its size.
+    assertThat(findings(blowsUpAfterStep0("Adam", 20), ID)).isEmpty();
+  }
+
+  @Test
+  void blowUp_thresholdIsConfigurable() {
+    AnalysisOptions options = AnalysisOptions.builder().set(Thresholds.UPDATE_BLOWUP, 2.0).build();
+    Report report = analyze(blowsUpAfterStep0("SGD", 20).build(), options);
+
+    assertThat(report.findings()).extracting(Finding::detector).doesNotContain(ID);
+  }
+
+  @Test
+  void blowUp_makesTheUpdateSizeTheModelLevelRootCause_notTheLayerWhereNaNSurfaced() {
+    RootCause root =
+        analyze(blowsUpAfterStep0("SGD", 20).build(), AnalysisOptions.defaults()).rootCause();
+
+    assertThat(root.scope()).isEqualTo(RootCause.MODEL);
+    assertThat(root.symptom()).isEqualTo("exploding_gradient");
+    assertThat(root.cause())
+        .isEqualTo(
+            "Updates too large: the update of step 0 was as large as the weights: the effective"
+                + " learning rate of rnn (lr 0.05 x ||grad|| / ||weight||) reached 1 (at or above"
+                + " 0.5), and the values turned NaN/Inf at step 1");
+    assertThat(root.suggestedFix()).contains("clip gradients at 1.0");
   }
 }
