@@ -126,7 +126,9 @@ public final class ExplodingGradientDetector implements Detector {
       }
       last = layer;
     }
-    ratio(step, first, last);
+    if (first >= 0) {
+      ratio(step, first, last); // steps without gradient rows (every=N) neither hold nor break it
+    }
     for (int i = 0; i < pending.size(); i++) {
       GradientGrowth norms = layers.get(pending.get(i));
       if (norms.nonFiniteStep() >= 0 || settledStall(norms.fireStep())) {

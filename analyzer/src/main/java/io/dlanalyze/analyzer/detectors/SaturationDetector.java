@@ -65,7 +65,10 @@ public final class SaturationDetector implements Detector {
   private final class State {
     final Run run = new Run(window, Run.Policy.FIRST);
 
-    /** The ordinal of the last step the layer had rows in (a step without them ends its run). */
+    /**
+     * The number of the last recorded step (one with any layer rows) the layer had rows in; a
+     * recorded step without them ends its run.
+     */
     long seenAt;
 
     double lastMean;
@@ -77,6 +80,10 @@ public final class SaturationDetector implements Detector {
   private final SlotStates<State> layers = new SlotStates<>(State::new);
   private LossGate gate;
   private int window;
+
+  /** Steps so far with any layer rows (a sampling recorder's recorded steps). */
+  private long recorded;
+
   private double fraction;
   private double stdShare;
 
@@ -90,6 +97,9 @@ public final class SaturationDetector implements Detector {
 
   @Override
   public void observe(StepView step) {
+    if (step.presentLayerCount() > 0) {
+      recorded++;
+    }
     for (int i = 0; i < step.presentLayerCount(); i++) {
       int layer = step.presentLayer(i);
       ActivationKind kind = step.layer(layer).activationKind();
@@ -97,10 +107,12 @@ public final class SaturationDetector implements Detector {
         continue;
       }
       State state = layers.at(step.slot(layer, Phase.ACTIVATION));
-      if (state.seenAt != step.ordinal() - 1) {
-        state.run.reset(); // steps without its rows since it was last seen: not pinned there
+      if (state.seenAt != recorded - 1) {
+        // recorded steps without its rows since it was last seen: not pinned there (the steps a
+        // sampling recorder skipped, with no layer rows at all, do not count)
+        state.run.reset();
       }
-      state.seenAt = step.ordinal();
+      state.seenAt = recorded;
       boolean isPinned = pinned(step, layer, kind);
       double share = tailShare(step, layer);
       if (state.run.observe(step.step(), isPinned || share >= fraction)) {

@@ -105,12 +105,14 @@ public final class VanishingGradientDetector implements Detector {
     int last = -1;
     int rmsLayer = -1;
     double rmsValue = Double.NaN;
+    boolean gradients = false;
     for (int i = 0; i < step.presentLayerCount(); i++) {
       int layer = step.presentLayer(i);
       Phase phase = GradientNorms.phase(step, layer);
       if (phase == null) {
         continue;
       }
+      gradients = true;
       double l2 = step.value(layer, phase, Column.L2_NORM);
       if (!Double.isFinite(l2)
           || l2 <= 0
@@ -126,6 +128,9 @@ public final class VanishingGradientDetector implements Detector {
         rmsLayer = layer;
         rmsValue = rms;
       }
+    }
+    if (!gradients) {
+      return; // a step a sampling recorder skipped (every=N): neither holds nor breaks the run
     }
     boolean ratioHolds = false;
     double ratio = Double.NaN;

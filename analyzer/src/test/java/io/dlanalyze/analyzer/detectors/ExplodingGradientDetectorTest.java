@@ -121,4 +121,23 @@ class ExplodingGradientDetectorTest {
 
     assertThat(findings(trace, ID)).isEmpty();
   }
+
+  @Test
+  void ratio_recordedEveryOtherStep_stepsWithoutGradientRowsDoNotBreakTheRun() {
+    // A sampling recorder (every=2): no gradient rows on odd steps, the loss on every step.
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(200)
+            .layer("fc1", "relu")
+            .layer("fc2", "relu")
+            .layer("fc3", "linear")
+            .flatLoss()
+            .everyLayer(
+                Phase.GRADIENT,
+                (step, layer) -> step % 2 == 1 ? null : Stats.norm(layer == 0 ? 100.0 : 0.5));
+
+    List<Finding> findings = findings(trace, ID);
+
+    assertThat(findings).extracting(f -> f.evidence().get("rule")).containsExactly("ratio");
+    assertThat(findings.get(0).layerName()).isEqualTo("fc1");
+  }
 }

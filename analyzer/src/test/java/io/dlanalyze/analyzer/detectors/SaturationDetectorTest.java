@@ -34,11 +34,12 @@ class SaturationDetectorTest {
 
   @Test
   void sigmoidPinned_stepsWithoutTheLayersRows_breakTheRun() {
-    // The layer has no rows at steps 45 and 90: the longest pinned run is 45 steps, under the
-    // window.
+    // The layer has no rows at steps 45 and 90, which are recorded (fc1 has rows there): the
+    // longest pinned run is 45 steps, under the window.
     MemoryTrace.Builder trace =
         MemoryTrace.scripted(120).layer("fc1", "relu").layer("out", "sigmoid").flatLoss().stream(
-            Phase.FORWARD, 1, step -> step == 45 || step == 90 ? null : Stats.of(14, 3))
+            Phase.FORWARD, 0, step -> Stats.of(1, 1))
+            .stream(Phase.FORWARD, 1, step -> step == 45 || step == 90 ? null : Stats.of(14, 3))
             .stream(
                 Phase.ACTIVATION,
                 1,
@@ -101,5 +102,19 @@ class SaturationDetectorTest {
         .isCloseTo(0.975, org.assertj.core.data.Offset.offset(1e-6));
     assertThat(SaturationDetector.normalCdf(-3))
         .isCloseTo(0.0013499, org.assertj.core.data.Offset.offset(1e-6));
+  }
+
+  @Test
+  void sigmoidPinned_recordedEveryOtherStep_skippedStepsDoNotBreakTheRun() {
+    // A sampling recorder (every=2): no layer rows at all on odd steps, the loss on every step.
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(240).layer("fc1", "relu").layer("out", "sigmoid").flatLoss().stream(
+            Phase.FORWARD, 0, step -> step % 2 == 1 ? null : Stats.of(1, 1))
+            .stream(Phase.FORWARD, 1, step -> step % 2 == 1 ? null : Stats.of(14, 3))
+            .stream(Phase.ACTIVATION, 1, step -> step % 2 == 1 ? null : Stats.of(0.9999, 1e-5));
+
+    List<Finding> findings = findings(trace, ID);
+
+    assertThat(findings).extracting(Finding::layerName).containsExactly("out");
   }
 }

@@ -84,4 +84,22 @@ class VanishingGradientDetectorTest {
     assertThat(findings.get(0).severity()).isEqualTo(Severity.INFO);
     assertThat(findings.get(0).evidence().asMap()).containsKey("inconclusive");
   }
+
+  @Test
+  void recordedEveryOtherStep_stepsWithoutGradientRowsDoNotBreakTheRun() {
+    // A sampling recorder (every=2) writes gradients on even steps only; the loss on every step.
+    MemoryTrace.Builder trace = MemoryTrace.scripted(240).flatLoss();
+    for (int l = 0; l < 6; l++) {
+      trace.layer("fc" + (l + 1), "sigmoid");
+    }
+    trace.everyLayer(
+        Phase.GRADIENT,
+        (step, layer) -> step % 2 == 1 ? null : Stats.norm(0.1 * Math.pow(10, -(5 - layer))));
+
+    List<Finding> findings = findings(trace, ID);
+
+    assertThat(findings).hasSize(1);
+    assertThat(findings.get(0).layerName()).isEqualTo("fc1");
+    assertThat(findings.get(0).evidence().get("rule")).isEqualTo("ratio");
+  }
 }
