@@ -88,6 +88,7 @@ public final class EvidenceKeys {
   public static final EvidenceKey<Long> AFFINE_LAYERS = count("affine_layers");
   public static final EvidenceKey<Long> NUM_CLASSES = count("num_classes");
   public static final EvidenceKey<Double> OUTPUT_RMS = real("output_rms");
+  public static final EvidenceKey<Double> PARAMETER_RMS = real("parameter_rms");
   public static final EvidenceKey<Double> INITIAL_LOSS = real("initial_loss");
   public static final EvidenceKey<Double> UNIFORM_LOSS = real("uniform_loss");
   public static final EvidenceKey<Double> RATIO = real("ratio");

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.dlanalyze.analyzer.LossFunction;
 import io.dlanalyze.analyzer.Optimizers;
 import io.dlanalyze.analyzer.Thresholds;
+import io.dlanalyze.analyzer.detectors.LayerModeDetector;
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.LayerInfo;
 import io.dlanalyze.trace.Phase;
@@ -49,7 +50,8 @@ class CalibrationTest {
       double persistentGradientRatio,
       double persistentReluZeros,
       double divergencePeak,
-      boolean nonFinite) {}
+      boolean nonFinite,
+      double batchNormExcess) {}
 
   private static final List<Run> HEALTHY_DEV = new ArrayList<>();
 
@@ -92,6 +94,18 @@ class CalibrationTest {
       }
       double[] l2s = null;
       boolean nonFinite = false;
+      // trainable batch normalization layers of unknown mode: the RMS of their parameters, the
+      // largest output RMS over it (at least 1)
+      Map<Integer, Double> batchNormScale = new TreeMap<>();
+      double batchNormExcess = 0;
+      for (LayerInfo info : metadata.layers()) {
+        if (info.training() == null
+            && !info.frozen()
+            && info.type() != null
+            && info.type().toLowerCase(java.util.Locale.ROOT).contains("batchnorm")) {
+          batchNormScale.put(info.index(), 1.0);
+        }
+      }
       while (reader.next()) {
         TraceBatch batch = reader.batch();
         int[] phases = batch.ints(Column.PHASE);
@@ -111,6 +125,15 @@ class CalibrationTest {
               && ((!batch.isNull(Column.MEAN, i) && !Double.isFinite(means[i]))
                   || (!batch.isNull(Column.L2_NORM, i) && !Double.isFinite(l2s[i])))) {
             nonFinite = true;
+          }
+          Double scale = batchNormScale.get(layers[i]);
+          if (scale != null && Double.isFinite(means[i])) {
+            double rms = Math.hypot(means[i], batch.isNull(Column.STD, i) ? 0 : stds[i]);
+            if (phase == Phase.WEIGHT) {
+              batchNormScale.put(layers[i], rms);
+            } else if (phase == Phase.FORWARD) {
+              batchNormExcess = Math.max(batchNormExcess, rms / Math.max(1, scale));
+            }
           }
           if (phase == Phase.WEIGHT && !batch.isNull(Column.STD, i) && Double.isFinite(stds[i])) {
             maxVariance = Math.max(maxVariance, stds[i] * stds[i]);
@@ -177,7 +200,8 @@ class CalibrationTest {
           persistentRatio(stepNorms.values()),
           persistentZeros(reluZeros.values()),
           divergencePeak(losses.values(), loss, classes),
-          nonFinite);
+          nonFinite,
+          batchNormExcess);
     }
   }
 
@@ -314,6 +338,18 @@ class CalibrationTest {
   void updateBlowup_cannotMeetAHealthyDevRun_noneTurnsNonFinite() {
     assertThat(HEALTHY_DEV).filteredOn(Run::nonFinite).extracting(Run::id).isEmpty();
     assertThat(Thresholds.UPDATE_BLOWUP.defaultValue()).isLessThanOrEqualTo(0.5);
+  }
+
+  /**
+   * layer-mode calls a trainable batch normalization layer of unknown mode unnormalized at an
+   * output RMS of UNNORMALIZED_EXCESS times its parameters' RMS; a layer that normalizes stays near
+   * 1x.
+   */
+  @Test
+  void batchNormExcess_sitsAtLeastThreeTimesAboveEveryHealthyDevBatchNorm() {
+    double worst = max(HEALTHY_DEV.stream().mapToDouble(Run::batchNormExcess).toArray());
+    assertThat(worst).as("healthy dev runs with batch normalization").isGreaterThan(0.5);
+    assertThat(LayerModeDetector.UNNORMALIZED_EXCESS).isGreaterThanOrEqualTo(3 * worst);
   }
 
   @Test

@@ -521,7 +521,11 @@ public final class MemoryTrace {
     }
 
     public Builder frozenLayer(String name, String activation) {
-      return declare(new LayerInfo(layers.size(), name, "Linear", activation, 100, false));
+      return frozenLayer(name, "Linear", activation);
+    }
+
+    public Builder frozenLayer(String name, String type, String activation) {
+      return declare(new LayerInfo(layers.size(), name, type, activation, 100, false));
     }
 
     private Builder declare(LayerInfo layer) {

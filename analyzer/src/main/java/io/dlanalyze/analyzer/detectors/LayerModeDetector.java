@@ -2,6 +2,7 @@ package io.dlanalyze.analyzer.detectors;
 
 import static io.dlanalyze.analyzer.EvidenceKeys.AFFECTED_LAYERS;
 import static io.dlanalyze.analyzer.EvidenceKeys.OUTPUT_RMS;
+import static io.dlanalyze.analyzer.EvidenceKeys.PARAMETER_RMS;
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 
@@ -23,6 +24,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Reports what {@code dltrace.layers} says about how each layer trains, which the statistics alone
@@ -40,6 +42,15 @@ import java.util.TreeMap;
  *       model.eval()}/{@code training=False}), or when its output reached an RMS of 10 or more (it
  *       did not normalize); a frozen layer that normalizes is a deliberate choice (fine tuning) and
  *       stays info.
+ *   <li><b>A batch normalization layer that did not normalize</b>, when {@code dltrace.layers} does
+ *       not say its mode (a Keras layer called with {@code training=False} inside {@code call()}
+ *       has no flag a recorder can read): a trainable BatchNorm whose output RMS reached {@link
+ *       #UNNORMALIZED_EXCESS} times the RMS of its recorded parameters (at least 1). With the
+ *       batch's statistics each channel comes out with unit variance before the scale, so the
+ *       output's RMS stays near the scale's: on the healthy dev runs and fixed twins at most 1.14
+ *       times it (docs/evaluation.md#calibration). In inference mode with fresh running statistics
+ *       the layer passes its inputs through, scaled. A warning at that layer, as for {@code
+ *       training: false}.
  * </ul>
  *
  * A trace without {@code dltrace.layers} (or without these fields) gets no finding: the report
@@ -57,10 +68,23 @@ public final class LayerModeDetector implements Detector {
   /** Output RMS at or above which a normalization layer is not normalizing. */
   private static final double UNNORMALIZED_RMS = 10;
 
+  /**
+   * Output RMS over parameter RMS at or above which a batch normalization layer of unknown mode did
+   * not normalize: 3.5x the healthy dev extreme of 1.14.
+   */
+  public static final double UNNORMALIZED_EXCESS = 4;
+
   private long firstStep = -1;
   private long lastStep = -1;
   private long steps;
   private final Map<Integer, Double> outputRms = new TreeMap<>();
+
+  /**
+   * Trainable batch normalization layers whose mode the metadata does not give: the largest ratio
+   * of output RMS to parameter RMS (at least 1) seen, with that output RMS and parameter RMS.
+   */
+  private final Map<Integer, double[]> unknownMode = new TreeMap<>();
+
   private AnalysisContext context;
 
   /**
@@ -76,6 +100,8 @@ public final class LayerModeDetector implements Detector {
     for (LayerInfo info : context.metadata().layers()) {
       if (Boolean.FALSE.equals(info.training())) {
         outputRms.put(info.index(), 0.0);
+      } else if (info.training() == null && !info.frozen() && batchNormalization(info.type())) {
+        unknownMode.put(info.index(), new double[3]);
       }
     }
   }
@@ -102,9 +128,37 @@ public final class LayerModeDetector implements Detector {
         entry.setValue(rms);
       }
     }
+    for (Map.Entry<Integer, double[]> entry : unknownMode.entrySet()) {
+      int layer = entry.getKey();
+      if (layer >= step.layerCount() || !step.has(layer, Phase.FORWARD)) {
+        continue;
+      }
+      double[] seen = entry.getValue();
+      double rms = rms(step, layer, Phase.FORWARD);
+      double params = step.has(layer, Phase.WEIGHT) ? rms(step, layer, Phase.WEIGHT) : seen[2];
+      double excess = rms / Math.max(1, Double.isFinite(params) ? params : 1);
+      if (Double.isFinite(excess) && excess > seen[0]) {
+        if (settled >= 0 && seen[0] < UNNORMALIZED_EXCESS && excess >= UNNORMALIZED_EXCESS) {
+          settled++;
+        }
+        seen[0] = excess;
+        seen[1] = rms;
+        seen[2] = params;
+      }
+    }
     if (settled < 0) {
       settled = finish(context).size();
     }
+  }
+
+  private static double rms(StepView step, int layer, Phase phase) {
+    double mean = step.mean(layer, phase);
+    double std = Rows.valueOr(step, layer, phase, Column.STD, 0);
+    return Math.sqrt(mean * mean + std * std);
+  }
+
+  private static boolean batchNormalization(@Nullable String type) {
+    return type != null && type.toLowerCase(ROOT).contains("batchnorm");
   }
 
   @Override
@@ -174,6 +228,34 @@ public final class LayerModeDetector implements Detector {
                               ", and its output reached an RMS of %s: it did not normalize",
                               Numbers.format(rms))
                           : ""))
+              .build());
+    }
+    for (Map.Entry<Integer, double[]> entry : unknownMode.entrySet()) {
+      double[] seen = entry.getValue();
+      if (seen[0] < UNNORMALIZED_EXCESS) {
+        continue;
+      }
+      String name = context.layer(entry.getKey()).name();
+      findings.add(
+          Finding.builder(this)
+              .symptom(Symptom.SATURATION)
+              .severity(Severity.WARNING)
+              .at(entry.getKey(), Phase.FORWARD)
+              .steps(firstStep, lastStep, steps)
+              .evidence(
+                  Evidence.builder().put(OUTPUT_RMS, seen[1]).put(PARAMETER_RMS, seen[2]).build())
+              .message(
+                  format(
+                      ROOT,
+                      "The batch normalization layer %s did not normalize: its output reached an"
+                          + " RMS of %s, %sx the RMS of its parameters (%s); with the batch's"
+                          + " statistics it stays near them. It ran in inference mode (called with"
+                          + " training=False, or switched to eval()), normalizing with its running"
+                          + " statistics.",
+                      name,
+                      Numbers.format(seen[1]),
+                      Numbers.format(seen[0]),
+                      Numbers.format(seen[2])))
               .build());
     }
     return findings;

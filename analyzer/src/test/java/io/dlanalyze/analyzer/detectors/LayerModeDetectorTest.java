@@ -1,0 +1,100 @@
+package io.dlanalyze.analyzer.detectors;
+
+import static io.dlanalyze.analyzer.Analyses.analyze;
+import static io.dlanalyze.analyzer.Analyses.findings;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.dlanalyze.analyzer.AnalysisOptions;
+import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.RootCause;
+import io.dlanalyze.analyzer.Severity;
+import io.dlanalyze.analyzer.Symptom;
+import io.dlanalyze.trace.MemoryTrace;
+import io.dlanalyze.trace.MemoryTrace.Stats;
+import io.dlanalyze.trace.Phase;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * layer-mode's rule for a batch normalization layer whose mode the metadata does not give: its
+ * output RMS against the RMS of its parameters.
+ */
+class LayerModeDetectorTest {
+  private static final String ID = "layer-mode";
+
+  /**
+   * A conv layer, then a batch normalization layer (declared trainable, mode unknown) whose output
+   * has this mean and std while its scale stays at {@code scale}; the loss does not fall.
+   */
+  private static MemoryTrace.Builder batchNorm(
+      String type, boolean frozen, double outMean, double outStd, double scale) {
+    MemoryTrace.Builder trace = MemoryTrace.scripted(120).layer("conv", "Conv2d", "relu");
+    if (frozen) {
+      trace.frozenLayer("bn", type, "linear");
+    } else {
+      trace.layer("bn", type, "linear");
+    }
+    return trace.layer("out", "Linear", "softmax").flatLoss().stream(
+        Phase.FORWARD, 1, step -> Stats.of(outMean, outStd))
+        .stream(Phase.WEIGHT, 1, step -> Stats.of(scale, 0));
+  }
+
+  @Test
+  void batchNormOfUnknownMode_passingRawInputsThrough_warnsAtTheLayer() {
+    // Raw pixels (mean 4.8, std 6) scaled by 8: RMS 62, 7.7x its scale's 8.
+    List<Finding> findings = findings(batchNorm("BatchNormalization", false, 38.4, 48, 8), ID);
+
+    assertThat(findings).hasSize(1);
+    Finding f = findings.get(0);
+    assertThat(f.layerName()).isEqualTo("bn");
+    assertThat(f.phase()).isEqualTo(Phase.FORWARD);
+    assertThat(f.severity()).isEqualTo(Severity.WARNING);
+    assertThat(f.symptom()).isEqualTo(Symptom.SATURATION);
+    assertThat((double) f.evidence().get("output_rms")).isCloseTo(61.47, within(0.01));
+    assertThat((double) f.evidence().get("parameter_rms")).isEqualTo(8.0);
+    assertThat(f.message())
+        .startsWith("The batch normalization layer bn did not normalize: its output reached an RMS")
+        .contains("It ran in inference mode");
+  }
+
+  @Test
+  void batchNormOfUnknownMode_isTheRootCause_atTheLayer() {
+    RootCause root =
+        analyze(batchNorm("BatchNorm2d", false, 38.4, 48, 8).build(), AnalysisOptions.defaults())
+            .rootCause();
+
+    assertThat(root.scope()).isEqualTo(RootCause.LAYER);
+    assertThat(root.layerName()).isEqualTo("bn");
+    assertThat(root.cause()).startsWith("Normalization disabled: the batch normalization layer bn");
+    assertThat(root.suggestedFix()).startsWith("Let bn normalize with batch statistics");
+  }
+
+  @Test
+  void batchNormThatNormalizes_staysQuiet() {
+    // Training mode: unit variance per channel times the scale (1.3), plus a small shift.
+    assertThat(findings(batchNorm("BatchNorm2d", false, 0.2, 1.3, 1.3), ID)).isEmpty();
+  }
+
+  @Test
+  void justBelowFourTimesItsScale_staysQuiet() {
+    assertThat(findings(batchNorm("BatchNorm1d", false, 0, 3.9, 1), ID)).isEmpty();
+  }
+
+  @Test
+  void frozenBatchNorm_isADeliberateChoice_notJudgedByItsOutput() {
+    List<Finding> findings = findings(batchNorm("BatchNormalization", true, 38.4, 48, 8), ID);
+
+    // Only the frozen-layer list, at info.
+    assertThat(findings).extracting(Finding::severity).containsExactly(Severity.INFO);
+    assertThat(findings.get(0).message()).contains("frozen").contains("bn");
+  }
+
+  @Test
+  void layerNorm_hasNoInferenceMode_andIsNotJudged() {
+    assertThat(findings(batchNorm("LayerNorm", false, 38.4, 48, 1), ID)).isEmpty();
+  }
+
+  private static org.assertj.core.data.Offset<Double> within(double tolerance) {
+    return org.assertj.core.data.Offset.offset(tolerance);
+  }
+}
