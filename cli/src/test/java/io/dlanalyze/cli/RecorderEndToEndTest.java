@@ -65,23 +65,24 @@ class RecorderEndToEndTest {
   }
 
   @Test
-  void analyze_recordedBuggyRun_verdictBuggyRootCauseInOutputLayer() throws IOException {
+  void analyze_recordedBuggyRun_verdictBuggy_updateSizeAtModelScope_nanInOutputLayer()
+      throws IOException {
     Path trace = train("buggy.arrows");
 
     Run run = cli("analyze", trace.toString(), "--format", "json");
 
     assertThat(run.code()).as(run.err()).isEqualTo(ExitCodes.FAULT_FOUND);
     assertThat(run.json().get("verdict").asText()).isEqualTo("buggy");
-    assertThat(run.json().at("/root_cause/scope").asText()).isEqualTo("layer");
-    assertThat(run.json().at("/root_cause/layer_name").asText()).isEqualTo("out");
-    assertThat(run.json().at("/root_cause/layer_index").asInt()).isEqualTo(1);
-    // The finding the root cause rests on (a static finding such as missing-activation, which
-    // holds from step 0, can rank before it in causal order).
-    int rank = run.json().at("/root_cause/finding_rank").asInt();
-    assertThat(rank).isPositive();
-    JsonNode rootFinding = run.json().get("findings").get(rank - 1);
-    assertThat(rootFinding.get("symptom").asText()).isIn("numerical_error", "exploding_gradient");
-    assertThat(rootFinding.get("layer_name").asText()).isEqualTo("out");
+    // At lr 3 the update before the first NaN is as large as the weights: the learning rate, a
+    // model-level cause, not the layer where the NaN surfaced, which is the first alternative.
+    assertThat(run.json().at("/root_cause/scope").asText()).isEqualTo("model");
+    assertThat(run.json().at("/root_cause/symptom").asText()).isEqualTo("exploding_gradient");
+    assertThat(run.json().at("/root_cause/cause").asText()).startsWith("Updates too large");
+    assertThat(run.json().at("/root_cause/suggested_fix").asText())
+        .startsWith("Lower the learning rate from 3 to about 0.03");
+    JsonNode nan = finding(run.json(), "numerical_error");
+    assertThat(nan.get("layer_name").asText()).isEqualTo("out");
+    assertThat(nan.get("layer_index").asInt()).isEqualTo(1);
   }
 
   private static JsonNode finding(JsonNode report, String symptom) {
@@ -118,17 +119,20 @@ class RecorderEndToEndTest {
   }
 
   @Test
-  void analyze_lightningTrainerWithCallback_rootCauseInSecondLinearNamedNet1() throws IOException {
+  void analyze_lightningTrainerWithCallback_nanInSecondLinearNamedNet1() throws IOException {
     Path trace = trainWith("train_lightning_buggy.py", "lightning.arrows");
 
     Run run = cli("analyze", trace.toString(), "--format", "json");
 
     assertThat(run.code()).as(run.err()).isEqualTo(ExitCodes.FAULT_FOUND);
     assertThat(run.json().get("verdict").asText()).isEqualTo("buggy");
-    assertThat(run.json().at("/root_cause/scope").asText()).isEqualTo("layer");
-    assertThat(run.json().at("/root_cause/layer_name").asText()).isEqualTo("net.1");
-    assertThat(finding(run.json(), "numerical_error").get("layer_type").asText())
-        .isEqualTo("Linear");
+    // The learning rate of 3 blew the weights up: the update size at model scope (as for the
+    // plain PyTorch recorder above); the NaN itself first shows in net.1, named as in the model.
+    assertThat(run.json().at("/root_cause/scope").asText()).isEqualTo("model");
+    assertThat(run.json().at("/root_cause/cause").asText()).startsWith("Updates too large");
+    JsonNode nan = finding(run.json(), "numerical_error");
+    assertThat(nan.get("layer_name").asText()).isEqualTo("net.1");
+    assertThat(nan.get("layer_type").asText()).isEqualTo("Linear");
   }
 
   @Test
@@ -153,7 +157,7 @@ class RecorderEndToEndTest {
             {"version": 1, "cases": [
               {"id": "buggy", "trace": "buggy.arrows", "buggy": true, "symptom": "numerical_error",
                "acceptable_symptoms": ["exploding_gradient"],
-               "root_cause": {"layer_name": "out", "layer_index": 1}, "twin": "fixed"},
+               "root_cause": "model", "twin": "fixed"},
               {"id": "fixed", "trace": "fixed.arrows", "buggy": false, "twin": "buggy"}]}
             """);
     StringWriter out = new StringWriter();
@@ -172,7 +176,7 @@ class RecorderEndToEndTest {
     JsonNode root = new ObjectMapper().readTree(out.toString());
     JsonNode buggy = root.at("/cases/0/tools/default");
     assertThat(buggy.get("verdict").asText()).isEqualTo("buggy");
-    assertThat(buggy.get("location").asText()).isEqualTo("out (#1)");
+    assertThat(buggy.get("location").asText()).isEqualTo("model");
     assertThat(buggy.get("localized").asBoolean()).isTrue();
     assertThat(buggy.get("symptom_right").asBoolean()).isTrue();
     assertThat(root.at("/cases/0/steps").asLong()).isEqualTo(60);

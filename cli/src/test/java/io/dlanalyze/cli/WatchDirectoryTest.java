@@ -92,8 +92,9 @@ class WatchDirectoryTest {
           .startsWith("watching " + live + " (waiting for it to appear)\n")
           .contains("step 0: warning missing-activation in model loss from step 0")
           .contains("step 5: error exploding-gradient in fc1 gradient from step 3")
+          .contains("step 5: info effective-learning-rate in fc1 gradient from step 4")
           .contains("step 5: critical numerical-error in fc2 weight from step 5")
-          .endsWith("watch ended (end of stream) after 360 steps: buggy, 3 findings\n");
+          .endsWith("watch ended (end of stream) after 360 steps: buggy, 4 findings\n");
       CliRun offline = CliRun.of(live.toString(), "--format", "json");
       assertThat(offline.code()).isEqualTo(ExitCodes.FAULT_FOUND);
       assertThat(Files.readString(report, StandardCharsets.UTF_8))

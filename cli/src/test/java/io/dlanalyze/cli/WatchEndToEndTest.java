@@ -282,7 +282,8 @@ class WatchEndToEndTest {
     assertThat(watch.out())
         .contains("step 5: critical numerical-error in fc2 weight from step 5")
         .contains("error exploding-gradient in fc1 gradient from step 3")
-        .contains("watch ended (end of stream) after 360 steps: buggy, 3 findings");
+        .contains("step 5: info effective-learning-rate in fc1 gradient from step 4")
+        .contains("watch ended (end of stream) after 360 steps: buggy, 4 findings");
     CliRun missing = CliRun.of("watch", dir.resolve("never.arrows").toString(), "--idle", "0.2");
     assertThat(missing.code()).isEqualTo(ExitCodes.BAD_INPUT);
     assertThat(missing.err().strip())

@@ -169,6 +169,20 @@ public final class EffectiveLearningRateDetector implements Detector {
     }
   }
 
+  /**
+   * The blow-up finding is final at the first NaN/Inf (nothing after it changes the step before);
+   * the band findings need the whole run (the loss gate) and come at the end.
+   */
+  @Override
+  public int conclusive() {
+    return blowUpAt >= 0 ? 1 : 0;
+  }
+
+  @Override
+  public List<Finding> conclusiveFindings(AnalysisContext context) {
+    return blowUpAt >= 0 ? List.of(blowUp(context)) : List.of();
+  }
+
   private Finding blowUp(AnalysisContext context) {
     String name = context.layer(lastMaxLayer).name();
     return Finding.builder(this)
