@@ -660,6 +660,60 @@ def test_callbackMode_noLoggedLoss_warnsNamesLossKeyAndStillRecordsANonFiniteSte
             assert weights == [0]  # the recorded loss (g_loss) stays finite
 
 
+class OwnOptimizers(keras.Model):
+    """Compiled without an optimizer (Keras then makes an RMSprop that the step never uses); the
+    step updates ``a`` with an Adam of its own and, with ``two``, ``b`` with another (a GAN)."""
+
+    def __init__(self, two):
+        super().__init__()
+        self.two = two
+        self.a = L.Dense(2, name="a")
+        self.b = L.Dense(1, name="b")
+
+    def compile(self):
+        super().compile()
+        self.opt_a = keras.optimizers.Adam(0.003)
+        self.opt_b = keras.optimizers.SGD(0.01)
+
+    def call(self, x):
+        return self.b(self.a(x))
+
+    def train_step(self, data):
+        x, y = data
+        with tf.GradientTape(persistent=True) as tape:
+            loss = tf.reduce_mean(tf.square(self(x)[:, 0] - y))
+        for layer, opt in ((self.a, self.opt_a), (self.b, self.opt_b))[:2 if self.two else 1]:
+            grads = tape.gradient(loss, layer.trainable_weights)
+            opt.apply_gradients(zip(grads, layer.trainable_weights))
+        return {"loss": loss}
+
+
+@pytest.mark.parametrize("two", [False, True])
+def test_callbackMode_stepWithOptimizersOfItsOwn_describesTheOneItUpdatesWith(tmp_path, two):
+    x, _ = data(32)
+    y = x.sum(1).astype("float32")
+    keras.utils.set_random_seed(17)
+    model = OwnOptimizers(two)
+    model(x[:1])
+    model.compile()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(x, y, batch_size=8, epochs=1, verbose=0,
+                  callbacks=[Recorder(tmp_path / "run.arrows")])
+    rows, meta = read_arrow_trace(tmp_path / "run.arrows")
+    rates = [r["mean"] for r in rows if r["phase"] == "learning_rate"]
+    assert int(model.optimizer.iterations.numpy()) == 0  # Keras' RMSprop, never used
+    if two:
+        # which one is "the" learning rate cannot be told: none is claimed
+        assert rates == [] and "dltrace.optimizer" not in meta
+        assert "dltrace.learning_rate" not in meta
+    else:
+        assert rates == pytest.approx([0.003] * 4, rel=1e-7)
+        assert meta["dltrace.optimizer"] == "Adam"
+        assert float(meta["dltrace.learning_rate"]) == pytest.approx(0.003, rel=1e-7)
+    assert len([r for r in rows if r["phase"] == "loss"]) == 4
+
+
 def test_mode_badValueOrStepModeForAnOwnTrainStep_raiseNamingIt(tmp_path):
     with pytest.raises(ValueError, match="mode must be one of auto, step, callback: 'graph'"):
         Recorder(tmp_path / "run.arrows", mode="graph")

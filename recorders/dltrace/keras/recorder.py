@@ -649,6 +649,7 @@ class Recorder(keras.callbacks.Callback):
         self._weight_layers = None   # the layers of the weight rows, and their reductions
         self._weight_stats = None
         self._warned_no_loss = False
+        self._step_optimizer = None  # found at the first batch end
         with tf.init_scope():
             self._batch_var = tf.Variable(0, dtype=tf.int64, trainable=False,
                                           name="dltrace_batch_size")
@@ -719,9 +720,33 @@ class Recorder(keras.callbacks.Callback):
 
         return layers, tf.function(stats)
 
+    def _find_step_optimizer(self):
+        """The optimizer the model's own step updates with, after its first batch: the model's
+        optimizer if its iterations advanced, else the one other optimizer of the model that
+        did (a step that keeps its own); None with none or several (a GAN's two)."""
+        model = self.model
+        candidates = [getattr(model, "optimizer", None)] + [
+            v for v in vars(model).values() if isinstance(v, keras.optimizers.Optimizer)]
+        used = []
+        for optimizer in candidates:
+            if optimizer is None or any(optimizer is u for u in used):
+                continue
+            try:
+                if _number(optimizer.iterations) > 0:
+                    used.append(optimizer)
+            except (AttributeError, TypeError, ValueError):
+                continue
+        return used[0] if len(used) == 1 else None
+
+    def _optimizer(self):
+        """The optimizer the metadata and the learning_rate rows describe."""
+        if self.callback_mode:
+            return self._step_optimizer
+        return getattr(self.model, "optimizer", None)
+
     def _learning_rate_now(self):
         """The optimizer's learning rate of the step that just ended, or None."""
-        optimizer = getattr(self.model, "optimizer", None)
+        optimizer = self._step_optimizer
         if optimizer is None:
             return None
         inner = getattr(optimizer, "inner_optimizer", None) or optimizer
@@ -750,6 +775,7 @@ class Recorder(keras.callbacks.Callback):
             if self._logged_accuracy:
                 self._logged.append(self._logged_accuracy)
         if self._sink is None:
+            self._step_optimizer = self._find_step_optimizer()
             self._sink = TraceSink(self.path, self.metadata(), self.flush_every)
         step = self._step
         loss = self._logged[0].value(self.model, logs)
@@ -994,7 +1020,7 @@ class Recorder(keras.callbacks.Callback):
         meta = {"dltrace.version": FORMAT_VERSION, "dltrace.run_id": self.run_id,
                 "dltrace.model": self.model_name if self.model_name is not None else model.name,
                 "dltrace.framework": "keras"}
-        optimizer = getattr(model, "optimizer", None)
+        optimizer = self._optimizer()
         if optimizer is not None:
             inner = getattr(optimizer, "inner_optimizer", None) or optimizer
             meta["dltrace.optimizer"] = type(inner).__name__
