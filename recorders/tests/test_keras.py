@@ -5,6 +5,7 @@ recording does not change what the model learns."""
 import json
 import math
 import os
+import warnings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -359,3 +360,370 @@ def test_outputLayerFollowedByAnotherOp_staysLinear(tmp_path):
               callbacks=[Recorder(tmp_path / "run.arrows")])
     _, metadata = read_arrow_trace(tmp_path / "run.arrows")
     assert [l["activation"] for l in json.loads(metadata["dltrace.layers"])] == ["linear"]
+
+
+# ---------------------------------------------------------------------------- callback mode
+
+PENALTY = 1e-3
+
+
+class ClippedStep(keras.Model):
+    """A model with its own train step, as Keras' guide writes one: a custom loss (cross-entropy
+    plus an L2 penalty on the kernels) under a GradientTape, gradients clipped by their global
+    norm, a loss tracker and an accuracy metric of its own; its output softmax is an op in
+    call() and its hidden ReLU a layer."""
+
+    def __init__(self):
+        super().__init__()
+        self.hidden = L.Dense(6, activation="tanh", name="hidden")
+        self.mid = L.Dense(4, name="mid")
+        self.relu = L.ReLU(name="relu")
+        self.out = L.Dense(3, name="out")
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.accuracy = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+
+    def call(self, x):
+        return keras.ops.softmax(self.out(self.relu(self.mid(self.hidden(x)))))
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.accuracy]
+
+    def train_step(self, data):
+        x, y = data
+        with tf.GradientTape() as tape:
+            p = self(x, training=True)
+            loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, p))
+            loss += PENALTY * tf.add_n([tf.reduce_sum(tf.square(layer.kernel))
+                                        for layer in (self.hidden, self.mid, self.out)])
+        grads = tape.gradient(loss, self.trainable_variables)
+        grads, _ = tf.clip_by_global_norm(grads, 0.5)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+        self.loss_tracker.update_state(loss)
+        self.accuracy.update_state(y, p)
+        return {"loss": self.loss_tracker.result(), "accuracy": self.accuracy.result()}
+
+
+class Snapshots(keras.callbacks.Callback):
+    """The kernels (and biases) before training and after every batch, as numpy arrays."""
+
+    def __init__(self, names):
+        super().__init__()
+        self.names = names
+        self.after = []
+
+    def _take(self):
+        return {n: [v.numpy().copy() for v in self.model.get_layer(n).weights] for n in self.names}
+
+    def on_train_begin(self, logs=None):
+        self.before = self._take()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.after.append(self._take())
+
+
+def clipped_step_reference(weights, x, y):
+    """Loss and accuracy of one batch in float64, from the weights the step started with."""
+    (k1, b1), (k2, b2), (k3, b3) = [[np.float64(a) for a in weights[n]]
+                                    for n in ("hidden", "mid", "out")]
+    z = np.maximum(np.tanh(x.astype(np.float64) @ k1 + b1) @ k2 + b2, 0.0) @ k3 + b3
+    p = np.exp(z - z.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    loss = np.mean(-np.log(p[np.arange(len(y)), y]))
+    loss += PENALTY * sum(np.sum(k * k) for k in (k1, k2, k3))
+    return loss, float(np.mean(np.argmax(p, 1) == y))
+
+
+def test_callbackMode_ownTrainStep_weightsLossAccuracyMatchFloat64AndMetadataSaysWhatIsMissing(
+        tmp_path):
+    keras.utils.set_random_seed(11)
+    x, y = data(64)
+    model = ClippedStep()
+    model(x[:1])
+    model.compile(optimizer=keras.optimizers.SGD(0.1))
+    snapshots = Snapshots(["hidden", "mid", "out"])
+    path = tmp_path / "run.arrows"
+
+    with pytest.warns(UserWarning, match=r"^dltrace\.keras: ClippedStep overrides train_step:"
+                      r" recording in callback mode \(weights, loss, accuracy, learning rate at"
+                      r" each batch end\); its activations, output gradients, weight gradients,"
+                      r" inputs and targets are not recorded$") as caught:
+        history = model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0,
+                            callbacks=[Recorder(path), snapshots])
+    rows, meta = read_arrow_trace(path)
+
+    # one warning, pointing at the program's fit call
+    assert [w.filename for w in caught if "dltrace" in str(w.message)] == [__file__]
+
+    assert len(snapshots.after) == 8
+    for step in range(8):
+        start = snapshots.before if step == 0 else snapshots.after[step - 1]
+        batch = slice(16 * (step % 4), 16 * (step % 4 + 1))
+        loss, accuracy = clipped_step_reference(start, x[batch], y[batch])
+        assert [(r["layer_name"], r["phase"]) for r in rows if int(r["step"]) == step] == [
+            ("model", "loss"), ("model", "accuracy"), ("hidden", "weight"), ("mid", "weight"),
+            ("out", "weight"), ("model", "learning_rate")]
+        # the batch's own loss, not the epoch's running mean that Keras logs
+        assert_stats_close(row_stats(find(rows, step, "model", "loss")),
+                           numpy_stats(np.array([loss])), "loss %d" % step, rederived=True)
+        assert find(rows, step, "model", "accuracy")["mean"] == pytest.approx(accuracy, abs=1e-12)
+        assert find(rows, step, "model", "learning_rate")["mean"] == pytest.approx(0.1, rel=1e-7)
+        for name in ("hidden", "mid", "out"):
+            kernel = snapshots.after[step][name][0]
+            assert_stats_close(row_stats(find(rows, step, name, "weight")), numpy_stats(kernel),
+                               "%s weight %d" % (name, step))
+    # what Keras logged at the epoch's end is the mean of the recorded batch losses
+    epoch_losses = [find(rows, s, "model", "loss")["mean"] for s in range(4, 8)]
+    assert history.history["loss"][1] == pytest.approx(np.mean(epoch_losses), rel=1e-5)
+    assert {r["phase"] for r in rows} == {"loss", "accuracy", "weight", "learning_rate"}
+    assert meta["dltrace.record_mode"] == "callback"
+    assert meta["dltrace.record_phases"] == "loss,accuracy,weight,learning_rate,val_loss,val_accuracy"
+    assert meta["dltrace.batch_size"] == "16"
+    assert meta["dltrace.steps_per_epoch"] == "4"
+    assert "dltrace.loss" not in meta  # compiled without a loss: its step computes its own
+    layers = json.loads(meta["dltrace.layers"])
+    # numbered in the order they ran in the traced step; the ReLU layer and the softmax op named
+    assert [(l["index"], l["name"], l["activation"], l["params"]) for l in layers] == [
+        (0, "hidden", "tanh", 54), (1, "mid", "relu", 28), (2, "out", "softmax", 15)]
+    # the model has its own step again
+    assert "train_step" not in model.__dict__
+
+
+class NonFiniteStep(keras.Model):
+    """A regression model with its own step that logs the batch loss itself (no metric); with
+    ``skip``, it skips the update of a batch whose loss is not finite, as loss scaling does."""
+
+    def __init__(self, skip):
+        super().__init__()
+        self.skip = skip
+        self.hidden = L.Dense(5, activation="relu", name="hidden")
+        self.out = L.Dense(1, name="out")
+
+    def call(self, x):
+        return self.out(self.hidden(x))
+
+    def train_step(self, data):
+        x, y = data
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(self(x, training=True)[:, 0] - y))
+        grads = tape.gradient(loss, self.trainable_variables)
+        if self.skip:
+            finite = tf.math.is_finite(loss)
+            grads = [tf.where(finite, g, tf.zeros_like(g)) for g in grads]
+        self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+        return {"loss": loss}
+
+
+@pytest.mark.parametrize("skip", [True, False])
+def test_callbackMode_nonFiniteLoss_stepAndThreeAfterRecordedWhateverEvery(tmp_path, skip):
+    keras.utils.set_random_seed(12)
+    x, _ = data(8 * 16)
+    y = x.sum(1).astype("float32")
+    y[8 * 5 + 3] = np.nan  # a target of batch 5
+    model = NonFiniteStep(skip)
+    model(x[:1])
+    model.compile(optimizer=keras.optimizers.SGD(0.01))
+    snapshots = Snapshots(["hidden", "out"])
+    path = tmp_path / "run.arrows"
+    with pytest.warns(UserWarning, match="NonFiniteStep overrides train_step"):
+        model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0,
+                  callbacks=[Recorder(path, every=4), snapshots])
+    rows, meta = read_arrow_trace(path)
+
+    losses = {int(r["step"]): r["mean"] for r in rows if r["phase"] == "loss"}
+    assert sorted(losses) == list(range(16))
+    assert [s for s, v in losses.items() if not math.isfinite(v)] == (
+        [5] if skip else list(range(5, 16)))
+    weights = sorted({int(r["step"]) for r in rows if r["phase"] == "weight"})
+    assert weights == ([0, 4, 5, 6, 7, 8, 12] if skip else [0, 4] + list(range(5, 16)))
+    for step in weights:
+        for name in ("hidden", "out"):
+            assert_stats_close(row_stats(find(rows, step, name, "weight")),
+                               numpy_stats(snapshots.after[step][name][0]),
+                               "%s weight %d" % (name, step))
+    assert int(find(rows, 5, "hidden", "weight")["nan_count"]) == (0 if skip else 8 * 5)
+    assert meta["dltrace.record_every"] == "4"
+    assert "dltrace.loss" not in meta and "dltrace.task" not in meta
+
+
+def test_callbackMode_ownTrainStep_learnsBitForBitAsWithoutTheRecorder(tmp_path):
+    # the step is only watched while it is traced: the compiled step is the model's own
+    x, y = data(96)
+    weights = []
+    for callbacks in ([], [Recorder(tmp_path / "run.arrows")]):
+        keras.utils.set_random_seed(13)
+        model = ClippedStep()
+        model(x[:1])
+        model.compile(optimizer=keras.optimizers.Adam(0.01))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            history = model.fit(x, y, batch_size=32, epochs=2, shuffle=False, verbose=0,
+                                callbacks=callbacks).history
+        weights.append(([v.numpy() for v in model.weights], history))
+    for a, b in zip(weights[0][0], weights[1][0]):
+        np.testing.assert_array_equal(a, b)
+    assert weights[0][1] == weights[1][1]
+
+
+def test_callbackMode_subclassedModelNeverCalled_builtFromTheFirstBatchAndWatched(tmp_path):
+    keras.utils.set_random_seed(14)
+    x, y = data(64)
+    model = ClippedStep()
+    model.compile(optimizer=keras.optimizers.SGD(0.1))
+    with pytest.warns(UserWarning, match="ClippedStep overrides train_step"):
+        model.fit(x, y, batch_size=32, epochs=1, verbose=0,
+                  callbacks=[Recorder(tmp_path / "run.arrows")])
+    rows, meta = read_arrow_trace(tmp_path / "run.arrows")
+    assert [(l["name"], l["activation"]) for l in json.loads(meta["dltrace.layers"])] == [
+        ("hidden", "tanh"), ("mid", "relu"), ("out", "softmax")]
+    assert [(r["step"], r["layer_name"], int(r["numel"])) for r in rows if r["phase"] == "weight"] == [
+        ("0", "hidden", 48), ("0", "mid", 24), ("0", "out", 12),
+        ("1", "hidden", 48), ("1", "mid", 24), ("1", "out", 12)]
+
+
+def test_callbackMode_forcedOnKerasOwnStep_sameRowsAsTheRecordersStepWithoutAWarning(tmp_path):
+    x, y = data(128)
+    traces = {}
+    for mode in ("step", "callback"):
+        keras.utils.set_random_seed(15)
+        model = mlp()
+        model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)
+            model.fit(x, y, batch_size=32, epochs=2, shuffle=False, verbose=0,
+                      callbacks=[Recorder(tmp_path / (mode + ".arrows"), mode=mode)])
+        traces[mode] = read_arrow_trace(tmp_path / (mode + ".arrows"))
+    (step_rows, step_meta), (rows, meta) = traces["step"], traces["callback"]
+    kept = [r for r in step_rows if r["phase"] in ("loss", "accuracy", "weight", "learning_rate")]
+    assert [(r["step"], r["layer_name"], r["phase"]) for r in rows] == [
+        (r["step"], r["layer_name"], r["phase"]) for r in kept]
+    for a, b in zip(rows, kept):
+        # the recorder's own step keeps a Dense's matmul and activation apart: the last bits differ
+        assert_stats_close(row_stats(a), row_stats(b), "%s %s %s" % (a["step"], a["layer_name"],
+                                                                    a["phase"]), rederived=True)
+    assert meta["dltrace.layers"] == step_meta["dltrace.layers"]
+    assert meta["dltrace.record_mode"] == "callback"
+    assert "dltrace.record_mode" not in step_meta and "dltrace.record_phases" not in step_meta
+    for key in ("dltrace.task", "dltrace.loss", "dltrace.num_classes", "dltrace.batch_size",
+                "dltrace.optimizer", "dltrace.learning_rate"):
+        assert meta[key] == step_meta[key], key
+
+
+class TwoLosses(keras.Model):
+    """A GAN-like step that logs two losses and no 'loss'; its d_loss is NaN at step 3."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = L.Dense(2, name="a")
+        self.b = L.Dense(1, name="b")
+
+    def call(self, x):
+        return self.b(self.a(x))
+
+    def train_step(self, data):
+        x, y = data
+        with tf.GradientTape() as tape:
+            g_loss = tf.reduce_mean(tf.square(self(x)[:, 0] - y))
+        grads = tape.gradient(g_loss, self.trainable_variables)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+        nan = tf.where(self.optimizer.iterations == 4, np.nan, 0.0)
+        return {"d_loss": 2.0 * g_loss + nan, "g_loss": g_loss}
+
+
+def test_callbackMode_noLoggedLoss_warnsNamesLossKeyAndStillRecordsANonFiniteStep(tmp_path):
+    x, _ = data(64)
+    y = x.sum(1).astype("float32")
+    for loss_key in (None, "g_loss"):
+        keras.utils.set_random_seed(16)
+        model = TwoLosses()
+        model(x[:1])
+        model.compile(optimizer=keras.optimizers.SGD(0.01))
+        path = tmp_path / ("%s.arrows" % loss_key)
+        options = {"loss_key": loss_key} if loss_key else {}
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            history = model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0,
+                                callbacks=[Recorder(path, every=100, **options)]).history
+        messages = [str(w.message) for w in caught if "dltrace" in str(w.message)]
+        rows, _ = read_arrow_trace(path)
+        weights = sorted({int(r["step"]) for r in rows if r["phase"] == "weight"})
+        losses = [r["mean"] for r in rows if r["phase"] == "loss"]
+        if loss_key is None:
+            assert any("the train step logs no 'loss' (it logs d_loss, g_loss): the trace has no"
+                       " loss rows; name the logged loss with loss_key=" in m for m in messages)
+            assert losses == []
+            assert weights == [0, 3, 4, 5, 6]  # d_loss is NaN at step 3
+        else:
+            assert not any("logs no" in m for m in messages)
+            assert len(losses) == 8 and losses[-1] == pytest.approx(history["g_loss"][-1])
+            assert weights == [0]  # the recorded loss (g_loss) stays finite
+
+
+class OwnOptimizers(keras.Model):
+    """Compiled without an optimizer (Keras then makes an RMSprop that the step never uses); the
+    step updates ``a`` with an Adam of its own and, with ``two``, ``b`` with another (a GAN)."""
+
+    def __init__(self, two):
+        super().__init__()
+        self.two = two
+        self.a = L.Dense(2, name="a")
+        self.b = L.Dense(1, name="b")
+
+    def compile(self):
+        super().compile()
+        self.opt_a = keras.optimizers.Adam(0.003)
+        self.opt_b = keras.optimizers.SGD(0.01)
+
+    def call(self, x):
+        return self.b(self.a(x))
+
+    def train_step(self, data):
+        x, y = data
+        with tf.GradientTape(persistent=True) as tape:
+            loss = tf.reduce_mean(tf.square(self(x)[:, 0] - y))
+        for layer, opt in ((self.a, self.opt_a), (self.b, self.opt_b))[:2 if self.two else 1]:
+            grads = tape.gradient(loss, layer.trainable_weights)
+            opt.apply_gradients(zip(grads, layer.trainable_weights))
+        return {"loss": loss}
+
+
+@pytest.mark.parametrize("two", [False, True])
+def test_callbackMode_stepWithOptimizersOfItsOwn_describesTheOneItUpdatesWith(tmp_path, two):
+    x, _ = data(32)
+    y = x.sum(1).astype("float32")
+    keras.utils.set_random_seed(17)
+    model = OwnOptimizers(two)
+    model(x[:1])
+    model.compile()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(x, y, batch_size=8, epochs=1, verbose=0,
+                  callbacks=[Recorder(tmp_path / "run.arrows")])
+    rows, meta = read_arrow_trace(tmp_path / "run.arrows")
+    rates = [r["mean"] for r in rows if r["phase"] == "learning_rate"]
+    assert int(model.optimizer.iterations.numpy()) == 0  # Keras' RMSprop, never used
+    if two:
+        # which one is "the" learning rate cannot be told: none is claimed
+        assert rates == [] and "dltrace.optimizer" not in meta
+        assert "dltrace.learning_rate" not in meta
+    else:
+        assert rates == pytest.approx([0.003] * 4, rel=1e-7)
+        assert meta["dltrace.optimizer"] == "Adam"
+        assert float(meta["dltrace.learning_rate"]) == pytest.approx(0.003, rel=1e-7)
+    assert len([r for r in rows if r["phase"] == "loss"]) == 4
+
+
+def test_mode_badValueOrStepModeForAnOwnTrainStep_raiseNamingIt(tmp_path):
+    with pytest.raises(ValueError, match="mode must be one of auto, step, callback: 'graph'"):
+        Recorder(tmp_path / "run.arrows", mode="graph")
+    with pytest.raises(ValueError, match="loss_key must be a non-empty string: ''"):
+        Recorder(tmp_path / "run.arrows", loss_key="")
+    x, y = data()
+    model = ClippedStep()
+    model(x[:1])
+    model.compile(optimizer="sgd")
+    with pytest.raises(RuntimeError, match="ClippedStep overrides train_step, which it cannot"
+                       " record in mode='step' \\(mode='callback' records its weights and"
+                       " logged scalars\\)"):
+        model.fit(x, y, verbose=0, callbacks=[Recorder(tmp_path / "run.arrows", mode="step")])

@@ -81,7 +81,8 @@ def test_pytorch_noStopFile_stepReturnsFalse(tmp_path):
     assert done == [0, 1, 2]
 
 
-def test_keras_stopFile_setsStopTrainingAndClosesTheTrace(tmp_path):
+@pytest.mark.parametrize("mode", ["step", "callback"])
+def test_keras_stopFile_setsStopTrainingAndClosesTheTrace(tmp_path, mode):
     import keras
     from dltrace.keras import Recorder
 
@@ -98,7 +99,7 @@ def test_keras_stopFile_setsStopTrainingAndClosesTheTrace(tmp_path):
 
     x = np.random.default_rng(0).normal(size=(160, 4)).astype("float32")
     y = np.random.default_rng(1).integers(0, 2, 160)
-    rec = Recorder(str(path), stop_file=str(stop))
+    rec = Recorder(str(path), stop_file=str(stop), mode=mode)
     history = model.fit(x, y, batch_size=8, epochs=3, verbose=0, callbacks=[StopAt(), rec])
     assert rec.stop_reason == "stop now"
     assert len(history.history["loss"]) == 1  # stopped in the first epoch

@@ -9,10 +9,19 @@ to those outputs (asked of the same ``tape.gradient`` call as the weights' gradi
 kernels' gradients and the kernels after the update. The reductions are stored in a variable
 and fetched once per recorded step; on the steps that ``every`` skips, a ``tf.cond`` skips
 them, unless the step's loss is not finite.
+
+A model that overrides ``train_step`` keeps its own step (callback mode): the callback only
+watches it being traced, to number the layers in the order they run and to name their
+activations, and at the end of each recorded batch reduces the layers' kernels (the same
+reductions, in one compiled function) and reads the loss, the accuracy and the learning rate
+from the logs, the metrics and the optimizer. Activations, output gradients, weight gradients,
+inputs and targets are not recorded, and the metadata says so.
 """
 
 import json
+import math
 import os
+import sys
 import warnings
 
 import keras
@@ -20,7 +29,7 @@ import numpy as np
 import tensorflow as tf
 
 from .._core.options import STEPS_AFTER_NONFINITE, Selection
-from .._core.schema import FORMAT_VERSION, MODEL
+from .._core.schema import FORMAT_VERSION, MODEL, PHASES
 from .._core.sink import StepRows, TraceSink
 from .._core.stop import StopFile, announce
 from .._core.stop import metadata as stop_metadata
@@ -40,6 +49,15 @@ _REGRESSION = ("squared", "absolute", "mse", "mae", "mape", "msle", "huber", "lo
 
 # Layers whose ``activation`` attribute is applied to their output (not internally, as in RNNs).
 _NO_FUSED = (keras.layers.RNN, keras.layers.Wrapper)
+
+MODES = ("auto", "step", "callback")
+
+# What callback mode can record: the weights and the scalars of the logs and the optimizer.
+CALLBACK_PHASES = ("loss", "accuracy", "weight", "learning_rate", "val_loss", "val_accuracy")
+
+# The logged names of an accuracy, in the order they are looked for.
+ACCURACY_KEYS = ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy",
+                 "binary_accuracy")
 
 
 def _activation_name(fn):
@@ -183,14 +201,112 @@ def prefix_is_model(layer):
     return isinstance(layer, keras.Model)
 
 
+def _mean_metrics(model, name):
+    """The model's Mean metrics (Keras' loss tracker, compiled metrics such as accuracy, the
+    metrics a custom train step keeps) called ``name``."""
+    found = []
+    for metric in list(getattr(model, "metrics", None) or []):
+        inner = getattr(metric, "metrics", None)
+        for m in ([metric] + list(inner) if isinstance(inner, (list, tuple)) else [metric]):
+            if (isinstance(m, keras.metrics.Mean) and m.name == name
+                    and hasattr(m, "total") and hasattr(m, "count")):
+                found.append(m)
+    return found
+
+
+_INTERNAL = tuple(os.path.dirname(m.__file__) + os.sep for m in (keras, tf)) + (
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep,)
+
+
+def _user_stacklevel():
+    """The ``stacklevel`` that makes a warning point at the first caller outside Keras,
+    TensorFlow and dltrace (the program's ``fit`` call), for the caller of this function."""
+    level, frame = 1, sys._getframe(1)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_INTERNAL):
+        frame = frame.f_back
+        level += 1
+    return level
+
+
+def _number(value):
+    """A Keras variable, a tensor or a number as a Python float."""
+    return float(value.numpy()) if hasattr(value, "numpy") else float(value)
+
+
+def _same(a, b):
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    if math.isinf(a) or math.isinf(b):
+        return a == b
+    return abs(a - b) <= 1e-5 * max(abs(a), abs(b)) + 1e-12
+
+
+class _Logged:
+    """One value the train step logs (the loss, an accuracy), per batch.
+
+    Keras logs a Mean metric's result, the mean of the epoch so far, not the batch's own
+    value. When the logged value is the result of such a metric of the model (same name, same
+    value), the batch's value is the change of the metric's total over the change of its
+    count since the previous batch (the weighted mean of what the step added to it; the total
+    is float32, so late in a long epoch the difference carries its rounding, about 6e-8 times
+    the number of batches so far, relative). Otherwise the logged value is taken as it is."""
+
+    def __init__(self, key):
+        self.key = key
+        self.metric = None   # None: not looked for yet; False: the value is not a metric's
+        self.state = None    # the metric's (total, count) after the previous batch
+
+    def _read(self):
+        return _number(self.metric.total), _number(self.metric.count)
+
+    def epoch_begin(self):
+        """fit resets the model's metrics before each epoch: the state to count from."""
+        if self.metric:
+            self.state = self._read()
+
+    def value(self, model, logs):
+        """The batch's value, or None when the step does not log ``key``."""
+        logged = logs.get(self.key)
+        if logged is None:
+            return None
+        try:
+            logged = float(np.asarray(logged))
+        except (TypeError, ValueError):
+            return None
+        if self.metric is None:
+            self.metric = False
+            for metric in _mean_metrics(model, self.key):
+                self.metric = metric
+                total, count = self._read()
+                if count > 0 and _same(total / count, logged):
+                    break
+                self.metric = False
+        if not self.metric:
+            return logged
+        total, count = self._read()
+        previous, self.state = self.state, (total, count)
+        if count <= 0 or not _same(total / count, logged):
+            self.metric = False  # the step logs something else under this name
+            return logged
+        if previous is None or count <= previous[1]:
+            return logged        # the metric's first batch (since it was reset)
+        return (total - previous[0]) / (count - previous[1])
+
+
 class _Capture:
     """Collects, while the train step is traced, each trace layer's forward (pre-activation)
-    and activation tensors in execution order."""
+    and activation tensors in execution order.
 
-    def __init__(self, tape, trace_layers, activation_layers):
+    Without a tape (callback mode) it only watches: the wrappers return what the wrapped
+    calls return and add no op to the graph; with ``model``, the model's own output is kept
+    too (``model_output``), for :func:`_output_activation`."""
+
+    def __init__(self, tape, trace_layers, activation_layers, model=None):
         self.tape = tape
         self.trace_layers = trace_layers
         self.activation_layers = activation_layers
+        self.model = model
+        self.model_output = None  # the first output of the model's call, when watched
         self.order = []           # trace layers in the order their call ended
         self.forward = {}         # id(layer) -> tensor
         self.activation = {}      # id(layer) -> tensor
@@ -199,6 +315,8 @@ class _Capture:
         self._saved = []
 
     def install(self):
+        if self.model is not None:
+            self._patch(self.model, "call", self._wrap_model_call(self.model.call))
         for tl in self.trace_layers:
             layer = tl.layer
             self._patch(layer, "call", self._wrap_call(tl, layer.call))
@@ -221,10 +339,20 @@ class _Capture:
         object.__setattr__(layer, attr, fn)
 
     def _watch(self, tensor):
+        if self.tape is None:
+            return tensor
         tensor = tf.convert_to_tensor(tensor)
         if tensor.dtype.is_floating:
             self.tape.watch(tensor)
         return tensor
+
+    def _wrap_model_call(self, call):
+        def wrapped(*args, **kwargs):
+            out = call(*args, **kwargs)
+            if self.model_output is None:
+                self.model_output = out
+            return out
+        return wrapped
 
     def _wrap_call(self, tl, call):
         def wrapped(*args, **kwargs):
@@ -279,16 +407,32 @@ class Recorder(keras.callbacks.Callback):
     Options as for the PyTorch recorder: ``every`` (record every N-th step), ``phases``,
     ``layers`` (names or glob patterns), ``record_inputs``, ``flush_every``, ``run_id``,
     ``model_name``.
+
+    ``mode``: ``"auto"`` (default) records every phase with the recorder's own train step,
+    unless the model overrides ``train_step``: then, with a warning, in callback mode;
+    ``"step"`` always uses the recorder's step (a model that overrides ``train_step`` is an
+    error); ``"callback"`` keeps the model's own step and records only what a callback can
+    read at the end of a batch: the kernels of every layer, the loss and accuracy the step
+    logs and the optimizer's learning rate (``CALLBACK_PHASES``). ``loss_key`` names the
+    logged value that is the loss in callback mode (``"loss"``; e.g. ``"g_loss"`` for a GAN).
     """
 
     def __init__(self, path, *, task=None, loss_name=None, num_classes=None, run_id=None,
                  model_name=None, flush_every=50, record_inputs=True, every=1, phases=None,
-                 layers=None, stop_file=None):
+                 layers=None, stop_file=None, mode="auto", loss_key="loss"):
         super().__init__()
         if task not in (None, "classification", "regression"):
             raise ValueError("task must be 'classification' or 'regression': %s" % task)
         if flush_every < 1:
             raise ValueError("flush_every must be positive: %s" % flush_every)
+        if mode not in MODES:
+            raise ValueError("mode must be one of %s: %r" % (", ".join(MODES), mode))
+        if not isinstance(loss_key, str) or not loss_key:
+            raise ValueError("loss_key must be a non-empty string: %r" % (loss_key,))
+        self.mode = mode
+        self.loss_key = loss_key
+        self.callback_mode = None  # decided at the start of fit
+        self._logged = []          # callback mode: the logged loss and accuracy
         self.selection = Selection(every, phases, layers, record_inputs)
         self.path = resolve_path(path, lambda m: warnings.warn(m, stacklevel=4))
         self.task = task
@@ -325,14 +469,28 @@ class Recorder(keras.callbacks.Callback):
             raise RuntimeError("dltrace.keras records the TensorFlow backend; this Keras runs"
                                " on %s" % keras.backend.backend())
         from keras.src.backend.tensorflow.trainer import TensorFlowTrainer
-        if type(model).train_step is not TensorFlowTrainer.train_step:
+        overridden = (type(model).train_step is not TensorFlowTrainer.train_step
+                      or "train_step" in model.__dict__)
+        if overridden and self.mode == "step":
             raise RuntimeError("dltrace.keras replaces Keras' own train step; %s overrides"
-                               " train_step, which it cannot record" % type(model).__name__)
+                               " train_step, which it cannot record in mode='step' (mode="
+                               "'callback' records its weights and logged scalars)"
+                               % type(model).__name__)
         if getattr(model, "steps_per_execution", 1) != 1:
             raise RuntimeError("dltrace.keras records every step: compile the model with"
                                " steps_per_execution=1 (it is %s)" % model.steps_per_execution)
+        self.callback_mode = self.mode == "callback" or (self.mode == "auto" and overridden)
+        if self.callback_mode and self.mode == "auto":
+            warnings.warn("dltrace.keras: %s overrides train_step: recording in callback mode"
+                          " (weights, loss, accuracy, learning rate at each batch end); its"
+                          " activations, output gradients, weight gradients, inputs and targets"
+                          " are not recorded" % type(model).__name__,
+                          stacklevel=_user_stacklevel())
         if self._trace_layers is None and _built(model):
             self._find_layers()
+        if self.callback_mode:
+            self._begin_callback_mode()
+            return
         # else: a subclassed model that was never called has no weights yet; Keras builds it
         # when the train step is first traced, and so does _train_step (_build_from).
         self._steps_per_epoch = (self.params or {}).get("steps")
@@ -382,14 +540,20 @@ class Recorder(keras.callbacks.Callback):
         model.__dict__.pop("train_step", None)
         if self._saved["train_step"] is not None:
             object.__setattr__(model, "train_step", self._saved["train_step"])
-        model.jit_compile = self._saved["jit_compile"]
+        if "jit_compile" in self._saved:
+            model.jit_compile = self._saved["jit_compile"]
         model.train_function = None  # the next fit builds Keras' own step again
         self._saved = None
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
+        if self.callback_mode:
+            for logged in self._logged:
+                logged.epoch_begin()
 
     def on_train_batch_begin(self, batch, logs=None):
+        if self.callback_mode:
+            return
         want = self.selection.sampled(self._step) or self._step <= self._force_until
         if want != self._flag_value:
             self._flag.assign(want)
@@ -397,6 +561,9 @@ class Recorder(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         if self._closed:
+            return
+        if self.callback_mode:
+            self._callback_batch_end(batch, logs or {})
             return
         loss, accuracy, lr, recorded, batch_size = self._scalars.numpy().tolist()
         if self._batch_size is None:
@@ -422,6 +589,9 @@ class Recorder(keras.callbacks.Callback):
                 keys.append(key)
                 raw.append(stats[source])
         self._sink.put(StepRows(self._epoch, batch, step, self._keys(keys), raw))
+        self._end_step(batch, step)
+
+    def _end_step(self, batch, step):
         self._last_position = (self._epoch, batch, step)
         self._step += 1
         reason = self._stop.reason()
@@ -466,6 +636,185 @@ class Recorder(keras.callbacks.Callback):
         self._closed = True
         if self._sink is not None:
             self._sink.close(getattr(self, "_stop_metadata", None))
+
+    # ------------------------------------------------------------------ callback mode
+
+    def _begin_callback_mode(self):
+        """Keeps the model's own train step, wrapped only to watch its first trace (which
+        adds no op to it but one that keeps the batch size)."""
+        model = self.model
+        self._steps_per_epoch = (self.params or {}).get("steps")
+        self._logged = [_Logged(self.loss_key)]
+        self._logged_accuracy = None  # the _Logged accuracy, found at the first batch end
+        self._weight_layers = None   # the layers of the weight rows, and their reductions
+        self._weight_stats = None
+        self._warned_no_loss = False
+        self._step_optimizer = None  # found at the first batch end
+        with tf.init_scope():
+            self._batch_var = tf.Variable(0, dtype=tf.int64, trainable=False,
+                                          name="dltrace_batch_size")
+        own = model.train_step
+        self._saved = {"train_step": model.__dict__.get("train_step")}
+
+        def train_step(data):
+            return self._watched_step(own, data)
+
+        object.__setattr__(model, "train_step", train_step)
+        model.make_train_function(force=True)
+
+    def _watched_step(self, own, data):
+        """The model's own step; at the first trace, with the layers' calls watched."""
+        from keras.src import tree
+        from keras.src.trainers.data_adapters import data_adapter_utils
+
+        x = data_adapter_utils.unpack_x_y_sample_weight(data)[0]
+        inputs = [t for t in tree.flatten(x) if t is not None] if x is not None else []
+        if inputs:
+            self._batch_var.assign(tf.cast(tf.shape(inputs[0])[0], tf.int64))
+        if self.layers is not None:
+            return own(data)
+        if self._trace_layers is None and inputs:
+            try:
+                self._build_from(x)
+            except Exception:  # noqa: BLE001 - the step's own call builds it; see below
+                pass
+            if _built(self.model):
+                self._find_layers()
+        if self._trace_layers is None:
+            # the layers are found after the first batch, in the model's order
+            return own(data)
+        capture = _Capture(None, self._trace_layers, self._activation_layers, self.model)
+        capture.install()
+        try:
+            result = own(data)
+        finally:
+            capture.uninstall()
+        if capture.model_output is not None:
+            _output_activation(capture, capture.model_output)
+            outputs = tf.nest.flatten(capture.model_output)
+            if len(outputs) == 1 and getattr(outputs[0].shape, "rank", None):
+                self._output_units = outputs[0].shape[-1]
+        if capture.order:
+            self._freeze(capture)
+        return result
+
+    def _freeze_unwatched(self):
+        """The layers in the model's own order, when its first trace could not be watched (a
+        subclassed model that its own step builds)."""
+        if self._trace_layers is None:
+            self._find_layers()
+        for i, tl in enumerate(self._trace_layers):
+            tl.index = i
+        self.layers = list(self._trace_layers)
+
+    def _weights_function(self):
+        """The selected layers' kernels reduced as the recorder's own step reduces them, in one
+        compiled function."""
+        layers = [tl for tl in self.layers if tl.selected and tl.kernels]
+        if not layers or not self.selection.wants("weight"):
+            return [], None
+
+        def stats():
+            return tf.stack([reduce(flat_concat([v.value for v in tl.kernels]))
+                             for tl in layers])
+
+        return layers, tf.function(stats)
+
+    def _find_step_optimizer(self):
+        """The optimizer the model's own step updates with, after its first batch: the model's
+        optimizer if its iterations advanced, else the one other optimizer of the model that
+        did (a step that keeps its own); None with none or several (a GAN's two)."""
+        model = self.model
+        candidates = [getattr(model, "optimizer", None)] + [
+            v for v in vars(model).values() if isinstance(v, keras.optimizers.Optimizer)]
+        used = []
+        for optimizer in candidates:
+            if optimizer is None or any(optimizer is u for u in used):
+                continue
+            try:
+                if _number(optimizer.iterations) > 0:
+                    used.append(optimizer)
+            except (AttributeError, TypeError, ValueError):
+                continue
+        return used[0] if len(used) == 1 else None
+
+    def _optimizer(self):
+        """The optimizer the metadata and the learning_rate rows describe."""
+        if self.callback_mode:
+            return self._step_optimizer
+        return getattr(self.model, "optimizer", None)
+
+    def _learning_rate_now(self):
+        """The optimizer's learning rate of the step that just ended, or None."""
+        optimizer = self._step_optimizer
+        if optimizer is None:
+            return None
+        inner = getattr(optimizer, "inner_optimizer", None) or optimizer
+        rate = getattr(inner, "_learning_rate", None)
+        try:
+            if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
+                # the iterations already count this step's update
+                step = max(int(_number(inner.iterations)) - 1, 0)
+                return _number(rate(step))
+            return _number(optimizer.learning_rate)
+        except (TypeError, ValueError, AttributeError):
+            return None
+
+    def _callback_batch_end(self, batch, logs):
+        sel = self.selection
+        if self.layers is None:
+            self._freeze_unwatched()
+        if self._weight_stats is None and self._weight_layers is None:
+            self._weight_layers, self._weight_stats = self._weights_function()
+        if self._batch_size is None:
+            size = int(self._batch_var.numpy())
+            self._batch_size = size if size > 0 else None
+        if self._logged_accuracy is None:
+            key = next((k for k in ACCURACY_KEYS if logs.get(k) is not None), None)
+            self._logged_accuracy = _Logged(key) if key is not None else False
+            if self._logged_accuracy:
+                self._logged.append(self._logged_accuracy)
+        if self._sink is None:
+            self._step_optimizer = self._find_step_optimizer()
+            self._sink = TraceSink(self.path, self.metadata(), self.flush_every)
+        step = self._step
+        loss = self._logged[0].value(self.model, logs)
+        if loss is None:
+            if not self._warned_no_loss:
+                self._warned_no_loss = True
+                warnings.warn("dltrace.keras: the train step logs no %r (it logs %s): the trace"
+                              " has no loss rows; name the logged loss with loss_key="
+                              % (self.loss_key, ", ".join(sorted(logs)) or "nothing"),
+                              stacklevel=_user_stacklevel())
+            # the non-finite rule reads every logged loss (a GAN's d_loss and g_loss)
+            losses = [v for k, v in logs.items() if "loss" in k]
+            nonfinite = any(not math.isfinite(float(np.asarray(v))) for v in losses
+                            if np.ndim(v) == 0)
+        else:
+            nonfinite = not math.isfinite(loss)
+        if nonfinite:
+            self._force_until = step + STEPS_AFTER_NONFINITE
+        keys, raw = [], []
+        if loss is not None:
+            keys.append((-1, MODEL, None, "loss"))
+            raw.append(scalar_raw(loss))
+        if self._logged_accuracy:
+            accuracy = self._logged_accuracy.value(self.model, logs)
+            if accuracy is not None and sel.wants("accuracy"):
+                keys.append((-1, MODEL, None, "accuracy"))
+                raw.append(scalar_raw(accuracy))
+        if self._weight_stats is not None and (sel.sampled(step) or step <= self._force_until):
+            stats = self._weight_stats().numpy()
+            for tl, row in zip(self._weight_layers, stats):
+                keys.append(tl.key("weight"))
+                raw.append(row)
+        if sel.wants("learning_rate"):
+            lr = self._learning_rate_now()
+            if lr is not None:
+                keys.append((-1, MODEL, None, "learning_rate"))
+                raw.append(scalar_raw(lr))
+        self._sink.put(StepRows(self._epoch, batch, step, self._keys(keys), raw))
+        self._end_step(batch, step)
 
     # ------------------------------------------------------------------ the train step
 
@@ -671,7 +1020,7 @@ class Recorder(keras.callbacks.Callback):
         meta = {"dltrace.version": FORMAT_VERSION, "dltrace.run_id": self.run_id,
                 "dltrace.model": self.model_name if self.model_name is not None else model.name,
                 "dltrace.framework": "keras"}
-        optimizer = getattr(model, "optimizer", None)
+        optimizer = self._optimizer()
         if optimizer is not None:
             inner = getattr(optimizer, "inner_optimizer", None) or optimizer
             meta["dltrace.optimizer"] = type(inner).__name__
@@ -702,4 +1051,8 @@ class Recorder(keras.callbacks.Callback):
         if classes is not None:
             meta["dltrace.num_classes"] = str(classes)
         meta.update(self.selection.metadata())
+        if self.callback_mode:
+            meta["dltrace.record_mode"] = "callback"
+            meta["dltrace.record_phases"] = ",".join(
+                p for p in PHASES if p in CALLBACK_PHASES and self.selection.wants(p))
         return meta

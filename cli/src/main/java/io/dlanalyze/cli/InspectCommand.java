@@ -6,7 +6,11 @@ import static java.util.Objects.requireNonNull;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
+import io.dlanalyze.analyzer.AnalysisMode;
+import io.dlanalyze.analyzer.BuiltInDetectors;
+import io.dlanalyze.analyzer.DetectorInfo;
 import io.dlanalyze.analyzer.MetadataGaps;
+import io.dlanalyze.analyzer.RecordedPhases;
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.InputFiles;
 import io.dlanalyze.trace.LayerInfo;
@@ -100,6 +104,11 @@ final class InspectCommand implements Callable<Integer> {
           warnings.add(warning);
         }
       }
+      List<String> detectors = new ArrayList<>();
+      for (DetectorInfo info : BuiltInDetectors.forMode(AnalysisMode.DEFAULT)) {
+        detectors.add(info.id());
+      }
+      warnings.addAll(RecordedPhases.notes(reader.metadata(), detectors));
       warnings.addAll(MetadataGaps.notes(reader.metadata()));
       if (format == Format.JSON) {
         json(out, reader, summary, warnings, problems);

@@ -195,6 +195,30 @@ class InspectCommandTest {
   }
 
   @Test
+  void inspect_phasesTheRecorderLeftOut_namedWithTheDetectorsThatCannotRun() throws IOException {
+    Path csv =
+        Files.writeString(
+            dir.resolve("callback.csv"),
+            "epoch,batch,step,layer_index,layer_name,phase,mean\n"
+                + "0,0,0,-1,model,loss,2.5\n0,0,0,0,fc,weight,0.1\n");
+    Files.writeString(
+        dir.resolve("callback.csv.meta.json"),
+        "{\"dltrace.record_phases\": \"loss,weight\", \"dltrace.record_mode\": \"callback\"}");
+    CliRun run = CliRun.of("inspect", csv.toString());
+    assertThat(run.code()).isZero();
+    assertThat(run.out())
+        .contains(
+            "  not recorded: forward, activation, accuracy, backward, gradient, input, target,"
+                + " learning_rate, val_loss and val_accuracy rows (the recorder recorded only"
+                + " loss, weight: dltrace.record_phases; dltrace.record_mode callback: a model"
+                + " with its own train step, read from a callback at each batch end):"
+                + " dead-or-zero, exploding-gradient, vanishing-gradient, dying-relu,"
+                + " saturation, effective-learning-rate, input-range, target-range and"
+                + " gradient-accumulation did not run, and the verdict says nothing about what"
+                + " they check\n");
+  }
+
+  @Test
   void inspect_errors_oneLineAndExitFour() throws IOException {
     Path missing = dir.resolve("missing.parquet");
     CliRun.of("inspect", missing.toString())

@@ -118,6 +118,99 @@ class RecorderEndToEndTest {
     }
   }
 
+  /**
+   * A Keras model that overrides train_step (a hand-written cross-entropy, clipped gradients): the
+   * one-line recorder keeps its step, warns once and records in callback mode; the analysis judges
+   * the weights and the scalars, says which rows were not recorded and which detectors therefore
+   * did not run, and finds the NaN that the step's log(0) produces at the step it happens although
+   * every=4 skips that step.
+   */
+  @Test
+  void analyze_kerasModelWithItsOwnTrainStep_judgedOnWhatCallbackModeRecorded() throws IOException {
+    Path script = Python.repoRoot().resolve("cli/src/test/resources/e2e/train_keras_own_step.py");
+    Path healthy = dir.resolve("own-step.arrows");
+    Path nan = dir.resolve("own-step-nan.arrows");
+    Python.Result healthyRun =
+        Python.run(
+            List.of(
+                Python.interpreter(),
+                script.toString(),
+                Python.repoRoot().toString(),
+                healthy.toString()),
+            dir,
+            300);
+    Python.Result nanRun =
+        Python.run(
+            List.of(
+                Python.interpreter(),
+                script.toString(),
+                Python.repoRoot().toString(),
+                nan.toString(),
+                "--nan",
+                "--every",
+                "4"),
+            dir,
+            300);
+    assertThat(healthyRun.exitCode()).as(healthyRun.output()).isZero();
+    assertThat(nanRun.exitCode()).as(nanRun.output()).isZero();
+    assertThat(healthyRun.output())
+        .containsOnlyOnce(
+            "UserWarning: dltrace.keras: OwnStep overrides train_step: recording in callback mode"
+                + " (weights, loss, accuracy, learning rate at each batch end); its activations,"
+                + " output gradients, weight gradients, inputs and targets are not recorded");
+
+    Run run = cli("analyze", healthy.toString(), "--format", "json");
+
+    assertThat(run.code()).as(run.err()).isEqualTo(ExitCodes.OK);
+    assertThat(run.json().get("verdict").asText()).isEqualTo("healthy");
+    assertThat(run.json().get("verdict_reason").asText())
+        .isEqualTo(
+            "No finding of severity warning or more in 80 steps, judged on the recorded phases"
+                + " only (the recorder left out forward, activation, backward, gradient, input,"
+                + " target; see the warnings).");
+    assertThat(run.json().at("/trace/metadata/dltrace.record_mode").asText()).isEqualTo("callback");
+    List<String> phases = new ArrayList<>();
+    run.json().at("/trace/phases").forEach(p -> phases.add(p.asText()));
+    assertThat(phases).containsExactly("loss", "accuracy", "weight", "learning_rate");
+    assertThat(run.json().at("/trace/warnings/0").asText())
+        .startsWith(
+            "not recorded: forward, activation, backward, gradient, input and target rows (the"
+                + " recorder recorded only loss, accuracy, weight, learning_rate, val_loss,"
+                + " val_accuracy: dltrace.record_phases; dltrace.record_mode callback:")
+        .contains("dying-relu, saturation, effective-learning-rate")
+        .endsWith("did not run, and the verdict says nothing about what they check");
+    try (TraceReader reader = TraceReaders.open(healthy, ReadOptions.all())) {
+      assertThat(reader.metadata().layers())
+          .extracting(l -> l.name() + " " + l.activation())
+          .containsExactly("hidden relu", "out softmax");
+    }
+
+    Run buggy = cli("analyze", nan.toString(), "--format", "json");
+
+    assertThat(buggy.code()).as(buggy.err()).isEqualTo(ExitCodes.FAULT_FOUND);
+    assertThat(buggy.json().get("verdict").asText()).isEqualTo("buggy");
+    JsonNode error = finding(buggy.json(), "numerical_error");
+    assertThat(error.get("first_step").asLong()).isEqualTo(3);
+    assertThat(buggy.json().at("/root_cause/suggested_fix").asText()).contains("log(0)");
+    assertThat(buggy.json().at("/trace/warnings/0").asText()).startsWith("not recorded: forward,");
+    // every=4 records the weights of steps 0 and 4; the non-finite loss of step 3 records them too
+    List<Long> weightSteps = new ArrayList<>();
+    try (TraceReader reader = TraceReaders.open(nan, ReadOptions.all())) {
+      while (reader.next()) {
+        var batch = reader.batch();
+        for (int i = 0; i < batch.size(); i++) {
+          long step = batch.longs(Column.STEP)[i];
+          if (reader.dictionary().phaseName(batch.ints(Column.PHASE)[i]).equals("weight")
+              && batch.ints(Column.LAYER_INDEX)[i] == 0
+              && step < 8) {
+            weightSteps.add(step);
+          }
+        }
+      }
+    }
+    assertThat(weightSteps).containsExactly(0L, 3L, 4L, 5L, 6L, 7L);
+  }
+
   @Test
   void analyze_lightningTrainerWithCallback_nanInSecondLinearNamedNet1() throws IOException {
     Path trace = trainWith("train_lightning_buggy.py", "lightning.arrows");

@@ -58,6 +58,18 @@ public final class TraceMetadata {
   /** Extension: the optimizer's momentum. */
   public static final String MOMENTUM = "dltrace.momentum";
 
+  /**
+   * Extension: the phases the recorder recorded, comma-separated (absent: all of them); the others
+   * were left out on purpose, not lost.
+   */
+  public static final String RECORD_PHASES = "dltrace.record_phases";
+
+  /**
+   * Extension: how the recorder recorded; {@code callback}: a Keras model with its own train step,
+   * read from a callback at each batch end (weights and the logged scalars only).
+   */
+  public static final String RECORD_MODE = "dltrace.record_mode";
+
   public static final String CURRENT_VERSION = "1";
 
   private static final ObjectMapper JSON = new ObjectMapper();

@@ -12,6 +12,7 @@ import io.dlanalyze.analyzer.EvidenceKeys;
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Layer;
 import io.dlanalyze.analyzer.MetadataGaps;
+import io.dlanalyze.analyzer.RecordedPhases;
 import io.dlanalyze.analyzer.Report;
 import io.dlanalyze.analyzer.RootCause;
 import io.dlanalyze.analyzer.Severity;
@@ -19,19 +20,22 @@ import io.dlanalyze.analyzer.Thresholds;
 import io.dlanalyze.analyzer.Timing;
 import io.dlanalyze.analyzer.TraceSummary;
 import io.dlanalyze.analyzer.Verdict;
+import io.dlanalyze.trace.Phase;
 import io.dlanalyze.trace.TraceMetadata;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /** Ranks findings, fills in what detectors left unset, and decides the verdict. */
 final class ReportAssembler {
   /**
    * The metadata keys copied into the trace summary, in this order; {@code dltrace.source} and
    * {@code dltrace.source.granularity} say that a trace (or the trace it was converted from) was
-   * read from TensorBoard event files, and at which granularity; the last two that the recorder
-   * stopped the run early (a stop file), why and after which step.
+   * read from TensorBoard event files, and at which granularity; {@code dltrace.record_mode} how
+   * the recorder recorded (callback: a Keras model with its own train step); the last two that the
+   * recorder stopped the run early (a stop file), why and after which step.
    */
   static final List<String> SUMMARY_KEYS =
       List.of(
@@ -48,6 +52,7 @@ final class ReportAssembler {
           TraceMetadata.NUM_CLASSES,
           "dltrace.source",
           "dltrace.source.granularity",
+          TraceMetadata.RECORD_MODE,
           "dltrace.stop_reason",
           "dltrace.stopped_at_step");
 
@@ -137,7 +142,21 @@ final class ReportAssembler {
       reason = "Weak evidence, not judged: " + weakEvidence(findings) + ".";
     } else {
       verdict = Verdict.HEALTHY;
-      reason = format(ROOT, "No finding of severity warning or more in %d steps.", facts.steps());
+      Set<Phase> leftOut = RecordedPhases.leftOut(facts.metadata());
+      List<String> names = new ArrayList<>();
+      for (Phase phase : leftOut) {
+        names.add(phase.wireName());
+      }
+      reason =
+          format(
+              ROOT,
+              "No finding of severity warning or more in %d steps%s.",
+              facts.steps(),
+              names.isEmpty()
+                  ? ""
+                  : ", judged on the recorded phases only (the recorder left out "
+                      + String.join(", ", names)
+                      + "; see the warnings)");
     }
     RootCause rootCause =
         root == null
@@ -149,7 +168,12 @@ final class ReportAssembler {
     for (String key : SUMMARY_KEYS) {
       facts.metadata().get(key).ifPresent(value -> metadata.put(key, value));
     }
+    List<String> ids = new ArrayList<>();
+    for (DetectorInfo info : detectors) {
+      ids.add(info.id());
+    }
     List<String> warnings = new ArrayList<>(facts.warnings());
+    warnings.addAll(RecordedPhases.notes(facts.metadata(), ids));
     if (options.mode() == AnalysisMode.DEFAULT) {
       warnings.addAll(MetadataGaps.notes(facts.metadata()));
     }
@@ -168,10 +192,6 @@ final class ReportAssembler {
             facts.truncated(),
             facts.stoppedAtStep(),
             warnings);
-    List<String> ids = new ArrayList<>();
-    for (DetectorInfo info : detectors) {
-      ids.add(info.id());
-    }
     return new Report(
         Report.VERSION,
         options.mode(),
