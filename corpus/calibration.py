@@ -30,7 +30,9 @@ Outcome filter, decided from the program's own printed result only (never from d
 * every run: the program exits normally and no training loss is NaN or infinite;
 * classification: the final accuracy (the last validation accuracy; the final-epoch training
   accuracy when there is no validation) is at least chance + 0.6 x (1 - chance), with chance =
-  1 / number of classes (0.64 for 10 classes, 0.733 for 3, 0.8 for 2);
+  1 / number of classes (0.64 for 10 classes, 0.733 for 3, 0.8 for 2), or the majority class's
+  share for a program whose classes are imbalanced by construction (keras_weighted_tabular:
+  0.8, a bar of 0.92);
 * regression and autoencoders: the final-epoch mean training loss is below the first epoch's
   (the run learned), and the last validation loss removes at least 30% of the loss of
   predicting the training set's mean: (B - v) / (B - F) >= 0.3, where v is the validation loss,
@@ -124,12 +126,15 @@ def fmt(value):
 class Config:
     """One sampled run: its argument list, and what the outcome filter needs to know."""
 
-    def __init__(self, args, task, architecture, classes=None, baseline=None):
+    def __init__(self, args, task, architecture, classes=None, baseline=None, chance=None):
         self.args = args                  # list of command-line arguments (with --seed)
         self.task = task                  # "classification" or "regression"
         self.architecture = architecture
         self.classes = classes            # number of classes (classification)
         self.baseline = baseline          # (function name, keyword arguments) for B and F
+        # the accuracy of a run that learned nothing: 1 / classes, unless the classes are
+        # imbalanced (then the majority class's share)
+        self.chance = chance if chance is not None else (1.0 / classes if classes else None)
 
 
 # ------------------------------------------------------------------ the spaces, one per program
@@ -434,18 +439,82 @@ def space_keras_lstm_text(rng):
     return Config(args, "classification", "lstm", classes=3)
 
 
+def space_pt_seq_accum(rng):
+    opt = rng.choice(["adamw", "adamw", "momentum", "sgd"])
+    accum = rng.choice([1, 2, 4, 8])
+    micro = rng.choice([b for b in (8, 16, 32) if b * accum <= 128])
+    schedule = rng.choice(["none", "warmup-cosine:%d" % rng.choice([10, 20, 30]), "onecycle",
+                           "step:%d,%s" % (rng.choice([2, 3]), rng.choice(["0.3", "0.5"]))])
+    lr = pick_lr(rng, opt, {"adamw": (2e-3, 1e-2), "momentum": (0.02, 0.2),
+                            "sgd": (0.05, 0.2)})
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--schedule", schedule,
+            "--micro-batch", str(micro), "--accum", str(accum),
+            "--channels", str(rng.choice([16, 24, 32])), "--act", rng.choice(["relu", "gelu"]),
+            "--dropout", rng.choice(["0", "0.2", "0.5"]),
+            "--label-smoothing", rng.choice(["0", "0.1"]), "--clip", rng.choice(["0", "1"]),
+            "--noise", rng.choice(["0", "0.1"])]
+    if opt == "adamw":
+        args += ["--wd", rng.choice(["0.01", "0.05"])]
+    if rng.random() < 0.3:
+        args += ["--flip"]
+    args += ["--epochs", str(epochs_for(rng, 1280, micro * accum, steps=(120, 300), lo=4,
+                                        hi=12)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=4)
+
+
+def space_keras_pretrained_multitask(rng):
+    opt = rng.choice(["adam", "rmsprop", "momentum"])
+    bs = rng.choice([16, 32, 64])
+    lr = pick_lr(rng, opt, {"adam": (1e-3, 5e-3), "rmsprop": (1e-3, 1e-2),
+                            "momentum": (0.02, 0.08)})
+    neck = rng.choice([0, 32, 64])
+    args = ["--scale", rng.choice(["raw", "unit"]), "--embed", str(rng.choice([24, 32])),
+            "--neck", str(neck), "--label-smoothing", rng.choice(["0", "0.1"]),
+            "--odd-weight", rng.choice(["0.5", "1.0"]), "--optimizer", opt, "--lr", fmt(lr),
+            "--batch-size", str(bs)]
+    if neck:
+        args += ["--dropout", rng.choice(["0", "0.3", "0.5"]),
+                 "--activity-l1", rng.choice(["0", "1e-4", "1e-3"])]
+    args += ["--epochs", str(epochs_for(rng, 1437, bs, steps=(200, 500), lo=4, hi=12)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=10)
+
+
+def space_keras_weighted_tabular(rng):
+    opt = rng.choice(["adamw", "adamw", "adam", "momentum"])
+    bs = rng.choice([32, 64, 128])
+    lr = pick_lr(rng, opt, {"adamw": (1e-3, 5e-3), "adam": (5e-4, 3e-3),
+                            "momentum": (0.01, 0.05)})
+    args = ["--weighting", rng.choice(["class", "sample", "none"]),
+            "--noise", rng.choice(["0", "0.1", "0.3"]),
+            "--dropout", rng.choice(["0.2", "0.3", "0.5"]),
+            "--width", str(rng.choice([32, 64, 128])), "--optimizer", opt, "--lr", fmt(lr),
+            "--schedule", rng.choice(["none", "warmup-cosine", "step:4,7"]),
+            "--batch-size", str(bs)]
+    if opt == "adamw":
+        args += ["--wd", rng.choice(["0.001", "0.004", "0.01"])]
+    args += ["--epochs", str(epochs_for(rng, 2400, bs, steps=(250, 600), lo=8, hi=16)),
+             "--seed", str(rng.randrange(10))]
+    # 80 / 15 / 5 classes: predicting the majority class is right 80% of the time
+    return Config(args, "classification", "mlp", classes=3, chance=0.8)
+
+
 SPACES = {
     "keras_cnn": space_keras_cnn,
     "keras_functional_gru": space_keras_functional_gru,
     "keras_lstm_text": space_keras_lstm_text,
     "keras_mlp": space_keras_mlp,
+    "keras_pretrained_multitask": space_keras_pretrained_multitask,
     "keras_rnn": space_keras_rnn,
     "keras_subclassed_cnn": space_keras_subclassed_cnn,
+    "keras_weighted_tabular": space_keras_weighted_tabular,
     "pt_autoencoder": space_pt_autoencoder,
     "pt_cnn": space_pt_cnn,
     "pt_mlp": space_pt_mlp,
     "pt_resmlp": space_pt_resmlp,
     "pt_rnn": space_pt_rnn,
+    "pt_seq_accum": space_pt_seq_accum,
     "pt_signal_regression": space_pt_signal_regression,
     "pt_tabular_modules": space_pt_tabular_modules,
     "pt_transformer": space_pt_transformer,
@@ -551,7 +620,7 @@ def verdict(config, result):
         return False, "a training loss was NaN or infinite"
     if config.task == "classification":
         acc = result.get("val_accuracy", result.get("accuracy"))
-        chance = 1.0 / config.classes
+        chance = config.chance
         bar = chance + ACCURACY_BAR * (1 - chance)
         if acc is None:
             return False, "no accuracy in the result"
