@@ -89,6 +89,9 @@ public final class EvidenceKeys {
   public static final EvidenceKey<Long> NUM_CLASSES = count("num_classes");
   public static final EvidenceKey<Double> OUTPUT_RMS = real("output_rms");
   public static final EvidenceKey<Double> PARAMETER_RMS = real("parameter_rms");
+  public static final EvidenceKey<Double> PEAK_LEARNING_RATE = real("peak_learning_rate");
+  public static final EvidenceKey<Long> PEAK_LEARNING_RATE_STEP = count("peak_learning_rate_step");
+  public static final EvidenceKey<Double> COLLAPSED_SHARE = real("collapsed_share");
   public static final EvidenceKey<Double> INITIAL_LOSS = real("initial_loss");
   public static final EvidenceKey<Double> UNIFORM_LOSS = real("uniform_loss");
   public static final EvidenceKey<Double> RATIO = real("ratio");

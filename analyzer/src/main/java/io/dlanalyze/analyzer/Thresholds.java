@@ -323,6 +323,21 @@ public final class Thresholds {
               + " update blew the values up");
 
   /**
+   * The share of a run's learning-rate rows at or below 1/100 of the run's peak rate at or above
+   * which the schedule took the rate away: on the healthy dev runs a schedule spends at most 0.25
+   * of the run there (a step schedule's last quarter), twice that is the default
+   * (docs/evaluation.md#calibration).
+   */
+  public static final Threshold LR_COLLAPSE_SHARE =
+      Threshold.real(
+          "lr-collapse-share",
+          0.5,
+          0,
+          1,
+          "Share of the run's steps with a learning rate at or below 1/100 of its peak, at or above"
+              + " which the schedule took the rate away");
+
+  /**
    * The highest mean loss over a block of {@code oscillation-block} steps, as a multiple of the
    * run's starting loss (its first step's loss, or the loss of a uniform guess when that is
    * higher), at or above which training diverged. Derived from the healthy runs
@@ -331,7 +346,7 @@ public final class Thresholds {
   public static final Threshold DIVERGENCE_RATIO =
       Threshold.real(
           "divergence-ratio",
-          2.5,
+          2.6,
           1,
           1e300,
           "Highest block-mean loss, as a multiple of the starting loss, at or above which training"
@@ -396,6 +411,7 @@ public final class Thresholds {
           LR_LOW,
           LR_HIGH,
           UPDATE_BLOWUP,
+          LR_COLLAPSE_SHARE,
           INPUT_BOUND,
           ABNORMAL_HIDDEN,
           WEIGHT_VARIANCE_LOW,

@@ -51,7 +51,8 @@ class CalibrationTest {
       double persistentReluZeros,
       double divergencePeak,
       boolean nonFinite,
-      double batchNormExcess) {}
+      double batchNormExcess,
+      double collapsedShare) {}
 
   private static final List<Run> HEALTHY_DEV = new ArrayList<>();
 
@@ -94,6 +95,7 @@ class CalibrationTest {
       }
       double[] l2s = null;
       boolean nonFinite = false;
+      List<Double> rates = new ArrayList<>();
       // trainable batch normalization layers of unknown mode: the RMS of their parameters, the
       // largest output RMS over it (at least 1)
       Map<Integer, Double> batchNormScale = new TreeMap<>();
@@ -125,6 +127,9 @@ class CalibrationTest {
               && ((!batch.isNull(Column.MEAN, i) && !Double.isFinite(means[i]))
                   || (!batch.isNull(Column.L2_NORM, i) && !Double.isFinite(l2s[i])))) {
             nonFinite = true;
+          }
+          if (phase == Phase.LEARNING_RATE && Double.isFinite(means[i])) {
+            rates.add(means[i]);
           }
           Double scale = batchNormScale.get(layers[i]);
           if (scale != null && Double.isFinite(means[i])) {
@@ -201,7 +206,8 @@ class CalibrationTest {
           persistentZeros(reluZeros.values()),
           divergencePeak(losses.values(), loss, classes),
           nonFinite,
-          batchNormExcess);
+          batchNormExcess,
+          collapsedShare(rates));
     }
   }
 
@@ -338,6 +344,22 @@ class CalibrationTest {
   void updateBlowup_cannotMeetAHealthyDevRun_noneTurnsNonFinite() {
     assertThat(HEALTHY_DEV).filteredOn(Run::nonFinite).extracting(Run::id).isEmpty();
     assertThat(Thresholds.UPDATE_BLOWUP.defaultValue()).isLessThanOrEqualTo(0.5);
+  }
+
+  /** The share of the learning rates at or below 1/100 of the largest; 0 without a positive one. */
+  private static double collapsedShare(List<Double> rates) {
+    double peak = rates.stream().mapToDouble(Double::doubleValue).max().orElse(0);
+    if (!(peak > 0)) {
+      return 0;
+    }
+    return rates.stream().filter(r -> r <= peak / 100).count() / (double) rates.size();
+  }
+
+  @Test
+  void lrCollapseShare_sitsAtLeastTwiceAboveEveryHealthyDevSchedule() {
+    double worst = max(HEALTHY_DEV.stream().mapToDouble(Run::collapsedShare).toArray());
+    assertThat(worst).as("healthy dev runs with a decaying schedule").isGreaterThan(0.1);
+    assertThat(Thresholds.LR_COLLAPSE_SHARE.defaultValue()).isGreaterThanOrEqualTo(2 * worst);
   }
 
   /**

@@ -2,14 +2,18 @@ package io.dlanalyze.analyzer.detectors;
 
 import static io.dlanalyze.analyzer.EvidenceKeys.BAND_HIGH;
 import static io.dlanalyze.analyzer.EvidenceKeys.BAND_LOW;
+import static io.dlanalyze.analyzer.EvidenceKeys.COLLAPSED_SHARE;
 import static io.dlanalyze.analyzer.EvidenceKeys.DIRECTION;
 import static io.dlanalyze.analyzer.EvidenceKeys.EFFECTIVE_LR;
 import static io.dlanalyze.analyzer.EvidenceKeys.FIRST_NON_FINITE_STEP;
 import static io.dlanalyze.analyzer.EvidenceKeys.LAYERS_OUT_OF_BAND;
 import static io.dlanalyze.analyzer.EvidenceKeys.LEARNING_RATE;
 import static io.dlanalyze.analyzer.EvidenceKeys.LOSS_STALLED;
+import static io.dlanalyze.analyzer.EvidenceKeys.PEAK_LEARNING_RATE;
+import static io.dlanalyze.analyzer.EvidenceKeys.PEAK_LEARNING_RATE_STEP;
 import static io.dlanalyze.analyzer.EvidenceKeys.RUN_STEPS;
 import static io.dlanalyze.analyzer.EvidenceKeys.SUGGESTED_LEARNING_RATE;
+import static io.dlanalyze.analyzer.EvidenceKeys.THRESHOLD;
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 
@@ -30,8 +34,10 @@ import io.dlanalyze.analyzer.text.Numbers;
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.Phase;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.OptionalDouble;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Reports layers whose effective learning rate, {@code lr x ||grad|| / ||weight||} (the relative
@@ -55,6 +61,13 @@ import java.util.OptionalDouble;
  * can turn a run non-finite before any band run could form (a run that is NaN from step 1 has one
  * finite step); the root-cause analysis then blames the update size, not the layer where the NaN
  * surfaced. Not with adaptive optimizers, whose update is not {@code lr x ||g||}.
+ *
+ * <p>Collapse rule: from the {@code learning_rate} rows alone (any optimizer), the share of them at
+ * or below 1/100 of the run's peak rate reaching {@code lr-collapse-share} means a schedule took
+ * the rate away for most of the run (a decay counted in steps where epochs were meant, a cosine
+ * over a few steps, step boundaries in the wrong unit). A warning when the run never learned, else
+ * info; symptom {@code slow_convergence}. Healthy schedules reach 1/100 of their peak only near the
+ * end of the run (at most a quarter of it on the healthy dev runs).
  */
 @DetectorSpec(
     id = DetectorIds.EFFECTIVE_LEARNING_RATE,
@@ -71,6 +84,7 @@ import java.util.OptionalDouble;
       "effective-lr-low",
       "effective-lr-high",
       "update-blowup",
+      "lr-collapse-share",
       "min-improvement",
       "converged-drop"
     },
@@ -105,6 +119,14 @@ public final class EffectiveLearningRateDetector implements Detector {
   /** The first step with a NaN/Inf when the update before it blew up, else -1. */
   private long blowUpAt = -1;
 
+  private double collapseShare;
+
+  /** The learning rate of each step with a learning_rate row, and its step, in order. */
+  private double[] rates = new double[256];
+
+  private long[] rateSteps = new long[256];
+  private int rateCount;
+
   @Override
   public void begin(AnalysisContext context) {
     gate = new LossGate(context);
@@ -112,6 +134,7 @@ public final class EffectiveLearningRateDetector implements Detector {
     low = context.options().get(Thresholds.LR_LOW);
     high = context.options().get(Thresholds.LR_HIGH);
     blowup = context.options().get(Thresholds.UPDATE_BLOWUP);
+    collapseShare = context.options().get(Thresholds.LR_COLLAPSE_SHARE);
     adaptive = Optimizers.adaptive(context.metadata());
     OptionalDouble rate = context.metadata().learningRate();
     if (rate.isPresent()) {
@@ -121,6 +144,17 @@ public final class EffectiveLearningRateDetector implements Detector {
 
   @Override
   public void observe(StepView step) {
+    if (step.has(-1, Phase.LEARNING_RATE)) {
+      double scheduled = step.mean(-1, Phase.LEARNING_RATE);
+      if (Double.isFinite(scheduled) && scheduled >= 0) {
+        if (rateCount == rates.length) {
+          rates = Arrays.copyOf(rates, rateCount * 2);
+          rateSteps = Arrays.copyOf(rateSteps, rateCount * 2);
+        }
+        rates[rateCount] = scheduled;
+        rateSteps[rateCount++] = step.step();
+      }
+    }
     double rate =
         step.has(-1, Phase.LEARNING_RATE) ? step.mean(-1, Phase.LEARNING_RATE) : metadataRate;
     if (!(rate > 0) || !Double.isFinite(rate)) {
@@ -181,6 +215,69 @@ public final class EffectiveLearningRateDetector implements Detector {
   @Override
   public List<Finding> conclusiveFindings(AnalysisContext context) {
     return blowUpAt >= 0 ? List.of(blowUp(context)) : List.of();
+  }
+
+  /**
+   * The collapse rule: the learning rate at or below 1/100 of its peak for at least {@code
+   * lr-collapse-share} of the rows (at least {@code window} rows); null otherwise.
+   */
+  private @Nullable Finding collapse(boolean learned) {
+    if (rateCount < window) {
+      return null;
+    }
+    int peak = 0;
+    for (int i = 1; i < rateCount; i++) {
+      if (rates[i] > rates[peak]) {
+        peak = i;
+      }
+    }
+    double top = rates[peak];
+    if (!(top > 0)) {
+      return null; // a rate that is never positive is the nothing-updates cause
+    }
+    int low = 0;
+    int first = -1;
+    for (int i = 0; i < rateCount; i++) {
+      if (rates[i] <= top / 100) {
+        low++;
+        if (first < 0 && i > peak) {
+          first = i;
+        }
+      }
+    }
+    double share = (double) low / rateCount;
+    if (share < collapseShare || first < 0) {
+      return null;
+    }
+    long from = rateSteps[first];
+    return Finding.builder(this)
+        .symptom(Symptom.SLOW_CONVERGENCE)
+        .severity(learned ? Severity.INFO : Severity.WARNING)
+        .at(-1, Phase.LEARNING_RATE)
+        .steps(from, rateSteps[rateCount - 1], low)
+        .evidence(
+            Evidence.builder()
+                .put(DIRECTION, Direction.LOW)
+                .put(PEAK_LEARNING_RATE, top)
+                .put(PEAK_LEARNING_RATE_STEP, rateSteps[peak])
+                .put(LEARNING_RATE, rates[first])
+                .put(COLLAPSED_SHARE, share)
+                .put(THRESHOLD, collapseShare)
+                .build())
+        .message(
+            format(
+                ROOT,
+                "The learning rate fell from its peak of %s (step %d) to %s by step %d and stayed"
+                    + " at or below 1/100 of the peak for %s of the run's %d steps with a learning"
+                    + " rate%s.",
+                Numbers.format(top),
+                rateSteps[peak],
+                Numbers.format(rates[first]),
+                from,
+                Numbers.percent(share),
+                rateCount,
+                learned ? "" : ", and the loss did not improve"))
+        .build();
   }
 
   private Finding blowUp(AnalysisContext context) {
@@ -244,6 +341,10 @@ public final class EffectiveLearningRateDetector implements Detector {
     }
     if (blowUpAt >= 0) {
       findings.add(blowUp(context));
+    }
+    Finding collapse = collapse(learned);
+    if (collapse != null) {
+      findings.add(collapse);
     }
     return findings;
   }

@@ -3,6 +3,7 @@ package io.dlanalyze.analyzer.engine;
 import static io.dlanalyze.analyzer.EvidenceKeys.ACTIVATION;
 import static io.dlanalyze.analyzer.EvidenceKeys.ACTIVATION_HIGH;
 import static io.dlanalyze.analyzer.EvidenceKeys.ACTIVATION_LOW;
+import static io.dlanalyze.analyzer.EvidenceKeys.COLLAPSED_SHARE;
 import static io.dlanalyze.analyzer.EvidenceKeys.CONVERGENCE_RULE;
 import static io.dlanalyze.analyzer.EvidenceKeys.DIRECTION;
 import static io.dlanalyze.analyzer.EvidenceKeys.EFFECTIVE_LR;
@@ -137,6 +138,7 @@ final class RootCauseAnalysis {
     learningRateTooHigh();
     initialLoss();
     constantInitialization();
+    learningRateCollapsed();
     dyingRelu();
     saturation();
     vanishing();
@@ -791,6 +793,25 @@ final class RootCauseAnalysis {
                   saturating)
               : "Add BatchNorm or residual connections, or make the network shallower";
       offer(f, saturating < 2, cause, fix);
+    }
+  }
+
+  /**
+   * A schedule that held the learning rate at 1/100 of its peak or less for most of a run that did
+   * not learn: the layers that stopped changing are its consequence, the schedule is the cause.
+   */
+  private void learningRateCollapsed() {
+    for (Finding f : atLeastWarning(DetectorIds.EFFECTIVE_LEARNING_RATE)) {
+      if (f.evidence().get(COLLAPSED_SHARE) == null) {
+        continue;
+      }
+      offer(
+          f,
+          false,
+          "Learning rate schedule too fast: " + uncapitalizedMessage(f).replaceAll("[.]$", ""),
+          "Check the schedule's units: Keras schedules count decay steps and boundaries in"
+              + " batches, PyTorch schedulers in scheduler.step() calls (per batch or per epoch);"
+              + " let the rate stay near its peak for most of training");
     }
   }
 

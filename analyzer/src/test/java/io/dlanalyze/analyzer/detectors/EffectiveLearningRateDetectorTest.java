@@ -190,4 +190,76 @@ class EffectiveLearningRateDetectorTest {
                 + " 0.5), and the values turned NaN/Inf at step 1");
     assertThat(root.suggestedFix()).contains("clip gradients at 1.0");
   }
+
+  /** Adam at 0.005 (ratio in band), the rate from this schedule, the loss flat or falling. */
+  private static MemoryTrace.Builder scheduled(
+      java.util.function.LongToDoubleFunction rate, boolean flat) {
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(200)
+            .meta(TraceMetadata.OPTIMIZER, "Adam")
+            .layer("fc1", "relu")
+            .layer("fc2", "linear")
+            .model(Phase.LEARNING_RATE, step -> Stats.scalar(rate.applyAsDouble(step)))
+            .everyLayer(Phase.GRADIENT, (step, layer) -> Stats.norm(1))
+            .everyLayer(Phase.WEIGHT, (step, layer) -> Stats.norm(10));
+    return flat ? trace.flatLoss() : trace.healthyLoss();
+  }
+
+  @Test
+  void scheduleThatTakesTheRateAwayEarly_inARunThatDoesNotLearn_warnsAtModelLevel() {
+    // A step schedule whose boundary (meant in epochs) falls at step 6: 0.005 -> 5e-5.
+    List<Finding> findings = findings(scheduled(step -> step < 6 ? 0.005 : 5e-5, true), ID);
+
+    Finding f =
+        findings.stream()
+            .filter(x -> x.evidence().get("collapsed_share") != null)
+            .findFirst()
+            .get();
+    assertThat(f.severity()).isEqualTo(Severity.WARNING);
+    assertThat(f.symptom()).isEqualTo(Symptom.SLOW_CONVERGENCE);
+    assertThat(f.isModelLevel()).isTrue();
+    assertThat(f.firstStep()).isEqualTo(6);
+    assertThat((double) f.evidence().get("collapsed_share")).isEqualTo(194 / 200.0);
+    assertThat(f.evidence().get("peak_learning_rate")).isEqualTo(0.005);
+    assertThat(f.message())
+        .startsWith("The learning rate fell from its peak of 0.005 (step 0) to 5e-05 by step 6")
+        .endsWith("and the loss did not improve.");
+
+    RootCause root =
+        analyze(
+                scheduled(step -> step < 6 ? 0.005 : 5e-5, true).build(),
+                AnalysisOptions.defaults())
+            .rootCause();
+    assertThat(root.scope()).isEqualTo(RootCause.MODEL);
+    assertThat(root.cause()).startsWith("Learning rate schedule too fast: the learning rate fell");
+    assertThat(root.suggestedFix()).startsWith("Check the schedule's units");
+  }
+
+  @Test
+  void cosineThatReachesZeroOnlyAtTheEnd_isHealthy() {
+    // Below 1/100 of the peak only in the last 6% of the run, as the healthy dev cosines.
+    assertThat(
+            findings(scheduled(step -> 0.0025 * (1 + Math.cos(Math.PI * step / 199.0)), true), ID))
+        .allMatch(f -> f.evidence().get("collapsed_share") == null);
+  }
+
+  @Test
+  void scheduleBelowThePeakForJustUnderHalfTheRun_isNotACollapse() {
+    assertThat(findings(scheduled(step -> step < 101 ? 0.005 : 1e-6, true), ID))
+        .allMatch(f -> f.evidence().get("collapsed_share") == null);
+  }
+
+  @Test
+  void collapse_inARunThatLearned_isInfoOnly() {
+    assertThat(findings(scheduled(step -> step < 6 ? 0.005 : 5e-5, false), ID))
+        .filteredOn(f -> f.evidence().get("collapsed_share") != null)
+        .extracting(Finding::severity)
+        .containsExactly(Severity.INFO);
+  }
+
+  @Test
+  void rateThatIsNeverPositive_isLeftToTheNothingUpdatesRule() {
+    assertThat(findings(scheduled(step -> 0, true), ID))
+        .allMatch(f -> f.evidence().get("collapsed_share") == null);
+  }
 }
