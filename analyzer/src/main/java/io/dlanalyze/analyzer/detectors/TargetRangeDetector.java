@@ -27,6 +27,7 @@ import io.dlanalyze.analyzer.StepView;
 import io.dlanalyze.analyzer.Symptom;
 import io.dlanalyze.analyzer.text.Numbers;
 import io.dlanalyze.trace.Column;
+import io.dlanalyze.trace.LayerInfo;
 import io.dlanalyze.trace.Phase;
 import io.dlanalyze.trace.TraceMetadata;
 import java.util.ArrayList;
@@ -43,11 +44,13 @@ import java.util.Locale;
  * cross-entropy loss (docs/references.md#deepdiagnosis); its fix branch always says "use softmax"
  * because of a bug, so the fix here depends on the case. The output layer is the last layer; its
  * activation comes from {@code dltrace.layers} or its type. A linear output under PyTorch's
- * cross-entropy (which takes logits) is normal and not flagged. The output width is the output's
- * numel divided by {@code dltrace.batch_size}; where that is unknown, a softmax output that is
- * exactly 1 with zero std in every step counts as one unit wide. Targets are judged from the {@code
- * target} phase's min and max over the whole run; a finding starts at the first step that breaks
- * the rule. Each finding carries the symptom class the mismatch produces.
+ * cross-entropy (which takes logits) is normal and not flagged. The output width is the output
+ * layer's {@code fan_out} in {@code dltrace.layers}; without it, the output's numel divided by
+ * {@code dltrace.batch_size} (which misleads when the batch size given is not the recorded forward
+ * pass's, as with gradient accumulation over micro-batches); where neither is known, a softmax
+ * output that is exactly 1 with zero std in every step counts as one unit wide. Targets are judged
+ * from the {@code target} phase's min and max over the whole run; a finding starts at the first
+ * step that breaks the rule. Each finding carries the symptom class the mismatch produces.
  */
 @DetectorSpec(
     id = DetectorIds.TARGET_RANGE,
@@ -80,6 +83,9 @@ public final class TargetRangeDetector implements Detector {
   private boolean crossEntropy;
   private int batchSize;
 
+  /** The output layer's declared number of units ({@code fan_out}), or -1. */
+  private long fanOut = -1;
+
   @Override
   public void begin(AnalysisContext context) {
     crossEntropy = crossEntropy(context.metadata());
@@ -98,6 +104,11 @@ public final class TargetRangeDetector implements Detector {
       output = step.layerCount() - 1;
       if (output >= 0) {
         kind = step.layer(output).activationKind();
+        for (LayerInfo info : step.context().metadata().layers()) {
+          if (info.index() == step.layer(output).index() && info.fanOut() > 0) {
+            fanOut = info.fanOut();
+          }
+        }
         belowBound = kind.low();
         aboveBound = kind.high();
       }
@@ -148,7 +159,7 @@ public final class TargetRangeDetector implements Detector {
       return 0;
     }
     if (kind == ActivationKind.SOFTMAX) {
-      return batchSize > 0 && outputNumel > 0 && outputNumel / batchSize == 1 ? 1 : 0;
+      return width() == 1 ? 1 : 0;
     }
     int settled = kind == ActivationKind.RELU && crossEntropy ? 1 : 0;
     boolean outside = firstBelow >= 0 || firstAbove >= 0;
@@ -168,6 +179,14 @@ public final class TargetRangeDetector implements Detector {
     return findings(context, false);
   }
 
+  /** The output layer's width: its declared fan_out, else numel over the batch size, else -1. */
+  private long width() {
+    if (fanOut > 0) {
+      return fanOut;
+    }
+    return batchSize > 0 && outputNumel > 0 ? outputNumel / batchSize : -1;
+  }
+
   /** The findings; with {@code conclusive}, only those that no later step can take back. */
   private List<Finding> findings(AnalysisContext context, boolean conclusive) {
     List<Finding> findings = new ArrayList<>();
@@ -175,7 +194,7 @@ public final class TargetRangeDetector implements Detector {
       return findings;
     }
     String lossName = context.metadata().loss().orElse("").toLowerCase(Locale.ROOT);
-    long width = batchSize > 0 && outputNumel > 0 ? outputNumel / batchSize : -1;
+    long width = width();
     String name = output >= 0 ? context.layer(output).name() : "model";
     if (!conclusive && targetSteps > 0 && min == max && targetSteps >= 2) {
       findings.add(

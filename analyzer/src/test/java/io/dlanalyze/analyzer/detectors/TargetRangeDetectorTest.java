@@ -87,6 +87,37 @@ class TargetRangeDetectorTest {
   }
 
   @Test
+  void softmaxOverFourDeclaredUnits_withAnAccumulatedBatchSize_noFinding() {
+    // Gradient accumulation: dltrace.batch_size says 64 (4 micro-batches of 16), the recorded
+    // forward pass is one micro-batch: 64 values / 64 would read as one unit; fan_out says 4.
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(60)
+            .layer("fc1", "relu")
+            .layer("out", "Linear", "softmax", 4)
+            .meta(TraceMetadata.BATCH_SIZE, "64")
+            .meta(TraceMetadata.LOSS, "cross_entropy")
+            .stream(Phase.ACTIVATION, 1, step -> new Stats(0.25, 0.2, 0.0, 1.0, 2.5, 0.0, 64L))
+            .model(Phase.TARGET, step -> Stats.of(1.5, 1.1).withRange(0, 3));
+
+    assertThat(findings(trace, ID)).isEmpty();
+  }
+
+  @Test
+  void softmaxOverOneDeclaredUnit_isDeadOrZero_whateverTheBatchSize() {
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(60)
+            .layer("fc1", "relu")
+            .layer("out", "Linear", "softmax", 1)
+            .meta(TraceMetadata.BATCH_SIZE, "8")
+            .stream(Phase.ACTIVATION, 1, step -> new Stats(1, 0.0, 1.0, 1.0, 5.66, 0.0, 32L))
+            .model(Phase.TARGET, step -> Stats.of(0.5, 0.5).withRange(0, 1));
+
+    assertThat(findings(trace, ID))
+        .extracting(f -> f.evidence().get("rule"))
+        .containsExactly("single_unit_softmax");
+  }
+
+  @Test
   void reluOutputUnderCrossEntropy_warns() {
     MemoryTrace.Builder trace =
         MemoryTrace.scripted(60)
