@@ -243,6 +243,9 @@ def test_metadata_lossLogitsOptimizerFansRegularizerAndFrozenNormalization(tmp_p
         keras.Input((8,)),
         L.Dense(6, activation="relu", kernel_regularizer=keras.regularizers.L2(0.5), name="h"),
         L.BatchNormalization(name="bn"),
+        L.Dense(4, activity_regularizer=keras.regularizers.L1(0.25), name="neck"),
+        L.Dense(5, kernel_regularizer=keras.regularizers.L1L2(l1=0.1, l2=0.2),
+                activity_regularizer=keras.regularizers.L2(0.3), name="both"),
         L.Dense(3, name="out")])
     model.get_layer("bn").trainable = False
     model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9, weight_decay=1e-3),
@@ -257,6 +260,11 @@ def test_metadata_lossLogitsOptimizerFansRegularizerAndFrozenNormalization(tmp_p
     layers = {l["name"]: l for l in json.loads(meta["dltrace.layers"])}
     assert (layers["h"]["fan_in"], layers["h"]["fan_out"]) == (8, 6)
     assert layers["h"]["regularizer"] == {"l2": pytest.approx(0.5)}
+    # An activity regularizer adds its penalty to the loss too.
+    assert layers["neck"]["regularizer"] == {"activity_l1": pytest.approx(0.25)}
+    assert layers["both"]["regularizer"] == {"l1": pytest.approx(0.1), "l2": pytest.approx(0.2),
+                                             "activity_l2": pytest.approx(0.3)}
+    assert "regularizer" not in layers["out"]
     assert layers["bn"]["training"] is False
     assert "training" not in layers["h"]
 

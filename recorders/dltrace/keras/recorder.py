@@ -90,16 +90,24 @@ def _fans(variable):
 
 
 def _regularizer(layer):
-    """The L1/L2 factors of the layer's kernel regularizer, e.g. {"l2": 0.01}, or None."""
-    reg = getattr(layer, "kernel_regularizer", None)
-    if reg is None:
-        return None
+    """The L1/L2 factors of the penalties the layer adds to the loss, or None: its kernel
+    regularizer's as {"l2": 0.01}, its activity regularizer's as {"activity_l1": 1.0}."""
     factors = {}
-    for key in ("l1", "l2"):
-        value = getattr(reg, key, None)
-        if value is not None and float(value) != 0.0:
-            factors[key] = float(value)
-    return factors or {"type": type(reg).__name__}
+    found = False
+    for attribute, prefix in (("kernel_regularizer", ""), ("activity_regularizer", "activity_")):
+        reg = getattr(layer, attribute, None)
+        if reg is None:
+            continue
+        found = True
+        named = False
+        for key in ("l1", "l2"):
+            value = getattr(reg, key, None)
+            if value is not None and float(value) != 0.0:
+                factors[prefix + key] = float(value)
+                named = True
+        if not named:
+            factors[prefix + "type"] = type(reg).__name__
+    return factors if found else None
 
 
 class _TraceLayer:

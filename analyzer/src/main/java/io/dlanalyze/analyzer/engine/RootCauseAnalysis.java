@@ -279,9 +279,10 @@ final class RootCauseAnalysis {
    */
   private void initialLoss() {
     for (Finding f : atLeastWarning(DetectorIds.INITIAL_LOSS)) {
-      boolean penalty =
-          metadata.weightDecay().orElse(0) > 0
-              || metadata.layers().stream().anyMatch(l -> l.regularizer() != null);
+      // Only a penalty the framework adds to the loss raises the first loss: a layer's kernel or
+      // activity regularizer (Keras). An optimizer's weight_decay (PyTorch, Keras AdamW) changes
+      // the update, not the loss value.
+      boolean penalty = metadata.layers().stream().anyMatch(l -> l.regularizer() != null);
       if (penalty) {
         offer(
             f,
