@@ -520,6 +520,23 @@ public final class MemoryTrace {
               layers.size(), name, "Linear", activation, 100, true, null, false, -1, -1, null));
     }
 
+    /** A trainable Linear layer whose penalty (compact JSON, e.g. {"l2":0.5}) is in the loss. */
+    public Builder regularizedLayer(String name, String activation, String regularizer) {
+      return declare(
+          new LayerInfo(
+              layers.size(),
+              name,
+              "Linear",
+              activation,
+              100,
+              true,
+              null,
+              true,
+              -1,
+              -1,
+              regularizer));
+    }
+
     public Builder frozenLayer(String name, String activation) {
       return frozenLayer(name, "Linear", activation);
     }

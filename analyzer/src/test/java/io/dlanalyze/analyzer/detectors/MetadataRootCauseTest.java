@@ -177,4 +177,40 @@ class MetadataRootCauseTest {
     assertThat(root.cause()).startsWith("The inputs are not normalized");
     assertThat(root.symptom()).isEqualTo("exploding_gradient");
   }
+
+  /** A 10-class cross-entropy whose first loss (60) is 26x that of a uniform guess, then flat. */
+  private static MemoryTrace.Builder confidentlyWrongStart() {
+    return MemoryTrace.scripted(120)
+        .meta(TraceMetadata.FRAMEWORK, "keras")
+        .meta(TraceMetadata.LOSS, "SparseCategoricalCrossentropy")
+        .meta(TraceMetadata.NUM_CLASSES, "10")
+        .model(Phase.LOSS, step -> Stats.scalar(step == 0 ? 60 : 2.3));
+  }
+
+  @Test
+  void highFirstLoss_withAnOptimizerWeightDecay_isNotARegularizationCause() {
+    // weight_decay changes the update (PyTorch, Keras AdamW), not the loss value.
+    RootCause root =
+        rootCause(
+            confidentlyWrongStart()
+                .meta(TraceMetadata.WEIGHT_DECAY, "0.05")
+                .layer("fc1", "relu")
+                .layer("out", "Linear", "softmax", 10));
+
+    assertThat(root.scope()).isEqualTo(RootCause.MODEL);
+    assertThat(root.cause()).startsWith("Initialization too large: ");
+  }
+
+  @Test
+  void highFirstLoss_withALayerPenaltyInTheLoss_isRegularizationDominating() {
+    RootCause root =
+        rootCause(
+            confidentlyWrongStart()
+                .regularizedLayer("neck", "relu", "{\"activity_l1\":1.0}")
+                .layer("out", "Linear", "softmax", 10));
+
+    assertThat(root.scope()).isEqualTo(RootCause.MODEL);
+    assertThat(root.symptom()).isEqualTo("not_learning");
+    assertThat(root.cause()).startsWith("Regularization dominates: ");
+  }
 }
