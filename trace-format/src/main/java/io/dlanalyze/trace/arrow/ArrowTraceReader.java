@@ -68,6 +68,13 @@ import org.jspecify.annotations.Nullable;
 public final class ArrowTraceReader implements TraceReader {
   private static final byte[] FILE_MAGIC = {'A', 'R', 'R', 'O', 'W', '1'};
 
+  /**
+   * The rows the batch holds before a record batch is read, when the file does not say how many
+   * rows it has (a stream, an IPC file without footer): it grows to the record batches met,
+   * doubling.
+   */
+  static final int FIRST_CAPACITY = 1024;
+
   /** The least memory a reader may use, whatever the file size: 256 MiB. */
   static final long MIN_MEMORY_LIMIT = 256L << 20;
 
@@ -182,7 +189,8 @@ public final class ArrowTraceReader implements TraceReader {
         }
       }
       this.totalRows = fileFooter == null ? -1 : countRows(fileFooter);
-      this.batch = new TraceBatch(dictionary, options.columns(), Math.min(batchRows, 1 << 16));
+      this.batch =
+          new TraceBatch(dictionary, options.columns(), firstCapacity(batchRows, totalRows));
     } catch (TraceFormatException e) {
       closeAfterFailure(reader, opened, memory, e);
       throw e;
@@ -383,6 +391,17 @@ public final class ArrowTraceReader implements TraceReader {
   }
 
   /**
+   * The batch's first capacity: the file's rows when its footer gives them, else {@link
+   * #FIRST_CAPACITY}, at most {@code batchRows} and 64 Ki. A small trace does not pay for a batch
+   * of 64 Ki rows (about 6 MB of arrays with every column loaded, allocated and zeroed for each
+   * trace: most of what a batch of many small traces allocated).
+   */
+  static int firstCapacity(int batchRows, long totalRows) {
+    long rows = totalRows >= 0 ? totalRows : FIRST_CAPACITY;
+    return (int) Math.min(Math.min(batchRows, 1 << 16), rows);
+  }
+
+  /**
    * Rows in an IPC file, from the record batch headers its footer points to (each block lies in the
    * file, {@link IpcFooter} checked it). The channel is left where it was.
    */
@@ -490,6 +509,9 @@ public final class ArrowTraceReader implements TraceReader {
       return false;
     }
     int n = Math.min(batchRows, recordRows - recordOffset);
+    if (n > batch.capacity()) {
+      batch.ensureCapacity((int) Math.min(batchRows, Math.max(n, 2L * batch.capacity())));
+    }
     batch.reset(n);
     ArrowColumn.ArrowDictionaries dictionaries = arrow::lookup;
     try {

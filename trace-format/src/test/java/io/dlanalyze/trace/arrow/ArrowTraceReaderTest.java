@@ -11,6 +11,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.ErrorCode;
 import io.dlanalyze.trace.ReadOptions;
+import io.dlanalyze.trace.TestTraces;
 import io.dlanalyze.trace.TraceFormat;
 import io.dlanalyze.trace.TraceFormatException;
 import io.dlanalyze.trace.TraceReader;
@@ -156,6 +157,66 @@ class ArrowTraceReaderTest {
       assertThat(reader.truncated()).isFalse();
       assertThat(reader.metadata()).isEqualTo(SYNTHETIC.metadata());
     }
+  }
+
+  // ---- the batch's size ------------------------------------------------------------------------
+
+  /** An IPC file's footer gives its rows: a small trace's batch holds them, not 64 Ki rows. */
+  @Test
+  void open_smallIpcFile_batchHoldsItsRows() {
+    Path path = writeSynthetic("small.arrow", 100);
+    assertThat(SYNTHETIC.totalRows()).isLessThan(ArrowTraceReader.FIRST_CAPACITY);
+    try (TraceReader reader = TraceReaders.open(path, ReadOptions.all())) {
+      assertThat(reader.batch().capacity()).isEqualTo(SYNTHETIC.totalRows());
+      assertThat(TraceRows.text(reader)).isEqualTo(syntheticRows());
+      assertThat(reader.batch().capacity()).isEqualTo(SYNTHETIC.totalRows());
+    }
+  }
+
+  /**
+   * A stream does not say how many rows it has: its batch starts small and grows to the record
+   * batches by doubling, never past {@code batchRows}, and the rows are those written.
+   */
+  @Test
+  void next_stream_batchGrowsByDoublingUpToBatchRows() {
+    SyntheticTrace longer = SyntheticTrace.builder().layers(4).steps(300).seed(5).build();
+    assertThat(longer.totalRows()).isGreaterThan(3 * 1500L);
+    Path path =
+        TestTraces.write(
+            dir.resolve("growing.arrows"), longer, WriteOptions.defaults().withRowGroupRows(1500));
+    List<String> expected;
+    try (TraceReader reader = longer.open(ReadOptions.all().withBatchRows(1000))) {
+      expected = TraceRows.text(reader);
+    }
+    int first = ArrowTraceReader.FIRST_CAPACITY;
+    // record batches of 1,500 rows: 1,024 doubles to 2,048, or stops at batchRows
+    for (int batchRows : new int[] {1 << 16, 2000, 1500, 700}) {
+      try (TraceReader reader =
+          TraceReaders.open(path, ReadOptions.all().withBatchRows(batchRows))) {
+        assertThat(reader.batch().capacity()).isEqualTo(Math.min(first, batchRows));
+        assertThat(reader.next()).isTrue();
+        assertThat(reader.batch().size()).isEqualTo(Math.min(1500, batchRows));
+        assertThat(reader.batch().capacity())
+            .as("batchRows %s", batchRows)
+            .isEqualTo(Math.min(2 * first, batchRows));
+      }
+      try (TraceReader reader =
+          TraceReaders.open(path, ReadOptions.all().withBatchRows(batchRows))) {
+        assertThat(TraceRows.text(reader)).as("batchRows %s", batchRows).isEqualTo(expected);
+        assertThat(reader.batch().capacity()).isLessThanOrEqualTo(Math.max(batchRows, first));
+      }
+    }
+  }
+
+  @Test
+  void firstCapacity_rowsWhenKnownElseSmall_neverPastBatchRowsOr64Ki() {
+    assertThat(ArrowTraceReader.firstCapacity(1 << 16, 320)).isEqualTo(320);
+    assertThat(ArrowTraceReader.firstCapacity(1 << 16, 0)).isZero();
+    assertThat(ArrowTraceReader.firstCapacity(100, 320)).isEqualTo(100);
+    assertThat(ArrowTraceReader.firstCapacity(1 << 20, 5_000_000)).isEqualTo(1 << 16);
+    assertThat(ArrowTraceReader.firstCapacity(1 << 16, -1))
+        .isEqualTo(ArrowTraceReader.FIRST_CAPACITY);
+    assertThat(ArrowTraceReader.firstCapacity(10, -1)).isEqualTo(10);
   }
 
   // ---- truncation ----------------------------------------------------------------------------
