@@ -219,7 +219,9 @@ public final class EffectiveLearningRateDetector implements Detector {
 
   /**
    * The collapse rule: the learning rate at or below 1/100 of its peak for at least {@code
-   * lr-collapse-share} of the rows (at least {@code window} rows); null otherwise.
+   * lr-collapse-share} of the rows (at least {@code window} rows); null otherwise. Its evidence has
+   * no {@code learning_rate}: the root-cause analysis quotes that key as the run's rate in other
+   * fixes, and the collapsed rate is not the one the run was configured with.
    */
   private @Nullable Finding collapse(boolean learned) {
     if (rateCount < window) {
@@ -260,7 +262,6 @@ public final class EffectiveLearningRateDetector implements Detector {
                 .put(DIRECTION, Direction.LOW)
                 .put(PEAK_LEARNING_RATE, top)
                 .put(PEAK_LEARNING_RATE_STEP, rateSteps[peak])
-                .put(LEARNING_RATE, rates[first])
                 .put(COLLAPSED_SHARE, share)
                 .put(THRESHOLD, collapseShare)
                 .build())
