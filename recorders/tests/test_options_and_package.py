@@ -16,6 +16,7 @@ from conftest import (RECORDERS, assert_stats_close, find, numpy_stats, read_arr
 from torch import nn
 
 from dltrace.pytorch import attach, tensor_stats
+from dltrace.pytorch import stats
 from dltrace.pytorch.stats import BATCH_MAX, reduce_many
 from dltrace._core.stats import as_tuple, finalize
 from dltrace._core.schema import STAT_COLUMNS
@@ -128,6 +129,31 @@ def test_reduceMany_mixedTensors_matchTheFloat64ReferenceAndOneByOne():
                 for key in STAT_COLUMNS:
                     a, b = got[key], one[key]
                     assert a == b or (math.isnan(a) and math.isnan(b)), (i, key, a, b)
+
+
+@pytest.mark.parametrize("case", ["offset", "relu", "tail", "nan", "inf", "ints", "half"])
+def test_reduceOnDevicePath_matchesTheFloat64ReferenceAndTheCpuPath(case):
+    """The one-tensor path other devices use (two-pass variance, NaN/Inf always counted),
+    run on the CPU, against numpy and against the CPU path."""
+    g = torch.Generator().manual_seed(9)
+    t = {"offset": lambda: torch.randn(300, 70, generator=g) * 0.01 + 1000,
+         "relu": lambda: torch.relu(torch.randn(32, 8, 28, 28, generator=g)),
+         "tail": lambda: torch.randn(5000, 3, generator=g),
+         "nan": lambda: torch.tensor([1.0, float("nan"), 0.0, 3.0] * 2000),
+         "inf": lambda: torch.tensor([1.0, float("inf"), 0.0, 2.0] * 2000),
+         "ints": lambda: torch.randint(-3, 9, (7000,), generator=g),
+         "half": lambda: torch.randn(64, 100, generator=g).half()}[case]()
+    x = t.reshape(-1).to(torch.float64 if not t.is_floating_point() else
+                         torch.float32 if t.dtype == torch.float16 else t.dtype)
+    rows = t.shape[0] if t.dim() >= 2 else 1
+    device = dict(zip(STAT_COLUMNS, as_tuple(*finalize([
+        stats._reduce_device(x, x.numel(), rows).raw()]))))
+    expected = numpy_stats(t.float().numpy() if case == "half" else t.numpy())
+    assert_stats_close(device, expected, case)
+    cpu = dict(zip(STAT_COLUMNS, tensor_stats(t)))
+    assert_stats_close(cpu, expected, case)
+    for key in ("nan_count", "inf_count", "numel", "zero_fraction", "min", "max"):
+        assert device[key] == cpu[key] or (math.isnan(device[key]) and math.isnan(cpu[key])), key
 
 
 def test_phasesAndLayers_subsetRecordedAndBadValuesNamed(tmp_path):
