@@ -111,7 +111,14 @@ def test_every_skippedSteps_runWithoutLayerHooksAndRecordedStepsWithThem(tmp_pat
         0, 3, 6, 8, 9, 10, 11]
 
 
-def test_reduceMany_mixedTensors_matchTheFloat64ReferenceAndOneByOne():
+def _reduce_many_on_device(flats):
+    return stats._reduce_many_device(flats, tuple(f.numel() for f in flats))
+
+
+@pytest.mark.parametrize("batch", [reduce_many, _reduce_many_on_device], ids=["cpu", "device-path"])
+def test_reduceMany_mixedTensors_matchTheFloat64ReferenceAndOneByOne(batch):
+    """Both implementations: numpy on the CPU, and the torch one other devices use (run on
+    the CPU here)."""
     g = torch.Generator().manual_seed(5)
     tensors = [torch.randn(7, 13, generator=g), torch.randn(BATCH_MAX, generator=g) * 0.01 + 1000,
                torch.zeros(5), torch.tensor([1.0, float("nan"), 0.0, 3.0]),
@@ -120,7 +127,7 @@ def test_reduceMany_mixedTensors_matchTheFloat64ReferenceAndOneByOne():
                torch.tensor([2.0 ** 24] + [1.0] * 999)]
     for finite_only in (True, False):
         group = [t for t in tensors if torch.isfinite(t).all()] if finite_only else tensors
-        result = finalize(reduce_many([t.reshape(-1) for t in group]).numpy())
+        result = finalize(batch([t.reshape(-1) for t in group]).numpy())
         for i, t in enumerate(group):
             got = dict(zip(STAT_COLUMNS, as_tuple(*result, i)))
             assert_stats_close(got, numpy_stats(t.numpy()), "tensor %d" % i)
