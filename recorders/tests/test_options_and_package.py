@@ -248,3 +248,16 @@ def test_oldSysPathImport_recordersPytorchOnPath_works(tmp_path):
                          timeout=300, cwd=str(tmp_path))
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "dltrace.pytorch.recorder"
+
+
+@pytest.mark.parametrize("clock", ["wall", "cpu"])
+def test_overheadBench_eachClock_printsTheLoadAndOneRowPerModel(clock):
+    run = subprocess.run([sys.executable, os.path.join(RECORDERS, "bench", "overhead.py"),
+                          "--framework", "pytorch", "--models", "mlp", "--steps", "5",
+                          "--clock", clock], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0].startswith("load average at start: ") and lines[0].endswith("clock: " + clock)
+    rows = [line for line in lines if line.startswith("| pytorch | mlp |")]
+    assert len(rows) == 1 and len(rows[0].split("|")) == 11, run.stdout
+    assert lines[-1].startswith("load average at end: ")
