@@ -97,7 +97,8 @@ def test_step_everyPhase_matchesIndependentTapeInFloat64(tmp_path):
     assert meta["dltrace.steps_per_epoch"] == "1"
 
 
-@pytest.mark.parametrize("case", ["randn", "offset", "large", "ints", "nan", "inf", "empty", "float64"])
+@pytest.mark.parametrize("case", ["randn", "offset", "large", "large-raw", "relu", "ints", "nan",
+                                  "inf", "empty", "float64"])
 def test_reduce_sameTensor_withinDocumentedToleranceOfNumpy(case):
     from dltrace._core.stats import as_tuple, finalize
     from dltrace.keras import reduce
@@ -108,6 +109,9 @@ def test_reduce_sameTensor_withinDocumentedToleranceOfNumpy(case):
         "randn": lambda: rng.normal(size=(64, 33)).astype("float32"),
         "offset": lambda: (1000.0 + 0.01 * rng.normal(size=(300, 70))).astype("float32"),
         "large": lambda: (3.0 + rng.normal(size=(4, 1_000_000))).astype("float32"),
+        # mean 0.99 std: the sum of squares stands for the centered one (RAW_MOMENT_RATIO)
+        "large-raw": lambda: (0.99 + rng.normal(size=(4_194_304,))).astype("float32"),
+        "relu": lambda: np.maximum(rng.normal(size=(32, 28, 28, 8)), 0).astype("float32"),
         "ints": lambda: rng.integers(0, 10, size=(50,)),
         "nan": lambda: np.array([1.0, np.nan, 0.0, 3.0], dtype="float32"),
         "inf": lambda: np.array([[1.0, np.inf], [0.0, 2.0]], dtype="float32"),

@@ -16,6 +16,7 @@ from conftest import (RECORDERS, assert_stats_close, find, numpy_stats, read_arr
 from torch import nn
 
 from dltrace.pytorch import attach, tensor_stats
+from dltrace.pytorch import stats
 from dltrace.pytorch.stats import BATCH_MAX, reduce_many
 from dltrace._core.stats import as_tuple, finalize
 from dltrace._core.schema import STAT_COLUMNS
@@ -110,7 +111,14 @@ def test_every_skippedSteps_runWithoutLayerHooksAndRecordedStepsWithThem(tmp_pat
         0, 3, 6, 8, 9, 10, 11]
 
 
-def test_reduceMany_mixedTensors_matchTheFloat64ReferenceAndOneByOne():
+def _reduce_many_on_device(flats):
+    return stats._reduce_many_device(flats, tuple(f.numel() for f in flats))
+
+
+@pytest.mark.parametrize("batch", [reduce_many, _reduce_many_on_device], ids=["cpu", "device-path"])
+def test_reduceMany_mixedTensors_matchTheFloat64ReferenceAndOneByOne(batch):
+    """Both implementations: numpy on the CPU, and the torch one other devices use (run on
+    the CPU here)."""
     g = torch.Generator().manual_seed(5)
     tensors = [torch.randn(7, 13, generator=g), torch.randn(BATCH_MAX, generator=g) * 0.01 + 1000,
                torch.zeros(5), torch.tensor([1.0, float("nan"), 0.0, 3.0]),
@@ -119,7 +127,7 @@ def test_reduceMany_mixedTensors_matchTheFloat64ReferenceAndOneByOne():
                torch.tensor([2.0 ** 24] + [1.0] * 999)]
     for finite_only in (True, False):
         group = [t for t in tensors if torch.isfinite(t).all()] if finite_only else tensors
-        result = finalize(reduce_many([t.reshape(-1) for t in group]).numpy())
+        result = finalize(batch([t.reshape(-1) for t in group]).numpy())
         for i, t in enumerate(group):
             got = dict(zip(STAT_COLUMNS, as_tuple(*result, i)))
             assert_stats_close(got, numpy_stats(t.numpy()), "tensor %d" % i)
@@ -128,6 +136,31 @@ def test_reduceMany_mixedTensors_matchTheFloat64ReferenceAndOneByOne():
                 for key in STAT_COLUMNS:
                     a, b = got[key], one[key]
                     assert a == b or (math.isnan(a) and math.isnan(b)), (i, key, a, b)
+
+
+@pytest.mark.parametrize("case", ["offset", "relu", "tail", "nan", "inf", "ints", "half"])
+def test_reduceOnDevicePath_matchesTheFloat64ReferenceAndTheCpuPath(case):
+    """The one-tensor path other devices use (two-pass variance, NaN/Inf always counted),
+    run on the CPU, against numpy and against the CPU path."""
+    g = torch.Generator().manual_seed(9)
+    t = {"offset": lambda: torch.randn(300, 70, generator=g) * 0.01 + 1000,
+         "relu": lambda: torch.relu(torch.randn(32, 8, 28, 28, generator=g)),
+         "tail": lambda: torch.randn(5000, 3, generator=g),
+         "nan": lambda: torch.tensor([1.0, float("nan"), 0.0, 3.0] * 2000),
+         "inf": lambda: torch.tensor([1.0, float("inf"), 0.0, 2.0] * 2000),
+         "ints": lambda: torch.randint(-3, 9, (7000,), generator=g),
+         "half": lambda: torch.randn(64, 100, generator=g).half()}[case]()
+    x = t.reshape(-1).to(torch.float64 if not t.is_floating_point() else
+                         torch.float32 if t.dtype == torch.float16 else t.dtype)
+    rows = t.shape[0] if t.dim() >= 2 else 1
+    device = dict(zip(STAT_COLUMNS, as_tuple(*finalize([
+        stats._reduce_device(x, x.numel(), rows).raw()]))))
+    expected = numpy_stats(t.float().numpy() if case == "half" else t.numpy())
+    assert_stats_close(device, expected, case)
+    cpu = dict(zip(STAT_COLUMNS, tensor_stats(t)))
+    assert_stats_close(cpu, expected, case)
+    for key in ("nan_count", "inf_count", "numel", "zero_fraction", "min", "max"):
+        assert device[key] == cpu[key] or (math.isnan(device[key]) and math.isnan(cpu[key])), key
 
 
 def test_phasesAndLayers_subsetRecordedAndBadValuesNamed(tmp_path):
@@ -150,13 +183,20 @@ def test_phasesAndLayers_subsetRecordedAndBadValuesNamed(tmp_path):
         attach(model, tmp_path / "x.arrows", every=0)
 
 
-@pytest.mark.parametrize("shape,offset,scale", [((4, 1_000_000), 3.0, 1.0),
-                                               ((2000, 2000), 1000.0, 0.01),
-                                               ((70000,), -5.0, 2.0)])
-def test_tensorStats_largeFloat32_withinDocumentedTolerance(shape, offset, scale):
+@pytest.mark.parametrize("shape,offset,scale,zeros", [
+    ((4, 1_000_000), 3.0, 1.0, True), ((2000, 2000), 1000.0, 0.01, True),
+    ((70000,), -5.0, 2.0, True),
+    # No zeros: a zero would widen these tensors' spread. The mean 1e5 times the standard
+    # deviation, and either side of the mean/std ratio up to which sum(x^2) stands for the
+    # centered sum (RAW_MOMENT_RATIO), with and without a shorter last row of NORM_ROW.
+    ((2000, 2000), 1000.0, 0.01, False), ((4_194_304,), 0.99, 1.0, False),
+    ((8, 65_601), 1.01, 1.0, False), ((8, 65_601), -0.99, 1.0, False)])
+def test_tensorStats_largeFloat32_withinDocumentedTolerance(shape, offset, scale, zeros):
     g = torch.Generator().manual_seed(3)
-    t = torch.randn(*shape, generator=g) * scale + offset
-    t.view(-1)[::9] = 0.0
+    z = torch.randn(*shape, generator=g)
+    t = (z - z.mean()) / z.std() * scale + offset
+    if zeros:
+        t.view(-1)[::9] = 0.0
     expected = numpy_stats(t.numpy())
     assert_stats_close(dict(zip(STAT_COLUMNS, tensor_stats(t))), expected, str(shape))
 
@@ -208,3 +248,16 @@ def test_oldSysPathImport_recordersPytorchOnPath_works(tmp_path):
                          timeout=300, cwd=str(tmp_path))
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "dltrace.pytorch.recorder"
+
+
+@pytest.mark.parametrize("clock", ["wall", "cpu"])
+def test_overheadBench_eachClock_printsTheLoadAndOneRowPerModel(clock):
+    run = subprocess.run([sys.executable, os.path.join(RECORDERS, "bench", "overhead.py"),
+                          "--framework", "pytorch", "--models", "mlp", "--steps", "5",
+                          "--clock", clock], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0].startswith("load average at start: ") and lines[0].endswith("clock: " + clock)
+    rows = [line for line in lines if line.startswith("| pytorch | mlp |")]
+    assert len(rows) == 1 and len(rows[0].split("|")) == 11, run.stdout
+    assert lines[-1].startswith("load average at end: ")

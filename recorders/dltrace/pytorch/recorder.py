@@ -174,6 +174,9 @@ def _gather(rows):
             if r.n == 0:
                 plan.append(("empty",))
                 continue
+            if r.host is not None:
+                plan.append(("h", r.host))
+                continue
             group = narrow.setdefault(r.narrow.dtype, [])
             plan.append(("v", r.n, len(wide), r.narrow.dtype, len(group),
                          len(counts) if r.counts is not None else -1))
@@ -224,6 +227,8 @@ def _gather(rows):
                     c = offsets["counts"] + 2 * c
                     row[7:] = values[c:c + 2]
                 out.append(row)
+            elif kind == "h":
+                out.append(p[1])
             elif kind == "b":
                 at = offsets[p[1]] + RAW_WIDTH * p[2]
                 out.append(values[at:at + RAW_WIDTH])
