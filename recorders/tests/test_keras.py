@@ -739,3 +739,28 @@ def test_mode_badValueOrStepModeForAnOwnTrainStep_raiseNamingIt(tmp_path):
                        " record in mode='step' \\(mode='callback' records its weights and"
                        " logged scalars\\)"):
         model.fit(x, y, verbose=0, callbacks=[Recorder(tmp_path / "run.arrows", mode="step")])
+
+
+def test_adaptedNormalizationLayer_withItsIntegerCount_isRecordedFromItsFloatState(tmp_path):
+    # An adapted keras.layers.Normalization holds mean, variance and an int64 sample count: the
+    # count has no float statistics and must not stop the recording.
+    keras.utils.set_random_seed(3)
+    x, y = data(64)
+    x = x * 4 + 8
+    norm = L.Normalization(name="norm")
+    norm.adapt(x)
+    model = keras.Sequential([keras.Input((8,)), norm, L.Dense(6, activation="relu", name="h"),
+                              L.Dense(3, name="out")])
+    model.compile(optimizer=keras.optimizers.SGD(0.05),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0,
+              callbacks=[Recorder(tmp_path / "run.arrows")])
+    rows, meta = read_arrow_trace(tmp_path / "run.arrows")
+    names = [l["name"] for l in json.loads(meta["dltrace.layers"])]
+    assert names == ["norm", "h", "out"]
+    weights = [r for r in rows if r["layer_name"] == "norm" and r["phase"] == "weight"]
+    assert len(weights) == 4
+    # mean and variance (8 each), not the count
+    assert {int(r["numel"]) for r in weights} == {16}
+    forward = [r for r in rows if r["layer_name"] == "norm" and r["phase"] == "forward"]
+    assert forward and all(abs(float(r["mean"])) < 1 for r in forward)

@@ -75,7 +75,9 @@ def _kernels(variables):
     BatchNormalization's bias), no moving statistics."""
     def short(v):
         return v.name.split("/")[-1]
-    state = [v for v in variables if not short(v).startswith("moving_")]
+    # Integer state (an adapted Normalization layer's sample count) has no float statistics.
+    state = [v for v in variables
+             if not short(v).startswith("moving_") and "float" in str(v.dtype)]
     kernels = [v for v in state if not (short(v).endswith("bias") or short(v) == "beta")]
     return kernels or state
 
