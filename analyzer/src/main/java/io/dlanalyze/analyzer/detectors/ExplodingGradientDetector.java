@@ -164,8 +164,8 @@ public final class ExplodingGradientDetector implements Detector {
   }
 
   private void ratio(StepView step, int first, int last) {
-    double a = first < 0 || first == last ? Double.NaN : GradientNorms.l2(step, first);
-    double b = first < 0 || first == last ? Double.NaN : GradientNorms.l2(step, last);
+    double a = first == last ? Double.NaN : GradientNorms.l2(step, first);
+    double b = first == last ? Double.NaN : GradientNorms.l2(step, last);
     boolean holds = Double.isFinite(a) && Double.isFinite(b) && b > 0 && a / b > ratioLimit;
     if (holds && ratio.length() == 0) {
       ratioRunMax = 0;

@@ -118,9 +118,7 @@ public final class LayerModeDetector implements Detector {
       if (layer >= step.layerCount() || !step.has(layer, Phase.FORWARD)) {
         continue;
       }
-      double mean = step.mean(layer, Phase.FORWARD);
-      double std = Rows.valueOr(step, layer, Phase.FORWARD, Column.STD, 0);
-      double rms = Math.sqrt(mean * mean + std * std);
+      double rms = rms(step, layer, Phase.FORWARD);
       if (Double.isFinite(rms) && rms > entry.getValue()) {
         if (settled > 0 && entry.getValue() < UNNORMALIZED_RMS && rms >= UNNORMALIZED_RMS) {
           settled++;
