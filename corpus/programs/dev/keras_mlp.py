@@ -397,6 +397,13 @@ CASES = [
          {"id": "friedman-tanh-momentum-bs16-seed1",
           "args": "--data friedman --act tanh --opt momentum --lr 0.01 --bs 16 --epochs 6 --seed 1"},
      ]},
+    {"family": "healthy-raw-pixels", "split": "dev", "architecture": "mlp",
+     "origin": "healthy run",
+     "description": "the digits as scikit-learn ships them (grey levels 0..16) or as 0..255, fed without scaling, train as well as scaled ones: unnormalized inputs are not a fault on their own",
+     "healthy": [
+         {"id": "mlp-adam", "args": "--data digits --scale none"},
+         {"id": "mlp-rmsprop-seed1", "args": "--data digits --scale none --opt rmsprop --seed 1"},
+     ]},
 ]
 
 

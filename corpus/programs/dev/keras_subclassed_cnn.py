@@ -204,6 +204,13 @@ CASES = [
          {"id": "adam-raw-input-bn-seed2",
           "args": "--scale raw --input-bn --seed 2 --record-every 2"},
      ]},
+    {"family": "healthy-raw-pixels", "split": "dev", "architecture": "cnn",
+     "origin": "healthy run",
+     "description": "the digits as scikit-learn ships them (grey levels 0..16) or as 0..255, fed without scaling, train as well as scaled ones: unnormalized inputs are not a fault on their own",
+     "healthy": [
+         {"id": "subcnn-adam", "args": "--scale raw --record-every 2"},
+         {"id": "subcnn-momentum-seed1", "args": "--scale raw --optimizer momentum --lr 0.01 --seed 1 --record-every 2"},
+     ]},
 ]
 
 

@@ -367,6 +367,13 @@ CASES = [
          {"id": "depth2-tanh-rmsprop-seed1",
           "args": "--depth 2 --act tanh --opt rmsprop --lr 0.002 --epochs 4 --seed 1"},
      ]},
+    {"family": "healthy-raw-pixels", "split": "dev", "architecture": "cnn",
+     "origin": "healthy run",
+     "description": "the digits as scikit-learn ships them (grey levels 0..16) or as 0..255, fed without scaling into a convolution followed by BatchNorm, train as well as scaled ones: unnormalized inputs are not a fault on their own",
+     "healthy": [
+         {"id": "cnn-255-bn-adam", "args": "--scale pixels255 --bn"},
+         {"id": "cnn-255-bn-momentum-seed1", "args": "--scale pixels255 --bn --opt momentum --lr 0.02 --seed 1"},
+     ]},
 ]
 
 

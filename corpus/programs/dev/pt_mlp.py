@@ -587,6 +587,14 @@ CASES = [
          {"id": "regression-momentum-tanh", "args": "--data regression --act tanh --opt momentum --lr 0.01 --epochs 8"},
          {"id": "friedman-adam-bs8", "args": "--data friedman --opt adam --lr 0.001 --bs 8 --epochs 2"},
      ]},
+    {"family": "healthy-raw-pixels", "split": "dev", "architecture": "mlp",
+     "origin": "healthy run",
+     "description": "the digits as scikit-learn ships them (grey levels 0..16) or as 0..255, fed without scaling, train as well as scaled ones: unnormalized inputs are not a fault on their own",
+     "healthy": [
+         {"id": "mlp-adam", "args": "--data digits --scale none"},
+         {"id": "mlp-adam-h64-seed2", "args": "--data digits --scale none --hidden 64 --seed 2"},
+         {"id": "mlp-momentum-seed1", "args": "--data digits --scale none --opt momentum --lr 0.01 --seed 1"},
+     ]},
 ]
 
 

@@ -71,6 +71,15 @@ public record DetectorInfo(
     return list;
   }
 
+  /**
+   * True when the detector's warnings decide the verdict only beside another detector's warning
+   * ({@link DetectorSpec#needsCorroboration()}).
+   */
+  public boolean needsCorroboration() {
+    DetectorSpec spec = create().getClass().getAnnotation(DetectorSpec.class);
+    return spec != null && spec.needsCorroboration();
+  }
+
   /** A new instance for one analysis. */
   public Detector create() {
     return factory.get();

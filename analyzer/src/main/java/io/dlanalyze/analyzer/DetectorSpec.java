@@ -44,6 +44,14 @@ public @interface DetectorSpec {
   /** Where the rule comes from (paper, tool, section of the research notes). */
   String source();
 
+  /**
+   * True for a detector whose warnings name a cause rather than a harm (inputs that are not
+   * normalized): they decide the verdict only beside a warning of another detector. Alone, the
+   * report keeps them at info, because a run that shows no harm is not buggy for having a risk
+   * factor.
+   */
+  boolean needsCorroboration() default false;
+
   /** The keys of the {@link Thresholds} the detector reads, in documentation order. */
   String[] thresholds() default {};
 

@@ -163,6 +163,30 @@ public record Finding(
         suggestedFix);
   }
 
+  /**
+   * A copy at {@code severity}, with {@code note} (a sentence) after the message: a finding that
+   * the report keeps below the severity its detector gave, and says why.
+   */
+  public Finding withSeverity(Severity severity, String note) {
+    return new Finding(
+        detector,
+        symptom,
+        severity,
+        layerIndex,
+        layerName,
+        layerType,
+        phase,
+        firstStep,
+        epoch,
+        batch,
+        lastStep,
+        occurrences,
+        evidence,
+        message + " " + note,
+        consequences,
+        suggestedFix);
+  }
+
   /** A copy with these consequences. */
   public Finding withConsequences(List<Consequence> consequences) {
     return new Finding(

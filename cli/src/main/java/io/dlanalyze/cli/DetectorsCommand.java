@@ -79,6 +79,9 @@ final class DetectorsCommand implements Callable<Integer> {
       }
       out.println("  defaults: " + (defaults.isEmpty() ? "none" : String.join(", ", defaults)));
       out.println("  source: " + info.source());
+      if (info.needsCorroboration()) {
+        out.println("  decides the verdict only beside another detector's warning");
+      }
       out.println();
     }
   }
@@ -107,6 +110,7 @@ final class DetectorsCommand implements Callable<Integer> {
         }
       }
       node.put("source", info.source());
+      node.put("needs_corroboration", info.needsCorroboration());
     }
     out.println(mapper.writeValueAsString(array));
   }

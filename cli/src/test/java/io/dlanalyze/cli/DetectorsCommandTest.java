@@ -51,5 +51,19 @@ class DetectorsCommandTest {
     assertThat(vanishing.get("modes").get(0).asText()).isEqualTo("default");
     assertThat(vanishing.get("thresholds").get("vanishing-ratio").asDouble()).isEqualTo(1e-3);
     assertThat(vanishing.get("thresholds").get("window").asLong()).isEqualTo(50);
+    assertThat(vanishing.get("needs_corroboration").asBoolean()).isFalse();
+    assertThat(array.get(expected.indexOf("input-range")).get("needs_corroboration").asBoolean())
+        .isTrue();
+  }
+
+  @Test
+  void text_saysWhichDetectorsNeedCorroboration() {
+    assertThat(run("detectors")).isEqualTo(ExitCodes.OK);
+
+    String text = out.toString();
+    String inputRange = text.substring(text.indexOf("input-range  ["));
+    inputRange = inputRange.substring(0, inputRange.indexOf("\n\n"));
+    assertThat(inputRange).contains("decides the verdict only beside another detector's warning");
+    assertThat(text.split("decides the verdict only beside", -1)).hasSize(2);
   }
 }

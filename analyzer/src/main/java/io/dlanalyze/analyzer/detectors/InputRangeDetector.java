@@ -34,7 +34,11 @@ import java.util.List;
  * standardized either (mean far from 0 or std far from 1). On its own an info finding
  * (docs/references.md#false-alarm-sources: a warning sign, not a fault: images in [0, 255] feeding
  * a BatchNorm layer train fine); a warning when the first layer's output is abnormal as well, its
- * root mean square at or above {@code abnormal-hidden} for {@code window} steps in a row.
+ * root mean square at or above {@code abnormal-hidden} for {@code window} steps in a row. Even then
+ * it names a cause, not a harm: it {@linkplain DetectorSpec#needsCorroboration() needs
+ * corroboration}, and the report keeps it at info unless another detector shows the harm (healthy
+ * runs on the raw 0..16 digits, or on 0..255 pixels into a convolution and BatchNorm, have first
+ * layers with an RMS of 10 to 1,000 and train as well as scaled ones).
  *
  * <p>Implementation notes: UMLAUT and DeepDiagnosis flag min(X) < -1 or max(X) > 1 (#deepdiagnosis,
  * #umlaut); standardized data has tails beyond +-1 by construction (about a third of its values),
@@ -55,6 +59,7 @@ import java.util.List;
         "UMLAUT / DeepDiagnosis input outside [-1, 1]; AUTOTRAINER abnormal data >= 10"
             + " (docs/references.md#umlaut, #deepdiagnosis, #autotrainer)",
     thresholds = {"window", "input-bound", "abnormal-hidden"},
+    needsCorroboration = true,
     columns = {Column.MEAN, Column.STD, Column.MIN, Column.MAX})
 public final class InputRangeDetector implements Detector {
 

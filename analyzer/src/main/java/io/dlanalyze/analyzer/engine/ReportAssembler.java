@@ -23,6 +23,7 @@ import io.dlanalyze.analyzer.Verdict;
 import io.dlanalyze.trace.Phase;
 import io.dlanalyze.trace.TraceMetadata;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -74,6 +75,43 @@ final class ReportAssembler {
 
   private ReportAssembler() {}
 
+  /**
+   * Keeps at info the warnings of detectors that {@linkplain DetectorInfo#needsCorroboration() need
+   * corroboration} when no other detector reported a warning: a risk factor with no harm beside it
+   * does not make a run buggy. Only when a detector that could corroborate ran: an analysis limited
+   * to such detectors ({@code --detectors input-range}) reports them as they are.
+   */
+  static void uncorroborated(List<Finding> findings, List<DetectorInfo> detectors) {
+    Set<String> needing = new HashSet<>();
+    boolean others = false;
+    for (DetectorInfo info : detectors) {
+      if (info.needsCorroboration()) {
+        needing.add(info.id());
+      } else {
+        others = true;
+      }
+    }
+    if (needing.isEmpty() || !others) {
+      return;
+    }
+    for (Finding finding : findings) {
+      if (finding.severity().atLeast(Severity.WARNING) && !needing.contains(finding.detector())) {
+        return;
+      }
+    }
+    for (int i = 0; i < findings.size(); i++) {
+      Finding finding = findings.get(i);
+      if (finding.severity().atLeast(Severity.WARNING)) {
+        findings.set(
+            i,
+            finding.withSeverity(
+                Severity.INFO,
+                "Kept at info: no other finding shows harm (dead, saturated or exploding units, a"
+                    + " loss that does not fall), and the run is judged by its harms."));
+      }
+    }
+  }
+
   static Report assemble(
       AnalysisOptions options,
       List<DetectorInfo> detectors,
@@ -86,6 +124,7 @@ final class ReportAssembler {
     for (Finding finding : raw) {
       findings.add(resolve(finding, context));
     }
+    uncorroborated(findings, detectors);
     findings.sort(Finding.RANKING);
     Finding root = null;
     for (Finding finding : findings) {

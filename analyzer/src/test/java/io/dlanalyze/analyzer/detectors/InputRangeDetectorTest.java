@@ -1,11 +1,15 @@
 package io.dlanalyze.analyzer.detectors;
 
+import static io.dlanalyze.analyzer.Analyses.analyze;
 import static io.dlanalyze.analyzer.Analyses.findings;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.dlanalyze.analyzer.AnalysisOptions;
 import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.Report;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.Symptom;
+import io.dlanalyze.analyzer.Verdict;
 import io.dlanalyze.trace.MemoryTrace;
 import io.dlanalyze.trace.MemoryTrace.Stats;
 import io.dlanalyze.trace.Phase;
@@ -33,6 +37,45 @@ class InputRangeDetectorTest {
     assertThat(f.symptom()).isEqualTo(Symptom.SATURATION);
     assertThat(f.evidence().get("input_max")).isEqualTo(255.0);
     assertThat(f.message()).contains("[0, 255]");
+  }
+
+  @Test
+  void rawPixels_withHugeFirstLayerOutputs_butNoHarm_isKeptAtInfoAndTheRunIsHealthy() {
+    // Every detector runs; none but input-range finds anything (the first layer's outputs change
+    // from step to step): a risk factor without a harm.
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(120)
+            .layer("fc1", "relu")
+            .layer("out", "sigmoid")
+            .model(Phase.INPUT, step -> new Stats(78, 96.0, 0.0, 255.0, 1e4, 0.3, 784L))
+            .stream(Phase.FORWARD, 0, step -> Stats.of(0.01 * step, 270 + step % 5));
+
+    Report report = analyze(trace.build(), AnalysisOptions.defaults());
+
+    assertThat(report.verdict()).isEqualTo(Verdict.HEALTHY);
+    assertThat(report.findings())
+        .filteredOn(f -> f.detector().equals(ID))
+        .singleElement()
+        .satisfies(
+            f -> {
+              assertThat(f.severity()).isEqualTo(Severity.INFO);
+              assertThat(f.message()).contains("[0, 255]").contains("Kept at info");
+            });
+  }
+
+  @Test
+  void rawPixels_withHugeFirstLayerOutputs_andDeadUnitsDownstream_staysAWarning() {
+    MemoryTrace.Builder trace =
+        pixels(270, "sigmoid").stream(
+            Phase.FORWARD, 1, step -> new Stats(0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 640L));
+
+    Report report = analyze(trace.build(), AnalysisOptions.defaults());
+
+    assertThat(report.verdict()).isEqualTo(Verdict.BUGGY);
+    assertThat(report.findings())
+        .filteredOn(f -> f.detector().equals(ID))
+        .extracting(Finding::severity)
+        .containsExactly(Severity.WARNING);
   }
 
   @Test
