@@ -2,6 +2,7 @@ package io.dlanalyze.trace.parquet;
 
 import com.github.luben.zstd.ZstdDecompressCtx;
 import java.lang.ref.Cleaner;
+import java.util.Iterator;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -54,11 +55,10 @@ final class ZstdContexts implements AutoCloseable {
 
     @Override
     public void run() {
-      for (Thread thread : map.keySet()) {
-        ZstdDecompressCtx context = map.remove(thread);
-        if (context != null) {
-          context.close();
-        }
+      for (Iterator<ZstdDecompressCtx> i = map.values().iterator(); i.hasNext(); ) {
+        ZstdDecompressCtx context = i.next();
+        i.remove();
+        context.close();
       }
     }
   }
