@@ -43,6 +43,17 @@ public interface Detector {
     return columns;
   }
 
+  /**
+   * The classification bits of {@link StepView#presentMask} this detector reads ({@link
+   * StepView#NON_FINITE}, {@link StepView#ALL_ZERO}, {@link StepView#UNCHANGED}): the engine
+   * computes only the bits some detector of the run reads, since classifying every row of every
+   * step is a large share of an analysis that needs few statistics (DeepLocalize mode: more than
+   * half of the analysis thread). By default every bit; a detector that reads none returns 0.
+   */
+  default int classifications() {
+    return StepView.CLASSIFICATIONS;
+  }
+
   /** Called once before the first step; read thresholds from {@code context.options()} here. */
   default void begin(AnalysisContext context) {}
 

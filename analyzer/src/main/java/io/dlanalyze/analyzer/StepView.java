@@ -14,7 +14,8 @@ import io.dlanalyze.trace.Phase;
  * <p>The fast path reads the engine's arrays by slot, a dense index of a (layer, phase) stream
  * ({@link #slot}): per-slot state is best kept in the same numbering. The engine classifies every
  * row once ({@link #NON_FINITE}, {@link #ALL_ZERO}, {@link #UNCHANGED} in {@link #presentMask}), so
- * detectors test a bit instead of recomputing.
+ * detectors test a bit instead of recomputing. It computes the bits that some detector of the run
+ * reads ({@link Detector#classifications()}); the others stay clear.
  */
 public interface StepView {
   /**
@@ -38,6 +39,9 @@ public interface StepView {
    * mean (1/K) is constant by construction and not compared.
    */
   int UNCHANGED = 1 << 30;
+
+  /** Every classification bit: {@link #NON_FINITE}, {@link #ALL_ZERO} and {@link #UNCHANGED}. */
+  int CLASSIFICATIONS = NON_FINITE | ALL_ZERO | UNCHANGED;
 
   AnalysisContext context();
 

@@ -111,6 +111,12 @@ public final class DeepLocalizeDetector implements Detector {
     zeroRatio = context.options().get(Thresholds.DL_ZERO_RATIO);
   }
 
+  /** DeepLocalize compares the raw means itself: no classification bit. */
+  @Override
+  public int classifications() {
+    return 0;
+  }
+
   @Override
   public void observe(StepView step) {
     if (hit == null) {

@@ -72,6 +72,11 @@ abstract class LayerRunsDetector implements Detector {
   }
 
   @Override
+  public final int classifications() {
+    return bit;
+  }
+
+  @Override
   public final void observe(StepView step) {
     for (int i = 0; i < step.presentLayerCount(); i++) {
       int layer = step.presentLayer(i);

@@ -87,6 +87,11 @@ public final class NumericalErrorDetector implements Detector {
   }
 
   @Override
+  public int classifications() {
+    return StepView.NON_FINITE;
+  }
+
+  @Override
   public void observe(StepView step) {
     AnalysisContext context = step.context();
     boolean any = false;

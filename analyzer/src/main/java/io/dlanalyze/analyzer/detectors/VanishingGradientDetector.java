@@ -100,6 +100,11 @@ public final class VanishingGradientDetector implements Detector {
   }
 
   @Override
+  public int classifications() {
+    return StepView.ALL_ZERO;
+  }
+
+  @Override
   public void observe(StepView step) {
     int first = -1;
     int last = -1;

@@ -98,22 +98,27 @@ public final class AnalysisEngine {
     this.infos = infos;
     this.metadata = reader.metadata();
     this.layers = new LayerTable(metadata, reader.dictionary(), positions, warnings);
+    this.baselines = new KerasBaselines();
+    this.live = listener == null ? null : new LiveFindings(listener, this::announced);
+    int classifications = 0;
+    for (DetectorInfo info : infos) {
+      Detector detector = info.create();
+      detectors.add(detector);
+      classifications |= detector.classifications();
+      if (live != null) {
+        Detector twin = info.create();
+        live.add(info.id(), detector, twin);
+        classifications |= twin.classifications();
+      }
+    }
     this.table =
         new StepTable(
             context,
             positions,
             metadata.layers().size(),
             options.get(Thresholds.ZERO_FRACTION),
-            options.get(Thresholds.UNCHANGED_TOLERANCE));
-    this.baselines = new KerasBaselines();
-    this.live = listener == null ? null : new LiveFindings(listener, this::announced);
-    for (DetectorInfo info : infos) {
-      Detector detector = info.create();
-      detectors.add(detector);
-      if (live != null) {
-        live.add(info.id(), detector, info.create());
-      }
-    }
+            options.get(Thresholds.UNCHANGED_TOLERANCE),
+            classifications);
   }
 
   /**

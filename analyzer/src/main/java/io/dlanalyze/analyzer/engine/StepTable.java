@@ -16,7 +16,7 @@ import java.util.Arrays;
  * current step when its {@code seen} ordinal equals the step's ordinal, so starting a step costs
  * nothing and no array is cleared. When a step is complete, {@link #classify()} sets each present
  * slot's {@link StepView#NON_FINITE}, {@link StepView#ALL_ZERO} and {@link StepView#UNCHANGED} bits
- * once for every detector.
+ * once for every detector; only the bits the run's detectors read are computed.
  *
  * <p>Implementation notes: one double array per floating-point statistic and one long array per
  * count, each as long as the slot capacity, grown by doubling when a new layer appears; one int of
@@ -73,6 +73,10 @@ final class StepTable implements StepView {
   private final LayerPositions positions;
   private final double zeroFraction;
   private final double tolerance;
+
+  /** The classification bits to compute ({@link StepView#CLASSIFICATIONS} or fewer). */
+  private final int classifications;
+
   private int capacity;
   private final double[][] doubles = new double[DOUBLE_COUNT][];
   private final long[][] longs = new long[LONG_COUNT][];
@@ -111,17 +115,21 @@ final class StepTable implements StepView {
    *     lists, say); more grow the table by doubling
    * @param zeroFraction the share of zeros from which a tensor counts as all zero
    * @param tolerance the relative change up to which a statistic counts as unchanged
+   * @param classifications the classification bits {@link #classify()} computes: those the run's
+   *     detectors read ({@link io.dlanalyze.analyzer.Detector#classifications()})
    */
   StepTable(
       AnalysisContext context,
       LayerPositions positions,
       int expectedLayers,
       double zeroFraction,
-      double tolerance) {
+      double tolerance,
+      int classifications) {
     this.context = context;
     this.positions = positions;
     this.zeroFraction = zeroFraction;
     this.tolerance = tolerance;
+    this.classifications = classifications & CLASSIFICATIONS;
     grow(Math.max(8, Math.min(expectedLayers, MAX_INITIAL_LAYERS)));
   }
 
@@ -219,8 +227,15 @@ final class StepTable implements StepView {
    *       type says so, or it is 1/K for an integer K both times) is constant by construction and
    *       not compared.
    * </ul>
+   *
+   * <p>Only the bits given at construction are computed, with {@link StepView#ALL_ZERO} also when
+   * {@link StepView#UNCHANGED} is asked for (an all-zero row is not comparable); each slot's
+   * previous step is kept in any case. Without {@link StepView#UNCHANGED} no row is remembered.
    */
   void classify() {
+    boolean nonFinite = (classifications & NON_FINITE) != 0;
+    boolean compare = (classifications & UNCHANGED) != 0;
+    boolean zeros = compare || (classifications & ALL_ZERO) != 0;
     double[] mean = doubles[DOUBLE_INDEX[Column.MEAN.index()]];
     double[] min = doubles[DOUBLE_INDEX[Column.MIN.index()]];
     double[] max = doubles[DOUBLE_INDEX[Column.MAX.index()]];
@@ -230,23 +245,25 @@ final class StepTable implements StepView {
     for (int i = 0; i < presentCount; i++) {
       int slot = presentSlots[i];
       int mask = presentBits[slot];
-      if (!Double.isFinite(mean[slot])
-          || ((mask & Column.MIN.bit()) != 0 && !Double.isFinite(min[slot]))
-          || ((mask & Column.MAX.bit()) != 0 && !Double.isFinite(max[slot]))
-          || ((mask & Column.NAN_COUNT.bit()) != 0 && nan[slot] > 0)
-          || ((mask & Column.INF_COUNT.bit()) != 0 && inf[slot] > 0)) {
+      if (nonFinite
+          && (!Double.isFinite(mean[slot])
+              || ((mask & Column.MIN.bit()) != 0 && !Double.isFinite(min[slot]))
+              || ((mask & Column.MAX.bit()) != 0 && !Double.isFinite(max[slot]))
+              || ((mask & Column.NAN_COUNT.bit()) != 0 && nan[slot] > 0)
+              || ((mask & Column.INF_COUNT.bit()) != 0 && inf[slot] > 0))) {
         mask |= NON_FINITE;
       }
       boolean allZero =
-          (mask & Column.ZERO_FRACTION.bit()) != 0
-              ? zero[slot] >= zeroFraction
-              : mean[slot] == 0 && zeroWherePresent(mask, slot);
+          zeros
+              && ((mask & Column.ZERO_FRACTION.bit()) != 0
+                  ? zero[slot] >= zeroFraction
+                  : mean[slot] == 0 && zeroWherePresent(mask, slot));
       if (allZero) {
         mask |= ALL_ZERO;
       }
       previousStep[slot] = lastStep[slot];
       lastStep[slot] = step;
-      if (slot >= Phase.COUNT) {
+      if (compare && slot >= Phase.COUNT) {
         boolean usable = Double.isFinite(mean[slot]) && !allZero;
         if (usable && comparable[slot] && unchanged(mask, slot)) {
           mask |= UNCHANGED;

@@ -19,7 +19,11 @@ class StepTableTest {
   }
 
   private static StepTable table() {
-    return new StepTable(null, new LayerPositions(), 2, 0.999, 1e-6);
+    return table(StepView.CLASSIFICATIONS);
+  }
+
+  private static StepTable table(int classifications) {
+    return new StepTable(null, new LayerPositions(), 2, 0.999, 1e-6, classifications);
   }
 
   private static int claim(StepTable table, int layer, Phase phase) {
@@ -151,6 +155,84 @@ class StepTableTest {
     set(table, slot, Column.STD, 0.1);
     table.classify();
     assertThat(table.presentMask(slot) & StepView.UNCHANGED).isZero();
+  }
+
+  /** Rows of every classification, one step: NaN mean, all zero, and a weight seen before. */
+  private static int[] classifiedStep(StepTable table) {
+    table.begin(0, 0, 0);
+    int weight = claim(table, 2, Phase.WEIGHT);
+    set(table, weight, Column.MEAN, 0.3);
+    table.classify();
+    table.begin(1, 0, 1);
+    int nanMean = claim(table, 0, Phase.FORWARD);
+    set(table, nanMean, Column.MEAN, Double.NaN);
+    int zeros = claim(table, 1, Phase.FORWARD);
+    set(table, zeros, Column.MEAN, 0);
+    set(table, zeros, Column.ZERO_FRACTION, 1);
+    claim(table, 2, Phase.WEIGHT);
+    set(table, weight, Column.MEAN, 0.3);
+    table.classify();
+    return new int[] {nanMean, zeros, weight};
+  }
+
+  @Test
+  void classify_allBits_eachRowItsOwn() {
+    StepTable table = table(StepView.CLASSIFICATIONS);
+    int[] slots = classifiedStep(table);
+
+    assertThat(table.presentMask(slots[0]) & StepView.CLASSIFICATIONS)
+        .isEqualTo(StepView.NON_FINITE);
+    assertThat(table.presentMask(slots[1]) & StepView.CLASSIFICATIONS).isEqualTo(StepView.ALL_ZERO);
+    assertThat(table.presentMask(slots[2]) & StepView.CLASSIFICATIONS)
+        .isEqualTo(StepView.UNCHANGED);
+  }
+
+  @Test
+  void classify_onlyTheBitsAskedFor_previousStepKeptWithNone() {
+    StepTable nonFinite = table(StepView.NON_FINITE);
+    int[] slots = classifiedStep(nonFinite);
+    assertThat(nonFinite.presentMask(slots[0]) & StepView.CLASSIFICATIONS)
+        .isEqualTo(StepView.NON_FINITE);
+    assertThat(nonFinite.presentMask(slots[1]) & StepView.CLASSIFICATIONS).isZero();
+    assertThat(nonFinite.presentMask(slots[2]) & StepView.CLASSIFICATIONS).isZero();
+
+    StepTable allZero = table(StepView.ALL_ZERO);
+    slots = classifiedStep(allZero);
+    assertThat(allZero.presentMask(slots[0]) & StepView.CLASSIFICATIONS).isZero();
+    assertThat(allZero.presentMask(slots[1]) & StepView.CLASSIFICATIONS)
+        .isEqualTo(StepView.ALL_ZERO);
+    assertThat(allZero.presentMask(slots[2]) & StepView.CLASSIFICATIONS).isZero();
+
+    StepTable none = table(0);
+    slots = classifiedStep(none);
+    for (int slot : slots) {
+      assertThat(none.presentMask(slot) & StepView.CLASSIFICATIONS).isZero();
+      assertThat(none.presentMask(slot) & Column.MEAN.bit()).isNotZero();
+    }
+    assertThat(none.previousStep(slots[2])).isEqualTo(0);
+  }
+
+  @Test
+  void classify_unchangedAlone_alsoMarksAllZero_sameRunsAsWithEveryBit() {
+    StepTable unchanged = table(StepView.UNCHANGED);
+    StepTable every = table(StepView.CLASSIFICATIONS);
+    double[] means = {0.5, 0.5, 0, 0, 0.7, 0.7, 0.7000001, 0.9};
+    for (int i = 0; i < means.length; i++) {
+      for (StepTable table : List.of(unchanged, every)) {
+        table.begin(i, 0, i);
+        int slot = claim(table, 3, Phase.GRADIENT);
+        set(table, slot, Column.MEAN, means[i]);
+        set(table, slot, Column.ZERO_FRACTION, means[i] == 0 ? 1 : 0);
+        table.classify();
+      }
+      int slot = every.slot(3, Phase.GRADIENT);
+      int bits = StepView.UNCHANGED | StepView.ALL_ZERO;
+      assertThat(unchanged.presentMask(slot) & StepView.CLASSIFICATIONS)
+          .as("row %d", i)
+          .isEqualTo(every.presentMask(slot) & bits);
+    }
+    int slot = every.slot(3, Phase.GRADIENT);
+    assertThat(unchanged.presentMask(slot) & StepView.UNCHANGED).isZero();
   }
 
   @Test

@@ -6,6 +6,7 @@ import static java.util.Locale.ROOT;
 import com.aayushatharva.brotli4j.Brotli4jLoader;
 import com.aayushatharva.brotli4j.decoder.BrotliInputStream;
 import com.github.luben.zstd.Zstd;
+import com.github.luben.zstd.ZstdException;
 import io.airlift.compress.lz4.Lz4Compressor;
 import io.airlift.compress.lz4.Lz4Decompressor;
 import java.io.ByteArrayInputStream;
@@ -31,7 +32,9 @@ import org.xerial.snappy.Snappy;
  * <p>Each {@code getCompressor}/{@code getDecompressor} call returns a new instance that reuses one
  * output buffer: as {@link CompressionCodecFactory} allows, a returned {@link BytesInput} is valid
  * until the next call on the same instance. parquet-mr asks for one decompressor per column chunk,
- * and our decoder finishes a page before it reads the next page of that column.
+ * and our decoder finishes a page before it reads the next page of that column. zstd pages are
+ * decompressed with one context per decoding thread ({@link ZstdContexts}), which {@link
+ * #release()} frees.
  *
  * <p>The reader bounds what a page may expand to ({@link #limitPages}): a page whose header claims
  * more bytes than the row group's rows can need is an error before anything is allocated.
@@ -45,6 +48,9 @@ final class NoHadoopCodecFactory implements CompressionCodecFactory {
 
   /** Room for page-level overhead (run headers, bit-packing groups) on top of the values. */
   private static final int PAGE_SLACK = 64 << 10;
+
+  /** zstd contexts for the decompressors, one per decoding thread. */
+  private final ZstdContexts zstd = new ZstdContexts();
 
   private long pageLimit = MAX_PAGE_BYTES;
   private long pageLimitRows = -1;
@@ -71,8 +77,16 @@ final class NoHadoopCodecFactory implements CompressionCodecFactory {
     return new Decompressor(codec, this);
   }
 
+  /** Number of live zstd contexts: one per thread that decompressed a zstd page since release. */
+  int zstdContexts() {
+    return zstd.size();
+  }
+
+  /** Frees the zstd contexts of this factory's decompressors ({@link ZstdContexts}). */
   @Override
-  public void release() {}
+  public void release() {
+    zstd.close();
+  }
 
   /**
    * Bounds the pages of the next row group: a page of {@code rows} values of at most {@code
@@ -209,12 +223,12 @@ final class NoHadoopCodecFactory implements CompressionCodecFactory {
 
   private static final class Decompressor implements BytesInputDecompressor {
     private final CompressionCodecName codec;
-    private final NoHadoopCodecFactory limits;
+    private final NoHadoopCodecFactory factory;
     private byte[] out = new byte[0];
 
-    Decompressor(CompressionCodecName codec, NoHadoopCodecFactory limits) {
+    Decompressor(CompressionCodecName codec, NoHadoopCodecFactory factory) {
       this.codec = codec;
-      this.limits = limits;
+      this.factory = factory;
     }
 
     @Override
@@ -222,7 +236,7 @@ final class NoHadoopCodecFactory implements CompressionCodecFactory {
       if (codec == CompressionCodecName.UNCOMPRESSED) {
         return bytes;
       }
-      limits.checkPage(size);
+      factory.checkPage(size);
       ByteBuffer input = bytes.toByteBuffer();
       byte[] in;
       int offset;
@@ -261,9 +275,15 @@ final class NoHadoopCodecFactory implements CompressionCodecFactory {
           n = Snappy.uncompress(in, offset, length, target, 0);
         }
         case ZSTD -> {
-          n = Zstd.decompressByteArray(target, 0, size, in, offset, length);
-          if (Zstd.isError(n)) {
-            throw new IOException("zstd decompression failed: " + Zstd.getErrorName(n));
+          try {
+            n =
+                factory
+                    .zstd
+                    .forCurrentThread()
+                    .decompressByteArray(target, 0, size, in, offset, length);
+          } catch (ZstdException e) {
+            throw new IOException(
+                "zstd decompression failed: " + Zstd.getErrorName(e.getErrorCode()), e);
           }
         }
         case GZIP ->
@@ -360,7 +380,7 @@ final class NoHadoopCodecFactory implements CompressionCodecFactory {
     public void decompress(ByteBuffer input, int compressedSize, ByteBuffer output, int size)
         throws IOException {
       if (codec != CompressionCodecName.UNCOMPRESSED) {
-        limits.checkPage(size);
+        factory.checkPage(size);
       }
       byte[] in = new byte[compressedSize];
       input.get(in);

@@ -612,6 +612,7 @@ public final class ParquetTraceReader implements TraceReader {
       closed = true;
       workers.close();
       closeFile();
+      codecs.release();
     }
   }
 
