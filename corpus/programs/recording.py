@@ -34,7 +34,9 @@ def _dltrace(module):
     if sys.path[:1] != [RECORDERS]:
         sys.path.insert(0, RECORDERS)
     imported = __import__("dltrace." + module, fromlist=["*"])
-    where = os.path.dirname(os.path.dirname(os.path.abspath(imported.__file__)))
+    # the folder of the dltrace package itself (dltrace.pytorch is a package, dltrace.lightning
+    # a module: their own files are at different depths)
+    where = os.path.dirname(os.path.abspath(sys.modules["dltrace"].__file__))
     if os.path.realpath(where) != os.path.realpath(os.path.join(RECORDERS, "dltrace")):
         raise SystemExit("dltrace was imported from %s, expected the repository's %s"
                          % (where, os.path.join(RECORDERS, "dltrace")))
