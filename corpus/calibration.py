@@ -500,8 +500,66 @@ def space_keras_weighted_tabular(rng):
     return Config(args, "classification", "mlp", classes=3, chance=0.8)
 
 
+def space_pt_lightning_cnn(rng):
+    opt = rng.choice(["adam", "adam", "sgd", "momentum", "rmsprop"])
+    bs = rng.choice([16, 32, 64])
+    lr = pick_lr(rng, opt, {"adam": (1e-3, 4e-3), "sgd": (0.05, 0.15),
+                            "momentum": (0.01, 0.05), "rmsprop": (5e-4, 2e-3)})
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--channels", str(rng.choice([8, 16])), "--hidden", str(rng.choice([64, 128])),
+            "--act", rng.choice(["relu", "relu", "tanh"]),
+            "--schedule", rng.choice(["none", "cosine", "step:3,0.5"]),
+            "--scale", rng.choice(["unit", "standard"])]
+    if rng.random() < 0.3:
+        args += ["--bn"]
+    if rng.random() < 0.3:
+        args += ["--dropout", "0.3"]
+    if rng.random() < 0.3:
+        args += ["--manual"]
+    args += ["--epochs", str(epochs_for(rng, 1437, bs, steps=(150, 400), lo=4, hi=10)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=10)
+
+
+def space_keras_conv1d_text(rng):
+    opt = rng.choice(["rmsprop", "nadam", "adam", "adagrad"])
+    bs = rng.choice([16, 32, 64])
+    # (log_uniform, not pick_lr: LR has no range for nadam)
+    lr = log_uniform(rng, *{"rmsprop": (5e-4, 3e-3), "nadam": (1e-3, 4e-3),
+                            "adam": (1e-3, 4e-3), "adagrad": (0.03, 0.1)}[opt])
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--embed", str(rng.choice([16, 32])), "--filters", str(rng.choice([32, 64])),
+            "--dropout", rng.choice(["0", "0.2", "0.4"])]
+    if rng.random() < 0.4:
+        args += ["--plateau", rng.choice(["0.5,1", "0.3,0"])]
+    args += ["--epochs", str(epochs_for(rng, 1600, bs, steps=(250, 600), lo=6, hi=12)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=4)
+
+
+def space_pt_config_mlp(rng):
+    opt = rng.choice(["adam", "adamw", "momentum", "sgd"])
+    bs = rng.choice([16, 32, 64])
+    lr = pick_lr(rng, opt, {"adam": (5e-4, 3e-3), "adamw": (5e-4, 3e-3),
+                            "momentum": (0.005, 0.03), "sgd": (0.03, 0.1)})
+    act = rng.choice(["relu", "relu", "tanh", "gelu"])
+    width = rng.choice([32, 64, 128])
+    layers = ["%d:%s" % (width, act)] * rng.choice([1, 2, 3])
+    if rng.random() < 0.3:
+        layers.insert(1, "bn")
+    if rng.random() < 0.3:
+        layers.append("drop:0.2")
+    args = ["--layers", ",".join(layers), "--optimizer", opt, "--lr", fmt(lr),
+            "--batch-size", str(bs),
+            "--init", rng.choice(["default", "xavier"] + (["he"] if act == "relu" else []))]
+    args += ["--epochs", str(epochs_for(rng, 1600, bs, steps=(250, 600), lo=6, hi=12)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "mlp", classes=5)
+
+
 SPACES = {
     "keras_cnn": space_keras_cnn,
+    "keras_conv1d_text": space_keras_conv1d_text,
     "keras_functional_gru": space_keras_functional_gru,
     "keras_lstm_text": space_keras_lstm_text,
     "keras_mlp": space_keras_mlp,
@@ -511,6 +569,8 @@ SPACES = {
     "keras_weighted_tabular": space_keras_weighted_tabular,
     "pt_autoencoder": space_pt_autoencoder,
     "pt_cnn": space_pt_cnn,
+    "pt_config_mlp": space_pt_config_mlp,
+    "pt_lightning_cnn": space_pt_lightning_cnn,
     "pt_mlp": space_pt_mlp,
     "pt_resmlp": space_pt_resmlp,
     "pt_rnn": space_pt_rnn,

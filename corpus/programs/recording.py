@@ -1,12 +1,14 @@
 """The one place where corpus programs get a trace recorder.
 
-PyTorch programs call ``torch_recorder(model, path, optimizer=..., task=..., ...)`` and Keras
-programs put ``keras_callbacks(path)`` into ``model.fit(callbacks=...)``. With ``path=None``
+PyTorch programs call ``torch_recorder(model, path, optimizer=..., task=..., ...)``, Keras
+programs put ``keras_callbacks(path)`` into ``model.fit(callbacks=...)`` and Lightning programs
+put ``lightning_callbacks(path, task=..., ...)`` into ``Trainer(callbacks=...)``. With ``path=None``
 (no ``--out`` on the command line) nothing is recorded and the program just trains, which is
 how training outcomes are checked.
 
 The recorder is always the repository's own ``dltrace`` package in ``recorders/``
-(``dltrace.pytorch.attach``, ``dltrace.keras.Recorder``): that folder is put first on the
+(``dltrace.pytorch.attach``, ``dltrace.keras.Recorder``,
+``dltrace.lightning.DltraceCallback``): that folder is put first on the
 import path, and an installed ``dltrace`` elsewhere is refused, so that a trace in the corpus
 always comes from the recorder of the same commit.
 
@@ -32,7 +34,9 @@ def _dltrace(module):
     if sys.path[:1] != [RECORDERS]:
         sys.path.insert(0, RECORDERS)
     imported = __import__("dltrace." + module, fromlist=["*"])
-    where = os.path.dirname(os.path.dirname(os.path.abspath(imported.__file__)))
+    # the folder of the dltrace package itself (dltrace.pytorch is a package, dltrace.lightning
+    # a module: their own files are at different depths)
+    where = os.path.dirname(os.path.abspath(sys.modules["dltrace"].__file__))
     if os.path.realpath(where) != os.path.realpath(os.path.join(RECORDERS, "dltrace")):
         raise SystemExit("dltrace was imported from %s, expected the repository's %s"
                          % (where, os.path.join(RECORDERS, "dltrace")))
@@ -80,3 +84,16 @@ def keras_callbacks(path, **options):
     used = "dltrace"
     options.setdefault("every", every)
     return [module.Recorder(path, **options)]
+
+
+def lightning_callbacks(path, **options):
+    """``[DltraceCallback(path, ...)]`` for ``Trainer(callbacks=...)``; ``[]`` when ``path`` is
+    None. The callback attaches the PyTorch recorder to the LightningModule when training
+    starts (its options are ``dltrace.pytorch.attach``'s)."""
+    global used
+    if path is None:
+        return []
+    module = _dltrace("lightning")
+    used = "dltrace"
+    options.setdefault("every", every)
+    return [module.DltraceCallback(path, **options)]
