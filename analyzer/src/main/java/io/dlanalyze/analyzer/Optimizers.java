@@ -12,14 +12,44 @@ import java.util.OptionalDouble;
  *
  * <p>The learning-rate bounds come from the healthy runs of the corpus's dev split
  * (docs/evaluation.md#calibration): the largest learning rate a healthy run used was 0.05 with an
- * adaptive optimizer (Adam, AdamW, RMSprop, Adagrad) and 0.5 with SGD; a rate twice that is "high".
+ * adaptive optimizer (Adam, AdamW, RMSprop, Nadam), 0.1 with Adagrad and 0.5 with SGD; a rate twice
+ * that is "high". Adagrad has its own bound because its step shrinks as the squared gradients
+ * accumulate (lr / sqrt(sum of g^2)), so its rates run about ten times Adam's (PyTorch's default is
+ * 0.01). Adadelta has none: its rate multiplies a step already in the parameters' units, with a
+ * default of 1.0.
  */
 public final class Optimizers {
   /** Twice the largest learning rate of a healthy dev run with an adaptive optimizer (0.05). */
   public static final double HIGH_ADAPTIVE_LR = 0.1;
 
+  /** Twice the largest learning rate of a healthy dev run with Adagrad (0.1). */
+  public static final double HIGH_ADAGRAD_LR = 0.2;
+
   /** Twice the largest learning rate of a healthy dev run with SGD (0.5). */
   public static final double HIGH_SGD_LR = 1.0;
+
+  /** The optimizer families that have their own learning-rate bound. */
+  public enum RateFamily {
+    /** SGD, with or without momentum: {@link #HIGH_SGD_LR}. */
+    SGD(HIGH_SGD_LR),
+    /** Adam, AdamW, RMSprop, Nadam, Adamax...: {@link #HIGH_ADAPTIVE_LR}. */
+    ADAPTIVE(HIGH_ADAPTIVE_LR),
+    /** Adagrad: {@link #HIGH_ADAGRAD_LR}. */
+    ADAGRAD(HIGH_ADAGRAD_LR),
+    /** Adadelta: no bound (its rate is a multiplier, 1.0 by default). */
+    ADADELTA(Double.POSITIVE_INFINITY);
+
+    private final double high;
+
+    RateFamily(double high) {
+      this.high = high;
+    }
+
+    /** The learning rate at or above which a run of this family is "high". */
+    public double high() {
+      return high;
+    }
+  }
 
   private Optimizers() {}
 
@@ -39,12 +69,23 @@ public final class Optimizers {
         || optimizer.contains("lion");
   }
 
+  /** The family whose learning-rate bound applies to the run's optimizer. */
+  public static RateFamily rateFamily(TraceMetadata metadata) {
+    String optimizer = metadata.optimizer().orElse("").toLowerCase(ROOT);
+    if (optimizer.contains("adadelta")) {
+      return RateFamily.ADADELTA;
+    }
+    if (optimizer.contains("adagrad")) {
+      return RateFamily.ADAGRAD;
+    }
+    return adaptive(metadata) ? RateFamily.ADAPTIVE : RateFamily.SGD;
+  }
+
   /** True when the learning rate is at least twice what any healthy dev run used (see above). */
   public static boolean highLearningRate(TraceMetadata metadata, OptionalDouble rate) {
     if (rate.isEmpty() || metadata.optimizer().isEmpty()) {
       return false;
     }
-    double bar = adaptive(metadata) ? HIGH_ADAPTIVE_LR : HIGH_SGD_LR;
-    return rate.getAsDouble() >= bar;
+    return rate.getAsDouble() >= rateFamily(metadata).high();
   }
 }

@@ -39,6 +39,19 @@ class OptimizersTest {
   }
 
   @Test
+  void highLearningRate_adagradHasItsOwnBound_adadeltaNone() {
+    // Adagrad's step shrinks as squared gradients accumulate: 0.1 is a healthy Adagrad rate.
+    assertThat(Optimizers.highLearningRate(optimizer("Adagrad"), OptionalDouble.of(0.1))).isFalse();
+    assertThat(Optimizers.highLearningRate(optimizer("Adagrad"), OptionalDouble.of(0.2))).isTrue();
+    // Adadelta's rate multiplies a step in the parameters' units; 1.0 is its default.
+    assertThat(Optimizers.highLearningRate(optimizer("Adadelta"), OptionalDouble.of(1.0)))
+        .isFalse();
+    assertThat(Optimizers.rateFamily(optimizer("NAdam"))).isEqualTo(Optimizers.RateFamily.ADAPTIVE);
+    assertThat(Optimizers.rateFamily(optimizer("sgd_momentum")))
+        .isEqualTo(Optimizers.RateFamily.SGD);
+  }
+
+  @Test
   void highLearningRate_withoutOptimizerOrRate_isNeverClaimed() {
     assertThat(Optimizers.highLearningRate(TraceMetadata.empty(), OptionalDouble.of(10))).isFalse();
     assertThat(Optimizers.highLearningRate(optimizer("SGD"), OptionalDouble.empty())).isFalse();

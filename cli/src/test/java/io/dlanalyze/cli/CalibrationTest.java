@@ -21,6 +21,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalDouble;
@@ -43,7 +44,7 @@ class CalibrationTest {
       double initialLossRatio,
       double validationMargin,
       double learningRate,
-      boolean adaptive,
+      Optimizers.RateFamily rateFamily,
       double gradientGrowth,
       double gradientDrawdown,
       double layerGrowth,
@@ -198,7 +199,7 @@ class CalibrationTest {
           ratio,
           margin,
           lr.orElse(Double.NaN),
-          Optimizers.adaptive(metadata),
+          Optimizers.rateFamily(metadata),
           climb[0],
           climb[1],
           layerGrowth,
@@ -388,22 +389,22 @@ class CalibrationTest {
 
   @Test
   void highLearningRates_sitAtLeastTwiceAboveEveryHealthyDevRun() {
-    double adaptive = 0;
-    double plain = 0;
+    Map<Optimizers.RateFamily, Double> highest = new EnumMap<>(Optimizers.RateFamily.class);
     for (Run run : HEALTHY_DEV) {
-      if (Double.isNaN(run.learningRate())) {
-        continue;
-      }
-      if (run.adaptive()) {
-        adaptive = Math.max(adaptive, run.learningRate());
-      } else {
-        plain = Math.max(plain, run.learningRate());
+      if (!Double.isNaN(run.learningRate())) {
+        highest.merge(run.rateFamily(), run.learningRate(), Math::max);
       }
     }
-    assertThat(adaptive).isPositive();
-    assertThat(plain).isPositive();
-    assertThat(Optimizers.HIGH_ADAPTIVE_LR).isGreaterThanOrEqualTo(1.99 * adaptive);
-    assertThat(Optimizers.HIGH_SGD_LR).isGreaterThanOrEqualTo(1.99 * plain);
+    assertThat(highest)
+        .containsKeys(
+            Optimizers.RateFamily.SGD,
+            Optimizers.RateFamily.ADAPTIVE,
+            Optimizers.RateFamily.ADAGRAD);
+    for (Map.Entry<Optimizers.RateFamily, Double> e : highest.entrySet()) {
+      assertThat(e.getKey().high())
+          .as(e.getKey().name())
+          .isGreaterThanOrEqualTo(1.99 * e.getValue());
+    }
   }
 
   @Test

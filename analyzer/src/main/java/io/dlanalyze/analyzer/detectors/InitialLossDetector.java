@@ -35,7 +35,7 @@ import java.util.List;
  *
  * <p>Needs a cross-entropy loss (the metadata's {@code dltrace.loss}), the number of classes
  * ({@code dltrace.num_classes}, at least 2) and a finite loss at the first step. The bar ({@code
- * initial-loss-ratio}, default 5) sits about twice above the largest ratio of a healthy run of the
+ * initial-loss-ratio}, default 10) sits about twice above the largest ratio of a healthy run of the
  * calibration corpus.
  */
 @DetectorSpec(
