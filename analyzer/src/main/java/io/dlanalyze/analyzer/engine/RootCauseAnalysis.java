@@ -83,6 +83,7 @@ import org.jspecify.annotations.Nullable;
  *       loop, a missing {@code zero_grad()};
  *   <li>gradients that grew by orders of magnitude before the first NaN/Inf point at the learning
  *       rate or the initialization, with the growth quoted;
+ *   <li>outputs confidently wrong from the first step on inputs out of scale: the data scaling;
  *   <li>NaN/Inf without such growth: where it was born (numerical-error's own hint);
  *   <li>unnormalized inputs that already blow up the first layer;
  *   <li>a loss that oscillates while weights grow or the learning rate is high: the learning rate;
@@ -131,6 +132,7 @@ final class RootCauseAnalysis {
     gradientAccumulation();
     growthBeforeNonFinite();
     updateBlewUp();
+    confidentlyWrongOnUnscaledInputs();
     numericalError();
     // After the numerical errors: stacked linear layers make a weak model, they do not make NaN.
     missingActivation();
@@ -301,6 +303,57 @@ final class RootCauseAnalysis {
                 + " that the inputs are standardized");
       }
     }
+  }
+
+  /**
+   * A first loss far above a uniform guess's (initial-loss) while the inputs are not normalized
+   * (input-range, at any severity) and no layer penalty is in the loss: the outputs were
+   * confidently wrong from the first step because the inputs were out of scale, and that explains
+   * what follows (a NaN a few steps later, dead or saturated units). initial-loss names two causes,
+   * weights initialized too large or inputs out of scale; the trace tells them apart by the inputs.
+   * Its symptom is {@link #harmOfUnscaledInputs}.
+   */
+  private void confidentlyWrongOnUnscaledInputs() {
+    Finding inputs = strongest(DetectorIds.INPUT_RANGE);
+    if (inputs == null || metadata.layers().stream().anyMatch(l -> l.regularizer() != null)) {
+      return;
+    }
+    for (Finding f : atLeastWarning(DetectorIds.INITIAL_LOSS)) {
+      offer(
+          f,
+          false,
+          harmOfUnscaledInputs(f.symptom()),
+          format(
+              ROOT,
+              "The inputs are not normalized: they range over [%s, %s] (mean %s, std %s), and %s",
+              Numbers.format(real(inputs, INPUT_MIN)),
+              Numbers.format(real(inputs, INPUT_MAX)),
+              Numbers.format(real(inputs, INPUT_MEAN)),
+              Numbers.format(real(inputs, INPUT_STD)),
+              uncapitalizedMessage(f)),
+          real(inputs, INPUT_MIN) >= 0 && real(inputs, INPUT_MAX) > 1
+              ? format(
+                  ROOT,
+                  "Scale the inputs into [0, 1] (divide by %s) or standardize them to mean 0, std"
+                      + " 1",
+                  Numbers.format(real(inputs, INPUT_MAX)))
+              : "Standardize the inputs to mean 0, std 1 (e.g. StandardScaler) before training");
+    }
+  }
+
+  /**
+   * What unscaled inputs did to the network, as the symptom of a data-scaling cause: values that
+   * turned NaN/Inf, else units that saturated, else units that died; else {@code own} (the symptom
+   * of the finding the cause rests on: exploding gradients in a model with no saturating layer).
+   */
+  private Symptom harmOfUnscaledInputs(Symptom own) {
+    if (first(DetectorIds.NUMERICAL_ERROR, null) != null) {
+      return Symptom.NUMERICAL_ERROR;
+    }
+    if (first(DetectorIds.SATURATION, null) != null) {
+      return Symptom.SATURATION;
+    }
+    return first(null, Symptom.DEAD_OR_ZERO) != null ? Symptom.DEAD_OR_ZERO : own;
   }
 
   /** Stacked linear layers: a model-level design fault. */
@@ -576,18 +629,10 @@ final class RootCauseAnalysis {
 
   private void unnormalizedInputs() {
     for (Finding f : atLeastWarning(DetectorIds.INPUT_RANGE)) {
-      // The symptom is what the unscaled inputs did to the network: units that died or saturated;
-      // else input-range's own (exploding gradients in a model with no saturating layer).
-      Finding effect = first(null, Symptom.DEAD_OR_ZERO);
-      Finding saturated = first(DetectorIds.SATURATION, null);
-      Symptom symptom =
-          saturated != null
-              ? Symptom.SATURATION
-              : effect != null ? Symptom.DEAD_OR_ZERO : f.symptom();
       offer(
           f,
           false,
-          symptom,
+          harmOfUnscaledInputs(f.symptom()),
           format(
               ROOT,
               "The inputs are not normalized: they range over [%s, %s] (mean %s, std %s) and the"

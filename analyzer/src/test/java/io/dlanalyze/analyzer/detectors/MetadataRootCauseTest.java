@@ -213,4 +213,42 @@ class MetadataRootCauseTest {
     assertThat(root.symptom()).isEqualTo("not_learning");
     assertThat(root.cause()).startsWith("Regularization dominates: ");
   }
+
+  @Test
+  void highFirstLoss_onUnscaledInputs_isADataScalingCause_withTheHarmThatFollowedAsSymptom() {
+    // Sensor columns in their own units (up to 28,810): the first loss is 26x a uniform guess's,
+    // the output turns Inf at step 6. The inputs, not the initialization, explain both.
+    RootCause root =
+        rootCause(
+            confidentlyWrongStart()
+                .layer("fc1", "relu")
+                .layer("out", "Linear", "softmax", 10)
+                .model(Phase.INPUT, step -> new Stats(711.0, 2823.0, -8276.0, 28810.0, 1e5, 0.0, 640L))
+                .stream(
+                    Phase.FORWARD,
+                    1,
+                    step ->
+                        step < 6
+                            ? Stats.of(40 + step, 300)
+                            : Stats.of(Double.POSITIVE_INFINITY, Double.NaN)));
+
+    assertThat(root.scope()).isEqualTo(RootCause.MODEL);
+    assertThat(root.symptom()).isEqualTo("numerical_error");
+    assertThat(root.cause())
+        .startsWith("The inputs are not normalized: they range over [-8276, 28810]")
+        .contains("the first loss was 60");
+    assertThat(root.suggestedFix()).startsWith("Standardize the inputs to mean 0, std 1");
+  }
+
+  @Test
+  void highFirstLoss_onStandardizedInputs_staysAnInitializationCause() {
+    RootCause root =
+        rootCause(
+            confidentlyWrongStart()
+                .layer("fc1", "relu")
+                .layer("out", "Linear", "softmax", 10)
+                .model(Phase.INPUT, step -> new Stats(0.01, 1.0, -4.2, 4.5, 30.0, 0.0, 640L)));
+
+    assertThat(root.cause()).startsWith("Initialization too large: ");
+  }
 }
