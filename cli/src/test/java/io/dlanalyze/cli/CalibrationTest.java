@@ -45,6 +45,7 @@ class CalibrationTest {
       double validationMargin,
       double learningRate,
       Optimizers.RateFamily rateFamily,
+      double weightDecay,
       double gradientGrowth,
       double gradientDrawdown,
       double layerGrowth,
@@ -200,6 +201,7 @@ class CalibrationTest {
           margin,
           lr.orElse(Double.NaN),
           Optimizers.rateFamily(metadata),
+          metadata.weightDecay().orElse(0),
           climb[0],
           climb[1],
           layerGrowth,
@@ -405,6 +407,13 @@ class CalibrationTest {
           .as(e.getKey().name())
           .isGreaterThanOrEqualTo(1.99 * e.getValue());
     }
+  }
+
+  @Test
+  void highWeightDecay_sitsAtLeastTwiceAboveEveryHealthyDevRun() {
+    double worst = max(HEALTHY_DEV.stream().mapToDouble(Run::weightDecay).toArray());
+    assertThat(worst).as("some healthy dev run has a weight decay").isPositive();
+    assertThat(Optimizers.HIGH_WEIGHT_DECAY).isGreaterThanOrEqualTo(1.99 * worst);
   }
 
   @Test

@@ -141,6 +141,7 @@ final class RootCauseAnalysis {
     initialLoss();
     constantInitialization();
     learningRateCollapsed();
+    weightDecayTooStrong();
     dyingRelu();
     saturation();
     vanishing();
@@ -859,6 +860,35 @@ final class RootCauseAnalysis {
               + " batches, PyTorch schedulers in scheduler.step() calls (per batch or per epoch);"
               + " let the rate stay near its peak for most of training");
     }
+  }
+
+  /**
+   * A weight decay at least {@link Optimizers#HIGH_WEIGHT_DECAY} (twice the largest of a healthy
+   * dev run) in a run that shows a harm: the decay pulls every weight to zero, so what the layers
+   * show (dead or vanishing units, weights that stop changing, a loss that does not fall) is its
+   * consequence, at model scope. Before the per-layer rules, which would blame the layer where the
+   * shrinking shows first.
+   */
+  private void weightDecayTooStrong() {
+    OptionalDouble decay = metadata.weightDecay();
+    Finding harm = first(null, null);
+    if (decay.isEmpty() || decay.getAsDouble() < Optimizers.HIGH_WEIGHT_DECAY || harm == null) {
+      return;
+    }
+    offer(
+        harm,
+        false,
+        Symptom.NOT_LEARNING,
+        format(
+            ROOT,
+            "Weight decay too strong: weight_decay = %s, %sx the largest of a healthy run (%s),"
+                + " pulls the weights to zero; %s",
+            Numbers.format(decay.getAsDouble()),
+            Numbers.format(decay.getAsDouble() / (Optimizers.HIGH_WEIGHT_DECAY / 2)),
+            Numbers.format(Optimizers.HIGH_WEIGHT_DECAY / 2),
+            uncapitalizedMessage(harm)),
+        "Lower weight_decay to 0.01 or below (PyTorch AdamW's default is 0.01, Keras AdamW's"
+            + " 0.004)");
   }
 
   private void deadOrUnchanged() {

@@ -223,7 +223,8 @@ class MetadataRootCauseTest {
             confidentlyWrongStart()
                 .layer("fc1", "relu")
                 .layer("out", "Linear", "softmax", 10)
-                .model(Phase.INPUT, step -> new Stats(711.0, 2823.0, -8276.0, 28810.0, 1e5, 0.0, 640L))
+                .model(
+                    Phase.INPUT, step -> new Stats(711.0, 2823.0, -8276.0, 28810.0, 1e5, 0.0, 640L))
                 .stream(
                     Phase.FORWARD,
                     1,
@@ -250,5 +251,28 @@ class MetadataRootCauseTest {
                 .model(Phase.INPUT, step -> new Stats(0.01, 1.0, -4.2, 4.5, 30.0, 0.0, 640L)));
 
     assertThat(root.cause()).startsWith("Initialization too large: ");
+  }
+
+  @Test
+  void deadUnits_underAWeightDecayFarAboveAnyHealthyRun_areAModelLevelRegularizationCause() {
+    // Keras AdamW with weight_decay=50 (meant 5e-5): every weight is pulled to zero.
+    RootCause root =
+        rootCause(
+            deadUnits(0.1)
+                .meta(TraceMetadata.WEIGHT_DECAY, "50")
+                .meta(TraceMetadata.OPTIMIZER, "AdamW"));
+
+    assertThat(root.scope()).isEqualTo(RootCause.MODEL);
+    assertThat(root.symptom()).isEqualTo("not_learning");
+    assertThat(root.cause())
+        .startsWith("Weight decay too strong: weight_decay = 50, 1000x the largest");
+    assertThat(root.suggestedFix()).startsWith("Lower weight_decay to 0.01 or below");
+  }
+
+  @Test
+  void deadUnits_underAHealthyWeightDecay_areNotBlamedOnIt() {
+    RootCause root = rootCause(deadUnits(0.1).meta(TraceMetadata.WEIGHT_DECAY, "0.05"));
+
+    assertThat(root.cause()).doesNotStartWith("Weight decay too strong");
   }
 }
