@@ -557,6 +557,46 @@ def space_pt_config_mlp(rng):
     return Config(args, "classification", "mlp", classes=5)
 
 
+def space_pt_gru_forecast(rng):
+    opt = rng.choice(["Adam", "Adam", "RMSprop", "AdamW", "SGD"])
+    bs = rng.choice([16, 32, 64])
+    lr = log_uniform(rng, *{"Adam": (1e-3, 5e-3), "RMSprop": (5e-4, 3e-3),
+                            "AdamW": (1e-3, 5e-3), "SGD": (0.005, 0.02)}[opt])
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--cell", rng.choice(["gru", "gru", "lstm"]), "--hidden", str(rng.choice([16, 32])),
+            "--layers", str(rng.choice([1, 1, 2])),
+            "--scheduler", rng.choice(["none", "cosine", "decay"])]
+    if opt == "SGD":
+        args += ["--optim-kwargs", '{"momentum": 0.9}']
+    args += ["--epochs", str(epochs_for(rng, 2350, bs, steps=(150, 400), lo=2, hi=6)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "gru", baseline=("gruload", {"seed": int(args[-1])}))
+
+
+def space_keras_so_tabular(rng):
+    opt = rng.choice(["adam", "rmsprop", "nadam", "sgd"])
+    bs = rng.choice([16, 32, 64])
+    lr = log_uniform(rng, *{"adam": (5e-4, 3e-3), "rmsprop": (5e-4, 3e-3),
+                            "nadam": (5e-4, 3e-3), "sgd": (0.02, 0.1)}[opt])
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--hidden", rng.choice(["32,16", "64,32", "64,32,16", "16"])]
+    args += ["--epochs", str(epochs_for(rng, 390, bs, steps=(150, 400), lo=10, hi=30)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "mlp", classes=2)
+
+
+def space_keras_tfdata_sepcnn(rng):
+    opt = rng.choice(["adam", "momentum", "rmsprop", "sgd"])
+    bs = rng.choice([16, 32, 64])
+    lr = log_uniform(rng, *{"adam": (1e-3, 4e-3), "momentum": (0.02, 0.06),
+                            "rmsprop": (1e-3, 3e-3), "sgd": (0.05, 0.15)}[opt])
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--filters", str(rng.choice([16, 24, 32])), "--blocks", str(rng.choice([1, 2]))]
+    args += ["--epochs", str(epochs_for(rng, 1437, bs, steps=(200, 500), lo=5, hi=10)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=10)
+
+
 SPACES = {
     "keras_cnn": space_keras_cnn,
     "keras_conv1d_text": space_keras_conv1d_text,
@@ -565,11 +605,14 @@ SPACES = {
     "keras_mlp": space_keras_mlp,
     "keras_pretrained_multitask": space_keras_pretrained_multitask,
     "keras_rnn": space_keras_rnn,
+    "keras_so_tabular": space_keras_so_tabular,
     "keras_subclassed_cnn": space_keras_subclassed_cnn,
+    "keras_tfdata_sepcnn": space_keras_tfdata_sepcnn,
     "keras_weighted_tabular": space_keras_weighted_tabular,
     "pt_autoencoder": space_pt_autoencoder,
     "pt_cnn": space_pt_cnn,
     "pt_config_mlp": space_pt_config_mlp,
+    "pt_gru_forecast": space_pt_gru_forecast,
     "pt_lightning_cnn": space_pt_lightning_cnn,
     "pt_mlp": space_pt_mlp,
     "pt_resmlp": space_pt_resmlp,
@@ -655,6 +698,13 @@ def baseline(kind, kw):
         x = np.zeros((kw["samples"], 1))
         _, _, y_tr, y_val = common.split(x, freq, seed=kw["seed"])
         return _mse((y_val - y_tr.mean()) / y_tr.std(), 0.0), 0.0
+    if kind == "gruload":           # pt_gru_forecast: the next hour's load, standardized
+        sys.path.insert(0, DEV)
+        import pt_gru_forecast
+        load = pt_gru_forecast.load_signal(3000, kw["seed"])
+        cut = int(0.8 * len(load))
+        z = (load - load[:cut].mean()) / load[:cut].std()
+        return _mse(z[cut:], float(np.mean(z[48:cut]))), 0.0
     if kind == "digits_autoencoder":
         x, y = common.load("digits")
         if kw["variant"] == "standard":
