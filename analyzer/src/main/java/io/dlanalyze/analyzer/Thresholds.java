@@ -145,11 +145,17 @@ public final class Thresholds {
           1e300,
           "Root-mean-square weight gradient of a layer below which it vanishes (TheDeepChecker)");
 
-  /** zero_fraction of a ReLU layer's output at or above which its units count as dying. */
+  /**
+   * zero_fraction of a ReLU layer's output at or above which its units count as dying. A healthy
+   * dev run held at most 0.82 for a whole window when the default was set (0.95), then 0.937 (a
+   * Keras separable CNN of the seventh batch of dev programs, whose skip connection carries the
+   * signal past a mostly silent layer), which took the default to 0.98 to keep the live units at
+   * most a third of that run's (docs/evaluation.md#calibration).
+   */
   public static final Threshold DYING_RELU_FRACTION =
       Threshold.real(
           "dying-relu-fraction",
-          0.95,
+          0.98,
           0.5,
           1,
           "zero_fraction of a ReLU layer's output at or above which it is dying");

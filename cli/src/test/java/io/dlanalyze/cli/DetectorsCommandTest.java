@@ -32,7 +32,7 @@ class DetectorsCommandTest {
       assertThat(text).contains(info.source());
     }
     assertThat(text).contains("defaults: window=50, exploding-growth=1500, exploding-ratio=70");
-    assertThat(text).contains("dying-relu-fraction=0.95");
+    assertThat(text).contains("dying-relu-fraction=0.98");
   }
 
   @Test

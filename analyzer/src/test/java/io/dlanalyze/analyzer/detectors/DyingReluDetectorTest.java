@@ -33,7 +33,7 @@ class DyingReluDetectorTest {
 
   @Test
   void reluLayer_mostlyZeroForAWindow_fires() {
-    List<Finding> findings = findings(relu(0.97, "relu"), ID);
+    List<Finding> findings = findings(relu(0.99, "relu"), ID);
 
     assertThat(findings).hasSize(1);
     Finding f = findings.get(0);
@@ -42,13 +42,15 @@ class DyingReluDetectorTest {
     assertThat(f.firstStep()).isEqualTo(60);
     assertThat(f.evidence().get("initial_zero_fraction")).isEqualTo(0.5);
     assertThat((double) f.evidence().get("backward_zero_fraction"))
-        .isCloseTo(0.97, org.assertj.core.data.Offset.offset(1e-9));
+        .isCloseTo(0.99, org.assertj.core.data.Offset.offset(1e-9));
   }
 
   @Test
   void healthyDeepReluSparsity_noFinding() {
-    // 0.88 zeros: the worst healthy sample layer; DeepDiagnosis' 0.7 would fire here.
+    // 0.88 zeros: the worst healthy sample layer; DeepDiagnosis' 0.7 would fire here. 0.94: a
+    // healthy corpus CNN whose skip connection carries the signal past a mostly silent layer.
     assertThat(findings(relu(0.88, "relu"), ID)).isEmpty();
+    assertThat(findings(relu(0.94, "relu"), ID)).isEmpty();
   }
 
   @Test
