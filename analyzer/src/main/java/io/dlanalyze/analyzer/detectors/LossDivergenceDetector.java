@@ -4,6 +4,7 @@ import static io.dlanalyze.analyzer.EvidenceKeys.BLOCKS_ABOVE;
 import static io.dlanalyze.analyzer.EvidenceKeys.BLOCK_STEPS;
 import static io.dlanalyze.analyzer.EvidenceKeys.INITIAL_LOSS;
 import static io.dlanalyze.analyzer.EvidenceKeys.LAST_BLOCK_LOSS;
+import static io.dlanalyze.analyzer.EvidenceKeys.LEARNING_RATE;
 import static io.dlanalyze.analyzer.EvidenceKeys.MAX_BLOCK_LOSS;
 import static io.dlanalyze.analyzer.EvidenceKeys.PEAK_STEP;
 import static io.dlanalyze.analyzer.EvidenceKeys.RATIO;
@@ -21,6 +22,7 @@ import io.dlanalyze.analyzer.Evidence;
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.LossFunction;
 import io.dlanalyze.analyzer.LossHistory;
+import io.dlanalyze.analyzer.Optimizers;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.StepView;
 import io.dlanalyze.analyzer.Symptom;
@@ -29,6 +31,7 @@ import io.dlanalyze.analyzer.text.Numbers;
 import io.dlanalyze.trace.Phase;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.OptionalDouble;
 
 /**
  * Reports a training loss that climbed far above where it started: averaged over a block of {@code
@@ -42,10 +45,13 @@ import java.util.List;
  * more below the start: an unstable stretch the optimizer recovered from, a learning rate near its
  * limit) or not. So it is decided at the end of the run, not when the loss first climbs.
  *
- * <p>It reports at {@code info} and does not decide the verdict or the root cause. At warning, with
- * the root cause "learning rate too high" when the run did not come back, it moved no healthy run
- * of the corpus or of the calibration sweep, gained one dev pair and no test pair: a rule that
- * helps only the split it was chosen on is not adopted (docs/evaluation.md#calibration).
+ * <p>On its own it reports at {@code info} and does not decide the verdict or the root cause. At
+ * warning, with the root cause "learning rate too high" when the run did not come back, it moved no
+ * healthy run of the corpus or of the calibration sweep, gained one dev pair and no test pair: a
+ * rule that helps only the split it was chosen on is not adopted (docs/evaluation.md#calibration).
+ * It is a warning only when the run did not come back and its configured learning rate is far above
+ * any healthy run's ({@link Optimizers#highLearningRate}: at least twice the largest of a healthy
+ * dev run of its optimizer family), which no healthy run can be by construction.
  *
  * <p>The starting loss is the first step's loss. For a cross-entropy with a known number of classes
  * it is at least log(K), the loss of a uniform guess: a run whose first loss is already low (a
@@ -138,42 +144,55 @@ public final class LossDivergenceDetector implements Detector {
     boolean recovered = last <= (1 - convergedDrop) * reference;
     long from = loss.step(first * block);
     long peakStep = loss.step(peak * block);
+    OptionalDouble rate = context.metadata().learningRate();
+    boolean highRate = !recovered && Optimizers.highLearningRate(context.metadata(), rate);
+    Evidence.Builder evidence =
+        Evidence.builder()
+            .put(INITIAL_LOSS, loss.loss(0))
+            .put(UNIFORM_LOSS, uniform)
+            .put(REFERENCE_LOSS, reference)
+            .put(MAX_BLOCK_LOSS, peakMean)
+            .put(PEAK_STEP, peakStep)
+            .put(RATIO, peakMean / reference)
+            .put(BLOCKS_ABOVE, (long) above)
+            .put(LAST_BLOCK_LOSS, last)
+            .put(BLOCK_STEPS, (long) block)
+            .put(THRESHOLD, ratio);
+    if (highRate) {
+      evidence.put(LEARNING_RATE, rate.getAsDouble());
+    }
     findings.add(
         Finding.builder(this)
+            .severity(highRate ? Severity.WARNING : Severity.INFO)
             .at(-1, Phase.LOSS)
             .steps(from, loss.step(loss.size() - 1), (long) above * block)
-            .evidence(
-                Evidence.builder()
-                    .put(INITIAL_LOSS, loss.loss(0))
-                    .put(UNIFORM_LOSS, uniform)
-                    .put(REFERENCE_LOSS, reference)
-                    .put(MAX_BLOCK_LOSS, peakMean)
-                    .put(PEAK_STEP, peakStep)
-                    .put(RATIO, peakMean / reference)
-                    .put(BLOCKS_ABOVE, (long) above)
-                    .put(LAST_BLOCK_LOSS, last)
-                    .put(BLOCK_STEPS, (long) block)
-                    .put(THRESHOLD, ratio)
-                    .build())
+            .evidence(evidence.build())
             .message(
                 format(
-                    ROOT,
-                    "The loss (averaged over %d steps) climbed from a start of %s to %s at step %d,"
-                        + " %sx where it started%s; %d of %d blocks were %sx or more above it,"
-                        + " and the last one at %s is %sback below %s of the start: %s.",
-                    block,
-                    Numbers.format(reference),
-                    Numbers.format(peakMean),
-                    peakStep,
-                    Numbers.format(peakMean / reference),
-                    uniform > loss.loss(0) ? " (the loss of a uniform guess)" : "",
-                    above,
-                    blocks - 1,
-                    Numbers.format(ratio),
-                    Numbers.format(last),
-                    recovered ? "" : "not ",
-                    Numbers.percent(1 - convergedDrop),
-                    recovered ? "training recovered from unstable steps" : "training diverged"))
+                        ROOT,
+                        "The loss (averaged over %d steps) climbed from a start of %s to %s at step"
+                            + " %d, %sx where it started%s; %d of %d blocks were %sx or more above"
+                            + " it, and the last one at %s is %sback below %s of the start: %s.",
+                        block,
+                        Numbers.format(reference),
+                        Numbers.format(peakMean),
+                        peakStep,
+                        Numbers.format(peakMean / reference),
+                        uniform > loss.loss(0) ? " (the loss of a uniform guess)" : "",
+                        above,
+                        blocks - 1,
+                        Numbers.format(ratio),
+                        Numbers.format(last),
+                        recovered ? "" : "not ",
+                        Numbers.percent(1 - convergedDrop),
+                        recovered ? "training recovered from unstable steps" : "training diverged")
+                    + (highRate
+                        ? format(
+                            ROOT,
+                            " The learning rate, %s, is at least twice the largest of a healthy run"
+                                + " with this optimizer.",
+                            Numbers.format(rate.getAsDouble()))
+                        : ""))
             .build());
     return findings;
   }

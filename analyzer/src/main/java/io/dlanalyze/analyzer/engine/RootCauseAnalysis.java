@@ -659,6 +659,17 @@ final class RootCauseAnalysis {
     Finding weights = highWeights();
     Finding effective = effectiveLr(Direction.HIGH);
     boolean highLr = highLearningRate();
+    Finding divergence = first(DetectorIds.LOSS_DIVERGENCE, null);
+    if (oscillation == null && divergence != null) {
+      // loss-divergence is a warning only for a run that did not come back at a learning rate far
+      // above any healthy run's.
+      offer(
+          divergence,
+          false,
+          "Learning rate too high: " + uncapitalizedMessage(divergence),
+          lrFix(10));
+      return;
+    }
     if (oscillation == null || !(weights != null || effective != null || highLr)) {
       return;
     }

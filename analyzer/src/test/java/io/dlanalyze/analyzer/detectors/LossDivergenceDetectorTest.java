@@ -30,7 +30,7 @@ class LossDivergenceDetectorTest {
         .meta(TraceMetadata.LOSS, "CrossEntropyLoss")
         .meta(TraceMetadata.NUM_CLASSES, "3")
         .meta(TraceMetadata.OPTIMIZER, "RMSprop")
-        .meta(TraceMetadata.LEARNING_RATE, "0.5")
+        .meta(TraceMetadata.LEARNING_RATE, "0.01")
         .layer("fc1", "relu")
         .layer("out", "Linear", "linear", 3)
         .model(Phase.LOSS, loss);
@@ -69,6 +69,48 @@ class LossDivergenceDetectorTest {
         .satisfies(f -> assertThat(f.severity()).isEqualTo(Severity.INFO));
     assertThat(report.verdict()).isEqualTo(Verdict.HEALTHY);
     assertThat(report.rootCause()).isNull();
+  }
+
+  @Test
+  void divergence_atALearningRateFarAboveAnyHealthyRuns_isAWarning_andTheLearningRateIsTheCause() {
+    // RMSprop at 0.5: at least twice the largest learning rate of a healthy adaptive run (0.1).
+    Report report =
+        analyze(
+            classifier(LossDivergenceDetectorTest::diverging)
+                .meta(TraceMetadata.LEARNING_RATE, "0.5")
+                .build(),
+            AnalysisOptions.defaults());
+
+    assertThat(report.verdict()).isEqualTo(Verdict.BUGGY);
+    assertThat(report.findings())
+        .filteredOn(f -> f.detector().equals(ID))
+        .singleElement()
+        .satisfies(
+            f -> {
+              assertThat(f.severity()).isEqualTo(Severity.WARNING);
+              assertThat(f.message())
+                  .endsWith(
+                      "The learning rate, 0.5, is at least twice the largest of a healthy run with"
+                          + " this optimizer.");
+            });
+    assertThat(report.rootCause().scope()).isEqualTo("model");
+    assertThat(report.rootCause().symptom()).isEqualTo("oscillation");
+    assertThat(report.rootCause().cause()).startsWith("Learning rate too high: the loss (averaged");
+  }
+
+  @Test
+  void divergence_atAHighLearningRate_thatTheRunRecoversFrom_staysInfo() {
+    // Starts at 2 log 3, spikes to 10 log 3 for steps 10-29, then ends at 0.2 log 3.
+    List<Finding> findings =
+        findings(
+            classifier(
+                    step -> Stats.scalar(step < 10 ? 2 * LOG3 : step < 30 ? 10 * LOG3 : 0.2 * LOG3))
+                .meta(TraceMetadata.LEARNING_RATE, "0.5"),
+            ID);
+
+    assertThat(findings)
+        .singleElement()
+        .satisfies(f -> assertThat(f.severity()).isEqualTo(Severity.INFO));
   }
 
   @Test
