@@ -324,22 +324,30 @@ final class RootCauseAnalysis {
           f,
           false,
           harmOfUnscaledInputs(f.symptom()),
-          format(
-              ROOT,
-              "The inputs are not normalized: they range over [%s, %s] (mean %s, std %s), and %s",
-              Numbers.format(real(inputs, INPUT_MIN)),
-              Numbers.format(real(inputs, INPUT_MAX)),
-              Numbers.format(real(inputs, INPUT_MEAN)),
-              Numbers.format(real(inputs, INPUT_STD)),
-              uncapitalizedMessage(f)),
-          real(inputs, INPUT_MIN) >= 0 && real(inputs, INPUT_MAX) > 1
-              ? format(
-                  ROOT,
-                  "Scale the inputs into [0, 1] (divide by %s) or standardize them to mean 0, std"
-                      + " 1",
-                  Numbers.format(real(inputs, INPUT_MAX)))
-              : "Standardize the inputs to mean 0, std 1 (e.g. StandardScaler) before training");
+          notNormalized(inputs) + ", and " + uncapitalizedMessage(f),
+          scaleInputsFix(inputs));
     }
+  }
+
+  /** "The inputs are not normalized: they range over [min, max] (mean m, std s)". */
+  private static String notNormalized(Finding inputs) {
+    return format(
+        ROOT,
+        "The inputs are not normalized: they range over [%s, %s] (mean %s, std %s)",
+        Numbers.format(real(inputs, INPUT_MIN)),
+        Numbers.format(real(inputs, INPUT_MAX)),
+        Numbers.format(real(inputs, INPUT_MEAN)),
+        Numbers.format(real(inputs, INPUT_STD)));
+  }
+
+  /** Divide non-negative inputs by their maximum, else standardize them. */
+  private static String scaleInputsFix(Finding inputs) {
+    return real(inputs, INPUT_MIN) >= 0 && real(inputs, INPUT_MAX) > 1
+        ? format(
+            ROOT,
+            "Scale the inputs into [0, 1] (divide by %s) or standardize them to mean 0, std 1",
+            Numbers.format(real(inputs, INPUT_MAX)))
+        : "Standardize the inputs to mean 0, std 1 (e.g. StandardScaler) before training";
   }
 
   /**
@@ -634,23 +642,13 @@ final class RootCauseAnalysis {
           f,
           false,
           harmOfUnscaledInputs(f.symptom()),
-          format(
-              ROOT,
-              "The inputs are not normalized: they range over [%s, %s] (mean %s, std %s) and the"
-                  + " outputs of %s reached an RMS of %s",
-              Numbers.format(real(f, INPUT_MIN)),
-              Numbers.format(real(f, INPUT_MAX)),
-              Numbers.format(real(f, INPUT_MEAN)),
-              Numbers.format(real(f, INPUT_STD)),
-              string(f, FIRST_LAYER),
-              Numbers.format(real(f, FIRST_LAYER_RMS))),
-          real(f, INPUT_MIN) >= 0 && real(f, INPUT_MAX) > 1
-              ? format(
+          notNormalized(f)
+              + format(
                   ROOT,
-                  "Scale the inputs into [0, 1] (divide by %s) or standardize them to mean 0, std"
-                      + " 1",
-                  Numbers.format(real(f, INPUT_MAX)))
-              : "Standardize the inputs to mean 0, std 1 (e.g. StandardScaler) before training");
+                  " and the outputs of %s reached an RMS of %s",
+                  string(f, FIRST_LAYER),
+                  Numbers.format(real(f, FIRST_LAYER_RMS))),
+          scaleInputsFix(f));
     }
   }
 
