@@ -391,6 +391,23 @@ public final class Thresholds {
           "Largest fall of the climbing gradient norm below its running peak, as a share of it,"
               + " for gradients that accumulate across steps");
 
+  /**
+   * The largest median step of a climbing gradient norm, as a share of the norm before it, over the
+   * second half of its climb, for the climb to count as a running sum. A running sum moves by one
+   * mini-batch gradient per step, a shrinking share of a sum that has grown 10x; a healthy norm
+   * that grows moves with the mini-batch noise of its own size. The smallest of a healthy dev run
+   * whose norm grew 10x is 0.14 (0.077 over those that grew 5x); the default sits 5x below the
+   * first (docs/evaluation.md#calibration).
+   */
+  public static final Threshold ACCUMULATION_STEP =
+      Threshold.real(
+          "accumulation-step",
+          0.027,
+          0,
+          1,
+          "Median step of the climbing gradient norm over the second half of its climb, as a share"
+              + " of the norm, for gradients that accumulate across steps");
+
   private static final List<Threshold> ALL =
       List.of(
           WINDOW,
@@ -427,7 +444,8 @@ public final class Thresholds {
           INITIAL_LOSS_RATIO,
           DIVERGENCE_RATIO,
           ACCUMULATION_GROWTH,
-          ACCUMULATION_DRAWDOWN);
+          ACCUMULATION_DRAWDOWN,
+          ACCUMULATION_STEP);
 
   private Thresholds() {}
 

@@ -48,6 +48,7 @@ class CalibrationTest {
       double weightDecay,
       double gradientGrowth,
       double gradientDrawdown,
+      double gradientLateStep,
       double layerGrowth,
       double persistentGradientRatio,
       double persistentReluZeros,
@@ -204,6 +205,7 @@ class CalibrationTest {
           metadata.weightDecay().orElse(0),
           climb[0],
           climb[1],
+          climb[2],
           layerGrowth,
           persistentRatio(stepNorms.values()),
           persistentZeros(reluZeros.values()),
@@ -286,30 +288,46 @@ class CalibrationTest {
 
   /**
    * The step norms' growth (peak over the median of the first three positive values) and their
-   * largest fall below the running peak before the peak, as gradient-accumulation measures them.
+   * largest fall below the running peak before the peak and the median step over the second half
+   * of the climb as a share of the norm before it, as gradient-accumulation measures them.
    */
   private static double[] climb(Iterable<Double> squares) {
     List<Double> early = new ArrayList<>();
+    List<Double> norms = new ArrayList<>();
     double peak = 0;
+    int peakIndex = -1;
     double drawdown = 0;
     double drawdownAtPeak = 0;
     for (double square : squares) {
       double norm = Math.sqrt(square);
+      norms.add(norm);
       if (norm > 0 && early.size() < 3) {
         early.add(norm);
       }
       if (norm > peak) {
         peak = norm;
+        peakIndex = norms.size() - 1;
         drawdownAtPeak = drawdown;
       } else if (peak > 0) {
         drawdown = Math.max(drawdown, (peak - norm) / peak);
       }
     }
     if (early.size() < 3) {
-      return new double[] {Double.NaN, Double.NaN};
+      return new double[] {Double.NaN, Double.NaN, Double.NaN};
     }
     early.sort(null);
-    return new double[] {peak / early.get(1), drawdownAtPeak};
+    List<Double> shares = new ArrayList<>();
+    for (int i = peakIndex / 2; i < peakIndex; i++) {
+      double before = norms.get(i);
+      shares.add(before > 0 ? Math.abs(norms.get(i + 1) - before) / before : Double.MAX_VALUE);
+    }
+    shares.sort(null);
+    int n = shares.size();
+    double lateStep =
+        n < 1
+            ? Double.NaN
+            : n % 2 == 1 ? shares.get(n / 2) : (shares.get(n / 2 - 1) + shares.get(n / 2)) / 2;
+    return new double[] {peak / early.get(1), drawdownAtPeak, lateStep};
   }
 
   @Test
@@ -458,6 +476,21 @@ class CalibrationTest {
     }
     assertThat(climbs).as("healthy dev runs whose gradient norm grew %sx", growth).isPositive();
     assertThat(Thresholds.ACCUMULATION_DRAWDOWN.defaultValue()).isLessThanOrEqualTo(smallest / 5);
+  }
+
+  @Test
+  void accumulationStep_sitsAtLeastFiveTimesBelowEveryHealthyDevClimb() {
+    double growth = Thresholds.ACCUMULATION_GROWTH.defaultValue();
+    double smallest = Double.POSITIVE_INFINITY;
+    int climbs = 0;
+    for (Run run : HEALTHY_DEV) {
+      if (run.gradientGrowth() >= growth && !Double.isNaN(run.gradientLateStep())) {
+        climbs++;
+        smallest = Math.min(smallest, run.gradientLateStep());
+      }
+    }
+    assertThat(climbs).as("healthy dev runs whose gradient norm grew %sx", growth).isPositive();
+    assertThat(Thresholds.ACCUMULATION_STEP.defaultValue()).isLessThanOrEqualTo(smallest / 5);
   }
 
   private static double max(double[] values) {

@@ -3,6 +3,7 @@ package io.dlanalyze.analyzer.detectors;
 import static io.dlanalyze.analyzer.EvidenceKeys.ACCUMULATING_LAYERS;
 import static io.dlanalyze.analyzer.EvidenceKeys.GROWTH;
 import static io.dlanalyze.analyzer.EvidenceKeys.GROWTH_STEPS;
+import static io.dlanalyze.analyzer.EvidenceKeys.LATE_STEP;
 import static io.dlanalyze.analyzer.EvidenceKeys.MAX_DRAWDOWN;
 import static io.dlanalyze.analyzer.EvidenceKeys.OUTSIDE_OPTIMIZER;
 import static io.dlanalyze.analyzer.EvidenceKeys.PEAK_L2;
@@ -57,7 +58,7 @@ import java.util.List;
     severity = Severity.ERROR,
     summary = "Gradient norms that only climb, step after step: gradients are never reset",
     source = "PyTorch's zero_grad contract (docs/references.md#gradient-accumulation)",
-    thresholds = {"accumulation-growth", "accumulation-drawdown"},
+    thresholds = {"accumulation-growth", "accumulation-drawdown", "accumulation-step"},
     columns = {Column.L2_NORM})
 public final class GradientAccumulationDetector implements Detector {
   /**
@@ -138,10 +139,37 @@ public final class GradientAccumulationDetector implements Detector {
     }
 
     boolean accumulates(double minGrowth, double maxDrawdown) {
+      return climbs(minGrowth) && drawdownAtPeak <= maxDrawdown;
+    }
+
+    /** The norm grew {@code minGrowth} times its reference over enough steps to make a trend. */
+    boolean climbs(double minGrowth) {
       return growth() >= minGrowth
           && peakStep - firstStep >= MIN_STEPS
-          && peakCount >= MIN_OBSERVATIONS
-          && drawdownAtPeak <= maxDrawdown;
+          && peakCount >= MIN_OBSERVATIONS;
+    }
+
+    /**
+     * The median of the norm's steps over the second half of its climb (by recorded steps), each as
+     * a share of the norm before it; NaN without the series. A running sum moves by one mini-batch
+     * gradient per step, a shrinking share of the sum; a healthy norm moves with the mini-batch
+     * noise of its own size, however far it has grown.
+     */
+    double lateStep() {
+      int steps = (int) peakCount - 1;
+      if (!keepSeries || steps < 2) {
+        return Double.NaN;
+      }
+      int from = steps / 2;
+      double[] shares = new double[steps - from];
+      for (int i = from; i < steps; i++) {
+        double before = series[i];
+        shares[i - from] =
+            before > 0 ? Math.abs(series[i + 1] - before) / before : Double.POSITIVE_INFINITY;
+      }
+      Arrays.sort(shares);
+      int n = shares.length;
+      return n % 2 == 1 ? shares[n / 2] : (shares[n / 2 - 1] + shares[n / 2]) / 2;
     }
 
     /**
@@ -190,7 +218,10 @@ public final class GradientAccumulationDetector implements Detector {
     List<Finding> findings = new ArrayList<>();
     double minGrowth = context.options().get(Thresholds.ACCUMULATION_GROWTH);
     double maxDrawdown = context.options().get(Thresholds.ACCUMULATION_DRAWDOWN);
-    if (!total.accumulates(minGrowth, maxDrawdown) || !(total.lateShare() <= MAX_LATE_SHARE)) {
+    double maxStep = context.options().get(Thresholds.ACCUMULATION_STEP);
+    double lateStep = total.climbs(minGrowth) ? total.lateStep() : Double.NaN;
+    boolean steady = total.drawdownAtPeak <= maxDrawdown || lateStep <= maxStep;
+    if (!total.climbs(minGrowth) || !steady || !(total.lateShare() <= MAX_LATE_SHARE)) {
       return findings;
     }
     List<String> names = new ArrayList<>();
@@ -217,19 +248,22 @@ public final class GradientAccumulationDetector implements Detector {
                     .put(GROWTH, total.growth())
                     .put(GROWTH_STEPS, total.peakCount)
                     .put(MAX_DRAWDOWN, total.drawdownAtPeak)
+                    .put(LATE_STEP, lateStep)
                     .put(ACCUMULATING_LAYERS, String.join(", ", names))
                     .put(OUTSIDE_OPTIMIZER, String.join(", ", outside))
                     .build())
             .message(
-                "The weight gradients' norm grew %sx over %d steps (from %s to %s at step %d) and"
-                    + " never fell more than %s%% below its running peak on the way: gradients add"
-                    + " up across steps instead of being reset%s.",
+                "The weight gradients' norm grew %sx over %d steps (from %s to %s at step %d),"
+                    + " never fell more than %s%% below its running peak on the way and moved by a"
+                    + " median of %s%% a step over the second half of its climb: gradients add up"
+                    + " across steps instead of being reset%s.",
                 Numbers.format(total.growth()),
                 total.peakCount,
                 Numbers.format(total.reference),
                 Numbers.format(total.peak),
                 total.peakStep,
                 Numbers.format(100 * total.drawdownAtPeak),
+                Numbers.format(100 * lateStep),
                 outside.isEmpty()
                     ? ""
                     : " (the optimizer does not hold " + String.join(", ", outside) + ")")

@@ -66,6 +66,38 @@ class GradientAccumulationDetectorTest {
     assertThat(root.suggestedFix()).contains("zero_grad()");
   }
 
+  /** The running sum, with one mini-batch on the way whose gradient pulled the sum back 15%. */
+  private static MemoryTrace.Builder missingZeroGradWithOneBadBatch() {
+    return MemoryTrace.scripted(150)
+        .layer("fc1", "relu")
+        .layer("fc2", "linear")
+        .flatLoss()
+        .everyLayer(
+            Phase.GRADIENT,
+            (step, layer) -> Stats.norm(accumulated(step, layer) * (step == 100 ? 0.85 : 1)));
+  }
+
+  @Test
+  void runningSumThatFellBackOnce_stillAccumulates_byItsSmallLateSteps() {
+    List<Finding> findings = findings(missingZeroGradWithOneBadBatch(), ID);
+
+    assertThat(findings).hasSize(1);
+    Finding f = findings.get(0);
+    assertThat((double) f.evidence().get("max_drawdown")).isGreaterThan(0.1);
+    // a sum of 50 gradients moves by about one of them a step: 2% of it, then less
+    assertThat((double) f.evidence().get("late_step")).isLessThan(0.027);
+    assertThat(f.message()).contains("moved by a median of");
+  }
+
+  @Test
+  void runningSumThatFellBackOnce_isQuietWhenNeitherTestHolds() {
+    AnalysisOptions strict = AnalysisOptions.builder().set("accumulation-step", 0.001).build();
+
+    assertThat(analyze(missingZeroGradWithOneBadBatch().build(), strict).findings())
+        .extracting(Finding::detector)
+        .doesNotContain(ID);
+  }
+
   @Test
   void growingButNoisyGradients_likeAHealthyCnnWakingUp_stayQuiet() {
     // Grows 30x over 150 steps, but each mini-batch's gradient swings by half around the trend:
