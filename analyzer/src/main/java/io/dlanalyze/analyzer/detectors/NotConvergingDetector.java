@@ -78,6 +78,22 @@ public final class NotConvergingDetector implements Detector {
   private long targetVarianceSteps;
   private long targetSteps;
 
+  /**
+   * The first loss over the largest per-element mean squared error that the first step's outputs
+   * and targets allow, (sigma_out + sigma_target)^2 + (mu_out - mu_target)^2; NaN until a step
+   * records the loss, the targets and the last layer's output.
+   */
+  private double elementwiseExcess = Double.NaN;
+
+  /**
+   * A first loss more than this many times the largest per-element mean squared error of its
+   * outputs and targets is not one: it is summed over the elements or carries other terms (an
+   * explicit penalty), and the variance of one target element says nothing about it. The bound is
+   * exact on one batch; the factor leaves room for a recorder that takes the loss and the
+   * statistics from different passes.
+   */
+  static final double MAX_ELEMENTWISE_EXCESS = 2;
+
   /** Per epoch (in order of appearance): the sum and count of its validation accuracies. */
   private final Map<Integer, double[]> validation = new LinkedHashMap<>();
 
@@ -102,6 +118,9 @@ public final class NotConvergingDetector implements Detector {
         sum[1]++;
       }
     }
+    if (Double.isNaN(elementwiseExcess)) {
+      elementwiseExcess = elementwiseExcess(step);
+    }
     if (step.present(-1, Phase.TARGET, Column.MAX) && step.present(-1, Phase.TARGET, Column.MIN)) {
       targetMax = Math.max(targetMax, step.value(-1, Phase.TARGET, Column.MAX));
       targetMin = Math.min(targetMin, step.value(-1, Phase.TARGET, Column.MIN));
@@ -116,6 +135,35 @@ public final class NotConvergingDetector implements Detector {
         targetVarianceSteps++;
       }
     }
+  }
+
+  /**
+   * This step's loss over the largest per-element mean squared error its outputs (the last layer's
+   * activation) and targets allow, or NaN when the step lacks one of them.
+   */
+  private static double elementwiseExcess(StepView step) {
+    if (!step.present(-1, Phase.LOSS, Column.MEAN)
+        || !step.present(-1, Phase.TARGET, Column.STD)
+        || step.presentLayerCount() == 0) {
+      return Double.NaN;
+    }
+    int last = -1;
+    for (int i = 0; i < step.presentLayerCount(); i++) {
+      int layer = step.presentLayer(i);
+      if (step.present(layer, Phase.ACTIVATION, Column.STD)) {
+        last = Math.max(last, layer);
+      }
+    }
+    if (last < 0) {
+      return Double.NaN;
+    }
+    double loss = step.mean(-1, Phase.LOSS);
+    double spread =
+        step.value(last, Phase.ACTIVATION, Column.STD) + step.value(-1, Phase.TARGET, Column.STD);
+    double offset = step.mean(last, Phase.ACTIVATION) - step.mean(-1, Phase.TARGET);
+    double bound = spread * spread + offset * offset;
+    double excess = loss / bound;
+    return Double.isFinite(excess) && bound > 0 ? excess : Double.NaN;
   }
 
   /**
@@ -222,7 +270,7 @@ public final class NotConvergingDetector implements Detector {
     String lossName = context.metadata().loss().orElse("").toLowerCase(Locale.ROOT);
     boolean squared =
         lossName.equals("mse") || lossName.contains("mean_squared") || lossName.contains("mseloss");
-    if (!squared || targetVarianceSteps == 0) {
+    if (!squared || targetVarianceSteps == 0 || elementwiseExcess > MAX_ELEMENTWISE_EXCESS) {
       return findings;
     }
     double variance = targetVarianceSum / targetVarianceSteps;

@@ -75,6 +75,33 @@ class NotConvergingDetectorTest {
     assertThat(findings.get(0).evidence().get("rule")).isEqualTo("loss_at_target_variance");
   }
 
+  /** A regression whose output layer's activations are recorded, with a loss of this size. */
+  private static MemoryTrace.Builder regressionWithOutputs(double loss) {
+    return MemoryTrace.scripted(100)
+        .stepsPerEpoch(20)
+        .layer("out", "linear")
+        .meta(TraceMetadata.LOSS, "MSELoss")
+        .everyLayer(Phase.ACTIVATION, (step, layer) -> Stats.of(0.5, 0.2))
+        .model(Phase.TARGET, step -> Stats.of(0.5, 0.4))
+        .model(Phase.LOSS, step -> Stats.scalar(loss + 0.01 * Math.sin(step)));
+  }
+
+  @Test
+  void regressionStuckAtTargetVariance_withItsOutputsRecorded_fires() {
+    // per element: at most (0.2 + 0.4)^2 = 0.36 for these outputs and targets; 0.165 fits
+    List<Finding> findings = findings(regressionWithOutputs(0.165), ID);
+
+    assertThat(findings).hasSize(1);
+    assertThat(findings.get(0).evidence().get("rule")).isEqualTo("loss_at_target_variance");
+  }
+
+  @Test
+  void lossSummedOverTheElements_isNotComparedWithOneElementsVariance() {
+    // an autoencoder's squared error summed over 64 pixels: 26x the largest per-element mean
+    // these outputs and targets allow, so the target variance says nothing about it
+    assertThat(findings(regressionWithOutputs(64 * 0.147), ID)).isEmpty();
+  }
+
   @Test
   void regressionExplainingMostVariance_noFinding() {
     MemoryTrace.Builder trace =
