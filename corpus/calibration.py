@@ -656,9 +656,63 @@ def space_pt_tabtrain(rng):
     return Config(args, "classification", "mlp", classes={"classification": 5, "wine": 3}[data])
 
 
+def space_keras_custom_train_step(rng):
+    data = rng.choice(["moons", "circles", "digits"])
+    opt = rng.choice(["adam", "momentum", "rmsprop", "sgd"])
+    bs = rng.choice([16, 32, 64])
+    lr = log_uniform(rng, *{"adam": (1e-3, 1e-2), "momentum": (0.01, 0.05),
+                            "rmsprop": (1e-3, 3e-3), "sgd": (0.1, 0.3)}[opt])
+    args = ["--data", data, "--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--width", str(rng.choice([16, 32, 64])), "--depth", str(rng.choice([2, 2, 3])),
+            "--activation", rng.choice(["relu", "relu", "tanh", "elu"])]
+    if rng.random() < 0.3:
+        args += ["--clipnorm", "1.0"]
+    if rng.random() < 0.3:
+        args += ["--accum", "2"]
+    rows = 1437 if data == "digits" else 1600
+    args += ["--epochs", str(epochs_for(rng, rows, bs, steps=(250, 600), lo=6, hi=20)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "mlp", classes=10 if data == "digits" else 2)
+
+
+def space_keras_two_tower_energy(rng):
+    opt = rng.choice(["adam", "rmsprop", "nadam", "adamw", "momentum"])
+    bs = rng.choice([32, 64, 128])
+    lr = log_uniform(rng, *{"adam": (1e-3, 3e-3), "rmsprop": (5e-4, 2e-3),
+                            "nadam": (1e-3, 3e-3), "adamw": (1e-3, 3e-3),
+                            "momentum": (0.005, 0.02)}[opt])
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--tower", str(rng.choice([16, 32])), "--width", str(rng.choice([32, 64, 128])),
+            "--activation", rng.choice(["relu", "relu", "elu"])]
+    if rng.random() < 0.4:
+        args += ["--plateau", rng.choice(["0.5,2", "0.3,3"])]
+    args += ["--epochs", str(epochs_for(rng, 1600, bs, steps=(300, 800), lo=12, hi=30)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "regression", baseline=("energy", {"seed": int(args[-1])}))
+
+
+def space_keras_window_forecast(rng):
+    model = rng.choice(["lstm", "lstm", "conv"])
+    opt = rng.choice(["adam", "rmsprop", "nadam", "momentum"])
+    bs = rng.choice([16, 32, 64])
+    lr = log_uniform(rng, *{"adam": (1e-3, 3e-3), "rmsprop": (5e-4, 2e-3),
+                            "nadam": (1e-3, 3e-3), "momentum": (0.02, 0.05)}[opt])
+    args = ["--model", model, "--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--units", str(rng.choice([32, 64]))]
+    if model == "conv":
+        args += ["--filters", str(rng.choice([16, 32]))]
+    if opt == "momentum":
+        args += ["--clipnorm", "1.0"]
+    args += ["--epochs", str(epochs_for(rng, 2442, bs, steps=(300, 700), lo=4, hi=10)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "cnn" if model == "conv" else "lstm",
+                  baseline=("demand", {"seed": int(args[-1])}))
+
+
 SPACES = {
     "keras_cnn": space_keras_cnn,
     "keras_conv1d_text": space_keras_conv1d_text,
+    "keras_custom_train_step": space_keras_custom_train_step,
     "keras_functional_gru": space_keras_functional_gru,
     "keras_lstm_text": space_keras_lstm_text,
     "keras_mlp": space_keras_mlp,
@@ -667,7 +721,9 @@ SPACES = {
     "keras_so_tabular": space_keras_so_tabular,
     "keras_subclassed_cnn": space_keras_subclassed_cnn,
     "keras_tfdata_sepcnn": space_keras_tfdata_sepcnn,
+    "keras_two_tower_energy": space_keras_two_tower_energy,
     "keras_weighted_tabular": space_keras_weighted_tabular,
+    "keras_window_forecast": space_keras_window_forecast,
     "pt_autoencoder": space_pt_autoencoder,
     "pt_cnn": space_pt_cnn,
     "pt_config_mlp": space_pt_config_mlp,
@@ -777,6 +833,25 @@ def baseline(kind, kw):
         # the program's validation loss, is left out of both (it is >= 0: a stricter bar)
         b, f = baseline("digits_autoencoder", {"variant": "bce", "seed": kw["seed"]})
         return 64 * b, 64 * f
+    if kind == "energy":            # keras_two_tower_energy: the day's energy, standardized
+        sys.path.insert(0, DEV)
+        import keras_two_tower_energy
+        _, _, energy = keras_two_tower_energy.building_days(2000, kw["seed"])
+        idx = np.arange(len(energy))
+        i_tr, i_val = common.split(idx, energy, seed=kw["seed"], stratify=False)[:2]
+        mean, std = energy[i_tr].mean(), energy[i_tr].std()
+        return _mse((energy[i_val] - mean) / std, 0.0), 0.0
+    if kind == "demand":            # keras_window_forecast: the next 12 hours, standardized
+        sys.path.insert(0, DEV)
+        import keras_window_forecast as kwf
+        series, hour = kwf.demand(6, kw["seed"])
+        cut = int(0.8 * kwf.HOURS)
+        y_tr, y_val = [], []
+        for values in series:
+            values = (values - values[:cut].mean()) / values[:cut].std()
+            y_tr += kwf.windows(values[:cut], hour[:cut], 48, 12, 3)[1]
+            y_val += kwf.windows(values[cut:], hour[cut:], 48, 12, 3)[1]
+        return _mse(np.array(y_val), float(np.mean(y_tr))), 0.0
     if kind == "digits_autoencoder":
         x, y = common.load("digits")
         if kw["variant"] == "standard":
