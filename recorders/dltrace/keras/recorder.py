@@ -114,7 +114,7 @@ def _regularizer(layer):
 
 class _TraceLayer:
     __slots__ = ("index", "name", "layer", "type", "activation", "fused", "params",
-                 "trainable", "kernels", "selected", "keys", "fans", "regularizer")
+                 "trainable", "constant", "kernels", "selected", "keys", "fans", "regularizer")
 
     def __init__(self, name, layer, variables):
         self.index = -1
@@ -127,7 +127,11 @@ class _TraceLayer:
         self.activation = _activation_name(layer.activation) if self.fused else "linear"
         self.params = int(sum(int(np.prod(v.shape)) for v in variables))
         self.trainable = bool(layer.trainable) and any(v.trainable for v in variables)
-        self.kernels = _kernels(variables)
+        # A layer that is left trainable but has no trainable variable holds constants by
+        # design (an adapted Normalization layer's mean and variance), not weights: it has no
+        # weight rows, and is not a BatchNormalization layer frozen into inference mode.
+        self.constant = bool(layer.trainable) and bool(variables) and not self.trainable
+        self.kernels = [] if self.constant else _kernels(variables)
         self.selected = True
         self.keys = {}
         self.fans = _fans(self.kernels[0]) if self.kernels else None
@@ -138,7 +142,9 @@ class _TraceLayer:
         entry = {"index": self.index, "name": self.name, "type": self.type,
                  "activation": self.activation, "params": self.params,
                  "trainable": self.trainable}
-        if not self.trainable and "Normalization" in self.type:
+        if self.constant:
+            entry["constant"] = True
+        elif not self.trainable and "Normalization" in self.type:
             # Keras 3 runs a BatchNormalization layer with trainable=False in inference mode.
             entry["training"] = False
         if self.fans is not None:
@@ -922,7 +928,9 @@ class Recorder(keras.callbacks.Callback):
                     add(tl.key("gradient"), lambda g=grads: flat_concat(g))
         if sel.wants("weight"):
             for tl in layers:
-                add(tl.key("weight"), lambda k=tl.kernels: flat_concat([v.value for v in k]))
+                if tl.kernels:
+                    add(tl.key("weight"),
+                        lambda k=tl.kernels: flat_concat([v.value for v in k]))
         if model.optimizer is not None and sel.wants("learning_rate"):
             plan.append(((-1, MODEL, None, "learning_rate"), "learning_rate"))
         self._plan = plan

@@ -22,6 +22,9 @@ import org.jspecify.annotations.Nullable;
  * @param fanOut outputs per input of the layer's first kernel, or -1 when not known
  * @param regularizer the layer's weight penalty as written by the recorder (e.g. {@code
  *     {"l2":0.01}}), or {@code null} when it has none or it is not known
+ * @param constant {@code true} when the layer holds statistics of the data rather than weights (an
+ *     adapted Keras {@code Normalization} layer's mean and variance): nothing of it trains, by
+ *     design, so it is neither trainable nor frozen
  */
 public record LayerInfo(
     int index,
@@ -34,7 +37,8 @@ public record LayerInfo(
     boolean inOptimizer,
     long fanIn,
     long fanOut,
-    @Nullable String regularizer) {
+    @Nullable String regularizer,
+    boolean constant) {
   /**
    * The largest layer index a trace may use (2^20), in rows and in {@code dltrace.layers}: larger
    * values are rejected rather than sizing per-layer tables by them.
@@ -43,6 +47,34 @@ public record LayerInfo(
 
   public LayerInfo {
     requireNonNull(name, "name is null");
+  }
+
+  /** A layer that is not {@linkplain #constant() constant}. */
+  public LayerInfo(
+      int index,
+      String name,
+      @Nullable String type,
+      @Nullable String activation,
+      long params,
+      boolean trainable,
+      @Nullable Boolean training,
+      boolean inOptimizer,
+      long fanIn,
+      long fanOut,
+      @Nullable String regularizer) {
+    this(
+        index,
+        name,
+        type,
+        activation,
+        params,
+        trainable,
+        training,
+        inOptimizer,
+        fanIn,
+        fanOut,
+        regularizer,
+        false);
   }
 
   /** A layer with the core fields only (the optional extension fields not known). */
@@ -58,9 +90,9 @@ public record LayerInfo(
 
   /**
    * True when the layer's weights cannot change during training: not trainable, or trainable but
-   * absent from the optimizer.
+   * absent from the optimizer. A constant layer has no weights to freeze and is never frozen.
    */
   public boolean frozen() {
-    return !trainable || !inOptimizer;
+    return !constant && (!trainable || !inOptimizer);
   }
 }

@@ -270,6 +270,9 @@ public final class TraceMetadata {
         if (!layer.inOptimizer()) {
           json.writeBooleanField("in_optimizer", false);
         }
+        if (layer.constant()) {
+          json.writeBooleanField("constant", true);
+        }
         if (layer.fanIn() >= 0) {
           json.writeNumberField("fan_in", layer.fanIn());
         }
@@ -400,7 +403,8 @@ public final class TraceMetadata {
         node.path("in_optimizer").asBoolean(true),
         node.path("fan_in").canConvertToLong() ? node.path("fan_in").asLong(-1) : -1,
         node.path("fan_out").canConvertToLong() ? node.path("fan_out").asLong(-1) : -1,
-        shared(shared, regularizer(node.get("regularizer"))));
+        shared(shared, regularizer(node.get("regularizer"))),
+        node.path("constant").asBoolean(false));
   }
 
   /** One instance of each distinct type, activation or regularizer text. */

@@ -537,6 +537,13 @@ public final class MemoryTrace {
               regularizer));
     }
 
+    /** A layer that holds constants, not weights (an adapted Keras Normalization layer). */
+    public Builder constantLayer(String name, String type) {
+      return declare(
+          new LayerInfo(
+              layers.size(), name, type, "linear", 17, false, null, true, -1, -1, null, true));
+    }
+
     public Builder frozenLayer(String name, String activation) {
       return frozenLayer(name, "Linear", activation);
     }

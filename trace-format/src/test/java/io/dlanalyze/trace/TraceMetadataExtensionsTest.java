@@ -118,6 +118,21 @@ class TraceMetadataExtensionsTest {
   }
 
   @Test
+  void constantLayer_isParsed_andIsNeverFrozen() {
+    LayerInfo layer =
+        layers(
+                "[{\"name\":\"norm\",\"type\":\"Normalization\",\"trainable\":false,"
+                    + "\"constant\":true}]")
+            .layers()
+            .get(0);
+
+    assertThat(layer.constant()).isTrue();
+    assertThat(layer.trainable()).isFalse();
+    assertThat(layer.frozen()).isFalse();
+    assertThat(layers("[{\"name\":\"fc\",\"trainable\":false}]").layers().get(0).frozen()).isTrue();
+  }
+
+  @Test
   void layersJson_roundTripsTheExtensionFields() {
     List<LayerInfo> layers =
         List.of(
@@ -125,7 +140,9 @@ class TraceMetadataExtensionsTest {
             new LayerInfo(1, "bn1", "BatchNorm1d", null, 60, true, false, false, -1, -1, null),
             new LayerInfo(
                 2, "out", "Dense", "softmax", 93, false, null, true, 30, 3, "{\"l2\":0.01}"),
-            new LayerInfo(3, "named", "Dense", null, 4, true, null, true, -1, -1, "\"l1\""));
+            new LayerInfo(3, "named", "Dense", null, 4, true, null, true, -1, -1, "\"l1\""),
+            new LayerInfo(
+                4, "norm", "Normalization", null, 17, false, null, true, -1, -1, null, true));
 
     String json = TraceMetadata.layersJson(layers);
     TraceMetadata metadata = TraceMetadata.of(Map.of(TraceMetadata.LAYERS, json));
@@ -144,6 +161,7 @@ class TraceMetadataExtensionsTest {
         .doesNotContain("in_optimizer")
         .doesNotContain("fan_in")
         .doesNotContain("fan_out")
-        .doesNotContain("regularizer");
+        .doesNotContain("regularizer")
+        .doesNotContain("constant");
   }
 }

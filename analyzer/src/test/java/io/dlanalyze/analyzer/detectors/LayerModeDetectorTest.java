@@ -90,6 +90,27 @@ class LayerModeDetectorTest {
   }
 
   @Test
+  void layerOfConstants_isNotListedAsFrozen() {
+    // an adapted Normalization layer: its mean and variance are the data's, nothing of it trains
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(60)
+            .constantLayer("norm", "Normalization")
+            .layer("fc", "relu")
+            .flatLoss();
+
+    assertThat(findings(trace, ID)).isEmpty();
+    assertThat(
+            findings(
+                MemoryTrace.scripted(60)
+                    .frozenLayer("norm", "linear")
+                    .layer("fc", "relu")
+                    .flatLoss(),
+                ID))
+        .extracting(Finding::severity)
+        .containsExactly(Severity.INFO);
+  }
+
+  @Test
   void layerNorm_hasNoInferenceMode_andIsNotJudged() {
     assertThat(findings(batchNorm("LayerNorm", false, 38.4, 48, 1), ID)).isEmpty();
   }
