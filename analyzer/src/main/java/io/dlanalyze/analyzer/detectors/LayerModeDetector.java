@@ -44,13 +44,16 @@ import org.jspecify.annotations.Nullable;
  *       stays info.
  *   <li><b>A batch normalization layer that did not normalize</b>, when {@code dltrace.layers} does
  *       not say its mode (a Keras layer called with {@code training=False} inside {@code call()}
- *       has no flag a recorder can read): a trainable BatchNorm whose output RMS reached {@link
- *       #UNNORMALIZED_EXCESS} times the RMS of its recorded parameters (at least 1). With the
- *       batch's statistics each channel comes out with unit variance before the scale, so the
- *       output's RMS stays near the scale's: on the healthy dev runs and fixed twins at most 1.14
- *       times it (docs/evaluation.md#calibration). In inference mode with fresh running statistics
- *       the layer passes its inputs through, scaled. A warning at that layer, as for {@code
- *       training: false}.
+ *       has no flag a recorder can read): a trainable BatchNorm whose output RMS, at its first
+ *       recorded forward pass, reached {@link #UNNORMALIZED_EXCESS} times the RMS of its recorded
+ *       parameters (at least 1). With the batch's statistics each channel comes out with unit
+ *       variance before the scale, so the output's RMS stays near the scale's: on the healthy dev
+ *       runs and fixed twins at most 1.14 times it (docs/evaluation.md#calibration). In inference
+ *       mode with fresh running statistics the layer passes its inputs through, scaled. Only the
+ *       first pass is judged: it runs with the initial scale and shift, while later the shift
+ *       (which the recorders do not write: no bias rows) and the running statistics drift, and a
+ *       learning rate far too high drives the output away from the recorded scale in either mode. A
+ *       warning at that layer, as for {@code training: false}.
  * </ul>
  *
  * A trace without {@code dltrace.layers} (or without these fields) gets no finding: the report
@@ -80,8 +83,9 @@ public final class LayerModeDetector implements Detector {
   private final Map<Integer, Double> outputRms = new TreeMap<>();
 
   /**
-   * Trainable batch normalization layers whose mode the metadata does not give: the largest ratio
-   * of output RMS to parameter RMS (at least 1) seen, with that output RMS and parameter RMS.
+   * Trainable batch normalization layers whose mode the metadata does not give: the ratio of output
+   * RMS to parameter RMS (at least 1) at the layer's first forward pass, that output RMS and
+   * parameter RMS, and 1 once that pass was seen.
    */
   private final Map<Integer, double[]> unknownMode = new TreeMap<>();
 
@@ -101,7 +105,7 @@ public final class LayerModeDetector implements Detector {
       if (Boolean.FALSE.equals(info.training())) {
         outputRms.put(info.index(), 0.0);
       } else if (info.training() == null && !info.frozen() && batchNormalization(info.type())) {
-        unknownMode.put(info.index(), new double[3]);
+        unknownMode.put(info.index(), new double[4]);
       }
     }
   }
@@ -132,6 +136,11 @@ public final class LayerModeDetector implements Detector {
         continue;
       }
       double[] seen = entry.getValue();
+      if (seen[3] > 0) {
+        // judged at its first forward pass only: see the class comment
+        continue;
+      }
+      seen[3] = 1;
       double rms = rms(step, layer, Phase.FORWARD);
       double params = step.has(layer, Phase.WEIGHT) ? rms(step, layer, Phase.WEIGHT) : seen[2];
       double excess = rms / Math.max(1, Double.isFinite(params) ? params : 1);

@@ -76,6 +76,22 @@ class LayerModeDetectorTest {
   }
 
   @Test
+  void batchNormThatNormalizedAtFirst_andDriftedUnderHugeUpdates_staysQuiet() {
+    // Training mode under a learning rate far too high: the output starts at the scale and its
+    // unrecorded shift then carries it to 6x the recorded scale. Only the first pass is judged.
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(120)
+            .layer("conv", "Conv2d", "relu")
+            .layer("bn", "BatchNorm2d", "linear")
+            .layer("out", "Linear", "softmax")
+            .flatLoss()
+            .stream(Phase.FORWARD, 1, step -> Stats.of(Math.min(6, step / 4.0), 1))
+            .stream(Phase.WEIGHT, 1, step -> Stats.of(1, 0));
+
+    assertThat(findings(trace, ID)).isEmpty();
+  }
+
+  @Test
   void justBelowFourTimesItsScale_staysQuiet() {
     assertThat(findings(batchNorm("BatchNorm1d", false, 0, 3.9, 1), ID)).isEmpty();
   }
