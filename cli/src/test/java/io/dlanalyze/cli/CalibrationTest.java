@@ -288,8 +288,8 @@ class CalibrationTest {
 
   /**
    * The step norms' growth (peak over the median of the first three positive values) and their
-   * largest fall below the running peak before the peak and the median step over the second half
-   * of the climb as a share of the norm before it, as gradient-accumulation measures them.
+   * largest fall below the running peak before the peak and the median step over the second half of
+   * the climb as a share of the norm before it, as gradient-accumulation measures them.
    */
   private static double[] climb(Iterable<Double> squares) {
     List<Double> early = new ArrayList<>();

@@ -130,6 +130,7 @@ final class RootCauseAnalysis {
     dataScale();
     targetMismatch(EnumSet.complementOf(EnumSet.of(TargetRule.SINGLE_UNIT_SOFTMAX)));
     gradientAccumulation();
+    optimizerHoldsNothing();
     growthBeforeNonFinite();
     updateBlewUp();
     confidentlyWrongOnUnscaledInputs();
@@ -213,6 +214,48 @@ final class RootCauseAnalysis {
           "Call optimizer.zero_grad() (or model.zero_grad()) once per step, before"
               + " loss.backward(); to accumulate on purpose over k micro-batches, step and zero"
               + " every k batches and divide the loss by k");
+    }
+  }
+
+  /**
+   * Every layer with recorded weights requires gradients, and the metadata says the optimizer holds
+   * none of their parameters: it was built from other parameters (an earlier instance of the model,
+   * or before the layers were replaced), so nothing trains. A model-level cause, whichever layer
+   * shows it first.
+   */
+  private void optimizerHoldsNothing() {
+    int layers = 0;
+    for (Layer layer : context.layers()) {
+      if (context.slot(layer.index(), Phase.WEIGHT) < 0) {
+        continue;
+      }
+      LayerInfo info = metadata.layer(layer.index()).orElse(null);
+      if (info == null || !info.trainable() || info.inOptimizer()) {
+        return;
+      }
+      layers++;
+    }
+    if (layers == 0) {
+      return;
+    }
+    for (Finding f : findings) {
+      if (f.severity().atLeast(Severity.WARNING)
+          && (f.symptom() == Symptom.UNCHANGED_VALUES || f.symptom() == Symptom.NOT_LEARNING)) {
+        offer(
+            f,
+            false,
+            Symptom.UNCHANGED_VALUES,
+            format(
+                ROOT,
+                "The optimizer holds none of the model's parameters: the %d layers with weights"
+                    + " all require gradients, and the optimizer updates none of them (%s)",
+                layers,
+                uncapitalizedMessage(f).replaceAll("[.]$", "")),
+            "Build the optimizer from the parameters of the model that trains"
+                + " (model.parameters()), after the model is final: not from an earlier instance,"
+                + " and not before layers are replaced or added");
+        return;
+      }
     }
   }
 

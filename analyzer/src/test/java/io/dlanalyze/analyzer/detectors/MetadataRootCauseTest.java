@@ -90,6 +90,43 @@ class MetadataRootCauseTest {
     assertThat(root.suggestedFix()).contains("non-zero learning rate");
   }
 
+  /** Three layers whose parameters require gradients, none held by the optimizer (or one). */
+  private static MemoryTrace.Builder staleOptimizer(boolean lastHeld) {
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(150)
+            .meta(TraceMetadata.OPTIMIZER, "Adam")
+            .meta(TraceMetadata.LEARNING_RATE, "0.001")
+            .layerOutsideOptimizer("fc1", "relu")
+            .layerOutsideOptimizer("fc2", "relu");
+    (lastHeld ? trace.layer("out", "linear") : trace.layerOutsideOptimizer("out", "linear"))
+        .flatLoss()
+        .everyLayer(Phase.WEIGHT, (step, layer) -> Stats.of(0.01, 0.1))
+        .everyLayer(
+            Phase.GRADIENT, (step, layer) -> Stats.norm(0.5 * (1 + 0.1 * Math.sin(step + layer))));
+    return trace;
+  }
+
+  @Test
+  void optimizerHoldingNoneOfTheModelsParameters_isAModelLevelCause() {
+    RootCause root = rootCause(staleOptimizer(false));
+
+    assertThat(root.scope()).isEqualTo(RootCause.MODEL);
+    assertThat(root.symptom()).isEqualTo("unchanged_values");
+    assertThat(root.cause())
+        .startsWith(
+            "The optimizer holds none of the model's parameters: the 3 layers with weights all"
+                + " require gradients");
+    assertThat(root.suggestedFix()).startsWith("Build the optimizer from the parameters");
+  }
+
+  @Test
+  void optimizerHoldingOneLayer_isNotCalledEmpty() {
+    RootCause root = rootCause(staleOptimizer(true));
+
+    assertThat(root).isNotNull();
+    assertThat(root.cause()).doesNotStartWith("The optimizer holds none");
+  }
+
   @Test
   void oneLayerUnchanged_isNotTheOptimizer() {
     RootCause root = rootCause(weights(new boolean[] {false, true, true}));
