@@ -221,6 +221,50 @@ class LauncherScriptTest {
         .doesNotContain("--sun-misc-unsafe-memory-access");
   }
 
+  /** A file of this many bytes in the test directory (sparse: no blocks written). */
+  private Path traceOf(String name, long bytes) throws IOException {
+    Path trace = dir.resolve(name);
+    try (java.io.RandomAccessFile file = new java.io.RandomAccessFile(trace.toFile(), "rw")) {
+      file.setLength(bytes);
+    }
+    return trace;
+  }
+
+  @Test
+  void oneSmallTrace_isAnalysedWithC1Only() throws Exception {
+    Path trace = traceOf("run.parquet", 34L << 20);
+
+    assertThat(run(Map.of(), trace.toString()).out()).contains(" -XX:TieredStopAtLevel=1 ");
+    assertThat(run(Map.of(), "analyze", "--mode", "deeplocalize", trace.toString()).out())
+        .contains(" -XX:TieredStopAtLevel=1 ");
+  }
+
+  @Test
+  void traceLargerThan256MiB_keepsC2() throws Exception {
+    Path trace = traceOf("large.parquet", 300L << 20);
+
+    assertThat(run(Map.of(), trace.toString()).out()).doesNotContain("TieredStopAtLevel");
+  }
+
+  @Test
+  void commandsOverManyTracesOrNone_keepC2() throws Exception {
+    Path trace = traceOf("run.parquet", 1 << 20);
+
+    assertThat(run(Map.of(), "batch", trace.toString()).out()).doesNotContain("TieredStopAtLevel");
+    assertThat(run(Map.of(), "eval", trace.toString()).out()).doesNotContain("TieredStopAtLevel");
+    assertThat(run(Map.of(), "--version").out()).doesNotContain("TieredStopAtLevel");
+  }
+
+  @Test
+  void javaOpts_canGiveC2BackToASmallTrace() throws Exception {
+    Path trace = traceOf("run.parquet", 1 << 20);
+
+    Run run = run(Map.of("DL_ANALYZE_JAVA_OPTS", "-XX:TieredStopAtLevel=4"), trace.toString());
+
+    assertThat(run.out())
+        .containsSubsequence("-XX:TieredStopAtLevel=1", "-XX:TieredStopAtLevel=4 -jar ");
+  }
+
   @Test
   void javaOpts_comeAfterTheLaunchersFlags() throws Exception {
     Run run = run(Map.of("DL_ANALYZE_JAVA_OPTS", "-Xmx1g -Dx=y"), "--version");
