@@ -35,6 +35,9 @@ public interface LossHistory {
    */
   double bestBlockMean(int window);
 
+  /** The mean of the first {@code window} losses (fewer when there are fewer), or NaN. */
+  double firstBlockMean(int window);
+
   /**
    * True when the run made real progress: the best block mean is at least {@code drop} (a fraction)
    * below the first block mean. Needs two blocks; false otherwise.

@@ -20,7 +20,6 @@ import io.dlanalyze.analyzer.DetectorIds;
 import io.dlanalyze.analyzer.DetectorSpec;
 import io.dlanalyze.analyzer.Evidence;
 import io.dlanalyze.analyzer.Finding;
-import io.dlanalyze.analyzer.LossFunction;
 import io.dlanalyze.analyzer.LossHistory;
 import io.dlanalyze.analyzer.Optimizers;
 import io.dlanalyze.analyzer.Severity;
@@ -100,15 +99,7 @@ public final class LossDivergenceDetector implements Detector {
 
   /** The loss of a uniform guess for a cross-entropy with a known number of classes, else 0. */
   private double uniformLoss() {
-    LossFunction function = LossFunction.of(context.metadata());
-    if (!function.crossEntropy()) {
-      return 0;
-    }
-    if (function.binary()) {
-      return Math.log(2);
-    }
-    int classes = context.metadata().numClasses().orElse(0);
-    return classes >= 2 ? Math.log(classes) : 0;
+    return LossGate.uniformLoss(context);
   }
 
   @Override

@@ -1,6 +1,7 @@
 package io.dlanalyze.analyzer.detectors;
 
 import io.dlanalyze.analyzer.AnalysisContext;
+import io.dlanalyze.analyzer.LossFunction;
 import io.dlanalyze.analyzer.LossHistory;
 import io.dlanalyze.analyzer.Thresholds;
 
@@ -17,16 +18,50 @@ final class LossGate {
   private final double convergedDrop;
   private final double minImprovement;
 
+  /**
+   * The loss of a uniform guess (log K for a cross-entropy over K classes), or 0 when the metadata
+   * does not give it.
+   */
+  private final double uniform;
+
   LossGate(AnalysisContext context) {
     this.loss = context.lossHistory();
+    this.uniform = uniformLoss(context);
     this.window = context.options().getInt(Thresholds.WINDOW);
     this.convergedDrop = context.options().get(Thresholds.CONVERGED_DROP);
     this.minImprovement = context.options().get(Thresholds.MIN_IMPROVEMENT);
   }
 
-  /** True when the run made real progress: a converged model's small signals are not faults. */
+  /**
+   * True when the run made real progress: a converged model's small signals are not faults. A
+   * classifier whose first block sits above the loss of a uniform guess counts its drop from that
+   * loss: falling from a confidently wrong start back to a uniform guess undoes the start, it
+   * learns nothing.
+   */
   boolean learned() {
-    return loss.learned(window, convergedDrop);
+    if (!loss.learned(window, convergedDrop)) {
+      return false;
+    }
+    if (uniform > 0 && loss.firstBlockMean(window) > uniform) {
+      return loss.bestBlockMean(window) <= (1 - convergedDrop) * uniform;
+    }
+    return true;
+  }
+
+  /**
+   * The loss of a uniform guess for a cross-entropy with a known number of classes (log 2 for a
+   * binary one), else 0.
+   */
+  static double uniformLoss(AnalysisContext context) {
+    LossFunction function = LossFunction.of(context.metadata());
+    if (!function.crossEntropy()) {
+      return 0;
+    }
+    if (function.binary()) {
+      return Math.log(2);
+    }
+    int classes = context.metadata().numClasses().orElse(0);
+    return classes >= 2 ? Math.log(classes) : 0;
   }
 
   /** True when there are enough losses (two blocks) to tell a fault from a converged model. */

@@ -178,7 +178,8 @@ final class LossRecorder implements LossHistory {
   }
 
   /** The mean loss of the first block of {@code window} losses. */
-  private double firstBlockMean(int window) {
+  @Override
+  public double firstBlockMean(int window) {
     return mean(0, window);
   }
 

@@ -840,6 +840,7 @@ final class RootCauseAnalysis {
   }
 
   private void saturation() {
+    saturatedFromTheStart();
     for (Finding f : atLeastWarning(DetectorIds.SATURATION)) {
       Finding inputs = strongest(DetectorIds.INPUT_RANGE);
       String cause =
@@ -871,6 +872,48 @@ final class RootCauseAnalysis {
                       f.layerName());
       offer(f, true, cause, fix);
     }
+  }
+
+  /**
+   * Every sigmoid/tanh hidden layer (two or more) saturated from the first recorded step: no layer
+   * led, the weights' scale did it to all of them at once, so the initialization is the cause at
+   * model scope (the inputs' scale, when they are not normalized, has its own rule before this).
+   */
+  private void saturatedFromTheStart() {
+    List<String> hidden = new ArrayList<>();
+    for (int i = 0; i < context.layerCount() - 1; i++) {
+      String a = context.layer(i).activation();
+      if (a != null && (a.equalsIgnoreCase("sigmoid") || a.equalsIgnoreCase("tanh"))) {
+        hidden.add(context.layer(i).name());
+      }
+    }
+    if (hidden.size() < 2) {
+      return;
+    }
+    Finding first = null;
+    Set<String> saturated = new HashSet<>();
+    for (Finding f : atLeastWarning(DetectorIds.SATURATION)) {
+      if (f.firstStep() <= firstStep() + 1) {
+        saturated.add(f.layerName());
+        first = first == null ? f : first;
+      }
+    }
+    if (first == null || !saturated.containsAll(hidden)) {
+      return;
+    }
+    offer(
+        first,
+        false,
+        format(
+            ROOT,
+            "Initialization too large: every sigmoid/tanh hidden layer (%s) saturated from step %d;"
+                + " in %s, %s",
+            String.join(", ", hidden),
+            first.firstStep(),
+            first.layerName(),
+            Causes.saturation(first)),
+        "Initialize the weights smaller: Glorot (Xavier) for sigmoid/tanh layers, not N(0, 1) or"
+            + " wider; and check that the inputs are standardized");
   }
 
   private void vanishing() {

@@ -1,14 +1,18 @@
 package io.dlanalyze.analyzer.detectors;
 
+import static io.dlanalyze.analyzer.Analyses.analyze;
 import static io.dlanalyze.analyzer.Analyses.findings;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.dlanalyze.analyzer.AnalysisOptions;
 import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.RootCause;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.Symptom;
 import io.dlanalyze.trace.MemoryTrace;
 import io.dlanalyze.trace.MemoryTrace.Stats;
 import io.dlanalyze.trace.Phase;
+import io.dlanalyze.trace.TraceMetadata;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -46,6 +50,55 @@ class SaturationDetectorTest {
                 step -> step == 45 || step == 90 ? null : Stats.of(0.9999, 1e-5));
 
     assertThat(findings(trace, ID)).isEmpty();
+  }
+
+  /**
+   * A four-class classifier whose two tanh hidden layers take inputs far beyond +-5 from the first
+   * step (weights initialized too large), and whose cross-entropy falls from 10 towards {@code
+   * end}: log 4 = 1.39 is a uniform guess's.
+   */
+  private static MemoryTrace.Builder initializedTooLarge(double end) {
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(150)
+            .meta(TraceMetadata.FRAMEWORK, "pytorch")
+            .meta(TraceMetadata.LOSS, "CrossEntropyLoss")
+            .meta(TraceMetadata.NUM_CLASSES, "4")
+            .layer("fc1", "tanh")
+            .layer("fc2", "tanh")
+            .layer("out", "linear")
+            .model(Phase.LOSS, step -> Stats.scalar(end + (10 - end) * Math.exp(-step / 20.0)));
+    for (int layer = 0; layer < 2; layer++) {
+      trace.stream(Phase.FORWARD, layer, step -> Stats.of(0, 15)).stream(
+          Phase.ACTIVATION, layer, step -> Stats.of(0, 0.975));
+    }
+    return trace;
+  }
+
+  @Test
+  void lossFallingFromAConfidentlyWrongStart_backToAboutAUniformGuess_hasNotLearned() {
+    // from 10 to 2: a drop of 60%, all of it undoing the start; still above log 4
+    assertThat(findings(initializedTooLarge(2.0), ID))
+        .extracting(Finding::layerName)
+        .containsExactly("fc1", "fc2");
+  }
+
+  @Test
+  void lossFallingWellBelowAUniformGuess_hasLearned() {
+    assertThat(findings(initializedTooLarge(0.3), ID)).isEmpty();
+  }
+
+  @Test
+  void everyTanhHiddenLayerSaturatedFromTheStart_isTheInitializationAtModelScope() {
+    RootCause root =
+        analyze(initializedTooLarge(2.0).build(), AnalysisOptions.defaults()).rootCause();
+
+    assertThat(root.scope()).isEqualTo(RootCause.MODEL);
+    assertThat(root.symptom()).isEqualTo("saturation");
+    assertThat(root.cause())
+        .startsWith(
+            "Initialization too large: every sigmoid/tanh hidden layer (fc1, fc2) saturated from"
+                + " step 0");
+    assertThat(root.suggestedFix()).startsWith("Initialize the weights smaller");
   }
 
   @Test
