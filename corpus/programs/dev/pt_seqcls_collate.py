@@ -296,17 +296,17 @@ CASES = [
     {"family": "seqcls-transformer-lr-too-high", "split": "dev", "architecture": "transformer",
      "origin": "DeepFD / DeepDiagnosis fault type: learning rate too high; AUTOTRAINER: "
                "oscillating loss",
-     "bug": "AdamW at learning rate 1 (meant 3e-3) with a warm-up of 10 steps and the linear "
-            "decay: the epoch losses go 3.54, 7.52, 6.39, 5.52, 2.08, 1.42 (ln 4 = 1.39) as "
-            "the decay brings the rate down, and the validation accuracy ends at 0.25 of four "
-            "classes against the twin's 0.94",
+     "bug": "AdamW at learning rate 2 (meant 3e-3) with the warm-up of 30 steps and the "
+            "linear decay: the epoch losses go 3.54, 7.52, 6.39, 5.52, 2.08, 1.42 (ln 4 = 1.39) "
+            "as the decay brings the rate down, and the validation accuracy ends at 0.25 of "
+            "four classes against the twin's 0.93",
      "fix": "AdamW at 3e-3 with the same warm-up and decay",
      "symptom": "oscillation", "acceptable_symptoms": ["not_learning", "exploding_gradient"],
      "root_cause": "model",
      "pairs": [
          {"id": "adamw-warmup",
-          "buggy": "--arch transformer --lr 1 --warmup 10 --seed 3 --record-every 2",
-          "fixed": "--arch transformer --lr 3e-3 --warmup 10 --seed 3 --record-every 2"},
+          "buggy": "--arch transformer --lr 2 --seed 3 --record-every 2",
+          "fixed": "--arch transformer --lr 3e-3 --seed 3 --record-every 2"},
      ]},
     {"family": "healthy-seqcls", "split": "dev", "architecture": "lstm",
      "origin": "healthy run",
