@@ -709,7 +709,45 @@ def space_keras_window_forecast(rng):
                   baseline=("demand", {"seed": int(args[-1])}))
 
 
+def space_pt_seqcls_collate(rng):
+    arch = rng.choice(["lstm", "lstm", "transformer"])
+    bs = rng.choice([16, 32, 64])
+    lr = log_uniform(rng, *{"lstm": (1e-3, 5e-3), "transformer": (1e-3, 3e-3)}[arch])
+    args = ["--arch", arch, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--dim", str(rng.choice([16, 32, 64])),
+            "--warmup", str(rng.choice([10, 30, 60])),
+            "--wd", rng.choice(["0", "0.01", "0.1"])]
+    if arch == "lstm":
+        args += ["--hidden", str(rng.choice([32, 48, 64]))]
+    else:
+        args += ["--heads", str(rng.choice([2, 4])), "--layers", str(rng.choice([1, 2]))]
+    if rng.random() < 0.3:
+        args += ["--clip", "0"]
+    args += ["--epochs", str(epochs_for(rng, 1280, bs, steps=(150, 480), lo=4, hi=10)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", arch, classes=4)
+
+
+def space_keras_aug_digits(rng):
+    opt = rng.choice(["adam", "sgd", "rmsprop", "nadam"])
+    bs = rng.choice([16, 32, 64])
+    act = rng.choice(["relu", "relu", "elu", "tanh"])
+    lr = log_uniform(rng, *{"adam": (1e-3, 3e-3), "sgd": (0.02, 0.06),
+                            "rmsprop": (1e-3, 2e-3), "nadam": (1e-3, 3e-3)}[opt])
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--filters", str(rng.choice([8, 16, 32])), "--units", str(rng.choice([64, 128])),
+            "--activation", act, "--noise", rng.choice(["0.05", "0.1", "0.2"]),
+            "--dropout", rng.choice(["0.1", "0.25", "0.4"]),
+            "--pipeline", rng.choice(["numpy", "tfdata"])]
+    if rng.random() < 0.3:
+        args += ["--l2", "1e-4"]
+    args += ["--epochs", str(epochs_for(rng, 1437, bs, steps=(300, 600), lo=8, hi=16)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=10)
+
+
 SPACES = {
+    "keras_aug_digits": space_keras_aug_digits,
     "keras_cnn": space_keras_cnn,
     "keras_conv1d_text": space_keras_conv1d_text,
     "keras_custom_train_step": space_keras_custom_train_step,
@@ -733,6 +771,7 @@ SPACES = {
     "pt_resmlp": space_pt_resmlp,
     "pt_rnn": space_pt_rnn,
     "pt_seq_accum": space_pt_seq_accum,
+    "pt_seqcls_collate": space_pt_seqcls_collate,
     "pt_sig1d_resnet": space_pt_sig1d_resnet,
     "pt_signal_regression": space_pt_signal_regression,
     "pt_tabtrain": space_pt_tabtrain,
