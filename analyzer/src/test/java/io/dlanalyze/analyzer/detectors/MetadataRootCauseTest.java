@@ -302,7 +302,7 @@ class MetadataRootCauseTest {
     assertThat(root.scope()).isEqualTo(RootCause.MODEL);
     assertThat(root.symptom()).isEqualTo("not_learning");
     assertThat(root.cause())
-        .startsWith("Weight decay too strong: weight_decay = 50, 1000x the largest");
+        .startsWith("Weight decay too strong: weight_decay = 50, 500x the largest");
     assertThat(root.suggestedFix()).startsWith("Lower weight_decay to 0.01 or below");
   }
 
