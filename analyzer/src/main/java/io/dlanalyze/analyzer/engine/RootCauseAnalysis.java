@@ -880,16 +880,6 @@ final class RootCauseAnalysis {
    * model scope (the inputs' scale, when they are not normalized, has its own rule before this).
    */
   private void saturatedFromTheStart() {
-    List<String> hidden = new ArrayList<>();
-    for (int i = 0; i < context.layerCount() - 1; i++) {
-      String a = context.layer(i).activation();
-      if (a != null && (a.equalsIgnoreCase("sigmoid") || a.equalsIgnoreCase("tanh"))) {
-        hidden.add(context.layer(i).name());
-      }
-    }
-    if (hidden.size() < 2) {
-      return;
-    }
     Finding first = null;
     Set<String> saturated = new HashSet<>();
     for (Finding f : atLeastWarning(DetectorIds.SATURATION)) {
@@ -898,7 +888,20 @@ final class RootCauseAnalysis {
         first = first == null ? f : first;
       }
     }
-    if (first == null || !saturated.containsAll(hidden)) {
+    if (first == null || saturated.size() < 2) {
+      return;
+    }
+    // the layers present in the trace, not every index up to the largest
+    List<String> hidden = new ArrayList<>();
+    for (Layer layer : context.layers()) {
+      String a = layer.activation();
+      if (layer.index() < context.layerCount() - 1
+          && a != null
+          && (a.equalsIgnoreCase("sigmoid") || a.equalsIgnoreCase("tanh"))) {
+        hidden.add(layer.name());
+      }
+    }
+    if (hidden.size() < 2 || !saturated.containsAll(hidden)) {
       return;
     }
     offer(
