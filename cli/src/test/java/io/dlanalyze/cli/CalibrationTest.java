@@ -463,33 +463,34 @@ class CalibrationTest {
     assertThat(live).isLessThanOrEqualTo((1 - highest) / 3);
   }
 
-  @Test
-  void accumulationDrawdown_sitsAtLeastFiveTimesBelowEveryHealthyDevClimb() {
+  /**
+   * The smallest of a statistic over the healthy dev runs whose gradient norm grew {@code
+   * accumulation-growth} times (asserting there is at least one).
+   */
+  private static double smallestOverClimbs(java.util.function.ToDoubleFunction<Run> statistic) {
     double growth = Thresholds.ACCUMULATION_GROWTH.defaultValue();
     double smallest = Double.POSITIVE_INFINITY;
     int climbs = 0;
     for (Run run : HEALTHY_DEV) {
-      if (run.gradientGrowth() >= growth) {
+      double value = statistic.applyAsDouble(run);
+      if (run.gradientGrowth() >= growth && !Double.isNaN(value)) {
         climbs++;
-        smallest = Math.min(smallest, run.gradientDrawdown());
+        smallest = Math.min(smallest, value);
       }
     }
     assertThat(climbs).as("healthy dev runs whose gradient norm grew %sx", growth).isPositive();
+    return smallest;
+  }
+
+  @Test
+  void accumulationDrawdown_sitsAtLeastFiveTimesBelowEveryHealthyDevClimb() {
+    double smallest = smallestOverClimbs(Run::gradientDrawdown);
     assertThat(Thresholds.ACCUMULATION_DRAWDOWN.defaultValue()).isLessThanOrEqualTo(smallest / 5);
   }
 
   @Test
   void accumulationStep_sitsAtLeastFiveTimesBelowEveryHealthyDevClimb() {
-    double growth = Thresholds.ACCUMULATION_GROWTH.defaultValue();
-    double smallest = Double.POSITIVE_INFINITY;
-    int climbs = 0;
-    for (Run run : HEALTHY_DEV) {
-      if (run.gradientGrowth() >= growth && !Double.isNaN(run.gradientLateStep())) {
-        climbs++;
-        smallest = Math.min(smallest, run.gradientLateStep());
-      }
-    }
-    assertThat(climbs).as("healthy dev runs whose gradient norm grew %sx", growth).isPositive();
+    double smallest = smallestOverClimbs(Run::gradientLateStep);
     assertThat(Thresholds.ACCUMULATION_STEP.defaultValue()).isLessThanOrEqualTo(smallest / 5);
   }
 

@@ -219,9 +219,12 @@ public final class GradientAccumulationDetector implements Detector {
     double minGrowth = context.options().get(Thresholds.ACCUMULATION_GROWTH);
     double maxDrawdown = context.options().get(Thresholds.ACCUMULATION_DRAWDOWN);
     double maxStep = context.options().get(Thresholds.ACCUMULATION_STEP);
-    double lateStep = total.climbs(minGrowth) ? total.lateStep() : Double.NaN;
+    if (!total.climbs(minGrowth)) {
+      return findings;
+    }
+    double lateStep = total.lateStep();
     boolean steady = total.drawdownAtPeak <= maxDrawdown || lateStep <= maxStep;
-    if (!total.climbs(minGrowth) || !steady || !(total.lateShare() <= MAX_LATE_SHARE)) {
+    if (!steady || !(total.lateShare() <= MAX_LATE_SHARE)) {
       return findings;
     }
     List<String> names = new ArrayList<>();

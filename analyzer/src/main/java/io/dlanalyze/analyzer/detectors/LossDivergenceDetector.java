@@ -94,12 +94,7 @@ public final class LossDivergenceDetector implements Detector {
     if (loss.size() == 0 || !LossGate.perStep(context)) {
       return Double.NaN;
     }
-    return Math.max(loss.loss(0), uniformLoss());
-  }
-
-  /** The loss of a uniform guess for a cross-entropy with a known number of classes, else 0. */
-  private double uniformLoss() {
-    return LossGate.uniformLoss(context);
+    return Math.max(loss.loss(0), LossGate.uniformLoss(context));
   }
 
   @Override
@@ -130,7 +125,7 @@ public final class LossDivergenceDetector implements Detector {
     if (first < 0) {
       return findings;
     }
-    double uniform = uniformLoss();
+    double uniform = LossGate.uniformLoss(context);
     double last = loss.mean((blocks - 1) * block, blocks * block);
     boolean recovered = last <= (1 - convergedDrop) * reference;
     long from = loss.step(first * block);

@@ -891,16 +891,7 @@ final class RootCauseAnalysis {
     if (first == null || saturated.size() < 2) {
       return;
     }
-    // the layers present in the trace, not every index up to the largest
-    List<String> hidden = new ArrayList<>();
-    for (Layer layer : context.layers()) {
-      String a = layer.activation();
-      if (layer.index() < context.layerCount() - 1
-          && a != null
-          && (a.equalsIgnoreCase("sigmoid") || a.equalsIgnoreCase("tanh"))) {
-        hidden.add(layer.name());
-      }
-    }
+    List<String> hidden = saturatingHiddenLayers();
     if (hidden.size() < 2 || !saturated.containsAll(hidden)) {
       return;
     }
@@ -919,15 +910,26 @@ final class RootCauseAnalysis {
             + " wider; and check that the inputs are standardized");
   }
 
+  /**
+   * The names of the sigmoid/tanh layers before the last one, over the layers the trace names (not
+   * every index up to the largest).
+   */
+  private List<String> saturatingHiddenLayers() {
+    List<String> hidden = new ArrayList<>();
+    for (Layer layer : context.layers()) {
+      String a = layer.activation();
+      if (layer.index() < context.layerCount() - 1
+          && a != null
+          && (a.equalsIgnoreCase("sigmoid") || a.equalsIgnoreCase("tanh"))) {
+        hidden.add(layer.name());
+      }
+    }
+    return hidden;
+  }
+
   private void vanishing() {
     for (Finding f : atLeastWarning(DetectorIds.VANISHING_GRADIENT)) {
-      int saturating = 0;
-      for (int i = 0; i < context.layerCount() - 1; i++) {
-        String a = context.layer(i).activation();
-        if (a != null && (a.equalsIgnoreCase("sigmoid") || a.equalsIgnoreCase("tanh"))) {
-          saturating++;
-        }
-      }
+      int saturating = saturatingHiddenLayers().size();
       String cause = "Vanishing gradients: " + causes.of(f);
       String fix =
           saturating >= 2
