@@ -64,6 +64,7 @@ import io.dlanalyze.trace.LayerInfo;
 import io.dlanalyze.trace.Phase;
 import io.dlanalyze.trace.TraceMetadata;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.EnumSet;
 import java.util.HashSet;
 import java.util.List;
@@ -655,6 +656,7 @@ final class RootCauseAnalysis {
       }
     }
     if (!coversEveryParameterLayer(unchanged)) {
+      someLayersNeverUpdate(unchanged);
       return;
     }
     OptionalDouble lr = learningRate();
@@ -671,6 +673,43 @@ final class RootCauseAnalysis {
         "Check that the optimizer steps with a non-zero learning rate: a schedule or warm-up that"
             + " rounds the rate to 0 (integer division), a missing optimizer.step(), or every"
             + " parameter frozen");
+  }
+
+  /**
+   * Two or more layers (not frozen in the metadata) whose weights never change from the first step,
+   * while the others train: one cause shared by several layers sits where the parameters are handed
+   * to the optimizer (parameter groups filtered by name or shape, a loop that sets requires_grad or
+   * trainable on the wrong layers), a model-level cause. One such layer keeps its own finding.
+   */
+  private void someLayersNeverUpdate(List<Finding> unchanged) {
+    Set<Integer> seen = new HashSet<>();
+    List<String> names = new ArrayList<>();
+    Finding anchor = null;
+    List<Finding> byLayer = new ArrayList<>(unchanged);
+    byLayer.sort(Comparator.comparingInt(Finding::layerIndex));
+    for (Finding f : byLayer) {
+      boolean frozen = metadata.layer(f.layerIndex()).map(LayerInfo::frozen).orElse(false);
+      if (!f.isModelLevel() && !frozen && seen.add(f.layerIndex())) {
+        names.add(f.layerName());
+        anchor = anchor == null ? f : anchor;
+      }
+    }
+    if (anchor == null || names.size() < 2) {
+      return;
+    }
+    offer(
+        anchor,
+        false,
+        format(
+            ROOT,
+            "%d layers are never updated: the weights of %s stayed the same from step %d while"
+                + " the other layers trained",
+            names.size(),
+            String.join(", ", names),
+            anchor.firstStep()),
+        "Check how the parameters reach the optimizer: parameter groups built by a filter on names"
+            + " or shapes that leaves these layers out, or a loop that sets requires_grad /"
+            + " trainable on the wrong layers");
   }
 
   private void numericalError() {
@@ -815,6 +854,30 @@ final class RootCauseAnalysis {
                 + "; "
                 + uncapitalizedMessage(why).replaceAll("[.]$", ""),
             lrFix(10) + format(ROOT, "; or use LeakyReLU in %s", f.layerName()));
+      } else if (real(f, INITIAL_ZERO_FRACTION) < 0.9
+          && f.firstStep() > firstStep()
+          && f.layerIndex() < context.layerCount() - 1) {
+        // Alive at the first step, dead later: an update killed the units. A hidden layer's
+        // construction did not change during the run; what trains it did (the learning rate,
+        // the scale of the inputs, gradients that are never reset, a penalty that dominates).
+        offer(
+            f,
+            false,
+            format(
+                ROOT,
+                "Units killed by training: the ReLU units of %s were alive at the first step (%s"
+                    + " zero) and died from step %d (%s zero for %d steps), from an update, not"
+                    + " from how the layer was built",
+                f.layerName(),
+                Numbers.percent(real(f, INITIAL_ZERO_FRACTION)),
+                f.firstStep(),
+                Numbers.percent(real(f, MEAN_ZERO_FRACTION)),
+                number(f, RUN_STEPS)),
+            lrFix(10)
+                + "; check that the inputs are scaled, that the gradients are reset every step and"
+                + " that no penalty dominates the loss; LeakyReLU in "
+                + f.layerName()
+                + " would hide the symptom, not the cause");
       } else if (coversEveryParameterLayer(atLeastWarning(DetectorIds.DYING_RELU))
           && real(f, INITIAL_ZERO_FRACTION) >= 0.9) {
         offer(

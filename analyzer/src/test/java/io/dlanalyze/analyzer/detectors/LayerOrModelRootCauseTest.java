@@ -1,0 +1,128 @@
+package io.dlanalyze.analyzer.detectors;
+
+import static io.dlanalyze.analyzer.Analyses.analyze;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.dlanalyze.analyzer.AnalysisOptions;
+import io.dlanalyze.analyzer.RootCause;
+import io.dlanalyze.trace.MemoryTrace;
+import io.dlanalyze.trace.MemoryTrace.Stats;
+import io.dlanalyze.trace.Phase;
+import io.dlanalyze.trace.TraceMetadata;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Root causes (engine.RootCauseAnalysis) that decide between one layer and the model from when and
+ * where the layers failed: ReLU units that died during training, and several layers that never
+ * change.
+ */
+class LayerOrModelRootCauseTest {
+  private static RootCause rootCause(MemoryTrace.Builder trace) {
+    return analyze(trace.build(), AnalysisOptions.defaults()).rootCause();
+  }
+
+  /**
+   * Three ReLU layers and a linear output; layer {@code dying} is {@code startZero} zeros at first
+   * and all zeros from step {@code from}.
+   */
+  private static MemoryTrace.Builder dying(int dying, double startZero, int from) {
+    return MemoryTrace.scripted(200)
+        .meta(TraceMetadata.LEARNING_RATE, "0.01")
+        .meta(TraceMetadata.OPTIMIZER, "SGD")
+        .layer("fc1", "relu")
+        .layer("fc2", "relu")
+        .layer("fc3", "relu")
+        .layer("out", "Linear", "relu", 1)
+        .flatLoss()
+        .everyLayer(
+            Phase.ACTIVATION,
+            (step, layer) ->
+                Stats.of(0.3, 0.4)
+                    .withZero(layer == dying ? (step >= from ? 1.0 : startZero) : 0.5))
+        .everyLayer(
+            Phase.BACKWARD,
+            (step, layer) ->
+                Stats.of(0, 0.01)
+                    .withZero(layer == dying ? (step >= from ? 1.0 : startZero) : 0.5));
+  }
+
+  @Test
+  void hiddenReluUnits_aliveAtTheStart_diedDuringTraining_isAModelLevelCause() {
+    RootCause root = rootCause(dying(1, 0.5, 60));
+
+    assertThat(root.scope()).isEqualTo(RootCause.MODEL);
+    assertThat(root.symptom()).isEqualTo("dead_or_zero");
+    assertThat(root.cause())
+        .startsWith(
+            "Units killed by training: the ReLU units of fc2 were alive at the first step (50.0%"
+                + " zero) and died from step 60");
+    assertThat(root.suggestedFix())
+        .startsWith("Lower the learning rate from 0.01 to about 0.001")
+        .contains("LeakyReLU in fc2 would hide the symptom");
+  }
+
+  @Test
+  void hiddenReluUnits_deadFromTheFirstStep_stayTheLayersFault() {
+    // A layer that starts dead (a large negative bias) was built wrong: its own construction.
+    RootCause root = rootCause(dying(1, 1.0, 0));
+
+    assertThat(root.scope()).isEqualTo(RootCause.LAYER);
+    assertThat(root.layerName()).isEqualTo("fc2");
+    assertThat(root.cause()).startsWith("The ReLU units of fc2 died");
+  }
+
+  @Test
+  void aReluOutputLayer_thatDiesDuringTraining_staysTheLayersFault() {
+    // A ReLU on the output cuts the targets below 0 whatever trains it.
+    RootCause root = rootCause(dying(3, 0.5, 60));
+
+    assertThat(root.scope()).isEqualTo(RootCause.LAYER);
+    assertThat(root.layerName()).isEqualTo("out");
+  }
+
+  /** Three layers with weights; {@code changing} says which move; {@code frozen} declares fc1. */
+  private static MemoryTrace.Builder weights(boolean frozenFirst, boolean... changing) {
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(150)
+            .meta(TraceMetadata.OPTIMIZER, "AdamW")
+            .meta(TraceMetadata.LEARNING_RATE, "3e-4");
+    (frozenFirst ? trace.frozenLayer("conv1", "relu") : trace.layer("conv1", "relu"))
+        .layer("conv2", "relu")
+        .layer("head", "linear")
+        .flatLoss()
+        .everyLayer(
+            Phase.WEIGHT,
+            (step, layer) -> Stats.of(0.01 + (changing[layer] ? 1e-3 * Math.sin(step) : 0), 0.1))
+        .everyLayer(
+            Phase.GRADIENT, (step, layer) -> Stats.norm(0.5 * (1 + 0.1 * Math.sin(step + layer))));
+    return trace;
+  }
+
+  @Test
+  void twoLayersNeverUpdated_whileTheOthersTrain_isAModelLevelCause() {
+    RootCause root = rootCause(weights(false, false, false, true));
+
+    assertThat(root.scope()).isEqualTo(RootCause.MODEL);
+    assertThat(root.symptom()).isEqualTo("unchanged_values");
+    assertThat(root.cause())
+        .startsWith(
+            "2 layers are never updated: the weights of conv1, conv2 stayed the same from step 0"
+                + " while the other layers trained");
+    assertThat(root.suggestedFix()).startsWith("Check how the parameters reach the optimizer");
+  }
+
+  @Test
+  void oneLayerNeverUpdated_keepsItsOwnFinding() {
+    RootCause root = rootCause(weights(false, false, true, true));
+
+    assertThat(root.scope()).isEqualTo(RootCause.LAYER);
+    assertThat(root.layerName()).isEqualTo("conv1");
+  }
+
+  @Test
+  void aLayerFrozenInTheMetadata_isNotCountedAmongTheLayersLeftOut() {
+    RootCause root = rootCause(weights(true, false, false, true));
+
+    assertThat(root.cause()).doesNotContain("layers are never updated");
+  }
+}
