@@ -1,5 +1,6 @@
 package io.dlanalyze.analyzer;
 
+import io.dlanalyze.analyzer.detectors.BatchOrderDetector;
 import io.dlanalyze.analyzer.detectors.DeadOrZeroDetector;
 import io.dlanalyze.analyzer.detectors.DeepLocalizeDetector;
 import io.dlanalyze.analyzer.detectors.DyingReluDetector;
@@ -79,6 +80,7 @@ public final class BuiltInDetectors {
               AnalysisMode.DEFAULT),
           DetectorInfo.of(
               LossDivergenceDetector.class, LossDivergenceDetector::new, AnalysisMode.DEFAULT),
+          DetectorInfo.of(BatchOrderDetector.class, BatchOrderDetector::new, AnalysisMode.DEFAULT),
           DetectorInfo.of(
               DeepLocalizeDetector.class, DeepLocalizeDetector::new, AnalysisMode.DEEPLOCALIZE));
 

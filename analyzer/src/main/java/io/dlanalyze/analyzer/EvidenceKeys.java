@@ -96,6 +96,9 @@ public final class EvidenceKeys {
   public static final EvidenceKey<Double> INITIAL_LOSS = real("initial_loss");
   public static final EvidenceKey<Double> UNIFORM_LOSS = real("uniform_loss");
   public static final EvidenceKey<Double> RATIO = real("ratio");
+  public static final EvidenceKey<Double> DISPERSION = real("dispersion");
+  public static final EvidenceKey<Long> ACCURACY_PAIRS = count("accuracy_pairs");
+  public static final EvidenceKey<Long> BATCH_SIZE = count("batch_size");
   public static final EvidenceKey<Double> REFERENCE_LOSS = real("reference_loss");
   public static final EvidenceKey<Long> BLOCKS_ABOVE = count("blocks_above");
   public static final EvidenceKey<Double> LAST_BLOCK_LOSS = real("last_block_loss");

@@ -408,6 +408,21 @@ public final class Thresholds {
           "Median step of the climbing gradient norm over the second half of its climb, as a share"
               + " of the norm, for gradients that accumulate across steps");
 
+  /**
+   * How many times the batch-to-batch variance of the accuracy must exceed what sampling a batch
+   * explains (a binomial over the batch size, around the local accuracy) for the batches to count
+   * as not random samples of the data. The highest of a healthy dev run is 2.29; the default sits
+   * 2x above it (docs/evaluation.md#calibration).
+   */
+  public static final Threshold BATCH_DISPERSION =
+      Threshold.real(
+          "batch-dispersion",
+          4.6,
+          0,
+          1e300,
+          "Batch-to-batch variance of the accuracy, as a multiple of a binomial's over the batch"
+              + " size, at or above which the batches are not random samples (unshuffled data)");
+
   private static final List<Threshold> ALL =
       List.of(
           WINDOW,
@@ -445,7 +460,8 @@ public final class Thresholds {
           DIVERGENCE_RATIO,
           ACCUMULATION_GROWTH,
           ACCUMULATION_DRAWDOWN,
-          ACCUMULATION_STEP);
+          ACCUMULATION_STEP,
+          BATCH_DISPERSION);
 
   private Thresholds() {}
 

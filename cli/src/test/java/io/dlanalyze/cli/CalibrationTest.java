@@ -55,7 +55,8 @@ class CalibrationTest {
       double divergencePeak,
       boolean nonFinite,
       double batchNormExcess,
-      double collapsedShare) {}
+      double collapsedShare,
+      double batchDispersion) {}
 
   private static final List<Run> HEALTHY_DEV = new ArrayList<>();
 
@@ -99,6 +100,7 @@ class CalibrationTest {
       double[] l2s = null;
       boolean nonFinite = false;
       List<Double> rates = new ArrayList<>();
+      TreeMap<Long, Double> accuracies = new TreeMap<>();
       // trainable batch normalization layers of unknown mode: the RMS of their parameters, the
       // largest output RMS over it (at least 1)
       Map<Integer, Double> batchNormScale = new TreeMap<>();
@@ -133,6 +135,9 @@ class CalibrationTest {
           }
           if (phase == Phase.LEARNING_RATE && Double.isFinite(means[i])) {
             rates.add(means[i]);
+          }
+          if (phase == Phase.ACCURACY && means[i] >= 0 && means[i] <= 1) {
+            accuracies.put(steps[i], means[i]);
           }
           Double scale = batchNormScale.get(layers[i]);
           if (scale != null && Double.isFinite(means[i])) {
@@ -212,7 +217,8 @@ class CalibrationTest {
           divergencePeak(losses.values(), loss, classes),
           nonFinite,
           batchNormExcess,
-          collapsedShare(rates));
+          collapsedShare(rates),
+          batchDispersion(accuracies.values(), metadata.batchSize().orElse(0)));
     }
   }
 
@@ -241,6 +247,40 @@ class CalibrationTest {
       peak = Math.max(peak, sum / block);
     }
     return peak / start;
+  }
+
+  /**
+   * Half the squared change of the accuracy between consecutive recorded batches, over the variance
+   * of a binomial share of {@code batchSize} examples around the local accuracy (the mean of the 11
+   * accuracies centred on each batch), summed over the pairs whose local accuracy is in (0.15,
+   * 0.85); NaN with fewer than 20 such pairs: what batch-order compares with {@code
+   * batch-dispersion}.
+   */
+  private static double batchDispersion(java.util.Collection<Double> accuracies, int batchSize) {
+    double[] a = accuracies.stream().mapToDouble(Double::doubleValue).toArray();
+    if (batchSize <= 0) {
+      return Double.NaN;
+    }
+    double observed = 0;
+    double expected = 0;
+    int pairs = 0;
+    for (int i = 6; i + 5 < a.length; i++) {
+      double local = (centred(a, i - 1) + centred(a, i)) / 2;
+      if (local > 0.15 && local < 0.85) {
+        observed += (a[i] - a[i - 1]) * (a[i] - a[i - 1]) / 2;
+        expected += local * (1 - local) / batchSize;
+        pairs++;
+      }
+    }
+    return pairs >= 20 ? observed / expected : Double.NaN;
+  }
+
+  private static double centred(double[] a, int center) {
+    double sum = 0;
+    for (int j = center - 5; j <= center + 5; j++) {
+      sum += a[j];
+    }
+    return sum / 11;
   }
 
   /**
@@ -346,6 +386,15 @@ class CalibrationTest {
     double worst = max(HEALTHY_DEV.stream().mapToDouble(Run::initialLossRatio).toArray());
     assertThat(worst).as("some healthy dev classifier has a first loss").isPositive();
     assertThat(Thresholds.INITIAL_LOSS_RATIO.defaultValue()).isGreaterThanOrEqualTo(2 * worst);
+  }
+
+  @Test
+  void batchDispersion_sitsAtLeastTwiceAboveEveryHealthyDevRun() {
+    double[] measured =
+        HEALTHY_DEV.stream().mapToDouble(Run::batchDispersion).filter(Double::isFinite).toArray();
+    assertThat(measured.length).as("healthy dev runs with a per-batch accuracy").isGreaterThan(100);
+    assertThat(Thresholds.BATCH_DISPERSION.defaultValue())
+        .isGreaterThanOrEqualTo(2 * max(measured));
   }
 
   @Test

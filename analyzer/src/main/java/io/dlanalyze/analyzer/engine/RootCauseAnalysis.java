@@ -136,6 +136,7 @@ final class RootCauseAnalysis {
     updateBlewUp();
     confidentlyWrongOnUnscaledInputs();
     numericalError();
+    unshuffledBatches();
     // After the numerical errors: stacked linear layers make a weak model, they do not make NaN.
     missingActivation();
     unnormalizedInputs();
@@ -710,6 +711,23 @@ final class RootCauseAnalysis {
         "Check how the parameters reach the optimizer: parameter groups built by a filter on names"
             + " or shapes that leaves these layers out, or a loop that sets requires_grad /"
             + " trainable on the wrong layers");
+  }
+
+  /**
+   * Batches that are not random samples of the data (batch-order): the order of the training data,
+   * a model-level cause that the swings of the loss, and units that die under them, follow from.
+   */
+  private void unshuffledBatches() {
+    for (Finding f : atLeastWarning(DetectorIds.BATCH_ORDER)) {
+      offer(
+          f,
+          false,
+          "Training data not shuffled: " + uncapitalizedMessage(f),
+          "Shuffle the training set every epoch: DataLoader(..., shuffle=True) in PyTorch;"
+              + " model.fit(..., shuffle=True) on arrays, or dataset.shuffle(buffer) before"
+              + " .batch() with a buffer as large as the data, in Keras; and never sort the data by"
+              + " label before batching");
+    }
   }
 
   private void numericalError() {

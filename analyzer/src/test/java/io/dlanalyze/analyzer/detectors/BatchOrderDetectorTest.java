@@ -1,0 +1,118 @@
+package io.dlanalyze.analyzer.detectors;
+
+import static io.dlanalyze.analyzer.Analyses.analyze;
+import static io.dlanalyze.analyzer.Analyses.findings;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.data.Offset.offset;
+
+import io.dlanalyze.analyzer.AnalysisOptions;
+import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.RootCause;
+import io.dlanalyze.analyzer.Symptom;
+import io.dlanalyze.analyzer.Thresholds;
+import io.dlanalyze.trace.MemoryTrace;
+import io.dlanalyze.trace.MemoryTrace.Stats;
+import io.dlanalyze.trace.Phase;
+import io.dlanalyze.trace.TraceMetadata;
+import java.util.List;
+import java.util.Random;
+import java.util.function.LongToDoubleFunction;
+import org.junit.jupiter.api.Test;
+
+class BatchOrderDetectorTest {
+  private static final String ID = "batch-order";
+
+  /** A classifier of 120 steps whose per-batch accuracy is {@code accuracy(step)}. */
+  private static MemoryTrace.Builder run(String batchSize, LongToDoubleFunction accuracy) {
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(120)
+            .layer("fc1", "relu")
+            .layer("out", "linear")
+            .healthyLoss()
+            .model(Phase.ACCURACY, step -> Stats.scalar(accuracy.applyAsDouble(step)));
+    return batchSize == null ? trace : trace.meta(TraceMetadata.BATCH_SIZE, batchSize);
+  }
+
+  /** Batches of 32 drawn at random from data the model gets right with probability 0.6. */
+  private static double shuffled(long step) {
+    Random random = new Random(step * 7919 + 17);
+    int right = 0;
+    for (int i = 0; i < 32; i++) {
+      right += random.nextDouble() < 0.6 ? 1 : 0;
+    }
+    return right / 32.0;
+  }
+
+  /**
+   * Batches of one class each, in runs of four batches per class: the model predicts the class it
+   * saw last, right on most batches of a run and wrong on the first of the next.
+   */
+  private static double sorted(long step) {
+    return step % 4 == 0 ? 0.05 : 0.9;
+  }
+
+  @Test
+  void batchesOfOneClassEach_areNotRandomSamples() {
+    List<Finding> found = findings(run("32", BatchOrderDetectorTest::sorted), ID);
+
+    assertThat(found).hasSize(1);
+    Finding f = found.get(0);
+    assertThat(f.symptom()).isEqualTo(Symptom.OSCILLATION);
+    assertThat(f.isModelLevel()).isTrue();
+    assertThat((double) f.evidence().get("dispersion")).isGreaterThan(4.6);
+    assertThat(f.evidence().get("batch_size")).isEqualTo(32L);
+    assertThat(f.message()).contains("drawing 32 examples at random");
+  }
+
+  @Test
+  void randomBatches_varyAsSamplingExplains() {
+    MemoryTrace.Builder trace = run("32", BatchOrderDetectorTest::shuffled);
+
+    assertThat(findings(trace, ID)).isEmpty();
+  }
+
+  @Test
+  void theStatistic_isNearOneForRandomBatches_andNearTheBatchSizeForOneClassBatches() {
+    // At threshold 0 every judged run has a finding, which carries the ratio.
+    AnalysisOptions everything =
+        AnalysisOptions.builder().set(Thresholds.BATCH_DISPERSION, 0).build();
+    Finding random =
+        analyze(run("32", BatchOrderDetectorTest::shuffled).build(), everything).findings().stream()
+            .filter(f -> f.detector().equals(ID))
+            .findFirst()
+            .orElseThrow();
+    assertThat((double) random.evidence().get("dispersion")).isCloseTo(1.0, offset(0.4));
+
+    Finding oneClass =
+        analyze(run("32", step -> step % 2 == 0 ? 0.0 : 1.0).build(), everything)
+            .findings()
+            .stream()
+            .filter(f -> f.detector().equals(ID))
+            .findFirst()
+            .orElseThrow();
+    assertThat((double) oneClass.evidence().get("dispersion")).isCloseTo(64.0, offset(1.0));
+  }
+
+  @Test
+  void withoutTheBatchSize_nothingIsJudged() {
+    assertThat(findings(run(null, BatchOrderDetectorTest::sorted), ID)).isEmpty();
+  }
+
+  @Test
+  void anAccuracyNearOneOrZero_isNotJudged() {
+    // A model right on 99% of every batch: the binomial variance is too small to compare with.
+    assertThat(findings(run("32", step -> step % 2 == 0 ? 0.97 : 1.0), ID)).isEmpty();
+  }
+
+  @Test
+  void theRootCause_isTheDataOrder_atModelScope() {
+    RootCause root =
+        analyze(run("32", BatchOrderDetectorTest::sorted).build(), AnalysisOptions.defaults())
+            .rootCause();
+
+    assertThat(root.scope()).isEqualTo(RootCause.MODEL);
+    assertThat(root.symptom()).isEqualTo("oscillation");
+    assertThat(root.cause()).startsWith("Training data not shuffled: the accuracy changed");
+    assertThat(root.suggestedFix()).startsWith("Shuffle the training set every epoch");
+  }
+}
