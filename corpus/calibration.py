@@ -746,6 +746,60 @@ def space_keras_aug_digits(rng):
     return Config(args, "classification", "cnn", classes=10)
 
 
+def space_pt_multilabel_tags(rng):
+    bs = rng.choice([16, 32, 64])
+    momentum = rng.random() < 0.3
+    # RMSprop with momentum 0.9 takes steps about ten times as long: a lower range
+    lr = log_uniform(rng, *((3e-4, 1e-3) if momentum else (5e-4, 3e-3)))
+    args = ["--lr", fmt(lr), "--batch-size", str(bs),
+            "--hidden", rng.choice(["64,64", "128,64", "32", "64,64,64"]),
+            "--dropout", rng.choice(["0", "0.1", "0.2"]),
+            "--alpha", rng.choice(["0.99", "0.9"])]
+    if momentum:
+        args += ["--momentum", "0.9"]
+    if rng.random() < 0.3:
+        args += ["--l2", "1e-4"]
+    args += ["--epochs", str(epochs_for(rng, 1600, bs, steps=(250, 800), lo=6, hi=12)),
+             "--seed", str(rng.randrange(10))]
+    # the accuracy is the Hamming score of six tags: predicting no tag is right on the 62% of
+    # (document, tag) decisions whose tag is absent, the chance level here
+    return Config(args, "classification", "mlp", chance=0.62)
+
+
+def space_pt_char_lm(rng):
+    opt = rng.choice(["sgd", "sgd", "adam"])
+    bs = rng.choice([16, 32])
+    if opt == "sgd":
+        args = ["--lr", fmt(log_uniform(rng, 10, 30)),
+                "--clip", rng.choice(["0.25", "0.5"])]
+    else:
+        args = ["--optimizer", "adam", "--lr", fmt(log_uniform(rng, 2e-3, 5e-3)), "--clip", "1"]
+    args += ["--batch-size", str(bs), "--nhid", str(rng.choice([64, 96, 128])),
+             "--emsize", str(rng.choice([16, 32])),
+             "--dropout", rng.choice(["0", "0.1", "0.2"]),
+             "--epochs", str(rng.choice([3, 4]) if bs == 32 else 3),
+             "--seed", str(rng.randrange(10))]
+    # next-character accuracy over 27 characters; a model that learned nothing predicts the
+    # most frequent one, a space (0.15 of the characters)
+    return Config(args, "classification", "lstm", classes=27, chance=0.15)
+
+
+def space_pt_siamese_digits(rng):
+    loss = rng.choice(["triplet", "triplet", "contrastive"])
+    opt = rng.choice(["adam", "momentum", "sgd"])
+    bs = rng.choice([16, 32, 64])
+    lr = log_uniform(rng, *{"adam": (5e-4, 3e-3), "momentum": (0.005, 0.03),
+                            "sgd": (0.02, 0.1)}[opt])
+    args = ["--loss", loss, "--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--dim", str(rng.choice([16, 32])), "--channels", str(rng.choice([8, 16]))]
+    if loss == "triplet" and rng.random() < 0.3:
+        args += ["--margin", "1.0"]
+    args += ["--epochs", str(epochs_for(rng, 1437, bs, steps=(250, 600), lo=5, hi=8)),
+             "--seed", str(rng.randrange(10))]
+    # the accuracy is that of triplets or pairs judged by their distances: chance 0.5
+    return Config(args, "classification", "cnn", classes=2)
+
+
 SPACES = {
     "keras_aug_digits": space_keras_aug_digits,
     "keras_cnn": space_keras_cnn,
@@ -763,16 +817,19 @@ SPACES = {
     "keras_weighted_tabular": space_keras_weighted_tabular,
     "keras_window_forecast": space_keras_window_forecast,
     "pt_autoencoder": space_pt_autoencoder,
+    "pt_char_lm": space_pt_char_lm,
     "pt_cnn": space_pt_cnn,
     "pt_config_mlp": space_pt_config_mlp,
     "pt_gru_forecast": space_pt_gru_forecast,
     "pt_lightning_cnn": space_pt_lightning_cnn,
     "pt_mlp": space_pt_mlp,
+    "pt_multilabel_tags": space_pt_multilabel_tags,
     "pt_resmlp": space_pt_resmlp,
     "pt_rnn": space_pt_rnn,
     "pt_seq_accum": space_pt_seq_accum,
     "pt_seqcls_collate": space_pt_seqcls_collate,
     "pt_sig1d_resnet": space_pt_sig1d_resnet,
+    "pt_siamese_digits": space_pt_siamese_digits,
     "pt_signal_regression": space_pt_signal_regression,
     "pt_tabtrain": space_pt_tabtrain,
     "pt_tabular_modules": space_pt_tabular_modules,
