@@ -138,8 +138,9 @@ CASES = [
                "Humbatova et al. 2020: wrong weight initialization",
      "bug": "embeddings_initializer='zeros' on both factor tables: the gradient of the dot "
             "product with respect to each table is the other table, zero, so the factors never "
-            "leave zero and only the two bias embeddings learn; validation MSE 0.0733 (RMSE "
-            "1.08 stars, the mean rating's 1.23) against 0.0246 (0.60 stars)",
+            "leave zero and only the two bias embeddings learn; the training MSE falls only from "
+            "0.087 to 0.072 and the validation MSE is 0.0811 (RMSE 1.14 stars, the mean "
+            "rating's 1.23) against 0.0246 (0.60 stars)",
      "fix": "embeddings_initializer='he_normal' (the example's)",
      "symptom": "dead_or_zero", "acceptable_symptoms": ["unchanged_values", "not_learning"],
      "root_cause": "model",
