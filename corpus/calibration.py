@@ -798,15 +798,63 @@ def space_pt_siamese_digits(rng):
              "--seed", str(rng.randrange(10))]
     # the accuracy is that of triplets or pairs judged by their distances: chance 0.5
     return Config(args, "classification", "cnn", classes=2)
+def space_keras_matfact_recsys(rng):
+    opt = rng.choice(["adam", "adam", "rmsprop"])
+    bs = rng.choice([64, 128, 256])
+    lr = log_uniform(rng, *{"adam": (5e-3, 2e-2), "rmsprop": (1e-2, 2e-2)}[opt])
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--factors", str(rng.choice([8, 16, 32])), "--l2", rng.choice(["1e-6", "1e-5"]),
+            "--output", rng.choice(["sigmoid", "sigmoid", "linear"])]
+    # about 11000 training ratings
+    args += ["--epochs", str(epochs_for(rng, 11000, bs, steps=(250, 1000), lo=5, hi=8)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "regression", baseline=("ratings", {"seed": int(args[-1])}))
+
+
+def space_keras_custom_layers(rng):
+    data = rng.choice(["quantiles", "quantiles", "wine"])
+    opt = rng.choice(["adam", "rmsprop", "nadam", "momentum"])
+    bs = rng.choice([16, 32, 64])
+    lr = log_uniform(rng, *{"adam": (1e-3, 4e-3), "rmsprop": (1e-3, 3e-3),
+                            "nadam": (1e-3, 3e-3), "momentum": (0.02, 0.06)}[opt])
+    args = ["--data", data, "--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--width", str(rng.choice([32, 64, 128])), "--depth", str(rng.choice([2, 2, 3])),
+            "--activation", rng.choice(["relu", "relu", "elu"]),
+            "--smoothing", rng.choice(["0", "0.05", "0.1"])]
+    if rng.random() < 0.3:
+        args += ["--scale"]
+    rows = 1200 if data == "quantiles" else 142
+    args += ["--epochs", str(epochs_for(rng, rows, bs, steps=(150, 600), lo=12, hi=40)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "mlp", classes=3)
+
+
+def space_keras_conv_dae(rng):
+    loss = rng.choice(["binary_crossentropy", "mse"])
+    opt = rng.choice(["adam", "rmsprop", "nadam", "sgd"])
+    bs = rng.choice([16, 32, 64])
+    lr = log_uniform(rng, *{"adam": (1e-3, 4e-3), "rmsprop": (1e-3, 3e-3),
+                            "nadam": (1e-3, 3e-3), "sgd": (0.03, 0.1)}[opt])
+    args = ["--loss", loss, "--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--filters", str(rng.choice([8, 16, 32])), "--noise", rng.choice(["0.1", "0.2", "0.3"]),
+            "--patience", str(rng.choice([2, 3, 5]))]
+    args += ["--epochs", str(epochs_for(rng, 1437, bs, steps=(300, 700), lo=8, hi=16)),
+             "--seed", str(rng.randrange(10))]
+    variant = "bce" if loss == "binary_crossentropy" else "mse"
+    return Config(args, "regression", "autoencoder",
+                  baseline=("digits_autoencoder", {"variant": variant, "seed": int(args[-1])}))
 
 
 SPACES = {
     "keras_aug_digits": space_keras_aug_digits,
     "keras_cnn": space_keras_cnn,
     "keras_conv1d_text": space_keras_conv1d_text,
+    "keras_conv_dae": space_keras_conv_dae,
+    "keras_custom_layers": space_keras_custom_layers,
     "keras_custom_train_step": space_keras_custom_train_step,
     "keras_functional_gru": space_keras_functional_gru,
     "keras_lstm_text": space_keras_lstm_text,
+    "keras_matfact_recsys": space_keras_matfact_recsys,
     "keras_mlp": space_keras_mlp,
     "keras_pretrained_multitask": space_keras_pretrained_multitask,
     "keras_rnn": space_keras_rnn,
@@ -948,6 +996,14 @@ def baseline(kind, kw):
             y_tr += kwf.windows(values[:cut], hour[:cut], 48, 12, 3)[1]
             y_val += kwf.windows(values[cut:], hour[cut:], 48, 12, 3)[1]
         return _mse(np.array(y_val), float(np.mean(y_tr))), 0.0
+    if kind == "ratings":           # keras_matfact_recsys: the stars scaled to [0, 1]
+        sys.path.insert(0, DEV)
+        from sklearn.model_selection import train_test_split
+        import keras_matfact_recsys
+        _, _, stars = keras_matfact_recsys.ratings_log(kw["seed"])
+        y = ((stars - 1.0) / 4.0).astype("float32")
+        y_tr, y_val = train_test_split(y, test_size=0.2, random_state=kw["seed"])
+        return _mse(y_val, float(np.mean(y_tr))), 0.0
     if kind == "digits_autoencoder":
         x, y = common.load("digits")
         if kw["variant"] == "standard":
