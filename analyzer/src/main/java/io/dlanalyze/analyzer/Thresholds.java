@@ -353,7 +353,7 @@ public final class Thresholds {
   public static final Threshold DIVERGENCE_RATIO =
       Threshold.real(
           "divergence-ratio",
-          2.6,
+          2.8,
           1,
           1e300,
           "Highest block-mean loss, as a multiple of the starting loss, at or above which training"

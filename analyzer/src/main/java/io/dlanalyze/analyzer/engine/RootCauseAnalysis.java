@@ -101,6 +101,12 @@ import org.jspecify.annotations.Nullable;
 final class RootCauseAnalysis {
   private static final int MAX_ALTERNATIVES = 3;
 
+  /**
+   * How far, as a share of the inputs' span, each end of the targets' range may lie from the
+   * inputs' for both to count as the same data.
+   */
+  private static final double SAME_SPAN = 0.05;
+
   private final List<Finding> findings;
   private final AnalysisContext context;
   private final TraceMetadata metadata;
@@ -424,13 +430,16 @@ final class RootCauseAnalysis {
   /**
    * Unnormalized inputs whose range also covers the targets (an autoencoder, or a model that
    * predicts its own inputs): one data-scaling fix repairs both, so it comes before the output
-   * layer's range.
+   * layer's range. Inputs that blew up the first layer (input-range at warning) need only cover the
+   * targets; inputs out of range at info must span the same range as the targets, each end within
+   * {@link #SAME_SPAN} of the inputs' span: the same data, read and predicted.
    */
   private void dataScale() {
     Finding inputs = strongest(DetectorIds.INPUT_RANGE);
-    if (inputs == null || !inputs.severity().atLeast(Severity.WARNING)) {
+    if (inputs == null) {
       return;
     }
+    boolean blewUp = inputs.severity().atLeast(Severity.WARNING);
     for (Finding f : atLeastWarning(DetectorIds.TARGET_RANGE)) {
       if (f.evidence().get(TARGET_RULE) != TargetRule.TARGETS_OUTSIDE_ACTIVATION_RANGE) {
         continue;
@@ -439,8 +448,17 @@ final class RootCauseAnalysis {
       double inMax = real(inputs, INPUT_MAX);
       double tMin = real(f, TARGET_MIN);
       double tMax = real(f, TARGET_MAX);
-      double slack = 1e-6 * Math.max(1, Math.abs(inMax - inMin));
-      if (tMin >= inMin - slack && tMax <= inMax + slack) {
+      double span = Math.abs(inMax - inMin);
+      double slack = 1e-6 * Math.max(1, span);
+      boolean within = tMin >= inMin - slack && tMax <= inMax + slack;
+      // The targets span what the inputs span: the same data are read and predicted (an
+      // autoencoder, a forecaster of its own inputs), so their scale is the fault even when the
+      // first layer took it without blowing up.
+      boolean sameData =
+          span > 0
+              && Math.abs(tMin - inMin) <= SAME_SPAN * span
+              && Math.abs(tMax - inMax) <= SAME_SPAN * span;
+      if ((blewUp && within) || sameData) {
         offer(
             f,
             false,
@@ -874,10 +892,13 @@ final class RootCauseAnalysis {
             lrFix(10) + format(ROOT, "; or use LeakyReLU in %s", f.layerName()));
       } else if (real(f, INITIAL_ZERO_FRACTION) < 0.9
           && f.firstStep() > firstStep()
-          && f.layerIndex() < context.layerCount() - 1) {
-        // Alive at the first step, dead later: an update killed the units. A hidden layer's
-        // construction did not change during the run; what trains it did (the learning rate,
-        // the scale of the inputs, gradients that are never reset, a penalty that dominates).
+          && f.layerIndex() < context.layerCount() - 1
+          && runInTrouble()) {
+        // Alive at the first step, dead later, in a run that went wrong as a whole: an update
+        // killed the units. A hidden layer's construction did not change during the run; what
+        // trains it did (the learning rate, the scale of the inputs, gradients that are never
+        // reset, a penalty that dominates). In a run that is otherwise fine, the layer is the
+        // place to look.
         offer(
             f,
             false,
@@ -1272,6 +1293,16 @@ final class RootCauseAnalysis {
         return true;
       }
       if (a == null && context.layerCount() > 1) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** True when a model-level finding (the loss, the accuracy, the inputs...) is warning or more. */
+  private boolean runInTrouble() {
+    for (Finding f : findings) {
+      if (f.isModelLevel() && f.severity().atLeast(Severity.WARNING)) {
         return true;
       }
     }

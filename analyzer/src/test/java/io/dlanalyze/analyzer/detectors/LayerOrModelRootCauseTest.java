@@ -22,8 +22,8 @@ class LayerOrModelRootCauseTest {
   }
 
   /**
-   * Three ReLU layers and a linear output; layer {@code dying} is {@code startZero} zeros at first
-   * and all zeros from step {@code from}.
+   * Three ReLU layers and a ReLU output, under a loss that swings between 1 and 2; layer {@code
+   * dying} is {@code startZero} zeros at first and all zeros from step {@code from}.
    */
   private static MemoryTrace.Builder dying(int dying, double startZero, int from) {
     return MemoryTrace.scripted(200)
@@ -33,7 +33,7 @@ class LayerOrModelRootCauseTest {
         .layer("fc2", "relu")
         .layer("fc3", "relu")
         .layer("out", "Linear", "relu", 1)
-        .flatLoss()
+        .model(Phase.LOSS, step -> Stats.scalar(1.0 + (step / 20) % 2)) // swings: a run in trouble
         .everyLayer(
             Phase.ACTIVATION,
             (step, layer) ->
@@ -59,6 +59,27 @@ class LayerOrModelRootCauseTest {
     assertThat(root.suggestedFix())
         .startsWith("Lower the learning rate from 0.01 to about 0.001")
         .contains("LeakyReLU in fc2 would hide the symptom");
+  }
+
+  @Test
+  void hiddenReluUnits_thatDiedInARunThatIsOtherwiseFine_stayTheLayersFault() {
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(200)
+            .layer("fc1", "relu")
+            .layer("fc2", "relu")
+            .layer("out", "linear")
+            .healthyLoss()
+            .everyLayer(
+                Phase.ACTIVATION,
+                (step, layer) -> Stats.of(0.3, 0.4).withZero(layer == 1 && step >= 60 ? 1.0 : 0.5))
+            .everyLayer(
+                Phase.BACKWARD,
+                (step, layer) -> Stats.of(0, 0.01).withZero(layer == 1 && step >= 60 ? 1.0 : 0.5));
+
+    RootCause root = rootCause(trace);
+
+    assertThat(root.scope()).isEqualTo(RootCause.LAYER);
+    assertThat(root.layerName()).isEqualTo("fc2");
   }
 
   @Test

@@ -78,6 +78,47 @@ class RootCauseAnalysisTest {
     assertThat(root.alternatives()).isNotEmpty();
   }
 
+  /** A sigmoid output under MSE on raw pixels in [0, 16] whose inputs span {@code inputMax}. */
+  private static MemoryTrace.Builder rawTargets(double inputMax) {
+    return MemoryTrace.scripted(150)
+        .stepsPerEpoch(15)
+        .layer("enc", "relu")
+        .layer("dec", "sigmoid")
+        .meta(TraceMetadata.LOSS, "mse")
+        .meta(TraceMetadata.BATCH_SIZE, "20")
+        .model(
+            Phase.INPUT,
+            step -> new Stats(inputMax / 3, inputMax / 3, 0.0, inputMax, 1e3, 0.3, 1280L))
+        .model(Phase.TARGET, step -> new Stats(5.3, 5.9, 0.0, 16.0, 1e3, 0.3, 1280L))
+        .model(Phase.LOSS, step -> Stats.scalar(40 + 0.5 * Math.sin(step)))
+        .stream(Phase.FORWARD, 0, step -> Stats.of(0.8, 1.2))
+        .stream(Phase.FORWARD, 1, step -> Stats.of(14, 3))
+        .stream(Phase.ACTIVATION, 1, step -> Stats.of(0.99999, 1e-5).withNumel(1280));
+  }
+
+  @Test
+  void targetsThatSpanTheInputs_outOfTheOutputsRange_areUnscaledData() {
+    // An autoencoder on raw pixels: what it reads is what it must produce.
+    RootCause root = analyze(rawTargets(16).build(), AnalysisOptions.defaults()).rootCause();
+
+    assertThat(root.scope()).isEqualTo(RootCause.MODEL);
+    assertThat(root.cause())
+        .startsWith(
+            "The data are not scaled: the inputs range over [0, 16] and the targets over"
+                + " [0, 16]");
+    assertThat(root.suggestedFix())
+        .isEqualTo("Scale the inputs and the targets into [0, 1] (divide by 16)");
+  }
+
+  @Test
+  void targetsOnAnotherScaleThanTheInputs_blameTheOutputLayer() {
+    // The inputs reach 2500 (unscaled too, but other data): the output layer's range is the fault.
+    RootCause root = analyze(rawTargets(2500).build(), AnalysisOptions.defaults()).rootCause();
+
+    assertThat(root.scope()).isEqualTo(RootCause.LAYER);
+    assertThat(root.layerName()).isEqualTo("dec");
+  }
+
   @Test
   void linearRegressionAtTargetVariance_suggestsAHiddenLayer() {
     MemoryTrace.Builder trace =
