@@ -701,21 +701,12 @@ final class RootCauseAnalysis {
    * trainable on the wrong layers), a model-level cause. One such layer keeps its own finding.
    */
   private void someLayersNeverUpdate(List<Finding> unchanged) {
-    Set<Integer> seen = new HashSet<>();
-    List<String> names = new ArrayList<>();
-    Finding anchor = null;
-    List<Finding> byLayer = new ArrayList<>(unchanged);
-    byLayer.sort(Comparator.comparingInt(Finding::layerIndex));
-    for (Finding f : byLayer) {
-      boolean frozen = metadata.layer(f.layerIndex()).map(LayerInfo::frozen).orElse(false);
-      if (!f.isModelLevel() && !frozen && seen.add(f.layerIndex())) {
-        names.add(f.layerName());
-        anchor = anchor == null ? f : anchor;
-      }
-    }
-    if (anchor == null || names.size() < 2) {
+    List<Finding> layers = unfrozenLayers(unchanged);
+    if (layers.size() < 2) {
       return;
     }
+    List<String> names = names(layers);
+    Finding anchor = layers.get(0);
     offer(
         anchor,
         false,
@@ -838,7 +829,11 @@ final class RootCauseAnalysis {
       }
     }
     Finding dead = first(null, Symptom.DEAD_OR_ZERO);
-    if (dead == null || !coversEveryParameterLayer(constant)) {
+    if (dead == null) {
+      return;
+    }
+    if (!coversEveryParameterLayer(constant)) {
+      someLayersConstant(constant, dead);
       return;
     }
     offer(
@@ -852,6 +847,34 @@ final class RootCauseAnalysis {
             uncapitalizedMessage(dead)),
         "Initialize the weights randomly (He for ReLU, Glorot for tanh/sigmoid), not with zeros"
             + " or a constant");
+  }
+
+  /**
+   * Two or more layers (not frozen in the metadata) whose weights started with variance 0, with
+   * dead units: one initializer setting shared by several layers (embedding tables or kernels built
+   * with zeros), a model-level cause even when other layers were initialized randomly. One such
+   * layer keeps the per-layer rules.
+   */
+  private void someLayersConstant(List<Finding> constant, Finding dead) {
+    List<String> names = names(unfrozenLayers(constant));
+    if (names.size() < 2) {
+      return;
+    }
+    offer(
+        dead,
+        false,
+        format(
+            ROOT,
+            "Initialization: the weights of %d layers (%s) started with variance 0 (zeros or a"
+                + " constant), so their units are identical and get identical or zero gradients;"
+                + " %s",
+            names.size(),
+            String.join(", ", names),
+            uncapitalizedMessage(dead)),
+        "Initialize the weights of "
+            + String.join(", ", names)
+            + " randomly (a small normal or uniform for embeddings, He for ReLU, Glorot for"
+            + " tanh/sigmoid), not with zeros or a constant");
   }
 
   private void dyingRelu() {
@@ -1297,6 +1320,32 @@ final class RootCauseAnalysis {
       }
     }
     return false;
+  }
+
+  /**
+   * One finding per layer named by {@code found} (the first), in layer order, leaving out
+   * model-level findings and layers frozen in the metadata.
+   */
+  private List<Finding> unfrozenLayers(List<Finding> found) {
+    List<Finding> byLayer = new ArrayList<>(found);
+    byLayer.sort(Comparator.comparingInt(Finding::layerIndex));
+    Set<Integer> seen = new HashSet<>();
+    List<Finding> out = new ArrayList<>();
+    for (Finding f : byLayer) {
+      boolean frozen = metadata.layer(f.layerIndex()).map(LayerInfo::frozen).orElse(false);
+      if (!f.isModelLevel() && !frozen && seen.add(f.layerIndex())) {
+        out.add(f);
+      }
+    }
+    return out;
+  }
+
+  private static List<String> names(List<Finding> layers) {
+    List<String> names = new ArrayList<>();
+    for (Finding f : layers) {
+      names.add(f.layerName());
+    }
+    return names;
   }
 
   /** True when a model-level finding (the loss, the accuracy, the inputs...) is warning or more. */

@@ -171,6 +171,52 @@ class MetadataRootCauseTest {
     assertThat(root.cause()).doesNotStartWith("Initialization: the weights of all");
   }
 
+  /**
+   * Two embedding tables and a bias layer; the first {@code zeroLayers} start (and stay) at zero,
+   * and their outputs are all zero.
+   */
+  private static MemoryTrace.Builder zeroTables(int zeroLayers) {
+    return MemoryTrace.scripted(150)
+        .layer("item_embedding", "Embedding", "linear")
+        .layer("user_embedding", "Embedding", "linear")
+        .layer("bias", "Embedding", "sigmoid")
+        .flatLoss()
+        .everyLayer(
+            Phase.WEIGHT,
+            (step, layer) ->
+                layer < zeroLayers ? Stats.of(0, 0).withZero(1.0) : Stats.of(1e-3 * step, 0.03))
+        .everyLayer(
+            Phase.ACTIVATION,
+            (step, layer) ->
+                layer < zeroLayers ? Stats.of(0, 0).withZero(1.0) : Stats.of(0.5, 0.01))
+        .everyLayer(
+            Phase.GRADIENT,
+            (step, layer) ->
+                layer < zeroLayers ? Stats.of(0, 0).withZero(1.0) : Stats.of(1e-4, 1e-3));
+  }
+
+  @Test
+  void twoLayersInitializedToZero_withDeadOutputs_isAModelLevelInitializationCause() {
+    RootCause root = rootCause(zeroTables(2));
+
+    assertThat(root.scope()).isEqualTo(RootCause.MODEL);
+    assertThat(root.symptom()).isEqualTo("dead_or_zero");
+    assertThat(root.cause())
+        .startsWith(
+            "Initialization: the weights of 2 layers (item_embedding, user_embedding) started"
+                + " with variance 0");
+    assertThat(root.suggestedFix())
+        .startsWith("Initialize the weights of item_embedding, user_embedding randomly");
+  }
+
+  @Test
+  void oneLayerInitializedToZero_keepsThePerLayerRules() {
+    RootCause root = rootCause(zeroTables(1));
+
+    assertThat(root.cause()).doesNotStartWith("Initialization:");
+    assertThat(root.layerName()).isEqualTo("item_embedding");
+  }
+
   /** Raw pixels that blow up the first layer; fc1's units die from step 60 when {@code dying}. */
   private static MemoryTrace.Builder rawPixels(String outputActivation, boolean dying) {
     return MemoryTrace.scripted(120)
