@@ -896,6 +896,7 @@ final class RootCauseAnalysis {
         offer(
             f,
             false,
+            swingOr(f),
             "Learning rate too high: "
                 + Phrases.uncapitalize(cause)
                 + format(
@@ -908,6 +909,7 @@ final class RootCauseAnalysis {
         offer(
             f,
             false,
+            swingOr(f),
             "Learning rate too high: "
                 + Phrases.uncapitalize(cause)
                 + "; "
@@ -925,6 +927,7 @@ final class RootCauseAnalysis {
         offer(
             f,
             false,
+            swingOr(f),
             format(
                 ROOT,
                 "Units killed by training: the ReLU units of %s were alive at the first step (%s"
@@ -1346,6 +1349,21 @@ final class RootCauseAnalysis {
       names.add(f.layerName());
     }
     return names;
+  }
+
+  /**
+   * The symptom of a model-level cause read off a layer's finding: an oscillation when the loss
+   * swung (oscillating-loss at warning or more) or climbed away from its start (loss-divergence),
+   * since that is what the run shows as a whole; else the finding's own.
+   */
+  private Symptom swingOr(Finding f) {
+    boolean swung = !atLeastWarning(DetectorIds.OSCILLATING_LOSS).isEmpty();
+    for (Finding d : findings) {
+      // At any severity: the cause is established by other findings; this one says only what
+      // the loss did.
+      swung |= d.detector().equals(DetectorIds.LOSS_DIVERGENCE);
+    }
+    return swung ? Symptom.OSCILLATION : f.symptom();
   }
 
   /** True when a model-level finding (the loss, the accuracy, the inputs...) is warning or more. */
