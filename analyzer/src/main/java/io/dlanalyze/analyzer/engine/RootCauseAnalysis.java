@@ -829,11 +829,17 @@ final class RootCauseAnalysis {
       }
     }
     Finding dead = first(null, Symptom.DEAD_OR_ZERO);
-    if (dead == null) {
+    if (!coversEveryParameterLayer(constant)) {
+      // Without activations (a trace of weights only) dead units cannot show; a run that does
+      // not move is the same evidence.
+      Finding stuck = dead != null ? dead : first(null, Symptom.UNCHANGED_VALUES);
+      stuck = stuck != null ? stuck : first(null, Symptom.NOT_LEARNING);
+      if (stuck != null) {
+        someLayersConstant(constant, stuck);
+      }
       return;
     }
-    if (!coversEveryParameterLayer(constant)) {
-      someLayersConstant(constant, dead);
+    if (dead == null) {
       return;
     }
     offer(
@@ -851,17 +857,18 @@ final class RootCauseAnalysis {
 
   /**
    * Two or more layers (not frozen in the metadata) whose weights started with variance 0, with
-   * dead units: one initializer setting shared by several layers (embedding tables or kernels built
-   * with zeros), a model-level cause even when other layers were initialized randomly. One such
-   * layer keeps the per-layer rules.
+   * dead units (or, in a trace without activations, unchanged values or no learning): one
+   * initializer setting shared by several layers (embedding tables or kernels built with zeros), a
+   * model-level cause even when other layers were initialized randomly. One such layer keeps the
+   * per-layer rules.
    */
-  private void someLayersConstant(List<Finding> constant, Finding dead) {
+  private void someLayersConstant(List<Finding> constant, Finding stuck) {
     List<String> names = names(unfrozenLayers(constant));
     if (names.size() < 2) {
       return;
     }
     offer(
-        dead,
+        stuck,
         false,
         format(
             ROOT,
@@ -870,7 +877,7 @@ final class RootCauseAnalysis {
                 + " %s",
             names.size(),
             String.join(", ", names),
-            uncapitalizedMessage(dead)),
+            uncapitalizedMessage(stuck)),
         "Initialize the weights of "
             + String.join(", ", names)
             + " randomly (a small normal or uniform for embeddings, He for ReLU, Glorot for"

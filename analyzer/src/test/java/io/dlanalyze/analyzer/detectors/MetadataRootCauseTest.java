@@ -210,6 +210,28 @@ class MetadataRootCauseTest {
   }
 
   @Test
+  void twoLayersInitializedToZero_inATraceOfWeightsOnly_isAModelLevelInitializationCause() {
+    // Recorded in callback mode: weights and loss only, so no unit can be seen dead; the output
+    // layer's weights do not move.
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(150)
+            .layer("hidden1", "relu")
+            .layer("hidden2", "relu")
+            .layer("head", "sigmoid")
+            .flatLoss()
+            .everyLayer(
+                Phase.WEIGHT,
+                (step, layer) -> layer < 2 ? Stats.of(0, 0).withZero(1.0) : Stats.of(0.02, 0.3));
+
+    RootCause root = rootCause(trace);
+
+    assertThat(root.scope()).isEqualTo(RootCause.MODEL);
+    assertThat(root.cause())
+        .startsWith(
+            "Initialization: the weights of 2 layers (hidden1, hidden2) started with variance 0");
+  }
+
+  @Test
   void oneLayerInitializedToZero_keepsThePerLayerRules() {
     RootCause root = rootCause(zeroTables(1));
 
