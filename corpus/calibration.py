@@ -798,6 +798,47 @@ def space_pt_siamese_digits(rng):
              "--seed", str(rng.randrange(10))]
     # the accuracy is that of triplets or pairs judged by their distances: chance 0.5
     return Config(args, "classification", "cnn", classes=2)
+
+
+def space_pt_entity_embed(rng):
+    opt = rng.choice(["adam", "adamw", "rmsprop", "sgd"])
+    bs = rng.choice([32, 64, 128])
+    lr = log_uniform(rng, *{"adam": (1e-3, 4e-3), "adamw": (1e-3, 4e-3),
+                            "rmsprop": (5e-4, 2e-3), "sgd": (0.03, 0.1)}[opt])
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--hidden", rng.choice(["64,32", "128,64", "32,32"]),
+            "--dropout", rng.choice(["0", "0.1", "0.2"])]
+    # 3200 training records
+    args += ["--epochs", str(epochs_for(rng, 3200, bs, steps=(150, 600), lo=5, hi=8)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "mlp", classes=3)
+
+
+def space_pt_distill(rng):
+    opt = rng.choice(["sgd", "adam", "rmsprop"])
+    bs = rng.choice([32, 64])
+    lr = log_uniform(rng, *{"sgd": (0.03, 0.1), "adam": (1e-3, 3e-3),
+                            "rmsprop": (1e-3, 2e-3)}[opt])
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--width", str(rng.choice([32, 48, 64])),
+            "--temperature", rng.choice(["2", "4"]), "--alpha", rng.choice(["0.5", "0.7"])]
+    args += ["--epochs", str(epochs_for(rng, 1437, bs, steps=(180, 400), lo=8, hi=10)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "mlp", classes=10)
+
+
+def space_pt_wave_bf16(rng):
+    opt = rng.choice(["adamw", "adamw", "sgd"])
+    bs = rng.choice([16, 32, 64])
+    lr = log_uniform(rng, *{"adamw": (3e-3, 2e-2), "sgd": (0.05, 0.1)}[opt])
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--channels", rng.choice(["16,32,32", "8,16,16", "32,64,64"])]
+    # 1600 training waveforms
+    args += ["--epochs", str(epochs_for(rng, 1600, bs, steps=(150, 600), lo=6, hi=8)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=5)
+
+
 def space_keras_matfact_recsys(rng):
     opt = rng.choice(["adam", "adam", "rmsprop"])
     bs = rng.choice([64, 128, 256])
@@ -868,6 +909,8 @@ SPACES = {
     "pt_char_lm": space_pt_char_lm,
     "pt_cnn": space_pt_cnn,
     "pt_config_mlp": space_pt_config_mlp,
+    "pt_distill": space_pt_distill,
+    "pt_entity_embed": space_pt_entity_embed,
     "pt_gru_forecast": space_pt_gru_forecast,
     "pt_lightning_cnn": space_pt_lightning_cnn,
     "pt_mlp": space_pt_mlp,
@@ -883,6 +926,7 @@ SPACES = {
     "pt_tabular_modules": space_pt_tabular_modules,
     "pt_transformer": space_pt_transformer,
     "pt_vae_digits": space_pt_vae_digits,
+    "pt_wave_bf16": space_pt_wave_bf16,
 }
 
 
