@@ -886,6 +886,51 @@ def space_keras_conv_dae(rng):
                   baseline=("digits_autoencoder", {"variant": variant, "seed": int(args[-1])}))
 
 
+def space_keras_masked_bilstm(rng):
+    opt = rng.choice(["adam", "adam", "rmsprop", "nadam"])
+    bs = rng.choice([16, 32, 64])
+    lr = log_uniform(rng, *{"adam": (1e-3, 4e-3), "rmsprop": (1e-3, 3e-3),
+                            "nadam": (1e-3, 3e-3)}[opt])
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--units", str(rng.choice([16, 32, 64])), "--hidden", str(rng.choice([16, 32])),
+            "--dropout", rng.choice(["0", "0.2", "0.3"])]
+    # 1280 training recordings
+    args += ["--epochs", str(epochs_for(rng, 1280, bs, steps=(300, 800), lo=6, hi=12)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "lstm", classes=4)
+
+
+def space_keras_two_head_cars(rng):
+    opt = rng.choice(["adam", "rmsprop", "nadam", "sgd"])
+    bs = rng.choice([16, 32, 64])
+    lr = log_uniform(rng, *{"adam": (1e-3, 3e-3), "rmsprop": (5e-4, 2e-3),
+                            "nadam": (1e-3, 3e-3), "sgd": (5e-3, 0.02)}[opt])
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--width", str(rng.choice([32, 64, 128])),
+            "--price-weight", rng.choice(["0.2", "0.5", "1.0"])]
+    if rng.random() < 0.3:
+        args += ["--halve-every", str(rng.choice([4, 6]))]
+    if rng.random() < 0.2:
+        args += ["--l2", "1e-4"]
+    # 2400 training listings; the accuracy is the condition grade's (four classes)
+    args += ["--epochs", str(epochs_for(rng, 2400, bs, steps=(450, 1200), lo=8, hi=14)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "mlp", classes=4)
+
+
+def space_keras_pydataset_transformer(rng):
+    opt = rng.choice(["adam", "adamw", "rmsprop"])
+    bs = rng.choice([16, 32, 64])
+    lr = log_uniform(rng, *{"adam": (1e-3, 3e-3), "adamw": (1e-3, 3e-3),
+                            "rmsprop": (5e-4, 1.5e-3)}[opt])
+    dim = rng.choice([32, 64])
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs), "--dim", str(dim),
+            "--heads", str(rng.choice([2, 4])), "--ff", str(2 * dim)]
+    args += ["--epochs", str(epochs_for(rng, 1437, bs, steps=(400, 900), lo=8, hi=12)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "transformer", classes=10)
+
+
 SPACES = {
     "keras_aug_digits": space_keras_aug_digits,
     "keras_cnn": space_keras_cnn,
@@ -895,13 +940,16 @@ SPACES = {
     "keras_custom_train_step": space_keras_custom_train_step,
     "keras_functional_gru": space_keras_functional_gru,
     "keras_lstm_text": space_keras_lstm_text,
+    "keras_masked_bilstm": space_keras_masked_bilstm,
     "keras_matfact_recsys": space_keras_matfact_recsys,
     "keras_mlp": space_keras_mlp,
     "keras_pretrained_multitask": space_keras_pretrained_multitask,
+    "keras_pydataset_transformer": space_keras_pydataset_transformer,
     "keras_rnn": space_keras_rnn,
     "keras_so_tabular": space_keras_so_tabular,
     "keras_subclassed_cnn": space_keras_subclassed_cnn,
     "keras_tfdata_sepcnn": space_keras_tfdata_sepcnn,
+    "keras_two_head_cars": space_keras_two_head_cars,
     "keras_two_tower_energy": space_keras_two_tower_energy,
     "keras_weighted_tabular": space_keras_weighted_tabular,
     "keras_window_forecast": space_keras_window_forecast,
