@@ -100,7 +100,7 @@ public final class Thresholds {
   public static final Threshold EXPLODING_GROWTH =
       Threshold.real(
           "exploding-growth",
-          1.5e3,
+          3.2e3,
           2,
           1e300,
           "Growth of a layer's gradient l2 norm over its first steps that counts as exploding");
