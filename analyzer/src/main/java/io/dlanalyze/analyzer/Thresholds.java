@@ -119,8 +119,8 @@ public final class Thresholds {
   /**
    * First-layer over last-layer gradient norm below which gradients vanish. AUTOTRAINER's beta_1 is
    * 1e-3; a healthy dev run holds 6.5e-4 (a 1-D CNN on waveforms in millivolts, whose first layer
-   * takes inputs hundreds of times larger than its features), so the default sits 5x below it
-   * (docs/evaluation.md#calibration).
+   * takes inputs hundreds of times larger than its features), so the default sits at least 5x below
+   * it (docs/evaluation.md#calibration).
    */
   public static final Threshold VANISHING_RATIO =
       Threshold.real(

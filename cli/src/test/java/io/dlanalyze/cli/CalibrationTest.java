@@ -101,6 +101,7 @@ class CalibrationTest {
       boolean nonFinite = false;
       List<Double> rates = new ArrayList<>();
       TreeMap<Long, Double> accuracies = new TreeMap<>();
+      TreeMap<Long, Integer> accuracyEpochs = new TreeMap<>();
       // trainable batch normalization layers of unknown mode: the RMS of their parameters, the
       // largest output RMS over it (at least 1)
       Map<Integer, Double> batchNormScale = new TreeMap<>();
@@ -138,6 +139,7 @@ class CalibrationTest {
           }
           if (phase == Phase.ACCURACY && means[i] >= 0 && means[i] <= 1) {
             accuracies.put(steps[i], means[i]);
+            accuracyEpochs.put(steps[i], epochs[i]);
           }
           Double scale = batchNormScale.get(layers[i]);
           if (scale != null && Double.isFinite(means[i])) {
@@ -218,7 +220,8 @@ class CalibrationTest {
           nonFinite,
           batchNormExcess,
           collapsedShare(rates),
-          batchDispersion(accuracies.values(), metadata.batchSize().orElse(0)));
+          batchDispersion(
+              accuracies.values(), accuracyEpochs.values(), metadata.batchSize().orElse(0)));
     }
   }
 
@@ -253,11 +256,15 @@ class CalibrationTest {
    * Half the squared change of the accuracy between consecutive recorded batches, over the variance
    * of a binomial share of {@code batchSize} examples around the local accuracy (the mean of the 11
    * accuracies centred on each batch), summed over the pairs whose local accuracy is in (0.15,
-   * 0.85); NaN with fewer than 20 such pairs: what batch-order compares with {@code
-   * batch-dispersion}.
+   * 0.85) and neither of which is the last recorded batch of its epoch; NaN with fewer than 20 such
+   * pairs: what batch-order compares with {@code batch-dispersion}.
    */
-  private static double batchDispersion(java.util.Collection<Double> accuracies, int batchSize) {
+  private static double batchDispersion(
+      java.util.Collection<Double> accuracies,
+      java.util.Collection<Integer> epochs,
+      int batchSize) {
     double[] a = accuracies.stream().mapToDouble(Double::doubleValue).toArray();
+    int[] e = epochs.stream().mapToInt(Integer::intValue).toArray();
     if (batchSize <= 0) {
       return Double.NaN;
     }
@@ -265,6 +272,9 @@ class CalibrationTest {
     double expected = 0;
     int pairs = 0;
     for (int i = 6; i + 5 < a.length; i++) {
+      if (e[i] != e[i - 1] || e[i + 1] != e[i]) {
+        continue;
+      }
       double local = (centred(a, i - 1) + centred(a, i)) / 2;
       if (local > 0.15 && local < 0.85) {
         observed += (a[i] - a[i - 1]) * (a[i] - a[i - 1]) / 2;

@@ -31,7 +31,7 @@ class DetectorsCommandTest {
               info.id() + "  [" + info.symptom().wireName() + ", " + info.severity().wireName());
       assertThat(text).contains(info.source());
     }
-    assertThat(text).contains("defaults: window=50, exploding-growth=1500, exploding-ratio=70");
+    assertThat(text).contains("defaults: window=50, exploding-growth=3200, exploding-ratio=70");
     assertThat(text).contains("dying-relu-fraction=0.98");
   }
 
@@ -49,7 +49,7 @@ class DetectorsCommandTest {
     assertThat(vanishing.get("symptom").asText()).isEqualTo("vanishing_gradient");
     assertThat(vanishing.get("severity").asText()).isEqualTo("warning");
     assertThat(vanishing.get("modes").get(0).asText()).isEqualTo("default");
-    assertThat(vanishing.get("thresholds").get("vanishing-ratio").asDouble()).isEqualTo(1e-3);
+    assertThat(vanishing.get("thresholds").get("vanishing-ratio").asDouble()).isEqualTo(1e-4);
     assertThat(vanishing.get("thresholds").get("window").asLong()).isEqualTo(50);
     assertThat(vanishing.get("needs_corroboration").asBoolean()).isFalse();
     assertThat(array.get(expected.indexOf("input-range")).get("needs_corroboration").asBoolean())

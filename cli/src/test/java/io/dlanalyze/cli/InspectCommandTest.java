@@ -213,9 +213,9 @@ class InspectCommandTest {
                 + " loss, weight: dltrace.record_phases; dltrace.record_mode callback: a model"
                 + " with its own train step, read from a callback at each batch end):"
                 + " dead-or-zero, exploding-gradient, vanishing-gradient, dying-relu,"
-                + " saturation, effective-learning-rate, input-range, target-range and"
-                + " gradient-accumulation did not run, and the verdict says nothing about what"
-                + " they check\n");
+                + " saturation, effective-learning-rate, input-range, target-range,"
+                + " gradient-accumulation and batch-order did not run, and the verdict says"
+                + " nothing about what they check\n");
   }
 
   @Test

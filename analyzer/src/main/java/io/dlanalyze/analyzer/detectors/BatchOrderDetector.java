@@ -40,9 +40,12 @@ import java.util.OptionalInt;
  * (docs/evaluation.md#calibration: the highest of a healthy dev run is 2.29).
  *
  * <p>Needs the batch size ({@code dltrace.batch_size}) and a per-step accuracy: at least {@value
- * #MIN_PAIRS} pairs in the band. The recorders write the accuracy of each batch (the Keras recorder
- * undoes Keras' running mean); an accuracy logged as a running mean varies less, which can only
- * hide the finding. Recording every N steps leaves the statistic unbiased.
+ * #MIN_PAIRS} pairs in the band. Pairs that touch the last recorded batch of an epoch are left out:
+ * it may hold only the remainder of the data. Data that must be read in order (a stateful recurrent
+ * model over a text cut into consecutive windows) are not random samples either; there the finding
+ * describes the data, and shuffling is not the fix. The recorders write the accuracy of each batch
+ * (the Keras recorder undoes Keras' running mean); an accuracy logged as a running mean varies
+ * less, which can only hide the finding. Recording every N steps leaves the statistic unbiased.
  */
 @DetectorSpec(
     id = DetectorIds.BATCH_ORDER,
@@ -67,6 +70,7 @@ public final class BatchOrderDetector implements Detector {
   private int batchSize;
   private double[] accuracy = new double[64];
   private long[] steps = new long[64];
+  private int[] epochs = new int[64];
   private int size;
 
   @Override
@@ -88,9 +92,11 @@ public final class BatchOrderDetector implements Detector {
     if (size == accuracy.length) {
       accuracy = Arrays.copyOf(accuracy, size * 2);
       steps = Arrays.copyOf(steps, size * 2);
+      epochs = Arrays.copyOf(epochs, size * 2);
     }
     accuracy[size] = a;
     steps[size] = step.step();
+    epochs[size] = step.epoch();
     size++;
   }
 
@@ -111,6 +117,11 @@ public final class BatchOrderDetector implements Detector {
     int last = -1;
     // A pair (i - 1, i) with a full window of 2 * HALF_WINDOW + 1 accuracies around each of both.
     for (int i = HALF_WINDOW + 1; i < size - HALF_WINDOW; i++) {
+      if (lastOfItsEpoch(i - 1) || lastOfItsEpoch(i)) {
+        // An epoch's last batch may be short (the remainder of the data), and its accuracy
+        // varies more than B examples' would.
+        continue;
+      }
       double local = (localMean(prefix, i - 1) + localMean(prefix, i)) / 2;
       if (local <= LOW || local >= HIGH) {
         continue;
@@ -154,6 +165,10 @@ public final class BatchOrderDetector implements Detector {
                     steps[last]))
             .build());
     return findings;
+  }
+
+  private boolean lastOfItsEpoch(int i) {
+    return i + 1 < size && epochs[i + 1] != epochs[i];
   }
 
   private double localMean(double[] prefix, int center) {

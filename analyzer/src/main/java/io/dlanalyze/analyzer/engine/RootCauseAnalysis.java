@@ -54,6 +54,7 @@ import io.dlanalyze.analyzer.Layer;
 import io.dlanalyze.analyzer.LossFunction;
 import io.dlanalyze.analyzer.LossHistory;
 import io.dlanalyze.analyzer.Optimizers;
+import io.dlanalyze.analyzer.RecordedPhases;
 import io.dlanalyze.analyzer.RootCause;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.Symptom;
@@ -475,7 +476,10 @@ final class RootCauseAnalysis {
             format(
                 ROOT,
                 "Scale the inputs and the targets into [0, 1] (divide by %s)",
-                Numbers.format(Math.max(Math.abs(inMax), Math.abs(inMin)))));
+                Numbers.format(
+                    Math.max(
+                        Math.max(Math.abs(inMax), Math.abs(inMin)),
+                        Math.max(Math.abs(tMax), Math.abs(tMin))))));
       }
     }
   }
@@ -831,9 +835,12 @@ final class RootCauseAnalysis {
     Finding dead = first(null, Symptom.DEAD_OR_ZERO);
     if (!coversEveryParameterLayer(constant)) {
       // Without activations (a trace of weights only) dead units cannot show; a run that does
-      // not move is the same evidence.
-      Finding stuck = dead != null ? dead : first(null, Symptom.UNCHANGED_VALUES);
-      stuck = stuck != null ? stuck : first(null, Symptom.NOT_LEARNING);
+      // not move is the same evidence. With activations, the units must be seen dead.
+      Finding stuck = dead;
+      if (stuck == null && !anyActivations()) {
+        stuck = first(null, Symptom.UNCHANGED_VALUES);
+        stuck = stuck != null ? stuck : first(null, Symptom.NOT_LEARNING);
+      }
       if (stuck != null) {
         someLayersConstant(constant, stuck);
       }
@@ -1371,6 +1378,14 @@ final class RootCauseAnalysis {
       swung |= d.detector().equals(DetectorIds.LOSS_DIVERGENCE);
     }
     return swung ? Symptom.OSCILLATION : f.symptom();
+  }
+
+  /**
+   * False when the recorder says it left out the activations ({@code dltrace.record_phases}, as in
+   * a Keras model recorded from a callback).
+   */
+  private boolean anyActivations() {
+    return !RecordedPhases.leftOut(metadata).contains(Phase.ACTIVATION);
   }
 
   /** True when a model-level finding (the loss, the accuracy, the inputs...) is warning or more. */

@@ -100,8 +100,40 @@ class BatchOrderDetectorTest {
 
   @Test
   void anAccuracyNearOneOrZero_isNotJudged() {
-    // A model right on 99% of every batch: the binomial variance is too small to compare with.
-    assertThat(findings(run("32", step -> step % 2 == 0 ? 0.97 : 1.0), ID)).isEmpty();
+    // A model right on 99% of every batch: the binomial variance is too small to compare with, so
+    // no pair is judged even when any ratio would be reported.
+    AnalysisOptions everything =
+        AnalysisOptions.builder().set(Thresholds.BATCH_DISPERSION, 0).build();
+    assertThat(
+            analyze(run("32", step -> step % 2 == 0 ? 0.97 : 1.0).build(), everything).findings())
+        .noneMatch(f -> f.detector().equals(ID));
+  }
+
+  @Test
+  void anEpochsShortLastBatch_isLeftOut() {
+    // 10 batches per epoch; the last holds 2 examples and is right on 0 or 2 of them.
+    MemoryTrace.Builder trace =
+        run(
+                "32",
+                step ->
+                    step % 10 == 9
+                        ? (step / 10 % 2 == 0 ? 0.0 : 1.0)
+                        : BatchOrderDetectorTest.shuffled(step))
+            .stepsPerEpoch(10);
+
+    assertThat(findings(trace, ID)).isEmpty();
+  }
+
+  @Test
+  void fewerThanTwentyPairsInTheBand_areNotJudged() {
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(25)
+            .meta(TraceMetadata.BATCH_SIZE, "32")
+            .layer("out", "linear")
+            .healthyLoss()
+            .model(Phase.ACCURACY, step -> Stats.scalar(BatchOrderDetectorTest.sorted(step)));
+
+    assertThat(findings(trace, ID)).isEmpty();
   }
 
   @Test

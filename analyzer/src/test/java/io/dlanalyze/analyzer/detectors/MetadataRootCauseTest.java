@@ -215,6 +215,7 @@ class MetadataRootCauseTest {
     // layer's weights do not move.
     MemoryTrace.Builder trace =
         MemoryTrace.scripted(150)
+            .meta(TraceMetadata.RECORD_PHASES, "loss,weight")
             .layer("hidden1", "relu")
             .layer("hidden2", "relu")
             .layer("head", "sigmoid")
