@@ -9,6 +9,7 @@ import io.dlanalyze.trace.MemoryTrace;
 import io.dlanalyze.trace.MemoryTrace.Stats;
 import io.dlanalyze.trace.Phase;
 import io.dlanalyze.trace.TraceMetadata;
+import java.util.function.LongFunction;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -21,11 +22,17 @@ class LayerOrModelRootCauseTest {
     return analyze(trace.build(), AnalysisOptions.defaults()).rootCause();
   }
 
-  /**
-   * Three ReLU layers and a ReLU output, under a loss that swings between 1 and 2; layer {@code
-   * dying} is {@code startZero} zeros at first and all zeros from step {@code from}.
-   */
+  /** {@link #dying(int, double, int, LongFunction)} under a loss that swings between 1 and 2. */
   private static MemoryTrace.Builder dying(int dying, double startZero, int from) {
+    return dying(dying, startZero, from, step -> Stats.scalar(1.0 + (step / 20) % 2));
+  }
+
+  /**
+   * Three ReLU layers and a ReLU output, under {@code loss}; layer {@code dying} is {@code
+   * startZero} zeros at first and all zeros from step {@code from}.
+   */
+  private static MemoryTrace.Builder dying(
+      int dying, double startZero, int from, LongFunction<Stats> loss) {
     return MemoryTrace.scripted(200)
         .meta(TraceMetadata.LEARNING_RATE, "0.01")
         .meta(TraceMetadata.OPTIMIZER, "SGD")
@@ -33,7 +40,7 @@ class LayerOrModelRootCauseTest {
         .layer("fc2", "relu")
         .layer("fc3", "relu")
         .layer("out", "Linear", "relu", 1)
-        .model(Phase.LOSS, step -> Stats.scalar(1.0 + (step / 20) % 2)) // swings: a run in trouble
+        .model(Phase.LOSS, loss)
         .everyLayer(
             Phase.ACTIVATION,
             (step, layer) ->
@@ -60,6 +67,16 @@ class LayerOrModelRootCauseTest {
     assertThat(root.suggestedFix())
         .startsWith("Lower the learning rate from 0.01 to about 0.001")
         .contains("LeakyReLU in fc2 would hide the symptom");
+  }
+
+  @Test
+  void unitsKilledByTraining_inARunWhoseLossDidNotSwing_keepTheirOwnSymptom() {
+    // The loss stays flat (no learning) instead of swinging: the dead units are the symptom.
+    RootCause root = rootCause(dying(1, 0.5, 60, step -> Stats.scalar(1.0)));
+
+    assertThat(root.scope()).isEqualTo(RootCause.MODEL);
+    assertThat(root.symptom()).isEqualTo("dead_or_zero");
+    assertThat(root.cause()).startsWith("Units killed by training: the ReLU units of fc2");
   }
 
   @Test
