@@ -10,6 +10,7 @@ import io.dlanalyze.analyzer.detectors.GradientAccumulationDetector;
 import io.dlanalyze.analyzer.detectors.InitialLossDetector;
 import io.dlanalyze.analyzer.detectors.InputRangeDetector;
 import io.dlanalyze.analyzer.detectors.LayerModeDetector;
+import io.dlanalyze.analyzer.detectors.LittleProgressDetector;
 import io.dlanalyze.analyzer.detectors.LossDefinitionDetector;
 import io.dlanalyze.analyzer.detectors.LossDivergenceDetector;
 import io.dlanalyze.analyzer.detectors.MissingActivationDetector;
@@ -81,6 +82,8 @@ public final class BuiltInDetectors {
           DetectorInfo.of(
               LossDivergenceDetector.class, LossDivergenceDetector::new, AnalysisMode.DEFAULT),
           DetectorInfo.of(BatchOrderDetector.class, BatchOrderDetector::new, AnalysisMode.DEFAULT),
+          DetectorInfo.of(
+              LittleProgressDetector.class, LittleProgressDetector::new, AnalysisMode.DEFAULT),
           DetectorInfo.of(
               DeepLocalizeDetector.class, DeepLocalizeDetector::new, AnalysisMode.DEEPLOCALIZE));
 

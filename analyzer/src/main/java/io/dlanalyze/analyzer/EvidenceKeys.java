@@ -39,6 +39,7 @@ public final class EvidenceKeys {
   public static final EvidenceKey<Long> COUNTER = count("counter");
   public static final EvidenceKey<Double> DELTA = real("delta");
   public static final EvidenceKey<Double> DROP_FROM_FIRST_BLOCK = real("drop_from_first_block");
+  public static final EvidenceKey<Double> DROP_FROM_START = real("drop_from_start");
   public static final EvidenceKey<Double> EFFECTIVE_LR = real("effective_lr");
   public static final EvidenceKey<Long> EPOCHS = count("epochs");
   public static final EvidenceKey<Double> EXPLAINED_VARIANCE = real("explained_variance");

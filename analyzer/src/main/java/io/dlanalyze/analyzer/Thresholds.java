@@ -427,6 +427,21 @@ public final class Thresholds {
           "Batch-to-batch variance of the accuracy, as a multiple of a binomial's over the batch"
               + " size, at or above which the batches are not random samples (unshuffled data)");
 
+  /**
+   * The smallest drop of the loss below its start (the first block's mean, at least a uniform
+   * guess's loss for a cross-entropy), as a share of the start, for a run to count as having
+   * progressed. Every healthy dev run fell at least 0.276; the default is half that
+   * (docs/evaluation.md#calibration).
+   */
+  public static final Threshold MIN_PROGRESS =
+      Threshold.real(
+          "min-progress",
+          0.138,
+          0,
+          1,
+          "Smallest drop of the best block-mean loss below its start, as a share of the start, for"
+              + " a run to count as having progressed");
+
   private static final List<Threshold> ALL =
       List.of(
           WINDOW,
@@ -465,7 +480,8 @@ public final class Thresholds {
           ACCUMULATION_GROWTH,
           ACCUMULATION_DRAWDOWN,
           ACCUMULATION_STEP,
-          BATCH_DISPERSION);
+          BATCH_DISPERSION,
+          MIN_PROGRESS);
 
   private Thresholds() {}
 

@@ -56,7 +56,8 @@ class CalibrationTest {
       boolean nonFinite,
       double batchNormExcess,
       double collapsedShare,
-      double batchDispersion) {}
+      double batchDispersion,
+      double progress) {}
 
   private static final List<Run> HEALTHY_DEV = new ArrayList<>();
 
@@ -221,7 +222,8 @@ class CalibrationTest {
           batchNormExcess,
           collapsedShare(rates),
           batchDispersion(
-              accuracies.values(), accuracyEpochs.values(), metadata.batchSize().orElse(0)));
+              accuracies.values(), accuracyEpochs.values(), metadata.batchSize().orElse(0)),
+          progress(losses.values(), loss, classes));
     }
   }
 
@@ -250,6 +252,36 @@ class CalibrationTest {
       peak = Math.max(peak, sum / block);
     }
     return peak / start;
+  }
+
+  /**
+   * How far the best mean over blocks of {@code oscillation-block} losses fell below the start (the
+   * first block's mean, at least log(K) for a K-class cross-entropy, log 2 for a binary one), as a
+   * share of the start; NaN with fewer than {@code window} losses: what little-progress compares
+   * with {@code min-progress}.
+   */
+  private static double progress(
+      java.util.Collection<Double> losses, LossFunction loss, int classes) {
+    int block = (int) Thresholds.OSCILLATION_BLOCK.defaultValue();
+    List<Double> values = new ArrayList<>(losses);
+    if (values.size() < (int) Thresholds.WINDOW.defaultValue()) {
+      return Double.NaN;
+    }
+    double best = Double.POSITIVE_INFINITY;
+    double first = Double.NaN;
+    for (int b = 0; (b + 1) * block <= values.size(); b++) {
+      double sum = 0;
+      for (int i = b * block; i < (b + 1) * block; i++) {
+        sum += values.get(i);
+      }
+      first = b == 0 ? sum / block : first;
+      best = Math.min(best, sum / block);
+    }
+    double start = first;
+    if (loss.crossEntropy()) {
+      start = Math.max(start, loss.binary() ? Math.log(2) : classes >= 2 ? Math.log(classes) : 0);
+    }
+    return start > 0 ? 1 - best / start : Double.NaN;
   }
 
   /**
@@ -396,6 +428,15 @@ class CalibrationTest {
     double worst = max(HEALTHY_DEV.stream().mapToDouble(Run::initialLossRatio).toArray());
     assertThat(worst).as("some healthy dev classifier has a first loss").isPositive();
     assertThat(Thresholds.INITIAL_LOSS_RATIO.defaultValue()).isGreaterThanOrEqualTo(2 * worst);
+  }
+
+  @Test
+  void minProgress_isAtMostHalfTheSmallestDropOfAHealthyDevRun() {
+    double[] drops =
+        HEALTHY_DEV.stream().mapToDouble(Run::progress).filter(Double::isFinite).toArray();
+    assertThat(drops.length).as("healthy dev runs with a loss per step").isGreaterThan(300);
+    double smallest = Arrays.stream(drops).min().orElseThrow();
+    assertThat(Thresholds.MIN_PROGRESS.defaultValue()).isLessThanOrEqualTo(smallest / 2);
   }
 
   @Test

@@ -1162,6 +1162,7 @@ final class RootCauseAnalysis {
     for (String id :
         List.of(
             DetectorIds.NOT_LEARNING,
+            DetectorIds.LITTLE_PROGRESS,
             DetectorIds.SLOW_CONVERGENCE,
             DetectorIds.EFFECTIVE_LEARNING_RATE,
             DetectorIds.OSCILLATING_LOSS,

@@ -1,0 +1,114 @@
+package io.dlanalyze.analyzer.detectors;
+
+import static io.dlanalyze.analyzer.EvidenceKeys.BEST_BLOCK_MEAN;
+import static io.dlanalyze.analyzer.EvidenceKeys.BLOCK_STEPS;
+import static io.dlanalyze.analyzer.EvidenceKeys.DROP_FROM_START;
+import static io.dlanalyze.analyzer.EvidenceKeys.REFERENCE_LOSS;
+import static io.dlanalyze.analyzer.EvidenceKeys.THRESHOLD;
+import static java.lang.String.format;
+import static java.util.Locale.ROOT;
+
+import io.dlanalyze.analyzer.AnalysisContext;
+import io.dlanalyze.analyzer.Detector;
+import io.dlanalyze.analyzer.DetectorIds;
+import io.dlanalyze.analyzer.DetectorSpec;
+import io.dlanalyze.analyzer.Evidence;
+import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.LossHistory;
+import io.dlanalyze.analyzer.Severity;
+import io.dlanalyze.analyzer.StepView;
+import io.dlanalyze.analyzer.Symptom;
+import io.dlanalyze.analyzer.Thresholds;
+import io.dlanalyze.analyzer.text.Numbers;
+import io.dlanalyze.trace.Phase;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Reports a run whose loss barely fell over the whole run: its best mean over a block of {@code
+ * oscillation-block} steps is less than {@code min-progress} below where it started. The start is
+ * the mean of the first block, and for a cross-entropy at least the loss of a uniform guess (log K,
+ * log 2 for a binary one), so a fine-tuned classifier that starts below a uniform guess's loss is
+ * measured against that guess. A regression has no such floor: a model fine-tuned from a good start
+ * whose loss moves only a few percent is reported, and is then a question for the reader.
+ *
+ * <p>A loss can fall slowly and steadily, so not-learning's test for stalled blocks passes it; but
+ * every healthy dev run fell at least 27.6% below that start (docs/evaluation.md#calibration), and
+ * a learning rate far too low, targets that do not match the inputs, or a schedule that never
+ * raises the rate leave it within a few percent. Needs a loss per step and {@code window} of them.
+ */
+@DetectorSpec(
+    id = DetectorIds.LITTLE_PROGRESS,
+    symptom = Symptom.NOT_LEARNING,
+    severity = Severity.WARNING,
+    summary = "The loss barely fell below where it started over the whole run",
+    source =
+        "the loss of a uniform guess as a floor for the start (docs/references.md#initial-loss)",
+    thresholds = {"oscillation-block", "window", "min-progress"})
+public final class LittleProgressDetector implements Detector {
+  private LossHistory loss;
+  private int block;
+  private int window;
+  private double minProgress;
+
+  @Override
+  public void begin(AnalysisContext context) {
+    this.loss = context.lossHistory();
+    this.block = context.options().getInt(Thresholds.OSCILLATION_BLOCK);
+    this.window = context.options().getInt(Thresholds.WINDOW);
+    this.minProgress = context.options().get(Thresholds.MIN_PROGRESS);
+  }
+
+  @Override
+  public void observe(StepView step) {
+    // The whole loss curve is judged at the end, from the engine's loss history.
+  }
+
+  @Override
+  public List<Finding> finish(AnalysisContext context) {
+    List<Finding> findings = new ArrayList<>();
+    int blocks = loss.size() / block;
+    if (loss.size() < window || blocks < 2 || !LossGate.perStep(context)) {
+      return findings;
+    }
+    double reference = Math.max(loss.mean(0, block), LossGate.uniformLoss(context));
+    if (!(reference > 0)) {
+      return findings;
+    }
+    double best = Double.POSITIVE_INFINITY;
+    for (int b = 0; b < blocks; b++) {
+      best = Math.min(best, loss.mean(b * block, (b + 1) * block));
+    }
+    double drop = 1 - best / reference;
+    if (!(drop < minProgress)) {
+      return findings;
+    }
+    long first = loss.step(0);
+    long last = loss.step(loss.size() - 1);
+    findings.add(
+        Finding.builder(this)
+            .at(-1, Phase.LOSS)
+            .steps(first, last, loss.size())
+            .evidence(
+                Evidence.builder()
+                    .put(REFERENCE_LOSS, reference)
+                    .put(BEST_BLOCK_MEAN, best)
+                    .put(DROP_FROM_START, drop)
+                    .put(BLOCK_STEPS, (long) block)
+                    .put(THRESHOLD, minProgress)
+                    .build())
+            .message(
+                format(
+                    ROOT,
+                    "Over %d steps the loss (averaged over %d steps) fell at best to %s, %s below"
+                        + " its start of %s%s; every healthy run falls much further.",
+                    loss.size(),
+                    block,
+                    Numbers.format(best),
+                    Numbers.percent(Math.max(0, drop)),
+                    Numbers.format(reference),
+                    reference > loss.mean(0, block) ? " (the loss of a uniform guess)" : ""))
+            .build());
+    return findings;
+  }
+}

@@ -1,0 +1,65 @@
+package io.dlanalyze.analyzer.detectors;
+
+import static io.dlanalyze.analyzer.Analyses.findings;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.data.Offset.offset;
+
+import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.Symptom;
+import io.dlanalyze.trace.MemoryTrace;
+import io.dlanalyze.trace.MemoryTrace.Stats;
+import io.dlanalyze.trace.Phase;
+import io.dlanalyze.trace.TraceMetadata;
+import java.util.List;
+import java.util.function.LongFunction;
+import org.junit.jupiter.api.Test;
+
+class LittleProgressDetectorTest {
+  private static final String ID = "little-progress";
+
+  private static MemoryTrace.Builder run(int steps, LongFunction<Stats> loss) {
+    return MemoryTrace.scripted(steps)
+        .layer("fc1", "relu")
+        .layer("out", "linear")
+        .model(Phase.LOSS, loss);
+  }
+
+  @Test
+  void aLossThatFallsSlowlyAndSteadily_madeLittleProgress() {
+    // 2.95 -> 2.84 over 300 steps: every block a little lower, 4% in all.
+    List<Finding> found = findings(run(300, step -> Stats.scalar(2.95 - 0.11 * step / 300.0)), ID);
+
+    assertThat(found).hasSize(1);
+    Finding f = found.get(0);
+    assertThat(f.symptom()).isEqualTo(Symptom.NOT_LEARNING);
+    assertThat(f.isModelLevel()).isTrue();
+    assertThat((double) f.evidence().get("drop_from_start")).isCloseTo(0.035, offset(0.01));
+  }
+
+  @Test
+  void aLossThatFellByAThird_progressed() {
+    assertThat(findings(run(300, step -> Stats.scalar(1.0 - 0.33 * step / 300.0)), ID)).isEmpty();
+  }
+
+  @Test
+  void aFineTunedClassifierBelowAUniformGuess_progressed() {
+    MemoryTrace.Builder trace =
+        run(300, step -> Stats.scalar(0.4 - 0.01 * step / 300.0))
+            .meta(TraceMetadata.FRAMEWORK, "pytorch")
+            .meta(TraceMetadata.LOSS, "CrossEntropyLoss")
+            .meta(TraceMetadata.NUM_CLASSES, "10");
+
+    // Measured from a uniform guess's loss, log 10 = 2.30, it fell 83%.
+    assertThat(findings(trace, ID)).isEmpty();
+  }
+
+  @Test
+  void aFineTunedRegression_withoutAUniformGuess_isMeasuredFromItsStart() {
+    assertThat(findings(run(300, step -> Stats.scalar(0.4 - 0.01 * step / 300.0)), ID)).hasSize(1);
+  }
+
+  @Test
+  void fewerLossesThanAWindow_areNotJudged() {
+    assertThat(findings(run(40, step -> Stats.scalar(1.0)), ID)).isEmpty();
+  }
+}
