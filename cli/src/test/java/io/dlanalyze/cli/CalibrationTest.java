@@ -239,18 +239,9 @@ class CalibrationTest {
     if (values.size() < 2 * block) {
       return Double.NaN;
     }
-    double start = values.get(0);
-    if (loss.crossEntropy()) {
-      start = Math.max(start, loss.binary() ? Math.log(2) : classes >= 2 ? Math.log(classes) : 0);
-    }
-    double peak = Double.NEGATIVE_INFINITY;
-    for (int b = 1; (b + 1) * block <= values.size(); b++) {
-      double sum = 0;
-      for (int i = b * block; i < (b + 1) * block; i++) {
-        sum += values.get(i);
-      }
-      peak = Math.max(peak, sum / block);
-    }
+    double start = Math.max(values.get(0), uniformGuess(loss, classes));
+    double[] means = blockMeans(values, block, false);
+    double peak = Arrays.stream(means, 1, means.length).max().orElseThrow();
     return peak / start;
   }
 
@@ -267,21 +258,34 @@ class CalibrationTest {
     if (values.size() < (int) Thresholds.WINDOW.defaultValue()) {
       return Double.NaN;
     }
-    double best = Double.POSITIVE_INFINITY;
-    double first = Double.NaN;
-    for (int b = 0; (b + 1) * block <= values.size(); b++) {
+    // as the engine's loss history keeps them: a shorter last block counts too
+    double[] means = blockMeans(values, block, true);
+    double start = Math.max(means[0], uniformGuess(loss, classes));
+    double best = Arrays.stream(means).min().orElseThrow();
+    return start > 0 ? 1 - best / start : Double.NaN;
+  }
+
+  /** The means over consecutive blocks of {@code block} values, with a shorter last one or not. */
+  private static double[] blockMeans(List<Double> values, int block, boolean shorterLast) {
+    int count = shorterLast ? (values.size() + block - 1) / block : values.size() / block;
+    double[] means = new double[count];
+    for (int b = 0; b < count; b++) {
+      int to = Math.min(values.size(), (b + 1) * block);
       double sum = 0;
-      for (int i = b * block; i < (b + 1) * block; i++) {
+      for (int i = b * block; i < to; i++) {
         sum += values.get(i);
       }
-      first = b == 0 ? sum / block : first;
-      best = Math.min(best, sum / block);
+      means[b] = sum / (to - b * block);
     }
-    double start = first;
-    if (loss.crossEntropy()) {
-      start = Math.max(start, loss.binary() ? Math.log(2) : classes >= 2 ? Math.log(classes) : 0);
+    return means;
+  }
+
+  /** The loss of a uniform guess for a cross-entropy (log K, log 2 for a binary one), else 0. */
+  private static double uniformGuess(LossFunction loss, int classes) {
+    if (!loss.crossEntropy()) {
+      return 0;
     }
-    return start > 0 ? 1 - best / start : Double.NaN;
+    return loss.binary() ? Math.log(2) : classes >= 2 ? Math.log(classes) : 0;
   }
 
   /**

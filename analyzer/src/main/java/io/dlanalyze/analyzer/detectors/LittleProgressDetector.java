@@ -71,14 +71,12 @@ public final class LittleProgressDetector implements Detector {
     if (loss.size() < window || blocks < 2 || !LossGate.perStep(context)) {
       return findings;
     }
-    double reference = Math.max(loss.mean(0, block), LossGate.uniformLoss(context));
+    double start = loss.firstBlockMean(block);
+    double reference = Math.max(start, LossGate.uniformLoss(context));
     if (!(reference > 0)) {
       return findings;
     }
-    double best = Double.POSITIVE_INFINITY;
-    for (int b = 0; b < blocks; b++) {
-      best = Math.min(best, loss.mean(b * block, (b + 1) * block));
-    }
+    double best = loss.bestBlockMean(block);
     double drop = 1 - best / reference;
     if (!(drop < minProgress)) {
       return findings;
@@ -107,7 +105,7 @@ public final class LittleProgressDetector implements Detector {
                     Numbers.format(best),
                     Numbers.percent(Math.max(0, drop)),
                     Numbers.format(reference),
-                    reference > loss.mean(0, block) ? " (the loss of a uniform guess)" : ""))
+                    reference > start ? " (the loss of a uniform guess)" : ""))
             .build());
     return findings;
   }

@@ -1350,12 +1350,16 @@ final class RootCauseAnalysis {
     Set<Integer> seen = new HashSet<>();
     List<Finding> out = new ArrayList<>();
     for (Finding f : byLayer) {
-      boolean frozen = metadata.layer(f.layerIndex()).map(LayerInfo::frozen).orElse(false);
-      if (!f.isModelLevel() && !frozen && seen.add(f.layerIndex())) {
+      if (!f.isModelLevel() && !frozen(f.layerIndex()) && seen.add(f.layerIndex())) {
         out.add(f);
       }
     }
     return out;
+  }
+
+  /** True when the metadata says the layer is frozen ({@link LayerInfo#frozen()}). */
+  private boolean frozen(int layer) {
+    return metadata.layer(layer).map(LayerInfo::frozen).orElse(false);
   }
 
   private static List<String> names(List<Finding> layers) {
@@ -1428,8 +1432,7 @@ final class RootCauseAnalysis {
       if (context.slot(layer.index(), Phase.WEIGHT) < 0) {
         continue;
       }
-      boolean frozen = metadata.layer(layer.index()).map(LayerInfo::frozen).orElse(false);
-      if (frozen) {
+      if (frozen(layer.index())) {
         continue;
       }
       parameterLayers++;
