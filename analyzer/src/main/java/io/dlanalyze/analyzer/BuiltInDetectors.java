@@ -19,6 +19,7 @@ import io.dlanalyze.analyzer.detectors.NotLearningDetector;
 import io.dlanalyze.analyzer.detectors.NumericalErrorDetector;
 import io.dlanalyze.analyzer.detectors.OscillatingLossDetector;
 import io.dlanalyze.analyzer.detectors.SaturationDetector;
+import io.dlanalyze.analyzer.detectors.ShrinkingWeightsDetector;
 import io.dlanalyze.analyzer.detectors.SlowConvergenceDetector;
 import io.dlanalyze.analyzer.detectors.TargetRangeDetector;
 import io.dlanalyze.analyzer.detectors.UnchangedValuesDetector;
@@ -84,6 +85,8 @@ public final class BuiltInDetectors {
           DetectorInfo.of(BatchOrderDetector.class, BatchOrderDetector::new, AnalysisMode.DEFAULT),
           DetectorInfo.of(
               LittleProgressDetector.class, LittleProgressDetector::new, AnalysisMode.DEFAULT),
+          DetectorInfo.of(
+              ShrinkingWeightsDetector.class, ShrinkingWeightsDetector::new, AnalysisMode.DEFAULT),
           DetectorInfo.of(
               DeepLocalizeDetector.class, DeepLocalizeDetector::new, AnalysisMode.DEEPLOCALIZE));
 

@@ -29,6 +29,7 @@ public final class DetectorIds {
   public static final String LOSS_DIVERGENCE = "loss-divergence";
   public static final String BATCH_ORDER = "batch-order";
   public static final String LITTLE_PROGRESS = "little-progress";
+  public static final String SHRINKING_WEIGHTS = "shrinking-weights";
   public static final String DEEPLOCALIZE = "deeplocalize";
 
   private DetectorIds() {}

@@ -106,6 +106,7 @@ public final class EvidenceKeys {
   public static final EvidenceKey<Boolean> LOSS_FROM_LOGITS = flag("loss_from_logits");
   public static final EvidenceKey<Double> MAX_BLOCK_LOSS = real("max_block_loss");
   public static final EvidenceKey<Double> MAX_RATIO = real("max_ratio");
+  public static final EvidenceKey<Long> MEASURED_LAYERS = count("measured_layers");
   public static final EvidenceKey<Double> MAX_VARIANCE = real("max_variance");
   public static final EvidenceKey<Double> MAX_ZERO_FRACTION = real("max_zero_fraction");
   public static final EvidenceKey<Double> MEAN = real("mean");

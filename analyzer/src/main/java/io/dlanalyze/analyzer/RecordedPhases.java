@@ -98,6 +98,7 @@ public final class RecordedPhases {
     reads.put(DetectorIds.LOSS_DIVERGENCE, new Reads(EnumSet.of(Phase.LOSS), NONE, NONE));
     reads.put(DetectorIds.BATCH_ORDER, new Reads(EnumSet.of(Phase.ACCURACY), NONE, NONE));
     reads.put(DetectorIds.LITTLE_PROGRESS, new Reads(EnumSet.of(Phase.LOSS), NONE, NONE));
+    reads.put(DetectorIds.SHRINKING_WEIGHTS, new Reads(EnumSet.of(Phase.WEIGHT), NONE, NONE));
     reads.put(DetectorIds.DEEPLOCALIZE, new Reads(NONE, every, NONE));
     return Map.copyOf(reads);
   }

@@ -442,6 +442,20 @@ public final class Thresholds {
           "Smallest drop of the best block-mean loss below its start, as a share of the start, for"
               + " a run to count as having progressed");
 
+  /**
+   * The median layer's weight norm at the last step, as a share of its first, below which training
+   * pulled the weights toward zero. Every healthy dev run ends at 0.939 or more; the default is
+   * half that, rounded down (docs/evaluation.md#calibration).
+   */
+  public static final Threshold WEIGHT_SHRINK =
+      Threshold.real(
+          "weight-shrink",
+          0.46,
+          0,
+          1,
+          "Median layer's last weight norm, as a share of its first, below which the weights were"
+              + " pulled toward zero (a penalty that outweighs the loss)");
+
   private static final List<Threshold> ALL =
       List.of(
           WINDOW,
@@ -481,7 +495,8 @@ public final class Thresholds {
           ACCUMULATION_DRAWDOWN,
           ACCUMULATION_STEP,
           BATCH_DISPERSION,
-          MIN_PROGRESS);
+          MIN_PROGRESS,
+          WEIGHT_SHRINK);
 
   private Thresholds() {}
 

@@ -57,7 +57,8 @@ class CalibrationTest {
       double batchNormExcess,
       double collapsedShare,
       double batchDispersion,
-      double progress) {}
+      double progress,
+      double weightShrink) {}
 
   private static final List<Run> HEALTHY_DEV = new ArrayList<>();
 
@@ -100,6 +101,16 @@ class CalibrationTest {
       }
       double[] l2s = null;
       boolean nonFinite = false;
+      // per weighted layer that is not a normalization layer: its first and last finite norm (the
+      // layers that feed a normalization layer are left out once it is known which have weights)
+      java.util.Set<Integer> normalization = new java.util.HashSet<>();
+      for (LayerInfo info : metadata.layers()) {
+        if (info.type() != null
+            && info.type().toLowerCase(java.util.Locale.ROOT).contains("norm")) {
+          normalization.add(info.index());
+        }
+      }
+      Map<Integer, double[]> weightNorms = new TreeMap<>();
       List<Double> rates = new ArrayList<>();
       TreeMap<Long, Double> accuracies = new TreeMap<>();
       TreeMap<Long, Integer> accuracyEpochs = new TreeMap<>();
@@ -125,6 +136,7 @@ class CalibrationTest {
         l2s = batch.doubles(Column.L2_NORM);
         int[] layers = batch.ints(Column.LAYER_INDEX);
         double[] zeros = batch.doubles(Column.ZERO_FRACTION);
+        long[] numels = batch.longs(Column.NUMEL);
         for (int i = 0; i < batch.size(); i++) {
           if (!Phase.isKnown(phases[i])) {
             continue;
@@ -134,6 +146,21 @@ class CalibrationTest {
               && ((!batch.isNull(Column.MEAN, i) && !Double.isFinite(means[i]))
                   || (!batch.isNull(Column.L2_NORM, i) && !Double.isFinite(l2s[i])))) {
             nonFinite = true;
+          }
+          if (phase == Phase.WEIGHT
+              && !normalization.contains(layers[i])
+              && (batch.isNull(Column.NUMEL, i) || numels[i] >= 2)) {
+            double norm =
+                !batch.isNull(Column.L2_NORM, i)
+                    ? l2s[i]
+                    : batch.isNull(Column.NUMEL, i) || batch.isNull(Column.STD, i)
+                        ? Double.NaN
+                        : Math.sqrt(numels[i] * (stds[i] * stds[i] + means[i] * means[i]));
+            if (Double.isFinite(norm)) {
+              double[] firstLast =
+                  weightNorms.computeIfAbsent(layers[i], k -> new double[] {norm, norm});
+              firstLast[1] = norm;
+            }
           }
           if (phase == Phase.LEARNING_RATE && Double.isFinite(means[i])) {
             rates.add(means[i]);
@@ -223,8 +250,47 @@ class CalibrationTest {
           collapsedShare(rates),
           batchDispersion(
               accuracies.values(), accuracyEpochs.values(), metadata.batchSize().orElse(0)),
-          progress(losses.values(), loss, classes));
+          progress(losses.values(), loss, classes),
+          weightShrink(withoutNormalizationInputs(weightNorms, normalization, metadata)));
     }
+  }
+
+  /**
+   * The norms of the layers whose next layer by index that has weights or normalizes is not a
+   * normalization layer.
+   */
+  private static java.util.Collection<double[]> withoutNormalizationInputs(
+      Map<Integer, double[]> norms, java.util.Set<Integer> normalization, TraceMetadata metadata) {
+    java.util.TreeSet<Integer> indexes = new java.util.TreeSet<>(norms.keySet());
+    indexes.addAll(normalization);
+    for (LayerInfo info : metadata.layers()) {
+      indexes.add(info.index());
+    }
+    List<double[]> kept = new ArrayList<>();
+    for (Map.Entry<Integer, double[]> e : norms.entrySet()) {
+      Integer next = indexes.higher(e.getKey());
+      while (next != null && !normalization.contains(next) && !norms.containsKey(next)) {
+        next = indexes.higher(next);
+      }
+      if (next == null || !normalization.contains(next)) {
+        kept.add(e.getValue());
+      }
+    }
+    return kept;
+  }
+
+  /**
+   * The median over weighted layers (not normalization layers, not starting at zero) of the last
+   * weight norm over the first: what shrinking-weights compares with {@code weight-shrink}.
+   */
+  private static double weightShrink(java.util.Collection<double[]> firstLast) {
+    double[] ratios =
+        firstLast.stream().filter(n -> n[0] > 0).mapToDouble(n -> n[1] / n[0]).sorted().toArray();
+    int n = ratios.length;
+    if (n == 0) {
+      return Double.NaN;
+    }
+    return n % 2 == 1 ? ratios[n / 2] : (ratios[n / 2 - 1] + ratios[n / 2]) / 2;
   }
 
   /**
@@ -441,6 +507,15 @@ class CalibrationTest {
     assertThat(drops.length).as("healthy dev runs with a loss per step").isGreaterThan(300);
     double smallest = Arrays.stream(drops).min().orElseThrow();
     assertThat(Thresholds.MIN_PROGRESS.defaultValue()).isLessThanOrEqualTo(smallest / 2);
+  }
+
+  @Test
+  void weightShrink_isAtMostHalfTheLowestOfAHealthyDevRun() {
+    double[] measured =
+        HEALTHY_DEV.stream().mapToDouble(Run::weightShrink).filter(Double::isFinite).toArray();
+    assertThat(measured.length).as("healthy dev runs with weights").isGreaterThan(300);
+    double lowest = Arrays.stream(measured).min().orElseThrow();
+    assertThat(Thresholds.WEIGHT_SHRINK.defaultValue()).isLessThanOrEqualTo(lowest / 2);
   }
 
   @Test

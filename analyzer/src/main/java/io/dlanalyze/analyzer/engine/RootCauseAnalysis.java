@@ -151,6 +151,7 @@ final class RootCauseAnalysis {
     initialLoss();
     constantInitialization();
     learningRateCollapsed();
+    weightsPulledToZero();
     weightDecayTooStrong();
     dyingRelu();
     saturation();
@@ -1131,6 +1132,51 @@ final class RootCauseAnalysis {
             uncapitalizedMessage(harm)),
         "Lower weight_decay to 0.01 or below (PyTorch AdamW's default is 0.01, Keras AdamW's"
             + " 0.004)");
+  }
+
+  /**
+   * Weights that training pulled toward zero (shrinking-weights) explain the dead, unchanged or
+   * vanishing layers that follow: a penalty outweighs the loss. The cause names the penalty the
+   * metadata declares (the layers' regularizers, the optimizer's weight_decay); without one, the
+   * penalty was written into the loss by hand or the recorder did not see it.
+   */
+  private void weightsPulledToZero() {
+    for (Finding f : atLeastWarning(DetectorIds.SHRINKING_WEIGHTS)) {
+      List<String> penalized = new ArrayList<>();
+      String penalty = null;
+      for (LayerInfo layer : metadata.layers()) {
+        if (layer.regularizer() != null) {
+          penalized.add(layer.name());
+          penalty = layer.regularizer();
+        }
+      }
+      OptionalDouble decay = metadata.weightDecay();
+      String declared;
+      if (!penalized.isEmpty()) {
+        declared =
+            format(
+                ROOT,
+                "the weight penalty %s on %s",
+                penalty,
+                penalized.size() == 1
+                    ? penalized.get(0)
+                    : penalized.size() + " layers (" + String.join(", ", penalized) + ")");
+      } else if (decay.isPresent() && decay.getAsDouble() > 0) {
+        declared = "weight_decay = " + Numbers.format(decay.getAsDouble());
+      } else {
+        declared = "a weight penalty (an L2 term added to the loss, or weight decay)";
+      }
+      offer(
+          f,
+          false,
+          Symptom.NOT_LEARNING,
+          "Regularization dominates: "
+              + declared
+              + " outweighs the loss; "
+              + uncapitalizedMessage(f),
+          "Lower the weight penalty (L2 factor or weight_decay) by 100x or more, to about 1e-4,"
+              + " or drop it until the model trains");
+    }
   }
 
   private void deadOrUnchanged() {
