@@ -852,19 +852,6 @@ def space_pt_pointcloud_sets(rng):
     return Config(args, "classification", "mlp", classes=4)
 
 
-def space_keras_timedist_frames(rng):
-    opt = rng.choice(["adam", "adam", "rmsprop", "nadam", "sgd"])
-    bs = rng.choice([16, 32, 64])
-    lr = log_uniform(rng, *{"adam": (2e-3, 5e-3), "rmsprop": (1e-3, 2e-3),
-                            "nadam": (1e-3, 3e-3), "sgd": (0.02, 0.03)}[opt])
-    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
-            "--filters", str(rng.choice([8, 16])), "--units", str(rng.choice([16, 32]))]
-    # 800 training clips (validation_split's last fifth of 1000)
-    args += ["--epochs", str(epochs_for(rng, 800, bs, steps=(150, 300), lo=5, hi=8)),
-             "--seed", str(rng.randrange(10))]
-    return Config(args, "classification", "lstm", classes=4)
-
-
 def space_pt_quantile_delivery(rng):
     opt = rng.choice(["adam", "adamw", "rmsprop", "sgd"])
     bs = rng.choice([32, 64, 128])
@@ -988,7 +975,6 @@ SPACES = {
     "keras_rnn": space_keras_rnn,
     "keras_so_tabular": space_keras_so_tabular,
     "keras_subclassed_cnn": space_keras_subclassed_cnn,
-    "keras_timedist_frames": space_keras_timedist_frames,
     "keras_tfdata_sepcnn": space_keras_tfdata_sepcnn,
     "keras_two_head_cars": space_keras_two_head_cars,
     "keras_two_tower_energy": space_keras_two_tower_energy,
