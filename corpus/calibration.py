@@ -839,6 +839,33 @@ def space_pt_wave_bf16(rng):
     return Config(args, "classification", "cnn", classes=5)
 
 
+def space_pt_pointcloud_sets(rng):
+    opt = rng.choice(["adam", "adamw", "rmsprop", "sgd"])
+    bs = rng.choice([16, 32, 64])
+    lr = log_uniform(rng, *{"adam": (2e-3, 6e-3), "adamw": (2e-3, 6e-3),
+                            "rmsprop": (1e-3, 3e-3), "sgd": (0.02, 0.05)}[opt])
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--width", str(rng.choice([32, 64])), "--pool", rng.choice(["mean", "attention"])]
+    # 1200 training clouds
+    args += ["--epochs", str(epochs_for(rng, 1200, bs, steps=(150, 450), lo=6, hi=8)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "mlp", classes=4)
+
+
+def space_pt_quantile_delivery(rng):
+    opt = rng.choice(["adam", "adamw", "rmsprop", "sgd"])
+    bs = rng.choice([32, 64, 128])
+    lr = log_uniform(rng, *{"adam": (1e-3, 5e-3), "adamw": (1e-3, 5e-3),
+                            "rmsprop": (5e-4, 2e-3), "sgd": (0.01, 0.02)}[opt])
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--width", str(rng.choice([32, 64, 128])), "--dropout", rng.choice(["0", "0.1", "0.3"]),
+            "--slope", rng.choice(["0.01", "0.1", "0.2"])]
+    # 3200 training deliveries
+    args += ["--epochs", str(epochs_for(rng, 3200, bs, steps=(200, 600), lo=6, hi=8)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "regression", baseline=("deliveries", {"seed": int(args[-1])}))
+
+
 def space_keras_matfact_recsys(rng):
     opt = rng.choice(["adam", "adam", "rmsprop"])
     bs = rng.choice([64, 128, 256])
@@ -963,6 +990,8 @@ SPACES = {
     "pt_lightning_cnn": space_pt_lightning_cnn,
     "pt_mlp": space_pt_mlp,
     "pt_multilabel_tags": space_pt_multilabel_tags,
+    "pt_pointcloud_sets": space_pt_pointcloud_sets,
+    "pt_quantile_delivery": space_pt_quantile_delivery,
     "pt_resmlp": space_pt_resmlp,
     "pt_rnn": space_pt_rnn,
     "pt_seq_accum": space_pt_seq_accum,
@@ -1088,6 +1117,19 @@ def baseline(kind, kw):
             y_tr += kwf.windows(values[:cut], hour[:cut], 48, 12, 3)[1]
             y_val += kwf.windows(values[cut:], hour[cut:], 48, 12, 3)[1]
         return _mse(np.array(y_val), float(np.mean(y_tr))), 0.0
+    if kind == "deliveries":        # pt_quantile_delivery: pinball loss of the training
+        sys.path.insert(0, DEV)     # quantiles, minutes standardized as the program does
+        import pt_quantile_delivery as pqd
+        _, minutes = pqd.deliveries(4000, kw["seed"])
+        n_val = len(minutes) // 5
+        m_tr, m_val = minutes[n_val:], minutes[:n_val]
+        z_tr = (m_tr - m_tr.mean()) / m_tr.std()
+        z_val = (m_val - m_tr.mean()) / m_tr.std()
+        loss = 0.0
+        for q in pqd.QUANTILES:
+            err = z_val - np.quantile(z_tr, q)
+            loss += float(np.mean(np.maximum(q * err, (q - 1) * err)))
+        return loss / len(pqd.QUANTILES), 0.0
     if kind == "ratings":           # keras_matfact_recsys: the stars scaled to [0, 1]
         sys.path.insert(0, DEV)
         from sklearn.model_selection import train_test_split
