@@ -168,8 +168,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "sgd",
-          "buggy": "--bug no-relu --record-every 2",
-          "fixed": "--record-every 2"},
+          "buggy": "--bug no-relu --record-every 4",
+          "fixed": "--record-every 4"},
      ]},
     {"family": "kresblk-class-weight-raw-inverse", "split": "dev", "architecture": "cnn",
      "origin": "Humbatova et al. 2020 taxonomy: wrong class weights / loss scaling; DeepFD "
@@ -184,8 +184,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "sgd-seed0",
-          "buggy": "--bug inverse-counts --seed 0 --record-every 2",
-          "fixed": "--seed 0 --record-every 2"},
+          "buggy": "--bug inverse-counts --seed 0 --record-every 4",
+          "fixed": "--seed 0 --record-every 4"},
      ]},
     {"family": "kresblk-l2-dominates", "split": "dev", "architecture": "cnn",
      "origin": "DeepFD / DeepDiagnosis fault type: regularization (kernel_regularizer "
@@ -200,8 +200,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "sgd-seed1",
-          "buggy": "--l2 1.0 --seed 1 --record-every 2",
-          "fixed": "--seed 1 --record-every 2"},
+          "buggy": "--l2 1.0 --seed 1 --record-every 4",
+          "fixed": "--seed 1 --record-every 4"},
      ]},
     {"family": "kresblk-sgd-lr-too-high", "split": "dev", "architecture": "cnn",
      "origin": "AUTOTRAINER: oscillating loss / DeepFD fault type: learning rate too high "
@@ -214,8 +214,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "sgd-seed2",
-          "buggy": "--lr 3.0 --seed 2 --record-every 2",
-          "fixed": "--seed 2 --record-every 2"},
+          "buggy": "--lr 3.0 --seed 2 --record-every 4",
+          "fixed": "--seed 2 --record-every 4"},
      ]},
     {"family": "healthy-kresblk", "split": "dev", "architecture": "cnn",
      "origin": "healthy run",
@@ -223,13 +223,13 @@ CASES = [
                     "imbalanced generated shapes that trains well",
      "healthy": [
          {"id": "rmsprop-filters12-seed4",
-          "args": "--optimizer rmsprop --lr 1e-3 --filters 12 --seed 4 --record-every 2",
+          "args": "--optimizer rmsprop --lr 1e-3 --filters 12 --seed 4 --record-every 4",
           "description": "RMSprop 1e-3, 12 to 24 filters"},
          {"id": "no-class-weight-seed5",
-          "args": "--no-class-weight --seed 5 --record-every 2",
+          "args": "--no-class-weight --seed 5 --record-every 4",
           "description": "SGD momentum 0.9 at 0.05 without class weights"},
          {"id": "blocks3-seed6",
-          "args": "--blocks 3 --seed 6 --record-every 2",
+          "args": "--blocks 3 --seed 6 --record-every 4",
           "description": "three residual blocks"},
      ]},
 ]
