@@ -958,6 +958,50 @@ def space_keras_pydataset_transformer(rng):
     return Config(args, "classification", "transformer", classes=10)
 
 
+def space_keras_gradtape_loop(rng):
+    opt = rng.choice(["adam", "adam", "rmsprop", "sgd"])
+    bs = rng.choice([16, 32, 64])
+    lr = log_uniform(rng, *{"adam": (5e-4, 2e-3), "rmsprop": (5e-4, 3e-3),
+                            "sgd": (0.01, 0.05)}[opt])
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--filters", str(rng.choice([8, 16])), "--width", str(rng.choice([32, 64, 128]))]
+    if opt == "sgd":
+        args += ["--momentum", "0.9"]
+    # 1437 training digits
+    args += ["--epochs", str(epochs_for(rng, 1437, bs, steps=(250, 700), lo=6, hi=12)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=10)
+
+
+def space_keras_resnet_shapes(rng):
+    opt = rng.choice(["sgd", "sgd", "rmsprop"])
+    bs = rng.choice([16, 32])
+    lr = log_uniform(rng, *{"sgd": (0.02, 0.08), "rmsprop": (5e-4, 1.5e-3)}[opt])
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--filters", str(rng.choice([8, 12])), "--blocks", str(rng.choice([2, 3]))]
+    if rng.random() < 0.2:
+        args += ["--no-class-weight"]
+    # 1200 training images; imbalanced: chance is the majority class's 0.55
+    args += ["--epochs", str(epochs_for(rng, 1200, bs, steps=(300, 600), lo=8, hi=12)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=4, chance=0.55)
+
+
+def space_keras_norm_huber(rng):
+    opt = rng.choice(["adam", "rmsprop", "nadam"])
+    bs = rng.choice([16, 32, 64])
+    lr = log_uniform(rng, *{"adam": (1e-3, 4e-3), "rmsprop": (5e-4, 2e-3),
+                            "nadam": (1e-3, 3e-3)}[opt])
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--width", str(rng.choice([32, 64])), "--depth", str(rng.choice([2, 3])),
+            "--activation", rng.choice(["relu", "relu", "tanh"])]
+    # 800 training rows
+    args += ["--epochs", str(epochs_for(rng, 800, bs, steps=(300, 800), lo=10, hi=30)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "regression",
+                  baseline=("friedman_units", {"seed": int(args[-1])}))
+
+
 SPACES = {
     "keras_aug_digits": space_keras_aug_digits,
     "keras_cnn": space_keras_cnn,
@@ -966,12 +1010,15 @@ SPACES = {
     "keras_custom_layers": space_keras_custom_layers,
     "keras_custom_train_step": space_keras_custom_train_step,
     "keras_functional_gru": space_keras_functional_gru,
+    "keras_gradtape_loop": space_keras_gradtape_loop,
     "keras_lstm_text": space_keras_lstm_text,
     "keras_masked_bilstm": space_keras_masked_bilstm,
     "keras_matfact_recsys": space_keras_matfact_recsys,
     "keras_mlp": space_keras_mlp,
+    "keras_norm_huber": space_keras_norm_huber,
     "keras_pretrained_multitask": space_keras_pretrained_multitask,
     "keras_pydataset_transformer": space_keras_pydataset_transformer,
+    "keras_resnet_shapes": space_keras_resnet_shapes,
     "keras_rnn": space_keras_rnn,
     "keras_so_tabular": space_keras_so_tabular,
     "keras_subclassed_cnn": space_keras_subclassed_cnn,
@@ -1138,6 +1185,13 @@ def baseline(kind, kw):
         y = ((stars - 1.0) / 4.0).astype("float32")
         y_tr, y_val = train_test_split(y, test_size=0.2, random_state=kw["seed"])
         return _mse(y_val, float(np.mean(y_tr))), 0.0
+    if kind == "friedman_units":    # keras_norm_huber: Huber(1.0) of the standardized target
+        from sklearn.datasets import make_friedman1
+        from sklearn.model_selection import train_test_split
+        _, y = make_friedman1(n_samples=1000, noise=0.5, random_state=kw["seed"])
+        y_tr, y_val = train_test_split(y, test_size=0.2, random_state=kw["seed"])
+        err = np.abs((y_val - y_tr.mean()) / y_tr.std())
+        return float(np.mean(np.where(err <= 1.0, 0.5 * err ** 2, err - 0.5))), 0.0
     if kind == "digits_autoencoder":
         x, y = common.load("digits")
         if kw["variant"] == "standard":

@@ -767,3 +767,61 @@ def test_adaptedNormalizationLayer_withItsIntegerCount_isRecordedFromItsFloatSta
     assert ("h", "weight") in phases
     forward = [r for r in rows if r["layer_name"] == "norm" and r["phase"] == "forward"]
     assert forward and all(abs(float(r["mean"])) < 1 for r in forward)
+
+
+def test_callbackMode_ownGradientTapeLoop_recordsLossAccuracyWeightsAndTheGivenOptimizer(
+        tmp_path):
+    # A loop of one's own (no fit): the program calls the callback's hooks through a
+    # CallbackList, logs each batch's own loss and accuracy, and names its optimizer.
+    keras.utils.set_random_seed(5)
+    x, y = data(48)
+    model = keras.Sequential([keras.Input((8,)), L.Dense(6, activation="relu", name="hidden"),
+                              L.Dense(3, activation="softmax", name="out")])
+    optimizer = keras.optimizers.SGD(
+        keras.optimizers.schedules.ExponentialDecay(0.1, decay_steps=1, decay_rate=0.5))
+    loss_fn = keras.losses.SparseCategoricalCrossentropy()
+    path = tmp_path / "run.arrows"
+    recorder = Recorder(path, mode="callback", optimizer=optimizer, batch_size=16,
+                        task="classification", loss_name="sparse_categorical_crossentropy")
+    callbacks = keras.callbacks.CallbackList([recorder], model=model, epochs=2, steps=3)
+    losses, accuracies, kernels = [], [], []
+    callbacks.on_train_begin()
+    for epoch in range(2):
+        callbacks.on_epoch_begin(epoch)
+        for batch in range(3):
+            xb, yb = x[16 * batch:16 * (batch + 1)], y[16 * batch:16 * (batch + 1)]
+            with tf.GradientTape() as tape:
+                probs = model(xb, training=True)
+                loss = loss_fn(yb, probs)
+            grads = tape.gradient(loss, model.trainable_weights)
+            optimizer.apply_gradients(zip(grads, model.trainable_weights))
+            accuracy = float(np.mean(np.argmax(probs.numpy(), 1) == yb))
+            losses.append(float(loss))
+            accuracies.append(accuracy)
+            kernels.append(model.get_layer("out").kernel.numpy().astype(np.float64))
+            callbacks.on_train_batch_end(batch, {"loss": float(loss), "accuracy": accuracy})
+        callbacks.on_epoch_end(epoch, {"val_loss": 0.75 + epoch, "val_accuracy": 0.5})
+    callbacks.on_train_end()
+    rows, meta = read_arrow_trace(path)
+
+    assert meta["dltrace.optimizer"] == "SGD"
+    assert meta["dltrace.batch_size"] == "16"
+    assert meta["dltrace.steps_per_epoch"] == "3"
+    assert meta["dltrace.record_mode"] == "callback"
+    assert [l["name"] for l in json.loads(meta["dltrace.layers"])] == ["hidden", "out"]
+    assert [r["mean"] for r in rows if r["phase"] == "loss"] == pytest.approx(losses, rel=1e-12)
+    assert [r["mean"] for r in rows if r["phase"] == "accuracy"] == pytest.approx(accuracies)
+    # the rate of each step, read from the schedule at the iteration the step updated with
+    assert [r["mean"] for r in rows if r["phase"] == "learning_rate"] == pytest.approx(
+        [0.1 * 0.5 ** k for k in range(6)], rel=1e-6)
+    for step in range(6):
+        assert_stats_close(row_stats(find(rows, step, "out", "weight")),
+                           numpy_stats(kernels[step]), "out weight %d" % step)
+    assert [r["mean"] for r in rows if r["phase"] == "val_loss"] == pytest.approx([0.75, 1.75])
+
+
+def test_givenOptimizerOrBatchSize_badValues_raiseNamingThem(tmp_path):
+    with pytest.raises(ValueError, match="optimizer must be a keras.optimizers.Optimizer: 'sgd'"):
+        Recorder(tmp_path / "run.arrows", optimizer="sgd")
+    with pytest.raises(ValueError, match="batch_size must be positive: 0"):
+        Recorder(tmp_path / "run.arrows", batch_size=0)

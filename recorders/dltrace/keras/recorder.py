@@ -435,8 +435,13 @@ class Recorder(keras.callbacks.Callback):
 
     def __init__(self, path, *, task=None, loss_name=None, num_classes=None, run_id=None,
                  model_name=None, flush_every=50, record_inputs=True, every=1, phases=None,
-                 layers=None, stop_file=None, mode="auto", loss_key="loss"):
+                 layers=None, stop_file=None, mode="auto", loss_key="loss", optimizer=None,
+                 batch_size=None):
         super().__init__()
+        if optimizer is not None and not isinstance(optimizer, keras.optimizers.Optimizer):
+            raise ValueError("optimizer must be a keras.optimizers.Optimizer: %r" % (optimizer,))
+        if batch_size is not None and int(batch_size) < 1:
+            raise ValueError("batch_size must be positive: %s" % batch_size)
         if task not in (None, "classification", "regression"):
             raise ValueError("task must be 'classification' or 'regression': %s" % task)
         if flush_every < 1:
@@ -470,7 +475,8 @@ class Recorder(keras.callbacks.Callback):
         self._force_until = -1
         self._flag_value = None
         self._steps_per_epoch = None
-        self._batch_size = None
+        self._batch_size = int(batch_size) if batch_size is not None else None
+        self._given_optimizer = optimizer
         self._saved = None
         self._last_position = None
         self._closed = False
@@ -739,7 +745,10 @@ class Recorder(keras.callbacks.Callback):
     def _find_step_optimizer(self):
         """The optimizer the model's own step updates with, after its first batch: the model's
         optimizer if its iterations advanced, else the one other optimizer of the model that
-        did (a step that keeps its own); None with none or several (a GAN's two)."""
+        did (a step that keeps its own); None with none or several (a GAN's two). An optimizer
+        given to the recorder (a loop of one's own) is that one."""
+        if self._given_optimizer is not None:
+            return self._given_optimizer
         model = self.model
         candidates = [getattr(model, "optimizer", None)] + [
             v for v in vars(model).values() if isinstance(v, keras.optimizers.Optimizer)]
@@ -756,6 +765,8 @@ class Recorder(keras.callbacks.Callback):
 
     def _optimizer(self):
         """The optimizer the metadata and the learning_rate rows describe."""
+        if self._given_optimizer is not None:
+            return self._given_optimizer
         if self.callback_mode:
             return self._step_optimizer
         return getattr(self.model, "optimizer", None)
