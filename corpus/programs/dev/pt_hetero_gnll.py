@@ -177,8 +177,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adamw",
-          "buggy": "--bug unscaled-columns --record-every 2",
-          "fixed": "--record-every 2"},
+          "buggy": "--bug unscaled-columns --record-every 4",
+          "fixed": "--record-every 4"},
      ]},
     {"family": "hetreg-relu-variance", "split": "dev", "architecture": "regression",
      "origin": "Humbatova et al. 2020: wrong activation of the output layer (ReLU instead of "
@@ -195,8 +195,8 @@ CASES = [
      "root_cause": {"layer_name": "var", "layer_index": 3},
      "pairs": [
          {"id": "adamw-seed1",
-          "buggy": "--seed 1 --bug relu-variance --record-every 2",
-          "fixed": "--seed 1 --record-every 2"},
+          "buggy": "--seed 1 --bug relu-variance --record-every 4",
+          "fixed": "--seed 1 --record-every 4"},
      ]},
     {"family": "hetreg-missing-zero-grad", "split": "dev", "architecture": "regression",
      "origin": "Humbatova et al. 2020: missing optimizer.zero_grad(); DeepFD fault type: "
@@ -211,8 +211,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adamw-seed2",
-          "buggy": "--seed 2 --bug missing-zero-grad --record-every 2",
-          "fixed": "--seed 2 --record-every 2"},
+          "buggy": "--seed 2 --bug missing-zero-grad --record-every 4",
+          "fixed": "--seed 2 --record-every 4"},
      ]},
     {"family": "hetreg-adamw-decay-dominates", "split": "dev", "architecture": "regression",
      "origin": "Humbatova et al. 2020: regularization too strong (AdamW weight_decay 5e1 typed "
@@ -225,8 +225,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adamw-seed3",
-          "buggy": "--weight-decay 50 --seed 3 --record-every 2",
-          "fixed": "--weight-decay 0.01 --seed 3 --record-every 2"},
+          "buggy": "--weight-decay 50 --seed 3 --record-every 4",
+          "fixed": "--weight-decay 0.01 --seed 3 --record-every 4"},
      ]},
     {"family": "hetreg-adamw-lr-too-low", "split": "dev", "architecture": "regression",
      "origin": "DeepFD / DeepDiagnosis fault type: learning rate too low; AUTOTRAINER: slow "
@@ -238,24 +238,24 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adamw-seed4",
-          "buggy": "--lr 1e-5 --seed 4 --record-every 2",
-          "fixed": "--lr 3e-3 --seed 4 --record-every 2"},
+          "buggy": "--lr 1e-5 --seed 4 --record-every 4",
+          "fixed": "--lr 3e-3 --seed 4 --record-every 4"},
      ]},
     {"family": "healthy-hetreg", "split": "dev", "architecture": "regression",
      "origin": "healthy run",
      "description": "a mean-variance network on turbine readings that trains well",
      "healthy": [
          {"id": "silu-w128-seed5",
-          "args": "--activation silu --width 128 --seed 5 --record-every 2",
+          "args": "--activation silu --width 128 --seed 5 --record-every 4",
           "description": "SiLU, 128 units per layer"},
          {"id": "gelu-depth3-bs32-lr1e-3-seed6",
-          "args": "--depth 3 --batch-size 32 --lr 1e-3 --epochs 8 --seed 6 --record-every 2",
+          "args": "--depth 3 --batch-size 32 --lr 1e-3 --epochs 8 --seed 6 --record-every 4",
           "description": "three GELU layers, batches of 32, AdamW 1e-3, 8 epochs"},
          {"id": "gelu-bs128-lr1e-2-seed7",
-          "args": "--batch-size 128 --lr 1e-2 --epochs 16 --seed 7 --record-every 2",
+          "args": "--batch-size 128 --lr 1e-2 --epochs 16 --seed 7 --record-every 4",
           "description": "batches of 128, AdamW 1e-2, 16 epochs"},
          {"id": "silu-w32-no-decay-seed8",
-          "args": "--activation silu --width 32 --weight-decay 0 --lr 5e-3 --seed 8 --record-every 2",
+          "args": "--activation silu --width 32 --weight-decay 0 --lr 5e-3 --seed 8 --record-every 4",
           "description": "SiLU, 32 units per layer, AdamW 5e-3 without weight decay"},
      ]},
 ]

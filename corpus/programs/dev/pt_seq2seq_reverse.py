@@ -212,8 +212,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "sgd",
-          "buggy": "--optimizer sgd --lr 0.1 --clip 0 --bug missing-zero-grad --record-every 2",
-          "fixed": "--optimizer sgd --lr 0.1 --clip 0 --record-every 2"},
+          "buggy": "--optimizer sgd --lr 0.1 --clip 0 --bug missing-zero-grad --record-every 4",
+          "fixed": "--optimizer sgd --lr 0.1 --clip 0 --record-every 4"},
      ]},
     {"family": "s2srev-adam-lr-too-low", "split": "dev", "architecture": "gru",
      "origin": "DeepFD / DeepDiagnosis fault type: learning rate too low; AUTOTRAINER: slow "
@@ -225,8 +225,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adam",
-          "buggy": "--lr 3e-5 --record-every 2",
-          "fixed": "--lr 5e-3 --record-every 2"},
+          "buggy": "--lr 3e-5 --record-every 4",
+          "fixed": "--lr 5e-3 --record-every 4"},
      ]},
     {"family": "s2srev-encoder-gru-frozen", "split": "dev", "architecture": "gru",
      "origin": "Humbatova et al. 2020: layer not trained by mistake (requires_grad = False left "
@@ -240,8 +240,8 @@ CASES = [
      "root_cause": {"layer_name": "encoder.gru", "layer_index": 1},
      "pairs": [
          {"id": "adam-seed2",
-          "buggy": "--seed 2 --bug encoder-frozen --record-every 2",
-          "fixed": "--seed 2 --record-every 2"},
+          "buggy": "--seed 2 --bug encoder-frozen --record-every 4",
+          "fixed": "--seed 2 --record-every 4"},
      ]},
     {"family": "s2srev-rmsprop-lr-too-high", "split": "dev", "architecture": "gru",
      "origin": "DeepFD / DeepDiagnosis fault type: learning rate too high; AUTOTRAINER: "
@@ -254,24 +254,24 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "rmsprop",
-          "buggy": "--optimizer rmsprop --lr 0.05 --record-every 2",
-          "fixed": "--optimizer rmsprop --lr 2e-3 --record-every 2"},
+          "buggy": "--optimizer rmsprop --lr 0.05 --record-every 4",
+          "fixed": "--optimizer rmsprop --lr 2e-3 --record-every 4"},
      ]},
     {"family": "healthy-s2srev", "split": "dev", "architecture": "gru",
      "origin": "healthy run",
      "description": "a GRU encoder-decoder reversing digit sequences that trains well",
      "healthy": [
          {"id": "sgd-clip1-seed3",
-          "args": "--optimizer sgd --lr 0.1 --clip 1 --epochs 10 --seed 3 --record-every 2",
+          "args": "--optimizer sgd --lr 0.1 --clip 1 --epochs 10 --seed 3 --record-every 4",
           "description": "SGD momentum 0.9 at 0.1, gradient-norm clipping at 1, 10 epochs"},
          {"id": "adam-h32-bs32-seed4",
-          "args": "--hidden 32 --batch-size 32 --seed 4 --record-every 2",
+          "args": "--hidden 32 --batch-size 32 --seed 4 --record-every 4",
           "description": "Adam 5e-3, 32 hidden units, batches of 32"},
          {"id": "adam-bs128-lr1e-2-seed5",
-          "args": "--batch-size 128 --lr 1e-2 --epochs 10 --seed 5 --record-every 2",
+          "args": "--batch-size 128 --lr 1e-2 --epochs 10 --seed 5 --record-every 4",
           "description": "Adam 1e-2, batches of 128, 10 epochs"},
          {"id": "rmsprop-h96-seed6",
-          "args": "--optimizer rmsprop --lr 1e-3 --hidden 96 --seed 6 --record-every 2",
+          "args": "--optimizer rmsprop --lr 1e-3 --hidden 96 --seed 6 --record-every 4",
           "description": "RMSprop 1e-3, 96 hidden units"},
      ]},
 ]
