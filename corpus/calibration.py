@@ -866,6 +866,43 @@ def space_pt_quantile_delivery(rng):
     return Config(args, "regression", "regression", baseline=("deliveries", {"seed": int(args[-1])}))
 
 
+def space_pt_gcn_sbm(rng):
+    opt = rng.choice(["adam", "adam", "rmsprop", "sgd"])
+    lr = log_uniform(rng, *{"adam": (5e-3, 2e-2), "rmsprop": (5e-3, 1e-2),
+                            "sgd": (0.05, 0.2)}[opt])
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--hidden", str(rng.choice([16, 32, 64])),
+            "--dropout", rng.choice(["0.3", "0.5"]),
+            "--weight-decay", rng.choice(["0", "5e-4", "1e-3"])]
+    # full batch: one step per epoch
+    args += ["--epochs", str(rng.choice([120, 150, 200])), "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "gcn", classes=4)
+
+
+def space_pt_seq2seq_reverse(rng):
+    opt = rng.choice(["adam", "adam", "rmsprop", "sgd"])
+    bs = rng.choice([32, 64, 128])
+    lr = log_uniform(rng, *{"adam": (3e-3, 1e-2), "rmsprop": (1e-3, 2e-3),
+                            "sgd": (0.05, 0.1)}[opt])
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--hidden", str(rng.choice([32, 64, 96])), "--clip", "1"]
+    # 2550 training pairs; the accuracy is per target token (13 token classes)
+    args += ["--epochs", str(epochs_for(rng, 2550, bs, steps=(240, 600), lo=8, hi=12)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "gru", classes=13)
+
+
+def space_pt_hetero_gnll(rng):
+    bs = rng.choice([32, 64, 128])
+    lr = log_uniform(rng, 1e-3, 1e-2)
+    args = ["--lr", fmt(lr), "--batch-size", str(bs), "--width", str(rng.choice([32, 64, 128])),
+            "--depth", str(rng.choice([2, 3])), "--activation", rng.choice(["gelu", "silu"]),
+            "--weight-decay", rng.choice(["0", "1e-2", "1e-4"])]
+    # 2400 training readings
+    args += ["--epochs", str(epochs_for(rng, 2400, bs, steps=(250, 600), lo=8, hi=16)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "regression", baseline=("turbine", {"seed": int(args[-1])}))
+
+
 def space_keras_matfact_recsys(rng):
     opt = rng.choice(["adam", "adam", "rmsprop"])
     bs = rng.choice([64, 128, 256])
@@ -1033,7 +1070,9 @@ SPACES = {
     "pt_config_mlp": space_pt_config_mlp,
     "pt_distill": space_pt_distill,
     "pt_entity_embed": space_pt_entity_embed,
+    "pt_gcn_sbm": space_pt_gcn_sbm,
     "pt_gru_forecast": space_pt_gru_forecast,
+    "pt_hetero_gnll": space_pt_hetero_gnll,
     "pt_lightning_cnn": space_pt_lightning_cnn,
     "pt_mlp": space_pt_mlp,
     "pt_multilabel_tags": space_pt_multilabel_tags,
@@ -1041,6 +1080,7 @@ SPACES = {
     "pt_quantile_delivery": space_pt_quantile_delivery,
     "pt_resmlp": space_pt_resmlp,
     "pt_rnn": space_pt_rnn,
+    "pt_seq2seq_reverse": space_pt_seq2seq_reverse,
     "pt_seq_accum": space_pt_seq_accum,
     "pt_seqcls_collate": space_pt_seqcls_collate,
     "pt_sig1d_resnet": space_pt_sig1d_resnet,
@@ -1192,6 +1232,17 @@ def baseline(kind, kw):
         y_tr, y_val = train_test_split(y, test_size=0.2, random_state=kw["seed"])
         err = np.abs((y_val - y_tr.mean()) / y_tr.std())
         return float(np.mean(np.where(err <= 1.0, 0.5 * err ** 2, err - 0.5))), 0.0
+    if kind == "turbine":           # pt_hetero_gnll: Gaussian NLL (without its constant)
+        # of the standardized power; B predicts the training mean and variance (0 and 1), F
+        # is the NLL of the true mean and the generator's noise (clipping at 0 left out)
+        sys.path.insert(0, DEV)
+        import pt_hetero_gnll
+        x, y = pt_hetero_gnll.turbine_readings(3000, kw["seed"])
+        cut = int(0.8 * len(y))
+        std = float(y[:cut].std())
+        z = (y[cut:] - y[:cut].mean()) / std
+        sigma = (20.0 + 230.0 * np.exp(-((x[cut:, 0] - 10.0) / 3.0) ** 2)) / 1000.0 / std
+        return 0.5 * float(np.mean(z ** 2)), 0.5 * float(np.mean(np.log(sigma ** 2) + 1.0))
     if kind == "digits_autoencoder":
         x, y = common.load("digits")
         if kw["variant"] == "standard":

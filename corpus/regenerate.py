@@ -45,7 +45,7 @@ SPLITS = ("dev", "test")
 SYMPTOMS = ("numerical_error", "dead_or_zero", "unchanged_values", "not_learning",
             "exploding_gradient", "vanishing_gradient", "saturation", "oscillation",
             "slow_convergence", "loss_mismatch", "missing_activation")
-ARCHITECTURES = ("mlp", "cnn", "lstm", "gru", "rnn", "autoencoder", "regression", "transformer")
+ARCHITECTURES = ("mlp", "cnn", "lstm", "gru", "rnn", "autoencoder", "regression", "transformer", "gcn")
 
 DESCRIPTION = ("A labelled corpus of real PyTorch and Keras 3 training runs: buggy/fixed pairs and"
                " healthy runs, split by family into dev and test (corpus/README.md); regenerate"
