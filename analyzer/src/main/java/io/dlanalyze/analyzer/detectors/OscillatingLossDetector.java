@@ -40,6 +40,13 @@ import java.util.List;
  * steps remove the batch noise, and measuring swings against the first block's loss (not the
  * current level) keeps the relative jitter of a loss near zero from counting. Only rises count: a
  * falling loss is progress.
+ *
+ * <p>The reference is the first block's loss or, when the loss has fallen further than that below
+ * it, the span it has fallen so far (the first block's mean less the lowest block mean up to the
+ * swing), whichever is larger. A loss that stays non-negative never falls further than its start,
+ * so for it the reference is the first block's loss; a loss that can go negative (the negative
+ * log-likelihood of a continuous density, which a change of units shifts by a constant) starts
+ * anywhere, perhaps near zero, and only the distance it travelled gives its swings a scale.
  */
 @DetectorSpec(
     id = DetectorIds.OSCILLATING_LOSS,
@@ -101,10 +108,10 @@ public final class OscillatingLossDetector implements Detector {
     for (int b = 0; b < blocks; b++) {
       means[b] = loss.mean(b * block, (b + 1) * block);
     }
-    double reference = Math.abs(means[0]);
-    if (!(reference > 0)) {
+    if (!(Math.abs(means[0]) > 0)) {
       return findings;
     }
+    double lowest = means[0];
     int count = 0;
     double largest = 0;
     int firstLow = -1;
@@ -114,6 +121,8 @@ public final class OscillatingLossDetector implements Detector {
       if (means[b] < means[low]) {
         low = b;
       }
+      lowest = Math.min(lowest, means[b]);
+      double reference = reference(means[0], lowest);
       boolean peak = means[b] > means[b - 1] && (b == blocks - 1 || means[b + 1] <= means[b]);
       if (!peak) {
         continue;
@@ -170,11 +179,18 @@ public final class OscillatingLossDetector implements Detector {
     return findings;
   }
 
+  /** The larger of the first block's loss and how far the loss fell below it so far. */
+  private static double reference(double first, double lowest) {
+    return Math.max(Math.abs(first), first - lowest);
+  }
+
   /** The block means seen one by one, and the rises from a low to a confirmed peak among them. */
   private static final class Swings {
     int blocks;
     int count;
     double reference;
+    double first;
+    double lowest;
     double previous;
     double current;
     double low;
@@ -183,9 +199,13 @@ public final class OscillatingLossDetector implements Detector {
     void add(double mean, double amplitude) {
       if (blocks == 0) {
         reference = Math.abs(mean);
+        first = mean;
+        lowest = mean;
         low = mean;
       } else {
+        // as finish() judges the peak (the block before this one): with the lowest mean up to it
         if (blocks >= 2 && current > previous && mean <= current) {
+          reference = OscillatingLossDetector.reference(first, lowest);
           if ((current - low) / reference >= amplitude) {
             count++;
             low = current;
@@ -194,6 +214,7 @@ public final class OscillatingLossDetector implements Detector {
         if (mean < low) {
           low = mean;
         }
+        lowest = Math.min(lowest, current);
       }
       previous = current;
       current = mean;

@@ -33,6 +33,41 @@ class OscillatingLossDetectorTest {
   }
 
   @Test
+  void aNegativeLogLikelihoodThatStartsNearZero_isJudgedAgainstHowFarItFell_noFinding() {
+    // A Gaussian NLL: 0.06 at the start, -1.6 once trained, with swings of 0.3 on the way: 5x its
+    // start, a fifth of the 1.66 it fell.
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(400)
+            .layer("fc1", "gelu")
+            .model(
+                Phase.LOSS,
+                step ->
+                    Stats.scalar(
+                        0.06
+                            - 1.66 * (1 - Math.exp(-step / 40.0))
+                            + 0.15 * Math.sin(2 * Math.PI * step / 60.0)));
+
+    assertThat(findings(trace, ID)).isEmpty();
+  }
+
+  @Test
+  void aNegativeLossThatSwingsByMostOfItsFall_fires() {
+    // Down from 0.06 to -1 in 30 steps, then back up to 0 and down to -1 every 60 steps.
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(400)
+            .layer("fc1", "gelu")
+            .model(
+                Phase.LOSS,
+                step ->
+                    Stats.scalar(
+                        step < 30
+                            ? 0.06 - 1.06 * step / 30.0
+                            : -0.5 - 0.5 * Math.cos(2 * Math.PI * (step - 30) / 60.0)));
+
+    assertThat(findings(trace, ID)).hasSize(1);
+  }
+
+  @Test
   void noisyBatchLossThatFalls_noFinding() {
     // Batch-to-batch sign switches every step, +-30%: the noise of every real run.
     MemoryTrace.Builder trace =
