@@ -212,7 +212,8 @@ public final class EvidenceKeys {
   /** not-converging's rules. */
   public enum ConvergenceRule implements EvidenceKey.Choice {
     ACCURACY_AT_CHANCE,
-    LOSS_AT_TARGET_VARIANCE
+    LOSS_AT_TARGET_VARIANCE,
+    LOSS_ABOVE_MEAN_PREDICTOR
   }
 
   /** DeepLocalize's tests. */

@@ -35,15 +35,18 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Reports a model that never gets meaningfully better than guessing: over at least {@code
  * min-epochs} epochs, a classifier's best epoch accuracy stays below chance + {@code chance-margin}
  * x (1 - chance), or a regression's best epoch mean squared error explains less than {@code
- * chance-margin} of the targets' variance (it does no better than predicting the mean). Catches
- * what a loss trend cannot: a loss that falls to zero on wrong labels, or a loss that falls quickly
- * to the variance of the targets and stays there. Runs whose loss went NaN/Inf are left to
- * numerical-error.
+ * chance-margin} of the targets' variance (it does no better than predicting the mean), or a Huber
+ * or absolute-error regression's best epoch loss stays above what predicting the mean scores at
+ * most (variance / 2 for Huber, sqrt(variance) for an absolute error: it does worse than a
+ * constant). Catches what a loss trend cannot: a loss that falls to zero on wrong labels, or a loss
+ * that falls quickly to the variance of the targets and stays there. Runs whose loss went NaN/Inf
+ * are left to numerical-error.
  *
  * <p>Implementation notes: AUTOTRAINER's not-converge is "max train and validation accuracy < Theta
  * = 0.6" (docs/references.md#autotrainer), an absolute bar that a hard 100-class problem misses
@@ -86,6 +89,11 @@ public final class NotConvergingDetector implements Detector {
   private double elementwiseExcess = Double.NaN;
 
   /**
+   * The first loss over the square root of that largest per-element squared error; NaN likewise.
+   */
+  private double firstLossOverRootBound = Double.NaN;
+
+  /**
    * A first loss more than this many times the largest per-element mean squared error of its
    * outputs and targets is not one: it is summed over the elements or carries other terms (an
    * explicit penalty), and the variance of one target element says nothing about it. The bound is
@@ -120,6 +128,10 @@ public final class NotConvergingDetector implements Detector {
     }
     if (Double.isNaN(elementwiseExcess)) {
       elementwiseExcess = elementwiseExcess(step);
+      if (!Double.isNaN(elementwiseExcess)) {
+        double loss = step.mean(-1, Phase.LOSS);
+        firstLossOverRootBound = loss / Math.sqrt(loss / elementwiseExcess);
+      }
     }
     if (step.present(-1, Phase.TARGET, Column.MAX) && step.present(-1, Phase.TARGET, Column.MIN)) {
       targetMax = Math.max(targetMax, step.value(-1, Phase.TARGET, Column.MAX));
@@ -214,6 +226,90 @@ public final class NotConvergingDetector implements Detector {
             .build());
   }
 
+  /**
+   * A per-element regression loss whose value for a constant prediction at the targets' mean is
+   * bounded by their variance: Huber's (Keras {@code huber}, PyTorch {@code HuberLoss}, any delta)
+   * is at most r^2 / 2 per element, so predicting the mean scores at most variance / 2; an absolute
+   * error (MAE, {@code L1Loss}) is at most the root mean square, so at most sqrt(variance).
+   * SmoothL1Loss is left out: divided by its beta, which the trace does not record, it has no such
+   * bound.
+   */
+  private enum Bounded {
+    HUBER,
+    ABSOLUTE;
+
+    static @Nullable Bounded of(String lossName) {
+      String n = lossName.replaceAll("[^a-z0-9]", "");
+      if (n.equals("huber") || n.equals("huberloss")) {
+        return HUBER;
+      }
+      if (n.equals("mae") || n.equals("l1loss") || n.equals("meanabsoluteerror")) {
+        return ABSOLUTE;
+      }
+      return null;
+    }
+
+    double meanPredictorBound(double variance) {
+      return this == HUBER ? variance / 2 : Math.sqrt(variance);
+    }
+  }
+
+  /**
+   * A Huber or absolute-error regression whose best epoch loss stayed above what predicting the
+   * targets' mean scores at most: not a weak model, one that does worse than a constant. The bound
+   * holds for any residuals, so no margin is needed; a loss summed over elements or carrying a
+   * penalty can exceed it too, and the first step's loss is checked against the largest per-element
+   * loss its outputs and targets allow, as for a squared error.
+   */
+  private Optional<Finding> worseThanTheMean(
+      Bounded loss, double variance, int epochs, long onset) {
+    // elementwiseExcess is the first loss over the largest per-element squared error; Huber is at
+    // most half of that, an absolute error at most its square root. Unknown (no output recorded),
+    // the loss is taken as per element, as for a squared error.
+    if ((loss == Bounded.HUBER && elementwiseExcess > MAX_ELEMENTWISE_EXCESS / 2)
+        || (loss == Bounded.ABSOLUTE && firstLossOverRootBound > MAX_ELEMENTWISE_EXCESS)) {
+      return Optional.empty();
+    }
+    double best = Double.POSITIVE_INFINITY;
+    int bestEpoch = -1;
+    for (int e = 0; e < epochs; e++) {
+      double epochLoss = history.epochLoss(e);
+      if (epochLoss < best) {
+        best = epochLoss;
+        bestEpoch = history.epoch(e);
+      }
+    }
+    double bound = loss.meanPredictorBound(variance);
+    if (!(best > bound)) {
+      return Optional.empty();
+    }
+    return Optional.of(
+        Finding.builder(this)
+            .at(-1, Phase.LOSS)
+            .steps(onset, lastStep, epochs)
+            .evidence(
+                Evidence.builder()
+                    .put(CONVERGENCE_RULE, ConvergenceRule.LOSS_ABOVE_MEAN_PREDICTOR)
+                    .put(BEST_EPOCH_LOSS, best)
+                    .put(BEST_EPOCH, (long) bestEpoch)
+                    .put(TARGET_VARIANCE, variance)
+                    .put(BAR, bound)
+                    .put(EPOCHS, (long) epochs)
+                    .build())
+            .message(
+                format(
+                    ROOT,
+                    "Over %d epochs the best loss was %s (epoch %d), above the %s that predicting"
+                        + " the mean of the targets (variance %s) scores at most: the model does"
+                        + " worse than a constant.",
+                    epochs,
+                    Numbers.format(best),
+                    bestEpoch,
+                    Numbers.format(bound),
+                    Numbers.format(variance)))
+            .build());
+  }
+
   @Override
   public List<Finding> finish(AnalysisContext context) {
     List<Finding> findings = new ArrayList<>();
@@ -270,11 +366,19 @@ public final class NotConvergingDetector implements Detector {
     String lossName = context.metadata().loss().orElse("").toLowerCase(Locale.ROOT);
     boolean squared =
         lossName.equals("mse") || lossName.contains("mean_squared") || lossName.contains("mseloss");
-    if (!squared || targetVarianceSteps == 0 || elementwiseExcess > MAX_ELEMENTWISE_EXCESS) {
+    Bounded bounded = Bounded.of(lossName);
+    if ((!squared && bounded == null) || targetVarianceSteps == 0) {
       return findings;
     }
     double variance = targetVarianceSum / targetVarianceSteps;
     if (!(variance > 0)) {
+      return findings;
+    }
+    if (bounded != null) {
+      worseThanTheMean(bounded, variance, epochs, onset).ifPresent(findings::add);
+      return findings;
+    }
+    if (elementwiseExcess > MAX_ELEMENTWISE_EXCESS) {
       return findings;
     }
     double best = Double.POSITIVE_INFINITY;

@@ -232,6 +232,18 @@ final class Causes {
   }
 
   private static String notConverging(Finding f) {
+    if (f.evidence().get(CONVERGENCE_RULE) == ConvergenceRule.LOSS_ABOVE_MEAN_PREDICTOR) {
+      return format(
+          ROOT,
+          "over %d epochs the best loss was %s (epoch %d), above the %s that predicting the mean"
+              + " of the targets (variance %s) scores at most: the model does worse than a"
+              + " constant",
+          number(f, EPOCHS),
+          Numbers.format(real(f, BEST_EPOCH_LOSS)),
+          number(f, BEST_EPOCH),
+          Numbers.format(real(f, BAR)),
+          Numbers.format(real(f, TARGET_VARIANCE)));
+    }
     if (f.evidence().get(CONVERGENCE_RULE) == ConvergenceRule.LOSS_AT_TARGET_VARIANCE) {
       return format(
           ROOT,

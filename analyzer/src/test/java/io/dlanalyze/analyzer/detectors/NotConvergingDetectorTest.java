@@ -2,6 +2,7 @@ package io.dlanalyze.analyzer.detectors;
 
 import static io.dlanalyze.analyzer.Analyses.findings;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.data.Offset.offset;
 
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Symptom;
@@ -100,6 +101,50 @@ class NotConvergingDetectorTest {
     // an autoencoder's squared error summed over 64 pixels: 26x the largest per-element mean
     // these outputs and targets allow, so the target variance says nothing about it
     assertThat(findings(regressionWithOutputs(64 * 0.147), ID)).isEmpty();
+  }
+
+  /** A regression under {@code loss}, targets of std 0.4 (variance 0.16), outputs recorded. */
+  private static MemoryTrace.Builder regression(String loss, double value) {
+    return MemoryTrace.scripted(100)
+        .stepsPerEpoch(20)
+        .layer("out", "linear")
+        .meta(TraceMetadata.LOSS, loss)
+        .everyLayer(Phase.ACTIVATION, (step, layer) -> Stats.of(0.5, 1.0))
+        .model(Phase.TARGET, step -> Stats.of(0.5, 0.4))
+        .model(Phase.LOSS, step -> Stats.scalar(value + 0.01 * Math.sin(step)));
+  }
+
+  @Test
+  void huberLossAboveWhatTheMeanScores_fires() {
+    // predicting the mean scores at most 0.16 / 2 = 0.08 under Huber; 0.3 is worse than a constant
+    List<Finding> findings = findings(regression("huber_loss", 0.3), ID);
+
+    assertThat(findings).hasSize(1);
+    assertThat(findings.get(0).evidence().get("rule")).isEqualTo("loss_above_mean_predictor");
+    assertThat((double) findings.get(0).evidence().get("bar")).isCloseTo(0.08, offset(1e-12));
+  }
+
+  @Test
+  void huberLossBelowWhatTheMeanScores_noFinding() {
+    assertThat(findings(regression("HuberLoss", 0.07), ID)).isEmpty();
+  }
+
+  @Test
+  void absoluteErrorAboveTheTargetsStd_fires() {
+    // predicting the mean scores at most sqrt(0.16) = 0.4 under an absolute error
+    assertThat(findings(regression("L1Loss", 0.6), ID)).hasSize(1);
+    assertThat(findings(regression("mae", 0.35), ID)).isEmpty();
+  }
+
+  @Test
+  void smoothL1_whoseBetaTheTraceDoesNotRecord_isNotJudged() {
+    assertThat(findings(regression("SmoothL1Loss", 5.0), ID)).isEmpty();
+  }
+
+  @Test
+  void aHuberLossSummedOverTheElements_isNotJudged() {
+    // per element at most (1.0 + 0.4)^2 / 2 = 0.98; 64 elements summed exceed it
+    assertThat(findings(regression("huber_loss", 64 * 0.3), ID)).isEmpty();
   }
 
   @Test
