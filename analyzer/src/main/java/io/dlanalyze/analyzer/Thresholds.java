@@ -432,8 +432,8 @@ public final class Thresholds {
               + " size, at or above which the batches are not random samples (unshuffled data)");
 
   /**
-   * The smallest drop of the loss below its start (the first block's mean, at least a uniform
-   * guess's loss for a cross-entropy), as a share of the start, for a run to count as having
+   * The smallest drop of the loss below its start (the first block's mean; a uniform guess's loss
+   * for a cross-entropy over known classes), as a share of the start, for a run to count as having
    * progressed. Every healthy dev run fell at least 0.276; the default is half that
    * (docs/evaluation.md#calibration).
    */

@@ -312,10 +312,10 @@ class CalibrationTest {
   }
 
   /**
-   * How far the best mean over blocks of {@code oscillation-block} losses fell below the start (the
-   * first block's mean, at least log(K) for a K-class cross-entropy, log 2 for a binary one), as a
-   * share of the start; NaN with fewer than {@code window} losses: what little-progress compares
-   * with {@code min-progress}.
+   * How far the best mean over blocks of {@code oscillation-block} losses fell below the start (for
+   * a cross-entropy over K known classes log(K), log 2 for a binary one, unless its best block
+   * stays above twice that; else the first block's mean), as a share of the start; NaN with fewer
+   * than {@code window} losses: what little-progress compares with {@code min-progress}.
    */
   private static double progress(
       java.util.Collection<Double> losses, LossFunction loss, int classes) {
@@ -326,8 +326,11 @@ class CalibrationTest {
     }
     // as the engine's loss history keeps them: a shorter last block counts too
     double[] means = blockMeans(values, block, true);
-    double start = Math.max(means[0], uniformGuess(loss, classes));
     double best = Arrays.stream(means).min().orElseThrow();
+    double uniform = uniformGuess(loss, classes);
+    // a cross-entropy is measured from the uniform guess, unless its best block stays above twice
+    // that (a loss summed over elements or with other terms, measured from its first block)
+    double start = uniform > 0 && best <= 2 * uniform ? uniform : means[0];
     return start > 0 ? 1 - best / start : Double.NaN;
   }
 

@@ -27,10 +27,12 @@ import java.util.List;
 /**
  * Reports a run whose loss barely fell over the whole run: its best mean over a block of {@code
  * oscillation-block} steps is less than {@code min-progress} below where it started. The start is
- * the mean of the first block, and for a cross-entropy at least the loss of a uniform guess (log K,
- * log 2 for a binary one), so a fine-tuned classifier that starts below a uniform guess's loss is
- * measured against that guess. A regression has no such floor: a model fine-tuned from a good start
- * whose loss moves only a few percent is reported, and is then a question for the reader.
+ * the mean of the first block; for a cross-entropy over a known number of classes it is the loss of
+ * a uniform guess (log K, log 2 for a binary one) wherever the first block lies: a fine-tuned
+ * classifier that starts below that loss is measured against it, and one that starts confidently
+ * wrong far above it has learned nothing by falling back to it. A regression has no such floor: a
+ * model fine-tuned from a good start whose loss moves only a few percent is reported, and is then a
+ * question for the reader.
  *
  * <p>A loss can fall slowly and steadily, so not-learning's test for stalled blocks passes it; but
  * every healthy dev run fell at least 27.6% below that start (docs/evaluation.md#calibration), and
@@ -72,11 +74,19 @@ public final class LittleProgressDetector implements Detector {
       return findings;
     }
     double start = loss.firstBlockMean(block);
-    double reference = Math.max(start, LossGate.uniformLoss(context));
+    double best = loss.bestBlockMean(block);
+    double uniform = LossGate.uniformLoss(context);
+    // A classifier is measured from a uniform guess's loss, wherever it started: falling from a
+    // confidently wrong start back to a uniform guess learns nothing (as LossGate judges it). A
+    // cross-entropy whose best block stays above twice that loss is not a mean over examples of K
+    // classes (it is summed over elements, or carries other terms): it is measured from its start.
+    if (best > 2 * uniform) {
+      uniform = 0;
+    }
+    double reference = uniform > 0 ? uniform : start;
     if (!(reference > 0)) {
       return findings;
     }
-    double best = loss.bestBlockMean(block);
     double drop = 1 - best / reference;
     if (!(drop < minProgress)) {
       return findings;
@@ -105,7 +115,7 @@ public final class LittleProgressDetector implements Detector {
                     Numbers.format(best),
                     Numbers.percent(Math.max(0, drop)),
                     Numbers.format(reference),
-                    reference > start ? " (the loss of a uniform guess)" : ""))
+                    uniform > 0 ? " (the loss of a uniform guess)" : ""))
             .build());
     return findings;
   }

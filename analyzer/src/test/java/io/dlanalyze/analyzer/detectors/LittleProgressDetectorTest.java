@@ -53,6 +53,33 @@ class LittleProgressDetectorTest {
     assertThat(findings(trace, ID)).isEmpty();
   }
 
+  /** A 10-class PyTorch classifier (uniform guess: log 10 = 2.30) with this loss. */
+  private static MemoryTrace.Builder classifier(LongFunction<Stats> loss) {
+    return run(300, loss)
+        .meta(TraceMetadata.FRAMEWORK, "pytorch")
+        .meta(TraceMetadata.LOSS, "CrossEntropyLoss")
+        .meta(TraceMetadata.NUM_CLASSES, "10");
+  }
+
+  @Test
+  void aClassifierThatStartsConfidentlyWrong_andFallsBackToAUniformGuess_madeLittleProgress() {
+    // 40 at first (a learning rate far too high), then back to 2.2: 95% below its start, 4% below
+    // a uniform guess's loss.
+    List<Finding> found =
+        findings(
+            classifier(step -> Stats.scalar(step < 10 ? 40 : 2.2 + 0.05 * Math.sin(step))), ID);
+
+    assertThat(found).hasSize(1);
+    assertThat((double) found.get(0).evidence().get("reference_loss"))
+        .isCloseTo(Math.log(10), offset(1e-9));
+  }
+
+  @Test
+  void aCrossEntropySummedOverElements_isMeasuredFromItsStart() {
+    // 45 -> 25: far above twice a uniform guess's loss, so not a mean over examples; it fell 44%.
+    assertThat(findings(classifier(step -> Stats.scalar(45 - 20.0 * step / 300)), ID)).isEmpty();
+  }
+
   @Test
   void aFineTunedRegression_withoutAUniformGuess_isMeasuredFromItsStart() {
     assertThat(findings(run(300, step -> Stats.scalar(0.4 - 0.01 * step / 300.0)), ID)).hasSize(1);
