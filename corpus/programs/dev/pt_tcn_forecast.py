@@ -217,8 +217,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "sgd",
-          "buggy": "--optimizer sgd --lr 0.01 --scaling none --record-every 2",
-          "fixed": "--optimizer sgd --lr 0.01 --record-every 2"},
+          "buggy": "--optimizer sgd --lr 0.01 --scaling none --record-every 4",
+          "fixed": "--optimizer sgd --lr 0.01 --record-every 4"},
      ]},
     {"family": "tcnmeter-missing-zero-grad", "split": "dev", "architecture": "cnn",
      "origin": "Humbatova et al. 2020: missing optimizer.zero_grad() (gradients accumulate "
@@ -231,8 +231,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "sgd",
-          "buggy": "--optimizer sgd --lr 0.01 --batch-size 64 --bug missing-zero-grad --record-every 2",
-          "fixed": "--optimizer sgd --lr 0.01 --batch-size 64 --record-every 2"},
+          "buggy": "--optimizer sgd --lr 0.01 --batch-size 64 --bug missing-zero-grad --record-every 4",
+          "fixed": "--optimizer sgd --lr 0.01 --batch-size 64 --record-every 4"},
      ]},
     {"family": "tcnmeter-rmsprop-lr-too-high", "split": "dev", "architecture": "cnn",
      "origin": "AUTOTRAINER: oscillating loss (learning rate too high); DeepFD fault type: "
@@ -245,8 +245,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "rmsprop",
-          "buggy": "--optimizer rmsprop --lr 0.05 --record-every 2",
-          "fixed": "--optimizer rmsprop --lr 1e-3 --record-every 2"},
+          "buggy": "--optimizer rmsprop --lr 0.05 --record-every 4",
+          "fixed": "--optimizer rmsprop --lr 1e-3 --record-every 4"},
      ]},
     {"family": "tcnmeter-adam-lr-too-low", "split": "dev", "architecture": "cnn",
      "origin": "DeepFD / DeepDiagnosis fault type: learning rate too low",
@@ -257,21 +257,21 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adam",
-          "buggy": "--lr 1e-5 --record-every 2",
-          "fixed": "--lr 2e-3 --record-every 2"},
+          "buggy": "--lr 1e-5 --record-every 4",
+          "fixed": "--lr 2e-3 --record-every 4"},
      ]},
     {"family": "healthy-tcnmeter", "split": "dev", "architecture": "cnn",
      "origin": "healthy run",
      "description": "a dilated causal TCN forecasting a building's demand with an L1 loss",
      "healthy": [
          {"id": "adamw-levels4-seed1",
-          "args": "--optimizer adamw --weight-decay 0.01 --levels 4 --seed 1 --record-every 2",
+          "args": "--optimizer adamw --weight-decay 0.01 --levels 4 --seed 1 --record-every 4",
           "description": "four blocks (dilations up to 8), AdamW with weight decay 0.01"},
          {"id": "sgd-bs64-clip-seed2",
-          "args": "--optimizer sgd --lr 0.02 --batch-size 64 --clip 1 --epochs 6 --seed 2 --record-every 2",
+          "args": "--optimizer sgd --lr 0.02 --batch-size 64 --clip 1 --epochs 6 --seed 2 --record-every 4",
           "description": "SGD Nesterov 0.02, batches of 64, clipping at 1"},
          {"id": "rmsprop-k5-width16-seed3",
-          "args": "--optimizer rmsprop --lr 5e-4 --kernel 5 --channels 16 --seed 3 --record-every 2",
+          "args": "--optimizer rmsprop --lr 5e-4 --kernel 5 --channels 16 --seed 3 --record-every 4",
           "description": "RMSprop 5e-4, 16 filters of size 5"},
      ]},
 ]
