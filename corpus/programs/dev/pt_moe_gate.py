@@ -181,8 +181,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "sgd",
-          "buggy": "--optimizer sgd --lr 0.05 --scaling none --record-every 2",
-          "fixed": "--optimizer sgd --lr 0.05 --record-every 2"},
+          "buggy": "--optimizer sgd --lr 0.05 --scaling none --record-every 4",
+          "fixed": "--optimizer sgd --lr 0.05 --record-every 4"},
      ]},
     {"family": "moegate-missing-zero-grad", "split": "dev", "architecture": "mlp",
      "origin": "Humbatova et al. 2020: missing optimizer.zero_grad() (called once before the "
@@ -196,8 +196,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "sgd-bs32",
-          "buggy": "--optimizer sgd --lr 0.02 --batch-size 32 --bug missing-zero-grad --record-every 2",
-          "fixed": "--optimizer sgd --lr 0.02 --batch-size 32 --record-every 2"},
+          "buggy": "--optimizer sgd --lr 0.02 --batch-size 32 --bug missing-zero-grad --record-every 4",
+          "fixed": "--optimizer sgd --lr 0.02 --batch-size 32 --record-every 4"},
      ]},
     {"family": "moegate-weight-decay-dominates", "split": "dev", "architecture": "mlp",
      "origin": "AUTOTRAINER / DeepFD: a regularization term that dominates the loss "
@@ -210,8 +210,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adam",
-          "buggy": "--weight-decay 0.5 --record-every 2",
-          "fixed": "--weight-decay 5e-4 --record-every 2"},
+          "buggy": "--weight-decay 0.5 --record-every 4",
+          "fixed": "--weight-decay 5e-4 --record-every 4"},
      ]},
     {"family": "moegate-exponentiallr-gamma-typo", "split": "dev", "architecture": "mlp",
      "origin": "Humbatova et al. 2020: wrong learning-rate schedule (ExponentialLR gamma=0.1 "
@@ -225,21 +225,21 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adam",
-          "buggy": "--gamma 0.1 --record-every 2",
-          "fixed": "--gamma 0.9 --record-every 2"},
+          "buggy": "--gamma 0.1 --record-every 4",
+          "fixed": "--gamma 0.9 --record-every 4"},
      ]},
     {"family": "healthy-moegate", "split": "dev", "architecture": "mlp",
      "origin": "healthy run",
      "description": "a softmax-gated mixture of expert MLPs on make_classification data",
      "healthy": [
          {"id": "rmsprop-3experts-seed1",
-          "args": "--optimizer rmsprop --lr 1e-3 --experts 3 --seed 1 --record-every 2",
+          "args": "--optimizer rmsprop --lr 1e-3 --experts 3 --seed 1 --record-every 4",
           "description": "three experts, RMSprop 1e-3"},
          {"id": "sgd-bs32-width64-seed2",
-          "args": "--optimizer sgd --lr 0.02 --batch-size 32 --width 64 --epochs 6 --seed 2 --record-every 2",
+          "args": "--optimizer sgd --lr 0.02 --batch-size 32 --width 64 --epochs 6 --seed 2 --record-every 4",
           "description": "SGD momentum 0.9 at 0.02, batches of 32, experts 64 wide"},
          {"id": "adam-3classes-bs128-seed3",
-          "args": "--lr 5e-3 --gamma 0.95 --classes 3 --batch-size 128 --epochs 12 --seed 3 --record-every 2",
+          "args": "--lr 5e-3 --gamma 0.95 --classes 3 --batch-size 128 --epochs 12 --seed 3 --record-every 4",
           "description": "3 classes, Adam 5e-3 with gamma 0.95, batches of 128"},
      ]},
 ]
