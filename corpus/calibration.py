@@ -903,6 +903,49 @@ def space_pt_hetero_gnll(rng):
     return Config(args, "regression", "regression", baseline=("turbine", {"seed": int(args[-1])}))
 
 
+def space_pt_tcn_forecast(rng):
+    opt = rng.choice(["adam", "adam", "adamw", "sgd", "rmsprop"])
+    bs = rng.choice([32, 64])
+    lr = log_uniform(rng, *{"adam": (1e-3, 5e-3), "adamw": (1e-3, 5e-3), "sgd": (5e-3, 3e-2),
+                            "rmsprop": (3e-4, 1.5e-3)}[opt])
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--channels", str(rng.choice([16, 24, 32])), "--levels", str(rng.choice([2, 3, 4])),
+            "--kernel", str(rng.choice([3, 5])), "--clip", rng.choice(["0", "1"])]
+    # 2032 training windows of 48 quarter-hours
+    args += ["--epochs", str(epochs_for(rng, 2032, bs, steps=(150, 400), lo=3, hi=8)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "cnn", baseline=("tcnmeter", {"seed": int(args[-1])}))
+
+
+def space_pt_bag_topics(rng):
+    momentum = rng.choice(["0", "0", "0.9"])
+    bs = rng.choice([32, 64, 128])
+    lr = log_uniform(rng, *((3.0, 6.0) if momentum == "0" else (0.3, 0.8)))
+    args = ["--lr", fmt(lr), "--momentum", momentum, "--batch-size", str(bs),
+            "--emsize", str(rng.choice([32, 64])), "--clip", rng.choice(["0.1", "0.5"]),
+            "--hidden", rng.choice(["0", "0", "32"]) if momentum == "0.9" else "0"]
+    # 3200 training snippets, 4 topics
+    args += ["--epochs", str(epochs_for(rng, 3200, bs, steps=(200, 600), lo=5, hi=10)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "mlp", classes=4)
+
+
+def space_pt_moe_gate(rng):
+    opt = rng.choice(["adam", "adam", "sgd", "rmsprop"])
+    bs = rng.choice([32, 64, 128])
+    lr = log_uniform(rng, *{"adam": (2e-3, 6e-3), "sgd": (1e-2, 5e-2),
+                            "rmsprop": (5e-4, 2e-3)}[opt])
+    classes = rng.choice([3, 4])
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--classes", str(classes), "--experts", str(rng.choice([3, 4])),
+            "--width", str(rng.choice([32, 64])), "--gamma", rng.choice(["0.9", "0.95"]),
+            "--weight-decay", rng.choice(["0", "5e-4"])]
+    # 2400 training samples
+    args += ["--epochs", str(epochs_for(rng, 2400, bs, steps=(200, 500), lo=6, hi=12)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "mlp", classes=classes)
+
+
 def space_keras_matfact_recsys(rng):
     opt = rng.choice(["adam", "adam", "rmsprop"])
     bs = rng.choice([64, 128, 256])
@@ -1065,6 +1108,7 @@ SPACES = {
     "keras_weighted_tabular": space_keras_weighted_tabular,
     "keras_window_forecast": space_keras_window_forecast,
     "pt_autoencoder": space_pt_autoencoder,
+    "pt_bag_topics": space_pt_bag_topics,
     "pt_char_lm": space_pt_char_lm,
     "pt_cnn": space_pt_cnn,
     "pt_config_mlp": space_pt_config_mlp,
@@ -1075,6 +1119,7 @@ SPACES = {
     "pt_hetero_gnll": space_pt_hetero_gnll,
     "pt_lightning_cnn": space_pt_lightning_cnn,
     "pt_mlp": space_pt_mlp,
+    "pt_moe_gate": space_pt_moe_gate,
     "pt_multilabel_tags": space_pt_multilabel_tags,
     "pt_pointcloud_sets": space_pt_pointcloud_sets,
     "pt_quantile_delivery": space_pt_quantile_delivery,
@@ -1088,6 +1133,7 @@ SPACES = {
     "pt_signal_regression": space_pt_signal_regression,
     "pt_tabtrain": space_pt_tabtrain,
     "pt_tabular_modules": space_pt_tabular_modules,
+    "pt_tcn_forecast": space_pt_tcn_forecast,
     "pt_transformer": space_pt_transformer,
     "pt_vae_digits": space_pt_vae_digits,
     "pt_wave_bf16": space_pt_wave_bf16,
@@ -1243,6 +1289,13 @@ def baseline(kind, kw):
         z = (y[cut:] - y[:cut].mean()) / std
         sigma = (20.0 + 230.0 * np.exp(-((x[cut:, 0] - 10.0) / 3.0) ** 2)) / 1000.0 / std
         return 0.5 * float(np.mean(z ** 2)), 0.5 * float(np.mean(np.log(sigma ** 2) + 1.0))
+    if kind == "tcnmeter":          # pt_tcn_forecast: L1 of the next step's demand,
+        sys.path.insert(0, DEV)     # standardized; B predicts the training targets' mean
+        import pt_tcn_forecast
+        meter = pt_tcn_forecast.building_meter(2600, kw["seed"])
+        cut = int(0.8 * len(meter))
+        z = (meter[:, 0] - meter[:cut, 0].mean()) / meter[:cut, 0].std()
+        return float(np.mean(np.abs(z[cut:] - float(np.mean(z[48:cut]))))), 0.0
     if kind == "digits_autoencoder":
         x, y = common.load("digits")
         if kw["variant"] == "standard":
