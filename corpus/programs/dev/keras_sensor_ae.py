@@ -147,8 +147,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adam-seed0",
-          "buggy": "--bug no-scaler --record-every 2",
-          "fixed": "--record-every 2"},
+          "buggy": "--bug no-scaler --record-every 4",
+          "fixed": "--record-every 4"},
      ]},
     {"family": "sensae-code-bias-negative", "split": "dev", "architecture": "autoencoder",
      "origin": "AUTOTRAINER: dying ReLU; DeepLocalize benchmark (Stack Overflow): an "
@@ -163,8 +163,8 @@ CASES = [
      "root_cause": {"layer_name": "code", "layer_index": 1},
      "pairs": [
          {"id": "adam-seed1",
-          "buggy": "--bug code-bias-negative --seed 1 --record-every 2",
-          "fixed": "--seed 1 --record-every 2"},
+          "buggy": "--bug code-bias-negative --seed 1 --record-every 4",
+          "fixed": "--seed 1 --record-every 4"},
      ]},
     {"family": "sensae-l1-sparsity-typo", "split": "dev", "architecture": "autoencoder",
      "origin": "DeepFD / DeepDiagnosis fault type: regularization too strong; Humbatova et al. "
@@ -179,8 +179,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adam-seed2",
-          "buggy": "--sparsity 0.1 --seed 2 --record-every 2",
-          "fixed": "--sparsity 1e-5 --seed 2 --record-every 2"},
+          "buggy": "--sparsity 0.1 --seed 2 --record-every 4",
+          "fixed": "--sparsity 1e-5 --seed 2 --record-every 4"},
      ]},
     {"family": "sensae-adam-lr-too-low", "split": "dev", "architecture": "autoencoder",
      "origin": "DeepFD / DeepDiagnosis fault type: learning rate too low (Adam(learning_rate="
@@ -193,8 +193,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "seed3",
-          "buggy": "--lr 1e-5 --seed 3 --record-every 2",
-          "fixed": "--seed 3 --record-every 2"},
+          "buggy": "--lr 1e-5 --seed 3 --record-every 4",
+          "fixed": "--seed 3 --record-every 4"},
      ]},
     {"family": "healthy-sensae", "split": "dev", "architecture": "autoencoder",
      "origin": "healthy run",
@@ -202,10 +202,10 @@ CASES = [
                     "reconstructs the normal readings well and flags the anomalies",
      "healthy": [
          {"id": "rmsprop-seed7",
-          "args": "--optimizer rmsprop --lr 1e-3 --seed 7 --record-every 2",
+          "args": "--optimizer rmsprop --lr 1e-3 --seed 7 --record-every 4",
           "description": "RMSprop 1e-3"},
          {"id": "momentum-width64-seed5",
-          "args": "--optimizer sgd --lr 0.05 --width 64 --seed 5 --record-every 2",
+          "args": "--optimizer sgd --lr 0.05 --width 64 --seed 5 --record-every 4",
           "description": "SGD momentum 0.9 at 0.05, 64 units around the code"},
          {"id": "nadam-code6-width16-bs16-seed6",
           "args": "--optimizer nadam --lr 2e-3 --code 6 --width 16 --batch-size 16 --seed 6 --record-every 4",

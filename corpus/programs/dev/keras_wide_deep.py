@@ -150,8 +150,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adam-seed0",
-          "buggy": "--bug raw-columns --record-every 2",
-          "fixed": "--record-every 2"},
+          "buggy": "--bug raw-columns --record-every 4",
+          "fixed": "--record-every 4"},
      ]},
     {"family": "widedeep-zip-shuffled-separately", "split": "dev", "architecture": "mlp",
      "origin": "Humbatova et al. 2020: wrong labels (features and labels misaligned in the "
@@ -167,8 +167,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adam-seed2",
-          "buggy": "--bug zip-shuffled-separately --seed 2 --record-every 2",
-          "fixed": "--seed 2 --record-every 2"},
+          "buggy": "--bug zip-shuffled-separately --seed 2 --record-every 4",
+          "fixed": "--seed 2 --record-every 4"},
      ]},
     {"family": "widedeep-one-sigmoid-bce", "split": "dev", "architecture": "mlp",
      "origin": "DeepLocalize benchmark (Stack Overflow): binary_crossentropy with one sigmoid "
@@ -183,8 +183,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adam-seed3",
-          "buggy": "--bug one-sigmoid-bce --seed 3 --record-every 2",
-          "fixed": "--seed 3 --record-every 2"},
+          "buggy": "--bug one-sigmoid-bce --seed 3 --record-every 4",
+          "fixed": "--seed 3 --record-every 4"},
      ]},
     {"family": "widedeep-l2-dominates", "split": "dev", "architecture": "mlp",
      "origin": "DeepFD / DeepDiagnosis fault type: regularization too strong; Humbatova et al. "
@@ -199,18 +199,18 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adam-seed1",
-          "buggy": "--l2 5.0 --seed 1 --record-every 2",
-          "fixed": "--l2 1e-4 --seed 1 --record-every 2"},
+          "buggy": "--l2 5.0 --seed 1 --record-every 4",
+          "fixed": "--l2 1e-4 --seed 1 --record-every 4"},
      ]},
     {"family": "healthy-widedeep", "split": "dev", "architecture": "mlp",
      "origin": "healthy run",
      "description": "a wide-and-deep classifier fed by a tf.data pipeline that trains well",
      "healthy": [
          {"id": "rmsprop-bs64-seed3",
-          "args": "--optimizer rmsprop --lr 1e-3 --batch-size 64 --seed 3 --record-every 2",
+          "args": "--optimizer rmsprop --lr 1e-3 --batch-size 64 --seed 3 --record-every 4",
           "description": "RMSprop 1e-3, batches of 64"},
          {"id": "nadam-width128-seed4",
-          "args": "--optimizer nadam --lr 2e-3 --width 128 --seed 4 --record-every 2",
+          "args": "--optimizer nadam --lr 2e-3 --width 128 --seed 4 --record-every 4",
           "description": "Nadam 2e-3, deep layers of 128 and 64"},
          {"id": "sgd-width32-bs16-seed5",
           "args": "--optimizer sgd --lr 0.05 --width 32 --batch-size 16 --seed 5 --record-every 4",
