@@ -159,8 +159,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adam-seed0",
-          "buggy": "--bug raw-units --record-every 2",
-          "fixed": "--record-every 2"},
+          "buggy": "--bug raw-units --record-every 4",
+          "fixed": "--record-every 4"},
      ]},
     {"family": "sensconv-unshuffled-by-state", "split": "dev", "architecture": "cnn",
      "origin": "DeepLocalize benchmark (Stack Overflow): model.fit(..., shuffle=False, "
@@ -176,8 +176,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adam-seed1",
-          "buggy": "--bug unshuffled --seed 1 --record-every 2",
-          "fixed": "--seed 1 --record-every 2"},
+          "buggy": "--bug unshuffled --seed 1 --record-every 4",
+          "fixed": "--seed 1 --record-every 4"},
      ]},
     {"family": "sensconv-schedule-decay-compounds", "split": "dev", "architecture": "cnn",
      "origin": "Humbatova et al. 2020: wrong learning-rate schedule (a LearningRateScheduler "
@@ -193,8 +193,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adam-keep2-seed0",
-          "buggy": "--keep 2 --bug decay-compounds --record-every 2",
-          "fixed": "--keep 2 --record-every 2"},
+          "buggy": "--keep 2 --bug decay-compounds --record-every 4",
+          "fixed": "--keep 2 --record-every 4"},
      ]},
     {"family": "sensconv-adam-lr-too-high", "split": "dev", "architecture": "cnn",
      "origin": "DeepFD / DeepDiagnosis fault type: learning rate too high (Adam(learning_rate="
@@ -207,8 +207,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "seed2",
-          "buggy": "--lr 0.05 --seed 2 --record-every 2",
-          "fixed": "--lr 2e-3 --seed 2 --record-every 2"},
+          "buggy": "--lr 0.05 --seed 2 --record-every 4",
+          "fixed": "--lr 2e-3 --seed 2 --record-every 4"},
      ]},
     {"family": "healthy-sensconv", "split": "dev", "architecture": "cnn",
      "origin": "healthy run",
@@ -216,10 +216,10 @@ CASES = [
                     "LearningRateScheduler that trains well",
      "healthy": [
          {"id": "rmsprop-seed3",
-          "args": "--optimizer rmsprop --lr 2e-3 --seed 3 --record-every 2",
+          "args": "--optimizer rmsprop --lr 2e-3 --seed 3 --record-every 4",
           "description": "RMSprop 2e-3"},
          {"id": "momentum-filters8-seed4",
-          "args": "--optimizer sgd --lr 0.02 --filters 8 --seed 4 --record-every 2",
+          "args": "--optimizer sgd --lr 0.02 --filters 8 --seed 4 --record-every 4",
           "description": "SGD momentum 0.9 at 0.02, 8 and 16 filters"},
          {"id": "nadam-filters24-keep6-bs16-seed5",
           "args": "--optimizer nadam --lr 2e-3 --filters 24 --keep 6 --batch-size 16 --seed 5 --record-every 4",
