@@ -14,8 +14,9 @@ plus noise. A stratified fifth is held out for validation. The columns are stand
 ``StandardScaler`` fitted on the training rows. The model: ``Dense`` ``deep1`` (``--width``,
 ReLU) and ``deep2`` (half of it, ReLU) on the inputs, ``Concatenate`` of the inputs and
 ``deep2``, ``Dense`` ``risk`` (softmax); ``sparse_categorical_crossentropy``, ``--optimizer`` at
-``--lr``, an optional L2 penalty ``--l2`` on every kernel. The mistakes of the families in
-CASES are selected with ``--bug`` or show in a setting (``--l2``).
+``--lr``, an optional L2 penalty ``--l2`` on every kernel. As in those tutorials, ``cache()``
+comes after ``shuffle()``, so every epoch repeats the first epoch's order of batches. The
+mistakes of the families in CASES are selected with ``--bug`` or show in a setting (``--l2``).
 """
 
 import os
