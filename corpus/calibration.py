@@ -1082,6 +1082,50 @@ def space_keras_norm_huber(rng):
                   baseline=("friedman_units", {"seed": int(args[-1])}))
 
 
+def space_keras_sensor_conv1d(rng):
+    opt = rng.choice(["adam", "adam", "rmsprop", "nadam", "sgd"])
+    bs = rng.choice([16, 32, 64])
+    lr = log_uniform(rng, *{"adam": (1.5e-3, 3e-3), "rmsprop": (1.5e-3, 3e-3),
+                            "nadam": (1.5e-3, 3e-3), "sgd": (0.015, 0.04)}[opt])
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--filters", str(rng.choice([8, 16, 24])), "--keep", str(rng.choice([2, 4, 6]))]
+    # 960 training windows (validation_split takes the last fifth of 1200)
+    args += ["--epochs", str(epochs_for(rng, 960, bs, steps=(300, 700), lo=10, hi=14)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=4)
+
+
+def space_keras_sensor_ae(rng):
+    opt = rng.choice(["adam", "adam", "rmsprop", "nadam", "sgd"])
+    bs = rng.choice([16, 32, 64])
+    lr = log_uniform(rng, *{"adam": (1.5e-3, 4e-3), "rmsprop": (1e-3, 2e-3),
+                            "nadam": (1.5e-3, 3e-3), "sgd": (0.03, 0.08)}[opt])
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--width", str(rng.choice([16, 32, 64])), "--code", str(rng.choice([4, 5, 6]))]
+    if rng.random() < 0.3:
+        args += ["--sparsity", "1e-5"]
+    # 2100 normal training readings
+    args += ["--epochs", str(epochs_for(rng, 2100, bs, steps=(600, 1200), lo=10, hi=20)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "autoencoder",
+                  baseline=("compressor", {"seed": int(args[-1])}))
+
+
+def space_keras_wide_deep(rng):
+    opt = rng.choice(["adam", "adam", "rmsprop", "nadam", "sgd"])
+    bs = rng.choice([16, 32, 64])
+    lr = log_uniform(rng, *{"adam": (1e-3, 3e-3), "rmsprop": (5e-4, 2e-3),
+                            "nadam": (1e-3, 3e-3), "sgd": (0.03, 0.1)}[opt])
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--width", str(rng.choice([32, 64, 128]))]
+    if rng.random() < 0.3:
+        args += ["--l2", "1e-4"]
+    # 2400 training policies; the largest risk class is 0.40 of them
+    args += ["--epochs", str(epochs_for(rng, 2400, bs, steps=(450, 1200), lo=6, hi=12)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "mlp", classes=3, chance=0.40)
+
+
 SPACES = {
     "keras_aug_digits": space_keras_aug_digits,
     "keras_cnn": space_keras_cnn,
@@ -1100,12 +1144,15 @@ SPACES = {
     "keras_pydataset_transformer": space_keras_pydataset_transformer,
     "keras_resnet_shapes": space_keras_resnet_shapes,
     "keras_rnn": space_keras_rnn,
+    "keras_sensor_ae": space_keras_sensor_ae,
+    "keras_sensor_conv1d": space_keras_sensor_conv1d,
     "keras_so_tabular": space_keras_so_tabular,
     "keras_subclassed_cnn": space_keras_subclassed_cnn,
     "keras_tfdata_sepcnn": space_keras_tfdata_sepcnn,
     "keras_two_head_cars": space_keras_two_head_cars,
     "keras_two_tower_energy": space_keras_two_tower_energy,
     "keras_weighted_tabular": space_keras_weighted_tabular,
+    "keras_wide_deep": space_keras_wide_deep,
     "keras_window_forecast": space_keras_window_forecast,
     "pt_autoencoder": space_pt_autoencoder,
     "pt_bag_topics": space_pt_bag_topics,
@@ -1231,6 +1278,14 @@ def baseline(kind, kw):
         # the program's validation loss, is left out of both (it is >= 0: a stricter bar)
         b, f = baseline("digits_autoencoder", {"variant": "bce", "seed": kw["seed"]})
         return 64 * b, 64 * f
+    if kind == "compressor":        # keras_sensor_ae: MSE of the min-max scaled readings
+        sys.path.insert(0, DEV)
+        import keras_sensor_ae
+        normal = keras_sensor_ae.compressor(3000, kw["seed"]).astype(np.float64)
+        x_tr, x_val = normal[:2100], normal[2100:2550]
+        lo, hi = x_tr.min(0), x_tr.max(0)
+        x_tr, x_val = (x_tr - lo) / (hi - lo), (x_val - lo) / (hi - lo)
+        return _mse(x_val, x_tr.mean(0)), 0.0
     if kind == "energy":            # keras_two_tower_energy: the day's energy, standardized
         sys.path.insert(0, DEV)
         import keras_two_tower_energy
