@@ -419,13 +419,15 @@ public final class Thresholds {
   /**
    * How many times the batch-to-batch variance of the accuracy must exceed what sampling a batch
    * explains (a binomial over the batch size, around the local accuracy) for the batches to count
-   * as not random samples of the data. The highest of a healthy dev run is 2.29; the default sits
-   * 2x above it (docs/evaluation.md#calibration).
+   * as not random samples of the data. The highest of a healthy dev run is 2.85 (an EmbeddingBag
+   * classifier under plain SGD at a rate of 3-5, whose model changes much between batches; 2.29
+   * before it, when the default was 4.6); the default sits 2x above it
+   * (docs/evaluation.md#calibration).
    */
   public static final Threshold BATCH_DISPERSION =
       Threshold.real(
           "batch-dispersion",
-          4.6,
+          5.7,
           0,
           1e300,
           "Batch-to-batch variance of the accuracy, as a multiple of a binomial's over the batch"

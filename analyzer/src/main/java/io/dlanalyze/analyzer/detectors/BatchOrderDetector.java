@@ -37,7 +37,7 @@ import java.util.OptionalInt;
  * small to compare with). When each batch holds one class (data sorted by label and never shuffled,
  * or batched before it was shuffled), the model predicts the class of the last batches and the
  * accuracy jumps between about 0 and 1: the ratio approaches B. Healthy runs stay near 1
- * (docs/evaluation.md#calibration: the highest of a healthy dev run is 2.29).
+ * (docs/evaluation.md#calibration: the highest of a healthy dev run is 2.85).
  *
  * <p>Needs the batch size ({@code dltrace.batch_size}) and a per-step accuracy: at least {@value
  * #MIN_PAIRS} pairs in the band. Pairs that touch the last recorded batch of an epoch are left out:

@@ -59,7 +59,7 @@ class BatchOrderDetectorTest {
     Finding f = found.get(0);
     assertThat(f.symptom()).isEqualTo(Symptom.OSCILLATION);
     assertThat(f.isModelLevel()).isTrue();
-    assertThat((double) f.evidence().get("dispersion")).isGreaterThan(4.6);
+    assertThat((double) f.evidence().get("dispersion")).isGreaterThan(5.7);
     assertThat(f.evidence().get("batch_size")).isEqualTo(32L);
     assertThat(f.message()).contains("drawing 32 examples at random");
   }
