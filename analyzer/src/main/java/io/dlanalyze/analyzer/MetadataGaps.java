@@ -41,8 +41,7 @@ public final class MetadataGaps {
               TraceMetadata.LEARNING_RATE,
               "effective-learning-rate (unless the trace has learning_rate rows) and the"
                   + " learning-rate fixes of the root cause"),
-          new Need(
-              TraceMetadata.TASK, "missing-activation and the chance level of not-converging"));
+          new Need(TraceMetadata.TASK, "the chance level of not-converging"));
 
   private MetadataGaps() {}
 

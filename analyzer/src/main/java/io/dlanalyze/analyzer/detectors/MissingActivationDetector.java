@@ -13,7 +13,6 @@ import io.dlanalyze.analyzer.DetectorSpec;
 import io.dlanalyze.analyzer.Evidence;
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Layer;
-import io.dlanalyze.analyzer.LossFunction;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.StepView;
 import io.dlanalyze.analyzer.Symptom;
@@ -27,7 +26,9 @@ import java.util.Locale;
  * every hidden one with a known linear activation, and no other layer between them that is not
  * linear itself (only flatten, dropout, reshape and normalization layers are allowed). Such a stack
  * computes one linear map, however deep, so it cannot fit anything a single layer cannot. The
- * output layer may end in softmax or sigmoid: that does not make the hidden layers useful.
+ * output layer may end in softmax or sigmoid: that does not make the hidden layers useful. A
+ * regression is judged the same way: a model meant to be linear needs one layer, and a stack of
+ * linear layers in a regression is a forgotten activation as much as in a classifier.
  *
  * <p>The rule reads {@code dltrace.layers}; a layer whose activation is not known stops it, so a
  * trace without metadata never fires it.
@@ -75,7 +76,7 @@ public final class MissingActivationDetector implements Detector {
   public List<Finding> finish(AnalysisContext context) {
     List<Finding> findings = new ArrayList<>();
     List<Layer> layers = context.layers();
-    if (firstStep < 0 || layers.isEmpty() || !classifier(context)) {
+    if (firstStep < 0 || layers.isEmpty()) {
       return findings;
     }
     List<String> affine = new ArrayList<>();
@@ -122,16 +123,6 @@ public final class MissingActivationDetector implements Detector {
                     String.join(", ", affine)))
             .build());
     return findings;
-  }
-
-  /**
-   * True for a classification run (task, or a cross-entropy loss): a regression may mean to be
-   * linear, a classifier of a non-linear boundary cannot be.
-   */
-  private static boolean classifier(AnalysisContext context) {
-    String task = context.metadata().task().orElse("");
-    return task.equalsIgnoreCase("classification")
-        || (task.isEmpty() && LossFunction.of(context.metadata()).crossEntropy());
   }
 
   private static boolean isAffine(String type) {

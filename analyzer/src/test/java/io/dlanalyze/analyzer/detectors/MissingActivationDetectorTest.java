@@ -67,23 +67,29 @@ class MissingActivationDetectorTest {
   }
 
   @Test
-  void regression_noFinding() {
-    // A linear regression with two stacked layers may be meant to be linear.
+  void regressionWithStackedLinearLayers_fires() {
+    // A model meant to be linear needs one layer: a stack in a regression lost its activation too.
     assertThat(
             findings(
                 MemoryTrace.scripted(60)
                     .meta(TraceMetadata.LOSS, "mse")
+                    .meta(TraceMetadata.TASK, "regression")
                     .layer("fc1", "linear")
                     .layer("out", "linear")
                     .healthyLoss(),
                 ID))
-        .isEmpty();
+        .hasSize(1);
+  }
+
+  @Test
+  void linearRegressionOfOneLayer_noFinding() {
     assertThat(
             findings(
-                classifier()
+                MemoryTrace.scripted(60)
+                    .meta(TraceMetadata.LOSS, "mse")
                     .meta(TraceMetadata.TASK, "regression")
-                    .layer("fc1", "linear")
-                    .layer("out", "linear"),
+                    .layer("out", "linear")
+                    .healthyLoss(),
                 ID))
         .isEmpty();
   }
