@@ -1126,8 +1126,36 @@ def space_keras_wide_deep(rng):
     return Config(args, "classification", "mlp", classes=3, chance=0.40)
 
 
+def space_keras_seq_augment(rng):
+    opt = rng.choice(["adam", "adam", "rmsprop", "sgd"])
+    bs = rng.choice([16, 32, 64])
+    lr = log_uniform(rng, *{"adam": (1e-3, 3e-3), "rmsprop": (1e-3, 2e-3),
+                            "sgd": (0.02, 0.05)}[opt])
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--filters", str(rng.choice([8, 12, 16])), "--units", str(rng.choice([32, 48, 96])),
+            "--dropout", rng.choice(["0.2", "0.3", "0.4"])]
+    # 1437 training images; EarlyStopping(patience=3) may end a run early
+    args += ["--epochs", str(epochs_for(rng, 1437, bs, steps=(300, 700), lo=8, hi=16)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=10)
+
+
+def space_keras_churn_embed(rng):
+    opt = rng.choice(["adam", "adam", "rmsprop", "sgd"])
+    bs = rng.choice([16, 32, 64])
+    lr = log_uniform(rng, *{"adam": (5e-4, 2e-3), "rmsprop": (5e-4, 2e-3),
+                            "sgd": (0.03, 0.08)}[opt])
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--width", str(rng.choice([16, 32, 64])), "--embed-dim", str(rng.choice([4, 8]))]
+    # 2400 training customers (validation_split takes the last fifth of 3000); 0.84 stay
+    args += ["--epochs", str(epochs_for(rng, 2400, bs, steps=(450, 1200), lo=6, hi=12)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "mlp", classes=2, chance=0.84)
+
+
 SPACES = {
     "keras_aug_digits": space_keras_aug_digits,
+    "keras_churn_embed": space_keras_churn_embed,
     "keras_cnn": space_keras_cnn,
     "keras_conv1d_text": space_keras_conv1d_text,
     "keras_conv_dae": space_keras_conv_dae,
@@ -1146,6 +1174,7 @@ SPACES = {
     "keras_rnn": space_keras_rnn,
     "keras_sensor_ae": space_keras_sensor_ae,
     "keras_sensor_conv1d": space_keras_sensor_conv1d,
+    "keras_seq_augment": space_keras_seq_augment,
     "keras_so_tabular": space_keras_so_tabular,
     "keras_subclassed_cnn": space_keras_subclassed_cnn,
     "keras_tfdata_sepcnn": space_keras_tfdata_sepcnn,
