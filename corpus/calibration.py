@@ -1153,6 +1153,33 @@ def space_keras_churn_embed(rng):
     return Config(args, "classification", "mlp", classes=2, chance=0.84)
 
 
+def space_pt_unet_blobs(rng):
+    opt = rng.choice(["adam", "adam", "sgd", "rmsprop"])
+    bs = rng.choice([16, 32, 64])
+    lr = log_uniform(rng, *{"adam": (1e-3, 5e-3), "sgd": (0.02, 0.05),
+                            "rmsprop": (5e-4, 2e-3)}[opt])
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--width", str(rng.choice([6, 8, 12]))]
+    # 800 training tiles; the accuracy is per pixel, about 80% of the pixels are background
+    args += ["--epochs", str(epochs_for(rng, 800, bs, steps=(150, 400), lo=6, hi=12)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=2, chance=0.8)
+
+
+def space_pt_bilstm_tagger(rng):
+    opt = rng.choice(["adam", "adam", "sgd"])
+    bs = rng.choice([16, 32, 64])
+    lr = log_uniform(rng, *{"adam": (1e-3, 5e-3), "sgd": (0.3, 0.8)}[opt])
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--embed", str(rng.choice([16, 32])), "--hidden", str(rng.choice([32, 48])),
+            "--clip", "1" if opt == "sgd" else rng.choice(["0", "1"])]
+    # 1200 training sentences, 7 tags; the most frequent tag (ADJ) is about a quarter of the
+    # tokens
+    args += ["--epochs", str(epochs_for(rng, 1200, bs, steps=(200, 500), lo=6, hi=12)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "lstm", classes=7, chance=0.25)
+
+
 SPACES = {
     "keras_aug_digits": space_keras_aug_digits,
     "keras_churn_embed": space_keras_churn_embed,
@@ -1185,6 +1212,7 @@ SPACES = {
     "keras_window_forecast": space_keras_window_forecast,
     "pt_autoencoder": space_pt_autoencoder,
     "pt_bag_topics": space_pt_bag_topics,
+    "pt_bilstm_tagger": space_pt_bilstm_tagger,
     "pt_char_lm": space_pt_char_lm,
     "pt_cnn": space_pt_cnn,
     "pt_config_mlp": space_pt_config_mlp,
@@ -1211,6 +1239,7 @@ SPACES = {
     "pt_tabular_modules": space_pt_tabular_modules,
     "pt_tcn_forecast": space_pt_tcn_forecast,
     "pt_transformer": space_pt_transformer,
+    "pt_unet_blobs": space_pt_unet_blobs,
     "pt_vae_digits": space_pt_vae_digits,
     "pt_wave_bf16": space_pt_wave_bf16,
 }
