@@ -270,15 +270,9 @@ public final class NotConvergingDetector implements Detector {
         || (loss == Bounded.ABSOLUTE && firstLossOverRootBound > MAX_ELEMENTWISE_EXCESS)) {
       return Optional.empty();
     }
-    double best = Double.POSITIVE_INFINITY;
-    int bestEpoch = -1;
-    for (int e = 0; e < epochs; e++) {
-      double epochLoss = history.epochLoss(e);
-      if (epochLoss < best) {
-        best = epochLoss;
-        bestEpoch = history.epoch(e);
-      }
-    }
+    int lowest = lowestLossEpoch(epochs);
+    double best = history.epochLoss(lowest);
+    int bestEpoch = history.epoch(lowest);
     double bound = loss.meanPredictorBound(variance);
     if (!(best > bound)) {
       return Optional.empty();
@@ -308,6 +302,17 @@ public final class NotConvergingDetector implements Detector {
                     Numbers.format(bound),
                     Numbers.format(variance)))
             .build());
+  }
+
+  /** The position, among the loss history's first {@code epochs} epochs, of the lowest loss. */
+  private int lowestLossEpoch(int epochs) {
+    int lowest = 0;
+    for (int e = 1; e < epochs; e++) {
+      if (history.epochLoss(e) < history.epochLoss(lowest)) {
+        lowest = e;
+      }
+    }
+    return lowest;
   }
 
   @Override
@@ -381,15 +386,9 @@ public final class NotConvergingDetector implements Detector {
     if (elementwiseExcess > MAX_ELEMENTWISE_EXCESS) {
       return findings;
     }
-    double best = Double.POSITIVE_INFINITY;
-    int bestEpoch = -1;
-    for (int e = 0; e < epochs; e++) {
-      double loss = history.epochLoss(e);
-      if (loss < best) {
-        best = loss;
-        bestEpoch = history.epoch(e);
-      }
-    }
+    int lowest = lowestLossEpoch(epochs);
+    double best = history.epochLoss(lowest);
+    int bestEpoch = history.epoch(lowest);
     double explained = 1 - best / variance;
     if (explained < margin) {
       findings.add(
