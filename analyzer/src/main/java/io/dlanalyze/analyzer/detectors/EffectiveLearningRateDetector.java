@@ -40,20 +40,26 @@ import java.util.OptionalDouble;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Reports layers whose effective learning rate, {@code lr x ||grad|| / ||weight||} (the relative
- * size of a plain SGD update), stays outside [{@code effective-lr-low}, {@code effective-lr-high}]
- * for {@code window} steps in a row. A warning when the loss stalls at the end of that stretch and
- * the run never learned (too high: {@code oscillation}; too low: {@code slow_convergence});
- * otherwise an info finding that the root-cause analysis can quote.
+ * Reports layers whose effective learning rate, the size of one update relative to the weights,
+ * stays outside [{@code effective-lr-low}, {@code effective-lr-high}] for {@code window} steps in a
+ * row. A warning when the loss stalls at the end of that stretch and the run never learned (too
+ * high: {@code oscillation}; too low: {@code slow_convergence}); otherwise an info finding that the
+ * root-cause analysis can quote.
  *
  * <p>Implementation notes: DeepDiagnosis' learning-rate test is {@code lr*||dW||/||W||} outside
  * [1e-3/100, 1e-3*100] = [1e-5, 1e-1] for any layer (docs/references.md#deepdiagnosis);
- * TheDeepChecker's update ratio is log10 outside [-4, -1] (#thedeepchecker). The lower end here is
- * DeepDiagnosis' 1e-5: a converged healthy sample run (exploding-gradient-fixed) sits at 3.5e-5,
- * below TheDeepChecker's 1e-4. The learning rate comes from the {@code learning_rate} phase of the
- * step, else {@code dltrace.learning_rate}; with neither the detector stays silent. Adaptive
- * optimizers (Adam...) scale updates per parameter, so for them the ratio is only indicative. A
- * non-finite loss belongs to numerical-error and exploding-gradient, so then only info is given.
+ * TheDeepChecker's update ratio is log10 outside [-4, -1] (#thedeepchecker). For SGD, with or
+ * without momentum, the update is {@code lr x g}, so the rate is {@code lr x ||grad|| /
+ * ||weight||}. Adam, RMSprop and their kin divide each gradient by its running magnitude, so each
+ * parameter moves by about {@code lr} whatever the gradient's size (Kingma and Ba 2015, section
+ * 2.1: the step is bounded by about the learning rate); their rate is {@code lr / rms(weight)},
+ * with {@code rms(weight) = ||weight|| / sqrt(numel)}. The lower end here is DeepDiagnosis' 1e-5: a
+ * converged healthy sample run (exploding-gradient-fixed) sits at 3.5e-5, below TheDeepChecker's
+ * 1e-4. The learning rate comes from the {@code learning_rate} phase of the step, else {@code
+ * dltrace.learning_rate}; with neither the detector stays silent. Adagrad's step shrinks as its
+ * squared gradients pile up, and Adadelta's rate is a multiplier: for them {@code lr x ||grad|| /
+ * ||weight||} is kept, as an indication only. A non-finite loss belongs to numerical-error and
+ * exploding-gradient, so then only info is given.
  *
  * <p>Blow-up rule: on the last step before the first NaN/Inf of a trainable layer's weight or
  * gradient (or of the loss), the largest rate over the layers reaching {@code update-blowup} (an
@@ -88,7 +94,7 @@ import org.jspecify.annotations.Nullable;
       "min-improvement",
       "converged-drop"
     },
-    columns = {Column.MEAN, Column.L2_NORM})
+    columns = {Column.MEAN, Column.L2_NORM, Column.NUMEL})
 public final class EffectiveLearningRateDetector implements Detector {
 
   /** Per layer: its band run, and over the first firing run, log10 sums and the last rate. */
@@ -107,6 +113,13 @@ public final class EffectiveLearningRateDetector implements Detector {
   private double metadataRate = Double.NaN;
   private double blowup;
   private boolean adaptive;
+
+  /**
+   * True for Adam, RMSprop and their kin, whose step is about lr per parameter: the rate is then lr
+   * / rms(w). Adagrad's step shrinks as squared gradients pile up and Adadelta's rate is a
+   * multiplier, so for them lr x ||g|| / ||w|| stays, as an indication only.
+   */
+  private boolean perParameter;
 
   /** The largest rate of the last finite step (its layer -1 before any), its step and rate. */
   private double lastMax;
@@ -136,6 +149,7 @@ public final class EffectiveLearningRateDetector implements Detector {
     blowup = context.options().get(Thresholds.UPDATE_BLOWUP);
     collapseShare = context.options().get(Thresholds.LR_COLLAPSE_SHARE);
     adaptive = Optimizers.adaptive(context.metadata());
+    perParameter = Optimizers.rateFamily(context.metadata()) == Optimizers.RateFamily.ADAPTIVE;
     OptionalDouble rate = context.metadata().learningRate();
     if (rate.isPresent()) {
       metadataRate = rate.getAsDouble();
@@ -173,12 +187,18 @@ public final class EffectiveLearningRateDetector implements Detector {
       State state = layers.at(step.slot(layer, Phase.GRADIENT));
       double g = step.value(layer, Phase.GRADIENT, Column.L2_NORM);
       double w = step.value(layer, Phase.WEIGHT, Column.L2_NORM);
+      long count = step.count(layer, Phase.WEIGHT, Column.NUMEL);
       if (!Double.isFinite(g) || !Double.isFinite(w) || !(w > 0) || !(g > 0)) {
         nonFinite |= !Double.isFinite(g) || !Double.isFinite(w);
         state.band.interrupt();
         continue;
       }
-      double effective = rate * g / w;
+      if (perParameter && count <= 0) {
+        continue;
+      }
+      // SGD moves the weights by lr x g; Adam, RMSprop and their kin by about lr per parameter,
+      // whatever the gradient's size, so their step relative to the weights is lr / rms(w).
+      double effective = perParameter ? rate * Math.sqrt((double) count) / w : rate * g / w;
       if (effective > stepMax) {
         stepMax = effective;
         stepMaxLayer = layer;
@@ -357,14 +377,12 @@ public final class EffectiveLearningRateDetector implements Detector {
     double typical = Math.pow(10, state.firedSum / state.firedCount);
     long length = band.length();
     boolean stalled = gate.judgeable() && gate.stalledAt(band.end());
-    // An adaptive optimizer's step is about lr per parameter whatever ||g||: a low lr x ||g|| /
-    // ||w||
-    // says nothing about its updates, so it stays info.
+    // Adagrad's and Adadelta's low lr x ||g|| / ||w|| says nothing about their updates: info.
     boolean warn =
         stalled
             && !learned
             && !gate.nonFinite()
-            && (tooHigh || !Optimizers.adaptive(context.metadata()));
+            && (tooHigh || perParameter || !Optimizers.adaptive(context.metadata()));
     String name = context.layer(layer).name();
     double bound = tooHigh ? high : low;
     Evidence.Builder evidence =
@@ -394,10 +412,11 @@ public final class EffectiveLearningRateDetector implements Detector {
         .message(
             format(
                 ROOT,
-                "The effective learning rate of %s (lr %s x ||grad|| / ||weight||) stayed %s %s for"
+                "The effective learning rate of %s (lr %s %s) stayed %s %s for"
                     + " %d steps from step %d (typically %s)%s%s.",
                 name,
                 Numbers.format(state.firedRate),
+                perParameter ? "/ rms(weight)" : "x ||grad|| / ||weight||",
                 tooHigh ? "above" : "below",
                 Numbers.format(bound),
                 length,

@@ -56,12 +56,66 @@ class EffectiveLearningRateDetectorTest {
   }
 
   @Test
-  void tooLow_underAnAdaptiveOptimizer_isInfoOnly() {
-    // Adam's step is about lr per parameter whatever ||g||: lr x ||g|| / ||w|| does not measure it.
-    List<Finding> findings = findings(run(1e-7, true).meta(TraceMetadata.OPTIMIZER, "Adam"), ID);
+  void tooLow_underAdagrad_isInfoOnly() {
+    // Adagrad's step shrinks as squared gradients pile up: lr x ||g|| / ||w|| does not measure it.
+    List<Finding> findings = findings(run(1e-7, true).meta(TraceMetadata.OPTIMIZER, "Adagrad"), ID);
 
     assertThat(findings).isNotEmpty();
     assertThat(findings).extracting(Finding::severity).containsOnly(Severity.INFO);
+  }
+
+  /**
+   * Weights of 10,000 elements with norm 10 (rms 0.1) and gradients of norm 1e-4: an SGD step is lr
+   * x 1e-5 of the weights, an Adam step about lr / 0.1.
+   */
+  private static MemoryTrace.Builder smallGradients(double lr, String optimizer) {
+    return MemoryTrace.scripted(150)
+        .layer("fc1", "relu")
+        .layer("fc2", "linear")
+        .model(Phase.LEARNING_RATE, step -> Stats.scalar(lr))
+        .everyLayer(Phase.GRADIENT, (step, layer) -> Stats.norm(1e-4).withNumel(10_000))
+        .everyLayer(Phase.WEIGHT, (step, layer) -> Stats.norm(10).withNumel(10_000))
+        .flatLoss()
+        .meta(TraceMetadata.OPTIMIZER, optimizer);
+  }
+
+  @Test
+  void adam_isJudgedByLrOverTheWeightsRms_notByTheGradient() {
+    // Adam at 0.05 moves each weight by about 0.05 while the weights' rms is 0.1: half their size.
+    List<Finding> findings = findings(smallGradients(0.05, "Adam"), ID);
+
+    assertThat(findings).hasSize(1);
+    Finding f = findings.get(0);
+    assertThat(f.symptom()).isEqualTo(Symptom.OSCILLATION);
+    assertThat(f.severity()).isEqualTo(Severity.WARNING);
+    assertThat((double) f.evidence().get("effective_lr"))
+        .isCloseTo(0.5, org.assertj.core.data.Offset.offset(1e-9));
+    assertThat(f.message()).contains("lr 0.05 / rms(weight)");
+  }
+
+  @Test
+  void sgd_withTheSameStatistics_takesSteps1e5TimesTheRate() {
+    List<Finding> findings = findings(smallGradients(0.05, "SGD"), ID);
+
+    assertThat(findings).extracting(Finding::symptom).containsOnly(Symptom.SLOW_CONVERGENCE);
+    assertThat((double) findings.get(0).evidence().get("effective_lr"))
+        .isCloseTo(5e-7, org.assertj.core.data.Offset.offset(1e-15));
+    assertThat(findings.get(0).message()).contains("x ||grad|| / ||weight||");
+  }
+
+  @Test
+  void tooLow_underAdam_warnsNowThatTheRateMeasuresItsStep() {
+    // lr 1e-7 against weights of rms 0.1: each step moves them by a millionth.
+    assertThat(findings(smallGradients(1e-7, "Adam"), ID))
+        .extracting(Finding::symptom, Finding::severity)
+        .containsOnly(
+            org.assertj.core.groups.Tuple.tuple(Symptom.SLOW_CONVERGENCE, Severity.WARNING));
+  }
+
+  @Test
+  void adamInBand_noFinding() {
+    // lr 1e-3 against rms 0.1: a step of 1% of the weights, inside [1e-5, 0.1].
+    assertThat(findings(smallGradients(1e-3, "Adam"), ID)).isEmpty();
   }
 
   @Test
