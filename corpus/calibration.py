@@ -1180,6 +1180,46 @@ def space_pt_bilstm_tagger(rng):
     return Config(args, "classification", "lstm", classes=7, chance=0.25)
 
 
+def space_keras_mha_activity(rng):
+    opt = rng.choice(["adam", "adamw", "rmsprop", "sgd"])
+    bs = rng.choice([16, 32, 64])
+    lr = log_uniform(rng, *{"adam": (5e-4, 3e-3), "adamw": (5e-4, 3e-3),
+                            "rmsprop": (5e-4, 2e-3), "sgd": (5e-3, 0.03)}[opt])
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--dim", str(rng.choice([16, 24, 32])), "--heads", str(rng.choice([2, 4]))]
+    # 900 training windows of four balanced activities
+    args += ["--epochs", str(epochs_for(rng, 900, bs, steps=(300, 700), lo=10, hi=25)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "transformer", classes=4)
+
+
+def space_keras_poisson_rentals(rng):
+    opt = rng.choice(["adam", "adam", "rmsprop", "nadam"])
+    bs = rng.choice([32, 64, 128])
+    lr = log_uniform(rng, *{"adam": (1e-3, 1e-2), "rmsprop": (5e-4, 3e-3),
+                            "nadam": (1e-3, 5e-3)}[opt])
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--width", str(rng.choice([16, 32, 48])),
+            "--decay-steps", str(rng.choice([200, 500, 1000]))]
+    # 2000 training station-hours
+    args += ["--epochs", str(epochs_for(rng, 2000, bs, steps=(300, 900), lo=10, hi=30)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "regression")
+
+
+def space_keras_nesterov_generator(rng):
+    bs = rng.choice([16, 32, 64])
+    lr = log_uniform(rng, 0.01, 0.05)
+    args = ["--lr", fmt(lr), "--batch-size", str(bs),
+            "--hidden", rng.choice(["128,128,64,64", "256,128,64", "128,64,64"]),
+            "--dropout", rng.choice(["0.1", "0.2", "0.3"])]
+    # about 960 training images, the digits 0-4 three times as frequent as 5-9 (balanced by
+    # the sample weights); the accuracy is unweighted, the largest class about 0.15
+    args += ["--epochs", str(epochs_for(rng, 960, bs, steps=(200, 500), lo=8, hi=20)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "mlp", classes=10, chance=0.15)
+
+
 SPACES = {
     "keras_aug_digits": space_keras_aug_digits,
     "keras_churn_embed": space_keras_churn_embed,
@@ -1193,8 +1233,11 @@ SPACES = {
     "keras_lstm_text": space_keras_lstm_text,
     "keras_masked_bilstm": space_keras_masked_bilstm,
     "keras_matfact_recsys": space_keras_matfact_recsys,
+    "keras_mha_activity": space_keras_mha_activity,
     "keras_mlp": space_keras_mlp,
+    "keras_nesterov_generator": space_keras_nesterov_generator,
     "keras_norm_huber": space_keras_norm_huber,
+    "keras_poisson_rentals": space_keras_poisson_rentals,
     "keras_pretrained_multitask": space_keras_pretrained_multitask,
     "keras_pydataset_transformer": space_keras_pydataset_transformer,
     "keras_resnet_shapes": space_keras_resnet_shapes,
