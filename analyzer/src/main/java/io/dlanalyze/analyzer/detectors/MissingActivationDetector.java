@@ -20,6 +20,7 @@ import io.dlanalyze.trace.Phase;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Set;
 
 /**
  * Reports a network with no non-linearity: two or more fully connected or convolutional layers,
@@ -41,6 +42,12 @@ import java.util.Locale;
     source =
         "Humbatova et al. 2020, missing activation function (docs/references.md#fault-taxonomy)")
 public final class MissingActivationDetector implements Detector {
+  /** Last name segments of the projections of a hand-written or Keras attention block. */
+  private static final Set<String> QUERY = Set.of("query", "q", "q_proj", "to_q", "wq", "w_q");
+
+  private static final Set<String> KEY = Set.of("key", "k", "k_proj", "to_k", "wk", "w_k");
+  private static final Set<String> QKV = Set.of("qkv", "to_qkv", "in_proj", "c_attn", "qkv_proj");
+
   private long firstStep = -1;
   private long lastStep = -1;
   private long steps;
@@ -76,7 +83,7 @@ public final class MissingActivationDetector implements Detector {
   public List<Finding> finish(AnalysisContext context) {
     List<Finding> findings = new ArrayList<>();
     List<Layer> layers = context.layers();
-    if (firstStep < 0 || layers.isEmpty()) {
+    if (firstStep < 0 || layers.isEmpty() || hasAttention(layers)) {
       return findings;
     }
     List<String> affine = new ArrayList<>();
@@ -123,6 +130,32 @@ public final class MissingActivationDetector implements Detector {
                     String.join(", ", affine)))
             .build());
     return findings;
+  }
+
+  /**
+   * True when the layers include an attention block, whose softmax over query-key scores is a
+   * non-linearity the trace has no row for: Keras records a MultiHeadAttention as its EinsumDense
+   * projections (query, key, value, attention_output), and hand-written PyTorch attention often as
+   * Linear projections (q_proj, k_proj; qkv) around a functional softmax.
+   */
+  static boolean hasAttention(List<Layer> layers) {
+    boolean query = false;
+    boolean key = false;
+    for (Layer layer : layers) {
+      String type = layer.type() == null ? "" : layer.type().toLowerCase(Locale.ROOT);
+      String name = layer.name().toLowerCase(Locale.ROOT);
+      if (type.contains("attention") || name.contains("attention") || name.contains("attn")) {
+        return true;
+      }
+      String[] parts = name.split("[/.]");
+      String last = parts[parts.length - 1];
+      if (QKV.contains(last)) {
+        return true;
+      }
+      query |= QUERY.contains(last);
+      key |= KEY.contains(last);
+    }
+    return query && key;
   }
 
   private static boolean isAffine(String type) {

@@ -40,6 +40,55 @@ class MissingActivationDetectorTest {
   }
 
   @Test
+  void kerasMultiHeadAttention_recordedAsItsProjections_isANonLinearity() {
+    // The softmax over query-key scores has no row of its own: only the EinsumDense projections.
+    List<Finding> findings =
+        findings(
+            MemoryTrace.scripted(60)
+                .meta(TraceMetadata.TASK, "classification")
+                .layer("proj", "Dense", "linear")
+                .layer("mha/query", "EinsumDense", "linear")
+                .layer("mha/key", "EinsumDense", "linear")
+                .layer("mha/value", "EinsumDense", "linear")
+                .layer("mha/attention_output", "EinsumDense", "linear")
+                .layer("norm", "LayerNormalization", "linear")
+                .layer("head", "Dense", "softmax")
+                .healthyLoss(),
+            ID);
+
+    assertThat(findings).isEmpty();
+  }
+
+  @Test
+  void handWrittenAttention_withQueryAndKeyProjections_isANonLinearity() {
+    assertThat(
+            findings(
+                classifier()
+                    .layer("embed", "linear")
+                    .layer("block.q_proj", "linear")
+                    .layer("block.k_proj", "linear")
+                    .layer("block.v_proj", "linear")
+                    .layer("out", "linear"),
+                ID))
+        .isEmpty();
+    assertThat(
+            findings(
+                classifier().layer("embed", "linear").layer("qkv", "linear").layer("out", "linear"),
+                ID))
+        .isEmpty();
+  }
+
+  @Test
+  void aLayerNamedQueryAlone_isNoAttention() {
+    // a query projection without a key is not an attention block: the stack stays linear
+    assertThat(
+            findings(
+                classifier().layer("query", "linear").layer("fc", "linear").layer("out", "linear"),
+                ID))
+        .hasSize(1);
+  }
+
+  @Test
   void kerasLinearDenseStack_withSoftmaxOutputAndHelperLayers_fires() {
     List<Finding> findings =
         findings(
