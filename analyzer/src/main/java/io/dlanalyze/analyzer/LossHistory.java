@@ -39,8 +39,9 @@ public interface LossHistory {
   double firstBlockMean(int window);
 
   /**
-   * True when the run made real progress: the best block mean is at least {@code drop} (a fraction)
-   * below the first block mean. Needs two blocks; false otherwise.
+   * True when the run made real progress: the best block mean is at least {@code drop} times the
+   * first block mean's absolute value below it (a loss below zero must fall too). Needs two blocks;
+   * false otherwise.
    */
   boolean learned(int window, double drop);
 
@@ -49,8 +50,9 @@ public interface LossHistory {
 
   /**
    * True when the loss did not improve around a stretch of steps: the mean over the {@code window}
-   * losses ending at {@code step} is not below (1 - minImprovement) times the mean over the {@code
-   * window} losses before them, or the loss already went non-finite by then.
+   * losses ending at {@code step} is not {@code minImprovement} times the absolute value of the
+   * mean over the {@code window} losses before them below that mean, or the loss already went
+   * non-finite by then.
    */
   boolean stalledAt(long step, int window, double minImprovement);
 

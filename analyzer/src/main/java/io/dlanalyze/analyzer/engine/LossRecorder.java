@@ -202,7 +202,9 @@ final class LossRecorder implements LossHistory {
     }
     double first = firstBlockMean(window);
     double best = bestBlockMean(window);
-    return best <= (1 - drop) * first;
+    // |first|: a loss that starts below zero (a Poisson or Gaussian likelihood without its constant
+    // term) must fall too; (1 - drop) x first would ask it to rise
+    return first - best >= drop * Math.abs(first);
   }
 
   @Override
@@ -225,7 +227,7 @@ final class LossRecorder implements LossHistory {
     int half = Math.min(window, end / 2);
     double recent = mean(end - half, end);
     double before = mean(end - 2 * half, end - half);
-    return !(recent < (1 - minImprovement) * before);
+    return !(before - recent > minImprovement * Math.abs(before));
   }
 
   @Override

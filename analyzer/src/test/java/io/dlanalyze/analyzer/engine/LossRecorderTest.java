@@ -58,4 +58,35 @@ class LossRecorderTest {
     assertThat(history.hasAccuracy()).isTrue();
     assertThat(history.firstNonFiniteStep()).isEqualTo(1);
   }
+
+  private static LossRecorder losses(double... values) {
+    LossRecorder history = new LossRecorder();
+    for (int s = 0; s < values.length; s++) {
+      history.record(s, 0, true, values[s], false, 0);
+    }
+    return history;
+  }
+
+  @Test
+  void learned_positiveLoss_halvedIsLearned_aThirdOffIsNot() {
+    assertThat(losses(2, 2, 1, 1).learned(2, 0.5)).isTrue();
+    assertThat(losses(3, 3, 2, 2).learned(2, 0.5)).isFalse();
+  }
+
+  @Test
+  void learned_lossBelowZero_mustFallByHalfItsSize_notMerelyAnyAmount() {
+    // a Poisson or Gaussian likelihood without its constant: -4.9 to -6.9 fell by 41% of its size
+    assertThat(losses(-4.9, -4.9, -6.9, -6.9).learned(2, 0.5)).isFalse();
+    assertThat(losses(-4.9, -4.9, -7.5, -7.5).learned(2, 0.5)).isTrue();
+    // rising further is never learning
+    assertThat(losses(-4.9, -4.9, -2, -2).learned(2, 0.5)).isFalse();
+  }
+
+  @Test
+  void stalledAt_flatNegativeLoss_isStalled_fallingOneIsNot() {
+    assertThat(losses(-6.9, -6.9, -6.9, -6.9).stalledAt(3, 2, 0.01)).isTrue();
+    assertThat(losses(-6.0, -6.0, -6.9, -6.9).stalledAt(3, 2, 0.01)).isFalse();
+    assertThat(losses(2, 2, 2, 2).stalledAt(3, 2, 0.01)).isTrue();
+    assertThat(losses(2, 2, 1, 1).stalledAt(3, 2, 0.01)).isFalse();
+  }
 }
