@@ -2,14 +2,14 @@
 
 The data are generated here: 800 recordings of 32 time steps from a water pump, four channels
 in their own units (discharge pressure in kPa around 310, flow in L/min around 95, motor current
-in A around 14, bearing temperature in degrees C around 48), all driven by one duty
-cycle of a period of 12 to 16 steps starting near its rise, with a slow drift and noise. The
-channels are standardized with the training recordings' per-channel mean and standard deviation. The model (``SeqAutoencoder``):
-an encoder ``nn.LSTM`` (``encoder``) whose last hidden state goes through a ``Linear``
-bottleneck (``to_latent``, ``--latent`` units), the code repeated over the 32 steps and fed to
-a decoder ``nn.LSTM`` (``decoder``), and a ``Linear`` per step (``output``) back to four
-channels; mean squared error against the input. The settings are a ``TrainConfig`` dataclass
-filled from the command line; ``fit`` trains with gradient-norm clipping
+in A around 14, bearing temperature in degrees C around 48), all driven by one duty cycle of a
+period of 12 to 16 steps starting near its rise, with a slow drift and noise. The channels are
+standardized with the training recordings' per-channel mean and standard deviation. The model
+(``SeqAutoencoder``): an encoder ``nn.LSTM`` (``encoder``) whose last hidden state goes through
+a ``Linear`` bottleneck (``to_latent``, ``--latent`` units), the code repeated over the 32 steps
+and fed to a decoder ``nn.LSTM`` (``decoder``), and a ``Linear`` per step (``output``) back to
+four channels; mean squared error against the input. The settings are a ``TrainConfig``
+dataclass filled from the command line; ``fit`` trains with gradient-norm clipping
 (``clip_grad_norm_``, ``--clip``, 0: off) and ``ReduceLROnPlateau`` on the validation loss,
 stepped once per epoch. The mistakes of the families in CASES are selected with ``--bug`` or
 show in a setting (``--lr``, ``--clip``).
