@@ -1220,6 +1220,48 @@ def space_keras_nesterov_generator(rng):
     return Config(args, "classification", "mlp", classes=10, chance=0.15)
 
 
+def space_pt_vit_digits(rng):
+    bs = rng.choice([32, 64, 128])
+    args = ["--lr", fmt(log_uniform(rng, 2e-3, 8e-3)), "--batch-size", str(bs),
+            "--patch", rng.choice(["2", "4"]), "--dim", str(rng.choice([32, 48])),
+            "--depth", str(rng.choice([1, 2])), "--heads", str(rng.choice([2, 4])),
+            "--warmup", str(rng.choice([20, 30, 40])),
+            "--weight-decay", rng.choice(["0.05", "0.01", "0"])]
+    # 1437 training images, ten classes
+    args += ["--epochs", str(epochs_for(rng, 1437, bs, steps=(180, 300), lo=8, hi=16)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "transformer", classes=10)
+
+
+def space_pt_poisson_counts(rng):
+    opt = rng.choice(["adam", "adam", "rmsprop", "sgd"])
+    bs = rng.choice([32, 64, 128])
+    lr = log_uniform(rng, *{"adam": (2e-3, 1e-2), "rmsprop": (5e-4, 2e-3),
+                            "sgd": (5e-4, 1e-3)}[opt])
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--width", str(rng.choice([32, 64])), "--depth", str(rng.choice([2, 3])),
+            "--sampler", rng.choice(["shuffle", "shuffle", "station"])]
+    # 3200 training hours
+    args += ["--epochs", str(epochs_for(rng, 3200, bs, steps=(200, 400), lo=6, hi=10)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "regression",
+                  baseline=("bikecounts", {"seed": int(args[-1])}))
+
+
+def space_pt_lstm_seqae(rng):
+    opt = rng.choice(["adam", "adam", "sgd"])
+    bs = rng.choice([32, 64])
+    lr = log_uniform(rng, *{"adam": (5e-3, 1.2e-2), "sgd": (0.3, 0.5)}[opt])
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--hidden", str(rng.choice([32, 48])), "--latent", str(rng.choice([4, 8])),
+            "--clip", "1"]
+    # 640 training recordings
+    args += ["--epochs", str(epochs_for(rng, 640, bs, steps=(160, 300), lo=12, hi=20)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "autoencoder",
+                  baseline=("pumpseq", {"seed": int(args[-1])}))
+
+
 SPACES = {
     "keras_aug_digits": space_keras_aug_digits,
     "keras_churn_embed": space_keras_churn_embed,
@@ -1264,11 +1306,13 @@ SPACES = {
     "pt_gcn_sbm": space_pt_gcn_sbm,
     "pt_gru_forecast": space_pt_gru_forecast,
     "pt_hetero_gnll": space_pt_hetero_gnll,
+    "pt_lstm_seqae": space_pt_lstm_seqae,
     "pt_lightning_cnn": space_pt_lightning_cnn,
     "pt_mlp": space_pt_mlp,
     "pt_moe_gate": space_pt_moe_gate,
     "pt_multilabel_tags": space_pt_multilabel_tags,
     "pt_pointcloud_sets": space_pt_pointcloud_sets,
+    "pt_poisson_counts": space_pt_poisson_counts,
     "pt_quantile_delivery": space_pt_quantile_delivery,
     "pt_resmlp": space_pt_resmlp,
     "pt_rnn": space_pt_rnn,
@@ -1284,6 +1328,7 @@ SPACES = {
     "pt_transformer": space_pt_transformer,
     "pt_unet_blobs": space_pt_unet_blobs,
     "pt_vae_digits": space_pt_vae_digits,
+    "pt_vit_digits": space_pt_vit_digits,
     "pt_wave_bf16": space_pt_wave_bf16,
 }
 
@@ -1445,6 +1490,23 @@ def baseline(kind, kw):
         z = (y[cut:] - y[:cut].mean()) / std
         sigma = (20.0 + 230.0 * np.exp(-((x[cut:, 0] - 10.0) / 3.0) ** 2)) / 1000.0 / std
         return 0.5 * float(np.mean(z ** 2)), 0.5 * float(np.mean(np.log(sigma ** 2) + 1.0))
+    if kind == "bikecounts":        # pt_poisson_counts: Poisson NLL (log_input, without the
+        sys.path.insert(0, DEV)     # Stirling term) of the training mean rate; F that of the
+        import pt_poisson_counts    # counts themselves (the saturated model)
+        _, counts = pt_poisson_counts.bike_hours(4000, kw["seed"])
+        order = np.random.default_rng(kw["seed"]).permutation(len(counts))
+        y_tr, y_val = counts[order[:3200]], counts[order[3200:]]
+        m = float(y_tr.mean())
+        sat = np.where(y_val > 0, y_val * np.log(np.maximum(y_val, 1e-12)), 0.0)
+        return float(np.mean(m - y_val * np.log(m))), float(np.mean(y_val - sat))
+    if kind == "pumpseq":           # pt_lstm_seqae: MSE of the mean standardized recording
+        sys.path.insert(0, DEV)
+        import pt_lstm_seqae
+        x = pt_lstm_seqae.pump_recordings(800, 32, kw["seed"]).astype(np.float64)
+        x_tr, x_val = x[:640], x[640:]
+        mean, std = x_tr.mean((0, 1)), x_tr.std((0, 1))
+        x_tr, x_val = (x_tr - mean) / std, (x_val - mean) / std
+        return _mse(x_val, x_tr.mean(0)), 0.0
     if kind == "tcnmeter":          # pt_tcn_forecast: L1 of the next step's demand,
         sys.path.insert(0, DEV)     # standardized; B predicts the training targets' mean
         import pt_tcn_forecast
