@@ -83,7 +83,7 @@ public final class MissingActivationDetector implements Detector {
   public List<Finding> finish(AnalysisContext context) {
     List<Finding> findings = new ArrayList<>();
     List<Layer> layers = context.layers();
-    if (firstStep < 0 || layers.isEmpty() || hasAttention(layers)) {
+    if (firstStep < 0 || layers.isEmpty()) {
       return findings;
     }
     List<String> affine = new ArrayList<>();
@@ -107,7 +107,7 @@ public final class MissingActivationDetector implements Detector {
         return findings;
       }
     }
-    if (affine.size() < 2) {
+    if (affine.size() < 2 || hasAttention(layers)) {
       return findings;
     }
     Layer output = layers.get(layers.size() - 1);
@@ -147,8 +147,7 @@ public final class MissingActivationDetector implements Detector {
       if (type.contains("attention") || name.contains("attention") || name.contains("attn")) {
         return true;
       }
-      String[] parts = name.split("[/.]");
-      String last = parts[parts.length - 1];
+      String last = name.substring(Math.max(name.lastIndexOf('/'), name.lastIndexOf('.')) + 1);
       if (QKV.contains(last)) {
         return true;
       }
