@@ -4,6 +4,7 @@ import static io.dlanalyze.analyzer.EvidenceKeys.ABNORMAL_HIDDEN;
 import static io.dlanalyze.analyzer.EvidenceKeys.BOUND;
 import static io.dlanalyze.analyzer.EvidenceKeys.FIRST_LAYER;
 import static io.dlanalyze.analyzer.EvidenceKeys.FIRST_LAYER_RMS;
+import static io.dlanalyze.analyzer.EvidenceKeys.FIRST_NON_FINITE_STEP;
 import static io.dlanalyze.analyzer.EvidenceKeys.INPUT_MAX;
 import static io.dlanalyze.analyzer.EvidenceKeys.INPUT_MEAN;
 import static io.dlanalyze.analyzer.EvidenceKeys.INPUT_MIN;
@@ -34,11 +35,13 @@ import java.util.List;
  * standardized either (mean far from 0 or std far from 1). On its own an info finding
  * (docs/references.md#false-alarm-sources: a warning sign, not a fault: images in [0, 255] feeding
  * a BatchNorm layer train fine); a warning when the first layer's output is abnormal as well, its
- * root mean square at or above {@code abnormal-hidden} for {@code window} steps in a row. Even then
- * it names a cause, not a harm: it {@linkplain DetectorSpec#needsCorroboration() needs
- * corroboration}, and the report keeps it at info unless another detector shows the harm (healthy
- * runs on the raw 0..16 digits, or on 0..255 pixels into a convolution and BatchNorm, have first
- * layers with an RMS of 10 to 1,000 and train as well as scaled ones).
+ * root mean square at or above {@code abnormal-hidden} for {@code window} steps in a row, or at
+ * every finite step before it turned NaN/Inf (a first layer that overflows in its first steps
+ * leaves no window to fill). Even then it names a cause, not a harm: it {@linkplain
+ * DetectorSpec#needsCorroboration() needs corroboration}, and the report keeps it at info unless
+ * another detector shows the harm (healthy runs on the raw 0..16 digits, or on 0..255 pixels into a
+ * convolution and BatchNorm, have first layers with an RMS of 10 to 1,000 and train as well as
+ * scaled ones).
  *
  * <p>Implementation notes: UMLAUT and DeepDiagnosis flag min(X) < -1 or max(X) > 1 (#deepdiagnosis,
  * #umlaut); standardized data has tails beyond +-1 by construction (about a third of its values),
@@ -80,6 +83,17 @@ public final class InputRangeDetector implements Detector {
 
   private double hiddenRms;
 
+  /**
+   * The first layer's output turned NaN/Inf before a {@code window} of abnormal steps could form,
+   * every finite step before it abnormal: the step it turned, else -1; with the first abnormal
+   * step's RMS and step, and whether every finite step so far was abnormal.
+   */
+  private long cutShortAt = -1;
+
+  private double earlyRms;
+  private long earlyStep = -1;
+  private boolean allAbnormal = true;
+
   @Override
   public void begin(AnalysisContext context) {
     window = context.options().getInt(Thresholds.WINDOW);
@@ -119,6 +133,20 @@ public final class InputRangeDetector implements Detector {
       double std = step.value(firstLayer, Phase.FORWARD, Column.STD);
       double rms = Math.sqrt(mean * mean + std * std);
       boolean qualified = hiddenRun.qualified();
+      if (!qualified && cutShortAt < 0) {
+        if (!Double.isFinite(rms)) {
+          if (allAbnormal && earlyStep >= 0) {
+            cutShortAt = step.step();
+          }
+        } else if (rms >= hidden) {
+          if (earlyStep < 0) {
+            earlyRms = rms;
+            earlyStep = step.step();
+          }
+        } else {
+          allAbnormal = false;
+        }
+      }
       if (hiddenRun.observe(step.step(), rms >= hidden && Double.isFinite(rms)) && !qualified) {
         hiddenRms = rms;
       }
@@ -137,7 +165,11 @@ public final class InputRangeDetector implements Detector {
     if (standardized) {
       return findings;
     }
-    boolean abnormal = hiddenRun.qualified();
+    boolean windowed = hiddenRun.qualified();
+    boolean abnormal = windowed || cutShortAt >= 0;
+    if (!windowed && abnormal) {
+      hiddenRms = earlyRms;
+    }
     boolean saturating = false;
     for (Layer layer : context.layers()) {
       ActivationKind kind = layer.activationKind();
@@ -156,13 +188,17 @@ public final class InputRangeDetector implements Detector {
           .put(FIRST_LAYER, context.layer(firstLayer).name())
           .put(FIRST_LAYER_RMS, hiddenRms)
           .put(ABNORMAL_HIDDEN, hidden);
+      if (!windowed) {
+        evidence.put(FIRST_NON_FINITE_STEP, cutShortAt);
+      }
       more =
           format(
               ROOT,
-              "; the outputs of %s reached an RMS of %s from step %d",
+              "; the outputs of %s reached an RMS of %s from step %d%s",
               context.layer(firstLayer).name(),
               Numbers.format(hiddenRms),
-              hiddenRun.onset());
+              windowed ? hiddenRun.onset() : earlyStep,
+              windowed ? "" : format(ROOT, " and turned NaN/Inf at step %d", cutShortAt));
     }
     findings.add(
         Finding.builder(this)

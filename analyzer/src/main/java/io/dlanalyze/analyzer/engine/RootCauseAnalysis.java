@@ -142,6 +142,7 @@ final class RootCauseAnalysis {
     growthBeforeNonFinite();
     updateBlewUp();
     confidentlyWrongOnUnscaledInputs();
+    unscaledInputsOverflow();
     numericalError();
     unshuffledBatches();
     // After the numerical errors: stacked linear layers make a weak model, they do not make NaN.
@@ -742,6 +743,36 @@ final class RootCauseAnalysis {
               + " .batch() with a buffer as large as the data, in Keras; and never sort the data by"
               + " label before batching");
     }
+  }
+
+  /**
+   * NaN/Inf from the first steps, while the first layer's outputs were abnormally large on inputs
+   * that are not normalized (input-range at warning): the values overflowed in the first forward
+   * passes, before updates could have grown them, so the data's scale is the cause, at model scope,
+   * not the layer where the NaN surfaced. After the rules that blame an update that blew up.
+   */
+  private void unscaledInputsOverflow() {
+    Finding nan = first(DetectorIds.NUMERICAL_ERROR, null);
+    Finding inputs = strongest(DetectorIds.INPUT_RANGE);
+    if (nan == null
+        || inputs == null
+        || !inputs.severity().atLeast(Severity.WARNING)
+        || (inputs.evidence().get(FIRST_NON_FINITE_STEP) == null
+            && nan.firstStep() > firstStep() + 1)) {
+      return;
+    }
+    offer(
+        nan,
+        false,
+        Symptom.NUMERICAL_ERROR,
+        notNormalized(inputs)
+            + format(
+                ROOT,
+                " and the outputs of %s reached an RMS of %s; the values turned NaN/Inf at step %d",
+                string(inputs, FIRST_LAYER),
+                Numbers.format(real(inputs, FIRST_LAYER_RMS)),
+                nan.firstStep()),
+        scaleInputsFix(inputs));
   }
 
   private void numericalError() {

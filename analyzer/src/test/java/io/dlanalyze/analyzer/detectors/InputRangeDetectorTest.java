@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.dlanalyze.analyzer.AnalysisOptions;
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Report;
+import io.dlanalyze.analyzer.RootCause;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.Symptom;
 import io.dlanalyze.analyzer.Verdict;
@@ -25,6 +26,57 @@ class InputRangeDetectorTest {
         .layer("out", outputActivation)
         .model(Phase.INPUT, step -> new Stats(78, 96.0, 0.0, 255.0, 1e4, 0.3, 784L))
         .stream(Phase.FORWARD, 0, step -> Stats.of(0, firstLayerStd));
+  }
+
+  /**
+   * Raw columns up to 20,000 into a regression whose first layer outputs an RMS of 2,600 at steps 0
+   * and 1 and NaN from step 2 on, with the loss: no window of 50 abnormal steps can form.
+   */
+  private static MemoryTrace.Builder overflowsAtStep2() {
+    Stats nan = new Stats(Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN, 0.0, 64L);
+    return MemoryTrace.scripted(120)
+        .layer("dense", "relu")
+        .layer("rate", "linear")
+        .model(Phase.INPUT, step -> new Stats(1400, 4000.0, -10.0, 20_000.0, 1e6, 0.0, 640L))
+        .stream(Phase.FORWARD, 0, step -> step < 2 ? Stats.of(-380, 2600) : nan)
+        .model(Phase.LOSS, step -> step < 2 ? Stats.scalar(5) : Stats.scalar(Double.NaN));
+  }
+
+  @Test
+  void firstLayerThatOverflowsBeforeAWindow_isAbnormal_andTheStepItTurnedIsNamed() {
+    List<Finding> findings = findings(overflowsAtStep2(), ID);
+
+    assertThat(findings).hasSize(1);
+    Finding f = findings.get(0);
+    assertThat(f.severity()).isEqualTo(Severity.WARNING);
+    assertThat(f.evidence().get("first_non_finite_step")).isEqualTo(2L);
+    assertThat((double) f.evidence().get("first_layer_rms")).isGreaterThan(2600);
+    assertThat(f.message()).contains("from step 0 and turned NaN/Inf at step 2");
+  }
+
+  @Test
+  void overflowInTheFirstSteps_onUnscaledInputs_isTheDataScale_atModelScope() {
+    RootCause root = analyze(overflowsAtStep2().build(), AnalysisOptions.defaults()).rootCause();
+
+    assertThat(root.scope()).isEqualTo(RootCause.MODEL);
+    assertThat(root.symptom()).isEqualTo("numerical_error");
+    assertThat(root.cause())
+        .startsWith("The inputs are not normalized: they range over [-10, 20000] (mean 1400, std 4000)")
+        .contains("the values turned NaN/Inf at step 2");
+  }
+
+  @Test
+  void aNormalFirstLayerBeforeTheNaN_isNotAnOverflowOfTheInputs() {
+    Stats nan = new Stats(Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN, 0.0, 64L);
+    List<Finding> findings =
+        findings(
+            overflowsAtStep2().stream(
+                Phase.FORWARD,
+                0,
+                step -> step == 0 ? Stats.of(0, 1) : step < 2 ? Stats.of(-380, 2600) : nan),
+            ID);
+
+    assertThat(findings).extracting(Finding::severity).containsOnly(Severity.INFO);
   }
 
   @Test
