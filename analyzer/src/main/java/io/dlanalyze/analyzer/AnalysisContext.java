@@ -3,6 +3,7 @@ package io.dlanalyze.analyzer;
 import io.dlanalyze.trace.Phase;
 import io.dlanalyze.trace.TraceMetadata;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * What a detector may know about the analysis besides the current step: its options, the trace's
@@ -25,6 +26,24 @@ public interface AnalysisContext {
    * nothing names are left out, so a loop over it costs what the trace holds.
    */
   List<Layer> layers();
+
+  /**
+   * The layer that produces the model's output: the last layer the trace names, passing over
+   * trailing layers whose type is the model's own class ({@code dltrace.model}), which a PyTorch
+   * recorder lists after the submodules for the parameters the model holds itself (a class token, a
+   * position embedding). Null when no layer is named.
+   */
+  default @Nullable Layer outputLayer() {
+    List<Layer> layers = layers();
+    String model = metadata().model().orElse(null);
+    for (int i = layers.size() - 1; i >= 0; i--) {
+      Layer layer = layers.get(i);
+      if (i == 0 || model == null || layer.type() == null || !layer.type().equals(model)) {
+        return layer;
+      }
+    }
+    return null;
+  }
 
   /**
    * The slot of a (layer, phase) stream ({@link StepView#slot}): a dense index, the same for the

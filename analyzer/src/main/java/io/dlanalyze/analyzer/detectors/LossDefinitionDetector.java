@@ -302,10 +302,9 @@ public final class LossDefinitionDetector implements Detector {
             .build());
   }
 
-  /** The last layer the trace names, or null. */
+  /** The layer that produces the output ({@link AnalysisContext#outputLayer}), or null. */
   private static @Nullable Layer outputLayer(AnalysisContext context) {
-    List<Layer> layers = context.layers();
-    return layers.isEmpty() ? null : layers.get(layers.size() - 1);
+    return context.outputLayer();
   }
 
   private Finding.Builder model() {

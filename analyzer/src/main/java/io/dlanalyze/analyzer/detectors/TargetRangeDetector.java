@@ -22,6 +22,7 @@ import io.dlanalyze.analyzer.DetectorSpec;
 import io.dlanalyze.analyzer.Evidence;
 import io.dlanalyze.analyzer.EvidenceKeys.TargetRule;
 import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.Layer;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.StepView;
 import io.dlanalyze.analyzer.Symptom;
@@ -101,7 +102,8 @@ public final class TargetRangeDetector implements Detector {
   public void observe(StepView step) {
     if (firstStep < 0) {
       firstStep = step.step();
-      output = step.layerCount() - 1;
+      Layer last = step.context().outputLayer();
+      output = last == null ? -1 : last.index();
       if (output >= 0) {
         kind = step.layer(output).activationKind();
         for (LayerInfo info : step.context().metadata().layers()) {

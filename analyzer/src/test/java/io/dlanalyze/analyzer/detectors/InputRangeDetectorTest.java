@@ -61,7 +61,8 @@ class InputRangeDetectorTest {
     assertThat(root.scope()).isEqualTo(RootCause.MODEL);
     assertThat(root.symptom()).isEqualTo("numerical_error");
     assertThat(root.cause())
-        .startsWith("The inputs are not normalized: they range over [-10, 20000] (mean 1400, std 4000)")
+        .startsWith(
+            "The inputs are not normalized: they range over [-10, 20000] (mean 1400, std 4000)")
         .contains("the values turned NaN/Inf at step 2");
   }
 

@@ -270,6 +270,30 @@ class LossDefinitionDetectorTest {
   }
 
   @Test
+  void theModelsOwnParameters_listedLast_areNotTheOutputLayer() {
+    // A PyTorch ViT: the root module's class token and position embedding are recorded as a layer
+    // of type ViT after the head.
+    MemoryTrace.Builder vit =
+        run("pytorch", "CrossEntropyLoss", "softmax", 10)
+            .meta(TraceMetadata.MODEL, "ViT")
+            .layer("vit", "ViT", "linear", 576);
+
+    List<Finding> findings = findings(vit, ID);
+
+    assertThat(findings)
+        .singleElement()
+        .satisfies(f -> assertThat(f.message()).contains("(output layer out)"));
+    // a trailing layer of another type is the output
+    assertThat(
+            findings(
+                run("pytorch", "CrossEntropyLoss", "softmax", 10)
+                    .meta(TraceMetadata.MODEL, "ViT")
+                    .layer("proj", "Linear", "linear", 10),
+                ID))
+        .isEmpty();
+  }
+
+  @Test
   void unknownOutputActivation_noOutputRule() {
     // The output layer's activation is not recorded: it may end in softmax or not.
     assertThat(findings(run("pytorch", "CrossEntropyLoss", null, 10), ID)).isEmpty();
