@@ -1262,6 +1262,41 @@ def space_pt_lstm_seqae(rng):
                   baseline=("pumpseq", {"seed": int(args[-1])}))
 
 
+def space_pt_kim_textcnn(rng):
+    opt = rng.choice(["adam", "adam", "sgd"])
+    lr = log_uniform(rng, *{"adam": (2e-3, 5e-3), "sgd": (0.03, 0.08)}[opt])
+    bs, accum = rng.choice([(16, 4), (16, 2), (32, 2), (8, 4)])
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs), "--accum", str(accum),
+            "--filters", str(rng.choice([16, 32])), "--dim", str(rng.choice([32, 48])),
+            "--widths", rng.choice(["2,3,4", "3,4,5"]),
+            "--dropout", rng.choice(["0.3", "0.5"])]
+    # 960 training tickets, one update per accum x batch-size of them
+    args += ["--epochs", str(epochs_for(rng, 960, bs * accum, steps=(100, 200), lo=7, hi=10)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=4)
+
+
+def space_pt_ode_packed_gru(rng):
+    bs = rng.choice([32, 64])
+    lr = log_uniform(rng, *{32: (0.15, 0.3), 64: (0.2, 0.3)}[bs])
+    args = ["--lr", fmt(lr), "--batch-size", str(bs),
+            "--hidden", str(rng.choice([24, 32, 48])), "--layers", str(rng.choice([1, 1, 2])),
+            "--step-size", str(rng.choice([3, 4])), "--gamma", rng.choice(["0.5", "0.7"])]
+    args += ["--epochs", str(rng.choice([8, 9, 10])), "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "gru", baseline=("odepack", {"seed": int(args[-1])}))
+
+
+def space_pt_mixup_onecycle(rng):
+    bs = rng.choice([32, 64, 128])
+    lr = log_uniform(rng, 5e-3, 2e-2)
+    args = ["--lr", fmt(lr), "--batch-size", str(bs), "--width", str(rng.choice([32, 64, 128])),
+            "--alpha", rng.choice(["0.2", "0.4", "1.0"])]
+    # 1600 training customers
+    args += ["--epochs", str(epochs_for(rng, 1600, bs, steps=(120, 500), lo=10, hi=12)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "mlp", classes=4)
+
+
 SPACES = {
     "keras_aug_digits": space_keras_aug_digits,
     "keras_churn_embed": space_keras_churn_embed,
@@ -1306,11 +1341,14 @@ SPACES = {
     "pt_gcn_sbm": space_pt_gcn_sbm,
     "pt_gru_forecast": space_pt_gru_forecast,
     "pt_hetero_gnll": space_pt_hetero_gnll,
+    "pt_kim_textcnn": space_pt_kim_textcnn,
     "pt_lstm_seqae": space_pt_lstm_seqae,
     "pt_lightning_cnn": space_pt_lightning_cnn,
     "pt_mlp": space_pt_mlp,
+    "pt_mixup_onecycle": space_pt_mixup_onecycle,
     "pt_moe_gate": space_pt_moe_gate,
     "pt_multilabel_tags": space_pt_multilabel_tags,
+    "pt_ode_packed_gru": space_pt_ode_packed_gru,
     "pt_pointcloud_sets": space_pt_pointcloud_sets,
     "pt_poisson_counts": space_pt_poisson_counts,
     "pt_quantile_delivery": space_pt_quantile_delivery,
@@ -1407,6 +1445,13 @@ def baseline(kind, kw):
         x = np.zeros((kw["samples"], 1))
         _, _, y_tr, y_val = common.split(x, freq, seed=kw["seed"])
         return _mse((y_val - y_tr.mean()) / y_tr.std(), 0.0), 0.0
+    if kind == "odepack":           # pt_ode_packed_gru: the envelope's decay rate, standardized
+        sys.path.insert(0, DEV)
+        import pt_ode_packed_gru
+        _, _, rate = pt_ode_packed_gru.simulate(1200, kw["seed"])
+        cut = int(0.8 * len(rate))
+        z = (rate - rate[:cut].mean()) / rate[:cut].std()
+        return _mse(z[cut:], 0.0), 0.0
     if kind == "gruload":           # pt_gru_forecast: the next hour's load, standardized
         sys.path.insert(0, DEV)
         import pt_gru_forecast
