@@ -1220,6 +1220,45 @@ def space_keras_nesterov_generator(rng):
     return Config(args, "classification", "mlp", classes=10, chance=0.15)
 
 
+def space_keras_td_video(rng):
+    opt = rng.choice(["adam", "rmsprop", "sgd"])
+    bs = rng.choice([16, 32, 64])
+    lr = log_uniform(rng, *{"adam": (1e-3, 5e-3), "rmsprop": (5e-4, 2e-3),
+                            "sgd": (0.01, 0.03)}[opt])
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--filters", str(rng.choice([6, 8, 12])), "--units", str(rng.choice([16, 32]))]
+    # 1200 training clips of four balanced directions
+    args += ["--epochs", str(epochs_for(rng, 1200, bs, steps=(200, 450), lo=6, hi=12)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "lstm", classes=4)
+
+
+def space_keras_shape_seg(rng):
+    opt = rng.choice(["adam", "adam", "rmsprop", "nadam"])
+    bs = rng.choice([16, 32, 64])
+    lr = log_uniform(rng, *{"adam": (2e-3, 5e-3), "rmsprop": (1e-3, 3e-3),
+                            "nadam": (2e-3, 5e-3)}[opt])
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--filters", str(rng.choice([6, 8, 12]))]
+    # 1000 training tiles; the accuracy is per pixel, about 83% of the pixels are background
+    args += ["--epochs", str(epochs_for(rng, 1000, bs, steps=(220, 500), lo=8, hi=14)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=2, chance=0.83)
+
+
+def space_keras_ticket_bigru(rng):
+    opt = rng.choice(["adam", "rmsprop", "nadam"])
+    bs = rng.choice([16, 32, 64])
+    lr = log_uniform(rng, *{"adam": (3e-3, 1e-2), "rmsprop": (1e-3, 3e-3),
+                            "nadam": (2e-3, 5e-3)}[opt])
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--units", str(rng.choice([16, 24])), "--embed", str(rng.choice([16, 32]))]
+    # 1600 training tickets, about 24% of them urgent (class weights balance them)
+    args += ["--epochs", str(epochs_for(rng, 1600, bs, steps=(200, 450), lo=4, hi=8)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "gru", classes=2, chance=0.76)
+
+
 def space_pt_vit_digits(rng):
     bs = rng.choice([32, 64, 128])
     args = ["--lr", fmt(log_uniform(rng, 2e-3, 8e-3)), "--batch-size", str(bs),
@@ -1322,9 +1361,12 @@ SPACES = {
     "keras_sensor_ae": space_keras_sensor_ae,
     "keras_sensor_conv1d": space_keras_sensor_conv1d,
     "keras_seq_augment": space_keras_seq_augment,
+    "keras_shape_seg": space_keras_shape_seg,
     "keras_so_tabular": space_keras_so_tabular,
     "keras_subclassed_cnn": space_keras_subclassed_cnn,
+    "keras_td_video": space_keras_td_video,
     "keras_tfdata_sepcnn": space_keras_tfdata_sepcnn,
+    "keras_ticket_bigru": space_keras_ticket_bigru,
     "keras_two_head_cars": space_keras_two_head_cars,
     "keras_two_tower_energy": space_keras_two_tower_energy,
     "keras_weighted_tabular": space_keras_weighted_tabular,
