@@ -90,9 +90,11 @@ public record LayerInfo(
 
   /**
    * True when the layer's weights cannot change during training: not trainable, or trainable but
-   * absent from the optimizer. A constant layer has no weights to freeze and is never frozen.
+   * absent from the optimizer. A constant layer, or one with no parameters (a pooling or flatten
+   * layer, which a Keras recorder may list as not trainable), has no weights to freeze and is never
+   * frozen.
    */
   public boolean frozen() {
-    return !constant && (!trainable || !inOptimizer);
+    return !constant && params != 0 && (!trainable || !inOptimizer);
   }
 }

@@ -552,6 +552,11 @@ public final class MemoryTrace {
       return declare(new LayerInfo(layers.size(), name, type, activation, 100, false));
     }
 
+    /** A layer with no parameters (pooling, flatten) that the metadata marks not trainable. */
+    public Builder parameterlessLayer(String name, String type) {
+      return declare(new LayerInfo(layers.size(), name, type, "linear", 0, false));
+    }
+
     private Builder declare(LayerInfo layer) {
       layers.add(layer);
       return this;

@@ -127,6 +127,19 @@ class LayerModeDetectorTest {
   }
 
   @Test
+  void layerWithoutParameters_markedNotTrainable_isNotFrozen() {
+    // a Keras TimeDistributed(Flatten) listed with trainable false: nothing of it could train
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(60)
+            .layer("conv", "Conv2D", "relu")
+            .parameterlessLayer("flat", "TimeDistributed")
+            .layer("out", "softmax")
+            .flatLoss();
+
+    assertThat(findings(trace, ID)).isEmpty();
+  }
+
+  @Test
   void layerNorm_hasNoInferenceMode_andIsNotJudged() {
     assertThat(findings(batchNorm("LayerNorm", false, 38.4, 48, 1), ID)).isEmpty();
   }
