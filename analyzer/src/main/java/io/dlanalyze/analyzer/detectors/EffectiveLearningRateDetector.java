@@ -187,18 +187,18 @@ public final class EffectiveLearningRateDetector implements Detector {
       State state = layers.at(step.slot(layer, Phase.GRADIENT));
       double g = step.value(layer, Phase.GRADIENT, Column.L2_NORM);
       double w = step.value(layer, Phase.WEIGHT, Column.L2_NORM);
-      long count = step.count(layer, Phase.WEIGHT, Column.NUMEL);
       if (!Double.isFinite(g) || !Double.isFinite(w) || !(w > 0) || !(g > 0)) {
         nonFinite |= !Double.isFinite(g) || !Double.isFinite(w);
         state.band.interrupt();
         continue;
       }
-      if (perParameter && count <= 0) {
-        continue;
-      }
       // SGD moves the weights by lr x g; Adam, RMSprop and their kin by about lr per parameter,
       // whatever the gradient's size, so their step relative to the weights is lr / rms(w).
-      double effective = perParameter ? rate * Math.sqrt((double) count) / w : rate * g / w;
+      double effective =
+          perParameter ? rate / GradientNorms.rms(step, layer, Phase.WEIGHT) : rate * g / w;
+      if (!Double.isFinite(effective)) {
+        continue; // the weights' numel is not recorded
+      }
       if (effective > stepMax) {
         stepMax = effective;
         stepMaxLayer = layer;

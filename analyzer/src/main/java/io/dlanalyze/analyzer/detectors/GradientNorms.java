@@ -26,7 +26,10 @@ final class GradientNorms {
     return phase == null ? Double.NaN : step.value(layer, phase, Column.L2_NORM);
   }
 
-  /** Root mean square of the gradient (l2 / sqrt(numel)), or NaN when numel is unknown. */
+  /**
+   * Root mean square of the phase's tensor, a gradient's or the weights' (l2 / sqrt(numel)), or NaN
+   * when numel is unknown.
+   */
   static double rms(StepView step, int layer, Phase phase) {
     long numel = step.count(layer, phase, Column.NUMEL);
     if (numel <= 0) {

@@ -33,7 +33,6 @@ import io.dlanalyze.trace.Phase;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import org.jspecify.annotations.Nullable;
 
 /**
  * Reports a loss that contradicts its own definition, from the values it took and from what the
@@ -219,7 +218,7 @@ public final class LossDefinitionDetector implements Detector {
 
   private Optional<Finding> outputMismatch(
       AnalysisContext context, LossFunction loss, String lossName) {
-    Layer output = outputLayer(context);
+    Layer output = context.outputLayer();
     if (output == null) {
       return Optional.empty();
     }
@@ -300,11 +299,6 @@ public final class LossDefinitionDetector implements Detector {
             .message(
                 format(ROOT, "The loss %s %s (output layer %s).", lossName, why, output.name()))
             .build());
-  }
-
-  /** The layer that produces the output ({@link AnalysisContext#outputLayer}), or null. */
-  private static @Nullable Layer outputLayer(AnalysisContext context) {
-    return context.outputLayer();
   }
 
   private Finding.Builder model() {
