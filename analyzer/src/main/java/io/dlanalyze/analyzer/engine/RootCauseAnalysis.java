@@ -804,13 +804,20 @@ final class RootCauseAnalysis {
     boolean highLr = highLearningRate();
     Finding divergence = first(DetectorIds.LOSS_DIVERGENCE, null);
     if (oscillation == null && divergence != null) {
-      // loss-divergence is a warning only for a run that did not come back at a learning rate far
-      // above any healthy run's.
+      // loss-divergence is a warning only for a run that did not come back. At a learning rate far
+      // above any healthy run's that rate is the cause; otherwise the updates were too large for
+      // another reason too: gradients summed over steps, or not clipped.
       offer(
           divergence,
           false,
-          "Learning rate too high: " + uncapitalizedMessage(divergence),
-          lrFix(10));
+          highLr
+              ? "Learning rate too high: " + uncapitalizedMessage(divergence)
+              : "Updates too large: " + uncapitalizedMessage(divergence),
+          highLr
+              ? lrFix(10)
+              : lrFix(10)
+                  + "; check that the gradients are reset every step (optimizer.zero_grad())"
+                  + " and clip them (e.g. at a norm of 1.0)");
       return;
     }
     if (oscillation == null || !(weights != null || effective != null || highLr)) {

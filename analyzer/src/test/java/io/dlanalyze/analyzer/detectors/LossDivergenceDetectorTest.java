@@ -60,15 +60,23 @@ class LossDivergenceDetectorTest {
   }
 
   @Test
-  void divergence_isInfo_andDecidesNeitherVerdictNorRootCause() {
+  void divergence_thatDoesNotComeBack_isAWarning_andTheUpdatesAreTheCause() {
+    // At 0.01, a learning rate healthy runs use: the cause is the updates' size, with every usual
+    // reason.
     Report report =
         analyze(classifier(LossDivergenceDetectorTest::diverging).build(), Analyses.only(ID));
 
     assertThat(report.findings())
         .singleElement()
-        .satisfies(f -> assertThat(f.severity()).isEqualTo(Severity.INFO));
-    assertThat(report.verdict()).isEqualTo(Verdict.HEALTHY);
-    assertThat(report.rootCause()).isNull();
+        .satisfies(f -> assertThat(f.severity()).isEqualTo(Severity.WARNING));
+    assertThat(report.verdict()).isEqualTo(Verdict.BUGGY);
+    assertThat(report.rootCause().scope()).isEqualTo("model");
+    assertThat(report.rootCause().symptom()).isEqualTo("oscillation");
+    assertThat(report.rootCause().cause()).startsWith("Updates too large: the loss (averaged");
+    assertThat(report.rootCause().suggestedFix())
+        .isEqualTo(
+            "Lower the learning rate from 0.01 to about 0.001; check that the gradients are reset"
+                + " every step (optimizer.zero_grad()) and clip them (e.g. at a norm of 1.0)");
   }
 
   @Test
@@ -123,6 +131,7 @@ class LossDivergenceDetectorTest {
 
     assertThat(findings).hasSize(1);
     assertThat(findings.get(0).message()).contains("training recovered from unstable steps");
+    assertThat(findings.get(0).severity()).isEqualTo(Severity.INFO);
   }
 
   @Test
