@@ -337,6 +337,22 @@ public final class Thresholds {
               + " update blew the values up");
 
   /**
+   * The typical step of an adaptive optimizer (Adam, RMSprop and their kin) relative to the
+   * weights, lr / rms(w), below which the updates are too small for the run to train: the median
+   * over the trainable layers of each layer's geometric mean over the run. Half the lowest of a
+   * healthy dev run, 1.08e-3 (a PyTorch entity-embedding classifier under RMSprop at 1e-3, whose
+   * embedding tables have weights of unit scale; docs/evaluation.md#calibration).
+   */
+  public static final Threshold ADAPTIVE_STEP_LOW =
+      Threshold.real(
+          "adaptive-step-low",
+          5e-4,
+          0,
+          1,
+          "Typical lr / rms(weight) of an adaptive optimizer below which its updates are too small"
+              + " to train");
+
+  /**
    * The share of a run's learning-rate rows at or below 1/100 of the run's peak rate at or above
    * which the schedule took the rate away: on the healthy dev runs a schedule spends at most 0.25
    * of the run there (a step schedule's last quarter), twice that is the default
@@ -495,6 +511,7 @@ public final class Thresholds {
           LR_HIGH,
           UPDATE_BLOWUP,
           LR_COLLAPSE_SHARE,
+          ADAPTIVE_STEP_LOW,
           INPUT_BOUND,
           ABNORMAL_HIDDEN,
           WEIGHT_VARIANCE_LOW,

@@ -4,6 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.dlanalyze.analyzer.AnalysisOptions;
+import io.dlanalyze.analyzer.Analyzer;
+import io.dlanalyze.analyzer.DetectorIds;
+import io.dlanalyze.analyzer.EvidenceKeys;
+import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.LossFunction;
 import io.dlanalyze.analyzer.Optimizers;
 import io.dlanalyze.analyzer.Thresholds;
@@ -61,6 +66,7 @@ class CalibrationTest {
       double weightShrink) {}
 
   private static final List<Run> HEALTHY_DEV = new ArrayList<>();
+  private static final List<Path> HEALTHY_DEV_TRACES = new ArrayList<>();
 
   @BeforeAll
   static void measure() throws IOException {
@@ -74,6 +80,7 @@ class CalibrationTest {
       Path trace = manifest.getParent().resolve(c.path("trace").asText());
       assertThat(Files.isRegularFile(trace)).as("corpus trace %s", trace).isTrue();
       HEALTHY_DEV.add(measure(c.path("id").asText(), trace));
+      HEALTHY_DEV_TRACES.add(trace);
     }
   }
 
@@ -528,6 +535,35 @@ class CalibrationTest {
     assertThat(measured.length).as("healthy dev runs with a per-batch accuracy").isGreaterThan(100);
     assertThat(Thresholds.BATCH_DISPERSION.defaultValue())
         .isGreaterThanOrEqualTo(2 * max(measured));
+  }
+
+  /**
+   * effective-learning-rate's adaptive-step rule, run on every healthy dev run with an adaptive
+   * optimizer at twice the default bound: none fires, so the default sits at most half the lowest
+   * typical lr / rms(weight) of a healthy dev run. The statistic is the detector's own, read from
+   * its finding at a bound no run can stay under.
+   */
+  @Test
+  void adaptiveStepLow_isAtMostHalfTheLowestOfAHealthyDevRun() {
+    Analyzer analyzer = new Analyzer();
+    AnalysisOptions measure =
+        AnalysisOptions.builder()
+            .enableOnly(List.of(DetectorIds.EFFECTIVE_LEARNING_RATE))
+            .set(Thresholds.ADAPTIVE_STEP_LOW, 1)
+            .build();
+    List<Double> typical = new ArrayList<>();
+    for (Path trace : HEALTHY_DEV_TRACES) {
+      for (Finding f : analyzer.analyze(trace, measure).findings()) {
+        if (f.isModelLevel()
+            && f.phase() == Phase.LEARNING_RATE
+            && f.evidence().get(EvidenceKeys.MEASURED_LAYERS) != null) {
+          typical.add(f.evidence().get(EvidenceKeys.EFFECTIVE_LR));
+        }
+      }
+    }
+    assertThat(typical).as("healthy dev runs with an adaptive optimizer").hasSizeGreaterThan(100);
+    double lowest = typical.stream().mapToDouble(Double::doubleValue).min().orElseThrow();
+    assertThat(Thresholds.ADAPTIVE_STEP_LOW.defaultValue()).isLessThanOrEqualTo(lowest / 2);
   }
 
   @Test

@@ -9,6 +9,7 @@ import static io.dlanalyze.analyzer.EvidenceKeys.FIRST_NON_FINITE_STEP;
 import static io.dlanalyze.analyzer.EvidenceKeys.LAYERS_OUT_OF_BAND;
 import static io.dlanalyze.analyzer.EvidenceKeys.LEARNING_RATE;
 import static io.dlanalyze.analyzer.EvidenceKeys.LOSS_STALLED;
+import static io.dlanalyze.analyzer.EvidenceKeys.MEASURED_LAYERS;
 import static io.dlanalyze.analyzer.EvidenceKeys.PEAK_LEARNING_RATE;
 import static io.dlanalyze.analyzer.EvidenceKeys.PEAK_LEARNING_RATE_STEP;
 import static io.dlanalyze.analyzer.EvidenceKeys.RUN_STEPS;
@@ -91,6 +92,7 @@ import org.jspecify.annotations.Nullable;
       "effective-lr-high",
       "update-blowup",
       "lr-collapse-share",
+      "adaptive-step-low",
       "min-improvement",
       "converged-drop"
     },
@@ -103,6 +105,11 @@ public final class EffectiveLearningRateDetector implements Detector {
     double firedSum;
     long firedCount;
     double firedRate;
+
+    /** Over every finite step of the run, for the adaptive-step rule: log10 sum and count. */
+    double logSum;
+
+    long logCount;
   }
 
   private final SlotStates<State> layers = new SlotStates<>(State::new);
@@ -133,6 +140,14 @@ public final class EffectiveLearningRateDetector implements Detector {
   private long blowUpAt = -1;
 
   private double collapseShare;
+  private double adaptiveLow;
+
+  /** The first and last step with a measured rate, and the rates' log10 sum and count. */
+  private long firstMeasured = -1;
+
+  private long lastMeasured = -1;
+  private double rateLogSum;
+  private long rateLogCount;
 
   /** The learning rate of each step with a learning_rate row, and its step, in order. */
   private double[] rates = new double[256];
@@ -148,6 +163,7 @@ public final class EffectiveLearningRateDetector implements Detector {
     high = context.options().get(Thresholds.LR_HIGH);
     blowup = context.options().get(Thresholds.UPDATE_BLOWUP);
     collapseShare = context.options().get(Thresholds.LR_COLLAPSE_SHARE);
+    adaptiveLow = context.options().get(Thresholds.ADAPTIVE_STEP_LOW);
     adaptive = Optimizers.adaptive(context.metadata());
     perParameter = Optimizers.rateFamily(context.metadata()) == Optimizers.RateFamily.ADAPTIVE;
     OptionalDouble rate = context.metadata().learningRate();
@@ -202,6 +218,18 @@ public final class EffectiveLearningRateDetector implements Detector {
       if (effective > stepMax) {
         stepMax = effective;
         stepMaxLayer = layer;
+      }
+      if (perParameter && effective > 0) {
+        state.logSum += Math.log10(effective);
+        state.logCount++;
+        if (firstMeasured < 0) {
+          firstMeasured = step.step();
+        }
+        if (lastMeasured != step.step()) {
+          lastMeasured = step.step();
+          rateLogSum += Math.log10(rate);
+          rateLogCount++;
+        }
       }
       if (state.band.observe(step.step(), effective, low, high)) {
         state.firedSum += Math.log10(effective);
@@ -301,6 +329,64 @@ public final class EffectiveLearningRateDetector implements Detector {
         .build();
   }
 
+  /**
+   * The adaptive-step rule: the median over the layers of each layer's typical lr / rms(w) (its
+   * geometric mean over the run) below {@code adaptive-step-low}; null otherwise, or when fewer
+   * than {@code window} steps were measured.
+   */
+  private @Nullable Finding smallAdaptiveSteps(AnalysisContext context, boolean learned) {
+    List<Double> typical = new ArrayList<>();
+    long measured = 0;
+    for (int slot : layers.slots(context)) {
+      State state = layers.get(slot);
+      if (state.logCount > 0) {
+        typical.add(state.logSum / state.logCount);
+        measured = Math.max(measured, state.logCount);
+      }
+    }
+    if (typical.isEmpty() || measured < window) {
+      return null;
+    }
+    typical.sort(null);
+    int n = typical.size();
+    double median =
+        Math.pow(
+            10,
+            n % 2 == 1 ? typical.get(n / 2) : (typical.get(n / 2 - 1) + typical.get(n / 2)) / 2);
+    if (!(median < adaptiveLow)) {
+      return null;
+    }
+    double rate = Math.pow(10, rateLogSum / rateLogCount);
+    double centre = Math.sqrt(adaptiveLow * high);
+    return Finding.builder(this)
+        .symptom(Symptom.SLOW_CONVERGENCE)
+        .severity(learned ? Severity.INFO : Severity.WARNING)
+        .at(-1, Phase.LEARNING_RATE)
+        .steps(firstMeasured, lastMeasured, measured)
+        .evidence(
+            Evidence.builder()
+                .put(DIRECTION, Direction.LOW)
+                .put(EFFECTIVE_LR, median)
+                .put(LEARNING_RATE, rate)
+                .put(BAND_LOW, adaptiveLow)
+                .put(BAND_HIGH, high)
+                .put(SUGGESTED_LEARNING_RATE, rate * centre / median)
+                .put(MEASURED_LAYERS, (long) n)
+                .build())
+        .message(
+            format(
+                ROOT,
+                "The optimizer's steps were too small: lr / rms(weight) was typically %s (median"
+                    + " of %d layers over %d steps), below %s, at a learning rate of %s%s.",
+                Numbers.format(median),
+                n,
+                measured,
+                Numbers.format(adaptiveLow),
+                Numbers.format(rate),
+                learned ? "" : ", and the loss did not improve"))
+        .build();
+  }
+
   private Finding blowUp(AnalysisContext context) {
     String name = context.layer(lastMaxLayer).name();
     return Finding.builder(this)
@@ -335,7 +421,14 @@ public final class EffectiveLearningRateDetector implements Detector {
   public List<Finding> finish(AnalysisContext context) {
     List<Finding> findings = new ArrayList<>();
     boolean learned = gate.learned();
+    Finding small = perParameter ? smallAdaptiveSteps(context, learned) : null;
+    if (small != null) {
+      findings.add(small);
+    }
     for (int direction : new int[] {1, -1}) {
+      if (direction < 0 && small != null) {
+        continue; // the adaptive-step finding says it for the whole model
+      }
       int root = -1;
       for (int slot : layers.slots(context)) {
         BandRun band = layers.get(slot).band;

@@ -113,6 +113,60 @@ class EffectiveLearningRateDetectorTest {
   }
 
   @Test
+  void adamStepsBelowTheAdaptiveBound_whileLossFlat_warnOnceForTheWholeModel() {
+    // lr 2e-5 against rms 0.1: 2e-4 of the weights per step, inside DeepDiagnosis' band but below
+    // the 5e-4 no healthy run of the corpus goes under.
+    List<Finding> findings = findings(smallGradients(2e-5, "Adam"), ID);
+
+    assertThat(findings).singleElement();
+    Finding f = findings.get(0);
+    assertThat(f.isModelLevel()).isTrue();
+    assertThat(f.phase()).isEqualTo(Phase.LEARNING_RATE);
+    assertThat(f.symptom()).isEqualTo(Symptom.SLOW_CONVERGENCE);
+    assertThat(f.severity()).isEqualTo(Severity.WARNING);
+    assertThat((double) f.evidence().get("effective_lr"))
+        .isCloseTo(2e-4, org.assertj.core.data.Offset.offset(1e-12));
+    assertThat(f.evidence().get("measured_layers")).isEqualTo(2L);
+    // the suggested rate brings the step to the band's geometric centre, sqrt(5e-4 x 0.1)
+    assertThat((double) f.evidence().get("suggested_learning_rate"))
+        .isCloseTo(2e-5 * Math.sqrt(5e-4 * 0.1) / 2e-4, org.assertj.core.data.Offset.offset(1e-12));
+    assertThat(f.message())
+        .startsWith(
+            "The optimizer's steps were too small: lr / rms(weight) was typically 2e-04 (median of"
+                + " 2 layers over 150 steps), below 5e-04")
+        .endsWith(", and the loss did not improve.");
+  }
+
+  @Test
+  void adamStepsBelowTheAdaptiveBound_inARunThatLearned_isInfo() {
+    MemoryTrace.Builder learning =
+        MemoryTrace.scripted(150)
+            .layer("fc1", "relu")
+            .layer("fc2", "linear")
+            .model(Phase.LEARNING_RATE, step -> Stats.scalar(2e-5))
+            .everyLayer(Phase.GRADIENT, (step, layer) -> Stats.norm(1e-4).withNumel(10_000))
+            .everyLayer(Phase.WEIGHT, (step, layer) -> Stats.norm(10).withNumel(10_000))
+            .healthyLoss()
+            .meta(TraceMetadata.OPTIMIZER, "Adam");
+
+    assertThat(findings(learning, ID)).extracting(Finding::severity).containsExactly(Severity.INFO);
+  }
+
+  @Test
+  void adaptiveBound_appliesToAdaptiveOptimizersOnly_andIsConfigurable() {
+    // SGD's step with these statistics is lr x 1e-5 of the weights: judged by the band alone.
+    assertThat(findings(smallGradients(1e-1, "SGD"), ID))
+        .noneMatch(f -> f.phase() == Phase.LEARNING_RATE);
+    // Adam at 2e-5 passes a bound of 1e-4.
+    AnalysisOptions lower =
+        AnalysisOptions.builder()
+            .enableOnly(List.of(ID))
+            .set(Thresholds.ADAPTIVE_STEP_LOW, 1e-4)
+            .build();
+    assertThat(analyze(smallGradients(2e-5, "Adam").build(), lower).findings()).isEmpty();
+  }
+
+  @Test
   void adamInBand_noFinding() {
     // lr 1e-3 against rms 0.1: a step of 1% of the weights, inside [1e-5, 0.1].
     assertThat(findings(smallGradients(1e-3, "Adam"), ID)).isEmpty();
