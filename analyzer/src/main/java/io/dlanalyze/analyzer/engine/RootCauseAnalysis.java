@@ -1271,11 +1271,11 @@ final class RootCauseAnalysis {
     if (low != null && suggested != null && lr.isPresent()) {
       return format(
           ROOT,
-          "Raise the learning rate from %s to about %s (the updates are %s of the weights), or"
-              + " switch to Adam",
+          "Raise the learning rate from %s to about %s (the updates are %s of the weights)%s",
           Numbers.format(lr.getAsDouble()),
           Numbers.format(suggested),
-          Numbers.format(real(low, EFFECTIVE_LR)));
+          Numbers.format(real(low, EFFECTIVE_LR)),
+          Optimizers.adaptive(metadata) ? "" : ", or switch to Adam");
     }
     return "Check the learning rate and the optimizer, and that the loss matches the output"
         + " activation and the targets";

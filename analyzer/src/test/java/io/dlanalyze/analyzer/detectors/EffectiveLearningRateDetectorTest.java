@@ -118,7 +118,7 @@ class EffectiveLearningRateDetectorTest {
     // the 5e-4 no healthy run of the corpus goes under.
     List<Finding> findings = findings(smallGradients(2e-5, "Adam"), ID);
 
-    assertThat(findings).singleElement();
+    assertThat(findings).hasSize(1);
     Finding f = findings.get(0);
     assertThat(f.isModelLevel()).isTrue();
     assertThat(f.phase()).isEqualTo(Phase.LEARNING_RATE);
