@@ -112,7 +112,8 @@ CASES = [
             "focal loss starts at 509.5 and ends at 9.82, the validation accuracy ends at "
             "0.800, below the 0.895 of calling every payment legitimate (validation AUC 0.80 "
             "after 6 epochs)",
-     "fix": "scale.adapt(x_train) before building the model: loss 0.0429 -> 0.0100, validation accuracy 0.9675, validation AUC 0.98",
+     "fix": "scale.adapt(x_train) before building the model: loss 0.0429 -> 0.0100, "
+            "validation accuracy 0.9675, validation AUC 0.98",
      "symptom": "saturation", "acceptable_symptoms": ["not_learning"],
      "root_cause": "model",
      "pairs": [
