@@ -1259,6 +1259,43 @@ def space_keras_ticket_bigru(rng):
     return Config(args, "classification", "gru", classes=2, chance=0.76)
 
 
+def space_keras_convlstm_dots(rng):
+    bs = rng.choice([16, 32, 64])
+    lr = log_uniform(rng, 1e-3, 4e-3)
+    args = ["--lr", fmt(lr), "--batch-size", str(bs),
+            "--filters", str(rng.choice([6, 8, 12])), "--hidden", str(rng.choice([16, 24, 32]))]
+    # 800 training clips of four directions (validation_split takes the last fifth of 1000)
+    args += ["--epochs", str(epochs_for(rng, 800, bs, steps=(150, 400), lo=6, hi=10)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "lstm", classes=4)
+
+
+def space_keras_focal_fraud(rng):
+    bs = rng.choice([32, 64, 128])
+    args = ["--lr", fmt(log_uniform(rng, 1e-3, 6e-3)), "--batch-size", str(bs),
+            "--width", str(rng.choice([16, 24, 32, 64])),
+            "--weight-decay", rng.choice(["4e-3", "0.01", "1e-3"]),
+            "--loss", rng.choice(["focal", "focal", "weighted-bce"])]
+    # 1600 training payments, about 0.9 of them legitimate
+    args += ["--epochs", str(epochs_for(rng, 1600, bs, steps=(200, 500), lo=10, hi=16)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "mlp", classes=2, chance=0.9)
+
+
+def space_keras_lion_resmlp(rng):
+    opt = rng.choice(["lion", "lion", "adamax"])
+    bs = rng.choice([16, 32, 64])
+    lr = log_uniform(rng, *{"lion": (3e-4, 1e-3), "adamax": (3e-3, 8e-3)}[opt])
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--width", str(rng.choice([16, 32, 48])), "--blocks", str(rng.choice([2, 3])),
+            "--activation", rng.choice(["swish", "gelu"])]
+    # 1200 training rows
+    args += ["--epochs", str(epochs_for(rng, 1200, bs, steps=(250, 600), lo=8, hi=14)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "regression",
+                  baseline=("friedman_first1200", {"seed": int(args[-1])}))
+
+
 def space_pt_vit_digits(rng):
     bs = rng.choice([32, 64, 128])
     args = ["--lr", fmt(log_uniform(rng, 2e-3, 8e-3)), "--batch-size", str(bs),
@@ -1342,10 +1379,13 @@ SPACES = {
     "keras_cnn": space_keras_cnn,
     "keras_conv1d_text": space_keras_conv1d_text,
     "keras_conv_dae": space_keras_conv_dae,
+    "keras_convlstm_dots": space_keras_convlstm_dots,
     "keras_custom_layers": space_keras_custom_layers,
     "keras_custom_train_step": space_keras_custom_train_step,
+    "keras_focal_fraud": space_keras_focal_fraud,
     "keras_functional_gru": space_keras_functional_gru,
     "keras_gradtape_loop": space_keras_gradtape_loop,
+    "keras_lion_resmlp": space_keras_lion_resmlp,
     "keras_lstm_text": space_keras_lstm_text,
     "keras_masked_bilstm": space_keras_masked_bilstm,
     "keras_matfact_recsys": space_keras_matfact_recsys,
@@ -1559,6 +1599,12 @@ def baseline(kind, kw):
         y = ((stars - 1.0) / 4.0).astype("float32")
         y_tr, y_val = train_test_split(y, test_size=0.2, random_state=kw["seed"])
         return _mse(y_val, float(np.mean(y_tr))), 0.0
+    if kind == "friedman_first1200":  # keras_lion_resmlp: huber of the standardized target,
+        from sklearn.datasets import make_friedman1  # the first 1200 of 1500 for training
+        _, y = make_friedman1(n_samples=1500, noise=0.5, random_state=kw["seed"])
+        y_tr, y_val = y[:1200], y[1200:]
+        err = np.abs((y_val - y_tr.mean()) / y_tr.std())
+        return float(np.mean(np.where(err <= 1.0, 0.5 * err ** 2, err - 0.5))), 0.0
     if kind == "friedman_units":    # keras_norm_huber: Huber(1.0) of the standardized target
         from sklearn.datasets import make_friedman1
         from sklearn.model_selection import train_test_split
