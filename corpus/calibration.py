@@ -1352,6 +1352,44 @@ def space_pt_kim_textcnn(rng):
     return Config(args, "classification", "cnn", classes=4)
 
 
+def space_pt_tiny_gpt(rng):
+    bs = rng.choice([32, 64])
+    lr = log_uniform(rng, *{32: (3e-3, 6e-3), 64: (5e-3, 8e-3)}[bs])
+    args = ["--lr", fmt(lr), "--batch-size", str(bs),
+            "--d-model", str(rng.choice([32, 48])), "--layers", str(rng.choice([2, 2, 3])),
+            "--dropout", rng.choice(["0", "0", "0.1"]),
+            "--weight-decay", rng.choice(["0.1", "0.01"])]
+    args += ["--epochs", str(rng.choice([8, 9, 10])), "--seed", str(rng.randrange(10))]
+    # next-character accuracy over 13 symbols; a model that learned nothing predicts the most
+    # frequent one, the digit 1 (0.12 of the characters)
+    return Config(args, "classification", "transformer", classes=13, chance=0.12)
+
+
+def space_pt_realnvp_moons(rng):
+    opt = rng.choice(["adam", "adam", "adamw"])
+    lr = log_uniform(rng, 5e-3, 1e-2)
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", "256",
+            "--couplings", str(rng.choice([4, 4, 6])), "--hidden", str(rng.choice([32, 48])),
+            "--noise", rng.choice(["0.03", "0.04"])]
+    # 1600 training points, 7 batches an epoch
+    args += ["--epochs", str(rng.choice([28, 30, 32])), "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "mlp",
+                  baseline=("moonsflow", {"noise": float(args[args.index("--noise") + 1]),
+                                          "seed": int(args[-1])}))
+
+
+def space_pt_coral_wine(rng):
+    bs = rng.choice([32, 64, 128])
+    lr = log_uniform(rng, *{32: (7e-4, 1.5e-3), 64: (1.5e-3, 3e-3), 128: (2e-3, 4e-3)}[bs])
+    args = ["--lr", fmt(lr), "--batch-size", str(bs), "--hidden", str(rng.choice([32, 64])),
+            "--weight-decay", rng.choice(["0", "0", "1e-4"])]
+    # 1200 training wines
+    args += ["--epochs", str(epochs_for(rng, 1200, bs, steps=(150, 300), lo=10, hi=16)),
+             "--seed", str(rng.randrange(10))]
+    # the exact grade of five equally frequent ones
+    return Config(args, "classification", "mlp", classes=5)
+
+
 def space_pt_ode_packed_gru(rng):
     bs = rng.choice([32, 64])
     lr = log_uniform(rng, *{32: (0.15, 0.3), 64: (0.2, 0.3)}[bs])
@@ -1416,6 +1454,7 @@ SPACES = {
     "pt_bag_topics": space_pt_bag_topics,
     "pt_bilstm_tagger": space_pt_bilstm_tagger,
     "pt_char_lm": space_pt_char_lm,
+    "pt_coral_wine": space_pt_coral_wine,
     "pt_cnn": space_pt_cnn,
     "pt_config_mlp": space_pt_config_mlp,
     "pt_distill": space_pt_distill,
@@ -1434,6 +1473,7 @@ SPACES = {
     "pt_pointcloud_sets": space_pt_pointcloud_sets,
     "pt_poisson_counts": space_pt_poisson_counts,
     "pt_quantile_delivery": space_pt_quantile_delivery,
+    "pt_realnvp_moons": space_pt_realnvp_moons,
     "pt_resmlp": space_pt_resmlp,
     "pt_rnn": space_pt_rnn,
     "pt_seq2seq_reverse": space_pt_seq2seq_reverse,
@@ -1445,6 +1485,7 @@ SPACES = {
     "pt_tabtrain": space_pt_tabtrain,
     "pt_tabular_modules": space_pt_tabular_modules,
     "pt_tcn_forecast": space_pt_tcn_forecast,
+    "pt_tiny_gpt": space_pt_tiny_gpt,
     "pt_transformer": space_pt_transformer,
     "pt_unet_blobs": space_pt_unet_blobs,
     "pt_vae_digits": space_pt_vae_digits,
@@ -1612,6 +1653,23 @@ def baseline(kind, kw):
         y_tr, y_val = train_test_split(y, test_size=0.2, random_state=kw["seed"])
         err = np.abs((y_val - y_tr.mean()) / y_tr.std())
         return float(np.mean(np.where(err <= 1.0, 0.5 * err ** 2, err - 0.5))), 0.0
+    if kind == "moonsflow":         # pt_realnvp_moons: NLL in nats of the scaled points; B
+        # that of one Gaussian fitted to the training points, F the entropy of the generator
+        # (arcs of total length 2 pi blurred by its noise, both in the program's scaling)
+        from sklearn.datasets import make_moons
+        pts, _ = make_moons(n_samples=2000, noise=kw["noise"], random_state=kw["seed"])
+        pixels = pts * 60.0 + np.array([320.0, 240.0])
+        val, train = pixels[:400], pixels[400:]
+        mean = train.mean(0)
+        scale = float(np.abs(train - mean).max())
+        tr, va = (train - mean) / scale, (val - mean) / scale
+        cov = np.cov(tr.T)
+        d = va - tr.mean(0)
+        maha = np.einsum("ij,jk,ik->i", d, np.linalg.inv(cov), d)
+        b = float(np.mean(0.5 * maha) + 0.5 * np.log(np.linalg.det(cov)) + np.log(2 * np.pi))
+        sigma = kw["noise"] * 60.0 / scale
+        f = float(np.log(2 * np.pi * 60.0 / scale) + 0.5 * np.log(2 * np.pi * np.e * sigma ** 2))
+        return b, f
     if kind == "turbine":           # pt_hetero_gnll: Gaussian NLL (without its constant)
         # of the standardized power; B predicts the training mean and variance (0 and 1), F
         # is the NLL of the true mean and the generator's noise (clipping at 0 left out)
