@@ -100,8 +100,14 @@ public enum LossFunction {
             ? CROSS_ENTROPY_ON_LOGITS
             : CROSS_ENTROPY_ON_PROBABILITIES;
       }
-      case "nll", "nllloss" -> {
-        return NLL_ON_LOG_PROBABILITIES;
+      case "nll" -> {
+        // PyTorch's NLLLoss (or F.nll_loss) is a classifier's loss on log-probabilities. A bare
+        // "negative log-likelihood" is one only with classes to choose from: a density's (a
+        // normalizing flow, a Gaussian or mixture head) goes below 0 as it fits.
+        return name.toLowerCase(ROOT).replaceAll("[^a-z0-9]", "").equals("nllloss")
+                || metadata.numClasses().isPresent()
+            ? NLL_ON_LOG_PROBABILITIES
+            : UNKNOWN;
       }
       case "bce", "binarycrossentropy", "binaryfocalcrossentropy" -> {
         // BCELoss and F.binary_cross_entropy take probabilities; so does Keras' default.

@@ -57,6 +57,20 @@ class LossFunctionTest {
   }
 
   @Test
+  void bareNll_isAClassifiersLossOnlyWithClasses() {
+    // A normalizing flow's or a Gaussian head's negative log-likelihood goes below 0 as it fits.
+    assertThat(torch("nll")).isEqualTo(UNKNOWN);
+    assertThat(
+            LossFunction.of(
+                TraceMetadata.of(
+                    Map.of(
+                        TraceMetadata.FRAMEWORK, "pytorch",
+                        TraceMetadata.LOSS, "nll",
+                        TraceMetadata.NUM_CLASSES, "10"))))
+        .isEqualTo(NLL_ON_LOG_PROBABILITIES);
+  }
+
+  @Test
   void kerasNames_defaultToProbabilities() {
     assertThat(keras("categorical_crossentropy")).isEqualTo(CROSS_ENTROPY_ON_PROBABILITIES);
     assertThat(keras("sparse_categorical_crossentropy")).isEqualTo(CROSS_ENTROPY_ON_PROBABILITIES);
