@@ -144,6 +144,8 @@ final class RootCauseAnalysis {
     confidentlyWrongOnUnscaledInputs();
     unscaledInputsOverflow();
     numericalError();
+    weightsPulledToZero();
+    weightDecayTooStrong();
     unshuffledBatches();
     // After the numerical errors: stacked linear layers make a weak model, they do not make NaN.
     missingActivation();
@@ -152,8 +154,6 @@ final class RootCauseAnalysis {
     initialLoss();
     constantInitialization();
     learningRateCollapsed();
-    weightsPulledToZero();
-    weightDecayTooStrong();
     dyingRelu();
     saturation();
     vanishing();

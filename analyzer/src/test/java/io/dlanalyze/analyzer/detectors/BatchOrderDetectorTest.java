@@ -7,6 +7,7 @@ import static org.assertj.core.data.Offset.offset;
 
 import io.dlanalyze.analyzer.AnalysisOptions;
 import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.Report;
 import io.dlanalyze.analyzer.RootCause;
 import io.dlanalyze.analyzer.Symptom;
 import io.dlanalyze.analyzer.Thresholds;
@@ -62,6 +63,31 @@ class BatchOrderDetectorTest {
     assertThat((double) f.evidence().get("dispersion")).isGreaterThan(5.7);
     assertThat(f.evidence().get("batch_size")).isEqualTo(32L);
     assertThat(f.message()).contains("drawing 32 examples at random");
+  }
+
+  /**
+   * A declared penalty that pulled every layer's weights to zero is measured on the weights
+   * themselves; an accuracy that jumps between batches is an inference from their class mix, which
+   * sample or class weights inflate too. The penalty is the root cause.
+   */
+  @Test
+  void weightsPulledToZeroByADeclaredPenalty_outrankTheBatchOrder() {
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(120)
+            .meta(TraceMetadata.FRAMEWORK, "keras")
+            .meta(TraceMetadata.BATCH_SIZE, "32")
+            .regularizedLayer("dense1", "relu", "{\"l2\":5.0}")
+            .regularizedLayer("dense2", "linear", "{\"l2\":5.0}")
+            .everyLayer(Phase.WEIGHT, (step, layer) -> Stats.norm(5 * Math.pow(0.95, step)))
+            .healthyLoss()
+            .model(Phase.ACCURACY, step -> Stats.scalar(sorted(step)));
+
+    Report report = analyze(trace.build(), AnalysisOptions.defaults());
+
+    assertThat(report.findings()).anyMatch(f -> f.detector().equals(ID));
+    assertThat(report.rootCause().cause()).startsWith("Regularization dominates: ");
+    assertThat(report.rootCause().alternatives())
+        .anyMatch(a -> a.cause().startsWith("Training data not shuffled: "));
   }
 
   @Test
