@@ -1296,6 +1296,41 @@ def space_keras_lion_resmlp(rng):
                   baseline=("friedman_first1200", {"seed": int(args[-1])}))
 
 
+def space_keras_wavenet_seasonal(rng):
+    bs = rng.choice([32, 64, 128])
+    args = ["--lr", fmt(log_uniform(rng, 3e-3, 0.1)), "--momentum", rng.choice(["0.8", "0.9"]),
+            "--batch-size", str(bs), "--filters", str(rng.choice([8, 16, 24])),
+            "--depth", str(rng.choice([3, 4]))]
+    # 12 series of 181 training windows each
+    args += ["--epochs", str(epochs_for(rng, 2172, bs, steps=(300, 800), lo=6, hi=15)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "cnn", baseline=("seasonal_sales", {"seed": int(args[-1])}))
+
+
+def space_keras_adagrad_smooth(rng):
+    data = rng.choice(["digits", "digits", "wine"])
+    bs = rng.choice([16, 32, 64])
+    args = ["--data", data, "--lr", fmt(log_uniform(rng, 0.02, 0.12)), "--batch-size", str(bs),
+            "--hidden", str(rng.choice([32, 64, 128])),
+            "--dropout", rng.choice(["0.1", "0.2", "0.3"]),
+            "--smoothing", rng.choice(["0.05", "0.1", "0.2"])]
+    rows = 1438 if data == "digits" else 143
+    args += ["--epochs", str(epochs_for(rng, rows, bs, steps=(150, 900), lo=10, hi=25)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "mlp", classes=10 if data == "digits" else 3,
+                  chance=0.1 if data == "digits" else 0.4)
+
+
+def space_keras_fasttext_topics(rng):
+    bs = rng.choice([32, 64])
+    args = ["--lr", fmt(log_uniform(rng, 4e-3, 0.02)), "--batch-size", str(bs),
+            "--dim", str(rng.choice([8, 16, 32])), "--maxlen", str(rng.choice([12, 16]))]
+    # 1920 training headlines, half of them sport
+    args += ["--epochs", str(epochs_for(rng, 1920, bs, steps=(250, 700), lo=6, hi=12)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "mlp", classes=4, chance=0.5)
+
+
 def space_pt_vit_digits(rng):
     bs = rng.choice([32, 64, 128])
     args = ["--lr", fmt(log_uniform(rng, 2e-3, 8e-3)), "--batch-size", str(bs),
@@ -1420,6 +1455,8 @@ SPACES = {
     "keras_convlstm_dots": space_keras_convlstm_dots,
     "keras_custom_layers": space_keras_custom_layers,
     "keras_custom_train_step": space_keras_custom_train_step,
+    "keras_adagrad_smooth": space_keras_adagrad_smooth,
+    "keras_fasttext_topics": space_keras_fasttext_topics,
     "keras_focal_fraud": space_keras_focal_fraud,
     "keras_functional_gru": space_keras_functional_gru,
     "keras_gradtape_loop": space_keras_gradtape_loop,
@@ -1449,6 +1486,7 @@ SPACES = {
     "keras_two_tower_energy": space_keras_two_tower_energy,
     "keras_weighted_tabular": space_keras_weighted_tabular,
     "keras_wide_deep": space_keras_wide_deep,
+    "keras_wavenet_seasonal": space_keras_wavenet_seasonal,
     "keras_window_forecast": space_keras_window_forecast,
     "pt_autoencoder": space_pt_autoencoder,
     "pt_bag_topics": space_pt_bag_topics,
@@ -1619,6 +1657,16 @@ def baseline(kind, kw):
             y_tr += kwf.windows(values[:cut], hour[:cut], 48, 12, 3)[1]
             y_val += kwf.windows(values[cut:], hour[cut:], 48, 12, 3)[1]
         return _mse(np.array(y_val), float(np.mean(y_tr))), 0.0
+    if kind == "seasonal_sales":    # keras_wavenet_seasonal: the next 3 days, standardized
+        sys.path.insert(0, DEV)     # per series
+        import keras_wavenet_seasonal as kws
+        raw = kws.sales(12, kw["seed"])
+        cut = int(0.8 * kws.DAYS)
+        mean = raw[:, :cut].mean(axis=1, keepdims=True)
+        std = raw[:, :cut].std(axis=1, keepdims=True)
+        y_tr = kws.windows((raw[:, :cut] - mean) / std, 32, 3)[1]
+        y_val = kws.windows((raw[:, cut - 32:] - mean) / std, 32, 3)[1]
+        return _mse(y_val, float(np.mean(y_tr))), 0.0
     if kind == "deliveries":        # pt_quantile_delivery: pinball loss of the training
         sys.path.insert(0, DEV)     # quantiles, minutes standardized as the program does
         import pt_quantile_delivery as pqd
