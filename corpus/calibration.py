@@ -1425,6 +1425,32 @@ def space_pt_coral_wine(rng):
     return Config(args, "classification", "mlp", classes=5)
 
 
+def space_pt_conv1d_ae_anomaly(rng):
+    bs = rng.choice([16, 32])
+    lr = log_uniform(rng, *{16: (0.01, 0.03), 32: (0.02, 0.05)}[bs])
+    args = ["--lr", fmt(lr), "--batch-size", str(bs), "--width", str(rng.choice([16, 32])),
+            "--code", str(rng.choice([4, 8])), "--restart", str(rng.choice([1, 2])),
+            "--momentum", rng.choice(["0.9", "0.9", "0.95"])]
+    # 640 normal training windows
+    args += ["--epochs", str(epochs_for(rng, 640, bs, steps=(120, 240), lo=6, hi=10)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "autoencoder",
+                  baseline=("gearbox", {"seed": int(args[-1])}))
+
+
+def space_pt_functional_wine(rng):
+    data = rng.choice(["wine", "wine", "breast_cancer"])
+    bs = rng.choice([16, 32])
+    lr = log_uniform(rng, 0.03, 0.1)
+    args = ["--data", data, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--hidden", str(rng.choice([16, 32, 64])),
+            "--lr-decay", rng.choice(["0", "0", "1e-3"])]
+    rows = {"wine": 142, "breast_cancer": 455}[data]
+    args += ["--epochs", str(epochs_for(rng, rows, bs, steps=(75, 300), lo=10, hi=20)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "mlp", classes={"wine": 3, "breast_cancer": 2}[data])
+
+
 def space_pt_ode_packed_gru(rng):
     bs = rng.choice([32, 64])
     lr = log_uniform(rng, *{32: (0.15, 0.3), 64: (0.2, 0.3)}[bs])
@@ -1495,8 +1521,10 @@ SPACES = {
     "pt_coral_wine": space_pt_coral_wine,
     "pt_cnn": space_pt_cnn,
     "pt_config_mlp": space_pt_config_mlp,
+    "pt_conv1d_ae_anomaly": space_pt_conv1d_ae_anomaly,
     "pt_distill": space_pt_distill,
     "pt_entity_embed": space_pt_entity_embed,
+    "pt_functional_wine": space_pt_functional_wine,
     "pt_gcn_sbm": space_pt_gcn_sbm,
     "pt_gru_forecast": space_pt_gru_forecast,
     "pt_hetero_gnll": space_pt_hetero_gnll,
@@ -1744,6 +1772,15 @@ def baseline(kind, kw):
         x = pt_lstm_seqae.pump_recordings(800, 32, kw["seed"]).astype(np.float64)
         x_tr, x_val = x[:640], x[640:]
         mean, std = x_tr.mean((0, 1)), x_tr.std((0, 1))
+        x_tr, x_val = (x_tr - mean) / std, (x_val - mean) / std
+        return _mse(x_val, x_tr.mean(0)), 0.0
+    if kind == "gearbox":           # pt_conv1d_ae_anomaly: MSE of the mean standardized
+        sys.path.insert(0, DEV)     # normal window (the held-out normal windows)
+        import pt_conv1d_ae_anomaly
+        x = pt_conv1d_ae_anomaly.gearbox_windows(800, kw["seed"]).astype(np.float64)
+        x_tr, x_val = x[:640], x[640:]
+        mean = x_tr.mean(axis=(0, 2), keepdims=True)
+        std = x_tr.std(axis=(0, 2), keepdims=True)
         x_tr, x_val = (x_tr - mean) / std, (x_val - mean) / std
         return _mse(x_val, x_tr.mean(0)), 0.0
     if kind == "tcnmeter":          # pt_tcn_forecast: L1 of the next step's demand,
