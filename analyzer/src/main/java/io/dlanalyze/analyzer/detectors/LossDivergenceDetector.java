@@ -2,6 +2,7 @@ package io.dlanalyze.analyzer.detectors;
 
 import static io.dlanalyze.analyzer.EvidenceKeys.BLOCKS_ABOVE;
 import static io.dlanalyze.analyzer.EvidenceKeys.BLOCK_STEPS;
+import static io.dlanalyze.analyzer.EvidenceKeys.FIRST_NON_FINITE_STEP;
 import static io.dlanalyze.analyzer.EvidenceKeys.INITIAL_LOSS;
 import static io.dlanalyze.analyzer.EvidenceKeys.LAST_BLOCK_LOSS;
 import static io.dlanalyze.analyzer.EvidenceKeys.LEARNING_RATE;
@@ -31,6 +32,7 @@ import io.dlanalyze.trace.Phase;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.OptionalDouble;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Reports a training loss that climbed far above where it started: averaged over a block of {@code
@@ -100,12 +102,68 @@ public final class LossDivergenceDetector implements Detector {
     return Math.max(loss.loss(0), LossGate.uniformLoss(context));
   }
 
+  /**
+   * The climb into NaN/Inf: a run that turned non-finite, whose largest finite loss in the {@code
+   * oscillation-block} steps before the first non-finite one reached {@code divergence-ratio} times
+   * the start. The loss diverged and then overflowed; the NaN was not born in one layer's
+   * arithmetic. Null otherwise.
+   */
+  private @Nullable Finding climbIntoNonFinite(double reference) {
+    long nonFinite = loss.firstNonFiniteStep();
+    if (nonFinite < 0 || !(reference > 0)) {
+      return null;
+    }
+    int end = loss.indexAtOrAfter(nonFinite);
+    int peak = -1;
+    for (int i = Math.max(1, end - block); i < end; i++) {
+      if (peak < 0 || loss.loss(i) > loss.loss(peak)) {
+        peak = i;
+      }
+    }
+    if (peak < 0 || !(loss.loss(peak) >= ratio * reference)) {
+      return null;
+    }
+    double top = loss.loss(peak);
+    return Finding.builder(this)
+        .symptom(Symptom.EXPLODING_GRADIENT)
+        .severity(Severity.WARNING)
+        .at(-1, Phase.LOSS)
+        .steps(loss.step(peak), nonFinite, end - peak)
+        .evidence(
+            Evidence.builder()
+                .put(INITIAL_LOSS, loss.loss(0))
+                .put(UNIFORM_LOSS, LossGate.uniformLoss(context))
+                .put(REFERENCE_LOSS, reference)
+                .put(MAX_BLOCK_LOSS, top)
+                .put(PEAK_STEP, loss.step(peak))
+                .put(RATIO, top / reference)
+                .put(FIRST_NON_FINITE_STEP, nonFinite)
+                .put(BLOCK_STEPS, (long) block)
+                .put(THRESHOLD, ratio)
+                .build())
+        .message(
+            format(
+                ROOT,
+                "The loss climbed from a start of %s to %s at step %d, %sx where it started, and"
+                    + " turned NaN/Inf at step %d: training diverged before the values overflowed.",
+                Numbers.format(reference),
+                Numbers.format(top),
+                loss.step(peak),
+                Numbers.format(top / reference),
+                nonFinite))
+        .build();
+  }
+
   @Override
   public List<Finding> finish(AnalysisContext context) {
     List<Finding> findings = new ArrayList<>();
     int blocks = loss.size() / block;
     double reference = reference();
     if (blocks < 2 || !(reference > 0)) {
+      Finding climb = climbIntoNonFinite(reference);
+      if (climb != null) {
+        findings.add(climb);
+      }
       return findings;
     }
     int first = -1;
@@ -126,6 +184,10 @@ public final class LossDivergenceDetector implements Detector {
       }
     }
     if (first < 0) {
+      Finding climb = climbIntoNonFinite(reference);
+      if (climb != null) {
+        findings.add(climb);
+      }
       return findings;
     }
     double uniform = LossGate.uniformLoss(context);

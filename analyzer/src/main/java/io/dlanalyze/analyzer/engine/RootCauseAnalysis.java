@@ -143,6 +143,7 @@ final class RootCauseAnalysis {
     updateBlewUp();
     confidentlyWrongOnUnscaledInputs();
     unscaledInputsOverflow();
+    climbIntoNonFinite();
     numericalError();
     weightsPulledToZero();
     weightDecayTooStrong();
@@ -773,6 +774,25 @@ final class RootCauseAnalysis {
                 Numbers.format(real(inputs, FIRST_LAYER_RMS)),
                 nan.firstStep()),
         scaleInputsFix(inputs));
+  }
+
+  /**
+   * The loss climbed several times above its start in the steps before the run turned NaN/Inf
+   * (loss-divergence's climb into non-finite values): the updates diverged and the values
+   * overflowed, so the cause is the update size at model scope, not the layer where the first NaN
+   * surfaced.
+   */
+  private void climbIntoNonFinite() {
+    for (Finding f : atLeastWarning(DetectorIds.LOSS_DIVERGENCE)) {
+      if (f.evidence().get(FIRST_NON_FINITE_STEP) != null) {
+        offer(
+            f,
+            false,
+            (highLearningRate() ? "Learning rate too high: " : "Updates too large: ")
+                + uncapitalizedMessage(f),
+            lrFix(10) + ", or clip gradients at 1.0");
+      }
+    }
   }
 
   private void numericalError() {

@@ -122,6 +122,38 @@ class LossDivergenceDetectorTest {
   }
 
   @Test
+  void lossThatClimbsIntoNaN_withinOneBlock_isAClimbIntoNonFiniteValues() {
+    // log 3 for 12 steps, then 10x and 1e6x it, then NaN from step 14: one block of finite
+    // losses, too few for the block rule, but the climb before the NaN is plain.
+    LongFunction<Stats> loss =
+        step ->
+            Stats.scalar(
+                step < 12 ? LOG3 : step == 12 ? 10 * LOG3 : step == 13 ? 1e6 * LOG3 : Double.NaN);
+
+    Report report = analyze(classifier(loss).build(), Analyses.only(ID));
+
+    Finding f = report.findings().get(0);
+    assertThat(report.findings()).hasSize(1);
+    assertThat(f.severity()).isEqualTo(Severity.WARNING);
+    assertThat(f.symptom()).isEqualTo(Symptom.EXPLODING_GRADIENT);
+    assertThat(f.evidence().get("first_non_finite_step")).isEqualTo(14L);
+    assertThat(f.evidence().get("peak_step")).isEqualTo(13L);
+    assertThat((double) f.evidence().get("ratio")).isCloseTo(1e6, within());
+    assertThat(f.message())
+        .endsWith("and turned NaN/Inf at step 14: training diverged before the values overflowed.");
+    assertThat(report.rootCause().scope()).isEqualTo("model");
+    assertThat(report.rootCause().symptom()).isEqualTo("exploding_gradient");
+    assertThat(report.rootCause().cause()).startsWith("Updates too large: the loss climbed from");
+  }
+
+  @Test
+  void lossThatTurnsNaNWithoutClimbing_isLeftToNumericalError() {
+    LongFunction<Stats> loss = step -> Stats.scalar(step < 14 ? LOG3 : Double.NaN);
+
+    assertThat(findings(classifier(loss), ID)).isEmpty();
+  }
+
+  @Test
   void spikeThatTheRunRecoversFrom_saysSo() {
     // Up to 5x the start for one block, then down to a tenth of it: the run came back.
     LongFunction<Stats> spike =
