@@ -18,7 +18,7 @@ from .._core.sink import StepRows, TraceSink
 from .._core.stats import RAW_WIDTH, scalar_raw
 from .._core.writers import resolve_path
 from . import graph
-from .stats import Reduced, Small, keep, reduce_many
+from .stats import Reduced, Small, keep, keep_flat, reduce_many
 
 # Activation modules, by class name, and the name the layers metadata gives them.
 ACTIVATIONS = {
@@ -68,12 +68,6 @@ def _weight_params(module):
     named = list(module.named_parameters(recurse=False))
     weights = [p for name, p in named if name.startswith("weight")]
     return weights if weights else [p for _, p in named]
-
-
-def _flat(tensors):
-    if len(tensors) == 1:
-        return tensors[0].detach()
-    return torch.cat([t.detach().reshape(-1) for t in tensors])
 
 
 def layer_name(qualified, model):
@@ -620,11 +614,11 @@ class Recorder:
                     if layer.selected:
                         grads = [p.grad for p in layer.weights if p.grad is not None]
                         if grads:
-                            data.vector(layer.key("gradient"), keep(_flat(grads), False))
+                            data.vector(layer.key("gradient"), keep_flat(grads))
             if sel.wants("weight"):
                 for layer in self.layers:
                     if layer.selected:
-                        data.vector(layer.key("weight"), keep(_flat(layer.weights), False))
+                        data.vector(layer.key("weight"), keep_flat(layer.weights))
         if self.optimizer is not None and sel.wants("learning_rate"):
             data.scalar(_model_key("learning_rate"), float(self.optimizer.param_groups[0]["lr"]))
         if val_loss is not None and sel.wants("val_loss"):
