@@ -1,7 +1,8 @@
-"""Sparse gradients in the PyTorch recorder: an ``nn.Embedding`` with ``sparse=True`` trained
-with ``torch.optim.SparseAdam`` beside ``Adam`` for the dense layers, recorded into Parquet files
-read back with pyarrow."""
+"""Sparse gradients and several optimizers in the PyTorch recorder: an ``nn.Embedding`` with
+``sparse=True`` trained with ``torch.optim.SparseAdam`` beside ``Adam`` for the dense layers,
+recorded into Parquet files read back with pyarrow."""
 
+import json
 from unittest import mock
 
 import numpy as np
@@ -126,7 +127,7 @@ def test_sparseEmbeddingUnderSparseAdam_gradientRowsEqualTheDenseGradient(tmp_pa
     sparse = torch.optim.SparseAdam(list(model.emb.parameters()), lr=0.01)
     dense = torch.optim.Adam(list(model.fc.parameters()) + list(model.out.parameters()), lr=1e-3)
     path = tmp_path / "sparse.parquet"
-    grads = train(model, [sparse, dense], path, optimizer_arg=sparse)
+    grads = train(model, [sparse, dense], path)
     rows, meta = read_parquet_trace(path)
     for step, grad in enumerate(grads):
         reference = numpy_stats(grad)
@@ -134,3 +135,70 @@ def test_sparseEmbeddingUnderSparseAdam_gradientRowsEqualTheDenseGradient(tmp_pa
         assert_stats_close(row_stats(find(rows, step, "emb", "gradient")), reference,
                            "step %d emb gradient" % step)
     assert find(rows, 3, "emb", "weight")["numel"] == vocab * 8
+
+
+def test_twoOptimizers_everyTrainableLayerInOptimizer_bothNamed(tmp_path):
+    torch.manual_seed(1)
+    model = Bag(100)
+    sparse = torch.optim.SparseAdam(list(model.emb.parameters()), lr=0.02)
+    dense = torch.optim.Adam(list(model.fc.parameters()) + list(model.out.parameters()),
+                             lr=1e-3, weight_decay=0.01)
+    path = tmp_path / "two.parquet"
+    train(model, [sparse, dense], path, steps=2, optimizer_arg=(sparse, dense))
+    rows, meta = read_parquet_trace(path)
+    layers = json.loads(meta["dltrace.layers"])
+    assert [l["name"] for l in layers] == ["emb", "fc", "out"]
+    for layer in layers:
+        assert layer["trainable"] and "in_optimizer" not in layer, layer
+    assert meta["dltrace.optimizer"] == "SparseAdam+Adam"
+    # Learning rate, and the absence of weight decay, are the first optimizer's.
+    assert float(meta["dltrace.learning_rate"]) == 0.02
+    assert "dltrace.weight_decay" not in meta
+    assert [r["mean"] for r in rows if r["phase"] == "learning_rate"] == [0.02, 0.02]
+
+
+def test_oneOfTwoOptimizersGiven_otherLayersMarkedNotInOptimizer(tmp_path):
+    # The single-optimizer behaviour stays: the dense layers are not in SparseAdam.
+    torch.manual_seed(2)
+    model = Bag(100)
+    sparse = torch.optim.SparseAdam(list(model.emb.parameters()), lr=0.02)
+    dense = torch.optim.Adam(list(model.fc.parameters()) + list(model.out.parameters()))
+    path = tmp_path / "one.parquet"
+    train(model, [sparse, dense], path, steps=1, optimizer_arg=sparse)
+    _, meta = read_parquet_trace(path)
+    layers = {l["name"]: l for l in json.loads(meta["dltrace.layers"])}
+    assert meta["dltrace.optimizer"] == "SparseAdam"
+    assert "in_optimizer" not in layers["emb"]
+    assert layers["fc"]["in_optimizer"] is False and layers["out"]["in_optimizer"] is False
+
+
+def test_ganStyleTwoAdams_bothNetworksInOptimizer(tmp_path):
+    torch.manual_seed(4)
+    gen = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 6))
+    disc = nn.Sequential(nn.Linear(6, 8), nn.LeakyReLU(0.2), nn.Linear(8, 1))
+    model = nn.Sequential(gen, disc)
+    opt_g = torch.optim.Adam(gen.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.SGD(disc.parameters(), lr=0.05, momentum=0.9)
+    path = tmp_path / "gan.parquet"
+    with dltrace.attach(model, str(path), optimizer=[opt_g, opt_d], flush_every=1) as rec:
+        for _ in range(2):
+            opt_g.zero_grad()
+            opt_d.zero_grad()
+            loss = model(torch.randn(16, 4)).square().mean()
+            loss.backward()
+            opt_g.step()
+            opt_d.step()
+            rec.step(loss)
+    rows, meta = read_parquet_trace(path)
+    layers = json.loads(meta["dltrace.layers"])
+    assert len(layers) == 4
+    assert all("in_optimizer" not in l for l in layers), layers
+    assert meta["dltrace.optimizer"] == "Adam+SGD"
+    assert float(meta["dltrace.learning_rate"]) == 2e-4
+    assert "dltrace.momentum" not in meta  # Adam's group has betas, not momentum
+
+
+def test_optimizerListHoldingSomethingElse_isRejected(tmp_path):
+    model = Bag(10)
+    with pytest.raises(TypeError):
+        dltrace.attach(model, str(tmp_path / "bad.parquet"), optimizer=[model])

@@ -70,6 +70,20 @@ def _weight_params(module):
     return weights if weights else [p for _, p in named]
 
 
+def _optimizers(optimizer):
+    """``optimizer=`` as a list: None, one optimizer, or a list or tuple of them."""
+    if optimizer is None:
+        return []
+    if isinstance(optimizer, (list, tuple)):
+        found = [o for o in optimizer if o is not None]
+        for o in found:
+            if not hasattr(o, "param_groups"):
+                raise TypeError("optimizer must be a torch optimizer or a list of them, got a "
+                                "list holding %s" % type(o).__name__)
+        return found
+    return [optimizer]
+
+
 def layer_name(qualified, model):
     """A readable layer name: the qualified module name (``net.0``, ``encoder.fc1``); the
     children of a top-level container, whose names are bare numbers, get the container's
@@ -240,6 +254,12 @@ def _gather(rows):
 class Recorder:
     """Records one training run. Create it with :func:`attach`.
 
+    ``optimizer`` is the optimizer the loop steps, or a list or tuple of them (sparse and
+    dense parameters apart, a GAN's generator and discriminator): a layer is in the optimizer
+    when any of them updates one of its parameters, ``dltrace.optimizer`` names them all
+    joined by ``+`` (``"SparseAdam+Adam"``), and the learning rate (metadata and per-step
+    rows), weight decay and momentum are those of the first one's first param group.
+
     Call :meth:`step` once per training step, after ``optimizer.step()`` and before the next
     ``optimizer.zero_grad()``. Use it as a context manager or call :meth:`close`; an
     ``atexit`` hook closes it if the program ends first.
@@ -263,7 +283,9 @@ class Recorder:
         self.selection = Selection(every, phases, layers, record_inputs)
         self.path = resolve_path(path, lambda m: warnings.warn(m, stacklevel=4))
         self.model = model
-        self.optimizer = optimizer
+        self.optimizers = _optimizers(optimizer)
+        # The first optimizer: its learning rate, weight decay and momentum are recorded.
+        self.optimizer = self.optimizers[0] if self.optimizers else None
         self.task = task
         self.loss_name = loss_name
         self.run_id = run_id if run_id is not None else os.path.splitext(
@@ -481,8 +503,9 @@ class Recorder:
         and read from the step's graph what the hooks could not see (the loss function, an
         activation applied to the output outside the model)."""
         optimized = None
-        if self.optimizer is not None:
-            optimized = {id(p) for group in self.optimizer.param_groups for p in group["params"]}
+        if self.optimizers:
+            optimized = {id(p) for optimizer in self.optimizers
+                         for group in optimizer.param_groups for p in group["params"]}
         layers = []
         for module in self._first_pass:
             name, _ = self._candidates[id(module)]
@@ -524,7 +547,7 @@ class Recorder:
         meta = {"dltrace.version": FORMAT_VERSION, "dltrace.run_id": self.run_id,
                 "dltrace.model": self.model_name, "dltrace.framework": "pytorch"}
         if self.optimizer is not None:
-            meta["dltrace.optimizer"] = type(self.optimizer).__name__
+            meta["dltrace.optimizer"] = "+".join(type(o).__name__ for o in self.optimizers)
             meta["dltrace.learning_rate"] = repr(float(self.optimizer.param_groups[0]["lr"]))
         if self.batch_size is not None:
             meta["dltrace.batch_size"] = str(int(self.batch_size))
@@ -772,6 +795,9 @@ def attach(model, path, optimizer=None, task=None, loss_name=None, **options):
     ``path`` ends in .arrows (Arrow IPC stream, crash-tolerant, needs only numpy), .csv (CSV
     + ``<path>.meta.json``), .arrow (IPC file) or .parquet; the last two need pyarrow and
     fall back to an .arrows stream beside the requested path, with a warning, without it.
+
+    ``optimizer``: the optimizer, or a list or tuple of optimizers, that the loop steps
+    (see :class:`Recorder`; the first one gives the learning rate).
 
     Options: run_id, model_name, batch_size, steps_per_epoch, num_classes, flush_every
     (default 50 steps), record_inputs (default True), activations (layer name -> activation
