@@ -49,7 +49,10 @@ class DltraceCallback(pl.Callback):
     def on_train_start(self, trainer, pl_module):
         if self.recorder is not None:
             return
-        optimizer = trainer.optimizers[0] if trainer.optimizers else None
+        # Every optimizer of the trainer (a GAN's two, sparse and dense parameters apart):
+        # a layer is in_optimizer when any of them updates it; the first one gives the
+        # learning rate (see dltrace.pytorch.attach).
+        optimizer = list(trainer.optimizers) or None
         options = dict(self.options)
         if "steps_per_epoch" not in options:
             batches = trainer.num_training_batches

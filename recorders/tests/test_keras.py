@@ -825,3 +825,36 @@ def test_givenOptimizerOrBatchSize_badValues_raiseNamingThem(tmp_path):
         Recorder(tmp_path / "run.arrows", optimizer="sgd")
     with pytest.raises(ValueError, match="batch_size must be positive: 0"):
         Recorder(tmp_path / "run.arrows", batch_size=0)
+
+
+def test_embeddingGradient_indexedSlices_recordedAsTheDenseGradient(tmp_path):
+    # An Embedding's gradient is a tf.IndexedSlices (one slice per lookup, duplicates for a
+    # token seen twice): its row must be that of the dense gradient, zeros included.
+    keras.utils.set_random_seed(3)
+    vocab, n = 300, 32
+    model = keras.Sequential([keras.Input((6,), dtype="int32"), L.Embedding(vocab, 4, name="emb"),
+                              L.GlobalAveragePooling1D(name="pool"), L.Dense(3, name="out")])
+    model.compile(optimizer=keras.optimizers.Adam(0.01),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, vocab, (n, 6)).astype("int32")
+    x[:, 0] = 7  # one token in every sample
+    y = rng.integers(0, 3, n)
+    table = tf.Variable(model.get_layer("emb").embeddings.numpy())
+    kernel = tf.constant(model.get_layer("out").kernel.numpy())
+    bias = tf.constant(model.get_layer("out").bias.numpy())
+    with tf.GradientTape() as tape:
+        logits = tf.matmul(tf.reduce_mean(tf.gather(table, x), 1), kernel) + bias
+        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
+    grad = tape.gradient(loss, table)
+    assert isinstance(grad, tf.IndexedSlices)
+    dense = tf.convert_to_tensor(grad).numpy().astype(np.float64)
+    path = tmp_path / "run.arrows"
+    model.fit(x, y, batch_size=n, epochs=1, verbose=0, callbacks=[Recorder(path)])
+    rows, _ = read_arrow_trace(path)
+    got = row_stats(find(rows, 0, "emb", "gradient"))
+    reference = numpy_stats(dense)
+    assert reference["zero_fraction"] > 0.5
+    assert got["zero_fraction"] == reference["zero_fraction"]
+    assert got["numel"] == vocab * 4
+    assert_stats_close(got, reference, "emb gradient", rederived=True)

@@ -66,3 +66,52 @@ def test_trainer_withCallback_recordsEveryStepAndValidation(tmp_path):
     assert val == [("3", "val_loss"), ("3", "val_accuracy"), ("7", "val_loss"), ("7", "val_accuracy")]
     assert find(rows, 7, "model", "val_loss")["mean"] == pytest.approx(
         float(trainer.callback_metrics["val_loss"]), rel=1e-6)
+
+
+class TwoOptimizers(pl.LightningModule):
+    """Manual optimization with SparseAdam for sparse embeddings and Adam for the rest."""
+
+    def __init__(self):
+        super().__init__()
+        self.automatic_optimization = False
+        self.emb = nn.Embedding(40, 6, sparse=True)
+        self.out = nn.Linear(6, 3)
+
+    def forward(self, tokens):
+        return self.out(self.emb(tokens).mean(1))
+
+    def training_step(self, batch, batch_idx):
+        tokens, y = batch
+        sparse, dense = self.optimizers()
+        sparse.zero_grad()
+        dense.zero_grad()
+        loss = nn.functional.cross_entropy(self(tokens), y)
+        self.manual_backward(loss)
+        sparse.step()
+        dense.step()
+        return loss
+
+    def configure_optimizers(self):
+        return [torch.optim.SparseAdam(list(self.emb.parameters()), lr=0.05),
+                torch.optim.Adam(self.out.parameters(), lr=1e-3)]
+
+
+def test_trainer_twoOptimizers_everyLayerInOptimizerAndSparseGradientRecorded(tmp_path):
+    from conftest import read_parquet_trace
+    torch.manual_seed(0)
+    tokens, y = torch.randint(0, 40, (32, 4)), torch.randint(0, 3, (32,))
+    loader = DataLoader(TensorDataset(tokens, y), batch_size=16)
+    path = tmp_path / "run.parquet"
+    trainer = pl.Trainer(max_epochs=1, callbacks=[DltraceCallback(path)], logger=False,
+                         enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, accelerator="cpu", devices=1)
+    trainer.fit(TwoOptimizers(), loader)
+
+    rows, meta = read_parquet_trace(path)
+    assert meta["dltrace.optimizer"] == "SparseAdam+Adam"
+    assert float(meta["dltrace.learning_rate"]) == 0.05
+    layers = json.loads(meta["dltrace.layers"])
+    assert [l["name"] for l in layers] == ["emb", "out"]
+    assert all("in_optimizer" not in l for l in layers), layers
+    gradient = find(rows, 1, "emb", "gradient")
+    assert gradient["numel"] == 240 and gradient["zero_fraction"] > 0.0

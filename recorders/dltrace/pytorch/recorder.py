@@ -18,7 +18,7 @@ from .._core.sink import StepRows, TraceSink
 from .._core.stats import RAW_WIDTH, scalar_raw
 from .._core.writers import resolve_path
 from . import graph
-from .stats import Reduced, Small, keep, reduce_many
+from .stats import Reduced, Small, keep, keep_flat, reduce_many
 
 # Activation modules, by class name, and the name the layers metadata gives them.
 ACTIVATIONS = {
@@ -70,10 +70,18 @@ def _weight_params(module):
     return weights if weights else [p for _, p in named]
 
 
-def _flat(tensors):
-    if len(tensors) == 1:
-        return tensors[0].detach()
-    return torch.cat([t.detach().reshape(-1) for t in tensors])
+def _optimizers(optimizer):
+    """``optimizer=`` as a list: None, one optimizer, or a list or tuple of them."""
+    if optimizer is None:
+        return []
+    if isinstance(optimizer, (list, tuple)):
+        found = [o for o in optimizer if o is not None]
+        for o in found:
+            if not hasattr(o, "param_groups"):
+                raise TypeError("optimizer must be a torch optimizer or a list of them, got a "
+                                "list holding %s" % type(o).__name__)
+        return found
+    return [optimizer]
 
 
 def layer_name(qualified, model):
@@ -246,6 +254,12 @@ def _gather(rows):
 class Recorder:
     """Records one training run. Create it with :func:`attach`.
 
+    ``optimizer`` is the optimizer the loop steps, or a list or tuple of them (sparse and
+    dense parameters apart, a GAN's generator and discriminator): a layer is in the optimizer
+    when any of them updates one of its parameters, ``dltrace.optimizer`` names them all
+    joined by ``+`` (``"SparseAdam+Adam"``), and the learning rate (metadata and per-step
+    rows), weight decay and momentum are those of the first one's first param group.
+
     Call :meth:`step` once per training step, after ``optimizer.step()`` and before the next
     ``optimizer.zero_grad()``. Use it as a context manager or call :meth:`close`; an
     ``atexit`` hook closes it if the program ends first.
@@ -269,7 +283,9 @@ class Recorder:
         self.selection = Selection(every, phases, layers, record_inputs)
         self.path = resolve_path(path, lambda m: warnings.warn(m, stacklevel=4))
         self.model = model
-        self.optimizer = optimizer
+        self.optimizers = _optimizers(optimizer)
+        # The first optimizer: its learning rate, weight decay and momentum are recorded.
+        self.optimizer = self.optimizers[0] if self.optimizers else None
         self.task = task
         self.loss_name = loss_name
         self.run_id = run_id if run_id is not None else os.path.splitext(
@@ -487,8 +503,9 @@ class Recorder:
         and read from the step's graph what the hooks could not see (the loss function, an
         activation applied to the output outside the model)."""
         optimized = None
-        if self.optimizer is not None:
-            optimized = {id(p) for group in self.optimizer.param_groups for p in group["params"]}
+        if self.optimizers:
+            optimized = {id(p) for optimizer in self.optimizers
+                         for group in optimizer.param_groups for p in group["params"]}
         layers = []
         for module in self._first_pass:
             name, _ = self._candidates[id(module)]
@@ -530,7 +547,7 @@ class Recorder:
         meta = {"dltrace.version": FORMAT_VERSION, "dltrace.run_id": self.run_id,
                 "dltrace.model": self.model_name, "dltrace.framework": "pytorch"}
         if self.optimizer is not None:
-            meta["dltrace.optimizer"] = type(self.optimizer).__name__
+            meta["dltrace.optimizer"] = "+".join(type(o).__name__ for o in self.optimizers)
             meta["dltrace.learning_rate"] = repr(float(self.optimizer.param_groups[0]["lr"]))
         if self.batch_size is not None:
             meta["dltrace.batch_size"] = str(int(self.batch_size))
@@ -620,11 +637,11 @@ class Recorder:
                     if layer.selected:
                         grads = [p.grad for p in layer.weights if p.grad is not None]
                         if grads:
-                            data.vector(layer.key("gradient"), keep(_flat(grads), False))
+                            data.vector(layer.key("gradient"), keep_flat(grads))
             if sel.wants("weight"):
                 for layer in self.layers:
                     if layer.selected:
-                        data.vector(layer.key("weight"), keep(_flat(layer.weights), False))
+                        data.vector(layer.key("weight"), keep_flat(layer.weights))
         if self.optimizer is not None and sel.wants("learning_rate"):
             data.scalar(_model_key("learning_rate"), float(self.optimizer.param_groups[0]["lr"]))
         if val_loss is not None and sel.wants("val_loss"):
@@ -778,6 +795,9 @@ def attach(model, path, optimizer=None, task=None, loss_name=None, **options):
     ``path`` ends in .arrows (Arrow IPC stream, crash-tolerant, needs only numpy), .csv (CSV
     + ``<path>.meta.json``), .arrow (IPC file) or .parquet; the last two need pyarrow and
     fall back to an .arrows stream beside the requested path, with a warning, without it.
+
+    ``optimizer``: the optimizer, or a list or tuple of optimizers, that the loop steps
+    (see :class:`Recorder`; the first one gives the learning rate).
 
     Options: run_id, model_name, batch_size, steps_per_epoch, num_classes, flush_every
     (default 50 steps), record_inputs (default True), activations (layer name -> activation

@@ -11,6 +11,10 @@ RAW_MOMENT_RATIO standard deviations; otherwise the deviations from the mean are
 the buffer and their norms taken too (the two-pass variance). NaN and Inf are counted only
 when the sum is not finite.
 
+A sparse tensor (COO, CSR, CSC, BSR, BSC) is reduced from the values it stores, the elements
+it does not store counting as zeros (:func:`reduce_parts`): its statistics are those of its dense
+equivalent, without a dense copy.
+
 On another device nothing is read back until the step's end: the two-pass variance always,
 and the NaN and Inf counts always.
 
@@ -125,41 +129,110 @@ RAW_MOMENT_RATIO = 1.0
 
 
 def reduce(tensor):
-    """Raw reductions of ``tensor`` (a :class:`Reduced`), computed on its device."""
+    """Raw reductions of ``tensor`` (a :class:`Reduced`), computed on its device. A sparse
+    tensor (any layout but ``torch.strided``) is reduced as its dense equivalent, from its
+    stored values: see :func:`reduce_parts`."""
     t = tensor.detach()
+    if t.layout != torch.strided:
+        return reduce_parts([t])
+    return _reduce_stored(_as_float(t), 0)
+
+
+def _as_float(t):
+    """``t`` in the dtype its statistics are computed in."""
     if not t.is_floating_point():
-        t = t.to(_F64)
-    elif t.dtype in (torch.float16, torch.bfloat16):
-        t = t.float()
+        return t.to(_F64)
+    if t.dtype in (torch.float16, torch.bfloat16):
+        return t.float()
+    return t
+
+
+def stored_values(tensor):
+    """The values a tensor stores and the number of its elements it does not store (the
+    zeros of a sparse tensor): ``(values, zeros)``. A strided tensor stores all of its
+    elements. The values of a sparse COO tensor with duplicate indices are summed per index
+    first (as its dense equivalent has them), so that they are at most as many as its
+    elements; CSR, CSC, BSR and BSC tensors are converted to COO for that; any other layout is
+    made dense (the size of the tensor itself). All on the tensor's device."""
+    t = tensor.detach()
+    if t.layout == torch.strided:
+        return t, 0
+    if t.layout != torch.sparse_coo:
+        try:
+            t = t.to_sparse_coo()
+        except (RuntimeError, NotImplementedError):
+            return t.to_dense(), 0
+    if t.is_coalesced() or t.sparse_dim() == 0:
+        values = t.coalesce().values()
+    else:
+        values = _summed_values(t)
+    return values, t.numel() - values.numel()
+
+
+def _summed_values(t):
+    """The values of the uncoalesced COO tensor ``t`` with those of equal indices summed, in
+    the order they are stored, with ``index_add_``: the sums ``to_dense()`` makes (coalesce()
+    may add them in another order, which can differ in the last bit)."""
+    indices = t._indices()
+    linear = indices[0]
+    for d in range(1, t.sparse_dim()):
+        linear = linear * t.shape[d] + indices[d]
+    unique, inverse = torch.unique(linear, return_inverse=True)
+    values = t._values()
+    out = values.new_zeros((unique.numel(),) + tuple(values.shape[1:]))
+    return out.index_add_(0, inverse, values)
+
+
+def reduce_parts(tensors):
+    """Raw reductions (a :class:`Reduced`) of the tensors flattened and concatenated, any of
+    them sparse, as if each were dense: the stored values are reduced, and the elements not
+    stored count as zeros (in the mean, the sum of squares, min, max and the zero count).
+    Nothing larger than the tensors' own stored values is allocated."""
+    parts = [stored_values(t) for t in tensors]
+    zeros = sum(z for _, z in parts)
+    if len(parts) == 1:
+        values = parts[0][0]
+    else:
+        values = torch.cat([v.reshape(-1) for v, _ in parts])
+    return _reduce_stored(_as_float(values), zeros)
+
+
+def _reduce_stored(t, zeros):
+    """:func:`reduce` of a float strided tensor ``t`` and ``zeros`` more elements that are 0."""
     n = t.numel()
     if n == 0:
-        return Reduced(0)
+        if zeros == 0:
+            return Reduced(0)
+        return Reduced(zeros, host=[float(zeros)] + [0.0] * (RAW_WIDTH - 1))
     rows = t.shape[0] if t.dim() >= 2 else 1
     x = t.reshape(-1)
     if x.device.type == "cpu":
-        return Reduced(n, host=_reduce_cpu(x, n, rows))
-    return _reduce_device(x, n, rows)
+        return Reduced(n + zeros, host=_reduce_cpu(x, n, rows, zeros))
+    return _reduce_device(x, n, rows, zeros)
 
 
-def _reduce_cpu(x, n, rows):
-    """The RAW_WIDTH numbers (a list) of the flat CPU tensor ``x``, ``rows`` rows for its
-    sum; the module docstring lists the passes. The non-zero count is the dot product of the
-    signs with themselves: exact, since the products are 0 or 1, summed in float32 below
-    2^24 elements."""
+def _reduce_cpu(x, n, rows, zeros=0):
+    """The RAW_WIDTH numbers (a list) of the flat CPU tensor ``x`` (``n`` elements) followed
+    by ``zeros`` zeros that it does not hold, ``rows`` rows for its sum; the module docstring
+    lists the passes. The non-zero count is the dot product of the signs with themselves:
+    exact, since the products are 0 or 1, summed in float32 below 2^24 elements."""
     total = _row_sum(x, rows).item()
+    size = n + zeros
     if not math.isfinite(total):
-        return _nonfinite_cpu(x, n, total)
+        return _nonfinite_cpu(x, n, total, zeros)
     buf = _buffer(x, n)
     squares = _sum_squares(x, n, buf)
-    mean = total / n
+    mean = total / size
     c, s2 = 0.0, squares
     if not math.isfinite(squares) or mean * mean > RAW_MOMENT_RATIO ** 2 * max(
-            squares / n - mean * mean, 0.0):
+            squares / size - mean * mean, 0.0):
         shift = torch.tensor(mean, dtype=x.dtype)
         c = shift.item()  # the mean rounded to x's dtype, subtracted exactly
-        s2 = _sum_squares(torch.sub(x, shift, out=buf), n, buf)
+        s2 = _sum_squares(torch.sub(x, shift, out=buf), n, buf) + zeros * c * c
     lo = x.amin().item()  # two passes on cached data beat aminmax's one
     hi = x.amax().item()
+    if zeros:
+        lo, hi = min(lo, 0.0), max(hi, 0.0)
     torch.sign(x, out=buf)
     if n < 2 ** 24:
         nonzero = torch.dot(buf, buf).item()
@@ -167,33 +240,43 @@ def _reduce_cpu(x, n, rows):
         nonzero = _row_sum(buf.abs_(), rows).item()
     else:
         nonzero = float(torch.count_nonzero(x))
-    return [float(n), total, c, s2, lo, hi, nonzero, 0.0, 0.0]
+    return [float(size), total, c, s2, lo, hi, nonzero, 0.0, 0.0]
 
 
-def _nonfinite_cpu(x, n, total):
+def _nonfinite_cpu(x, n, total, zeros=0):
     """A tensor whose sum is NaN or +-Inf: NaN/Inf counts, min, max and the non-zero count;
     the sum of squares does not matter (finalize reports std NaN and l2_norm NaN or Inf)."""
     lo, hi = torch.aminmax(x)
+    lo, hi = lo.item(), hi.item()
+    if zeros:  # a NaN stays (finalize reports NaN for it anyway)
+        lo, hi = (0.0 if lo > 0.0 else lo), (0.0 if hi < 0.0 else hi)
     nonzero = float(torch.count_nonzero(x))
     nans = float(torch.isnan(x).sum())
     infs = float(torch.isinf(x).sum())
     # The shift is the sum's NaN or +-Inf over n, as on the two-pass path: a sum that
     # overflowed without a NaN or Inf element gives std NaN, not 0.
-    return [float(n), total, total / n, 0.0, lo.item(), hi.item(), nonzero, nans, infs]
+    size = n + zeros
+    return [float(size), total, total / size, 0.0, lo, hi, nonzero, nans, infs]
 
 
-def _reduce_device(x, n, rows):
-    """The raw reductions of a flat tensor on an accelerator, left on it (no synchronization):
-    the two-pass variance, and NaN/Inf counts always."""
+def _reduce_device(x, n, rows, zeros=0):
+    """The raw reductions of a flat tensor on an accelerator (followed by ``zeros`` zeros it
+    does not hold), left on it (no synchronization): the two-pass variance, and NaN/Inf
+    counts always."""
+    size = n + zeros
     s = _row_sum(x, rows)
-    c = (s / n).to(x.dtype)
+    c = (s / size).to(x.dtype)
     buf = _buffer(x, n)
     s2 = _row_sum(torch.sub(x, c, out=buf).square_(), rows)
-    zeros = n - torch.count_nonzero(x).to(_F64)
+    if zeros:
+        s2 = s2 + zeros * c.to(_F64).square()
+    zero_count = size - torch.count_nonzero(x).to(_F64)
     counts = torch.stack([torch.isnan(x).sum(), torch.isinf(x).sum()]).to(_F64)
     lo, hi = torch.aminmax(x)
+    if zeros:
+        lo, hi = lo.clamp(max=0.0), hi.clamp(min=0.0)
     narrow = torch.stack([c, lo, hi])
-    return Reduced(n, torch.stack([s, s2, zeros]), narrow, counts)
+    return Reduced(size, torch.stack([s, s2, zero_count]), narrow, counts)
 
 
 # Tensors of up to this many elements are reduced together at the end of the step.
@@ -224,14 +307,25 @@ def _float_flat(tensor):
 
 
 def keep(tensor, copy):
-    """A :class:`Small` for a small non-empty tensor, else its :class:`Reduced` now."""
+    """A :class:`Small` for a small non-empty tensor, else its :class:`Reduced` now (a sparse
+    tensor: always its :class:`Reduced`, see :func:`reduce_parts`)."""
     n = tensor.numel()
-    if n == 0 or n > BATCH_MAX:
+    if n == 0 or n > BATCH_MAX or tensor.layout != torch.strided:
         return reduce(tensor)
     flat, new = _float_flat(tensor)
     if copy and not new:
         flat = flat.clone()
     return Small(flat)
+
+
+def keep_flat(tensors, copy=False):
+    """:func:`keep` of the tensors flattened and concatenated (a layer's weights or their
+    gradients); sparse ones among them are reduced as dense, by :func:`reduce_parts`."""
+    if any(t.layout != torch.strided for t in tensors):
+        return reduce_parts(tensors)
+    if len(tensors) == 1:
+        return keep(tensors[0].detach(), copy)
+    return keep(torch.cat([t.detach().reshape(-1) for t in tensors]), copy)
 
 
 _SEGMENTS = {}
