@@ -73,7 +73,7 @@ public final class Optimizers {
    * parameter, whatever the gradient's size, so lr x ||g|| / ||w|| does not measure it.
    */
   public static boolean adaptive(TraceMetadata metadata) {
-    String optimizer = metadata.optimizer().orElse("").toLowerCase(ROOT);
+    String optimizer = first(metadata);
     return optimizer.contains("adam")
         || optimizer.contains("rmsprop")
         || optimizer.contains("adagrad")
@@ -85,7 +85,7 @@ public final class Optimizers {
 
   /** The family whose learning-rate bound applies to the run's optimizer. */
   public static RateFamily rateFamily(TraceMetadata metadata) {
-    String optimizer = metadata.optimizer().orElse("").toLowerCase(ROOT);
+    String optimizer = first(metadata);
     if (optimizer.contains("adadelta")) {
       return RateFamily.ADADELTA;
     }
@@ -93,6 +93,17 @@ public final class Optimizers {
       return RateFamily.ADAGRAD;
     }
     return adaptive(metadata) ? RateFamily.ADAPTIVE : RateFamily.SGD;
+  }
+
+  /**
+   * The run's optimizer in lower case, or the first of several: a recorder given two optimizers
+   * names them joined by {@code +} ({@code SparseAdam+Adam}) and records the first one's learning
+   * rate, so the first decides how that rate is judged.
+   */
+  private static String first(TraceMetadata metadata) {
+    String optimizer = metadata.optimizer().orElse("").toLowerCase(ROOT);
+    int plus = optimizer.indexOf('+');
+    return plus < 0 ? optimizer : optimizer.substring(0, plus);
   }
 
   /** True when the learning rate is at least twice what any healthy dev run used (see above). */

@@ -30,6 +30,16 @@ class OptimizersTest {
   }
 
   @Test
+  void severalOptimizers_areJudgedByTheFirst_whoseLearningRateTheRecorderKeeps() {
+    assertThat(Optimizers.adaptive(optimizer("SparseAdam+Adam"))).isTrue();
+    assertThat(Optimizers.adaptive(optimizer("SGD+Adam"))).isFalse();
+    assertThat(Optimizers.rateFamily(optimizer("Adagrad+SGD")))
+        .isEqualTo(Optimizers.RateFamily.ADAGRAD);
+    assertThat(Optimizers.highLearningRate(optimizer("SGD+Adam"), OptionalDouble.of(1.0)))
+        .isFalse();
+  }
+
+  @Test
   void highLearningRate_isTwiceTheLargestHealthyRate_perOptimizerFamily() {
     assertThat(Optimizers.highLearningRate(optimizer("Adam"), OptionalDouble.of(0.1))).isTrue();
     assertThat(Optimizers.highLearningRate(optimizer("Adam"), OptionalDouble.of(0.05))).isFalse();
