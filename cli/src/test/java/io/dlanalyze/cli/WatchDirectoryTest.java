@@ -94,7 +94,8 @@ class WatchDirectoryTest {
           .contains("step 5: error exploding-gradient in fc1 gradient from step 3")
           .contains("step 5: info effective-learning-rate in fc1 gradient from step 4")
           .contains("step 5: critical numerical-error in fc2 weight from step 5")
-          .endsWith("watch ended (end of stream) after 360 steps: buggy, 4 findings\n");
+          .contains("step 359: warning loss-divergence in model loss from step 4")
+          .endsWith("watch ended (end of stream) after 360 steps: buggy, 5 findings\n");
       CliRun offline = CliRun.of(live.toString(), "--format", "json");
       assertThat(offline.code()).isEqualTo(ExitCodes.FAULT_FOUND);
       assertThat(Files.readString(report, StandardCharsets.UTF_8))

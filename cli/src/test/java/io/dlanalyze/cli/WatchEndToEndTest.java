@@ -283,7 +283,8 @@ class WatchEndToEndTest {
         .contains("step 5: critical numerical-error in fc2 weight from step 5")
         .contains("error exploding-gradient in fc1 gradient from step 3")
         .contains("step 5: info effective-learning-rate in fc1 gradient from step 4")
-        .contains("watch ended (end of stream) after 360 steps: buggy, 4 findings");
+        .contains("warning loss-divergence in model loss from step 4")
+        .contains("watch ended (end of stream) after 360 steps: buggy, 5 findings");
     CliRun missing = CliRun.of("watch", dir.resolve("never.arrows").toString(), "--idle", "0.2");
     assertThat(missing.code()).isEqualTo(ExitCodes.BAD_INPUT);
     assertThat(missing.err().strip())
