@@ -1451,6 +1451,39 @@ def space_pt_functional_wine(rng):
     return Config(args, "classification", "mlp", classes={"wine": 3, "breast_cancer": 2}[data])
 
 
+def space_pt_motif_lstm(rng):
+    bs = rng.choice([32, 64])
+    lr = log_uniform(rng, *{32: (0.01, 0.03), 64: (0.015, 0.04)}[bs])
+    args = ["--lr", fmt(lr), "--batch-size", str(bs), "--hidden", str(rng.choice([24, 32, 48])),
+            "--warmup", str(rng.choice([20, 30, 60])),
+            "--clip-value", rng.choice(["0.5", "1.0", "1.0"])]
+    # 1200 training strings; early stopping may end a run sooner
+    args += ["--epochs", str(rng.choice([16, 18, 20])), "--seed", str(rng.randrange(10))]
+    # the motif of three equally frequent ones
+    return Config(args, "classification", "lstm", classes=3)
+
+
+def space_pt_multitask_sgd(rng):
+    bs = rng.choice([32, 64])
+    lr = log_uniform(rng, *{32: (0.02, 0.08), 64: (0.04, 0.12)}[bs])
+    args = ["--lr", fmt(lr), "--batch-size", str(bs), "--width", str(rng.choice([32, 64, 128])),
+            "--w-reg", rng.choice(["0.5", "0.5", "1.0"]),
+            "--weight-decay", rng.choice(["0", "0", "3e-4"])]
+    args += ["--epochs", "16", "--seed", str(rng.randrange(10))]
+    # the tercile class of the classification head (the regression head is not filtered)
+    return Config(args, "classification", "mlp", classes=3)
+
+
+def space_pt_gn_digits_aug(rng):
+    opt = rng.choice(["RAdam", "NAdam"])
+    bs = rng.choice([32, 64])
+    lr = log_uniform(rng, 3e-3, 0.02)
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--width", str(rng.choice([8, 12])), "--gamma", rng.choice(["0.8", "0.9"])]
+    args += ["--epochs", "10", "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=10)
+
+
 def space_pt_ode_packed_gru(rng):
     bs = rng.choice([32, 64])
     lr = log_uniform(rng, *{32: (0.15, 0.3), 64: (0.2, 0.3)}[bs])
@@ -1525,6 +1558,7 @@ SPACES = {
     "pt_distill": space_pt_distill,
     "pt_entity_embed": space_pt_entity_embed,
     "pt_functional_wine": space_pt_functional_wine,
+    "pt_gn_digits_aug": space_pt_gn_digits_aug,
     "pt_gcn_sbm": space_pt_gcn_sbm,
     "pt_gru_forecast": space_pt_gru_forecast,
     "pt_hetero_gnll": space_pt_hetero_gnll,
@@ -1534,7 +1568,9 @@ SPACES = {
     "pt_mlp": space_pt_mlp,
     "pt_mixup_onecycle": space_pt_mixup_onecycle,
     "pt_moe_gate": space_pt_moe_gate,
+    "pt_motif_lstm": space_pt_motif_lstm,
     "pt_multilabel_tags": space_pt_multilabel_tags,
+    "pt_multitask_sgd": space_pt_multitask_sgd,
     "pt_ode_packed_gru": space_pt_ode_packed_gru,
     "pt_pointcloud_sets": space_pt_pointcloud_sets,
     "pt_poisson_counts": space_pt_poisson_counts,
