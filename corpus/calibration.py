@@ -1331,6 +1331,39 @@ def space_keras_fasttext_topics(rng):
     return Config(args, "classification", "mlp", classes=4, chance=0.5)
 
 
+def space_keras_stacked_rnn_sensors(rng):
+    bs = rng.choice([32, 48, 64])
+    args = ["--lr", fmt(log_uniform(rng, 1e-3, 4e-3)), "--batch-size", str(bs),
+            "--units", str(rng.choice([16, 24, 32]))]
+    # 960 training recordings, four states
+    args += ["--epochs", str(epochs_for(rng, 960, bs, steps=(150, 400), lo=8, hi=14)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "gru", classes=4)
+
+
+def space_keras_cancer_ae_nesterov(rng):
+    bs = rng.choice([16, 32])
+    args = ["--lr", fmt(log_uniform(rng, 0.02, 0.08)), "--batch-size", str(bs),
+            "--width", str(rng.choice([16, 24, 32])), "--code", str(rng.choice([5, 6, 8])),
+            "--decay-rate", rng.choice(["0.5", "0.7", "0.8"])]
+    # 286 benign training rows
+    args += ["--epochs", str(epochs_for(rng, 286, bs, steps=(300, 700), lo=20, hi=40)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "autoencoder",
+                  baseline=("cancer_benign", {"seed": int(args[-1])}))
+
+
+def space_keras_digits_functional_adamw(rng):
+    bs = rng.choice([32, 48, 64])
+    args = ["--lr", fmt(log_uniform(rng, 1e-3, 5e-3)), "--batch-size", str(bs),
+            "--filters", str(rng.choice([8, 16, 24])),
+            "--weight-decay", rng.choice(["1e-4", "1e-3", "0.01"])]
+    # 1437 training images, ten classes; EarlyStopping may end a run early
+    args += ["--epochs", str(epochs_for(rng, 1437, bs, steps=(250, 600), lo=8, hi=14)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=10)
+
+
 def space_pt_vit_digits(rng):
     bs = rng.choice([32, 64, 128])
     args = ["--lr", fmt(log_uniform(rng, 2e-3, 8e-3)), "--batch-size", str(bs),
@@ -1507,6 +1540,7 @@ def space_pt_mixup_onecycle(rng):
 
 SPACES = {
     "keras_aug_digits": space_keras_aug_digits,
+    "keras_cancer_ae_nesterov": space_keras_cancer_ae_nesterov,
     "keras_churn_embed": space_keras_churn_embed,
     "keras_cnn": space_keras_cnn,
     "keras_conv1d_text": space_keras_conv1d_text,
@@ -1514,6 +1548,7 @@ SPACES = {
     "keras_convlstm_dots": space_keras_convlstm_dots,
     "keras_custom_layers": space_keras_custom_layers,
     "keras_custom_train_step": space_keras_custom_train_step,
+    "keras_digits_functional_adamw": space_keras_digits_functional_adamw,
     "keras_adagrad_smooth": space_keras_adagrad_smooth,
     "keras_fasttext_topics": space_keras_fasttext_topics,
     "keras_focal_fraud": space_keras_focal_fraud,
@@ -1534,6 +1569,7 @@ SPACES = {
     "keras_rnn": space_keras_rnn,
     "keras_sensor_ae": space_keras_sensor_ae,
     "keras_sensor_conv1d": space_keras_sensor_conv1d,
+    "keras_stacked_rnn_sensors": space_keras_stacked_rnn_sensors,
     "keras_seq_augment": space_keras_seq_augment,
     "keras_shape_seg": space_keras_shape_seg,
     "keras_so_tabular": space_keras_so_tabular,
@@ -1826,6 +1862,15 @@ def baseline(kind, kw):
         cut = int(0.8 * len(meter))
         z = (meter[:, 0] - meter[:cut, 0].mean()) / meter[:cut, 0].std()
         return float(np.mean(np.abs(z[cut:] - float(np.mean(z[48:cut]))))), 0.0
+    if kind == "cancer_benign":     # keras_cancer_ae_nesterov: MAE of the mean standardized
+        from sklearn.datasets import load_breast_cancer   # benign row (held-out benign rows)
+        x, y = load_breast_cancer(return_X_y=True)
+        x = x.astype(np.float32).astype(np.float64)
+        benign = np.random.default_rng(kw["seed"]).permutation(np.where(y == 1)[0])
+        n_val = len(benign) // 5
+        x_tr, x_val = x[benign[n_val:]], x[benign[:n_val]]
+        x_tr, x_val = (x_tr - x_tr.mean(0)) / x_tr.std(0), (x_val - x_tr.mean(0)) / x_tr.std(0)
+        return float(np.mean(np.abs(x_val - x_tr.mean(0)))), 0.0
     if kind == "digits_autoencoder":
         x, y = common.load("digits")
         if kw["variant"] == "standard":
