@@ -73,4 +73,11 @@ public interface LossHistory {
 
   /** True when some epoch has an accuracy. */
   boolean hasAccuracy();
+
+  /**
+   * The largest finite, positive {@code learning_rate} row so far (a schedule's peak, which a
+   * warm-up reaches only after the first step that {@code dltrace.learning_rate} records), or NaN
+   * when the trace has none.
+   */
+  double peakLearningRate();
 }

@@ -32,9 +32,13 @@ final class LossRecorder implements LossHistory {
   private long[] epochFirstStep = new long[16];
   private int epochs;
   private long currentStep;
+  private double peakLearningRate = Double.NaN;
 
-  /** Records the loss and accuracy rows of one completed step, if any. */
+  /** Records the loss, accuracy and learning-rate rows of one completed step, if any. */
   void observe(StepView step) {
+    if (step.has(-1, Phase.LEARNING_RATE)) {
+      recordLearningRate(step.mean(-1, Phase.LEARNING_RATE));
+    }
     boolean hasLoss = step.has(-1, Phase.LOSS);
     boolean hasAccuracy = step.has(-1, Phase.ACCURACY);
     record(
@@ -255,6 +259,18 @@ final class LossRecorder implements LossHistory {
     return epochAccuracyCount[slot] == 0
         ? Double.NaN
         : epochAccuracySum[slot] / epochAccuracyCount[slot];
+  }
+
+  /** Records one learning-rate row: the peak keeps the largest finite, positive one. */
+  void recordLearningRate(double rate) {
+    if (Double.isFinite(rate) && rate > 0 && !(rate <= peakLearningRate)) {
+      peakLearningRate = rate;
+    }
+  }
+
+  @Override
+  public double peakLearningRate() {
+    return peakLearningRate;
   }
 
   @Override

@@ -1416,14 +1416,25 @@ final class RootCauseAnalysis {
     return null;
   }
 
+  /**
+   * The run's learning rate for the rules and the fixes: the one a finding quotes, else {@code
+   * dltrace.learning_rate}; the peak of the {@code learning_rate} rows when it is higher (a warm-up
+   * starts below the rate the run trains at, and the recorders write the first step's rate into the
+   * metadata).
+   */
   private OptionalDouble learningRate() {
+    OptionalDouble configured = metadata.learningRate();
     for (Finding f : findings) {
       Double lr = f.evidence().get(LEARNING_RATE);
       if (lr != null) {
-        return OptionalDouble.of(lr);
+        configured = OptionalDouble.of(lr);
+        break;
       }
     }
-    return metadata.learningRate();
+    double peak = context.lossHistory().peakLearningRate();
+    return peak > 0 && (configured.isEmpty() || peak > configured.getAsDouble())
+        ? OptionalDouble.of(peak)
+        : configured;
   }
 
   private boolean highLearningRate() {

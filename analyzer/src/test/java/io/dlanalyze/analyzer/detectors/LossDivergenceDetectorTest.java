@@ -122,6 +122,21 @@ class LossDivergenceDetectorTest {
   }
 
   @Test
+  void aWarmUpToARateFarAboveAnyHealthyRuns_makesTheLearningRateTheCause_atItsPeak() {
+    // dltrace.learning_rate holds the first step's 0.01; the rows climb to 0.5 by step 10.
+    Report report =
+        analyze(
+            classifier(LossDivergenceDetectorTest::diverging)
+                .model(Phase.LEARNING_RATE, step -> Stats.scalar(Math.min(0.5, 0.01 + 0.05 * step)))
+                .build(),
+            AnalysisOptions.defaults());
+
+    assertThat(report.rootCause().cause()).startsWith("Learning rate too high: the loss");
+    assertThat(report.rootCause().suggestedFix())
+        .isEqualTo("Lower the learning rate from 0.5 to about 0.05");
+  }
+
+  @Test
   void lossThatClimbsIntoNaN_withinOneBlock_isAClimbIntoNonFiniteValues() {
     // log 3 for 12 steps, then 10x and 1e6x it, then NaN from step 14: one block of finite
     // losses, too few for the block rule, but the climb before the NaN is plain.

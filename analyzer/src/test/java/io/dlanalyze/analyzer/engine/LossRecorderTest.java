@@ -7,6 +7,19 @@ import org.junit.jupiter.api.Test;
 
 class LossRecorderTest {
   @Test
+  void peakLearningRate_isTheLargestFinitePositiveRow_orNaNWithoutOne() {
+    LossRecorder history = new LossRecorder();
+    assertThat(history.peakLearningRate()).isNaN();
+
+    for (double rate : new double[] {1e-4, 0.05, Double.NaN, 0.3, Double.POSITIVE_INFINITY, 0.01}) {
+      history.recordLearningRate(rate);
+    }
+    history.recordLearningRate(-1);
+
+    assertThat(history.peakLearningRate()).isEqualTo(0.3);
+  }
+
+  @Test
   void stepAndIndexAtOrAfter_gapsAndNonFiniteLosses_sameAsOneStepPerLoss() {
     // steps 0-9, a NaN at 10, 11-14, then every 10th step from 100 to 150
     LossRecorder history = new LossRecorder();
