@@ -318,14 +318,14 @@ def keep(tensor, copy):
     return Small(flat)
 
 
-def keep_flat(tensors, copy=False):
+def keep_flat(tensors):
     """:func:`keep` of the tensors flattened and concatenated (a layer's weights or their
     gradients); sparse ones among them are reduced as dense, by :func:`reduce_parts`."""
     if any(t.layout != torch.strided for t in tensors):
         return reduce_parts(tensors)
     if len(tensors) == 1:
-        return keep(tensors[0].detach(), copy)
-    return keep(torch.cat([t.detach().reshape(-1) for t in tensors]), copy)
+        return keep(tensors[0].detach(), False)
+    return keep(torch.cat([t.detach().reshape(-1) for t in tensors]), False)
 
 
 _SEGMENTS = {}

@@ -106,6 +106,19 @@ public final class Optimizers {
     return plus < 0 ? optimizer : optimizer.substring(0, plus);
   }
 
+  /**
+   * The rate the run trains at: {@code rate} (the one a finding quotes, or {@code
+   * dltrace.learning_rate}), or the peak of the run's {@code learning_rate} rows when that is
+   * higher or {@code rate} is empty. The recorders write the first step's rate into the metadata,
+   * which a warm-up keeps far below the peak.
+   */
+  public static OptionalDouble atPeak(OptionalDouble rate, LossHistory history) {
+    double peak = history.peakLearningRate();
+    return peak > 0 && (rate.isEmpty() || peak > rate.getAsDouble())
+        ? OptionalDouble.of(peak)
+        : rate;
+  }
+
   /** True when the learning rate is at least twice what any healthy dev run used (see above). */
   public static boolean highLearningRate(TraceMetadata metadata, OptionalDouble rate) {
     if (rate.isEmpty() || metadata.optimizer().isEmpty()) {

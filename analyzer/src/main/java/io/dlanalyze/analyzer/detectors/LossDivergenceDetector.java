@@ -29,7 +29,6 @@ import io.dlanalyze.analyzer.Symptom;
 import io.dlanalyze.analyzer.Thresholds;
 import io.dlanalyze.analyzer.text.Numbers;
 import io.dlanalyze.trace.Phase;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.OptionalDouble;
 import org.jspecify.annotations.Nullable;
@@ -156,15 +155,22 @@ public final class LossDivergenceDetector implements Detector {
 
   @Override
   public List<Finding> finish(AnalysisContext context) {
-    List<Finding> findings = new ArrayList<>();
-    int blocks = loss.size() / block;
     double reference = reference();
+    Finding found = blockRule(reference);
+    if (found == null) {
+      found = climbIntoNonFinite(reference);
+    }
+    return found == null ? List.of() : List.of(found);
+  }
+
+  /**
+   * The block rule: a block mean at {@code divergence-ratio} times the start or more, over at least
+   * two blocks of finite losses; null otherwise.
+   */
+  private @Nullable Finding blockRule(double reference) {
+    int blocks = loss.size() / block;
     if (blocks < 2 || !(reference > 0)) {
-      Finding climb = climbIntoNonFinite(reference);
-      if (climb != null) {
-        findings.add(climb);
-      }
-      return findings;
+      return null;
     }
     int first = -1;
     int peak = -1;
@@ -184,18 +190,14 @@ public final class LossDivergenceDetector implements Detector {
       }
     }
     if (first < 0) {
-      Finding climb = climbIntoNonFinite(reference);
-      if (climb != null) {
-        findings.add(climb);
-      }
-      return findings;
+      return null;
     }
     double uniform = LossGate.uniformLoss(context);
     double last = loss.mean((blocks - 1) * block, blocks * block);
     boolean recovered = last <= (1 - convergedDrop) * reference;
     long from = loss.step(first * block);
     long peakStep = loss.step(peak * block);
-    OptionalDouble rate = context.metadata().learningRate();
+    OptionalDouble rate = Optimizers.atPeak(context.metadata().learningRate(), loss);
     boolean highRate = !recovered && Optimizers.highLearningRate(context.metadata(), rate);
     Evidence.Builder evidence =
         Evidence.builder()
@@ -212,39 +214,37 @@ public final class LossDivergenceDetector implements Detector {
     if (highRate) {
       evidence.put(LEARNING_RATE, rate.getAsDouble());
     }
-    findings.add(
-        Finding.builder(this)
-            .severity(recovered ? Severity.INFO : Severity.WARNING)
-            .at(-1, Phase.LOSS)
-            .steps(from, loss.step(loss.size() - 1), (long) above * block)
-            .evidence(evidence.build())
-            .message(
-                format(
+    return Finding.builder(this)
+        .severity(recovered ? Severity.INFO : Severity.WARNING)
+        .at(-1, Phase.LOSS)
+        .steps(from, loss.step(loss.size() - 1), (long) above * block)
+        .evidence(evidence.build())
+        .message(
+            format(
+                    ROOT,
+                    "The loss (averaged over %d steps) climbed from a start of %s to %s at step"
+                        + " %d, %sx where it started%s; %d of %d blocks were %sx or more above"
+                        + " it, and the last one at %s is %sback below %s of the start: %s.",
+                    block,
+                    Numbers.format(reference),
+                    Numbers.format(peakMean),
+                    peakStep,
+                    Numbers.format(peakMean / reference),
+                    uniform > loss.loss(0) ? " (the loss of a uniform guess)" : "",
+                    above,
+                    blocks - 1,
+                    Numbers.format(ratio),
+                    Numbers.format(last),
+                    recovered ? "" : "not ",
+                    Numbers.percent(1 - convergedDrop),
+                    recovered ? "training recovered from unstable steps" : "training diverged")
+                + (highRate
+                    ? format(
                         ROOT,
-                        "The loss (averaged over %d steps) climbed from a start of %s to %s at step"
-                            + " %d, %sx where it started%s; %d of %d blocks were %sx or more above"
-                            + " it, and the last one at %s is %sback below %s of the start: %s.",
-                        block,
-                        Numbers.format(reference),
-                        Numbers.format(peakMean),
-                        peakStep,
-                        Numbers.format(peakMean / reference),
-                        uniform > loss.loss(0) ? " (the loss of a uniform guess)" : "",
-                        above,
-                        blocks - 1,
-                        Numbers.format(ratio),
-                        Numbers.format(last),
-                        recovered ? "" : "not ",
-                        Numbers.percent(1 - convergedDrop),
-                        recovered ? "training recovered from unstable steps" : "training diverged")
-                    + (highRate
-                        ? format(
-                            ROOT,
-                            " The learning rate, %s, is at least twice the largest of a healthy run"
-                                + " with this optimizer.",
-                            Numbers.format(rate.getAsDouble()))
-                        : ""))
-            .build());
-    return findings;
+                        " The learning rate, %s, is at least twice the largest of a healthy run"
+                            + " with this optimizer.",
+                        Numbers.format(rate.getAsDouble()))
+                    : ""))
+        .build();
   }
 }

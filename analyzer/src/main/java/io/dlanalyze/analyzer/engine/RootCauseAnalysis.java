@@ -785,14 +785,28 @@ final class RootCauseAnalysis {
   private void climbIntoNonFinite() {
     for (Finding f : atLeastWarning(DetectorIds.LOSS_DIVERGENCE)) {
       if (f.evidence().get(FIRST_NON_FINITE_STEP) != null) {
-        offer(
-            f,
-            false,
-            (highLearningRate() ? "Learning rate too high: " : "Updates too large: ")
-                + uncapitalizedMessage(f),
-            lrFix(10) + ", or clip gradients at 1.0");
+        diverged(f);
       }
     }
+  }
+
+  /**
+   * A loss that climbed away (loss-divergence at warning): at a learning rate far above any healthy
+   * run's that rate is the cause; otherwise the updates were too large for another reason too:
+   * gradients summed over steps, or not clipped.
+   */
+  private void diverged(Finding divergence) {
+    boolean highLr = highLearningRate();
+    offer(
+        divergence,
+        false,
+        (highLr ? "Learning rate too high: " : "Updates too large: ")
+            + uncapitalizedMessage(divergence),
+        highLr
+            ? lrFix(10)
+            : lrFix(10)
+                + "; check that the gradients are reset every step (optimizer.zero_grad())"
+                + " and clip them (e.g. at a norm of 1.0)");
   }
 
   private void numericalError() {
@@ -824,20 +838,7 @@ final class RootCauseAnalysis {
     boolean highLr = highLearningRate();
     Finding divergence = first(DetectorIds.LOSS_DIVERGENCE, null);
     if (oscillation == null && divergence != null) {
-      // loss-divergence is a warning only for a run that did not come back. At a learning rate far
-      // above any healthy run's that rate is the cause; otherwise the updates were too large for
-      // another reason too: gradients summed over steps, or not clipped.
-      offer(
-          divergence,
-          false,
-          highLr
-              ? "Learning rate too high: " + uncapitalizedMessage(divergence)
-              : "Updates too large: " + uncapitalizedMessage(divergence),
-          highLr
-              ? lrFix(10)
-              : lrFix(10)
-                  + "; check that the gradients are reset every step (optimizer.zero_grad())"
-                  + " and clip them (e.g. at a norm of 1.0)");
+      diverged(divergence); // a warning only for a run that did not come back
       return;
     }
     if (oscillation == null || !(weights != null || effective != null || highLr)) {
@@ -1431,10 +1432,7 @@ final class RootCauseAnalysis {
         break;
       }
     }
-    double peak = context.lossHistory().peakLearningRate();
-    return peak > 0 && (configured.isEmpty() || peak > configured.getAsDouble())
-        ? OptionalDouble.of(peak)
-        : configured;
+    return Optimizers.atPeak(configured, context.lossHistory());
   }
 
   private boolean highLearningRate() {
