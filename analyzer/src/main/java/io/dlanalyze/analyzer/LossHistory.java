@@ -80,4 +80,10 @@ public interface LossHistory {
    * when the trace has none.
    */
   double peakLearningRate();
+
+  /**
+   * The rate of the last {@code learning_rate} row at or before {@code step}, or NaN when there is
+   * none (no row yet, or a trace without learning-rate rows).
+   */
+  double learningRateAt(long step);
 }

@@ -11,6 +11,7 @@ import static io.dlanalyze.trace.Column.MIN;
 import static io.dlanalyze.trace.Column.STD;
 import static io.dlanalyze.trace.Column.ZERO_FRACTION;
 
+import io.dlanalyze.analyzer.AnalysisContext;
 import io.dlanalyze.analyzer.DetectorIds;
 import io.dlanalyze.analyzer.DetectorSpec;
 import io.dlanalyze.analyzer.Evidence;
@@ -57,7 +58,8 @@ public final class DeadOrZeroDetector extends LayerRunsDetector {
   }
 
   @Override
-  void describe(Finding.Builder finding, Stream root, String name, String others) {
+  void describe(
+      Finding.Builder finding, Stream root, String name, String others, AnalysisContext context) {
     double zeroFraction = options().get(Thresholds.ZERO_FRACTION);
     finding
         .evidence(

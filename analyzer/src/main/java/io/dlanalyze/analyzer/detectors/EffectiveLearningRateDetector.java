@@ -288,7 +288,7 @@ public final class EffectiveLearningRateDetector implements Detector {
     int low = 0;
     int first = -1;
     for (int i = 0; i < rateCount; i++) {
-      if (rates[i] <= top / 100) {
+      if (rates[i] <= LossGate.COLLAPSED * top) {
         low++;
         if (first < 0 && i > peak) {
           first = i;

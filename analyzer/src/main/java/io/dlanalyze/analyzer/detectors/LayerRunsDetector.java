@@ -55,8 +55,10 @@ abstract class LayerRunsDetector implements Detector {
    *
    * @param name the layer's name
    * @param others the phases of the layer's other streams, as {@code "gradient, weight"}
+   * @param context the analysis, whose loss history is complete by now
    */
-  abstract void describe(Finding.Builder finding, Stream root, String name, String others);
+  abstract void describe(
+      Finding.Builder finding, Stream root, String name, String others, AnalysisContext context);
 
   /** The analysis' options, from {@link #begin} on. */
   final AnalysisOptions options() {
@@ -156,7 +158,7 @@ abstract class LayerRunsDetector implements Detector {
             .at(root.layer(), root.phase())
             .steps(root.run().onset(), root.run().end(), root.run().occurrences())
             .consequences(consequences);
-    describe(finding, root, name, String.join(", ", others));
+    describe(finding, root, name, String.join(", ", others), context);
     return finding.build();
   }
 }

@@ -64,6 +64,22 @@ final class LossGate {
     return classes >= 2 ? Math.log(classes) : 0;
   }
 
+  /**
+   * The share of its peak at or below which a learning rate counts as taken away by its schedule:
+   * healthy schedules reach 1/100 of their peak only near the end of a run.
+   */
+  static final double COLLAPSED = 1.0 / 100;
+
+  /**
+   * True when the learning rate at {@code step} (its last row at or before it) was at or below
+   * {@link #COLLAPSED} of the run's peak: a schedule had taken the rate away by then.
+   */
+  boolean rateCollapsedAt(long step) {
+    double rate = loss.learningRateAt(step);
+    double peak = loss.peakLearningRate();
+    return rate >= 0 && peak > 0 && rate <= COLLAPSED * peak;
+  }
+
   /** True when there are enough losses (two blocks) to tell a fault from a converged model. */
   boolean judgeable() {
     return loss.judgeable(window);

@@ -1,6 +1,8 @@
 package io.dlanalyze.analyzer.detectors;
 
+import static io.dlanalyze.analyzer.EvidenceKeys.LEARNING_RATE;
 import static io.dlanalyze.analyzer.EvidenceKeys.LONGEST_RUN_STEPS;
+import static io.dlanalyze.analyzer.EvidenceKeys.PEAK_LEARNING_RATE;
 import static io.dlanalyze.analyzer.EvidenceKeys.RELATIVE_TOLERANCE;
 import static io.dlanalyze.analyzer.EvidenceKeys.UNCHANGED_STEPS;
 import static io.dlanalyze.analyzer.EvidenceKeys.WINDOW;
@@ -10,7 +12,10 @@ import static io.dlanalyze.trace.Column.MEAN;
 import static io.dlanalyze.trace.Column.MIN;
 import static io.dlanalyze.trace.Column.STD;
 import static io.dlanalyze.trace.Column.ZERO_FRACTION;
+import static java.lang.String.format;
+import static java.util.Locale.ROOT;
 
+import io.dlanalyze.analyzer.AnalysisContext;
 import io.dlanalyze.analyzer.DetectorIds;
 import io.dlanalyze.analyzer.DetectorSpec;
 import io.dlanalyze.analyzer.Evidence;
@@ -39,6 +44,14 @@ import io.dlanalyze.trace.Phase;
  * or type says softmax, or the mean is 1/K for an integer K); normalization layers' outputs;
  * weights and gradients of layers marked trainable=false; all-zero tensors (dead-or-zero reports
  * those).
+ *
+ * <p>A schedule that ran out: weights or gradients that stop changing once the learning rate is at
+ * or below 1/100 of the run's peak, in a run whose loss had converged ({@code converged-drop}), are
+ * an info finding. The optimizer still steps, but with a rate so small that the statistics no
+ * longer move within the tolerance: a run trained past the end of a step or exponential decay, not
+ * a layer cut off from its optimizer. Healthy runs trained six times longer than the corpus' own
+ * show it (an ExponentialDecay or StepLR per epoch over 70 epochs); a rate of 0 from the start, or
+ * a decay that never let the loss fall, keeps the error.
  */
 @DetectorSpec(
     id = DetectorIds.UNCHANGED_VALUES,
@@ -65,28 +78,49 @@ public final class UnchangedValuesDetector extends LayerRunsDetector {
   }
 
   @Override
-  void describe(Finding.Builder finding, Stream root, String name, String others) {
+  void describe(
+      Finding.Builder finding, Stream root, String name, String others, AnalysisContext context) {
     boolean output = root.phase() == Phase.FORWARD || root.phase() == Phase.ACTIVATION;
     double tolerance = options().get(Thresholds.UNCHANGED_TOLERANCE);
     long rows = root.run().longest() + 1;
+    long onset = root.run().onset();
+    Evidence.Builder evidence =
+        Evidence.builder()
+            .put(RELATIVE_TOLERANCE, tolerance)
+            .put(WINDOW, options().getInt(Thresholds.WINDOW))
+            .put(LONGEST_RUN_STEPS, rows)
+            .put(UNCHANGED_STEPS, root.run().occurrences());
+    String ranOut = "";
+    Severity severity = output ? Severity.WARNING : Severity.ERROR;
+    LossGate gate = new LossGate(context);
+    if (!output && gate.rateCollapsedAt(onset) && gate.learned()) {
+      double rate = gate.history().learningRateAt(onset);
+      double peak = gate.history().peakLearningRate();
+      severity = Severity.INFO;
+      evidence.put(LEARNING_RATE, rate).put(PEAK_LEARNING_RATE, peak);
+      ranOut =
+          format(
+              ROOT,
+              ", after the schedule had taken the learning rate down to %s (%s of its peak %s)"
+                  + " and the loss had converged: the schedule ran out, the layer is not cut off"
+                  + " from its optimizer",
+              Numbers.format(rate),
+              Numbers.format(rate / peak),
+              Numbers.format(peak));
+    }
     finding
-        .severity(output ? Severity.WARNING : Severity.ERROR)
-        .evidence(
-            Evidence.builder()
-                .put(RELATIVE_TOLERANCE, tolerance)
-                .put(WINDOW, options().getInt(Thresholds.WINDOW))
-                .put(LONGEST_RUN_STEPS, rows)
-                .put(UNCHANGED_STEPS, root.run().occurrences())
-                .build())
+        .severity(severity)
+        .evidence(evidence.build())
         .message(
             "%s %s values stopped changing at step %d: %d observations in a row within a relative"
-                + " %s of each other, up to step %d%s.",
+                + " %s of each other, up to step %d%s%s.",
             name,
             root.phase().wireName(),
-            root.run().onset(),
+            onset,
             rows,
             Numbers.format(tolerance),
             root.run().end(),
-            others.isEmpty() ? "" : "; so did its " + others + " values");
+            others.isEmpty() ? "" : "; so did its " + others + " values",
+            ranOut);
   }
 }

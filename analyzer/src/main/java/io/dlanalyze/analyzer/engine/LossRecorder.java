@@ -34,10 +34,16 @@ final class LossRecorder implements LossHistory {
   private long currentStep;
   private double peakLearningRate = Double.NaN;
 
+  /** The learning rate where it changes: from step lrSteps[i] on it was lrValues[i]. */
+  private long[] lrSteps = new long[16];
+
+  private double[] lrValues = new double[16];
+  private int lrChanges;
+
   /** Records the loss, accuracy and learning-rate rows of one completed step, if any. */
   void observe(StepView step) {
     if (step.has(-1, Phase.LEARNING_RATE)) {
-      recordLearningRate(step.mean(-1, Phase.LEARNING_RATE));
+      recordLearningRate(step.step(), step.mean(-1, Phase.LEARNING_RATE));
     }
     boolean hasLoss = step.has(-1, Phase.LOSS);
     boolean hasAccuracy = step.has(-1, Phase.ACCURACY);
@@ -261,11 +267,41 @@ final class LossRecorder implements LossHistory {
         : epochAccuracySum[slot] / epochAccuracyCount[slot];
   }
 
-  /** Records one learning-rate row: the peak keeps the largest finite, positive one. */
-  void recordLearningRate(double rate) {
+  /**
+   * Records one learning-rate row, of a step at or after the last one recorded: the peak keeps the
+   * largest finite, positive one; the history keeps the rows where the rate changes.
+   */
+  void recordLearningRate(long step, double rate) {
     if (Double.isFinite(rate) && rate > 0 && !(rate <= peakLearningRate)) {
       peakLearningRate = rate;
     }
+    if (lrChanges > 0 && Double.compare(lrValues[lrChanges - 1], rate) == 0) {
+      return;
+    }
+    if (lrChanges == lrSteps.length) {
+      lrSteps = Arrays.copyOf(lrSteps, lrChanges * 2);
+      lrValues = Arrays.copyOf(lrValues, lrChanges * 2);
+    }
+    lrSteps[lrChanges] = step;
+    lrValues[lrChanges] = rate;
+    lrChanges++;
+  }
+
+  @Override
+  public double learningRateAt(long step) {
+    int low = 0;
+    int high = lrChanges - 1;
+    int found = -1;
+    while (low <= high) {
+      int mid = (low + high) >>> 1;
+      if (lrSteps[mid] <= step) {
+        found = mid;
+        low = mid + 1;
+      } else {
+        high = mid - 1;
+      }
+    }
+    return found < 0 ? Double.NaN : lrValues[found];
   }
 
   @Override

@@ -11,12 +11,38 @@ class LossRecorderTest {
     LossRecorder history = new LossRecorder();
     assertThat(history.peakLearningRate()).isNaN();
 
+    long step = 0;
     for (double rate : new double[] {1e-4, 0.05, Double.NaN, 0.3, Double.POSITIVE_INFINITY, 0.01}) {
-      history.recordLearningRate(rate);
+      history.recordLearningRate(step++, rate);
     }
-    history.recordLearningRate(-1);
+    history.recordLearningRate(step, -1);
 
     assertThat(history.peakLearningRate()).isEqualTo(0.3);
+  }
+
+  @Test
+  void learningRateAt_isTheLastRowAtOrBeforeTheStep_keptWhereTheRateChanges() {
+    LossRecorder history = new LossRecorder();
+    assertThat(history.learningRateAt(0)).isNaN();
+    // a step schedule: 0.1 for steps 10-39, 0.01 for 40-69, 0.001 from 70; rows every 2nd step
+    for (long s = 10; s < 100; s += 2) {
+      history.recordLearningRate(s, s < 40 ? 0.1 : s < 70 ? 0.01 : 0.001);
+    }
+    // and a cosine-like tail that changes at every step, past the initial capacity
+    for (long s = 100; s < 200; s++) {
+      history.recordLearningRate(s, 0.001 / (s - 98));
+    }
+
+    assertThat(history.learningRateAt(9)).isNaN();
+    assertThat(history.learningRateAt(10)).isEqualTo(0.1);
+    assertThat(history.learningRateAt(39)).isEqualTo(0.1);
+    assertThat(history.learningRateAt(40)).isEqualTo(0.01);
+    assertThat(history.learningRateAt(69)).isEqualTo(0.01);
+    assertThat(history.learningRateAt(70)).isEqualTo(0.001);
+    assertThat(history.learningRateAt(99)).isEqualTo(0.001);
+    assertThat(history.learningRateAt(150)).isEqualTo(0.001 / 52);
+    assertThat(history.learningRateAt(10_000)).isEqualTo(0.001 / 101);
+    assertThat(history.peakLearningRate()).isEqualTo(0.1);
   }
 
   @Test
