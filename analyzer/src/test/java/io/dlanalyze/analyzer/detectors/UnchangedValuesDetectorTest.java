@@ -7,6 +7,7 @@ import static io.dlanalyze.analyzer.Analyses.trace;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.dlanalyze.analyzer.Analyzer;
+import io.dlanalyze.analyzer.EvidenceKeys;
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Report;
 import io.dlanalyze.analyzer.Severity;
@@ -36,6 +37,50 @@ class UnchangedValuesDetectorTest {
     assertThat(finding.phase()).isEqualTo(Phase.WEIGHT);
     assertThat(finding.firstStep()).isEqualTo(400);
     assertThat(finding.lastStep()).isEqualTo(999);
+  }
+
+  /**
+   * Weights that move until {@code stopAt} and then stay put; the loss falls from 2.0 to 0.2 by
+   * step 200 when {@code converges}, else stays at 2.0; the learning rate is 0.1 until step 300 and
+   * {@code lateRate} from then on.
+   */
+  private static MemoryTrace stoppedWeights(boolean converges, double lateRate) {
+    MemoryTrace.Builder b = MemoryTrace.builder();
+    for (long s = 0; s < 600; s++) {
+      double loss = converges ? Math.max(0.2, 2.0 - 0.009 * s) : 2.0 + 0.01 * Math.sin(s);
+      b.model(s, Phase.LOSS, loss);
+      b.model(s, Phase.LEARNING_RATE, s < 300 ? 0.1 : lateRate);
+      b.layer(s, 0, "fc", "Linear", Phase.WEIGHT, s < 320 ? 0.01 + 1e-4 * s : 0.01 + 1e-4 * 320);
+    }
+    return b.build();
+  }
+
+  @Test
+  void scheduleThatRanOut_afterConvergence_isInfo_withTheRateAtTheOnset() {
+    List<Finding> findings = analyze(stoppedWeights(true, 1e-6), only(ID)).findings();
+
+    assertThat(findings).hasSize(1);
+    Finding finding = findings.get(0);
+    assertThat(finding.severity()).isEqualTo(Severity.INFO);
+    assertThat(finding.firstStep()).isEqualTo(320);
+    assertThat(finding.evidence().get(EvidenceKeys.LEARNING_RATE)).isEqualTo(1e-6);
+    assertThat(finding.evidence().get(EvidenceKeys.PEAK_LEARNING_RATE)).isEqualTo(0.1);
+    assertThat(finding.message()).contains("the schedule ran out");
+  }
+
+  @Test
+  void stoppedWeights_underTheFullRate_orInARunThatNeverLearned_stayAnError() {
+    Finding fullRate = analyze(stoppedWeights(true, 0.1), only(ID)).findings().get(0);
+    Finding notLearned = analyze(stoppedWeights(false, 1e-6), only(ID)).findings().get(0);
+    // 1/50 of the peak is not a schedule that took the rate away
+    Finding halfway = analyze(stoppedWeights(true, 2e-3), only(ID)).findings().get(0);
+
+    assertThat(List.of(fullRate, notLearned, halfway))
+        .allSatisfy(
+            f -> {
+              assertThat(f.severity()).isEqualTo(Severity.ERROR);
+              assertThat(f.evidence().get(EvidenceKeys.LEARNING_RATE)).isNull();
+            });
   }
 
   @Test
