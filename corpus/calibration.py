@@ -1538,6 +1538,36 @@ def space_pt_mixup_onecycle(rng):
     return Config(args, "classification", "mlp", classes=4)
 
 
+def space_pt_swa_diabetes(rng):
+    bs = rng.choice([16, 32, 64])
+    lr = log_uniform(rng, 1e-3, 5e-3)
+    args = ["--lr", fmt(lr), "--batch-size", str(bs), "--width", str(rng.choice([32, 64])),
+            "--swa-start", rng.choice(["15", "22"]), "--swa-lr", rng.choice(["5e-4", "1e-3"]),
+            "--epochs", "30", "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "regression",
+                  baseline=("diabetes_huber", {"seed": int(args[-1])}))
+
+
+def space_pt_mobilenet_digits(rng):
+    bs = rng.choice([32, 64])
+    per_epoch = -(-1437 // bs)   # 1437 training images
+    args = ["--base-lr", "0.005", "--max-lr", fmt(log_uniform(rng, 0.05, 0.1)),
+            "--step-size-up", str(2 * per_epoch), "--batch-size", str(bs),
+            "--width", str(rng.choice([8, 12, 16])), "--blocks", str(rng.choice([3, 4])),
+            "--epochs", "8", "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=10)
+
+
+def space_pt_ranknet_pairs(rng):
+    args = ["--lr", fmt(log_uniform(rng, 1e-3, 5e-3)),
+            "--batch-size", str(rng.choice([128, 256])),
+            "--width", str(rng.choice([16, 32, 64])), "--step-size", str(rng.choice([2, 3])),
+            "--queries", str(rng.choice([60, 80])), "--epochs", "8",
+            "--seed", str(rng.randrange(10))]
+    # the pairwise accuracy of document pairs presented in random order
+    return Config(args, "classification", "mlp", classes=2)
+
+
 SPACES = {
     "keras_aug_digits": space_keras_aug_digits,
     "keras_cancer_ae_nesterov": space_keras_cancer_ae_nesterov,
@@ -1603,6 +1633,7 @@ SPACES = {
     "pt_lightning_cnn": space_pt_lightning_cnn,
     "pt_mlp": space_pt_mlp,
     "pt_mixup_onecycle": space_pt_mixup_onecycle,
+    "pt_mobilenet_digits": space_pt_mobilenet_digits,
     "pt_moe_gate": space_pt_moe_gate,
     "pt_motif_lstm": space_pt_motif_lstm,
     "pt_multilabel_tags": space_pt_multilabel_tags,
@@ -1611,6 +1642,7 @@ SPACES = {
     "pt_pointcloud_sets": space_pt_pointcloud_sets,
     "pt_poisson_counts": space_pt_poisson_counts,
     "pt_quantile_delivery": space_pt_quantile_delivery,
+    "pt_ranknet_pairs": space_pt_ranknet_pairs,
     "pt_realnvp_moons": space_pt_realnvp_moons,
     "pt_resmlp": space_pt_resmlp,
     "pt_rnn": space_pt_rnn,
@@ -1620,6 +1652,7 @@ SPACES = {
     "pt_sig1d_resnet": space_pt_sig1d_resnet,
     "pt_siamese_digits": space_pt_siamese_digits,
     "pt_signal_regression": space_pt_signal_regression,
+    "pt_swa_diabetes": space_pt_swa_diabetes,
     "pt_tabtrain": space_pt_tabtrain,
     "pt_tabular_modules": space_pt_tabular_modules,
     "pt_tcn_forecast": space_pt_tcn_forecast,
@@ -1792,6 +1825,11 @@ def baseline(kind, kw):
         from sklearn.datasets import make_friedman1  # the first 1200 of 1500 for training
         _, y = make_friedman1(n_samples=1500, noise=0.5, random_state=kw["seed"])
         y_tr, y_val = y[:1200], y[1200:]
+        err = np.abs((y_val - y_tr.mean()) / y_tr.std())
+        return float(np.mean(np.where(err <= 1.0, 0.5 * err ** 2, err - 0.5))), 0.0
+    if kind == "diabetes_huber":    # pt_swa_diabetes: SmoothL1 (beta 1) of the standardized score
+        x, y = common.load("diabetes")
+        _, _, y_tr, y_val = common.split(x, y, val=0.2, seed=kw["seed"])
         err = np.abs((y_val - y_tr.mean()) / y_tr.std())
         return float(np.mean(np.where(err <= 1.0, 0.5 * err ** 2, err - 0.5))), 0.0
     if kind == "friedman_units":    # keras_norm_huber: Huber(1.0) of the standardized target
