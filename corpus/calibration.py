@@ -1321,6 +1321,26 @@ def space_keras_adagrad_smooth(rng):
                   chance=0.1 if data == "digits" else 0.4)
 
 
+def space_keras_diabetes_logcosh(rng):
+    bs = rng.choice([8, 16, 32])
+    args = ["--lr", fmt(log_uniform(rng, 5e-3, 0.02)), "--batch-size", str(bs),
+            "--width", str(rng.choice([16, 32, 64]))]
+    # 397 training patients, 338 of them fitted (validation_split=0.15)
+    args += ["--epochs", str(epochs_for(rng, 338, bs, steps=(400, 1100), lo=20, hi=40)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "regression")
+
+
+def space_keras_densenet_digits(rng):
+    bs = rng.choice([48, 64])
+    args = ["--lr", fmt(log_uniform(rng, 0.03, 0.1)), "--batch-size", str(bs),
+            "--growth", str(rng.choice([6, 8, 12])), "--accumulate", rng.choice(["1", "2"])]
+    # 1437 training images
+    args += ["--epochs", str(epochs_for(rng, 1437, bs, steps=(200, 300), lo=10, hi=12)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=10, chance=0.1)
+
+
 def space_keras_fasttext_topics(rng):
     bs = rng.choice([32, 64])
     args = ["--lr", fmt(log_uniform(rng, 4e-3, 0.02)), "--batch-size", str(bs),
@@ -1580,6 +1600,8 @@ SPACES = {
     "keras_custom_train_step": space_keras_custom_train_step,
     "keras_digits_functional_adamw": space_keras_digits_functional_adamw,
     "keras_adagrad_smooth": space_keras_adagrad_smooth,
+    "keras_densenet_digits": space_keras_densenet_digits,
+    "keras_diabetes_logcosh": space_keras_diabetes_logcosh,
     "keras_fasttext_topics": space_keras_fasttext_topics,
     "keras_focal_fraud": space_keras_focal_fraud,
     "keras_functional_gru": space_keras_functional_gru,
