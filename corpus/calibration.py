@@ -1537,6 +1537,30 @@ def space_pt_gn_digits_aug(rng):
     return Config(args, "classification", "cnn", classes=10)
 
 
+def space_pt_lstmcell_unroll(rng):
+    bs = rng.choice([32, 64])
+    args = ["--lr", fmt(log_uniform(rng, 5e-3, 2e-2)), "--batch-size", str(bs),
+            "--hidden", str(rng.choice([16, 24, 32]))]
+    args += ["--epochs", str(rng.choice([8, 10])), "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "lstm", classes=3)
+
+
+def space_pt_lbfgs_cancer(rng):
+    args = ["--lr", rng.choice(["0.5", "1.0"]), "--max-iter", str(rng.choice([5, 8])),
+            "--width", str(rng.choice([8, 16, 24])), "--act", rng.choice(["tanh", "relu"]),
+            "--l2", rng.choice(["1e-4", "1e-3"])]
+    args += ["--steps", str(rng.choice([12, 15])), "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "mlp", classes=2, chance=0.63)
+
+
+def space_pt_tconv_ae_digits(rng):
+    bs = rng.choice([32, 64])
+    args = ["--lr", fmt(log_uniform(rng, 5e-3, 1.5e-2)), "--batch-size", str(bs),
+            "--width", str(rng.choice([8, 12])), "--gamma", rng.choice(["0.8", "0.9"])]
+    args += ["--epochs", "6", "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "autoencoder")
+
+
 def space_pt_ode_packed_gru(rng):
     bs = rng.choice([32, 64])
     lr = log_uniform(rng, *{32: (0.15, 0.3), 64: (0.2, 0.3)}[bs])
@@ -1652,6 +1676,8 @@ SPACES = {
     "pt_hetero_gnll": space_pt_hetero_gnll,
     "pt_kim_textcnn": space_pt_kim_textcnn,
     "pt_lstm_seqae": space_pt_lstm_seqae,
+    "pt_lstmcell_unroll": space_pt_lstmcell_unroll,
+    "pt_lbfgs_cancer": space_pt_lbfgs_cancer,
     "pt_lightning_cnn": space_pt_lightning_cnn,
     "pt_mlp": space_pt_mlp,
     "pt_mixup_onecycle": space_pt_mixup_onecycle,
@@ -1677,6 +1703,7 @@ SPACES = {
     "pt_swa_diabetes": space_pt_swa_diabetes,
     "pt_tabtrain": space_pt_tabtrain,
     "pt_tabular_modules": space_pt_tabular_modules,
+    "pt_tconv_ae_digits": space_pt_tconv_ae_digits,
     "pt_tcn_forecast": space_pt_tcn_forecast,
     "pt_tiny_gpt": space_pt_tiny_gpt,
     "pt_transformer": space_pt_transformer,
