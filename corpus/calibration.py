@@ -1331,6 +1331,40 @@ def space_keras_diabetes_logcosh(rng):
     return Config(args, "regression", "regression")
 
 
+def space_keras_bilstm_attention(rng):
+    bs = rng.choice([16, 32])
+    args = ["--lr", fmt(log_uniform(rng, 3e-3, 0.01)), "--batch-size", str(bs),
+            "--units", str(rng.choice([8, 12, 16])),
+            "--clipnorm", rng.choice(["1.0", "5.0"])]
+    # 320 training logs
+    args += ["--epochs", str(epochs_for(rng, 320, bs, steps=(80, 160), lo=8, hi=10)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "lstm", classes=3)
+
+
+def space_keras_conv1d_transpose_ae(rng):
+    opt = rng.choice(["adadelta", "adadelta", "adamax"])
+    bs = rng.choice([16, 32])
+    lr = log_uniform(rng, *{"adadelta": (0.5, 1.5), "adamax": (5e-3, 0.02)}[opt])
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--filters", str(rng.choice([8, 12, 16]))]
+    # 320 normal training windows
+    args += ["--epochs", str(epochs_for(rng, 320, bs, steps=(100, 200), lo=10, hi=12)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "autoencoder")
+
+
+def space_keras_siamese_contrastive(rng):
+    bs = rng.choice([32, 64])
+    args = ["--lr", fmt(log_uniform(rng, 1e-3, 3e-3)), "--batch-size", str(bs),
+            "--width", str(rng.choice([24, 32, 48])), "--rho", rng.choice(["0.9", "0.95"])]
+    # 800 training pairs
+    args += ["--epochs", str(epochs_for(rng, 800, bs, steps=(100, 200), lo=8, hi=10)),
+             "--seed", str(rng.randrange(10))]
+    # pairs judged by their distance: chance 0.5
+    return Config(args, "classification", "mlp", classes=2, chance=0.5)
+
+
 def space_keras_densenet_digits(rng):
     bs = rng.choice([48, 64])
     args = ["--lr", fmt(log_uniform(rng, 0.03, 0.1)), "--batch-size", str(bs),
@@ -1624,7 +1658,10 @@ SPACES = {
     "keras_custom_train_step": space_keras_custom_train_step,
     "keras_digits_functional_adamw": space_keras_digits_functional_adamw,
     "keras_adagrad_smooth": space_keras_adagrad_smooth,
+    "keras_bilstm_attention": space_keras_bilstm_attention,
+    "keras_conv1d_transpose_ae": space_keras_conv1d_transpose_ae,
     "keras_densenet_digits": space_keras_densenet_digits,
+    "keras_siamese_contrastive": space_keras_siamese_contrastive,
     "keras_diabetes_logcosh": space_keras_diabetes_logcosh,
     "keras_fasttext_topics": space_keras_fasttext_topics,
     "keras_focal_fraud": space_keras_focal_fraud,
