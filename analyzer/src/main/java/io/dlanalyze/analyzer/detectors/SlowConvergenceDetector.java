@@ -41,7 +41,9 @@ import java.util.List;
  * (docs/references.md#autotrainer); the loss form (relative decrease) is ours, for regression
  * traces. Not judged when the loss fell by {@code converged-drop} overall (the gains came inside
  * the first epoch). Fewer epochs than {@code min-epochs}: an info finding saying why the run was
- * not judged, only when the epochs seen show no gain.
+ * not judged, only when the epochs seen show no gain. Nor judged when an epoch's accuracy came
+ * within {@code slow-convergence-delta} of 1: no gain of that size is left to make (a full-batch
+ * L-BFGS run is at 0.98 after its first step, and every epoch after it can add at most 0.02).
  */
 @DetectorSpec(
     id = DetectorIds.SLOW_CONVERGENCE,
@@ -81,6 +83,15 @@ public final class SlowConvergenceDetector implements Detector {
     return loss.epochFirstStep(Math.min(epochs, minEpochs) - 1);
   }
 
+  /** The highest epoch mean accuracy. */
+  private double topAccuracy(int epochs) {
+    double top = Double.NEGATIVE_INFINITY;
+    for (int e = 0; e < epochs; e++) {
+      top = Math.max(top, loss.epochAccuracy(e));
+    }
+    return top;
+  }
+
   @Override
   public List<Finding> finish(AnalysisContext context) {
     List<Finding> findings = new ArrayList<>();
@@ -104,7 +115,7 @@ public final class SlowConvergenceDetector implements Detector {
         bestEpoch = loss.epoch(e);
       }
     }
-    if (best >= delta) {
+    if (best >= delta || accuracy && topAccuracy(epochs) >= 1 - delta) {
       return findings;
     }
     String what = accuracy ? "accuracy" : "loss";

@@ -47,6 +47,27 @@ class SlowConvergenceDetectorTest {
   }
 
   @Test
+  void accuracyWithinDeltaOfOne_isNotJudged_butJustBelowItIs() {
+    // a full-batch run: one step per epoch, 0.982 after the first, creeping up to 0.996
+    MemoryTrace.Builder atCeiling =
+        MemoryTrace.scripted(15)
+            .stepsPerEpoch(1)
+            .layer("fc1", "relu")
+            .flatLoss()
+            .model(Phase.ACCURACY, step -> Stats.scalar(0.982 + 0.001 * step));
+    // the same creep 0.03 lower never comes within 0.01 of 1
+    MemoryTrace.Builder below =
+        MemoryTrace.scripted(15)
+            .stepsPerEpoch(1)
+            .layer("fc1", "relu")
+            .flatLoss()
+            .model(Phase.ACCURACY, step -> Stats.scalar(0.952 + 0.001 * step));
+
+    assertThat(findings(atCeiling, ID)).isEmpty();
+    assertThat(findings(below, ID)).hasSize(1);
+  }
+
+  @Test
   void regressionLossBarelyMoving_firesOnTheLoss() {
     MemoryTrace.Builder trace =
         MemoryTrace.scripted(200)
