@@ -44,10 +44,11 @@ import org.jspecify.annotations.Nullable;
  * block that makes progress again ends it, and the check starts over (the analysis is offline, like
  * Keras EarlyStopping's patience and AUTOTRAINER's late loss-curve rules it judges the whole curve,
  * not its first few blocks). A flat loss that has already fallen by {@code converged-drop} or more
- * from the first block counts as converged and is not reported, unless it rises again by more than
- * 10% over the best block. Once the loss is NaN/Inf, numerical-error owns the run and this check
- * stops. Accuracy: {@code window} batches in a row with accuracy exactly 0. DeepLocalize's "model
- * does not learn" is 5 exactly equal values (docs/references.md#deeplocalize-mdl); the
+ * from the first block counts as converged and is not reported, unless it rises again: more than
+ * 10% over the best block and by more than a tenth of what it fell (a loss near 0 is 10% over its
+ * best on mini-batch noise alone). Once the loss is NaN/Inf, numerical-error owns the run and this
+ * check stops. Accuracy: {@code window} batches in a row with accuracy exactly 0. DeepLocalize's
+ * "model does not learn" is 5 exactly equal values (docs/references.md#deeplocalize-mdl); the
  * direction-aware block test follows TheDeepChecker's loss non-decreasing check (#thedeepchecker)
  * and AUTOTRAINER's not-converge gate (#autotrainer).
  */
@@ -172,8 +173,10 @@ public final class NotLearningDetector implements Detector {
     if (stalled || stale < patience || stale < patience * pace) {
       return;
     }
-    boolean rising = mean > best + RISE * Math.abs(best);
     boolean converged = firstBlock - best >= convergedDrop * Math.abs(firstBlock);
+    boolean rising =
+        mean > best + RISE * Math.abs(best)
+            && (!converged || mean - best > RISE * (firstBlock - best));
     if (converged && !rising) {
       return;
     }

@@ -114,6 +114,35 @@ class NotLearningDetectorTest {
     assertThat(finding.lastStep()).isEqualTo(50 * 90 - 1);
   }
 
+  /**
+   * A loss that falls from 2.3 to {@code best} by step 1000 and then drifts up by {@code rise}
+   * (absolute) over the remaining 2000 steps.
+   */
+  private static MemoryTrace convergedThenDrifting(double best, double rise) {
+    MemoryTrace.Builder b = MemoryTrace.builder();
+    for (long s = 0; s < 3000; s++) {
+      double loss =
+          s < 1000 ? best + (2.3 - best) * Math.exp(-s / 150.0) : best + rise * (s - 1000) / 2000;
+      b.model(s, Phase.LOSS, loss * (1 + 0.02 * Math.sin(7.1 * s)));
+    }
+    return b.build();
+  }
+
+  @Test
+  void doesNotFire_onConvergedLossThatDriftsUpBySmallShareOfItsProgress() {
+    // 0.19 -> 0.215 is 13% above the best but gives back about 1% of the 2.1 it fell
+    assertThat(analyze(convergedThenDrifting(0.19, 0.025), only(ID)).findings()).isEmpty();
+  }
+
+  @Test
+  void reports_convergedLossThatGivesBackMoreThanTenthOfItsProgress() {
+    // 0.19 -> 0.6 gives back a fifth of the 2.1 it fell
+    Finding finding = analyze(convergedThenDrifting(0.19, 0.41), only(ID)).findings().get(0);
+
+    assertThat(finding.evidence().get("trend")).isEqualTo("rising");
+    assertThat(finding.severity()).isEqualTo(Severity.ERROR);
+  }
+
   @Test
   void reports_risingLoss_fromTheFirstBlockWithoutProgress() {
     Finding finding = analyze(trace(Fault.explodingGradient(500, 1.5)), only(ID)).findings().get(0);
