@@ -81,11 +81,11 @@ class LossDivergenceDetectorTest {
 
   @Test
   void divergence_atALearningRateFarAboveAnyHealthyRuns_isAWarning_andTheLearningRateIsTheCause() {
-    // RMSprop at 0.5: at least twice the largest learning rate of a healthy adaptive run (0.1).
+    // RMSprop at 2: at least twice the largest learning rate of a healthy adaptive run (0.5).
     Report report =
         analyze(
             classifier(LossDivergenceDetectorTest::diverging)
-                .meta(TraceMetadata.LEARNING_RATE, "0.5")
+                .meta(TraceMetadata.LEARNING_RATE, "2")
                 .build(),
             AnalysisOptions.defaults());
 
@@ -98,7 +98,7 @@ class LossDivergenceDetectorTest {
               assertThat(f.severity()).isEqualTo(Severity.WARNING);
               assertThat(f.message())
                   .endsWith(
-                      "The learning rate, 0.5, is at least twice the largest of a healthy run with"
+                      "The learning rate, 2, is at least twice the largest of a healthy run with"
                           + " this optimizer.");
             });
     assertThat(report.rootCause().scope()).isEqualTo("model");
@@ -123,17 +123,17 @@ class LossDivergenceDetectorTest {
 
   @Test
   void aWarmUpToARateFarAboveAnyHealthyRuns_makesTheLearningRateTheCause_atItsPeak() {
-    // dltrace.learning_rate holds the first step's 0.01; the rows climb to 0.5 by step 10.
+    // dltrace.learning_rate holds the first step's 0.01; the rows climb to 2 by step 40.
     Report report =
         analyze(
             classifier(LossDivergenceDetectorTest::diverging)
-                .model(Phase.LEARNING_RATE, step -> Stats.scalar(Math.min(0.5, 0.01 + 0.05 * step)))
+                .model(Phase.LEARNING_RATE, step -> Stats.scalar(Math.min(2, 0.01 + 0.05 * step)))
                 .build(),
             AnalysisOptions.defaults());
 
     assertThat(report.rootCause().cause()).startsWith("Learning rate too high: the loss");
     assertThat(report.rootCause().suggestedFix())
-        .isEqualTo("Lower the learning rate from 0.5 to about 0.05");
+        .isEqualTo("Lower the learning rate from 2 to about 0.2");
   }
 
   @Test
