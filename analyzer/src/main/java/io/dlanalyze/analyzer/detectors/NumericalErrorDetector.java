@@ -318,17 +318,19 @@ public final class NumericalErrorDetector implements Detector {
             : lateGradientSteps > 0 && 2 * lateSkipped > lateGradientSteps
                 ? SkipRule.MOSTLY
                 : SkipRule.TRANSIENT;
-    String steps =
-        skipped == 1
-            ? "step " + firstSkipped
-            : format(ROOT, "steps %d to %d", firstSkipped, lastSkipped);
     String what =
-        String.format(
+        format(
             ROOT,
-            "%s skipped: the weight gradients were NaN/Inf at %s (first in %s) while the loss and"
+            "%s skipped, %s: the weight gradients were NaN/Inf (first in %s) while the loss and"
                 + " the weights stayed finite",
             Phrases.count(skipped, "update was", "updates were"),
-            steps,
+            skipped == 1
+                ? "at step " + firstSkipped
+                : format(
+                    ROOT,
+                    "the first at step %d and the last at step %d",
+                    firstSkipped,
+                    lastSkipped),
             Phrases.where(context.layer(first.layer()).name(), first.layer(), first.phase()));
     String message =
         switch (rule) {
