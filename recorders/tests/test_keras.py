@@ -858,3 +858,44 @@ def test_embeddingGradient_indexedSlices_recordedAsTheDenseGradient(tmp_path):
     assert got["zero_fraction"] == reference["zero_fraction"]
     assert got["numel"] == vocab * 4
     assert_stats_close(got, reference, "emb gradient", rederived=True)
+
+
+def _fit_recorded(path, policy):
+    """A small MLP fitted for 12 steps under a dtype policy, recorded; the policy is reset."""
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        keras.utils.set_random_seed(11)
+        model = keras.Sequential([keras.Input((8,)), L.Dense(16, activation="relu", name="a"),
+                                  L.Dense(3, name="b"),
+                                  L.Activation("softmax", dtype="float32", name="softmax")])
+        model.compile(optimizer=keras.optimizers.SGD(0.05),
+                      loss="sparse_categorical_crossentropy")
+        x, y = data(32 * 12)
+        model.fit(x, y, batch_size=32, epochs=1, shuffle=False, verbose=0,
+                  callbacks=[Recorder(path)])
+        optimizer = model.optimizer
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    return read_arrow_trace(path), optimizer
+
+
+def test_mixedFloat16_lossScaleOptimizer_gradientsRecordedUnscaled(tmp_path):
+    (rows, meta), optimizer = _fit_recorded(tmp_path / "mixed.arrows", "mixed_float16")
+    (twin, twin_meta), _ = _fit_recorded(tmp_path / "fp32.arrows", "float32")
+
+    assert isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+    assert meta["dltrace.loss_scaling"] == "dynamic"
+    assert meta["dltrace.optimizer"] == "SGD"
+    assert "dltrace.loss_scaling" not in twin_meta
+    assert keras.mixed_precision.global_policy().name == "float32"
+    compared = 0
+    for phase in ("gradient", "backward"):
+        for layer in ("a", "b"):
+            for step in range(12):
+                m, f = find(rows, step, layer, phase), find(twin, step, layer, phase)
+                if not math.isfinite(m["l2_norm"]):
+                    continue  # an overflow the optimizer skipped: stays Inf/NaN in the row
+                # the scale is 2^15 or more: a scaled gradient would be 10^4 times larger
+                assert 0.1 < m["l2_norm"] / f["l2_norm"] < 10, (phase, layer, step)
+                compared += 1
+    assert compared >= 40

@@ -648,3 +648,97 @@ class Cnn_like(nn.Module):
 
     def forward(self, x):
         return self.out(nn.functional.relu(self.bn(self.fc(x))))
+
+
+# ---------------------------------------------------------------- mixed precision (GradScaler)
+
+def _amp_run(path, amp, scaler_arg=True, steps=24):
+    """A small MLP trained on CPU: with ``amp``, under float16 autocast with a GradScaler whose
+    initial scale 2^24 overflows float16 in the first backward passes (the scaler skips those
+    updates and halves its scale); without, its float32 twin."""
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(steps * 32, 32, generator=g)
+    y = (x @ torch.randn(32, 5, generator=g)).argmax(1)
+    model = nn.Sequential(nn.Linear(32, 64), nn.ReLU(), nn.Linear(64, 5))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 24) if amp else None
+    rec = dltrace.attach(model, path, optimizer=opt, num_classes=5,
+                         scaler=scaler if scaler_arg else None)
+    for i in range(steps):
+        xb, yb = x[i * 32:(i + 1) * 32], y[i * 32:(i + 1) * 32]
+        opt.zero_grad()
+        with torch.autocast("cpu", dtype=torch.float16, enabled=amp):
+            out = model(xb)
+            loss = nn.functional.cross_entropy(out, yb)
+        if amp:
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+        else:
+            loss.backward()
+            opt.step()
+        rec.step(loss, accuracy=(out.argmax(1) == yb).float().mean().item(), inputs=xb,
+                 targets=yb)
+    rec.close()
+    return read_arrow(path), (scaler.get_scale() if amp else None)
+
+
+def read_arrow(path):
+    from conftest import read_arrow_trace
+    return read_arrow_trace(path)
+
+
+def _rows(rows, phase, layer=None):
+    return {int(r["step"]): r for r in rows
+            if r["phase"] == phase and (layer is None or r["layer_name"] == layer)}
+
+
+def _finite(row):
+    return math.isfinite(row["mean"]) and not row["nan_count"] and not row["inf_count"]
+
+
+def test_gradScaler_overflowedStepsSkipped_gradientRowsUnscaledAndWeightsFinite(tmp_path):
+    (rows, meta), scale = _amp_run(str(tmp_path / "amp.arrows"), amp=True)
+    (twin, twin_meta), _ = _amp_run(str(tmp_path / "fp32.arrows"), amp=False)
+
+    assert meta["dltrace.loss_scaling"] == "dynamic"
+    assert "dltrace.loss_scaling" not in twin_meta
+    assert scale < 2.0 ** 24  # the scaler backed off
+    layers = ["sequential.0", "sequential.2"]
+    overflowed = sorted({s for layer in layers
+                         for s, r in _rows(rows, "gradient", layer).items() if not _finite(r)})
+    # the first steps overflow float16 and are skipped; the weights stay finite, unchanged
+    assert overflowed and overflowed[0] == 0 and len(overflowed) <= 12, overflowed
+    for layer in layers:
+        weights = _rows(rows, "weight", layer)
+        assert all(_finite(r) for r in weights.values())
+        assert weights[0]["l2_norm"] == weights[overflowed[0]]["l2_norm"]
+    assert all(math.isfinite(r["mean"]) for r in _rows(rows, "loss").values())
+    # after the overflow the output gradients are those of the loss itself, as in float32,
+    # not 2^16 and more times larger; so are the weight gradients (unscaled by scaler.step)
+    clean = [s for s in range(overflowed[-1] + 1, 24)]
+    assert len(clean) >= 10
+    for phase in ("backward", "gradient"):
+        for layer in layers:
+            amp_rows, fp32_rows = _rows(rows, phase, layer), _rows(twin, phase, layer)
+            for s in clean:
+                ratio = amp_rows[s]["l2_norm"] / fp32_rows[s]["l2_norm"]
+                assert 0.1 < ratio < 10, (phase, layer, s, ratio)
+
+
+def test_gradScalerNotGiven_outputGradientsStayScaled(tmp_path):
+    # Without scaler= nothing changes: the hooks see the scaled output gradients.
+    (rows, meta), _ = _amp_run(str(tmp_path / "amp.arrows"), amp=True, scaler_arg=False)
+    (twin, _), _ = _amp_run(str(tmp_path / "fp32.arrows"), amp=False)
+
+    assert "dltrace.loss_scaling" not in meta
+    amp_rows, fp32_rows = _rows(rows, "backward", "sequential.2"), _rows(twin, "backward",
+                                                                         "sequential.2")
+    assert amp_rows[23]["l2_norm"] / fp32_rows[23]["l2_norm"] > 1e3
+
+
+def test_gradScaler_badValue_raises(tmp_path):
+    model = nn.Sequential(nn.Linear(2, 2))
+    with pytest.raises(TypeError, match="GradScaler"):
+        dltrace.attach(model, str(tmp_path / "x.arrows"), scaler=object())

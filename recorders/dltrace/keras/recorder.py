@@ -190,6 +190,43 @@ _GRAPH_ACTIVATIONS = {"Softmax": "softmax", "Sigmoid": "sigmoid", "LogSoftmax": 
                       "Relu": "relu", "Tanh": "tanh"}
 
 
+def _loss_scale(optimizer):
+    """The factor ``optimizer.scale_loss`` multiplies the loss by (a float32 tensor read now),
+    or None without loss scaling: a ``LossScaleOptimizer``'s dynamic scale (the
+    ``mixed_float16`` policy wraps the optimizer in one at ``compile``), or an optimizer's
+    static ``loss_scale_factor``. Read before ``apply_gradients``, which may change it."""
+    if optimizer is None:
+        return None
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        value = optimizer.dynamic_scale if optimizer.built else optimizer.initial_scale
+    else:
+        value = getattr(optimizer, "loss_scale_factor", None)
+        if value is None:
+            return None
+    return tf.identity(tf.cast(tf.convert_to_tensor(value), tf.float32))
+
+
+def _loss_scaling(optimizer):
+    """``dltrace.loss_scaling`` of an optimizer: ``dynamic``, ``static`` or None."""
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        return "dynamic"
+    if getattr(optimizer, "loss_scale_factor", None) is not None:
+        return "static"
+    return None
+
+
+def _unscaled(grad, scale):
+    """A gradient of the scaled loss divided by the scale, in float32 at least (a float16
+    gradient divided by 2^15 would underflow); Inf and NaN stay what they are."""
+    if grad is None or scale is None:
+        return grad
+    if isinstance(grad, tf.IndexedSlices):
+        return tf.IndexedSlices(_unscaled(grad.values, scale), grad.indices, grad.dense_shape)
+    if grad.dtype.size < 4:
+        grad = tf.cast(grad, tf.float32)
+    return grad / tf.cast(scale, grad.dtype)
+
+
 def _output_activation(capture, y_pred):
     """A model that applies its output activation with an op in call() (``ops.softmax(x)``)
     rather than a layer: at the first trace, when the model's output is that op applied to the
@@ -872,8 +909,12 @@ class Recorder(keras.callbacks.Callback):
                 loss_module.unscale_loss_for_distribution(loss),
                 sample_weight=tf.shape(next(i for i in tree.flatten(x) if i is not None))[0])
             batch_loss = loss
+            scale = None
             if model.optimizer is not None:
                 loss = model.optimizer.scale_loss(loss)
+                # The gradients of the scaled loss are recorded divided by the scale in effect
+                # for this step; apply_gradients unscales its own copy and may change the scale.
+                scale = _loss_scale(model.optimizer)
 
         _output_activation(capture, y_pred)
         outputs = tf.nest.flatten(y_pred)
@@ -893,7 +934,8 @@ class Recorder(keras.callbacks.Callback):
             grads = tape.gradient(loss, sources)
             weight_grads = grads[:len(trainable)]
             output_grads = grads[len(trainable):]
-            grads_of = {id(v): g for v, g in zip(trainable, weight_grads)}
+            grads_of = {id(v): _unscaled(g, scale) for v, g in zip(trainable, weight_grads)}
+            output_grads = [_unscaled(g, scale) for g in output_grads]
             model.optimizer.apply_gradients(zip(weight_grads, trainable))
         else:
             warnings.warn("The model does not have any trainable weights.")
@@ -1073,6 +1115,9 @@ class Recorder(keras.callbacks.Callback):
             momentum = getattr(inner, "momentum", None)
             if isinstance(momentum, (int, float)):
                 meta["dltrace.momentum"] = repr(float(momentum))
+        scaling = _loss_scaling(optimizer) if not self.callback_mode else None
+        if scaling is not None:
+            meta["dltrace.loss_scaling"] = scaling
         meta["dltrace.layers"] = json.dumps([l.describe() for l in self.layers])
         if self._steps_per_epoch:
             meta["dltrace.steps_per_epoch"] = str(int(self._steps_per_epoch))

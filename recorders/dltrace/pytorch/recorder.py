@@ -263,12 +263,22 @@ class Recorder:
     Call :meth:`step` once per training step, after ``optimizer.step()`` and before the next
     ``optimizer.zero_grad()``. Use it as a context manager or call :meth:`close`; an
     ``atexit`` hook closes it if the program ends first.
+
+    ``scaler`` is the ``torch.amp.GradScaler`` (or ``torch.cuda.amp.GradScaler``) of a
+    mixed-precision loop that calls ``scaler.scale(loss).backward()``. The output gradients
+    that the backward hooks see are scaled by it: each is divided by the scale in effect for
+    that backward, read once per step with ``scaler.get_scale()`` at the step's first hook,
+    before ``scaler.update()`` changes it. The weight gradients need nothing: ``step()`` runs
+    after ``scaler.step(optimizer)``, which unscales ``p.grad`` in place (``unscale_``), also
+    on a step it skips. Gradients that overflowed stay Inf/NaN; the trace's
+    ``dltrace.loss_scaling`` is ``dynamic``.
     """
 
     def __init__(self, model, path, optimizer=None, task=None, loss_name=None, *,
                  run_id=None, model_name=None, batch_size=None, steps_per_epoch=None,
                  num_classes=None, flush_every=50, record_inputs=True, activations=None,
-                 every=1, phases=None, layers=None, stop_file=None, on_stop="exit"):
+                 every=1, phases=None, layers=None, stop_file=None, on_stop="exit",
+                 scaler=None):
         if not isinstance(model, nn.Module):
             raise TypeError("model must be a torch.nn.Module, got %s" % type(model).__name__)
         if flush_every < 1:
@@ -277,6 +287,11 @@ class Recorder:
             raise ValueError("task must be 'classification' or 'regression': %s" % task)
         if on_stop not in ("exit", "flag"):
             raise ValueError("on_stop must be 'exit' or 'flag': %s" % on_stop)
+        if scaler is not None and not callable(getattr(scaler, "get_scale", None)):
+            raise TypeError("scaler must be a torch.amp.GradScaler, got %s"
+                            % type(scaler).__name__)
+        self.scaler = scaler
+        self._grad_scale = None     # the scale of this step's backward, read at its first hook
         self._stop = StopFile(stop_file)
         self.on_stop = on_stop
         self.stop_reason = None     # set when the stop file ended the training
@@ -403,6 +418,7 @@ class Recorder:
         self._forward.clear()
         self._activation.clear()
         self._backward.clear()
+        self._grad_scale = None
         self._last_layer = None
         self._last_has_activation = False
         self._pass_activation.clear()
@@ -496,7 +512,22 @@ class Recorder:
 
     def _on_output_grad(self, key, grad):
         if not self._closed and self._active:
-            self._backward[key] = keep(grad, copy=True)
+            if self._scaling():
+                if self._grad_scale is None:
+                    self._grad_scale = float(self.scaler.get_scale())
+                # In float32 at least: a float16 gradient divided by 2^16 would underflow.
+                wide = grad.detach().float() if grad.element_size() < 4 else grad.detach()
+                self._backward[key] = keep(wide / self._grad_scale, copy=False)
+            else:
+                self._backward[key] = keep(grad, copy=True)
+
+    def _scaling(self):
+        """Whether a loss scaler scales the backward passes (a GradScaler built with
+        ``enabled=False`` does not)."""
+        if self.scaler is None:
+            return False
+        enabled = getattr(self.scaler, "is_enabled", None)
+        return bool(enabled()) if callable(enabled) else True
 
     def _freeze_layers(self, loss):
         """At the first step: number the layers in execution order, name their activations,
@@ -567,6 +598,8 @@ class Recorder:
             meta["dltrace.steps_per_epoch"] = str(int(self.steps_per_epoch))
         if self.num_classes is not None:
             meta["dltrace.num_classes"] = str(int(self.num_classes))
+        if self._scaling():
+            meta["dltrace.loss_scaling"] = "dynamic"
         meta.update(self.selection.metadata())
         return meta
 
@@ -653,6 +686,7 @@ class Recorder:
         self._forward.clear()
         self._activation.clear()
         self._backward.clear()
+        self._grad_scale = None
         self._last_position = (epoch, batch, step)
         self._step += 1
         if self.selection.sampled(self._step) or self._step <= self._force_until:
@@ -807,6 +841,8 @@ def attach(model, path, optimizer=None, task=None, loss_name=None, **options):
     appears, ``step()`` closes the trace with the reason in its metadata and ends training,
     see ``on_stop``), on_stop ("exit", the default: ``step()`` raises
     :class:`dltrace.TrainingStopped`, a ``SystemExit`` with status 0; "flag": ``step()``
-    returns True and records nothing more, the loop decides).
+    returns True and records nothing more, the loop decides), scaler (the
+    ``torch.amp.GradScaler`` of a mixed-precision loop: the output gradients are recorded
+    unscaled, see :class:`Recorder`).
     """
     return Recorder(model, path, optimizer=optimizer, task=task, loss_name=loss_name, **options)

@@ -51,6 +51,10 @@ public final class EvidenceKeys {
   public static final EvidenceKey<Double> FIRST_LAYER_RMS = real("first_layer_rms");
   public static final EvidenceKey<Long> FIRST_NON_FINITE_STEP = count("first_non_finite_step");
   public static final EvidenceKey<Double> GROWTH = real("growth");
+
+  /** numerical-error's skipped updates: the steps that have weight-gradient rows. */
+  public static final EvidenceKey<Long> GRADIENT_STEPS = count("gradient_steps");
+
   public static final EvidenceKey<Long> GROWTH_STEPS = count("growth_steps");
   public static final EvidenceKey<Double> GROWTH_THRESHOLD = real("growth_threshold");
 
@@ -83,6 +87,7 @@ public final class EvidenceKeys {
   public static final EvidenceKey<Double> LEARNING_RATE = real("learning_rate");
 
   public static final EvidenceKey<Long> LONGEST_RUN_STEPS = count("longest_run_steps");
+  public static final EvidenceKey<Long> LONGEST_SKIPPED_RUN = count("longest_skipped_run");
   public static final EvidenceKey<String> LOSS = text("loss");
   public static final EvidenceKey<Boolean> LOSS_STALLED = flag("loss_stalled");
   public static final EvidenceKey<Double> LOSS_FLOOR = real("loss_floor");
@@ -151,6 +156,13 @@ public final class EvidenceKeys {
   public static final EvidenceKey<Double> ZERO_FRACTION_THRESHOLD = real("zero_fraction_threshold");
   public static final EvidenceKey<Double> ZERO_RATIO = real("zero_ratio");
   public static final EvidenceKey<Long> ZERO_STEPS = count("zero_steps");
+
+  /**
+   * numerical-error: steps whose update was skipped (non-finite gradients, finite loss and
+   * weights).
+   */
+  public static final EvidenceKey<Long> SKIPPED_STEPS = count("skipped_steps");
+
   public static final EvidenceKey<TargetRule> TARGET_RULE = choice("rule", TargetRule.class);
   public static final EvidenceKey<LossRule> LOSS_RULE = choice("rule", LossRule.class);
   public static final EvidenceKey<GradientRule> GRADIENT_RULE = choice("rule", GradientRule.class);
@@ -160,6 +172,7 @@ public final class EvidenceKeys {
       choice("rule", SaturationRule.class);
   public static final EvidenceKey<ConvergenceRule> CONVERGENCE_RULE =
       choice("rule", ConvergenceRule.class);
+  public static final EvidenceKey<SkipRule> SKIP_RULE = choice("rule", SkipRule.class);
   public static final EvidenceKey<DeepLocalizeRule> DEEPLOCALIZE_RULE =
       choice("rule", DeepLocalizeRule.class);
   public static final EvidenceKey<Direction> DIRECTION = choice("direction", Direction.class);
@@ -189,6 +202,16 @@ public final class EvidenceKeys {
     REGRESSION_LOSS_ON_SOFTMAX,
     /** A binary loss on a softmax over several classes, or one output unit for several classes. */
     BINARY_LOSS_MULTICLASS
+  }
+
+  /**
+   * numerical-error's skipped updates: transient (a loss scaler finding its scale), or persistent
+   * ({@code window} skipped steps in a row, or most steps after the first {@code window}).
+   */
+  public enum SkipRule implements EvidenceKey.Choice {
+    TRANSIENT,
+    IN_A_ROW,
+    MOSTLY
   }
 
   /** exploding-gradient's rules: a layer's norm grew, or the first layer's dwarfs the last's. */

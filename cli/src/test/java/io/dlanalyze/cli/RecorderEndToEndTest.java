@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.ReadOptions;
+import io.dlanalyze.trace.TraceMetadata;
 import io.dlanalyze.trace.TraceReader;
 import io.dlanalyze.trace.TraceReaders;
 import java.io.IOException;
@@ -83,6 +84,33 @@ class RecorderEndToEndTest {
     JsonNode nan = finding(run.json(), "numerical_error");
     assertThat(nan.get("layer_name").asText()).isEqualTo("out");
     assertThat(nan.get("layer_index").asInt()).isEqualTo(1);
+  }
+
+  /**
+   * A healthy mixed-precision run (float16 autocast, a GradScaler starting at 2^24): the first
+   * backward passes overflow, the scaler skips those updates, the weights stay finite. The NaN/Inf
+   * weight gradients are skipped updates, an info finding, not a numerical error; the output
+   * gradients are recorded unscaled.
+   */
+  @Test
+  void analyze_recordedMixedPrecisionRun_skippedUpdatesAreInfo_verdictHealthy() throws IOException {
+    Path trace = trainWith("train_amp.py", "amp.arrows");
+
+    Run run = cli("analyze", trace.toString(), "--format", "json");
+
+    assertThat(run.code()).as(run.err()).isZero();
+    assertThat(run.json().get("verdict").asText()).as(run.json().toString()).isEqualTo("healthy");
+    JsonNode skipped = detectorFinding(run.json(), "numerical-error");
+    assertThat(skipped.get("severity").asText()).isEqualTo("info");
+    assertThat(skipped.get("first_step").asLong()).isZero();
+    assertThat(skipped.at("/evidence/rule").asText()).isEqualTo("transient");
+    assertThat(skipped.at("/evidence/skipped_steps").asLong()).isBetween(2L, 12L);
+    for (JsonNode finding : run.json().get("findings")) {
+      assertThat(finding.get("severity").asText()).as(finding.toString()).isEqualTo("info");
+    }
+    try (TraceReader reader = TraceReaders.open(trace, ReadOptions.all())) {
+      assertThat(reader.metadata().get(TraceMetadata.LOSS_SCALING)).contains("dynamic");
+    }
   }
 
   private static JsonNode detectorFinding(JsonNode report, String detector) {

@@ -70,6 +70,14 @@ public final class TraceMetadata {
    */
   public static final String RECORD_MODE = "dltrace.record_mode";
 
+  /**
+   * Extension: the run scaled its loss (mixed precision), and the recorder divided the gradient
+   * rows by the scale of their step; {@code dynamic}: a scaler that lowers the scale and skips the
+   * update of a step whose gradients overflow (PyTorch's GradScaler, Keras' LossScaleOptimizer),
+   * {@code static}: a fixed factor (Keras' {@code loss_scale_factor}).
+   */
+  public static final String LOSS_SCALING = "dltrace.loss_scaling";
+
   public static final String CURRENT_VERSION = "1";
 
   private static final ObjectMapper JSON = new ObjectMapper();

@@ -2,12 +2,19 @@ package io.dlanalyze.analyzer.detectors;
 
 import static io.dlanalyze.analyzer.EvidenceKeys.AFFECTED_LAYERS;
 import static io.dlanalyze.analyzer.EvidenceKeys.AFFECTED_STREAMS;
+import static io.dlanalyze.analyzer.EvidenceKeys.GRADIENT_STEPS;
 import static io.dlanalyze.analyzer.EvidenceKeys.INF_COUNT;
 import static io.dlanalyze.analyzer.EvidenceKeys.KIND;
+import static io.dlanalyze.analyzer.EvidenceKeys.LONGEST_SKIPPED_RUN;
 import static io.dlanalyze.analyzer.EvidenceKeys.MEAN;
 import static io.dlanalyze.analyzer.EvidenceKeys.NAN_COUNT;
+import static io.dlanalyze.analyzer.EvidenceKeys.SKIPPED_STEPS;
+import static io.dlanalyze.analyzer.EvidenceKeys.SKIP_RULE;
 import static io.dlanalyze.analyzer.EvidenceKeys.STATISTIC;
 import static io.dlanalyze.analyzer.EvidenceKeys.STEPS_WITH_NON_FINITE;
+import static io.dlanalyze.analyzer.EvidenceKeys.WINDOW;
+import static java.lang.String.format;
+import static java.util.Locale.ROOT;
 import static java.util.Objects.requireNonNull;
 
 import io.dlanalyze.analyzer.AnalysisContext;
@@ -17,6 +24,7 @@ import io.dlanalyze.analyzer.Detector;
 import io.dlanalyze.analyzer.DetectorIds;
 import io.dlanalyze.analyzer.DetectorSpec;
 import io.dlanalyze.analyzer.Evidence;
+import io.dlanalyze.analyzer.EvidenceKeys.SkipRule;
 import io.dlanalyze.analyzer.EvidenceKeys.Statistic;
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Severity;
@@ -40,10 +48,30 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Implementation notes: a row is non-finite when its mean, min or max is NaN/Inf or its
  * nan_count/inf_count is positive. An episode starts at the first step with a non-finite row and
- * ends after {@code window} steps in a row without one (a run that recovers, e.g. loss scaling
- * skipping an overflowed step, can have several episodes). Source: DeepLocalize Alg. 2's NaN/Inf
- * test on every stream (docs/references.md#deeplocalize-checks); grouping is ours
- * (#what-none-does).
+ * ends after {@code window} steps in a row without one (a run that recovers can have several
+ * episodes). Source: DeepLocalize Alg. 2's NaN/Inf test on every stream
+ * (docs/references.md#deeplocalize-checks); grouping is ours (#what-none-does).
+ *
+ * <p>Skipped updates. A step whose only non-finite rows are weight gradients and output gradients,
+ * whose loss is finite, and where every layer with a non-finite weight gradient has a finite weight
+ * row, is an update that was skipped, not a numerical error: weights are recorded after the update,
+ * and a non-finite gradient that reaches SGD, Adam or gradient clipping turns the weights NaN/Inf
+ * on the same step, while a skipped update leaves them as they were. Such steps open no episode;
+ * they are counted into one finding of their own. A step without a weight row for such a layer is
+ * judged as before (a numerical error): nothing shows that its update was skipped.
+ *
+ * <p>A dynamic loss scaler skips updates by design (docs/references.md#pytorch-amp,
+ * #keras-loss-scale-optimizer). PyTorch's GradScaler starts at a scale of 65536 (2^16), halves it
+ * (backoff 0.5) at every step whose gradients overflow and skips that step's update, and doubles it
+ * after 2000 steps in a row without overflow; Keras' LossScaleOptimizer starts at 2^15 and doubles
+ * after {@code dynamic_growth_steps} = 2000 clean steps. A healthy run therefore skips about
+ * log2(initial scale / working scale) steps in a row at its start (a handful: even from 2^24 down
+ * to 2^10 is 14 steps), then about one step per growth interval, when the doubled scale overflows
+ * again: far below one step in two. So the finding is info (transient) unless the skipping
+ * persists: {@code window} skipped steps in a row ({@link SkipRule#IN_A_ROW}), or more than half of
+ * the steps with weight-gradient rows after the first {@code window} of them ({@link
+ * SkipRule#MOSTLY}); then it is a warning: the updates are being thrown away because the gradients
+ * are non-finite on their own, not only because a scale overflowed float16.
  */
 @DetectorSpec(
     id = DetectorIds.NUMERICAL_ERROR,
@@ -81,6 +109,18 @@ public final class NumericalErrorDetector implements Detector {
   private long lastStep;
   private long episodeSteps;
 
+  /** Skipped updates (see the class comment). */
+  private long skipped;
+
+  private long firstSkipped = -1;
+  private long lastSkipped = -1;
+  private long skippedRun;
+  private long longestSkippedRun;
+  private long gradientSteps;
+  private long lateGradientSteps;
+  private long lateSkipped;
+  private @Nullable Root skippedRoot;
+
   @Override
   public void begin(AnalysisContext context) {
     window = context.options().getInt(Thresholds.WINDOW);
@@ -94,6 +134,12 @@ public final class NumericalErrorDetector implements Detector {
   @Override
   public void observe(StepView step) {
     AnalysisContext context = step.context();
+    if (skippedUpdate(step)) {
+      if (active && ++cleanStreak >= window) {
+        close(context);
+      }
+      return;
+    }
     boolean any = false;
     for (int i = 0; i < step.presentSlotCount(); i++) {
       int slot = step.presentSlot(i);
@@ -131,6 +177,88 @@ public final class NumericalErrorDetector implements Detector {
     } else if (active && ++cleanStreak >= window) {
       close(context);
     }
+  }
+
+  /**
+   * Whether this step's update was skipped: its non-finite rows are all weight or output gradients,
+   * at least one a weight gradient, its loss is recorded and finite, and every layer with a
+   * non-finite weight gradient has a finite weight row. Counts the steps with weight-gradient rows
+   * and the skipped ones, and keeps the causal root of the first skipped step.
+   */
+  private boolean skippedUpdate(StepView step) {
+    boolean gradients = false;
+    boolean nonFinite = false;
+    boolean onlyGradients = true;
+    for (int i = 0; i < step.presentSlotCount(); i++) {
+      int slot = step.presentSlot(i);
+      AnalysisContext context = step.context();
+      Phase phase = context.slotPhase(slot);
+      boolean bad = (step.presentMask(slot) & StepView.NON_FINITE) != 0;
+      if (phase == Phase.GRADIENT) {
+        gradients = true;
+      }
+      if (!bad) {
+        continue;
+      }
+      if (phase == Phase.GRADIENT) {
+        nonFinite = true;
+        int weight = step.slot(context.slotLayer(slot), Phase.WEIGHT);
+        int mask = step.presentMask(weight);
+        if (mask == 0 || (mask & StepView.NON_FINITE) != 0) {
+          onlyGradients = false;
+        }
+      } else if (phase != Phase.BACKWARD) {
+        onlyGradients = false;
+      }
+    }
+    if (!gradients) {
+      return false;
+    }
+    gradientSteps++;
+    boolean late = gradientSteps > window;
+    if (late) {
+      lateGradientSteps++;
+    }
+    int loss = step.slot(-1, Phase.LOSS);
+    int lossMask = step.presentMask(loss);
+    boolean skip =
+        nonFinite && onlyGradients && lossMask != 0 && (lossMask & StepView.NON_FINITE) == 0;
+    if (!skip) {
+      skippedRun = 0;
+      return false;
+    }
+    skipped++;
+    if (late) {
+      lateSkipped++;
+    }
+    longestSkippedRun = Math.max(longestSkippedRun, ++skippedRun);
+    if (firstSkipped < 0) {
+      firstSkipped = step.step();
+      skippedRoot = firstRoot(step);
+    }
+    lastSkipped = step.step();
+    return true;
+  }
+
+  /** The causally earliest non-finite row of this step. */
+  private static @Nullable Root firstRoot(StepView step) {
+    AnalysisContext context = step.context();
+    Root first = null;
+    for (int i = 0; i < step.presentSlotCount(); i++) {
+      int slot = step.presentSlot(i);
+      if ((step.presentMask(slot) & StepView.NON_FINITE) == 0) {
+        continue;
+      }
+      int layer = context.slotLayer(slot);
+      Phase phase = context.slotPhase(slot);
+      if (first == null
+          || CausalOrder.compare(
+                  step.step(), layer, phase, first.step(), first.layer(), first.phase())
+              < 0) {
+        first = root(step, layer, phase);
+      }
+    }
+    return first;
   }
 
   private static Root root(StepView step, int layer, Phase phase) {
@@ -175,7 +303,82 @@ public final class NumericalErrorDetector implements Detector {
     if (active) {
       close(context);
     }
+    if (skipped > 0) {
+      findings.add(skippedUpdates(context));
+    }
     return List.copyOf(findings);
+  }
+
+  /** The finding of the skipped updates: info while transient, a warning once persistent. */
+  private Finding skippedUpdates(AnalysisContext context) {
+    Root first = requireNonNull(skippedRoot, "a skipped step keeps its root");
+    SkipRule rule =
+        longestSkippedRun >= window
+            ? SkipRule.IN_A_ROW
+            : lateGradientSteps > 0 && 2 * lateSkipped > lateGradientSteps
+                ? SkipRule.MOSTLY
+                : SkipRule.TRANSIENT;
+    String what =
+        format(
+            ROOT,
+            "%s skipped, %s: the weight gradients were NaN/Inf (first in %s) while the loss and"
+                + " the weights stayed finite",
+            Phrases.count(skipped, "update was", "updates were"),
+            skipped == 1
+                ? "at step " + firstSkipped
+                : format(
+                    ROOT,
+                    "the first at step %d and the last at step %d",
+                    firstSkipped,
+                    lastSkipped),
+            Phrases.where(context.layer(first.layer()).name(), first.layer(), first.phase()));
+    String message =
+        switch (rule) {
+          case TRANSIENT ->
+              what
+                  + ", so a dynamic loss scaler (mixed precision) or a guard skipped those"
+                  + " updates; the run went on from finite weights.";
+          case IN_A_ROW ->
+              String.format(
+                  ROOT,
+                  "%s, up to %d steps in a row (window %d): updates are being thrown away; a loss"
+                      + " scaler halves its scale at each skip, so gradients that stay non-finite"
+                      + " this long are non-finite on their own, not just overflow.",
+                  what,
+                  longestSkippedRun,
+                  window);
+          case MOSTLY ->
+              String.format(
+                  ROOT,
+                  "%s; after the first %d steps with weight gradients, %d of the next %d were"
+                      + " skipped: updates are being thrown away, and the gradients are non-finite"
+                      + " on their own, not just overflow.",
+                  what,
+                  window,
+                  lateSkipped,
+                  lateGradientSteps);
+        };
+    return Finding.builder(this)
+        .severity(rule == SkipRule.TRANSIENT ? Severity.INFO : Severity.WARNING)
+        .at(first.layer(), first.phase())
+        .steps(firstSkipped, lastSkipped, skipped)
+        .evidence(
+            Evidence.builder()
+                .put(SKIP_RULE, rule)
+                .put(KIND, first.kind())
+                .put(SKIPPED_STEPS, skipped)
+                .put(LONGEST_SKIPPED_RUN, longestSkippedRun)
+                .put(GRADIENT_STEPS, gradientSteps)
+                .put(WINDOW, window)
+                .build())
+        .message(message)
+        .suggestedFix(
+            rule == SkipRule.TRANSIENT
+                ? null
+                : "Find where the gradients turn NaN/Inf in float32 (run a few steps without"
+                    + " autocast): a log(0), a division by zero, or a loss computed in float16;"
+                    + " keep the loss and the softmax in float32")
+        .build();
   }
 
   /** Ends an episode: one finding at its root, the other streams it reached as consequences. */

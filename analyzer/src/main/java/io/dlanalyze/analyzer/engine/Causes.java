@@ -52,6 +52,7 @@ import static io.dlanalyze.analyzer.EvidenceKeys.RMS_THRESHOLD;
 import static io.dlanalyze.analyzer.EvidenceKeys.RUN_STEPS;
 import static io.dlanalyze.analyzer.EvidenceKeys.SATURATION_RULE;
 import static io.dlanalyze.analyzer.EvidenceKeys.SHARE_BEYOND_5;
+import static io.dlanalyze.analyzer.EvidenceKeys.SKIPPED_STEPS;
 import static io.dlanalyze.analyzer.EvidenceKeys.STATISTIC;
 import static io.dlanalyze.analyzer.EvidenceKeys.SWINGS;
 import static io.dlanalyze.analyzer.EvidenceKeys.TARGET_VARIANCE;
@@ -118,7 +119,10 @@ final class Causes {
     };
   }
 
-  private static String numericalError(Finding f) {
+  private static @Nullable String numericalError(Finding f) {
+    if (f.evidence().get(SKIPPED_STEPS) != null) {
+      return null; // skipped updates: the message says it
+    }
     Statistic statistic =
         requireNonNull(
             f.evidence().get(STATISTIC), "a numerical-error finding names its statistic");

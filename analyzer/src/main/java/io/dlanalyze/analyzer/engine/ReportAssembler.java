@@ -35,7 +35,8 @@ final class ReportAssembler {
    * The metadata keys copied into the trace summary, in this order; {@code dltrace.source} and
    * {@code dltrace.source.granularity} say that a trace (or the trace it was converted from) was
    * read from TensorBoard event files, and at which granularity; {@code dltrace.record_mode} how
-   * the recorder recorded (callback: a Keras model with its own train step); the last two that the
+   * the recorder recorded (callback: a Keras model with its own train step); {@code
+   * dltrace.loss_scaling} that the run scaled its loss (mixed precision); the last two that the
    * recorder stopped the run early (a stop file), why and after which step.
    */
   static final List<String> SUMMARY_KEYS =
@@ -54,6 +55,7 @@ final class ReportAssembler {
           "dltrace.source",
           "dltrace.source.granularity",
           TraceMetadata.RECORD_MODE,
+          TraceMetadata.LOSS_SCALING,
           "dltrace.stop_reason",
           "dltrace.stopped_at_step");
 

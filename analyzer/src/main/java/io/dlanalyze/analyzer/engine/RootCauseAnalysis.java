@@ -811,7 +811,9 @@ final class RootCauseAnalysis {
 
   private void numericalError() {
     for (Finding f : atLeastWarning(DetectorIds.NUMERICAL_ERROR)) {
-      offer(f, layerScope(f), symptomCause(f), RootCauseSelector.suggestedFix(f));
+      String fix = f.suggestedFix();
+      offer(
+          f, layerScope(f), symptomCause(f), fix != null ? fix : RootCauseSelector.suggestedFix(f));
     }
   }
 

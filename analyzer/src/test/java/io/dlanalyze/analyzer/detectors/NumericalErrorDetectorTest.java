@@ -5,13 +5,21 @@ import static io.dlanalyze.analyzer.Analyses.only;
 import static io.dlanalyze.analyzer.Analyses.trace;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.dlanalyze.analyzer.AnalysisOptions;
 import io.dlanalyze.analyzer.Consequence;
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Report;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.Symptom;
+import io.dlanalyze.analyzer.Verdict;
+import io.dlanalyze.trace.MemoryTrace;
+import io.dlanalyze.trace.MemoryTrace.Row;
 import io.dlanalyze.trace.Phase;
 import io.dlanalyze.trace.synthetic.Fault;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.function.LongPredicate;
 import org.junit.jupiter.api.Test;
 
 class NumericalErrorDetectorTest {
@@ -74,5 +82,123 @@ class NumericalErrorDetectorTest {
   @Test
   void doesNotFire_onDeadLayer() {
     assertThat(analyze(trace(Fault.deadLayer(2, 300)), only(ID)).findings()).isEmpty();
+  }
+
+  /**
+   * A healthy synthetic run (6 layers, 1000 steps) whose weight and output gradients are Inf at the
+   * steps {@code overflow}, as when a loss scaler's scale overflows float16; the loss stays finite.
+   * {@code weights}: what happens to the weight rows at those steps: "kept" (the update was
+   * skipped), "nan" (the update wrote the NaN into the weights, from that step on) or "missing"
+   * (not recorded).
+   */
+  private static MemoryTrace overflowing(LongPredicate overflow, String weights) {
+    MemoryTrace healthy = MemoryTrace.of(trace());
+    List<Row> rows = new ArrayList<>();
+    long firstOverflow = -1;
+    for (Row row : healthy.rows()) {
+      boolean at = overflow.test(row.step());
+      if (at && firstOverflow < 0) {
+        firstOverflow = row.step();
+      }
+      switch (row.phase()) {
+        case "gradient", "backward" -> rows.add(at ? row.withMean(Double.POSITIVE_INFINITY) : row);
+        case "weight" -> {
+          if (weights.equals("nan") && firstOverflow >= 0) {
+            rows.add(row.withMean(Double.NaN));
+          } else if (!(weights.equals("missing") && at)) {
+            rows.add(row);
+          }
+        }
+        default -> rows.add(row);
+      }
+    }
+    return MemoryTrace.of(healthy.metadata(), rows);
+  }
+
+  @Test
+  void skippedUpdatesAtTheStart_healthyWithAnInfoFinding() {
+    Report report = analyze(overflowing(step -> step < 8, "kept"), AnalysisOptions.defaults());
+
+    assertThat(report.verdict()).isEqualTo(Verdict.HEALTHY);
+    List<Finding> numerical =
+        report.findings().stream().filter(f -> f.detector().equals(ID)).toList();
+    assertThat(numerical).hasSize(1);
+    Finding finding = numerical.get(0);
+    assertThat(finding.severity()).isEqualTo(Severity.INFO);
+    assertThat(finding.symptom()).isEqualTo(Symptom.NUMERICAL_ERROR);
+    assertThat(finding.firstStep()).isEqualTo(0);
+    assertThat(finding.lastStep()).isEqualTo(7);
+    assertThat(finding.occurrences()).isEqualTo(8);
+    assertThat(finding.evidence().get("rule")).isEqualTo("transient");
+    assertThat(finding.evidence().get("skipped_steps")).isEqualTo(8L);
+    assertThat(finding.evidence().get("longest_skipped_run")).isEqualTo(8L);
+    assertThat(finding.evidence().get("gradient_steps")).isEqualTo(1_000L);
+    assertThat(finding.message())
+        .contains(
+            "8 updates were skipped",
+            "first at step 0 and the last at step 7",
+            "dynamic loss scaler");
+    assertThat(report.findings())
+        .allMatch(f -> !f.severity().atLeast(Severity.WARNING), "nothing above info");
+  }
+
+  @Test
+  void oneSkippedUpdatePerGrowthInterval_staysInfo() {
+    Finding finding =
+        analyze(overflowing(step -> step < 5 || step % 200 == 0, "kept"), only(ID))
+            .findings()
+            .get(0);
+
+    assertThat(finding.severity()).isEqualTo(Severity.INFO);
+    assertThat(finding.evidence().get("skipped_steps")).isEqualTo(9L);
+    assertThat(finding.lastStep()).isEqualTo(800);
+  }
+
+  @Test
+  void nanGradientThatReachesTheWeights_staysACriticalNumericalError() {
+    Report report = analyze(overflowing(step -> step >= 300, "nan"), AnalysisOptions.defaults());
+
+    assertThat(report.verdict()).isEqualTo(Verdict.BUGGY);
+    Finding finding =
+        report.findings().stream().filter(f -> f.detector().equals(ID)).findFirst().orElseThrow();
+    assertThat(finding.severity()).isEqualTo(Severity.CRITICAL);
+    assertThat(finding.firstStep()).isEqualTo(300);
+    assertThat(finding.evidence().asMap()).doesNotContainKey("skipped_steps");
+  }
+
+  @Test
+  void skippedStepWithoutAWeightRow_isStillANumericalError() {
+    List<Finding> findings = analyze(overflowing(step -> step < 3, "missing"), only(ID)).findings();
+
+    assertThat(findings).hasSize(1);
+    assertThat(findings.get(0).severity()).isEqualTo(Severity.CRITICAL);
+    assertThat(findings.get(0).firstStep()).isEqualTo(0);
+  }
+
+  @Test
+  void skippingForAWindowInARow_isAWarning() {
+    Report report =
+        analyze(overflowing(step -> step >= 400 && step < 460, "kept"), AnalysisOptions.defaults());
+
+    assertThat(report.verdict()).isEqualTo(Verdict.BUGGY);
+    Finding finding =
+        report.findings().stream().filter(f -> f.detector().equals(ID)).findFirst().orElseThrow();
+    assertThat(finding.severity()).isEqualTo(Severity.WARNING);
+    assertThat(finding.evidence().get("rule")).isEqualTo("in_a_row");
+    assertThat(finding.evidence().get("longest_skipped_run")).isEqualTo(60L);
+    assertThat(finding.message()).contains("60 steps in a row", "thrown away");
+    assertThat(Objects.requireNonNull(report.rootCause()).cause())
+        .contains("60 updates were skipped");
+  }
+
+  @Test
+  void skippingMostSteps_isAWarning() {
+    Finding finding =
+        analyze(overflowing(step -> step % 3 != 0, "kept"), only(ID)).findings().get(0);
+
+    assertThat(finding.severity()).isEqualTo(Severity.WARNING);
+    assertThat(finding.evidence().get("rule")).isEqualTo("mostly");
+    assertThat(finding.evidence().get("longest_skipped_run")).isEqualTo(2L);
+    assertThat(finding.message()).contains("thrown away");
   }
 }
