@@ -1646,6 +1646,44 @@ def space_pt_ranknet_pairs(rng):
     return Config(args, "classification", "mlp", classes=2)
 
 
+def space_pt_prelu_digits(rng):
+    opt = rng.choice(["sgd", "sgd", "adam"])
+    lr = log_uniform(rng, *{"sgd": (0.01, 0.05), "adam": (1e-3, 4e-3)}[opt])
+    bs = rng.choice([16, 32, 48, 64])
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--channels", str(rng.choice([8, 12])), "--dropout", rng.choice(["0.1", "0.25"])]
+    # 1437 training images, drop_last=True
+    args += ["--epochs", str(epochs_for(rng, 1437, bs, steps=(200, 700), lo=8, hi=12)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=10)
+
+
+def space_pt_mdn_inverse(rng):
+    opt = rng.choice(["adam", "adam", "rmsprop"])
+    lr = log_uniform(rng, 2e-3, 5e-3)
+    bs = rng.choice([32, 64])
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--width", str(rng.choice([32, 48])), "--components", str(rng.choice([3, 4, 5])),
+            "--activation", rng.choice(["tanh", "tanh", "relu"])]
+    # 1600 training readings
+    args += ["--epochs", str(epochs_for(rng, 1600, bs, steps=(250, 600), lo=8, hi=16)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "regression", baseline=("mdninv", {"seed": int(args[-1])}))
+
+
+def space_pt_dcn_ctr(rng):
+    bs = rng.choice([32, 64, 128])
+    lr = log_uniform(rng, 1e-3, 3e-3)
+    args = ["--lr", fmt(lr), "--batch-size", str(bs), "--cross", str(rng.choice([1, 2])),
+            "--width", str(rng.choice([24, 32])), "--emb", str(rng.choice([4, 6]))]
+    # 2400 training impressions
+    args += ["--epochs", str(epochs_for(rng, 2400, bs, steps=(150, 600), lo=5, hi=8)),
+             "--seed", str(rng.randrange(10))]
+    # pos_weight balances the two classes in the loss, so the accuracy of a model that
+    # learned nothing is taken as 0.5, not the 0.83 of the all-negative guess
+    return Config(args, "classification", "mlp", classes=2, chance=0.5)
+
+
 SPACES = {
     "keras_aug_digits": space_keras_aug_digits,
     "keras_cancer_ae_nesterov": space_keras_cancer_ae_nesterov,
@@ -1701,6 +1739,7 @@ SPACES = {
     "pt_bilstm_tagger": space_pt_bilstm_tagger,
     "pt_char_lm": space_pt_char_lm,
     "pt_coral_wine": space_pt_coral_wine,
+    "pt_dcn_ctr": space_pt_dcn_ctr,
     "pt_cnn": space_pt_cnn,
     "pt_config_mlp": space_pt_config_mlp,
     "pt_conv1d_ae_anomaly": space_pt_conv1d_ae_anomaly,
@@ -1717,6 +1756,7 @@ SPACES = {
     "pt_lbfgs_cancer": space_pt_lbfgs_cancer,
     "pt_lightning_cnn": space_pt_lightning_cnn,
     "pt_mlp": space_pt_mlp,
+    "pt_mdn_inverse": space_pt_mdn_inverse,
     "pt_mixup_onecycle": space_pt_mixup_onecycle,
     "pt_mobilenet_digits": space_pt_mobilenet_digits,
     "pt_moe_gate": space_pt_moe_gate,
@@ -1726,6 +1766,7 @@ SPACES = {
     "pt_ode_packed_gru": space_pt_ode_packed_gru,
     "pt_pointcloud_sets": space_pt_pointcloud_sets,
     "pt_poisson_counts": space_pt_poisson_counts,
+    "pt_prelu_digits": space_pt_prelu_digits,
     "pt_quantile_delivery": space_pt_quantile_delivery,
     "pt_ranknet_pairs": space_pt_ranknet_pairs,
     "pt_realnvp_moons": space_pt_realnvp_moons,
@@ -1942,6 +1983,22 @@ def baseline(kind, kw):
         sigma = kw["noise"] * 60.0 / scale
         f = float(np.log(2 * np.pi * 60.0 / scale) + 0.5 * np.log(2 * np.pi * np.e * sigma ** 2))
         return b, f
+    if kind == "mdninv":            # pt_mdn_inverse: mixture NLL of the position; B is the
+        sys.path.insert(0, DEV)     # Gaussian NLL of the training mean and variance, F the
+        import pt_mdn_inverse       # NLL of the true posterior p(y | reading) on a grid
+        x, y = pt_mdn_inverse.sensor_readings(2000, kw["seed"])
+        y = y.astype(np.float64)
+        cut = 1600
+        var = float(y[:cut].var())
+        b = float(np.mean(0.5 * (y[cut:] - y[:cut].mean()) ** 2 / var
+                          + 0.5 * np.log(2 * np.pi * var)))
+        grid = np.linspace(0.0, 1.0, 2001)
+        seen = (x[cut:, 0].astype(np.float64) - 400.0) / 1200.0
+        curve = grid + 0.3 * np.sin(2 * np.pi * grid)
+        like = np.exp(-0.5 * ((seen[:, None] - curve[None, :]) / 0.03) ** 2)
+        post = like / (like.sum(1, keepdims=True) * (grid[1] - grid[0]))
+        at = np.array([np.interp(t, grid, row) for t, row in zip(y[cut:], post)])
+        return b, float(np.mean(-np.log(np.maximum(at, 1e-300))))
     if kind == "turbine":           # pt_hetero_gnll: Gaussian NLL (without its constant)
         # of the standardized power; B predicts the training mean and variance (0 and 1), F
         # is the NLL of the true mean and the generator's noise (clipping at 0 left out)
