@@ -1365,6 +1365,38 @@ def space_keras_siamese_contrastive(rng):
     return Config(args, "classification", "mlp", classes=2, chance=0.5)
 
 
+def space_keras_selu_snn(rng):
+    bs = rng.choice([16, 32, 64])
+    args = ["--lr", fmt(log_uniform(rng, 0.02, 0.06)), "--batch-size", str(bs),
+            "--momentum", rng.choice(["0.9", "0.95"]),
+            "--width", str(rng.choice([32, 48, 64])), "--dropout", rng.choice(["0.05", "0.1"]),
+            "--restart-epochs", str(rng.choice([2, 3]))]
+    # 800 training rows
+    args += ["--epochs", str(epochs_for(rng, 800, bs, steps=(150, 500), lo=8, hi=12)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "mlp", classes=4)
+
+
+def space_keras_vae_digits(rng):
+    bs = rng.choice([16, 32, 64])
+    args = ["--lr", fmt(log_uniform(rng, 4e-3, 0.015)), "--batch-size", str(bs),
+            "--hidden", str(rng.choice([32, 48, 64])), "--latent", str(rng.choice([2, 4, 6]))]
+    # 600 training images
+    args += ["--epochs", str(epochs_for(rng, 600, bs, steps=(120, 400), lo=10, hi=14)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "autoencoder")
+
+
+def space_keras_conv_lstm_batches(rng):
+    bs = rng.choice([16, 32])
+    args = ["--lr", fmt(log_uniform(rng, 3e-3, 6e-3)), "--batch-size", str(bs),
+            "--filters", str(rng.choice([8, 12, 16])), "--units", str(rng.choice([12, 16, 24]))]
+    # 480 training windows
+    args += ["--epochs", str(epochs_for(rng, 480, bs, steps=(120, 240), lo=8, hi=10)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "lstm", classes=4)
+
+
 def space_keras_densenet_digits(rng):
     bs = rng.choice([48, 64])
     args = ["--lr", fmt(log_uniform(rng, 0.03, 0.1)), "--batch-size", str(bs),
@@ -1700,6 +1732,9 @@ SPACES = {
     "keras_conv1d_transpose_ae": space_keras_conv1d_transpose_ae,
     "keras_densenet_digits": space_keras_densenet_digits,
     "keras_siamese_contrastive": space_keras_siamese_contrastive,
+    "keras_selu_snn": space_keras_selu_snn,
+    "keras_vae_digits": space_keras_vae_digits,
+    "keras_conv_lstm_batches": space_keras_conv_lstm_batches,
     "keras_diabetes_logcosh": space_keras_diabetes_logcosh,
     "keras_fasttext_topics": space_keras_fasttext_topics,
     "keras_focal_fraud": space_keras_focal_fraud,
