@@ -328,7 +328,14 @@ final class Causes {
         Numbers.format(real(f, accuracy ? LAST_EPOCH_ACCURACY : LAST_EPOCH_LOSS)));
   }
 
-  private static String effectiveLearningRate(Finding f) {
+  /**
+   * The band rule's clause; null for the other rules (collapse, adaptive step, blow-up), whose
+   * evidence has no band run: their message says it.
+   */
+  private static @Nullable String effectiveLearningRate(Finding f) {
+    if (f.evidence().get(RUN_STEPS) == null || f.evidence().get(LEARNING_RATE) == null) {
+      return null;
+    }
     boolean high = f.evidence().get(DIRECTION) == Direction.HIGH;
     long more = number(f, LAYERS_OUT_OF_BAND) - 1;
     return format(
