@@ -1716,6 +1716,39 @@ def space_pt_dcn_ctr(rng):
     return Config(args, "classification", "mlp", classes=2, chance=0.5)
 
 
+def space_pt_wnorm_friedman(rng):
+    bs = rng.choice([16, 32, 64])
+    args = ["--lr", fmt(log_uniform(rng, 2e-3, 5e-3)), "--batch-size", str(bs),
+            "--width", str(rng.choice([32, 48, 64])), "--act", rng.choice(["relu", "gelu"])]
+    # 480 training rows
+    args += ["--epochs", str(epochs_for(rng, 480, bs, steps=(200, 600), lo=20, hi=30)),
+             "--seed", str(rng.randrange(10))]
+    # standardized target, L1 loss
+    return Config(args, "regression", "regression")
+
+
+def space_pt_digits_splitset(rng):
+    bs = rng.choice([16, 32, 64])
+    lr = log_uniform(rng, *{16: (0.015, 0.03), 32: (0.04, 0.1), 64: (0.08, 0.12)}[bs])
+    args = ["--lr", fmt(lr), "--batch-size", str(bs), "--channels", str(rng.choice([8, 12])),
+            "--hidden", str(rng.choice([32, 48]))]
+    # 720 training images of the 900-image subset
+    args += ["--epochs", str(epochs_for(rng, 720, bs, steps=(120, 450), lo=10, hi=12)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=10)
+
+
+def space_pt_pretrain_finetune(rng):
+    bs = rng.choice([16, 32])
+    args = ["--backbone-lr", fmt(log_uniform(rng, 1e-4, 1e-3)),
+            "--head-lr", fmt(log_uniform(rng, 5e-3, 1e-2)), "--batch-size", str(bs),
+            "--width", str(rng.choice([32, 48])), "--freeze-epochs", str(rng.choice([2, 3])),
+            "--weight-decay", rng.choice(["0.01", "0.05"])]
+    # 400 training rows of the target task, fine-tuning recorded
+    args += ["--epochs", str(rng.choice([10, 12])), "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "mlp", classes=3)
+
+
 SPACES = {
     "keras_aug_digits": space_keras_aug_digits,
     "keras_cancer_ae_nesterov": space_keras_cancer_ae_nesterov,
@@ -1775,6 +1808,9 @@ SPACES = {
     "pt_char_lm": space_pt_char_lm,
     "pt_coral_wine": space_pt_coral_wine,
     "pt_dcn_ctr": space_pt_dcn_ctr,
+    "pt_wnorm_friedman": space_pt_wnorm_friedman,
+    "pt_digits_splitset": space_pt_digits_splitset,
+    "pt_pretrain_finetune": space_pt_pretrain_finetune,
     "pt_cnn": space_pt_cnn,
     "pt_config_mlp": space_pt_config_mlp,
     "pt_conv1d_ae_anomaly": space_pt_conv1d_ae_anomaly,
