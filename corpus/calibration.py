@@ -1415,16 +1415,6 @@ def space_keras_avg_ensemble(rng):
     return Config(args, "classification", "mlp", classes=4)
 
 
-def space_keras_gn_cosine_digits(rng):
-    bs = rng.choice([32, 64])
-    args = ["--lr", fmt(log_uniform(rng, 3e-3, 1e-2)), "--batch-size", str(bs),
-            "--filters", str(rng.choice([8, 16])), "--groups", str(rng.choice([2, 4])),
-            "--warmup-epochs", str(rng.choice([1, 2]))]
-    # 900 training images
-    args += ["--epochs", str(rng.choice([10, 12])), "--seed", str(rng.randrange(10))]
-    return Config(args, "classification", "cnn", classes=10)
-
-
 def space_keras_densenet_digits(rng):
     bs = rng.choice([48, 64])
     args = ["--lr", fmt(log_uniform(rng, 0.03, 0.1)), "--batch-size", str(bs),
@@ -1765,7 +1755,6 @@ SPACES = {
     "keras_conv_lstm_batches": space_keras_conv_lstm_batches,
     "keras_stateful_gru": space_keras_stateful_gru,
     "keras_avg_ensemble": space_keras_avg_ensemble,
-    "keras_gn_cosine_digits": space_keras_gn_cosine_digits,
     "keras_diabetes_logcosh": space_keras_diabetes_logcosh,
     "keras_fasttext_topics": space_keras_fasttext_topics,
     "keras_focal_fraud": space_keras_focal_fraud,
