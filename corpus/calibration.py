@@ -1397,6 +1397,24 @@ def space_keras_conv_lstm_batches(rng):
     return Config(args, "classification", "lstm", classes=4)
 
 
+def space_keras_stateful_gru(rng):
+    args = ["--lr", fmt(log_uniform(rng, 1e-3, 5e-3)), "--units", str(rng.choice([12, 16, 24])),
+            "--streams", str(rng.choice([8, 12])), "--window", str(rng.choice([24, 32]))]
+    # 4800 training hours, the batch size is the number of streams
+    args += ["--epochs", str(rng.choice([10, 12])), "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "gru")
+
+
+def space_keras_avg_ensemble(rng):
+    bs = rng.choice([16, 32, 64])
+    args = ["--lr", fmt(log_uniform(rng, 3e-3, 1e-2)), "--batch-size", str(bs),
+            "--width", str(rng.choice([16, 24, 32]))]
+    # 800 training rows
+    args += ["--epochs", str(epochs_for(rng, 800, bs, steps=(150, 600), lo=10, hi=14)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "mlp", classes=4)
+
+
 def space_keras_densenet_digits(rng):
     bs = rng.choice([48, 64])
     args = ["--lr", fmt(log_uniform(rng, 0.03, 0.1)), "--batch-size", str(bs),
@@ -1768,6 +1786,8 @@ SPACES = {
     "keras_selu_snn": space_keras_selu_snn,
     "keras_vae_digits": space_keras_vae_digits,
     "keras_conv_lstm_batches": space_keras_conv_lstm_batches,
+    "keras_stateful_gru": space_keras_stateful_gru,
+    "keras_avg_ensemble": space_keras_avg_ensemble,
     "keras_diabetes_logcosh": space_keras_diabetes_logcosh,
     "keras_fasttext_topics": space_keras_fasttext_topics,
     "keras_focal_fraud": space_keras_focal_fraud,
