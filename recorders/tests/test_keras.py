@@ -899,3 +899,32 @@ def test_mixedFloat16_lossScaleOptimizer_gradientsRecordedUnscaled(tmp_path):
                 assert 0.1 < m["l2_norm"] / f["l2_norm"] < 10, (phase, layer, step)
                 compared += 1
     assert compared >= 40
+
+
+@pytest.mark.parametrize("mode", ["step", "callback"])
+@pytest.mark.parametrize("weighting", ["class_weight", "sample_weight", "dataset", "none"])
+def test_metadata_sampleWeightedBatches_lossWeightedTrue(tmp_path, mode, weighting):
+    # class_weight becomes per-example sample weights in Keras' data adapter: the train step
+    # sees them as the third element of its batches, as it sees sample_weight= and a dataset of
+    # (x, y, w); at its first trace, before the first batch ends and the metadata is written.
+    keras.utils.set_random_seed(3)
+    x, y = data(32)
+    model = mlp()
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+    weights = np.where(y == 0, 3.0, 0.5).astype("float32")
+    kwargs = {"class_weight": {0: 3.0, 1: 0.5, 2: 0.5}} if weighting == "class_weight" else {}
+    if weighting == "sample_weight":
+        kwargs["sample_weight"] = weights
+    inputs = (x, y)
+    if weighting == "dataset":
+        inputs = (tf.data.Dataset.from_tensor_slices((x, y, weights)).batch(16),)
+    else:
+        kwargs["batch_size"] = 16
+    model.fit(*inputs, epochs=1, verbose=0,
+              callbacks=[Recorder(tmp_path / "run.arrows", mode=mode)], **kwargs)
+    rows, meta = read_arrow_trace(tmp_path / "run.arrows")
+    assert any(r["phase"] == "loss" for r in rows)
+    if weighting == "none":
+        assert "dltrace.loss_weighted" not in meta
+    else:
+        assert meta["dltrace.loss_weighted"] == "true"

@@ -742,3 +742,71 @@ def test_gradScaler_badValue_raises(tmp_path):
     model = nn.Sequential(nn.Linear(2, 2))
     with pytest.raises(TypeError, match="GradScaler"):
         dltrace.attach(model, str(tmp_path / "x.arrows"), scaler=object())
+
+
+def _one_step_meta(tmp_path, name, out_features, loss_fn, targets, loss_name=None):
+    """The metadata of a one-step run of a small linear model under ``loss_fn``."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, out_features))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    rec = dltrace.attach(model, str(tmp_path / (name + ".csv")), optimizer=opt,
+                         task="classification", loss_name=loss_name)
+    x = torch.randn(8, 4)
+    opt.zero_grad()
+    loss = loss_fn(model(x), targets)
+    loss.backward()
+    opt.step()
+    rec.step(loss, inputs=x, targets=targets)
+    rec.close()
+    return read_trace(str(tmp_path / (name + ".csv")))[1]
+
+
+BINARY_TARGETS = torch.tensor([[1.], [0.], [0.], [0.], [0.], [1.], [0.], [0.]])
+CLASS_TARGETS = torch.tensor([0, 1, 2, 0, 0, 1, 0, 2])
+
+
+@pytest.mark.parametrize("name,width,loss_fn,targets", [
+    ("pos-weight", 1, nn.BCEWithLogitsLoss(pos_weight=torch.tensor(4.9)), BINARY_TARGETS),
+    ("bce-logits-weight", 1, nn.BCEWithLogitsLoss(weight=torch.full((8, 1), 2.0)),
+     BINARY_TARGETS),
+    ("bce-weight", 1, lambda out, t: nn.BCELoss(weight=torch.full((8, 1), 0.5))(
+        torch.sigmoid(out), t), BINARY_TARGETS),
+    ("ce-weight", 3, nn.CrossEntropyLoss(weight=torch.tensor([0.5, 2.0, 3.0])), CLASS_TARGETS),
+    ("ce-weight-smoothing", 3, nn.CrossEntropyLoss(weight=torch.tensor([0.5, 2.0, 3.0]),
+                                                   label_smoothing=0.1), CLASS_TARGETS),
+    ("nll-weight", 3, lambda out, t: nn.NLLLoss(weight=torch.tensor([0.5, 2.0, 3.0]))(
+        torch.log_softmax(out, 1), t), CLASS_TARGETS),
+])
+def test_metadata_classWeightedLoss_lossWeightedTrue(tmp_path, name, width, loss_fn, targets):
+    # The weight is read off the loss node's saved tensors at the first step, after the
+    # backward pass freed them: given, it raises on access; not given, it reads None.
+    meta = _one_step_meta(tmp_path, name, width, loss_fn, targets)
+    assert meta["dltrace.loss_weighted"] == "true"
+
+
+@pytest.mark.parametrize("name,width,loss_fn,targets", [
+    ("bce-logits", 1, nn.BCEWithLogitsLoss(), BINARY_TARGETS),
+    ("bce", 1, lambda out, t: nn.BCELoss()(torch.sigmoid(out), t), BINARY_TARGETS),
+    ("ce", 3, nn.CrossEntropyLoss(), CLASS_TARGETS),
+    ("ce-smoothing", 3, nn.CrossEntropyLoss(label_smoothing=0.1), CLASS_TARGETS),
+    ("nll", 3, lambda out, t: nn.NLLLoss()(torch.log_softmax(out, 1), t), CLASS_TARGETS),
+    ("mse", 1, nn.MSELoss(), BINARY_TARGETS),
+])
+def test_metadata_unweightedLoss_noLossWeightedKey(tmp_path, name, width, loss_fn, targets):
+    meta = _one_step_meta(tmp_path, name, width, loss_fn, targets, loss_name="Given")
+    assert "dltrace.loss_weighted" not in meta
+    assert meta["dltrace.loss"] == "Given"
+
+
+def test_lossWeighted_neutralWeightStillReadable_notWeighted():
+    # Before the backward pass the saved weight can be read: an all-ones pos_weight and an NLL
+    # weight equal for every class change nothing.
+    from dltrace.pytorch import graph
+    out = torch.randn(8, 3, requires_grad=True)
+    same = nn.CrossEntropyLoss(weight=torch.full((3,), 2.0))(out, CLASS_TARGETS)
+    ones = nn.BCEWithLogitsLoss(pos_weight=torch.ones(1))(out[:, :1], BINARY_TARGETS)
+    skewed = nn.CrossEntropyLoss(weight=torch.tensor([1.0, 1.0, 2.0]))(out, CLASS_TARGETS)
+    assert graph.loss_weighted(same.grad_fn) is False
+    assert graph.loss_weighted(ones.grad_fn) is False
+    assert graph.loss_weighted(skewed.grad_fn) is True
+    assert graph.loss_weighted((out ** 2).mean().grad_fn) is None

@@ -505,6 +505,7 @@ class Recorder(keras.callbacks.Callback):
         self._activation_layers = None
         self._output_units = None  # the model output's last dimension, seen at the first trace
         self._plan = None         # per trace: row keys and where each row's numbers are
+        self._loss_weighted = False  # the batches carry sample weights (seen at the first trace)
         self._sink = None
         self._step = 0
         self._epoch = 0
@@ -726,7 +727,8 @@ class Recorder(keras.callbacks.Callback):
         from keras.src import tree
         from keras.src.trainers.data_adapters import data_adapter_utils
 
-        x = data_adapter_utils.unpack_x_y_sample_weight(data)[0]
+        x, _, sample_weight = data_adapter_utils.unpack_x_y_sample_weight(data)
+        self._note_sample_weight(sample_weight)
         inputs = [t for t in tree.flatten(x) if t is not None] if x is not None else []
         if inputs:
             self._batch_var.assign(tf.cast(tf.shape(inputs[0])[0], tf.int64))
@@ -890,6 +892,7 @@ class Recorder(keras.callbacks.Callback):
         model = self.model
         sel = self.selection
         x, y, sample_weight = data_adapter_utils.unpack_x_y_sample_weight(data)
+        self._note_sample_weight(sample_weight)
         if self._trace_layers is None:
             self._build_from(x)
             self._find_layers()
@@ -1001,6 +1004,15 @@ class Recorder(keras.callbacks.Callback):
             tf.cast(accuracy, _F64) if accuracy is not None else tf.constant(np.nan, _F64),
             lr, tf.cast(recorded, _F64), tf.cast(tf.shape(first_x)[0], _F64)]))
         return metrics
+
+    def _note_sample_weight(self, sample_weight):
+        """At the step's trace: batches that carry sample weights (``model.fit(class_weight=...)``
+        turns the class weights into them; ``sample_weight=``, or a dataset or generator that
+        yields ``(x, y, w)``) weight the loss: ``dltrace.loss_weighted``. The first trace runs
+        before the first batch ends, when the metadata is written."""
+        if sample_weight is not None and any(
+                w is not None for w in tf.nest.flatten(sample_weight)):
+            self._loss_weighted = True
 
     def _freeze(self, capture):
         """At the first trace: number the layers in the order they ran, name activations."""
@@ -1118,6 +1130,8 @@ class Recorder(keras.callbacks.Callback):
         scaling = _loss_scaling(optimizer) if not self.callback_mode else None
         if scaling is not None:
             meta["dltrace.loss_scaling"] = scaling
+        if self._loss_weighted:
+            meta["dltrace.loss_weighted"] = "true"
         meta["dltrace.layers"] = json.dumps([l.describe() for l in self.layers])
         if self._steps_per_epoch:
             meta["dltrace.steps_per_epoch"] = str(int(self._steps_per_epoch))

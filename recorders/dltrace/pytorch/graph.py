@@ -148,6 +148,72 @@ def loss_name(loss_grad_fn):
     return None
 
 
+# Loss nodes -> the saved tensors that hold a class or element weight (None when not given).
+_WEIGHT_ATTRS = {
+    "BinaryCrossEntropyWithLogitsBackward": ("_saved_pos_weight", "_saved_weight"),
+    "BinaryCrossEntropyBackward": ("_saved_weight",),
+    "NllLossBackward": ("_saved_weight",),
+    "NllLoss2DBackward": ("_saved_weight",),
+}
+
+
+def _neutral(name, value):
+    """True for a weight that changes nothing: a pos_weight or BCE weight of all ones, an NLL
+    class weight equal for every class (the mean reduction divides it out)."""
+    flat = value.detach().reshape(-1).double()
+    if flat.numel() == 0:
+        return True
+    if name.startswith("NllLoss"):
+        return bool((flat == flat[0]).all())
+    return bool((flat == 1).all())
+
+
+def loss_weighted(loss_grad_fn):
+    """True when the loss node of the graph (as :func:`loss_name` finds it) was given a class
+    or element weight: ``BCEWithLogitsLoss(pos_weight=...)`` or ``weight=``, ``BCELoss(weight=)``,
+    ``CrossEntropyLoss(weight=...)``, ``NLLLoss(weight=...)``; False when it was not; None when
+    no such loss node is in the graph.
+
+    The node keeps the weight as a saved tensor. After ``backward()`` a saved tensor is freed:
+    reading it raises, while one that was never given reads as None, so a freed weight still
+    counts as given (its values are no longer there to tell a neutral one)."""
+    node = _loss_node(loss_grad_fn)
+    if node is None:
+        return None
+    kind = node_kind(node)
+    for attr in _WEIGHT_ATTRS.get(kind, ()):
+        try:
+            value = getattr(node, attr)
+        except RuntimeError:
+            return True  # given, and freed by the backward pass
+        except AttributeError:
+            continue  # not saved by this torch version
+        if isinstance(value, torch.Tensor) and not _neutral(kind, value):
+            return True
+    return False
+
+
+def _loss_node(loss_grad_fn):
+    """The loss node (one of _LOSS_NODES or an NLL node) nearest the loss, or None."""
+    if loss_grad_fn is None:
+        return None
+    seen = {id(loss_grad_fn)}
+    queue = [(loss_grad_fn, 0)]
+    visited = 0
+    while queue and visited < MAX_NODES:
+        node, depth = queue.pop(0)
+        visited += 1
+        kind = node_kind(node)
+        if kind in _LOSS_NODES or kind in ("NllLossBackward", "NllLoss2DBackward"):
+            return node
+        if depth < 6:
+            for parent in _parents(node):
+                if id(parent) not in seen:
+                    seen.add(id(parent))
+                    queue.append((parent, depth + 1))
+    return None
+
+
 def loss_input(loss_grad_fn):
     """The node that produced the loss function's input (the model's output as the loss saw
     it), or None: the first parent of the loss node (for CrossEntropyLoss, the parent of its

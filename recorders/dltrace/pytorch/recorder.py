@@ -321,6 +321,7 @@ class Recorder:
         self._out_nodes = {}        # id(grad_fn of a layer's output) -> id(layer module), this pass
         self._modes = {}            # id(layer module) -> module.training in this pass
         self._loss_info = None      # (loss name, output activation) read from step 0's graph
+        self._loss_weighted = None  # True when step 0's loss node had a class/element weight
         self._eval_warned = False
         self._output_width = None
         self._ignore_pass = False   # this model pass is not recorded (see _on_model_forward)
@@ -565,6 +566,7 @@ class Recorder:
             if layer.name in self.activation_overrides:
                 layer.activation = self.activation_overrides[layer.name]
         self._loss_info = loss_kind
+        self._loss_weighted = graph.loss_weighted(grad_fn)
         if not any(layer.training for layer in layers) and not self._eval_warned:
             self._eval_warned = True
             warnings.warn("dltrace: the model trains in eval mode (model.eval() without "
@@ -600,6 +602,8 @@ class Recorder:
             meta["dltrace.num_classes"] = str(int(self.num_classes))
         if self._scaling():
             meta["dltrace.loss_scaling"] = "dynamic"
+        if self._loss_weighted:
+            meta["dltrace.loss_weighted"] = "true"
         meta.update(self.selection.metadata())
         return meta
 
