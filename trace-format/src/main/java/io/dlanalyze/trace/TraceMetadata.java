@@ -78,6 +78,14 @@ public final class TraceMetadata {
    */
   public static final String LOSS_SCALING = "dltrace.loss_scaling";
 
+  /**
+   * Extension: {@code true} when the loss weights its terms: a class weight ({@code
+   * BCEWithLogitsLoss(pos_weight=...)}, {@code CrossEntropyLoss(weight=...)}, {@code
+   * NLLLoss(weight=...)}) or per-example sample weights (Keras' {@code class_weight=} and {@code
+   * sample_weight=}). Absent: unweighted, or not known.
+   */
+  public static final String LOSS_WEIGHTED = "dltrace.loss_weighted";
+
   public static final String CURRENT_VERSION = "1";
 
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -220,6 +228,16 @@ public final class TraceMetadata {
       case "false" -> Optional.of(Boolean.FALSE);
       default -> Optional.empty();
     };
+  }
+
+  /**
+   * True when {@code dltrace.loss_weighted} says {@code true} (any case and spacing): the loss is
+   * class- or sample-weighted, so a uniform guess has no fixed loss (log K times the mean weight of
+   * the examples) and minimizing it asks for balanced, not majority-class, predictions.
+   */
+  public boolean lossWeighted() {
+    String text = values.get(LOSS_WEIGHTED);
+    return text != null && text.trim().equalsIgnoreCase("true");
   }
 
   public OptionalDouble weightDecay() {

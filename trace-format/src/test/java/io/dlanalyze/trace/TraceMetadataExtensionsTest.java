@@ -34,6 +34,18 @@ class TraceMetadataExtensionsTest {
   }
 
   @Test
+  void lossWeighted_trueAnyCase_elseFalse() {
+    assertThat(TraceMetadata.of(Map.of(TraceMetadata.LOSS_WEIGHTED, "true")).lossWeighted())
+        .isTrue();
+    assertThat(TraceMetadata.of(Map.of(TraceMetadata.LOSS_WEIGHTED, " TRUE ")).lossWeighted())
+        .isTrue();
+    assertThat(TraceMetadata.of(Map.of(TraceMetadata.LOSS_WEIGHTED, "false")).lossWeighted())
+        .isFalse();
+    assertThat(TraceMetadata.of(Map.of(TraceMetadata.LOSS_WEIGHTED, "1")).lossWeighted()).isFalse();
+    assertThat(TraceMetadata.empty().lossWeighted()).isFalse();
+  }
+
+  @Test
   void weightDecayAndMomentum_parseNumbers_elseEmpty() {
     TraceMetadata metadata =
         TraceMetadata.of(

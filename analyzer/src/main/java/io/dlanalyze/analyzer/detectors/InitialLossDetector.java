@@ -33,8 +33,9 @@ import java.util.List;
  * initialized too large, or inputs far out of scale, saturating the softmax. Such a network spends
  * its first epochs undoing its initialization, or never recovers.
  *
- * <p>Needs a cross-entropy loss (the metadata's {@code dltrace.loss}), the number of classes
- * ({@code dltrace.num_classes}, at least 2) and a finite loss at the first step. The bar ({@code
+ * <p>Needs a cross-entropy loss (the metadata's {@code dltrace.loss}) that is not class- or
+ * sample-weighted ({@code dltrace.loss_weighted}), the number of classes ({@code
+ * dltrace.num_classes}, at least 2) and a finite loss at the first step. The bar ({@code
  * initial-loss-ratio}, default 10) sits about twice above the largest ratio of a healthy run of the
  * calibration corpus.
  */
@@ -79,7 +80,13 @@ public final class InitialLossDetector implements Detector {
     LossFunction loss = LossFunction.of(context.metadata());
     int classes = context.metadata().numClasses().orElse(0);
     LossHistory history = context.lossHistory();
-    if (!loss.crossEntropy() || loss.binary() || classes < 2 || history.size() == 0) {
+    // A class- or sample-weighted loss has no uniform-guess loss to compare with (log K times the
+    // mean weight, which the trace does not give): as with an unknown class count, no finding.
+    if (!loss.crossEntropy()
+        || loss.binary()
+        || classes < 2
+        || history.size() == 0
+        || context.metadata().lossWeighted()) {
       return findings;
     }
     if (!LossGate.perStep(context)) {

@@ -115,7 +115,12 @@ public final class LittleProgressDetector implements Detector {
                     Numbers.format(best),
                     Numbers.percent(Math.max(0, drop)),
                     Numbers.format(reference),
-                    uniform > 0 ? " (the loss of a uniform guess)" : ""))
+                    uniform > 0
+                        ? " (the loss of a uniform guess)"
+                        : context.metadata().lossWeighted()
+                            ? " (the loss is weighted: a uniform guess has no fixed loss to"
+                                + " measure from)"
+                            : ""))
             .build());
     return findings;
   }

@@ -230,7 +230,12 @@ public final class LossDivergenceDetector implements Detector {
                     Numbers.format(peakMean),
                     peakStep,
                     Numbers.format(peakMean / reference),
-                    uniform > loss.loss(0) ? " (the loss of a uniform guess)" : "",
+                    uniform > loss.loss(0)
+                        ? " (the loss of a uniform guess)"
+                        : context.metadata().lossWeighted()
+                            ? " (its first loss: the loss is weighted, a uniform guess has no"
+                                + " fixed loss)"
+                            : "",
                     above,
                     blocks - 1,
                     Numbers.format(ratio),

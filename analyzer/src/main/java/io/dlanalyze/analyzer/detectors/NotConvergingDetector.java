@@ -53,7 +53,9 @@ import org.jspecify.annotations.Nullable;
  * while healthy and a 2-class problem clears by guessing; here the bar is relative to chance.
  * Chance is the majority-class rate for 0/1 targets of a binary task (from the target phase's
  * mean), else 1/K with K from {@code dltrace.num_classes}, else from the largest class index seen
- * in the target phase plus one. Without any of these the run is not judged.
+ * in the target phase plus one. Without any of these the run is not judged. Under a class- or
+ * sample-weighted loss ({@code dltrace.loss_weighted}) chance is 1/K also for 0/1 targets (0.5):
+ * the weights ask for balanced predictions, not for the majority class.
  */
 @DetectorSpec(
     id = DetectorIds.NOT_CONVERGING,
@@ -421,10 +423,20 @@ public final class NotConvergingDetector implements Detector {
     return findings;
   }
 
+  /**
+   * The accuracy of a guess that knows nothing about the inputs: the majority class's share for 0/1
+   * targets, else 1/K. Under a class- or sample-weighted loss ({@code dltrace.loss_weighted}) 1/K
+   * (0.5 for 0/1 targets): the weights make the loss ask for balanced predictions, so a healthy
+   * model trades majority-class hits for minority-class ones and its plain accuracy sits near or
+   * below the majority share; that share is no bar for it.
+   */
   private double chance(AnalysisContext context) {
     int classes = context.metadata().numClasses().orElse(0);
     boolean binaryTargets =
         targetSteps > 0 && targetMin >= 0 && targetMax <= 1 && targetMax > targetMin;
+    if (binaryTargets && classes <= 2 && context.metadata().lossWeighted()) {
+      return 0.5;
+    }
     if (binaryTargets && classes <= 2) {
       double p = targetMeanSum / targetSteps;
       return Math.max(p, 1 - p);

@@ -36,7 +36,8 @@ final class ReportAssembler {
    * {@code dltrace.source.granularity} say that a trace (or the trace it was converted from) was
    * read from TensorBoard event files, and at which granularity; {@code dltrace.record_mode} how
    * the recorder recorded (callback: a Keras model with its own train step); {@code
-   * dltrace.loss_scaling} that the run scaled its loss (mixed precision); the last two that the
+   * dltrace.loss_scaling} that the run scaled its loss (mixed precision); {@code
+   * dltrace.loss_weighted} that its loss was class- or sample-weighted; the last two that the
    * recorder stopped the run early (a stop file), why and after which step.
    */
   static final List<String> SUMMARY_KEYS =
@@ -56,6 +57,7 @@ final class ReportAssembler {
           "dltrace.source.granularity",
           TraceMetadata.RECORD_MODE,
           TraceMetadata.LOSS_SCALING,
+          TraceMetadata.LOSS_WEIGHTED,
           "dltrace.stop_reason",
           "dltrace.stopped_at_step");
 

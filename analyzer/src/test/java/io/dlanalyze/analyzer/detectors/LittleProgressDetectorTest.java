@@ -85,6 +85,47 @@ class LittleProgressDetectorTest {
     assertThat(findings(run(300, step -> Stats.scalar(0.4 - 0.01 * step / 300.0)), ID)).hasSize(1);
   }
 
+  /** A binary cross-entropy (weighted: pos_weight 4.9 on 17% positives) falling 1.0 -> 0.72. */
+  private static MemoryTrace.Builder weightedBinary(boolean weighted) {
+    return weightedBinary(weighted, 0.28);
+  }
+
+  /** A binary cross-entropy falling linearly from 1.0 by {@code fall}. */
+  private static MemoryTrace.Builder weightedBinary(boolean weighted, double fall) {
+    MemoryTrace.Builder trace =
+        run(300, step -> Stats.scalar(1.0 - fall * step / 300.0))
+            .meta(TraceMetadata.FRAMEWORK, "pytorch")
+            .meta(TraceMetadata.LOSS, "BCEWithLogitsLoss")
+            .meta(TraceMetadata.NUM_CLASSES, "2");
+    return weighted ? trace.meta(TraceMetadata.LOSS_WEIGHTED, "true") : trace;
+  }
+
+  @Test
+  void aBinaryCrossEntropyAboveLn2_unweighted_isMeasuredFromLn2() {
+    // Unweighted, 0.72 is barely below ln 2 = 0.69...: from a uniform guess it fell nothing.
+    List<Finding> found = findings(weightedBinary(false), ID);
+
+    assertThat(found).hasSize(1);
+    assertThat((double) found.get(0).evidence().get("reference_loss"))
+        .isCloseTo(Math.log(2), offset(1e-9));
+  }
+
+  @Test
+  void aWeightedBinaryCrossEntropy_isMeasuredFromItsStart_notFromLn2() {
+    // Weighted, a uniform guess costs ln 2 x the mean weight (1.15 here), which the trace does
+    // not give: measured from its start, 1.0 -> 0.72 is a 27% drop.
+    assertThat(findings(weightedBinary(true), ID)).isEmpty();
+  }
+
+  @Test
+  void aWeightedLossThatBarelyFalls_isMeasuredFromItsStartAndSaysWhy() {
+    List<Finding> found = findings(weightedBinary(true, 0.03), ID);
+
+    assertThat(found).hasSize(1);
+    assertThat((double) found.get(0).evidence().get("reference_loss")).isCloseTo(1.0, offset(0.01));
+    assertThat(found.get(0).message()).contains("the loss is weighted");
+  }
+
   @Test
   void fewerLossesThanAWindow_areNotJudged() {
     assertThat(findings(run(40, step -> Stats.scalar(1.0)), ID)).isEmpty();

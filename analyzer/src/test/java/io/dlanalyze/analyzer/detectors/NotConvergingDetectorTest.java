@@ -60,6 +60,44 @@ class NotConvergingDetectorTest {
         .isCloseTo(0.7, org.assertj.core.data.Offset.offset(1e-9));
   }
 
+  /** 0/1 targets, 23% positives (majority share 0.77), at this accuracy. */
+  private static MemoryTrace.Builder imbalancedBinary(boolean weighted, double accuracy) {
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(100)
+            .stepsPerEpoch(20)
+            .layer("out", "linear")
+            .meta(TraceMetadata.LOSS, "BCEWithLogitsLoss")
+            .meta(TraceMetadata.NUM_CLASSES, "2")
+            .flatLoss()
+            .model(Phase.TARGET, step -> new Stats(0.23, 0.42, 0.0, 1.0, 1.0, 0.77, 32L))
+            .model(Phase.ACCURACY, step -> Stats.scalar(accuracy));
+    return weighted ? trace.meta(TraceMetadata.LOSS_WEIGHTED, "true") : trace;
+  }
+
+  @Test
+  void imbalancedBinary_unweightedLoss_accuracyBelowTheMajorityShare_fires() {
+    List<Finding> findings = findings(imbalancedBinary(false, 0.75), ID);
+
+    assertThat(findings).hasSize(1);
+    assertThat((double) findings.get(0).evidence().get("chance"))
+        .isCloseTo(0.77, org.assertj.core.data.Offset.offset(1e-9));
+  }
+
+  @Test
+  void imbalancedBinary_classWeightedLoss_chanceIsAHalf_noFinding() {
+    // A class-weighted loss asks for balanced predictions: a healthy model gives up majority
+    // hits for minority ones, and its plain accuracy sits below the majority share.
+    assertThat(findings(imbalancedBinary(true, 0.75), ID)).isEmpty();
+  }
+
+  @Test
+  void imbalancedBinary_classWeightedLoss_accuracyAtAHalf_firesAgainstAHalf() {
+    List<Finding> findings = findings(imbalancedBinary(true, 0.5), ID);
+
+    assertThat(findings).hasSize(1);
+    assertThat((double) findings.get(0).evidence().get("chance")).isEqualTo(0.5);
+  }
+
   @Test
   void regressionStuckAtTargetVariance_fires() {
     MemoryTrace.Builder trace =
