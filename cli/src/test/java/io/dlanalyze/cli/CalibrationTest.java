@@ -88,7 +88,10 @@ class CalibrationTest {
     try (TraceReader reader = TraceReaders.open(trace, ReadOptions.all())) {
       TraceMetadata metadata = reader.metadata();
       int classes = metadata.numClasses().orElse(0);
+      // a class- or sample-weighted loss has no uniform-guess loss: the rules measure from the
+      // run's own start (docs/detectors.md)
       LossFunction loss = LossFunction.of(metadata);
+      boolean weighted = metadata.lossWeighted();
       double maxVariance = 0;
       long firstLossStep = Long.MAX_VALUE;
       double firstLoss = Double.NaN;
@@ -215,7 +218,7 @@ class CalibrationTest {
         }
       }
       double ratio =
-          loss.crossEntropy() && !loss.binary() && classes >= 2
+          loss.crossEntropy() && !loss.binary() && classes >= 2 && !weighted
               ? firstLoss / Math.log(classes)
               : Double.NaN;
       double margin = Double.NaN;
@@ -251,13 +254,13 @@ class CalibrationTest {
           layerGrowth,
           persistentRatio(stepNorms.values()),
           persistentZeros(reluZeros.values()),
-          divergencePeak(losses.values(), loss, classes),
+          divergencePeak(losses.values(), loss, classes, weighted),
           nonFinite,
           batchNormExcess,
           collapsedShare(rates),
           batchDispersion(
               accuracies.values(), accuracyEpochs.values(), metadata.batchSize().orElse(0)),
-          progress(losses.values(), loss, classes),
+          progress(losses.values(), loss, classes, weighted),
           weightShrink(withoutNormalizationInputs(weightNorms, normalization, metadata)));
     }
   }
@@ -306,13 +309,13 @@ class CalibrationTest {
    * log 2 for a binary one): what loss-divergence compares with {@code divergence-ratio}.
    */
   private static double divergencePeak(
-      java.util.Collection<Double> losses, LossFunction loss, int classes) {
+      java.util.Collection<Double> losses, LossFunction loss, int classes, boolean weighted) {
     int block = (int) Thresholds.OSCILLATION_BLOCK.defaultValue();
     List<Double> values = new ArrayList<>(losses);
     if (values.size() < 2 * block) {
       return Double.NaN;
     }
-    double start = Math.max(values.get(0), uniformGuess(loss, classes));
+    double start = Math.max(values.get(0), uniformGuess(loss, classes, weighted));
     double[] means = blockMeans(values, block, false);
     double peak = Arrays.stream(means, 1, means.length).max().orElseThrow();
     return peak / start;
@@ -325,7 +328,7 @@ class CalibrationTest {
    * than {@code window} losses: what little-progress compares with {@code min-progress}.
    */
   private static double progress(
-      java.util.Collection<Double> losses, LossFunction loss, int classes) {
+      java.util.Collection<Double> losses, LossFunction loss, int classes, boolean weighted) {
     int block = (int) Thresholds.OSCILLATION_BLOCK.defaultValue();
     List<Double> values = new ArrayList<>(losses);
     if (values.size() < (int) Thresholds.WINDOW.defaultValue()) {
@@ -334,7 +337,7 @@ class CalibrationTest {
     // as the engine's loss history keeps them: a shorter last block counts too
     double[] means = blockMeans(values, block, true);
     double best = Arrays.stream(means).min().orElseThrow();
-    double uniform = uniformGuess(loss, classes);
+    double uniform = uniformGuess(loss, classes, weighted);
     // a cross-entropy is measured from the uniform guess, unless its best block stays above twice
     // that (a loss summed over elements or with other terms, measured from its first block)
     double start = uniform > 0 && best <= 2 * uniform ? uniform : means[0];
@@ -356,9 +359,12 @@ class CalibrationTest {
     return means;
   }
 
-  /** The loss of a uniform guess for a cross-entropy (log K, log 2 for a binary one), else 0. */
-  private static double uniformGuess(LossFunction loss, int classes) {
-    if (!loss.crossEntropy()) {
+  /**
+   * The loss of a uniform guess for a cross-entropy (log K, log 2 for a binary one), else 0; 0 also
+   * for a class- or sample-weighted loss (log K times a mean weight the trace does not give).
+   */
+  private static double uniformGuess(LossFunction loss, int classes, boolean weighted) {
+    if (!loss.crossEntropy() || weighted) {
       return 0;
     }
     return loss.binary() ? Math.log(2) : classes >= 2 ? Math.log(classes) : 0;
