@@ -810,3 +810,39 @@ def test_lossWeighted_neutralWeightStillReadable_notWeighted():
     assert graph.loss_weighted(ones.grad_fn) is False
     assert graph.loss_weighted(skewed.grad_fn) is True
     assert graph.loss_weighted((out ** 2).mean().grad_fn) is None
+
+
+@pytest.mark.parametrize("parametrization", ["weight_norm", "spectral_norm"])
+def test_parametrizedLayer_isTheLayerTheUserWrote_withItsOriginalsAsWeights(tmp_path,
+                                                                            parametrization):
+    from torch.nn.utils import parametrizations
+    wrap = getattr(parametrizations, parametrization)
+    torch.manual_seed(0)
+    model = nn.Sequential(wrap(nn.Linear(5, 16)), nn.ReLU(), nn.Linear(16, 1))
+    opt = torch.optim.Adam(model.parameters(), 1e-2)
+    path = str(tmp_path / "wn.arrows")
+    rec = dltrace.attach(model, path, optimizer=opt)
+    x = torch.randn(64, 5)
+    y = x.sum(1, keepdim=True)
+    for _ in range(4):
+        opt.zero_grad()
+        loss = nn.functional.mse_loss(model(x), y)
+        loss.backward()
+        opt.step()
+        rec.step(loss)
+    rec.close()
+    rows, meta = read_arrow(path)
+
+    layers = json.loads(meta["dltrace.layers"])
+    # one layer per Linear, named as the user wrote it, with the parametrization's tensors
+    assert [(l["name"], l["type"]) for l in layers] == [("sequential.0", "Linear"),
+                                                        ("sequential.2", "Linear")]
+    originals = list(model[0].parametrizations.weight.parameters())
+    assert layers[0]["params"] == sum(p.numel() for p in originals) + 16
+    names = {r["layer_name"] for r in rows if r["layer_name"]}
+    assert not any("parametrizations" in n for n in names), names
+    # the weight rows are the statistics of the originals the optimizer updates
+    flat = torch.cat([p.detach().reshape(-1).double() for p in originals])
+    last = _rows(rows, "weight", "sequential.0")[3]
+    assert last["l2_norm"] == pytest.approx(flat.norm().item(), rel=1e-9)
+    assert _rows(rows, "gradient", "sequential.0")

@@ -141,7 +141,7 @@ CASES = [
             "the training MAE ends at 0.31 (validation 0.38) against the twin's 0.14 (0.22)",
      "fix": "leave fc1 trainable",
      "symptom": "unchanged_values", "acceptable_symptoms": ["slow_convergence"],
-     "root_cause": {"layer_name": "fc1", "layer_index": 1},
+     "root_cause": {"layer_name": "fc1", "layer_index": 0},
      "pairs": [
          {"id": "adam-seed2",
           "buggy": "--bug first-layer-frozen --seed 2 --record-every 4",

@@ -9,6 +9,7 @@ import weakref
 
 import torch
 from torch import nn
+from torch.nn.utils import parametrize
 
 from .._core.options import STEPS_AFTER_NONFINITE, Selection
 from .._core.schema import FORMAT_VERSION, MODEL
@@ -38,11 +39,31 @@ def _is_activation(module):
     return type(module).__name__ in ACTIVATIONS
 
 
+def _own_named_parameters(module):
+    """The module's own parameters, by name. A parametrized module (``weight_norm``,
+    ``spectral_norm``, ``orthogonal`` from ``torch.nn.utils.parametrizations``) keeps the
+    tensors it computes its weight from in ``module.parametrizations.weight``, a child
+    module: they belong to the layer the user wrote, named ``weight.original`` (or
+    ``weight.original0``, ``weight.original1``)."""
+    named = list(module.named_parameters(recurse=False))
+    parametrizations = getattr(module, "parametrizations", None)
+    if isinstance(parametrizations, torch.nn.ModuleDict) and _is_parametrized(module):
+        for tensor, plist in parametrizations.items():
+            named += [("%s.%s" % (tensor, name), p)
+                      for name, p in plist.named_parameters(recurse=False)]
+    return named
+
+
+def _is_parametrized(module):
+    return parametrize.is_parametrized(module)
+
+
 def _is_layer(module):
-    """A parametric module: it owns parameters itself (Linear, Conv*, BatchNorm*, LSTM...)."""
-    if _is_activation(module):
+    """A parametric module: it owns parameters itself (Linear, Conv*, BatchNorm*, LSTM...).
+    The parametrization holders of a parametrized layer are part of that layer, not layers."""
+    if _is_activation(module) or isinstance(module, parametrize.ParametrizationList):
         return False
-    return any(True for _ in module.parameters(recurse=False))
+    return bool(_own_named_parameters(module))
 
 
 def _first_tensor(output):
@@ -65,7 +86,7 @@ def _weight_params(module):
     of every layer); biases are left out, as DeepLocalize does. A module without such a
     parameter uses all of its own parameters.
     """
-    named = list(module.named_parameters(recurse=False))
+    named = _own_named_parameters(module)
     weights = [p for name, p in named if name.startswith("weight")]
     return weights if weights else [p for _, p in named]
 
@@ -103,10 +124,13 @@ class _Layer:
         self.index = index
         self.name = name
         self.module = module
-        self.type = type(module).__name__
+        # a parametrized module's class is a subclass made on the fly (ParametrizedLinear)
+        cls = type(module).__mro__[1] if _is_parametrized(module) else type(module)
+        self.type = cls.__name__
         self.activation = "linear"
-        self.params = sum(p.numel() for p in module.parameters(recurse=False))
-        self.trainable = any(p.requires_grad for p in module.parameters(recurse=False))
+        own = [p for _, p in _own_named_parameters(module)]
+        self.params = sum(p.numel() for p in own)
+        self.trainable = any(p.requires_grad for p in own)
         self.weights = _weight_params(module)
         self.selected = selected
         self.keys = {}
@@ -545,7 +569,8 @@ class Recorder:
             layer.activation = self._activation_of.get(id(module), "linear")
             layer.training = self._modes.get(id(module), module.training)
             if optimized is not None and layer.trainable:
-                layer.in_optimizer = any(id(p) in optimized for p in module.parameters(False))
+                layer.in_optimizer = any(id(p) in optimized
+                                         for _, p in _own_named_parameters(module))
             layers.append(layer)
         self._layer_of = {id(layer.module): layer for layer in layers}
         self.layers = layers
