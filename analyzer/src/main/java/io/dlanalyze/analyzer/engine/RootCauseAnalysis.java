@@ -1486,9 +1486,13 @@ final class RootCauseAnalysis {
   }
 
   /**
-   * The symptom of a model-level cause read off a layer's finding: an oscillation when the loss
-   * swung (oscillating-loss at warning or more) or climbed away from its start (loss-divergence),
-   * since that is what the run shows as a whole; else the finding's own.
+   * The symptom of a model-level cause read off a layer's finding: what the run shows as a whole.
+   * An oscillation when the loss swung (oscillating-loss at warning or more) or climbed away from
+   * its start (loss-divergence); a model that stopped learning when the loss or the accuracy
+   * stalled (not-learning, not-converging or little-progress at warning or more); else the
+   * finding's own. The layer's finding is the mechanism, and the cause names it; a user meets the
+   * fault as a loss that swings or stalls ("the accuracy stays at 10%"), and that is how the bug
+   * reports of the corpus describe units killed by a learning rate too high.
    */
   private Symptom swingOr(Finding f) {
     boolean swung = !atLeastWarning(DetectorIds.OSCILLATING_LOSS).isEmpty();
@@ -1497,7 +1501,14 @@ final class RootCauseAnalysis {
       // the loss did.
       swung |= d.detector().equals(DetectorIds.LOSS_DIVERGENCE);
     }
-    return swung ? Symptom.OSCILLATION : f.symptom();
+    if (swung) {
+      return Symptom.OSCILLATION;
+    }
+    boolean stalled =
+        !atLeastWarning(DetectorIds.NOT_LEARNING).isEmpty()
+            || !atLeastWarning(DetectorIds.NOT_CONVERGING).isEmpty()
+            || !atLeastWarning(DetectorIds.LITTLE_PROGRESS).isEmpty();
+    return stalled ? Symptom.NOT_LEARNING : f.symptom();
   }
 
   /**

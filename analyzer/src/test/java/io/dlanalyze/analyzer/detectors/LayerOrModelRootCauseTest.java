@@ -70,12 +70,13 @@ class LayerOrModelRootCauseTest {
   }
 
   @Test
-  void unitsKilledByTraining_inARunWhoseLossDidNotSwing_keepTheirOwnSymptom() {
-    // The loss stays flat (no learning) instead of swinging: the dead units are the symptom.
+  void unitsKilledByTraining_inARunWhoseLossStalled_showAsNotLearning() {
+    // The loss stays flat instead of swinging: the run as a whole stopped learning; the dead
+    // units are the mechanism, named in the cause.
     RootCause root = rootCause(dying(1, 0.5, 60, step -> Stats.scalar(1.0)));
 
     assertThat(root.scope()).isEqualTo(RootCause.MODEL);
-    assertThat(root.symptom()).isEqualTo("dead_or_zero");
+    assertThat(root.symptom()).isEqualTo("not_learning");
     assertThat(root.cause()).startsWith("Units killed by training: the ReLU units of fc2");
   }
 
