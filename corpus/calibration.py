@@ -1745,6 +1745,42 @@ def space_pt_wnorm_friedman(rng):
     return Config(args, "regression", "regression")
 
 
+def space_pt_handrolled_moons(rng):
+    data = rng.choice(["moons", "circles"])
+    act = rng.choice(["relu", "tanh"])
+    bs = rng.choice([16, 32, 64])
+    lr = log_uniform(rng, *{"relu": (0.05, 0.2), "tanh": (0.1, 0.4)}[act])
+    args = ["--data", data, "--act", act, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--width", str(rng.choice([16, 32]))]
+    # 640 training points; the update is written by hand (p -= lr * p.grad)
+    args += ["--epochs", str(epochs_for(rng, 640, bs, steps=(150, 600), lo=12, hi=25)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "mlp", classes=2)
+
+
+def space_pt_ctc_digits_gru(rng):
+    bs = rng.choice([16, 32, 64])
+    lr = log_uniform(rng, *{16: (5e-3, 1e-2), 32: (8e-3, 2e-2), 64: (1e-2, 2e-2)}[bs])
+    args = ["--lr", fmt(lr), "--batch-size", str(bs), "--hidden", str(rng.choice([32, 48])),
+            "--clip", rng.choice(["1", "5"])]
+    # 1000 training utterances
+    args += ["--epochs", str(epochs_for(rng, 1000, bs, steps=(250, 600), lo=8, hi=10)),
+             "--seed", str(rng.randrange(10))]
+    # the accuracy is the exact transcription of a 2- to 4-digit string: chance about 0
+    return Config(args, "classification", "gru", classes=11)
+
+
+def space_pt_triplet_digits(rng):
+    bs = rng.choice([32, 64])
+    args = ["--lr", fmt(log_uniform(rng, 0.03, 0.1)), "--batch-size", str(bs),
+            "--width", str(rng.choice([32, 64])), "--act", rng.choice(["relu", "elu"])]
+    # 1437 training digits
+    args += ["--epochs", str(epochs_for(rng, 1437, bs, steps=(120, 300), lo=5, hi=6)),
+             "--seed", str(rng.randrange(10))]
+    # the training accuracy is that of triplets judged by their distances: chance 0.5
+    return Config(args, "classification", "mlp", classes=2)
+
+
 def space_pt_digits_splitset(rng):
     bs = rng.choice([16, 32, 64])
     lr = log_uniform(rng, *{16: (0.015, 0.03), 32: (0.04, 0.1), 64: (0.08, 0.12)}[bs])
@@ -1829,6 +1865,9 @@ SPACES = {
     "pt_coral_wine": space_pt_coral_wine,
     "pt_dcn_ctr": space_pt_dcn_ctr,
     "pt_wnorm_friedman": space_pt_wnorm_friedman,
+    "pt_handrolled_moons": space_pt_handrolled_moons,
+    "pt_ctc_digits_gru": space_pt_ctc_digits_gru,
+    "pt_triplet_digits": space_pt_triplet_digits,
     "pt_digits_splitset": space_pt_digits_splitset,
     "pt_pretrain_finetune": space_pt_pretrain_finetune,
     "pt_cnn": space_pt_cnn,

@@ -846,3 +846,50 @@ def test_parametrizedLayer_isTheLayerTheUserWrote_withItsOriginalsAsWeights(tmp_
     last = _rows(rows, "weight", "sequential.0")[3]
     assert last["l2_norm"] == pytest.approx(flat.norm().item(), rel=1e-9)
     assert _rows(rows, "gradient", "sequential.0")
+
+
+class HandWrittenUpdateTest(StatsCase):
+    """A loop without an optimizer (``p -= lr * p.grad``) states its learning rate itself."""
+
+    def _run(self, tmp, **options):
+        torch.manual_seed(0)
+        model = Mlp()
+        x, y = make_data(8)
+        path = os.path.join(tmp, "run.csv")
+        lr = 0.05
+        with dltrace.attach(model, path, **options) as rec:
+            for step in range(3):
+                loss = nn.functional.cross_entropy(model(x), y)
+                loss.backward()
+                with torch.no_grad():
+                    for p in model.parameters():
+                        p -= lr * p.grad
+                        p.grad = None
+                if step == 1 and "learning_rate" in options:
+                    lr = 0.025
+                    rec.learning_rate = lr
+                rec.step(loss)
+        return read_trace(path)
+
+    def test_learningRateOption_metadataAndRowsOfEveryStep(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            rows, meta = self._run(tmp, learning_rate=0.05)
+        self.assertEqual(meta["dltrace.learning_rate"], "0.05")
+        self.assertNotIn("dltrace.optimizer", meta)
+        rates = [(int(r["step"]), float(r["mean"])) for r in rows
+                 if r["phase"] == "learning_rate"]
+        self.assertEqual(rates, [(0, 0.05), (1, 0.025), (2, 0.025)])
+
+    def test_noOptimizerNoLearningRate_noRateRecorded(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            rows, meta = self._run(tmp)
+        self.assertNotIn("dltrace.learning_rate", meta)
+        self.assertFalse([r for r in rows if r["phase"] == "learning_rate"])
+
+    def test_learningRateWithOptimizer_refused(self):
+        model = Mlp()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        with tempfile.TemporaryDirectory() as tmp:
+            with self.assertRaises(ValueError):
+                dltrace.attach(model, os.path.join(tmp, "run.csv"), optimizer=opt,
+                               learning_rate=0.1)

@@ -302,7 +302,7 @@ class Recorder:
                  run_id=None, model_name=None, batch_size=None, steps_per_epoch=None,
                  num_classes=None, flush_every=50, record_inputs=True, activations=None,
                  every=1, phases=None, layers=None, stop_file=None, on_stop="exit",
-                 scaler=None):
+                 scaler=None, learning_rate=None):
         if not isinstance(model, nn.Module):
             raise TypeError("model must be a torch.nn.Module, got %s" % type(model).__name__)
         if flush_every < 1:
@@ -325,6 +325,12 @@ class Recorder:
         self.optimizers = _optimizers(optimizer)
         # The first optimizer: its learning rate, weight decay and momentum are recorded.
         self.optimizer = self.optimizers[0] if self.optimizers else None
+        # A loop without an optimizer (``p -= lr * p.grad``) states its learning rate here;
+        # an optimizer's own rate wins. Set the attribute to record a changed rate.
+        if learning_rate is not None and self.optimizer is not None:
+            raise ValueError("learning_rate is for a loop without an optimizer; the "
+                             "optimizer's param_groups give it otherwise")
+        self.learning_rate = None if learning_rate is None else float(learning_rate)
         self.task = task
         self.loss_name = loss_name
         self.run_id = run_id if run_id is not None else os.path.splitext(
@@ -607,6 +613,8 @@ class Recorder:
         if self.optimizer is not None:
             meta["dltrace.optimizer"] = "+".join(type(o).__name__ for o in self.optimizers)
             meta["dltrace.learning_rate"] = repr(float(self.optimizer.param_groups[0]["lr"]))
+        elif self.learning_rate is not None:
+            meta["dltrace.learning_rate"] = repr(float(self.learning_rate))
         if self.batch_size is not None:
             meta["dltrace.batch_size"] = str(int(self.batch_size))
         if self.task is not None:
@@ -706,6 +714,8 @@ class Recorder:
                         data.vector(layer.key("weight"), keep_flat(layer.weights))
         if self.optimizer is not None and sel.wants("learning_rate"):
             data.scalar(_model_key("learning_rate"), float(self.optimizer.param_groups[0]["lr"]))
+        elif self.learning_rate is not None and sel.wants("learning_rate"):
+            data.scalar(_model_key("learning_rate"), float(self.learning_rate))
         if val_loss is not None and sel.wants("val_loss"):
             data.scalar(_model_key("val_loss"), val_loss)
         if val_accuracy is not None and sel.wants("val_accuracy"):
@@ -872,6 +882,8 @@ def attach(model, path, optimizer=None, task=None, loss_name=None, **options):
     :class:`dltrace.TrainingStopped`, a ``SystemExit`` with status 0; "flag": ``step()``
     returns True and records nothing more, the loop decides), scaler (the
     ``torch.amp.GradScaler`` of a mixed-precision loop: the output gradients are recorded
-    unscaled, see :class:`Recorder`).
+    unscaled, see :class:`Recorder`), learning_rate (the rate of a loop without an optimizer,
+    ``p -= lr * p.grad``: the ``dltrace.learning_rate`` metadata and per-step rows; set
+    ``rec.learning_rate`` when it changes).
     """
     return Recorder(model, path, optimizer=optimizer, task=task, loss_name=loss_name, **options)
