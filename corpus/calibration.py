@@ -1415,6 +1415,39 @@ def space_keras_avg_ensemble(rng):
     return Config(args, "classification", "mlp", classes=4)
 
 
+def space_keras_gn_cosine_digits(rng):
+    bs = rng.choice([16, 32, 64])
+    args = ["--peak", fmt(log_uniform(rng, 3e-3, 2e-2)), "--batch-size", str(bs),
+            "--filters", str(rng.choice([6, 8, 12])), "--warmup", str(rng.choice([10, 20, 40]))]
+    # 720 training images
+    args += ["--epochs", str(epochs_for(rng, 720, bs, steps=(120, 300), lo=6, hi=10)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=10)
+
+
+def space_keras_addition_rnn(rng):
+    opt = rng.choice(["adam", "rmsprop"])
+    bs = rng.choice([32, 64])
+    lr = log_uniform(rng, *{"adam": (5e-3, 1.5e-2), "rmsprop": (3e-3, 8e-3)}[opt])
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--hidden", str(rng.choice([48, 64]))]
+    # 1350 training questions
+    args += ["--epochs", str(epochs_for(rng, 1350, bs, steps=(250, 450), lo=8, hi=12)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "lstm", classes=12)
+
+
+def space_keras_distiller(rng):
+    bs = rng.choice([32, 64])
+    args = ["--lr", fmt(log_uniform(rng, 0.02, 0.06)), "--batch-size", str(bs),
+            "--width", str(rng.choice([16, 24, 32])),
+            "--alpha", str(rng.choice([0.3, 0.5])), "--temperature", str(rng.choice([2, 4]))]
+    # 1120 training rows
+    args += ["--epochs", str(epochs_for(rng, 1120, bs, steps=(200, 400), lo=8, hi=12)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "mlp", classes=4)
+
+
 def space_keras_densenet_digits(rng):
     bs = rng.choice([48, 64])
     args = ["--lr", fmt(log_uniform(rng, 0.03, 0.1)), "--batch-size", str(bs),
@@ -1824,6 +1857,9 @@ SPACES = {
     "keras_conv_lstm_batches": space_keras_conv_lstm_batches,
     "keras_stateful_gru": space_keras_stateful_gru,
     "keras_avg_ensemble": space_keras_avg_ensemble,
+    "keras_gn_cosine_digits": space_keras_gn_cosine_digits,
+    "keras_addition_rnn": space_keras_addition_rnn,
+    "keras_distiller": space_keras_distiller,
     "keras_diabetes_logcosh": space_keras_diabetes_logcosh,
     "keras_fasttext_topics": space_keras_fasttext_topics,
     "keras_focal_fraud": space_keras_focal_fraud,
