@@ -49,10 +49,14 @@ import org.jspecify.annotations.Nullable;
  * best block on noise alone (mixup, a loss near 0), a warm restart lifts it for a while, and a loss
  * that climbs away for real is loss-divergence's (against its start). A block 10% over the best
  * marks a stall that is not converged as rising. Once the loss is NaN/Inf, numerical-error owns the
- * run and this check stops. Accuracy: {@code window} batches in a row with accuracy exactly 0.
- * DeepLocalize's "model does not learn" is 5 exactly equal values
- * (docs/references.md#deeplocalize-mdl); the direction-aware block test follows TheDeepChecker's
- * loss non-decreasing check (#thedeepchecker) and AUTOTRAINER's not-converge gate (#autotrainer).
+ * run and this check stops. Accuracy: {@code window} batches in a row with accuracy exactly 0, in a
+ * run whose accuracy did not recover: at least half of its last {@code window} batches still at
+ * exactly 0. A strict metric (the exact match of a decoded sequence) stays at 0 for the first
+ * epochs of a healthy run, while the model learns to emit more than blanks, and then climbs; like a
+ * stall of the loss, only a state that lasts to the end of the run is a fault. DeepLocalize's
+ * "model does not learn" is 5 exactly equal values (docs/references.md#deeplocalize-mdl); the
+ * direction-aware block test follows TheDeepChecker's loss non-decreasing check (#thedeepchecker)
+ * and AUTOTRAINER's not-converge gate (#autotrainer).
  */
 @DetectorSpec(
     id = DetectorIds.NOT_LEARNING,
@@ -100,6 +104,12 @@ public final class NotLearningDetector implements Detector {
   /** Batches in a row with accuracy exactly 0. */
   private Run zeroAccuracy;
 
+  /** Whether each of the last {@code window} accuracies was exactly 0 (a ring), and how many. */
+  private boolean[] lastZero;
+
+  private int lastAccuracies;
+  private int lastZeros;
+
   /** Batches past the window in later runs of zero accuracy, and the last of them. */
   private long laterSteps;
 
@@ -112,6 +122,7 @@ public final class NotLearningDetector implements Detector {
     patience = context.options().getInt(Thresholds.PATIENCE);
     convergedDrop = context.options().get(Thresholds.CONVERGED_DROP);
     zeroAccuracy = new Run(window, Run.Policy.FIRST);
+    lastZero = new boolean[window];
   }
 
   @Override
@@ -233,6 +244,14 @@ public final class NotLearningDetector implements Detector {
   }
 
   private void observeAccuracy(long step, double accuracy) {
+    int slot = lastAccuracies++ % window;
+    if (lastAccuracies > window && lastZero[slot]) {
+      lastZeros--;
+    }
+    lastZero[slot] = accuracy == 0;
+    if (lastZero[slot]) {
+      lastZeros++;
+    }
     if (!zeroAccuracy.observe(step, accuracy == 0)
         && zeroAccuracy.qualified()
         && zeroAccuracy.length() > window) {
@@ -241,21 +260,9 @@ public final class NotLearningDetector implements Detector {
     }
   }
 
-  /** A loss stall is final only at the end of the run, so only the accuracy check stops early. */
-  @Override
-  public boolean fired() {
-    return zeroAccuracy.qualified();
-  }
-
-  /** The accuracy's zero run is final once it qualified; a loss stall only at the end. */
-  @Override
-  public int conclusive() {
-    return zeroAccuracy.qualified() ? 1 : 0;
-  }
-
-  @Override
-  public List<Finding> conclusiveFindings(AnalysisContext context) {
-    return zeroAccuracy.qualified() ? List.of(accuracyFinding()) : List.of();
+  /** True while the accuracy is at 0 for good so far: a zero run that qualified, not recovered. */
+  private boolean zeroForGood() {
+    return zeroAccuracy.qualified() && 2 * lastZeros >= Math.min(lastAccuracies, window);
   }
 
   @Override
@@ -273,7 +280,7 @@ public final class NotLearningDetector implements Detector {
               .message(stall.message())
               .build());
     }
-    if (zeroAccuracy.qualified()) {
+    if (zeroForGood()) {
       result.add(accuracyFinding());
     }
     return result;

@@ -188,6 +188,33 @@ class NotLearningDetectorTest {
   }
 
   @Test
+  void accuracyAtZeroForTheFirstEpochsThenClimbing_isAStrictMetricStartingSlow_notReported() {
+    // An exact-match accuracy of decoded sequences: 0 for 80 batches while the loss falls, then
+    // climbing to 0.8 (a healthy CTC run of the corpus does this).
+    MemoryTrace.Builder b = MemoryTrace.builder();
+    for (long s = 0; s < 200; s++) {
+      b.model(s, Phase.LOSS, 20.0 * Math.exp(-s / 30.0) + 0.1);
+      b.model(s, Phase.ACCURACY, s < 80 ? 0.0 : Math.min(0.8, (s - 79) / 50.0));
+    }
+
+    assertThat(analyze(b.build(), only(ID)).findings()).isEmpty();
+  }
+
+  @Test
+  void accuracyAtZeroWithOnlyAFlickerAtTheEnd_isStillReported() {
+    // Fewer than half of the last 50 batches above 0: the accuracy did not recover.
+    MemoryTrace.Builder b = MemoryTrace.builder();
+    for (long s = 0; s < 200; s++) {
+      b.model(s, Phase.LOSS, 2.0 - 5e-3 * s);
+      b.model(s, Phase.ACCURACY, s >= 150 && s % 3 == 0 ? 0.05 : 0.0);
+    }
+
+    Finding finding = analyze(b.build(), only(ID)).findings().get(0);
+    assertThat(finding.phase()).isEqualTo(Phase.ACCURACY);
+    assertThat(finding.firstStep()).isEqualTo(0);
+  }
+
+  @Test
   void doesNotFire_onNanLoss_numericalErrorOwnsIt() {
     assertThat(analyze(trace(Fault.nan(3, 420)), only(ID)).findings()).isEmpty();
   }
