@@ -273,6 +273,32 @@ def test_metadata_lossLogitsOptimizerFansRegularizerAndFrozenNormalization(tmp_p
     assert "training" not in layers["h"]
 
 
+def test_metadata_timeDistributedDense_hasTheWrappedLayersActivation(tmp_path):
+    # The Keras "addition RNN" example's head: a softmax over the characters at every step.
+    keras.utils.set_random_seed(7)
+    model = keras.Sequential([
+        keras.Input((5, 4)),
+        L.Bidirectional(L.LSTM(6, return_sequences=True), name="bi"),
+        L.TimeDistributed(L.Dense(3, activation="relu"), name="per_step"),
+        L.TimeDistributed(L.Dense(3, activation="softmax"), name="char_out")])
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy")
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(16, 5, 4)).astype("float32")
+    y = np.eye(3, dtype="float32")[rng.integers(0, 3, (16, 5))]
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0,
+              callbacks=[Recorder(tmp_path / "run.arrows")])
+    rows, meta = read_arrow_trace(tmp_path / "run.arrows")
+    layers = {l["name"]: l for l in json.loads(meta["dltrace.layers"])}
+    assert layers["char_out"]["type"] == "TimeDistributed"
+    assert layers["char_out"]["activation"] == "softmax"
+    assert layers["per_step"]["activation"] == "relu"
+    # An RNN applies its activations inside: nothing to name on its output.
+    assert layers["bi/forward_lstm"]["activation"] == "linear"
+    # The wrapper's rows are its output: probabilities that sum to 1 over the 3 characters.
+    out = find(rows, 0, "char_out", "activation")
+    assert out["mean"] == pytest.approx(1 / 3, abs=1e-6)
+
+
 def test_accuracy_oneSigmoidUnitWithIntegerLabels_isThresholdedAgreement(tmp_path):
     keras.utils.set_random_seed(6)
     model = keras.Sequential([keras.Input((8,)), L.Dense(1, activation="sigmoid", name="out")])

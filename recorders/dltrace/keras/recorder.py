@@ -125,6 +125,13 @@ class _TraceLayer:
                       and not isinstance(layer, _NO_FUSED)
                       and _activation_name(layer.activation) != "linear")
         self.activation = _activation_name(layer.activation) if self.fused else "linear"
+        # A wrapper applying one layer at every time step (TimeDistributed(Dense(12,
+        # activation="softmax"))) outputs what the wrapped layer outputs, activation included;
+        # a wrapped RNN (Bidirectional(LSTM)) applies its activations inside.
+        inner = getattr(layer, "layer", None) if isinstance(layer, keras.layers.Wrapper) else None
+        if (inner is not None and not isinstance(inner, keras.layers.RNN)
+                and callable(getattr(inner, "activation", None))):
+            self.activation = _activation_name(inner.activation)
         self.params = int(sum(int(np.prod(v.shape)) for v in variables))
         self.trainable = bool(layer.trainable) and any(v.trainable for v in variables)
         # A layer that is left trainable but has no trainable variable holds constants by
