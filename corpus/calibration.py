@@ -1448,6 +1448,41 @@ def space_keras_distiller(rng):
     return Config(args, "classification", "mlp", classes=4)
 
 
+def space_keras_msle_prices(rng):
+    bs = rng.choice([16, 32, 64])
+    args = ["--lr", fmt(log_uniform(rng, 0.05, 0.2)), "--batch-size", str(bs),
+            "--momentum", rng.choice(["0.8", "0.9"]), "--width", str(rng.choice([16, 24, 32, 48])),
+            "--decay", rng.choice(["0.8", "0.9"])]
+    # 512 training listings (validation_split=0.2 of 640)
+    args += ["--epochs", str(epochs_for(rng, 512, bs, steps=(120, 400), lo=12, hi=14)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "regression")
+
+
+def space_keras_multilabel_auc(rng):
+    bs = rng.choice([16, 32, 64])
+    args = ["--lr", fmt(log_uniform(rng, 1e-3, 5e-3)), "--batch-size", str(bs),
+            "--width", str(rng.choice([24, 32, 48])), "--dropout", rng.choice(["0.1", "0.2"]),
+            "--patience", rng.choice(["1", "2"])]
+    # 640 training documents
+    args += ["--epochs", str(epochs_for(rng, 640, bs, steps=(120, 400), lo=10, hi=12)),
+             "--seed", str(rng.randrange(10))]
+    # the accuracy is the binary accuracy over five tags: predicting no tag is right on about
+    # 60% of the (document, tag) decisions, the chance level here
+    return Config(args, "classification", "mlp", chance=0.6)
+
+
+def space_keras_maxnorm_digits(rng):
+    bs = rng.choice([16, 32, 64])
+    args = ["--set", "lr=" + fmt(log_uniform(rng, 5e-4, 2e-3)), "--set", "batch_size=%d" % bs,
+            "--set", "filters=%d" % rng.choice([6, 8, 12]),
+            "--set", "spatial_dropout=" + rng.choice(["0.1", "0.2"])]
+    # 800 training images
+    args += ["--set", "epochs=%d" % epochs_for(rng, 800, bs, steps=(150, 350), lo=7, hi=10),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=10)
+
+
 def space_keras_densenet_digits(rng):
     bs = rng.choice([48, 64])
     args = ["--lr", fmt(log_uniform(rng, 0.03, 0.1)), "--batch-size", str(bs),
@@ -1860,6 +1895,9 @@ SPACES = {
     "keras_gn_cosine_digits": space_keras_gn_cosine_digits,
     "keras_addition_rnn": space_keras_addition_rnn,
     "keras_distiller": space_keras_distiller,
+    "keras_msle_prices": space_keras_msle_prices,
+    "keras_multilabel_auc": space_keras_multilabel_auc,
+    "keras_maxnorm_digits": space_keras_maxnorm_digits,
     "keras_diabetes_logcosh": space_keras_diabetes_logcosh,
     "keras_fasttext_topics": space_keras_fasttext_topics,
     "keras_focal_fraud": space_keras_focal_fraud,
