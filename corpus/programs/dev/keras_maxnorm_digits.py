@@ -104,7 +104,7 @@ CASES = [
      "origin": "Humbatova et al. 2020: wrong learning rate (schedule); DeepFD fault type: "
                "learning rate too low",
      "bug": "PiecewiseConstantDecay(boundaries=[5, 7], ...) with the boundaries in epochs, "
-            "though the schedule counts steps (25 a epoch): RMSprop's learning rate is 1e-5 "
+            "though the schedule counts steps (25 an epoch): RMSprop's learning rate is 1e-5 "
             "from step 8 on; in 8 epochs the loss falls only from 2.221 to 1.860, accuracy "
             "0.571 (validation 0.635), where the twin ends at loss 0.040, validation accuracy "
             "0.980",
