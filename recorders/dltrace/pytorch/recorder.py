@@ -91,6 +91,22 @@ def _weight_params(module):
     return weights if weights else [p for _, p in named]
 
 
+def _as_computed(module, weights):
+    """The weights as the layer computes with them. A weight pruned with
+    ``torch.nn.utils.prune`` is kept as the parameter ``<name>_orig`` beside a ``<name>_mask``
+    buffer, and the layer uses their product (the pruned entries are zeros); the mask is
+    looked up at every step, since each pruning call replaces it."""
+    masks = {}
+    for name, p in module._parameters.items():
+        if p is not None and name.endswith("_orig"):
+            mask = module._buffers.get(name[:-len("_orig")] + "_mask")
+            if mask is not None:
+                masks[id(p)] = mask
+    if not masks:
+        return weights
+    return [p.detach() * masks[id(p)] if id(p) in masks else p for p in weights]
+
+
 def _optimizers(optimizer):
     """``optimizer=`` as a list: None, one optimizer, or a list or tuple of them."""
     if optimizer is None:
@@ -711,7 +727,8 @@ class Recorder:
             if sel.wants("weight"):
                 for layer in self.layers:
                     if layer.selected:
-                        data.vector(layer.key("weight"), keep_flat(layer.weights))
+                        data.vector(layer.key("weight"),
+                                    keep_flat(_as_computed(layer.module, layer.weights)))
         if self.optimizer is not None and sel.wants("learning_rate"):
             data.scalar(_model_key("learning_rate"), float(self.optimizer.param_groups[0]["lr"]))
         elif self.learning_rate is not None and sel.wants("learning_rate"):
