@@ -1838,6 +1838,39 @@ def space_pt_ctc_digits_gru(rng):
     return Config(args, "classification", "gru", classes=11)
 
 
+def space_pt_ddpm_swissroll(rng):
+    bs = rng.choice([32, 64, 128])
+    lr = log_uniform(rng, *{32: (1e-3, 2e-3), 64: (1.5e-3, 4e-3), 128: (2e-3, 4e-3)}[bs])
+    args = ["--lr", fmt(lr), "--batch-size", str(bs), "--width", str(rng.choice([32, 64])),
+            "--timesteps", str(rng.choice([40, 50])),
+            "--weight-decay", rng.choice(["1e-4", "1e-4", "0.01"])]
+    # 1200 training points; the loss is the MSE of the predicted noise (1.0: predicting zero)
+    args += ["--epochs", str(epochs_for(rng, 1200, bs, steps=(200, 600), lo=15, hi=25)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "mlp")
+
+
+def space_pt_prune_digits(rng):
+    bs = rng.choice([32, 64])
+    lr = log_uniform(rng, *{32: (0.03, 0.07), 64: (0.05, 0.1)}[bs])
+    args = ["--lr", fmt(lr), "--batch-size", str(bs), "--width", str(rng.choice([64, 96])),
+            "--prune-rate", rng.choice(["0.1", "0.15"]),
+            "--milestones", rng.choice(["6,10", "4,8"]), "--gamma", rng.choice(["0.3", "0.5"])]
+    # 1437 training digits, pruned after every epoch
+    args += ["--epochs", "12", "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "mlp", classes=10)
+
+
+def space_pt_simclr_digits(rng):
+    bs = rng.choice([64, 128])
+    lr = log_uniform(rng, 2e-3, 5e-3)
+    args = ["--lr", fmt(lr), "--batch-size", str(bs), "--width", str(rng.choice([64, 96]))]
+    # 1437 training digits, the last partial batch dropped
+    args += ["--epochs", "15", "--seed", str(rng.randrange(10))]
+    # the training accuracy is that of finding a view's partner among the 2 bs - 1 others
+    return Config(args, "classification", "cnn", chance=1.0 / (2 * bs - 1))
+
+
 def space_pt_triplet_digits(rng):
     bs = rng.choice([32, 64])
     args = ["--lr", fmt(log_uniform(rng, 0.03, 0.1)), "--batch-size", str(bs),
@@ -1942,6 +1975,9 @@ SPACES = {
     "pt_handrolled_moons": space_pt_handrolled_moons,
     "pt_ctc_digits_gru": space_pt_ctc_digits_gru,
     "pt_triplet_digits": space_pt_triplet_digits,
+    "pt_ddpm_swissroll": space_pt_ddpm_swissroll,
+    "pt_prune_digits": space_pt_prune_digits,
+    "pt_simclr_digits": space_pt_simclr_digits,
     "pt_digits_splitset": space_pt_digits_splitset,
     "pt_pretrain_finetune": space_pt_pretrain_finetune,
     "pt_cnn": space_pt_cnn,
