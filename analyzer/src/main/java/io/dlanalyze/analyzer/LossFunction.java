@@ -60,6 +60,22 @@ public enum LossFunction {
     return this == SQUARED_ERROR || this == ABSOLUTE_ERROR;
   }
 
+  /**
+   * True for a contrastive cross-entropy over similarities (NT-Xent of SimCLR, InfoNCE, supervised
+   * contrastive; {@code dltrace.loss} as the program names it): a softmax over cosine similarities
+   * divided by a temperature, whose logits are bounded by 1/temperature, so its floor, about log(1
+   * + (2N - 2) e^(-1/temperature)) for 2N views whose negatives end near orthogonal, sits far above
+   * 0 (3.6 against a start of log 255 = 5.5 for a batch of 128 at temperature 0.5). How far a
+   * healthy run can fall depends on the batch and the temperature, not on whether it learns.
+   */
+  public static boolean similarityCrossEntropy(TraceMetadata metadata) {
+    String n = metadata.loss().orElse("").toLowerCase(ROOT).replaceAll("[^a-z0-9]", "");
+    return n.contains("ntxent")
+        || n.contains("infonce")
+        || n.contains("supcon")
+        || n.contains("supervisedcontrastive");
+  }
+
   /** The kind of a run's loss, from its metadata. */
   public static LossFunction of(TraceMetadata metadata) {
     String name = metadata.loss().orElse(null);

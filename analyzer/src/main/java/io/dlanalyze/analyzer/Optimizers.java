@@ -88,6 +88,20 @@ public final class Optimizers {
         || optimizer.contains("lion");
   }
 
+  /**
+   * How many learning rates an adaptive optimizer's step per parameter is: 1/(1 - momentum) for
+   * RMSprop with momentum (PyTorch's and Keras' {@code RMSprop(momentum=...)} keep a velocity of
+   * the normalized gradients, so a steady direction moves each parameter by lr / (1 - momentum) per
+   * step), else 1. Adam's first moment is an average, not a sum, and needs no factor.
+   */
+  public static double adaptiveStepScale(TraceMetadata metadata) {
+    if (!first(metadata).contains("rmsprop")) {
+      return 1;
+    }
+    double momentum = metadata.momentum().orElse(0);
+    return momentum > 0 && momentum < 1 ? 1 / (1 - momentum) : 1;
+  }
+
   /** The family whose learning-rate bound applies to the run's optimizer. */
   public static RateFamily rateFamily(TraceMetadata metadata) {
     String optimizer = first(metadata);

@@ -361,7 +361,7 @@ public final class Thresholds {
   public static final Threshold LR_COLLAPSE_SHARE =
       Threshold.real(
           "lr-collapse-share",
-          0.5,
+          0.6,
           0,
           1,
           "Share of the run's steps with a learning rate at or below 1/100 of its peak, at or above"

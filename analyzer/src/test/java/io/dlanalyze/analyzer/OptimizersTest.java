@@ -1,6 +1,7 @@
 package io.dlanalyze.analyzer;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 
 import io.dlanalyze.trace.TraceMetadata;
 import java.util.Map;
@@ -20,6 +21,19 @@ class OptimizersTest {
         }) {
       assertThat(Optimizers.adaptive(optimizer(name))).as(name).isTrue();
     }
+  }
+
+  @Test
+  void adaptiveStepScale_rmspropWithMomentumMovesByLrOverOneMinusMomentum() {
+    TraceMetadata rmsprop =
+        TraceMetadata.of(Map.of(TraceMetadata.OPTIMIZER, "RMSprop", TraceMetadata.MOMENTUM, "0.9"));
+    TraceMetadata adam =
+        TraceMetadata.of(Map.of(TraceMetadata.OPTIMIZER, "Adam", TraceMetadata.MOMENTUM, "0.9"));
+
+    assertThat(Optimizers.adaptiveStepScale(rmsprop)).isCloseTo(10.0, within(1e-9));
+    assertThat(Optimizers.adaptiveStepScale(optimizer("RMSprop"))).isEqualTo(1.0);
+    // Adam's first moment is an average of the gradients, not a velocity.
+    assertThat(Optimizers.adaptiveStepScale(adam)).isEqualTo(1.0);
   }
 
   @Test

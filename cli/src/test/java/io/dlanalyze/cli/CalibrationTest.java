@@ -260,7 +260,9 @@ class CalibrationTest {
           collapsedShare(rates),
           batchDispersion(
               accuracies.values(), accuracyEpochs.values(), metadata.batchSize().orElse(0)),
-          progress(losses.values(), loss, classes, weighted),
+          LossFunction.similarityCrossEntropy(metadata)
+              ? Double.NaN
+              : progress(losses.values(), loss, classes, weighted),
           weightShrink(withoutNormalizationInputs(weightNorms, normalization, metadata)));
     }
   }

@@ -54,13 +54,14 @@ import org.jspecify.annotations.Nullable;
  * ||weight||}. Adam, RMSprop and their kin divide each gradient by its running magnitude, so each
  * parameter moves by about {@code lr} whatever the gradient's size (Kingma and Ba 2015, section
  * 2.1: the step is bounded by about the learning rate); their rate is {@code lr / rms(weight)},
- * with {@code rms(weight) = ||weight|| / sqrt(numel)}. The lower end here is DeepDiagnosis' 1e-5: a
- * converged healthy sample run (exploding-gradient-fixed) sits at 3.5e-5, below TheDeepChecker's
- * 1e-4. The learning rate comes from the {@code learning_rate} phase of the step, else {@code
- * dltrace.learning_rate}; with neither the detector stays silent. Adagrad's step shrinks as its
- * squared gradients pile up, and Adadelta's rate is a multiplier: for them {@code lr x ||grad|| /
- * ||weight||} is kept, as an indication only. A non-finite loss belongs to numerical-error and
- * exploding-gradient, so then only info is given.
+ * with {@code rms(weight) = ||weight|| / sqrt(numel)}, and RMSprop with momentum, which sums its
+ * normalized steps in a velocity, moves by {@code lr / (1 - momentum)}. The lower end here is
+ * DeepDiagnosis' 1e-5: a converged healthy sample run (exploding-gradient-fixed) sits at 3.5e-5,
+ * below TheDeepChecker's 1e-4. The learning rate comes from the {@code learning_rate} phase of the
+ * step, else {@code dltrace.learning_rate}; with neither the detector stays silent. Adagrad's step
+ * shrinks as its squared gradients pile up, and Adadelta's rate is a multiplier: for them {@code lr
+ * x ||grad|| / ||weight||} is kept, as an indication only. A non-finite loss belongs to
+ * numerical-error and exploding-gradient, so then only info is given.
  *
  * <p>Blow-up rule: on the last step before the first NaN/Inf of a trainable layer's weight or
  * gradient (or of the loss), the largest rate over the layers reaching {@code update-blowup} (an
@@ -121,6 +122,9 @@ public final class EffectiveLearningRateDetector implements Detector {
   private double blowup;
   private boolean adaptive;
 
+  /** An adaptive optimizer's step per parameter in learning rates ({@link Optimizers}). */
+  private double stepScale = 1;
+
   /**
    * True for Adam, RMSprop and their kin, whose step is about lr per parameter: the rate is then lr
    * / rms(w). Adagrad's step shrinks as squared gradients pile up and Adadelta's rate is a
@@ -166,6 +170,7 @@ public final class EffectiveLearningRateDetector implements Detector {
     adaptiveLow = context.options().get(Thresholds.ADAPTIVE_STEP_LOW);
     adaptive = Optimizers.adaptive(context.metadata());
     perParameter = Optimizers.rateFamily(context.metadata()) == Optimizers.RateFamily.ADAPTIVE;
+    stepScale = Optimizers.adaptiveStepScale(context.metadata());
     OptionalDouble rate = context.metadata().learningRate();
     if (rate.isPresent()) {
       metadataRate = rate.getAsDouble();
@@ -208,10 +213,13 @@ public final class EffectiveLearningRateDetector implements Detector {
         state.band.interrupt();
         continue;
       }
-      // SGD moves the weights by lr x g; Adam, RMSprop and their kin by about lr per parameter,
-      // whatever the gradient's size, so their step relative to the weights is lr / rms(w).
+      // SGD moves the weights by lr x g; Adam, RMSprop and their kin by about lr per parameter
+      // (RMSprop with momentum lr / (1 - momentum)), whatever the gradient's size, so their step
+      // relative to the weights is lr / rms(w).
       double effective =
-          perParameter ? rate / GradientNorms.rms(step, layer, Phase.WEIGHT) : rate * g / w;
+          perParameter
+              ? rate * stepScale / GradientNorms.rms(step, layer, Phase.WEIGHT)
+              : rate * g / w;
       if (!Double.isFinite(effective)) {
         continue; // the weights' numel is not recorded
       }

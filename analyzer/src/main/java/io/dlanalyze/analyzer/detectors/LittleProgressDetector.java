@@ -14,6 +14,7 @@ import io.dlanalyze.analyzer.DetectorIds;
 import io.dlanalyze.analyzer.DetectorSpec;
 import io.dlanalyze.analyzer.Evidence;
 import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.LossFunction;
 import io.dlanalyze.analyzer.LossHistory;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.StepView;
@@ -38,6 +39,8 @@ import java.util.List;
  * every healthy dev run fell at least 27.6% below that start (docs/evaluation.md#calibration), and
  * a learning rate far too low, targets that do not match the inputs, or a schedule that never
  * raises the rate leave it within a few percent. Needs a loss per step and {@code window} of them.
+ * Not for a contrastive cross-entropy over similarities ({@link
+ * LossFunction#similarityCrossEntropy}), whose floor sits far above 0.
  */
 @DetectorSpec(
     id = DetectorIds.LITTLE_PROGRESS,
@@ -72,6 +75,9 @@ public final class LittleProgressDetector implements Detector {
     int blocks = loss.size() / block;
     if (loss.size() < window || blocks < 2 || !LossGate.perStep(context)) {
       return findings;
+    }
+    if (LossFunction.similarityCrossEntropy(context.metadata())) {
+      return findings; // its floor is far above 0: how far it falls says nothing on its own
     }
     double start = loss.firstBlockMean(block);
     double best = loss.bestBlockMean(block);

@@ -44,19 +44,21 @@ import org.jspecify.annotations.Nullable;
  * block that makes progress again ends it, and the check starts over (the analysis is offline, like
  * Keras EarlyStopping's patience and AUTOTRAINER's late loss-curve rules it judges the whole curve,
  * not its first few blocks). A flat loss that has already fallen by {@code converged-drop} or more
- * from the first block counts as converged and is not reported, whatever it does after: healthy
- * runs trained six times longer than the corpus' (corpus/longer_runs.py) went 13% to 27% over their
- * best block on noise alone (mixup, a loss near 0), a warm restart lifts it for a while, and a loss
- * that climbs away for real is loss-divergence's (against its start). A block 10% over the best
- * marks a stall that is not converged as rising. Once the loss is NaN/Inf, numerical-error owns the
- * run and this check stops. Accuracy: {@code window} batches in a row with accuracy exactly 0, in a
- * run whose accuracy did not recover: at least half of its last {@code window} batches still at
- * exactly 0. A strict metric (the exact match of a decoded sequence) stays at 0 for the first
- * epochs of a healthy run, while the model learns to emit more than blanks, and then climbs; like a
- * stall of the loss, only a state that lasts to the end of the run is a fault. DeepLocalize's
- * "model does not learn" is 5 exactly equal values (docs/references.md#deeplocalize-mdl); the
- * direction-aware block test follows TheDeepChecker's loss non-decreasing check (#thedeepchecker)
- * and AUTOTRAINER's not-converge gate (#autotrainer).
+ * from where it started (the first block's mean, or the mean of its first {@value #HEAD} losses
+ * when that is higher, for a classifier no higher than a uniform guess's loss) counts as converged
+ * and is not reported, whatever it does after: healthy runs trained six times longer than the
+ * corpus' (corpus/longer_runs.py) went 13% to 27% over their best block on noise alone (mixup, a
+ * loss near 0), a warm restart lifts it for a while, and a loss that climbs away for real is
+ * loss-divergence's (against its start). A block 10% over the best marks a stall that is not
+ * converged as rising. Once the loss is NaN/Inf, numerical-error owns the run and this check stops.
+ * Accuracy: {@code window} batches in a row with accuracy exactly 0, in a run whose accuracy did
+ * not recover: at least half of its last {@code window} batches still at exactly 0. A strict metric
+ * (the exact match of a decoded sequence) stays at 0 for the first epochs of a healthy run, while
+ * the model learns to emit more than blanks, and then climbs; like a stall of the loss, only a
+ * state that lasts to the end of the run is a fault. DeepLocalize's "model does not learn" is 5
+ * exactly equal values (docs/references.md#deeplocalize-mdl); the direction-aware block test
+ * follows TheDeepChecker's loss non-decreasing check (#thedeepchecker) and AUTOTRAINER's
+ * not-converge gate (#autotrainer).
  */
 @DetectorSpec(
     id = DetectorIds.NOT_LEARNING,
@@ -69,6 +71,9 @@ import org.jspecify.annotations.Nullable;
     thresholds = {"window", "min-improvement", "patience", "converged-drop"},
     columns = {Column.MEAN})
 public final class NotLearningDetector implements Detector {
+
+  /** How many first losses say where the loss started. */
+  private static final int HEAD = 10;
 
   /** A block this much above the best one means the loss is rising, not converged. */
   private static final double RISE = 0.1;
@@ -84,6 +89,14 @@ public final class NotLearningDetector implements Detector {
   private long blockStart;
   private long blocks;
   private double firstBlock;
+
+  /** The loss of a uniform guess, or 0 ({@link LossGate#uniformLoss}). */
+  private double uniform;
+
+  /** The first {@value #HEAD} losses: where the loss started, before the first block's fall. */
+  private double headSum;
+
+  private int headCount;
   private double best;
   private long bestStart;
   private long bestBlock;
@@ -121,6 +134,7 @@ public final class NotLearningDetector implements Detector {
     minImprovement = context.options().get(Thresholds.MIN_IMPROVEMENT);
     patience = context.options().getInt(Thresholds.PATIENCE);
     convergedDrop = context.options().get(Thresholds.CONVERGED_DROP);
+    uniform = LossGate.uniformLoss(context);
     zeroAccuracy = new Run(window, Run.Policy.FIRST);
     lastZero = new boolean[window];
   }
@@ -148,6 +162,10 @@ public final class NotLearningDetector implements Detector {
     }
     blockSum += loss;
     blockCount++;
+    if (headCount < HEAD) {
+      headSum += loss;
+      headCount++;
+    }
     if (stalled) {
       lossLastStep = step;
       lossSteps++;
@@ -186,7 +204,13 @@ public final class NotLearningDetector implements Detector {
     if (stalled || stale < patience || stale < patience * pace) {
       return;
     }
-    if (firstBlock - best >= convergedDrop * Math.abs(firstBlock)) {
+    // Where the loss started: the first block's mean, or the mean of its first losses when they
+    // were higher (a loss that falls fast averages its fall into the first block), for a
+    // classifier no higher than a uniform guess (falling from a confidently wrong start back to
+    // a uniform guess learns nothing).
+    double head = headSum / headCount;
+    double start = Math.max(firstBlock, uniform > 0 ? Math.min(head, uniform) : head);
+    if (start - best >= convergedDrop * Math.abs(start)) {
       // Converged: what it does from here is noise (mixup, warm restarts, a long plateau), or a
       // climb that loss-divergence judges against the start.
       return;

@@ -37,6 +37,18 @@ class LittleProgressDetectorTest {
   }
 
   @Test
+  void aContrastiveCrossEntropyOverSimilarities_isNotJudged_itsFloorIsFarAboveZero() {
+    // SimCLR's NT-Xent, batch 128 at temperature 0.5, starts at log 255 = 5.5 and cannot go far
+    // below 3.6: a 10% fall says nothing on its own; the same fall of a loss that can reach 0 is
+    // little progress.
+    LongFunction<Stats> loss = step -> Stats.scalar(5.5 - 0.55 * step / 300.0);
+    for (String name : new String[] {"nt_xent", "NTXentLoss", "InfoNCE", "SupConLoss"}) {
+      assertThat(findings(run(300, loss).meta(TraceMetadata.LOSS, name), ID)).as(name).isEmpty();
+    }
+    assertThat(findings(run(300, loss).meta(TraceMetadata.LOSS, "mse"), ID)).hasSize(1);
+  }
+
+  @Test
   void aLossThatFellByAThird_progressed() {
     assertThat(findings(run(300, step -> Stats.scalar(1.0 - 0.33 * step / 300.0)), ID)).isEmpty();
   }

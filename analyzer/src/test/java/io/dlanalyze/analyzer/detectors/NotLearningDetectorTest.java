@@ -10,6 +10,7 @@ import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.Symptom;
 import io.dlanalyze.trace.MemoryTrace;
 import io.dlanalyze.trace.Phase;
+import io.dlanalyze.trace.TraceMetadata;
 import io.dlanalyze.trace.synthetic.Fault;
 import io.dlanalyze.trace.synthetic.SyntheticTrace;
 import java.util.List;
@@ -212,6 +213,37 @@ class NotLearningDetectorTest {
     Finding finding = analyze(b.build(), only(ID)).findings().get(0);
     assertThat(finding.phase()).isEqualTo(Phase.ACCURACY);
     assertThat(finding.firstStep()).isEqualTo(0);
+  }
+
+  @Test
+  void aLossThatFellWithinItsFirstBlockThenSettled_isConverged_notStalled() {
+    // A diffusion model's noise-prediction loss: 1.0 at the start, 0.4 within 50 steps, then flat
+    // at its floor. The first block's mean (0.57) hides the fall; its first losses (0.85) do not.
+    MemoryTrace.Builder b = MemoryTrace.builder();
+    for (long s = 0; s < 400; s++) {
+      b.model(s, Phase.LOSS, 0.4 + 0.6 * Math.exp(-s / 15.0) + (s % 2 == 0 ? 0.01 : -0.01));
+    }
+
+    assertThat(analyze(b.build(), only(ID)).findings()).isEmpty();
+  }
+
+  @Test
+  void aClassifierFallingFromAConfidentlyWrongStartToAUniformGuess_isStillStalled() {
+    // Three classes: a first loss of 6 that falls to ln 3 within a few steps and stays there
+    // learned nothing; its first losses (2.3) count no higher than the uniform guess's (1.1).
+    MemoryTrace.Builder b =
+        MemoryTrace.builder()
+            .meta(TraceMetadata.FRAMEWORK, "pytorch")
+            .meta(TraceMetadata.LOSS, "CrossEntropyLoss")
+            .meta(TraceMetadata.NUM_CLASSES, "3");
+    for (long s = 0; s < 400; s++) {
+      b.model(s, Phase.LOSS, Math.log(3) + 5 * Math.exp(-s / 2.0) + (s % 2 == 0 ? 0.01 : -0.01));
+    }
+
+    assertThat(analyze(b.build(), only(ID)).findings())
+        .singleElement()
+        .extracting(Finding::phase)
+        .isEqualTo(Phase.LOSS);
   }
 
   @Test
