@@ -1871,6 +1871,39 @@ def space_pt_simclr_digits(rng):
     return Config(args, "classification", "cnn", chance=1.0 / (2 * bs - 1))
 
 
+def space_pt_pixshuf_sr(rng):
+    opt = rng.choice(["adam", "adam", "sgd"])
+    lr = log_uniform(rng, *{"adam": (1e-3, 3e-3), "sgd": (0.03, 0.06)}[opt])
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(rng.choice([16, 32, 64])),
+            "--width", str(rng.choice([16, 32, 48]))]
+    # 1437 training digits; the loss is the MSE of the 8x8 image restored from its 4x4 pool
+    args += ["--epochs", str(rng.choice([6, 8])), "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "cnn",
+                  baseline=("digits_autoencoder", {"variant": "scaled", "seed": int(args[-1])}))
+
+
+def space_pt_ckpt_resmlp(rng):
+    bs = rng.choice([32, 64])
+    lr = log_uniform(rng, *{32: (2e-3, 4e-3), 64: (3e-3, 5e-3)}[bs])
+    args = ["--lr", fmt(lr), "--batch-size", str(bs), "--width", str(rng.choice([24, 32, 48])),
+            "--blocks", str(rng.choice([4, 6, 8])),
+            "--weight-decay", rng.choice(["0.01", "0.05"])]
+    # 960 training rows of make_classification, 4 classes
+    args += ["--epochs", "8", "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "mlp", classes=4)
+
+
+def space_pt_distmult_kg(rng):
+    momentum = rng.choice(["0.9", "0.9", "0.5"])
+    lr = log_uniform(rng, *{"0.9": (0.5, 1.0), "0.5": (1.0, 2.0)}[momentum])
+    args = ["--lr", fmt(lr), "--momentum", momentum, "--batch-size", str(rng.choice([32, 64])),
+            "--dim", str(rng.choice([24, 32]))]
+    # 918 training triples among 120 entities
+    args += ["--epochs", "12", "--seed", str(rng.randrange(10))]
+    # the validation accuracy is filtered hits@10 over 120 entities
+    return Config(args, "classification", "mlp", chance=10.0 / 120)
+
+
 def space_pt_triplet_digits(rng):
     bs = rng.choice([32, 64])
     args = ["--lr", fmt(log_uniform(rng, 0.03, 0.1)), "--batch-size", str(bs),
@@ -1978,6 +2011,9 @@ SPACES = {
     "pt_ddpm_swissroll": space_pt_ddpm_swissroll,
     "pt_prune_digits": space_pt_prune_digits,
     "pt_simclr_digits": space_pt_simclr_digits,
+    "pt_pixshuf_sr": space_pt_pixshuf_sr,
+    "pt_ckpt_resmlp": space_pt_ckpt_resmlp,
+    "pt_distmult_kg": space_pt_distmult_kg,
     "pt_digits_splitset": space_pt_digits_splitset,
     "pt_pretrain_finetune": space_pt_pretrain_finetune,
     "pt_cnn": space_pt_cnn,
