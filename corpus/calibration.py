@@ -1861,6 +1861,38 @@ def space_pt_prune_digits(rng):
     return Config(args, "classification", "mlp", classes=10)
 
 
+def space_keras_char_lm_rmsprop(rng):
+    opt = rng.choice(["rmsprop", "rmsprop", "adam"])
+    bs = rng.choice([32, 64])
+    lr = log_uniform(rng, *{"rmsprop": (4e-3, 1.2e-2), "adam": (4e-3, 1e-2)}[opt])
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--hidden", str(rng.choice([48, 64]))]
+    # about 4200 training windows
+    args += ["--epochs", str(epochs_for(rng, 4200, bs, steps=(300, 450), lo=5, hi=6)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "lstm", classes=24)
+
+
+def space_keras_date_attention(rng):
+    bs = rng.choice([32, 64])
+    args = ["--lr", fmt(log_uniform(rng, 6e-3, 1.2e-2)), "--batch-size", str(bs),
+            "--hidden", str(rng.choice([32, 48, 64]))]
+    # 1700 training dates
+    args += ["--epochs", str(epochs_for(rng, 1700, bs, steps=(200, 350), lo=6, hi=8)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "lstm", classes=12)
+
+
+def space_keras_unet1d_denoise(rng):
+    bs = rng.choice([16, 32, 64])
+    args = ["--lr", fmt(log_uniform(rng, 2e-3, 5e-3)), "--batch-size", str(bs),
+            "--base", str(rng.choice([8, 12]))]
+    # 800 training recordings
+    args += ["--epochs", str(epochs_for(rng, 800, bs, steps=(100, 300), lo=6, hi=8)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "autoencoder")
+
+
 def space_pt_simclr_digits(rng):
     bs = rng.choice([64, 128])
     lr = log_uniform(rng, 2e-3, 5e-3)
@@ -2014,6 +2046,9 @@ SPACES = {
     "pt_pixshuf_sr": space_pt_pixshuf_sr,
     "pt_ckpt_resmlp": space_pt_ckpt_resmlp,
     "pt_distmult_kg": space_pt_distmult_kg,
+    "keras_char_lm_rmsprop": space_keras_char_lm_rmsprop,
+    "keras_date_attention": space_keras_date_attention,
+    "keras_unet1d_denoise": space_keras_unet1d_denoise,
     "pt_digits_splitset": space_pt_digits_splitset,
     "pt_pretrain_finetune": space_pt_pretrain_finetune,
     "pt_cnn": space_pt_cnn,
