@@ -1893,6 +1893,35 @@ def space_keras_unet1d_denoise(rng):
     return Config(args, "regression", "autoencoder")
 
 
+def space_pt_pinn_oscillator(rng):
+    args = ["--lr", fmt(log_uniform(rng, 5e-3, 1e-2)), "--width", str(rng.choice([32, 48])),
+            "--depth", str(rng.choice([3, 4])), "--points", str(rng.choice([32, 64])),
+            "--ic-weight", rng.choice(["1", "10"])]
+    # 50 steps an epoch, fresh collocation points every step; the validation loss is the MSE
+    # against the exact solution (predicting zero: 0.149)
+    args += ["--epochs", "16", "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "mlp")
+
+
+def space_pt_ncf_implicit(rng):
+    args = ["--lr", fmt(log_uniform(rng, 1e-2, 2e-2)), "--dim", str(rng.choice([8, 16])),
+            "--hidden", str(rng.choice([32, 64])), "--negatives", rng.choice(["2", "4"])]
+    # 6900 training interactions in batches of 128, each with its sampled negatives; the
+    # validation accuracy is HR@10 among 100 items
+    args += ["--epochs", rng.choice(["10", "12"]), "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "mlp", chance=0.1)
+
+
+def space_pt_erase_smooth_digits(rng):
+    bs = rng.choice([32, 64, 128])
+    args = ["--lr", fmt(log_uniform(rng, 0.02, 0.1)), "--batch-size", str(bs),
+            "--width", str(rng.choice([8, 12])), "--t0", rng.choice(["2", "4"]),
+            "--erase-p", rng.choice(["0.3", "0.5"])]
+    # 900 training digits
+    args += ["--epochs", {32: "8", 64: "8", 128: "12"}[bs], "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=10)
+
+
 def space_pt_simclr_digits(rng):
     bs = rng.choice([64, 128])
     lr = log_uniform(rng, 2e-3, 5e-3)
@@ -2049,6 +2078,9 @@ SPACES = {
     "keras_char_lm_rmsprop": space_keras_char_lm_rmsprop,
     "keras_date_attention": space_keras_date_attention,
     "keras_unet1d_denoise": space_keras_unet1d_denoise,
+    "pt_pinn_oscillator": space_pt_pinn_oscillator,
+    "pt_ncf_implicit": space_pt_ncf_implicit,
+    "pt_erase_smooth_digits": space_pt_erase_smooth_digits,
     "pt_digits_splitset": space_pt_digits_splitset,
     "pt_pretrain_finetune": space_pt_pretrain_finetune,
     "pt_cnn": space_pt_cnn,
