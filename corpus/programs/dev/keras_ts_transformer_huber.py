@@ -8,7 +8,7 @@ feed-forward pair of Dense layers, a ``GlobalAveragePooling1D`` and a Dense head
 next value. ``keras.losses.Huber`` and ``keras.optimizers.AdamW``; the last fifth of the windows
 (the latest part of the series) is held out for validation.
 
-The series (generated here): 3000 hourly readings of three channels, a building's electric load
+The series (generated here): 2000 hourly readings of three channels, a building's electric load
 in kW (a base of about 800 kW with daily and weekly cycles, driven by the temperature), the
 outdoor temperature in degrees C and the occupancy share; windows of ``--window`` hours predict
 the next hour's load. Every channel is standardized with the training part's mean and standard
@@ -41,7 +41,7 @@ def building_series(hours, seed):
 
 def main():
     p = common.parser(__doc__)
-    p.add_argument("--hours", type=int, default=3000)
+    p.add_argument("--hours", type=int, default=2000)
     p.add_argument("--window", type=int, default=24)
     p.add_argument("--d-model", type=int, default=16)
     p.add_argument("--heads", type=int, default=2)
@@ -125,8 +125,8 @@ CASES = [
      "bug": "the target is the next hour's load in kW (about 800 to 1300) while the inputs "
             "are standardized: under the Huber loss (delta 1, a gradient of at most 1) and "
             "AdamW(2e-3) the head moves by about the learning rate per step and in 8 epochs "
-            "the loss falls only from 1083 to 1045 (validation MAE 1047 kW, R^2 -52.0) where "
-            "the fixed twin (standardized target) reaches R^2 0.882 (MAE 37.5 kW)",
+            "the loss falls only from 1089 to 1068 (validation MAE 1073 kW, R^2 -49.9) where "
+            "the fixed twin (standardized target) reaches R^2 0.884 (MAE 39.5 kW)",
      "fix": "standardize the target with the training part's mean and standard deviation",
      "symptom": "saturation", "acceptable_symptoms": ["slow_convergence", "not_learning"],
      "root_cause": "model",
@@ -135,26 +135,11 @@ CASES = [
           "buggy": "--bug raw-kw-target --seed 1 --record-every 4",
           "fixed": "--seed 1 --record-every 4"},
      ]},
-    {"family": "ktsposf-adamw-lr-too-high", "split": "dev", "architecture": "transformer",
-     "origin": "AUTOTRAINER: oscillating loss (learning rate too high); DeepLocalize benchmark "
-               "(Stack Overflow): 'the validation loss goes up and down'",
-     "bug": "AdamW(learning_rate=0.1): the training loss falls to 0.124 by the fourth epoch "
-            "and then climbs back to 0.262, the validation loss jumps between 0.17 and 0.44 "
-            "and the final R^2 is 0.158 (MAE 127 kW) where the fixed twin (2e-3) reaches "
-            "0.868 (MAE 44.5 kW)",
-     "fix": "AdamW(learning_rate=2e-3)",
-     "symptom": "oscillation", "acceptable_symptoms": ["not_learning", "exploding_gradient"],
-     "root_cause": "model",
-     "pairs": [
-         {"id": "d16-seed0",
-          "buggy": "--lr 0.1 --seed 0 --record-every 4",
-          "fixed": "--seed 0 --record-every 4"},
-     ]},
     {"family": "ktsposf-adamw-lr-too-low", "split": "dev", "architecture": "transformer",
      "origin": "DeepFD / DeepDiagnosis fault type: learning rate too low",
-     "bug": "AdamW(learning_rate=1e-5): in 8 epochs the loss falls only from 0.756 to 0.514 "
-            "and the validation R^2 is 0.046 (MAE 135 kW) where the fixed twin (2e-3) reaches "
-            "0.893 (MAE 41.9 kW)",
+     "bug": "AdamW(learning_rate=1e-5): in 8 epochs the loss falls only from 0.749 to 0.587 "
+            "and the validation R^2 is -0.061 (MAE 152 kW, the load's standard deviation "
+            "155 kW) where the fixed twin (2e-3) reaches 0.872 (MAE 50.8 kW)",
      "fix": "AdamW(learning_rate=2e-3)",
      "symptom": "slow_convergence", "acceptable_symptoms": ["not_learning"],
      "root_cause": "model",
@@ -167,9 +152,10 @@ CASES = [
      "origin": "Humbatova et al. 2020: wrong regularization (a weight decay far too large: "
                "AdamW(weight_decay=30)); DeepFD fault type: regularization",
      "bug": "AdamW(2e-3, weight_decay=30): every step shrinks the weights by 6%, the model "
-            "is pulled to a constant prediction: the loss stays between 0.453 and 0.458 for "
-            "8 epochs and the validation R^2 is 0.002 (MAE 118 kW, the load's standard "
-            "deviation 140 kW) where the fixed twin (weight_decay=0.004) reaches 0.826",
+            "is pulled to a constant prediction: the loss stays between 0.451 and 0.457 for "
+            "8 epochs and the validation R^2 is -0.003 (MAE 127 kW, the load's standard "
+            "deviation 136 kW) where the fixed twin (weight_decay=0.004) reaches 0.723 and "
+            "is still improving (validation loss 0.440, 0.264, 0.149 after epochs 1, 4, 8)",
      "fix": "AdamW(weight_decay=0.004)",
      "symptom": "not_learning", "acceptable_symptoms": ["dead_or_zero", "unchanged_values"],
      "root_cause": "model",
@@ -188,14 +174,14 @@ CASES = [
          {"id": "d32-h4-bs32-lr1e-3-seed4",
           "args": "--d-model 32 --heads 4 --lr 1e-3 --batch-size 32 --epochs 6 --seed 4 --record-every 4",
           "description": "a model width of 32, 4 heads, AdamW(1e-3), batches of 32, 6 epochs: "
-                         "validation R^2 0.859"},
+                         "validation R^2 0.790"},
          {"id": "blocks2-lr3e-3-seed5",
           "args": "--blocks 2 --lr 3e-3 --seed 5 --record-every 4",
-          "description": "two encoder blocks, AdamW(3e-3): validation R^2 0.890"},
+          "description": "two encoder blocks, AdamW(3e-3): validation R^2 0.837"},
          {"id": "w16-wd5e-2-bs128-seed6",
           "args": "--window 16 --weight-decay 0.05 --batch-size 128 --epochs 12 --lr 4e-3 --seed 6 --record-every 4",
           "description": "16-hour windows, AdamW(4e-3, weight_decay=0.05), batches of 128, "
-                         "12 epochs: validation R^2 0.825"},
+                         "12 epochs: validation R^2 0.819"},
      ]},
 ]
 
