@@ -175,9 +175,6 @@ CASES = [
           "args": "--d-model 32 --heads 4 --lr 1e-3 --batch-size 32 --epochs 6 --seed 4 --record-every 4",
           "description": "a model width of 32, 4 heads, AdamW(1e-3), batches of 32, 6 epochs: "
                          "validation R^2 0.790"},
-         {"id": "blocks2-lr3e-3-seed5",
-          "args": "--blocks 2 --lr 3e-3 --seed 5 --record-every 4",
-          "description": "two encoder blocks, AdamW(3e-3): validation R^2 0.837"},
          {"id": "w16-wd5e-2-bs128-seed6",
           "args": "--window 16 --weight-decay 0.05 --batch-size 128 --epochs 12 --lr 4e-3 --seed 6 --record-every 4",
           "description": "16-hour windows, AdamW(4e-3, weight_decay=0.05), batches of 128, "
