@@ -1922,6 +1922,43 @@ def space_pt_erase_smooth_digits(rng):
     return Config(args, "classification", "cnn", classes=10)
 
 
+def space_keras_mixed_precision_digits(rng):
+    bs = rng.choice([16, 32, 64])
+    momentum = rng.choice([0.5, 0.9, 0.9])
+    lo, hi = (0.01, 0.04) if momentum == 0.9 else (0.04, 0.12)
+    args = ["--lr", fmt(log_uniform(rng, lo, hi)), "--momentum", fmt(momentum),
+            "--batch-size", str(bs), "--filters", str(rng.choice([8, 16])),
+            "--hidden", str(rng.choice([32, 64]))]
+    # 1437 training digits
+    args += ["--epochs", str(epochs_for(rng, 1437, bs, steps=(250, 450), lo=5, hi=12)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=10)
+
+
+def space_keras_ts_transformer_huber(rng):
+    bs = rng.choice([32, 64, 128])
+    d = rng.choice([16, 32])
+    args = ["--lr", fmt(log_uniform(rng, 1e-3, 4e-3)), "--batch-size", str(bs),
+            "--d-model", str(d), "--heads", str(rng.choice([2, 4])),
+            "--blocks", str(rng.choice([1, 1, 2])),
+            "--weight-decay", fmt(rng.choice([0.004, 0.01, 0.05]))]
+    # about 2380 training windows
+    args += ["--epochs", str(epochs_for(rng, 2380, bs, steps=(200, 350), lo=6, hi=12)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "transformer")
+
+
+def space_keras_friedman3_tfdata(rng):
+    bs = rng.choice([16, 32, 64])
+    args = ["--lr", fmt(log_uniform(rng, 0.01, 0.05)), "--momentum", fmt(rng.choice([0.5, 0.9])),
+            "--batch-size", str(bs), "--clipvalue", fmt(rng.choice([0.5, 1.0])),
+            "--hidden", rng.choice(["32,32", "64,32", "16,16,16"])]
+    # 1200 training rows
+    args += ["--epochs", str(epochs_for(rng, 1200, bs, steps=(300, 600), lo=8, hi=20)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "regression")
+
+
 def space_pt_simclr_digits(rng):
     bs = rng.choice([64, 128])
     lr = log_uniform(rng, 2e-3, 5e-3)
@@ -2081,6 +2118,9 @@ SPACES = {
     "pt_pinn_oscillator": space_pt_pinn_oscillator,
     "pt_ncf_implicit": space_pt_ncf_implicit,
     "pt_erase_smooth_digits": space_pt_erase_smooth_digits,
+    "keras_mixed_precision_digits": space_keras_mixed_precision_digits,
+    "keras_ts_transformer_huber": space_keras_ts_transformer_huber,
+    "keras_friedman3_tfdata": space_keras_friedman3_tfdata,
     "pt_digits_splitset": space_pt_digits_splitset,
     "pt_pretrain_finetune": space_pt_pretrain_finetune,
     "pt_cnn": space_pt_cnn,
