@@ -27,6 +27,7 @@ import io.dlanalyze.analyzer.text.Phrases;
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.Phase;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import org.jspecify.annotations.Nullable;
 
@@ -117,10 +118,13 @@ public final class NotLearningDetector implements Detector {
   /** Batches in a row with accuracy exactly 0. */
   private Run zeroAccuracy;
 
-  /** Whether each of the last {@code window} accuracies was exactly 0 (a ring), and how many. */
+  /**
+   * Whether each of the last {@code window} accuracies was exactly 0 (a ring of at most {@code
+   * window}, grown as accuracies come), and how many.
+   */
   private boolean[] lastZero;
 
-  private int lastAccuracies;
+  private long lastAccuracies;
   private int lastZeros;
 
   /** Batches past the window in later runs of zero accuracy, and the last of them. */
@@ -136,7 +140,7 @@ public final class NotLearningDetector implements Detector {
     convergedDrop = context.options().get(Thresholds.CONVERGED_DROP);
     uniform = LossGate.uniformLoss(context);
     zeroAccuracy = new Run(window, Run.Policy.FIRST);
-    lastZero = new boolean[window];
+    lastZero = new boolean[Math.min(window, 64)];
   }
 
   @Override
@@ -268,7 +272,11 @@ public final class NotLearningDetector implements Detector {
   }
 
   private void observeAccuracy(long step, double accuracy) {
-    int slot = lastAccuracies++ % window;
+    if (lastAccuracies == lastZero.length && lastZero.length < window) {
+      // grown with the accuracies seen, up to window: a huge window costs only what the run has
+      lastZero = Arrays.copyOf(lastZero, (int) Math.min(window, 2L * lastZero.length));
+    }
+    int slot = (int) (lastAccuracies++ % window);
     if (lastAccuracies > window && lastZero[slot]) {
       lastZeros--;
     }

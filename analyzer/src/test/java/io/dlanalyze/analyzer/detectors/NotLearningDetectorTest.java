@@ -5,9 +5,11 @@ import static io.dlanalyze.analyzer.Analyses.only;
 import static io.dlanalyze.analyzer.Analyses.trace;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.dlanalyze.analyzer.AnalysisOptions;
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.Symptom;
+import io.dlanalyze.analyzer.Thresholds;
 import io.dlanalyze.trace.MemoryTrace;
 import io.dlanalyze.trace.Phase;
 import io.dlanalyze.trace.TraceMetadata;
@@ -244,6 +246,24 @@ class NotLearningDetectorTest {
         .singleElement()
         .extracting(Finding::phase)
         .isEqualTo(Phase.LOSS);
+  }
+
+  @Test
+  void aHugeWindow_costsOnlyWhatTheRunHas() {
+    // --set window=1000000000 on a 200-step run: the ring of recent accuracies grows with the
+    // accuracies seen, not to the window (a billion booleans would not fit the heap).
+    MemoryTrace.Builder b = MemoryTrace.builder();
+    for (long s = 0; s < 200; s++) {
+      b.model(s, Phase.LOSS, 2.0 - 5e-3 * s);
+      b.model(s, Phase.ACCURACY, 0.0);
+    }
+    AnalysisOptions options =
+        AnalysisOptions.builder()
+            .enableOnly(List.of(ID))
+            .set(Thresholds.WINDOW, 1_000_000_000)
+            .build();
+
+    assertThat(analyze(b.build(), options).findings()).isEmpty();
   }
 
   @Test
