@@ -77,23 +77,19 @@ public final class InitialLossDetector implements Detector {
   @Override
   public List<Finding> finish(AnalysisContext context) {
     List<Finding> findings = new ArrayList<>();
-    LossFunction loss = LossFunction.of(context.metadata());
-    int classes = context.metadata().numClasses().orElse(0);
     LossHistory history = context.lossHistory();
-    // A class- or sample-weighted loss has no uniform-guess loss to compare with (log K times the
-    // mean weight, which the trace does not give): as with an unknown class count, no finding.
-    if (!loss.crossEntropy()
-        || loss.binary()
-        || classes < 2
+    // log K for a categorical cross-entropy over K known classes; 0 without one, and for a class-
+    // or sample-weighted loss, whose uniform guess costs log K times a mean weight the trace does
+    // not give: no finding then.
+    double uniform = LossGate.uniformLoss(context);
+    if (!(uniform > 0)
+        || LossFunction.of(context.metadata()).binary()
         || history.size() == 0
-        || context.metadata().lossWeighted()) {
+        || !LossGate.perStep(context)) {
       return findings;
     }
-    if (!LossGate.perStep(context)) {
-      return findings;
-    }
+    int classes = context.metadata().numClasses().orElse(0);
     double first = history.loss(0);
-    double uniform = Math.log(classes);
     double bar = context.options().get(Thresholds.INITIAL_LOSS_RATIO);
     double ratio = first / uniform;
     if (!(ratio >= bar)) {
