@@ -115,23 +115,37 @@ def first_activation(path):
     return None
 
 
-def loss_name(loss_grad_fn):
-    """The torch.nn loss that produced a loss tensor, read from its graph, or None.
+_NLL_NODES = ("NllLossBackward", "NllLoss2DBackward")
 
-    NLL over a log-softmax is CrossEntropyLoss (that is how F.cross_entropy is built); NLL over
-    anything else is NLLLoss; a mean of absolute differences is L1Loss."""
+
+def _near_loss(loss_grad_fn):
+    """The nodes of a loss tensor's graph nearest the loss first, as (node, kind): breadth
+    first, six levels deep, at most MAX_NODES. A caller that stops early expands no further."""
     if loss_grad_fn is None:
-        return None
+        return
     seen = {id(loss_grad_fn)}
     queue = [(loss_grad_fn, 0)]
     visited = 0
     while queue and visited < MAX_NODES:
         node, depth = queue.pop(0)
         visited += 1
-        kind = node_kind(node)
+        yield node, node_kind(node)
+        if depth < 6:
+            for parent in _parents(node):
+                if id(parent) not in seen:
+                    seen.add(id(parent))
+                    queue.append((parent, depth + 1))
+
+
+def loss_name(loss_grad_fn):
+    """The torch.nn loss that produced a loss tensor, read from its graph, or None.
+
+    NLL over a log-softmax is CrossEntropyLoss (that is how F.cross_entropy is built); NLL over
+    anything else is NLLLoss; a mean of absolute differences is L1Loss."""
+    for node, kind in _near_loss(loss_grad_fn):
         if kind in _LOSS_NODES:
             return _LOSS_NODES[kind]
-        if kind in ("NllLossBackward", "NllLoss2DBackward"):
+        if kind in _NLL_NODES:
             parents = list(_parents(node))
             if parents and node_kind(parents[0]) == "LogSoftmaxBackward":
                 return "CrossEntropyLoss"
@@ -140,11 +154,6 @@ def loss_name(loss_grad_fn):
             parents = list(_parents(node))
             if parents and node_kind(parents[0]) == "AbsBackward":
                 return "L1Loss"
-        if depth < 6:
-            for parent in _parents(node):
-                if id(parent) not in seen:
-                    seen.add(id(parent))
-                    queue.append((parent, depth + 1))
     return None
 
 
@@ -195,22 +204,9 @@ def loss_weighted(loss_grad_fn):
 
 def _loss_node(loss_grad_fn):
     """The loss node (one of _LOSS_NODES or an NLL node) nearest the loss, or None."""
-    if loss_grad_fn is None:
-        return None
-    seen = {id(loss_grad_fn)}
-    queue = [(loss_grad_fn, 0)]
-    visited = 0
-    while queue and visited < MAX_NODES:
-        node, depth = queue.pop(0)
-        visited += 1
-        kind = node_kind(node)
-        if kind in _LOSS_NODES or kind in ("NllLossBackward", "NllLoss2DBackward"):
+    for node, kind in _near_loss(loss_grad_fn):
+        if kind in _LOSS_NODES or kind in _NLL_NODES:
             return node
-        if depth < 6:
-            for parent in _parents(node):
-                if id(parent) not in seen:
-                    seen.add(id(parent))
-                    queue.append((parent, depth + 1))
     return None
 
 

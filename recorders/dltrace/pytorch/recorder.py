@@ -47,15 +47,11 @@ def _own_named_parameters(module):
     ``weight.original0``, ``weight.original1``)."""
     named = list(module.named_parameters(recurse=False))
     parametrizations = getattr(module, "parametrizations", None)
-    if isinstance(parametrizations, torch.nn.ModuleDict) and _is_parametrized(module):
+    if isinstance(parametrizations, torch.nn.ModuleDict) and parametrize.is_parametrized(module):
         for tensor, plist in parametrizations.items():
             named += [("%s.%s" % (tensor, name), p)
                       for name, p in plist.named_parameters(recurse=False)]
     return named
-
-
-def _is_parametrized(module):
-    return parametrize.is_parametrized(module)
 
 
 def _is_layer(module):
@@ -141,7 +137,7 @@ class _Layer:
         self.name = name
         self.module = module
         # a parametrized module's class is a subclass made on the fly (ParametrizedLinear)
-        cls = type(module).__mro__[1] if _is_parametrized(module) else type(module)
+        cls = type(module).__mro__[1] if parametrize.is_parametrized(module) else type(module)
         self.type = cls.__name__
         self.activation = "linear"
         own = [p for _, p in _own_named_parameters(module)]
