@@ -146,6 +146,20 @@ public final class EffectiveLearningRateDetector implements Detector {
   private double collapseShare;
   private double adaptiveLow;
 
+  /**
+   * The largest learning rate seen so far: the adaptive-step rule measures only the steps whose
+   * rate is at least {@link #UNCUT} of it.
+   */
+  private double runningPeak;
+
+  /**
+   * The share of the running peak below which a step's rate counts as cut by its schedule. A rule
+   * that blames the configured learning rate judges the steps that ran at it: a plateau or step
+   * schedule that cut the rate after the loss settled (by a factor of 2 to 10; ReduceLROnPlateau's
+   * default factor is 0.1 in Keras and in PyTorch) made those small steps on purpose.
+   */
+  static final double UNCUT = 0.5;
+
   /** The first and last step with a measured rate, and the rates' log10 sum and count. */
   private long firstMeasured = -1;
 
@@ -195,6 +209,8 @@ public final class EffectiveLearningRateDetector implements Detector {
     if (!(rate > 0) || !Double.isFinite(rate)) {
       return;
     }
+    runningPeak = Math.max(runningPeak, rate);
+    boolean uncut = rate >= UNCUT * runningPeak;
     boolean nonFinite = step.has(-1, Phase.LOSS) && !Double.isFinite(step.mean(-1, Phase.LOSS));
     double stepMax = 0;
     int stepMaxLayer = -1;
@@ -227,7 +243,7 @@ public final class EffectiveLearningRateDetector implements Detector {
         stepMax = effective;
         stepMaxLayer = layer;
       }
-      if (perParameter && effective > 0) {
+      if (perParameter && effective > 0 && uncut) {
         state.logSum += Math.log10(effective);
         state.logCount++;
         if (firstMeasured < 0) {
@@ -339,8 +355,8 @@ public final class EffectiveLearningRateDetector implements Detector {
 
   /**
    * The adaptive-step rule: the median over the layers of each layer's typical lr / rms(w) (its
-   * geometric mean over the run) below {@code adaptive-step-low}; null otherwise, or when fewer
-   * than {@code window} steps were measured.
+   * geometric mean over the steps whose rate a schedule had not cut, {@link #UNCUT}) below {@code
+   * adaptive-step-low}; null otherwise, or when fewer than {@code window} steps were measured.
    */
   private @Nullable Finding smallAdaptiveSteps(AnalysisContext context, boolean learned) {
     List<Double> typical = new ArrayList<>();

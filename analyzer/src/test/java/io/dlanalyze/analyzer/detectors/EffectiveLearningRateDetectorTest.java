@@ -152,6 +152,50 @@ class EffectiveLearningRateDetectorTest {
     assertThat(findings(learning, ID)).extracting(Finding::severity).containsExactly(Severity.INFO);
   }
 
+  /** Adam over rms(w) 0.1 at {@code lr} for the first {@code uncut} steps, then at lr / 100. */
+  private static MemoryTrace.Builder plateauCut(double lr, int uncut) {
+    return MemoryTrace.scripted(300)
+        .layer("fc1", "relu")
+        .layer("fc2", "linear")
+        .model(Phase.LEARNING_RATE, step -> Stats.scalar(step < uncut ? lr : lr / 100))
+        .everyLayer(Phase.GRADIENT, (step, layer) -> Stats.norm(1e-4).withNumel(10_000))
+        .everyLayer(Phase.WEIGHT, (step, layer) -> Stats.norm(10).withNumel(10_000))
+        .flatLoss()
+        .meta(TraceMetadata.OPTIMIZER, "Adam");
+  }
+
+  @Test
+  void adamSteps_afterAPlateauScheduleCutTheRate_areNotBlamedOnTheConfiguredRate() {
+    // 1e-3 / rms 0.1 = 1e-2 for 100 steps, then 1e-4 for 200: the whole run's geometric mean,
+    // 10^((100 x -2 + 200 x -4) / 300) = 4.6e-4, is below 5e-4; the uncut steps are not.
+    assertThat(findings(plateauCut(1e-3, 100), ID))
+        .noneMatch(
+            f -> f.phase() == Phase.LEARNING_RATE && f.evidence().get("effective_lr") != null);
+    // The same rate never cut is judged on all its steps: 2e-5 / 0.1 = 2e-4 throughout.
+    assertThat(findings(plateauCut(2e-5, 300), ID))
+        .filteredOn(f -> f.phase() == Phase.LEARNING_RATE)
+        .extracting(f -> (double) f.evidence().get("effective_lr"))
+        .singleElement()
+        .satisfies(
+            rate -> assertThat(rate).isCloseTo(2e-4, org.assertj.core.data.Offset.offset(1e-12)));
+  }
+
+  @Test
+  void adamSteps_tooSmallBeforeTheCut_stillWarn_measuredOnTheUncutStepsOnly() {
+    // 2e-5 / 0.1 = 2e-4 for 100 steps, then 2e-6: the finding quotes the 100 uncut steps.
+    Finding f =
+        findings(plateauCut(2e-5, 100), ID).stream()
+            .filter(x -> x.phase() == Phase.LEARNING_RATE)
+            .findFirst()
+            .get();
+    assertThat(f.severity()).isEqualTo(Severity.WARNING);
+    assertThat((double) f.evidence().get("effective_lr"))
+        .isCloseTo(2e-4, org.assertj.core.data.Offset.offset(1e-12));
+    assertThat((double) f.evidence().get("learning_rate"))
+        .isCloseTo(2e-5, org.assertj.core.data.Offset.offset(1e-15));
+    assertThat(f.message()).contains("(median of 2 layers over 100 steps)");
+  }
+
   @Test
   void adaptiveBound_appliesToAdaptiveOptimizersOnly_andIsConfigurable() {
     // SGD's step with these statistics is lr x 1e-5 of the weights: judged by the band alone.
