@@ -954,3 +954,47 @@ def test_metadata_sampleWeightedBatches_lossWeightedTrue(tmp_path, mode, weighti
         assert "dltrace.loss_weighted" not in meta
     else:
         assert meta["dltrace.loss_weighted"] == "true"
+
+
+def test_twoFits_closeAtTrainEndFalse_bothInOneTrace_frozenLayerHasNoGradientInFirst(tmp_path):
+    keras.utils.set_random_seed(7)
+    model = mlp()
+    x, y = data(n=32)
+    model.get_layer("hidden").trainable = False
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+    recorder = Recorder(tmp_path / "run.arrows", close_at_train_end=False)
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[recorder])
+    frozen_kernel = model.get_layer("hidden").kernel.numpy().copy()
+    model.get_layer("hidden").trainable = True
+    model.compile(optimizer=keras.optimizers.SGD(0.01), loss="sparse_categorical_crossentropy")
+    history = model.fit(x, y, batch_size=16, epochs=4, initial_epoch=2, verbose=0,
+                        callbacks=[recorder])
+    # the model has its own step again after each fit
+    assert "train_step" not in model.__dict__
+    recorder.close()
+    rows, meta = read_arrow_trace(tmp_path / "run.arrows")
+
+    losses = [r for r in rows if r["phase"] == "loss"]
+    assert [int(r["step"]) for r in losses] == list(range(8))
+    assert [int(r["epoch"]) for r in losses] == [0, 0, 1, 1, 2, 2, 3, 3]
+    # the second fit's rows are its own steps: the last epoch's mean loss is fit's
+    assert np.mean([r["mean"] for r in losses[6:]]) == pytest.approx(
+        history.history["loss"][-1], rel=1e-5)
+    # the weight rows follow the frozen kernel in the first fit and its updates in the second
+    first = row_stats(find(rows, 3, "hidden", "weight"))
+    assert_stats_close(first, numpy_stats(frozen_kernel), "frozen hidden kernel")
+    assert not any(r["layer_name"] == "hidden" and r["phase"] == "gradient"
+                   and int(r["step"]) < 4 for r in rows)
+    assert any(r["layer_name"] == "hidden" and r["phase"] == "gradient"
+               and int(r["step"]) >= 4 for r in rows)
+    assert json.loads(meta["dltrace.layers"])[0]["name"] == "hidden"
+
+
+def test_twoFits_defaultRecorder_secondFitRefused(tmp_path):
+    model = mlp()
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    x, y = data()
+    recorder = Recorder(tmp_path / "run.arrows")
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[recorder])
+    with pytest.raises(RuntimeError, match="close_at_train_end=False"):
+        model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[recorder])

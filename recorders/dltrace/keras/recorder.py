@@ -475,12 +475,17 @@ class Recorder(keras.callbacks.Callback):
     read at the end of a batch: the kernels of every layer, the loss and accuracy the step
     logs and the optimizer's learning rate (``CALLBACK_PHASES``). ``loss_key`` names the
     logged value that is the loss in callback mode (``"loss"``; e.g. ``"g_loss"`` for a GAN).
+
+    The end of ``fit`` closes the trace. ``close_at_train_end=False`` keeps it open so that
+    several ``fit`` calls with the same recorder (e.g. a frozen-base phase and a fine-tuning
+    phase) go into one trace, their steps numbered on; call ``close()`` after the last one.
+    A closed recorder refuses to start another ``fit``.
     """
 
     def __init__(self, path, *, task=None, loss_name=None, num_classes=None, run_id=None,
                  model_name=None, flush_every=50, record_inputs=True, every=1, phases=None,
                  layers=None, stop_file=None, mode="auto", loss_key="loss", optimizer=None,
-                 batch_size=None):
+                 batch_size=None, close_at_train_end=True):
         super().__init__()
         if optimizer is not None and not isinstance(optimizer, keras.optimizers.Optimizer):
             raise ValueError("optimizer must be a keras.optimizers.Optimizer: %r" % (optimizer,))
@@ -496,6 +501,7 @@ class Recorder(keras.callbacks.Callback):
             raise ValueError("loss_key must be a non-empty string: %r" % (loss_key,))
         self.mode = mode
         self.loss_key = loss_key
+        self.close_at_train_end = bool(close_at_train_end)
         self.callback_mode = None  # decided at the start of fit
         self._logged = []          # callback mode: the logged loss and accuracy
         self.selection = Selection(every, phases, layers, record_inputs)
@@ -531,6 +537,11 @@ class Recorder(keras.callbacks.Callback):
     # ------------------------------------------------------------------ fit
 
     def on_train_begin(self, logs=None):
+        if self._closed:
+            raise RuntimeError("dltrace.keras: this recorder's trace %s is closed (the end of"
+                               " an earlier fit closes it); create the recorder with"
+                               " close_at_train_end=False to record several fits into one"
+                               " trace" % self.path)
         model = self.model
         if keras.backend.backend() != "tensorflow":
             raise RuntimeError("dltrace.keras records the TensorFlow backend; this Keras runs"
@@ -598,7 +609,8 @@ class Recorder(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         self._restore()
-        self.close()
+        if self.close_at_train_end:
+            self.close()
 
     def _restore(self):
         model = self.model
