@@ -1948,6 +1948,36 @@ def space_keras_ts_transformer_huber(rng):
     return Config(args, "regression", "transformer")
 
 
+def space_keras_grn_tabular(rng):
+    bs = rng.choice([32, 64])
+    args = ["--lr", fmt(log_uniform(rng, 1e-3, 6e-3)), "--batch-size", str(bs),
+            "--blocks", str(rng.choice([1, 2, 3])), "--width", str(rng.choice([16, 24, 32])),
+            "--weight-decay", fmt(rng.choice([1e-4, 1e-3, 4e-3]))]
+    # 960 training rows
+    args += ["--epochs", str(epochs_for(rng, 960, bs, steps=(150, 300), lo=6, hi=12)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "mlp", classes=4)
+
+
+def space_keras_two_phase_finetune(rng):
+    args = ["--lr", fmt(log_uniform(rng, 1.5e-3, 1e-2)),
+            "--batch-size", str(rng.choice([32, 64])), "--filters", str(rng.choice([16, 24])),
+            "--head-epochs", str(rng.choice([3, 4])), "--tune-epochs", str(rng.choice([4, 5])),
+            "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=5)
+
+
+def space_keras_quantile_pinball(rng):
+    bs = rng.choice([32, 64])
+    args = ["--lr", fmt(log_uniform(rng, 3e-3, 1e-2)), "--batch-size", str(bs),
+            "--width", str(rng.choice([16, 32, 64])),
+            "--activation", rng.choice(["relu", "relu", "tanh"])]
+    # 800 training rows
+    args += ["--epochs", str(epochs_for(rng, 800, bs, steps=(150, 300), lo=8, hi=14)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "regression")
+
+
 def space_keras_friedman3_tfdata(rng):
     bs = rng.choice([16, 32, 64])
     args = ["--lr", fmt(log_uniform(rng, 0.01, 0.05)), "--momentum", fmt(rng.choice([0.5, 0.9])),
@@ -2121,6 +2151,9 @@ SPACES = {
     "keras_mixed_precision_digits": space_keras_mixed_precision_digits,
     "keras_ts_transformer_huber": space_keras_ts_transformer_huber,
     "keras_friedman3_tfdata": space_keras_friedman3_tfdata,
+    "keras_grn_tabular": space_keras_grn_tabular,
+    "keras_two_phase_finetune": space_keras_two_phase_finetune,
+    "keras_quantile_pinball": space_keras_quantile_pinball,
     "pt_digits_splitset": space_pt_digits_splitset,
     "pt_pretrain_finetune": space_pt_pretrain_finetune,
     "pt_cnn": space_pt_cnn,
