@@ -123,9 +123,9 @@ CASES = [
      "origin": "DeepLocalize benchmark (Stack Overflow): a new classification head 'Dense(5)' "
                "without softmax under sparse_categorical_crossentropy, 'loss stuck at 1.609'",
      "bug": "the new head's Dense(5) without activation='softmax' under "
-            "sparse_categorical_crossentropy (from_logits=False): the loss is 1.609 (ln 5) "
-            "from the first epoch to the last and the validation accuracy 0.200 in both "
-            "phases, where the fixed twin ends at 0.978",
+            "sparse_categorical_crossentropy (from_logits=False): the loss falls from 2.54 "
+            "in the first epoch to 1.609 (ln 5) and stays there, the validation accuracy is "
+            "0.200 in both phases, where the fixed twin ends at 0.978",
      "fix": "Dense(5, activation='softmax')",
      "symptom": "loss_mismatch", "acceptable_symptoms": ["not_learning", "unchanged_values",
                                                          "dead_or_zero"],
@@ -138,8 +138,8 @@ CASES = [
     {"family": "kxfer2p-lr-too-low", "split": "dev", "architecture": "cnn",
      "origin": "DeepFD / DeepDiagnosis fault type: learning rate too low",
      "bug": "Adam(1e-5) for the head and 1e-6 for the fine-tuning: after 4 + 4 epochs the "
-            "loss is still 1.43 and the validation accuracy 0.51 on five digits, where the "
-            "fixed twin (3e-3, then 3e-4) passes 0.95",
+            "loss has fallen only from 1.56 to 1.43 and the validation accuracy is 0.51 on "
+            "five digits, where the fixed twin (3e-3, then 3e-4) ends at 0.989",
      "fix": "Adam(3e-3), then Adam(3e-4)",
      "symptom": "slow_convergence", "acceptable_symptoms": ["not_learning"],
      "root_cause": "model",
