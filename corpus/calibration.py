@@ -2065,6 +2065,45 @@ def space_pt_pretrain_finetune(rng):
     return Config(args, "classification", "mlp", classes=3)
 
 
+def space_pt_binarized_digits(rng):
+    opt = rng.choice(["Adam", "Adam", "AdamW", "RMSprop"])
+    lr = log_uniform(rng, *{"Adam": (1e-3, 1e-2), "AdamW": (1e-3, 1e-2),
+                            "RMSprop": (1e-3, 3e-3)}[opt])
+    bs = rng.choice([32, 64, 128])
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--hidden", str(rng.choice([64, 128, 256]))]
+    # 1437 training images
+    args += ["--epochs", str(epochs_for(rng, 1437, bs, steps=(100, 400), lo=6, hi=12)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "mlp", classes=10)
+
+
+def space_pt_reinforce_bandit(rng):
+    opt = rng.choice(["Adam", "Adam", "RMSprop", "SGD"])
+    lr = log_uniform(rng, *{"Adam": (2e-3, 5e-3), "RMSprop": (1e-3, 2e-3),
+                            "SGD": (0.05, 0.1)}[opt])
+    bs = rng.choice([32, 64])
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--hidden", str(rng.choice([32, 64]))]
+    if opt == "SGD":
+        args += ["--momentum", "0.9"]
+    # 4096 training visitors; the accuracy is the clicks a visit: a policy that learned
+    # nothing shows one layout (0.35), the best policy earns 0.8
+    args += ["--epochs", str(rng.choice([8, 9, 10])), "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "mlp", classes=4, chance=0.35)
+
+
+def space_pt_gan_ring(rng):
+    lr_g = log_uniform(rng, 5e-4, 1e-3)
+    lr_d = log_uniform(rng, lr_g, 2e-3)
+    args = ["--lr-g", fmt(lr_g), "--lr-d", fmt(lr_d), "--batch-size", "64",
+            "--hidden", str(rng.choice([96, 128]))]
+    # 8192 points, 128 batches an epoch; the accuracy is the mode coverage, one mode of eight
+    # for a collapsed generator
+    args += ["--epochs", str(rng.choice([10, 12])), "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "mlp", classes=8, chance=0.125)
+
+
 SPACES = {
     "keras_aug_digits": space_keras_aug_digits,
     "keras_cancer_ae_nesterov": space_keras_cancer_ae_nesterov,
@@ -2128,6 +2167,7 @@ SPACES = {
     "keras_window_forecast": space_keras_window_forecast,
     "pt_autoencoder": space_pt_autoencoder,
     "pt_bag_topics": space_pt_bag_topics,
+    "pt_binarized_digits": space_pt_binarized_digits,
     "pt_bilstm_tagger": space_pt_bilstm_tagger,
     "pt_char_lm": space_pt_char_lm,
     "pt_coral_wine": space_pt_coral_wine,
@@ -2163,6 +2203,7 @@ SPACES = {
     "pt_entity_embed": space_pt_entity_embed,
     "pt_functional_wine": space_pt_functional_wine,
     "pt_gn_digits_aug": space_pt_gn_digits_aug,
+    "pt_gan_ring": space_pt_gan_ring,
     "pt_gcn_sbm": space_pt_gcn_sbm,
     "pt_gru_forecast": space_pt_gru_forecast,
     "pt_hetero_gnll": space_pt_hetero_gnll,
@@ -2186,6 +2227,7 @@ SPACES = {
     "pt_quantile_delivery": space_pt_quantile_delivery,
     "pt_ranknet_pairs": space_pt_ranknet_pairs,
     "pt_realnvp_moons": space_pt_realnvp_moons,
+    "pt_reinforce_bandit": space_pt_reinforce_bandit,
     "pt_resmlp": space_pt_resmlp,
     "pt_rnn": space_pt_rnn,
     "pt_seq2seq_reverse": space_pt_seq2seq_reverse,
