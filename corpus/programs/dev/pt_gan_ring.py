@@ -143,8 +143,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adam",
-          "buggy": "--bug sigmoid-then-bce-logits --record-every 4",
-          "fixed": "--record-every 4"},
+          "buggy": "--bug sigmoid-then-bce-logits --record-every 8",
+          "fixed": "--record-every 8"},
      ]},
     {"family": "ganring-d-missing-zero-grad", "split": "dev", "architecture": "mlp",
      "origin": "Humbatova et al. 2020: missing optimizer.zero_grad() (the discriminator's "
@@ -158,8 +158,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adam-seed1",
-          "buggy": "--bug d-missing-zero-grad --seed 1 --record-every 4",
-          "fixed": "--seed 1 --record-every 4"},
+          "buggy": "--bug d-missing-zero-grad --seed 1 --record-every 8",
+          "fixed": "--seed 1 --record-every 8"},
      ]},
     {"family": "ganring-linear-generator", "split": "dev", "architecture": "mlp",
      "origin": "Humbatova et al. 2020: missing activation function (nn.Identity where the "
@@ -173,18 +173,15 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adam-seed2",
-          "buggy": "--bug linear-generator --seed 2 --record-every 4",
-          "fixed": "--seed 2 --record-every 4"},
+          "buggy": "--bug linear-generator --seed 2 --record-every 8",
+          "fixed": "--seed 2 --record-every 8"},
      ]},
     {"family": "healthy-ganring", "split": "dev", "architecture": "mlp",
      "origin": "healthy run",
      "description": "a vanilla GAN on a ring of eight Gaussians whose samples cover the modes",
      "healthy": [
-         {"id": "lr5e-4-12ep-seed4",
-          "args": "--lr-d 5e-4 --lr-g 5e-4 --epochs 12 --seed 4 --record-every 4",
-          "description": "both Adams at 5e-4, 12 epochs"},
          {"id": "lrd2e-3-seed5",
-          "args": "--lr-d 2e-3 --seed 5 --record-every 4",
+          "args": "--lr-d 2e-3 --seed 5 --record-every 8",
           "description": "the discriminator's Adam at 2e-3, the generator's at 1e-3"},
      ]},
 ]
