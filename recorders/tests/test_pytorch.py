@@ -761,6 +761,52 @@ def _one_step_meta(tmp_path, name, out_features, loss_fn, targets, loss_name=Non
     return read_trace(str(tmp_path / (name + ".csv")))[1]
 
 
+def _gan_meta(tmp_path, **options):
+    """The metadata of one step of a tiny GAN: generator and discriminator in one
+    ModuleDict, two optimizers, the generator's loss recorded."""
+    torch.manual_seed(0)
+    nets = nn.ModuleDict({"generator": nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 2)),
+                          "discriminator": nn.Sequential(nn.Linear(2, 8), nn.ReLU(),
+                                                         nn.Linear(8, 1))})
+    opt_g = torch.optim.Adam(nets["generator"].parameters(), lr=1e-3)
+    opt_d = torch.optim.Adam(nets["discriminator"].parameters(), lr=1e-3)
+    path = str(tmp_path / "gan.csv")
+    rec = dltrace.attach(nets, path, optimizer=[opt_g, opt_d], **options)
+    bce = nn.BCEWithLogitsLoss()
+    fake = nets["generator"](torch.randn(8, 2))
+    opt_d.zero_grad()
+    d_loss = bce(nets["discriminator"](torch.randn(8, 2)), torch.ones(8, 1)) \
+        + bce(nets["discriminator"](fake.detach()), torch.zeros(8, 1))
+    d_loss.backward()
+    opt_d.step()
+    opt_g.zero_grad()
+    g_loss = bce(nets["discriminator"](fake), torch.ones(8, 1))
+    g_loss.backward()
+    opt_g.step()
+    rec.step(g_loss)
+    rec.close()
+    return read_trace(path)[1]
+
+
+@pytest.mark.parametrize("objective", ["adversarial", "policy_gradient"])
+def test_objective_notMinimized_writtenAsDltraceObjective(tmp_path, objective):
+    meta = _gan_meta(tmp_path, objective=objective)
+    assert meta["dltrace.objective"] == objective
+    assert meta["dltrace.optimizer"] == "Adam+Adam"
+
+
+@pytest.mark.parametrize("objective", [None, "minimize"])
+def test_objective_minimized_writesNoKey(tmp_path, objective):
+    meta = _gan_meta(tmp_path, objective=objective)
+    assert "dltrace.objective" not in meta
+
+
+def test_objective_unknown_refusedWithTheChoices(tmp_path):
+    model = nn.Sequential(nn.Linear(2, 2))
+    with pytest.raises(ValueError, match="minimize, adversarial, policy_gradient"):
+        dltrace.attach(model, str(tmp_path / "x.csv"), objective="maximize")
+
+
 BINARY_TARGETS = torch.tensor([[1.], [0.], [0.], [0.], [0.], [1.], [0.], [0.]])
 CLASS_TARGETS = torch.tensor([0, 1, 2, 0, 0, 1, 0, 2])
 

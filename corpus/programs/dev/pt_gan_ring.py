@@ -82,7 +82,7 @@ def main():
     steps_per_epoch = len(data) // args.batch_size
     rec = common.recording.torch_recorder(
         gan, args.out, optimizer=[opt_g, opt_d], loss_name="BCEWithLogitsLoss",
-        steps_per_epoch=steps_per_epoch, batch_size=args.batch_size)
+        objective="adversarial", steps_per_epoch=steps_per_epoch, batch_size=args.batch_size)
 
     history = common.History()
     g = torch.Generator().manual_seed(args.seed)

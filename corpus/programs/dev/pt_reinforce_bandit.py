@@ -83,8 +83,8 @@ def main():
         optimizer = getattr(torch.optim, args.optimizer)(policy.parameters(), lr=args.lr)
     steps_per_epoch = len(x_tr) // args.batch_size
     rec = common.recording.torch_recorder(
-        policy, args.out, optimizer=optimizer, steps_per_epoch=steps_per_epoch,
-        batch_size=args.batch_size)
+        policy, args.out, optimizer=optimizer, objective="policy_gradient",
+        steps_per_epoch=steps_per_epoch, batch_size=args.batch_size)
 
     baseline = 0.35
     history = common.History()

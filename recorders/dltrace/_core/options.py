@@ -5,6 +5,26 @@ import json
 
 from .schema import LAYER_PHASES, MODEL_PHASES, PHASES
 
+# What training does with the recorded loss (``dltrace.objective``): ``minimize`` (the
+# default, not written) when the loss falls as the model learns; ``adversarial`` for one
+# player's loss in a two-player game (a GAN's generator or discriminator), which stays level
+# or rises while both improve; ``policy_gradient`` for a surrogate such as REINFORCE's
+# ``-log pi(a|s) * advantage``, whose value and sign say nothing of progress. The analyzer
+# does not judge the trend of a loss that is not minimized.
+OBJECTIVES = ("minimize", "adversarial", "policy_gradient")
+
+
+def objective_metadata(objective):
+    """The ``dltrace.objective`` entry for ``objective`` (empty for None and "minimize");
+    ValueError for anything else than OBJECTIVES."""
+    if objective is None or objective == "minimize":
+        return {}
+    if objective not in OBJECTIVES:
+        raise ValueError("objective must be one of %s, got %r"
+                         % (", ".join(OBJECTIVES), objective))
+    return {"dltrace.objective": objective}
+
+
 # After a step whose loss is not finite, this many more steps are recorded in full.
 STEPS_AFTER_NONFINITE = 3
 

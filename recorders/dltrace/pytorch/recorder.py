@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from .._core.options import STEPS_AFTER_NONFINITE, Selection
+from .._core.options import STEPS_AFTER_NONFINITE, Selection, objective_metadata
 from .._core.schema import FORMAT_VERSION, MODEL
 from .._core.stop import StopFile, TrainingStopped, announce
 from .._core.stop import metadata as stop_metadata
@@ -308,13 +308,19 @@ class Recorder:
     after ``scaler.step(optimizer)``, which unscales ``p.grad`` in place (``unscale_``), also
     on a step it skips. Gradients that overflowed stay Inf/NaN; the trace's
     ``dltrace.loss_scaling`` is ``dynamic``.
+
+    ``objective`` says what training does with the recorded loss: ``"minimize"`` (the
+    default), ``"adversarial"`` (one player's loss of a GAN: it stays level or rises while
+    both players improve) or ``"policy_gradient"`` (a surrogate such as REINFORCE's
+    ``-log_prob * advantage``). It is written as ``dltrace.objective``; the analyzer does not
+    judge the trend of a loss that is not minimized.
     """
 
     def __init__(self, model, path, optimizer=None, task=None, loss_name=None, *,
                  run_id=None, model_name=None, batch_size=None, steps_per_epoch=None,
                  num_classes=None, flush_every=50, record_inputs=True, activations=None,
                  every=1, phases=None, layers=None, stop_file=None, on_stop="exit",
-                 scaler=None, learning_rate=None):
+                 scaler=None, learning_rate=None, objective=None):
         if not isinstance(model, nn.Module):
             raise TypeError("model must be a torch.nn.Module, got %s" % type(model).__name__)
         if flush_every < 1:
@@ -326,6 +332,7 @@ class Recorder:
         if scaler is not None and not callable(getattr(scaler, "get_scale", None)):
             raise TypeError("scaler must be a torch.amp.GradScaler, got %s"
                             % type(scaler).__name__)
+        self._objective = objective_metadata(objective)
         self.scaler = scaler
         self._grad_scale = None     # the scale of this step's backward, read at its first hook
         self._stop = StopFile(stop_file)
@@ -649,6 +656,7 @@ class Recorder:
             meta["dltrace.loss_scaling"] = "dynamic"
         if self._loss_weighted:
             meta["dltrace.loss_weighted"] = "true"
+        meta.update(self._objective)
         meta.update(self.selection.metadata())
         return meta
 

@@ -80,6 +80,15 @@ public record DetectorInfo(
     return spec != null && spec.needsCorroboration();
   }
 
+  /**
+   * True when the detector reads the loss's trend or the accuracy as supervised measures of
+   * progress ({@link DetectorSpec#judgesProgress()}).
+   */
+  public boolean judgesProgress() {
+    DetectorSpec spec = create().getClass().getAnnotation(DetectorSpec.class);
+    return spec != null && spec.judgesProgress();
+  }
+
   /** A new instance for one analysis. */
   public Detector create() {
     return factory.get();

@@ -52,6 +52,15 @@ public @interface DetectorSpec {
    */
   boolean needsCorroboration() default false;
 
+  /**
+   * True for a detector that reads the loss's trend as the measure of training progress (it fell,
+   * stalled, swung, diverged), or the accuracy as a supervised one (a share of examples right, with
+   * a chance level and a binomial spread): it does not run on a trace whose {@code
+   * dltrace.objective} says the loss is not minimized (a GAN player's loss, a policy-gradient
+   * surrogate, whose accuracy, if any, is a coverage or a reward), and the report says so.
+   */
+  boolean judgesProgress() default false;
+
   /** The keys of the {@link Thresholds} the detector reads, in documentation order. */
   String[] thresholds() default {};
 

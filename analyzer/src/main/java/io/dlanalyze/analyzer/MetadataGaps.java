@@ -59,6 +59,23 @@ public final class MetadataGaps {
             format(ROOT, "no %s in the metadata: %s did not run", need.key(), need.readers()));
       }
     }
+    if (!metadata.lossMeasuresProgress()) {
+      List<String> trend =
+          BuiltInDetectors.all().stream()
+              .filter(DetectorInfo::judgesProgress)
+              .map(DetectorInfo::id)
+              .toList();
+      lines.add(
+          format(
+              ROOT,
+              "%s is %s: the loss is not minimized, so neither it nor the accuracy measures"
+                  + " progress as a supervised run's do; the detectors that judge progress (%s)"
+                  + " did not run and the rules the loss gates stayed at info; numerical errors,"
+                  + " dead, frozen and exploding parts are still judged",
+              TraceMetadata.OBJECTIVE,
+              metadata.objective(),
+              String.join(", ", trend)));
+    }
     if (absent.size() == NEEDS.size()) {
       return List.of(
           "none of the dltrace.* metadata the rules read (dltrace.layers, loss, num_classes,"

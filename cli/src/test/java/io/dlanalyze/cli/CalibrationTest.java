@@ -240,11 +240,12 @@ class CalibrationTest {
           layerGrowth = Math.max(layerGrowth, layer[4] / early[1]);
         }
       }
+      boolean minimized = metadata.lossMeasuresProgress();
       return new Run(
           id,
           maxVariance,
           ratio,
-          margin,
+          minimized ? margin : Double.NaN, // not-converging does not run either
           lr.orElse(Double.NaN),
           Optimizers.rateFamily(metadata),
           metadata.weightDecay().orElse(0),
@@ -254,13 +255,17 @@ class CalibrationTest {
           layerGrowth,
           persistentRatio(stepNorms.values()),
           persistentZeros(reluZeros.values()),
-          divergencePeak(losses.values(), loss, classes, weighted),
+          // loss-divergence, batch-order and little-progress do not run on a loss that is not
+          // minimized (dltrace.objective: a GAN player's, a policy-gradient surrogate)
+          minimized ? divergencePeak(losses.values(), loss, classes, weighted) : 0,
           nonFinite,
           batchNormExcess,
           collapsedShare(rates),
-          batchDispersion(
-              accuracies.values(), accuracyEpochs.values(), metadata.batchSize().orElse(0)),
-          LossFunction.similarityCrossEntropy(metadata)
+          minimized
+              ? batchDispersion(
+                  accuracies.values(), accuracyEpochs.values(), metadata.batchSize().orElse(0))
+              : Double.NaN,
+          LossFunction.similarityCrossEntropy(metadata) || !minimized
               ? Double.NaN
               : progress(losses.values(), loss, classes, weighted),
           weightShrink(withoutNormalizationInputs(weightNorms, normalization, metadata)));

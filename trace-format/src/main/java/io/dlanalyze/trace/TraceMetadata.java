@@ -86,6 +86,18 @@ public final class TraceMetadata {
    */
   public static final String LOSS_WEIGHTED = "dltrace.loss_weighted";
 
+  /**
+   * Extension: what training does with the recorded loss. {@code minimize} (also when absent): the
+   * loss measures progress and falls as the model learns. {@code adversarial}: one player's loss in
+   * a two-player game (a GAN's generator or discriminator), which stays level or rises while both
+   * players improve. {@code policy_gradient}: a surrogate such as REINFORCE's {@code -log pi(a|s) x
+   * advantage}, whose value and sign carry no measure of progress.
+   */
+  public static final String OBJECTIVE = "dltrace.objective";
+
+  /** The {@link #OBJECTIVE} of a loss that measures progress, the default. */
+  public static final String OBJECTIVE_MINIMIZE = "minimize";
+
   public static final String CURRENT_VERSION = "1";
 
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -235,6 +247,23 @@ public final class TraceMetadata {
    * class- or sample-weighted, so a uniform guess has no fixed loss (log K times the mean weight of
    * the examples) and minimizing it asks for balanced, not majority-class, predictions.
    */
+  /**
+   * The run's {@link #OBJECTIVE}, trimmed and lower-cased; {@link #OBJECTIVE_MINIMIZE} when absent
+   * or blank.
+   */
+  public String objective() {
+    String text = values.get(OBJECTIVE);
+    return text == null || text.isBlank() ? OBJECTIVE_MINIMIZE : text.trim().toLowerCase(ROOT);
+  }
+
+  /**
+   * True unless {@link #OBJECTIVE} names an objective other than {@code minimize}: only a minimized
+   * loss falls as the model learns, so only its trend says whether training progressed.
+   */
+  public boolean lossMeasuresProgress() {
+    return objective().equals(OBJECTIVE_MINIMIZE);
+  }
+
   public boolean lossWeighted() {
     String text = values.get(LOSS_WEIGHTED);
     return text != null && text.trim().equalsIgnoreCase("true");

@@ -46,6 +46,23 @@ class TraceMetadataExtensionsTest {
   }
 
   @Test
+  void objective_minimizeWhenAbsentOrBlank_elseTheTrimmedLowerCaseValue() {
+    assertThat(TraceMetadata.empty().objective()).isEqualTo("minimize");
+    assertThat(TraceMetadata.empty().lossMeasuresProgress()).isTrue();
+    assertThat(TraceMetadata.of(Map.of(TraceMetadata.OBJECTIVE, " ")).lossMeasuresProgress())
+        .isTrue();
+    TraceMetadata gan = TraceMetadata.of(Map.of(TraceMetadata.OBJECTIVE, " Adversarial "));
+    assertThat(gan.objective()).isEqualTo("adversarial");
+    assertThat(gan.lossMeasuresProgress()).isFalse();
+    assertThat(
+            TraceMetadata.of(Map.of(TraceMetadata.OBJECTIVE, "policy_gradient"))
+                .lossMeasuresProgress())
+        .isFalse();
+    assertThat(TraceMetadata.of(Map.of(TraceMetadata.OBJECTIVE, "minimize")).lossMeasuresProgress())
+        .isTrue();
+  }
+
+  @Test
   void weightDecayAndMomentum_parseNumbers_elseEmpty() {
     TraceMetadata metadata =
         TraceMetadata.of(

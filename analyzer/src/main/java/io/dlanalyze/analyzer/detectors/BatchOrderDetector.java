@@ -50,6 +50,7 @@ import java.util.OptionalInt;
 @DetectorSpec(
     id = DetectorIds.BATCH_ORDER,
     symptom = Symptom.OSCILLATION,
+    judgesProgress = true,
     severity = Severity.WARNING,
     summary =
         "The per-batch accuracy varies far more than random batches explain: the data are not"

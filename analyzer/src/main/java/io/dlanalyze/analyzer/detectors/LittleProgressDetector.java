@@ -45,6 +45,7 @@ import java.util.List;
 @DetectorSpec(
     id = DetectorIds.LITTLE_PROGRESS,
     symptom = Symptom.NOT_LEARNING,
+    judgesProgress = true,
     severity = Severity.WARNING,
     summary = "The loss barely fell below where it started over the whole run",
     source =

@@ -63,6 +63,7 @@ import org.jspecify.annotations.Nullable;
 @DetectorSpec(
     id = DetectorIds.LOSS_DIVERGENCE,
     symptom = Symptom.OSCILLATION,
+    judgesProgress = true,
     severity = Severity.WARNING,
     summary =
         "The loss climbed to several times its starting value and did not come back (info when it"

@@ -19,6 +19,13 @@ final class LossGate {
   private final double minImprovement;
 
   /**
+   * False when {@code dltrace.objective} says the loss does not measure progress (a GAN player's
+   * loss, a policy-gradient surrogate): the gates then cannot tell a run that learned from one that
+   * did not, so the rules they gate stay at info.
+   */
+  private final boolean progress;
+
+  /**
    * The loss of a uniform guess (log K for a cross-entropy over K classes), or 0 when the metadata
    * does not give it.
    */
@@ -30,15 +37,20 @@ final class LossGate {
     this.window = context.options().getInt(Thresholds.WINDOW);
     this.convergedDrop = context.options().get(Thresholds.CONVERGED_DROP);
     this.minImprovement = context.options().get(Thresholds.MIN_IMPROVEMENT);
+    this.progress = context.metadata().lossMeasuresProgress();
   }
 
   /**
    * True when the run made real progress: a converged model's small signals are not faults. A
    * classifier whose first block sits above the loss of a uniform guess counts its drop from that
    * loss: falling from a confidently wrong start back to a uniform guess undoes the start, it
-   * learns nothing.
+   * learns nothing. Also true when the loss does not measure progress ({@code dltrace.objective}):
+   * nothing then shows that the run failed to learn, so the gated rules stay at info.
    */
   boolean learned() {
+    if (!progress) {
+      return true;
+    }
     if (!loss.learned(window, convergedDrop)) {
       return false;
     }
@@ -83,13 +95,23 @@ final class LossGate {
     return rate >= 0 && peak > 0 && rate <= COLLAPSED * peak;
   }
 
-  /** True when there are enough losses (two blocks) to tell a fault from a converged model. */
+  /**
+   * True when there are enough losses (two blocks) of a loss that measures progress to tell a fault
+   * from a converged model.
+   */
   boolean judgeable() {
-    return loss.judgeable(window);
+    return progress && loss.judgeable(window);
   }
 
-  /** True when the loss did not improve around {@code step}, or already went NaN/Inf. */
+  /**
+   * True when the loss did not improve around {@code step}, or already went NaN/Inf; for a loss
+   * that does not measure progress, only the latter.
+   */
   boolean stalledAt(long step) {
+    if (!progress) {
+      long nonFinite = loss.firstNonFiniteStep();
+      return nonFinite >= 0 && nonFinite <= step;
+    }
     return loss.stalledAt(step, window, minImprovement);
   }
 

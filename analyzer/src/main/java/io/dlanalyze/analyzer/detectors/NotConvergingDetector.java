@@ -60,6 +60,7 @@ import org.jspecify.annotations.Nullable;
 @DetectorSpec(
     id = DetectorIds.NOT_CONVERGING,
     symptom = Symptom.NOT_LEARNING,
+    judgesProgress = true,
     severity = Severity.ERROR,
     summary =
         "The accuracy never rises meaningfully above chance, or a regression never beats predicting"

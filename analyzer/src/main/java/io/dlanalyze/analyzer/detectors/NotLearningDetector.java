@@ -64,6 +64,7 @@ import org.jspecify.annotations.Nullable;
 @DetectorSpec(
     id = DetectorIds.NOT_LEARNING,
     symptom = Symptom.NOT_LEARNING,
+    judgesProgress = true,
     severity = Severity.ERROR,
     summary = "The loss stops decreasing long before it converges, or the accuracy stays at zero",
     source =

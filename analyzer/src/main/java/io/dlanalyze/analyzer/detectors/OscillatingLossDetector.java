@@ -51,6 +51,7 @@ import java.util.List;
 @DetectorSpec(
     id = DetectorIds.OSCILLATING_LOSS,
     symptom = Symptom.OSCILLATION,
+    judgesProgress = true,
     severity = Severity.WARNING,
     summary =
         "The loss swings up and down by a large share of its starting value instead of converging",

@@ -48,6 +48,7 @@ import java.util.List;
 @DetectorSpec(
     id = DetectorIds.SLOW_CONVERGENCE,
     symptom = Symptom.SLOW_CONVERGENCE,
+    judgesProgress = true,
     severity = Severity.WARNING,
     summary = "No epoch improves the accuracy (or the loss) by more than a small step",
     source = "AUTOTRAINER slow convergence, delta = 0.01 (docs/references.md#autotrainer)",

@@ -95,13 +95,18 @@ public final class AnalysisEngine {
     this.reader = reader;
     this.listener = listener;
     this.options = options;
-    this.infos = infos;
     this.metadata = reader.metadata();
+    // A loss that is not minimized (a GAN player's, a policy-gradient surrogate) leaves the
+    // detectors that judge progress nothing to judge: they do not run, and the report says so.
+    this.infos =
+        metadata.lossMeasuresProgress()
+            ? infos
+            : infos.stream().filter(info -> !info.judgesProgress()).toList();
     this.layers = new LayerTable(metadata, reader.dictionary(), positions, warnings);
     this.baselines = new KerasBaselines();
     this.live = listener == null ? null : new LiveFindings(listener, this::announced);
     int classifications = 0;
-    for (DetectorInfo info : infos) {
+    for (DetectorInfo info : this.infos) {
       Detector detector = info.create();
       detectors.add(detector);
       classifications |= detector.classifications();
