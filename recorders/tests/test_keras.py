@@ -501,6 +501,24 @@ def test_opActivation_splitGluAndSilu_areNamedAsTheGateNotAsItsSigmoid(tmp_path)
         ("fc1", "silu"), ("fc2", "silu"), ("out", "linear")]
 
 
+@pytest.mark.parametrize("approximate", [True, False])
+def test_opActivation_geluExactOrTanhApproximation_isGelu(tmp_path, approximate):
+    class Gelu(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.fc1 = L.Dense(6, name="fc1")
+            self.out = L.Dense(3, name="out")
+
+        def call(self, x):
+            return self.out(keras.ops.gelu(self.fc1(x), approximate=approximate))
+
+    keras.utils.set_random_seed(12)
+    model = Gelu()
+    model(data(1)[0])
+    _, layers = fit_layers(model, tmp_path)
+    assert [(n, l["activation"]) for n, l in layers.items()] == [("fc1", "gelu"), ("out", "linear")]
+
+
 class ReluBetween(keras.Model):
     def __init__(self):
         super().__init__()

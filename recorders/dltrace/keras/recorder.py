@@ -199,12 +199,13 @@ _GRAPH_ACTIVATIONS = {"Softmax": "softmax", "Sigmoid": "sigmoid", "LogSoftmax": 
                       "Relu": "relu", "Tanh": "tanh"}
 
 
-# Ops that apply an activation element by element, by the name dltrace.layers gives it; Erf is
-# the exact GELU's (``ops.gelu(x, approximate=False)``), whose other ops are linear.
+# Ops that apply an activation element by element, by the name dltrace.layers gives it. GELU is
+# no single op: an Erf or Erfc (``ops.gelu(x, approximate=False)``), or a Tanh with a Pow (the tanh
+# approximation), among the ops on the way is a gelu (see _Region.activation).
 _ELEMENTWISE_ACTIVATIONS = {
     "Relu": "relu", "Relu6": "relu6", "Elu": "elu", "Selu": "selu", "LeakyRelu": "leaky_relu",
     "Sigmoid": "sigmoid", "Tanh": "tanh", "Softplus": "softplus", "Softsign": "softsign",
-    "Softmax": "softmax", "LogSoftmax": "log_softmax", "Erf": "gelu"}
+    "Softmax": "softmax", "LogSoftmax": "log_softmax"}
 
 # Ops whose output is a linear function of each floating input that depends on the data
 # (reshaping, slicing, joining, sums and means, pooling, the identities of a custom gradient).
@@ -357,7 +358,7 @@ class _Region:
 
         for start in self.starts:
             visit(start)
-        if "Erf" in types or {"Tanh", "Pow"} <= types:
+        if types & {"Erf", "Erfc"} or {"Tanh", "Pow"} <= types:
             return "gelu", None
         if found:
             return found[0]
@@ -549,7 +550,7 @@ class _Capture:
         self.activation = {}      # id(layer) -> tensor
         self.activation_name = {}
         self.last = None          # the trace layer whose call ended last, if no activation yet
-        self.sources = {}         # name of an output tensor of a trace layer -> id(layer)
+        self.sources = {}         # (graph, name) of a trace layer's output tensor -> id(layer)
         self.functional = {}      # id(layer) -> activation applied by ops on the way to another
         self.unknown = set()      # id(layer): not-linear ops that name no activation on the way
         self._by_key = {id(tl.layer): tl for tl in trace_layers}
@@ -607,7 +608,10 @@ class _Capture:
                   if isinstance(t, tf.Tensor) and hasattr(t, "op") and t.dtype.is_floating]
         if not starts:
             return
-        region = _Region(starts, self.sources)
+        graph = starts[0].graph  # a name is a tensor's in one graph (a loop body has its own)
+        starts = [t for t in starts if t.graph is graph]
+        region = _Region(starts, {name: key for (g, name), key in self.sources.items()
+                                  if g is graph})
         for key in region.hits:
             tl = self._by_key[key]
             if (tl.fused or tl.declared != "linear" or key in self.activation_name
@@ -628,7 +632,7 @@ class _Capture:
     def _source(self, key, out):
         for t in tf.nest.flatten(out):
             if isinstance(t, tf.Tensor) and hasattr(t, "op"):
-                self.sources[t.name] = key
+                self.sources[(t.graph, t.name)] = key
 
     def _wrap_call(self, tl, call):
         def wrapped(*args, **kwargs):
