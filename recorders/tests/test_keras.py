@@ -399,6 +399,220 @@ def test_outputLayerFollowedByAnotherOp_staysLinear(tmp_path):
     assert [l["activation"] for l in json.loads(metadata["dltrace.layers"])] == ["linear"]
 
 
+# --------------------------------------------- activations applied by ops between trace layers
+
+def fit_layers(model, tmp_path, epochs=1, **fit):
+    """Fits ``model`` one epoch on 64 rows with the recorder; (rows, {name: layer entry})."""
+    x, y = data(64)
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    model.compile(optimizer=keras.optimizers.Adam(0.01),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(x, y, batch_size=32, epochs=epochs, verbose=0,
+              callbacks=[Recorder(tmp_path / "run.arrows", **fit)])
+    rows, metadata = read_arrow_trace(tmp_path / "run.arrows")
+    return rows, {l["name"]: l for l in json.loads(metadata["dltrace.layers"])}
+
+
+def on(block):
+    """A functional model: Input(8) -> block -> Dense(3) 'head'."""
+    inputs = keras.Input((8,))
+    return keras.Model(inputs, L.Dense(3, name="head")(block(inputs)))
+
+
+class EluBlock(L.Layer):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.fc1 = L.Dense(6, name="fc1")
+        self.fc2 = L.Dense(5, name="fc2")
+
+    def call(self, x):
+        return self.fc2(keras.ops.elu(self.fc1(x)))
+
+
+def test_opActivation_eluInACustomLayer_isTheEarlierLayersActivationAndItsRows(tmp_path):
+    keras.utils.set_random_seed(5)
+    rows, layers = fit_layers(on(EluBlock(name="block")), tmp_path)
+    assert [(n, l["activation"]) for n, l in layers.items()] == [
+        ("block/fc1", "elu"), ("block/fc2", "linear"), ("head", "linear")]
+    forward = find(rows, 0, "block/fc1", "forward")
+    activation = find(rows, 0, "block/fc1", "activation")
+    assert float(forward["min"]) < -1.0 < float(activation["min"])   # elu's output is above -1
+    assert float(activation["max"]) == pytest.approx(float(forward["max"]), rel=1e-6)
+
+
+class GatedBlock(L.Layer):
+    """A gated linear unit whose gate is a Dense of its own: value(x) * sigmoid(gate(x))."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.value = L.Dense(6, name="value")
+        self.gate = L.Dense(6, name="gate")
+        self.fc = L.Dense(5, name="fc")
+
+    def call(self, x):
+        return self.fc(self.value(x) * keras.ops.sigmoid(self.gate(x)))
+
+
+def test_opActivation_gluGate_gateIsSigmoidAndTheGatedLayerGlu(tmp_path):
+    keras.utils.set_random_seed(6)
+    rows, layers = fit_layers(on(GatedBlock(name="block")), tmp_path)
+    assert [(n, l["activation"]) for n, l in layers.items()] == [
+        ("block/value", "glu"), ("block/gate", "sigmoid"), ("block/fc", "linear"),
+        ("head", "linear")]
+    gate = find(rows, 0, "block/gate", "activation")
+    assert 0.0 < float(gate["min"]) and float(gate["max"]) < 1.0
+    assert float(find(rows, 0, "block/gate", "forward")["min"]) < 0.0
+
+
+class SplitGlu(L.Layer):
+    """One Dense of twice the width, split in halves a, b: a * sigmoid(b)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.glu = L.Dense(8, name="glu")
+        self.fc = L.Dense(5, name="fc")
+
+    def call(self, x):
+        a, b = keras.ops.split(self.glu(x), 2, axis=-1)
+        return self.fc(a * keras.ops.sigmoid(b))
+
+
+def test_opActivation_splitGluAndSilu_areNamedAsTheGateNotAsItsSigmoid(tmp_path):
+    keras.utils.set_random_seed(7)
+    _, layers = fit_layers(on(SplitGlu(name="block")), tmp_path)
+    assert layers["block/glu"]["activation"] == "glu"
+
+    class Silu(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.fc1 = L.Dense(6, name="fc1")
+            self.fc2 = L.Dense(6, name="fc2")
+            self.out = L.Dense(3, name="out")
+
+        def call(self, x):
+            h = keras.ops.silu(self.fc1(x))
+            h = self.fc2(h)
+            return self.out(h * keras.ops.sigmoid(h))   # SiLU written out
+
+    model = Silu()
+    model(data(1)[0])
+    _, layers = fit_layers(model, tmp_path / "silu")
+    assert [(n, l["activation"]) for n, l in layers.items()] == [
+        ("fc1", "silu"), ("fc2", "silu"), ("out", "linear")]
+
+
+@pytest.mark.parametrize("approximate", [True, False])
+def test_opActivation_geluExactOrTanhApproximation_isGelu(tmp_path, approximate):
+    class Gelu(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.fc1 = L.Dense(6, name="fc1")
+            self.out = L.Dense(3, name="out")
+
+        def call(self, x):
+            return self.out(keras.ops.gelu(self.fc1(x), approximate=approximate))
+
+    keras.utils.set_random_seed(12)
+    model = Gelu()
+    model(data(1)[0])
+    _, layers = fit_layers(model, tmp_path)
+    assert [(n, l["activation"]) for n, l in layers.items()] == [("fc1", "gelu"), ("out", "linear")]
+
+
+class ReluBetween(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = L.Dense(6, name="fc1")
+        self.fc2 = L.Dense(5, name="fc2")
+        self.out = L.Dense(3, name="out")
+
+    def call(self, x):
+        return self.out(keras.ops.relu(self.fc2(tf.nn.relu(self.fc1(x)))))
+
+
+@pytest.mark.parametrize("mode", ["step", "callback"])
+def test_opActivation_subclassedModelTfAndKerasRelu_reluInBothModes(tmp_path, mode):
+    keras.utils.set_random_seed(8)
+    model = ReluBetween()
+    model(data(1)[0])
+    rows, layers = fit_layers(model, tmp_path, mode=mode)
+    assert [(n, l["activation"]) for n, l in layers.items()] == [
+        ("fc1", "relu"), ("fc2", "relu"), ("out", "linear")]
+    if mode == "step":
+        for name in ("fc1", "fc2"):
+            assert float(find(rows, 0, name, "activation")["min"]) == 0.0
+            assert float(find(rows, 0, name, "forward")["min"]) < 0.0
+
+
+class LinearStack(L.Layer):
+    """Dense layers joined by ops that are all linear in the data: a scale, a shift, dropout,
+    a reshape, a concatenation and a sum."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.fc1 = L.Dense(6, name="fc1")
+        self.fc2 = L.Dense(6, name="fc2")
+        self.fc3 = L.Dense(5, name="fc3")
+        self.drop = L.Dropout(0.3)
+
+    def call(self, x, training=None):
+        h = self.drop(self.fc1(x) * 0.5 + 1.0, training=training)
+        h = keras.ops.reshape(h, (-1, 2, 3))
+        h = keras.ops.reshape(keras.ops.concatenate([h, -h], axis=1), (-1, 12))
+        return self.fc3(self.fc2(h[:, :6] + h[:, 6:]) - h[:, :6])
+
+
+def test_opActivation_linearOpsOnlyInACustomLayer_staysLinear(tmp_path):
+    keras.utils.set_random_seed(9)
+    _, layers = fit_layers(on(LinearStack(name="block")), tmp_path)
+    assert [(n, l["activation"]) for n, l in layers.items()] == [
+        ("block/fc1", "linear"), ("block/fc2", "linear"), ("block/fc3", "linear"),
+        ("head", "linear")]
+
+
+def test_opActivation_notLinearOpItCannotName_isUnknownNotLinear(tmp_path):
+    class Squared(L.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.fc1 = L.Dense(6, name="fc1")
+            self.fc2 = L.Dense(5, name="fc2")
+
+        def call(self, x):
+            return self.fc2(keras.ops.square(self.fc1(x)))
+
+    keras.utils.set_random_seed(10)
+    _, layers = fit_layers(on(Squared(name="block")), tmp_path)
+    assert [(n, l["activation"]) for n, l in layers.items()] == [
+        ("block/fc1", None), ("block/fc2", "linear"), ("head", "linear")]
+
+
+def test_opActivation_activationLayersAndFusedActivations_keepTheirOwn(tmp_path):
+    class FusedThenOp(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.fc1 = L.Dense(6, activation="relu", name="fc1")
+            self.fc2 = L.Dense(6, name="fc2")
+            self.act = L.Activation("tanh", name="act")
+            self.out = L.Dense(3, name="out")
+
+        def call(self, x):
+            return self.out(keras.ops.sigmoid(self.act(self.fc2(keras.ops.elu(self.fc1(x))))))
+
+    keras.utils.set_random_seed(11)
+    model = FusedThenOp()
+    model(data(1)[0])
+    _, layers = fit_layers(model, tmp_path / "subclassed")
+    assert [(n, l["activation"]) for n, l in layers.items()] == [
+        ("fc1", "relu"), ("fc2", "tanh"), ("out", "linear")]
+    keras.utils.set_random_seed(11)
+    _, layers = fit_layers(keras.Sequential([
+        keras.Input((8,)), L.Dense(6, activation="tanh", name="hidden"), L.Dropout(0.2),
+        L.Dense(4, name="mid"), L.ReLU(name="relu"), L.Dense(5, name="lin"),
+        L.Dense(3, name="out")]), tmp_path / "sequential")
+    assert [(n, l["activation"]) for n, l in layers.items()] == [
+        ("hidden", "tanh"), ("mid", "relu"), ("lin", "linear"), ("out", "linear")]
+
+
 # ---------------------------------------------------------------------------- callback mode
 
 PENALTY = 1e-3

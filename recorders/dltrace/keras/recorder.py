@@ -114,7 +114,8 @@ def _regularizer(layer):
 
 class _TraceLayer:
     __slots__ = ("index", "name", "layer", "type", "activation", "fused", "params",
-                 "trainable", "constant", "kernels", "selected", "keys", "fans", "regularizer")
+                 "trainable", "constant", "kernels", "selected", "keys", "fans", "regularizer",
+                 "declared")
 
     def __init__(self, name, layer, variables):
         self.index = -1
@@ -132,6 +133,7 @@ class _TraceLayer:
         if (inner is not None and not isinstance(inner, keras.layers.RNN)
                 and callable(getattr(inner, "activation", None))):
             self.activation = _activation_name(inner.activation)
+        self.declared = self.activation  # before the first trace names what ops apply
         self.params = int(sum(int(np.prod(v.shape)) for v in variables))
         self.trainable = bool(layer.trainable) and any(v.trainable for v in variables)
         # A layer that is left trainable but has no trainable variable holds constants by
@@ -195,6 +197,182 @@ def _built(model):
 # Graph ops that apply an activation, by the name dltrace.layers gives it.
 _GRAPH_ACTIVATIONS = {"Softmax": "softmax", "Sigmoid": "sigmoid", "LogSoftmax": "log_softmax",
                       "Relu": "relu", "Tanh": "tanh"}
+
+
+# Ops that apply an activation element by element, by the name dltrace.layers gives it. GELU is
+# no single op: an Erf or Erfc (``ops.gelu(x, approximate=False)``), or a Tanh with a Pow (the tanh
+# approximation), among the ops on the way is a gelu (see _Region.activation).
+_ELEMENTWISE_ACTIVATIONS = {
+    "Relu": "relu", "Relu6": "relu6", "Elu": "elu", "Selu": "selu", "LeakyRelu": "leaky_relu",
+    "Sigmoid": "sigmoid", "Tanh": "tanh", "Softplus": "softplus", "Softsign": "softsign",
+    "Softmax": "softmax", "LogSoftmax": "log_softmax"}
+
+# Ops whose output is a linear function of each floating input that depends on the data
+# (reshaping, slicing, joining, sums and means, pooling, the identities of a custom gradient).
+_LINEAR_OPS = frozenset((
+    "Identity", "IdentityN", "Cast", "Reshape", "Squeeze", "ExpandDims", "Transpose",
+    "ConcatV2", "Concat", "Pack", "Unpack", "Split", "SplitV", "Slice", "StridedSlice",
+    "GatherV2", "Tile", "BroadcastTo", "Pad", "PadV2", "MirrorPad", "ReverseV2", "Roll",
+    "AddV2", "Add", "AddN", "Sub", "Neg", "BiasAdd", "Sum", "Mean", "StopGradient",
+    "EnsureShape", "CheckNumerics", "PreventGradient", "MaxPool", "MaxPoolV2", "MaxPool3D",
+    "AvgPool", "AvgPool3D", "Max", "ResizeBilinear", "ResizeNearestNeighbor", "DepthToSpace",
+    "SpaceToDepth"))
+
+# Ops that are linear in one data operand when their other operands are constants, variables or
+# random masks (a scale, a dropout mask, a projection), and not linear when two depend on the data.
+_PRODUCT_OPS = frozenset((
+    "Mul", "MatMul", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3", "Einsum", "Conv2D",
+    "Conv3D", "DepthwiseConv2dNative", "Conv2DBackpropInput"))
+
+# Ops whose output does not depend on the values of their input (its shape, a tensor of ones).
+_SHAPE_OPS = frozenset(("Shape", "ShapeN", "Size", "Rank", "ZerosLike", "OnesLike"))
+
+# At most this many ops are walked back from a layer's input (as the PyTorch recorder's walk).
+_MAX_OPS = 48
+
+_NONE, _LINEAR, _NONLINEAR = 0, 1, 2
+
+
+def _through_identity(tensor):
+    """The tensor an Identity or Cast chain copies (a custom gradient's IdentityN), or itself."""
+    for _ in range(4):
+        op = tensor.op
+        if op.type in ("Identity", "Cast") or (op.type == "IdentityN"
+                                                and len(op.inputs) == len(op.outputs)):
+            tensor = op.inputs[tensor.value_index if op.type == "IdentityN" else 0]
+        else:
+            break
+    return tensor
+
+
+class _Region:
+    """The ops between earlier trace layers' outputs (``sources``: tensor name -> layer key) and
+    a layer's input, found by walking back from the input through ``op.inputs``, breadth first,
+    at most ``_MAX_OPS`` ops, stopping at the sources."""
+
+    def __init__(self, starts, sources):
+        self.sources = sources
+        self.starts = list(starts)
+        self.tensors = {}   # name -> tensor, for every tensor reached
+        self.hits = []      # layer keys reached, nearest first
+        queue, ops = list(starts), set()
+        while queue:
+            t = queue.pop(0)
+            if t.name in self.tensors:
+                continue
+            self.tensors[t.name] = t
+            key = sources.get(t.name)
+            if key is not None:
+                if key not in self.hits:
+                    self.hits.append(key)
+                continue
+            op = t.op
+            if op.type in _SHAPE_OPS or op.name in ops:
+                continue
+            if len(ops) >= _MAX_OPS:
+                break
+            ops.add(op.name)
+            queue.extend(op.inputs)
+        self._data = {}
+
+    def data(self, t):
+        """True when ``t`` depends, within the walked ops, on an earlier layer's output."""
+        name = t.name
+        if name in self.sources:
+            return True
+        if name not in self.tensors or t.op.type in _SHAPE_OPS:
+            return False
+        if t.op.type == "Placeholder":
+            return t.dtype.is_floating  # the model's input
+        if name not in self._data:
+            self._data[name] = False  # a cycle (none in a FuncGraph) would read False
+            self._data[name] = any(self.data(i) for i in t.op.inputs)
+        return self._data[name]
+
+    def _scaled_copy(self, t, other):
+        """True when ``t`` is ``other``, or ``other`` through copies and scalings (SiLU's
+        sigmoid input, ``beta * x``)."""
+        for _ in range(4):
+            if t.name == other.name:
+                return True
+            if t.name in self.sources:
+                return False
+            op = t.op
+            if op.type in ("Identity", "Cast"):
+                t = op.inputs[0]
+            elif op.type == "Mul" and sum(1 for i in op.inputs if self.data(i)) == 1:
+                t = next(i for i in op.inputs if self.data(i))
+            else:
+                return False
+        return False
+
+    def activation(self, key):
+        """What the walked ops do to layer ``key``'s output on its way to the layer's input:
+        (name, tensor or None) of an activation applied to a linear function of it, or
+        (None, None) when something not linear and not named acts on it, or None when every
+        op on the way is linear in it."""
+        state, found, unknown, types = {}, [], [False], set()
+
+        def visit(t):
+            name = t.name
+            if self.sources.get(name) == key:
+                return _LINEAR
+            if name in self.sources or name not in self.tensors or t.op.type in _SHAPE_OPS:
+                return _NONE
+            if name in state:
+                return state[name]
+            state[name] = _NONE
+            op = t.op
+            ins = [visit(i) for i in op.inputs]
+            if all(s == _NONE for s in ins):
+                return _NONE
+            types.add(op.type)
+            result = _NONLINEAR
+            data = [i for i in op.inputs if self.data(i)]
+            if op.type in _ELEMENTWISE_ACTIVATIONS:
+                if _NONLINEAR not in ins:
+                    found.append((_ELEMENTWISE_ACTIVATIONS[op.type], op.outputs[0]))
+            elif op.type == "Mul" and len(data) == 2 and _gate(op, ins):
+                gate, other = _gate(op, ins)
+                entry = ("silu" if self._scaled_copy(gate.op.inputs[0], other) else "glu",
+                         op.outputs[0])
+                # the sigmoid is the gate's, not an activation of its own
+                at = [i for i, (_, t) in enumerate(found) if t.name == gate.name]
+                if at:
+                    found[at[0]] = entry
+                else:
+                    found.append(entry)
+            elif op.type in _LINEAR_OPS or (op.type in ("Select", "SelectV2")
+                                             and not self.data(op.inputs[0])):
+                result = max(ins)
+            elif op.type in _PRODUCT_OPS or op.type in ("RealDiv", "Div", "DivNoNan"):
+                divisor = op.type not in _PRODUCT_OPS and ins[1] != _NONE
+                if len(data) > 1 or divisor:
+                    unknown[0] = True
+                else:
+                    result = max(ins)
+            else:
+                unknown[0] = True
+            state[name] = result
+            return result
+
+        for start in self.starts:
+            visit(start)
+        if types & {"Erf", "Erfc"} or {"Tanh", "Pow"} <= types:
+            return "gelu", None
+        if found:
+            return found[0]
+        return (None, None) if unknown[0] else None
+
+
+def _gate(op, ins):
+    """(the sigmoid's output, the other operand) when a Mul multiplies a tensor that is linear in
+    the layer's output by a sigmoid (a gated linear unit, or SiLU's x * sigmoid(x)), else None."""
+    a, b = op.inputs[0], op.inputs[1]
+    for gate, other, s in ((a, b, ins[1]), (b, a, ins[0])):
+        if _through_identity(gate).op.type == "Sigmoid" and s == _LINEAR:
+            return _through_identity(gate), other
+    return None
 
 
 def _loss_scale(optimizer):
@@ -372,6 +550,10 @@ class _Capture:
         self.activation = {}      # id(layer) -> tensor
         self.activation_name = {}
         self.last = None          # the trace layer whose call ended last, if no activation yet
+        self.sources = {}         # (graph, name) of a trace layer's output tensor -> id(layer)
+        self.functional = {}      # id(layer) -> activation applied by ops on the way to another
+        self.unknown = set()      # id(layer): not-linear ops that name no activation on the way
+        self._by_key = {id(tl.layer): tl for tl in trace_layers}
         self._saved = []
 
     def install(self):
@@ -414,9 +596,53 @@ class _Capture:
             return out
         return wrapped
 
+    def _between(self, args, kwargs):
+        """Before a trace layer's call, while the step is traced: the activations that ops
+        (``ops.elu(self.fc1(x))``, ``a * ops.sigmoid(b)``) apply to earlier trace layers'
+        outputs on their way to its inputs. A layer keeps the first one found; one whose output
+        reaches the input only through ops that are not linear and name no activation is
+        noted as unknown. Layers with an activation of their own are left as they are."""
+        if not self.sources or tf.executing_eagerly():
+            return
+        starts = [t for t in tf.nest.flatten((args, kwargs))
+                  if isinstance(t, tf.Tensor) and hasattr(t, "op") and t.dtype.is_floating]
+        if not starts:
+            return
+        graph = starts[0].graph  # a name is a tensor's in one graph (a loop body has its own)
+        starts = [t for t in starts if t.graph is graph]
+        region = _Region(starts, {name: key for (g, name), key in self.sources.items()
+                                  if g is graph})
+        for key in region.hits:
+            tl = self._by_key[key]
+            if (tl.fused or tl.declared != "linear" or key in self.activation_name
+                    or key in self.functional):
+                continue
+            found = region.activation(key)
+            if found is None:
+                continue
+            name, tensor = found
+            if name is None:
+                self.unknown.add(key)
+                continue
+            self.functional[key] = name
+            self.unknown.discard(key)
+            if tensor is not None and key not in self.activation:
+                self.activation[key] = tensor
+
+    def _source(self, key, out):
+        for t in tf.nest.flatten(out):
+            if isinstance(t, tf.Tensor) and hasattr(t, "op"):
+                self.sources[(t.graph, t.name)] = key
+
     def _wrap_call(self, tl, call):
         def wrapped(*args, **kwargs):
+            try:
+                self._between(args, kwargs)
+            except Exception:  # noqa: BLE001 - an op the walk cannot read: nothing is named
+                pass
             out = call(*args, **kwargs)
+            if not tf.executing_eagerly():
+                self._source(id(tl.layer), out)
             first = tf.nest.flatten(out)[0] if tf.nest.flatten(out) else None
             if first is not None:
                 key = id(tl.layer)
@@ -448,6 +674,8 @@ class _Capture:
                 self.last = None
                 key = id(tl.layer)
                 self.activation[key] = tf.nest.flatten(out)[0]
+                if not tf.executing_eagerly():
+                    self._source(key, out)
                 name = ACTIVATION_LAYERS[type(layer).__name__]
                 if name is None:
                     name = _activation_name(layer.activation)
@@ -1040,8 +1268,13 @@ class Recorder(keras.callbacks.Callback):
         layers = []
         for tl in capture.order:
             tl.index = len(layers)
-            if not tl.fused and id(tl.layer) in capture.activation_name:
-                tl.activation = capture.activation_name[id(tl.layer)]
+            key = id(tl.layer)
+            if not tl.fused and key in capture.activation_name:
+                tl.activation = capture.activation_name[key]
+            elif tl.declared == "linear" and key in capture.functional:
+                tl.activation = capture.functional[key]
+            elif tl.declared == "linear" and key in capture.unknown:
+                tl.activation = None  # not linear, and no activation this recorder can name
             layers.append(tl)
         self.layers = layers
 
