@@ -1212,3 +1212,23 @@ def test_twoFits_defaultRecorder_secondFitRefused(tmp_path):
     model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[recorder])
     with pytest.raises(RuntimeError, match="close_at_train_end=False"):
         model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[recorder])
+
+
+@pytest.mark.parametrize("objective,written", [
+    ("adversarial", "adversarial"), ("policy_gradient", "policy_gradient"),
+    (None, None), ("minimize", None)])
+def test_objective_writtenAsDltraceObjectiveUnlessMinimized(tmp_path, objective, written):
+    keras.utils.set_random_seed(0)
+    model = mlp()
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+    x, y = data()
+    path = tmp_path / "run.arrows"
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0,
+              callbacks=[Recorder(path, objective=objective)])
+    _, meta = read_arrow_trace(path)
+    assert meta.get("dltrace.objective") == written
+
+
+def test_objective_unknown_refusedWithTheChoices(tmp_path):
+    with pytest.raises(ValueError, match="minimize, adversarial, policy_gradient"):
+        Recorder(tmp_path / "run.arrows", objective="maximize")

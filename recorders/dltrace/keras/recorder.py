@@ -28,7 +28,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .._core.options import STEPS_AFTER_NONFINITE, Selection
+from .._core.options import STEPS_AFTER_NONFINITE, Selection, objective_metadata
 from .._core.schema import FORMAT_VERSION, MODEL, PHASES
 from .._core.sink import StepRows, TraceSink
 from .._core.stop import StopFile, announce
@@ -708,13 +708,18 @@ class Recorder(keras.callbacks.Callback):
     several ``fit`` calls with the same recorder (e.g. a frozen-base phase and a fine-tuning
     phase) go into one trace, their steps numbered on; call ``close()`` after the last one.
     A closed recorder refuses to start another ``fit``.
+
+    ``objective`` says what training does with the recorded loss: ``"minimize"`` (the
+    default), ``"adversarial"`` (a GAN player's loss, e.g. with ``loss_key="g_loss"``) or
+    ``"policy_gradient"`` (a REINFORCE-style surrogate); written as ``dltrace.objective``.
     """
 
     def __init__(self, path, *, task=None, loss_name=None, num_classes=None, run_id=None,
                  model_name=None, flush_every=50, record_inputs=True, every=1, phases=None,
                  layers=None, stop_file=None, mode="auto", loss_key="loss", optimizer=None,
-                 batch_size=None, close_at_train_end=True):
+                 batch_size=None, close_at_train_end=True, objective=None):
         super().__init__()
+        self._objective = objective_metadata(objective)
         if optimizer is not None and not isinstance(optimizer, keras.optimizers.Optimizer):
             raise ValueError("optimizer must be a keras.optimizers.Optimizer: %r" % (optimizer,))
         if batch_size is not None and int(batch_size) < 1:
@@ -1384,6 +1389,7 @@ class Recorder(keras.callbacks.Callback):
             meta["dltrace.loss_scaling"] = scaling
         if self._loss_weighted:
             meta["dltrace.loss_weighted"] = "true"
+        meta.update(self._objective)
         meta["dltrace.layers"] = json.dumps([l.describe() for l in self.layers])
         if self._steps_per_epoch:
             meta["dltrace.steps_per_epoch"] = str(int(self._steps_per_epoch))
