@@ -92,6 +92,16 @@ public final class LayerModeDetector implements Detector {
   private AnalysisContext context;
 
   /**
+   * Layers the metadata marks frozen: the mean and L2 norm of their first weight row (NaN before
+   * it). One whose weights then change was updated: unfrozen during the run (a fine-tuning phase
+   * after a frozen one; the recorders write {@code dltrace.layers} once, at the first step).
+   */
+  private final Map<Integer, double[]> frozenWeights = new TreeMap<>();
+
+  /** The step at which each layer marked frozen was first seen updated. */
+  private final Map<Integer, Long> unfrozenAt = new TreeMap<>();
+
+  /**
    * The findings after the first step (they come from the metadata and the layers' types, which the
    * first rows settle), plus one for each normalization layer whose output reached {@link
    * #UNNORMALIZED_RMS} since (a frozen one's info becomes a warning); -1 before the first step.
@@ -102,6 +112,9 @@ public final class LayerModeDetector implements Detector {
   public void begin(AnalysisContext context) {
     this.context = context;
     for (LayerInfo info : context.metadata().layers()) {
+      if (info.frozen()) {
+        frozenWeights.put(info.index(), new double[] {Double.NaN, Double.NaN});
+      }
       if (Boolean.FALSE.equals(info.training())) {
         outputRms.put(info.index(), 0.0);
       } else if (info.training() == null && !info.frozen() && batchNormalization(info.type())) {
@@ -153,8 +166,25 @@ public final class LayerModeDetector implements Detector {
         seen[2] = params;
       }
     }
+    for (Map.Entry<Integer, double[]> entry : frozenWeights.entrySet()) {
+      int layer = entry.getKey();
+      if (layer >= step.layerCount()
+          || unfrozenAt.containsKey(layer)
+          || !step.has(layer, Phase.WEIGHT)) {
+        continue;
+      }
+      double mean = step.mean(layer, Phase.WEIGHT);
+      double norm = Rows.valueOr(step, layer, Phase.WEIGHT, Column.L2_NORM, Double.NaN);
+      double[] first = entry.getValue();
+      if (Double.isNaN(first[0]) && Double.isNaN(first[1])) {
+        first[0] = mean;
+        first[1] = norm;
+      } else if (Double.compare(mean, first[0]) != 0 || Double.compare(norm, first[1]) != 0) {
+        unfrozenAt.put(layer, step.step());
+      }
+    }
     if (settled < 0) {
-      settled = finish(context).size();
+      settled = modeFindings(context).size();
     }
   }
 
@@ -168,9 +198,18 @@ public final class LayerModeDetector implements Detector {
     return type != null && type.toLowerCase(ROOT).contains("batchnorm");
   }
 
+  /**
+   * The normalization-mode findings are final once seen; the frozen-layer finding waits for the end
+   * of the run, since a layer marked frozen may be updated later (unfrozen for fine-tuning).
+   */
   @Override
   public int conclusive() {
     return Math.max(settled, 0);
+  }
+
+  @Override
+  public List<Finding> conclusiveFindings(AnalysisContext context) {
+    return modeFindings(context);
   }
 
   @Override
@@ -180,17 +219,28 @@ public final class LayerModeDetector implements Detector {
       return findings;
     }
     List<String> frozen = new ArrayList<>();
+    List<String> unfrozen = new ArrayList<>();
     int lastFrozen = -1;
-    int trainingLayers = 0;
     for (LayerInfo info : context.metadata().layers()) {
-      if (info.frozen()) {
+      if (!info.frozen()) {
+        continue;
+      }
+      Long at = unfrozenAt.get(info.index());
+      if (at != null) {
+        unfrozen.add(format(ROOT, "%s from step %d", info.name(), at));
+      } else {
         frozen.add(info.name());
         lastFrozen = Math.max(lastFrozen, info.index());
-      } else if (info.params() != 0) {
-        trainingLayers++;
       }
     }
     if (!frozen.isEmpty()) {
+      String later =
+          unfrozen.isEmpty()
+              ? ""
+              : format(
+                  ROOT,
+                  "; marked frozen too but updated during the run (unfrozen): %s",
+                  String.join(", ", unfrozen));
       findings.add(
           Finding.builder(this)
               .at(lastFrozen, Phase.WEIGHT)
@@ -199,12 +249,29 @@ public final class LayerModeDetector implements Detector {
               .message(
                   format(
                       ROOT,
-                      "%d %s frozen (the optimizer never updates %s): %s.",
+                      "%d %s frozen (the optimizer never updates %s): %s%s.",
                       frozen.size(),
                       frozen.size() == 1 ? "layer is" : "layers are",
                       frozen.size() == 1 ? "it" : "them",
-                      String.join(", ", frozen)))
+                      String.join(", ", frozen),
+                      later))
               .build());
+    }
+    findings.addAll(modeFindings(context));
+    return findings;
+  }
+
+  /** The findings about normalization layers' modes (not the frozen layers). */
+  private List<Finding> modeFindings(AnalysisContext context) {
+    List<Finding> findings = new ArrayList<>();
+    if (firstStep < 0) {
+      return findings;
+    }
+    int trainingLayers = 0;
+    for (LayerInfo info : context.metadata().layers()) {
+      if ((!info.frozen() || unfrozenAt.containsKey(info.index())) && info.params() != 0) {
+        trainingLayers++;
+      }
     }
     if (trainingLayers == 0) {
       return findings;

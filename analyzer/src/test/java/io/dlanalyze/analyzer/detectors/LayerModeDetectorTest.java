@@ -139,6 +139,66 @@ class LayerModeDetectorTest {
     assertThat(findings(trace, ID)).isEmpty();
   }
 
+  /**
+   * Two layers the metadata marks frozen (written once, at the first step) and a trainable head;
+   * the weights of the first stay constant, those of the second start changing at {@code
+   * unfrozenFrom} (a fine-tuning phase; never when negative).
+   */
+  private static MemoryTrace.Builder twoPhase(int unfrozenFrom) {
+    return MemoryTrace.scripted(120)
+        .frozenLayer("base/conv1", "Conv2D", "relu")
+        .frozenLayer("base/conv2", "Conv2D", "relu")
+        .layer("head", "Dense", "softmax")
+        .flatLoss()
+        .stream(Phase.WEIGHT, 0, step -> Stats.of(0.01, 0.2))
+        .stream(
+            Phase.WEIGHT,
+            1,
+            step ->
+                Stats.of(
+                    unfrozenFrom >= 0 && step >= unfrozenFrom ? 0.01 + 1e-6 * step : 0.01, 0.2))
+        .stream(Phase.WEIGHT, 2, step -> Stats.of(0.01 + 1e-4 * step, 0.2));
+  }
+
+  @Test
+  void layerMarkedFrozen_butUpdatedLater_isNotListedAsFrozen_andSaysWhenItWasUnfrozen() {
+    List<Finding> findings = findings(twoPhase(60), ID);
+
+    assertThat(findings).hasSize(1);
+    Finding f = findings.get(0);
+    assertThat(f.layerName()).isEqualTo("base/conv1");
+    assertThat(f.evidence().get("affected_layers")).isEqualTo(1L);
+    assertThat(f.message())
+        .isEqualTo(
+            "1 layer is frozen (the optimizer never updates it): base/conv1; marked frozen too"
+                + " but updated during the run (unfrozen): base/conv2 from step 60.");
+  }
+
+  @Test
+  void layersMarkedFrozen_andNeverUpdated_areListed_andBlamedInARunThatDoesNotLearn() {
+    List<Finding> findings = findings(twoPhase(-1), ID);
+
+    assertThat(findings).hasSize(1);
+    assertThat(findings.get(0).message())
+        .isEqualTo(
+            "2 layers are frozen (the optimizer never updates them): base/conv1, base/conv2.");
+  }
+
+  @Test
+  void everyLayerMarkedFrozen_updatedLater_noFrozenFinding_andNoFrozenRootCause() {
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(120)
+            .frozenLayer("base/conv", "Conv2D", "relu")
+            .layer("head", "Dense", "softmax")
+            .flatLoss()
+            .stream(Phase.WEIGHT, 0, step -> Stats.of(step < 50 ? 0.01 : 0.01 + 1e-6 * step, 0.2))
+            .stream(Phase.WEIGHT, 1, step -> Stats.of(0.01 + 1e-4 * step, 0.2));
+
+    assertThat(findings(trace, ID)).isEmpty();
+    RootCause root = analyze(trace.build(), AnalysisOptions.defaults()).rootCause();
+    assertThat(root == null ? "" : root.cause()).doesNotContain("frozen layer");
+  }
+
   @Test
   void layerNorm_hasNoInferenceMode_andIsNotJudged() {
     assertThat(findings(batchNorm("LayerNorm", false, 38.4, 48, 1), ID)).isEmpty();
