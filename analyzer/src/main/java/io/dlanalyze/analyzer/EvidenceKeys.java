@@ -95,6 +95,8 @@ public final class EvidenceKeys {
   public static final EvidenceKey<Long> AFFINE_LAYERS = count("affine_layers");
   public static final EvidenceKey<Long> NUM_CLASSES = count("num_classes");
   public static final EvidenceKey<Double> OUTPUT_RMS = real("output_rms");
+  public static final EvidenceKey<Double> RANGE_OVER_STD = real("range_over_std");
+  public static final EvidenceKey<Long> WEIGHT_COUNT = count("weight_count");
   public static final EvidenceKey<Double> PARAMETER_RMS = real("parameter_rms");
   public static final EvidenceKey<Double> PEAK_LEARNING_RATE = real("peak_learning_rate");
   public static final EvidenceKey<Long> PEAK_LEARNING_RATE_STEP = count("peak_learning_rate_step");

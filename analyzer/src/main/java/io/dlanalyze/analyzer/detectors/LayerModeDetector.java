@@ -3,6 +3,8 @@ package io.dlanalyze.analyzer.detectors;
 import static io.dlanalyze.analyzer.EvidenceKeys.AFFECTED_LAYERS;
 import static io.dlanalyze.analyzer.EvidenceKeys.OUTPUT_RMS;
 import static io.dlanalyze.analyzer.EvidenceKeys.PARAMETER_RMS;
+import static io.dlanalyze.analyzer.EvidenceKeys.RANGE_OVER_STD;
+import static io.dlanalyze.analyzer.EvidenceKeys.WEIGHT_COUNT;
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 
@@ -66,7 +68,8 @@ import org.jspecify.annotations.Nullable;
     summary = "Frozen layers, and normalization layers left in inference mode while training",
     source =
         "Humbatova et al. 2020, frozen layer and wrong training mode"
-            + " (docs/references.md#fault-taxonomy)")
+            + " (docs/references.md#fault-taxonomy)",
+    columns = {Column.MEAN, Column.STD, Column.MIN, Column.MAX, Column.L2_NORM, Column.NUMEL})
 public final class LayerModeDetector implements Detector {
   /** Output RMS at or above which a normalization layer is not normalizing. */
   private static final double UNNORMALIZED_RMS = 10;
@@ -92,9 +95,10 @@ public final class LayerModeDetector implements Detector {
   private AnalysisContext context;
 
   /**
-   * Layers the metadata marks frozen: the mean and L2 norm of their first weight row (NaN before
-   * it). One whose weights then change was updated: unfrozen during the run (a fine-tuning phase
-   * after a frozen one; the recorders write {@code dltrace.layers} once, at the first step).
+   * Layers the metadata marks frozen: the mean, L2 norm, std, min, max and numel of their first
+   * weight row (NaN before it). One whose weights then change was updated: unfrozen during the run
+   * (a fine-tuning phase after a frozen one; the recorders write {@code dltrace.layers} once, at
+   * the first step).
    */
   private final Map<Integer, double[]> frozenWeights = new TreeMap<>();
 
@@ -113,7 +117,9 @@ public final class LayerModeDetector implements Detector {
     this.context = context;
     for (LayerInfo info : context.metadata().layers()) {
       if (info.frozen()) {
-        frozenWeights.put(info.index(), new double[] {Double.NaN, Double.NaN});
+        frozenWeights.put(
+            info.index(),
+            new double[] {Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN});
       }
       if (Boolean.FALSE.equals(info.training())) {
         outputRms.put(info.index(), 0.0);
@@ -179,6 +185,11 @@ public final class LayerModeDetector implements Detector {
       if (Double.isNaN(first[0]) && Double.isNaN(first[1])) {
         first[0] = mean;
         first[1] = norm;
+        first[2] = Rows.valueOr(step, layer, Phase.WEIGHT, Column.STD, Double.NaN);
+        first[3] = Rows.valueOr(step, layer, Phase.WEIGHT, Column.MIN, Double.NaN);
+        first[4] = Rows.valueOr(step, layer, Phase.WEIGHT, Column.MAX, Double.NaN);
+        long numel = step.count(layer, Phase.WEIGHT, Column.NUMEL);
+        first[5] = numel > 0 ? numel : Double.NaN;
       } else if (Double.compare(mean, first[0]) != 0 || Double.compare(norm, first[1]) != 0) {
         unfrozenAt.put(layer, step.step());
       }
@@ -226,8 +237,11 @@ public final class LayerModeDetector implements Detector {
         continue;
       }
       Long at = unfrozenAt.get(info.index());
+      double[] first = frozenWeights.get(info.index());
       if (at != null) {
         unfrozen.add(format(ROOT, "%s from step %d", info.name(), at));
+      } else if (first != null && uniformDraw(first)) {
+        findings.add(randomlyFrozen(info, first));
       } else {
         frozen.add(info.name());
         lastFrozen = Math.max(lastFrozen, info.index());
@@ -259,6 +273,64 @@ public final class LayerModeDetector implements Detector {
     }
     findings.addAll(modeFindings(context));
     return findings;
+  }
+
+  /**
+   * The fewest weights for which {@link #uniformDraw} tells a uniform draw from trained weights:
+   * the spread of range / std over draws of n uniform values is about 2 sqrt(3) x 0.45 / sqrt(n),
+   * 1.4% at 1,000 (3.7% at 144, where the briefly pre-trained frozen convolutions of the dev corpus
+   * sit within it).
+   */
+  static final double UNIFORM_MIN_WEIGHTS = 1000;
+
+  /**
+   * True when a weight tensor's first recorded values look like a fresh uniform draw: their range
+   * over their standard deviation within three spreads of the 2 sqrt(3) (less the gap a sample of n
+   * leaves at each end) of a uniform distribution. Glorot's and He's uniform initializers (Keras'
+   * default for Dense and convolution kernels), PyTorch's default for Linear, convolution and
+   * recurrent layers and Keras' for Embedding all draw uniformly; training widens the tails (the
+   * frozen pre-trained layers of the dev corpus with 512 weights or more sit at 4.1 to 5.0).
+   */
+  private static boolean uniformDraw(double[] first) {
+    double std = first[2];
+    double n = first[5];
+    if (!(std > 0) || !(n >= UNIFORM_MIN_WEIGHTS) || !Double.isFinite(first[3] + first[4])) {
+      return false;
+    }
+    double ratio = (first[4] - first[3]) / std;
+    double expected = 2 * Math.sqrt(3) * (1 - 1 / (n + 1));
+    double spread = 2 * Math.sqrt(3) * Math.sqrt(0.8 / (4 * n));
+    return Math.abs(ratio - expected) <= 3 * spread;
+  }
+
+  /**
+   * A layer marked frozen whose weights never moved from a uniform random draw: it holds random
+   * weights that nothing will ever train, which no deliberate freeze (of pre-trained weights) does.
+   */
+  private Finding randomlyFrozen(LayerInfo info, double[] first) {
+    double ratio = (first[4] - first[3]) / first[2];
+    return Finding.builder(this)
+        .symptom(Symptom.UNCHANGED_VALUES)
+        .severity(Severity.WARNING)
+        .at(info.index(), Phase.WEIGHT)
+        .steps(firstStep, lastStep, steps)
+        .evidence(
+            Evidence.builder()
+                .put(RANGE_OVER_STD, ratio)
+                .put(WEIGHT_COUNT, (long) first[5])
+                .build())
+        .message(
+            format(
+                ROOT,
+                "%s is frozen (the optimizer never updates it) with weights that are still a"
+                    + " random initialization: their range is %s standard deviations over %d"
+                    + " weights, that of a uniform draw (2 sqrt(3) = 3.46), which any training"
+                    + " would have widened; random weights that never train are a layer frozen by"
+                    + " mistake.",
+                info.name(),
+                Numbers.format(ratio),
+                (long) first[5]))
+        .build();
   }
 
   /** The findings about normalization layers' modes (not the frozen layers). */

@@ -199,6 +199,63 @@ class LayerModeDetectorTest {
     assertThat(root == null ? "" : root.cause()).doesNotContain("frozen layer");
   }
 
+  /**
+   * An LSTM encoder, a decoder the metadata marks frozen whose weights (std 0.1, {@code numel} of
+   * them) span {@code rangeOverStd} standard deviations and never change, and a trainable head, in
+   * a run whose loss falls.
+   */
+  private static MemoryTrace.Builder frozenDecoder(double rangeOverStd, long numel) {
+    double half = rangeOverStd * 0.1 / 2;
+    return MemoryTrace.scripted(150)
+        .layer("encoder", "LSTM", "tanh")
+        .frozenLayer("decoder", "LSTM", "tanh")
+        .layer("head", "Linear", "linear")
+        .healthyLoss()
+        .stream(Phase.WEIGHT, 0, step -> Stats.of(0.001 * step, 0.1).withNumel(numel))
+        .stream(Phase.WEIGHT, 1, step -> Stats.of(0, 0.1).withRange(-half, half).withNumel(numel))
+        .stream(Phase.WEIGHT, 2, step -> Stats.of(0.001 * step, 0.1).withNumel(64));
+  }
+
+  @Test
+  void frozenLayerStillAtAUniformRandomDraw_isAMistake_evenInARunThatLearns() {
+    // PyTorch's LSTM draws uniformly in [-1/sqrt(h), 1/sqrt(h)]: range 2 sqrt(3) std
+    List<Finding> findings = findings(frozenDecoder(2 * Math.sqrt(3), 5120), ID);
+
+    assertThat(findings).hasSize(1);
+    Finding f = findings.get(0);
+    assertThat(f.severity()).isEqualTo(Severity.WARNING);
+    assertThat(f.symptom()).isEqualTo(Symptom.UNCHANGED_VALUES);
+    assertThat(f.layerName()).isEqualTo("decoder");
+    assertThat((double) f.evidence().get("range_over_std")).isCloseTo(3.464, within(0.001));
+    assertThat(f.evidence().get("weight_count")).isEqualTo(5120L);
+    assertThat(f.message())
+        .startsWith(
+            "decoder is frozen (the optimizer never updates it) with weights that are still a"
+                + " random initialization: their range is 3.464 standard deviations over 5120"
+                + " weights");
+    RootCause root =
+        analyze(frozenDecoder(2 * Math.sqrt(3), 5120).build(), AnalysisOptions.defaults())
+            .rootCause();
+    assertThat(root).isNotNull();
+    assertThat(root.layerName()).isEqualTo("decoder");
+  }
+
+  @Test
+  void frozenLayerWithTrainedTails_isADeliberateFreeze_infoOnly() {
+    // pre-trained weights: range 4.1 std and more on the dev corpus' frozen layers
+    assertThat(findings(frozenDecoder(4.1, 5120), ID))
+        .extracting(Finding::severity)
+        .containsExactly(Severity.INFO);
+  }
+
+  @Test
+  void smallFrozenLayer_cannotBeToldFromAUniformDraw_infoOnly() {
+    // 144 weights: a uniform draw's range / std spreads by 3.7%, as much as brief pre-training
+    assertThat(findings(frozenDecoder(2 * Math.sqrt(3), 144), ID))
+        .extracting(Finding::severity)
+        .containsExactly(Severity.INFO);
+  }
+
   @Test
   void layerNorm_hasNoInferenceMode_andIsNotJudged() {
     assertThat(findings(batchNorm("LayerNorm", false, 38.4, 48, 1), ID)).isEmpty();
