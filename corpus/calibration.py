@@ -1948,6 +1948,40 @@ def space_keras_ts_transformer_huber(rng):
     return Config(args, "regression", "transformer")
 
 
+def space_keras_se_mobile_digits(rng):
+    bs = rng.choice([32, 64])
+    args = ["--lr", fmt(log_uniform(rng, 4e-3, 1.2e-2)), "--batch-size", str(bs),
+            "--filters", rng.choice(["16,24", "24,32"]), "--stem", str(rng.choice([8, 12])),
+            "--decay-rate", fmt(rng.choice([0.8, 0.9]))]
+    # 720 training digits
+    args += ["--epochs", str(epochs_for(rng, 720, bs, steps=(150, 250), lo=6, hi=12)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=10)
+
+
+def space_keras_featurespace_churn(rng):
+    bs = rng.choice([16, 32, 64])
+    args = ["--lr", fmt(log_uniform(rng, 0.01, 0.05)),
+            "--momentum", fmt(rng.choice([0.8, 0.9])), "--batch-size", str(bs),
+            "--hidden", rng.choice(["16,8", "32,16", "64,32"])]
+    # 1200 training customers
+    args += ["--epochs", str(epochs_for(rng, 1200, bs, steps=(200, 400), lo=6, hi=12)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "mlp", classes=2)
+
+
+def space_keras_gc_sgd_diabetes(rng):
+    bs = rng.choice([16, 32])
+    args = ["--lr", fmt(log_uniform(rng, 2e-3, 6e-3)),
+            "--momentum", fmt(rng.choice([0.8, 0.9])), "--batch-size", str(bs),
+            "--hidden", rng.choice(["16,8", "32,16", "64,32"]),
+            "--activation", rng.choice(["relu", "relu", "tanh"])]
+    # 353 training patients
+    args += ["--epochs", str(epochs_for(rng, 353, bs, steps=(200, 450), lo=15, hi=25)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "regression")
+
+
 def space_keras_grn_tabular(rng):
     bs = rng.choice([32, 64])
     args = ["--lr", fmt(log_uniform(rng, 1e-3, 6e-3)), "--batch-size", str(bs),
@@ -2192,6 +2226,9 @@ SPACES = {
     "keras_ts_transformer_huber": space_keras_ts_transformer_huber,
     "keras_friedman3_tfdata": space_keras_friedman3_tfdata,
     "keras_grn_tabular": space_keras_grn_tabular,
+    "keras_se_mobile_digits": space_keras_se_mobile_digits,
+    "keras_featurespace_churn": space_keras_featurespace_churn,
+    "keras_gc_sgd_diabetes": space_keras_gc_sgd_diabetes,
     "keras_two_phase_finetune": space_keras_two_phase_finetune,
     "keras_quantile_pinball": space_keras_quantile_pinball,
     "pt_digits_splitset": space_pt_digits_splitset,
