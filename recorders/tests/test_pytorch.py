@@ -939,3 +939,47 @@ class HandWrittenUpdateTest(StatsCase):
             with self.assertRaises(ValueError):
                 dltrace.attach(model, os.path.join(tmp, "run.csv"), optimizer=opt,
                                learning_rate=0.1)
+
+
+def test_step_perSampleGradsWithTorchFunc_recordsOrdinaryPassAndTheGradWrittenByHand():
+    """DP-SGD by hand: vmap(grad(...)) of functional_call runs the model's forward inside a
+    torch.func transform (wrapped tensors); that pass is not recorded, the ordinary forward
+    pass is, and the gradient rows are the noised gradient the loop wrote into p.grad."""
+    from torch.func import functional_call, grad, vmap
+
+    torch.manual_seed(0)
+    model = Mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    x, y = make_data(8)
+
+    def sample_loss(params, xi, yi):
+        out = functional_call(model, params, (xi.unsqueeze(0),))
+        return nn.functional.cross_entropy(out, yi.unsqueeze(0))
+
+    written = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "run.csv")
+        with dltrace.attach(model, path, optimizer=opt) as rec:
+            for step in range(2):
+                logits = model(x)
+                loss = nn.functional.cross_entropy(logits, y)
+                params = {k: v.detach() for k, v in model.named_parameters()}
+                grads = vmap(grad(sample_loss), in_dims=(None, 0, 0))(params, x, y)
+                opt.zero_grad()
+                g = torch.Generator().manual_seed(step)
+                for name, p in model.named_parameters():
+                    p.grad = grads[name].sum(0) + torch.randn(p.shape, generator=g)
+                written[step] = {n: model.get_submodule(n).weight.grad.clone()
+                                 for n in ("fc1", "fc2", "out")}
+                forward = {"fc1": model.fc1(x).detach()}
+                opt.step()
+                rec.step(loss, inputs=x, targets=y)
+        rows, _ = read_trace(path)
+    for step in range(2):
+        for name in ("fc1", "fc2", "out"):
+            assert_stats_close(row_stats(find(rows, step, name, "gradient")),
+                               numpy_stats(written[step][name].numpy()),
+                               "step %d %s gradient" % (step, name))
+    # the forward rows are those of the ordinary pass, one per layer and step
+    assert_stats_close(row_stats(find(rows, 1, "fc1", "forward")),
+                       numpy_stats(forward["fc1"].numpy()), "fc1 forward")

@@ -287,6 +287,12 @@ def _gather(rows):
     return flat, build
 
 
+
+def _in_func_transform():
+    """True inside a torch.func transform (vmap, grad, jacrev...)."""
+    level = getattr(getattr(torch._C, "_functorch", None), "maybe_current_level", None)
+    return level is not None and level() is not None
+
 class Recorder:
     """Records one training run. Create it with :func:`attach`.
 
@@ -446,7 +452,11 @@ class Recorder:
         # A pass with gradients enabled is a training pass, whatever the modules' train/eval
         # mode says: a model left in eval mode (model.eval() without model.train()) still
         # trains, and its trace must show it. Validation passes run under torch.no_grad().
-        return torch.is_grad_enabled() and not self._closed and not self._ignore_pass
+        # A pass inside a torch.func transform (vmap(grad(...)) of functional_call, as
+        # per-sample gradients are computed) sees wrapped tensors whose values cannot leave
+        # the transform: it is not recorded; the step's gradients are read from p.grad.
+        return (torch.is_grad_enabled() and not self._closed and not self._ignore_pass
+                and not _in_func_transform())
 
     def _on_model_forward(self, module, inputs):
         self._ignore_pass = False
