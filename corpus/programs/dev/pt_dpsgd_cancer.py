@@ -146,15 +146,16 @@ CASES = [
                "does not learn); Humbatova et al. 2020: missing input normalization",
      "bug": "the StandardScaler step left out: the 30 features go in their own units (areas up "
             "to 2500); under per-sample clipping at 1.0 the private steps cannot undo the huge "
-            "logits: after 8 epochs the training loss is 4.30 (first epoch 9.05), accuracy 0.73, "
-            "validation loss 6.48 and accuracy 0.65, against the twin's 0.09 and 0.96",
+            "logits: after 8 epochs the training loss is 8.18 (first epoch 5.98), accuracy 0.65, "
+            "validation loss 14.9 and accuracy 0.63 (the majority class), against the twin's "
+            "0.09 and 0.96",
      "fix": "standardize the features with the training part's mean and standard deviation",
      "symptom": "saturation", "acceptable_symptoms": ["not_learning", "slow_convergence"],
      "root_cause": "model",
      "pairs": [
-         {"id": "sgd-lr0.5",
-          "buggy": "--bug raw-features --record-every 4",
-          "fixed": "--record-every 4"},
+         {"id": "sgd-lr0.5-seed1",
+          "buggy": "--bug raw-features --seed 1 --record-every 4",
+          "fixed": "--seed 1 --record-every 4"},
      ]},
     {"family": "dpsgdbc-sigmoid-then-logits-loss", "split": "dev", "architecture": "mlp",
      "origin": "DeepLocalize benchmark (Stack Overflow: sigmoid output with a from-logits loss); "
@@ -187,16 +188,16 @@ CASES = [
      ]},
     {"family": "dpsgdbc-lr-too-high", "split": "dev", "architecture": "mlp",
      "origin": "AUTOTRAINER: oscillating loss; DeepFD fault type: learning rate too high",
-     "bug": "SGD at 50 (meant 0.5): each private step moves the weights far, the loss jumps "
-            "from 101 in the first epoch to 5205 in the eighth, validation loss 25162 and "
-            "accuracy 0.85, against the twin's 0.09 and 0.96",
+     "bug": "SGD at 50 (meant 0.5), batches of 64: each private step moves the weights far, "
+            "the loss jumps from 30 in the first epoch to 1991 in the eighth, validation loss "
+            "4750 and accuracy 0.88, against the twin's 0.07 and 0.97",
      "fix": "learning rate 0.5",
      "symptom": "oscillation", "acceptable_symptoms": ["exploding_gradient", "numerical_error"],
      "root_cause": "model",
      "pairs": [
-         {"id": "sgd",
-          "buggy": "--lr 50 --record-every 4",
-          "fixed": "--lr 0.5 --record-every 4"},
+         {"id": "sgd-bs64-seed2",
+          "buggy": "--lr 50 --batch-size 64 --seed 2 --record-every 4",
+          "fixed": "--lr 0.5 --batch-size 64 --seed 2 --record-every 4"},
      ]},
     {"family": "dpsgdbc-lr-too-low", "split": "dev", "architecture": "mlp",
      "origin": "DeepFD / DeepDiagnosis fault type: learning rate too low",
