@@ -2138,6 +2138,38 @@ def space_pt_gan_ring(rng):
     return Config(args, "classification", "mlp", classes=8, chance=0.125)
 
 
+def space_pt_dpsgd_cancer(rng):
+    bs = rng.choice([32, 64])
+    lr = log_uniform(rng, *{32: (0.3, 0.8), 64: (0.5, 1.0)}[bs])
+    args = ["--lr", fmt(lr), "--batch-size", str(bs), "--hidden", str(rng.choice([32, 48, 64])),
+            "--noise", rng.choice(["0.8", "1.0", "1.2"])]
+    # 455 training rows; per-sample gradients clipped to 1.0 and noised (DP-SGD by hand)
+    args += ["--epochs", str(epochs_for(rng, 455, bs, steps=(60, 200), lo=6, hi=12)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "mlp", classes=2)
+
+
+def space_pt_specnorm_plateau(rng):
+    bs = rng.choice([16, 32, 48])
+    lr = log_uniform(rng, 2e-3, 5e-3)
+    args = ["--lr", fmt(lr), "--batch-size", str(bs), "--width", str(rng.choice([6, 8, 12])),
+            "--weight-decay", rng.choice(["0.01", "0.05"])]
+    # 1200 training images (16x16); ReduceLROnPlateau(mode='max') on the validation accuracy
+    args += ["--epochs", str(epochs_for(rng, 1200, bs, steps=(150, 450), lo=5, hi=8)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=10)
+
+
+def space_pt_mean_teacher_digits(rng):
+    args = ["--lr", fmt(log_uniform(rng, 2e-3, 4e-3)), "--width", str(rng.choice([8, 12])),
+            "--labelled", rng.choice(["200", "300"]), "--ema", rng.choice(["0.95", "0.99"]),
+            "--batch-size", str(rng.choice([32, 48]))]
+    # 23 steps an epoch (1497 images, unlabelled batches of 64); the loss includes the
+    # ramped consistency term
+    args += ["--epochs", str(rng.choice([8, 10])), "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=10)
+
+
 SPACES = {
     "keras_aug_digits": space_keras_aug_digits,
     "keras_cancer_ae_nesterov": space_keras_cancer_ae_nesterov,
@@ -2237,6 +2269,7 @@ SPACES = {
     "pt_config_mlp": space_pt_config_mlp,
     "pt_conv1d_ae_anomaly": space_pt_conv1d_ae_anomaly,
     "pt_distill": space_pt_distill,
+    "pt_dpsgd_cancer": space_pt_dpsgd_cancer,
     "pt_entity_embed": space_pt_entity_embed,
     "pt_functional_wine": space_pt_functional_wine,
     "pt_gn_digits_aug": space_pt_gn_digits_aug,
@@ -2251,6 +2284,7 @@ SPACES = {
     "pt_lightning_cnn": space_pt_lightning_cnn,
     "pt_mlp": space_pt_mlp,
     "pt_mdn_inverse": space_pt_mdn_inverse,
+    "pt_mean_teacher_digits": space_pt_mean_teacher_digits,
     "pt_mixup_onecycle": space_pt_mixup_onecycle,
     "pt_mobilenet_digits": space_pt_mobilenet_digits,
     "pt_moe_gate": space_pt_moe_gate,
@@ -2273,6 +2307,7 @@ SPACES = {
     "pt_sig1d_resnet": space_pt_sig1d_resnet,
     "pt_siamese_digits": space_pt_siamese_digits,
     "pt_signal_regression": space_pt_signal_regression,
+    "pt_specnorm_plateau": space_pt_specnorm_plateau,
     "pt_swa_diabetes": space_pt_swa_diabetes,
     "pt_tabtrain": space_pt_tabtrain,
     "pt_tabular_modules": space_pt_tabular_modules,
