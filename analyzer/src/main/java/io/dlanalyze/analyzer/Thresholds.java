@@ -447,7 +447,7 @@ public final class Thresholds {
   public static final Threshold BATCH_DISPERSION =
       Threshold.real(
           "batch-dispersion",
-          8.6,
+          11.6,
           0,
           1e300,
           "Batch-to-batch variance of the accuracy, as a multiple of a binomial's over the batch"
