@@ -1981,6 +1981,38 @@ def space_keras_gc_sgd_diabetes(rng):
              "--seed", str(rng.randrange(10))]
     return Config(args, "regression", "regression")
 
+def space_keras_mcdrop_gnll(rng):
+    bs = rng.choice([16, 32, 64])
+    args = ["--lr", fmt(log_uniform(rng, 1e-3, 4e-3)), "--batch-size", str(bs),
+            "--width", str(rng.choice([16, 32, 64])),
+            "--dropout", fmt(rng.choice([0.05, 0.1, 0.2]))]
+    # 720 training readings
+    args += ["--epochs", str(epochs_for(rng, 720, bs, steps=(240, 900), lo=15, hi=25)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "regression", baseline=("probe", {"seed": int(args[-1])}))
+
+
+def space_keras_indrnn_cell(rng):
+    bs = rng.choice([16, 32, 64])
+    args = ["--lr", fmt(log_uniform(rng, 1e-3, 5e-3)), "--batch-size", str(bs),
+            "--units", str(rng.choice([16, 24, 48])),
+            "--u-init", rng.choice(["0,1", "0.5,1"])]
+    # 1200 training sequences
+    args += ["--epochs", str(epochs_for(rng, 1200, bs, steps=(240, 900), lo=10, hi=14)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "rnn", classes=3)
+
+
+def space_keras_mixup_restarts(rng):
+    bs = rng.choice([16, 32, 64])
+    args = ["--lr", fmt(log_uniform(rng, 0.02, 0.1)), "--batch-size", str(bs),
+            "--momentum", fmt(rng.choice([0.8, 0.9])), "--filters", str(rng.choice([8, 16])),
+            "--alpha", fmt(rng.choice([0.2, 0.4])), "--period", str(rng.choice([1, 2]))]
+    # 1437 training digits
+    args += ["--epochs", str(epochs_for(rng, 1437, bs, steps=(200, 700), lo=6, hi=10)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=10)
+
 
 def space_keras_grn_tabular(rng):
     bs = rng.choice([32, 64])
@@ -2261,6 +2293,9 @@ SPACES = {
     "keras_se_mobile_digits": space_keras_se_mobile_digits,
     "keras_featurespace_churn": space_keras_featurespace_churn,
     "keras_gc_sgd_diabetes": space_keras_gc_sgd_diabetes,
+    "keras_mcdrop_gnll": space_keras_mcdrop_gnll,
+    "keras_indrnn_cell": space_keras_indrnn_cell,
+    "keras_mixup_restarts": space_keras_mixup_restarts,
     "keras_two_phase_finetune": space_keras_two_phase_finetune,
     "keras_quantile_pinball": space_keras_quantile_pinball,
     "pt_digits_splitset": space_pt_digits_splitset,
@@ -2529,6 +2564,17 @@ def baseline(kind, kw):
         post = like / (like.sum(1, keepdims=True) * (grid[1] - grid[0]))
         at = np.array([np.interp(t, grid, row) for t, row in zip(y[cut:], post)])
         return b, float(np.mean(-np.log(np.maximum(at, 1e-300))))
+    if kind == "probe":             # keras_mcdrop_gnll: Gaussian NLL (without its constant)
+        # of the standardized moisture; B predicts the training mean and variance (0 and 1),
+        # F is the NLL of the true mean and the generator's noise
+        sys.path.insert(0, DEV)
+        import keras_mcdrop_gnll
+        x, y = keras_mcdrop_gnll.probe_readings(900, kw["seed"])
+        x_tr, x_val, y_tr, y_val = common.split(x, y, val=0.2, seed=kw["seed"])
+        std = float(y_tr.std())
+        z = (y_val - y_tr.mean()) / std
+        sigma = (0.4 + 0.06 * x_val[:, 3]) / std
+        return 0.5 * float(np.mean(z ** 2)), 0.5 * float(np.mean(np.log(sigma ** 2) + 1.0))
     if kind == "turbine":           # pt_hetero_gnll: Gaussian NLL (without its constant)
         # of the standardized power; B predicts the training mean and variance (0 and 1), F
         # is the NLL of the true mean and the generator's noise (clipping at 0 left out)
