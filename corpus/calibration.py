@@ -2202,6 +2202,26 @@ def space_pt_mean_teacher_digits(rng):
     return Config(args, "classification", "cnn", classes=10)
 
 
+def space_pt_mil_gated_digits(rng):
+    args = ["--lr", fmt(log_uniform(rng, 2e-3, 4e-3)), "--attn", str(rng.choice([8, 16])),
+            "--hidden", str(rng.choice([32, 48])),
+            "--weight-decay", rng.choice(["0", "1e-4"])]
+    # one bag of 5 to 15 images per step, 160 bags an epoch; the loss leaves its plateau
+    # at chance in the second or third epoch
+    args += ["--epochs", "5", "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=2)
+
+
+def space_pt_gce_noisy_digits(rng):
+    bs = rng.choice([32, 64])
+    args = ["--noise", rng.choice(["0.2", "0.3", "0.4"]), "--q", rng.choice(["0.5", "0.7"]),
+            "--hidden", str(rng.choice([48, 64, 96])), "--batch-size", str(bs),
+            "--lr", fmt(log_uniform(rng, 0.08, 0.12))]
+    # 1437 training images with flipped labels; MultiStepLR at 60% and 85% of the epochs
+    args += ["--epochs", "10", "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "mlp", classes=10)
+
+
 SPACES = {
     "keras_aug_digits": space_keras_aug_digits,
     "keras_cancer_ae_nesterov": space_keras_cancer_ae_nesterov,
@@ -2309,6 +2329,7 @@ SPACES = {
     "pt_functional_wine": space_pt_functional_wine,
     "pt_gn_digits_aug": space_pt_gn_digits_aug,
     "pt_gan_ring": space_pt_gan_ring,
+    "pt_gce_noisy_digits": space_pt_gce_noisy_digits,
     "pt_gcn_sbm": space_pt_gcn_sbm,
     "pt_gru_forecast": space_pt_gru_forecast,
     "pt_hetero_gnll": space_pt_hetero_gnll,
@@ -2320,6 +2341,7 @@ SPACES = {
     "pt_mlp": space_pt_mlp,
     "pt_mdn_inverse": space_pt_mdn_inverse,
     "pt_mean_teacher_digits": space_pt_mean_teacher_digits,
+    "pt_mil_gated_digits": space_pt_mil_gated_digits,
     "pt_mixup_onecycle": space_pt_mixup_onecycle,
     "pt_mobilenet_digits": space_pt_mobilenet_digits,
     "pt_moe_gate": space_pt_moe_gate,
