@@ -200,9 +200,6 @@ CASES = [
          {"id": "lr2e-3-seed4",
           "args": "--lr 2e-3 --seed 4 --record-every 4",
           "description": "Adam at 2e-3"},
-         {"id": "attn8-wd0-seed6",
-          "args": "--attn 8 --weight-decay 0 --seed 6 --record-every 4",
-          "description": "8 attention units, no weight decay"},
      ]},
 ]
 
