@@ -2222,6 +2222,16 @@ def space_pt_gce_noisy_digits(rng):
     return Config(args, "classification", "mlp", classes=10)
 
 
+def space_pt_inception_time(rng):
+    bs = rng.choice([32, 64])
+    args = ["--lr", fmt(log_uniform(rng, 3e-3, 8e-3)), "--batch-size", str(bs),
+            "--filters", str(rng.choice([8, 12])), "--blocks", str(rng.choice([2, 4])),
+            "--warmup", str(rng.choice([25, 40]))]
+    # 800 training series; LambdaLR warm-up then cosine decay to 0 over the run
+    args += ["--epochs", "4", "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=5)
+
+
 SPACES = {
     "keras_aug_digits": space_keras_aug_digits,
     "keras_cancer_ae_nesterov": space_keras_cancer_ae_nesterov,
@@ -2333,6 +2343,7 @@ SPACES = {
     "pt_gcn_sbm": space_pt_gcn_sbm,
     "pt_gru_forecast": space_pt_gru_forecast,
     "pt_hetero_gnll": space_pt_hetero_gnll,
+    "pt_inception_time": space_pt_inception_time,
     "pt_kim_textcnn": space_pt_kim_textcnn,
     "pt_lstm_seqae": space_pt_lstm_seqae,
     "pt_lstmcell_unroll": space_pt_lstmcell_unroll,
