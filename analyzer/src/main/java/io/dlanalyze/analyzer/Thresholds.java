@@ -104,7 +104,7 @@ public final class Thresholds {
   public static final Threshold EXPLODING_GROWTH =
       Threshold.real(
           "exploding-growth",
-          3.3e5,
+          2.3e6,
           2,
           1e300,
           "Growth of a layer's gradient l2 norm over its first steps that counts as exploding");
@@ -377,7 +377,7 @@ public final class Thresholds {
   public static final Threshold DIVERGENCE_RATIO =
       Threshold.real(
           "divergence-ratio",
-          3.2,
+          5.4,
           1,
           1e300,
           "Highest block-mean loss, as a multiple of the starting loss, at or above which training"

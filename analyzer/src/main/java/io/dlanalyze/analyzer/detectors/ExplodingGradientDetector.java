@@ -42,7 +42,7 @@ import java.util.List;
  *
  * <p>Implementation notes. Growth rule: a layer's reference is the median of its first three
  * positive finite gradient l2 norms (weight gradient, else output gradient). It explodes at the
- * first step whose norm reaches {@code exploding-growth} (default 3.3e5) times the reference, or
+ * first step whose norm reaches {@code exploding-growth} (default 2.3e6) times the reference, or
  * turns non-finite after reaching 10x; the onset is the step after the last one still within 10x of
  * the reference. TheDeepChecker flags growth over 2x between checks and absolute values above 1e6
  * (docs/references.md#thedeepchecker); an absolute bound depends on the tensor's size, so the

@@ -36,14 +36,14 @@ class LossDivergenceDetectorTest {
         .model(Phase.LOSS, loss);
   }
 
-  /** Starts at log(3), jumps to about 5x that after 10 steps and stays up, with batch noise. */
+  /** Starts at log(3), jumps to about 8x that after 10 steps and stays up, with batch noise. */
   private static Stats diverging(long step) {
-    double level = step < 10 ? LOG3 : 5 * LOG3;
+    double level = step < 10 ? LOG3 : 8 * LOG3;
     return Stats.scalar(level * (step % 2 == 0 ? 1.2 : 0.8));
   }
 
   @Test
-  void lossThatClimbsFiveTimesAboveItsStart_fires() {
+  void lossThatClimbsEightTimesAboveItsStart_fires() {
     List<Finding> findings = findings(classifier(LossDivergenceDetectorTest::diverging), ID);
 
     assertThat(findings).hasSize(1);
@@ -51,8 +51,8 @@ class LossDivergenceDetectorTest {
     assertThat(f.symptom()).isEqualTo(Symptom.OSCILLATION);
     assertThat(f.isModelLevel()).isTrue();
     assertThat(f.firstStep()).isEqualTo(10);
-    // the first batch loss (1.2 log 3) is the start; blocks average the noise out to 5 log 3
-    assertThat((double) f.evidence().get("ratio")).isCloseTo(5 / 1.2, within());
+    // the first batch loss (1.2 log 3) is the start; blocks average the noise out to 8 log 3
+    assertThat((double) f.evidence().get("ratio")).isCloseTo(8 / 1.2, within());
     assertThat((double) f.evidence().get("reference_loss")).isCloseTo(1.2 * LOG3, within());
     assertThat((long) f.evidence().get("blocks_above")).isEqualTo(19);
     assertThat(f.occurrences()).as("steps in the blocks above the bar").isEqualTo(190);
@@ -108,11 +108,11 @@ class LossDivergenceDetectorTest {
 
   @Test
   void divergence_atAHighLearningRate_thatTheRunRecoversFrom_staysInfo() {
-    // Starts at 2 log 3, spikes to 10 log 3 for steps 10-29, then ends at 0.2 log 3.
+    // Starts at 2 log 3, spikes to 16 log 3 for steps 10-29, then ends at 0.2 log 3.
     List<Finding> findings =
         findings(
             classifier(
-                    step -> Stats.scalar(step < 10 ? 2 * LOG3 : step < 30 ? 10 * LOG3 : 0.2 * LOG3))
+                    step -> Stats.scalar(step < 10 ? 2 * LOG3 : step < 30 ? 16 * LOG3 : 0.2 * LOG3))
                 .meta(TraceMetadata.LEARNING_RATE, "0.5"),
             ID);
 
@@ -170,9 +170,9 @@ class LossDivergenceDetectorTest {
 
   @Test
   void spikeThatTheRunRecoversFrom_saysSo() {
-    // Up to 5x the start for one block, then down to a tenth of it: the run came back.
+    // Up to 8x the start for one block, then down to a tenth of it: the run came back.
     LongFunction<Stats> spike =
-        step -> Stats.scalar(step < 10 ? LOG3 : step < 20 ? 5 * LOG3 : 0.1 * LOG3);
+        step -> Stats.scalar(step < 10 ? LOG3 : step < 20 ? 8 * LOG3 : 0.1 * LOG3);
 
     List<Finding> findings = findings(classifier(spike), ID);
 
@@ -195,7 +195,7 @@ class LossDivergenceDetectorTest {
 
   @Test
   void riseJustBelowTheBar_noFinding() {
-    assertThat(findings(classifier(step -> Stats.scalar(step < 10 ? LOG3 : 2.4 * LOG3)), ID))
+    assertThat(findings(classifier(step -> Stats.scalar(step < 10 ? LOG3 : 5.2 * LOG3)), ID))
         .isEmpty();
   }
 
