@@ -31,7 +31,7 @@ class DetectorsCommandTest {
               info.id() + "  [" + info.symptom().wireName() + ", " + info.severity().wireName());
       assertThat(text).contains(info.source());
     }
-    assertThat(text).contains("defaults: window=50, exploding-growth=330000, exploding-ratio=70");
+    assertThat(text).contains("defaults: window=50, exploding-growth=2300000, exploding-ratio=70");
     assertThat(text).contains("dying-relu-fraction=0.98");
   }
 
