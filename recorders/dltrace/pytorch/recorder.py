@@ -287,11 +287,11 @@ def _gather(rows):
     return flat, build
 
 
-
 def _in_func_transform():
     """True inside a torch.func transform (vmap, grad, jacrev...)."""
     level = getattr(getattr(torch._C, "_functorch", None), "maybe_current_level", None)
     return level is not None and level() is not None
+
 
 class Recorder:
     """Records one training run. Create it with :func:`attach`.
