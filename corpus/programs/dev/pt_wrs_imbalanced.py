@@ -138,16 +138,17 @@ CASES = [
      "origin": "DeepFD / Humbatova et al. 2020: missing optimizer.zero_grad() in a PyTorch "
                "training loop (gradients accumulate across batches)",
      "bug": "optimizer.zero_grad() forgotten: every batch's gradient is added to all earlier "
-            "ones under SGD momentum 0.9; the training loss rises from 10.3 in the first epoch "
-            "to 202 in the 8th, the accuracy falls from 0.58 to 0.26 (validation 0.31, loss "
-            "181) against the twin's 0.96",
+            "ones under SGD momentum 0.9 (48 and 24 hidden units); the training loss rises "
+            "from 4.0 in the first epoch to 2.2e6 in the 4th and is 171 in the 8th, the "
+            "accuracy falls from 0.39 to 0.25 (validation 0.31, loss 233) against the twin's "
+            "0.96",
      "fix": "optimizer.zero_grad() before every forward pass",
      "symptom": "exploding_gradient", "acceptable_symptoms": ["oscillation", "not_learning"],
      "root_cause": "model",
      "pairs": [
-         {"id": "sgd-momentum",
-          "buggy": "--bug no-zero-grad --record-every 4",
-          "fixed": "--record-every 4"},
+         {"id": "sgd-momentum-width48",
+          "buggy": "--bug no-zero-grad --width 48 --record-every 4",
+          "fixed": "--width 48 --record-every 4"},
      ]},
     {"family": "wrsimb-softmax-then-ce", "split": "dev", "architecture": "mlp",
      "origin": "DeepLocalize benchmark / Humbatova et al. 2020: cross-entropy on an already "
