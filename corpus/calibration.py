@@ -2232,6 +2232,19 @@ def space_pt_inception_time(rng):
     return Config(args, "classification", "cnn", classes=5)
 
 
+def space_pt_wrs_imbalanced(rng):
+    bs = rng.choice([32, 64, 128])
+    momentum = rng.choice([0.5, 0.9, 0.9])
+    lo, hi = (0.02, 0.1) if momentum == 0.9 else (0.05, 0.15)
+    args = ["--lr", fmt(log_uniform(rng, lo, hi)), "--momentum", str(momentum),
+            "--weight-decay", rng.choice(["1e-4", "5e-4", "1e-3"]),
+            "--batch-size", str(bs), "--width", str(rng.choice([32, 48, 64]))]
+    # 1800 training rows drawn by a WeightedRandomSampler (one class six times rarer)
+    args += ["--epochs", str(epochs_for(rng, 1800, bs, steps=(110, 450), lo=6, hi=10)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "mlp", classes=4)
+
+
 SPACES = {
     "keras_aug_digits": space_keras_aug_digits,
     "keras_cancer_ae_nesterov": space_keras_cancer_ae_nesterov,
@@ -2344,6 +2357,7 @@ SPACES = {
     "pt_gru_forecast": space_pt_gru_forecast,
     "pt_hetero_gnll": space_pt_hetero_gnll,
     "pt_inception_time": space_pt_inception_time,
+    "pt_wrs_imbalanced": space_pt_wrs_imbalanced,
     "pt_kim_textcnn": space_pt_kim_textcnn,
     "pt_lstm_seqae": space_pt_lstm_seqae,
     "pt_lstmcell_unroll": space_pt_lstmcell_unroll,
