@@ -199,9 +199,9 @@ CASES = [
          {"id": "d48-seed1",
           "args": "--d-model 48 --seed 1 --record-every 4",
           "description": "d_model 48, the Noam factor 1, warm-up 60"},
-         {"id": "bs32-factor05-seed2",
-          "args": "--batch-size 32 --factor 0.5 --seed 2 --record-every 4",
-          "description": "batches of 32, the Noam factor 0.5"},
+         {"id": "bs48-factor05-seed2",
+          "args": "--batch-size 48 --factor 0.5 --seed 2 --record-every 4",
+          "description": "batches of 48, the Noam factor 0.5"},
      ]},
 ]
 
