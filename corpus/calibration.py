@@ -2245,6 +2245,17 @@ def space_pt_wrs_imbalanced(rng):
     return Config(args, "classification", "mlp", classes=4)
 
 
+def space_pt_nn_transformer_sort(rng):
+    bs = rng.choice([32, 48, 64])
+    args = ["--factor", fmt(log_uniform(rng, 0.5, 1.5)), "--warmup", str(rng.choice([60, 100])),
+            "--batch-size", str(bs), "--d-model", str(rng.choice([32, 48]))]
+    # 2400 training sequences; Adam under the Noam LambdaLR stepped per batch
+    args += ["--epochs", str(epochs_for(rng, 2400, bs, steps=(180, 400), lo=4, hi=6)),
+             "--seed", str(rng.randrange(10))]
+    # token accuracy over 13 output tokens (digits, EOS)
+    return Config(args, "classification", "transformer", classes=11)
+
+
 SPACES = {
     "keras_aug_digits": space_keras_aug_digits,
     "keras_cancer_ae_nesterov": space_keras_cancer_ae_nesterov,
@@ -2357,6 +2368,7 @@ SPACES = {
     "pt_gru_forecast": space_pt_gru_forecast,
     "pt_hetero_gnll": space_pt_hetero_gnll,
     "pt_inception_time": space_pt_inception_time,
+    "pt_nn_transformer_sort": space_pt_nn_transformer_sort,
     "pt_wrs_imbalanced": space_pt_wrs_imbalanced,
     "pt_kim_textcnn": space_pt_kim_textcnn,
     "pt_lstm_seqae": space_pt_lstm_seqae,
