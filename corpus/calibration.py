@@ -2256,6 +2256,27 @@ def space_pt_nn_transformer_sort(rng):
     return Config(args, "classification", "transformer", classes=11)
 
 
+def space_keras_glove_frozen_conv(rng):
+    bs = rng.choice([16, 32, 64])
+    args = ["--lr", fmt(log_uniform(rng, 5e-4, 3e-3)), "--batch-size", str(bs),
+            "--filters", str(rng.choice([16, 32])), "--units", str(rng.choice([32, 64])),
+            "--dim", str(rng.choice([16, 24]))]
+    # 720 training reviews, four departments; the Embedding is frozen on purpose
+    args += ["--epochs", str(epochs_for(rng, 720, bs, steps=(100, 360), lo=6, hi=10)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=4)
+
+
+def space_keras_shapes_aug_nadam(rng):
+    bs = rng.choice([16, 32])
+    args = ["--lr", fmt(log_uniform(rng, 1e-3, 3e-3)), "--batch-size", str(bs),
+            "--filters", str(rng.choice([8, 12])), "--units", str(rng.choice([32, 64]))]
+    # 480 training images of three shapes; augmentation layers inside the model
+    args += ["--epochs", str(epochs_for(rng, 480, bs, steps=(150, 300), lo=10, hi=12)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=3)
+
+
 SPACES = {
     "keras_aug_digits": space_keras_aug_digits,
     "keras_cancer_ae_nesterov": space_keras_cancer_ae_nesterov,
@@ -2413,6 +2434,8 @@ SPACES = {
     "pt_vae_digits": space_pt_vae_digits,
     "pt_vit_digits": space_pt_vit_digits,
     "pt_wave_bf16": space_pt_wave_bf16,
+    "keras_glove_frozen_conv": space_keras_glove_frozen_conv,
+    "keras_shapes_aug_nadam": space_keras_shapes_aug_nadam,
 }
 
 
