@@ -243,11 +243,6 @@ public final class TraceMetadata {
   }
 
   /**
-   * True when {@code dltrace.loss_weighted} says {@code true} (any case and spacing): the loss is
-   * class- or sample-weighted, so a uniform guess has no fixed loss (log K times the mean weight of
-   * the examples) and minimizing it asks for balanced, not majority-class, predictions.
-   */
-  /**
    * The run's {@link #OBJECTIVE}, trimmed and lower-cased; {@link #OBJECTIVE_MINIMIZE} when absent
    * or blank.
    */
@@ -264,6 +259,11 @@ public final class TraceMetadata {
     return objective().equals(OBJECTIVE_MINIMIZE);
   }
 
+  /**
+   * True when {@code dltrace.loss_weighted} says {@code true} (any case and spacing): the loss is
+   * class- or sample-weighted, so a uniform guess has no fixed loss (log K times the mean weight of
+   * the examples) and minimizing it asks for balanced, not majority-class, predictions.
+   */
   public boolean lossWeighted() {
     String text = values.get(LOSS_WEIGHTED);
     return text != null && text.trim().equalsIgnoreCase("true");
