@@ -95,12 +95,27 @@ public final class LayerModeDetector implements Detector {
   private AnalysisContext context;
 
   /**
-   * Layers the metadata marks frozen: the mean, L2 norm, std, min, max and numel of their first
-   * weight row (NaN before it). One whose weights then change was updated: unfrozen during the run
-   * (a fine-tuning phase after a frozen one; the recorders write {@code dltrace.layers} once, at
-   * the first step).
+   * The first weight row of a layer the metadata marks frozen. A later row that differs means the
+   * layer was updated: unfrozen during the run (a fine-tuning phase after a frozen one; the
+   * recorders write {@code dltrace.layers} once, at the first step).
    */
-  private final Map<Integer, double[]> frozenWeights = new TreeMap<>();
+  private static final class FirstWeights {
+    boolean seen;
+    double mean;
+    double norm;
+    double std;
+    double min;
+    double max;
+    long numel;
+
+    /** The range of the weights over their standard deviation (2 sqrt(3) for a uniform draw). */
+    double rangeOverStd() {
+      return (max - min) / std;
+    }
+  }
+
+  /** Layers the metadata marks frozen, by index: their first weight row. */
+  private final Map<Integer, FirstWeights> frozenWeights = new TreeMap<>();
 
   /** The step at which each layer marked frozen was first seen updated. */
   private final Map<Integer, Long> unfrozenAt = new TreeMap<>();
@@ -117,9 +132,7 @@ public final class LayerModeDetector implements Detector {
     this.context = context;
     for (LayerInfo info : context.metadata().layers()) {
       if (info.frozen()) {
-        frozenWeights.put(
-            info.index(),
-            new double[] {Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN});
+        frozenWeights.put(info.index(), new FirstWeights());
       }
       if (Boolean.FALSE.equals(info.training())) {
         outputRms.put(info.index(), 0.0);
@@ -172,7 +185,7 @@ public final class LayerModeDetector implements Detector {
         seen[2] = params;
       }
     }
-    for (Map.Entry<Integer, double[]> entry : frozenWeights.entrySet()) {
+    for (Map.Entry<Integer, FirstWeights> entry : frozenWeights.entrySet()) {
       int layer = entry.getKey();
       if (layer >= step.layerCount()
           || unfrozenAt.containsKey(layer)
@@ -181,16 +194,16 @@ public final class LayerModeDetector implements Detector {
       }
       double mean = step.mean(layer, Phase.WEIGHT);
       double norm = Rows.valueOr(step, layer, Phase.WEIGHT, Column.L2_NORM, Double.NaN);
-      double[] first = entry.getValue();
-      if (Double.isNaN(first[0]) && Double.isNaN(first[1])) {
-        first[0] = mean;
-        first[1] = norm;
-        first[2] = Rows.valueOr(step, layer, Phase.WEIGHT, Column.STD, Double.NaN);
-        first[3] = Rows.valueOr(step, layer, Phase.WEIGHT, Column.MIN, Double.NaN);
-        first[4] = Rows.valueOr(step, layer, Phase.WEIGHT, Column.MAX, Double.NaN);
-        long numel = step.count(layer, Phase.WEIGHT, Column.NUMEL);
-        first[5] = numel > 0 ? numel : Double.NaN;
-      } else if (Double.compare(mean, first[0]) != 0 || Double.compare(norm, first[1]) != 0) {
+      FirstWeights first = entry.getValue();
+      if (!first.seen) {
+        first.seen = true;
+        first.mean = mean;
+        first.norm = norm;
+        first.std = Rows.valueOr(step, layer, Phase.WEIGHT, Column.STD, Double.NaN);
+        first.min = Rows.valueOr(step, layer, Phase.WEIGHT, Column.MIN, Double.NaN);
+        first.max = Rows.valueOr(step, layer, Phase.WEIGHT, Column.MAX, Double.NaN);
+        first.numel = step.count(layer, Phase.WEIGHT, Column.NUMEL);
+      } else if (Double.compare(mean, first.mean) != 0 || Double.compare(norm, first.norm) != 0) {
         unfrozenAt.put(layer, step.step());
       }
     }
@@ -237,7 +250,7 @@ public final class LayerModeDetector implements Detector {
         continue;
       }
       Long at = unfrozenAt.get(info.index());
-      double[] first = frozenWeights.get(info.index());
+      FirstWeights first = frozenWeights.get(info.index());
       if (at != null) {
         unfrozen.add(format(ROOT, "%s from step %d", info.name(), at));
       } else if (first != null && uniformDraw(first)) {
@@ -291,13 +304,15 @@ public final class LayerModeDetector implements Detector {
    * recurrent layers and Keras' for Embedding all draw uniformly; training widens the tails (the
    * frozen pre-trained layers of the dev corpus with 512 weights or more sit at 4.1 to 5.0).
    */
-  private static boolean uniformDraw(double[] first) {
-    double std = first[2];
-    double n = first[5];
-    if (!(std > 0) || !(n >= UNIFORM_MIN_WEIGHTS) || !Double.isFinite(first[3] + first[4])) {
+  private static boolean uniformDraw(FirstWeights first) {
+    double n = first.numel;
+    if (!first.seen
+        || !(first.std > 0)
+        || !(n >= UNIFORM_MIN_WEIGHTS)
+        || !Double.isFinite(first.min + first.max)) {
       return false;
     }
-    double ratio = (first[4] - first[3]) / std;
+    double ratio = first.rangeOverStd();
     double expected = 2 * Math.sqrt(3) * (1 - 1 / (n + 1));
     double spread = 2 * Math.sqrt(3) * Math.sqrt(0.8 / (4 * n));
     return Math.abs(ratio - expected) <= 3 * spread;
@@ -307,18 +322,15 @@ public final class LayerModeDetector implements Detector {
    * A layer marked frozen whose weights never moved from a uniform random draw: it holds random
    * weights that nothing will ever train, which no deliberate freeze (of pre-trained weights) does.
    */
-  private Finding randomlyFrozen(LayerInfo info, double[] first) {
-    double ratio = (first[4] - first[3]) / first[2];
+  private Finding randomlyFrozen(LayerInfo info, FirstWeights first) {
+    double ratio = first.rangeOverStd();
     return Finding.builder(this)
         .symptom(Symptom.UNCHANGED_VALUES)
         .severity(Severity.WARNING)
         .at(info.index(), Phase.WEIGHT)
         .steps(firstStep, lastStep, steps)
         .evidence(
-            Evidence.builder()
-                .put(RANGE_OVER_STD, ratio)
-                .put(WEIGHT_COUNT, (long) first[5])
-                .build())
+            Evidence.builder().put(RANGE_OVER_STD, ratio).put(WEIGHT_COUNT, first.numel).build())
         .message(
             format(
                 ROOT,
@@ -329,7 +341,7 @@ public final class LayerModeDetector implements Detector {
                     + " mistake.",
                 info.name(),
                 Numbers.format(ratio),
-                (long) first[5]))
+                first.numel))
         .build();
   }
 
