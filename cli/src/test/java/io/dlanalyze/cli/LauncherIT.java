@@ -84,6 +84,15 @@ class LauncherIT {
     return javas;
   }
 
+  /** Temporary archives and class lists the launcher left in cli/target (it must leave none). */
+  private static List<Path> leftovers() throws IOException {
+    try (Stream<Path> files = Files.list(ROOT.resolve("cli/target"))) {
+      return files
+          .filter(p -> p.getFileName().toString().matches("dl-analyze-java\\d+\\.jsa\\..+"))
+          .toList();
+    }
+  }
+
   private static int major(String versionOutput) {
     Matcher m = Pattern.compile("Java (\\d+)").matcher(versionOutput);
     assertThat(m.find()).as("version output: %s", versionOutput).isTrue();
@@ -118,6 +127,22 @@ class LauncherIT {
       assertThat(second.exitCode()).as(java.getKey()).isEqualTo(ExitCodes.FAULT_FOUND);
       assertThat(second.err()).as(java.getKey()).isEmpty();
       assertThat(second.out()).as(java.getKey()).isEqualTo(first.out());
+      assertThat(leftovers()).as(java.getKey()).isEmpty();
+      Run shared =
+          run(
+              java.getValue(),
+              Map.of("DL_ANALYZE_JAVA_OPTS", "-Xlog:class+load=info"),
+              SAMPLE.toString());
+      assertThat(shared.out())
+          .as("%s: the analysis's own classes come from the archive", java.getKey())
+          .contains("io.dlanalyze.cli.DlAnalyze source: shared objects file")
+          .contains("io.dlanalyze.analyzer.engine.AnalysisEngine source: shared objects file");
+      if (major == 17) {
+        // Java 5 class files: a static archive holds them (on 17), one dumped at exit never did.
+        assertThat(shared.out())
+            .as("%s: picocli's classes come from the archive", java.getKey())
+            .contains("picocli.CommandLine source: shared objects file");
+      }
       if (expected == null) {
         expected = first.out();
       }
