@@ -17,6 +17,7 @@ public final class EvidenceKeys {
   public static final EvidenceKey<String> ACCUMULATING_LAYERS = text("accumulating_layers");
   public static final EvidenceKey<Double> MAX_DRAWDOWN = real("max_drawdown");
   public static final EvidenceKey<Double> LATE_STEP = real("late_step");
+  public static final EvidenceKey<Double> HOLD_STEP = real("hold_step");
   public static final EvidenceKey<String> OUTSIDE_OPTIMIZER = text("outside_optimizer");
   public static final EvidenceKey<String> ACTIVATION = text("activation");
   public static final EvidenceKey<Double> ACTIVATION_HIGH = real("activation_high");

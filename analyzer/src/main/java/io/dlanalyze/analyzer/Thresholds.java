@@ -425,7 +425,9 @@ public final class Thresholds {
    * mini-batch gradient per step, a shrinking share of a sum that has grown 10x; a healthy norm
    * that grows moves with the mini-batch noise of its own size. The smallest of a healthy dev run
    * whose norm grew 10x is 0.14 (0.077 over those that grew 5x); the default sits 5x below the
-   * first (docs/evaluation.md#calibration).
+   * first (docs/evaluation.md#calibration). The same bound applies to the norm's median step over
+   * the second half of the whole run, past its peak: a running sum then holds still, a healthy
+   * norm keeps swinging (at least 0.16 a step in every healthy dev run that grew 10x).
    */
   public static final Threshold ACCUMULATION_STEP =
       Threshold.real(
@@ -433,8 +435,9 @@ public final class Thresholds {
           0.027,
           0,
           1,
-          "Median step of the climbing gradient norm over the second half of its climb, as a share"
-              + " of the norm, for gradients that accumulate across steps");
+          "Median step of the climbing gradient norm over the second half of its climb, or over"
+              + " the second half of the run once it has climbed, as a share of the norm, for"
+              + " gradients that accumulate across steps");
 
   /**
    * How many times the batch-to-batch variance of the accuracy must exceed what sampling a batch

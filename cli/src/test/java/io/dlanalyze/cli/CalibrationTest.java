@@ -54,6 +54,7 @@ class CalibrationTest {
       double gradientGrowth,
       double gradientDrawdown,
       double gradientLateStep,
+      double gradientHoldStep,
       double layerGrowth,
       double persistentGradientRatio,
       double persistentReluZeros,
@@ -252,6 +253,7 @@ class CalibrationTest {
           climb[0],
           climb[1],
           climb[2],
+          climb[3],
           layerGrowth,
           persistentRatio(stepNorms.values()),
           persistentZeros(reluZeros.values()),
@@ -463,8 +465,9 @@ class CalibrationTest {
 
   /**
    * The step norms' growth (peak over the median of the first three positive values) and their
-   * largest fall below the running peak before the peak and the median step over the second half of
-   * the climb as a share of the norm before it, as gradient-accumulation measures them.
+   * largest fall below the running peak before the peak, the median step over the second half of
+   * the climb and over the second half of all steps, each as a share of the norm before it, as
+   * gradient-accumulation measures them.
    */
   private static double[] climb(Iterable<Double> squares) {
     List<Double> early = new ArrayList<>();
@@ -488,7 +491,7 @@ class CalibrationTest {
       }
     }
     if (early.size() < 3) {
-      return new double[] {Double.NaN, Double.NaN, Double.NaN};
+      return new double[] {Double.NaN, Double.NaN, Double.NaN, Double.NaN};
     }
     early.sort(null);
     List<Double> shares = new ArrayList<>();
@@ -502,7 +505,20 @@ class CalibrationTest {
         n < 1
             ? Double.NaN
             : n % 2 == 1 ? shares.get(n / 2) : (shares.get(n / 2 - 1) + shares.get(n / 2)) / 2;
-    return new double[] {peak / early.get(1), drawdownAtPeak, lateStep};
+    List<Double> holds = new ArrayList<>();
+    for (int i = (norms.size() - 1) / 2; i < norms.size() - 1; i++) {
+      double before = norms.get(i);
+      holds.add(before > 0 ? Math.abs(norms.get(i + 1) - before) / before : Double.MAX_VALUE);
+    }
+    return new double[] {peak / early.get(1), drawdownAtPeak, lateStep, median(holds)};
+  }
+
+  private static double median(List<Double> values) {
+    values.sort(null);
+    int n = values.size();
+    return n < 1
+        ? Double.NaN
+        : n % 2 == 1 ? values.get(n / 2) : (values.get(n / 2 - 1) + values.get(n / 2)) / 2;
   }
 
   @Test
@@ -722,6 +738,16 @@ class CalibrationTest {
   @Test
   void accumulationStep_sitsAtLeastFiveTimesBelowEveryHealthyDevClimb() {
     double smallest = smallestOverClimbs(Run::gradientLateStep);
+    assertThat(Thresholds.ACCUMULATION_STEP.defaultValue()).isLessThanOrEqualTo(smallest / 5);
+  }
+
+  /**
+   * The same bound holds for the norm's steps over the second half of the whole run: a healthy norm
+   * that climbed 10x keeps swinging from step to step after its climb, where a running sum holds.
+   */
+  @Test
+  void accumulationStep_sitsAtLeastFiveTimesBelowEveryHealthyDevHoldAfterAClimb() {
+    double smallest = smallestOverClimbs(Run::gradientHoldStep);
     assertThat(Thresholds.ACCUMULATION_STEP.defaultValue()).isLessThanOrEqualTo(smallest / 5);
   }
 

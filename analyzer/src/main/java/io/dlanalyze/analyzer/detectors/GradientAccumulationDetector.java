@@ -3,6 +3,7 @@ package io.dlanalyze.analyzer.detectors;
 import static io.dlanalyze.analyzer.EvidenceKeys.ACCUMULATING_LAYERS;
 import static io.dlanalyze.analyzer.EvidenceKeys.GROWTH;
 import static io.dlanalyze.analyzer.EvidenceKeys.GROWTH_STEPS;
+import static io.dlanalyze.analyzer.EvidenceKeys.HOLD_STEP;
 import static io.dlanalyze.analyzer.EvidenceKeys.LATE_STEP;
 import static io.dlanalyze.analyzer.EvidenceKeys.MAX_DRAWDOWN;
 import static io.dlanalyze.analyzer.EvidenceKeys.OUTSIDE_OPTIMIZER;
@@ -43,10 +44,12 @@ import java.util.List;
  * peak is at least {@code accumulation-growth} (10) times the reference, at least {@value
  * #MIN_STEPS} steps after the first (and 5 recorded steps), the climb was steady (its drawdown
  * stayed strictly below {@code accumulation-drawdown}, or the median step of its second half was at
- * most {@code accumulation-step} of the norm before it), and the climb slowed down: its second half
- * (by recorded steps) made at most {@value #MAX_LATE_SHARE} of its log growth, as a running sum's
- * does, unlike a norm that multiplies every step (growth before a NaN, which exploding-gradient
- * reports). The defaults come from the healthy dev runs of the corpus
+ * most {@code accumulation-step} of the norm before it, or, failing both, the norm then held still:
+ * the median step over the second half of all recorded steps was at most {@code accumulation-step},
+ * as a running sum's is once its history outweighs each new gradient), and the climb slowed down:
+ * its second half (by recorded steps) made at most {@value #MAX_LATE_SHARE} of its log growth, as a
+ * running sum's does, unlike a norm that multiplies every step (growth before a NaN, which
+ * exploding-gradient reports). The defaults come from the healthy dev runs of the corpus
  * (docs/evaluation.md#calibration): a healthy U-Net's norm climbed 16x without ever falling back,
  * so the drawdown test is off by default (0) and the step test decides. The evidence names the
  * layers whose own norm climbed as far as the total's, and the layers with gradients that the
@@ -176,6 +179,27 @@ public final class GradientAccumulationDetector implements Detector {
      * (a linear climb makes about a third of it in the second half); a norm that multiplies by the
      * same factor every step (an update blowing up) makes half of it there.
      */
+    /**
+     * The median step over the second half of every recorded step, past the peak too, as a share of
+     * the norm before it: how still the norm holds once it has climbed.
+     */
+    double holdStep() {
+      int steps = (int) Math.min(count, series.length) - 1;
+      if (!keepSeries || steps < 2) {
+        return Double.NaN;
+      }
+      int from = steps / 2;
+      double[] shares = new double[steps - from];
+      for (int i = from; i < steps; i++) {
+        double before = series[i];
+        shares[i - from] =
+            before > 0 ? Math.abs(series[i + 1] - before) / before : Double.POSITIVE_INFINITY;
+      }
+      Arrays.sort(shares);
+      int n = shares.length;
+      return n % 2 == 1 ? shares[n / 2] : (shares[n / 2 - 1] + shares[n / 2]) / 2;
+    }
+
     double lateShare() {
       double middle = series[(int) ((peakCount - 1) / 2)];
       return Math.log(peak / middle) / Math.log(peak / reference);
@@ -221,8 +245,10 @@ public final class GradientAccumulationDetector implements Detector {
       return findings;
     }
     double lateStep = total.lateStep();
-    boolean steady = total.drawdownAtPeak < maxDrawdown || lateStep <= maxStep;
-    if (!steady || !(total.lateShare() <= MAX_LATE_SHARE)) {
+    double holdStep = total.holdStep();
+    boolean climbSteady = total.drawdownAtPeak < maxDrawdown || lateStep <= maxStep;
+    boolean holds = !climbSteady && holdStep <= maxStep;
+    if (!(climbSteady || holds) || !(total.lateShare() <= MAX_LATE_SHARE)) {
       return findings;
     }
     List<String> names = new ArrayList<>();
@@ -251,29 +277,52 @@ public final class GradientAccumulationDetector implements Detector {
                     .put(GROWTH_STEPS, total.peakCount)
                     .put(MAX_DRAWDOWN, total.drawdownAtPeak)
                     .put(LATE_STEP, lateStep)
+                    .put(HOLD_STEP, holdStep)
                     .put(ACCUMULATING_LAYERS, String.join(", ", names))
                     .put(OUTSIDE_OPTIMIZER, String.join(", ", outside))
                     .build())
             .message(
-                "The weight gradients' norm grew %sx over %d steps (from %s to %s at step %d),"
-                    + " never fell more than %s%% below its running peak on the way and moved by a"
-                    + " median of %s%% a step over the second half of its climb: gradients add up"
-                    + " across steps instead of being reset%s.",
-                Numbers.format(total.growth()),
-                total.peakCount,
-                Numbers.format(total.reference),
-                Numbers.format(total.peak),
-                total.peakStep,
-                Numbers.format(100 * total.drawdownAtPeak),
-                Numbers.format(100 * lateStep),
-                outside.isEmpty()
-                    ? ""
-                    : " (the optimizer does not hold " + String.join(", ", outside) + ")")
+                holds
+                    ? "The weight gradients' norm grew %sx over %d steps (from %s to %s at step %d)"
+                        + " and then held still: over the second half of the run it moved by a"
+                        + " median of %s%% a step, as a running sum does once its history"
+                        + " outweighs each new gradient (a mini-batch gradient's norm swings from"
+                        + " step to step): gradients add up across steps instead of being reset%s."
+                    : "The weight gradients' norm grew %sx over %d steps (from %s to %s at step"
+                        + " %d), never fell more than %s%% below its running peak on the way and"
+                        + " moved by a median of %s%% a step over the second half of its climb:"
+                        + " gradients add up across steps instead of being reset%s.",
+                holds
+                    ? new Object[] {
+                      Numbers.format(total.growth()),
+                      total.peakCount,
+                      Numbers.format(total.reference),
+                      Numbers.format(total.peak),
+                      total.peakStep,
+                      Numbers.format(100 * holdStep),
+                      outsideNote(outside)
+                    }
+                    : new Object[] {
+                      Numbers.format(total.growth()),
+                      total.peakCount,
+                      Numbers.format(total.reference),
+                      Numbers.format(total.peak),
+                      total.peakStep,
+                      Numbers.format(100 * total.drawdownAtPeak),
+                      Numbers.format(100 * lateStep),
+                      outsideNote(outside)
+                    })
             .build());
     return findings;
   }
 
   /** True when the metadata says the optimizer holds none of the layer's parameters. */
+  private static String outsideNote(List<String> outside) {
+    return outside.isEmpty()
+        ? ""
+        : " (the optimizer does not hold " + String.join(", ", outside) + ")";
+  }
+
   private static boolean outsideOptimizer(AnalysisContext context, int layer) {
     for (LayerInfo info : context.metadata().layers()) {
       if (info.index() == layer) {

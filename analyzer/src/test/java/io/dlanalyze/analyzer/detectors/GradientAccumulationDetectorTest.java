@@ -98,6 +98,47 @@ class GradientAccumulationDetectorTest {
         .doesNotContain(ID);
   }
 
+  /**
+   * A running sum under an optimizer that normalizes its steps (Adam): the norm climbs 20x over 40
+   * steps by about 1/t a step, too fast in its second half (3-5% a step) to count as a smooth
+   * climb, then holds, drifting 0.05% a step, as a sum does once its history outweighs each new
+   * gradient. With {@code swing} the held norm instead swings by that share from step to step, as a
+   * healthy mini-batch gradient's does.
+   */
+  private static MemoryTrace.Builder climbThenHold(double swing) {
+    return MemoryTrace.scripted(150)
+        .layer("conv", "relu")
+        .layer("fc", "linear")
+        .flatLoss()
+        .everyLayer(
+            Phase.GRADIENT,
+            (step, layer) -> {
+              double t = step + 1;
+              double norm = t <= 40 ? t : 40 * (1 - 0.0005 * (t - 40));
+              return Stats.norm(t <= 40 ? norm : norm * (1 + swing * Math.sin(2.3 * step + layer)));
+            });
+  }
+
+  @Test
+  void climbTooFastForTheLateStepThenHolding_accumulates_byItsHold() {
+    List<Finding> findings = findings(climbThenHold(0), ID);
+
+    assertThat(findings).hasSize(1);
+    Finding f = findings.get(0);
+    assertThat((double) f.evidence().get("late_step")).isGreaterThan(0.027);
+    assertThat((double) f.evidence().get("hold_step")).isLessThan(0.001);
+    assertThat(f.lastStep()).isEqualTo(39);
+    assertThat(f.message())
+        .contains("and then held still")
+        .contains("moved by a median of 0.05186% a step");
+  }
+
+  @Test
+  void climbThenSwingingLikeAMiniBatchGradient_staysQuiet() {
+    // the healthy dev runs that grew 10x moved by 16% a step or more over their second half
+    assertThat(findings(climbThenHold(0.2), ID)).isEmpty();
+  }
+
   @Test
   void growingButNoisyGradients_likeAHealthyCnnWakingUp_stayQuiet() {
     // Grows 30x over 150 steps, but each mini-batch's gradient swings by half around the trend:
