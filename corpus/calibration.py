@@ -2256,6 +2256,31 @@ def space_pt_nn_transformer_sort(rng):
     return Config(args, "classification", "transformer", classes=11)
 
 
+def space_pt_lightning_gru_text(rng):
+    bs = rng.choice([16, 32, 64])
+    schedule = rng.choice(["onecycle", "onecycle", "step"])
+    lo, hi = (5e-3, 1.5e-2) if schedule == "onecycle" else (2e-3, 5e-3)
+    args = ["--schedule", schedule, "--lr", fmt(log_uniform(rng, lo, hi)),
+            "--batch-size", str(bs), "--hidden", str(rng.choice([48, 64, 96])),
+            "--embed", str(rng.choice([24, 32])), "--clip", rng.choice(["0.5", "1.0", "5.0"])]
+    # 1500 training messages; the Trainer accumulates 2 batches per optimizer step, and the
+    # recorder records every batch
+    args += ["--epochs", str(epochs_for(rng, 1500, bs, steps=(250, 600), lo=6, hi=10)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "gru", classes=4)
+
+
+def space_pt_stft_keywords(rng):
+    bs = rng.choice([16, 32, 64])
+    args = ["--lr", fmt(log_uniform(rng, 1e-3, 4e-3)),
+            "--weight-decay", rng.choice(["1e-2", "5e-2", "1e-4"]),
+            "--batch-size", str(bs), "--channels", str(rng.choice([8, 12, 16]))]
+    # 900 training clips of 4000 samples; the STFT runs inside forward()
+    args += ["--epochs", str(epochs_for(rng, 900, bs, steps=(120, 350), lo=6, hi=10)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=4)
+
+
 def space_keras_glove_frozen_conv(rng):
     bs = rng.choice([16, 32, 64])
     args = ["--lr", fmt(log_uniform(rng, 5e-4, 3e-3)), "--batch-size", str(bs),
@@ -2391,6 +2416,8 @@ SPACES = {
     "pt_inception_time": space_pt_inception_time,
     "pt_nn_transformer_sort": space_pt_nn_transformer_sort,
     "pt_wrs_imbalanced": space_pt_wrs_imbalanced,
+    "pt_lightning_gru_text": space_pt_lightning_gru_text,
+    "pt_stft_keywords": space_pt_stft_keywords,
     "pt_kim_textcnn": space_pt_kim_textcnn,
     "pt_lstm_seqae": space_pt_lstm_seqae,
     "pt_lstmcell_unroll": space_pt_lstmcell_unroll,
