@@ -2302,6 +2302,27 @@ def space_keras_shapes_aug_nadam(rng):
     return Config(args, "classification", "cnn", classes=3)
 
 
+def space_keras_tab_transformer(rng):
+    bs = rng.choice([32, 64])
+    args = ["--lr", fmt(log_uniform(rng, 5e-4, 2e-3)), "--batch-size", str(bs),
+            "--embed", str(rng.choice([8, 16])), "--heads", str(rng.choice([2, 4])),
+            "--units", str(rng.choice([32, 64]))]
+    # 1920 training records, about a quarter >50K; the accuracy of the majority class ~0.75
+    args += ["--epochs", str(epochs_for(rng, 1920, bs, steps=(240, 420), lo=8, hi=12)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "transformer", classes=2, chance=0.77)
+
+
+def space_keras_crnn_ctc(rng):
+    bs = rng.choice([16, 32])
+    lr = log_uniform(rng, *{16: (3e-3, 8e-3), 32: (6e-3, 1.2e-2)}[bs])
+    args = ["--lr", fmt(lr), "--batch-size", str(bs), "--units", str(rng.choice([48, 64]))]
+    # 1920 training strips; CTC sits on a blank-only plateau for about 9 epochs first
+    args += ["--epochs", str(rng.choice([18, 20])), "--seed", str(rng.randrange(10))]
+    # the accuracy is the exact transcription of a 3- to 5-digit strip: chance about 0
+    return Config(args, "classification", "gru", classes=11)
+
+
 SPACES = {
     "keras_aug_digits": space_keras_aug_digits,
     "keras_cancer_ae_nesterov": space_keras_cancer_ae_nesterov,
@@ -2463,6 +2484,8 @@ SPACES = {
     "pt_wave_bf16": space_pt_wave_bf16,
     "keras_glove_frozen_conv": space_keras_glove_frozen_conv,
     "keras_shapes_aug_nadam": space_keras_shapes_aug_nadam,
+    "keras_tab_transformer": space_keras_tab_transformer,
+    "keras_crnn_ctc": space_keras_crnn_ctc,
 }
 
 
