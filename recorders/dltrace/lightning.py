@@ -4,13 +4,18 @@
     trainer = Trainer(callbacks=[DltraceCallback("run.arrows", task="classification")])
 
 The callback attaches the PyTorch recorder (:mod:`dltrace.pytorch`) to the LightningModule
-when training starts and records each training batch after the optimizer step
-(``on_train_batch_end``). The loss is what ``training_step`` returned (the tensor, or the
+when training starts and records one step per optimizer step, after it (``on_train_batch_end``
+of the batch on which ``trainer.global_step`` moved): with ``accumulate_grad_batches=k`` the k
+micro-batches of an update make one recorded step, whose loss and accuracy are their means and
+whose gradients are the accumulated ones the optimizer used, so that every recorded step has a
+weight update, as in a plain training loop. The loss is what ``training_step`` returned (the tensor, or the
 ``"loss"`` entry of its dict); the accuracy is the returned dict's ``"accuracy"``/``"acc"``
 entry or, failing that, the metric logged under ``accuracy_key`` (default ``train_acc``,
 then ``train_accuracy``, ``acc``, ``accuracy``). At the end of each training epoch the logged
 ``val_loss`` and ``val_acc``/``val_accuracy`` become the epoch's validation rows.
 """
+
+import math
 
 import lightning.pytorch as pl
 import torch
@@ -25,6 +30,15 @@ def _value(x):
     if isinstance(x, torch.Tensor):
         return x.detach()
     return x
+
+
+def _mean(values):
+    """The mean of the micro-batches' losses or accuracies (tensors or numbers), or None."""
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return sum(float(v) for v in values) / len(values)
 
 
 class DltraceCallback(pl.Callback):
@@ -45,6 +59,11 @@ class DltraceCallback(pl.Callback):
         self.input_key = input_key
         self.target_key = target_key
         self.recorder = None
+        self._global_step = 0
+        self._losses = []
+        self._accuracies = []
+        self._epoch = None
+        self._batch = 0
 
     def on_train_start(self, trainer, pl_module):
         if self.recorder is not None:
@@ -57,10 +76,13 @@ class DltraceCallback(pl.Callback):
         if "steps_per_epoch" not in options:
             batches = trainer.num_training_batches
             if isinstance(batches, int) and batches > 0:
-                options["steps_per_epoch"] = batches
+                # one recorded step per optimizer step: k micro-batches make one
+                every = max(1, int(getattr(trainer, "accumulate_grad_batches", 1) or 1))
+                options["steps_per_epoch"] = math.ceil(batches / every)
         options.setdefault("model_name", type(pl_module).__name__)
         options.setdefault("on_stop", "flag")  # the Trainer stops itself (should_stop)
         self.recorder = Recorder(pl_module, self.path, optimizer=optimizer, **options)
+        self._global_step = trainer.global_step
 
     def _part(self, batch, key):
         try:
@@ -85,12 +107,28 @@ class DltraceCallback(pl.Callback):
                 if key in metrics:
                     accuracy = metrics[key]
                     break
+        if pl_module.automatic_optimization:
+            # Lightning hands on the loss divided by accumulate_grad_batches (what backward saw)
+            loss = _value(loss) * max(1, int(getattr(trainer, "accumulate_grad_batches", 1) or 1))
+        self._losses.append(_value(loss))
+        if accuracy is not None:
+            self._accuracies.append(_value(accuracy))
+        if trainer.global_step == self._global_step:
+            return  # a micro-batch of gradient accumulation: the update comes later
+        self._global_step = trainer.global_step
+        if self._epoch != trainer.current_epoch:
+            self._epoch = trainer.current_epoch
+            self._batch = 0
+        loss, accuracy = _mean(self._losses), _mean(self._accuracies)
+        self._losses, self._accuracies = [], []
         inputs = self._part(batch, self.input_key)
         targets = self._part(batch, self.target_key)
-        if self.recorder.step(_value(loss), accuracy=_value(accuracy),
-                              inputs=inputs if isinstance(inputs, torch.Tensor) else None,
-                              targets=targets if isinstance(targets, torch.Tensor) else None,
-                              epoch=trainer.current_epoch, batch=batch_idx):
+        stop = self.recorder.step(loss, accuracy=accuracy,
+                                  inputs=inputs if isinstance(inputs, torch.Tensor) else None,
+                                  targets=targets if isinstance(targets, torch.Tensor) else None,
+                                  epoch=self._epoch, batch=self._batch)
+        self._batch += 1
+        if stop:
             trainer.should_stop = True  # the stop file appeared: the trace is closed
 
     def on_train_epoch_end(self, trainer, pl_module):

@@ -115,3 +115,39 @@ def test_trainer_twoOptimizers_everyLayerInOptimizerAndSparseGradientRecorded(tm
     assert all("in_optimizer" not in l for l in layers), layers
     gradient = find(rows, 1, "emb", "gradient")
     assert gradient["numel"] == 240 and gradient["zero_fraction"] > 0.0
+
+
+def test_trainer_accumulatingGradients_recordsOneStepPerOptimizerStep(tmp_path):
+    torch.manual_seed(0)
+    x, y = torch.randn(64, 8), torch.randint(0, 3, (64,))
+    loader = DataLoader(TensorDataset(x, y), batch_size=16)  # 4 micro-batches an epoch
+    path = tmp_path / "run.arrows"
+    losses = []
+
+    class Logged(Classifier):
+        def training_step(self, batch, batch_idx):
+            loss = super().training_step(batch, batch_idx)
+            losses.append(float(loss))
+            return loss
+
+    callback = DltraceCallback(path, task="classification", loss_name="CrossEntropyLoss",
+                               num_classes=3)
+    trainer = pl.Trainer(max_epochs=2, callbacks=[callback], logger=False,
+                         accumulate_grad_batches=2, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False,
+                         accelerator="cpu", devices=1)
+    trainer.fit(Logged(), loader, loader)
+
+    rows, meta = read_arrow_trace(path)
+    assert trainer.global_step == 4
+    assert sorted({int(r["step"]) for r in rows}) == list(range(4))
+    assert [(r["epoch"], r["batch"]) for r in rows if r["phase"] == "loss"] == [
+        (str(e), str(b)) for e in range(2) for b in range(2)]
+    assert meta["dltrace.steps_per_epoch"] == "2"
+    # each recorded loss is the mean of the two micro-batches of its update
+    for step in range(4):
+        assert find(rows, step, "model", "loss")["mean"] == pytest.approx(
+            (losses[2 * step] + losses[2 * step + 1]) / 2, rel=1e-6)
+    # every recorded step follows an update: the weights move from each step to the next
+    norms = [find(rows, step, "net.0", "weight")["l2_norm"] for step in range(4)]
+    assert all(a != b for a, b in zip(norms, norms[1:]))
