@@ -22,6 +22,7 @@ public final class Layer {
   private final boolean normalization;
   private final boolean flatten;
   private final boolean denseLike;
+  private final boolean embedding;
   private final ActivationKind activationKind;
 
   /**
@@ -50,6 +51,7 @@ public final class Layer {
     this.normalization = t != null && t.contains("norm");
     this.flatten = (t != null && t.contains("flatten")) || n.contains("flatten");
     this.denseLike = t != null ? t.contains("dense") || t.contains("linear") : n.contains("dense");
+    this.embedding = t != null && t.contains("embedding");
     this.activationKind = ActivationKind.of(activation, type);
   }
 
@@ -127,6 +129,14 @@ public final class Layer {
    */
   public boolean isNormalization() {
     return normalization;
+  }
+
+  /**
+   * True for a lookup table (PyTorch's {@code Embedding} and {@code EmbeddingBag}, Keras' {@code
+   * Embedding}): its inputs are indices, not values.
+   */
+  public boolean isEmbedding() {
+    return embedding;
   }
 
   /**

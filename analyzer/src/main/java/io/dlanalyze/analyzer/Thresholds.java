@@ -426,8 +426,8 @@ public final class Thresholds {
    * that grows moves with the mini-batch noise of its own size. The smallest of a healthy dev run
    * whose norm grew 10x is 0.14 (0.077 over those that grew 5x); the default sits 5x below the
    * first (docs/evaluation.md#calibration). The same bound applies to the norm's median step over
-   * the second half of the whole run, past its peak: a running sum then holds still, a healthy
-   * norm keeps swinging (at least 0.16 a step in every healthy dev run that grew 10x).
+   * the second half of the whole run, past its peak: a running sum then holds still, a healthy norm
+   * keeps swinging (at least 0.16 a step in every healthy dev run that grew 10x).
    */
   public static final Threshold ACCUMULATION_STEP =
       Threshold.real(

@@ -41,7 +41,8 @@ import java.util.List;
  * DetectorSpec#needsCorroboration() needs corroboration}, and the report keeps it at info unless
  * another detector shows the harm (healthy runs on the raw 0..16 digits, or on 0..255 pixels into a
  * convolution and BatchNorm, have first layers with an RMS of 10 to 1,000 and train as well as
- * scaled ones).
+ * scaled ones). Nothing is reported for token or category ids: inputs between whole numbers from 0
+ * up, into a model whose first layer is an embedding table.
  *
  * <p>Implementation notes: UMLAUT and DeepDiagnosis flag min(X) < -1 or max(X) > 1 (#deepdiagnosis,
  * #umlaut); standardized data has tails beyond +-1 by construction (about a third of its values),
@@ -78,6 +79,9 @@ public final class InputRangeDetector implements Detector {
   private long lastStep;
   private int firstLayer = -1;
 
+  /** Every step's input min and max were whole numbers, the min not negative: ids, maybe. */
+  private boolean wholeBounds = true;
+
   /** Steps in a row where the first layer's output RMS is abnormal. */
   private Run hiddenRun;
 
@@ -109,6 +113,7 @@ public final class InputRangeDetector implements Detector {
       double lo = Rows.low(step, -1, Phase.INPUT);
       double hi = Rows.high(step, -1, Phase.INPUT);
       if (Double.isFinite(lo) && Double.isFinite(hi)) {
+        wholeBounds &= lo >= 0 && lo == Math.rint(lo) && hi == Math.rint(hi);
         min = Math.min(min, lo);
         max = Math.max(max, hi);
         if (firstOutside < 0 && (lo < -bound || hi > bound)) {
@@ -153,10 +158,32 @@ public final class InputRangeDetector implements Detector {
     }
   }
 
+  /**
+   * True when the inputs are token or category ids, which no one normalizes: the model's first
+   * layer is an embedding table and every step's inputs ran between whole numbers from 0 up. Raw
+   * numeric columns recorded beside an embedding (amounts, durations) have fractional extremes and
+   * are still judged.
+   */
+  private boolean indices(AnalysisContext context) {
+    if (!wholeBounds) {
+      return false;
+    }
+    int first = firstLayer;
+    if (first < 0) {
+      for (Layer layer : context.layers()) {
+        first = first < 0 ? layer.index() : Math.min(first, layer.index());
+      }
+    }
+    return first >= 0 && context.layer(first).isEmbedding();
+  }
+
   @Override
   public List<Finding> finish(AnalysisContext context) {
     List<Finding> findings = new ArrayList<>();
     if (firstOutside < 0) {
+      return findings;
+    }
+    if (indices(context)) {
       return findings;
     }
     double mean = steps > 0 ? meanSum / steps : Double.NaN;

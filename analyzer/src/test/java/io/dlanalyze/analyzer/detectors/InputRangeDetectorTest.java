@@ -43,6 +43,33 @@ class InputRangeDetectorTest {
   }
 
   @Test
+  void tokenIdsIntoAnEmbedding_areIndicesNotValues_noFinding() {
+    MemoryTrace.Builder tokens =
+        MemoryTrace.scripted(120)
+            .layer("embed", "Embedding", "linear")
+            .layer("out", "Linear", "linear")
+            .model(Phase.INPUT, step -> new Stats(31, 22.0, 0.0, 79.0, 400.0, 0.1, 640L))
+            .stream(Phase.FORWARD, 0, step -> Stats.of(0, 1));
+    MemoryTrace.Builder values =
+        MemoryTrace.scripted(120)
+            .layer("fc", "Linear", "linear")
+            .layer("out", "Linear", "linear")
+            .model(Phase.INPUT, step -> new Stats(31, 22.0, 0.0, 79.0, 400.0, 0.1, 640L))
+            .stream(Phase.FORWARD, 0, step -> Stats.of(0, 1));
+
+    MemoryTrace.Builder amountsBesideAnEmbedding =
+        MemoryTrace.scripted(120)
+            .layer("embed", "Embedding", "linear")
+            .layer("out", "Linear", "linear")
+            .model(Phase.INPUT, step -> new Stats(390, 700.0, 0.0, 2940.57, 6e5, 0.1, 256L))
+            .stream(Phase.FORWARD, 0, step -> Stats.of(0, 1));
+
+    assertThat(findings(tokens, ID)).isEmpty();
+    assertThat(findings(amountsBesideAnEmbedding, ID)).hasSize(1);
+    assertThat(findings(values, ID)).extracting(Finding::severity).containsExactly(Severity.INFO);
+  }
+
+  @Test
   void firstLayerThatOverflowsBeforeAWindow_isAbnormal_andTheStepItTurnedIsNamed() {
     List<Finding> findings = findings(overflowsAtStep2(), ID);
 
