@@ -174,12 +174,6 @@ public final class GradientAccumulationDetector implements Detector {
     }
 
     /**
-     * The share of the climb's log growth made in its second half (by recorded steps). A running
-     * sum of gradients of bounded size grows at most linearly, so its climb slows down in log scale
-     * (a linear climb makes about a third of it in the second half); a norm that multiplies by the
-     * same factor every step (an update blowing up) makes half of it there.
-     */
-    /**
      * The median step over the second half of every recorded step, past the peak too, as a share of
      * the norm before it: how still the norm holds once it has climbed.
      */
@@ -200,6 +194,12 @@ public final class GradientAccumulationDetector implements Detector {
       return n % 2 == 1 ? shares[n / 2] : (shares[n / 2 - 1] + shares[n / 2]) / 2;
     }
 
+    /**
+     * The share of the climb's log growth made in its second half (by recorded steps). A running
+     * sum of gradients of bounded size grows at most linearly, so its climb slows down in log scale
+     * (a linear climb makes about a third of it in the second half); a norm that multiplies by the
+     * same factor every step (an update blowing up) makes half of it there.
+     */
     double lateShare() {
       double middle = series[(int) ((peakCount - 1) / 2)];
       return Math.log(peak / middle) / Math.log(peak / reference);
@@ -264,7 +264,7 @@ public final class GradientAccumulationDetector implements Detector {
         outside.add(name);
       }
     }
-    findings.add(
+    Finding.Builder finding =
         Finding.builder(this)
             .at(-1, Phase.GRADIENT)
             .steps(firstStep, total.peakStep, total.peakCount)
@@ -280,49 +280,48 @@ public final class GradientAccumulationDetector implements Detector {
                     .put(HOLD_STEP, holdStep)
                     .put(ACCUMULATING_LAYERS, String.join(", ", names))
                     .put(OUTSIDE_OPTIMIZER, String.join(", ", outside))
-                    .build())
-            .message(
-                holds
-                    ? "The weight gradients' norm grew %sx over %d steps (from %s to %s at step %d)"
-                        + " and then held still: over the second half of the run it moved by a"
-                        + " median of %s%% a step, as a running sum does once its history"
-                        + " outweighs each new gradient (a mini-batch gradient's norm swings from"
-                        + " step to step): gradients add up across steps instead of being reset%s."
-                    : "The weight gradients' norm grew %sx over %d steps (from %s to %s at step"
-                        + " %d), never fell more than %s%% below its running peak on the way and"
-                        + " moved by a median of %s%% a step over the second half of its climb:"
-                        + " gradients add up across steps instead of being reset%s.",
-                holds
-                    ? new Object[] {
-                      Numbers.format(total.growth()),
-                      total.peakCount,
-                      Numbers.format(total.reference),
-                      Numbers.format(total.peak),
-                      total.peakStep,
-                      Numbers.format(100 * holdStep),
-                      outsideNote(outside)
-                    }
-                    : new Object[] {
-                      Numbers.format(total.growth()),
-                      total.peakCount,
-                      Numbers.format(total.reference),
-                      Numbers.format(total.peak),
-                      total.peakStep,
-                      Numbers.format(100 * total.drawdownAtPeak),
-                      Numbers.format(100 * lateStep),
-                      outsideNote(outside)
-                    })
-            .build());
+                    .build());
+    if (holds) {
+      finding.message(
+          "The weight gradients' norm grew %sx over %d steps (from %s to %s at step %d) and then"
+              + " held still: over the second half of the run it moved by a median of %s%% a"
+              + " step, as a running sum does once its history outweighs each new gradient (a"
+              + " mini-batch gradient's norm swings from step to step): gradients add up across"
+              + " steps instead of being reset%s.",
+          Numbers.format(total.growth()),
+          total.peakCount,
+          Numbers.format(total.reference),
+          Numbers.format(total.peak),
+          total.peakStep,
+          Numbers.format(100 * holdStep),
+          outsideNote(outside));
+    } else {
+      finding.message(
+          "The weight gradients' norm grew %sx over %d steps (from %s to %s at step %d), never"
+              + " fell more than %s%% below its running peak on the way and moved by a median of"
+              + " %s%% a step over the second half of its climb: gradients add up across steps"
+              + " instead of being reset%s.",
+          Numbers.format(total.growth()),
+          total.peakCount,
+          Numbers.format(total.reference),
+          Numbers.format(total.peak),
+          total.peakStep,
+          Numbers.format(100 * total.drawdownAtPeak),
+          Numbers.format(100 * lateStep),
+          outsideNote(outside));
+    }
+    findings.add(finding.build());
     return findings;
   }
 
-  /** True when the metadata says the optimizer holds none of the layer's parameters. */
+  /** The message's note naming the layers the optimizer does not hold, or nothing. */
   private static String outsideNote(List<String> outside) {
     return outside.isEmpty()
         ? ""
         : " (the optimizer does not hold " + String.join(", ", outside) + ")";
   }
 
+  /** True when the metadata says the optimizer holds none of the layer's parameters. */
   private static boolean outsideOptimizer(AnalysisContext context, int layer) {
     for (LayerInfo info : context.metadata().layers()) {
       if (info.index() == layer) {
