@@ -157,20 +157,7 @@ public final class GradientAccumulationDetector implements Detector {
      * noise of its own size, however far it has grown.
      */
     double lateStep() {
-      int steps = (int) peakCount - 1;
-      if (!keepSeries || steps < 2) {
-        return Double.NaN;
-      }
-      int from = steps / 2;
-      double[] shares = new double[steps - from];
-      for (int i = from; i < steps; i++) {
-        double before = series[i];
-        shares[i - from] =
-            before > 0 ? Math.abs(series[i + 1] - before) / before : Double.POSITIVE_INFINITY;
-      }
-      Arrays.sort(shares);
-      int n = shares.length;
-      return n % 2 == 1 ? shares[n / 2] : (shares[n / 2 - 1] + shares[n / 2]) / 2;
+      return medianStep((int) peakCount - 1);
     }
 
     /**
@@ -178,7 +165,13 @@ public final class GradientAccumulationDetector implements Detector {
      * the norm before it: how still the norm holds once it has climbed.
      */
     double holdStep() {
-      int steps = (int) Math.min(count, series.length) - 1;
+      return medianStep((int) Math.min(count, series.length) - 1);
+    }
+
+    /**
+     * The median of the series' steps over [steps / 2, steps), each a share of the value before.
+     */
+    private double medianStep(int steps) {
       if (!keepSeries || steps < 2) {
         return Double.NaN;
       }
