@@ -9,9 +9,9 @@ of the batch on which ``trainer.global_step`` moved): with ``accumulate_grad_bat
 micro-batches of an update make one recorded step, whose loss and accuracy are their means and
 whose gradients are the accumulated ones the optimizer used, so that every recorded step has a
 weight update, as in a plain training loop. The loss is what ``training_step`` returned (the
-tensor, or the ``"loss"`` entry of its dict); the accuracy is the returned dict's ``"accuracy"``/``"acc"``
-entry or, failing that, the metric logged under ``accuracy_key`` (default ``train_acc``,
-then ``train_accuracy``, ``acc``, ``accuracy``). At the end of each training epoch the logged
+tensor, or the ``"loss"`` entry of its dict); the accuracy is the returned dict's
+``"accuracy"``/``"acc"`` entry or, failing that, the metric logged under ``accuracy_key``
+(default ``train_acc``, then ``train_accuracy``, ``acc``, ``accuracy``). At the end of each training epoch the logged
 ``val_loss`` and ``val_acc``/``val_accuracy`` become the epoch's validation rows.
 """
 
