@@ -2281,6 +2281,29 @@ def space_pt_stft_keywords(rng):
     return Config(args, "classification", "cnn", classes=4)
 
 
+def space_pt_nbeats_forecast(rng):
+    stacks = rng.choice(["generic", "generic", "interpretable"])
+    bs = rng.choice([32, 64, 128])
+    args = ["--stacks", stacks, "--blocks", str(rng.choice([2, 3])),
+            "--width", str(rng.choice([48, 64, 96])), "--layers", str(rng.choice([2, 3])),
+            "--lr", fmt(log_uniform(rng, 5e-4, 2e-3)), "--batch-size", str(bs)]
+    # windows sampled at random positions, 50 batches an epoch; L1 of the window-scaled
+    # forecast of 7 days
+    args += ["--epochs", str(rng.choice([6, 8])), "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "mlp", baseline=("shopsales", {"seed": int(args[-1])}))
+
+
+def space_pt_box_localize(rng):
+    bs = rng.choice([32, 64])
+    args = ["--lr", fmt(log_uniform(rng, 1e-3, 3e-3)), "--batch-size", str(bs),
+            "--channels", str(rng.choice([16, 24])), "--hidden", str(rng.choice([64, 128])),
+            "--box-weight", rng.choice(["2", "5", "10"])]
+    # 2000 training images of three shapes; CrossEntropyLoss + weighted SmoothL1Loss
+    args += ["--epochs", str(epochs_for(rng, 2000, bs, steps=(200, 400), lo=6, hi=8)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=3)
+
+
 def space_keras_glove_frozen_conv(rng):
     bs = rng.choice([16, 32, 64])
     args = ["--lr", fmt(log_uniform(rng, 5e-4, 3e-3)), "--batch-size", str(bs),
@@ -2439,6 +2462,8 @@ SPACES = {
     "pt_wrs_imbalanced": space_pt_wrs_imbalanced,
     "pt_lightning_gru_text": space_pt_lightning_gru_text,
     "pt_stft_keywords": space_pt_stft_keywords,
+    "pt_nbeats_forecast": space_pt_nbeats_forecast,
+    "pt_box_localize": space_pt_box_localize,
     "pt_kim_textcnn": space_pt_kim_textcnn,
     "pt_lstm_seqae": space_pt_lstm_seqae,
     "pt_lstmcell_unroll": space_pt_lstmcell_unroll,
@@ -2744,6 +2769,13 @@ def baseline(kind, kw):
         std = x_tr.std(axis=(0, 2), keepdims=True)
         x_tr, x_val = (x_tr - mean) / std, (x_val - mean) / std
         return _mse(x_val, x_tr.mean(0)), 0.0
+    if kind == "shopsales":         # pt_nbeats_forecast: L1 of the window-scaled week to
+        sys.path.insert(0, DEV)     # forecast; B repeats the lookback's mean (1.0 scaled)
+        import pt_nbeats_forecast
+        sales = pt_nbeats_forecast.shop_sales(kw["seed"])
+        x_val, y_val = pt_nbeats_forecast.validation_windows(sales)
+        scale = np.maximum(x_val.mean(1, keepdims=True), 1.0)
+        return float(np.mean(np.abs(y_val / scale - 1.0))), 0.0
     if kind == "tcnmeter":          # pt_tcn_forecast: L1 of the next step's demand,
         sys.path.insert(0, DEV)     # standardized; B predicts the training targets' mean
         import pt_tcn_forecast
