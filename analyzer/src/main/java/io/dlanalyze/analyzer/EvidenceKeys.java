@@ -91,6 +91,10 @@ public final class EvidenceKeys {
   public static final EvidenceKey<Long> LONGEST_SKIPPED_RUN = count("longest_skipped_run");
   public static final EvidenceKey<String> LOSS = text("loss");
   public static final EvidenceKey<Boolean> LOSS_STALLED = flag("loss_stalled");
+
+  /** unchanged-values: no backward or gradient row of the layer in a trace that records them. */
+  public static final EvidenceKey<Boolean> NO_GRADIENT_REACHED = flag("no_gradient_reached");
+
   public static final EvidenceKey<Double> LOSS_FLOOR = real("loss_floor");
   public static final EvidenceKey<Double> LOSS_MIN = real("loss_min");
   public static final EvidenceKey<Long> AFFINE_LAYERS = count("affine_layers");

@@ -60,6 +60,12 @@ abstract class LayerRunsDetector implements Detector {
   abstract void describe(
       Finding.Builder finding, Stream root, String name, String others, AnalysisContext context);
 
+  /**
+   * Called for each layer with rows in a step, before its streams are judged: a subclass may note
+   * what the step holds for the layer. Does nothing by default.
+   */
+  void layerSeen(StepView step, int layer) {}
+
   /** The analysis' options, from {@link #begin} on. */
   final AnalysisOptions options() {
     return options;
@@ -83,6 +89,7 @@ abstract class LayerRunsDetector implements Detector {
     for (int i = 0; i < step.presentLayerCount(); i++) {
       int layer = step.presentLayer(i);
       Layer info = step.layer(layer);
+      layerSeen(step, layer);
       for (Phase phase : phases) {
         int slot = step.slot(layer, phase);
         int mask = step.presentMask(slot);

@@ -2,6 +2,7 @@ package io.dlanalyze.analyzer.detectors;
 
 import static io.dlanalyze.analyzer.EvidenceKeys.LEARNING_RATE;
 import static io.dlanalyze.analyzer.EvidenceKeys.LONGEST_RUN_STEPS;
+import static io.dlanalyze.analyzer.EvidenceKeys.NO_GRADIENT_REACHED;
 import static io.dlanalyze.analyzer.EvidenceKeys.PEAK_LEARNING_RATE;
 import static io.dlanalyze.analyzer.EvidenceKeys.RELATIVE_TOLERANCE;
 import static io.dlanalyze.analyzer.EvidenceKeys.UNCHANGED_STEPS;
@@ -27,6 +28,7 @@ import io.dlanalyze.analyzer.Symptom;
 import io.dlanalyze.analyzer.Thresholds;
 import io.dlanalyze.analyzer.text.Numbers;
 import io.dlanalyze.trace.Phase;
+import java.util.BitSet;
 
 /**
  * Reports weights, weight gradients and layer outputs that stop changing: {@code window}
@@ -52,6 +54,13 @@ import io.dlanalyze.trace.Phase;
  * a layer cut off from its optimizer. Healthy runs trained six times longer than the corpus' own
  * show it (an ExponentialDecay or StepLR per epoch over 70 epochs); a rate of 0 from the start, or
  * a decay that never let the loss fall, keeps the error.
+ *
+ * <p>Parameters no loss reaches: weights that never change because no gradient ever flowed back to
+ * their layer (no backward and no gradient row of it in a trace that records backward rows for
+ * other layers: its output is not on the loss's path, as the backcast head of N-BEATS' last block,
+ * whose backcast nothing reads) are an info finding. Nothing updates them, by the model's design or
+ * because an output was left out of the loss; the trace cannot tell which, and the run trains
+ * without them.
  */
 @DetectorSpec(
     id = DetectorIds.UNCHANGED_VALUES,
@@ -64,6 +73,12 @@ import io.dlanalyze.trace.Phase;
     thresholds = {"window", "unchanged-tolerance", "zero-fraction"},
     columns = {MEAN, STD, MIN, MAX, L2_NORM, ZERO_FRACTION})
 public final class UnchangedValuesDetector extends LayerRunsDetector {
+  /** Layers (by index) with a backward or gradient row at some step. */
+  private final BitSet reached = new BitSet();
+
+  /** Some layer had a backward row: the recorder records them. */
+  private boolean backwardRecorded;
+
   public UnchangedValuesDetector() {
     super(StepView.UNCHANGED, true, Phase.FORWARD, Phase.ACTIVATION, Phase.WEIGHT, Phase.GRADIENT);
   }
@@ -75,6 +90,18 @@ public final class UnchangedValuesDetector extends LayerRunsDetector {
       case WEIGHT, GRADIENT -> !layer.trainable();
       case LOSS, ACCURACY, BACKWARD, INPUT, TARGET, LEARNING_RATE, VAL_LOSS, VAL_ACCURACY -> true;
     };
+  }
+
+  @Override
+  void layerSeen(StepView step, int layer) {
+    if (layer < 0 || reached.get(layer)) {
+      return;
+    }
+    boolean backward = step.has(layer, Phase.BACKWARD);
+    backwardRecorded |= backward;
+    if (backward || step.has(layer, Phase.GRADIENT)) {
+      reached.set(layer);
+    }
   }
 
   @Override
@@ -107,6 +134,18 @@ public final class UnchangedValuesDetector extends LayerRunsDetector {
               Numbers.format(rate),
               Numbers.format(rate / peak),
               Numbers.format(peak));
+    }
+    if (root.phase() == Phase.WEIGHT && backwardRecorded && !reached.get(root.layer())) {
+      severity = Severity.INFO;
+      evidence.put(NO_GRADIENT_REACHED, true);
+      ranOut =
+          format(
+              ROOT,
+              ", and no gradient ever reached %s (no backward or gradient row of it, where other"
+                  + " layers have them): its output is not on the loss's path, so nothing updates"
+                  + " its weights; unused parameters, harmless unless that output was meant to be"
+                  + " trained",
+              name);
     }
     finding
         .severity(severity)

@@ -224,8 +224,8 @@ final class StepTable implements StepView {
    *       comparable (finite mean, not all zero), at least one statistic of mean, std, min, max and
    *       l2_norm is in both, and none moved by more than the tolerance times its scale (max(|a|,
    *       |b|); for the mean also the std). The mean of a softmax output (the layer's activation or
-   *       type says so, or it is 1/K for an integer K both times) is constant by construction and
-   *       not compared.
+   *       type says so, or a forward or activation mean that is 1/K for an integer K both times) is
+   *       constant by construction and not compared.
    * </ul>
    *
    * <p>Only the bits given at construction are computed, with {@link StepView#ALL_ZERO} also when
@@ -302,7 +302,7 @@ final class StepTable implements StepView {
       }
       double scale = Math.max(Math.abs(before), Math.abs(now));
       if (k == 0) {
-        if (softmaxOutput(slot) || (before == now && isReciprocalOfInteger(now))) {
+        if (softmaxOutput(slot) || (output(slot) && before == now && isReciprocalOfInteger(now))) {
           continue;
         }
         if (!Double.isNaN(std)) {
@@ -318,9 +318,13 @@ final class StepTable implements StepView {
   }
 
   private boolean softmaxOutput(int slot) {
+    return output(slot) && context.layer(positions.index(slot / Phase.COUNT - 1)).isSoftmax();
+  }
+
+  /** True for a layer's output rows (forward, activation), which a softmax can make. */
+  private static boolean output(int slot) {
     int code = slot % Phase.COUNT;
-    return (code == Phase.FORWARD.code() || code == Phase.ACTIVATION.code())
-        && context.layer(positions.index(slot / Phase.COUNT - 1)).isSoftmax();
+    return code == Phase.FORWARD.code() || code == Phase.ACTIVATION.code();
   }
 
   /** True when {@code mean} is 1/K for an integer K >= 2: a softmax output's mean. */

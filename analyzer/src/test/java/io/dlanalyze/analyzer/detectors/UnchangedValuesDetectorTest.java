@@ -20,6 +20,7 @@ import io.dlanalyze.trace.TraceReader;
 import io.dlanalyze.trace.synthetic.Fault;
 import java.util.EnumSet;
 import java.util.List;
+import org.assertj.core.groups.Tuple;
 import org.junit.jupiter.api.Test;
 
 class UnchangedValuesDetectorTest {
@@ -53,6 +54,66 @@ class UnchangedValuesDetectorTest {
       b.layer(s, 0, "fc", "Linear", Phase.WEIGHT, s < 320 ? 0.01 + 1e-4 * s : 0.01 + 1e-4 * 320);
     }
     return b.build();
+  }
+
+  /**
+   * Two layers whose weights stay put for 300 steps while the loss falls: {@code fc} has backward
+   * and gradient rows (its output reaches the loss; frozen by mistake), {@code head_b} has none
+   * when {@code headReached} is false (its output is not on the loss's path, as N-BEATS' last
+   * backcast head).
+   */
+  private static MemoryTrace twoStillLayers(boolean headReached) {
+    MemoryTrace.Builder b = MemoryTrace.builder();
+    for (long s = 0; s < 300; s++) {
+      b.model(s, Phase.LOSS, Math.max(0.2, 2.0 - 0.009 * s));
+      b.layer(s, 0, "fc", "Linear", Phase.FORWARD, 0.3 + 1e-3 * s);
+      b.layer(s, 0, "fc", "Linear", Phase.BACKWARD, 1e-3 * (1 + s % 7));
+      b.layer(s, 0, "fc", "Linear", Phase.GRADIENT, 1e-3 * (1 + s % 5));
+      b.layer(s, 0, "fc", "Linear", Phase.WEIGHT, 0.05);
+      b.layer(s, 1, "head_b", "Linear", Phase.FORWARD, 0.1 + 1e-3 * s);
+      b.layer(s, 1, "head_b", "Linear", Phase.WEIGHT, -0.02);
+      if (headReached) {
+        b.layer(s, 1, "head_b", "Linear", Phase.BACKWARD, 1e-3 * (1 + s % 3));
+      }
+    }
+    return b.build();
+  }
+
+  @Test
+  void weightsNoGradientEverReached_areInfo_whileAFrozenLayerOnTheLossPathStaysAnError() {
+    List<Finding> findings = analyze(twoStillLayers(false), only(ID)).findings();
+
+    assertThat(findings)
+        .extracting(Finding::layerName, Finding::severity)
+        .containsExactlyInAnyOrder(
+            Tuple.tuple("fc", Severity.ERROR), Tuple.tuple("head_b", Severity.INFO));
+    Finding head =
+        findings.stream().filter(f -> f.layerName().equals("head_b")).findFirst().orElseThrow();
+    assertThat(head.evidence().get(EvidenceKeys.NO_GRADIENT_REACHED)).isTrue();
+    assertThat(head.message()).contains("no gradient ever reached head_b");
+  }
+
+  @Test
+  void constantWeightsWhoseMeanIsOneOverAnInteger_areStillCompared() {
+    // 1/K is a softmax output's mean, constant by construction; a weight tensor's mean of 0.05
+    // (1/20) that never moves is frozen all the same
+    MemoryTrace.Builder trace = MemoryTrace.builder();
+    for (long s = 0; s < 300; s++) {
+      trace.model(s, Phase.LOSS, Math.max(0.2, 2.0 - 0.009 * s));
+      trace.layer(s, 0, "fc", "Linear", Phase.FORWARD, 0.3 + 1e-3 * s);
+      trace.layer(s, 0, "fc", "Linear", Phase.WEIGHT, 0.05);
+    }
+
+    assertThat(analyze(trace.build(), only(ID)).findings())
+        .extracting(Finding::layerName, Finding::phase)
+        .containsExactly(Tuple.tuple("fc", Phase.WEIGHT));
+  }
+
+  @Test
+  void weightsWhoseOutputGetsAGradient_stayAnError() {
+    assertThat(analyze(twoStillLayers(true), only(ID)).findings())
+        .extracting(Finding::severity)
+        .containsOnly(Severity.ERROR);
   }
 
   @Test
