@@ -2346,6 +2346,28 @@ def space_keras_crnn_ctc(rng):
     return Config(args, "classification", "gru", classes=11)
 
 
+def space_keras_convnext_shapes(rng):
+    bs = rng.choice([32, 64])
+    lr = log_uniform(rng, *{32: (1e-3, 2e-3), 64: (2e-3, 3e-3)}[bs])
+    args = ["--lr", fmt(lr), "--batch-size", str(bs), "--wd", str(rng.choice([0.05, 0.1])),
+            "--dims", rng.choice(["24,48", "32,64"])]
+    # 1600 training images of four shapes; the ConvNeXt needs about 500 steps to pass 0.85
+    args += ["--epochs", str(epochs_for(rng, 1600, bs, steps=(500, 700), lo=20, hi=24)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=4)
+
+
+def space_keras_simclr_probe(rng):
+    bs = rng.choice([64, 128])
+    args = ["--lr", fmt(log_uniform(rng, 2e-3, 4e-3)), "--batch-size", str(bs),
+            "--width", str(rng.choice([32, 64])),
+            "--temperature", str(rng.choice([0.1, 0.2]))]
+    # 1437 training digits, pre-trained without labels (the recorded phase); the result line's
+    # val_accuracy is the linear probe's on 50 labelled digits a class
+    args += ["--epochs", str(rng.choice([20, 24])), "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=10)
+
+
 SPACES = {
     "keras_aug_digits": space_keras_aug_digits,
     "keras_cancer_ae_nesterov": space_keras_cancer_ae_nesterov,
@@ -2511,6 +2533,8 @@ SPACES = {
     "keras_shapes_aug_nadam": space_keras_shapes_aug_nadam,
     "keras_tab_transformer": space_keras_tab_transformer,
     "keras_crnn_ctc": space_keras_crnn_ctc,
+    "keras_convnext_shapes": space_keras_convnext_shapes,
+    "keras_simclr_probe": space_keras_simclr_probe,
 }
 
 
