@@ -22,6 +22,7 @@ import static io.dlanalyze.analyzer.EvidenceKeys.INPUT_STD;
 import static io.dlanalyze.analyzer.EvidenceKeys.LEARNING_RATE;
 import static io.dlanalyze.analyzer.EvidenceKeys.LOSS;
 import static io.dlanalyze.analyzer.EvidenceKeys.LOSS_RULE;
+import static io.dlanalyze.analyzer.EvidenceKeys.LOSS_STALLED;
 import static io.dlanalyze.analyzer.EvidenceKeys.MAX_BLOCK_LOSS;
 import static io.dlanalyze.analyzer.EvidenceKeys.MAX_VARIANCE;
 import static io.dlanalyze.analyzer.EvidenceKeys.MEAN_ZERO_FRACTION;
@@ -152,6 +153,7 @@ final class RootCauseAnalysis {
     missingActivation();
     unnormalizedInputs();
     learningRateTooHigh();
+    learningRateTooHighWithoutProgress();
     initialLoss();
     constantInitialization();
     learningRateCollapsed();
@@ -877,6 +879,49 @@ final class RootCauseAnalysis {
     }
     offer(anchor, dying != null, "Learning rate too high: " + why, lrFix(10));
   }
+
+  /**
+   * Steps too large for the weights from the start, in a run that never learned: effective learning
+   * rates above the band (effective-learning-rate, high) in a run whose loss did not improve (its
+   * {@code loss_stalled}), from before any layer showed a harm (vanishing gradients, dead,
+   * saturated or unchanged units). Those harms came after the updates that were too large: they are
+   * its consequence, and lowering the rate is the fix. The symptom is the one the loss shows, no
+   * learning; with swings in the loss, {@link #learningRateTooHigh} has named the cause already.
+   */
+  private void learningRateTooHighWithoutProgress() {
+    Finding effective = effectiveLr(Direction.HIGH);
+    if (effective == null || !Boolean.TRUE.equals(effective.evidence().get(LOSS_STALLED))) {
+      return;
+    }
+    for (Finding f : findings) {
+      if (f.severity().atLeast(Severity.WARNING)
+          && f.detector().equals(DetectorIds.LAYER_MODE)
+          && f.symptom() == Symptom.UNCHANGED_VALUES) {
+        return; // a layer frozen at its random initialization: a cause of its own
+      }
+      if (f != effective
+          && LAYER_HARMS.contains(f.detector())
+          && f.severity().atLeast(Severity.WARNING)
+          && f.firstStep() <= effective.firstStep()) {
+        return; // a harm as early as the large steps: they do not explain it
+      }
+    }
+    offer(
+        effective,
+        false,
+        Symptom.NOT_LEARNING,
+        "Learning rate too high: " + uncapitalizedMessage(effective).replaceAll("[.]$", ""),
+        lrFix(10));
+  }
+
+  /** Layer-level harms that updates too large for the weights lead to. */
+  private static final Set<String> LAYER_HARMS =
+      Set.of(
+          DetectorIds.VANISHING_GRADIENT,
+          DetectorIds.DYING_RELU,
+          DetectorIds.DEAD_OR_ZERO,
+          DetectorIds.SATURATION,
+          DetectorIds.UNCHANGED_VALUES);
 
   /**
    * Every layer with parameters started with weights of variance 0 (all zeros, or one constant):

@@ -93,6 +93,75 @@ class EffectiveLearningRateDetectorTest {
     assertThat(f.message()).contains("lr 0.05 / rms(weight)");
   }
 
+  /**
+   * Adam at 0.05 on weights of rms 0.1 (steps half their size, the weights swinging by 5% from step
+   * to step, the gradients by 10%) in a run whose loss stays flat; from step 60 fc1's gradient
+   * vanishes (rms 1e-8).
+   */
+  private static MemoryTrace.Builder stepsTooLargeThenVanishing() {
+    return MemoryTrace.scripted(150)
+        .layer("fc1", "relu")
+        .layer("fc2", "linear")
+        .model(Phase.LEARNING_RATE, step -> Stats.scalar(0.05))
+        .everyLayer(
+            Phase.GRADIENT,
+            (step, layer) ->
+                Stats.norm(
+                        (layer == 0 && step >= 60 ? 1e-6 : 1e-4)
+                            * (1 + 0.1 * Math.sin(1.3 * step + layer)))
+                    .withNumel(10_000))
+        .everyLayer(
+            Phase.WEIGHT,
+            (step, layer) -> Stats.norm(10 * (1 + 0.05 * Math.sin(step + layer))).withNumel(10_000))
+        .flatLoss()
+        .meta(TraceMetadata.OPTIMIZER, "Adam");
+  }
+
+  @Test
+  void stepsTooLargeFromTheStart_inARunThatNeverLearns_explainTheLaterVanishing_asNoLearning() {
+    Report report = analyze(stepsTooLargeThenVanishing().build(), AnalysisOptions.defaults());
+
+    assertThat(report.findings())
+        .extracting(Finding::detector)
+        .contains("effective-learning-rate", "vanishing-gradient");
+    RootCause root = report.rootCause();
+    assertThat(root.scope()).isEqualTo(RootCause.MODEL);
+    assertThat(root.symptom()).isEqualTo(Symptom.NOT_LEARNING.wireName());
+    assertThat(root.cause()).startsWith("Learning rate too high: the effective learning rate");
+    assertThat(root.suggestedFix()).contains("learning rate");
+  }
+
+  @Test
+  void stepsTooLarge_butALayerFrozenAtItsRandomInitialization_leaveTheCauseToTheFrozenLayer() {
+    // fc1 is marked frozen and still holds a uniform random draw (range 2 sqrt(3) std): a cause of
+    // its own; fc2 takes Adam steps half the size of its weights
+    double half = Math.sqrt(3) * 0.1;
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(150)
+            .frozenLayer("fc1", "Linear", "relu")
+            .layer("fc2", "linear")
+            .model(Phase.LEARNING_RATE, step -> Stats.scalar(0.05))
+            .stream(
+                Phase.GRADIENT,
+                1,
+                step -> Stats.norm(1e-4 * (1 + 0.1 * Math.sin(1.3 * step))).withNumel(10_000))
+            .stream(
+                Phase.WEIGHT, 0, step -> Stats.of(0, 0.1).withRange(-half, half).withNumel(10_000))
+            .stream(
+                Phase.WEIGHT,
+                1,
+                step -> Stats.norm(10 * (1 + 0.05 * Math.sin(step))).withNumel(10_000))
+            .flatLoss()
+            .meta(TraceMetadata.OPTIMIZER, "Adam");
+    Report report = analyze(trace.build(), AnalysisOptions.defaults());
+
+    assertThat(report.findings())
+        .extracting(Finding::detector)
+        .contains("effective-learning-rate", "layer-mode");
+    assertThat(report.rootCause().layerName()).isEqualTo("fc1");
+    assertThat(report.rootCause().cause()).startsWith("A frozen layer");
+  }
+
   @Test
   void sgd_withTheSameStatistics_takesSteps1e5TimesTheRate() {
     List<Finding> findings = findings(smallGradients(0.05, "SGD"), ID);
