@@ -109,6 +109,15 @@ final class RootCauseAnalysis {
    */
   private static final double SAME_SPAN = 0.05;
 
+  /** Layer-level harms that updates too large for the weights lead to. */
+  private static final Set<String> LAYER_HARMS =
+      Set.of(
+          DetectorIds.VANISHING_GRADIENT,
+          DetectorIds.DYING_RELU,
+          DetectorIds.DEAD_OR_ZERO,
+          DetectorIds.SATURATION,
+          DetectorIds.UNCHANGED_VALUES);
+
   private final List<Finding> findings;
   private final AnalysisContext context;
   private final TraceMetadata metadata;
@@ -884,9 +893,11 @@ final class RootCauseAnalysis {
    * Steps too large for the weights from the start, in a run that never learned: effective learning
    * rates above the band (effective-learning-rate, high) in a run whose loss did not improve (its
    * {@code loss_stalled}), from before any layer showed a harm (vanishing gradients, dead,
-   * saturated or unchanged units). Those harms came after the updates that were too large: they are
-   * its consequence, and lowering the rate is the fix. The symptom is the one the loss shows, no
-   * learning; with swings in the loss, {@link #learningRateTooHigh} has named the cause already.
+   * saturated or unchanged units), and with no layer frozen at its random initialization
+   * (layer-mode's warning, a cause of its own). Those harms came after the updates that were too
+   * large: they are its consequence, and lowering the rate is the fix. The symptom is the one the
+   * loss shows, no learning; with swings in the loss, {@link #learningRateTooHigh} has named the
+   * cause already.
    */
   private void learningRateTooHighWithoutProgress() {
     Finding effective = effectiveLr(Direction.HIGH);
@@ -913,15 +924,6 @@ final class RootCauseAnalysis {
         "Learning rate too high: " + uncapitalizedMessage(effective).replaceAll("[.]$", ""),
         lrFix(10));
   }
-
-  /** Layer-level harms that updates too large for the weights lead to. */
-  private static final Set<String> LAYER_HARMS =
-      Set.of(
-          DetectorIds.VANISHING_GRADIENT,
-          DetectorIds.DYING_RELU,
-          DetectorIds.DEAD_OR_ZERO,
-          DetectorIds.SATURATION,
-          DetectorIds.UNCHANGED_VALUES);
 
   /**
    * Every layer with parameters started with weights of variance 0 (all zeros, or one constant):
