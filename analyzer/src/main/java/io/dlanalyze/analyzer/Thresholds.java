@@ -158,13 +158,13 @@ public final class Thresholds {
    * Keras separable CNN of the seventh batch of dev programs, whose skip connection carries the
    * signal past a mostly silent layer), which took the default to 0.98 to keep the live units at
    * most a third of that run's, then 0.965 (a PyTorch box-localization CNN of the fifty-eighth
-   * batch, accuracy 0.96), which took it to 0.99 for the same margin
-   * (docs/evaluation.md#calibration).
+   * batch, accuracy 0.96), which took it to 0.9883, the smallest value to four digits that keeps
+   * the same margin (docs/evaluation.md#calibration).
    */
   public static final Threshold DYING_RELU_FRACTION =
       Threshold.real(
           "dying-relu-fraction",
-          0.99,
+          0.9883,
           0.5,
           1,
           "zero_fraction of a ReLU layer's output at or above which it is dying");

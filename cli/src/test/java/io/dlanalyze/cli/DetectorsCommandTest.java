@@ -32,7 +32,7 @@ class DetectorsCommandTest {
       assertThat(text).contains(info.source());
     }
     assertThat(text).contains("defaults: window=50, exploding-growth=2300000, exploding-ratio=70");
-    assertThat(text).contains("dying-relu-fraction=0.99");
+    assertThat(text).contains("dying-relu-fraction=0.9883");
   }
 
   @Test
