@@ -117,7 +117,7 @@ public final class UnchangedValuesDetector extends LayerRunsDetector {
             .put(WINDOW, options().getInt(Thresholds.WINDOW))
             .put(LONGEST_RUN_STEPS, rows)
             .put(UNCHANGED_STEPS, root.run().occurrences());
-    String ranOut = "";
+    String note = "";
     Severity severity = output ? Severity.WARNING : Severity.ERROR;
     LossGate gate = new LossGate(context);
     if (!output && gate.rateCollapsedAt(onset) && gate.learned()) {
@@ -125,7 +125,7 @@ public final class UnchangedValuesDetector extends LayerRunsDetector {
       double peak = gate.history().peakLearningRate();
       severity = Severity.INFO;
       evidence.put(LEARNING_RATE, rate).put(PEAK_LEARNING_RATE, peak);
-      ranOut =
+      note =
           format(
               ROOT,
               ", after the schedule had taken the learning rate down to %s (%s of its peak %s)"
@@ -138,7 +138,7 @@ public final class UnchangedValuesDetector extends LayerRunsDetector {
     if (root.phase() == Phase.WEIGHT && backwardRecorded && !reached.get(root.layer())) {
       severity = Severity.INFO;
       evidence.put(NO_GRADIENT_REACHED, true);
-      ranOut =
+      note =
           format(
               ROOT,
               ", and no gradient ever reached %s (no backward or gradient row of it, where other"
@@ -160,6 +160,6 @@ public final class UnchangedValuesDetector extends LayerRunsDetector {
             Numbers.format(tolerance),
             root.run().end(),
             others.isEmpty() ? "" : "; so did its " + others + " values",
-            ranOut);
+            note);
   }
 }
