@@ -32,6 +32,11 @@ def _value(x):
     return x
 
 
+def _accumulation(trainer):
+    """How many micro-batches make one optimizer step (``accumulate_grad_batches``, at least 1)."""
+    return max(1, int(getattr(trainer, "accumulate_grad_batches", 1) or 1))
+
+
 def _mean(values):
     """The mean of the micro-batches' losses or accuracies (tensors or numbers), or None."""
     if not values:
@@ -77,8 +82,7 @@ class DltraceCallback(pl.Callback):
             batches = trainer.num_training_batches
             if isinstance(batches, int) and batches > 0:
                 # one recorded step per optimizer step: k micro-batches make one
-                every = max(1, int(getattr(trainer, "accumulate_grad_batches", 1) or 1))
-                options["steps_per_epoch"] = math.ceil(batches / every)
+                options["steps_per_epoch"] = math.ceil(batches / _accumulation(trainer))
         options.setdefault("model_name", type(pl_module).__name__)
         options.setdefault("on_stop", "flag")  # the Trainer stops itself (should_stop)
         self.recorder = Recorder(pl_module, self.path, optimizer=optimizer, **options)
@@ -109,7 +113,7 @@ class DltraceCallback(pl.Callback):
                     break
         if pl_module.automatic_optimization:
             # Lightning hands on the loss divided by accumulate_grad_batches (what backward saw)
-            loss = _value(loss) * max(1, int(getattr(trainer, "accumulate_grad_batches", 1) or 1))
+            loss = _value(loss) * _accumulation(trainer)
         self._losses.append(_value(loss))
         if accuracy is not None:
             self._accuracies.append(_value(accuracy))

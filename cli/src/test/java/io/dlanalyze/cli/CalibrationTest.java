@@ -494,31 +494,29 @@ class CalibrationTest {
       return new double[] {Double.NaN, Double.NaN, Double.NaN, Double.NaN};
     }
     early.sort(null);
+    return new double[] {
+      peak / early.get(1),
+      drawdownAtPeak,
+      medianStep(norms, peakIndex),
+      medianStep(norms, norms.size() - 1)
+    };
+  }
+
+  /**
+   * The median of the norms' steps over [steps / 2, steps), each a share of the norm before it (NaN
+   * for none), as gradient-accumulation's late step and hold measure them.
+   */
+  private static double medianStep(List<Double> norms, int steps) {
     List<Double> shares = new ArrayList<>();
-    for (int i = peakIndex / 2; i < peakIndex; i++) {
+    for (int i = steps / 2; i < steps; i++) {
       double before = norms.get(i);
       shares.add(before > 0 ? Math.abs(norms.get(i + 1) - before) / before : Double.MAX_VALUE);
     }
     shares.sort(null);
     int n = shares.size();
-    double lateStep =
-        n < 1
-            ? Double.NaN
-            : n % 2 == 1 ? shares.get(n / 2) : (shares.get(n / 2 - 1) + shares.get(n / 2)) / 2;
-    List<Double> holds = new ArrayList<>();
-    for (int i = (norms.size() - 1) / 2; i < norms.size() - 1; i++) {
-      double before = norms.get(i);
-      holds.add(before > 0 ? Math.abs(norms.get(i + 1) - before) / before : Double.MAX_VALUE);
-    }
-    return new double[] {peak / early.get(1), drawdownAtPeak, lateStep, median(holds)};
-  }
-
-  private static double median(List<Double> values) {
-    values.sort(null);
-    int n = values.size();
     return n < 1
         ? Double.NaN
-        : n % 2 == 1 ? values.get(n / 2) : (values.get(n / 2 - 1) + values.get(n / 2)) / 2;
+        : n % 2 == 1 ? shares.get(n / 2) : (shares.get(n / 2 - 1) + shares.get(n / 2)) / 2;
   }
 
   @Test

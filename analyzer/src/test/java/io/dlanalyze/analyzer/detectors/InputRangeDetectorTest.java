@@ -42,27 +42,22 @@ class InputRangeDetectorTest {
         .model(Phase.LOSS, step -> step < 2 ? Stats.scalar(5) : Stats.scalar(Double.NaN));
   }
 
+  /** Inputs of the given statistics into a first layer of the given type, then a linear output. */
+  private static MemoryTrace.Builder inputsInto(String firstType, Stats inputs) {
+    return MemoryTrace.scripted(120)
+        .layer("first", firstType, "linear")
+        .layer("out", "Linear", "linear")
+        .model(Phase.INPUT, step -> inputs)
+        .stream(Phase.FORWARD, 0, step -> Stats.of(0, 1));
+  }
+
   @Test
   void tokenIdsIntoAnEmbedding_areIndicesNotValues_noFinding() {
-    MemoryTrace.Builder tokens =
-        MemoryTrace.scripted(120)
-            .layer("embed", "Embedding", "linear")
-            .layer("out", "Linear", "linear")
-            .model(Phase.INPUT, step -> new Stats(31, 22.0, 0.0, 79.0, 400.0, 0.1, 640L))
-            .stream(Phase.FORWARD, 0, step -> Stats.of(0, 1));
-    MemoryTrace.Builder values =
-        MemoryTrace.scripted(120)
-            .layer("fc", "Linear", "linear")
-            .layer("out", "Linear", "linear")
-            .model(Phase.INPUT, step -> new Stats(31, 22.0, 0.0, 79.0, 400.0, 0.1, 640L))
-            .stream(Phase.FORWARD, 0, step -> Stats.of(0, 1));
-
+    Stats ids = new Stats(31, 22.0, 0.0, 79.0, 400.0, 0.1, 640L);
+    MemoryTrace.Builder tokens = inputsInto("Embedding", ids);
+    MemoryTrace.Builder values = inputsInto("Linear", ids);
     MemoryTrace.Builder amountsBesideAnEmbedding =
-        MemoryTrace.scripted(120)
-            .layer("embed", "Embedding", "linear")
-            .layer("out", "Linear", "linear")
-            .model(Phase.INPUT, step -> new Stats(390, 700.0, 0.0, 2940.57, 6e5, 0.1, 256L))
-            .stream(Phase.FORWARD, 0, step -> Stats.of(0, 1));
+        inputsInto("Embedding", new Stats(390, 700.0, 0.0, 2940.57, 6e5, 0.1, 256L));
 
     assertThat(findings(tokens, ID)).isEmpty();
     assertThat(findings(amountsBesideAnEmbedding, ID)).hasSize(1);
