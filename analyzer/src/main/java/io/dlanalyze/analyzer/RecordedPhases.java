@@ -82,7 +82,7 @@ public final class RecordedPhases {
         new Reads(EnumSet.of(Phase.GRADIENT, Phase.WEIGHT), NONE, EnumSet.of(Phase.LOSS)));
     reads.put(
         DetectorIds.INPUT_RANGE,
-        new Reads(EnumSet.of(Phase.INPUT), NONE, EnumSet.of(Phase.FORWARD)));
+        new Reads(EnumSet.of(Phase.INPUT), NONE, EnumSet.of(Phase.FORWARD, Phase.WEIGHT)));
     reads.put(
         DetectorIds.TARGET_RANGE,
         new Reads(EnumSet.of(Phase.TARGET), NONE, EnumSet.of(Phase.ACTIVATION)));

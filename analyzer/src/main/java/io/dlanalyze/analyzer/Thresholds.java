@@ -285,6 +285,21 @@ public final class Thresholds {
           "RMS of the first layer's output at or above which unnormalized inputs are a fault"
               + " (AUTOTRAINER)");
 
+  /**
+   * The first layer's output RMS at or above which unnormalized inputs are a fault on their own,
+   * with no other harm beside them, when no normalization layer follows the first layer. The
+   * largest such RMS of a healthy dev run with unnormalized inputs was 10.8 (the raw 0..16 digits
+   * into a Keras MLP); the default sits above 3x it (docs/evaluation.md#calibration).
+   */
+  public static final Threshold ABNORMAL_HIDDEN_ALONE =
+      Threshold.real(
+          "abnormal-hidden-alone",
+          35,
+          0,
+          1e300,
+          "RMS of the first layer's output at or above which unnormalized inputs are a fault"
+              + " without corroboration, when no normalization layer follows the first layer");
+
   /** DeepDiagnosis' poor weight: variance below this. */
   public static final Threshold WEIGHT_VARIANCE_LOW =
       Threshold.real(
@@ -519,6 +534,7 @@ public final class Thresholds {
           ADAPTIVE_STEP_LOW,
           INPUT_BOUND,
           ABNORMAL_HIDDEN,
+          ABNORMAL_HIDDEN_ALONE,
           WEIGHT_VARIANCE_LOW,
           WEIGHT_VARIANCE_HIGH,
           INITIAL_LOSS_RATIO,

@@ -11,6 +11,7 @@ import io.dlanalyze.analyzer.EvidenceKeys;
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.LossFunction;
 import io.dlanalyze.analyzer.Optimizers;
+import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.Thresholds;
 import io.dlanalyze.analyzer.detectors.LayerModeDetector;
 import io.dlanalyze.trace.Column;
@@ -591,6 +592,40 @@ class CalibrationTest {
     assertThat(typical).as("healthy dev runs with an adaptive optimizer").hasSizeGreaterThan(100);
     double lowest = typical.stream().mapToDouble(Double::doubleValue).min().orElseThrow();
     assertThat(Thresholds.ADAPTIVE_STEP_LOW.defaultValue()).isLessThanOrEqualTo(lowest / 2);
+  }
+
+  /**
+   * Unnormalized inputs stand alone as a fault when the first layer's outputs hold an RMS of {@code
+   * abnormal-hidden-alone} for a window with no normalization layer after it: no healthy dev run
+   * holds a third of it. Measured by the detector itself (alone, so nothing is demoted) with the
+   * bound set to a third of the default; the healthy runs it reads include raw 0..16 digits and
+   * 0..255 pixels, whose first layers pass {@code abnormal-hidden}.
+   */
+  @Test
+  void abnormalHiddenAlone_sitsAtLeastThreeTimesAboveEveryHealthyDevRun() {
+    Analyzer analyzer = new Analyzer();
+    double third = Thresholds.ABNORMAL_HIDDEN_ALONE.defaultValue() / 3;
+    AnalysisOptions measure =
+        AnalysisOptions.builder()
+            .enableOnly(List.of(DetectorIds.INPUT_RANGE))
+            .set(Thresholds.ABNORMAL_HIDDEN_ALONE, third)
+            .build();
+    int abnormal = 0;
+    List<String> alone = new ArrayList<>();
+    for (Path trace : HEALTHY_DEV_TRACES) {
+      for (Finding f : analyzer.analyze(trace, measure).findings()) {
+        if (f.evidence().get(EvidenceKeys.FIRST_LAYER_RMS) != null) {
+          abnormal++;
+        }
+        if (f.severity() == Severity.ERROR) {
+          alone.add(trace.getFileName() + ": " + f.message());
+        }
+      }
+    }
+    assertThat(abnormal)
+        .as("healthy dev runs with unnormalized inputs and an abnormal first layer")
+        .isGreaterThanOrEqualTo(3);
+    assertThat(alone).as("healthy dev runs holding a third of the bound").isEmpty();
   }
 
   @Test

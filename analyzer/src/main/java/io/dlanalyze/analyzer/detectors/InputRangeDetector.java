@@ -1,6 +1,7 @@
 package io.dlanalyze.analyzer.detectors;
 
 import static io.dlanalyze.analyzer.EvidenceKeys.ABNORMAL_HIDDEN;
+import static io.dlanalyze.analyzer.EvidenceKeys.ABNORMAL_HIDDEN_ALONE;
 import static io.dlanalyze.analyzer.EvidenceKeys.BOUND;
 import static io.dlanalyze.analyzer.EvidenceKeys.FIRST_LAYER;
 import static io.dlanalyze.analyzer.EvidenceKeys.FIRST_LAYER_RMS;
@@ -28,7 +29,10 @@ import io.dlanalyze.analyzer.text.Numbers;
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.Phase;
 import java.util.ArrayList;
+import java.util.BitSet;
+import java.util.Comparator;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Reports inputs that are not normalized: values beyond +-{@code input-bound} that are not
@@ -40,9 +44,14 @@ import java.util.List;
  * leaves no window to fill). Even then it names a cause, not a harm: it {@linkplain
  * DetectorSpec#needsCorroboration() needs corroboration}, and the report keeps it at info unless
  * another detector shows the harm (healthy runs on the raw 0..16 digits, or on 0..255 pixels into a
- * convolution and BatchNorm, have first layers with an RMS of 10 to 1,000 and train as well as
- * scaled ones). Nothing is reported for token or category ids: inputs between whole numbers from 0
- * up, into a model whose first layer is an embedding table.
+ * convolution and BatchNorm, have first layers with an RMS of 10 to 70 and train as well as scaled
+ * ones). The exception is a first layer whose outputs hold an RMS of at least {@code
+ * abnormal-hidden-alone} for a window with no normalization layer after it (before the next layer
+ * with weights): nothing rescales them, every later layer starts that many times off its scale, and
+ * the finding is an error that stands alone (healthy dev runs on raw inputs stay under a third of
+ * that bound; a BatchNorm after the first convolution is what lets raw pixels train). Nothing is
+ * reported for token or category ids: inputs between whole numbers from 0 up, into a model whose
+ * first layer is an embedding table.
  *
  * <p>Implementation notes: UMLAUT and DeepDiagnosis flag min(X) < -1 or max(X) > 1 (#deepdiagnosis,
  * #umlaut); standardized data has tails beyond +-1 by construction (about a third of its values),
@@ -87,6 +96,14 @@ public final class InputRangeDetector implements Detector {
 
   private double hiddenRms;
 
+  /** Steps in a row where the first layer's output RMS is at or above abnormal-hidden-alone. */
+  private Run aloneRun;
+
+  private double alone;
+
+  /** The layers with weight rows in the first step that had any, or null before that step. */
+  private @Nullable BitSet weighted;
+
   /**
    * The first layer's output turned NaN/Inf before a {@code window} of abnormal steps could form,
    * every finite step before it abnormal: the step it turned, else -1; with the first abnormal
@@ -104,6 +121,8 @@ public final class InputRangeDetector implements Detector {
     bound = context.options().get(Thresholds.INPUT_BOUND);
     hidden = context.options().get(Thresholds.ABNORMAL_HIDDEN);
     hiddenRun = new Run(window, Run.Policy.FIRST);
+    alone = context.options().get(Thresholds.ABNORMAL_HIDDEN_ALONE);
+    aloneRun = new Run(window, Run.Policy.FIRST);
   }
 
   @Override
@@ -155,7 +174,43 @@ public final class InputRangeDetector implements Detector {
       if (hiddenRun.observe(step.step(), rms >= hidden && Double.isFinite(rms)) && !qualified) {
         hiddenRms = rms;
       }
+      aloneRun.observe(step.step(), rms >= alone && Double.isFinite(rms));
     }
+    if (weighted == null) {
+      BitSet layers = new BitSet();
+      for (int i = 0; i < step.presentLayerCount(); i++) {
+        if (step.has(step.presentLayer(i), Phase.WEIGHT)) {
+          layers.set(step.presentLayer(i));
+        }
+      }
+      if (!layers.isEmpty()) {
+        weighted = layers;
+      }
+    }
+  }
+
+  /**
+   * The normalization layer that rescales the first layer's outputs, or null: one among the layers
+   * after the first, up to and including the next one with weights (activation and dropout layers
+   * between them pass the scale on).
+   */
+  private @Nullable Layer normalizedBy(AnalysisContext context) {
+    List<Layer> after = new ArrayList<>();
+    for (Layer layer : context.layers()) {
+      if (layer.index() > firstLayer) {
+        after.add(layer);
+      }
+    }
+    after.sort(Comparator.comparingInt(Layer::index));
+    for (Layer layer : after) {
+      if (layer.isNormalization()) {
+        return layer;
+      }
+      if (weighted != null && weighted.get(layer.index())) {
+        return null;
+      }
+    }
+    return null;
   }
 
   /**
@@ -197,6 +252,7 @@ public final class InputRangeDetector implements Detector {
     if (!windowed && abnormal) {
       hiddenRms = earlyRms;
     }
+    boolean standsAlone = aloneRun.qualified() && normalizedBy(context) == null;
     boolean saturating = false;
     for (Layer layer : context.layers()) {
       ActivationKind kind = layer.activationKind();
@@ -226,11 +282,22 @@ public final class InputRangeDetector implements Detector {
               Numbers.format(hiddenRms),
               windowed ? hiddenRun.onset() : earlyStep,
               windowed ? "" : format(ROOT, " and turned NaN/Inf at step %d", cutShortAt));
+      if (standsAlone) {
+        evidence.put(ABNORMAL_HIDDEN_ALONE, alone);
+        more +=
+            format(
+                ROOT,
+                ", and stayed at or above %s from step %d for %d steps with no normalization"
+                    + " layer after it to rescale them: every later layer starts far off its scale",
+                Numbers.format(alone),
+                aloneRun.onset(),
+                window);
+      }
     }
     findings.add(
         Finding.builder(this)
             .symptom(abnormal && !saturating ? Symptom.EXPLODING_GRADIENT : Symptom.SATURATION)
-            .severity(abnormal ? Severity.WARNING : Severity.INFO)
+            .severity(standsAlone ? Severity.ERROR : abnormal ? Severity.WARNING : Severity.INFO)
             .at(-1, Phase.INPUT)
             .steps(firstOutside, Math.max(firstOutside, lastStep), Math.max(1, steps))
             .evidence(evidence.build())

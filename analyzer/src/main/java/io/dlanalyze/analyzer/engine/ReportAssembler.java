@@ -83,7 +83,8 @@ final class ReportAssembler {
    * Keeps at info the warnings of detectors that {@linkplain DetectorInfo#needsCorroboration() need
    * corroboration} when no other detector reported a warning: a risk factor with no harm beside it
    * does not make a run buggy. Only when a detector that could corroborate ran: an analysis limited
-   * to such detectors ({@code --detectors input-range}) reports them as they are.
+   * to such detectors ({@code --detectors input-range}) reports them as they are. An error of such
+   * a detector carries its own harm and stays.
    */
   static void uncorroborated(List<Finding> findings, List<DetectorInfo> detectors) {
     Set<String> needing = new HashSet<>();
@@ -105,7 +106,7 @@ final class ReportAssembler {
     }
     for (int i = 0; i < findings.size(); i++) {
       Finding finding = findings.get(i);
-      if (finding.severity().atLeast(Severity.WARNING)) {
+      if (finding.severity() == Severity.WARNING) {
         findings.set(
             i,
             finding.withSeverity(

@@ -10,6 +10,7 @@ import io.dlanalyze.analyzer.Report;
 import io.dlanalyze.analyzer.RootCause;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.Symptom;
+import io.dlanalyze.analyzer.Thresholds;
 import io.dlanalyze.analyzer.Verdict;
 import io.dlanalyze.trace.MemoryTrace;
 import io.dlanalyze.trace.MemoryTrace.Stats;
@@ -103,45 +104,99 @@ class InputRangeDetectorTest {
   }
 
   @Test
-  void rawPixels_withHugeFirstLayerOutputs_warns() {
-    List<Finding> findings = findings(pixels(270, "sigmoid"), ID);
+  void rawPixels_withLargeFirstLayerOutputs_warns() {
+    List<Finding> findings = findings(pixels(20, "sigmoid"), ID);
 
     assertThat(findings).hasSize(1);
     Finding f = findings.get(0);
     assertThat(f.severity()).isEqualTo(Severity.WARNING);
     assertThat(f.symptom()).isEqualTo(Symptom.SATURATION);
     assertThat(f.evidence().get("input_max")).isEqualTo(255.0);
-    assertThat(f.message()).contains("[0, 255]");
+    assertThat(f.evidence().get("abnormal_hidden_alone")).isNull();
+    assertThat(f.message()).contains("[0, 255]").doesNotContain("no normalization layer");
   }
 
-  @Test
-  void rawPixels_withHugeFirstLayerOutputs_butNoHarm_isKeptAtInfoAndTheRunIsHealthy() {
-    // Every detector runs; none but input-range finds anything (the first layer's outputs change
-    // from step to step): a risk factor without a harm.
+  /**
+   * Raw pixels whose first layer's outputs change from step to step (so no other detector finds
+   * anything) at the given RMS, with the given layers after it.
+   */
+  private static Report rawPixelsWithoutOtherHarm(double rms, String... after) {
     MemoryTrace.Builder trace =
         MemoryTrace.scripted(120)
-            .layer("fc1", "relu")
-            .layer("out", "sigmoid")
+            .layer("conv1", "Conv2d", "linear")
             .model(Phase.INPUT, step -> new Stats(78, 96.0, 0.0, 255.0, 1e4, 0.3, 784L))
-            .stream(Phase.FORWARD, 0, step -> Stats.of(0.01 * step, 270 + step % 5));
+            .stream(Phase.FORWARD, 0, step -> Stats.of(0.01 * step, rms + step % 5))
+            .stream(Phase.WEIGHT, 0, step -> Stats.of(0.001 * step, 0.05));
+    for (int i = 0; i < after.length; i++) {
+      int index = i + 1;
+      trace.layer("layer" + index, after[i], after[i].equals("ReLU") ? "relu" : "linear");
+      if (!after[i].equals("ReLU")) {
+        trace.stream(Phase.WEIGHT, index, step -> Stats.of(0.001 * step, 0.05));
+      }
+    }
+    return analyze(trace.build(), AnalysisOptions.defaults());
+  }
 
-    Report report = analyze(trace.build(), AnalysisOptions.defaults());
-
-    assertThat(report.verdict()).isEqualTo(Verdict.HEALTHY);
-    assertThat(report.findings())
-        .filteredOn(f -> f.detector().equals(ID))
-        .singleElement()
-        .satisfies(
-            f -> {
-              assertThat(f.severity()).isEqualTo(Severity.INFO);
-              assertThat(f.message()).contains("[0, 255]").contains("Kept at info");
-            });
+  private static Finding inputFinding(Report report) {
+    return report.findings().stream()
+        .filter(f -> f.detector().equals(ID))
+        .findFirst()
+        .orElseThrow();
   }
 
   @Test
-  void rawPixels_withHugeFirstLayerOutputs_andDeadUnitsDownstream_staysAWarning() {
+  void rawPixels_withLargeFirstLayerOutputs_butNoHarm_isKeptAtInfoAndTheRunIsHealthy() {
+    // A risk factor without a harm: an RMS of 20 is abnormal (AUTOTRAINER's 10) but under
+    // abnormal-hidden-alone.
+    Report report = rawPixelsWithoutOtherHarm(20, "ReLU", "Linear");
+
+    assertThat(report.verdict()).isEqualTo(Verdict.HEALTHY);
+    Finding f = inputFinding(report);
+    assertThat(f.severity()).isEqualTo(Severity.INFO);
+    assertThat(f.message()).contains("[0, 255]").contains("Kept at info");
+  }
+
+  @Test
+  void firstLayerOutputsAboveTheAloneBound_withNothingToRescaleThem_standAloneAsAnError() {
+    Report report = rawPixelsWithoutOtherHarm(270, "ReLU", "Linear", "BatchNorm1d");
+
+    assertThat(report.verdict()).isEqualTo(Verdict.BUGGY);
+    Finding f = inputFinding(report);
+    assertThat(f.severity()).isEqualTo(Severity.ERROR);
+    assertThat(f.evidence().get("abnormal_hidden_alone")).isEqualTo(35.0);
+    assertThat(f.message())
+        .contains("stayed at or above 35 from step 0 for 50 steps with no normalization layer");
+    assertThat(report.rootCause().scope()).isEqualTo(RootCause.MODEL);
+  }
+
+  @Test
+  void firstLayerOutputsAboveTheAloneBound_rescaledByABatchNormAfterTheActivation_staysInfo() {
+    // 0..255 pixels into a convolution and BatchNorm train as well as scaled ones.
+    Report report = rawPixelsWithoutOtherHarm(270, "ReLU", "BatchNorm2d", "Linear");
+
+    assertThat(report.verdict()).isEqualTo(Verdict.HEALTHY);
+    Finding f = inputFinding(report);
+    assertThat(f.severity()).isEqualTo(Severity.INFO);
+    assertThat(f.evidence().get("abnormal_hidden_alone")).isNull();
+  }
+
+  @Test
+  void theAloneBound_isAThreshold() {
+    AnalysisOptions higher =
+        AnalysisOptions.builder().set(Thresholds.ABNORMAL_HIDDEN_ALONE, 300).build();
+    MemoryTrace.Builder trace = pixels(270, "sigmoid");
+
+    assertThat(findings(trace, ID)).extracting(Finding::severity).containsExactly(Severity.ERROR);
+    assertThat(analyze(trace.build(), higher).findings())
+        .filteredOn(f -> f.detector().equals(ID))
+        .extracting(Finding::severity)
+        .containsExactly(Severity.WARNING);
+  }
+
+  @Test
+  void rawPixels_withLargeFirstLayerOutputs_andDeadUnitsDownstream_staysAWarning() {
     MemoryTrace.Builder trace =
-        pixels(270, "sigmoid").stream(
+        pixels(20, "sigmoid").stream(
             Phase.FORWARD, 1, step -> new Stats(0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 640L));
 
     Report report = analyze(trace.build(), AnalysisOptions.defaults());
@@ -163,7 +218,7 @@ class InputRangeDetectorTest {
 
   @Test
   void reluOnlyModel_warningNamesExplodingGradients() {
-    assertThat(findings(pixels(270, "linear"), ID))
+    assertThat(findings(pixels(20, "linear"), ID))
         .extracting(Finding::symptom)
         .containsExactly(Symptom.EXPLODING_GRADIENT);
   }
