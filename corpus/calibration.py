@@ -2368,6 +2368,28 @@ def space_keras_simclr_probe(rng):
     return Config(args, "classification", "cnn", classes=10)
 
 
+def space_pt_skipgram_sparse(rng):
+    bs = rng.choice([256, 512])
+    args = ["--lr", fmt(log_uniform(rng, 3e-3, 2e-2)), "--batch-size", str(bs),
+            "--dim", str(rng.choice([24, 32, 48])), "--window", str(rng.choice([3, 5])),
+            "--negatives", str(rng.choice([5, 10]))]
+    # about 39,500 training pairs (window 3) of 2160 sentences; SparseAdam on two sparse tables
+    args += ["--epochs", "5", "--seed", str(rng.randrange(10))]
+    # the validation accuracy is the nearest-neighbour topic purity of 8 topics (chance 1/8)
+    return Config(args, "classification", "mlp", classes=8)
+
+
+def space_pt_fno_heat(rng):
+    bs = rng.choice([20, 40])
+    args = ["--lr", fmt(log_uniform(rng, 5e-4, 2e-3)), "--batch-size", str(bs),
+            "--width", str(rng.choice([24, 32])), "--modes", str(rng.choice([12, 16])),
+            "--step-size", str(rng.choice([3, 4]))]
+    # 1000 training fields of 128 points; relative L2 loss, StepLR per epoch
+    seed = rng.randrange(10)
+    args += ["--epochs", "10", "--seed", str(seed)]
+    return Config(args, "regression", "cnn", baseline=("fnoheat", {"seed": seed}))
+
+
 SPACES = {
     "keras_aug_digits": space_keras_aug_digits,
     "keras_cancer_ae_nesterov": space_keras_cancer_ae_nesterov,
@@ -2535,6 +2557,8 @@ SPACES = {
     "keras_crnn_ctc": space_keras_crnn_ctc,
     "keras_convnext_shapes": space_keras_convnext_shapes,
     "keras_simclr_probe": space_keras_simclr_probe,
+    "pt_skipgram_sparse": space_pt_skipgram_sparse,
+    "pt_fno_heat": space_pt_fno_heat,
 }
 
 
@@ -2800,6 +2824,14 @@ def baseline(kind, kw):
         x_val, y_val = pt_nbeats_forecast.validation_windows(sales)
         scale = np.maximum(x_val.mean(1, keepdims=True), 1.0)
         return float(np.mean(np.abs(y_val / scale - 1.0))), 0.0
+    if kind == "fnoheat":           # pt_fno_heat: relative L2 of u(x, 1) on the 200 held-out
+        sys.path.insert(0, DEV)     # fields; B predicts the training targets' mean field
+        import pt_fno_heat
+        _, u = pt_fno_heat.heat_solutions(1000 + pt_fno_heat.VALIDATION, kw["seed"])
+        u = u.astype(np.float64)
+        mean, u_val = u[:1000].mean(0), u[1000:]
+        return float(np.mean(np.linalg.norm(u_val - mean, axis=1)
+                             / np.linalg.norm(u_val, axis=1))), 0.0
     if kind == "tcnmeter":          # pt_tcn_forecast: L1 of the next step's demand,
         sys.path.insert(0, DEV)     # standardized; B predicts the training targets' mean
         import pt_tcn_forecast
