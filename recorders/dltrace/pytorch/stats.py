@@ -138,8 +138,18 @@ def reduce(tensor):
     return _reduce_stored(_as_float(t), 0)
 
 
+def _real(t):
+    """A complex tensor as its real and imaginary parts (``torch.view_as_real``, a view: two
+    real numbers per element, so its L2 norm is the complex norm); any other tensor as it is.
+    Casting to a real dtype instead would drop the imaginary parts."""
+    if t.is_complex():
+        return torch.view_as_real(t.resolve_conj())
+    return t
+
+
 def _as_float(t):
-    """``t`` in the dtype its statistics are computed in."""
+    """``t`` in the dtype its statistics are computed in (a complex tensor: its parts)."""
+    t = _real(t)
     if not t.is_floating_point():
         return t.to(_F64)
     if t.dtype in (torch.float16, torch.bfloat16):
@@ -189,11 +199,12 @@ def reduce_parts(tensors):
     stored count as zeros (in the mean, the sum of squares, min, max and the zero count).
     Nothing larger than the tensors' own stored values is allocated."""
     parts = [stored_values(t) for t in tensors]
-    zeros = sum(z for _, z in parts)
+    # an element a complex tensor does not store is two zeros, its real and imaginary parts
+    zeros = sum(z * (2 if v.is_complex() else 1) for v, z in parts)
     if len(parts) == 1:
         values = parts[0][0]
     else:
-        values = torch.cat([v.reshape(-1) for v, _ in parts])
+        values = torch.cat([_as_float(v).reshape(-1) for v, _ in parts])
     return _reduce_stored(_as_float(values), zeros)
 
 
@@ -299,6 +310,8 @@ def _float_flat(tensor):
     """The tensor flat in the dtype its statistics are computed in, and whether that is a new
     tensor (a conversion) rather than a view of it."""
     t = tensor.detach()
+    if t.is_complex():
+        return _float_flat(_real(t))
     if not t.is_floating_point():
         return t.reshape(-1).to(_F64), True
     if t.dtype in (torch.float16, torch.bfloat16):
@@ -325,7 +338,9 @@ def keep_flat(tensors):
         return reduce_parts(tensors)
     if len(tensors) == 1:
         return keep(tensors[0].detach(), False)
-    return keep(torch.cat([t.detach().reshape(-1) for t in tensors]), False)
+    # complex tensors as their parts before the concatenation, which would otherwise make a
+    # real bias complex (zero imaginary parts counted as zeros)
+    return keep(torch.cat([_real(t.detach()).reshape(-1) for t in tensors]), False)
 
 
 _SEGMENTS = {}
