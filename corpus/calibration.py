@@ -2390,6 +2390,29 @@ def space_pt_fno_heat(rng):
     return Config(args, "regression", "cnn", baseline=("fnoheat", {"seed": seed}))
 
 
+def space_keras_mlp_mixer(rng):
+    bs = rng.choice([32, 64])
+    patch = rng.choice([4, 8])
+    args = ["--lr", fmt(log_uniform(rng, 1e-3, 3e-3)), "--batch-size", str(bs),
+            "--patch-size", str(patch), "--embedding-dim", str(rng.choice([32, 64])),
+            "--blocks", str(rng.choice([2, 3])), "--dropout", str(rng.choice([0.1, 0.2]))]
+    # 1800 training images of six textures; the Mixer passes 0.9 in 300 to 450 steps
+    args += ["--epochs", str(epochs_for(rng, 1800, bs, steps=(300, 450), lo=10, hi=15)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "mlp", classes=6)
+
+
+def space_keras_wgan_gp(rng):
+    bs = rng.choice([32, 64])
+    args = ["--lr", fmt(log_uniform(rng, 3e-4, 1e-3)), "--batch-size", str(bs),
+            "--d-steps", str(rng.choice([3, 5]))]
+    # 1437 training digits, unlabelled for the GAN; the loss is the critic's (an adversarial
+    # objective); the val_accuracy is the digit coverage of 1000 samples by the fixed
+    # classifier, one digit of ten for a collapsed generator
+    args += ["--epochs", str(rng.choice([25, 30])), "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=10, chance=0.1)
+
+
 SPACES = {
     "keras_aug_digits": space_keras_aug_digits,
     "keras_cancer_ae_nesterov": space_keras_cancer_ae_nesterov,
@@ -2559,6 +2582,8 @@ SPACES = {
     "keras_simclr_probe": space_keras_simclr_probe,
     "pt_skipgram_sparse": space_pt_skipgram_sparse,
     "pt_fno_heat": space_pt_fno_heat,
+    "keras_mlp_mixer": space_keras_mlp_mixer,
+    "keras_wgan_gp": space_keras_wgan_gp,
 }
 
 
