@@ -46,6 +46,15 @@ public final class MetadataGaps {
   private MetadataGaps() {}
 
   /**
+   * True when the trace says why the key is absent: a run whose task is not classification has no
+   * class count (the rules that read one judge classifiers only).
+   */
+  private static boolean notNeeded(Need need, TraceMetadata metadata) {
+    return need.key().equals(TraceMetadata.NUM_CLASSES)
+        && metadata.task().filter(task -> !task.equalsIgnoreCase("classification")).isPresent();
+  }
+
+  /**
    * One line per absent key that some rule reads, naming the rules that did not get it; empty when
    * nothing is missing. A trace without any {@code dltrace.*} key gets one line for all of them.
    */
@@ -53,7 +62,7 @@ public final class MetadataGaps {
     List<String> absent = new ArrayList<>();
     List<String> lines = new ArrayList<>();
     for (Need need : NEEDS) {
-      if (metadata.get(need.key()).isEmpty()) {
+      if (metadata.get(need.key()).isEmpty() && !notNeeded(need, metadata)) {
         absent.add(need.key());
         lines.add(
             format(ROOT, "no %s in the metadata: %s did not run", need.key(), need.readers()));

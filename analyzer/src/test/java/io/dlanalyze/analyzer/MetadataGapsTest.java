@@ -1,0 +1,45 @@
+package io.dlanalyze.analyzer;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.dlanalyze.trace.TraceMetadata;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class MetadataGapsTest {
+  /** Every key a rule reads, but the class count, with the given task (or none). */
+  private static TraceMetadata withoutClassCount(String task) {
+    Map<String, String> values = new HashMap<>();
+    values.put(TraceMetadata.LAYERS, TraceMetadata.layersJson(List.of()));
+    values.put(TraceMetadata.LOSS, "mse");
+    values.put(TraceMetadata.OPTIMIZER, "Adam");
+    values.put(TraceMetadata.LEARNING_RATE, "0.001");
+    if (task != null) {
+      values.put(TraceMetadata.TASK, task);
+    }
+    return TraceMetadata.of(values);
+  }
+
+  @Test
+  void regressionWithoutAClassCount_isNotAGap() {
+    assertThat(MetadataGaps.notes(withoutClassCount("regression"))).isEmpty();
+  }
+
+  @Test
+  void classifierWithoutAClassCount_isAGap() {
+    assertThat(MetadataGaps.notes(withoutClassCount("classification")))
+        .singleElement()
+        .asString()
+        .startsWith("no dltrace.num_classes in the metadata: initial-loss");
+  }
+
+  @Test
+  void unknownTaskWithoutAClassCount_isAGapToo() {
+    // no task: a classifier cannot be ruled out, and the missing task is a gap of its own
+    assertThat(MetadataGaps.notes(withoutClassCount(null)))
+        .anySatisfy(line -> assertThat(line).startsWith("no dltrace.num_classes"))
+        .anySatisfy(line -> assertThat(line).startsWith("no dltrace.task"));
+  }
+}
