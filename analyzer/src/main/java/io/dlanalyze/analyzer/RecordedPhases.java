@@ -94,7 +94,9 @@ public final class RecordedPhases {
     reads.put(
         DetectorIds.LAYER_MODE, new Reads(NONE, EnumSet.of(Phase.FORWARD, Phase.WEIGHT), NONE));
     reads.put(DetectorIds.INITIAL_LOSS, new Reads(EnumSet.of(Phase.LOSS), NONE, NONE));
-    reads.put(DetectorIds.GRADIENT_ACCUMULATION, new Reads(EnumSet.of(Phase.GRADIENT), NONE, NONE));
+    reads.put(
+        DetectorIds.GRADIENT_ACCUMULATION,
+        new Reads(EnumSet.of(Phase.GRADIENT), NONE, EnumSet.of(Phase.WEIGHT)));
     reads.put(DetectorIds.LOSS_DIVERGENCE, new Reads(EnumSet.of(Phase.LOSS), NONE, NONE));
     reads.put(DetectorIds.BATCH_ORDER, new Reads(EnumSet.of(Phase.ACCURACY), NONE, NONE));
     reads.put(DetectorIds.LITTLE_PROGRESS, new Reads(EnumSet.of(Phase.LOSS), NONE, NONE));

@@ -89,6 +89,12 @@ public final class GradientAccumulationDetector implements Detector {
     private double drawdown;
     private double drawdownAtPeak;
 
+    /**
+     * The layer started from zero: its first recorded gradient, or its weights at that step, were
+     * exactly 0 (a table or head initialized to zero, or the layer fed by one).
+     */
+    private boolean zeroStart;
+
     /** The norms in recorded order, kept for the total only (4 bytes per step). */
     private final boolean keepSeries;
 
@@ -216,9 +222,18 @@ public final class GradientAccumulationDetector implements Detector {
         continue;
       }
       double l2 = step.value(layer, Phase.GRADIENT, Column.L2_NORM);
-      layers.at(step.slot(layer, Phase.GRADIENT)).observe(step.step(), l2);
-      squares += l2 * l2;
-      any = true;
+      Rise rise = layers.at(step.slot(layer, Phase.GRADIENT));
+      if (rise.count == 0) {
+        rise.zeroStart =
+            l2 == 0
+                || (step.present(layer, Phase.WEIGHT, Column.L2_NORM)
+                    && step.value(layer, Phase.WEIGHT, Column.L2_NORM) == 0);
+      }
+      rise.observe(step.step(), l2);
+      if (!rise.zeroStart) {
+        squares += l2 * l2;
+        any = true;
+      }
     }
     if (any) {
       if (firstStep < 0) {
@@ -250,7 +265,7 @@ public final class GradientAccumulationDetector implements Detector {
       Rise layer = layers.get(slot);
       String name = context.layer(context.slotLayer(slot)).name();
       // the total's climb was judged steady; a layer is named when its own norm climbed as far
-      if (layer.count > 0 && layer.climbs(minGrowth)) {
+      if (layer.count > 0 && !layer.zeroStart && layer.climbs(minGrowth)) {
         names.add(name);
       }
       if (layer.count > 0 && outsideOptimizer(context, context.slotLayer(slot))) {

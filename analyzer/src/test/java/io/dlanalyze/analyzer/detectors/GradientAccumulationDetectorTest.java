@@ -66,6 +66,43 @@ class GradientAccumulationDetectorTest {
     assertThat(root.suggestedFix()).contains("zero_grad()");
   }
 
+  /**
+   * A smooth climb from a zero start, as word2vec's output table (initialized to 0) and the input
+   * table fed through it learn at a low rate: the table's weights are 0 at the first step and the
+   * other layer's gradient is exactly 0 there. Each norm grows steadily, without a reset missing.
+   */
+  private static double fromZero(long step) {
+    return 0.003 * (1 + step * 0.2 + 0.01 * Math.sin(step));
+  }
+
+  @Test
+  void gradientsGrowingFromAZeroInitializedStart_areLearningNotAccumulation() {
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(150)
+            .layer("in_embed", "Embedding", "linear")
+            .layer("out_embed", "Embedding", "linear")
+            .flatLoss()
+            .stream(Phase.GRADIENT, 0, step -> Stats.norm(step == 0 ? 0 : fromZero(step)))
+            .stream(Phase.WEIGHT, 0, step -> Stats.norm(40))
+            .stream(Phase.GRADIENT, 1, step -> Stats.norm(fromZero(step)))
+            .stream(Phase.WEIGHT, 1, step -> Stats.norm(step * 1e-3));
+
+    assertThat(findings(trace, ID)).isEmpty();
+  }
+
+  @Test
+  void aZeroInitializedHead_leavesTheOtherLayersRunningSumToFind() {
+    MemoryTrace.Builder trace =
+        missingZeroGrad().layer("head", "Linear", "linear").stream(
+            Phase.GRADIENT, 2, step -> Stats.norm(fromZero(step)))
+            .stream(Phase.WEIGHT, 2, step -> Stats.norm(step * 1e-3));
+
+    List<Finding> findings = findings(trace, ID);
+
+    assertThat(findings).hasSize(1);
+    assertThat(findings.get(0).evidence().get("accumulating_layers")).isEqualTo("fc1, fc2");
+  }
+
   /** The running sum, with one mini-batch on the way whose gradient pulled the sum back 15%. */
   private static MemoryTrace.Builder missingZeroGradWithOneBadBatch() {
     return MemoryTrace.scripted(150)
