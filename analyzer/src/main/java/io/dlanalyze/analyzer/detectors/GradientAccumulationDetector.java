@@ -38,10 +38,12 @@ import java.util.List;
  * gradient at a time.
  *
  * <p>Implementation notes. The statistic is the norm of all weight gradients of a step (the root of
- * the sum of the layers' squared {@code l2_norm}s of phase {@code gradient}), and each layer's own.
- * Its reference is the median of its first three positive finite values; its drawdown is the
- * largest fall below the running peak, as a share of that peak, before the peak. It fires when the
- * peak is at least {@code accumulation-growth} (10) times the reference, at least {@value
+ * the sum of the layers' squared {@code l2_norm}s of phase {@code gradient}), and each layer's own,
+ * leaving out the layers that start from zero (a first recorded gradient, or weights at that step,
+ * exactly 0: a zero-initialized table and the layer fed through it, whose gradients grow as the
+ * zeros learn). Its reference is the median of its first three positive finite values; its drawdown
+ * is the largest fall below the running peak, as a share of that peak, before the peak. It fires
+ * when the peak is at least {@code accumulation-growth} (10) times the reference, at least {@value
  * #MIN_STEPS} steps after the first (and 5 recorded steps), the climb was steady (its drawdown
  * stayed strictly below {@code accumulation-drawdown}, or the median step of its second half was at
  * most {@code accumulation-step} of the norm before it, or, failing both, the norm then held still:
