@@ -282,7 +282,7 @@ CASES = [
             "0.533 of the variance (the fixed twin: 0.099, perplexity 16.2)",
      "fix": "return x + tf.stop_gradient(quantized - x) (the straight-through estimator)",
      "symptom": "not_learning", "acceptable_symptoms": ["vanishing_gradient"],
-     "root_cause": {"layer_name": "vector_quantizer", "layer_index": 3},
+     "root_cause": {"layer_name": "vq_vae/vector_quantizer", "layer_index": 3},
      "pairs": [
          {"id": "seed1",
           "buggy": "--bug no-straight-through --seed 1 --record-every 4",
@@ -297,7 +297,7 @@ CASES = [
             "1.93; the fixed twin: 0.085, perplexity 13.5)",
      "fix": "a linear last layer (activation=None), as the example has",
      "symptom": "saturation", "acceptable_symptoms": ["not_learning", "loss_mismatch"],
-     "root_cause": {"layer_name": "dec_out", "layer_index": 6},
+     "root_cause": {"layer_name": "vq_vae/decoder/dec_out", "layer_index": 6},
      "pairs": [
          {"id": "seed2",
           "buggy": "--bug sigmoid-output --seed 2 --record-every 4",
