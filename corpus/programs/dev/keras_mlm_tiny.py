@@ -23,8 +23,9 @@ sentences train, 500 are held out; at most 12 tokens a sentence (0 pads).
 The result line's ``val_accuracy`` is the masked-token accuracy of the held-out sentences (their
 masked positions, predicted and compared with the original words), ``accuracy`` the masked
 positions' training accuracy of the last epoch. The recorder takes ``word_embedding`` (0),
-``position_embedding`` (1), then per block ``encoder_N_mha``, ``encoder_N_att_ln``,
-``encoder_N_ffn_1``, ``encoder_N_ffn_2``, ``encoder_N_ffn_ln``, and ``mlm_cls``. The mistakes of
+``position_embedding`` (1), then per block the attention's ``encoder_N_mha/query``, ``/key``,
+``/value`` and ``/attention_output``, ``encoder_N_att_ln``, ``encoder_N_ffn_1``,
+``encoder_N_ffn_2``, ``encoder_N_ffn_ln``, and ``mlm_cls``. The mistakes of
 the families in CASES are selected with ``--bug`` or show in a setting (``--lr``).
 """
 
