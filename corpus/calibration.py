@@ -2413,6 +2413,32 @@ def space_keras_wgan_gp(rng):
     return Config(args, "classification", "cnn", classes=10, chance=0.1)
 
 
+def space_keras_vq_vae(rng):
+    bs = rng.choice([32, 64])
+    args = ["--lr", fmt(log_uniform(rng, 1.5e-3, 3e-3)), "--batch-size", str(bs),
+            "--latent-dim", str(rng.choice([12, 16])),
+            "--num-embeddings", str(rng.choice([32, 64]))]
+    # 1437 training digits; the trainer overrides train_step (recorded in callback mode); the
+    # validation loss is the reconstruction MSE over the training variance plus the VQ loss
+    seed = rng.randrange(10)
+    args += ["--epochs", str(rng.choice([20, 24])), "--seed", str(seed)]
+    return Config(args, "regression", "autoencoder", baseline=("vqdigits", {"seed": seed}))
+
+
+def space_keras_mlm_tiny(rng):
+    bs = rng.choice([32, 64])
+    lr = log_uniform(rng, *{32: (7e-4, 1.5e-3), 64: (1e-3, 2.5e-3)}[bs])
+    args = ["--lr", fmt(lr), "--batch-size", str(bs),
+            "--embed-dim", str(rng.choice([32, 48])), "--num-heads", str(rng.choice([2, 4])),
+            "--ff-dim", str(rng.choice([64, 96])), "--layers", str(rng.choice([1, 1, 2]))]
+    # 3000 training sentences of a small grammar; the result line's val_accuracy is the
+    # masked-token accuracy of 500 held-out sentences over a vocabulary of 103 (the grammar
+    # leaves the verb among two, the object among three and the time phrase open: about 0.75
+    # at most)
+    args += ["--epochs", str(rng.choice([12, 14])), "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "transformer", classes=103)
+
+
 SPACES = {
     "keras_aug_digits": space_keras_aug_digits,
     "keras_cancer_ae_nesterov": space_keras_cancer_ae_nesterov,
@@ -2584,6 +2610,8 @@ SPACES = {
     "pt_fno_heat": space_pt_fno_heat,
     "keras_mlp_mixer": space_keras_mlp_mixer,
     "keras_wgan_gp": space_keras_wgan_gp,
+    "keras_vq_vae": space_keras_vq_vae,
+    "keras_mlm_tiny": space_keras_mlm_tiny,
 }
 
 
@@ -2857,6 +2885,14 @@ def baseline(kind, kw):
         mean, u_val = u[:1000].mean(0), u[1000:]
         return float(np.mean(np.linalg.norm(u_val - mean, axis=1)
                              / np.linalg.norm(u_val, axis=1))), 0.0
+    if kind == "vqdigits":          # keras_vq_vae: the MSE of the held-out digits (x / 16 - 0.5)
+        from sklearn.datasets import load_digits    # over the training variance; B predicts
+        from sklearn.model_selection import train_test_split   # the training pixels' mean (the
+        d = load_digits()           # VQ loss, also in the program's validation loss, is >= 0:
+        x = (d.images / 16.0 - 0.5).astype(np.float32)      # a stricter bar)
+        x_tr, x_val = train_test_split(x, test_size=0.2, stratify=d.target,
+                                       random_state=kw["seed"])
+        return _mse(x_val, float(np.mean(x_tr))) / float(np.var(x_tr)), 0.0
     if kind == "tcnmeter":          # pt_tcn_forecast: L1 of the next step's demand,
         sys.path.insert(0, DEV)     # standardized; B predicts the training targets' mean
         import pt_tcn_forecast
