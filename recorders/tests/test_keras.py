@@ -696,9 +696,9 @@ def test_callbackMode_ownTrainStep_weightsLossAccuracyMatchFloat64AndMetadataSay
     path = tmp_path / "run.arrows"
 
     with pytest.warns(UserWarning, match=r"^dltrace\.keras: ClippedStep overrides train_step:"
-                      r" recording in callback mode \(weights, loss, accuracy, learning rate at"
-                      r" each batch end\); its activations, output gradients, weight gradients,"
-                      r" inputs and targets are not recorded$") as caught:
+                      r" recording in callback mode \(weights, the gradients its optimizers"
+                      r" apply, loss, accuracy, learning rate\); its activations, output"
+                      r" gradients, inputs and targets are not recorded$") as caught:
         history = model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0,
                             callbacks=[Recorder(path), snapshots])
     rows, meta = read_arrow_trace(path)
@@ -713,7 +713,8 @@ def test_callbackMode_ownTrainStep_weightsLossAccuracyMatchFloat64AndMetadataSay
         loss, accuracy = clipped_step_reference(start, x[batch], y[batch])
         assert [(r["layer_name"], r["phase"]) for r in rows if int(r["step"]) == step] == [
             ("model", "loss"), ("model", "accuracy"), ("hidden", "weight"), ("mid", "weight"),
-            ("out", "weight"), ("model", "learning_rate")]
+            ("out", "weight"), ("hidden", "gradient"), ("mid", "gradient"), ("out", "gradient"),
+            ("model", "learning_rate")]
         # the batch's own loss, not the epoch's running mean that Keras logs
         assert_stats_close(row_stats(find(rows, step, "model", "loss")),
                            numpy_stats(np.array([loss])), "loss %d" % step, rederived=True)
@@ -723,12 +724,20 @@ def test_callbackMode_ownTrainStep_weightsLossAccuracyMatchFloat64AndMetadataSay
             kernel = snapshots.after[step][name][0]
             assert_stats_close(row_stats(find(rows, step, name, "weight")), numpy_stats(kernel),
                                "%s weight %d" % (name, step))
+            # the gradient the step applied (clipped, penalty included): plain SGD at 0.1 moved
+            # the kernel by 0.1 times it
+            applied = (np.float64(start[name][0]) - np.float64(kernel)) / 0.1
+            assert_stats_close(row_stats(find(rows, step, name, "gradient")),
+                               numpy_stats(applied), "%s gradient %d" % (name, step),
+                               rederived=True)
     # what Keras logged at the epoch's end is the mean of the recorded batch losses
     epoch_losses = [find(rows, s, "model", "loss")["mean"] for s in range(4, 8)]
     assert history.history["loss"][1] == pytest.approx(np.mean(epoch_losses), rel=1e-5)
-    assert {r["phase"] for r in rows} == {"loss", "accuracy", "weight", "learning_rate"}
+    assert {r["phase"] for r in rows} == {"loss", "accuracy", "weight", "gradient",
+                                          "learning_rate"}
     assert meta["dltrace.record_mode"] == "callback"
-    assert meta["dltrace.record_phases"] == "loss,accuracy,weight,learning_rate,val_loss,val_accuracy"
+    assert meta["dltrace.record_phases"] == ("loss,accuracy,gradient,weight,learning_rate,"
+                                             "val_loss,val_accuracy")
     assert meta["dltrace.batch_size"] == "16"
     assert meta["dltrace.steps_per_epoch"] == "4"
     assert "dltrace.loss" not in meta  # compiled without a loss: its step computes its own
@@ -846,9 +855,15 @@ def test_callbackMode_forcedOnKerasOwnStep_sameRowsAsTheRecordersStepWithoutAWar
                       callbacks=[Recorder(tmp_path / (mode + ".arrows"), mode=mode)])
         traces[mode] = read_arrow_trace(tmp_path / (mode + ".arrows"))
     (step_rows, step_meta), (rows, meta) = traces["step"], traces["callback"]
-    kept = [r for r in step_rows if r["phase"] in ("loss", "accuracy", "weight", "learning_rate")]
-    assert [(r["step"], r["layer_name"], r["phase"]) for r in rows] == [
-        (r["step"], r["layer_name"], r["phase"]) for r in kept]
+    kept = [r for r in step_rows
+            if r["phase"] in ("loss", "accuracy", "weight", "gradient", "learning_rate")]
+
+    def order(r):
+        return int(r["step"]), r["layer_name"], r["phase"]
+
+    rows, kept = sorted(rows, key=order), sorted(kept, key=order)
+    assert [order(r) for r in rows] == [order(r) for r in kept]
+    assert any(r["phase"] == "gradient" for r in rows)
     for a, b in zip(rows, kept):
         # the recorder's own step keeps a Dense's matmul and activation apart: the last bits differ
         assert_stats_close(row_stats(a), row_stats(b), "%s %s %s" % (a["step"], a["layer_name"],
@@ -963,6 +978,30 @@ def test_callbackMode_stepWithOptimizersOfItsOwn_describesTheOneItUpdatesWith(tm
         assert meta["dltrace.optimizer"] == "Adam"
         assert float(meta["dltrace.learning_rate"]) == pytest.approx(0.003, rel=1e-7)
     assert len([r for r in rows if r["phase"] == "loss"]) == 4
+    # every optimizer the step applies is watched: a GAN's two give both layers their gradients;
+    # a layer no optimizer updates has none
+    gradients = [(int(r["step"]), r["layer_name"]) for r in rows if r["phase"] == "gradient"]
+    assert gradients == [(step, name) for step in range(4)
+                         for name in (("a", "b") if two else ("a",))]
+    assert all(r["l2_norm"] > 0 and r["numel"] == (16 if r["layer_name"] == "a" else 2)
+               for r in rows if r["phase"] == "gradient")
+    # and unwrapped after fit
+    assert all("apply" not in vars(opt) for opt in (model.opt_a, model.opt_b, model.optimizer))
+
+
+def test_callbackMode_every_gradientsOnlyOnRecordedSteps(tmp_path):
+    keras.utils.set_random_seed(11)
+    x, y = data(64)
+    model = ClippedStep()
+    model(x[:1])
+    model.compile(optimizer=keras.optimizers.SGD(0.1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0,
+                  callbacks=[Recorder(tmp_path / "run.arrows", every=3)])
+    rows, _ = read_arrow_trace(tmp_path / "run.arrows")
+    for phase in ("weight", "gradient"):
+        assert sorted({int(r["step"]) for r in rows if r["phase"] == phase}) == [0, 3, 6]
 
 
 def test_mode_badValueOrStepModeForAnOwnTrainStep_raiseNamingIt(tmp_path):

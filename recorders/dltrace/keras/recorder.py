@@ -14,8 +14,10 @@ A model that overrides ``train_step`` keeps its own step (callback mode): the ca
 watches it being traced, to number the layers in the order they run and to name their
 activations, and at the end of each recorded batch reduces the layers' kernels (the same
 reductions, in one compiled function) and reads the loss, the accuracy and the learning rate
-from the logs, the metrics and the optimizer. Activations, output gradients, weight gradients,
-inputs and targets are not recorded, and the metadata says so.
+from the logs, the metrics and the optimizer. The kernels' gradients are reduced where the step
+hands them to an optimizer (each optimizer of the model has its ``apply`` wrapped while ``fit``
+runs; a GAN's two included): the last gradient a step applies to a layer is its row.
+Activations, output gradients, inputs and targets are not recorded, and the metadata says so.
 """
 
 import json
@@ -53,7 +55,8 @@ _NO_FUSED = (keras.layers.RNN, keras.layers.Wrapper)
 MODES = ("auto", "step", "callback")
 
 # What callback mode can record: the weights and the scalars of the logs and the optimizer.
-CALLBACK_PHASES = ("loss", "accuracy", "weight", "learning_rate", "val_loss", "val_accuracy")
+CALLBACK_PHASES = ("loss", "accuracy", "weight", "gradient", "learning_rate", "val_loss",
+                   "val_accuracy")
 
 # The logged names of an accuracy, in the order they are looked for.
 ACCURACY_KEYS = ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy",
@@ -700,8 +703,9 @@ class Recorder(keras.callbacks.Callback):
     unless the model overrides ``train_step``: then, with a warning, in callback mode;
     ``"step"`` always uses the recorder's step (a model that overrides ``train_step`` is an
     error); ``"callback"`` keeps the model's own step and records only what a callback can
-    read at the end of a batch: the kernels of every layer, the loss and accuracy the step
-    logs and the optimizer's learning rate (``CALLBACK_PHASES``). ``loss_key`` names the
+    read at the end of a batch, and the gradients the step hands to its optimizers: the
+    kernels of every layer and their gradients, the loss and accuracy the step logs and the
+    optimizer's learning rate (``CALLBACK_PHASES``). ``loss_key`` names the
     logged value that is the loss in callback mode (``"loss"``; e.g. ``"g_loss"`` for a GAN).
 
     The end of ``fit`` closes the trace. ``close_at_train_end=False`` keeps it open so that
@@ -793,9 +797,9 @@ class Recorder(keras.callbacks.Callback):
         self.callback_mode = self.mode == "callback" or (self.mode == "auto" and overridden)
         if self.callback_mode and self.mode == "auto":
             warnings.warn("dltrace.keras: %s overrides train_step: recording in callback mode"
-                          " (weights, loss, accuracy, learning rate at each batch end); its"
-                          " activations, output gradients, weight gradients, inputs and targets"
-                          " are not recorded" % type(model).__name__,
+                          " (weights, the gradients its optimizers apply, loss, accuracy,"
+                          " learning rate); its activations, output gradients, inputs and"
+                          " targets are not recorded" % type(model).__name__,
                           stacklevel=_user_stacklevel())
         if self._trace_layers is None and _built(model):
             self._find_layers()
@@ -850,6 +854,8 @@ class Recorder(keras.callbacks.Callback):
         if self._saved is None or model is None:
             return
         model.__dict__.pop("train_step", None)
+        for optimizer in self._saved.get("optimizers", ()):
+            optimizer.__dict__.pop("apply", None)
         if self._saved["train_step"] is not None:
             object.__setattr__(model, "train_step", self._saved["train_step"])
         if "jit_compile" in self._saved:
@@ -865,6 +871,7 @@ class Recorder(keras.callbacks.Callback):
 
     def on_train_batch_begin(self, batch, logs=None):
         if self.callback_mode:
+            self._callback_batch_begin()
             return
         want = self.selection.sampled(self._step) or self._step <= self._force_until
         if want != self._flag_value:
@@ -966,7 +973,18 @@ class Recorder(keras.callbacks.Callback):
             self._batch_var = tf.Variable(0, dtype=tf.int64, trainable=False,
                                           name="dltrace_batch_size")
         own = model.train_step
-        self._saved = {"train_step": model.__dict__.get("train_step")}
+        self._saved = {"train_step": model.__dict__.get("train_step"), "optimizers": []}
+        with tf.init_scope():
+            self._grad_flag = tf.Variable(True, trainable=False,
+                                          name="dltrace_record_gradients")
+        self._grad_flag_value = True
+        self._grad_layers = None   # the layers of the gradient rows, at the first apply
+        self._grad_index = None    # id of a kernel -> (position, its place in the layer)
+        self._grad_stats = None    # [layers, RAW_WIDTH] of the last gradient applied
+        self._grad_seen = None     # [layers]: 1 where this step applied a gradient
+        if self.selection.wants("gradient"):
+            for optimizer in self._model_optimizers():
+                self._watch_optimizer(optimizer)
 
         def train_step(data):
             return self._watched_step(own, data)
@@ -1010,6 +1028,89 @@ class Recorder(keras.callbacks.Callback):
         if capture.order:
             self._freeze(capture)
         return result
+
+    def _model_optimizers(self):
+        """The optimizers the model's own step may apply: the one given to the recorder, the
+        model's, and every optimizer attribute of the model (a GAN's ``d_optimizer`` and
+        ``g_optimizer``). A loss-scaling optimizer is watched through its inner one, which
+        gets the unscaled gradients."""
+        model = self.model
+        candidates = [self._given_optimizer, getattr(model, "optimizer", None)] + [
+            v for v in vars(model).values() if isinstance(v, keras.optimizers.Optimizer)]
+        found = []
+        for optimizer in candidates:
+            if optimizer is None:
+                continue
+            inner = getattr(optimizer, "inner_optimizer", None)
+            if isinstance(inner, keras.optimizers.Optimizer):
+                optimizer = inner
+            if not any(optimizer is f for f in found):
+                found.append(optimizer)
+        return found
+
+    def _watch_optimizer(self, optimizer):
+        """Wraps ``optimizer.apply`` (which ``apply_gradients`` calls) on the instance for the
+        duration of ``fit``: the gradients are reduced as they are applied."""
+        original = optimizer.apply
+
+        def apply(grads, trainable_variables=None):
+            variables = (trainable_variables if trainable_variables is not None
+                         else optimizer._trainable_variables)
+            self._note_gradients(list(grads), list(variables))
+            return original(grads, trainable_variables)
+
+        object.__setattr__(optimizer, "apply", apply)
+        self._saved["optimizers"].append(optimizer)
+
+    def _note_gradients(self, grads, variables):
+        """In the model's step (its graph): reduces the gradients of the selected layers whose
+        every kernel has one here, into the gradient buffer, on the steps that are recorded."""
+        if self._trace_layers is None:
+            return
+        if self._grad_index is None:
+            self._grad_layers = [tl for tl in self._trace_layers if tl.selected and tl.kernels]
+            self._grad_index = {}
+            for position, tl in enumerate(self._grad_layers):
+                for place, kernel in enumerate(tl.kernels):
+                    self._grad_index[id(kernel)] = (position, place)
+            with tf.init_scope():
+                self._grad_stats = tf.Variable(
+                    tf.zeros([len(self._grad_layers), RAW_WIDTH], _F64), trainable=False,
+                    name="dltrace_gradient_stats")
+                self._grad_seen = tf.Variable(tf.zeros([len(self._grad_layers)], tf.int32),
+                                              trainable=False, name="dltrace_gradient_seen")
+        given = {}
+        for grad, variable in zip(grads, variables):
+            where = self._grad_index.get(id(variable))
+            if grad is not None and where is not None:
+                given.setdefault(where[0], {})[where[1]] = grad
+        layers = [(position, [parts[i] for i in range(len(self._grad_layers[position].kernels))])
+                  for position, parts in sorted(given.items())
+                  if len(parts) == len(self._grad_layers[position].kernels)]
+        if not layers:
+            return
+
+        def record():
+            rows = tf.stack([reduce(flat_concat([tf.convert_to_tensor(g) for g in parts]))
+                             for _, parts in layers])
+            at = tf.constant([[position] for position, _ in layers], tf.int32)
+            self._grad_stats.scatter_nd_update(at, rows)
+            self._grad_seen.scatter_nd_update(at, tf.ones([len(layers)], tf.int32))
+            return tf.constant(True)
+
+        tf.cond(self._grad_flag, record, lambda: tf.constant(False))
+
+    def _callback_batch_begin(self):
+        """Arms the gradient buffer for the step about to run: cleared, and filled only on a
+        recorded step."""
+        if getattr(self, "_grad_flag", None) is None:
+            return
+        want = self.selection.sampled(self._step) or self._step <= self._force_until
+        if want != self._grad_flag_value:
+            self._grad_flag.assign(want)
+            self._grad_flag_value = want
+        if self._grad_seen is not None and want:
+            self._grad_seen.assign(tf.zeros_like(self._grad_seen))
 
     def _freeze_unwatched(self):
         """The layers in the model's own order, when its first trace could not be watched (a
@@ -1126,6 +1227,14 @@ class Recorder(keras.callbacks.Callback):
             for tl, row in zip(self._weight_layers, stats):
                 keys.append(tl.key("weight"))
                 raw.append(row)
+        if self._grad_seen is not None and self._grad_flag_value:
+            seen = self._grad_seen.numpy()
+            if seen.any():
+                stats = self._grad_stats.numpy()
+                for position, tl in enumerate(self._grad_layers):
+                    if seen[position] and tl.index >= 0:
+                        keys.append(tl.key("gradient"))
+                        raw.append(stats[position])
         if sel.wants("learning_rate"):
             lr = self._learning_rate_now()
             if lr is not None:
