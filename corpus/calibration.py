@@ -2439,6 +2439,29 @@ def space_keras_mlm_tiny(rng):
     return Config(args, "classification", "transformer", classes=103)
 
 
+def space_pt_gat_sbm(rng):
+    heads, hidden = rng.choice([(8, 8), (4, 16), (8, 4)])
+    args = ["--lr", fmt(log_uniform(rng, 5e-3, 2e-2)), "--heads", str(heads),
+            "--hidden", str(hidden), "--dropout", rng.choice(["0.5", "0.6"]),
+            "--weight-decay", rng.choice(["5e-4", "1e-3"]),
+            "--nodes", str(rng.choice([500, 600]))]
+    # full batch: one step per epoch, early stopping with a patience of 40 on the validation
+    # accuracy and loss; 20 labelled nodes of each of five communities
+    args += ["--epochs", "200", "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "gcn", classes=5)
+
+
+def space_pt_dkt_tracing(rng):
+    bs = rng.choice([32, 64])
+    args = ["--lr", fmt(log_uniform(rng, 1e-3, 5e-3)), "--batch-size", str(bs),
+            "--emb", str(rng.choice([32, 48])), "--hidden", str(rng.choice([64, 100])),
+            "--dropout", rng.choice(["0.1", "0.2"])]
+    # 1200 training students, 15 to 50 interactions each; about 72% of the answers are
+    # correct, so the accuracy of a model that learned nothing is about 0.72 (its AUC 0.5)
+    args += ["--epochs", str(rng.choice([10, 12])), "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "lstm", classes=2, chance=0.72)
+
+
 SPACES = {
     "keras_aug_digits": space_keras_aug_digits,
     "keras_cancer_ae_nesterov": space_keras_cancer_ae_nesterov,
@@ -2612,6 +2635,9 @@ SPACES = {
     "keras_wgan_gp": space_keras_wgan_gp,
     "keras_vq_vae": space_keras_vq_vae,
     "keras_mlm_tiny": space_keras_mlm_tiny,
+
+    "pt_gat_sbm": space_pt_gat_sbm,
+    "pt_dkt_tracing": space_pt_dkt_tracing,
 }
 
 
