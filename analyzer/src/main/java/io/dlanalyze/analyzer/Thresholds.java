@@ -387,14 +387,14 @@ public final class Thresholds {
   /**
    * The highest mean loss over a block of {@code oscillation-block} steps, as a multiple of the
    * run's starting loss (its first step's loss, or the loss of a uniform guess when that is
-   * higher), at or above which training diverged. Twice the highest of a healthy dev run, 1.56 (a
-   * GRU regressor under Nesterov SGD whose loss rose for two epochs before it fell;
-   * docs/evaluation.md#calibration).
+   * higher), at or above which training diverged. Twice the highest of a healthy dev run, 3.34 (a
+   * Keras VQ-VAE whose commitment and codebook terms rose as the encoder's outputs grew, before the
+   * loss fell; docs/evaluation.md#calibration).
    */
   public static final Threshold DIVERGENCE_RATIO =
       Threshold.real(
           "divergence-ratio",
-          5.4,
+          6.7,
           1,
           1e300,
           "Highest block-mean loss, as a multiple of the starting loss, at or above which training"
@@ -441,15 +441,16 @@ public final class Thresholds {
    * second half of its climb, for the climb to count as a running sum. A running sum moves by one
    * mini-batch gradient per step, a shrinking share of a sum that has grown 10x; a healthy norm
    * that grows moves with the mini-batch noise of its own size. The smallest of a healthy dev run
-   * whose norm grew 10x is 0.14 (0.077 over those that grew 5x); the default sits 5x below the
-   * first (docs/evaluation.md#calibration). The same bound applies to the norm's median step over
-   * the second half of the whole run, past its peak: a running sum then holds still, a healthy norm
-   * keeps swinging (at least 0.16 a step in every healthy dev run that grew 10x).
+   * whose norm grew 10x is 0.033 (a word2vec whose embeddings grow 50x from a small start, and its
+   * gradients with them, smoothly); the default sits 5x below it (docs/evaluation.md#calibration).
+   * The same bound applies to the norm's median step over the second half of the whole run, past
+   * its peak: a running sum then holds still, a healthy norm keeps moving (at least 0.042 a step in
+   * every healthy dev run that grew 10x).
    */
   public static final Threshold ACCUMULATION_STEP =
       Threshold.real(
           "accumulation-step",
-          0.027,
+          0.0065,
           0,
           1,
           "Median step of the climbing gradient norm over the second half of its climb, or over"

@@ -99,7 +99,9 @@ class CalibrationTest {
       double firstLoss = Double.NaN;
       Map<Integer, double[]> validation = new TreeMap<>();
       TreeMap<Long, Double> losses = new TreeMap<>();
-      TreeMap<Long, Double> gradientSquares = new TreeMap<>();
+      // per layer: the step and l2 norm of its first gradient row and of its first weight row
+      Map<Integer, double[]> firstGradient = new TreeMap<>();
+      Map<Integer, double[]> firstWeight = new TreeMap<>();
       // per layer: its first three positive gradient norms, how many, and its largest
       Map<Integer, double[]> layerNorms = new TreeMap<>();
       // per step: each layer's gradient norm; per ReLU layer: its output's zero share per step
@@ -159,6 +161,12 @@ class CalibrationTest {
                   || (!batch.isNull(Column.L2_NORM, i) && !Double.isFinite(l2s[i])))) {
             nonFinite = true;
           }
+          if (phase == Phase.WEIGHT && !batch.isNull(Column.L2_NORM, i)) {
+            firstWeight.putIfAbsent(layers[i], new double[] {steps[i], l2s[i]});
+          }
+          if (phase == Phase.GRADIENT && !batch.isNull(Column.L2_NORM, i)) {
+            firstGradient.putIfAbsent(layers[i], new double[] {steps[i], l2s[i]});
+          }
           if (phase == Phase.WEIGHT
               && !normalization.contains(layers[i])
               && (batch.isNull(Column.NUMEL, i) || numels[i] >= 2)) {
@@ -201,7 +209,6 @@ class CalibrationTest {
           } else if (phase == Phase.GRADIENT
               && !batch.isNull(Column.L2_NORM, i)
               && Double.isFinite(l2s[i])) {
-            gradientSquares.merge(steps[i], l2s[i] * l2s[i], Double::sum);
             double[] layer = layerNorms.computeIfAbsent(layers[i], k -> new double[5]);
             if (l2s[i] > 0 && layer[3] < 3) {
               layer[(int) layer[3]++] = l2s[i];
@@ -233,7 +240,31 @@ class CalibrationTest {
         margin = (best - chance) / (1 - chance);
       }
       OptionalDouble lr = metadata.learningRate();
-      double[] climb = climb(gradientSquares.values());
+      // gradient-accumulation's norm: the layers that start from zero (a first gradient, or weights
+      // at that step, exactly 0) are left out, as the detector leaves them out
+      java.util.Set<Integer> zeroStart = new java.util.HashSet<>();
+      for (Map.Entry<Integer, double[]> e : firstGradient.entrySet()) {
+        double[] weight = firstWeight.get(e.getKey());
+        if (e.getValue()[1] == 0
+            || (weight != null && weight[0] == e.getValue()[0] && weight[1] == 0)) {
+          zeroStart.add(e.getKey());
+        }
+      }
+      List<Double> gradientSquares = new ArrayList<>();
+      for (TreeMap<Integer, Double> norms : stepNorms.values()) {
+        double squares = 0;
+        boolean any = false;
+        for (Map.Entry<Integer, Double> e : norms.entrySet()) {
+          if (!zeroStart.contains(e.getKey())) {
+            squares += e.getValue() * e.getValue();
+            any = true;
+          }
+        }
+        if (any) {
+          gradientSquares.add(squares);
+        }
+      }
+      double[] climb = climb(gradientSquares);
       double layerGrowth = 0;
       for (double[] layer : layerNorms.values()) {
         if (layer[3] == 3) {

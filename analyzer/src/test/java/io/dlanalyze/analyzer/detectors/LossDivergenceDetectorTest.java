@@ -36,14 +36,14 @@ class LossDivergenceDetectorTest {
         .model(Phase.LOSS, loss);
   }
 
-  /** Starts at log(3), jumps to about 8x that after 10 steps and stays up, with batch noise. */
+  /** Starts at log(3), jumps to about 10x that after 10 steps and stays up, with batch noise. */
   private static Stats diverging(long step) {
-    double level = step < 10 ? LOG3 : 8 * LOG3;
+    double level = step < 10 ? LOG3 : 10 * LOG3;
     return Stats.scalar(level * (step % 2 == 0 ? 1.2 : 0.8));
   }
 
   @Test
-  void lossThatClimbsEightTimesAboveItsStart_fires() {
+  void lossThatClimbsTenTimesAboveItsStart_fires() {
     List<Finding> findings = findings(classifier(LossDivergenceDetectorTest::diverging), ID);
 
     assertThat(findings).hasSize(1);
@@ -51,8 +51,8 @@ class LossDivergenceDetectorTest {
     assertThat(f.symptom()).isEqualTo(Symptom.OSCILLATION);
     assertThat(f.isModelLevel()).isTrue();
     assertThat(f.firstStep()).isEqualTo(10);
-    // the first batch loss (1.2 log 3) is the start; blocks average the noise out to 8 log 3
-    assertThat((double) f.evidence().get("ratio")).isCloseTo(8 / 1.2, within());
+    // the first batch loss (1.2 log 3) is the start; blocks average the noise out to 10 log 3
+    assertThat((double) f.evidence().get("ratio")).isCloseTo(10 / 1.2, within());
     assertThat((double) f.evidence().get("reference_loss")).isCloseTo(1.2 * LOG3, within());
     assertThat((long) f.evidence().get("blocks_above")).isEqualTo(19);
     assertThat(f.occurrences()).as("steps in the blocks above the bar").isEqualTo(190);
@@ -195,7 +195,7 @@ class LossDivergenceDetectorTest {
 
   @Test
   void riseJustBelowTheBar_noFinding() {
-    assertThat(findings(classifier(step -> Stats.scalar(step < 10 ? LOG3 : 5.2 * LOG3)), ID))
+    assertThat(findings(classifier(step -> Stats.scalar(step < 10 ? LOG3 : 6.5 * LOG3)), ID))
         .isEmpty();
   }
 
