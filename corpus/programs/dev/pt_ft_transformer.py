@@ -276,7 +276,7 @@ CASES = [
                     "trains well",
      "healthy": [
          {"id": "d48-blocks3-seed3",
-          "args": "--d-token 48 --blocks 3 --seed 3 --record-every 4",
+          "args": "--d-token 48 --blocks 3 --seed 3 --record-every 8",
           "description": "tokens of 48, three blocks, AdamW 1e-3"},
      ]},
 ]
