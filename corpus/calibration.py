@@ -2462,6 +2462,29 @@ def space_pt_dkt_tracing(rng):
     return Config(args, "classification", "lstm", classes=2, chance=0.72)
 
 
+def space_pt_ft_transformer(rng):
+    bs = rng.choice([32, 64, 128])
+    args = ["--lr", fmt(log_uniform(rng, 5e-4, 2e-3)), "--batch-size", str(bs),
+            "--d-token", str(rng.choice([32, 48])), "--blocks", str(rng.choice([2, 3])),
+            "--heads", str(rng.choice([2, 4])), "--dropout", rng.choice(["0.0", "0.1"]),
+            "--weight-decay", rng.choice(["1e-5", "1e-4"])]
+    # 2400 training rows of nine numerical and three categorical columns, three classes
+    args += ["--epochs", str(epochs_for(rng, 2400, bs, steps=(250, 450), lo=8, hi=14)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "transformer", classes=3)
+
+
+def space_pt_clip_pairs(rng):
+    bs = rng.choice([64, 128])
+    args = ["--lr", fmt(log_uniform(rng, 7e-4, 2e-3)), "--batch-size", str(bs),
+            "--width", str(rng.choice([48, 64])), "--embed-dim", str(rng.choice([32, 64]))]
+    # 4000 training pairs, the last partial batch dropped; the training accuracy is the
+    # in-batch top-1 of captions to images (chance 1 / bs), the val_accuracy the text-to-image
+    # retrieval among 500 held-out images (216 captions: chance about 0.01)
+    args += ["--epochs", str(rng.choice([8, 10])), "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", chance=1.0 / bs)
+
+
 SPACES = {
     "keras_aug_digits": space_keras_aug_digits,
     "keras_cancer_ae_nesterov": space_keras_cancer_ae_nesterov,
@@ -2638,6 +2661,8 @@ SPACES = {
 
     "pt_gat_sbm": space_pt_gat_sbm,
     "pt_dkt_tracing": space_pt_dkt_tracing,
+    "pt_ft_transformer": space_pt_ft_transformer,
+    "pt_clip_pairs": space_pt_clip_pairs,
 }
 
 
