@@ -20,9 +20,13 @@ order. Each topic has 24 words of its own (ids 1 to 96); a document draws each w
 topic's words with probability 0.22, from the other topics' words with probability 0.06, and
 otherwise from 300 common words (ids 100 to 399) by a Zipf-like frequency.
 
-The recorder takes the token and position embeddings, the attention's query, key, value and
-output projections, ``layernorm1``, the router's ``router_dense``, each expert's two ``Dense``,
-``layernorm2``, ``dense_hidden`` and the softmax ``classifier``. The mistakes of the families in
+The recorder takes 19 layers with four experts, in the order they run:
+``embedding/pos_emb`` 0 and ``embedding/token_emb`` 1, the attention's query, key, value and
+output projections (``transformer_block/mha/...``) 2 to 5, ``layernorm1`` 6, the router's
+``router_dense`` 7, each expert's two ``Dense`` (``transformer_block/switch/expert_0/...``) 8
+to 15, ``layernorm2`` 16, ``dense_hidden`` 17 and the softmax ``classifier`` 18. The logged
+loss is the cross-entropy plus the load-balancing loss (about 1.0 when the experts are
+balanced). The mistakes of the families in
 CASES are selected with ``--bug`` or show in a setting (``--lr``).
 """
 
@@ -306,7 +310,7 @@ CASES = [
                     "expert FFNs with a capacity and a load-balancing loss) that trains well",
      "healthy": [
          {"id": "experts8-cf1.25-seed3",
-          "args": "--experts 8 --capacity-factor 1.25 --seed 3 --record-every 4",
+          "args": "--experts 8 --capacity-factor 1.25 --seed 3 --record-every 8",
           "description": "eight experts, a capacity factor of 1.25"},
          {"id": "bs40-lr2e-3-seed4",
           "args": "--batch-size 40 --lr 2e-3 --seed 4 --record-every 4",
