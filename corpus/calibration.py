@@ -2485,6 +2485,29 @@ def space_pt_clip_pairs(rng):
     return Config(args, "classification", "cnn", chance=1.0 / bs)
 
 
+def space_keras_switch_transformer(rng):
+    bs = rng.choice([32, 40])       # the switch reshapes to a fixed number of tokens per batch:
+    args = ["--lr", fmt(log_uniform(rng, 7e-4, 2e-3)), "--batch-size", str(bs),  # full batches
+            "--experts", str(rng.choice([4, 8])),
+            "--capacity-factor", rng.choice(["1.0", "1.25"]),
+            "--dropout", rng.choice(["0.2", "0.25"])]
+    # 2400 training and 640 validation documents of four topics; the logged loss includes the
+    # load-balancing auxiliary loss (about 1.0 when the experts are balanced)
+    args += ["--epochs", str(rng.choice([5, 6])), "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "transformer", classes=4)
+
+
+def space_keras_gnn_nodes(rng):
+    args = ["--lr", fmt(log_uniform(rng, 3e-3, 1e-2)), "--hidden", str(rng.choice([32, 48])),
+            "--batch-size", str(rng.choice([32, 64])),
+            "--combination", rng.choice(["concat", "concat", "gru"]),
+            "--dropout", rng.choice(["0.4", "0.5"])]
+    # 400 training nodes (15% of them for validation) of an 800-node stochastic block model
+    # graph of five communities; every step runs the whole graph
+    args += ["--epochs", str(rng.choice([25, 30])), "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "gcn", classes=5)
+
+
 SPACES = {
     "keras_aug_digits": space_keras_aug_digits,
     "keras_cancer_ae_nesterov": space_keras_cancer_ae_nesterov,
@@ -2663,6 +2686,8 @@ SPACES = {
     "pt_dkt_tracing": space_pt_dkt_tracing,
     "pt_ft_transformer": space_pt_ft_transformer,
     "pt_clip_pairs": space_pt_clip_pairs,
+    "keras_switch_transformer": space_keras_switch_transformer,
+    "keras_gnn_nodes": space_keras_gnn_nodes,
 }
 
 
