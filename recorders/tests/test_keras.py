@@ -1271,3 +1271,29 @@ def test_objective_writtenAsDltraceObjectiveUnlessMinimized(tmp_path, objective,
 def test_objective_unknown_refusedWithTheChoices(tmp_path):
     with pytest.raises(ValueError, match="minimize, adversarial, policy_gradient"):
         Recorder(tmp_path / "run.arrows", objective="maximize")
+
+
+class Penalty(L.Layer):
+    """Passes its input through and adds a term to the loss, as a KL or load-balancing layer does."""
+
+    def call(self, x):
+        self.add_loss(1e-3 * keras.ops.mean(keras.ops.square(x)))
+        return x
+
+
+@pytest.mark.parametrize("mode", ["step", "callback"])
+def test_lossAdded_addLossInALayerIsSaid_aWeightRegularizerIsNot(tmp_path, mode):
+    x, y = data(64)
+    metas = {}
+    for name, extra in (("added", [Penalty()]), ("regularized", [])):
+        keras.utils.set_random_seed(21)
+        regularizer = keras.regularizers.L2(1e-3) if name == "regularized" else None
+        model = keras.Sequential([keras.Input((8,)),
+                                  L.Dense(6, activation="relu", kernel_regularizer=regularizer),
+                                  *extra, L.Dense(3, activation="softmax")])
+        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+        model.fit(x, y, batch_size=32, epochs=1, verbose=0,
+                  callbacks=[Recorder(tmp_path / (name + ".arrows"), mode=mode)])
+        metas[name] = read_arrow_trace(tmp_path / (name + ".arrows"))[1]
+    assert metas["added"]["dltrace.loss_added"] == "true"
+    assert "dltrace.loss_added" not in metas["regularized"]

@@ -756,6 +756,7 @@ class Recorder(keras.callbacks.Callback):
         self._output_units = None  # the model output's last dimension, seen at the first trace
         self._plan = None         # per trace: row keys and where each row's numbers are
         self._loss_weighted = False  # the batches carry sample weights (seen at the first trace)
+        self._loss_added = False     # layers add terms to the loss with add_loss (same)
         self._sink = None
         self._step = 0
         self._epoch = 0
@@ -1018,6 +1019,7 @@ class Recorder(keras.callbacks.Callback):
         capture.install()
         try:
             result = own(data)
+            self._note_added_losses()
         finally:
             capture.uninstall()
         if capture.model_output is not None:
@@ -1267,6 +1269,7 @@ class Recorder(keras.callbacks.Callback):
                     y_pred = model(x)
             finally:
                 capture.uninstall()
+            self._note_added_losses()
             loss = model._compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
                                        training=True)
             model._loss_tracker.update_state(
@@ -1374,6 +1377,18 @@ class Recorder(keras.callbacks.Callback):
         if sample_weight is not None and any(
                 w is not None for w in tf.nest.flatten(sample_weight)):
             self._loss_weighted = True
+
+    def _note_added_losses(self):
+        """At the step's trace, after the forward pass: layers that called ``add_loss`` (a KL
+        term, an activity penalty, a mixture of experts' load-balancing loss) put terms into the
+        loss beside the compiled loss function: ``dltrace.loss_added``. Weight regularizers are
+        not counted: their penalty falls with the weights."""
+        try:
+            added = any(layer._get_own_losses() for layer in self.model._flatten_layers())
+        except (AttributeError, TypeError):
+            added = False
+        if added:
+            self._loss_added = True
 
     def _freeze(self, capture):
         """At the first trace: number the layers in the order they ran, name activations."""
@@ -1498,6 +1513,8 @@ class Recorder(keras.callbacks.Callback):
             meta["dltrace.loss_scaling"] = scaling
         if self._loss_weighted:
             meta["dltrace.loss_weighted"] = "true"
+        if self._loss_added:
+            meta["dltrace.loss_added"] = "true"
         meta.update(self._objective)
         meta["dltrace.layers"] = json.dumps([l.describe() for l in self.layers])
         if self._steps_per_epoch:

@@ -93,7 +93,9 @@ class CalibrationTest {
       // a class- or sample-weighted loss has no uniform-guess loss: the rules measure from the
       // run's own start (docs/detectors.md)
       LossFunction loss = LossFunction.of(metadata);
-      boolean weighted = metadata.lossWeighted();
+      // a weighted loss, or one with terms added beside the loss function, has no uniform-guess
+      // loss: the rules measure from the run's own start
+      boolean weighted = metadata.lossWeighted() || metadata.lossAdded();
       double maxVariance = 0;
       long firstLossStep = Long.MAX_VALUE;
       double firstLoss = Double.NaN;

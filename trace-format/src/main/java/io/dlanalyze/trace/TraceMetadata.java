@@ -87,6 +87,13 @@ public final class TraceMetadata {
   public static final String LOSS_WEIGHTED = "dltrace.loss_weighted";
 
   /**
+   * Extension: {@code true} when the recorded loss holds terms that layers add beside the loss
+   * function (Keras {@code add_loss}: a KL term, an activity penalty, a mixture of experts'
+   * load-balancing loss). Absent: none, or not known.
+   */
+  public static final String LOSS_ADDED = "dltrace.loss_added";
+
+  /**
    * Extension: what training does with the recorded loss. {@code minimize} (also when absent): the
    * loss measures progress and falls as the model learns. {@code adversarial}: one player's loss in
    * a two-player game (a GAN's generator or discriminator), which stays level or rises while both
@@ -266,6 +273,16 @@ public final class TraceMetadata {
    */
   public boolean lossWeighted() {
     String text = values.get(LOSS_WEIGHTED);
+    return text != null && text.trim().equalsIgnoreCase("true");
+  }
+
+  /**
+   * True when {@code dltrace.loss_added} says {@code true} (any case and spacing): the loss holds
+   * terms added beside the loss function, so a uniform guess's loss is not the loss's start or
+   * floor.
+   */
+  public boolean lossAdded() {
+    String text = values.get(LOSS_ADDED);
     return text != null && text.trim().equalsIgnoreCase("true");
   }
 

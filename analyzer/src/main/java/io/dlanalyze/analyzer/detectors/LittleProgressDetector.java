@@ -127,7 +127,10 @@ public final class LittleProgressDetector implements Detector {
                         : context.metadata().lossWeighted()
                             ? " (the loss is weighted: a uniform guess has no fixed loss to"
                                 + " measure from)"
-                            : ""))
+                            : context.metadata().lossAdded()
+                                ? " (the loss holds terms added beside the loss function: a"
+                                    + " uniform guess's loss is not its start)"
+                                : ""))
             .build());
     return findings;
   }

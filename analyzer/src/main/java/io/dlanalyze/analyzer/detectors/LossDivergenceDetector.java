@@ -236,7 +236,10 @@ public final class LossDivergenceDetector implements Detector {
                         : context.metadata().lossWeighted()
                             ? " (its first loss: the loss is weighted, a uniform guess has no"
                                 + " fixed loss)"
-                            : "",
+                            : context.metadata().lossAdded()
+                                ? " (its first loss: the loss holds terms added beside the loss"
+                                    + " function)"
+                                : "",
                     above,
                     blocks - 1,
                     Numbers.format(ratio),

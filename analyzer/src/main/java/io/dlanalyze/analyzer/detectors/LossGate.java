@@ -65,11 +65,15 @@ final class LossGate {
    * binary one), else 0. Also 0 for a class- or sample-weighted loss ({@code
    * dltrace.loss_weighted}): a uniform guess then costs log K times the mean weight of the batch's
    * examples (about 1.15 for a {@code pos_weight} of 4.9 on 17% positives), which the trace does
-   * not give; the rules measure from the run's own start, as when the class count is unknown.
+   * not give; the rules measure from the run's own start, as when the class count is unknown. And 0
+   * for a loss with terms added beside the loss function ({@code dltrace.loss_added}: a KL term,
+   * a load-balancing loss), which a uniform guess's loss does not hold.
    */
   static double uniformLoss(AnalysisContext context) {
     LossFunction function = LossFunction.of(context.metadata());
-    if (!function.crossEntropy() || context.metadata().lossWeighted()) {
+    if (!function.crossEntropy()
+        || context.metadata().lossWeighted()
+        || context.metadata().lossAdded()) {
       return 0;
     }
     if (function.binary()) {

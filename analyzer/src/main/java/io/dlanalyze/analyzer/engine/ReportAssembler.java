@@ -58,6 +58,7 @@ final class ReportAssembler {
           TraceMetadata.RECORD_MODE,
           TraceMetadata.LOSS_SCALING,
           TraceMetadata.LOSS_WEIGHTED,
+          TraceMetadata.LOSS_ADDED,
           "dltrace.stop_reason",
           "dltrace.stopped_at_step");
 
