@@ -66,8 +66,8 @@ final class LossGate {
    * dltrace.loss_weighted}): a uniform guess then costs log K times the mean weight of the batch's
    * examples (about 1.15 for a {@code pos_weight} of 4.9 on 17% positives), which the trace does
    * not give; the rules measure from the run's own start, as when the class count is unknown. And 0
-   * for a loss with terms added beside the loss function ({@code dltrace.loss_added}: a KL term,
-   * a load-balancing loss), which a uniform guess's loss does not hold.
+   * for a loss with terms added beside the loss function ({@code dltrace.loss_added}: a KL term, a
+   * load-balancing loss), which a uniform guess's loss does not hold.
    */
   static double uniformLoss(AnalysisContext context) {
     LossFunction function = LossFunction.of(context.metadata());

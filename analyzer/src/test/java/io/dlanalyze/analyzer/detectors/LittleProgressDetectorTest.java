@@ -142,4 +142,39 @@ class LittleProgressDetectorTest {
   void fewerLossesThanAWindow_areNotJudged() {
     assertThat(findings(run(40, step -> Stats.scalar(1.0)), ID)).isEmpty();
   }
+
+  /**
+   * A four-class Keras classifier whose logged loss carries a load-balancing loss added with
+   * add_loss (about 1.2 here): 2.55 at first, down to 1.25 as the cross-entropy part nears 0.
+   */
+  private static MemoryTrace.Builder withAddedLoss(boolean said) {
+    MemoryTrace.Builder trace =
+        run(300, step -> Stats.scalar(1.25 + 1.3 * Math.exp(-step / 40.0)))
+            .meta(TraceMetadata.FRAMEWORK, "keras")
+            .meta(TraceMetadata.LOSS, "sparse_categorical_crossentropy")
+            .meta(TraceMetadata.NUM_CLASSES, "4");
+    return said ? trace.meta(TraceMetadata.LOSS_ADDED, "true") : trace;
+  }
+
+  @Test
+  void aLossWithAddedTerms_isMeasuredFromItsStart_notFromAUniformGuess() {
+    // from log 4 = 1.39 the best block, 1.25, is only 10% below; from its own start, 2.55, 51%
+    assertThat(findings(withAddedLoss(false), ID)).hasSize(1);
+    assertThat(findings(withAddedLoss(true), ID)).isEmpty();
+  }
+
+  @Test
+  void aLossWithAddedTermsThatBarelyFalls_saysWhyItIsMeasuredFromItsStart() {
+    MemoryTrace.Builder flat =
+        run(300, step -> Stats.scalar(2.4 - 0.05 * step / 300.0))
+            .meta(TraceMetadata.LOSS, "sparse_categorical_crossentropy")
+            .meta(TraceMetadata.NUM_CLASSES, "4")
+            .meta(TraceMetadata.LOSS_ADDED, "true");
+
+    List<Finding> found = findings(flat, ID);
+
+    assertThat(found).hasSize(1);
+    assertThat((double) found.get(0).evidence().get("reference_loss")).isGreaterThan(2.3);
+    assertThat(found.get(0).message()).contains("terms added beside the loss function");
+  }
 }
