@@ -160,9 +160,9 @@ class RecorderEndToEndTest {
   /**
    * A Keras model that overrides train_step (a hand-written cross-entropy, clipped gradients): the
    * one-line recorder keeps its step, warns once and records in callback mode; the analysis judges
-   * the weights and the scalars, says which rows were not recorded and which detectors therefore
-   * did not run, and finds the NaN that the step's log(0) produces at the step it happens although
-   * every=4 skips that step.
+   * the weights, the gradients the step applied and the scalars, says which rows were not recorded
+   * and which detectors therefore did not run, and finds the NaN that the step's log(0) produces at
+   * the step it happens although every=4 skips that step.
    */
   @Test
   void analyze_kerasModelWithItsOwnTrainStep_judgedOnWhatCallbackModeRecorded() throws IOException {
@@ -195,8 +195,8 @@ class RecorderEndToEndTest {
     assertThat(healthyRun.output())
         .containsOnlyOnce(
             "UserWarning: dltrace.keras: OwnStep overrides train_step: recording in callback mode"
-                + " (weights, loss, accuracy, learning rate at each batch end); its activations,"
-                + " output gradients, weight gradients, inputs and targets are not recorded");
+                + " (weights, the gradients its optimizers apply, loss, accuracy, learning rate);"
+                + " its activations, output gradients, inputs and targets are not recorded");
 
     Run run = cli("analyze", healthy.toString(), "--format", "json");
 
@@ -205,19 +205,20 @@ class RecorderEndToEndTest {
     assertThat(run.json().get("verdict_reason").asText())
         .isEqualTo(
             "No finding of severity warning or more in 80 steps, judged on the recorded phases"
-                + " only (the recorder left out forward, activation, backward, gradient, input,"
-                + " target; see the warnings).");
+                + " only (the recorder left out forward, activation, backward, input, target; see"
+                + " the warnings).");
     assertThat(run.json().at("/trace/metadata/dltrace.record_mode").asText()).isEqualTo("callback");
     List<String> phases = new ArrayList<>();
     run.json().at("/trace/phases").forEach(p -> phases.add(p.asText()));
-    assertThat(phases).containsExactly("loss", "accuracy", "weight", "learning_rate");
+    assertThat(phases).containsExactly("loss", "accuracy", "gradient", "weight", "learning_rate");
     assertThat(run.json().at("/trace/warnings/0").asText())
         .startsWith(
-            "not recorded: forward, activation, backward, gradient, input and target rows (the"
-                + " recorder recorded only loss, accuracy, weight, learning_rate, val_loss,"
+            "not recorded: forward, activation, backward, input and target rows (the recorder"
+                + " recorded only loss, accuracy, gradient, weight, learning_rate, val_loss,"
                 + " val_accuracy: dltrace.record_phases; dltrace.record_mode callback:")
-        .contains("dying-relu, saturation, effective-learning-rate")
-        .endsWith("did not run, and the verdict says nothing about what they check");
+        .endsWith(
+            "dying-relu, saturation, input-range and target-range did not run, and the verdict"
+                + " says nothing about what they check");
     try (TraceReader reader = TraceReaders.open(healthy, ReadOptions.all())) {
       assertThat(reader.metadata().layers())
           .extracting(l -> l.name() + " " + l.activation())
