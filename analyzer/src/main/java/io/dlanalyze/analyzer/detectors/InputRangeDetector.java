@@ -29,10 +29,7 @@ import io.dlanalyze.analyzer.text.Numbers;
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.Phase;
 import java.util.ArrayList;
-import java.util.BitSet;
-import java.util.Comparator;
 import java.util.List;
-import org.jspecify.annotations.Nullable;
 
 /**
  * Reports inputs that are not normalized: values beyond +-{@code input-bound} that are not
@@ -100,9 +97,6 @@ public final class InputRangeDetector implements Detector {
   private Run aloneRun;
 
   private double alone;
-
-  /** The layers with weight rows in the first step that had any, or null before that step. */
-  private @Nullable BitSet weighted;
 
   /**
    * The first layer's output turned NaN/Inf before a {@code window} of abnormal steps could form,
@@ -176,41 +170,6 @@ public final class InputRangeDetector implements Detector {
       }
       aloneRun.observe(step.step(), rms >= alone && Double.isFinite(rms));
     }
-    if (weighted == null) {
-      BitSet layers = new BitSet();
-      for (int i = 0; i < step.presentLayerCount(); i++) {
-        if (step.has(step.presentLayer(i), Phase.WEIGHT)) {
-          layers.set(step.presentLayer(i));
-        }
-      }
-      if (!layers.isEmpty()) {
-        weighted = layers;
-      }
-    }
-  }
-
-  /**
-   * The normalization layer that rescales the first layer's outputs, or null: one among the layers
-   * after the first, up to and including the next one with weights (activation and dropout layers
-   * between them pass the scale on).
-   */
-  private @Nullable Layer normalizedBy(AnalysisContext context) {
-    List<Layer> after = new ArrayList<>();
-    for (Layer layer : context.layers()) {
-      if (layer.index() > firstLayer) {
-        after.add(layer);
-      }
-    }
-    after.sort(Comparator.comparingInt(Layer::index));
-    for (Layer layer : after) {
-      if (layer.isNormalization()) {
-        return layer;
-      }
-      if (weighted != null && weighted.get(layer.index())) {
-        return null;
-      }
-    }
-    return null;
   }
 
   /**
@@ -252,7 +211,8 @@ public final class InputRangeDetector implements Detector {
     if (!windowed && abnormal) {
       hiddenRms = earlyRms;
     }
-    boolean standsAlone = aloneRun.qualified() && normalizedBy(context) == null;
+    boolean standsAlone =
+        aloneRun.qualified() && !LayerOrder.feedsNormalization(context, firstLayer);
     boolean saturating = false;
     for (Layer layer : context.layers()) {
       ActivationKind kind = layer.activationKind();

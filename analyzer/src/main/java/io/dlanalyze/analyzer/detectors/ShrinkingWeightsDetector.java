@@ -11,7 +11,6 @@ import io.dlanalyze.analyzer.DetectorIds;
 import io.dlanalyze.analyzer.DetectorSpec;
 import io.dlanalyze.analyzer.Evidence;
 import io.dlanalyze.analyzer.Finding;
-import io.dlanalyze.analyzer.Layer;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.StepView;
 import io.dlanalyze.analyzer.Symptom;
@@ -114,7 +113,9 @@ public final class ShrinkingWeightsDetector implements Detector {
     List<State> measured = new ArrayList<>();
     for (int slot : layers.slots(context)) {
       State state = layers.get(slot);
-      if (state.first > 0 && state.lastStep >= 0 && !feedsNormalization(context, slot)) {
+      if (state.first > 0
+          && state.lastStep >= 0
+          && !LayerOrder.feedsNormalization(context, context.slotLayer(slot))) {
         measured.add(state);
       }
     }
@@ -152,25 +153,6 @@ public final class ShrinkingWeightsDetector implements Detector {
                 Numbers.percent(median), Numbers.percent(bound), start, affected, ratios.length)
             .build());
     return findings;
-  }
-
-  /**
-   * True when the next layer after the slot's that has weights or normalizes is a normalization
-   * layer: it undoes the scale of its input, so a penalty shrinks such weights without harm (the
-   * normalization's output, and the loss, do not change; van Laarhoven 2017).
-   */
-  private static boolean feedsNormalization(AnalysisContext context, int slot) {
-    List<Layer> all = context.layers();
-    for (int i = Layer.position(all, context.slotLayer(slot)) + 1; i < all.size(); i++) {
-      Layer next = all.get(i);
-      if (next.isNormalization()) {
-        return true;
-      }
-      if (context.slot(next.index(), Phase.WEIGHT) >= 0) {
-        return false;
-      }
-    }
-    return false;
   }
 
   private static double median(double[] sorted) {
