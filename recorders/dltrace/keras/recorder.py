@@ -1031,16 +1031,23 @@ class Recorder(keras.callbacks.Callback):
             self._freeze(capture)
         return result
 
-    def _model_optimizers(self):
-        """The optimizers the model's own step may apply: the one given to the recorder, the
-        model's, and every optimizer attribute of the model (a GAN's ``d_optimizer`` and
-        ``g_optimizer``). A loss-scaling optimizer is watched through its inner one, which
-        gets the unscaled gradients."""
+    def _held_optimizers(self):
+        """The model's optimizer and every optimizer the model holds as an attribute (a GAN's
+        ``d_optimizer`` and ``g_optimizer``), each once, in that order."""
         model = self.model
-        candidates = [self._given_optimizer, getattr(model, "optimizer", None)] + [
-            v for v in vars(model).values() if isinstance(v, keras.optimizers.Optimizer)]
+        held = []
+        for optimizer in [getattr(model, "optimizer", None)] + [
+                v for v in vars(model).values() if isinstance(v, keras.optimizers.Optimizer)]:
+            if optimizer is not None and not any(optimizer is h for h in held):
+                held.append(optimizer)
+        return held
+
+    def _model_optimizers(self):
+        """The optimizers the model's own step may apply: the one given to the recorder and
+        those the model holds. A loss-scaling optimizer is watched through its inner one, which
+        gets the unscaled gradients."""
         found = []
-        for optimizer in candidates:
+        for optimizer in [self._given_optimizer] + self._held_optimizers():
             if optimizer is None:
                 continue
             inner = getattr(optimizer, "inner_optimizer", None)
@@ -1143,13 +1150,8 @@ class Recorder(keras.callbacks.Callback):
         given to the recorder (a loop of one's own) is that one."""
         if self._given_optimizer is not None:
             return self._given_optimizer
-        model = self.model
-        candidates = [getattr(model, "optimizer", None)] + [
-            v for v in vars(model).values() if isinstance(v, keras.optimizers.Optimizer)]
         used = []
-        for optimizer in candidates:
-            if optimizer is None or any(optimizer is u for u in used):
-                continue
+        for optimizer in self._held_optimizers():
             try:
                 if _number(optimizer.iterations) > 0:
                     used.append(optimizer)

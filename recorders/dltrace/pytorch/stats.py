@@ -204,7 +204,7 @@ def reduce_parts(tensors):
     if len(parts) == 1:
         values = parts[0][0]
     else:
-        values = torch.cat([_as_float(v).reshape(-1) for v, _ in parts])
+        values = torch.cat([_real(v).reshape(-1) for v, _ in parts])
     return _reduce_stored(_as_float(values), zeros)
 
 
