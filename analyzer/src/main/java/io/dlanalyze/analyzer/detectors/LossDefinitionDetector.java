@@ -57,7 +57,10 @@ import java.util.Optional;
  *
  * The output layer is the last layer of the trace; its activation comes from {@code dltrace.layers}
  * or its type, its width from {@code fan_out}. A rule whose input is missing does not run (the
- * report lists the metadata a trace lacks).
+ * report lists the metadata a trace lacks). A Keras cross-entropy on a linear output whose {@code
+ * dltrace.loss_from_logits} the trace does not give (a recorder that writes only format v1) is
+ * reported only when the run did not learn ({@code converged-drop}): with {@code from_logits=True}
+ * it is the usual, healthy pairing.
  */
 @DetectorSpec(
     id = DetectorIds.LOSS_DEFINITION,
@@ -103,7 +106,9 @@ public final class LossDefinitionDetector implements Detector {
     steps++;
     if (outputRule < 0 && step.presentLayerCount() > 0 && loss != LossFunction.UNKNOWN) {
       outputRule =
-          outputMismatch(context, loss, context.metadata().loss().orElse("")).isPresent() ? 1 : 0;
+          outputMismatch(context, loss, context.metadata().loss().orElse(""), false).isPresent()
+              ? 1
+              : 0;
     }
     if (step.has(-1, Phase.LOSS)) {
       double value = step.mean(-1, Phase.LOSS);
@@ -171,9 +176,16 @@ public final class LossDefinitionDetector implements Detector {
     } else {
       belowFloor(context, lossName).ifPresent(findings::add);
     }
-    Optional<Finding> output = outputMismatch(context, loss, lossName);
+    Optional<Finding> output = outputMismatch(context, loss, lossName, true);
     output.ifPresent(findings::add);
     return findings;
+  }
+
+  /** A Keras cross-entropy whose {@code dltrace.loss_from_logits} the trace does not give. */
+  private static boolean fromLogitsUnknown(AnalysisContext context) {
+    String framework = context.metadata().framework().orElse("").toLowerCase(ROOT);
+    return context.metadata().lossFromLogits().isEmpty()
+        && (framework.contains("keras") || framework.contains("tensorflow"));
   }
 
   private Optional<Finding> belowFloor(AnalysisContext context, String lossName) {
@@ -216,8 +228,13 @@ public final class LossDefinitionDetector implements Detector {
             .build());
   }
 
+  /**
+   * The output rule. {@code atEnd}: the whole run has been read; before it, a rule that needs the
+   * run's outcome (a Keras cross-entropy whose {@code from_logits} the trace does not give) does
+   * not hold yet.
+   */
   private Optional<Finding> outputMismatch(
-      AnalysisContext context, LossFunction loss, String lossName) {
+      AnalysisContext context, LossFunction loss, String lossName, boolean atEnd) {
     Layer output = context.outputLayer();
     if (output == null) {
       return Optional.empty();
@@ -250,6 +267,16 @@ public final class LossDefinitionDetector implements Detector {
               + kind.wireName()
               + ": its raw scores are read as probabilities (pass from_logits=True, or end in"
               + " softmax/sigmoid)";
+      if (fromLogitsUnknown(context)) {
+        // Keras' cross-entropies take probabilities unless from_logits=True, which a loss object
+        // is often given and a recorder of format v1 does not write: on raw scores the loss is
+        // then computed from clipped, renormalized scores and the run does not learn. A run that
+        // learned had its scores read as logits: nothing to report.
+        if (!atEnd || new LossGate(context).learned()) {
+          return Optional.empty();
+        }
+        why += "; the trace does not say whether from_logits was set, and the run did not learn";
+      }
     } else if (loss == LossFunction.NLL_ON_LOG_PROBABILITIES
         && (kind == ActivationKind.SOFTMAX || kind == ActivationKind.SIGMOID)) {
       rule = LossRule.PROBABILITY_LOSS_ON_LOGITS;

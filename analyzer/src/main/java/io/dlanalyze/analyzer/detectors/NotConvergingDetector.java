@@ -53,9 +53,14 @@ import org.jspecify.annotations.Nullable;
  * while healthy and a 2-class problem clears by guessing; here the bar is relative to chance.
  * Chance is the majority-class rate for 0/1 targets of a binary task (from the target phase's
  * mean), else 1/K with K from {@code dltrace.num_classes}, else from the largest class index seen
- * in the target phase plus one. Without any of these the run is not judged. Under a class- or
- * sample-weighted loss ({@code dltrace.loss_weighted}) chance is 1/K also for 0/1 targets (0.5):
- * the weights ask for balanced predictions, not for the majority class.
+ * in the target phase plus one. Without {@code dltrace.num_classes}, 0/1 targets whose mean is the
+ * same 1/K at every recorded step are one-hot rows of K classes (each row sums to 1), not a binary
+ * task's labels, whose mean moves with each batch's share of positives: reading a one-hot row as a
+ * binary label would set chance at its "majority" share, 1 - 1/K. Without any of these the run is
+ * not judged, and so are targets in [0, 1] that are not all 0 or 1 (their variance is not mean x (1
+ * - mean): pixels, soft targets). Under a class- or sample-weighted loss ({@code
+ * dltrace.loss_weighted}) chance is 1/K also for 0/1 targets (0.5): the weights ask for balanced
+ * predictions, not for the majority class.
  */
 @DetectorSpec(
     id = DetectorIds.NOT_CONVERGING,
@@ -83,6 +88,15 @@ public final class NotConvergingDetector implements Detector {
   private double targetVarianceSum;
   private long targetVarianceSteps;
   private long targetSteps;
+  private double targetMeanLow = Double.POSITIVE_INFINITY;
+
+  /**
+   * False once a recorded step's targets have a variance other than mean x (1 - mean), the variance
+   * of values that are all 0 or 1: targets in [0, 1] that are not labels (pixels, soft targets).
+   */
+  private boolean targetsZeroOne = true;
+
+  private double targetMeanHigh = Double.NEGATIVE_INFINITY;
 
   /**
    * The first loss over the largest per-element mean squared error that the first step's outputs
@@ -104,6 +118,12 @@ public final class NotConvergingDetector implements Detector {
    * statistics from different passes.
    */
   static final double MAX_ELEMENTWISE_EXCESS = 2;
+
+  /**
+   * How far apart one-hot rows' per-step target means may be, relative to them, and how far 1/mean
+   * may be from a whole number: the room is for the rounding of a float32 mean.
+   */
+  static final double ONE_HOT_TOLERANCE = 1e-5;
 
   /** Per epoch (in order of appearance): the sum and count of its validation accuracies. */
   private final Map<Integer, double[]> validation = new LinkedHashMap<>();
@@ -143,13 +163,39 @@ public final class NotConvergingDetector implements Detector {
       if (Double.isFinite(mean)) {
         targetMeanSum += mean;
         targetSteps++;
+        targetMeanLow = Math.min(targetMeanLow, mean);
+        targetMeanHigh = Math.max(targetMeanHigh, mean);
       }
       double std = step.value(-1, Phase.TARGET, Column.STD);
+      if (Double.isFinite(mean)
+          && Double.isFinite(std)
+          && Math.abs(std * std - mean * (1 - mean)) > ONE_HOT_TOLERANCE * mean * (1 - mean)) {
+        targetsZeroOne = false;
+      }
       if (Double.isFinite(std)) {
         targetVarianceSum += std * std;
         targetVarianceSteps++;
       }
     }
+  }
+
+  /**
+   * K when the 0/1 targets are one-hot rows of K classes, else 0: every recorded step's target mean
+   * is the same 1/K, as each row sums to 1 (label-smoothed rows too) whatever the batch holds,
+   * where a binary task's 0/1 labels have a mean that moves with the share of positives in each
+   * batch. Needs two recorded steps; a full-batch binary task whose positive share happens to be
+   * 1/K reads as K classes, which only lowers its chance level.
+   */
+  private int oneHotClasses() {
+    if (targetSteps < 2 || !(targetMeanLow > 0)) {
+      return 0;
+    }
+    if (targetMeanHigh - targetMeanLow > ONE_HOT_TOLERANCE * targetMeanHigh) {
+      return 0;
+    }
+    double k = 1 / targetMeanHigh;
+    long rounded = Math.round(k);
+    return rounded >= 2 && Math.abs(k - rounded) <= ONE_HOT_TOLERANCE * k ? (int) rounded : 0;
   }
 
   /**
@@ -435,6 +481,15 @@ public final class NotConvergingDetector implements Detector {
     int classes = context.metadata().numClasses().orElse(0);
     boolean binaryTargets =
         targetSteps > 0 && targetMin >= 0 && targetMax <= 1 && targetMax > targetMin;
+    if (binaryTargets && classes == 0) {
+      if (!targetsZeroOne) {
+        return Double.NaN;
+      }
+      int oneHot = oneHotClasses();
+      if (oneHot > 2) {
+        return 1.0 / oneHot;
+      }
+    }
     if (binaryTargets && classes <= 2 && context.metadata().lossWeighted()) {
       return 0.5;
     }

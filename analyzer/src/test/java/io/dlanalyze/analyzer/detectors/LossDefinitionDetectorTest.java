@@ -152,15 +152,47 @@ class LossDefinitionDetectorTest {
   }
 
   @Test
-  void kerasSparseCrossEntropy_onLinearOutput_isProbabilityLossOnLogits() {
+  void
+      kerasSparseCrossEntropy_onLinearOutput_fromLogitsUnknown_runDidNotLearn_isProbabilityLossOnLogits() {
+    // a recorder of format v1 does not write dltrace.loss_from_logits: the run's outcome decides
     List<Finding> findings =
-        findings(run("keras", "sparse_categorical_crossentropy", "linear", 10), ID);
+        findings(run("keras", "sparse_categorical_crossentropy", "linear", 10).flatLoss(), ID);
 
     assertThat(findings)
         .extracting(LossDefinitionDetectorTest::rule)
         .containsExactly(LossRule.PROBABILITY_LOSS_ON_LOGITS);
     assertThat(findings.get(0).evidence().get(OUTPUT_ACTIVATION)).isEqualTo("linear");
-    assertThat(findings.get(0).message()).contains("expects probabilities");
+    assertThat(findings.get(0).evidence().get(LOSS_FROM_LOGITS)).isNull();
+    assertThat(findings.get(0).message())
+        .contains("expects probabilities")
+        .contains("does not say whether from_logits was set");
+  }
+
+  @Test
+  void kerasSparseCrossEntropy_onLinearOutput_fromLogitsUnknown_runLearned_noFinding() {
+    // with from_logits=True, which the trace does not rule out, this is the usual healthy pairing
+    MemoryTrace.Builder learned =
+        MemoryTrace.scripted(300)
+            .meta(TraceMetadata.FRAMEWORK, "keras")
+            .meta(TraceMetadata.LOSS, "sparse_categorical_crossentropy")
+            .layer("fc1", "relu")
+            .layer("out", "Linear", "linear", 10)
+            .healthyLoss();
+
+    assertThat(findings(learned, ID)).isEmpty();
+  }
+
+  @Test
+  void kerasSparseCrossEntropy_fromLogitsFalse_onLinearOutput_runLearned_stillFires() {
+    List<Finding> findings =
+        findings(
+            run("keras", "sparse_categorical_crossentropy", "linear", 10)
+                .meta(TraceMetadata.LOSS_FROM_LOGITS, "false"),
+            ID);
+
+    assertThat(findings)
+        .extracting(LossDefinitionDetectorTest::rule)
+        .containsExactly(LossRule.PROBABILITY_LOSS_ON_LOGITS);
   }
 
   @Test

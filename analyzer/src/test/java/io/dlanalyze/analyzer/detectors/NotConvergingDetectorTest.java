@@ -83,6 +83,67 @@ class NotConvergingDetectorTest {
         .isCloseTo(0.77, org.assertj.core.data.Offset.offset(1e-9));
   }
 
+  /**
+   * A 4-class classifier whose targets are one-hot rows and whose trace, written by a recorder that
+   * follows only format v1, gives no class count: every batch's target mean is exactly 1/4.
+   */
+  private static MemoryTrace.Builder oneHotWithoutClassCount(double accuracy) {
+    double std = Math.sqrt(0.25 * 0.75);
+    return MemoryTrace.scripted(100)
+        .stepsPerEpoch(20)
+        .layer("out", "softmax")
+        .flatLoss()
+        .model(Phase.TARGET, step -> new Stats(0.25, std, 0.0, 1.0, 4.0, 0.75, 64L))
+        .model(Phase.ACCURACY, step -> Stats.scalar(accuracy));
+  }
+
+  @Test
+  void oneHotTargetsWithoutAClassCount_chanceIsOneOverK_notTheZerosShare() {
+    // read as binary labels, chance would be the share of zeros, 0.75, and 0.6 below its bar
+    assertThat(findings(oneHotWithoutClassCount(0.6), ID)).isEmpty();
+    List<Finding> findings = findings(oneHotWithoutClassCount(0.27), ID);
+
+    assertThat(findings).hasSize(1);
+    assertThat((double) findings.get(0).evidence().get("chance")).isCloseTo(0.25, offset(1e-9));
+  }
+
+  @Test
+  void binaryLabelsWithoutAClassCount_meanMovingWithTheBatch_majorityShareIsChance() {
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(100)
+            .stepsPerEpoch(20)
+            .layer("out", "sigmoid")
+            .flatLoss()
+            .model(
+                Phase.TARGET,
+                step -> {
+                  double p = step % 2 == 0 ? 0.25 : 0.21875; // 8 or 7 positives of 32
+                  return new Stats(p, Math.sqrt(p * (1 - p)), 0.0, 1.0, 1.0, 1 - p, 32L);
+                })
+            .model(Phase.ACCURACY, step -> Stats.scalar(0.76));
+
+    List<Finding> findings = findings(trace, ID);
+
+    assertThat(findings).hasSize(1);
+    assertThat((double) findings.get(0).evidence().get("chance"))
+        .isCloseTo(1 - (0.25 + 0.21875) / 2, offset(1e-9));
+  }
+
+  @Test
+  void targetsInTheUnitIntervalThatAreNotLabels_withoutAClassCount_areNotJudged() {
+    // pixels in [0, 1] under a binary cross-entropy (an autoencoder, a VAE): their variance is
+    // below mean x (1 - mean), so they are not 0/1 labels and no majority share is chance
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(100)
+            .stepsPerEpoch(20)
+            .layer("out", "sigmoid")
+            .flatLoss()
+            .model(Phase.TARGET, step -> new Stats(0.3, 0.35, 0.0, 1.0, 9.0, 0.5, 2048L))
+            .model(Phase.ACCURACY, step -> Stats.scalar(0.1));
+
+    assertThat(findings(trace, ID)).isEmpty();
+  }
+
   @Test
   void imbalancedBinary_classWeightedLoss_chanceIsAHalf_noFinding() {
     // A class-weighted loss asks for balanced predictions: a healthy model gives up majority
