@@ -117,6 +117,16 @@ def _optimizers(optimizer):
     return [optimizer]
 
 
+def _main_group(optimizer):
+    """The param group whose rate, weight decay and momentum describe the optimizer: the only
+    one, or of several (AdamW with a no-decay group for biases and norms, as transformer
+    recipes build it) the one holding the most parameter elements (the first of equals)."""
+    groups = optimizer.param_groups
+    if len(groups) == 1:
+        return groups[0]
+    return max(groups, key=lambda g: sum(p.numel() for p in g["params"]))
+
+
 def layer_name(qualified, model):
     """A readable layer name: the qualified module name (``net.0``, ``encoder.fc1``); the
     children of a top-level container, whose names are bare numbers, get the container's
@@ -300,7 +310,8 @@ class Recorder:
     dense parameters apart, a GAN's generator and discriminator): a layer is in the optimizer
     when any of them updates one of its parameters, ``dltrace.optimizer`` names them all
     joined by ``+`` (``"SparseAdam+Adam"``), and the learning rate (metadata and per-step
-    rows), weight decay and momentum are those of the first one's first param group.
+    rows), weight decay and momentum are those of the first one's param group holding the
+    most parameter elements (its only group, usually; see :func:`_main_group`).
 
     Call :meth:`step` once per training step, after ``optimizer.step()`` and before the next
     ``optimizer.zero_grad()``. Use it as a context manager or call :meth:`close`; an
@@ -348,7 +359,8 @@ class Recorder:
         self.path = resolve_path(path, lambda m: warnings.warn(m, stacklevel=4))
         self.model = model
         self.optimizers = _optimizers(optimizer)
-        # The first optimizer: its learning rate, weight decay and momentum are recorded.
+        # The first optimizer: its largest group's learning rate, weight decay and momentum
+        # are recorded.
         self.optimizer = self.optimizers[0] if self.optimizers else None
         # A loop without an optimizer (``p -= lr * p.grad``) states its learning rate here;
         # an optimizer's own rate wins. Set the attribute to record a changed rate.
@@ -641,7 +653,7 @@ class Recorder:
                 "dltrace.model": self.model_name, "dltrace.framework": "pytorch"}
         if self.optimizer is not None:
             meta["dltrace.optimizer"] = "+".join(type(o).__name__ for o in self.optimizers)
-            meta["dltrace.learning_rate"] = repr(float(self.optimizer.param_groups[0]["lr"]))
+            meta["dltrace.learning_rate"] = repr(float(_main_group(self.optimizer)["lr"]))
         elif self.learning_rate is not None:
             meta["dltrace.learning_rate"] = repr(float(self.learning_rate))
         if self.batch_size is not None:
@@ -652,7 +664,7 @@ class Recorder:
         if loss is not None:
             meta["dltrace.loss"] = loss
         if self.optimizer is not None:
-            group = self.optimizer.param_groups[0]
+            group = _main_group(self.optimizer)
             if "weight_decay" in group:
                 meta["dltrace.weight_decay"] = repr(float(group["weight_decay"]))
             if "momentum" in group:
@@ -744,7 +756,7 @@ class Recorder:
                         data.vector(layer.key("weight"),
                                     keep_flat(_as_computed(layer.module, layer.weights)))
         if self.optimizer is not None and sel.wants("learning_rate"):
-            data.scalar(_model_key("learning_rate"), float(self.optimizer.param_groups[0]["lr"]))
+            data.scalar(_model_key("learning_rate"), float(_main_group(self.optimizer)["lr"]))
         elif self.learning_rate is not None and sel.wants("learning_rate"):
             data.scalar(_model_key("learning_rate"), float(self.learning_rate))
         if val_loss is not None and sel.wants("val_loss"):

@@ -1,0 +1,57 @@
+"""The PyTorch recorder on patterns of common training code (python3 -m pytest recorders/tests):
+parameter groups, wrapped models, structured outputs, attention, checkpointing."""
+
+import json
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from conftest import read_csv_trace as read_trace
+
+import dltrace.pytorch as dltrace
+
+
+def _train(model, path, optimizer, steps=2, forward=None, **options):
+    torch.manual_seed(1)
+    x = torch.randn(6, 4)
+    y = torch.randint(0, 3, (6,))
+    rec = dltrace.attach(model, str(path), optimizer=optimizer, **options)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        out = forward(x) if forward is not None else model(x)
+        loss = F.cross_entropy(out, y)
+        loss.backward()
+        optimizer.step()
+        rec.step(loss)
+    rec.close()
+    return read_trace(str(path))
+
+
+def _layers(meta):
+    return {e["name"]: e for e in json.loads(meta["dltrace.layers"])}
+
+
+def test_paramGroups_noDecayGroupFirst_metadataAndRowsDescribeTheLargestGroup(tmp_path):
+    # AdamW as transformer recipes build it: biases and norms in a no-decay group (here
+    # first), the weight matrices with weight decay and their own rate.
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 16), nn.LayerNorm(16), nn.ReLU(), nn.Linear(16, 3))
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    opt = torch.optim.AdamW([{"params": no_decay, "weight_decay": 0.0, "lr": 3e-4},
+                             {"params": decay, "weight_decay": 0.1, "lr": 1e-3}])
+    rows, meta = _train(model, tmp_path / "groups.csv", opt)
+    assert meta["dltrace.weight_decay"] == "0.1"
+    assert meta["dltrace.learning_rate"] == "0.001"
+    rates = [float(r["mean"]) for r in rows if r["phase"] == "learning_rate"]
+    assert rates == [1e-3, 1e-3]
+
+
+def test_paramGroups_oneGroup_firstGroupAsBefore(tmp_path):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 3))
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-4)
+    _, meta = _train(model, tmp_path / "one.csv", opt)
+    assert (meta["dltrace.learning_rate"], meta["dltrace.weight_decay"],
+            meta["dltrace.momentum"]) == ("0.05", "0.0001", "0.9")
