@@ -55,3 +55,27 @@ def test_paramGroups_oneGroup_firstGroupAsBefore(tmp_path):
     _, meta = _train(model, tmp_path / "one.csv", opt)
     assert (meta["dltrace.learning_rate"], meta["dltrace.weight_decay"],
             meta["dltrace.momentum"]) == ("0.05", "0.0001", "0.9")
+
+
+def _sequential():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+
+
+def test_dataParallel_layersNamedAsInTheWrappedModel(tmp_path):
+    model = nn.DataParallel(_sequential())
+    rows, meta = _train(model, tmp_path / "dp.csv", torch.optim.SGD(model.parameters(), lr=0.1))
+    assert list(_layers(meta)) == ["sequential.0", "sequential.2"]
+    assert meta["dltrace.model"] == "Sequential"
+    assert {r["layer_name"] for r in rows} == {"sequential.0", "sequential.2", "model"}
+
+
+def test_torchCompile_layersNamedAsInTheCompiledModel(tmp_path):
+    inner = _sequential()
+    model = torch.compile(inner, backend="eager")  # the eager backend: no code generation
+    rows, meta = _train(model, tmp_path / "compiled.csv",
+                        torch.optim.SGD(model.parameters(), lr=0.1))
+    assert list(_layers(meta)) == ["sequential.0", "sequential.2"]
+    assert meta["dltrace.model"] == "Sequential"
+    forward = [r for r in rows if r["layer_name"] == "sequential.2" and r["phase"] == "forward"]
+    assert len(forward) == 2

@@ -127,6 +127,23 @@ def _main_group(optimizer):
     return max(groups, key=lambda g: sum(p.numel() for p in g["params"]))
 
 
+def _unwrapped(model):
+    """The user's model inside the wrappers that only run it: ``nn.DataParallel`` and
+    ``DistributedDataParallel`` (``.module``), ``torch.compile``'s ``OptimizedModule``
+    (``._orig_mod``). Layers are named within it, without the ``module.`` / ``_orig_mod.``
+    prefix, and the model is named after it."""
+    while True:
+        cls = type(model).__name__
+        if cls in ("DataParallel", "DistributedDataParallel") and isinstance(
+                getattr(model, "module", None), nn.Module):
+            model = model.module
+        elif cls == "OptimizedModule" and isinstance(getattr(model, "_orig_mod", None),
+                                                     nn.Module):
+            model = model._orig_mod
+        else:
+            return model
+
+
 def layer_name(qualified, model):
     """A readable layer name: the qualified module name (``net.0``, ``encoder.fc1``); the
     children of a top-level container, whose names are bare numbers, get the container's
@@ -372,7 +389,8 @@ class Recorder:
         self.loss_name = loss_name
         self.run_id = run_id if run_id is not None else os.path.splitext(
             os.path.basename(self.path))[0]
-        self.model_name = model_name if model_name is not None else type(model).__name__
+        inner = _unwrapped(model)
+        self.model_name = model_name if model_name is not None else type(inner).__name__
         self.batch_size = batch_size
         self.steps_per_epoch = steps_per_epoch
         self.num_classes = num_classes
@@ -414,9 +432,9 @@ class Recorder:
         self._hooked = []           # (module, is_layer) of every module _arm() hooks
 
         self._candidates = {}
-        for name, module in model.named_modules():
+        for name, module in inner.named_modules():
             if _is_layer(module):
-                self._candidates[id(module)] = (layer_name(name, model), module)
+                self._candidates[id(module)] = (layer_name(name, inner), module)
                 self._hooked.append((module, True))
             elif _is_activation(module):
                 self._hooked.append((module, False))
