@@ -79,3 +79,43 @@ def test_torchCompile_layersNamedAsInTheCompiledModel(tmp_path):
     assert meta["dltrace.model"] == "Sequential"
     forward = [r for r in rows if r["layer_name"] == "sequential.2" and r["phase"] == "forward"]
     assert len(forward) == 2
+
+
+class Attention(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Linear(4, 8)
+        self.mha = nn.MultiheadAttention(8, 2, batch_first=True)
+        self.scales = nn.ParameterList([nn.Parameter(torch.ones(8))])
+        self.head = nn.Linear(8, 3)
+
+    def forward(self, x):
+        h = self.emb(x).unsqueeze(1).expand(-1, 5, -1)
+        a, _ = self.mha(h, h, h)
+        return self.head(a.mean(1) * self.scales[0])
+
+
+def test_attention_outProjCalledFunctionally_weightAndGradientRowsOnly(tmp_path):
+    model = Attention()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    rows, meta = _train(model, tmp_path / "mha.csv", opt)
+    layers = _layers(meta)
+    assert list(layers) == ["emb", "mha", "mha.out_proj", "head", "scales"]
+    assert [e["index"] for e in layers.values()] == [0, 1, 2, 3, 4]
+    assert layers["mha.out_proj"]["type"] == "NonDynamicallyQuantizableLinear"
+
+    def phases(layer):
+        return sorted({r["phase"] for r in rows if r["layer_name"] == layer})
+    assert phases("mha.out_proj") == ["gradient", "weight"]
+    assert phases("scales") == ["gradient", "weight"]
+    weight = [r for r in rows if r["layer_name"] == "mha.out_proj" and r["phase"] == "weight"
+              and r["step"] == "1"][0]
+    w = model.mha.out_proj.weight.detach().double()
+    assert abs(float(weight["mean"]) - float(w.mean())) <= 1e-6 * float(w.abs().max())
+    assert int(weight["numel"]) == 64
+    gradient = [r for r in rows if r["layer_name"] == "mha.out_proj" and r["phase"] == "gradient"
+                and r["step"] == "1"][0]
+    g = model.mha.out_proj.weight.grad.double()
+    assert abs(float(gradient["l2_norm"]) - float(g.norm())) <= 1e-6 * float(g.norm())
+    indices = {(r["layer_name"], r["layer_index"]) for r in rows if r["layer_name"] != "model"}
+    assert indices == {(name, str(e["index"])) for name, e in layers.items()}

@@ -619,6 +619,34 @@ class Recorder:
         enabled = getattr(self.scaler, "is_enabled", None)
         return bool(enabled()) if callable(enabled) else True
 
+    def _add_unhooked(self, layers, optimized):
+        """Modules with parameters whose forward never ran but whose parameters got gradients
+        in the first step: their parameters are used by another module's code, as
+        ``nn.MultiheadAttention`` calls its ``out_proj`` with ``F.linear``, or are held in an
+        ``nn.ParameterList``/``ParameterDict``. They become layers with weight and gradient
+        rows only (no hook sees their output), placed after their nearest ancestor layer, or
+        last."""
+        ran = {id(layer.module) for layer in layers}
+        for key, (name, module) in self._candidates.items():
+            if key in ran or not any(p.grad is not None
+                                     for _, p in _own_named_parameters(module)):
+                continue
+            at = len(layers)
+            for i, other in enumerate(layers):
+                if name.startswith(other.name + "."):
+                    at = i + 1
+                    while at < len(layers) and layers[at].name.startswith(other.name + "."):
+                        at += 1
+            layer = _Layer(at, name, module, self._selected[key])
+            layer.training = module.training
+            if optimized is not None and layer.trainable:
+                layer.in_optimizer = any(id(p) in optimized
+                                         for _, p in _own_named_parameters(module))
+            layers.insert(at, layer)
+            for i, other in enumerate(layers):
+                other.index = i
+                other.keys.clear()
+
     def _freeze_layers(self, loss):
         """At the first step: number the layers in execution order, name their activations,
         and read from the step's graph what the hooks could not see (the loss function, an
@@ -637,6 +665,7 @@ class Recorder:
                 layer.in_optimizer = any(id(p) in optimized
                                          for _, p in _own_named_parameters(module))
             layers.append(layer)
+        self._add_unhooked(layers, optimized)
         self._layer_of = {id(layer.module): layer for layer in layers}
         self.layers = layers
         grad_fn = loss.grad_fn if isinstance(loss, torch.Tensor) else None
