@@ -1,8 +1,10 @@
 """The PyTorch recorder on patterns of common training code (python3 -m pytest recorders/tests):
 parameter groups, wrapped models, structured outputs, attention, checkpointing."""
 
+import dataclasses
 import json
 
+import pytest
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -119,3 +121,47 @@ def test_attention_outProjCalledFunctionally_weightAndGradientRowsOnly(tmp_path)
     assert abs(float(gradient["l2_norm"]) - float(g.norm())) <= 1e-6 * float(g.norm())
     indices = {(r["layer_name"], r["layer_index"]) for r in rows if r["layer_name"] != "model"}
     assert indices == {(name, str(e["index"])) for name, e in layers.items()}
+
+
+class Structured(nn.Module):
+    """Returns its logits among other tensors, as HuggingFace models do."""
+
+    def __init__(self, kind):
+        super().__init__()
+        self.kind = kind
+        self.fc1 = nn.Linear(4, 8)
+        self.fc2 = nn.Linear(8, 3)
+
+    def forward(self, x):
+        hidden = torch.relu(self.fc1(x))
+        logits = self.fc2(hidden)
+        if self.kind == "dict":
+            return {"hidden_states": hidden, "logits": logits}
+        if self.kind == "dataclass":
+            return StructuredOutput(hidden, logits)
+        return hidden, logits
+
+
+@dataclasses.dataclass
+class StructuredOutput:
+    hidden_states: torch.Tensor
+    logits: torch.Tensor
+
+
+def _logits(out):
+    return out["logits"] if isinstance(out, dict) else out.logits if hasattr(out, "logits") \
+        else out[1]
+
+
+
+@pytest.mark.parametrize("kind", ["dict", "dataclass", "tuple"])
+def test_structuredOutput_hiddenBeforeLogits_classesFromTheTensorTheLossUses(tmp_path, kind):
+    torch.manual_seed(0)
+    model = Structured(kind)
+    rows, meta = _train(model, tmp_path / (kind + ".csv"),
+                        torch.optim.SGD(model.parameters(), lr=0.1),
+                        forward=lambda x: _logits(model(x)))
+    assert meta["dltrace.num_classes"] == "3"
+    assert meta["dltrace.task"] == "classification"
+    assert [(e["name"], e["activation"]) for e in _layers(meta).values()] == [
+        ("fc1", "relu"), ("fc2", "linear")]

@@ -1,11 +1,13 @@
 """Records a trace of a PyTorch training loop: forward/backward hooks plus one call per step."""
 
 import atexit
+import dataclasses
 import json
 import math
 import os
 import warnings
 import weakref
+from collections.abc import Mapping
 
 import torch
 from torch import nn
@@ -62,17 +64,27 @@ def _is_layer(module):
     return bool(_own_named_parameters(module))
 
 
-def _first_tensor(output):
+def _tensors(output):
+    """The tensors of a module's output, in order: a tensor, a tuple or list (an RNN's
+    ``(output, h_n)``, a NamedTuple), a dict (a HuggingFace ``ModelOutput`` is one) or a
+    dataclass of them, a PackedSequence's data."""
     if isinstance(output, torch.Tensor):
-        return output
-    if isinstance(output, (tuple, list)):
+        yield output
+    elif isinstance(output, (tuple, list)):
         for item in output:
-            found = _first_tensor(item)
-            if found is not None:
-                return found
-    if hasattr(output, "data") and isinstance(getattr(output, "data"), torch.Tensor):
-        return output.data  # PackedSequence
-    return None
+            yield from _tensors(item)
+    elif isinstance(output, Mapping):
+        for item in output.values():
+            yield from _tensors(item)
+    elif dataclasses.is_dataclass(output) and not isinstance(output, type):
+        for field in dataclasses.fields(output):
+            yield from _tensors(getattr(output, field.name, None))
+    elif isinstance(getattr(output, "data", None), torch.Tensor):
+        yield output.data  # PackedSequence
+
+
+def _first_tensor(output):
+    return next(_tensors(output), None)
 
 
 def _weight_params(module):
@@ -408,7 +420,8 @@ class Recorder:
         self._loss_info = None      # (loss name, output activation) read from step 0's graph
         self._loss_weighted = None  # True when step 0's loss node had a class/element weight
         self._eval_warned = False
-        self._output_width = None
+        self._output_width = None   # the width of the model's output (its first tensor's)
+        self._output_widths = {}    # id(grad_fn of an output tensor) -> its width, first step
         self._ignore_pass = False   # this model pass is not recorded (see _on_model_forward)
         self._pass_training = True  # the model's mode in this step's recorded pass
         self._layer_of = {}         # id(layer module) -> _Layer, after the first pass
@@ -562,10 +575,15 @@ class Recorder:
             return
         if not self._recording() or not self._out_nodes:
             return
-        out = _first_tensor(output)
-        if out is not None:
-            if out.dim() >= 2:
-                self._output_width = int(out.shape[-1]) if out.dim() == 2 else int(out.shape[1])
+        if self.layers is None:  # the output's width is read at the first step
+            self._output_widths.clear()
+        for i, out in enumerate(_tensors(output)):
+            if self.layers is None and out.dim() >= 2:
+                width = int(out.shape[-1]) if out.dim() == 2 else int(out.shape[1])
+                if i == 0:
+                    self._output_width = width
+                if out.grad_fn is not None:
+                    self._output_widths[id(out.grad_fn)] = width
             self._functional_activation(out.grad_fn)
 
     def _functional_activation(self, node):
@@ -670,6 +688,12 @@ class Recorder:
         self.layers = layers
         grad_fn = loss.grad_fn if isinstance(loss, torch.Tensor) else None
         loss_kind = graph.loss_name(grad_fn)
+        if grad_fn is not None and len(self._output_widths) > 1:
+            # The model returned several tensors (a dict of logits and hidden states): the
+            # width is that of the one the loss was computed from.
+            width, _ = graph.walk_back(graph.loss_input(grad_fn), self._output_widths)
+            if width is not None:
+                self._output_width = width
         out_activation = None
         if grad_fn is not None and self._out_nodes:
             start = graph.loss_input(grad_fn)
