@@ -165,3 +165,34 @@ def test_structuredOutput_hiddenBeforeLogits_classesFromTheTensorTheLossUses(tmp
     assert meta["dltrace.task"] == "classification"
     assert [(e["name"], e["activation"]) for e in _layers(meta).values()] == [
         ("fc1", "relu"), ("fc2", "linear")]
+
+
+def _row(rows, step, layer, phase):
+    hits = [r for r in rows if r["step"] == str(step) and r["layer_name"] == layer
+            and r["phase"] == phase]
+    assert len(hits) == 1, (step, layer, phase, len(hits))
+    return hits[0]
+
+
+def test_siamese_modelCalledTwice_backwardRowOfTheLastPassLikeItsForward(tmp_path):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    x = torch.randn(6, 4)
+    rec = dltrace.attach(model, str(tmp_path / "siamese.csv"), optimizer=opt)
+    for _ in range(2):
+        opt.zero_grad()
+        a = model(x)
+        b = model(2 * x)
+        b.retain_grad()
+        loss = (a.pow(2).sum() + 3 * b.sum()) / 10  # d loss / d b = 0.3 everywhere
+        loss.backward()
+        opt.step()
+        rec.step(loss)
+    rec.close()
+    rows, _ = read_trace(str(tmp_path / "siamese.csv"))
+    backward = _row(rows, 1, "sequential.2", "backward")
+    assert float(backward["min"]) == float(backward["max"]) == pytest.approx(0.3)
+    assert float(_row(rows, 1, "sequential.2", "forward")["mean"]) == pytest.approx(
+        float(b.detach().double().mean()), abs=1e-6)
+

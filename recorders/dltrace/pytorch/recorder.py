@@ -432,6 +432,7 @@ class Recorder:
         self._last_has_activation = False
         self._active = False        # this step's passes are being recorded
         self._started = False       # a training pass of this step has begun
+        self._pass = 0              # counts the passes; output gradients of older ones are stale
         self._step = 0
         self._force_until = -1      # steps up to this one are recorded whatever `every` says
         self._pending_finite = None  # (step, host flag, event) of a loss on an accelerator
@@ -517,6 +518,7 @@ class Recorder:
         """At the model's forward (or, when the model itself is not called, as in a
         LightningModule's training_step, at the first layer's): a new pass of this step."""
         self._started = True
+        self._pass += 1
         self._resolve_pending_finite(wait=True)
         self._forward.clear()
         self._activation.clear()
@@ -557,7 +559,8 @@ class Recorder:
         if wants("forward") or wants("activation"):
             self._forward[key] = keep(out, copy=True)
         if wants("backward") and out.requires_grad:
-            out.register_hook(lambda grad, key=key: self._on_output_grad(key, grad))
+            out.register_hook(
+                lambda grad, key=key, n=self._pass: self._on_output_grad(key, grad, n))
 
     def _on_layer_input(self, module, inputs):
         """Before a layer runs: an activation applied as a function to an earlier layer's
@@ -618,8 +621,10 @@ class Recorder:
         if self._active and self._selected.get(key) and self.selection.wants("activation"):
             self._activation[key] = keep(out, copy=True)
 
-    def _on_output_grad(self, key, grad):
-        if not self._closed and self._active:
+    def _on_output_grad(self, key, grad, pass_number):
+        # A model called twice before one backward (a siamese pair): the last pass's forward
+        # is recorded, and so must its output gradient be, whichever the backward reaches last.
+        if not self._closed and self._active and pass_number == self._pass:
             if self._scaling():
                 if self._grad_scale is None:
                     self._grad_scale = float(self.scaler.get_scale())
