@@ -1,11 +1,13 @@
 """Records a trace of a PyTorch training loop: forward/backward hooks plus one call per step."""
 
 import atexit
+import dataclasses
 import json
 import math
 import os
 import warnings
 import weakref
+from collections.abc import Mapping
 
 import torch
 from torch import nn
@@ -62,17 +64,27 @@ def _is_layer(module):
     return bool(_own_named_parameters(module))
 
 
-def _first_tensor(output):
+def _tensors(output):
+    """The tensors of a module's output, in order: a tensor, a tuple or list (an RNN's
+    ``(output, h_n)``, a NamedTuple), a dict (a HuggingFace ``ModelOutput`` is one) or a
+    dataclass of them, a PackedSequence's data."""
     if isinstance(output, torch.Tensor):
-        return output
-    if isinstance(output, (tuple, list)):
+        yield output
+    elif isinstance(output, (tuple, list)):
         for item in output:
-            found = _first_tensor(item)
-            if found is not None:
-                return found
-    if hasattr(output, "data") and isinstance(getattr(output, "data"), torch.Tensor):
-        return output.data  # PackedSequence
-    return None
+            yield from _tensors(item)
+    elif isinstance(output, Mapping):
+        for item in output.values():
+            yield from _tensors(item)
+    elif dataclasses.is_dataclass(output) and not isinstance(output, type):
+        for field in dataclasses.fields(output):
+            yield from _tensors(getattr(output, field.name, None))
+    elif isinstance(getattr(output, "data", None), torch.Tensor):
+        yield output.data  # PackedSequence
+
+
+def _first_tensor(output):
+    return next(_tensors(output), None)
 
 
 def _weight_params(module):
@@ -115,6 +127,33 @@ def _optimizers(optimizer):
                                 "list holding %s" % type(o).__name__)
         return found
     return [optimizer]
+
+
+def _main_group(optimizer):
+    """The param group whose rate, weight decay and momentum describe the optimizer: the only
+    one, or of several (AdamW with a no-decay group for biases and norms, as transformer
+    recipes build it) the one holding the most parameter elements (the first of equals)."""
+    groups = optimizer.param_groups
+    if len(groups) == 1:
+        return groups[0]
+    return max(groups, key=lambda g: sum(p.numel() for p in g["params"]))
+
+
+def _unwrapped(model):
+    """The user's model inside the wrappers that only run it: ``nn.DataParallel`` and
+    ``DistributedDataParallel`` (``.module``), ``torch.compile``'s ``OptimizedModule``
+    (``._orig_mod``). Layers are named within it, without the ``module.`` / ``_orig_mod.``
+    prefix, and the model is named after it."""
+    while True:
+        cls = type(model).__name__
+        if cls in ("DataParallel", "DistributedDataParallel") and isinstance(
+                getattr(model, "module", None), nn.Module):
+            model = model.module
+        elif cls == "OptimizedModule" and isinstance(getattr(model, "_orig_mod", None),
+                                                     nn.Module):
+            model = model._orig_mod
+        else:
+            return model
 
 
 def layer_name(qualified, model):
@@ -300,7 +339,8 @@ class Recorder:
     dense parameters apart, a GAN's generator and discriminator): a layer is in the optimizer
     when any of them updates one of its parameters, ``dltrace.optimizer`` names them all
     joined by ``+`` (``"SparseAdam+Adam"``), and the learning rate (metadata and per-step
-    rows), weight decay and momentum are those of the first one's first param group.
+    rows), weight decay and momentum are those of the first one's param group holding the
+    most parameter elements (its only group, usually; see :func:`_main_group`).
 
     Call :meth:`step` once per training step, after ``optimizer.step()`` and before the next
     ``optimizer.zero_grad()``. Use it as a context manager or call :meth:`close`; an
@@ -348,7 +388,8 @@ class Recorder:
         self.path = resolve_path(path, lambda m: warnings.warn(m, stacklevel=4))
         self.model = model
         self.optimizers = _optimizers(optimizer)
-        # The first optimizer: its learning rate, weight decay and momentum are recorded.
+        # The first optimizer: its largest group's learning rate, weight decay and momentum
+        # are recorded.
         self.optimizer = self.optimizers[0] if self.optimizers else None
         # A loop without an optimizer (``p -= lr * p.grad``) states its learning rate here;
         # an optimizer's own rate wins. Set the attribute to record a changed rate.
@@ -360,7 +401,8 @@ class Recorder:
         self.loss_name = loss_name
         self.run_id = run_id if run_id is not None else os.path.splitext(
             os.path.basename(self.path))[0]
-        self.model_name = model_name if model_name is not None else type(model).__name__
+        inner = _unwrapped(model)
+        self.model_name = model_name if model_name is not None else type(inner).__name__
         self.batch_size = batch_size
         self.steps_per_epoch = steps_per_epoch
         self.num_classes = num_classes
@@ -378,7 +420,8 @@ class Recorder:
         self._loss_info = None      # (loss name, output activation) read from step 0's graph
         self._loss_weighted = None  # True when step 0's loss node had a class/element weight
         self._eval_warned = False
-        self._output_width = None
+        self._output_width = None   # the width of the model's output (its first tensor's)
+        self._output_widths = {}    # id(grad_fn of an output tensor) -> its width, first step
         self._ignore_pass = False   # this model pass is not recorded (see _on_model_forward)
         self._pass_training = True  # the model's mode in this step's recorded pass
         self._layer_of = {}         # id(layer module) -> _Layer, after the first pass
@@ -389,6 +432,7 @@ class Recorder:
         self._last_has_activation = False
         self._active = False        # this step's passes are being recorded
         self._started = False       # a training pass of this step has begun
+        self._pass = 0              # counts the passes; output gradients of older ones are stale
         self._step = 0
         self._force_until = -1      # steps up to this one are recorded whatever `every` says
         self._pending_finite = None  # (step, host flag, event) of a loss on an accelerator
@@ -402,9 +446,9 @@ class Recorder:
         self._hooked = []           # (module, is_layer) of every module _arm() hooks
 
         self._candidates = {}
-        for name, module in model.named_modules():
+        for name, module in inner.named_modules():
             if _is_layer(module):
-                self._candidates[id(module)] = (layer_name(name, model), module)
+                self._candidates[id(module)] = (layer_name(name, inner), module)
                 self._hooked.append((module, True))
             elif _is_activation(module):
                 self._hooked.append((module, False))
@@ -474,6 +518,7 @@ class Recorder:
         """At the model's forward (or, when the model itself is not called, as in a
         LightningModule's training_step, at the first layer's): a new pass of this step."""
         self._started = True
+        self._pass += 1
         self._resolve_pending_finite(wait=True)
         self._forward.clear()
         self._activation.clear()
@@ -514,7 +559,8 @@ class Recorder:
         if wants("forward") or wants("activation"):
             self._forward[key] = keep(out, copy=True)
         if wants("backward") and out.requires_grad:
-            out.register_hook(lambda grad, key=key: self._on_output_grad(key, grad))
+            out.register_hook(
+                lambda grad, key=key, n=self._pass: self._on_output_grad(key, grad, n))
 
     def _on_layer_input(self, module, inputs):
         """Before a layer runs: an activation applied as a function to an earlier layer's
@@ -532,10 +578,15 @@ class Recorder:
             return
         if not self._recording() or not self._out_nodes:
             return
-        out = _first_tensor(output)
-        if out is not None:
-            if out.dim() >= 2:
-                self._output_width = int(out.shape[-1]) if out.dim() == 2 else int(out.shape[1])
+        if self.layers is None:  # the output's width is read at the first step
+            self._output_widths.clear()
+        for i, out in enumerate(_tensors(output)):
+            if self.layers is None and out.dim() >= 2:
+                width = int(out.shape[-1]) if out.dim() == 2 else int(out.shape[1])
+                if i == 0:
+                    self._output_width = width
+                if out.grad_fn is not None:
+                    self._output_widths[id(out.grad_fn)] = width
             self._functional_activation(out.grad_fn)
 
     def _functional_activation(self, node):
@@ -570,8 +621,10 @@ class Recorder:
         if self._active and self._selected.get(key) and self.selection.wants("activation"):
             self._activation[key] = keep(out, copy=True)
 
-    def _on_output_grad(self, key, grad):
-        if not self._closed and self._active:
+    def _on_output_grad(self, key, grad, pass_number):
+        # A model called twice before one backward (a siamese pair): the last pass's forward
+        # is recorded, and so must its output gradient be, whichever the backward reaches last.
+        if not self._closed and self._active and pass_number == self._pass:
             if self._scaling():
                 if self._grad_scale is None:
                     self._grad_scale = float(self.scaler.get_scale())
@@ -588,6 +641,34 @@ class Recorder:
             return False
         enabled = getattr(self.scaler, "is_enabled", None)
         return bool(enabled()) if callable(enabled) else True
+
+    def _add_unhooked(self, layers, optimized):
+        """Modules with parameters whose forward never ran but whose parameters got gradients
+        in the first step: their parameters are used by another module's code, as
+        ``nn.MultiheadAttention`` calls its ``out_proj`` with ``F.linear``, or are held in an
+        ``nn.ParameterList``/``ParameterDict``. They become layers with weight and gradient
+        rows only (no hook sees their output), placed after their nearest ancestor layer, or
+        last."""
+        ran = {id(layer.module) for layer in layers}
+        for key, (name, module) in self._candidates.items():
+            if key in ran or not any(p.grad is not None
+                                     for _, p in _own_named_parameters(module)):
+                continue
+            at = len(layers)
+            for i, other in enumerate(layers):
+                if name.startswith(other.name + "."):
+                    at = i + 1
+                    while at < len(layers) and layers[at].name.startswith(other.name + "."):
+                        at += 1
+            layer = _Layer(at, name, module, self._selected[key])
+            layer.training = module.training
+            if optimized is not None and layer.trainable:
+                layer.in_optimizer = any(id(p) in optimized
+                                         for _, p in _own_named_parameters(module))
+            layers.insert(at, layer)
+            for i, other in enumerate(layers):
+                other.index = i
+                other.keys.clear()
 
     def _freeze_layers(self, loss):
         """At the first step: number the layers in execution order, name their activations,
@@ -607,10 +688,17 @@ class Recorder:
                 layer.in_optimizer = any(id(p) in optimized
                                          for _, p in _own_named_parameters(module))
             layers.append(layer)
+        self._add_unhooked(layers, optimized)
         self._layer_of = {id(layer.module): layer for layer in layers}
         self.layers = layers
         grad_fn = loss.grad_fn if isinstance(loss, torch.Tensor) else None
         loss_kind = graph.loss_name(grad_fn)
+        if grad_fn is not None and len(self._output_widths) > 1:
+            # The model returned several tensors (a dict of logits and hidden states): the
+            # width is that of the one the loss was computed from.
+            width, _ = graph.walk_back(graph.loss_input(grad_fn), self._output_widths)
+            if width is not None:
+                self._output_width = width
         out_activation = None
         if grad_fn is not None and self._out_nodes:
             start = graph.loss_input(grad_fn)
@@ -641,7 +729,7 @@ class Recorder:
                 "dltrace.model": self.model_name, "dltrace.framework": "pytorch"}
         if self.optimizer is not None:
             meta["dltrace.optimizer"] = "+".join(type(o).__name__ for o in self.optimizers)
-            meta["dltrace.learning_rate"] = repr(float(self.optimizer.param_groups[0]["lr"]))
+            meta["dltrace.learning_rate"] = repr(float(_main_group(self.optimizer)["lr"]))
         elif self.learning_rate is not None:
             meta["dltrace.learning_rate"] = repr(float(self.learning_rate))
         if self.batch_size is not None:
@@ -652,7 +740,7 @@ class Recorder:
         if loss is not None:
             meta["dltrace.loss"] = loss
         if self.optimizer is not None:
-            group = self.optimizer.param_groups[0]
+            group = _main_group(self.optimizer)
             if "weight_decay" in group:
                 meta["dltrace.weight_decay"] = repr(float(group["weight_decay"]))
             if "momentum" in group:
@@ -744,7 +832,7 @@ class Recorder:
                         data.vector(layer.key("weight"),
                                     keep_flat(_as_computed(layer.module, layer.weights)))
         if self.optimizer is not None and sel.wants("learning_rate"):
-            data.scalar(_model_key("learning_rate"), float(self.optimizer.param_groups[0]["lr"]))
+            data.scalar(_model_key("learning_rate"), float(_main_group(self.optimizer)["lr"]))
         elif self.learning_rate is not None and sel.wants("learning_rate"):
             data.scalar(_model_key("learning_rate"), float(self.learning_rate))
         if val_loss is not None and sel.wants("val_loss"):
