@@ -1297,3 +1297,11 @@ def test_lossAdded_addLossInALayerIsSaid_aWeightRegularizerIsNot(tmp_path, mode)
         metas[name] = read_arrow_trace(tmp_path / (name + ".arrows"))[1]
     assert metas["added"]["dltrace.loss_added"] == "true"
     assert "dltrace.loss_added" not in metas["regularized"]
+
+
+def test_otherBackend_refusedWhenTheRecorderIsMadeInOneLine(tmp_path, monkeypatch):
+    monkeypatch.setattr(keras.backend, "backend", lambda: "torch")
+    with pytest.raises(RuntimeError, match="TensorFlow backend only; this Keras runs on torch"
+                       ) as raised:
+        Recorder(tmp_path / "run.arrows")
+    assert "\n" not in str(raised.value)

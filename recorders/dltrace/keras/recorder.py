@@ -687,6 +687,15 @@ class _Capture:
         return wrapped
 
 
+def _check_backend():
+    """Keras on another backend (KERAS_BACKEND=torch or jax) runs no TensorFlow graph to record:
+    refused when the recorder is made, in one line."""
+    if keras.backend.backend() != "tensorflow":
+        raise RuntimeError("dltrace.keras records Keras 3 on the TensorFlow backend only; this"
+                           " Keras runs on %s (KERAS_BACKEND): set KERAS_BACKEND=tensorflow, or"
+                           " record a PyTorch model with dltrace.pytorch" % keras.backend.backend())
+
+
 class Recorder(keras.callbacks.Callback):
     """A Keras callback that records a dl-analyze trace of ``model.fit``:
 
@@ -723,6 +732,7 @@ class Recorder(keras.callbacks.Callback):
                  layers=None, stop_file=None, mode="auto", loss_key="loss", optimizer=None,
                  batch_size=None, close_at_train_end=True, objective=None):
         super().__init__()
+        _check_backend()
         self._objective = objective_metadata(objective)
         if optimizer is not None and not isinstance(optimizer, keras.optimizers.Optimizer):
             raise ValueError("optimizer must be a keras.optimizers.Optimizer: %r" % (optimizer,))
@@ -781,9 +791,7 @@ class Recorder(keras.callbacks.Callback):
                                " close_at_train_end=False to record several fits into one"
                                " trace" % self.path)
         model = self.model
-        if keras.backend.backend() != "tensorflow":
-            raise RuntimeError("dltrace.keras records the TensorFlow backend; this Keras runs"
-                               " on %s" % keras.backend.backend())
+        _check_backend()
         from keras.src.backend.tensorflow.trainer import TensorFlowTrainer
         overridden = (type(model).train_step is not TensorFlowTrainer.train_step
                       or "train_step" in model.__dict__)
