@@ -1305,3 +1305,31 @@ def test_otherBackend_refusedWhenTheRecorderIsMadeInOneLine(tmp_path, monkeypatc
                        ) as raised:
         Recorder(tmp_path / "run.arrows")
     assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize("outputs", ["dict", "list"])
+def test_twoOutputs_lossDictInAnotherOrder_taskAccuracyAndValAccuracyOfTheFirstOutput(tmp_path,
+                                                                                       outputs):
+    keras.utils.set_random_seed(1)
+    inputs = keras.Input((8,))
+    hidden = L.Dense(6, activation="relu", name="hidden")(inputs)
+    cls = L.Dense(3, activation="softmax", name="cls")(hidden)
+    reg = L.Dense(1, name="reg")(hidden)
+    model = keras.Model(inputs, {"reg": reg, "cls": cls} if outputs == "dict" else [cls, reg])
+    model.compile(optimizer="adam", loss={"reg": "mse", "cls": "sparse_categorical_crossentropy"},
+                  loss_weights={"reg": 0.5, "cls": 1.0}, metrics={"cls": ["accuracy"]})
+    x, y = data()
+    targets = {"cls": y, "reg": x[:, :1]}
+    path = tmp_path / "run.arrows"
+    history = model.fit(x, targets, batch_size=32, epochs=1, verbose=0,
+                        validation_data=(x, targets), callbacks=[Recorder(path)])
+    rows, meta = read_arrow_trace(path)
+    assert meta["dltrace.task"] == "classification"
+    assert meta["dltrace.loss"] == "sparse_categorical_crossentropy"
+    assert meta["dltrace.num_classes"] == "3"
+    assert find(rows, 0, "model", "accuracy")["mean"] == pytest.approx(
+        history.history["cls_accuracy"][0])
+    assert find(rows, 0, "model", "loss")["mean"] == pytest.approx(history.history["loss"][0])
+    assert find(rows, 0, "model", "target")["mean"] == pytest.approx(float(np.mean(y)))
+    assert find(rows, 0, "model", "val_accuracy")["mean"] == pytest.approx(
+        history.history["val_cls_accuracy"][0])

@@ -945,8 +945,10 @@ class Recorder(keras.callbacks.Callback):
             keys.append((-1, MODEL, None, "val_loss"))
             raw.append(scalar_raw(val_loss))
         val_accuracy = None
-        for name in ("val_accuracy", "val_acc", "val_sparse_categorical_accuracy",
-                     "val_categorical_accuracy", "val_binary_accuracy"):
+        first = self._first_output()
+        # a model of several outputs logs its first output's as val_<output>_accuracy
+        for name in ["val_" + k for k in ACCURACY_KEYS] + (
+                ["val_%s_%s" % (first, k) for k in ACCURACY_KEYS] if first else []):
             if logs.get(name) is not None:
                 val_accuracy = logs[name]
                 break
@@ -1440,12 +1442,24 @@ class Recorder(keras.callbacks.Callback):
 
     # ------------------------------------------------------------------ metadata
 
+    def _first_output(self):
+        """The name of the model's first output, in the order the recorder's step flattens its
+        outputs (the accuracy and target rows are that output's): a dict of outputs by its keys
+        sorted, a list of outputs by its first layer's name; None when it has none."""
+        struct = getattr(self.model, "_outputs_struct", None)
+        if isinstance(struct, dict) and struct:
+            return keras.tree.flatten({k: k for k in struct})[0]
+        names = getattr(self.model, "output_names", None)
+        return names[0] if names else None
+
     def _loss_object(self):
         loss = getattr(self.model, "loss", None)
         if isinstance(loss, (list, tuple)) and loss:
             loss = loss[0]
         if isinstance(loss, dict) and loss:
-            loss = next(iter(loss.values()))
+            # keyed by output names, in any order: the first output's (its accuracy is recorded)
+            first = self._first_output()
+            loss = loss[first] if first in loss else next(iter(loss.values()))
         return loss
 
     def _loss(self):
