@@ -1299,6 +1299,22 @@ def test_lossAdded_addLossInALayerIsSaid_aWeightRegularizerIsNot(tmp_path, mode)
     assert "dltrace.loss_added" not in metas["regularized"]
 
 
+def test_scheduleLearningRate_metadataIsTheFirstStepsRate(tmp_path):
+    keras.utils.set_random_seed(1)
+    model = mlp()
+    model.compile(optimizer=keras.optimizers.SGD(
+        keras.optimizers.schedules.ExponentialDecay(0.1, decay_steps=1, decay_rate=0.5)),
+        loss="sparse_categorical_crossentropy")
+    x, y = data()
+    path = tmp_path / "run.arrows"
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=[Recorder(path)])
+    rows, meta = read_arrow_trace(path)
+    rates = [r["mean"] for r in sorted((r for r in rows if r["phase"] == "learning_rate"),
+                                       key=lambda r: int(r["step"]))]
+    assert rates == pytest.approx([0.1, 0.05, 0.025, 0.0125])
+    assert float(meta["dltrace.learning_rate"]) == pytest.approx(0.1)
+
+
 def test_otherBackend_refusedWhenTheRecorderIsMadeInOneLine(tmp_path, monkeypatch):
     monkeypatch.setattr(keras.backend, "backend", lambda: "torch")
     with pytest.raises(RuntimeError, match="TensorFlow backend only; this Keras runs on torch"

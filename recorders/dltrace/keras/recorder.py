@@ -403,6 +403,18 @@ def _loss_scaling(optimizer):
     return None
 
 
+def _first_rate(optimizer, steps):
+    """The learning rate of the first step, for ``dltrace.learning_rate``: it is written at the
+    end of the first batch, after ``steps`` updates, when a schedule's
+    ``optimizer.learning_rate`` is already that of the step after them."""
+    inner = getattr(optimizer, "inner_optimizer", None) or optimizer
+    rate = getattr(inner, "_learning_rate", None)
+    if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
+        step = max(int(_number(inner.iterations)) - steps, 0)
+        return float(np.asarray(rate(step)))
+    return float(np.asarray(optimizer.learning_rate))
+
+
 def _unscaled(grad, scale):
     """A gradient of the scaled loss divided by the scale, in float32 at least (a float16
     gradient divided by 2^15 would underflow); Inf and NaN stay what they are."""
@@ -773,6 +785,7 @@ class Recorder(keras.callbacks.Callback):
         self._batch = 0
         self._force_until = -1
         self._flag_value = None
+        self._first_steps = 1     # the steps of the first call of the train function
         self._steps_per_epoch = None
         self._batch_size = int(batch_size) if batch_size is not None else None
         self._given_optimizer = optimizer
@@ -1512,7 +1525,7 @@ class Recorder(keras.callbacks.Callback):
         if optimizer is not None:
             inner = getattr(optimizer, "inner_optimizer", None) or optimizer
             meta["dltrace.optimizer"] = type(inner).__name__
-            meta["dltrace.learning_rate"] = repr(float(np.asarray(optimizer.learning_rate)))
+            meta["dltrace.learning_rate"] = repr(_first_rate(optimizer, self._first_steps))
         if self._batch_size is not None:
             meta["dltrace.batch_size"] = str(self._batch_size)
         task = self._task()
