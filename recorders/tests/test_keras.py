@@ -1297,3 +1297,131 @@ def test_lossAdded_addLossInALayerIsSaid_aWeightRegularizerIsNot(tmp_path, mode)
         metas[name] = read_arrow_trace(tmp_path / (name + ".arrows"))[1]
     assert metas["added"]["dltrace.loss_added"] == "true"
     assert "dltrace.loss_added" not in metas["regularized"]
+
+
+def _spe_run(tmp_path, steps_per_execution, every, name, nan_at=None):
+    keras.utils.set_random_seed(1)
+    model = mlp()
+    optimizer = keras.optimizers.SGD(
+        keras.optimizers.schedules.ExponentialDecay(0.1, decay_steps=1, decay_rate=0.9))
+    x, y = data(n=40)
+    if nan_at is not None:
+        # a loss-scaling optimizer skips the update of the non-finite step: the others are finite
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        x[nan_at * 4] = np.nan
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
+                  steps_per_execution=steps_per_execution)
+    path = tmp_path / name
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0,
+                  callbacks=[Recorder(path, every=every)])
+    rows, meta = read_arrow_trace(path)
+    return {(int(r["epoch"]), int(r["batch"]), int(r["step"]), r["layer_name"], r["phase"]):
+            row_stats(r) for r in rows}, meta
+
+
+def test_stepsPerExecution_everyStepRecordedNumberedAsWithOneStepPerCall(tmp_path):
+    # 10 batches an epoch, 3 steps a call: the last call of each epoch runs one step
+    one, meta_one = _spe_run(tmp_path, 1, 4, "one.arrows")
+    three, meta_three = _spe_run(tmp_path, 3, 4, "three.arrows")
+    assert sorted(three) == sorted(one)
+    assert {k[2] for k in three} == set(range(20))
+    assert {(k[0], k[1]) for k in three if k[2] == 13} == {(1, 3)}
+    assert {k[2] for k in three if k[4] == "weight"} == {0, 4, 8, 12, 16}
+    for key, stats in one.items():
+        assert_stats_close(three[key], stats, str(key), rederived=True)
+    # the schedule's first rate, not the rate after the first call's three updates
+    assert meta_three["dltrace.learning_rate"] == meta_one["dltrace.learning_rate"]
+    assert float(meta_three["dltrace.learning_rate"]) == pytest.approx(0.1)
+
+
+def test_stepsPerExecution_nonFiniteLossInACall_itAndTheThreeAfterRecordedWhateverEvery(tmp_path):
+    rows, _ = _spe_run(tmp_path, 4, 100, "nan.arrows", nan_at=5)
+    assert not math.isfinite(rows[(0, 5, 5, "model", "loss")]["mean"])
+    assert math.isfinite(rows[(0, 6, 6, "model", "loss")]["mean"])
+    # step 5 is the second of the call of steps 4-7, step 8 the first of the next call; the
+    # second epoch's batch 5 is step 15
+    assert {k[2] for k in rows if k[4] == "weight"} == {0, 5, 6, 7, 8, 15, 16, 17, 18}
+
+
+def test_scheduleLearningRate_metadataIsTheFirstStepsRate(tmp_path):
+    keras.utils.set_random_seed(1)
+    model = mlp()
+    model.compile(optimizer=keras.optimizers.SGD(
+        keras.optimizers.schedules.ExponentialDecay(0.1, decay_steps=1, decay_rate=0.5)),
+        loss="sparse_categorical_crossentropy")
+    x, y = data()
+    path = tmp_path / "run.arrows"
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=[Recorder(path)])
+    rows, meta = read_arrow_trace(path)
+    rates = [r["mean"] for r in sorted((r for r in rows if r["phase"] == "learning_rate"),
+                                       key=lambda r: int(r["step"]))]
+    assert rates == pytest.approx([0.1, 0.05, 0.025, 0.0125])
+    assert float(meta["dltrace.learning_rate"]) == pytest.approx(0.1)
+
+
+def test_jitCompile_warningPointsAtTheFitCall(tmp_path):
+    model = mlp()
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", jit_compile=True)
+    x, y = data()
+    with pytest.warns(UserWarning, match="jit_compile is off") as caught:
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[Recorder(tmp_path / "run.arrows")])
+    assert [w.filename for w in caught if "jit_compile" in str(w.message)] == [__file__]
+    assert model.jit_compile is True
+
+
+def test_otherBackend_refusedWhenTheRecorderIsMadeInOneLine(tmp_path, monkeypatch):
+    monkeypatch.setattr(keras.backend, "backend", lambda: "torch")
+    with pytest.raises(RuntimeError, match="TensorFlow backend only; this Keras runs on torch"
+                       ) as raised:
+        Recorder(tmp_path / "run.arrows")
+    assert "\n" not in str(raised.value)
+
+
+def test_stepsPerExecution_stopFile_seenAfterTheCallsLastStep(tmp_path, capsys):
+    keras.utils.set_random_seed(0)
+    path, stop = tmp_path / "run.arrows", tmp_path / "stop"
+    model = mlp()
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", steps_per_execution=3)
+
+    class StopAt(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            if batch == 3:
+                stop.write_text("stop now\n")
+
+    x, y = data(n=80)
+    rec = Recorder(path, stop_file=str(stop))
+    model.fit(x, y, batch_size=4, epochs=2, verbose=0, callbacks=[StopAt(), rec])
+    assert rec.stop_reason == "stop now"
+    rows, meta = read_arrow_trace(path)
+    assert sorted({int(r["step"]) for r in rows}) == [0, 1, 2, 3, 4, 5]
+    assert capsys.readouterr().err.count("training stopped after step 5") == 1
+
+
+@pytest.mark.parametrize("outputs", ["dict", "list"])
+def test_twoOutputs_lossDictInAnotherOrder_taskAccuracyAndValAccuracyOfTheFirstOutput(tmp_path,
+                                                                                       outputs):
+    keras.utils.set_random_seed(1)
+    inputs = keras.Input((8,))
+    hidden = L.Dense(6, activation="relu", name="hidden")(inputs)
+    cls = L.Dense(3, activation="softmax", name="cls")(hidden)
+    reg = L.Dense(1, name="reg")(hidden)
+    model = keras.Model(inputs, {"reg": reg, "cls": cls} if outputs == "dict" else [cls, reg])
+    model.compile(optimizer="adam", loss={"reg": "mse", "cls": "sparse_categorical_crossentropy"},
+                  loss_weights={"reg": 0.5, "cls": 1.0}, metrics={"cls": ["accuracy"]})
+    x, y = data()
+    targets = {"cls": y, "reg": x[:, :1]}
+    path = tmp_path / "run.arrows"
+    history = model.fit(x, targets, batch_size=32, epochs=1, verbose=0,
+                        validation_data=(x, targets), callbacks=[Recorder(path)])
+    rows, meta = read_arrow_trace(path)
+    assert meta["dltrace.task"] == "classification"
+    assert meta["dltrace.loss"] == "sparse_categorical_crossentropy"
+    assert meta["dltrace.num_classes"] == "3"
+    assert find(rows, 0, "model", "accuracy")["mean"] == pytest.approx(
+        history.history["cls_accuracy"][0])
+    assert find(rows, 0, "model", "loss")["mean"] == pytest.approx(history.history["loss"][0])
+    assert find(rows, 0, "model", "target")["mean"] == pytest.approx(float(np.mean(y)))
+    assert find(rows, 0, "model", "val_accuracy")["mean"] == pytest.approx(
+        history.history["val_cls_accuracy"][0])

@@ -403,6 +403,18 @@ def _loss_scaling(optimizer):
     return None
 
 
+def _first_rate(optimizer, steps):
+    """The learning rate of the first step, for ``dltrace.learning_rate``: it is written at the
+    end of the first batch, after ``steps`` updates, when a schedule's
+    ``optimizer.learning_rate`` is already that of the step after them."""
+    inner = getattr(optimizer, "inner_optimizer", None) or optimizer
+    rate = getattr(inner, "_learning_rate", None)
+    if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
+        step = max(int(_number(inner.iterations)) - steps, 0)
+        return float(np.asarray(rate(step)))
+    return float(np.asarray(optimizer.learning_rate))
+
+
 def _unscaled(grad, scale):
     """A gradient of the scaled loss divided by the scale, in float32 at least (a float16
     gradient divided by 2^15 would underflow); Inf and NaN stay what they are."""
@@ -687,6 +699,15 @@ class _Capture:
         return wrapped
 
 
+def _check_backend():
+    """Keras on another backend (KERAS_BACKEND=torch or jax) runs no TensorFlow graph to record:
+    refused when the recorder is made, in one line."""
+    if keras.backend.backend() != "tensorflow":
+        raise RuntimeError("dltrace.keras records Keras 3 on the TensorFlow backend only; this"
+                           " Keras runs on %s (KERAS_BACKEND): set KERAS_BACKEND=tensorflow, or"
+                           " record a PyTorch model with dltrace.pytorch" % keras.backend.backend())
+
+
 class Recorder(keras.callbacks.Callback):
     """A Keras callback that records a dl-analyze trace of ``model.fit``:
 
@@ -723,6 +744,7 @@ class Recorder(keras.callbacks.Callback):
                  layers=None, stop_file=None, mode="auto", loss_key="loss", optimizer=None,
                  batch_size=None, close_at_train_end=True, objective=None):
         super().__init__()
+        _check_backend()
         self._objective = objective_metadata(objective)
         if optimizer is not None and not isinstance(optimizer, keras.optimizers.Optimizer):
             raise ValueError("optimizer must be a keras.optimizers.Optimizer: %r" % (optimizer,))
@@ -763,6 +785,7 @@ class Recorder(keras.callbacks.Callback):
         self._batch = 0
         self._force_until = -1
         self._flag_value = None
+        self._first_steps = 1     # the steps of the first call of the train function
         self._steps_per_epoch = None
         self._batch_size = int(batch_size) if batch_size is not None else None
         self._given_optimizer = optimizer
@@ -781,9 +804,7 @@ class Recorder(keras.callbacks.Callback):
                                " close_at_train_end=False to record several fits into one"
                                " trace" % self.path)
         model = self.model
-        if keras.backend.backend() != "tensorflow":
-            raise RuntimeError("dltrace.keras records the TensorFlow backend; this Keras runs"
-                               " on %s" % keras.backend.backend())
+        _check_backend()
         from keras.src.backend.tensorflow.trainer import TensorFlowTrainer
         overridden = (type(model).train_step is not TensorFlowTrainer.train_step
                       or "train_step" in model.__dict__)
@@ -792,10 +813,10 @@ class Recorder(keras.callbacks.Callback):
                                " train_step, which it cannot record in mode='step' (mode="
                                "'callback' records its weights and logged scalars)"
                                % type(model).__name__)
-        if getattr(model, "steps_per_execution", 1) != 1:
+        self.callback_mode = self.mode == "callback" or (self.mode == "auto" and overridden)
+        if self.callback_mode and getattr(model, "steps_per_execution", 1) != 1:
             raise RuntimeError("dltrace.keras records every step: compile the model with"
                                " steps_per_execution=1 (it is %s)" % model.steps_per_execution)
-        self.callback_mode = self.mode == "callback" or (self.mode == "auto" and overridden)
         if self.callback_mode and self.mode == "auto":
             warnings.warn("dltrace.keras: %s overrides train_step: recording in callback mode"
                           " (weights, the gradients its optimizers apply, loss, accuracy,"
@@ -810,18 +831,30 @@ class Recorder(keras.callbacks.Callback):
         # else: a subclassed model that was never called has no weights yet; Keras builds it
         # when the train step is first traced, and so does _train_step (_build_from).
         self._steps_per_epoch = (self.params or {}).get("steps")
+        # With steps_per_execution=k, Keras runs k steps per call of its train function and
+        # calls the batch hooks once per call: each step writes its scalars and statistics at
+        # its slot, and the batch end reads the k steps (_slot counts them; the last call of an
+        # epoch may run fewer).
+        self._per_call = int(getattr(model, "steps_per_execution", 1) or 1)
         with tf.init_scope():
-            self._flag = tf.Variable(True, trainable=False, name="dltrace_record")
-            self._scalars = tf.Variable(tf.zeros([5], _F64), trainable=False,
-                                        name="dltrace_scalars")
+            self._flag = tf.Variable([True] * self._per_call, trainable=False,
+                                     name="dltrace_record")
+            self._scalars = tf.Variable(tf.zeros([0, 5], _F64), trainable=False,
+                                        shape=tf.TensorShape([None, 5]), name="dltrace_scalars")
             self._stats = tf.Variable(tf.zeros([0, RAW_WIDTH], _F64), trainable=False,
                                       shape=tf.TensorShape([None, RAW_WIDTH]),
                                       name="dltrace_stats")
-        self._flag_value = True
+            if self._per_call > 1:
+                self._slot = tf.Variable(0, trainable=False, name="dltrace_slot")
+                # steps still to record after a non-finite loss within one call
+                self._forced = tf.Variable(0, trainable=False, name="dltrace_forced")
+        self._flag_value = [True] * self._per_call
+        self._first_batch = 0
         self._saved = {"train_step": model.__dict__.get("train_step"),
                        "jit_compile": model.jit_compile}
         if model.jit_compile:
-            warnings.warn("dltrace.keras: jit_compile is off while recording", stacklevel=2)
+            warnings.warn("dltrace.keras: jit_compile is off while recording",
+                          stacklevel=_user_stacklevel())
             model.jit_compile = False
         object.__setattr__(model, "train_step", self._train_step)
         model.make_train_function(force=True)
@@ -874,10 +907,14 @@ class Recorder(keras.callbacks.Callback):
         if self.callback_mode:
             self._callback_batch_begin()
             return
-        want = self.selection.sampled(self._step) or self._step <= self._force_until
+        want = [self.selection.sampled(step) or step <= self._force_until
+                for step in range(self._step, self._step + self._per_call)]
         if want != self._flag_value:
             self._flag.assign(want)
             self._flag_value = want
+        if self._per_call > 1:
+            self._slot.assign(0)
+        self._first_batch = batch
 
     def on_train_batch_end(self, batch, logs=None):
         if self._closed:
@@ -885,36 +922,40 @@ class Recorder(keras.callbacks.Callback):
         if self.callback_mode:
             self._callback_batch_end(batch, logs or {})
             return
-        loss, accuracy, lr, recorded, batch_size = self._scalars.numpy().tolist()
+        scalars = self._scalars.numpy()
         if self._batch_size is None:
-            self._batch_size = int(batch_size)
+            self._batch_size = int(scalars[0][4])
         if self._sink is None:
+            self._first_steps = len(scalars)
             self._sink = TraceSink(self.path, self.metadata(), self.flush_every)
-        step = self._step
-        if not np.isfinite(loss):
-            self._force_until = step + STEPS_AFTER_NONFINITE
-        stats = self._stats.numpy() if recorded else None
-        keys, raw = [], []
-        for key, source in self._plan:
-            if source == "loss":
-                keys.append(key)
-                raw.append(scalar_raw(loss))
-            elif source == "accuracy":
-                keys.append(key)
-                raw.append(scalar_raw(accuracy))
-            elif source == "learning_rate":
-                keys.append(key)
-                raw.append(scalar_raw(lr))
-            elif stats is not None:
-                keys.append(key)
-                raw.append(stats[source])
-        self._sink.put(StepRows(self._epoch, batch, step, self._keys(keys), raw))
-        self._end_step(batch, step)
+        stats = self._stats.numpy() if scalars[:, 3].any() else None
+        for slot, (loss, accuracy, lr, recorded, _) in enumerate(scalars.tolist()):
+            step, batch = self._step, self._first_batch + slot
+            if not np.isfinite(loss):
+                self._force_until = step + STEPS_AFTER_NONFINITE
+            at = slot * self._rows_per_step
+            keys, raw = [], []
+            for key, source in self._plan:
+                if source == "loss":
+                    keys.append(key)
+                    raw.append(scalar_raw(loss))
+                elif source == "accuracy":
+                    keys.append(key)
+                    raw.append(scalar_raw(accuracy))
+                elif source == "learning_rate":
+                    keys.append(key)
+                    raw.append(scalar_raw(lr))
+                elif recorded:
+                    keys.append(key)
+                    raw.append(stats[at + source])
+            self._sink.put(StepRows(self._epoch, batch, step, self._keys(keys), raw))
+            # a stop file is looked for after the call's last step: its steps have all run
+            self._end_step(batch, step, check_stop=slot == len(scalars) - 1)
 
-    def _end_step(self, batch, step):
+    def _end_step(self, batch, step, check_stop=True):
         self._last_position = (self._epoch, batch, step)
         self._step += 1
-        reason = self._stop.reason()
+        reason = self._stop.reason() if check_stop else None
         if reason is not None:
             # fit ends after this batch and calls on_train_end, which closes the trace
             self.stop_reason = reason
@@ -937,8 +978,10 @@ class Recorder(keras.callbacks.Callback):
             keys.append((-1, MODEL, None, "val_loss"))
             raw.append(scalar_raw(val_loss))
         val_accuracy = None
-        for name in ("val_accuracy", "val_acc", "val_sparse_categorical_accuracy",
-                     "val_categorical_accuracy", "val_binary_accuracy"):
+        first = self._first_output()
+        # a model of several outputs logs its first output's as val_<output>_accuracy
+        for name in ["val_" + k for k in ACCURACY_KEYS] + (
+                ["val_%s_%s" % (first, k) for k in ACCURACY_KEYS] if first else []):
             if logs.get(name) is not None:
                 val_accuracy = logs[name]
                 break
@@ -1357,18 +1400,44 @@ class Recorder(keras.callbacks.Callback):
             plan.append(((-1, MODEL, None, "learning_rate"), "learning_rate"))
         self._plan = plan
 
-        record = tf.logical_or(self._flag, tf.logical_not(tf.math.is_finite(batch_loss)))
+        self._rows_per_step = len(tensors)
+        nonfinite = tf.logical_not(tf.math.is_finite(batch_loss))
+        if self._per_call == 1:
+            slot = 0
+            record = tf.logical_or(self._flag[0], nonfinite)
+        else:
+            # several steps per call: step `slot` of the call appends its rows (zeros when it
+            # records nothing) and its scalars to those of the steps before it in the call
+            slot = self._slot.read_value()
+            record = tf.logical_or(tf.logical_or(self._flag[slot], nonfinite),
+                                   self._forced > 0)
+            self._forced.assign(tf.where(nonfinite, STEPS_AFTER_NONFINITE,
+                                         tf.maximum(self._forced - 1, 0)))
+
+        def put(rows):
+            if self._per_call > 1:
+                rows = tf.concat([self._stats[:slot * len(tensors)], rows], 0)
+            self._stats.assign(rows)
 
         def do_record():
-            self._stats.assign(tf.stack([reduce(make()) for make in tensors]) if tensors
-                               else tf.zeros([0, RAW_WIDTH], _F64))
+            put(tf.stack([reduce(make()) for make in tensors]) if tensors
+                else tf.zeros([0, RAW_WIDTH], _F64))
             return tf.constant(True)
 
-        recorded = tf.cond(record, do_record, lambda: tf.constant(False))
-        self._scalars.assign(tf.stack([
+        def skip():
+            if self._per_call > 1:
+                put(tf.zeros([len(tensors), RAW_WIDTH], _F64))
+            return tf.constant(False)
+
+        recorded = tf.cond(record, do_record, skip)
+        scalars = tf.stack([
             tf.cast(batch_loss, _F64),
             tf.cast(accuracy, _F64) if accuracy is not None else tf.constant(np.nan, _F64),
-            lr, tf.cast(recorded, _F64), tf.cast(tf.shape(first_x)[0], _F64)]))
+            lr, tf.cast(recorded, _F64), tf.cast(tf.shape(first_x)[0], _F64)])[None]
+        if self._per_call > 1:
+            scalars = tf.concat([self._scalars[:slot], scalars], 0)
+            self._slot.assign_add(1)
+        self._scalars.assign(scalars)
         return metrics
 
     def _note_sample_weight(self, sample_weight):
@@ -1432,12 +1501,24 @@ class Recorder(keras.callbacks.Callback):
 
     # ------------------------------------------------------------------ metadata
 
+    def _first_output(self):
+        """The name of the model's first output, in the order the recorder's step flattens its
+        outputs (the accuracy and target rows are that output's): a dict of outputs by its keys
+        sorted, a list of outputs by its first layer's name; None when it has none."""
+        struct = getattr(self.model, "_outputs_struct", None)
+        if isinstance(struct, dict) and struct:
+            return keras.tree.flatten({k: k for k in struct})[0]
+        names = getattr(self.model, "output_names", None)
+        return names[0] if names else None
+
     def _loss_object(self):
         loss = getattr(self.model, "loss", None)
         if isinstance(loss, (list, tuple)) and loss:
             loss = loss[0]
         if isinstance(loss, dict) and loss:
-            loss = next(iter(loss.values()))
+            # keyed by output names, in any order: the first output's (its accuracy is recorded)
+            first = self._first_output()
+            loss = loss[first] if first in loss else next(iter(loss.values()))
         return loss
 
     def _loss(self):
@@ -1490,7 +1571,7 @@ class Recorder(keras.callbacks.Callback):
         if optimizer is not None:
             inner = getattr(optimizer, "inner_optimizer", None) or optimizer
             meta["dltrace.optimizer"] = type(inner).__name__
-            meta["dltrace.learning_rate"] = repr(float(np.asarray(optimizer.learning_rate)))
+            meta["dltrace.learning_rate"] = repr(_first_rate(optimizer, self._first_steps))
         if self._batch_size is not None:
             meta["dltrace.batch_size"] = str(self._batch_size)
         task = self._task()
