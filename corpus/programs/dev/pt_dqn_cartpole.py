@@ -295,8 +295,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adamw-soft-tau-seed0",
-          "buggy": "--bug no-terminal-mask --env-steps 4000 --record-every 8",
-          "fixed": "--env-steps 4000 --record-every 8"},
+          "buggy": "--bug no-terminal-mask --env-steps 4000 --record-every 16",
+          "fixed": "--env-steps 4000 --record-every 16"},
      ]},
     {"family": "dqn-target-self-update", "split": "dev", "architecture": "mlp",
      "origin": "Humbatova et al. 2020 (training, wrong parameter update / copy-paste); DQN "
@@ -311,8 +311,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adamw-soft-tau-seed1",
-          "buggy": "--bug target-self-update --env-steps 4000 --seed 1 --record-every 8",
-          "fixed": "--env-steps 4000 --seed 1 --record-every 8"},
+          "buggy": "--bug target-self-update --env-steps 4000 --seed 1 --record-every 16",
+          "fixed": "--env-steps 4000 --seed 1 --record-every 16"},
      ]},
     {"family": "dqn-no-zero-grad", "split": "dev", "architecture": "mlp",
      "origin": "DeepFD / Humbatova et al. 2020: missing optimizer.zero_grad() in a PyTorch "
@@ -327,19 +327,19 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adamw-soft-tau-seed2",
-          "buggy": "--bug no-zero-grad --env-steps 4000 --seed 2 --record-every 8",
-          "fixed": "--env-steps 4000 --seed 2 --record-every 8"},
+          "buggy": "--bug no-zero-grad --env-steps 4000 --seed 2 --record-every 16",
+          "fixed": "--env-steps 4000 --seed 2 --record-every 16"},
      ]},
     {"family": "healthy-dqn", "split": "dev", "architecture": "mlp",
      "origin": "healthy run",
      "description": "a DQN agent on a numpy cart-pole that learns to balance the pole",
      "healthy": [
          {"id": "hard-copy500-seed3",
-          "args": "--target-every 500 --env-steps 4000 --seed 3 --record-every 8",
+          "args": "--target-every 500 --env-steps 4000 --seed 3 --record-every 16",
           "description": "the target net copied from the policy net every 500 steps instead of "
                          "the soft update"},
          {"id": "hidden128-bs128-seed4",
-          "args": "--hidden 128 --batch-size 128 --env-steps 4000 --seed 4 --record-every 8",
+          "args": "--hidden 128 --batch-size 128 --env-steps 4000 --seed 4 --record-every 16",
           "description": "128 hidden units, batches of 128"},
      ]},
 ]
