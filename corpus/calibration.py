@@ -2485,6 +2485,30 @@ def space_pt_clip_pairs(rng):
     return Config(args, "classification", "cnn", chance=1.0 / bs)
 
 
+def space_pt_dqn_cartpole(rng):
+    bs = rng.choice([64, 128])
+    args = ["--lr", fmt(log_uniform(rng, 5e-4, 2e-3)), "--batch-size", str(bs),
+            "--hidden", str(rng.choice([64, 128])), "--tau", rng.choice(["0.005", "0.01"])]
+    if rng.random() < 0.3:
+        args += ["--target-every", str(rng.choice([250, 500]))]
+    # one optimization per environment step once the memory holds a batch; the TD loss is
+    # the step's loss (no accuracy), the episode return the run's metric (result line only)
+    args += ["--env-steps", str(rng.choice([3500, 4000])),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "mlp")
+
+
+def space_pt_capsnet_digits(rng):
+    bs = rng.choice([32, 64])
+    args = ["--lr", fmt(log_uniform(rng, 7e-4, 2e-3)), "--batch-size", str(bs),
+            "--conv-channels", str(rng.choice([32, 48])), "--w-std", rng.choice(["0.01", "0.1",
+                                                                                  "1.0"])]
+    # 1437 training digits, the last partial batch dropped
+    args += ["--epochs", str(epochs_for(rng, 1437, bs, steps=(200, 400), lo=8, hi=12)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=10)
+
+
 def space_keras_switch_transformer(rng):
     bs = rng.choice([32, 40])       # the switch reshapes to a fixed number of tokens per batch:
     args = ["--lr", fmt(log_uniform(rng, 7e-4, 2e-3)), "--batch-size", str(bs),  # full batches
@@ -2686,6 +2710,8 @@ SPACES = {
     "pt_dkt_tracing": space_pt_dkt_tracing,
     "pt_ft_transformer": space_pt_ft_transformer,
     "pt_clip_pairs": space_pt_clip_pairs,
+    "pt_dqn_cartpole": space_pt_dqn_cartpole,
+    "pt_capsnet_digits": space_pt_capsnet_digits,
     "keras_switch_transformer": space_keras_switch_transformer,
     "keras_gnn_nodes": space_keras_gnn_nodes,
 }
