@@ -2532,6 +2532,26 @@ def space_keras_gnn_nodes(rng):
     return Config(args, "classification", "gcn", classes=5)
 
 
+def space_keras_ddpg_pendulum(rng):
+    args = ["--critic-lr", fmt(log_uniform(rng, 1.5e-3, 3e-3)),
+            "--actor-lr", fmt(log_uniform(rng, 1e-3, 2e-3)),
+            "--tau", rng.choice(["0.01", "0.02"]), "--noise-std", rng.choice(["0.2", "0.3"])]
+    # 20 episodes of 150 pendulum steps, one update a step; the loss is the critic's MSE
+    # against its bootstrapped target (it grows as the values learn the returns); a random
+    # policy earns about -900 an episode
+    args += ["--episodes", "20", "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "mlp")
+
+
+def space_keras_pointnet(rng):
+    args = ["--lr", fmt(log_uniform(rng, 1e-3, 3e-3)), "--batch-size", str(rng.choice([16, 32])),
+            "--points", str(rng.choice([48, 64]))]
+    # 600 training and 200 validation clouds of five solids; the loss includes the T-Nets'
+    # orthogonality penalty
+    args += ["--epochs", str(rng.choice([10, 12])), "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=5)
+
+
 SPACES = {
     "keras_aug_digits": space_keras_aug_digits,
     "keras_cancer_ae_nesterov": space_keras_cancer_ae_nesterov,
@@ -2714,6 +2734,8 @@ SPACES = {
     "pt_capsnet_digits": space_pt_capsnet_digits,
     "keras_switch_transformer": space_keras_switch_transformer,
     "keras_gnn_nodes": space_keras_gnn_nodes,
+    "keras_ddpg_pendulum": space_keras_ddpg_pendulum,
+    "keras_pointnet": space_keras_pointnet,
 }
 
 
