@@ -51,7 +51,11 @@ import java.util.Locale;
  * pass's, as with gradient accumulation over micro-batches); where neither is known, a softmax
  * output that is exactly 1 with zero std in every step counts as one unit wide. Targets are judged
  * from the {@code target} phase's min and max over the whole run; a finding starts at the first
- * step that breaks the rule. Each finding carries the symptom class the mismatch produces.
+ * step that breaks the rule. The range rule compares targets with outputs element by element, so it
+ * needs as many target elements as output elements where both counts are recorded: class indices
+ * beside one score per class, or a classifier's labels beside the reconstruction that a decoder run
+ * after it outputs, are not values the output has to reach. Each finding carries the symptom class
+ * the mismatch produces.
  */
 @DetectorSpec(
     id = DetectorIds.TARGET_RANGE,
@@ -79,6 +83,10 @@ public final class TargetRangeDetector implements Detector {
   private long outputSteps;
   private long outputConstantOne;
   private long outputNumel = -1;
+
+  /** The targets' element count at the output's first recorded step with targets, or -1. */
+  private long targetNumel = -1;
+
   private double belowBound;
   private double aboveBound;
   private boolean crossEntropy;
@@ -137,6 +145,9 @@ public final class TargetRangeDetector implements Detector {
     }
     if (firstTarget < 0) {
       firstTarget = step.step();
+    }
+    if (targetNumel < 0 && step.present(-1, Phase.TARGET, Column.NUMEL)) {
+      targetNumel = step.count(-1, Phase.TARGET, Column.NUMEL);
     }
     targetSteps++;
     min = Math.min(min, lo);
@@ -269,6 +280,12 @@ public final class TargetRangeDetector implements Detector {
               .build());
     }
     if (targetSteps == 0 || !(kind.saturates() || kind == ActivationKind.RELU)) {
+      return findings;
+    }
+    if (targetNumel > 0 && outputNumel > 0 && targetNumel != outputNumel) {
+      // The targets are not one value per output element (class indices beside a score per class,
+      // or a classifier's labels beside the reconstruction a capsule network's decoder runs last):
+      // their range is not one the output has to reach.
       return findings;
     }
     long first =

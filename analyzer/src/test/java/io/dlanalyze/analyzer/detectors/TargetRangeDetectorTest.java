@@ -23,7 +23,9 @@ class TargetRangeDetectorTest {
         .meta(TraceMetadata.LOSS, "mse")
         .meta(TraceMetadata.BATCH_SIZE, "20")
         .stream(Phase.ACTIVATION, 1, step -> Stats.of(0.5, 0.1).withNumel(20))
-        .model(Phase.TARGET, step -> Stats.of((lo + hi) / 2, (hi - lo) / 4).withRange(lo, hi));
+        .model(
+            Phase.TARGET,
+            step -> Stats.of((lo + hi) / 2, (hi - lo) / 4).withRange(lo, hi).withNumel(20));
   }
 
   @Test
@@ -36,6 +38,27 @@ class TargetRangeDetectorTest {
     assertThat(f.layerName()).isEqualTo("out");
     assertThat(f.severity()).isEqualTo(Severity.ERROR);
     assertThat(f.message()).contains("[25, 346]").contains("sigmoid");
+  }
+
+  /** Targets [0, 9], one per example of 20, beside a sigmoid output of this many elements. */
+  private static MemoryTrace.Builder labelsBeside(long outputElements) {
+    return MemoryTrace.scripted(60)
+        .layer("fc1", "relu")
+        .layer("out", "sigmoid")
+        .meta(TraceMetadata.LOSS, "margin_loss")
+        .meta(TraceMetadata.BATCH_SIZE, "20")
+        .stream(Phase.ACTIVATION, 1, step -> Stats.of(0.5, 0.1).withNumel(outputElements))
+        .model(Phase.TARGET, step -> Stats.of(4.5, 2.9).withRange(0, 9).withNumel(20));
+  }
+
+  @Test
+  void sigmoidOutput_targetsWithAsManyElements_isCompared_classIndicesBesideMoreOutputs_areNot() {
+    // a capsule network: class indices [0, 9], one per example, beside the 64 sigmoid pixels of the
+    // reconstruction its decoder outputs last; the range rule compares element by element
+    assertThat(findings(labelsBeside(20), ID))
+        .extracting(Finding::symptom)
+        .containsExactly(Symptom.SATURATION);
+    assertThat(findings(labelsBeside(20 * 64), ID)).isEmpty();
   }
 
   @Test
