@@ -673,16 +673,24 @@ class Snapshots(keras.callbacks.Callback):
         self.after.append(self._take())
 
 
+def softmax(z):
+    p = np.exp(z - z.max(1, keepdims=True))
+    return p / p.sum(1, keepdims=True)
+
+
 def clipped_step_reference(weights, x, y):
-    """Loss and accuracy of one batch in float64, from the weights the step started with."""
+    """Loss and accuracy of one batch in float64, from the weights the step started with, and
+    each layer's (forward, activation) tensors."""
     (k1, b1), (k2, b2), (k3, b3) = [[np.float64(a) for a in weights[n]]
                                     for n in ("hidden", "mid", "out")]
-    z = np.maximum(np.tanh(x.astype(np.float64) @ k1 + b1) @ k2 + b2, 0.0) @ k3 + b3
-    p = np.exp(z - z.max(1, keepdims=True))
-    p /= p.sum(1, keepdims=True)
+    h = x.astype(np.float64) @ k1 + b1
+    m = np.tanh(h) @ k2 + b2
+    z = np.maximum(m, 0.0) @ k3 + b3
+    p = softmax(z)
     loss = np.mean(-np.log(p[np.arange(len(y)), y]))
     loss += PENALTY * sum(np.sum(k * k) for k in (k1, k2, k3))
-    return loss, float(np.mean(np.argmax(p, 1) == y))
+    tensors = {"hidden": (h, np.tanh(h)), "mid": (m, np.maximum(m, 0.0)), "out": (z, p)}
+    return loss, float(np.mean(np.argmax(p, 1) == y)), tensors
 
 
 def test_callbackMode_ownTrainStep_weightsLossAccuracyMatchFloat64AndMetadataSaysWhatIsMissing(
@@ -696,9 +704,9 @@ def test_callbackMode_ownTrainStep_weightsLossAccuracyMatchFloat64AndMetadataSay
     path = tmp_path / "run.arrows"
 
     with pytest.warns(UserWarning, match=r"^dltrace\.keras: ClippedStep overrides train_step:"
-                      r" recording in callback mode \(weights, the gradients its optimizers"
-                      r" apply, loss, accuracy, learning rate\); its activations, output"
-                      r" gradients, inputs and targets are not recorded$") as caught:
+                      r" recording in callback mode \(layer outputs and activations, weights,"
+                      r" the gradients its optimizers apply, loss, accuracy, learning rate\);"
+                      r" its output gradients, inputs and targets are not recorded$") as caught:
         history = model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0,
                             callbacks=[Recorder(path), snapshots])
     rows, meta = read_arrow_trace(path)
@@ -710,9 +718,11 @@ def test_callbackMode_ownTrainStep_weightsLossAccuracyMatchFloat64AndMetadataSay
     for step in range(8):
         start = snapshots.before if step == 0 else snapshots.after[step - 1]
         batch = slice(16 * (step % 4), 16 * (step % 4 + 1))
-        loss, accuracy = clipped_step_reference(start, x[batch], y[batch])
+        loss, accuracy, tensors = clipped_step_reference(start, x[batch], y[batch])
         assert [(r["layer_name"], r["phase"]) for r in rows if int(r["step"]) == step] == [
-            ("model", "loss"), ("model", "accuracy"), ("hidden", "weight"), ("mid", "weight"),
+            ("model", "loss"), ("model", "accuracy"), ("hidden", "forward"),
+            ("hidden", "activation"), ("mid", "forward"), ("mid", "activation"),
+            ("out", "forward"), ("out", "activation"), ("hidden", "weight"), ("mid", "weight"),
             ("out", "weight"), ("hidden", "gradient"), ("mid", "gradient"), ("out", "gradient"),
             ("model", "learning_rate")]
         # the batch's own loss, not the epoch's running mean that Keras logs
@@ -721,6 +731,11 @@ def test_callbackMode_ownTrainStep_weightsLossAccuracyMatchFloat64AndMetadataSay
         assert find(rows, step, "model", "accuracy")["mean"] == pytest.approx(accuracy, abs=1e-12)
         assert find(rows, step, "model", "learning_rate")["mean"] == pytest.approx(0.1, rel=1e-7)
         for name in ("hidden", "mid", "out"):
+            # reduced in the model's own step: its pre-activation output and the activation
+            # (a fused tanh, a ReLU layer, a softmax op in call())
+            for phase, tensor in zip(("forward", "activation"), tensors[name]):
+                assert_stats_close(row_stats(find(rows, step, name, phase)), numpy_stats(tensor),
+                                   "%s %s %d" % (name, phase, step), rederived=True)
             kernel = snapshots.after[step][name][0]
             assert_stats_close(row_stats(find(rows, step, name, "weight")), numpy_stats(kernel),
                                "%s weight %d" % (name, step))
@@ -733,11 +748,11 @@ def test_callbackMode_ownTrainStep_weightsLossAccuracyMatchFloat64AndMetadataSay
     # what Keras logged at the epoch's end is the mean of the recorded batch losses
     epoch_losses = [find(rows, s, "model", "loss")["mean"] for s in range(4, 8)]
     assert history.history["loss"][1] == pytest.approx(np.mean(epoch_losses), rel=1e-5)
-    assert {r["phase"] for r in rows} == {"loss", "accuracy", "weight", "gradient",
-                                          "learning_rate"}
+    assert {r["phase"] for r in rows} == {"forward", "activation", "loss", "accuracy", "weight",
+                                          "gradient", "learning_rate"}
     assert meta["dltrace.record_mode"] == "callback"
-    assert meta["dltrace.record_phases"] == ("loss,accuracy,gradient,weight,learning_rate,"
-                                             "val_loss,val_accuracy")
+    assert meta["dltrace.record_phases"] == ("forward,activation,loss,accuracy,gradient,weight,"
+                                             "learning_rate,val_loss,val_accuracy")
     assert meta["dltrace.batch_size"] == "16"
     assert meta["dltrace.steps_per_epoch"] == "4"
     assert "dltrace.loss" not in meta  # compiled without a loss: its step computes its own
@@ -802,12 +817,28 @@ def test_callbackMode_nonFiniteLoss_stepAndThreeAfterRecordedWhateverEvery(tmp_p
                                numpy_stats(snapshots.after[step][name][0]),
                                "%s weight %d" % (name, step))
     assert int(find(rows, 5, "hidden", "weight")["nan_count"]) == (0 if skip else 8 * 5)
+    # the forward and activation rows on the same steps: the non-finite step itself (which
+    # every=4 skips: the step's logged loss decides, in the step), and the 3 after it
+    for phase in ("forward", "activation"):
+        assert sorted({int(r["step"]) for r in rows if r["phase"] == phase}) == weights, phase
+    # step 5 ran on the finite weights of step 4; with its update not skipped, step 6 on NaNs
+    batch = np.float64(x[8 * 5:8 * 6])
+    k, b = [np.float64(a) for a in snapshots.after[4]["hidden"]]
+    for phase, tensor in (("forward", batch @ k + b), ("activation", np.maximum(batch @ k + b, 0))):
+        assert_stats_close(row_stats(find(rows, 5, "hidden", phase)), numpy_stats(tensor),
+                           "hidden %s 5" % phase, rederived=True)
+    assert int(find(rows, 6, "hidden", "activation")["nan_count"]) == (0 if skip else 8 * 5)
+    # the gradients were applied before the step returned its loss: the 3 steps after it only
+    assert sorted({int(r["step"]) for r in rows if r["phase"] == "gradient"}) == [
+        s for s in weights if s != 5]
     assert meta["dltrace.record_every"] == "4"
     assert "dltrace.loss" not in meta and "dltrace.task" not in meta
 
 
-def test_callbackMode_ownTrainStep_learnsBitForBitAsWithoutTheRecorder(tmp_path):
-    # the step is only watched while it is traced: the compiled step is the model's own
+def test_callbackMode_ownTrainStep_learnsWhatItLearnsWithoutUpToFloat32Rounding(tmp_path):
+    # the step is the model's own; not bit for bit: with the pre-activations reduced in it,
+    # TensorFlow's graph optimizer no longer fuses a Dense's matmul, bias and activation into
+    # one kernel (as in the recorder's own step)
     x, y = data(96)
     weights = []
     for callbacks in ([], [Recorder(tmp_path / "run.arrows")]):
@@ -821,8 +852,9 @@ def test_callbackMode_ownTrainStep_learnsBitForBitAsWithoutTheRecorder(tmp_path)
                                 callbacks=callbacks).history
         weights.append(([v.numpy() for v in model.weights], history))
     for a, b in zip(weights[0][0], weights[1][0]):
-        np.testing.assert_array_equal(a, b)
-    assert weights[0][1] == weights[1][1]
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    for key, values in weights[0][1].items():
+        np.testing.assert_allclose(values, weights[1][1][key], rtol=1e-5, err_msg=key)
 
 
 def test_callbackMode_subclassedModelNeverCalled_builtFromTheFirstBatchAndWatched(tmp_path):
@@ -855,15 +887,15 @@ def test_callbackMode_forcedOnKerasOwnStep_sameRowsAsTheRecordersStepWithoutAWar
                       callbacks=[Recorder(tmp_path / (mode + ".arrows"), mode=mode)])
         traces[mode] = read_arrow_trace(tmp_path / (mode + ".arrows"))
     (step_rows, step_meta), (rows, meta) = traces["step"], traces["callback"]
-    kept = [r for r in step_rows
-            if r["phase"] in ("loss", "accuracy", "weight", "gradient", "learning_rate")]
+    kept = [r for r in step_rows if r["phase"] in ("forward", "activation", "loss", "accuracy",
+                                                   "weight", "gradient", "learning_rate")]
 
     def order(r):
         return int(r["step"]), r["layer_name"], r["phase"]
 
     rows, kept = sorted(rows, key=order), sorted(kept, key=order)
     assert [order(r) for r in rows] == [order(r) for r in kept]
-    assert any(r["phase"] == "gradient" for r in rows)
+    assert {"gradient", "forward", "activation"} <= {r["phase"] for r in rows}
     for a, b in zip(rows, kept):
         # the recorder's own step keeps a Dense's matmul and activation apart: the last bits differ
         assert_stats_close(row_stats(a), row_stats(b), "%s %s %s" % (a["step"], a["layer_name"],
@@ -1000,7 +1032,7 @@ def test_callbackMode_every_gradientsOnlyOnRecordedSteps(tmp_path):
         model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0,
                   callbacks=[Recorder(tmp_path / "run.arrows", every=3)])
     rows, _ = read_arrow_trace(tmp_path / "run.arrows")
-    for phase in ("weight", "gradient"):
+    for phase in ("weight", "gradient", "forward", "activation"):
         assert sorted({int(r["step"]) for r in rows if r["phase"] == phase}) == [0, 3, 6]
 
 
@@ -1087,6 +1119,10 @@ def test_callbackMode_ownGradientTapeLoop_recordsLossAccuracyWeightsAndTheGivenO
     assert meta["dltrace.batch_size"] == "16"
     assert meta["dltrace.steps_per_epoch"] == "3"
     assert meta["dltrace.record_mode"] == "callback"
+    # the model's train_step never ran: no forward and activation rows, and the metadata says so
+    assert meta["dltrace.record_phases"] == ("loss,accuracy,gradient,weight,learning_rate,"
+                                             "val_loss,val_accuracy")
+    assert not any(r["phase"] in ("forward", "activation") for r in rows)
     assert [l["name"] for l in json.loads(meta["dltrace.layers"])] == ["hidden", "out"]
     assert [r["mean"] for r in rows if r["phase"] == "loss"] == pytest.approx(losses, rel=1e-12)
     assert [r["mean"] for r in rows if r["phase"] == "accuracy"] == pytest.approx(accuracies)
@@ -1425,3 +1461,193 @@ def test_twoOutputs_lossDictInAnotherOrder_taskAccuracyAndValAccuracyOfTheFirstO
     assert find(rows, 0, "model", "target")["mean"] == pytest.approx(float(np.mean(y)))
     assert find(rows, 0, "model", "val_accuracy")["mean"] == pytest.approx(
         history.history["val_cls_accuracy"][0])
+
+
+# ------------------------------------------------- callback mode: forward and activation rows
+
+EPS = 1e-7
+
+
+class TinyGan(keras.Model):
+    """A GAN's step: a generator (Dense with a fused ReLU, Dense, an Activation("tanh") layer) and
+    a discriminator (Dense, a LeakyReLU layer, Dense with a fused sigmoid), each with an optimizer
+    of its own. The discriminator is called on the real batch and on the generated one in its
+    update, then on the generated one again (its weights updated) in the generator's; the
+    generator twice. With ``extra``, a layer the step calls only while the batch has 16 rows (a
+    Python condition on the static shape: a retraced step for a partial batch does not call it).
+    The latent batch is derived from the real one, so that numpy can repeat the step."""
+
+    def __init__(self, extra=False):
+        super().__init__()
+        self.extra_layer = L.Dense(3, activation="tanh", name="extra") if extra else None
+        self.g1 = L.Dense(6, activation="relu", name="g1")
+        self.g2 = L.Dense(4, name="g2")
+        self.g_tanh = L.Activation("tanh", name="g_tanh")
+        self.d1 = L.Dense(5, name="d1")
+        self.d_leaky = L.LeakyReLU(negative_slope=0.2, name="d_leaky")
+        self.d2 = L.Dense(1, activation="sigmoid", name="d2")
+        self.traces = 0
+
+    def compile(self, rate=0.05):
+        super().compile()
+        self.d_optimizer = keras.optimizers.SGD(rate)
+        self.g_optimizer = keras.optimizers.SGD(rate)
+
+    def generate(self, z):
+        return self.g_tanh(self.g2(self.g1(z)))
+
+    def discriminate(self, x):
+        return self.d2(self.d_leaky(self.d1(x)))
+
+    def call(self, z):
+        return self.discriminate(self.generate(z))
+
+    def train_step(self, data):
+        self.traces += 1
+        x = data
+        z = tf.reverse(x, axis=[1]) * 0.5
+        d_vars = self.d1.trainable_weights + self.d2.trainable_weights
+        g_vars = self.g1.trainable_weights + self.g2.trainable_weights
+        with tf.GradientTape() as tape:
+            real, fake = self.discriminate(x), self.discriminate(self.generate(z))
+            d_loss = -tf.reduce_mean(tf.math.log(real + EPS) + tf.math.log(1.0 - fake + EPS))
+        self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, d_vars), d_vars))
+        with tf.GradientTape() as tape:
+            g_loss = -tf.reduce_mean(tf.math.log(self.discriminate(self.generate(z)) + EPS))
+        self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, g_vars), g_vars))
+        logs = {"d_loss": d_loss, "g_loss": g_loss}
+        if self.extra_layer is not None and x.shape[0] == 16:
+            logs["extra"] = tf.reduce_mean(self.extra_layer(x))
+        return logs
+
+
+def gan_reference(before, after, x):
+    """Each layer's (forward, activation) of its last call in the step, in float64: the
+    generator's second call with the weights the step started with, the discriminator's third
+    with the weights its update left (the generator's update does not change them)."""
+    w = {n: [np.float64(a) for a in before[n]] for n in ("g1", "g2")}
+    w.update({n: [np.float64(a) for a in after[n]] for n in ("d1", "d2")})
+    z = x[:, ::-1].astype(np.float64) * 0.5
+    g1 = z @ w["g1"][0] + w["g1"][1]
+    g2 = np.maximum(g1, 0.0) @ w["g2"][0] + w["g2"][1]
+    d1 = np.tanh(g2) @ w["d1"][0] + w["d1"][1]
+    leaky = np.where(d1 > 0, d1, 0.2 * d1)
+    d2 = leaky @ w["d2"][0] + w["d2"][1]
+    return {"g1": (g1, np.maximum(g1, 0.0)), "g2": (g2, np.tanh(g2)), "d1": (d1, leaky),
+            "d2": (d2, 1.0 / (1.0 + np.exp(-d2)))}
+
+
+def fit_gan(path, n, batch_size, epochs, extra=False, **options):
+    keras.utils.set_random_seed(21)
+    x = np.random.default_rng(21).normal(size=(n, 4)).astype("float32")
+    model = TinyGan(extra)
+    model(x[:1])
+    model.compile()
+    names = ["g1", "g2", "d1", "d2"] + (["extra"] if extra else [])
+    snapshots = Snapshots(names)
+    with pytest.warns(UserWarning, match="TinyGan overrides train_step: recording in callback"
+                      " mode \\(layer outputs and activations,"):
+        model.fit(x, batch_size=batch_size, epochs=epochs, shuffle=False, verbose=0,
+                  callbacks=[Recorder(path, loss_key="g_loss", **options), snapshots])
+    rows, meta = read_arrow_trace(path)
+    return x, model, snapshots, rows, meta
+
+
+def test_callbackMode_ganOwnStep_forwardAndActivationOfEachLayersLastCallMatchFloat64(tmp_path):
+    path = tmp_path / "gan.arrows"
+    x, model, snapshots, rows, meta = fit_gan(path, 32, 16, 2)
+
+    layers = json.loads(meta["dltrace.layers"])
+    # numbered in the order their last calls ran; activations from a fused one, a ReLU-family
+    # layer and an Activation layer
+    assert [(l["index"], l["name"], l["activation"]) for l in layers] == [
+        (0, "g1", "relu"), (1, "g2", "tanh"), (2, "d1", "leaky_relu"), (3, "d2", "sigmoid")]
+    assert meta["dltrace.record_phases"] == ("forward,activation,loss,accuracy,gradient,weight,"
+                                             "learning_rate,val_loss,val_accuracy")
+    for step in range(4):
+        before = snapshots.before if step == 0 else snapshots.after[step - 1]
+        batch = x[16 * (step % 2):16 * (step % 2 + 1)]
+        expected = gan_reference(before, snapshots.after[step], batch)
+        assert [(r["layer_name"], r["phase"]) for r in rows
+                if int(r["step"]) == step and r["phase"] in ("forward", "activation")] == [
+            (name, phase) for name in ("g1", "g2", "d1", "d2")
+            for phase in ("forward", "activation")]
+        for name, tensors in expected.items():
+            for phase, tensor in zip(("forward", "activation"), tensors):
+                assert_stats_close(row_stats(find(rows, step, name, phase)), numpy_stats(tensor),
+                                   "%s %s %d" % (name, phase, step), rederived=True)
+    # the rows of the discriminator's last call (its weights updated, on the generated batch),
+    # not of its first (the real batch): they differ
+    real_d1 = batch @ np.float64(snapshots.after[2]["d1"][0]) + snapshots.after[2]["d1"][1]
+    assert abs(find(rows, 3, "d1", "forward")["mean"] - real_d1.mean()) > 1e-3
+    # both optimizers' gradients are there too
+    assert sorted({r["layer_name"] for r in rows if r["phase"] == "gradient"}) == [
+        "d1", "d2", "g1", "g2"]
+    assert not any(r["phase"] in ("backward", "input", "target") for r in rows)
+
+
+def test_callbackMode_stepTracedAgain_rowsOfEveryTraceAndNoneOfALayerItDoesNotCall(tmp_path):
+    # Two fits into one trace, batches of 16 then of 8 (static shapes): the step is traced
+    # anew for the second, which does not call the extra layer (nor does the model's call: the
+    # step builds it)
+    keras.utils.set_random_seed(22)
+    x = np.random.default_rng(22).normal(size=(32, 4)).astype("float32")
+    model = TinyGan(extra=True)
+    model(x[:1])
+    assert not model.extra_layer.built
+    model.compile()
+    path = tmp_path / "gan.arrows"
+    recorder = Recorder(path, loss_key="g_loss", close_at_train_end=False)
+    fits = []
+    for size, n in ((16, 32), (8, 24)):
+        snapshots = Snapshots(["g1", "g2", "d1", "d2", "extra"])
+        dataset = tf.data.Dataset.from_tensor_slices(x[:n]).batch(size, drop_remainder=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.fit(dataset, epochs=1, verbose=0, callbacks=[recorder, snapshots])
+        fits.append((size, snapshots))
+    recorder.close()
+    rows, meta = read_arrow_trace(path)
+    # traced three times: the first fit's step twice (TensorFlow traces it again when its first
+    # trace made variables: the optimizers' and the extra layer's, which only the step builds,
+    # so that the recorder knows the layers only at the second), the second fit's once
+    assert model.traces == 3
+    step = 0
+    for size, snapshots in fits:
+        for batch_index in range(len(snapshots.after)):
+            batch = x[size * batch_index:size * (batch_index + 1)]
+            before = snapshots.before if batch_index == 0 else snapshots.after[batch_index - 1]
+            rows_of = {(r["layer_name"], r["phase"]): r for r in rows if int(r["step"]) == step
+                       and r["phase"] in ("forward", "activation")}
+            for name, tensors in gan_reference(before, snapshots.after[batch_index],
+                                               batch).items():
+                for phase, tensor in zip(("forward", "activation"), tensors):
+                    row = rows_of[(name, phase)]
+                    assert int(row["numel"]) == tensor.size
+                    assert_stats_close(row_stats(row), numpy_stats(tensor),
+                                       "%s %s %d" % (name, phase, step), rederived=True)
+            # a layer the step did not call has no row that step
+            if size == 16:
+                k, b = [np.float64(a) for a in snapshots.after[batch_index]["extra"]]
+                assert_stats_close(row_stats(rows_of[("extra", "activation")]),
+                                   numpy_stats(np.tanh(batch @ k + b)), "extra %d" % step,
+                                   rederived=True)
+            else:
+                assert ("extra", "forward") not in rows_of
+                assert ("extra", "activation") not in rows_of
+            step += 1
+    assert step == 5
+    # the weights of the extra layer are in every step all the same
+    assert [int(r["step"]) for r in rows if r["layer_name"] == "extra"
+            and r["phase"] == "weight"] == list(range(5))
+
+
+def test_callbackMode_every_forwardAndActivationOnlyOnRecordedSteps(tmp_path):
+    _, _, _, rows, _ = fit_gan(tmp_path / "gan.arrows", 64, 16, 2, every=3)
+    for phase in ("forward", "activation", "weight", "gradient"):
+        assert sorted({int(r["step"]) for r in rows if r["phase"] == phase}) == [0, 3, 6], phase
+    _, _, _, rows, meta = fit_gan(tmp_path / "gan2.arrows", 32, 16, 1,
+                                  phases=["loss", "activation", "weight"], layers=["d*"])
+    assert {(r["layer_name"], r["phase"]) for r in rows if r["layer_name"] != "model"} == {
+        (name, phase) for name in ("d1", "d2") for phase in ("activation", "weight")}
+    assert meta["dltrace.record_phases"] == "activation,loss,weight"

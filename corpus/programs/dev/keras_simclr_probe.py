@@ -20,7 +20,8 @@ The encoder (``Sequential``, ``encoder``): ``Conv2D(32, 3, relu)`` (``enc_conv1`
 uses ``Adam(--lr)``; the probe ``Adam(1e-2)`` with ``sparse_categorical_crossentropy``.
 
 Recorded (``--out``): the pre-training ``fit``. The model overrides ``train_step``, so the
-recorder runs in callback mode (weights, the logged ``c_loss``, learning rate; recorders/README.md);
+recorder runs in callback mode (weights, applied gradients, the layers' forward and activation
+rows, the logged ``c_loss``, learning rate; recorders/README.md);
 the probe's ``fit`` is not recorded. The result line's ``loss`` is the contrastive loss and its
 ``val_accuracy`` the probe's validation accuracy. The mistakes of the families in CASES are
 selected with ``--bug`` or show in a setting (``--lr``, ``--temperature``).

@@ -29,8 +29,8 @@ the program reports the validation reconstruction error (the MSE over the traini
 ``exp(-sum p log p)`` of the code frequencies and the number of codes used.
 
 Recorded (``--out``): the ``fit``. The trainer overrides ``train_step``, so the recorder runs in
-callback mode (weights of the seven layers, the logged ``loss``, the learning rate, the
-validation loss; recorders/README.md). The mistakes of the families in CASES are selected with
+callback mode (weights of the seven layers, their applied gradients, forward and activation
+rows, the logged ``loss``, the learning rate, the validation loss; recorders/README.md). The mistakes of the families in CASES are selected with
 ``--bug`` or show in a setting (``--lr``).
 """
 

@@ -32,7 +32,9 @@ runs in callback mode: the weights of the eight layers (generator ``g_dense`` 0 
 critic ``c_conv1`` 5 to ``c_out`` 7, in the order the step runs them), the critic's logged
 ``d_loss`` as the loss (``loss_key="d_loss"``) declared ``objective="adversarial"`` (a GAN
 player's loss: the analyzer does not judge it by its trend), the epoch's ``val_accuracy`` (the
-coverage); no learning rate (two optimizers), activations, gradients, inputs or accuracy. The
+coverage), the gradients the two optimizers apply and the layers' forward and activation rows
+(of each layer's last call in the step: the critic's on the generated images of the generator's
+update); no learning rate (two optimizers), inputs or accuracy. The
 result line's ``loss`` is the mean ``d_loss`` of the first and last epochs, ``g_loss`` the last
 epoch's, ``val_accuracy`` the coverage, with ``fd``, ``fd_real`` and ``recognised``. The
 mistakes of the families in CASES are selected with ``--bug`` or show in a setting (``--lr``).

@@ -10,14 +10,28 @@ kernels' gradients and the kernels after the update. The reductions are stored i
 and fetched once per recorded step; on the steps that ``every`` skips, a ``tf.cond`` skips
 them, unless the step's loss is not finite.
 
-A model that overrides ``train_step`` keeps its own step (callback mode): the callback only
-watches it being traced, to number the layers in the order they run and to name their
-activations, and at the end of each recorded batch reduces the layers' kernels (the same
-reductions, in one compiled function) and reads the loss, the accuracy and the learning rate
-from the logs, the metrics and the optimizer. The kernels' gradients are reduced where the step
-hands them to an optimizer (each optimizer of the model has its ``apply`` wrapped while ``fit``
-runs; a GAN's two included): the last gradient a step applies to a layer is its row.
-Activations, output gradients, inputs and targets are not recorded, and the metadata says so.
+A model that overrides ``train_step`` keeps its own step (callback mode). The callback wraps
+it, and while it is traced (at every trace: the first, the one TensorFlow makes again after a
+first trace that made variables, one for another input shape or another ``fit``) watches the
+layers' calls: at the first trace to number the layers in the order they run and to name their
+activations; at every trace to add to the step's graph, after the model's own computation, the
+reductions of each trace layer's pre-activation output and activation output (``forward`` and
+``activation`` rows, split as the recorder's own step splits them: a fused activation, an
+activation layer, an activation op between two layers or on the model's output), stored in a
+variable and fetched at the batch end. A layer called several times in one step (a GAN's
+discriminator on the real and on the generated batch, a shared encoder) gives the tensors of
+its last call in the step, as the PyTorch recorder does; a layer the step does not call (or
+calls only inside a ``tf.cond`` or loop body of its own) gives no row that step. A ``tf.cond``
+skips the reductions on the steps that ``every`` skips, unless a loss the step returns (the
+logged ``loss_key``, else any scalar whose name contains ``loss``) is not finite. At the end of
+each recorded batch it reduces the layers' kernels (the same reductions, in one compiled
+function) and reads the loss, the accuracy and the learning rate from the logs, the metrics
+and the optimizer. The kernels' gradients are reduced where the step hands them to an
+optimizer (each optimizer of the model has its ``apply`` wrapped while ``fit`` runs; a GAN's
+two included): the last gradient a step applies to a layer is its row. Output gradients,
+inputs and targets are not recorded, and the metadata says so. The reductions added to the
+step change what the model learns by float32 rounding only (TensorFlow no longer fuses a
+Dense's matmul, bias and activation), as in the recorder's own step.
 """
 
 import json
@@ -54,9 +68,10 @@ _NO_FUSED = (keras.layers.RNN, keras.layers.Wrapper)
 
 MODES = ("auto", "step", "callback")
 
-# What callback mode can record: the weights and the scalars of the logs and the optimizer.
-CALLBACK_PHASES = ("loss", "accuracy", "weight", "gradient", "learning_rate", "val_loss",
-                   "val_accuracy")
+# What callback mode can record: the layers' outputs and activations (reduced in the model's
+# step), the weights, the gradients applied, and the scalars of the logs and the optimizer.
+CALLBACK_PHASES = ("forward", "activation", "loss", "accuracy", "weight", "gradient",
+                   "learning_rate", "val_loss", "val_accuracy")
 
 # The logged names of an accuracy, in the order they are looked for.
 ACCURACY_KEYS = ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy",
@@ -551,15 +566,22 @@ class _Capture:
     and activation tensors in execution order.
 
     Without a tape (callback mode) it only watches: the wrappers return what the wrapped
-    calls return and add no op to the graph; with ``model``, the model's own output is kept
-    too (``model_output``), for :func:`_output_activation`."""
+    calls return and add no op to the graph (the recorder reduces the tensors kept after the
+    step); with ``model``, the model's own output is kept too (``model_output``, and the last
+    one, ``last_output``), for :func:`_output_activation`.
 
-    def __init__(self, tape, trace_layers, activation_layers, model=None):
+    A layer called several times keeps the tensors of its last call (forward and activation
+    alike, with ``last_call``: an activation applied by ops between layers too, which otherwise
+    stays the first call's)."""
+
+    def __init__(self, tape, trace_layers, activation_layers, model=None, last_call=False):
         self.tape = tape
         self.trace_layers = trace_layers
         self.activation_layers = activation_layers
         self.model = model
+        self.last_call = last_call
         self.model_output = None  # the first output of the model's call, when watched
+        self.last_output = None   # the last one
         self.order = []           # trace layers in the order their call ended
         self.forward = {}         # id(layer) -> tensor
         self.activation = {}      # id(layer) -> tensor
@@ -608,6 +630,7 @@ class _Capture:
             out = call(*args, **kwargs)
             if self.model_output is None:
                 self.model_output = out
+            self.last_output = out
             return out
         return wrapped
 
@@ -630,7 +653,8 @@ class _Capture:
         for key in region.hits:
             tl = self._by_key[key]
             if (tl.fused or tl.declared != "linear" or key in self.activation_name
-                    or key in self.functional):
+                    or (key in self.functional
+                        and (not self.last_call or key in self.activation))):
                 continue
             found = region.activation(key)
             if found is None:
@@ -639,7 +663,7 @@ class _Capture:
             if name is None:
                 self.unknown.add(key)
                 continue
-            self.functional[key] = name
+            self.functional.setdefault(key, name)
             self.unknown.discard(key)
             if tensor is not None and key not in self.activation:
                 self.activation[key] = tensor
@@ -655,6 +679,9 @@ class _Capture:
                 self._between(args, kwargs)
             except Exception:  # noqa: BLE001 - an op the walk cannot read: nothing is named
                 pass
+            if self.last_call and not tl.fused and id(tl.layer) in self.forward:
+                # called again: its activation is this call's, found after it
+                self.activation.pop(id(tl.layer), None)
             out = call(*args, **kwargs)
             if not tf.executing_eagerly():
                 self._source(id(tl.layer), out)
@@ -723,10 +750,12 @@ class Recorder(keras.callbacks.Callback):
     ``mode``: ``"auto"`` (default) records every phase with the recorder's own train step,
     unless the model overrides ``train_step``: then, with a warning, in callback mode;
     ``"step"`` always uses the recorder's step (a model that overrides ``train_step`` is an
-    error); ``"callback"`` keeps the model's own step and records only what a callback can
+    error); ``"callback"`` keeps the model's own step and records the layers' outputs and
+    activations (reduced in that step, of each layer's last call in it), what a callback can
     read at the end of a batch, and the gradients the step hands to its optimizers: the
     kernels of every layer and their gradients, the loss and accuracy the step logs and the
-    optimizer's learning rate (``CALLBACK_PHASES``). ``loss_key`` names the
+    optimizer's learning rate (``CALLBACK_PHASES``); not the output gradients, the inputs and
+    the targets. ``loss_key`` names the
     logged value that is the loss in callback mode (``"loss"``; e.g. ``"g_loss"`` for a GAN).
 
     The end of ``fit`` closes the trace. ``close_at_train_end=False`` keeps it open so that
@@ -819,9 +848,10 @@ class Recorder(keras.callbacks.Callback):
                                " steps_per_execution=1 (it is %s)" % model.steps_per_execution)
         if self.callback_mode and self.mode == "auto":
             warnings.warn("dltrace.keras: %s overrides train_step: recording in callback mode"
-                          " (weights, the gradients its optimizers apply, loss, accuracy,"
-                          " learning rate); its activations, output gradients, inputs and"
-                          " targets are not recorded" % type(model).__name__,
+                          " (layer outputs and activations, weights, the gradients its"
+                          " optimizers apply, loss, accuracy, learning rate); its output"
+                          " gradients, inputs and targets are not recorded"
+                          % type(model).__name__,
                           stacklevel=_user_stacklevel())
         if self._trace_layers is None and _built(model):
             self._find_layers()
@@ -1003,8 +1033,9 @@ class Recorder(keras.callbacks.Callback):
     # ------------------------------------------------------------------ callback mode
 
     def _begin_callback_mode(self):
-        """Keeps the model's own train step, wrapped only to watch its first trace (which
-        adds no op to it but one that keeps the batch size)."""
+        """Keeps the model's own train step, wrapped to watch its traces (which adds to it one
+        op that keeps the batch size, and the forward and activation reductions after the
+        model's own computation)."""
         model = self.model
         self._steps_per_epoch = (self.params or {}).get("steps")
         self._logged = [_Logged(self.loss_key)]
@@ -1013,20 +1044,37 @@ class Recorder(keras.callbacks.Callback):
         self._weight_stats = None
         self._warned_no_loss = False
         self._step_optimizer = None  # found at the first batch end
+        # a trace of the model's step was watched (not in a loop of one's own, which calls
+        # the hooks without fit): forward and activation rows
+        self._watched = getattr(self, "_watched", False)
         with tf.init_scope():
             self._batch_var = tf.Variable(0, dtype=tf.int64, trainable=False,
                                           name="dltrace_batch_size")
         own = model.train_step
         self._saved = {"train_step": model.__dict__.get("train_step"), "optimizers": []}
         with tf.init_scope():
-            self._grad_flag = tf.Variable(True, trainable=False,
-                                          name="dltrace_record_gradients")
+            # on the recorded steps: the gradients and the forward and activation rows
+            self._grad_flag = tf.Variable(True, trainable=False, name="dltrace_record")
         self._grad_flag_value = True
         self._grad_layers = None   # the layers of the gradient rows, at the first apply
         self._grad_index = None    # id of a kernel -> (position, its place in the layer)
         self._grad_stats = None    # [layers, RAW_WIDTH] of the last gradient applied
         self._grad_seen = None     # [layers]: 1 where this step applied a gradient
+        self._act_layers = None    # the layers of the forward and activation rows
+        self._act_stats = None     # [2 x layers, RAW_WIDTH]: forward, activation of each
+        self._act_seen = None      # [2 x layers]: 1 where this step wrote the row
+        with tf.init_scope():
+            # sized once the layers are known (_gradient_buffers, _activation_buffers)
+            for name in ("grad", "act"):
+                setattr(self, "_%s_stats" % name, tf.Variable(
+                    tf.zeros([0, RAW_WIDTH], _F64), trainable=False,
+                    shape=tf.TensorShape([None, RAW_WIDTH]), name="dltrace_%s_stats" % name))
+                setattr(self, "_%s_seen" % name, tf.Variable(
+                    tf.zeros([0], tf.int32), trainable=False, shape=tf.TensorShape([None]),
+                    name="dltrace_%s_seen" % name))
+        self._activation_buffers()
         if self.selection.wants("gradient"):
+            self._gradient_buffers()
             for optimizer in self._model_optimizers():
                 self._watch_optimizer(optimizer)
 
@@ -1037,7 +1085,10 @@ class Recorder(keras.callbacks.Callback):
         model.make_train_function(force=True)
 
     def _watched_step(self, own, data):
-        """The model's own step; at the first trace, with the layers' calls watched."""
+        """The model's own step, its layers' calls watched at every trace (the first, a retrace
+        for a last partial batch, any other): at the first, to number the layers in the order
+        they run and name their activations; at each, to reduce the forward and activation
+        tensors of each layer's last call in the step (:meth:`_note_activations`)."""
         from keras.src import tree
         from keras.src.trainers.data_adapters import data_adapter_utils
 
@@ -1046,8 +1097,6 @@ class Recorder(keras.callbacks.Callback):
         inputs = [t for t in tree.flatten(x) if t is not None] if x is not None else []
         if inputs:
             self._batch_var.assign(tf.cast(tf.shape(inputs[0])[0], tf.int64))
-        if self.layers is not None:
-            return own(data)
         if self._trace_layers is None and inputs:
             try:
                 self._build_from(x)
@@ -1058,21 +1107,113 @@ class Recorder(keras.callbacks.Callback):
         if self._trace_layers is None:
             # the layers are found after the first batch, in the model's order
             return own(data)
-        capture = _Capture(None, self._trace_layers, self._activation_layers, self.model)
+        self._watched = True
+        capture = _Capture(None, self._trace_layers, self._activation_layers, self.model,
+                           last_call=True)
         capture.install()
         try:
             result = own(data)
             self._note_added_losses()
         finally:
             capture.uninstall()
-        if capture.model_output is not None:
-            _output_activation(capture, capture.model_output)
-            outputs = tf.nest.flatten(capture.model_output)
-            if len(outputs) == 1 and getattr(outputs[0].shape, "rank", None):
-                self._output_units = outputs[0].shape[-1]
-        if capture.order:
-            self._freeze(capture)
+        for output in (capture.model_output, capture.last_output):
+            if output is not None:
+                _output_activation(capture, output)
+        if self.layers is None:
+            if capture.model_output is not None:
+                outputs = tf.nest.flatten(capture.model_output)
+                if len(outputs) == 1 and getattr(outputs[0].shape, "rank", None):
+                    self._output_units = outputs[0].shape[-1]
+            if capture.order:
+                self._freeze(capture)
+        self._note_activations(capture, result)
         return result
+
+    def _activation_buffers(self):
+        """Sizes the variables the step reduces the forward and activation rows into (as
+        :meth:`_gradient_buffers`): two rows per selected trace layer (forward, activation) and
+        which of them this step wrote."""
+        if self._act_layers is not None or self._trace_layers is None:
+            return
+        if not (self.selection.wants("forward") or self.selection.wants("activation")):
+            self._act_layers = []
+            return
+        self._act_layers = [tl for tl in self._trace_layers if tl.selected]
+        with tf.init_scope():
+            self._act_stats.assign(tf.zeros([2 * len(self._act_layers), RAW_WIDTH], _F64))
+            self._act_seen.assign(tf.zeros([2 * len(self._act_layers)], tf.int32))
+
+    def _logged_nonfinite(self, result):
+        """In the step: True when a loss it returns is not finite (the logged ``loss_key``,
+        else every scalar whose name contains ``loss``, as the batch end's rule reads them), or
+        None when it returns none."""
+        if not isinstance(result, dict):
+            return None
+        if self.loss_key in result:
+            values = [result[self.loss_key]]
+        else:
+            values = [v for k, v in result.items() if "loss" in str(k)]
+        finite = []
+        for value in values:
+            try:
+                t = tf.convert_to_tensor(value)
+            except (TypeError, ValueError):
+                continue
+            if t.dtype.is_floating and t.shape.rank == 0:
+                finite.append(tf.math.is_finite(t))
+        if not finite:
+            return None
+        return tf.logical_not(tf.reduce_all(tf.stack(finite)))
+
+    def _note_activations(self, capture, result):
+        """At each trace of the model's own step, after it: reduces each selected layer's
+        forward (pre-activation) and activation tensors of its last call in the step, split as
+        the recorder's own step splits them, into the activation buffer, on the recorded steps
+        and on a step whose logged loss is not finite. A layer the step did not call, or called
+        only inside a ``tf.cond`` or loop body of its own (tensors of another graph), gets no
+        row."""
+        self._activation_buffers()
+        if not self._act_layers:
+            return
+        eager = tf.executing_eagerly()
+        graph = None if eager else tf.compat.v1.get_default_graph()
+
+        def usable(t):
+            if not isinstance(t, tf.Tensor):
+                return False
+            return eager or getattr(t, "graph", None) is graph
+
+        tensors, at = [], []
+        sel = self.selection
+        for position, tl in enumerate(self._act_layers):
+            key = id(tl.layer)
+            forward = capture.forward.get(key)
+            if forward is None:
+                continue
+            activation = capture.activation.get(key, forward)
+            for offset, phase, tensor in ((0, "forward", forward),
+                                          (1, "activation", activation)):
+                if sel.wants(phase) and usable(tensor):
+                    tensors.append(tensor)
+                    at.append(2 * position + offset)
+        size = 2 * len(self._act_layers)
+        if not tensors:
+            self._act_seen.assign(tf.zeros([size], tf.int32))
+            return
+        record = tf.convert_to_tensor(self._grad_flag)
+        nonfinite = self._logged_nonfinite(result)
+        if nonfinite is not None:
+            record = tf.logical_or(record, nonfinite)
+        written = np.zeros([size], np.int32)
+        written[at] = 1
+
+        def do_record():
+            rows = tf.stack([reduce(t) for t in tensors])
+            self._act_stats.scatter_nd_update(tf.constant([[i] for i in at], tf.int32), rows)
+            return tf.constant(written)
+
+        self._act_seen.assign(tf.cond(record, do_record,
+                                      lambda: tf.zeros([size], tf.int32)))
 
     def _held_optimizers(self):
         """The model's optimizer and every optimizer the model holds as an attribute (a GAN's
@@ -1114,23 +1255,29 @@ class Recorder(keras.callbacks.Callback):
         object.__setattr__(optimizer, "apply", apply)
         self._saved["optimizers"].append(optimizer)
 
+    def _gradient_buffers(self):
+        """Sizes the variables the optimizers' wrappers reduce the gradients into (made empty at
+        the start of ``fit``: TensorFlow refuses a variable made while it traces the step anew
+        for the variables its first trace made, and a model whose step builds a layer is only
+        known then): once the layers are known, from the trace if need be (an assignment
+        lifted out of it, run at once)."""
+        if self._grad_index is not None or self._trace_layers is None:
+            return
+        self._grad_layers = [tl for tl in self._trace_layers if tl.selected and tl.kernels]
+        self._grad_index = {}
+        for position, tl in enumerate(self._grad_layers):
+            for place, kernel in enumerate(tl.kernels):
+                self._grad_index[id(kernel)] = (position, place)
+        with tf.init_scope():
+            self._grad_stats.assign(tf.zeros([len(self._grad_layers), RAW_WIDTH], _F64))
+            self._grad_seen.assign(tf.zeros([len(self._grad_layers)], tf.int32))
+
     def _note_gradients(self, grads, variables):
         """In the model's step (its graph): reduces the gradients of the selected layers whose
         every kernel has one here, into the gradient buffer, on the steps that are recorded."""
         if self._trace_layers is None:
             return
-        if self._grad_index is None:
-            self._grad_layers = [tl for tl in self._trace_layers if tl.selected and tl.kernels]
-            self._grad_index = {}
-            for position, tl in enumerate(self._grad_layers):
-                for place, kernel in enumerate(tl.kernels):
-                    self._grad_index[id(kernel)] = (position, place)
-            with tf.init_scope():
-                self._grad_stats = tf.Variable(
-                    tf.zeros([len(self._grad_layers), RAW_WIDTH], _F64), trainable=False,
-                    name="dltrace_gradient_stats")
-                self._grad_seen = tf.Variable(tf.zeros([len(self._grad_layers)], tf.int32),
-                                              trainable=False, name="dltrace_gradient_seen")
+        self._gradient_buffers()
         given = {}
         for grad, variable in zip(grads, variables):
             where = self._grad_index.get(id(variable))
@@ -1269,6 +1416,16 @@ class Recorder(keras.callbacks.Callback):
             if accuracy is not None and sel.wants("accuracy"):
                 keys.append((-1, MODEL, None, "accuracy"))
                 raw.append(scalar_raw(accuracy))
+        if self._act_layers:
+            seen = self._act_seen.numpy()
+            if seen.any():
+                stats = self._act_stats.numpy()
+                for position, tl in sorted(enumerate(self._act_layers),
+                                           key=lambda p: p[1].index):
+                    for offset, phase in ((0, "forward"), (1, "activation")):
+                        if seen[2 * position + offset] and tl.index >= 0:
+                            keys.append(tl.key(phase))
+                            raw.append(stats[2 * position + offset])
         if self._weight_stats is not None and (sel.sampled(step) or step <= self._force_until):
             stats = self._weight_stats().numpy()
             for tl, row in zip(self._weight_layers, stats):
@@ -1609,5 +1766,6 @@ class Recorder(keras.callbacks.Callback):
         if self.callback_mode:
             meta["dltrace.record_mode"] = "callback"
             meta["dltrace.record_phases"] = ",".join(
-                p for p in PHASES if p in CALLBACK_PHASES and self.selection.wants(p))
+                p for p in PHASES if p in CALLBACK_PHASES and self.selection.wants(p)
+                and (self._watched or p not in ("forward", "activation")))
         return meta
