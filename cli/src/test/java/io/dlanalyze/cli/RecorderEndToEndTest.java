@@ -195,8 +195,9 @@ class RecorderEndToEndTest {
     assertThat(healthyRun.output())
         .containsOnlyOnce(
             "UserWarning: dltrace.keras: OwnStep overrides train_step: recording in callback mode"
-                + " (weights, the gradients its optimizers apply, loss, accuracy, learning rate);"
-                + " its activations, output gradients, inputs and targets are not recorded");
+                + " (layer outputs and activations, weights, the gradients its optimizers apply,"
+                + " loss, accuracy, learning rate); its output gradients, inputs and targets are"
+                + " not recorded");
 
     Run run = cli("analyze", healthy.toString(), "--format", "json");
 
@@ -205,20 +206,21 @@ class RecorderEndToEndTest {
     assertThat(run.json().get("verdict_reason").asText())
         .isEqualTo(
             "No finding of severity warning or more in 80 steps, judged on the recorded phases"
-                + " only (the recorder left out forward, activation, backward, input, target; see"
-                + " the warnings).");
+                + " only (the recorder left out backward, input, target; see the warnings).");
     assertThat(run.json().at("/trace/metadata/dltrace.record_mode").asText()).isEqualTo("callback");
     List<String> phases = new ArrayList<>();
     run.json().at("/trace/phases").forEach(p -> phases.add(p.asText()));
-    assertThat(phases).containsExactly("loss", "accuracy", "gradient", "weight", "learning_rate");
+    assertThat(phases)
+        .containsExactly(
+            "forward", "activation", "loss", "accuracy", "gradient", "weight", "learning_rate");
     assertThat(run.json().at("/trace/warnings/0").asText())
         .startsWith(
-            "not recorded: forward, activation, backward, input and target rows (the recorder"
-                + " recorded only loss, accuracy, gradient, weight, learning_rate, val_loss,"
+            "not recorded: backward, input and target rows (the recorder recorded only forward,"
+                + " activation, loss, accuracy, gradient, weight, learning_rate, val_loss,"
                 + " val_accuracy: dltrace.record_phases; dltrace.record_mode callback:")
         .endsWith(
-            "dying-relu, saturation, input-range and target-range did not run, and the verdict"
-                + " says nothing about what they check");
+            "input-range and target-range did not run, and the verdict says nothing about what"
+                + " they check");
     try (TraceReader reader = TraceReaders.open(healthy, ReadOptions.all())) {
       assertThat(reader.metadata().layers())
           .extracting(l -> l.name() + " " + l.activation())
@@ -232,7 +234,7 @@ class RecorderEndToEndTest {
     JsonNode error = finding(buggy.json(), "numerical_error");
     assertThat(error.get("first_step").asLong()).isEqualTo(3);
     assertThat(buggy.json().at("/root_cause/suggested_fix").asText()).contains("log(0)");
-    assertThat(buggy.json().at("/trace/warnings/0").asText()).startsWith("not recorded: forward,");
+    assertThat(buggy.json().at("/trace/warnings/0").asText()).startsWith("not recorded: backward,");
     // every=4 records the weights of steps 0 and 4; the non-finite loss of step 3 records them too
     List<Long> weightSteps = new ArrayList<>();
     try (TraceReader reader = TraceReaders.open(nan, ReadOptions.all())) {
