@@ -241,6 +241,20 @@ def test_options_badValues_raiseNamingThem(tmp_path):
         model.fit(x, y, verbose=0, callbacks=[Recorder(tmp_path / "r.arrows", layers=["conv*"])])
 
 
+def test_metadata_aStringLoss_takesProbabilities_andSaysSo(tmp_path):
+    # Keras' string losses take probabilities; a trace without the key would leave the analyzer
+    # to judge a linear output under it from the run's outcome only
+    keras.utils.set_random_seed(5)
+    model = mlp()
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    x, y = data(32)
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0,
+              callbacks=[Recorder(tmp_path / "run.arrows")])
+    _, meta = read_arrow_trace(tmp_path / "run.arrows")
+    assert meta["dltrace.loss"] == "sparse_categorical_crossentropy"
+    assert meta["dltrace.loss_from_logits"] == "false"
+
+
 def test_metadata_lossLogitsOptimizerFansRegularizerAndFrozenNormalization(tmp_path):
     keras.utils.set_random_seed(5)
     model = keras.Sequential([

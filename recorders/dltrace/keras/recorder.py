@@ -1738,7 +1738,9 @@ class Recorder(keras.callbacks.Callback):
         if loss is not None:
             meta["dltrace.loss"] = loss
         loss_object = self._loss_object()
-        if loss_object is not None and not isinstance(loss_object, str):
+        if loss_object is not None:
+            # a string loss is Keras' function of that name, which takes probabilities: written
+            # out, since a trace without the key leaves the analyzer to judge from the run
             meta["dltrace.loss_from_logits"] = "true" if self._from_logits() else "false"
         if optimizer is not None:
             inner = getattr(optimizer, "inner_optimizer", None) or optimizer
