@@ -225,7 +225,7 @@ def main():
 
     recorders = common.recording.keras_callbacks(
         args.out, mode="callback", optimizer=critic_optimizer, batch_size=args.batch_size,
-        task="regression", loss_name="mean_squared_error")
+        task="regression", loss_name="mean_squared_error", objective="temporal_difference")
     callbacks = keras.callbacks.CallbackList(recorders, model=critic_model,
                                              epochs=args.episodes, steps=args.episode_len,
                                              verbose=0)

@@ -151,7 +151,7 @@ def main():
     rec = common.recording.torch_recorder(
         policy_net, args.out, optimizer=optimizer, task="regression",
         loss_name="SmoothL1Loss", steps_per_epoch=STEPS_PER_EPOCH,
-        batch_size=args.batch_size)
+        batch_size=args.batch_size, objective="temporal_difference")
 
     steps_done = 0
 

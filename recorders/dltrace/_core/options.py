@@ -9,9 +9,12 @@ from .schema import LAYER_PHASES, MODEL_PHASES, PHASES
 # default, not written) when the loss falls as the model learns; ``adversarial`` for one
 # player's loss in a two-player game (a GAN's generator or discriminator), which stays level
 # or rises while both improve; ``policy_gradient`` for a surrogate such as REINFORCE's
-# ``-log pi(a|s) * advantage``, whose value and sign say nothing of progress. The analyzer
-# does not judge the trend of a loss that is not minimized.
-OBJECTIVES = ("minimize", "adversarial", "policy_gradient")
+# ``-log pi(a|s) * advantage``, whose value and sign say nothing of progress;
+# ``temporal_difference`` for a value function's bootstrapped error (a DQN's, an actor-critic's
+# critic), whose targets are the network's own estimates: it grows as the values learn the
+# returns, so it can rise while the agent improves. The analyzer does not judge the trend of a
+# loss that is not minimized.
+OBJECTIVES = ("minimize", "adversarial", "policy_gradient", "temporal_difference")
 
 
 def objective_metadata(objective):
