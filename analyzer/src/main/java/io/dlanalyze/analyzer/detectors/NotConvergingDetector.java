@@ -58,9 +58,10 @@ import org.jspecify.annotations.Nullable;
  * task's labels, whose mean moves with each batch's share of positives: reading a one-hot row as a
  * binary label would set chance at its "majority" share, 1 - 1/K. Without any of these the run is
  * not judged, and so are targets in [0, 1] that are not all 0 or 1 (their variance is not mean x (1
- * - mean): pixels, soft targets). Under a class- or sample-weighted loss ({@code
- * dltrace.loss_weighted}) chance is 1/K also for 0/1 targets (0.5): the weights ask for balanced
- * predictions, not for the majority class.
+ * - mean): pixels, soft targets) and 0/1 targets of several labels per example that are not one-hot
+ * (a multi-label task, by the targets' element count over {@code dltrace.batch_size}). Under a
+ * class- or sample-weighted loss ({@code dltrace.loss_weighted}) chance is 1/K also for 0/1 targets
+ * (0.5): the weights ask for balanced predictions, not for the majority class.
  */
 @DetectorSpec(
     id = DetectorIds.NOT_CONVERGING,
@@ -74,7 +75,7 @@ import org.jspecify.annotations.Nullable;
         "AUTOTRAINER not-converge, max accuracy < Theta, relative to chance"
             + " (docs/references.md#autotrainer)",
     thresholds = {"min-epochs", "chance-margin"},
-    columns = {Column.MEAN, Column.STD, Column.MIN, Column.MAX})
+    columns = {Column.MEAN, Column.STD, Column.MIN, Column.MAX, Column.NUMEL})
 public final class NotConvergingDetector implements Detector {
 
   private LossHistory history;
@@ -95,6 +96,11 @@ public final class NotConvergingDetector implements Detector {
    * of values that are all 0 or 1: targets in [0, 1] that are not labels (pixels, soft targets).
    */
   private boolean targetsZeroOne = true;
+
+  /** The targets' element count per example at the first step that records it, or 0. */
+  private long targetsPerExample;
+
+  private int batchSize;
 
   private double targetMeanHigh = Double.NEGATIVE_INFINITY;
 
@@ -133,6 +139,7 @@ public final class NotConvergingDetector implements Detector {
     history = context.lossHistory();
     minEpochs = context.options().getInt(Thresholds.MIN_EPOCHS);
     margin = context.options().get(Thresholds.CHANCE_MARGIN);
+    batchSize = context.metadata().batchSize().orElse(0);
   }
 
   @Override
@@ -155,6 +162,10 @@ public final class NotConvergingDetector implements Detector {
         double loss = step.mean(-1, Phase.LOSS);
         firstLossOverRootBound = loss / Math.sqrt(loss / elementwiseExcess);
       }
+    }
+    if (targetsPerExample == 0 && batchSize > 0 && step.present(-1, Phase.TARGET, Column.NUMEL)) {
+      long numel = step.count(-1, Phase.TARGET, Column.NUMEL);
+      targetsPerExample = numel > 0 && numel % batchSize == 0 ? numel / batchSize : -1;
     }
     if (step.present(-1, Phase.TARGET, Column.MAX) && step.present(-1, Phase.TARGET, Column.MIN)) {
       targetMax = Math.max(targetMax, step.value(-1, Phase.TARGET, Column.MAX));
@@ -488,6 +499,11 @@ public final class NotConvergingDetector implements Detector {
       int oneHot = oneHotClasses();
       if (oneHot > 2) {
         return 1.0 / oneHot;
+      }
+      if (targetsPerExample > 1) {
+        // several 0/1 labels per example that are not one-hot rows: a multi-label task, whose
+        // accuracy is averaged over the labels and has no single majority share as its chance
+        return Double.NaN;
       }
     }
     if (binaryTargets && classes <= 2 && context.metadata().lossWeighted()) {

@@ -31,7 +31,13 @@ class LossDefinitionDetectorTest {
   /** A falling, positive loss; the output layer with its activation and width. */
   private static MemoryTrace.Builder run(
       String framework, String loss, String outputActivation, long width) {
-    return MemoryTrace.scripted(60)
+    return run(60, framework, loss, outputActivation, width);
+  }
+
+  /** The same over {@code steps} steps (300 make the blocks that tell a run learned). */
+  private static MemoryTrace.Builder run(
+      int steps, String framework, String loss, String outputActivation, long width) {
+    return MemoryTrace.scripted(steps)
         .meta(TraceMetadata.FRAMEWORK, framework)
         .meta(TraceMetadata.LOSS, loss)
         .layer("fc1", "relu")
@@ -172,12 +178,7 @@ class LossDefinitionDetectorTest {
   void kerasSparseCrossEntropy_onLinearOutput_fromLogitsUnknown_runLearned_noFinding() {
     // with from_logits=True, which the trace does not rule out, this is the usual healthy pairing
     MemoryTrace.Builder learned =
-        MemoryTrace.scripted(300)
-            .meta(TraceMetadata.FRAMEWORK, "keras")
-            .meta(TraceMetadata.LOSS, "sparse_categorical_crossentropy")
-            .layer("fc1", "relu")
-            .layer("out", "Linear", "linear", 10)
-            .healthyLoss();
+        run(300, "keras", "sparse_categorical_crossentropy", "linear", 10);
 
     assertThat(findings(learned, ID)).isEmpty();
   }

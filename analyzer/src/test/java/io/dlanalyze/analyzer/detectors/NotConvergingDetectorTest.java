@@ -113,6 +113,7 @@ class NotConvergingDetectorTest {
         MemoryTrace.scripted(100)
             .stepsPerEpoch(20)
             .layer("out", "sigmoid")
+            .meta(TraceMetadata.BATCH_SIZE, "32")
             .flatLoss()
             .model(
                 Phase.TARGET,
@@ -127,6 +128,27 @@ class NotConvergingDetectorTest {
     assertThat(findings).hasSize(1);
     assertThat((double) findings.get(0).evidence().get("chance"))
         .isCloseTo(1 - (0.25 + 0.21875) / 2, offset(1e-9));
+  }
+
+  @Test
+  void multiLabelTargetsWithoutAClassCount_areNotJudgedAgainstAMajorityShare() {
+    // five 0/1 tags per example (160 targets in a batch of 32), about 38% of them set: a healthy
+    // tagger's label-averaged accuracy can sit below the 0.62 of predicting no tag at all
+    MemoryTrace.Builder tagger =
+        MemoryTrace.scripted(100)
+            .stepsPerEpoch(20)
+            .layer("out", "sigmoid")
+            .meta(TraceMetadata.BATCH_SIZE, "32")
+            .flatLoss()
+            .model(
+                Phase.TARGET,
+                step -> {
+                  double p = step % 2 == 0 ? 0.375 : 0.38125; // 60 or 61 tags of 160
+                  return new Stats(p, Math.sqrt(p * (1 - p)), 0.0, 1.0, 7.8, 1 - p, 160L);
+                })
+            .model(Phase.ACCURACY, step -> Stats.scalar(0.59));
+
+    assertThat(findings(tagger, ID)).isEmpty();
   }
 
   @Test

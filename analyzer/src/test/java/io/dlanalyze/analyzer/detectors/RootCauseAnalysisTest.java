@@ -60,7 +60,7 @@ class RootCauseAnalysisTest {
             .layer("dense2", "sigmoid")
             .meta(TraceMetadata.LOSS, "mse")
             .meta(TraceMetadata.BATCH_SIZE, "20")
-            .model(Phase.TARGET, step -> Stats.of(150, 70).withRange(25, 346))
+            .model(Phase.TARGET, step -> Stats.of(150, 70).withRange(25, 346).withNumel(20))
             .model(Phase.LOSS, step -> Stats.scalar(28000 + 100 * Math.sin(step)))
             .stream(Phase.FORWARD, 1, step -> Stats.of(14, 3))
             .stream(Phase.ACTIVATION, 1, step -> Stats.of(0.99999, 1e-5).withNumel(20));
