@@ -17,8 +17,8 @@ of the manifest (or of ``--split``) with its metadata cut down to the v1 keys (`
 what the analyzer owes to the extra facts. With ``--drop-optional`` the optional model-level
 phases go too (``input``, ``target``, ``learning_rate``, ``val_loss``, ``val_accuracy``): a
 recorder that records only the seven phases every v1 trace has. Rows, columns and their order
-are kept. Nothing under corpus/ is changed; the output (default target/v1-corpus) is never
-committed.
+are kept. Parquet traces only, as the corpus holds. Nothing under corpus/ is changed; the
+output (default target/v1-corpus) is never committed.
 """
 
 import argparse
@@ -89,6 +89,9 @@ def main():
     base = os.path.dirname(os.path.abspath(args.manifest))
     cases = [c for c in manifest["cases"] if args.split is None or c["split"] == args.split]
     for i, case in enumerate(cases, 1):
+        if not case["trace"].endswith(".parquet"):
+            sys.exit("as_v1.py: %s: only Parquet traces are cut down (the corpus is Parquet)"
+                     % case["trace"])
         convert(os.path.join(base, case["trace"]), os.path.join(args.out, case["trace"]),
                 args.drop_optional)
         if i % 200 == 0:
