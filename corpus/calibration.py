@@ -2552,6 +2552,17 @@ def space_keras_pointnet(rng):
     return Config(args, "classification", "cnn", classes=5)
 
 
+def space_keras_ddim_digits(rng):
+    bs = rng.choice([32, 64])
+    args = ["--lr", fmt(log_uniform(rng, 1e-3, 3e-3)), "--batch-size", str(bs),
+            "--block-depth", str(rng.choice([1, 2])), "--widths", rng.choice(["16,32", "24,48"])]
+    # 1400 training digits in [-1, 1]; the loss is the noise MAE (predicting zero noise gives
+    # about 0.80), no accuracy; the validation loss is the EMA network's
+    args += ["--epochs", str(epochs_for(rng, 1400, bs, steps=(250, 400), lo=8, hi=12)),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "cnn")
+
+
 SPACES = {
     "keras_aug_digits": space_keras_aug_digits,
     "keras_cancer_ae_nesterov": space_keras_cancer_ae_nesterov,
@@ -2736,6 +2747,7 @@ SPACES = {
     "keras_gnn_nodes": space_keras_gnn_nodes,
     "keras_ddpg_pendulum": space_keras_ddpg_pendulum,
     "keras_pointnet": space_keras_pointnet,
+    "keras_ddim_digits": space_keras_ddim_digits,
 }
 
 
