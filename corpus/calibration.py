@@ -2563,6 +2563,29 @@ def space_keras_ddim_digits(rng):
     return Config(args, "regression", "cnn")
 
 
+def space_pt_byol_digits(rng):
+    args = ["--lr", fmt(log_uniform(rng, 1e-3, 3e-3)), "--tau", rng.choice(["0.99", "0.996"]),
+            "--width", str(rng.choice([64, 96]))]
+    # 1437 training digits in batches of 128 (11 steps an epoch, the last partial batch
+    # dropped); the loss is BYOL's 2 - 2 cos summed over both views (no accuracy), the
+    # val_accuracy a logistic-regression probe on 5 labelled digits a class (the untrained
+    # encoder's probe reads about 0.76-0.78, healthy runs 0.84-0.86)
+    args += ["--epochs", str(rng.choice([20, 25])), "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=10)
+
+
+def space_pt_maml_sine(rng):
+    args = ["--meta-lr", fmt(log_uniform(rng, 2e-3, 4e-3)),
+            "--inner-lr", rng.choice(["0.01", "0.02"]),
+            "--inner-steps", str(rng.choice([1, 2])), "--hidden", str(rng.choice([40, 64])),
+            "--meta-batch", str(rng.choice([8, 10]))]
+    # 100 outer steps an epoch; the loss is the meta-loss (query MSE after adaptation), the
+    # val_loss the same on 100 held-out tasks; predicting 0 gives about 4.1 (the result line's
+    # baseline_mse), healthy runs reach 0.55-0.80
+    args += ["--epochs", str(rng.choice([12, 15])), "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "mlp")
+
+
 SPACES = {
     "keras_aug_digits": space_keras_aug_digits,
     "keras_cancer_ae_nesterov": space_keras_cancer_ae_nesterov,
@@ -2748,6 +2771,8 @@ SPACES = {
     "keras_ddpg_pendulum": space_keras_ddpg_pendulum,
     "keras_pointnet": space_keras_pointnet,
     "keras_ddim_digits": space_keras_ddim_digits,
+    "pt_byol_digits": space_pt_byol_digits,
+    "pt_maml_sine": space_pt_maml_sine,
 }
 
 
