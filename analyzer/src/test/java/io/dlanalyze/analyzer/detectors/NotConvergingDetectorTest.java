@@ -107,23 +107,31 @@ class NotConvergingDetectorTest {
     assertThat((double) findings.get(0).evidence().get("chance")).isCloseTo(0.25, offset(1e-9));
   }
 
+  /**
+   * A sigmoid output over batches of 32 without a class count: 0/1 targets, {@code perBatch} of
+   * them a batch, of which {@code set} or {@code set - 1} are 1 on alternate steps, at this
+   * accuracy.
+   */
+  private static MemoryTrace.Builder zeroOneTargets(long perBatch, int set, double accuracy) {
+    return MemoryTrace.scripted(100)
+        .stepsPerEpoch(20)
+        .layer("out", "sigmoid")
+        .meta(TraceMetadata.BATCH_SIZE, "32")
+        .flatLoss()
+        .model(
+            Phase.TARGET,
+            step -> {
+              double p = (double) (step % 2 == 0 ? set : set - 1) / perBatch;
+              return new Stats(
+                  p, Math.sqrt(p * (1 - p)), 0.0, 1.0, Math.sqrt(p * perBatch), 1 - p, perBatch);
+            })
+        .model(Phase.ACCURACY, step -> Stats.scalar(accuracy));
+  }
+
   @Test
   void binaryLabelsWithoutAClassCount_meanMovingWithTheBatch_majorityShareIsChance() {
-    MemoryTrace.Builder trace =
-        MemoryTrace.scripted(100)
-            .stepsPerEpoch(20)
-            .layer("out", "sigmoid")
-            .meta(TraceMetadata.BATCH_SIZE, "32")
-            .flatLoss()
-            .model(
-                Phase.TARGET,
-                step -> {
-                  double p = step % 2 == 0 ? 0.25 : 0.21875; // 8 or 7 positives of 32
-                  return new Stats(p, Math.sqrt(p * (1 - p)), 0.0, 1.0, 1.0, 1 - p, 32L);
-                })
-            .model(Phase.ACCURACY, step -> Stats.scalar(0.76));
-
-    List<Finding> findings = findings(trace, ID);
+    // 8 or 7 positives of 32, one label per example
+    List<Finding> findings = findings(zeroOneTargets(32, 8, 0.76), ID);
 
     assertThat(findings).hasSize(1);
     assertThat((double) findings.get(0).evidence().get("chance"))
@@ -132,23 +140,9 @@ class NotConvergingDetectorTest {
 
   @Test
   void multiLabelTargetsWithoutAClassCount_areNotJudgedAgainstAMajorityShare() {
-    // five 0/1 tags per example (160 targets in a batch of 32), about 38% of them set: a healthy
+    // five 0/1 tags per example (160 targets in a batch of 32), 61 or 60 of them set: a healthy
     // tagger's label-averaged accuracy can sit below the 0.62 of predicting no tag at all
-    MemoryTrace.Builder tagger =
-        MemoryTrace.scripted(100)
-            .stepsPerEpoch(20)
-            .layer("out", "sigmoid")
-            .meta(TraceMetadata.BATCH_SIZE, "32")
-            .flatLoss()
-            .model(
-                Phase.TARGET,
-                step -> {
-                  double p = step % 2 == 0 ? 0.375 : 0.38125; // 60 or 61 tags of 160
-                  return new Stats(p, Math.sqrt(p * (1 - p)), 0.0, 1.0, 7.8, 1 - p, 160L);
-                })
-            .model(Phase.ACCURACY, step -> Stats.scalar(0.59));
-
-    assertThat(findings(tagger, ID)).isEmpty();
+    assertThat(findings(zeroOneTargets(160, 61, 0.59), ID)).isEmpty();
   }
 
   @Test
