@@ -89,7 +89,11 @@ public final class NotConvergingDetector implements Detector {
   private double targetVarianceSum;
   private long targetVarianceSteps;
   private long targetSteps;
+
+  /** The lowest and highest per-step target mean: equal for one-hot rows (see oneHotClasses). */
   private double targetMeanLow = Double.POSITIVE_INFINITY;
+
+  private double targetMeanHigh = Double.NEGATIVE_INFINITY;
 
   /**
    * False once a recorded step's targets have a variance other than mean x (1 - mean), the variance
@@ -101,8 +105,6 @@ public final class NotConvergingDetector implements Detector {
   private long targetsPerExample;
 
   private int batchSize;
-
-  private double targetMeanHigh = Double.NEGATIVE_INFINITY;
 
   /**
    * The first loss over the largest per-element mean squared error that the first step's outputs

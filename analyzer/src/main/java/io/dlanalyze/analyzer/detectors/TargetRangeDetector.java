@@ -176,7 +176,10 @@ public final class TargetRangeDetector implements Detector {
     }
     int settled = kind == ActivationKind.RELU && crossEntropy ? 1 : 0;
     boolean outside = firstBelow >= 0 || firstAbove >= 0;
-    if (outside && targetSteps > 0 && (kind.saturates() || kind == ActivationKind.RELU)) {
+    if (outside
+        && targetSteps > 0
+        && (kind.saturates() || kind == ActivationKind.RELU)
+        && elementwise()) {
       settled++;
     }
     return settled;
@@ -190,6 +193,15 @@ public final class TargetRangeDetector implements Detector {
   @Override
   public List<Finding> finish(AnalysisContext context) {
     return findings(context, false);
+  }
+
+  /**
+   * False when the targets are not one value per output element (class indices beside a score per
+   * class, or a classifier's labels beside the reconstruction a capsule network's decoder runs
+   * last): their range is not one the output has to reach. True where a count is not recorded.
+   */
+  private boolean elementwise() {
+    return targetNumel <= 0 || outputNumel <= 0 || targetNumel == outputNumel;
   }
 
   /** The output layer's width: its declared fan_out, else numel over the batch size, else -1. */
@@ -282,10 +294,7 @@ public final class TargetRangeDetector implements Detector {
     if (targetSteps == 0 || !(kind.saturates() || kind == ActivationKind.RELU)) {
       return findings;
     }
-    if (targetNumel > 0 && outputNumel > 0 && targetNumel != outputNumel) {
-      // The targets are not one value per output element (class indices beside a score per class,
-      // or a classifier's labels beside the reconstruction a capsule network's decoder runs last):
-      // their range is not one the output has to reach.
+    if (!elementwise()) {
       return findings;
     }
     long first =
