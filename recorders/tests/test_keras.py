@@ -669,6 +669,41 @@ class ClippedStep(keras.Model):
         return {"loss": self.loss_tracker.result(), "accuracy": self.accuracy.result()}
 
 
+class NoiseLossStep(ClippedStep):
+    """ClippedStep logging its loss as ``n_loss`` (as a diffusion model logs its noise loss), with
+    a test step that logs the validation as ``val_n_loss``."""
+
+    def __init__(self):
+        super().__init__()
+        self.loss_tracker = keras.metrics.Mean(name="n_loss")
+
+    def test_step(self, data):
+        x, y = data
+        p = self(x, training=False)
+        self.loss_tracker.update_state(
+            tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, p)))
+        self.accuracy.update_state(y, p)
+        return {"n_loss": self.loss_tracker.result(), "accuracy": self.accuracy.result()}
+
+    def train_step(self, data):
+        result = super().train_step(data)
+        return {"n_loss": result["loss"], "accuracy": result["accuracy"]}
+
+
+def test_callbackMode_lossKey_validationRowIsValOfTheSameKey(tmp_path):
+    keras.utils.set_random_seed(3)
+    model = NoiseLossStep()
+    model.compile(optimizer=keras.optimizers.SGD(0.1))
+    x, y = data(32)
+    vx, vy = data(16, seed=1)
+    history = model.fit(x, y, batch_size=16, epochs=2, verbose=0, validation_data=(vx, vy),
+                        callbacks=[Recorder(tmp_path / "run.arrows", loss_key="n_loss")])
+    rows, _ = read_arrow_trace(tmp_path / "run.arrows")
+    val = [r["mean"] for r in sorted((r for r in rows if r["phase"] == "val_loss"),
+                                     key=lambda r: int(r["step"]))]
+    assert val == pytest.approx(history.history["val_n_loss"])
+
+
 class Snapshots(keras.callbacks.Callback):
     """The kernels (and biases) before training and after every batch, as numpy arrays."""
 

@@ -1003,7 +1003,9 @@ class Recorder(keras.callbacks.Callback):
         if self._closed or self._sink is None or not logs:
             return
         keys, raw = [], []
-        val_loss = logs.get("val_loss")
+        # the validation value of the quantity the loss rows hold: val_<loss_key> (a model whose
+        # own steps log "n_loss" logs its validation as "val_n_loss")
+        val_loss = logs.get("val_" + self.loss_key)
         if val_loss is not None and self.selection.wants("val_loss"):
             keys.append((-1, MODEL, None, "val_loss"))
             raw.append(scalar_raw(val_loss))
