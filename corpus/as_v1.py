@@ -26,6 +26,10 @@ import json
 import os
 import sys
 
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
@@ -52,26 +56,17 @@ def v1_metadata(metadata):
 
 
 def convert(source, target, drop_optional):
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
     table = pq.read_table(source)
     if drop_optional:
         phases = table.column("phase")
         if hasattr(phases.type, "value_type"):
             phases = phases.cast("string")
-        table = table.filter(pc.invert(pc.is_in(phases, value_set=pa_strings(OPTIONAL_PHASES))))
+        table = table.filter(pc.invert(pc.is_in(phases, value_set=pa.array(OPTIONAL_PHASES))))
     table = table.replace_schema_metadata(v1_metadata(table.schema.metadata))
     os.makedirs(os.path.dirname(target), exist_ok=True)
     temporary = target + ".part"
     pq.write_table(table, temporary, compression="zstd")
     os.replace(temporary, target)
-
-
-def pa_strings(values):
-    import pyarrow as pa
-
-    return pa.array(values, pa.string())
 
 
 def main():
