@@ -3,6 +3,7 @@ package io.dlanalyze.analyzer;
 import io.dlanalyze.trace.Phase;
 import io.dlanalyze.trace.TraceMetadata;
 import java.util.List;
+import java.util.OptionalInt;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -14,6 +15,15 @@ public interface AnalysisContext {
   AnalysisOptions options();
 
   TraceMetadata metadata();
+
+  /**
+   * The number of classes: {@code dltrace.num_classes}, else, for a categorical cross-entropy, the
+   * width of the output layer as the first step's rows give it (the engine reads it before {@link
+   * Detector#begin}). Empty when neither says.
+   */
+  default OptionalInt numClasses() {
+    return metadata().numClasses();
+  }
 
   /** One more than the largest layer index seen so far (in rows or {@code dltrace.layers}). */
   int layerCount();

@@ -54,7 +54,11 @@ public interface Detector {
     return StepView.CLASSIFICATIONS;
   }
 
-  /** Called once before the first step; read thresholds from {@code context.options()} here. */
+  /**
+   * Called once, when the first step's rows are in and before that step is observed (at the end for
+   * a trace without steps), so the context already holds what the engine infers from that step
+   * ({@link AnalysisContext#numClasses()}); read thresholds from {@code context.options()} here.
+   */
   default void begin(AnalysisContext context) {}
 
   /** Called once per completed step, in step order, with every row of that step. */

@@ -59,10 +59,25 @@ public final class MetadataGaps {
    * nothing is missing. A trace without any {@code dltrace.*} key gets one line for all of them.
    */
   public static List<String> notes(TraceMetadata metadata) {
+    return notes(metadata, false);
+  }
+
+  /**
+   * As {@link #notes(TraceMetadata)}, for an analysis that knows the class count ({@code
+   * classCountKnown}) although the metadata lacks it: the engine read it off the output layer
+   * ({@link AnalysisContext#numClasses()}) and says so in its own note, and the rules that read it
+   * ran.
+   */
+  public static List<String> notes(TraceMetadata metadata, boolean classCountKnown) {
     List<String> absent = new ArrayList<>();
     List<String> lines = new ArrayList<>();
     for (Need need : NEEDS) {
+      boolean inferred = classCountKnown && need.key().equals(TraceMetadata.NUM_CLASSES);
       if (metadata.get(need.key()).isEmpty() && !notNeeded(need, metadata)) {
+        absent.add(need.key());
+        if (inferred) {
+          continue;
+        }
         absent.add(need.key());
         lines.add(
             format(ROOT, "no %s in the metadata: %s did not run", need.key(), need.readers()));

@@ -22,6 +22,7 @@ import io.dlanalyze.analyzer.StepView;
 import io.dlanalyze.analyzer.Symptom;
 import io.dlanalyze.analyzer.Thresholds;
 import io.dlanalyze.analyzer.text.Numbers;
+import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.Phase;
 import java.util.ArrayList;
 import java.util.List;
@@ -35,7 +36,8 @@ import java.util.List;
  *
  * <p>Needs a cross-entropy loss (the metadata's {@code dltrace.loss}) that is not class- or
  * sample-weighted ({@code dltrace.loss_weighted}), the number of classes ({@code
- * dltrace.num_classes}, at least 2) and a finite loss at the first step. The bar ({@code
+ * dltrace.num_classes}, at least 2, else the output layer's width: {@link
+ * AnalysisContext#numClasses()}) and a finite loss at the first step. The bar ({@code
  * initial-loss-ratio}, default 10) sits about twice above the largest ratio of a healthy run of the
  * calibration corpus.
  */
@@ -47,7 +49,10 @@ import java.util.List;
     source =
         "Initialization checks of LeCun et al. 1998 and Karpathy's 'A Recipe for Training Neural"
             + " Networks' (docs/references.md#initial-loss)",
-    thresholds = {"initial-loss-ratio"})
+    thresholds = {"initial-loss-ratio"},
+    // the output layer's and the targets' element counts and the targets' range give the class
+    // count when the metadata does not (AnalysisContext.numClasses)
+    columns = {Column.MEAN, Column.NUMEL, Column.MIN, Column.MAX})
 public final class InitialLossDetector implements Detector {
   private long lastStep = -1;
   private AnalysisContext context;
@@ -88,7 +93,7 @@ public final class InitialLossDetector implements Detector {
         || !LossGate.perStep(context)) {
       return findings;
     }
-    int classes = context.metadata().numClasses().orElse(0);
+    int classes = context.numClasses().orElse(0);
     double first = history.loss(0);
     double bar = context.options().get(Thresholds.INITIAL_LOSS_RATIO);
     double ratio = first / uniform;

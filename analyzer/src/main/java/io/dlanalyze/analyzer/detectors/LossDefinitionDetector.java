@@ -244,7 +244,7 @@ public final class LossDefinitionDetector implements Detector {
       return Optional.empty();
     }
     long width = context.metadata().layer(output.index()).map(LayerInfo::fanOut).orElse(-1L);
-    int classes = context.metadata().numClasses().orElse(-1);
+    int classes = context.numClasses().orElse(-1);
     LossRule rule = null;
     String why = null;
     if (loss.takesLogits() && kind == ActivationKind.SOFTMAX) {

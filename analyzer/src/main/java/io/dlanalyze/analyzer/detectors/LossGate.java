@@ -79,7 +79,7 @@ final class LossGate {
     if (function.binary()) {
       return Math.log(2);
     }
-    int classes = context.metadata().numClasses().orElse(0);
+    int classes = context.numClasses().orElse(0);
     return classes >= 2 ? Math.log(classes) : 0;
   }
 

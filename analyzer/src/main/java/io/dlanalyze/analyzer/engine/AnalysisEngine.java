@@ -30,6 +30,7 @@ import java.util.Collections;
 import java.util.EnumSet;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.OptionalInt;
 import java.util.Set;
 import org.jspecify.annotations.Nullable;
 
@@ -82,6 +83,8 @@ public final class AnalysisEngine {
   private final @Nullable AnalysisListener listener;
   private final @Nullable LiveFindings live;
   private boolean listenerStop;
+  private boolean begun;
+  private ClassCount.@Nullable Inferred inferredClasses;
 
   private AnalysisEngine(TraceReader reader, AnalysisOptions options, List<DetectorInfo> infos) {
     this(reader, options, infos, null);
@@ -183,14 +186,6 @@ public final class AnalysisEngine {
         statColumns.add(column);
       }
     }
-    for (Detector detector : detectors) {
-      detector.begin(context);
-    }
-    if (live != null) {
-      for (Detector detector : live.twins()) {
-        detector.begin(context);
-      }
-    }
     baselines.begin(context);
     boolean inStep = false;
     boolean stop = false;
@@ -246,6 +241,7 @@ public final class AnalysisEngine {
     if (inStep && !stop) {
       completeStep();
     }
+    beginDetectors();
     List<Finding> findings = new ArrayList<>();
     for (int i = 0; i < detectors.size(); i++) {
       findings.addAll(excluded(infos.get(i).id(), detectors.get(i).finish(context)));
@@ -322,12 +318,44 @@ public final class AnalysisEngine {
   private void completeStep() {
     table.classify();
     lossHistory.observe(table);
+    if (!begun) {
+      inferredClasses = ClassCount.infer(metadata, table, context.outputLayer());
+      if (inferredClasses != null) {
+        warnings.add(
+            format(
+                ROOT,
+                "no %s in the metadata: %d classes, since %s",
+                TraceMetadata.NUM_CLASSES,
+                inferredClasses.classes(),
+                inferredClasses.how()));
+      }
+      beginDetectors();
+    }
     for (Detector detector : detectors) {
       detector.observe(table);
     }
     baselines.observe(table);
     if (listener != null) {
       announce();
+    }
+  }
+
+  /**
+   * Begins the detectors once: after the first step's rows are in (so the context holds the class
+   * count that step implies), or at the end of a trace without steps.
+   */
+  private void beginDetectors() {
+    if (begun) {
+      return;
+    }
+    begun = true;
+    for (Detector detector : detectors) {
+      detector.begin(context);
+    }
+    if (live != null) {
+      for (Detector detector : live.twins()) {
+        detector.begin(context);
+      }
     }
   }
 
@@ -510,6 +538,13 @@ public final class AnalysisEngine {
     @Override
     public TraceMetadata metadata() {
       return metadata;
+    }
+
+    @Override
+    public OptionalInt numClasses() {
+      return inferredClasses != null
+          ? OptionalInt.of(inferredClasses.classes())
+          : metadata.numClasses();
     }
 
     @Override

@@ -220,7 +220,7 @@ final class ReportAssembler {
     List<String> warnings = new ArrayList<>(facts.warnings());
     warnings.addAll(RecordedPhases.notes(facts.metadata(), ids));
     if (options.mode() == AnalysisMode.DEFAULT) {
-      warnings.addAll(MetadataGaps.notes(facts.metadata()));
+      warnings.addAll(MetadataGaps.notes(facts.metadata(), context.numClasses().isPresent()));
     }
     TraceSummary summary =
         new TraceSummary(
