@@ -2586,6 +2586,29 @@ def space_pt_maml_sine(rng):
     return Config(args, "regression", "mlp")
 
 
+def space_pt_ppo_cartpole(rng):
+    args = ["--lr", fmt(log_uniform(rng, 2e-3, 5e-3)), "--hidden", str(rng.choice([32, 64])),
+            "--num-envs", str(rng.choice([4, 8])), "--update-epochs", str(rng.choice([3, 4])),
+            "--ent-coef", rng.choice(["0.0", "0.01"])]
+    # 128 steps of each env a rollout, 4 minibatches a rollout epoch (12 to 16 updates an
+    # iteration); the loss is PPO's clipped surrogate + value loss - entropy bonus (no
+    # accuracy), the episode return the run's metric (result line only; a random policy ~22,
+    # healthy runs 75-105 over the last 20 training episodes)
+    args += ["--iterations", str(rng.choice([40, 48])), "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "mlp")
+
+
+def space_pt_dann_digits(rng):
+    args = ["--lr", fmt(log_uniform(rng, 5e-3, 1e-2)), "--batch-size", str(rng.choice([32, 48])),
+            "--target-noise", rng.choice(["0.05", "0.1"])]
+    # 718 source digits (22 or 14 steps an epoch); the loss is the source cross-entropy plus
+    # both domain cross-entropies (the domain terms near 2 ln 2 while the reversal works), the
+    # accuracy the source batch's, the val_accuracy the target test set's (source-only
+    # training reaches about 0.74, healthy runs 0.68-0.81; some seeds fall to 0.43)
+    args += ["--epochs", str(rng.choice([10, 12])), "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=10)
+
+
 SPACES = {
     "keras_aug_digits": space_keras_aug_digits,
     "keras_cancer_ae_nesterov": space_keras_cancer_ae_nesterov,
@@ -2773,6 +2796,8 @@ SPACES = {
     "keras_ddim_digits": space_keras_ddim_digits,
     "pt_byol_digits": space_pt_byol_digits,
     "pt_maml_sine": space_pt_maml_sine,
+    "pt_ppo_cartpole": space_pt_ppo_cartpole,
+    "pt_dann_digits": space_pt_dann_digits,
 }
 
 
