@@ -2609,6 +2609,31 @@ def space_pt_dann_digits(rng):
     return Config(args, "classification", "cnn", classes=10)
 
 
+def space_pt_bilstm_crf_tagger(rng):
+    if rng.random() < 0.5:
+        args = ["--optimizer", "sgd", "--lr", fmt(log_uniform(rng, 0.1, 1.0))]
+    else:
+        args = ["--optimizer", "adam", "--lr", fmt(log_uniform(rng, 3e-3, 1e-2))]
+    args += ["--hidden", str(rng.choice([32, 48])), "--embed", str(rng.choice([16, 24])),
+             "--batch-size", str(rng.choice([16, 32]))]
+    # 960 training sentences of a toy news grammar; the loss is the CRF's negative
+    # log-likelihood a sentence (about 10 in the first epoch, 0.1-0.5 for trained runs), the
+    # accuracy the Viterbi path's token accuracy (healthy runs 0.99)
+    args += ["--epochs", str(rng.choice([6, 8])), "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "lstm", classes=7)
+
+
+def space_pt_pixelcnn_digits(rng):
+    levels = rng.choice([4, 4, 8])
+    args = ["--levels", str(levels), "--lr", fmt(log_uniform(rng, 1e-3, 3e-3)),
+            "--features", str(rng.choice([32, 48])), "--blocks", str(rng.choice([3, 4])),
+            "--batch-size", str(rng.choice([32, 64]))]
+    # 1437 training digits, every pixel's level predicted from the pixels above and left of
+    # it; the accuracy is per pixel (healthy runs about 0.77 with 4 levels, 0.68 with 8)
+    args += ["--epochs", str(rng.choice([8, 10])), "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=levels)
+
+
 SPACES = {
     "keras_aug_digits": space_keras_aug_digits,
     "keras_cancer_ae_nesterov": space_keras_cancer_ae_nesterov,
@@ -2798,6 +2823,8 @@ SPACES = {
     "pt_maml_sine": space_pt_maml_sine,
     "pt_ppo_cartpole": space_pt_ppo_cartpole,
     "pt_dann_digits": space_pt_dann_digits,
+    "pt_bilstm_crf_tagger": space_pt_bilstm_crf_tagger,
+    "pt_pixelcnn_digits": space_pt_pixelcnn_digits,
 }
 
 
