@@ -2563,6 +2563,15 @@ def space_keras_ddim_digits(rng):
     return Config(args, "regression", "cnn")
 
 
+def space_keras_s2s_transformer(rng):
+    args = ["--lr", fmt(log_uniform(rng, 5e-4, 2e-3)), "--embed-dim", str(rng.choice([32, 48])),
+            "--latent-dim", str(rng.choice([64, 96])), "--heads", str(rng.choice([2, 4]))]
+    # 4000 training pairs in batches of 128 (32 steps an epoch); the token accuracy counts the
+    # padding of the 12 target positions
+    args += ["--epochs", str(rng.choice([8, 10])), "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "transformer", classes=64)
+
+
 def space_pt_byol_digits(rng):
     args = ["--lr", fmt(log_uniform(rng, 1e-3, 3e-3)), "--tau", rng.choice(["0.99", "0.996"]),
             "--width", str(rng.choice([64, 96]))]
@@ -2819,6 +2828,7 @@ SPACES = {
     "keras_ddpg_pendulum": space_keras_ddpg_pendulum,
     "keras_pointnet": space_keras_pointnet,
     "keras_ddim_digits": space_keras_ddim_digits,
+    "keras_s2s_transformer": space_keras_s2s_transformer,
     "pt_byol_digits": space_pt_byol_digits,
     "pt_maml_sine": space_pt_maml_sine,
     "pt_ppo_cartpole": space_pt_ppo_cartpole,
