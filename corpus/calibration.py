@@ -2563,6 +2563,15 @@ def space_keras_ddim_digits(rng):
     return Config(args, "regression", "cnn")
 
 
+def space_keras_s2s_transformer(rng):
+    args = ["--lr", fmt(log_uniform(rng, 5e-4, 2e-3)), "--embed-dim", str(rng.choice([32, 48])),
+            "--latent-dim", str(rng.choice([64, 96])), "--heads", str(rng.choice([2, 4]))]
+    # 4000 training pairs in batches of 128 (32 steps an epoch); the token accuracy counts the
+    # padding of the 12 target positions
+    args += ["--epochs", str(rng.choice([8, 10])), "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "transformer", classes=64)
+
+
 def space_pt_byol_digits(rng):
     args = ["--lr", fmt(log_uniform(rng, 1e-3, 3e-3)), "--tau", rng.choice(["0.99", "0.996"]),
             "--width", str(rng.choice([64, 96]))]
@@ -2584,6 +2593,54 @@ def space_pt_maml_sine(rng):
     # baseline_mse), healthy runs reach 0.55-0.80
     args += ["--epochs", str(rng.choice([12, 15])), "--seed", str(rng.randrange(10))]
     return Config(args, "regression", "mlp")
+
+
+def space_pt_ppo_cartpole(rng):
+    args = ["--lr", fmt(log_uniform(rng, 2e-3, 5e-3)), "--hidden", str(rng.choice([32, 64])),
+            "--num-envs", str(rng.choice([4, 8])), "--update-epochs", str(rng.choice([3, 4])),
+            "--ent-coef", rng.choice(["0.0", "0.01"])]
+    # 128 steps of each env a rollout, 4 minibatches a rollout epoch (12 to 16 updates an
+    # iteration); the loss is PPO's clipped surrogate + value loss - entropy bonus (no
+    # accuracy), the episode return the run's metric (result line only; a random policy ~22,
+    # healthy runs 75-105 over the last 20 training episodes)
+    args += ["--iterations", str(rng.choice([40, 48])), "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "mlp")
+
+
+def space_pt_dann_digits(rng):
+    args = ["--lr", fmt(log_uniform(rng, 5e-3, 1e-2)), "--batch-size", str(rng.choice([32, 48])),
+            "--target-noise", rng.choice(["0.05", "0.1"])]
+    # 718 source digits (22 or 14 steps an epoch); the loss is the source cross-entropy plus
+    # both domain cross-entropies (the domain terms near 2 ln 2 while the reversal works), the
+    # accuracy the source batch's, the val_accuracy the target test set's (source-only
+    # training reaches about 0.74, healthy runs 0.68-0.81; some seeds fall to 0.43)
+    args += ["--epochs", str(rng.choice([10, 12])), "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=10)
+
+
+def space_pt_bilstm_crf_tagger(rng):
+    if rng.random() < 0.5:
+        args = ["--optimizer", "sgd", "--lr", fmt(log_uniform(rng, 0.1, 1.0))]
+    else:
+        args = ["--optimizer", "adam", "--lr", fmt(log_uniform(rng, 3e-3, 1e-2))]
+    args += ["--hidden", str(rng.choice([32, 48])), "--embed", str(rng.choice([16, 24])),
+             "--batch-size", str(rng.choice([16, 32]))]
+    # 960 training sentences of a toy news grammar; the loss is the CRF's negative
+    # log-likelihood a sentence (about 10 in the first epoch, 0.1-0.5 for trained runs), the
+    # accuracy the Viterbi path's token accuracy (healthy runs 0.99)
+    args += ["--epochs", str(rng.choice([6, 8])), "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "lstm", classes=7)
+
+
+def space_pt_pixelcnn_digits(rng):
+    levels = rng.choice([4, 4, 8])
+    args = ["--levels", str(levels), "--lr", fmt(log_uniform(rng, 1e-3, 3e-3)),
+            "--features", str(rng.choice([32, 48])), "--blocks", str(rng.choice([3, 4])),
+            "--batch-size", str(rng.choice([32, 64]))]
+    # 1437 training digits, every pixel's level predicted from the pixels above and left of
+    # it; the accuracy is per pixel (healthy runs about 0.77 with 4 levels, 0.68 with 8)
+    args += ["--epochs", str(rng.choice([8, 10])), "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=levels)
 
 
 SPACES = {
@@ -2771,8 +2828,13 @@ SPACES = {
     "keras_ddpg_pendulum": space_keras_ddpg_pendulum,
     "keras_pointnet": space_keras_pointnet,
     "keras_ddim_digits": space_keras_ddim_digits,
+    "keras_s2s_transformer": space_keras_s2s_transformer,
     "pt_byol_digits": space_pt_byol_digits,
     "pt_maml_sine": space_pt_maml_sine,
+    "pt_ppo_cartpole": space_pt_ppo_cartpole,
+    "pt_dann_digits": space_pt_dann_digits,
+    "pt_bilstm_crf_tagger": space_pt_bilstm_crf_tagger,
+    "pt_pixelcnn_digits": space_pt_pixelcnn_digits,
 }
 
 
