@@ -24,6 +24,7 @@ import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.Phase;
 import java.util.ArrayList;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Reports layers whose weight variance (std^2 of the weight phase) stays outside [{@code
@@ -34,8 +35,8 @@ import java.util.List;
  * <p>Implementation notes: DeepDiagnosis' "poor weight" is any kernel with {@code var(ddof=1) <
  * 1e-5 or > 10} (docs/references.md#deepdiagnosis); the trace's std is the population std, which
  * differs from ddof=1 by a factor n/(n-1), negligible for a weight tensor. Normalization layers
- * (their scale starts at exactly 1 with variance 0) and layers with fewer than 2 weights are
- * skipped.
+ * (their scale starts at exactly 1 with variance 0), layers with fewer than 2 weights and the
+ * parameters the model holds outside its layers (see {@link #modelsOwn}) are skipped.
  */
 @DetectorSpec(
     id = DetectorIds.WEIGHT_VARIANCE,
@@ -66,8 +67,18 @@ public final class WeightVarianceDetector implements Detector {
   private double low;
   private double high;
 
+  /**
+   * The model's class ({@code dltrace.model}): a PyTorch recorder lists the parameters the model
+   * holds itself (a CRF's transition scores, a class token) as one more layer of that type.
+   */
+  private @Nullable String model;
+
+  private AnalysisContext context;
+
   @Override
   public void begin(AnalysisContext context) {
+    this.context = context;
+    model = context.metadata().model().orElse(null);
     window = context.options().getInt(Thresholds.WINDOW);
     low = context.options().get(Thresholds.WEIGHT_VARIANCE_LOW);
     high = context.options().get(Thresholds.WEIGHT_VARIANCE_HIGH);
@@ -80,6 +91,7 @@ public final class WeightVarianceDetector implements Detector {
       long numel = step.count(layer, Phase.WEIGHT, Column.NUMEL);
       if (!step.present(layer, Phase.WEIGHT, Column.STD)
           || step.layer(layer).isNormalization()
+          || modelsOwn(step.layer(layer).type())
           || (numel >= 0 && numel < 2)) {
         continue;
       }
@@ -104,6 +116,16 @@ public final class WeightVarianceDetector implements Detector {
                     : Math.min(state.extreme, variance);
       }
     }
+  }
+
+  /**
+   * True for the parameters the model holds itself, outside its layers, when it has layers: they
+   * are no layer's kernel, whose variance sets the scale of the activations it multiplies (the
+   * tensors DeepDiagnosis checks), and they hold what the program put there on purpose: a CRF's
+   * transitions into its start tag set to -10000, a position table.
+   */
+  private boolean modelsOwn(@Nullable String type) {
+    return type != null && type.equals(model) && context.layerCount() > 1;
   }
 
   /** A layer's first firing run is its finding, whatever follows: conclusive at once. */

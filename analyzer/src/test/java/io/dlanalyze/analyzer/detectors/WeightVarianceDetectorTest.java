@@ -9,6 +9,7 @@ import io.dlanalyze.analyzer.Symptom;
 import io.dlanalyze.trace.MemoryTrace;
 import io.dlanalyze.trace.MemoryTrace.Stats;
 import io.dlanalyze.trace.Phase;
+import io.dlanalyze.trace.TraceMetadata;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -66,5 +67,43 @@ class WeightVarianceDetectorTest {
             .everyLayer(Phase.WEIGHT, (step, layer) -> Stats.of(1, 0));
 
     assertThat(findings(trace, ID)).extracting(Finding::layerName).containsExactly("fc1");
+  }
+
+  /**
+   * A BiLSTM-CRF as the PyTorch tutorial writes it: the recorder lists the transition scores the
+   * model holds itself as a last layer of the model's own class, with the entries into the start
+   * tag and out of the stop tag set to -10000 (variance about 1.7e7 from the first step).
+   */
+  private static MemoryTrace.Builder crfTagger(String model) {
+    return MemoryTrace.scripted(150)
+        .meta(TraceMetadata.MODEL, model)
+        .layer("lstm", "LSTM", null)
+        .layer("hidden2tag", "Linear", "linear")
+        .layer("bilstm_crf", "BiLSTM_CRF", null)
+        .everyLayer(Phase.WEIGHT, (step, layer) -> Stats.of(0, layer == 2 ? 4072 : 0.1));
+  }
+
+  @Test
+  void theModelsOwnParameters_areNoLayersKernel_notJudged() {
+    assertThat(findings(crfTagger("BiLSTM_CRF"), ID)).isEmpty();
+  }
+
+  @Test
+  void theSameParametersUnderAnotherModelName_areJudged() {
+    assertThat(findings(crfTagger("Tagger"), ID))
+        .extracting(Finding::layerName)
+        .containsExactly("bilstm_crf");
+  }
+
+  @Test
+  void aModelThatIsOneLayer_isJudged() {
+    // A bare nn.Linear trained as the model: its one layer has the model's class and is a kernel.
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(150)
+            .meta(TraceMetadata.MODEL, "Linear")
+            .layer("linear", "Linear", "linear")
+            .everyLayer(Phase.WEIGHT, (step, layer) -> Stats.of(0, 12));
+
+    assertThat(findings(trace, ID)).extracting(Finding::layerName).containsExactly("linear");
   }
 }
