@@ -126,6 +126,14 @@ class CalibrationTest {
           normalization.add(info.index());
         }
       }
+      // the parameters the model holds outside its layers, which weight-variance does not judge
+      java.util.Set<Integer> modelsOwn = new java.util.HashSet<>();
+      String model = metadata.model().orElse(null);
+      for (LayerInfo info : metadata.layers()) {
+        if (metadata.layers().size() > 1 && model != null && model.equals(info.type())) {
+          modelsOwn.add(info.index());
+        }
+      }
       Map<Integer, double[]> weightNorms = new TreeMap<>();
       List<Double> rates = new ArrayList<>();
       TreeMap<Long, Double> accuracies = new TreeMap<>();
@@ -200,7 +208,10 @@ class CalibrationTest {
               batchNormExcess = Math.max(batchNormExcess, rms / Math.max(1, scale));
             }
           }
-          if (phase == Phase.WEIGHT && !batch.isNull(Column.STD, i) && Double.isFinite(stds[i])) {
+          if (phase == Phase.WEIGHT
+              && !modelsOwn.contains(layers[i])
+              && !batch.isNull(Column.STD, i)
+              && Double.isFinite(stds[i])) {
             maxVariance = Math.max(maxVariance, stds[i] * stds[i]);
           } else if (phase == Phase.LOSS && Double.isFinite(means[i])) {
             losses.put(steps[i], means[i]);
