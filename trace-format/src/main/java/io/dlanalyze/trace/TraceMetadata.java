@@ -216,8 +216,42 @@ public final class TraceMetadata {
     return get(TASK);
   }
 
+  /**
+   * The loss function's name ({@code dltrace.loss}), reduced to the bare name when a recorder wrote
+   * what Python prints for the loss: {@code <function sparse_categorical_crossentropy at 0x7f..>}
+   * and {@code <keras.src.losses.losses.SparseCategoricalCrossentropy object at 0x7f..>} give the
+   * function's or class's name, {@code torch.nn.CrossEntropyLoss} its last part, and {@code
+   * CrossEntropyLoss(label_smoothing=0.1)} the name before its arguments.
+   */
   public Optional<String> loss() {
-    return get(LOSS);
+    return get(LOSS).map(TraceMetadata::bareName).filter(name -> !name.isEmpty());
+  }
+
+  /** A Python repr or qualified name of a function or class reduced to its own name. */
+  static String bareName(String written) {
+    String name = written.strip();
+    if (name.startsWith("<") && name.endsWith(">")) {
+      name = name.substring(1, name.length() - 1).strip();
+      int at = name.indexOf(" at 0x");
+      if (at >= 0) {
+        name = name.substring(0, at).strip();
+      }
+      for (String prefix : new String[] {"function ", "class ", "bound method "}) {
+        if (name.startsWith(prefix)) {
+          name = name.substring(prefix.length()).strip();
+        }
+      }
+      if (name.endsWith(" object")) {
+        name = name.substring(0, name.length() - " object".length()).strip();
+      }
+      name = name.replace("'", "").replace("\"", "");
+    }
+    int call = name.indexOf('(');
+    if (call > 0) {
+      name = name.substring(0, call).strip();
+    }
+    int dot = name.lastIndexOf('.');
+    return dot >= 0 && dot < name.length() - 1 ? name.substring(dot + 1) : name;
   }
 
   public OptionalDouble learningRate() {

@@ -193,4 +193,32 @@ class TraceMetadataExtensionsTest {
         .doesNotContain("regularizer")
         .doesNotContain("constant");
   }
+
+  private static java.util.Optional<String> loss(String written) {
+    return TraceMetadata.of(Map.of(TraceMetadata.LOSS, written)).loss();
+  }
+
+  @Test
+  void loss_whatPythonPrintsForTheLoss_isReducedToItsName() {
+    // a recorder of format v1 may write str(loss) or a qualified name instead of the bare name
+    assertThat(loss("<function sparse_categorical_crossentropy at 0x7f3a2c1d9ee0>"))
+        .contains("sparse_categorical_crossentropy");
+    assertThat(loss("<keras.src.losses.losses.SparseCategoricalCrossentropy object at 0x7f3a>"))
+        .contains("SparseCategoricalCrossentropy");
+    assertThat(loss("<class 'torch.nn.modules.loss.CrossEntropyLoss'>"))
+        .contains("CrossEntropyLoss");
+    assertThat(loss("torch.nn.BCEWithLogitsLoss")).contains("BCEWithLogitsLoss");
+    assertThat(loss("CrossEntropyLoss()")).contains("CrossEntropyLoss");
+    assertThat(loss(" CrossEntropyLoss(label_smoothing=0.1) ")).contains("CrossEntropyLoss");
+    assertThat(loss("<function MyModel.loss_fn at 0x7f>")).contains("loss_fn");
+  }
+
+  @Test
+  void loss_aBareNameOrSeveralJoined_isKeptAsWritten() {
+    assertThat(loss("sparse_categorical_crossentropy")).contains("sparse_categorical_crossentropy");
+    assertThat(loss("CrossEntropyLoss+MSELoss")).contains("CrossEntropyLoss+MSELoss");
+    assertThat(loss("NT-Xent")).contains("NT-Xent");
+    assertThat(loss("  ")).isEmpty();
+    assertThat(TraceMetadata.empty().loss()).isEmpty();
+  }
 }
