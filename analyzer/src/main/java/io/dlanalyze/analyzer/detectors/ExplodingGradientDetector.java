@@ -44,16 +44,19 @@ import java.util.List;
  * positive finite gradient l2 norms (weight gradient, else output gradient). It explodes at the
  * first step whose norm reaches {@code exploding-growth} (default 2.3e6) times the reference, or
  * turns non-finite after reaching 10x; the onset is the step after the last one still within 10x of
- * the reference. TheDeepChecker flags growth over 2x between checks and absolute values above 1e6
- * (docs/references.md#thedeepchecker); an absolute bound depends on the tensor's size, so the
- * growth is measured against the layer's own start. A growth that never turns non-finite is
- * reported only when the loss stalls around it (#false-alarm-sources: condition on the loss trend),
- * so a net whose zero-initialized head wakes up the earlier layers is not flagged. Ratio rule:
- * AUTOTRAINER's {@code ||g_first|| / ||g_last|| > 70} (beta_3, #autotrainer), for {@code window}
- * steps in a row, only when the loss stalls at the end of that run and the run never learned
- * (AUTOTRAINER gates its gradient rules on not-converged/slow convergence; 5.1 shows the ratio
- * alone fires on healthy nets). One finding: the layer whose growth started first (ties: the larger
- * growth); the other layers that exploded are its consequences.
+ * the reference. A reference whose RMS (l2 / sqrt(numel)) is below {@code vanishing-rms} has
+ * vanished, and the growth is measured from that bound instead: a deep network without its residual
+ * connections starts with gradients of 1e-14 that grow a billion times to 1e-6 per element, which
+ * is waking up, not exploding. TheDeepChecker flags growth over 2x between checks and absolute
+ * values above 1e6 (docs/references.md#thedeepchecker); an absolute bound depends on the tensor's
+ * size, so the growth is measured against the layer's own start. A growth that never turns
+ * non-finite is reported only when the loss stalls around it (#false-alarm-sources: condition on
+ * the loss trend), so a net whose zero-initialized head wakes up the earlier layers is not flagged.
+ * Ratio rule: AUTOTRAINER's {@code ||g_first|| / ||g_last|| > 70} (beta_3, #autotrainer), for
+ * {@code window} steps in a row, only when the loss stalls at the end of that run and the run never
+ * learned (AUTOTRAINER gates its gradient rules on not-converged/slow convergence; 5.1 shows the
+ * ratio alone fires on healthy nets). One finding: the layer whose growth started first (ties: the
+ * larger growth); the other layers that exploded are its consequences.
  */
 @DetectorSpec(
     id = DetectorIds.EXPLODING_GRADIENT,
@@ -68,6 +71,7 @@ import java.util.List;
       "window",
       "exploding-growth",
       "exploding-ratio",
+      "vanishing-rms",
       "min-improvement",
       "converged-drop"
     },
@@ -79,6 +83,7 @@ public final class ExplodingGradientDetector implements Detector {
   private int window;
   private double growth;
   private double ratioLimit;
+  private double vanishingRms;
 
   /** Steps in a row where the first layer's norm dwarfs the last's, up to the loss stall gate. */
   private Run ratio;
@@ -101,6 +106,7 @@ public final class ExplodingGradientDetector implements Detector {
     window = context.options().getInt(Thresholds.WINDOW);
     growth = context.options().get(Thresholds.EXPLODING_GROWTH);
     ratioLimit = context.options().get(Thresholds.EXPLODING_RATIO);
+    vanishingRms = context.options().get(Thresholds.VANISHING_RMS);
     ratio = new Run(window, Run.Policy.FIRST);
   }
 
@@ -117,7 +123,10 @@ public final class ExplodingGradientDetector implements Detector {
       int slot = step.slot(layer, Phase.GRADIENT);
       GradientGrowth norms = layers.at(slot);
       boolean before = norms.fired();
-      norms.observe(step.step(), phase, step.value(layer, phase, Column.L2_NORM), growth);
+      long numel = step.count(layer, phase, Column.NUMEL);
+      // growth from a vanished start is measured from vanishing-gradient's bound
+      double floor = numel > 0 ? vanishingRms * Math.sqrt(numel) : 0;
+      norms.observe(step.step(), phase, step.value(layer, phase, Column.L2_NORM), growth, floor);
       if (!before && norms.fired()) {
         pending.add(slot);
       }

@@ -33,13 +33,18 @@ final class GradientGrowth {
   private long firePeakStep;
   private long nonFiniteStep = -1;
 
-  /** Records the layer's norm at {@code step}, read from {@code from}. */
   /** The phase the layer's norm comes from: a state is made by its first observation. */
   Phase phase() {
     return requireNonNull(phase, "not observed yet");
   }
 
-  void observe(long step, Phase from, double l2, double growth) {
+  /**
+   * Records the layer's norm {@code l2} at {@code step}, read from {@code from}. A finite norm
+   * counts as exploded when it reaches {@code growth} times the reference, or times {@code floor}
+   * (the smallest norm that has not vanished) when the reference is below it: a growth measured
+   * from a vanished gradient says how far it woke up, not that it exploded.
+   */
+  void observe(long step, Phase from, double l2, double growth, double floor) {
     if (phase == null) {
       phase = from;
     }
@@ -65,7 +70,7 @@ final class GradientGrowth {
         peak = l2;
         peakStep = step;
       }
-      if (l2 >= growth * reference) {
+      if (l2 >= growth * Math.max(reference, floor)) {
         fire(step);
       }
     }

@@ -140,4 +140,47 @@ class ExplodingGradientDetectorTest {
     assertThat(findings).extracting(f -> f.evidence().get("rule")).containsExactly("ratio");
     assertThat(findings.get(0).layerName()).isEqualTo("fc1");
   }
+
+  /**
+   * Layer 1's gradient (100 elements) starts at {@code start} and grows 10x per step from step 20
+   * for {@code steps} steps, under a loss that does not improve.
+   */
+  private static MemoryTrace.Builder wakingFrom(double start, int steps) {
+    return MemoryTrace.scripted(200)
+        .layer("fc1", "relu")
+        .layer("fc2", "relu")
+        .layer("fc3", "linear")
+        .model(Phase.LOSS, step -> Stats.scalar(2.3))
+        .everyLayer(
+            Phase.GRADIENT,
+            (step, layer) -> {
+              if (layer != 1) {
+                return Stats.norm(0.5);
+              }
+              int grown = (int) Math.max(0, Math.min(steps, step - 19));
+              return Stats.norm(start * Math.pow(10, grown));
+            });
+  }
+
+  @Test
+  void growthFromAVanishedGradientToOneStillSmall_isNoExplosion() {
+    // 1e-14 to 1e-5 (an RMS of 1e-6 per element, vanishing-rms): a billion times its start, as a
+    // deep network without its residual connections shows, but waking up, not exploding
+    assertThat(findings(wakingFrom(1e-14, 9), ID)).isEmpty();
+  }
+
+  @Test
+  void growthFromAVanishedGradient_isMeasuredFromTheVanishingBound() {
+    // 1e-14 to 1e2: 2.3e6 times the bound of 1e-5 (an RMS of 1e-6 over 100 elements) is 23
+    assertThat(findings(wakingFrom(1e-14, 16), ID))
+        .extracting(Finding::layerName)
+        .containsExactly("fc2");
+  }
+
+  @Test
+  void theSameGrowthFromAGradientThatHadNotVanished_explodes() {
+    assertThat(findings(wakingFrom(1e-4, 9), ID))
+        .extracting(Finding::layerName)
+        .containsExactly("fc2");
+  }
 }
