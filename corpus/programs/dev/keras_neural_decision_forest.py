@@ -174,7 +174,7 @@ CASES = [
             "20000, rpm near 1800, pressures near 350 kPa) go into the Dense encoder, whose "
             "ReLU outputs in the thousands drive every sigmoid decision node to 0 or 1; the "
             "loss stays at ln 4 (1.388 to 1.382), the accuracy at chance (0.247, validation "
-            "0.252) against the fixed twin's 0.847 (validation 0.835)",
+            "0.252) against the fixed twin's 0.781 (validation 0.806, loss 0.64)",
      "fix": "layers.Normalization adapted on the training rows before the encoder",
      "symptom": "saturation", "acceptable_symptoms": ["not_learning", "vanishing_gradient"],
      "root_cause": "model",
