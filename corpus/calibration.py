@@ -2672,6 +2672,27 @@ def space_pt_word_lm_tied(rng):
     return Config(args, "classification", "lstm", classes=87, chance=0.17)
 
 
+def space_keras_lstm_s2s_chars(rng):
+    args = ["--lr", fmt(log_uniform(rng, 1.5e-3, 3e-3)),
+            "--latent-dim", str(rng.choice([96, 128])),
+            "--batch-size", str(rng.choice([32, 32, 64]))]
+    # 3200 training numerals (Roman to decimal) in batches of 32 (100 steps an epoch); the
+    # token accuracy counts the padding of the 6 target positions (a decoder that ignores the
+    # encoder reaches about 0.45, healthy runs 0.94-0.99 on validation)
+    args += ["--epochs", str(rng.choice([20, 24])), "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "lstm", classes=13)
+
+
+def space_keras_neural_decision_forest(rng):
+    args = ["--lr", fmt(log_uniform(rng, 5e-3, 2e-2)), "--num-trees", str(rng.choice([6, 10])),
+            "--depth", str(rng.choice([3, 4])), "--encoding-dim", str(rng.choice([16, 24])),
+            "--used-features-rate", rng.choice(["0.5", "0.75"])]
+    # 1920 training rows of four classes in batches of 64 (30 steps an epoch); healthy runs
+    # reach a validation accuracy of 0.83-0.87
+    args += ["--epochs", str(rng.choice([12, 15])), "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "mlp", classes=4)
+
+
 SPACES = {
     "keras_aug_digits": space_keras_aug_digits,
     "keras_cancer_ae_nesterov": space_keras_cancer_ae_nesterov,
@@ -2866,6 +2887,8 @@ SPACES = {
     "pt_pixelcnn_digits": space_pt_pixelcnn_digits,
     "pt_convnext_droppath": space_pt_convnext_droppath,
     "pt_word_lm_tied": space_pt_word_lm_tied,
+    "keras_lstm_s2s_chars": space_keras_lstm_s2s_chars,
+    "keras_neural_decision_forest": space_keras_neural_decision_forest,
 }
 
 
