@@ -2693,6 +2693,27 @@ def space_keras_neural_decision_forest(rng):
     return Config(args, "classification", "mlp", classes=4)
 
 
+def space_pt_stn_digits(rng):
+    args = ["--lr", fmt(log_uniform(rng, 7e-4, 1.5e-3)),
+            "--max-angle", rng.choice(["25", "40"])]
+    # 1437 distorted training digits on a 28x28 canvas, batches of 64 (22 steps an epoch);
+    # the localization network's theta starts at the identity; the loss is F.nll_loss of
+    # log_softmax (healthy runs end at a training accuracy of 0.80-0.89 under the tutorial's
+    # two dropouts, validation 0.90-0.95; Adam at 3e-3 was unstable)
+    args += ["--epochs", str(rng.choice([20, 24])), "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=10)
+
+
+def space_pt_gin_graphs(rng):
+    args = ["--lr", fmt(log_uniform(rng, 1e-3, 3e-3)), "--hidden", str(rng.choice([32, 64])),
+            "--layers", str(rng.choice([3, 4]))]
+    # 960 training graphs (trees with 0, 1 or 2 extra edges), batches of 64 (15 steps an
+    # epoch); the validation accuracy of healthy runs jumps between epochs (BatchNorm's running
+    # statistics under a sum readout) but ends at 0.99-1.00
+    args += ["--epochs", str(rng.choice([16, 20])), "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "gcn", classes=3)
+
+
 SPACES = {
     "keras_aug_digits": space_keras_aug_digits,
     "keras_cancer_ae_nesterov": space_keras_cancer_ae_nesterov,
@@ -2889,6 +2910,9 @@ SPACES = {
     "pt_word_lm_tied": space_pt_word_lm_tied,
     "keras_lstm_s2s_chars": space_keras_lstm_s2s_chars,
     "keras_neural_decision_forest": space_keras_neural_decision_forest,
+
+    "pt_stn_digits": space_pt_stn_digits,
+    "pt_gin_graphs": space_pt_gin_graphs,
 }
 
 
