@@ -186,8 +186,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adamw",
-          "buggy": "--bug no-pos-enc --record-every 4",
-          "fixed": "--record-every 4"},
+          "buggy": "--bug no-pos-enc --record-every 8",
+          "fixed": "--record-every 8"},
      ]},
     {"family": "perceiver-lr-too-high", "split": "dev", "architecture": "transformer",
      "origin": "AUTOTRAINER / DeepFD fault type: learning rate too high",
@@ -199,8 +199,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adamw-bs64",
-          "buggy": "--lr 3e-2 --record-every 4",
-          "fixed": "--lr 2e-3 --record-every 4"},
+          "buggy": "--lr 3e-2 --record-every 8",
+          "fixed": "--lr 2e-3 --record-every 8"},
      ]},
     {"family": "healthy-perceiver", "split": "dev", "architecture": "transformer",
      "origin": "healthy run",
@@ -208,10 +208,10 @@ CASES = [
                     "position features that reaches a validation accuracy of about 0.9",
      "healthy": [
          {"id": "dim48-lr3e-3-seed1",
-          "args": "--dim 48 --lr 3e-3 --seed 1 --record-every 4",
+          "args": "--dim 48 --lr 3e-3 --seed 1 --record-every 8",
           "description": "48-dimensional latents and tokens, AdamW 3e-3"},
          {"id": "latents32-depth3-heads2-seed2",
-          "args": "--num-latents 32 --depth 3 --heads 2 --seed 2 --record-every 4",
+          "args": "--num-latents 32 --depth 3 --heads 2 --seed 2 --record-every 8",
           "description": "32 latents, three latent self-attention blocks of 2 heads"},
      ]},
 ]
