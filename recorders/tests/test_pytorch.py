@@ -592,6 +592,30 @@ class GraphReadingTest(unittest.TestCase):
             rows, _ = read_trace(path)
         assert_stats_close(row_stats(find(rows, 0, "fc1", "activation")), numpy_stats(expected))
 
+    def test_sineActivation_namedAndRecordedFromTheGraph(self):
+        # a SIREN layer: Linear, then sin(omega_0 * x) as a plain torch.sin call
+        class Siren(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc1 = nn.Linear(4, 8)
+                self.out = nn.Linear(8, 3)
+
+            def forward(self, x):
+                return self.out(torch.sin(30.0 * self.fc1(x)))
+
+        torch.manual_seed(1)
+        model = Siren()
+        x0 = torch.randn(5, 4)
+        y = torch.tensor([0, 1, 2, 0, 1])
+        _, rows, _, layers = self.run_one(model, nn.functional.cross_entropy, y)
+        self.assertEqual(layers["fc1"]["activation"], "sin")
+        self.assertEqual(layers["out"]["activation"], "linear")
+        act = find(rows, 0, "fc1", "activation")
+        self.assertGreaterEqual(float(act["min"]), -1.0)
+        self.assertLessEqual(float(act["max"]), 1.0)
+        fwd = find(rows, 0, "fc1", "forward")
+        self.assertNotEqual(float(fwd["mean"]), float(act["mean"]))
+
     def test_softmaxBeforeCrossEntropy_outputActivationIsSoftmax(self):
         y = torch.tensor([0, 1, 2, 0, 1])
         _, _, meta, layers = self.run_one(FunctionalMlp(), nn.functional.cross_entropy, y,

@@ -33,6 +33,12 @@ _ACTIVATION_NODES = {
     "SoftplusBackward": ("softplus", None),
     "HardswishBackward": ("hard_swish", F.hardswish),
     "HardsigmoidBackward": ("hard_sigmoid", F.hardsigmoid),
+    "CeluBackward": ("celu", None),
+    "LogSigmoidBackward": ("log_sigmoid", None),
+    # periodic activations (SIREN's sin(omega_0 * x), Fourier features): torch.sin and torch.cos
+    # keep their input
+    "SinBackward": ("sin", torch.sin),
+    "CosBackward": ("cos", torch.cos),
 }
 
 # Loss nodes -> the name of the torch.nn loss module that produces them.
