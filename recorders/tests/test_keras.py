@@ -533,6 +533,24 @@ def test_opActivation_geluExactOrTanhApproximation_isGelu(tmp_path, approximate)
     assert [(n, l["activation"]) for n, l in layers.items()] == [("fc1", "gelu"), ("out", "linear")]
 
 
+def test_opActivation_sine_isSin(tmp_path):
+    # a SIREN layer written as a custom model: Dense, then sin(omega_0 * x) by an op
+    class Siren(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.fc1 = L.Dense(6, name="fc1")
+            self.out = L.Dense(3, name="out")
+
+        def call(self, x):
+            return self.out(keras.ops.sin(30.0 * self.fc1(x)))
+
+    keras.utils.set_random_seed(13)
+    model = Siren()
+    model(data(1)[0])
+    _, layers = fit_layers(model, tmp_path)
+    assert [(n, l["activation"]) for n, l in layers.items()] == [("fc1", "sin"), ("out", "linear")]
+
+
 class ReluBetween(keras.Model):
     def __init__(self):
         super().__init__()

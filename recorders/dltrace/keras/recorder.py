@@ -223,7 +223,7 @@ _GRAPH_ACTIVATIONS = {"Softmax": "softmax", "Sigmoid": "sigmoid", "LogSoftmax": 
 _ELEMENTWISE_ACTIVATIONS = {
     "Relu": "relu", "Relu6": "relu6", "Elu": "elu", "Selu": "selu", "LeakyRelu": "leaky_relu",
     "Sigmoid": "sigmoid", "Tanh": "tanh", "Softplus": "softplus", "Softsign": "softsign",
-    "Softmax": "softmax", "LogSoftmax": "log_softmax"}
+    "Softmax": "softmax", "LogSoftmax": "log_softmax", "Sin": "sin", "Cos": "cos"}
 
 # Ops whose output is a linear function of each floating input that depends on the data
 # (reshaping, slicing, joining, sums and means, pooling, the identities of a custom gradient).
