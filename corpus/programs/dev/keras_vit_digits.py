@@ -201,8 +201,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "seed0",
-          "buggy": "--bug logits-no-from-logits --seed 0 --record-every 4",
-          "fixed": "--seed 0 --record-every 4"},
+          "buggy": "--bug logits-no-from-logits --seed 0 --record-every 6",
+          "fixed": "--seed 0 --record-every 6"},
      ]},
     {"family": "kvit-adamw-lr-too-high", "split": "dev", "architecture": "transformer",
      "origin": "AUTOTRAINER / DeepDiagnosis: learning rate too high; Stack Overflow: "
@@ -217,8 +217,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "seed1",
-          "buggy": "--lr 0.03 --seed 1 --record-every 4",
-          "fixed": "--seed 1 --record-every 4"},
+          "buggy": "--lr 0.03 --seed 1 --record-every 6",
+          "fixed": "--seed 1 --record-every 6"},
      ]},
     {"family": "healthy-kvit", "split": "dev", "architecture": "transformer",
      "origin": "healthy run",
@@ -228,7 +228,7 @@ CASES = [
                     "that trains well",
      "healthy": [
          {"id": "layers1-dim48-lr2e-3-seed3",
-          "args": "--layers 1 --projection-dim 48 --lr 2e-3 --seed 3 --record-every 4",
+          "args": "--layers 1 --projection-dim 48 --lr 2e-3 --seed 3 --record-every 6",
           "description": "one transformer block, a projection of 48, AdamW(2e-3)"},
      ]},
 ]
