@@ -78,7 +78,6 @@ public final class MetadataGaps {
         if (inferred) {
           continue;
         }
-        absent.add(need.key());
         lines.add(
             format(ROOT, "no %s in the metadata: %s did not run", need.key(), need.readers()));
       }

@@ -42,4 +42,19 @@ class MetadataGapsTest {
         .anySatisfy(line -> assertThat(line).startsWith("no dltrace.num_classes"))
         .anySatisfy(line -> assertThat(line).startsWith("no dltrace.task"));
   }
+
+  @Test
+  void aClassCountTheAnalysisReadOffTheOutput_isNoGap() {
+    assertThat(MetadataGaps.notes(withoutClassCount("classification"), true)).isEmpty();
+  }
+
+  @Test
+  void noKeyAtAll_isOneLine_evenWithAClassCountReadOffTheOutput() {
+    for (boolean classCountKnown : new boolean[] {false, true}) {
+      assertThat(MetadataGaps.notes(TraceMetadata.empty(), classCountKnown))
+          .singleElement()
+          .asString()
+          .startsWith("none of the dltrace.* metadata the rules read");
+    }
+  }
 }
