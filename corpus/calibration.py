@@ -2757,6 +2757,28 @@ def space_pt_perceiver_digits(rng):
     return Config(args, "classification", "transformer", classes=10)
 
 
+def space_pt_gae_links(rng):
+    args = ["--lr", fmt(log_uniform(rng, 5e-3, 1.5e-2)),
+            "--hidden1", str(rng.choice([32, 64])), "--hidden2", str(rng.choice([16, 32])),
+            "--dropout", rng.choice(["0.0", "0.1"])]
+    # a 400-node stochastic block model of 8 communities (about 1900 training edges), one
+    # full-batch Adam step an epoch over the edges and as many random pairs; the accuracy is
+    # that of logit > 0 on those pairs (healthy runs 0.87-0.91, validation 0.87-0.91, held-out
+    # AUC 0.90-0.94; a model scoring every pair alike has 0.5)
+    args += ["--epochs", str(rng.choice([200, 240])), "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "gcn", classes=2)
+
+
+def space_pt_bert_mlm(rng):
+    args = ["--lr", fmt(log_uniform(rng, 1.5e-3, 3e-3)), "--hidden", str(rng.choice([64, 96])),
+            "--heads", str(rng.choice([2, 4])), "--layers", str(rng.choice([2, 3]))]
+    # 1800 generated sentence pairs, batches of 64 (28 steps an epoch), 67 tokens; the
+    # accuracy is the masked-token accuracy (healthy runs 0.84-0.86, validation 0.85-0.86;
+    # the most frequent words, 'the' and '.', are each about 0.13 of the masked tokens)
+    args += ["--epochs", str(rng.choice([8, 10])), "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "transformer", classes=67, chance=0.13)
+
+
 SPACES = {
     "keras_aug_digits": space_keras_aug_digits,
     "keras_cancer_ae_nesterov": space_keras_cancer_ae_nesterov,
@@ -2961,6 +2983,9 @@ SPACES = {
 
     "keras_vit_digits": space_keras_vit_digits,
     "keras_involution": space_keras_involution,
+
+    "pt_gae_links": space_pt_gae_links,
+    "pt_bert_mlm": space_pt_bert_mlm,
 }
 
 
