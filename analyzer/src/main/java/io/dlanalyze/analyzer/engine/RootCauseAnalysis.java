@@ -43,6 +43,7 @@ import static java.util.Objects.requireNonNull;
 
 import io.dlanalyze.analyzer.ActivationKind;
 import io.dlanalyze.analyzer.AnalysisContext;
+import io.dlanalyze.analyzer.Consequence;
 import io.dlanalyze.analyzer.DetectorIds;
 import io.dlanalyze.analyzer.EvidenceKey;
 import io.dlanalyze.analyzer.EvidenceKeys.ConvergenceRule;
@@ -692,6 +693,13 @@ final class RootCauseAnalysis {
         unchanged.add(f);
       }
     }
+    // a layer whose outputs stopped changing too has one finding, on its first phase, with its
+    // weights among the consequences (an embedding table that nothing updates)
+    for (Finding f : atLeastWarning(DetectorIds.UNCHANGED_VALUES)) {
+      if (f.phase() != Phase.WEIGHT && weightsUnchangedFromTheStart(f)) {
+        unchanged.add(f);
+      }
+    }
     if (!coversEveryParameterLayer(unchanged)) {
       someLayersNeverUpdate(unchanged);
       return;
@@ -708,8 +716,22 @@ final class RootCauseAnalysis {
             unchanged.get(0).firstStep(),
             lr.isPresent() ? Numbers.format(lr.getAsDouble()) : "not recorded"),
         "Check that the optimizer steps with a non-zero learning rate: a schedule or warm-up that"
-            + " rounds the rate to 0 (integer division), a missing optimizer.step(), or every"
-            + " parameter frozen");
+            + " rounds the rate to 0 (integer division) or starts at 0 and is never stepped (a"
+            + " missing scheduler.step()), a missing optimizer.step(), or every parameter frozen");
+  }
+
+  /**
+   * True when the finding's consequences hold its own layer's weights, unchanged from the start.
+   */
+  private boolean weightsUnchangedFromTheStart(Finding f) {
+    for (Consequence c : f.consequences()) {
+      if (c.phase() == Phase.WEIGHT
+          && c.layerIndex() == f.layerIndex()
+          && c.firstStep() <= firstStep() + 1) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /**

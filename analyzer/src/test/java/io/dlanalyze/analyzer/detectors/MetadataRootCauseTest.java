@@ -90,6 +90,25 @@ class MetadataRootCauseTest {
     assertThat(root.suggestedFix()).contains("non-zero learning rate");
   }
 
+  @Test
+  void aLayerWhoseOutputsStoppedToo_countsAmongTheLayersThatNeverChange() {
+    // fc1's forward rows are unchanged as well: its finding is on forward, its weights a
+    // consequence; all three layers still never change
+    MemoryTrace.Builder trace =
+        weights(new boolean[] {false, false, false}).stream(
+            Phase.FORWARD, 0, step -> Stats.of(0.3, 0.2))
+            .stream(Phase.FORWARD, 1, step -> Stats.of(0.3, 0.2 + 0.01 * Math.sin(step)))
+            .stream(Phase.FORWARD, 2, step -> Stats.of(0.3, 0.2 + 0.01 * Math.sin(step)));
+
+    RootCause root = rootCause(trace);
+
+    assertThat(root.cause())
+        .startsWith(
+            "No layer's weights ever change: the weights of all 3 layers with parameters stayed"
+                + " the same from step 0 (learning rate 0)");
+    assertThat(root.suggestedFix()).contains("never stepped");
+  }
+
   /** Three layers whose parameters require gradients, none held by the optimizer (or one). */
   private static MemoryTrace.Builder staleOptimizer(boolean lastHeld) {
     MemoryTrace.Builder trace =
