@@ -192,8 +192,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "seed1",
-          "buggy": "--bug flip-image-only --seed 1 --record-every 4",
-          "fixed": "--seed 1 --record-every 4"},
+          "buggy": "--bug flip-image-only --seed 1 --record-every 8",
+          "fixed": "--seed 1 --record-every 8"},
      ]},
     {"family": "kdeeplab-no-from-logits", "split": "dev", "architecture": "cnn",
      "origin": "Humbatova et al. 2020: wrong loss function (SparseCategoricalCrossentropy "
@@ -208,8 +208,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "seed2",
-          "buggy": "--bug no-from-logits --seed 2 --record-every 4",
-          "fixed": "--seed 2 --record-every 4"},
+          "buggy": "--bug no-from-logits --seed 2 --record-every 8",
+          "fixed": "--seed 2 --record-every 8"},
      ]},
     {"family": "healthy-kdeeplab", "split": "dev", "architecture": "cnn",
      "origin": "healthy run",
@@ -218,7 +218,7 @@ CASES = [
                     "shapes, that trains well",
      "healthy": [
          {"id": "f24-lr3e-3-e14-seed3",
-          "args": "--filters 24 --lr 3e-3 --epochs 14 --seed 3 --record-every 4",
+          "args": "--filters 24 --lr 3e-3 --epochs 14 --seed 3 --record-every 8",
           "description": "24 base filters, Adam at 3e-3, 14 epochs"},
      ]},
 ]
