@@ -2779,6 +2779,26 @@ def space_pt_bert_mlm(rng):
     return Config(args, "classification", "transformer", classes=67, chance=0.13)
 
 
+def space_keras_barlow_twins(rng):
+    args = ["--lr", fmt(log_uniform(rng, 3e-3, 6e-3)), "--proj-dim", str(rng.choice([64, 128])),
+            "--lambd", rng.choice(["5e-3", "1e-2"])]
+    # 1437 training digits, two augmented views a batch of 128 (11 steps an epoch); the
+    # recorded phase is the Barlow pre-training (custom train_step, LAMB); the result line's
+    # val_accuracy is the linear probe's on the frozen backbone (healthy runs 0.95; a random
+    # backbone gives 0.80)
+    args += ["--epochs", str(rng.choice([20, 24])), "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=10)
+
+
+def space_keras_deeplab_shapes(rng):
+    args = ["--lr", fmt(log_uniform(rng, 2e-3, 3e-3)), "--filters", str(rng.choice([24, 32]))]
+    # 1000 training images of 32x32 in batches of 32 (32 steps an epoch); the accuracy is per pixel, about 0.83 of the pixels are
+    # background (healthy runs end at a validation pixel accuracy of 0.95-0.97, mean IoU
+    # 0.75-0.84)
+    args += ["--epochs", str(rng.choice([12, 14])), "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=4, chance=0.83)
+
+
 SPACES = {
     "keras_aug_digits": space_keras_aug_digits,
     "keras_cancer_ae_nesterov": space_keras_cancer_ae_nesterov,
@@ -2986,6 +3006,8 @@ SPACES = {
 
     "pt_gae_links": space_pt_gae_links,
     "pt_bert_mlm": space_pt_bert_mlm,
+    "keras_barlow_twins": space_keras_barlow_twins,
+    "keras_deeplab_shapes": space_keras_deeplab_shapes,
 }
 
 
