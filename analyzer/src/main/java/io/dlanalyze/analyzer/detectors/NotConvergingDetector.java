@@ -22,6 +22,7 @@ import io.dlanalyze.analyzer.EvidenceKeys.ConvergenceRule;
 import io.dlanalyze.analyzer.EvidenceKeys.Metric;
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.LossHistory;
+import io.dlanalyze.analyzer.OneHot;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.StepView;
 import io.dlanalyze.analyzer.Symptom;
@@ -127,12 +128,6 @@ public final class NotConvergingDetector implements Detector {
    */
   static final double MAX_ELEMENTWISE_EXCESS = 2;
 
-  /**
-   * How far apart one-hot rows' per-step target means may be, relative to them, and how far 1/mean
-   * may be from a whole number: the room is for the rounding of a float32 mean.
-   */
-  static final double ONE_HOT_TOLERANCE = 1e-5;
-
   /** Per epoch (in order of appearance): the sum and count of its validation accuracies. */
   private final Map<Integer, double[]> validation = new LinkedHashMap<>();
 
@@ -182,7 +177,7 @@ public final class NotConvergingDetector implements Detector {
       double std = step.value(-1, Phase.TARGET, Column.STD);
       if (Double.isFinite(mean)
           && Double.isFinite(std)
-          && Math.abs(std * std - mean * (1 - mean)) > ONE_HOT_TOLERANCE * mean * (1 - mean)) {
+          && Math.abs(std * std - mean * (1 - mean)) > OneHot.TOLERANCE * mean * (1 - mean)) {
         targetsZeroOne = false;
       }
       if (Double.isFinite(std)) {
@@ -203,12 +198,10 @@ public final class NotConvergingDetector implements Detector {
     if (targetSteps < 2 || !(targetMeanLow > 0)) {
       return 0;
     }
-    if (targetMeanHigh - targetMeanLow > ONE_HOT_TOLERANCE * targetMeanHigh) {
+    if (targetMeanHigh - targetMeanLow > OneHot.TOLERANCE * targetMeanHigh) {
       return 0;
     }
-    double k = 1 / targetMeanHigh;
-    long rounded = Math.round(k);
-    return rounded >= 2 && Math.abs(k - rounded) <= ONE_HOT_TOLERANCE * k ? (int) rounded : 0;
+    return OneHot.classes(targetMeanHigh);
   }
 
   /**

@@ -5,6 +5,7 @@ import static java.util.Locale.ROOT;
 
 import io.dlanalyze.analyzer.Layer;
 import io.dlanalyze.analyzer.LossFunction;
+import io.dlanalyze.analyzer.OneHot;
 import io.dlanalyze.analyzer.StepView;
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.Phase;
@@ -31,9 +32,6 @@ import org.jspecify.annotations.Nullable;
  * <p>The recorders of this project write the count themselves, from the same width.
  */
 final class ClassCount {
-  /** How far a one-hot target mean may sit from 1/K (label smoothing keeps it exact). */
-  private static final double ONE_HOT_TOLERANCE = 1e-6;
-
   /** The inferred count and how it was read, for the report's notes. */
   record Inferred(int classes, String how) {}
 
@@ -120,20 +118,13 @@ final class ClassCount {
         || step.value(-1, Phase.TARGET, Column.MAX) > 1) {
       return null;
     }
-    double mean = step.mean(-1, Phase.TARGET);
-    if (!(mean > 0)) {
-      return null;
-    }
-    double k = 1 / mean;
-    long rounded = Math.round(k);
-    if (rounded < 2
-        || rounded > Integer.MAX_VALUE
-        || Math.abs(k - rounded) > ONE_HOT_TOLERANCE * k) {
+    int classes = OneHot.classes(step.mean(-1, Phase.TARGET));
+    if (classes == 0) {
       return null;
     }
     return new Inferred(
-        (int) rounded,
+        classes,
         format(
-            ROOT, "%s, as many as the targets, whose mean is 1/%d (one-hot rows)", width, rounded));
+            ROOT, "%s, as many as the targets, whose mean is 1/%d (one-hot rows)", width, classes));
   }
 }
