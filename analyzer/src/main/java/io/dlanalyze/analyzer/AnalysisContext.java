@@ -45,14 +45,24 @@ public interface AnalysisContext {
    */
   default @Nullable Layer outputLayer() {
     List<Layer> layers = layers();
-    String model = metadata().model().orElse(null);
     for (int i = layers.size() - 1; i >= 0; i--) {
       Layer layer = layers.get(i);
-      if (i == 0 || model == null || layer.type() == null || !layer.type().equals(model)) {
+      if (i == 0 || !modelsOwn(layer)) {
         return layer;
       }
     }
     return null;
+  }
+
+  /**
+   * True for the entry that holds the parameters the model keeps outside its layers (a class token,
+   * a position table, a CRF's transition scores): a PyTorch recorder lists them as one more layer
+   * whose type is the model's own class ({@code dltrace.model}). Never for a model that is one
+   * layer.
+   */
+  default boolean modelsOwn(Layer layer) {
+    String model = metadata().model().orElse(null);
+    return model != null && model.equals(layer.type()) && layerCount() > 1;
   }
 
   /**

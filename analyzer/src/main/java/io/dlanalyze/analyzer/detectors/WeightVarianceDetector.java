@@ -24,7 +24,6 @@ import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.Phase;
 import java.util.ArrayList;
 import java.util.List;
-import org.jspecify.annotations.Nullable;
 
 /**
  * Reports layers whose weight variance (std^2 of the weight phase) stays outside [{@code
@@ -36,7 +35,10 @@ import org.jspecify.annotations.Nullable;
  * 1e-5 or > 10} (docs/references.md#deepdiagnosis); the trace's std is the population std, which
  * differs from ddof=1 by a factor n/(n-1), negligible for a weight tensor. Normalization layers
  * (their scale starts at exactly 1 with variance 0), layers with fewer than 2 weights and the
- * parameters the model holds outside its layers (see {@link #modelsOwn}) are skipped.
+ * parameters the model holds outside its layers ({@link AnalysisContext#modelsOwn}) are skipped:
+ * they are no layer's kernel, whose variance sets the scale of what it multiplies (the tensors
+ * DeepDiagnosis checks), and they hold what the program put there on purpose (a CRF's transitions
+ * into its start tag set to -10000).
  */
 @DetectorSpec(
     id = DetectorIds.WEIGHT_VARIANCE,
@@ -67,18 +69,11 @@ public final class WeightVarianceDetector implements Detector {
   private double low;
   private double high;
 
-  /**
-   * The model's class ({@code dltrace.model}): a PyTorch recorder lists the parameters the model
-   * holds itself (a CRF's transition scores, a class token) as one more layer of that type.
-   */
-  private @Nullable String model;
-
   private AnalysisContext context;
 
   @Override
   public void begin(AnalysisContext context) {
     this.context = context;
-    model = context.metadata().model().orElse(null);
     window = context.options().getInt(Thresholds.WINDOW);
     low = context.options().get(Thresholds.WEIGHT_VARIANCE_LOW);
     high = context.options().get(Thresholds.WEIGHT_VARIANCE_HIGH);
@@ -91,7 +86,7 @@ public final class WeightVarianceDetector implements Detector {
       long numel = step.count(layer, Phase.WEIGHT, Column.NUMEL);
       if (!step.present(layer, Phase.WEIGHT, Column.STD)
           || step.layer(layer).isNormalization()
-          || modelsOwn(step.layer(layer).type())
+          || context.modelsOwn(step.layer(layer))
           || (numel >= 0 && numel < 2)) {
         continue;
       }
@@ -116,16 +111,6 @@ public final class WeightVarianceDetector implements Detector {
                     : Math.min(state.extreme, variance);
       }
     }
-  }
-
-  /**
-   * True for the parameters the model holds itself, outside its layers, when it has layers: they
-   * are no layer's kernel, whose variance sets the scale of the activations it multiplies (the
-   * tensors DeepDiagnosis checks), and they hold what the program put there on purpose: a CRF's
-   * transitions into its start tag set to -10000, a position table.
-   */
-  private boolean modelsOwn(@Nullable String type) {
-    return type != null && type.equals(model) && context.layerCount() > 1;
   }
 
   /** A layer's first firing run is its finding, whatever follows: conclusive at once. */
