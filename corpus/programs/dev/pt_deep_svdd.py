@@ -203,8 +203,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adam-lr1e-3-digit0-seed1",
-          "buggy": "--bug all-digits --seed 1 --record-every 4",
-          "fixed": "--seed 1 --record-every 4"},
+          "buggy": "--bug all-digits --seed 1 --record-every 8",
+          "fixed": "--seed 1 --record-every 8"},
      ]},
     {"family": "healthy-svdd", "split": "dev", "architecture": "cnn",
      "origin": "healthy run",
