@@ -2779,6 +2779,30 @@ def space_pt_bert_mlm(rng):
     return Config(args, "classification", "transformer", classes=67, chance=0.13)
 
 
+def space_pt_deep_svdd(rng):
+    args = ["--lr", fmt(log_uniform(rng, 5e-4, 2e-3)), "--rep-dim", str(rng.choice([16, 32])),
+            "--normal-class", str(rng.choice([0, 1, 4, 6, 7])),
+            "--weight-decay", rng.choice(["1e-6", "1e-5"])]
+    # 140-146 training images of the normal digit, batches of 32 (5 steps an epoch); the loss
+    # is the one-class mean ||phi(x) - c||^2, which falls from 5-8 to 0.05-0.07 in healthy runs
+    # (the held-out ROC AUC 0.98-1.0); there is no accuracy and no mean predictor (the
+    # untrained network's held-out normal distances, 0.03-0.12, are below the trained ones:
+    # only the ranking, the AUC, means anything), so no baseline, as for pt_ddpm_swissroll
+    args += ["--epochs", str(rng.choice([50, 60])), "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "cnn")
+
+
+def space_pt_made_density(rng):
+    args = ["--lr", fmt(log_uniform(rng, 1e-3, 3e-3)), "--hidden", str(rng.choice([128, 256])),
+            "--batch-size", str(rng.choice([32, 64]))]
+    # 1437 binarized training digits; the loss is the Bernoulli NLL in nats per image (first
+    # epoch about 42, healthy runs end at 20-21, test NLL 20-21.5; independent Bernoulli
+    # pixels at their training means give 24.4-24.7, and the data's entropy, the floor, is
+    # unknown), so no baseline, as for pt_ddpm_swissroll
+    args += ["--epochs", str(rng.choice([20, 24])), "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "autoencoder")
+
+
 def space_keras_barlow_twins(rng):
     args = ["--lr", fmt(log_uniform(rng, 3e-3, 6e-3)), "--proj-dim", str(rng.choice([64, 128])),
             "--lambd", rng.choice(["5e-3", "1e-2"])]
@@ -3006,6 +3030,8 @@ SPACES = {
 
     "pt_gae_links": space_pt_gae_links,
     "pt_bert_mlm": space_pt_bert_mlm,
+    "pt_deep_svdd": space_pt_deep_svdd,
+    "pt_made_density": space_pt_made_density,
     "keras_barlow_twins": space_keras_barlow_twins,
     "keras_deeplab_shapes": space_keras_deeplab_shapes,
 }
