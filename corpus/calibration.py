@@ -2803,6 +2803,26 @@ def space_pt_made_density(rng):
     return Config(args, "regression", "autoencoder")
 
 
+def space_pt_tabnet(rng):
+    args = ["--lr", fmt(log_uniform(rng, 1e-2, 3e-2)), "--n-d", str(rng.choice([8, 16])),
+            "--n-steps", str(rng.choice([3, 4])), "--gamma", rng.choice(["1.3", "1.5"])]
+    # 1800 training rows of a three-class make_classification table, batches of 256 in ghost
+    # batches of 64 (7 steps an epoch), Adam decayed 0.9 every 10 epochs (healthy runs
+    # 0.80-0.85 validation accuracy; chance 0.33)
+    args += ["--epochs", str(rng.choice([30, 36])), "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "mlp", classes=3)
+
+
+def space_pt_pointer_net(rng):
+    args = ["--lr", fmt(log_uniform(rng, 1.5e-3, 3e-3)), "--emb", str(rng.choice([32, 48])),
+            "--hidden", str(rng.choice([64, 96]))]
+    # 4000 generated sequences of 6 numbers, batches of 128 (31 steps an epoch); the accuracy
+    # is the share of sequences whose six pointers are all right (healthy runs 0.94-0.95,
+    # validation 0.95-0.96 sorted exactly by greedy decoding; chance 1/720)
+    args += ["--epochs", str(rng.choice([12, 14])), "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "lstm", classes=6, chance=1.0 / 720)
+
+
 def space_keras_barlow_twins(rng):
     args = ["--lr", fmt(log_uniform(rng, 3e-3, 6e-3)), "--proj-dim", str(rng.choice([64, 128])),
             "--lambd", rng.choice(["5e-3", "1e-2"])]
@@ -3034,6 +3054,8 @@ SPACES = {
     "pt_made_density": space_pt_made_density,
     "keras_barlow_twins": space_keras_barlow_twins,
     "keras_deeplab_shapes": space_keras_deeplab_shapes,
+    "pt_tabnet": space_pt_tabnet,
+    "pt_pointer_net": space_pt_pointer_net,
 }
 
 
