@@ -312,7 +312,8 @@ class Residual(nn.Module):
 
 
 class ScaledAndMasked(nn.Module):
-    """Products with a constant, with a mask of no gradient, and of two linear maps."""
+    """Products with a constant, with a mask of no gradient, and of two layers' outputs (the
+    ReLU before ``fc1`` is ``fc0``'s, not a gate of ``fc2``)."""
 
     def __init__(self):
         super().__init__()
@@ -322,9 +323,9 @@ class ScaledAndMasked(nn.Module):
         self.out = nn.Linear(4, 3)
 
     def forward(self, x):
-        h = self.fc0(x) * 0.5
+        h = F.relu(self.fc0(x))
         mask = (torch.arange(4) % 2).float()
-        h = self.fc1(h) * mask
+        h = self.fc1(h) * 0.5 * mask
         return self.out(self.fc2(h) * h)
 
 
@@ -339,6 +340,21 @@ class GateAfterRelu(nn.Module):
 
     def forward(self, x):
         return self.out(F.relu(self.fc(x)) * torch.sigmoid(self.se(x)))
+
+
+class SoftMixture(nn.Module):
+    """A mixture of experts weighted by a softmax gate: a weighted sum, not a gated unit."""
+
+    def __init__(self):
+        super().__init__()
+        self.gate = nn.Linear(4, 2)
+        self.e0 = nn.Linear(4, 3)
+        self.e1 = nn.Linear(4, 3)
+
+    def forward(self, x):
+        weights = torch.softmax(self.gate(x), dim=-1)
+        outs = torch.stack([self.e0(x), self.e1(x)], dim=1)
+        return (weights.unsqueeze(-1) * outs).sum(1)
 
 
 def _gated_trace(model, path):
@@ -370,8 +386,9 @@ def _gated_trace(model, path):
     (WaveNetGate, {"filter": "gated_tanh", "gate": "gated_tanh", "res": "linear"}),
     (HandSwish, {"fc": "silu", "out": "linear"}),
     (Residual, {"fc0": "linear", "fc": "linear", "out": "linear"}),
-    (ScaledAndMasked, {"fc0": "linear", "fc1": "linear", "fc2": "linear", "out": "linear"}),
+    (ScaledAndMasked, {"fc0": "relu", "fc1": "linear", "fc2": "linear", "out": "linear"}),
     (GateAfterRelu, {"fc": "relu", "se": "linear", "out": "linear"}),
+    (SoftMixture, {"gate": "linear", "e0": "linear", "e1": "linear"}),
 ], ids=lambda v: v.__name__ if isinstance(v, type) else "")
 def test_gatedUnit_layerActivationsFromTheGraph(tmp_path, model, expected):
     torch.manual_seed(0)

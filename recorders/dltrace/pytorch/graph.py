@@ -54,6 +54,8 @@ _ACTIVATION_NODES = {
 # GLU variants of Shazeer 2020); other gates give "gated_<activation>".
 _GATED_NAMES = {"sigmoid": "glu", "silu": "swiglu", "gelu": "geglu", "relu": "reglu"}
 _GATE_DEPTH = 6  # how far behind a product its gate's activation is looked for
+# Normalized over a dimension, these weigh a mixture's experts or attend; they gate nothing.
+_NOT_GATES = ("softmax", "log_softmax")
 
 # Loss nodes -> the name of the torch.nn loss module that produces them.
 _LOSS_NODES = {
@@ -143,7 +145,9 @@ def first_activation(path):
 
 def _gate_activation(start, owners):
     """The activation node nearest ``start`` (a product's operand), breadth first, at most
-    _GATE_DEPTH levels and MAX_NODES nodes, not walking past a layer's output; or None."""
+    _GATE_DEPTH levels and MAX_NODES nodes, not walking past a layer's output nor a softmax
+    (a mixture of experts' weights: ``(torch.softmax(g, -1).unsqueeze(-1) * outs).sum(1)``);
+    or None."""
     seen = {id(start)}
     queue = [(start, 0)]
     visited = 0
@@ -152,7 +156,10 @@ def _gate_activation(start, owners):
         visited += 1
         if id(node) in owners:
             continue
-        if node_kind(node) in _ACTIVATION_NODES:
+        entry = _ACTIVATION_NODES.get(node_kind(node))
+        if entry is not None:
+            if entry[0] in _NOT_GATES:
+                continue  # mixture or attention weights, not a gate: no further behind it
             return node
         if depth < _GATE_DEPTH:
             for parent in _parents(node):
