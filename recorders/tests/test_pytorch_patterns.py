@@ -1,6 +1,7 @@
 """The PyTorch recorder on patterns of common training code (python3 -m pytest recorders/tests):
-parameter groups, wrapped models, structured outputs, attention, checkpointing."""
+parameter groups, wrapped models, structured outputs, attention, checkpointing, gated units."""
 
+import copy
 import dataclasses
 import json
 
@@ -9,6 +10,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from conftest import assert_stats_close, find, numpy_stats, read_parquet_trace, row_stats
 from conftest import read_csv_trace as read_trace
 
 import dltrace.pytorch as dltrace
@@ -196,3 +198,223 @@ def test_siamese_modelCalledTwice_backwardRowOfTheLastPassLikeItsForward(tmp_pat
     assert float(_row(rows, 1, "sequential.2", "forward")["mean"]) == pytest.approx(
         float(b.detach().double().mean()), abs=1e-6)
 
+
+
+# ----------------------------------------------------------------------------- gated units
+# A layer's output multiplied by a gate that went through an activation is not linear, although
+# the shortest path from the next layer back to it passes no activation (the product's other
+# operand does): TabNet's hand-written GLU, F.glu, SwiGLU and GEGLU feed-forward blocks,
+# WaveNet's tanh-sigmoid gate. Products without an activation stay linear.
+
+
+class HandGlu(nn.Module):
+    """TabNet's GLU layer: Linear, BatchNorm, the first half times the sigmoid of the second."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 16, bias=False)
+        self.bn = nn.BatchNorm1d(16)
+        self.out = nn.Linear(8, 3)
+
+    def product(self, x):
+        h = self.bn(self.fc(x))
+        return h[:, :8] * torch.sigmoid(h[:, 8:])
+
+    def forward(self, x):
+        return self.out(self.product(x))
+
+
+class FunctionalGlu(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 16)
+        self.out = nn.Linear(8, 3)
+
+    def product(self, x):
+        return F.glu(self.fc(x), dim=-1)
+
+    def forward(self, x):
+        return self.out(self.product(x))
+
+
+class SwiGlu(nn.Module):
+    """A LLaMA feed-forward block: w2(silu(w1(x)) * w3(x))."""
+
+    def __init__(self):
+        super().__init__()
+        self.w1 = nn.Linear(4, 8, bias=False)
+        self.w3 = nn.Linear(4, 8, bias=False)
+        self.w2 = nn.Linear(8, 3, bias=False)
+
+    def product(self, x):
+        return F.silu(self.w1(x)) * self.w3(x)
+
+    def forward(self, x):
+        return self.w2(self.product(x))
+
+
+class GeGlu(nn.Module):
+    """GEGLU as transformer code writes it: one projection, chunked, gelu(a) * b."""
+
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(4, 16)
+        self.out = nn.Linear(8, 3)
+
+    def product(self, x):
+        a, b = self.proj(x).chunk(2, dim=-1)
+        return F.gelu(a) * b
+
+    def forward(self, x):
+        return self.out(self.product(x))
+
+
+class WaveNetGate(nn.Module):
+    """WaveNet's gated activation unit: tanh(filter) * sigmoid(gate), dilated convolutions."""
+
+    def __init__(self):
+        super().__init__()
+        self.filter = nn.Conv1d(1, 6, 2, dilation=2)
+        self.gate = nn.Conv1d(1, 6, 2, dilation=2)
+        self.res = nn.Conv1d(6, 3, 1)
+
+    def product(self, x):
+        x = x.unsqueeze(1)
+        return torch.tanh(self.filter(x)) * torch.sigmoid(self.gate(x))
+
+    def forward(self, x):
+        return self.res(self.product(x)).mean(dim=-1)
+
+
+class HandSwish(nn.Module):
+    """x * sigmoid(1.702 x) written by hand (CLIP's QuickGELU): a SiLU, not a gate."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 8)
+        self.out = nn.Linear(8, 3)
+
+    def forward(self, x):
+        h = self.fc(x)
+        return self.out(h * torch.sigmoid(1.702 * h))
+
+
+class Residual(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc0 = nn.Linear(4, 4)
+        self.fc = nn.Linear(4, 4)
+        self.out = nn.Linear(4, 3)
+
+    def forward(self, x):
+        x = self.fc0(x)
+        return self.out(x + self.fc(x))
+
+
+class ScaledAndMasked(nn.Module):
+    """Products with a constant, with a mask of no gradient, and of two layers' outputs (the
+    ReLU before ``fc1`` is ``fc0``'s, not a gate of ``fc2``)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc0 = nn.Linear(4, 4)
+        self.fc1 = nn.Linear(4, 4)
+        self.fc2 = nn.Linear(4, 4)
+        self.out = nn.Linear(4, 3)
+
+    def forward(self, x):
+        h = F.relu(self.fc0(x))
+        mask = (torch.arange(4) % 2).float()
+        h = self.fc1(h) * 0.5 * mask
+        return self.out(self.fc2(h) * h)
+
+
+class GateAfterRelu(nn.Module):
+    """A squeeze-and-excitation-like gate on a ReLU's output: the layer stays relu."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 8)
+        self.se = nn.Linear(4, 8)
+        self.out = nn.Linear(8, 3)
+
+    def forward(self, x):
+        return self.out(F.relu(self.fc(x)) * torch.sigmoid(self.se(x)))
+
+
+class SoftMixture(nn.Module):
+    """A mixture of experts weighted by a softmax gate: a weighted sum, not a gated unit."""
+
+    def __init__(self):
+        super().__init__()
+        self.gate = nn.Linear(4, 2)
+        self.e0 = nn.Linear(4, 3)
+        self.e1 = nn.Linear(4, 3)
+
+    def forward(self, x):
+        weights = torch.softmax(self.gate(x), dim=-1)
+        outs = torch.stack([self.e0(x), self.e1(x)], dim=1)
+        return (weights.unsqueeze(-1) * outs).sum(1)
+
+
+def _gated_trace(model, path):
+    """Two recorded SGD steps of ``model`` into a Parquet file, read back with pyarrow; the
+    batch and the model as they were before the first update."""
+    torch.manual_seed(1)
+    x = torch.randn(6, 4)
+    y = torch.randint(0, 3, (6,))
+    before = copy.deepcopy(model)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    rec = dltrace.attach(model, str(path), optimizer=opt)
+    for _ in range(2):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        rec.step(loss)
+    rec.close()
+    rows, meta = read_parquet_trace(path)
+    return rows, {name: e["activation"] for name, e in _layers(meta).items()}, before, x
+
+
+@pytest.mark.parametrize("model, expected", [
+    (HandGlu, {"fc": "linear", "bn": "glu", "out": "linear"}),
+    (FunctionalGlu, {"fc": "glu", "out": "linear"}),
+    # the gate's own layer: its activation; the gated one: the unit
+    (SwiGlu, {"w1": "silu", "w3": "swiglu", "w2": "linear"}),
+    (GeGlu, {"proj": "geglu", "out": "linear"}),
+    (WaveNetGate, {"filter": "gated_tanh", "gate": "gated_tanh", "res": "linear"}),
+    (HandSwish, {"fc": "silu", "out": "linear"}),
+    (Residual, {"fc0": "linear", "fc": "linear", "out": "linear"}),
+    (ScaledAndMasked, {"fc0": "relu", "fc1": "linear", "fc2": "linear", "out": "linear"}),
+    (GateAfterRelu, {"fc": "relu", "se": "linear", "out": "linear"}),
+    (SoftMixture, {"gate": "linear", "e0": "linear", "e1": "linear"}),
+], ids=lambda v: v.__name__ if isinstance(v, type) else "")
+def test_gatedUnit_layerActivationsFromTheGraph(tmp_path, model, expected):
+    torch.manual_seed(0)
+    _, activations, _, _ = _gated_trace(model(), tmp_path / "gated.parquet")
+    assert activations == expected
+
+
+@pytest.mark.parametrize("model, layer", [
+    (HandGlu, "bn"), (FunctionalGlu, "fc"), (SwiGlu, "w3"), (GeGlu, "proj"),
+    (WaveNetGate, "filter")], ids=lambda v: v.__name__ if isinstance(v, type) else v)
+def test_gatedUnit_activationRowsAreTheProductsOutput(tmp_path, model, layer):
+    # The product is the next layer's input (F.glu's output is computed from the saved input):
+    # the activation rows describe it, not the layer's forward output.
+    torch.manual_seed(0)
+    rows, _, before, x = _gated_trace(model(), tmp_path / "gated.parquet")
+    with torch.no_grad():
+        expected = before.product(x).numpy()
+    act = row_stats(find(rows, 0, layer, "activation"))
+    assert act["numel"] == expected.size
+    assert_stats_close(act, numpy_stats(expected), msg=layer, rederived=True)
+
+
+def test_gatedUnit_gateLayerRowsAreItsActivationsOutput(tmp_path):
+    torch.manual_seed(0)
+    rows, _, before, x = _gated_trace(SwiGlu(), tmp_path / "swiglu.parquet")
+    with torch.no_grad():
+        expected = F.silu(before.w1(x)).numpy()
+    assert_stats_close(row_stats(find(rows, 0, "w1", "activation")), numpy_stats(expected),
+                       msg="w1", rederived=True)

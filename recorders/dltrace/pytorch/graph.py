@@ -8,6 +8,13 @@ between. Activation nodes keep their output (``_saved_result``: relu, sigmoid, t
 log_softmax, elu...) or their input (gelu, leaky_relu, silu...) for the backward pass, so the
 activation's values can be reduced without running it again.
 
+A gated unit multiplies a layer's output by a gate that went through an activation: a GLU
+written by hand (``x[:, :n] * torch.sigmoid(x[:, n:])``, as TabNet does), ``F.glu``, SwiGLU
+and GEGLU feed-forward blocks (``F.silu(self.w1(x)) * self.w3(x)``), WaveNet's
+``torch.tanh(a) * torch.sigmoid(b)``. The shortest path back to a layer may then run through the
+product's linear operand and pass no activation: :func:`gated_unit` looks at the product's
+other operand for one.
+
 Walks are bounded (``MAX_NODES``) and read only node types and saved tensors; a node whose
 saved tensors were already freed is skipped.
 """
@@ -39,7 +46,16 @@ _ACTIVATION_NODES = {
     # keep their input
     "SinBackward": ("sin", torch.sin),
     "CosBackward": ("cos", torch.cos),
+    # F.glu and nn.GLU: the first half of ``dim`` times the sigmoid of the second half
+    "GluBackward": ("glu", None),
 }
+
+# A gated unit's name by the activation of its gate, when the gated operand passes none (the
+# GLU variants of Shazeer 2020); other gates give "gated_<activation>".
+_GATED_NAMES = {"sigmoid": "glu", "silu": "swiglu", "gelu": "geglu", "relu": "reglu"}
+_GATE_DEPTH = 6  # how far behind a product its gate's activation is looked for
+# Normalized over a dimension, these weigh a mixture's experts or attend; they gate nothing.
+_NOT_GATES = ("softmax", "log_softmax")
 
 # Loss nodes -> the name of the torch.nn loss module that produces them.
 _LOSS_NODES = {
@@ -75,6 +91,12 @@ def activation_of(node):
             value = source(node._saved_self)
     except (RuntimeError, AttributeError):
         value = None  # freed after a backward, or not saved by this torch version
+    if name == "glu":
+        try:
+            dim = int(node._saved_dim)
+            value = F.glu(node._saved_self, dim - (1 << 64) if dim >= 1 << 63 else dim)
+        except (RuntimeError, AttributeError, TypeError, IndexError):
+            value = None
     if name == "leaky_relu":
         slope = getattr(node, "_saved_negative_slope", 0.01)
         try:
@@ -118,6 +140,93 @@ def first_activation(path):
         found = activation_of(node)
         if found is not None:
             return found
+    return None
+
+
+def _gate_activation(start, owners):
+    """The activation node nearest ``start`` (a product's operand), breadth first, at most
+    _GATE_DEPTH levels and MAX_NODES nodes, not walking past a layer's output nor a softmax
+    (a mixture of experts' weights: ``(torch.softmax(g, -1).unsqueeze(-1) * outs).sum(1)``);
+    or None."""
+    seen = {id(start)}
+    queue = [(start, 0)]
+    visited = 0
+    while queue and visited < MAX_NODES:
+        node, depth = queue.pop(0)
+        visited += 1
+        if id(node) in owners:
+            continue
+        entry = _ACTIVATION_NODES.get(node_kind(node))
+        if entry is not None:
+            if entry[0] in _NOT_GATES:
+                continue  # mixture or attention weights, not a gate: no further behind it
+            return node
+        if depth < _GATE_DEPTH:
+            for parent in _parents(node):
+                if id(parent) not in seen:
+                    seen.add(id(parent))
+                    queue.append((parent, depth + 1))
+    return None
+
+
+def _scaled_copy(node, target):
+    """True when ``node`` is ``target``, or ``target`` through scalings by constants (the
+    ``1.702 * x`` of QuickGELU's ``x * sigmoid(1.702 * x)``)."""
+    for _ in range(4):
+        if node is target:
+            return True
+        if node_kind(node) not in ("MulBackward", "DivBackward"):
+            return False
+        parents = list(_parents(node))
+        if len(parents) != 1:
+            return False
+        node = parents[0]
+    return False
+
+
+def gated_unit(path, owners):
+    """A gated unit on a walked path (``walk_back``'s nodes, nearest the start first, towards a
+    node of ``owners``): (name, product node, gate activation node), or None.
+
+    A product on the path, after the path's activation if it has one, whose other operand
+    reaches an activation before any layer's output (:func:`_gate_activation`) is a gate. With
+    no activation on the path the unit is named by the gate's: ``glu`` (sigmoid), ``swiglu``
+    (silu), ``geglu`` (gelu), ``reglu`` (relu), ``gated_<name>`` for another; a sigmoid of the
+    very operand (``x * torch.sigmoid(x)``, also scaled) is ``silu``. A tanh times a sigmoid
+    gate (WaveNet's gated activation) is ``gated_tanh``; a path's other activations stay as
+    they are (a squeeze-and-excitation gate after a ReLU leaves the layer ``relu``)."""
+    at = len(path)
+    for i in range(len(path) - 1, -1, -1):
+        if node_kind(path[i]) in _ACTIVATION_NODES:
+            at = i
+            break
+    own = _ACTIVATION_NODES[node_kind(path[at])][0] if at < len(path) else None
+    if own is not None and own not in ("tanh", "sigmoid"):
+        return None
+    for j in range(at - 1, -1, -1):
+        product = path[j]
+        if node_kind(product) != "MulBackward":
+            continue
+        operands = list(_parents(product))
+        if j + 1 < len(path):
+            main = path[j + 1]
+        else:
+            main = next((p for p in operands if id(p) in owners), None)
+        for operand in operands:
+            if operand is main:
+                continue
+            gate = _gate_activation(operand, owners)
+            if gate is None:
+                continue
+            kind = _ACTIVATION_NODES[node_kind(gate)][0]
+            if own is not None:
+                if {own, kind} == {"tanh", "sigmoid"}:
+                    return "gated_tanh", product, gate
+                continue
+            inputs = list(_parents(gate))
+            if kind == "sigmoid" and inputs and main is not None and _scaled_copy(inputs[0], main):
+                return "silu", product, gate
+            return _GATED_NAMES.get(kind, "gated_" + kind), product, gate
     return None
 
 

@@ -569,7 +569,7 @@ class Recorder:
             return
         x = _first_tensor(inputs)
         if x is not None:
-            self._functional_activation(x.grad_fn)
+            self._functional_activation(x.grad_fn, x)
 
     def _on_model_output(self, module, inputs, output):
         """After the model's forward: a functional activation on the last layer's output."""
@@ -587,16 +587,31 @@ class Recorder:
                     self._output_width = width
                 if out.grad_fn is not None:
                     self._output_widths[id(out.grad_fn)] = width
-            self._functional_activation(out.grad_fn)
+            self._functional_activation(out.grad_fn, out)
 
-    def _functional_activation(self, node):
+    def _functional_activation(self, node, tensor=None):
         if self.layers is not None and not self._active:
             return  # the layers' activations are known; this step's values are not recorded
         owner, path = graph.walk_back(node, self._out_nodes)
         if owner is None or owner in self._pass_activation:
             return
         found = graph.first_activation(path)
-        if found is None:
+        gated = graph.gated_unit(path, self._out_nodes)
+        if gated is not None:  # a gated unit (GLU, SwiGLU...): the product's output if at hand
+            gate_owner, _ = graph.walk_back(gated[2], self._out_nodes)
+            if gate_owner is not None and gate_owner != owner:
+                # the gate's own layer: its activation (both halves of WaveNet's: gated_tanh)
+                gate = graph.activation_of(gated[2])
+                if gated[0] == "gated_tanh":
+                    gate = (gated[0], gate[1])
+                self._name_activation(gate_owner, gate)
+            product = tensor if tensor is not None and tensor.grad_fn is gated[1] else None
+            found = (gated[0], product if product is not None or found is None else found[1])
+        if found is not None:
+            self._name_activation(owner, found)
+
+    def _name_activation(self, owner, found):
+        if owner in self._pass_activation:
             return
         name, value = found
         self._pass_activation[owner] = name
