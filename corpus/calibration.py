@@ -2823,6 +2823,25 @@ def space_pt_pointer_net(rng):
     return Config(args, "classification", "lstm", classes=6, chance=1.0 / 720)
 
 
+def space_pt_s4d_sequence(rng):
+    args = ["--lr", fmt(log_uniform(rng, 5e-3, 1.5e-2)), "--d-model", str(rng.choice([32, 48])),
+            "--d-state", str(rng.choice([32, 64]))]
+    # 2000 generated sequences of 256 tokens, batches of 50 (40 steps an epoch); the class is
+    # the marker among the first 16 tokens, read at the last position (healthy runs reach a
+    # validation accuracy of 0.89-1.00 in 8 to 10 epochs after 2 to 4 epochs near chance, 0.25)
+    args += ["--epochs", str(rng.choice([10, 12])), "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "rnn", classes=4)
+
+
+def space_pt_deepfm_ctr(rng):
+    args = ["--lr", fmt(log_uniform(rng, 1e-3, 4e-3)), "--embed-dim", str(rng.choice([8, 16])),
+            "--mlp-dims", rng.choice(["32,16", "64,32"])]
+    # 9600 generated click logs of six fields, batches of 128 (75 steps an epoch), about 30%
+    # clicks; the metric is the validation ROC AUC (healthy runs 0.78-0.80); the accuracy of a
+    # model that learned nothing is the all-no-click guess, about 0.70
+    args += ["--epochs", str(rng.choice([8, 10])), "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "mlp", classes=2, chance=0.70)
+
 def space_keras_barlow_twins(rng):
     args = ["--lr", fmt(log_uniform(rng, 3e-3, 6e-3)), "--proj-dim", str(rng.choice([64, 128])),
             "--lambd", rng.choice(["5e-3", "1e-2"])]
@@ -3087,6 +3106,8 @@ SPACES = {
     "keras_deeplab_shapes": space_keras_deeplab_shapes,
     "pt_tabnet": space_pt_tabnet,
     "pt_pointer_net": space_pt_pointer_net,
+    "pt_s4d_sequence": space_pt_s4d_sequence,
+    "pt_deepfm_ctr": space_pt_deepfm_ctr,
 
     "keras_fnet_text": space_keras_fnet_text,
     "keras_cct_digits": space_keras_cct_digits,
