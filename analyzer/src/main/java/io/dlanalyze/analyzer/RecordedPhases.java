@@ -101,6 +101,8 @@ public final class RecordedPhases {
     reads.put(DetectorIds.BATCH_ORDER, new Reads(EnumSet.of(Phase.ACCURACY), NONE, NONE));
     reads.put(DetectorIds.LITTLE_PROGRESS, new Reads(EnumSet.of(Phase.LOSS), NONE, NONE));
     reads.put(DetectorIds.SHRINKING_WEIGHTS, new Reads(EnumSet.of(Phase.WEIGHT), NONE, NONE));
+    // needs the returns, but only a reinforcement-learning run has them (see leftOut)
+    reads.put(DetectorIds.RETURN_PROGRESS, new Reads(NONE, NONE, EnumSet.of(Phase.EPISODE_RETURN)));
     reads.put(DetectorIds.DEEPLOCALIZE, new Reads(NONE, every, NONE));
     return Map.copyOf(reads);
   }
@@ -118,7 +120,11 @@ public final class RecordedPhases {
     if (recorded.isEmpty()) {
       return EnumSet.noneOf(Phase.class);
     }
-    return EnumSet.complementOf(EnumSet.copyOf(recorded));
+    Set<Phase> left = EnumSet.complementOf(EnumSet.copyOf(recorded));
+    // Only a reinforcement-learning run has returns to record: a list without them leaves
+    // nothing out.
+    left.remove(Phase.EPISODE_RETURN);
+    return left;
   }
 
   /**
