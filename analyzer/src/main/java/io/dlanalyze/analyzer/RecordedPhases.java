@@ -112,11 +112,7 @@ public final class RecordedPhases {
    * when the key is absent, empty or names no phase this version knows (then nothing is claimed).
    */
   public static Set<Phase> leftOut(TraceMetadata metadata) {
-    String value = metadata.get(TraceMetadata.RECORD_PHASES).orElse("");
-    Set<Phase> recorded = EnumSet.noneOf(Phase.class);
-    for (String name : value.split(",", -1)) {
-      Phase.fromWireName(name.strip()).ifPresent(recorded::add);
-    }
+    Set<Phase> recorded = listed(metadata);
     if (recorded.isEmpty()) {
       return EnumSet.noneOf(Phase.class);
     }
@@ -125,6 +121,16 @@ public final class RecordedPhases {
     // nothing out.
     left.remove(Phase.EPISODE_RETURN);
     return left;
+  }
+
+  /** The known phases {@code dltrace.record_phases} names. */
+  private static Set<Phase> listed(TraceMetadata metadata) {
+    String value = metadata.get(TraceMetadata.RECORD_PHASES).orElse("");
+    Set<Phase> recorded = EnumSet.noneOf(Phase.class);
+    for (String name : value.split(",", -1)) {
+      Phase.fromWireName(name.strip()).ifPresent(recorded::add);
+    }
+    return recorded;
   }
 
   /**
@@ -159,7 +165,9 @@ public final class RecordedPhases {
     }
     List<String> kept = new ArrayList<>();
     for (Phase phase : EnumSet.complementOf(EnumSet.copyOf(missing))) {
-      kept.add(phase.wireName());
+      if (phase != Phase.EPISODE_RETURN || listed(metadata).contains(phase)) {
+        kept.add(phase.wireName());
+      }
     }
     String mode =
         metadata
