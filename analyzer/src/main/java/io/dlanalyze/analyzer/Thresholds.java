@@ -483,7 +483,7 @@ public final class Thresholds {
   public static final Threshold MIN_RETURN_GAIN =
       Threshold.real(
           "min-return-gain",
-          2.0,
+          1.8,
           0,
           1000,
           "Smallest gain of the mean episode return from the first quarter of the run's return rows"
