@@ -13,6 +13,12 @@ tensor, or the ``"loss"`` entry of its dict); the accuracy is the returned dict'
 ``"accuracy"``/``"acc"`` entry or, failing that, the metric logged under ``accuracy_key``
 (default ``train_acc``, then ``train_accuracy``, ``acc``, ``accuracy``). At the end of each training epoch the logged
 ``val_loss`` and ``val_acc``/``val_accuracy`` become the epoch's validation rows.
+
+Episode returns (``episode_return`` rows, for a reinforcement-learning objective) are not read
+from ``self.log("episode_return", x)``: ``trainer.callback_metrics`` keeps a logged value on the
+later steps that did not log it, so the callback cannot tell which step an episode ended at.
+Pass them with :meth:`DltraceCallback.add_return` instead (the PyTorch recorder's
+``add_return``: written with the next recorded step).
 """
 
 import math
@@ -69,6 +75,7 @@ class DltraceCallback(pl.Callback):
         self._accuracies = []
         self._epoch = None
         self._batch = 0
+        self._returns = []   # add_return before the recorder exists
 
     def on_train_start(self, trainer, pl_module):
         if self.recorder is not None:
@@ -87,6 +94,20 @@ class DltraceCallback(pl.Callback):
         options.setdefault("on_stop", "flag")  # the Trainer stops itself (should_stop)
         self.recorder = Recorder(pl_module, self.path, optimizer=optimizer, **options)
         self._global_step = trainer.global_step
+        for value in self._returns:
+            self.recorder.add_return(value)
+        self._returns = []
+
+    def add_return(self, value):
+        """The return of an episode that just ended, or several: written with the next
+        recorded step's rows as its ``episode_return`` row (:meth:`dltrace.pytorch.Recorder.add_return`).
+        Call it from the LightningModule, e.g. ``self.trainer.callbacks``' DltraceCallback."""
+        if self.recorder is None:
+            from ._core.stats import as_returns
+            as_returns(value, "add_return")  # the TypeError now, not at the start of training
+            self._returns.append(value)
+        else:
+            self.recorder.add_return(value)
 
     def _part(self, batch, key):
         try:

@@ -819,7 +819,7 @@ def test_callbackMode_ownTrainStep_weightsLossAccuracyMatchFloat64AndMetadataSay
                                           "gradient", "learning_rate"}
     assert meta["dltrace.record_mode"] == "callback"
     assert meta["dltrace.record_phases"] == ("forward,activation,loss,accuracy,gradient,weight,"
-                                             "learning_rate,val_loss,val_accuracy")
+                                             "learning_rate,episode_return,val_loss,val_accuracy")
     assert meta["dltrace.batch_size"] == "16"
     assert meta["dltrace.steps_per_epoch"] == "4"
     assert "dltrace.loss" not in meta  # compiled without a loss: its step computes its own
@@ -1188,7 +1188,7 @@ def test_callbackMode_ownGradientTapeLoop_recordsLossAccuracyWeightsAndTheGivenO
     assert meta["dltrace.record_mode"] == "callback"
     # the model's train_step never ran: no forward and activation rows, and the metadata says so
     assert meta["dltrace.record_phases"] == ("loss,accuracy,gradient,weight,learning_rate,"
-                                             "val_loss,val_accuracy")
+                                             "episode_return,val_loss,val_accuracy")
     assert not any(r["phase"] in ("forward", "activation") for r in rows)
     assert [l["name"] for l in json.loads(meta["dltrace.layers"])] == ["hidden", "out"]
     assert [r["mean"] for r in rows if r["phase"] == "loss"] == pytest.approx(losses, rel=1e-12)
@@ -1631,7 +1631,7 @@ def test_callbackMode_ganOwnStep_forwardAndActivationOfEachLayersLastCallMatchFl
     assert [(l["index"], l["name"], l["activation"]) for l in layers] == [
         (0, "g1", "relu"), (1, "g2", "tanh"), (2, "d1", "leaky_relu"), (3, "d2", "sigmoid")]
     assert meta["dltrace.record_phases"] == ("forward,activation,loss,accuracy,gradient,weight,"
-                                             "learning_rate,val_loss,val_accuracy")
+                                             "learning_rate,episode_return,val_loss,val_accuracy")
     for step in range(4):
         before = snapshots.before if step == 0 else snapshots.after[step - 1]
         batch = x[16 * (step % 2):16 * (step % 2 + 1)]

@@ -151,3 +151,35 @@ def test_trainer_accumulatingGradients_recordsOneStepPerOptimizerStep(tmp_path):
     # every recorded step follows an update: the weights move from each step to the next
     norms = [find(rows, step, "net.0", "weight")["l2_norm"] for step in range(4)]
     assert all(a != b for a, b in zip(norms, norms[1:]))
+
+
+class Agent(Classifier):
+    """Episodes end at some batches: the module hands their returns to the callback."""
+
+    def __init__(self, callback, ends):
+        super().__init__()
+        self.callback, self.ends = callback, ends
+
+    def training_step(self, batch, batch_idx):
+        if self.global_step in self.ends:
+            self.callback.add_return(self.ends[self.global_step])
+        self.log("episode_return", 123.0)  # not read: callback_metrics keep it on later steps
+        return super().training_step(batch, batch_idx)
+
+
+def test_addReturn_writtenWithTheNextRecordedStep_loggedValueNotRead(tmp_path):
+    torch.manual_seed(0)
+    x, y = torch.randn(64, 8), torch.randint(0, 3, (64,))
+    loader = DataLoader(TensorDataset(x, y), batch_size=16)
+    path = tmp_path / "run.arrows"
+    callback = DltraceCallback(path, task="classification", objective="policy_gradient")
+    callback.add_return(-5.0)   # before training starts: kept for the first step
+    with pytest.raises(TypeError, match="add_return must be a number"):
+        callback.add_return("lots")
+    trainer = pl.Trainer(max_epochs=1, callbacks=[callback], logger=False,
+                         enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, accelerator="cpu", devices=1)
+    trainer.fit(Agent(callback, {1: 10.0, 3: [20.0, 40.0]}), loader)
+    rows, _ = read_arrow_trace(path)
+    found = [(r["step"], r["mean"], r["numel"]) for r in rows if r["phase"] == "episode_return"]
+    assert found == [("0", -5.0, 1), ("1", 10.0, 1), ("3", 30.0, 2)]

@@ -261,7 +261,8 @@ def main():
         ep_reward_list.append(episodic_reward)
         history.epoch()
         callbacks.on_epoch_end(ep, {"loss": history.epochs[-1][0][-1],
-                                    "episodic_reward": episodic_reward})
+                                    "episodic_reward": episodic_reward,
+                                    "episode_return": episodic_reward})
         print("episode %d: reward %.1f avg(5) %.1f critic loss %.4g actor loss %.4g" % (
             ep + 1, episodic_reward, np.mean(ep_reward_list[-5:]),
             np.mean(history.epochs[-1][0]), np.mean(actor_losses)), flush=True)

@@ -248,6 +248,7 @@ def main():
 
         if terminated or truncated:
             returns.append(episode_return)
+            rec.add_return(episode_return)
             episode_return = 0.0
             state = torch.tensor(env.reset(), dtype=torch.float32).unsqueeze(0)
 

@@ -198,7 +198,10 @@ def main():
                 values[step] = value.flatten()
             actions[step] = action
             logprobs[step] = logprob
+            ended = len(envs.finished)
             o, r, d = envs.step(action.numpy())
+            if len(envs.finished) > ended:
+                rec.add_return(envs.finished[ended:])
             rewards[step] = torch.from_numpy(r)
             next_obs, next_done = torch.from_numpy(o), torch.from_numpy(d)
 

@@ -119,7 +119,7 @@ def main():
                     greedy = policy(x_va).argmax(1)
                     val_acc = click_probability(best_va, greedy).mean().item()
             rec.step(loss, accuracy=mean_click, inputs=xb, targets=action,
-                     val_accuracy=val_acc)
+                     val_accuracy=val_acc, episode_return=reward)
             history.step(loss.item(), mean_click)
         history.epoch(None, val_acc)
         print("epoch %d: loss %.4f clicks %.3f greedy val clicks %.3f" % (

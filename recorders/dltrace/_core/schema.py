@@ -12,9 +12,12 @@ STAT_COLUMNS = ("mean", "std", "min", "max", "l2_norm", "zero_fraction",
 
 # Per-layer phases, and the model-level ones (layer_index -1, layer_name "model").
 LAYER_PHASES = ("forward", "activation", "backward", "gradient", "weight")
-MODEL_PHASES = ("input", "target", "loss", "accuracy", "learning_rate", "val_loss",
-                "val_accuracy")
+# ``episode_return``: the returns (undiscounted sums of rewards) of the episodes that ended
+# since the previous recorded step, for a reinforcement-learning objective; a step where none
+# ended has no such row.
+MODEL_PHASES = ("input", "target", "loss", "accuracy", "learning_rate", "episode_return",
+                "val_loss", "val_accuracy")
 PHASES = ("input", "target", "forward", "activation", "loss", "accuracy", "backward",
-          "gradient", "weight", "learning_rate", "val_loss", "val_accuracy")
+          "gradient", "weight", "learning_rate", "episode_return", "val_loss", "val_accuracy")
 
 MODEL = "model"

@@ -12,6 +12,7 @@ recovered as ``s2 + 2c(s - nc) + nc^2`` with only positive large terms.
 """
 
 import math
+import numbers
 
 import numpy as np
 
@@ -60,6 +61,53 @@ def scalar_raw(value):
     if math.isinf(v):
         return (1.0, v, 0.0, 0.0, v, v, 1.0, 0.0, 1.0)
     return (1.0, v, v, 0.0, v, v, 0.0 if v == 0.0 else 1.0, 0.0, 0.0)
+
+
+def values_raw(values):
+    """The raw reductions of a few numbers on the host (episode returns): ``values`` is a 1-D
+    float64 numpy array of at least one element; NaN and Inf are counted as in any row."""
+    x = np.asarray(values, dtype=np.float64).reshape(-1)
+    n = x.size
+    nans = int(np.isnan(x).sum())
+    infs = int(np.isinf(x).sum())
+    nonzero = float(np.count_nonzero(x))
+    with np.errstate(invalid="ignore", over="ignore"):
+        s = float(x.sum())
+        lo, hi = float(x.min()), float(x.max())
+        if nans or infs:
+            # finalize makes mean, std and l2_norm NaN/Inf from the counts
+            return (float(n), s, 0.0, 0.0, lo, hi, nonzero, float(nans), float(infs))
+        c = s / n
+        s2 = float(((x - c) ** 2).sum())
+    return (float(n), s, c, s2, lo, hi, nonzero, 0.0, 0.0)
+
+
+def as_returns(value, what="episode_return"):
+    """``value`` (a number, a sequence of numbers, a numpy array or a tensor, with a
+    ``numpy()`` method) as a 1-D float64 numpy array of returns; TypeError for anything
+    else. NaN and Inf are kept."""
+    if isinstance(value, (str, bytes)) or isinstance(value, bool):
+        raise TypeError("%s must be a number, a sequence of numbers, a numpy array or a "
+                        "tensor, got %s %r" % (what, type(value).__name__, value))
+    if isinstance(value, numbers.Real):
+        return np.array([float(value)])
+    if hasattr(value, "detach") and hasattr(value, "cpu"):   # a torch tensor
+        value = value.detach().cpu()
+        if value.is_complex():
+            raise TypeError("%s must hold real numbers, got a complex tensor" % what)
+        value = value.double().numpy()
+    elif hasattr(value, "numpy") and not isinstance(value, np.ndarray):  # a TF/Keras tensor
+        value = np.asarray(value.numpy())
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind not in "biuf":
+            raise TypeError("%s must hold real numbers, got a numpy array of dtype %s"
+                            % (what, value.dtype))
+        return value.astype(np.float64).reshape(-1)
+    if isinstance(value, (list, tuple)):
+        parts = [as_returns(v, what) for v in value]
+        return np.concatenate(parts) if parts else np.zeros(0)
+    raise TypeError("%s must be a number, a sequence of numbers, a numpy array or a tensor, "
+                    "got %s" % (what, type(value).__name__))
 
 
 def as_tuple(floats, valid, counts, i=0):

@@ -49,7 +49,7 @@ from .._core.schema import FORMAT_VERSION, MODEL, PHASES
 from .._core.sink import StepRows, TraceSink
 from .._core.stop import StopFile, announce
 from .._core.stop import metadata as stop_metadata
-from .._core.stats import RAW_WIDTH, scalar_raw
+from .._core.stats import RAW_WIDTH, as_returns, scalar_raw, values_raw
 from .._core.writers import resolve_path
 from .stats import flat_concat, reduce
 
@@ -71,7 +71,11 @@ MODES = ("auto", "step", "callback")
 # What callback mode can record: the layers' outputs and activations (reduced in the model's
 # step), the weights, the gradients applied, and the scalars of the logs and the optimizer.
 CALLBACK_PHASES = ("forward", "activation", "loss", "accuracy", "weight", "gradient",
-                   "learning_rate", "val_loss", "val_accuracy")
+                   "learning_rate", "episode_return", "val_loss", "val_accuracy")
+
+# The logged name of the returns of the episodes that ended (batch and epoch logs).
+RETURN_KEY = "episode_return"
+_RETURN_KEY = (-1, MODEL, None, "episode_return")
 
 # The logged names of an accuracy, in the order they are looked for.
 ACCURACY_KEYS = ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy",
@@ -766,6 +770,11 @@ class Recorder(keras.callbacks.Callback):
     ``objective`` says what training does with the recorded loss: ``"minimize"`` (the
     default), ``"adversarial"`` (a GAN player's loss, e.g. with ``loss_key="g_loss"``) or
     ``"policy_gradient"`` (a REINFORCE-style surrogate); written as ``dltrace.objective``.
+
+    Episode returns: an ``episode_return`` (a number or a list) in the logs of
+    ``on_train_batch_end`` becomes that step's ``episode_return`` row, one in the logs of
+    ``on_epoch_end`` a row at the epoch's last step (not when it repeats the last batch's);
+    :meth:`add_return` keeps returns for the next step's row.
     """
 
     def __init__(self, path, *, task=None, loss_name=None, num_classes=None, run_id=None,
@@ -820,6 +829,8 @@ class Recorder(keras.callbacks.Callback):
         self._given_optimizer = optimizer
         self._saved = None
         self._last_position = None
+        self._pending_returns = []     # arrays of returns given to add_return or logged
+        self._last_logged_returns = None  # the episode_return of the last batch's logs
         self._closed = False
         self._stop = StopFile(stop_file)
         self.stop_reason = None   # set when the stop file ended the training
@@ -929,6 +940,7 @@ class Recorder(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
+        self._last_logged_returns = None
         if self.callback_mode:
             for logged in self._logged:
                 logged.epoch_begin()
@@ -959,6 +971,7 @@ class Recorder(keras.callbacks.Callback):
             self._first_steps = len(scalars)
             self._sink = TraceSink(self.path, self.metadata(), self.flush_every)
         stats = self._stats.numpy() if scalars[:, 3].any() else None
+        self._logged_returns(logs)
         for slot, (loss, accuracy, lr, recorded, _) in enumerate(scalars.tolist()):
             step, batch = self._step, self._first_batch + slot
             if not np.isfinite(loss):
@@ -978,6 +991,9 @@ class Recorder(keras.callbacks.Callback):
                 elif recorded:
                     keys.append(key)
                     raw.append(stats[at + source])
+            if slot == len(scalars) - 1:
+                # the returns logged at the call's end, and those add_return kept: its last step
+                self._returns_row(keys, raw)
             self._sink.put(StepRows(self._epoch, batch, step, self._keys(keys), raw))
             # a stop file is looked for after the call's last step: its steps have all run
             self._end_step(batch, step, check_stop=slot == len(scalars) - 1)
@@ -993,6 +1009,38 @@ class Recorder(keras.callbacks.Callback):
             self.model.stop_training = True
             announce(reason, step, self.path, self._stop.path)
 
+    def add_return(self, value):
+        """Keeps the return (the undiscounted sum of rewards) of an episode that just ended, or
+        of several (a number, a sequence of numbers, a numpy array or a tensor), for loops
+        where episodes end between updates: they are written with the next step's rows, in its
+        ``episode_return`` row (with the ``episode_return`` its batch logs carry); those still
+        kept when the trace is closed go into a row at the last recorded step. NaN and Inf are
+        kept and counted; anything that is not a number raises TypeError."""
+        returns = as_returns(value, "add_return")
+        if self._closed:
+            if self.stop_reason is not None:
+                return
+            raise RuntimeError("dltrace.keras: the recorder is closed")
+        if returns.size and self.selection.wants("episode_return"):
+            self._pending_returns.append(returns)
+
+    def _logged_returns(self, logs):
+        """Keeps the ``episode_return`` of a batch's logs (a number or a list)."""
+        value = (logs or {}).get(RETURN_KEY)
+        self._last_logged_returns = None
+        if value is None:
+            return
+        returns = self._last_logged_returns = as_returns(value, "the logged %r" % RETURN_KEY)
+        if returns.size and self.selection.wants("episode_return"):
+            self._pending_returns.append(returns)
+
+    def _returns_row(self, keys, raw):
+        """Appends the ``episode_return`` row of the returns kept, if any."""
+        pending, self._pending_returns = self._pending_returns, []
+        if pending and self.selection.wants("episode_return"):
+            keys.append(_RETURN_KEY)
+            raw.append(values_raw(np.concatenate(pending)))
+
     def _keys(self, keys):
         """The same tuple object for the same rows, so the writer reuses its key columns."""
         keys = tuple(keys)
@@ -1003,6 +1051,18 @@ class Recorder(keras.callbacks.Callback):
         if self._closed or self._sink is None or not logs:
             return
         keys, raw = [], []
+        # the returns of the episodes the epoch ended with (one episode per epoch); not those
+        # the epoch's last batch logged, repeated: fit's epoch logs repeat the last batch's logs
+        # when the train step returns more than the model's metrics
+        value = logs.get(RETURN_KEY)
+        if value is not None:
+            returns = as_returns(value, "the logged %r" % RETURN_KEY)
+            last = self._last_logged_returns
+            if last is not None and np.array_equal(returns, last, equal_nan=True):
+                returns = returns[:0]
+            if returns.size and self.selection.wants("episode_return"):
+                keys.append(_RETURN_KEY)
+                raw.append(values_raw(returns))
         # the validation value of the quantity the loss rows hold: val_<loss_key> (a model whose
         # own steps log "n_loss" logs its validation as "val_n_loss")
         val_loss = logs.get("val_" + self.loss_key)
@@ -1028,6 +1088,12 @@ class Recorder(keras.callbacks.Callback):
         """Writes every recorded step and closes the trace (fit's end does this)."""
         if self._closed:
             return
+        if self._pending_returns and self._sink is not None and self._last_position is not None:
+            # returns kept after the last step: at that step
+            keys, raw = [], []
+            self._returns_row(keys, raw)
+            self._sink.put(StepRows(*self._last_position, self._keys(keys), raw))
+        self._pending_returns = []
         self._closed = True
         if self._sink is not None:
             self._sink.close(getattr(self, "_stop_metadata", None))
@@ -1446,6 +1512,8 @@ class Recorder(keras.callbacks.Callback):
             if lr is not None:
                 keys.append((-1, MODEL, None, "learning_rate"))
                 raw.append(scalar_raw(lr))
+        self._logged_returns(logs)
+        self._returns_row(keys, raw)
         self._sink.put(StepRows(self._epoch, batch, step, self._keys(keys), raw))
         self._end_step(batch, step)
 

@@ -9,6 +9,7 @@ import warnings
 import weakref
 from collections.abc import Mapping
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
@@ -18,7 +19,7 @@ from .._core.schema import FORMAT_VERSION, MODEL
 from .._core.stop import StopFile, TrainingStopped, announce
 from .._core.stop import metadata as stop_metadata
 from .._core.sink import StepRows, TraceSink
-from .._core.stats import RAW_WIDTH, scalar_raw
+from .._core.stats import RAW_WIDTH, as_returns, scalar_raw, values_raw
 from .._core.writers import resolve_path
 from . import graph
 from .stats import Reduced, Small, keep, keep_flat, reduce_many
@@ -439,6 +440,7 @@ class Recorder:
         self._epoch = None
         self._batch = 0
         self._last_position = None
+        self._pending_returns = []  # arrays of episode returns given to add_return since step()
         self._sink = None
         self._closed = False
         self._hooks = []            # the model's own hooks, kept until close()
@@ -776,7 +778,7 @@ class Recorder:
     # ------------------------------------------------------------------ per step
 
     def step(self, loss, accuracy=None, inputs=None, targets=None, *, epoch=None, batch=None,
-             val_loss=None, val_accuracy=None):
+             val_loss=None, val_accuracy=None, episode_return=None):
         """Records one training step. Call after ``optimizer.step()``.
 
         ``loss`` is the batch loss (tensor or number); ``accuracy`` the batch accuracy in
@@ -784,7 +786,12 @@ class Recorder:
         (optional: their statistics become the ``input``/``target`` rows). ``epoch`` and
         ``batch`` are counted for you when left out (from ``steps_per_epoch`` when given).
         ``val_loss``/``val_accuracy``: pass them on the epoch's last step.
+        ``episode_return``: the returns (undiscounted sums of rewards) of the episodes that
+        ended since the previous ``step()`` (a number, a sequence of numbers, a numpy array or
+        a tensor; a one-step task's rewards), written with those :meth:`add_return` kept as
+        one ``episode_return`` row; a step with none has no such row.
         """
+        returns = as_returns(episode_return) if episode_return is not None else None
         if self._closed:
             if self.stop_reason is not None:
                 return True  # on_stop="flag": the loop goes on, nothing is recorded
@@ -850,6 +857,9 @@ class Recorder:
             data.scalar(_model_key("learning_rate"), float(_main_group(self.optimizer)["lr"]))
         elif self.learning_rate is not None and sel.wants("learning_rate"):
             data.scalar(_model_key("learning_rate"), float(self.learning_rate))
+        if returns is not None and returns.size:
+            self._pending_returns.append(returns)
+        self._returns_row(data)
         if val_loss is not None and sel.wants("val_loss"):
             data.scalar(_model_key("val_loss"), val_loss)
         if val_accuracy is not None and sel.wants("val_accuracy"):
@@ -892,6 +902,30 @@ class Recorder:
                 self.num_classes = width
             elif loss in ("BCELoss", "BCEWithLogitsLoss") and width == 1:
                 self.num_classes = 2
+
+    def add_return(self, value):
+        """Keeps the return (the undiscounted sum of rewards) of an episode that just ended, or
+        of several (a number, a sequence of numbers, a numpy array or a tensor), for loops
+        where episodes end between updates (a DQN acting between them, a PPO rollout): they
+        are written with the next :meth:`step`'s rows, in its ``episode_return`` row (with
+        that call's own ``episode_return=``); those still kept at :meth:`close` go into a row
+        at the last recorded step. NaN and Inf are kept and counted; anything that is not a
+        number raises TypeError."""
+        returns = as_returns(value, "add_return")
+        if self._closed:
+            if self.stop_reason is not None:
+                return  # on_stop="flag": the loop goes on, nothing is recorded
+            raise RuntimeError("the recorder is closed")
+        if returns.size and self.selection.wants("episode_return"):
+            self._pending_returns.append(returns)
+
+    def _returns_row(self, data):
+        """The ``episode_return`` row of the returns kept since the previous step, if any."""
+        pending, self._pending_returns = self._pending_returns, []
+        if pending and self.selection.wants("episode_return"):
+            values = np.concatenate(pending) if len(pending) > 1 else pending[0]
+            data.vector(_model_key("episode_return"),
+                        Reduced(int(values.size), host=values_raw(values)))
 
     def add_validation(self, val_loss=None, val_accuracy=None):
         """Records ``val_loss``/``val_accuracy`` at the last recorded step (for callers that
@@ -977,6 +1011,14 @@ class Recorder:
         """Writes every recorded step, closes the trace and removes the hooks. Safe to call twice."""
         if self._closed:
             return
+        if (self._pending_returns and self._sink is not None
+                and self._last_position is not None):
+            # returns of episodes that ended after the last step: at that step, as
+            # add_validation does
+            data = _StepData()
+            self._returns_row(data)
+            self._send(*self._last_position, data)
+        self._pending_returns = []
         self._closed = True
         for hook in self._hooks:
             hook.remove()

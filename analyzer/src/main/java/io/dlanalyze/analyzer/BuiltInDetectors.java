@@ -18,6 +18,7 @@ import io.dlanalyze.analyzer.detectors.NotConvergingDetector;
 import io.dlanalyze.analyzer.detectors.NotLearningDetector;
 import io.dlanalyze.analyzer.detectors.NumericalErrorDetector;
 import io.dlanalyze.analyzer.detectors.OscillatingLossDetector;
+import io.dlanalyze.analyzer.detectors.ReturnProgressDetector;
 import io.dlanalyze.analyzer.detectors.SaturationDetector;
 import io.dlanalyze.analyzer.detectors.ShrinkingWeightsDetector;
 import io.dlanalyze.analyzer.detectors.SlowConvergenceDetector;
@@ -87,6 +88,8 @@ public final class BuiltInDetectors {
               LittleProgressDetector.class, LittleProgressDetector::new, AnalysisMode.DEFAULT),
           DetectorInfo.of(
               ShrinkingWeightsDetector.class, ShrinkingWeightsDetector::new, AnalysisMode.DEFAULT),
+          DetectorInfo.of(
+              ReturnProgressDetector.class, ReturnProgressDetector::new, AnalysisMode.DEFAULT),
           DetectorInfo.of(
               DeepLocalizeDetector.class, DeepLocalizeDetector::new, AnalysisMode.DEEPLOCALIZE));
 

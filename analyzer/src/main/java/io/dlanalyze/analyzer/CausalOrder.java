@@ -29,6 +29,7 @@ public final class CausalOrder {
       case BACKWARD -> 8;
       case VAL_LOSS -> 9;
       case VAL_ACCURACY -> 10;
+      case EPISODE_RETURN -> 11;
     };
   }
 
@@ -42,7 +43,8 @@ public final class CausalOrder {
       case FORWARD -> 2L * layerIndex;
       case ACTIVATION -> 2L * layerIndex + 1;
       case WEIGHT, GRADIENT, BACKWARD -> -(long) layerIndex;
-      case INPUT, TARGET, LEARNING_RATE, LOSS, ACCURACY, VAL_LOSS, VAL_ACCURACY -> layerIndex;
+      case INPUT, TARGET, LEARNING_RATE, LOSS, ACCURACY, VAL_LOSS, VAL_ACCURACY, EPISODE_RETURN ->
+          layerIndex;
     };
   }
 

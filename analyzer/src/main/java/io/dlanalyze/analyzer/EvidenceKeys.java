@@ -42,6 +42,10 @@ public final class EvidenceKeys {
   public static final EvidenceKey<Double> DELTA = real("delta");
   public static final EvidenceKey<Double> DROP_FROM_FIRST_BLOCK = real("drop_from_first_block");
   public static final EvidenceKey<Double> DROP_FROM_START = real("drop_from_start");
+  public static final EvidenceKey<Double> FIRST_QUARTER_RETURN = real("first_quarter_return");
+  public static final EvidenceKey<Double> LAST_QUARTER_RETURN = real("last_quarter_return");
+  public static final EvidenceKey<Double> RETURN_GAIN_T = real("return_gain_t");
+  public static final EvidenceKey<Long> EPISODES = count("episodes");
   public static final EvidenceKey<Double> EFFECTIVE_LR = real("effective_lr");
   public static final EvidenceKey<Long> EPOCHS = count("epochs");
   public static final EvidenceKey<Double> EXPLAINED_VARIANCE = real("explained_variance");

@@ -101,6 +101,8 @@ public final class RecordedPhases {
     reads.put(DetectorIds.BATCH_ORDER, new Reads(EnumSet.of(Phase.ACCURACY), NONE, NONE));
     reads.put(DetectorIds.LITTLE_PROGRESS, new Reads(EnumSet.of(Phase.LOSS), NONE, NONE));
     reads.put(DetectorIds.SHRINKING_WEIGHTS, new Reads(EnumSet.of(Phase.WEIGHT), NONE, NONE));
+    // needs the returns, but only a reinforcement-learning run has them (see leftOut)
+    reads.put(DetectorIds.RETURN_PROGRESS, new Reads(NONE, NONE, EnumSet.of(Phase.EPISODE_RETURN)));
     reads.put(DetectorIds.DEEPLOCALIZE, new Reads(NONE, every, NONE));
     return Map.copyOf(reads);
   }
@@ -110,15 +112,25 @@ public final class RecordedPhases {
    * when the key is absent, empty or names no phase this version knows (then nothing is claimed).
    */
   public static Set<Phase> leftOut(TraceMetadata metadata) {
+    Set<Phase> recorded = listed(metadata);
+    if (recorded.isEmpty()) {
+      return EnumSet.noneOf(Phase.class);
+    }
+    Set<Phase> left = EnumSet.complementOf(EnumSet.copyOf(recorded));
+    // Only a reinforcement-learning run has returns to record: a list without them leaves
+    // nothing out.
+    left.remove(Phase.EPISODE_RETURN);
+    return left;
+  }
+
+  /** The known phases {@code dltrace.record_phases} names. */
+  private static Set<Phase> listed(TraceMetadata metadata) {
     String value = metadata.get(TraceMetadata.RECORD_PHASES).orElse("");
     Set<Phase> recorded = EnumSet.noneOf(Phase.class);
     for (String name : value.split(",", -1)) {
       Phase.fromWireName(name.strip()).ifPresent(recorded::add);
     }
-    if (recorded.isEmpty()) {
-      return EnumSet.noneOf(Phase.class);
-    }
-    return EnumSet.complementOf(EnumSet.copyOf(recorded));
+    return recorded;
   }
 
   /**
@@ -153,7 +165,9 @@ public final class RecordedPhases {
     }
     List<String> kept = new ArrayList<>();
     for (Phase phase : EnumSet.complementOf(EnumSet.copyOf(missing))) {
-      kept.add(phase.wireName());
+      if (phase != Phase.EPISODE_RETURN || listed(metadata).contains(phase)) {
+        kept.add(phase.wireName());
+      }
     }
     String mode =
         metadata

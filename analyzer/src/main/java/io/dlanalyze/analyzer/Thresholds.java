@@ -480,6 +480,23 @@ public final class Thresholds {
    * progressed. Every healthy dev run fell at least 0.276; the default is half that
    * (docs/evaluation.md#calibration).
    */
+  public static final Threshold MIN_RETURN_GAIN =
+      Threshold.real(
+          "min-return-gain",
+          1.8,
+          0,
+          1000,
+          "Smallest gain of the mean episode return from the first quarter of the run's return rows"
+              + " to the last, in standard errors (Welch's t), for an agent to count as learning");
+
+  public static final Threshold RETURN_MIN_ROWS =
+      Threshold.integer(
+          "return-min-rows",
+          8,
+          4,
+          1_000_000,
+          "Fewest steps with episode_return rows for return-progress to judge a run");
+
   public static final Threshold MIN_PROGRESS =
       Threshold.real(
           "min-progress",
@@ -545,7 +562,9 @@ public final class Thresholds {
           ACCUMULATION_STEP,
           BATCH_DISPERSION,
           MIN_PROGRESS,
-          WEIGHT_SHRINK);
+          WEIGHT_SHRINK,
+          MIN_RETURN_GAIN,
+          RETURN_MIN_ROWS);
 
   private Thresholds() {}
 

@@ -639,6 +639,31 @@ class CalibrationTest {
   }
 
   /**
+   * return-progress, run on every healthy dev run (healthy runs and fixed twins) that records its
+   * episode returns, with a bar no run can reach: each gets a finding whose evidence holds its gain
+   * (Welch's t between the first and last quarters' returns). The default sits at most half the
+   * lowest: a DDPG whose 20 episodes give 5 a quarter.
+   */
+  @Test
+  void minReturnGain_isAtMostHalfTheLowestGainOfAHealthyDevAgent() {
+    Analyzer analyzer = new Analyzer();
+    AnalysisOptions measure =
+        AnalysisOptions.builder()
+            .enableOnly(List.of(DetectorIds.RETURN_PROGRESS))
+            .set(Thresholds.MIN_RETURN_GAIN, 1000)
+            .build();
+    List<Double> gains = new ArrayList<>();
+    for (Path trace : HEALTHY_DEV_TRACES) {
+      for (Finding f : analyzer.analyze(trace, measure).findings()) {
+        gains.add(f.evidence().get(EvidenceKeys.RETURN_GAIN_T));
+      }
+    }
+    assertThat(gains).as("healthy dev runs that record their returns").hasSizeGreaterThan(15);
+    double lowest = gains.stream().mapToDouble(Double::doubleValue).min().orElseThrow();
+    assertThat(Thresholds.MIN_RETURN_GAIN.defaultValue()).isLessThanOrEqualTo(lowest / 2);
+  }
+
+  /**
    * Unnormalized inputs stand alone as a fault when the first layer's outputs hold an RMS of {@code
    * abnormal-hidden-alone} for a window with no normalization layer after it: no healthy dev run
    * holds a third of it. Measured by the detector itself (alone, so nothing is demoted) with the

@@ -99,6 +99,61 @@ class TensorBoardCliTest {
     }
   }
 
+  /** A CleanRL-style run: one charts/episodic_return per finished episode, and its losses. */
+  private Path rlRun(String name, double gainPerEpisode) throws IOException {
+    List<io.dlanalyze.trace.tensorboard.proto.Event> events = new ArrayList<>();
+    for (int episode = 0; episode < 40; episode++) {
+      long step = 500L * (episode + 1);
+      double noise = (episode * 7) % 11 - 5; // -5 to 5, the same in every quarter
+      events.add(
+          io.dlanalyze.trace.tensorboard.TestEventFiles.scalar(
+              step, "charts/episodic_return", 20 + gainPerEpisode * episode + noise));
+      events.add(
+          io.dlanalyze.trace.tensorboard.TestEventFiles.scalar(
+              step, "losses/value_loss", 1.0 / (episode + 1)));
+    }
+    Path run = dir.resolve(name);
+    io.dlanalyze.trace.tensorboard.TestEventFiles.write(
+        run.resolve("events.out.tfevents.1.host"),
+        events.toArray(io.dlanalyze.trace.tensorboard.proto.Event[]::new));
+    return run;
+  }
+
+  private static List<JsonNode> findings(JsonNode report, String detector) {
+    List<JsonNode> found = new ArrayList<>();
+    report
+        .get("findings")
+        .forEach(
+            f -> {
+              if (f.get("detector").asText().equals(detector)) {
+                found.add(f);
+              }
+            });
+    return found;
+  }
+
+  @Test
+  void analyze_rlRunWhoseReturnStaysFlat_getsReturnProgressWhileALearningOneDoesNot()
+      throws IOException {
+    CliRun flat =
+        CliRun.of("analyze", rlRun("flat", 0).toString(), "--format", "json", "--fail-on", "never");
+
+    assertThat(flat.code()).as(flat.err()).isEqualTo(ExitCodes.OK);
+    JsonNode report = json(flat);
+    assertThat(report.at("/trace/phases").toString()).contains("episode_return");
+    List<JsonNode> stalled = findings(report, "return-progress");
+    assertThat(stalled).as(report.toString()).hasSize(1);
+    assertThat(stalled.get(0).toString())
+        .contains("\"episodes\":40")
+        .contains("did not learn to act better");
+
+    CliRun learning =
+        CliRun.of(
+            "analyze", rlRun("learning", 1).toString(), "--format", "json", "--fail-on", "never");
+    assertThat(learning.code()).as(learning.err()).isEqualTo(ExitCodes.OK);
+    assertThat(findings(json(learning), "return-progress")).isEmpty();
+  }
+
   @Test
   void inspect_runDirectory_describesItAndExitsZero() {
     CliRun run = CliRun.of("inspect", fixture("keras-batch").toString());

@@ -23,7 +23,8 @@ public enum Phase {
   TARGET(8, "target", true),
   LEARNING_RATE(9, "learning_rate", true),
   VAL_LOSS(10, "val_loss", true),
-  VAL_ACCURACY(11, "val_accuracy", true);
+  VAL_ACCURACY(11, "val_accuracy", true),
+  EPISODE_RETURN(12, "episode_return", true);
 
   /** Number of known phases; phase codes at or above it are phases this version does not know. */
   public static final int COUNT = values().length;

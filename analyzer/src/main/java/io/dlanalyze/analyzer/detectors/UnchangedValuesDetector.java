@@ -88,7 +88,16 @@ public final class UnchangedValuesDetector extends LayerRunsDetector {
     return switch (phase) {
       case FORWARD, ACTIVATION -> layer.isNormalization();
       case WEIGHT, GRADIENT -> !layer.trainable();
-      case LOSS, ACCURACY, BACKWARD, INPUT, TARGET, LEARNING_RATE, VAL_LOSS, VAL_ACCURACY -> true;
+      case LOSS,
+          ACCURACY,
+          BACKWARD,
+          INPUT,
+          TARGET,
+          LEARNING_RATE,
+          VAL_LOSS,
+          VAL_ACCURACY,
+          EPISODE_RETURN ->
+          true;
     };
   }
 

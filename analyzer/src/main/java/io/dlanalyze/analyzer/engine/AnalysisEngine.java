@@ -243,8 +243,26 @@ public final class AnalysisEngine {
     }
     beginDetectors();
     List<Finding> findings = new ArrayList<>();
+    boolean returnsJudgeProgress = returnsWithoutObjective();
+    int progressDropped = 0;
     for (int i = 0; i < detectors.size(); i++) {
-      findings.addAll(excluded(infos.get(i).id(), detectors.get(i).finish(context)));
+      List<Finding> found = excluded(infos.get(i).id(), detectors.get(i).finish(context));
+      if (returnsJudgeProgress && infos.get(i).judgesProgress()) {
+        progressDropped += found.size();
+        continue;
+      }
+      findings.addAll(found);
+    }
+    if (returnsJudgeProgress) {
+      warnings.add(
+          format(
+              ROOT,
+              "the run records episode returns but its metadata declares no objective (%s): its"
+                  + " loss was read as a reinforcement-learning loss, whose trend says nothing of"
+                  + " progress, and the return as the measure of progress; %d finding(s) of the"
+                  + " detectors that judge the loss's trend were dropped",
+              TraceMetadata.OBJECTIVE,
+              progressDropped));
     }
     List<BaselineResult> baselineResults = baselines.finish(context);
     long elapsed = System.nanoTime() - start;
@@ -462,6 +480,18 @@ public final class AnalysisEngine {
       }
     }
     rows += to - from;
+  }
+
+  /**
+   * True when the trace has {@code episode_return} rows and no {@code dltrace.objective}: a
+   * reinforcement-learning run written by a recorder that does not declare its objective (format v1
+   * has no such key). Its loss is a policy-gradient surrogate or a bootstrapped value error, so the
+   * findings of the detectors that judge the loss's trend are dropped, as a declared {@code
+   * policy_gradient} or {@code temporal_difference} objective would have kept them from running.
+   */
+  private boolean returnsWithoutObjective() {
+    return phaseSeen[Phase.EPISODE_RETURN.code()]
+        && metadata.get(TraceMetadata.OBJECTIVE).filter(v -> !v.isBlank()).isEmpty();
   }
 
   private void collectWarnings() {

@@ -1319,6 +1319,16 @@ final class RootCauseAnalysis {
 
   private void notLearning() {
     Finding low = effectiveLr(Direction.LOW);
+    for (Finding f : atLeastWarning(DetectorIds.RETURN_PROGRESS)) {
+      offer(
+          f,
+          false,
+          symptomCause(f),
+          "Check what drives the agent: the sign of the policy loss (it must raise the"
+              + " log-probability of actions with a positive advantage), the terminal mask of"
+              + " bootstrapped targets, the target network's update, the reward itself, and the"
+              + " learning rate");
+    }
     for (Finding f : atLeastWarning(DetectorIds.NOT_CONVERGING)) {
       if (f.evidence().get(CONVERGENCE_RULE) == ConvergenceRule.LOSS_AT_TARGET_VARIANCE
           && !hasNonlinearHiddenLayer()) {

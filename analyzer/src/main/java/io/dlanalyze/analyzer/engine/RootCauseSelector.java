@@ -76,6 +76,8 @@ final class RootCauseSelector {
                 "Lower the learning rate or clip gradients; check the loss for log(0) or division"
                     + " by zero";
             case INPUT, TARGET -> "Clean the data: the batch holds NaN or Inf values";
+            case EPISODE_RETURN ->
+                "Check the environment's rewards: an episode's return is NaN or Inf";
             case LEARNING_RATE, VAL_LOSS, VAL_ACCURACY ->
                 "Check the learning-rate schedule and the optimizer settings";
           };

@@ -39,6 +39,7 @@ public final class Phrases {
       case LEARNING_RATE -> "learning rate";
       case VAL_LOSS -> "validation loss";
       case VAL_ACCURACY -> "validation accuracy";
+      case EPISODE_RETURN -> "episode return";
     };
   }
 

@@ -302,7 +302,8 @@ public final class SyntheticTraceReader implements TraceReader {
             switch (phase) {
               case FORWARD, ACTIVATION -> !born || layer >= fault.layer();
               case LOSS, BACKWARD, GRADIENT, WEIGHT -> true;
-              case ACCURACY, INPUT, TARGET, LEARNING_RATE, VAL_LOSS, VAL_ACCURACY -> false;
+              case ACCURACY, INPUT, TARGET, LEARNING_RATE, VAL_LOSS, VAL_ACCURACY, EPISODE_RETURN ->
+                  false;
             };
         if (phase == Phase.ACCURACY) {
           out.set(chance(step), 0.3, 0, 1, 0, 1);
@@ -329,7 +330,14 @@ public final class SyntheticTraceReader implements TraceReader {
           }
           case ACTIVATION, BACKWARD, GRADIENT -> out.zeros(out.numel);
           case WEIGHT -> healthy(fault.step(), layer, phase, out);
-          case LOSS, ACCURACY, INPUT, TARGET, LEARNING_RATE, VAL_LOSS, VAL_ACCURACY -> {}
+          case LOSS,
+              ACCURACY,
+              INPUT,
+              TARGET,
+              LEARNING_RATE,
+              VAL_LOSS,
+              VAL_ACCURACY,
+              EPISODE_RETURN -> {}
         }
       }
       case FROZEN_WEIGHTS -> {
@@ -355,7 +363,7 @@ public final class SyntheticTraceReader implements TraceReader {
             out.l2 = out.mean;
           }
           case FORWARD, ACTIVATION -> scale(out, 1 + Math.log1p(factor) / 20);
-          case INPUT, TARGET, LEARNING_RATE, VAL_LOSS, VAL_ACCURACY -> {}
+          case INPUT, TARGET, LEARNING_RATE, VAL_LOSS, VAL_ACCURACY, EPISODE_RETURN -> {}
         }
       }
       case VANISHING_GRADIENT -> {
@@ -369,7 +377,8 @@ public final class SyntheticTraceReader implements TraceReader {
               TARGET,
               LEARNING_RATE,
               VAL_LOSS,
-              VAL_ACCURACY -> {}
+              VAL_ACCURACY,
+              EPISODE_RETURN -> {}
         }
       }
     }
@@ -397,7 +406,7 @@ public final class SyntheticTraceReader implements TraceReader {
           out.fill(Double.NaN, out.numel);
         }
       }
-      case ACCURACY, INPUT, TARGET, LEARNING_RATE, VAL_LOSS, VAL_ACCURACY -> {}
+      case ACCURACY, INPUT, TARGET, LEARNING_RATE, VAL_LOSS, VAL_ACCURACY, EPISODE_RETURN -> {}
     }
   }
 
@@ -495,7 +504,7 @@ public final class SyntheticTraceReader implements TraceReader {
         double mean = (k - 1) / 2.0 + 0.3 * n1;
         out.set(mean, k / 3.5, 0, k - 1, 1.0 / k * (1 + 0.2 * n2), b);
       }
-      case VAL_LOSS, VAL_ACCURACY -> out.set(0, 0, 0, 0, 0, 1);
+      case VAL_LOSS, VAL_ACCURACY, EPISODE_RETURN -> out.set(0, 0, 0, 0, 0, 1);
     }
   }
 

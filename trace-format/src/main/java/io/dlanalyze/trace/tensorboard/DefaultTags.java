@@ -26,6 +26,19 @@ import org.jspecify.annotations.Nullable;
  * LearningRateMonitor) the learning rate. A validation marker turns loss and accuracy into {@code
  * val_loss} and {@code val_accuracy}. The tag {@code epoch} (Lightning) is the epoch counter.
  *
+ * <p>Episode returns (reinforcement learning), training only: one episode's return in CleanRL's
+ * {@code charts/episodic_return} and the hand-written {@code episode_return}, {@code
+ * episode_reward}, {@code ep_return}, {@code episode/return} and {@code return}; the mean over a
+ * window of recent episodes, whose number the tag does not give ({@link Mapped#smoothed()}), in
+ * Stable-Baselines3's {@code rollout/ep_rew_mean}, RLlib's {@code episode_reward_mean}, {@code
+ * env_runners/episode_return_mean} and {@code env_runners/episode_reward_mean} (Ray Tune's {@code
+ * ray/tune/} prefix is dropped first), TF-Agents' {@code AverageReturn} and {@code
+ * Metrics/AverageReturn}, and Dopamine's {@code Train/AverageReturns}. With a validation marker or
+ * in a validation directory (Dopamine's {@code Eval/AverageReturns}, TF-Agents' {@code eval/}
+ * directory, RLlib's {@code evaluation/}) they are not mapped: an evaluation's return is not the
+ * training return, and the trace has no phase for it. {@code reward} alone is not mapped: it is as
+ * often the reward of one step as the return of an episode.
+ *
  * <p>Histograms: gradient markers ({@code grad/}, {@code grads/}, {@code gradient/}, {@code
  * gradients/} before; {@code .grad}, {@code /grad}, {@code _grad}, {@code /gradient}, {@code
  * _gradient} and their plurals after) make a gradient, anything else a weight; {@code weights/},
@@ -38,6 +51,9 @@ import org.jspecify.annotations.Nullable;
  */
 final class DefaultTags {
   private static final Pattern KERAS_EVALUATION = Pattern.compile("evaluation_(.+)_vs_iterations");
+
+  /** Ray Tune's TensorBoard logger writes every result key under this prefix. */
+  private static final String RAY_TUNE = "ray/tune/";
 
   private static final List<String> GRANULARITY_PREFIXES = List.of("epoch_", "batch_");
   private static final List<String> GRANULARITY_SUFFIXES = List.of("_step", "_epoch");
@@ -69,6 +85,27 @@ final class DefaultTags {
           "binary_accuracy");
   private static final Set<String> LEARNING_RATE =
       Set.of("learning_rate", "lr", "learning-rate", "learningrate");
+
+  /** One episode's return per value. */
+  private static final Set<String> EPISODE_RETURN =
+      Set.of(
+          "charts/episodic_return",
+          "episode_return",
+          "episode_reward",
+          "ep_return",
+          "episode/return",
+          "return");
+
+  /** The mean return over a window of recent episodes, of a number the tag does not give. */
+  private static final Set<String> MEAN_EPISODE_RETURN =
+      Set.of(
+          "rollout/ep_rew_mean",
+          "episode_reward_mean",
+          "env_runners/episode_return_mean",
+          "env_runners/episode_reward_mean",
+          "averagereturn",
+          "metrics/averagereturn",
+          "averagereturns");
 
   private static final List<String> GRADIENT_PREFIXES =
       List.of("grad/", "grads/", "gradient/", "gradients/");
@@ -106,6 +143,9 @@ final class DefaultTags {
     if (name.equals("epoch")) {
       return mapped(Target.EPOCH, 0);
     }
+    if (name.startsWith(RAY_TUNE) && name.length() > RAY_TUNE.length()) {
+      name = name.substring(RAY_TUNE.length());
+    }
     boolean validation = validationDirectory;
     int rank = 0;
     Matcher keras = KERAS_EVALUATION.matcher(name);
@@ -138,6 +178,12 @@ final class DefaultTags {
     }
     if (!validation && isLearningRate(name)) {
       return mapped(Target.LEARNING_RATE, rank);
+    }
+    if (!validation && EPISODE_RETURN.contains(name)) {
+      return mapped(Target.EPISODE_RETURN, rank);
+    }
+    if (!validation && MEAN_EPISODE_RETURN.contains(name)) {
+      return new Mapped(Target.EPISODE_RETURN, null, null, true, false, rank, true);
     }
     return null;
   }

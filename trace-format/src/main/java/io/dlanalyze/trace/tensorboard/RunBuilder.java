@@ -31,6 +31,9 @@ import org.jspecify.annotations.Nullable;
  *       one. Layers are ordered as in the Keras model config, else by first appearance.
  *   <li><b>Statistics.</b> mean = sum / n; std = sqrt(sum_squares / n - mean^2) (population);
  *       l2_norm = sqrt(sum_squares); numel = n. A later value at the same step replaces an earlier.
+ *       A scalar's row has mean = the value and no other statistic, except that one episode's
+ *       return has numel 1 (a window's mean return leaves it null: how many episodes, and how many
+ *       of them the previous value already held, the tag does not say).
  * </ol>
  */
 final class RunBuilder {
@@ -43,6 +46,7 @@ final class RunBuilder {
   private static final long LOSS_KEY = 0;
   private static final long ACCURACY_KEY = 1;
   private static final long LEARNING_RATE_KEY = 2;
+  private static final long EPISODE_RETURN_KEY = Long.MAX_VALUE - 2;
   private static final long VAL_LOSS_KEY = Long.MAX_VALUE - 1;
   private static final long VAL_ACCURACY_KEY = Long.MAX_VALUE;
 
@@ -140,6 +144,7 @@ final class RunBuilder {
           target == Target.LOSS
               || target == Target.ACCURACY
               || target == Target.LEARNING_RATE
+              || target == Target.EPISODE_RETURN
               || target.histogram();
       trainPerStep |= training && !series.validation && !epochAxis[i] && series.size > 0;
     }
@@ -218,7 +223,8 @@ final class RunBuilder {
             Target.LEARNING_RATE,
             Target.VAL_LOSS,
             Target.VAL_ACCURACY,
-            Target.EPOCH)) {
+            Target.EPOCH,
+            Target.EPISODE_RETURN)) {
       List<Series> candidates = new ArrayList<>();
       for (Series series : all) {
         if (!series.histogram && series.mapped.target() == target) {
@@ -406,12 +412,17 @@ final class RunBuilder {
         table.hasStats[row] = false;
         table.hasNumel[row] = false;
         long key = keys[at];
-        if (key <= LEARNING_RATE_KEY || key >= VAL_LOSS_KEY) {
+        if (key <= LEARNING_RATE_KEY || key >= EPISODE_RETURN_KEY) {
           table.layerIndex[row] = -1;
           table.layerName[row] = modelName;
           table.layerType[row] = -1;
           table.phase[row] = modelPhase(key).code();
           table.mean[row] = scaled(series, series.value(0, p));
+          if (key == EPISODE_RETURN_KEY && !series.mapped.smoothed()) {
+            // one episode's return: a sample of one (a window's mean leaves numel null)
+            table.numel[row] = 1;
+            table.hasNumel[row] = true;
+          }
           continue;
         }
         int layer = (int) ((key - 3) / 2);
@@ -537,6 +548,7 @@ final class RunBuilder {
       case LEARNING_RATE -> LEARNING_RATE_KEY;
       case VAL_LOSS -> VAL_LOSS_KEY;
       case VAL_ACCURACY -> VAL_ACCURACY_KEY;
+      case EPISODE_RETURN -> EPISODE_RETURN_KEY;
       case EPOCH, WEIGHT, GRADIENT, IGNORE -> -1;
     };
   }
@@ -550,6 +562,9 @@ final class RunBuilder {
     }
     if (key == LEARNING_RATE_KEY) {
       return Phase.LEARNING_RATE;
+    }
+    if (key == EPISODE_RETURN_KEY) {
+      return Phase.EPISODE_RETURN;
     }
     return key == VAL_LOSS_KEY ? Phase.VAL_LOSS : Phase.VAL_ACCURACY;
   }

@@ -37,10 +37,13 @@ import org.jspecify.annotations.Nullable;
  *
  * A pattern matches the whole tag, case-sensitive; {@code *} is any run of characters (also {@code
  * /}), {@code ?} one character. Targets: {@code loss}, {@code accuracy}, {@code learning_rate},
- * {@code val_loss}, {@code val_accuracy} and {@code epoch} (the epoch counter) for scalars; {@code
- * weight} and {@code gradient} for histograms, whose layer is the text the first {@code *} or
- * {@code ?} matched (the whole tag without one); {@code ignore}. In a validation directory, {@code
- * loss} and {@code accuracy} become {@code val_loss} and {@code val_accuracy}.
+ * {@code val_loss}, {@code val_accuracy}, {@code epoch} (the epoch counter) and {@code
+ * episode_return} (a reinforcement-learning agent's return: one episode's, or the mean of several)
+ * for scalars; {@code weight} and {@code gradient} for histograms, whose layer is the text the
+ * first {@code *} or {@code ?} matched (the whole tag without one); {@code ignore}. In a validation
+ * directory, {@code loss} and {@code accuracy} become {@code val_loss} and {@code val_accuracy},
+ * and a tag a rule maps to {@code episode_return} is left unmapped: an evaluation's return is not
+ * the training return, and the trace has no phase for it.
  */
 public final class TagMapping {
   /** What a tag can become. */
@@ -51,6 +54,7 @@ public final class TagMapping {
     VAL_LOSS(false),
     VAL_ACCURACY(false),
     EPOCH(false),
+    EPISODE_RETURN(false),
     WEIGHT(true),
     GRADIENT(true),
     IGNORE(false);
@@ -91,6 +95,8 @@ public final class TagMapping {
    *     normalization statistics are left out, as DeepLocalize and the PyTorch recorder do)
    * @param user true when a rule of the tags file matched
    * @param rank a lower rank wins when two tags of the same size map to the same phase
+   * @param smoothed an episode return that is the mean over a window of episodes, whose number the
+   *     tag does not give (its row's numel is null); false for one episode's return (numel 1)
    */
   public record Mapped(
       Target target,
@@ -98,7 +104,19 @@ public final class TagMapping {
       @Nullable String parameter,
       boolean main,
       boolean user,
-      int rank) {}
+      int rank,
+      boolean smoothed) {
+    /** A mapping that is not a smoothed episode return. */
+    public Mapped(
+        Target target,
+        @Nullable String layer,
+        @Nullable String parameter,
+        boolean main,
+        boolean user,
+        int rank) {
+      this(target, layer, parameter, main, user, rank, false);
+    }
+  }
 
   private record Rule(String pattern, Pattern regex, Target target) {}
 
@@ -189,7 +207,7 @@ public final class TagMapping {
   public @Nullable Mapped scalar(String tag, boolean validation) {
     for (Rule rule : rules) {
       if (rule.regex.matcher(tag).matches()) {
-        if (rule.target.histogram) {
+        if (rule.target.histogram || (rule.target == Target.EPISODE_RETURN && validation)) {
           return null;
         }
         return new Mapped(validated(rule.target, validation), null, null, true, true, 0);
@@ -223,7 +241,8 @@ public final class TagMapping {
     return switch (target) {
       case LOSS -> Target.VAL_LOSS;
       case ACCURACY -> Target.VAL_ACCURACY;
-      case LEARNING_RATE, VAL_LOSS, VAL_ACCURACY, EPOCH, WEIGHT, GRADIENT, IGNORE -> target;
+      case LEARNING_RATE, VAL_LOSS, VAL_ACCURACY, EPOCH, EPISODE_RETURN, WEIGHT, GRADIENT, IGNORE ->
+          target;
     };
   }
 

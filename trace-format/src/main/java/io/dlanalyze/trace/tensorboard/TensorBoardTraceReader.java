@@ -29,9 +29,9 @@ import org.jspecify.annotations.Nullable;
 /**
  * Reads a TensorBoard run (a directory of event files, Keras' {@code train/} and {@code
  * validation/} layout, or one event file) as a trace: the scalars become model-level rows (loss,
- * accuracy, learning_rate, val_loss, val_accuracy) and the weight and gradient histograms per-layer
- * rows with mean, std, min, max, l2_norm and numel derived from their moments; see {@link
- * TagMapping} for which tag becomes what and {@link RunBuilder} for how.
+ * accuracy, learning_rate, val_loss, val_accuracy, episode_return) and the weight and gradient
+ * histograms per-layer rows with mean, std, min, max, l2_norm and numel derived from their moments;
+ * see {@link TagMapping} for which tag becomes what and {@link RunBuilder} for how.
  *
  * <p>The run is read whole at open (TensorBoard's files are not in step order across files), into
  * primitive arrays of about 30 bytes per scalar and 60 per histogram; images, audio, text and

@@ -255,7 +255,8 @@ class TensorBoardDamageTest {
         .hasMessage(
             run.resolve(TensorBoardRun.TAGS_FILE)
                 + ": tag pattern 'x': \"lossy\" is not a target (expected one of loss, accuracy,"
-                + " learning_rate, val_loss, val_accuracy, epoch, weight, gradient, ignore)");
+                + " learning_rate, val_loss, val_accuracy, epoch, episode_return, weight, gradient,"
+                + " ignore)");
   }
 
   @Test
