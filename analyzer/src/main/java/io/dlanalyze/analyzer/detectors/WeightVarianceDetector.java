@@ -39,6 +39,12 @@ import java.util.List;
  * they are no layer's kernel, whose variance sets the scale of what it multiplies (the tensors
  * DeepDiagnosis checks), and they hold what the program put there on purpose (a CRF's transitions
  * into its start tag set to -10000).
+ *
+ * <p>Too large means grown too large: a layer whose variance is already above the band at its first
+ * recorded step did not diverge in training, and is not reported. Its values are what its
+ * initialization or its design put there (an S4D kernel's state matrix, whose imaginary parts run
+ * pi x n up to 100 and more); an initialization that does harm shows as such in the initial loss,
+ * in saturated units or in exploding gradients.
  */
 @DetectorSpec(
     id = DetectorIds.WEIGHT_VARIANCE,
@@ -129,6 +135,9 @@ public final class WeightVarianceDetector implements Detector {
         continue;
       }
       boolean tooHigh = band.firedSide() > 0;
+      if (tooHigh && state.initial > high) {
+        continue; // set so by its initialization or by design: nothing diverged
+      }
       findings.add(
           Finding.builder(this)
               .symptom(tooHigh ? Symptom.EXPLODING_GRADIENT : Symptom.VANISHING_GRADIENT)
