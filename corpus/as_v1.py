@@ -15,7 +15,8 @@ of the manifest (or of ``--split``) with its metadata cut down to the v1 keys (`
 ``loss`` and ``layers`` with only ``index``, ``name``, ``type``, ``activation``, ``params``,
 ``trainable``) and writes a manifest of the same cases beside them, so that the eval measures
 what the analyzer owes to the extra facts. With ``--drop-optional`` the optional model-level
-phases go too (``input``, ``target``, ``learning_rate``, ``val_loss``, ``val_accuracy``): a
+phases go too (``input``, ``target``, ``learning_rate``, ``val_loss``, ``val_accuracy``,
+``episode_return``): a
 recorder that records only the seven phases every v1 trace has. Rows, columns and their order
 are kept. Parquet traces only, as the corpus holds. Nothing under corpus/ is changed; the
 output (default target/v1-corpus) is never committed.
@@ -37,7 +38,7 @@ V1_KEYS = ("dltrace.version", "dltrace.run_id", "dltrace.model", "dltrace.framew
            "dltrace.optimizer", "dltrace.learning_rate", "dltrace.batch_size", "dltrace.task",
            "dltrace.loss", "dltrace.layers")
 V1_LAYER_FIELDS = ("index", "name", "type", "activation", "params", "trainable")
-OPTIONAL_PHASES = ("input", "target", "learning_rate", "val_loss", "val_accuracy")
+OPTIONAL_PHASES = ("input", "target", "learning_rate", "val_loss", "val_accuracy", "episode_return")
 
 
 def v1_metadata(metadata):
