@@ -97,6 +97,7 @@ class CalibrationTest {
       // loss: the rules measure from the run's own start
       boolean weighted = metadata.lossWeighted() || metadata.lossAdded();
       double maxVariance = 0;
+      Map<Integer, Double> firstVariance = new TreeMap<>();
       long firstLossStep = Long.MAX_VALUE;
       double firstLoss = Double.NaN;
       Map<Integer, double[]> validation = new TreeMap<>();
@@ -212,7 +213,13 @@ class CalibrationTest {
               && !modelsOwn.contains(layers[i])
               && !batch.isNull(Column.STD, i)
               && Double.isFinite(stds[i])) {
-            maxVariance = Math.max(maxVariance, stds[i] * stds[i]);
+            // weight-variance judges a variance grown above its band, not one that was there
+            // from the first step (an S4D kernel's state matrix)
+            double variance = stds[i] * stds[i];
+            double first = firstVariance.computeIfAbsent(layers[i], l -> variance);
+            if (first <= Thresholds.WEIGHT_VARIANCE_HIGH.defaultValue()) {
+              maxVariance = Math.max(maxVariance, variance);
+            }
           } else if (phase == Phase.LOSS && Double.isFinite(means[i])) {
             losses.put(steps[i], means[i]);
             if (steps[i] < firstLossStep) {

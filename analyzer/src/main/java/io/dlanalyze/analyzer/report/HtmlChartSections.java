@@ -298,6 +298,7 @@ final class HtmlChartSections {
     boolean any = false;
     any |= curve(html, "loss", List.of(Phase.LOSS, Phase.VAL_LOSS), markers);
     any |= curve(html, "accuracy", List.of(Phase.ACCURACY, Phase.VAL_ACCURACY), markers);
+    any |= curve(html, "episode return", List.of(Phase.EPISODE_RETURN), markers);
     html.append("</div>\n");
     if (!any) {
       html.append("<p>The trace has no loss or accuracy rows.</p>\n");

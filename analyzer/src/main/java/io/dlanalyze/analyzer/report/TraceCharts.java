@@ -71,7 +71,7 @@ public final class TraceCharts {
 
   /** The model-level phases drawn as curves, in this order. */
   static final List<Phase> MODEL_PHASES =
-      List.of(Phase.LOSS, Phase.ACCURACY, Phase.VAL_LOSS, Phase.VAL_ACCURACY);
+      List.of(Phase.LOSS, Phase.ACCURACY, Phase.VAL_LOSS, Phase.VAL_ACCURACY, Phase.EPISODE_RETURN);
 
   private static final ChartStat[] STATS = ChartStat.values();
 

@@ -9,6 +9,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.dlanalyze.analyzer.Report;
 import io.dlanalyze.trace.HostileTraces.Markup;
+import io.dlanalyze.trace.MemoryTrace;
+import io.dlanalyze.trace.MemoryTrace.Stats;
+import io.dlanalyze.trace.Phase;
+import io.dlanalyze.trace.TraceMetadata;
+import io.dlanalyze.trace.WriteOptions;
 import io.dlanalyze.trace.synthetic.Fault;
 import io.dlanalyze.trace.synthetic.SyntheticTrace;
 import java.nio.charset.StandardCharsets;
@@ -202,6 +207,32 @@ class HtmlReportRendererTest {
             "<object",
             "<embed",
             "<link rel=\"stylesheet\"");
+  }
+
+  @Test
+  void render_anAgentsEpisodeReturns_getTheirOwnCurve(@TempDir Path dir) {
+    MemoryTrace.Builder agent =
+        MemoryTrace.scripted(200)
+            .meta(TraceMetadata.OBJECTIVE, "temporal_difference")
+            .layer("fc1", "relu")
+            .layer("q", "linear")
+            .model(Phase.LOSS, step -> Stats.scalar(0.1 + 0.01 * step))
+            .model(Phase.EPISODE_RETURN, step -> step % 10 == 9 ? Stats.scalar(20.0 + step) : null);
+    String html =
+        HtmlReports.render(
+            agent.build().write(dir.resolve("agent.parquet"), WriteOptions.defaults()));
+
+    assertThat(html).contains("episode return over steps", ">episode_return<");
+
+    MemoryTrace.Builder supervised =
+        MemoryTrace.scripted(200)
+            .layer("fc1", "relu")
+            .layer("out", "linear")
+            .model(Phase.LOSS, step -> Stats.scalar(2.0 - 0.005 * step));
+    assertThat(
+            HtmlReports.render(
+                supervised.build().write(dir.resolve("plain.parquet"), WriteOptions.defaults())))
+        .doesNotContain("episode return over steps");
   }
 
   @Test
