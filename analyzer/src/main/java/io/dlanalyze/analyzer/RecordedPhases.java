@@ -165,7 +165,7 @@ public final class RecordedPhases {
     }
     List<String> kept = new ArrayList<>();
     for (Phase phase : EnumSet.complementOf(EnumSet.copyOf(missing))) {
-      if (phase != Phase.EPISODE_RETURN || listed(metadata).contains(phase)) {
+      if (phase != Phase.EPISODE_RETURN) { // only a reinforcement-learning run has returns
         kept.add(phase.wireName());
       }
     }

@@ -57,6 +57,40 @@ class LossObjectiveTest {
     assertThat(report.detectors()).containsAll(TREND);
   }
 
+  /** The swinging surrogate of a v1 recorder that writes no objective, with rising returns. */
+  private static MemoryTrace.Builder surrogateWithReturns() {
+    return surrogate()
+        .model(
+            Phase.EPISODE_RETURN,
+            step -> step % 10 == 9 ? Stats.of(20 + step * 0.5, 5).withNumel(2) : null);
+  }
+
+  @Test
+  void episodeReturnsWithoutAnObjective_theLossTrendFindingsAreDropped_andTheReportSaysSo() {
+    Report report = Analyses.analyze(surrogateWithReturns().build(), AnalysisOptions.defaults());
+
+    assertThat(report.verdict()).isEqualTo(Verdict.HEALTHY);
+    assertThat(report.findings()).noneMatch(f -> TREND.contains(f.detector()));
+    assertThat(report.trace().warnings())
+        .anyMatch(
+            w ->
+                w.startsWith("the run records episode returns but its metadata declares no")
+                    && w.contains("finding(s) of the detectors that judge the loss's trend were"));
+  }
+
+  @Test
+  void episodeReturnsUnderADeclaredMinimizedLoss_areNoReasonToDropTheTrend() {
+    Report report =
+        Analyses.analyze(
+            surrogateWithReturns().meta(TraceMetadata.OBJECTIVE, "minimize").build(),
+            AnalysisOptions.defaults());
+
+    assertThat(report.verdict()).isEqualTo(Verdict.BUGGY);
+    assertThat(report.findings()).anyMatch(f -> TREND.contains(f.detector()));
+    assertThat(report.trace().warnings())
+        .noneMatch(w -> w.startsWith("the run records episode returns"));
+  }
+
   @Test
   void policyGradientSurrogate_trendDetectorsDoNotRun_andTheReportSaysSo() {
     Report report =
