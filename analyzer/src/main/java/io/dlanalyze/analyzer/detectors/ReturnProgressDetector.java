@@ -51,7 +51,9 @@ import java.util.List;
 public final class ReturnProgressDetector implements Detector {
   private double minGain;
   private int minRows;
-  private long[] steps = new long[64];
+  private long firstStep = -1;
+  private long lastStep = -1;
+  private long episodes;
   private double[] means = new double[64];
   private double[] stds = new double[64];
   private long[] counts = new long[64];
@@ -79,18 +81,21 @@ public final class ReturnProgressDetector implements Detector {
     }
     double std = step.value(-1, Phase.EPISODE_RETURN, Column.STD);
     long n = step.count(-1, Phase.EPISODE_RETURN, Column.NUMEL);
-    if (rows == steps.length) {
+    if (rows == means.length) {
       int grown = rows * 2;
-      steps = Arrays.copyOf(steps, grown);
       means = Arrays.copyOf(means, grown);
       stds = Arrays.copyOf(stds, grown);
       counts = Arrays.copyOf(counts, grown);
     }
-    steps[rows] = step.step();
     means[rows] = mean;
     stds[rows] = Double.isFinite(std) ? std : 0;
     counts[rows] = Math.max(1, n);
+    episodes += counts[rows];
     rows++;
+    if (firstStep < 0) {
+      firstStep = step.step();
+    }
+    lastStep = step.step();
   }
 
   @Override
@@ -111,15 +116,11 @@ public final class ReturnProgressDetector implements Detector {
     if (!(t < minGain)) {
       return findings;
     }
-    long episodes = 0;
-    for (int i = 0; i < rows; i++) {
-      episodes += counts[i];
-    }
     boolean fell = t <= -minGain;
     findings.add(
         Finding.builder(this)
             .at(-1, Phase.EPISODE_RETURN)
-            .steps(steps[0], steps[rows - 1], rows)
+            .steps(firstStep, lastStep, rows)
             .evidence(
                 Evidence.builder()
                     .put(FIRST_QUARTER_RETURN, first.mean)
