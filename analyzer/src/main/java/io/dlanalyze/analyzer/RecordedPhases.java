@@ -112,25 +112,24 @@ public final class RecordedPhases {
    * when the key is absent, empty or names no phase this version knows (then nothing is claimed).
    */
   public static Set<Phase> leftOut(TraceMetadata metadata) {
-    Set<Phase> recorded = listed(metadata);
-    if (recorded.isEmpty()) {
-      return EnumSet.noneOf(Phase.class);
-    }
-    Set<Phase> left = EnumSet.complementOf(EnumSet.copyOf(recorded));
-    // Only a reinforcement-learning run has returns to record: a list without them leaves
-    // nothing out.
-    left.remove(Phase.EPISODE_RETURN);
-    return left;
-  }
-
-  /** The known phases {@code dltrace.record_phases} names. */
-  private static Set<Phase> listed(TraceMetadata metadata) {
     String value = metadata.get(TraceMetadata.RECORD_PHASES).orElse("");
     Set<Phase> recorded = EnumSet.noneOf(Phase.class);
     for (String name : value.split(",", -1)) {
       Phase.fromWireName(name.strip()).ifPresent(recorded::add);
     }
-    return recorded;
+    if (recorded.isEmpty()) {
+      return EnumSet.noneOf(Phase.class);
+    }
+    return withoutNotEveryRun(EnumSet.complementOf(EnumSet.copyOf(recorded)));
+  }
+
+  /**
+   * {@code phases} without those only some kinds of run have (a reinforcement-learning run's
+   * returns): a list of recorded phases says nothing of them by naming them or not.
+   */
+  private static Set<Phase> withoutNotEveryRun(Set<Phase> phases) {
+    phases.remove(Phase.EPISODE_RETURN);
+    return phases;
   }
 
   /**
@@ -164,10 +163,8 @@ public final class RecordedPhases {
       names.add(phase.wireName());
     }
     List<String> kept = new ArrayList<>();
-    for (Phase phase : EnumSet.complementOf(EnumSet.copyOf(missing))) {
-      if (phase != Phase.EPISODE_RETURN) { // only a reinforcement-learning run has returns
-        kept.add(phase.wireName());
-      }
+    for (Phase phase : withoutNotEveryRun(EnumSet.complementOf(EnumSet.copyOf(missing)))) {
+      kept.add(phase.wireName());
     }
     String mode =
         metadata
