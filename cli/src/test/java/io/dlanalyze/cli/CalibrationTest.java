@@ -12,6 +12,7 @@ import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.LossFunction;
 import io.dlanalyze.analyzer.Optimizers;
 import io.dlanalyze.analyzer.Severity;
+import io.dlanalyze.analyzer.Threshold;
 import io.dlanalyze.analyzer.Thresholds;
 import io.dlanalyze.analyzer.detectors.LayerModeDetector;
 import io.dlanalyze.trace.Column;
@@ -622,22 +623,37 @@ class CalibrationTest {
    * typical lr / rms(weight) of a healthy dev run. The statistic is the detector's own, read from
    * its finding at a bound no run can stay under.
    */
-  @Test
-  void adaptiveStepLow_isAtMostHalfTheLowestOfAHealthyDevRun() {
+  /** A finding of a healthy dev run, and the run's trace. */
+  private record Found(Path trace, Finding finding) {}
+
+  /**
+   * The findings of one detector, run alone with {@code threshold} at {@code value}, on every
+   * healthy dev run.
+   */
+  private static List<Found> healthyDevFindings(
+      String detector, Threshold threshold, double value) {
     Analyzer analyzer = new Analyzer();
     AnalysisOptions measure =
-        AnalysisOptions.builder()
-            .enableOnly(List.of(DetectorIds.EFFECTIVE_LEARNING_RATE))
-            .set(Thresholds.ADAPTIVE_STEP_LOW, 1)
-            .build();
-    List<Double> typical = new ArrayList<>();
+        AnalysisOptions.builder().enableOnly(List.of(detector)).set(threshold, value).build();
+    List<Found> found = new ArrayList<>();
     for (Path trace : HEALTHY_DEV_TRACES) {
       for (Finding f : analyzer.analyze(trace, measure).findings()) {
-        if (f.isModelLevel()
-            && f.phase() == Phase.LEARNING_RATE
-            && f.evidence().get(EvidenceKeys.MEASURED_LAYERS) != null) {
-          typical.add(f.evidence().get(EvidenceKeys.EFFECTIVE_LR));
-        }
+        found.add(new Found(trace, f));
+      }
+    }
+    return found;
+  }
+
+  @Test
+  void adaptiveStepLow_isAtMostHalfTheLowestOfAHealthyDevRun() {
+    List<Double> typical = new ArrayList<>();
+    for (Found found :
+        healthyDevFindings(DetectorIds.EFFECTIVE_LEARNING_RATE, Thresholds.ADAPTIVE_STEP_LOW, 1)) {
+      Finding f = found.finding();
+      if (f.isModelLevel()
+          && f.phase() == Phase.LEARNING_RATE
+          && f.evidence().get(EvidenceKeys.MEASURED_LAYERS) != null) {
+        typical.add(f.evidence().get(EvidenceKeys.EFFECTIVE_LR));
       }
     }
     assertThat(typical).as("healthy dev runs with an adaptive optimizer").hasSizeGreaterThan(100);
@@ -653,17 +669,10 @@ class CalibrationTest {
    */
   @Test
   void minReturnGain_isAtMostHalfTheLowestGainOfAHealthyDevAgent() {
-    Analyzer analyzer = new Analyzer();
-    AnalysisOptions measure =
-        AnalysisOptions.builder()
-            .enableOnly(List.of(DetectorIds.RETURN_PROGRESS))
-            .set(Thresholds.MIN_RETURN_GAIN, 1000)
-            .build();
     List<Double> gains = new ArrayList<>();
-    for (Path trace : HEALTHY_DEV_TRACES) {
-      for (Finding f : analyzer.analyze(trace, measure).findings()) {
-        gains.add(f.evidence().get(EvidenceKeys.RETURN_GAIN_T));
-      }
+    for (Found found :
+        healthyDevFindings(DetectorIds.RETURN_PROGRESS, Thresholds.MIN_RETURN_GAIN, 1000)) {
+      gains.add(found.finding().evidence().get(EvidenceKeys.RETURN_GAIN_T));
     }
     assertThat(gains).as("healthy dev runs that record their returns").hasSizeGreaterThan(15);
     double lowest = gains.stream().mapToDouble(Double::doubleValue).min().orElseThrow();
@@ -679,23 +688,17 @@ class CalibrationTest {
    */
   @Test
   void abnormalHiddenAlone_sitsAtLeastThreeTimesAboveEveryHealthyDevRun() {
-    Analyzer analyzer = new Analyzer();
     double third = Thresholds.ABNORMAL_HIDDEN_ALONE.defaultValue() / 3;
-    AnalysisOptions measure =
-        AnalysisOptions.builder()
-            .enableOnly(List.of(DetectorIds.INPUT_RANGE))
-            .set(Thresholds.ABNORMAL_HIDDEN_ALONE, third)
-            .build();
     int abnormal = 0;
     List<String> alone = new ArrayList<>();
-    for (Path trace : HEALTHY_DEV_TRACES) {
-      for (Finding f : analyzer.analyze(trace, measure).findings()) {
-        if (f.evidence().get(EvidenceKeys.FIRST_LAYER_RMS) != null) {
-          abnormal++;
-        }
-        if (f.severity() == Severity.ERROR) {
-          alone.add(trace.getFileName() + ": " + f.message());
-        }
+    for (Found found :
+        healthyDevFindings(DetectorIds.INPUT_RANGE, Thresholds.ABNORMAL_HIDDEN_ALONE, third)) {
+      Finding f = found.finding();
+      if (f.evidence().get(EvidenceKeys.FIRST_LAYER_RMS) != null) {
+        abnormal++;
+      }
+      if (f.severity() == Severity.ERROR) {
+        alone.add(found.trace().getFileName() + ": " + f.message());
       }
     }
     assertThat(abnormal)
