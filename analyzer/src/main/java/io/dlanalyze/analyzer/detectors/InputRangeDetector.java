@@ -13,7 +13,6 @@ import static io.dlanalyze.analyzer.EvidenceKeys.INPUT_STD;
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 
-import io.dlanalyze.analyzer.ActivationKind;
 import io.dlanalyze.analyzer.AnalysisContext;
 import io.dlanalyze.analyzer.Detector;
 import io.dlanalyze.analyzer.DetectorIds;
@@ -55,8 +54,10 @@ import java.util.List;
  * so data with |mean| <= 0.5 and std in [0.5, 2] counts as normalized. AUTOTRAINER's abnormal-data
  * rule is mean |hidden output| >= 10 (#autotrainer); the trace has the first layer's forward mean
  * and std, whose RMS sqrt(mean^2 + std^2) bounds the mean absolute value from above. The symptom
- * class of the warning is the one unscaled inputs cause downstream: saturation when the model has a
- * sigmoid, tanh or softmax layer, else exploding gradients.
+ * class is saturation whatever the model's activations: inputs far outside the range the network
+ * expects, one class for every run whose cause is the data's scale (a results table groups them),
+ * as the corpus's labelling rules write it; the root cause names numerical_error when the run then
+ * turned NaN/Inf.
  */
 @DetectorSpec(
     id = DetectorIds.INPUT_RANGE,
@@ -213,11 +214,6 @@ public final class InputRangeDetector implements Detector {
     }
     boolean standsAlone =
         aloneRun.qualified() && !LayerOrder.feedsNormalization(context, firstLayer);
-    boolean saturating = false;
-    for (Layer layer : context.layers()) {
-      ActivationKind kind = layer.activationKind();
-      saturating |= kind.saturates() || kind == ActivationKind.SOFTMAX;
-    }
     Evidence.Builder evidence =
         Evidence.builder()
             .put(INPUT_MIN, min)
@@ -256,7 +252,7 @@ public final class InputRangeDetector implements Detector {
     }
     findings.add(
         Finding.builder(this)
-            .symptom(abnormal && !saturating ? Symptom.EXPLODING_GRADIENT : Symptom.SATURATION)
+            .symptom(Symptom.SATURATION)
             .severity(standsAlone ? Severity.ERROR : abnormal ? Severity.WARNING : Severity.INFO)
             .at(-1, Phase.INPUT)
             .steps(firstOutside, Math.max(firstOutside, lastStep), Math.max(1, steps))

@@ -390,7 +390,7 @@ final class RootCauseAnalysis {
       offer(
           f,
           false,
-          harmOfUnscaledInputs(f.symptom()),
+          harmOfUnscaledInputs(),
           notNormalized(inputs) + ", and " + uncapitalizedMessage(f),
           scaleInputsFix(inputs));
     }
@@ -418,18 +418,15 @@ final class RootCauseAnalysis {
   }
 
   /**
-   * What unscaled inputs did to the network, as the symptom of a data-scaling cause: values that
-   * turned NaN/Inf, else units that saturated, else units that died; else {@code own} (the symptom
-   * of the finding the cause rests on: exploding gradients in a model with no saturating layer).
+   * The symptom of a data-scaling cause: numerical_error when values turned NaN/Inf, else
+   * saturation, whatever units died or gradients grew on the way: inputs far outside the range the
+   * network expects are one class (the corpus's labelling rules), so every run whose cause is the
+   * data's scale lands in one row of a results table.
    */
-  private Symptom harmOfUnscaledInputs(Symptom own) {
-    if (first(DetectorIds.NUMERICAL_ERROR, null) != null) {
-      return Symptom.NUMERICAL_ERROR;
-    }
-    if (first(DetectorIds.SATURATION, null) != null) {
-      return Symptom.SATURATION;
-    }
-    return first(null, Symptom.DEAD_OR_ZERO) != null ? Symptom.DEAD_OR_ZERO : own;
+  private Symptom harmOfUnscaledInputs() {
+    return first(DetectorIds.NUMERICAL_ERROR, null) != null
+        ? Symptom.NUMERICAL_ERROR
+        : Symptom.SATURATION;
   }
 
   /** Stacked linear layers: a model-level design fault. */
@@ -855,7 +852,7 @@ final class RootCauseAnalysis {
       offer(
           f,
           false,
-          harmOfUnscaledInputs(f.symptom()),
+          harmOfUnscaledInputs(),
           notNormalized(f)
               + format(
                   ROOT,

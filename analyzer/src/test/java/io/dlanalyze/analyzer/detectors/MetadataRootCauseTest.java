@@ -275,14 +275,15 @@ class MetadataRootCauseTest {
   }
 
   @Test
-  void unnormalizedInputs_thatKilledUnits_nameDeadOrZero() {
+  void unnormalizedInputs_thatKilledUnits_nameSaturation() {
+    // The dead units are what the inputs' scale did; the class is the cause's, one for all of them.
     Report report = analyze(rawPixels("linear", true).build(), AnalysisOptions.defaults());
     RootCause root = report.rootCause();
 
     assertThat(report.findings()).anyMatch(f -> f.detector().equals("dying-relu"));
     assertThat(root.scope()).isEqualTo(RootCause.MODEL);
     assertThat(root.cause()).startsWith("The inputs are not normalized: they range over [0, 255]");
-    assertThat(root.symptom()).isEqualTo("dead_or_zero");
+    assertThat(root.symptom()).isEqualTo("saturation");
     assertThat(report.findings().get(root.findingRank() - 1).detector()).isEqualTo("input-range");
   }
 
@@ -295,12 +296,12 @@ class MetadataRootCauseTest {
   }
 
   @Test
-  void unnormalizedInputs_intoAReluOnlyModel_withoutDeadUnits_keepTheirOwnSymptom() {
-    // input-range calls it exploding gradients in a model with no saturating layer.
+  void unnormalizedInputs_intoAReluOnlyModel_withoutDeadUnits_nameSaturation() {
+    // No saturating layer: still the inputs' class, not the exploding gradients that follow.
     RootCause root = rootCause(rawPixels("linear", false));
 
     assertThat(root.cause()).startsWith("The inputs are not normalized");
-    assertThat(root.symptom()).isEqualTo("exploding_gradient");
+    assertThat(root.symptom()).isEqualTo("saturation");
   }
 
   /** A 10-class cross-entropy whose first loss (60) is 26x that of a uniform guess, then flat. */
