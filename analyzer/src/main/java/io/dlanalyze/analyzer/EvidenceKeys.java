@@ -120,6 +120,10 @@ public final class EvidenceKeys {
   public static final EvidenceKey<Double> REFERENCE_LOSS = real("reference_loss");
   public static final EvidenceKey<Long> BLOCKS_ABOVE = count("blocks_above");
   public static final EvidenceKey<Double> LAST_BLOCK_LOSS = real("last_block_loss");
+  public static final EvidenceKey<Double> FIRST_VAL_LOSS = real("first_val_loss");
+  public static final EvidenceKey<Double> LAST_VAL_LOSS = real("last_val_loss");
+  public static final EvidenceKey<Long> EVALUATIONS = count("evaluations");
+  public static final EvidenceKey<Long> EVALUATIONS_ABOVE = count("evaluations_above");
   public static final EvidenceKey<Boolean> LOSS_FROM_LOGITS = flag("loss_from_logits");
   public static final EvidenceKey<Double> MAX_BLOCK_LOSS = real("max_block_loss");
   public static final EvidenceKey<Double> MAX_RATIO = real("max_ratio");

@@ -97,7 +97,9 @@ public final class RecordedPhases {
     reads.put(
         DetectorIds.GRADIENT_ACCUMULATION,
         new Reads(EnumSet.of(Phase.GRADIENT), NONE, EnumSet.of(Phase.WEIGHT)));
-    reads.put(DetectorIds.LOSS_DIVERGENCE, new Reads(EnumSet.of(Phase.LOSS), NONE, NONE));
+    reads.put(
+        DetectorIds.LOSS_DIVERGENCE,
+        new Reads(EnumSet.of(Phase.LOSS), NONE, EnumSet.of(Phase.VAL_LOSS)));
     reads.put(DetectorIds.BATCH_ORDER, new Reads(EnumSet.of(Phase.ACCURACY), NONE, NONE));
     reads.put(DetectorIds.LITTLE_PROGRESS, new Reads(EnumSet.of(Phase.LOSS), NONE, NONE));
     reads.put(DetectorIds.SHRINKING_WEIGHTS, new Reads(EnumSet.of(Phase.WEIGHT), NONE, NONE));

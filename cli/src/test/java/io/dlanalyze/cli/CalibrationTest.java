@@ -61,6 +61,7 @@ class CalibrationTest {
       double persistentGradientRatio,
       double persistentReluZeros,
       double divergencePeak,
+      double validationDivergence,
       boolean nonFinite,
       double batchNormExcess,
       double collapsedShare,
@@ -103,6 +104,7 @@ class CalibrationTest {
       double firstLoss = Double.NaN;
       Map<Integer, double[]> validation = new TreeMap<>();
       TreeMap<Long, Double> losses = new TreeMap<>();
+      TreeMap<Long, Double> validationLosses = new TreeMap<>();
       // per layer: the step and l2 norm of its first gradient row and of its first weight row
       Map<Integer, double[]> firstGradient = new TreeMap<>();
       Map<Integer, double[]> firstWeight = new TreeMap<>();
@@ -240,6 +242,8 @@ class CalibrationTest {
               && relu.contains(layers[i])
               && !batch.isNull(Column.ZERO_FRACTION, i)) {
             reluZeros.computeIfAbsent(layers[i], k -> new ArrayList<>()).add(zeros[i]);
+          } else if (phase == Phase.VAL_LOSS && Double.isFinite(means[i])) {
+            validationLosses.put(steps[i], means[i]);
           } else if (phase == Phase.VAL_ACCURACY && Double.isFinite(means[i])) {
             double[] sum = validation.computeIfAbsent(epochs[i], e -> new double[2]);
             sum[0] += means[i];
@@ -313,6 +317,9 @@ class CalibrationTest {
           // loss-divergence, batch-order and little-progress do not run on a loss that is not
           // minimized (dltrace.objective: a GAN player's, a policy-gradient surrogate)
           minimized ? divergencePeak(losses.values(), loss, classes, weighted) : 0,
+          minimized
+              ? validationDivergence(validationLosses.values(), loss, classes, weighted)
+              : Double.NaN,
           nonFinite,
           batchNormExcess,
           collapsedShare(rates),
@@ -381,6 +388,21 @@ class CalibrationTest {
     double[] means = blockMeans(values, block, false);
     double peak = Arrays.stream(means, 1, means.length).max().orElseThrow();
     return peak / start;
+  }
+
+  /**
+   * The last validation loss over the first (at least log(K) for a cross-entropy over K known
+   * classes), with three evaluations or more; NaN otherwise: what loss-divergence's held-out rule
+   * compares with {@code divergence-ratio}.
+   */
+  private static double validationDivergence(
+      java.util.Collection<Double> losses, LossFunction loss, int classes, boolean weighted) {
+    List<Double> values = new ArrayList<>(losses);
+    if (values.size() < 3) {
+      return Double.NaN;
+    }
+    double start = Math.max(values.get(0), uniformGuess(loss, classes, weighted));
+    return start > 0 ? values.get(values.size() - 1) / start : Double.NaN;
   }
 
   /**
@@ -712,6 +734,17 @@ class CalibrationTest {
     double worst = max(HEALTHY_DEV.stream().mapToDouble(Run::divergencePeak).toArray());
     assertThat(worst).as("healthy dev runs have a loss per step").isGreaterThan(0.5);
     assertThat(Thresholds.DIVERGENCE_RATIO.defaultValue()).isGreaterThanOrEqualTo(2 * worst);
+  }
+
+  @Test
+  void divergenceRatio_sitsAtLeastTwiceAboveTheLastValidationLossOfEveryHealthyDevRun() {
+    double[] ratios =
+        HEALTHY_DEV.stream()
+            .mapToDouble(Run::validationDivergence)
+            .filter(Double::isFinite)
+            .toArray();
+    assertThat(ratios.length).as("healthy dev runs with three evaluations").isGreaterThan(500);
+    assertThat(Thresholds.DIVERGENCE_RATIO.defaultValue()).isGreaterThanOrEqualTo(2 * max(ratios));
   }
 
   /**

@@ -2,9 +2,13 @@ package io.dlanalyze.analyzer.detectors;
 
 import static io.dlanalyze.analyzer.EvidenceKeys.BLOCKS_ABOVE;
 import static io.dlanalyze.analyzer.EvidenceKeys.BLOCK_STEPS;
+import static io.dlanalyze.analyzer.EvidenceKeys.EVALUATIONS;
+import static io.dlanalyze.analyzer.EvidenceKeys.EVALUATIONS_ABOVE;
 import static io.dlanalyze.analyzer.EvidenceKeys.FIRST_NON_FINITE_STEP;
+import static io.dlanalyze.analyzer.EvidenceKeys.FIRST_VAL_LOSS;
 import static io.dlanalyze.analyzer.EvidenceKeys.INITIAL_LOSS;
 import static io.dlanalyze.analyzer.EvidenceKeys.LAST_BLOCK_LOSS;
+import static io.dlanalyze.analyzer.EvidenceKeys.LAST_VAL_LOSS;
 import static io.dlanalyze.analyzer.EvidenceKeys.LEARNING_RATE;
 import static io.dlanalyze.analyzer.EvidenceKeys.MAX_BLOCK_LOSS;
 import static io.dlanalyze.analyzer.EvidenceKeys.PEAK_STEP;
@@ -59,6 +63,15 @@ import org.jspecify.annotations.Nullable;
  * fine-tuned model) is judged against chance, so a small rise from near zero is not a divergence.
  * Needs a loss per step (a log with one loss per epoch has no first-step loss), two blocks of them
  * and a positive starting loss. Non-finite losses are numerical-error's and are skipped.
+ *
+ * <p>The validation loss, when the run evaluates held-out data ({@code val_loss} rows), is judged
+ * the same way against its first evaluation (at least a uniform guess's loss): a run whose training
+ * loss stayed under the bar but whose last {@value #MIN_EVALUATIONS} or more evaluations ended at
+ * {@code divergence-ratio} times the first or more diverged where it matters, on data it did not
+ * train on (a final epoch of steps too large, after the training loss's blocks had already averaged
+ * it in). A warning, reported only when the training loss gave none. Healthy dev runs end at most
+ * 1.65 times their first validation loss (1,301 runs with three evaluations or more;
+ * docs/evaluation.md#calibration), a quarter of the bar.
  */
 @DetectorSpec(
     id = DetectorIds.LOSS_DIVERGENCE,
@@ -79,6 +92,26 @@ public final class LossDivergenceDetector implements Detector {
   private double ratio;
   private double convergedDrop;
 
+  /** Evaluations a validation loss needs: the first one and two more. */
+  private static final int MIN_EVALUATIONS = 3;
+
+  /**
+   * The first finite validation loss and its step, the last one and its step; NaN/-1 until seen.
+   */
+  private double firstVal = Double.NaN;
+
+  private double lastVal = Double.NaN;
+  private long lastValStep = -1;
+  private long evaluations;
+
+  /** The bar for the validation loss, once its first evaluation is known. */
+  private double valBar = Double.NaN;
+
+  /** The evaluations in a row, up to the last, at or above the bar; and the step they began. */
+  private long above;
+
+  private long aboveSince = -1;
+
   @Override
   public void begin(AnalysisContext context) {
     this.context = context;
@@ -90,8 +123,29 @@ public final class LossDivergenceDetector implements Detector {
 
   @Override
   public void observe(StepView step) {
-    // The whole loss curve is read at the end from the engine's loss history: whether the run
-    // recovered is known only then.
+    // The whole training loss curve is read at the end from the engine's loss history: whether the
+    // run recovered is known only then. The validation loss has no history: it is followed here.
+    if (!step.has(-1, Phase.VAL_LOSS)) {
+      return;
+    }
+    double value = step.mean(-1, Phase.VAL_LOSS);
+    if (!Double.isFinite(value)) {
+      return;
+    }
+    if (evaluations++ == 0) {
+      firstVal = value;
+      valBar = ratio * Math.max(value, LossGate.uniformLoss(context));
+    }
+    lastVal = value;
+    lastValStep = step.step();
+    if (valBar > 0 && value >= valBar) {
+      if (above++ == 0) {
+        aboveSince = step.step();
+      }
+    } else {
+      above = 0;
+      aboveSince = -1;
+    }
   }
 
   /** The starting loss, or NaN when the run has none to judge by. */
@@ -161,7 +215,65 @@ public final class LossDivergenceDetector implements Detector {
     if (found == null) {
       found = climbIntoNonFinite(reference);
     }
+    if (found == null || found.severity() == Severity.INFO) {
+      Finding held = validationRule();
+      found = held != null ? held : found;
+    }
     return found == null ? List.of() : List.of(found);
+  }
+
+  /**
+   * The validation loss ended at {@code divergence-ratio} times its first evaluation or more (at
+   * least a uniform guess's loss), over at least {@value #MIN_EVALUATIONS} evaluations; null
+   * otherwise.
+   */
+  private @Nullable Finding validationRule() {
+    if (evaluations < MIN_EVALUATIONS || above == 0 || !(valBar > 0)) {
+      return null;
+    }
+    double reference = valBar / ratio;
+    double uniform = LossGate.uniformLoss(context);
+    OptionalDouble rate = Optimizers.atPeak(context.metadata().learningRate(), loss);
+    boolean highRate = Optimizers.highLearningRate(context.metadata(), rate);
+    Evidence.Builder evidence =
+        Evidence.builder()
+            .put(FIRST_VAL_LOSS, firstVal)
+            .put(UNIFORM_LOSS, uniform)
+            .put(REFERENCE_LOSS, reference)
+            .put(LAST_VAL_LOSS, lastVal)
+            .put(RATIO, lastVal / reference)
+            .put(EVALUATIONS, evaluations)
+            .put(EVALUATIONS_ABOVE, above)
+            .put(THRESHOLD, ratio);
+    if (highRate) {
+      evidence.put(LEARNING_RATE, rate.getAsDouble());
+    }
+    return Finding.builder(this)
+        .severity(Severity.WARNING)
+        .at(-1, Phase.VAL_LOSS)
+        .steps(aboveSince, lastValStep, above)
+        .evidence(evidence.build())
+        .message(
+            format(
+                    ROOT,
+                    "The validation loss ended at %s, %sx its first evaluation's %s%s; the last %d"
+                        + " of %d evaluations were %sx or more above it: training diverged on the"
+                        + " held-out data.",
+                    Numbers.format(lastVal),
+                    Numbers.format(lastVal / reference),
+                    Numbers.format(reference),
+                    uniform > firstVal ? " (the loss of a uniform guess)" : "",
+                    above,
+                    evaluations,
+                    Numbers.format(ratio))
+                + (highRate
+                    ? format(
+                        ROOT,
+                        " The learning rate, %s, is at least twice the largest of a healthy run"
+                            + " with this optimizer.",
+                        Numbers.format(rate.getAsDouble()))
+                    : ""))
+        .build();
   }
 
   /**

@@ -145,7 +145,7 @@ public final class ReturnProgressDetector implements Detector {
                         : format(
                             ROOT,
                             ", %s standard errors, under the %s a learning agent gains",
-                            Numbers.format(Math.max(t, 0)),
+                            Numbers.format(t),
                             Numbers.format(minGain))))
             .build());
     return findings;

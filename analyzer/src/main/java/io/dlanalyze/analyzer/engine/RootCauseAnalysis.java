@@ -176,6 +176,7 @@ final class RootCauseAnalysis {
     // more specific evidence.
     frozenLayer();
     notLearning();
+    heldOutDivergence();
     if (primary == null) {
       offer(top, layerScope(top), symptomCause(top), RootCauseSelector.suggestedFix(top));
     }
@@ -839,6 +840,28 @@ final class RootCauseAnalysis {
                 + " and clip them (e.g. at a norm of 1.0)");
   }
 
+  /**
+   * Only the validation loss climbed away (loss-divergence on the held-out loss), after every rule
+   * that reads the run's own curves: the update size or, when the training loss kept falling,
+   * evaluation data unlike the training data.
+   */
+  private void heldOutDivergence() {
+    for (Finding f : atLeastWarning(DetectorIds.LOSS_DIVERGENCE)) {
+      if (f.phase() == Phase.VAL_LOSS) {
+        offer(
+            f,
+            false,
+            f.message().endsWith(".")
+                ? f.message().substring(0, f.message().length() - 1)
+                : f.message(),
+            lrFix(10)
+                + "; check that the gradients are reset every step (optimizer.zero_grad()); if"
+                + " the training loss kept falling, that the validation data are prepared as"
+                + " the training data");
+      }
+    }
+  }
+
   private void numericalError() {
     for (Finding f : atLeastWarning(DetectorIds.NUMERICAL_ERROR)) {
       String fix = f.suggestedFix();
@@ -869,6 +892,12 @@ final class RootCauseAnalysis {
     Finding effective = effectiveLr(Direction.HIGH);
     boolean highLr = highLearningRate();
     Finding divergence = first(DetectorIds.LOSS_DIVERGENCE, null);
+    if (divergence != null && divergence.phase() == Phase.VAL_LOSS) {
+      // Only the held-out loss climbed: the training loss says nothing of the update size, so the
+      // causes that read the run's own curves come first (a training loss that fell while the
+      // validation loss climbed is a loss that measures something else, not a step too large).
+      divergence = null;
+    }
     if (oscillation == null && divergence != null) {
       diverged(divergence); // a warning only for a run that did not come back
       return;

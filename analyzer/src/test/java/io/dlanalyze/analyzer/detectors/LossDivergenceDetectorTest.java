@@ -231,4 +231,88 @@ class LossDivergenceDetectorTest {
   private static org.assertj.core.data.Offset<Double> within() {
     return org.assertj.core.data.Offset.offset(1e-9);
   }
+
+  // ---- the held-out loss ------------------------------------------------------------------------
+
+  /** A training loss falling from log 3 to a tenth of it, with a val_loss row every 20 steps. */
+  private static MemoryTrace.Builder evaluated(java.util.function.LongToDoubleFunction validation) {
+    return classifier(step -> Stats.scalar(LOG3 * (1 - 0.9 * step / 200.0)))
+        .model(
+            Phase.VAL_LOSS,
+            step -> step % 20 == 19 ? Stats.scalar(validation.applyAsDouble(step)) : null);
+  }
+
+  @Test
+  void validationLoss_thatEndsFarAboveItsFirstEvaluation_isAWarningOnTheHeldOutLoss() {
+    // 0.8 log 3 at first, then 10x that for the last three of ten evaluations
+    Report report =
+        analyze(evaluated(step -> step < 140 ? 0.8 * LOG3 : 8 * LOG3).build(), Analyses.only(ID));
+
+    Finding f = report.findings().get(0);
+    assertThat(report.findings()).hasSize(1);
+    assertThat(f.severity()).isEqualTo(Severity.WARNING);
+    assertThat(f.phase()).isEqualTo(Phase.VAL_LOSS);
+    assertThat(f.firstStep()).isEqualTo(159);
+    assertThat(f.lastStep()).isEqualTo(199);
+    // the reference is a uniform guess's log 3, above the first evaluation's 0.8 log 3
+    assertThat((double) f.evidence().get("reference_loss")).isCloseTo(LOG3, within());
+    assertThat((double) f.evidence().get("ratio")).isCloseTo(8, within());
+    assertThat((long) f.evidence().get("evaluations")).isEqualTo(10);
+    assertThat((long) f.evidence().get("evaluations_above")).isEqualTo(3);
+    assertThat(f.message())
+        .contains("(the loss of a uniform guess)")
+        .endsWith("training diverged on the held-out data.");
+    assertThat(report.rootCause().cause()).startsWith("The validation loss ended at");
+    assertThat(report.rootCause().symptom()).isEqualTo("oscillation");
+  }
+
+  @Test
+  void validationLoss_thatClimbedAndCameBack_isNotReported() {
+    assertThat(findings(evaluated(step -> step > 60 && step < 140 ? 9 * LOG3 : 0.8 * LOG3), ID))
+        .isEmpty();
+  }
+
+  @Test
+  void validationLoss_belowTheBarOfAUniformGuess_isNotReported() {
+    // a fine-tuned model: 0.05 at first, 0.9 at the end: 18x its first evaluation, under 6.7 log 3
+    assertThat(findings(evaluated(step -> step < 140 ? 0.05 : 0.9), ID)).isEmpty();
+  }
+
+  @Test
+  void validationLoss_withTwoEvaluations_isNotJudged() {
+    MemoryTrace.Builder trace =
+        classifier(step -> Stats.scalar(LOG3))
+            .model(
+                Phase.VAL_LOSS,
+                step ->
+                    step == 99 ? Stats.scalar(LOG3) : step == 199 ? Stats.scalar(20 * LOG3) : null);
+    assertThat(findings(trace, ID)).isEmpty();
+  }
+
+  @Test
+  void trainingLossThatDiverged_keepsItsOwnFinding_notTheHeldOutOne() {
+    MemoryTrace.Builder trace =
+        classifier(LossDivergenceDetectorTest::diverging)
+            .model(
+                Phase.VAL_LOSS,
+                step -> step % 20 == 19 ? Stats.scalar(step < 100 ? LOG3 : 9 * LOG3) : null);
+    assertThat(findings(trace, ID))
+        .singleElement()
+        .satisfies(f -> assertThat(f.phase()).isEqualTo(Phase.LOSS));
+  }
+
+  @Test
+  void heldOutDivergence_comesAfterARunThatNeverLearned() {
+    // The training loss falls (a sign-flipped loss going negative would too) while the accuracy
+    // stays at chance: the run's own curves name the cause, the held-out climb is an alternative.
+    MemoryTrace.Builder trace =
+        evaluated(step -> step < 100 ? LOG3 : 9 * LOG3)
+            .model(Phase.ACCURACY, step -> Stats.scalar(step % 2 == 0 ? 0.30 : 0.36));
+    Report report = analyze(trace.build(), AnalysisOptions.defaults());
+
+    assertThat(report.findings()).anyMatch(f -> f.phase() == Phase.VAL_LOSS);
+    assertThat(report.rootCause().cause()).doesNotStartWith("The validation loss");
+    assertThat(report.rootCause().alternatives())
+        .anyMatch(a -> a.cause().startsWith("The validation loss ended at"));
+  }
 }

@@ -6,6 +6,7 @@ import static org.assertj.core.data.Offset.offset;
 
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Symptom;
+import io.dlanalyze.analyzer.text.Numbers;
 import io.dlanalyze.trace.MemoryTrace;
 import io.dlanalyze.trace.MemoryTrace.Stats;
 import io.dlanalyze.trace.Phase;
@@ -73,6 +74,18 @@ class ReturnProgressDetectorTest {
     assertThat(found).hasSize(1);
     assertThat(found.get(0).message()).contains("fell from");
     assertThat((double) found.get(0).evidence().get("return_gain_t")).isLessThan(-2);
+  }
+
+  @Test
+  void aSmallFallInsideTheNoise_isQuotedAsItsNegativeGain() {
+    // -2 against a spread of 10: the message quotes the t it measured, not 0.
+    List<Finding> found = findings(run(500, step -> 20 - 2.0 * step / 500), ID);
+
+    assertThat(found).hasSize(1);
+    double t = (double) found.get(0).evidence().get("return_gain_t");
+    assertThat(t).isNegative().isGreaterThan(-1.8);
+    assertThat(found.get(0).message())
+        .contains(", " + Numbers.format(t) + " standard errors, under the 1.8");
   }
 
   @Test
