@@ -2893,6 +2893,26 @@ def space_keras_gmlp_digits(rng):
     return Config(args, "classification", "mlp", classes=10)
 
 
+def space_pt_lora_adapt(rng):
+    bs = rng.choice([32, 64])
+    rank = rng.choice([4, 8])
+    args = ["--lr", fmt(log_uniform(rng, 5e-3, 2e-2)), "--rank", str(rank),
+            "--alpha", str(2 * rank), "--lora-dropout", rng.choice(["0", "0.05", "0.1"]),
+            "--batch-size", str(bs)]
+    # 900 task-B training rows; only the LoRA factors train (AdamW), the base is frozen
+    args += ["--epochs", "10", "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "mlp", classes=5)
+
+
+def space_pt_sam_digits(rng):
+    bs = rng.choice([32, 64])
+    args = ["--lr", fmt(log_uniform(rng, 0.02, 0.06)),
+            "--rho", rng.choice(["0.02", "0.05", "0.1"]), "--batch-size", str(bs)]
+    # 1437 training digits; SAM (two forward/backward passes a step) around SGD momentum 0.9
+    args += ["--epochs", "8", "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=10)
+
+
 SPACES = {
     "keras_aug_digits": space_keras_aug_digits,
     "keras_cancer_ae_nesterov": space_keras_cancer_ae_nesterov,
@@ -3112,6 +3132,9 @@ SPACES = {
     "keras_fnet_text": space_keras_fnet_text,
     "keras_cct_digits": space_keras_cct_digits,
     "keras_gmlp_digits": space_keras_gmlp_digits,
+
+    "pt_lora_adapt": space_pt_lora_adapt,
+    "pt_sam_digits": space_pt_sam_digits,
 }
 
 
