@@ -253,6 +253,15 @@ CASES = [
           "buggy": "--bug no-exploration --seed 0 --record-every 4",
           "fixed": "--seed 0 --record-every 4"},
      ]},
+    {"family": "healthy-kac", "split": "dev", "architecture": "mlp",
+     "origin": "healthy run",
+     "description": "the keras.io actor-critic on a numpy cart-pole, one Adam step per "
+                    "episode, recorded in callback mode, that learns to balance the pole",
+     "healthy": [
+         {"id": "episodes120-seed4",
+          "args": "--episodes 120 --seed 4 --record-every 4",
+          "description": "the example's Dense(128) body and Adam(0.01), 120 episodes"},
+     ]},
 ]
 
 
