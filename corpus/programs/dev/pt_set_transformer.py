@@ -210,8 +210,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adam-seed0",
-          "buggy": "--bug no-zero-grad --record-every 4",
-          "fixed": "--record-every 4"},
+          "buggy": "--bug no-zero-grad --record-every 8",
+          "fixed": "--record-every 8"},
      ]},
     {"family": "settf-adam-lr-too-high", "split": "dev", "architecture": "transformer",
      "origin": "AUTOTRAINER / DeepFD fault type: learning rate too high",
@@ -224,15 +224,15 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adam-seed0",
-          "buggy": "--lr 0.02 --record-every 4",
-          "fixed": "--lr 1e-3 --record-every 4"},
+          "buggy": "--lr 0.02 --record-every 8",
+          "fixed": "--lr 1e-3 --record-every 8"},
      ]},
     {"family": "healthy-settf", "split": "dev", "architecture": "transformer",
      "origin": "healthy run",
      "description": "a Set Transformer counting the clusters of point sets that trains well",
      "healthy": [
          {"id": "ln-seed1",
-          "args": "--ln --seed 1 --record-every 4",
+          "args": "--ln --seed 1 --record-every 8",
           "description": "LayerNorm in every MAB, Adam 1e-3 (validation accuracy 0.888)"},
      ]},
 ]
