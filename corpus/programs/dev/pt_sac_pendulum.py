@@ -344,8 +344,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adam-h64-seed0",
-          "buggy": "--bug alpha-loss-sign --record-every 4",
-          "fixed": "--record-every 4"},
+          "buggy": "--bug alpha-loss-sign --record-every 24",
+          "fixed": "--record-every 24"},
      ]},
     {"family": "sac-obs-not-updated", "split": "dev", "architecture": "mlp",
      "origin": "Humbatova et al. 2020 (training data, wrong data / missing preprocessing step): "
@@ -362,15 +362,15 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adam-h64-seed1",
-          "buggy": "--bug obs-not-updated --seed 1 --record-every 4",
-          "fixed": "--seed 1 --record-every 4"},
+          "buggy": "--bug obs-not-updated --seed 1 --record-every 24",
+          "fixed": "--seed 1 --record-every 24"},
      ]},
     {"family": "healthy-sac", "split": "dev", "architecture": "mlp",
      "origin": "healthy run",
      "description": "a Soft Actor-Critic on a numpy pendulum that learns to swing it up",
      "healthy": [
          {"id": "hidden128-tau1e-2-seed2",
-          "args": "--hidden 128 --tau 0.01 --seed 2 --record-every 4",
+          "args": "--hidden 128 --tau 0.01 --seed 2 --record-every 24",
           "description": "128 hidden units, Polyak tau 0.01"},
      ]},
 ]
