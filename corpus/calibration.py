@@ -2867,6 +2867,32 @@ def space_pt_set_transformer(rng):
     return Config(args, "classification", "transformer", classes=4)
 
 
+
+
+def space_pt_bayes_by_backprop(rng):
+    bs = rng.choice([32, 64])
+    args = ["--lr", fmt(log_uniform(rng, 3e-3, 1e-2)), "--batch-size", str(bs),
+            "--hidden", str(rng.choice([64, 100])), "--samples", rng.choice(["1", "1", "2"])]
+    # 1437 training digits (44 or 22 steps an epoch); the loss is the minibatch ELBO (the KL
+    # divided by the number of batches plus the batch's summed NLL, about 1e3), the accuracy
+    # one weight sample's; val_loss is the predictive NLL of 10 samples (healthy runs
+    # 0.12-0.18, validation accuracy 0.95-0.97)
+    args += ["--epochs", str(rng.choice([10, 12, 15])), "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "mlp", classes=10)
+
+
+def space_pt_sac_pendulum(rng):
+    args = ["--hidden", str(rng.choice([64, 128])), "--tau", rng.choice(["0.005", "0.01"]),
+            "--q-lr", fmt(log_uniform(rng, 7e-4, 1.5e-3)), "--batch-size",
+            str(rng.choice([64, 128]))]
+    # 1000 random steps, then one critic update per environment step (4000 at 5000 steps);
+    # the loss is the twin critics' TD loss (no accuracy), the episode return the run's
+    # metric (result line only; a random policy about -1000 to -1200 an episode of 200
+    # steps, healthy runs -140 to -190 over the last 5)
+    args += ["--total-timesteps", str(rng.choice([5000, 6000])),
+             "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "mlp")
+
 def space_keras_barlow_twins(rng):
     args = ["--lr", fmt(log_uniform(rng, 3e-3, 6e-3)), "--proj-dim", str(rng.choice([64, 128])),
             "--lambd", rng.choice(["5e-3", "1e-2"])]
@@ -3197,6 +3223,8 @@ SPACES = {
     "pt_deepfm_ctr": space_pt_deepfm_ctr,
     "pt_flow_matching": space_pt_flow_matching,
     "pt_set_transformer": space_pt_set_transformer,
+    "pt_bayes_by_backprop": space_pt_bayes_by_backprop,
+    "pt_sac_pendulum": space_pt_sac_pendulum,
 
     "keras_fnet_text": space_keras_fnet_text,
     "keras_cct_digits": space_keras_cct_digits,
