@@ -256,15 +256,15 @@ public final class LossDivergenceDetector implements Detector {
         .message(
             format(
                     ROOT,
-                    "The validation loss ended at %s, %sx its first evaluation's %s%s; the last %d"
-                        + " of %d evaluations were %sx or more above it: training diverged on the"
-                        + " held-out data.",
+                    "The validation loss ended at %s, %sx its first evaluation's %s%s; %s %sx or"
+                        + " more above it: training diverged on the held-out data.",
                     Numbers.format(lastVal),
                     Numbers.format(lastVal / reference),
                     Numbers.format(reference),
                     uniform > firstVal ? " (the loss of a uniform guess)" : "",
-                    above,
-                    evaluations,
+                    above == 1
+                        ? format(ROOT, "the last of %d evaluations was", evaluations)
+                        : format(ROOT, "the last %d of %d evaluations were", above, evaluations),
                     Numbers.format(ratio))
                 + (highRate
                     ? format(

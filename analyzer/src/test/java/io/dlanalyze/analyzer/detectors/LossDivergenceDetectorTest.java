@@ -261,9 +261,20 @@ class LossDivergenceDetectorTest {
     assertThat((long) f.evidence().get("evaluations_above")).isEqualTo(3);
     assertThat(f.message())
         .contains("(the loss of a uniform guess)")
+        .contains("; the last 3 of 10 evaluations were 6.7x or more above it")
         .endsWith("training diverged on the held-out data.");
     assertThat(report.rootCause().cause()).startsWith("The validation loss ended at");
     assertThat(report.rootCause().symptom()).isEqualTo("oscillation");
+  }
+
+  @Test
+  void validationLoss_thatJumpsAtTheLastEvaluation_saysSoInTheSingular() {
+    assertThat(findings(evaluated(step -> step < 180 ? LOG3 : 9 * LOG3), ID))
+        .singleElement()
+        .satisfies(
+            f ->
+                assertThat(f.message())
+                    .contains("; the last of 10 evaluations was 6.7x or more above it"));
   }
 
   @Test
