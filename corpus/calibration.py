@@ -2893,6 +2893,29 @@ def space_pt_sac_pendulum(rng):
              "--seed", str(rng.randrange(10))]
     return Config(args, "regression", "mlp")
 
+
+
+def space_pt_evidential_regression(rng):
+    args = ["--lr", fmt(log_uniform(rng, 2e-3, 6e-3)), "--width", str(rng.choice([32, 64])),
+            "--depth", str(rng.choice([2, 3])), "--lam", rng.choice(["1e-2", "1e-3"])]
+    # 1600 generated points of the cubic toy problem, batches of 64 (25 steps an epoch); the
+    # loss is the NIG NLL plus lam times the evidence regularizer of the standardized target
+    # (healthy runs end near 0, the validation RMSE 6.5-7.0 in y's units, the noise's own
+    # about 6.5), no baseline
+    args += ["--epochs", str(rng.choice([30, 36])), "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "regression")
+
+
+def space_pt_albert_tiny(rng):
+    args = ["--lr", fmt(log_uniform(rng, 1e-3, 2e-3)), "--hidden", str(rng.choice([48, 64])),
+            "--layers", str(rng.choice([3, 4]))]
+    # 3200 generated sequences of 16 tokens, batches of 64 (50 steps an epoch); the class is
+    # whether A comes after B (healthy runs reach a validation accuracy of 1.000 after a first
+    # epoch at chance, 0.5)
+    args += ["--epochs", str(rng.choice([8, 10])), "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "transformer", classes=2)
+
+
 def space_keras_barlow_twins(rng):
     args = ["--lr", fmt(log_uniform(rng, 3e-3, 6e-3)), "--proj-dim", str(rng.choice([64, 128])),
             "--lambd", rng.choice(["5e-3", "1e-2"])]
@@ -3225,6 +3248,9 @@ SPACES = {
     "pt_set_transformer": space_pt_set_transformer,
     "pt_bayes_by_backprop": space_pt_bayes_by_backprop,
     "pt_sac_pendulum": space_pt_sac_pendulum,
+
+    "pt_evidential_regression": space_pt_evidential_regression,
+    "pt_albert_tiny": space_pt_albert_tiny,
 
     "keras_fnet_text": space_keras_fnet_text,
     "keras_cct_digits": space_keras_cct_digits,
