@@ -474,12 +474,6 @@ public final class Thresholds {
           "Batch-to-batch variance of the accuracy, as a multiple of a binomial's over the batch"
               + " size, at or above which the batches are not random samples (unshuffled data)");
 
-  /**
-   * The smallest drop of the loss below its start (the first block's mean; a uniform guess's loss
-   * for a cross-entropy over known classes), as a share of the start, for a run to count as having
-   * progressed. Every healthy dev run fell at least 0.276; the default is half that
-   * (docs/evaluation.md#calibration).
-   */
   public static final Threshold MIN_RETURN_GAIN =
       Threshold.real(
           "min-return-gain",
@@ -497,10 +491,17 @@ public final class Thresholds {
           1_000_000,
           "Fewest steps with episode_return rows for return-progress to judge a run");
 
+  /**
+   * The smallest drop of the loss below its start (the first block's mean; a uniform guess's loss
+   * for a cross-entropy over known classes), as a share of the start, for a run to count as having
+   * progressed. Every healthy dev run fell at least 0.264 (a flow-matching loss, which settles on
+   * the floor its noise sets); the default is half that, rounded down
+   * (docs/evaluation.md#calibration).
+   */
   public static final Threshold MIN_PROGRESS =
       Threshold.real(
           "min-progress",
-          0.138,
+          0.13,
           0,
           1,
           "Smallest drop of the best block-mean loss below its start, as a share of the start, for"
@@ -508,13 +509,14 @@ public final class Thresholds {
 
   /**
    * The median layer's weight norm at the last step, as a share of its first, below which training
-   * pulled the weights toward zero. Every healthy dev run ends at 0.939 or more; the default is
-   * half that, rounded down (docs/evaluation.md#calibration).
+   * pulled the weights toward zero. Every healthy dev run ends at 0.58 or more (a Bayes by Backprop
+   * network, whose KL term pulls the weight means toward the prior's 0); the default is half that,
+   * rounded down (docs/evaluation.md#calibration).
    */
   public static final Threshold WEIGHT_SHRINK =
       Threshold.real(
           "weight-shrink",
-          0.46,
+          0.28,
           0,
           1,
           "Median layer's last weight norm, as a share of its first, below which the weights were"

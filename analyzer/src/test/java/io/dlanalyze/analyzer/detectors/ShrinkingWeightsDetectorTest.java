@@ -41,8 +41,8 @@ class ShrinkingWeightsDetectorTest {
     assertThat(f.isModelLevel()).isTrue();
     assertThat((double) f.evidence().get("ratio")).isCloseTo(Math.pow(0.98, 199), offset(1e-6));
     assertThat(f.evidence().get("affected_layers")).isEqualTo(3L);
-    // 0.98^t < 0.46 from t = 39 on
-    assertThat(f.firstStep()).isEqualTo(39);
+    // 0.98^t < 0.28 from t = 64 on
+    assertThat(f.firstStep()).isEqualTo(64);
   }
 
   @Test
