@@ -2916,6 +2916,26 @@ def space_pt_albert_tiny(rng):
     return Config(args, "classification", "transformer", classes=2)
 
 
+def space_pt_hypernetwork(rng):
+    args = ["--lr", fmt(log_uniform(rng, 1e-3, 2e-3)), "--hidden", str(rng.choice([64, 96])),
+            "--emb", str(rng.choice([8, 16]))]
+    # 32 generated sinusoid tasks of 40 training points; 8 tasks of 20 points a step, 100
+    # steps an epoch; the loss is the MSE, val_loss the held-out MSE per task (healthy runs
+    # about 0.01 against a zero predictor's 1.3-1.5), no accuracy
+    args += ["--epochs", str(rng.choice([12, 15])), "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "mlp")
+
+
+def space_pt_neural_ode_spiral(rng):
+    args = ["--optimizer", "adam", "--lr", fmt(log_uniform(rng, 7e-4, 1.5e-3)),
+            "--hidden", str(rng.choice([50, 64]))]
+    # the generated spiral of 1000 points, 20 sub-trajectories of 10 points a step, 100 steps
+    # an epoch; the loss is the L1 of the RK4-integrated sub-trajectories, val_loss the full
+    # trajectory's (healthy runs 0.09-0.36 against predicting the origin's 0.53), no baseline
+    args += ["--epochs", str(rng.choice([12, 15])), "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "mlp")
+
+
 def space_keras_barlow_twins(rng):
     args = ["--lr", fmt(log_uniform(rng, 3e-3, 6e-3)), "--proj-dim", str(rng.choice([64, 128])),
             "--lambd", rng.choice(["5e-3", "1e-2"])]
@@ -3275,6 +3295,9 @@ SPACES = {
     "keras_stgcn_traffic": space_keras_stgcn_traffic,
 
     "keras_eanet_digits": space_keras_eanet_digits,
+
+    "pt_hypernetwork": space_pt_hypernetwork,
+    "pt_neural_ode_spiral": space_pt_neural_ode_spiral,
 }
 
 
