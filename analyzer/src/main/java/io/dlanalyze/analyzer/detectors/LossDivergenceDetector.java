@@ -66,12 +66,12 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>The validation loss, when the run evaluates held-out data ({@code val_loss} rows), is judged
  * the same way against its first evaluation (at least a uniform guess's loss): a run whose training
- * loss stayed under the bar but whose last {@value #MIN_EVALUATIONS} or more evaluations ended at
- * {@code divergence-ratio} times the first or more diverged where it matters, on data it did not
- * train on (a final epoch of steps too large, after the training loss's blocks had already averaged
- * it in). A warning, reported only when the training loss gave none. Healthy dev runs end at most
- * 1.65 times their first validation loss (1,301 runs with three evaluations or more;
- * docs/evaluation.md#calibration), a quarter of the bar.
+ * loss stayed under the bar but whose validation loss, over {@value #MIN_EVALUATIONS} evaluations
+ * or more, ended at {@code divergence-ratio} times the first or more diverged where it matters, on
+ * data it did not train on (a final epoch of steps too large, after the training loss's blocks had
+ * already averaged it in). A warning, reported only when the training loss gave none. Healthy dev
+ * runs end at most 1.65 times their first validation loss (1,301 runs with three evaluations or
+ * more; docs/evaluation.md#calibration), a quarter of the bar.
  */
 @DetectorSpec(
     id = DetectorIds.LOSS_DIVERGENCE,
@@ -95,9 +95,7 @@ public final class LossDivergenceDetector implements Detector {
   /** Evaluations a validation loss needs: the first one and two more. */
   private static final int MIN_EVALUATIONS = 3;
 
-  /**
-   * The first finite validation loss and its step, the last one and its step; NaN/-1 until seen.
-   */
+  /** The first finite validation loss, the last one and its step; NaN/-1 until seen. */
   private double firstVal = Double.NaN;
 
   private double lastVal = Double.NaN;
