@@ -27,7 +27,9 @@ The model: ``Dropout(0.5)`` on the features, ``MultiHeadGraphAttention(16, 4 hea
 nodes, 40 epochs (200 steps).
 
 Recorded (``--out``): the model's ``fit``. The model overrides ``train_step``, so the recorder
-runs in callback mode: the weights of the eight attention heads (``kernel`` and
+runs in callback mode (the loss object is given to ``Model.compile`` too, where the recorder
+reads its name and ``from_logits``; the number of classes is passed to it): the weights of the
+eight attention heads (``kernel`` and
 ``kernel_attention`` each), the gradients the optimizer applies, the loss, the accuracy and the
 validation loss and accuracy of every epoch. The result line has the training loss and
 accuracy, the last validation loss and accuracy and ``test_accuracy``. The mistakes of the
@@ -174,7 +176,7 @@ def main():
             return [self.loss_tracker, self.acc_metric]
 
         def compile(self, loss_fn, optimizer):
-            super().compile(optimizer=optimizer)
+            super().compile(optimizer=optimizer, loss=loss_fn)
             self.loss_fn = loss_fn
 
         def call(self, inputs, training=False):
@@ -233,7 +235,7 @@ def main():
     history = gat_model.fit(
         x=train_idx, y=labels[train_idx], validation_data=(val_idx, labels[val_idx]),
         batch_size=args.batch_size, epochs=args.epochs, verbose=0, shuffle=True,
-        callbacks=common.recording.keras_callbacks(args.out))
+        callbacks=common.recording.keras_callbacks(args.out, num_classes=NUM_CLASSES))
 
     probs = gat_model.predict(test_idx, batch_size=len(test_idx), verbose=0)
     test_acc = float((probs.argmax(1) == labels[test_idx]).mean())
