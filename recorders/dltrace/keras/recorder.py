@@ -422,6 +422,12 @@ def _loss_scaling(optimizer):
     return None
 
 
+def _numeric(tensor):
+    """True for a tensor of numbers or booleans, False for strings (and other non-numbers)."""
+    dtype = tf.as_dtype(tensor.dtype)
+    return dtype.is_floating or dtype.is_integer or dtype.is_bool
+
+
 def _first_rate(optimizer, steps):
     """The learning rate of the first step, for ``dltrace.learning_rate``: it is written at the
     end of the first batch, after ``steps`` updates, when a schedule's
@@ -1580,8 +1586,14 @@ class Recorder(keras.callbacks.Callback):
             warnings.warn("The model does not have any trainable weights.")
         metrics = model.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
-        first_x = next(i for i in tree.flatten(x) if i is not None)
+        inputs = [i for i in tree.flatten(x) if i is not None]
+        first_x = inputs[0]
+        # the input rows come from the first numeric input: ids fed as strings (StringLookup) have
+        # no statistics, and a string tensor cannot be cast to float
+        numeric_x = next((i for i in inputs if _numeric(i)), None)
         first_y = tree.flatten(y)[0] if y is not None else None
+        if first_y is not None and not _numeric(first_y):
+            first_y = None
         first_pred = tree.flatten(y_pred)[0]
         accuracy = self._accuracy(first_pred, first_y)
 
@@ -1592,8 +1604,8 @@ class Recorder(keras.callbacks.Callback):
             plan.append((key, len(tensors)))
             tensors.append(make)
 
-        if sel.wants("input"):
-            add((-1, MODEL, None, "input"), lambda: first_x)
+        if sel.wants("input") and numeric_x is not None:
+            add((-1, MODEL, None, "input"), lambda: numeric_x)
         if sel.wants("target") and first_y is not None:
             add((-1, MODEL, None, "target"), lambda: first_y)
         for tl in layers:
