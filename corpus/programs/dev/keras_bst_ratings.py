@@ -23,7 +23,8 @@ and 15% of the sequences (at random) are held out. Baseline: predicting for each
 sequence the mean rating of its user's training sequences' targets (``user_mean_mae``).
 
 The model's weighted layers, in model order: ``movie_embedding``, the constant
-``genres_vector``, ``movie_embedding_processor``, ``multi_head_attention``,
+``genres_vector``, ``movie_embedding_processor``, ``multi_head_attention`` (recorded as its four
+``EinsumDense`` sublayers ``query``, ``key``, ``value``, ``attention_output``),
 ``layer_normalization``, ``ffn``, the user features' ``user_id_embedding``, ``sex_embedding``,
 ``age_group_embedding``, ``occupation_embedding``, ``layer_normalization_1``, the tower's
 ``tower_i``/``tower_bn_i`` pairs and ``rating`` (``position_embedding`` is called on constant
@@ -258,7 +259,7 @@ CASES = [
             "(the fixed twin: 0.88; each user's mean rating: 0.99)",
      "fix": "Dense(1) with no activation",
      "symptom": "saturation", "acceptable_symptoms": ["not_learning", "vanishing_gradient"],
-     "root_cause": {"layer_name": "rating", "layer_index": 15},
+     "root_cause": {"layer_name": "rating", "layer_index": 18},
      "pairs": [
          {"id": "adagrad-seed2",
           "buggy": "--bug sigmoid-rating --seed 2 --record-every 8",
@@ -290,7 +291,7 @@ CASES = [
           "description": "Adam(3e-3) instead of Adagrad"},
          {"id": "h2-tower128-bs64-seed5",
           "args": "--heads 2 --hidden-units 128,64 --batch-size 64 --epochs 6 --seed 5 "
-                  "--record-every 8",
+                  "--record-every 12",
           "description": "2 heads, a tower of 128 and 64, batches of 64, 6 epochs"},
      ]},
 ]
