@@ -2326,6 +2326,19 @@ def space_keras_shapes_aug_nadam(rng):
     return Config(args, "classification", "cnn", classes=3)
 
 
+def space_keras_bst_ratings(rng):
+    opt = rng.choice(["adagrad", "adagrad", "adam"])
+    lr = log_uniform(rng, *{"adagrad": (0.03, 0.08), "adam": (2e-3, 5e-3)}[opt])
+    bs = rng.choice([64, 128])
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--batch-size", str(bs),
+            "--heads", str(rng.choice([2, 3])),
+            "--hidden-units", rng.choice(["64,32", "128,64"])]
+    # about 11500 training sequences of 7 rated movies and a target; MSE on 1..5 stars
+    seed = rng.randrange(10)
+    args += ["--epochs", str(rng.choice([6, 8])), "--seed", str(seed)]
+    return Config(args, "regression", "transformer", baseline=("bstusermean", {"seed": seed}))
+
+
 def space_keras_tab_transformer(rng):
     bs = rng.choice([32, 64])
     args = ["--lr", fmt(log_uniform(rng, 5e-4, 2e-3)), "--batch-size", str(bs),
@@ -3232,6 +3245,7 @@ SPACES = {
     "pt_wave_bf16": space_pt_wave_bf16,
     "keras_glove_frozen_conv": space_keras_glove_frozen_conv,
     "keras_shapes_aug_nadam": space_keras_shapes_aug_nadam,
+    "keras_bst_ratings": space_keras_bst_ratings,
     "keras_tab_transformer": space_keras_tab_transformer,
     "keras_crnn_ctc": space_keras_crnn_ctc,
     "keras_convnext_shapes": space_keras_convnext_shapes,
@@ -3460,6 +3474,17 @@ def baseline(kind, kw):
             err = z_val - np.quantile(z_tr, q)
             loss += float(np.mean(np.maximum(q * err, (q - 1) * err)))
         return loss / len(pqd.QUANTILES), 0.0
+    if kind == "bstusermean":       # keras_bst_ratings: MSE of each user's mean training
+        sys.path.insert(0, DEV)     # target on the held-out sequences (1..5 stars)
+        import keras_bst_ratings as bst
+        users, _, watched = bst.make_ratings(kw["seed"])
+        data, targets = bst.make_sequences(users, watched, 8)
+        tr, y_tr, va, y_va = bst.split(data, targets, kw["seed"])
+        means = {}
+        for u, y in zip(tr["user_id"], y_tr):
+            means.setdefault(u, []).append(float(y))
+        pred = np.array([np.mean(means.get(u, [float(y_tr.mean())])) for u in va["user_id"]])
+        return _mse(y_va.astype(np.float64), pred), 0.0
     if kind == "ratings":           # keras_matfact_recsys: the stars scaled to [0, 1]
         sys.path.insert(0, DEV)
         from sklearn.model_selection import train_test_split
