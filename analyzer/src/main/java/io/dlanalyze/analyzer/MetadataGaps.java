@@ -6,6 +6,7 @@ import static java.util.Locale.ROOT;
 import io.dlanalyze.trace.TraceMetadata;
 import java.util.ArrayList;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Which rules lose their input when a trace lacks a {@code dltrace.*} key. Files rewritten by
@@ -14,8 +15,15 @@ import java.util.List;
  * fully described run's is explained, not silent.
  */
 public final class MetadataGaps {
-  /** A metadata key and what reads it. */
-  private record Need(String key, String readers) {}
+  /**
+   * A metadata key, what reads it, and the dltrace recorders' argument that writes it when they
+   * cannot see it themselves (a loss kept outside {@code compile}), or null.
+   */
+  private record Need(String key, String readers, @Nullable String recorderArgument) {
+    Need(String key, String readers) {
+      this(key, readers, null);
+    }
+  }
 
   private static final List<Need> NEEDS =
       List.of(
@@ -28,11 +36,13 @@ public final class MetadataGaps {
           new Need(
               TraceMetadata.LOSS,
               "loss-definition, initial-loss, not-converging's regression rule, the ReLU"
-                  + " output rule of target-range and loss-divergence's uniform-guess start"),
+                  + " output rule of target-range and loss-divergence's uniform-guess start",
+              "loss_name"),
           new Need(
               TraceMetadata.NUM_CLASSES,
               "initial-loss, loss-definition's class-count rule and loss-divergence's"
-                  + " uniform-guess start"),
+                  + " uniform-guess start",
+              "num_classes"),
           new Need(
               TraceMetadata.OPTIMIZER,
               "the learning-rate bands of the root cause (adaptive optimizers and SGD differ)"
@@ -41,7 +51,7 @@ public final class MetadataGaps {
               TraceMetadata.LEARNING_RATE,
               "effective-learning-rate (unless the trace has learning_rate rows) and the"
                   + " learning-rate fixes of the root cause"),
-          new Need(TraceMetadata.TASK, "the chance level of not-converging"));
+          new Need(TraceMetadata.TASK, "the chance level of not-converging", "task"));
 
   private MetadataGaps() {}
 
@@ -79,7 +89,14 @@ public final class MetadataGaps {
           continue;
         }
         lines.add(
-            format(ROOT, "no %s in the metadata: %s did not run", need.key(), need.readers()));
+            format(ROOT, "no %s in the metadata: %s did not run", need.key(), need.readers())
+                + (need.recorderArgument() == null
+                    ? ""
+                    : format(
+                        ROOT,
+                        " (the dltrace recorders read it off the model's compile; give it as %s="
+                            + " when they cannot, e.g. for a loss kept outside compile)",
+                        need.recorderArgument())));
       }
     }
     if (!metadata.lossMeasuresProgress()) {

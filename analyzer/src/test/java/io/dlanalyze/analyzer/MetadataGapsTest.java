@@ -32,7 +32,32 @@ class MetadataGapsTest {
     assertThat(MetadataGaps.notes(withoutClassCount("classification")))
         .singleElement()
         .asString()
-        .startsWith("no dltrace.num_classes in the metadata: initial-loss");
+        .startsWith("no dltrace.num_classes in the metadata: initial-loss")
+        .endsWith(
+            " did not run (the dltrace recorders read it off the model's compile; give it as"
+                + " num_classes= when they cannot, e.g. for a loss kept outside compile)");
+  }
+
+  @Test
+  void keysTheRecorderCannotSeeName_theRecorderArgument_othersDoNot() {
+    // a Keras model that kept its loss outside compile: layers and learning rate, nothing else
+    Map<String, String> values = new HashMap<>();
+    values.put(TraceMetadata.LAYERS, TraceMetadata.layersJson(List.of()));
+    values.put(TraceMetadata.LEARNING_RATE, "0.001");
+    assertThat(MetadataGaps.notes(TraceMetadata.of(values)))
+        .anySatisfy(
+            line ->
+                assertThat(line)
+                    .startsWith("no dltrace.loss ")
+                    .contains("give it as loss_name= when"))
+        .anySatisfy(
+            line ->
+                assertThat(line).startsWith("no dltrace.task ").contains("give it as task= when"))
+        .anySatisfy(
+            line ->
+                assertThat(line)
+                    .startsWith("no dltrace.optimizer ")
+                    .endsWith("adaptive-optimizer rule did not run"));
   }
 
   @Test
