@@ -94,8 +94,8 @@ public final class MetadataGaps {
                     ? ""
                     : format(
                         ROOT,
-                        " (the dltrace recorders read it off the model's compile; give it as %s="
-                            + " when they cannot, e.g. for a loss kept outside compile)",
+                        " (give it to the dltrace recorder as %s= when it cannot read it off the"
+                            + " model, e.g. a Keras loss kept outside compile)",
                         need.recorderArgument())));
       }
     }

@@ -34,8 +34,8 @@ class MetadataGapsTest {
         .asString()
         .startsWith("no dltrace.num_classes in the metadata: initial-loss")
         .endsWith(
-            " did not run (the dltrace recorders read it off the model's compile; give it as"
-                + " num_classes= when they cannot, e.g. for a loss kept outside compile)");
+            " did not run (give it to the dltrace recorder as num_classes= when it cannot read it"
+                + " off the model, e.g. a Keras loss kept outside compile)");
   }
 
   @Test
@@ -49,10 +49,10 @@ class MetadataGapsTest {
             line ->
                 assertThat(line)
                     .startsWith("no dltrace.loss ")
-                    .contains("give it as loss_name= when"))
+                    .contains("recorder as loss_name= when"))
         .anySatisfy(
             line ->
-                assertThat(line).startsWith("no dltrace.task ").contains("give it as task= when"))
+                assertThat(line).startsWith("no dltrace.task ").contains("recorder as task= when"))
         .anySatisfy(
             line ->
                 assertThat(line)
