@@ -16,10 +16,9 @@ of the manifest (or of ``--split``) with its metadata cut down to the v1 keys (`
 ``trainable``) and writes a manifest of the same cases beside them, so that the eval measures
 what the analyzer owes to the extra facts. With ``--drop-optional`` the optional model-level
 phases go too (``input``, ``target``, ``learning_rate``, ``val_loss``, ``val_accuracy``,
-``episode_return``): a
-recorder that records only the seven phases every v1 trace has. Rows, columns and their order
-are kept. Parquet traces only, as the corpus holds. Nothing under corpus/ is changed; the
-output (default target/v1-corpus) is never committed.
+``episode_return``): a recorder that records only the seven phases every v1 trace has. Rows,
+columns and their order are kept. Parquet traces only, as the corpus holds. Nothing under corpus/
+is changed; the output (default target/v1-corpus) is never committed.
 """
 
 import argparse

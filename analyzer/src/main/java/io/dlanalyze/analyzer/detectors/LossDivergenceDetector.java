@@ -102,8 +102,11 @@ public final class LossDivergenceDetector implements Detector {
   private long lastValStep = -1;
   private long evaluations;
 
-  /** The bar for the validation loss, once its first evaluation is known. */
-  private double valBar = Double.NaN;
+  /**
+   * What the validation loss is judged against, once its first evaluation is known: that
+   * evaluation, at least a uniform guess's loss.
+   */
+  private double valReference = Double.NaN;
 
   /** The evaluations in a row, up to the last, at or above the bar; and the step they began. */
   private long above;
@@ -132,11 +135,11 @@ public final class LossDivergenceDetector implements Detector {
     }
     if (evaluations++ == 0) {
       firstVal = value;
-      valBar = ratio * Math.max(value, LossGate.uniformLoss(context));
+      valReference = Math.max(value, LossGate.uniformLoss(context));
     }
     lastVal = value;
     lastValStep = step.step();
-    if (valBar > 0 && value >= valBar) {
+    if (valReference > 0 && value >= ratio * valReference) {
       if (above++ == 0) {
         aboveSince = step.step();
       }
@@ -226,10 +229,10 @@ public final class LossDivergenceDetector implements Detector {
    * otherwise.
    */
   private @Nullable Finding validationRule() {
-    if (evaluations < MIN_EVALUATIONS || above == 0 || !(valBar > 0)) {
+    if (evaluations < MIN_EVALUATIONS || above == 0 || !(valReference > 0)) {
       return null;
     }
-    double reference = valBar / ratio;
+    double reference = valReference;
     double uniform = LossGate.uniformLoss(context);
     OptionalDouble rate = Optimizers.atPeak(context.metadata().learningRate(), loss);
     boolean highRate = Optimizers.highLearningRate(context.metadata(), rate);
@@ -264,13 +267,7 @@ public final class LossDivergenceDetector implements Detector {
                         ? format(ROOT, "the last of %d evaluations was", evaluations)
                         : format(ROOT, "the last %d of %d evaluations were", above, evaluations),
                     Numbers.format(ratio))
-                + (highRate
-                    ? format(
-                        ROOT,
-                        " The learning rate, %s, is at least twice the largest of a healthy run"
-                            + " with this optimizer.",
-                        Numbers.format(rate.getAsDouble()))
-                    : ""))
+                + (highRate ? highRateSentence(rate.getAsDouble()) : ""))
         .build();
   }
 
@@ -357,13 +354,16 @@ public final class LossDivergenceDetector implements Detector {
                     recovered ? "" : "not ",
                     Numbers.percent(1 - convergedDrop),
                     recovered ? "training recovered from unstable steps" : "training diverged")
-                + (highRate
-                    ? format(
-                        ROOT,
-                        " The learning rate, %s, is at least twice the largest of a healthy run"
-                            + " with this optimizer.",
-                        Numbers.format(rate.getAsDouble()))
-                    : ""))
+                + (highRate ? highRateSentence(rate.getAsDouble()) : ""))
         .build();
+  }
+
+  /** The sentence a message ends with when the learning rate is far above any healthy run's. */
+  private static String highRateSentence(double rate) {
+    return format(
+        ROOT,
+        " The learning rate, %s, is at least twice the largest of a healthy run with this"
+            + " optimizer.",
+        Numbers.format(rate));
   }
 }

@@ -851,9 +851,7 @@ final class RootCauseAnalysis {
         offer(
             f,
             false,
-            f.message().endsWith(".")
-                ? f.message().substring(0, f.message().length() - 1)
-                : f.message(),
+            messageWithoutPeriod(f),
             lrFix(10)
                 + "; check that the gradients are reset every step (optimizer.zero_grad()); if"
                 + " the training loss kept falling, that the validation data are prepared as"
@@ -1675,9 +1673,13 @@ final class RootCauseAnalysis {
   }
 
   private static String uncapitalizedMessage(Finding f) {
+    return Phrases.uncapitalize(messageWithoutPeriod(f));
+  }
+
+  /** The finding's message as a clause: without its closing period. */
+  private static String messageWithoutPeriod(Finding f) {
     String message = f.message();
-    return Phrases.uncapitalize(
-        message.endsWith(".") ? message.substring(0, message.length() - 1) : message);
+    return message.endsWith(".") ? message.substring(0, message.length() - 1) : message;
   }
 
   private static String string(Finding f, EvidenceKey<String> key) {

@@ -17,6 +17,7 @@ import io.dlanalyze.trace.Phase;
 import io.dlanalyze.trace.TraceMetadata;
 import java.util.List;
 import java.util.function.LongFunction;
+import java.util.function.LongToDoubleFunction;
 import org.junit.jupiter.api.Test;
 
 class LossDivergenceDetectorTest {
@@ -235,7 +236,7 @@ class LossDivergenceDetectorTest {
   // ---- the held-out loss ------------------------------------------------------------------------
 
   /** A training loss falling from log 3 to a tenth of it, with a val_loss row every 20 steps. */
-  private static MemoryTrace.Builder evaluated(java.util.function.LongToDoubleFunction validation) {
+  private static MemoryTrace.Builder evaluated(LongToDoubleFunction validation) {
     return classifier(step -> Stats.scalar(LOG3 * (1 - 0.9 * step / 200.0)))
         .model(
             Phase.VAL_LOSS,
