@@ -150,7 +150,7 @@ CASES = [
             "against 0.016",
      "fix": "activation='sigmoid' on dec2",
      "symptom": "loss_mismatch", "acceptable_symptoms": ["oscillation", "slow_convergence"],
-     "root_cause": {"layer_name": "dec2", "layer_index": 3},
+     "root_cause": "model",
      "pairs": [
          {"id": "adam-seed2",
           "buggy": "--bug linear-decoder-bce --seed 2 --record-every 2",

@@ -127,7 +127,7 @@ CASES = [
             "where the fixed twin reaches 0.987 (validation 0.985, 89% exact)",
      "fix": "Dense(13, activation='softmax')",
      "symptom": "loss_mismatch", "acceptable_symptoms": ["not_learning"],
-     "root_cause": {"layer_name": "iso_char", "layer_index": 4},
+     "root_cause": "model",
      "pairs": [
          {"id": "h48-seed1",
           "buggy": "--bug no-softmax --seed 1 --record-every 4",

@@ -201,7 +201,7 @@ CASES = [
             "the validation accuracy is 0.215 after 15 epochs (the fixed twin: 0.95)",
      "fix": "Dense(6, activation='softmax') as the head",
      "symptom": "loss_mismatch", "acceptable_symptoms": ["not_learning", "missing_activation"],
-     "root_cause": {"layer_name": "head", "layer_index": 14},
+     "root_cause": "model",
      "pairs": [
          {"id": "seed0",
           "buggy": "--bug logits-head --seed 0 --record-every 4",

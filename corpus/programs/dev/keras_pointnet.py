@@ -208,7 +208,7 @@ CASES = [
             "(validation loss 3.13) against the twin's 0.822 and 0.715 (1.07) of five solids",
      "fix": "Dense(NUM_CLASSES, activation='softmax')",
      "symptom": "loss_mismatch", "acceptable_symptoms": ["not_learning", "missing_activation"],
-     "root_cause": {"layer_name": "classifier", "layer_index": 36},
+     "root_cause": "model",
      "pairs": [
          {"id": "adam-seed1",
           "buggy": "--bug no-softmax --seed 1 --record-every 4",

@@ -301,7 +301,7 @@ CASES = [
             "twin's 0.99)",
      "fix": "Dense(vocab_size, activation='softmax')",
      "symptom": "loss_mismatch", "acceptable_symptoms": ["not_learning", "oscillation"],
-     "root_cause": {"layer_name": "dense_4", "layer_index": 25},
+     "root_cause": "model",
      "pairs": [
          {"id": "rmsprop-seed2",
           "buggy": "--bug no-softmax --seed 2 --record-every 4",

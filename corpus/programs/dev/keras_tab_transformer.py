@@ -170,7 +170,7 @@ CASES = [
      "fix": "Dense(1, activation='sigmoid')",
      "symptom": "loss_mismatch", "acceptable_symptoms": ["missing_activation",
                                                          "not_learning"],
-     "root_cause": {"layer_name": "income", "layer_index": 24},
+     "root_cause": "model",
      "pairs": [
          {"id": "adamw-seed3",
           "buggy": "--bug linear-output-bce --seed 3 --record-every 4",

@@ -231,7 +231,7 @@ CASES = [
             "(validation accuracy 1.000)",
      "fix": "return the scores of out (no softmax in forward)",
      "symptom": "loss_mismatch", "acceptable_symptoms": ["slow_convergence", "saturation"],
-     "root_cause": {"layer_name": "out", "layer_index": 2},
+     "root_cause": "model",
      "pairs": [
          {"id": "adam",
           "buggy": "--bug softmax-output --record-every 4",

@@ -165,7 +165,7 @@ CASES = [
             "0.975",
      "fix": "no Softmax after the classifier: CrossEntropyLoss gets the logits",
      "symptom": "loss_mismatch", "acceptable_symptoms": ["slow_convergence", "saturation"],
-     "root_cause": {"layer_name": "fc", "layer_index": 5},
+     "root_cause": "model",
      "pairs": [
          {"id": "sgd-lr0.01-seed1",
           "buggy": "--bug softmax-into-smoothed-ce --lr 0.01 --seed 1 --record-every 4",

@@ -179,7 +179,7 @@ CASES = [
             "reaches 0.992; the twin's loss ends at 0.005",
      "fix": "return the head's logits; CrossEntropyLoss does the softmax",
      "symptom": "loss_mismatch", "acceptable_symptoms": ["slow_convergence", "saturation"],
-     "root_cause": {"layer_name": "head", "layer_index": 1},
+     "root_cause": "model",
      "pairs": [
          {"id": "adam",
           "buggy": "--seed 4 --bug softmax-into-crossentropy --record-every 4",

@@ -148,7 +148,7 @@ CASES = [
             "0.29 (the twin's 0.978)",
      "fix": "return the logits from forward()",
      "symptom": "loss_mismatch", "acceptable_symptoms": ["slow_convergence", "saturation"],
-     "root_cause": {"layer_name": "classifier", "layer_index": 14},
+     "root_cause": "model",
      "pairs": [
          {"id": "sgd-cyclic",
           "buggy": "--bug softmax-into-crossentropy --seed 1 --record-every 4",

@@ -164,7 +164,7 @@ CASES = [
             "0.773, validation 0.765)",
      "fix": "no Softmax layer: the 1x1 convolution's logits go to CrossEntropyLoss",
      "symptom": "loss_mismatch", "acceptable_symptoms": ["slow_convergence", "saturation"],
-     "root_cause": {"layer_name": "sequential.15", "layer_index": 10},
+     "root_cause": "model",
      "pairs": [
          {"id": "adam",
           "buggy": "--bug softmax-output --record-every 4",

@@ -224,7 +224,7 @@ CASES = [
             "0.573)",
      "fix": "return F.log_softmax(x, dim=1) from forward()",
      "symptom": "loss_mismatch", "acceptable_symptoms": ["slow_convergence", "not_learning"],
-     "root_cause": {"layer_name": "fc2", "layer_index": 7},
+     "root_cause": "model",
      "pairs": [
          {"id": "adam-seed1",
           "buggy": "--bug softmax-nll --seed 1 --record-every 4",

@@ -147,7 +147,7 @@ CASES = [
             "twin's falls to 0.276 (pixel accuracy 0.928)",
      "fix": "hand the decoder's logits to BCEWithLogitsLoss",
      "symptom": "loss_mismatch", "acceptable_symptoms": ["saturation", "slow_convergence"],
-     "root_cause": {"layer_name": "dec2", "layer_index": 3},
+     "root_cause": "model",
      "pairs": [
          {"id": "amsgrad-seed6",
           "buggy": "--seed 6 --bug sigmoid-before-bce --record-every 4",

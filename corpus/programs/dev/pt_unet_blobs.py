@@ -189,7 +189,7 @@ CASES = [
             "Dice at 0.000 (the twin: loss 0.025, Dice 0.993)",
      "fix": "return the logits of outc (no sigmoid in forward)",
      "symptom": "loss_mismatch", "acceptable_symptoms": ["not_learning", "saturation"],
-     "root_cause": {"layer_name": "outc", "layer_index": 12},
+     "root_cause": "model",
      "pairs": [
          {"id": "adam",
           "buggy": "--bug double-sigmoid --record-every 4",
