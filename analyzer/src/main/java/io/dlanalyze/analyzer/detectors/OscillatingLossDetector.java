@@ -37,9 +37,11 @@ import java.util.List;
  * (docs/references.md#autotrainer); TheDeepChecker calls a loss fluctuating when more than 50% of
  * its derivative signs switch over 50 iterations (#thedeepchecker). Batch losses switch sign about
  * 65% of the time in every healthy sample run, so raw sign switches say nothing; block means of 10
- * steps remove the batch noise, and measuring swings against the first block's loss (not the
- * current level) keeps the relative jitter of a loss near zero from counting. Only rises count: a
- * falling loss is progress.
+ * steps remove the batch noise (each block's highest loss left out, so that one batch the model
+ * gets badly wrong, common when a step sees one example, one bag or one episode, cannot make a
+ * swing by itself), and measuring swings against the first block's loss (not the current level)
+ * keeps the relative jitter of a loss near zero from counting. Only rises count: a falling loss is
+ * progress.
  *
  * <p>The reference is the first block's loss or, when the loss has fallen further than that below
  * it, the span it has fallen so far (the first block's mean less the lowest block mean up to the
@@ -89,7 +91,7 @@ public final class OscillatingLossDetector implements Detector {
     int blocks = loss.size() / block;
     while (settled.blocks < blocks) {
       int b = settled.blocks;
-      settled.add(loss.mean(b * block, (b + 1) * block), amplitude);
+      settled.add(level(loss, b * block, (b + 1) * block), amplitude);
     }
   }
 
@@ -107,7 +109,7 @@ public final class OscillatingLossDetector implements Detector {
     }
     double[] means = new double[blocks];
     for (int b = 0; b < blocks; b++) {
-      means[b] = loss.mean(b * block, (b + 1) * block);
+      means[b] = level(loss, b * block, (b + 1) * block);
     }
     if (!(Math.abs(means[0]) > 0)) {
       return findings;
@@ -166,8 +168,9 @@ public final class OscillatingLossDetector implements Detector {
             .message(
                 format(
                     ROOT,
-                    "The loss (averaged over %d steps) rose %d times by %s or more of its starting"
-                        + " value %s between step %d and step %d, swinging between %s and %s.",
+                    "The loss (averaged over blocks of %d steps, each without its highest step)"
+                        + " rose %d times by %s or more of its starting value %s between step %d"
+                        + " and step %d, swinging between %s and %s.",
                     block,
                     count,
                     Numbers.percent(amplitude),
@@ -178,6 +181,25 @@ public final class OscillatingLossDetector implements Detector {
                     Numbers.format(max)))
             .build());
     return findings;
+  }
+
+  /**
+   * A block's level: the mean of its losses without its highest one (the plain mean of a block of
+   * fewer than three). One batch that the model gets badly wrong (a batch of one example, a bag, an
+   * episode) can carry a block's mean by itself; it is that batch's loss, not the curve's.
+   */
+  static double level(LossHistory loss, int from, int to) {
+    if (to - from < 3) {
+      return loss.mean(from, to);
+    }
+    double sum = 0;
+    double highest = Double.NEGATIVE_INFINITY;
+    for (int i = from; i < to; i++) {
+      double value = loss.loss(i);
+      sum += value;
+      highest = Math.max(highest, value);
+    }
+    return (sum - highest) / (to - from - 1);
   }
 
   /** The larger of the first block's loss and how far the loss fell below it so far. */

@@ -356,8 +356,9 @@ final class Causes {
   private String oscillatingLoss(Finding f) {
     return format(
         ROOT,
-        "the loss (averaged over %d steps) rose %d times by %s or more of its starting value %s"
-            + " between step %d and step %d, swinging between %s and %s",
+        "the loss (averaged over blocks of %d steps, each without its highest step) rose %d times"
+            + " by %s or more of its starting value %s between step %d and step %d, swinging"
+            + " between %s and %s",
         number(f, BLOCK_STEPS),
         number(f, SWINGS),
         Numbers.percent(options.get(Thresholds.OSCILLATION_AMPLITUDE)),

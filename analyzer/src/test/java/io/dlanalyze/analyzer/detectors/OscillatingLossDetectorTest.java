@@ -68,6 +68,41 @@ class OscillatingLossDetectorTest {
   }
 
   @Test
+  void oneBadlyWrongExampleInAFewBlocks_isThatStepsLoss_noFinding() {
+    // One example (or bag) a step, as in multiple-instance learning: the loss falls from 0.7 to
+    // 0.01, and every 50th step the model is confidently wrong about one example (a loss of 25),
+    // which lifts its block's plain mean to 2.5, 3.5 times the start.
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(400)
+            .layer("fc1", "relu")
+            .model(
+                Phase.LOSS,
+                step ->
+                    Stats.scalar(
+                        step >= 100 && step % 50 == 5 ? 25 : 0.01 + 0.69 * Math.exp(-step / 30.0)));
+
+    assertThat(findings(trace, ID)).isEmpty();
+  }
+
+  @Test
+  void aCurveThatSwingsWithASpikeInEveryBlock_stillFires() {
+    // The swing of the first test, plus one step in ten far above the curve: the rest of each
+    // block still carries the swing.
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(300)
+            .layer("fc1", "relu")
+            .model(
+                Phase.LOSS,
+                step ->
+                    Stats.scalar(
+                        1.0
+                            + 0.8 * Math.sin(2 * Math.PI * step / 60.0)
+                            + (step % 10 == 3 ? 9 : 0)));
+
+    assertThat(findings(trace, ID)).hasSize(1);
+  }
+
+  @Test
   void noisyBatchLossThatFalls_noFinding() {
     // Batch-to-batch sign switches every step, +-30%: the noise of every real run.
     MemoryTrace.Builder trace =
