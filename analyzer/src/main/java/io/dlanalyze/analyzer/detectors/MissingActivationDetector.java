@@ -32,7 +32,12 @@ import java.util.Set;
  * linear layers in a regression is a forgotten activation as much as in a classifier.
  *
  * <p>The rule reads {@code dltrace.layers}; a layer whose activation is not known stops it, so a
- * trace without metadata never fires it.
+ * trace without metadata never fires it. Nor does a trace whose forward pass was not watched (no
+ * forward or activation rows) when a fully connected or convolutional layer sits inside another
+ * layer (a Keras name with {@code /}, a PyTorch one with {@code .}): its linear activation is then
+ * only its own configuration, and the layer around it can apply one in its own {@code call()} or
+ * {@code forward()} (Keras's Forward-Forward example wraps a linear Dense in a layer that applies
+ * ReLU), which only a watched forward pass shows.
  */
 @DetectorSpec(
     id = DetectorIds.MISSING_ACTIVATION,
@@ -56,6 +61,9 @@ public final class MissingActivationDetector implements Detector {
   /** The rule's outcome once the first layer rows named the layers: -1 before, else 0 or 1. */
   private int settled = -1;
 
+  /** Some layer has a forward or activation row: the recorder watched the forward pass. */
+  private boolean watched;
+
   @Override
   public void begin(AnalysisContext context) {
     this.context = context;
@@ -68,6 +76,10 @@ public final class MissingActivationDetector implements Detector {
     }
     lastStep = step.step();
     steps++;
+    for (int i = 0; !watched && i < step.presentLayerCount(); i++) {
+      int layer = step.presentLayer(i);
+      watched = step.has(layer, Phase.FORWARD) || step.has(layer, Phase.ACTIVATION);
+    }
     if (settled < 0 && step.presentLayerCount() > 0) {
       settled = finish(context).isEmpty() ? 0 : 1;
     }
@@ -107,7 +119,7 @@ public final class MissingActivationDetector implements Detector {
         return findings;
       }
     }
-    if (affine.size() < 2 || hasAttention(layers)) {
+    if (affine.size() < 2 || hasAttention(layers) || (!watched && anyNested(affine))) {
       return findings;
     }
     Layer output = layers.get(layers.size() - 1);
@@ -155,6 +167,16 @@ public final class MissingActivationDetector implements Detector {
       key |= KEY.contains(last);
     }
     return query && key;
+  }
+
+  /** True when a name is a path inside another layer (Keras {@code a/b}, PyTorch {@code a.b}). */
+  private static boolean anyNested(List<String> names) {
+    for (String name : names) {
+      if (name.indexOf('/') >= 0 || name.indexOf('.') >= 0) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private static boolean isAffine(String type) {

@@ -9,6 +9,8 @@ import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.Symptom;
 import io.dlanalyze.trace.MemoryTrace;
+import io.dlanalyze.trace.MemoryTrace.Stats;
+import io.dlanalyze.trace.Phase;
 import io.dlanalyze.trace.TraceMetadata;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -104,6 +106,35 @@ class MissingActivationDetectorTest {
     assertThat(findings).hasSize(1);
     assertThat(findings.get(0).evidence().get(AFFINE_LAYERS)).isEqualTo(2L);
     assertThat(findings.get(0).evidence().get(OUTPUT_ACTIVATION)).isEqualTo("softmax");
+  }
+
+  /**
+   * Keras's Forward-Forward example: each FFDense wraps a linear Dense and applies ReLU in its own
+   * call(); recorded by a callback, the trace has the inner Dense layers' weights only.
+   */
+  private static MemoryTrace.Builder linearDenseInsideCustomLayers() {
+    return MemoryTrace.scripted(60)
+        .meta(TraceMetadata.FRAMEWORK, "keras")
+        .layer("ff_dense/ff_dense_dense", "Dense", "linear")
+        .layer("ff_dense_1/ff_dense_1_dense", "Dense", "linear")
+        .everyLayer(Phase.WEIGHT, (step, layer) -> Stats.of(0, 0.05))
+        .healthyLoss();
+  }
+
+  @Test
+  void linearLayersInsideOtherLayers_forwardPassNotWatched_noFinding() {
+    assertThat(findings(linearDenseInsideCustomLayers(), ID)).isEmpty();
+  }
+
+  @Test
+  void linearLayersInsideOtherLayers_forwardPassWatched_fires() {
+    // The forward rows show what the layers around them apply: here nothing.
+    MemoryTrace.Builder trace =
+        linearDenseInsideCustomLayers()
+            .everyLayer(Phase.FORWARD, (step, layer) -> Stats.of(0.1, 1.0))
+            .everyLayer(Phase.ACTIVATION, (step, layer) -> Stats.of(0.1, 1.0));
+
+    assertThat(findings(trace, ID)).hasSize(1);
   }
 
   @Test
