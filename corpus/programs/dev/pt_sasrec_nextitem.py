@@ -213,8 +213,9 @@ def main():
                     ndcg10 = torch.where(rank < 10, 1.0 / torch.log2(rank.float() + 2.0),
                                          torch.zeros(())).mean().item()
                 model.train()
-            rec.step(loss, accuracy=acc, inputs=seq, targets=pos, val_loss=val_loss,
-                     val_accuracy=val_acc)
+            rec.step(loss, accuracy=acc, inputs=seq,
+                     targets=torch.cat([pos_labels[keep], neg_labels[keep]]),
+                     val_loss=val_loss, val_accuracy=val_acc)
             history.step(loss.item(), acc.item())
         history.epoch(val_loss, hr10)
         print("epoch %d: train %.4f acc %.3f held-out: loss %.4f HR@10 %.3f NDCG@10 %.3f" % (
