@@ -3168,6 +3168,28 @@ def space_keras_forward_forward(rng):
     return Config(args, "classification", "mlp", classes=10)
 
 
+def space_keras_fixmatch_digits(rng):
+    args = ["--lr", fmt(log_uniform(rng, 2e-3, 4e-3)),
+            "--labels-per-class", str(rng.choice([5, 10])),
+            "--units", str(rng.choice([64, 96])),
+            "--threshold", str(rng.choice([0.9, 0.95])), "--mu", str(rng.choice([3, 4]))]
+    # 30 steps an epoch of 16 labelled and mu x 16 unlabelled digits; the loss is supervised
+    # + lambda_u x masked unlabelled; healthy runs end at a held-out accuracy of 0.87-0.92
+    args += ["--epochs", "12", "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=10)
+
+
+def space_keras_reptile_sine(rng):
+    args = ["--inner-lr", rng.choice(["0.01", "0.02"]),
+            "--inner-iters", str(rng.choice([5, 8])), "--units", str(rng.choice([40, 64])),
+            "--meta-step-size", rng.choice(["0.25", "0.5"])]
+    # 100 meta-iterations an epoch; the loss is the last inner step's MSE, the val_loss the
+    # held-out post-adaptation MSE on 20 tasks; a fresh network adapted the same way gives
+    # 3.2-5.7 (the result line's scratch_mse), healthy runs reach 0.38-2.1
+    args += ["--epochs", "10", "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "mlp")
+
+
 SPACES = {
     "keras_aug_digits": space_keras_aug_digits,
     "keras_cancer_ae_nesterov": space_keras_cancer_ae_nesterov,
@@ -3418,6 +3440,8 @@ SPACES = {
     "pt_deepar_forecast": space_pt_deepar_forecast,
     "keras_supcon_digits": space_keras_supcon_digits,
     "keras_forward_forward": space_keras_forward_forward,
+    "keras_fixmatch_digits": space_keras_fixmatch_digits,
+    "keras_reptile_sine": space_keras_reptile_sine,
 }
 
 
