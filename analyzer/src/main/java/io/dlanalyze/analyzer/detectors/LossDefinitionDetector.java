@@ -181,6 +181,28 @@ public final class LossDefinitionDetector implements Detector {
     return findings;
   }
 
+  /**
+   * How close, as a share of it, a first step's loss must sit to a uniform guess's loss (log K) to
+   * show that the output's raw scores went through a softmax or sigmoid.
+   */
+  static final double UNIFORM_START = 0.1;
+
+  /**
+   * True when the run's first step's loss sat within {@link #UNIFORM_START} of a uniform guess's
+   * loss: what a softmax (or sigmoid) over an untrained model's small raw scores costs. Read as
+   * probabilities instead, Keras clips and renormalizes the raw scores, and the first loss lands
+   * far from it (1.6 to 12 times log K on the dev runs whose raw scores went to a probability loss;
+   * 0.99 to 1.9 times on those that set {@code from_logits=True}).
+   */
+  private static boolean startsAtUniformGuess(AnalysisContext context) {
+    double uniform = LossGate.uniformLoss(context);
+    LossHistory history = context.lossHistory();
+    if (!(uniform > 0) || !LossGate.perStep(context)) {
+      return false;
+    }
+    return Math.abs(history.loss(0) / uniform - 1) <= UNIFORM_START;
+  }
+
   /** A Keras cross-entropy whose {@code dltrace.loss_from_logits} the trace does not give. */
   private static boolean fromLogitsUnknown(AnalysisContext context) {
     String framework = context.metadata().framework().orElse("").toLowerCase(ROOT);
@@ -271,8 +293,9 @@ public final class LossDefinitionDetector implements Detector {
         // Keras' cross-entropies take probabilities unless from_logits=True, which a loss object
         // is often given and a recorder of format v1 does not write: on raw scores the loss is
         // then computed from clipped, renormalized scores and the run does not learn. A run that
-        // learned had its scores read as logits: nothing to report.
-        if (!atEnd || new LossGate(context).learned()) {
+        // learned had its scores read as logits: nothing to report; nor does one whose first loss
+        // was a uniform guess's, which only a softmax over the raw scores gives.
+        if (!atEnd || new LossGate(context).learned() || startsAtUniformGuess(context)) {
           return Optional.empty();
         }
         why += "; the trace does not say whether from_logits was set, and the run did not learn";

@@ -174,6 +174,35 @@ class LossDefinitionDetectorTest {
         .contains("does not say whether from_logits was set");
   }
 
+  /** A Keras classifier of 10 classes, linear output, whose loss starts at startRatio x log 10. */
+  private static MemoryTrace.Builder kerasFlatFrom(double startRatio) {
+    double start = startRatio * Math.log(10);
+    return MemoryTrace.scripted(300)
+        .meta(TraceMetadata.FRAMEWORK, "keras")
+        .meta(TraceMetadata.LOSS, "sparse_categorical_crossentropy")
+        .meta(TraceMetadata.NUM_CLASSES, "10")
+        .layer("fc1", "relu")
+        .layer("out", "Linear", "linear", 10)
+        .model(
+            Phase.LOSS,
+            step -> Stats.scalar(step == 0 ? start : 2.2 + 0.01 * Math.sin(step * 1.3)));
+  }
+
+  @Test
+  void kerasCrossEntropy_fromLogitsUnknown_runDidNotLearn_firstLossAtAUniformGuess_noFinding() {
+    // A softmax over an untrained model's small scores costs log K: the scores went through one
+    // (from_logits=True), whatever else kept the run from learning.
+    assertThat(findings(kerasFlatFrom(1.03), ID)).isEmpty();
+  }
+
+  @Test
+  void kerasCrossEntropy_fromLogitsUnknown_runDidNotLearn_firstLossFarFromAUniformGuess_fires() {
+    // Raw scores clipped and renormalized as probabilities start several times log K.
+    assertThat(findings(kerasFlatFrom(4.0), ID))
+        .extracting(LossDefinitionDetectorTest::rule)
+        .containsExactly(LossRule.PROBABILITY_LOSS_ON_LOGITS);
+  }
+
   @Test
   void kerasSparseCrossEntropy_onLinearOutput_fromLogitsUnknown_runLearned_noFinding() {
     // with from_logits=True, which the trace does not rule out, this is the usual healthy pairing
