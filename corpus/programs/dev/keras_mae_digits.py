@@ -350,7 +350,7 @@ CASES = [
           "args": "--dim 48 --seed 4 --record-every 4",
           "description": "encoder width 48"},
          {"id": "lr1e-3-bs32-seed5",
-          "args": "--lr 1e-3 --batch-size 32 --seed 5 --record-every 4",
+          "args": "--lr 1e-3 --batch-size 32 --seed 5 --record-every 8",
           "description": "AdamW(1e-3), batches of 32"},
      ]},
 ]
