@@ -70,6 +70,40 @@ class CalibrationTest {
       double weightShrink) {}
 
   private static final List<Run> HEALTHY_DEV = new ArrayList<>();
+
+  /**
+   * Healthy dev runs whose loss a rule misreads for a reason no setting of its threshold separates,
+   * by family prefix: left out of that rule's margin, named here with the reason, and counted as
+   * false alarms in the evaluation (docs/evaluation.md#calibration). A margin that one such program
+   * breaks would otherwise switch a rule off for every run.
+   */
+  private static final Map<String, String> PROGRESS_MISREAD =
+      Map.of(
+          "sasrec-",
+          "a sum of two binary cross-entropies (positives and negatives), which starts at twice a"
+              + " uniform guess's loss and is measured from once it",
+          "healthy-sasrec",
+          "the same summed loss");
+
+  private static final Map<String, String> DIVERGENCE_MISREAD =
+      Map.of(
+          "reptile-",
+          "each step's loss is a new task's, of amplitudes 0.1 to 5, not one objective's curve",
+          "healthy-reptile",
+          "the same per-task loss");
+
+  /** The runs of {@link #HEALTHY_DEV} outside {@code misread}, which must name some run each. */
+  private static List<Run> healthyDevExcept(Map<String, String> misread) {
+    for (String family : misread.keySet()) {
+      assertThat(HEALTHY_DEV.stream().anyMatch(run -> run.id().startsWith(family)))
+          .as("healthy dev runs of %s, left out of a margin", family)
+          .isTrue();
+    }
+    return HEALTHY_DEV.stream()
+        .filter(run -> misread.keySet().stream().noneMatch(run.id()::startsWith))
+        .toList();
+  }
+
   private static final List<Path> HEALTHY_DEV_TRACES = new ArrayList<>();
 
   @BeforeAll
@@ -615,7 +649,10 @@ class CalibrationTest {
   @Test
   void minProgress_isAtMostHalfTheSmallestDropOfAHealthyDevRun() {
     double[] drops =
-        HEALTHY_DEV.stream().mapToDouble(Run::progress).filter(Double::isFinite).toArray();
+        healthyDevExcept(PROGRESS_MISREAD).stream()
+            .mapToDouble(Run::progress)
+            .filter(Double::isFinite)
+            .toArray();
     assertThat(drops.length).as("healthy dev runs with a loss per step").isGreaterThan(300);
     double smallest = Arrays.stream(drops).min().orElseThrow();
     assertThat(Thresholds.MIN_PROGRESS.defaultValue()).isLessThanOrEqualTo(smallest / 2);
@@ -731,7 +768,11 @@ class CalibrationTest {
 
   @Test
   void divergenceRatio_sitsAtLeastTwiceAboveEveryHealthyDevRun() {
-    double worst = max(HEALTHY_DEV.stream().mapToDouble(Run::divergencePeak).toArray());
+    double worst =
+        max(
+            healthyDevExcept(DIVERGENCE_MISREAD).stream()
+                .mapToDouble(Run::divergencePeak)
+                .toArray());
     assertThat(worst).as("healthy dev runs have a loss per step").isGreaterThan(0.5);
     assertThat(Thresholds.DIVERGENCE_RATIO.defaultValue()).isGreaterThanOrEqualTo(2 * worst);
   }
