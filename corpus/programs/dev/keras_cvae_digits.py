@@ -17,8 +17,8 @@ are tracked with ``keras.metrics.Mean`` and listed in the ``metrics`` property. 
 ``fit`` on (images, one-hot labels) with the held-out digits as validation data.
 
 After training, a fixed digit classifier (scikit-learn's ``LogisticRegression`` fitted on the
-training digits, 0.94 to 0.98 on the held-out ones) labels 30 samples per class drawn from the decoder
-with ``z ~ N(0, I)`` and that class's label: its accuracy is the result line's
+training digits, 0.94 to 0.98 on the held-out ones) labels 30 samples per class drawn from the
+decoder with ``z ~ N(0, I)`` and that class's label: its accuracy is the result line's
 ``val_accuracy``; ``val_loss`` is the held-out reconstruction loss (summed over pixels). The
 mistakes of the families in CASES are selected with ``--bug`` or show in a setting (``--lr``).
 """

@@ -212,7 +212,8 @@ CASES = [
             "F1 0.396 (the twin: loss 0.075, held out 0.973 and F1 0.930)",
      "fix": "return token_embeddings + position_embeddings",
      "symptom": "not_learning", "acceptable_symptoms": ["slow_convergence"],
-     "root_cause": {"layer_name": "token_and_position_embedding", "layer_index": 0},
+     "root_cause": {"layer_name": "token_and_position_embedding/embedding_1",
+                    "layer_index": 0},
      "pairs": [
          {"id": "seed2",
           "buggy": "--bug no-position --seed 2 --record-every 4",
