@@ -358,8 +358,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adam-seed0",
-          "buggy": "--bug raw-target --record-every 16",
-          "fixed": "--record-every 16"},
+          "buggy": "--bug raw-target --record-every 32",
+          "fixed": "--record-every 32"},
      ]},
     {"family": "tft-pinball-swapped", "split": "dev", "architecture": "transformer",
      "origin": "Humbatova et al. 2020 (model: wrong loss function); the quantile loss written "
@@ -375,8 +375,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adam-seed2",
-          "buggy": "--bug pinball-swapped --seed 2 --record-every 16",
-          "fixed": "--seed 2 --record-every 16"},
+          "buggy": "--bug pinball-swapped --seed 2 --record-every 32",
+          "fixed": "--seed 2 --record-every 32"},
      ]},
     {"family": "tft-lr-too-high", "split": "dev", "architecture": "transformer",
      "origin": "AUTOTRAINER / DeepFD fault type: learning rate too high",
@@ -389,8 +389,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adam-seed1",
-          "buggy": "--lr 0.3 --seed 1 --record-every 16",
-          "fixed": "--lr 3e-3 --seed 1 --record-every 16"},
+          "buggy": "--lr 0.3 --seed 1 --record-every 32",
+          "fixed": "--lr 3e-3 --seed 1 --record-every 32"},
      ]},
     {"family": "healthy-tft", "split": "dev", "architecture": "transformer",
      "origin": "healthy run",
@@ -398,11 +398,8 @@ CASES = [
                     "the seasonal naive forecast's",
      "healthy": [
          {"id": "hidden24-seed2",
-          "args": "--hidden 24 --seed 2 --record-every 16",
+          "args": "--hidden 24 --seed 2 --record-every 32",
           "description": "hidden size 24, Adam 3e-3"},
-         {"id": "lr1e-3-heads2-seed3",
-          "args": "--lr 1e-3 --heads 2 --seed 3 --record-every 16",
-          "description": "Adam 1e-3, two attention heads"},
      ]},
 ]
 
