@@ -3238,6 +3238,25 @@ def space_keras_metric_similarity(rng):
     return Config(args, "classification", "cnn", classes=10)
 
 
+def space_keras_dcgan_digits(rng):
+    args = ["--lr", fmt(log_uniform(rng, 2e-4, 4e-4)), "--latent", str(rng.choice([16, 32]))]
+    # 1437 training digits, unlabelled for the GAN, 23 steps an epoch at batches of 64; the
+    # loss is the discriminator's BCE (an adversarial objective); the val_accuracy is the digit
+    # coverage of 1000 samples by the fixed classifier, one digit of ten for a collapsed
+    # generator
+    args += ["--epochs", "25", "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=10, chance=0.1)
+
+
+def space_keras_dqn_cartpole(rng):
+    args = ["--lr", fmt(log_uniform(rng, 5e-4, 1.5e-3)), "--hidden", str(rng.choice([32, 64]))]
+    # one Huber update on 32 replayed transitions every 2 frames of the numpy cart-pole (up to
+    # 200 steps an episode); the loss is a bootstrapped TD error (no accuracy), the episode
+    # return the run's metric (a random policy ~22)
+    args += ["--frames", "5000", "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "mlp")
+
+
 SPACES = {
     "keras_aug_digits": space_keras_aug_digits,
     "keras_cancer_ae_nesterov": space_keras_cancer_ae_nesterov,
@@ -3494,6 +3513,8 @@ SPACES = {
     "pt_transe_kg": space_pt_transe_kg,
     "keras_mini_gpt": space_keras_mini_gpt,
     "keras_metric_similarity": space_keras_metric_similarity,
+    "keras_dcgan_digits": space_keras_dcgan_digits,
+    "keras_dqn_cartpole": space_keras_dqn_cartpole,
 }
 
 
