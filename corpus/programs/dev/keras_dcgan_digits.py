@@ -247,7 +247,7 @@ def main():
         "val_accuracy": coverage, "fd": fd, "fd_real": fd_real, "recognised": recognised,
         "classifier_val_accuracy": float(clf_acc),
         "nan": any(not np.isfinite(v) for v in monitor.d + monitor.g),
-        "layers": ["d_conv1", "d_conv2", "d_out", "g_dense", "g_deconv", "g_conv", "g_out"]})
+        "layers": ["g_dense", "g_deconv", "g_conv", "g_out", "d_conv1", "d_conv2", "d_out"]})
 
 
 # The ground truth of every run of this program, stated from the program (corpus/README.md).
