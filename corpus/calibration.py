@@ -3293,6 +3293,25 @@ def space_pt_tft_lite(rng):
     return Config(args, "regression", "transformer")
 
 
+def space_keras_dcgan_digits(rng):
+    args = ["--lr", fmt(log_uniform(rng, 2e-4, 4e-4)), "--latent", str(rng.choice([16, 32]))]
+    # 1437 training digits, unlabelled for the GAN, 23 steps an epoch at batches of 64; the
+    # loss is the discriminator's BCE (an adversarial objective); the val_accuracy is the digit
+    # coverage of 1000 samples by the fixed classifier, one digit of ten for a collapsed
+    # generator
+    args += ["--epochs", "25", "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=10, chance=0.1)
+
+
+def space_keras_dqn_cartpole(rng):
+    args = ["--lr", fmt(log_uniform(rng, 5e-4, 1.5e-3)), "--hidden", str(rng.choice([32, 64]))]
+    # one Huber update on 32 replayed transitions every 2 frames of the numpy cart-pole (up to
+    # 200 steps an episode); the loss is a bootstrapped TD error (no accuracy), the episode
+    # return the run's metric (a random policy ~22)
+    args += ["--frames", "5000", "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "mlp")
+
+
 SPACES = {
     "keras_aug_digits": space_keras_aug_digits,
     "keras_cancer_ae_nesterov": space_keras_cancer_ae_nesterov,
@@ -3555,6 +3574,9 @@ SPACES = {
 
     "pt_dino_selfdistill": space_pt_dino_selfdistill,
     "pt_tft_lite": space_pt_tft_lite,
+
+    "keras_dcgan_digits": space_keras_dcgan_digits,
+    "keras_dqn_cartpole": space_keras_dqn_cartpole,
 }
 
 
