@@ -94,11 +94,11 @@ class CalibrationTest {
 
   /** The runs of {@link #HEALTHY_DEV} outside {@code misread}, which must name some run each. */
   private static List<Run> healthyDevExcept(Map<String, String> misread) {
-    for (String family : misread.keySet()) {
-      assertThat(HEALTHY_DEV.stream().anyMatch(run -> run.id().startsWith(family)))
-          .as("healthy dev runs of %s, left out of a margin", family)
-          .isTrue();
-    }
+    misread.forEach(
+        (family, why) ->
+            assertThat(HEALTHY_DEV.stream().anyMatch(run -> run.id().startsWith(family)))
+                .as("healthy dev runs of %s, left out of a margin because %s", family, why)
+                .isTrue());
     return HEALTHY_DEV.stream()
         .filter(run -> misread.keySet().stream().noneMatch(run.id()::startsWith))
         .toList();

@@ -6,6 +6,7 @@ import static org.assertj.core.data.Offset.offset;
 
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Symptom;
+import io.dlanalyze.analyzer.Thresholds;
 import io.dlanalyze.analyzer.text.Numbers;
 import io.dlanalyze.trace.MemoryTrace;
 import io.dlanalyze.trace.MemoryTrace.Stats;
@@ -83,9 +84,10 @@ class ReturnProgressDetectorTest {
 
     assertThat(found).hasSize(1);
     double t = (double) found.get(0).evidence().get("return_gain_t");
-    assertThat(t).isNegative().isGreaterThan(-1.8);
+    double bar = Thresholds.MIN_RETURN_GAIN.defaultValue();
+    assertThat(t).isNegative().isGreaterThan(-bar);
     assertThat(found.get(0).message())
-        .contains(", " + Numbers.format(t) + " standard errors, under the 1.8");
+        .contains(", " + Numbers.format(t) + " standard errors, under the " + Numbers.format(bar));
   }
 
   @Test
