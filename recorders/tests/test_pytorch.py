@@ -831,6 +831,40 @@ def test_objective_unknown_refusedWithTheChoices(tmp_path):
         dltrace.attach(model, str(tmp_path / "x.csv"), objective="maximize")
 
 
+def _summed_loss_meta(tmp_path, **options):
+    """One step of a recommender-style loss, a BCE of the positives plus one of the negatives."""
+    model = nn.Sequential(nn.Linear(4, 1))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    path = str(tmp_path / "summed.csv")
+    rec = dltrace.attach(model, path, optimizer=opt, loss_name="BCEWithLogitsLoss",
+                         num_classes=2, **options)
+    bce = nn.BCEWithLogitsLoss()
+    opt.zero_grad()
+    loss = bce(model(torch.randn(8, 4)), torch.ones(8, 1)) \
+        + bce(model(torch.randn(8, 4)), torch.zeros(8, 1))
+    loss.backward()
+    opt.step()
+    rec.step(loss)
+    rec.close()
+    return read_trace(path)[1]
+
+
+def test_lossAdded_writtenAsDltraceLossAdded(tmp_path):
+    meta = _summed_loss_meta(tmp_path, loss_added=True)
+    assert meta["dltrace.loss_added"] == "true"
+    assert meta["dltrace.loss"] == "BCEWithLogitsLoss"
+
+
+def test_lossAdded_default_writesNoKey(tmp_path):
+    assert "dltrace.loss_added" not in _summed_loss_meta(tmp_path)
+
+
+def test_lossAdded_notABoolean_refused(tmp_path):
+    model = nn.Sequential(nn.Linear(2, 2))
+    with pytest.raises(TypeError, match="loss_added must be True or False"):
+        dltrace.attach(model, str(tmp_path / "x.csv"), loss_added="yes")
+
+
 BINARY_TARGETS = torch.tensor([[1.], [0.], [0.], [0.], [0.], [1.], [0.], [0.]])
 CLASS_TARGETS = torch.tensor([0, 1, 2, 0, 0, 1, 0, 2])
 

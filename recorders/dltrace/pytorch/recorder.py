@@ -361,13 +361,21 @@ class Recorder:
     both players improve) or ``"policy_gradient"`` (a surrogate such as REINFORCE's
     ``-log_prob * advantage``). It is written as ``dltrace.objective``; the analyzer does not
     judge the trend of a loss that is not minimized.
+
+    ``loss_added=True`` says the recorded loss holds terms beside ``loss_name``'s function: a
+    VAE's KL term, an auxiliary or regularization loss, or several terms of the function added
+    up (a recommender's ``bce(positives) + bce(negatives)``, a semi-supervised loss's labelled
+    and pseudo-labelled parts). Such a loss neither starts at nor falls toward a uniform guess's
+    loss; it is written as ``dltrace.loss_added`` and the analyzer measures progress from the
+    run's own start (Keras's recorder finds ``add_loss`` terms itself; a PyTorch loop's sum
+    is plain arithmetic, so it is declared here).
     """
 
     def __init__(self, model, path, optimizer=None, task=None, loss_name=None, *,
                  run_id=None, model_name=None, batch_size=None, steps_per_epoch=None,
                  num_classes=None, flush_every=50, record_inputs=True, activations=None,
                  every=1, phases=None, layers=None, stop_file=None, on_stop="exit",
-                 scaler=None, learning_rate=None, objective=None):
+                 scaler=None, learning_rate=None, objective=None, loss_added=False):
         if not isinstance(model, nn.Module):
             raise TypeError("model must be a torch.nn.Module, got %s" % type(model).__name__)
         if flush_every < 1:
@@ -379,7 +387,10 @@ class Recorder:
         if scaler is not None and not callable(getattr(scaler, "get_scale", None)):
             raise TypeError("scaler must be a torch.amp.GradScaler, got %s"
                             % type(scaler).__name__)
+        if not isinstance(loss_added, bool):
+            raise TypeError("loss_added must be True or False, got %r" % (loss_added,))
         self._objective = objective_metadata(objective)
+        self._loss_added = loss_added
         self.scaler = scaler
         self._grad_scale = None     # the scale of this step's backward, read at its first hook
         self._stop = StopFile(stop_file)
@@ -771,6 +782,8 @@ class Recorder:
             meta["dltrace.loss_scaling"] = "dynamic"
         if self._loss_weighted:
             meta["dltrace.loss_weighted"] = "true"
+        if self._loss_added:
+            meta["dltrace.loss_added"] = "true"
         meta.update(self._objective)
         meta.update(self.selection.metadata())
         return meta
@@ -1060,6 +1073,8 @@ def attach(model, path, optimizer=None, task=None, loss_name=None, **options):
     ``torch.amp.GradScaler`` of a mixed-precision loop: the output gradients are recorded
     unscaled, see :class:`Recorder`), learning_rate (the rate of a loop without an optimizer,
     ``p -= lr * p.grad``: the ``dltrace.learning_rate`` metadata and per-step rows; set
-    ``rec.learning_rate`` when it changes).
+    ``rec.learning_rate`` when it changes), objective (what training does with the loss,
+    see :class:`Recorder`), loss_added (True when the loss holds terms beside ``loss_name``'s
+    function, see :class:`Recorder`).
     """
     return Recorder(model, path, optimizer=optimizer, task=task, loss_name=loss_name, **options)
