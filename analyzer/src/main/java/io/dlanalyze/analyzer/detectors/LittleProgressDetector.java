@@ -57,6 +57,13 @@ public final class LittleProgressDetector implements Detector {
   private int window;
   private double minProgress;
 
+  /**
+   * A first block at least this many times a uniform guess's loss is named in the message, with the
+   * recorder option for a loss that adds up terms: an untrained classifier starts near a uniform
+   * guess, and a sum of two cross-entropies near twice it.
+   */
+  static final double ADDED_TERMS_HINT = 1.5;
+
   @Override
   public void begin(AnalysisContext context) {
     this.loss = context.lossHistory();
@@ -123,7 +130,15 @@ public final class LittleProgressDetector implements Detector {
                     Numbers.percent(Math.max(0, drop)),
                     Numbers.format(reference),
                     uniform > 0
-                        ? " (the loss of a uniform guess)"
+                        ? start >= ADDED_TERMS_HINT * uniform
+                            ? format(
+                                ROOT,
+                                " (the loss of a uniform guess; it started %s times higher: a"
+                                    + " loss that adds up several terms, such as two"
+                                    + " cross-entropies, is measured from its own start when the"
+                                    + " recorder is told loss_added=True)",
+                                Numbers.format(start / uniform))
+                            : " (the loss of a uniform guess)"
                         : context.metadata().lossWeighted()
                             ? " (the loss is weighted: a uniform guess has no fixed loss to"
                                 + " measure from)"

@@ -87,6 +87,35 @@ class LittleProgressDetectorTest {
   }
 
   @Test
+  void aStartFarAboveAUniformGuess_isNamed_withTheRecorderOptionForALossThatAddsUpTerms() {
+    // Two binary cross-entropies added up start at 2 ln 2 = 1.39 and fall to 0.68: from a uniform
+    // guess's 0.69 that is nothing, and the message says how to tell the analyzer otherwise.
+    List<Finding> found =
+        findings(
+            run(300, step -> Stats.scalar(step < 10 ? 1.39 : 0.68 + 0.01 * Math.sin(step)))
+                .meta(TraceMetadata.FRAMEWORK, "pytorch")
+                .meta(TraceMetadata.LOSS, "BCEWithLogitsLoss")
+                .meta(TraceMetadata.NUM_CLASSES, "2"),
+            ID);
+
+    assertThat(found).hasSize(1);
+    assertThat(found.get(0).message())
+        .contains("(the loss of a uniform guess; it started 2.005 times higher")
+        .contains("loss_added=True");
+  }
+
+  @Test
+  void aStartNearAUniformGuess_isNotNamed() {
+    List<Finding> found =
+        findings(classifier(step -> Stats.scalar(2.35 - 0.05 * step / 300.0)), ID);
+
+    assertThat(found).hasSize(1);
+    assertThat(found.get(0).message())
+        .contains("(the loss of a uniform guess);")
+        .doesNotContain("loss_added");
+  }
+
+  @Test
   void aCrossEntropySummedOverElements_isMeasuredFromItsStart() {
     // 45 -> 25: far above twice a uniform guess's loss, so not a mean over examples; it fell 44%.
     assertThat(findings(classifier(step -> Stats.scalar(45 - 20.0 * step / 300)), ID)).isEmpty();
