@@ -196,7 +196,8 @@ def main():
                     else:
                         auc = ll = None
                 model.train()
-            rec.step(loss, accuracy=acc, inputs=(cb, nb), targets=yb, val_loss=val_loss,
+            # the recorder takes one input tensor: the numeric fields (the indices are ids)
+            rec.step(loss, accuracy=acc, inputs=nb, targets=yb, val_loss=val_loss,
                      val_accuracy=val_acc)
             history.step(loss.item(), acc)
         history.epoch(val_loss, val_acc)
