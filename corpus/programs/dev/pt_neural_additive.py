@@ -205,8 +205,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "relu-adam",
-          "buggy": "--bug shared-feature-nn --record-every 4",
-          "fixed": "--record-every 4"},
+          "buggy": "--bug shared-feature-nn --record-every 16",
+          "fixed": "--record-every 16"},
      ]},
     {"family": "nam-target-dollars", "split": "dev", "architecture": "mlp",
      "origin": "Humbatova et al. 2020: missing preprocessing (regression target not scaled); "
@@ -219,8 +219,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "relu-adam-seed3",
-          "buggy": "--bug target-dollars --seed 3 --record-every 4",
-          "fixed": "--seed 3 --record-every 4"},
+          "buggy": "--bug target-dollars --seed 3 --record-every 16",
+          "fixed": "--seed 3 --record-every 16"},
      ]},
     {"family": "healthy-nam", "split": "dev", "architecture": "mlp",
      "origin": "healthy run",
@@ -228,10 +228,10 @@ CASES = [
                     "trains well",
      "healthy": [
          {"id": "seed2",
-          "args": "--seed 2 --record-every 4",
+          "args": "--seed 2 --record-every 16",
           "description": "ReLU feature networks of 32 and 16 units, Adam at 0.01"},
          {"id": "units64-seed1",
-          "args": "--units 64 --seed 1 --record-every 4",
+          "args": "--units 64 --seed 1 --record-every 16",
           "description": "ReLU feature networks of 64 and 16 units, Adam at 0.01"},
      ]},
 ]
