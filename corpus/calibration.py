@@ -3332,6 +3332,28 @@ def space_pt_neural_additive(rng):
     return Config(args, "regression", "mlp")
 
 
+def space_keras_node2vec(rng):
+    args = ["--lr", fmt(log_uniform(rng, 5e-3, 2e-2)), "--dim", str(rng.choice([16, 24])),
+            "--p", str(rng.choice([0.5, 1.0, 2.0])), "--q", str(rng.choice([0.5, 1.0, 2.0]))]
+    # 160 nodes of a 4-community block model, 5 walks of 10 per node, about 15000 weighted
+    # skip-gram examples in batches of 1024 (15-16 steps an epoch); the loss is the BCE of the
+    # pairs (no accuracy), the val_accuracy a logistic regression's held-out node
+    # classification on the embeddings (healthy runs 0.90-0.94, chance 0.25)
+    args += ["--epochs", "10", "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "mlp", classes=4)
+
+
+def space_keras_grad_accum_cnn(rng):
+    bs = rng.choice([8, 16])
+    args = ["--lr", fmt(log_uniform(rng, 1e-3, 3e-3)), "--batch-size", str(bs),
+            "--accum-steps", str(rng.choice([2, 4, 8])),
+            "--filters", str(rng.choice([8, 16])), "--units", str(rng.choice([32, 64]))]
+    # 1437 training digits in micro-batches of 8 or 16 (90-180 steps an epoch), the weights
+    # updated every 2-8 of them; a warmup + cosine schedule counted in batches
+    args += ["--epochs", str(5 if bs == 8 else 8), "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=10)
+
+
 SPACES = {
     "keras_aug_digits": space_keras_aug_digits,
     "keras_cancer_ae_nesterov": space_keras_cancer_ae_nesterov,
@@ -3600,6 +3622,8 @@ SPACES = {
 
     "pt_autoint_ctr": space_pt_autoint_ctr,
     "pt_neural_additive": space_pt_neural_additive,
+    "keras_node2vec": space_keras_node2vec,
+    "keras_grad_accum_cnn": space_keras_grad_accum_cnn,
 }
 
 
