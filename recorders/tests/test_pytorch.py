@@ -831,6 +831,55 @@ def test_objective_unknown_refusedWithTheChoices(tmp_path):
         dltrace.attach(model, str(tmp_path / "x.csv"), objective="maximize")
 
 
+class _TwoInputs(nn.Module):
+    """A click model that takes its categorical ids and its numeric fields apart."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(10, 3)
+        self.fc = nn.Linear(5, 1)
+
+    def forward(self, ids, numeric):
+        return self.fc(torch.cat([self.embed(ids), numeric], dim=1))
+
+
+def _two_input_rows(tmp_path, inputs_of):
+    torch.manual_seed(0)
+    model = _TwoInputs()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    path = str(tmp_path / "two.csv")
+    rec = dltrace.attach(model, path, optimizer=opt, loss_name="BCEWithLogitsLoss")
+    ids = torch.randint(0, 10, (8,))
+    numeric = torch.full((8, 2), 3.0)
+    labels = torch.ones(8, 1)
+    opt.zero_grad()
+    loss = nn.BCEWithLogitsLoss()(model(ids, numeric), labels)
+    loss.backward()
+    opt.step()
+    rec.step(loss, inputs=inputs_of(ids, numeric), targets=labels)
+    rec.close()
+    rows, meta = read_trace(path)
+    return [r for r in rows if r["phase"] == "input"], meta
+
+
+@pytest.mark.parametrize("inputs_of", [
+    lambda ids, numeric: (numeric, ids),
+    lambda ids, numeric: [numeric, ids],
+    lambda ids, numeric: {"numeric": numeric, "ids": ids},
+])
+def test_inputsOfSeveralTensors_theFirstMakesTheInputRow(tmp_path, inputs_of):
+    rows, meta = _two_input_rows(tmp_path, inputs_of)
+    assert len(rows) == 1
+    assert float(rows[0]["mean"]) == 3.0
+    assert int(rows[0]["numel"]) == 16
+    assert meta["dltrace.batch_size"] == "8"
+
+
+def test_inputsThatAreNoTensor_refusedNamingTheArgument(tmp_path):
+    with pytest.raises(TypeError, match="inputs must be a tensor, an array, or a tuple"):
+        _two_input_rows(tmp_path, lambda ids, numeric: ("text", object()))
+
+
 def _summed_loss_meta(tmp_path, **options):
     """One step of a recommender-style loss, a BCE of the positives plus one of the negatives."""
     model = nn.Sequential(nn.Linear(4, 1))

@@ -88,6 +88,29 @@ def _first_tensor(output):
     return next(_tensors(output), None)
 
 
+def _batch_tensor(value, what):
+    """``value`` as the one tensor of the ``input`` or ``target`` row: a tensor, an array or a
+    list of numbers as it is; the inputs of a model that takes several (a tuple, list or dict of
+    tensors or arrays, as ``model(categorical, numeric)`` does) by the first of them, as the
+    Keras recorder takes a model's first numeric input. Anything else raises TypeError naming
+    ``what``."""
+    if isinstance(value, torch.Tensor):
+        return value
+    try:
+        return torch.as_tensor(value)
+    except (TypeError, ValueError, RuntimeError) as error:
+        if isinstance(value, (tuple, list, Mapping)):
+            items = value.values() if isinstance(value, Mapping) else value
+            for item in items:
+                if isinstance(item, (torch.Tensor, np.ndarray, tuple, list, Mapping)):
+                    try:
+                        return _batch_tensor(item, what)
+                    except TypeError:
+                        continue
+        raise TypeError("%s must be a tensor, an array, or a tuple, list or dict of them;"
+                        " got %s (%s)" % (what, type(value).__name__, error)) from None
+
+
 def _weight_params(module):
     """The parameters whose statistics make the layer's weight and gradient rows.
 
@@ -796,7 +819,8 @@ class Recorder:
 
         ``loss`` is the batch loss (tensor or number); ``accuracy`` the batch accuracy in
         [0, 1] (leave it out for regression); ``inputs``/``targets`` the batch tensors
-        (optional: their statistics become the ``input``/``target`` rows). ``epoch`` and
+        (optional: their statistics become the ``input``/``target`` rows; a model of several
+        inputs may pass them as a tuple, list or dict, whose first tensor makes the row). ``epoch`` and
         ``batch`` are counted for you when left out (from ``steps_per_epoch`` when given).
         ``val_loss``/``val_accuracy``: pass them on the epoch's last step.
         ``episode_return``: the returns (undiscounted sums of rewards) of the episodes that
@@ -815,8 +839,10 @@ class Recorder:
                                    " (a forward with gradients enabled)")
             self._freeze_layers(loss)
             self._infer_task(targets)
-        if self.batch_size is None and isinstance(inputs, torch.Tensor) and inputs.dim() > 0:
-            self.batch_size = inputs.shape[0]
+        if self.batch_size is None and inputs is not None:
+            first = _batch_tensor(inputs, "inputs")
+            if first.dim() > 0:
+                self.batch_size = first.shape[0]
         if self._sink is None:
             self._sink = TraceSink(self.path, self.metadata(), self.flush_every)
         epoch, batch = self._position(epoch, batch)
@@ -836,9 +862,9 @@ class Recorder:
         data = _StepData()
         if full and sel.record_inputs:
             if inputs is not None and sel.wants("input"):
-                data.vector(_model_key("input"), keep(torch.as_tensor(inputs), False))
+                data.vector(_model_key("input"), keep(_batch_tensor(inputs, "inputs"), False))
             if targets is not None and sel.wants("target"):
-                data.vector(_model_key("target"), keep(torch.as_tensor(targets), False))
+                data.vector(_model_key("target"), keep(_batch_tensor(targets, "targets"), False))
         for layer in self.layers:
             fwd = self._forward.get(id(layer.module))
             if fwd is None:
