@@ -820,8 +820,9 @@ class Recorder:
         ``loss`` is the batch loss (tensor or number); ``accuracy`` the batch accuracy in
         [0, 1] (leave it out for regression); ``inputs``/``targets`` the batch tensors
         (optional: their statistics become the ``input``/``target`` rows; a model of several
-        inputs may pass them as a tuple, list or dict, whose first tensor makes the row). ``epoch`` and
-        ``batch`` are counted for you when left out (from ``steps_per_epoch`` when given).
+        inputs may pass them as a tuple, list or dict, whose first tensor makes the row).
+        ``epoch`` and ``batch`` are counted for you when left out (from ``steps_per_epoch``
+        when given).
         ``val_loss``/``val_accuracy``: pass them on the epoch's last step.
         ``episode_return``: the returns (undiscounted sums of rewards) of the episodes that
         ended since the previous ``step()`` (a number, a sequence of numbers, a numpy array or
