@@ -700,6 +700,7 @@ final class RootCauseAnalysis {
     }
     if (!coversEveryParameterLayer(unchanged)) {
       someLayersNeverUpdate(unchanged);
+      everyLayerStops();
       return;
     }
     OptionalDouble lr = learningRate();
@@ -716,6 +717,68 @@ final class RootCauseAnalysis {
         "Check that the optimizer steps with a non-zero learning rate: a schedule or warm-up that"
             + " rounds the rate to 0 (integer division) or starts at 0 and is never stepped (a"
             + " missing scheduler.step()), a missing optimizer.step(), or every parameter frozen");
+  }
+
+  /**
+   * Every layer with parameters trained for a while, then its weights stopped changing, all of them
+   * within {@code window} observations of each other and none changing again to the end of the run:
+   * one cause shared by the whole model, the learning rate taken away (a schedule decayed per batch
+   * where it was meant per epoch, decay steps counted in epochs, a rate divided at every step), not
+   * one layer cut off from its optimizer. A layer-level cause (a frozen or dead layer) stops its
+   * own layer and leaves the others training. With the learning rate recorded,
+   * effective-learning-rate names the schedule first; this rule is for traces without it.
+   */
+  private void everyLayerStops() {
+    List<Finding> stopped = new ArrayList<>();
+    for (Finding f : atLeastWarning(DetectorIds.UNCHANGED_VALUES)) {
+      if (f.phase() == Phase.WEIGHT && f.occurrences() >= 2) {
+        stopped.add(f);
+      }
+    }
+    if (!coversEveryParameterLayer(stopped)) {
+      return;
+    }
+    // the steps between two observations of a weight (the recorder may record every k steps)
+    long interval = Long.MAX_VALUE;
+    long first = Long.MAX_VALUE;
+    long lastOnset = Long.MIN_VALUE;
+    long end = Long.MIN_VALUE;
+    for (Finding f : stopped) {
+      interval =
+          Math.min(interval, Math.max(1, (f.lastStep() - f.firstStep()) / (f.occurrences() - 1)));
+      first = Math.min(first, f.firstStep());
+      lastOnset = Math.max(lastOnset, f.firstStep());
+      end = Math.max(end, f.lastStep());
+    }
+    long span = context.options().getInt(Thresholds.WINDOW) * interval;
+    LossHistory history = context.lossHistory();
+    long runEnd = history.size() > 0 ? Math.max(end, history.step(history.size() - 1)) : end;
+    if (first <= firstStep() + 1 || lastOnset - first > span || end < runEnd - span) {
+      return;
+    }
+    for (Finding f : stopped) {
+      if (f.lastStep() < end - interval) {
+        return; // a layer changed again after it stopped
+      }
+    }
+    Finding anchor = stopped.get(0);
+    OptionalDouble lr = learningRate();
+    offer(
+        anchor,
+        false,
+        format(
+            ROOT,
+            "Every layer stopped training at once: the weights of all %d layers with parameters"
+                + " stopped changing between steps %d and %d and never changed again (configured"
+                + " learning rate %s)",
+            stopped.size(),
+            first,
+            lastOnset,
+            lr.isPresent() ? Numbers.format(lr.getAsDouble()) : "not recorded"),
+        "Check the learning-rate schedule: a decay stepped per batch where it was meant per epoch"
+            + " (scheduler.step() inside the batch loop, Keras decay_steps given in epochs), or a"
+            + " rate divided at every step, takes the rate to about 0 early in training; record"
+            + " the learning rate to see it");
   }
 
   /**

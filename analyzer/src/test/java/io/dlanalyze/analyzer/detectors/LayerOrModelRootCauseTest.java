@@ -165,4 +165,65 @@ class LayerOrModelRootCauseTest {
 
     assertThat(root.cause()).doesNotContain("layers are never updated");
   }
+
+  /**
+   * Three layers with weights that train until step {@code stops[layer]} and stay the same after it
+   * (a stop of -1 never comes), up to step {@code resumes} (none when -1), under a loss that falls
+   * and then stalls.
+   */
+  private static MemoryTrace.Builder stopping(long resumes, long... stops) {
+    return MemoryTrace.scripted(200)
+        .meta(TraceMetadata.OPTIMIZER, "SGD")
+        .meta(TraceMetadata.LEARNING_RATE, "0.1")
+        .layer("fc1", "relu")
+        .layer("fc2", "relu")
+        .layer("head", "linear")
+        .model(Phase.LOSS, step -> Stats.scalar(1.0 + 1.0 / (1 + Math.min(step, 40))))
+        .everyLayer(
+            Phase.WEIGHT,
+            (step, layer) -> {
+              boolean frozen =
+                  stops[layer] >= 0 && step >= stops[layer] && (resumes < 0 || step < resumes);
+              return Stats.of(0.01 + (frozen ? 0 : 1e-3 * Math.sin(step + layer)), 0.1);
+            })
+        .everyLayer(
+            Phase.GRADIENT, (step, layer) -> Stats.norm(0.5 * (1 + 0.1 * Math.sin(step + layer))));
+  }
+
+  @Test
+  void everyLayerStoppingAtOnce_afterTraining_isAModelLevelCause() {
+    RootCause root = rootCause(stopping(-1, 40, 42, 44));
+
+    assertThat(root.scope()).isEqualTo(RootCause.MODEL);
+    assertThat(root.symptom()).isEqualTo("unchanged_values");
+    assertThat(root.cause())
+        .startsWith(
+            "Every layer stopped training at once: the weights of all 3 layers with parameters"
+                + " stopped changing between steps 40 and 44 and never changed again (configured"
+                + " learning rate 0.1)");
+    assertThat(root.suggestedFix()).startsWith("Check the learning-rate schedule");
+  }
+
+  @Test
+  void oneLayerStopping_whileTheOthersTrain_staysTheLayersFault() {
+    RootCause root = rootCause(stopping(-1, -1, 42, -1));
+
+    assertThat(root.scope()).isEqualTo(RootCause.LAYER);
+    assertThat(root.layerName()).isEqualTo("fc2");
+  }
+
+  @Test
+  void layersStoppingFarApart_areNotOneCause() {
+    RootCause root = rootCause(stopping(-1, 30, 90, 150));
+
+    assertThat(root.cause()).doesNotStartWith("Every layer stopped training at once");
+    assertThat(root.scope()).isEqualTo(RootCause.LAYER);
+  }
+
+  @Test
+  void layersThatTrainAgain_areNotStoppedForGood() {
+    RootCause root = rootCause(stopping(120, 40, 40, 40));
+
+    assertThat(root.cause()).doesNotStartWith("Every layer stopped training at once");
+  }
 }
