@@ -313,7 +313,7 @@ CASES = [
      "description": "a tiny LLaMA-style character model of a harbour log that trains well",
      "healthy": [
          {"id": "dim64-3layers-seed2",
-          "args": "--dim 64 --layers 3 --lr 2e-3 --seed 2 --record-every 4",
+          "args": "--dim 64 --layers 3 --lr 2e-3 --seed 2 --record-every 8",
           "description": "3 blocks of width 64, AdamW peak 2e-3"},
      ]},
 ]
