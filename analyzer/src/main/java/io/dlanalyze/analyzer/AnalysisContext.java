@@ -66,6 +66,12 @@ public interface AnalysisContext {
   }
 
   /**
+   * True when some step read so far had a row of the layer's phase ({@code layer} -1: the model's
+   * rows); at {@code finish}, whether the trace records that stream at all.
+   */
+  boolean recorded(int layer, Phase phase);
+
+  /**
    * The slot of a (layer, phase) stream ({@link StepView#slot}): a dense index, the same for the
    * whole analysis, to keep per-stream state by; -1 when the layer has had no row so far.
    */

@@ -598,6 +598,11 @@ public final class AnalysisEngine {
     }
 
     @Override
+    public boolean recorded(int layer, Phase phase) {
+      return table.everSeen(table.slot(layer, phase));
+    }
+
+    @Override
     public int slotLayer(int slot) {
       return slot < Phase.COUNT ? -1 : positions.index(slot / Phase.COUNT - 1);
     }

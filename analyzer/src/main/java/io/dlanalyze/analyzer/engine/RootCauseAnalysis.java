@@ -924,11 +924,61 @@ final class RootCauseAnalysis {
   }
 
   private void numericalError() {
+    lossTurnedFirst();
     for (Finding f : atLeastWarning(DetectorIds.NUMERICAL_ERROR)) {
       String fix = f.suggestedFix();
       offer(
           f, layerScope(f), symptomCause(f), fix != null ? fix : RootCauseSelector.suggestedFix(f));
     }
+  }
+
+  /**
+   * NaN/Inf first seen in a layer's weights, gradients or output gradients at a step whose loss was
+   * NaN/Inf already, in a trace without forward rows: the weights are recorded after the update,
+   * the gradients after the loss, so the loss (or a forward pass the trace does not show) turned
+   * first, and the layer whose update carried the NaN is not where it was born. Model scope: a
+   * trace of weights and gradients cannot tell which layer's output, or which term of the loss,
+   * overflowed. With forward rows the numerical-error finding already names the first layer whose
+   * output turned, or the loss reading finite outputs.
+   */
+  private void lossTurnedFirst() {
+    Finding nan = first(DetectorIds.NUMERICAL_ERROR, null);
+    long lossTurned = context.lossHistory().firstNonFiniteStep();
+    if (nan == null
+        || nan.isModelLevel()
+        || !EnumSet.of(Phase.WEIGHT, Phase.GRADIENT, Phase.BACKWARD).contains(nan.phase())
+        || lossTurned < 0
+        || lossTurned > nan.firstStep()
+        || forwardRecorded()) {
+      return;
+    }
+    offer(
+        nan,
+        false,
+        Symptom.NUMERICAL_ERROR,
+        format(
+            ROOT,
+            "Numerical error (NaN/Inf) in the forward pass or the loss: the loss was NaN/Inf at"
+                + " step %d, before the update that carried it into the %s of %s at that step"
+                + " (the trace records no layer outputs to show where it started)",
+            lossTurned,
+            nan.phase() == Phase.WEIGHT ? "weights" : "gradients",
+            nan.resolvedLayerName()),
+        "Check the loss and the forward pass for log(0), a division by zero or an overflow in the"
+            + " first steps: inputs that are not scaled, a learning rate too high, an output"
+            + " activation the loss does not expect; record the forward pass (layer outputs) to"
+            + " see which layer turns first");
+  }
+
+  /** True when the trace has forward or activation rows of some layer. */
+  private boolean forwardRecorded() {
+    for (Layer layer : context.layers()) {
+      if (context.recorded(layer.index(), Phase.FORWARD)
+          || context.recorded(layer.index(), Phase.ACTIVATION)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private void unnormalizedInputs() {

@@ -398,6 +398,11 @@ final class StepTable implements StepView {
     return slotOf(layer, phase.code());
   }
 
+  /** True when some step so far had a row of the slot. */
+  boolean everSeen(int slot) {
+    return slot >= 0 && slot < seen.length && seen[slot] > 0;
+  }
+
   @Override
   public int presentLayerCount() {
     return presentLayerCount;

@@ -226,4 +226,60 @@ class LayerOrModelRootCauseTest {
 
     assertThat(root.cause()).doesNotStartWith("Every layer stopped training at once");
   }
+
+  /**
+   * Two layers whose weights and gradients turn NaN at step 30, the loss NaN from step {@code
+   * lossTurns}; with {@code forward}, finite outputs of both layers at every step.
+   */
+  private static MemoryTrace.Builder nanAfterTheLoss(long lossTurns, boolean forward) {
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(60)
+            .meta(TraceMetadata.OPTIMIZER, "SGD")
+            .meta(TraceMetadata.LEARNING_RATE, "0.01")
+            .layer("fc1", "relu")
+            .layer("head", "linear")
+            .model(
+                Phase.LOSS, step -> Stats.scalar(step >= lossTurns ? Double.NaN : 1.0 / (1 + step)))
+            .everyLayer(
+                Phase.WEIGHT,
+                (step, layer) ->
+                    step >= 30 ? Stats.of(Double.NaN, Double.NaN) : Stats.of(0.01 * step, 0.1))
+            .everyLayer(
+                Phase.GRADIENT,
+                (step, layer) ->
+                    Stats.norm(step >= 30 ? Double.NaN : 0.5 * (1 + 0.1 * Math.sin(step))));
+    return forward
+        ? trace.everyLayer(Phase.FORWARD, (step, layer) -> Stats.of(0.2, 1 + 0.01 * step))
+        : trace;
+  }
+
+  @Test
+  void weightsThatTurnNaN_atTheStepTheLossTurned_withoutForwardRows_areAModelLevelCause() {
+    RootCause root = rootCause(nanAfterTheLoss(30, false));
+
+    assertThat(root.scope()).isEqualTo(RootCause.MODEL);
+    assertThat(root.symptom()).isEqualTo("numerical_error");
+    assertThat(root.cause())
+        .isEqualTo(
+            "Numerical error (NaN/Inf) in the forward pass or the loss: the loss was NaN/Inf at"
+                + " step 30, before the update that carried it into the weights of head at that"
+                + " step (the trace records no layer outputs to show where it started)");
+    assertThat(root.suggestedFix()).contains("record the forward pass");
+  }
+
+  @Test
+  void weightsThatTurnNaN_beforeTheLoss_stayTheLayersFault() {
+    RootCause root = rootCause(nanAfterTheLoss(31, false));
+
+    assertThat(root.scope()).isEqualTo(RootCause.LAYER);
+    assertThat(root.symptom()).isEqualTo("numerical_error");
+  }
+
+  @Test
+  void weightsThatTurnNaN_withTheForwardPassRecorded_keepTheNumericalErrorsPlace() {
+    RootCause root = rootCause(nanAfterTheLoss(30, true));
+
+    assertThat(root.scope()).isEqualTo(RootCause.LAYER);
+    assertThat(root.cause()).doesNotContain("in the forward pass or the loss");
+  }
 }
