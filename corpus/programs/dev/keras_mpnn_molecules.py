@@ -332,7 +332,7 @@ CASES = [
             "(val accuracy 0.713) against the fixed twin's 0.999",
      "fix": "aggregate on pair_indices[:, 0]",
      "symptom": "not_learning", "acceptable_symptoms": ["slow_convergence"],
-     "root_cause": {"layer_name": "message_passing", "layer_index": 0},
+     "root_cause": {"layer_name": "message_passing/edge_network", "layer_index": 0},
      "pairs": [
          {"id": "seed3",
           "buggy": "--bug aggregate-on-neighbour --seed 3 --record-every 4",
