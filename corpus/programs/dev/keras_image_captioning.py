@@ -15,7 +15,7 @@ The data are generated here: 1500 RGB images of 20x20 as uint8 (1200 train, 300 
 of one or two shapes (square, circle, triangle; red, green, blue, yellow) on a dark noisy
 background, two shapes side by side or one above the other, with a templated caption
 ``<start> a red square left of a blue circle <end>``, ``... above ...`` or ``<start> a green
-triangle <end>``, padded with 0 to 10 tokens (vocabulary of 16). Batches come from a
+triangle <end>``, padded with 0 to 10 tokens (vocabulary of 14). Batches come from a
 ``tf.data`` pipeline. Besides the teacher-forced held-out token accuracy (``val_accuracy``),
 the program decodes the held-out images greedily and reports the share of captions decoded
 exactly (``exact_caption``).
