@@ -207,7 +207,7 @@ CASES = [
             "(the targets' spread 4.98) and NLPD 2.40 against the twin's 1.48 and 0.228",
      "fix": "compute the features with gradients (the no_grad() block only in predict())",
      "symptom": "unchanged_values", "acceptable_symptoms": ["not_learning", "slow_convergence"],
-     "root_cause": {"layer_name": "feature_extractor.0", "layer_index": 0},
+     "root_cause": "model",
      "pairs": [
          {"id": "adam-full-batch-seed3",
           "buggy": "--bug features-no-grad --seed 3 --record-every 4",
