@@ -3344,6 +3344,27 @@ def space_pt_llama_tiny(rng):
     return Config(args, "classification", "transformer", classes=26, chance=0.19)
 
 
+def space_pt_yolo_grid(rng):
+    args = ["--lr", fmt(log_uniform(rng, 1e-3, 3e-3)), "--channels", str(rng.choice([16, 24])),
+            "--dropout", str(rng.choice([0.1, 0.2]))]
+    # 1600 generated 32x32 images of one to three shapes, batches of 64 (25 steps an epoch);
+    # the loss is the YOLOv1 composite loss (box, objectness, no-object and class MSE summed,
+    # divided by the batch), no accuracy; the metric is the held-out mAP@0.5 (healthy runs
+    # 0.56-0.64)
+    args += ["--epochs", "24", "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "cnn")
+
+
+def space_pt_dkl_gp(rng):
+    args = ["--lr", fmt(log_uniform(rng, 5e-3, 2e-2)), "--width", str(rng.choice([32, 64])),
+            "--features", str(rng.choice([2, 4]))]
+    # 750 Friedman #1 rows (8 features, noise 1.0), the target standardized, full-batch exact
+    # GP marginal likelihood (one step an iteration, the loss is -log p(y|X) / n and goes
+    # below 0), no accuracy; held-out RMSE 1.33-1.57 against the targets' spread 4.8-5.1
+    args += ["--iterations", "100", "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "mlp")
+
+
 def space_keras_node2vec(rng):
     args = ["--lr", fmt(log_uniform(rng, 5e-3, 2e-2)), "--dim", str(rng.choice([16, 24])),
             "--p", str(rng.choice([0.5, 1.0, 2.0])), "--q", str(rng.choice([0.5, 1.0, 2.0]))]
@@ -3661,6 +3682,8 @@ SPACES = {
     "keras_grad_accum_cnn": space_keras_grad_accum_cnn,
     "keras_mpnn_molecules": space_keras_mpnn_molecules,
     "keras_image_captioning": space_keras_image_captioning,
+    "pt_yolo_grid": space_pt_yolo_grid,
+    "pt_dkl_gp": space_pt_dkl_gp,
 }
 
 
