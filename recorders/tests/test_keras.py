@@ -1719,3 +1719,50 @@ def test_callbackMode_every_forwardAndActivationOnlyOnRecordedSteps(tmp_path):
     assert {(r["layer_name"], r["phase"]) for r in rows if r["layer_name"] != "model"} == {
         (name, phase) for name in ("d1", "d2") for phase in ("activation", "weight")}
     assert meta["dltrace.record_phases"] == "activation,loss,weight"
+
+
+class PackedGraphs(keras.Model):
+    """Four "atoms" per example packed into one input of shape (4 * batch, 3), pooled back to one
+    row per example before the output: the leading dimension of the input is not the batch's
+    number of examples, the targets' is (as a batch of graphs merged into one disjoint graph)."""
+
+    def __init__(self, own_step=False):
+        super().__init__()
+        self.atom = L.Dense(5, activation="relu", name="atom")
+        self.out = L.Dense(1, name="out")
+        self.own_step = own_step
+
+    def call(self, x):
+        pooled = keras.ops.mean(keras.ops.reshape(self.atom(x), (-1, 4, 5)), axis=1)
+        return self.out(pooled)
+
+    def train_step(self, data):
+        if not self.own_step:
+            return super().train_step(data)
+        x, y = data
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(self(x, training=True) - y))
+        grads = tape.gradient(loss, self.trainable_variables)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+        return {"loss": loss}
+
+
+@pytest.mark.parametrize("own_step", [False, True])
+def test_batchSize_ofPackedInputs_isTheTargetsCount(tmp_path, own_step):
+    keras.utils.set_random_seed(3)
+    rng = np.random.default_rng(3)
+    atoms = rng.normal(size=(64 * 4, 3)).astype("float32")
+    targets = rng.normal(size=(64, 1)).astype("float32")
+    dataset = tf.data.Dataset.from_tensor_slices(
+        (atoms.reshape(64, 4, 3), targets)).batch(8).map(
+            lambda x, y: (tf.reshape(x, (-1, 3)), y))
+    model = PackedGraphs(own_step)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
+    path = tmp_path / "run.arrows"
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # an own train_step is recorded in callback mode
+        model.fit(dataset, epochs=1, verbose=0, callbacks=[Recorder(path)])
+
+    _, meta = read_arrow_trace(path)
+    assert meta["dltrace.batch_size"] == "8"

@@ -422,6 +422,21 @@ def _loss_scaling(optimizer):
     return None
 
 
+def _examples_tensor(inputs, y):
+    """The tensor whose leading dimension counts the batch's examples: the first target with a
+    leading dimension (the loss averages over the targets), else the first input. The two differ
+    when a batch packs several examples into one input, as a batch of graphs merged into one
+    disjoint graph does (its first input holds the atoms of every graph, the targets one row per
+    graph)."""
+    from keras.src import tree
+
+    if y is not None:
+        for t in tree.flatten(y):
+            if t is not None and getattr(t, "shape", None) is not None and t.shape.rank:
+                return t
+    return inputs[0] if inputs else None
+
+
 def _numeric(tensor):
     """True for a tensor of numbers or booleans, False for strings (and other non-numbers)."""
     dtype = tf.as_dtype(tensor.dtype)
@@ -1166,11 +1181,12 @@ class Recorder(keras.callbacks.Callback):
         from keras.src import tree
         from keras.src.trainers.data_adapters import data_adapter_utils
 
-        x, _, sample_weight = data_adapter_utils.unpack_x_y_sample_weight(data)
+        x, y, sample_weight = data_adapter_utils.unpack_x_y_sample_weight(data)
         self._note_sample_weight(sample_weight)
         inputs = [t for t in tree.flatten(x) if t is not None] if x is not None else []
-        if inputs:
-            self._batch_var.assign(tf.cast(tf.shape(inputs[0])[0], tf.int64))
+        counted = _examples_tensor(inputs, y)
+        if counted is not None:
+            self._batch_var.assign(tf.cast(tf.shape(counted)[0], tf.int64))
         if self._trace_layers is None and inputs:
             try:
                 self._build_from(x)
@@ -1672,7 +1688,7 @@ class Recorder(keras.callbacks.Callback):
         scalars = tf.stack([
             tf.cast(batch_loss, _F64),
             tf.cast(accuracy, _F64) if accuracy is not None else tf.constant(np.nan, _F64),
-            lr, tf.cast(recorded, _F64), tf.cast(tf.shape(first_x)[0], _F64)])[None]
+            lr, tf.cast(recorded, _F64), tf.cast(tf.shape(_examples_tensor(inputs, y))[0], _F64)])[None]
         if self._per_call > 1:
             scalars = tf.concat([self._scalars[:slot], scalars], 0)
             self._slot.assign_add(1)
