@@ -418,3 +418,40 @@ def test_gatedUnit_gateLayerRowsAreItsActivationsOutput(tmp_path):
         expected = F.silu(before.w1(x)).numpy()
     assert_stats_close(row_stats(find(rows, 0, "w1", "activation")), numpy_stats(expected),
                        msg="w1", rederived=True)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.ao.quantization's notice
+@pytest.mark.filterwarnings("ignore:Please use quant_min:UserWarning")  # the x86 qconfig's
+def test_quantizationAwareTraining_fusedModulesNameTheActivationTheyApplyInside(tmp_path):
+    # Eager-mode QAT: Conv-BN-ReLU and Linear-ReLU fused into single modules that apply the
+    # ReLU inside their forward; the last Linear stays linear.
+    from torch.ao import quantization as tq
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.quant = tq.QuantStub()
+            self.conv = nn.Conv2d(1, 4, 3)
+            self.bn = nn.BatchNorm2d(4)
+            self.relu1 = nn.ReLU()
+            self.fc1 = nn.Linear(16, 8)
+            self.relu2 = nn.ReLU()
+            self.fc2 = nn.Linear(8, 3)
+            self.dequant = tq.DeQuantStub()
+
+        def forward(self, x):
+            x = self.relu1(self.bn(self.conv(self.quant(x.view(-1, 1, 2, 2).repeat(1, 1, 2, 2)))))
+            x = self.relu2(self.fc1(x.flatten(1)))
+            return self.dequant(self.fc2(x))
+
+    torch.manual_seed(0)
+    model = Net().train()
+    model.qconfig = tq.get_default_qat_qconfig("x86")
+    model = tq.fuse_modules_qat(model, [["conv", "bn", "relu1"], ["fc1", "relu2"]])
+    model = tq.prepare_qat(model)
+    _, meta = _train(model, tmp_path / "run.csv", torch.optim.SGD(model.parameters(), lr=0.01))
+
+    layers = _layers(meta)
+    assert layers["conv"]["activation"] == "relu"
+    assert layers["fc1"]["activation"] == "relu"
+    assert layers["fc2"]["activation"] == "linear"

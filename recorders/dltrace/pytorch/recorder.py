@@ -42,6 +42,24 @@ def _is_activation(module):
     return type(module).__name__ in ACTIVATIONS
 
 
+#: the activation a fused module applies inside its own forward, by a word of its class name
+_FUSED_ACTIVATIONS = (("LeakyReLU", "leaky_relu"), ("ReLU", "relu"), ("Tanh", "tanh"))
+
+
+def _fused_activation(module):
+    """The activation a fused module of ``torch.ao.nn.intrinsic`` applies inside its forward
+    (quantization-aware training's ``ConvBnReLU2d``, ``ConvReLU2d``, ``LinearReLU`` and their
+    quantized forms): it owns the weights and returns the activation's output, with no
+    activation module or function for the hooks to see. None for any other module."""
+    cls = type(module)
+    if not cls.__module__.startswith(("torch.ao.nn.intrinsic", "torch.nn.intrinsic")):
+        return None
+    for word, activation in _FUSED_ACTIVATIONS:
+        if word in cls.__name__:
+            return activation
+    return None
+
+
 def _own_named_parameters(module):
     """The module's own parameters, by name. A parametrized module (``weight_norm``,
     ``spectral_norm``, ``orthogonal`` from ``torch.nn.utils.parametrizations``) keeps the
@@ -733,7 +751,8 @@ class Recorder:
         for module in self._first_pass:
             name, _ = self._candidates[id(module)]
             layer = _Layer(len(layers), name, module, self._selected[id(module)])
-            layer.activation = self._activation_of.get(id(module), "linear")
+            layer.activation = (_fused_activation(module)
+                                or self._activation_of.get(id(module), "linear"))
             layer.training = self._modes.get(id(module), module.training)
             if optimized is not None and layer.trainable:
                 layer.in_optimizer = any(id(p) in optimized
