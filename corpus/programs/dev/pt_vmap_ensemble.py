@@ -9,18 +9,23 @@ the features are standardized with the training part's mean and standard deviati
 ``out`` -> 4 logits), each with its own random initialization, have their parameters stacked
 by ``torch.func.stack_module_state`` into one leading "member" dimension; a ``base`` copy of
 the MLP is moved to the ``meta`` device and only its code is used: ``functional_call(base,
-(params, buffers), (x,))`` under ``torch.vmap`` runs every member at once. Every step each
-member gets its own bootstrap minibatch (``--batch-size`` rows drawn with replacement from the
-training part), the members' mean cross-entropies are summed, and the summed loss is
-backpropagated into the stacked parameters, which are the leaf tensors the optimizer
-(``--optimizer`` Adam or SGD with momentum) updates. An epoch is as many steps as the
-training part has batches. After every epoch the held-out set goes through all members: the
-reported metrics are the accuracy and negative log-likelihood of the averaged predicted
-probabilities (the ensemble's prediction) and the mean accuracy of the single members.
+(params, buffers), (x,))`` under ``torch.vmap`` runs every member at once. ``VmapEnsemble``
+holds the stacked tensors as its own parameters (leaf tensors; the meta ``base`` is kept out of
+its module tree) and its ``forward`` is that vmapped call. Every step each member gets its own
+bootstrap minibatch (``--batch-size`` rows drawn with replacement from the training part), the
+members' mean cross-entropies are summed, and the summed loss is backpropagated into the
+stacked parameters, which the optimizer (``--optimizer`` Adam or SGD with momentum) updates.
+An epoch is as many steps as the training part has batches. After every epoch the held-out
+set goes through all members: the reported metrics are the accuracy and negative
+log-likelihood of the averaged predicted probabilities (the ensemble's prediction; the
+validation loss is that NLL) and the mean accuracy of the single members.
 
-The recorder is attached to ``base``, the module whose code runs; its passes run inside
-``vmap`` on the meta-device module, so what the trace can hold is the loss, accuracy,
-learning rate, inputs, targets and validation rows. The mistakes of the families in CASES are
+The recorder is attached to ``VmapEnsemble``: the passes of ``base``'s layers run inside
+``vmap`` and are not recorded, so the trace has one layer, the ensemble itself (its output
+logits of every member, their gradient, and the stacked parameters' weight and gradient
+statistics), beside the loss, accuracy, learning rate, input, target and validation rows.
+(Attached to ``base``, as the bare tutorial code would have it, the recorder sees no training
+forward at all and refuses the first ``step()``.) The mistakes of the families in CASES are
 selected with ``--bug`` or show in a setting (``--lr``).
 """
 
@@ -61,6 +66,32 @@ class MLP(nn.Module):
         return self.out(x)
 
 
+class VmapEnsemble(nn.Module):
+    """The members as one module: their parameters, stacked by ``stack_module_state``, are
+    its own (so that ``parameters()``, ``state_dict()`` and hooks see them), and ``forward``
+    runs the meta-device ``base`` under ``vmap`` with them."""
+
+    def __init__(self, models):
+        super().__init__()
+        params, buffers = stack_module_state(models)
+        self.names = list(params)
+        for name, p in params.items():
+            self.register_parameter(name.replace(".", "_"), nn.Parameter(p))
+        self.stacked_buffers = buffers
+        # kept out of the module tree: the base's meta parameters are only its code's template
+        self.base = [copy.deepcopy(models[0]).to("meta")]
+
+    def stacked(self):
+        return {name: getattr(self, name.replace(".", "_")) for name in self.names}
+
+    def forward(self, x, same_input=False):
+        def fmodel(params, buffers, x):
+            return functional_call(self.base[0], (params, buffers), (x,))
+        # x is [members, batch, features], or [batch, features] for every member
+        return vmap(fmodel, in_dims=(0, 0, None if same_input else 0))(
+            self.stacked(), self.stacked_buffers, x)
+
+
 def main():
     p = common.parser(__doc__)
     p.add_argument("--members", type=int, default=5)
@@ -83,19 +114,15 @@ def main():
 
     num_models = args.members
     models = [MLP(x.shape[1], args.width) for _ in range(num_models)]
-    params, buffers = stack_module_state(models)
-    base = copy.deepcopy(models[0]).to("meta")
-
-    def fmodel(params, buffers, x):
-        return functional_call(base, (params, buffers), (x,))
+    ensemble = VmapEnsemble(models)
 
     if args.bug == "optimizer-on-models":
         # BUG: the optimizer is given the parameters of the member modules, as for an ordinary
         # ensemble; stack_module_state copied them, so the stacked tensors that the forward
-        # uses get the gradients and are never updated.
+        # uses (the ensemble's own parameters) get the gradients and are never updated.
         trained = [p for m in models for p in m.parameters()]
     else:
-        trained = list(params.values())
+        trained = list(ensemble.parameters())
     if args.optimizer == "adam":
         optimizer = torch.optim.Adam(trained, lr=args.lr)
     else:
@@ -104,7 +131,7 @@ def main():
     steps_per_epoch = len(y_tr) // args.batch_size
     gen = torch.Generator().manual_seed(args.seed)
     rec = common.recording.torch_recorder(
-        base, args.out, optimizer=optimizer, task="classification",
+        ensemble, args.out, optimizer=optimizer, task="classification",
         loss_name="CrossEntropyLoss", steps_per_epoch=steps_per_epoch,
         num_classes=CLASSES, batch_size=args.batch_size, loss_added=True)
     history = common.History()
@@ -124,7 +151,7 @@ def main():
                 optimizer.zero_grad()
             # BUG (no-zero-grad): optimizer.zero_grad() forgotten: the stacked parameters'
             # gradients add up over the steps.
-            logits = vmap(fmodel)(params, buffers, xb)          # [members, batch, classes]
+            logits = ensemble(xb)                               # [members, batch, classes]
             per_member = F.cross_entropy(logits.transpose(1, 2), yb, reduction="none").mean(1)
             loss = per_member.sum()
             loss.backward()
@@ -133,7 +160,7 @@ def main():
             val_loss = val_acc = None
             if b == steps_per_epoch - 1:
                 with torch.no_grad():
-                    val_logits = vmap(fmodel, in_dims=(0, 0, None))(params, buffers, x_val)
+                    val_logits = ensemble(x_val, same_input=True)
                     probs = val_logits.softmax(-1).mean(0)
                     val_loss = F.nll_loss(probs.clamp_min(1e-12).log(), y_val).item()
                     val_acc = (probs.argmax(1) == y_val).float().mean().item()
@@ -159,7 +186,7 @@ CASES = [
             "ensemble) while the vmapped forward uses the stacked copies from "
             "stack_module_state: the stacked parameters get the gradients and are never "
             "updated; the summed loss of the 5 members stays at 6.92 (5 ln 4) from the first to the 10th epoch, training accuracy 0.30, the averaged prediction's held-out accuracy 0.384 and NLL 1.380 against the twin's 0.816 and 0.544",
-     "fix": "hand the stacked parameters (params.values()) to the optimizer",
+     "fix": "hand the stacked parameters (ensemble.parameters()) to the optimizer",
      "symptom": "unchanged_values", "acceptable_symptoms": ["not_learning"],
      "root_cause": "model",
      "pairs": [
