@@ -3365,6 +3365,29 @@ def space_pt_dkl_gp(rng):
     return Config(args, "regression", "mlp")
 
 
+def space_pt_vmap_ensemble(rng):
+    opt = rng.choice(["adam", "sgd"])
+    lr = log_uniform(rng, 1e-3, 4e-3) if opt == "adam" else log_uniform(rng, 1e-2, 3e-2)
+    args = ["--optimizer", opt, "--lr", fmt(lr), "--members", str(rng.choice([4, 5, 8])),
+            "--width", str(rng.choice([48, 64]))]
+    # 1500 training rows of a 4-class make_classification set, one bootstrap minibatch of 64
+    # per member (23 steps an epoch); the loss is the members' cross-entropies summed (members
+    # x ln 4 at the start), the accuracy the members' mean batch accuracy, the validation
+    # loss and accuracy those of the averaged prediction (healthy runs 0.79-0.82)
+    args += ["--epochs", "10", "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "mlp", classes=4)
+
+
+def space_pt_qat_digits(rng):
+    args = ["--lr", fmt(log_uniform(rng, 5e-4, 2e-3)), "--channels", str(rng.choice([8, 12])),
+            "--backend", rng.choice(["x86", "fbgemm"])]
+    # the digits /16, a float CNN trained first (not recorded), then 6 epochs of QAT
+    # fine-tuning (22 steps an epoch at batches of 64) that start near a loss of 0.01; the
+    # held-out accuracy of the fake-quantized and int8 models 0.987-0.991
+    args += ["--epochs", "6", "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=10)
+
+
 def space_keras_node2vec(rng):
     args = ["--lr", fmt(log_uniform(rng, 5e-3, 2e-2)), "--dim", str(rng.choice([16, 24])),
             "--p", str(rng.choice([0.5, 1.0, 2.0])), "--q", str(rng.choice([0.5, 1.0, 2.0]))]
@@ -3684,6 +3707,8 @@ SPACES = {
     "keras_image_captioning": space_keras_image_captioning,
     "pt_yolo_grid": space_pt_yolo_grid,
     "pt_dkl_gp": space_pt_dkl_gp,
+    "pt_vmap_ensemble": space_pt_vmap_ensemble,
+    "pt_qat_digits": space_pt_qat_digits,
 }
 
 
