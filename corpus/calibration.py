@@ -3432,6 +3432,27 @@ def space_keras_image_captioning(rng):
     return Config(args, "classification", "transformer", classes=14)
 
 
+def space_keras_ppo_cartpole(rng):
+    args = ["--policy-lr", fmt(log_uniform(rng, 1e-3, 2e-3)),
+            "--hidden", str(rng.choice(["64,64", "32,32"]))]
+    # 1000 numpy cart-pole steps an epoch (up to 200 an episode), up to 20 full-batch Adam steps
+    # of the clipped surrogate an epoch (fewer when the approximate KL stops them), the actor
+    # recorded in callback mode; the loss is the surrogate (no accuracy), the episode return
+    # the run's metric (a random policy ~22, healthy runs 178-200 over the last 3 epochs)
+    args += ["--epochs", "20", "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "mlp")
+
+
+def space_keras_speaker_fft(rng):
+    args = ["--lr", fmt(log_uniform(rng, 1e-3, 2e-3)), "--width", str(rng.choice([1.0, 1.5])),
+            "--batch-size", str(rng.choice([16, 32]))]
+    # 800 generated clips of 10 voices (1024 samples at 4 kHz, noise at -5 to 10 dB SNR), the
+    # FFT magnitude in the tf.data pipeline, batches of 16 or 32 (25-50 steps an epoch); a
+    # residual Conv1D network (healthy runs: held-out accuracy about 0.85-0.9, chance 0.1)
+    args += ["--epochs", "10", "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=10)
+
+
 SPACES = {
     "keras_aug_digits": space_keras_aug_digits,
     "keras_cancer_ae_nesterov": space_keras_cancer_ae_nesterov,
@@ -3709,6 +3730,8 @@ SPACES = {
     "pt_dkl_gp": space_pt_dkl_gp,
     "pt_vmap_ensemble": space_pt_vmap_ensemble,
     "pt_qat_digits": space_pt_qat_digits,
+    "keras_ppo_cartpole": space_keras_ppo_cartpole,
+    "keras_speaker_fft": space_keras_speaker_fft,
 }
 
 
