@@ -959,8 +959,8 @@ final class RootCauseAnalysis {
         format(
             ROOT,
             "Numerical error (NaN/Inf) in the forward pass or the loss: the loss was NaN/Inf at"
-                + " step %d, before the update that carried it into the %s of %s at that step"
-                + " (the trace records no layer outputs to show where it started)",
+                + " step %d, before the %s of %s turned at that step (they are recorded after the"
+                + " loss; the trace records no layer outputs to show where it started)",
             lossTurned,
             nan.phase() == Phase.WEIGHT ? "weights" : "gradients",
             nan.resolvedLayerName()),

@@ -262,8 +262,8 @@ class LayerOrModelRootCauseTest {
     assertThat(root.cause())
         .isEqualTo(
             "Numerical error (NaN/Inf) in the forward pass or the loss: the loss was NaN/Inf at"
-                + " step 30, before the update that carried it into the weights of head at that"
-                + " step (the trace records no layer outputs to show where it started)");
+                + " step 30, before the weights of head turned at that step (they are recorded"
+                + " after the loss; the trace records no layer outputs to show where it started)");
     assertThat(root.suggestedFix()).contains("record the forward pass");
   }
 
