@@ -161,11 +161,13 @@ CASES = [
                "classification' with Dense(1, activation='softmax'); Humbatova et al. 2020: "
                "wrong activation function of the output layer",
      "bug": "Dense(1, activation='softmax') under binary_crossentropy: a softmax over one "
-            "unit is always 1, the output carries no information and no gradient, and every "
-            "fit of every round stays at chance (test accuracy 0.49, AUC 0.50 after the "
-            "third round)",
+            "unit is always 1, so every prediction is the positive class and the test "
+            "accuracy stays at the positives' share (0.49, AUC 0.50 after the third round; "
+            "the fixed twin: 0.90); Keras's binary_crossentropy takes the logit under the "
+            "softmax and trains it as under a sigmoid, so the training loss falls (0.69 to "
+            "0.08) while the training accuracy stays at 0.475",
      "fix": "Dense(1, activation='sigmoid')",
-     "symptom": "loss_mismatch", "acceptable_symptoms": ["not_learning", "unchanged_values"],
+     "symptom": "loss_mismatch", "acceptable_symptoms": ["not_learning"],
      "root_cause": "model",
      "pairs": [
          {"id": "seed2",
