@@ -3475,6 +3475,26 @@ def space_keras_speaker_fft(rng):
     return Config(args, "classification", "cnn", classes=10)
 
 
+def space_keras_mobilevit_digits(rng):
+    args = ["--lr", fmt(log_uniform(rng, 1e-3, 3e-3)), "--dim", str(rng.choice([24, 32])),
+            "--transformer-layers", str(rng.choice([1, 2])),
+            "--batch-size", str(rng.choice([32, 64]))]
+    # 1437 of scikit-learn's digits upsampled to 16x16 (23-45 steps an epoch); MobileViT with
+    # label smoothing 0.1 (healthy runs: held-out accuracy about 0.99)
+    args += ["--epochs", "10", "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "transformer", classes=10)
+
+
+def space_keras_active_learning(rng):
+    args = ["--lr", fmt(log_uniform(rng, 2e-3, 4e-3)), "--units", str(rng.choice([16, 24])),
+            "--embed", str(rng.choice([24, 32])), "--query", str(rng.choice([150, 200]))]
+    # 400 generated reviews labelled, then 3 rounds of uncertainty queries from a pool of
+    # 3000, one fit each (EarlyStopping, best checkpoint loaded back); batches of 32 (13-32
+    # steps an epoch); healthy runs: test accuracy about 0.90, AUC about 0.95
+    args += ["--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "lstm", classes=2)
+
+
 SPACES = {
     "keras_aug_digits": space_keras_aug_digits,
     "keras_cancer_ae_nesterov": space_keras_cancer_ae_nesterov,
@@ -3756,6 +3776,9 @@ SPACES = {
     "keras_speaker_fft": space_keras_speaker_fft,
     "pt_sparse_autoencoder": space_pt_sparse_autoencoder,
     "pt_rbm_free_energy": space_pt_rbm_free_energy,
+
+    "keras_mobilevit_digits": space_keras_mobilevit_digits,
+    "keras_active_learning": space_keras_active_learning,
 }
 
 
