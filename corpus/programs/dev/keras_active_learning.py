@@ -167,8 +167,9 @@ CASES = [
             "softmax and trains it as under a sigmoid, so the training loss falls (0.69 to "
             "0.08) while the training accuracy stays at 0.475",
      "fix": "Dense(1, activation='sigmoid')",
-     "symptom": "loss_mismatch", "acceptable_symptoms": ["not_learning"],
-     "root_cause": "model",
+     "symptom": "dead_or_zero",
+     "acceptable_symptoms": ["unchanged_values", "not_learning", "loss_mismatch"],
+     "root_cause": {"layer_name": "dense_1", "layer_index": 4},
      "pairs": [
          {"id": "seed2",
           "buggy": "--bug softmax-one-unit --seed 2 --record-every 4",
