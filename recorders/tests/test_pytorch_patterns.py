@@ -455,3 +455,59 @@ def test_quantizationAwareTraining_fusedModulesNameTheActivationTheyApplyInside(
     assert layers["conv"]["activation"] == "relu"
     assert layers["fc1"]["activation"] == "relu"
     assert layers["fc2"]["activation"] == "linear"
+
+
+class _TwoHeads(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.trunk = nn.Linear(4, 6)
+        self.head_a = nn.Linear(6, 1)
+        self.head_b = nn.Linear(6, 1)
+
+    def forward(self, x):
+        h = torch.relu(self.trunk(x))
+        return self.head_a(h), self.head_b(h)
+
+
+@pytest.mark.parametrize("extra_pass", ["after", "before"])
+def test_backwardRows_comeFromTheOptimizersPass_notFromAGradientTermsPass(tmp_path, extra_pass):
+    # GradNorm computes each task's gradient norm with autograd.grad(create_graph=True) after
+    # loss.backward(); a gradient penalty does it before. Task b's norm sends a zero gradient back
+    # through head_a; the backward rows must be loss.backward()'s, not that zero.
+    torch.manual_seed(2)
+    model = _TwoHeads()
+    weights = torch.tensor([1.0, 0.5])
+    x, y = torch.randn(8, 4), torch.randn(8, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    path = tmp_path / "run.csv"
+    rec = dltrace.attach(model, str(path), optimizer=optimizer)
+    seen = {}
+    for _ in range(2):
+        optimizer.zero_grad()
+        a, b = model(x)
+        a.register_hook(lambda g: seen.setdefault("a", []).append(g.detach().clone()))
+        losses = torch.stack([F.mse_loss(a, y), F.mse_loss(b, y)])
+        weighted = weights * losses
+
+        def norm_of_b():
+            (g,) = torch.autograd.grad(weighted[1], model.trunk.weight, retain_graph=True,
+                                       create_graph=True)
+            return g.norm()
+
+        if extra_pass == "before":
+            loss = weighted.sum() + 0.1 * norm_of_b()
+            loss.backward()
+        else:
+            loss = weighted.sum()
+            loss.backward(retain_graph=True)
+            norm_of_b()
+        optimizer.step()
+        rec.step(loss)
+    rec.close()
+    rows, _ = read_trace(str(path))
+
+    recorded = row_stats(find(rows, 1, "head_a", "backward"))
+    assert recorded["zero_fraction"] == 0.0
+    # the last step's passes over head_a's output: [norm's zero, backward] or [backward, zero]
+    from_backward = seen["a"][-1] if extra_pass == "before" else seen["a"][-2]
+    assert_stats_close(recorded, numpy_stats(from_backward.numpy()))

@@ -481,6 +481,7 @@ class Recorder:
         self._forward = {}          # id(layer module) -> reduced forward output
         self._activation = {}       # id(layer module) -> reduced output of its activation
         self._backward = {}         # id(layer module) -> reduced gradient w.r.t. its output
+        self._graph_backward = set()  # keys of _backward from a pass that built a graph
         self._last_layer = None
         self._last_has_activation = False
         self._active = False        # this step's passes are being recorded
@@ -577,6 +578,7 @@ class Recorder:
         self._forward.clear()
         self._activation.clear()
         self._backward.clear()
+        self._graph_backward.clear()
         self._grad_scale = None
         self._last_layer = None
         self._last_has_activation = False
@@ -693,7 +695,18 @@ class Recorder:
     def _on_output_grad(self, key, grad, pass_number):
         # A model called twice before one backward (a siamese pair): the last pass's forward
         # is recorded, and so must its output gradient be, whichever the backward reaches last.
+        # Of several backward passes over one forward, the last that builds no graph of its own
+        # wins: one that does (grad mode on inside it, create_graph=True) computes a term from
+        # gradients (a gradient penalty, GradNorm's gradient norms, MAML's inner step), not the
+        # gradients the optimizer steps with, whether it runs before loss.backward() or after.
+        graph = torch.is_grad_enabled()
+        if graph and key in self._backward and key not in self._graph_backward:
+            return
         if not self._closed and self._active and pass_number == self._pass:
+            if graph:
+                self._graph_backward.add(key)
+            else:
+                self._graph_backward.discard(key)
             if self._scaling():
                 if self._grad_scale is None:
                     self._grad_scale = float(self.scaler.get_scale())
@@ -928,6 +941,7 @@ class Recorder:
         self._forward.clear()
         self._activation.clear()
         self._backward.clear()
+        self._graph_backward.clear()
         self._grad_scale = None
         self._last_position = (epoch, batch, step)
         self._step += 1
