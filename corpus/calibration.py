@@ -3410,6 +3410,34 @@ def space_pt_rbm_free_energy(rng):
     return Config(args, "regression", "mlp")
 
 
+def space_pt_gradnorm_multitask(rng):
+    bs = rng.choice([32, 64])
+    args = ["--lr", fmt(log_uniform(rng, 7e-4, 2e-3)), "--batch-size", str(bs),
+            "--width", str(rng.choice([32, 48, 64])),
+            "--weight-lr", rng.choice(["0.01", "0.025", "0.05"]),
+            "--alpha", rng.choice(["0.5", "1.0", "1.5"])]
+    if rng.random() < 0.2:
+        args += ["--weighting", "equal"]
+    # 2400 training rows, three tasks on one trunk (two standardized regressions and a
+    # 3-class mode); the loss is the GradNorm-weighted sum (about 2.8 at the start), the
+    # accuracy that of the mode task (healthy runs 0.82-0.89; the largest class about 0.4)
+    args += ["--epochs", "8", "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "mlp", classes=3, chance=0.4)
+
+
+def space_pt_coteaching_noisy(rng):
+    noise = rng.choice(["0.2", "0.3", "0.4"])
+    args = ["--noise", noise, "--noise-type", rng.choice(["symmetric", "symmetric", "pair"]),
+            "--lr", fmt(log_uniform(rng, 1e-3, 2e-3)),
+            "--batch-size", str(rng.choice([64, 128])),
+            "--hidden", str(rng.choice([96, 128]))]
+    # 1347 training digits with corrupted labels; net1 of the two co-taught MLPs is recorded,
+    # its loss that of its peer's small-loss selection; the training accuracy is on the noisy
+    # labels (0.55-0.70), the validation accuracy on clean labels (healthy runs 0.92-0.95)
+    args += ["--epochs", "20", "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "mlp", classes=10)
+
+
 def space_keras_node2vec(rng):
     args = ["--lr", fmt(log_uniform(rng, 5e-3, 2e-2)), "--dim", str(rng.choice([16, 24])),
             "--p", str(rng.choice([0.5, 1.0, 2.0])), "--q", str(rng.choice([0.5, 1.0, 2.0]))]
@@ -3779,6 +3807,9 @@ SPACES = {
 
     "keras_mobilevit_digits": space_keras_mobilevit_digits,
     "keras_active_learning": space_keras_active_learning,
+
+    "pt_gradnorm_multitask": space_pt_gradnorm_multitask,
+    "pt_coteaching_noisy": space_pt_coteaching_noisy,
 }
 
 
