@@ -1358,7 +1358,7 @@ def test_twoFits_defaultRecorder_secondFitRefused(tmp_path):
 
 @pytest.mark.parametrize("objective,written", [
     ("adversarial", "adversarial"), ("policy_gradient", "policy_gradient"),
-    ("temporal_difference", "temporal_difference"),
+    ("temporal_difference", "temporal_difference"), ("self_training", "self_training"),
     (None, None), ("minimize", None)])
 def test_objective_writtenAsDltraceObjectiveUnlessMinimized(tmp_path, objective, written):
     keras.utils.set_random_seed(0)
@@ -1373,7 +1373,7 @@ def test_objective_writtenAsDltraceObjectiveUnlessMinimized(tmp_path, objective,
 
 
 def test_objective_unknown_refusedWithTheChoices(tmp_path):
-    with pytest.raises(ValueError, match="minimize, adversarial, policy_gradient, temporal_difference"):
+    with pytest.raises(ValueError, match="minimize, adversarial, policy_gradient, temporal_difference, self_training"):
         Recorder(tmp_path / "run.arrows", objective="maximize")
 
 

@@ -812,7 +812,8 @@ def _gan_meta(tmp_path, **options):
     return read_trace(path)[1]
 
 
-@pytest.mark.parametrize("objective", ["adversarial", "policy_gradient", "temporal_difference"])
+@pytest.mark.parametrize("objective", ["adversarial", "policy_gradient", "temporal_difference",
+                                       "self_training"])
 def test_objective_notMinimized_writtenAsDltraceObjective(tmp_path, objective):
     meta = _gan_meta(tmp_path, objective=objective)
     assert meta["dltrace.objective"] == objective
@@ -827,7 +828,7 @@ def test_objective_minimized_writesNoKey(tmp_path, objective):
 
 def test_objective_unknown_refusedWithTheChoices(tmp_path):
     model = nn.Sequential(nn.Linear(2, 2))
-    with pytest.raises(ValueError, match="minimize, adversarial, policy_gradient, temporal_difference"):
+    with pytest.raises(ValueError, match="minimize, adversarial, policy_gradient, temporal_difference, self_training"):
         dltrace.attach(model, str(tmp_path / "x.csv"), objective="maximize")
 
 

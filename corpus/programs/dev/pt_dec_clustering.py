@@ -175,7 +175,8 @@ def main():
     steps_per_epoch = int(np.ceil(n / args.batch_size))
     rec = common.recording.torch_recorder(
         model, args.out, optimizer=optimizer, task="classification", loss_name="KLDivLoss",
-        steps_per_epoch=steps_per_epoch, num_classes=CLUSTERS, batch_size=args.batch_size)
+        steps_per_epoch=steps_per_epoch, num_classes=CLUSTERS, batch_size=args.batch_size,
+        objective="self_training")
     history = common.History()
     y_pred_last = y_pred
     val_acc = nmi = delta_label = None

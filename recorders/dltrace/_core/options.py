@@ -12,9 +12,13 @@ from .schema import LAYER_PHASES, MODEL_PHASES, PHASES
 # ``-log pi(a|s) * advantage``, whose value and sign say nothing of progress;
 # ``temporal_difference`` for a value function's bootstrapped error (a DQN's, an actor-critic's
 # critic), whose targets are the network's own estimates: it grows as the values learn the
-# returns, so it can rise while the agent improves. The analyzer does not judge the trend of a
-# loss that is not minimized.
-OBJECTIVES = ("minimize", "adversarial", "policy_gradient", "temporal_difference")
+# returns, so it can rise while the agent improves; ``self_training`` for a loss against targets
+# the model computes from its own predictions and refreshes as it trains (Deep Embedded
+# Clustering's target distribution, pseudo-labels recomputed every few epochs): each refresh
+# moves the targets, so the loss jumps and can rise while the model improves. The analyzer does
+# not judge the trend of a loss that is not minimized.
+OBJECTIVES = ("minimize", "adversarial", "policy_gradient", "temporal_difference",
+              "self_training")
 
 
 def objective_metadata(objective):

@@ -789,8 +789,10 @@ class Recorder(keras.callbacks.Callback):
     A closed recorder refuses to start another ``fit``.
 
     ``objective`` says what training does with the recorded loss: ``"minimize"`` (the
-    default), ``"adversarial"`` (a GAN player's loss, e.g. with ``loss_key="g_loss"``) or
-    ``"policy_gradient"`` (a REINFORCE-style surrogate); written as ``dltrace.objective``.
+    default), ``"adversarial"`` (a GAN player's loss, e.g. with ``loss_key="g_loss"``),
+    ``"policy_gradient"`` (a REINFORCE-style surrogate), ``"temporal_difference"`` (a value
+    function's bootstrapped error) or ``"self_training"`` (a loss against targets the model
+    derives from its own predictions and refreshes); written as ``dltrace.objective``.
 
     Episode returns: an ``episode_return`` (a number or a list) in the logs of
     ``on_train_batch_end`` becomes that step's ``episode_return`` row, one in the logs of

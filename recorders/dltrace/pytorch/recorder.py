@@ -399,9 +399,12 @@ class Recorder:
 
     ``objective`` says what training does with the recorded loss: ``"minimize"`` (the
     default), ``"adversarial"`` (one player's loss of a GAN: it stays level or rises while
-    both players improve) or ``"policy_gradient"`` (a surrogate such as REINFORCE's
-    ``-log_prob * advantage``). It is written as ``dltrace.objective``; the analyzer does not
-    judge the trend of a loss that is not minimized.
+    both players improve), ``"policy_gradient"`` (a surrogate such as REINFORCE's
+    ``-log_prob * advantage``), ``"temporal_difference"`` (a value function's bootstrapped
+    error) or ``"self_training"`` (a loss against targets the model derives from its own
+    predictions and refreshes, as Deep Embedded Clustering's target distribution). It is
+    written as ``dltrace.objective``; the analyzer does not judge the trend of a loss that is
+    not minimized.
 
     ``loss_added=True`` says the recorded loss holds terms beside ``loss_name``'s function: a
     VAE's KL term, an auxiliary or regularization loss, or several terms of the function added
