@@ -83,14 +83,24 @@ class CalibrationTest {
           "a sum of two binary cross-entropies (positives and negatives), which starts at twice a"
               + " uniform guess's loss and is measured from once it",
           "healthy-sasrec",
-          "the same summed loss");
+          "the same summed loss",
+          "healthy-gru4rec-pt-top1",
+          "GRU4Rec's TOP1 ranking loss, whose regularizing term sigmoid(r_neg^2) is at least 0.5"
+              + " for every negative: the loss has a floor far above 0 and a healthy run ends 16%"
+              + " below its start");
 
   private static final Map<String, String> DIVERGENCE_MISREAD =
       Map.of(
           "reptile-",
           "each step's loss is a new task's, of amplitudes 0.1 to 5, not one objective's curve",
           "healthy-reptile",
-          "the same per-task loss");
+          "the same per-task loss",
+          "rbm-",
+          "contrastive divergence's loss, free_energy(v) - free_energy(v_k), a difference that"
+              + " hovers about 0 and changes sign as the model learns: no ratio to its start is a"
+              + " measure of divergence",
+          "healthy-rbm",
+          "the same contrastive-divergence loss");
 
   /** The runs of {@link #HEALTHY_DEV} outside {@code misread}, which must name some run each. */
   private static List<Run> healthyDevExcept(Map<String, String> misread) {

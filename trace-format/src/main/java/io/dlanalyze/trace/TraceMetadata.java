@@ -100,9 +100,9 @@ public final class TraceMetadata {
    * players improve. {@code policy_gradient}: a surrogate such as REINFORCE's {@code -log pi(a|s) x
    * advantage}, whose value and sign carry no measure of progress. {@code temporal_difference}: a
    * value function's bootstrapped error, which grows as the values learn the returns. {@code
-   * self_training}: a loss against targets the model derives from its own predictions and
-   * refreshes as it trains (Deep Embedded Clustering's target distribution), which jumps at each
-   * refresh. Any value but {@code minimize} keeps the loss from being judged by its trend.
+   * self_training}: a loss against targets the model derives from its own predictions and refreshes
+   * as it trains (Deep Embedded Clustering's target distribution), which jumps at each refresh. Any
+   * value but {@code minimize} keeps the loss from being judged by its trend.
    */
   public static final String OBJECTIVE = "dltrace.objective";
 
