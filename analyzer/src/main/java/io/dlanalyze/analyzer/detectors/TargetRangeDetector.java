@@ -23,6 +23,7 @@ import io.dlanalyze.analyzer.Evidence;
 import io.dlanalyze.analyzer.EvidenceKeys.TargetRule;
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Layer;
+import io.dlanalyze.analyzer.LossFunction;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.StepView;
 import io.dlanalyze.analyzer.Symptom;
@@ -204,6 +205,20 @@ public final class TargetRangeDetector implements Detector {
     return targetNumel <= 0 || outputNumel <= 0 || targetNumel == outputNumel;
   }
 
+  /**
+   * False when the trace names a loss function the analyzer does not know (a program's own) and no
+   * task: nothing says the loss reads the targets. Keras' {@code fit} wants targets even for a loss
+   * that ignores them, and programs pass constant dummies (keras.io's semantic image clustering
+   * passes ones to losses computed from the model's outputs alone): constant targets are a fault
+   * only for a loss that compares the outputs with them. A trace that names no loss at all is
+   * judged as before.
+   */
+  private static boolean readsTargets(TraceMetadata metadata) {
+    return metadata.loss().filter(name -> !name.isBlank()).isEmpty()
+        || LossFunction.of(metadata) != LossFunction.UNKNOWN
+        || metadata.task().isPresent();
+  }
+
   /** The output layer's width: its declared fan_out, else numel over the batch size, else -1. */
   private long width() {
     if (fanOut > 0) {
@@ -221,7 +236,11 @@ public final class TargetRangeDetector implements Detector {
     String lossName = context.metadata().loss().orElse("").toLowerCase(Locale.ROOT);
     long width = width();
     String name = output >= 0 ? context.layer(output).name() : "model";
-    if (!conclusive && targetSteps > 0 && min == max && targetSteps >= 2) {
+    if (!conclusive
+        && targetSteps > 0
+        && min == max
+        && targetSteps >= 2
+        && readsTargets(context.metadata())) {
       findings.add(
           Finding.builder(this)
               .symptom(Symptom.NOT_LEARNING)

@@ -171,4 +171,32 @@ class TargetRangeDetectorTest {
     assertThat(findings.get(0).symptom()).isEqualTo(Symptom.NOT_LEARNING);
     assertThat(findings.get(0).isModelLevel()).isTrue();
   }
+
+  /** Constant ones as targets under a loss named {@code loss}, of a task named {@code task}. */
+  private static MemoryTrace.Builder onesUnder(String loss, String task) {
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(60)
+            .layer("fc1", "relu")
+            .layer("out", "softmax")
+            .meta(TraceMetadata.FRAMEWORK, "keras")
+            .meta(TraceMetadata.LOSS, loss)
+            .model(Phase.TARGET, step -> new Stats(1, 0.0, 1.0, 1.0, 1.0, 0.0, 32L));
+    return task == null ? trace : trace.meta(TraceMetadata.TASK, task);
+  }
+
+  @Test
+  void constantDummyTargets_underALossOfTheProgramsOwn_withoutATask_areNotJudged() {
+    // keras.io's semantic image clustering passes ones to fit(); its losses read the outputs only
+    assertThat(findings(onesUnder("clusters_consistency_loss", null), ID)).isEmpty();
+  }
+
+  @Test
+  void constantTargets_underAKnownLoss_orOfADeclaredTask_areStillNotLearning() {
+    assertThat(findings(onesUnder("categorical_crossentropy", null), ID))
+        .extracting(Finding::symptom)
+        .containsExactly(Symptom.NOT_LEARNING);
+    assertThat(findings(onesUnder("clusters_consistency_loss", "classification"), ID))
+        .extracting(Finding::symptom)
+        .containsExactly(Symptom.NOT_LEARNING);
+  }
 }
