@@ -1373,7 +1373,8 @@ def test_objective_writtenAsDltraceObjectiveUnlessMinimized(tmp_path, objective,
 
 
 def test_objective_unknown_refusedWithTheChoices(tmp_path):
-    with pytest.raises(ValueError, match="minimize, adversarial, policy_gradient, temporal_difference, self_training"):
+    choices = "minimize, adversarial, policy_gradient, temporal_difference, self_training"
+    with pytest.raises(ValueError, match=choices):
         Recorder(tmp_path / "run.arrows", objective="maximize")
 
 

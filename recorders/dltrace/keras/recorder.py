@@ -1690,7 +1690,8 @@ class Recorder(keras.callbacks.Callback):
         scalars = tf.stack([
             tf.cast(batch_loss, _F64),
             tf.cast(accuracy, _F64) if accuracy is not None else tf.constant(np.nan, _F64),
-            lr, tf.cast(recorded, _F64), tf.cast(tf.shape(_examples_tensor(inputs, y))[0], _F64)])[None]
+            lr, tf.cast(recorded, _F64),
+            tf.cast(tf.shape(_examples_tensor(inputs, y))[0], _F64)])[None]
         if self._per_call > 1:
             scalars = tf.concat([self._scalars[:slot], scalars], 0)
             self._slot.assign_add(1)
