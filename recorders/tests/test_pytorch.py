@@ -828,7 +828,8 @@ def test_objective_minimized_writesNoKey(tmp_path, objective):
 
 def test_objective_unknown_refusedWithTheChoices(tmp_path):
     model = nn.Sequential(nn.Linear(2, 2))
-    with pytest.raises(ValueError, match="minimize, adversarial, policy_gradient, temporal_difference, self_training"):
+    choices = "minimize, adversarial, policy_gradient, temporal_difference, self_training"
+    with pytest.raises(ValueError, match=choices):
         dltrace.attach(model, str(tmp_path / "x.csv"), objective="maximize")
 
 
