@@ -3485,6 +3485,25 @@ def space_keras_pixelcnn_digits(rng):
     args += ["--epochs", "15", "--seed", str(rng.randrange(10))]
     return Config(args, "regression", "cnn")
 
+
+def space_pt_neural_process(rng):
+    args = ["--lr", fmt(log_uniform(rng, 1e-3, 5e-3)), "--width", str(rng.choice([64, 128])),
+            "--batch-size", str(rng.choice([16, 32])), "--max-context", rng.choice(["10", "15"])]
+    # fresh GP-prior functions every step (40 steps an epoch); the loss is the Gaussian NLL of
+    # the targets (prior about 1.42, healthy runs 0.95-1.13); the validation loss is the
+    # held-out NLL of 256 unseen functions with 10 context points each
+    args += ["--epochs", "30", "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "mlp")
+
+
+def space_pt_hamiltonian_nn(rng):
+    args = ["--lr", fmt(log_uniform(rng, 5e-4, 3e-3)), "--width", str(rng.choice([64, 128])),
+            "--batch-size", str(rng.choice([64, 128])), "--noise", rng.choice(["0.05", "0.1"])]
+    # 750 noisy mass-spring states; the MSE of the symplectic gradient against the true
+    # derivatives (about 0.2 at the start, the noise floor 0.003-0.01 at the end)
+    args += ["--epochs", "80", "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "mlp")
+
 def space_keras_node2vec(rng):
     args = ["--lr", fmt(log_uniform(rng, 5e-3, 2e-2)), "--dim", str(rng.choice([16, 24])),
             "--p", str(rng.choice([0.5, 1.0, 2.0])), "--q", str(rng.choice([0.5, 1.0, 2.0]))]
@@ -3909,6 +3928,9 @@ SPACES = {
 
     "keras_pointnet_segmentation": space_keras_pointnet_segmentation,
     "keras_semantic_clustering": space_keras_semantic_clustering,
+
+    "pt_neural_process": space_pt_neural_process,
+    "pt_hamiltonian_nn": space_pt_hamiltonian_nn,
 }
 
 
