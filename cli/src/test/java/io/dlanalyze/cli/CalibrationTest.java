@@ -87,7 +87,13 @@ class CalibrationTest {
           "healthy-gru4rec-pt-top1",
           "GRU4Rec's TOP1 ranking loss, whose regularizing term sigmoid(r_neg^2) is at least 0.5"
               + " for every negative: the loss has a floor far above 0 and a healthy run ends 16%"
-              + " below its start");
+              + " below its start",
+          "listnet-",
+          "ListNet's top-one loss, a cross-entropy against a softmax of graded relevance: soft"
+              + " targets whose entropy is the loss's floor, far above 0 (healthy runs fall 18 to"
+              + " 24%)",
+          "healthy-listnet",
+          "the same listwise loss");
 
   private static final Map<String, String> DIVERGENCE_MISREAD =
       Map.of(
