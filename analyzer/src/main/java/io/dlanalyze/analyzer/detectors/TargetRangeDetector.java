@@ -236,11 +236,7 @@ public final class TargetRangeDetector implements Detector {
     String lossName = context.metadata().loss().orElse("").toLowerCase(Locale.ROOT);
     long width = width();
     String name = output >= 0 ? context.layer(output).name() : "model";
-    if (!conclusive
-        && targetSteps > 0
-        && min == max
-        && targetSteps >= 2
-        && readsTargets(context.metadata())) {
+    if (!conclusive && targetSteps >= 2 && min == max && readsTargets(context.metadata())) {
       findings.add(
           Finding.builder(this)
               .symptom(Symptom.NOT_LEARNING)
