@@ -574,6 +574,68 @@ class GraphReadingTest(unittest.TestCase):
         self.assertLessEqual(float(tanh["max"]), 1.0)
         self.assertGreaterEqual(float(tanh["min"]), -1.0)
 
+    def test_customAutogradFunction_namedByItsClass_andRecordedAsTheActivation(self):
+        # a spiking layer: a Heaviside step with a surrogate gradient, as a custom Function
+        class SurrGradSpike(torch.autograd.Function):
+            @staticmethod
+            def forward(ctx, u):
+                ctx.save_for_backward(u)
+                return (u > 0).float()
+
+            @staticmethod
+            def backward(ctx, grad_output):
+                u, = ctx.saved_tensors
+                return grad_output / (10 * u.abs() + 1.0) ** 2
+
+        class Spiking(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc1 = nn.Linear(4, 8)
+                self.fc2 = nn.Linear(8, 3)
+
+            def forward(self, x):
+                return self.fc2(SurrGradSpike.apply(self.fc1(x) - 0.1))
+
+        torch.manual_seed(2)
+        y = torch.tensor([0, 1, 2, 0, 1])
+        _, rows, _, layers = self.run_one(Spiking(), nn.functional.cross_entropy, y)
+        self.assertEqual(layers["fc1"]["activation"], "surr_grad_spike")
+        self.assertEqual(layers["fc2"]["activation"], "linear")
+        # the activation rows are the spikes (0 or 1), not the forward rows' currents
+        fwd = find(rows, 0, "fc1", "forward")
+        act = find(rows, 0, "fc1", "activation")
+        self.assertLess(float(fwd["min"]), 0.0)
+        self.assertEqual(float(act["min"]), 0.0)
+        self.assertEqual(float(act["max"]), 1.0)
+        self.assertGreater(float(act["zero_fraction"]), 0.0)
+
+    def test_customFunctionNames_inSnakeCase(self):
+        from dltrace.pytorch import graph
+
+        class StraightThroughSign(torch.autograd.Function):
+            @staticmethod
+            def forward(ctx, u):
+                return torch.sign(u)
+
+            @staticmethod
+            def backward(ctx, grad_output):
+                return grad_output
+
+        class STE(torch.autograd.Function):
+            @staticmethod
+            def forward(ctx, u):
+                return torch.round(u)
+
+            @staticmethod
+            def backward(ctx, grad_output):
+                return grad_output
+
+        u = torch.randn(3, requires_grad=True)
+        self.assertEqual(graph.custom_function(StraightThroughSign.apply(u).grad_fn),
+                         "straight_through_sign")
+        self.assertEqual(graph.custom_function(STE.apply(u).grad_fn), "ste")
+        self.assertIsNone(graph.custom_function(torch.relu(u).grad_fn))
+
     def test_functionalActivation_statsMatchNumpy(self):
         torch.manual_seed(3)
         model = FunctionalMlp()

@@ -15,9 +15,19 @@ and GEGLU feed-forward blocks (``F.silu(self.w1(x)) * self.w3(x)``), WaveNet's
 product's linear operand and pass no activation: :func:`gated_unit` looks at the product's
 other operand for one.
 
+A custom ``torch.autograd.Function`` between two layers (a spiking neuron's Heaviside step with a
+surrogate gradient, a straight-through sign) is an operation the recorder cannot name, and most
+often a non-linearity: :func:`activation_of` names it after the Function's class
+(``SurrGradSpike`` -> ``surr_grad_spike``), so that a layer is never written ``linear`` because
+its non-linearity is one of the user's own. Its output is recorded when it is the next layer's
+very input (:func:`first_activation`'s ``output``). A Function that is the identity forward (a
+gradient reversal layer) is named the same way: the recorder cannot tell it apart.
+
 Walks are bounded (``MAX_NODES``) and read only node types and saved tensors; a node whose
 saved tensors were already freed is skipped.
 """
+
+import re
 
 import torch
 import torch.nn.functional as F
@@ -77,11 +87,25 @@ def node_kind(node):
     return type(node).__name__.rstrip("0123456789")
 
 
+def custom_function(node):
+    """The snake_case name of the custom ``torch.autograd.Function`` whose backward node this is
+    (``SurrGradSpikeBackward`` -> ``surr_grad_spike``), or None for torch's own nodes."""
+    if not isinstance(node, torch.autograd.function.BackwardCFunction):
+        return None
+    name = type(node).__name__
+    if name.endswith("Backward"):
+        name = name[:-len("Backward")]
+    name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
+    return name or None
+
+
 def activation_of(node):
-    """(activation name, output tensor or None) of an activation node, or None for other nodes."""
+    """(activation name, output tensor or None) of an activation node, or None for other nodes.
+    A custom autograd Function's node is named by :func:`custom_function`, without a tensor."""
     entry = _ACTIVATION_NODES.get(node_kind(node))
     if entry is None:
-        return None
+        custom = custom_function(node)
+        return (custom, None) if custom is not None else None
     name, source = entry
     value = None
     try:
@@ -134,11 +158,16 @@ def walk_back(start, owners):
     return None, []
 
 
-def first_activation(path):
-    """The activation nearest the producing layer on a walked path: (name, tensor or None)."""
+def first_activation(path, output=None):
+    """The activation nearest the producing layer on a walked path: (name, tensor or None).
+    ``output``: the tensor whose ``grad_fn`` is the path's first node, if at hand; it is a custom
+    Function's output when that Function is the path's first node."""
     for node in reversed(path):
         found = activation_of(node)
         if found is not None:
+            if found[1] is None and output is not None and node is path[0] \
+                    and getattr(output, "grad_fn", None) is node:
+                return found[0], output
             return found
     return None
 

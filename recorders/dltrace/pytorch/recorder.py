@@ -654,7 +654,7 @@ class Recorder:
         owner, path = graph.walk_back(node, self._out_nodes)
         if owner is None or owner in self._pass_activation:
             return
-        found = graph.first_activation(path)
+        found = graph.first_activation(path, tensor)
         gated = graph.gated_unit(path, self._out_nodes)
         if gated is not None:  # a gated unit (GLU, SwiGLU...): the product's output if at hand
             gate_owner, _ = graph.walk_back(gated[2], self._out_nodes)
