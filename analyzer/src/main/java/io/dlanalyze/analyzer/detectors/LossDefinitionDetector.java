@@ -42,7 +42,8 @@ import java.util.Optional;
  * <ul>
  *   <li>The loss went below 0, the floor of every cross-entropy and error loss: its inputs are not
  *       what the function is defined on (labels outside [0, 1] in a binary cross-entropy,
- *       probabilities where NLL expects log-probabilities).
+ *       probabilities where NLL expects log-probabilities). Not judged when terms are added beside
+ *       the loss function ({@code dltrace.loss_added}): their sum has no such floor.
  *   <li>A binary cross-entropy saw targets outside [0, 1] (the {@code target} phase).
  *   <li>A loss that applies softmax or sigmoid itself (PyTorch's CrossEntropyLoss and
  *       BCEWithLogitsLoss, Keras with {@code from_logits=True}) on an output that already applied
@@ -91,10 +92,18 @@ public final class LossDefinitionDetector implements Detector {
   /** True once a finite loss went below the floor. */
   private boolean belowFloorSeen;
 
+  /**
+   * False when terms are added beside the loss function ({@code dltrace.loss_added}): the recorded
+   * loss is then their sum, whose floor the loss function does not set (an entropy bonus, a
+   * diversity term or a mistaken penalty may be negative).
+   */
+  private boolean floorHolds = true;
+
   @Override
   public void begin(AnalysisContext context) {
     this.context = context;
     this.loss = LossFunction.of(context.metadata());
+    this.floorHolds = !context.metadata().lossAdded();
   }
 
   @Override
@@ -112,7 +121,7 @@ public final class LossDefinitionDetector implements Detector {
     }
     if (step.has(-1, Phase.LOSS)) {
       double value = step.mean(-1, Phase.LOSS);
-      belowFloorSeen |= Double.isFinite(value) && value < -FLOOR_SLACK;
+      belowFloorSeen |= floorHolds && Double.isFinite(value) && value < -FLOOR_SLACK;
     }
     if (!step.has(-1, Phase.TARGET)) {
       return;
@@ -173,7 +182,7 @@ public final class LossDefinitionDetector implements Detector {
                       Numbers.format(targetMax),
                       lossName))
               .build());
-    } else {
+    } else if (floorHolds) {
       belowFloor(context, lossName).ifPresent(findings::add);
     }
     Optional<Finding> output = outputMismatch(context, loss, lossName, true);

@@ -86,6 +86,19 @@ class LossDefinitionDetectorTest {
   }
 
   @Test
+  void knownLossBelowZero_withTermsAddedBesideIt_noFinding() {
+    // An EWC penalty of a Fisher that is not squared, an entropy bonus: terms added beside the
+    // cross-entropy may be negative, so their sum has no floor of 0.
+    assertThat(
+            findings(negativeLoss("CrossEntropyLoss").meta(TraceMetadata.LOSS_ADDED, "true"), ID))
+        .isEmpty();
+    assertThat(
+            findings(negativeLoss("CrossEntropyLoss").meta(TraceMetadata.LOSS_ADDED, "false"), ID))
+        .extracting(LossDefinitionDetectorTest::rule)
+        .containsExactly(LossRule.BELOW_FLOOR);
+  }
+
+  @Test
   void knownLoss_roundingBelowZero_orPositive_noFinding() {
     MemoryTrace.Builder rounding =
         MemoryTrace.scripted(60)
