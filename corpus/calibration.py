@@ -3576,7 +3576,7 @@ def space_pt_deq_fixedpoint(rng):
 def space_pt_electra_rtd(rng):
     args = ["--lr", fmt(log_uniform(rng, 3e-4, 8e-4)), "--width", str(rng.choice([64, 96])),
             "--heads", str(rng.choice([2, 4]))]
-    # 1440 generated weather reports of 8-21 tokens (51-token vocabulary, padded to 24) in
+    # 1440 generated weather reports of 10-17 tokens (51-token vocabulary, padded to 24) in
     # batches of 48 (30 steps an epoch, 8 epochs); a one-layer generator and a two-layer
     # discriminator sharing the token embedding, loss MLM + 50 x RTD from 22-24 down to
     # 7.5-9; the accuracy is the discriminator's token accuracy, 0.95-0.96 held out (0.94 by

@@ -15,8 +15,8 @@ the demonstrations visit states off its own path. ``--demos`` episodes (20) are 
 training and 5 others are held out.
 
 The notebooks' loop: the states are standardized with the training demonstrations' mean and
-standard deviation; the ``policy`` is an MLP (``net.0`` 4-64, ReLU, ``net.2`` 64-64, ReLU,
-``net.4`` 64-2: the two actions' logits) trained with ``nn.CrossEntropyLoss`` and Adam
+standard deviation; the ``policy`` is an ``nn.Sequential`` MLP (4-64, ReLU, 64-64, ReLU,
+64-2: the two actions' logits) trained with ``nn.CrossEntropyLoss`` and Adam
 (``--lr``, 1e-3) on minibatches of 64 shuffled pairs, 12 epochs. After every epoch the held-out
 demonstrations' cross-entropy is the validation loss and their action accuracy the validation
 accuracy, and the policy (greedy) is rolled out for 10 episodes: the result line adds the mean

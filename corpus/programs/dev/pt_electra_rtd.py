@@ -6,7 +6,7 @@ The text is generated here from a small grammar of weather reports ("in oslo it 
 with snow . tomorrow more snow and wind ."): every city has a climate, the temperature words
 and the weather depend on the climate, the outlook repeats or follows the weather, so most
 words can be recovered from their context. A vocabulary of the words and the special tokens
-``[PAD] [CLS] [SEP] [MASK]`` is built from the training reports; reports are 8 to 21 tokens,
+``[PAD] [CLS] [SEP] [MASK]`` is built from the training reports; reports are 10 to 17 tokens,
 padded to 24. 1440 reports train, 400 validate.
 
 ``Electra`` holds both networks, which share the token embedding (``embed``, as ELECTRA ties
