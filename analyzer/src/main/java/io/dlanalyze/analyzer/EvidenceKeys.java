@@ -252,7 +252,8 @@ public final class EvidenceKeys {
   public enum ConvergenceRule implements EvidenceKey.Choice {
     ACCURACY_AT_CHANCE,
     LOSS_AT_TARGET_VARIANCE,
-    LOSS_ABOVE_MEAN_PREDICTOR
+    LOSS_ABOVE_MEAN_PREDICTOR,
+    ACCURACY_FELL_AS_LOSS_FELL
   }
 
   /** DeepLocalize's tests. */

@@ -4,6 +4,8 @@ import static io.dlanalyze.analyzer.Analyses.findings;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.data.Offset.offset;
 
+import io.dlanalyze.analyzer.EvidenceKeys;
+import io.dlanalyze.analyzer.EvidenceKeys.ConvergenceRule;
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Symptom;
 import io.dlanalyze.trace.MemoryTrace;
@@ -35,6 +37,71 @@ class NotConvergingDetectorTest {
     assertThat(f.symptom()).isEqualTo(Symptom.NOT_LEARNING);
     assertThat(f.evidence().get("chance")).isEqualTo(0.1);
     assertThat(f.firstStep()).isEqualTo(40);
+  }
+
+  /**
+   * A loss falling from 2 to 0 over 100 steps (5 epochs) while the training accuracy goes from
+   * {@code first} to {@code last}; the targets are the given statistics.
+   */
+  private static MemoryTrace.Builder accuracyFalling(double first, double last, Stats targets) {
+    return MemoryTrace.scripted(100)
+        .stepsPerEpoch(20)
+        .layer("fc1", "relu")
+        .layer("out", "linear")
+        .meta(TraceMetadata.LOSS, "cox_ph_loss")
+        .model(Phase.LOSS, step -> Stats.scalar(2 - step / 50.0))
+        .model(Phase.TARGET, step -> targets)
+        .model(Phase.ACCURACY, step -> Stats.scalar(first + (last - first) * step / 99.0));
+  }
+
+  /** Survival times in months as targets: no class count, no chance level. */
+  private static final Stats DURATIONS = Stats.of(20, 10).withRange(0, 60);
+
+  @Test
+  void accuracyFallingWhileTheLossFalls_fires_withoutAChanceLevel() {
+    List<Finding> findings = findings(accuracyFalling(0.6, 0.2, DURATIONS), ID);
+
+    assertThat(findings).hasSize(1);
+    Finding f = findings.get(0);
+    assertThat(f.symptom()).isEqualTo(Symptom.NOT_LEARNING);
+    assertThat(f.isModelLevel()).isTrue();
+    assertThat(f.evidence().get(EvidenceKeys.CONVERGENCE_RULE))
+        .isEqualTo(ConvergenceRule.ACCURACY_FELL_AS_LOSS_FELL);
+    assertThat(f.evidence().get(EvidenceKeys.FIRST_EPOCH_ACCURACY)).isCloseTo(0.5616, offset(1e-3));
+    assertThat(f.evidence().get(EvidenceKeys.LAST_EPOCH_ACCURACY)).isCloseTo(0.2384, offset(1e-3));
+    assertThat(f.firstStep()).isZero();
+    assertThat(f.message()).contains("accuracy fell");
+  }
+
+  @Test
+  void accuracyFallingBarelyOrRising_whileTheLossFalls_noFinding() {
+    assertThat(findings(accuracyFalling(0.6, 0.57, DURATIONS), ID)).isEmpty();
+    assertThat(findings(accuracyFalling(0.3, 0.8, DURATIONS), ID)).isEmpty();
+  }
+
+  @Test
+  void accuracyFallingOfSoftTargets_orWithoutTargets_isNotJudged() {
+    // pixels in [0, 1] (an autoencoder's "accuracy" says nothing of progress)
+    assertThat(findings(accuracyFalling(0.15, 0.04, Stats.of(0.3, 0.35).withRange(0, 1)), ID))
+        .isEmpty();
+    MemoryTrace.Builder noTargets =
+        MemoryTrace.scripted(100)
+            .stepsPerEpoch(20)
+            .layer("out", "linear")
+            .model(Phase.LOSS, step -> Stats.scalar(2 - step / 50.0))
+            .model(Phase.ACCURACY, step -> Stats.scalar(0.6 - 0.4 * step / 99.0));
+    assertThat(findings(noTargets, ID)).isEmpty();
+  }
+
+  @Test
+  void accuracyFallingWhileTheLossStaysFlat_isNotThisRule() {
+    MemoryTrace.Builder flat =
+        accuracyFalling(0.6, 0.2, DURATIONS).model(Phase.LOSS, step -> Stats.scalar(1.0));
+    assertThat(findings(flat, ID))
+        .noneMatch(
+            f ->
+                f.evidence().get(EvidenceKeys.CONVERGENCE_RULE)
+                    == ConvergenceRule.ACCURACY_FELL_AS_LOSS_FELL);
   }
 
   @Test
