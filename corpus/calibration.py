@@ -3771,6 +3771,29 @@ def space_keras_keypoint_heatmaps(rng):
     return Config(args, "regression", "cnn")
 
 
+def space_keras_espcn_superres(rng):
+    args = ["--lr", fmt(log_uniform(rng, 2e-3, 4e-3)),
+            "--filters", rng.choice(["32,32,16", "48,32,16"])]
+    # ESPCN super-resolution (upscale 2) of 1000 generated 24x24 grey textures from their
+    # 12x12 area-resized versions, conv layers with ReLU and orthogonal kernels, a DepthToSpace
+    # pixel shuffle, MSE with Adam; 25 steps an epoch, 20 epochs; no accuracy in the trace;
+    # healthy runs: the loss about 0.05 to 0.005 (predicting the mean image about 0.05),
+    # held-out PSNR about 24.2-24.9 dB (bicubic upsampling 24.1-24.8 dB)
+    args += ["--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "cnn")
+
+
+def space_keras_learnable_resizer(rng):
+    args = ["--lr", fmt(log_uniform(rng, 0.03, 0.06)), "--filters", str(rng.choice([8, 16]))]
+    # a learnable resizer (bilinear resize plus a residual conv stack with BatchNormalization
+    # and LeakyReLU) from 32x32 to 16x16 in front of a small CNN, on the 1797 digits upsampled
+    # as 0..255 images, SGD with momentum 0.9 and label smoothing 0.1; 45 steps an epoch, 15
+    # epochs; healthy runs: held-out accuracy about 0.90-0.97 (the BatchNormalization moving
+    # statistics make the validation accuracy lag the training accuracy in the first epochs)
+    args += ["--epochs", "15", "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=10)
+
+
 SPACES = {
     "keras_aug_digits": space_keras_aug_digits,
     "keras_cancer_ae_nesterov": space_keras_cancer_ae_nesterov,
@@ -4080,6 +4103,8 @@ SPACES = {
 
     "keras_conv3d_volumes": space_keras_conv3d_volumes,
     "keras_keypoint_heatmaps": space_keras_keypoint_heatmaps,
+    "keras_espcn_superres": space_keras_espcn_superres,
+    "keras_learnable_resizer": space_keras_learnable_resizer,
     "pt_electra_rtd": space_pt_electra_rtd,
     "pt_behavior_cloning": space_pt_behavior_cloning,
     "pt_vicreg_digits": space_pt_vicreg_digits,
