@@ -197,8 +197,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "seed0",
-          "buggy": "--bug logdet-sign --record-every 4",
-          "fixed": "--record-every 4"},
+          "buggy": "--bug logdet-sign --record-every 10",
+          "fixed": "--record-every 10"},
      ]},
     {"family": "krnvp-same-mask", "split": "dev", "architecture": "mlp",
      "origin": "Humbatova et al. 2020: wrong model architecture (the coupling masks); GitHub "
@@ -213,8 +213,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "seed1",
-          "buggy": "--bug same-mask --seed 1 --record-every 4",
-          "fixed": "--seed 1 --record-every 4"},
+          "buggy": "--bug same-mask --seed 1 --record-every 10",
+          "fixed": "--seed 1 --record-every 10"},
      ]},
     {"family": "healthy-krnvp", "split": "dev", "architecture": "mlp",
      "origin": "healthy run",
@@ -222,7 +222,7 @@ CASES = [
                     "two moons with its own train_step, that trains well",
      "healthy": [
          {"id": "c6-u32-seed2",
-          "args": "--couplings 6 --units 32 --seed 2 --record-every 4",
+          "args": "--couplings 6 --units 32 --seed 2 --record-every 16",
           "description": "6 couplings of 32 units: held-out NLL 1.438, sample coverage 0.967"},
      ]},
 ]

@@ -234,8 +234,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "seed0",
-          "buggy": "--bug labels-not-shuffled --record-every 4",
-          "fixed": "--record-every 4"},
+          "buggy": "--bug labels-not-shuffled --record-every 12",
+          "fixed": "--record-every 12"},
      ]},
     {"family": "ktokl-adamw-lr-too-high", "split": "dev", "architecture": "transformer",
      "origin": "DeepLocalize benchmark (Stack Overflow): learning rate far too high; "
@@ -248,8 +248,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "seed1",
-          "buggy": "--lr 0.05 --seed 1 --record-every 4",
-          "fixed": "--seed 1 --record-every 4"},
+          "buggy": "--lr 0.05 --seed 1 --record-every 12",
+          "fixed": "--seed 1 --record-every 12"},
      ]},
     {"family": "healthy-ktokl", "split": "dev", "architecture": "transformer",
      "origin": "healthy run",
@@ -257,7 +257,7 @@ CASES = [
                     "block, on the digits upsampled to 16x16, that trains well",
      "healthy": [
          {"id": "tokens8-seed2",
-          "args": "--tokens 8 --seed 2 --record-every 4",
+          "args": "--tokens 8 --seed 2 --record-every 12",
           "description": "8 learned tokens instead of 4: validation accuracy 0.947"},
      ]},
 ]
