@@ -609,6 +609,29 @@ class GraphReadingTest(unittest.TestCase):
         self.assertEqual(float(act["max"]), 1.0)
         self.assertGreater(float(act["zero_fraction"]), 0.0)
 
+    def test_activationWithoutASavedOutput_recordedWhenItIsTheNextLayersInput(self):
+        # hardtanh's autograd node keeps only its input; applied right before the next layer,
+        # that layer's input is the activation's output, and is recorded as it
+        class Clipped(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc1 = nn.Linear(4, 8)
+                self.fc2 = nn.Linear(8, 3)
+
+            def forward(self, x):
+                return self.fc2(nn.functional.hardtanh(3.0 * self.fc1(x)))
+
+        torch.manual_seed(4)
+        y = torch.tensor([0, 1, 2, 0, 1])
+        _, rows, _, layers = self.run_one(Clipped(), nn.functional.cross_entropy, y)
+        self.assertEqual(layers["fc1"]["activation"], "hard_tanh")
+        fwd = find(rows, 0, "fc1", "forward")
+        act = find(rows, 0, "fc1", "activation")
+        self.assertGreater(float(fwd["max"]), 0.0)
+        self.assertLessEqual(float(act["max"]), 1.0)
+        self.assertGreaterEqual(float(act["min"]), -1.0)
+        self.assertNotEqual(float(act["std"]), float(fwd["std"]))
+
     def test_customFunctionNames_inSnakeCase(self):
         from dltrace.pytorch import graph
 
