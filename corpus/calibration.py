@@ -3620,6 +3620,32 @@ def space_pt_cpc_sequences(rng):
     args += ["--seed", str(rng.randrange(10))]
     return Config(args, "classification", "gru", classes=64)
 
+
+def space_pt_gumbel_vae(rng):
+    args = ["--lr", fmt(log_uniform(rng, 2e-3, 5e-3)), "--latent-dim", str(rng.choice([8, 16])),
+            "--categorical-dim", str(rng.choice([4, 8]))]
+    # 1437 training digits scaled to [0, 1] in batches of 32 (45 steps an epoch, 30 epochs);
+    # the loss is the negative ELBO per image, the pixels' summed BCE plus the KL
+    # to the uniform categorical prior, from about 30 to 24.8-25.0 (no accuracy); the
+    # temperature annealed from 1.0 to 0.5 in about 180 steps; healthy runs end at a held-out
+    # -ELBO of 24.6-24.9 and a pixel MSE with argmax codes of 0.044-0.048 (the mean image
+    # 0.072-0.074; batches of 64, not sampled, can collapse toward it: 0.046-0.066)
+    args += ["--epochs", "30", "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "autoencoder")
+
+
+def space_pt_uncertainty_multitask(rng):
+    args = ["--lr", fmt(log_uniform(rng, 3e-3, 1e-2)), "--width", str(rng.choice([64, 128])),
+            "--batch-size", str(rng.choice([32, 64]))]
+    # 2400 generated table rows in batches of 64 (37 steps an epoch, 15 epochs), SGD with
+    # momentum; the loss is exp(-s1) MSE + s1 + exp(-s2) CE + s2 with learned log-variances,
+    # from about 1.6-2.0 to -1.7 to -2.4 (it goes negative as s falls); healthy runs end at a
+    # held-out class accuracy of 0.86-0.90 (3 classes) and a price RMSE of 0.24-0.43
+    # standardized units (the mean: 1.0)
+    args += ["--epochs", "15", "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "mlp", classes=3)
+
+
 def space_keras_node2vec(rng):
     args = ["--lr", fmt(log_uniform(rng, 5e-3, 2e-2)), "--dim", str(rng.choice([16, 24])),
             "--p", str(rng.choice([0.5, 1.0, 2.0])), "--q", str(rng.choice([0.5, 1.0, 2.0]))]
@@ -4130,6 +4156,8 @@ SPACES = {
     "pt_behavior_cloning": space_pt_behavior_cloning,
     "pt_vicreg_digits": space_pt_vicreg_digits,
     "pt_cpc_sequences": space_pt_cpc_sequences,
+    "pt_gumbel_vae": space_pt_gumbel_vae,
+    "pt_uncertainty_multitask": space_pt_uncertainty_multitask,
 }
 
 
