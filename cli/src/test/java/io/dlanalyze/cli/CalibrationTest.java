@@ -28,6 +28,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
@@ -697,8 +698,7 @@ class CalibrationTest {
             .filter(run -> Double.isFinite(run.progress()))
             .toList();
     assertThat(runs.size()).as("healthy dev runs with a loss per step").isGreaterThan(300);
-    Run smallest =
-        runs.stream().min(java.util.Comparator.comparingDouble(Run::progress)).orElseThrow();
+    Run smallest = runs.stream().min(Comparator.comparingDouble(Run::progress)).orElseThrow();
     assertThat(Thresholds.MIN_PROGRESS.defaultValue())
         .as("min-progress against the smallest drop, %s's", smallest.id())
         .isLessThanOrEqualTo(smallest.progress() / 2);
@@ -939,7 +939,7 @@ class CalibrationTest {
     Run worst =
         healthyDevExcept(RELU_MARGIN_NARROWER).stream()
             .filter(run -> !Double.isNaN(run.persistentReluZeros()))
-            .max(java.util.Comparator.comparingDouble(Run::persistentReluZeros))
+            .max(Comparator.comparingDouble(Run::persistentReluZeros))
             .orElseThrow();
     double highest = worst.persistentReluZeros();
     assertThat(highest).as("healthy dev runs with ReLU layers").isPositive();
