@@ -329,7 +329,7 @@ public final class NotConvergingDetector implements Detector {
    * need (a concordance index, a ranking's hit rate).
    */
   private Optional<Finding> accuracyFellAsLossFell(AnalysisContext context, int epochs) {
-    boolean softTargets = targetMin >= 0 && targetMax <= 1 && !targetsZeroOne;
+    boolean softTargets = unitIntervalTargets() && !targetsZeroOne;
     if (targetSteps == 0 || softTargets || !new LossGate(context).learned()) {
       return Optional.empty();
     }
@@ -540,6 +540,11 @@ public final class NotConvergingDetector implements Detector {
     return findings;
   }
 
+  /** True when targets were recorded and all lay in [0, 1]: labels, or soft targets (pixels). */
+  private boolean unitIntervalTargets() {
+    return targetSteps > 0 && targetMin >= 0 && targetMax <= 1;
+  }
+
   /**
    * The accuracy of a guess that knows nothing about the inputs: the majority class's share for 0/1
    * targets, else 1/K. Under a class- or sample-weighted loss ({@code dltrace.loss_weighted}) 1/K
@@ -549,8 +554,7 @@ public final class NotConvergingDetector implements Detector {
    */
   private double chance(AnalysisContext context) {
     int classes = context.metadata().numClasses().orElse(0);
-    boolean binaryTargets =
-        targetSteps > 0 && targetMin >= 0 && targetMax <= 1 && targetMax > targetMin;
+    boolean binaryTargets = unitIntervalTargets() && targetMax > targetMin;
     if (binaryTargets && classes == 0) {
       if (!targetsZeroOne) {
         return Double.NaN;
