@@ -8,8 +8,8 @@ The model is written as the PyTorch re-implementations write it (``kevinzakka/NA
 ``g * a + (1 - g) * m`` with the gate ``g = sigmoid(F.linear(x, G))``, the additive path
 ``a = nac(x)`` and the multiplicative path ``m = exp(nac(log(|x| + eps)))`` (eps 1e-10, the NAC's
 weights shared by both paths). ``NALU`` stacks two cells in ``model`` (``--in-dim`` 10 ->
-``--hidden`` 4 -> 2), the recorder's layers ``model.0``, ``model.0.nac``, ``model.1``,
-``model.1.nac``.
+``--hidden`` 4 -> 2), the recorder's layers ``model.0.nac``, ``model.0``, ``model.1.nac``,
+``model.1`` (the NAC first, as the recorder indexes them).
 
 The data follow the paper's static arithmetic task: inputs of 10 readings uniform in [0, 1),
 a share ``--zero-frac`` (0.2) of them exactly 0 (missing readings); a = the sum of readings 0..3,
