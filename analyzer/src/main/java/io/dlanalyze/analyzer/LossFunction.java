@@ -76,6 +76,34 @@ public enum LossFunction {
         || n.contains("supervisedcontrastive");
   }
 
+  /**
+   * How far a first block's mean may lie from a whole multiple of a uniform guess's loss, in units
+   * of that loss, and still count as that multiple; and the largest multiple that counts. Healthy
+   * dev runs of a single cross-entropy start with their first block's mean at 0.93 to 1.01 times a
+   * uniform guess's loss (the middle half); the runs that sum two start at 1.97 to 2.02 times it.
+   */
+  public static final double GUESS_MULTIPLE_TOLERANCE = 0.03;
+
+  public static final int MAX_GUESS_MULTIPLE = 4;
+
+  /**
+   * The whole number k of uniform guesses' losses that {@code start} (a first block's mean) is,
+   * within {@link #GUESS_MULTIPLE_TOLERANCE}, up to {@link #MAX_GUESS_MULTIPLE}; 0 when it is none
+   * or {@code uniform} is unknown. A k of 2 or more says the loss adds up k cross-entropies (a
+   * positive and a sampled negative binary cross-entropy, several heads), each starting at a
+   * uniform guess's loss.
+   */
+  public static int uniformGuesses(double start, double uniform) {
+    if (!(uniform > 0) || !(start > 0)) {
+      return 0;
+    }
+    double ratio = start / uniform;
+    long k = Math.round(ratio);
+    return k >= 1 && k <= MAX_GUESS_MULTIPLE && Math.abs(ratio - k) <= GUESS_MULTIPLE_TOLERANCE
+        ? (int) k
+        : 0;
+  }
+
   /** The kind of a run's loss, from its metadata. */
   public static LossFunction of(TraceMetadata metadata) {
     String name = metadata.loss().orElse(null);

@@ -80,11 +80,6 @@ class CalibrationTest {
    */
   private static final Map<String, String> PROGRESS_MISREAD =
       Map.of(
-          "sasrec-",
-          "a sum of two binary cross-entropies (positives and negatives), which starts at twice a"
-              + " uniform guess's loss and is measured from once it",
-          "healthy-sasrec",
-          "the same summed loss",
           "healthy-gru4rec-pt-top1",
           "GRU4Rec's TOP1 ranking loss, whose regularizing term sigmoid(r_neg^2) is at least 0.5"
               + " for every negative: the loss has a floor far above 0 and a healthy run ends 16%"
@@ -502,8 +497,12 @@ class CalibrationTest {
     double best = Arrays.stream(means).min().orElseThrow();
     double uniform = uniformGuess(loss, classes, weighted);
     // a cross-entropy is measured from the uniform guess, unless its best block stays above twice
-    // that (a loss summed over elements or with other terms, measured from its first block)
-    double start = uniform > 0 && best <= 2 * uniform ? uniform : means[0];
+    // that (a loss summed over elements or with other terms) or its first block is a whole multiple
+    // of it (a sum of cross-entropies): those are measured from their first block
+    double start =
+        uniform > 0 && best <= 2 * uniform && LossFunction.uniformGuesses(means[0], uniform) < 2
+            ? uniform
+            : means[0];
     return start > 0 ? 1 - best / start : Double.NaN;
   }
 

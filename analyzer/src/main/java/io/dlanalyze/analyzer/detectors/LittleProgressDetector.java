@@ -93,8 +93,11 @@ public final class LittleProgressDetector implements Detector {
     // A classifier is measured from a uniform guess's loss, wherever it started: falling from a
     // confidently wrong start back to a uniform guess learns nothing (as LossGate judges it). A
     // cross-entropy whose best block stays above twice that loss is not a mean over examples of K
-    // classes (it is summed over elements, or carries other terms): it is measured from its start.
-    if (best > 2 * uniform) {
+    // classes (it is summed over elements, or carries other terms), nor is one that starts at a
+    // whole multiple of it (a sum of cross-entropies, each at a uniform guess's loss untrained):
+    // either is measured from its start.
+    int terms = LossFunction.uniformGuesses(start, uniform);
+    if (best > 2 * uniform || terms >= 2) {
       uniform = 0;
     }
     double reference = uniform > 0 ? uniform : start;
@@ -129,23 +132,30 @@ public final class LittleProgressDetector implements Detector {
                     Numbers.format(best),
                     Numbers.percent(Math.max(0, drop)),
                     Numbers.format(reference),
-                    uniform > 0
-                        ? start >= ADDED_TERMS_HINT * uniform
-                            ? format(
-                                ROOT,
-                                " (the loss of a uniform guess; it started %s times higher: a"
-                                    + " loss that adds up several terms, such as two"
-                                    + " cross-entropies, is measured from its own start when the"
-                                    + " recorder is told loss_added=True)",
-                                Numbers.format(start / uniform))
-                            : " (the loss of a uniform guess)"
-                        : context.metadata().lossWeighted()
-                            ? " (the loss is weighted: a uniform guess has no fixed loss to"
-                                + " measure from)"
-                            : context.metadata().lossAdded()
-                                ? " (the loss holds terms added beside the loss function: a"
-                                    + " uniform guess's loss is not its start)"
-                                : ""))
+                    terms >= 2
+                        ? format(
+                            ROOT,
+                            " (%d times the loss of a uniform guess: a sum of %d cross-entropies,"
+                                + " measured from its own start)",
+                            terms,
+                            terms)
+                        : uniform > 0
+                            ? start >= ADDED_TERMS_HINT * uniform
+                                ? format(
+                                    ROOT,
+                                    " (the loss of a uniform guess; it started %s times higher: a"
+                                        + " loss that adds up several terms, such as two"
+                                        + " cross-entropies, is measured from its own start when"
+                                        + " the recorder is told loss_added=True)",
+                                    Numbers.format(start / uniform))
+                                : " (the loss of a uniform guess)"
+                            : context.metadata().lossWeighted()
+                                ? " (the loss is weighted: a uniform guess has no fixed loss to"
+                                    + " measure from)"
+                                : context.metadata().lossAdded()
+                                    ? " (the loss holds terms added beside the loss function: a"
+                                        + " uniform guess's loss is not its start)"
+                                    : ""))
             .build());
     return findings;
   }

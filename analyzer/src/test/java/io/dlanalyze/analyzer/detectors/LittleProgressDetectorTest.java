@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.data.Offset.offset;
 
 import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.LossFunction;
 import io.dlanalyze.analyzer.Symptom;
 import io.dlanalyze.trace.MemoryTrace;
 import io.dlanalyze.trace.MemoryTrace.Stats;
@@ -86,22 +87,61 @@ class LittleProgressDetectorTest {
         .isCloseTo(Math.log(10), offset(1e-9));
   }
 
+  /** A PyTorch binary cross-entropy (uniform guess: ln 2 = 0.693) with this loss. */
+  private static MemoryTrace.Builder binary(LongFunction<Stats> loss) {
+    return run(300, loss)
+        .meta(TraceMetadata.FRAMEWORK, "pytorch")
+        .meta(TraceMetadata.LOSS, "BCEWithLogitsLoss")
+        .meta(TraceMetadata.NUM_CLASSES, "2");
+  }
+
   @Test
-  void aStartFarAboveAUniformGuess_isNamed_withTheRecorderOptionForALossThatAddsUpTerms() {
-    // Two binary cross-entropies added up start at 2 ln 2 = 1.39 and fall to 0.68: from a uniform
-    // guess's 0.69 that is nothing, and the message says how to tell the analyzer otherwise.
+  void aStartAtTwiceAUniformGuess_isASumOfTwoCrossEntropies_measuredFromItsStart() {
+    // A positive and a sampled negative binary cross-entropy added up (SASRec, skip-gram with
+    // negative sampling) start at 2 ln 2 = 1.386 untrained and fall to 0.68: from a uniform
+    // guess's 0.693 that would be nothing, from its own start it is 51%.
+    assertThat(
+            findings(
+                binary(step -> Stats.scalar(step < 10 ? 1.386 : 0.68 + 0.01 * Math.sin(step))), ID))
+        .isEmpty();
+  }
+
+  @Test
+  void aSumOfTwoCrossEntropiesThatBarelyFalls_saysItIsMeasuredFromItsStart() {
     List<Finding> found =
-        findings(
-            run(300, step -> Stats.scalar(step < 10 ? 1.39 : 0.68 + 0.01 * Math.sin(step)))
-                .meta(TraceMetadata.FRAMEWORK, "pytorch")
-                .meta(TraceMetadata.LOSS, "BCEWithLogitsLoss")
-                .meta(TraceMetadata.NUM_CLASSES, "2"),
-            ID);
+        findings(binary(step -> Stats.scalar(step < 10 ? 1.39 : 1.3 + 0.01 * Math.sin(step))), ID);
+
+    assertThat(found).hasSize(1);
+    assertThat((double) found.get(0).evidence().get("reference_loss"))
+        .isCloseTo(1.39, offset(1e-9));
+    assertThat(found.get(0).message())
+        .contains("(2 times the loss of a uniform guess: a sum of 2 cross-entropies")
+        .doesNotContain("loss_added");
+  }
+
+  @Test
+  void aStartFarAboveAUniformGuess_notAWholeMultiple_isNamed_withTheRecorderOption() {
+    // 2.5 ln 2 = 1.73 is no whole number of uniform guesses: measured from 0.693, the fall to 0.68
+    // is nothing, and the message says how to tell the analyzer that the loss adds up terms.
+    List<Finding> found =
+        findings(binary(step -> Stats.scalar(step < 10 ? 1.73 : 0.68 + 0.01 * Math.sin(step))), ID);
 
     assertThat(found).hasSize(1);
     assertThat(found.get(0).message())
-        .contains("(the loss of a uniform guess; it started 2.005 times higher")
+        .contains("(the loss of a uniform guess; it started 2.496 times higher")
         .contains("loss_added=True");
+  }
+
+  @Test
+  void wholeMultiplesOfAUniformGuess_countWithinTheirTolerance_upToFour() {
+    double u = Math.log(2);
+    assertThat(LossFunction.uniformGuesses(2.02 * u, u)).isEqualTo(2);
+    assertThat(LossFunction.uniformGuesses(2.98 * u, u)).isEqualTo(3);
+    assertThat(LossFunction.uniformGuesses(1.0 * u, u)).isEqualTo(1);
+    assertThat(LossFunction.uniformGuesses(2.05 * u, u)).isZero();
+    assertThat(LossFunction.uniformGuesses(5.0 * u, u)).isZero();
+    assertThat(LossFunction.uniformGuesses(2 * u, 0)).isZero();
+    assertThat(LossFunction.uniformGuesses(Double.NaN, u)).isZero();
   }
 
   @Test
