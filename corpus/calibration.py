@@ -3667,6 +3667,29 @@ def space_pt_fedavg_clients(rng):
     # and accuracy of 0.85-0.93 (10 classes)
     args += ["--rounds", "20", "--seed", str(rng.randrange(10))]
     return Config(args, "classification", "mlp", classes=10)
+def space_pt_aae_digits(rng):
+    args = ["--lr", fmt(log_uniform(rng, 5e-4, 2e-3)), "--latent", str(rng.choice([4, 8])),
+            "--hidden", str(rng.choice([128, 256]))]
+    # 1437 training digits scaled to [0, 1] in batches of 100 (14 steps an epoch, 40 epochs),
+    # three phases per batch under three Adams (reconstruction, discriminator, encoder as
+    # generator); the recorded loss is the reconstruction BCE per pixel, from about 0.59-0.66
+    # to 0.26-0.30 (no accuracy); healthy runs end at a held-out BCE of 0.27-0.30, a prior
+    # MMD of the held-out codes of 0.05-0.16 (codes that ignore the prior: 0.6) and decoded
+    # prior samples 0.027-0.034 in MSE from their nearest held-out image
+    args += ["--epochs", "40", "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "autoencoder")
+
+
+def space_pt_sentence_vae(rng):
+    args = ["--lr", fmt(log_uniform(rng, 1e-3, 2e-3)), "--hidden", str(rng.choice([128, 192]))]
+    # 4000 generated sentences of 5 to 16 words over 312 word types in batches of 64 (62
+    # steps an epoch, 12 epochs), logistic KL annealing and word dropout 0.5; the loss is the
+    # summed token NLL plus the weighted KL per sentence, from about 45-47 to 30-33; the
+    # teacher-forced next-token accuracy ends at 0.29-0.40; healthy runs end at a held-out
+    # NLL of 24.5-30.3 per sentence, a KL of 4-11 and a greedy reconstruction accuracy of
+    # 0.27-0.43 (a collapsed posterior: 0.13)
+    args += ["--epochs", "12", "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "gru", classes=316)
 
 
 def space_keras_node2vec(rng):
@@ -4231,6 +4254,8 @@ SPACES = {
     "pt_uncertainty_multitask": space_pt_uncertainty_multitask,
     "pt_nalu_arith": space_pt_nalu_arith,
     "pt_fedavg_clients": space_pt_fedavg_clients,
+    "pt_aae_digits": space_pt_aae_digits,
+    "pt_sentence_vae": space_pt_sentence_vae,
 }
 
 
