@@ -342,7 +342,7 @@ class MetadataTest(unittest.TestCase):
             "dltrace.version", "dltrace.run_id", "dltrace.model", "dltrace.framework",
             "dltrace.optimizer", "dltrace.learning_rate", "dltrace.batch_size", "dltrace.task",
             "dltrace.loss", "dltrace.weight_decay", "dltrace.layers", "dltrace.steps_per_epoch",
-            "dltrace.num_classes"])
+            "dltrace.num_classes", "dltrace.output_layer"])
         self.assertEqual(meta["dltrace.version"], "1")
         self.assertEqual(meta["dltrace.run_id"], "cnn-run")
         self.assertEqual(meta["dltrace.model"], "SmallCnn")
@@ -364,6 +364,7 @@ class MetadataTest(unittest.TestCase):
              "trainable": True, "fan_in": 36, "fan_out": 10},
         ])
         self.assertEqual(meta["dltrace.weight_decay"], "0.0")
+        self.assertEqual(meta["dltrace.output_layer"], "2")  # fc, the loss's input
         # The softmax output's mean is 1/K: the activation row is the softmax module's output.
         self.assertAlmostEqual(float(find(rows, 0, "fc", "activation")["mean"]), 0.1, delta=1e-7)
 
@@ -573,6 +574,69 @@ class GraphReadingTest(unittest.TestCase):
         tanh = find(rows, 0, "fc2", "activation")
         self.assertLessEqual(float(tanh["max"]), 1.0)
         self.assertGreaterEqual(float(tanh["min"]), -1.0)
+
+    def _adversarial_autoencoder(self, kl=False):
+        """An adversarial autoencoder written as one module without forward(): its methods run an
+        encoder and decoder pass for a hand-written BCE, then a discriminator pass (never in the
+        recorded loss's graph) that is listed last. With kl, the loss adds a KL-like term on the
+        code: the written-out loss then leads back to two layers."""
+        class AAE(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.encoder = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+                self.decoder = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 8))
+                self.discriminator = nn.Sequential(nn.Linear(2, 16), nn.ReLU(),
+                                                   nn.Linear(16, 1))
+
+            def decode(self, z):
+                return torch.sigmoid(self.decoder(z))
+
+            def discriminate(self, z):
+                return torch.sigmoid(self.discriminator(z))
+
+        torch.manual_seed(0)
+        model = AAE()
+        opt = torch.optim.Adam(model.parameters(), 1e-3)
+        x = torch.rand(32, 8)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "run.csv")
+            with dltrace.attach(model, path, optimizer=opt, loss_name="BCELoss",
+                                task="regression") as rec:
+                for _ in range(3):
+                    opt.zero_grad()
+                    code = model.encoder(x)
+                    p = model.decode(code)
+                    loss = -torch.mean(x * torch.log(p + 1e-15)
+                                       + (1 - x) * torch.log(1 - p + 1e-15))
+                    if kl:
+                        loss = loss + 0.01 * code.pow(2).mean()
+                    loss.backward()
+                    opt.step()
+                    # the discriminator's pass: new nodes, which may take freed nodes' ids
+                    for _ in range(4):
+                        model.discriminate(model.encoder(x).detach())
+                    rec.step(loss)
+            _, meta = read_trace(path)
+        return meta, {l["name"]: l for l in json.loads(meta["dltrace.layers"])}
+
+    def test_handWrittenLoss_throughMethods_namesTheOutputLayerAndItsActivation(self):
+        meta, layers = self._adversarial_autoencoder()
+        self.assertEqual(layers["decoder.2"]["activation"], "sigmoid")
+        self.assertEqual(meta["dltrace.output_layer"], str(layers["decoder.2"]["index"]))
+        # the discriminator, recorded last, is not the loss's output; its activation ran in no
+        # graph the recorder reads
+        self.assertGreater(layers["discriminator.2"]["index"], layers["decoder.2"]["index"])
+        self.assertEqual(layers["encoder.0"]["activation"], "relu")
+
+    def test_handWrittenLoss_overTwoLayers_namesNoOutputLayer(self):
+        meta, layers = self._adversarial_autoencoder(kl=True)
+        self.assertNotIn("dltrace.output_layer", meta)
+        self.assertEqual(layers["decoder.2"]["activation"], "linear")
+
+    def test_lossModule_namesTheLayerItWasComputedFrom(self):
+        y = torch.tensor([0, 1, 2, 0, 1])
+        _, _, meta, layers = self.run_one(FunctionalMlp(), nn.functional.cross_entropy, y)
+        self.assertEqual(meta["dltrace.output_layer"], str(layers["out"]["index"]))
 
     def test_customAutogradFunction_namedByItsClass_andRecordedAsTheActivation(self):
         # a spiking layer: a Heaviside step with a surrogate gradient, as a custom Function

@@ -354,6 +354,40 @@ def _loss_node(loss_grad_fn):
     return None
 
 
+def sole_owner(start, owners):
+    """From ``start`` (a loss's grad_fn), breadth first, the one layer in ``owners`` whose output
+    the graph reaches, not walking past a layer's output: (layer key, the nodes on the way,
+    nearest first), or (None, []) when it reaches none, several, or more than MAX_NODES nodes.
+    For a loss written out by hand (``-(x * torch.log(p) + (1 - x) * torch.log(1 - p)).mean()``),
+    which has no loss node for :func:`loss_input` to find: a loss over one output leads back to
+    that layer alone; one that adds terms over several layers (a VAE's KL on the encoder's mean
+    beside the decoder's reconstruction) names none."""
+    if start is None:
+        return None, []
+    seen = {id(start)}
+    queue = [(start, ())]
+    visited = 0
+    found = None
+    while queue:
+        if visited >= MAX_NODES:
+            return None, []
+        node, path = queue.pop(0)
+        visited += 1
+        owner = owners.get(id(node))
+        if owner is not None:
+            if found is not None and found[0] != owner:
+                return None, []
+            if found is None:
+                found = (owner, list(path))
+            continue
+        path = path + (node,)
+        for parent in _parents(node):
+            if id(parent) not in seen:
+                seen.add(id(parent))
+                queue.append((parent, path))
+    return found if found is not None else (None, [])
+
+
 def loss_input(loss_grad_fn):
     """The node that produced the loss function's input (the model's output as the loss saw
     it), or None: the first parent of the loss node (for CrossEntropyLoss, the parent of its

@@ -472,9 +472,13 @@ class Recorder:
         self._activation_of = {}    # id(layer module) -> activation name seen in the first pass
         self._pass_activation = {}  # id(layer module) -> activation name seen in this pass
         self._out_nodes = {}        # id(grad_fn of a layer's output) -> id(layer module), this pass
+        # the grad_fns themselves, held for the pass: a node's Python object can be freed and its
+        # id reused by another pass's node (a model whose methods run several passes a step)
+        self._out_fns = []
         self._modes = {}            # id(layer module) -> module.training in this pass
         self._loss_info = None      # (loss name, output activation) read from step 0's graph
         self._loss_weighted = None  # True when step 0's loss node had a class/element weight
+        self._loss_layer = None     # index of the layer whose output step 0's loss was computed from
         self._eval_warned = False
         self._output_width = None   # the width of the model's output (its first tensor's)
         self._output_widths = {}    # id(grad_fn of an output tensor) -> its width, first step
@@ -587,6 +591,7 @@ class Recorder:
         self._last_has_activation = False
         self._pass_activation.clear()
         self._out_nodes.clear()
+        self._out_fns.clear()
         self._modes.clear()
         self._active = self.selection.sampled(self._step) or self._step <= self._force_until
         if self._active:
@@ -612,6 +617,7 @@ class Recorder:
         self._modes[key] = module.training
         if out.grad_fn is not None:
             self._out_nodes[id(out.grad_fn)] = key
+            self._out_fns.append(out.grad_fn)
         if not self._active or not self._selected[key]:
             return
         wants = self.selection.wants
@@ -788,10 +794,15 @@ class Recorder:
         out_activation = None
         if grad_fn is not None and self._out_nodes:
             start = graph.loss_input(grad_fn)
-            owner, path = graph.walk_back(start, self._out_nodes)
+            if start is not None:
+                owner, path = graph.walk_back(start, self._out_nodes)
+            else:  # a loss written out by hand: the one layer its graph leads back to
+                owner, path = graph.sole_owner(grad_fn, self._out_nodes)
             found = graph.first_activation(path) if owner is not None else None
             if found is not None:
                 out_activation = (owner, found[0])
+            if owner is not None and owner in self._layer_of:
+                self._loss_layer = self._layer_of[owner].index
         if out_activation is not None:
             layer = self._layer_of.get(out_activation[0])
             if layer is not None and layer.activation == "linear":
@@ -842,6 +853,8 @@ class Recorder:
             meta["dltrace.loss_weighted"] = "true"
         if self._loss_added:
             meta["dltrace.loss_added"] = "true"
+        if self._loss_layer is not None:
+            meta["dltrace.output_layer"] = str(self._loss_layer)
         meta.update(self._objective)
         meta.update(self.selection.metadata())
         return meta

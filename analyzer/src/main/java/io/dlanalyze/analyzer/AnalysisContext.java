@@ -38,13 +38,22 @@ public interface AnalysisContext {
   List<Layer> layers();
 
   /**
-   * The layer that produces the model's output: the last layer the trace names, passing over
-   * trailing layers whose type is the model's own class ({@code dltrace.model}), which a PyTorch
-   * recorder lists after the submodules for the parameters the model holds itself (a class token, a
-   * position embedding). Null when no layer is named.
+   * The layer that produces the model's output: the one {@code dltrace.output_layer} names (the
+   * layer the recorded loss was computed from) when the trace names it; else the last layer the
+   * trace names, passing over trailing layers whose type is the model's own class ({@code
+   * dltrace.model}), which a PyTorch recorder lists after the submodules for the parameters the
+   * model holds itself (a class token, a position embedding). Null when no layer is named.
    */
   default @Nullable Layer outputLayer() {
     List<Layer> layers = layers();
+    OptionalInt named = metadata().outputLayer();
+    if (named.isPresent()) {
+      for (Layer layer : layers) {
+        if (layer.index() == named.getAsInt()) {
+          return layer;
+        }
+      }
+    }
     for (int i = layers.size() - 1; i >= 0; i--) {
       Layer layer = layers.get(i);
       if (i == 0 || !modelsOwn(layer)) {

@@ -94,6 +94,14 @@ public final class TraceMetadata {
   public static final String LOSS_ADDED = "dltrace.loss_added";
 
   /**
+   * Extension: the index of the layer whose output the recorded loss was computed from, when the
+   * recorder could tell (PyTorch: from the first step's autograd graph). A program that records
+   * several networks (an adversarial autoencoder's encoder, decoder and discriminator) may list the
+   * loss's layer before others. Absent: the last layer, or not known.
+   */
+  public static final String OUTPUT_LAYER = "dltrace.output_layer";
+
+  /**
    * Extension: what training does with the recorded loss. {@code minimize} (also when absent): the
    * loss measures progress and falls as the model learns. {@code adversarial}: one player's loss in
    * a two-player game (a GAN's generator or discriminator), which stays level or rises while both
@@ -322,6 +330,11 @@ public final class TraceMetadata {
   public boolean lossAdded() {
     String text = values.get(LOSS_ADDED);
     return text != null && text.trim().equalsIgnoreCase("true");
+  }
+
+  /** The index of the layer whose output the loss was computed from ({@link #OUTPUT_LAYER}). */
+  public OptionalInt outputLayer() {
+    return parseInt(values.get(OUTPUT_LAYER));
   }
 
   public OptionalDouble weightDecay() {

@@ -8,8 +8,9 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The metadata extensions the analyzer reads: {@code dltrace.loss_from_logits}, {@code
- * dltrace.weight_decay}, {@code dltrace.momentum}, and the layer fields {@code training}, {@code
- * in_optimizer}, {@code fan_in}, {@code fan_out} and {@code regularizer}.
+ * dltrace.output_layer}, {@code dltrace.weight_decay}, {@code dltrace.momentum}, and the layer
+ * fields {@code training}, {@code in_optimizer}, {@code fan_in}, {@code fan_out} and {@code
+ * regularizer}.
  */
 class TraceMetadataExtensionsTest {
   private static TraceMetadata layers(String json) {
@@ -22,6 +23,14 @@ class TraceMetadataExtensionsTest {
         .contains(true);
     assertThat(TraceMetadata.of(Map.of(TraceMetadata.LOSS_FROM_LOGITS, " False ")).lossFromLogits())
         .contains(false);
+  }
+
+  @Test
+  void outputLayer_readsAnIndex_absentOrNotANumberIsUnknown() {
+    assertThat(TraceMetadata.of(Map.of(TraceMetadata.OUTPUT_LAYER, "3")).outputLayer()).hasValue(3);
+    assertThat(TraceMetadata.empty().outputLayer()).isEmpty();
+    assertThat(TraceMetadata.of(Map.of(TraceMetadata.OUTPUT_LAYER, "last")).outputLayer())
+        .isEmpty();
   }
 
   @Test

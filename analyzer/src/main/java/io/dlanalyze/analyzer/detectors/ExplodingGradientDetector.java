@@ -51,12 +51,16 @@ import java.util.List;
  * values above 1e6 (docs/references.md#thedeepchecker); an absolute bound depends on the tensor's
  * size, so the growth is measured against the layer's own start. A growth that never turns
  * non-finite is reported only when the loss stalls around it (#false-alarm-sources: condition on
- * the loss trend), so a net whose zero-initialized head wakes up the earlier layers is not flagged.
- * Ratio rule: AUTOTRAINER's {@code ||g_first|| / ||g_last|| > 70} (beta_3, #autotrainer), for
- * {@code window} steps in a row, only when the loss stalls at the end of that run and the run never
- * learned (AUTOTRAINER gates its gradient rules on not-converged/slow convergence; 5.1 shows the
- * ratio alone fires on healthy nets). One finding: the layer whose growth started first (ties: the
- * larger growth); the other layers that exploded are its consequences.
+ * the loss trend), so a net whose zero-initialized head wakes up the earlier layers is not flagged,
+ * and only when the run did not come back from it: a run whose last losses ended {@code
+ * converged-drop} below its start recovered from a stretch of unstable steps (a healthy neural
+ * arithmetic unit's exponential path spikes a gradient 3e6x for four steps), as loss-divergence
+ * reads such a climb. Ratio rule: AUTOTRAINER's {@code ||g_first|| / ||g_last|| > 70} (beta_3,
+ * #autotrainer), for {@code window} steps in a row, only when the loss stalls at the end of that
+ * run and the run never learned (AUTOTRAINER gates its gradient rules on not-converged/slow
+ * convergence; 5.1 shows the ratio alone fires on healthy nets). One finding: the layer whose
+ * growth started first (ties: the larger growth); the other layers that exploded are its
+ * consequences.
  */
 @DetectorSpec(
     id = DetectorIds.EXPLODING_GRADIENT,
@@ -84,6 +88,7 @@ public final class ExplodingGradientDetector implements Detector {
   private double growth;
   private double ratioLimit;
   private double vanishingRms;
+  private double convergedDrop;
 
   /** Steps in a row where the first layer's norm dwarfs the last's, up to the loss stall gate. */
   private Run ratio;
@@ -94,10 +99,10 @@ public final class ExplodingGradientDetector implements Detector {
   private double ratioRunMax;
   private double ratioFiredMax;
 
-  /** Slots of layers that exploded, whose loss gate is not settled yet. */
+  /** Slots of layers that exploded and have not turned NaN/Inf yet. */
   private final List<Integer> pending = new ArrayList<>();
 
-  /** Slots of layers whose growth finding is final: they turned NaN/Inf, or the gate settled. */
+  /** Slots of layers whose growth finding is final: they turned NaN/Inf. */
   private final BitSet confirmed = new BitSet();
 
   @Override
@@ -107,6 +112,7 @@ public final class ExplodingGradientDetector implements Detector {
     growth = context.options().get(Thresholds.EXPLODING_GROWTH);
     ratioLimit = context.options().get(Thresholds.EXPLODING_RATIO);
     vanishingRms = context.options().get(Thresholds.VANISHING_RMS);
+    convergedDrop = context.options().get(Thresholds.CONVERGED_DROP);
     ratio = new Run(window, Run.Policy.FIRST);
   }
 
@@ -140,27 +146,16 @@ public final class ExplodingGradientDetector implements Detector {
     }
     for (int i = 0; i < pending.size(); i++) {
       GradientGrowth norms = layers.get(pending.get(i));
-      if (norms.nonFiniteStep() >= 0 || settledStall(norms.fireStep())) {
+      if (norms.nonFiniteStep() >= 0) {
         confirmed.set(pending.remove(i--));
       }
     }
   }
 
   /**
-   * True when the loss stalled around {@code step} for good: the gate reads the losses up to that
-   * step and, while there are fewer than two windows of them, the ones after it; a loss already
-   * non-finite by then settles it at once.
-   */
-  private boolean settledStall(long step) {
-    long nonFinite = gate.history().firstNonFiniteStep();
-    return (nonFinite >= 0 && nonFinite <= step)
-        || (gate.history().size() >= 2 * window && gate.stalledAt(step));
-  }
-
-  /**
-   * A layer's growth finding is final once it turned NaN/Inf or its loss gate settled (the root may
-   * still change to a layer whose growth started earlier). The ratio rule needs the whole run (the
-   * run never learned) and is reported at the end.
+   * A layer's growth finding is final once it turned NaN/Inf (the root may still change to a layer
+   * whose growth started earlier). A growth that stays finite is judged at the end, when it is
+   * known whether the run came back from it; so is the ratio rule (the run never learned).
    */
   @Override
   public int conclusive() {
@@ -233,7 +228,9 @@ public final class ExplodingGradientDetector implements Detector {
       GradientGrowth layer = layers.get(slot);
       if (confirmedOnly
           ? !confirmed.get(slot)
-          : !layer.fired() || (layer.nonFiniteStep() < 0 && !gate.stalledAt(layer.fireStep()))) {
+          : !layer.fired()
+              || (layer.nonFiniteStep() < 0
+                  && (!gate.stalledAt(layer.fireStep()) || recovered(context)))) {
         continue;
       }
       exploded.add(slot);
@@ -249,6 +246,22 @@ public final class ExplodingGradientDetector implements Detector {
       findings.add(growthFinding(root, exploded, context));
     }
     return findings;
+  }
+
+  /**
+   * True when the run ended with its loss finite and its last {@code window} losses' mean {@code
+   * converged-drop} below where it started (its first loss, at least a uniform guess's): a growth
+   * that never turned NaN/Inf was a stretch of unstable steps the optimizer came back from.
+   */
+  private boolean recovered(AnalysisContext context) {
+    var loss = gate.history();
+    int n = loss.size();
+    if (n < window || loss.firstNonFiniteStep() >= 0 || !LossGate.perStep(context)) {
+      return false;
+    }
+    double start = Math.max(loss.loss(0), LossGate.uniformLoss(context));
+    double last = loss.mean(n - window, n);
+    return start > 0 && last <= (1 - convergedDrop) * start;
   }
 
   private Finding growthFinding(int rootSlot, List<Integer> exploded, AnalysisContext context) {

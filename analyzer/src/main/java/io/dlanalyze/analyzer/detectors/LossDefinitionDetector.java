@@ -56,9 +56,10 @@ import java.util.Optional;
  *       than two classes.
  * </ul>
  *
- * The output layer is the last layer of the trace; its activation comes from {@code dltrace.layers}
- * or its type, its width from {@code fan_out}. A rule whose input is missing does not run (the
- * report lists the metadata a trace lacks). A Keras cross-entropy on a linear output whose {@code
+ * The output layer is the one {@code dltrace.output_layer} names, else the last layer of the trace
+ * ({@link AnalysisContext#outputLayer}); its activation comes from {@code dltrace.layers} or its
+ * type, its width from {@code fan_out}. A rule whose input is missing does not run (the report
+ * lists the metadata a trace lacks). A Keras cross-entropy on a linear output whose {@code
  * dltrace.loss_from_logits} the trace does not give (a recorder that writes only format v1) is
  * reported only when the run did not learn ({@code converged-drop}): with {@code from_logits=True}
  * it is the usual, healthy pairing.

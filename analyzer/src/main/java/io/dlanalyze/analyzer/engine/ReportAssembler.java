@@ -59,6 +59,7 @@ final class ReportAssembler {
           TraceMetadata.LOSS_SCALING,
           TraceMetadata.LOSS_WEIGHTED,
           TraceMetadata.LOSS_ADDED,
+          TraceMetadata.OUTPUT_LAYER,
           "dltrace.stop_reason",
           "dltrace.stopped_at_step");
 

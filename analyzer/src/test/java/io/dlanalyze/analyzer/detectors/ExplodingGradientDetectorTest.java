@@ -57,6 +57,45 @@ class ExplodingGradientDetectorTest {
     assertThat(findings.get(0).evidence().asMap()).doesNotContainKey("first_non_finite_step");
   }
 
+  /**
+   * fc2's gradient norm spikes 10x a step from step 100 to 5e6 at step 106 (10^7 times its level)
+   * while the loss jumps to 1e4, then both come back; afterwards the loss falls to 0.3, or stays at
+   * its start of 2.
+   */
+  private static MemoryTrace.Builder spike(boolean recovers) {
+    return MemoryTrace.scripted(300)
+        .layer("fc1", "relu")
+        .layer("fc2", "relu")
+        .layer("fc3", "linear")
+        .model(
+            Phase.LOSS,
+            step ->
+                Stats.scalar(
+                    step < 100
+                        ? 2.0 - step / 200.0
+                        : step <= 106 ? 1e4 : recovers ? Math.max(0.3, 1.5 - step / 200.0) : 2.0))
+        .everyLayer(
+            Phase.GRADIENT,
+            (step, layer) ->
+                Stats.norm(
+                    layer == 1 && step >= 100 && step <= 106
+                        ? 0.5 * Math.pow(10, step - 99)
+                        : 0.5));
+  }
+
+  @Test
+  void growth_thatTheRunCameBackFrom_isNoFault() {
+    assertThat(findings(spike(true), ID)).isEmpty();
+  }
+
+  @Test
+  void growth_thatTheRunDidNotComeBackFrom_fires() {
+    List<Finding> findings = findings(spike(false), ID);
+
+    assertThat(findings).extracting(Finding::layerName).containsExactly("fc2");
+    assertThat((double) findings.get(0).evidence().get("growth")).isGreaterThan(2.3e6);
+  }
+
   @Test
   void growth_whileLossFalls_staysQuiet() {
     // A zero-initialized head wakes up the earlier layers: their gradients grow 1e4x while the loss

@@ -164,6 +164,33 @@ class LossDefinitionDetectorTest {
         .containsExactly(LossRule.LOGITS_LOSS_ON_PROBABILITIES);
   }
 
+  /**
+   * An adversarial autoencoder's layers: the decoder's output (sigmoid, 8 pixels) at index 1, the
+   * discriminator's (linear, 1 score) listed last; the recorded BCELoss is the reconstruction's.
+   */
+  private static MemoryTrace.Builder twoNetworks() {
+    return MemoryTrace.scripted(60)
+        .meta(TraceMetadata.FRAMEWORK, "pytorch")
+        .meta(TraceMetadata.LOSS, "BCELoss")
+        .layer("decoder.0", "relu")
+        .layer("decoder.2", "Linear", "sigmoid", 8)
+        .layer("discriminator.2", "Linear", "linear", 1)
+        .healthyLoss();
+  }
+
+  @Test
+  void theOutputLayerTheTraceNames_isJudged_notTheLastLayer() {
+    List<Finding> lastLayer = findings(twoNetworks(), ID);
+    assertThat(lastLayer)
+        .extracting(LossDefinitionDetectorTest::rule)
+        .containsExactly(LossRule.PROBABILITY_LOSS_ON_LOGITS);
+    assertThat(lastLayer.get(0).message()).contains("discriminator.2");
+
+    assertThat(findings(twoNetworks().meta(TraceMetadata.OUTPUT_LAYER, "1"), ID)).isEmpty();
+    // an index no layer has is ignored: the last layer again
+    assertThat(findings(twoNetworks().meta(TraceMetadata.OUTPUT_LAYER, "7"), ID)).hasSize(1);
+  }
+
   @Test
   void logitsLosses_onLinearOutput_noFinding() {
     assertThat(findings(run("pytorch", "CrossEntropyLoss", "linear", 10), ID)).isEmpty();
