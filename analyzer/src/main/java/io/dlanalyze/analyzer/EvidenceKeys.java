@@ -112,6 +112,10 @@ public final class EvidenceKeys {
   public static final EvidenceKey<Long> PEAK_LEARNING_RATE_STEP = count("peak_learning_rate_step");
   public static final EvidenceKey<Double> COLLAPSED_SHARE = real("collapsed_share");
   public static final EvidenceKey<Double> INITIAL_LOSS = real("initial_loss");
+
+  /** exploding-gradient: the lowest loss of a run whose loss fell below 0 without bound. */
+  public static final EvidenceKey<Double> LOWEST_LOSS = real("lowest_loss");
+
   public static final EvidenceKey<Double> UNIFORM_LOSS = real("uniform_loss");
   public static final EvidenceKey<Double> RATIO = real("ratio");
   public static final EvidenceKey<Double> DISPERSION = real("dispersion");

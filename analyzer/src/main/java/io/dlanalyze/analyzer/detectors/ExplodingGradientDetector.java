@@ -7,6 +7,7 @@ import static io.dlanalyze.analyzer.EvidenceKeys.GROWTH_STEPS;
 import static io.dlanalyze.analyzer.EvidenceKeys.GROWTH_THRESHOLD;
 import static io.dlanalyze.analyzer.EvidenceKeys.LAST_LAYER;
 import static io.dlanalyze.analyzer.EvidenceKeys.LAYERS_EXPLODING;
+import static io.dlanalyze.analyzer.EvidenceKeys.LOWEST_LOSS;
 import static io.dlanalyze.analyzer.EvidenceKeys.MAX_RATIO;
 import static io.dlanalyze.analyzer.EvidenceKeys.PEAK_L2;
 import static io.dlanalyze.analyzer.EvidenceKeys.PEAK_STEP;
@@ -222,6 +223,7 @@ public final class ExplodingGradientDetector implements Detector {
    * is final already.
    */
   private List<Finding> growthFindings(AnalysisContext context, boolean confirmedOnly) {
+    boolean runaway = !confirmedOnly && unbounded();
     int root = -1;
     List<Integer> exploded = new ArrayList<>();
     for (int slot : layers.slots(context)) {
@@ -230,6 +232,7 @@ public final class ExplodingGradientDetector implements Detector {
           ? !confirmed.get(slot)
           : !layer.fired()
               || (layer.nonFiniteStep() < 0
+                  && !runaway
                   && (!gate.stalledAt(layer.fireStep()) || recovered(context)))) {
         continue;
       }
@@ -264,6 +267,44 @@ public final class ExplodingGradientDetector implements Detector {
     return start > 0 && last <= (1 - convergedDrop) * start;
   }
 
+  /**
+   * How far below 0, in multiples of its first loss's magnitude, a loss may fall before it counts
+   * as running away without bound (a sign flipped, a hinge or a clamp left out): the healthy dev
+   * runs whose loss goes below 0 (Gaussian and Poisson likelihoods, contrastive divergence's
+   * free-energy difference, which starts near 0) reach at most 251 times it, so the bar sits 40
+   * times above them.
+   */
+  static final double UNBOUNDED_FALL = 1e4;
+
+  /** The smallest first-loss magnitude {@link #UNBOUNDED_FALL} is measured against. */
+  private static final double MIN_SCALE = 1e-3;
+
+  /**
+   * True when the loss fell below 0 by {@link #UNBOUNDED_FALL} times its first loss's magnitude: a
+   * growing gradient is then the loss running away, not progress, though the loss never stalled.
+   */
+  private boolean unbounded() {
+    return Double.isFinite(lowestUnboundedLoss());
+  }
+
+  /** The lowest loss when the loss ran away below 0 ({@link #unbounded}), else NaN. */
+  private double lowestUnboundedLoss() {
+    var loss = gate.history();
+    int n = loss.size();
+    if (n < window) {
+      return Double.NaN;
+    }
+    double bound = -UNBOUNDED_FALL * Math.max(Math.abs(loss.loss(0)), MIN_SCALE);
+    double lowest = Double.POSITIVE_INFINITY;
+    for (int i = 0; i < n; i++) {
+      double value = loss.loss(i);
+      if (value < lowest) {
+        lowest = value;
+      }
+    }
+    return lowest < bound ? lowest : Double.NaN;
+  }
+
   private Finding growthFinding(int rootSlot, List<Integer> exploded, AnalysisContext context) {
     GradientGrowth root = layers.get(rootSlot);
     List<Consequence> consequences = new ArrayList<>();
@@ -292,6 +333,10 @@ public final class ExplodingGradientDetector implements Detector {
     if (nonFinite >= 0) {
       evidence.put(FIRST_NON_FINITE_STEP, nonFinite);
     }
+    double lowest = nonFinite >= 0 ? Double.NaN : lowestUnboundedLoss();
+    if (Double.isFinite(lowest)) {
+      evidence.put(LOWEST_LOSS, lowest);
+    }
     return Finding.builder(this)
         .at(layer, root.phase())
         .steps(root.onset(), Math.max(root.onset(), last), Math.max(1, last - root.onset() + 1))
@@ -305,7 +350,12 @@ public final class ExplodingGradientDetector implements Detector {
             Numbers.format(root.reference()),
             Numbers.format(root.peak()),
             root.peakStep(),
-            nonFinite >= 0 ? format(ROOT, ", then turned NaN/Inf at step %d", nonFinite) : "",
+            nonFinite >= 0
+                ? format(ROOT, ", then turned NaN/Inf at step %d", nonFinite)
+                : Double.isFinite(lowest)
+                    ? format(
+                        ROOT, " while the loss fell without bound, to %s", Numbers.format(lowest))
+                    : "",
             exploded.size() > 1
                 ? format(ROOT, "; %d more layers followed", exploded.size() - 1)
                 : "")

@@ -23,6 +23,7 @@ import static io.dlanalyze.analyzer.EvidenceKeys.LEARNING_RATE;
 import static io.dlanalyze.analyzer.EvidenceKeys.LOSS;
 import static io.dlanalyze.analyzer.EvidenceKeys.LOSS_RULE;
 import static io.dlanalyze.analyzer.EvidenceKeys.LOSS_STALLED;
+import static io.dlanalyze.analyzer.EvidenceKeys.LOWEST_LOSS;
 import static io.dlanalyze.analyzer.EvidenceKeys.MAX_BLOCK_LOSS;
 import static io.dlanalyze.analyzer.EvidenceKeys.MAX_VARIANCE;
 import static io.dlanalyze.analyzer.EvidenceKeys.MEAN_ZERO_FRACTION;
@@ -626,6 +627,20 @@ final class RootCauseAnalysis {
                   "; the inputs are not normalized (range [%s, %s]), scale them too",
                   Numbers.format(real(inputs, INPUT_MIN)),
                   Numbers.format(real(inputs, INPUT_MAX)));
+      Double lowest = f.evidence().get(LOWEST_LOSS);
+      if (lowest != null) {
+        offer(
+            f,
+            false,
+            format(
+                ROOT,
+                "The loss has no lower bound: it fell to %s, and %s",
+                Numbers.format(lowest),
+                growth),
+            "Check the loss's sign and its bound: a hinge (max(0, ...)) or clamp left out, or a"
+                + " term subtracted that should be added, lets the loss fall forever and the"
+                + " weights and gradients grow with it");
+      }
       if (early && lr.isPresent() && lr.getAsDouble() < 0.05) {
         offer(
             f,

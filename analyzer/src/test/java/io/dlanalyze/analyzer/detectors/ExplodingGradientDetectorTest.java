@@ -96,6 +96,40 @@ class ExplodingGradientDetectorTest {
     assertThat((double) findings.get(0).evidence().get("growth")).isGreaterThan(2.3e6);
   }
 
+  /**
+   * fc2's gradient norm grows 10x every 20 steps from step 100 (10^10 by the end) while the loss
+   * falls (geometrically) below 0, to about {@code lowest} times its first loss's magnitude: a
+   * triplet loss without its hinge runs away, a likelihood with its floor below 0 does not.
+   */
+  static MemoryTrace.Builder fallingBelowZero(double lowest) {
+    return MemoryTrace.scripted(300)
+        .layer("fc1", "relu")
+        .layer("fc2", "relu")
+        .layer("fc3", "linear")
+        .model(
+            Phase.LOSS, step -> Stats.scalar(0.3 - 0.3 * (Math.pow(1 + lowest, step / 299.0) - 1)))
+        .everyLayer(
+            Phase.GRADIENT,
+            (step, layer) ->
+                Stats.norm(
+                    layer == 1 && step >= 100 ? 0.5 * Math.pow(10, (step - 100) / 20.0) : 0.5));
+  }
+
+  @Test
+  void growth_whileTheLossFallsWithoutBound_fires_withTheLowestLoss() {
+    List<Finding> findings = findings(fallingBelowZero(1e5), ID);
+
+    assertThat(findings).extracting(Finding::layerName).containsExactly("fc2");
+    assertThat((double) findings.get(0).evidence().get("lowest_loss")).isLessThan(-3e3);
+    assertThat(findings.get(0).message()).contains("while the loss fell without bound");
+  }
+
+  @Test
+  void growth_whileTheLossFallsBelowZeroWithinBounds_staysQuiet() {
+    // to -30 times its start, as far as a healthy Gaussian likelihood goes
+    assertThat(findings(fallingBelowZero(30), ID)).isEmpty();
+  }
+
   @Test
   void growth_whileLossFalls_staysQuiet() {
     // A zero-initialized head wakes up the earlier layers: their gradients grow 1e4x while the loss

@@ -52,6 +52,22 @@ class RootCauseAnalysisTest {
   }
 
   @Test
+  void gradientGrowthWhileTheLossFallsWithoutBound_blamesTheLoss() {
+    RootCause root =
+        analyze(
+                ExplodingGradientDetectorTest.fallingBelowZero(1e5)
+                    .meta(TraceMetadata.LEARNING_RATE, "0.001")
+                    .build(),
+                AnalysisOptions.defaults())
+            .rootCause();
+
+    assertThat(root.scope()).isEqualTo(RootCause.MODEL);
+    assertThat(root.symptom()).isEqualTo("exploding_gradient");
+    assertThat(root.cause()).startsWith("The loss has no lower bound: it fell to -");
+    assertThat(root.suggestedFix()).contains("hinge").contains("sign");
+  }
+
+  @Test
   void outputActivationVsTargets_winsOverItsConsequences() {
     MemoryTrace.Builder trace =
         MemoryTrace.scripted(150)
