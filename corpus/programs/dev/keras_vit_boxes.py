@@ -14,8 +14,8 @@ Data (generated): 2000 grey 32x32 images, each a noisy background (a random leve
 Gaussian noise of std 0.08 and a smooth random gradient) holding one object, a disc or a square,
 of 6 to 14 pixels across at a random place, brighter than the background by 0.4..0.7; its box
 (x1, y1, x2, y2) in pixels, divided by 32 to [0, 1]; 400 held out. The model (functional):
-``Patches(--patch-size)`` (8: 16 patches of 64 pixels), ``PatchEncoder`` (``patch_encoder/dense`` projection
-to --projection-dim and ``patch_encoder/embedding``), --layers transformer blocks
+``Patches(--patch-size)`` (8: 16 patches of 64 pixels), ``PatchEncoder``
+(``patch_encoder/dense`` projection to --projection-dim and ``patch_encoder/embedding``), --layers transformer blocks
 (``layer_normalization``, ``multi_head_attention`` with --heads heads,
 ``layer_normalization_1``, two GELU ``Dense`` layers of 2 and 1 times --projection-dim with
 ``Dropout(0.1)``), ``layer_normalization_<k>``, ``Flatten``, ``Dropout(0.3)``, the head MLP
