@@ -214,8 +214,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adam",
-          "buggy": "--bug no-question --record-every 4",
-          "fixed": "--record-every 4"},
+          "buggy": "--bug no-question --record-every 5",
+          "fixed": "--record-every 5"},
      ]},
     {"family": "rn-shuffled-answers", "split": "dev", "architecture": "mlp",
      "origin": "Humbatova et al. 2020: training data: labels misaligned with their inputs",
@@ -227,8 +227,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "seed1",
-          "buggy": "--bug shuffled-answers --seed 1 --record-every 4",
-          "fixed": "--seed 1 --record-every 4"},
+          "buggy": "--bug shuffled-answers --seed 1 --record-every 5",
+          "fixed": "--seed 1 --record-every 5"},
      ]},
     {"family": "rn-pixel-coordinates", "split": "dev", "architecture": "mlp",
      "origin": "DeepFD / Humbatova et al. 2020: input data not normalized (object centres in "
@@ -241,15 +241,15 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "seed3",
-          "buggy": "--bug pixel-coordinates --seed 3 --record-every 4",
-          "fixed": "--seed 3 --record-every 4"},
+          "buggy": "--bug pixel-coordinates --seed 3 --record-every 5",
+          "fixed": "--seed 3 --record-every 5"},
      ]},
     {"family": "healthy-rn", "split": "dev", "architecture": "mlp",
      "origin": "healthy run",
      "description": "a Relation Network answering Sort-of-CLEVR questions about object sets",
      "healthy": [
          {"id": "batch64-scenes1000-seed2",
-          "args": "--batch-size 64 --scenes 1000 --seed 2 --record-every 4",
+          "args": "--batch-size 64 --scenes 1000 --seed 2 --record-every 5",
           "description": "1000 scenes (10000 questions) in batches of 64, Adam at 2e-3"},
      ]},
 ]
