@@ -218,9 +218,9 @@ public final class ExplodingGradientDetector implements Detector {
   }
 
   /**
-   * The growth rule's finding: the layer whose growth started first among those that exploded while
-   * the loss stalled or that turned NaN/Inf; with {@code confirmedOnly}, among those whose finding
-   * is final already.
+   * The growth rule's finding: the layer whose growth started first among those that turned
+   * NaN/Inf, or that exploded while the loss stalled (in a run that did not come back) or ran away
+   * below 0; with {@code confirmedOnly}, among those whose finding is final already.
    */
   private List<Finding> growthFindings(AnalysisContext context, boolean confirmedOnly) {
     boolean runaway = !confirmedOnly && unbounded();
