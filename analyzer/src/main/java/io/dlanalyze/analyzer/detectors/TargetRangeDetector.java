@@ -24,6 +24,7 @@ import io.dlanalyze.analyzer.EvidenceKeys.TargetRule;
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Layer;
 import io.dlanalyze.analyzer.LossFunction;
+import io.dlanalyze.analyzer.LossHistory;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.StepView;
 import io.dlanalyze.analyzer.Symptom;
@@ -219,6 +220,37 @@ public final class TargetRangeDetector implements Detector {
         || metadata.task().isPresent();
   }
 
+  /** How many losses make a block for {@link #constantFitted}. */
+  private static final int BLOCK = 10;
+
+  /**
+   * The share of its first block's mean below which the loss's best block shows that the model
+   * fitted constant targets with a constant answer. The healthy dev runs whose targets are all one
+   * value (a negative-sampling softmax with the positive at index 0, as Poincaré embeddings,
+   * word2vec and MoCo write it) end their best block at 0.138 to 0.158 of their first; a third of
+   * that, rounded down.
+   */
+  static final double FITTED_CONSTANT = 0.04;
+
+  /**
+   * True when the run's loss fell to {@link #FITTED_CONSTANT} of its first block or below, or when
+   * the trace has too few losses to tell: constant targets carry no information only when a
+   * constant answer fits them. A loss that stays far above 0 shows the answer depends on each
+   * example (the index of the positive among candidates scored per example), and a loss that does
+   * not fall at all is not-learning's and little-progress's to judge.
+   */
+  private static boolean constantFitted(AnalysisContext context) {
+    LossHistory loss = context.lossHistory();
+    if (loss.size() < 2 * BLOCK) {
+      return true;
+    }
+    double first = loss.firstBlockMean(BLOCK);
+    if (!(first > 0)) {
+      return true;
+    }
+    return loss.bestBlockMean(BLOCK) <= FITTED_CONSTANT * first;
+  }
+
   /** The output layer's width: its declared fan_out, else numel over the batch size, else -1. */
   private long width() {
     if (fanOut > 0) {
@@ -236,7 +268,11 @@ public final class TargetRangeDetector implements Detector {
     String lossName = context.metadata().loss().orElse("").toLowerCase(Locale.ROOT);
     long width = width();
     String name = output >= 0 ? context.layer(output).name() : "model";
-    if (!conclusive && targetSteps >= 2 && min == max && readsTargets(context.metadata())) {
+    if (!conclusive
+        && targetSteps >= 2
+        && min == max
+        && readsTargets(context.metadata())
+        && constantFitted(context)) {
       findings.add(
           Finding.builder(this)
               .symptom(Symptom.NOT_LEARNING)

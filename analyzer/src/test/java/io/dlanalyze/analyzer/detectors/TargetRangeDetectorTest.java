@@ -172,6 +172,34 @@ class TargetRangeDetectorTest {
     assertThat(findings.get(0).isModelLevel()).isTrue();
   }
 
+  /**
+   * An 11-way softmax whose target is always index 0, under a loss that falls from log 11 = 2.4 to
+   * {@code end} over 300 steps.
+   */
+  private static MemoryTrace.Builder indexZeroFallingTo(double end) {
+    return MemoryTrace.scripted(300)
+        .layer("emb", "linear")
+        .meta(TraceMetadata.FRAMEWORK, "pytorch")
+        .meta(TraceMetadata.LOSS, "CrossEntropyLoss")
+        .meta(TraceMetadata.NUM_CLASSES, "11")
+        .model(Phase.LOSS, step -> Stats.scalar(end + (2.4 - end) * Math.exp(-step / 30.0)))
+        .model(Phase.TARGET, step -> new Stats(0, 0.0, 0.0, 0.0, 0.0, 1.0, 50L));
+  }
+
+  @Test
+  void constantTargets_aConstantAnswerFits_lossNearZero_areNotLearning() {
+    assertThat(findings(indexZeroFallingTo(0.001), ID))
+        .extracting(Finding::symptom)
+        .containsExactly(Symptom.NOT_LEARNING);
+  }
+
+  @Test
+  void constantTargets_thePositivesIndexAmongCandidates_lossFarFromZero_areNotJudged() {
+    // a negative-sampling softmax (Poincaré embeddings, word2vec, MoCo): the positive always sits
+    // at index 0, and a healthy run's loss ends near 0.15 of its start, not at 0
+    assertThat(findings(indexZeroFallingTo(0.35), ID)).isEmpty();
+  }
+
   /** Constant ones as targets under a loss named {@code loss}, of a task named {@code task}. */
   private static MemoryTrace.Builder onesUnder(String loss, String task) {
     MemoryTrace.Builder trace =
