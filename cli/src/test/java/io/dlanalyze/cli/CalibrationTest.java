@@ -15,6 +15,7 @@ import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.Threshold;
 import io.dlanalyze.analyzer.Thresholds;
 import io.dlanalyze.analyzer.detectors.LayerModeDetector;
+import io.dlanalyze.analyzer.detectors.TargetRangeDetector;
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.LayerInfo;
 import io.dlanalyze.trace.Phase;
@@ -68,7 +69,8 @@ class CalibrationTest {
       double collapsedShare,
       double batchDispersion,
       double progress,
-      double weightShrink) {}
+      double weightShrink,
+      double constantTargetFall) {}
 
   private static final List<Run> HEALTHY_DEV = new ArrayList<>();
 
@@ -227,6 +229,8 @@ class CalibrationTest {
       Map<Integer, double[]> validation = new TreeMap<>();
       TreeMap<Long, Double> losses = new TreeMap<>();
       TreeMap<Long, Double> validationLosses = new TreeMap<>();
+      // the targets' smallest and largest value over the run, and how many target rows
+      double[] targets = {Double.POSITIVE_INFINITY, Double.NEGATIVE_INFINITY, 0};
       // per layer: the step and l2 norm of its first gradient row and of its first weight row
       Map<Integer, double[]> firstGradient = new TreeMap<>();
       Map<Integer, double[]> firstWeight = new TreeMap<>();
@@ -282,6 +286,8 @@ class CalibrationTest {
         int[] epochs = batch.ints(Column.EPOCH);
         long[] steps = batch.longs(Column.STEP);
         double[] means = batch.doubles(Column.MEAN);
+        double[] mins = batch.doubles(Column.MIN);
+        double[] maxes = batch.doubles(Column.MAX);
         double[] stds = batch.doubles(Column.STD);
         l2s = batch.doubles(Column.L2_NORM);
         int[] layers = batch.ints(Column.LAYER_INDEX);
@@ -364,6 +370,12 @@ class CalibrationTest {
               && relu.contains(layers[i])
               && !batch.isNull(Column.ZERO_FRACTION, i)) {
             reluZeros.computeIfAbsent(layers[i], k -> new ArrayList<>()).add(zeros[i]);
+          } else if (phase == Phase.TARGET
+              && !batch.isNull(Column.MIN, i)
+              && !batch.isNull(Column.MAX, i)) {
+            targets[0] = Math.min(targets[0], mins[i]);
+            targets[1] = Math.max(targets[1], maxes[i]);
+            targets[2]++;
           } else if (phase == Phase.VAL_LOSS && Double.isFinite(means[i])) {
             validationLosses.put(steps[i], means[i]);
           } else if (phase == Phase.VAL_ACCURACY && Double.isFinite(means[i])) {
@@ -452,8 +464,25 @@ class CalibrationTest {
           LossFunction.similarityCrossEntropy(metadata) || !minimized
               ? Double.NaN
               : progress(losses.values(), loss, classes, weighted),
-          weightShrink(withoutNormalizationInputs(weightNorms, normalization, metadata)));
+          weightShrink(withoutNormalizationInputs(weightNorms, normalization, metadata)),
+          targets[2] >= 2 && targets[0] == targets[1]
+              ? constantTargetFall(losses.values())
+              : Double.NaN);
     }
+  }
+
+  /**
+   * For a run whose targets are one value throughout: its best mean of 10 losses over its first
+   * (what target-range compares with {@code FITTED_CONSTANT}); NaN with fewer than 20 losses.
+   */
+  private static double constantTargetFall(java.util.Collection<Double> losses) {
+    List<Double> values = new ArrayList<>(losses);
+    if (values.size() < 20) {
+      return Double.NaN;
+    }
+    double[] means = blockMeans(values, 10, true);
+    double best = Arrays.stream(means).min().orElseThrow();
+    return means[0] > 0 ? best / means[0] : Double.NaN;
   }
 
   /**
@@ -749,6 +778,19 @@ class CalibrationTest {
     assertThat(Thresholds.MIN_PROGRESS.defaultValue())
         .as("min-progress against the smallest drop, %s's", smallest.id())
         .isLessThanOrEqualTo(smallest.progress() / 2);
+  }
+
+  /**
+   * target-range calls constant targets uninformative only when the loss falls to FITTED_CONSTANT
+   * of its start: the healthy dev runs whose targets are one value (a negative-sampling softmax,
+   * the positive at index 0) end at least three times above it.
+   */
+  @Test
+  void fittedConstant_sitsAtLeastThreeTimesBelowEveryHealthyDevRunWithConstantTargets() {
+    Run lowest = extreme(HEALTHY_DEV, Run::constantTargetFall, false);
+    assertThat(TargetRangeDetector.FITTED_CONSTANT)
+        .as("the fitted-constant bar against the lowest fall, %s's", lowest.id())
+        .isLessThanOrEqualTo(lowest.constantTargetFall() / 3);
   }
 
   @Test

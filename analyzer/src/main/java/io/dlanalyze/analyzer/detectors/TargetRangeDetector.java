@@ -230,7 +230,7 @@ public final class TargetRangeDetector implements Detector {
    * word2vec and MoCo write it) end their best block at 0.138 to 0.158 of their first; a third of
    * that, rounded down.
    */
-  static final double FITTED_CONSTANT = 0.04;
+  public static final double FITTED_CONSTANT = 0.04;
 
   /**
    * True when the run's loss fell to {@link #FITTED_CONSTANT} of its first block or below, or when
