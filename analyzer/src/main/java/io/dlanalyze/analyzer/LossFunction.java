@@ -80,7 +80,8 @@ public enum LossFunction {
    * How far a first block's mean may lie from a whole multiple of a uniform guess's loss, in units
    * of that loss, and still count as that multiple; and the largest multiple that counts. Healthy
    * dev runs of a single cross-entropy start with their first block's mean at 0.93 to 1.01 times a
-   * uniform guess's loss (the middle half); the runs that sum two start at 1.97 to 2.02 times it.
+   * uniform guess's loss (the middle half); SASRec's, which sum two binary cross-entropies, at 1.99
+   * to 2.02 times it.
    */
   public static final double GUESS_MULTIPLE_TOLERANCE = 0.03;
 

@@ -28,6 +28,7 @@ import io.dlanalyze.analyzer.LossHistory;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.StepView;
 import io.dlanalyze.analyzer.Symptom;
+import io.dlanalyze.analyzer.Thresholds;
 import io.dlanalyze.analyzer.text.Numbers;
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.LayerInfo;
@@ -68,6 +69,7 @@ import java.util.Locale;
     source =
         "DeepDiagnosis out-of-range check and relu/linear output with cross-entropy"
             + " (docs/references.md#deepdiagnosis)",
+    thresholds = {"min-progress"},
     columns = {Column.MEAN, Column.STD, Column.MIN, Column.MAX, Column.NUMEL})
 public final class TargetRangeDetector implements Detector {
   private static final double SLACK = 1e-6;
@@ -233,11 +235,11 @@ public final class TargetRangeDetector implements Detector {
   public static final double FITTED_CONSTANT = 0.04;
 
   /**
-   * True when the run's loss fell to {@link #FITTED_CONSTANT} of its first block or below, or when
-   * the trace has too few losses to tell: constant targets carry no information only when a
-   * constant answer fits them. A loss that stays far above 0 shows the answer depends on each
-   * example (the index of the positive among candidates scored per example), and a loss that does
-   * not fall at all is not-learning's and little-progress's to judge.
+   * True when the run's loss fell to {@link #FITTED_CONSTANT} of its first block or below (a
+   * constant answer fits the targets), when it did not fall {@code min-progress} below it (nothing
+   * was learned from them), or when the trace has too few losses to tell. Only a loss that falls
+   * and stays far above 0 shows an answer that depends on each example (the index of the positive
+   * among candidates scored per example): constant targets are then a convention, not a fault.
    */
   private static boolean constantFitted(AnalysisContext context) {
     LossHistory loss = context.lossHistory();
@@ -248,7 +250,9 @@ public final class TargetRangeDetector implements Detector {
     if (!(first > 0)) {
       return true;
     }
-    return loss.bestBlockMean(BLOCK) <= FITTED_CONSTANT * first;
+    double best = loss.bestBlockMean(BLOCK);
+    double minProgress = context.options().get(Thresholds.MIN_PROGRESS);
+    return best <= FITTED_CONSTANT * first || best >= (1 - minProgress) * first;
   }
 
   /** The output layer's width: its declared fan_out, else numel over the batch size, else -1. */

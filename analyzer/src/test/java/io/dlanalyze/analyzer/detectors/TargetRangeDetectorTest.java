@@ -194,6 +194,13 @@ class TargetRangeDetectorTest {
   }
 
   @Test
+  void constantTargets_aLossThatDoesNotFall_areNotLearning() {
+    assertThat(findings(indexZeroFallingTo(2.3), ID))
+        .extracting(Finding::symptom)
+        .containsExactly(Symptom.NOT_LEARNING);
+  }
+
+  @Test
   void constantTargets_thePositivesIndexAmongCandidates_lossFarFromZero_areNotJudged() {
     // a negative-sampling softmax (Poincaré embeddings, word2vec, MoCo): the positive always sits
     // at index 0, and a healthy run's loss ends near 0.15 of its start, not at 0
