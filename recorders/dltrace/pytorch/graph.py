@@ -136,26 +136,37 @@ def _parents(node):
             yield parent
 
 
-def walk_back(start, owners):
-    """From ``start`` (a grad_fn), breadth first, to the nearest node in ``owners`` (a dict
-    node id -> layer key). Returns (layer key or None, the nodes on the way, nearest first)."""
-    if start is None:
-        return None, []
+def _outputs_reached(start, owners):
+    """From ``start`` (a grad_fn), breadth first, not walking past a layer's output: yields
+    (layer key, the nodes on the way, nearest first) for each node in ``owners`` (a dict node id
+    -> layer key) it reaches, nearest first, and then None if it stopped at MAX_NODES nodes."""
     seen = {id(start)}
     queue = [(start, ())]
     visited = 0
-    while queue and visited < MAX_NODES:
+    while queue:
+        if visited >= MAX_NODES:
+            yield None
+            return
         node, path = queue.pop(0)
         visited += 1
         owner = owners.get(id(node))
         if owner is not None:
-            return owner, list(path)
+            yield owner, list(path)
+            continue
         path = path + (node,)
         for parent in _parents(node):
             if id(parent) not in seen:
                 seen.add(id(parent))
                 queue.append((parent, path))
-    return None, []
+
+
+def walk_back(start, owners):
+    """From ``start`` (a grad_fn), breadth first, to the nearest node in ``owners`` (a dict
+    node id -> layer key). Returns (layer key or None, the nodes on the way, nearest first)."""
+    if start is None:
+        return None, []
+    found = next(_outputs_reached(start, owners), None)
+    return found if found is not None else (None, [])
 
 
 def first_activation(path, output=None):
@@ -364,27 +375,12 @@ def sole_owner(start, owners):
     beside the decoder's reconstruction) names none."""
     if start is None:
         return None, []
-    seen = {id(start)}
-    queue = [(start, ())]
-    visited = 0
     found = None
-    while queue:
-        if visited >= MAX_NODES:
+    for reached in _outputs_reached(start, owners):
+        if reached is None or (found is not None and reached[0] != found[0]):
             return None, []
-        node, path = queue.pop(0)
-        visited += 1
-        owner = owners.get(id(node))
-        if owner is not None:
-            if found is not None and found[0] != owner:
-                return None, []
-            if found is None:
-                found = (owner, list(path))
-            continue
-        path = path + (node,)
-        for parent in _parents(node):
-            if id(parent) not in seen:
-                seen.add(id(parent))
-                queue.append((parent, path))
+        if found is None:
+            found = reached
     return found if found is not None else (None, [])
 
 

@@ -223,7 +223,8 @@ public final class ExplodingGradientDetector implements Detector {
    * below 0; with {@code confirmedOnly}, among those whose finding is final already.
    */
   private List<Finding> growthFindings(AnalysisContext context, boolean confirmedOnly) {
-    boolean runaway = !confirmedOnly && unbounded();
+    double lowest = confirmedOnly ? Double.NaN : lowestUnboundedLoss();
+    boolean runaway = Double.isFinite(lowest);
     int root = -1;
     List<Integer> exploded = new ArrayList<>();
     for (int slot : layers.slots(context)) {
@@ -246,7 +247,7 @@ public final class ExplodingGradientDetector implements Detector {
     }
     List<Finding> findings = new ArrayList<>();
     if (root >= 0) {
-      findings.add(growthFinding(root, exploded, context));
+      findings.add(growthFinding(root, exploded, lowest, context));
     }
     return findings;
   }
@@ -259,12 +260,11 @@ public final class ExplodingGradientDetector implements Detector {
   private boolean recovered(AnalysisContext context) {
     var loss = gate.history();
     int n = loss.size();
-    if (n < window || loss.firstNonFiniteStep() >= 0 || !LossGate.perStep(context)) {
+    if (n < window || loss.firstNonFiniteStep() >= 0) {
       return false;
     }
-    double start = Math.max(loss.loss(0), LossGate.uniformLoss(context));
-    double last = loss.mean(n - window, n);
-    return start > 0 && last <= (1 - convergedDrop) * start;
+    double start = LossGate.startingLoss(context);
+    return start > 0 && loss.mean(n - window, n) <= (1 - convergedDrop) * start;
   }
 
   /**
@@ -280,14 +280,10 @@ public final class ExplodingGradientDetector implements Detector {
   private static final double MIN_SCALE = 1e-3;
 
   /**
-   * True when the loss fell below 0 by {@link #UNBOUNDED_FALL} times its first loss's magnitude: a
-   * growing gradient is then the loss running away, not progress, though the loss never stalled.
+   * The lowest loss when the loss fell below 0 by {@link #UNBOUNDED_FALL} times its first loss's
+   * magnitude, else NaN: a growing gradient is then the loss running away, not progress, though the
+   * loss never stalled.
    */
-  private boolean unbounded() {
-    return Double.isFinite(lowestUnboundedLoss());
-  }
-
-  /** The lowest loss when the loss ran away below 0 ({@link #unbounded}), else NaN. */
   private double lowestUnboundedLoss() {
     var loss = gate.history();
     int n = loss.size();
@@ -305,7 +301,8 @@ public final class ExplodingGradientDetector implements Detector {
     return lowest < bound ? lowest : Double.NaN;
   }
 
-  private Finding growthFinding(int rootSlot, List<Integer> exploded, AnalysisContext context) {
+  private Finding growthFinding(
+      int rootSlot, List<Integer> exploded, double lowestLoss, AnalysisContext context) {
     GradientGrowth root = layers.get(rootSlot);
     List<Consequence> consequences = new ArrayList<>();
     for (int slot : exploded) {
@@ -333,7 +330,7 @@ public final class ExplodingGradientDetector implements Detector {
     if (nonFinite >= 0) {
       evidence.put(FIRST_NON_FINITE_STEP, nonFinite);
     }
-    double lowest = nonFinite >= 0 ? Double.NaN : lowestUnboundedLoss();
+    double lowest = nonFinite >= 0 ? Double.NaN : lowestLoss;
     if (Double.isFinite(lowest)) {
       evidence.put(LOWEST_LOSS, lowest);
     }

@@ -132,31 +132,38 @@ public final class LittleProgressDetector implements Detector {
                     Numbers.format(best),
                     Numbers.percent(Math.max(0, drop)),
                     Numbers.format(reference),
-                    terms >= 2
-                        ? format(
-                            ROOT,
-                            " (%d times the loss of a uniform guess: a sum of %d cross-entropies,"
-                                + " measured from its own start)",
-                            terms,
-                            terms)
-                        : uniform > 0
-                            ? start >= ADDED_TERMS_HINT * uniform
-                                ? format(
-                                    ROOT,
-                                    " (the loss of a uniform guess; it started %s times higher: a"
-                                        + " loss that adds up several terms, such as two"
-                                        + " cross-entropies, is measured from its own start when"
-                                        + " the recorder is told loss_added=True)",
-                                    Numbers.format(start / uniform))
-                                : " (the loss of a uniform guess)"
-                            : context.metadata().lossWeighted()
-                                ? " (the loss is weighted: a uniform guess has no fixed loss to"
-                                    + " measure from)"
-                                : context.metadata().lossAdded()
-                                    ? " (the loss holds terms added beside the loss function: a"
-                                        + " uniform guess's loss is not its start)"
-                                    : ""))
+                    startNote(context, start, uniform, terms)))
             .build());
     return findings;
+  }
+
+  /** What the message says of the start it measured from, in parentheses, or nothing. */
+  private static String startNote(
+      AnalysisContext context, double start, double uniform, int terms) {
+    if (terms >= 2) {
+      return format(
+          ROOT,
+          " (%d times the loss of a uniform guess: a sum of %d cross-entropies, measured from its"
+              + " own start)",
+          terms,
+          terms);
+    }
+    if (uniform > 0) {
+      return start >= ADDED_TERMS_HINT * uniform
+          ? format(
+              ROOT,
+              " (the loss of a uniform guess; it started %s times higher: a loss that adds up"
+                  + " several terms, such as two cross-entropies, is measured from its own start"
+                  + " when the recorder is told loss_added=True)",
+              Numbers.format(start / uniform))
+          : " (the loss of a uniform guess)";
+    }
+    if (context.metadata().lossWeighted()) {
+      return " (the loss is weighted: a uniform guess has no fixed loss to measure from)";
+    }
+    return context.metadata().lossAdded()
+        ? " (the loss holds terms added beside the loss function: a uniform guess's loss is not"
+            + " its start)"
+        : "";
   }
 }

@@ -149,14 +149,6 @@ public final class LossDivergenceDetector implements Detector {
     }
   }
 
-  /** The starting loss, or NaN when the run has none to judge by. */
-  private double reference() {
-    if (loss.size() == 0 || !LossGate.perStep(context)) {
-      return Double.NaN;
-    }
-    return Math.max(loss.loss(0), LossGate.uniformLoss(context));
-  }
-
   /**
    * The climb into NaN/Inf: a run that turned non-finite, whose largest finite loss in the {@code
    * oscillation-block} steps before the first non-finite one reached {@code divergence-ratio} times
@@ -211,7 +203,7 @@ public final class LossDivergenceDetector implements Detector {
 
   @Override
   public List<Finding> finish(AnalysisContext context) {
-    double reference = reference();
+    double reference = LossGate.startingLoss(context);
     Finding found = blockRule(reference);
     if (found == null) {
       found = climbIntoNonFinite(reference);

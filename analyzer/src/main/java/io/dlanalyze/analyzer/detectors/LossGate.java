@@ -129,6 +129,18 @@ final class LossGate {
    * before any update, not an epoch's mean (TensorBoard logs of model.fit hold one per epoch, which
    * already includes an epoch of updates).
    */
+  /**
+   * Where the loss started, as a climb away from it or a return below it is measured: its first
+   * value, at least a uniform guess's loss; NaN without a loss per step.
+   */
+  static double startingLoss(AnalysisContext context) {
+    LossHistory history = context.lossHistory();
+    if (history.size() == 0 || !perStep(context)) {
+      return Double.NaN;
+    }
+    return Math.max(history.loss(0), uniformLoss(context));
+  }
+
   static boolean perStep(AnalysisContext context) {
     LossHistory history = context.lossHistory();
     if (history.size() < 2) {
