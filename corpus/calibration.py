@@ -3759,6 +3759,27 @@ def space_pt_lightgcn_recs(rng):
     # recall@10, 0.14-0.16 (random about 0.036)
     args += ["--epochs", "30", "--seed", str(rng.randrange(10))]
     return Config(args, "classification", "gcn", chance=0.036)
+def space_pt_rmtpp_events(rng):
+    args = ["--lr", fmt(log_uniform(rng, 1e-3, 3e-3)), "--hidden", str(rng.choice([32, 64])),
+            "--batch-size", str(rng.choice([16, 32]))]
+    # 400 generated Hawkes sequences of 40 events and 3 marks, the times scaled to hours; the
+    # loss is the time NLL plus the mark cross-entropy (about 1.1-1.5 in the first epoch,
+    # 0.55-0.72 at the end), healthy runs end at a held-out next-mark accuracy of 0.52-0.53
+    # (the commonest mark 0.34) and a held-out time NLL of -0.2 to -0.5 (13 to 25 steps an
+    # epoch, 30 epochs)
+    args += ["--epochs", "30", "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "gru", classes=3)
+
+
+def space_pt_jem_energy(rng):
+    args = ["--lr", fmt(log_uniform(rng, 5e-4, 2e-3)), "--width", str(rng.choice([128, 256])),
+            "--sgld-steps", rng.choice(["10", "20"]), "--sgld-lr", rng.choice(["0.5", "1.0"])]
+    # the digits scaled to [-1, 1] (1437 train), batches of 64 (23 steps an epoch, 15 epochs);
+    # the loss is the cross-entropy plus E(x_data) - E(x_q) with SGLD samples from a replay
+    # buffer (about 1.8-1.9 in the first epoch, 0.42-0.55 at the end), healthy runs end at a
+    # held-out accuracy of 0.94-0.96 with an energy gap of -0.2 to -0.3
+    args += ["--epochs", "15", "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "mlp", classes=10)
 
 
 def space_keras_node2vec(rng):
@@ -4413,6 +4434,8 @@ SPACES = {
     "pt_vime_tabular": space_pt_vime_tabular,
     "pt_deephit_survival": space_pt_deephit_survival,
     "pt_lightgcn_recs": space_pt_lightgcn_recs,
+    "pt_rmtpp_events": space_pt_rmtpp_events,
+    "pt_jem_energy": space_pt_jem_energy,
 }
 
 
