@@ -1936,3 +1936,44 @@ def test_weightRows_aFrozenKernelWhileTheBiasTrains_stayTheKernels(tmp_path):
     first, last = find(rows, 0, "rff", "weight"), find(rows, 3, "rff", "weight")
     assert int(first["numel"]) == 6 * 32
     assert float(first["mean"]) == float(last["mean"])
+
+
+class ClassifierEndpoint(keras.layers.Layer):
+    """keras.io's endpoint layer pattern: the loss and the accuracy computed inside the model,
+    from the targets given as an input."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        self.accuracy_metric = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+
+    def call(self, targets, logits):
+        self.add_loss(self.loss_fn(targets, logits))
+        self.accuracy_metric.update_state(targets, logits)
+        return keras.ops.softmax(logits)
+
+
+def test_endpointLayer_noTargetsGivenToFit_accuracyRowsFromTheLoggedMetricPerBatch(tmp_path):
+    keras.utils.set_random_seed(35)
+    rng = np.random.default_rng(35)
+    x = rng.normal(size=(96, 5)).astype("float32")
+    y = (x[:, 0] + 0.3 * x[:, 1] > 0).astype("int32")
+    pixels = keras.Input((5,), name="pixels")
+    targets = keras.Input((), dtype="int32", name="targets")
+    logits = keras.layers.Dense(2, name="logits")(keras.layers.Dense(8, activation="relu",
+                                                                    name="hidden")(pixels))
+    model = keras.Model([pixels, targets], ClassifierEndpoint(name="endpoint")(targets, logits))
+    model.compile(optimizer=keras.optimizers.SGD(0.2))
+    path = tmp_path / "endpoint.arrows"
+    history = model.fit({"pixels": x, "targets": y}, batch_size=16, epochs=2, shuffle=False,
+                        verbose=0, callbacks=[Recorder(path, loss_name="sparse_categorical_"
+                                                       "crossentropy")])
+    rows, meta = read_arrow_trace(path)
+    accuracy = {int(r["step"]): float(r["mean"]) for r in rows if r["phase"] == "accuracy"}
+    assert sorted(accuracy) == list(range(12))
+    # per batch, not the epoch's running mean: the batches of equal size average to it
+    for epoch in range(2):
+        batches = [accuracy[6 * epoch + b] for b in range(6)]
+        assert all(v * 16 == pytest.approx(round(v * 16)) for v in batches)
+        assert np.mean(batches) == pytest.approx(history.history["accuracy"][epoch], abs=1e-6)
+    assert meta["dltrace.loss_added"] == "true"

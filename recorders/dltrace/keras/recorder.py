@@ -924,6 +924,12 @@ class Recorder(keras.callbacks.Callback):
         # its slot, and the batch end reads the k steps (_slot counts them; the last call of an
         # epoch may run fewer).
         self._per_call = int(getattr(model, "steps_per_execution", 1) or 1)
+        # A model fitted without targets (its loss computed inside, by an endpoint layer's
+        # add_loss) gives the step no y to compute an accuracy from: the accuracy it logs then
+        # makes the accuracy rows (_logged_accuracy_row).
+        self._accuracy_from_logs = False
+        self._logged = []
+        self._logged_accuracy = None
         with tf.init_scope():
             self._flag = tf.Variable([True] * self._per_call, trainable=False,
                                      name="dltrace_record")
@@ -988,9 +994,8 @@ class Recorder(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
         self._last_logged_returns = None
-        if self.callback_mode:
-            for logged in self._logged:
-                logged.epoch_begin()
+        for logged in self._logged:
+            logged.epoch_begin()
 
     def on_train_batch_begin(self, batch, logs=None):
         if self.callback_mode:
@@ -1041,9 +1046,28 @@ class Recorder(keras.callbacks.Callback):
             if slot == len(scalars) - 1:
                 # the returns logged at the call's end, and those add_return kept: its last step
                 self._returns_row(keys, raw)
+                if len(scalars) == 1:
+                    self._logged_accuracy_row(keys, raw, logs or {})
             self._sink.put(StepRows(self._epoch, batch, step, self._keys(keys), raw))
             # a stop file is looked for after the call's last step: its steps have all run
             self._end_step(batch, step, check_stop=slot == len(scalars) - 1)
+
+    def _logged_accuracy_row(self, keys, raw, logs):
+        """The accuracy row of a model fitted without targets, from the accuracy its step logs
+        (an endpoint layer's metric), as callback mode reads it: per batch, not the epoch's
+        running mean. Only for one step per call: with several, the logs hold only the last."""
+        if not self._accuracy_from_logs:
+            return
+        if self._logged_accuracy is None:
+            key = next((k for k in ACCURACY_KEYS if logs.get(k) is not None), None)
+            self._logged_accuracy = _Logged(key) if key is not None else False
+            if self._logged_accuracy:
+                self._logged.append(self._logged_accuracy)
+        if self._logged_accuracy:
+            accuracy = self._logged_accuracy.value(self.model, logs)
+            if accuracy is not None:
+                keys.append((-1, MODEL, None, "accuracy"))
+                raw.append(scalar_raw(accuracy))
 
     def _end_step(self, batch, step, check_stop=True):
         self._last_position = (self._epoch, batch, step)
@@ -1677,6 +1701,8 @@ class Recorder(keras.callbacks.Callback):
             first_y = None
         first_pred = tree.flatten(y_pred)[0]
         accuracy = self._accuracy(first_pred, first_y)
+        if y is None and sel.wants("accuracy"):
+            self._accuracy_from_logs = True
 
         plan, tensors = [], []
 
