@@ -161,7 +161,7 @@ def main():
     # the loss is the model's own: tell the recorder what it is
     callbacks = common.recording.keras_callbacks(
         args.out, task="classification", loss_name="sparse_categorical_crossentropy",
-        num_classes=10, batch_size=args.batch_size)
+        num_classes=10, batch_size=args.batch_size, loss_added=True)
     history = model.fit(x_tr, y_tr, validation_data=(x_val, y_val), epochs=args.epochs,
                         batch_size=args.batch_size, verbose=0, callbacks=callbacks)
     h = history.history

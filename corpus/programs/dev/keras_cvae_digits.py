@@ -166,7 +166,8 @@ def main():
     history = cvae.fit((x_train, l_train), epochs=args.epochs, batch_size=args.batch_size,
                        validation_data=((x_test, l_test),), verbose=0,
                        callbacks=common.recording.keras_callbacks(
-                           args.out, task="regression", loss_name="binary_crossentropy"))
+                           args.out, task="regression", loss_name="binary_crossentropy",
+                           loss_added=True))
     h = history.history
     for e in range(len(h["loss"])):
         print("epoch %d: loss %.3f recon %.3f kl %.3f val recon %.3f val kl %.3f" % (

@@ -191,7 +191,7 @@ def main():
                         callbacks=common.recording.keras_callbacks(
                             args.out, task="classification",
                             loss_name="sparse_categorical_crossentropy", num_classes=10,
-                            batch_size=args.batch_size))
+                            batch_size=args.batch_size, loss_added=True))
     h = history.history
     for e in range(len(h["loss"])):
         print("epoch %d: loss %.4f sup %.4f unsup %.4f mask %.3f acc %.3f val loss %.4f "
