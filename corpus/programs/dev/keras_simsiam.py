@@ -253,9 +253,9 @@ CASES = [
                "a frequent question on the SimSiam repositories and Stack Overflow",
      "bug": "compute_loss uses z without tf.stop_gradient: both branches are pulled towards "
             "each other, the outputs collapse towards one direction (the loss falls from "
-            "-0.089 to -0.957, z_std 0.054 against 1/8 for spread-out outputs) and the "
+            "-0.158 to -0.956, z_std 0.054 against 1/8 for spread-out outputs) and the "
             "20-labels-a-class linear probe on the frozen backbone ends at 0.433, where the "
-            "twin's loss falls from -0.042 to -0.818 (z_std 0.089) and its probe reaches 0.767 "
+            "twin's loss falls from -0.085 to -0.818 (z_std 0.088) and its probe reaches 0.767 "
             "(the untrained backbone: 0.853)",
      "fix": "z = tf.stop_gradient(z) in compute_loss",
      "symptom": "not_learning", "acceptable_symptoms": ["dead_or_zero"],
