@@ -4051,6 +4051,31 @@ def space_keras_consistency_training(rng):
     # measured with a consistency weight of 1)
     args += ["--seed", str(rng.randrange(10))]
     return Config(args, "classification", "cnn", classes=10)
+
+
+def space_keras_bayesian_nn(rng):
+    bs = rng.choice([32, 64])
+    args = ["--lr", fmt(log_uniform(rng, 5e-3, 0.015)), "--batch-size", str(bs),
+            "--units", str(rng.choice([16, 32]))]
+    # make_friedman1 (2000 rows, noise 1.0): 1500 training rows, targets standardized; two
+    # hand-written DenseVariational layers (KL / 1500 added with add_loss) and a Normal head
+    # under the Gaussian NLL, RMSprop; 24 (47) steps an epoch at batches of 64 (32), 60 epochs;
+    # healthy runs end at an NLL with KL of about 0.75-1.0 (validation 0.73-0.98) and a held-out
+    # RMSE of the predictive mean of 1.4-1.8 against 4.7-4.9 for predicting the training mean
+    args += ["--epochs", "60", "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "regression")
+
+
+def space_keras_simsiam(rng):
+    args = ["--lr", fmt(log_uniform(rng, 0.05, 0.2)), "--proj-dim", str(rng.choice([32, 64])),
+            "--batch-size", str(rng.choice([64, 128]))]
+    # 1437 training digits pre-trained without labels (the recorded phase, its own train_step;
+    # 12 steps an epoch at batches of 128, 20 epochs, SGD with momentum 0.6 and a cosine
+    # decay); the loss is the symmetrized negative cosine similarity (healthy runs fall from
+    # -0.06 to -0.24 to -0.77 to -0.83), the val_accuracy a linear probe on 20 labelled digits
+    # a class (healthy runs 0.77-0.85; the untrained backbone's probe reads 0.84-0.86)
+    args += ["--epochs", "20", "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=10)
 def space_keras_tokenlearner_vit(rng):
     args = ["--lr", fmt(log_uniform(rng, 1e-3, 2e-3)), "--tokens", str(rng.choice([4, 8])),
             "--projection-dim", str(rng.choice([32, 48])),
@@ -4468,6 +4493,8 @@ SPACES = {
     "keras_consistency_training": space_keras_consistency_training,
     "keras_nnclr": space_keras_nnclr,
     "keras_cutmix": space_keras_cutmix,
+    "keras_bayesian_nn": space_keras_bayesian_nn,
+    "keras_simsiam": space_keras_simsiam,
     "pt_electra_rtd": space_pt_electra_rtd,
     "pt_behavior_cloning": space_pt_behavior_cloning,
     "pt_vicreg_digits": space_pt_vicreg_digits,
