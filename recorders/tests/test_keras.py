@@ -1767,3 +1767,213 @@ def test_batchSize_ofPackedInputs_isTheTargetsCount(tmp_path, own_step):
 
     _, meta = read_arrow_trace(path)
     assert meta["dltrace.batch_size"] == "8"
+
+
+class StudentModel(keras.Model):
+    """A student trained against a teacher model that only predicts (consistency training,
+    distillation), and optionally a layer that trains itself with its own optimizer (as a
+    forward-forward layer does)."""
+
+    def __init__(self, teacher, own_optimizer_layer=False):
+        super().__init__()
+        self.teacher = teacher
+        self.s1 = keras.layers.Dense(8, activation="relu", name="s1")
+        self.s2 = keras.layers.Dense(3, name="s2")
+        self.local = None
+        if own_optimizer_layer:
+            self.local = keras.layers.Dense(4, name="local")
+            self.local.own_optimizers = [keras.optimizers.SGD(0.01)]
+
+    def call(self, x):
+        return self.s2(self.s1(x))
+
+    def train_step(self, data):
+        x, y = data
+        target = self.teacher(x, training=False)
+        with tf.GradientTape() as tape:
+            p = self(x, training=True)
+            loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
+                y, p, from_logits=True)) + tf.reduce_mean((p - target) ** 2)
+        v = self.s1.trainable_weights + self.s2.trainable_weights
+        self.optimizer.apply_gradients(zip(tape.gradient(loss, v), v))
+        if self.local is not None:
+            with tf.GradientTape() as tape:
+                local_loss = tf.reduce_mean(self.local(x) ** 2)
+            w = self.local.trainable_weights
+            self.local.own_optimizers[0].apply_gradients(zip(tape.gradient(local_loss, w), w))
+        return {"loss": loss}
+
+
+def _fit_student(path, own_optimizer_layer=False, **options):
+    keras.utils.set_random_seed(31)
+    x = np.random.default_rng(31).normal(size=(64, 4)).astype("float32")
+    y = (x[:, 0] > 0).astype("int32")
+    teacher = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu",
+                                                                      name="t1"),
+                                keras.layers.Dense(3, name="t2")], name="teacher")
+    teacher.compile(optimizer=keras.optimizers.Adam(1e-3),
+                    loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    teacher.fit(x, y, epochs=1, verbose=0)
+    model = StudentModel(teacher, own_optimizer_layer)
+    model(x[:1])
+    if model.local is not None:
+        model.local(x[:1])
+    model.compile(optimizer=keras.optimizers.SGD(0.1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(x, y, batch_size=16, epochs=1, verbose=0,
+                  callbacks=[Recorder(path, **options)])
+    rows, meta = read_arrow_trace(path)
+    return model, teacher, {l["name"]: l for l in json.loads(meta["dltrace.layers"])}
+
+
+def test_inOptimizer_teacherNoOptimizerUpdates_markedFalseAndTheStudentsLayersNot(tmp_path):
+    model, teacher, layers = _fit_student(tmp_path / "student.arrows")
+    assert layers["teacher/t1"]["in_optimizer"] is False
+    assert layers["teacher/t2"]["in_optimizer"] is False
+    assert "in_optimizer" not in layers["s1"] and "in_optimizer" not in layers["s2"]
+    # the optimizers are the optimizers' own again after fit, the teacher's included
+    assert "apply" not in vars(model.optimizer) and "apply" not in vars(teacher.optimizer)
+
+
+def test_inOptimizer_gradientsNotRecorded_stillMarked(tmp_path):
+    # the fact comes from the optimizers' applies, not from the gradient rows
+    _, _, layers = _fit_student(tmp_path / "student.arrows", phases=["loss", "weight"])
+    assert layers["teacher/t1"]["in_optimizer"] is False
+    assert "in_optimizer" not in layers["s1"]
+
+
+def test_inOptimizer_layerWithItsOwnOptimizerInAList_notMarked(tmp_path):
+    # a layer that trains itself with an optimizer it holds in a list (forward-forward): that
+    # optimizer's applies count
+    _, _, layers = _fit_student(tmp_path / "student.arrows", own_optimizer_layer=True)
+    assert "in_optimizer" not in layers["local"]
+    assert layers["teacher/t2"]["in_optimizer"] is False
+
+
+def test_inOptimizer_ordinaryFit_noLayerMarked(tmp_path):
+    keras.utils.set_random_seed(32)
+    x = np.random.default_rng(32).normal(size=(32, 4)).astype("float32")
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(5, activation="relu"),
+                              keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    path = tmp_path / "plain.arrows"
+    model.fit(x, x[:, :1], batch_size=8, epochs=1, verbose=0, callbacks=[Recorder(path)])
+    _, meta = read_arrow_trace(path)
+    assert not any("in_optimizer" in l for l in json.loads(meta["dltrace.layers"]))
+
+
+def test_lossAdded_givenForATrainStepsSum_writtenAndAnythingButABoolRefused(tmp_path):
+    keras.utils.set_random_seed(33)
+    x = np.random.default_rng(33).normal(size=(32, 4)).astype("float32")
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    path = tmp_path / "summed.arrows"
+    model.fit(x, x[:, :1], batch_size=8, epochs=1, verbose=0,
+              callbacks=[Recorder(path, loss_added=True)])
+    assert read_arrow_trace(path)[1]["dltrace.loss_added"] == "true"
+    plain = tmp_path / "plain.arrows"
+    model.fit(x, x[:, :1], batch_size=8, epochs=1, verbose=0, callbacks=[Recorder(plain)])
+    assert "dltrace.loss_added" not in read_arrow_trace(plain)[1]
+    with pytest.raises(TypeError, match="loss_added must be True or False, got 'yes'"):
+        Recorder(tmp_path / "x.arrows", loss_added="yes")
+
+
+class RandomFeatures(keras.layers.Layer):
+    """A random-features layer as keras.io's quasi-SVM builds it: a fixed random projection and
+    phase, and a trainable kernel scale; or, with ``frozen_kernel``, an ordinary linear layer
+    whose kernel was made non-trainable while its bias trains."""
+
+    def __init__(self, units, frozen_kernel=False, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.frozen_kernel = frozen_kernel
+
+    def build(self, input_shape):
+        if self.frozen_kernel:
+            self.kernel = self.add_weight(shape=(input_shape[-1], self.units), trainable=False,
+                                          initializer="glorot_uniform", name="kernel")
+            self.bias = self.add_weight(shape=(self.units,), initializer="zeros", name="bias")
+            return
+        self.kernel = self.add_weight(shape=(input_shape[-1], self.units), trainable=False,
+                                      initializer="random_normal", name="kernel")
+        self.phase = self.add_weight(shape=(self.units,), trainable=False,
+                                     initializer="random_uniform", name="phase")
+        self.kernel_scale = self.add_weight(shape=(1,), initializer=keras.initializers.Constant(2.0),
+                                            name="kernel_scale")
+
+    def call(self, x):
+        if self.frozen_kernel:
+            return x @ self.kernel + self.bias
+        return tf.cos(x @ self.kernel / self.kernel_scale + self.phase)
+
+
+def _fit_features(path, frozen_kernel):
+    keras.utils.set_random_seed(34)
+    x = np.random.default_rng(34).normal(size=(64, 6)).astype("float32")
+    y = (x[:, 0] > 0).astype("float32")[:, None]
+    model = keras.Sequential([keras.Input((6,)), RandomFeatures(32, frozen_kernel, name="rff"),
+                              keras.layers.Dense(1, name="out")])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, shuffle=False,
+              callbacks=[Recorder(path)])
+    rows, _ = read_arrow_trace(path)
+    return model, rows
+
+
+def test_weightRows_fixedRandomProjectionBesideATrainableScale_areTheScalesAlone(tmp_path):
+    model, rows = _fit_features(tmp_path / "rff.arrows", frozen_kernel=False)
+    first, last = find(rows, 0, "rff", "weight"), find(rows, 3, "rff", "weight")
+    assert int(first["numel"]) == 1
+    assert float(last["mean"]) == pytest.approx(float(model.get_layer("rff").kernel_scale[0]),
+                                                rel=1e-6)
+    assert float(first["mean"]) != float(last["mean"])
+    assert int(find(rows, 0, "rff", "gradient")["numel"]) == 1
+
+
+def test_weightRows_aFrozenKernelWhileTheBiasTrains_stayTheKernels(tmp_path):
+    _, rows = _fit_features(tmp_path / "frozen.arrows", frozen_kernel=True)
+    first, last = find(rows, 0, "rff", "weight"), find(rows, 3, "rff", "weight")
+    assert int(first["numel"]) == 6 * 32
+    assert float(first["mean"]) == float(last["mean"])
+
+
+class ClassifierEndpoint(keras.layers.Layer):
+    """keras.io's endpoint layer pattern: the loss and the accuracy computed inside the model,
+    from the targets given as an input."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        self.accuracy_metric = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+
+    def call(self, targets, logits):
+        self.add_loss(self.loss_fn(targets, logits))
+        self.accuracy_metric.update_state(targets, logits)
+        return keras.ops.softmax(logits)
+
+
+def test_endpointLayer_noTargetsGivenToFit_accuracyRowsFromTheLoggedMetricPerBatch(tmp_path):
+    keras.utils.set_random_seed(35)
+    rng = np.random.default_rng(35)
+    x = rng.normal(size=(96, 5)).astype("float32")
+    y = (x[:, 0] + 0.3 * x[:, 1] > 0).astype("int32")
+    pixels = keras.Input((5,), name="pixels")
+    targets = keras.Input((), dtype="int32", name="targets")
+    logits = keras.layers.Dense(2, name="logits")(keras.layers.Dense(8, activation="relu",
+                                                                    name="hidden")(pixels))
+    model = keras.Model([pixels, targets], ClassifierEndpoint(name="endpoint")(targets, logits))
+    model.compile(optimizer=keras.optimizers.SGD(0.2))
+    path = tmp_path / "endpoint.arrows"
+    history = model.fit({"pixels": x, "targets": y}, batch_size=16, epochs=2, shuffle=False,
+                        verbose=0, callbacks=[Recorder(path, loss_name="sparse_categorical_"
+                                                       "crossentropy")])
+    rows, meta = read_arrow_trace(path)
+    accuracy = {int(r["step"]): float(r["mean"]) for r in rows if r["phase"] == "accuracy"}
+    assert sorted(accuracy) == list(range(12))
+    # per batch, not the epoch's running mean: the batches of equal size average to it
+    for epoch in range(2):
+        batches = [accuracy[6 * epoch + b] for b in range(6)]
+        assert all(v * 16 == pytest.approx(round(v * 16)) for v in batches)
+        assert np.mean(batches) == pytest.approx(history.history["accuracy"][epoch], abs=1e-6)
+    assert meta["dltrace.loss_added"] == "true"

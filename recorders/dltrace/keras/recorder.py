@@ -94,13 +94,20 @@ def _own_variables(layer):
 def _kernels(variables):
     """The variables whose statistics make the weight and gradient rows: kernels, embeddings,
     recurrent kernels, BatchNormalization/LayerNormalization gamma; no biases (beta is
-    BatchNormalization's bias), no moving statistics."""
+    BatchNormalization's bias), no moving statistics. When some of them are trainable and others
+    not, the trainable ones: a random-features layer's fixed random projection beside its
+    trainable scale is a constant by design, and pooled with the scale it would hide every
+    update. A layer none of whose kernels is trainable keeps them all (a kernel frozen while the
+    bias trains is what its weight rows then show)."""
     def short(v):
         return v.name.split("/")[-1]
     # Integer state (an adapted Normalization layer's sample count) has no float statistics.
     state = [v for v in variables
              if not short(v).startswith("moving_") and "float" in str(v.dtype)]
     kernels = [v for v in state if not (short(v).endswith("bias") or short(v) == "beta")]
+    trained = [v for v in kernels if v.trainable]
+    if trained and len(trained) < len(kernels):
+        return trained
     return kernels or state
 
 
@@ -137,7 +144,7 @@ def _regularizer(layer):
 class _TraceLayer:
     __slots__ = ("index", "name", "layer", "type", "activation", "fused", "params",
                  "trainable", "constant", "kernels", "selected", "keys", "fans", "regularizer",
-                 "declared")
+                 "declared", "in_optimizer")
 
     def __init__(self, name, layer, variables):
         self.index = -1
@@ -167,6 +174,7 @@ class _TraceLayer:
         self.keys = {}
         self.fans = _fans(self.kernels[0]) if self.kernels else None
         self.regularizer = _regularizer(layer)
+        self.in_optimizer = None  # False: no optimizer applied a gradient to its kernels
 
     def describe(self):
         """The layer's entry in the ``dltrace.layers`` metadata."""
@@ -178,6 +186,8 @@ class _TraceLayer:
         elif not self.trainable and "Normalization" in self.type:
             # Keras 3 runs a BatchNormalization layer with trainable=False in inference mode.
             entry["training"] = False
+        if self.in_optimizer is False and self.trainable:
+            entry["in_optimizer"] = False
         if self.fans is not None:
             entry["fan_in"], entry["fan_out"] = self.fans
         if self.regularizer is not None:
@@ -794,6 +804,16 @@ class Recorder(keras.callbacks.Callback):
     function's bootstrapped error) or ``"self_training"`` (a loss against targets the model
     derives from its own predictions and refreshes); written as ``dltrace.objective``.
 
+    ``loss_added=True`` says the recorded loss holds terms beside ``loss_name``'s function: a
+    custom ``train_step`` that sums a labelled and a pseudo-labelled cross-entropy, or adds a
+    consistency term; written as ``dltrace.loss_added``. Terms that layers add with
+    ``add_loss`` are found without it.
+
+    A trainable layer whose kernels no optimizer updated in the first step (a teacher that only
+    predicts) is marked ``in_optimizer: false``. The optimizers watched are ``optimizer=`` and
+    every one the model or one of its layers holds (as an attribute, or in a list, tuple or
+    dict attribute); a step that applies none of them marks no layer.
+
     Episode returns: an ``episode_return`` (a number or a list) in the logs of
     ``on_train_batch_end`` becomes that step's ``episode_return`` row, one in the logs of
     ``on_epoch_end`` a row at the epoch's last step (not when it repeats the last batch's);
@@ -803,9 +823,11 @@ class Recorder(keras.callbacks.Callback):
     def __init__(self, path, *, task=None, loss_name=None, num_classes=None, run_id=None,
                  model_name=None, flush_every=50, record_inputs=True, every=1, phases=None,
                  layers=None, stop_file=None, mode="auto", loss_key="loss", optimizer=None,
-                 batch_size=None, close_at_train_end=True, objective=None):
+                 batch_size=None, close_at_train_end=True, objective=None, loss_added=False):
         super().__init__()
         _check_backend()
+        if not isinstance(loss_added, bool):
+            raise TypeError("loss_added must be True or False, got %r" % (loss_added,))
         self._objective = objective_metadata(objective)
         if optimizer is not None and not isinstance(optimizer, keras.optimizers.Optimizer):
             raise ValueError("optimizer must be a keras.optimizers.Optimizer: %r" % (optimizer,))
@@ -839,7 +861,9 @@ class Recorder(keras.callbacks.Callback):
         self._output_units = None  # the model output's last dimension, seen at the first trace
         self._plan = None         # per trace: row keys and where each row's numbers are
         self._loss_weighted = False  # the batches carry sample weights (seen at the first trace)
-        self._loss_added = False     # layers add terms to the loss with add_loss (same)
+        # the loss holds terms beside loss_name's function: said by the user (a custom
+        # train_step's sum), or found at the first trace (layers' add_loss terms)
+        self._loss_added = loss_added
         self._sink = None
         self._step = 0
         self._epoch = 0
@@ -900,6 +924,12 @@ class Recorder(keras.callbacks.Callback):
         # its slot, and the batch end reads the k steps (_slot counts them; the last call of an
         # epoch may run fewer).
         self._per_call = int(getattr(model, "steps_per_execution", 1) or 1)
+        # A model fitted without targets (its loss computed inside, by an endpoint layer's
+        # add_loss) gives the step no y to compute an accuracy from: the accuracy it logs then
+        # makes the accuracy rows (_logged_accuracy_row).
+        self._accuracy_from_logs = False
+        self._logged = []
+        self._logged_accuracy = None
         with tf.init_scope():
             self._flag = tf.Variable([True] * self._per_call, trainable=False,
                                      name="dltrace_record")
@@ -964,9 +994,8 @@ class Recorder(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
         self._last_logged_returns = None
-        if self.callback_mode:
-            for logged in self._logged:
-                logged.epoch_begin()
+        for logged in self._logged:
+            logged.epoch_begin()
 
     def on_train_batch_begin(self, batch, logs=None):
         if self.callback_mode:
@@ -1017,9 +1046,28 @@ class Recorder(keras.callbacks.Callback):
             if slot == len(scalars) - 1:
                 # the returns logged at the call's end, and those add_return kept: its last step
                 self._returns_row(keys, raw)
+                if len(scalars) == 1:
+                    self._logged_accuracy_row(keys, raw, logs or {})
             self._sink.put(StepRows(self._epoch, batch, step, self._keys(keys), raw))
             # a stop file is looked for after the call's last step: its steps have all run
             self._end_step(batch, step, check_stop=slot == len(scalars) - 1)
+
+    def _logged_accuracy_row(self, keys, raw, logs):
+        """The accuracy row of a model fitted without targets, from the accuracy its step logs
+        (an endpoint layer's metric), as callback mode reads it: per batch, not the epoch's
+        running mean. Only for one step per call: with several, the logs hold only the last."""
+        if not self._accuracy_from_logs:
+            return
+        if self._logged_accuracy is None:
+            key = next((k for k in ACCURACY_KEYS if logs.get(k) is not None), None)
+            self._logged_accuracy = _Logged(key) if key is not None else False
+            if self._logged_accuracy:
+                self._logged.append(self._logged_accuracy)
+        if self._logged_accuracy:
+            accuracy = self._logged_accuracy.value(self.model, logs)
+            if accuracy is not None:
+                keys.append((-1, MODEL, None, "accuracy"))
+                raw.append(scalar_raw(accuracy))
 
     def _end_step(self, batch, step, check_stop=True):
         self._last_position = (self._epoch, batch, step)
@@ -1164,10 +1212,16 @@ class Recorder(keras.callbacks.Callback):
                     tf.zeros([0], tf.int32), trainable=False, shape=tf.TensorShape([None]),
                     name="dltrace_%s_seen" % name))
         self._activation_buffers()
-        if self.selection.wants("gradient"):
+        self._applied = getattr(self, "_applied", set())
+        gradients = self.selection.wants("gradient")
+        if gradients:
             self._gradient_buffers()
-            for optimizer in self._model_optimizers():
-                self._watch_optimizer(optimizer)
+        recorded = self._model_optimizers()
+        for optimizer in recorded:
+            self._watch_optimizer(optimizer, gradients)
+        for optimizer in self._reachable_optimizers():
+            if not any(optimizer is r for r in recorded):
+                self._watch_optimizer(optimizer, False)
 
         def train_step(data):
             return self._watched_step(own, data)
@@ -1333,15 +1387,48 @@ class Recorder(keras.callbacks.Callback):
                 found.append(optimizer)
         return found
 
-    def _watch_optimizer(self, optimizer):
+    def _reachable_optimizers(self):
+        """Every optimizer the model or one of its layers holds, as an attribute or in a list,
+        tuple or dict attribute (a forward-forward layer's own optimizer, a teacher model's
+        compiled one), each once, loss-scaling ones through their inner optimizer."""
+        found = []
+        try:
+            holders = [self.model] + list(self.model._flatten_layers(include_self=False))
+        except (AttributeError, TypeError):
+            holders = [self.model]
+        for holder in holders:
+            values = []
+            for value in vars(holder).values():
+                if isinstance(value, dict):
+                    values.extend(value.values())
+                elif isinstance(value, (list, tuple)):
+                    values.extend(value)
+                else:
+                    values.append(value)
+            for value in values:
+                if not isinstance(value, keras.optimizers.Optimizer):
+                    continue
+                inner = getattr(value, "inner_optimizer", None)
+                if isinstance(inner, keras.optimizers.Optimizer):
+                    value = inner
+                if not any(value is f for f in found):
+                    found.append(value)
+        return found
+
+    def _watch_optimizer(self, optimizer, gradients=True):
         """Wraps ``optimizer.apply`` (which ``apply_gradients`` calls) on the instance for the
-        duration of ``fit``: the gradients are reduced as they are applied."""
+        duration of ``fit``: the variables it updates are noted (for ``in_optimizer``, see
+        :meth:`_mark_in_optimizer`), and with ``gradients`` the gradients are reduced as they
+        are applied."""
         original = optimizer.apply
 
         def apply(grads, trainable_variables=None):
-            variables = (trainable_variables if trainable_variables is not None
-                         else optimizer._trainable_variables)
-            self._note_gradients(list(grads), list(variables))
+            variables = list(trainable_variables if trainable_variables is not None
+                             else optimizer._trainable_variables)
+            grads = list(grads)
+            self._applied.update(id(v) for g, v in zip(grads, variables) if g is not None)
+            if gradients:
+                self._note_gradients(grads, variables)
             return original(grads, trainable_variables)
 
         object.__setattr__(optimizer, "apply", apply)
@@ -1614,6 +1701,8 @@ class Recorder(keras.callbacks.Callback):
             first_y = None
         first_pred = tree.flatten(y_pred)[0]
         accuracy = self._accuracy(first_pred, first_y)
+        if y is None and sel.wants("accuracy"):
+            self._accuracy_from_logs = True
 
         plan, tensors = [], []
 
@@ -1797,6 +1886,20 @@ class Recorder(keras.callbacks.Callback):
         kwargs = getattr(loss, "_fn_kwargs", None) or {}
         return bool(getattr(loss, "from_logits", kwargs.get("from_logits", False)))
 
+    def _mark_in_optimizer(self):
+        """``in_optimizer: false`` for each trainable layer none of whose kernels an optimizer
+        applied a gradient to in the steps run so far (the first, when the metadata is
+        written): a teacher that only predicts, a frozen copy. The optimizers watched are the
+        one given to the recorder and every one the model or a layer of it holds; a step that
+        applies none of them (it assigns the variables itself, or applies an optimizer held
+        elsewhere) leaves every layer unmarked."""
+        applied = getattr(self, "_applied", None)
+        if not applied:
+            return
+        for tl in self.layers:
+            if tl.trainable and tl.kernels:
+                tl.in_optimizer = any(id(k) in applied for k in tl.kernels)
+
     def _task(self):
         if self.task is not None:
             return self.task
@@ -1859,6 +1962,7 @@ class Recorder(keras.callbacks.Callback):
         if self._loss_added:
             meta["dltrace.loss_added"] = "true"
         meta.update(self._objective)
+        self._mark_in_optimizer()
         meta["dltrace.layers"] = json.dumps([l.describe() for l in self.layers])
         if self._steps_per_epoch:
             meta["dltrace.steps_per_epoch"] = str(int(self._steps_per_epoch))
