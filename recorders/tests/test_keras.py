@@ -1977,3 +1977,35 @@ def test_endpointLayer_noTargetsGivenToFit_accuracyRowsFromTheLoggedMetricPerBat
         assert all(v * 16 == pytest.approx(round(v * 16)) for v in batches)
         assert np.mean(batches) == pytest.approx(history.history["accuracy"][epoch], abs=1e-6)
     assert meta["dltrace.loss_added"] == "true"
+
+
+class SharedBackbone(keras.Model):
+    """SimSiam's layout: the backbone kept as an attribute (for a probe later) and nested in the
+    encoder as well, so that its layers are reachable by two paths."""
+
+    def __init__(self):
+        super().__init__()
+        self.backbone = keras.Sequential([keras.layers.Dense(6, activation="relu", name="conv1"),
+                                          keras.layers.Dense(4, name="enc_dense")],
+                                         name="backbone")
+        self.encoder = keras.Sequential([self.backbone, keras.layers.Dense(3, name="proj")],
+                                        name="encoder")
+
+    def call(self, x):
+        return self.encoder(x)
+
+
+def test_layersReachableByTwoPaths_listedOnceWithEveryPhase(tmp_path):
+    keras.utils.set_random_seed(36)
+    x = np.random.default_rng(36).normal(size=(32, 5)).astype("float32")
+    model = SharedBackbone()
+    model(x[:1])
+    model.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse")
+    path = tmp_path / "shared.arrows"
+    model.fit(x, x[:, :3], batch_size=8, epochs=1, verbose=0, callbacks=[Recorder(path)])
+    rows, meta = read_arrow_trace(path)
+    names = [l["name"] for l in json.loads(meta["dltrace.layers"])]
+    assert sorted(names) == ["backbone/conv1", "backbone/enc_dense", "encoder/proj"]
+    for name in names:
+        assert {r["phase"] for r in rows if r["layer_name"] == name} >= {
+            "forward", "weight", "gradient"}

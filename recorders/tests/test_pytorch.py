@@ -633,6 +633,55 @@ class GraphReadingTest(unittest.TestCase):
         self.assertNotIn("dltrace.output_layer", meta)
         self.assertEqual(layers["decoder.2"]["activation"], "linear")
 
+    def _similarity_loss(self, tied=False):
+        """A matching network's loss (the NLL of the attention over a support set's cosine
+        similarities, the embedding ending in a ReLU) or, with tied, a language model whose
+        output multiplies the hidden state by its embedding's weight."""
+        class Embed(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.emb = nn.Embedding(10, 8)
+                self.fc = nn.Linear(8, 8)
+                self.act = nn.ReLU()
+
+            def forward(self, x):
+                return self.act(self.fc(x if x.is_floating_point() else self.emb(x)))
+
+        torch.manual_seed(0)
+        model = Embed()
+        opt = torch.optim.Adam(model.parameters(), 1e-3)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "run.csv")
+            with dltrace.attach(model, path, optimizer=opt, loss_name="nll_loss",
+                                task="classification") as rec:
+                for _ in range(2):
+                    opt.zero_grad()
+                    if tied:
+                        ids = torch.randint(0, 10, (6,))
+                        logits = model(ids) @ model.emb.weight.T
+                        loss = nn.functional.cross_entropy(logits, ids)
+                    else:
+                        support, query = torch.randn(6, 8), torch.randn(4, 8)
+                        labels = torch.eye(3)[torch.tensor([0, 0, 1, 1, 2, 2])]
+                        s = nn.functional.normalize(model(support), dim=1)
+                        q = nn.functional.normalize(model(query), dim=1)
+                        attention = torch.softmax(q @ s.T, dim=1)
+                        loss = nn.functional.nll_loss(torch.log(attention @ labels + 1e-8),
+                                                      torch.tensor([0, 1, 2, 0]))
+                    loss.backward()
+                    opt.step()
+                    rec.step(loss)
+            _, meta = read_trace(path)
+        return meta, {l["name"]: l for l in json.loads(meta["dltrace.layers"])}
+
+    def test_lossOverSimilaritiesBetweenOutputs_outputLayerNone(self):
+        meta, layers = self._similarity_loss()
+        self.assertEqual(meta["dltrace.output_layer"], "none")
+
+    def test_tiedOutputWeights_aProductWithAParameter_stillNameTheLayer(self):
+        meta, layers = self._similarity_loss(tied=True)
+        self.assertEqual(meta["dltrace.output_layer"], str(layers["fc"]["index"]))
+
     def test_lossModule_namesTheLayerItWasComputedFrom(self):
         y = torch.tensor([0, 1, 2, 0, 1])
         _, _, meta, layers = self.run_one(FunctionalMlp(), nn.functional.cross_entropy, y)

@@ -201,13 +201,19 @@ class _TraceLayer:
         return k
 
 
-def _walk(layer, prefix, trace_layers, activations):
+def _walk(layer, prefix, trace_layers, activations, seen=None):
     """Finds the trace layers (own weights; an RNN or a wrapper as a whole) and the
-    model-level activation layers, qualifying nested names with '/'."""
+    model-level activation layers, qualifying nested names with '/'. A layer or model reached
+    by two paths (a backbone kept as an attribute and nested in an encoder as well) is one
+    layer, named by the first path."""
+    seen = set() if seen is None else seen
     for sub in layer._flatten_layers(include_self=False, recursive=False):
+        if id(sub) in seen:
+            continue
+        seen.add(id(sub))
         name = prefix + sub.name
         if isinstance(sub, keras.Model):
-            _walk(sub, name + "/", trace_layers, activations)
+            _walk(sub, name + "/", trace_layers, activations, seen)
         elif type(sub).__name__ in ACTIVATION_LAYERS:
             if prefix_is_model(layer):
                 activations.append(sub)
@@ -217,7 +223,7 @@ def _walk(layer, prefix, trace_layers, activations):
             own = _own_variables(sub)
             if own:
                 trace_layers.append(_TraceLayer(name, sub, own))
-            _walk(sub, name + "/", trace_layers, activations)
+            _walk(sub, name + "/", trace_layers, activations, seen)
 
 
 def _built(model):

@@ -160,6 +160,46 @@ def _outputs_reached(start, owners):
                 queue.append((parent, path))
 
 
+# Products of two matrices: between two computed tensors (not a parameter), they compare
+# examples or positions with one another (a query's similarity to a support set, contrastive
+# logits z1 @ z2.T, attention written out by hand).
+_PRODUCT_NODES = ("MmBackward", "BmmBackward")
+# Nodes that only reshape or copy their one input: a parameter seen through them is one still.
+_VIEW_NODES = ("TBackward", "TransposeBackward", "PermuteBackward", "ViewBackward",
+               "UnsafeViewBackward", "ExpandBackward", "UnsqueezeBackward", "SqueezeBackward",
+               "ReshapeAliasBackward", "CloneBackward", "ToCopyBackward")
+
+
+def _computed(node):
+    """Whether a product's operand (its grad_fn) is computed, not a parameter seen through
+    reshapes (``h @ self.embedding.weight.T``, a tied output layer)."""
+    for _ in range(8):
+        kind = node_kind(node)
+        if kind == "AccumulateGrad":
+            return False
+        if kind not in _VIEW_NODES:
+            return True
+        parents = list(_parents(node))
+        if len(parents) != 1:
+            return True
+        node = parents[0]
+    return True
+
+
+def data_product(path):
+    """The first node on a walked path that multiplies two computed matrices (see
+    _PRODUCT_NODES), or None. A loss behind such a product is computed from comparisons between
+    a layer's outputs, not from the layer's output through an activation: the layer is not the
+    model's output as the loss sees it."""
+    for node in path:
+        if node_kind(node) in _PRODUCT_NODES:
+            operands = [parent for parent, _ in getattr(node, "next_functions", ()) or ()
+                        if parent is not None]
+            if sum(1 for parent in operands if _computed(parent)) >= 2:
+                return node
+    return None
+
+
 def walk_back(start, owners):
     """From ``start`` (a grad_fn), breadth first, to the nearest node in ``owners`` (a dict
     node id -> layer key). Returns (layer key or None, the nodes on the way, nearest first)."""

@@ -798,6 +798,11 @@ class Recorder:
                 owner, path = graph.walk_back(start, self._out_nodes)
             else:  # a loss written out by hand: the one layer its graph leads back to
                 owner, path = graph.sole_owner(grad_fn, self._out_nodes)
+            if owner is not None and graph.data_product(path) is not None:
+                # a loss over similarities between the layer's outputs (a matching network, a
+                # contrastive loss): no layer's output is what the loss takes
+                owner, path = None, []
+                self._loss_layer = "none"
             found = graph.first_activation(path) if owner is not None else None
             if found is not None:
                 out_activation = (owner, found[0])

@@ -42,9 +42,15 @@ public interface AnalysisContext {
    * layer the recorded loss was computed from) when the trace names it; else the last layer the
    * trace names, passing over trailing layers whose type is the model's own class ({@code
    * dltrace.model}), which a PyTorch recorder lists after the submodules for the parameters the
-   * model holds itself (a class token, a position embedding). Null when no layer is named.
+   * model holds itself (a class token, a position embedding). Null when no layer is named, and when
+   * {@code dltrace.output_layer} is {@code none}: the loss compares a layer's outputs with one
+   * another (a matching network, a contrastive loss), so the output-activation and output-width
+   * rules have no output to read.
    */
   default @Nullable Layer outputLayer() {
+    if (metadata().noOutputLayer()) {
+      return null;
+    }
     List<Layer> layers = layers();
     OptionalInt named = metadata().outputLayer();
     if (named.isPresent()) {

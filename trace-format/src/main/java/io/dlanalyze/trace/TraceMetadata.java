@@ -337,6 +337,16 @@ public final class TraceMetadata {
     return parseInt(values.get(OUTPUT_LAYER));
   }
 
+  /**
+   * True when {@link #OUTPUT_LAYER} is {@code none}: the loss was computed from comparisons between
+   * a layer's outputs (a product of two computed matrices: a query's similarity to a support set,
+   * contrastive logits), so no layer's output is what the loss takes.
+   */
+  public boolean noOutputLayer() {
+    String text = values.get(OUTPUT_LAYER);
+    return text != null && text.trim().equalsIgnoreCase("none");
+  }
+
   public OptionalDouble weightDecay() {
     return parseDouble(values.get(WEIGHT_DECAY));
   }

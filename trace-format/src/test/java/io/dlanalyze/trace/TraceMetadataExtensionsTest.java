@@ -34,6 +34,16 @@ class TraceMetadataExtensionsTest {
   }
 
   @Test
+  void outputLayerNone_saysNoLayersOutputIsWhatTheLossTakes() {
+    TraceMetadata none = TraceMetadata.of(Map.of(TraceMetadata.OUTPUT_LAYER, " None "));
+
+    assertThat(none.noOutputLayer()).isTrue();
+    assertThat(none.outputLayer()).isEmpty();
+    assertThat(TraceMetadata.of(Map.of(TraceMetadata.OUTPUT_LAYER, "3")).noOutputLayer()).isFalse();
+    assertThat(TraceMetadata.empty().noOutputLayer()).isFalse();
+  }
+
+  @Test
   void lossFromLogits_absentOrNotABoolean_isUnknown() {
     assertThat(TraceMetadata.empty().lossFromLogits()).isEmpty();
     assertThat(TraceMetadata.of(Map.of(TraceMetadata.LOSS_FROM_LOGITS, "1")).lossFromLogits())

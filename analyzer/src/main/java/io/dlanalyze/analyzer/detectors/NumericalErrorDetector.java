@@ -155,11 +155,7 @@ public final class NumericalErrorDetector implements Detector {
         root = null;
       }
       any = true;
-      if (root == null
-          || (step.step() == root.step()
-              && CausalOrder.compare(
-                      step.step(), layer, phase, root.step(), root.layer(), root.phase())
-                  < 0)) {
+      if (root == null || (step.step() == root.step() && precedes(step, layer, phase, root))) {
         root = root(step, layer, phase);
       }
       Stream stream = streams.at(slot);
@@ -238,6 +234,45 @@ public final class NumericalErrorDetector implements Detector {
     }
     lastSkipped = step.step();
     return true;
+  }
+
+  /**
+   * Whether the non-finite row (layer, phase) comes before the root so far, both of this step: in
+   * causal order, except that weights written after this step's update come after the loss and the
+   * gradients of the step. Recorders write a step's weights after its update; a layer's weights
+   * that are non-finite in a step whose forward (or activation) row of the same layer is finite
+   * were finite when the forward pass ran, and turned non-finite in the update, from that step's
+   * loss and gradients. DeepLocalize's order puts weights before the loss because its callback
+   * reads them before the step's update; here that would make a NaN born in the loss look born in
+   * the last layer's weights.
+   */
+  private static boolean precedes(StepView step, int layer, Phase phase, Root root) {
+    int rank = rank(step, layer, phase);
+    int rootRank = rank(step, root.layer(), root.phase());
+    if (rank != rootRank) {
+      return rank < rootRank;
+    }
+    return CausalOrder.compare(step.step(), layer, phase, root.step(), root.layer(), root.phase())
+        < 0;
+  }
+
+  /** {@link CausalOrder#phaseRank}, with weights written after a finite forward pass last. */
+  private static int rank(StepView step, int layer, Phase phase) {
+    if (phase == Phase.WEIGHT && layer >= 0 && finiteForward(step, layer)) {
+      return CausalOrder.phaseRank(Phase.BACKWARD) + 1;
+    }
+    return CausalOrder.phaseRank(phase);
+  }
+
+  /** Whether this step has a forward or activation row of the layer, and it is finite. */
+  private static boolean finiteForward(StepView step, int layer) {
+    for (Phase phase : new Phase[] {Phase.FORWARD, Phase.ACTIVATION}) {
+      int mask = step.presentMask(step.slot(layer, phase));
+      if (mask != 0) {
+        return (mask & StepView.NON_FINITE) == 0;
+      }
+    }
+    return false;
   }
 
   /** The causally earliest non-finite row of this step. */

@@ -56,11 +56,13 @@ import java.util.BitSet;
  * a decay that never let the loss fall, keeps the error.
  *
  * <p>Parameters no loss reaches: weights that never change because no gradient ever flowed back to
- * their layer (no backward and no gradient row of it in a trace that records backward rows for
- * other layers: its output is not on the loss's path, as the backcast head of N-BEATS' last block,
- * whose backcast nothing reads) are an info finding. Nothing updates them, by the model's design or
- * because an output was left out of the loss; the trace cannot tell which, and the run trains
- * without them.
+ * their layer (no backward and no gradient row of it in a trace that records backward or gradient
+ * rows for other layers) are an info finding. Its output is not on the loss's path, as the backcast
+ * head of N-BEATS' last block, whose backcast nothing reads; or the step uses it without a
+ * gradient, as a Keras {@code train_step} uses a teacher's predictions outside its {@code
+ * GradientTape} (the Keras recorder writes the gradients an optimizer applies, so a layer no
+ * optimizer updates has none). Nothing updates them, by the model's design or because an output was
+ * left out of the loss; the trace cannot tell which, and the run trains without them.
  */
 @DetectorSpec(
     id = DetectorIds.UNCHANGED_VALUES,
@@ -77,7 +79,8 @@ public final class UnchangedValuesDetector extends LayerRunsDetector {
   private final BitSet reached = new BitSet();
 
   /** Some layer had a backward row: the recorder records them. */
-  private boolean backwardRecorded;
+  /** Whether some layer has a backward or gradient row: where gradients go is recorded. */
+  private boolean gradientsRecorded;
 
   public UnchangedValuesDetector() {
     super(StepView.UNCHANGED, true, Phase.FORWARD, Phase.ACTIVATION, Phase.WEIGHT, Phase.GRADIENT);
@@ -106,10 +109,9 @@ public final class UnchangedValuesDetector extends LayerRunsDetector {
     if (layer < 0 || reached.get(layer)) {
       return;
     }
-    boolean backward = step.has(layer, Phase.BACKWARD);
-    backwardRecorded |= backward;
-    if (backward || step.has(layer, Phase.GRADIENT)) {
+    if (step.has(layer, Phase.BACKWARD) || step.has(layer, Phase.GRADIENT)) {
       reached.set(layer);
+      gradientsRecorded = true;
     }
   }
 
@@ -144,16 +146,16 @@ public final class UnchangedValuesDetector extends LayerRunsDetector {
               Numbers.format(rate / peak),
               Numbers.format(peak));
     }
-    if (root.phase() == Phase.WEIGHT && backwardRecorded && !reached.get(root.layer())) {
+    if (root.phase() == Phase.WEIGHT && gradientsRecorded && !reached.get(root.layer())) {
       severity = Severity.INFO;
       evidence.put(NO_GRADIENT_REACHED, true);
       note =
           format(
               ROOT,
               ", and no gradient ever reached %s (no backward or gradient row of it, where other"
-                  + " layers have them): its output is not on the loss's path, so nothing updates"
-                  + " its weights; unused parameters, harmless unless that output was meant to be"
-                  + " trained",
+                  + " layers have them): its output is not on the loss's path, or is used without"
+                  + " a gradient (a teacher's or target network's predictions), so nothing updates"
+                  + " its weights; harmless unless it was meant to be trained",
               name);
     }
     finding

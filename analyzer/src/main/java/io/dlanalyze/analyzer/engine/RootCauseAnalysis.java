@@ -629,9 +629,12 @@ final class RootCauseAnalysis {
                   Numbers.format(real(inputs, INPUT_MAX)));
       Double lowest = f.evidence().get(LOWEST_LOSS);
       if (lowest != null) {
+        // How such a run shows: it minimizes a loss that measures nothing, so the model does not
+        // learn its task; the growing gradients follow from the loss's scale.
         offer(
             f,
             false,
+            Symptom.NOT_LEARNING,
             format(
                 ROOT,
                 "The loss has no lower bound: it fell to %s, and %s",

@@ -276,10 +276,14 @@ class LayerOrModelRootCauseTest {
   }
 
   @Test
-  void weightsThatTurnNaN_withTheForwardPassRecorded_keepTheNumericalErrorsPlace() {
+  void weightsThatTurnNaN_withAFiniteForwardPassRecorded_areRootedAtTheLoss() {
+    // the forward rows show the outputs finite at step 30: the NaN was born in the loss, and the
+    // weights written after that step's update follow from it
     RootCause root = rootCause(nanAfterTheLoss(30, true));
 
-    assertThat(root.scope()).isEqualTo(RootCause.LAYER);
-    assertThat(root.cause()).doesNotContain("in the forward pass or the loss");
+    assertThat(root.scope()).isEqualTo(RootCause.MODEL);
+    assertThat(root.cause())
+        .contains("the loss first turned NaN at step 30")
+        .doesNotContain("in the forward pass or the loss");
   }
 }

@@ -74,6 +74,56 @@ class NumericalErrorDetectorTest {
     assertThat(finding.evidence().get("kind")).isEqualTo("Inf");
   }
 
+  /**
+   * Two layers trained 20 steps; from step {@code at} the loss is NaN and so are the gradients and
+   * the weights written after that step's update; the forward rows of step {@code at} are finite
+   * unless {@code forwardNaN}; with {@code forwardRows} false the trace has no forward rows.
+   */
+  private static MemoryTrace nanAfterForward(long at, boolean forwardRows, boolean forwardNaN) {
+    MemoryTrace.Builder b = MemoryTrace.builder();
+    for (long s = 0; s < 20; s++) {
+      boolean bad = s >= at;
+      b.model(s, Phase.LOSS, bad ? Double.NaN : 1.0 - 0.01 * s);
+      for (int l = 0; l < 2; l++) {
+        String name = "fc" + l;
+        if (forwardRows) {
+          boolean nanForward = s > at || (s == at && forwardNaN);
+          b.layer(s, l, name, "Linear", Phase.FORWARD, nanForward ? Double.NaN : 0.1 * (l + 1));
+        }
+        b.layer(s, l, name, "Linear", Phase.GRADIENT, bad ? Double.NaN : 1e-3);
+        b.layer(s, l, name, "Linear", Phase.WEIGHT, bad ? Double.NaN : 0.02 + 1e-4 * s);
+      }
+    }
+    return b.build();
+  }
+
+  @Test
+  void nanBornInTheLoss_afterAFiniteForwardPass_isTheLossNotTheWeightsWrittenAfterTheUpdate() {
+    Finding finding = analyze(nanAfterForward(5, true, false), only(ID)).findings().get(0);
+
+    assertThat(finding.phase()).isEqualTo(Phase.LOSS);
+    assertThat(finding.isModelLevel()).isTrue();
+    assertThat(finding.firstStep()).isEqualTo(5);
+    assertThat(finding.consequences())
+        .extracting(Consequence::layerName, Consequence::phase)
+        .contains(
+            org.assertj.core.groups.Tuple.tuple("fc1", Phase.WEIGHT),
+            org.assertj.core.groups.Tuple.tuple("fc0", Phase.GRADIENT));
+  }
+
+  @Test
+  void nanWeights_withoutAFiniteForwardPassThatStep_keepDeepLocalizesOrder() {
+    // no forward rows: nothing shows the weights were finite when the loss was computed
+    Finding noForward = analyze(nanAfterForward(5, false, false), only(ID)).findings().get(0);
+    // the forward pass itself NaN: it comes first, as before
+    Finding nanForward = analyze(nanAfterForward(5, true, true), only(ID)).findings().get(0);
+
+    assertThat(noForward.phase()).isEqualTo(Phase.WEIGHT);
+    assertThat(noForward.layerName()).isEqualTo("fc1");
+    assertThat(nanForward.phase()).isEqualTo(Phase.FORWARD);
+    assertThat(nanForward.layerName()).isEqualTo("fc0");
+  }
+
   @Test
   void doesNotFire_onHealthyTrace() {
     assertThat(analyze(trace(), only(ID)).findings()).isEmpty();

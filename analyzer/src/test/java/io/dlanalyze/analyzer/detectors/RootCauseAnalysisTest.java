@@ -62,7 +62,8 @@ class RootCauseAnalysisTest {
             .rootCause();
 
     assertThat(root.scope()).isEqualTo(RootCause.MODEL);
-    assertThat(root.symptom()).isEqualTo("exploding_gradient");
+    // the run minimizes a loss that measures nothing: it does not learn its task
+    assertThat(root.symptom()).isEqualTo("not_learning");
     assertThat(root.cause()).startsWith("The loss has no lower bound: it fell to -");
     assertThat(root.suggestedFix()).contains("hinge").contains("sign");
   }

@@ -158,6 +158,23 @@ class TargetRangeDetectorTest {
   }
 
   @Test
+  void reluOutputUnderCrossEntropy_whenTheLossComparesOutputs_isNotJudged() {
+    // a matching network: the embedding ends in a ReLU, and the cross-entropy is of the attention
+    // over a support set's similarities to it (dltrace.output_layer none), not of its output
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(60)
+            .layer("encoder.0", "relu")
+            .layer("encoder.5", "relu")
+            .meta(TraceMetadata.LOSS, "nll_loss")
+            .model(Phase.TARGET, step -> Stats.of(0.1, 0.3).withRange(0, 1));
+
+    assertThat(findings(trace, ID))
+        .extracting(f -> f.evidence().get("rule"))
+        .containsExactly("relu_output_cross_entropy");
+    assertThat(findings(trace.meta(TraceMetadata.OUTPUT_LAYER, "none"), ID)).isEmpty();
+  }
+
+  @Test
   void constantTargets_areNotLearning() {
     MemoryTrace.Builder trace =
         MemoryTrace.scripted(60)

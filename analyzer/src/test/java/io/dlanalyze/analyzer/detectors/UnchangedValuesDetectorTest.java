@@ -94,6 +94,45 @@ class UnchangedValuesDetectorTest {
   }
 
   @Test
+  void weightsWithoutAGradientRow_whereOnlyGradientRowsAreRecorded_areInfo() {
+    // The Keras recorder in callback mode writes no backward rows, and gradient rows only for the
+    // kernels an optimizer applies: a teacher whose predictions the step uses outside its tape has
+    // none, while the student's layers have them
+    MemoryTrace.Builder b = MemoryTrace.builder();
+    for (long s = 0; s < 300; s++) {
+      b.model(s, Phase.LOSS, Math.max(0.2, 2.0 - 0.009 * s));
+      b.layer(s, 0, "teacher/conv", "Conv2D", Phase.FORWARD, 0.1 + 1e-3 * (s % 11));
+      b.layer(s, 0, "teacher/conv", "Conv2D", Phase.WEIGHT, -0.02);
+      b.layer(s, 1, "student", "Dense", Phase.FORWARD, 0.3 + 1e-3 * s);
+      b.layer(s, 1, "student", "Dense", Phase.GRADIENT, 1e-3 * (1 + s % 5));
+      b.layer(s, 1, "student", "Dense", Phase.WEIGHT, 0.05 + 1e-4 * s);
+    }
+
+    List<Finding> findings = analyze(b.build(), only(ID)).findings();
+
+    assertThat(findings)
+        .extracting(Finding::layerName, Finding::severity)
+        .containsExactly(Tuple.tuple("teacher/conv", Severity.INFO));
+    assertThat(findings.get(0).evidence().get(EvidenceKeys.NO_GRADIENT_REACHED)).isTrue();
+  }
+
+  @Test
+  void weightsWithoutAGradientRow_inATraceWithNoGradientRowsAtAll_stayAnError() {
+    // without backward or gradient rows of any layer, a missing row says nothing
+    MemoryTrace.Builder b = MemoryTrace.builder();
+    for (long s = 0; s < 300; s++) {
+      b.model(s, Phase.LOSS, Math.max(0.2, 2.0 - 0.009 * s));
+      b.layer(s, 0, "fc", "Linear", Phase.FORWARD, 0.3 + 1e-3 * s);
+      b.layer(s, 0, "fc", "Linear", Phase.WEIGHT, 0.05);
+      b.layer(s, 1, "out", "Linear", Phase.WEIGHT, 0.01 + 1e-4 * s);
+    }
+
+    assertThat(analyze(b.build(), only(ID)).findings())
+        .extracting(Finding::layerName, Finding::severity)
+        .containsExactly(Tuple.tuple("fc", Severity.ERROR));
+  }
+
+  @Test
   void constantWeightsWhoseMeanIsOneOverAnInteger_areStillCompared() {
     // 1/K is a softmax output's mean, constant by construction; a weight tensor's mean of 0.05
     // (1/20) that never moves is frozen all the same
