@@ -27,6 +27,7 @@ import io.dlanalyze.analyzer.LossHistory;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.StepView;
 import io.dlanalyze.analyzer.Symptom;
+import io.dlanalyze.analyzer.Thresholds;
 import io.dlanalyze.analyzer.text.Numbers;
 import io.dlanalyze.trace.LayerInfo;
 import io.dlanalyze.trace.Phase;
@@ -205,12 +206,37 @@ public final class LossDefinitionDetector implements Detector {
    * 0.99 to 1.9 times on those that set {@code from_logits=True}).
    */
   private static boolean startsAtUniformGuess(AnalysisContext context) {
-    double uniform = LossGate.uniformLoss(context);
+    // a sum whose added terms start at 0 starts where its cross-entropy does
+    double uniform = LossGate.functionsUniformLoss(context);
     LossHistory history = context.lossHistory();
     if (!(uniform > 0) || !LossGate.perStep(context)) {
       return false;
     }
     return Math.abs(history.loss(0) / uniform - 1) <= UNIFORM_START;
+  }
+
+  /**
+   * Whether a loss with terms added beside its function ({@code dltrace.loss_added}: a labelled
+   * cross-entropy plus a pseudo-label or consistency term that warms up) came with a training
+   * accuracy that rose {@code chance-margin} of the way above a uniform guess's (1/K) in some
+   * epoch. Such a sum neither starts at a uniform guess's loss nor has to fall from its start, so
+   * the loss cannot tell whether the scores were read as logits; an accuracy well above chance can:
+   * raw scores read as probabilities, clipped and renormalized, do not train.
+   */
+  private static boolean accuracyRose(AnalysisContext context) {
+    LossHistory history = context.lossHistory();
+    int classes = context.metadata().numClasses().orElse(0);
+    if (!context.metadata().lossAdded() || !history.hasAccuracy() || classes < 2) {
+      return false;
+    }
+    double chance = 1.0 / classes;
+    double bar = chance + context.options().get(Thresholds.CHANCE_MARGIN) * (1 - chance);
+    for (int e = 0; e < history.epochs(); e++) {
+      if (history.epochAccuracy(e) >= bar) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** A Keras cross-entropy whose {@code dltrace.loss_from_logits} the trace does not give. */
@@ -305,7 +331,10 @@ public final class LossDefinitionDetector implements Detector {
         // then computed from clipped, renormalized scores and the run does not learn. A run that
         // learned had its scores read as logits: nothing to report; nor does one whose first loss
         // was a uniform guess's, which only a softmax over the raw scores gives.
-        if (!atEnd || new LossGate(context).learned() || startsAtUniformGuess(context)) {
+        if (!atEnd
+            || new LossGate(context).learned()
+            || startsAtUniformGuess(context)
+            || accuracyRose(context)) {
           return Optional.empty();
         }
         why += "; the trace does not say whether from_logits was set, and the run did not learn";

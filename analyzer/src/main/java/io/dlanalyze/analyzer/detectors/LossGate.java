@@ -70,10 +70,18 @@ final class LossGate {
    * load-balancing loss), which a uniform guess's loss does not hold.
    */
   static double uniformLoss(AnalysisContext context) {
+    return context.metadata().lossAdded() ? 0 : functionsUniformLoss(context);
+  }
+
+  /**
+   * {@link #uniformLoss} of the loss function alone, also when terms are added beside it ({@code
+   * dltrace.loss_added}): what the function's own term costs for a uniform guess, the whole loss at
+   * the first step when the added terms start at 0 (a pseudo-label or consistency term that warms
+   * up).
+   */
+  static double functionsUniformLoss(AnalysisContext context) {
     LossFunction function = LossFunction.of(context.metadata());
-    if (!function.crossEntropy()
-        || context.metadata().lossWeighted()
-        || context.metadata().lossAdded()) {
+    if (!function.crossEntropy() || context.metadata().lossWeighted()) {
       return 0;
     }
     if (function.binary()) {

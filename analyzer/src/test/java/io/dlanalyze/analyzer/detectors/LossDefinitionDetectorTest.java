@@ -244,6 +244,37 @@ class LossDefinitionDetectorTest {
   }
 
   @Test
+  void kerasCrossEntropyWithAddedTerms_startingAtAUniformGuess_noFinding() {
+    // a labelled cross-entropy plus a pseudo-label term that starts at 0 (FixMatch, AdaMatch):
+    // the sum starts where the cross-entropy does, at log K, through a softmax
+    assertThat(findings(kerasFlatFrom(1.03).meta(TraceMetadata.LOSS_ADDED, "true"), ID)).isEmpty();
+    assertThat(findings(kerasFlatFrom(4.0).meta(TraceMetadata.LOSS_ADDED, "true"), ID))
+        .extracting(LossDefinitionDetectorTest::rule)
+        .containsExactly(LossRule.PROBABILITY_LOSS_ON_LOGITS);
+  }
+
+  @Test
+  void kerasCrossEntropyWithAddedTerms_accuracyWellAboveChance_noFinding() {
+    // a sum that starts far from log K and does not fall (its added term warms up), while the
+    // training accuracy reaches 0.6 of 10 classes: the scores were read as logits
+    MemoryTrace.Builder learnedAccuracy =
+        kerasFlatFrom(4.0)
+            .stepsPerEpoch(30)
+            .meta(TraceMetadata.LOSS_ADDED, "true")
+            .model(Phase.ACCURACY, step -> Stats.scalar(Math.min(0.6, 0.1 + 0.002 * step)));
+    MemoryTrace.Builder atChance =
+        kerasFlatFrom(4.0)
+            .stepsPerEpoch(30)
+            .meta(TraceMetadata.LOSS_ADDED, "true")
+            .model(Phase.ACCURACY, step -> Stats.scalar(0.1 + 0.01 * Math.sin(step)));
+
+    assertThat(findings(learnedAccuracy, ID)).isEmpty();
+    assertThat(findings(atChance, ID))
+        .extracting(LossDefinitionDetectorTest::rule)
+        .containsExactly(LossRule.PROBABILITY_LOSS_ON_LOGITS);
+  }
+
+  @Test
   void kerasSparseCrossEntropy_onLinearOutput_fromLogitsUnknown_runLearned_noFinding() {
     // with from_logits=True, which the trace does not rule out, this is the usual healthy pairing
     MemoryTrace.Builder learned =
