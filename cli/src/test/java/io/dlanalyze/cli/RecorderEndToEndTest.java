@@ -75,15 +75,17 @@ class RecorderEndToEndTest {
     assertThat(run.code()).as(run.err()).isEqualTo(ExitCodes.FAULT_FOUND);
     assertThat(run.json().get("verdict").asText()).isEqualTo("buggy");
     // At lr 3 the update before the first NaN is as large as the weights: the learning rate, a
-    // model-level cause, not the layer where the NaN surfaced, which is the first alternative.
+    // model-level cause. The first non-finite value is the MSE of the huge but finite outputs: the
+    // loss, not the weights written after that step's update.
     assertThat(run.json().at("/root_cause/scope").asText()).isEqualTo("model");
     assertThat(run.json().at("/root_cause/symptom").asText()).isEqualTo("exploding_gradient");
     assertThat(run.json().at("/root_cause/cause").asText()).startsWith("Updates too large");
     assertThat(run.json().at("/root_cause/suggested_fix").asText())
         .startsWith("Lower the learning rate from 3 to about 0.03");
     JsonNode nan = finding(run.json(), "numerical_error");
-    assertThat(nan.get("layer_name").asText()).isEqualTo("out");
-    assertThat(nan.get("layer_index").asInt()).isEqualTo(1);
+    assertThat(nan.get("phase").asText()).isEqualTo("loss");
+    assertThat(nan.get("layer_index").asInt()).isEqualTo(-1);
+    assertThat(nan.get("message").asText()).startsWith("The loss first turned Inf at step");
   }
 
   /**
@@ -262,12 +264,15 @@ class RecorderEndToEndTest {
     assertThat(run.code()).as(run.err()).isEqualTo(ExitCodes.FAULT_FOUND);
     assertThat(run.json().get("verdict").asText()).isEqualTo("buggy");
     // The learning rate of 3 blew the weights up: the update size at model scope (as for the
-    // plain PyTorch recorder above); the NaN itself first shows in net.1, named as in the model.
+    // plain PyTorch recorder above); the NaN itself first shows in the loss, and the update that
+    // was as large as the weights in net.0, named as in the model.
     assertThat(run.json().at("/root_cause/scope").asText()).isEqualTo("model");
     assertThat(run.json().at("/root_cause/cause").asText()).startsWith("Updates too large");
     JsonNode nan = finding(run.json(), "numerical_error");
-    assertThat(nan.get("layer_name").asText()).isEqualTo("net.1");
-    assertThat(nan.get("layer_type").asText()).isEqualTo("Linear");
+    assertThat(nan.get("phase").asText()).isEqualTo("loss");
+    JsonNode update = detectorFinding(run.json(), "effective-learning-rate");
+    assertThat(update.get("layer_name").asText()).isEqualTo("net.0");
+    assertThat(update.get("layer_type").asText()).isEqualTo("Linear");
   }
 
   @Test

@@ -93,7 +93,7 @@ class WatchDirectoryTest {
           .contains("step 0: warning missing-activation in model loss from step 0")
           .contains("step 5: error exploding-gradient in fc1 gradient from step 3")
           .contains("step 5: info effective-learning-rate in fc1 gradient from step 4")
-          .contains("step 5: critical numerical-error in fc2 weight from step 5")
+          .contains("step 5: critical numerical-error in model loss from step 5")
           .contains("step 359: warning loss-divergence in model loss from step 4")
           .endsWith("watch ended (end of stream) after 360 steps: buggy, 5 findings\n");
       CliRun offline = CliRun.of(live.toString(), "--format", "json");

@@ -280,7 +280,7 @@ class WatchEndToEndTest {
     CliRun watch = CliRun.of("watch", trace.toString());
     assertThat(watch.code()).as(watch.err()).isZero();
     assertThat(watch.out())
-        .contains("step 5: critical numerical-error in fc2 weight from step 5")
+        .contains("step 5: critical numerical-error in model loss from step 5")
         .contains("error exploding-gradient in fc1 gradient from step 3")
         .contains("step 5: info effective-learning-rate in fc1 gradient from step 4")
         .contains("warning loss-divergence in model loss from step 4")

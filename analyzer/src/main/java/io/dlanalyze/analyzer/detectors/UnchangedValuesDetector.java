@@ -78,7 +78,6 @@ public final class UnchangedValuesDetector extends LayerRunsDetector {
   /** Layers (by index) with a backward or gradient row at some step. */
   private final BitSet reached = new BitSet();
 
-  /** Some layer had a backward row: the recorder records them. */
   /** Whether some layer has a backward or gradient row: where gradients go is recorded. */
   private boolean gradientsRecorded;
 

@@ -70,8 +70,10 @@ final class RootCauseSelector {
                         + " learning rate",
                     layer);
             case LOSS, ACCURACY ->
-                "Check the loss function against the output activation (log of 0, a linear output"
-                    + " with a cross-entropy loss) and lower the learning rate";
+                "Check the loss for log(0), a division by zero or an overflow (the exp of large"
+                    + " scores, the square of huge outputs), and its pairing with the output"
+                    + " activation (a linear output under a probability loss); lower the learning"
+                    + " rate";
             case WEIGHT, GRADIENT, BACKWARD ->
                 "Lower the learning rate or clip gradients; check the loss for log(0) or division"
                     + " by zero";
