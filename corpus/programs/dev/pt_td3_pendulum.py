@@ -321,8 +321,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adam-h64-seed0",
-          "buggy": "--bug actor-loss-sign --record-every 4",
-          "fixed": "--record-every 4"},
+          "buggy": "--bug actor-loss-sign --record-every 24",
+          "fixed": "--record-every 24"},
      ]},
     {"family": "td3-online-critic-target", "split": "dev", "architecture": "mlp",
      "origin": "Humbatova et al. 2020 (training, wrong target computation): the TD target "
@@ -340,15 +340,15 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adam-h64-seed1",
-          "buggy": "--bug online-critic-target --seed 1 --record-every 4",
-          "fixed": "--seed 1 --record-every 4"},
+          "buggy": "--bug online-critic-target --seed 1 --record-every 24",
+          "fixed": "--seed 1 --record-every 24"},
      ]},
     {"family": "healthy-td3", "split": "dev", "architecture": "mlp",
      "origin": "healthy run",
      "description": "TD3 on a numpy pendulum that learns to swing it up",
      "healthy": [
          {"id": "hidden128-tau1e-2-seed2",
-          "args": "--hidden 128 --tau 0.01 --seed 2 --record-every 4",
+          "args": "--hidden 128 --tau 0.01 --seed 2 --record-every 24",
           "description": "128 hidden units, Polyak tau 0.01 (last 5 episodes -164, "
                          "deterministic -173)"},
      ]},

@@ -253,8 +253,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adam-d64-seed0",
-          "buggy": "--bug no-causal-mask --record-every 4",
-          "fixed": "--record-every 4"},
+          "buggy": "--bug no-causal-mask --record-every 16",
+          "fixed": "--record-every 16"},
      ]},
     {"family": "txl-mems-view-not-transpose", "split": "dev", "architecture": "transformer",
      "origin": "Humbatova et al. 2020 (model, wrong tensor shape / wrong reshape): the "
@@ -272,8 +272,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adam-d64-seed1",
-          "buggy": "--bug mems-view-not-transpose --seed 1 --record-every 4",
-          "fixed": "--seed 1 --record-every 4"},
+          "buggy": "--bug mems-view-not-transpose --seed 1 --record-every 16",
+          "fixed": "--seed 1 --record-every 16"},
      ]},
     {"family": "healthy-txl", "split": "dev", "architecture": "transformer",
      "origin": "healthy run",
@@ -281,7 +281,7 @@ CASES = [
                     "learns to copy words across segments",
      "healthy": [
          {"id": "d96-mem24-seed2",
-          "args": "--d-model 96 --mem-len 24 --seed 2 --record-every 4",
+          "args": "--d-model 96 --mem-len 24 --seed 2 --record-every 16",
           "description": "96-dimensional model, a memory of 24 characters (held-out 1.95 bits "
                          "per character, accuracy 0.658)"},
      ]},
