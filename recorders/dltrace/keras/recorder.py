@@ -537,6 +537,13 @@ def _user_stacklevel():
     return level
 
 
+def _unscaled_optimizer(optimizer):
+    """A loss-scaling optimizer's inner one, which gets the unscaled gradients; else the
+    optimizer itself."""
+    inner = getattr(optimizer, "inner_optimizer", None)
+    return inner if isinstance(inner, keras.optimizers.Optimizer) else optimizer
+
+
 def _number(value):
     """A Keras variable, a tensor or a number as a Python float."""
     return float(value.numpy()) if hasattr(value, "numpy") else float(value)
@@ -851,7 +858,7 @@ class Recorder(keras.callbacks.Callback):
         self.loss_key = loss_key
         self.close_at_train_end = bool(close_at_train_end)
         self.callback_mode = None  # decided at the start of fit
-        self._logged = []          # callback mode: the logged loss and accuracy
+        self._logged = []          # values the step logs, read per batch (_Logged)
         self.selection = Selection(every, phases, layers, record_inputs)
         self.path = resolve_path(path, lambda m: warnings.warn(m, stacklevel=4))
         self.task = task
@@ -870,6 +877,9 @@ class Recorder(keras.callbacks.Callback):
         # the loss holds terms beside loss_name's function: said by the user (a custom
         # train_step's sum), or found at the first trace (layers' add_loss terms)
         self._loss_added = loss_added
+        # ids of the variables an optimizer applied a gradient to, over every fit
+        # (_mark_in_optimizer)
+        self._applied = set()
         self._sink = None
         self._step = 0
         self._epoch = 0
@@ -1058,22 +1068,29 @@ class Recorder(keras.callbacks.Callback):
             # a stop file is looked for after the call's last step: its steps have all run
             self._end_step(batch, step, check_stop=slot == len(scalars) - 1)
 
-    def _logged_accuracy_row(self, keys, raw, logs):
-        """The accuracy row of a model fitted without targets, from the accuracy its step logs
-        (an endpoint layer's metric), as callback mode reads it: per batch, not the epoch's
-        running mean. Only for one step per call: with several, the logs hold only the last."""
-        if not self._accuracy_from_logs:
-            return
+    def _logged_accuracy_value(self, logs):
+        """The batch's accuracy as the step logs it (the first of ACCURACY_KEYS found at the
+        first batch end), per batch, not the epoch's running mean (_Logged); None when the step
+        logs none."""
         if self._logged_accuracy is None:
             key = next((k for k in ACCURACY_KEYS if logs.get(k) is not None), None)
             self._logged_accuracy = _Logged(key) if key is not None else False
             if self._logged_accuracy:
                 self._logged.append(self._logged_accuracy)
-        if self._logged_accuracy:
-            accuracy = self._logged_accuracy.value(self.model, logs)
-            if accuracy is not None:
-                keys.append((-1, MODEL, None, "accuracy"))
-                raw.append(scalar_raw(accuracy))
+        if not self._logged_accuracy:
+            return None
+        return self._logged_accuracy.value(self.model, logs)
+
+    def _logged_accuracy_row(self, keys, raw, logs):
+        """The accuracy row of a model fitted without targets, from the accuracy its step logs
+        (an endpoint layer's metric), as callback mode reads it. Only for one step per call:
+        with several, the logs hold only the last."""
+        if not self._accuracy_from_logs:
+            return
+        accuracy = self._logged_accuracy_value(logs)
+        if accuracy is not None:
+            keys.append((-1, MODEL, None, "accuracy"))
+            raw.append(scalar_raw(accuracy))
 
     def _end_step(self, batch, step, check_stop=True):
         self._last_position = (self._epoch, batch, step)
@@ -1218,7 +1235,6 @@ class Recorder(keras.callbacks.Callback):
                     tf.zeros([0], tf.int32), trainable=False, shape=tf.TensorShape([None]),
                     name="dltrace_%s_seen" % name))
         self._activation_buffers()
-        self._applied = getattr(self, "_applied", set())
         gradients = self.selection.wants("gradient")
         if gradients:
             self._gradient_buffers()
@@ -1380,15 +1396,12 @@ class Recorder(keras.callbacks.Callback):
 
     def _model_optimizers(self):
         """The optimizers the model's own step may apply: the one given to the recorder and
-        those the model holds. A loss-scaling optimizer is watched through its inner one, which
-        gets the unscaled gradients."""
+        those the model holds, loss-scaling ones through their inner one (_unscaled_optimizer)."""
         found = []
         for optimizer in [self._given_optimizer] + self._held_optimizers():
             if optimizer is None:
                 continue
-            inner = getattr(optimizer, "inner_optimizer", None)
-            if isinstance(inner, keras.optimizers.Optimizer):
-                optimizer = inner
+            optimizer = _unscaled_optimizer(optimizer)
             if not any(optimizer is f for f in found):
                 found.append(optimizer)
         return found
@@ -1414,9 +1427,7 @@ class Recorder(keras.callbacks.Callback):
             for value in values:
                 if not isinstance(value, keras.optimizers.Optimizer):
                     continue
-                inner = getattr(value, "inner_optimizer", None)
-                if isinstance(inner, keras.optimizers.Optimizer):
-                    value = inner
+                value = _unscaled_optimizer(value)
                 if not any(value is f for f in found):
                     found.append(value)
         return found
@@ -1567,11 +1578,6 @@ class Recorder(keras.callbacks.Callback):
         if self._batch_size is None:
             size = int(self._batch_var.numpy())
             self._batch_size = size if size > 0 else None
-        if self._logged_accuracy is None:
-            key = next((k for k in ACCURACY_KEYS if logs.get(k) is not None), None)
-            self._logged_accuracy = _Logged(key) if key is not None else False
-            if self._logged_accuracy:
-                self._logged.append(self._logged_accuracy)
         if self._sink is None:
             self._step_optimizer = self._find_step_optimizer()
             self._sink = TraceSink(self.path, self.metadata(), self.flush_every)
@@ -1596,11 +1602,10 @@ class Recorder(keras.callbacks.Callback):
         if loss is not None:
             keys.append((-1, MODEL, None, "loss"))
             raw.append(scalar_raw(loss))
-        if self._logged_accuracy:
-            accuracy = self._logged_accuracy.value(self.model, logs)
-            if accuracy is not None and sel.wants("accuracy"):
-                keys.append((-1, MODEL, None, "accuracy"))
-                raw.append(scalar_raw(accuracy))
+        accuracy = self._logged_accuracy_value(logs)
+        if accuracy is not None and sel.wants("accuracy"):
+            keys.append((-1, MODEL, None, "accuracy"))
+            raw.append(scalar_raw(accuracy))
         if self._act_layers:
             seen = self._act_seen.numpy()
             if seen.any():
@@ -1899,12 +1904,11 @@ class Recorder(keras.callbacks.Callback):
         one given to the recorder and every one the model or a layer of it holds; a step that
         applies none of them (it assigns the variables itself, or applies an optimizer held
         elsewhere) leaves every layer unmarked."""
-        applied = getattr(self, "_applied", None)
-        if not applied:
+        if not self._applied:
             return
         for tl in self.layers:
             if tl.trainable and tl.kernels:
-                tl.in_optimizer = any(id(k) in applied for k in tl.kernels)
+                tl.in_optimizer = any(id(k) in self._applied for k in tl.kernels)
 
     def _task(self):
         if self.task is not None:

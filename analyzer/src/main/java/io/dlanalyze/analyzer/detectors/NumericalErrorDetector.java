@@ -264,9 +264,12 @@ public final class NumericalErrorDetector implements Detector {
     return CausalOrder.phaseRank(phase);
   }
 
+  /** The rows that show a layer's output in a step, in the order they are looked at. */
+  private static final Phase[] OUTPUT_PHASES = {Phase.FORWARD, Phase.ACTIVATION};
+
   /** Whether this step has a forward or activation row of the layer, and it is finite. */
   private static boolean finiteForward(StepView step, int layer) {
-    for (Phase phase : new Phase[] {Phase.FORWARD, Phase.ACTIVATION}) {
+    for (Phase phase : OUTPUT_PHASES) {
       int mask = step.presentMask(step.slot(layer, phase));
       if (mask != 0) {
         return (mask & StepView.NON_FINITE) == 0;
