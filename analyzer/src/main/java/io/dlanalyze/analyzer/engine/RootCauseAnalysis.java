@@ -588,8 +588,13 @@ final class RootCauseAnalysis {
   }
 
   private void growthBeforeNonFinite() {
+    Finding nan = first(DetectorIds.NUMERICAL_ERROR, null);
     for (Finding f : atLeastWarning(DetectorIds.EXPLODING_GRADIENT)) {
       if (f.evidence().get(GRADIENT_RULE) != GradientRule.GROWTH) {
+        continue;
+      }
+      if (nan != null && nan.firstStep() < f.firstStep()) {
+        // the values were NaN/Inf before the gradients grew: the growth did not make them
         continue;
       }
       Long nonFinite = f.evidence().get(FIRST_NON_FINITE_STEP);

@@ -52,6 +52,33 @@ class RootCauseAnalysisTest {
   }
 
   @Test
+  void lossNaNFromTheFirstStep_gradientsGrowingLater_isTheNumericalErrorNotTheGrowth() {
+    // A scale taken without softplus: the loss is NaN from step 0 (some examples' terms), the
+    // gradients of the finite terms stay finite and grow by orders of magnitude at step 60.
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(200)
+            .layer("fc1", "relu")
+            .layer("fc2", "linear")
+            .meta(TraceMetadata.LEARNING_RATE, "0.001")
+            .meta(TraceMetadata.OPTIMIZER, "Adam")
+            .model(Phase.LOSS, step -> Stats.scalar(Double.NaN))
+            .everyLayer(
+                Phase.GRADIENT,
+                (step, layer) -> Stats.norm(step < 60 ? 0.5 : 0.5 * Math.pow(10, 7 + step % 2)));
+
+    Report report = analyze(trace.build(), AnalysisOptions.defaults());
+
+    RootCause root = report.rootCause();
+    assertThat(root.symptom()).isEqualTo("numerical_error");
+    assertThat(report.findings().get(root.findingRank() - 1).detector())
+        .isEqualTo("numerical-error");
+    assertThat(report.findings()).anyMatch(f -> f.detector().equals("exploding-gradient"));
+    assertThat(root.alternatives())
+        .extracting(RootCause.Alternative::cause)
+        .noneMatch(c -> c.contains("grew"));
+  }
+
+  @Test
   void gradientGrowthWhileTheLossFallsWithoutBound_blamesTheLoss() {
     RootCause root =
         analyze(
