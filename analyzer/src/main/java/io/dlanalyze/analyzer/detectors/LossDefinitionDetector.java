@@ -97,7 +97,8 @@ public final class LossDefinitionDetector implements Detector {
   /**
    * False when terms are added beside the loss function ({@code dltrace.loss_added}): the recorded
    * loss is then their sum, whose floor the loss function does not set (an entropy bonus, a
-   * diversity term or a mistaken penalty may be negative).
+   * diversity term or a mistaken penalty may be negative), and the recorded targets may be those of
+   * another term, whose range the loss function does not bound.
    */
   private boolean floorHolds = true;
 
@@ -125,7 +126,9 @@ public final class LossDefinitionDetector implements Detector {
       double value = step.mean(-1, Phase.LOSS);
       belowFloorSeen |= floorHolds && Double.isFinite(value) && value < -FLOOR_SLACK;
     }
-    if (!step.has(-1, Phase.TARGET)) {
+    if (!floorHolds || !step.has(-1, Phase.TARGET)) {
+      // with terms added beside the loss function, the recorded targets may be another term's
+      // (a GAN's L1 to the target images beside its BCE to real/fake labels)
       return;
     }
     double lo = Rows.low(step, -1, Phase.TARGET);

@@ -129,6 +129,21 @@ class LossDefinitionDetectorTest {
   }
 
   @Test
+  void binaryCrossEntropy_targetsOutsideZeroOne_withTermsAddedBesideIt_noFinding() {
+    // pix2pix: BCE-with-logits to real/fake labels plus 100 x L1 to the target images in [-1, 1];
+    // the recorded targets are the images, the L1 term's
+    MemoryTrace.Builder gan =
+        run("pytorch", "BCEWithLogitsLoss", "tanh", 3)
+            .meta(TraceMetadata.LOSS_ADDED, "true")
+            .model(Phase.TARGET, step -> Stats.of(0.1, 0.6).withRange(-1, 0.9));
+
+    assertThat(findings(gan, ID)).isEmpty();
+    assertThat(findings(gan.meta(TraceMetadata.LOSS_ADDED, "false"), ID))
+        .extracting(LossDefinitionDetectorTest::rule)
+        .containsExactly(LossRule.TARGETS_OUTSIDE_LOSS_RANGE);
+  }
+
+  @Test
   void binaryCrossEntropy_targetsInZeroOne_orCategoricalLossOnClassIndices_noFinding() {
     MemoryTrace.Builder bce =
         run("pytorch", "BCELoss", "sigmoid", 1)
