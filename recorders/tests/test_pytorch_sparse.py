@@ -198,6 +198,38 @@ def test_ganStyleTwoAdams_bothNetworksInOptimizer(tmp_path):
     assert "dltrace.momentum" not in meta  # Adam's group has betas, not momentum
 
 
+def test_criticSwitchedOffForTheGeneratorStepOnly_isTrainable_aFrozenLayerIsNot(tmp_path):
+    # WGAN's reference loop: the critic's requires_grad is on for its own updates and off for the
+    # generator's, which is the step recorded
+    torch.manual_seed(5)
+    gen = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    critic = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 1))
+    frozen = nn.Linear(2, 2)
+    frozen.requires_grad_(False)
+    model = nn.ModuleDict({"gen": gen, "critic": critic, "frozen": frozen})
+    opt_g = torch.optim.RMSprop(gen.parameters(), lr=1e-3)
+    opt_c = torch.optim.RMSprop(critic.parameters(), lr=1e-3)
+    path = tmp_path / "wgan.parquet"
+    with dltrace.attach(model, str(path), optimizer=[opt_g, opt_c], flush_every=1) as rec:
+        for _ in range(3):
+            critic.requires_grad_(True)
+            for _ in range(2):
+                opt_c.zero_grad()
+                real, fake = torch.randn(16, 2), gen(torch.randn(16, 4)).detach()
+                (critic(frozen(fake)).mean() - critic(real).mean()).backward()
+                opt_c.step()
+            critic.requires_grad_(False)
+            opt_g.zero_grad()
+            loss = -critic(frozen(gen(torch.randn(16, 4)))).mean()
+            loss.backward()
+            opt_g.step()
+            rec.step(loss)
+    _, meta = read_parquet_trace(path)
+    trainable = {l["name"]: l["trainable"] for l in json.loads(meta["dltrace.layers"])}
+    assert trainable == {"gen.0": True, "gen.2": True, "critic.0": True, "critic.2": True,
+                         "frozen": False}, trainable
+
+
 def test_optimizerListHoldingSomethingElse_isRejected(tmp_path):
     model = Bag(10)
     with pytest.raises(TypeError):

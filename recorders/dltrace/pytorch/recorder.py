@@ -469,6 +469,9 @@ class Recorder:
         self.layers = None          # list of _Layer in execution order, set by the first forward
         self._first_pass = []       # layer modules in the order of the first training forward
         self._seen = set()
+        # layer modules that had a parameter requiring gradients in some training forward
+        # before the first step: a GAN's critic, switched off for the generator's update only
+        self._trained = set()
         self._activation_of = {}    # id(layer module) -> activation name seen in the first pass
         self._pass_activation = {}  # id(layer module) -> activation name seen in this pass
         self._out_nodes = {}        # id(grad_fn of a layer's output) -> id(layer module), this pass
@@ -610,6 +613,9 @@ class Recorder:
             if key not in self._seen:
                 self._seen.add(key)
                 self._first_pass.append(module)
+            if key not in self._trained and any(
+                    p.requires_grad for _, p in _own_named_parameters(module)):
+                self._trained.add(key)
         elif key not in self._layer_of:
             return
         self._last_layer = module
@@ -776,6 +782,7 @@ class Recorder:
             layer.activation = (_fused_activation(module)
                                 or self._activation_of.get(id(module), "linear"))
             layer.training = self._modes.get(id(module), module.training)
+            layer.trainable = layer.trainable or id(module) in self._trained
             if optimized is not None and layer.trainable:
                 layer.in_optimizer = any(id(p) in optimized
                                          for _, p in _own_named_parameters(module))
