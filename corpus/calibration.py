@@ -4248,6 +4248,28 @@ def space_keras_cutmix(rng):
     return Config(args, "classification", "cnn", classes=10)
 
 
+def space_keras_vit_spt_lsa(rng):
+    args = ["--lr", fmt(log_uniform(rng, 1.5e-3, 3e-3)), "--heads", rng.choice(["2", "4"]),
+            "--layers", rng.choice(["1", "2", "2"])]
+    # a Vision Transformer with Shifted Patch Tokenization and Locality Self-Attention on 1617
+    # training digits upsampled to 16x16 (16 tokens of 4x4x5); 26 steps an epoch at batches
+    # of 64, 20 epochs (520 steps), AdamW with a 10% warm-up and cosine decay; healthy runs
+    # end at a held-out accuracy of about 0.97-0.99 (validation loss 0.02-0.05; chance 0.1)
+    args += ["--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "transformer", classes=10)
+
+
+def space_keras_highway_mlp(rng):
+    args = ["--lr", fmt(log_uniform(rng, 0.04, 0.06)), "--depth", rng.choice(["16", "20"]),
+            "--units", rng.choice(["50", "64"])]
+    # a deep highway MLP (16-20 highway layers, gate bias -2) on a generated covertype-like
+    # table (3000 training rows of 54 standardized features, 7 classes); 24 steps an epoch at
+    # batches of 128, 20 epochs (480 steps), SGD with Nesterov momentum; healthy runs end at a
+    # held-out accuracy of about 0.8-0.85 (validation loss 0.6-0.8; chance 0.14, ln 7 = 1.95)
+    args += ["--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "mlp", classes=7)
+
+
 SPACES = {
     "keras_aug_digits": space_keras_aug_digits,
     "keras_cancer_ae_nesterov": space_keras_cancer_ae_nesterov,
@@ -4573,6 +4595,8 @@ SPACES = {
     "keras_consistency_training": space_keras_consistency_training,
     "keras_nnclr": space_keras_nnclr,
     "keras_cutmix": space_keras_cutmix,
+    "keras_vit_spt_lsa": space_keras_vit_spt_lsa,
+    "keras_highway_mlp": space_keras_highway_mlp,
     "keras_bayesian_nn": space_keras_bayesian_nn,
     "keras_simsiam": space_keras_simsiam,
     "keras_ziln_ltv": space_keras_ziln_ltv,
