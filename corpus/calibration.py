@@ -3667,6 +3667,8 @@ def space_pt_fedavg_clients(rng):
     # and accuracy of 0.85-0.93 (10 classes)
     args += ["--rounds", "20", "--seed", str(rng.randrange(10))]
     return Config(args, "classification", "mlp", classes=10)
+
+
 def space_pt_aae_digits(rng):
     args = ["--lr", fmt(log_uniform(rng, 5e-4, 2e-3)), "--latent", str(rng.choice([4, 8])),
             "--hidden", str(rng.choice([128, 256]))]
@@ -3716,6 +3718,8 @@ def space_pt_rotnet_selfsup(rng):
     # as on the untrained CNN
     args += ["--epochs", "10", "--seed", str(rng.randrange(10))]
     return Config(args, "classification", "cnn", classes=4)
+
+
 def space_pt_relation_network(rng):
     args = ["--lr", fmt(log_uniform(rng, 1e-3, 3e-3)), "--width", str(rng.choice([128, 192]))]
     # 2000 generated Sort-of-CLEVR scenes of 6 objects (colour, shape, x, y), 10 questions
@@ -3759,6 +3763,8 @@ def space_pt_lightgcn_recs(rng):
     # recall@10, 0.14-0.16 (random about 0.036)
     args += ["--epochs", "30", "--seed", str(rng.randrange(10))]
     return Config(args, "classification", "gcn", chance=0.036)
+
+
 def space_pt_rmtpp_events(rng):
     args = ["--lr", fmt(log_uniform(rng, 1e-3, 3e-3)), "--hidden", str(rng.choice([32, 64])),
             "--batch-size", str(rng.choice([16, 32]))]
@@ -4205,6 +4211,8 @@ def space_keras_malstm_similarity(rng):
     args += ["--epochs", str(epochs_for(rng, 2400, bs, steps=(400, 900), lo=10, hi=20)),
              "--seed", str(rng.randrange(10))]
     return Config(args, "classification", "lstm", classes=2)
+
+
 def space_keras_tokenlearner_vit(rng):
     args = ["--lr", fmt(log_uniform(rng, 1e-3, 2e-3)), "--tokens", str(rng.choice([4, 8])),
             "--projection-dim", str(rng.choice([32, 48])),
@@ -4271,6 +4279,8 @@ def space_keras_endpoint_layer(rng):
     # chance 0.1; runs measured at lr 1e-3)
     args += ["--seed", str(rng.randrange(10))]
     return Config(args, "classification", "mlp", classes=10)
+
+
 def space_keras_nnclr(rng):
     args = ["--lr", fmt(log_uniform(rng, 1.5e-3, 3e-3)),
             "--queue-size", rng.choice(["512", "512", "1024"]),
@@ -4305,6 +4315,13 @@ def space_keras_focalnet_digits(rng):
     # of 64, 15 epochs (330 steps); the loss starts at about 2.35 and healthy runs end at a
     # training loss of 0.07-0.13 and a held-out accuracy of about 0.94-0.96 (validation loss
     # 0.16-0.22; chance 0.1)
+def space_keras_vit_spt_lsa(rng):
+    args = ["--lr", fmt(log_uniform(rng, 1.5e-3, 3e-3)), "--heads", rng.choice(["2", "4"]),
+            "--layers", rng.choice(["1", "2", "2"])]
+    # a Vision Transformer with Shifted Patch Tokenization and Locality Self-Attention on 1617
+    # training digits upsampled to 16x16 (16 tokens of 4x4x5); 26 steps an epoch at batches
+    # of 64, 20 epochs (520 steps), AdamW with a 10% warm-up and cosine decay; healthy runs
+    # end at a held-out accuracy of about 0.97-0.99 (validation loss 0.02-0.05; chance 0.1)
     args += ["--seed", str(rng.randrange(10))]
     return Config(args, "classification", "transformer", classes=10)
 
@@ -4331,6 +4348,17 @@ def space_keras_patchconvnet(rng):
     # of 0.990-0.995 (validation loss 0.024-0.033; chance 0.25)
     args += ["--seed", str(rng.randrange(10))]
     return Config(args, "classification", "cnn", classes=4)
+
+
+def space_keras_highway_mlp(rng):
+    args = ["--lr", fmt(log_uniform(rng, 0.04, 0.06)), "--depth", rng.choice(["16", "20"]),
+            "--units", rng.choice(["50", "64"])]
+    # a deep highway MLP (16-20 highway layers, gate bias -2) on a generated covertype-like
+    # table (3000 training rows of 54 standardized features, 7 classes); 24 steps an epoch at
+    # batches of 128, 20 epochs (480 steps), SGD with Nesterov momentum; healthy runs end at a
+    # held-out accuracy of about 0.8-0.85 (validation loss 0.6-0.8; chance 0.14, ln 7 = 1.95)
+    args += ["--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "mlp", classes=7)
 
 
 SPACES = {
@@ -4658,6 +4686,8 @@ SPACES = {
     "keras_consistency_training": space_keras_consistency_training,
     "keras_nnclr": space_keras_nnclr,
     "keras_cutmix": space_keras_cutmix,
+    "keras_vit_spt_lsa": space_keras_vit_spt_lsa,
+    "keras_highway_mlp": space_keras_highway_mlp,
     "keras_bayesian_nn": space_keras_bayesian_nn,
     "keras_simsiam": space_keras_simsiam,
     "keras_ziln_ltv": space_keras_ziln_ltv,
