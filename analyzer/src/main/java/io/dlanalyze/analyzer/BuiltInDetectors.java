@@ -13,6 +13,7 @@ import io.dlanalyze.analyzer.detectors.LayerModeDetector;
 import io.dlanalyze.analyzer.detectors.LittleProgressDetector;
 import io.dlanalyze.analyzer.detectors.LossDefinitionDetector;
 import io.dlanalyze.analyzer.detectors.LossDivergenceDetector;
+import io.dlanalyze.analyzer.detectors.LossMagnitudeDetector;
 import io.dlanalyze.analyzer.detectors.MissingActivationDetector;
 import io.dlanalyze.analyzer.detectors.NotConvergingDetector;
 import io.dlanalyze.analyzer.detectors.NotLearningDetector;
@@ -90,6 +91,8 @@ public final class BuiltInDetectors {
               ShrinkingWeightsDetector.class, ShrinkingWeightsDetector::new, AnalysisMode.DEFAULT),
           DetectorInfo.of(
               ReturnProgressDetector.class, ReturnProgressDetector::new, AnalysisMode.DEFAULT),
+          DetectorInfo.of(
+              LossMagnitudeDetector.class, LossMagnitudeDetector::new, AnalysisMode.DEFAULT),
           DetectorInfo.of(
               DeepLocalizeDetector.class, DeepLocalizeDetector::new, AnalysisMode.DEEPLOCALIZE));
 

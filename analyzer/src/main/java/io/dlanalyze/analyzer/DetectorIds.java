@@ -31,6 +31,7 @@ public final class DetectorIds {
   public static final String LITTLE_PROGRESS = "little-progress";
   public static final String SHRINKING_WEIGHTS = "shrinking-weights";
   public static final String RETURN_PROGRESS = "return-progress";
+  public static final String LOSS_MAGNITUDE = "loss-magnitude";
   public static final String DEEPLOCALIZE = "deeplocalize";
 
   private DetectorIds() {}

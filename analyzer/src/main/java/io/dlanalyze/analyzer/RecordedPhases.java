@@ -105,6 +105,7 @@ public final class RecordedPhases {
     reads.put(DetectorIds.SHRINKING_WEIGHTS, new Reads(EnumSet.of(Phase.WEIGHT), NONE, NONE));
     // needs the returns, but only a reinforcement-learning run has them (see leftOut)
     reads.put(DetectorIds.RETURN_PROGRESS, new Reads(NONE, NONE, EnumSet.of(Phase.EPISODE_RETURN)));
+    reads.put(DetectorIds.LOSS_MAGNITUDE, new Reads(EnumSet.of(Phase.LOSS), NONE, NONE));
     reads.put(DetectorIds.DEEPLOCALIZE, new Reads(NONE, every, NONE));
     return Map.copyOf(reads);
   }

@@ -489,6 +489,22 @@ public final class Thresholds {
           "Smallest gain of the mean episode return from the first quarter of the run's return rows"
               + " to the last, in standard errors (Welch's t), for an agent to count as learning");
 
+  /**
+   * How many times its first block's magnitude the loss of an objective that does not measure
+   * progress (a GAN player's, a policy-gradient surrogate, a temporal-difference error) must end at
+   * for its game to count as blown up. The highest of a healthy dev run or fixed twin is 14.9 (a
+   * DQN's temporal-difference error, which starts near 0 and grows with the values it learns); the
+   * default is about 70 times that (docs/evaluation.md#calibration).
+   */
+  public static final Threshold MAGNITUDE_GROWTH =
+      Threshold.real(
+          "magnitude-growth",
+          1000,
+          1,
+          1e300,
+          "Times its first block's magnitude the loss of an objective that does not measure"
+              + " progress must end at to count as blown up");
+
   public static final Threshold RETURN_MIN_ROWS =
       Threshold.integer(
           "return-min-rows",
@@ -574,7 +590,8 @@ public final class Thresholds {
           MIN_PROGRESS,
           WEIGHT_SHRINK,
           MIN_RETURN_GAIN,
-          RETURN_MIN_ROWS);
+          RETURN_MIN_ROWS,
+          MAGNITUDE_GROWTH);
 
   private Thresholds() {}
 

@@ -900,6 +900,26 @@ class CalibrationTest {
   }
 
   /**
+   * loss-magnitude, run on every healthy dev run (healthy runs and fixed twins) whose objective is
+   * not minimized, with a bar every run reaches: each run whose loss ended above its start gets a
+   * finding whose evidence holds its growth. The default sits at least 100x the highest: a Keras
+   * DDPG's temporal-difference error, 4.7x its first twentieth.
+   */
+  @Test
+  void magnitudeGrowth_isAtLeastAHundredTimesTheHighestOfAHealthyDevGame() {
+    List<Double> growths = new ArrayList<>();
+    for (Found found :
+        healthyDevFindings(DetectorIds.LOSS_MAGNITUDE, Thresholds.MAGNITUDE_GROWTH, 1)) {
+      growths.add(found.finding().evidence().get(EvidenceKeys.GROWTH));
+    }
+    assertThat(growths)
+        .as("healthy dev games whose loss ended above its start")
+        .hasSizeGreaterThan(15);
+    double highest = growths.stream().mapToDouble(Double::doubleValue).max().orElseThrow();
+    assertThat(Thresholds.MAGNITUDE_GROWTH.defaultValue()).isGreaterThanOrEqualTo(100 * highest);
+  }
+
+  /**
    * Unnormalized inputs stand alone as a fault when the first layer's outputs hold an RMS of {@code
    * abnormal-hidden-alone} for a window with no normalization layer after it: no healthy dev run
    * holds a third of it. Measured by the detector itself (alone, so nothing is demoted) with the
