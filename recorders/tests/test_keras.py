@@ -2009,3 +2009,63 @@ def test_layersReachableByTwoPaths_listedOnceWithEveryPhase(tmp_path):
     for name in names:
         assert {r["phase"] for r in rows if r["layer_name"] == name} >= {
             "forward", "weight", "gradient"}
+
+
+# ------------------------------------------------- an output computed by comparing two outputs
+
+def _siamese(head):
+    """Two inputs through one shared Dense, joined by ``head(a, b)`` in a Lambda."""
+    left, right = keras.Input((8,)), keras.Input((8,))
+    shared = L.Dense(6, activation="tanh", name="shared")
+    a, b = shared(left), shared(right)
+    out = L.Lambda(lambda t: head(t[0], t[1]), output_shape=(1,), name="join")([a, b])
+    return keras.Model([left, right], out)
+
+
+def _fit_pairs(model, path, mode):
+    rng = np.random.default_rng(37)
+    x1, x2 = (rng.normal(size=(64, 8)).astype("float32") for _ in range(2))
+    y = (np.sum(x1 * x2, axis=1, keepdims=True) > 0).astype("float32")
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="binary_crossentropy")
+    model.fit([x1, x2], y, batch_size=16, epochs=1, verbose=0,
+              callbacks=[Recorder(path, mode=mode)])
+    return read_arrow_trace(path)[1]
+
+
+@pytest.mark.parametrize("mode", ["step", "callback"])
+def test_outputLayer_aSharedLayersTwoCallsCompared_isNone(tmp_path, mode):
+    keras.utils.set_random_seed(37)
+    manhattan = _siamese(lambda a, b: keras.ops.exp(
+        -keras.ops.sum(keras.ops.abs(a - b), axis=1, keepdims=True)))
+    meta = _fit_pairs(manhattan, tmp_path / "manhattan.arrows", mode)
+    assert meta["dltrace.output_layer"] == "none"
+    keras.utils.set_random_seed(37)
+    cosine = _siamese(lambda a, b: keras.ops.sigmoid(keras.ops.sum(
+        keras.ops.matmul(a[:, None, :], b[:, :, None]), axis=(1, 2))[:, None]))
+    assert _fit_pairs(cosine, tmp_path / "cosine.arrows", mode)["dltrace.output_layer"] == "none"
+
+
+@pytest.mark.parametrize("mode", ["step", "callback"])
+def test_outputLayer_aDotProductLeftAsLogits_isNotWritten(tmp_path, mode):
+    # node2vec's Dot of two embeddings as the logits: unbounded, as a linear layer's output
+    keras.utils.set_random_seed(39)
+    dot = _siamese(lambda a, b: keras.ops.sum(a * b, axis=1, keepdims=True))
+    assert "dltrace.output_layer" not in _fit_pairs(dot, tmp_path / "dot.arrows", mode)
+
+
+@pytest.mark.parametrize("mode", ["step", "callback"])
+def test_outputLayer_oneOutputCenteredOrScaled_isNotWritten(tmp_path, mode):
+    keras.utils.set_random_seed(38)
+    inputs = keras.Input((8,))
+    h = L.Dense(1, name="out")(L.Dense(6, activation="relu", name="hidden")(inputs))
+    centred = L.Lambda(lambda t: keras.ops.sigmoid(2.0 * (t - keras.ops.mean(t))),
+                       output_shape=(1,), name="centre")(h)
+    model = keras.Model(inputs, centred)
+    rng = np.random.default_rng(38)
+    x = rng.normal(size=(64, 8)).astype("float32")
+    y = (x[:, :1] > 0).astype("float32")
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="binary_crossentropy")
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0,
+              callbacks=[Recorder(tmp_path / "run.arrows", mode=mode)])
+    _, meta = read_arrow_trace(tmp_path / "run.arrows")
+    assert "dltrace.output_layer" not in meta

@@ -262,6 +262,14 @@ _PRODUCT_OPS = frozenset((
     "Mul", "MatMul", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3", "Einsum", "Conv2D",
     "Conv3D", "DepthwiseConv2dNative", "Conv2DBackpropInput"))
 
+# Ops that compare two tensors: a difference, or a product of two operands (similarities).
+_COMPARISON_OPS = frozenset((
+    "Sub", "SquaredDifference", "MatMul", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3",
+    "Einsum"))
+
+# Ops that squash a comparison into a bounded score (``exp(-distance)``, a sigmoid of a similarity).
+_SQUASHING_OPS = frozenset(("Exp", "Sigmoid", "Softmax", "Tanh"))
+
 # Ops whose output does not depend on the values of their input (its shape, a tensor of ones).
 _SHAPE_OPS = frozenset(("Shape", "ShapeN", "Size", "Rank", "ZerosLike", "OnesLike"))
 
@@ -504,6 +512,57 @@ def _output_activation(capture, y_pred):
         return
     capture.activation[key] = outputs[0]
     capture.activation_name[key] = name
+
+
+def _output_compares(capture, y_pred):
+    """True when ops after the model's layers compute its output by squashing a comparison of two
+    layer outputs: a difference (a siamese network's ``exp(-|h1 - h2|)`` over a shared layer's two
+    calls) or a product (``sigmoid(a . b)``) whose operands depend on different layer outputs,
+    then an exp, sigmoid, softmax or tanh. No layer's output, nor its activation, then describes
+    what the loss takes (``dltrace.output_layer`` ``none``). A comparison left as it is (a dot
+    product of two embeddings as logits) is an unbounded score, as a linear last layer's output
+    is, and is left to the last layer. ``x - mean(x)``, whose operands depend on the same output,
+    is no comparison."""
+    outputs = tf.nest.flatten(y_pred)
+    if len(outputs) != 1 or not isinstance(outputs[0], tf.Tensor) or not hasattr(
+            outputs[0], "op"):
+        return False
+    out = outputs[0]
+    sources = {name: key for (g, name), key in capture.sources.items() if g is out.graph}
+    if not sources or out.name in sources:
+        return False
+    region = _Region([out], sources)
+    origins = {}
+
+    def reached(t):
+        """The layer outputs (tensor names) ``t`` depends on within the walked ops."""
+        if t.name in sources:
+            return frozenset((t.name,))
+        if t.name not in region.tensors or t.op.type in _SHAPE_OPS:
+            return frozenset()
+        if t.name not in origins:
+            origins[t.name] = frozenset()
+            origins[t.name] = frozenset().union(*(reached(i) for i in t.op.inputs))
+        return origins[t.name]
+
+    compared = {}
+
+    def compares(t):
+        """True when ``t`` is, or depends within the walked ops on, a comparison."""
+        if t.name in sources or t.name not in region.tensors or t.op.type in _SHAPE_OPS:
+            return False
+        if t.name not in compared:
+            compared[t.name] = False
+            op = t.op
+            found = False
+            if op.type in _COMPARISON_OPS and len(op.inputs) >= 2:
+                left, right = reached(op.inputs[0]), reached(op.inputs[1])
+                found = bool(left and right and left != right)
+            compared[t.name] = found or any(compares(i) for i in op.inputs)
+        return compared[t.name]
+
+    return any(t.name not in sources and t.op.type in _SQUASHING_OPS and compares(t.op.inputs[0])
+               for t in list(region.tensors.values()))
 
 
 def prefix_is_model(layer):
@@ -872,6 +931,8 @@ class Recorder(keras.callbacks.Callback):
         self._trace_layers = None
         self._activation_layers = None
         self._output_units = None  # the model output's last dimension, seen at the first trace
+        # ops after the layers compare two layer outputs into the model's output (first trace)
+        self._output_none = None
         self._plan = None         # per trace: row keys and where each row's numbers are
         self._loss_weighted = False  # the batches carry sample weights (seen at the first trace)
         # the loss holds terms beside loss_name's function: said by the user (a custom
@@ -1292,6 +1353,7 @@ class Recorder(keras.callbacks.Callback):
                 outputs = tf.nest.flatten(capture.model_output)
                 if len(outputs) == 1 and getattr(outputs[0].shape, "rank", None):
                     self._output_units = outputs[0].shape[-1]
+                self._output_none = _output_compares(capture, capture.model_output)
             if capture.order:
                 self._freeze(capture)
         self._note_activations(capture, result)
@@ -1681,6 +1743,8 @@ class Recorder(keras.callbacks.Callback):
         outputs = tf.nest.flatten(y_pred)
         if self._output_units is None and len(outputs) == 1 and outputs[0].shape.rank:
             self._output_units = outputs[0].shape[-1]
+        if self._output_none is None:
+            self._output_none = _output_compares(capture, y_pred)
         self._freeze(capture)
         layers = [tl for tl in self.layers if tl.selected]
         watched = []
@@ -1979,6 +2043,8 @@ class Recorder(keras.callbacks.Callback):
         classes = self._classes()
         if classes is not None:
             meta["dltrace.num_classes"] = str(classes)
+        if self._output_none:
+            meta["dltrace.output_layer"] = "none"
         meta.update(self.selection.metadata())
         if self.callback_mode:
             meta["dltrace.record_mode"] = "callback"
