@@ -492,9 +492,10 @@ public final class Thresholds {
   /**
    * How many times its first block's magnitude the loss of an objective that does not measure
    * progress (a GAN player's, a policy-gradient surrogate, a temporal-difference error) must end at
-   * for its game to count as blown up. The highest of a healthy dev run or fixed twin is 14.9 (a
-   * DQN's temporal-difference error, which starts near 0 and grows with the values it learns); the
-   * default is about 70 times that (docs/evaluation.md#calibration).
+   * for its game to count as blown up, the first and last twentieths of the run compared. The
+   * highest of a healthy dev run or fixed twin is 4.7 (a Keras DDPG's temporal-difference error,
+   * which grows with the values it learns); the default is about 200 times that
+   * (docs/evaluation.md#calibration).
    */
   public static final Threshold MAGNITUDE_GROWTH =
       Threshold.real(
