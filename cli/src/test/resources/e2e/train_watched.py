@@ -14,8 +14,14 @@ step N`, closes the trace and exits with 130.
 
 import argparse
 import os
+import signal
 import sys
 import time
+
+# A process a non-interactive shell starts in the background (`nohup ... &`, a CI step's `&`)
+# inherits SIGINT ignored, and Python then installs no KeyboardInterrupt handler: restore it, as a
+# training run started from a terminal has it.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 parser = argparse.ArgumentParser()
 parser.add_argument("repo")
