@@ -100,13 +100,13 @@ public final class LossDefinitionDetector implements Detector {
    * diversity term or a mistaken penalty may be negative), and the recorded targets may be those of
    * another term, whose range the loss function does not bound.
    */
-  private boolean floorHolds = true;
+  private boolean functionAlone = true;
 
   @Override
   public void begin(AnalysisContext context) {
     this.context = context;
     this.loss = LossFunction.of(context.metadata());
-    this.floorHolds = !context.metadata().lossAdded();
+    this.functionAlone = !context.metadata().lossAdded();
   }
 
   @Override
@@ -124,9 +124,9 @@ public final class LossDefinitionDetector implements Detector {
     }
     if (step.has(-1, Phase.LOSS)) {
       double value = step.mean(-1, Phase.LOSS);
-      belowFloorSeen |= floorHolds && Double.isFinite(value) && value < -FLOOR_SLACK;
+      belowFloorSeen |= functionAlone && Double.isFinite(value) && value < -FLOOR_SLACK;
     }
-    if (!floorHolds || !step.has(-1, Phase.TARGET)) {
+    if (!functionAlone || !step.has(-1, Phase.TARGET)) {
       // with terms added beside the loss function, the recorded targets may be another term's
       // (a GAN's L1 to the target images beside its BCE to real/fake labels)
       return;
@@ -187,7 +187,7 @@ public final class LossDefinitionDetector implements Detector {
                       Numbers.format(targetMax),
                       lossName))
               .build());
-    } else if (floorHolds) {
+    } else if (functionAlone) {
       belowFloor(context, lossName).ifPresent(findings::add);
     }
     Optional<Finding> output = outputMismatch(context, loss, lossName, true);

@@ -76,6 +76,11 @@ public final class LossMagnitudeDetector implements Detector {
     return 0;
   }
 
+  /** A block's level: the mean magnitude of its losses without its largest one. */
+  private static double level(LossHistory loss, int from, int to) {
+    return OscillatingLossDetector.level(loss, from, to, true);
+  }
+
   @Override
   public void observe(StepView step) {
     // judged at the end, from the engine's loss history
@@ -84,11 +89,14 @@ public final class LossMagnitudeDetector implements Detector {
   @Override
   public List<Finding> finish(AnalysisContext context) {
     List<Finding> findings = new ArrayList<>();
+    if (!judged) {
+      return findings;
+    }
     LossHistory loss = context.lossHistory();
     // a twentieth of the run per block: the first steps of a replay or a game are not its scale
     int block = Math.max(this.block, loss.size() / BLOCKS);
     int blocks = loss.size() / block;
-    if (!judged || blocks < 3) {
+    if (blocks < 3) {
       return findings;
     }
     double first = level(loss, 0, block);
@@ -135,28 +143,12 @@ public final class LossMagnitudeDetector implements Detector {
                         + " back: with the objective %s, the loss's scale is that of the values the"
                         + " run learns, and they blew up.",
                     block,
-                    magnitude(last / first),
+                    Numbers.magnitude(last / first),
                     Numbers.format(first),
                     Numbers.format(last),
                     from,
                     context.metadata().objective()))
             .build());
     return findings;
-  }
-
-  /** A block's level: the mean magnitude of its losses without its largest one. */
-  static double level(LossHistory loss, int from, int to) {
-    double sum = 0;
-    double largest = 0;
-    for (int i = from; i < to; i++) {
-      double value = Math.abs(loss.loss(i));
-      sum += value;
-      largest = Math.max(largest, value);
-    }
-    return to - from < 3 ? sum / (to - from) : (sum - largest) / (to - from - 1);
-  }
-
-  private static String magnitude(double ratio) {
-    return ratio >= 1e4 ? "10^" + (int) Math.floor(Math.log10(ratio)) : Numbers.format(ratio);
   }
 }

@@ -189,17 +189,19 @@ public final class OscillatingLossDetector implements Detector {
    * episode) can carry a block's mean by itself; it is that batch's loss, not the curve's.
    */
   static double level(LossHistory loss, int from, int to) {
-    if (to - from < 3) {
-      return loss.mean(from, to);
-    }
+    return level(loss, from, to, false);
+  }
+
+  /** {@link #level(LossHistory, int, int)}, of the losses' magnitudes when {@code magnitude}. */
+  static double level(LossHistory loss, int from, int to, boolean magnitude) {
     double sum = 0;
     double highest = Double.NEGATIVE_INFINITY;
     for (int i = from; i < to; i++) {
-      double value = loss.loss(i);
+      double value = magnitude ? Math.abs(loss.loss(i)) : loss.loss(i);
       sum += value;
       highest = Math.max(highest, value);
     }
-    return (sum - highest) / (to - from - 1);
+    return to - from < 3 ? sum / (to - from) : (sum - highest) / (to - from - 1);
   }
 
   /** The larger of the first block's loss and how far the loss fell below it so far. */

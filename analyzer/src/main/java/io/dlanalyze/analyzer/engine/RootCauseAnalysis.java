@@ -606,7 +606,7 @@ final class RootCauseAnalysis {
               ROOT,
               "the gradient norm of %s grew %sx in %d %s%s",
               f.layerName(),
-              magnitude(real(f, GROWTH)),
+              Numbers.magnitude(real(f, GROWTH)),
               steps,
               steps == 1 ? "step" : "steps",
               tail);
@@ -1828,13 +1828,5 @@ final class RootCauseAnalysis {
 
   private static long number(Finding f, EvidenceKey<Long> key) {
     return Causes.number(f, key);
-  }
-
-  /** 3.7e4 as "10^4.6" would be unreadable: orders of magnitude above 1e4 read as 10^k. */
-  static String magnitude(double factor) {
-    if (factor >= 1e4 && Double.isFinite(factor)) {
-      return "10^" + (long) Math.floor(Math.log10(factor));
-    }
-    return Numbers.format(factor);
   }
 }

@@ -52,6 +52,17 @@ public final class Numbers {
     return mantissa + text.substring(e);
   }
 
+  /**
+   * A growth factor: {@link #format} below 1e4, orders of magnitude from there ({@code 10^7}),
+   * since 3.7e4 as "10^4.6" would be unreadable.
+   */
+  public static String magnitude(double factor) {
+    if (factor >= 1e4 && Double.isFinite(factor)) {
+      return "10^" + (long) Math.floor(Math.log10(factor));
+    }
+    return format(factor);
+  }
+
   /** A percentage with one decimal: {@code 12.5%}. */
   public static String percent(double fraction) {
     return String.format(ROOT, "%.1f%%", fraction * 100);
