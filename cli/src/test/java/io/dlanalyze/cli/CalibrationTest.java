@@ -35,6 +35,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.OptionalDouble;
 import java.util.TreeMap;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -880,6 +881,35 @@ class CalibrationTest {
 
   @Test
   void adaptiveStepLow_isAtMostHalfTheLowestOfAHealthyDevRun() {
+    List<Double> typical = healthyDevTypicalAdaptiveSteps();
+    assertThat(typical).as("healthy dev runs with an adaptive optimizer").hasSizeGreaterThan(100);
+    double lowest = typical.stream().mapToDouble(Double::doubleValue).min().orElseThrow();
+    assertThat(Thresholds.ADAPTIVE_STEP_LOW.defaultValue()).isLessThanOrEqualTo(lowest / 2);
+  }
+
+  /**
+   * The adaptive-step rule's high side fires at {@code effective-lr-high}, DeepDiagnosis' top of
+   * the band, with no margin of its own: no healthy dev run with an adaptive optimizer and enough
+   * steps measured reaches it (the highest, 0.094, a PyTorch motif LSTM at 3e-2). The rule also
+   * needs a loss that ended at a tenth of its start or more, which keeps healthy runs that fit
+   * their data with large steps out; this test holds the step alone to the band.
+   */
+  @Test
+  void effectiveLrHigh_liesAboveTheTypicalStepOfEveryHealthyDevRun() {
+    List<Double> typical = healthyDevTypicalAdaptiveSteps();
+    assertThat(typical).as("healthy dev runs with an adaptive optimizer").hasSizeGreaterThan(100);
+    double highest = typical.stream().mapToDouble(Double::doubleValue).max().orElseThrow();
+    assertThat(Thresholds.LR_HIGH.defaultValue()).isGreaterThan(highest);
+  }
+
+  /**
+   * The typical lr / rms(weight) of every healthy dev run with an adaptive optimizer, read from the
+   * adaptive-step rule's finding at a low bound no run stays under.
+   */
+  private static synchronized List<Double> healthyDevTypicalAdaptiveSteps() {
+    if (typicalAdaptiveSteps != null) {
+      return typicalAdaptiveSteps;
+    }
     List<Double> typical = new ArrayList<>();
     for (Found found :
         healthyDevFindings(DetectorIds.EFFECTIVE_LEARNING_RATE, Thresholds.ADAPTIVE_STEP_LOW, 1)) {
@@ -890,10 +920,12 @@ class CalibrationTest {
         typical.add(f.evidence().get(EvidenceKeys.EFFECTIVE_LR));
       }
     }
-    assertThat(typical).as("healthy dev runs with an adaptive optimizer").hasSizeGreaterThan(100);
-    double lowest = typical.stream().mapToDouble(Double::doubleValue).min().orElseThrow();
-    assertThat(Thresholds.ADAPTIVE_STEP_LOW.defaultValue()).isLessThanOrEqualTo(lowest / 2);
+    typicalAdaptiveSteps = List.copyOf(typical);
+    return typicalAdaptiveSteps;
   }
+
+  /** {@link #healthyDevTypicalAdaptiveSteps}, measured once for the tests that read it. */
+  private static @Nullable List<Double> typicalAdaptiveSteps;
 
   /**
    * return-progress, run on every healthy dev run (healthy runs and fixed twins) that records its

@@ -26,6 +26,7 @@ import io.dlanalyze.analyzer.DetectorSpec;
 import io.dlanalyze.analyzer.Evidence;
 import io.dlanalyze.analyzer.EvidenceKeys.Direction;
 import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.LossHistory;
 import io.dlanalyze.analyzer.Optimizers;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.StepView;
@@ -354,11 +355,14 @@ public final class EffectiveLearningRateDetector implements Detector {
   }
 
   /**
-   * The adaptive-step rule: the median over the layers of each layer's typical lr / rms(w) (its
-   * geometric mean over the steps whose rate a schedule had not cut, {@link #UNCUT}) below {@code
-   * adaptive-step-low}; null otherwise, or when fewer than {@code window} steps were measured.
+   * An adaptive optimizer's typical step over the run: the median over the layers of each layer's
+   * typical lr / rms(w) (its geometric mean over the steps whose rate a schedule had not cut,
+   * {@link #UNCUT}), with the number of layers and of steps measured.
    */
-  private @Nullable Finding smallAdaptiveSteps(AnalysisContext context, boolean learned) {
+  private record TypicalStep(double median, int layers, long measured) {}
+
+  /** The run's {@link TypicalStep}; null when fewer than {@code window} steps were measured. */
+  private @Nullable TypicalStep typicalStep(AnalysisContext context) {
     List<Double> typical = new ArrayList<>();
     long measured = 0;
     for (int slot : layers.slots(context)) {
@@ -377,37 +381,85 @@ public final class EffectiveLearningRateDetector implements Detector {
         Math.pow(
             10,
             n % 2 == 1 ? typical.get(n / 2) : (typical.get(n / 2 - 1) + typical.get(n / 2)) / 2);
-    if (!(median < adaptiveLow)) {
+    return new TypicalStep(median, n, measured);
+  }
+
+  /**
+   * The adaptive-step rule, low side: the typical step below {@code adaptive-step-low}; null
+   * otherwise.
+   */
+  private @Nullable Finding smallAdaptiveSteps(TypicalStep typical, boolean learned) {
+    if (!(typical.median() < adaptiveLow)) {
       return null;
     }
+    return adaptiveSteps(typical, false, learned ? Severity.INFO : Severity.WARNING, Double.NaN);
+  }
+
+  /**
+   * The loss's last block at or above this share of its first one: the run did not fit its data. A
+   * run that brought its loss to a tenth of its start fitted it, whatever its step size (a healthy
+   * Keras BiLSTM under Adam(0.5) with clipping steps at 0.22 and ends at 0.3% of its start).
+   */
+  static final double UNFITTED = 0.1;
+
+  /**
+   * The adaptive-step rule, high side: the typical step at or above {@code effective-lr-high}
+   * (DeepDiagnosis' top of the band) in a run whose loss measures progress, stayed finite and ended
+   * at {@link #UNFITTED} of its start or more; null otherwise. No healthy dev run with enough steps
+   * measured reaches the band's top (their largest typical step is 0.094, docs/evaluation.md).
+   */
+  private @Nullable Finding largeAdaptiveSteps(TypicalStep typical) {
+    if (!(typical.median() >= high) || !gate.judgeable() || gate.nonFinite()) {
+      return null;
+    }
+    LossHistory history = gate.history();
+    double first = history.firstBlockMean(window);
+    double last = history.mean(Math.max(0, history.size() - window), history.size());
+    if (!(first > 0) || !(last >= UNFITTED * first)) {
+      return null;
+    }
+    return adaptiveSteps(typical, true, Severity.WARNING, last / first);
+  }
+
+  private Finding adaptiveSteps(
+      TypicalStep typical, boolean tooHigh, Severity severity, double lossShare) {
+    double median = typical.median();
     double rate = Math.pow(10, rateLogSum / rateLogCount);
     double centre = Math.sqrt(adaptiveLow * high);
+    String ending;
+    if (tooHigh) {
+      ending = format(ROOT, ", and the loss ended at %s of its start", Numbers.percent(lossShare));
+    } else {
+      ending = severity == Severity.WARNING ? ", and the loss did not improve" : "";
+    }
     return Finding.builder(this)
-        .symptom(Symptom.SLOW_CONVERGENCE)
-        .severity(learned ? Severity.INFO : Severity.WARNING)
+        .symptom(tooHigh ? Symptom.OSCILLATION : Symptom.SLOW_CONVERGENCE)
+        .severity(severity)
         .at(-1, Phase.LEARNING_RATE)
-        .steps(firstMeasured, lastMeasured, measured)
+        .steps(firstMeasured, lastMeasured, typical.measured())
         .evidence(
             Evidence.builder()
-                .put(DIRECTION, Direction.LOW)
+                .put(DIRECTION, tooHigh ? Direction.HIGH : Direction.LOW)
                 .put(EFFECTIVE_LR, median)
                 .put(LEARNING_RATE, rate)
                 .put(BAND_LOW, adaptiveLow)
                 .put(BAND_HIGH, high)
                 .put(SUGGESTED_LEARNING_RATE, rate * centre / median)
-                .put(MEASURED_LAYERS, (long) n)
+                .put(MEASURED_LAYERS, (long) typical.layers())
                 .build())
         .message(
             format(
                 ROOT,
-                "The optimizer's steps were too small: lr / rms(weight) was typically %s (median"
-                    + " of %d layers over %d steps), below %s, at a learning rate of %s%s.",
+                "The optimizer's steps were too %s: lr / rms(weight) was typically %s (median"
+                    + " of %d layers over %d steps), %s %s, at a learning rate of %s%s.",
+                tooHigh ? "large" : "small",
                 Numbers.format(median),
-                n,
-                measured,
-                Numbers.format(adaptiveLow),
+                typical.layers(),
+                typical.measured(),
+                tooHigh ? "at or above" : "below",
+                Numbers.format(tooHigh ? high : adaptiveLow),
                 Numbers.format(rate),
-                learned ? "" : ", and the loss did not improve"))
+                ending))
         .build();
   }
 
@@ -445,9 +497,13 @@ public final class EffectiveLearningRateDetector implements Detector {
   public List<Finding> finish(AnalysisContext context) {
     List<Finding> findings = new ArrayList<>();
     boolean learned = gate.learned();
-    Finding small = perParameter ? smallAdaptiveSteps(context, learned) : null;
-    if (small != null) {
-      findings.add(small);
+    TypicalStep typical = perParameter ? typicalStep(context) : null;
+    Finding small = typical == null ? null : smallAdaptiveSteps(typical, learned);
+    Finding large = typical == null ? null : largeAdaptiveSteps(typical);
+    for (Finding whole : new Finding[] {small, large}) {
+      if (whole != null) {
+        findings.add(whole);
+      }
     }
     for (int direction : new int[] {1, -1}) {
       if (direction < 0 && small != null) {

@@ -1082,8 +1082,16 @@ final class RootCauseAnalysis {
    * cause already.
    */
   private void learningRateTooHighWithoutProgress() {
-    Finding effective = effectiveLr(Direction.HIGH);
-    if (effective == null || !Boolean.TRUE.equals(effective.evidence().get(LOSS_STALLED))) {
+    Finding effective = null;
+    for (Finding f : findings) {
+      if (f.detector().equals(DetectorIds.EFFECTIVE_LEARNING_RATE)
+          && f.evidence().get(DIRECTION) == Direction.HIGH
+          && Boolean.TRUE.equals(f.evidence().get(LOSS_STALLED))) {
+        effective = f; // the band rule's, whose loss_stalled says the run never improved
+        break;
+      }
+    }
+    if (effective == null) {
       return;
     }
     for (Finding f : findings) {

@@ -16,6 +16,7 @@ import io.dlanalyze.trace.MemoryTrace.Stats;
 import io.dlanalyze.trace.Phase;
 import io.dlanalyze.trace.TraceMetadata;
 import java.util.List;
+import java.util.function.DoubleUnaryOperator;
 import org.junit.jupiter.api.Test;
 
 class EffectiveLearningRateDetectorTest {
@@ -82,7 +83,10 @@ class EffectiveLearningRateDetectorTest {
   @Test
   void adam_isJudgedByLrOverTheWeightsRms_notByTheGradient() {
     // Adam at 0.05 moves each weight by about 0.05 while the weights' rms is 0.1: half their size.
-    List<Finding> findings = findings(smallGradients(0.05, "Adam"), ID);
+    List<Finding> findings =
+        findings(smallGradients(0.05, "Adam"), ID).stream()
+            .filter(x -> x.phase() == Phase.GRADIENT)
+            .toList();
 
     assertThat(findings).hasSize(1);
     Finding f = findings.get(0);
@@ -263,6 +267,63 @@ class EffectiveLearningRateDetectorTest {
     assertThat((double) f.evidence().get("learning_rate"))
         .isCloseTo(2e-5, org.assertj.core.data.Offset.offset(1e-15));
     assertThat(f.message()).contains("(median of 2 layers over 100 steps)");
+  }
+
+  /** Adam steps of lr / rms(w) = {@code lr} / 0.1 over 150 steps, with the given loss. */
+  private static MemoryTrace.Builder adamSteps(
+      double lr, String optimizer, DoubleUnaryOperator loss) {
+    return MemoryTrace.scripted(150)
+        .layer("fc1", "relu")
+        .layer("fc2", "linear")
+        .model(Phase.LEARNING_RATE, step -> Stats.scalar(lr))
+        .model(Phase.LOSS, step -> Stats.scalar(loss.applyAsDouble(step / 150.0)))
+        .everyLayer(Phase.GRADIENT, (step, layer) -> Stats.norm(1e-2).withNumel(10_000))
+        .everyLayer(Phase.WEIGHT, (step, layer) -> Stats.norm(10).withNumel(10_000))
+        .meta(TraceMetadata.OPTIMIZER, optimizer);
+  }
+
+  /** A loss that falls from 2.3 to about a fifth of its first block: learning, not fitting. */
+  private static double unfitted(double t) {
+    return 0.4 + 1.9 * Math.exp(-4 * t);
+  }
+
+  @Test
+  void adamSteps_atOrAboveTheBand_inARunThatDidNotFit_warnForTheWholeModel() {
+    // 0.02 / rms 0.1 = 0.2 a step, above 0.1; the loss fell but ended at about a quarter of
+    // its first block.
+    List<Finding> whole =
+        findings(adamSteps(0.02, "Adam", EffectiveLearningRateDetectorTest::unfitted), ID).stream()
+            .filter(x -> x.phase() == Phase.LEARNING_RATE)
+            .toList();
+    assertThat(whole).hasSize(1);
+    Finding f = whole.get(0);
+    assertThat(f.severity()).isEqualTo(Severity.WARNING);
+    assertThat(f.symptom()).isEqualTo(Symptom.OSCILLATION);
+    assertThat(f.isModelLevel()).isTrue();
+    assertThat((double) f.evidence().get("effective_lr"))
+        .isCloseTo(0.2, org.assertj.core.data.Offset.offset(1e-9));
+    assertThat((double) f.evidence().get("suggested_learning_rate")).isLessThan(0.02);
+    assertThat(f.message())
+        .startsWith("The optimizer's steps were too large: lr / rms(weight) was typically 0.2")
+        .contains("at or above 0.1")
+        .contains("the loss ended at");
+  }
+
+  @Test
+  void adamSteps_aboveTheBand_inARunThatFitted_giveNoModelFinding() {
+    // The same steps, and a loss that ends at well under a tenth of its start.
+    assertThat(findings(adamSteps(0.02, "Adam", t -> 0.001 + 2.3 * Math.exp(-12 * t)), ID))
+        .noneMatch(f -> f.phase() == Phase.LEARNING_RATE);
+  }
+
+  @Test
+  void largeStepRule_needsAnAdaptiveOptimizer_andStepsAtTheBandsTop() {
+    // SGD with these statistics moves by lr x 1e-3 of the weights: the band rule judges it.
+    assertThat(findings(adamSteps(0.02, "SGD", EffectiveLearningRateDetectorTest::unfitted), ID))
+        .noneMatch(f -> f.phase() == Phase.LEARNING_RATE);
+    // Adam at 0.009: a step of 0.09, under the band's top.
+    assertThat(findings(adamSteps(0.009, "Adam", EffectiveLearningRateDetectorTest::unfitted), ID))
+        .noneMatch(f -> f.phase() == Phase.LEARNING_RATE);
   }
 
   @Test
