@@ -511,3 +511,76 @@ def test_backwardRows_comeFromTheOptimizersPass_notFromAGradientTermsPass(tmp_pa
     # the last step's passes over head_a's output: [norm's zero, backward] or [backward, zero]
     from_backward = seen["a"][-1] if extra_pass == "before" else seen["a"][-2]
     assert_stats_close(recorded, numpy_stats(from_backward.numpy()))
+
+
+
+class SlotMixture(nn.Module):
+    """One layer gives each slot's values and its mixing logit (Slot Attention's spatial
+    broadcast decoder): the logits are softmaxed over the slots and weigh the values; the model
+    returns the masks beside the mixture, for display."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Linear(4, 8)
+        self.dec = nn.Linear(2, 4)
+
+    def forward(self, x):
+        slots = self.embed(x).view(-1, 4, 2)  # 4 slots of 2
+        out = self.dec(slots)  # (batch, slots, 3 values + 1 logit)
+        values, logits = out[..., :3], out[..., 3:]
+        masks = logits.softmax(dim=1)
+        return (values * masks).sum(1), masks
+
+
+class TwoHeadsWithActivations(nn.Module):
+    """A sigmoid head and a softplus head, both in the loss (a mean and a scale)."""
+
+    def __init__(self):
+        super().__init__()
+        self.mean = nn.Linear(4, 3)
+        self.scale = nn.Linear(4, 3)
+
+    def forward(self, x):
+        return torch.sigmoid(self.mean(x)), F.softplus(self.scale(x))
+
+
+def _record(net, loss, path, steps=3):
+    torch.manual_seed(0)
+    x = torch.randn(6, 4)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    rec = dltrace.attach(net, str(path), optimizer=opt)
+    for _ in range(steps):
+        opt.zero_grad()
+        value = loss(net(x), x)
+        value.backward()
+        opt.step()
+        rec.step(value)
+    rec.close()
+    return read_parquet_trace(path)
+
+
+def test_outputTheLossDoesNotUse_namesNoActivation(tmp_path):
+    # The masks' softmax is returned for display only: dec stays linear, its activation rows
+    # are its forward output at every step.
+    torch.manual_seed(0)
+    rows, meta = _record(SlotMixture(), lambda out, x: F.mse_loss(out[0], x[:, :3]),
+                         tmp_path / "slots.parquet")
+    assert {n: e["activation"] for n, e in _layers(meta).items()} == {
+        "embed": "linear", "dec": "linear"}
+    for step in range(3):
+        assert row_stats(find(rows, step, "dec", "activation")) == row_stats(
+            find(rows, step, "dec", "forward"))
+
+
+def test_outputsTheLossUses_keepTheirActivations(tmp_path):
+    torch.manual_seed(0)
+    _, meta = _record(TwoHeadsWithActivations(),
+                      lambda out, x: F.mse_loss(out[0], x[:, :3].sigmoid()) + out[1].mean(),
+                      tmp_path / "heads.parquet")
+    assert {n: e["activation"] for n, e in _layers(meta).items()} == {
+        "mean": "sigmoid", "scale": "softplus"}
+    # and the masks, when the loss reads them too, are dec's activation as before
+    _, meta = _record(SlotMixture(),
+                      lambda out, x: F.mse_loss(out[0], x[:, :3]) + out[1].var(),
+                      tmp_path / "slots-used.parquet")
+    assert _layers(meta)["dec"]["activation"] == "softmax"

@@ -485,6 +485,12 @@ class Recorder:
         self._eval_warned = False
         self._output_width = None   # the width of the model's output (its first tensor's)
         self._output_widths = {}    # id(grad_fn of an output tensor) -> its width, first step
+        # several output tensors (a model returning its attention weights or masks beside what
+        # the loss takes): at the first step, id(grad_fn) -> position, the layers each named,
+        # and from then on the positions the loss does not use, which name nothing
+        self._output_positions = {}
+        self._named_by_output = {}
+        self._unused_outputs = set()
         self._ignore_pass = False   # this model pass is not recorded (see _on_model_forward)
         self._pass_training = True  # the model's mode in this step's recorded pass
         self._layer_of = {}         # id(layer module) -> _Layer, after the first pass
@@ -651,6 +657,8 @@ class Recorder:
             return
         if self.layers is None:  # the output's width is read at the first step
             self._output_widths.clear()
+            self._output_positions.clear()
+            self._named_by_output.clear()
         for i, out in enumerate(_tensors(output)):
             if self.layers is None and out.dim() >= 2:
                 width = int(out.shape[-1]) if out.dim() == 2 else int(out.shape[1])
@@ -658,7 +666,36 @@ class Recorder:
                     self._output_width = width
                 if out.grad_fn is not None:
                     self._output_widths[id(out.grad_fn)] = width
-            self._functional_activation(out.grad_fn, out)
+            if i in self._unused_outputs:
+                continue
+            if self.layers is None and out.grad_fn is not None:
+                self._output_positions[id(out.grad_fn)] = i
+                named = set(self._pass_activation)
+                self._functional_activation(out.grad_fn, out)
+                self._named_by_output[i] = set(self._pass_activation) - named
+            else:
+                self._functional_activation(out.grad_fn, out)
+
+    def _drop_unused_outputs(self, grad_fn):
+        """At the first step, for a model that returned several tensors: the activation a tensor
+        the loss does not use went through (Slot Attention's masks, softmaxed over the slots and
+        returned beside the reconstruction for display) is not its layer's, and names nothing
+        from then on. A tensor is used when the loss's graph reaches it."""
+        if grad_fn is None or len(self._output_positions) < 2:
+            return
+        used = set()
+        for found in graph._outputs_reached(grad_fn, self._output_positions):
+            if found is None:
+                return  # the walk stopped early: keep every name
+            used.add(found[0])
+        if not used:
+            return
+        for position in set(self._output_positions.values()) - used:
+            self._unused_outputs.add(position)
+            for owner in self._named_by_output.get(position, ()):
+                self._activation_of.pop(owner, None)
+                self._pass_activation.pop(owner, None)
+                self._activation.pop(owner, None)
 
     def _functional_activation(self, node, tensor=None):
         if self.layers is not None and not self._active:
@@ -775,6 +812,7 @@ class Recorder:
         if self.optimizers:
             optimized = {id(p) for optimizer in self.optimizers
                          for group in optimizer.param_groups for p in group["params"]}
+        self._drop_unused_outputs(loss.grad_fn if isinstance(loss, torch.Tensor) else None)
         layers = []
         for module in self._first_pass:
             name, _ = self._candidates[id(module)]
