@@ -211,8 +211,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "seed1",
-          "buggy": "--bug layerscale-frozen-zero --seed 1 --record-every 4",
-          "fixed": "--seed 1 --record-every 4"},
+          "buggy": "--bug layerscale-frozen-zero --seed 1 --record-every 12",
+          "fixed": "--seed 1 --record-every 12"},
      ]},
     {"family": "kcait-adamw-lr-too-high", "split": "dev", "architecture": "transformer",
      "origin": "AUTOTRAINER / DeepDiagnosis: learning rate too high; DeepLocalize benchmark "
@@ -226,8 +226,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "seed2",
-          "buggy": "--lr 0.05 --seed 2 --record-every 4",
-          "fixed": "--seed 2 --record-every 4"},
+          "buggy": "--lr 0.05 --seed 2 --record-every 12",
+          "fixed": "--seed 2 --record-every 12"},
      ]},
     {"family": "healthy-kcait", "split": "dev", "architecture": "transformer",
      "origin": "healthy run",
@@ -235,7 +235,7 @@ CASES = [
                     "class attention) on the digits upsampled to 16x16, that trains well",
      "healthy": [
          {"id": "seed3",
-          "args": "--seed 3 --record-every 4",
+          "args": "--seed 3 --record-every 12",
           "description": "2 self-attention blocks and 1 class-attention block of 32 dims, "
                          "AdamW 2e-3: the loss 2.19 to 0.135 "
                          "in 30 epochs, held-out accuracy 0.942"},
