@@ -4446,6 +4446,28 @@ def space_keras_perceiver_digits(rng):
     return Config(args, "classification", "transformer", classes=10)
 
 
+def space_keras_edsr_superres(rng):
+    args = ["--lr", fmt(log_uniform(rng, 1.5e-3, 3e-3)), "--blocks", str(rng.choice([3, 4]))]
+    # EDSR super-resolution (x2) of 800 textured 32x32 RGB patches of scikit-learn's two sample
+    # photographs from their 16x16 area-resized versions, 0..255 in and out (Rescaling inside
+    # the model), residual blocks without batch normalization with residual scaling 0.1, a
+    # depth_to_space upsampler, MAE with Adam on a piecewise-constant schedule; 50 steps an
+    # epoch, 12 epochs; no accuracy in the trace; healthy runs: the MAE about 27 to 11 (0..255
+    # units), held-out PSNR about 30-31 dB (bicubic upsampling about 35 dB)
+    args += ["--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "cnn")
+
+
+def space_keras_cait_digits(rng):
+    args = ["--lr", fmt(log_uniform(rng, 1e-3, 3e-3)), "--drop-path", str(rng.choice([0.0, 0.1]))]
+    # a CaiT (patch embedding, 2 self-attention blocks with LayerScale 0.1 and stochastic
+    # depth, 1 class-attention block) on the 1347 training digits upsampled to 16x16, AdamW;
+    # 22 steps an epoch at batches of 64, 30 epochs; healthy runs: a training loss of about
+    # 0.04-0.14 and a held-out accuracy of about 0.89-0.96 (chance 0.1)
+    args += ["--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "transformer", classes=10)
+
+
 SPACES = {
     "keras_aug_digits": space_keras_aug_digits,
     "keras_cancer_ae_nesterov": space_keras_cancer_ae_nesterov,
@@ -4816,6 +4838,8 @@ SPACES = {
     "pt_rwkv_tiny": space_pt_rwkv_tiny,
     "pt_gflownet_grid": space_pt_gflownet_grid,
     "pt_slot_attention_shapes": space_pt_slot_attention_shapes,
+    "keras_edsr_superres": space_keras_edsr_superres,
+    "keras_cait_digits": space_keras_cait_digits,
 }
 
 
