@@ -1,0 +1,91 @@
+package io.dlanalyze.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code corpus/stale_layers.py}: runs a PyTorch case's program up to the recorder's first step and
+ * compares the layers' activations with the committed trace's metadata. A trace that says what the
+ * recorder now writes passes; one whose metadata an older recorder wrote differently is named, with
+ * the layer and both activations, and the exit code is 1.
+ */
+class CorpusStaleLayersTest {
+  private static final String CASE = "healthy-pixcnn-pt-features48-blocks3-lr2e-3-seed3";
+  private static final String TRACE = "traces/dev/" + CASE + ".parquet";
+
+  @TempDir Path dir;
+
+  private static Python.Result check(Path manifest) {
+    return Python.run(
+        List.of(
+            Python.interpreter(),
+            "corpus/stale_layers.py",
+            "--manifest",
+            manifest.toString(),
+            "--only",
+            CASE),
+        Python.repoRoot(),
+        600);
+  }
+
+  /**
+   * A manifest of the one case whose trace is {@code trace}, with the first layer's activation in
+   * its metadata replaced by {@code activation} (none: the committed trace as it is).
+   */
+  private Path manifest(String activation) {
+    String script =
+        String.join(
+            "\n",
+            "import json, sys, pyarrow.parquet as pq",
+            "corpus, out, activation = sys.argv[1], sys.argv[2], sys.argv[3]",
+            "case = next(c for c in json.load(open(corpus + '/manifest.json'))['cases']",
+            "            if c['id'] == '" + CASE + "')",
+            "table = pq.read_table(corpus + '/" + TRACE + "')",
+            "meta = dict(table.schema.metadata)",
+            "layers = json.loads(meta[b'dltrace.layers'])",
+            "if activation != '-':",
+            "    layers[0]['activation'] = activation",
+            "meta[b'dltrace.layers'] = json.dumps(layers).encode()",
+            "pq.write_table(table.replace_schema_metadata(meta), out + '/trace.parquet')",
+            "case['trace'] = 'trace.parquet'",
+            "json.dump({'cases': [case]}, open(out + '/manifest.json', 'w'))");
+    Python.Result made =
+        Python.run(
+            List.of(
+                Python.interpreter(),
+                "-c",
+                script,
+                Python.repoRoot().resolve("corpus").toString(),
+                dir.toString(),
+                activation),
+            Python.repoRoot(),
+            120);
+    assertThat(made.exitCode()).as(made.output()).isZero();
+    return dir.resolve("manifest.json");
+  }
+
+  @Test
+  void traceAsTheRecorderNowWritesIt_passes() {
+    Python.Result result = check(manifest("-"));
+
+    assertThat(result.exitCode()).as(result.output()).isZero();
+    assertThat(result.output()).contains("1 case(s) checked, 0 differ");
+  }
+
+  @Test
+  void traceWrittenByAnOlderRecorder_namesTheLayerAndBothActivations() throws Exception {
+    Path manifest = manifest("tanh");
+
+    Python.Result result = check(manifest);
+
+    assertThat(result.exitCode()).as(result.output()).isEqualTo(1);
+    assertThat(result.output()).containsPattern(CASE + ": \\S+ tanh -> \\S+");
+    assertThat(result.output()).contains("1 case(s) checked, 1 differ");
+    assertThat(Files.exists(dir.resolve("trace.parquet"))).isTrue();
+  }
+}

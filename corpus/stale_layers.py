@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""Whether the corpus' PyTorch traces describe their layers as the recorder now would.
+
+    python3 corpus/stale_layers.py                  # the first case of each PyTorch program
+    python3 corpus/stale_layers.py --all-cases --only 'boxloc-*'
+
+A recorder change that reads the autograd graph differently (how an activation applied as a
+function is found, which returned tensor names it) changes the ``dltrace.layers`` metadata of the
+traces it would record, while the committed traces keep what the recorder wrote when they were
+recorded. This script runs each selected case's program, in its own process, up to the recorder's
+first ``step()`` (where the layers are fixed), prints the layers whose activation differs from the
+committed trace's, and stops the run there: a program takes seconds, not its whole training. The
+programs that differ are the ones to record again (``regenerate.py --only``); their training rows
+must come out identical.
+
+Exit code 1 when some case differs or could not be run, else 0. Keras programs are not checked (the
+Keras recorder fixes its layers at the first traced step of ``fit``).
+"""
+
+import argparse
+import fnmatch
+import json
+import os
+import shlex
+import subprocess
+import sys
+
+import pyarrow.parquet as pq
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# Run in the child: the program with Recorder.step wrapped to print the layers at the first step.
+CHILD = r"""
+import json, os, runpy, sys
+sys.path.insert(0, sys.argv[1])
+import dltrace.pytorch.recorder as recorder
+step = recorder.Recorder.step
+def first_step(self, *args, **kwargs):
+    if self.layers is not None:
+        return step(self, *args, **kwargs)
+    step(self, *args, **kwargs)
+    layers = json.loads(self.metadata()["dltrace.layers"])
+    print("LAYERS " + json.dumps({layer["name"]: layer.get("activation") for layer in layers}),
+          flush=True)
+    os._exit(0)
+recorder.Recorder.step = first_step
+program = sys.argv[2]
+sys.argv = sys.argv[2:]
+runpy.run_path(program, run_name="__main__")
+"""
+
+
+def recorded(trace):
+    """The activation of each layer in the committed trace's metadata."""
+    layers = json.loads(pq.read_metadata(trace).metadata[b"dltrace.layers"])
+    return {layer["name"]: layer.get("activation") for layer in layers}
+
+
+def current(case, python, out):
+    """The activation of each layer as the recorder now writes it, or an error text."""
+    words = shlex.split(case["program"])
+    program = os.path.join(HERE, words[0])
+    command = [python, "-c", CHILD, os.path.join(os.path.dirname(HERE), "recorders"), program]
+    command += words[1:] + ["--out", out]
+    env = dict(os.environ, PYTHONHASHSEED="0", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    done = subprocess.run(command, cwd=HERE, env=env, capture_output=True, text=True,
+                          timeout=900)
+    for line in done.stdout.splitlines():
+        if line.startswith("LAYERS "):
+            return json.loads(line[len("LAYERS "):])
+    tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+    return "did not reach its first step: " + tail
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", action="append", default=[],
+                        help="case ids matching this glob (repeatable)")
+    parser.add_argument("--all-cases", action="store_true",
+                        help="every case, not the first of each program")
+    parser.add_argument("--manifest", default=os.path.join(HERE, "manifest.json"),
+                        help="its traces are found relative to its folder (default: the corpus')")
+    parser.add_argument("--python", default=sys.executable)
+    args = parser.parse_args(argv)
+    with open(args.manifest) as f:
+        cases = json.load(f)["cases"]
+    traces = os.path.dirname(os.path.abspath(args.manifest))
+    out = os.path.join(HERE, "..", "target", "stale-layers.arrows")
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    seen, checked, differing = set(), 0, 0
+    for case in cases:
+        program = shlex.split(case["program"])[0]
+        if not os.path.basename(program).startswith("pt_"):
+            continue
+        if args.only and not any(fnmatch.fnmatch(case["id"], g) for g in args.only):
+            continue
+        if not args.all_cases and program in seen:
+            continue
+        seen.add(program)
+        checked += 1
+        now = current(case, args.python, out)
+        if isinstance(now, str):
+            print("%s: %s" % (case["id"], now), flush=True)
+            differing += 1
+            continue
+        before = recorded(os.path.join(traces, case["trace"]))
+        changed = {name: (before.get(name), now.get(name))
+                   for name in sorted(set(before) | set(now)) if before.get(name) != now.get(name)}
+        if changed:
+            differing += 1
+            print("%s: %s" % (case["id"], ", ".join(
+                "%s %s -> %s" % (name, old, new) for name, (old, new) in changed.items())),
+                flush=True)
+    print("%d case(s) checked, %d differ" % (checked, differing))
+    return 1 if differing else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
