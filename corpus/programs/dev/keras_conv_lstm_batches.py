@@ -150,7 +150,7 @@ CASES = [
             "stays at 1.257 and the accuracy at 0.615, validation 0.581 from the first epoch "
             "on (the twin with /: 1.339 -> 0.067, validation accuracy 1.000)",
      "fix": "(epochs - epoch) / epochs",
-     "symptom": "unchanged_values", "acceptable_symptoms": ["not_learning"],
+     "symptom": "unchanged_values", "acceptable_symptoms": ["not_learning", "slow_convergence"],
      "root_cause": "model",
      "pairs": [
          {"id": "seed1",
