@@ -136,7 +136,7 @@ def _parents(node):
             yield parent
 
 
-def _outputs_reached(start, owners):
+def outputs_reached(start, owners):
     """From ``start`` (a grad_fn), breadth first, not walking past a layer's output: yields
     (layer key, the nodes on the way, nearest first) for each node in ``owners`` (a dict node id
     -> layer key) it reaches, nearest first, and then None if it stopped at MAX_NODES nodes."""
@@ -205,7 +205,7 @@ def walk_back(start, owners):
     node id -> layer key). Returns (layer key or None, the nodes on the way, nearest first)."""
     if start is None:
         return None, []
-    found = next(_outputs_reached(start, owners), None)
+    found = next(outputs_reached(start, owners), None)
     return found if found is not None else (None, [])
 
 
@@ -416,7 +416,7 @@ def sole_owner(start, owners):
     if start is None:
         return None, []
     found = None
-    for reached in _outputs_reached(start, owners):
+    for reached in outputs_reached(start, owners):
         if reached is None or (found is not None and reached[0] != found[0]):
             return None, []
         if found is None:

@@ -684,7 +684,7 @@ class Recorder:
         if grad_fn is None or len(self._output_positions) < 2:
             return
         used = set()
-        for found in graph._outputs_reached(grad_fn, self._output_positions):
+        for found in graph.outputs_reached(grad_fn, self._output_positions):
             if found is None:
                 return  # the walk stopped early: keep every name
             used.add(found[0])
