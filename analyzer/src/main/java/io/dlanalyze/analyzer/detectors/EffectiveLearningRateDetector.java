@@ -71,6 +71,13 @@ import org.jspecify.annotations.Nullable;
  * finite step); the root-cause analysis then blames the update size, not the layer where the NaN
  * surfaced. Not with adaptive optimizers, whose update is not {@code lr x ||g||}.
  *
+ * <p>Adaptive-step rule: under Adam, RMSprop and their kin, the median over the layers of each
+ * layer's typical lr / rms(w), over the steps a schedule had not cut. Below {@code
+ * adaptive-step-low} the steps are too small to train (a warning when the run never learned, else
+ * info); at or above {@code effective-lr-high}, in a run whose loss ended at a tenth of its start
+ * or more, they are too large for it to settle (a warning). Both are model-level findings at the
+ * {@code learning_rate} phase.
+ *
  * <p>Collapse rule: from the {@code learning_rate} rows alone (any optimizer), the share of them at
  * or below 1/100 of the run's peak rate reaching {@code lr-collapse-share} means a schedule took
  * the rate away for most of the run (a decay counted in steps where epochs were meant, a cosine
