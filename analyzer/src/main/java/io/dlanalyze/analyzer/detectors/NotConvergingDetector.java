@@ -321,12 +321,13 @@ public final class NotConvergingDetector implements Detector {
   static final double ACCURACY_FALL = 0.05;
 
   /**
-   * A run whose loss fell ({@link LossGate#learned()}) while its training accuracy fell from the
-   * first epoch to the last by more than {@link #ACCURACY_FALL}: the loss is minimized away from
-   * what the accuracy measures (a loss or a term with its sign flipped, targets flipped, a penalty
-   * that outweighs the fit). Needs recorded targets that are labels, not soft targets in [0, 1]
-   * (pixels, whose "accuracy" is no measure of progress); judged before chance, which it does not
-   * need (a concordance index, a ranking's hit rate).
+   * A run whose loss fell ({@link LossGate#learned()}, and its last epoch below its first) while
+   * its training accuracy fell from the first epoch to the last by more than {@link
+   * #ACCURACY_FALL}: the loss is minimized away from what the accuracy measures (a loss or a term
+   * with its sign flipped, targets flipped, a penalty that outweighs the fit). Needs recorded
+   * targets that are labels, not soft targets in [0, 1] (pixels, whose "accuracy" is no measure of
+   * progress); judged before chance, which it does not need (a concordance index, a ranking's hit
+   * rate).
    */
   private Optional<Finding> accuracyFellAsLossFell(AnalysisContext context, int epochs) {
     boolean softTargets = unitIntervalTargets() && !targetsZeroOne;
@@ -340,6 +341,12 @@ public final class NotConvergingDetector implements Detector {
     }
     double firstLoss = history.epochLoss(0);
     double lastLoss = history.epochLoss(epochs - 1);
+    if (!(lastLoss < firstLoss)) {
+      // The loss learned at some point (its best block) but ended above its first epoch: it
+      // rose too (a term that ran away and came back), and the rule's reading, a loss minimized
+      // away from the accuracy, is not what the curves say.
+      return Optional.empty();
+    }
     return Optional.of(
         Finding.builder(this)
             .at(-1, Phase.ACCURACY)

@@ -259,11 +259,23 @@ final class Causes {
           Numbers.format(real(f, TARGET_VARIANCE)),
           Numbers.percent(Math.max(0, real(f, EXPLAINED_VARIANCE))));
     }
+    if (f.evidence().get(CONVERGENCE_RULE) == ConvergenceRule.ACCURACY_FELL_AS_LOSS_FELL) {
+      return format(
+          ROOT,
+          "over %d epochs the loss fell from %s to %s while the training accuracy fell from %s to"
+              + " %s: the loss is minimized away from what the accuracy measures",
+          number(f, EPOCHS),
+          Numbers.format(real(f, FIRST_EPOCH_LOSS)),
+          Numbers.format(real(f, LAST_EPOCH_LOSS)),
+          Numbers.format(real(f, FIRST_EPOCH_ACCURACY)),
+          Numbers.format(real(f, LAST_EPOCH_ACCURACY)));
+    }
     return format(
         ROOT,
-        "over %d epochs the mean accuracy never exceeded %s (best %s in epoch %d), against a chance"
+        "over %d epochs the %s accuracy never exceeded %s (best %s in epoch %d), against a chance"
             + " level of %s",
         number(f, EPOCHS),
+        f.phase() == Phase.VAL_ACCURACY ? "validation" : "mean",
         Numbers.format(real(f, BAR)),
         Numbers.format(real(f, BEST_EPOCH_ACCURACY)),
         number(f, BEST_EPOCH),

@@ -94,6 +94,22 @@ class NotConvergingDetectorTest {
   }
 
   @Test
+  void accuracyFalling_whileTheLossDippedButEndedAboveItsStart_isNotThisRule() {
+    // A term that ran away (a proximal penalty with its sign flipped): the loss falls far below
+    // its start, comes back and ends above it. The run "learned" by its best block (steps 50 to
+    // 99), but its last epoch (1.5) sits above its first (0.8), and the rule's reading, a loss
+    // that fell, needs the opposite.
+    MemoryTrace.Builder dipped =
+        accuracyFalling(0.6, 0.2, DURATIONS)
+            .model(Phase.LOSS, step -> Stats.scalar(step < 50 ? 0.8 : step < 80 ? -5 : 1.5));
+    assertThat(findings(dipped, ID))
+        .noneMatch(
+            f ->
+                f.evidence().get(EvidenceKeys.CONVERGENCE_RULE)
+                    == ConvergenceRule.ACCURACY_FELL_AS_LOSS_FELL);
+  }
+
+  @Test
   void accuracyFallingWhileTheLossStaysFlat_isNotThisRule() {
     MemoryTrace.Builder flat =
         accuracyFalling(0.6, 0.2, DURATIONS).model(Phase.LOSS, step -> Stats.scalar(1.0));

@@ -62,4 +62,54 @@ class CausesTest {
         .startsWith("the effective learning rate of ")
         .contains("stayed below 1e-05 for 105 steps from step 15 (typically 2e-06)");
   }
+
+  private static Finding.Builder notConverging(Phase phase) {
+    return Finding.builder(DetectorIds.NOT_CONVERGING, Symptom.NOT_LEARNING, Severity.ERROR)
+        .at(-1, phase)
+        .steps(0, 1927, 50)
+        .message("Over 50 epochs ...");
+  }
+
+  @Test
+  void notConverging_accuracyFellRule_quotesItsOwnNumbers() {
+    Finding fell =
+        notConverging(Phase.ACCURACY)
+            .evidence(
+                Evidence.builder()
+                    .put(
+                        EvidenceKeys.CONVERGENCE_RULE,
+                        EvidenceKeys.ConvergenceRule.ACCURACY_FELL_AS_LOSS_FELL)
+                    .put(EvidenceKeys.FIRST_EPOCH_ACCURACY, 0.52)
+                    .put(EvidenceKeys.LAST_EPOCH_ACCURACY, 0.28)
+                    .put(EvidenceKeys.FIRST_EPOCH_LOSS, 2.1)
+                    .put(EvidenceKeys.LAST_EPOCH_LOSS, 0.4)
+                    .put(EvidenceKeys.EPOCHS, 50L)
+                    .build())
+            .build();
+
+    assertThat(causes.of(fell))
+        .isEqualTo(
+            "over 50 epochs the loss fell from 2.1 to 0.4 while the training accuracy fell from"
+                + " 0.52 to 0.28: the loss is minimized away from what the accuracy measures");
+  }
+
+  @Test
+  void notConverging_chanceRule_namesTheValidationAccuracyWhenItJudgedThat() {
+    Evidence chance =
+        Evidence.builder()
+            .put(EvidenceKeys.CONVERGENCE_RULE, EvidenceKeys.ConvergenceRule.ACCURACY_AT_CHANCE)
+            .put(EvidenceKeys.BEST_EPOCH_ACCURACY, 0.11)
+            .put(EvidenceKeys.BEST_EPOCH, 3L)
+            .put(EvidenceKeys.CHANCE, 0.1)
+            .put(EvidenceKeys.BAR, 0.15)
+            .put(EvidenceKeys.EPOCHS, 8L)
+            .build();
+
+    assertThat(causes.of(notConverging(Phase.VAL_ACCURACY).evidence(chance).build()))
+        .isEqualTo(
+            "over 8 epochs the validation accuracy never exceeded 0.15 (best 0.11 in epoch 3),"
+                + " against a chance level of 0.1");
+    assertThat(causes.of(notConverging(Phase.ACCURACY).evidence(chance).build()))
+        .startsWith("over 8 epochs the mean accuracy never exceeded 0.15");
+  }
 }
