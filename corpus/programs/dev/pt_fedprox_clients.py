@@ -22,7 +22,8 @@ average of the returned tensors.
 
 What is recorded: the clients are trained one at a time in one ``local_model`` (as a client
 process would), so one recorder over that model sees every local SGD step of every sampled
-client, with the batch's full loss (cross-entropy plus the proximal term) and accuracy; a
+client, with the batch's full loss (cross-entropy plus the proximal term: ``loss_name``
+``CrossEntropyLoss`` with ``loss_added=True``) and accuracy; a
 round is the recorder's epoch (its step count depends on the sampled clients' sizes, so the
 round is passed as ``epoch=``). After the server's average, the global model's held-out loss
 and accuracy (360 images) are added to the round's last step (``rec.add_validation``). The
@@ -116,7 +117,8 @@ def main():
 
     rec = common.recording.torch_recorder(
         local_model, args.out, optimizer=optimizer, task="classification",
-        loss_name="CrossEntropyLoss+proximal", num_classes=10, batch_size=args.batch_size)
+        loss_name="CrossEntropyLoss", loss_added=True, num_classes=10,
+        batch_size=args.batch_size)
     history = common.History()
     val_loss = val_acc = None
     for rnd in range(args.rounds):
