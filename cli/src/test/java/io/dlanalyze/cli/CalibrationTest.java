@@ -106,7 +106,54 @@ class CalibrationTest {
               + " terms pull against each other, so its floor is far above 0 (healthy runs fall"
               + " 18%)",
           "healthy-vicreg",
-          "the same loss");
+          "the same loss",
+          "nhp-",
+          "a neural Hawkes process's negative log-likelihood per event, most of which is the"
+              + " randomness of when and which event comes next: its floor is far above 0 (healthy"
+              + " runs fall 19 to 22%)",
+          "healthy-nhp",
+          "the same point-process likelihood");
+
+  /**
+   * Healthy dev runs whose held-out accuracy cannot rise far above chance by the nature of the
+   * task, left out of chance-margin's margin (the evaluation shows whether the rule flags them):
+   * keeping 3x over them would move the default from 0.1 to 0.056 and cost 5 dev pairs, 2x to 0.084
+   * and cost 3 (docs/evaluation.md#calibration).
+   */
+  private static final Map<String, String> CHANCE_MARGIN_MISREAD =
+      Map.of(
+          "nhp-",
+          "a neural Hawkes process's validation accuracy is the type of the next event of a"
+              + " self-exciting process whose background rates are near uniform: the best predictor"
+              + " is little above chance (healthy runs reach 0.17 to 0.20 of the way from it)",
+          "healthy-nhp",
+          "the same next-type accuracy");
+
+  /**
+   * Healthy dev runs whose batches are not draws from one distribution, left out of
+   * batch-dispersion's margin (the evaluation shows whether the rule flags them): keeping 2x over
+   * them would move the default from 11.6 to 13.5 and cost a dev pair.
+   */
+  private static final Map<String, String> BATCH_DISPERSION_MISREAD =
+      Map.of(
+          "fedprox-",
+          "a federated run's batches are each one client's, from non-IID shards of three classes"
+              + " each: per-batch accuracy swings with the client, not with training",
+          "healthy-fedprox",
+          "the same client shards");
+
+  /**
+   * Healthy dev agents whose return is at the task's ceiling from their first evaluation, left out
+   * of min-return-gain's margin: no gain can show, and return-progress flags them (false alarms,
+   * counted as such).
+   */
+  private static final Map<String, String> RETURN_GAIN_MISREAD =
+      Map.of(
+          "cql-",
+          "an offline Q-learner whose greedy policy is evaluated from ten fixed start cells after"
+              + " each epoch reaches the best return, 0.888, at its first evaluation and keeps it",
+          "healthy-cql",
+          "the same saturated evaluation");
 
   /**
    * Healthy dev runs whose loss and gradients spike by orders of magnitude for a few steps and come
@@ -845,11 +892,14 @@ class CalibrationTest {
 
   @Test
   void batchDispersion_sitsAtLeastTwiceAboveEveryHealthyDevRun() {
-    double[] measured =
-        HEALTHY_DEV.stream().mapToDouble(Run::batchDispersion).filter(Double::isFinite).toArray();
-    assertThat(measured.length).as("healthy dev runs with a per-batch accuracy").isGreaterThan(100);
+    List<Run> runs = healthyDevExcept(BATCH_DISPERSION_MISREAD);
+    assertThat(runs.stream().mapToDouble(Run::batchDispersion).filter(Double::isFinite).count())
+        .as("healthy dev runs with a per-batch accuracy")
+        .isGreaterThan(100);
+    Run widest = extreme(runs, Run::batchDispersion, true);
     assertThat(Thresholds.BATCH_DISPERSION.defaultValue())
-        .isGreaterThanOrEqualTo(2 * max(measured));
+        .as("batch-dispersion against the widest, %s's", widest.id())
+        .isGreaterThanOrEqualTo(2 * widest.batchDispersion());
   }
 
   /**
@@ -936,10 +986,18 @@ class CalibrationTest {
   @Test
   void minReturnGain_isAtMostHalfTheLowestGainOfAHealthyDevAgent() {
     List<Double> gains = new ArrayList<>();
+    List<String> saturated = new ArrayList<>(RETURN_GAIN_MISREAD.keySet());
+    int left = 0;
     for (Found found :
         healthyDevFindings(DetectorIds.RETURN_PROGRESS, Thresholds.MIN_RETURN_GAIN, 1000)) {
+      String name = found.trace().getFileName().toString();
+      if (saturated.stream().anyMatch(name::startsWith)) {
+        left++;
+        continue;
+      }
       gains.add(found.finding().evidence().get(EvidenceKeys.RETURN_GAIN_T));
     }
+    assertThat(left).as("healthy dev agents of %s", RETURN_GAIN_MISREAD.keySet()).isPositive();
     assertThat(gains).as("healthy dev runs that record their returns").hasSizeGreaterThan(15);
     double lowest = gains.stream().mapToDouble(Double::doubleValue).min().orElseThrow();
     assertThat(Thresholds.MIN_RETURN_GAIN.defaultValue()).isLessThanOrEqualTo(lowest / 2);
@@ -1066,7 +1124,11 @@ class CalibrationTest {
 
   @Test
   void chanceMargin_sitsAtMostAThirdOfTheWorstHealthyDevValidationAccuracy() {
-    Run worst = extreme(healthyDevExcept(CHANCE_MARGIN_NARROWER), Run::validationMargin, false);
+    Run worst =
+        extreme(
+            healthyDevExcept(CHANCE_MARGIN_NARROWER, CHANCE_MARGIN_MISREAD),
+            Run::validationMargin,
+            false);
     assertThat(Thresholds.CHANCE_MARGIN.defaultValue())
         .as("chance-margin against the lowest validation margin, %s's", worst.id())
         .isLessThanOrEqualTo(worst.validationMargin() / 3);
