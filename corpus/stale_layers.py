@@ -63,8 +63,11 @@ def current(case, python, out):
     command = [python, "-c", CHILD, os.path.join(os.path.dirname(HERE), "recorders"), program]
     command += words[1:] + ["--out", out]
     env = dict(os.environ, PYTHONHASHSEED="0", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    done = subprocess.run(command, cwd=HERE, env=env, capture_output=True, text=True,
-                          timeout=900)
+    try:
+        done = subprocess.run(command, cwd=HERE, env=env, capture_output=True, text=True,
+                              timeout=900)
+    except subprocess.TimeoutExpired:
+        return "did not reach its first step in 900 s"
     for line in done.stdout.splitlines():
         if line.startswith("LAYERS "):
             return json.loads(line[len("LAYERS "):])
