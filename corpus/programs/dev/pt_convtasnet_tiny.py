@@ -216,8 +216,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adam",
-          "buggy": "--bug pit-per-batch --record-every 4",
-          "fixed": "--record-every 4"},
+          "buggy": "--bug pit-per-batch --record-every 6",
+          "fixed": "--record-every 6"},
      ]},
     {"family": "tasnet-decoder-stride", "split": "dev", "architecture": "cnn",
      "origin": "Humbatova et al. 2020: wrong layer configuration (a transposed-convolution "
@@ -232,15 +232,15 @@ CASES = [
      "root_cause": {"layer_name": "decoder", "layer_index": 24},
      "pairs": [
          {"id": "adam-seed1",
-          "buggy": "--bug decoder-stride --seed 1 --record-every 4",
-          "fixed": "--seed 1 --record-every 4"},
+          "buggy": "--bug decoder-stride --seed 1 --record-every 6",
+          "fixed": "--seed 1 --record-every 6"},
      ]},
     {"family": "healthy-tasnet", "split": "dev", "architecture": "cnn",
      "origin": "healthy run",
      "description": "a small Conv-TasNet separating synthetic two-source mixtures",
      "healthy": [
          {"id": "filters48-seed2",
-          "args": "--filters 48 --seed 2 --record-every 4",
+          "args": "--filters 48 --seed 2 --record-every 6",
           "description": "48 encoder filters, seed 2"},
      ]},
 ]
