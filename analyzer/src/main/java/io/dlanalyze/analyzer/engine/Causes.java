@@ -235,7 +235,7 @@ final class Causes {
         Numbers.percent(real(f, SHARE_BEYOND_5)));
   }
 
-  private static String notConverging(Finding f) {
+  private static @Nullable String notConverging(Finding f) {
     if (f.evidence().get(CONVERGENCE_RULE) == ConvergenceRule.LOSS_ABOVE_MEAN_PREDICTOR) {
       return format(
           ROOT,
@@ -260,15 +260,7 @@ final class Causes {
           Numbers.percent(Math.max(0, real(f, EXPLAINED_VARIANCE))));
     }
     if (f.evidence().get(CONVERGENCE_RULE) == ConvergenceRule.ACCURACY_FELL_AS_LOSS_FELL) {
-      return format(
-          ROOT,
-          "over %d epochs the loss fell from %s to %s while the training accuracy fell from %s to"
-              + " %s: the loss is minimized away from what the accuracy measures",
-          number(f, EPOCHS),
-          Numbers.format(real(f, FIRST_EPOCH_LOSS)),
-          Numbers.format(real(f, LAST_EPOCH_LOSS)),
-          Numbers.format(real(f, FIRST_EPOCH_ACCURACY)),
-          Numbers.format(real(f, LAST_EPOCH_ACCURACY)));
+      return null; // its message gives the two epochs' loss and accuracy
     }
     return format(
         ROOT,

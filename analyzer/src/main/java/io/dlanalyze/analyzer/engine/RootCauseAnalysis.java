@@ -1603,8 +1603,7 @@ final class RootCauseAnalysis {
   private String symptomCause(Finding f) {
     String clause = causes.of(f);
     if (clause == null) {
-      String message = f.message();
-      clause = message.endsWith(".") ? message.substring(0, message.length() - 1) : message;
+      clause = messageWithoutPeriod(f);
     }
     return RootCauseSelector.symptomPhrase(f.symptom()) + ": " + clause;
   }

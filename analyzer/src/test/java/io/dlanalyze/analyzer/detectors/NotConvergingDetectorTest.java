@@ -1,12 +1,15 @@
 package io.dlanalyze.analyzer.detectors;
 
+import static io.dlanalyze.analyzer.Analyses.analyze;
 import static io.dlanalyze.analyzer.Analyses.findings;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.data.Offset.offset;
 
+import io.dlanalyze.analyzer.AnalysisOptions;
 import io.dlanalyze.analyzer.EvidenceKeys;
 import io.dlanalyze.analyzer.EvidenceKeys.ConvergenceRule;
 import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.Report;
 import io.dlanalyze.analyzer.Symptom;
 import io.dlanalyze.trace.MemoryTrace;
 import io.dlanalyze.trace.MemoryTrace.Stats;
@@ -71,6 +74,19 @@ class NotConvergingDetectorTest {
     assertThat(f.evidence().get(EvidenceKeys.LAST_EPOCH_ACCURACY)).isCloseTo(0.2384, offset(1e-3));
     assertThat(f.firstStep()).isZero();
     assertThat(f.message()).contains("accuracy fell");
+  }
+
+  @Test
+  void accuracyFallingWhileTheLossFalls_asTheRootCause_quotesThatRulesNumbers() {
+    Report report =
+        analyze(
+            accuracyFalling(0.6, 0.2, DURATIONS).build(),
+            AnalysisOptions.builder().enableOnly(List.of(ID)).build());
+
+    assertThat(report.rootCause().cause())
+        .startsWith("No learning progress: Over 5 epochs the loss fell from")
+        .contains("while the training accuracy fell from")
+        .doesNotContain("NaN");
   }
 
   @Test
