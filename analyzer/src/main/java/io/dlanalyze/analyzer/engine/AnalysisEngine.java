@@ -72,6 +72,16 @@ public final class AnalysisEngine {
   private final Context context = new Context();
   private final StepTable table;
   private final boolean[] phaseSeen = new boolean[Phase.COUNT];
+
+  /** Per phase code: whether the phase is model-level (its rows belong to no layer). */
+  private static final boolean[] MODEL_LEVEL = new boolean[Phase.COUNT];
+
+  static {
+    for (Phase phase : Phase.values()) {
+      MODEL_LEVEL[phase.code()] = phase.isModelLevel();
+    }
+  }
+
   private final Set<Column> statColumns = EnumSet.noneOf(Column.class);
   private int[] rowSlots = new int[0];
   private long rows;
@@ -401,6 +411,14 @@ public final class AnalysisEngine {
       rowSlots = new int[Math.max(to, batch.capacity())];
     }
     int[] slots = rowSlots;
+    // The presence bits of the columns without nulls in this batch, set once per row by the claim;
+    // the columns with nulls set theirs row by row in their own loop.
+    int denseBits = 0;
+    for (Column column : statColumns) {
+      if (batch.nullMask(column) == null) {
+        denseBits |= column.bit();
+      }
+    }
     boolean skipped = false;
     for (int r = from; r < to; r++) {
       int code = phase[r];
@@ -422,7 +440,7 @@ public final class AnalysisEngine {
                 StepTable.MAX_LAYER_INDEX,
                 layer));
       }
-      if (layer >= 0 && Phase.ofCode(code).isModelLevel()) {
+      if (layer >= 0 && MODEL_LEVEL[code]) {
         layer = -1;
         relabeledRows++;
       }
@@ -431,7 +449,7 @@ public final class AnalysisEngine {
         int type = types == null || (typeNulls != null && typeNulls[r]) ? -1 : types[r];
         layers.observe(layer, names[r], type);
       }
-      if (!table.claim(slot)) {
+      if (!table.claim(slot, denseBits)) {
         duplicateRows++;
       }
       phaseSeen[code] = true;
@@ -446,9 +464,7 @@ public final class AnalysisEngine {
         double[] target = table.doubles(column);
         if (nulls == null && !skipped) {
           for (int r = from; r < to; r++) {
-            int slot = slots[r];
-            target[slot] = source[r];
-            bits[slot] |= bit;
+            target[slots[r]] = source[r];
           }
         } else {
           for (int r = from; r < to; r++) {
@@ -464,9 +480,7 @@ public final class AnalysisEngine {
         long[] target = table.longs(column);
         if (nulls == null && !skipped) {
           for (int r = from; r < to; r++) {
-            int slot = slots[r];
-            target[slot] = source[r];
-            bits[slot] |= bit;
+            target[slots[r]] = source[r];
           }
         } else {
           for (int r = from; r < to; r++) {

@@ -32,6 +32,11 @@ final class StepTable implements StepView {
   private static final int[] LONG_INDEX = new int[Column.COUNT];
 
   private static final int DOUBLE_COUNT;
+  private static final int MEAN_INDEX;
+  private static final int STD_INDEX;
+  private static final int MIN_INDEX;
+  private static final int MAX_INDEX;
+  private static final int L2_INDEX;
   private static final int LONG_COUNT;
 
   /** Set in every claimed slot's bits, so a slot with a row never has mask 0. */
@@ -61,6 +66,11 @@ final class StepTable implements StepView {
       }
     }
     DOUBLE_COUNT = doubles;
+    MEAN_INDEX = DOUBLE_INDEX[Column.MEAN.index()];
+    STD_INDEX = DOUBLE_INDEX[Column.STD.index()];
+    MIN_INDEX = DOUBLE_INDEX[Column.MIN.index()];
+    MAX_INDEX = DOUBLE_INDEX[Column.MAX.index()];
+    L2_INDEX = DOUBLE_INDEX[Column.L2_NORM.index()];
     LONG_COUNT = longs;
   }
 
@@ -187,17 +197,24 @@ final class StepTable implements StepView {
     this.presentLayersSorted = true;
   }
 
+  /** Claims a slot for a row of the current step; see {@link #claim(int, int)}. */
+  boolean claim(int slot) {
+    return claim(slot, 0);
+  }
+
   /**
-   * Claims a slot for a row of the current step.
+   * Claims a slot for a row of the current step and marks the given columns present in it (those
+   * the row has a value of for certain; others are marked as they are scattered).
    *
    * @return true when the slot was new in this step, false for a duplicate row
    */
-  boolean claim(int slot) {
+  boolean claim(int slot, int columnBits) {
     if (seen[slot] == ordinal) {
+      presentBits[slot] |= columnBits;
       return false;
     }
     seen[slot] = ordinal;
-    presentBits[slot] = ROW_BIT;
+    presentBits[slot] = ROW_BIT | columnBits;
     presentSlots[presentCount++] = slot;
     int position = slot / Phase.COUNT - 1;
     if (position >= 0 && layerSeen[position] != ordinal) {
@@ -265,10 +282,9 @@ final class StepTable implements StepView {
       lastStep[slot] = step;
       if (compare && slot >= Phase.COUNT) {
         boolean usable = Double.isFinite(mean[slot]) && !allZero;
-        if (usable && comparable[slot] && unchanged(mask, slot)) {
+        if (compareAndRemember(mask, slot, usable && comparable[slot])) {
           mask |= UNCHANGED;
         }
-        remember(mask, slot);
         comparable[slot] = usable;
       }
       presentBits[slot] = mask;
@@ -285,36 +301,64 @@ final class StepTable implements StepView {
     return true;
   }
 
-  private boolean unchanged(int mask, int slot) {
+  /** A compared statistic that is present in both rows and within the tolerance. */
+  private static final int SAME = 1;
+
+  /** A compared statistic that is present in both rows and moved beyond the tolerance. */
+  private static final int MOVED = 2;
+
+  private static final int MEAN_BIT = Column.MEAN.bit();
+  private static final int STD_BIT = Column.STD.bit();
+  private static final int MIN_BIT = Column.MIN.bit();
+  private static final int MAX_BIT = Column.MAX.bit();
+  private static final int L2_BIT = Column.L2_NORM.bit();
+
+  /**
+   * Compares a layer slot's row with the slot's previous one (when {@code check}) and remembers it
+   * for the next comparison, in one pass over the {@link #COMPARED} statistics.
+   *
+   * @return true when at least one statistic is in both rows and none moved by more than the
+   *     tolerance times its scale (max(|a|, |b|); for the mean also the std); a softmax output's
+   *     mean is not compared
+   */
+  private boolean compareAndRemember(int mask, int slot, boolean check) {
     int base = slot * COMPARED.length;
-    boolean stdPresent = (mask & Column.STD.bit()) != 0;
-    double std = stdPresent ? doubles[DOUBLE_INDEX[Column.STD.index()]][slot] : Double.NaN;
-    int compared = 0;
-    for (int k = 0; k < COMPARED.length; k++) {
-      Column column = COMPARED[k];
-      if ((mask & column.bit()) == 0) {
-        continue;
+    double std = (mask & STD_BIT) != 0 ? doubles[STD_INDEX][slot] : Double.NaN;
+    double mean = (mask & MEAN_BIT) != 0 ? doubles[MEAN_INDEX][slot] : Double.NaN;
+    double meanBefore = lastStats[base];
+    lastStats[base] = mean;
+    int outcome = 0;
+    if (check
+        && !Double.isNaN(meanBefore)
+        && !Double.isNaN(mean)
+        && !(output(slot)
+            && (softmaxOutput(slot) || (meanBefore == mean && isReciprocalOfInteger(mean))))) {
+      double scale = Math.max(Math.abs(meanBefore), Math.abs(mean));
+      if (!Double.isNaN(std)) {
+        scale = Math.max(scale, Math.abs(std));
       }
-      double before = lastStats[base + k];
-      double now = doubles[DOUBLE_INDEX[column.index()]][slot];
-      if (Double.isNaN(before) || Double.isNaN(now)) {
-        continue;
-      }
-      double scale = Math.max(Math.abs(before), Math.abs(now));
-      if (k == 0) {
-        if (softmaxOutput(slot) || (output(slot) && before == now && isReciprocalOfInteger(now))) {
-          continue;
-        }
-        if (!Double.isNaN(std)) {
-          scale = Math.max(scale, Math.abs(std));
-        }
-      }
-      compared++;
-      if (Math.abs(now - before) > tolerance * scale) {
-        return false;
-      }
+      outcome = Math.abs(mean - meanBefore) > tolerance * scale ? MOVED : SAME;
     }
-    return compared > 0;
+    outcome |= remember(base + 1, std, check);
+    outcome |=
+        remember(base + 2, (mask & MIN_BIT) != 0 ? doubles[MIN_INDEX][slot] : Double.NaN, check);
+    outcome |=
+        remember(base + 3, (mask & MAX_BIT) != 0 ? doubles[MAX_INDEX][slot] : Double.NaN, check);
+    outcome |=
+        remember(base + 4, (mask & L2_BIT) != 0 ? doubles[L2_INDEX][slot] : Double.NaN, check);
+    return outcome == SAME;
+  }
+
+  /** Remembers one compared statistic and says how it moved since the last row ({@code check}). */
+  private int remember(int at, double now, boolean check) {
+    double before = lastStats[at];
+    lastStats[at] = now;
+    if (!check || Double.isNaN(before) || Double.isNaN(now)) {
+      return 0;
+    }
+    return Math.abs(now - before) > tolerance * Math.max(Math.abs(before), Math.abs(now))
+        ? MOVED
+        : SAME;
   }
 
   private boolean softmaxOutput(int slot) {
@@ -334,15 +378,6 @@ final class StepTable implements StepView {
     }
     double k = Math.rint(1 / mean);
     return Math.abs(mean * k - 1) <= 1e-9;
-  }
-
-  private void remember(int mask, int slot) {
-    int base = slot * COMPARED.length;
-    for (int k = 0; k < COMPARED.length; k++) {
-      Column column = COMPARED[k];
-      lastStats[base + k] =
-          (mask & column.bit()) != 0 ? doubles[DOUBLE_INDEX[column.index()]][slot] : Double.NaN;
-    }
   }
 
   int[] presentBits() {

@@ -190,4 +190,63 @@ class AnalysisEngineTest {
     assertThat(seen.get(7)).as("a NaN loss is not kept").isEqualTo("7:7:4.0");
     assertThat(seen.get(19)).isEqualTo("19:19:-9.0");
   }
+
+  @Test
+  void scatter_marksEachRowsColumnsPresent_aColumnWithNullsRowByRow() {
+    MemoryTrace.Row withStd =
+        new MemoryTrace.Row(
+            0, 0, 0, 0, "fc", "Linear", "forward", 1, 0.5, null, null, null, null, null, null,
+            null);
+    MemoryTrace.Row withoutStd = row(0, 0, "fc", "weight", 2);
+    MemoryTrace.Row nextStep = row(1, 0, "fc", "forward", 3);
+    MemoryTrace trace =
+        MemoryTrace.of(TraceMetadata.empty(), List.of(withStd, withoutStd, nextStep));
+    List<String> seen = new ArrayList<>();
+    Detector probe =
+        new Detector() {
+          @Override
+          public Set<Column> columns() {
+            return EnumSet.of(Column.MEAN, Column.STD);
+          }
+
+          @Override
+          public void observe(StepView step) {
+            for (Phase phase : List.of(Phase.FORWARD, Phase.WEIGHT)) {
+              seen.add(
+                  step.step()
+                      + " "
+                      + phase.wireName()
+                      + " mean="
+                      + step.present(0, phase, Column.MEAN)
+                      + " std="
+                      + step.present(0, phase, Column.STD));
+            }
+          }
+
+          @Override
+          public List<Finding> finish(AnalysisContext context) {
+            return List.of();
+          }
+        };
+    DetectorInfo info =
+        new DetectorInfo(
+            "probe",
+            Symptom.NOT_LEARNING,
+            Severity.INFO,
+            "Records which statistics each row has",
+            "test",
+            Set.of(AnalysisMode.DEFAULT),
+            () -> probe);
+
+    try (TraceReader reader = trace.open(4096)) {
+      new Analyzer(List.of(info)).analyze(reader, AnalysisOptions.defaults());
+    }
+
+    assertThat(seen)
+        .containsExactly(
+            "0 forward mean=true std=true",
+            "0 weight mean=true std=false",
+            "1 forward mean=true std=false",
+            "1 weight mean=false std=false");
+  }
 }

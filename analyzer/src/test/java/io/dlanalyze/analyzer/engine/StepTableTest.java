@@ -72,6 +72,24 @@ class StepTableTest {
   }
 
   @Test
+  void claim_columnBits_markedPresentInANewSlotAndAddedInADuplicate_notKeptIntoTheNextStep() {
+    StepTable table = table();
+    table.begin(1, 0, 1);
+    int slot = table.claimSlot(2, Phase.FORWARD.code());
+    assertThat(table.claim(slot, Column.MEAN.bit())).isTrue();
+    assertThat(table.present(2, Phase.FORWARD, Column.MEAN)).isTrue();
+    assertThat(table.present(2, Phase.FORWARD, Column.STD)).isFalse();
+    assertThat(table.claim(slot, Column.STD.bit())).isFalse();
+    assertThat(table.present(2, Phase.FORWARD, Column.MEAN)).isTrue();
+    assertThat(table.present(2, Phase.FORWARD, Column.STD)).isTrue();
+
+    table.begin(2, 0, 2);
+    assertThat(table.claim(slot, Column.MIN.bit())).isTrue();
+    assertThat(table.present(2, Phase.FORWARD, Column.MIN)).isTrue();
+    assertThat(table.present(2, Phase.FORWARD, Column.MEAN)).isFalse();
+  }
+
+  @Test
   void presentLayers_duplicateRow_countedOnce() {
     StepTable table = table();
     table.begin(1, 0, 1);
