@@ -26,6 +26,7 @@ import io.dlanalyze.trace.TraceFormatException;
 import io.dlanalyze.trace.TraceMetadata;
 import io.dlanalyze.trace.TraceReader;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.EnumSet;
 import java.util.LinkedHashSet;
@@ -85,6 +86,19 @@ public final class AnalysisEngine {
   private final Set<Column> statColumns = EnumSet.noneOf(Column.class);
   private int[] rowSlots = new int[0];
   private long rows;
+
+  /**
+   * The rows of the last step that could be replayed: the layer indexes and phase codes, in order,
+   * of a step's first piece of rows in which every row claimed a new slot of a known layer and
+   * phase with nothing to record about the layer; {@code layoutRows} is -1 when there is none. A
+   * step whose first piece has exactly these rows claims the same slots again ({@link
+   * StepTable#replay}) without looking each row up: most traces repeat one layout every step.
+   */
+  private int[] layoutLayers = new int[0];
+
+  private int[] layoutPhases = new int[0];
+  private int layoutRows = -1;
+
   private long skippedRows;
   private long duplicateRows;
   private long relabeledRows;
@@ -419,13 +433,24 @@ public final class AnalysisEngine {
         denseBits |= column.bit();
       }
     }
+    boolean firstPiece = table.presentSlotCount() == 0;
+    if (firstPiece
+        && to - from == layoutRows
+        && Arrays.equals(layerIndex, from, to, layoutLayers, 0, layoutRows)
+        && Arrays.equals(phase, from, to, layoutPhases, 0, layoutRows)) {
+      table.replay(slots, from, denseBits);
+      scatterValues(batch, from, to, false);
+      return;
+    }
     boolean skipped = false;
+    boolean replayable = firstPiece;
     for (int r = from; r < to; r++) {
       int code = phase[r];
       if (code < 0 || code >= Phase.COUNT) {
         slots[r] = -1;
         skippedRows++;
         skipped = true;
+        replayable = false;
         continue;
       }
       int layer = layerIndex[r];
@@ -443,18 +468,38 @@ public final class AnalysisEngine {
       if (layer >= 0 && MODEL_LEVEL[code]) {
         layer = -1;
         relabeledRows++;
+        replayable = false;
       }
       int slot = table.claimSlot(layer, code);
       if (layer >= 0 && names != null && !layers.complete(layer)) {
         int type = types == null || (typeNulls != null && typeNulls[r]) ? -1 : types[r];
         layers.observe(layer, names[r], type);
+        replayable = false;
       }
       if (!table.claim(slot, denseBits)) {
         duplicateRows++;
+        replayable = false;
       }
       phaseSeen[code] = true;
       slots[r] = slot;
     }
+    if (replayable) {
+      table.rememberLayout();
+      layoutLayers = Arrays.copyOfRange(layerIndex, from, to);
+      layoutPhases = Arrays.copyOfRange(phase, from, to);
+      layoutRows = to - from;
+    } else if (firstPiece) {
+      layoutRows = -1;
+    }
+    scatterValues(batch, from, to, skipped);
+  }
+
+  /**
+   * Copies the statistics of rows [from, to) into the slots the rows claimed ({@code rowSlots}, -1
+   * for a skipped row).
+   */
+  private void scatterValues(TraceBatch batch, int from, int to, boolean skipped) {
+    int[] slots = rowSlots;
     int[] bits = table.presentBits();
     for (Column column : statColumns) {
       int bit = column.bit();

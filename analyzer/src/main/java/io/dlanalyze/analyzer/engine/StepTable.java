@@ -115,6 +115,16 @@ final class StepTable implements StepView {
   /** Per slot: whether its last row could be compared (finite mean, not all zero). */
   private boolean[] comparable;
 
+  /**
+   * The layout {@link #rememberLayout()} kept: the slots claimed, in row order, and the layers (and
+   * their positions) in order of their first row.
+   */
+  private int[] layoutSlots = new int[0];
+
+  private int[] layoutLayers = new int[0];
+  private int[] layoutPositions = new int[0];
+  private boolean layoutLayersSorted;
+
   private long step = -1;
   private long ordinal;
   private int epoch;
@@ -226,6 +236,44 @@ final class StepTable implements StepView {
       presentLayers[presentLayerCount++] = layer;
     }
     return true;
+  }
+
+  /**
+   * Keeps the current step's claims as a layout to {@link #replay}: call only when every row so far
+   * in the step claimed a new slot.
+   */
+  void rememberLayout() {
+    layoutSlots = Arrays.copyOf(presentSlots, presentCount);
+    layoutLayers = Arrays.copyOf(presentLayers, presentLayerCount);
+    layoutPositions = new int[presentLayerCount];
+    for (int i = 0; i < presentLayerCount; i++) {
+      layoutPositions[i] = positions.of(layoutLayers[i]);
+    }
+    layoutLayersSorted = presentLayersSorted;
+  }
+
+  /**
+   * Claims the remembered layout's slots for the current step, which has no rows yet, as {@link
+   * #claim(int, int)} would for the same rows in the same order, and writes each row's slot to
+   * {@code rowSlots} from {@code from} on.
+   */
+  void replay(int[] rowSlots, int from, int columnBits) {
+    int rows = layoutSlots.length;
+    int bits = ROW_BIT | columnBits;
+    for (int i = 0; i < rows; i++) {
+      int slot = layoutSlots[i];
+      seen[slot] = ordinal;
+      presentBits[slot] = bits;
+      rowSlots[from + i] = slot;
+    }
+    System.arraycopy(layoutSlots, 0, presentSlots, 0, rows);
+    presentCount = rows;
+    for (int position : layoutPositions) {
+      layerSeen[position] = ordinal;
+    }
+    System.arraycopy(layoutLayers, 0, presentLayers, 0, layoutLayers.length);
+    presentLayerCount = layoutLayers.length;
+    presentLayersSorted = layoutLayersSorted;
   }
 
   /**

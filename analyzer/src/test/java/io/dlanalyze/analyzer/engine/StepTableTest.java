@@ -90,6 +90,41 @@ class StepTableTest {
   }
 
   @Test
+  void replay_claimsWhatTheSameRowsClaimedOneByOne() {
+    StepTable replayed = table();
+    StepTable claimed = table();
+    int[][] rows = {{7, 1}, {2, 1}, {-1, Phase.LOSS.code()}, {7, 3}, {0, 2}};
+    for (StepTable table : List.of(replayed, claimed)) {
+      table.begin(1, 0, 1);
+      for (int[] row : rows) {
+        table.claim(table.claimSlot(row[0], row[1]), Column.MEAN.bit());
+      }
+    }
+    replayed.rememberLayout();
+
+    int[] rowSlots = new int[3 + rows.length];
+    replayed.begin(2, 0, 2);
+    replayed.replay(rowSlots, 3, Column.MEAN.bit());
+    claimed.begin(2, 0, 2);
+    for (int i = 0; i < rows.length; i++) {
+      int slot = claimed.claimSlot(rows[i][0], rows[i][1]);
+      assertThat(claimed.claim(slot, Column.MEAN.bit())).isTrue();
+      assertThat(rowSlots[3 + i]).as("row %d", i).isEqualTo(slot);
+    }
+
+    assertThat(presentLayers(replayed)).isEqualTo(presentLayers(claimed)).containsExactly(0, 2, 7);
+    assertThat(replayed.presentSlotCount()).isEqualTo(claimed.presentSlotCount());
+    for (int i = 0; i < rows.length; i++) {
+      assertThat(replayed.presentSlot(i)).isEqualTo(claimed.presentSlot(i));
+      assertThat(replayed.presentMask(replayed.presentSlot(i)))
+          .isEqualTo(claimed.presentMask(claimed.presentSlot(i)));
+    }
+    assertThat(replayed.has(7, Phase.ofCode(3))).isTrue();
+    assertThat(replayed.has(7, Phase.ofCode(2))).isFalse();
+    assertThat(replayed.claim(replayed.claimSlot(0, 2))).as("replayed slots are taken").isFalse();
+  }
+
+  @Test
   void presentLayers_duplicateRow_countedOnce() {
     StepTable table = table();
     table.begin(1, 0, 1);
