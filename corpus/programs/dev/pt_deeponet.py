@@ -158,8 +158,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adam",
-          "buggy": "--bug sum-over-batch --record-every 4",
-          "fixed": "--record-every 4"},
+          "buggy": "--bug sum-over-batch --record-every 8",
+          "fixed": "--record-every 8"},
      ]},
     {"family": "deeponet-queries-shuffled", "split": "dev", "architecture": "regression",
      "origin": "Humbatova et al. 2020: wrong training data (inputs not matched with their "
@@ -172,15 +172,15 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adam-seed1",
-          "buggy": "--bug queries-shuffled --seed 1 --record-every 4",
-          "fixed": "--seed 1 --record-every 4"},
+          "buggy": "--bug queries-shuffled --seed 1 --record-every 8",
+          "fixed": "--seed 1 --record-every 8"},
      ]},
     {"family": "healthy-deeponet", "split": "dev", "architecture": "regression",
      "origin": "healthy run",
      "description": "a DeepONet that learns the antiderivative operator",
      "healthy": [
          {"id": "width96-seed2",
-          "args": "--width 96 --seed 2 --record-every 4",
+          "args": "--width 96 --seed 2 --record-every 8",
           "description": "96 units per layer of the branch and the trunk"},
      ]},
 ]
