@@ -200,6 +200,46 @@ def test_siamese_modelCalledTwice_backwardRowOfTheLastPassLikeItsForward(tmp_pat
 
 
 
+
+class ReadOut(nn.Module):
+    """A read-out applied at every time step of one pass, as a memory network's output layer."""
+
+    def __init__(self):
+        super().__init__()
+        self.cell = nn.Linear(4, 4)
+        self.out = nn.Linear(4, 3)
+
+    def forward(self, x):
+        h, outs = x, []
+        for _ in range(3):
+            h = torch.tanh(self.cell(h))
+            outs.append(self.out(h))
+        return outs
+
+
+def test_layerCalledAtEveryTimeStep_backwardRowOfTheLastCallLikeItsForward(tmp_path):
+    torch.manual_seed(0)
+    model = ReadOut()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    x = torch.randn(6, 4)
+    rec = dltrace.attach(model, str(tmp_path / "readout.csv"), optimizer=opt)
+    for _ in range(2):
+        opt.zero_grad()
+        outs = model(x)
+        # Only the last time step is scored (a copy task's output phase): the first calls'
+        # outputs get a zero gradient, the last one 0.3 everywhere.
+        loss = 0 * outs[0].sum() + 0 * outs[1].sum() + 0.3 * outs[2].sum()
+        loss.backward()
+        opt.step()
+        rec.step(loss)
+    rec.close()
+    rows, _ = read_trace(str(tmp_path / "readout.csv"))
+    backward = _row(rows, 1, "out", "backward")
+    assert float(backward["min"]) == float(backward["max"]) == pytest.approx(0.3)
+    assert float(_row(rows, 1, "out", "forward")["mean"]) == pytest.approx(
+        float(outs[2].detach().double().mean()), abs=1e-6)
+
+
 # ----------------------------------------------------------------------------- gated units
 # A layer's output multiplied by a gate that went through an activation is not linear, although
 # the shortest path from the next layer back to it passes no activation (the product's other

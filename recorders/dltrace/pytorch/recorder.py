@@ -498,6 +498,7 @@ class Recorder:
         self._activation = {}       # id(layer module) -> reduced output of its activation
         self._backward = {}         # id(layer module) -> reduced gradient w.r.t. its output
         self._graph_backward = set()  # keys of _backward from a pass that built a graph
+        self._calls = {}            # per layer: its calls in this pass with a gradient hook
         self._last_layer = None
         self._last_has_activation = False
         self._active = False        # this step's passes are being recorded
@@ -595,6 +596,7 @@ class Recorder:
         self._activation.clear()
         self._backward.clear()
         self._graph_backward.clear()
+        self._calls.clear()
         self._grad_scale = None
         self._last_layer = None
         self._last_has_activation = False
@@ -636,8 +638,13 @@ class Recorder:
         if wants("forward") or wants("activation"):
             self._forward[key] = keep(out, copy=True)
         if wants("backward") and out.requires_grad:
+            # A layer called several times in one pass (an RNN cell or a read-out applied at
+            # every time step): its forward row is the last call's, and so must its output
+            # gradient be; backward reaches the calls in reverse, the last call's first.
+            call = self._calls[key] = self._calls.get(key, 0) + 1
             out.register_hook(
-                lambda grad, key=key, n=self._pass: self._on_output_grad(key, grad, n))
+                lambda grad, key=key, n=self._pass, call=call:
+                self._on_output_grad(key, grad, n, call))
 
     def _on_layer_input(self, module, inputs):
         """Before a layer runs: an activation applied as a function to an earlier layer's
@@ -744,13 +751,15 @@ class Recorder:
         if self._active and self._selected.get(key) and self.selection.wants("activation"):
             self._activation[key] = keep(out, copy=True)
 
-    def _on_output_grad(self, key, grad, pass_number):
+    def _on_output_grad(self, key, grad, pass_number, call):
         # A model called twice before one backward (a siamese pair): the last pass's forward
         # is recorded, and so must its output gradient be, whichever the backward reaches last.
         # Of several backward passes over one forward, the last that builds no graph of its own
         # wins: one that does (grad mode on inside it, create_graph=True) computes a term from
         # gradients (a gradient penalty, GradNorm's gradient norms, MAML's inner step), not the
         # gradients the optimizer steps with, whether it runs before loss.backward() or after.
+        if call != self._calls.get(key):
+            return
         graph = torch.is_grad_enabled()
         if graph and key in self._backward and key not in self._graph_backward:
             return
