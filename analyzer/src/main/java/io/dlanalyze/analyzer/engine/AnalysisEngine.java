@@ -46,6 +46,15 @@ import org.jspecify.annotations.Nullable;
  * boundaries never show, and detectors never see the order of rows inside a step.
  */
 public final class AnalysisEngine {
+  /** Per phase code: whether the phase is model-level (its rows belong to no layer). */
+  private static final boolean[] MODEL_LEVEL = new boolean[Phase.COUNT];
+
+  static {
+    for (Phase phase : Phase.values()) {
+      MODEL_LEVEL[phase.code()] = phase.isModelLevel();
+    }
+  }
+
   /** The columns the engine itself reads. */
   static final Set<Column> KEY_COLUMNS =
       Collections.unmodifiableSet(
@@ -73,15 +82,6 @@ public final class AnalysisEngine {
   private final Context context = new Context();
   private final StepTable table;
   private final boolean[] phaseSeen = new boolean[Phase.COUNT];
-
-  /** Per phase code: whether the phase is model-level (its rows belong to no layer). */
-  private static final boolean[] MODEL_LEVEL = new boolean[Phase.COUNT];
-
-  static {
-    for (Phase phase : Phase.values()) {
-      MODEL_LEVEL[phase.code()] = phase.isModelLevel();
-    }
-  }
 
   private final Set<Column> statColumns = EnumSet.noneOf(Column.class);
   private int[] rowSlots = new int[0];
@@ -485,9 +485,13 @@ public final class AnalysisEngine {
     }
     if (replayable) {
       table.rememberLayout();
-      layoutLayers = Arrays.copyOfRange(layerIndex, from, to);
-      layoutPhases = Arrays.copyOfRange(phase, from, to);
       layoutRows = to - from;
+      if (layoutLayers.length < layoutRows) {
+        layoutLayers = new int[layoutRows];
+        layoutPhases = new int[layoutRows];
+      }
+      System.arraycopy(layerIndex, from, layoutLayers, 0, layoutRows);
+      System.arraycopy(phase, from, layoutPhases, 0, layoutRows);
     } else if (firstPiece) {
       layoutRows = -1;
     }

@@ -39,6 +39,18 @@ final class StepTable implements StepView {
   private static final int L2_INDEX;
   private static final int LONG_COUNT;
 
+  /** A compared statistic that is present in both rows and within the tolerance. */
+  private static final int SAME = 1;
+
+  /** A compared statistic that is present in both rows and moved beyond the tolerance. */
+  private static final int MOVED = 2;
+
+  private static final int MEAN_BIT = Column.MEAN.bit();
+  private static final int STD_BIT = Column.STD.bit();
+  private static final int MIN_BIT = Column.MIN.bit();
+  private static final int MAX_BIT = Column.MAX.bit();
+  private static final int L2_BIT = Column.L2_NORM.bit();
+
   /** Set in every claimed slot's bits, so a slot with a row never has mask 0. */
   static final int ROW_BIT = 1 << 31;
 
@@ -121,8 +133,10 @@ final class StepTable implements StepView {
    */
   private int[] layoutSlots = new int[0];
 
+  private int layoutSlotCount;
   private int[] layoutLayers = new int[0];
   private int[] layoutPositions = new int[0];
+  private int layoutLayerCount;
   private boolean layoutLayersSorted;
 
   private long step = -1;
@@ -243,9 +257,17 @@ final class StepTable implements StepView {
    * in the step claimed a new slot.
    */
   void rememberLayout() {
-    layoutSlots = Arrays.copyOf(presentSlots, presentCount);
-    layoutLayers = Arrays.copyOf(presentLayers, presentLayerCount);
-    layoutPositions = new int[presentLayerCount];
+    if (layoutSlots.length < presentCount) {
+      layoutSlots = new int[presentCount];
+    }
+    if (layoutLayers.length < presentLayerCount) {
+      layoutLayers = new int[presentLayerCount];
+      layoutPositions = new int[presentLayerCount];
+    }
+    layoutSlotCount = presentCount;
+    layoutLayerCount = presentLayerCount;
+    System.arraycopy(presentSlots, 0, layoutSlots, 0, presentCount);
+    System.arraycopy(presentLayers, 0, layoutLayers, 0, presentLayerCount);
     for (int i = 0; i < presentLayerCount; i++) {
       layoutPositions[i] = positions.of(layoutLayers[i]);
     }
@@ -258,21 +280,20 @@ final class StepTable implements StepView {
    * {@code rowSlots} from {@code from} on.
    */
   void replay(int[] rowSlots, int from, int columnBits) {
-    int rows = layoutSlots.length;
     int bits = ROW_BIT | columnBits;
-    for (int i = 0; i < rows; i++) {
+    for (int i = 0; i < layoutSlotCount; i++) {
       int slot = layoutSlots[i];
       seen[slot] = ordinal;
       presentBits[slot] = bits;
       rowSlots[from + i] = slot;
     }
-    System.arraycopy(layoutSlots, 0, presentSlots, 0, rows);
-    presentCount = rows;
-    for (int position : layoutPositions) {
-      layerSeen[position] = ordinal;
+    System.arraycopy(layoutSlots, 0, presentSlots, 0, layoutSlotCount);
+    presentCount = layoutSlotCount;
+    for (int i = 0; i < layoutLayerCount; i++) {
+      layerSeen[layoutPositions[i]] = ordinal;
     }
-    System.arraycopy(layoutLayers, 0, presentLayers, 0, layoutLayers.length);
-    presentLayerCount = layoutLayers.length;
+    System.arraycopy(layoutLayers, 0, presentLayers, 0, layoutLayerCount);
+    presentLayerCount = layoutLayerCount;
     presentLayersSorted = layoutLayersSorted;
   }
 
@@ -348,18 +369,6 @@ final class StepTable implements StepView {
     }
     return true;
   }
-
-  /** A compared statistic that is present in both rows and within the tolerance. */
-  private static final int SAME = 1;
-
-  /** A compared statistic that is present in both rows and moved beyond the tolerance. */
-  private static final int MOVED = 2;
-
-  private static final int MEAN_BIT = Column.MEAN.bit();
-  private static final int STD_BIT = Column.STD.bit();
-  private static final int MIN_BIT = Column.MIN.bit();
-  private static final int MAX_BIT = Column.MAX.bit();
-  private static final int L2_BIT = Column.L2_NORM.bit();
 
   /**
    * Compares a layer slot's row with the slot's previous one (when {@code check}) and remembers it
