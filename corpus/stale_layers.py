@@ -1,20 +1,26 @@
 #!/usr/bin/env python3
-"""Whether the corpus' PyTorch traces describe their layers as the recorder now would.
+"""Whether the corpus' PyTorch and Keras traces describe their layers as the recorders now would.
 
-    python3 corpus/stale_layers.py                  # the first case of each PyTorch program
+    python3 corpus/stale_layers.py                  # the first case of each PyTorch and Keras program
+    python3 corpus/stale_layers.py --framework keras
     python3 corpus/stale_layers.py --all-cases --only 'boxloc-*'
 
-A recorder change that reads the autograd graph differently (how an activation applied as a
-function is found, which returned tensor names it) changes the ``dltrace.layers`` metadata of the
-traces it would record, while the committed traces keep what the recorder wrote when they were
-recorded. This script runs each selected case's program, in its own process, up to the recorder's
-first ``step()`` (where the layers are fixed), prints the layers whose activation differs from the
-committed trace's, and stops the run there: a program takes seconds, not its whole training. The
-programs that differ are the ones to record again (``regenerate.py --only``); their training rows
-must come out identical.
+A recorder change that reads the graph differently (how an activation applied as a function is
+found, which returned tensor names it) changes the ``dltrace.layers`` metadata of the traces it
+would record, while the committed traces keep what the recorder wrote when they were recorded.
+This script runs each selected case's program, in its own process, up to the point where the
+recorder has fixed its layers, prints the layers whose activation differs from the committed
+trace's, and stops the run there: a program takes seconds, not its whole training. The programs
+that differ are the ones to record again (``regenerate.py --only``); their training rows must come
+out identical.
 
-Exit code 1 when some case differs or could not be run, else 0. Keras programs are not checked (the
-Keras recorder fixes its layers at the first traced step of ``fit``).
+PyTorch programs (``pt_*``) stop after the recorder's first ``step()``. Keras programs
+(``keras_*``) stop at the end of the first recorded step (``Recorder._end_step``, which both the
+``fit`` batch end and a loop of one's own that calls the callback's hooks reach): by then the
+first trace of the train step has run, the layers are numbered and their activations named from
+the graph, and the trace's metadata has been written from them.
+
+Exit code 1 when some case differs or could not be run, else 0.
 """
 
 import argparse
@@ -49,6 +55,41 @@ sys.argv = sys.argv[2:]
 runpy.run_path(program, run_name="__main__")
 """
 
+# The same for a Keras program: Recorder._end_step wrapped to print the layers at the end of the
+# first recorded step (the train step has been traced: the layers and their activations are final).
+KERAS_CHILD = r"""
+import json, os, runpy, sys
+sys.path.insert(0, sys.argv[1])
+import dltrace.keras.recorder as recorder
+end_step = recorder.Recorder._end_step
+def first_end_step(self, *args, **kwargs):
+    end_step(self, *args, **kwargs)
+    layers = json.loads(self.metadata()["dltrace.layers"])
+    print("LAYERS " + json.dumps({layer["name"]: layer.get("activation") for layer in layers}),
+          flush=True)
+    os._exit(0)
+recorder.Recorder._end_step = first_end_step
+program = sys.argv[2]
+sys.argv = sys.argv[2:]
+runpy.run_path(program, run_name="__main__")
+"""
+
+# What each framework's child needs: its script, the prefix of its programs, its environment (the
+# Keras one as regenerate.py records with: one thread, no GPU, the TensorFlow backend).
+FRAMEWORKS = {
+    "pytorch": ("pt_", CHILD, {}),
+    "keras": ("keras_", KERAS_CHILD, {
+        "OPENBLAS_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1",
+        "TF_NUM_INTEROP_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "2",
+        "TF_ENABLE_ONEDNN_OPTS": "0", "CUDA_VISIBLE_DEVICES": "", "KERAS_BACKEND": "tensorflow"}),
+}
+
+
+def framework(program):
+    """The framework of a program (its file name's prefix), or None."""
+    name = os.path.basename(program)
+    return next((f for f, (prefix, _, _) in FRAMEWORKS.items() if name.startswith(prefix)), None)
+
 
 def recorded(trace):
     """The activation of each layer in the committed trace's metadata."""
@@ -60,9 +101,10 @@ def current(case, python, out):
     """The activation of each layer as the recorder now writes it, or an error text."""
     words = shlex.split(case["program"])
     program = os.path.join(HERE, words[0])
-    command = [python, "-c", CHILD, os.path.join(os.path.dirname(HERE), "recorders"), program]
+    _, child, extra = FRAMEWORKS[framework(words[0])]
+    command = [python, "-c", child, os.path.join(os.path.dirname(HERE), "recorders"), program]
     command += words[1:] + ["--out", out]
-    env = dict(os.environ, PYTHONHASHSEED="0", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    env = dict(os.environ, PYTHONHASHSEED="0", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", **extra)
     try:
         done = subprocess.run(command, cwd=HERE, env=env, capture_output=True, text=True,
                               timeout=900)
@@ -83,6 +125,8 @@ def main(argv=None):
                         help="every case, not the first of each program")
     parser.add_argument("--manifest", default=os.path.join(HERE, "manifest.json"),
                         help="its traces are found relative to its folder (default: the corpus')")
+    parser.add_argument("--framework", choices=sorted(FRAMEWORKS) + ["all"], default="all",
+                        help="the programs of this framework (default: all)")
     parser.add_argument("--python", default=sys.executable)
     args = parser.parse_args(argv)
     with open(args.manifest) as f:
@@ -93,7 +137,7 @@ def main(argv=None):
     seen, checked, differing = set(), 0, 0
     for case in cases:
         program = shlex.split(case["program"])[0]
-        if not os.path.basename(program).startswith("pt_"):
+        if framework(program) is None or args.framework not in ("all", framework(program)):
             continue
         if args.only and not any(fnmatch.fnmatch(case["id"], g) for g in args.only):
             continue

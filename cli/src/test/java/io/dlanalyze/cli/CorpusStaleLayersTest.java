@@ -9,18 +9,25 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * {@code corpus/stale_layers.py}: runs a PyTorch case's program up to the recorder's first step and
- * compares the layers' activations with the committed trace's metadata. A trace that says what the
- * recorder now writes passes; one whose metadata an older recorder wrote differently is named, with
- * the layer and both activations, and the exit code is 1.
+ * {@code corpus/stale_layers.py}: runs a PyTorch case's program up to the recorder's first step (a
+ * Keras case's up to the end of the recorder's first recorded step) and compares the layers'
+ * activations with the committed trace's metadata. A trace that says what the recorder now writes
+ * passes; one whose metadata an older recorder wrote differently is named, with the layer and both
+ * activations, and the exit code is 1.
  */
 class CorpusStaleLayersTest {
   private static final String CASE = "healthy-pixcnn-pt-features48-blocks3-lr2e-3-seed3";
-  private static final String TRACE = "traces/dev/" + CASE + ".parquet";
+  /** A small Keras case (a regression MLP in {@code fit}), a few seconds to its first step. */
+  private static final String KERAS_CASE =
+      "kdiabfac-scaler-output-unused-keras-adafactor-lr0.01-buggy";
 
   @TempDir Path dir;
 
   private static Python.Result check(Path manifest) {
+    return check(manifest, CASE);
+  }
+
+  private static Python.Result check(Path manifest, String id) {
     return Python.run(
         List.of(
             Python.interpreter(),
@@ -28,7 +35,7 @@ class CorpusStaleLayersTest {
             "--manifest",
             manifest.toString(),
             "--only",
-            CASE),
+            id),
         Python.repoRoot(),
         600);
   }
@@ -38,14 +45,19 @@ class CorpusStaleLayersTest {
    * its metadata replaced by {@code activation} (none: the committed trace as it is).
    */
   private Path manifest(String activation) {
+    return manifest(activation, CASE);
+  }
+
+  /** As {@link #manifest(String)}, for the case {@code id}. */
+  private Path manifest(String activation, String id) {
     String script =
         String.join(
             "\n",
             "import json, sys, pyarrow.parquet as pq",
             "corpus, out, activation = sys.argv[1], sys.argv[2], sys.argv[3]",
             "case = next(c for c in json.load(open(corpus + '/manifest.json'))['cases']",
-            "            if c['id'] == '" + CASE + "')",
-            "table = pq.read_table(corpus + '/" + TRACE + "')",
+            "            if c['id'] == '" + id + "')",
+            "table = pq.read_table(corpus + '/traces/dev/" + id + ".parquet')",
             "meta = dict(table.schema.metadata)",
             "layers = json.loads(meta[b'dltrace.layers'])",
             "if activation != '-':",
@@ -87,5 +99,19 @@ class CorpusStaleLayersTest {
     assertThat(result.output()).containsPattern(CASE + ": \\S+ tanh -> \\S+");
     assertThat(result.output()).contains("1 case(s) checked, 1 differ");
     assertThat(Files.exists(dir.resolve("trace.parquet"))).isTrue();
+  }
+
+  @Test
+  void kerasTrace_passesAsCommitted_andIsNamedWhenAnOlderRecorderWroteItDifferently() {
+    Python.Result current = check(manifest("-", KERAS_CASE), KERAS_CASE);
+
+    assertThat(current.exitCode()).as(current.output()).isZero();
+    assertThat(current.output()).contains("1 case(s) checked, 0 differ");
+
+    Python.Result older = check(manifest("tanh", KERAS_CASE), KERAS_CASE);
+
+    assertThat(older.exitCode()).as(older.output()).isEqualTo(1);
+    assertThat(older.output()).contains(KERAS_CASE + ": hidden_1 tanh -> relu");
+    assertThat(older.output()).contains("1 case(s) checked, 1 differ");
   }
 }
