@@ -17,6 +17,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class CorpusStaleLayersTest {
   private static final String CASE = "healthy-pixcnn-pt-features48-blocks3-lr2e-3-seed3";
+
   /** A small Keras case (a regression MLP in {@code fit}), a few seconds to its first step. */
   private static final String KERAS_CASE =
       "kdiabfac-scaler-output-unused-keras-adafactor-lr0.01-buggy";
