@@ -169,7 +169,13 @@ class CalibrationTest {
               + " about 1000x and a gradient 3e6x for four steps, and the run ends at 1% of its"
               + " start",
           "healthy-nalu",
-          "the same exponential path");
+          "the same exponential path",
+          "maf-",
+          "a masked autoregressive flow's scale, exp of a clamped log-scale, spikes the loss 250x"
+              + " for one step (1.87 to 478 at step 168 of a healthy run) and the run ends at 40%"
+              + " of its start",
+          "healthy-maf",
+          "the same exponential scale");
 
   /**
    * Healthy dev runs whose held-out accuracy measures a harder task than the one trained, which
