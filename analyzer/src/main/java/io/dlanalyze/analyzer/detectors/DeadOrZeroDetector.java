@@ -57,6 +57,25 @@ public final class DeadOrZeroDetector extends LayerRunsDetector {
     return phase == Phase.GRADIENT && !layer.trainable();
   }
 
+  /**
+   * A layer's all-zero output gradient is not a dead layer when, in the same step, its parameters'
+   * gradient is not all zero: that gradient is the sum over every call of the layer of its input
+   * times its output's gradient, so some call's output gradient was not zero. The recorded output
+   * gradient is one call's (the last, for a layer called several times in a pass: a decoder cell
+   * whose last step has one position left to point at gets none).
+   */
+  @Override
+  boolean holds(StepView step, int layer, Phase phase, int mask) {
+    if ((mask & StepView.ALL_ZERO) == 0) {
+      return false;
+    }
+    if (phase != Phase.BACKWARD) {
+      return true;
+    }
+    int gradient = step.presentMask(step.slot(layer, Phase.GRADIENT));
+    return gradient == 0 || (gradient & StepView.ALL_ZERO) != 0;
+  }
+
   @Override
   void describe(
       Finding.Builder finding, Stream root, String name, String others, AnalysisContext context) {

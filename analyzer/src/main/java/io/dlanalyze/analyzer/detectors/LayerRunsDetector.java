@@ -66,6 +66,14 @@ abstract class LayerRunsDetector implements Detector {
    */
   void layerSeen(StepView step, int layer) {}
 
+  /**
+   * Whether a present stream holds this detector's condition in the step: its classification bit by
+   * default; a subclass may ask more of the step.
+   */
+  boolean holds(StepView step, int layer, Phase phase, int mask) {
+    return (mask & bit) != 0;
+  }
+
   /** The analysis' options, from {@link #begin} on. */
   final AnalysisOptions options() {
     return options;
@@ -96,7 +104,7 @@ abstract class LayerRunsDetector implements Detector {
         if (mask == 0 || skipped(info, phase)) {
           continue;
         }
-        boolean holds = (mask & bit) != 0;
+        boolean holds = holds(step, layer, phase, mask);
         Run run = holds ? runs.at(slot) : runs.find(slot);
         long start = pairs ? step.previousStep(slot) : step.step();
         boolean before = run != null && run.qualified();

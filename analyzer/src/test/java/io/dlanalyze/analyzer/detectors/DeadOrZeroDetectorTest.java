@@ -83,4 +83,49 @@ class DeadOrZeroDetectorTest {
         .extracting(Finding::firstStep)
         .isEqualTo(40L);
   }
+
+  /**
+   * A decoder cell called at every step of a sequence: the recorded output gradient is its last
+   * call's, zero when the last step has one choice left; its weights' gradient, the sum over every
+   * call, is not.
+   */
+  private static MemoryTrace cellCalledEveryStep(boolean weightGradientZero) {
+    MemoryTrace.Builder b = MemoryTrace.builder();
+    for (long s = 0; s < 120; s++) {
+      b.layer(s, 0, "decoder", "LSTMCell", Phase.FORWARD, 0.1 + 1e-3 * s);
+      b.layer(s, 0, "decoder", "LSTMCell", Phase.BACKWARD, 0.0);
+      b.layer(s, 0, "decoder", "LSTMCell", Phase.GRADIENT, weightGradientZero ? 0.0 : 1e-3);
+      b.model(s, Phase.LOSS, 2.0 - 1e-2 * s);
+    }
+    return b.build();
+  }
+
+  @Test
+  void doesNotReportAZeroOutputGradient_whenTheSameStepsWeightGradientIsNot() {
+    assertThat(analyze(cellCalledEveryStep(false), only(ID)).findings()).isEmpty();
+  }
+
+  @Test
+  void reportsAZeroOutputGradient_whenTheWeightGradientIsZeroToo() {
+    Finding finding = analyze(cellCalledEveryStep(true), only(ID)).findings().get(0);
+
+    assertThat(finding.layerName()).isEqualTo("decoder");
+    assertThat(List.of(finding.phase(), finding.consequences().get(0).phase()))
+        .containsExactlyInAnyOrder(Phase.BACKWARD, Phase.GRADIENT);
+  }
+
+  @Test
+  void reportsAZeroOutputGradient_whenTheStepHasNoWeightGradient() {
+    MemoryTrace.Builder b = MemoryTrace.builder();
+    for (long s = 0; s < 120; s++) {
+      b.layer(s, 0, "decoder", "LSTMCell", Phase.FORWARD, 0.1 + 1e-3 * s);
+      b.layer(s, 0, "decoder", "LSTMCell", Phase.BACKWARD, 0.0);
+      b.model(s, Phase.LOSS, 2.0 - 1e-2 * s);
+    }
+
+    assertThat(analyze(b.build(), only(ID)).findings())
+        .singleElement()
+        .extracting(Finding::phase)
+        .isEqualTo(Phase.BACKWARD);
+  }
 }
