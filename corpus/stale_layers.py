@@ -35,40 +35,23 @@ import pyarrow.parquet as pq
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-# Run in the child: the program with Recorder.step wrapped to print the layers at the first step.
+# Run in the child: the program with one method of the framework's Recorder wrapped to print the
+# layers after its first call and stop the process. PyTorch: ``step``, after which the layers are
+# fixed. Keras: ``_end_step``, the end of the first recorded step (reached from ``fit``'s batch end
+# and from a loop that calls the callback's hooks): the first trace of the train step has numbered
+# the layers and named their activations from the graph.
 CHILD = r"""
 import json, os, runpy, sys
 sys.path.insert(0, sys.argv[1])
-import dltrace.pytorch.recorder as recorder
-step = recorder.Recorder.step
-def first_step(self, *args, **kwargs):
-    if self.layers is not None:
-        return step(self, *args, **kwargs)
-    step(self, *args, **kwargs)
+import dltrace.{framework}.recorder as recorder
+method = recorder.Recorder.{method}
+def first_call(self, *args, **kwargs):
+    method(self, *args, **kwargs)
     layers = json.loads(self.metadata()["dltrace.layers"])
-    print("LAYERS " + json.dumps({layer["name"]: layer.get("activation") for layer in layers}),
+    print("LAYERS " + json.dumps({{layer["name"]: layer.get("activation") for layer in layers}}),
           flush=True)
     os._exit(0)
-recorder.Recorder.step = first_step
-program = sys.argv[2]
-sys.argv = sys.argv[2:]
-runpy.run_path(program, run_name="__main__")
-"""
-
-# The same for a Keras program: Recorder._end_step wrapped to print the layers at the end of the
-# first recorded step (the train step has been traced: the layers and their activations are final).
-KERAS_CHILD = r"""
-import json, os, runpy, sys
-sys.path.insert(0, sys.argv[1])
-import dltrace.keras.recorder as recorder
-end_step = recorder.Recorder._end_step
-def first_end_step(self, *args, **kwargs):
-    end_step(self, *args, **kwargs)
-    layers = json.loads(self.metadata()["dltrace.layers"])
-    print("LAYERS " + json.dumps({layer["name"]: layer.get("activation") for layer in layers}),
-          flush=True)
-    os._exit(0)
-recorder.Recorder._end_step = first_end_step
+recorder.Recorder.{method} = first_call
 program = sys.argv[2]
 sys.argv = sys.argv[2:]
 runpy.run_path(program, run_name="__main__")
@@ -77,8 +60,8 @@ runpy.run_path(program, run_name="__main__")
 # What each framework's child needs: its script, the prefix of its programs, its environment (the
 # Keras one as regenerate.py records with: one thread, no GPU, the TensorFlow backend).
 FRAMEWORKS = {
-    "pytorch": ("pt_", CHILD, {}),
-    "keras": ("keras_", KERAS_CHILD, {
+    "pytorch": ("pt_", CHILD.format(framework="pytorch", method="step"), {}),
+    "keras": ("keras_", CHILD.format(framework="keras", method="_end_step"), {
         "OPENBLAS_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1",
         "TF_NUM_INTEROP_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "2",
         "TF_ENABLE_ONEDNN_OPTS": "0", "CUDA_VISIBLE_DEVICES": "", "KERAS_BACKEND": "tensorflow"}),

@@ -66,11 +66,9 @@ public final class DeadOrZeroDetector extends LayerRunsDetector {
    */
   @Override
   boolean holds(StepView step, int layer, Phase phase, int mask) {
-    if ((mask & StepView.ALL_ZERO) == 0) {
-      return false;
-    }
-    if (phase != Phase.BACKWARD) {
-      return true;
+    boolean zero = super.holds(step, layer, phase, mask);
+    if (!zero || phase != Phase.BACKWARD) {
+      return zero;
     }
     int gradient = step.presentMask(step.slot(layer, Phase.GRADIENT));
     return gradient == 0 || (gradient & StepView.ALL_ZERO) != 0;

@@ -26,7 +26,6 @@ import io.dlanalyze.trace.TraceFormatException;
 import io.dlanalyze.trace.TraceMetadata;
 import io.dlanalyze.trace.TraceReader;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Collections;
 import java.util.EnumSet;
 import java.util.LinkedHashSet;
@@ -82,22 +81,9 @@ public final class AnalysisEngine {
   private final Context context = new Context();
   private final StepTable table;
   private final boolean[] phaseSeen = new boolean[Phase.COUNT];
-
   private final Set<Column> statColumns = EnumSet.noneOf(Column.class);
   private int[] rowSlots = new int[0];
   private long rows;
-
-  /**
-   * The rows of the last step that could be replayed: the layer indexes and phase codes, in order,
-   * of a step's first piece of rows in which every row claimed a new slot of a known layer and
-   * phase with nothing to record about the layer; {@code layoutRows} is -1 when there is none. A
-   * step whose first piece has exactly these rows claims the same slots again ({@link
-   * StepTable#replay}) without looking each row up: most traces repeat one layout every step.
-   */
-  private int[] layoutLayers = new int[0];
-
-  private int[] layoutPhases = new int[0];
-  private int layoutRows = -1;
 
   private long skippedRows;
   private long duplicateRows;
@@ -433,15 +419,13 @@ public final class AnalysisEngine {
         denseBits |= column.bit();
       }
     }
-    boolean firstPiece = table.presentSlotCount() == 0;
-    if (firstPiece
-        && to - from == layoutRows
-        && Arrays.equals(layerIndex, from, to, layoutLayers, 0, layoutRows)
-        && Arrays.equals(phase, from, to, layoutPhases, 0, layoutRows)) {
-      table.replay(slots, from, denseBits);
+    // Most traces repeat one layout every step: a step whose first rows are the last simple
+    // step's claims the same slots without looking each row up.
+    if (table.replay(layerIndex, phase, from, to, slots, denseBits)) {
       scatterValues(batch, from, to, false);
       return;
     }
+    boolean firstPiece = table.presentSlotCount() == 0;
     boolean skipped = false;
     boolean replayable = firstPiece;
     for (int r = from; r < to; r++) {
@@ -484,16 +468,9 @@ public final class AnalysisEngine {
       slots[r] = slot;
     }
     if (replayable) {
-      table.rememberLayout();
-      layoutRows = to - from;
-      if (layoutLayers.length < layoutRows) {
-        layoutLayers = new int[layoutRows];
-        layoutPhases = new int[layoutRows];
-      }
-      System.arraycopy(layerIndex, from, layoutLayers, 0, layoutRows);
-      System.arraycopy(phase, from, layoutPhases, 0, layoutRows);
+      table.rememberLayout(layerIndex, phase, from, to);
     } else if (firstPiece) {
-      layoutRows = -1;
+      table.forgetLayout();
     }
     scatterValues(batch, from, to, skipped);
   }

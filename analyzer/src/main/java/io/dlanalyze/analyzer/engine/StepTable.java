@@ -128,12 +128,16 @@ final class StepTable implements StepView {
   private boolean[] comparable;
 
   /**
-   * The layout {@link #rememberLayout()} kept: the slots claimed, in row order, and the layers (and
-   * their positions) in order of their first row.
+   * The layout {@link #rememberLayout} kept: the rows' layer indexes and phase codes as read, and
+   * the slots they claimed, in row order ({@code layoutSlotCount} of each, -1 when none is kept),
+   * and the layers (and their positions) in order of their first row.
    */
+  private int[] layoutRowLayers = new int[0];
+
+  private int[] layoutRowPhases = new int[0];
   private int[] layoutSlots = new int[0];
 
-  private int layoutSlotCount;
+  private int layoutSlotCount = -1;
   private int[] layoutLayers = new int[0];
   private int[] layoutPositions = new int[0];
   private int layoutLayerCount;
@@ -221,11 +225,6 @@ final class StepTable implements StepView {
     this.presentLayersSorted = true;
   }
 
-  /** Claims a slot for a row of the current step; see {@link #claim(int, int)}. */
-  boolean claim(int slot) {
-    return claim(slot, 0);
-  }
-
   /**
    * Claims a slot for a row of the current step and marks the given columns present in it (those
    * the row has a value of for certain; others are marked as they are scattered).
@@ -253,20 +252,26 @@ final class StepTable implements StepView {
   }
 
   /**
-   * Keeps the current step's claims as a layout to {@link #replay}: call only when every row so far
-   * in the step claimed a new slot.
+   * Keeps the current step's claims as a layout to {@link #replay}, with the rows [from, to) that
+   * made them (their layer indexes and phase codes as read): call only when those rows are all the
+   * step has, each claimed a new slot and nothing was learnt about a layer from them.
    */
-  void rememberLayout() {
-    if (layoutSlots.length < presentCount) {
-      layoutSlots = new int[presentCount];
+  void rememberLayout(int[] layerIndex, int[] phase, int from, int to) {
+    int rows = to - from;
+    if (layoutSlots.length < rows) {
+      layoutRowLayers = new int[rows];
+      layoutRowPhases = new int[rows];
+      layoutSlots = new int[rows];
     }
     if (layoutLayers.length < presentLayerCount) {
       layoutLayers = new int[presentLayerCount];
       layoutPositions = new int[presentLayerCount];
     }
-    layoutSlotCount = presentCount;
+    layoutSlotCount = rows;
     layoutLayerCount = presentLayerCount;
-    System.arraycopy(presentSlots, 0, layoutSlots, 0, presentCount);
+    System.arraycopy(layerIndex, from, layoutRowLayers, 0, rows);
+    System.arraycopy(phase, from, layoutRowPhases, 0, rows);
+    System.arraycopy(presentSlots, 0, layoutSlots, 0, rows);
     System.arraycopy(presentLayers, 0, layoutLayers, 0, presentLayerCount);
     for (int i = 0; i < presentLayerCount; i++) {
       layoutPositions[i] = positions.of(layoutLayers[i]);
@@ -274,12 +279,25 @@ final class StepTable implements StepView {
     layoutLayersSorted = presentLayersSorted;
   }
 
+  /** Keeps no layout: the next step's rows are claimed one by one. */
+  void forgetLayout() {
+    layoutSlotCount = -1;
+  }
+
   /**
-   * Claims the remembered layout's slots for the current step, which has no rows yet, as {@link
-   * #claim(int, int)} would for the same rows in the same order, and writes each row's slot to
-   * {@code rowSlots} from {@code from} on.
+   * Claims the remembered layout's slots for the current step when it has no rows yet and its rows
+   * [from, to) are the layout's rows, as {@link #claim} would for them one by one, and writes each
+   * row's slot to {@code rowSlots}.
+   *
+   * @return false, claiming nothing, when the step already has rows or its rows differ
    */
-  void replay(int[] rowSlots, int from, int columnBits) {
+  boolean replay(int[] layerIndex, int[] phase, int from, int to, int[] rowSlots, int columnBits) {
+    if (presentCount != 0
+        || to - from != layoutSlotCount
+        || !Arrays.equals(layerIndex, from, to, layoutRowLayers, 0, layoutSlotCount)
+        || !Arrays.equals(phase, from, to, layoutRowPhases, 0, layoutSlotCount)) {
+      return false;
+    }
     int bits = ROW_BIT | columnBits;
     for (int i = 0; i < layoutSlotCount; i++) {
       int slot = layoutSlots[i];
@@ -295,6 +313,7 @@ final class StepTable implements StepView {
     System.arraycopy(layoutLayers, 0, presentLayers, 0, layoutLayerCount);
     presentLayerCount = layoutLayerCount;
     presentLayersSorted = layoutLayersSorted;
+    return true;
   }
 
   /**

@@ -28,7 +28,7 @@ class StepTableTest {
 
   private static int claim(StepTable table, int layer, Phase phase) {
     int slot = table.claimSlot(layer, phase.code());
-    table.claim(slot);
+    table.claim(slot, 0);
     return slot;
   }
 
@@ -100,11 +100,21 @@ class StepTableTest {
         table.claim(table.claimSlot(row[0], row[1]), Column.MEAN.bit());
       }
     }
-    replayed.rememberLayout();
+    int[] layerIndex = new int[3 + rows.length];
+    int[] phase = new int[3 + rows.length];
+    for (int i = 0; i < rows.length; i++) {
+      layerIndex[3 + i] = rows[i][0];
+      phase[3 + i] = rows[i][1];
+    }
+    replayed.rememberLayout(layerIndex, phase, 3, 3 + rows.length);
 
     int[] rowSlots = new int[3 + rows.length];
     replayed.begin(2, 0, 2);
-    replayed.replay(rowSlots, 3, Column.MEAN.bit());
+    assertThat(replayed.replay(layerIndex, phase, 3, 3 + rows.length, rowSlots, Column.MEAN.bit()))
+        .isTrue();
+    assertThat(replayed.replay(layerIndex, phase, 3, 3 + rows.length, rowSlots, Column.MEAN.bit()))
+        .as("a step that has rows already")
+        .isFalse();
     claimed.begin(2, 0, 2);
     for (int i = 0; i < rows.length; i++) {
       int slot = claimed.claimSlot(rows[i][0], rows[i][1]);
@@ -121,7 +131,16 @@ class StepTableTest {
     }
     assertThat(replayed.has(7, Phase.ofCode(3))).isTrue();
     assertThat(replayed.has(7, Phase.ofCode(2))).isFalse();
-    assertThat(replayed.claim(replayed.claimSlot(0, 2))).as("replayed slots are taken").isFalse();
+    assertThat(replayed.claim(replayed.claimSlot(0, 2), 0))
+        .as("replayed slots are taken")
+        .isFalse();
+
+    phase[4] = 3;
+    replayed.begin(3, 0, 3);
+    assertThat(replayed.replay(layerIndex, phase, 3, 3 + rows.length, rowSlots, 0))
+        .as("rows that differ from the layout's")
+        .isFalse();
+    assertThat(replayed.presentSlotCount()).isZero();
   }
 
   @Test
@@ -129,8 +148,8 @@ class StepTableTest {
     StepTable table = table();
     table.begin(1, 0, 1);
     int slot = table.claimSlot(2, Phase.FORWARD.code());
-    assertThat(table.claim(slot)).isTrue();
-    assertThat(table.claim(slot)).isFalse();
+    assertThat(table.claim(slot, 0)).isTrue();
+    assertThat(table.claim(slot, 0)).isFalse();
 
     assertThat(presentLayers(table)).containsExactly(2);
   }
