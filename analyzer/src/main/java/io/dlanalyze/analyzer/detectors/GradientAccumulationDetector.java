@@ -41,20 +41,23 @@ import java.util.List;
  * the sum of the layers' squared {@code l2_norm}s of phase {@code gradient}), and each layer's own,
  * leaving out the layers that start from zero (a first recorded gradient, or weights at that step,
  * exactly 0: a zero-initialized table and the layer fed through it, whose gradients grow as the
- * zeros learn). Its reference is the median of its first three positive finite values; its drawdown
- * is the largest fall below the running peak, as a share of that peak, before the peak. It fires
- * when the peak is at least {@code accumulation-growth} (10) times the reference, at least {@value
- * #MIN_STEPS} steps after the first (and 5 recorded steps), the climb was steady (its drawdown
- * stayed strictly below {@code accumulation-drawdown}, or the median step of its second half was at
- * most {@code accumulation-step} of the norm before it, or, failing both, the norm then held still:
- * the median step over the second half of all recorded steps was at most {@code accumulation-step},
- * as a running sum's is once its history outweighs each new gradient), and the climb slowed down:
- * its second half (by recorded steps) made at most {@value #MAX_LATE_SHARE} of its log growth, as a
- * running sum's does, unlike a norm that multiplies every step (growth before a NaN, which
- * exploding-gradient reports). The defaults come from the healthy dev runs of the corpus
- * (docs/evaluation.md#calibration): a healthy U-Net's norm climbed 16x without ever falling back,
- * so the drawdown test is off by default (0) and the step test decides. The evidence names the
- * layers whose own norm climbed as far as the total's, and the layers with gradients that the
+ * zeros learn). Its reference is the median of its positive finite values over the first {@value
+ * #EARLY_STEPS} training steps from the first such value (at most three values): steps, not
+ * recorded steps, because a trace recorded every k-th step holds 1, k + 1 and 2k + 1 gradients in a
+ * running sum's first three records, and a reference taken from them hides most of the climb; its
+ * drawdown is the largest fall below the running peak, as a share of that peak, before the peak. It
+ * fires when the peak is at least {@code accumulation-growth} (10) times the reference, at least
+ * {@value #MIN_STEPS} steps after the first (and 5 recorded steps), the climb was steady (its
+ * drawdown stayed strictly below {@code accumulation-drawdown}, or the median step of its second
+ * half was at most {@code accumulation-step} of the norm before it, or, failing both, the norm then
+ * held still: the median step over the second half of all recorded steps was at most {@code
+ * accumulation-step}, as a running sum's is once its history outweighs each new gradient), and the
+ * climb slowed down: its second half (by recorded steps) made at most {@value #MAX_LATE_SHARE} of
+ * its log growth, as a running sum's does, unlike a norm that multiplies every step (growth before
+ * a NaN, which exploding-gradient reports). The defaults come from the healthy dev runs of the
+ * corpus (docs/evaluation.md#calibration): a healthy U-Net's norm climbed 16x without ever falling
+ * back, so the drawdown test is off by default (0) and the step test decides. The evidence names
+ * the layers whose own norm climbed as far as the total's, and the layers with gradients that the
  * optimizer does not hold (from the metadata): its {@code zero_grad()} does not reset those, so
  * they accumulate even in a correct loop, and the root cause is then that they are outside the
  * optimizer, not a missing call.
@@ -77,10 +80,14 @@ public final class GradientAccumulationDetector implements Detector {
   /** The fewest recorded steps that make a climb, whatever steps they span. */
   static final int MIN_OBSERVATIONS = 5;
 
+  /** The training steps, from the first positive norm, whose norms make the reference. */
+  static final int EARLY_STEPS = 3;
+
   /** One norm series: its reference, running peak and the largest fall before the peak. */
   static final class Rise {
-    private final double[] early = new double[3];
+    private final double[] early = new double[EARLY_STEPS];
     private int earlyCount;
+    private long earlyFrom;
     private double reference = Double.NaN;
     private long count;
     private long firstStep;
@@ -128,12 +135,15 @@ public final class GradientAccumulationDetector implements Detector {
         series[(int) Math.min(series.length - 1, count - 1)] = (float) norm;
       }
       if (Double.isNaN(reference)) {
-        if (norm > 0) {
+        if (earlyCount > 0 && step >= earlyFrom + EARLY_STEPS) {
+          reference = earlyMedian();
+        } else if (norm > 0) {
+          if (earlyCount == 0) {
+            earlyFrom = step;
+          }
           early[earlyCount++] = norm;
-          if (earlyCount == 3) {
-            double[] sorted = early.clone();
-            Arrays.sort(sorted);
-            reference = sorted[1];
+          if (earlyCount == EARLY_STEPS) {
+            reference = earlyMedian();
           }
         }
       }
@@ -145,6 +155,13 @@ public final class GradientAccumulationDetector implements Detector {
       } else if (peak > 0) {
         drawdown = Math.max(drawdown, (peak - norm) / peak);
       }
+    }
+
+    /** The median of the early values: the middle of three, the mean of two, or the one. */
+    private double earlyMedian() {
+      double[] sorted = Arrays.copyOf(early, earlyCount);
+      Arrays.sort(sorted);
+      return earlyCount == 2 ? (sorted[0] + sorted[1]) / 2 : sorted[earlyCount / 2];
     }
 
     double growth() {

@@ -3,6 +3,7 @@ package io.dlanalyze.analyzer.detectors;
 import static io.dlanalyze.analyzer.Analyses.analyze;
 import static io.dlanalyze.analyzer.Analyses.findings;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 
 import io.dlanalyze.analyzer.AnalysisOptions;
 import io.dlanalyze.analyzer.Finding;
@@ -197,6 +198,41 @@ class GradientAccumulationDetectorTest {
                     Stats.norm((1 + step / 5.0) * (1 + 0.5 * Math.sin(2.3 * step + layer))));
 
     assertThat(findings(trace, ID)).isEmpty();
+  }
+
+  /**
+   * A running sum recorded every fourth step (a recorder's {@code every=4}): one gradient of norm 1
+   * a step, added up for 48 steps, then holding as the sum's history outweighs each new gradient.
+   * The recorded steps 0, 4 and 8 hold 1, 5 and 9 gradients.
+   */
+  private static MemoryTrace.Builder missingZeroGradRecordedEveryFourthStep() {
+    return MemoryTrace.scripted(240)
+        .layer("fc1", "relu")
+        .layer("fc2", "linear")
+        .flatLoss()
+        .everyLayer(
+            Phase.GRADIENT,
+            (step, layer) -> {
+              if (step % 4 != 0) {
+                return null;
+              }
+              double sum = step <= 48 ? step + 1 : 49 * (1 - 0.0005 * (1 + Math.sin(step)));
+              return Stats.norm(sum / Math.sqrt(2));
+            });
+  }
+
+  @Test
+  void runningSumRecordedEveryFourthStep_isMeasuredFromTheFirstStepsGradient() {
+    // From the median of the first three recorded steps (5 gradients) the climb is 9.8x, under
+    // accumulation-growth; from the first step's gradient, the only one within the first three
+    // steps of training, it is 49x.
+    List<Finding> findings = findings(missingZeroGradRecordedEveryFourthStep(), ID);
+
+    assertThat(findings).hasSize(1);
+    Finding f = findings.get(0);
+    assertThat((double) f.evidence().get("reference_l2")).isCloseTo(1.0, within(1e-9));
+    assertThat((double) f.evidence().get("growth")).isCloseTo(49.0, within(1e-9));
+    assertThat(f.evidence().get("accumulating_layers")).isEqualTo("fc1, fc2");
   }
 
   @Test
