@@ -4,6 +4,7 @@
     python3 corpus/stale_layers.py                  # the first case of each PyTorch and Keras program
     python3 corpus/stale_layers.py --framework keras
     python3 corpus/stale_layers.py --all-cases --only 'boxloc-*'
+    python3 corpus/stale_layers.py --framework pytorch --rows   # also the first step's layer rows
 
 A recorder change that reads the graph differently (how an activation applied as a function is
 found, which returned tensor names it) changes the ``dltrace.layers`` metadata of the traces it
@@ -19,6 +20,12 @@ PyTorch programs (``pt_*``) stop after the recorder's first ``step()``. Keras pr
 ``fit`` batch end and a loop of one's own that calls the callback's hooks reach): by then the
 first trace of the train step has run, the layers are numbered and their activations named from
 the graph, and the trace's metadata has been written from them.
+
+With ``--rows`` (PyTorch programs), the recorder is also closed after its first step and that
+step's layer rows (forward, activation, backward, gradient, weight: mean, min and max) are compared
+with the committed trace's first step: a recorder change that takes a value from another call of
+a layer (the activation of a layer called at every time step) shows there, while the layer's
+activation name stays the same.
 
 Exit code 1 when some case differs or could not be run, else 0.
 """
@@ -50,6 +57,9 @@ def first_call(self, *args, **kwargs):
     layers = json.loads(self.metadata()["dltrace.layers"])
     print("LAYERS " + json.dumps({{layer["name"]: layer.get("activation") for layer in layers}}),
           flush=True)
+    if os.environ.get("STALE_ROWS"):
+        self.close()
+        print("ROWS " + json.dumps(first_step_rows(os.environ["STALE_ROWS"])), flush=True)
     os._exit(0)
 recorder.Recorder.{method} = first_call
 program = sys.argv[2]
@@ -57,11 +67,40 @@ sys.argv = sys.argv[2:]
 runpy.run_path(program, run_name="__main__")
 """
 
+# The first step's layer rows of a trace, as (layer, phase) -> [mean, min, max]; in the child and
+# here. Kept as source so that the child, run with ``-c``, can define it.
+ROWS = r"""
+def first_step_rows(path):
+    import pyarrow as pa, pyarrow.ipc as ipc, pyarrow.parquet as pq
+    if path.endswith(".parquet"):
+        table = pq.read_table(path)
+    else:
+        with pa.OSFile(path) as f:
+            table = ipc.open_stream(f).read_all()
+    rows = table.to_pydict()
+    first = min(rows["step"])
+    out = {}
+    for i, step in enumerate(rows["step"]):
+        if step == first and rows["layer_index"][i] >= 0 and rows["phase"][i] in (
+                "forward", "activation", "backward", "gradient", "weight"):
+            out[rows["layer_name"][i] + " " + rows["phase"][i]] = [
+                rows["mean"][i], rows["min"][i], rows["max"][i]]
+    return out
+"""
+exec(ROWS)
+
+
+def child(framework, method):
+    """The child's script for a framework: CHILD with ROWS' function defined before the run."""
+    return CHILD.format(framework=framework, method=method).replace(
+        "runpy.run_path", ROWS + "\nrunpy.run_path", 1)
+
+
 # What each framework's child needs: its script, the prefix of its programs, its environment (the
 # Keras one as regenerate.py records with: one thread, no GPU, the TensorFlow backend).
 FRAMEWORKS = {
-    "pytorch": ("pt_", CHILD.format(framework="pytorch", method="step"), {}),
-    "keras": ("keras_", CHILD.format(framework="keras", method="_end_step"), {
+    "pytorch": ("pt_", child("pytorch", "step"), {}),
+    "keras": ("keras_", child("keras", "_end_step"), {
         "OPENBLAS_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1",
         "TF_NUM_INTEROP_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "2",
         "TF_ENABLE_ONEDNN_OPTS": "0", "CUDA_VISIBLE_DEVICES": "", "KERAS_BACKEND": "tensorflow"}),
@@ -80,24 +119,42 @@ def recorded(trace):
     return {layer["name"]: layer.get("activation") for layer in layers}
 
 
-def current(case, python, out):
-    """The activation of each layer as the recorder now writes it, or an error text."""
+def current(case, python, out, rows=False):
+    """The activation of each layer as the recorder now writes it (and, with ``rows``, its first
+    step's layer rows), or an error text."""
     words = shlex.split(case["program"])
     program = os.path.join(HERE, words[0])
     _, child, extra = FRAMEWORKS[framework(words[0])]
     command = [python, "-c", child, os.path.join(os.path.dirname(HERE), "recorders"), program]
     command += words[1:] + ["--out", out]
     env = dict(os.environ, PYTHONHASHSEED="0", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", **extra)
+    if rows:
+        env["STALE_ROWS"] = out
     try:
         done = subprocess.run(command, cwd=HERE, env=env, capture_output=True, text=True,
                               timeout=900)
     except subprocess.TimeoutExpired:
         return "did not reach its first step in 900 s"
+    found = {}
     for line in done.stdout.splitlines():
-        if line.startswith("LAYERS "):
-            return json.loads(line[len("LAYERS "):])
+        for key in ("LAYERS", "ROWS"):
+            if line.startswith(key + " "):
+                found[key] = json.loads(line[len(key) + 1:])
+    if "LAYERS" in found and (not rows or "ROWS" in found):
+        return (found["LAYERS"], found.get("ROWS")) if rows else found["LAYERS"]
     tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
     return "did not reach its first step: " + tail
+
+
+def changed_rows(before, now):
+    """The rows of ``before`` and ``now`` (``first_step_rows``) that one has and the other not, or
+    whose statistics differ by more than float32 rounding: key -> (before, now)."""
+    def close(a, b):
+        return all(x == y or (x is not None and y is not None
+                              and abs(x - y) <= 1e-5 * max(1.0, abs(x), abs(y)))
+                   for x, y in zip(a, b))
+    return {key: (before.get(key), now.get(key)) for key in sorted(set(before) | set(now))
+            if key not in before or key not in now or not close(before[key], now[key])}
 
 
 def main(argv=None):
@@ -110,6 +167,8 @@ def main(argv=None):
                         help="its traces are found relative to its folder (default: the corpus')")
     parser.add_argument("--framework", choices=sorted(FRAMEWORKS) + ["all"], default="all",
                         help="the programs of this framework (default: all)")
+    parser.add_argument("--rows", action="store_true",
+                        help="also compare the first step's layer rows (PyTorch programs)")
     parser.add_argument("--python", default=sys.executable)
     args = parser.parse_args(argv)
     with open(args.manifest) as f:
@@ -128,14 +187,19 @@ def main(argv=None):
             continue
         seen.add(program)
         checked += 1
-        now = current(case, args.python, out)
+        rows = args.rows and framework(program) == "pytorch"
+        now = current(case, args.python, out, rows)
         if isinstance(now, str):
             print("%s: %s" % (case["id"], now), flush=True)
             differing += 1
             continue
-        before = recorded(os.path.join(traces, case["trace"]))
+        trace = os.path.join(traces, case["trace"])
+        now, now_rows = now if rows else (now, None)
+        before = recorded(trace)
         changed = {name: (before.get(name), now.get(name))
                    for name in sorted(set(before) | set(now)) if before.get(name) != now.get(name)}
+        if rows:
+            changed.update(changed_rows(first_step_rows(trace), now_rows))
         if changed:
             differing += 1
             print("%s: %s" % (case["id"], ", ".join(

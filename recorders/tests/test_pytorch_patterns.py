@@ -211,8 +211,10 @@ class ReadOut(nn.Module):
 
     def forward(self, x):
         h, outs = x, []
+        self.states = []
         for _ in range(3):
             h = torch.tanh(self.cell(h))
+            self.states.append(h)
             outs.append(self.out(h))
         return outs
 
@@ -238,6 +240,30 @@ def test_layerCalledAtEveryTimeStep_backwardRowOfTheLastCallLikeItsForward(tmp_p
     assert float(backward["min"]) == float(backward["max"]) == pytest.approx(0.3)
     assert float(_row(rows, 1, "out", "forward")["mean"]) == pytest.approx(
         float(outs[2].detach().double().mean()), abs=1e-6)
+
+
+def test_layerCalledAtEveryTimeStep_activationRowOfTheLastCallLikeItsForward(tmp_path):
+    # The cell's tanh is applied as a function at every time step; its activation row is the
+    # last call's, as its forward row is, not the first call's.
+    torch.manual_seed(0)
+    model = ReadOut()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    x = 3 * torch.randn(6, 4)
+    rec = dltrace.attach(model, str(tmp_path / "readout.csv"), optimizer=opt)
+    for _ in range(2):
+        opt.zero_grad()
+        loss = sum(o.pow(2).mean() for o in model(x))
+        loss.backward()
+        opt.step()
+        rec.step(loss)
+    rec.close()
+    rows, meta = read_trace(str(tmp_path / "readout.csv"))
+    assert _layers(meta)["cell"]["activation"] == "tanh"
+    first, last = (s.detach().double() for s in (model.states[0], model.states[-1]))
+    assert abs(float(first.mean()) - float(last.mean())) > 1e-3  # the calls differ
+    activation = _row(rows, 1, "cell", "activation")
+    assert float(activation["mean"]) == pytest.approx(float(last.mean()), abs=1e-6)
+    assert float(activation["max"]) == pytest.approx(float(last.max()), abs=1e-6)
 
 
 # ----------------------------------------------------------------------------- gated units

@@ -136,6 +136,11 @@ def _parents(node):
             yield parent
 
 
+def parents(node):
+    """The nodes ``node`` takes its inputs from (its ``next_functions``, without the Nones)."""
+    return _parents(node)
+
+
 def outputs_reached(start, owners):
     """From ``start`` (a grad_fn), breadth first, not walking past a layer's output: yields
     (layer key, the nodes on the way, nearest first) for each node in ``owners`` (a dict node id

@@ -475,6 +475,7 @@ class Recorder:
         self._activation_of = {}    # id(layer module) -> activation name seen in the first pass
         self._pass_activation = {}  # id(layer module) -> activation name seen in this pass
         self._out_nodes = {}        # id(grad_fn of a layer's output) -> id(layer module), this pass
+        self._latest_out = {}       # id(layer module) -> id(grad_fn of its last call's output)
         # the grad_fns themselves, held for the pass: a node's Python object can be freed and its
         # id reused by another pass's node (a model whose methods run several passes a step)
         self._out_fns = []
@@ -602,6 +603,7 @@ class Recorder:
         self._last_has_activation = False
         self._pass_activation.clear()
         self._out_nodes.clear()
+        self._latest_out.clear()
         self._out_fns.clear()
         self._modes.clear()
         self._active = self.selection.sampled(self._step) or self._step <= self._force_until
@@ -631,6 +633,7 @@ class Recorder:
         self._modes[key] = module.training
         if out.grad_fn is not None:
             self._out_nodes[id(out.grad_fn)] = key
+            self._latest_out[key] = id(out.grad_fn)
             self._out_fns.append(out.grad_fn)
         if not self._active or not self._selected[key]:
             return
@@ -708,7 +711,13 @@ class Recorder:
         if self.layers is not None and not self._active:
             return  # the layers' activations are known; this step's values are not recorded
         owner, path = graph.walk_back(node, self._out_nodes)
-        if owner is None or owner in self._pass_activation:
+        if owner is None:
+            return
+        again = owner in self._pass_activation
+        if again and not self._reached_last_call(owner, node, path):
+            # A layer called several times in one pass (an RNN cell, a read-out at every time
+            # step): its forward row is the last call's, and so must its activation be; an
+            # earlier call's, found first, is replaced when the last call's is found.
             return
         found = graph.first_activation(path, tensor)
         gated = graph.gated_unit(path, self._out_nodes)
@@ -723,12 +732,23 @@ class Recorder:
             product = tensor if tensor is not None and tensor.grad_fn is gated[1] else None
             found = (gated[0], product if product is not None or found is None else found[1])
         if found is not None:
-            self._name_activation(owner, found)
+            self._name_activation(owner, found, again)
 
-    def _name_activation(self, owner, found):
-        if owner in self._pass_activation:
-            return
+    def _reached_last_call(self, owner, start, path):
+        """Whether a walk from ``start`` along ``path`` (``graph.walk_back``'s) ended at the
+        output of ``owner``'s last call so far in this pass."""
+        last = self._latest_out.get(owner)
+        if not path:
+            return id(start) == last
+        return any(id(parent) == last for parent in graph.parents(path[-1]))
+
+    def _name_activation(self, owner, found, again=False):
+        """Names ``owner``'s activation in this pass and keeps its value; ``again``: the
+        activation of a later call of a layer already named in this pass, whose value replaces
+        the earlier call's under the same name."""
         name, value = found
+        if owner in self._pass_activation and (not again or self._pass_activation[owner] != name):
+            return
         self._pass_activation[owner] = name
         if self.layers is None:
             self._activation_of.setdefault(owner, name)
