@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -28,22 +29,25 @@ class CorpusStaleLayersTest {
     return check(manifest, CASE);
   }
 
-  private static Python.Result check(Path manifest, String id) {
-    return Python.run(
-        List.of(
-            Python.interpreter(),
-            "corpus/stale_layers.py",
-            "--manifest",
-            manifest.toString(),
-            "--only",
-            id),
-        Python.repoRoot(),
-        600);
+  private static Python.Result check(Path manifest, String id, String... options) {
+    List<String> command =
+        new ArrayList<>(
+            List.of(
+                Python.interpreter(),
+                "corpus/stale_layers.py",
+                "--manifest",
+                manifest.toString(),
+                "--only",
+                id));
+    command.addAll(List.of(options));
+    return Python.run(command, Python.repoRoot(), 600);
   }
 
   /**
    * A manifest of the one case whose trace is {@code trace}, with the first layer's activation in
-   * its metadata replaced by {@code activation} (none: the committed trace as it is).
+   * its metadata replaced by {@code activation} ({@code -}: the committed trace as it is; {@code
+   * rows}: the mean of the first layer's forward row at the first step raised by 1, as an older
+   * recorder that took the row from another call would have written it).
    */
   private Path manifest(String activation) {
     return manifest(activation, CASE);
@@ -61,7 +65,14 @@ class CorpusStaleLayersTest {
             "table = pq.read_table(corpus + '/traces/dev/" + id + ".parquet')",
             "meta = dict(table.schema.metadata)",
             "layers = json.loads(meta[b'dltrace.layers'])",
-            "if activation != '-':",
+            "if activation == 'rows':",
+            "    rows = table.to_pylist()",
+            "    first = min(r['step'] for r in rows)",
+            "    for r in rows:",
+            "        if r['step'] == first and r['layer_index'] == 0 and r['phase'] == 'forward':",
+            "            r['mean'] += 1",
+            "    table = table.from_pylist(rows, schema=table.schema)",
+            "elif activation != '-':",
             "    layers[0]['activation'] = activation",
             "meta[b'dltrace.layers'] = json.dumps(layers).encode()",
             "pq.write_table(table.replace_schema_metadata(meta), out + '/trace.parquet')",
@@ -113,6 +124,20 @@ class CorpusStaleLayersTest {
 
     assertThat(older.exitCode()).as(older.output()).isEqualTo(1);
     assertThat(older.output()).contains(KERAS_CASE + ": hidden_1 tanh -> relu");
+    assertThat(older.output()).contains("1 case(s) checked, 1 differ");
+  }
+
+  @Test
+  void rows_theCommittedTracePasses_andAFirstStepRowWrittenDifferentlyIsNamed() {
+    Python.Result current = check(manifest("-"), CASE, "--rows");
+
+    assertThat(current.exitCode()).as(current.output()).isZero();
+    assertThat(current.output()).contains("1 case(s) checked, 0 differ");
+
+    Python.Result older = check(manifest("rows"), CASE, "--rows");
+
+    assertThat(older.exitCode()).as(older.output()).isEqualTo(1);
+    assertThat(older.output()).containsPattern(CASE + ": \\S+ forward \\[");
     assertThat(older.output()).contains("1 case(s) checked, 1 differ");
   }
 }
