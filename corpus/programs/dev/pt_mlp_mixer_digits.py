@@ -160,8 +160,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adamw",
-          "buggy": "--bug token-mix-no-transpose --record-every 4",
-          "fixed": "--record-every 4"},
+          "buggy": "--bug token-mix-no-transpose --record-every 8",
+          "fixed": "--record-every 8"},
      ]},
     {"family": "mixer-labels-shuffled", "split": "dev", "architecture": "mlp",
      "origin": "Humbatova et al. 2020: training data (labels misaligned with their inputs)",
@@ -174,15 +174,15 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adamw-seed1",
-          "buggy": "--bug labels-shuffled --seed 1 --record-every 4",
-          "fixed": "--seed 1 --record-every 4"},
+          "buggy": "--bug labels-shuffled --seed 1 --record-every 8",
+          "fixed": "--seed 1 --record-every 8"},
      ]},
     {"family": "healthy-mixer", "split": "dev", "architecture": "mlp",
      "origin": "healthy run",
      "description": "an MLP-Mixer on 8x8 digits with 2x2 patches",
      "healthy": [
          {"id": "depth4-batch32-seed2",
-          "args": "--depth 4 --batch-size 32 --seed 2 --record-every 4",
+          "args": "--depth 4 --batch-size 32 --seed 2 --record-every 16",
           "description": "four mixer blocks, minibatches of 32"},
      ]},
 ]
