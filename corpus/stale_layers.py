@@ -151,7 +151,8 @@ def changed_rows(before, now):
     whose statistics differ by more than float32 rounding: key -> (before, now)."""
     def close(a, b):
         return all(x == y or (x is not None and y is not None
-                              and abs(x - y) <= 1e-5 * max(1.0, abs(x), abs(y)))
+                              and (x != x and y != y  # both NaN
+                                   or abs(x - y) <= 1e-5 * max(1.0, abs(x), abs(y))))
                    for x, y in zip(a, b))
     return {key: (before.get(key), now.get(key)) for key in sorted(set(before) | set(now))
             if key not in before or key not in now or not close(before[key], now[key])}
