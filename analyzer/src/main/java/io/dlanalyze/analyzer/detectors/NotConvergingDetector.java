@@ -238,19 +238,25 @@ public final class NotConvergingDetector implements Detector {
   }
 
   /**
-   * The training accuracy rose but the validation accuracy stayed at chance in every epoch: the
-   * model fits its training batches (memorizes) and learns nothing that carries over, as with
-   * shuffled or mismatched labels.
+   * The training accuracy rose but the validation accuracy never held above the bar: the model fits
+   * its training batches (memorizes) and learns nothing that carries over, as with shuffled or
+   * mismatched labels. The best validation accuracy is the best median of three neighbouring
+   * epochs, not the single best epoch: a small validation set's accuracy is noisy, and the highest
+   * of many evaluations at chance sits above chance by luck, where a model that learns holds its
+   * accuracy from one epoch to the next.
    */
   private Optional<Finding> validationAtChance(
       double chance, double bar, double bestTraining, long onset) {
     double best = Double.NEGATIVE_INFINITY;
     int bestEpoch = -1;
-    for (Map.Entry<Integer, double[]> e : validation.entrySet()) {
-      double accuracy = e.getValue()[0] / e.getValue()[1];
+    List<Map.Entry<Integer, double[]>> epochs = new ArrayList<>(validation.entrySet());
+    int n = epochs.size();
+    // the centres of three neighbouring epochs; a run of fewer has one window of all of them
+    for (int i = n < 3 ? 0 : 1; i < (n < 3 ? 1 : n - 1); i++) {
+      double accuracy = medianOfThree(epochs, i);
       if (accuracy > best) {
         best = accuracy;
-        bestEpoch = e.getKey();
+        bestEpoch = epochs.get(i).getKey();
       }
     }
     if (!(best < bar)) {
@@ -273,9 +279,10 @@ public final class NotConvergingDetector implements Detector {
             .message(
                 format(
                     ROOT,
-                    "Over %d epochs the validation accuracy never exceeded %s (best %s in epoch"
-                        + " %d), against a chance level of %s, while the training accuracy reached"
-                        + " %s: nothing learned carries over to new data (are the labels right?).",
+                    "Over %d epochs the validation accuracy never held above %s (best %s, the"
+                        + " median of epoch %d and its neighbours), against a chance level of %s,"
+                        + " while the training accuracy reached %s: nothing learned carries over to"
+                        + " new data (are the labels right?).",
                     validation.size(),
                     Numbers.format(bar),
                     Numbers.format(best),
@@ -283,6 +290,21 @@ public final class NotConvergingDetector implements Detector {
                     Numbers.format(chance),
                     Numbers.format(bestTraining)))
             .build());
+  }
+
+  /**
+   * The median of the validation accuracies of epoch {@code i} and its two neighbours; in a run of
+   * fewer than three epochs, of all of them (the mean of two).
+   */
+  private static double medianOfThree(List<Map.Entry<Integer, double[]>> epochs, int i) {
+    int from = Math.max(0, i - 1);
+    int to = Math.min(epochs.size(), i + 2);
+    double[] values = new double[to - from];
+    for (int j = from; j < to; j++) {
+      values[j - from] = epochs.get(j).getValue()[0] / epochs.get(j).getValue()[1];
+    }
+    java.util.Arrays.sort(values);
+    return values.length == 2 ? (values[0] + values[1]) / 2 : values[values.length / 2];
   }
 
   /**

@@ -43,6 +43,52 @@ class NotConvergingDetectorTest {
   }
 
   /**
+   * A ten-class classifier that fits its training batches (accuracy from 0.1 to 1.0 over 10 epochs
+   * of 20 steps) and is evaluated on held-out data at each epoch's last step, scoring {@code
+   * validation[epoch]}.
+   */
+  private static MemoryTrace.Builder memorizing(double... validation) {
+    return MemoryTrace.scripted(200)
+        .stepsPerEpoch(20)
+        .layer("fc1", "relu")
+        .layer("fc2", "linear")
+        .meta(TraceMetadata.NUM_CLASSES, "10")
+        .model(Phase.LOSS, step -> Stats.scalar(2.3 * (1 - step / 200.0)))
+        .model(Phase.ACCURACY, step -> Stats.scalar(0.1 + 0.9 * step / 199.0))
+        .model(
+            Phase.VAL_ACCURACY,
+            step -> step % 20 == 19 ? Stats.scalar(validation[(int) (step / 20)]) : null);
+  }
+
+  @Test
+  void validationAtChance_withOneLuckyEvaluationAboveTheBar_fires() {
+    // chance 0.1, bar 0.19: one epoch's 0.21 is a small validation set's noise, its neighbours
+    // are at chance; the median of three neighbouring epochs is the best the model held
+    List<Finding> findings =
+        findings(memorizing(0.10, 0.21, 0.12, 0.09, 0.11, 0.10, 0.12, 0.08, 0.11, 0.10), ID);
+
+    assertThat(findings).hasSize(1);
+    Finding f = findings.get(0);
+    assertThat(f.phase()).isEqualTo(Phase.VAL_ACCURACY);
+    assertThat(f.evidence().get(EvidenceKeys.CONVERGENCE_RULE))
+        .isEqualTo(ConvergenceRule.ACCURACY_AT_CHANCE);
+    assertThat((double) f.evidence().get("best_epoch_accuracy")).isCloseTo(0.12, offset(1e-9));
+    assertThat(f.evidence().get("best_epoch")).isEqualTo(1L);
+  }
+
+  @Test
+  void validationRisingAboveTheBarInTheLastTwoEpochs_noFinding() {
+    assertThat(findings(memorizing(0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.6, 0.7), ID))
+        .isEmpty();
+  }
+
+  @Test
+  void validationWellAboveChance_noFinding() {
+    assertThat(findings(memorizing(0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.8, 0.82, 0.83, 0.85), ID))
+        .isEmpty();
+  }
+
+  /**
    * A loss falling from 2 to 0 over 100 steps (5 epochs) while the training accuracy goes from
    * {@code first} to {@code last}; the targets are the given statistics.
    */
