@@ -4728,6 +4728,33 @@ def space_keras_gan_ada_digits(rng):
     return Config(args, "classification", "cnn", classes=10, chance=0.1)
 
 
+def space_keras_vgg_shapes(rng):
+    opt = rng.choice(["sgd", "adam"])
+    args = ["--optimizer", opt,
+            "--lr", fmt(pick_lr(rng, opt, {"sgd": (5e-3, 2e-2), "adam": (5e-4, 2e-3)})),
+            "--filters", str(rng.choice([8, 16])), "--units", str(rng.choice([32, 64]))]
+    if rng.random() < 0.3:
+        args += ["--no-batchnorm"]
+    # 1500 generated 16x16 colour images of five shapes, validation_split 0.2 (300 held out),
+    # 38 steps an epoch at batches of 32, 10 epochs (380 steps), ReduceLROnPlateau; healthy
+    # runs end at a validation accuracy of 0.93 to 1.0 and a training loss of 0.02 to 0.07
+    args += ["--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=5)
+
+
+def space_keras_autorec_ratings(rng):
+    args = ["--lr", fmt(log_uniform(rng, 7e-4, 2e-3)),
+            "--hidden", str(rng.choice([100, 200, 300])),
+            "--l2", fmt(log_uniform(rng, 3e-4, 3e-3))]
+    # 240 users x 200 items generated from rank-2 factors and biases, 10% observed (about 4300
+    # training and 470 held-out ratings), 13 steps an epoch at batches of 16 items, 60 epochs
+    # (780 steps); the loss is the masked MSE of the observed ratings plus the L2 penalty;
+    # healthy runs end at a held-out RMSE of 0.85 to 0.92 stars (the training mean: 1.18 to
+    # 1.19) and a validation loss of 1.0 to 1.1
+    args += ["--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "autoencoder")
+
+
 SPACES = {
     "keras_aug_digits": space_keras_aug_digits,
     "keras_cancer_ae_nesterov": space_keras_cancer_ae_nesterov,
@@ -5123,6 +5150,8 @@ SPACES = {
     "keras_shiftvit_digits": space_keras_shiftvit_digits,
     "keras_cyclegan_digits": space_keras_cyclegan_digits,
     "keras_gan_ada_digits": space_keras_gan_ada_digits,
+    "keras_vgg_shapes": space_keras_vgg_shapes,
+    "keras_autorec_ratings": space_keras_autorec_ratings,
 }
 
 
