@@ -124,8 +124,8 @@ def current(case, python, out, rows=False):
     step's layer rows), or an error text."""
     words = shlex.split(case["program"])
     program = os.path.join(HERE, words[0])
-    _, child, extra = FRAMEWORKS[framework(words[0])]
-    command = [python, "-c", child, os.path.join(os.path.dirname(HERE), "recorders"), program]
+    _, script, extra = FRAMEWORKS[framework(words[0])]
+    command = [python, "-c", script, os.path.join(os.path.dirname(HERE), "recorders"), program]
     command += words[1:] + ["--out", out]
     env = dict(os.environ, PYTHONHASHSEED="0", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", **extra)
     if rows:

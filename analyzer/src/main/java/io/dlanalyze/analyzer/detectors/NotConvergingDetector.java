@@ -35,6 +35,7 @@ import io.dlanalyze.analyzer.text.Numbers;
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.Phase;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -303,7 +304,7 @@ public final class NotConvergingDetector implements Detector {
     for (int j = from; j < to; j++) {
       values[j - from] = epochs.get(j).getValue()[0] / epochs.get(j).getValue()[1];
     }
-    java.util.Arrays.sort(values);
+    Arrays.sort(values);
     return values.length == 2 ? (values[0] + values[1]) / 2 : values[values.length / 2];
   }
 
