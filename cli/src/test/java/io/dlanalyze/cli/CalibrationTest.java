@@ -264,6 +264,17 @@ class CalibrationTest {
           "healthy-gumbel",
           "the same encoder");
 
+  /**
+   * Healthy dev runs whose ReLU layer is really dead: a finding that is true of the program though
+   * the run trains well, counted as a false alarm and kept out of the margin.
+   */
+  private static final Map<String, String> RELU_MISREAD =
+      Map.of(
+          "grud-decay-no-relu-pt-adam-fixed",
+          "GRU-D's input decay, relu(W delta + b), has every weight negative at this seed and a"
+              + " zero bias while delta is never negative: its ReLU never opens and the layer never"
+              + " trains, yet the run reaches an AUC of 0.955");
+
   /** The runs of {@link #HEALTHY_DEV} outside {@code misread}, which must name some run each. */
   @SafeVarargs
   private static List<Run> healthyDevExcept(Map<String, String>... misreads) {
@@ -1199,7 +1210,7 @@ class CalibrationTest {
   @Test
   void dyingReluFraction_leavesAtMostAThirdOfTheLiveUnitsOfEveryHealthyDevReluLayer() {
     Run worst =
-        healthyDevExcept(RELU_MARGIN_NARROWER).stream()
+        healthyDevExcept(RELU_MARGIN_NARROWER, RELU_MISREAD).stream()
             .filter(run -> !Double.isNaN(run.persistentReluZeros()))
             .max(Comparator.comparingDouble(Run::persistentReluZeros))
             .orElseThrow();
