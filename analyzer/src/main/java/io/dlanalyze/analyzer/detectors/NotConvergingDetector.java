@@ -241,19 +241,17 @@ public final class NotConvergingDetector implements Detector {
   /**
    * The training accuracy rose but the validation accuracy never held above the bar: the model fits
    * its training batches (memorizes) and learns nothing that carries over, as with shuffled or
-   * mismatched labels. The best validation accuracy is the best median of three neighbouring
-   * epochs, not the single best epoch: a small validation set's accuracy is noisy, and the highest
-   * of many evaluations at chance sits above chance by luck, where a model that learns holds its
-   * accuracy from one epoch to the next.
+   * mismatched labels. The best validation accuracy is the best median of three neighbouring epochs
+   * (the first and last epochs standing in for their missing neighbour), not the single best epoch:
+   * a small validation set's accuracy is noisy, and the highest of many evaluations at chance sits
+   * above chance by luck, where a model that learns holds its accuracy from one epoch to the next.
    */
   private Optional<Finding> validationAtChance(
       double chance, double bar, double bestTraining, long onset) {
     double best = Double.NEGATIVE_INFINITY;
     int bestEpoch = -1;
     List<Map.Entry<Integer, double[]>> epochs = new ArrayList<>(validation.entrySet());
-    int n = epochs.size();
-    // the centres of three neighbouring epochs; a run of fewer has one window of all of them
-    for (int i = n < 3 ? 0 : 1; i < (n < 3 ? 1 : n - 1); i++) {
+    for (int i = 0; i < epochs.size(); i++) {
       double accuracy = medianOfThree(epochs, i);
       if (accuracy > best) {
         best = accuracy;
@@ -294,18 +292,23 @@ public final class NotConvergingDetector implements Detector {
   }
 
   /**
-   * The median of the validation accuracies of epoch {@code i} and its two neighbours; in a run of
-   * fewer than three epochs, of all of them (the mean of two).
+   * The median of the validation accuracies of epoch {@code i} and its two neighbours, the first
+   * and last epochs standing in for their missing neighbour (a median filter's nearest-edge rule):
+   * a run still rising at its last epoch keeps that epoch's accuracy.
    */
   private static double medianOfThree(List<Map.Entry<Integer, double[]>> epochs, int i) {
-    int from = Math.max(0, i - 1);
-    int to = Math.min(epochs.size(), i + 2);
-    double[] values = new double[to - from];
-    for (int j = from; j < to; j++) {
-      values[j - from] = epochs.get(j).getValue()[0] / epochs.get(j).getValue()[1];
-    }
+    int last = epochs.size() - 1;
+    double[] values = {
+      accuracy(epochs.get(Math.max(0, i - 1))),
+      accuracy(epochs.get(i)),
+      accuracy(epochs.get(Math.min(last, i + 1)))
+    };
     Arrays.sort(values);
-    return values.length == 2 ? (values[0] + values[1]) / 2 : values[values.length / 2];
+    return values[1];
+  }
+
+  private static double accuracy(Map.Entry<Integer, double[]> epoch) {
+    return epoch.getValue()[0] / epoch.getValue()[1];
   }
 
   /**
