@@ -320,7 +320,7 @@ public final class EffectiveLearningRateDetector implements Detector {
     int low = 0;
     int first = -1;
     for (int i = 0; i < rateCount; i++) {
-      if (rates[i] <= LossGate.COLLAPSED * top) {
+      if (LossGate.collapsed(rates[i], top)) {
         low++;
         if (first < 0 && i > peak) {
           first = i;

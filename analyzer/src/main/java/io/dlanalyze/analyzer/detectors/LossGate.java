@@ -104,7 +104,16 @@ final class LossGate {
   boolean rateCollapsedAt(long step) {
     double rate = loss.learningRateAt(step);
     double peak = loss.peakLearningRate();
-    return rate >= 0 && peak > 0 && rate <= COLLAPSED * peak;
+    return rate >= 0 && peak > 0 && collapsed(rate, peak);
+  }
+
+  /**
+   * True when {@code rate} is at or below {@link #COLLAPSED} of {@code peak}, up to floating-point
+   * rounding: a rate decayed to exactly 1/100 by two steps of 0.1 is 0.05 x 0.1 x 0.1 =
+   * 5.000000000000001e-4 in doubles, a hair above 0.05 / 100.
+   */
+  static boolean collapsed(double rate, double peak) {
+    return rate <= COLLAPSED * peak * (1 + 1e-9);
   }
 
   /**

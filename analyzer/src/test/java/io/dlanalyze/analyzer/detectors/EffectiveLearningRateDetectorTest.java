@@ -518,6 +518,23 @@ class EffectiveLearningRateDetectorTest {
   }
 
   @Test
+  void schedulerSteppedPerBatch_decayedToAHundredthByTwoSteps_isACollapseDespiteRounding() {
+    // StepLR(step_size=2, gamma=0.1) stepped per batch: 0.05, then 0.05 x 0.1, then 0.05 x 0.1 x
+    // 0.1 = 5.000000000000001e-4 in doubles, a hair above 0.05 / 100, for the rest of the run.
+    double hundredth = 0.05 * 0.1 * 0.1;
+    assertThat(hundredth).isGreaterThan(0.05 / 100);
+    List<Finding> findings =
+        findings(scheduled(step -> step < 2 ? 0.05 : step < 4 ? 0.05 * 0.1 : hundredth, true), ID);
+
+    assertThat(findings)
+        .filteredOn(f -> f.evidence().get("collapsed_share") != null)
+        .singleElement()
+        .satisfies(f -> assertThat(f.firstStep()).isEqualTo(4))
+        .satisfies(
+            f -> assertThat((double) f.evidence().get("collapsed_share")).isEqualTo(196 / 200.0));
+  }
+
+  @Test
   void cosineThatReachesZeroOnlyAtTheEnd_isHealthy() {
     // Below 1/100 of the peak only in the last 6% of the run, as the healthy dev cosines.
     assertThat(
