@@ -393,6 +393,38 @@ def test_outputSoftmaxAppliedByAnOpInCall_describesAndRecordsTheOutputLayerWithI
         assert float(r["mean"]) == pytest.approx(1 / 3, rel=1e-5)
 
 
+class PredictionLayer(L.Layer):
+    """DeepCTR's output layer: a bias and a sigmoid applied inside its own call, with no
+    ``activation`` attribute."""
+
+    def build(self, input_shape):
+        self.bias = self.add_weight(shape=(1,), initializer="zeros", name="global_bias")
+
+    def call(self, x):
+        return tf.sigmoid(x + self.bias)
+
+
+def test_outputSigmoidAppliedInsideTheLastLayersCall_describesTheLayerWithIt(tmp_path):
+    x, y = data(64)
+    y = (y > 0).astype("float32").reshape(-1, 1)
+    keras.utils.set_random_seed(4)
+    inputs = keras.Input(shape=(x.shape[1],))
+    logit = L.Dense(1, name="logit")(L.Dense(6, activation="relu", name="hidden")(inputs))
+    model = keras.Model(inputs, PredictionLayer(name="prediction")(logit))
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="binary_crossentropy")
+    model.fit(x, y, batch_size=32, epochs=1, verbose=0,
+              callbacks=[Recorder(tmp_path / "run.arrows")])
+    rows, metadata = read_arrow_trace(tmp_path / "run.arrows")
+    layers = json.loads(metadata["dltrace.layers"])
+    assert [(l["name"], l["activation"]) for l in layers] == [
+        ("hidden", "relu"), ("logit", "linear"), ("prediction", "sigmoid")]
+    probabilities = [r for r in rows if r["layer_name"] == "prediction"
+                     and r["phase"] == "activation"]
+    assert len(probabilities) == 2
+    for r in probabilities:
+        assert 0.0 < float(r["min"]) and float(r["max"]) < 1.0
+
+
 def test_outputLayerFollowedByAnotherOp_staysLinear(tmp_path):
     class Scaled(keras.Model):
         def __init__(self):

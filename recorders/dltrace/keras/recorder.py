@@ -495,7 +495,9 @@ def _output_activation(capture, y_pred):
     """A model that applies its output activation with an op in call() (``ops.softmax(x)``)
     rather than a layer: at the first trace, when the model's output is that op applied to the
     last layer's output, the layer is described with it and its activation is recorded, as
-    for an activation layer."""
+    for an activation layer. So is a last layer whose own call ends in the op (a custom layer
+    without an ``activation`` attribute returning ``tf.sigmoid(x + self.bias)``, as DeepCTR's
+    ``PredictionLayer``): its output is the model's, and the op names its activation."""
     if not capture.order:
         return
     last = capture.order[-1]
@@ -508,7 +510,8 @@ def _output_activation(capture, y_pred):
     if name is None:
         return
     source = capture.forward[key]
-    if not any(getattr(i, "name", None) == source.name for i in op.inputs):
+    own = getattr(source, "name", None) == getattr(outputs[0], "name", None)
+    if not own and not any(getattr(i, "name", None) == source.name for i in op.inputs):
         return
     capture.activation[key] = outputs[0]
     capture.activation_name[key] = name
