@@ -229,6 +229,12 @@ public final class EffectiveLearningRateDetector implements Detector {
           || !step.present(layer, Phase.WEIGHT, Column.L2_NORM)) {
         continue;
       }
+      if (step.present(layer, Phase.WEIGHT, Column.NUMEL)
+          && step.count(layer, Phase.WEIGHT, Column.NUMEL) == 1) {
+        // a single parameter (a global bias): its size is its one value's, which starts at or
+        // passes through zero as it learns, so a step relative to it says nothing of the rate
+        continue;
+      }
       State state = layers.at(step.slot(layer, Phase.GRADIENT));
       double g = step.value(layer, Phase.GRADIENT, Column.L2_NORM);
       double w = step.value(layer, Phase.WEIGHT, Column.L2_NORM);

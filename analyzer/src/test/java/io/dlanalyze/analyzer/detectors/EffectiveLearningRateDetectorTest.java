@@ -65,6 +65,27 @@ class EffectiveLearningRateDetectorTest {
     assertThat(findings).extracting(Finding::severity).containsOnly(Severity.INFO);
   }
 
+  @Test
+  void aSingleParameterLayer_isNotJudged_itsSizeIsOneValueNearZero() {
+    // A global bias of one parameter, started at zero, at 0.005 after 150 steps of Adam at 1e-3:
+    // lr / rms(weight) is 0.2 and above, a ratio over one value that passes near zero, not a
+    // step size. The 10,000-element layer beside it moves by 1e-3 / 0.1 = 0.01, in the band.
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(150)
+            .layer("fc", "relu")
+            .layer("global_bias", "PredictionLayer", "sigmoid")
+            .model(Phase.LEARNING_RATE, step -> Stats.scalar(1e-3))
+            .meta(TraceMetadata.OPTIMIZER, "Adam")
+            .stream(Phase.GRADIENT, 0, step -> Stats.norm(1e-2).withNumel(10_000))
+            .stream(Phase.WEIGHT, 0, step -> Stats.norm(10).withNumel(10_000))
+            .stream(Phase.GRADIENT, 1, step -> Stats.norm(0.1).withNumel(1))
+            .stream(Phase.WEIGHT, 1, step -> Stats.norm(0.001 + step * 3e-5).withNumel(1))
+            .flatLoss();
+
+    assertThat(findings(trace, ID)).noneMatch(f -> f.severity() != Severity.INFO);
+    assertThat(findings(trace, ID)).noneMatch(f -> f.layerIndex() == 1);
+  }
+
   /**
    * Weights of 10,000 elements with norm 10 (rms 0.1) and gradients of norm 1e-4: an SGD step is lr
    * x 1e-5 of the weights, an Adam step about lr / 0.1.
