@@ -195,7 +195,13 @@ class CalibrationTest {
               + " process's history predicts only in part: healthy runs reach 0.28 to 0.29 of the"
               + " way from chance",
           "healthy-rmtpp",
-          "the same next-mark accuracy");
+          "the same next-mark accuracy",
+          "wavenet-",
+          "a WaveNet's validation accuracy is its next audio sample among 64 mu-law levels, which"
+              + " the past samples predict only in part: healthy runs reach about a quarter to a"
+              + " third of the way from chance",
+          "healthy-wavenet",
+          "the same next-sample accuracy");
 
   /**
    * Healthy dev runs whose weights a prior pulls toward zero by design, which weight-shrink keeps a
