@@ -38,6 +38,8 @@ import shlex
 import subprocess
 import sys
 
+import pyarrow as pa
+import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -49,6 +51,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # the layers and named their activations from the graph.
 CHILD = r"""
 import json, os, runpy, sys
+corpus = os.path.join(os.path.dirname(os.path.abspath(sys.argv[1])), "corpus")
 sys.path.insert(0, sys.argv[1])
 import dltrace.{framework}.recorder as recorder
 method = recorder.Recorder.{method}
@@ -59,6 +62,8 @@ def first_call(self, *args, **kwargs):
           flush=True)
     if os.environ.get("STALE_ROWS"):
         self.close()
+        sys.path.insert(0, corpus)
+        from stale_layers import first_step_rows
         print("ROWS " + json.dumps(first_step_rows(os.environ["STALE_ROWS"])), flush=True)
     os._exit(0)
 recorder.Recorder.{method} = first_call
@@ -67,11 +72,10 @@ sys.argv = sys.argv[2:]
 runpy.run_path(program, run_name="__main__")
 """
 
-# The first step's layer rows of a trace, as (layer, phase) -> [mean, min, max]; in the child and
-# here. Kept as source so that the child, run with ``-c``, can define it.
-ROWS = r"""
+
 def first_step_rows(path):
-    import pyarrow as pa, pyarrow.ipc as ipc, pyarrow.parquet as pq
+    """The first step's layer rows of a trace (Parquet, or an Arrow IPC stream as the child
+    writes), as "layer phase" -> [mean, min, max]; here and in the child."""
     if path.endswith(".parquet"):
         table = pq.read_table(path)
     else:
@@ -86,21 +90,13 @@ def first_step_rows(path):
             out[rows["layer_name"][i] + " " + rows["phase"][i]] = [
                 rows["mean"][i], rows["min"][i], rows["max"][i]]
     return out
-"""
-exec(ROWS)
-
-
-def child(framework, method):
-    """The child's script for a framework: CHILD with ROWS' function defined before the run."""
-    return CHILD.format(framework=framework, method=method).replace(
-        "runpy.run_path", ROWS + "\nrunpy.run_path", 1)
 
 
 # What each framework's child needs: its script, the prefix of its programs, its environment (the
 # Keras one as regenerate.py records with: one thread, no GPU, the TensorFlow backend).
 FRAMEWORKS = {
-    "pytorch": ("pt_", child("pytorch", "step"), {}),
-    "keras": ("keras_", child("keras", "_end_step"), {
+    "pytorch": ("pt_", CHILD.format(framework="pytorch", method="step"), {}),
+    "keras": ("keras_", CHILD.format(framework="keras", method="_end_step"), {
         "OPENBLAS_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1",
         "TF_NUM_INTEROP_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "2",
         "TF_ENABLE_ONEDNN_OPTS": "0", "CUDA_VISIBLE_DEVICES": "", "KERAS_BACKEND": "tensorflow"}),
