@@ -69,6 +69,19 @@ public final class Thresholds {
           1,
           "Loss drop from the first block after which a flat loss counts as converged");
 
+  /**
+   * Share of its first block's training errors a model has removed (the best block's accuracy
+   * against the first's) after which a flat loss counts as converged.
+   */
+  public static final Threshold CONVERGED_ERROR_CUT =
+      Threshold.real(
+          "converged-error-cut",
+          0.4,
+          0,
+          1,
+          "Share of the first block's training errors removed after which a flat loss counts as"
+              + " converged");
+
   /** DeepLocalize's N: the block of exactly equal values (deeplocalize mode). */
   public static final Threshold DL_WINDOW =
       Threshold.integer(
@@ -555,6 +568,7 @@ public final class Thresholds {
           MIN_IMPROVEMENT,
           PATIENCE,
           CONVERGED_DROP,
+          CONVERGED_ERROR_CUT,
           DL_WINDOW,
           DL_ZERO_RATIO,
           EARLY_STOPPING_PATIENCE,

@@ -50,16 +50,18 @@ import org.jspecify.annotations.Nullable;
  * and is not reported, whatever it does after: healthy runs trained six times longer than the
  * corpus' (corpus/longer_runs.py) went 13% to 27% over their best block on noise alone (mixup, a
  * loss near 0), a warm restart lifts it for a while, and a loss that climbs away for real is
- * loss-divergence's (against its start). A block 10% over the best marks a stall that is not
- * converged as rising. Once the loss is NaN/Inf, numerical-error owns the run and this check stops.
- * Accuracy: {@code window} batches in a row with accuracy exactly 0, in a run whose accuracy did
- * not recover: at least half of its last {@code window} batches still at exactly 0. A strict metric
- * (the exact match of a decoded sequence) stays at 0 for the first epochs of a healthy run, while
- * the model learns to emit more than blanks, and then climbs; like a stall of the loss, only a
- * state that lasts to the end of the run is a fault. DeepLocalize's "model does not learn" is 5
- * exactly equal values (docs/references.md#deeplocalize-mdl); the direction-aware block test
- * follows TheDeepChecker's loss non-decreasing check (#thedeepchecker) and AUTOTRAINER's
- * not-converge gate (#autotrainer).
+ * loss-divergence's (against its start). So does a flat loss once the training accuracy's best
+ * block has removed {@code converged-error-cut} of its first block's errors: a classifier on noisy
+ * labels learns all it can while its cross-entropy falls less than half-way from a uniform guess. A
+ * block 10% over the best marks a stall that is not converged as rising. Once the loss is NaN/Inf,
+ * numerical-error owns the run and this check stops. Accuracy: {@code window} batches in a row with
+ * accuracy exactly 0, in a run whose accuracy did not recover: at least half of its last {@code
+ * window} batches still at exactly 0. A strict metric (the exact match of a decoded sequence) stays
+ * at 0 for the first epochs of a healthy run, while the model learns to emit more than blanks, and
+ * then climbs; like a stall of the loss, only a state that lasts to the end of the run is a fault.
+ * DeepLocalize's "model does not learn" is 5 exactly equal values
+ * (docs/references.md#deeplocalize-mdl); the direction-aware block test follows TheDeepChecker's
+ * loss non-decreasing check (#thedeepchecker) and AUTOTRAINER's not-converge gate (#autotrainer).
  */
 @DetectorSpec(
     id = DetectorIds.NOT_LEARNING,
@@ -70,7 +72,7 @@ import org.jspecify.annotations.Nullable;
     source =
         "DeepLocalize MDL; TheDeepChecker loss checks; AUTOTRAINER"
             + " (docs/references.md#deeplocalize-mdl, #thedeepchecker, #autotrainer)",
-    thresholds = {"window", "min-improvement", "patience", "converged-drop"},
+    thresholds = {"window", "min-improvement", "patience", "converged-drop", "converged-error-cut"},
     columns = {Column.MEAN})
 public final class NotLearningDetector implements Detector {
 
@@ -82,6 +84,14 @@ public final class NotLearningDetector implements Detector {
 
   private int window;
   private double minImprovement;
+  private double errorCut;
+
+  /** Block means of the training accuracy: the running block, the first and the best. */
+  private double accuracyBlockSum;
+
+  private int accuracyBlockCount;
+  private double firstAccuracyBlock = Double.NaN;
+  private double bestAccuracyBlock = Double.NaN;
   private int patience;
   private double convergedDrop;
 
@@ -139,6 +149,7 @@ public final class NotLearningDetector implements Detector {
     minImprovement = context.options().get(Thresholds.MIN_IMPROVEMENT);
     patience = context.options().getInt(Thresholds.PATIENCE);
     convergedDrop = context.options().get(Thresholds.CONVERGED_DROP);
+    errorCut = context.options().get(Thresholds.CONVERGED_ERROR_CUT);
     uniform = LossGate.uniformLoss(context);
     zeroAccuracy = new Run(window, Run.Policy.FIRST);
     lastZero = new boolean[Math.min(window, 64)];
@@ -215,7 +226,7 @@ public final class NotLearningDetector implements Detector {
     // a uniform guess learns nothing).
     double head = headSum / headCount;
     double start = Math.max(firstBlock, uniform > 0 ? Math.min(head, uniform) : head);
-    if (start - best >= convergedDrop * Math.abs(start)) {
+    if (start - best >= convergedDrop * Math.abs(start) || accuracyRose()) {
       // Converged: what it does from here is noise (mixup, warm restarts, a long plateau), or a
       // climb that loss-divergence judges against the start.
       return;
@@ -227,6 +238,15 @@ public final class NotLearningDetector implements Detector {
     lossLastStep = step;
     lossSteps = plateauSteps;
     stall = lossFinding(rising);
+  }
+
+  /**
+   * Whether the training accuracy's best block has removed {@code converged-error-cut} of the first
+   * block's errors: the model learned, and a flat loss is the floor its data allows.
+   */
+  private boolean accuracyRose() {
+    double errors = 1 - firstAccuracyBlock;
+    return errors > 0 && bestAccuracyBlock - firstAccuracyBlock >= errorCut * errors;
   }
 
   private Finding lossFinding(boolean rising) {
@@ -273,6 +293,20 @@ public final class NotLearningDetector implements Detector {
   }
 
   private void observeAccuracy(long step, double accuracy) {
+    if (Double.isFinite(accuracy)) {
+      accuracyBlockSum += accuracy;
+      if (++accuracyBlockCount == window) {
+        double mean = accuracyBlockSum / window;
+        accuracyBlockSum = 0;
+        accuracyBlockCount = 0;
+        if (Double.isNaN(firstAccuracyBlock)) {
+          firstAccuracyBlock = mean;
+          bestAccuracyBlock = mean;
+        } else {
+          bestAccuracyBlock = Math.max(bestAccuracyBlock, mean);
+        }
+      }
+    }
     if (lastAccuracies == lastZero.length && lastZero.length < window) {
       // grown with the accuracies seen, up to window: a huge window costs only what the run has
       lastZero = Arrays.copyOf(lastZero, (int) Math.min(window, 2L * lastZero.length));

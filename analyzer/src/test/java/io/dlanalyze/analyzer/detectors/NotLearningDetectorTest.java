@@ -248,6 +248,48 @@ class NotLearningDetectorTest {
         .isEqualTo(Phase.LOSS);
   }
 
+  /**
+   * A binary classifier on noisy labels: the loss falls from ln 2 to 0.39 (44%, short of {@code
+   * converged-drop}) by step 300 and stays at that floor to step 1,000, while the training accuracy
+   * goes from {@code accuracyFrom} to {@code accuracyTo} in the same 300 steps.
+   */
+  private static MemoryTrace noisyLabelFloor(double accuracyFrom, double accuracyTo) {
+    MemoryTrace.Builder b = MemoryTrace.builder();
+    for (long s = 0; s < 1000; s++) {
+      double progress = Math.min(1, s / 300.0);
+      double noise = s % 2 == 0 ? 0.01 : -0.01;
+      b.model(s, Phase.LOSS, 0.69 - 0.3 * progress + noise);
+      b.model(s, Phase.ACCURACY, accuracyFrom + (accuracyTo - accuracyFrom) * progress + noise);
+    }
+    return b.build();
+  }
+
+  @Test
+  void aFlatLossAfterTheAccuracyRemovedTheThresholdsShareOfItsErrors_isTheDatasFloor_notAStall() {
+    // first accuracy block 0.54, best 0.80: 56% of its errors removed, >= converged-error-cut (40%)
+    assertThat(analyze(noisyLabelFloor(0.52, 0.80), only(ID)).findings()).isEmpty();
+  }
+
+  @Test
+  void theSameFlatLossWhileTheAccuracyStayedNearItsStart_isStillAStall() {
+    // first accuracy block 0.51, best 0.58: 15% of its errors removed, so the model did not learn
+    assertThat(analyze(noisyLabelFloor(0.50, 0.58), only(ID)).findings())
+        .singleElement()
+        .extracting(Finding::phase)
+        .isEqualTo(Phase.LOSS);
+  }
+
+  @Test
+  void theAccuracyRuleIsOff_atACutOfOne() {
+    AnalysisOptions options =
+        AnalysisOptions.builder()
+            .enableOnly(List.of(ID))
+            .set(Thresholds.CONVERGED_ERROR_CUT, 1.0)
+            .build();
+
+    assertThat(analyze(noisyLabelFloor(0.52, 0.80), options).findings()).hasSize(1);
+  }
+
   @Test
   void aHugeWindow_costsOnlyWhatTheRunHas() {
     // --set window=1000000000 on a 200-step run: the ring of recent accuracies grows with the
