@@ -259,8 +259,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adam",
-          "buggy": "--bug energy-not-standardized --record-every 4",
-          "fixed": "--record-every 4"},
+          "buggy": "--bug energy-not-standardized --record-every 10",
+          "fixed": "--record-every 10"},
      ]},
     {"family": "schnet-rbf-gamma-too-large", "split": "dev", "architecture": "gcn",
      "origin": "Humbatova et al. 2020: wrong hyperparameter of a layer (the width of the "
@@ -275,15 +275,15 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adam-seed1",
-          "buggy": "--gamma-scale 1000 --seed 1 --record-every 4",
-          "fixed": "--gamma-scale 1 --seed 1 --record-every 4"},
+          "buggy": "--gamma-scale 1000 --seed 1 --record-every 10",
+          "fixed": "--gamma-scale 1 --seed 1 --record-every 10"},
      ]},
     {"family": "healthy-schnet", "split": "dev", "architecture": "gcn",
      "origin": "healthy run",
      "description": "a SchNet regressing the energies of generated molecules",
      "healthy": [
          {"id": "hidden32-int2-seed2",
-          "args": "--hidden 32 --interactions 2 --seed 2 --record-every 4",
+          "args": "--hidden 32 --interactions 2 --seed 2 --record-every 10",
           "description": "32 features, 2 interaction blocks: held-out MAE 0.162 (baseline "
                          "48.3)"},
      ]},
