@@ -3,7 +3,8 @@ the Keras example "Image classification from scratch" (fchollet, keras.io/exampl
 image_classification_from_scratch) writes it for Cats vs Dogs: data augmentation layers in the
 model, ``Rescaling(1.0 / 255)`` as the first layer after them, an entry ``Conv2D`` +
 ``BatchNormalization`` + ReLU, then blocks of two ``SeparableConv2D`` with
-``BatchNormalization`` and ReLU, ``MaxPooling2D(3, strides=2, padding="same")`` and a strided 1x1
+``BatchNormalization`` (momentum 0.9 here: the few hundred steps of a small data set) and
+ReLU, ``MaxPooling2D(3, strides=2, padding="same")`` and a strided 1x1
 ``Conv2D`` residual added after the pooling, a last ``SeparableConv2D`` + BN + ReLU,
 ``GlobalAveragePooling2D``, ``Dropout`` and a one-unit head on logits under
 ``BinaryCrossentropy(from_logits=True)``; Adam(``--lr``), ``model.fit``.
