@@ -328,6 +328,26 @@ def test_accuracy_oneSigmoidUnitWithIntegerLabels_isThresholdedAgreement(tmp_pat
     assert find(rows, 0, "model", "accuracy")["mean"] == pytest.approx(expected, abs=1e-12)
 
 
+def test_accuracy_binaryLossOverSeveralUnits_isEachUnitsThresholdedAgreement(tmp_path):
+    # Multi-label tags: four sigmoid units under a binary cross-entropy. Keras' "accuracy"
+    # is binary_accuracy there; an argmax over the units would compare the first tag only.
+    keras.utils.set_random_seed(9)
+    model = keras.Sequential([keras.Input((8,)), L.Dense(4, activation="sigmoid", name="out")])
+    model.compile(optimizer=keras.optimizers.SGD(0.01), loss="binary_crossentropy")
+    rng = np.random.default_rng(9)
+    x = rng.normal(size=(32, 8)).astype("float32")
+    y = (rng.random((32, 4)) < 0.4).astype("float32")
+    layer = model.get_layer("out")
+    logits = x.astype(np.float64) @ layer.kernel.numpy() + layer.bias.numpy()
+    expected = float(np.mean((logits > 0.0) == (y > 0.5)))
+    argmax_agreement = float(np.mean(logits.argmax(-1) == y.argmax(-1)))
+    assert expected != pytest.approx(argmax_agreement, abs=1e-6)
+    model.fit(x, y, batch_size=32, epochs=1, verbose=0,
+              callbacks=[Recorder(tmp_path / "run.arrows")])
+    rows, _ = read_arrow_trace(tmp_path / "run.arrows")
+    assert find(rows, 0, "model", "accuracy")["mean"] == pytest.approx(expected, abs=1e-12)
+
+
 class Subclassed(keras.Model):
     """A keras.Model subclass with its own call(), never called before fit: its layers have no
     weights when training begins."""

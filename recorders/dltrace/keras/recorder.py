@@ -1912,17 +1912,26 @@ class Recorder(keras.callbacks.Callback):
         units = y_pred.shape[-1] if y_pred.shape.rank else None
         if units is None:
             return None
-        if units == 1:
+        same_shape = y.shape.rank == y_pred.shape.rank and y.shape[-1] == units
+        if units == 1 or (self._binary_loss() and same_shape):
+            # one unit, or a binary loss over several with a target each (multi-label tags, a
+            # reconstruction's pixels): each output is its own yes/no, as Keras' "accuracy"
+            # resolves to binary_accuracy for a binary loss; an argmax would compare the first
+            # tag only
             threshold = 0.0 if self._from_logits() else 0.5
             predicted = tf.cast(tf.reshape(y_pred, [-1]) > threshold, _F64)
             truth = tf.cast(tf.reshape(tf.cast(y, _F64), [-1]) > 0.5, _F64)
         else:
             predicted = tf.cast(tf.argmax(y_pred, axis=-1), _F64)
-            if y.shape.rank == y_pred.shape.rank and y.shape[-1] == units:
+            if same_shape:
                 truth = tf.cast(tf.argmax(y, axis=-1), _F64)
             else:
                 truth = tf.cast(tf.reshape(y, tf.shape(predicted)), _F64)
         return tf.reduce_mean(tf.cast(tf.equal(predicted, truth), _F64))
+
+    def _binary_loss(self):
+        """True for a binary cross-entropy (plain or focal), whose outputs are each a yes/no."""
+        return "binary" in (self._loss() or "").lower().replace("_", "")
 
     # ------------------------------------------------------------------ metadata
 

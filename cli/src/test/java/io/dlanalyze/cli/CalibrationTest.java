@@ -82,37 +82,44 @@ class CalibrationTest {
    * breaks would otherwise switch a rule off for every run.
    */
   private static final Map<String, String> PROGRESS_MISREAD =
-      Map.of(
-          "healthy-gru4rec-pt-top1",
-          "GRU4Rec's TOP1 ranking loss, whose regularizing term sigmoid(r_neg^2) is at least 0.5"
-              + " for every negative: the loss has a floor far above 0 and a healthy run ends 16%"
-              + " below its start",
-          "listnet-",
-          "ListNet's top-one loss, a cross-entropy against a softmax of graded relevance: soft"
-              + " targets whose entropy is the loss's floor, far above 0 (healthy runs fall 18 to"
-              + " 24%)",
-          "healthy-listnet",
-          "the same listwise loss",
-          "deepsurv-",
-          "DeepSurv's negative Cox partial log-likelihood, each event's log-risk against the"
-              + " log-sum over its risk set: its floor is far above 0 (about the log of a risk"
-              + " set's size for a model that ranks no better than the data allow), and a healthy"
-              + " run ends 14% below its start",
-          "healthy-deepsurv",
-          "the same partial likelihood",
-          "vicreg-",
-          "VICReg's loss, 25 x an invariance MSE between two augmented views + 25 x a hinge on each"
-              + " embedding dimension's std + a covariance penalty: the views never agree and the"
-              + " terms pull against each other, so its floor is far above 0 (healthy runs fall"
-              + " 18%)",
-          "healthy-vicreg",
-          "the same loss",
-          "nhp-",
-          "a neural Hawkes process's negative log-likelihood per event, most of which is the"
-              + " randomness of when and which event comes next: its floor is far above 0 (healthy"
-              + " runs fall 19 to 22%)",
-          "healthy-nhp",
-          "the same point-process likelihood");
+      Map.ofEntries(
+          Map.entry(
+              "healthy-gru4rec-pt-top1",
+              "GRU4Rec's TOP1 ranking loss, whose regularizing term sigmoid(r_neg^2) is at least"
+                  + " 0.5 for every negative: the loss has a floor far above 0 and a healthy run"
+                  + " ends 16% below its start"),
+          Map.entry(
+              "listnet-",
+              "ListNet's top-one loss, a cross-entropy against a softmax of graded relevance: soft"
+                  + " targets whose entropy is the loss's floor, far above 0 (healthy runs fall 18"
+                  + " to 24%)"),
+          Map.entry("healthy-listnet", "the same listwise loss"),
+          Map.entry(
+              "deepsurv-",
+              "DeepSurv's negative Cox partial log-likelihood, each event's log-risk against the"
+                  + " log-sum over its risk set: its floor is far above 0 (about the log of a risk"
+                  + " set's size for a model that ranks no better than the data allow), and a"
+                  + " healthy run ends 14% below its start"),
+          Map.entry("healthy-deepsurv", "the same partial likelihood"),
+          Map.entry(
+              "vicreg-",
+              "VICReg's loss, 25 x an invariance MSE between two augmented views + 25 x a hinge on"
+                  + " each embedding dimension's std + a covariance penalty: the views never agree"
+                  + " and the terms pull against each other, so its floor is far above 0 (healthy"
+                  + " runs fall 18%)"),
+          Map.entry("healthy-vicreg", "the same loss"),
+          Map.entry(
+              "nhp-",
+              "a neural Hawkes process's negative log-likelihood per event, most of which is the"
+                  + " randomness of when and which event comes next: its floor is far above 0"
+                  + " (healthy runs fall 19 to 22%)"),
+          Map.entry("healthy-nhp", "the same point-process likelihood"),
+          Map.entry(
+              "klistwise-",
+              "ListNet's listwise softmax cross-entropy in Keras, against the graded relevance"
+                  + " of a padded list normalized per list: the same entropy floor as the PyTorch"
+                  + " ListNet's (healthy runs fall 2 to 10%)"),
+          Map.entry("healthy-klistwise", "the same listwise loss"));
 
   /**
    * Healthy dev runs whose held-out accuracy cannot rise far above chance by the nature of the
