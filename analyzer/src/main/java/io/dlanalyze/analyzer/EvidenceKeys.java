@@ -163,8 +163,11 @@ public final class EvidenceKeys {
   public static final EvidenceKey<Double> SUGGESTED_LEARNING_RATE = real("suggested_learning_rate");
   public static final EvidenceKey<Long> SWINGS = count("swings");
   public static final EvidenceKey<Double> TARGET_MAX = real("target_max");
+  public static final EvidenceKey<Double> TARGET_MEAN = real("target_mean");
   public static final EvidenceKey<Double> TARGET_MIN = real("target_min");
+  public static final EvidenceKey<Double> TARGET_SCALE = real("target_scale");
   public static final EvidenceKey<Long> TARGET_STEPS = count("target_steps");
+  public static final EvidenceKey<Double> TARGET_STD = real("target_std");
   public static final EvidenceKey<Double> TARGET_VALUE = real("target_value");
   public static final EvidenceKey<Double> TARGET_VARIANCE = real("target_variance");
   public static final EvidenceKey<Double> THRESHOLD = real("threshold");
@@ -205,7 +208,8 @@ public final class EvidenceKeys {
     CONSTANT_TARGETS,
     SINGLE_UNIT_SOFTMAX,
     RELU_OUTPUT_CROSS_ENTROPY,
-    TARGETS_OUTSIDE_ACTIVATION_RANGE
+    TARGETS_OUTSIDE_ACTIVATION_RANGE,
+    UNSCALED_REGRESSION_TARGETS
   }
 
   /** loss-definition's rules: what about the loss contradicts its own definition. */

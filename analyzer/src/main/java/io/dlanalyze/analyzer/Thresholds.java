@@ -82,6 +82,18 @@ public final class Thresholds {
           "Share of the first block's training errors removed after which a flat loss counts as"
               + " converged");
 
+  /**
+   * The scale (the larger of |mean| and std of the first target row) at or above which a
+   * regression's targets under a squared or absolute error count as unscaled.
+   */
+  public static final Threshold TARGET_SCALE =
+      Threshold.real(
+          "target-scale",
+          250,
+          0,
+          1e300,
+          "Scale of a regression's first targets at or above which they count as unscaled");
+
   /** DeepLocalize's N: the block of exactly equal values (deeplocalize mode). */
   public static final Threshold DL_WINDOW =
       Threshold.integer(
@@ -569,6 +581,7 @@ public final class Thresholds {
           PATIENCE,
           CONVERGED_DROP,
           CONVERGED_ERROR_CUT,
+          TARGET_SCALE,
           DL_WINDOW,
           DL_ZERO_RATIO,
           EARLY_STOPPING_PATIENCE,

@@ -71,7 +71,8 @@ class CalibrationTest {
       double batchDispersion,
       double progress,
       double weightShrink,
-      double constantTargetFall) {}
+      double constantTargetFall,
+      double firstTargetScale) {}
 
   private static final List<Run> HEALTHY_DEV = new ArrayList<>();
 
@@ -342,6 +343,8 @@ class CalibrationTest {
       TreeMap<Long, Double> validationLosses = new TreeMap<>();
       // the targets' smallest and largest value over the run, and how many target rows
       double[] targets = {Double.POSITIVE_INFINITY, Double.NEGATIVE_INFINITY, 0};
+      // the first target row's scale, max(|mean|, std), as target-range's scale rule reads it
+      double[] firstTargetScale = {Double.NaN};
       // per layer: the step and l2 norm of its first gradient row and of its first weight row
       Map<Integer, double[]> firstGradient = new TreeMap<>();
       Map<Integer, double[]> firstWeight = new TreeMap<>();
@@ -487,6 +490,12 @@ class CalibrationTest {
             targets[0] = Math.min(targets[0], mins[i]);
             targets[1] = Math.max(targets[1], maxes[i]);
             targets[2]++;
+            if (Double.isNaN(firstTargetScale[0]) && !batch.isNull(Column.MEAN, i)) {
+              firstTargetScale[0] =
+                  Math.max(
+                      Math.abs(means[i]),
+                      batch.isNull(Column.STD, i) ? Double.NEGATIVE_INFINITY : stds[i]);
+            }
           } else if (phase == Phase.VAL_LOSS && Double.isFinite(means[i])) {
             validationLosses.put(steps[i], means[i]);
           } else if (phase == Phase.VAL_ACCURACY && Double.isFinite(means[i])) {
@@ -578,7 +587,8 @@ class CalibrationTest {
           weightShrink(withoutNormalizationInputs(weightNorms, normalization, metadata)),
           targets[2] >= 2 && targets[0] == targets[1]
               ? constantTargetFall(losses.values())
-              : Double.NaN);
+              : Double.NaN,
+          LossFunction.of(metadata).regression() ? firstTargetScale[0] : Double.NaN);
     }
   }
 
@@ -876,6 +886,23 @@ class CalibrationTest {
     double worst = max(HEALTHY_DEV.stream().mapToDouble(Run::initialLossRatio).toArray());
     assertThat(worst).as("some healthy dev classifier has a first loss").isPositive();
     assertThat(Thresholds.INITIAL_LOSS_RATIO.defaultValue()).isGreaterThanOrEqualTo(2 * worst);
+  }
+
+  /**
+   * target-scale calls a regression's targets unscaled under a squared or absolute error: every
+   * healthy dev regression under such a loss starts at half of it or less (the largest, EDSR's
+   * pixels in 0..255 under an absolute error, at 108).
+   */
+  @Test
+  void targetScale_sitsAtLeastTwiceAboveEveryHealthyDevRegressionUnderAnErrorLoss() {
+    List<Run> runs =
+        HEALTHY_DEV.stream().filter(run -> Double.isFinite(run.firstTargetScale())).toList();
+    assertThat(runs.size()).as("healthy dev regressions with target rows").isGreaterThan(100);
+    Run largest =
+        runs.stream().max(Comparator.comparingDouble(Run::firstTargetScale)).orElseThrow();
+    assertThat(Thresholds.TARGET_SCALE.defaultValue())
+        .as("target-scale against the largest first targets, %s's", largest.id())
+        .isGreaterThanOrEqualTo(2 * largest.firstTargetScale());
   }
 
   @Test

@@ -7,10 +7,14 @@ import static io.dlanalyze.analyzer.EvidenceKeys.LOSS;
 import static io.dlanalyze.analyzer.EvidenceKeys.OUTPUT_ACTIVATION;
 import static io.dlanalyze.analyzer.EvidenceKeys.OUTPUT_WIDTH;
 import static io.dlanalyze.analyzer.EvidenceKeys.TARGET_MAX;
+import static io.dlanalyze.analyzer.EvidenceKeys.TARGET_MEAN;
 import static io.dlanalyze.analyzer.EvidenceKeys.TARGET_MIN;
 import static io.dlanalyze.analyzer.EvidenceKeys.TARGET_RULE;
+import static io.dlanalyze.analyzer.EvidenceKeys.TARGET_SCALE;
+import static io.dlanalyze.analyzer.EvidenceKeys.TARGET_STD;
 import static io.dlanalyze.analyzer.EvidenceKeys.TARGET_STEPS;
 import static io.dlanalyze.analyzer.EvidenceKeys.TARGET_VALUE;
+import static io.dlanalyze.analyzer.EvidenceKeys.THRESHOLD;
 import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 
@@ -37,6 +41,7 @@ import io.dlanalyze.trace.TraceMetadata;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 
 /**
  * Reports outputs that cannot match their targets: targets outside the output activation's range
@@ -69,7 +74,7 @@ import java.util.Locale;
     source =
         "DeepDiagnosis out-of-range check and relu/linear output with cross-entropy"
             + " (docs/references.md#deepdiagnosis)",
-    thresholds = {"min-progress"},
+    thresholds = {"min-progress", "target-scale"},
     columns = {Column.MEAN, Column.STD, Column.MIN, Column.MAX, Column.NUMEL})
 public final class TargetRangeDetector implements Detector {
   private static final double SLACK = 1e-6;
@@ -90,6 +95,11 @@ public final class TargetRangeDetector implements Detector {
 
   /** The targets' element count at the output's first recorded step with targets, or -1. */
   private long targetNumel = -1;
+
+  /** The first target row's mean and std, NaN until one is seen. */
+  private double firstTargetMean = Double.NaN;
+
+  private double firstTargetStd = Double.NaN;
 
   private double belowBound;
   private double aboveBound;
@@ -149,6 +159,8 @@ public final class TargetRangeDetector implements Detector {
     }
     if (firstTarget < 0) {
       firstTarget = step.step();
+      firstTargetMean = step.mean(-1, Phase.TARGET);
+      firstTargetStd = Rows.valueOr(step, -1, Phase.TARGET, Column.STD, Double.NaN);
     }
     if (targetNumel < 0 && step.present(-1, Phase.TARGET, Column.NUMEL)) {
       targetNumel = step.count(-1, Phase.TARGET, Column.NUMEL);
@@ -255,6 +267,50 @@ public final class TargetRangeDetector implements Detector {
     return best <= FITTED_CONSTANT * first || best >= (1 - minProgress) * first;
   }
 
+  /**
+   * A regression under a squared or absolute error whose first targets sit at a scale of {@code
+   * target-scale} or more (the larger of |mean| and std): a model that starts near 0 spends its
+   * first steps on the offset and the units, its loss starts in the tens of thousands and every
+   * gradient is scaled by the targets. Judged at the end of the run only (the evidence is in the
+   * first target row, but a finding that decides a verdict alone should not stop a first-fault read
+   * before the run shows more).
+   */
+  private Optional<Finding> unscaledRegressionTargets(AnalysisContext context, boolean conclusive) {
+    if (conclusive || firstTarget < 0 || !LossFunction.of(context.metadata()).regression()) {
+      return Optional.empty();
+    }
+    double scale = Math.max(Math.abs(firstTargetMean), firstTargetStd);
+    double bound = context.options().get(Thresholds.TARGET_SCALE);
+    if (!(scale >= bound)) {
+      return Optional.empty();
+    }
+    return Optional.of(
+        Finding.builder(this)
+            .symptom(Symptom.SATURATION)
+            .severity(Severity.WARNING)
+            .at(-1, Phase.TARGET)
+            .steps(firstTarget, lastStep, targetSteps)
+            .evidence(
+                Evidence.builder()
+                    .put(TARGET_RULE, TargetRule.UNSCALED_REGRESSION_TARGETS)
+                    .put(TARGET_MEAN, firstTargetMean)
+                    .put(TARGET_STD, firstTargetStd)
+                    .put(TARGET_SCALE, scale)
+                    .put(THRESHOLD, bound)
+                    .build())
+            .message(
+                format(
+                    ROOT,
+                    "The regression targets are not scaled: the first batch's have mean %s and std"
+                        + " %s under %s, so the model starts %s off and every gradient is scaled"
+                        + " by them. Standardize the targets (and scale the predictions back).",
+                    Numbers.format(firstTargetMean),
+                    Numbers.format(firstTargetStd),
+                    context.metadata().loss().orElse("the loss"),
+                    Numbers.format(scale)))
+            .build());
+  }
+
   /** The output layer's width: its declared fan_out, else numel over the batch size, else -1. */
   private long width() {
     if (fanOut > 0) {
@@ -297,6 +353,7 @@ public final class TargetRangeDetector implements Detector {
                       Numbers.format(min)))
               .build());
     }
+    unscaledRegressionTargets(context, conclusive).ifPresent(findings::add);
     if (output < 0) {
       return findings;
     }

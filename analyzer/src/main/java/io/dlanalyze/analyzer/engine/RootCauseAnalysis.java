@@ -34,8 +34,10 @@ import static io.dlanalyze.analyzer.EvidenceKeys.RUN_STEPS;
 import static io.dlanalyze.analyzer.EvidenceKeys.SUGGESTED_LEARNING_RATE;
 import static io.dlanalyze.analyzer.EvidenceKeys.SWINGS;
 import static io.dlanalyze.analyzer.EvidenceKeys.TARGET_MAX;
+import static io.dlanalyze.analyzer.EvidenceKeys.TARGET_MEAN;
 import static io.dlanalyze.analyzer.EvidenceKeys.TARGET_MIN;
 import static io.dlanalyze.analyzer.EvidenceKeys.TARGET_RULE;
+import static io.dlanalyze.analyzer.EvidenceKeys.TARGET_STD;
 import static io.dlanalyze.analyzer.EvidenceKeys.TARGET_STEPS;
 import static io.dlanalyze.analyzer.EvidenceKeys.TARGET_VALUE;
 import static java.lang.String.format;
@@ -583,6 +585,20 @@ final class RootCauseAnalysis {
                       Numbers.format(real(f, ACTIVATION_LOW)),
                       Numbers.format(real(f, ACTIVATION_HIGH))));
         }
+        case UNSCALED_REGRESSION_TARGETS ->
+            offer(
+                f,
+                false,
+                format(
+                    ROOT,
+                    "The regression targets are not scaled (mean %s, std %s in the first batch):"
+                        + " the model starts that far off and the error's gradients are scaled by"
+                        + " them",
+                    Numbers.format(real(f, TARGET_MEAN)),
+                    Numbers.format(real(f, TARGET_STD))),
+                "Standardize the targets with the training split's mean and std (a"
+                    + " StandardScaler, or dividing by a known unit), and scale the predictions"
+                    + " back for reporting");
       }
     }
   }

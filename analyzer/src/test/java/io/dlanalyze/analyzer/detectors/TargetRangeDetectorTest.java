@@ -3,6 +3,8 @@ package io.dlanalyze.analyzer.detectors;
 import static io.dlanalyze.analyzer.Analyses.findings;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.dlanalyze.analyzer.EvidenceKeys;
+import io.dlanalyze.analyzer.EvidenceKeys.TargetRule;
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.Symptom;
@@ -74,8 +76,41 @@ class TargetRangeDetectorTest {
   }
 
   @Test
-  void linearOutput_anyTargets_noFinding() {
-    assertThat(findings(regression("linear", -500, 1e4), ID)).isEmpty();
+  void linearOutput_anyTargets_noRangeFinding() {
+    // a linear output reaches any target: only the scale rule below speaks of targets this large
+    assertThat(findings(regression("linear", -500, 1e4), ID))
+        .extracting(f -> f.evidence().get(EvidenceKeys.TARGET_RULE))
+        .containsExactly(TargetRule.UNSCALED_REGRESSION_TARGETS);
+    assertThat(findings(regression("linear", -50, 100), ID)).isEmpty();
+  }
+
+  @Test
+  void linearRegressionUnderMse_targetsAtAScaleOfHundreds_isAnUnscaledTargetsWarning() {
+    // molecular energies in their own units: mean -445, std 77.5 in every batch
+    List<Finding> findings = findings(regression("linear", -600, -290), ID);
+
+    assertThat(findings).hasSize(1);
+    Finding f = findings.get(0);
+    assertThat(f.symptom()).isEqualTo(Symptom.SATURATION);
+    assertThat(f.severity()).isEqualTo(Severity.WARNING);
+    assertThat(f.isModelLevel()).isTrue();
+    assertThat(f.phase()).isEqualTo(Phase.TARGET);
+    assertThat(f.firstStep()).isZero();
+    assertThat(f.evidence().get(EvidenceKeys.TARGET_SCALE)).isEqualTo(445.0);
+    assertThat(f.message()).contains("not scaled").contains("-445");
+  }
+
+  @Test
+  void targetsBelowTheScaleBound_orUnderALossThatIsNoSquaredOrAbsoluteError_areNotJudged() {
+    // scale 200 < target-scale (250): EDSR's pixels in 0..255 under an absolute error train well
+    assertThat(findings(regression("linear", 0, 400), ID)).isEmpty();
+    // a likelihood or log error of the program's own can take targets in any unit
+    assertThat(
+            findings(
+                regression("linear", -600, -290)
+                    .meta(TraceMetadata.LOSS, "mean_squared_logarithmic_error"),
+                ID))
+        .isEmpty();
   }
 
   @Test
