@@ -238,8 +238,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adamw",
-          "buggy": "--bug mask-inverted --record-every 4",
-          "fixed": "--record-every 4"},
+          "buggy": "--bug mask-inverted --record-every 6",
+          "fixed": "--record-every 6"},
      ]},
     {"family": "conformer-schedule-per-epoch", "split": "dev", "architecture": "transformer",
      "origin": "Humbatova et al. 2020: wrong learning-rate schedule (a warmup counted in "
@@ -253,15 +253,15 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "warmup300-seed1",
-          "buggy": "--bug schedule-per-epoch --warmup 300 --seed 1 --record-every 4",
-          "fixed": "--warmup 300 --seed 1 --record-every 4"},
+          "buggy": "--bug schedule-per-epoch --warmup 300 --seed 1 --record-every 6",
+          "fixed": "--warmup 300 --seed 1 --record-every 6"},
      ]},
     {"family": "healthy-conformer", "split": "dev", "architecture": "transformer",
      "origin": "healthy run",
      "description": "a small Conformer encoder classifying keywords from synthetic spectrograms",
      "healthy": [
          {"id": "dim32-seed2",
-          "args": "--dim 32 --seed 2 --record-every 4",
+          "args": "--dim 32 --seed 2 --record-every 6",
           "description": "model width 32 instead of 48"},
      ]},
 ]
