@@ -4257,6 +4257,25 @@ def space_pt_esim_nli(rng):
     return Config(args, "classification", "lstm", classes=3)
 
 
+def space_pt_han_documents(rng):
+    args = ["--lr", fmt(log_uniform(rng, 1e-3, 3e-3)), "--hidden", str(rng.choice([32, 48]))]
+    # 1200 generated documents of 4-8 sentences of 5-10 tokens (4 topics), batches of 32 (38
+    # steps an epoch, 12 epochs); the cross-entropy falls from about 1.35 to 0.002-0.005, the
+    # held-out accuracy ends at 0.87-0.89 (chance 0.25; the held-out loss 0.40-0.47)
+    args += ["--epochs", "12", "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "gru", classes=4)
+
+
+def space_pt_conformer_keywords(rng):
+    args = ["--lr", fmt(log_uniform(rng, 1e-3, 3e-3)), "--dim", str(rng.choice([32, 48])),
+            "--warmup", str(rng.choice([100, 300]))]
+    # 1000 generated 48x24 spectrograms of 5 keywords, batches of 32 (32 steps an epoch, 10
+    # epochs), AdamW with a warmup stepped per optimizer step; the cross-entropy falls from
+    # about 1.62 to 0.005-0.007, the held-out accuracy ends at 1.00 (chance 0.2)
+    args += ["--epochs", "10", "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "transformer", classes=5)
+
+
 def space_keras_node2vec(rng):
     args = ["--lr", fmt(log_uniform(rng, 5e-3, 2e-2)), "--dim", str(rng.choice([16, 24])),
             "--p", str(rng.choice([0.5, 1.0, 2.0])), "--q", str(rng.choice([0.5, 1.0, 2.0]))]
@@ -5277,6 +5296,8 @@ SPACES = {
     "pt_tree_lstm_sentiment": space_pt_tree_lstm_sentiment,
     "pt_schnet_molecules": space_pt_schnet_molecules,
     "pt_esim_nli": space_pt_esim_nli,
+    "pt_han_documents": space_pt_han_documents,
+    "pt_conformer_keywords": space_pt_conformer_keywords,
     "keras_edsr_superres": space_keras_edsr_superres,
     "keras_cait_digits": space_keras_cait_digits,
     "keras_shiftvit_digits": space_keras_shiftvit_digits,
