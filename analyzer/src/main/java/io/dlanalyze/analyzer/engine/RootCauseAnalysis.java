@@ -422,10 +422,10 @@ final class RootCauseAnalysis {
   }
 
   /**
-   * The symptom of a data-scaling cause: numerical_error when values turned NaN/Inf, else
-   * saturation, whatever units died or gradients grew on the way: inputs far outside the range the
-   * network expects are one class (the corpus's labelling rules), so every run whose cause is the
-   * data's scale lands in one row of a results table.
+   * The symptom of a data-scaling cause (inputs, or a regression's targets): numerical_error when
+   * values turned NaN/Inf, else saturation, whatever units died or gradients grew on the way:
+   * inputs far outside the range the network expects are one class (the corpus's labelling rules),
+   * so every run whose cause is the data's scale lands in one row of a results table.
    */
   private Symptom harmOfUnscaledInputs() {
     return first(DetectorIds.NUMERICAL_ERROR, null) != null
@@ -589,6 +589,7 @@ final class RootCauseAnalysis {
             offer(
                 f,
                 false,
+                harmOfUnscaledInputs(),
                 format(
                     ROOT,
                     "The regression targets are not scaled (mean %s, std %s in the first batch):"

@@ -367,6 +367,43 @@ class MetadataRootCauseTest {
     assertThat(root.suggestedFix()).startsWith("Standardize the inputs to mean 0, std 1");
   }
 
+  /**
+   * A regression under MSE on energies in their own units (mean -445, std 130): the loss starts at
+   * 2e5 and, with {@code nanFrom} >= 0, turns NaN from that step.
+   */
+  private static MemoryTrace.Builder unscaledEnergies(long nanFrom) {
+    return MemoryTrace.scripted(120)
+        .meta(TraceMetadata.FRAMEWORK, "pytorch")
+        .meta(TraceMetadata.TASK, "regression")
+        .meta(TraceMetadata.LOSS, "MSELoss")
+        .meta(TraceMetadata.BATCH_SIZE, "32")
+        .layer("fc1", "relu")
+        .layer("out", "linear")
+        .model(Phase.TARGET, step -> Stats.of(-445, 130).withRange(-700, -200).withNumel(32))
+        .model(
+            Phase.LOSS,
+            step ->
+                nanFrom >= 0 && step >= nanFrom
+                    ? Stats.of(Double.NaN, 0)
+                    : Stats.of(2e5 * Math.exp(-step / 10.0) + 60, 0));
+  }
+
+  @Test
+  void unscaledRegressionTargets_areTheCause_saturation_orTheNanTheyLedTo() {
+    RootCause root = rootCause(unscaledEnergies(-1));
+
+    assertThat(root.scope()).isEqualTo(RootCause.MODEL);
+    assertThat(root.symptom()).isEqualTo("saturation");
+    assertThat(root.cause())
+        .startsWith("The regression targets are not scaled (mean -445, std 130");
+    assertThat(root.suggestedFix()).startsWith("Standardize the targets");
+
+    RootCause nan = rootCause(unscaledEnergies(30));
+
+    assertThat(nan.symptom()).isEqualTo("numerical_error");
+    assertThat(nan.cause()).startsWith("The regression targets are not scaled");
+  }
+
   @Test
   void highFirstLoss_onStandardizedInputs_staysAnInitializationCause() {
     RootCause root =
