@@ -84,16 +84,9 @@ public final class NotLearningDetector implements Detector {
 
   private int window;
   private double minImprovement;
-  private double errorCut;
-
-  /** Block means of the training accuracy: the running block, the first and the best. */
-  private double accuracyBlockSum;
-
-  private int accuracyBlockCount;
-  private double firstAccuracyBlock = Double.NaN;
-  private double bestAccuracyBlock = Double.NaN;
   private int patience;
   private double convergedDrop;
+  private double errorCut;
 
   private boolean lossStopped;
   private double blockSum;
@@ -125,6 +118,13 @@ public final class NotLearningDetector implements Detector {
   private long plateauSteps;
   private long onset;
   private long firstStaleStart;
+
+  /** Block means of the training accuracy: the running block, the first and the best. */
+  private double accuracyBlockSum;
+
+  private int accuracyBlockCount;
+  private double firstAccuracyBlock = Double.NaN;
+  private double bestAccuracyBlock = Double.NaN;
 
   /** Batches in a row with accuracy exactly 0. */
   private Run zeroAccuracy;

@@ -46,7 +46,9 @@ import java.util.Optional;
 /**
  * Reports outputs that cannot match their targets: targets outside the output activation's range
  * (sigmoid [0, 1], tanh [-1, 1], relu [0, inf)), a softmax over a single unit (always 1), a ReLU
- * output under a cross-entropy loss (a row of zeros gives log 0), and targets that never vary.
+ * output under a cross-entropy loss (a row of zeros gives log 0), targets that never vary, and a
+ * regression's targets left in their own units under a squared or absolute error ({@code
+ * target-scale}).
  *
  * <p>Implementation notes: DeepDiagnosis' "out of range" check compares the label range with the
  * last layer's activation range at the first epoch, and flags relu/linear outputs under a
@@ -301,9 +303,10 @@ public final class TargetRangeDetector implements Detector {
             .message(
                 format(
                     ROOT,
-                    "The regression targets are not scaled: the first batch's have mean %s and std"
-                        + " %s under %s, so the model starts %s off and every gradient is scaled"
-                        + " by them. Standardize the targets (and scale the predictions back).",
+                    "The regression targets are not scaled: the first batch's targets have mean %s"
+                        + " and std %s under %s, so a model that starts near 0 is about %s off and"
+                        + " every gradient is scaled by them. Standardize the targets (and scale"
+                        + " the predictions back).",
                     Numbers.format(firstTargetMean),
                     Numbers.format(firstTargetStd),
                     context.metadata().loss().orElse("the loss"),
