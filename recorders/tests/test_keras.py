@@ -2095,6 +2095,11 @@ def test_outputLayer_aSharedLayersTwoCallsCompared_isNone(tmp_path, mode):
     cosine = _siamese(lambda a, b: keras.ops.sigmoid(keras.ops.sum(
         keras.ops.matmul(a[:, None, :], b[:, :, None]), axis=(1, 2))[:, None]))
     assert _fit_pairs(cosine, tmp_path / "cosine.arrows", mode)["dltrace.output_layer"] == "none"
+    # the dot product written out, as a recommender's call often does: sigmoid(sum(u * m))
+    keras.utils.set_random_seed(37)
+    summed = _siamese(lambda a, b: keras.ops.sigmoid(
+        keras.ops.sum(a * b, axis=1, keepdims=True)))
+    assert _fit_pairs(summed, tmp_path / "summed.arrows", mode)["dltrace.output_layer"] == "none"
 
 
 @pytest.mark.parametrize("mode", ["step", "callback"])

@@ -520,7 +520,8 @@ def _output_activation(capture, y_pred):
 def _output_compares(capture, y_pred):
     """True when ops after the model's layers compute its output by squashing a comparison of two
     layer outputs: a difference (a siamese network's ``exp(-|h1 - h2|)`` over a shared layer's two
-    calls) or a product (``sigmoid(a . b)``) whose operands depend on different layer outputs,
+    calls) or a product (``sigmoid(a . b)``, a matrix product or an elementwise product summed)
+    whose operands depend on different layer outputs,
     then an exp, sigmoid, softmax or tanh. No layer's output, nor its activation, then describes
     what the loss takes (``dltrace.output_layer`` ``none``). A comparison left as it is (a dot
     product of two embeddings as logits) is an unbounded score, as a linear last layer's output
@@ -560,6 +561,13 @@ def _output_compares(capture, y_pred):
             found = False
             if op.type in _COMPARISON_OPS and len(op.inputs) >= 2:
                 left, right = reached(op.inputs[0]), reached(op.inputs[1])
+                found = bool(left and right and left != right)
+            elif (op.type == "Sum" and op.inputs[0].op.type == "Mul"
+                    and len(op.inputs[0].op.inputs) >= 2):
+                # a dot product written out, ``sum(a * b, axis=1)``: the product is reduced, so
+                # it compares its operands, where a product left as it is gates one by the other
+                product = op.inputs[0].op
+                left, right = reached(product.inputs[0]), reached(product.inputs[1])
                 found = bool(left and right and left != right)
             compared[t.name] = found or any(compares(i) for i in op.inputs)
         return compared[t.name]
