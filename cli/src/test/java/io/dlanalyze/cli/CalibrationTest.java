@@ -120,7 +120,13 @@ class CalibrationTest {
               "ListNet's listwise softmax cross-entropy in Keras, against the graded relevance"
                   + " of a padded list normalized per list: the same entropy floor as the PyTorch"
                   + " ListNet's (healthy runs fall 2 to 10%)"),
-          Map.entry("healthy-klistwise", "the same listwise loss"));
+          Map.entry("healthy-klistwise", "the same listwise loss"),
+          Map.entry(
+              "kncf-",
+              "a Keras recommender's binary cross-entropy against ratings scaled to [0, 1]: soft"
+                  + " targets whose entropy is the loss's floor, far above 0 (healthy runs fall"
+                  + " about a fifth)"),
+          Map.entry("healthy-kncf", "the same cross-entropy against scaled ratings"));
 
   /**
    * Healthy dev runs whose held-out accuracy cannot rise far above chance by the nature of the
