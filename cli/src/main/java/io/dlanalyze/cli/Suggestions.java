@@ -26,9 +26,10 @@ final class Suggestions {
 
   /**
    * The error for {@code dl-analyze WORD ...} when WORD is neither a command nor an existing file
-   * but close to a command (a trace that does not exist and resembles no command is left to the
-   * analyze command, which says that the file does not exist); empty otherwise. {@code takesValue}
-   * tells the options before the command that are followed by a value (the default command's).
+   * but close to a command, or reads as a command's name and another argument follows it (a trace
+   * that does not exist and resembles no command is left to the analyze command, which says that
+   * the file does not exist); empty otherwise. {@code takesValue} tells the options before the
+   * command that are followed by a value (the default command's).
    */
   static Optional<String> unknownCommand(
       String[] args, Collection<String> commands, Predicate<String> takesValue) {
@@ -48,7 +49,14 @@ final class Suggestions {
       }
       List<String> close = closest(arg, commands);
       if (close.isEmpty()) {
-        return Optional.empty();
+        return commandWord(arg) && positionalAfter(args, i + 1, takesValue)
+            ? Optional.of(
+                format(
+                    ROOT,
+                    "'%s' is neither a command nor an existing trace (commands: %s)",
+                    arg,
+                    String.join(", ", commands)))
+            : Optional.empty();
       }
       return Optional.of(
           format(
@@ -58,6 +66,33 @@ final class Suggestions {
               either(close)));
     }
     return Optional.empty();
+  }
+
+  /** True for a word that reads as a command's name, not a path: lower-case letters and hyphens. */
+  private static boolean commandWord(String arg) {
+    return arg.matches("[a-z][a-z-]*");
+  }
+
+  /**
+   * Whether another positional argument follows from {@code from} on: {@code dl-analyze summary
+   * run.parquet} names a command that does not exist, where {@code dl-analyze run} alone may be a
+   * trace that does not exist (the analyze command says so).
+   */
+  private static boolean positionalAfter(String[] args, int from, Predicate<String> takesValue) {
+    for (int i = from; i < args.length; i++) {
+      String arg = args[i];
+      if (arg.equals("--")) {
+        return i + 1 < args.length;
+      }
+      if (arg.startsWith("-")) {
+        if (!arg.contains("=") && takesValue.test(arg)) {
+          i++;
+        }
+        continue;
+      }
+      return true;
+    }
+    return false;
   }
 
   /**

@@ -54,6 +54,20 @@ class SuggestionsTest {
   }
 
   @Test
+  void wordUnlikeAnyCommand_followedByATrace_isAnUnknownCommand_withTheCommandsListed() {
+    CliRun run = CliRun.of("summary", dir.resolve("run.parquet").toString());
+
+    assertThat(run.code()).isEqualTo(ExitCodes.USAGE);
+    assertThat(run.errorLine())
+        .startsWith("dl-analyze: error: 'summary' is neither a command nor an existing trace")
+        .contains("(commands: analyze, ")
+        .contains("inspect");
+    assertThat(run.err()).doesNotContain("Unmatched");
+    // alone, the same word may be a trace that does not exist: the analyze command says so
+    assertThat(CliRun.of("summary").errorLine()).endsWith("summary: no such file");
+  }
+
+  @Test
   void existingFileNamedLikeACommand_isAnalysedAsATrace() throws IOException {
     Path trace = dir.resolve("inpsect");
     Files.copy(Python.repoRoot().resolve("sample-traces/traces/so-48385830-buggy.parquet"), trace);
