@@ -348,6 +348,32 @@ def test_accuracy_binaryLossOverSeveralUnits_isEachUnitsThresholdedAgreement(tmp
     assert find(rows, 0, "model", "accuracy")["mean"] == pytest.approx(expected, abs=1e-12)
 
 
+def test_metadata_lossFromLogits_writtenForKerasLosses_leftOutForAFunctionOfTheProgramsOwn(
+        tmp_path):
+    # the CORAL package's way: a plain function around a loss object built with from_logits=True
+    bce = keras.losses.BinaryCrossentropy(from_logits=True)
+
+    def levels_loss(y_true, y_pred):
+        return bce(y_true, y_pred)
+
+    x, y = data(32, classes=2)
+    y = y.astype("float32")[:, None]
+    metas = {}
+    for name, loss in (("string", "binary_crossentropy"), ("object", bce),
+                       ("keras_function", keras.losses.binary_crossentropy),
+                       ("own", levels_loss)):
+        keras.utils.set_random_seed(8)
+        model = keras.Sequential([keras.Input((8,)), L.Dense(1, name="out")])
+        model.compile(optimizer=keras.optimizers.SGD(0.01), loss=loss)
+        model.fit(x, y, batch_size=32, epochs=1, verbose=0,
+                  callbacks=[Recorder(tmp_path / (name + ".arrows"))])
+        metas[name] = read_arrow_trace(tmp_path / (name + ".arrows"))[1]
+    assert metas["string"]["dltrace.loss_from_logits"] == "false"
+    assert metas["object"]["dltrace.loss_from_logits"] == "true"
+    assert metas["keras_function"]["dltrace.loss_from_logits"] == "false"
+    assert "dltrace.loss_from_logits" not in metas["own"]
+
+
 class Subclassed(keras.Model):
     """A keras.Model subclass with its own call(), never called before fit: its layers have no
     weights when training begins."""

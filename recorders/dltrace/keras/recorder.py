@@ -576,6 +576,17 @@ def _output_compares(capture, y_pred):
                for t in list(region.tensors.values()))
 
 
+def _keras_loss(loss):
+    """True for a loss whose ``from_logits`` the recorder can read: a string naming Keras' own, a
+    ``keras.losses.Loss`` object, or a function of Keras' losses module. A function of the
+    program's own (``def loss(y, p): return bce(y, p)`` around a ``BinaryCrossentropy(from_logits=
+    True)``) hides it."""
+    if isinstance(loss, str) or isinstance(loss, keras.losses.Loss):
+        return True
+    module = getattr(loss, "__module__", "") or ""
+    return module.split(".")[0] in ("keras", "tensorflow", "tf_keras")
+
+
 def prefix_is_model(layer):
     return isinstance(layer, keras.Model)
 
@@ -2036,9 +2047,11 @@ class Recorder(keras.callbacks.Callback):
         if loss is not None:
             meta["dltrace.loss"] = loss
         loss_object = self._loss_object()
-        if loss_object is not None:
+        if loss_object is not None and _keras_loss(loss_object):
             # a string loss is Keras' function of that name, which takes probabilities: written
-            # out, since a trace without the key leaves the analyzer to judge from the run
+            # out, since a trace without the key leaves the analyzer to judge from the run; a
+            # function of the program's own may wrap a loss object built with from_logits=True,
+            # which this recorder cannot see: the key is left out
             meta["dltrace.loss_from_logits"] = "true" if self._from_logits() else "false"
         if optimizer is not None:
             inner = getattr(optimizer, "inner_optimizer", None) or optimizer
