@@ -126,7 +126,13 @@ class CalibrationTest {
               "a Keras recommender's binary cross-entropy against ratings scaled to [0, 1]: soft"
                   + " targets whose entropy is the loss's floor, far above 0 (healthy runs fall"
                   + " about a fifth)"),
-          Map.entry("healthy-kncf", "the same cross-entropy against scaled ratings"));
+          Map.entry("healthy-kncf", "the same cross-entropy against scaled ratings"),
+          Map.entry(
+              "kcoral-",
+              "CORAL's ordinal loss, the sum of five binary cross-entropies (one per grade level)"
+                  + " named binary_crossentropy: measured from one uniform guess's ln 2, which it"
+                  + " never falls below (the program does not tell the recorder loss_added)"),
+          Map.entry("healthy-kcoral", "the same summed cross-entropy"));
 
   /**
    * Healthy dev runs whose held-out accuracy cannot rise far above chance by the nature of the
