@@ -33,31 +33,16 @@ final class Suggestions {
    */
   static Optional<String> unknownCommand(
       String[] args, Collection<String> commands, Predicate<String> takesValue) {
-    for (int i = 0; i < args.length; i++) {
-      String arg = args[i];
-      if (arg.equals("--")) {
-        return Optional.empty();
-      }
-      if (arg.startsWith("-")) {
-        if (!arg.contains("=") && takesValue.test(arg)) {
-          i++;
-        }
-        continue;
-      }
-      if (commands.contains(arg) || exists(arg)) {
-        return Optional.empty();
-      }
-      List<String> close = closest(arg, commands);
-      if (close.isEmpty()) {
-        return commandWord(arg) && positionalAfter(args, i + 1, takesValue)
-            ? Optional.of(
-                format(
-                    ROOT,
-                    "'%s' is neither a command nor an existing trace (commands: %s)",
-                    arg,
-                    String.join(", ", commands)))
-            : Optional.empty();
-      }
+    List<String> positionals = positionals(args, takesValue);
+    if (positionals.isEmpty()) {
+      return Optional.empty();
+    }
+    String arg = positionals.get(0);
+    if (commands.contains(arg) || exists(arg)) {
+      return Optional.empty();
+    }
+    List<String> close = closest(arg, commands);
+    if (!close.isEmpty()) {
       return Optional.of(
           format(
               ROOT,
@@ -65,34 +50,39 @@ final class Suggestions {
               arg,
               either(close)));
     }
+    if (commandWord(arg) && positionals.size() > 1) {
+      // dl-analyze summary run.parquet names a command that does not exist, where dl-analyze
+      // run alone may be a trace that does not exist (the analyze command says so)
+      return Optional.of(
+          format(
+              ROOT,
+              "'%s' is neither a command nor an existing trace (commands: %s)",
+              arg,
+              String.join(", ", commands)));
+    }
     return Optional.empty();
+  }
+
+  /**
+   * The positional arguments before any {@code --}, in order: the options are skipped, with the
+   * value that follows those {@code takesValue} tells.
+   */
+  private static List<String> positionals(String[] args, Predicate<String> takesValue) {
+    List<String> found = new ArrayList<>();
+    for (int i = 0; i < args.length && !args[i].equals("--"); i++) {
+      String arg = args[i];
+      if (!arg.startsWith("-")) {
+        found.add(arg);
+      } else if (!arg.contains("=") && takesValue.test(arg)) {
+        i++;
+      }
+    }
+    return found;
   }
 
   /** True for a word that reads as a command's name, not a path: lower-case letters and hyphens. */
   private static boolean commandWord(String arg) {
     return arg.matches("[a-z][a-z-]*");
-  }
-
-  /**
-   * Whether another positional argument follows from {@code from} on: {@code dl-analyze summary
-   * run.parquet} names a command that does not exist, where {@code dl-analyze run} alone may be a
-   * trace that does not exist (the analyze command says so).
-   */
-  private static boolean positionalAfter(String[] args, int from, Predicate<String> takesValue) {
-    for (int i = from; i < args.length; i++) {
-      String arg = args[i];
-      if (arg.equals("--")) {
-        return i + 1 < args.length;
-      }
-      if (arg.startsWith("-")) {
-        if (!arg.contains("=") && takesValue.test(arg)) {
-          i++;
-        }
-        continue;
-      }
-      return true;
-    }
-    return false;
   }
 
   /**
