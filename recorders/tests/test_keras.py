@@ -348,7 +348,7 @@ def test_accuracy_binaryLossOverSeveralUnits_isEachUnitsThresholdedAgreement(tmp
     assert find(rows, 0, "model", "accuracy")["mean"] == pytest.approx(expected, abs=1e-12)
 
 
-def test_metadata_lossFromLogits_writtenForKerasLosses_leftOutForAFunctionOfTheProgramsOwn(
+def test_metadata_lossFromLogits_writtenForKerasLosses_leftOutForALossOfTheProgramsOwn(
         tmp_path):
     # the CORAL package's way: a plain function around a loss object built with from_logits=True
     bce = keras.losses.BinaryCrossentropy(from_logits=True)
@@ -356,12 +356,30 @@ def test_metadata_lossFromLogits_writtenForKerasLosses_leftOutForAFunctionOfTheP
     def levels_loss(y_true, y_pred):
         return bce(y_true, y_pred)
 
+    class LevelsLoss(keras.losses.Loss):
+        def call(self, y_true, y_pred):
+            return bce(y_true, y_pred)
+
+    class SmoothedLoss(keras.losses.Loss):
+        def __init__(self, from_logits=False):
+            super().__init__(name="smoothed")
+            self.from_logits = from_logits
+
+        def call(self, y_true, y_pred):
+            return keras.losses.binary_crossentropy(y_true, y_pred, from_logits=self.from_logits)
+
+    class WeightedBce(keras.losses.BinaryCrossentropy):
+        def call(self, y_true, y_pred):
+            return 2.0 * super().call(y_true, y_pred)
+
     x, y = data(32, classes=2)
     y = y.astype("float32")[:, None]
     metas = {}
     for name, loss in (("string", "binary_crossentropy"), ("object", bce),
                        ("keras_function", keras.losses.binary_crossentropy),
-                       ("own", levels_loss)):
+                       ("own", levels_loss), ("own_class", LevelsLoss()),
+                       ("own_class_saying_it", SmoothedLoss(from_logits=True)),
+                       ("own_subclass_of_keras", WeightedBce(from_logits=True))):
         keras.utils.set_random_seed(8)
         model = keras.Sequential([keras.Input((8,)), L.Dense(1, name="out")])
         model.compile(optimizer=keras.optimizers.SGD(0.01), loss=loss)
@@ -372,6 +390,9 @@ def test_metadata_lossFromLogits_writtenForKerasLosses_leftOutForAFunctionOfTheP
     assert metas["object"]["dltrace.loss_from_logits"] == "true"
     assert metas["keras_function"]["dltrace.loss_from_logits"] == "false"
     assert "dltrace.loss_from_logits" not in metas["own"]
+    assert "dltrace.loss_from_logits" not in metas["own_class"]
+    assert metas["own_class_saying_it"]["dltrace.loss_from_logits"] == "true"
+    assert metas["own_subclass_of_keras"]["dltrace.loss_from_logits"] == "true"
 
 
 class Subclassed(keras.Model):

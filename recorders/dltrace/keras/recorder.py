@@ -578,12 +578,23 @@ def _output_compares(capture, y_pred):
 
 def _keras_loss(loss):
     """True for a loss whose ``from_logits`` the recorder can read: a string naming Keras' own, a
-    ``keras.losses.Loss`` object, or a function of Keras' losses module. A function of the
+    Keras loss object or function, or a loss object of the program's own that says it (a
+    ``from_logits`` attribute, or a wrapped function given ``from_logits=``). A function of the
     program's own (``def loss(y, p): return bce(y, p)`` around a ``BinaryCrossentropy(from_logits=
-    True)``) hides it."""
-    if isinstance(loss, str) or isinstance(loss, keras.losses.Loss):
+    True)``), or a ``keras.losses.Loss`` subclass of its own whose ``call`` does the same, hides
+    it."""
+    if isinstance(loss, str):
         return True
-    module = getattr(loss, "__module__", "") or ""
+    if _from_keras(type(loss) if isinstance(loss, keras.losses.Loss) else loss):
+        return True
+    if isinstance(loss, keras.losses.Loss):
+        kwargs = getattr(loss, "_fn_kwargs", None) or {}
+        return hasattr(loss, "from_logits") or "from_logits" in kwargs
+    return False
+
+
+def _from_keras(obj):
+    module = getattr(obj, "__module__", "") or ""
     return module.split(".")[0] in ("keras", "tensorflow", "tf_keras")
 
 
