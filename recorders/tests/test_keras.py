@@ -348,6 +348,31 @@ def test_accuracy_binaryLossOverSeveralUnits_isEachUnitsThresholdedAgreement(tmp
     assert find(rows, 0, "model", "accuracy")["mean"] == pytest.approx(expected, abs=1e-12)
 
 
+def test_accuracyAndTargets_aListOfOutputsTrainedOnTargetsKeyedByName_areTheFirstOutputs(tmp_path):
+    # the targets' keys sort differently from the outputs (the music generation tutorial's
+    # pitch, step and duration heads fed a dict of labels): Keras matches them by name
+    keras.utils.set_random_seed(3)
+    inputs = keras.Input((8,))
+    hidden = L.Dense(6, activation="tanh", name="hidden")(inputs)
+    model = keras.Model(inputs, [L.Dense(3, name="pitch")(hidden), L.Dense(1, name="duration")(hidden)])
+    model.compile(optimizer=keras.optimizers.SGD(0.01),
+                  loss={"pitch": keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                        "duration": "mse"})
+    x, classes = data(32, classes=3, seed=4)
+    durations = np.random.default_rng(5).uniform(0.5, 2.0, (32, 1)).astype("float32")
+    h = np.tanh(x.astype(np.float64) @ model.get_layer("hidden").kernel.numpy()
+                + model.get_layer("hidden").bias.numpy())
+    logits = h @ model.get_layer("pitch").kernel.numpy() + model.get_layer("pitch").bias.numpy()
+    expected = float(np.mean(logits.argmax(-1) == classes))
+    dataset = tf.data.Dataset.from_tensor_slices(
+        (x, {"duration": durations, "pitch": classes})).batch(32)
+    model.fit(dataset, epochs=1, verbose=0, callbacks=[Recorder(tmp_path / "run.arrows")])
+    rows, meta = read_arrow_trace(tmp_path / "run.arrows")
+    assert meta["dltrace.loss"] == "sparse_categorical_crossentropy"
+    assert find(rows, 0, "model", "accuracy")["mean"] == pytest.approx(expected, abs=1e-12)
+    assert find(rows, 0, "model", "target")["mean"] == pytest.approx(float(classes.mean()), abs=1e-9)
+
+
 def test_metadata_lossFromLogits_writtenForKerasLosses_leftOutForALossOfTheProgramsOwn(
         tmp_path):
     # the CORAL package's way: a plain function around a loss object built with from_logits=True

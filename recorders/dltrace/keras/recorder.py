@@ -1804,7 +1804,7 @@ class Recorder(keras.callbacks.Callback):
         # the input rows come from the first numeric input: ids fed as strings (StringLookup) have
         # no statistics, and a string tensor cannot be cast to float
         numeric_x = next((i for i in inputs if _numeric(i)), None)
-        first_y = tree.flatten(y)[0] if y is not None else None
+        first_y = self._first_target(y) if y is not None else None
         if first_y is not None and not _numeric(first_y):
             first_y = None
         first_pred = tree.flatten(y_pred)[0]
@@ -1958,6 +1958,17 @@ class Recorder(keras.callbacks.Callback):
             else:
                 truth = tf.cast(tf.reshape(y, tf.shape(predicted)), _F64)
         return tf.reduce_mean(tf.cast(tf.equal(predicted, truth), _F64))
+
+    def _first_target(self, y):
+        """The targets of the first output (``_first_output``): targets keyed by output names are
+        matched to the outputs by name, as Keras matches them, whatever the order of their keys
+        (a list of outputs trained on a dict of targets); otherwise the first in flattened
+        order."""
+        if isinstance(y, dict):
+            first = self._first_output()
+            if first in y:
+                return y[first]
+        return keras.tree.flatten(y)[0]
 
     def _binary_loss(self):
         """True for a binary cross-entropy (plain or focal), whose outputs are each a yes/no."""
