@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Whether the corpus' PyTorch and Keras traces describe their layers as the recorders now would.
+"""Whether the corpus' PyTorch and Keras traces describe their layers (and the loss's pairing with
+the output) as the recorders now would.
 
     python3 corpus/stale_layers.py                  # the first case of each PyTorch and Keras program
     python3 corpus/stale_layers.py --framework keras
@@ -11,7 +12,12 @@ found, which returned tensor names it) changes the ``dltrace.layers`` metadata o
 would record, while the committed traces keep what the recorder wrote when they were recorded.
 This script runs each selected case's program, in its own process, up to the point where the
 recorder has fixed its layers, prints the layers whose activation differs from the committed
-trace's, and stops the run there: a program takes seconds, not its whole training. The programs
+trace's, and stops the run there: a program takes seconds, not its whole training. It compares
+the recorder's reading of the loss's pairing with the output the same way: the metadata key
+``dltrace.loss_from_logits`` (absent on one side counts as a difference), which a recorder change
+in how it judges a loss of the program's own changes, and whether ``dltrace.output_layer`` is
+``none`` (a loss over a comparison of outputs; the layer's index, which traces recorded before the
+recorders wrote it lack, is not compared). The programs
 that differ are the ones to record again (``regenerate.py --only``); their training rows must come
 out identical.
 
@@ -60,6 +66,8 @@ def first_call(self, *args, **kwargs):
     layers = json.loads(self.metadata()["dltrace.layers"])
     print("LAYERS " + json.dumps({{layer["name"]: layer.get("activation") for layer in layers}}),
           flush=True)
+    meta = self.metadata()
+    print("METADATA " + json.dumps({{k: meta.get(k) for k in {keys!r}}}), flush=True)
     if os.environ.get("STALE_ROWS"):
         self.close()
         sys.path.insert(0, corpus)
@@ -71,6 +79,18 @@ program = sys.argv[2]
 sys.argv = sys.argv[2:]
 runpy.run_path(program, run_name="__main__")
 """
+
+
+# The metadata keys that say how the recorder reads the loss's pairing with the output, compared
+# like the layers' activations.
+PAIRING = ("dltrace.loss_from_logits", "dltrace.output_layer")
+
+
+def pairing(key, value):
+    """What is compared of a ``PAIRING`` key: ``dltrace.output_layer`` only as ``none`` or not."""
+    if key == "dltrace.output_layer":
+        return value == "none"
+    return value
 
 
 def first_step_rows(path):
@@ -95,8 +115,8 @@ def first_step_rows(path):
 # What each framework's child needs: its script, the prefix of its programs, its environment (the
 # Keras one as regenerate.py records with: one thread, no GPU, the TensorFlow backend).
 FRAMEWORKS = {
-    "pytorch": ("pt_", CHILD.format(framework="pytorch", method="step"), {}),
-    "keras": ("keras_", CHILD.format(framework="keras", method="_end_step"), {
+    "pytorch": ("pt_", CHILD.format(framework="pytorch", method="step", keys=PAIRING), {}),
+    "keras": ("keras_", CHILD.format(framework="keras", method="_end_step", keys=PAIRING), {
         "OPENBLAS_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1",
         "TF_NUM_INTEROP_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "2",
         "TF_ENABLE_ONEDNN_OPTS": "0", "CUDA_VISIBLE_DEVICES": "", "KERAS_BACKEND": "tensorflow"}),
@@ -110,14 +130,16 @@ def framework(program):
 
 
 def recorded(trace):
-    """The activation of each layer in the committed trace's metadata."""
-    layers = json.loads(pq.read_metadata(trace).metadata[b"dltrace.layers"])
-    return {layer["name"]: layer.get("activation") for layer in layers}
+    """The activation of each layer in the committed trace's metadata, and its ``PAIRING`` keys."""
+    meta = pq.read_metadata(trace).metadata
+    layers = json.loads(meta[b"dltrace.layers"])
+    pairing = {k: (meta[k.encode()].decode() if k.encode() in meta else None) for k in PAIRING}
+    return {layer["name"]: layer.get("activation") for layer in layers}, pairing
 
 
 def current(case, python, out, rows=False):
-    """The activation of each layer as the recorder now writes it (and, with ``rows``, its first
-    step's layer rows), or an error text."""
+    """The activation of each layer and the ``PAIRING`` keys as the recorder now writes them (and,
+    with ``rows``, its first step's layer rows), or an error text."""
     words = shlex.split(case["program"])
     program = os.path.join(HERE, words[0])
     _, script, extra = FRAMEWORKS[framework(words[0])]
@@ -133,11 +155,12 @@ def current(case, python, out, rows=False):
         return "did not reach its first step in 900 s"
     found = {}
     for line in done.stdout.splitlines():
-        for key in ("LAYERS", "ROWS"):
+        for key in ("LAYERS", "METADATA", "ROWS"):
             if line.startswith(key + " "):
                 found[key] = json.loads(line[len(key) + 1:])
-    if "LAYERS" in found and (not rows or "ROWS" in found):
-        return (found["LAYERS"], found.get("ROWS")) if rows else found["LAYERS"]
+    if "LAYERS" in found and "METADATA" in found and (not rows or "ROWS" in found):
+        now = (found["LAYERS"], found["METADATA"])
+        return (now, found.get("ROWS")) if rows else now
     tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
     return "did not reach its first step: " + tail
 
@@ -192,9 +215,11 @@ def main(argv=None):
             continue
         trace = os.path.join(traces, case["trace"])
         now, now_rows = now if rows else (now, None)
-        before = recorded(trace)
+        (before, pairing_before), (now, pairing_now) = recorded(trace), now
         changed = {name: (before.get(name), now.get(name))
                    for name in sorted(set(before) | set(now)) if before.get(name) != now.get(name)}
+        changed.update({key: (pairing_before[key], pairing_now[key]) for key in PAIRING
+                        if pairing(key, pairing_before[key]) != pairing(key, pairing_now[key])})
         if rows:
             changed.update(changed_rows(first_step_rows(trace), now_rows))
         if changed:

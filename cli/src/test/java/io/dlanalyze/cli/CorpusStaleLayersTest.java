@@ -12,9 +12,11 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * {@code corpus/stale_layers.py}: runs a PyTorch case's program up to the recorder's first step (a
  * Keras case's up to the end of the recorder's first recorded step) and compares the layers'
- * activations with the committed trace's metadata. A trace that says what the recorder now writes
- * passes; one whose metadata an older recorder wrote differently is named, with the layer and both
- * activations, and the exit code is 1.
+ * activations, and its reading of the loss's pairing with the output ({@code
+ * dltrace.loss_from_logits}; whether {@code dltrace.output_layer} is {@code none}), with the
+ * committed trace's metadata. A trace that says what the recorder now writes passes; one whose
+ * metadata an older recorder wrote differently is named, with the layer and both activations, and
+ * the exit code is 1.
  */
 class CorpusStaleLayersTest {
   private static final String CASE = "healthy-pixcnn-pt-features48-blocks3-lr2e-3-seed3";
@@ -47,7 +49,9 @@ class CorpusStaleLayersTest {
    * A manifest of the one case whose trace is {@code trace}, with the first layer's activation in
    * its metadata replaced by {@code activation} ({@code -}: the committed trace as it is; {@code
    * rows}: the mean of the first layer's forward row at the first step raised by 1, as an older
-   * recorder that took the row from another call would have written it).
+   * recorder that took the row from another call would have written it; {@code logits-false}:
+   * {@code dltrace.loss_from_logits} set to {@code false}, as a recorder that did not tell a loss
+   * function of the program's own from Keras' wrote it).
    */
   private Path manifest(String activation) {
     return manifest(activation, CASE);
@@ -72,6 +76,8 @@ class CorpusStaleLayersTest {
             "        if r['step'] == first and r['layer_index'] == 0 and r['phase'] == 'forward':",
             "            r['mean'] += 1",
             "    table = table.from_pylist(rows, schema=table.schema)",
+            "elif activation == 'logits-false':",
+            "    meta[b'dltrace.loss_from_logits'] = b'false'",
             "elif activation != '-':",
             "    layers[0]['activation'] = activation",
             "meta[b'dltrace.layers'] = json.dumps(layers).encode()",
@@ -124,6 +130,20 @@ class CorpusStaleLayersTest {
 
     assertThat(older.exitCode()).as(older.output()).isEqualTo(1);
     assertThat(older.output()).contains(KERAS_CASE + ": hidden_1 tanh -> relu");
+    assertThat(older.output()).contains("1 case(s) checked, 1 differ");
+  }
+
+  /**
+   * The Keras case's loss is a function of the program's own, whose {@code from_logits} the
+   * recorder cannot see: its trace has no {@code dltrace.loss_from_logits}, and one that says
+   * {@code false} is named.
+   */
+  @Test
+  void kerasTrace_aLossPairingWrittenDifferentlyIsNamed() {
+    Python.Result older = check(manifest("logits-false", KERAS_CASE), KERAS_CASE);
+
+    assertThat(older.exitCode()).as(older.output()).isEqualTo(1);
+    assertThat(older.output()).contains(KERAS_CASE + ": dltrace.loss_from_logits false -> None");
     assertThat(older.output()).contains("1 case(s) checked, 1 differ");
   }
 
