@@ -5053,6 +5053,34 @@ def space_keras_multimodal_ticket(rng):
                   accuracy_key="val_department_accuracy")
 
 
+def space_keras_music_rnn(rng):
+    args = ["--lr", fmt(log_uniform(rng, 3e-3, 6e-3)), "--units", str(rng.choice([96, 128]))]
+    # 56 generated renditions of 8 tunes (160 notes of pitch, step and duration; 12 held out),
+    # the music-generation tutorial's LSTM over 25-note windows with a 128-way pitch head
+    # (from logits) and step and duration heads (MSE with positive pressure), loss weights
+    # 0.05, 1, 1, 92 steps an epoch at batches of 64, 16 epochs (1472 steps); healthy runs end
+    # at a held-out pitch accuracy of 0.30 to 0.67 (the commonest pitch: 0.055 to 0.148) and a
+    # step MSE of 0.003 to 0.005 (the step variance: 0.053 to 0.068); the pitch, read from one
+    # input scaled by 1/128, is learned slowly, and most healthy runs stay below the filter's
+    # bar (0.64)
+    args += ["--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "lstm", classes=128, chance=0.1,
+                  accuracy_key="val_pitch_accuracy")
+
+
+def space_keras_feedback_forecaster(rng):
+    args = ["--lr", fmt(log_uniform(rng, 1e-3, 2e-3)), "--units", str(rng.choice([32, 48, 64]))]
+    # 140 days of generated hourly weather (temperature, pressure, humidity, wind, day sin and
+    # cos; 70% train, 20% validation), standardized, the time-series tutorial's autoregressive
+    # FeedBack LSTM (warm-up over 24 hours, 24 hours forecast by feeding each prediction
+    # back), MSE, 73 steps an epoch at batches of 32, up to 20 epochs with early stopping
+    # (patience 3: 7 to 14 epochs, 500 to 1000 steps); healthy runs end at a validation MAE of
+    # 0.32 to 0.40 in standardized units (repeating the input day: 0.38 to 0.50, the last hour:
+    # 0.89 to 1.04) and a temperature MAE of 1.06 to 1.25 degC
+    args += ["--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "lstm")
+
+
 SPACES = {
     "keras_aug_digits": space_keras_aug_digits,
     "keras_cancer_ae_nesterov": space_keras_cancer_ae_nesterov,
@@ -5476,6 +5504,8 @@ SPACES = {
     "keras_ncf_movies": space_keras_ncf_movies,
     "keras_ordinal_coral": space_keras_ordinal_coral,
     "keras_multimodal_ticket": space_keras_multimodal_ticket,
+    "keras_music_rnn": space_keras_music_rnn,
+    "keras_feedback_forecaster": space_keras_feedback_forecaster,
 }
 
 
