@@ -682,6 +682,64 @@ class GraphReadingTest(unittest.TestCase):
         meta, layers = self._similarity_loss(tied=True)
         self.assertEqual(meta["dltrace.output_layer"], str(layers["fc"]["index"]))
 
+    def _policy_value(self, loss_name, two_loss_nodes=False):
+        """An AlphaZero-style network: a policy head's cross-entropy over probability targets
+        (written by torch with no loss node) plus a value head's MSE, the loss named
+        ``loss_name``; with ``two_loss_nodes``, a cross-entropy over class indices (an NLL node)
+        plus a binary cross-entropy on the value head's score, as ELECTRA's generator and
+        discriminator losses."""
+        class PolicyValue(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.body = nn.Linear(6, 8)
+                self.policy = nn.Linear(8, 4)
+                self.value = nn.Linear(8, 1)
+
+            def forward(self, x):
+                h = torch.relu(self.body(x))
+                return self.policy(h), torch.tanh(self.value(h))
+
+        torch.manual_seed(0)
+        model = PolicyValue()
+        opt = torch.optim.SGD(model.parameters(), 0.01)
+        x, pi = torch.randn(8, 6), torch.softmax(torch.randn(8, 4), dim=1)
+        z = torch.sign(torch.randn(8, 1))
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "run.csv")
+            with dltrace.attach(model, path, optimizer=opt, loss_name=loss_name, loss_added=True,
+                                task="classification", num_classes=4) as rec:
+                for _ in range(2):
+                    opt.zero_grad()
+                    logits, v = model(x)
+                    if two_loss_nodes:
+                        loss = (nn.functional.cross_entropy(logits, pi.argmax(1))
+                                + nn.functional.binary_cross_entropy_with_logits(v, (z > 0).float()))
+                    else:
+                        loss = (nn.functional.cross_entropy(logits, pi)
+                                + nn.functional.mse_loss(v, z))
+                    loss.backward()
+                    opt.step()
+                    rec.step(loss)
+            _, meta = read_trace(path)
+        return meta, {l["name"]: l for l in json.loads(meta["dltrace.layers"])}
+
+    def test_namedLossWithoutALossNode_theOtherTermsLossNodeNamesNoOutputLayer(self):
+        meta, layers = self._policy_value("CrossEntropyLoss")
+        self.assertNotIn("dltrace.output_layer", meta)
+        self.assertEqual(layers["policy"]["activation"], "linear")
+
+    def test_twoLossNodes_theNamedLossesNamesTheOutputLayer_whicheverTheGraphReachesFirst(self):
+        for name, layer in (("BCEWithLogitsLoss", "value"), ("CrossEntropyLoss", "policy"),
+                            ("cross_entropy", "policy"), ("bce_with_logits", "value")):
+            with self.subTest(name):
+                meta, layers = self._policy_value(name, two_loss_nodes=True)
+                self.assertEqual(meta["dltrace.output_layer"], str(layers[layer]["index"]))
+
+    def test_namedLossOfTheFoundLossNode_namesItsOutputLayer(self):
+        meta, layers = self._policy_value("MSELoss")
+        self.assertEqual(meta["dltrace.output_layer"], str(layers["value"]["index"]))
+        self.assertEqual(layers["value"]["activation"], "tanh")
+
     def test_lossModule_namesTheLayerItWasComputedFrom(self):
         y = torch.tensor([0, 1, 2, 0, 1])
         _, _, meta, layers = self.run_one(FunctionalMlp(), nn.functional.cross_entropy, y)

@@ -429,10 +429,35 @@ def sole_owner(start, owners):
     return found if found is not None else (None, [])
 
 
-def loss_input(loss_grad_fn):
+# torch.nn losses by family, keyed by a name lowercased without "_" and a trailing "loss": a
+# name a program gives (``"cross_entropy"``, ``"NLLLoss"``) and the one read from a loss node.
+_LOSS_FAMILIES = {
+    "crossentropy": "ce", "nll": "ce", "bce": "bce", "bcewithlogits": "bce",
+    "binarycrossentropy": "bce", "binarycrossentropywithlogits": "bce", "mse": "mse",
+    "meansquarederror": "mse", "l1": "l1", "mae": "l1", "meanabsoluteerror": "l1",
+    "smoothl1": "huber", "huber": "huber", "kldiv": "kl", "softmargin": "softmargin",
+    "multimargin": "multimargin",
+}
+
+
+def _loss_family(name):
+    if not name:
+        return None
+    key = name.lower().replace("_", "").replace(" ", "")
+    if key.endswith("loss"):
+        key = key[:-4]
+    return _LOSS_FAMILIES.get(key)
+
+
+def loss_input(loss_grad_fn, named=None):
     """The node that produced the loss function's input (the model's output as the loss saw
     it), or None: the first parent of the loss node (for CrossEntropyLoss, the parent of its
-    log-softmax)."""
+    log-softmax). With ``named``, the name the program gives its loss, a loss node of another
+    torch.nn loss is a term added beside it and is passed over (a distilled student's
+    cross-entropy beside the named KL divergence, a generator's cross-entropy beside the named
+    discriminator's BCE); when only such nodes are found (a named cross-entropy over probability
+    targets, which torch writes with no loss node, beside a value head's MSE), None."""
+    family = _loss_family(named)
     seen = {id(loss_grad_fn)}
     queue = [loss_grad_fn]
     visited = 0
@@ -440,7 +465,10 @@ def loss_input(loss_grad_fn):
         node = queue.pop(0)
         visited += 1
         kind = node_kind(node)
-        if kind in _LOSS_NODES or kind in ("NllLossBackward", "NllLoss2DBackward"):
+        is_loss = kind in _LOSS_NODES or kind in ("NllLossBackward", "NllLoss2DBackward")
+        if is_loss and family is not None and _loss_family(_LOSS_NODES.get(kind, "nll")) != family:
+            is_loss = False
+        if is_loss:
             parents = list(_parents(node))
             if not parents:
                 return None

@@ -862,12 +862,13 @@ class Recorder:
         if grad_fn is not None and len(self._output_widths) > 1:
             # The model returned several tensors (a dict of logits and hidden states): the
             # width is that of the one the loss was computed from.
-            width, _ = graph.walk_back(graph.loss_input(grad_fn), self._output_widths)
+            width, _ = graph.walk_back(graph.loss_input(grad_fn, self.loss_name),
+                                       self._output_widths)
             if width is not None:
                 self._output_width = width
         out_activation = None
         if grad_fn is not None and self._out_nodes:
-            start = graph.loss_input(grad_fn)
+            start = graph.loss_input(grad_fn, self.loss_name)
             if start is not None:
                 owner, path = graph.walk_back(start, self._out_nodes)
             else:  # a loss written out by hand: the one layer its graph leads back to
