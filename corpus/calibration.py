@@ -3081,6 +3081,7 @@ def space_pt_sam_digits(rng):
             "--rho", rng.choice(["0.02", "0.05", "0.1"]), "--batch-size", str(bs)]
     # 1437 training digits; SAM (two forward/backward passes a step) around SGD momentum 0.9
     args += ["--epochs", "8", "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=10)
 
 
 def space_keras_actor_critic_cartpole(rng):
@@ -4459,6 +4460,8 @@ def space_keras_mobilevit_digits(rng):
             "--batch-size", str(rng.choice([32, 64]))]
     # 1437 of scikit-learn's digits upsampled to 16x16 (23-45 steps an epoch); MobileViT with
     # label smoothing 0.1 (healthy runs: held-out accuracy about 0.99)
+    args += ["--epochs", "10", "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "transformer", classes=10)
 
 
 def space_keras_swin_digits(rng):
@@ -4789,6 +4792,8 @@ def space_keras_focalnet_digits(rng):
     # of 64, 15 epochs (330 steps); the loss starts at about 2.35 and healthy runs end at a
     # training loss of 0.07-0.13 and a held-out accuracy of about 0.94-0.96 (validation loss
     # 0.16-0.22; chance 0.1)
+    args += ["--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "transformer", classes=10)
 
 
 def space_keras_vit_spt_lsa(rng):
