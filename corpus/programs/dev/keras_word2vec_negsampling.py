@@ -14,7 +14,7 @@ batched ``tf.data.Dataset``.
 
 Data (generated here): a corpus of short English-like sentences from a small grammar of six
 topics (a kitchen, the weather, the sea, music, a garden, computers), each topic 6 nouns, 3 verbs
-and 3 adjectives, and 12 function words ("the", "a", "with"...). A sentence picks one topic
+and 3 adjectives, and 8 function words ("the", "a", "with"...). A sentence picks one topic
 and one of four templates ("the ADJ NOUN VERB the NOUN", ...), its content words drawn from its
 topic (one in ten from another topic). 3000 sentences for training and 600 held out; the
 vocabulary is adapted on the training sentences. The tutorial's helpers that Keras 3 no longer
