@@ -5122,6 +5122,34 @@ def space_keras_feedback_forecaster(rng):
     return Config(args, "regression", "lstm")
 
 
+def space_keras_vivit_clips(rng):
+    args = ["--lr", fmt(log_uniform(rng, 5e-4, 1.5e-3)), "--heads", str(rng.choice([2, 4])),
+            "--layers", str(rng.choice([1, 2]))]
+    # 960 generated clips of 8 frames of 8x8 (uint8, scaled to [0, 1] in the tf.data map), a
+    # blob moving in one of 6 directions, each position held two frames; a Conv3D tubelet
+    # embedding (2x2x2, 64 tokens of 32), a position Embedding, 1-2 transformer blocks, AdamW,
+    # 30 steps an epoch at batches of 32, 6 epochs (180 steps); healthy runs end at a
+    # validation accuracy of 0.94 to 0.99 (lr 5e-4 and one block: 0.954; chance 0.167)
+    args += ["--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "transformer", classes=6)
+
+
+def space_keras_word2vec_negsampling(rng):
+    args = ["--lr", fmt(log_uniform(rng, 1e-3, 2e-3)),
+            "--embedding-dim", str(rng.choice([32, 64])),
+            "--window-size", str(rng.choice([2, 3]))]
+    # 3000 generated sentences of six topics (82 words with padding and [UNK]), skip-gram pairs
+    # with 4 log-uniform negatives each (22000 to 31000 examples), batches of 1024 (21 to 29
+    # steps an epoch), 20 epochs; the validation accuracy of picking the positive levels off at
+    # 0.63 to 0.66 (chance 0.2; more than half of the positives are function words, which
+    # occur near every word, as are many log-uniform negatives), so runs are judged on the
+    # content words' nearest-neighbour topic purity: healthy runs 0.89 to 1.00 (lr 2e-3 and 64
+    # dimensions: 0.894), chance about 0.155 (11 of the other 71 content words share a topic)
+    args += ["--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "mlp", classes=5, chance=0.155,
+                  accuracy_key="neighbour_purity")
+
+
 SPACES = {
     "keras_aug_digits": space_keras_aug_digits,
     "keras_cancer_ae_nesterov": space_keras_cancer_ae_nesterov,
@@ -5549,6 +5577,8 @@ SPACES = {
     "keras_multimodal_ticket": space_keras_multimodal_ticket,
     "keras_music_rnn": space_keras_music_rnn,
     "keras_feedback_forecaster": space_keras_feedback_forecaster,
+    "keras_vivit_clips": space_keras_vivit_clips,
+    "keras_word2vec_negsampling": space_keras_word2vec_negsampling,
 }
 
 
