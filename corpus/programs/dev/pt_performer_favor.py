@@ -356,8 +356,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "seed0",
-          "buggy": "--bug no-normalizer --record-every 4",
-          "fixed": "--record-every 4"},
+          "buggy": "--bug no-normalizer --record-every 8",
+          "fixed": "--record-every 8"},
      ]},
     {"family": "performer-lr-too-high", "split": "dev", "architecture": "transformer",
      "origin": "AUTOTRAINER / DeepFD: learning rate too high",
@@ -370,8 +370,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "seed1",
-          "buggy": "--lr 3e-2 --seed 1 --record-every 4",
-          "fixed": "--lr 2e-3 --seed 1 --record-every 4"},
+          "buggy": "--lr 3e-2 --seed 1 --record-every 8",
+          "fixed": "--lr 2e-3 --seed 1 --record-every 8"},
      ]},
     {"family": "healthy-performer", "split": "dev", "architecture": "transformer",
      "origin": "healthy run",
@@ -379,7 +379,7 @@ CASES = [
                     "whether all their markers are of one type",
      "healthy": [
          {"id": "f64-redraw100-seed4",
-          "args": "--nb-features 64 --redraw-interval 100 --seed 4 --record-every 4",
+          "args": "--nb-features 64 --redraw-interval 100 --seed 4 --record-every 8",
           "description": "64 random features redrawn every 100 steps: validation accuracy "
                          "0.998 (validation loss 0.0116)"},
      ]},
