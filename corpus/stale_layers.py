@@ -63,10 +63,10 @@ import dltrace.{framework}.recorder as recorder
 method = recorder.Recorder.{method}
 def first_call(self, *args, **kwargs):
     method(self, *args, **kwargs)
-    layers = json.loads(self.metadata()["dltrace.layers"])
+    meta = self.metadata()
+    layers = json.loads(meta["dltrace.layers"])
     print("LAYERS " + json.dumps({{layer["name"]: layer.get("activation") for layer in layers}}),
           flush=True)
-    meta = self.metadata()
     print("METADATA " + json.dumps({{k: meta.get(k) for k in {keys!r}}}), flush=True)
     if os.environ.get("STALE_ROWS"):
         self.close()
@@ -133,8 +133,8 @@ def recorded(trace):
     """The activation of each layer in the committed trace's metadata, and its ``PAIRING`` keys."""
     meta = pq.read_metadata(trace).metadata
     layers = json.loads(meta[b"dltrace.layers"])
-    pairing = {k: (meta[k.encode()].decode() if k.encode() in meta else None) for k in PAIRING}
-    return {layer["name"]: layer.get("activation") for layer in layers}, pairing
+    keys = {k: (meta[k.encode()].decode() if k.encode() in meta else None) for k in PAIRING}
+    return {layer["name"]: layer.get("activation") for layer in layers}, keys
 
 
 def current(case, python, out, rows=False):
