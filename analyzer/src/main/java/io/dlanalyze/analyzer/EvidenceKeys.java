@@ -97,6 +97,12 @@ public final class EvidenceKeys {
   public static final EvidenceKey<String> LOSS = text("loss");
   public static final EvidenceKey<Boolean> LOSS_STALLED = flag("loss_stalled");
 
+  /**
+   * numerical-error: the root is a layer's output at the trace's first step (step 0 or 1), computed
+   * from the initial weights before any update.
+   */
+  public static final EvidenceKey<Boolean> BEFORE_FIRST_UPDATE = flag("before_first_update");
+
   /** unchanged-values: no backward or gradient row of the layer in a trace that records them. */
   public static final EvidenceKey<Boolean> NO_GRADIENT_REACHED = flag("no_gradient_reached");
 

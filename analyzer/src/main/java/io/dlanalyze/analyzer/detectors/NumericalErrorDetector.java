@@ -2,6 +2,7 @@ package io.dlanalyze.analyzer.detectors;
 
 import static io.dlanalyze.analyzer.EvidenceKeys.AFFECTED_LAYERS;
 import static io.dlanalyze.analyzer.EvidenceKeys.AFFECTED_STREAMS;
+import static io.dlanalyze.analyzer.EvidenceKeys.BEFORE_FIRST_UPDATE;
 import static io.dlanalyze.analyzer.EvidenceKeys.GRADIENT_STEPS;
 import static io.dlanalyze.analyzer.EvidenceKeys.INF_COUNT;
 import static io.dlanalyze.analyzer.EvidenceKeys.KIND;
@@ -109,6 +110,9 @@ public final class NumericalErrorDetector implements Detector {
   private long lastStep;
   private long episodeSteps;
 
+  /** The trace's first step, -1 before it. */
+  private long firstStep = -1;
+
   /** Skipped updates (see the class comment). */
   private long skipped;
 
@@ -134,6 +138,9 @@ public final class NumericalErrorDetector implements Detector {
   @Override
   public void observe(StepView step) {
     AnalysisContext context = step.context();
+    if (firstStep < 0) {
+      firstStep = step.step();
+    }
     if (skippedUpdate(step)) {
       if (active && ++cleanStreak >= window) {
         close(context);
@@ -419,6 +426,19 @@ public final class NumericalErrorDetector implements Detector {
         .build();
   }
 
+  /**
+   * Whether the root is a layer's output (forward or activation row) at the trace's first step,
+   * when that step is the run's first (0, or 1 for logs that count from 1): the forward pass ran on
+   * the initial weights, before any update, so no update size, learning rate or trained weight made
+   * it non-finite. A trace that starts later (a resumed run) does not qualify.
+   */
+  private boolean beforeFirstUpdate(Root root) {
+    return root.layer() >= 0
+        && (root.phase() == Phase.FORWARD || root.phase() == Phase.ACTIVATION)
+        && root.step() == firstStep
+        && firstStep <= 1;
+  }
+
   /** Ends an episode: one finding at its root, the other streams it reached as consequences. */
   private void close(AnalysisContext context) {
     active = false;
@@ -474,6 +494,9 @@ public final class NumericalErrorDetector implements Detector {
         .put(AFFECTED_STREAMS, slots.size())
         .put(AFFECTED_LAYERS, layers.size())
         .put(STEPS_WITH_NON_FINITE, episodeSteps);
+    if (beforeFirstUpdate(root)) {
+      evidence.put(BEFORE_FIRST_UPDATE, true);
+    }
     String value =
         switch (root.statistic()) {
           case MEAN -> Numbers.format(values.mean());

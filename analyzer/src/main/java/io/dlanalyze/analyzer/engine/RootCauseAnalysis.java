@@ -3,6 +3,7 @@ package io.dlanalyze.analyzer.engine;
 import static io.dlanalyze.analyzer.EvidenceKeys.ACTIVATION;
 import static io.dlanalyze.analyzer.EvidenceKeys.ACTIVATION_HIGH;
 import static io.dlanalyze.analyzer.EvidenceKeys.ACTIVATION_LOW;
+import static io.dlanalyze.analyzer.EvidenceKeys.BEFORE_FIRST_UPDATE;
 import static io.dlanalyze.analyzer.EvidenceKeys.COLLAPSED_SHARE;
 import static io.dlanalyze.analyzer.EvidenceKeys.CONVERGENCE_RULE;
 import static io.dlanalyze.analyzer.EvidenceKeys.DIRECTION;
@@ -19,6 +20,7 @@ import static io.dlanalyze.analyzer.EvidenceKeys.INPUT_MAX;
 import static io.dlanalyze.analyzer.EvidenceKeys.INPUT_MEAN;
 import static io.dlanalyze.analyzer.EvidenceKeys.INPUT_MIN;
 import static io.dlanalyze.analyzer.EvidenceKeys.INPUT_STD;
+import static io.dlanalyze.analyzer.EvidenceKeys.KIND;
 import static io.dlanalyze.analyzer.EvidenceKeys.LEARNING_RATE;
 import static io.dlanalyze.analyzer.EvidenceKeys.LOSS;
 import static io.dlanalyze.analyzer.EvidenceKeys.LOSS_RULE;
@@ -966,10 +968,47 @@ final class RootCauseAnalysis {
   private void numericalError() {
     lossTurnedFirst();
     for (Finding f : atLeastWarning(DetectorIds.NUMERICAL_ERROR)) {
+      if (Boolean.TRUE.equals(f.evidence().get(BEFORE_FIRST_UPDATE))) {
+        bornBeforeFirstUpdate(f);
+        continue;
+      }
       String fix = f.suggestedFix();
       offer(
           f, layerScope(f), symptomCause(f), fix != null ? fix : RootCauseSelector.suggestedFix(f));
     }
+  }
+
+  /**
+   * NaN/Inf born in a layer's output at the run's first step, before any update: the layer computed
+   * from its initial weights, so neither a learning rate nor a trained weight made it non-finite,
+   * and the layer's own arithmetic (a matrix product, a convolution, a normalization with its
+   * epsilon) cannot turn finite inputs and fresh weights into NaN. An operation of the program's
+   * forward code did: a log, square root or division of a value at or below zero, an exp that
+   * overflows, a temperature or scale of zero, on the layer's input or inside a layer of its own.
+   * Model scope, naming the layer where it showed.
+   */
+  private void bornBeforeFirstUpdate(Finding f) {
+    String layer = f.resolvedLayerName();
+    offer(
+        f,
+        false,
+        format(
+            ROOT,
+            "Numerical error (NaN/Inf) in the forward code before any update: the output of %s was"
+                + " %s at step %d, computed from its initial weights, so an operation of the"
+                + " program (a log, square root or division of a value at or below 0, an exp"
+                + " that overflows) produced it on the way into or inside %s",
+            layer,
+            f.evidence().get(KIND),
+            f.firstStep(),
+            layer),
+        format(
+            ROOT,
+            "Look at the code that computes the input and the output of %s: guard logs and square"
+                + " roots (log(x + 1e-6), sqrt(x + 1e-8), or clamp to a minimum), keep divisors and"
+                + " temperatures away from 0, and apply the transform (exp, softplus) that keeps a"
+                + " scale or rate positive",
+            layer));
   }
 
   /**

@@ -7,8 +7,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.dlanalyze.analyzer.AnalysisOptions;
 import io.dlanalyze.analyzer.Consequence;
+import io.dlanalyze.analyzer.EvidenceKeys;
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Report;
+import io.dlanalyze.analyzer.RootCause;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.Symptom;
 import io.dlanalyze.analyzer.Verdict;
@@ -122,6 +124,58 @@ class NumericalErrorDetectorTest {
     assertThat(noForward.layerName()).isEqualTo("fc1");
     assertThat(nanForward.phase()).isEqualTo(Phase.FORWARD);
     assertThat(nanForward.layerName()).isEqualTo("fc0");
+  }
+
+  @Test
+  void nanInTheForwardPassOfTheFirstStep_isBornBeforeAnyUpdate_atModelScope() {
+    MemoryTrace trace = nanAfterForward(0, true, true);
+    Finding finding = analyze(trace, only(ID)).findings().get(0);
+    RootCause root = analyze(trace, AnalysisOptions.defaults()).rootCause();
+
+    assertThat(finding.layerName()).isEqualTo("fc0");
+    assertThat(finding.phase()).isEqualTo(Phase.FORWARD);
+    assertThat(finding.evidence().get(EvidenceKeys.BEFORE_FIRST_UPDATE)).isTrue();
+    assertThat(root.scope()).isEqualTo(RootCause.MODEL);
+    assertThat(root.symptom()).isEqualTo("numerical_error");
+    assertThat(root.cause())
+        .startsWith("Numerical error (NaN/Inf) in the forward code before any update")
+        .contains("output of fc0 was NaN at step 0", "initial weights");
+    assertThat(root.suggestedFix()).contains("fc0", "log(x + 1e-6)", "softplus");
+  }
+
+  @Test
+  void nanInTheForwardPassAfterUpdates_staysAtTheLayer() {
+    MemoryTrace trace = nanAfterForward(5, true, true);
+    Finding finding = analyze(trace, only(ID)).findings().get(0);
+    RootCause root = analyze(trace, AnalysisOptions.defaults()).rootCause();
+
+    assertThat(finding.evidence().get(EvidenceKeys.BEFORE_FIRST_UPDATE)).isNull();
+    assertThat(root.scope()).isEqualTo(RootCause.LAYER);
+    assertThat(root.layerName()).isEqualTo("fc0");
+  }
+
+  @Test
+  void nanAtTheFirstStepOfATraceThatStartsLate_isNotBeforeTheFirstUpdate() {
+    // a resumed run recorded from step 100: its weights were trained before the trace starts
+    MemoryTrace.Builder b = MemoryTrace.builder();
+    for (long s = 100; s < 120; s++) {
+      b.model(s, Phase.LOSS, Double.NaN);
+      b.layer(s, 0, "fc0", "Linear", Phase.FORWARD, Double.NaN);
+      b.layer(s, 0, "fc0", "Linear", Phase.WEIGHT, 0.02);
+    }
+    Finding finding = analyze(b.build(), only(ID)).findings().get(0);
+
+    assertThat(finding.firstStep()).isEqualTo(100);
+    assertThat(finding.phase()).isEqualTo(Phase.FORWARD);
+    assertThat(finding.evidence().get(EvidenceKeys.BEFORE_FIRST_UPDATE)).isNull();
+  }
+
+  @Test
+  void nanBornInTheLossAtTheFirstStep_isNotALayerOutput() {
+    Finding finding = analyze(nanAfterForward(0, true, false), only(ID)).findings().get(0);
+
+    assertThat(finding.phase()).isEqualTo(Phase.LOSS);
+    assertThat(finding.evidence().get(EvidenceKeys.BEFORE_FIRST_UPDATE)).isNull();
   }
 
   @Test
