@@ -22,6 +22,7 @@ from .._core.sink import StepRows, TraceSink
 from .._core.stats import RAW_WIDTH, as_returns, scalar_raw, values_raw
 from .._core.writers import resolve_path
 from . import graph
+from .resets import Resets
 from .stats import Reduced, Small, keep, keep_flat, reduce_many
 
 # Activation modules, by class name, and the name the layers metadata gives them.
@@ -444,6 +445,7 @@ class Recorder:
         self.path = resolve_path(path, lambda m: warnings.warn(m, stacklevel=4))
         self.model = model
         self.optimizers = _optimizers(optimizer)
+        self._resets = Resets(self.optimizers)  # whether the loop resets gradients between updates
         # The first optimizer: its largest group's learning rate, weight decay and momentum
         # are recorded.
         self.optimizer = self.optimizers[0] if self.optimizers else None
@@ -968,6 +970,9 @@ class Recorder:
                                    " (a forward with gradients enabled)")
             self._freeze_layers(loss)
             self._infer_task(targets)
+            self._resets.start(_unwrapped(self.model))
+        else:
+            self._resets.step()
         if self.batch_size is None and inputs is not None:
             first = _batch_tensor(inputs, "inputs")
             if first.dim() > 0:
@@ -1193,9 +1198,13 @@ class Recorder:
             hook.remove()
         self._hooks = []
         self._disarm()
+        self._resets.close()
         try:
             if self._sink is not None:
-                self._sink.close(_metadata)
+                extra = self._resets.metadata()
+                if _metadata:
+                    extra.update(_metadata)
+                self._sink.close(extra or None)
         finally:
             atexit.unregister(self._atexit)
 

@@ -3,9 +3,11 @@
 The bug of Stack Overflow 48385830 in miniature: an MLP with no activation functions trained
 with MSE and SGD at lr=3 on generated 3-class data. The outputs of the last layer ("out")
 overflow to Inf within a few steps and the loss becomes NaN. With --kill-at N the process
-dies at step N without any cleanup (like SIGKILL), to check crash tolerance.
+dies at step N without any cleanup (like SIGKILL), to check crash tolerance. With
+--no-zero-grad the loop never calls opt.zero_grad(): every update applies the running sum of
+the gradients so far.
 
-    python3 train_buggy.py REPO_ROOT OUT.arrows [--fixed] [--kill-at N]
+    python3 train_buggy.py REPO_ROOT OUT.arrows [--fixed] [--no-zero-grad] [--kill-at N]
 """
 
 import argparse
@@ -17,6 +19,7 @@ parser = argparse.ArgumentParser()
 parser.add_argument("repo")
 parser.add_argument("out")
 parser.add_argument("--fixed", action="store_true")
+parser.add_argument("--no-zero-grad", action="store_true")
 parser.add_argument("--kill-at", type=int, default=-1)
 args = parser.parse_args()
 sys.path.insert(0, os.path.join(args.repo, "recorders"))
@@ -53,7 +56,8 @@ for epoch in range(6):
         if step == args.kill_at:
             os._exit(9)
         xb, yb = x[b * 30:(b + 1) * 30], y[b * 30:(b + 1) * 30]
-        opt.zero_grad()
+        if not args.no_zero_grad:
+            opt.zero_grad()
         out = model(xb)
         if args.fixed:
             loss = nn.functional.cross_entropy(out, yb.argmax(1))

@@ -97,6 +97,11 @@ public final class EvidenceKeys {
   public static final EvidenceKey<String> LOSS = text("loss");
   public static final EvidenceKey<Boolean> LOSS_STALLED = flag("loss_stalled");
 
+  /** gradient-accumulation: updates the recorder saw carried over, of how many it judged. */
+  public static final EvidenceKey<Long> CARRIED_UPDATES = count("carried_updates");
+
+  public static final EvidenceKey<Long> UPDATES = count("updates");
+
   /**
    * numerical-error: the root is a layer's output at the trace's first step (step 0 or 1), computed
    * from the initial weights before any update.

@@ -286,6 +286,28 @@ class RecorderEndToEndTest {
   }
 
   @Test
+  void analyze_recordedRunWithoutZeroGrad_recorderSawTheCarriedOverUpdates() throws IOException {
+    Path trace = train("no-zero-grad.parquet", "--fixed", "--no-zero-grad");
+    Path fixed = train("fixed.parquet", "--fixed");
+
+    Run run = cli("analyze", trace.toString(), "--format", "json");
+
+    assertThat(run.code()).as(run.err()).isEqualTo(ExitCodes.FAULT_FOUND);
+    assertThat(run.json().at("/root_cause/scope").asText()).isEqualTo("model");
+    assertThat(run.json().at("/root_cause/cause").asText())
+        .startsWith("Gradients are never reset between steps: the recorder saw 59 of 59 updates");
+    JsonNode carried = detectorFinding(run.json(), "gradient-accumulation");
+    assertThat(carried.at("/evidence/carried_updates").asLong()).isEqualTo(59);
+    // the counts ride in the Parquet footer, written when the recorder closes
+    try (TraceReader reader = TraceReaders.open(fixed, ReadOptions.all())) {
+      assertThat(reader.metadata().updates()).hasValue(59);
+      assertThat(reader.metadata().carriedUpdates()).hasValue(0);
+    }
+    assertThat(cli("analyze", fixed.toString(), "--format", "json").json().get("verdict").asText())
+        .isEqualTo("healthy");
+  }
+
+  @Test
   void eval_recordedBuggyAndFixedRuns_scoredAsDetectedLocalizedAndNoFalseAlarm()
       throws IOException {
     train("buggy.arrows");

@@ -24,6 +24,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalDouble;
 import java.util.OptionalInt;
+import java.util.OptionalLong;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -100,6 +101,23 @@ public final class TraceMetadata {
    * loss's layer before others. Absent: the last layer, or not known.
    */
   public static final String OUTPUT_LAYER = "dltrace.output_layer";
+
+  /**
+   * Extension: how many updates (optimizer steps after the first, or with no optimizer the loop's
+   * steps after the first) the recorder judged for {@link #CARRIED_UPDATES}. Known only at the end
+   * of the run: written where the format takes metadata after the start (Parquet's footer, an Arrow
+   * stream's last record batch, a CSV trace's sidecar). Absent: not watched (Keras, whose training
+   * step computes fresh gradients; an Arrow IPC file; a run of one update).
+   */
+  public static final String UPDATES = "dltrace.updates";
+
+  /**
+   * Extension: of {@link #UPDATES}, how many were carried over: the gradients they applied still
+   * held those of earlier updates, because no backward pass since the previous update found them
+   * reset ({@code optimizer.zero_grad()} never called, or called less often than the optimizer
+   * steps).
+   */
+  public static final String CARRIED_UPDATES = "dltrace.carried_updates";
 
   /**
    * Extension: what training does with the recorded loss. {@code minimize} (also when absent): the
@@ -330,6 +348,16 @@ public final class TraceMetadata {
   public boolean lossAdded() {
     String text = values.get(LOSS_ADDED);
     return text != null && text.trim().equalsIgnoreCase("true");
+  }
+
+  /** The updates the recorder judged ({@link #UPDATES}), if it watched them. */
+  public OptionalLong updates() {
+    return parseLong(values.get(UPDATES));
+  }
+
+  /** The updates whose gradients were carried over ({@link #CARRIED_UPDATES}), if watched. */
+  public OptionalLong carriedUpdates() {
+    return parseLong(values.get(CARRIED_UPDATES));
   }
 
   /** The index of the layer whose output the loss was computed from ({@link #OUTPUT_LAYER}). */
@@ -572,6 +600,18 @@ public final class TraceMetadata {
       return OptionalDouble.of(Double.parseDouble(text.trim()));
     } catch (NumberFormatException e) {
       return OptionalDouble.empty();
+    }
+  }
+
+  private static OptionalLong parseLong(@Nullable String text) {
+    if (text == null) {
+      return OptionalLong.empty();
+    }
+    try {
+      long value = Long.parseLong(text.trim());
+      return value >= 0 ? OptionalLong.of(value) : OptionalLong.empty();
+    } catch (NumberFormatException e) {
+      return OptionalLong.empty();
     }
   }
 

@@ -1,6 +1,7 @@
 package io.dlanalyze.analyzer.detectors;
 
 import static io.dlanalyze.analyzer.EvidenceKeys.ACCUMULATING_LAYERS;
+import static io.dlanalyze.analyzer.EvidenceKeys.CARRIED_UPDATES;
 import static io.dlanalyze.analyzer.EvidenceKeys.GROWTH;
 import static io.dlanalyze.analyzer.EvidenceKeys.GROWTH_STEPS;
 import static io.dlanalyze.analyzer.EvidenceKeys.HOLD_STEP;
@@ -10,6 +11,7 @@ import static io.dlanalyze.analyzer.EvidenceKeys.OUTSIDE_OPTIMIZER;
 import static io.dlanalyze.analyzer.EvidenceKeys.PEAK_L2;
 import static io.dlanalyze.analyzer.EvidenceKeys.PEAK_STEP;
 import static io.dlanalyze.analyzer.EvidenceKeys.REFERENCE_L2;
+import static io.dlanalyze.analyzer.EvidenceKeys.UPDATES;
 
 import io.dlanalyze.analyzer.AnalysisContext;
 import io.dlanalyze.analyzer.Detector;
@@ -28,6 +30,9 @@ import io.dlanalyze.trace.Phase;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
+import java.util.OptionalLong;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Reports gradients that add up across steps instead of being reset: the weight gradients' norm
@@ -61,6 +66,15 @@ import java.util.List;
  * optimizer does not hold (from the metadata): its {@code zero_grad()} does not reset those, so
  * they accumulate even in a correct loop, and the root cause is then that they are outside the
  * optimizer, not a missing call.
+ *
+ * <p>Seen by the recorder. The PyTorch recorder watches the gradients directly: at each backward
+ * pass, before the new gradient is added into {@code p.grad}, whether {@code p.grad} was reset
+ * since the optimizer's last step, and writes how many updates it judged ({@code dltrace.updates})
+ * and how many were carried over ({@code dltrace.carried_updates}). When at least {@value
+ * #MIN_CARRIED} updates and at least half of those judged were carried over, the finding rests on
+ * that observation, whatever the norms did: under Adam or a small rate a running sum need not climb
+ * tenfold. A loop that accumulates on purpose resets before each update's first micro-batch, and is
+ * never carried over.
  */
 @DetectorSpec(
     id = DetectorIds.GRADIENT_ACCUMULATION,
@@ -227,12 +241,24 @@ public final class GradientAccumulationDetector implements Detector {
   /** A climb that makes more of its log growth in its second half is not a running sum. */
   static final double MAX_LATE_SHARE = 0.4;
 
+  /** The fewest carried-over updates the recorder must have seen (of at least twice as many). */
+  static final long MIN_CARRIED = 3;
+
   private final Rise total = new Rise(true);
   private final SlotStates<Rise> layers = new SlotStates<>(() -> new Rise(false));
   private long firstStep = -1;
+  private long firstSeen = -1;
+  private long secondSeen = -1;
+  private long lastSeen = -1;
 
   @Override
   public void observe(StepView step) {
+    if (firstSeen < 0) {
+      firstSeen = step.step();
+    } else if (secondSeen < 0) {
+      secondSeen = step.step();
+    }
+    lastSeen = step.step();
     double squares = 0;
     boolean any = false;
     for (int i = 0; i < step.presentLayerCount(); i++) {
@@ -268,6 +294,11 @@ public final class GradientAccumulationDetector implements Detector {
     double minGrowth = context.options().get(Thresholds.ACCUMULATION_GROWTH);
     double maxDrawdown = context.options().get(Thresholds.ACCUMULATION_DRAWDOWN);
     double maxStep = context.options().get(Thresholds.ACCUMULATION_STEP);
+    Finding seen = seenByRecorder(context);
+    if (seen != null) {
+      findings.add(seen);
+      return findings;
+    }
     if (!total.climbs(minGrowth)) {
       return findings;
     }
@@ -339,6 +370,50 @@ public final class GradientAccumulationDetector implements Detector {
     }
     findings.add(finding.build());
     return findings;
+  }
+
+  /**
+   * The finding from the recorder's own count of carried-over updates, or null when it did not
+   * count them or saw too few: at least {@link #MIN_CARRIED}, and at least half of those it judged.
+   */
+  private @Nullable Finding seenByRecorder(AnalysisContext context) {
+    OptionalLong updates = context.metadata().updates();
+    OptionalLong carried = context.metadata().carriedUpdates();
+    if (updates.isEmpty() || carried.isEmpty()) {
+      return null;
+    }
+    long judged = updates.getAsLong();
+    long over = Math.min(carried.getAsLong(), judged);
+    if (over < MIN_CARRIED || 2 * over < judged) {
+      return null;
+    }
+    Evidence.Builder evidence = Evidence.builder().put(CARRIED_UPDATES, over).put(UPDATES, judged);
+    String climb = "";
+    if (!Double.isNaN(total.reference) && total.peak > 0) {
+      evidence
+          .put(REFERENCE_L2, total.reference)
+          .put(PEAK_L2, total.peak)
+          .put(PEAK_STEP, total.peakStep)
+          .put(GROWTH, total.growth());
+      climb =
+          String.format(
+              Locale.ROOT,
+              "; the weight gradients' norm went from %s to a peak of %s at step %d",
+              Numbers.format(total.reference),
+              Numbers.format(total.peak),
+              total.peakStep);
+    }
+    return Finding.builder(this)
+        .at(-1, Phase.GRADIENT)
+        // the first update judged is the second: nothing came before the first
+        .steps(secondSeen >= 0 ? secondSeen : Math.max(0, firstSeen), Math.max(0, lastSeen), over)
+        .evidence(evidence.put(ACCUMULATING_LAYERS, "").put(OUTSIDE_OPTIMIZER, "").build())
+        .message(
+            "The recorder saw %d of %d updates apply gradients carried over from earlier steps:"
+                + " each time, the next backward pass found p.grad still holding the previous"
+                + " gradients, not reset since the optimizer's last step%s.",
+            over, judged, climb)
+        .build();
   }
 
   /** The message's note naming the layers the optimizer does not hold, or nothing. */

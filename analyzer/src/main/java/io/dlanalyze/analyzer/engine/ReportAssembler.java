@@ -60,6 +60,8 @@ final class ReportAssembler {
           TraceMetadata.LOSS_WEIGHTED,
           TraceMetadata.LOSS_ADDED,
           TraceMetadata.OUTPUT_LAYER,
+          TraceMetadata.UPDATES,
+          TraceMetadata.CARRIED_UPDATES,
           "dltrace.stop_reason",
           "dltrace.stopped_at_step");
 

@@ -296,6 +296,85 @@ class GradientAccumulationDetectorTest {
     assertThat(root.cause()).doesNotStartWith("Gradients are never reset");
   }
 
+  /** Gradients of a healthy size that never climb: nothing in the norms shows a running sum. */
+  private static MemoryTrace.Builder flatGradients() {
+    return MemoryTrace.scripted(SUM_STEPS)
+        .layer("fc1", "relu")
+        .layer("fc2", "linear")
+        .flatLoss()
+        .everyLayer(
+            Phase.GRADIENT, (step, layer) -> Stats.norm(0.5 * (1 + 0.3 * Math.sin(1.7 * step))));
+  }
+
+  @Test
+  void carriedOverUpdatesSeenByTheRecorder_fireWithoutAClimb() {
+    MemoryTrace.Builder trace =
+        flatGradients().meta("dltrace.updates", "399").meta("dltrace.carried_updates", "399");
+
+    List<Finding> findings = findings(trace, ID);
+    assertThat(findings).hasSize(1);
+    Finding f = findings.get(0);
+    assertThat(f.severity()).isEqualTo(Severity.ERROR);
+    assertThat(f.layerIndex()).isEqualTo(-1);
+    assertThat(f.firstStep()).isEqualTo(1);
+    assertThat(f.occurrences()).isEqualTo(399);
+    assertThat(f.evidence().get("carried_updates")).isEqualTo(399L);
+    assertThat(f.evidence().get("updates")).isEqualTo(399L);
+    assertThat(f.message()).startsWith("The recorder saw 399 of 399 updates apply gradients");
+    RootCause root = analyze(trace.build(), AnalysisOptions.defaults()).rootCause();
+    assertThat(root.scope()).isEqualTo(RootCause.MODEL);
+    assertThat(root.cause()).startsWith("Gradients are never reset between steps: the recorder");
+    assertThat(root.suggestedFix()).contains("zero_grad()");
+  }
+
+  @Test
+  void carriedOverUpdates_needHalfOfThoseJudgedAndThreeAtLeast() {
+    assertThat(
+            findings(
+                flatGradients()
+                    .meta("dltrace.updates", "399")
+                    .meta("dltrace.carried_updates", "199"),
+                ID))
+        .isEmpty();
+    assertThat(
+            findings(
+                flatGradients()
+                    .meta("dltrace.updates", "398")
+                    .meta("dltrace.carried_updates", "199"),
+                ID))
+        .hasSize(1);
+    assertThat(
+            findings(
+                flatGradients().meta("dltrace.updates", "4").meta("dltrace.carried_updates", "2"),
+                ID))
+        .isEmpty();
+    // a loop that resets its gradients, or a count that does not parse, leaves the norms to judge
+    assertThat(
+            findings(
+                flatGradients().meta("dltrace.updates", "399").meta("dltrace.carried_updates", "0"),
+                ID))
+        .isEmpty();
+    assertThat(
+            findings(
+                flatGradients()
+                    .meta("dltrace.updates", "many")
+                    .meta("dltrace.carried_updates", "399"),
+                ID))
+        .isEmpty();
+  }
+
+  @Test
+  void loopThatResets_leavesARunningSumInTheNormsToTheNormRule() {
+    // counts written by a recorder that saw no carry-over do not silence the norms' evidence
+    List<Finding> findings =
+        findings(
+            missingZeroGrad().meta("dltrace.updates", "399").meta("dltrace.carried_updates", "0"),
+            ID);
+    assertThat(findings).hasSize(1);
+    assertThat(findings.get(0).evidence().get("growth")).isNotNull();
+    assertThat(findings.get(0).evidence().get("carried_updates")).isNull();
+  }
+
   @Test
   void thresholds_areSettable() {
     AnalysisOptions strict = AnalysisOptions.builder().set("accumulation-growth", 1e4).build();
