@@ -246,3 +246,34 @@ def test_stopFile_keepsBothTheStopAndTheCounts(tmp_path):
     _, meta = read(path)
     assert meta["dltrace.stop_reason"] == "enough"
     assert counts(meta) == (6, 6)
+
+
+@pytest.mark.parametrize("accumulate", [1, 2])
+def test_lightningTrainer_resetsItselfNothingCarriedOver(tmp_path, accumulate):
+    import lightning.pytorch as pl
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from dltrace.lightning import DltraceCallback
+
+    class Classifier(pl.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.net = mlp()
+
+        def training_step(self, batch, batch_idx):
+            x, y = batch
+            return nn.functional.cross_entropy(self.net(x), y)
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    x, y = data()
+    path = tmp_path / "run.parquet"
+    trainer = pl.Trainer(max_epochs=3, callbacks=[DltraceCallback(path)], logger=False,
+                         accumulate_grad_batches=accumulate, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False,
+                         accelerator="cpu", devices=1)
+    trainer.fit(Classifier(), DataLoader(TensorDataset(x, y), batch_size=4))
+    _, meta = read(path)
+    updates = trainer.global_step - 1
+    assert counts(meta) == (updates, 0)
