@@ -180,8 +180,22 @@ def convert(source, target, converter):
         import pyarrow.ipc
         import pyarrow.parquet
         import pyarrow.types
+        import pyarrow
+        # Keys the recorder knows only at the end (the carried-over gradient counts, a stop
+        # reason) ride on the stream's last record batch: they join the schema's metadata.
+        batches, extra = [], {}
         with pyarrow.ipc.open_stream(source) as reader:
-            table = reader.read_all()
+            schema = reader.schema
+            while True:
+                try:
+                    batch = reader.read_next_batch_with_custom_metadata()
+                except StopIteration:
+                    break
+                batches.append(batch.batch)
+                extra.update(batch.custom_metadata or {})
+        table = pyarrow.Table.from_batches(batches, schema=schema)
+        if extra:
+            table = table.replace_schema_metadata({**(schema.metadata or {}), **extra})
         floats = [f.name for f in table.schema if pyarrow.types.is_floating(f.type)]
         others = [f.name for f in table.schema if f.name not in floats]
         # Statistics as BYTE_STREAM_SPLIT + zstd 19 (about 25% smaller than dictionary-encoded
