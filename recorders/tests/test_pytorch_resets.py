@@ -93,6 +93,15 @@ def zero_in_place(model, opt, x, y, i):
     return loss
 
 
+def zero_before_recording(model, opt, x, y, i):
+    # rec.step() comes after zero_grad(): no parameter has a gradient at the first step
+    loss = nn.functional.cross_entropy(model(x), y)
+    loss.backward()
+    opt.step()
+    opt.zero_grad()
+    return loss
+
+
 def never_zeroed(model, opt, x, y, i):
     loss = nn.functional.cross_entropy(model(x), y)
     loss.backward()
@@ -116,7 +125,8 @@ def accumulate_four(model, opt, x, y, i):
     return loss
 
 
-@pytest.mark.parametrize("loop", [zero_first, zero_after_forward, zero_in_place])
+@pytest.mark.parametrize(
+    "loop", [zero_first, zero_after_forward, zero_in_place, zero_before_recording])
 def test_loopThatResets_noUpdateCarriedOver(tmp_path, loop):
     _, meta = train(tmp_path, loop)
     # the first update is not judged: nothing came before it

@@ -3,20 +3,22 @@
 ``loss.backward()`` adds into ``p.grad``; a loop that never calls ``optimizer.zero_grad()``
 (or zeroes them once an epoch) updates with the running sum of every gradient so far. The
 statistics of the gradients show that only indirectly (a norm that climbs, sometimes), so the
-recorder watches it directly: a hook on one parameter per optimizer runs at each backward pass,
-before the new gradient is added into ``p.grad``, and sees whether ``p.grad`` was reset
-(``None``, or all zeros after ``zero_grad(set_to_none=False)``). An optimizer step is *carried
-over* when no backward pass since the previous step found its probe reset: the step updated
-with gradients of earlier steps. Accumulating on purpose (``zero_grad()`` once every k
-micro-batches, after the step) resets before the first micro-batch of each update, and a GAN
-whose generator's gradients also collect the discriminator's backward resets them before its
-own backward: neither is carried over.
+recorder watches it directly: hooks on the few smallest parameters of each optimizer run at each
+backward pass, before the new gradient is added into ``p.grad``, and see whether ``p.grad`` was
+reset (``None``, or all zeros after ``zero_grad(set_to_none=False)``). An optimizer step is
+*carried over* when a backward pass reached them since the previous step and none found them
+reset: the step updated with gradients of earlier steps. Accumulating on purpose
+(``zero_grad()`` once every k micro-batches, after the step) resets before the first
+micro-batch of each update, and a GAN whose generator's gradients also collect the
+discriminator's backward resets them before its own backward: neither is carried over.
 
-The check costs one tensor hook and one ``any()`` on the smallest parameter per backward pass,
-queued on the parameter's device and read at the next :meth:`Resets.resolve` (no
-synchronization in the hook). With optimizers (PyTorch 2.0 or later) the boundary between
-updates is each optimizer's step (``register_step_post_hook``); without one (a loop that updates
-``p -= lr * p.grad`` itself), the recorder's ``step()``.
+The check costs a tensor hook and one ``any()`` on a small parameter per backward pass, queued
+on the parameter's device and read later (no synchronization in the hook). With optimizers
+(PyTorch 2.0 or later) the boundary between updates is each optimizer's step
+(``register_step_post_hook``); without one (a loop that updates ``p -= lr * p.grad`` itself),
+the recorder's ``step()``. Not judged: a loop that writes ``p.grad`` itself without a backward
+pass (DP-SGD's per-sample gradients, clipped and summed), and an optimizer stepped only through
+methods of its own that bypass ``step()`` (SAM's ``first_step``/``second_step``).
 """
 
 import torch
@@ -25,22 +27,28 @@ RESOLVE_EVERY = 64
 
 
 class _Probe:
-    """One parameter watched between the updates of one optimizer (or of the loop)."""
+    """The parameters watched between the updates of one optimizer (or of the loop)."""
 
-    __slots__ = ("param", "primed", "backward", "reset", "pending")
+    __slots__ = ("params", "primed", "backward", "reset", "pending")
 
-    def __init__(self, param):
-        self.param = param
-        self.backward = False   # a backward pass reached the probe since the last update
-        self.reset = False      # ... and found p.grad None (reset by set_to_none)
+    def __init__(self, params):
+        self.params = params
+        self.backward = False   # a backward pass reached one of them since the last update
+        self.reset = False      # ... and found its p.grad None (reset by set_to_none)
         self.pending = []       # p.grad.any() at each such pass that found a gradient
         self.primed = False     # its window started at an update: it can be judged
 
 
-def _probe_param(params):
-    """The smallest parameter that requires gradients and has one after the first step."""
-    found = [p for p in params if p.requires_grad and p.grad is not None and p.numel() > 0]
-    return min(found, key=lambda p: p.numel()) if found else None
+PROBES = 3
+
+
+def _probe_params(params):
+    """The parameters to watch: the smallest few that require gradients, those that have one at
+    the first recorded step first (a loop that calls ``rec.step()`` after ``zero_grad()`` leaves
+    none with one; then the smallest of all, one of which a backward pass will reach)."""
+    wanted = [p for p in params if p.requires_grad and p.numel() > 0]
+    wanted.sort(key=lambda p: (p.grad is None, p.numel()))
+    return wanted[:PROBES]
 
 
 class Resets:
@@ -64,8 +72,7 @@ class Resets:
                     lambda o, _a, _k: self._update(o)))
 
     def start(self, model):
-        """At the first recorded step (its gradients are in ``p.grad``): picks the probes and
-        hooks them. An optimizer that has not stepped yet (accumulating over micro-batches)
+        """At the first recorded step: picks the parameters to watch and hooks them. An optimizer that has not stepped yet (accumulating over micro-batches)
         is in the middle of its first update, whose earlier backward passes the probe did not
         see: that update is not judged."""
         if self._started:
@@ -73,32 +80,34 @@ class Resets:
         self._started = True
         if self._by_optimizer:
             for optimizer in self._optimizers:
-                params = [p for g in optimizer.param_groups for p in g["params"]]
-                param = _probe_param(params)
-                if param is not None:
-                    probe = self._watch(param)
+                params = _probe_params([p for g in optimizer.param_groups for p in g["params"]])
+                if params:
+                    probe = self._watch(params)
                     probe.primed = id(optimizer) in self._stepped
                     self._probes[id(optimizer)] = probe
         elif not self._optimizers:
-            param = _probe_param(list(model.parameters()))
-            if param is not None:
-                self._loop_probe = self._watch(param)
+            params = _probe_params(list(model.parameters()))
+            if params:
+                self._loop_probe = self._watch(params)
                 self._loop_probe.primed = True
 
-    def _watch(self, param):
-        probe = _Probe(param)
+    def _watch(self, params):
+        probe = _Probe(params)
 
-        def before_accumulation(grad):
-            probe.backward = True
-            current = probe.param.grad
-            if current is None:
-                probe.reset = True
-            elif not probe.reset:
-                values = current._values() if current.is_sparse else current
-                probe.pending.append(values.any())
-            return None
+        def hook_of(param):
+            def before_accumulation(grad):
+                probe.backward = True
+                current = param.grad
+                if current is None:
+                    probe.reset = True
+                elif not probe.reset:
+                    values = current._values() if current.is_sparse else current
+                    probe.pending.append(values.any())
+                return None
+            return before_accumulation
 
-        self._handles.append(param.register_hook(before_accumulation))
+        for param in params:
+            self._handles.append(param.register_hook(hook_of(param)))
         return probe
 
     def _update(self, optimizer):

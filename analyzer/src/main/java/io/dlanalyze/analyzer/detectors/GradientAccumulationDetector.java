@@ -71,10 +71,10 @@ import org.jspecify.annotations.Nullable;
  * pass, before the new gradient is added into {@code p.grad}, whether {@code p.grad} was reset
  * since the optimizer's last step, and writes how many updates it judged ({@code dltrace.updates})
  * and how many were carried over ({@code dltrace.carried_updates}). When at least {@value
- * #MIN_CARRIED} updates and at least half of those judged were carried over, the finding rests on
- * that observation, whatever the norms did: under Adam or a small rate a running sum need not climb
- * tenfold. A loop that accumulates on purpose resets before each update's first micro-batch, and is
- * never carried over.
+ * #MIN_CARRIED} updates and at least a quarter of those judged were carried over, the finding rests
+ * on that observation, whatever the norms did: under Adam or a small rate a running sum need not
+ * climb tenfold. A loop that accumulates on purpose resets before each update's first micro-batch,
+ * and is never carried over.
  */
 @DetectorSpec(
     id = DetectorIds.GRADIENT_ACCUMULATION,
@@ -241,8 +241,16 @@ public final class GradientAccumulationDetector implements Detector {
   /** A climb that makes more of its log growth in its second half is not a running sum. */
   static final double MAX_LATE_SHARE = 0.4;
 
-  /** The fewest carried-over updates the recorder must have seen (of at least twice as many). */
+  /** The fewest carried-over updates the recorder must have seen. */
   static final long MIN_CARRIED = 3;
+
+  /**
+   * The smallest share of the judged updates that must have been carried over. The counts add up
+   * every optimizer's updates: a GAN whose critic never resets while its generator does carries
+   * over half of them, a loop of three optimizers with one at fault a third. A loop that resets
+   * carries over none, whichever optimizers it steps.
+   */
+  static final double MIN_CARRIED_SHARE = 0.25;
 
   private final Rise total = new Rise(true);
   private final SlotStates<Rise> layers = new SlotStates<>(() -> new Rise(false));
@@ -374,7 +382,8 @@ public final class GradientAccumulationDetector implements Detector {
 
   /**
    * The finding from the recorder's own count of carried-over updates, or null when it did not
-   * count them or saw too few: at least {@link #MIN_CARRIED}, and at least half of those it judged.
+   * count them or saw too few: at least {@link #MIN_CARRIED}, and {@link #MIN_CARRIED_SHARE} of
+   * those it judged.
    */
   private @Nullable Finding seenByRecorder(AnalysisContext context) {
     OptionalLong updates = context.metadata().updates();
@@ -384,7 +393,7 @@ public final class GradientAccumulationDetector implements Detector {
     }
     long judged = updates.getAsLong();
     long over = Math.min(carried.getAsLong(), judged);
-    if (over < MIN_CARRIED || 2 * over < judged) {
+    if (over < MIN_CARRIED || over < MIN_CARRIED_SHARE * judged) {
       return null;
     }
     Evidence.Builder evidence = Evidence.builder().put(CARRIED_UPDATES, over).put(UPDATES, judged);

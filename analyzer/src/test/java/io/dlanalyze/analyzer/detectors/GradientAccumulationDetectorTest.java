@@ -328,19 +328,20 @@ class GradientAccumulationDetectorTest {
   }
 
   @Test
-  void carriedOverUpdates_needHalfOfThoseJudgedAndThreeAtLeast() {
+  void carriedOverUpdates_needAQuarterOfThoseJudgedAndThreeAtLeast() {
     assertThat(
             findings(
                 flatGradients()
-                    .meta("dltrace.updates", "399")
-                    .meta("dltrace.carried_updates", "199"),
+                    .meta("dltrace.updates", "400")
+                    .meta("dltrace.carried_updates", "99"),
                 ID))
         .isEmpty();
+    // a GAN's critic that never resets, beside a generator that does: half of all updates
     assertThat(
             findings(
                 flatGradients()
-                    .meta("dltrace.updates", "398")
-                    .meta("dltrace.carried_updates", "199"),
+                    .meta("dltrace.updates", "400")
+                    .meta("dltrace.carried_updates", "100"),
                 ID))
         .hasSize(1);
     assertThat(
