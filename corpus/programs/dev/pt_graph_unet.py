@@ -212,7 +212,8 @@ def main():
 
     rec = common.recording.torch_recorder(
         model, args.out, optimizer=optimizer, task="classification",
-        loss_name="cross_entropy", steps_per_epoch=1, num_classes=CLASSES)
+        loss_name="cross_entropy", steps_per_epoch=1, num_classes=CLASSES,
+        batch_size=len(idx_train))
     history = common.History()
     for epoch in range(args.epochs):
         model.train()
