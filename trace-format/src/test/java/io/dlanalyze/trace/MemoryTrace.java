@@ -513,6 +513,27 @@ public final class MemoryTrace {
               layers.size(), name, type, activation, 100, true, null, true, -1, fanOut, null));
     }
 
+    /**
+     * A layer whose {@code fan_in} and {@code fan_out} (its input and output widths) are known,
+     * with {@code params} parameters.
+     */
+    public Builder layer(
+        String name, String type, String activation, long fanIn, long fanOut, long params) {
+      return declare(
+          new LayerInfo(
+              layers.size(),
+              name,
+              type,
+              activation,
+              params,
+              true,
+              null,
+              true,
+              fanIn,
+              fanOut,
+              null));
+    }
+
     /** A trainable layer whose parameters the optimizer does not hold. */
     public Builder layerOutsideOptimizer(String name, String activation) {
       return declare(

@@ -16,6 +16,7 @@ import io.dlanalyze.analyzer.Layer;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.StepView;
 import io.dlanalyze.analyzer.Symptom;
+import io.dlanalyze.trace.LayerInfo;
 import io.dlanalyze.trace.Phase;
 import java.util.ArrayList;
 import java.util.List;
@@ -38,6 +39,10 @@ import java.util.Set;
  * only its own configuration, and the layer around it can apply one in its own {@code call()} or
  * {@code forward()} (Keras's Forward-Forward example wraps a linear Dense in a layer that applies
  * ReLU), which only a watched forward pass shows.
+ *
+ * <p>Side by side is not stacked: when the metadata gives the widths of fully connected layers that
+ * follow each other and none takes the width the one before it gives, they run in parallel (a
+ * linear model by design, as DLinear's trend and seasonal maps added), and the rule does not fire.
  */
 @DetectorSpec(
     id = DetectorIds.MISSING_ACTIVATION,
@@ -99,6 +104,9 @@ public final class MissingActivationDetector implements Detector {
       return findings;
     }
     List<String> affine = new ArrayList<>();
+    LayerInfo previous = null;
+    int pairs = 0;
+    int links = 0;
     for (int i = 0; i < layers.size(); i++) {
       Layer layer = layers.get(i);
       boolean output = i == layers.size() - 1;
@@ -111,6 +119,16 @@ public final class MissingActivationDetector implements Detector {
         if (kind != ActivationKind.LINEAR && !output) {
           return findings;
         }
+        LayerInfo info = context.metadata().layer(layer.index()).orElse(null);
+        if (isFullyConnected(type)) {
+          if (previous != null && info != null && widthsKnown(previous) && widthsKnown(info)) {
+            pairs++;
+            links += previous.fanOut() == info.fanIn() ? 1 : 0;
+          }
+          previous = info;
+        } else {
+          previous = null;
+        }
         affine.add(layer.name());
       } else if (!isLinearHelper(type)
           || (kind != ActivationKind.LINEAR && kind != ActivationKind.UNKNOWN)) {
@@ -118,6 +136,11 @@ public final class MissingActivationDetector implements Detector {
         // BatchNorm followed by ReLU is recorded as one layer with activation relu).
         return findings;
       }
+    }
+    if (pairs > 0 && links == 0) {
+      // no fully connected layer takes the width the one before it gives: side by side, not
+      // stacked
+      return findings;
     }
     if (affine.size() < 2 || hasAttention(layers) || (!watched && anyNested(affine))) {
       return findings;
@@ -177,6 +200,24 @@ public final class MissingActivationDetector implements Detector {
       }
     }
     return false;
+  }
+
+  /**
+   * True when the metadata gives a fully connected layer's input and output widths, and they
+   * account for its parameters (a kernel of {@code fan_in x fan_out}, with or without a bias): a
+   * weight-normalized layer's first tensor is its gain, of {@code fan_in} 1, whose widths say
+   * nothing of what the layer reads.
+   */
+  private static boolean widthsKnown(LayerInfo info) {
+    if (info.fanIn() <= 0 || info.fanOut() <= 0) {
+      return false;
+    }
+    long kernel = info.fanIn() * info.fanOut();
+    return info.params() == kernel || info.params() == kernel + info.fanOut();
+  }
+
+  private static boolean isFullyConnected(String type) {
+    return type.contains("linear") || type.contains("dense");
   }
 
   private static boolean isAffine(String type) {

@@ -41,6 +41,46 @@ class MissingActivationDetectorTest {
     assertThat(f.message()).contains("fc1, fc2, out").startsWith("The 3 layers");
   }
 
+  /** A fully connected layer of these widths, with its kernel and bias as parameters. */
+  private static MemoryTrace.Builder dense(
+      MemoryTrace.Builder trace, String name, long fanIn, long fanOut) {
+    return trace.layer(name, "Linear", "linear", fanIn, fanOut, fanIn * fanOut + fanOut);
+  }
+
+  @Test
+  void linearLayersSideBySide_likeDLinearsTrendAndSeasonalMaps_noFinding() {
+    // each maps the 96-step look-back to the 24-step horizon; their outputs are added
+    MemoryTrace.Builder trace = dense(classifier(), "Linear_Seasonal", 96, 24);
+    assertThat(findings(dense(trace, "Linear_Trend", 96, 24), ID)).isEmpty();
+  }
+
+  @Test
+  void linearLayersWhoseWidthsChain_fire() {
+    MemoryTrace.Builder trace = dense(dense(classifier(), "fc1", 96, 24), "fc2", 24, 24);
+    List<Finding> findings = findings(dense(trace, "out", 24, 3), ID);
+
+    assertThat(findings).hasSize(1);
+    assertThat(findings.get(0).evidence().get(AFFINE_LAYERS)).isEqualTo(3L);
+  }
+
+  @Test
+  void twoTowersSideBySideThenAStack_fire() {
+    // two linear towers concatenated into a linear joint stack: the joint layers chain
+    MemoryTrace.Builder trace = dense(dense(classifier(), "building", 6, 32), "weather", 5, 32);
+    trace = dense(dense(trace, "joint1", 64, 64), "joint2", 64, 32);
+    assertThat(findings(dense(trace, "energy", 32, 1), ID)).hasSize(1);
+  }
+
+  @Test
+  void widthsThatDoNotAccountForTheParameters_areNotJudged() {
+    // weight normalization: the first tensor is the gain, of fan_in 1
+    MemoryTrace.Builder trace =
+        classifier()
+            .layer("fc1", "Linear", "linear", 1, 32, 32 + 32 * 8 + 32)
+            .layer("fc2", "Linear", "linear", 1, 32, 32 + 32 * 32 + 32);
+    assertThat(findings(trace, ID)).hasSize(1);
+  }
+
   @Test
   void kerasMultiHeadAttention_recordedAsItsProjections_isANonLinearity() {
     // The softmax over query-key scores has no row of its own: only the EinsumDense projections.
