@@ -4,6 +4,7 @@ import io.dlanalyze.analyzer.AnalysisContext;
 import io.dlanalyze.analyzer.LossFunction;
 import io.dlanalyze.analyzer.LossHistory;
 import io.dlanalyze.analyzer.Thresholds;
+import io.dlanalyze.trace.TraceMetadata;
 
 /**
  * The loss-trend gates of the symptom detectors, over the engine's {@link LossHistory}: a symptom
@@ -142,11 +143,6 @@ final class LossGate {
   }
 
   /**
-   * True when the first epoch has more than one loss: the first loss is then one step's, taken
-   * before any update, not an epoch's mean (TensorBoard logs of model.fit hold one per epoch, which
-   * already includes an epoch of updates).
-   */
-  /**
    * Where the loss started, as a climb away from it or a return below it is measured: its first
    * value, at least a uniform guess's loss; NaN without a loss per step.
    */
@@ -158,14 +154,38 @@ final class LossGate {
     return Math.max(history.loss(0), uniformLoss(context));
   }
 
+  /**
+   * True when the losses are one per training step: the first loss is then one step's, taken before
+   * any update, not an epoch's mean (TensorBoard logs of model.fit hold one per epoch, which
+   * already includes an epoch of updates). A converted log says which ({@code
+   * dltrace.source.granularity}); a trace of the recorders ({@code dltrace.framework} {@code
+   * pytorch} or {@code keras}, not converted) holds one loss per step by construction, also when an
+   * epoch is one step (a full-batch graph network or physics-informed network); otherwise, when the
+   * first epoch has more than one loss.
+   */
   static boolean perStep(AnalysisContext context) {
     LossHistory history = context.lossHistory();
     if (history.size() < 2) {
       return false;
     }
+    TraceMetadata metadata = context.metadata();
+    String granularity = metadata.get(GRANULARITY).orElse("");
+    if (!granularity.isEmpty()) {
+      return granularity.equals("step");
+    }
+    if (metadata.get(SOURCE).isEmpty()
+        && metadata.framework().map(f -> f.equals("pytorch") || f.equals("keras")).orElse(false)) {
+      return true;
+    }
     int epoch = context.epochOf(history.step(0));
     return epoch >= 0 && context.epochOf(history.step(1)) == epoch;
   }
+
+  /** How often a converted log held its values: {@code epoch} or {@code step}. */
+  private static final String GRANULARITY = "dltrace.source.granularity";
+
+  /** What a converted trace was converted from (a TensorBoard log). */
+  private static final String SOURCE = "dltrace.source";
 
   /** The loss history the gates read. */
   LossHistory history() {

@@ -215,8 +215,38 @@ class LossDivergenceDetectorTest {
 
   @Test
   void oneLossPerEpoch_hasNoStartingLoss_noFinding() {
-    assertThat(findings(classifier(LossDivergenceDetectorTest::diverging).stepsPerEpoch(1), ID))
+    // a TensorBoard log of model.fit's epoch means, converted
+    assertThat(
+            findings(
+                classifier(LossDivergenceDetectorTest::diverging)
+                    .stepsPerEpoch(1)
+                    .meta("dltrace.source", "tensorboard")
+                    .meta("dltrace.source.granularity", "epoch"),
+                ID))
         .isEmpty();
+    // a trace of another writer, with one loss per epoch
+    assertThat(
+            findings(
+                classifier(LossDivergenceDetectorTest::diverging)
+                    .stepsPerEpoch(1)
+                    .meta(TraceMetadata.FRAMEWORK, "jax"),
+                ID))
+        .isEmpty();
+  }
+
+  @Test
+  void recordedFullBatchRun_oneStepAnEpoch_isJudgedStepByStep() {
+    // a graph network trained on its whole graph: the recorder writes one loss per step
+    assertThat(findings(classifier(LossDivergenceDetectorTest::diverging).stepsPerEpoch(1), ID))
+        .hasSize(1);
+    assertThat(
+            findings(
+                classifier(LossDivergenceDetectorTest::diverging)
+                    .stepsPerEpoch(1)
+                    .meta("dltrace.source", "tensorboard")
+                    .meta("dltrace.source.granularity", "step"),
+                ID))
+        .hasSize(1);
   }
 
   @Test
