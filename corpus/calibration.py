@@ -5335,6 +5335,7 @@ def space_keras_resnext_shapes(rng):
     # (cardinality 8) to 0.977 (chance 0.125) and a loss of 0.52 to 0.55, most of it the L2
     # penalty
     args += ["--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "cnn", classes=8)
 
 
 def space_keras_smiles_vae(rng):
