@@ -12,8 +12,8 @@ reset: the step updated with gradients of earlier steps. Accumulating on purpose
 micro-batch of each update, and a GAN whose generator's gradients also collect the
 discriminator's backward resets them before its own backward: neither is carried over.
 
-The check costs a tensor hook and one ``any()`` on a small parameter per backward pass, queued
-on the parameter's device and read later (no synchronization in the hook). With optimizers
+The check costs, per backward pass, a tensor hook and one ``any()`` on each watched parameter,
+queued on its device and read later (no synchronization in the hook). With optimizers
 (PyTorch 2.0 or later) the boundary between updates is each optimizer's step
 (``register_step_post_hook``); without one (a loop that updates ``p -= lr * p.grad`` itself),
 the recorder's ``step()``. Not judged: a loop that writes ``p.grad`` itself without a backward
