@@ -98,27 +98,44 @@ def read_csv_trace(path):
 
 
 def read_arrow_trace(path):
-    """Rows (dicts, strings for the key columns as in CSV) and metadata, read with pyarrow."""
+    """Rows (dicts, strings for the key columns as in CSV) and metadata, read with pyarrow. An
+    .arrows stream's metadata includes the keys the recorder writes at the end, on its last
+    record batch (as dl-analyze reads them)."""
     import pyarrow as pa
     import pyarrow.ipc
 
     with pa.memory_map(str(path)) as source:
         if str(path).endswith(".arrows"):
-            table = pa.ipc.open_stream(source).read_all()
+            reader = pa.ipc.open_stream(source)
+            batches, trailing = [], {}
+            while True:
+                try:
+                    batch = reader.read_next_batch_with_custom_metadata()
+                except StopIteration:
+                    break
+                batches.append(batch.batch)
+                trailing.update(batch.custom_metadata or {})
+            table = pa.Table.from_batches(batches, schema=reader.schema)
         elif str(path).endswith(".arrow"):
             table = pa.ipc.open_file(source).read_all()
+            trailing = {}
         else:
             raise ValueError(path)
-    return _table_rows(table)
+    return _table_rows(table, trailing)
 
 
 def read_parquet_trace(path):
+    """As read_arrow_trace; the metadata includes the keys the recorder adds to the footer at
+    the end."""
     import pyarrow.parquet as pq
-    return _table_rows(pq.read_table(str(path)))
+    footer = pq.ParquetFile(str(path)).metadata.metadata or {}
+    return _table_rows(pq.read_table(str(path)),
+                       {k: v for k, v in footer.items() if not k.startswith(b"ARROW:")})
 
 
-def _table_rows(table):
+def _table_rows(table, trailing=None):
     meta = {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items()}
+    meta.update({k.decode(): v.decode() for k, v in (trailing or {}).items()})
     columns = table.to_pydict()
     rows = []
     for i in range(table.num_rows):

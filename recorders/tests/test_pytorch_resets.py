@@ -45,28 +45,7 @@ def train(tmp_path, loop, steps=STEPS, suffix=".parquet", **options):
 
 
 def read(path):
-    """Rows and metadata; a Parquet file's metadata from its footer, where the recorder adds the
-    keys it knows only at the end."""
-    if str(path).endswith(".parquet"):
-        import pyarrow.parquet as pq
-        rows, _ = read_parquet_trace(path)
-        footer = pq.ParquetFile(str(path)).metadata.metadata
-        return rows, {k.decode(): v.decode() for k, v in footer.items()}
-    rows, meta = read_arrow_trace(path)
-    if str(path).endswith(".arrows"):
-        # keys known at the end ride on the stream's last, empty record batch
-        import pyarrow as pa
-        with pa.memory_map(str(path)) as source:
-            reader = pa.ipc.open_stream(source)
-            while True:
-                try:
-                    batch = reader.read_next_batch_with_custom_metadata()
-                except StopIteration:
-                    break
-                if batch.custom_metadata:
-                    meta.update({k.decode(): v.decode()
-                                 for k, v in batch.custom_metadata.items()})
-    return rows, meta
+    return read_parquet_trace(path) if str(path).endswith(".parquet") else read_arrow_trace(path)
 
 
 def zero_first(model, opt, x, y, i):
@@ -85,27 +64,23 @@ def zero_after_forward(model, opt, x, y, i):
     return loss
 
 
-def zero_in_place(model, opt, x, y, i):
+def never_zeroed(model, opt, x, y, i):
     loss = nn.functional.cross_entropy(model(x), y)
     loss.backward()
     opt.step()
+    return loss
+
+
+def zero_in_place(model, opt, x, y, i):
+    loss = never_zeroed(model, opt, x, y, i)
     opt.zero_grad(set_to_none=False)
     return loss
 
 
 def zero_before_recording(model, opt, x, y, i):
     # rec.step() comes after zero_grad(): no parameter has a gradient at the first step
-    loss = nn.functional.cross_entropy(model(x), y)
-    loss.backward()
-    opt.step()
+    loss = never_zeroed(model, opt, x, y, i)
     opt.zero_grad()
-    return loss
-
-
-def never_zeroed(model, opt, x, y, i):
-    loss = nn.functional.cross_entropy(model(x), y)
-    loss.backward()
-    opt.step()
     return loss
 
 

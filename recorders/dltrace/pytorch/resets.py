@@ -27,12 +27,12 @@ RESOLVE_EVERY = 64
 
 
 class _Probe:
-    """The parameters watched between the updates of one optimizer (or of the loop)."""
+    """What the hooks on the watched parameters of one optimizer (or of the loop) saw since its
+    last update."""
 
-    __slots__ = ("params", "primed", "backward", "reset", "pending")
+    __slots__ = ("primed", "backward", "reset", "pending")
 
-    def __init__(self, params):
-        self.params = params
+    def __init__(self):
         self.backward = False   # a backward pass reached one of them since the last update
         self.reset = False      # ... and found its p.grad None (reset by set_to_none)
         self.pending = []       # p.grad.any() at each such pass that found a gradient
@@ -72,9 +72,10 @@ class Resets:
                     lambda o, _a, _k: self._update(o)))
 
     def start(self, model):
-        """At the first recorded step: picks the parameters to watch and hooks them. An optimizer that has not stepped yet (accumulating over micro-batches)
-        is in the middle of its first update, whose earlier backward passes the probe did not
-        see: that update is not judged."""
+        """At the first recorded step: picks the parameters to watch and hooks them. An
+        optimizer that has not stepped yet (accumulating over micro-batches) is in the middle of
+        its first update, whose earlier backward passes the hooks did not see: that update is
+        not judged."""
         if self._started:
             return
         self._started = True
@@ -92,7 +93,7 @@ class Resets:
                 self._loop_probe.primed = True
 
     def _watch(self, params):
-        probe = _Probe(params)
+        probe = _Probe()
 
         def hook_of(param):
             def before_accumulation(grad):
