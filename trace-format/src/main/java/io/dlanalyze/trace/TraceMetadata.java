@@ -102,6 +102,15 @@ public final class TraceMetadata {
    */
   public static final String OUTPUT_LAYER = "dltrace.output_layer";
 
+  /** Extension: what a converted trace was converted from ({@code tensorboard}). */
+  public static final String SOURCE = "dltrace.source";
+
+  /**
+   * Extension: how often the log a trace was converted from held its values, {@code epoch} or
+   * {@code step}.
+   */
+  public static final String SOURCE_GRANULARITY = "dltrace.source.granularity";
+
   /**
    * Extension: how many updates (optimizer steps after the first, or with no optimizer the loop's
    * steps after the first) the recorder judged for {@link #CARRIED_UPDATES}. Known only at the end

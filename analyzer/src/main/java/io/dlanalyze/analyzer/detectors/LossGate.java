@@ -169,23 +169,17 @@ final class LossGate {
       return false;
     }
     TraceMetadata metadata = context.metadata();
-    String granularity = metadata.get(GRANULARITY).orElse("");
+    String granularity = metadata.get(TraceMetadata.SOURCE_GRANULARITY).orElse("");
     if (!granularity.isEmpty()) {
       return granularity.equals("step");
     }
-    if (metadata.get(SOURCE).isEmpty()
+    if (metadata.get(TraceMetadata.SOURCE).isEmpty()
         && metadata.framework().map(f -> f.equals("pytorch") || f.equals("keras")).orElse(false)) {
       return true;
     }
     int epoch = context.epochOf(history.step(0));
     return epoch >= 0 && context.epochOf(history.step(1)) == epoch;
   }
-
-  /** How often a converted log held its values: {@code epoch} or {@code step}. */
-  private static final String GRANULARITY = "dltrace.source.granularity";
-
-  /** What a converted trace was converted from (a TensorBoard log). */
-  private static final String SOURCE = "dltrace.source";
 
   /** The loss history the gates read. */
   LossHistory history() {

@@ -220,8 +220,8 @@ class LossDivergenceDetectorTest {
             findings(
                 classifier(LossDivergenceDetectorTest::diverging)
                     .stepsPerEpoch(1)
-                    .meta("dltrace.source", "tensorboard")
-                    .meta("dltrace.source.granularity", "epoch"),
+                    .meta(TraceMetadata.SOURCE, "tensorboard")
+                    .meta(TraceMetadata.SOURCE_GRANULARITY, "epoch"),
                 ID))
         .isEmpty();
     // a trace of another writer, with one loss per epoch
@@ -243,8 +243,8 @@ class LossDivergenceDetectorTest {
             findings(
                 classifier(LossDivergenceDetectorTest::diverging)
                     .stepsPerEpoch(1)
-                    .meta("dltrace.source", "tensorboard")
-                    .meta("dltrace.source.granularity", "step"),
+                    .meta(TraceMetadata.SOURCE, "tensorboard")
+                    .meta(TraceMetadata.SOURCE_GRANULARITY, "step"),
                 ID))
         .hasSize(1);
   }

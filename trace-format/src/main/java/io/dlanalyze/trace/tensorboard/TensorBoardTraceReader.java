@@ -43,10 +43,10 @@ import org.jspecify.annotations.Nullable;
  */
 public final class TensorBoardTraceReader implements TraceReader {
   /** Metadata key: {@code tensorboard}, the source the trace was read from. */
-  public static final String SOURCE = "dltrace.source";
+  public static final String SOURCE = TraceMetadata.SOURCE;
 
   /** Metadata key: {@code step} or {@code epoch}, what a step of the trace is. */
-  public static final String GRANULARITY = "dltrace.source.granularity";
+  public static final String GRANULARITY = TraceMetadata.SOURCE_GRANULARITY;
 
   /** Metadata key: the event files read, relative to the run, comma-separated. */
   public static final String FILES = "dltrace.source.files";
