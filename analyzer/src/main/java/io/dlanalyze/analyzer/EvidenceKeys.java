@@ -15,6 +15,8 @@ import static io.dlanalyze.analyzer.EvidenceKey.text;
 public final class EvidenceKeys {
   public static final EvidenceKey<Double> ABNORMAL_HIDDEN = real("abnormal_hidden");
   public static final EvidenceKey<Double> ABNORMAL_HIDDEN_ALONE = real("abnormal_hidden_alone");
+  public static final EvidenceKey<String> ABNORMAL_LAYER = text("abnormal_layer");
+  public static final EvidenceKey<Double> ABNORMAL_LAYER_RMS = real("abnormal_layer_rms");
   public static final EvidenceKey<String> ACCUMULATING_LAYERS = text("accumulating_layers");
   public static final EvidenceKey<Double> MAX_DRAWDOWN = real("max_drawdown");
   public static final EvidenceKey<Double> LATE_STEP = real("late_step");

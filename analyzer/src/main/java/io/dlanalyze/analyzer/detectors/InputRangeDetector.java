@@ -2,6 +2,8 @@ package io.dlanalyze.analyzer.detectors;
 
 import static io.dlanalyze.analyzer.EvidenceKeys.ABNORMAL_HIDDEN;
 import static io.dlanalyze.analyzer.EvidenceKeys.ABNORMAL_HIDDEN_ALONE;
+import static io.dlanalyze.analyzer.EvidenceKeys.ABNORMAL_LAYER;
+import static io.dlanalyze.analyzer.EvidenceKeys.ABNORMAL_LAYER_RMS;
 import static io.dlanalyze.analyzer.EvidenceKeys.BOUND;
 import static io.dlanalyze.analyzer.EvidenceKeys.FIRST_LAYER;
 import static io.dlanalyze.analyzer.EvidenceKeys.FIRST_LAYER_RMS;
@@ -29,6 +31,7 @@ import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.Phase;
 import java.util.ArrayList;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Reports inputs that are not normalized: values beyond +-{@code input-bound} that are not
@@ -45,9 +48,13 @@ import java.util.List;
  * abnormal-hidden-alone} for a window with no normalization layer after it (before the next layer
  * with weights): nothing rescales them, every later layer starts that many times off its scale, and
  * the finding is an error that stands alone (healthy dev runs on raw inputs stay under a third of
- * that bound; a BatchNorm after the first convolution is what lets raw pixels train). Nothing is
- * reported for token or category ids: inputs between whole numbers from 0 up, into a model whose
- * first layer is an embedding table.
+ * that bound; a BatchNorm after the first convolution is what lets raw pixels train). A later
+ * hidden layer counts the same way when its outputs hold that RMS from its first recorded step,
+ * before any update could move its weights there, with no normalization layer after it: data that
+ * enters past the first layer (numeric columns concatenated after an embedding, a second input the
+ * recorder does not see) shows there first. Nothing is reported for token or category ids (inputs
+ * between whole numbers from 0 up, into a model whose first layer is an embedding table) unless
+ * such a later layer shows other inputs off scale.
  *
  * <p>Implementation notes: UMLAUT and DeepDiagnosis flag min(X) < -1 or max(X) > 1 (#deepdiagnosis,
  * #umlaut); standardized data has tails beyond +-1 by construction (about a third of its values),
@@ -98,6 +105,9 @@ public final class InputRangeDetector implements Detector {
   private Run aloneRun;
 
   private double alone;
+
+  /** Per layer (keyed by its forward slot): its outputs' RMS from its first recorded step on. */
+  private final SlotStates<FromStart> fromStart = new SlotStates<>(FromStart::new);
 
   /**
    * The first layer's output turned NaN/Inf before a {@code window} of abnormal steps could form,
@@ -171,6 +181,75 @@ public final class InputRangeDetector implements Detector {
       }
       aloneRun.observe(step.step(), rms >= alone && Double.isFinite(rms));
     }
+    for (int i = 0; i < step.presentLayerCount(); i++) {
+      int layer = step.presentLayer(i);
+      if (step.present(layer, Phase.FORWARD, Column.STD)) {
+        double mean = step.mean(layer, Phase.FORWARD);
+        double std = step.value(layer, Phase.FORWARD, Column.STD);
+        fromStart
+            .at(step.slot(layer, Phase.FORWARD))
+            .observe(layer, Math.sqrt(mean * mean + std * std), alone);
+      }
+    }
+  }
+
+  /**
+   * A layer's outputs from its first recorded step: how many steps in a row, from that first step,
+   * held an RMS of at least {@code abnormal-hidden-alone}, and the lowest of them. A layer whose
+   * outputs start that far off scale, before any update could have moved its weights, gets them
+   * from the data it is fed (or from its initialization).
+   */
+  private static final class FromStart {
+    int layer = -1;
+    long records;
+    long length;
+    double low = Double.POSITIVE_INFINITY;
+
+    void observe(int layer, double rms, double alone) {
+      this.layer = layer;
+      if (records++ == length && Double.isFinite(rms) && rms >= alone) {
+        length++;
+        low = Math.min(low, rms);
+      }
+    }
+
+    /** The run from the first step lasted a window, or the layer's whole record (two or more). */
+    boolean qualified(int window) {
+      return length >= window || (length == records && length >= 2);
+    }
+  }
+
+  /**
+   * The first layer (by index) whose outputs held an RMS of at least {@code abnormal-hidden-alone}
+   * from its first recorded step, for a window or its whole record, with no normalization layer
+   * after it; never the output layer, the last layer, an embedding (its outputs are its own
+   * weights, whatever the data) or a normalization layer. Null when there is none.
+   */
+  private @Nullable FromStart abnormalFromStart(AnalysisContext context) {
+    Layer output = context.outputLayer();
+    int last = -1;
+    for (Layer layer : context.layers()) {
+      last = Math.max(last, layer.index());
+    }
+    int[] slots = fromStart.slots(context);
+    for (int i = 0; i < fromStart.size(); i++) {
+      FromStart state = fromStart.get(slots[i]);
+      if (!state.qualified(window)) {
+        continue;
+      }
+      Layer layer = context.layer(state.layer);
+      boolean eligible =
+          state.layer != last
+              && (output == null || output.index() != state.layer)
+              && !context.modelsOwn(layer)
+              && !layer.isEmbedding()
+              && !layer.isNormalization()
+              && !LayerOrder.feedsNormalization(context, state.layer);
+      if (eligible) {
+        return state;
+      }
+    }
+    return null;
   }
 
   /**
@@ -198,13 +277,15 @@ public final class InputRangeDetector implements Detector {
     if (firstOutside < 0) {
       return findings;
     }
-    if (indices(context)) {
+    boolean ids = indices(context);
+    FromStart deep = abnormalFromStart(context);
+    if (ids && deep == null) {
       return findings;
     }
     double mean = steps > 0 ? meanSum / steps : Double.NaN;
     double std = steps > 0 ? stdSum / steps : Double.NaN;
     boolean standardized = Math.abs(mean) <= 0.5 && std >= 0.5 && std <= 2;
-    if (standardized) {
+    if (standardized && !ids) {
       return findings;
     }
     boolean windowed = hiddenRun.qualified();
@@ -212,8 +293,9 @@ public final class InputRangeDetector implements Detector {
     if (!windowed && abnormal) {
       hiddenRms = earlyRms;
     }
-    boolean standsAlone =
+    boolean firstAlone =
         aloneRun.qualified() && !LayerOrder.feedsNormalization(context, firstLayer);
+    boolean standsAlone = firstAlone || deep != null;
     Evidence.Builder evidence =
         Evidence.builder()
             .put(INPUT_MIN, min)
@@ -238,8 +320,7 @@ public final class InputRangeDetector implements Detector {
               Numbers.format(hiddenRms),
               windowed ? hiddenRun.onset() : earlyStep,
               windowed ? "" : format(ROOT, " and turned NaN/Inf at step %d", cutShortAt));
-      if (standsAlone) {
-        evidence.put(ABNORMAL_HIDDEN_ALONE, alone);
+      if (firstAlone) {
         more +=
             format(
                 ROOT,
@@ -250,6 +331,37 @@ public final class InputRangeDetector implements Detector {
                 window);
       }
     }
+    if (deep != null && !(firstAlone && deep.layer == firstLayer)) {
+      String name = context.layer(deep.layer).name();
+      evidence.put(ABNORMAL_LAYER, name).put(ABNORMAL_LAYER_RMS, deep.low);
+      more +=
+          format(
+              ROOT,
+              "; the outputs of %s held an RMS of %s or more from their first recorded step, before"
+                  + " any update could move its weights, for %d steps, with no normalization layer"
+                  + " after it: the data it is fed are far off the scale it was initialized for",
+              name,
+              Numbers.format(deep.low),
+              deep.length);
+    }
+    if (standsAlone) {
+      evidence.put(ABNORMAL_HIDDEN_ALONE, alone);
+    }
+    String inputs =
+        ids
+            ? format(
+                ROOT,
+                "The inputs recorded are ids into an embedding (whole numbers in [%s, %s]), but"
+                    + " other inputs are not normalized",
+                Numbers.format(min),
+                Numbers.format(max))
+            : format(
+                ROOT,
+                "The inputs are not normalized: they range over [%s, %s] with mean %s and std %s",
+                Numbers.format(min),
+                Numbers.format(max),
+                Numbers.format(mean),
+                Numbers.format(std));
     findings.add(
         Finding.builder(this)
             .symptom(Symptom.SATURATION)
@@ -257,16 +369,7 @@ public final class InputRangeDetector implements Detector {
             .at(-1, Phase.INPUT)
             .steps(firstOutside, Math.max(firstOutside, lastStep), Math.max(1, steps))
             .evidence(evidence.build())
-            .message(
-                format(
-                    ROOT,
-                    "The inputs are not normalized: they range over [%s, %s] with mean %s and std"
-                        + " %s%s.",
-                    Numbers.format(min),
-                    Numbers.format(max),
-                    Numbers.format(mean),
-                    Numbers.format(std),
-                    more))
+            .message(inputs + more + ".")
             .build());
     return findings;
   }

@@ -243,4 +243,95 @@ class InputRangeDetectorTest {
 
     assertThat(findings(trace, ID)).isEmpty();
   }
+
+  /**
+   * Category ids into an embedding, beside raw amounts that go straight into the dense layer after
+   * it (the recorder sees only the ids): the dense layer's outputs start at the given RMS from step
+   * 0 on (rising by {@code growth} per step), with the given layers after it and an output layer.
+   */
+  private static MemoryTrace.Builder idsBesideRawAmounts(
+      double rms, double growth, String... between) {
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(120)
+            .layer("plan_embedding", "Embedding", "linear")
+            .layer("dense_1", "Dense", "relu")
+            .model(Phase.INPUT, step -> new Stats(5.7, 3.7, 0.0, 11.0, 1400.0, 0.1, 32L))
+            .stream(Phase.FORWARD, 0, step -> Stats.of(0, 0.05))
+            .stream(Phase.WEIGHT, 0, step -> Stats.of(0.001 * step, 0.05))
+            .stream(Phase.FORWARD, 1, step -> Stats.of(0.01 * step, rms + growth * step + step % 5))
+            .stream(Phase.WEIGHT, 1, step -> Stats.of(0.001 * step, 0.05));
+    int out = 2;
+    for (String type : between) {
+      int layer = out++;
+      trace.layer("layer" + layer, type, "linear");
+      trace.stream(Phase.WEIGHT, layer, step -> Stats.of(0.001 * step, 0.05));
+    }
+    return trace.layer("churn", "Dense", "sigmoid").stream(
+        Phase.FORWARD, out, step -> Stats.of(0.5, 0.2))
+        .stream(Phase.WEIGHT, out, step -> Stats.of(0.001 * step, 0.05));
+  }
+
+  @Test
+  void idsIntoAnEmbedding_butALaterLayerFarOffScaleFromItsFirstStep_standsAloneAsAnError() {
+    Report report = analyze(idsBesideRawAmounts(600, 0).build(), AnalysisOptions.defaults());
+
+    assertThat(report.verdict()).isEqualTo(Verdict.BUGGY);
+    Finding f = inputFinding(report);
+    assertThat(f.severity()).isEqualTo(Severity.ERROR);
+    assertThat(f.symptom()).isEqualTo(Symptom.SATURATION);
+    assertThat(f.evidence().get("abnormal_layer")).isEqualTo("dense_1");
+    assertThat((double) f.evidence().get("abnormal_layer_rms")).isBetween(600.0, 601.0);
+    assertThat(f.evidence().get("abnormal_hidden_alone")).isEqualTo(35.0);
+    assertThat(f.message())
+        .startsWith("The inputs recorded are ids into an embedding (whole numbers in [0, 11])")
+        .contains("the outputs of dense_1 held an RMS of")
+        .contains("from their first recorded step, before any update");
+    assertThat(report.rootCause().scope()).isEqualTo(RootCause.MODEL);
+  }
+
+  @Test
+  void idsIntoAnEmbedding_withEveryLaterLayerOnScale_noFinding() {
+    assertThat(findings(idsBesideRawAmounts(1.5, 0), ID)).isEmpty();
+  }
+
+  @Test
+  void aLayerThatGrowsOffScale_isNotTheDataScale() {
+    // On scale at step 0 (RMS 2), above the bound from step 4 on: training moved it there.
+    assertThat(findings(idsBesideRawAmounts(2, 10), ID)).isEmpty();
+  }
+
+  @Test
+  void aLayerFarOffScale_rescaledByTheNormalizationAfterIt_isNotJudged() {
+    assertThat(findings(idsBesideRawAmounts(600, 0, "BatchNormalization"), ID)).isEmpty();
+  }
+
+  @Test
+  void theOutputLayerFarOffScale_isTheTargetsScale_notTheInputs() {
+    // A regression head on targets in the hundreds outputs hundreds; only hidden layers count.
+    MemoryTrace.Builder trace =
+        inputsInto("Linear", new Stats(40, 60.0, 0.0, 300.0, 1e4, 0.1, 640L)).stream(
+            Phase.FORWARD, 1, step -> Stats.of(400, 80));
+
+    assertThat(findings(trace, ID)).extracting(Finding::severity).containsExactly(Severity.INFO);
+  }
+
+  @Test
+  void rawInputs_withAHiddenLayerFarOffScaleFromTheStart_standAlone_evenWhenTheFirstLayerIsNot() {
+    // The first layer (a small-fan-in projection) stays under the bound; the next one does not.
+    MemoryTrace.Builder trace =
+        MemoryTrace.scripted(120)
+            .layer("proj", "Linear", "linear")
+            .layer("hidden", "Linear", "relu")
+            .layer("out", "Linear", "linear")
+            .model(Phase.INPUT, step -> new Stats(250, 570.0, 0.1, 2491.0, 1e6, 0.0, 384L))
+            .stream(Phase.FORWARD, 0, step -> Stats.of(0.01 * step, 20 + step % 5))
+            .stream(Phase.FORWARD, 1, step -> Stats.of(0.01 * step, 280 + step % 5))
+            .stream(Phase.FORWARD, 2, step -> Stats.of(0.5, 0.3));
+
+    List<Finding> findings = findings(trace, ID);
+
+    assertThat(findings).extracting(Finding::severity).containsExactly(Severity.ERROR);
+    assertThat(findings.get(0).evidence().get("abnormal_layer")).isEqualTo("hidden");
+    assertThat(findings.get(0).message()).startsWith("The inputs are not normalized");
+  }
 }
