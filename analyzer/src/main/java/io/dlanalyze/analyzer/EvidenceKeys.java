@@ -133,6 +133,9 @@ public final class EvidenceKeys {
   public static final EvidenceKey<Double> RATIO = real("ratio");
   public static final EvidenceKey<Double> DISPERSION = real("dispersion");
   public static final EvidenceKey<Long> ACCURACY_PAIRS = count("accuracy_pairs");
+  public static final EvidenceKey<Long> SINGLE_CLASS_BATCHES = count("single_class_batches");
+  public static final EvidenceKey<Long> TARGET_BATCHES = count("target_batches");
+  public static final EvidenceKey<Long> SINGLE_CLASS_CLASSES = count("single_class_classes");
   public static final EvidenceKey<Long> BATCH_SIZE = count("batch_size");
   public static final EvidenceKey<Double> REFERENCE_LOSS = real("reference_loss");
   public static final EvidenceKey<Long> BLOCKS_ABOVE = count("blocks_above");

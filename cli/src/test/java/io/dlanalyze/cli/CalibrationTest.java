@@ -1120,6 +1120,21 @@ class CalibrationTest {
     assertThat(alone).as("healthy dev runs holding a third of the bound").isEmpty();
   }
 
+  /**
+   * batch-order's second rule, batches whose targets are all one class in two or more classes, has
+   * no threshold to tune: no healthy dev run gives it, with the accuracy rule switched off (its
+   * threshold out of reach), so that only the targets can fire.
+   */
+  @Test
+  void batchesOfOneClass_inTwoOrMoreClasses_noHealthyDevRun() {
+    List<String> found = new ArrayList<>();
+    for (Found f :
+        healthyDevFindings(DetectorIds.BATCH_ORDER, Thresholds.BATCH_DISPERSION, 1e300)) {
+      found.add(f.trace().getFileName() + ": " + f.finding().message());
+    }
+    assertThat(found).as("healthy dev runs with batches of one class each").isEmpty();
+  }
+
   @Test
   void divergenceRatio_sitsAtLeastTwiceAboveEveryHealthyDevRun() {
     Run worst =

@@ -173,4 +173,118 @@ class BatchOrderDetectorTest {
     assertThat(root.cause()).startsWith("Training data not shuffled: the accuracy changed");
     assertThat(root.suggestedFix()).startsWith("Shuffle the training set every epoch");
   }
+
+  /** A classifier of 120 steps whose batch targets are {@code targets(step)}, no accuracy. */
+  private static MemoryTrace.Builder targets(java.util.function.LongFunction<Stats> targets) {
+    return MemoryTrace.scripted(120)
+        .layer("fc1", "relu")
+        .layer("out", "linear")
+        .healthyLoss()
+        .meta(TraceMetadata.BATCH_SIZE, "32")
+        .model(Phase.TARGET, targets::apply);
+  }
+
+  /** A batch of {@code n} class ids between {@code lo} and {@code hi}. */
+  private static Stats classIds(double lo, double hi, long n) {
+    return new Stats((lo + hi) / 2, (hi - lo) / 2, lo, hi, Math.sqrt(n) * hi, lo == 0 ? 0.3 : 0, n);
+  }
+
+  @Test
+  void batchesWhoseTargetsAreOneClassEach_inSeveralClasses_areNotShuffled() {
+    // Data sorted by class: ten batches of class 0, ten of class 1, ... (four classes).
+    List<Finding> found =
+        findings(targets(step -> classIds((step / 10) % 4, (step / 10) % 4, 32)), ID);
+
+    assertThat(found).hasSize(1);
+    Finding f = found.get(0);
+    assertThat(f.symptom()).isEqualTo(Symptom.OSCILLATION);
+    assertThat(f.evidence().get("single_class_batches")).isEqualTo(120L);
+    assertThat(f.evidence().get("target_batches")).isEqualTo(120L);
+    assertThat(f.evidence().get("single_class_classes")).isEqualTo(4L);
+    assertThat(f.evidence().get("dispersion")).isNull();
+    assertThat(f.message())
+        .startsWith("120 of the 120 recorded batches held targets of one class only, in 4")
+        .contains("class 0: 30, class 1: 30, class 2: 30, class 3: 30")
+        .contains("at most once in 2147483648, here 90 times")
+        .endsWith("the data are ordered by class and not shuffled.");
+  }
+
+  @Test
+  void shuffledBatchesOfSeveralClasses_noFinding() {
+    assertThat(findings(targets(step -> classIds(0, 3, 32)), ID)).isEmpty();
+  }
+
+  @Test
+  void imbalancedBinaryTargets_givingBatchesOfTheMajorityClassOnly_noFinding() {
+    // 99% negatives: most batches of 32 hold no positive, every such batch is of class 0.
+    assertThat(findings(targets(step -> classIds(0, step % 4 == 0 ? 1 : 0, 32)), ID)).isEmpty();
+  }
+
+  @Test
+  void smallBatches_ofOneClassByChance_areNotJudged() {
+    // Batches of 4 from two balanced classes are one class one time in eight, of either class.
+    assertThat(
+            findings(
+                targets(
+                    step ->
+                        step % 8 == 0
+                            ? classIds(step % 16 == 0 ? 0 : 1, step % 16 == 0 ? 0 : 1, 4)
+                            : classIds(0, 1, 4)),
+                ID))
+        .isEmpty();
+    // The same batches of 8 and more are judged.
+    assertThat(
+            findings(
+                targets(
+                    step ->
+                        step % 8 == 0
+                            ? classIds(step % 16 == 0 ? 0 : 1, step % 16 == 0 ? 0 : 1, 8)
+                            : classIds(0, 1, 8)),
+                ID))
+        .hasSize(1);
+  }
+
+  @Test
+  void fewSingleClassBatchesOfASecondClass_areWithinWhatChanceGives() {
+    // 120 batches of 8: at most 120 / 128 single-class batches of a class other than the most
+    // common one at random; four times that bound, 3.75, is needed: 3 are not enough, 4 are.
+    assertThat(
+            findings(
+                targets(
+                    step ->
+                        step < 3
+                            ? classIds(1, 1, 8)
+                            : step < 40 ? classIds(0, 0, 8) : classIds(0, 1, 8)),
+                ID))
+        .isEmpty();
+    assertThat(
+            findings(
+                targets(
+                    step ->
+                        step < 4
+                            ? classIds(1, 1, 8)
+                            : step < 40 ? classIds(0, 0, 8) : classIds(0, 1, 8)),
+                ID))
+        .hasSize(1);
+  }
+
+  @Test
+  void regressionTargets_areNotClassIds_noFinding() {
+    assertThat(findings(targets(step -> classIds(0.5 * (step / 10), 0.5 * (step / 10), 32)), ID))
+        .isEmpty();
+  }
+
+  @Test
+  void bothRules_makeOneFinding_withTheDispersionInItsEvidence() {
+    List<Finding> found =
+        findings(
+            run("32", BatchOrderDetectorTest::sorted)
+                .model(Phase.TARGET, step -> classIds((step / 4) % 3, (step / 4) % 3, 32)),
+            ID);
+
+    assertThat(found).hasSize(1);
+    assertThat(found.get(0).evidence().get("single_class_batches")).isEqualTo(120L);
+    assertThat((double) found.get(0).evidence().get("dispersion")).isGreaterThan(11.6);
+    assertThat(found.get(0).message()).contains("The accuracy changed from one batch to the next");
+  }
 }
