@@ -633,7 +633,7 @@ class GraphReadingTest(unittest.TestCase):
         self.assertNotIn("dltrace.output_layer", meta)
         self.assertEqual(layers["decoder.2"]["activation"], "linear")
 
-    def _similarity_loss(self, tied=False):
+    def _similarity_loss(self, tied=False, comparison="mm"):
         """A matching network's loss (the NLL of the attention over a support set's cosine
         similarities, the embedding ending in a ReLU) or, with tied, a language model whose
         output multiplies the hidden state by its embedding's weight."""
@@ -665,7 +665,20 @@ class GraphReadingTest(unittest.TestCase):
                         labels = torch.eye(3)[torch.tensor([0, 0, 1, 1, 2, 2])]
                         s = nn.functional.normalize(model(support), dim=1)
                         q = nn.functional.normalize(model(query), dim=1)
-                        attention = torch.softmax(q @ s.T, dim=1)
+                        if comparison == "mm":
+                            scores = q @ s.T
+                        elif comparison == "cosine":  # SimCSE's nn.CosineSimilarity
+                            scores = nn.functional.cosine_similarity(
+                                model(query).unsqueeze(1), model(support).unsqueeze(0), dim=-1)
+                        elif comparison == "cdist":  # a prototypical network's distances
+                            scores = -torch.cdist(model(query), model(support))
+                        elif comparison == "pairwise":  # squared distances written out
+                            scores = -(model(query).unsqueeze(1)
+                                       - model(support).unsqueeze(0)).pow(2).sum(-1)
+                        else:  # "gate": each query row scaled by a gate of its own, one side
+                            h = model(query)  # broadcast: not a comparison between examples
+                            scores = (h * torch.sigmoid(h.sum(1)).unsqueeze(1))[:, :6]
+                        attention = torch.softmax(scores, dim=1)
                         loss = nn.functional.nll_loss(torch.log(attention @ labels + 1e-8),
                                                       torch.tensor([0, 1, 2, 0]))
                     loss.backward()
@@ -677,6 +690,16 @@ class GraphReadingTest(unittest.TestCase):
     def test_lossOverSimilaritiesBetweenOutputs_outputLayerNone(self):
         meta, layers = self._similarity_loss()
         self.assertEqual(meta["dltrace.output_layer"], "none")
+
+    def test_cosineSimilarityOfBroadcastViews_isAComparison_outputLayerNone(self):
+        for comparison in ("cosine", "cdist", "pairwise"):
+            with self.subTest(comparison=comparison):
+                meta, _ = self._similarity_loss(comparison=comparison)
+                self.assertEqual(meta["dltrace.output_layer"], "none")
+
+    def test_aGateBroadcastOnOneSide_isNotAComparison_theLayerIsNamed(self):
+        meta, layers = self._similarity_loss(comparison="gate")
+        self.assertEqual(meta["dltrace.output_layer"], str(layers["fc"]["index"]))
 
     def test_tiedOutputWeights_aProductWithAParameter_stillNameTheLayer(self):
         meta, layers = self._similarity_loss(tied=True)

@@ -169,6 +169,16 @@ def outputs_reached(start, owners):
 # examples or positions with one another (a query's similarity to a support set, contrastive
 # logits z1 @ z2.T, attention written out by hand).
 _PRODUCT_NODES = ("MmBackward", "BmmBackward")
+# Distances between two sets of rows (a prototypical network's torch.cdist).
+_DISTANCE_NODES = ("CdistBackward",)
+# Elementwise products and differences: a comparison between examples when both operands are
+# broadcast views of computed tensors (F.cosine_similarity(z1.unsqueeze(1), z2.unsqueeze(0)),
+# (a.unsqueeze(1) - b.unsqueeze(0)).pow(2).sum(-1)); with one operand broadcast, a gate or a mask.
+_PAIRWISE_NODES = ("MulBackward", "SubBackward")
+_BROADCAST_NODES = ("ExpandBackward", "UnsqueezeBackward")
+# What may stand between a broadcast view and the product: a division by norms, a copy.
+_THROUGH_TO_BROADCAST = ("DivBackward", "CloneBackward", "ToCopyBackward", "ViewBackward",
+                         "UnsafeViewBackward", "ReshapeAliasBackward")
 # Nodes that only reshape or copy their one input: a parameter seen through them is one still.
 _VIEW_NODES = ("TBackward", "TransposeBackward", "PermuteBackward", "ViewBackward",
                "UnsafeViewBackward", "ExpandBackward", "UnsqueezeBackward", "SqueezeBackward",
@@ -191,17 +201,41 @@ def _computed(node):
     return True
 
 
+def _broadcast_view(node):
+    """Whether a product's operand is a broadcast view (unsqueezed or expanded), maybe divided
+    by a norm or copied on the way to the product."""
+    for _ in range(6):
+        kind = node_kind(node)
+        if kind in _BROADCAST_NODES:
+            return True
+        if kind not in _THROUGH_TO_BROADCAST:
+            return False
+        parents = list(_parents(node))
+        if not parents:
+            return False
+        node = parents[0]
+    return False
+
+
 def data_product(path):
-    """The first node on a walked path that multiplies two computed matrices (see
-    _PRODUCT_NODES), or None. A loss behind such a product is computed from comparisons between
-    a layer's outputs, not from the layer's output through an activation: the layer is not the
-    model's output as the loss sees it."""
+    """The first node on a walked path that compares two computed tensors with one another, or
+    None: a product of two computed matrices (see _PRODUCT_NODES), a distance between two sets
+    of rows (_DISTANCE_NODES), or an elementwise product or difference of two broadcast views
+    (_PAIRWISE_NODES: a cosine similarity or a distance of every row with every other). A loss
+    behind such a node is computed from comparisons between a layer's outputs, not from the
+    layer's output through an activation: the layer is not the model's output as the loss sees
+    it."""
     for node in path:
-        if node_kind(node) in _PRODUCT_NODES:
+        kind = node_kind(node)
+        if kind in _PRODUCT_NODES or kind in _DISTANCE_NODES or kind in _PAIRWISE_NODES:
             operands = [parent for parent, _ in getattr(node, "next_functions", ()) or ()
                         if parent is not None]
-            if sum(1 for parent in operands if _computed(parent)) >= 2:
-                return node
+            computed = [parent for parent in operands if _computed(parent)]
+            if len(computed) < 2:
+                continue
+            if kind in _PAIRWISE_NODES and not all(_broadcast_view(p) for p in computed):
+                continue
+            return node
     return None
 
 
