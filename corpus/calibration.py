@@ -4520,6 +4520,35 @@ def space_pt_ecapa_speaker(rng):
     return Config(args, "classification", "cnn", classes=40)
 
 
+def space_pt_glow_tiny(rng):
+    args = ["--lr", fmt(log_uniform(rng, 1e-3, 3e-3)), "--n-flow", str(rng.choice([3, 4])),
+            "--filters", str(rng.choice([32, 48]))]
+    # 4096 generated 12x12 stroke images quantized to 5 bits and dequantized, batches of 64 (64
+    # steps an epoch), 10 epochs (640 steps), Adam with 100 warm-up steps; the loss is the
+    # negative log-likelihood in bits per dimension, from about 4.1-4.2 in the first epoch to
+    # 1.93-2.02: healthy runs end at 1.92-2.00 held-out bits per dimension (a uniform density
+    # over the 32 levels: 5; runs measured at lr 2e-3: 4 steps a level and 32 filters, seeds 0
+    # and 1: 1.916, 1.941; 3 steps and 48 filters, seed 2: 2.001; lr 1e-3, 6 steps, seed 2:
+    # 1.971); no mean predictor for a likelihood, so no baseline, as for pt_ddpm_swissroll
+    args += ["--epochs", "10", "--seed", str(rng.randrange(10))]
+    return Config(args, "regression", "cnn")
+
+
+def space_pt_biaffine_parser(rng):
+    dropout = rng.choice(["0.2", "0.33"])
+    args = ["--lr", fmt(log_uniform(rng, 1.5e-3, 3e-3)), "--lstm-layers", str(rng.choice([1, 2])),
+            "--dropout", dropout, "--embed-dropout", dropout]
+    # 2000 generated sentences with gold trees (10.5 words on average), batches of 32 (62 steps
+    # an epoch), 10 epochs (620 steps), Adam with betas (0.9, 0.9) and clipping at 5; the loss
+    # is the arc cross-entropy plus the label cross-entropy, from about 2.4-2.8 in the first
+    # epoch to 0.05-0.12; the val_accuracy is the held-out UAS: healthy runs end at 0.991-0.993
+    # (the LAS the same), chance about 0.095 (one of a sentence's other words or the root)
+    # (runs measured at lr 2e-3: two layers, dropout 0.33, seeds 0, 1 and 2: 0.993, 0.993,
+    # 0.991; one layer, seed 3: 0.992; dropout 0.2, seed 3: 0.992)
+    args += ["--epochs", "10", "--seed", str(rng.randrange(10))]
+    return Config(args, "classification", "lstm", chance=0.095)
+
+
 def space_keras_node2vec(rng):
     args = ["--lr", fmt(log_uniform(rng, 5e-3, 2e-2)), "--dim", str(rng.choice([16, 24])),
             "--p", str(rng.choice([0.5, 1.0, 2.0])), "--q", str(rng.choice([0.5, 1.0, 2.0]))]
@@ -5784,6 +5813,8 @@ SPACES = {
     "pt_graph_unet": space_pt_graph_unet,
     "pt_simcse_sentences": space_pt_simcse_sentences,
     "pt_ecapa_speaker": space_pt_ecapa_speaker,
+    "pt_glow_tiny": space_pt_glow_tiny,
+    "pt_biaffine_parser": space_pt_biaffine_parser,
     "keras_edsr_superres": space_keras_edsr_superres,
     "keras_cait_digits": space_keras_cait_digits,
     "keras_shiftvit_digits": space_keras_shiftvit_digits,
