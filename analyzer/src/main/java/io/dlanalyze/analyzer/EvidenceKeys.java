@@ -110,6 +110,9 @@ public final class EvidenceKeys {
    */
   public static final EvidenceKey<Boolean> BEFORE_FIRST_UPDATE = flag("before_first_update");
 
+  public static final EvidenceKey<Double> SCALE_MIN = real("scale_min");
+  public static final EvidenceKey<Long> SCALE_MIN_STEP = count("scale_min_step");
+
   /** unchanged-values: no backward or gradient row of the layer in a trace that records them. */
   public static final EvidenceKey<Boolean> NO_GRADIENT_REACHED = flag("no_gradient_reached");
 

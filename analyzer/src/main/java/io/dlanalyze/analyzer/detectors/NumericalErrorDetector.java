@@ -9,6 +9,8 @@ import static io.dlanalyze.analyzer.EvidenceKeys.KIND;
 import static io.dlanalyze.analyzer.EvidenceKeys.LONGEST_SKIPPED_RUN;
 import static io.dlanalyze.analyzer.EvidenceKeys.MEAN;
 import static io.dlanalyze.analyzer.EvidenceKeys.NAN_COUNT;
+import static io.dlanalyze.analyzer.EvidenceKeys.SCALE_MIN;
+import static io.dlanalyze.analyzer.EvidenceKeys.SCALE_MIN_STEP;
 import static io.dlanalyze.analyzer.EvidenceKeys.SKIPPED_STEPS;
 import static io.dlanalyze.analyzer.EvidenceKeys.SKIP_RULE;
 import static io.dlanalyze.analyzer.EvidenceKeys.STATISTIC;
@@ -18,6 +20,7 @@ import static java.lang.String.format;
 import static java.util.Locale.ROOT;
 import static java.util.Objects.requireNonNull;
 
+import io.dlanalyze.analyzer.ActivationKind;
 import io.dlanalyze.analyzer.AnalysisContext;
 import io.dlanalyze.analyzer.CausalOrder;
 import io.dlanalyze.analyzer.Consequence;
@@ -28,6 +31,7 @@ import io.dlanalyze.analyzer.Evidence;
 import io.dlanalyze.analyzer.EvidenceKeys.SkipRule;
 import io.dlanalyze.analyzer.EvidenceKeys.Statistic;
 import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.Layer;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.StepView;
 import io.dlanalyze.analyzer.Symptom;
@@ -39,7 +43,9 @@ import io.dlanalyze.trace.Phase;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Set;
+import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -113,6 +119,15 @@ public final class NumericalErrorDetector implements Detector {
   /** The trace's first step, -1 before it. */
   private long firstStep = -1;
 
+  /**
+   * Scale heads (see {@link #scaleHead}): per candidate layer, the first step its output's min was
+   * at or below 0, and that min; -1 / NaN before.
+   */
+  private int[] scaleHeads = new int[0];
+
+  private long[] scaleMinStep = new long[0];
+  private double[] scaleMin = new double[0];
+
   /** Skipped updates (see the class comment). */
   private long skipped;
 
@@ -128,6 +143,49 @@ public final class NumericalErrorDetector implements Detector {
   @Override
   public void begin(AnalysisContext context) {
     window = context.options().getInt(Thresholds.WINDOW);
+    List<Integer> heads = new ArrayList<>();
+    for (Layer layer : context.layers()) {
+      if (scaleHead(layer)) {
+        heads.add(layer.index());
+      }
+    }
+    scaleHeads = heads.stream().mapToInt(Integer::intValue).toArray();
+    scaleMinStep = new long[scaleHeads.length];
+    java.util.Arrays.fill(scaleMinStep, -1);
+    scaleMin = new double[scaleHeads.length];
+  }
+
+  /** The words of a layer's name that say it outputs a scale: a std, a sigma, a variance. */
+  private static final Set<String> SCALE_WORDS =
+      Set.of("sigma", "sigmas", "std", "stds", "stddev", "stdev", "sd", "scale", "var", "variance");
+
+  private static final Pattern WORD_BREAK = Pattern.compile("[^a-z0-9]+");
+  private static final Pattern CAMEL = Pattern.compile("([a-z0-9])([A-Z])");
+
+  /**
+   * A layer whose name says it outputs a scale of a distribution (a std, a sigma, a variance:
+   * {@code sigma_head}, {@code z_std}, {@code mdn_sigmas}, {@code dec_std.0}), with a linear
+   * output: nothing keeps its values above 0. A log-scale ({@code z_log_var}, {@code log_sigma})
+   * may be negative and is not one; neither is a normalization layer.
+   */
+  static boolean scaleHead(Layer layer) {
+    if (layer.isNormalization() || layer.activationKind() != ActivationKind.LINEAR) {
+      return false;
+    }
+    Set<String> words =
+        new HashSet<>(
+            java.util.Arrays.asList(
+                WORD_BREAK.split(
+                    CAMEL.matcher(layer.name()).replaceAll("$1_$2").toLowerCase(Locale.ROOT))));
+    if (words.contains("log") || words.contains("logvar") || words.contains("logstd")) {
+      return false;
+    }
+    for (String word : words) {
+      if (SCALE_WORDS.contains(word)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   @Override
@@ -146,6 +204,15 @@ public final class NumericalErrorDetector implements Detector {
         close(context);
       }
       return;
+    }
+    for (int i = 0; i < scaleHeads.length; i++) {
+      if (scaleMinStep[i] < 0 && step.present(scaleHeads[i], Phase.FORWARD, Column.MIN)) {
+        double min = step.value(scaleHeads[i], Phase.FORWARD, Column.MIN);
+        if (min <= 0) {
+          scaleMinStep[i] = step.step();
+          scaleMin[i] = min;
+        }
+      }
     }
     boolean any = false;
     for (int i = 0; i < step.presentSlotCount(); i++) {
@@ -439,6 +506,26 @@ public final class NumericalErrorDetector implements Detector {
         && firstStep <= 1;
   }
 
+  /**
+   * The scale head (its position in {@link #scaleHeads}) whose outputs reached 0 or below at or
+   * before the step a non-finite loss was the episode's root: the loss was given a scale it cannot
+   * take; the earliest such head, or -1 (also when the root is not the loss).
+   */
+  private int scaleHeadBefore(Root root) {
+    if (root.layer() >= 0 || root.phase() != Phase.LOSS) {
+      return -1;
+    }
+    int found = -1;
+    for (int i = 0; i < scaleHeads.length; i++) {
+      if (scaleMinStep[i] >= 0
+          && scaleMinStep[i] <= root.step()
+          && (found < 0 || scaleMinStep[i] < scaleMinStep[found])) {
+        found = i;
+      }
+    }
+    return found;
+  }
+
   /** Ends an episode: one finding at its root, the other streams it reached as consequences. */
   private void close(AnalysisContext context) {
     active = false;
@@ -504,6 +591,50 @@ public final class NumericalErrorDetector implements Detector {
           case INF_COUNT -> Long.toString(values.inf());
           case MAX, MIN -> "non-finite";
         };
+    int head = scaleHeadBefore(root);
+    if (head >= 0) {
+      int layer = scaleHeads[head];
+      String name = context.layer(layer).name();
+      consequences.add(
+          0,
+          new Consequence(
+              -1,
+              context.layer(-1).name(),
+              root.phase(),
+              root.step(),
+              streams.get(rootSlot).occurrences));
+      evidence.put(SCALE_MIN, scaleMin[head]).put(SCALE_MIN_STEP, scaleMinStep[head]);
+      findings.add(
+          Finding.builder(this)
+              .at(layer, Phase.FORWARD)
+              .steps(root.step(), lastStep, episodeSteps)
+              .evidence(evidence.build())
+              .consequences(consequences)
+              .message(
+                  "%s first turned %s at step %d (%s %s), after the outputs of %s, a linear head"
+                      + " the loss reads as a scale (a std, a sigma), reached %s at step %d: a"
+                      + " scale at or below 0 makes the log or the division of a likelihood"
+                      + " NaN/Inf; it spread to %s, and %s had non-finite values up to step %d.",
+                  Phrases.subject(context.layer(-1).name(), -1, root.phase()),
+                  root.kind(),
+                  root.step(),
+                  root.statistic().wireName(),
+                  value,
+                  name,
+                  Numbers.format(scaleMin[head]),
+                  scaleMinStep[head],
+                  Phrases.count(consequences.size() - 1, "other stream", "other streams"),
+                  Phrases.count(episodeSteps, "step", "steps"),
+                  lastStep)
+              .suggestedFix(
+                  format(
+                      ROOT,
+                      "Keep %s's outputs above 0: end it in a softplus (or predict a log-scale and"
+                          + " take its exp), plus a small floor such as 1e-6",
+                      name))
+              .build());
+      return;
+    }
     findings.add(
         Finding.builder(this)
             .at(root.layer(), root.phase())

@@ -51,6 +51,8 @@ import static io.dlanalyze.analyzer.EvidenceKeys.RELATIVE_TOLERANCE;
 import static io.dlanalyze.analyzer.EvidenceKeys.RMS_THRESHOLD;
 import static io.dlanalyze.analyzer.EvidenceKeys.RUN_STEPS;
 import static io.dlanalyze.analyzer.EvidenceKeys.SATURATION_RULE;
+import static io.dlanalyze.analyzer.EvidenceKeys.SCALE_MIN;
+import static io.dlanalyze.analyzer.EvidenceKeys.SCALE_MIN_STEP;
 import static io.dlanalyze.analyzer.EvidenceKeys.SHARE_BEYOND_5;
 import static io.dlanalyze.analyzer.EvidenceKeys.SKIPPED_STEPS;
 import static io.dlanalyze.analyzer.EvidenceKeys.STATISTIC;
@@ -139,6 +141,24 @@ final class Causes {
             ? "it stayed there"
             : format(
                 ROOT, "it spread to %s", Phrases.count(others, "other stream", "other streams"));
+    Double scaleMin = f.evidence().get(SCALE_MIN);
+    if (scaleMin != null) {
+      return format(
+          ROOT,
+          "the loss first turned %s at step %d (%s %s) after the outputs of %s, a linear head the"
+              + " loss reads as a scale, reached %s at step %d; %s, and %s had non-finite values"
+              + " up to step %d",
+          text(f, KIND),
+          f.firstStep(),
+          statistic.wireName(),
+          value,
+          f.resolvedLayerName(),
+          Numbers.format(scaleMin),
+          number(f, SCALE_MIN_STEP),
+          spread,
+          Phrases.count(f.occurrences(), "step", "steps"),
+          f.lastStep());
+    }
     return format(
         ROOT,
         "%s first turned %s at step %d (%s %s); %s, and %s had non-finite values up to step %d",

@@ -305,4 +305,92 @@ class NumericalErrorDetectorTest {
     assertThat(finding.evidence().get("longest_skipped_run")).isEqualTo(2L);
     assertThat(finding.message()).contains("thrown away");
   }
+
+  /**
+   * A Gaussian head: mu and a scale head (its activation given), the loss NaN from step {@code
+   * nanAt}; the scale head's outputs reach {@code low} (a min at or below 0) from step {@code
+   * lowFrom}, and are positive before.
+   */
+  private static MemoryTrace.Builder gaussianHead(
+      String scaleName, String scaleActivation, long lowFrom, double low, long nanAt) {
+    MemoryTrace.Stats nan =
+        new MemoryTrace.Stats(Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN, 0.0, 1L);
+    return MemoryTrace.scripted(40)
+        .layer("hidden", "relu")
+        .layer("mu_head", "linear")
+        .layer(scaleName, scaleActivation)
+        .stream(Phase.FORWARD, 0, step -> MemoryTrace.Stats.of(0.5, 0.3))
+        .stream(
+            Phase.FORWARD, 1, step -> new MemoryTrace.Stats(0.1, 1.0, -2.5, 2.5, 10.0, 0.0, 64L))
+        .stream(
+            Phase.FORWARD,
+            2,
+            step ->
+                step >= lowFrom
+                    ? new MemoryTrace.Stats(0.2, 0.4, low, 1.2, 4.0, 0.0, 64L)
+                    : new MemoryTrace.Stats(0.5, 0.1, 0.2, 0.9, 4.0, 0.0, 64L))
+        .model(
+            Phase.LOSS, step -> step >= nanAt ? nan : MemoryTrace.Stats.scalar(2.0 - 0.01 * step));
+  }
+
+  @Test
+  void lossNaN_afterALinearScaleHeadReachedZero_isRootedAtTheHead() {
+    Report report = analyze(gaussianHead("sigma_head", "linear", 3, -0.4, 5).build(), only(ID));
+
+    assertThat(report.findings()).hasSize(1);
+    Finding f = report.findings().get(0);
+    assertThat(f.layerName()).isEqualTo("sigma_head");
+    assertThat(f.phase()).isEqualTo(Phase.FORWARD);
+    assertThat(f.firstStep()).isEqualTo(5);
+    assertThat(f.evidence().get(EvidenceKeys.SCALE_MIN)).isEqualTo(-0.4);
+    assertThat(f.evidence().get(EvidenceKeys.SCALE_MIN_STEP)).isEqualTo(3L);
+    assertThat(f.consequences().get(0).phase()).isEqualTo(Phase.LOSS);
+    assertThat(f.message())
+        .startsWith(
+            "The loss first turned NaN at step 5 (mean NaN), after the outputs of sigma_head")
+        .contains("reached -0.4 at step 3");
+    RootCause root = report.rootCause();
+    assertThat(root.scope()).isEqualTo(RootCause.LAYER);
+    assertThat(root.layerName()).isEqualTo("sigma_head");
+    assertThat(root.cause()).contains("the loss first turned NaN at step 5");
+    assertThat(root.suggestedFix())
+        .startsWith("Keep sigma_head's outputs above 0: end it in a softplus");
+  }
+
+  @Test
+  void lossNaN_withAScaleHeadThatStayedPositiveUntilAfterIt_staysAtTheLoss() {
+    Finding f =
+        analyze(gaussianHead("sigma_head", "linear", 8, -0.4, 5).build(), only(ID))
+            .findings()
+            .get(0);
+
+    assertThat(f.layerIndex()).isEqualTo(-1);
+    assertThat(f.phase()).isEqualTo(Phase.LOSS);
+    assertThat(f.evidence().get(EvidenceKeys.SCALE_MIN)).isNull();
+  }
+
+  @Test
+  void lossNaN_aLogScaleOrAnActivatedScale_isNotAScaleHead() {
+    for (String[] head :
+        new String[][] {{"z_log_var", "linear"}, {"logSigma", "linear"}, {"sigma", "softplus"}}) {
+      Finding f =
+          analyze(gaussianHead(head[0], head[1], 3, -0.4, 5).build(), only(ID)).findings().get(0);
+      assertThat(f.phase()).as(head[0]).isEqualTo(Phase.LOSS);
+    }
+  }
+
+  @Test
+  void scaleHeads_areNamedAsScales_withALinearOutput() {
+    for (String name : new String[] {"mdn_sigmas", "dec_std.0", "zStd", "scale", "noise_var"}) {
+      assertThat(NumericalErrorDetector.scaleHead(layer(name, "linear"))).as(name).isTrue();
+    }
+    for (String name : new String[] {"mu_head", "log_std", "z_log_var", "standard", "sigmoid"}) {
+      assertThat(NumericalErrorDetector.scaleHead(layer(name, "linear"))).as(name).isFalse();
+    }
+    assertThat(NumericalErrorDetector.scaleHead(layer("std", "softplus"))).isFalse();
+  }
+
+  private static io.dlanalyze.analyzer.Layer layer(String name, String activation) {
+    return new io.dlanalyze.analyzer.Layer(0, name, "Linear", activation, true);
+  }
 }
