@@ -50,15 +50,18 @@ import org.jspecify.annotations.Nullable;
  * and is not reported, whatever it does after: healthy runs trained six times longer than the
  * corpus' (corpus/longer_runs.py) went 13% to 27% over their best block on noise alone (mixup, a
  * loss near 0), a warm restart lifts it for a while, and a loss that climbs away for real is
- * loss-divergence's (against its start). So does a flat loss once the training accuracy's best
- * block has removed {@code converged-error-cut} of its first block's errors: a classifier on noisy
- * labels learns all it can while its cross-entropy falls less than half-way from a uniform guess. A
- * block 10% over the best marks a stall that is not converged as rising. Once the loss is NaN/Inf,
- * numerical-error owns the run and this check stops. Accuracy: {@code window} batches in a row with
- * accuracy exactly 0, in a run whose accuracy did not recover: at least half of its last {@code
- * window} batches still at exactly 0. A strict metric (the exact match of a decoded sequence) stays
- * at 0 for the first epochs of a healthy run, while the model learns to emit more than blanks, and
- * then climbs; like a stall of the loss, only a state that lasts to the end of the run is a fault.
+ * loss-divergence's (against its start). A loss that starts at or below 0 (a Poisson or Gaussian
+ * log-likelihood without its constant term, a density's NLL) has no floor at 0 for a share of its
+ * value to mean anything: once it fell by {@code min-improvement} of its magnitude and settled, it
+ * counts as converged too. So does a flat loss once the training accuracy's best block has removed
+ * {@code converged-error-cut} of its first block's errors: a classifier on noisy labels learns all
+ * it can while its cross-entropy falls less than half-way from a uniform guess. A block 10% over
+ * the best marks a stall that is not converged as rising. Once the loss is NaN/Inf, numerical-error
+ * owns the run and this check stops. Accuracy: {@code window} batches in a row with accuracy
+ * exactly 0, in a run whose accuracy did not recover: at least half of its last {@code window}
+ * batches still at exactly 0. A strict metric (the exact match of a decoded sequence) stays at 0
+ * for the first epochs of a healthy run, while the model learns to emit more than blanks, and then
+ * climbs; like a stall of the loss, only a state that lasts to the end of the run is a fault.
  * DeepLocalize's "model does not learn" is 5 exactly equal values
  * (docs/references.md#deeplocalize-mdl); the direction-aware block test follows TheDeepChecker's
  * loss non-decreasing check (#thedeepchecker) and AUTOTRAINER's not-converge gate (#autotrainer).
@@ -226,7 +229,10 @@ public final class NotLearningDetector implements Detector {
     // a uniform guess learns nothing).
     double head = headSum / headCount;
     double start = Math.max(firstBlock, uniform > 0 ? Math.min(head, uniform) : head);
-    if (start - best >= convergedDrop * Math.abs(start) || accuracyRose()) {
+    boolean noFloorAtZero = start <= 0;
+    if (start - best >= convergedDrop * Math.abs(start)
+        || (noFloorAtZero && best < start - minImprovement * Math.abs(start))
+        || accuracyRose()) {
       // Converged: what it does from here is noise (mixup, warm restarts, a long plateau), or a
       // climb that loss-divergence judges against the start.
       return;

@@ -229,6 +229,28 @@ class NotLearningDetectorTest {
     assertThat(analyze(b.build(), only(ID)).findings()).isEmpty();
   }
 
+  /**
+   * A Poisson regression's negative log-likelihood without its constant term: it starts at {@code
+   * offset} - 85 and settles 11 lower within 150 steps, then stays flat for 650.
+   */
+  private static MemoryTrace settlingBelow(double offset) {
+    MemoryTrace.Builder b = MemoryTrace.builder();
+    for (long s = 0; s < 800; s++) {
+      b.model(s, Phase.LOSS, offset - 96 + 11 * Math.exp(-s / 30.0) + (s % 2 == 0 ? 0.05 : -0.05));
+    }
+    return b.build();
+  }
+
+  @Test
+  void aNegativeLossThatFellAndSettled_hasNoFloorAtZeroToMeasureItsDropAgainst_converged() {
+    // From -85 to -96: 13% of its own magnitude, which says nothing about a loss without a floor
+    // at 0; the same curve 200 higher (115 to 104, a loss with its floor at 0) fell too little.
+    assertThat(analyze(settlingBelow(0), only(ID)).findings()).isEmpty();
+    assertThat(analyze(settlingBelow(200), only(ID)).findings())
+        .extracting(Finding::symptom)
+        .containsExactly(Symptom.NOT_LEARNING);
+  }
+
   @Test
   void aClassifierFallingFromAConfidentlyWrongStartToAUniformGuess_isStillStalled() {
     // Three classes: a first loss of 6 that falls to ln 3 within a few steps and stays there
