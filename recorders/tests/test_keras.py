@@ -769,6 +769,33 @@ def test_opActivation_activationLayersAndFusedActivations_keepTheirOwn(tmp_path)
         ("hidden", "tanh"), ("mid", "relu"), ("lin", "linear"), ("out", "linear")]
 
 
+def test_activationLayers_ofBranchesCalledInTurn_pairWithTheLayerThatFeedsThem(tmp_path):
+    # A two-scale discriminator in one functional graph (keras.io's MelGAN writes it so): Keras
+    # runs the branches' layers in turn, so a LeakyReLU layer often runs right after the other
+    # branch's Dense. Each activation layer belongs to the layer whose output it takes: its name,
+    # and its rows (a LeakyReLU keeps the max and scales the min by 0.2).
+    inputs = keras.Input((8,))
+
+    def branch(x, prefix):
+        for i in range(2):
+            x = L.Dense(6, name=f"{prefix}_fc{i}")(x)
+            x = L.LeakyReLU(negative_slope=0.2, name=f"{prefix}_leaky{i}")(x)
+        return x
+
+    keras.utils.set_random_seed(5)
+    merged = L.Concatenate()([branch(inputs, "d1"), branch(L.Dense(8, name="pre")(inputs), "d2")])
+    model = keras.Model(inputs, L.Dense(3, name="head")(merged))
+    rows, layers = fit_layers(model, tmp_path)
+    branches = ["d1_fc0", "d1_fc1", "d2_fc0", "d2_fc1"]
+    assert {n: l["activation"] for n, l in layers.items()} == {
+        "pre": "linear", "head": "linear", **{n: "leaky_relu" for n in branches}}
+    by = {(r["layer_name"], r["phase"]): r for r in rows if r["step"] == "0"}
+    for name in branches:
+        forward, activation = by[(name, "forward")], by[(name, "activation")]
+        assert activation["max"] == pytest.approx(forward["max"], rel=1e-5), name
+        assert activation["min"] == pytest.approx(0.2 * forward["min"], rel=1e-4), name
+
+
 # ---------------------------------------------------------------------------- callback mode
 
 PENALTY = 1e-3

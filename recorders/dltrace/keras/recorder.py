@@ -848,12 +848,34 @@ class _Capture:
         wrapped.__name__ = getattr(activation, "__name__", "activation")
         return wrapped
 
+    def _fed_by(self, args):
+        """The trace layer whose output is an activation layer's input, read off the traced
+        graph: (True, the layer) when the input is a trace layer's output, (True, None) when it
+        is a fused layer's (its activation is its own), (False, None) when the graph does not
+        tell (eager execution, an input that ops made from one or more outputs)."""
+        if tf.executing_eagerly():
+            return False, None
+        for t in tf.nest.flatten(args):
+            if isinstance(t, tf.Tensor) and hasattr(t, "op") and t.dtype.is_floating:
+                key = self.sources.get((t.graph, t.name))
+                tl = self._by_key.get(key) if key is not None else None
+                if tl is None:
+                    return False, None
+                return True, (None if tl.fused else tl)
+        return False, None
+
     def _wrap_activation_layer(self, layer, call):
         def wrapped(*args, **kwargs):
             out = call(*args, **kwargs)
-            tl = self.last
-            if tl is not None:
+            # The layer whose output it takes, when the graph says: in a functional model whose
+            # branches are called in turn (a multi-scale discriminator), the last layer called
+            # may be another branch's. Else the last trace layer called.
+            known, tl = self._fed_by(args)
+            if not known:
+                tl = self.last
+            if tl is self.last:
                 self.last = None
+            if tl is not None:
                 key = id(tl.layer)
                 self.activation[key] = tf.nest.flatten(out)[0]
                 if not tf.executing_eagerly():
