@@ -241,14 +241,16 @@ public final class BatchOrderDetector implements Detector {
                 ROOT,
                 "%d of the %d recorded batches held targets of one class only, in %d different"
                     + " classes (%s): batches of %d or more examples drawn at random give one"
-                    + " class other than the most common one at most once in %d, here %d times:"
+                    + " class other than the most common one at most once in %s, here %d times:"
                     + " the data are ordered by class and not shuffled.%s",
                 single[0],
                 targetBatches,
                 singleClass.size(),
                 classes,
                 fewestExamples,
-                1L << Math.min(62, fewestExamples - 1),
+                fewestExamples <= 31
+                    ? Long.toString(1L << (fewestExamples - 1))
+                    : "2^" + (fewestExamples - 1),
                 single[1],
                 dispersed == null
                     ? ""

@@ -41,6 +41,7 @@ import io.dlanalyze.analyzer.text.Phrases;
 import io.dlanalyze.trace.Column;
 import io.dlanalyze.trace.Phase;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
@@ -151,7 +152,7 @@ public final class NumericalErrorDetector implements Detector {
     }
     scaleHeads = heads.stream().mapToInt(Integer::intValue).toArray();
     scaleMinStep = new long[scaleHeads.length];
-    java.util.Arrays.fill(scaleMinStep, -1);
+    Arrays.fill(scaleMinStep, -1);
     scaleMin = new double[scaleHeads.length];
   }
 
@@ -174,7 +175,7 @@ public final class NumericalErrorDetector implements Detector {
     }
     Set<String> words =
         new HashSet<>(
-            java.util.Arrays.asList(
+            Arrays.asList(
                 WORD_BREAK.split(
                     CAMEL.matcher(layer.name()).replaceAll("$1_$2").toLowerCase(Locale.ROOT))));
     if (words.contains("log") || words.contains("logvar") || words.contains("logstd")) {

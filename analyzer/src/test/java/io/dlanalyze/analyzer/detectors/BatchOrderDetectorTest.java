@@ -205,7 +205,7 @@ class BatchOrderDetectorTest {
     assertThat(f.message())
         .startsWith("120 of the 120 recorded batches held targets of one class only, in 4")
         .contains("class 0: 30, class 1: 30, class 2: 30, class 3: 30")
-        .contains("at most once in 2147483648, here 90 times")
+        .contains("at most once in 2^31, here 90 times")
         .endsWith("the data are ordered by class and not shuffled.");
   }
 
