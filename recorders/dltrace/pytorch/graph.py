@@ -176,13 +176,12 @@ _DISTANCE_NODES = ("CdistBackward",)
 # (a.unsqueeze(1) - b.unsqueeze(0)).pow(2).sum(-1)); with one operand broadcast, a gate or a mask.
 _PAIRWISE_NODES = ("MulBackward", "SubBackward")
 _BROADCAST_NODES = ("ExpandBackward", "UnsqueezeBackward")
-# What may stand between a broadcast view and the product: a division by norms, a copy.
-_THROUGH_TO_BROADCAST = ("DivBackward", "CloneBackward", "ToCopyBackward", "ViewBackward",
-                         "UnsafeViewBackward", "ReshapeAliasBackward")
 # Nodes that only reshape or copy their one input: a parameter seen through them is one still.
 _VIEW_NODES = ("TBackward", "TransposeBackward", "PermuteBackward", "ViewBackward",
                "UnsafeViewBackward", "ExpandBackward", "UnsqueezeBackward", "SqueezeBackward",
                "ReshapeAliasBackward", "CloneBackward", "ToCopyBackward")
+# What may stand between a broadcast view and the product: a reshape or copy, a division by norms.
+_THROUGH_TO_BROADCAST = _VIEW_NODES + ("DivBackward",)
 
 
 def _computed(node):

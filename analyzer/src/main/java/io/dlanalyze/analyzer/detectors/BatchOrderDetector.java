@@ -181,7 +181,7 @@ public final class BatchOrderDetector implements Detector {
    * other than the most common one are at least {@link #SINGLE_CLASS_MARGIN} times what random
    * batches could give; null otherwise.
    */
-  private long @Nullable [] singleClassBatches() {
+  private @Nullable SingleClass singleClassBatches() {
     if (!classIds || singleClass.size() < 2) {
       return null;
     }
@@ -196,13 +196,13 @@ public final class BatchOrderDetector implements Detector {
     if (others < MIN_SINGLE_CLASS || others < SINGLE_CLASS_MARGIN * bound) {
       return null;
     }
-    return new long[] {all, others};
+    return new SingleClass(all, others);
   }
 
   @Override
   public List<Finding> finish(AnalysisContext context) {
     List<Finding> findings = new ArrayList<>();
-    long[] single = singleClassBatches();
+    SingleClass single = singleClassBatches();
     Dispersed dispersed = dispersion();
     if (dispersed != null && single == null) {
       findings.add(dispersionFinding(dispersed));
@@ -212,7 +212,10 @@ public final class BatchOrderDetector implements Detector {
     return findings;
   }
 
-  private Finding oneClassBatches(long[] single, @Nullable Dispersed dispersed) {
+  /** Batches of one class each: all of them, and those of a class other than the most common. */
+  private record SingleClass(long all, long others) {}
+
+  private Finding oneClassBatches(SingleClass single, @Nullable Dispersed dispersed) {
     StringBuilder classes = new StringBuilder();
     for (Map.Entry<Long, Long> entry : singleClass.entrySet()) {
       if (classes.length() > 0) {
@@ -222,7 +225,7 @@ public final class BatchOrderDetector implements Detector {
     }
     Evidence.Builder evidence =
         Evidence.builder()
-            .put(SINGLE_CLASS_BATCHES, single[0])
+            .put(SINGLE_CLASS_BATCHES, single.all())
             .put(TARGET_BATCHES, targetBatches)
             .put(SINGLE_CLASS_CLASSES, (long) singleClass.size());
     if (dispersed != null) {
@@ -234,7 +237,7 @@ public final class BatchOrderDetector implements Detector {
     }
     return Finding.builder(this)
         .at(-1, Phase.TARGET)
-        .steps(firstSingle, lastSingle, single[0])
+        .steps(firstSingle, lastSingle, single.all())
         .evidence(evidence.build())
         .message(
             format(
@@ -243,7 +246,7 @@ public final class BatchOrderDetector implements Detector {
                     + " classes (%s): batches of %d or more examples drawn at random give one"
                     + " class other than the most common one at most once in %s, here %d times:"
                     + " the data are ordered by class and not shuffled.%s",
-                single[0],
+                single.all(),
                 targetBatches,
                 singleClass.size(),
                 classes,
@@ -251,7 +254,7 @@ public final class BatchOrderDetector implements Detector {
                 fewestExamples <= 31
                     ? Long.toString(1L << (fewestExamples - 1))
                     : "2^" + (fewestExamples - 1),
-                single[1],
+                single.others(),
                 dispersed == null
                     ? ""
                     : format(

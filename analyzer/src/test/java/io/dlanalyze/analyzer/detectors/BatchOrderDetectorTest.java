@@ -220,52 +220,44 @@ class BatchOrderDetectorTest {
     assertThat(findings(targets(step -> classIds(0, step % 4 == 0 ? 1 : 0, 32)), ID)).isEmpty();
   }
 
+  /**
+   * Batches of {@code n} examples from two balanced classes: every eighth one all of class 0 or
+   * (alternating) all of class 1, the others of both.
+   */
+  private static MemoryTrace.Builder everyEighthOneClass(long n) {
+    return targets(
+        step -> {
+          long one = step % 16 == 0 ? 0 : 1;
+          return step % 8 == 0 ? classIds(one, one, n) : classIds(0, 1, n);
+        });
+  }
+
+  /**
+   * 120 batches of 8: the first {@code minority} all of class 1, the next ones up to step 40 all of
+   * class 0, the rest of both.
+   */
+  private static MemoryTrace.Builder fewOfASecondClass(long minority) {
+    return targets(
+        step ->
+            step < minority
+                ? classIds(1, 1, 8)
+                : step < 40 ? classIds(0, 0, 8) : classIds(0, 1, 8));
+  }
+
   @Test
   void smallBatches_ofOneClassByChance_areNotJudged() {
     // Batches of 4 from two balanced classes are one class one time in eight, of either class.
-    assertThat(
-            findings(
-                targets(
-                    step ->
-                        step % 8 == 0
-                            ? classIds(step % 16 == 0 ? 0 : 1, step % 16 == 0 ? 0 : 1, 4)
-                            : classIds(0, 1, 4)),
-                ID))
-        .isEmpty();
+    assertThat(findings(everyEighthOneClass(4), ID)).isEmpty();
     // The same batches of 8 and more are judged.
-    assertThat(
-            findings(
-                targets(
-                    step ->
-                        step % 8 == 0
-                            ? classIds(step % 16 == 0 ? 0 : 1, step % 16 == 0 ? 0 : 1, 8)
-                            : classIds(0, 1, 8)),
-                ID))
-        .hasSize(1);
+    assertThat(findings(everyEighthOneClass(8), ID)).hasSize(1);
   }
 
   @Test
   void fewSingleClassBatchesOfASecondClass_areWithinWhatChanceGives() {
     // 120 batches of 8: at most 120 / 128 single-class batches of a class other than the most
     // common one at random; four times that bound, 3.75, is needed: 3 are not enough, 4 are.
-    assertThat(
-            findings(
-                targets(
-                    step ->
-                        step < 3
-                            ? classIds(1, 1, 8)
-                            : step < 40 ? classIds(0, 0, 8) : classIds(0, 1, 8)),
-                ID))
-        .isEmpty();
-    assertThat(
-            findings(
-                targets(
-                    step ->
-                        step < 4
-                            ? classIds(1, 1, 8)
-                            : step < 40 ? classIds(0, 0, 8) : classIds(0, 1, 8)),
-                ID))
-        .hasSize(1);
+    assertThat(findings(fewOfASecondClass(3), ID)).isEmpty();
+    assertThat(findings(fewOfASecondClass(4), ID)).hasSize(1);
   }
 
   @Test
