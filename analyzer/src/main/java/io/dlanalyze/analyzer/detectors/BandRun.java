@@ -3,8 +3,11 @@ package io.dlanalyze.analyzer.detectors;
 /**
  * A layer's value against a normal band, for the detectors that watch a ratio or a variance stay
  * outside it: runs of observations above its high end (side +1) or below its low end (side -1). A
- * layer fires when a run reaches {@code window} observations; its first firing run is kept (start,
- * end, side) and grows while it lasts.
+ * layer fires when a run reaches {@code window} observations, or, recorded sparsely, spans the
+ * steps {@code window} observations span at one every {@value Run#SPREAD} steps ({@link Run}); its
+ * first firing run is kept (start, end, side) and grows while it lasts. The per-layer runs of the
+ * classification bits count observations only: counted in steps, the layers that a rate too high
+ * killed in a sampled trace outranked the rate (docs/detectors.md, the note on {@code window}).
  */
 final class BandRun {
   private final Run run;
@@ -12,7 +15,7 @@ final class BandRun {
   private int firedSide;
 
   BandRun(int window) {
-    this.run = new Run(window, Run.Policy.FIRST);
+    this.run = new Run(window, Run.Policy.FIRST, true);
   }
 
   /** An observation that cannot be judged (a non-finite value) ends the run. */

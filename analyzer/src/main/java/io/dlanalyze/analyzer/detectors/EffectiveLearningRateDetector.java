@@ -44,9 +44,10 @@ import org.jspecify.annotations.Nullable;
 /**
  * Reports layers whose effective learning rate, the size of one update relative to the weights,
  * stays outside [{@code effective-lr-low}, {@code effective-lr-high}] for {@code window} steps in a
- * row. A warning when the loss stalls at the end of that stretch and the run never learned (too
- * high: {@code oscillation}; too low: {@code slow_convergence}); otherwise an info finding that the
- * root-cause analysis can quote.
+ * row (recorded steps, or the steps they span at one every 4 in a sparsely recorded trace: {@link
+ * BandRun}). A warning when the loss stalls at the end of that stretch and the run never learned
+ * (too high: {@code oscillation}; too low: {@code slow_convergence}); otherwise an info finding
+ * that the root-cause analysis can quote.
  *
  * <p>Implementation notes: DeepDiagnosis' learning-rate test is {@code lr*||dW||/||W||} outside
  * [1e-3/100, 1e-3*100] = [1e-5, 1e-1] for any layer (docs/references.md#deepdiagnosis);

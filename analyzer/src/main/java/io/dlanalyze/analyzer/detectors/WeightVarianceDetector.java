@@ -27,9 +27,10 @@ import java.util.List;
 
 /**
  * Reports layers whose weight variance (std^2 of the weight phase) stays outside [{@code
- * weight-variance-low}, {@code weight-variance-high}] for {@code window} steps in a row. Too large
- * is a warning (weights that diverge drive exploding activations and gradients); too small is info
- * (a deliberately small initialization, a large layer's fan-in, can be healthy).
+ * weight-variance-low}, {@code weight-variance-high}] for {@code window} steps in a row (or,
+ * recorded sparsely, the steps they span at one every 4: {@link BandRun}). Too large is a warning
+ * (weights that diverge drive exploding activations and gradients); too small is info (a
+ * deliberately small initialization, a large layer's fan-in, can be healthy).
  *
  * <p>Implementation notes: DeepDiagnosis' "poor weight" is any kernel with {@code var(ddof=1) <
  * 1e-5 or > 10} (docs/references.md#deepdiagnosis); the trace's std is the population std, which

@@ -4,6 +4,7 @@ import static io.dlanalyze.analyzer.Analyses.analyze;
 import static io.dlanalyze.analyzer.Analyses.findings;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.dlanalyze.analyzer.Analyses;
 import io.dlanalyze.analyzer.AnalysisOptions;
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Report;
@@ -46,6 +47,31 @@ class EffectiveLearningRateDetectorTest {
     assertThat((double) f.evidence().get("effective_lr"))
         .isCloseTo(0.5, org.assertj.core.data.Offset.offset(1e-9));
     assertThat((double) f.evidence().get("suggested_learning_rate")).isLessThan(0.5);
+  }
+
+  @Test
+  void tooHigh_recordedEvery16Steps_warnsOnceTheRateStayedHighFor200Steps() {
+    // a recorder left on with every=16: per-layer rows on steps 0, 16, 32...; the loss on each step
+    MemoryTrace full =
+        MemoryTrace.scripted(300)
+            .layer("fc1", "relu")
+            .layer("fc2", "linear")
+            .model(Phase.LEARNING_RATE, step -> Stats.scalar(0.5))
+            .everyLayer(Phase.GRADIENT, (step, layer) -> Stats.norm(10))
+            .everyLayer(Phase.WEIGHT, (step, layer) -> Stats.norm(10))
+            .flatLoss()
+            .build();
+    List<MemoryTrace.Row> sampled =
+        full.rows().stream().filter(r -> r.layerIndex() < 0 || r.step() % 16 == 0).toList();
+
+    List<Finding> findings =
+        analyze(MemoryTrace.of(full.metadata(), sampled), Analyses.only(ID)).findings();
+
+    assertThat(findings).hasSize(1);
+    assertThat(findings.get(0).severity()).isEqualTo(Severity.WARNING);
+    assertThat(findings.get(0).symptom()).isEqualTo(Symptom.OSCILLATION);
+    assertThat(findings.get(0).firstStep()).isEqualTo(0);
+    assertThat(findings.get(0).lastStep()).isGreaterThanOrEqualTo(13 * 16);
   }
 
   @Test

@@ -84,6 +84,52 @@ class RunTest {
     assertThat(run.length()).isEqualTo(2);
   }
 
+  /** Feeds observations that all hold at steps 0, every, 2 every...; the count that qualified. */
+  private static int qualifyingObservation(Run run, int every) {
+    for (int i = 1; i <= 1000; i++) {
+      if (run.observe((long) (i - 1) * every, true)) {
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  @Test
+  void spread_recordedEvery4StepsOrMoreOften_qualifiesAtWindowObservations_asBefore() {
+    assertThat(qualifyingObservation(new Run(50, Run.Policy.FIRST, true), 1)).isEqualTo(50);
+    assertThat(qualifyingObservation(new Run(50, Run.Policy.FIRST, true), 4)).isEqualTo(50);
+  }
+
+  @Test
+  void spread_recordedEvery16Steps_qualifiesOnceTheRunSpans196Steps_with14Observations() {
+    // 50 observations recorded every 4 steps span 196 steps; every 16 steps, 14 observations do
+    assertThat(qualifyingObservation(new Run(50, Run.Policy.FIRST, true), 16)).isEqualTo(14);
+    assertThat(qualifyingObservation(new Run(50, Run.Policy.FIRST), 16))
+        .as("a run that counts observations only")
+        .isEqualTo(50);
+  }
+
+  @Test
+  void spread_aRunOfFewObservationsFarApart_needsAQuarterOfTheWindowStill() {
+    // recorded every 100 steps: 2 observations span 100 steps, 13 span 1,200
+    assertThat(qualifyingObservation(new Run(50, Run.Policy.FIRST, true), 100)).isEqualTo(13);
+    assertThat(qualifyingObservation(new Run(1, Run.Policy.FIRST, true), 100)).isEqualTo(1);
+  }
+
+  @Test
+  void bandRun_sampledSparsely_firesAfterTheStepsAWindowSpansAt4StepsARecord() {
+    BandRun band = new BandRun(50);
+    int observations = 0;
+    for (long step = 0; !band.fired() && step < 10_000; step += 16) {
+      band.observe(step, 20, 1, 10);
+      observations++;
+    }
+
+    assertThat(observations).isEqualTo(14);
+    assertThat(band.start()).isEqualTo(0);
+    assertThat(band.end()).isEqualTo(13 * 16);
+  }
+
   @Test
   void bandRun_windowOnOneSide_firesFromTheRunsStartAndGrowsWhileItLasts() {
     BandRun band = new BandRun(3);
