@@ -28,8 +28,9 @@ import java.util.List;
 
 /**
  * Reports ReLU layers whose units die: the share of exact zeros in the layer's output stays at or
- * above {@code dying-relu-fraction} for {@code window} steps in a row. The output gradient's zero
- * share, where recorded, is quoted as corroboration (a dead unit passes no gradient).
+ * above {@code dying-relu-fraction} for {@code window} steps in a row (recorded steps, or, recorded
+ * sparsely, the steps they span at one every 4: {@link Run}). The output gradient's zero share,
+ * where recorded, is quoted as corroboration (a dead unit passes no gradient).
  *
  * <p>Implementation notes: DeepDiagnosis calls a ReLU layer dead when >= 70% of its outputs are <=
  * 0 (at the last epoch); AUTOTRAINER when >= 70% of all gradient entries are exactly zero
@@ -58,7 +59,7 @@ public final class DyingReluDetector implements Detector {
    * Per ReLU layer: its run of dead steps, and over the first one's qualifying part, the shares.
    */
   private final class State {
-    final Run run = new Run(window, Run.Policy.FIRST);
+    final Run run = new Run(window, Run.Policy.FIRST, true);
     double initial = Double.NaN;
     long steps;
     double sum;

@@ -1,8 +1,10 @@
 package io.dlanalyze.analyzer.detectors;
 
+import static io.dlanalyze.analyzer.Analyses.analyze;
 import static io.dlanalyze.analyzer.Analyses.findings;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.dlanalyze.analyzer.Analyses;
 import io.dlanalyze.analyzer.Finding;
 import io.dlanalyze.analyzer.Symptom;
 import io.dlanalyze.trace.MemoryTrace;
@@ -43,6 +45,51 @@ class DyingReluDetectorTest {
     assertThat(f.evidence().get("initial_zero_fraction")).isEqualTo(0.5);
     assertThat((double) f.evidence().get("backward_zero_fraction"))
         .isCloseTo(0.99, org.assertj.core.data.Offset.offset(1e-9));
+  }
+
+  @Test
+  void reluLayer_deadFromStep64_recordedEvery16Steps_firesAfter200Steps() {
+    // every=16: the activation rows of steps 0, 16, 32...; fc2 dead from step 64 to 400
+    MemoryTrace full =
+        MemoryTrace.scripted(400)
+            .layer("fc1", "relu")
+            .layer("fc2", "relu")
+            .layer("fc3", "linear")
+            .healthyLoss()
+            .everyLayer(
+                Phase.ACTIVATION,
+                (step, layer) -> Stats.of(0.3, 0.4).withZero(layer == 1 && step >= 64 ? 1 : 0.5))
+            .build();
+    List<MemoryTrace.Row> sampled =
+        full.rows().stream().filter(r -> r.layerIndex() < 0 || r.step() % 16 == 0).toList();
+
+    List<Finding> findings =
+        analyze(MemoryTrace.of(full.metadata(), sampled), Analyses.only(ID)).findings();
+
+    // 21 rows of it: fewer than the window's 50, over 320 steps (50 rows every 4 steps span 196)
+    assertThat(findings).hasSize(1);
+    assertThat(findings.get(0).layerName()).isEqualTo("fc2");
+    assertThat(findings.get(0).firstStep()).isEqualTo(64);
+  }
+
+  @Test
+  void reluLayer_deadFor150StepsOnly_recordedEvery16Steps_isNotReported() {
+    MemoryTrace full =
+        MemoryTrace.scripted(400)
+            .layer("fc1", "relu")
+            .layer("fc2", "relu")
+            .layer("fc3", "linear")
+            .healthyLoss()
+            .everyLayer(
+                Phase.ACTIVATION,
+                (step, layer) ->
+                    Stats.of(0.3, 0.4).withZero(layer == 1 && step >= 64 && step < 224 ? 1 : 0.5))
+            .build();
+    List<MemoryTrace.Row> sampled =
+        full.rows().stream().filter(r -> r.layerIndex() < 0 || r.step() % 16 == 0).toList();
+
+    assertThat(analyze(MemoryTrace.of(full.metadata(), sampled), Analyses.only(ID)).findings())
+        .isEmpty();
   }
 
   @Test
