@@ -438,8 +438,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adam2e-3",
-          "buggy": "--bug targets-unscaled --record-every 4",
-          "fixed": "--record-every 4"},
+          "buggy": "--bug targets-unscaled --record-every 8",
+          "fixed": "--record-every 8"},
      ]},
     {"family": "informer-lr-too-high", "split": "dev", "architecture": "transformer",
      "origin": "AUTOTRAINER / DeepFD fault type: learning rate too high",
@@ -451,8 +451,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adam-seed1",
-          "buggy": "--lr 0.05 --seed 1 --record-every 4",
-          "fixed": "--lr 2e-3 --seed 1 --record-every 4"},
+          "buggy": "--lr 0.05 --seed 1 --record-every 8",
+          "fixed": "--lr 2e-3 --seed 1 --record-every 8"},
      ]},
     {"family": "healthy-informer", "split": "dev", "architecture": "transformer",
      "origin": "healthy run",
@@ -460,7 +460,7 @@ CASES = [
                     "hourly station readings that trains well",
      "healthy": [
          {"id": "d48-seed2",
-          "args": "--d-model 48 --seed 2 --record-every 4",
+          "args": "--d-model 48 --seed 2 --record-every 8",
           "description": "d_model 48 (feed-forward 96): validation MSE 0.069 against the "
                          "naive repeat-last forecast's 1.691"},
      ]},

@@ -377,8 +377,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adamw3e-3",
-          "buggy": "--bug no-causal-mask --record-every 4",
-          "fixed": "--record-every 4"},
+          "buggy": "--bug no-causal-mask --record-every 16",
+          "fixed": "--record-every 16"},
      ]},
     {"family": "t5span-lr-too-high", "split": "dev", "architecture": "transformer",
      "origin": "AUTOTRAINER / DeepFD fault type: learning rate too high",
@@ -392,8 +392,8 @@ CASES = [
      "root_cause": "model",
      "pairs": [
          {"id": "adamw-seed1",
-          "buggy": "--lr 0.05 --seed 1 --record-every 4",
-          "fixed": "--lr 3e-3 --seed 1 --record-every 4"},
+          "buggy": "--lr 0.05 --seed 1 --record-every 16",
+          "fixed": "--lr 3e-3 --seed 1 --record-every 16"},
      ]},
     {"family": "healthy-t5span", "split": "dev", "architecture": "transformer",
      "origin": "healthy run",
@@ -401,7 +401,7 @@ CASES = [
                     "generated counting sentences that learns to fill the spans",
      "healthy": [
          {"id": "warmup50-seed2",
-          "args": "--warmup 50 --seed 2 --record-every 4",
+          "args": "--warmup 50 --seed 2 --record-every 16",
           "description": "the inverse-square-root schedule's constant part 50 steps: loss "
                          "from 2.127 to 1.073, greedy held-out token accuracy 0.634"},
      ]},
