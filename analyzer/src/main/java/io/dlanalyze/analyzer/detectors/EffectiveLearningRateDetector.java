@@ -373,9 +373,12 @@ public final class EffectiveLearningRateDetector implements Detector {
    * typical lr / rms(w) (its geometric mean over the steps whose rate a schedule had not cut,
    * {@link #UNCUT}), with the number of layers and of steps measured.
    */
-  private record TypicalStep(double median, int layers, long measured) {}
+  private record TypicalStep(double median, int layers, long measured, long spanned) {}
 
-  /** The run's {@link TypicalStep}; null when fewer than {@code window} steps were measured. */
+  /**
+   * The run's {@link TypicalStep}; null when its measured steps are not as much evidence as {@code
+   * window} of them ({@link Run#enough}: recorded sparsely, fewer that span as many steps).
+   */
   private @Nullable TypicalStep typicalStep(AnalysisContext context) {
     List<Double> typical = new ArrayList<>();
     long measured = 0;
@@ -386,7 +389,8 @@ public final class EffectiveLearningRateDetector implements Detector {
         measured = Math.max(measured, state.logCount);
       }
     }
-    if (typical.isEmpty() || measured < window) {
+    long spanned = lastMeasured - firstMeasured;
+    if (typical.isEmpty() || !Run.enough(window, measured, spanned)) {
       return null;
     }
     typical.sort(null);
@@ -395,7 +399,7 @@ public final class EffectiveLearningRateDetector implements Detector {
         Math.pow(
             10,
             n % 2 == 1 ? typical.get(n / 2) : (typical.get(n / 2 - 1) + typical.get(n / 2)) / 2);
-    return new TypicalStep(median, n, measured);
+    return new TypicalStep(median, n, measured, spanned);
   }
 
   /**
@@ -419,11 +423,17 @@ public final class EffectiveLearningRateDetector implements Detector {
   /**
    * The adaptive-step rule, high side: the typical step at or above {@code effective-lr-high}
    * (DeepDiagnosis' top of the band) in a run whose loss measures progress, stayed finite and ended
-   * at {@link #UNFITTED} of its start or more; null otherwise. No healthy dev run with enough steps
-   * measured reaches the band's top (their largest typical step is 0.094, docs/evaluation.md).
+   * at {@link #UNFITTED} of its start or more, measured on at least {@code window} steps; null
+   * otherwise. No healthy dev run with {@code window} steps measured reaches the band's top (their
+   * largest typical step is 0.094, docs/evaluation.md); sampled ones, measured on fewer steps over
+   * a longer stretch, do (0.100 and 0.116 recorded every 16 and 32 steps), as a rate too high does
+   * (0.101), so the high side keeps its count of measured steps.
    */
   private @Nullable Finding largeAdaptiveSteps(TypicalStep typical) {
-    if (!(typical.median() >= high) || !gate.judgeable() || gate.nonFinite()) {
+    if (!(typical.median() >= high)
+        || typical.measured() < window
+        || !gate.judgeable()
+        || gate.nonFinite()) {
       return null;
     }
     LossHistory history = gate.history();

@@ -42,8 +42,7 @@ final class Run {
   static final int SPREAD = 4;
 
   private final int window;
-  private final long minimum;
-  private final long span;
+  private final boolean spread;
   private final Policy policy;
 
   /** The current run: its start, its length, and whether it qualified. */
@@ -65,16 +64,31 @@ final class Run {
     this(window, policy, false);
   }
 
+  /**
+   * @param spread whether a run of fewer observations over as many steps qualifies too ({@link
+   *     #enough}); the detectors whose sampled runs were measured against the corpus say so
+   */
   Run(int window, Policy policy, boolean spread) {
     this.window = window;
-    this.minimum = spread ? Math.max(1, (window + SPREAD - 1) / SPREAD) : window;
-    this.span = spread ? (long) SPREAD * Math.max(0, window - 1) : 0;
+    this.spread = spread;
     this.policy = policy;
   }
 
   /** Whether a run of {@code length} observations from {@link #start} to {@code step} qualifies. */
   private boolean longEnough(long step) {
-    return length >= window || (length >= minimum && step - start >= span);
+    return spread ? enough(window, length, step - start) : length >= window;
+  }
+
+  /**
+   * Whether {@code observations} spread over {@code steps} steps (the first to the last) are as
+   * much evidence as {@code window} observations: that many, or, recorded sparsely, at least a
+   * {@value #SPREAD}th of them over the steps {@code window} observations span at one every {@value
+   * #SPREAD} steps.
+   */
+  static boolean enough(int window, long observations, long steps) {
+    return observations >= window
+        || (observations >= Math.max(1, (window + SPREAD - 1) / SPREAD)
+            && steps >= (long) SPREAD * Math.max(0, window - 1));
   }
 
   /** Ends the current run. */
