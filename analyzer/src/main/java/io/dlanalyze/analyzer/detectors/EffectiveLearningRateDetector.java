@@ -421,19 +421,25 @@ public final class EffectiveLearningRateDetector implements Detector {
   static final double UNFITTED = 0.1;
 
   /**
+   * The high side's bound for a run judged on fewer than {@code window} measured steps, recorded
+   * sparsely. Two healthy dev runs recorded every 16 and 32 steps, measured on 32 and 18 steps,
+   * hold typical steps of 0.100 and 0.116, over the band's top (a T5 whose rate is too high holds
+   * 0.101): 0.15 keeps a margin of 1.3 over them. No healthy dev run reaches it in the corpus as
+   * recorded or thinned to every 8 or 16 steps (docs/evaluation.md, "Traces recorded sparsely").
+   */
+  static final double SAMPLED_HIGH = 0.15;
+
+  /**
    * The adaptive-step rule, high side: the typical step at or above {@code effective-lr-high}
    * (DeepDiagnosis' top of the band) in a run whose loss measures progress, stayed finite and ended
-   * at {@link #UNFITTED} of its start or more, measured on at least {@code window} steps; null
-   * otherwise. No healthy dev run with {@code window} steps measured reaches the band's top (their
-   * largest typical step is 0.094, docs/evaluation.md); sampled ones, measured on fewer steps over
-   * a longer stretch, do (0.100 and 0.116 recorded every 16 and 32 steps), as a rate too high does
-   * (0.101), so the high side keeps its count of measured steps.
+   * at {@link #UNFITTED} of its start or more; null otherwise. No healthy dev run with {@code
+   * window} steps measured reaches the band's top (their largest typical step is 0.094,
+   * docs/evaluation.md); a run judged on fewer measured steps over a longer stretch ({@link
+   * Run#enough}) must reach {@link #SAMPLED_HIGH}.
    */
   private @Nullable Finding largeAdaptiveSteps(TypicalStep typical) {
-    if (!(typical.median() >= high)
-        || typical.measured() < window
-        || !gate.judgeable()
-        || gate.nonFinite()) {
+    double bound = typical.measured() >= window ? high : SAMPLED_HIGH;
+    if (!(typical.median() >= bound) || !gate.judgeable() || gate.nonFinite()) {
       return null;
     }
     LossHistory history = gate.history();
