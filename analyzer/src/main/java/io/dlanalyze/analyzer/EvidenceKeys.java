@@ -58,6 +58,12 @@ public final class EvidenceKeys {
   public static final EvidenceKey<String> FIRST_LAYER = text("first_layer");
   public static final EvidenceKey<Double> FIRST_LAYER_RMS = real("first_layer_rms");
   public static final EvidenceKey<Long> FIRST_NON_FINITE_STEP = count("first_non_finite_step");
+
+  /**
+   * numerical-error: the last step whose weights were recorded finite, before an unrecorded update.
+   */
+  public static final EvidenceKey<Long> LAST_FINITE_STEP = count("last_finite_step");
+
   public static final EvidenceKey<Double> GROWTH = real("growth");
 
   /** numerical-error's skipped updates: the steps that have weight-gradient rows. */

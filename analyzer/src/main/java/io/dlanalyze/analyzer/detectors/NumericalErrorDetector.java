@@ -6,6 +6,7 @@ import static io.dlanalyze.analyzer.EvidenceKeys.BEFORE_FIRST_UPDATE;
 import static io.dlanalyze.analyzer.EvidenceKeys.GRADIENT_STEPS;
 import static io.dlanalyze.analyzer.EvidenceKeys.INF_COUNT;
 import static io.dlanalyze.analyzer.EvidenceKeys.KIND;
+import static io.dlanalyze.analyzer.EvidenceKeys.LAST_FINITE_STEP;
 import static io.dlanalyze.analyzer.EvidenceKeys.LONGEST_SKIPPED_RUN;
 import static io.dlanalyze.analyzer.EvidenceKeys.MEAN;
 import static io.dlanalyze.analyzer.EvidenceKeys.NAN_COUNT;
@@ -68,6 +69,11 @@ import org.jspecify.annotations.Nullable;
  * they are counted into one finding of their own. A step without a weight row for such a layer is
  * judged as before (a numerical error): nothing shows that its update was skipped.
  *
+ * <p>Sampled traces. A layer's output that turned non-finite on weights an unrecorded update had
+ * already made non-finite (every trainable layer's weights non-finite at the episode's first step,
+ * finite at their previous row more than one step back) is not where the NaN was born: the finding
+ * is at model level, the update's gradient ({@link #unrecordedUpdate}).
+ *
  * <p>A dynamic loss scaler skips updates by design (docs/references.md#pytorch-amp,
  * #keras-loss-scale-optimizer). PyTorch's GradScaler starts at a scale of 65536 (2^16), halves it
  * (backoff 0.5) at every step whose gradients overflow and skips that step's update, and doubles it
@@ -119,6 +125,16 @@ public final class NumericalErrorDetector implements Detector {
 
   /** The trace's first step, -1 before it. */
   private long firstStep = -1;
+
+  /**
+   * For the open episode: the last step before its first at which the root layer's weights were
+   * recorded finite, when the root is a layer's output whose weights every layer's update turned
+   * non-finite in steps the trace did not record ({@link #unrecordedUpdate}); else -1.
+   */
+  private long updateFrom = -1;
+
+  /** The trainable layers whose weights turned non-finite at the episode's first step. */
+  private int updatedLayers;
 
   /**
    * Scale heads (see {@link #scaleHead}): per candidate layer, the first step its output's min was
@@ -242,6 +258,9 @@ public final class NumericalErrorDetector implements Detector {
       stream.occurrences++;
     }
     if (any) {
+      if (episodeSteps == 0) {
+        updateFrom = unrecordedUpdate(step, requireNonNull(root, "a non-finite row set the root"));
+      }
       cleanStreak = 0;
       lastStep = step.step();
       episodeSteps++;
@@ -351,6 +370,44 @@ public final class NumericalErrorDetector implements Detector {
       }
     }
     return false;
+  }
+
+  /**
+   * Whether the episode's first step shows weights that an update the trace did not record turned
+   * non-finite: the root is a layer's output (forward or activation row), that layer's weight row
+   * of the step is non-finite and its previous one, finite, is more than one step back (the trace
+   * is sampled: the updates in between were not recorded), and every trainable layer with a weight
+   * row in the step has non-finite weights, as one update with a non-finite gradient leaves them.
+   * The layer's forward pass then ran on weights that were already non-finite: it did not make the
+   * NaN, an unrecorded step's gradient (its loss overflowed) did. Returns the previous weight row's
+   * step, or -1.
+   */
+  private long unrecordedUpdate(StepView step, Root root) {
+    if (root.layer() < 0 || (root.phase() != Phase.FORWARD && root.phase() != Phase.ACTIVATION)) {
+      return -1;
+    }
+    int weights = step.context().slot(root.layer(), Phase.WEIGHT);
+    if (weights < 0 || (step.presentMask(weights) & StepView.NON_FINITE) == 0) {
+      return -1;
+    }
+    long previous = step.previousStep(weights);
+    if (previous < 0 || previous >= step.step() - 1) {
+      return -1;
+    }
+    int trainable = 0;
+    for (int i = 0; i < step.presentLayerCount(); i++) {
+      int layer = step.presentLayer(i);
+      int slot = step.slot(layer, Phase.WEIGHT);
+      if (!step.layer(layer).trainable() || slot < 0 || step.presentMask(slot) == 0) {
+        continue;
+      }
+      if ((step.presentMask(slot) & StepView.NON_FINITE) == 0) {
+        return -1;
+      }
+      trainable++;
+    }
+    updatedLayers = trainable;
+    return trainable >= 2 ? previous : -1;
   }
 
   /** The causally earliest non-finite row of this step. */
@@ -592,6 +649,36 @@ public final class NumericalErrorDetector implements Detector {
           case INF_COUNT -> Long.toString(values.inf());
           case MAX, MIN -> "non-finite";
         };
+    if (updateFrom >= 0) {
+      String name = context.layer(root.layer()).name();
+      consequences.add(
+          0,
+          new Consequence(
+              root.layer(), name, root.phase(), root.step(), streams.get(rootSlot).occurrences));
+      evidence.put(LAST_FINITE_STEP, updateFrom);
+      findings.add(
+          Finding.builder(this)
+              .at(-1, Phase.LOSS)
+              .steps(root.step(), lastStep, episodeSteps)
+              .evidence(evidence.build())
+              .consequences(consequences)
+              .message(
+                  "The weights of all %d trainable layers recorded at step %d were %s, finite at"
+                      + " step %d: an update in between, which the trace did not record, applied"
+                      + " a non-finite gradient (the loss or its gradient overflowed), and %s's"
+                      + " forward pass ran on them; it spread to %s, and %s had non-finite values"
+                      + " up to step %d.",
+                  updatedLayers,
+                  root.step(),
+                  root.kind(),
+                  updateFrom,
+                  name,
+                  Phrases.count(consequences.size() - 1, "other stream", "other streams"),
+                  Phrases.count(episodeSteps, "step", "steps"),
+                  lastStep)
+              .build());
+      return;
+    }
     int head = scaleHeadBefore(root);
     if (head >= 0) {
       int layer = scaleHeads[head];

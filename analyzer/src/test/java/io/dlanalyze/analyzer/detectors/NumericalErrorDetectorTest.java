@@ -127,6 +127,34 @@ class NumericalErrorDetectorTest {
   }
 
   @Test
+  void nanForwardOnWeightsAnUnrecordedUpdateTurnedNaN_isRootedAtTheUpdate_atModelScope() {
+    // recorded every 4 steps: every layer's weights finite at step 4, NaN at step 8, and the first
+    // layer's forward pass of step 8 NaN: it ran on weights an update of steps 5 to 7 made NaN
+    MemoryTrace full = nanAfterForward(8, true, true);
+    MemoryTrace sampled =
+        MemoryTrace.of(
+            full.metadata(),
+            full.rows().stream().filter(r -> r.layerIndex() < 0 || r.step() % 4 == 0).toList());
+
+    Finding finding = analyze(sampled, only(ID)).findings().get(0);
+    RootCause root = analyze(sampled, AnalysisOptions.defaults()).rootCause();
+
+    assertThat(finding.isModelLevel()).isTrue();
+    assertThat(finding.phase()).isEqualTo(Phase.LOSS);
+    assertThat(finding.firstStep()).isEqualTo(8);
+    assertThat(finding.evidence().get(EvidenceKeys.LAST_FINITE_STEP)).isEqualTo(4L);
+    assertThat(finding.consequences().get(0))
+        .extracting(Consequence::layerName, Consequence::phase)
+        .containsExactly("fc0", Phase.FORWARD);
+    assertThat(finding.message())
+        .startsWith(
+            "The weights of all 2 trainable layers recorded at step 8 were NaN, finite at step"
+                + " 4: an update in between, which the trace did not record,");
+    assertThat(root.scope()).isEqualTo(RootCause.MODEL);
+    assertThat(root.symptom()).isEqualTo("numerical_error");
+  }
+
+  @Test
   void nanInTheForwardPassOfTheFirstStep_isBornBeforeAnyUpdate_atModelScope() {
     MemoryTrace trace = nanAfterForward(0, true, true);
     Finding finding = analyze(trace, only(ID)).findings().get(0);
