@@ -373,7 +373,7 @@ public final class EffectiveLearningRateDetector implements Detector {
    * typical lr / rms(w) (its geometric mean over the steps whose rate a schedule had not cut,
    * {@link #UNCUT}), with the number of layers and of steps measured.
    */
-  private record TypicalStep(double median, int layers, long measured, long spanned) {}
+  private record TypicalStep(double median, int layers, long measured) {}
 
   /**
    * The run's {@link TypicalStep}; null when its measured steps are not as much evidence as {@code
@@ -389,8 +389,7 @@ public final class EffectiveLearningRateDetector implements Detector {
         measured = Math.max(measured, state.logCount);
       }
     }
-    long spanned = lastMeasured - firstMeasured;
-    if (typical.isEmpty() || !Run.enough(window, measured, spanned)) {
+    if (typical.isEmpty() || !Run.enough(window, measured, lastMeasured - firstMeasured)) {
       return null;
     }
     typical.sort(null);
@@ -399,7 +398,7 @@ public final class EffectiveLearningRateDetector implements Detector {
         Math.pow(
             10,
             n % 2 == 1 ? typical.get(n / 2) : (typical.get(n / 2 - 1) + typical.get(n / 2)) / 2);
-    return new TypicalStep(median, n, measured, spanned);
+    return new TypicalStep(median, n, measured);
   }
 
   /**

@@ -36,8 +36,8 @@ final class Run {
    * The recording interval the windows were calibrated at: most corpus runs record their per-layer
    * phases every 4 steps, so {@code window} observations there span {@code 4 (window - 1)} steps. A
    * run recorded every 16 steps (a recorder left on with {@code every=16}) needs 800 steps for 50
-   * observations, longer than most runs; with this rule it qualifies after 200 steps and 14
-   * observations, a run recorded every 4 steps or more often exactly as before.
+   * observations, longer than most runs; with this rule it qualifies at its 14th observation, 208
+   * steps in, and a run recorded every 4 steps or more often exactly as before.
    */
   static final int SPREAD = 4;
 
