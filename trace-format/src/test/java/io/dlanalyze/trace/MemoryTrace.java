@@ -272,6 +272,20 @@ public final class MemoryTrace {
   }
 
   /**
+   * The rows a recorder sampling with {@code every} keeps: every model-level row (the scalars are
+   * recorded at each step) and the layer rows of steps 0, every, 2 every...
+   */
+  public MemoryTrace sampledEvery(int every) {
+    List<Row> kept = new ArrayList<>();
+    for (Row row : rows()) {
+      if (row.layerIndex() < 0 || row.step() % every == 0) {
+        kept.add(row);
+      }
+    }
+    return of(metadata, kept);
+  }
+
+  /**
    * The trace cut before each of the steps {@code cuts} (ascending): {@code cuts.length + 1}
    * pieces, the first from the start, the last to the end; each with this trace's metadata.
    */

@@ -50,7 +50,7 @@ class DyingReluDetectorTest {
   @Test
   void reluLayer_deadFromStep64_recordedEvery16Steps_firesAfter200Steps() {
     // every=16: the activation rows of steps 0, 16, 32...; fc2 dead from step 64 to 400
-    MemoryTrace full =
+    MemoryTrace sampled =
         MemoryTrace.scripted(400)
             .layer("fc1", "relu")
             .layer("fc2", "relu")
@@ -59,12 +59,10 @@ class DyingReluDetectorTest {
             .everyLayer(
                 Phase.ACTIVATION,
                 (step, layer) -> Stats.of(0.3, 0.4).withZero(layer == 1 && step >= 64 ? 1 : 0.5))
-            .build();
-    List<MemoryTrace.Row> sampled =
-        full.rows().stream().filter(r -> r.layerIndex() < 0 || r.step() % 16 == 0).toList();
+            .build()
+            .sampledEvery(16);
 
-    List<Finding> findings =
-        analyze(MemoryTrace.of(full.metadata(), sampled), Analyses.only(ID)).findings();
+    List<Finding> findings = analyze(sampled, Analyses.only(ID)).findings();
 
     // 21 rows of it: fewer than the window's 50, over 320 steps (50 rows every 4 steps span 196)
     assertThat(findings).hasSize(1);
@@ -74,7 +72,7 @@ class DyingReluDetectorTest {
 
   @Test
   void reluLayer_deadFor150StepsOnly_recordedEvery16Steps_isNotReported() {
-    MemoryTrace full =
+    MemoryTrace sampled =
         MemoryTrace.scripted(400)
             .layer("fc1", "relu")
             .layer("fc2", "relu")
@@ -84,12 +82,10 @@ class DyingReluDetectorTest {
                 Phase.ACTIVATION,
                 (step, layer) ->
                     Stats.of(0.3, 0.4).withZero(layer == 1 && step >= 64 && step < 224 ? 1 : 0.5))
-            .build();
-    List<MemoryTrace.Row> sampled =
-        full.rows().stream().filter(r -> r.layerIndex() < 0 || r.step() % 16 == 0).toList();
+            .build()
+            .sampledEvery(16);
 
-    assertThat(analyze(MemoryTrace.of(full.metadata(), sampled), Analyses.only(ID)).findings())
-        .isEmpty();
+    assertThat(analyze(sampled, Analyses.only(ID)).findings()).isEmpty();
   }
 
   @Test

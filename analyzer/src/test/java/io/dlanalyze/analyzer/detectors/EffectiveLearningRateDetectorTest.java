@@ -52,7 +52,7 @@ class EffectiveLearningRateDetectorTest {
   @Test
   void tooHigh_recordedEvery16Steps_warnsOnceTheRateStayedHighFor200Steps() {
     // a recorder left on with every=16: per-layer rows on steps 0, 16, 32...; the loss on each step
-    MemoryTrace full =
+    MemoryTrace sampled =
         MemoryTrace.scripted(300)
             .layer("fc1", "relu")
             .layer("fc2", "linear")
@@ -60,12 +60,10 @@ class EffectiveLearningRateDetectorTest {
             .everyLayer(Phase.GRADIENT, (step, layer) -> Stats.norm(10))
             .everyLayer(Phase.WEIGHT, (step, layer) -> Stats.norm(10))
             .flatLoss()
-            .build();
-    List<MemoryTrace.Row> sampled =
-        full.rows().stream().filter(r -> r.layerIndex() < 0 || r.step() % 16 == 0).toList();
+            .build()
+            .sampledEvery(16);
 
-    List<Finding> findings =
-        analyze(MemoryTrace.of(full.metadata(), sampled), Analyses.only(ID)).findings();
+    List<Finding> findings = analyze(sampled, Analyses.only(ID)).findings();
 
     assertThat(findings).hasSize(1);
     assertThat(findings.get(0).severity()).isEqualTo(Severity.WARNING);
@@ -117,7 +115,11 @@ class EffectiveLearningRateDetectorTest {
    * x 1e-5 of the weights, an Adam step about lr / 0.1.
    */
   private static MemoryTrace.Builder smallGradients(double lr, String optimizer) {
-    return MemoryTrace.scripted(150)
+    return smallGradients(lr, optimizer, 150);
+  }
+
+  private static MemoryTrace.Builder smallGradients(double lr, String optimizer, int steps) {
+    return MemoryTrace.scripted(steps)
         .layer("fc1", "relu")
         .layer("fc2", "linear")
         .model(Phase.LEARNING_RATE, step -> Stats.scalar(lr))
@@ -259,19 +261,7 @@ class EffectiveLearningRateDetectorTest {
 
   /** {@link #smallGradients} over 320 steps, with its per-layer rows on every 16th step only. */
   private static MemoryTrace every16(double lr) {
-    MemoryTrace full =
-        MemoryTrace.scripted(320)
-            .layer("fc1", "relu")
-            .layer("fc2", "linear")
-            .model(Phase.LEARNING_RATE, step -> Stats.scalar(lr))
-            .everyLayer(Phase.GRADIENT, (step, layer) -> Stats.norm(1e-4).withNumel(10_000))
-            .everyLayer(Phase.WEIGHT, (step, layer) -> Stats.norm(10).withNumel(10_000))
-            .flatLoss()
-            .meta(TraceMetadata.OPTIMIZER, "Adam")
-            .build();
-    return MemoryTrace.of(
-        full.metadata(),
-        full.rows().stream().filter(r -> r.layerIndex() < 0 || r.step() % 16 == 0).toList());
+    return smallGradients(lr, "Adam", 320).build().sampledEvery(16);
   }
 
   private static List<Finding> modelLevel(MemoryTrace trace) {

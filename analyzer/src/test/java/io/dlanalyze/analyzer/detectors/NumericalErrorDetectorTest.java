@@ -130,11 +130,7 @@ class NumericalErrorDetectorTest {
   void nanForwardOnWeightsAnUnrecordedUpdateTurnedNaN_isRootedAtTheUpdate_atModelScope() {
     // recorded every 4 steps: every layer's weights finite at step 4, NaN at step 8, and the first
     // layer's forward pass of step 8 NaN: it ran on weights an update of steps 5 to 7 made NaN
-    MemoryTrace full = nanAfterForward(8, true, true);
-    MemoryTrace sampled =
-        MemoryTrace.of(
-            full.metadata(),
-            full.rows().stream().filter(r -> r.layerIndex() < 0 || r.step() % 4 == 0).toList());
+    MemoryTrace sampled = nanAfterForward(8, true, true).sampledEvery(4);
 
     Finding finding = analyze(sampled, only(ID)).findings().get(0);
     RootCause root = analyze(sampled, AnalysisOptions.defaults()).rootCause();
