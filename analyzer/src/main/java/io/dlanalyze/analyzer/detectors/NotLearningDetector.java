@@ -4,7 +4,9 @@ import static io.dlanalyze.analyzer.EvidenceKeys.BEST_BLOCK_MEAN;
 import static io.dlanalyze.analyzer.EvidenceKeys.BLOCKS_WITHOUT_PROGRESS;
 import static io.dlanalyze.analyzer.EvidenceKeys.DROP_FROM_FIRST_BLOCK;
 import static io.dlanalyze.analyzer.EvidenceKeys.FIRST_BLOCK_MEAN;
+import static io.dlanalyze.analyzer.EvidenceKeys.INITIAL_LOSS;
 import static io.dlanalyze.analyzer.EvidenceKeys.LAST_BLOCK_MEAN;
+import static io.dlanalyze.analyzer.EvidenceKeys.THRESHOLD;
 import static io.dlanalyze.analyzer.EvidenceKeys.TREND;
 import static io.dlanalyze.analyzer.EvidenceKeys.WINDOW;
 import static io.dlanalyze.analyzer.EvidenceKeys.ZERO_ACCURACY_STEPS;
@@ -29,6 +31,7 @@ import io.dlanalyze.trace.Phase;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -85,6 +88,21 @@ public final class NotLearningDetector implements Detector {
   /** A block this much above the best one means the loss is rising, not converged. */
   private static final double RISE = 0.1;
 
+  /**
+   * Collapse rule: a self-supervised joint-embedding objective (BYOL, SimSiam, VICReg, Barlow
+   * Twins, SwAV, SimCLR's NT-Xent or InfoNCE, W-MSE, DINO, MoCo, NNCLR, by the loss's or the
+   * model's name) keeps a floor while it learns: its negatives, its variance or whitening term, its
+   * balanced assignments. A loss whose blocks end at this share of its start or below has found the
+   * trivial solution: the embeddings collapsed to a constant (no stop-gradient, the same view
+   * twice, no Sinkhorn step, no variance or whitening term). Healthy dev runs of such objectives
+   * end at 12% of their start or more (Barlow Twins; BYOL 29%, SwAV 37%, W-MSE 40%, SimCLR 39%);
+   * collapsed ones at 0.01% to 3.6%.
+   */
+  static final double COLLAPSE = 0.05;
+
+  private static final Pattern JOINT_EMBEDDING =
+      Pattern.compile("byol|simsiam|vicreg|barlow|swav|simclr|ntxent|infonce|wmse|dino|moco|nnclr");
+
   private int window;
   private double minImprovement;
   private int patience;
@@ -100,6 +118,17 @@ public final class NotLearningDetector implements Detector {
 
   /** The loss of a uniform guess, or 0 ({@link LossGate#uniformLoss}). */
   private double uniform;
+
+  /** Whether the loss or the model is named as a joint-embedding objective ({@link #COLLAPSE}). */
+  private boolean jointEmbedding;
+
+  /** The start of the first block of a collapse that lasts so far, or -1. */
+  private long collapseStart = -1;
+
+  /** The last step with a finite loss, and the loss's name as the metadata gives it. */
+  private long lastLossStep;
+
+  private String lossName = "the loss";
 
   /** The first {@value #HEAD} losses: where the loss started, before the first block's fall. */
   private double headSum;
@@ -154,6 +183,12 @@ public final class NotLearningDetector implements Detector {
     convergedDrop = context.options().get(Thresholds.CONVERGED_DROP);
     errorCut = context.options().get(Thresholds.CONVERGED_ERROR_CUT);
     uniform = LossGate.uniformLoss(context);
+    String names =
+        (context.metadata().loss().orElse("") + " " + context.metadata().model().orElse(""))
+            .toLowerCase(ROOT)
+            .replaceAll("[^a-z0-9 ]", "");
+    jointEmbedding = JOINT_EMBEDDING.matcher(names).find();
+    lossName = context.metadata().loss().orElse(lossName);
     zeroAccuracy = new Run(window, Run.Policy.FIRST);
     lastZero = new boolean[Math.min(window, 64)];
   }
@@ -179,6 +214,7 @@ public final class NotLearningDetector implements Detector {
     if (blockCount == 0) {
       blockStart = step;
     }
+    lastLossStep = step;
     blockSum += loss;
     blockCount++;
     if (headCount < HEAD) {
@@ -197,6 +233,10 @@ public final class NotLearningDetector implements Detector {
     blockCount = 0;
     blocks++;
     lastBlock = mean;
+    if (jointEmbedding && blocks > 1) {
+      boolean collapsed = mean <= COLLAPSE * start();
+      collapseStart = !collapsed ? -1 : collapseStart < 0 ? blockStart : collapseStart;
+    }
     if (blocks == 1) {
       firstBlock = mean;
       best = mean;
@@ -223,12 +263,7 @@ public final class NotLearningDetector implements Detector {
     if (stalled || stale < patience || stale < patience * pace) {
       return;
     }
-    // Where the loss started: the first block's mean, or the mean of its first losses when they
-    // were higher (a loss that falls fast averages its fall into the first block), for a
-    // classifier no higher than a uniform guess (falling from a confidently wrong start back to
-    // a uniform guess learns nothing).
-    double head = headSum / headCount;
-    double start = Math.max(firstBlock, uniform > 0 ? Math.min(head, uniform) : head);
+    double start = start();
     boolean noFloorAtZero = start <= 0;
     if (start - best >= convergedDrop * Math.abs(start)
         || (noFloorAtZero && best < start - minImprovement * Math.abs(start))
@@ -244,6 +279,17 @@ public final class NotLearningDetector implements Detector {
     lossLastStep = step;
     lossSteps = plateauSteps;
     stall = lossFinding(rising);
+  }
+
+  /**
+   * Where the loss started: the first block's mean, or the mean of its first losses when they were
+   * higher (a loss that falls fast averages its fall into the first block), for a classifier no
+   * higher than a uniform guess (falling from a confidently wrong start back to a uniform guess
+   * learns nothing).
+   */
+  private double start() {
+    double head = headSum / headCount;
+    return Math.max(firstBlock, uniform > 0 ? Math.min(head, uniform) : head);
   }
 
   /**
@@ -356,7 +402,43 @@ public final class NotLearningDetector implements Detector {
     if (zeroForGood()) {
       result.add(accuracyFinding());
     }
+    if (stall == null && !lossStopped && collapseStart >= 0 && firstBlock > 0) {
+      result.add(collapseFinding());
+    }
     return result;
+  }
+
+  private Finding collapseFinding() {
+    double start = start();
+    return Finding.builder(this)
+        .at(-1, Phase.LOSS)
+        .steps(
+            collapseStart, Math.max(collapseStart, lastLossStep), lastLossStep - collapseStart + 1)
+        .evidence(
+            Evidence.builder()
+                .put(INITIAL_LOSS, start)
+                .put(FIRST_BLOCK_MEAN, firstBlock)
+                .put(LAST_BLOCK_MEAN, lastBlock)
+                .put(DROP_FROM_FIRST_BLOCK, (firstBlock - lastBlock) / firstBlock)
+                .put(THRESHOLD, COLLAPSE)
+                .put(WINDOW, (long) window)
+                .build())
+        .message(
+            format(
+                ROOT,
+                "The self-supervised loss (%s) fell to %s of its start, %s, by step %d: a"
+                    + " joint-embedding objective keeps a floor while it learns (its negatives, its"
+                    + " variance or whitening term, its balanced assignments), so the embeddings"
+                    + " collapsed to a trivial solution.",
+                lossName,
+                Numbers.percent(lastBlock / start),
+                Numbers.format(start),
+                collapseStart))
+        .suggestedFix(
+            "Check the collapse guards: the stop-gradient or the target network, two different"
+                + " augmented views, the variance, covariance or whitening term, the Sinkhorn"
+                + " step, the negatives")
+        .build();
   }
 
   private Finding accuracyFinding() {

@@ -24,6 +24,7 @@ import static io.dlanalyze.analyzer.EvidenceKeys.FIRST_BLOCK_MEAN;
 import static io.dlanalyze.analyzer.EvidenceKeys.FIRST_EPOCH_ACCURACY;
 import static io.dlanalyze.analyzer.EvidenceKeys.FIRST_EPOCH_LOSS;
 import static io.dlanalyze.analyzer.EvidenceKeys.INF_COUNT;
+import static io.dlanalyze.analyzer.EvidenceKeys.INITIAL_LOSS;
 import static io.dlanalyze.analyzer.EvidenceKeys.INITIAL_VARIANCE;
 import static io.dlanalyze.analyzer.EvidenceKeys.KIND;
 import static io.dlanalyze.analyzer.EvidenceKeys.LARGEST_EPOCH_GAIN;
@@ -58,6 +59,7 @@ import static io.dlanalyze.analyzer.EvidenceKeys.SKIPPED_STEPS;
 import static io.dlanalyze.analyzer.EvidenceKeys.STATISTIC;
 import static io.dlanalyze.analyzer.EvidenceKeys.SWINGS;
 import static io.dlanalyze.analyzer.EvidenceKeys.TARGET_VARIANCE;
+import static io.dlanalyze.analyzer.EvidenceKeys.THRESHOLD;
 import static io.dlanalyze.analyzer.EvidenceKeys.TREND;
 import static io.dlanalyze.analyzer.EvidenceKeys.VANISHING_RULE;
 import static io.dlanalyze.analyzer.EvidenceKeys.WINDOW;
@@ -304,6 +306,16 @@ final class Causes {
           f.firstStep(),
           f.occurrences(),
           f.lastStep());
+    }
+    if (f.evidence().get(THRESHOLD) != null) {
+      // the collapse rule of a joint-embedding objective
+      return format(
+          ROOT,
+          "the self-supervised loss fell from %s at its start to %s by step %d: the embeddings"
+              + " collapsed to a trivial solution",
+          Numbers.format(real(f, INITIAL_LOSS)),
+          Numbers.format(real(f, LAST_BLOCK_MEAN)),
+          f.firstStep());
     }
     double best = real(f, BEST_BLOCK_MEAN);
     double last = real(f, LAST_BLOCK_MEAN);

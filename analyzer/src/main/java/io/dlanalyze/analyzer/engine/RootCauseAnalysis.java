@@ -1579,11 +1579,13 @@ final class RootCauseAnalysis {
             DetectorIds.WEIGHT_VARIANCE)) {
       for (Finding f : atLeastWarning(id)) {
         String fix =
-            id.equals(DetectorIds.OSCILLATING_LOSS)
-                    || id.equals(DetectorIds.WEIGHT_VARIANCE)
-                    || f.evidence().get(DIRECTION) == Direction.HIGH
-                ? lrFix(10)
-                : notLearningFix(low);
+            f.suggestedFix() != null
+                ? f.suggestedFix()
+                : id.equals(DetectorIds.OSCILLATING_LOSS)
+                        || id.equals(DetectorIds.WEIGHT_VARIANCE)
+                        || f.evidence().get(DIRECTION) == Direction.HIGH
+                    ? lrFix(10)
+                    : notLearningFix(low);
         offer(f, false, symptomCause(f), fix);
       }
     }

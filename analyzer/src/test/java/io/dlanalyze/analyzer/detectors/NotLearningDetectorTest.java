@@ -37,6 +37,44 @@ class NotLearningDetectorTest {
     assertThat(finding.evidence().get("trend")).isEqualTo("flat");
   }
 
+  /** 400 steps of a loss named {@code loss} that falls from 0.56 to {@code end} in 100 steps. */
+  private static MemoryTrace selfSupervised(String loss, double end) {
+    MemoryTrace.Builder b = MemoryTrace.builder().meta(TraceMetadata.LOSS, loss);
+    for (long s = 0; s < 400; s++) {
+      double t = Math.min(1, s / 100.0);
+      b.model(s, Phase.LOSS, 0.56 * Math.pow(end / 0.56, t) * (1 + 0.02 * Math.sin(7.1 * s)));
+    }
+    return b.build();
+  }
+
+  @Test
+  void collapse_aJointEmbeddingLossAtATinyShareOfItsStart_isTheTrivialSolution() {
+    // BYOL without its stop-gradient: the normalized MSE falls from 0.56 to 0.004
+    List<Finding> findings = analyze(selfSupervised("byol_loss", 0.004), only(ID)).findings();
+
+    assertThat(findings).hasSize(1);
+    Finding f = findings.get(0);
+    assertThat(f.symptom()).isEqualTo(Symptom.NOT_LEARNING);
+    assertThat(f.phase()).isEqualTo(Phase.LOSS);
+    // the first block of 50 steps whose mean is at most 5% of the start (the mean of the first 10
+    // losses, 0.454)
+    assertThat(f.firstStep()).isEqualTo(50);
+    assertThat((double) f.evidence().get("threshold")).isEqualTo(0.05);
+    assertThat(f.message())
+        .startsWith(
+            "The self-supervised loss (byol_loss) fell to 0.9% of its start, 0.454, by step 50");
+    assertThat(f.suggestedFix()).contains("stop-gradient");
+  }
+
+  @Test
+  void collapse_notReported_forAHealthyFloor_orALossNotNamedAsAJointEmbeddingObjective() {
+    // healthy BYOL runs end at 29% of their start or more; Barlow Twins' at 12%
+    assertThat(analyze(selfSupervised("byol_loss", 0.16), only(ID)).findings()).isEmpty();
+    assertThat(analyze(selfSupervised("barlow_loss", 0.07), only(ID)).findings()).isEmpty();
+    // a regression's MSE may fall to nothing: it has no floor to keep
+    assertThat(analyze(selfSupervised("mse", 0.004), only(ID)).findings()).isEmpty();
+  }
+
   @Test
   void doesNotFire_onHealthyTrace() {
     assertThat(analyze(trace(), only(ID)).findings()).isEmpty();
