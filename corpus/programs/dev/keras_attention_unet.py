@@ -160,7 +160,8 @@ def main():
             logs["val_dice"] = float(np.mean((2 * inter + 1e-6) / (total + 1e-6)))
             logs["val_iou"] = float(np.mean((inter + 1e-6) / (union + 1e-6)))
 
-    callbacks = [SegScores()] + common.recording.keras_callbacks(args.out)
+    callbacks = [SegScores()] + common.recording.keras_callbacks(
+        args.out, task="classification", num_classes=2)
     history = model.fit(x_tr, y_tr, validation_data=(x_val, y_val), epochs=args.epochs,
                         batch_size=args.batch_size, verbose=0, callbacks=callbacks)
     h = history.history
