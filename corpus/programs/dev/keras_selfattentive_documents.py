@@ -1,9 +1,9 @@
 """A structured self-attentive document embedding (Lin et al., ICLR 2017, "A Structured
 Self-attentive Sentence Embedding") in Keras 3, classifying generated documents.
 
-The model follows the paper as its public re-implementations write it (the authors' code as
-``ExplorerFreda/Structured-Self-Attentive-Sentence-Embedding``, and the Keras/TensorFlow ports
-such as ``flrngel/Self-Attentive-tensorflow``): word embeddings (``Embedding``, ``mask_zero``),
+The model follows the paper as its public re-implementations write it (in PyTorch e.g.
+``timbmg/Structured-Self-Attentive-Sentence-Embedding``, in TensorFlow
+``flrngel/Self-Attentive-tensorflow``): word embeddings (``Embedding``, ``mask_zero``),
 a ``Bidirectional(LSTM(--units, return_sequences=True))`` giving the hidden states ``H`` (n x
 2u), and a custom ``StructuredSelfAttention`` layer computing ``r`` (``--hops``) attention
 distributions over the words at once, ``A = softmax(W_s2 tanh(W_s1 H^T))`` (``W_s1`` of d_a x
@@ -11,7 +11,7 @@ distributions over the words at once, ``A = softmax(W_s2 tanh(W_s1 H^T))`` (``W_
 the matrix embedding ``M = A H`` (r x 2u) flattened, and the paper's penalization
 ``P = ||A A^T - I||_F^2`` added with ``add_loss`` (coefficient ``--penalty``). A
 ``Dense(64, relu)`` and a ``Dense(4, softmax)`` classify; sparse categorical cross-entropy,
-Adam (``--lr``) with ``clipnorm=0.5`` as in the authors' code, ``model.fit``.
+Adam (``--lr``) with ``clipnorm=0.5``, ``model.fit``.
 
 Data (generated here): 2000 documents of 20 to 40 tokens from a vocabulary of 60 (0 is the
 padding, documents are padded at the end to 40). Ids 1..4 are "tone" words (1, 2 positive, 3,
