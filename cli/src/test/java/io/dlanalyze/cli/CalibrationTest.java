@@ -14,6 +14,7 @@ import io.dlanalyze.analyzer.Optimizers;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.Threshold;
 import io.dlanalyze.analyzer.Thresholds;
+import io.dlanalyze.analyzer.detectors.EffectiveLearningRateDetector;
 import io.dlanalyze.analyzer.detectors.LayerModeDetector;
 import io.dlanalyze.analyzer.detectors.TargetRangeDetector;
 import io.dlanalyze.trace.Column;
@@ -1000,9 +1001,9 @@ class CalibrationTest {
 
   @Test
   void adaptiveStepLow_isAtMostHalfTheLowestOfAHealthyDevRun() {
-    List<Double> typical = healthyDevTypicalAdaptiveSteps();
+    List<TypicalStep> typical = healthyDevTypicalAdaptiveSteps();
     assertThat(typical).as("healthy dev runs with an adaptive optimizer").hasSizeGreaterThan(100);
-    double lowest = typical.stream().mapToDouble(Double::doubleValue).min().orElseThrow();
+    double lowest = typical.stream().mapToDouble(TypicalStep::step).min().orElseThrow();
     assertThat(Thresholds.ADAPTIVE_STEP_LOW.defaultValue()).isLessThanOrEqualTo(lowest / 2);
   }
 
@@ -1014,29 +1015,49 @@ class CalibrationTest {
    * their data with large steps out; this test holds the step alone to the band.
    */
   @Test
-  void effectiveLrHigh_liesAboveTheTypicalStepOfEveryHealthyDevRun() {
-    List<Double> typical = healthyDevTypicalAdaptiveSteps();
+  void effectiveLrHigh_liesAboveTheTypicalStepOfEveryHealthyDevRun_measuredOnAWindow() {
+    int window = (int) Thresholds.WINDOW.defaultValue();
+    List<Double> typical =
+        healthyDevTypicalAdaptiveSteps().stream()
+            .filter(t -> t.measured() >= window)
+            .map(TypicalStep::step)
+            .toList();
     assertThat(typical).as("healthy dev runs with an adaptive optimizer").hasSizeGreaterThan(100);
     double highest = typical.stream().mapToDouble(Double::doubleValue).max().orElseThrow();
     assertThat(Thresholds.LR_HIGH.defaultValue()).isGreaterThan(highest);
   }
 
   /**
+   * A run recorded sparsely is judged on fewer measured steps (13 or more over the 196 steps that a
+   * window spans at one every 4): healthy ones recorded every 16 and 32 steps reach 0.100 and
+   * 0.116, over the band's top, so the high side's bound for them keeps a margin of 1.25 or more
+   * over every healthy dev run.
+   */
+  @Test
+  void sampledHigh_liesAQuarterAboveTheTypicalStepOfEveryHealthyDevRun() {
+    int window = (int) Thresholds.WINDOW.defaultValue();
+    List<TypicalStep> typical = healthyDevTypicalAdaptiveSteps();
+    assertThat(typical).filteredOn(t -> t.measured() < window).as("judged on fewer").isNotEmpty();
+    double highest = typical.stream().mapToDouble(TypicalStep::step).max().orElseThrow();
+    assertThat(EffectiveLearningRateDetector.SAMPLED_HIGH).isGreaterThanOrEqualTo(1.25 * highest);
+  }
+
+  /**
    * The typical lr / rms(weight) of every healthy dev run with an adaptive optimizer, read from the
    * adaptive-step rule's finding at a low bound no run stays under.
    */
-  private static synchronized List<Double> healthyDevTypicalAdaptiveSteps() {
+  private static synchronized List<TypicalStep> healthyDevTypicalAdaptiveSteps() {
     if (typicalAdaptiveSteps != null) {
       return typicalAdaptiveSteps;
     }
-    List<Double> typical = new ArrayList<>();
+    List<TypicalStep> typical = new ArrayList<>();
     for (Found found :
         healthyDevFindings(DetectorIds.EFFECTIVE_LEARNING_RATE, Thresholds.ADAPTIVE_STEP_LOW, 1)) {
       Finding f = found.finding();
       if (f.isModelLevel()
           && f.phase() == Phase.LEARNING_RATE
           && f.evidence().get(EvidenceKeys.MEASURED_LAYERS) != null) {
-        typical.add(f.evidence().get(EvidenceKeys.EFFECTIVE_LR));
+        typical.add(new TypicalStep(f.evidence().get(EvidenceKeys.EFFECTIVE_LR), f.occurrences()));
       }
     }
     typicalAdaptiveSteps = List.copyOf(typical);
@@ -1044,7 +1065,10 @@ class CalibrationTest {
   }
 
   /** {@link #healthyDevTypicalAdaptiveSteps}, measured once for the tests that read it. */
-  private static @Nullable List<Double> typicalAdaptiveSteps;
+  private static @Nullable List<TypicalStep> typicalAdaptiveSteps;
+
+  /** A healthy run's typical adaptive step and the steps it was measured on. */
+  private record TypicalStep(double step, long measured) {}
 
   /**
    * return-progress, run on every healthy dev run (healthy runs and fixed twins) that records its

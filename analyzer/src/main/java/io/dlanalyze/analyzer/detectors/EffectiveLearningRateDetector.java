@@ -426,7 +426,7 @@ public final class EffectiveLearningRateDetector implements Detector {
    * 0.101): 0.15 keeps a margin of 1.3 over them. No healthy dev run reaches it in the corpus as
    * recorded or thinned to every 8 or 16 steps (docs/evaluation.md, "Traces recorded sparsely").
    */
-  static final double SAMPLED_HIGH = 0.15;
+  public static final double SAMPLED_HIGH = 0.15;
 
   /**
    * The adaptive-step rule, high side: the typical step at or above {@code effective-lr-high}
