@@ -101,6 +101,22 @@ class TargetRangeDetectorTest {
   }
 
   @Test
+  void aLossTheProgramNamedAfterASquaredError_isJudgedAsOne_aLogError_isNot() {
+    // a Neural Additive Model's MSE plus its penalties, on house values in dollars
+    for (String loss : List.of("penalized_mse", "masked-MSE", "weighted mae", "huber_plus_l2")) {
+      assertThat(findings(regression("linear", -600, -290).meta(TraceMetadata.LOSS, loss), ID))
+          .as(loss)
+          .extracting(f -> f.evidence().get(EvidenceKeys.TARGET_RULE))
+          .containsExactly(TargetRule.UNSCALED_REGRESSION_TARGETS);
+    }
+    for (String loss : List.of("log_mse", "msle", "nll", "elbo")) {
+      assertThat(findings(regression("linear", -600, -290).meta(TraceMetadata.LOSS, loss), ID))
+          .as(loss)
+          .isEmpty();
+    }
+  }
+
+  @Test
   void targetsBelowTheScaleBound_orUnderALossThatIsNoSquaredOrAbsoluteError_areNotJudged() {
     // scale 200 < target-scale (250): EDSR's pixels in 0..255 under an absolute error train well
     assertThat(findings(regression("linear", 0, 400), ID)).isEmpty();
