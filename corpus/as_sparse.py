@@ -46,7 +46,7 @@ def _strings(column):
 
 
 def thin(table, every):
-    """The rows of ``table`` that a recorder with ``every=every`` would have written, and the
+    """The rows of ``table`` that a recorder with ``every=every`` would have written, under the
     trace's new ``dltrace.record_every``."""
     metadata = dict(table.schema.metadata or {})
     own = int(metadata.get(b"dltrace.record_every", b"1").decode())
@@ -63,18 +63,16 @@ def thin(table, every):
     keep |= steps % every == 0
     if kept_steps:
         keep |= np.isin(steps, sorted(kept_steps))
-    effective = every if every % own == 0 else own * every // math.gcd(own, every)
-    metadata[b"dltrace.record_every"] = str(effective).encode()
-    return table.filter(pa.array(keep)).replace_schema_metadata(metadata), effective
+    metadata[b"dltrace.record_every"] = str(math.lcm(own, every)).encode()
+    return table.filter(pa.array(keep)).replace_schema_metadata(metadata)
 
 
 def convert(source, target, every):
-    table, effective = thin(pq.read_table(source), every)
+    table = thin(pq.read_table(source), every)
     os.makedirs(os.path.dirname(target), exist_ok=True)
     temporary = target + ".part"
     pq.write_table(table, temporary, compression="zstd")
     os.replace(temporary, target)
-    return effective
 
 
 def main():

@@ -3,6 +3,8 @@ package io.dlanalyze.analyzer;
 import static java.util.Locale.ROOT;
 
 import io.dlanalyze.trace.TraceMetadata;
+import java.util.List;
+import java.util.regex.Pattern;
 
 /**
  * What a run's loss function expects, read from {@code dltrace.loss} (PyTorch class or function
@@ -69,11 +71,47 @@ public enum LossFunction {
    * healthy run can fall depends on the batch and the temperature, not on whether it learns.
    */
   public static boolean similarityCrossEntropy(TraceMetadata metadata) {
-    String n = metadata.loss().orElse("").toLowerCase(ROOT).replaceAll("[^a-z0-9]", "");
+    String n = squeezed(metadata.loss().orElse(""));
     return n.contains("ntxent")
         || n.contains("infonce")
         || n.contains("supcon")
         || n.contains("supervisedcontrastive");
+  }
+
+  /**
+   * True for a self-supervised joint-embedding objective, by the loss's or the model's name: BYOL,
+   * SimSiam, VICReg, Barlow Twins, SwAV, SimCLR's NT-Xent or InfoNCE, W-MSE, DINO, MoCo, NNCLR.
+   * Each keeps a floor while it learns (its negatives, its variance or whitening term, its balanced
+   * assignments); a loss that falls to nothing has found the trivial solution.
+   */
+  public static boolean jointEmbedding(TraceMetadata metadata) {
+    return JOINT_EMBEDDING.matcher(squeezed(metadata.loss().orElse(""))).find()
+        || JOINT_EMBEDDING.matcher(squeezed(metadata.model().orElse(""))).find();
+  }
+
+  private static final Pattern JOINT_EMBEDDING =
+      Pattern.compile("byol|simsiam|vicreg|barlow|swav|simclr|ntxent|infonce|wmse|dino|moco|nnclr");
+
+  /**
+   * True for a squared or absolute error: a name {@link #of} knows as one, or one the program gave
+   * such an error with terms of its own ({@code penalized_mse}, {@code masked_mse}, {@code
+   * weighted_mae}: a word {@code mse}, {@code mae} or {@code huber}); a logarithmic error ({@code
+   * msle}, a word {@code log}) is not one.
+   */
+  public static boolean namedError(TraceMetadata metadata) {
+    if (of(metadata).regression()) {
+      return true;
+    }
+    List<String> words = List.of(metadata.loss().orElse("").toLowerCase(ROOT).split("[^a-z0-9]+"));
+    return !words.contains("log")
+        && (words.contains("mse") || words.contains("mae") || words.contains("huber"));
+  }
+
+  /**
+   * A name in lower case without its separators: {@code "NT-Xent loss"} is {@code "ntxentloss"}.
+   */
+  private static String squeezed(String name) {
+    return name.toLowerCase(ROOT).replaceAll("[^a-z0-9]", "");
   }
 
   /**
@@ -114,7 +152,7 @@ public enum LossFunction {
     String framework = metadata.framework().orElse("").toLowerCase(ROOT);
     boolean keras = framework.contains("keras") || framework.contains("tensorflow");
     boolean torch = framework.contains("torch") || framework.contains("lightning");
-    String n = name.toLowerCase(ROOT).replaceAll("[^a-z0-9]", "");
+    String n = squeezed(name);
     if (n.endsWith("loss")) {
       n = n.substring(0, n.length() - 4);
     }
@@ -149,8 +187,7 @@ public enum LossFunction {
         // PyTorch's NLLLoss (or F.nll_loss) is a classifier's loss on log-probabilities. A bare
         // "negative log-likelihood" is one only with classes to choose from: a density's (a
         // normalizing flow, a Gaussian or mixture head) goes below 0 as it fits.
-        return name.toLowerCase(ROOT).replaceAll("[^a-z0-9]", "").equals("nllloss")
-                || metadata.numClasses().isPresent()
+        return squeezed(name).equals("nllloss") || metadata.numClasses().isPresent()
             ? NLL_ON_LOG_PROBABILITIES
             : UNKNOWN;
       }

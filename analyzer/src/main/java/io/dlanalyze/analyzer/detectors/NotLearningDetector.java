@@ -20,6 +20,7 @@ import io.dlanalyze.analyzer.DetectorSpec;
 import io.dlanalyze.analyzer.Evidence;
 import io.dlanalyze.analyzer.EvidenceKeys.Trend;
 import io.dlanalyze.analyzer.Finding;
+import io.dlanalyze.analyzer.LossFunction;
 import io.dlanalyze.analyzer.Severity;
 import io.dlanalyze.analyzer.StepView;
 import io.dlanalyze.analyzer.Symptom;
@@ -31,7 +32,6 @@ import io.dlanalyze.trace.Phase;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -89,19 +89,15 @@ public final class NotLearningDetector implements Detector {
   private static final double RISE = 0.1;
 
   /**
-   * Collapse rule: a self-supervised joint-embedding objective (BYOL, SimSiam, VICReg, Barlow
-   * Twins, SwAV, SimCLR's NT-Xent or InfoNCE, W-MSE, DINO, MoCo, NNCLR, by the loss's or the
-   * model's name) keeps a floor while it learns: its negatives, its variance or whitening term, its
-   * balanced assignments. A loss whose blocks end at this share of its start or below has found the
-   * trivial solution: the embeddings collapsed to a constant (no stop-gradient, the same view
-   * twice, no Sinkhorn step, no variance or whitening term). Healthy dev runs of such objectives
-   * end at 12% of their start or more (Barlow Twins; BYOL 29%, SwAV 37%, W-MSE 40%, SimCLR 39%);
-   * collapsed ones at 0.01% to 3.6%.
+   * Collapse rule: a self-supervised joint-embedding objective ({@link
+   * LossFunction#jointEmbedding}) keeps a floor while it learns: its negatives, its variance or
+   * whitening term, its balanced assignments. A loss whose blocks end at this share of its start or
+   * below has found the trivial solution: the embeddings collapsed to a constant (no stop-gradient,
+   * the same view twice, no Sinkhorn step, no variance or whitening term). Healthy dev runs of such
+   * objectives end at 12% of their start or more (Barlow Twins; BYOL 29%, SwAV 37%, W-MSE 40%,
+   * SimCLR 39%); collapsed ones at 0.01% to 3.6%.
    */
   static final double COLLAPSE = 0.05;
-
-  private static final Pattern JOINT_EMBEDDING =
-      Pattern.compile("byol|simsiam|vicreg|barlow|swav|simclr|ntxent|infonce|wmse|dino|moco|nnclr");
 
   private int window;
   private double minImprovement;
@@ -119,7 +115,7 @@ public final class NotLearningDetector implements Detector {
   /** The loss of a uniform guess, or 0 ({@link LossGate#uniformLoss}). */
   private double uniform;
 
-  /** Whether the loss or the model is named as a joint-embedding objective ({@link #COLLAPSE}). */
+  /** {@link LossFunction#jointEmbedding}: whether the collapse rule ({@link #COLLAPSE}) applies. */
   private boolean jointEmbedding;
 
   /** The start of the first block of a collapse that lasts so far, or -1. */
@@ -183,11 +179,7 @@ public final class NotLearningDetector implements Detector {
     convergedDrop = context.options().get(Thresholds.CONVERGED_DROP);
     errorCut = context.options().get(Thresholds.CONVERGED_ERROR_CUT);
     uniform = LossGate.uniformLoss(context);
-    String names =
-        (context.metadata().loss().orElse("") + " " + context.metadata().model().orElse(""))
-            .toLowerCase(ROOT)
-            .replaceAll("[^a-z0-9 ]", "");
-    jointEmbedding = JOINT_EMBEDDING.matcher(names).find();
+    jointEmbedding = LossFunction.jointEmbedding(context.metadata());
     lossName = context.metadata().loss().orElse(lossName);
     zeroAccuracy = new Run(window, Run.Policy.FIRST);
     lastZero = new boolean[Math.min(window, 64)];

@@ -278,7 +278,7 @@ public final class TargetRangeDetector implements Detector {
    * before the run shows more).
    */
   private Optional<Finding> unscaledRegressionTargets(AnalysisContext context, boolean conclusive) {
-    if (conclusive || firstTarget < 0 || !namedError(context.metadata())) {
+    if (conclusive || firstTarget < 0 || !LossFunction.namedError(context.metadata())) {
       return Optional.empty();
     }
     double scale = Math.max(Math.abs(firstTargetMean), firstTargetStd);
@@ -312,22 +312,6 @@ public final class TargetRangeDetector implements Detector {
                     context.metadata().loss().orElse("the loss"),
                     Numbers.format(scale)))
             .build());
-  }
-
-  /**
-   * A squared or absolute error: a loss {@link LossFunction#of} knows as one, or one the program
-   * named after it with terms of its own ({@code penalized_mse}, {@code masked_mse}, {@code
-   * weighted_mae}: a word {@code mse}, {@code mae} or {@code huber}); a logarithmic error ({@code
-   * msle}, a word {@code log}) takes targets in any unit.
-   */
-  private static boolean namedError(TraceMetadata metadata) {
-    if (LossFunction.of(metadata).regression()) {
-      return true;
-    }
-    List<String> words =
-        List.of(metadata.loss().orElse("").toLowerCase(Locale.ROOT).split("[^a-z0-9]+"));
-    return !words.contains("log")
-        && (words.contains("mse") || words.contains("mae") || words.contains("huber"));
   }
 
   /** The output layer's width: its declared fan_out, else numel over the batch size, else -1. */
